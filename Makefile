@@ -1,0 +1,26 @@
+GO ?= go
+
+.PHONY: help build test fuzz bench run vet
+
+help: ## show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/gmc
+	$(GO) build -trimpath -o bin/gmc ./cmd/gmc
+
+run: ## run the server on 127.0.0.1:9900 with data in ./data
+	$(GO) run ./cmd/gmc server
+
+vet: ## go vet and a go.mod tidiness check
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+test: vet ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
+	$(GO) test -count=1 -timeout 25m ./...
+
+fuzz: ## run each fuzz target for 30s
+	@for t in $$($(GO) test -list 'Fuzz.*' ./internal/ingest | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s ./internal/ingest || exit 1; done
+
+bench: ## the side-by-side ingest benchmark against Prometheus and VictoriaMetrics
+	$(GO) run ./bench/ingest

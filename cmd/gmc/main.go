@@ -1,0 +1,68 @@
+// Command gmc is the Global Metrics Center: one binary that ingests, stores,
+// queries, alerts on and benchmarks the metrics of a trading system.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one gmc subcommand.
+type command interface {
+	Run(ctx context.Context, args []string) error
+}
+
+const usage = `gmc — the Global Metrics Center
+
+Usage:
+  gmc server [flags]          run the metrics center (ingest, storage, query, REST API)
+  gmc check config FILE...    validate configuration files
+
+Run 'gmc COMMAND -h' for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "gmc:", err)
+		}
+		stop()
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	var cmd command
+	switch args[0] {
+	case "server":
+		cmd = &serverCommand{stdout: stdout, stderr: stderr}
+	case "check":
+		cmd = &checkCommand{stdout: stdout}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	return cmd.Run(ctx, args[1:])
+}

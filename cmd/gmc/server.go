@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/server"
+)
+
+// serverCommand runs the metrics center: gmc server [flags].
+type serverCommand struct {
+	stdout, stderr io.Writer
+}
+
+func (c *serverCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	configFile := fs.String("config", "", "YAML configuration file (optional)")
+	listen := fs.String("web.listen-address", "", "address to listen on (default "+config.DefaultListenAddress+")")
+	dataDir := fs.String("storage.path", "", "data directory (default "+config.DefaultDataDir+")")
+	retention := fs.String("storage.retention", "", "how long to keep samples, e.g. 15d (default 15d)")
+	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := config.Default()
+	if *configFile != "" {
+		var err error
+		if cfg, err = config.LoadFile(*configFile); err != nil {
+			return err
+		}
+	}
+	if *listen != "" {
+		cfg.Server.ListenAddress = *listen
+	}
+	if *dataDir != "" {
+		cfg.Server.DataDir = *dataDir
+	}
+	if *retention != "" {
+		d, err := config.ParseDuration(*retention)
+		if err != nil {
+			return err
+		}
+		cfg.Storage.Retention = d
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+

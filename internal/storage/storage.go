@@ -1,0 +1,112 @@
+// Package storage is gmc's storage seam: the embedded Prometheus TSDB, handed
+// out through Prometheus's own storage interfaces so a remote mode can take its
+// place later without touching ingest, query or rules.
+package storage
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+)
+
+// Storage is what the rest of gmc needs from a metrics store. Appenders and
+// queriers may be used from many goroutines at once, each its own.
+type Storage interface {
+	storage.AppendableV2
+	storage.Queryable
+	// Stats reports the state of the store for /system/status.
+	Stats() Stats
+	// Close flushes and releases the store; nothing may be used after it.
+	Close() error
+}
+
+// Stats is a snapshot of the store's state.
+type Stats struct {
+	HeadSeries  uint64 `json:"head_series"`
+	HeadMinTime int64  `json:"head_min_time_ms"`
+	HeadMaxTime int64  `json:"head_max_time_ms"`
+	Blocks      int    `json:"blocks"`
+	BytesOnDisk int64  `json:"bytes_on_disk"`
+	Dir         string `json:"dir"`
+}
+
+// Options configure the embedded TSDB.
+type Options struct {
+	Dir              string
+	Retention        time.Duration
+	OutOfOrderWindow time.Duration
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+}
+
+// TSDB is the embedded Prometheus TSDB with its write-ahead log on: a
+// committed append is in the WAL file before Commit returns.
+type TSDB struct {
+	db  *tsdb.DB
+	dir string
+}
+
+var _ Storage = (*TSDB)(nil)
+
+// Open opens (or creates) the TSDB in opts.Dir, replaying its WAL.
+func Open(opts Options) (*TSDB, error) {
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", opts.Dir, err)
+	}
+	to := tsdb.DefaultOptions()
+	if opts.Retention > 0 {
+		to.RetentionDuration = opts.Retention.Milliseconds()
+	}
+	to.OutOfOrderTimeWindow = opts.OutOfOrderWindow.Milliseconds()
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := tsdb.Open(opts.Dir, logger, opts.Registerer, to, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)
+	}
+	return &TSDB{db: db, dir: opts.Dir}, nil
+}
+
+// AppenderV2 implements storage.AppendableV2.
+func (s *TSDB) AppenderV2(ctx context.Context) storage.AppenderV2 { return s.db.AppenderV2(ctx) }
+
+// Querier implements storage.Queryable.
+func (s *TSDB) Querier(mint, maxt int64) (storage.Querier, error) { return s.db.Querier(mint, maxt) }
+
+// ChunkQuerier implements storage.ChunkQueryable.
+func (s *TSDB) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
+	return s.db.ChunkQuerier(mint, maxt)
+}
+
+// Stats implements Storage.
+func (s *TSDB) Stats() Stats {
+	h := s.db.Head()
+	st := Stats{
+		HeadSeries:  h.NumSeries(),
+		HeadMinTime: h.MinTime(),
+		HeadMaxTime: h.MaxTime(),
+		Blocks:      len(s.db.Blocks()),
+		Dir:         s.dir,
+	}
+	_ = filepath.WalkDir(s.dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				st.BytesOnDisk += info.Size()
+			}
+		}
+		return nil
+	})
+	return st
+}
+
+// Close implements Storage.
+func (s *TSDB) Close() error { return s.db.Close() }
