@@ -63,4 +63,3 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
-

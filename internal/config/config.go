@@ -203,13 +203,29 @@ func (c *Config) Validate() error {
 }
 
 // Duration is a Prometheus-style duration ("500ms", "15s", "1h", "15d") in YAML.
-type Duration = model.Duration
+type Duration model.Duration
+
+// String formats d as Prometheus does ("15d", "1h30m").
+func (d Duration) String() string { return model.Duration(d).String() }
+
+// UnmarshalYAML implements yaml.Unmarshaler; errors name the line.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // ParseDuration parses a Prometheus-style duration such as "15d".
 func ParseDuration(s string) (Duration, error) {
 	d, err := model.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 15s, 1h, 15d): %w", s, err)
+		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 15s, 1h, 15d)", s)
 	}
-	return d, nil
+	return Duration(d), nil
 }

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFileGood(t *testing.T) {
+	cfg, err := LoadFile("testdata/full.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := time.Duration(cfg.Storage.Retention), 30*24*time.Hour; got != want {
+		t.Errorf("retention = %v, want %v", got, want)
+	}
+	if got, want := cfg.Limits.MaxSeriesPerRequest, 50000; got != want {
+		t.Errorf("max_series_per_request = %d, want %d", got, want)
+	}
+	sc := cfg.ScrapeConfigs[0]
+	if sc.JobName != "order-gateway" || sc.ScrapeInterval != Duration(time.Second) ||
+		sc.ScrapeTimeout != Duration(500*time.Millisecond) || sc.MetricsPath != "/metrics" || sc.Scheme != "http" {
+		t.Errorf("scrape config = %+v", sc)
+	}
+	if got := sc.StaticConfigs[0].Labels["venue"]; got != "xnas" {
+		t.Errorf("static label venue = %q", got)
+	}
+}
+
+func TestLoadEmptyIsDefault(t *testing.T) {
+	cfg, err := LoadFile("testdata/empty.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.ListenAddress != DefaultListenAddress || cfg.Server.DataDir != DefaultDataDir {
+		t.Errorf("server = %+v, want the defaults", cfg.Server)
+	}
+	if got, want := time.Duration(cfg.Storage.Retention), 15*24*time.Hour; got != want {
+		t.Errorf("default retention = %v, want %v", got, want)
+	}
+}
+
+func TestLoadFileBad(t *testing.T) {
+	want := map[string]string{
+		"unknown-field.bad.yml":    "field listen_adress not found",
+		"bad-duration.bad.yml":     `line 2: "fifteen days" is not a duration`,
+		"timeout-too-long.bad.yml": "scrape_configs[0].scrape_timeout: 5s is longer than scrape_interval 1s",
+		"duplicate-job.bad.yml":    `scrape_configs[1].job_name: "risk" is used twice`,
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yml")
+	if len(files) != len(want) {
+		t.Fatalf("%d bad files, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := LoadFile(f)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			if !strings.Contains(err.Error(), want[filepath.Base(f)]) {
+				t.Errorf("error %q does not contain %q", err, want[filepath.Base(f)])
+			}
+		})
+	}
+}
+
+func TestValidateLimits(t *testing.T) {
+	cfg := Default()
+	cfg.Limits.MaxBodyBytes = 0
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "limits.max_body_bytes") {
+		t.Errorf("err = %v, want it to name limits.max_body_bytes", err)
+	}
+}
