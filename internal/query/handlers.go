@@ -1,0 +1,468 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// result is what an endpoint produces; serve writes it.
+type result struct {
+	data     any
+	annos    annotations.Annotations
+	err      *Error
+	finalize func() // releases what data still points into (query, querier)
+}
+
+func fail(err *Error) result { return result{err: err} }
+
+// serve runs f and writes its answer: the success envelope, or the error one.
+func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request) result) {
+	res := f(r)
+	if res.finalize != nil {
+		defer res.finalize()
+	}
+	if res.err != nil {
+		WriteError(w, res.err.Type, res.err.Err)
+		return
+	}
+	a.respond(w, res.data, res.annos, r.FormValue("query"))
+}
+
+// Query is GET|POST /api/v1/query: an instant query (query, time, timeout, limit).
+func (a *API) Query(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.query) }
+
+// QueryRange is GET|POST /api/v1/query_range: a range query (query, start,
+// end, step, timeout, limit).
+func (a *API) QueryRange(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.queryRange) }
+
+// Series is GET|POST /api/v1/series: the label sets matching match[].
+func (a *API) Series(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.series) }
+
+// Labels is GET|POST /api/v1/labels: label names, optionally of match[] series.
+func (a *API) Labels(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.labelNames) }
+
+// LabelValues is GET /api/v1/label/{name}/values; it reads r.PathValue("name").
+func (a *API) LabelValues(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.labelValues) }
+
+// BuildInfo is GET /api/v1/status/buildinfo.
+func (a *API) BuildInfo(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.buildInfo) }
+
+// RuntimeInfo is GET /api/v1/status/runtimeinfo.
+func (a *API) RuntimeInfo(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.runtimeInfo) }
+
+// Metadata is GET /api/v1/metadata. gmc keeps no metric metadata yet, so
+// the answer is an empty object, as a Prometheus with none gives.
+func (a *API) Metadata(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, func(*http.Request) result { return result{data: map[string]any{}} })
+}
+
+// QueryExemplars is GET|POST /api/v1/query_exemplars. gmc stores no
+// exemplars: a valid query gets an empty list.
+func (a *API) QueryExemplars(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, a.queryExemplars)
+}
+
+// FormatQuery is GET|POST /api/v1/format_query: the query, pretty-printed.
+func (a *API) FormatQuery(w http.ResponseWriter, r *http.Request) {
+	a.serve(w, r, func(r *http.Request) result {
+		expr, err := a.parser.ParseExpr(r.FormValue("query"))
+		if err != nil {
+			return fail(badParam("query", err))
+		}
+		return result{data: expr.Pretty(0)}
+	})
+}
+
+// queryTimeout reads the optional "timeout" parameter.
+func queryTimeout(r *http.Request) (time.Duration, *Error) {
+	v := r.FormValue("timeout")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, badParam("timeout", err)
+	}
+	if d <= 0 {
+		return 0, badParam("timeout", fmt.Errorf("timeout must be positive, got %s", d))
+	}
+	return d, nil
+}
+
+// queryOpts reads the per-query options Prometheus accepts (lookback_delta).
+func queryOpts(r *http.Request) (promql.QueryOpts, *Error) {
+	var lookback time.Duration
+	if v := r.FormValue("lookback_delta"); v != "" {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return nil, &Error{ErrBadData, fmt.Errorf("error parsing lookback delta duration: %w", err)}
+		}
+		lookback = d
+	}
+	return promql.NewPrometheusQueryOpts(false, lookback, nil), nil
+}
+
+// constructionError maps an error building a query: a bad query is bad data.
+func constructionError(err error) *Error {
+	var (
+		eqt promql.ErrQueryTimeout
+		eqc promql.ErrQueryCanceled
+	)
+	if errors.As(err, &eqt) || errors.As(err, &eqc) {
+		return engineError(err)
+	}
+	return badParam("query", err)
+}
+
+func (a *API) query(r *http.Request) result {
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return fail(badParam("limit", err))
+	}
+	ts, err := parseTimeParam(r, "time", a.now())
+	if err != nil {
+		return fail(badParam("time", err))
+	}
+	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
+		return a.engine.NewInstantQuery(ctx, a.queryable, opts, r.FormValue("query"), ts)
+	})
+}
+
+func (a *API) queryRange(r *http.Request) result {
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return fail(badParam("limit", err))
+	}
+	start, err := ParseTime(r.FormValue("start"))
+	if err != nil {
+		return fail(badParam("start", err))
+	}
+	end, err := ParseTime(r.FormValue("end"))
+	if err != nil {
+		return fail(badParam("end", err))
+	}
+	if end.Before(start) {
+		return fail(badParam("end", errors.New("end timestamp must not be before start time")))
+	}
+	step, err := ParseDuration(r.FormValue("step"))
+	if err != nil {
+		return fail(badParam("step", err))
+	}
+	if step <= 0 {
+		return fail(badParam("step", errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")))
+	}
+	if end.Sub(start)/step > maxPointsPerSeries {
+		return fail(&Error{ErrBadData, errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")})
+	}
+	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
+		return a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
+	})
+}
+
+// exec builds a query with build, runs it and shapes the answer.
+func (a *API) exec(r *http.Request, limit int, build func(context.Context, promql.QueryOpts) (promql.Query, error)) result {
+	timeout, apiErr := queryTimeout(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	opts, apiErr := queryOpts(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	ctx := r.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	qry, err := build(ctx, opts)
+	if err != nil {
+		return fail(constructionError(err))
+	}
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		qry.Close()
+		return fail(engineError(res.Err))
+	}
+	annos := res.Warnings
+	if limit > 0 {
+		switch v := res.Value.(type) {
+		case promql.Matrix:
+			if len(v) > limit {
+				res.Value = v[:limit]
+				annos = annos.Add(errors.New("results truncated due to limit"))
+			}
+		case promql.Vector:
+			if len(v) > limit {
+				res.Value = v[:limit]
+				annos = annos.Add(errors.New("results truncated due to limit"))
+			}
+		}
+	}
+	return result{
+		data:     queryData{resultType: res.Value.Type(), result: res.Value},
+		annos:    annos,
+		finalize: qry.Close,
+	}
+}
+
+// timeRange reads the optional start and end of a metadata query.
+func timeRange(r *http.Request) (start, end time.Time, apiErr *Error) {
+	start, err := parseTimeParam(r, "start", minTime())
+	if err != nil {
+		return start, end, badParam("start", err)
+	}
+	end, err = parseTimeParam(r, "end", maxTime())
+	if err != nil {
+		return start, end, badParam("end", err)
+	}
+	return start, end, nil
+}
+
+func (a *API) series(r *http.Request) result {
+	if err := r.ParseForm(); err != nil {
+		return fail(&Error{ErrBadData, fmt.Errorf("error parsing form values: %w", err)})
+	}
+	if len(r.Form["match[]"]) == 0 {
+		return fail(&Error{ErrBadData, errors.New("no match[] parameter provided")})
+	}
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return fail(badParam("limit", err))
+	}
+	start, end, apiErr := timeRange(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	sets, err := a.parseMatchers(r.Form["match[]"])
+	if err != nil {
+		return fail(badParam("match[]", err))
+	}
+	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	if err != nil {
+		return fail(engineError(err))
+	}
+	hints := &storage.SelectHints{
+		Start: timestamp.FromTime(start),
+		End:   timestamp.FromTime(end),
+		Func:  "series", // no samples needed
+		Limit: hintLimit(limit),
+	}
+	ctx := r.Context()
+	var set storage.SeriesSet
+	if len(sets) > 1 {
+		ss := make([]storage.SeriesSet, 0, len(sets))
+		for _, ms := range sets {
+			ss = append(ss, q.Select(ctx, true, hints, ms...))
+		}
+		set = storage.NewMergeSeriesSet(ss, 0, storage.ChainedSeriesMerge)
+	} else {
+		set = q.Select(ctx, false, hints, sets[0]...)
+	}
+	res := result{data: nil, finalize: func() { q.Close() }}
+	metrics := []labels.Labels{}
+	for i := 0; set.Next(); i++ {
+		if i%128 == 127 {
+			if err := ctx.Err(); err != nil {
+				res.err = engineError(err)
+				return res
+			}
+		}
+		metrics = append(metrics, set.At().Labels())
+		if limit > 0 && len(metrics) > limit {
+			metrics = metrics[:limit]
+			res.annos = res.annos.Add(errors.New("results truncated due to limit"))
+			break
+		}
+	}
+	res.annos.Merge(set.Warnings())
+	if err := set.Err(); err != nil {
+		res.err = engineError(err)
+		return res
+	}
+	res.data = metrics
+	return res
+}
+
+func (a *API) labelNames(r *http.Request) result {
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return fail(badParam("limit", err))
+	}
+	start, end, apiErr := timeRange(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	sets, err := a.parseMatchers(r.Form["match[]"])
+	if err != nil {
+		return fail(&Error{ErrBadData, err})
+	}
+	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	if err != nil {
+		return fail(engineError(err))
+	}
+	defer q.Close()
+	names, annos, err := collectStrings(sets, func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelNames(r.Context(), &storage.LabelHints{Limit: hintLimit(limit)}, ms...)
+	})
+	if err != nil {
+		return fail(&Error{ErrExec, err})
+	}
+	if limit > 0 && len(names) > limit {
+		names = names[:limit]
+		annos = annos.Add(errors.New("results truncated due to limit"))
+	}
+	return result{data: names, annos: annos}
+}
+
+func (a *API) labelValues(r *http.Request) result {
+	name := r.PathValue("name")
+	if strings.HasPrefix(name, "U__") {
+		name = model.UnescapeName(name, model.ValueEncodingEscaping)
+	}
+	if !model.UTF8Validation.IsValidLabelName(name) {
+		return fail(&Error{ErrBadData, fmt.Errorf("invalid label name: %q", name)})
+	}
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return fail(badParam("limit", err))
+	}
+	start, end, apiErr := timeRange(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	sets, err := a.parseMatchers(r.Form["match[]"])
+	if err != nil {
+		return fail(&Error{ErrBadData, err})
+	}
+	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	if err != nil {
+		return fail(&Error{ErrExec, err})
+	}
+	defer q.Close()
+	vals, annos, err := collectStrings(sets, func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelValues(r.Context(), name, &storage.LabelHints{Limit: hintLimit(limit)}, ms...)
+	})
+	if err != nil {
+		return fail(&Error{ErrExec, err})
+	}
+	if limit > 0 && len(vals) > limit {
+		vals = vals[:limit]
+		annos = annos.Add(errors.New("results truncated due to limit"))
+	}
+	return result{data: vals, annos: annos}
+}
+
+// collectStrings calls get once per matcher set (once without matchers when
+// there are none) and returns the sorted union, never nil.
+func collectStrings(sets [][]*labels.Matcher, get func(...*labels.Matcher) ([]string, annotations.Annotations, error)) ([]string, annotations.Annotations, error) {
+	if len(sets) <= 1 {
+		var ms []*labels.Matcher
+		if len(sets) == 1 {
+			ms = sets[0]
+		}
+		vals, annos, err := get(ms...)
+		if err != nil {
+			return nil, annos, err
+		}
+		if vals == nil {
+			vals = []string{}
+		}
+		// Storage returns them sorted; copy, as the slice may be the querier's.
+		vals = slices.Clone(vals)
+		slices.Sort(vals)
+		return vals, annos, nil
+	}
+	var annos annotations.Annotations
+	seen := map[string]struct{}{}
+	for _, ms := range sets {
+		vals, callAnnos, err := get(ms...)
+		if err != nil {
+			return nil, annos, err
+		}
+		annos.Merge(callAnnos)
+		for _, v := range vals {
+			seen[v] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out, annos, nil
+}
+
+func (a *API) queryExemplars(r *http.Request) result {
+	start, end, apiErr := timeRange(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	if end.Before(start) {
+		return fail(&Error{ErrBadData, errors.New("end timestamp must not be before start timestamp")})
+	}
+	if _, err := a.parser.ParseExpr(r.FormValue("query")); err != nil {
+		return fail(&Error{ErrBadData, err})
+	}
+	return result{data: []any{}}
+}
+
+// buildInfo mirrors Prometheus's PrometheusVersion.
+type buildInfo struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`
+	Branch    string `json:"branch"`
+	BuildUser string `json:"buildUser"`
+	BuildDate string `json:"buildDate"`
+	GoVersion string `json:"goVersion"`
+}
+
+func (a *API) buildInfo(*http.Request) result {
+	return result{data: buildInfo{
+		Version:   PrometheusVersion,
+		Revision:  "gmc-" + a.version,
+		Branch:    "gmc",
+		GoVersion: runtime.Version(),
+	}}
+}
+
+// runtimeInfo mirrors the parts of Prometheus's RuntimeInfo gmc can fill.
+type runtimeInfo struct {
+	StartTime      time.Time `json:"startTime"`
+	CWD            string    `json:"CWD"`
+	Hostname       string    `json:"hostname"`
+	ServerTime     time.Time `json:"serverTime"`
+	GoroutineCount int       `json:"goroutineCount"`
+	GOMAXPROCS     int       `json:"GOMAXPROCS"`
+	GOGC           string    `json:"GOGC"`
+	GODEBUG        string    `json:"GODEBUG"`
+}
+
+func (a *API) runtimeInfo(*http.Request) result {
+	cwd, _ := os.Getwd()
+	host, _ := os.Hostname()
+	return result{data: runtimeInfo{
+		StartTime:      a.started,
+		CWD:            cwd,
+		Hostname:       host,
+		ServerTime:     a.now().UTC(),
+		GoroutineCount: runtime.NumGoroutine(),
+		GOMAXPROCS:     runtime.GOMAXPROCS(0),
+		GOGC:           os.Getenv("GOGC"),
+		GODEBUG:        os.Getenv("GODEBUG"),
+	}}
+}

@@ -1,0 +1,124 @@
+// Package query runs PromQL through Prometheus's own engine and serves the
+// Prometheus HTTP API (/api/v1/query, /api/v1/query_range, /api/v1/series,
+// /api/v1/labels, …) with Prometheus's exact JSON envelope, so Grafana's
+// Prometheus data source and other Prometheus clients work against gmc.
+package query
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// Defaults, the same as Prometheus's flags --query.lookback-delta,
+// --query.timeout and --query.max-samples.
+const (
+	DefaultLookbackDelta = 5 * time.Minute
+	DefaultTimeout       = 2 * time.Minute
+	DefaultMaxSamples    = 50_000_000
+	// defaultSubqueryStep is the step of a subquery written without one
+	// (`[30m:]`): Prometheus uses its global evaluation interval, 1m by default.
+	defaultSubqueryStep = time.Minute
+	// maxPointsPerSeries is Prometheus's limit on query_range resolution.
+	maxPointsPerSeries = 11000
+)
+
+// PrometheusVersion is the Prometheus release whose HTTP API and PromQL gmc
+// implements (the vendored prometheus/prometheus v0.316.0). buildinfo reports
+// it as "version", as VictoriaMetrics does, so clients that gate features on
+// the version (Grafana) enable everything gmc supports.
+const PrometheusVersion = "3.16.0"
+
+// Options configure the query API.
+type Options struct {
+	// Queryable is the storage queries read from. Required.
+	Queryable storage.Queryable
+	Logger    *slog.Logger
+	// Registerer receives the engine's metrics (prometheus_engine_*). Nil: none.
+	Registerer prometheus.Registerer
+	// Version is gmc's own version, reported as buildinfo's "revision".
+	Version string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// LookbackDelta, Timeout and MaxSamples default to Prometheus's defaults
+	// (5m, 2m, 50M) when zero.
+	LookbackDelta time.Duration
+	Timeout       time.Duration
+	MaxSamples    int
+}
+
+// API is the PromQL engine and the Prometheus HTTP API handlers over it.
+// Its handlers are safe for concurrent use.
+type API struct {
+	queryable storage.Queryable
+	logger    *slog.Logger
+	version   string
+	now       func() time.Time
+	started   time.Time
+	engine    *promql.Engine
+	parser    parser.Parser
+	lookback  time.Duration
+}
+
+// New builds the engine and the API. It registers the engine's metrics on
+// opts.Registerer, so call it once per registry.
+func New(opts Options) (*API, error) {
+	if opts.Queryable == nil {
+		return nil, errors.New("query api: queryable is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.LookbackDelta <= 0 {
+		opts.LookbackDelta = DefaultLookbackDelta
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxSamples <= 0 {
+		opts.MaxSamples = DefaultMaxSamples
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	// Prometheus 3.16 enables no parser feature by default (experimental
+	// functions, fill modifiers and unquoted UTF-8 names are feature flags).
+	p := parser.NewParser(parser.Options{})
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger:        opts.Logger.With("component", "promql"),
+		Reg:           opts.Registerer,
+		MaxSamples:    opts.MaxSamples,
+		Timeout:       opts.Timeout,
+		LookbackDelta: opts.LookbackDelta,
+		NoStepSubqueryIntervalFn: func(int64) int64 {
+			return defaultSubqueryStep.Milliseconds()
+		},
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		Parser:               p,
+	})
+	return &API{
+		queryable: opts.Queryable,
+		logger:    opts.Logger,
+		version:   opts.Version,
+		now:       opts.Now,
+		started:   opts.Now(),
+		engine:    engine,
+		parser:    p,
+		lookback:  opts.LookbackDelta,
+	}, nil
+}
+
+// Engine is the PromQL engine, shared with the REST API and the rules manager.
+func (a *API) Engine() *promql.Engine { return a.engine }
+
+// Parser is the PromQL parser the engine uses.
+func (a *API) Parser() parser.Parser { return a.parser }

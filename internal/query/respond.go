@@ -1,0 +1,280 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	jsoniter "github.com/json-iterator/go"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/util/annotations"
+	"github.com/prometheus/prometheus/util/jsonutil"
+)
+
+// ErrorType is the "errorType" of a Prometheus API error response.
+type ErrorType string
+
+// The errorType values of the Prometheus HTTP API.
+const (
+	ErrBadData   ErrorType = "bad_data"
+	ErrExec      ErrorType = "execution"
+	ErrTimeout   ErrorType = "timeout"
+	ErrCanceled  ErrorType = "canceled"
+	ErrInternal  ErrorType = "internal"
+	ErrNotFound  ErrorType = "not_found"
+	ErrCostLimit ErrorType = "cost_limit"
+)
+
+// statusClientClosedConnection is the non-standard code Prometheus answers
+// a canceled query with.
+const statusClientClosedConnection = 499
+
+// Error is an API error: its type picks the HTTP status code.
+type Error struct {
+	Type ErrorType
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode is the HTTP status Prometheus answers this error type with.
+func (t ErrorType) StatusCode() int {
+	switch t {
+	case ErrBadData:
+		return http.StatusBadRequest
+	case ErrExec, ErrCostLimit:
+		return http.StatusUnprocessableEntity
+	case ErrCanceled:
+		return statusClientClosedConnection
+	case ErrTimeout:
+		return http.StatusServiceUnavailable
+	case ErrNotFound:
+		return http.StatusNotFound
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// WriteError writes the Prometheus error envelope
+// {"status":"error","errorType":…,"error":…} with the type's status code.
+// The REST API uses it too, so every gmc error has one shape.
+func WriteError(w http.ResponseWriter, typ ErrorType, err error) {
+	stream := jsoniter.ConfigCompatibleWithStandardLibrary.BorrowStream(nil)
+	defer jsoniter.ConfigCompatibleWithStandardLibrary.ReturnStream(stream)
+	stream.WriteObjectStart()
+	stream.WriteObjectField("status")
+	stream.WriteString("error")
+	stream.WriteMore()
+	stream.WriteObjectField("errorType")
+	stream.WriteString(string(typ))
+	stream.WriteMore()
+	stream.WriteObjectField("error")
+	stream.WriteString(err.Error())
+	stream.WriteObjectEnd()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(typ.StatusCode())
+	w.Write(stream.Buffer())
+}
+
+// engineError maps an error of the engine or of storage to its API type, as
+// Prometheus does.
+func engineError(err error) *Error {
+	var (
+		eqc   promql.ErrQueryCanceled
+		eqt   promql.ErrQueryTimeout
+		es    promql.ErrStorage
+		etms  promql.ErrTooManySeries
+		etmsr promql.ErrTooManySamplesRead
+	)
+	switch {
+	case errors.As(err, &eqc):
+		return &Error{ErrCanceled, err}
+	case errors.As(err, &eqt):
+		return &Error{ErrTimeout, err}
+	case errors.As(err, &etms), errors.As(err, &etmsr):
+		return &Error{ErrCostLimit, err}
+	case errors.As(err, &es):
+		return &Error{ErrInternal, err}
+	case errors.Is(err, context.Canceled):
+		return &Error{ErrCanceled, err}
+	}
+	return &Error{ErrExec, err}
+}
+
+// badParam is the bad_data error Prometheus gives for an invalid parameter.
+func badParam(name string, err error) *Error {
+	return &Error{ErrBadData, fmt.Errorf("invalid parameter %q: %w", name, err)}
+}
+
+// queryData is the data of a query or query_range answer.
+type queryData struct {
+	resultType parser.ValueType
+	result     parser.Value
+}
+
+// respond writes the success envelope. Query results, series lists and
+// labels are written the way Prometheus's JSON codec writes them:
+// timestamps as seconds with millisecond decimals, sample values as strings
+// ("1.5", "+Inf", "NaN"), native histograms as {"count","sum","buckets"}.
+func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotations, query string) {
+	json := jsoniter.ConfigCompatibleWithStandardLibrary
+	stream := json.BorrowStream(nil)
+	defer json.ReturnStream(stream)
+	stream.WriteObjectStart()
+	stream.WriteObjectField("status")
+	stream.WriteString("success")
+	stream.WriteMore()
+	stream.WriteObjectField("data")
+	writeData(stream, data)
+	warnings, infos := annos.AsStrings(query, 10, 10)
+	if len(warnings) > 0 {
+		stream.WriteMore()
+		stream.WriteObjectField("warnings")
+		stream.WriteVal(warnings)
+	}
+	if len(infos) > 0 {
+		stream.WriteMore()
+		stream.WriteObjectField("infos")
+		stream.WriteVal(infos)
+	}
+	stream.WriteObjectEnd()
+	if stream.Error != nil {
+		a.logger.Error("encode api response", "err", stream.Error)
+		WriteError(w, ErrInternal, fmt.Errorf("encode response: %w", stream.Error))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(stream.Buffer())
+}
+
+func writeData(stream *jsoniter.Stream, data any) {
+	switch v := data.(type) {
+	case queryData:
+		stream.WriteObjectStart()
+		stream.WriteObjectField("resultType")
+		stream.WriteString(string(v.resultType))
+		stream.WriteMore()
+		stream.WriteObjectField("result")
+		writeValue(stream, v.result)
+		stream.WriteObjectEnd()
+	case []labels.Labels:
+		stream.WriteArrayStart()
+		for i, ls := range v {
+			if i > 0 {
+				stream.WriteMore()
+			}
+			writeLabels(stream, ls)
+		}
+		stream.WriteArrayEnd()
+	default:
+		stream.WriteVal(v)
+	}
+}
+
+func writeValue(stream *jsoniter.Stream, v parser.Value) {
+	switch v := v.(type) {
+	case promql.Vector:
+		stream.WriteArrayStart()
+		for i, s := range v {
+			if i > 0 {
+				stream.WriteMore()
+			}
+			writeSample(stream, s)
+		}
+		stream.WriteArrayEnd()
+	case promql.Matrix:
+		stream.WriteArrayStart()
+		for i, s := range v {
+			if i > 0 {
+				stream.WriteMore()
+			}
+			writeSeries(stream, s)
+		}
+		stream.WriteArrayEnd()
+	default: // promql.Scalar and promql.String: Prometheus uses their MarshalJSON.
+		stream.WriteVal(v)
+	}
+}
+
+func writeLabels(stream *jsoniter.Stream, ls labels.Labels) {
+	stream.WriteObjectStart()
+	i := 0
+	ls.Range(func(l labels.Label) {
+		if i > 0 {
+			stream.WriteMore()
+		}
+		i++
+		stream.WriteString(l.Name)
+		stream.WriteRaw(":")
+		stream.WriteString(l.Value)
+	})
+	stream.WriteObjectEnd()
+}
+
+func writeSample(stream *jsoniter.Stream, s promql.Sample) {
+	stream.WriteObjectStart()
+	stream.WriteObjectField("metric")
+	writeLabels(stream, s.Metric)
+	stream.WriteMore()
+	if s.H == nil {
+		stream.WriteObjectField("value")
+	} else {
+		stream.WriteObjectField("histogram")
+	}
+	stream.WriteArrayStart()
+	jsonutil.MarshalTimestamp(s.T, stream)
+	stream.WriteMore()
+	if s.H == nil {
+		jsonutil.MarshalFloat(s.F, stream)
+	} else {
+		jsonutil.MarshalHistogram(s.H, stream)
+	}
+	stream.WriteArrayEnd()
+	stream.WriteObjectEnd()
+}
+
+func writeSeries(stream *jsoniter.Stream, s promql.Series) {
+	stream.WriteObjectStart()
+	stream.WriteObjectField("metric")
+	writeLabels(stream, s.Metric)
+	if len(s.Floats) > 0 {
+		stream.WriteMore()
+		stream.WriteObjectField("values")
+		stream.WriteArrayStart()
+		for i, p := range s.Floats {
+			if i > 0 {
+				stream.WriteMore()
+			}
+			stream.WriteArrayStart()
+			jsonutil.MarshalTimestamp(p.T, stream)
+			stream.WriteMore()
+			jsonutil.MarshalFloat(p.F, stream)
+			stream.WriteArrayEnd()
+		}
+		stream.WriteArrayEnd()
+	}
+	if len(s.Histograms) > 0 {
+		stream.WriteMore()
+		stream.WriteObjectField("histograms")
+		stream.WriteArrayStart()
+		for i, p := range s.Histograms {
+			if i > 0 {
+				stream.WriteMore()
+			}
+			stream.WriteArrayStart()
+			jsonutil.MarshalTimestamp(p.T, stream)
+			stream.WriteMore()
+			jsonutil.MarshalHistogram(p.H, stream)
+			stream.WriteArrayEnd()
+		}
+		stream.WriteArrayEnd()
+	}
+	stream.WriteObjectEnd()
+}
