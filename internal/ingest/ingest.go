@@ -1,0 +1,237 @@
+// Package ingest holds gmc's write paths: Prometheus remote-write 1.0, JSON
+// push, Pushgateway-style text push (and, in scrape.go, scraping). Every path
+// validates against config.Limits (limits.go), appends through Prometheus's
+// storage.AppenderV2 and answers 2xx only after Commit returned, that is after
+// the samples are in the WAL. When part of a request is rejected, the valid
+// samples are still committed and the answer is 400 naming the rejected ones.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/gmc-dev/gmc/internal/config"
+)
+
+// Protocol names, used as the protocol label of gmc's ingest metrics.
+const (
+	protoRemoteWrite = "remote_write"
+	protoJSON        = "json_push"
+	protoText        = "text_push"
+)
+
+// Reasons a sample is rejected, used as the reason label of
+// gmc_ingest_rejected_samples_total.
+const (
+	reasonInvalidSeries = "invalid_series"
+	reasonInvalidValue  = "invalid_value"
+	reasonTooNew        = "too_far_in_future"
+	reasonTooOld        = "too_old"
+	reasonOutOfOrder    = "out_of_order"
+	reasonOutOfBounds   = "out_of_bounds"
+	reasonDuplicate     = "duplicate"
+	reasonHistogram     = "invalid_histogram"
+)
+
+// maxReported is how many rejected samples a 400 answer spells out; the rest
+// are counted.
+const maxReported = 10
+
+// Options configure an Ingester.
+type Options struct {
+	// Appendable receives the samples; *tsdb.DB and internal/storage.TSDB are ones.
+	Appendable storage.AppendableV2
+	// Limits bound each request.
+	Limits config.Limits
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Registerer receives gmc_ingest_* metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Committed, if set, is called after every successful commit with the
+	// distinct metric names written (used for rule evaluation on arrival).
+	// It is called on the request's goroutine and must be cheap.
+	Committed func(metricNames []string)
+}
+
+// Ingester serves gmc's push endpoints. Its handlers may be used from many
+// goroutines at once.
+type Ingester struct {
+	app       storage.AppendableV2
+	limits    config.Limits
+	logger    *slog.Logger
+	now       func() time.Time
+	committed func([]string)
+	m         *ingestMetrics
+	accepted  atomic.Uint64
+	cache     *seriesCache
+	rw        rwPools
+}
+
+type ingestMetrics struct {
+	samples  *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New builds an Ingester. It registers its metrics on opts.Registerer.
+func New(opts Options) *Ingester {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	f := promauto.With(opts.Registerer)
+	in := &Ingester{
+		app:       opts.Appendable,
+		limits:    opts.Limits,
+		logger:    opts.Logger,
+		now:       opts.Now,
+		committed: opts.Committed,
+		cache:     newSeriesCache(defaultCacheEntries),
+		m: &ingestMetrics{
+			samples: f.NewCounterVec(prometheus.CounterOpts{
+				Name: "gmc_ingest_samples_total",
+				Help: "Samples committed to storage, by ingest protocol.",
+			}, []string{"protocol"}),
+			rejected: f.NewCounterVec(prometheus.CounterOpts{
+				Name: "gmc_ingest_rejected_samples_total",
+				Help: "Samples rejected, by ingest protocol and reason.",
+			}, []string{"protocol", "reason"}),
+			requests: f.NewCounterVec(prometheus.CounterOpts{
+				Name: "gmc_ingest_requests_total",
+				Help: "Write requests answered, by ingest protocol and HTTP status code.",
+			}, []string{"protocol", "code"}),
+			duration: f.NewHistogramVec(prometheus.HistogramOpts{
+				Name:    "gmc_ingest_request_duration_seconds",
+				Help:    "Time to handle one write request, including the WAL commit.",
+				Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
+			}, []string{"protocol"}),
+		},
+	}
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gmc_ingest_series_cache_entries",
+		Help: "Series in the remote-write label cache.",
+	}, func() float64 { return float64(in.cache.len()) })
+	return in
+}
+
+// SamplesTotal is the number of samples committed since start, over every protocol.
+func (in *Ingester) SamplesTotal() uint64 { return in.accepted.Load() }
+
+// rejections collects the samples of one request that were not written.
+type rejections struct {
+	protocol string
+	n        int
+	reported []string
+	counts   map[string]int
+}
+
+// add records one rejected sample. series is called only for the first few,
+// so callers pay for rendering labels only when they are reported.
+func (r *rejections) add(reason string, series func() string, t int64, why string) {
+	r.n++
+	if r.counts == nil {
+		r.counts = map[string]int{}
+	}
+	r.counts[reason]++
+	if len(r.reported) < maxReported {
+		ts := "no timestamp"
+		if t != noTimestamp {
+			ts = "@" + strconv.FormatInt(t, 10)
+		}
+		r.reported = append(r.reported, fmt.Sprintf("%s %s: %s", series(), ts, why))
+	}
+}
+
+// noTimestamp marks a rejection that is about the series, not one sample time.
+const noTimestamp = int64(-1 << 63)
+
+// message is the body of the 400 answer for a request with rejected samples.
+func (r *rejections) message(accepted int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "accepted %d samples, rejected %d: ", accepted, r.n)
+	b.WriteString(strings.Join(r.reported, "; "))
+	if more := r.n - len(r.reported); more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return b.String()
+}
+
+func (in *Ingester) countRejections(r *rejections) {
+	for reason, n := range r.counts {
+		in.m.rejected.WithLabelValues(r.protocol, reason).Add(float64(n))
+	}
+}
+
+// classifyAppendErr maps an error from AppenderV2.Append to a rejection
+// reason. ok is false for errors that are not the sample's fault (the request
+// then fails with 500).
+func classifyAppendErr(err error) (reason string, ok bool) {
+	var herr histogram.Error
+	switch {
+	case errors.Is(err, storage.ErrOutOfOrderSample):
+		return reasonOutOfOrder, true
+	case errors.Is(err, storage.ErrTooOldSample):
+		return reasonOutOfOrder, true
+	case errors.Is(err, storage.ErrOutOfBounds):
+		return reasonOutOfBounds, true
+	case errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+		return reasonDuplicate, true
+	case errors.As(err, &herr), errors.Is(err, storage.ErrNativeHistogramsDisabled):
+		return reasonHistogram, true
+	case errors.Is(err, tsdb.ErrInvalidSample):
+		return reasonInvalidSeries, true
+	}
+	return "", false
+}
+
+// respond writes a plain-text answer and counts it.
+func (in *Ingester) respond(w http.ResponseWriter, protocol string, code int, msg string) {
+	in.m.requests.WithLabelValues(protocol, strconv.Itoa(code)).Inc()
+	if code == http.StatusNoContent {
+		w.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	fmt.Fprintln(w, msg)
+}
+
+// finish reports a committed request: metrics, the Committed hook and the answer.
+func (in *Ingester) finish(w http.ResponseWriter, protocol string, accepted int, rej *rejections, names []string, okCode int) {
+	if accepted > 0 {
+		in.accepted.Add(uint64(accepted))
+		in.m.samples.WithLabelValues(protocol).Add(float64(accepted))
+		if in.committed != nil && len(names) > 0 {
+			in.committed(names)
+		}
+	}
+	if rej.n > 0 {
+		in.countRejections(rej)
+		in.respond(w, protocol, http.StatusBadRequest, rej.message(accepted))
+		return
+	}
+	in.respond(w, protocol, okCode, "")
+}
+
+// observe records the duration of one request.
+func (in *Ingester) observe(protocol string, start time.Time) {
+	in.m.duration.WithLabelValues(protocol).Observe(time.Since(start).Seconds())
+}
