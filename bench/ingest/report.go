@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"text/tabwriter"
+	"time"
+)
+
+// runResult is every figure of one target at one series count.
+type runResult struct {
+	Target         string  `json:"target"`
+	Series         int     `json:"series"`
+	Error          string  `json:"error,omitempty"`
+	SamplesPerSec  float64 `json:"samples_per_sec"`
+	Samples        int64   `json:"samples"`  // acknowledged in the measured window
+	Requests       int64   `json:"requests"` // acknowledged in the measured window
+	ErrorRequests  int64   `json:"error_requests"`
+	ErrorSamples   int64   `json:"error_samples"`
+	FirstError     string  `json:"first_error,omitempty"`
+	Seconds        float64 `json:"window_seconds"`
+	WarmupSeconds  float64 `json:"warmup_seconds"`
+	Rounds         int     `json:"rounds"`
+	PeerCPUPercent float64 `json:"peer_cpu_percent"` // 100 = one core
+	GenCPUPercent  float64 `json:"generator_cpu_percent"`
+	PeakRSSBytes   uint64  `json:"peak_rss_bytes"`
+	DiskBytes      int64   `json:"disk_bytes"`          // du of the data dir after a clean stop
+	DiskApparent   int64   `json:"disk_apparent_bytes"` // sum of file sizes
+	SamplesWritten int64   `json:"samples_written"`     // warm-up + window
+	BytesPerSample float64 `json:"disk_bytes_per_sample"`
+	LatencyP50ms   float64 `json:"request_latency_p50_ms"`
+	LatencyP99ms   float64 `json:"request_latency_p99_ms"`
+}
+
+func newRunResult(name string, series int, lr *loadResult, rss uint64, alloc, apparent int64) *runResult {
+	r := &runResult{
+		Target: name, Series: series,
+		Samples: lr.Samples, Requests: lr.Requests,
+		ErrorRequests: lr.ErrorRequests, ErrorSamples: lr.ErrorSamples, FirstError: lr.FirstError,
+		Seconds: lr.Seconds, WarmupSeconds: lr.WarmupSeconds, Rounds: lr.Rounds,
+		PeakRSSBytes: rss, DiskBytes: alloc, DiskApparent: apparent,
+		SamplesWritten: lr.WarmupSamples + lr.Samples,
+		LatencyP50ms:   lr.LatencyP50ms, LatencyP99ms: lr.LatencyP99ms,
+	}
+	if lr.Seconds > 0 {
+		r.SamplesPerSec = float64(lr.Samples) / lr.Seconds
+		r.PeerCPUPercent = 100 * lr.PeerCPU / lr.Seconds
+		r.GenCPUPercent = 100 * lr.GenCPUSeconds / lr.Seconds
+	}
+	if r.SamplesWritten > 0 {
+		r.BytesPerSample = float64(alloc) / float64(r.SamplesWritten)
+	}
+	return r
+}
+
+// ratio is gmc's samples/s over a peer's at one series count.
+type ratio struct {
+	Series int     `json:"series"`
+	Peer   string  `json:"peer"`
+	Ratio  float64 `json:"gmc_over_peer_samples_per_sec"`
+	Target float64 `json:"target_ratio"` // what the issue asks for
+}
+
+// report is the whole run, as printed and as written to -out.
+type report struct {
+	Started  time.Time    `json:"started"`
+	CPUs     int          `json:"cpus"`
+	Duration string       `json:"window"`
+	Senders  int          `json:"senders"`
+	Batch    int          `json:"samples_per_request"`
+	Runs     []*runResult `json:"runs"`
+	Ratios   []ratio      `json:"ratios"`
+}
+
+func (rep *report) find(target string, series int) *runResult {
+	for _, r := range rep.Runs {
+		if r.Target == target && r.Series == series && r.Error == "" && r.SamplesPerSec > 0 {
+			return r
+		}
+	}
+	return nil
+}
+
+func (rep *report) computeRatios() {
+	rep.Ratios = nil
+	var seen []int
+	for _, r := range rep.Runs {
+		if slices.Contains(seen, r.Series) {
+			continue
+		}
+		seen = append(seen, r.Series)
+		g := rep.find("gmc", r.Series)
+		for _, peer := range []struct {
+			name   string
+			target float64
+		}{{"prometheus", 2}, {"victoria-metrics", 1}} {
+			if p := rep.find(peer.name, r.Series); g != nil && p != nil {
+				rep.Ratios = append(rep.Ratios, ratio{r.Series, peer.name, g.SamplesPerSec / p.SamplesPerSec, peer.target})
+			}
+		}
+	}
+}
+
+func (rep *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\nremote-write ingest, %d CPUs shared by target and generator, window %s, %d senders, %d samples/request\n\n",
+		rep.CPUs, rep.Duration, rep.Senders, rep.Batch)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tseries\tsamples/s\terrors\tpeer CPU\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\t")
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			fmt.Fprintf(tw, "%s\t%d\tfailed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f%%\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t\n",
+			r.Target, r.Series, thousands(r.SamplesPerSec), r.ErrorSamples, r.PeerCPUPercent,
+			float64(r.PeakRSSBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), r.BytesPerSample,
+			r.Rounds, r.LatencyP50ms, r.LatencyP99ms, r.GenCPUPercent)
+	}
+	tw.Flush()
+	if len(rep.Ratios) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "series\tgmc / peer, samples/s\tpeer\ttarget\tmet\t")
+		for _, r := range rep.Ratios {
+			met := "no"
+			if r.Ratio >= r.Target {
+				met = "yes"
+			}
+			fmt.Fprintf(tw, "%d\t%.2f×\t%s\t≥ %.0f×\t%s\t\n", r.Series, r.Ratio, r.Peer, r.Target, met)
+		}
+		tw.Flush()
+	}
+	for _, r := range rep.Runs {
+		if r.FirstError != "" {
+			fmt.Fprintf(w, "\n%s, %d series: first error: %s", r.Target, r.Series, r.FirstError)
+		}
+	}
+	fmt.Fprintln(w, "\nerrors: samples in non-2xx or failed requests. peer CPU: 100% = one core. gen CPU: this harness.")
+	fmt.Fprintln(w, "disk: du of the data dir after a clean stop; for gmc and Prometheus that is head chunks + WAL, not compacted blocks.")
+}
+
+func (rep *report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}
+
+// thousands formats f rounded, with commas: 1234567 → "1,234,567".
+func thousands(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// quantileMs returns the q-quantile of d in milliseconds (0 when empty).
+func quantileMs(d []time.Duration, q float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[int(q*float64(len(s)-1))]) / float64(time.Millisecond)
+}

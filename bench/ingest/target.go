@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/procfs"
+)
+
+// target is one remote-write receiver the harness can start.
+type target struct {
+	name      string
+	bin       string
+	readyPath string
+	// args returns the command line for listening on addr with data in dataDir;
+	// dir is a scratch directory outside dataDir for config files.
+	args func(addr, dataDir, dir string) ([]string, error)
+}
+
+func gmcTarget(bin string) target {
+	return target{name: "gmc", bin: bin, readyPath: "/-/ready",
+		args: func(addr, dataDir, _ string) ([]string, error) {
+			return []string{"server", "--web.listen-address", addr, "--storage.path", dataDir}, nil
+		}}
+}
+
+func prometheusTarget(bin string) target {
+	return target{name: "prometheus", bin: bin, readyPath: "/-/ready",
+		args: func(addr, dataDir, dir string) ([]string, error) {
+			cfg := filepath.Join(dir, "prometheus.yml")
+			// No scrape jobs: the only load is the remote-write stream.
+			if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 15s\n"), 0o644); err != nil {
+				return nil, fmt.Errorf("write prometheus config: %w", err)
+			}
+			return []string{"--config.file=" + cfg, "--storage.tsdb.path=" + dataDir,
+				"--web.listen-address=" + addr, "--web.enable-remote-write-receiver"}, nil
+		}}
+}
+
+func victoriaMetricsTarget(bin string) target {
+	return target{name: "victoria-metrics", bin: bin, readyPath: "/health",
+		args: func(addr, dataDir, _ string) ([]string, error) {
+			return []string{"-storageDataPath=" + dataDir, "-httpListenAddr=" + addr}, nil
+		}}
+}
+
+// process is a running target.
+type process struct {
+	cmd     *exec.Cmd
+	addr    string
+	dataDir string
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+// start runs t on a free loopback port with a fresh data directory under dir
+// and waits until it reports ready.
+func (t target) start(ctx context.Context, dir string) (*process, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p := &process{addr: addr, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "log"), done: make(chan struct{})}
+	if err := os.MkdirAll(p.dataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	args, err := t.args(addr, p.dataDir, dir)
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(p.logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create log file: %w", err)
+	}
+	p.cmd = exec.Command(t.bin, args...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", t.name, err)
+	}
+	go func() {
+		p.waitErr = p.cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("%s exited before ready (%v); see %s", t.name, p.waitErr, p.logPath)
+		case <-ctx.Done():
+			p.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		resp, err := client.Get("http://" + addr + t.readyPath)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return p, nil
+		}
+	}
+	p.stop()
+	return nil, fmt.Errorf("%s not ready within 60s; see %s", t.name, p.logPath)
+}
+
+// stop sends SIGTERM to the process it started, by PID, and SIGKILL if it has
+// not exited after 60 s.
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// cpuSeconds returns the user+system CPU time the process has used.
+func (p *process) cpuSeconds() (float64, error) {
+	proc, err := procfs.NewProc(p.cmd.Process.Pid)
+	if err != nil {
+		return 0, fmt.Errorf("open /proc of pid %d: %w", p.cmd.Process.Pid, err)
+	}
+	st, err := proc.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/%d/stat: %w", p.cmd.Process.Pid, err)
+	}
+	return st.CPUTime(), nil
+}
+
+// peakRSS returns VmHWM, the process's peak resident set size, in bytes.
+func (p *process) peakRSS() (uint64, error) {
+	proc, err := procfs.NewProc(p.cmd.Process.Pid)
+	if err != nil {
+		return 0, fmt.Errorf("open /proc of pid %d: %w", p.cmd.Process.Pid, err)
+	}
+	st, err := proc.NewStatus()
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/%d/status: %w", p.cmd.Process.Pid, err)
+	}
+	return st.VmHWM, nil
+}
+
+// diskUsage returns what du reports for dir (allocated blocks) and the
+// apparent size of its files, in bytes.
+func diskUsage(dir string) (allocated, apparent int64, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			allocated += st.Blocks * 512
+		}
+		if info.Mode().IsRegular() {
+			apparent += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("measure disk usage of %s: %w", dir, err)
+	}
+	return allocated, apparent, nil
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
