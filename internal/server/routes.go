@@ -10,6 +10,8 @@ import (
 // what it returns.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+
+	// Self-monitoring.
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("gmc is healthy.\n"))
 	})
@@ -21,5 +23,16 @@ func (s *Server) routes() http.Handler {
 		w.Write([]byte("gmc is ready.\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+
+	// Ingest.
+	mux.Handle("POST /api/v1/write", s.ingester.RemoteWrite())
+	mux.Handle("POST /api/v1/push", s.ingester.JSONPush())
+	mux.Handle("/metrics/job/", s.ingester.TextPush())
+
+	// Prometheus HTTP API.
+	for _, r := range s.query.Routes() {
+		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
+	}
+
 	return mux
 }

@@ -14,8 +14,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/ingest"
+	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -27,6 +30,8 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Version is reported by /api/v1/status/buildinfo.
 	Version string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is one gmc server process.
@@ -35,13 +40,16 @@ type Server struct {
 	logger   *slog.Logger
 	reg      *prometheus.Registry
 	store    storage.Storage
+	ingester *ingest.Ingester
+	scraper  *ingest.Scraper
+	query    *query.API
 	listener net.Listener
 	handler  http.Handler
 	ready    atomic.Bool
 }
 
 // New opens the storage and builds every part; it listens but serves only in Run.
-func New(opts Options) (*Server, error) {
+func New(opts Options) (_ *Server, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,6 +59,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, logger: opts.Logger, reg: opts.Registry}
 	cfg := opts.Config
@@ -65,10 +76,44 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.store = store
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
+
+	s.ingester = ingest.New(ingest.Options{
+		Appendable: store,
+		Limits:     cfg.Limits,
+		Logger:     s.logger.With("component", "ingest"),
+		Registerer: s.reg,
+		Now:        opts.Now,
+	})
+	if len(cfg.ScrapeConfigs) > 0 {
+		s.scraper, err = ingest.NewScraper(ingest.ScraperOptions{
+			Appendable: store,
+			Jobs:       cfg.ScrapeConfigs,
+			Logger:     s.logger.With("component", "scrape"),
+			Registerer: s.reg,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.query, err = query.New(query.Options{
+		Queryable:  store,
+		Logger:     s.logger.With("component", "query"),
+		Registerer: s.reg,
+		Version:    opts.Version,
+		Now:        opts.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	s.handler = s.routes()
 	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
-		store.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.ListenAddress, err)
 	}
 	s.listener = ln
@@ -81,28 +126,34 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // Handler is the server's whole HTTP routing table.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run serves until ctx is done, then shuts down cleanly and closes the storage.
+// Run serves until ctx is done, then shuts down cleanly: HTTP first (so no
+// write is acknowledged after), then the background parts, then storage.
 func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(s.listener) }()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		s.ready.Store(false)
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shut down http: %w", err)
+		}
+		return nil
+	})
+	if s.scraper != nil {
+		g.Go(func() error { return s.scraper.Run(gctx) })
+	}
 	s.ready.Store(true)
 	s.logger.Info("gmc server listening", "addr", s.Addr(), "data_dir", s.opts.Config.Server.DataDir)
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			runErr = fmt.Errorf("serve http: %w", err)
-		}
-	}
-	s.ready.Store(false)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
-		runErr = fmt.Errorf("shut down http: %w", err)
-	}
+	runErr := g.Wait()
 	if err := s.store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close storage: %w", err)
 	}

@@ -1,0 +1,117 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/storage"
+)
+
+func TestScraperScrapesStaticTargets(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "# TYPE orders_total counter\norders_total{venue=\"xnas\"} 42\n")
+	}))
+	defer target.Close()
+	// A port nothing listens on: its target must report up == 0.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := ln.Addr().String()
+	ln.Close()
+
+	db, err := storage.Open(storage.Options{Dir: t.TempDir(), Retention: time.Hour, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg := config.Default()
+	cfg.ScrapeConfigs = []config.ScrapeConfig{
+		{JobName: "gateway", ScrapeInterval: config.Duration(200 * time.Millisecond),
+			StaticConfigs: []config.StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}, Labels: map[string]string{"env": "test"}}}},
+		{JobName: "risk", ScrapeInterval: config.Duration(200 * time.Millisecond),
+			StaticConfigs: []config.StaticConfig{{Targets: []string{deadAddr}, Labels: map[string]string{"service": "risk-engine"}}}},
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScraper(ScraperOptions{Appendable: db, Jobs: cfg.ScrapeConfigs, Registerer: prometheus.NewRegistry(), ReloadInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	gatewayInstance := strings.TrimPrefix(target.URL, "http://")
+	want := []struct {
+		lset  labels.Labels
+		value float64
+	}{
+		{labels.FromStrings("__name__", "orders_total", "env", "test", "instance", gatewayInstance, "job", "gateway", "service", "gateway", "venue", "xnas"), 42},
+		{labels.FromStrings("__name__", "up", "env", "test", "instance", gatewayInstance, "job", "gateway", "service", "gateway"), 1},
+		{labels.FromStrings("__name__", "up", "instance", deadAddr, "job", "risk", "service", "risk-engine"), 0},
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, w := range want {
+		for {
+			v, ok := latest(t, db, w.lset)
+			if ok {
+				if v != w.value {
+					t.Errorf("%s = %v, want %v", w.lset, v, w.value)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("series %s never arrived", w.lset)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if _, ok := latest(t, db, labels.FromStrings("__name__", "scrape_duration_seconds", "env", "test", "instance", gatewayInstance, "job", "gateway", "service", "gateway")); !ok {
+		t.Error("scrape_duration_seconds missing for the gateway target")
+	}
+}
+
+// latest returns the newest sample of the series with exactly lset.
+func latest(t *testing.T, db *storage.TSDB, lset labels.Labels) (float64, bool) {
+	t.Helper()
+	q, err := db.Querier(0, time.Now().Add(time.Minute).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	var ms []*labels.Matcher
+	lset.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
+	set := q.Select(context.Background(), false, nil, ms...)
+	for set.Next() {
+		if !labels.Equal(set.At().Labels(), lset) {
+			continue
+		}
+		it := set.At().Iterator(nil)
+		var v float64
+		found := false
+		for it.Next() != 0 {
+			_, v = it.At()
+			found = true
+		}
+		return v, found
+	}
+	return 0, false
+}
