@@ -1,0 +1,264 @@
+// Package api is gmc's product REST API: the latest values and the history
+// of a service's metrics, gmc's own status with every known service's
+// up / stale / down state, and the OpenAPI document describing it.
+//
+// A series belongs to service S when it has the label service="S". Success
+// bodies are plain JSON objects (numbers as JSON numbers); errors use the
+// Prometheus API envelope {"status":"error","errorType":…,"error":…}.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/query"
+	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
+)
+
+// ServiceLabel is the label naming the service a series belongs to.
+const ServiceLabel = "service"
+
+// Defaults.
+const (
+	DefaultStaleAfter = 30 * time.Second
+	DefaultDownAfter  = 5 * time.Minute
+	DefaultLookback   = 5 * time.Minute
+	// MaxHistoryPoints is how many points per series the default history
+	// step aims at.
+	MaxHistoryPoints = 500
+	// maxPointsPerSeries bounds an explicit step, as Prometheus's query_range.
+	maxPointsPerSeries = 11000
+	// minRateWindow is the shortest interval the ingest rate is computed over.
+	minRateWindow = time.Second
+)
+
+// Options configure the REST API.
+type Options struct {
+	// Queryable is the storage read from. Required.
+	Queryable storage.Queryable
+	// Engine runs the history range queries. Required.
+	Engine *promql.Engine
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// StaleAfter and DownAfter (config.Server) classify services: up when
+	// seen within StaleAfter, stale within DownAfter, down otherwise.
+	StaleAfter, DownAfter time.Duration
+	// Lookback is how old the latest value of /metrics/{service} may be
+	// (default 5m, PromQL's lookback delta).
+	Lookback time.Duration
+	// StorageStats reports the store's state for /system/status. Optional.
+	StorageStats func() gmcstorage.Stats
+	// SamplesIngested is a monotonically increasing count of accepted
+	// samples; /system/status derives the ingest rate from it. Optional.
+	SamplesIngested func() uint64
+	// Version is gmc's version, reported by /system/status.
+	Version string
+	// Started is when the server started (uptime); zero means New's time.
+	Started time.Time
+	// Extra, when set, adds fields to /system/status (SLA states, alerts…).
+	// Its keys must not collide with the built-in ones, which win.
+	Extra func(ctx context.Context) map[string]any
+}
+
+// API serves the REST API. Its handlers are safe for concurrent use.
+type API struct {
+	opts Options
+
+	mu       sync.Mutex // guards the ingest-rate reading below
+	prevAt   time.Time
+	prevN    uint64
+	rate     float64
+	rateOver time.Duration
+}
+
+// New returns the REST API.
+func New(opts Options) *API {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
+	if opts.DownAfter <= 0 {
+		opts.DownAfter = DefaultDownAfter
+	}
+	if opts.Lookback <= 0 {
+		opts.Lookback = DefaultLookback
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	a := &API{opts: opts}
+	a.prevAt = opts.Now()
+	if opts.Started.IsZero() {
+		a.opts.Started = a.prevAt
+	}
+	if opts.SamplesIngested != nil {
+		a.prevN = opts.SamplesIngested()
+	}
+	return a
+}
+
+// Route is one endpoint: a method, a net/http ServeMux pattern path and
+// its handler.
+type Route struct {
+	Method  string
+	Path    string
+	Handler http.HandlerFunc
+}
+
+// Routes lists the REST API's endpoints; the server mounts them as
+// `Method + " " + Path`.
+func (a *API) Routes() []Route {
+	return []Route{
+		{"GET", "/metrics/{service}", a.ServiceMetrics},
+		{"GET", "/metrics/history/{service}", a.ServiceHistory},
+		{"GET", "/system/status", a.SystemStatus},
+		{"GET", "/openapi.yaml", a.OpenAPI},
+	}
+}
+
+// writeJSON writes v with status 200.
+func (a *API) writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		a.opts.Logger.Error("encode rest response", "err", err)
+		query.WriteError(w, query.ErrInternal, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+func badParam(w http.ResponseWriter, name string, err error) {
+	query.WriteError(w, query.ErrBadData, fmt.Errorf("invalid parameter %q: %w", name, err))
+}
+
+func internalError(w http.ResponseWriter, what string, err error) {
+	query.WriteError(w, query.ErrInternal, fmt.Errorf("%s: %w", what, err))
+}
+
+// serviceMatcher selects the series of service svc.
+func serviceMatcher(svc string) *labels.Matcher {
+	return labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc)
+}
+
+// serviceMetricNames returns the metric names of service svc over the whole
+// retention; none means the service is not known.
+func (a *API) serviceMetricNames(ctx context.Context, svc string) ([]string, error) {
+	q, err := a.opts.Queryable.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return nil, fmt.Errorf("open querier: %w", err)
+	}
+	defer q.Close()
+	names, _, err := q.LabelValues(ctx, labels.MetricName, nil, serviceMatcher(svc))
+	if err != nil {
+		return nil, fmt.Errorf("read metric names of service %q: %w", svc, err)
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return names, nil
+}
+
+// notKnown answers 404 for a service without series.
+func notKnown(w http.ResponseWriter, svc string) {
+	query.WriteError(w, query.ErrNotFound, fmt.Errorf("service %q is not known: no series has service=%q", svc, svc))
+}
+
+// Float is a sample value in JSON: a number, or "NaN", "+Inf", "-Inf"
+// (which JSON numbers cannot express).
+type Float float64
+
+// MarshalJSON implements json.Marshaler.
+func (f Float) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("parse sample value %q: %w", s, err)
+		}
+		*f = Float(v)
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*f = Float(v)
+	return nil
+}
+
+// Histogram is a native histogram sample's totals.
+type Histogram struct {
+	Count Float `json:"count"`
+	Sum   Float `json:"sum"`
+}
+
+// rfc3339 formats a millisecond timestamp.
+func rfc3339(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
+}
+
+// extraLabels are a series' labels other than __name__, service, instance.
+func extraLabels(ls labels.Labels) map[string]string {
+	m := map[string]string{}
+	ls.Range(func(l labels.Label) {
+		switch l.Name {
+		case labels.MetricName, ServiceLabel, "instance":
+		default:
+			m[l.Name] = l.Value
+		}
+	})
+	return m
+}
+
+// jsonObject is v encoded as a JSON object's fields.
+func jsonObject(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(raw))
+	for k, v := range raw {
+		out[k] = v
+	}
+	return out, nil
+}
