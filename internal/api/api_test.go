@@ -355,7 +355,7 @@ func TestSystemStatus(t *testing.T) {
 		}
 		seen := testNow.Add(-w.ago)
 		if g.LastSeenMs == nil || *g.LastSeenMs != seen.UnixMilli() || *g.LastSeen != seen.UTC().Format(time.RFC3339Nano) ||
-			*g.AgeSeconds != (w.ago + 10*time.Second).Seconds() {
+			*g.AgeSeconds != (w.ago+10*time.Second).Seconds() {
 			t.Errorf("%s: last seen %v %v age %v, want %v", w.name, g.LastSeenMs, g.LastSeen, g.AgeSeconds, seen)
 		}
 	}
