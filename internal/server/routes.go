@@ -34,5 +34,9 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
 	}
 
+	// Product REST API.
+	for _, r := range s.api.Routes() {
+		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
+	}
 	return mux
 }

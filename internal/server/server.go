@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/query"
@@ -43,6 +44,7 @@ type Server struct {
 	ingester *ingest.Ingester
 	scraper  *ingest.Scraper
 	query    *query.API
+	api      *api.API
 	listener net.Listener
 	handler  http.Handler
 	ready    atomic.Bool
@@ -110,6 +112,17 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.api = api.New(api.Options{
+		Queryable:       store,
+		Engine:          s.query.Engine(),
+		Logger:          s.logger.With("component", "api"),
+		Now:             opts.Now,
+		StaleAfter:      time.Duration(cfg.Server.StaleAfter),
+		DownAfter:       time.Duration(cfg.Server.DownAfter),
+		StorageStats:    store.Stats,
+		SamplesIngested: s.ingester.SamplesTotal,
+		Version:         opts.Version,
+	})
 
 	s.handler = s.routes()
 	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)

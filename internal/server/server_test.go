@@ -1,0 +1,230 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/gmc-dev/gmc/internal/config"
+)
+
+// startServer runs a gmc server in-process on a free loopback port.
+func startServer(t *testing.T, cfg config.Config) string {
+	t.Helper()
+	cfg.Server.ListenAddress = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server run: %v", err)
+		}
+	})
+	base := "http://" + srv.Addr()
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if i == 100 {
+			t.Fatalf("server never became ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func do(t *testing.T, method, u, contentType string, body []byte, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// promVector runs an instant query and returns "labels => value" lines.
+func promVector(t *testing.T, base, q string) map[string]string {
+	t.Helper()
+	code, body := do(t, "GET", base+"/api/v1/query?query="+url.QueryEscape(q), "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("query %s: %d %s", q, code, body)
+	}
+	var r struct {
+		Status string
+		Data   struct {
+			ResultType string
+			Result     []struct {
+				Metric map[string]string
+				Value  [2]any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, s := range r.Data.Result {
+		out[fmt.Sprint(s.Metric)] = s.Value[1].(string)
+	}
+	return out
+}
+
+func TestPushByEveryProtocolReadBackThroughBothAPIs(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "# TYPE md_messages_total counter\nmd_messages_total{feed=\"itch\"} 1234\n")
+	}))
+	defer target.Close()
+	cfg := config.Default()
+	cfg.ScrapeConfigs = []config.ScrapeConfig{{
+		JobName:        "market-data",
+		ScrapeInterval: config.Duration(100 * time.Millisecond),
+		StaticConfigs:  []config.StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}}},
+	}}
+	base := startServer(t, cfg)
+	now := time.Now()
+
+	// Remote-write: a float series.
+	rw, err := (&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels:  []prompb.Label{{Name: "__name__", Value: "orders_total"}, {Name: "instance", Value: "gw-1"}, {Name: "service", Value: "order-gateway"}},
+		Samples: []prompb.Sample{{Value: 7, Timestamp: now.UnixMilli()}},
+	}}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := do(t, "POST", base+"/api/v1/write", "application/x-protobuf", snappy.Encode(nil, rw),
+		"Content-Encoding", "snappy", "X-Prometheus-Remote-Write-Version", "0.1.0"); code != http.StatusNoContent {
+		t.Fatalf("remote-write: %d %s", code, body)
+	}
+	// JSON push.
+	js := fmt.Sprintf(`{"service":"matching-engine","instance":"me-1","timestamp":%.3f,"labels":{"venue":"xnas"},"metrics":{"latency_us":312,"tps":41000}}`,
+		float64(now.UnixMilli())/1000)
+	if code, body := do(t, "POST", base+"/api/v1/push", "application/json", []byte(js)); code != http.StatusNoContent {
+		t.Fatalf("json push: %d %s", code, body)
+	}
+	// Text push, Pushgateway-style.
+	if code, body := do(t, "PUT", base+"/metrics/job/risk/instance/risk-1", "text/plain; version=0.0.4",
+		[]byte("# TYPE exposure_gross gauge\nexposure_gross{account=\"acc-7\"} 1.5e+06\n")); code/100 != 2 {
+		t.Fatalf("text push: %d %s", code, body)
+	}
+
+	wantProm := map[string]map[string]string{
+		"orders_total": {"map[__name__:orders_total instance:gw-1 service:order-gateway]": "7"},
+		"latency_us":   {"map[__name__:latency_us instance:me-1 service:matching-engine venue:xnas]": "312"},
+		"tps":          {"map[__name__:tps instance:me-1 service:matching-engine venue:xnas]": "41000"},
+		"exposure_gross": {
+			"map[__name__:exposure_gross account:acc-7 instance:risk-1 job:risk service:risk]": "1500000",
+		},
+	}
+	for q, want := range wantProm {
+		if got := promVector(t, base, q); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("query %s = %v, want %v", q, got, want)
+		}
+	}
+
+	// The product REST API sees the same values.
+	code, body := do(t, "GET", base+"/metrics/matching-engine", "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("/metrics/matching-engine: %d %s", code, body)
+	}
+	var latest struct {
+		Instances map[string]map[string][]struct {
+			Value       float64           `json:"value"`
+			TimestampMS int64             `json:"timestamp_ms"`
+			Labels      map[string]string `json:"labels"`
+		} `json:"instances"`
+	}
+	if err := json.Unmarshal([]byte(body), &latest); err != nil {
+		t.Fatal(err)
+	}
+	lat := latest.Instances["me-1"]["latency_us"]
+	if len(lat) != 1 || lat[0].Value != 312 || lat[0].TimestampMS != now.UnixMilli() || lat[0].Labels["venue"] != "xnas" {
+		t.Errorf("/metrics/matching-engine latency_us = %+v", lat)
+	}
+	if code, body := do(t, "GET", base+"/metrics/no-such-service", "", nil); code != http.StatusNotFound || !strings.Contains(body, `no-such-service`) {
+		t.Errorf("unknown service: %d %s", code, body)
+	}
+
+	// Scraping: up and the target's own series arrive, labelled with service=job.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		up := promVector(t, base, `up{job="market-data",service="market-data"}`)
+		msgs := promVector(t, base, `md_messages_total{service="market-data"}`)
+		if len(up) == 1 && len(msgs) == 1 {
+			for _, v := range up {
+				if v != "1" {
+					t.Errorf("up = %s, want 1", v)
+				}
+			}
+			for _, v := range msgs {
+				if v != "1234" {
+					t.Errorf("md_messages_total = %s, want 1234", v)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scraped series never arrived: up=%v msgs=%v", up, msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// /system/status knows every service.
+	code, body = do(t, "GET", base+"/system/status", "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("/system/status: %d %s", code, body)
+	}
+	for _, svc := range []string{"order-gateway", "matching-engine", "risk", "market-data"} {
+		if !strings.Contains(body, `"service":"`+svc+`","state":"up"`) {
+			t.Errorf("/system/status does not show %s up: %s", svc, body)
+		}
+	}
+}
+
+func TestSelfMonitoring(t *testing.T) {
+	base := startServer(t, config.Default())
+	for path, want := range map[string]string{
+		"/-/healthy":               "healthy",
+		"/-/ready":                 "ready",
+		"/metrics":                 "prometheus_tsdb_head_series",
+		"/api/v1/status/buildinfo": `"status":"success"`,
+		"/openapi.yaml":            "openapi:",
+	} {
+		code, body := do(t, "GET", base+path, "", nil)
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("GET %s = %d, body without %q", path, code, want)
+		}
+	}
+}
