@@ -1,0 +1,97 @@
+package rules
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+
+	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
+)
+
+// t0 is the synthetic clock's origin: 2026-01-01T00:00:00Z.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func openTSDB(t testing.TB, dir string) *gmcstorage.TSDB {
+	t.Helper()
+	db, err := gmcstorage.Open(gmcstorage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), OutOfOrderWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newEngine(reg prometheus.Registerer) *promql.Engine {
+	return promql.NewEngine(promql.EngineOpts{Reg: reg, MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+}
+
+// sink collects what the manager sends.
+type sink struct {
+	mu      sync.Mutex
+	batches [][]*model.Alert
+}
+
+func (s *sink) send(as []*model.Alert) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches = append(s.batches, as)
+}
+
+func (s *sink) take() [][]*model.Alert {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.batches
+	s.batches = nil
+	return b
+}
+
+func newManager(t testing.TB, db *gmcstorage.TSDB, opts Options) *Manager {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	opts.Appendable, opts.Queryable, opts.Registerer = db, db, reg
+	if opts.Engine == nil {
+		opts.Engine = newEngine(reg)
+	}
+	m, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func appendFloat(t testing.TB, db storage.AppendableV2, ls labels.Labels, ts time.Time, v float64) {
+	t.Helper()
+	app := db.AppenderV2(context.Background())
+	if _, err := app.Append(0, ls, 0, ts.UnixMilli(), v, nil, nil, storage.AOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func query(t testing.TB, e *promql.Engine, q storage.Queryable, expr string, ts time.Time) promql.Vector {
+	t.Helper()
+	qry, err := e.NewInstantQuery(context.Background(), q, nil, expr, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qry.Close()
+	res := qry.Exec(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	v, err := res.Vector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -1,0 +1,412 @@
+// Package rules evaluates gmc's alerting and recording rules with
+// Prometheus's own rules package: rule files, the short threshold form, the
+// product's default rules and the rules generated from SLAs. Besides the
+// regular interval, a push re-evaluates at once the groups that read the
+// pushed metrics (Notify), so a pushed sample reaches the notification
+// pipeline in milliseconds. Alert state is served in the Prometheus API
+// format and every pending / firing / resolved transition is kept in a
+// history that survives restarts.
+package rules
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	promrules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/strutil"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gmc-dev/gmc/internal/sla"
+)
+
+//go:embed defaults.yml
+var defaultRulesYAML []byte
+
+// DefaultRules returns the YAML of gmc's default rules (CPU > 90%, memory >
+// 85%, p99 order latency > 1ms, target down, pushed service silent).
+func DefaultRules() []byte { return slices.Clone(defaultRulesYAML) }
+
+// Identifiers of the built-in rule sources, shown as the "file" of their
+// groups in /api/v1/rules.
+const (
+	DefaultsFile   = "gmc:defaults"
+	ThresholdsFile = "gmc:thresholds"
+	SLAFile        = "gmc:sla"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Appendable receives the recording rules' samples and the ALERTS and
+	// ALERTS_FOR_STATE series.
+	Appendable storage.AppendableV2
+	Queryable  storage.Queryable
+	// Engine runs the rules' queries; nil builds one registered on Registerer.
+	Engine     *promql.Engine
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// DataDir holds the alert history (DataDir/alerts/history.jsonl); empty
+	// keeps history in memory only.
+	DataDir string
+	// Files are globs of Prometheus rule files.
+	Files        []string
+	Thresholds   []Threshold
+	DefaultRules bool
+	// EvalInterval is the regular evaluation interval of groups that set
+	// none; default 10s.
+	EvalInterval time.Duration
+	// ExternalURL prefixes the alerts' GeneratorURL.
+	ExternalURL string
+	// Sink receives alerts as Prometheus sends them to Alertmanager: firing
+	// alerts on every evaluation with EndsAt = now + 4×interval, resolved
+	// alerts with EndsAt = the resolve time (re-sent on each evaluation for
+	// 15 minutes, as Prometheus does). It is called from the evaluating
+	// goroutine and must not block.
+	Sink func([]*model.Alert)
+	SLAs []sla.SLA
+	// HistoryMaxBytes rotates the history file past this size (one previous
+	// file is kept); default 8 MiB.
+	HistoryMaxBytes int64
+	// HistoryMaxEpisodes bounds the episodes kept in memory; default 10000.
+	HistoryMaxEpisodes int
+}
+
+// Manager evaluates the rule groups and keeps alert state and history.
+type Manager struct {
+	opts    Options
+	logger  *slog.Logger
+	engine  *promql.Engine
+	groups  []*group
+	history *history
+	sla     *sla.Reporter
+	metrics metrics
+}
+
+type metrics struct {
+	triggered   prometheus.Counter
+	notifyCalls prometheus.Counter
+	alertsSent  prometheus.Counter
+	historyErrs prometheus.Counter
+}
+
+// group is one rule group with its trigger and what it reads.
+type group struct {
+	g   *promrules.Group
+	sel selectors
+	// trigger holds at most one pending Notify: pushes arriving while an
+	// evaluation is in flight coalesce into one more evaluation.
+	trigger chan struct{}
+
+	mu       sync.Mutex // serializes evaluations; guards the fields below
+	last     time.Time
+	restored bool
+	seen     map[uint64]seenAlert
+}
+
+type seenAlert struct {
+	state    promrules.AlertState
+	activeAt time.Time
+	labels   map[string]string
+}
+
+// New loads every rule source and opens the history; evaluation starts in Run.
+func New(opts Options) (*Manager, error) {
+	if opts.Appendable == nil || opts.Queryable == nil {
+		return nil, errors.New("rules: Appendable and Queryable are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.EvalInterval <= 0 {
+		opts.EvalInterval = 10 * time.Second
+	}
+	if opts.HistoryMaxBytes <= 0 {
+		opts.HistoryMaxBytes = 8 << 20
+	}
+	if opts.HistoryMaxEpisodes <= 0 {
+		opts.HistoryMaxEpisodes = 10000
+	}
+	if opts.Sink == nil {
+		opts.Sink = func([]*model.Alert) {}
+	}
+	engine := opts.Engine
+	if engine == nil {
+		engine = promql.NewEngine(promql.EngineOpts{
+			Logger:        opts.Logger.With("component", "rules_engine"),
+			Reg:           opts.Registerer,
+			MaxSamples:    50_000_000,
+			Timeout:       2 * time.Minute,
+			LookbackDelta: 5 * time.Minute,
+		})
+	}
+	m := &Manager{opts: opts, logger: opts.Logger, engine: engine}
+	f := promauto.With(opts.Registerer)
+	m.metrics = metrics{
+		triggered: f.NewCounter(prometheus.CounterOpts{
+			Name: "gmc_rules_triggered_evaluations_total",
+			Help: "Rule group evaluations triggered by pushed data (besides the regular interval).",
+		}),
+		notifyCalls: f.NewCounter(prometheus.CounterOpts{
+			Name: "gmc_rules_notify_calls_total",
+			Help: "Calls of Notify by ingest.",
+		}),
+		alertsSent: f.NewCounter(prometheus.CounterOpts{
+			Name: "gmc_rules_alerts_sent_total",
+			Help: "Alerts handed to the notification pipeline (firing re-sends and resolved included).",
+		}),
+		historyErrs: f.NewCounter(prometheus.CounterOpts{
+			Name: "gmc_rules_history_write_errors_total",
+			Help: "Alert history events that could not be written to disk.",
+		}),
+	}
+
+	ld := loader{mem: map[string][]byte{}, parser: parser.NewParser(parser.Options{}), logger: opts.Logger}
+	var ids []string
+	if opts.DefaultRules {
+		ld.mem[DefaultsFile] = defaultRulesYAML
+		ids = append(ids, DefaultsFile)
+	}
+	names := map[string]bool{}
+	for i := range opts.Thresholds {
+		t := &opts.Thresholds[i]
+		if err := t.Validate(); err != nil {
+			return nil, fmt.Errorf("alerting.thresholds[%d].%w", i, err)
+		}
+		if names[t.Name] {
+			return nil, fmt.Errorf("alerting.thresholds[%d].name: %q is used twice", i, t.Name)
+		}
+		names[t.Name] = true
+	}
+	if len(opts.Thresholds) > 0 {
+		b, err := yaml.Marshal(thresholdGroups(opts.Thresholds))
+		if err != nil {
+			return nil, fmt.Errorf("marshal thresholds: %w", err)
+		}
+		ld.mem[ThresholdsFile] = b
+		ids = append(ids, ThresholdsFile)
+	}
+	slaNames := map[string]bool{}
+	var slaGroups rulefmt.RuleGroups
+	for i := range opts.SLAs {
+		s := &opts.SLAs[i]
+		if err := s.Validate(); err != nil {
+			return nil, fmt.Errorf("slas[%d].%w", i, err)
+		}
+		if slaNames[s.Name] {
+			return nil, fmt.Errorf("slas[%d].name: %q is used twice", i, s.Name)
+		}
+		slaNames[s.Name] = true
+		slaGroups.Groups = append(slaGroups.Groups, s.RuleGroups()...)
+	}
+	if len(slaGroups.Groups) > 0 {
+		b, err := yaml.Marshal(slaGroups)
+		if err != nil {
+			return nil, fmt.Errorf("marshal sla rules: %w", err)
+		}
+		ld.mem[SLAFile] = b
+		ids = append(ids, SLAFile)
+	}
+	for i, pat := range opts.Files {
+		matches, err := filepath.Glob(pat)
+		if err != nil {
+			return nil, fmt.Errorf("alerting.rule_files[%d]: %q: %w", i, pat, err)
+		}
+		ids = append(ids, matches...)
+	}
+
+	var ext *url.URL
+	if opts.ExternalURL != "" {
+		u, err := url.Parse(opts.ExternalURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse external url %q: %w", opts.ExternalURL, err)
+		}
+		ext = u
+	}
+	mo := &promrules.ManagerOptions{
+		ExternalURL:     ext,
+		QueryFunc:       promrules.EngineQueryFunc(engine, opts.Queryable),
+		NotifyFunc:      m.send,
+		Context:         context.Background(),
+		AppendableV2:    opts.Appendable,
+		Queryable:       opts.Queryable,
+		Logger:          opts.Logger,
+		Registerer:      opts.Registerer,
+		OutageTolerance: time.Hour,
+		ForGracePeriod:  10 * time.Minute,
+		ResendDelay:     0, // firing alerts are re-sent on every evaluation
+		GroupLoader:     ld,
+		Parser:          ld.parser,
+	}
+	pm := promrules.NewManager(mo)
+	loaded, errs := pm.LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, ids...)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
+	}
+	keys := make([]string, 0, len(loaded))
+	for k := range loaded {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g := loaded[k]
+		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}}
+		for _, r := range g.Rules() {
+			gr.sel.add(r.Query())
+		}
+		m.groups = append(m.groups, gr)
+	}
+
+	h, err := openHistory(opts.DataDir, opts.HistoryMaxBytes, opts.HistoryMaxEpisodes, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	m.history = h
+	m.sla = sla.NewReporter(sla.ReporterOptions{
+		SLAs: opts.SLAs, Engine: engine, Queryable: opts.Queryable, Logger: opts.Logger, Now: opts.Now,
+	})
+	return m, nil
+}
+
+// SLA returns the reporter of the SLAs' state (GET /sla, /sla/{name} and
+// the /system/status entries).
+func (m *Manager) SLA() *sla.Reporter { return m.sla }
+
+// Groups returns the rule groups, sorted by file and name.
+func (m *Manager) Groups() []*promrules.Group {
+	out := make([]*promrules.Group, len(m.groups))
+	for i, gr := range m.groups {
+		out[i] = gr.g
+	}
+	return out
+}
+
+// Run evaluates every group at its interval and whenever Notify names a
+// metric it reads, until ctx is done. Each group is evaluated right away.
+func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, gr := range m.groups {
+		wg.Go(func() { m.runGroup(ctx, gr) })
+	}
+	wg.Wait()
+	return m.history.close()
+}
+
+func (m *Manager) runGroup(ctx context.Context, gr *group) {
+	tick := time.NewTicker(gr.g.Interval())
+	defer tick.Stop()
+	m.evalGroup(ctx, gr, m.opts.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-gr.trigger:
+			m.metrics.triggered.Inc()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		m.evalGroup(ctx, gr, m.opts.Now())
+	}
+}
+
+// Notify tells the manager that metrics were written (ingest calls it after
+// each commit). Every group whose rules read one of them is evaluated as
+// soon as its current evaluation, if any, ends; calls that arrive meanwhile
+// coalesce into that one evaluation. It never blocks.
+func (m *Manager) Notify(metricNames []string) {
+	m.metrics.notifyCalls.Inc()
+	for _, gr := range m.groups {
+		if gr.sel.readsAny(metricNames) {
+			select {
+			case gr.trigger <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// EvalAll evaluates every group once at ts, in order, as Run would (sink,
+// state and history included). Tests use it to step a clock.
+func (m *Manager) EvalAll(ctx context.Context, ts time.Time) {
+	for _, gr := range m.groups {
+		m.evalGroup(ctx, gr, ts)
+	}
+}
+
+// evalGroup evaluates gr at ts (moved just past the previous evaluation if
+// needed, so samples stay in order), restores `for` state after the first
+// evaluation as Prometheus does, and records state transitions.
+func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) {
+	gr.mu.Lock()
+	defer gr.mu.Unlock()
+	if !ts.After(gr.last) {
+		ts = gr.last.Add(time.Millisecond)
+	}
+	gr.last = ts
+	promrules.DefaultEvalIterationFunc(ctx, gr.g, ts)
+	if !gr.restored {
+		gr.g.RestoreForState(ts)
+		gr.restored = true
+	}
+	m.track(gr, ts)
+}
+
+// send is the rules package's NotifyFunc: it turns the alerts into
+// Alertmanager's form and hands them to the sink.
+func (m *Manager) send(_ context.Context, expr string, alerts ...*promrules.Alert) {
+	if len(alerts) == 0 {
+		return
+	}
+	out := make([]*model.Alert, 0, len(alerts))
+	for _, a := range alerts {
+		ma := &model.Alert{
+			Labels:       labelSet(a.Labels),
+			Annotations:  labelSet(a.Annotations),
+			StartsAt:     a.FiredAt,
+			GeneratorURL: m.opts.ExternalURL + strutil.TableLinkForExpression(expr),
+		}
+		if !a.ResolvedAt.IsZero() {
+			ma.EndsAt = a.ResolvedAt
+		} else {
+			ma.EndsAt = a.ValidUntil
+		}
+		out = append(out, ma)
+	}
+	m.metrics.alertsSent.Add(float64(len(out)))
+	m.opts.Sink(out)
+}
+
+func labelSet(ls labels.Labels) model.LabelSet {
+	out := make(model.LabelSet, ls.Len())
+	ls.Range(func(l labels.Label) { out[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+	return out
+}
+
+// Close releases the history file. Run closes it too when it returns; Close
+// is for a manager that was never run (tests, `gmc check`).
+func (m *Manager) Close() error { return m.history.close() }

@@ -1,0 +1,264 @@
+package sla
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Names of the recording rules an SLA generates. Every series carries the
+// labels sla="<name>" and service="<service>".
+const (
+	// RequestsRate5m is the rate of all events over 5m (events per second).
+	RequestsRate5m = "sla:requests:rate5m"
+	// ErrorsRate5m is the rate of bad events over 5m.
+	ErrorsRate5m = "sla:errors:rate5m"
+	// ErrorRatioPrefix + window ("5m", "1h", "30d") is the bad/all ratio
+	// over that window.
+	ErrorRatioPrefix = "sla:error_ratio:rate"
+	// AlertName is the name of every burn-rate alert.
+	AlertName = "SLAErrorBudgetBurn"
+)
+
+// BurnAlert is one multi-window burn-rate alert of the SRE workbook: it fires
+// when the error budget burns Factor times too fast over both windows.
+type BurnAlert struct {
+	Severity string
+	Factor   float64
+	Long     time.Duration
+	Short    time.Duration
+}
+
+// BurnAlerts are the SRE workbook's recommended pairs (chapter 5, "Alerting
+// on SLOs", table 5-8): page at 14.4× over 1h and 5m (2% of a 30d budget in
+// an hour) and 6× over 6h and 30m (5% in 6h); ticket at 3× over 1d and 2h
+// (10% in a day) and 1× over 3d and 6h (10% in 3 days).
+func BurnAlerts() []BurnAlert {
+	const h = time.Hour
+	return []BurnAlert{
+		{Severity: "page", Factor: 14.4, Long: h, Short: 5 * time.Minute},
+		{Severity: "page", Factor: 6, Long: 6 * h, Short: 30 * time.Minute},
+		{Severity: "ticket", Factor: 3, Long: 24 * h, Short: 2 * h},
+		{Severity: "ticket", Factor: 1, Long: 72 * h, Short: 6 * h},
+	}
+}
+
+// shortWindows are computed straight from the raw series; longer windows are
+// built from the 5m recordings (sum_over_time of errors / of requests).
+func shortWindows() []time.Duration {
+	return []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour}
+}
+
+// FormatWindow prints a window in the largest whole unit among d, h and m
+// ("30d", "6h", "5m"), as used in recording rule names and PromQL ranges.
+func FormatWindow(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	default:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+}
+
+// ErrorRatioRecord is the recording rule name of the error ratio over w.
+func ErrorRatioRecord(w time.Duration) string { return ErrorRatioPrefix + FormatWindow(w) }
+
+// RecordedWindows are all windows the SLA records an error ratio for: the
+// burn-rate windows and the SLA's own windows, shortest first.
+func (s SLA) RecordedWindows() []time.Duration {
+	set := map[time.Duration]bool{}
+	for _, w := range shortWindows() {
+		set[w] = true
+	}
+	for _, b := range BurnAlerts() {
+		set[b.Long], set[b.Short] = true, true
+	}
+	for _, w := range s.Windows {
+		set[time.Duration(w)] = true
+	}
+	out := make([]time.Duration, 0, len(set))
+	for w := range set {
+		out = append(out, w)
+	}
+	sortDurations(out)
+	return out
+}
+
+func sortDurations(ds []time.Duration) {
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j] < ds[j-1]; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+}
+
+// selector returns the series selector for the SLA's own recordings.
+func (s SLA) selector(name string) string {
+	return fmt.Sprintf("%s{sla=%s}", name, strconv.Quote(s.Name))
+}
+
+// serviceMatcher returns `service="S"` or "" when the SLA has no service.
+func (s SLA) serviceMatcher() string {
+	if s.Service == "" {
+		return ""
+	}
+	return "service=" + strconv.Quote(s.Service)
+}
+
+// withMatchers adds matchers to a metric name: name{m1,m2}.
+func withMatchers(name string, ms ...string) string {
+	var keep []string
+	for _, m := range ms {
+		if m != "" {
+			keep = append(keep, m)
+		}
+	}
+	return name + "{" + strings.Join(keep, ",") + "}"
+}
+
+// TotalRate is the PromQL for the rate of all events over window w.
+func (s SLA) TotalRate(w time.Duration) string {
+	r := "[" + FormatWindow(w) + "]"
+	switch ind := s.Indicator; {
+	case ind.Latency != nil && ind.Latency.Buckets == "classic":
+		return fmt.Sprintf("sum(rate(%s%s))", withMatchers(ind.Latency.Metric+"_count", s.serviceMatcher()), r)
+	case ind.Latency != nil:
+		return fmt.Sprintf("histogram_count(sum(rate(%s%s)))", withMatchers(ind.Latency.Metric, s.serviceMatcher()), r)
+	case ind.Ratio != nil && ind.Ratio.Total != "":
+		return fmt.Sprintf("sum(rate(%s%s))", ind.Ratio.Total, r)
+	case ind.Ratio != nil:
+		return fmt.Sprintf("sum(rate(%s%s))", withMatchers(DefaultOrdersMetric, s.serviceMatcher()), r)
+	case ind.Custom != nil:
+		return fmt.Sprintf("sum(rate(%s%s))", ind.Custom.Total, r)
+	}
+	return ""
+}
+
+// ErrorsRate is the PromQL for the rate of bad events over window w.
+func (s SLA) ErrorsRate(w time.Duration) string {
+	r := "[" + FormatWindow(w) + "]"
+	switch ind := s.Indicator; {
+	case ind.Latency != nil && ind.Latency.Buckets == "classic":
+		le := `le="` + strconv.FormatFloat(time.Duration(ind.Latency.Threshold).Seconds(), 'g', -1, 64) + `"`
+		return fmt.Sprintf("(%s - sum(rate(%s%s)))", s.TotalRate(w), withMatchers(ind.Latency.Metric+"_bucket", s.serviceMatcher(), le), r)
+	case ind.Latency != nil:
+		th := strconv.FormatFloat(time.Duration(ind.Latency.Threshold).Seconds(), 'g', -1, 64)
+		sel := withMatchers(ind.Latency.Metric, s.serviceMatcher())
+		return fmt.Sprintf("(%s * (1 - histogram_fraction(0, %s, sum(rate(%s%s)))))", s.TotalRate(w), th, sel, r)
+	case ind.Ratio != nil && ind.Ratio.Errors != "":
+		return fmt.Sprintf("sum(rate(%s%s))", ind.Ratio.Errors, r)
+	case ind.Ratio != nil:
+		return fmt.Sprintf("sum(rate(%s%s))", withMatchers(DefaultOrdersMetric, s.serviceMatcher(), `result!="success"`), r)
+	case ind.Custom != nil:
+		return fmt.Sprintf("(%s - sum(rate(%s%s)))", s.TotalRate(w), ind.Custom.Good, r)
+	}
+	return ""
+}
+
+// RuleGroups generates the SLA's two rule groups:
+//
+//   - "sla:<name>:short" reads the raw series: the 5m request and error
+//     rates, the error ratios over 5m, 30m, 1h, 2h and 6h, and the two page
+//     alerts. gmc's sub-second path re-evaluates it when the raw series are
+//     pushed.
+//   - "sla:<name>:long" reads only the recordings: the error ratios over 1d,
+//     3d and the SLA's longer windows, each sum_over_time(errors 5m rate) /
+//     sum_over_time(requests 5m rate) over the window (traffic-weighted, so
+//     exact for any traffic shape once the window is covered by recordings),
+//     and the two ticket alerts.
+func (s SLA) RuleGroups() []rulefmt.RuleGroup {
+	lbls := map[string]string{"sla": s.Name, "service": s.Service}
+	short := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":short", Labels: lbls}
+	long := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":long", Labels: lbls}
+	five := 5 * time.Minute
+	short.Rules = append(short.Rules,
+		rulefmt.Rule{Record: RequestsRate5m, Expr: s.TotalRate(five)},
+		rulefmt.Rule{Record: ErrorsRate5m, Expr: s.ErrorsRate(five)},
+	)
+	isShort := map[time.Duration]bool{}
+	for _, w := range shortWindows() {
+		isShort[w] = true
+		short.Rules = append(short.Rules, rulefmt.Rule{
+			Record: ErrorRatioRecord(w),
+			Expr:   s.ErrorsRate(w) + " / " + s.TotalRate(w),
+		})
+	}
+	for _, w := range s.RecordedWindows() {
+		if isShort[w] {
+			continue
+		}
+		r := "[" + FormatWindow(w) + "]"
+		long.Rules = append(long.Rules, rulefmt.Rule{
+			Record: ErrorRatioRecord(w),
+			Expr: fmt.Sprintf("sum_over_time(%s%s) / sum_over_time(%s%s)",
+				s.selector(ErrorsRate5m), r, s.selector(RequestsRate5m), r),
+		})
+	}
+	for _, b := range BurnAlerts() {
+		rule := s.burnAlert(b)
+		if isShort[b.Long] && isShort[b.Short] {
+			short.Rules = append(short.Rules, rule)
+		} else {
+			long.Rules = append(long.Rules, rule)
+		}
+	}
+	return []rulefmt.RuleGroup{short, long}
+}
+
+func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
+	budget := "(1 - " + strconv.FormatFloat(s.Target(), 'g', -1, 64) + ")"
+	factor := strconv.FormatFloat(b.Factor, 'g', -1, 64)
+	long, short := FormatWindow(b.Long), FormatWindow(b.Short)
+	return rulefmt.Rule{
+		Alert: AlertName,
+		Expr: fmt.Sprintf("%s > (%s * %s) and %s > (%s * %s)",
+			s.selector(ErrorRatioRecord(b.Long)), factor, budget,
+			s.selector(ErrorRatioRecord(b.Short)), factor, budget),
+		Labels: map[string]string{
+			"severity":     b.Severity,
+			"long_window":  long,
+			"short_window": short,
+		},
+		Annotations: map[string]string{
+			"summary": fmt.Sprintf("SLA %s (%s, objective %s%%) burns its error budget %s× faster than sustainable over %s and %s",
+				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short),
+			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }}; at %s× the whole budget of %s lasts %s.",
+				long, factor, FormatWindow(s.budgetWindow()), FormatWindow(time.Duration(float64(s.budgetWindow())/b.Factor).Round(time.Minute))),
+		},
+	}
+}
+
+// budgetWindow is the SLA's longest window: the period its budget spans.
+func (s SLA) budgetWindow() time.Duration {
+	var m time.Duration
+	for _, w := range s.Windows {
+		m = max(m, time.Duration(w))
+	}
+	if m == 0 {
+		m = 30 * 24 * time.Hour
+	}
+	return m
+}
+
+func newParser() parser.Parser { return parser.NewParser(parser.Options{}) }
+
+// checkSelector accepts "" or a plain series selector (no functions, no range).
+func checkSelector(field, s string) error {
+	if s == "" {
+		return nil
+	}
+	e, err := newParser().ParseExpr(s)
+	if err != nil {
+		return fmt.Errorf("%s: %q does not parse: %w", field, s, err)
+	}
+	if _, ok := e.(*parser.VectorSelector); !ok {
+		return fmt.Errorf("%s: %q must be a series selector such as requests_total{code=~\"5..\"}", field, s)
+	}
+	return nil
+}
