@@ -1,0 +1,377 @@
+package bench
+
+import (
+	"cmp"
+	"fmt"
+	"html"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is the weekly benchmark report of one ISO week.
+type Report struct {
+	// ID is the ISO week, e.g. 2026-W48.
+	ID          string        `json:"id"`
+	From        time.Time     `json:"from"`
+	To          time.Time     `json:"to"`
+	Generated   time.Time     `json:"generated"`
+	Runs        int           `json:"runs"`
+	Regressions int           `json:"regressions"`
+	Entries     []ReportEntry `json:"benchmarks"`
+}
+
+// ReportEntry is one measured thing (result name) over the week.
+type ReportEntry struct {
+	Name      string    `json:"name"`
+	Benchmark string    `json:"benchmark"`
+	Kind      string    `json:"kind"`
+	Unit      string    `json:"unit"`
+	Better    Direction `json:"better"`
+	Runs      int       `json:"runs"`
+	Failed    int       `json:"failed_runs"`
+	// Regressed is true when any run of the week was flagged.
+	Regressed bool `json:"regressed"`
+	// Latest is the week's last result, with its comparison to baseline.
+	LatestRun  string       `json:"latest_run"`
+	LatestTime time.Time    `json:"latest_time"`
+	Latest     Result       `json:"latest"`
+	Trend      []TrendPoint `json:"trend"`
+}
+
+// TrendPoint is one run's median and its confidence interval.
+type TrendPoint struct {
+	T          time.Time `json:"t"`
+	Median     float64   `json:"median"`
+	Lo         float64   `json:"lo"`
+	Hi         float64   `json:"hi"`
+	Regression bool      `json:"regression"`
+}
+
+// WeekID returns the ISO week ID of t (UTC), e.g. 2026-W48.
+func WeekID(t time.Time) string {
+	y, w := t.UTC().ISOWeek()
+	return fmt.Sprintf("%04d-W%02d", y, w)
+}
+
+// WeekBounds returns [Monday 00:00 UTC, next Monday) of t's ISO week.
+func WeekBounds(t time.Time) (time.Time, time.Time) {
+	t = t.UTC()
+	d := (int(t.Weekday()) + 6) % 7 // days since Monday
+	from := time.Date(t.Year(), t.Month(), t.Day()-d, 0, 0, 0, 0, time.UTC)
+	return from, from.AddDate(0, 0, 7)
+}
+
+// BuildReport builds the report of the ISO week containing t from the
+// archived runs.
+func BuildReport(a *Archive, t, now time.Time) (*Report, error) {
+	from, to := WeekBounds(t)
+	runs, err := a.Runs(from, to)
+	if err != nil {
+		return nil, err
+	}
+	return NewReport(runs, from, now), nil
+}
+
+// NewReport summarizes runs (of the week starting at from, oldest first).
+func NewReport(runs []*Run, from, now time.Time) *Report {
+	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC(), Runs: len(runs)}
+	byName := map[string]*ReportEntry{}
+	for _, run := range runs {
+		if run.Error != "" {
+			for _, e := range byName {
+				if e.Benchmark == run.Benchmark {
+					e.Failed++
+				}
+			}
+		}
+		for _, res := range run.Results {
+			e := byName[res.Name]
+			if e == nil {
+				e = &ReportEntry{Name: res.Name, Benchmark: run.Benchmark, Kind: run.Kind}
+				byName[res.Name] = e
+			}
+			e.Runs++
+			e.Unit, e.Better = res.Unit, res.Better
+			e.LatestRun, e.LatestTime, e.Latest = run.ID, run.End, res
+			e.Latest.Samples = nil
+			reg := res.Comparison != nil && res.Comparison.Regression
+			e.Regressed = e.Regressed || reg
+			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
+		}
+	}
+	for _, e := range byName {
+		rep.Entries = append(rep.Entries, *e)
+		if e.Regressed {
+			rep.Regressions++
+		}
+	}
+	slices.SortFunc(rep.Entries, func(x, y ReportEntry) int { return cmp.Compare(x.Name, y.Name) })
+	return rep
+}
+
+// FormatValue prints v in unit with a readable scale: 1.23ms, 45.6k ops/s.
+func FormatValue(v float64, unit string) string {
+	switch unit {
+	case "s", "sec/op":
+		suffix := ""
+		if unit == "sec/op" {
+			suffix = "/op"
+		}
+		return formatSeconds(v) + suffix
+	case "ops/s":
+		return formatSI(v) + " ops/s"
+	default:
+		return formatSI(v) + " " + unit
+	}
+}
+
+func formatSeconds(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0s"
+	case a < 1e-6:
+		return fmt.Sprintf("%.4gns", v*1e9)
+	case a < 1e-3:
+		return fmt.Sprintf("%.4gµs", v*1e6)
+	case a < 1:
+		return fmt.Sprintf("%.4gms", v*1e3)
+	default:
+		return fmt.Sprintf("%.4gs", v)
+	}
+}
+
+func formatSI(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e9:
+		return fmt.Sprintf("%.4gG", v/1e9)
+	case a >= 1e6:
+		return fmt.Sprintf("%.4gM", v/1e6)
+	case a >= 1e3:
+		return fmt.Sprintf("%.4gk", v/1e3)
+	default:
+		return fmt.Sprintf("%.4g", v)
+	}
+}
+
+// verdict is the change column: "+12.30% (p=0.000 n=10+60) REGRESSION".
+func verdict(c *Comparison) string {
+	if c == nil {
+		return "no baseline"
+	}
+	s := fmt.Sprintf("%s (p=%.3f n=%d+%d)", c.Delta(), c.P, c.Base.N, c.New.N)
+	switch {
+	case c.Regression:
+		s += " REGRESSION"
+	case c.Improvement:
+		s += " improved"
+	}
+	return s
+}
+
+func medianCI(s Summary, unit string) string {
+	return FormatValue(s.Median, unit) + " ± " + s.PctRange()
+}
+
+// Markdown renders the report as Markdown.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmark report %s\n\n", r.ID)
+	fmt.Fprintf(&b, "%s – %s (UTC), %d runs, %d benchmarks, **%d regressions**. Generated %s.\n\n",
+		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries), r.Regressions, r.Generated.Format(time.RFC3339))
+	if len(r.Entries) == 0 {
+		b.WriteString("No benchmark ran this week.\n")
+		return b.String()
+	}
+	b.WriteString("| benchmark | kind | latest median ± 95% CI | baseline median | vs baseline | runs | status |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, e := range r.Entries {
+		base := "—"
+		if c := e.Latest.Comparison; c != nil {
+			base = medianCI(c.Base, e.Unit)
+		}
+		status := "ok"
+		if e.Regressed {
+			status = "**REGRESSION**"
+		}
+		if e.Failed > 0 {
+			status += fmt.Sprintf(" (%d failed runs)", e.Failed)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s |\n", mdEscape(e.Name), e.Kind, medianCI(e.Latest.Summary, e.Unit), base, verdict(e.Latest.Comparison), e.Runs, status)
+	}
+	b.WriteString("\n## Details of the latest runs\n")
+	for _, e := range r.Entries {
+		fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(e.Name))
+		for _, line := range detailLines(&e.Latest) {
+			fmt.Fprintf(&b, "- %s\n", line)
+		}
+	}
+	return b.String()
+}
+
+// detailLines lists the kind-specific figures of a result.
+func detailLines(res *Result) []string {
+	var out []string
+	if l := res.Latency; l != nil {
+		co := "measured from the actual send"
+		if l.CorrectedForCO {
+			co = "corrected for coordinated omission"
+		}
+		out = append(out, fmt.Sprintf("latency (%s): p50 %s, p90 %s, p99 %s, p99.9 %s, p99.99 %s, max %s, mean %s",
+			co, formatSeconds(l.P50), formatSeconds(l.P90), formatSeconds(l.P99), formatSeconds(l.P999), formatSeconds(l.P9999), formatSeconds(l.Max), formatSeconds(l.Mean)))
+	}
+	if res.TargetRate > 0 {
+		out = append(out, fmt.Sprintf("rate: %.1f/s achieved of %.1f/s target", res.Throughput, res.TargetRate))
+	} else if res.Throughput > 0 {
+		out = append(out, fmt.Sprintf("throughput: %s/s", formatSI(res.Throughput)))
+	}
+	if res.Requests > 0 || res.Errors > 0 {
+		out = append(out, fmt.Sprintf("operations: %d, errors: %d, measured for %s", res.Requests, res.Errors, formatSeconds(res.DurationSeconds)))
+	}
+	if e := res.Exec; e != nil {
+		for _, s := range []struct {
+			n string
+			s Stats
+		}{{"wall", e.Wall}, {"user", e.User}, {"system", e.System}} {
+			out = append(out, fmt.Sprintf("%s: mean %s ± %s (median %s, min %s, max %s)", s.n, formatSeconds(s.s.Mean), formatSeconds(s.s.StdDev), formatSeconds(s.s.Median), formatSeconds(s.s.Min), formatSeconds(s.s.Max)))
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(res.Extra)) {
+		out = append(out, fmt.Sprintf("%s: %s", u, formatSI(res.Extra[u])))
+	}
+	if c := res.Comparison; c != nil {
+		out = append(out, fmt.Sprintf("vs baseline (%d runs pooled): U=%.1f, p=%.4f, change %+.2f%%", c.BaselineRuns, c.U, c.P, c.Change*100)+changeCI(c))
+	}
+	return out
+}
+
+func changeCI(c *Comparison) string {
+	if c.ChangeLo == 0 && c.ChangeHi == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" [%+.2f%%, %+.2f%%]", c.ChangeLo*100, c.ChangeHi*100)
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// HTML renders the report as one self-contained page: inline CSS and an
+// inline SVG trend plot per benchmark, no scripts, no external resources.
+func (r *Report) HTML() string {
+	var b strings.Builder
+	esc := html.EscapeString
+	fmt.Fprintf(&b, `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gmc benchmark report %s</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
+.plot{margin:0.5em 0 2em}svg text{font-size:11px;fill:#555}
+</style></head><body>
+`, esc(r.ID))
+	fmt.Fprintf(&b, "<h1>Benchmark report %s</h1>\n<p>%s – %s (UTC), %d runs, %d benchmarks, <span class=\"%s\">%d regressions</span>. Generated %s.</p>\n",
+		esc(r.ID), r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries),
+		map[bool]string{true: "reg", false: "ok"}[r.Regressions > 0], r.Regressions, r.Generated.Format(time.RFC3339))
+	if len(r.Entries) == 0 {
+		b.WriteString("<p>No benchmark ran this week.</p></body></html>\n")
+		return b.String()
+	}
+	b.WriteString("<table><tr><th>benchmark</th><th>kind</th><th>latest median ± 95% CI</th><th>baseline median</th><th>vs baseline</th><th>runs</th><th>status</th></tr>\n")
+	for _, e := range r.Entries {
+		base := "—"
+		if c := e.Latest.Comparison; c != nil {
+			base = medianCI(c.Base, e.Unit)
+		}
+		status := `<span class="ok">ok</span>`
+		if e.Regressed {
+			status = `<span class="reg">REGRESSION</span>`
+		}
+		fmt.Fprintf(&b, "<tr><td><a href=\"#%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td></tr>\n",
+			esc(anchor(e.Name)), esc(e.Name), esc(e.Kind), esc(medianCI(e.Latest.Summary, e.Unit)), esc(base), esc(verdict(e.Latest.Comparison)), e.Runs, status)
+	}
+	b.WriteString("</table>\n")
+	for _, e := range r.Entries {
+		fmt.Fprintf(&b, "<h2 id=\"%s\">%s</h2>\n<ul>\n", esc(anchor(e.Name)), esc(e.Name))
+		for _, line := range detailLines(&e.Latest) {
+			fmt.Fprintf(&b, "<li>%s</li>\n", esc(line))
+		}
+		b.WriteString("</ul>\n<div class=\"plot\">")
+		b.WriteString(trendSVG(&e, r.From, r.To))
+		b.WriteString("</div>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String()
+}
+
+func anchor(name string) string { return "b-" + idUnsafe.ReplaceAllString(name, "_") }
+
+// trendSVG plots the week's medians with their confidence intervals, and the
+// baseline median as a dashed line; regressed runs are red.
+func trendSVG(e *ReportEntry, from, to time.Time) string {
+	const w, h, left, right, top, bottom = 640.0, 200.0, 70.0, 10.0, 10.0, 30.0
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="trend of %s">`, w, h, w, h, html.EscapeString(e.Name))
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range e.Trend {
+		lo = math.Min(lo, math.Min(p.Median, nonZero(p.Lo, p.Median)))
+		hi = math.Max(hi, math.Max(p.Median, nonZero(p.Hi, p.Median)))
+	}
+	var baseline float64
+	if c := e.Latest.Comparison; c != nil && c.Base.N > 0 {
+		baseline = c.Base.Median
+		lo, hi = math.Min(lo, baseline), math.Max(hi, baseline)
+	}
+	if math.IsInf(lo, 0) {
+		lo, hi = 0, 1
+	}
+	if hi == lo {
+		lo, hi = lo*0.9, hi*1.1+1e-12
+	}
+	pad := (hi - lo) * 0.1
+	lo, hi = math.Max(0, lo-pad), hi+pad
+	x := func(t time.Time) float64 {
+		return left + (w-left-right)*float64(t.Sub(from))/float64(to.Sub(from))
+	}
+	y := func(v float64) float64 { return top + (h-top-bottom)*(1-(v-lo)/(hi-lo)) }
+	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#ccc"/>`, left, top, w-left-right, h-top-bottom)
+	for i := 0; i <= 4; i++ {
+		v := lo + (hi-lo)*float64(i)/4
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y(v)+4, html.EscapeString(FormatValue(v, e.Unit)))
+	}
+	for d := 0; d < 7; d++ {
+		t := from.AddDate(0, 0, d)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f">%s</text>`, x(t)+2, h-10, t.Format("Mon 02"))
+	}
+	if baseline > 0 {
+		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="4 3"><title>baseline median %s</title></line>`,
+			left, w-right, y(baseline), y(baseline), html.EscapeString(FormatValue(baseline, e.Unit)))
+	}
+	var pts []string
+	for _, p := range e.Trend {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.T), y(p.Median)))
+	}
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#36c" stroke-width="1.5" points="%s"/>`, strings.Join(pts, " "))
+	for _, p := range e.Trend {
+		color := "#36c"
+		if p.Regression {
+			color = "#c00"
+		}
+		if p.Lo > 0 && p.Hi > 0 {
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.5"/>`, x(p.T), x(p.T), y(p.Lo), y(p.Hi), color)
+		}
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"><title>%s %s</title></circle>`, x(p.T), y(p.Median), color,
+			p.T.UTC().Format(time.RFC3339), html.EscapeString(FormatValue(p.Median, e.Unit)))
+	}
+	b.WriteString("</svg>")
+	return b.String()
+}
+
+func nonZero(v, fallback float64) float64 {
+	if v == 0 {
+		return fallback
+	}
+	return v
+}

@@ -1,0 +1,198 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"time"
+)
+
+// Options configure a Runner.
+type Options struct {
+	Config Config
+	// Archive keeps the runs and reports; required.
+	Archive *Archive
+	// Registry offers the in-process benchmarks of kind func; may be nil.
+	Registry *Registry
+	// Recorder stores each run's figures as gmc_bench_* series; may be nil.
+	Recorder Recorder
+	Logger   *slog.Logger
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Progress, if set, is called with the benchmark name and the
+	// fraction of it done (0…1), at most ~10 times a second.
+	Progress func(name string, done float64)
+}
+
+// Runner runs configured benchmarks one at a time, compares each with its
+// baseline, archives it and records it.
+type Runner struct {
+	opts     Options
+	baseline *Run
+}
+
+// NewRunner validates opts and loads the pinned baseline, if any.
+func NewRunner(opts Options) (*Runner, error) {
+	if opts.Archive == nil {
+		return nil, errors.New("bench runner: an archive is required")
+	}
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Runner{opts: opts}
+	if opts.Config.Baseline != "" {
+		run, err := ReadRun(opts.Config.Baseline)
+		if err != nil {
+			return nil, fmt.Errorf("benchmarks.baseline: %w", err)
+		}
+		r.baseline = run
+	}
+	return r, nil
+}
+
+// Config returns the runner's validated configuration.
+func (r *Runner) Config() Config { return r.opts.Config }
+
+// Archive returns the runner's archive.
+func (r *Runner) Archive() *Archive { return r.opts.Archive }
+
+// Lookup returns the configured benchmark called name.
+func (r *Runner) Lookup(name string) (Benchmark, bool) {
+	for _, b := range r.opts.Config.Suite {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Benchmark{}, false
+}
+
+// RunAll runs every configured benchmark in order; it stops at the first
+// cancellation, but a failed benchmark does not stop the others.
+func (r *Runner) RunAll(ctx context.Context) ([]*Run, error) {
+	var runs []*Run
+	var errs []error
+	for _, b := range r.opts.Config.Suite {
+		run, err := r.Run(ctx, b)
+		if run != nil {
+			runs = append(runs, run)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return runs, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return runs, errors.Join(errs...)
+}
+
+// Run runs one benchmark, compares it with its baseline, archives it and
+// records it. A failed benchmark is archived and recorded too (with
+// Run.Error and gmc_bench_run_failed 1); the error is returned as well.
+func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
+	start := r.opts.Now()
+	host, _ := os.Hostname()
+	run := &Run{
+		ID:        newRunID(start, b.Name),
+		Benchmark: b.Name,
+		Kind:      b.Kind,
+		Labels:    b.Labels,
+		Start:     start,
+		Host:      host,
+		GoVersion: runtime.Version(),
+	}
+	log := r.opts.Logger.With("benchmark", b.Name)
+	log.Info("benchmark starting", "kind", b.Kind)
+	results, runErr := r.measure(ctx, b)
+	run.End = r.opts.Now()
+	run.Results = results
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("benchmark %s: %w", b.Name, runErr)
+		}
+		run.Error = runErr.Error()
+	}
+	if err := r.compare(run); err != nil {
+		log.Warn("baseline comparison failed", "err", err)
+	}
+	var errs []error
+	if runErr != nil {
+		errs = append(errs, fmt.Errorf("benchmark %s: %w", b.Name, runErr))
+	}
+	if _, err := r.opts.Archive.SaveRun(run); err != nil {
+		errs = append(errs, err)
+	}
+	if r.opts.Recorder != nil {
+		if err := r.opts.Recorder.Record(ctx, run); err != nil {
+			errs = append(errs, fmt.Errorf("record benchmark %s: %w", b.Name, err))
+		}
+	}
+	log.Info("benchmark finished", "duration", run.End.Sub(run.Start), "regression", run.Regressed(), "failed", run.Error != "")
+	return run, errors.Join(errs...)
+}
+
+func (r *Runner) measure(ctx context.Context, b Benchmark) ([]Result, error) {
+	var progress func(float64)
+	if r.opts.Progress != nil {
+		progress = func(f float64) { r.opts.Progress(b.Name, f) }
+	}
+	one := func(res Result, err error) ([]Result, error) {
+		if err != nil {
+			return nil, err
+		}
+		return []Result{res}, nil
+	}
+	switch b.Kind {
+	case KindHTTP:
+		return one(runHTTP(ctx, b.Name, b.HTTP, progress))
+	case KindExec:
+		return one(runExec(ctx, b.Name, b.Exec, progress))
+	case KindGoBench:
+		return runGoBench(ctx, b.Name, b.GoBench, progress)
+	case KindSQL:
+		return one(runSQL(ctx, b.Name, b.SQL, progress))
+	case KindFunc:
+		return one(runFunc(ctx, b.Name, b.Func, r.opts.Registry, progress))
+	default:
+		return nil, fmt.Errorf("unknown kind %q", b.Kind)
+	}
+}
+
+// compare fills each result's Comparison from the pinned baseline or the
+// runs of the baseline window before this run.
+func (r *Runner) compare(run *Run) error {
+	var base map[string][]float64
+	var counts map[string]int
+	if r.baseline != nil {
+		// A pinned run is matched by result name, whatever suite it came from.
+		base, counts = Baseline([]*Run{{Benchmark: run.Benchmark, Results: r.baseline.Results}}, run.Benchmark)
+	} else {
+		window := time.Duration(r.opts.Config.BaselineWindow)
+		runs, err := r.opts.Archive.Runs(run.Start.Add(-window), run.Start)
+		if err != nil {
+			return err
+		}
+		base, counts = Baseline(runs, run.Benchmark)
+	}
+	cfg := r.opts.Config
+	for i := range run.Results {
+		res := &run.Results[i]
+		bs := base[res.Name]
+		if len(bs) == 0 || len(res.Samples) == 0 {
+			continue
+		}
+		c := Compare(bs, res.Samples, res.Better, cfg.Alpha, cfg.RegressionThreshold)
+		c.BaselineRuns = counts[res.Name]
+		res.Comparison = &c
+	}
+	return nil
+}
