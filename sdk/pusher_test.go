@@ -1,0 +1,177 @@
+package sdk
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// waitFor polls cond every 5 ms for at most limit.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type runningPusher struct {
+	p    *Pusher
+	reg  *prometheus.Registry
+	stop func() error
+}
+
+func startPusher(t *testing.T, url, spoolDir string, flush time.Duration) *runningPusher {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	p, err := NewPusher(PusherOptions{
+		URL: url, Gatherer: reg, Registerer: reg, Interval: 10 * time.Millisecond,
+		SpoolDir: spoolDir, MaxRetryBackoff: 20 * time.Millisecond, FlushTimeout: flush,
+		ExternalLabels: map[string]string{"instance": "test"},
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
+	rp := &runningPusher{p: p, reg: reg}
+	stopped := false
+	rp.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-errc
+	}
+	t.Cleanup(func() { rp.stop() })
+	return rp
+}
+
+// checkConsecutive asserts the values are first, first+1, … and the timestamps strictly increase.
+func checkConsecutive(t *testing.T, values []float64, ts []int64, first float64) {
+	t.Helper()
+	for i, v := range values {
+		if v != first+float64(i) {
+			t.Fatalf("value %d is %v, want %v (a gap or reordering): %v", i, v, first+float64(i), values)
+		}
+		if i > 0 && ts[i] <= ts[i-1] {
+			t.Fatalf("timestamp %d (%d) not after %d", i, ts[i], ts[i-1])
+		}
+	}
+}
+
+func TestPusherOutageLosesNothing(t *testing.T) {
+	rcv := newFakeReceiver(t)
+	dir := t.TempDir()
+	rp := startPusher(t, rcv.srv.URL, dir, 2*time.Second)
+	waitFor(t, "3 pushes", 5*time.Second, func() bool { return len(rcv.received()) >= 3 })
+
+	rcv.setDown(true)
+	before := testutil.ToFloat64(rp.p.gathers)
+	waitFor(t, "20 gathers during the outage", 10*time.Second, func() bool { return testutil.ToFloat64(rp.p.gathers) >= before+20 })
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 10 {
+		t.Errorf("spool holds %d files during the outage, want ≥ 10", len(files))
+	}
+	rcv.setDown(false)
+	waitFor(t, "the spool to drain", 10*time.Second, func() bool { return rp.p.q.len() == 0 && len(rcv.received()) > int(before)+20 })
+	if err := rp.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	values, ts := floatValues(rcv.received(), "gmc_push_gathers_total")
+	if len(values) != int(testutil.ToFloat64(rp.p.gathers)) {
+		t.Errorf("received %d gathers, pusher made %v", len(values), testutil.ToFloat64(rp.p.gathers))
+	}
+	checkConsecutive(t, values, ts, 1)
+	if got := testutil.ToFloat64(rp.p.requests.WithLabelValues("retry")); got == 0 {
+		t.Errorf("no retry counted during the outage")
+	}
+	if files, _ := os.ReadDir(dir); len(files) != 0 {
+		t.Errorf("spool not empty after recovery: %d files", len(files))
+	}
+}
+
+func TestPusherSpoolSurvivesRestart(t *testing.T) {
+	rcv := newFakeReceiver(t)
+	rcv.setDown(true)
+	dir := t.TempDir()
+	first := startPusher(t, rcv.srv.URL, dir, 50*time.Millisecond)
+	waitFor(t, "10 gathers", 5*time.Second, func() bool { return testutil.ToFloat64(first.p.gathers) >= 10 })
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	made := int(testutil.ToFloat64(first.p.gathers))
+	if len(rcv.received()) != 0 {
+		t.Fatalf("receiver got requests while down")
+	}
+
+	rcv.setDown(false)
+	second := startPusher(t, rcv.srv.URL, dir, 2*time.Second)
+	waitFor(t, "replay and 5 new gathers", 10*time.Second, func() bool { return len(rcv.received()) >= made+5 })
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	values, ts := floatValues(rcv.received(), "gmc_push_gathers_total")
+	// The first process's gathers (its final one included) come first, in order, then the second's.
+	checkConsecutive(t, values[:made], ts[:made], 1)
+	checkConsecutive(t, values[made:], ts[made:], 1)
+	if ts[made] <= ts[made-1] {
+		t.Errorf("second process's first sample (%d) not after the spooled ones (%d)", ts[made], ts[made-1])
+	}
+}
+
+func TestPusherDropsRejectedRequests(t *testing.T) {
+	rcv := newFakeReceiver(t)
+	rcv.status = http.StatusBadRequest
+	dir := t.TempDir()
+	rp := startPusher(t, rcv.srv.URL, dir, 50*time.Millisecond)
+	waitFor(t, "5 rejections", 5*time.Second, func() bool {
+		return testutil.ToFloat64(rp.p.requests.WithLabelValues("rejected")) >= 5
+	})
+	if err := rp.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(rp.p.requests.WithLabelValues("retry")); got != 0 {
+		t.Errorf("a 400 was retried %v times; it cannot succeed", got)
+	}
+	// At most the final gather, still queued at the end, may be spooled.
+	if files, _ := os.ReadDir(dir); len(files) > 1 {
+		t.Errorf("rejected requests were spooled: %d files", len(files))
+	}
+}
+
+func TestNewPusherValidates(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	for _, o := range []PusherOptions{
+		{URL: "http://127.0.0.1:9900"},
+		{URL: "127.0.0.1:9900", Gatherer: reg},
+		{URL: "ftp://x", Gatherer: reg},
+	} {
+		if _, err := NewPusher(o); err == nil {
+			t.Errorf("NewPusher(%+v) accepted", o)
+		}
+	}
+	p, err := NewPusher(PusherOptions{URL: "http://127.0.0.1:9900", Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.url != "http://127.0.0.1:9900/api/v1/write" {
+		t.Errorf("url %q", p.url)
+	}
+}
