@@ -1,0 +1,48 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/notify/channel"
+)
+
+// deliver runs send with retries and exponential backoff, and counts and logs
+// the outcome. It returns the last error when every attempt failed.
+func (d *Dispatcher) deliver(ctx context.Context, in *integration, send func(context.Context) error) error {
+	d.m.notifications.WithLabelValues(in.channel, in.receiver).Inc()
+	wait := d.opts.Retry.Initial
+	var err error
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+		start := time.Now()
+		err = send(actx)
+		cancel()
+		d.m.latency.WithLabelValues(in.channel).Observe(time.Since(start).Seconds())
+		d.m.requests.WithLabelValues(in.channel, in.receiver).Inc()
+		if err == nil {
+			if attempt > 1 {
+				d.logger.Info("notification delivered after retries", "channel", in.channel, "receiver", in.receiver, "attempts", attempt)
+			}
+			return nil
+		}
+		d.m.reqFailed.WithLabelValues(in.channel, in.receiver).Inc()
+		if channel.IsPermanent(err) || attempt >= d.opts.Retry.Attempts || ctx.Err() != nil {
+			break
+		}
+		d.logger.Debug("notification attempt failed, retrying", "channel", in.channel, "receiver", in.receiver, "attempt", attempt, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wait = min(2*wait, d.opts.Retry.Max)
+	}
+	d.m.failed.WithLabelValues(in.channel, in.receiver).Inc()
+	d.logger.Error("notification failed", "channel", in.channel, "receiver", in.receiver, "index", in.index, "permanent", channel.IsPermanent(err), "err", err)
+	return err
+}

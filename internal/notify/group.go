@@ -1,0 +1,264 @@
+package notify
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/notify/channel"
+)
+
+// aggrGroup holds the alerts of one route with the same group labels and
+// flushes them on its own timer: group_wait after creation, group_interval
+// after each flush. A group with no alerts left after a flush ends.
+type aggrGroup struct {
+	d      *Dispatcher
+	key    string
+	route  *route
+	labels model.LabelSet
+	recv   *receiver
+	wake   chan struct{} // flush now (an alert older than group_wait arrived)
+
+	started bool // guarded by d.mu
+
+	mu         sync.Mutex
+	alerts     map[model.Fingerprint]*model.Alert
+	hasFlushed bool
+
+	// sent is the notification log per grouped integration; only the
+	// group's goroutine touches it.
+	sent []*sentEntry
+}
+
+// sentEntry is what an integration was last told, for deduplication.
+type sentEntry struct {
+	firing   map[model.Fingerprint]struct{}
+	resolved map[model.Fingerprint]struct{}
+	at       time.Time
+}
+
+func newAggrGroup(d *Dispatcher, key string, rt *route, gl model.LabelSet, r *receiver) *aggrGroup {
+	return &aggrGroup{
+		d: d, key: key, route: rt, labels: gl, recv: r,
+		wake:   make(chan struct{}, 1),
+		alerts: map[model.Fingerprint]*model.Alert{},
+		sent:   make([]*sentEntry, len(r.grouped)),
+	}
+}
+
+// insert stores the newest version of an alert. Caller holds d.mu.
+func (g *aggrGroup) insert(a *model.Alert, now time.Time) {
+	g.mu.Lock()
+	g.alerts[a.Fingerprint()] = a
+	wake := !g.hasFlushed && !a.StartsAt.Add(g.route.groupWait).After(now)
+	g.mu.Unlock()
+	if wake && g.route.groupWait > 0 {
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (g *aggrGroup) run(ctx context.Context) {
+	timer := time.NewTimer(g.route.groupWait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-g.wake:
+		}
+		g.flush(ctx)
+		g.d.flushes.Add(1)
+		if g.endIfEmpty() {
+			return
+		}
+		timer.Reset(g.route.groupInterval)
+	}
+}
+
+// endIfEmpty removes the group from the dispatcher when it holds no alert.
+func (g *aggrGroup) endIfEmpty() bool {
+	g.d.mu.Lock()
+	defer g.d.mu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.alerts) > 0 {
+		return false
+	}
+	delete(g.d.groups, g.key)
+	g.d.m.groups.Dec()
+	return true
+}
+
+// flush notifies every integration that needs it and, when all succeeded,
+// forgets the resolved alerts it sent.
+func (g *aggrGroup) flush(ctx context.Context) {
+	g.mu.Lock()
+	snapshot := make([]*model.Alert, 0, len(g.alerts))
+	for _, a := range g.alerts {
+		snapshot = append(snapshot, a)
+	}
+	g.hasFlushed = true
+	g.mu.Unlock()
+	if len(snapshot) == 0 {
+		return
+	}
+	sort.Slice(snapshot, func(i, j int) bool { return snapshot[i].Labels.Before(snapshot[j].Labels) })
+
+	now := g.d.now()
+	var active []*model.Alert // not muted
+	for _, a := range snapshot {
+		if !g.d.silences.Mutes(a.Labels) {
+			active = append(active, a)
+		}
+	}
+	ok := true
+	if len(active) > 0 {
+		ok = g.notifyAll(ctx, active, now)
+	}
+	if !ok {
+		return
+	}
+	g.mu.Lock()
+	for _, a := range snapshot {
+		fp := a.Fingerprint()
+		if a.ResolvedAt(now) && g.alerts[fp] == a {
+			delete(g.alerts, fp)
+		}
+	}
+	g.mu.Unlock()
+}
+
+func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now time.Time) bool {
+	firing := map[model.Fingerprint]struct{}{}
+	resolved := map[model.Fingerprint]struct{}{}
+	for _, a := range alerts {
+		if a.ResolvedAt(now) {
+			resolved[a.Fingerprint()] = struct{}{}
+		} else {
+			firing[a.Fingerprint()] = struct{}{}
+		}
+	}
+	results := make([]bool, len(g.recv.grouped))
+	var wg sync.WaitGroup
+	for i, in := range g.recv.grouped {
+		if !g.needsUpdate(g.sent[i], in.sendResolved, firing, resolved, now) {
+			results[i] = true
+			continue
+		}
+		n := g.notification(alerts, now, in.sendResolved)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if len(n.Alerts) > 0 {
+				if err := g.d.deliver(ctx, in, func(ctx context.Context) error { return in.notifier.Notify(ctx, n) }); err != nil {
+					return
+				}
+			}
+			results[i] = true
+			g.sent[i] = &sentEntry{firing: firing, resolved: resolved, at: now}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if !r {
+			return false
+		}
+	}
+	return true
+}
+
+// needsUpdate is Alertmanager's deduplication rule.
+func (g *aggrGroup) needsUpdate(e *sentEntry, sendResolved bool, firing, resolved map[model.Fingerprint]struct{}, now time.Time) bool {
+	if e == nil {
+		return len(firing) > 0
+	}
+	if !subset(firing, e.firing) {
+		return true // a new alert fires
+	}
+	if len(firing) == 0 {
+		// Everything resolved: tell a receiver that heard of firing alerts.
+		return len(e.firing) > 0
+	}
+	if sendResolved && !subset(resolved, e.resolved) {
+		return true
+	}
+	return !e.at.After(now.Add(-g.route.repeatInterval))
+}
+
+// subset reports whether every key of a is in b.
+func subset(a, b map[model.Fingerprint]struct{}) bool {
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// notification builds what a channel receives; without sendResolved the
+// resolved alerts are left out.
+func (g *aggrGroup) notification(alerts []*model.Alert, now time.Time, sendResolved bool) *channel.Notification {
+	n := &channel.Notification{
+		GroupKey:    g.key,
+		Receiver:    g.recv.name,
+		Status:      channel.StatusResolved,
+		GroupLabels: g.labels,
+		ExternalURL: g.d.opts.ExternalURL,
+		Alerts:      make([]channel.Alert, 0, len(alerts)),
+	}
+	var kept []*model.Alert
+	for _, a := range alerts {
+		ca := channel.Alert{
+			Status:       channel.StatusFiring,
+			Labels:       a.Labels,
+			Annotations:  a.Annotations,
+			StartsAt:     a.StartsAt,
+			GeneratorURL: a.GeneratorURL,
+			Fingerprint:  a.Fingerprint().String(),
+		}
+		if a.ResolvedAt(now) {
+			if !sendResolved {
+				continue
+			}
+			ca.Status = channel.StatusResolved
+			ca.EndsAt = a.EndsAt
+		} else {
+			n.Status = channel.StatusFiring
+		}
+		if ca.Annotations == nil {
+			ca.Annotations = model.LabelSet{}
+		}
+		n.Alerts = append(n.Alerts, ca)
+		kept = append(kept, a)
+	}
+	n.CommonLabels = common(kept, func(a *model.Alert) model.LabelSet { return a.Labels })
+	n.CommonAnnotations = common(kept, func(a *model.Alert) model.LabelSet { return a.Annotations })
+	return n
+}
+
+// common returns the pairs every alert shares.
+func common(alerts []*model.Alert, get func(*model.Alert) model.LabelSet) model.LabelSet {
+	out := model.LabelSet{}
+	if len(alerts) == 0 {
+		return out
+	}
+	for k, v := range get(alerts[0]) {
+		out[k] = v
+	}
+	for _, a := range alerts[1:] {
+		ls := get(a)
+		for k, v := range out {
+			if ls[k] != v {
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,341 @@
+// Package notify is gmc's notification pipeline, with Alertmanager's
+// semantics: alerts from the rules side are routed by label matchers,
+// grouped, deduplicated, muted by silences and delivered over the channels in
+// notify/<channel>, with retries and metrics.
+//
+// Flow: Send → route tree → aggregation group (timers: group_wait,
+// group_interval) → per channel: silences, dedup (repeat_interval) → retries →
+// channel.Notifier. Receivers of kind alertmanager bypass grouping: they get
+// every alert on every Send, as Prometheus forwards to Alertmanager.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/notify/alertmanager"
+	"github.com/gmc-dev/gmc/internal/notify/channel"
+	"github.com/gmc-dev/gmc/internal/notify/email"
+	"github.com/gmc-dev/gmc/internal/notify/slack"
+	"github.com/gmc-dev/gmc/internal/notify/telegram"
+	"github.com/gmc-dev/gmc/internal/notify/webhook"
+)
+
+// Notifier delivers one notification over one channel.
+type Notifier = channel.Notifier
+
+// Notification is one aggregation group's alerts at one flush.
+type Notification = channel.Notification
+
+// Retry bounds the retries of a failing delivery: waits start at Initial and
+// double up to Max; at most Attempts tries in all.
+type Retry struct {
+	Initial  time.Duration
+	Max      time.Duration
+	Attempts int
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	// Config must have passed Validate.
+	Config     Config
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Now is the clock of alert and silence logic; nil means time.Now.
+	// Timers (group_wait, group_interval, retries) run on the real clock.
+	Now func() time.Time
+	// HTTPClient is used by the HTTP channels; nil means one with a 10 s timeout.
+	HTTPClient *http.Client
+	// ExternalURL is gmc's address, linked from messages.
+	ExternalURL string
+	// Retry defaults to 250 ms doubling up to 10 s, 6 attempts.
+	Retry Retry
+	// Timeout bounds one delivery attempt; 0 means 15 s.
+	Timeout time.Duration
+	// SilencesFile keeps the silences across restarts when set.
+	SilencesFile string
+	// SilenceRetention keeps expired silences listed this long; 0 means 5 days.
+	SilenceRetention time.Duration
+	// ForwardQueue bounds the alerts waiting for each Alertmanager; 0 means 10000.
+	ForwardQueue int
+	// Notifiers, when set, replaces the channels built from Config for the
+	// receivers it names (tests and embedders).
+	Notifiers map[string][]Notifier
+}
+
+// integration is one channel of one receiver.
+type integration struct {
+	channel      string // "slack", "telegram", ...
+	index        int
+	receiver     string
+	notifier     channel.Notifier
+	sendResolved bool
+}
+
+// receiver is a receiver's built channels.
+type receiver struct {
+	name       string
+	grouped    []*integration
+	forwarders []*forwarder
+}
+
+// Dispatcher is the running pipeline.
+type Dispatcher struct {
+	opts     Options
+	logger   *slog.Logger
+	now      func() time.Time
+	m        *metrics
+	root     *route
+	recv     map[string]*receiver
+	silences *Silences
+
+	mu      sync.Mutex
+	groups  map[string]*aggrGroup
+	ctx     context.Context // set by Run; nil before
+	flushes atomic.Int64    // group flushes done, for Status and tests
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// New builds the channels and the routing tree; nothing is sent before Run.
+func New(opts Options) (*Dispatcher, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Retry.Initial <= 0 {
+		opts.Retry.Initial = 250 * time.Millisecond
+	}
+	if opts.Retry.Max <= 0 {
+		opts.Retry.Max = 10 * time.Second
+	}
+	if opts.Retry.Attempts <= 0 {
+		opts.Retry.Attempts = 6
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 15 * time.Second
+	}
+	if opts.SilenceRetention <= 0 {
+		opts.SilenceRetention = 5 * 24 * time.Hour
+	}
+	if opts.ForwardQueue <= 0 {
+		opts.ForwardQueue = 10000
+	}
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		opts:   opts,
+		logger: opts.Logger,
+		now:    opts.Now,
+		m:      newMetrics(opts.Registerer),
+		recv:   map[string]*receiver{},
+		groups: map[string]*aggrGroup{},
+	}
+	sil, err := newSilences(opts.Now, opts.SilenceRetention, opts.SilencesFile)
+	if err != nil {
+		return nil, err
+	}
+	d.silences = sil
+	for i := range cfg.Receivers {
+		r, err := d.buildReceiver(&cfg.Receivers[i])
+		if err != nil {
+			return nil, fmt.Errorf("receivers[%d] (%s).%w", i, cfg.Receivers[i].Name, err)
+		}
+		d.recv[r.name] = r
+	}
+	if cfg.Route.Receiver != "" {
+		d.root = newRoute(&cfg.Route, nil, 0)
+	}
+	return d, nil
+}
+
+func (d *Dispatcher) buildReceiver(rc *Receiver) (*receiver, error) {
+	r := &receiver{name: rc.Name}
+	add := func(ch string, i int, n channel.Notifier, sendResolved bool) {
+		r.grouped = append(r.grouped, &integration{channel: ch, index: i, receiver: rc.Name, notifier: n, sendResolved: sendResolved})
+	}
+	if ns, ok := d.opts.Notifiers[rc.Name]; ok {
+		for i, n := range ns {
+			add("custom", i, n, true)
+		}
+		return r, nil
+	}
+	client := d.opts.HTTPClient
+	for i, c := range rc.SlackConfigs {
+		n, err := slack.New(c, client)
+		if err != nil {
+			return nil, fmt.Errorf("slack_configs[%d].%w", i, err)
+		}
+		add("slack", i, n, c.Resolved())
+	}
+	for i, c := range rc.TelegramConfigs {
+		n, err := telegram.New(c, client)
+		if err != nil {
+			return nil, fmt.Errorf("telegram_configs[%d].%w", i, err)
+		}
+		add("telegram", i, n, c.Resolved())
+	}
+	for i, c := range rc.EmailConfigs {
+		n, err := email.New(c, d.now)
+		if err != nil {
+			return nil, fmt.Errorf("email_configs[%d].%w", i, err)
+		}
+		add("email", i, n, c.Resolved())
+	}
+	for i, c := range rc.WebhookConfigs {
+		n, err := webhook.New(c, client)
+		if err != nil {
+			return nil, fmt.Errorf("webhook_configs[%d].%w", i, err)
+		}
+		add("webhook", i, n, c.Resolved())
+	}
+	for i, c := range rc.AlertmanagerConfigs {
+		n, err := alertmanager.New(c, client)
+		if err != nil {
+			return nil, fmt.Errorf("alertmanager_configs[%d].%w", i, err)
+		}
+		r.forwarders = append(r.forwarders, newForwarder(d, rc.Name, i, n))
+	}
+	return r, nil
+}
+
+// Silences returns the silence store.
+func (d *Dispatcher) Silences() *Silences { return d.silences }
+
+// Run starts the aggregation groups' timers and the Alertmanager forwarders,
+// and blocks until ctx is done; then it waits for deliveries in flight
+// (bounded by the retry policy) and returns nil.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.mu.Lock()
+	if d.ctx != nil || d.stopped {
+		d.mu.Unlock()
+		return fmt.Errorf("run notify dispatcher: already running")
+	}
+	d.ctx = ctx
+	for _, g := range d.groups {
+		d.startGroup(g)
+	}
+	for _, r := range d.recv {
+		for _, f := range r.forwarders {
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				f.run(ctx)
+			}()
+		}
+	}
+	d.mu.Unlock()
+	<-ctx.Done()
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
+	d.wg.Wait()
+	return nil
+}
+
+// startGroup runs a group's goroutine once Run has started. Caller holds d.mu.
+func (d *Dispatcher) startGroup(g *aggrGroup) {
+	if d.ctx == nil || d.stopped || g.started {
+		return
+	}
+	g.started = true
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		g.run(d.ctx)
+	}()
+}
+
+// Send hands alerts to the pipeline; the rules side calls it on every
+// evaluation with every firing alert, and once more with EndsAt set when an
+// alert resolves. It does not block on delivery.
+func (d *Dispatcher) Send(alerts ...*model.Alert) {
+	if len(alerts) == 0 {
+		return
+	}
+	now := d.now()
+	resolveTimeout := time.Duration(d.opts.Config.Global.ResolveTimeout)
+	if resolveTimeout == 0 {
+		resolveTimeout = DefaultResolveTimeout
+	}
+	valid := make([]*model.Alert, 0, len(alerts))
+	for _, a := range alerts {
+		if a == nil {
+			continue
+		}
+		if err := a.Validate(); err != nil {
+			d.m.invalid.Inc()
+			d.logger.Warn("dropping invalid alert", "alert", a.Labels.String(), "err", err)
+			continue
+		}
+		cp := *a
+		if cp.StartsAt.IsZero() {
+			cp.StartsAt = now
+		}
+		if cp.EndsAt.IsZero() {
+			cp.EndsAt = now.Add(resolveTimeout)
+		}
+		valid = append(valid, &cp)
+	}
+	d.m.received.Add(float64(len(valid)))
+	if d.root == nil || len(valid) == 0 {
+		return
+	}
+	forward := map[*forwarder][]*model.Alert{}
+	var created []*aggrGroup
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	for _, a := range valid {
+		for _, rt := range d.root.match(a.Labels) {
+			r := d.recv[rt.receiver]
+			if r == nil {
+				continue
+			}
+			for _, f := range r.forwarders {
+				forward[f] = append(forward[f], a)
+			}
+			if len(r.grouped) == 0 {
+				continue
+			}
+			gl := rt.groupLabels(a.Labels)
+			key := rt.key + ":" + gl.String()
+			g, ok := d.groups[key]
+			if !ok {
+				g = newAggrGroup(d, key, rt, gl, r)
+				d.groups[key] = g
+				d.m.groups.Inc()
+				created = append(created, g)
+			}
+			g.insert(a, now)
+		}
+	}
+	// New groups start after every alert of this call is in, so alerts sent
+	// together are notified together even with group_wait 0.
+	for _, g := range created {
+		d.startGroup(g)
+	}
+	for f, as := range forward {
+		f.enqueue(as)
+	}
+}

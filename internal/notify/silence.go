@@ -1,0 +1,269 @@
+package notify
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+)
+
+// SilenceState is where a silence is in its life.
+type SilenceState string
+
+// Silence states, as Alertmanager's.
+const (
+	SilenceActive  SilenceState = "active"
+	SilencePending SilenceState = "pending"
+	SilenceExpired SilenceState = "expired"
+)
+
+// Silence mutes the alerts its matchers select between StartsAt and EndsAt.
+type Silence struct {
+	ID        string          `json:"id"`
+	Matchers  labels.Matchers `json:"matchers"`
+	StartsAt  time.Time       `json:"startsAt"`
+	EndsAt    time.Time       `json:"endsAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+	CreatedBy string          `json:"createdBy"`
+	Comment   string          `json:"comment"`
+}
+
+// State is the silence's state at now.
+func (s *Silence) State(now time.Time) SilenceState {
+	switch {
+	case !now.Before(s.EndsAt):
+		return SilenceExpired
+	case now.Before(s.StartsAt):
+		return SilencePending
+	}
+	return SilenceActive
+}
+
+// ErrSilenceNotFound is returned for an unknown silence id.
+var ErrSilenceNotFound = errors.New("silence not found")
+
+// Silences holds the silences; safe for concurrent use.
+type Silences struct {
+	mu        sync.RWMutex
+	now       func() time.Time
+	retention time.Duration
+	file      string
+	items     map[string]*Silence
+}
+
+func newSilences(now func() time.Time, retention time.Duration, file string) (*Silences, error) {
+	s := &Silences{now: now, retention: retention, file: file, items: map[string]*Silence{}}
+	if file == "" {
+		return s, nil
+	}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read silences: %w", err)
+	}
+	var list []*Silence
+	if err := json.Unmarshal(data, &list); err != nil {
+		return nil, fmt.Errorf("parse silences %s: %w", file, err)
+	}
+	for _, sil := range list {
+		s.items[sil.ID] = sil
+	}
+	return s, nil
+}
+
+// Validate checks a silence as Add would; errors name the field.
+func (s *Silence) Validate() error {
+	if len(s.Matchers) == 0 {
+		return errors.New("matchers: at least one matcher is required")
+	}
+	allEmpty := true
+	for _, m := range s.Matchers {
+		if !model.LabelName(m.Name).IsValid() {
+			return fmt.Errorf("matchers: %q is not a label name", m.Name)
+		}
+		if !m.Matches("") {
+			allEmpty = false
+		}
+	}
+	if allEmpty {
+		return errors.New("matchers: at least one matcher must not match the empty string (it would silence everything)")
+	}
+	if s.EndsAt.IsZero() {
+		return errors.New("endsAt: must be set")
+	}
+	if !s.StartsAt.IsZero() && !s.EndsAt.After(s.StartsAt) {
+		return errors.New("endsAt: must be after startsAt")
+	}
+	if s.CreatedBy == "" {
+		return errors.New("createdBy: must be set")
+	}
+	if s.Comment == "" {
+		return errors.New("comment: must be set")
+	}
+	return nil
+}
+
+// Add stores a new silence, or updates the one whose ID is given (an expired
+// one is replaced by a new silence, as in Alertmanager). It returns the id.
+func (s *Silences) Add(sil Silence) (string, error) {
+	if err := sil.Validate(); err != nil {
+		return "", err
+	}
+	now := s.now()
+	if !sil.EndsAt.After(now) {
+		return "", errors.New("endsAt: is in the past")
+	}
+	if sil.StartsAt.IsZero() || sil.StartsAt.Before(now) {
+		sil.StartsAt = now
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sil.ID != "" {
+		old, ok := s.items[sil.ID]
+		if !ok {
+			return "", fmt.Errorf("id %q: %w", sil.ID, ErrSilenceNotFound)
+		}
+		if old.State(now) == SilenceExpired {
+			sil.ID = ""
+		} else if old.State(now) == SilenceActive && old.StartsAt.Before(sil.StartsAt) {
+			sil.StartsAt = old.StartsAt // an active silence keeps its start
+		}
+	}
+	if sil.ID == "" {
+		sil.ID = newID()
+	}
+	sil.UpdatedAt = now
+	s.items[sil.ID] = &sil
+	s.gc(now)
+	return sil.ID, s.save()
+}
+
+// Expire ends a silence now.
+func (s *Silences) Expire(id string) error {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sil, ok := s.items[id]
+	if !ok {
+		return fmt.Errorf("id %q: %w", id, ErrSilenceNotFound)
+	}
+	if sil.State(now) == SilenceExpired {
+		return nil
+	}
+	cp := *sil
+	if cp.StartsAt.After(now) {
+		cp.StartsAt = now
+	}
+	cp.EndsAt = now
+	cp.UpdatedAt = now
+	s.items[id] = &cp
+	return s.save()
+}
+
+// Get returns one silence.
+func (s *Silences) Get(id string) (Silence, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sil, ok := s.items[id]
+	if !ok {
+		return Silence{}, false
+	}
+	return *sil, true
+}
+
+// List returns every silence kept (expired ones for the retention), active
+// first, then pending, then expired, each by EndsAt.
+func (s *Silences) List() []Silence {
+	now := s.now()
+	s.mu.RLock()
+	out := make([]Silence, 0, len(s.items))
+	for _, sil := range s.items {
+		out = append(out, *sil)
+	}
+	s.mu.RUnlock()
+	rank := map[SilenceState]int{SilenceActive: 0, SilencePending: 1, SilenceExpired: 2}
+	sort.Slice(out, func(i, j int) bool {
+		ri, rj := rank[out[i].State(now)], rank[out[j].State(now)]
+		if ri != rj {
+			return ri < rj
+		}
+		if !out[i].EndsAt.Equal(out[j].EndsAt) {
+			return out[i].EndsAt.Before(out[j].EndsAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Mutes reports whether an active silence matches lset.
+func (s *Silences) Mutes(lset model.LabelSet) bool {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sil := range s.items {
+		if sil.State(now) == SilenceActive && sil.Matchers.Matches(lset) {
+			return true
+		}
+	}
+	return false
+}
+
+// gc drops silences expired for longer than the retention. Caller holds mu.
+func (s *Silences) gc(now time.Time) {
+	for id, sil := range s.items {
+		if sil.State(now) == SilenceExpired && now.Sub(sil.EndsAt) > s.retention {
+			delete(s.items, id)
+		}
+	}
+}
+
+// save writes the silences atomically when a file is configured. Caller holds mu.
+func (s *Silences) save() error {
+	if s.file == "" {
+		return nil
+	}
+	list := make([]*Silence, 0, len(s.items))
+	for _, sil := range s.items {
+		list = append(list, sil)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	data, err := json.Marshal(list)
+	if err != nil {
+		return fmt.Errorf("encode silences: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.file), ".silences-*")
+	if err != nil {
+		return fmt.Errorf("save silences: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("save silences: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.file); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("save silences: %w", err)
+	}
+	return nil
+}
+
+// newID returns a random UUID (version 4).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,157 @@
+// Package slack delivers notifications to a Slack incoming webhook.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/notify/channel"
+)
+
+// Config is one slack_configs entry.
+type Config struct {
+	channel.SendResolved `yaml:",inline"`
+	// WebhookURL is the incoming webhook's URL (a secret); or WebhookURLFile.
+	WebhookURL     commoncfg.Secret `yaml:"webhook_url,omitempty" json:"webhook_url,omitempty"`
+	WebhookURLFile string           `yaml:"webhook_url_file,omitempty" json:"webhook_url_file,omitempty"`
+	// Channel overrides the webhook's default channel ("#alerts").
+	Channel   string `yaml:"channel,omitempty" json:"channel,omitempty"`
+	Username  string `yaml:"username,omitempty" json:"username,omitempty"`
+	IconEmoji string `yaml:"icon_emoji,omitempty" json:"icon_emoji,omitempty"`
+}
+
+// Validate checks the config; errors name the field.
+func (c *Config) Validate() error {
+	if err := channel.CheckSecret(c.WebhookURL, c.WebhookURLFile, "webhook_url"); err != nil {
+		return err
+	}
+	if c.WebhookURL != "" {
+		if err := checkURL(string(c.WebhookURL)); err != nil {
+			return fmt.Errorf("webhook_url: %w", err)
+		}
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("not an http(s) URL")
+	}
+	return nil
+}
+
+// Notifier posts to one Slack webhook.
+type Notifier struct {
+	cfg    Config
+	url    string
+	client *http.Client
+}
+
+var _ channel.Notifier = (*Notifier)(nil)
+
+// New builds a Notifier; it reads webhook_url_file once.
+func New(cfg Config, client *http.Client) (*Notifier, error) {
+	u, err := channel.ResolveSecret(cfg.WebhookURL, cfg.WebhookURLFile, "webhook_url")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkURL(u); err != nil {
+		return nil, fmt.Errorf("webhook_url: %w", err)
+	}
+	return &Notifier{cfg: cfg, url: u, client: client}, nil
+}
+
+// Message is the incoming-webhook payload.
+type Message struct {
+	Channel     string       `json:"channel,omitempty"`
+	Username    string       `json:"username,omitempty"`
+	IconEmoji   string       `json:"icon_emoji,omitempty"`
+	Text        string       `json:"text"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Attachment is one Slack message attachment.
+type Attachment struct {
+	Color     string   `json:"color"`
+	Title     string   `json:"title"`
+	TitleLink string   `json:"title_link,omitempty"`
+	Text      string   `json:"text"`
+	Fallback  string   `json:"fallback"`
+	Fields    []Field  `json:"fields,omitempty"`
+	MrkdwnIn  []string `json:"mrkdwn_in"`
+}
+
+// Field is one short name/value pair of an attachment.
+type Field struct {
+	Title string `json:"title"`
+	Value string `json:"value"`
+	Short bool   `json:"short"`
+}
+
+// maxText bounds the attachment text; Slack truncates messages past ~40k characters.
+const maxText = 8000
+
+// Build turns a notification into the Slack payload.
+func (n *Notifier) Build(no *channel.Notification) Message {
+	title := no.Title()
+	color := "good"
+	if no.Status == channel.StatusFiring {
+		color = "danger"
+	}
+	var b strings.Builder
+	for _, a := range no.Alerts {
+		fmt.Fprintf(&b, "• *%s* %s", a.Status, escape(a.Summary()))
+		if pairs := no.OwnLabels(a); len(pairs) > 0 {
+			fmt.Fprintf(&b, " (%s)", escape(strings.Join(pairs, ", ")))
+		}
+		b.WriteString("\n")
+	}
+	text, _ := channel.Truncate(strings.TrimSuffix(b.String(), "\n"), maxText)
+	var fields []Field
+	for _, k := range channel.SortedNames(no.CommonLabels) {
+		if k == "alertname" {
+			continue
+		}
+		fields = append(fields, Field{Title: k, Value: escape(string(no.CommonLabels[model.LabelName(k)])), Short: true})
+	}
+	link := no.ExternalURL
+	if link == "" && len(no.Alerts) > 0 {
+		link = no.Alerts[0].GeneratorURL
+	}
+	return Message{
+		Channel:   n.cfg.Channel,
+		Username:  n.cfg.Username,
+		IconEmoji: n.cfg.IconEmoji,
+		Text:      escape(title),
+		Attachments: []Attachment{{
+			Color:     color,
+			Title:     escape(title),
+			TitleLink: link,
+			Text:      text,
+			Fallback:  escape(title),
+			Fields:    fields,
+			MrkdwnIn:  []string{"text"},
+		}},
+	}
+}
+
+// Notify posts the notification.
+func (n *Notifier) Notify(ctx context.Context, no *channel.Notification) error {
+	if _, err := channel.PostJSON(ctx, n.client, n.url, n.Build(no)); err != nil {
+		return fmt.Errorf("post to slack webhook: %w", err)
+	}
+	return nil
+}
+
+// escape applies Slack's three mandatory escapes.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
