@@ -161,7 +161,6 @@ func (h *harness) counter(t *testing.T, name string, labels ...string) float64 {
 	return 0
 }
 
-
 func alertnames(n *Notification) []string {
 	var out []string
 	for _, a := range n.Alerts {

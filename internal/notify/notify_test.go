@@ -37,8 +37,8 @@ func TestRoutingByMatchers(t *testing.T) {
 	h := start(t, routingYAML, ns)
 	h.d.Send(
 		h.alert("alertname", "A", "severity", "page", "service", "matching-engine"), // pager only: first match stops
-		h.alert("alertname", "B", "service", "matching-engine", "team", "core"),    // matcher continues to team
-		h.alert("alertname", "C", "service", "gateway"),                            // default
+		h.alert("alertname", "B", "service", "matching-engine", "team", "core"),     // matcher continues to team
+		h.alert("alertname", "C", "service", "gateway"),                             // default
 	)
 	waitFor(t, "team notified", func() bool { return recs["team"].count() == 1 })
 	waitFor(t, "pager, matcher, default notified", func() bool {
