@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
@@ -95,3 +96,5 @@ func query(t testing.TB, e *promql.Engine, q storage.Queryable, expr string, ts 
 	}
 	return v
 }
+
+func newTestParser() parser.Parser { return parser.NewParser(parser.Options{}) }

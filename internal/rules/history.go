@@ -70,6 +70,9 @@ type history struct {
 }
 
 func openHistory(dataDir string, maxBytes int64, maxEpisodes int, logger *slog.Logger) (*history, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	h := &history{maxBytes: maxBytes, maxEpisodes: maxEpisodes, episodes: map[string]*Episode{}, logger: logger}
 	if dataDir == "" {
 		return h, nil

@@ -410,3 +410,24 @@ func labelSet(ls labels.Labels) model.LabelSet {
 // Close releases the history file. Run closes it too when it returns; Close
 // is for a manager that was never run (tests, `gmc check`).
 func (m *Manager) Close() error { return m.history.close() }
+
+// readers returns the names of the groups that read one of the metrics.
+func (m *Manager) readers(metricNames []string) []string {
+	var out []string
+	for _, gr := range m.groups {
+		if gr.sel.readsAny(metricNames) {
+			out = append(out, gr.g.Name())
+		}
+	}
+	return out
+}
+
+// group returns the rule group named name, or nil.
+func (m *Manager) group(name string) *promrules.Group {
+	for _, gr := range m.groups {
+		if gr.g.Name() == name {
+			return gr.g
+		}
+	}
+	return nil
+}
