@@ -46,8 +46,8 @@ func sameResult(want, got result, relTol float64) error {
 		}
 		for i := range ws.Points {
 			w, g := ws.Points[i], gs.Points[i]
-			if w.T != g.T || !floatsEqual(w.V, g.V, relTol) {
-				add("series %s point %d: (%d, %v), want (%d, %v)", k, i, g.T, g.V, w.T, w.V)
+			if w.T != g.T || !floatsEqual(w.V, g.V, relTol) || !histsEqual(w.H, g.H, relTol) {
+				add("series %s point %d: %v, want %v", k, i, g, w)
 			}
 		}
 	}
@@ -67,6 +67,22 @@ func floatsEqual(a, b, relTol float64) bool {
 		return true
 	}
 	return math.Abs(a-b) <= relTol*math.Max(math.Abs(a), math.Abs(b))
+}
+
+func histsEqual(a, b *histPoint, relTol float64) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if !floatsEqual(a.Count, b.Count, relTol) || !floatsEqual(a.Sum, b.Sum, relTol) || len(a.Buckets) != len(b.Buckets) {
+		return false
+	}
+	for i, x := range a.Buckets {
+		y := b.Buckets[i]
+		if x.Rule != y.Rule || !floatsEqual(x.Lower, y.Lower, relTol) || !floatsEqual(x.Upper, y.Upper, relTol) || !floatsEqual(x.Count, y.Count, relTol) {
+			return false
+		}
+	}
+	return true
 }
 
 func abbrev(ps []point) string {

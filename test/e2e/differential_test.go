@@ -2,12 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/prompb"
 )
 
@@ -28,6 +34,7 @@ const (
 	diffGauge    = "e2e_queue_depth"
 	diffHist     = "e2e_latency_seconds"
 	diffInfo     = "e2e_service_info"
+	diffNative   = "e2e_native_latency_seconds"
 	diffSeed     = 20261125
 	diffServices = 3
 )
@@ -119,9 +126,72 @@ func diffData(startMs int64, n int) *prompb.WriteRequest {
 			}
 			add(promLabels("__name__", diffHist+"_sum", "service", svc, "instance", inst), sums)
 			add(promLabels("__name__", diffHist+"_count", "service", svc, "instance", inst), cnts)
+
+			// Native histogram of the same kind of observations.
+			nh := newNativeHist(3, 1e-4)
+			for range 2000 {
+				nh.observe(rng.ExpFloat64() * mean)
+			}
+			s := prompb.TimeSeries{Labels: promLabels("__name__", diffNative, "service", svc, "instance", inst)}
+			for k := range n {
+				for range 20 + rng.IntN(60) {
+					nh.observe(rng.ExpFloat64() * mean)
+				}
+				s.Histograms = append(s.Histograms, prompb.FromIntHistogram(ts(k), nh.histogram()))
+			}
+			req.Timeseries = append(req.Timeseries, s)
 		}
 	}
 	return req
+}
+
+// nativeHist accumulates observations into an integer native histogram with
+// an exponential schema (a counter: it only grows).
+type nativeHist struct {
+	schema        int32
+	zeroThreshold float64
+	zeroCount     uint64
+	count         uint64
+	sum           float64
+	buckets       map[int32]uint64 // bucket index → count
+}
+
+func newNativeHist(schema int32, zeroThreshold float64) *nativeHist {
+	return &nativeHist{schema: schema, zeroThreshold: zeroThreshold, buckets: map[int32]uint64{}}
+}
+
+// observe adds v ≥ 0: bucket i of schema s holds (2^((i-1)/2^s), 2^(i/2^s)].
+func (h *nativeHist) observe(v float64) {
+	h.count++
+	h.sum += v
+	if v <= h.zeroThreshold {
+		h.zeroCount++
+		return
+	}
+	h.buckets[int32(math.Ceil(math.Log2(v)*math.Exp2(float64(h.schema))))]++
+}
+
+// histogram is the current state: one span over all buckets, delta-encoded.
+func (h *nativeHist) histogram() *histogram.Histogram {
+	out := &histogram.Histogram{
+		Schema: h.schema, ZeroThreshold: h.zeroThreshold, ZeroCount: h.zeroCount,
+		Count: h.count, Sum: h.sum,
+	}
+	if len(h.buckets) == 0 {
+		return out
+	}
+	lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+	for i := range h.buckets {
+		lo, hi = min(lo, i), max(hi, i)
+	}
+	out.PositiveSpans = []histogram.Span{{Offset: lo, Length: uint32(hi - lo + 1)}}
+	var prev int64
+	for i := lo; i <= hi; i++ {
+		c := int64(h.buckets[i])
+		out.PositiveBuckets = append(out.PositiveBuckets, c-prev)
+		prev = c
+	}
+	return out
 }
 
 func constant(n int, v float64) []float64 {
@@ -160,6 +230,30 @@ var diffQueries = []struct {
 	{q: `sum(e2e_queue_depth) / scalar(count(e2e_queue_depth))`},
 	{q: `absent(e2e_nonexistent{job="x"})`},
 	{q: `absent(e2e_queue_depth)`},
+	{q: `histogram_quantile(0.75, rate(e2e_latency_seconds_bucket[5m]))`},
+	{q: `label_replace(e2e_queue_depth, "svc", "$1", "service", "(.*)-engine")`},
+	{q: `stddev by (service) (e2e_queue_depth)`},
+	{q: `quantile by (service) (0.5, e2e_queue_depth)`},
+	{q: `sum without (instance, code) (increase(e2e_requests_total[5m]))`},
+	{q: `changes(e2e_queue_depth[10m])`},
+	{q: `timestamp(e2e_queue_depth)`},
+	{q: `deriv(e2e_queue_depth[10m])`},
+	{q: `predict_linear(e2e_queue_depth[10m], 600)`},
+	{q: `min_over_time(sum by (service) (rate(e2e_requests_total[2m]))[10m:1m])`, subquery: true},
+	{q: `e2e_queue_depth and on (service) e2e_service_info{team="core"}`},
+	{q: `e2e_queue_depth unless on (service) e2e_service_info{team="core"}`},
+	{q: `count_values("depth", round(e2e_queue_depth / 10))`},
+	{q: `e2e_service_info or vector(0)`},
+	// Native histograms, as stored and through functions whose semantics did
+	// not change between 2.42 and 3.x. Intentionally left out:
+	// histogram_quantile and histogram_fraction over native histograms, which
+	// 3.x interpolates exponentially inside a bucket of an exponential schema
+	// where 2.42 interpolates linearly (seen here: 0.01360 against 0.01361).
+	{q: `e2e_native_latency_seconds`},
+	{q: `histogram_count(rate(e2e_native_latency_seconds[5m]))`},
+	{q: `histogram_sum(rate(e2e_native_latency_seconds[5m]))`},
+	{q: `sum by (service) (rate(e2e_native_latency_seconds[5m]))`},
+	{q: `histogram_count(e2e_native_latency_seconds offset 10m)`},
 }
 
 // TestDifferentialPromQL writes the same samples to gmc and to a real
@@ -168,7 +262,7 @@ var diffQueries = []struct {
 func TestDifferentialPromQL(t *testing.T) {
 	requirePeer(t, prometheusBinary, "prometheus")
 	gmc := startGMC(t, t.TempDir(), "")
-	prom := startPrometheus(t, "global:\n  scrape_interval: 1m\n", "--web.enable-remote-write-receiver")
+	prom := startPrometheus(t, "global:\n  scrape_interval: 1m\n", "--web.enable-remote-write-receiver", "--enable-feature=native-histograms")
 	differential(t, prom, gmc)
 }
 
@@ -242,5 +336,75 @@ func differential(t *testing.T, prom, gmc *proc) {
 			compared++
 		}
 	}
+	compared += compareMetadataAPIs(ctx, t, prom, gmc, startMs, endMs)
 	t.Logf("%d query results compared over %d series of %d samples", compared, len(req.Timeseries), n)
+}
+
+// compareMetadataAPIs compares /api/v1/series, /api/v1/labels and
+// /api/v1/label/{name}/values between the two, as Grafana uses them.
+func compareMetadataAPIs(ctx context.Context, t *testing.T, prom, gmc *proc, startMs, endMs int64) int {
+	t.Helper()
+	window := url.Values{"start": {msTime(startMs)}, "end": {msTime(endMs)}}
+	with := func(kv ...string) string {
+		v := url.Values{}
+		for k, vs := range window {
+			v[k] = vs
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			v.Add(kv[i], kv[i+1])
+		}
+		return v.Encode()
+	}
+	paths := []string{
+		"/api/v1/series?" + with("match[]", diffGauge, "match[]", diffInfo+`{team!="edge"}`),
+		"/api/v1/series?" + with("match[]", `{__name__=~"e2e_latency_seconds_.*", service="risk-engine", le=~"0.0.*|"}`),
+		"/api/v1/labels?" + with("match[]", `{__name__=~"e2e_.*"}`),
+		"/api/v1/labels?" + with("match[]", diffInfo),
+		"/api/v1/label/service/values?" + with("match[]", `{__name__=~"e2e_.*"}`),
+		"/api/v1/label/le/values?" + with("match[]", diffHist+"_bucket"),
+		"/api/v1/label/__name__/values?" + with("match[]", `{__name__=~"e2e_.*"}`),
+	}
+	for _, p := range paths {
+		want, err := apiGet(ctx, prom.URL()+p)
+		if err != nil {
+			t.Fatalf("prometheus: %v", err)
+		}
+		got, err := apiGet(ctx, gmc.URL()+p)
+		if err != nil {
+			t.Errorf("gmc: %v", err)
+			continue
+		}
+		w, err1 := canonicalJSONList(want)
+		g, err2 := canonicalJSONList(got)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if len(w) == 0 {
+			t.Errorf("%s: prometheus returned nothing; the request tests nothing", p)
+		}
+		if !slices.Equal(w, g) {
+			t.Errorf("%s: gmc answers %v, prometheus %v", p, g, w)
+		}
+	}
+	return len(paths)
+}
+
+// canonicalJSONList decodes a JSON list (of strings or label maps) into its
+// elements re-encoded canonically (maps with sorted keys) and sorted.
+func canonicalJSONList(data json.RawMessage) ([]string, error) {
+	var items []any
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, fmt.Errorf("decode list %.200s: %w", data, err)
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		b, err := json.Marshal(it) // encoding/json sorts map keys
+		if err != nil {
+			return nil, fmt.Errorf("encode %v: %w", it, err)
+		}
+		out[i] = string(b)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -33,6 +33,8 @@ remote_write:
       batch_send_deadline: 1s
       min_backoff: 100ms
       max_backoff: 1s
+    metadata_config:
+      send_interval: 1s
 `, gmc.URL()))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -82,6 +84,39 @@ remote_write:
 			n += len(s.Points)
 		}
 		t.Logf("%s: %d series, %d samples identical in gmc and prometheus", q, len(got.Series), n)
+	}
+
+	// Prometheus's own account of the remote-write: metadata was sent too,
+	// and gmc refused nothing (failed: 4xx, retried: 5xx or 429).
+	eventually(t, 30*time.Second, 250*time.Millisecond, "prometheus has sent metadata to gmc", func() error {
+		r, err := instantQuery(ctx, prom.URL(), `prometheus_remote_storage_metadata_total`, time.Now().UnixMilli())
+		if err != nil {
+			return err
+		}
+		if len(r.Series) == 0 || r.Series[0].Points[0].V == 0 {
+			return fmt.Errorf("prometheus_remote_storage_metadata_total = %v", r.Series)
+		}
+		return nil
+	})
+	for _, m := range []string{
+		"prometheus_remote_storage_samples_failed_total",
+		"prometheus_remote_storage_samples_retried_total",
+		"prometheus_remote_storage_samples_dropped_total",
+		"prometheus_remote_storage_metadata_failed_total",
+		"prometheus_remote_storage_metadata_retried_total",
+	} {
+		r, err := instantQuery(ctx, prom.URL(), m, time.Now().UnixMilli())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Series) == 0 {
+			t.Errorf("prometheus has no %s", m)
+		}
+		for _, s := range r.Series {
+			if v := s.Points[0].V; v != 0 {
+				t.Errorf("prometheus reports %s%s = %v: gmc refused part of its remote-write", m, s.key(), v)
+			}
+		}
 	}
 
 	// The build info carries Prometheus's labels through remote-write intact.

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,10 +19,33 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 )
 
-// point is one sample as the Prometheus HTTP API returns it.
+// point is one sample as the Prometheus HTTP API returns it: a float, or a
+// native histogram when H is set.
 type point struct {
 	T int64 // milliseconds
 	V float64
+	H *histPoint
+}
+
+// histPoint is a native histogram sample in the API's JSON form.
+type histPoint struct {
+	Count, Sum float64
+	Buckets    []histBucket
+}
+
+// histBucket is one bucket: boundary rule (0 open left, 1 open right,
+// 2 open both, 3 closed both), bounds and count.
+type histBucket struct {
+	Rule         int
+	Lower, Upper float64
+	Count        float64
+}
+
+func (p point) String() string {
+	if p.H != nil {
+		return fmt.Sprintf("(%d, %+v)", p.T, *p.H)
+	}
+	return fmt.Sprintf("(%d, %v)", p.T, p.V)
 }
 
 // series is one labelled series of a query result: one point for a vector,
@@ -72,9 +97,11 @@ type queryData struct {
 }
 
 type apiSeries struct {
-	Metric map[string]string   `json:"metric"`
-	Value  []json.RawMessage   `json:"value"`
-	Values [][]json.RawMessage `json:"values"`
+	Metric     map[string]string   `json:"metric"`
+	Value      []json.RawMessage   `json:"value"`
+	Values     [][]json.RawMessage `json:"values"`
+	Histogram  []json.RawMessage   `json:"histogram"`
+	Histograms [][]json.RawMessage `json:"histograms"`
 }
 
 // instantQuery runs GET /api/v1/query at time tMs.
@@ -145,7 +172,13 @@ func parseResult(qd queryData) (result, error) {
 				s.Labels = map[string]string{}
 			}
 			if qd.ResultType == "vector" {
-				p, err := parsePoint(rs.Value)
+				var p point
+				var err error
+				if rs.Histogram != nil {
+					p, err = parseHistPoint(rs.Histogram)
+				} else {
+					p, err = parsePoint(rs.Value)
+				}
 				if err != nil {
 					return r, err
 				}
@@ -158,6 +191,14 @@ func parseResult(qd queryData) (result, error) {
 					}
 					s.Points = append(s.Points, p)
 				}
+				for _, v := range rs.Histograms {
+					p, err := parseHistPoint(v)
+					if err != nil {
+						return r, err
+					}
+					s.Points = append(s.Points, p)
+				}
+				slices.SortStableFunc(s.Points, func(a, b point) int { return cmp.Compare(a.T, b.T) })
 			}
 			r.Series = append(r.Series, s)
 		}
@@ -196,6 +237,59 @@ func parsePoint(raw []json.RawMessage) (point, error) {
 		return point{}, fmt.Errorf("decode point value %q: %w", vs, err)
 	}
 	return point{T: int64(math.Round(ts * 1000)), V: v}, nil
+}
+
+// parseHistPoint decodes [<seconds>, {"count": "<n>", "sum": "<s>",
+// "buckets": [[<rule>, "<lower>", "<upper>", "<count>"], ...]}].
+func parseHistPoint(raw []json.RawMessage) (point, error) {
+	if len(raw) != 2 {
+		return point{}, fmt.Errorf("decode histogram point: %d elements, want 2", len(raw))
+	}
+	var ts float64
+	if err := json.Unmarshal(raw[0], &ts); err != nil {
+		return point{}, fmt.Errorf("decode histogram timestamp %s: %w", raw[0], err)
+	}
+	var h struct {
+		Count   string              `json:"count"`
+		Sum     string              `json:"sum"`
+		Buckets [][]json.RawMessage `json:"buckets"`
+	}
+	if err := json.Unmarshal(raw[1], &h); err != nil {
+		return point{}, fmt.Errorf("decode histogram %s: %w", raw[1], err)
+	}
+	hp := &histPoint{}
+	var err error
+	if hp.Count, err = strconv.ParseFloat(h.Count, 64); err != nil {
+		return point{}, fmt.Errorf("decode histogram count %q: %w", h.Count, err)
+	}
+	if hp.Sum, err = strconv.ParseFloat(h.Sum, 64); err != nil {
+		return point{}, fmt.Errorf("decode histogram sum %q: %w", h.Sum, err)
+	}
+	for _, b := range h.Buckets {
+		if len(b) != 4 {
+			return point{}, fmt.Errorf("decode histogram bucket: %d elements, want 4", len(b))
+		}
+		var hb histBucket
+		var lo, hi, n string
+		err1 := json.Unmarshal(b[0], &hb.Rule)
+		err2 := json.Unmarshal(b[1], &lo)
+		err3 := json.Unmarshal(b[2], &hi)
+		err4 := json.Unmarshal(b[3], &n)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return point{}, fmt.Errorf("decode histogram bucket %s: %w", b, err)
+		}
+		if hb.Lower, err = strconv.ParseFloat(lo, 64); err != nil {
+			return point{}, fmt.Errorf("decode histogram bucket bound %q: %w", lo, err)
+		}
+		if hb.Upper, err = strconv.ParseFloat(hi, 64); err != nil {
+			return point{}, fmt.Errorf("decode histogram bucket bound %q: %w", hi, err)
+		}
+		if hb.Count, err = strconv.ParseFloat(n, 64); err != nil {
+			return point{}, fmt.Errorf("decode histogram bucket count %q: %w", n, err)
+		}
+		hp.Buckets = append(hp.Buckets, hb)
+	}
+	return point{T: int64(math.Round(ts * 1000)), H: hp}, nil
 }
 
 // remoteWrite sends req as a remote-write 1.0 request (protobuf + snappy) to
