@@ -24,6 +24,7 @@ type B struct {
 	N int
 
 	ctx     context.Context
+	now     func() time.Time
 	start   time.Time
 	elapsed time.Duration
 	timerOn bool
@@ -36,7 +37,7 @@ func (b *B) Context() context.Context { return b.ctx }
 // ResetTimer zeroes the elapsed time (for set-up done in the Func).
 func (b *B) ResetTimer() {
 	if b.timerOn {
-		b.start = time.Now()
+		b.start = b.now()
 	}
 	b.elapsed = 0
 }
@@ -44,7 +45,7 @@ func (b *B) ResetTimer() {
 // StopTimer stops timing (for per-iteration set-up).
 func (b *B) StopTimer() {
 	if b.timerOn {
-		b.elapsed += time.Since(b.start)
+		b.elapsed += b.now().Sub(b.start)
 		b.timerOn = false
 	}
 }
@@ -52,7 +53,7 @@ func (b *B) StopTimer() {
 // StartTimer resumes timing.
 func (b *B) StartTimer() {
 	if !b.timerOn {
-		b.start = time.Now()
+		b.start = b.now()
 		b.timerOn = true
 	}
 }
@@ -115,8 +116,8 @@ func (r *Registry) Names() []string {
 	return slices.Sorted(maps.Keys(r.funcs))
 }
 
-func runFuncN(ctx context.Context, f Func, n int) (time.Duration, map[string]float64) {
-	b := &B{N: n, ctx: ctx}
+func runFuncN(ctx context.Context, now func() time.Time, f Func, n int) (time.Duration, map[string]float64) {
+	b := &B{N: n, ctx: ctx, now: now}
 	b.StartTimer()
 	f(b)
 	b.StopTimer()
@@ -137,24 +138,25 @@ func predictN(target, elapsed time.Duration, last int) int {
 
 // runFunc measures f: it finds N so one sample takes about Benchtime, then
 // takes Count samples of ops/s.
-func runFunc(ctx context.Context, name string, c *FuncConfig, reg *Registry, progress func(float64)) (Result, error) {
+// now is the timer's clock (time.Now but in tests).
+func runFunc(ctx context.Context, now func() time.Time, name string, c *FuncConfig, reg *Registry, progress func(float64)) (Result, error) {
 	f, ok := reg.Lookup(c.Name)
 	if !ok {
 		return Result{}, fmt.Errorf("func %q is not registered in this process (have %v)", c.Name, reg.Names())
 	}
 	target := time.Duration(c.Benchtime)
 	n := 1
-	elapsed, _ := runFuncN(ctx, f, n)
+	elapsed, _ := runFuncN(ctx, now, f, n)
 	for elapsed < target && n < 1e9 && ctx.Err() == nil {
 		n = predictN(target, elapsed, n)
-		elapsed, _ = runFuncN(ctx, f, n)
+		elapsed, _ = runFuncN(ctx, now, f, n)
 	}
 	var tps []float64
 	extra := map[string][]float64{}
 	var total time.Duration
 	var ops int64
 	for i := 0; i < c.Count && ctx.Err() == nil; i++ {
-		el, m := runFuncN(ctx, f, n)
+		el, m := runFuncN(ctx, now, f, n)
 		total += el
 		ops += int64(n)
 		if el <= 0 {

@@ -20,7 +20,8 @@ type Options struct {
 	// Recorder stores each run's figures as gmc_bench_* series; may be nil.
 	Recorder Recorder
 	Logger   *slog.Logger
-	// Now is the clock; nil: time.Now.
+	// Now is the clock of run times and of func benchmarks' timers;
+	// nil: time.Now.
 	Now func() time.Time
 	// Progress, if set, is called with the benchmark name and the
 	// fraction of it done (0…1), at most ~10 times a second.
@@ -161,7 +162,7 @@ func (r *Runner) measure(ctx context.Context, b Benchmark) ([]Result, error) {
 	case KindSQL:
 		return one(runSQL(ctx, b.Name, b.SQL, progress))
 	case KindFunc:
-		return one(runFunc(ctx, b.Name, b.Func, r.opts.Registry, progress))
+		return one(runFunc(ctx, r.opts.Now, b.Name, b.Func, r.opts.Registry, progress))
 	default:
 		return nil, fmt.Errorf("unknown kind %q", b.Kind)
 	}
