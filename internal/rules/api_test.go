@@ -74,7 +74,7 @@ func TestPrometheusAPIShape(t *testing.T) {
 	for _, g := range groups {
 		names = append(names, g.(map[string]any)["name"].(string))
 	}
-	if want := []string{"sla:orders:long", "sla:orders:short", "threshold:QueueDeep"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"sla:orders:raw", "sla:orders:recorded", "threshold:QueueDeep"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("groups = %v, want %v", names, want)
 	}
 	g := groups[2].(map[string]any)
@@ -93,7 +93,7 @@ func TestPrometheusAPIShape(t *testing.T) {
 		len(r["alerts"].([]any)) != 1 {
 		t.Fatalf("alerting rule = %v", r)
 	}
-	rr := groups[1].(map[string]any)["rules"].([]any)[0].(map[string]any)
+	rr := groups[0].(map[string]any)["rules"].([]any)[0].(map[string]any)
 	if got, want := keys(rr), []string{"evaluationTime", "health", "labels", "lastEvaluation", "name", "query", "type"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("recording rule keys = %v, want %v", got, want)
 	}
@@ -140,9 +140,9 @@ func TestNotifyPicksGroupsByMetricName(t *testing.T) {
 		{[]string{"other_b"}, []string{"threshold:B"}},
 		{[]string{"node_cpu_seconds_total", "up"}, []string{"gmc-host-cpu", "gmc-service-down"}},
 		{[]string{"node_memory_MemTotal_bytes"}, []string{"gmc-host-memory"}},
-		// The SLA's raw series trigger its short group only: the long one
+		// The SLA's raw series trigger its raw group only: the recorded one
 		// reads only recordings.
-		{[]string{"gmc_orders_total"}, []string{"gmc-service-down", "sla:orders:short"}},
+		{[]string{"gmc_orders_total"}, []string{"gmc-service-down", "sla:orders:raw"}},
 		{[]string{"gmc_order_latency_seconds"}, []string{"gmc-service-down", "gmc-service-latency"}},
 		{[]string{"unrelated"}, nil},
 	} {

@@ -163,19 +163,21 @@ func (s SLA) ErrorsRate(w time.Duration) string {
 
 // RuleGroups generates the SLA's two rule groups:
 //
-//   - "sla:<name>:short" reads the raw series: the 5m request and error
+//   - "sla:<name>:raw" reads the raw series: the 5m request and error
 //     rates, the error ratios over 5m, 30m, 1h, 2h and 6h, and the two page
 //     alerts. gmc's sub-second path re-evaluates it when the raw series are
 //     pushed.
-//   - "sla:<name>:long" reads only the recordings: the error ratios over 1d,
+//   - "sla:<name>:recorded" reads only the recordings: the error ratios over 1d,
 //     3d and the SLA's longer windows, each sum_over_time(errors 5m rate) /
 //     sum_over_time(requests 5m rate) over the window (traffic-weighted, so
 //     exact for any traffic shape once the window is covered by recordings),
-//     and the two ticket alerts.
+//     and the two ticket alerts. Its name sorts after the raw group's, so
+//     gmc evaluates it second when both are due together; otherwise its
+//     input lags by at most one evaluation interval.
 func (s SLA) RuleGroups() []rulefmt.RuleGroup {
 	lbls := map[string]string{"sla": s.Name, "service": s.Service}
-	short := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":short", Labels: lbls}
-	long := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":long", Labels: lbls}
+	short := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":raw", Labels: lbls}
+	long := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":recorded", Labels: lbls}
 	five := 5 * time.Minute
 	short.Rules = append(short.Rules,
 		rulefmt.Rule{Record: RequestsRate5m, Expr: s.TotalRate(five)},

@@ -1,0 +1,162 @@
+package rules
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/sla"
+)
+
+// TestSLAOnSyntheticSeries appends a day of the SDK's order counter for
+// service "matching-engine", one sample a minute:
+//
+//	minutes 1…1320 (00:00–22:00): +597 result="success", +3 result="error" (0.5% errors)
+//	minutes 1321…1440 (22:00–24:00): +480 success, +120 error (20% errors)
+//
+// evaluates the SLA's rule groups every 5 minutes through the day, and checks
+// the figures at 24:00 for the SLA "99% success over 1h and 1d", worked out by
+// hand below. PromQL ranges are left-open and rate() extrapolates the errors
+// and the total by the same factor (same sample times), so each ratio is the
+// ratio of the counter increases between the samples inside the window.
+func TestSLAOnSyntheticSeries(t *testing.T) {
+	dir := t.TempDir()
+	db := openTSDB(t, filepath.Join(dir, "tsdb"))
+	now := t0
+	var s sink
+	m := newManager(t, db, Options{
+		Now: func() time.Time { return now }, EvalInterval: 5 * time.Minute, Sink: s.send,
+		SLAs: []sla.SLA{{
+			Name: "orders", Service: "matching-engine", Objective: 99,
+			Windows:   []model.Duration{model.Duration(time.Hour), model.Duration(24 * time.Hour)},
+			Indicator: sla.Indicator{Ratio: &sla.Ratio{}},
+		}},
+	})
+	okLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "matching-engine", "result", "success")
+	errLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "matching-engine", "result", "error")
+	// Samples and evaluations are interleaved as they happen live: the TSDB
+	// takes in-order samples only within an hour of its newest.
+	var good, bad float64
+	ctx := context.Background()
+	for k := 0; k <= 1440; k++ {
+		switch {
+		case k == 0:
+		case k <= 1320:
+			good, bad = good+597, bad+3
+		default:
+			good, bad = good+480, bad+120
+		}
+		ts := t0.Add(time.Duration(k) * time.Minute)
+		app := db.AppenderV2(ctx)
+		if _, err := app.Append(0, okLS, 0, ts.UnixMilli(), good, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Append(0, errLS, 0, ts.UnixMilli(), bad, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if k%5 == 0 {
+			now = ts
+			m.EvalAll(ctx, now)
+		}
+	}
+	end := t0.Add(24 * time.Hour)
+
+	// Hand-computed error ratios at 24:00.
+	want := map[string]float64{
+		// Windows inside 22:00–24:00 see only the 20% phase.
+		"5m": 0.2, "30m": 0.2, "1h": 0.2,
+		// (22:00, 24:00]: samples at minutes 1321…1440, increases 1322…1440: all 20%.
+		"2h": 0.2,
+		// (18:00, 24:00]: samples 1081…1440, increases 1082…1440: 239 minutes
+		// at 3 errors and 120 at 120, of 359 × 600 orders.
+		"6h": (239*3 + 120*120) / (359 * 600.0),
+		// From the 5m recordings: the evaluation at 5j minutes (j = 1…288)
+		// records the increases of minutes 5j-3…5j (4 minutes, ×5/4
+		// extrapolated for both rates). j ≤ 264 are in the 0.5% phase (12
+		// errors of 2400), j = 265…288 in the 20% phase (480 of 2400):
+		// (264×12 + 24×480) / (288×2400) = 14688 / 691200 = 0.02125.
+		"1d": 14688 / 691200.0,
+		// Only a day of recordings exists, so the 3d window equals the 1d.
+		"3d": 14688 / 691200.0,
+	}
+	got, err := m.SLA().ErrorRatios(ctx, m.SLA().SLAs()[0], end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w, v := range want {
+		if g, ok := got[w]; !ok || math.Abs(g-v) > 1e-12 {
+			t.Errorf("error ratio over %s = %v (present %v), want %v", w, g, ok, v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("recorded windows = %v, want those of %v", got, want)
+	}
+
+	// Status: objective 99% (budget 1%).
+	st := m.SLA().Status()[0]
+	type win struct{ ach, left, burn float64 }
+	wantWin := map[string]win{
+		// 80% achieved; 20% errors spend the 1% budget 20 times over: left 1-20 = -19.
+		"1h": {80, -19, 20},
+		// 97.875% achieved; left 1 - 0.02125/0.01 = -1.125; burn 2.125.
+		"1d": {97.875, -1.125, 2.125},
+	}
+	if len(st.Windows) != 2 || st.State != "violated" || st.Burning != "page" {
+		t.Fatalf("status = %+v", st)
+	}
+	for _, ws := range st.Windows {
+		w := wantWin[ws.Window]
+		if ws.Achievement == nil || math.Abs(*ws.Achievement-w.ach) > 1e-9 || math.Abs(*ws.ErrorBudgetLeft-w.left) > 1e-9 ||
+			math.Abs(*ws.BurnRate-w.burn) > 1e-9 || *ws.Met {
+			t.Errorf("window %s = ach %v left %v burn %v met %v, want %+v", ws.Window, deref(ws.Achievement), deref(ws.ErrorBudgetLeft), deref(ws.BurnRate), *ws.Met, w)
+		}
+	}
+
+	// Burn-rate alerts at 24:00: page 1h&5m (20 > 14.4 on both), page 6h&30m
+	// (7.02 and 20 > 6), ticket 3d&6h (2.125 and 7.02 > 1); not ticket
+	// 1d&2h (2.125 < 3).
+	var firing []string
+	for _, g := range m.Groups() {
+		for _, ar := range g.AlertingRules() {
+			for _, a := range ar.ActiveAlerts() {
+				if a.State.String() == "firing" {
+					firing = append(firing, a.Labels.Get("severity")+":"+a.Labels.Get("long_window")+"&"+a.Labels.Get("short_window"))
+				}
+			}
+		}
+	}
+	sort.Strings(firing)
+	if strings.Join(firing, " ") != "page:1h&5m page:6h&30m ticket:3d&6h" {
+		t.Fatalf("firing burn-rate alerts = %v", firing)
+	}
+	// The sink got them, labelled with the SLA and the service.
+	var sent []string
+	for _, b := range s.take() {
+		for _, a := range b {
+			if a.EndsAt.After(end) && a.Labels["sla"] == "orders" && a.Labels["service"] == "matching-engine" {
+				sent = append(sent, string(a.Labels["severity"]+":"+a.Labels["long_window"]))
+			}
+		}
+	}
+	if len(sent) == 0 {
+		t.Fatal("no firing SLA alert reached the sink")
+	}
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
