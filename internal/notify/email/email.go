@@ -76,6 +76,7 @@ type Notifier struct {
 	host     string
 	password string
 	tls      *tls.Config
+	from     string
 	to       []string
 	now      func() time.Time
 }
@@ -111,7 +112,8 @@ func New(cfg Config, now func() time.Time) (*Notifier, error) {
 	for i, a := range list {
 		to[i] = a.Address
 	}
-	return &Notifier{cfg: cfg, host: host, password: password, tls: tc, to: to, now: now}, nil
+	from, _ := mail.ParseAddress(cfg.From)
+	return &Notifier{cfg: cfg, from: from.Address, host: host, password: password, tls: tc, to: to, now: now}, nil
 }
 
 // Notify sends one mail. Errors with an SMTP 5xx code are permanent.
@@ -159,7 +161,7 @@ func (n *Notifier) Notify(ctx context.Context, no *channel.Notification) error {
 			return classify("auth", err)
 		}
 	}
-	if err := c.Mail(n.cfg.From); err != nil {
+	if err := c.Mail(n.from); err != nil {
 		return classify("mail from", err)
 	}
 	for _, rcpt := range n.to {

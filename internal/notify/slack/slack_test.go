@@ -1,0 +1,79 @@
+package slack
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	commoncfg "github.com/prometheus/common/config"
+
+	"github.com/gmc-dev/gmc/internal/notify/channel"
+)
+
+func TestNotifyPostsExactPayload(t *testing.T) {
+	var body string
+	var ctype string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body, ctype = string(b), r.Header.Get("Content-Type")
+		if r.URL.Path != "/services/T000/B000/XXXX" || r.Method != http.MethodPost {
+			t.Errorf("request %s %s", r.Method, r.URL.Path)
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/services/T000/B000/XXXX"), Channel: "#alerts", Username: "gmc"}, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(context.Background(), channel.Sample()); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"channel":"#alerts","username":"gmc","text":"[FIRING:1] HighLatency","attachments":[{"color":"danger","title":"[FIRING:1] HighLatency","title_link":"http://gmc.example:9900","text":"• *firing* p99 \u0026gt; 1ms \u0026amp; rising (service=matching\u0026lt;engine\u0026gt;)\n• *resolved* HighLatency (service=gateway)","fallback":"[FIRING:1] HighLatency","fields":[{"title":"severity","value":"page","short":true}],"mrkdwn_in":["text"]}]}`
+	if body != want {
+		t.Errorf("payload\n got %s\nwant %s", body, want)
+	}
+	if ctype != "application/json" {
+		t.Errorf("content type %q", ctype)
+	}
+}
+
+func TestNotifyErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		permanent bool
+	}{{http.StatusInternalServerError, false}, {http.StatusTooManyRequests, false}, {http.StatusNotFound, true}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no_service", tc.status)
+		}))
+		n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/hook/secret-token")}, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = n.Notify(context.Background(), channel.Sample())
+		srv.Close()
+		if err == nil {
+			t.Fatalf("status %d: no error", tc.status)
+		}
+		if channel.IsPermanent(err) != tc.permanent {
+			t.Errorf("status %d: permanent=%v, want %v (%v)", tc.status, channel.IsPermanent(err), tc.permanent, err)
+		}
+	}
+}
+
+func TestNotifyErrorHidesURL(t *testing.T) {
+	n, err := New(Config{WebhookURL: "http://127.0.0.1:1/hook/secret-token"}, http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Notify(context.Background(), channel.Sample())
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	if s := err.Error(); strings.Contains(s, "secret-token") {
+		t.Errorf("error leaks the webhook URL: %s", s)
+	}
+}
