@@ -163,14 +163,20 @@ func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *reje
 	if err != nil {
 		return 0, nil, badRequest("decode snappy body: %v", err)
 	}
-	if err := req.parse(in.limits.MaxSeriesPerRequest); err != nil {
+	// The cache is read while parsing so that a known series' labels are
+	// not even walked: their bytes equal ones validated before.
+	in.cache.mu.RLock()
+	err = req.parse(in.limits.MaxSeriesPerRequest, in.cache.m)
+	in.cache.mu.RUnlock()
+	if err != nil {
 		return 0, nil, err
 	}
 	return in.appendRemote(ctx, req)
 }
 
-// parse walks the WriteRequest in req.data into req.series.
-func (req *rwRequest) parse(maxSeries int) error {
+// parse walks the WriteRequest in req.data into req.series, looking each
+// series up in known (read-locked by the caller).
+func (req *rwRequest) parse(maxSeries int, known map[string]cacheEntry) error {
 	b := req.data
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -190,7 +196,7 @@ func (req *rwRequest) parse(maxSeries int) error {
 			if len(req.series) >= maxSeries {
 				return badRequest("request has more than limits.max_series_per_request %d series", maxSeries)
 			}
-			if err := req.parseSeries(ts); err != nil {
+			if err := req.parseSeries(ts, known); err != nil {
 				return badRequest("decode protobuf WriteRequest: timeseries[%d]: %v", len(req.series), err)
 			}
 			continue
@@ -206,10 +212,9 @@ func (req *rwRequest) parse(maxSeries int) error {
 }
 
 // parseSeries walks one TimeSeries message and appends it to req.series.
-func (req *rwRequest) parseSeries(b []byte) error {
+func (req *rwRequest) parseSeries(b []byte, known map[string]cacheEntry) error {
 	s := rwSeries{s0: len(req.samples), h0: len(req.hists)}
 	req.spans = req.spans[:0]
-	nLabels := 0
 	for off := 0; off < len(b); {
 		start := off
 		num, typ, n := protowire.ConsumeTag(b[off:])
@@ -229,10 +234,6 @@ func (req *rwRequest) parseSeries(b []byte) error {
 			off += n
 			switch num {
 			case 1:
-				if _, _, err := parseLabel(m); err != nil {
-					return fmt.Errorf("labels[%d]: %w", nLabels, err)
-				}
-				nLabels++
 				if k := len(req.spans); k > 0 && req.spans[k-1][1] == start {
 					req.spans[k-1][1] = off
 				} else {
@@ -272,6 +273,18 @@ func (req *rwRequest) parseSeries(b []byte) error {
 	default: // labels interleaved with other fields: rare, copy them together
 		for _, sp := range req.spans {
 			s.key = append(s.key, b[sp[0]:sp[1]]...)
+		}
+	}
+	if e, ok := known[string(s.key)]; ok && len(s.key) > 0 {
+		s.ent, s.known = e, true
+	} else {
+		for i, rest := 0, s.key; len(rest) > 0; i++ {
+			_, _, n := protowire.ConsumeTag(rest)
+			m, k := protowire.ConsumeBytes(rest[n:])
+			rest = rest[n+k:]
+			if _, _, err := parseLabel(m); err != nil {
+				return fmt.Errorf("labels[%d]: %w", i, err)
+			}
 		}
 	}
 	s.s1, s.h1 = len(req.samples), len(req.hists)
@@ -389,18 +402,6 @@ func (in *Ingester) seriesLabels(key []byte, sb *labels.ScratchBuilder) (labels.
 
 // appendRemote appends the parsed request and commits it.
 func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rejections, error) {
-	in.cache.mu.RLock()
-	for i := range req.series {
-		s := &req.series[i]
-		if len(s.key) == 0 {
-			continue
-		}
-		if e, ok := in.cache.m[string(s.key)]; ok {
-			s.ent, s.known = e, true
-		}
-	}
-	in.cache.mu.RUnlock()
-
 	win := in.window()
 	rej := &rejections{protocol: protoRemoteWrite}
 	app := in.app.AppenderV2(ctx)
