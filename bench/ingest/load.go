@@ -53,6 +53,7 @@ type loadResult struct {
 	Rounds        int     // highest round sent + 1 (sample time advanced 1 s per round)
 	GenCPUSeconds float64 // the harness's own CPU time in the window
 	PeerCPU       float64 // the target's CPU seconds in the window
+	OtherCPU      float64 // CPU seconds of every other process of the machine in the window
 	LatencyP50ms  float64 // request latency, measured window
 	LatencyP99ms  float64
 }

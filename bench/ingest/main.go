@@ -37,7 +37,7 @@ type options struct {
 	series                    []int
 	duration                  time.Duration
 	senders, batch            int
-	startOffset               time.Duration
+	startOffset, idleWait     time.Duration
 	out, profileDir, keepDir  string
 }
 
@@ -54,6 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.senders, "senders", 8, "concurrent senders, each owning a fixed share of the series")
 	fs.IntVar(&o.batch, "batch", 2000, "samples per remote-write request")
 	fs.DurationVar(&o.startOffset, "start-offset", time.Hour, "sample time of round 0 is now minus this")
+	fs.DurationVar(&o.idleWait, "idle-wait", 2*time.Minute, "before each run, wait up to this long for other processes to leave the cores idle")
 	fs.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.profileDir, "profile", "", "fetch a CPU profile of the measured window from each target's /debug/pprof into this dir")
 	fs.StringVar(&o.keepDir, "keep", "", "keep data dirs and logs under this dir instead of a removed temp dir")
@@ -153,6 +154,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if busy := waitIdle(ctx, o.idleWait); busy >= 0.25 {
+				logf("the machine is still busy (%.0f%% of a core used by other processes after waiting %v): figures will be disturbed", 100*busy, o.idleWait)
+			}
 			logf("%s, %d series: warm-up, then %v of load...", t.name, n, o.duration)
 			r, err := runOne(ctx, t, wl, o, filepath.Join(work, fmt.Sprintf("%s-%d", t.name, n)))
 			if err != nil {
@@ -189,22 +193,26 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 	url := "http://" + p.addr + "/api/v1/write"
 	startMs := time.Now().Add(-o.startOffset).Truncate(time.Second).UnixMilli()
 
-	var cpu0 float64
+	var cpu0, busy0 float64
 	profDone := make(chan error, 1)
 	onWindow := func(open bool) error {
 		c, err := p.cpuSeconds()
 		if err != nil {
 			return err
 		}
+		b, err := machineBusyCPU()
+		if err != nil {
+			return err
+		}
 		if open {
-			cpu0 = c
+			cpu0, busy0 = c, b
 			if o.profileDir != "" {
 				go func() {
 					profDone <- fetchProfile(ctx, p.addr, o.duration, filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.cpu.pprof", t.name, wl.series)))
 				}()
 			}
 		} else {
-			cpu0 = c - cpu0
+			cpu0, busy0 = c-cpu0, b-busy0
 		}
 		return nil
 	}
@@ -213,6 +221,7 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 		return nil, err
 	}
 	lr.PeerCPU = cpu0
+	lr.OtherCPU = max(0, busy0-cpu0-lr.GenCPUSeconds)
 	rss, err := p.peakRSS()
 	if err != nil {
 		return nil, err

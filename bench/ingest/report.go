@@ -26,6 +26,7 @@ type runResult struct {
 	Rounds         int     `json:"rounds"`
 	PeerCPUPercent float64 `json:"peer_cpu_percent"` // 100 = one core
 	GenCPUPercent  float64 `json:"generator_cpu_percent"`
+	OtherCPU       float64 `json:"other_processes_cpu_percent"` // the rest of the machine in the window
 	PeakRSSBytes   uint64  `json:"peak_rss_bytes"`
 	DiskBytes      int64   `json:"disk_bytes"`          // du of the data dir after a clean stop
 	DiskApparent   int64   `json:"disk_apparent_bytes"` // sum of file sizes
@@ -49,6 +50,7 @@ func newRunResult(name string, series int, lr *loadResult, rss uint64, alloc, ap
 		r.SamplesPerSec = float64(lr.Samples) / lr.Seconds
 		r.PeerCPUPercent = 100 * lr.PeerCPU / lr.Seconds
 		r.GenCPUPercent = 100 * lr.GenCPUSeconds / lr.Seconds
+		r.OtherCPU = 100 * lr.OtherCPU / lr.Seconds
 	}
 	if r.SamplesWritten > 0 {
 		r.BytesPerSample = float64(alloc) / float64(r.SamplesWritten)
@@ -108,16 +110,16 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nremote-write ingest, %d CPUs shared by target and generator, window %s, %d senders, %d samples/request\n\n",
 		rep.CPUs, rep.Duration, rep.Senders, rep.Batch)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tseries\tsamples/s\terrors\tpeer CPU\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\t")
+	fmt.Fprintln(tw, "target\tseries\tsamples/s\terrors\tpeer CPU\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
 	for _, r := range rep.Runs {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%d\tfailed: %s\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
+			fmt.Fprintf(tw, "%s\t%d\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f%%\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f%%\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
 			r.Target, r.Series, thousands(r.SamplesPerSec), r.ErrorSamples, r.PeerCPUPercent,
 			float64(r.PeakRSSBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), r.BytesPerSample,
-			r.Rounds, r.LatencyP50ms, r.LatencyP99ms, r.GenCPUPercent)
+			r.Rounds, r.LatencyP50ms, r.LatencyP99ms, r.GenCPUPercent, r.OtherCPU)
 	}
 	tw.Flush()
 	if len(rep.Ratios) > 0 {
@@ -139,6 +141,7 @@ func (rep *report) print(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w, "\nerrors: samples in non-2xx or failed requests. peer CPU: 100% = one core. gen CPU: this harness.")
+	fmt.Fprintln(w, "other CPU: every other process on the machine during the window; above a few % the figures are disturbed.")
 	fmt.Fprintln(w, "disk: du of the data dir after a clean stop; for gmc and Prometheus that is head chunks + WAL, not compacted blocks.")
 }
 

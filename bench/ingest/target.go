@@ -162,6 +162,49 @@ func (p *process) peakRSS() (uint64, error) {
 	return st.VmHWM, nil
 }
 
+// machineBusyCPU returns the CPU seconds all processes of the machine have
+// used (everything but idle and iowait), to show how much of the cores went
+// to processes other than the target and the generator.
+func machineBusyCPU() (float64, error) {
+	fs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return 0, fmt.Errorf("open /proc: %w", err)
+	}
+	st, err := fs.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/stat: %w", err)
+	}
+	c := st.CPUTotal
+	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal, nil
+}
+
+// waitIdle waits, up to limit, until the machine's other processes use less
+// than a quarter of a core over a second, so a run does not start while
+// something else (a build, another test) competes for the cores. It returns
+// the busy fraction seen last (1 = one core).
+func waitIdle(ctx context.Context, limit time.Duration) float64 {
+	deadline := time.Now().Add(limit)
+	busy := 0.0
+	for {
+		b0, err := machineBusyCPU()
+		if err != nil {
+			return 0
+		}
+		select {
+		case <-ctx.Done():
+			return busy
+		case <-time.After(time.Second):
+		}
+		b1, err := machineBusyCPU()
+		if err != nil {
+			return 0
+		}
+		if busy = b1 - b0; busy < 0.25 || time.Now().After(deadline) {
+			return busy
+		}
+	}
+}
+
 // diskUsage returns what du reports for dir (allocated blocks) and the
 // apparent size of its files, in bytes.
 func diskUsage(dir string) (allocated, apparent int64, err error) {
