@@ -41,7 +41,7 @@ type jsonPoint struct {
 	Service   string                     `json:"service"`
 	Instance  string                     `json:"instance"`
 	Timestamp *float64                   `json:"timestamp"`
-	Labels    map[string]string          `json:"labels"`
+	Labels    map[string]json.RawMessage `json:"labels"`
 	Metrics   map[string]json.RawMessage `json:"metrics"`
 }
 
@@ -215,7 +215,11 @@ func (in *Ingester) jsonObjectLabels(p jsonPoint, b *labels.Builder) string {
 		case !model.LegacyValidation.IsValidLabelName(k):
 			return fmt.Sprintf("labels.%s: label name %q is invalid (want [a-zA-Z_][a-zA-Z0-9_]*)", k, k)
 		}
-		b.Set(k, p.Labels[k])
+		var v string
+		if err := json.Unmarshal(p.Labels[k], &v); err != nil {
+			return fmt.Sprintf("labels.%s: value %s is not a string", k, truncate(string(p.Labels[k])))
+		}
+		b.Set(k, v)
 	}
 	return ""
 }
