@@ -124,9 +124,37 @@ type proc struct {
 // URL is the base URL of the process's HTTP server.
 func (p *proc) URL() string { return "http://" + p.addr }
 
-// startProc starts bin with args, logging to a file in logDir, and waits until
-// GET /-/ready answers 200. The process is stopped when the test ends.
-func startProc(t *testing.T, name, bin, addr, logDir string, args ...string) *proc {
+// startProc starts bin on a free 127.0.0.1 port, with the arguments args
+// builds for that address, logging to a file in logDir, and waits until
+// GET /-/ready answers 200. Should another process take the port in the
+// meantime, it tries again with another. The process is stopped when the
+// test ends.
+func startProc(t *testing.T, name, bin, logDir string, args func(addr string) []string) *proc {
+	t.Helper()
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		p := spawn(t, name, bin, addr, logDir, args(addr))
+		err := p.waitReady(readyTimeout)
+		if err == nil {
+			return p
+		}
+		select {
+		case <-p.done:
+			if log, _ := os.ReadFile(p.logPath); attempt < attempts && bytes.Contains(log, []byte("address already in use")) {
+				t.Logf("%s: port of %s taken meanwhile; trying another", name, addr)
+				continue
+			}
+		default:
+		}
+		p.dumpLog(t)
+		t.Fatalf("%s (pid %d): %v", name, p.cmd.Process.Pid, err)
+	}
+}
+
+// spawn starts bin with args, its output going to a log file in logDir, and
+// registers its stop at the end of the test.
+func spawn(t *testing.T, name, bin, addr, logDir string, args []string) *proc {
 	t.Helper()
 	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", name, time.Now().UnixNano()))
 	logFile, err := os.Create(logPath)
@@ -152,10 +180,6 @@ func startProc(t *testing.T, name, bin, addr, logDir string, args ...string) *pr
 			p.dumpLog(t)
 		}
 	})
-	if err := p.waitReady(readyTimeout); err != nil {
-		p.dumpLog(t)
-		t.Fatalf("%s (pid %d): %v", name, cmd.Process.Pid, err)
-	}
 	return p
 }
 
@@ -240,16 +264,17 @@ func (p *proc) dumpLog(t *testing.T) {
 // optional YAML config, and waits until it is ready.
 func startGMC(t *testing.T, dataDir, configYAML string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	args := []string{"server", "--web.listen-address", addr, "--storage.path", dataDir}
+	var extra []string
 	if configYAML != "" {
 		path := filepath.Join(t.TempDir(), "gmc.yml")
 		if err := os.WriteFile(path, []byte(configYAML), 0o644); err != nil {
 			t.Fatalf("write gmc config: %v", err)
 		}
-		args = append(args, "--config", path)
+		extra = []string{"--config", path}
 	}
-	return startProc(t, "gmc", gmcBinary, addr, t.TempDir(), args...)
+	return startProc(t, "gmc", gmcBinary, t.TempDir(), func(addr string) []string {
+		return append([]string{"server", "--web.listen-address", addr, "--storage.path", dataDir}, extra...)
+	})
 }
 
 // startPrometheus starts the Debian prometheus with configYAML, where the
@@ -258,19 +283,19 @@ func startGMC(t *testing.T, dataDir, configYAML string) *proc {
 func startPrometheus(t *testing.T, configYAML string, extraArgs ...string) *proc {
 	t.Helper()
 	requirePeer(t, prometheusBinary, "prometheus")
-	addr := freeAddr(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(configYAML, "{{ADDR}}", addr)), 0o644); err != nil {
-		t.Fatalf("write prometheus config: %v", err)
-	}
-	args := append([]string{
-		"--config.file=" + path,
-		"--storage.tsdb.path=" + filepath.Join(dir, "data"),
-		"--web.listen-address=" + addr,
-		"--log.level=warn",
-	}, extraArgs...)
-	return startProc(t, "prometheus", prometheusBinary, addr, dir, args...)
+	return startProc(t, "prometheus", prometheusBinary, dir, func(addr string) []string {
+		if err := os.WriteFile(path, []byte(strings.ReplaceAll(configYAML, "{{ADDR}}", addr)), 0o644); err != nil {
+			t.Fatalf("write prometheus config: %v", err)
+		}
+		return append([]string{
+			"--config.file=" + path,
+			"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+			"--web.listen-address=" + addr,
+			"--log.level=warn",
+		}, extraArgs...)
+	})
 }
 
 // httpClient is what the tests talk to the children with: bounded in time.
