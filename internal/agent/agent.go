@@ -1,0 +1,133 @@
+// Package agent is `gmc agent`: host metrics (node_exporter's names) and
+// process metrics of the trading services, read with gopsutil, pushed to gmc
+// by remote-write through the SDK's Pusher (with its durable spool) and served
+// at /metrics.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gmc-dev/gmc/sdk"
+)
+
+// Options configure an Agent.
+type Options struct {
+	Config Config
+	Logger *slog.Logger
+	// Registry holds every metric the agent pushes and serves. Nil: a fresh
+	// one with the host, process, Go runtime and agent-process collectors.
+	// Given: the agent adds its collectors to it.
+	Registry *prometheus.Registry
+}
+
+// Agent is one `gmc agent` process.
+type Agent struct {
+	cfg      Config
+	logger   *slog.Logger
+	reg      *prometheus.Registry
+	pusher   *sdk.Pusher
+	listener net.Listener // nil when no listen address
+}
+
+// New builds the collectors and the pusher (opening the spool) and listens
+// on the web address; nothing runs until Run.
+func New(opts Options) (*Agent, error) {
+	if err := opts.Config.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: opts.Config, logger: opts.Logger, reg: opts.Registry}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	if a.reg == nil {
+		a.reg = prometheus.NewRegistry()
+		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	a.reg.MustRegister(newHostCollector(a.logger.With("component", "host")))
+	if len(a.cfg.Processes) > 0 {
+		a.reg.MustRegister(newProcessCollector(a.cfg.Processes, a.logger.With("component", "process")))
+	}
+	p, err := sdk.NewPusher(sdk.PusherOptions{
+		URL:            a.cfg.GMCURL,
+		Gatherer:       a.reg,
+		Interval:       a.cfg.Interval,
+		SpoolDir:       a.cfg.Spool.Dir,
+		SpoolMaxBytes:  a.cfg.Spool.MaxBytes,
+		ExternalLabels: a.cfg.ExternalLabels,
+		Logger:         a.logger.With("component", "pusher"),
+		Registerer:     a.reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start pusher: %w", err)
+	}
+	a.pusher = p
+	if addr := a.cfg.Web.ListenAddress; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		a.listener = ln
+	}
+	return a, nil
+}
+
+// Addr is the address /metrics is served on, "" when not serving.
+func (a *Agent) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Registry is the registry the agent pushes and serves.
+func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+
+// Handler serves /metrics and /-/healthy.
+func (a *Agent) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true,
+	}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("gmc agent is healthy.\n"))
+	})
+	return mux
+}
+
+// Run pushes every interval and serves HTTP until ctx ends; then it flushes
+// what it can and leaves the rest in the spool for the next start.
+func (a *Agent) Run(ctx context.Context) error {
+	a.logger.Info("gmc agent started", "gmc_url", a.cfg.GMCURL, "interval", a.cfg.Interval,
+		"spool_dir", a.cfg.Spool.Dir, "listen", a.Addr(), "processes", len(a.cfg.Processes))
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.pusher.Run(ctx) })
+	if a.listener != nil {
+		srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			if err := srv.Serve(a.listener); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		})
+	}
+	err := g.Wait()
+	a.logger.Info("gmc agent stopped")
+	return err
+}
