@@ -23,12 +23,14 @@ const (
 	durJSONInstances = 2    // instances per JSON push request
 	durTextWriters   = 1    // text push writers
 	durTextSeries    = 3    // series per text push request
+	durOOOSeries     = 20   // series per out-of-order remote-write request
 	durAckTarget     = 1500 // acknowledged requests (all writers) before the kill
 	durMaxWrite      = 4 * time.Second
 	durStepMs        = 5
 	durRWMetric      = "e2e_dur_rw_total"
 	durJSONMetric    = "e2e_dur_json_ticks"
 	durTextMetric    = "e2e_dur_text_ticks"
+	durOOOMetric     = "e2e_dur_ooo_total"
 	durService       = "e2e-durability"
 )
 
@@ -55,9 +57,23 @@ const (
 	durRW durKind = iota
 	durJSON
 	durText
+	durOOO // remote-write, timestamps going back: out-of-order samples
 )
 
-func (k durKind) String() string { return [...]string{"remote-write", "json", "text"}[k] }
+func (k durKind) String() string {
+	return [...]string{"remote-write", "json", "text", "out-of-order"}[k]
+}
+
+// durTS is the timestamp of request k of writer w: going forward from base,
+// or for the out-of-order writer backwards from it (within gmc's default
+// out-of-order window of 1h, so these samples go through the TSDB's
+// out-of-order head and its write-behind log).
+func (w durSeriesID) durTS(base int64, k int) int64 {
+	if w.kind == durOOO {
+		return base - int64(k+1)*durStepMs
+	}
+	return base + int64(k)*durStepMs
+}
 
 // seriesCount is how many series writer w's requests carry.
 func (w durSeriesID) seriesCount() int {
@@ -66,6 +82,8 @@ func (w durSeriesID) seriesCount() int {
 		return durJSONInstances
 	case durText:
 		return durTextSeries
+	case durOOO:
+		return durOOOSeries
 	}
 	return durRWSeries()[w.writer]
 }
@@ -169,6 +187,7 @@ func streamAndKill(t *testing.T, gmc *proc, ledger *durLedger, base int64, pushe
 		writers = append(writers, durSeriesID{kind: durRW, writer: w})
 	}
 	if pushes {
+		writers = append(writers, durSeriesID{kind: durOOO})
 		for w := range durJSONWriters {
 			writers = append(writers, durSeriesID{kind: durJSON, writer: w})
 		}
@@ -200,7 +219,7 @@ func durWriter(ctx context.Context, baseURL string, ledger *durLedger, w durSeri
 	client := &http.Client{Timeout: 5 * time.Second}
 	for ctx.Err() == nil {
 		k := ledger.next(w)
-		ts := base + int64(k)*durStepMs
+		ts := w.durTS(base, k)
 		var (
 			code int
 			body string
@@ -211,6 +230,8 @@ func durWriter(ctx context.Context, baseURL string, ledger *durLedger, w durSeri
 			code, body, err = post(ctx, client, baseURL+"/api/v1/push", "application/json", nil, durJSONBody(w.writer, k, ts))
 		case durText:
 			code, body, err = put(ctx, client, baseURL+durTextPath(w.writer), "text/plain; version=0.0.4", durTextBody(k, ts))
+		case durOOO:
+			code, body, err = remoteWrite(ctx, client, baseURL, durOOORequest(k, ts))
 		default:
 			code, body, err = remoteWrite(ctx, client, baseURL, durRWRequest(w.writer, w.seriesCount(), k, ts))
 		}
@@ -239,6 +260,17 @@ func durRWRequest(writer, n, k int, ts int64) *prompb.WriteRequest {
 		req.Timeseries[i] = prompb.TimeSeries{
 			Labels: promLabels("__name__", durRWMetric, "job", durService,
 				"writer", strconv.Itoa(writer), "series", strconv.Itoa(i)),
+			Samples: []prompb.Sample{{Value: durValue(k, i), Timestamp: ts}},
+		}
+	}
+	return req
+}
+
+func durOOORequest(k int, ts int64) *prompb.WriteRequest {
+	req := &prompb.WriteRequest{Timeseries: make([]prompb.TimeSeries, durOOOSeries)}
+	for i := range durOOOSeries {
+		req.Timeseries[i] = prompb.TimeSeries{
+			Labels:  promLabels("__name__", durOOOMetric, "job", durService, "series", strconv.Itoa(i)),
 			Samples: []prompb.Sample{{Value: durValue(k, i), Timestamp: ts}},
 		}
 	}
@@ -290,6 +322,8 @@ func durLabels(w durSeriesID, i int) map[string]string {
 	switch w.kind {
 	case durJSON:
 		return map[string]string{"__name__": durJSONMetric, "service": durService, "instance": durJSONInstance(w.writer, i)}
+	case durOOO:
+		return map[string]string{"__name__": durOOOMetric, "job": durService, "series": strconv.Itoa(i)}
 	case durText:
 		return map[string]string{"__name__": durTextMetric, "job": durService, "service": durService,
 			"instance": fmt.Sprintf("text-w%d", w.writer), "series": strconv.Itoa(i)}
@@ -338,7 +372,7 @@ func checkDurable(t *testing.T, gmc *proc, ledger *durLedger, base int64) {
 			id := durSeriesID{kind: w.kind, writer: w.writer, series: i}
 			pts := got[id]
 			for k, ok := range ks {
-				ts := base + int64(k)*durStepMs
+				ts := w.durTS(base, k)
 				v, present := pts[ts]
 				switch {
 				case present && v != durValue(k, i):
