@@ -22,6 +22,8 @@ const usage = `gmc — the Global Metrics Center
 
 Usage:
   gmc server [flags]          run the metrics center (ingest, storage, query, REST API)
+  gmc agent [flags]           collect host and process metrics and push them to gmc
+  gmc bench run --config F    run benchmarks; gmc bench compare OLD.json NEW.json
   gmc check config FILE...    validate configuration files
 
 Run 'gmc COMMAND -h' for the flags of a command.
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "server":
 		cmd = &serverCommand{stdout: stdout, stderr: stderr}
+	case "agent":
+		cmd = &agentCommand{stdout: stdout, stderr: stderr}
+	case "bench":
+		cmd = &benchCommand{stdout: stdout, stderr: stderr}
 	case "check":
 		cmd = &checkCommand{stdout: stdout}
 	case "help", "-h", "--help":
