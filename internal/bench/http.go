@@ -100,3 +100,12 @@ func httpProbe(ctx context.Context, client *http.Client, c *HTTPConfig) error {
 	_ = resp.Body.Close()
 	return nil
 }
+
+// RunHTTP validates c and runs it once, outside any runner (no baseline, no
+// archive): for harnesses that drive the load generator directly.
+func RunHTTP(ctx context.Context, name string, c HTTPConfig) (Result, error) {
+	if err := c.validate("http"); err != nil {
+		return Result{}, err
+	}
+	return runHTTP(ctx, name, &c, nil)
+}
