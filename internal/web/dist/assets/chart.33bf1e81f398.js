@@ -1,0 +1,269 @@
+// Charts: uPlot line charts and a latency heatmap in the dashboard's dark
+// theme, with units on every axis. Every chart element carries
+// data-points (how many points it drew) for tests and curious operators.
+import {h, units} from './util.js';
+
+const uPlot = globalThis.uPlot;
+
+export const PALETTE = ['#4cc2ff', '#ffb547', '#7ee787', '#ff7b72', '#d2a8ff', '#56d4dd', '#f778ba', '#e3b341', '#a5d6ff', '#ffa198',
+  '#8ddb8c', '#c297ff'];
+
+const AXIS = '#8b949e';
+const GRID = 'rgba(240,246,252,0.07)';
+const FONT = '11px system-ui, -apple-system, "Segoe UI", sans-serif';
+
+/** card is a titled panel; body receives the chart. */
+export function card(title, opts = {}) {
+  const note = h('span', {class: 'card-note'}, opts.note || '');
+  const body = h('div', {class: 'card-body'});
+  const el = h('section', {class: 'card' + (opts.wide ? ' wide' : '')},
+    h('header', {class: 'card-head'}, h('h3', {}, title), note), body);
+  return {el, body, note};
+}
+
+function axisSize(fmt) {
+  return (u, values) => {
+    if (!values) return 40;
+    const w = Math.max(...values.map((v) => String(v).length));
+    return Math.max(40, 8 + w * 6.6);
+  };
+}
+
+function timeAxis() {
+  return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}};
+}
+
+function valueAxis(unit) {
+  return {
+    stroke: AXIS, font: FONT, labelFont: FONT, label: unit.label, labelSize: 16, labelGap: 2,
+    grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1},
+    values: (u, splits) => splits.map((v) => unit.fmt(v)),
+    size: axisSize(unit.fmt),
+  };
+}
+
+function countPoints(data) {
+  let n = 0;
+  for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v != null) n++;
+  return n;
+}
+
+function emptyNote(el, text) {
+  let e = el.querySelector(':scope > .chart-empty');
+  if (!text) { if (e) e.remove(); return; }
+  if (!e) { e = h('div', {class: 'chart-empty'}); el.append(e); }
+  e.textContent = text;
+}
+
+/**
+ * LineChart draws time series. update(xs, series) with series =
+ * [{label, data, color?, width?, dash?, points?}]; bands = [[hiIdx, loIdx]]
+ * (1-based series indices) fills between two series.
+ */
+export class LineChart {
+  constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null}) {
+    this.unit = unit;
+    this.height = height;
+    this.bandsSpec = bands;
+    this.legend = legend;
+    this.min = min;
+    this.el = h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'});
+    parent.append(this.el);
+    this.u = null;
+    this.key = '';
+    this.ro = new ResizeObserver(() => this.resize());
+    this.ro.observe(this.el);
+  }
+
+  width() { return Math.max(200, this.el.clientWidth || this.el.parentElement.clientWidth || 400); }
+
+  resize() {
+    if (this.u && Math.abs(this.u.width - this.width()) > 1) this.u.setSize({width: this.width(), height: this.height});
+  }
+
+  update(xs, series, emptyText = 'No data in this time range') {
+    const data = [xs, ...series.map((s) => s.data)];
+    const points = countPoints(data);
+    this.el.dataset.points = String(points);
+    this.el.dataset.series = String(series.length);
+    const key = series.map((s) => s.label + '|' + (s.color || '')).join('\n');
+    if (!this.u || key !== this.key) {
+      if (this.u) this.u.destroy();
+      this.key = key;
+      this.u = new uPlot(this.options(series), data, this.el);
+    } else {
+      this.u.setData(data);
+    }
+    emptyNote(this.el, points ? '' : emptyText);
+  }
+
+  options(series) {
+    const unit = this.unit;
+    const opts = {
+      width: this.width(),
+      height: this.height,
+      cursor: {points: {size: 6}, drag: {x: false, y: false}},
+      legend: {show: this.legend && series.length <= 12, live: true},
+      scales: {x: {time: true}, y: {range: (u, lo, hi) => yRange(lo, hi, this.min)}},
+      axes: [timeAxis(), valueAxis(unit)],
+      series: [{value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}'}, ...series.map((s, i) => {
+        const color = s.color || PALETTE[i % PALETTE.length];
+        return {
+          label: s.label,
+          stroke: color,
+          width: s.width || 1.5,
+          dash: s.dash,
+          fill: s.fill,
+          points: s.points || {show: false},
+          paths: s.paths,
+          spanGaps: false,
+          value: (u, v) => unit.fmt(v),
+        };
+      })],
+    };
+    if (this.bandsSpec) opts.bands = this.bandsSpec.map(([hi, lo]) => ({series: [hi, lo], fill: 'rgba(76,194,255,0.12)'}));
+    return opts;
+  }
+
+  destroy() { this.ro.disconnect(); if (this.u) this.u.destroy(); }
+}
+
+function yRange(lo, hi, min) {
+  if (lo == null || hi == null) return [0, 1];
+  if (min != null) lo = Math.min(lo, min);
+  if (lo === hi) { const d = Math.abs(hi) * 0.1 || 1; return [lo - d, hi + d]; }
+  const pad = (hi - lo) * 0.08;
+  return [lo >= 0 && lo - pad < 0 ? 0 : lo - pad, hi + pad];
+}
+
+/**
+ * HeatmapChart draws a latency histogram over time: x time, y latency on a
+ * log scale (µs), one cell per step and bucket, colour by share of the
+ * step's events. update(xs, step, cols) with cols[i] = [[lo, hi, rate]...].
+ */
+export class HeatmapChart {
+  constructor(parent, {id, height = 240}) {
+    this.height = height;
+    this.el = h('div', {class: 'chart heatmap', 'data-chart': id, 'data-points': '0'});
+    parent.append(this.el);
+    this.u = null;
+    this.cols = [];
+    this.ro = new ResizeObserver(() => {
+      if (this.u && Math.abs(this.u.width - this.el.clientWidth) > 1) this.u.setSize({width: Math.max(200, this.el.clientWidth), height: this.height});
+    });
+    this.ro.observe(this.el);
+  }
+
+  update(xs, step, cols) {
+    this.cols = cols;
+    this.step = step;
+    let lo = Infinity;
+    let hi = 0;
+    let cells = 0;
+    let max = 0;
+    for (const col of cols) {
+      if (!col) continue;
+      const tot = col.reduce((a, c) => a + c[2], 0);
+      for (const c of col) {
+        if (c[2] <= 0) continue;
+        cells++;
+        lo = Math.min(lo, c[0]);
+        hi = Math.max(hi, c[1]);
+        max = Math.max(max, c[2] / tot);
+      }
+    }
+    this.max = max;
+    this.el.dataset.points = String(cells);
+    if (!cells) { lo = 1; hi = 1000; }
+    this.yr = [Math.max(lo, 1e-3), Math.max(hi, lo * 10)];
+    const data = [xs, xs.map(() => null)];
+    if (this.u) this.u.destroy();
+    const unit = units.us;
+    this.u = new uPlot({
+      width: Math.max(200, this.el.clientWidth || 400),
+      height: this.height,
+      legend: {show: false},
+      cursor: {points: {show: false}, drag: {x: false, y: false}},
+      scales: {x: {time: true}, y: {distr: 3, log: 10, range: () => this.yr}},
+      axes: [timeAxis(), valueAxis(unit)],
+      series: [{}, {stroke: 'transparent', points: {show: false}}],
+      hooks: {draw: [(u) => this.paint(u)]},
+    }, data, this.el);
+    emptyNote(this.el, cells ? '' : 'No latency histogram in this time range');
+  }
+
+  paint(u) {
+    const {ctx} = u;
+    const {left, top, width, height} = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(left, top, width, height);
+    ctx.clip();
+    const xs = u.data[0];
+    for (let i = 0; i < this.cols.length; i++) {
+      const col = this.cols[i];
+      if (!col) continue;
+      const tot = col.reduce((a, c) => a + c[2], 0);
+      if (!tot) continue;
+      const x0 = Math.round(u.valToPos(xs[i] - this.step / 2, 'x', true));
+      const x1 = Math.round(u.valToPos(xs[i] + this.step / 2, 'x', true));
+      for (const [lo, hi, v] of col) {
+        if (v <= 0) continue;
+        const y0 = Math.round(u.valToPos(hi, 'y', true));
+        const y1 = Math.round(u.valToPos(Math.max(lo, this.yr[0]), 'y', true));
+        const f = Math.sqrt(v / tot / this.max);
+        ctx.fillStyle = heat(f);
+        ctx.fillRect(x0, y0, Math.max(1, x1 - x0), Math.max(1, y1 - y0));
+      }
+    }
+    ctx.restore();
+  }
+
+  destroy() { this.ro.disconnect(); if (this.u) this.u.destroy(); }
+}
+
+/** heat maps 0..1 to a dark-blue → cyan → yellow ramp. */
+function heat(f) {
+  const stops = [[13, 42, 74], [32, 120, 180], [76, 194, 255], [180, 230, 140], [255, 214, 90]];
+  const x = Math.max(0, Math.min(1, f)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const t = x - i;
+  const c = stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * t));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/** sparkline is a tiny SVG line of a series (nulls skipped). */
+export function sparkline(ys, color = PALETTE[0]) {
+  const pts = [];
+  let lo = Infinity;
+  let hi = -Infinity;
+  ys.forEach((v) => { if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
+  const W = 96;
+  const H = 22;
+  if (!isFinite(lo)) return h('span', {class: 'spark spark-empty'});
+  const n = Math.max(1, ys.length - 1);
+  ys.forEach((v, i) => {
+    if (v == null) return;
+    const y = hi === lo ? H / 2 : H - 2 - ((v - lo) / (hi - lo)) * (H - 4);
+    pts.push(`${((i / n) * W).toFixed(1)},${y.toFixed(1)}`);
+  });
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.setAttribute('width', W);
+  svg.setAttribute('height', H);
+  svg.dataset.points = String(pts.length);
+  const pl = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+  pl.setAttribute('points', pts.join(' '));
+  pl.setAttribute('fill', 'none');
+  pl.setAttribute('stroke', color);
+  pl.setAttribute('stroke-width', '1.5');
+  svg.append(pl);
+  return svg;
+}
+
+/** topN keeps the n series with the largest newest value. */
+export function topN(series, n, lastOf) {
+  if (series.length <= n) return series;
+  return [...series].sort((a, b) => (lastOf(b.data) ?? -Infinity) - (lastOf(a.data) ?? -Infinity)).slice(0, n);
+}

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Alert is one firing alert as the banner shows it.
+type Alert struct {
+	Name        string            `json:"name"`
+	Severity    string            `json:"severity,omitempty"`
+	Service     string            `json:"service,omitempty"`
+	Summary     string            `json:"summary,omitempty"`
+	State       string            `json:"state"`
+	ActiveAt    *time.Time        `json:"active_at,omitempty"`
+	Value       string            `json:"value,omitempty"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// AlertSource returns the alerts firing now. ErrAlertsUnavailable (wrapped
+// or not) means alerting is not part of this server.
+type AlertSource func(ctx context.Context) ([]Alert, error)
+
+// ErrAlertsUnavailable says the server has no alerting.
+var ErrAlertsUnavailable = errors.New("alerting is not available on this server")
+
+// AlertsFromAPI reads the firing alerts from a handler serving the
+// Prometheus-format GET /api/v1/alerts (called in-process, no network):
+// {"status":"success","data":{"alerts":[{labels, annotations, state,
+// activeAt, value}]}}. A 404 from it reads as ErrAlertsUnavailable, so it can
+// be given the server's whole routing table before alerting is wired.
+func AlertsFromAPI(h http.Handler) AlertSource {
+	return func(ctx context.Context) ([]Alert, error) {
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/alerts", nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
+			return nil, ErrAlertsUnavailable
+		}
+		if rec.Code != http.StatusOK {
+			return nil, fmt.Errorf("read alerts: /api/v1/alerts answered %d: %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+		}
+		return DecodeAlerts(rec.Body.Bytes())
+	}
+}
+
+// DecodeAlerts parses a Prometheus /api/v1/alerts body and returns its
+// firing alerts, sorted by severity (critical, page first), then name.
+func DecodeAlerts(body []byte) ([]Alert, error) {
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			Alerts []struct {
+				Labels      map[string]string `json:"labels"`
+				Annotations map[string]string `json:"annotations"`
+				State       string            `json:"state"`
+				ActiveAt    *time.Time        `json:"activeAt"`
+				Value       string            `json:"value"`
+			} `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return nil, fmt.Errorf("decode /api/v1/alerts body: %w", err)
+	}
+	if resp.Status != "success" {
+		return nil, fmt.Errorf("decode /api/v1/alerts body: status is %q, want success", resp.Status)
+	}
+	out := []Alert{}
+	for _, a := range resp.Data.Alerts {
+		if a.State != "firing" {
+			continue
+		}
+		out = append(out, Alert{
+			Name: a.Labels["alertname"], Severity: a.Labels["severity"], Service: a.Labels["service"],
+			Summary: firstNonEmpty(a.Annotations["summary"], a.Annotations["description"]),
+			State:   a.State, ActiveAt: a.ActiveAt, Value: a.Value, Labels: a.Labels, Annotations: a.Annotations,
+		})
+	}
+	SortAlerts(out)
+	return out, nil
+}
+
+// SortAlerts orders alerts by severity (critical/page, warning/ticket,
+// others), then name, service and labels.
+func SortAlerts(as []Alert) {
+	rank := func(s string) int {
+		switch strings.ToLower(s) {
+		case "critical", "page":
+			return 0
+		case "warning", "ticket":
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(as, func(a, b Alert) int {
+		if d := rank(a.Severity) - rank(b.Severity); d != 0 {
+			return d
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Service, b.Service)
+	})
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// eventData is the body of one "alerts" event.
+type eventData struct {
+	// Available is false when the server has no alerting.
+	Available bool    `json:"available"`
+	Alerts    []Alert `json:"alerts"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// serveEvents is GET /api/ui/events: a text/event-stream of "alerts" events,
+// one at once and then one each time the set of firing alerts (or its
+// availability) changes, polled every Interval; comments keep it alive.
+func (u *UI) serveEvents(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	_ = rc.Flush()
+
+	ctx := r.Context()
+	poll := time.NewTicker(u.opts.Interval)
+	defer poll.Stop()
+	beat := time.NewTicker(u.opts.Heartbeat)
+	defer beat.Stop()
+	var last []byte
+	for {
+		b := u.snapshot(ctx)
+		if !bytes.Equal(b, last) {
+			if _, err := fmt.Fprintf(w, "event: alerts\ndata: %s\n\n", b); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+			last = b
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-beat.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		case <-poll.C:
+		}
+	}
+}
+
+// snapshot is the JSON of the current "alerts" event.
+func (u *UI) snapshot(ctx context.Context) []byte {
+	d := eventData{Available: true, Alerts: []Alert{}}
+	if u.opts.Alerts == nil {
+		d.Available = false
+	} else {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		as, err := u.opts.Alerts(qctx)
+		cancel()
+		switch {
+		case errors.Is(err, ErrAlertsUnavailable):
+			d.Available = false
+		case err != nil:
+			d.Error = err.Error()
+			if ctx.Err() == nil {
+				u.opts.Logger.Warn("read alerts for the dashboard", "err", err)
+			}
+		case as != nil:
+			d.Alerts = as
+		}
+	}
+	b, err := json.Marshal(d)
+	if err != nil { // only plain strings and maps: cannot happen
+		return []byte(`{"available":false,"alerts":[],"error":"encode alerts"}`)
+	}
+	return b
+}

@@ -1,0 +1,92 @@
+// Benchmarks page: the latest weekly report, each benchmark's trend from its
+// gmc_bench_* series, regressions flagged.
+import {getJSON, queryRange, align, NotAvailable} from './api.js';
+import {LineChart, card, sparkline, PALETTE} from './chart.js';
+import {h, benchUnit, pill, when, num} from './util.js';
+import {kpi} from './overview.js';
+import {unavailable} from './sla.js';
+import * as Q from './queries.js';
+
+const MAX_CHARTS = 24;
+
+export function mount(main) {
+  const kpis = h('div', {class: 'kpis'});
+  const report = card('Latest report', {wide: true});
+  const grid = h('div', {class: 'grid'});
+  const charts = new Map();
+  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'Benchmarks')), kpis, report.el, h('h2', {class: 'section'}, 'Trends'), grid);
+
+  return {
+    async refresh(w, signal) {
+      const [rep, med, reg] = await Promise.all([
+        getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable ? null : Promise.reject(e))),
+        queryRange(Q.bench.median(w), w, signal),
+        queryRange(Q.bench.regression(w), w, signal),
+      ]);
+      renderReport(rep, kpis, report);
+
+      const A = align([...med, ...reg], w);
+      const regBy = new Map(reg.map((s, i) => [s.metric.benchmark, A.ys[med.length + i]]));
+      const seen = new Set();
+      med.slice(0, MAX_CHARTS).forEach((s, i) => {
+        const name = s.metric.benchmark || '?';
+        const unit = benchUnit(s.metric.unit);
+        const key = name + '|' + (s.metric.unit || '');
+        seen.add(key);
+        let c = charts.get(key);
+        if (!c) {
+          const cd = card(name, {note: s.metric.unit || ''});
+          cd.el.dataset.benchmark = name;
+          grid.append(cd.el);
+          c = {card: cd, chart: new LineChart(cd.body, {id: 'bench-' + name, unit, height: 180})};
+          charts.set(key, c);
+        }
+        const y = A.ys[i];
+        const r = regBy.get(name) || [];
+        const flagged = y.map((v, j) => (r[j] === 1 ? v : null));
+        const n = flagged.filter((v) => v != null).length;
+        c.card.note.textContent = (s.metric.unit || '') + (n ? ` · ${n} regression point${n > 1 ? 's' : ''}` : '');
+        c.card.el.classList.toggle('regressed', n > 0);
+        c.chart.update(A.xs, [
+          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}},
+          {label: 'regression', data: flagged, color: PALETTE[3], width: 0, points: {show: true, size: 9, fill: PALETTE[3]}, paths: () => null},
+        ]);
+      });
+      for (const [k, c] of charts) if (!seen.has(k)) { c.chart.destroy(); c.card.el.remove(); charts.delete(k); }
+      if (!med.length) grid.replaceChildren(h('p', {class: 'muted'}, 'No gmc_bench_* series in this time range.'));
+      else grid.querySelector(':scope > p.muted')?.remove();
+    },
+    destroy() { for (const c of charts.values()) c.chart.destroy(); },
+  };
+}
+
+function renderReport(rep, kpis, report) {
+  if (rep == null) {
+    kpis.replaceChildren();
+    report.body.replaceChildren(unavailable('Benchmark reports', '/benchmark/report'));
+    return;
+  }
+  const es = rep.benchmarks || [];
+  kpis.replaceChildren(
+    kpi('Report', rep.id || '–'),
+    kpi('Runs', String(rep.runs ?? '–')),
+    kpi('Benchmarks', String(es.length)),
+    kpi('Regressions', String(rep.regressions ?? 0), rep.regressions ? 'bad' : 'good'));
+  report.note.textContent = `${when(rep.from)} → ${when(rep.to)} · generated ${when(rep.generated)}`;
+  report.body.replaceChildren(
+    h('div', {class: 'row'}, ['html', 'md', 'json'].map((f) => h('a', {href: `/benchmark/report?format=${f}`, target: '_blank', class: 'btn'}, f.toUpperCase()))),
+    h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': es.length},
+      h('thead', {}, h('tr', {}, ['Benchmark', 'Kind', 'Median', 'Change vs baseline', 'p', 'Runs', 'Trend', ''].map((t) => h('th', {}, t)))),
+      h('tbody', {}, es.map((e) => {
+        const u = benchUnit(e.unit);
+        const c = e.latest && e.latest.comparison;
+        const med = e.latest && e.latest.summary ? e.latest.summary.median : null;
+        const ch = c ? `${c.change >= 0 ? '+' : ''}${num(c.change * 100)}%` + (c.change_lo || c.change_hi ? ` [${num(c.change_lo * 100)}, ${num(c.change_hi * 100)}]` : '') : '–';
+        return h('tr', {class: e.regressed ? 'regressed' : null, 'data-benchmark': e.name},
+          h('td', {}, e.name), h('td', {}, e.kind), h('td', {class: 'num'}, u.fmt(med)),
+          h('td', {class: 'num'}, ch), h('td', {class: 'num'}, c ? num(c.p) : '–'),
+          h('td', {class: 'num'}, `${e.runs}${e.failed_runs ? ` (${e.failed_runs} failed)` : ''}`),
+          h('td', {}, sparkline((e.trend || []).map((p) => p.median), e.regressed ? PALETTE[3] : PALETTE[0])),
+          h('td', {}, e.regressed ? pill('down', 'regression') : pill('up', 'ok')));
+      })))));
+}

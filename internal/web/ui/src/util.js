@@ -1,0 +1,134 @@
+// Small helpers: DOM building and number formatting with units.
+
+/** h builds an element: h('div', {class: 'x', onclick: f}, child, 'text'). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'style' && typeof v === 'object') Object.assign(el.style, v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const SI = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+
+function trim(x, digits) {
+  const s = x.toFixed(digits);
+  return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
+}
+
+/** num formats with up to 3 significant digits. */
+export function num(v) {
+  if (v == null || !isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a >= 100) return trim(v, 0);
+  if (a >= 10) return trim(v, 1);
+  if (a >= 1) return trim(v, 2);
+  return String(+v.toPrecision(3));
+}
+
+/** si formats with k/M/G suffixes. */
+export function si(v) {
+  if (v == null || !isFinite(v)) return '–';
+  for (const [f, s] of SI) if (Math.abs(v) >= f) return num(v / f) + s;
+  return num(v);
+}
+
+function bytes(v) {
+  if (v == null || !isFinite(v)) return '–';
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let x = Math.abs(v);
+  while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
+  return (v < 0 ? '-' : '') + num(x) + ' ' + u[i];
+}
+
+/** micros formats a duration given in µs, switching to ms and s. */
+function micros(v) {
+  if (v == null || !isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a >= 1e6) return num(v / 1e6) + ' s';
+  if (a >= 1e3) return num(v / 1e3) + ' ms';
+  if (a >= 1 || a === 0) return num(v) + ' µs';
+  return num(v * 1e3) + ' ns';
+}
+
+function seconds(v) {
+  if (v == null || !isFinite(v)) return '–';
+  return micros(v * 1e6);
+}
+
+/**
+ * Units: each has a formatter for values and axis ticks and a short label
+ * shown as the axis title.
+ */
+export const units = {
+  us: {fmt: micros, label: 'µs'},
+  s: {fmt: seconds, label: 's'},
+  pct: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '%'), label: '%'},
+  rate: {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + '/s'), label: '/s'},
+  bytes: {fmt: bytes, label: 'bytes'},
+  bps: {fmt: (v) => (v == null || !isFinite(v) ? '–' : bytes(v) + '/s'), label: 'bytes/s'},
+  money: {fmt: (v) => (v == null || !isFinite(v) ? '–' : (v < 0 ? '−' : '') + si(Math.abs(v))), label: 'currency'},
+  x: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '×'), label: '× budget'},
+  count: {fmt: si, label: 'count'},
+};
+
+/** benchUnit maps a benchmark unit name (as gmc bench reports it) to units. */
+export function benchUnit(u) {
+  switch (u) {
+    case 'seconds': case 's': case 'sec/op': case 'sec': return units.s;
+    case 'ops/s': case 'req/s': case 'per_second': case '/s': return units.rate;
+    case 'B/op': case 'bytes': return units.bytes;
+    default: return {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + (u ? ' ' + u : '')), label: u || ''};
+  }
+}
+
+/** ago formats a duration in seconds as "3s", "5m", "2h". */
+export function ago(sec) {
+  if (sec == null || !isFinite(sec)) return '–';
+  if (sec < 60) return Math.round(sec) + 's';
+  if (sec < 3600) return Math.round(sec / 60) + 'm';
+  if (sec < 86400) return (sec / 3600).toFixed(1).replace(/\.0$/, '') + 'h';
+  return (sec / 86400).toFixed(1).replace(/\.0$/, '') + 'd';
+}
+
+/** when formats a date as local "YYYY-MM-DD HH:MM:SS". */
+export function when(d) {
+  if (!d) return '–';
+  const t = d instanceof Date ? d : new Date(d);
+  if (isNaN(t)) return '–';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())} ${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
+}
+
+/** pill renders a state as a coloured badge. */
+export function pill(state, text) {
+  return h('span', {class: 'pill pill-' + String(state || 'unknown').toLowerCase()}, text || state || 'unknown');
+}
+
+/** bar renders a 0..1 fill with a label; tone picks the colour from value. */
+export function bar(frac, label, tone) {
+  const f = frac == null || !isFinite(frac) ? 0 : Math.max(0, Math.min(1, frac));
+  const t = tone || (frac == null ? 'none' : frac < 0.25 ? 'bad' : frac < 0.5 ? 'warn' : 'good');
+  return h('div', {class: 'bar bar-' + t, title: label},
+    h('div', {class: 'bar-fill', style: {width: (f * 100).toFixed(1) + '%'}}),
+    h('span', {class: 'bar-label'}, label));
+}
+
+/** esc quotes a string for a PromQL label matcher. */
+export function promStr(s) {
+  return JSON.stringify(String(s));
+}
+
+/** reEsc escapes a string for a PromQL (RE2) regex. */
+export function reEsc(s) {
+  return String(s).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,140 @@
+// Package web is gmc's own dashboard: a single-page app embedded with
+// go:embed and served at /, plus the server-sent-events stream that drives
+// its live alert banner.
+//
+// The sources live in ui/; ui/build.sh vendors uPlot and writes dist/,
+// which is committed, so `go build` needs no Node. Files under /assets/ carry
+// a content hash in their name and are cached as immutable; index.html is
+// served with no-cache so a new build is picked up on the next load.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+// dist is the built dashboard (ui/build.sh writes it).
+//
+//go:embed dist
+var dist embed.FS
+
+// Options configure the UI.
+type Options struct {
+	// Alerts returns the alerts firing now; the events stream polls it every
+	// Interval. Nil: the stream reports alerting as unavailable.
+	// AlertsFromAPI adapts a Prometheus-format /api/v1/alerts handler.
+	Alerts AlertSource
+	// Interval is how often the events stream polls Alerts (default 1s).
+	Interval time.Duration
+	// Heartbeat is how often an idle stream sends a comment so proxies keep
+	// it open (default 15s).
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+}
+
+// UI serves the dashboard. Its handlers are safe for concurrent use.
+type UI struct {
+	opts   Options
+	assets fs.FS
+	index  []byte
+}
+
+// Route is one route of the UI, in the shape of the server's routing table.
+type Route struct {
+	Method, Path string
+	Handler      http.HandlerFunc
+}
+
+// New returns the UI serving the embedded build.
+func New(opts Options) (*UI, error) {
+	sub, err := fs.Sub(dist, "dist")
+	if err != nil {
+		return nil, fmt.Errorf("open embedded dashboard: %w", err)
+	}
+	return newUI(opts, sub)
+}
+
+func newUI(opts Options, assets fs.FS) (*UI, error) {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Second
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	index, err := fs.ReadFile(assets, "index.html")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded dashboard index.html (run internal/web/ui/build.sh): %w", err)
+	}
+	return &UI{opts: opts, assets: assets, index: index}, nil
+}
+
+// Routes are the UI's routes: the page at /, its hashed assets under
+// /assets/ and the event stream at /api/ui/events.
+func (u *UI) Routes() []Route {
+	return []Route{
+		{http.MethodGet, "/{$}", u.serveIndex},
+		{http.MethodGet, "/index.html", u.serveIndex},
+		{http.MethodGet, "/assets/", u.serveAsset},
+		{http.MethodGet, "/api/ui/events", u.serveEvents},
+	}
+}
+
+// Handler serves Routes on a mux of its own (for tests and embedding).
+func (u *UI) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, r := range u.Routes() {
+		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
+	}
+	return mux
+}
+
+func (u *UI) serveIndex(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(u.index))
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	}
+	return ""
+}
+
+func (u *UI) serveAsset(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	if !strings.HasPrefix(name, "assets/") || !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := fs.ReadFile(u.assets, name)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("asset %q: not found", r.URL.Path), http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	if ct := contentType(name); ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	// Every asset name holds a hash of its content (ui/build.sh).
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+}
