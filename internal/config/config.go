@@ -13,6 +13,11 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/notify"
+	"github.com/gmc-dev/gmc/internal/rules"
+	"github.com/gmc-dev/gmc/internal/sla"
 )
 
 // Config is the whole gmc.yml.
@@ -21,6 +26,23 @@ type Config struct {
 	Storage       Storage        `yaml:"storage"`
 	Limits        Limits         `yaml:"limits"`
 	ScrapeConfigs []ScrapeConfig `yaml:"scrape_configs"`
+	Alerting      Alerting       `yaml:"alerting"`
+	// Notify routes alerts to receivers, in Alertmanager's shape.
+	Notify notify.Config `yaml:"notify"`
+	// SLAs are the service-level agreements gmc tracks.
+	SLAs []sla.SLA `yaml:"slas"`
+	// Benchmarks are run on their schedules inside gmc server.
+	Benchmarks bench.Config `yaml:"benchmarks"`
+}
+
+// Alerting configures rule evaluation.
+type Alerting struct {
+	EvaluationInterval Duration `yaml:"evaluation_interval"`
+	// DefaultRules loads the product's rules: CPU > 90%, memory > 85%,
+	// latency > 1 ms, service down.
+	DefaultRules bool              `yaml:"default_rules"`
+	RuleFiles    []string          `yaml:"rule_files"`
+	Thresholds   []rules.Threshold `yaml:"thresholds"`
 }
 
 // Server is where gmc listens and keeps its data.
@@ -96,6 +118,11 @@ func Default() Config {
 			MaxSampleAge:        Duration(0), // 0: the TSDB's own bound (head min time and OOO window) applies
 			MaxFutureSkew:       Duration(10 * time.Minute),
 		},
+		Alerting: Alerting{
+			EvaluationInterval: Duration(10 * time.Second),
+			DefaultRules:       true,
+		},
+		Benchmarks: bench.DefaultConfig(),
 	}
 }
 
@@ -158,6 +185,9 @@ func (c *Config) Validate() error {
 		return errors.New("limits.max_sample_age: must not be negative")
 	case l.MaxFutureSkew < 0:
 		return errors.New("limits.max_future_skew: must not be negative")
+	}
+	if err := c.validateAlerting(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i := range c.ScrapeConfigs {
@@ -228,4 +258,32 @@ func ParseDuration(s string) (Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 15s, 1h, 15d)", s)
 	}
 	return Duration(d), nil
+}
+
+func (c *Config) validateAlerting() error {
+	if c.Alerting.EvaluationInterval <= 0 {
+		return errors.New("alerting.evaluation_interval: must be positive")
+	}
+	for i := range c.Alerting.Thresholds {
+		if err := c.Alerting.Thresholds[i].Validate(); err != nil {
+			return fmt.Errorf("alerting.thresholds[%d].%w", i, err)
+		}
+	}
+	names := map[string]bool{}
+	for i := range c.SLAs {
+		if err := c.SLAs[i].Validate(); err != nil {
+			return fmt.Errorf("slas[%d].%w", i, err)
+		}
+		if names[c.SLAs[i].Name] {
+			return fmt.Errorf("slas[%d].name: %q is used twice", i, c.SLAs[i].Name)
+		}
+		names[c.SLAs[i].Name] = true
+	}
+	if err := c.Notify.Validate(); err != nil {
+		return fmt.Errorf("notify.%w", err)
+	}
+	if err := c.Benchmarks.Validate(); err != nil {
+		return fmt.Errorf("benchmarks: %w", err)
+	}
+	return nil
 }

@@ -110,7 +110,7 @@ func TestDefaultRulesLoad(t *testing.T) {
 			got = append(got, g.Name()+"/"+r.Name())
 		}
 	}
-	want := []string{"gmc-host-cpu/HostCPUHigh", "gmc-host-memory/HostMemoryHigh", "gmc-service-down/TargetDown",
+	want := []string{"gmc-benchmarks/BenchmarkRegression", "gmc-benchmarks/BenchmarkRunFailed", "gmc-host-cpu/HostCPUHigh", "gmc-host-memory/HostMemoryHigh", "gmc-service-down/TargetDown",
 		"gmc-service-down/ServiceSilent", "gmc-service-latency/ServiceLatencyHigh"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("default rules = %v, want %v", got, want)

@@ -42,5 +42,24 @@ func (s *Server) routes() http.Handler {
 	for _, r := range s.api.Routes() {
 		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
 	}
+
+	// Alerting: Prometheus-format alerts and rules, history, SLAs, and
+	// Alertmanager-style silences.
+	mux.HandleFunc("GET /api/v1/alerts", s.rules.Alerts)
+	mux.HandleFunc("GET /api/v1/rules", s.rules.Rules)
+	mux.HandleFunc("GET /alerts/history", s.rules.History)
+	mux.HandleFunc("GET /sla", s.rules.SLA().List)
+	mux.HandleFunc("GET /sla/{name}", s.rules.SLA().Get)
+	silences := s.notify.API()
+	mux.HandleFunc("GET /api/v2/silences", silences.ListSilences)
+	mux.HandleFunc("POST /api/v2/silences", silences.PostSilence)
+	mux.HandleFunc("GET /api/v2/silence/{id}", silences.GetSilence)
+	mux.HandleFunc("DELETE /api/v2/silence/{id}", silences.DeleteSilence)
+	mux.HandleFunc("GET /api/v1/notifications/status", silences.Status)
+
+	// Benchmark reports.
+	mux.HandleFunc("GET /benchmark/report", s.reports.Latest)
+	mux.HandleFunc("GET /benchmark/reports", s.reports.List)
+	mux.HandleFunc("GET /benchmark/report/{id}", s.reports.One)
 	return mux
 }

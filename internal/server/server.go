@@ -17,9 +17,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/internal/api"
+	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/ingest"
+	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -33,6 +36,8 @@ type Options struct {
 	Version string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Benchmarks offers in-process benchmarks (kind func) to the scheduler; may be nil.
+	Benchmarks *bench.Registry
 }
 
 // Server is one gmc server process.
@@ -45,6 +50,10 @@ type Server struct {
 	scraper  *ingest.Scraper
 	query    *query.API
 	api      *api.API
+	rules    *rules.Manager
+	notify   *notify.Dispatcher
+	bench    *bench.Scheduler
+	reports  *bench.Handler
 	listener net.Listener
 	handler  http.Handler
 	ready    atomic.Bool
@@ -83,6 +92,16 @@ func New(opts Options) (_ *Server, err error) {
 			store.Close()
 		}
 	}()
+	// Listen first: the alerting parts link back to the real address.
+	s.listener, err = net.Listen("tcp", cfg.Server.ListenAddress)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.ListenAddress, err)
+	}
+	defer func() {
+		if err != nil {
+			s.listener.Close()
+		}
+	}()
 
 	s.ingester = ingest.New(ingest.Options{
 		Appendable: store,
@@ -90,6 +109,7 @@ func New(opts Options) (_ *Server, err error) {
 		Logger:     s.logger.With("component", "ingest"),
 		Registerer: s.reg,
 		Now:        opts.Now,
+		Committed:  s.committed,
 	})
 	if len(cfg.ScrapeConfigs) > 0 {
 		s.scraper, err = ingest.NewScraper(ingest.ScraperOptions{
@@ -122,14 +142,16 @@ func New(opts Options) (_ *Server, err error) {
 		StorageStats:    store.Stats,
 		SamplesIngested: s.ingester.SamplesTotal,
 		Version:         opts.Version,
+		Extra:           s.statusExtra,
 	})
 
-	s.handler = s.routes()
-	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.ListenAddress, err)
+	if err := s.buildAlerting(); err != nil {
+		return nil, err
 	}
-	s.listener = ln
+	if err := s.buildBenchmarks(); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
 	return s, nil
 }
 
@@ -163,10 +185,16 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.scraper != nil {
 		g.Go(func() error { return s.scraper.Run(gctx) })
 	}
+	g.Go(func() error { return s.notify.Run(gctx) })
+	g.Go(func() error { return s.rules.Run(gctx) })
+	g.Go(func() error { return s.bench.Run(gctx) })
 	s.ready.Store(true)
 	s.logger.Info("gmc server listening", "addr", s.Addr(), "data_dir", s.opts.Config.Server.DataDir)
 
 	runErr := g.Wait()
+	if err := s.rules.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close rules: %w", err)
+	}
 	if err := s.store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close storage: %w", err)
 	}

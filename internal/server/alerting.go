@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/notify"
+	"github.com/gmc-dev/gmc/internal/rules"
+)
+
+// buildAlerting builds the notification dispatcher and the rules manager that
+// feeds it; the ingester's commits trigger rule evaluation (the sub-second path).
+func (s *Server) buildAlerting() error {
+	cfg := s.opts.Config
+	externalURL := "http://" + s.Addr()
+	var err error
+	s.notify, err = notify.New(notify.Options{
+		Config:       cfg.Notify,
+		Logger:       s.logger.With("component", "notify"),
+		Registerer:   s.reg,
+		Now:          s.opts.Now,
+		ExternalURL:  externalURL,
+		SilencesFile: filepath.Join(cfg.Server.DataDir, "silences.json"),
+	})
+	if err != nil {
+		return err
+	}
+	s.rules, err = rules.New(rules.Options{
+		Appendable:   s.store,
+		Queryable:    s.store,
+		Engine:       s.query.Engine(),
+		Logger:       s.logger.With("component", "rules"),
+		Registerer:   s.reg,
+		Now:          s.opts.Now,
+		DataDir:      cfg.Server.DataDir,
+		Files:        cfg.Alerting.RuleFiles,
+		Thresholds:   cfg.Alerting.Thresholds,
+		DefaultRules: cfg.Alerting.DefaultRules,
+		EvalInterval: time.Duration(cfg.Alerting.EvaluationInterval),
+		ExternalURL:  externalURL,
+		Sink:         func(alerts []*model.Alert) { s.notify.Send(alerts...) },
+		SLAs:         cfg.SLAs,
+	})
+	return err
+}
+
+// committed is the ingester's hook: rules reading what was just written are
+// evaluated now rather than on their next tick.
+func (s *Server) committed(metricNames []string) {
+	if s.rules != nil {
+		s.rules.Notify(metricNames)
+	}
+}
+
+// statusExtra adds the SLAs' states to /system/status.
+func (s *Server) statusExtra(ctx context.Context) map[string]any {
+	return map[string]any{"slas": s.rules.SLA().StatusContext(ctx)}
+}
+
+// buildBenchmarks builds the scheduler running the configured benchmarks and
+// the handlers serving their reports.
+func (s *Server) buildBenchmarks() error {
+	archive, err := bench.OpenArchive(s.opts.Config.Server.DataDir)
+	if err != nil {
+		return err
+	}
+	runner, err := bench.NewRunner(bench.Options{
+		Config:   s.opts.Config.Benchmarks,
+		Archive:  archive,
+		Registry: s.opts.Benchmarks,
+		Recorder: &bench.StorageRecorder{Appendable: s.store},
+		Logger:   s.logger.With("component", "bench"),
+		Now:      s.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	s.bench = bench.NewScheduler(runner, s.logger.With("component", "bench"))
+	s.reports = bench.NewHandler(archive)
+	return nil
+}
