@@ -59,11 +59,11 @@ type Fill struct {
 
 // Errors of Place.
 var (
-	ErrBadQty       = errors.New("quantity must be positive")
-	ErrBadPrice     = errors.New("limit price must be positive")
-	ErrBadSide      = errors.New("side must be buy or sell")
-	ErrBadType      = errors.New("type must be limit or market")
-	ErrDuplicateID  = errors.New("order id is already resting in the book")
+	ErrBadQty      = errors.New("quantity must be positive")
+	ErrBadPrice    = errors.New("limit price must be positive")
+	ErrBadSide     = errors.New("side must be buy or sell")
+	ErrBadType     = errors.New("type must be limit or market")
+	ErrDuplicateID = errors.New("order id is already resting in the book")
 )
 
 // resting is an order in the book: a node of its price level's FIFO queue.

@@ -120,7 +120,7 @@ func TestBook(t *testing.T) {
 			},
 		},
 		{
-			name: "market order on an empty book does nothing",
+			name:  "market order on an empty book does nothing",
 			steps: []step{{place: p(mkt(1, 1, Buy, 3))}},
 		},
 		{
