@@ -1,0 +1,102 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/config"
+)
+
+// TestPushToNotification drives the whole alerting path of a running server:
+// a JSON push breaching a threshold rule is evaluated on arrival (not on the
+// 1 h timer configured here) and notified through a webhook receiver; a
+// push back under the threshold resolves it.
+func TestPushToNotification(t *testing.T) {
+	type webhookMsg struct {
+		Status string `json:"status"`
+		Alerts []struct {
+			Status string            `json:"status"`
+			Labels map[string]string `json:"labels"`
+		} `json:"alerts"`
+	}
+	got := make(chan webhookMsg, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var m webhookMsg
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("webhook payload: %v: %s", err, b)
+		}
+		got <- m
+	}))
+	defer hook.Close()
+
+	yml := fmt.Sprintf(`
+alerting:
+  evaluation_interval: 1h
+  default_rules: false
+  thresholds:
+    - {name: MatchingLatencyHigh, metric: latency_us, op: ">", value: 1000, service: matching-engine, severity: page}
+notify:
+  route:
+    receiver: hook
+    group_by: ['...']
+    group_wait: 0s
+    group_interval: 100ms
+  receivers:
+    - name: hook
+      webhook_configs: [{url: %q}]
+`, hook.URL)
+	cfg, err := config.Load([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startServer(t, cfg)
+	push := func(v float64) {
+		body := fmt.Sprintf(`{"service":"matching-engine","instance":"me-1","metrics":{"latency_us":%g}}`, v)
+		if code, resp := do(t, "POST", base+"/api/v1/push", "application/json", []byte(body)); code != http.StatusNoContent {
+			t.Fatalf("push: %d %s", code, resp)
+		}
+	}
+	wait := func(status string) webhookMsg {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case m := <-got:
+				if m.Status == status {
+					return m
+				}
+			case <-timeout:
+				t.Fatalf("no %s notification within 10s", status)
+			}
+		}
+	}
+
+	push(300) // healthy
+	push(2500)
+	m := wait("firing")
+	if len(m.Alerts) != 1 || m.Alerts[0].Labels["alertname"] != "MatchingLatencyHigh" ||
+		m.Alerts[0].Labels["service"] != "matching-engine" || m.Alerts[0].Labels["severity"] != "page" {
+		t.Errorf("firing notification = %+v", m)
+	}
+	code, body := do(t, "GET", base+"/api/v1/alerts", "", nil)
+	if code != http.StatusOK || !strings.Contains(body, `"state":"firing"`) {
+		t.Errorf("/api/v1/alerts = %d %s", code, body)
+	}
+
+	push(250)
+	m = wait("resolved")
+	if len(m.Alerts) != 1 || m.Alerts[0].Status != "resolved" {
+		t.Errorf("resolved notification = %+v", m)
+	}
+	code, body = do(t, "GET", base+"/alerts/history?alertname=MatchingLatencyHigh", "", nil)
+	if code != http.StatusOK || !strings.Contains(body, "MatchingLatencyHigh") {
+		t.Errorf("/alerts/history = %d %s", code, body)
+	}
+}
