@@ -201,8 +201,22 @@ func (req *rwRequest) parse(maxSeries int, known map[string]cacheEntry) error {
 			}
 			continue
 		}
-		// Metadata (3) and unknown fields are skipped.
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		if num == 3 { // metadata: checked, not stored
+			if typ != protowire.BytesType {
+				return badRequest("decode protobuf WriteRequest: metadata: wrong wire type %d", typ)
+			}
+			m, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return badRequest("decode protobuf WriteRequest: metadata: %v", protowire.ParseError(n))
+			}
+			var md prompb.MetricMetadata
+			if err := md.Unmarshal(m); err != nil {
+				return badRequest("decode protobuf WriteRequest: metadata: %v", err)
+			}
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b) // unknown fields are skipped
 		if n < 0 {
 			return badRequest("decode protobuf WriteRequest: field %d: %v", num, protowire.ParseError(n))
 		}
@@ -258,7 +272,20 @@ func (req *rwRequest) parseSeries(b []byte, known map[string]cacheEntry) error {
 				}
 				req.hists = append(req.hists, rh)
 			}
-		default: // exemplars (3) and unknown fields
+		case 3: // exemplars: checked, not stored
+			if typ != protowire.BytesType {
+				return fmt.Errorf("exemplars: wrong wire type %d", typ)
+			}
+			m, n := protowire.ConsumeBytes(b[off:])
+			if n < 0 {
+				return fmt.Errorf("exemplars: %w", protowire.ParseError(n))
+			}
+			var ex prompb.Exemplar
+			if err := ex.Unmarshal(m); err != nil {
+				return fmt.Errorf("exemplars: %w", err)
+			}
+			off += n
+		default: // unknown fields
 			n = protowire.ConsumeFieldValue(num, typ, b[off:])
 			if n < 0 {
 				return fmt.Errorf("field %d: %w", num, protowire.ParseError(n))
