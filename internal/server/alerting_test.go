@@ -57,8 +57,12 @@ notify:
 		t.Fatal(err)
 	}
 	base := startServer(t, cfg)
+	ts := time.Now()
 	push := func(v float64) {
-		body := fmt.Sprintf(`{"service":"matching-engine","instance":"me-1","metrics":{"latency_us":%g}}`, v)
+		// Each push one second on: two samples of one series never share a timestamp.
+		ts = ts.Add(time.Second)
+		body := fmt.Sprintf(`{"service":"matching-engine","instance":"me-1","timestamp":%.3f,"metrics":{"latency_us":%g}}`,
+			float64(ts.UnixMilli())/1000, v)
 		if code, resp := do(t, "POST", base+"/api/v1/push", "application/json", []byte(body)); code != http.StatusNoContent {
 			t.Fatalf("push: %d %s", code, resp)
 		}
