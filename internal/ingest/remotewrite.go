@@ -531,12 +531,14 @@ func (in *Ingester) learn(req *rwRequest) {
 	c := in.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m)+n > c.max {
-		clear(c.m)
-	}
 	for i := range req.series {
-		if s := &req.series[i]; s.learn {
-			c.m[string(s.key)] = s.ent
+		s := &req.series[i]
+		if !s.learn {
+			continue
 		}
+		if _, ok := c.m[string(s.key)]; !ok && len(c.m) >= c.max {
+			clear(c.m) // bounded: start over; the head still has every series
+		}
+		c.m[string(s.key)] = s.ent
 	}
 }

@@ -3,10 +3,13 @@ package ingest
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/internal/config"
@@ -235,5 +238,92 @@ func TestRemoteWriteLimits(t *testing.T) {
 				t.Errorf("stored %q, want nothing", got)
 			}
 		})
+	}
+}
+
+func TestRemoteWriteSeriesCache(t *testing.T) {
+	e := newTestEnv(t, nil)
+	e.in.cache.max = 2 // a third series clears the cache
+	write := func(ts int64, names ...string) {
+		t.Helper()
+		var all []prompb.TimeSeries
+		for _, n := range names {
+			all = append(all, series([]string{"__name__", n, "service", "s"}, prompb.Sample{Timestamp: ts, Value: float64(ts - nowMs)}))
+		}
+		if code, msg := do(t, e.in.RemoteWrite(), http.MethodPost, "/api/v1/write", rwHeaders, encodeWrite(t, all...)); code != http.StatusNoContent {
+			t.Fatalf("status %d (%s)", code, msg)
+		}
+	}
+	write(nowMs, "a", "b")
+	if n := e.in.cache.len(); n != 2 {
+		t.Fatalf("cache has %d entries, want 2", n)
+	}
+	// A reference the head no longer knows (as after head GC): the cached
+	// labels recreate the series and the new reference is learned.
+	e.in.cache.mu.Lock()
+	var key string
+	for k, v := range e.in.cache.m {
+		if v.name == "a" {
+			key = k
+			v.ref = 1 << 40
+			e.in.cache.m[k] = v
+		}
+	}
+	e.in.cache.mu.Unlock()
+	write(nowMs+1, "a", "b")
+	if ref := e.in.cache.m[key].ref; ref == 1<<40 || ref == 0 {
+		t.Errorf("cached ref of a = %d, want the head's", ref)
+	}
+	write(nowMs+2, "c") // over the bound: cleared, then c
+	if n := e.in.cache.len(); n != 1 {
+		t.Errorf("cache has %d entries, want 1 after clearing", n)
+	}
+	write(nowMs+3, "a", "b", "c")
+	want := []string{
+		`{__name__="a", service="s"} 1795608000000 0`,
+		`{__name__="a", service="s"} 1795608000001 1`,
+		`{__name__="a", service="s"} 1795608000003 3`,
+		`{__name__="b", service="s"} 1795608000000 0`,
+		`{__name__="b", service="s"} 1795608000001 1`,
+		`{__name__="b", service="s"} 1795608000003 3`,
+		`{__name__="c", service="s"} 1795608000002 2`,
+		`{__name__="c", service="s"} 1795608000003 3`,
+	}
+	if got := e.stored(t); !slices.Equal(got, want) {
+		t.Errorf("stored:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := testutil.ToFloat64(e.in.m.samples.WithLabelValues(protoRemoteWrite)); got != 8 {
+		t.Errorf("gmc_ingest_samples_total = %v, want 8", got)
+	}
+	if got := testutil.ToFloat64(e.in.m.requests.WithLabelValues(protoRemoteWrite, "204")); got != 4 {
+		t.Errorf("gmc_ingest_requests_total{code=204} = %v, want 4", got)
+	}
+}
+
+func TestRemoteWriteConcurrentSenders(t *testing.T) {
+	e := newTestEnv(t, nil)
+	h := e.in.RemoteWrite()
+	var wg sync.WaitGroup
+	for s := range 4 {
+		wg.Go(func() {
+			for r := range 20 {
+				var all []prompb.TimeSeries
+				for i := range 50 {
+					all = append(all, series([]string{"__name__", "m", "i", strconv.Itoa(i), "sender", strconv.Itoa(s)},
+						prompb.Sample{Timestamp: nowMs - 100 + int64(r), Value: float64(r)}))
+				}
+				if code, msg := do(t, h, http.MethodPost, "/api/v1/write", rwHeaders, encodeWrite(t, all...)); code != http.StatusNoContent {
+					t.Errorf("sender %d round %d: status %d (%s)", s, r, code, msg)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(e.stored(t)); got != 4*20*50 {
+		t.Errorf("stored %d samples, want %d", got, 4*20*50)
+	}
+	if got := e.in.cache.len(); got != 200 {
+		t.Errorf("cache has %d series, want 200", got)
 	}
 }
