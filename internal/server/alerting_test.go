@@ -57,10 +57,11 @@ notify:
 		t.Fatal(err)
 	}
 	base := startServer(t, cfg)
-	ts := time.Now()
+	// Samples a little in the past (rules evaluate at now and must see them),
+	// each push 1 ms on, so two samples of one series never share a timestamp.
+	ts := time.Now().Add(-10 * time.Second)
 	push := func(v float64) {
-		// Each push one second on: two samples of one series never share a timestamp.
-		ts = ts.Add(time.Second)
+		ts = ts.Add(time.Millisecond)
 		body := fmt.Sprintf(`{"service":"matching-engine","instance":"me-1","timestamp":%.3f,"metrics":{"latency_us":%g}}`,
 			float64(ts.UnixMilli())/1000, v)
 		if code, resp := do(t, "POST", base+"/api/v1/push", "application/json", []byte(body)); code != http.StatusNoContent {
