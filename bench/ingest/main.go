@@ -39,6 +39,7 @@ type options struct {
 	senders, batch            int
 	startOffset, idleWait     time.Duration
 	out, profileDir, keepDir  string
+	print                     string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.startOffset, "start-offset", 2*time.Hour, "sample time of round 0 is now minus this; rounds advance 1 s each however fast they go, so keep it above rounds reached (a fast target at 10k series reaches ~4000 in 20 s) and below 3h (head compaction)")
 	fs.DurationVar(&o.idleWait, "idle-wait", 2*time.Minute, "before each run, wait up to this long for other processes to leave the cores idle")
 	fs.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
+	fs.StringVar(&o.print, "print", "", "print the table of a JSON file written by -out, and exit")
 	fs.StringVar(&o.profileDir, "profile", "", "fetch a CPU profile of the measured window from each target's /debug/pprof into this dir")
 	fs.StringVar(&o.keepDir, "keep", "", "keep data dirs and logs under this dir instead of a removed temp dir")
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +97,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.print != "" {
+		rep, err := readReport(o.print)
+		if err != nil {
+			return err
+		}
+		rep.computeRatios()
+		rep.print(stdout)
+		return nil
 	}
 	work := o.keepDir
 	if work == "" {

@@ -16,8 +16,9 @@ type runResult struct {
 	Series         int     `json:"series"`
 	Error          string  `json:"error,omitempty"`
 	SamplesPerSec  float64 `json:"samples_per_sec"`
-	Samples        int64   `json:"samples"`  // acknowledged in the measured window
-	Requests       int64   `json:"requests"` // acknowledged in the measured window
+	SamplesPerCPUs float64 `json:"samples_per_peer_cpu_second"` // efficiency; robust to a shared machine
+	Samples        int64   `json:"samples"`                     // acknowledged in the measured window
+	Requests       int64   `json:"requests"`                    // acknowledged in the measured window
 	ErrorRequests  int64   `json:"error_requests"`
 	ErrorSamples   int64   `json:"error_samples"`
 	FirstError     string  `json:"first_error,omitempty"`
@@ -49,6 +50,9 @@ func newRunResult(name string, series int, lr *loadResult, rss uint64, alloc, ap
 	if lr.Seconds > 0 {
 		r.SamplesPerSec = float64(lr.Samples) / lr.Seconds
 		r.PeerCPUPercent = 100 * lr.PeerCPU / lr.Seconds
+		if lr.PeerCPU > 0 {
+			r.SamplesPerCPUs = float64(lr.Samples) / lr.PeerCPU
+		}
 		r.GenCPUPercent = 100 * lr.GenCPUSeconds / lr.Seconds
 		r.OtherCPU = 100 * lr.OtherCPU / lr.Seconds
 	}
@@ -63,6 +67,7 @@ type ratio struct {
 	Series int     `json:"series"`
 	Peer   string  `json:"peer"`
 	Ratio  float64 `json:"gmc_over_peer_samples_per_sec"`
+	PerCPU float64 `json:"gmc_over_peer_samples_per_cpu_second"`
 	Target float64 `json:"target_ratio"` // what the issue asks for
 }
 
@@ -100,7 +105,11 @@ func (rep *report) computeRatios() {
 			target float64
 		}{{"prometheus", 2}, {"victoria-metrics", 1}} {
 			if p := rep.find(peer.name, r.Series); g != nil && p != nil {
-				rep.Ratios = append(rep.Ratios, ratio{r.Series, peer.name, g.SamplesPerSec / p.SamplesPerSec, peer.target})
+				rep.Ratios = append(rep.Ratios, ratio{Series: r.Series, Peer: peer.name, Target: peer.target,
+					Ratio: g.SamplesPerSec / p.SamplesPerSec})
+				if p.SamplesPerCPUs > 0 {
+					rep.Ratios[len(rep.Ratios)-1].PerCPU = g.SamplesPerCPUs / p.SamplesPerCPUs
+				}
 			}
 		}
 	}
@@ -110,14 +119,14 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nremote-write ingest, %d CPUs shared by target and generator, window %s, %d senders, %d samples/request\n\n",
 		rep.CPUs, rep.Duration, rep.Senders, rep.Batch)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tseries\tsamples/s\terrors\tpeer CPU\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
+	fmt.Fprintln(tw, "target\tseries\tsamples/s\terrors\tpeer CPU\tsamples/CPU-s\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
 	for _, r := range rep.Runs {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%d\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
+			fmt.Fprintf(tw, "%s\t%d\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%.0f%%\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
-			r.Target, r.Series, thousands(r.SamplesPerSec), r.ErrorSamples, r.PeerCPUPercent,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f%%\t%s\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
+			r.Target, r.Series, thousands(r.SamplesPerSec), thousands(float64(r.ErrorSamples)), r.PeerCPUPercent, thousands(r.SamplesPerCPUs),
 			float64(r.PeakRSSBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), r.BytesPerSample,
 			r.Rounds, r.LatencyP50ms, r.LatencyP99ms, r.GenCPUPercent, r.OtherCPU)
 	}
@@ -125,13 +134,13 @@ func (rep *report) print(w io.Writer) {
 	if len(rep.Ratios) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "series\tgmc / peer, samples/s\tpeer\ttarget\tmet\t")
+		fmt.Fprintln(tw, "series\tpeer\tgmc / peer, samples/s\ttarget\tmet\tgmc / peer, samples/CPU-s\t")
 		for _, r := range rep.Ratios {
 			met := "no"
 			if r.Ratio >= r.Target {
 				met = "yes"
 			}
-			fmt.Fprintf(tw, "%d\t%.2f×\t%s\t≥ %.0f×\t%s\t\n", r.Series, r.Ratio, r.Peer, r.Target, met)
+			fmt.Fprintf(tw, "%d\t%s\t%.2f×\t≥ %.0f×\t%s\t%.2f×\t\n", r.Series, r.Peer, r.Ratio, r.Target, met, r.PerCPU)
 		}
 		tw.Flush()
 	}
@@ -141,6 +150,7 @@ func (rep *report) print(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w, "\nerrors: samples in non-2xx or failed requests. peer CPU: 100% = one core. gen CPU: this harness.")
+	fmt.Fprintln(w, "samples/CPU-s: samples per second of the target's own CPU; steadier than samples/s when the machine is shared.")
 	fmt.Fprintln(w, "other CPU: every other process on the machine during the window; above a few % the figures are disturbed.")
 	fmt.Fprintln(w, "disk: du of the data dir after a clean stop; for gmc and Prometheus that is head chunks + WAL, not compacted blocks.")
 }
@@ -154,6 +164,23 @@ func (rep *report) writeJSON(path string) error {
 		return fmt.Errorf("write results: %w", err)
 	}
 	return nil
+}
+
+func readReport(path string) (*report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results: %w", err)
+	}
+	rep := &report{}
+	if err := json.Unmarshal(b, rep); err != nil {
+		return nil, fmt.Errorf("decode results %s: %w", path, err)
+	}
+	for _, r := range rep.Runs { // files from before the field existed
+		if r.SamplesPerCPUs == 0 && r.PeerCPUPercent > 0 {
+			r.SamplesPerCPUs = r.SamplesPerSec / (r.PeerCPUPercent / 100)
+		}
+	}
+	return rep, nil
 }
 
 // thousands formats f rounded, with commas: 1234567 → "1,234,567".
