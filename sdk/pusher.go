@@ -183,21 +183,20 @@ func (p *Pusher) Run(ctx context.Context) error {
 
 	ticker := time.NewTicker(p.opts.Interval)
 	defer ticker.Stop()
-	var err error
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
 		case <-ticker.C:
-			if err = p.Gather(); err != nil {
-				break loop
+			if err := p.Gather(); err != nil {
+				// The spool failed (disk full, permissions): these samples are
+				// lost, the next gathers may fare better.
+				p.logger.Error("samples lost", "err", err)
 			}
 		}
 	}
-	if err == nil {
-		err = p.Gather()
-	}
+	err := p.Gather()
 	deadline := time.NewTimer(p.opts.FlushTimeout)
 	defer deadline.Stop()
 	poll := time.NewTicker(10 * time.Millisecond)
