@@ -327,3 +327,30 @@ func TestRemoteWriteConcurrentSenders(t *testing.T) {
 		t.Errorf("cache has %d series, want 200", got)
 	}
 }
+
+func TestRemoteWriteInvalidHistograms(t *testing.T) {
+	e := newTestEnv(t, nil)
+	badSchema := series([]string{"__name__", "h_schema", "service", "me"})
+	badSchema.Histograms = []prompb.Histogram{{Count: &prompb.Histogram_CountInt{CountInt: 1}, Schema: 42, Timestamp: nowMs}}
+	badSpans := series([]string{"__name__", "h_spans", "service", "me"})
+	badSpans.Histograms = []prompb.Histogram{{Count: &prompb.Histogram_CountInt{CountInt: 2}, PositiveSpans: []prompb.BucketSpan{{Length: 3}},
+		PositiveDeltas: []int64{2}, Timestamp: nowMs}}
+	good := series([]string{"__name__", "x", "service", "me"}, prompb.Sample{Timestamp: nowMs, Value: 1})
+	code, msg := do(t, e.in.RemoteWrite(), http.MethodPost, "/api/v1/write", rwHeaders, encodeWrite(t, badSchema, badSpans, good))
+	if code != http.StatusBadRequest {
+		t.Fatalf("status %d (%s), want 400", code, msg)
+	}
+	for _, want := range []string{
+		"accepted 1 samples, rejected 2",
+		`{__name__="h_schema", service="me"} @1795608000000: histogram has an invalid schema`,
+		`{__name__="h_spans", service="me"} @1795608000000: positive side: spans need 3 buckets, have 1 buckets`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q\ndoes not contain %q", msg, want)
+		}
+	}
+	want := []string{`{__name__="x", service="me"} 1795608000000 1`}
+	if got := e.stored(t); !slices.Equal(got, want) {
+		t.Errorf("stored %q, want %q", got, want)
+	}
+}
