@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: help build test fuzz bench run vet
+.PHONY: help build test fuzz bench bench-agent bench-http run vet
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -19,9 +19,17 @@ test: ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
 
-fuzz: ## run each fuzz target for 30s
-	@for t in $$($(GO) test -list 'Fuzz.*' ./internal/ingest | grep ^Fuzz); do \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 30s ./internal/ingest || exit 1; done
+FUZZ_PKGS ?= ./internal/ingest ./internal/notify ./internal/config
+
+fuzz: ## run each fuzz target for 30s (FUZZTIME=30s)
+	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $${FUZZTIME:-30s} $$p || exit 1; done; done
 
 bench: ## the side-by-side ingest benchmark against Prometheus and VictoriaMetrics
 	$(GO) run ./bench/ingest
+
+bench-agent: ## gmc agent vs prometheus-node-exporter overhead (CPU, RSS)
+	$(GO) run ./bench/agent
+
+bench-http: ## the http benchmark runner's sustained rate vs wrk
+	$(GO) run ./bench/httprunner
