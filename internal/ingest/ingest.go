@@ -63,7 +63,8 @@ type Options struct {
 	Now func() time.Time
 	// Committed, if set, is called after every successful commit with the
 	// distinct metric names written (used for rule evaluation on arrival).
-	// It is called on the request's goroutine and must be cheap.
+	// It is called on the request's goroutine and must be cheap; it may keep
+	// the slice.
 	Committed func(metricNames []string)
 }
 

@@ -152,6 +152,9 @@ func (in *Ingester) writeJSON(r *http.Request, points []jsonPoint) (int, *reject
 			continue
 		}
 		if reason, why := win.check(in, t); reason != "" {
+			if reason == reasonTooNew && p.Timestamp != nil && *p.Timestamp > 1e11 {
+				why += " (timestamp is Unix seconds, not milliseconds)"
+			}
 			for _, k := range keys {
 				rej.add(reason, where(k), t, why)
 			}

@@ -58,14 +58,16 @@ func TestJSONPushPartialAcceptance(t *testing.T) {
 	  {"service":"me","labels":{"service":"other"},"metrics":{"b":1}},
 	  {"service":"me","labels":{"bad-label":"x"},"metrics":{"c":1}},
 	  {"service":"me","timestamp":1895608000,"metrics":{"future":1}},
-	  {"service":"me","labels":{"venue":1},"metrics":{"d":1}}
+	  {"service":"me","labels":{"venue":1},"metrics":{"d":1}},
+	  {"service":"me","timestamp":1795608000000,"metrics":{"ms":1}}
 	]`
 	code, msg := do(t, e.in.JSONPush(), http.MethodPost, "/api/v1/push", nil, []byte(body))
 	if code != http.StatusBadRequest {
 		t.Fatalf("status %d (%s), want 400", code, msg)
 	}
 	for _, want := range []string{
-		"accepted 1 samples, rejected 10",
+		"accepted 1 samples, rejected 11",
+		"; and 1 more",
 		`object 0 (service "me") metric "bad-name" @1795608000000: metric name "bad-name" is invalid`,
 		`object 0 (service "me") metric "nullv" @1795608000000: value is null; want a number`,
 		`object 0 (service "me") metric "strv" @1795608000000: value is a string; want a number`,
@@ -103,6 +105,8 @@ func TestJSONPushBadRequests(t *testing.T) {
 		{name: "unknown field", body: `{"service":"me","metric":{"a":1}}`, code: http.StatusBadRequest, message: `unknown field "metric"`},
 		{name: "trailing data", body: `{"service":"me","metrics":{"a":1}} {"service":"x"}`, code: http.StatusBadRequest,
 			message: "unexpected data after the first JSON value"},
+		{name: "milliseconds timestamp", body: `{"service":"me","timestamp":1795608000000,"metrics":{"a":1}}`, code: http.StatusBadRequest,
+			message: `object 0 (service "me") metric "a" @1795608000000000: timestamp is more than limits.max_future_skew (10m0s) in the future (timestamp is Unix seconds, not milliseconds)`},
 		{name: "oversize", body: `{"service":"me","metrics":{"a":1}}`, limits: func(l *config.Limits) { l.MaxBodyBytes = 8 },
 			code: http.StatusRequestEntityTooLarge, message: "exceeds limits.max_body_bytes 8"},
 		{name: "too many series", body: `{"service":"me","metrics":{"a":1,"b":2,"c":3}}`, limits: func(l *config.Limits) { l.MaxSeriesPerRequest = 2 },

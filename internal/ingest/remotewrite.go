@@ -37,7 +37,6 @@ type rwRequest struct {
 	hists   []rwHistogram
 	spans   [][2]int
 	names   map[string]struct{}
-	list    []string
 	sb      labels.ScratchBuilder
 }
 
@@ -80,7 +79,7 @@ func (p *rwPools) put(r *rwRequest) {
 	}
 	clear(r.series) // drop references to labels and histograms
 	clear(r.hists)
-	r.series, r.samples, r.hists, r.spans, r.list = r.series[:0], r.samples[:0], r.hists[:0], r.spans[:0], r.list[:0]
+	r.series, r.samples, r.hists, r.spans = r.series[:0], r.samples[:0], r.hists[:0], r.spans[:0]
 	clear(r.names)
 	p.req.Put(r)
 }
@@ -130,7 +129,7 @@ func (in *Ingester) serveRemoteWrite(w http.ResponseWriter, r *http.Request) {
 		in.respond(w, protoRemoteWrite, bodyErrorCode(err), err.Error())
 		return
 	}
-	accepted, rej, err := in.writeRemote(r.Context(), req)
+	accepted, rej, names, err := in.writeRemote(r.Context(), req)
 	if err != nil {
 		code := http.StatusInternalServerError
 		var re *requestError
@@ -142,18 +141,18 @@ func (in *Ingester) serveRemoteWrite(w http.ResponseWriter, r *http.Request) {
 		in.respond(w, protoRemoteWrite, code, err.Error())
 		return
 	}
-	in.finish(w, protoRemoteWrite, accepted, rej, req.list, http.StatusNoContent)
+	in.finish(w, protoRemoteWrite, accepted, rej, names, http.StatusNoContent)
 }
 
 // writeRemote decodes req.body and writes it. A *requestError means nothing
 // was written; another error is a storage failure.
-func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *rejections, error) {
+func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *rejections, []string, error) {
 	n, err := snappy.DecodedLen(req.body)
 	if err != nil {
-		return 0, nil, badRequest("decode snappy body: %v", err)
+		return 0, nil, nil, badRequest("decode snappy body: %v", err)
 	}
 	if limit := in.limits.MaxBodyBytes * decodedBodyFactor; int64(n) > limit {
-		return 0, nil, &requestError{code: http.StatusRequestEntityTooLarge,
+		return 0, nil, nil, &requestError{code: http.StatusRequestEntityTooLarge,
 			msg: fmt.Sprintf("decoded body of %d bytes exceeds %d (limits.max_body_bytes × %d)", n, limit, decodedBodyFactor)}
 	}
 	if cap(req.data) < n {
@@ -161,7 +160,7 @@ func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *reje
 	}
 	req.data, err = snappy.Decode(req.data[:cap(req.data)], req.body)
 	if err != nil {
-		return 0, nil, badRequest("decode snappy body: %v", err)
+		return 0, nil, nil, badRequest("decode snappy body: %v", err)
 	}
 	// The cache is read while parsing so that a known series' labels are
 	// not even walked: their bytes equal ones validated before.
@@ -169,7 +168,7 @@ func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *reje
 	err = req.parse(in.limits.MaxSeriesPerRequest, in.cache.m)
 	in.cache.mu.RUnlock()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	return in.appendRemote(ctx, req)
 }
@@ -428,7 +427,7 @@ func (in *Ingester) seriesLabels(key []byte, sb *labels.ScratchBuilder) (labels.
 }
 
 // appendRemote appends the parsed request and commits it.
-func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rejections, error) {
+func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rejections, []string, error) {
 	win := in.window()
 	rej := &rejections{protocol: protoRemoteWrite}
 	app := in.app.AppenderV2(ctx)
@@ -462,7 +461,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 			if err != nil {
 				if err := in.appendFailed(rej, err, s.ent.ls, sm.t); err != nil {
 					_ = app.Rollback()
-					return 0, nil, err
+					return 0, nil, nil, err
 				}
 				continue
 			}
@@ -482,7 +481,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 			if err != nil {
 				if err := in.appendFailed(rej, err, s.ent.ls, hs.t); err != nil {
 					_ = app.Rollback()
-					return 0, nil, err
+					return 0, nil, nil, err
 				}
 				continue
 			}
@@ -497,13 +496,17 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 		}
 	}
 	if err := app.Commit(); err != nil {
-		return 0, nil, fmt.Errorf("commit samples: %w", err)
+		return 0, nil, nil, fmt.Errorf("commit samples: %w", err)
 	}
 	in.learn(req)
-	for name := range req.names {
-		req.list = append(req.list, name)
+	var names []string // fresh: the Committed hook may keep it
+	if len(req.names) > 0 {
+		names = make([]string, 0, len(req.names))
+		for name := range req.names {
+			names = append(names, name)
+		}
 	}
-	return accepted, rej, nil
+	return accepted, rej, names, nil
 }
 
 // appendFailed records a sample the appender refused; it returns an error
