@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -44,6 +45,9 @@ type UI struct {
 	opts   Options
 	assets fs.FS
 	index  []byte
+	// done is closed by Shutdown: open event streams end.
+	done     chan struct{}
+	shutdown sync.Once
 }
 
 // Route is one route of the UI, in the shape of the server's routing table.
@@ -75,8 +79,13 @@ func newUI(opts Options, assets fs.FS) (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read embedded dashboard index.html (run internal/web/ui/build.sh): %w", err)
 	}
-	return &UI{opts: opts, assets: assets, index: index}, nil
+	return &UI{opts: opts, assets: assets, index: index, done: make(chan struct{})}, nil
 }
+
+// Shutdown ends the open event streams, which otherwise never go idle and
+// would hold up http.Server.Shutdown; register it with
+// http.Server.RegisterOnShutdown. Later streams end at once.
+func (u *UI) Shutdown() { u.shutdown.Do(func() { close(u.done) }) }
 
 // Routes are the UI's routes: the page at /, its hashed assets under
 // /assets/ and the event stream at /api/ui/events.

@@ -109,7 +109,12 @@ func TestEvents(t *testing.T) {
 		}
 		return *firing.Load(), nil
 	}
-	srv := newTestUI(t, Options{Alerts: src, Interval: 10 * time.Millisecond})
+	ui, err := New(Options{Alerts: src, Interval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ui.Handler())
+	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/ui/events", nil)
@@ -133,6 +138,10 @@ func TestEvents(t *testing.T) {
 	unavailable.Store(true)
 	if got, want := readEvent(t, r), `{"available":false,"alerts":[]}`; got != want {
 		t.Fatalf("when unavailable: %s, want %s", got, want)
+	}
+	ui.Shutdown()
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatalf("stream after Shutdown: %v, want a clean end", err)
 	}
 }
 

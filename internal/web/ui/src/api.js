@@ -8,6 +8,14 @@ export class NotAvailable extends Error {
   }
 }
 
+/** NotFound is a 404 the endpoint explains (no report yet, unknown name). */
+export class NotFound extends Error {
+  constructor(path, message) {
+    super(message);
+    this.path = path;
+  }
+}
+
 /** getJSON fetches a JSON document; 404 throws NotAvailable. */
 export async function getJSON(path, signal) {
   const res = await fetch(path, {signal, headers: {Accept: 'application/json'}});
@@ -16,7 +24,7 @@ export async function getJSON(path, signal) {
     // message; a missing route is "not available".
     let body = null;
     try { body = await res.json(); } catch { /* plain-text 404 */ }
-    if (body && body.errorType && body.error && !/page not found/.test(body.error)) throw new Error(body.error);
+    if (body && body.errorType && body.error) throw new NotFound(path.split('?')[0], body.error);
     throw new NotAvailable(path.split('?')[0]);
   }
   let body;

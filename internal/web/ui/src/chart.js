@@ -21,16 +21,28 @@ export function card(title, opts = {}) {
   return {el, body, note};
 }
 
-function axisSize(fmt) {
-  return (u, values) => {
-    if (!values) return 40;
-    const w = Math.max(...values.map((v) => String(v).length));
-    return Math.max(40, 8 + w * 6.6);
-  };
+function axisSize(u, values) {
+  if (!values) return 48;
+  const w = Math.max(...values.map((v) => String(v).length));
+  return Math.max(48, 18 + w * 6.6);
+}
+
+const pad2 = (n) => String(n).padStart(2, '0');
+
+/** timeValues labels the time axis in 24h local time, with the date when the ticks are a day or more apart. */
+function timeValues(u, splits, axisIdx, space, incr) {
+  return splits.map((ts) => {
+    const d = new Date(ts * 1000);
+    const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+    if (incr >= 86400) return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+    if (incr >= 3600 * 6) return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
+    if (incr < 60) return `${hm}:${pad2(d.getSeconds())}`;
+    return hm;
+  });
 }
 
 function timeAxis() {
-  return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}};
+  return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}, values: timeValues};
 }
 
 function valueAxis(unit) {
@@ -38,7 +50,7 @@ function valueAxis(unit) {
     stroke: AXIS, font: FONT, labelFont: FONT, label: unit.label, labelSize: 16, labelGap: 2,
     grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1},
     values: (u, splits) => splits.map((v) => unit.fmt(v)),
-    size: axisSize(unit.fmt),
+    size: axisSize,
   };
 }
 
@@ -116,7 +128,7 @@ export class LineChart {
           fill: s.fill,
           points: s.points || {show: false},
           paths: s.paths,
-          spanGaps: false,
+          spanGaps: !!s.spanGaps,
           value: (u, v) => unit.fmt(v),
         };
       })],
@@ -175,7 +187,7 @@ export class HeatmapChart {
     this.max = max;
     this.el.dataset.points = String(cells);
     if (!cells) { lo = 1; hi = 1000; }
-    this.yr = [Math.max(lo, 1e-3), Math.max(hi, lo * 10)];
+    this.yr = [Math.max(lo / 1.15, 1e-3), Math.max(hi * 1.15, lo * 10)];
     const data = [xs, xs.map(() => null)];
     if (this.u) this.u.destroy();
     const unit = units.us;
@@ -185,7 +197,7 @@ export class HeatmapChart {
       legend: {show: false},
       cursor: {points: {show: false}, drag: {x: false, y: false}},
       scales: {x: {time: true}, y: {distr: 3, log: 10, range: () => this.yr}},
-      axes: [timeAxis(), valueAxis(unit)],
+      axes: [timeAxis(), {...valueAxis(unit), splits: logSplits}],
       series: [{}, {stroke: 'transparent', points: {show: false}}],
       hooks: {draw: [(u) => this.paint(u)]},
     }, data, this.el);
@@ -220,6 +232,18 @@ export class HeatmapChart {
   }
 
   destroy() { this.ro.disconnect(); if (this.u) this.u.destroy(); }
+}
+
+/** logSplits are 1-2-5 steps of each decade within the scale. */
+function logSplits(u, axisIdx, min, max) {
+  const out = [];
+  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
+    for (const m of [1, 2, 5]) {
+      const v = m * 10 ** e;
+      if (v >= min && v <= max) out.push(v);
+    }
+  }
+  return out;
 }
 
 /** heat maps 0..1 to a dark-blue → cyan → yellow ramp. */

@@ -80,7 +80,7 @@ export function mount(main, ctx) {
           h('td', {class: 'num'}, units.us.fmt(last(py))), h('td', {}, sparkline(py, PALETTE[1])),
           h('td', {class: 'num'}, units.pct.fmt(last(ey))),
           h('td', {}, sl && sl.ach != null
-            ? bar((sl.ach - 90) / 10, `${num(sl.ach)}% / ${num(sl.objective)}% (${sl.window})`, sl.ach >= sl.objective ? 'good' : 'bad')
+            ? bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} (${sl.window})`, sl.ach >= sl.objective ? 'good' : 'bad')
             : h('span', {class: 'muted'}, sl ? 'no data' : slas == null ? 'n/a' : '—')),
           h('td', {}, budgetFrac != null ? bar(budgetFrac, `${num(budgetFrac * 100)}% left`) : h('span', {class: 'muted'}, '—')));
       });

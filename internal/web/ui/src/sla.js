@@ -36,7 +36,7 @@ export function mount(main) {
 }
 
 function slaCard(s) {
-  const c = card(s.name, {note: `${s.service} · ${s.indicator} · objective ${num(s.objective)}%`, wide: true});
+  const c = card(s.name, {note: `${s.service} · ${s.indicator} · objective ${units.pct9.fmt(s.objective)}`, wide: true});
   c.el.dataset.sla = s.name;
   const burning = s.burning ? pill(s.burning === 'page' ? 'bad' : 'warn', `burning (${s.burning})`) : null;
   c.body.append(
@@ -46,7 +46,7 @@ function slaCard(s) {
       h('thead', {}, h('tr', {}, ['Window', 'Achievement', 'Error budget left', 'Burn rate', 'Met'].map((t) => h('th', {}, t)))),
       h('tbody', {}, (s.windows || []).map((x) => h('tr', {},
         h('td', {}, x.window),
-        h('td', {class: 'num'}, x.achievement == null ? '–' : num(x.achievement) + '%'),
+        h('td', {class: 'num'}, units.pct9.fmt(x.achievement)),
         h('td', {}, x.error_budget_left == null ? h('span', {class: 'muted'}, 'no data') : bar(x.error_budget_left, `${num(x.error_budget_left * 100)}%`)),
         h('td', {class: 'num'}, units.x.fmt(x.burn_rate)),
         h('td', {}, x.met == null ? '–' : x.met ? pill('up', 'met') : pill('down', 'missed')))))),

@@ -60,6 +60,12 @@ function micros(v) {
   return num(v * 1e3) + ' ns';
 }
 
+function pct9(v) {
+  if (v == null || !isFinite(v)) return '–';
+  if (v >= 99 && v < 100) return trim(Math.floor(v * 1000) / 1000, 3) + '%';
+  return num(v) + '%';
+}
+
 function seconds(v) {
   if (v == null || !isFinite(v)) return '–';
   return micros(v * 1e6);
@@ -73,6 +79,8 @@ export const units = {
   us: {fmt: micros, label: 'µs'},
   s: {fmt: seconds, label: 's'},
   pct: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '%'), label: '%'},
+  /** pct9 keeps the nines: 99.99% stays 99.99%. */
+  pct9: {fmt: pct9, label: '%'},
   rate: {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + '/s'), label: '/s'},
   bytes: {fmt: bytes, label: 'bytes'},
   bps: {fmt: (v) => (v == null || !isFinite(v) ? '–' : bytes(v) + '/s'), label: 'bytes/s'},

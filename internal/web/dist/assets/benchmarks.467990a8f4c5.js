@@ -1,6 +1,6 @@
 // Benchmarks page: the latest weekly report, each benchmark's trend from its
 // gmc_bench_* series, regressions flagged.
-import {getJSON, queryRange, align, NotAvailable} from './api.js';
+import {getJSON, queryRange, align, NotAvailable, NotFound} from './api.js';
 import {LineChart, card, sparkline, PALETTE} from './chart.js';
 import {h, benchUnit, pill, when, num} from './util.js';
 import {kpi} from './overview.js';
@@ -19,7 +19,7 @@ export function mount(main) {
   return {
     async refresh(w, signal) {
       const [rep, med, reg] = await Promise.all([
-        getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable ? null : Promise.reject(e))),
+        getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable || e instanceof NotFound ? e : Promise.reject(e))),
         queryRange(Q.bench.median(w), w, signal),
         queryRange(Q.bench.regression(w), w, signal),
       ]);
@@ -48,7 +48,7 @@ export function mount(main) {
         c.card.note.textContent = (s.metric.unit || '') + (n ? ` · ${n} regression point${n > 1 ? 's' : ''}` : '');
         c.card.el.classList.toggle('regressed', n > 0);
         c.chart.update(A.xs, [
-          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}},
+          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true},
           {label: 'regression', data: flagged, color: PALETTE[3], width: 0, points: {show: true, size: 9, fill: PALETTE[3]}, paths: () => null},
         ]);
       });
@@ -61,9 +61,15 @@ export function mount(main) {
 }
 
 function renderReport(rep, kpis, report) {
-  if (rep == null) {
+  if (rep instanceof NotAvailable) {
     kpis.replaceChildren();
     report.body.replaceChildren(unavailable('Benchmark reports', '/benchmark/report'));
+    return;
+  }
+  if (rep instanceof NotFound) {
+    kpis.replaceChildren();
+    report.note.textContent = '';
+    report.body.replaceChildren(h('div', {class: 'unavailable', 'data-empty': '/benchmark/report'}, h('span', {class: 'muted'}, rep.message)));
     return;
   }
   const es = rep.benchmarks || [];

@@ -77,6 +77,7 @@ function route() {
   main.replaceChildren();
   main.dataset.page = r.page;
   main.dataset.refreshed = '0';
+  main.dataset.error = '';
   document.title = `gmc · ${r.arg || r.page}`;
   state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href});
   refresh();

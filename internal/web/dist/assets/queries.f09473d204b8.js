@@ -48,8 +48,10 @@ export const trading = {
 };
 
 export const bench = {
-  median: (w) => `last_over_time(gmc_bench_median[${Math.max(w.step, 300)}s])`,
-  regression: (w) => `max by (benchmark) (max_over_time(gmc_bench_regression[${Math.max(w.step, 300)}s]))`,
+  // Runs are sparse: each step looks back exactly one step, so a run shows
+  // as one point.
+  median: (w) => `last_over_time(gmc_bench_median[${w.step}s])`,
+  regression: (w) => `max by (benchmark) (max_over_time(gmc_bench_regression[${w.step}s]))`,
 };
 
 export const slaBurn = 'sla:error_ratio:rate1h';
