@@ -247,6 +247,11 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 				"service", svc, "instance", host, "job", "gmc-agent", "mode", mode))
 		}
 		add(sample(t, 300e6+50e6*math.Sin(phase*3), "__name__", "gmc_process_resident_memory_bytes", "service", svc, "instance", host, "job", "gmc-agent"))
+		add(sample(t, 24, "__name__", "gmc_process_threads", "service", svc, "instance", host, "job", "gmc-agent"))
+		add(sample(t, 180+float64(i%7), "__name__", "gmc_process_open_fds", "service", svc, "instance", host, "job", "gmc-agent"))
+		for _, ep := range []string{"quote", "cancel"} {
+			add(sample(t, g.counter(svc+"/req/"+ep, float64(orders)*0.5), "__name__", "gmc_requests_total", "service", svc, "instance", inst, "endpoint", ep))
+		}
 	}
 	for hi, host := range g.d.Hosts {
 		hl := []string{"instance", host, "job", "gmc-agent"}

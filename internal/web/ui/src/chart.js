@@ -197,7 +197,7 @@ export class HeatmapChart {
       legend: {show: false},
       cursor: {points: {show: false}, drag: {x: false, y: false}},
       scales: {x: {time: true}, y: {distr: 3, log: 10, range: () => this.yr}},
-      axes: [timeAxis(), {...valueAxis(unit), splits: logSplits}],
+      axes: [timeAxis(), {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits}],
       series: [{}, {stroke: 'transparent', points: {show: false}}],
       hooks: {draw: [(u) => this.paint(u)]},
     }, data, this.el);

@@ -97,14 +97,14 @@ function banner() {
     if (!firing.length) { el.hidden = true; el.replaceChildren(); return; }
     el.hidden = false;
     const shown = firing.slice(0, 4);
-    el.replaceChildren(
+    el.replaceChildren(...[
       h('span', {class: 'banner-icon'}, '●'),
       h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
       h('span', {class: 'banner-list'}, shown.map((a) =>
         h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts')},
           a.name || 'alert', a.service ? ` · ${a.service}` : '', a.summary ? ` — ${a.summary}` : ''))),
       firing.length > shown.length ? h('a', {href: href('alerts')}, `+${firing.length - shown.length} more`) : null,
-      h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
+      h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
   });
   es.onerror = () => { el.dataset.stream = 'reconnecting'; };
   es.onopen = () => { el.dataset.stream = 'open'; };
