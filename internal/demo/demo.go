@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,10 @@ type Options struct {
 	// MarketDataAddress is where market-data serves /metrics for gmc to
 	// scrape; 127.0.0.1:0 (a free port, see MarketDataAddr) when empty.
 	MarketDataAddress string
+	// MarketDataListener, when set, is used instead of listening on
+	// MarketDataAddress (so the caller knows the address before New, e.g.
+	// to configure gmc's scraping); Demo closes it.
+	MarketDataListener net.Listener
 	// SpoolDir, when set, keeps each pushed service's undelivered requests
 	// on disk under SpoolDir/<service>; in memory otherwise.
 	SpoolDir string
@@ -155,7 +160,7 @@ func New(opts Options) (*Demo, error) {
 		if pushed {
 			err = s.pushTo(&d.opts)
 		} else {
-			err = s.serveOn(opts.MarketDataAddress)
+			err = s.serveOn(opts.MarketDataAddress, opts.MarketDataListener)
 		}
 		if err != nil {
 			return nil, err

@@ -104,19 +104,18 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() (bool, 
 // flowed through the whole exchange, the incident slowed the matching path
 // and the downed service came back.
 func TestDemoReportsToGMC(t *testing.T) {
-	// A free port for market-data, known before gmc is configured to scrape it.
+	// market-data's listener first: gmc's configuration names its address.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mdAddr := ln.Addr().String()
-	ln.Close()
 	base := startGMC(t, mdAddr)
 	d, err := New(Options{
 		GMCURL: base, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Seed: 1, IncidentEvery: 2 * time.Second, IncidentLength: 3 * time.Second,
 		Incidents: []Incident{IncidentLatency, IncidentDown}, OrdersPerSecond: 1000,
-		MarketDataAddress: mdAddr, PushInterval: 500 * time.Millisecond,
+		MarketDataListener: ln, PushInterval: 500 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -19,11 +19,12 @@ const (
 	// IncidentErrors fails 5% of the gateway's orders: the order success
 	// rate drops and the order-success SLA's burn-rate alerts fire.
 	IncidentErrors Incident = "errors"
-	// IncidentDown takes a service down (in turn the backtester, which
-	// pushes, and market-data, which gmc scrapes): it stops working and
-	// stops pushing or serving, so ServiceSilent (and, for the scraped one,
-	// TargetDown) fires once it has been silent for 30s, and resolves when
-	// it is back. Its length must exceed 30s for the alert to fire.
+	// IncidentDown takes a service down (in turn market-data, which gmc
+	// scrapes, and the backtester, which pushes): it stops working and stops
+	// serving or pushing, so TargetDown (for the scraped one) and
+	// ServiceSilent fire once it has been silent for 30s, and resolve when
+	// it is back. Its length must exceed 30s (plus an evaluation interval)
+	// for the alerts to fire.
 	IncidentDown Incident = "down"
 )
 
@@ -52,7 +53,7 @@ func (d *Demo) injectIncidents(ctx context.Context) {
 	if d.opts.IncidentEvery < 0 || len(d.opts.Incidents) == 0 {
 		return
 	}
-	downTargets := []*service{d.backtester.svc, d.marketData.svc}
+	downTargets := []*service{d.marketData.svc, d.backtester.svc}
 	downs := 0
 	wait := func(t time.Duration) bool {
 		tm := time.NewTimer(t)

@@ -67,9 +67,14 @@ func (s *service) pushTo(o *Options) error {
 	return nil
 }
 
-// serveOn makes s serve /metrics on addr (127.0.0.1:0 picks a port); it
-// listens now so the address is known before gmc is configured.
-func (s *service) serveOn(addr string) error {
+// serveOn makes s serve /metrics on ln or, when nil, on addr (127.0.0.1:0
+// picks a port); it listens now so the address is known before gmc is
+// configured.
+func (s *service) serveOn(addr string, ln net.Listener) error {
+	if ln != nil {
+		s.ln, s.listen = ln, ln.Addr().String()
+		return nil
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("service %s: listen on %s: %w", s.name, addr, err)

@@ -1,0 +1,413 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/agent"
+	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/demo"
+	"github.com/gmc-dev/gmc/internal/notify"
+	"github.com/gmc-dev/gmc/internal/notify/channel"
+	"github.com/gmc-dev/gmc/internal/notify/email"
+	"github.com/gmc-dev/gmc/internal/notify/slack"
+	"github.com/gmc-dev/gmc/internal/notify/telegram"
+	"github.com/gmc-dev/gmc/internal/notify/webhook"
+	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/sla"
+)
+
+// Environment variables of gmc demo.
+const (
+	envPGDSN         = "GMC_DEMO_PG_DSN"        // PostgreSQL for the DB query latency benchmark
+	envSlackURL      = "GMC_SLACK_WEBHOOK_URL"  // Slack incoming webhook
+	envSlackChannel  = "GMC_SLACK_CHANNEL"      // optional
+	envTelegramToken = "GMC_TELEGRAM_BOT_TOKEN" // with GMC_TELEGRAM_CHAT_ID
+	envTelegramChat  = "GMC_TELEGRAM_CHAT_ID"
+	envSMTPHost      = "GMC_SMTP_SMARTHOST" // host:port, with GMC_SMTP_FROM and GMC_SMTP_TO
+	envSMTPFrom      = "GMC_SMTP_FROM"
+	envSMTPTo        = "GMC_SMTP_TO"
+	envSMTPUser      = "GMC_SMTP_USERNAME" // optional
+	envSMTPPassword  = "GMC_SMTP_PASSWORD" // optional
+)
+
+// demoCommand runs gmc on a simulated trading system: gmc demo [flags].
+type demoCommand struct {
+	stdout, stderr io.Writer
+	// getenv reads the environment; os.Getenv when nil.
+	getenv func(string) string
+}
+
+func (c *demoCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
+	listen := fs.String("web.listen-address", config.DefaultListenAddress, "address of gmc's dashboard and APIs")
+	dataDir := fs.String("data-dir", "./demo-data", "directory of the demo's gmc data, spools and benchmark archive")
+	incidentEvery := fs.Duration("incident-every", demo.DefaultIncidentEvery, "pause before each injected incident (negative: none)")
+	incidentLength := fs.Duration("incident-length", demo.DefaultIncidentLength, "how long each incident lasts (a service-down incident needs > 30s to alert)")
+	incidents := fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
+	benchEvery := fs.Duration("bench-every", 2*time.Minute, "how often the four standard benchmarks run")
+	evalInterval := fs.Duration("alerting.evaluation-interval", 5*time.Second, "rule evaluation interval (pushes also trigger evaluation)")
+	seed := fs.Int64("seed", 1, "seed of the simulated order flow and prices")
+	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+	}
+	if *duration < 0 {
+		return fmt.Errorf("--duration %v: must not be negative", *duration)
+	}
+	if *benchEvery < time.Second {
+		return fmt.Errorf("--bench-every %v: must be at least 1s", *benchEvery)
+	}
+	kinds, err := demo.ParseIncidents(*incidents)
+	if err != nil {
+		return fmt.Errorf("--incidents: %w", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return err
+	}
+	getenv := c.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+
+	// The console receiver: gmc's notifications arrive at it as webhooks.
+	out := &lockedWriter{w: c.stdout}
+	recvLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listen for the console notification receiver: %w", err)
+	}
+	recv := &http.Server{Handler: consoleReceiver(out, logger), ReadHeaderTimeout: 5 * time.Second}
+
+	// market-data is scraped, so its address must be in gmc's config.
+	mdLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		recvLn.Close()
+		return fmt.Errorf("listen for market-data: %w", err)
+	}
+	closeListeners := func() { recvLn.Close(); mdLn.Close() }
+
+	pgDSN := getenv(envPGDSN)
+	cfg, channels, err := demoConfig(demoConfigParams{
+		listen: *listen, dataDir: filepath.Join(*dataDir, "gmc"), marketData: mdLn.Addr().String(),
+		receiverURL: "http://" + recvLn.Addr().String() + "/", benchEvery: *benchEvery,
+		evalInterval: *evalInterval, pgDSN: pgDSN, getenv: getenv,
+	})
+	if err != nil {
+		closeListeners()
+		return err
+	}
+	benchmarks := bench.NewRegistry()
+	if err := demo.RegisterBenchmarks(benchmarks); err != nil {
+		closeListeners()
+		return err
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		closeListeners()
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger.With("component", "gmc"), Version: version, Benchmarks: benchmarks})
+	if err != nil {
+		closeListeners()
+		return err
+	}
+	base := "http://" + srv.Addr()
+	// stopServer releases what server.New opened when the demo cannot start.
+	stopServer := func() {
+		cctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := srv.Run(cctx); err != nil {
+			logger.Error("stop gmc server", "err", err)
+		}
+	}
+
+	acfg := agent.DefaultConfig()
+	acfg.GMCURL = base
+	acfg.Spool.Dir = filepath.Join(*dataDir, "spool", "agent")
+	acfg.Web.ListenAddress = ""
+	pidFile := filepath.Join(*dataDir, "gmc-demo.pid")
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		closeListeners()
+		stopServer()
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	acfg.Processes = []agent.Process{{Service: "gmc-demo", PIDFile: pidFile}}
+	ag, err := agent.New(agent.Options{Config: acfg, Logger: logger.With("component", "agent")})
+	if err != nil {
+		closeListeners()
+		stopServer()
+		return err
+	}
+	sim, err := demo.New(demo.Options{
+		GMCURL: base, Logger: logger.With("component", "demo"), Seed: *seed,
+		IncidentEvery: *incidentEvery, IncidentLength: *incidentLength, Incidents: kinds,
+		MarketDataListener: mdLn, SpoolDir: filepath.Join(*dataDir, "spool"),
+	})
+	if err != nil {
+		recvLn.Close()
+		stopServer()
+		return err
+	}
+
+	printBanner(out, bannerInfo{
+		base: base, services: sim.Services(), channels: channels, dbStandIn: pgDSN == "",
+		benchEvery: *benchEvery, incidentEvery: *incidentEvery, incidentLength: *incidentLength,
+		incidents: kinds, duration: *duration,
+	})
+
+	// Start in dependency order, stop in reverse: the simulated services
+	// flush to gmc before gmc stops, and the console receiver hears the
+	// last notifications.
+	parts := []*part{
+		startPart("console receiver", ctx, func(ctx context.Context) error { return serveUntil(ctx, recv, recvLn) }),
+		startPart("gmc server", ctx, srv.Run),
+		startPart("agent", ctx, ag.Run),
+		startPart("simulated trading system", ctx, sim.Run),
+	}
+	exited := make(chan struct{}, len(parts))
+	for _, p := range parts {
+		go func() { <-p.done; exited <- struct{}{} }()
+	}
+	select {
+	case <-ctx.Done():
+	case <-exited: // one part failed: stop the others
+	}
+	var errs []error
+	for _, p := range slices.Backward(parts) {
+		p.cancel()
+		<-p.done
+		if p.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.name, p.err))
+		}
+	}
+	fmt.Fprintln(out, "gmc demo stopped.")
+	return errors.Join(errs...)
+}
+
+// part is one running component of the demo.
+type part struct {
+	name   string
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// startPart runs run in a goroutine with a context of its own, detached
+// from parent's cancellation so that parts stop one by one.
+func startPart(name string, parent context.Context, run func(context.Context) error) *part {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	p := &part{name: name, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.err = run(ctx)
+	}()
+	return p
+}
+
+// serveUntil serves srv on ln until ctx ends.
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// lockedWriter serializes writes from the banner, the console receiver and
+// the shutdown message.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// consoleReceiver prints each webhook notification (Alertmanager's payload)
+// as one line per alert.
+func consoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST a webhook notification", http.StatusMethodNotAllowed)
+			return
+		}
+		var n channel.Notification
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&n); err != nil {
+			logger.Warn("console receiver: bad notification", "err", err)
+			http.Error(w, "decode notification: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		var b strings.Builder
+		for _, a := range n.Alerts {
+			at := a.StartsAt
+			if a.Status == channel.StatusResolved {
+				at = a.EndsAt
+			}
+			fmt.Fprintf(&b, "%s  NOTIFY %-8s %s", at.Local().Format("15:04:05"), strings.ToUpper(a.Status), a.Labels[model.AlertNameLabel])
+			for _, k := range []model.LabelName{"service", "sla", "instance", "severity"} {
+				if v, ok := a.Labels[k]; ok {
+					fmt.Fprintf(&b, " %s=%s", k, v)
+				}
+			}
+			if s := a.Annotations["summary"]; s != "" {
+				fmt.Fprintf(&b, " — %s", s)
+			}
+			b.WriteByte('\n')
+		}
+		io.WriteString(out, b.String())
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+type demoConfigParams struct {
+	listen, dataDir, marketData, receiverURL, pgDSN string
+	benchEvery, evalInterval                        time.Duration
+	getenv                                          func(string) string
+}
+
+// demoConfig is gmc's configuration for the demo: the default rules, the
+// product's SLAs, notifications to the console (and Slack, Telegram, e-mail
+// when their variables are set), market-data scraped every second and the
+// four standard benchmarks. It returns the notification channels in use.
+func demoConfig(p demoConfigParams) (config.Config, []string, error) {
+	cfg := config.Default()
+	cfg.Server.ListenAddress = p.listen
+	cfg.Server.DataDir = p.dataDir
+	cfg.ScrapeConfigs = []config.ScrapeConfig{{
+		JobName:        demo.ServiceMarketData,
+		ScrapeInterval: config.Duration(time.Second),
+		ScrapeTimeout:  config.Duration(500 * time.Millisecond),
+		StaticConfigs: []config.StaticConfig{{
+			Targets: []string{p.marketData},
+			Labels:  map[string]string{"service": demo.ServiceMarketData},
+		}},
+	}}
+	cfg.Alerting.DefaultRules = true
+	cfg.Alerting.EvaluationInterval = config.Duration(p.evalInterval)
+	cfg.SLAs = []sla.SLA{
+		{
+			Name: "matching-latency", Service: demo.ServiceEngine, Objective: 99,
+			Description: "matching latency p99 < 500µs: 99% of orders matched within 500µs",
+			Indicator:   sla.Indicator{Latency: &sla.Latency{Threshold: sla.Duration(500 * time.Microsecond)}},
+		},
+		{
+			Name: "order-success", Service: demo.ServiceGateway, Objective: 99.99,
+			Description: "order success rate ≥ 99.99%",
+			Indicator:   sla.Indicator{Ratio: &sla.Ratio{}},
+		},
+	}
+	d := func(t time.Duration) *model.Duration { m := model.Duration(t); return &m }
+	rcv := notify.Receiver{Name: "demo", WebhookConfigs: []webhook.Config{{URL: commoncfg.Secret(p.receiverURL)}}}
+	channels := []string{"console (webhook " + p.receiverURL + ")"}
+	if u := p.getenv(envSlackURL); u != "" {
+		rcv.SlackConfigs = []slack.Config{{WebhookURL: commoncfg.Secret(u), Channel: p.getenv(envSlackChannel)}}
+		channels = append(channels, "Slack")
+	}
+	if tok, chat := p.getenv(envTelegramToken), p.getenv(envTelegramChat); tok != "" || chat != "" {
+		id, err := strconv.ParseInt(chat, 10, 64)
+		if tok == "" || err != nil {
+			return config.Config{}, nil, fmt.Errorf("%s and %s: set both, the chat id an integer", envTelegramToken, envTelegramChat)
+		}
+		rcv.TelegramConfigs = []telegram.Config{{BotToken: commoncfg.Secret(tok), ChatID: id}}
+		channels = append(channels, "Telegram")
+	}
+	if host := p.getenv(envSMTPHost); host != "" {
+		rcv.EmailConfigs = []email.Config{{
+			Smarthost: host, From: p.getenv(envSMTPFrom), To: p.getenv(envSMTPTo),
+			AuthUsername: p.getenv(envSMTPUser), AuthPassword: commoncfg.Secret(p.getenv(envSMTPPassword)),
+		}}
+		channels = append(channels, "e-mail to "+p.getenv(envSMTPTo))
+	}
+	cfg.Notify = notify.Config{
+		Route: notify.Route{
+			Receiver: "demo", GroupBy: []string{"..."},
+			GroupWait: d(0), GroupInterval: d(5 * time.Second), RepeatInterval: d(time.Hour),
+		},
+		Receivers: []notify.Receiver{rcv},
+	}
+	cfg.Benchmarks = bench.DefaultConfig()
+	cfg.Benchmarks.Suite = demo.Benchmarks(p.benchEvery, p.pgDSN)
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	return cfg, channels, nil
+}
+
+type bannerInfo struct {
+	base                                      string
+	services, channels                        []string
+	dbStandIn                                 bool
+	benchEvery, incidentEvery, incidentLength time.Duration
+	incidents                                 []demo.Incident
+	duration                                  time.Duration
+}
+
+func printBanner(w io.Writer, b bannerInfo) {
+	var s strings.Builder
+	fmt.Fprintf(&s, "\ngmc demo — a simulated trading desk reporting to gmc\n\n")
+	fmt.Fprintf(&s, "  Dashboard       %s/\n", b.base)
+	fmt.Fprintf(&s, "  System status   %s/system/status\n", b.base)
+	fmt.Fprintf(&s, "  Alerts          %s/api/v1/alerts   history: %s/alerts/history\n", b.base, b.base)
+	fmt.Fprintf(&s, "  SLAs            %s/sla\n", b.base)
+	fmt.Fprintf(&s, "  Benchmarks      %s/benchmark/report?format=html   (first report about %s after start)\n", b.base, b.benchEvery+10*time.Second)
+	fmt.Fprintf(&s, "  PromQL          %s/api/v1/query   (Grafana: a Prometheus data source at %s)\n\n", b.base, b.base)
+	fmt.Fprintf(&s, "Services: %s (market-data is scraped, the others push with the SDK), and this host through the agent.\n", strings.Join(b.services, ", "))
+	fmt.Fprintf(&s, "SLAs: matching-latency (99%% of matching-engine orders within 500µs), order-success (order-gateway ≥ 99.99%%).\n")
+	if b.incidentEvery >= 0 {
+		fmt.Fprintf(&s, "Incidents: every %s one of %v for %s —\n", b.incidentEvery, b.incidents, b.incidentLength)
+		fmt.Fprintf(&s, "  latency: the matching engine slows (ServiceLatencyHigh fires, the matching-latency budget burns);\n")
+		fmt.Fprintf(&s, "  errors:  the gateway fails 5%% of orders (the order-success SLA burns, its burn-rate alert pages);\n")
+		fmt.Fprintf(&s, "  down:    market-data or the backtester stops (TargetDown / ServiceSilent fire, then resolve).\n")
+	}
+	fmt.Fprintf(&s, "Notifications are printed below as they are delivered (channels: %s).\n", strings.Join(b.channels, ", "))
+	if b.dbStandIn {
+		fmt.Fprintf(&s, "DB query latency: no PostgreSQL given, so the benchmark %q is an in-process stand-in, not a database\n", demo.BenchDBStandIn)
+		fmt.Fprintf(&s, "  (set %s=postgres://user@127.0.0.1:5432/db to measure a real one).\n", envPGDSN)
+	}
+	if b.duration > 0 {
+		fmt.Fprintf(&s, "Stopping after %s; ", b.duration)
+	}
+	fmt.Fprintf(&s, "Ctrl-C stops everything.\n\n")
+	io.WriteString(w, s.String())
+}
