@@ -297,3 +297,42 @@ func TestProvisioning(t *testing.T) {
 		t.Fatal("dashboard provider does not read /var/lib/grafana/dashboards/gmc (where docker-compose.yml mounts dashboards/)")
 	}
 }
+
+// TestCompose checks deploy/docker-compose.yml mounts this directory where
+// the provisioning files expect it and that gmc listens on all interfaces
+// of its container, as the data source URL (http://gmc:9900) needs.
+func TestCompose(t *testing.T) {
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Command []string `yaml:"command"`
+			Ports   []string `yaml:"ports"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	gmc, graf := c.Services["gmc"], c.Services["grafana"]
+	if !slices.Contains(gmc.Command, "--web.listen-address=0.0.0.0:9900") || !slices.Contains(gmc.Ports, "9900:9900") {
+		t.Errorf("gmc service: command %v ports %v, want it listening on 0.0.0.0:9900, published", gmc.Command, gmc.Ports)
+	}
+	for _, v := range []string{"./grafana/provisioning:/etc/grafana/provisioning:ro", "./grafana/dashboards:/var/lib/grafana/dashboards/gmc:ro"} {
+		if !slices.Contains(graf.Volumes, v) {
+			t.Errorf("grafana volumes %v lack %s", graf.Volumes, v)
+		}
+	}
+	df, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"FROM golang:1.26-bookworm AS build", "-trimpath", "FROM gcr.io/distroless/static-debian12:nonroot", "USER 65532:65532", "EXPOSE 9900", "--web.listen-address=0.0.0.0:9900"} {
+		if !strings.Contains(string(df), want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
