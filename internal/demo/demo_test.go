@@ -99,10 +99,10 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() (bool, 
 }
 
 // TestDemoReportsToGMC runs the simulated system against an in-process gmc
-// with a latency incident, then a down incident, and checks through gmc's
+// with a latency incident, a down incident and an error incident, and checks through gmc's
 // PromQL API that every service's data arrived by its own path, orders
 // flowed through the whole exchange, the incident slowed the matching path
-// and the downed service came back.
+// the downed service came back and the gateway failed orders.
 func TestDemoReportsToGMC(t *testing.T) {
 	// market-data's listener first: gmc's configuration names its address.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -114,7 +114,7 @@ func TestDemoReportsToGMC(t *testing.T) {
 	d, err := New(Options{
 		GMCURL: base, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Seed: 1, IncidentEvery: 2 * time.Second, IncidentLength: 3 * time.Second,
-		Incidents: []Incident{IncidentLatency, IncidentDown}, OrdersPerSecond: 1000,
+		Incidents: []Incident{IncidentLatency, IncidentDown, IncidentErrors}, OrdersPerSecond: 1000,
 		MarketDataListener: ln, PushInterval: 500 * time.Millisecond,
 	})
 	if err != nil {
@@ -177,6 +177,12 @@ func TestDemoReportsToGMC(t *testing.T) {
 	waitFor(t, "backtester back", 20*time.Second, func() (bool, string) {
 		got := query(t, base, `time() - timestamp(gmc_requests_total{service="backtester", endpoint="bar"})`, "service")
 		return got[ServiceBacktester] < 1.5, fmt.Sprint(got, " silent for ", downAt)
+	})
+	// The error incident: the gateway fails orders, and the strategies see
+	// the errors.
+	waitFor(t, "order errors from the error incident", 20*time.Second, func() (bool, string) {
+		got := query(t, base, `sum by (service) (gmc_orders_total{result="error"})`, "service")
+		return got[ServiceGateway] > 0 && got["strategy-momentum"] > 0 && got[ServiceEngine] == 0, fmt.Sprint(got)
 	})
 }
 
