@@ -99,10 +99,10 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() (bool, 
 }
 
 // TestDemoReportsToGMC runs the simulated system against an in-process gmc
-// with a latency incident, a down incident and an error incident, and checks through gmc's
+// with a latency, a down and an error incident, and checks through gmc's
 // PromQL API that every service's data arrived by its own path, orders
-// flowed through the whole exchange, the incident slowed the matching path
-// the downed service came back and the gateway failed orders.
+// flowed through the whole exchange, the latency incident slowed the
+// matching path, the downed service came back and the gateway failed orders.
 func TestDemoReportsToGMC(t *testing.T) {
 	// market-data's listener first: gmc's configuration names its address.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
