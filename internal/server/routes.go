@@ -61,5 +61,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /benchmark/report", s.reports.Latest)
 	mux.HandleFunc("GET /benchmark/reports", s.reports.List)
 	mux.HandleFunc("GET /benchmark/report/{id}", s.reports.One)
+
+	// Web dashboard: / (no-cache), /assets/ (hashed, immutable), /api/ui/events (SSE alert banner).
+	for _, r := range s.ui.Routes() {
+		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
+	}
 	return mux
 }

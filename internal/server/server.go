@@ -24,6 +24,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/web"
 )
 
 // Options configure a Server.
@@ -54,6 +55,7 @@ type Server struct {
 	notify   *notify.Dispatcher
 	bench    *bench.Scheduler
 	reports  *bench.Handler
+	ui       *web.UI
 	listener net.Listener
 	handler  http.Handler
 	ready    atomic.Bool
@@ -151,6 +153,13 @@ func New(opts Options) (_ *Server, err error) {
 	if err := s.buildBenchmarks(); err != nil {
 		return nil, err
 	}
+	s.ui, err = web.New(web.Options{
+		Alerts: web.AlertsFromAPI(http.HandlerFunc(s.rules.Alerts)),
+		Logger: s.logger.With("component", "web"),
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -165,6 +174,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // write is acknowledged after), then the background parts, then storage.
 func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(s.ui.Shutdown) // ends the dashboards' event streams
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {

@@ -221,6 +221,7 @@ func TestSelfMonitoring(t *testing.T) {
 		"/metrics":                 "prometheus_tsdb_head_series",
 		"/api/v1/status/buildinfo": `"status":"success"`,
 		"/openapi.yaml":            "openapi:",
+		"/":                        "<!doctype html",
 	} {
 		code, body := do(t, "GET", base+path, "", nil)
 		if code != http.StatusOK || !strings.Contains(body, want) {
