@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: help build test fuzz bench bench-agent bench-http run vet
+.PHONY: help build test fuzz bench bench-agent bench-http run vet ui
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,9 @@ test: ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
 	$(GO) test -count=1 -timeout 25m ./...
 
 FUZZ_PKGS ?= ./internal/ingest ./internal/notify ./internal/config
+
+ui: ## rebuild the web dashboard into internal/web/dist (needs npm)
+	cd internal/web/ui && npm ci --no-audit --no-fund && sh build.sh
 
 fuzz: ## run each fuzz target for 30s (FUZZTIME=30s)
 	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
