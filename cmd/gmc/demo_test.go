@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -310,4 +311,50 @@ func skipOrFail(t *testing.T, why string) {
 func tail(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestDemoConfigReceivers checks that the env variables add the real
+// channels beside the console webhook, and that a half-set Telegram is an
+// error naming both variables.
+func TestDemoConfigReceivers(t *testing.T) {
+	env := map[string]string{
+		envSlackURL: "https://hooks.slack.example/T0/B0/x", envTelegramToken: "123:abc", envTelegramChat: "-1001",
+		envSMTPHost: "smtp.example.com:587", envSMTPFrom: "gmc@example.com", envSMTPTo: "ops@example.com",
+		envSMTPUser: "gmc", envSMTPPassword: "pw",
+	}
+	p := demoConfigParams{
+		listen: "127.0.0.1:0", dataDir: t.TempDir(), marketData: "127.0.0.1:9", receiverURL: "http://127.0.0.1:8/",
+		benchEvery: time.Minute, evalInterval: 5 * time.Second, getenv: func(k string) string { return env[k] },
+	}
+	cfg, channels, err := demoConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[console (webhook http://127.0.0.1:8/) Slack Telegram e-mail to ops@example.com]"; fmt.Sprint(channels) != want {
+		t.Errorf("channels %v, want %s", channels, want)
+	}
+	r := cfg.Notify.Receivers[0]
+	if len(r.WebhookConfigs) != 1 || len(r.SlackConfigs) != 1 || len(r.TelegramConfigs) != 1 || r.TelegramConfigs[0].ChatID != -1001 || len(r.EmailConfigs) != 1 {
+		t.Errorf("receiver %+v", r)
+	}
+	if len(cfg.SLAs) != 2 || cfg.SLAs[0].Objective != 99 || cfg.SLAs[1].Objective != 99.99 || !cfg.Alerting.DefaultRules {
+		t.Errorf("SLAs %+v, default rules %v", cfg.SLAs, cfg.Alerting.DefaultRules)
+	}
+	if n := len(cfg.Benchmarks.Suite); n != 4 {
+		t.Errorf("%d benchmarks, want 4", n)
+	}
+	env[envTelegramChat] = "not-a-number"
+	if _, _, err := demoConfig(p); err == nil || !strings.Contains(err.Error(), envTelegramChat) {
+		t.Errorf("bad chat id: error %v", err)
+	}
+}
+
+func TestDemoBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--incidents", "fire"}, {"--bench-every", "0s"}, {"--duration", "-1s"}, {"extra"}} {
+		var stderr bytes.Buffer
+		err := (&demoCommand{stdout: io.Discard, stderr: &stderr}).Run(context.Background(), args)
+		if err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
 }
