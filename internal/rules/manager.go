@@ -78,12 +78,13 @@ type Options struct {
 	// EvalInterval is the regular evaluation interval of groups that set
 	// none; default 10s.
 	EvalInterval time.Duration
-	// MinNotifyGap is the least time between the start of a group's
-	// evaluation and the start of the next one triggered by Notify, so a
-	// stream of pushes re-evaluates a group at most once per gap rather
-	// than back to back. A push arriving later than the gap after the last
-	// evaluation is evaluated at once; one arriving sooner waits out the rest
-	// of the gap. Zero means DefaultMinNotifyGap; negative means no gap.
+	// MinNotifyGap is the least time between the starts of two evaluations
+	// of a group triggered by Notify, so a stream of pushes re-evaluates a
+	// group at most once per gap rather than back to back. A push arriving
+	// later than the gap after the last push-triggered evaluation is
+	// evaluated at once; one arriving sooner waits out the rest of the gap
+	// (or until the group's regular evaluation, whichever comes first).
+	// Zero means DefaultMinNotifyGap; negative means no gap.
 	MinNotifyGap time.Duration
 	// ExternalURL prefixes the alerts' GeneratorURL.
 	ExternalURL string
@@ -333,20 +334,22 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) runGroup(ctx context.Context, gr *group) {
 	tick := time.NewTicker(gr.g.Interval())
 	defer tick.Stop()
-	// started is when the last evaluation began, on the monotonic clock
-	// (opts.Now may be a synthetic clock); the gap is measured from it.
-	started := time.Now()
+	// triggered is when the last push-triggered evaluation began, on the
+	// monotonic clock (opts.Now may be a synthetic clock); the gap is
+	// measured from it. Regular evaluations do not hold pushes back.
+	var triggered time.Time
 	m.evalGroup(ctx, gr, m.opts.Now())
 	for {
+		byPush := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-gr.trigger:
-			if !m.waitGap(ctx, tick.C, started) {
+			var ok bool
+			if byPush, ok = m.waitGap(ctx, tick.C, triggered); !ok {
 				return
 			}
-			m.metrics.triggered.Inc()
 		}
 		if ctx.Err() != nil {
 			return
@@ -357,36 +360,41 @@ func (m *Manager) runGroup(ctx context.Context, gr *group) {
 		case <-gr.trigger:
 		default:
 		}
-		started = time.Now()
+		if byPush {
+			m.metrics.triggered.Inc()
+			triggered = time.Now()
+		}
 		m.evalGroup(ctx, gr, m.opts.Now())
 	}
 }
 
-// waitGap waits until MinNotifyGap has passed since started, or the group's
-// regular tick comes first (that evaluation serves the push too). Pushes
-// arriving meanwhile are served by the evaluation that follows. It returns
-// false when ctx is done.
-func (m *Manager) waitGap(ctx context.Context, tick <-chan time.Time, started time.Time) bool {
-	wait := m.opts.MinNotifyGap - time.Since(started)
-	if wait <= 0 {
-		return true
+// waitGap waits until MinNotifyGap has passed since the last push-triggered
+// evaluation began (at last), or the group's regular tick comes first (that
+// evaluation serves the push too: byPush is then false). Pushes arriving
+// meanwhile are served by the evaluation that follows. ok is false when ctx
+// is done.
+func (m *Manager) waitGap(ctx context.Context, tick <-chan time.Time, last time.Time) (byPush, ok bool) {
+	wait := m.opts.MinNotifyGap - time.Since(last)
+	if last.IsZero() || wait <= 0 {
+		return true, true
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return false
+		return false, false
 	case <-t.C:
+		return true, true
 	case <-tick:
+		return false, true
 	}
-	return true
 }
 
 // Notify tells the manager that metrics were written (ingest calls it after
 // each commit). Every group whose rules read one of them is evaluated as
 // soon as its current evaluation, if any, ends and Options.MinNotifyGap has
-// passed since that evaluation began; calls that arrive meanwhile coalesce
-// into that one evaluation. It never blocks.
+// passed since its last push-triggered evaluation began; calls that arrive
+// meanwhile coalesce into that one evaluation. It never blocks.
 func (m *Manager) Notify(metricNames []string) {
 	m.metrics.notifyCalls.Inc()
 	for _, gr := range m.groups {
