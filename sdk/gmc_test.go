@@ -16,30 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 	"github.com/gmc-dev/gmc/sdk"
 )
 
 // startGMC runs an in-process gmc server on a free loopback port.
 func startGMC(t *testing.T) string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	srv, err := server.New(server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	})
-	return "http://" + srv.Addr()
+_, base := servertest.Start(t, config.Default())
+	return base
 }
 
 // scalarQuery runs an instant query expected to give one sample; ok is false

@@ -20,7 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
@@ -53,23 +53,7 @@ type dashboard struct {
 
 func startGMC(t *testing.T) (string, *webtest.Data) {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	srv, err := server.New(server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server run: %v", err)
-		}
-	})
-	base := "http://" + srv.Addr()
+_, base := servertest.Start(t, config.Default())
 	sctx, scancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer scancel()
 	data, err := webtest.Seed(sctx, base, webtest.Options{Services: 4, Span: 15 * time.Minute})

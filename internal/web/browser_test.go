@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 	"github.com/gmc-dev/gmc/internal/web"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -34,22 +34,7 @@ type stack struct {
 
 func startStack(t *testing.T, services int, fixtures bool) *stack {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	srv, err := server.New(server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server run: %v", err)
-		}
-	})
+	srv, _ := servertest.Start(t, config.Default())
 	st := &stack{}
 	st.alerts.Store(&[]web.Alert{})
 	ui, err := web.New(web.Options{Alerts: func(context.Context) ([]web.Alert, error) { return *st.alerts.Load(), nil }, Interval: 200 * time.Millisecond})

@@ -1,0 +1,52 @@
+// Package servertest runs an in-process gmc server for tests of other packages.
+package servertest
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/server"
+)
+
+// Start runs a gmc server with cfg on a free loopback port and a fresh data
+// dir, waits until it is ready, and stops it when the test ends (failing the
+// test if Run returned an error). It returns the server and its base URL.
+func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
+	t.Helper()
+	cfg.Server.ListenAddress = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gmc server: %v", err)
+		}
+	})
+	base := "http://" + srv.Addr()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return srv, base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gmc server at %s not ready after 10s: %v", base, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
