@@ -23,7 +23,7 @@ import (
 // startGMC runs an in-process gmc server on a free loopback port.
 func startGMC(t *testing.T) string {
 	t.Helper()
-_, base := servertest.Start(t, config.Default())
+	_, base := servertest.Start(t, config.Default())
 	return base
 }
 

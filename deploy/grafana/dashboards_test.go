@@ -53,7 +53,7 @@ type dashboard struct {
 
 func startGMC(t *testing.T) (string, *webtest.Data) {
 	t.Helper()
-_, base := servertest.Start(t, config.Default())
+	_, base := servertest.Start(t, config.Default())
 	sctx, scancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer scancel()
 	data, err := webtest.Seed(sctx, base, webtest.Options{Services: 4, Span: 15 * time.Minute})
