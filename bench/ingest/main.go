@@ -237,6 +237,11 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 	if err != nil {
 		return nil, err
 	}
+	found, err := countSeries(ctx, p.addr, startMs, wl.series)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", t.name, err)
+		found = -1
+	}
 	if o.profileDir != "" {
 		if err := <-profDone; err != nil {
 			fmt.Fprintf(os.Stderr, "%s: no CPU profile: %v\n", t.name, err)
@@ -247,7 +252,9 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 	if err != nil {
 		return nil, err
 	}
-	return newRunResult(t.name, wl.series, lr, rss, alloc, apparent), nil
+	r := newRunResult(t.name, wl.series, lr, rss, alloc, apparent)
+	r.SeriesFound = found
+	return r, nil
 }
 
 // fetchProfile saves a CPU profile of the window from addr's /debug/pprof.

@@ -15,6 +15,7 @@ type runResult struct {
 	Target         string  `json:"target"`
 	Series         int     `json:"series"`
 	Error          string  `json:"error,omitempty"`
+	SeriesFound    int     `json:"series_found"` // count({env="prod"}) at round 0 after the window; -1 if the query failed
 	SamplesPerSec  float64 `json:"samples_per_sec"`
 	SamplesPerCPUs float64 `json:"samples_per_peer_cpu_second"` // efficiency; robust to a shared machine
 	Samples        int64   `json:"samples"`                     // acknowledged in the measured window
@@ -119,14 +120,14 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nremote-write ingest, %d CPUs shared by target and generator, window %s, %d senders, %d samples/request\n\n",
 		rep.CPUs, rep.Duration, rep.Senders, rep.Batch)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tseries\tsamples/s\terrors\tpeer CPU\tsamples/CPU-s\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
+	fmt.Fprintln(tw, "target\tseries\tqueryable\tsamples/s\terrors\tpeer CPU\tsamples/CPU-s\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
 	for _, r := range rep.Runs {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%d\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
+			fmt.Fprintf(tw, "%s\t%d\t\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f%%\t%s\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
-			r.Target, r.Series, thousands(r.SamplesPerSec), thousands(float64(r.ErrorSamples)), r.PeerCPUPercent, thousands(r.SamplesPerCPUs),
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%.0f%%\t%s\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
+			r.Target, r.Series, r.SeriesFound, thousands(r.SamplesPerSec), thousands(float64(r.ErrorSamples)), r.PeerCPUPercent, thousands(r.SamplesPerCPUs),
 			float64(r.PeakRSSBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), r.BytesPerSample,
 			r.Rounds, r.LatencyP50ms, r.LatencyP99ms, r.GenCPUPercent, r.OtherCPU)
 	}
@@ -149,7 +150,8 @@ func (rep *report) print(w io.Writer) {
 			fmt.Fprintf(w, "\n%s, %d series: first error: %s", r.Target, r.Series, r.FirstError)
 		}
 	}
-	fmt.Fprintln(w, "\nerrors: samples in non-2xx or failed requests. peer CPU: 100% = one core. gen CPU: this harness.")
+	fmt.Fprintln(w, "\nqueryable: series the target's query API counts at round 0 after the window (should equal series).")
+	fmt.Fprintln(w, "errors: samples in non-2xx or failed requests. peer CPU: 100% = one core. gen CPU: this harness.")
 	fmt.Fprintln(w, "samples/CPU-s: samples per second of the target's own CPU; steadier than samples/s when the machine is shared.")
 	fmt.Fprintln(w, "other CPU: every other process on the machine during the window; above a few % the figures are disturbed.")
 	fmt.Fprintln(w, "disk: du of the data dir after a clean stop; for gmc and Prometheus that is head chunks + WAL, not compacted blocks.")

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,4 +246,55 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// countSeries asks the target's Prometheus query API how many of the
+// workload's series have a sample at round 0, to check that what it
+// acknowledged is queryable. It retries for a few seconds, as
+// VictoriaMetrics makes fresh rows searchable about once a second.
+func countSeries(ctx context.Context, addr string, atMs int64, want int) (int, error) {
+	q := url.Values{"query": {`count({env="prod"})`}, "time": {strconv.FormatFloat(float64(atMs)/1000, 'f', 3, 64)}}
+	client := &http.Client{Timeout: 30 * time.Second}
+	got := 0
+	for try := 0; try < 10; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return got, ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		resp, err := client.Get("http://" + addr + "/api/v1/query?" + q.Encode())
+		if err != nil {
+			return 0, fmt.Errorf("query series count: %w", err)
+		}
+		var body struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+			Data   struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, fmt.Errorf("query series count: decode answer: %w", err)
+		}
+		if body.Status != "success" {
+			return 0, fmt.Errorf("query series count: %s", body.Error)
+		}
+		got = 0
+		if len(body.Data.Result) == 1 {
+			if s, ok := body.Data.Result[0].Value[1].(string); ok {
+				f, _ := strconv.ParseFloat(s, 64)
+				got = int(f)
+			}
+		}
+		if got >= want {
+			break
+		}
+	}
+	return got, nil
 }
