@@ -21,6 +21,7 @@ type command interface {
 const usage = `gmc — the Global Metrics Center
 
 Usage:
+  gmc demo [flags]            gmc on a simulated trading system (dashboard at http://127.0.0.1:9900)
   gmc server [flags]          run the metrics center (ingest, storage, query, REST API)
   gmc agent [flags]           collect host and process metrics and push them to gmc
   gmc bench run --config F    run benchmarks; gmc bench compare OLD.json NEW.json
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "server":
 		cmd = &serverCommand{stdout: stdout, stderr: stderr}
+	case "demo":
+		cmd = &demoCommand{stdout: stdout, stderr: stderr}
 	case "agent":
 		cmd = &agentCommand{stdout: stdout, stderr: stderr}
 	case "bench":

@@ -103,7 +103,12 @@ func New(opts Options) (*API, error) {
 		},
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
-		Parser:               p,
+		// Keep __name__ until the last step (Prometheus's
+		// promql-delayed-name-removal): `max by (service) (timestamp({service="x"}))`
+		// over series that differ only by name then works instead of failing
+		// with "vector cannot contain metrics with the same labelset".
+		EnableDelayedNameRemoval: true,
+		Parser:                   p,
 	})
 	return &API{
 		queryable: opts.Queryable,

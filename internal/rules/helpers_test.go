@@ -30,7 +30,9 @@ func openTSDB(t testing.TB, dir string) *gmcstorage.TSDB {
 }
 
 func newEngine(reg prometheus.Registerer) *promql.Engine {
-	return promql.NewEngine(promql.EngineOpts{Reg: reg, MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	// As internal/query builds it for the server, delayed name removal included.
+	return promql.NewEngine(promql.EngineOpts{Reg: reg, MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute,
+		EnableDelayedNameRemoval: true})
 }
 
 // sink collects what the manager sends.

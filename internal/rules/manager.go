@@ -177,6 +177,8 @@ func New(opts Options) (*Manager, error) {
 			MaxSamples:    50_000_000,
 			Timeout:       2 * time.Minute,
 			LookbackDelta: 5 * time.Minute,
+			// The default ServiceSilent rule needs it (see defaults.yml).
+			EnableDelayedNameRemoval: true,
 		})
 	}
 	m := &Manager{opts: opts, logger: opts.Logger, engine: engine}
