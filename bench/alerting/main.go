@@ -94,6 +94,10 @@ type result struct {
 	resolve  []time.Duration // healthy push → resolved notification
 	missed   int
 	resolveN int // healthy pushes sent
+	// cores used over the measured breaches by the target's processes and
+	// by every other process of the machine (a busy machine lengthens the
+	// tails of every target)
+	targetCPU, otherCPU float64
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -213,6 +217,7 @@ func measure(ctx context.Context, o *options, name string, sys *system, rec *rec
 	}
 	out := make([]outcome, o.n)
 	rng := rand.New(rand.NewPCG(4, 2))
+	cpu0 := snapshot(sys)
 	var wg sync.WaitGroup
 	start := time.Now()
 	next := start
@@ -258,6 +263,7 @@ func measure(ctx context.Context, o *options, name string, sys *system, rec *rec
 	}
 	wg.Wait()
 	r := &result{name: name, resolveN: sent}
+	r.targetCPU, r.otherCPU = usage(cpu0, snapshot(sys))
 	for _, oc := range out[:sent] {
 		if oc.err != nil {
 			return nil, oc.err
@@ -291,15 +297,17 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 func report(w io.Writer, o *options, rs []*result) {
 	fmt.Fprintf(w, "\npush → notification latency (remote-write of a breaching sample → webhook receives the firing notification), %d breaches per target\n\n", o.n)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tn\tmedian\tp99\tmax\tmissed\tresolve median\tresolve p99\tresolved\t")
+	fmt.Fprintln(tw, "target\tn\tmedian\tp99\tmax\tmissed\tresolve median\tresolve p99\tresolved\ttarget CPU\tother CPU\t")
 	for _, r := range rs {
 		slices.Sort(r.fire)
 		slices.Sort(r.resolve)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%d/%d\t\n", r.name, len(r.fire),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\t%d/%d\t%.0f%%\t%.0f%%\t\n", r.name, len(r.fire),
 			ms(quantile(r.fire, 0.5)), ms(quantile(r.fire, 0.99)), ms(quantile(r.fire, 1)), r.missed,
-			ms(quantile(r.resolve, 0.5)), ms(quantile(r.resolve, 0.99)), len(r.resolve), r.resolveN)
+			ms(quantile(r.resolve, 0.5)), ms(quantile(r.resolve, 0.99)), len(r.resolve), r.resolveN,
+			100*r.targetCPU, 100*r.otherCPU)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\nCPU: 100% = one core, over the measured breaches; other CPU above a few % means the machine was busy and the tails are not the targets' own.")
 	if len(rs) < 2 || len(rs[0].fire) == 0 {
 		return
 	}
