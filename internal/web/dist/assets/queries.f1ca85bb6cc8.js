@@ -15,7 +15,10 @@ export function quantileBy(q, by, sel, rw) {
 }
 
 export const overview = {
-  tps: (rw) => `sum by (service) (rate(gmc_orders_total[${rw}])) or sum by (service) (tps)`,
+  // Orders/s where a service handles orders; else requests/s (messages,
+  // bars: the SDK's gmc_requests_total); else the JSON-pushed tps.
+  tps: (rw) => `(sum by (service) (rate(gmc_orders_total[${rw}])) > 0)` +
+    ` or sum by (service) (rate(gmc_requests_total[${rw}])) or sum by (service) (tps)`,
   p99: (rw) => quantileBy(0.99, 'service', '', rw) + ' or max by (service) (latency_us)',
   errors: (rw) => `100 * sum by (service) (rate(gmc_orders_total{result!="success"}[${rw}])) / sum by (service) (rate(gmc_orders_total[${rw}]))`,
 };
