@@ -50,6 +50,7 @@ type options struct {
 	timeout            time.Duration
 	budget             time.Duration
 	keep               string
+	verbose            bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -68,6 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "wait for one firing notification at most this long (then it counts as missed)")
 	fs.DurationVar(&o.budget, "budget", 90*time.Second, "stop starting a target's breaches after this long")
 	fs.StringVar(&o.keep, "keep", "", "keep data dirs, configs and logs in this directory")
+	fs.BoolVar(&o.verbose, "v", false, "print each target's 5 slowest breaches with their start offsets")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -212,6 +214,7 @@ func measure(ctx context.Context, o *options, name string, sys *system, rec *rec
 
 	type outcome struct {
 		fire, resolve   time.Duration
+		offset          time.Duration
 		fired, resolved bool
 		err             error
 	}
@@ -240,6 +243,7 @@ func measure(ctx context.Context, o *options, name string, sys *system, rec *rec
 		wg.Go(func() {
 			oc := &out[i]
 			t0, err := p.push(ctx, i, 5000)
+			oc.offset = t0.Sub(start)
 			if err != nil {
 				oc.err = err
 				return
@@ -275,6 +279,16 @@ func measure(ctx context.Context, o *options, name string, sys *system, rec *rec
 		}
 		if oc.resolved {
 			r.resolve = append(r.resolve, oc.resolve)
+		}
+	}
+	if o.verbose {
+		idx := make([]int, sent)
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortFunc(idx, func(a, b int) int { return int(out[b].fire - out[a].fire) })
+		for _, i := range idx[:min(5, len(idx))] {
+			fmt.Fprintf(stderr, "%s: breach %d at +%s took %s\n", name, i, out[i].offset.Round(time.Millisecond), ms(out[i].fire))
 		}
 	}
 	if n := rec.badPayloads(); n > 0 {
@@ -320,7 +334,7 @@ func report(w io.Writer, o *options, rs []*result) {
 		ratio := func(q float64) float64 {
 			return float64(quantile(r.fire, q)) / float64(max(quantile(g.fire, q), time.Microsecond))
 		}
-		fmt.Fprintf(w, "%s / gmc: median ×%.0f, p99 ×%.0f, max ×%.0f\n", r.name, ratio(0.5), ratio(0.99), ratio(1))
+		fmt.Fprintf(w, "%s / gmc: median ×%.3g, p99 ×%.3g, max ×%.3g\n", r.name, ratio(0.5), ratio(0.99), ratio(1))
 	}
 	fmt.Fprintf(w, "\ngmc goal (issue 4): p99 ≤ 250 ms; measured p99 %s\n", ms(quantile(g.fire, 0.99)))
 }

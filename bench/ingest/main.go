@@ -55,7 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.senders, "senders", 8, "concurrent senders, each owning a fixed share of the series")
 	fs.IntVar(&o.batch, "batch", 2000, "samples per remote-write request")
 	fs.DurationVar(&o.startOffset, "start-offset", 2*time.Hour, "sample time of round 0 is now minus this; rounds advance 1 s each however fast they go, so keep it above rounds reached (a fast target at 10k series reaches ~4000 in 20 s) and below 3h (head compaction)")
-	fs.DurationVar(&o.idleWait, "idle-wait", 2*time.Minute, "before each run, wait up to this long for other processes to leave the cores idle")
+	fs.DurationVar(&o.idleWait, "idle-wait", 30*time.Second, "before each run, wait up to this long for other processes to leave the cores idle")
 	fs.StringVar(&o.out, "out", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.print, "print", "", "print the table of a JSON file written by -out, and exit")
 	fs.StringVar(&o.profileDir, "profile", "", "fetch a CPU profile of the measured window from each target's /debug/pprof into this dir")
