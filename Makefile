@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: help build test fuzz bench bench-agent bench-http run vet ui
+.PHONY: help build demo test fuzz bench bench-agent bench-http run vet ui
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -8,15 +8,17 @@ help: ## show this help
 build: ## build bin/gmc
 	$(GO) build -trimpath -o bin/gmc ./cmd/gmc
 
+demo: ## gmc with a simulated trading system; dashboard at http://127.0.0.1:9900
+	$(GO) run ./cmd/gmc demo
+
 run: ## run the server on 127.0.0.1:9900 with data in ./data
 	$(GO) run ./cmd/gmc server
 
 vet: ## go vet and a go.mod tidiness check
 	$(GO) vet ./...
-	$(GO) mod tidy -diff  # kept out of `test` while packages land; run before release
+	$(GO) mod tidy -diff
 
-test: ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
-	$(GO) vet ./...
+test: vet ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
 	$(GO) test -count=1 -timeout 25m ./...
 
 FUZZ_PKGS ?= ./internal/ingest ./internal/notify ./internal/config
