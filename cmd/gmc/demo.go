@@ -49,6 +49,11 @@ const (
 	envSMTPPassword  = "GMC_SMTP_PASSWORD" // optional
 )
 
+// defaultGatewayAddress is where the demo's order gateway takes orders over
+// HTTP (examples/bench/matching-engine-tps.yml benchmarks it); not 9901,
+// the agent's /metrics.
+const defaultGatewayAddress = "127.0.0.1:9910"
+
 // demoCommand runs gmc on a simulated trading system: gmc demo [flags].
 type demoCommand struct {
 	stdout, stderr io.Writer
@@ -61,6 +66,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	fs.SetOutput(c.stderr)
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
 	listen := fs.String("web.listen-address", config.DefaultListenAddress, "address of gmc's dashboard and APIs")
+	gatewayListen := fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
 	dataDir := fs.String("data-dir", "./demo-data", "directory of the demo's gmc data, spools and benchmark archive")
 	incidentEvery := fs.Duration("incident-every", demo.DefaultIncidentEvery, "pause before each injected incident (negative: none)")
 	incidentLength := fs.Duration("incident-length", demo.DefaultIncidentLength, "how long each incident lasts (a service-down incident needs > 30s to alert)")
@@ -114,13 +120,22 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		recvLn.Close()
 		return fmt.Errorf("listen for market-data: %w", err)
 	}
-	closeListeners := func() { recvLn.Close(); mdLn.Close() }
+	// The order gateway's HTTP front is a benchmark target, so its
+	// address must be in gmc's config too.
+	gwLn, err := net.Listen("tcp", *gatewayListen)
+	if err != nil {
+		recvLn.Close()
+		mdLn.Close()
+		return fmt.Errorf("--gateway.listen-address: listen for the order gateway: %w", err)
+	}
+	gatewayURL := "http://" + gwLn.Addr().String() + demo.OrdersPath
+	closeListeners := func() { recvLn.Close(); mdLn.Close(); gwLn.Close() }
 
 	pgDSN := getenv(envPGDSN)
 	cfg, channels, err := demoConfig(demoConfigParams{
 		listen: *listen, dataDir: filepath.Join(*dataDir, "gmc"), marketData: mdLn.Addr().String(),
 		receiverURL: "http://" + recvLn.Addr().String() + "/", benchEvery: *benchEvery,
-		evalInterval: *evalInterval, pgDSN: pgDSN, getenv: getenv,
+		evalInterval: *evalInterval, pgDSN: pgDSN, gatewayURL: gatewayURL, getenv: getenv,
 	})
 	if err != nil {
 		closeListeners()
@@ -170,7 +185,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	sim, err := demo.New(demo.Options{
 		GMCURL: base, Logger: logger.With("component", "demo"), Seed: *seed,
 		IncidentEvery: *incidentEvery, IncidentLength: *incidentLength, Incidents: kinds,
-		MarketDataListener: mdLn, SpoolDir: filepath.Join(*dataDir, "spool"),
+		MarketDataListener: mdLn, GatewayListener: gwLn, SpoolDir: filepath.Join(*dataDir, "spool"),
 	})
 	if err != nil {
 		recvLn.Close()
@@ -179,7 +194,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	printBanner(out, bannerInfo{
-		base: base, services: sim.Services(), channels: channels, dbStandIn: pgDSN == "",
+		base: base, gatewayURL: sim.GatewayURL(), services: sim.Services(), channels: channels, dbStandIn: pgDSN == "",
 		benchEvery: *benchEvery, incidentEvery: *incidentEvery, incidentLength: *incidentLength,
 		incidents: kinds, duration: *duration,
 	})
@@ -302,8 +317,10 @@ func consoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
 
 type demoConfigParams struct {
 	listen, dataDir, marketData, receiverURL, pgDSN string
-	benchEvery, evalInterval                        time.Duration
-	getenv                                          func(string) string
+	// gatewayURL is the order gateway's POST /orders, benchmarked when set.
+	gatewayURL               string
+	benchEvery, evalInterval time.Duration
+	getenv                   func(string) string
 }
 
 // demoConfig is gmc's configuration for the demo: the default rules, the
@@ -367,7 +384,7 @@ func demoConfig(p demoConfigParams) (config.Config, []string, error) {
 		Receivers: []notify.Receiver{rcv},
 	}
 	cfg.Benchmarks = bench.DefaultConfig()
-	cfg.Benchmarks.Suite = demo.Benchmarks(p.benchEvery, p.pgDSN)
+	cfg.Benchmarks.Suite = demo.Benchmarks(p.benchEvery, p.pgDSN, p.gatewayURL)
 	if err := cfg.Validate(); err != nil {
 		return config.Config{}, nil, fmt.Errorf("demo configuration: %w", err)
 	}
@@ -375,7 +392,7 @@ func demoConfig(p demoConfigParams) (config.Config, []string, error) {
 }
 
 type bannerInfo struct {
-	base                                      string
+	base, gatewayURL                          string
 	services, channels                        []string
 	dbStandIn                                 bool
 	benchEvery, incidentEvery, incidentLength time.Duration
@@ -391,7 +408,8 @@ func printBanner(w io.Writer, b bannerInfo) {
 	fmt.Fprintf(&s, "  Alerts          %s/api/v1/alerts   history: %s/alerts/history\n", b.base, b.base)
 	fmt.Fprintf(&s, "  SLAs            %s/sla\n", b.base)
 	fmt.Fprintf(&s, "  Benchmarks      %s/benchmark/report?format=html   (first report about %s after start)\n", b.base, b.benchEvery+10*time.Second)
-	fmt.Fprintf(&s, "  PromQL          %s/api/v1/query   (Grafana: a Prometheus data source at %s)\n\n", b.base, b.base)
+	fmt.Fprintf(&s, "  PromQL          %s/api/v1/query   (Grafana: a Prometheus data source at %s)\n", b.base, b.base)
+	fmt.Fprintf(&s, "  Order gateway   POST %s   e.g. %s\n\n", b.gatewayURL, demo.GatewayBenchBody)
 	fmt.Fprintf(&s, "Services: %s (market-data is scraped, the others push with the SDK), and this host through the agent.\n", strings.Join(b.services, ", "))
 	fmt.Fprintf(&s, "SLAs: matching-latency (99%% of matching-engine orders within 500µs), order-success (order-gateway ≥ 99.99%%).\n")
 	if b.incidentEvery >= 0 {

@@ -88,7 +88,7 @@ func TestDemo(t *testing.T) {
 	}
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	args := []string{
-		"--duration", "90s", "--web.listen-address", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--duration", "90s", "--web.listen-address", "127.0.0.1:0", "--gateway.listen-address", "127.0.0.1:0", "--data-dir", t.TempDir(),
 		"--incident-every", "10s", "--incident-length", "40s", "--incidents", "down,latency,errors",
 		"--bench-every", "15s", "--alerting.evaluation-interval", "2s",
 	}
@@ -165,14 +165,15 @@ func TestDemo(t *testing.T) {
 		return got["matching-latency"] && got["order-success"], fmt.Sprintf("%+v", body.Data)
 	})
 
-	// A benchmark report exists with the four standard benchmarks.
+	// A benchmark report exists with the four standard benchmarks and the
+	// order gateway's latency over HTTP.
 	eventually(t, "benchmark report", start.Add(60*time.Second), func() (bool, string) {
 		var rep map[string]any
 		if code := getJSON(t, base+"/benchmark/report?format=json", &rep); code != http.StatusOK {
 			return false, fmt.Sprint("status ", code)
 		}
 		b, _ := json.Marshal(rep)
-		for _, name := range []string{demo.BenchMatchingTPS, demo.BenchBacktest, demo.BenchPlayback, demo.BenchDBStandIn} {
+		for _, name := range []string{demo.BenchMatchingTPS, demo.BenchBacktest, demo.BenchPlayback, demo.BenchDBStandIn, demo.BenchGatewayLatency} {
 			if !bytes.Contains(b, []byte(`"`+name+`"`)) {
 				return false, string(b)
 			}
@@ -329,6 +330,7 @@ func TestDemoConfigReceivers(t *testing.T) {
 	p := demoConfigParams{
 		listen: "127.0.0.1:0", dataDir: t.TempDir(), marketData: "127.0.0.1:9", receiverURL: "http://127.0.0.1:8/",
 		benchEvery: time.Minute, evalInterval: 5 * time.Second, getenv: func(k string) string { return env[k] },
+		gatewayURL: "http://127.0.0.1:9910/orders",
 	}
 	cfg, channels, err := demoConfig(p)
 	if err != nil {
@@ -344,8 +346,8 @@ func TestDemoConfigReceivers(t *testing.T) {
 	if len(cfg.SLAs) != 2 || cfg.SLAs[0].Objective != 99 || cfg.SLAs[1].Objective != 99.99 || !cfg.Alerting.DefaultRules {
 		t.Errorf("SLAs %+v, default rules %v", cfg.SLAs, cfg.Alerting.DefaultRules)
 	}
-	if n := len(cfg.Benchmarks.Suite); n != 4 {
-		t.Errorf("%d benchmarks, want 4", n)
+	if n := len(cfg.Benchmarks.Suite); n != 5 || cfg.Benchmarks.Suite[4].HTTP == nil || cfg.Benchmarks.Suite[4].HTTP.URL != p.gatewayURL {
+		t.Errorf("%d benchmarks (want 4 and the order gateway's): %+v", n, cfg.Benchmarks.Suite)
 	}
 	env[envTelegramChat] = "not-a-number"
 	if _, _, err := demoConfig(p); err == nil || !strings.Contains(err.Error(), envTelegramChat) {
@@ -360,5 +362,10 @@ func TestDemoBadFlags(t *testing.T) {
 		if err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+	args := []string{"--gateway.listen-address", "127.0.0.1:notaport", "--web.listen-address", "127.0.0.1:0", "--data-dir", t.TempDir()}
+	err := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).Run(context.Background(), args)
+	if err == nil || !strings.Contains(err.Error(), "--gateway.listen-address") {
+		t.Errorf("%v: error %v, want one naming the flag", args, err)
 	}
 }

@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/demo"
 )
 
 // command is one gmc subcommand.
@@ -63,7 +66,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "agent":
 		cmd = &agentCommand{stdout: stdout, stderr: stderr}
 	case "bench":
-		cmd = &benchCommand{stdout: stdout, stderr: stderr}
+		// The demo's in-process benchmarks, so the example configs'
+		// func benchmarks run from the command line too.
+		reg := bench.NewRegistry()
+		if err := demo.RegisterBenchmarks(reg); err != nil {
+			return err
+		}
+		cmd = &benchCommand{stdout: stdout, stderr: stderr, registry: reg}
 	case "check":
 		cmd = &checkCommand{stdout: stdout}
 	case "help", "-h", "--help":

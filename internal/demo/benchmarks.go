@@ -32,6 +32,9 @@ const (
 	BenchDBQuery     = "db-query-latency"
 	// BenchDBStandIn replaces BenchDBQuery when there is no PostgreSQL.
 	BenchDBStandIn = "db-query-latency-standin"
+	// BenchGatewayLatency is the order gateway latency over HTTP (the http
+	// half of examples/bench/matching-engine-tps.yml).
+	BenchGatewayLatency = "order-gateway-latency"
 )
 
 // RegisterBenchmarks registers the demo's in-process benchmarks in reg:
@@ -87,8 +90,11 @@ func RegisterBenchmarks(reg *bench.Registry) error {
 // playback speed in-process, and DB query latency — against PostgreSQL at
 // pgDSN (sql kind) when it is set, else the in-process stand-in, named
 // BenchDBStandIn and labelled standin="true" so no one mistakes it for a
-// database figure.
-func Benchmarks(every time.Duration, pgDSN string) []bench.Benchmark {
+// database figure. When gatewayURL (Demo.GatewayURL) is set, the suite
+// also loads the order gateway's HTTP front at a modest constant rate
+// (500 orders/s for 5s after 1s of warm-up, latency corrected for
+// coordinated omission): BenchGatewayLatency.
+func Benchmarks(every time.Duration, pgDSN, gatewayURL string) []bench.Benchmark {
 	sched := bench.Schedule{Every: model.Duration(every)}
 	fn := func(name, service, f string) bench.Benchmark {
 		return bench.Benchmark{
@@ -117,6 +123,18 @@ func Benchmarks(every time.Duration, pgDSN string) []bench.Benchmark {
 		b := fn(BenchDBStandIn, "db-standin", FuncDBStandIn)
 		b.Labels["standin"] = "true"
 		suite = append(suite, b)
+	}
+	if gatewayURL != "" {
+		suite = append(suite, bench.Benchmark{
+			Name: BenchGatewayLatency, Kind: bench.KindHTTP, Schedule: sched,
+			Labels: map[string]string{"service": ServiceGateway},
+			HTTP: &bench.HTTPConfig{
+				URL: gatewayURL, Method: "POST", Body: GatewayBenchBody,
+				Headers: map[string]string{"Content-Type": "application/json"},
+				Rate:    500, Duration: model.Duration(5 * time.Second), Warmup: model.Duration(time.Second),
+				Connections: 8, Timeout: model.Duration(5 * time.Second), Samples: 5, Quantile: 0.99,
+			},
+		})
 	}
 	return suite
 }

@@ -5,7 +5,10 @@
 // service would: through the SDK's Pusher (remote-write over loopback HTTP)
 // or, for market-data, by serving /metrics for gmc to scrape. Incidents
 // (a latency spike, an error burst, a service going down) are injected on a
-// schedule so alerts fire and resolve and SLA budgets burn.
+// schedule so alerts fire and resolve and SLA budgets burn. The order
+// gateway also takes orders over HTTP (POST /orders on GatewayAddr, see
+// orderapi.go), through the same path as the simulated traders' orders,
+// so the http benchmark kind can measure its latency.
 //
 // Services (the service label of their metrics):
 //
@@ -24,6 +27,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -79,6 +83,12 @@ type Options struct {
 	// MarketDataAddress (so the caller knows the address before New, e.g.
 	// to configure gmc's scraping); Demo closes it.
 	MarketDataListener net.Listener
+	// GatewayAddress is where the order gateway's HTTP front (POST /orders)
+	// listens; 127.0.0.1:0 (a free port, see GatewayAddr) when empty.
+	GatewayAddress string
+	// GatewayListener, when set, is used instead of listening on
+	// GatewayAddress; Demo closes it.
+	GatewayListener net.Listener
 	// SpoolDir, when set, keeps each pushed service's undelivered requests
 	// on disk under SpoolDir/<service>; in memory otherwise.
 	SpoolDir string
@@ -97,6 +107,7 @@ type Demo struct {
 	strategies []*strategy
 	marketData *marketData
 	backtester *backtester
+	gatewayLn  net.Listener
 }
 
 // strategyDef is one of the three strategies: name, PnL drift per second
@@ -115,8 +126,8 @@ func strategyDefs() []strategyDef {
 	}
 }
 
-// New builds the services and listens on market-data's address; nothing
-// runs until Run.
+// New builds the services and listens on market-data's and the order
+// gateway's addresses; nothing runs until Run.
 func New(opts Options) (*Demo, error) {
 	if opts.GMCURL == "" {
 		return nil, errors.New("demo: GMCURL is required")
@@ -148,7 +159,17 @@ func New(opts Options) (*Demo, error) {
 	if opts.PushInterval <= 0 {
 		opts.PushInterval = DefaultPushInterval
 	}
-	d := &Demo{opts: opts, logger: opts.Logger}
+	if opts.GatewayAddress == "" {
+		opts.GatewayAddress = "127.0.0.1:0"
+	}
+	d := &Demo{opts: opts, logger: opts.Logger, gatewayLn: opts.GatewayListener}
+	if d.gatewayLn == nil {
+		ln, err := net.Listen("tcp", opts.GatewayAddress)
+		if err != nil {
+			return nil, fmt.Errorf("demo: listen for the order gateway on %s: %w", opts.GatewayAddress, err)
+		}
+		d.gatewayLn = ln
+	}
 	seed := uint64(opts.Seed)
 	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
 
@@ -205,6 +226,9 @@ func New(opts Options) (*Demo, error) {
 
 // closeAll releases what New opened, joining err.
 func (d *Demo) closeAll(err error) error {
+	if cerr := d.gatewayLn.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close the order gateway listener: %w", cerr))
+	}
 	for _, s := range d.services {
 		if s.ln != nil {
 			if cerr := s.ln.Close(); cerr != nil {
@@ -218,6 +242,12 @@ func (d *Demo) closeAll(err error) error {
 // MarketDataAddr is the host:port where market-data serves /metrics; give
 // it to gmc as a scrape target (with label service="market-data").
 func (d *Demo) MarketDataAddr() string { return d.marketData.svc.listen }
+
+// GatewayAddr is the host:port of the order gateway's HTTP front.
+func (d *Demo) GatewayAddr() string { return d.gatewayLn.Addr().String() }
+
+// GatewayURL is the URL to POST orders to, e.g. http://127.0.0.1:9910/orders.
+func (d *Demo) GatewayURL() string { return "http://" + d.GatewayAddr() + OrdersPath }
 
 // Services lists the names of the simulated services.
 func (d *Demo) Services() []string {
@@ -241,12 +271,43 @@ func (d *Demo) Run(ctx context.Context) error {
 	for _, f := range work {
 		g.Go(func() error { f(gctx); return nil })
 	}
+	g.Go(func() error { return d.serveGateway(gctx) })
 	d.logger.Info("simulated trading system running", "services", len(d.services),
-		"orders_per_second", d.opts.OrdersPerSecond, "market_data", d.MarketDataAddr(),
+		"orders_per_second", d.opts.OrdersPerSecond, "market_data", d.MarketDataAddr(), "order_gateway", d.GatewayURL(),
 		"incident_every", d.opts.IncidentEvery.String(), "incident_length", d.opts.IncidentLength.String())
 	err := g.Wait()
 	d.logger.Info("simulated trading system stopped")
 	return err
+}
+
+// serveGateway serves the order gateway's HTTP front until ctx ends.
+func (d *Demo) serveGateway(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           &orderAPI{gw: d.gateway},
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(d.gatewayLn) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("order gateway: serve %s: %w", OrdersPath, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("order gateway: stop serving: %w", err)
+	}
+	return nil
 }
 
 // Run builds the simulated system and runs it until ctx ends.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +155,17 @@ func TestDemoReportsToGMC(t *testing.T) {
 		}
 		return true, ""
 	})
+	// The order gateway's HTTP front places orders (retried: an error
+	// incident fails some on purpose).
+	waitFor(t, "an order over HTTP", 20*time.Second, func() (bool, string) {
+		resp, err := http.Post(d.GatewayURL(), "application/json", strings.NewReader(GatewayBenchBody))
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusCreated && strings.Contains(string(b), `"status":"resting"`), fmt.Sprint(resp.StatusCode, " ", string(b))
+	})
 	// The scrape path: market-data is up and its messages counted.
 	waitFor(t, "market-data scraped", 20*time.Second, func() (bool, string) {
 		up := query(t, base, `up{job="market-data"}`, "service")
@@ -204,7 +217,7 @@ func TestBenchmarks(t *testing.T) {
 	if err := RegisterBenchmarks(reg); err != nil {
 		t.Fatal(err)
 	}
-	suite := Benchmarks(time.Minute, "")
+	suite := Benchmarks(time.Minute, "", "")
 	names := []string{}
 	for i := range suite {
 		names = append(names, suite[i].Name)
@@ -240,7 +253,7 @@ func TestBenchmarks(t *testing.T) {
 	if got := runs[1].Results[0].Extra["bars/op"]; got != barsPerDay {
 		t.Errorf("backtest bars/op = %v, want %d", got, barsPerDay)
 	}
-	sql := Benchmarks(time.Minute, "postgres://127.0.0.1/x")[3]
+	sql := Benchmarks(time.Minute, "postgres://127.0.0.1/x", "")[3]
 	if sql.Name != BenchDBQuery || sql.Kind != bench.KindSQL || sql.SQL.DSN != "postgres://127.0.0.1/x" {
 		t.Errorf("with a DSN the DB benchmark is %+v", sql)
 	}

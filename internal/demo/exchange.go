@@ -23,6 +23,8 @@ type response struct {
 	id     uint64
 	result sdk.Result
 	fills  int
+	filled int64 // lots filled
+	left   int64 // lots left resting in the book
 }
 
 // engine is the matching engine service: one goroutine owning the book,
@@ -64,7 +66,8 @@ func (e *engine) run(ctx context.Context) {
 			time.Sleep(slowFor)
 		}
 		var err error
-		fills, _, err = book.Place(r.order, fills[:0])
+		var left int64
+		fills, left, err = book.Place(r.order, fills[:0])
 		lat := time.Since(start)
 		res := sdk.ResultSuccess
 		if err != nil {
@@ -72,7 +75,11 @@ func (e *engine) run(ctx context.Context) {
 		}
 		e.svc.m.ObserveOrder(lat, res)
 		e.risk.onFills(fills)
-		r.reply <- response{id: r.order.ID, result: res, fills: len(fills)}
+		var filled int64
+		for _, f := range fills {
+			filled += f.Qty
+		}
+		r.reply <- response{id: r.order.ID, result: res, fills: len(fills), filled: filled, left: left}
 	}
 }
 
