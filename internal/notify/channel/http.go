@@ -93,3 +93,38 @@ func CheckSecret(inline commoncfg.Secret, file, field string) error {
 	}
 	return nil
 }
+
+// CheckSecretURL validates a secret that is an http(s) URL (a webhook URL
+// carrying its token): exactly one of it and its *_file, and an inline value
+// must parse.
+func CheckSecretURL(inline commoncfg.Secret, file, field string) error {
+	if err := CheckSecret(inline, file, field); err != nil {
+		return err
+	}
+	if inline != "" {
+		if err := checkHTTPURL(string(inline)); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+	}
+	return nil
+}
+
+// ResolveSecretURL is ResolveSecret for a secret that must be an http(s) URL.
+func ResolveSecretURL(inline commoncfg.Secret, file, field string) (string, error) {
+	u, err := ResolveSecret(inline, file, field)
+	if err != nil {
+		return "", err
+	}
+	if err := checkHTTPURL(u); err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return u, nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("not an http(s) URL")
+	}
+	return nil
+}

@@ -3,10 +3,8 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -29,23 +27,7 @@ type Config struct {
 
 // Validate checks the config; errors name the field.
 func (c *Config) Validate() error {
-	if err := channel.CheckSecret(c.WebhookURL, c.WebhookURLFile, "webhook_url"); err != nil {
-		return err
-	}
-	if c.WebhookURL != "" {
-		if err := checkURL(string(c.WebhookURL)); err != nil {
-			return fmt.Errorf("webhook_url: %w", err)
-		}
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("not an http(s) URL")
-	}
-	return nil
+	return channel.CheckSecretURL(c.WebhookURL, c.WebhookURLFile, "webhook_url")
 }
 
 // Notifier posts to one Slack webhook.
@@ -59,12 +41,9 @@ var _ channel.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier; it reads webhook_url_file once.
 func New(cfg Config, client *http.Client) (*Notifier, error) {
-	u, err := channel.ResolveSecret(cfg.WebhookURL, cfg.WebhookURLFile, "webhook_url")
+	u, err := channel.ResolveSecretURL(cfg.WebhookURL, cfg.WebhookURLFile, "webhook_url")
 	if err != nil {
 		return nil, err
-	}
-	if err := checkURL(u); err != nil {
-		return nil, fmt.Errorf("webhook_url: %w", err)
 	}
 	return &Notifier{cfg: cfg, url: u, client: client}, nil
 }

@@ -4,10 +4,8 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 
 	commoncfg "github.com/prometheus/common/config"
 
@@ -27,23 +25,7 @@ type Config struct {
 
 // Validate checks the config; errors name the field.
 func (c *Config) Validate() error {
-	if err := channel.CheckSecret(c.URL, c.URLFile, "url"); err != nil {
-		return err
-	}
-	if c.URL != "" {
-		if err := checkURL(string(c.URL)); err != nil {
-			return fmt.Errorf("url: %w", err)
-		}
-	}
-	return nil
-}
-
-func checkURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("not an http(s) URL")
-	}
-	return nil
+	return channel.CheckSecretURL(c.URL, c.URLFile, "url")
 }
 
 // Notifier posts to one URL.
@@ -57,12 +39,9 @@ var _ channel.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier; it reads url_file once.
 func New(cfg Config, client *http.Client) (*Notifier, error) {
-	u, err := channel.ResolveSecret(cfg.URL, cfg.URLFile, "url")
+	u, err := channel.ResolveSecretURL(cfg.URL, cfg.URLFile, "url")
 	if err != nil {
 		return nil, err
-	}
-	if err := checkURL(u); err != nil {
-		return nil, fmt.Errorf("url: %w", err)
 	}
 	return &Notifier{cfg: cfg, url: u, client: client}, nil
 }
