@@ -18,7 +18,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
 // startGMC runs an in-process gmc on a free loopback port that scrapes
@@ -26,30 +26,13 @@ import (
 func startGMC(t *testing.T, mdAddr string) string {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
 	cfg.ScrapeConfigs = []config.ScrapeConfig{{
 		JobName:        ServiceMarketData,
 		ScrapeInterval: config.Duration(time.Second),
 		StaticConfigs:  []config.StaticConfig{{Targets: []string{mdAddr}, Labels: map[string]string{"service": ServiceMarketData}}},
 	}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	})
-	return "http://" + srv.Addr()
+	_, base := servertest.Start(t, cfg)
+	return base
 }
 
 // query runs an instant PromQL query and returns the vector by the value
