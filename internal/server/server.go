@@ -170,8 +170,10 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 // Handler is the server's whole HTTP routing table.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run serves until ctx is done, then shuts down cleanly: HTTP first (so no
-// write is acknowledged after), then the background parts, then storage.
+// Run serves until ctx is done, then shuts down cleanly: it stops HTTP and
+// the background parts (scraping, rules, notifications, benchmarks), waits
+// for all of them, and only then closes the alert history and the storage,
+// so every acknowledged write is in the WAL before it closes.
 func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(s.ui.Shutdown) // ends the dashboards' event streams
