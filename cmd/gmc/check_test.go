@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -37,5 +38,22 @@ func TestCheckConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExamplesAreValid keeps every shipped example config loadable.
+func TestExamplesAreValid(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob("../../examples/*/*.yml")
+	files = append(files, more...)
+	if len(files) < 7 {
+		t.Fatalf("found only %d example configs: %v", len(files), files)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), append([]string{"check", "config"}, files...), &out, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
 	}
 }
