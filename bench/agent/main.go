@@ -12,21 +12,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gmc-dev/gmc/bench/internal/proc"
 )
 
 func main() {
@@ -38,10 +36,10 @@ func main() {
 	}
 }
 
-// proc is one measured child process.
-type proc struct {
+// child is one measured child process.
+type child struct {
 	name string
-	cmd  *exec.Cmd
+	p    *proc.Process
 	// filled during the window
 	cpuStart, cpuEnd float64 // seconds of CPU (user+system)
 	rss, anon, file  []float64
@@ -64,11 +62,8 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(tmp)
 	if *gmcBin == "" {
-		*gmcBin = filepath.Join(tmp, "gmc")
 		fmt.Println("building ./cmd/gmc ...")
-		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", *gmcBin, "./cmd/gmc")
-		build.Stdout, build.Stderr = os.Stdout, os.Stderr
-		if err := build.Run(); err != nil {
+		if *gmcBin, err = proc.BuildGMC(ctx, tmp); err != nil {
 			return fmt.Errorf("build gmc: %w", err)
 		}
 	}
@@ -76,8 +71,8 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("node_exporter: %w (apt-get install prometheus-node-exporter)", err)
 	}
 
-	agent := &proc{name: "gmc agent"}
-	node := &proc{name: "node_exporter 1.5"}
+	agent := &child{name: "gmc agent"}
+	node := &child{name: "node_exporter 1.5"}
 
 	// The sink stands in for gmc: it reads each remote-write body and answers 204.
 	sinkLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,20 +88,26 @@ func run(ctx context.Context) error {
 	go sink.Serve(sinkLn)
 	defer sink.Close()
 
-	nodePort, err := freePort()
+	nodePort, err := proc.FreeAddr()
 	if err != nil {
 		return err
 	}
-	agent.cmd = exec.Command(*gmcBin, "agent", "--gmc.url=http://"+sinkLn.Addr().String(),
-		"--interval="+interval.String(), "--spool.dir="+filepath.Join(tmp, "spool"),
-		"--web.listen-address=none", "--log.level=warn")
-	node.cmd = exec.Command(*nodeExporter, "--web.listen-address="+nodePort)
-	for _, p := range []*proc{agent, node} {
-		p.cmd.Stderr = io.Discard
-		if err := p.cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", p.name, err)
+	// Output discarded, no readiness wait (the warm-up covers it), SIGKILL
+	// 5 s after SIGTERM.
+	for _, s := range []struct {
+		c    *child
+		bin  string
+		args []string
+	}{
+		{agent, *gmcBin, []string{"agent", "--gmc.url=http://" + sinkLn.Addr().String(),
+			"--interval=" + interval.String(), "--spool.dir=" + filepath.Join(tmp, "spool"),
+			"--web.listen-address=none", "--log.level=warn"}},
+		{node, *nodeExporter, []string{"--web.listen-address=" + nodePort}},
+	} {
+		if s.c.p, err = proc.Start(ctx, proc.Options{Name: s.c.name, Bin: s.bin, Args: s.args, StopGrace: 5 * time.Second}); err != nil {
+			return err
 		}
-		defer stopProc(p)
+		defer s.c.p.Stop()
 	}
 
 	// Scrape node_exporter every interval, as Prometheus would.
@@ -118,9 +119,9 @@ func run(ctx context.Context) error {
 	if err := sleep(ctx, *warmup); err != nil {
 		return err
 	}
-	startReq := map[*proc][2]int64{}
-	for _, p := range []*proc{agent, node} {
-		if p.cpuStart, err = cpuSeconds(p.cmd.Process.Pid); err != nil {
+	startReq := map[*child][2]int64{}
+	for _, p := range []*child{agent, node} {
+		if p.cpuStart, err = p.p.CPUSeconds(); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 		startReq[p] = [2]int64{p.requests.Load(), p.bytes.Load()}
@@ -130,26 +131,26 @@ func run(ctx context.Context) error {
 		if err := sleep(ctx, time.Second); err != nil {
 			return err
 		}
-		for _, p := range []*proc{agent, node} {
-			m, err := memory(p.cmd.Process.Pid)
+		for _, p := range []*child{agent, node} {
+			m, err := p.p.Memory()
 			if err != nil {
 				return fmt.Errorf("%s: %w", p.name, err)
 			}
-			p.rss = append(p.rss, m["VmRSS"])
-			p.anon = append(p.anon, m["RssAnon"])
-			p.file = append(p.file, m["RssFile"])
+			p.rss = append(p.rss, float64(m.RSS))
+			p.anon = append(p.anon, float64(m.Anon))
+			p.file = append(p.file, float64(m.File))
 		}
 	}
 	wall := time.Since(start).Seconds()
-	for _, p := range []*proc{agent, node} {
-		if p.cpuEnd, err = cpuSeconds(p.cmd.Process.Pid); err != nil {
+	for _, p := range []*child{agent, node} {
+		if p.cpuEnd, err = p.p.CPUSeconds(); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
 
 	fmt.Printf("\n%-18s %10s %12s %12s %12s %12s %12s %14s\n", "process", "CPU %core", "RSS avg MiB", "RSS max MiB",
 		"anon MiB", "file MiB", "requests/s", "bytes/request")
-	for _, p := range []*proc{agent, node} {
+	for _, p := range []*child{agent, node} {
 		var peak float64
 		for _, r := range p.rss {
 			peak = max(peak, r)
@@ -168,7 +169,7 @@ func run(ctx context.Context) error {
 	return nil
 }
 
-func scrapeLoop(ctx context.Context, url string, every time.Duration, p *proc) {
+func scrapeLoop(ctx context.Context, url string, every time.Duration, p *child) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	client := &http.Client{Timeout: every}
@@ -197,84 +198,12 @@ func scrapeLoop(ctx context.Context, url string, every time.Duration, p *proc) {
 	}
 }
 
-// cpuSeconds is utime+stime of pid from /proc/PID/stat.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the ")" closing the command name; utime and stime are fields 14 and 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc/PID/stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return (ut + st) / 100, nil // USER_HZ
-}
-
-// memory reads VmRSS, RssAnon and RssFile of pid, in bytes.
-func memory(pid int) (map[string]float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok || (k != "VmRSS" && k != "RssAnon" && k != "RssFile") {
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.Fields(v)[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", k, err)
-		}
-		out[k] = kb * 1024
-	}
-	if len(out) != 3 {
-		return nil, errors.New("VmRSS, RssAnon or RssFile missing from /proc/PID/status")
-	}
-	return out, nil
-}
-
 func mean(xs []float64) float64 {
 	var s float64
 	for _, x := range xs {
 		s += x
 	}
 	return s / float64(len(xs))
-}
-
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-// stopProc stops a child we started, by its PID: SIGTERM, then SIGKILL after 5 s.
-func stopProc(p *proc) {
-	if p.cmd.Process == nil {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

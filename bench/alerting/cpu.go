@@ -4,7 +4,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/procfs"
+	"github.com/gmc-dev/gmc/bench/internal/proc"
 )
 
 // cpuSnapshot is the CPU time used so far by the whole machine (busy, not
@@ -17,17 +17,12 @@ type cpuSnapshot struct {
 
 func snapshot(sys *system) cpuSnapshot {
 	s := cpuSnapshot{at: time.Now()}
-	if fs, err := procfs.NewDefaultFS(); err == nil {
-		if st, err := fs.Stat(); err == nil {
-			c := st.CPUTotal
-			s.machine = c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
-		}
+	if busy, err := proc.MachineBusyCPU(); err == nil {
+		s.machine = busy
 	}
 	for _, p := range sys.procs {
-		if proc, err := procfs.NewProc(p.cmd.Process.Pid); err == nil {
-			if st, err := proc.Stat(); err == nil {
-				s.target += st.CPUTime()
-			}
+		if cpu, err := p.CPUSeconds(); err == nil {
+			s.target += cpu
 		}
 	}
 	var ru syscall.Rusage

@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gmc-dev/gmc/bench/internal/proc"
 )
 
 func main() {
@@ -116,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.gmcBin == "" {
 		fmt.Fprintln(stderr, "building ./cmd/gmc …")
-		if o.gmcBin, err = buildGMC(ctx, dir); err != nil {
+		if o.gmcBin, err = proc.BuildGMC(ctx, dir); err != nil {
 			return err
 		}
 	}

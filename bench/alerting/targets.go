@@ -5,90 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gmc-dev/gmc/bench/internal/proc"
 )
 
-// process is a child the harness started.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	waitErr error
-}
-
 // startProcess runs bin with args (output to dir/<name>.log) and waits until
-// readyURL answers 200.
-func startProcess(ctx context.Context, name, bin string, args []string, dir, readyURL string) (*process, error) {
-	p := &process{name: name, logPath: filepath.Join(dir, name+".log"), done: make(chan struct{})}
-	logf, err := os.Create(p.logPath)
-	if err != nil {
-		return nil, fmt.Errorf("create log of %s: %w", name, err)
-	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("%s exited before ready (%v); see %s", name, p.waitErr, p.logPath)
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		resp, err := client.Get(readyURL)
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return p, nil
-		}
-	}
-	p.stop()
-	return nil, fmt.Errorf("%s not ready within 60s; see %s", name, p.logPath)
-}
-
-// stop sends SIGTERM to the process by its PID, SIGKILL after 20 s.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+// readyURL answers 200; its Stop sends SIGKILL 20 s after SIGTERM.
+func startProcess(ctx context.Context, name, bin string, args []string, dir, readyURL string) (*proc.Process, error) {
+	return proc.Start(ctx, proc.Options{Name: name, Bin: bin, Args: args,
+		LogPath: filepath.Join(dir, name+".log"), ReadyURL: readyURL, StopGrace: 20 * time.Second})
 }
 
 // system is one alerting stack under test: where to push, and its
 // processes (stopped in reverse order).
 type system struct {
 	pushAddr string
-	procs    []*process
+	procs    []*proc.Process
 	// probes are URLs whose answers help explain a missing notification.
 	probes []string
 }
@@ -124,14 +62,14 @@ func (s *system) diagnose() string {
 
 func (s *system) stop() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop()
+		s.procs[i].Stop()
 	}
 }
 
 // startGMC starts `gmc server` with the threshold rule and a webhook route
 // at its tightest: group_wait 0s, every alert its own group.
 func startGMC(ctx context.Context, bin, dir, hookURL string, evalInterval time.Duration) (*system, error) {
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +99,7 @@ notify:
 	if err != nil {
 		return nil, err
 	}
-	return &system{pushAddr: addr, procs: []*process{p}, probes: []string{
+	return &system{pushAddr: addr, procs: []*proc.Process{p}, probes: []string{
 		"http://" + addr + "/api/v1/query?query=" + metricName, "http://" + addr + "/api/v1/alerts"}}, nil
 }
 
@@ -170,7 +108,7 @@ notify:
 // Prometheus (remote-write receiver, the same rule with for: 0s evaluated
 // every evalInterval, alerting to that Alertmanager).
 func startPrometheusAM(ctx context.Context, promBin, amBin, dir, hookURL string, evalInterval time.Duration) (*system, error) {
-	amAddr, err := freeAddr()
+	amAddr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -194,9 +132,9 @@ receivers:
 	if err != nil {
 		return nil, err
 	}
-	sys := &system{procs: []*process{am}}
+	sys := &system{procs: []*proc.Process{am}}
 
-	promAddr, err := freeAddr()
+	promAddr, err := proc.FreeAddr()
 	if err != nil {
 		sys.stop()
 		return nil, err
@@ -275,30 +213,4 @@ func promDuration(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 	return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
-}
-
-// buildGMC builds ./cmd/gmc of the module the harness runs in.
-func buildGMC(ctx context.Context, dir string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bin := filepath.Join(dir, "gmc")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/gmc")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/gmc: %w\n%s", err, b)
-	}
-	return bin, nil
 }

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gmc-dev/gmc/bench/internal/proc"
 )
 
 func main() {
@@ -123,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			bin := o.gmc
 			if bin == "" {
 				logf("building gmc (go build -trimpath ./cmd/gmc)...")
-				if bin, err = buildGMC(ctx, work); err != nil {
+				if bin, err = proc.BuildGMC(ctx, work); err != nil {
 					logf("skipping gmc: %v", err)
 					continue
 				}
@@ -200,18 +202,18 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 	if err != nil {
 		return nil, err
 	}
-	defer p.stop()
+	defer p.Stop()
 	url := "http://" + p.addr + "/api/v1/write"
 	startMs := time.Now().Add(-o.startOffset).Truncate(time.Second).UnixMilli()
 
 	var cpu0, busy0 float64
 	profDone := make(chan error, 1)
 	onWindow := func(open bool) error {
-		c, err := p.cpuSeconds()
+		c, err := p.CPUSeconds()
 		if err != nil {
 			return err
 		}
-		b, err := machineBusyCPU()
+		b, err := proc.MachineBusyCPU()
 		if err != nil {
 			return err
 		}
@@ -233,7 +235,7 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 	}
 	lr.PeerCPU = cpu0
 	lr.OtherCPU = max(0, busy0-cpu0-lr.GenCPUSeconds)
-	rss, err := p.peakRSS()
+	mem, err := p.Memory()
 	if err != nil {
 		return nil, err
 	}
@@ -247,12 +249,12 @@ func runOne(ctx context.Context, t target, wl *workload, o *options, dir string)
 			fmt.Fprintf(os.Stderr, "%s: no CPU profile: %v\n", t.name, err)
 		}
 	}
-	p.stop() // a clean shutdown, so the data dir holds what the target keeps
+	p.Stop() // a clean shutdown, so the data dir holds what the target keeps
 	alloc, apparent, err := diskUsage(p.dataDir)
 	if err != nil {
 		return nil, err
 	}
-	r := newRunResult(t.name, wl.series, lr, rss, alloc, apparent)
+	r := newRunResult(t.name, wl.series, lr, mem.PeakRSS, alloc, apparent)
 	r.SeriesFound = found
 	return r, nil
 }
@@ -284,22 +286,6 @@ func fetchProfile(ctx context.Context, addr string, d time.Duration, path string
 		return fmt.Errorf("write profile %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-// buildGMC builds ./cmd/gmc of the module the harness runs in.
-func buildGMC(ctx context.Context, dir string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
-	bin := filepath.Join(dir, "gmc")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/gmc")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/gmc: %w\n%s", err, b)
-	}
-	return bin, nil
 }
 
 func installHint(target string) string {

@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/procfs"
+	"github.com/gmc-dev/gmc/bench/internal/proc"
 )
 
 // target is one remote-write receiver the harness can start.
@@ -58,22 +56,19 @@ func victoriaMetricsTarget(bin string) target {
 
 // process is a running target.
 type process struct {
-	cmd     *exec.Cmd
+	*proc.Process
 	addr    string
 	dataDir string
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error
 }
 
 // start runs t on a free loopback port with a fresh data directory under dir
 // and waits until it reports ready.
 func (t target) start(ctx context.Context, dir string) (*process, error) {
-	addr, err := freeAddr()
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	p := &process{addr: addr, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "log"), done: make(chan struct{})}
+	p := &process{addr: addr, dataDir: filepath.Join(dir, "data")}
 	if err := os.MkdirAll(p.dataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -81,103 +76,13 @@ func (t target) start(ctx context.Context, dir string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(p.logPath)
-	if err != nil {
-		return nil, fmt.Errorf("create log file: %w", err)
+	// A clean shutdown of a large head can take a while: SIGKILL after 60 s.
+	if p.Process, err = proc.Start(ctx, proc.Options{Name: t.name, Bin: t.bin, Args: args,
+		LogPath: filepath.Join(dir, "log"), ReadyURL: "http://" + addr + t.readyPath,
+		StopGrace: 60 * time.Second}); err != nil {
+		return nil, err
 	}
-	p.cmd = exec.Command(t.bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", t.name, err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("%s exited before ready (%v); see %s", t.name, p.waitErr, p.logPath)
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		resp, err := client.Get("http://" + addr + t.readyPath)
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return p, nil
-		}
-	}
-	p.stop()
-	return nil, fmt.Errorf("%s not ready within 60s; see %s", t.name, p.logPath)
-}
-
-// stop sends SIGTERM to the process it started, by PID, and SIGKILL if it has
-// not exited after 60 s.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// cpuSeconds returns the user+system CPU time the process has used.
-func (p *process) cpuSeconds() (float64, error) {
-	proc, err := procfs.NewProc(p.cmd.Process.Pid)
-	if err != nil {
-		return 0, fmt.Errorf("open /proc of pid %d: %w", p.cmd.Process.Pid, err)
-	}
-	st, err := proc.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("read /proc/%d/stat: %w", p.cmd.Process.Pid, err)
-	}
-	return st.CPUTime(), nil
-}
-
-// peakRSS returns VmHWM, the process's peak resident set size, in bytes.
-func (p *process) peakRSS() (uint64, error) {
-	proc, err := procfs.NewProc(p.cmd.Process.Pid)
-	if err != nil {
-		return 0, fmt.Errorf("open /proc of pid %d: %w", p.cmd.Process.Pid, err)
-	}
-	st, err := proc.NewStatus()
-	if err != nil {
-		return 0, fmt.Errorf("read /proc/%d/status: %w", p.cmd.Process.Pid, err)
-	}
-	return st.VmHWM, nil
-}
-
-// machineBusyCPU returns the CPU seconds all processes of the machine have
-// used (everything but idle and iowait), to show how much of the cores went
-// to processes other than the target and the generator.
-func machineBusyCPU() (float64, error) {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return 0, fmt.Errorf("open /proc: %w", err)
-	}
-	st, err := fs.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("read /proc/stat: %w", err)
-	}
-	c := st.CPUTotal
-	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal, nil
+	return p, nil
 }
 
 // waitIdle waits, up to limit, until the machine's other processes use less
@@ -188,7 +93,7 @@ func waitIdle(ctx context.Context, limit time.Duration) float64 {
 	deadline := time.Now().Add(limit)
 	busy := 0.0
 	for {
-		b0, err := machineBusyCPU()
+		b0, err := proc.MachineBusyCPU()
 		if err != nil {
 			return 0
 		}
@@ -197,7 +102,7 @@ func waitIdle(ctx context.Context, limit time.Duration) float64 {
 			return busy
 		case <-time.After(time.Second):
 		}
-		b1, err := machineBusyCPU()
+		b1, err := proc.MachineBusyCPU()
 		if err != nil {
 			return 0
 		}
@@ -236,16 +141,6 @@ func diskUsage(dir string) (allocated, apparent int64, err error) {
 		return 0, 0, fmt.Errorf("measure disk usage of %s: %w", dir, err)
 	}
 	return allocated, apparent, nil
-}
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // countSeries asks the target's Prometheus query API how many of the
