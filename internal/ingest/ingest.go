@@ -216,6 +216,19 @@ func (in *Ingester) respond(w http.ResponseWriter, protocol string, code int, ms
 }
 
 // finish reports a committed request: metrics, the Committed hook and the answer.
+// fail answers a write that failed as a whole: a *requestError with its own
+// code (nothing was written), anything else as a storage failure, logged.
+func (in *Ingester) fail(w http.ResponseWriter, protocol string, err error) {
+	code := http.StatusInternalServerError
+	var re *requestError
+	if errors.As(err, &re) {
+		code = re.code
+	} else {
+		in.logger.Error("write failed", "protocol", protocol, "err", err)
+	}
+	in.respond(w, protocol, code, err.Error())
+}
+
 func (in *Ingester) finish(w http.ResponseWriter, protocol string, accepted int, rej *rejections, names []string, okCode int) {
 	if accepted > 0 {
 		in.accepted.Add(uint64(accepted))

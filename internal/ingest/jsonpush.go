@@ -79,8 +79,7 @@ func (in *Ingester) serveJSONPush(w http.ResponseWriter, r *http.Request) {
 	}
 	accepted, rej, names, err := in.writeJSON(r, points)
 	if err != nil {
-		in.logger.Error("json push", "err", err)
-		in.respond(w, protoJSON, http.StatusInternalServerError, err.Error())
+		in.fail(w, protoJSON, err)
 		return
 	}
 	in.finish(w, protoJSON, accepted, rej, names, http.StatusNoContent)

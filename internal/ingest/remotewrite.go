@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -131,14 +130,7 @@ func (in *Ingester) serveRemoteWrite(w http.ResponseWriter, r *http.Request) {
 	}
 	accepted, rej, names, err := in.writeRemote(r.Context(), req)
 	if err != nil {
-		code := http.StatusInternalServerError
-		var re *requestError
-		if errors.As(err, &re) {
-			code = re.code
-		} else {
-			in.logger.Error("remote write", "err", err)
-		}
-		in.respond(w, protoRemoteWrite, code, err.Error())
+		in.fail(w, protoRemoteWrite, err)
 		return
 	}
 	in.finish(w, protoRemoteWrite, accepted, rej, names, http.StatusNoContent)

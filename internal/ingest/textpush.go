@@ -73,14 +73,7 @@ func (in *Ingester) serveTextPush(w http.ResponseWriter, r *http.Request) {
 	}
 	accepted, rej, names, err := in.writeText(r, group, body, r.Header.Get("Content-Type"))
 	if err != nil {
-		code := http.StatusInternalServerError
-		var re *requestError
-		if errors.As(err, &re) {
-			code = re.code
-		} else {
-			in.logger.Error("text push", "err", err)
-		}
-		in.respond(w, protoText, code, err.Error())
+		in.fail(w, protoText, err)
 		return
 	}
 	in.finish(w, protoText, accepted, rej, names, http.StatusNoContent)
