@@ -90,22 +90,38 @@ func (s *TSDB) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 // Stats implements Storage.
 func (s *TSDB) Stats() Stats {
 	h := s.db.Head()
+	blocks := s.db.Blocks()
 	st := Stats{
 		HeadSeries:  h.NumSeries(),
 		HeadMinTime: h.MinTime(),
 		HeadMaxTime: h.MaxTime(),
-		Blocks:      len(s.db.Blocks()),
+		Blocks:      len(blocks),
 		Dir:         s.dir,
 	}
-	_ = filepath.WalkDir(s.dir, func(_ string, d os.DirEntry, err error) error {
+	// Blocks know their size; only the head's few files are listed. The data
+	// dir also holds what other parts keep (benchmark archive, alert history),
+	// which is not the store's.
+	for _, b := range blocks {
+		st.BytesOnDisk += b.Size()
+	}
+	for _, sub := range []string{"wal", "wbl", "chunks_head"} {
+		st.BytesOnDisk += dirSize(filepath.Join(s.dir, sub))
+	}
+	return st
+}
+
+// dirSize is the total size of the files under dir (0 when it is missing).
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if info, err := d.Info(); err == nil {
-				st.BytesOnDisk += info.Size()
+				n += info.Size()
 			}
 		}
 		return nil
 	})
-	return st
+	return n
 }
 
 // Close implements Storage.
