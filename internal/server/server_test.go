@@ -1,8 +1,7 @@
-package server
+package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,43 +16,14 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
 // startServer runs a gmc server in-process on a free loopback port.
 func startServer(t *testing.T, cfg config.Config) string {
 	t.Helper()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server run: %v", err)
-		}
-	})
-	base := "http://" + srv.Addr()
-	for i := 0; ; i++ {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if i == 100 {
-			t.Fatalf("server never became ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	_, base := servertest.Start(t, cfg)
+	return base
 }
 
 func do(t *testing.T, method, u, contentType string, body []byte, hdr ...string) (int, string) {
