@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
 	"github.com/gmc-dev/gmc/internal/agent"
@@ -87,11 +86,10 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	logger, err := newLogger(c.stderr, *logLevel)
+	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
 	a, err := agent.New(agent.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		return err

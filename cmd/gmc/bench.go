@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -88,9 +87,9 @@ func (c *benchCommand) run(ctx context.Context, args []string) error {
 	if len(cfg.Suite) == 0 {
 		return fmt.Errorf("bench run: %s has no benchmarks (benchmarks.suite)", *configFile)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log.level: %w", err)
+	logger, err := newLogger(c.stderr, *logLevel)
+	if err != nil {
+		return err
 	}
 	archive, err := bench.OpenArchive(*out)
 	if err != nil {
@@ -100,7 +99,7 @@ func (c *benchCommand) run(ctx context.Context, args []string) error {
 		Config:   cfg,
 		Archive:  archive,
 		Registry: c.registry,
-		Logger:   slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level})),
+		Logger:   logger,
 	}
 	if *gmcURL != "" {
 		opts.Recorder = &bench.RemoteWriteRecorder{URL: *gmcURL}

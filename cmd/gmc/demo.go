@@ -91,15 +91,14 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--incidents: %w", err)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+	logger, err := newLogger(c.stderr, *logLevel)
+	if err != nil {
 		return err
 	}
 	getenv := c.getenv
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
