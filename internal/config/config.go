@@ -283,7 +283,7 @@ func (c *Config) validateAlerting() error {
 		return fmt.Errorf("notify.%w", err)
 	}
 	if err := c.Benchmarks.Validate(); err != nil {
-		return fmt.Errorf("benchmarks: %w", err)
+		return err // its messages name benchmarks.<field> already
 	}
 	return nil
 }

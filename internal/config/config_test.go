@@ -47,6 +47,7 @@ func TestLoadFileBad(t *testing.T) {
 		"bad-duration.bad.yml":     `line 2: "fifteen days" is not a duration`,
 		"timeout-too-long.bad.yml": "scrape_configs[0].scrape_timeout: 5s is longer than scrape_interval 1s",
 		"duplicate-job.bad.yml":    `scrape_configs[1].job_name: "risk" is used twice`,
+		"bench-alpha.bad.yml":      `bench-alpha.bad.yml: benchmarks.alpha: 2 is not in (0, 1)`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
