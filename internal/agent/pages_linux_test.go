@@ -1,21 +1,15 @@
 package agent
 
-import (
-	"os"
-	"strings"
-	"testing"
-)
+import "testing"
 
+// TestReleaseExecutablePages checks that the executable's read-only mappings
+// are found and madvise accepts both advices for each (an error names the
+// mapping), twice: released pages fault back in and a second release works.
+// The RSS it saves is measured by bench/agent, not asserted here.
 func TestReleaseExecutablePages(t *testing.T) {
-	if err := ReleaseExecutablePages(); err != nil {
-		t.Fatal(err)
-	}
-	// The process goes on running code from the released pages.
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil || !strings.Contains(string(b), "RssFile:") {
-		t.Fatalf("read /proc/self/status after release: %v", err)
-	}
-	if err := ReleaseExecutablePages(); err != nil {
-		t.Fatalf("second release: %v", err)
+	for i := range 2 {
+		if err := ReleaseExecutablePages(); err != nil {
+			t.Fatalf("release %d: %v", i+1, err)
+		}
 	}
 }
