@@ -96,7 +96,7 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 	}
 	// The standalone agent needs little of the binary it shares with the
 	// server: let go of what start-up paged in (see the function's comment).
-	if err := agent.ReleaseExecutablePages(); err != nil {
+	if _, err := agent.ReleaseExecutablePages(); err != nil {
 		logger.Warn("release start-up pages", "err", err)
 	}
 	return a.Run(ctx)

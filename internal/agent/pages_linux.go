@@ -13,7 +13,8 @@ import (
 
 // ReleaseExecutablePages drops the resident pages of this process's own
 // executable that are mapped read-only (code, read-only data, the Go symbol
-// table) and turns off read-around for them.
+// table) and turns off read-around for them. It returns how many mappings
+// it advised.
 //
 // Why: gmc is one binary, and Go runs the package initialisers of everything
 // linked into it — the TSDB, PromQL and their cloud SDKs — before `gmc agent`
@@ -22,17 +23,17 @@ import (
 // in a daemon whose own loop needs a small fraction of it. Released pages are
 // clean file pages: the ones the agent uses fault back in from the page cache
 // or the file, one page at a time (MADV_RANDOM), and nothing else changes.
-func ReleaseExecutablePages() error {
+func ReleaseExecutablePages() (mappings int, err error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("find executable: %w", err)
+		return 0, fmt.Errorf("find executable: %w", err)
 	}
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
-		return fmt.Errorf("find executable: %w", err)
+		return 0, fmt.Errorf("find executable: %w", err)
 	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return fmt.Errorf("read mappings: %w", err)
+		return 0, fmt.Errorf("read mappings: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -53,9 +54,10 @@ func ReleaseExecutablePages() error {
 		}
 		for _, advice := range []uintptr{unix.MADV_RANDOM, unix.MADV_PAGEOUT} {
 			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), advice); errno != 0 {
-				return fmt.Errorf("madvise %s: %w", fields[0], errno)
+				return mappings, fmt.Errorf("madvise %s: %w", fields[0], errno)
 			}
 		}
+		mappings++
 	}
-	return sc.Err()
+	return mappings, sc.Err()
 }

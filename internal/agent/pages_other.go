@@ -3,4 +3,4 @@
 package agent
 
 // ReleaseExecutablePages does nothing outside Linux.
-func ReleaseExecutablePages() error { return nil }
+func ReleaseExecutablePages() (int, error) { return 0, nil }
