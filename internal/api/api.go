@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
-	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/httpapi"
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -115,22 +115,14 @@ func New(opts Options) *API {
 	return a
 }
 
-// Route is one endpoint: a method, a net/http ServeMux pattern path and
-// its handler.
-type Route struct {
-	Method  string
-	Path    string
-	Handler http.HandlerFunc
-}
-
 // Routes lists the REST API's endpoints; the server mounts them as
 // `Method + " " + Path`.
-func (a *API) Routes() []Route {
-	return []Route{
-		{"GET", "/metrics/{service}", a.ServiceMetrics},
-		{"GET", "/metrics/history/{service}", a.ServiceHistory},
-		{"GET", "/system/status", a.SystemStatus},
-		{"GET", "/openapi.yaml", a.OpenAPI},
+func (a *API) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: "GET", Path: "/metrics/{service}", Handler: a.ServiceMetrics},
+		{Method: "GET", Path: "/metrics/history/{service}", Handler: a.ServiceHistory},
+		{Method: "GET", Path: "/system/status", Handler: a.SystemStatus},
+		{Method: "GET", Path: "/openapi.yaml", Handler: a.OpenAPI},
 	}
 }
 
@@ -139,7 +131,7 @@ func (a *API) writeJSON(w http.ResponseWriter, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		a.opts.Logger.Error("encode rest response", "err", err)
-		query.WriteError(w, query.ErrInternal, fmt.Errorf("encode response: %w", err))
+		httpapi.WriteError(w, httpapi.ErrInternal, fmt.Errorf("encode response: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -148,11 +140,11 @@ func (a *API) writeJSON(w http.ResponseWriter, v any) {
 }
 
 func badParam(w http.ResponseWriter, name string, err error) {
-	query.WriteError(w, query.ErrBadData, fmt.Errorf("invalid parameter %q: %w", name, err))
+	httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter %q: %w", name, err))
 }
 
 func internalError(w http.ResponseWriter, what string, err error) {
-	query.WriteError(w, query.ErrInternal, fmt.Errorf("%s: %w", what, err))
+	httpapi.WriteError(w, httpapi.ErrInternal, fmt.Errorf("%s: %w", what, err))
 }
 
 // serviceMatcher selects the series of service svc.
@@ -179,7 +171,7 @@ func (a *API) serviceMetricNames(ctx context.Context, svc string) ([]string, err
 
 // notKnown answers 404 for a service without series.
 func notKnown(w http.ResponseWriter, svc string) {
-	query.WriteError(w, query.ErrNotFound, fmt.Errorf("service %q is not known: no series has service=%q", svc, svc))
+	httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("service %q is not known: no series has service=%q", svc, svc))
 }
 
 // Float is a sample value in JSON: a number, or "NaN", "+Inf", "-Inf"

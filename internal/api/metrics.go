@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
-	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // Latest is the newest sample of one series.
@@ -194,7 +194,7 @@ func (a *API) ServiceHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range wanted {
 		if _, found := slices.BinarySearch(names, m); !found {
-			query.WriteError(w, query.ErrNotFound, fmt.Errorf("metric %q of service %q is not known: no series has __name__=%q, service=%q", m, svc, m, svc))
+			httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("metric %q of service %q is not known: no series has __name__=%q, service=%q", m, svc, m, svc))
 			return
 		}
 	}
@@ -214,7 +214,7 @@ func (a *API) ServiceHistory(w http.ResponseWriter, r *http.Request) {
 	defer qry.Close()
 	res := qry.Exec(ctx)
 	if res.Err != nil {
-		query.WriteError(w, query.ErrExec, fmt.Errorf("run history query %s: %w", sel, res.Err))
+		httpapi.WriteError(w, httpapi.ErrExec, fmt.Errorf("run history query %s: %w", sel, res.Err))
 		return
 	}
 	matrix, err := res.Matrix()
@@ -255,7 +255,7 @@ func (a *API) ServiceHistory(w http.ResponseWriter, r *http.Request) {
 func (a *API) historyRange(w http.ResponseWriter, r *http.Request) (start, end time.Time, step time.Duration, ok bool) {
 	end = a.opts.Now()
 	if v := r.FormValue("end"); v != "" {
-		t, err := query.ParseTime(v)
+		t, err := httpapi.ParseTime(v)
 		if err != nil {
 			badParam(w, "end", err)
 			return start, end, step, false
@@ -264,7 +264,7 @@ func (a *API) historyRange(w http.ResponseWriter, r *http.Request) (start, end t
 	}
 	start = end.Add(-time.Hour)
 	if v := r.FormValue("start"); v != "" {
-		t, err := query.ParseTime(v)
+		t, err := httpapi.ParseTime(v)
 		if err != nil {
 			badParam(w, "start", err)
 			return start, end, step, false
@@ -276,7 +276,7 @@ func (a *API) historyRange(w http.ResponseWriter, r *http.Request) (start, end t
 		return start, end, step, false
 	}
 	if v := r.FormValue("step"); v != "" {
-		d, err := query.ParseDuration(v)
+		d, err := httpapi.ParseDuration(v)
 		if err != nil {
 			badParam(w, "step", err)
 			return start, end, step, false

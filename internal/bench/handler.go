@@ -1,10 +1,11 @@
 package bench
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // Handler serves the archived weekly reports:
@@ -25,12 +26,6 @@ var contentTypes = map[string]string{
 	"html": "text/html; charset=utf-8",
 }
 
-func writeError(w http.ResponseWriter, code int, errorType, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"status": "error", "errorType": errorType, "error": msg})
-}
-
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, id string) {
 	format := r.URL.Query().Get("format")
 	if format == "" {
@@ -38,16 +33,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	ct, ok := contentTypes[format]
 	if !ok {
-		writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("format: %q is not one of json, md, html", format))
+		httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("format: %q is not one of json, md, html", format))
 		return
 	}
 	data, err := h.archive.ReportFile(id, format)
 	if errors.Is(err, ErrNoReport) {
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
+		httpapi.WriteError(w, httpapi.ErrNotFound, err)
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		httpapi.WriteError(w, httpapi.ErrInternal, err)
 		return
 	}
 	w.Header().Set("Content-Type", ct)
@@ -58,11 +53,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, id string) {
 func (h *Handler) Latest(w http.ResponseWriter, r *http.Request) {
 	ids, err := h.archive.ReportIDs()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		httpapi.WriteError(w, httpapi.ErrInternal, err)
 		return
 	}
 	if len(ids) == 0 {
-		writeError(w, http.StatusNotFound, "not_found", "no benchmark report yet: no benchmark has run")
+		httpapi.WriteError(w, httpapi.ErrNotFound, errors.New("no benchmark report yet: no benchmark has run"))
 		return
 	}
 	h.serve(w, r, ids[0])
@@ -85,7 +80,7 @@ type ReportLink struct {
 func (h *Handler) List(w http.ResponseWriter, _ *http.Request) {
 	ids, err := h.archive.ReportIDs()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		httpapi.WriteError(w, httpapi.ErrInternal, err)
 		return
 	}
 	links := make([]ReportLink, 0, len(ids))
@@ -93,6 +88,14 @@ func (h *Handler) List(w http.ResponseWriter, _ *http.Request) {
 		p := "/benchmark/report/" + id
 		links = append(links, ReportLink{ID: id, JSON: p + "?format=json", MD: p + "?format=md", HTML: p + "?format=html"})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": links})
+	httpapi.WriteSuccess(w, links)
+}
+
+// Routes are the report endpoints.
+func (h *Handler) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Path: "/benchmark/report", Handler: h.Latest},
+		{Method: http.MethodGet, Path: "/benchmark/reports", Handler: h.List},
+		{Method: http.MethodGet, Path: "/benchmark/report/{id}", Handler: h.One},
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // Protocol names, used as the protocol label of gmc's ingest metrics.
@@ -248,4 +249,14 @@ func (in *Ingester) finish(w http.ResponseWriter, protocol string, accepted int,
 // observe records the duration of one request.
 func (in *Ingester) observe(protocol string, start time.Time) {
 	in.m.duration.WithLabelValues(protocol).Observe(time.Since(start).Seconds())
+}
+
+// Routes are the write endpoints: Prometheus remote-write, gmc's JSON push
+// and the Pushgateway text push (any method; the handler answers 405 itself).
+func (in *Ingester) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodPost, Path: "/api/v1/write", Handler: in.RemoteWrite().ServeHTTP},
+		{Method: http.MethodPost, Path: "/api/v1/push", Handler: in.JSONPush().ServeHTTP},
+		{Path: "/metrics/job/", Handler: in.TextPush().ServeHTTP},
+	}
 }

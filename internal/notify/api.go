@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // API serves silences in Alertmanager's v2 JSON shape (so amtool and
@@ -135,7 +137,7 @@ type GroupStatus struct {
 // Status answers GET /api/v1/notifications/status: the groups alive and
 // the receivers configured, in the Prometheus API envelope.
 func (a *API) Status(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": a.d.Status()})
+	httpapi.WriteSuccess(w, a.d.Status())
 }
 
 // StatusData is the pipeline's state.
@@ -179,4 +181,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // writeError writes Alertmanager's error body: a JSON string.
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, msg)
+}
+
+// Routes are the silences' endpoints (Alertmanager v2) and the pipeline's
+// status.
+func (a *API) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Path: "/api/v2/silences", Handler: a.ListSilences},
+		{Method: http.MethodPost, Path: "/api/v2/silences", Handler: a.PostSilence},
+		{Method: http.MethodGet, Path: "/api/v2/silence/{id}", Handler: a.GetSilence},
+		{Method: http.MethodDelete, Path: "/api/v2/silence/{id}", Handler: a.DeleteSilence},
+		{Method: http.MethodGet, Path: "/api/v1/notifications/status", Handler: a.Status},
+	}
 }

@@ -17,17 +17,19 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // result is what an endpoint produces; serve writes it.
 type result struct {
 	data     any
 	annos    annotations.Annotations
-	err      *Error
+	err      *httpapi.Error
 	finalize func() // releases what data still points into (query, querier)
 }
 
-func fail(err *Error) result { return result{err: err} }
+func fail(err *httpapi.Error) result { return result{err: err} }
 
 // serve runs f and writes its answer: the success envelope, or the error one.
 func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request) result) {
@@ -36,7 +38,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request
 		defer res.finalize()
 	}
 	if res.err != nil {
-		WriteError(w, res.err.Type, res.err.Err)
+		httpapi.WriteError(w, res.err.Type, res.err.Err)
 		return
 	}
 	a.respond(w, res.data, res.annos, r.FormValue("query"))
@@ -81,35 +83,35 @@ func (a *API) FormatQuery(w http.ResponseWriter, r *http.Request) {
 	a.serve(w, r, func(r *http.Request) result {
 		expr, err := a.parser.ParseExpr(r.FormValue("query"))
 		if err != nil {
-			return fail(badParam("query", err))
+			return fail(httpapi.BadParam("query", err))
 		}
 		return result{data: expr.Pretty(0)}
 	})
 }
 
 // queryTimeout reads the optional "timeout" parameter.
-func queryTimeout(r *http.Request) (time.Duration, *Error) {
+func queryTimeout(r *http.Request) (time.Duration, *httpapi.Error) {
 	v := r.FormValue("timeout")
 	if v == "" {
 		return 0, nil
 	}
-	d, err := ParseDuration(v)
+	d, err := httpapi.ParseDuration(v)
 	if err != nil {
-		return 0, badParam("timeout", err)
+		return 0, httpapi.BadParam("timeout", err)
 	}
 	if d <= 0 {
-		return 0, badParam("timeout", fmt.Errorf("timeout must be positive, got %s", d))
+		return 0, httpapi.BadParam("timeout", fmt.Errorf("timeout must be positive, got %s", d))
 	}
 	return d, nil
 }
 
 // queryOpts reads the per-query options Prometheus accepts (lookback_delta).
-func queryOpts(r *http.Request) (promql.QueryOpts, *Error) {
+func queryOpts(r *http.Request) (promql.QueryOpts, *httpapi.Error) {
 	var lookback time.Duration
 	if v := r.FormValue("lookback_delta"); v != "" {
-		d, err := ParseDuration(v)
+		d, err := httpapi.ParseDuration(v)
 		if err != nil {
-			return nil, &Error{ErrBadData, fmt.Errorf("error parsing lookback delta duration: %w", err)}
+			return nil, &httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("error parsing lookback delta duration: %w", err)}
 		}
 		lookback = d
 	}
@@ -117,7 +119,7 @@ func queryOpts(r *http.Request) (promql.QueryOpts, *Error) {
 }
 
 // constructionError maps an error building a query: a bad query is bad data.
-func constructionError(err error) *Error {
+func constructionError(err error) *httpapi.Error {
 	var (
 		eqt promql.ErrQueryTimeout
 		eqc promql.ErrQueryCanceled
@@ -125,17 +127,17 @@ func constructionError(err error) *Error {
 	if errors.As(err, &eqt) || errors.As(err, &eqc) {
 		return engineError(err)
 	}
-	return badParam("query", err)
+	return httpapi.BadParam("query", err)
 }
 
 func (a *API) query(r *http.Request) result {
 	limit, err := parseLimit(r.FormValue("limit"))
 	if err != nil {
-		return fail(badParam("limit", err))
+		return fail(httpapi.BadParam("limit", err))
 	}
-	ts, err := parseTimeParam(r, "time", a.now())
+	ts, err := httpapi.TimeParam(r, "time", a.now())
 	if err != nil {
-		return fail(badParam("time", err))
+		return fail(httpapi.BadParam("time", err))
 	}
 	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
 		return a.engine.NewInstantQuery(ctx, a.queryable, opts, r.FormValue("query"), ts)
@@ -145,28 +147,28 @@ func (a *API) query(r *http.Request) result {
 func (a *API) queryRange(r *http.Request) result {
 	limit, err := parseLimit(r.FormValue("limit"))
 	if err != nil {
-		return fail(badParam("limit", err))
+		return fail(httpapi.BadParam("limit", err))
 	}
-	start, err := ParseTime(r.FormValue("start"))
+	start, err := httpapi.ParseTime(r.FormValue("start"))
 	if err != nil {
-		return fail(badParam("start", err))
+		return fail(httpapi.BadParam("start", err))
 	}
-	end, err := ParseTime(r.FormValue("end"))
+	end, err := httpapi.ParseTime(r.FormValue("end"))
 	if err != nil {
-		return fail(badParam("end", err))
+		return fail(httpapi.BadParam("end", err))
 	}
 	if end.Before(start) {
-		return fail(badParam("end", errors.New("end timestamp must not be before start time")))
+		return fail(httpapi.BadParam("end", errors.New("end timestamp must not be before start time")))
 	}
-	step, err := ParseDuration(r.FormValue("step"))
+	step, err := httpapi.ParseDuration(r.FormValue("step"))
 	if err != nil {
-		return fail(badParam("step", err))
+		return fail(httpapi.BadParam("step", err))
 	}
 	if step <= 0 {
-		return fail(badParam("step", errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")))
+		return fail(httpapi.BadParam("step", errors.New("zero or negative query resolution step widths are not accepted. Try a positive integer")))
 	}
 	if end.Sub(start)/step > maxPointsPerSeries {
-		return fail(&Error{ErrBadData, errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")})
 	}
 	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
 		return a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
@@ -221,28 +223,28 @@ func (a *API) exec(r *http.Request, limit int, build func(context.Context, promq
 }
 
 // timeRange reads the optional start and end of a metadata query.
-func timeRange(r *http.Request) (start, end time.Time, apiErr *Error) {
-	start, err := parseTimeParam(r, "start", minTime())
+func timeRange(r *http.Request) (start, end time.Time, apiErr *httpapi.Error) {
+	start, err := httpapi.TimeParam(r, "start", httpapi.MinTime())
 	if err != nil {
-		return start, end, badParam("start", err)
+		return start, end, httpapi.BadParam("start", err)
 	}
-	end, err = parseTimeParam(r, "end", maxTime())
+	end, err = httpapi.TimeParam(r, "end", httpapi.MaxTime())
 	if err != nil {
-		return start, end, badParam("end", err)
+		return start, end, httpapi.BadParam("end", err)
 	}
 	return start, end, nil
 }
 
 func (a *API) series(r *http.Request) result {
 	if err := r.ParseForm(); err != nil {
-		return fail(&Error{ErrBadData, fmt.Errorf("error parsing form values: %w", err)})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("error parsing form values: %w", err)})
 	}
 	if len(r.Form["match[]"]) == 0 {
-		return fail(&Error{ErrBadData, errors.New("no match[] parameter provided")})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: errors.New("no match[] parameter provided")})
 	}
 	limit, err := parseLimit(r.FormValue("limit"))
 	if err != nil {
-		return fail(badParam("limit", err))
+		return fail(httpapi.BadParam("limit", err))
 	}
 	start, end, apiErr := timeRange(r)
 	if apiErr != nil {
@@ -250,7 +252,7 @@ func (a *API) series(r *http.Request) result {
 	}
 	sets, err := a.parseMatchers(r.Form["match[]"])
 	if err != nil {
-		return fail(badParam("match[]", err))
+		return fail(httpapi.BadParam("match[]", err))
 	}
 	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
@@ -301,7 +303,7 @@ func (a *API) series(r *http.Request) result {
 func (a *API) labelNames(r *http.Request) result {
 	limit, err := parseLimit(r.FormValue("limit"))
 	if err != nil {
-		return fail(badParam("limit", err))
+		return fail(httpapi.BadParam("limit", err))
 	}
 	start, end, apiErr := timeRange(r)
 	if apiErr != nil {
@@ -309,7 +311,7 @@ func (a *API) labelNames(r *http.Request) result {
 	}
 	sets, err := a.parseMatchers(r.Form["match[]"])
 	if err != nil {
-		return fail(&Error{ErrBadData, err})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: err})
 	}
 	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
@@ -320,7 +322,7 @@ func (a *API) labelNames(r *http.Request) result {
 		return q.LabelNames(r.Context(), &storage.LabelHints{Limit: hintLimit(limit)}, ms...)
 	})
 	if err != nil {
-		return fail(&Error{ErrExec, err})
+		return fail(&httpapi.Error{Type: httpapi.ErrExec, Err: err})
 	}
 	if limit > 0 && len(names) > limit {
 		names = names[:limit]
@@ -335,11 +337,11 @@ func (a *API) labelValues(r *http.Request) result {
 		name = model.UnescapeName(name, model.ValueEncodingEscaping)
 	}
 	if !model.UTF8Validation.IsValidLabelName(name) {
-		return fail(&Error{ErrBadData, fmt.Errorf("invalid label name: %q", name)})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("invalid label name: %q", name)})
 	}
 	limit, err := parseLimit(r.FormValue("limit"))
 	if err != nil {
-		return fail(badParam("limit", err))
+		return fail(httpapi.BadParam("limit", err))
 	}
 	start, end, apiErr := timeRange(r)
 	if apiErr != nil {
@@ -347,18 +349,18 @@ func (a *API) labelValues(r *http.Request) result {
 	}
 	sets, err := a.parseMatchers(r.Form["match[]"])
 	if err != nil {
-		return fail(&Error{ErrBadData, err})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: err})
 	}
 	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
 	if err != nil {
-		return fail(&Error{ErrExec, err})
+		return fail(&httpapi.Error{Type: httpapi.ErrExec, Err: err})
 	}
 	defer q.Close()
 	vals, annos, err := collectStrings(sets, func(ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 		return q.LabelValues(r.Context(), name, &storage.LabelHints{Limit: hintLimit(limit)}, ms...)
 	})
 	if err != nil {
-		return fail(&Error{ErrExec, err})
+		return fail(&httpapi.Error{Type: httpapi.ErrExec, Err: err})
 	}
 	if limit > 0 && len(vals) > limit {
 		vals = vals[:limit]
@@ -413,10 +415,10 @@ func (a *API) queryExemplars(r *http.Request) result {
 		return fail(apiErr)
 	}
 	if end.Before(start) {
-		return fail(&Error{ErrBadData, errors.New("end timestamp must not be before start timestamp")})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: errors.New("end timestamp must not be before start timestamp")})
 	}
 	if _, err := a.parser.ParseExpr(r.FormValue("query")); err != nil {
-		return fail(&Error{ErrBadData, err})
+		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: err})
 	}
 	return result{data: []any{}}
 }

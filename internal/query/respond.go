@@ -12,79 +12,13 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/jsonutil"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
-
-// ErrorType is the "errorType" of a Prometheus API error response.
-type ErrorType string
-
-// The errorType values of the Prometheus HTTP API.
-const (
-	ErrBadData   ErrorType = "bad_data"
-	ErrExec      ErrorType = "execution"
-	ErrTimeout   ErrorType = "timeout"
-	ErrCanceled  ErrorType = "canceled"
-	ErrInternal  ErrorType = "internal"
-	ErrNotFound  ErrorType = "not_found"
-	ErrCostLimit ErrorType = "cost_limit"
-)
-
-// statusClientClosedConnection is the non-standard code Prometheus answers
-// a canceled query with.
-const statusClientClosedConnection = 499
-
-// Error is an API error: its type picks the HTTP status code.
-type Error struct {
-	Type ErrorType
-	Err  error
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Err) }
-
-// Unwrap returns the underlying error.
-func (e *Error) Unwrap() error { return e.Err }
-
-// StatusCode is the HTTP status Prometheus answers this error type with.
-func (t ErrorType) StatusCode() int {
-	switch t {
-	case ErrBadData:
-		return http.StatusBadRequest
-	case ErrExec, ErrCostLimit:
-		return http.StatusUnprocessableEntity
-	case ErrCanceled:
-		return statusClientClosedConnection
-	case ErrTimeout:
-		return http.StatusServiceUnavailable
-	case ErrNotFound:
-		return http.StatusNotFound
-	default:
-		return http.StatusInternalServerError
-	}
-}
-
-// WriteError writes the Prometheus error envelope
-// {"status":"error","errorType":…,"error":…} with the type's status code.
-// The REST API uses it too, so every gmc error has one shape.
-func WriteError(w http.ResponseWriter, typ ErrorType, err error) {
-	stream := jsoniter.ConfigCompatibleWithStandardLibrary.BorrowStream(nil)
-	defer jsoniter.ConfigCompatibleWithStandardLibrary.ReturnStream(stream)
-	stream.WriteObjectStart()
-	stream.WriteObjectField("status")
-	stream.WriteString("error")
-	stream.WriteMore()
-	stream.WriteObjectField("errorType")
-	stream.WriteString(string(typ))
-	stream.WriteMore()
-	stream.WriteObjectField("error")
-	stream.WriteString(err.Error())
-	stream.WriteObjectEnd()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(typ.StatusCode())
-	w.Write(stream.Buffer())
-}
 
 // engineError maps an error of the engine or of storage to its API type, as
 // Prometheus does.
-func engineError(err error) *Error {
+func engineError(err error) *httpapi.Error {
 	var (
 		eqc   promql.ErrQueryCanceled
 		eqt   promql.ErrQueryTimeout
@@ -94,22 +28,17 @@ func engineError(err error) *Error {
 	)
 	switch {
 	case errors.As(err, &eqc):
-		return &Error{ErrCanceled, err}
+		return &httpapi.Error{Type: httpapi.ErrCanceled, Err: err}
 	case errors.As(err, &eqt):
-		return &Error{ErrTimeout, err}
+		return &httpapi.Error{Type: httpapi.ErrTimeout, Err: err}
 	case errors.As(err, &etms), errors.As(err, &etmsr):
-		return &Error{ErrCostLimit, err}
+		return &httpapi.Error{Type: httpapi.ErrCostLimit, Err: err}
 	case errors.As(err, &es):
-		return &Error{ErrInternal, err}
+		return &httpapi.Error{Type: httpapi.ErrInternal, Err: err}
 	case errors.Is(err, context.Canceled):
-		return &Error{ErrCanceled, err}
+		return &httpapi.Error{Type: httpapi.ErrCanceled, Err: err}
 	}
-	return &Error{ErrExec, err}
-}
-
-// badParam is the bad_data error Prometheus gives for an invalid parameter.
-func badParam(name string, err error) *Error {
-	return &Error{ErrBadData, fmt.Errorf("invalid parameter %q: %w", name, err)}
+	return &httpapi.Error{Type: httpapi.ErrExec, Err: err}
 }
 
 // queryData is the data of a query or query_range answer.
@@ -146,7 +75,7 @@ func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotat
 	stream.WriteObjectEnd()
 	if stream.Error != nil {
 		a.logger.Error("encode api response", "err", stream.Error)
-		WriteError(w, ErrInternal, fmt.Errorf("encode response: %w", stream.Error))
+		httpapi.WriteError(w, httpapi.ErrInternal, fmt.Errorf("encode response: %w", stream.Error))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	promrules "github.com/prometheus/prometheus/rules"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // The response types of /api/v1/alerts and /api/v1/rules, field for field
@@ -89,14 +90,14 @@ func (m *Manager) Alerts(w http.ResponseWriter, _ *http.Request) {
 			alerts = append(alerts, apiAlerts(ar.ActiveAlerts())...)
 		}
 	}
-	writeSuccess(w, map[string]any{"alerts": alerts})
+	httpapi.WriteSuccess(w, map[string]any{"alerts": alerts})
 }
 
 // Rules serves GET /api/v1/rules with Prometheus's filters: type=alert|record,
 // rule_name[], rule_group[], file[], match[] and exclude_alerts.
 func (m *Manager) Rules(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("parse form values: %v", err))
+		httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("parse form values: %w", err))
 		return
 	}
 	set := func(vs []string) map[string]bool {
@@ -109,14 +110,14 @@ func (m *Manager) Rules(w http.ResponseWriter, r *http.Request) {
 	names, groups, files := set(r.Form["rule_name[]"]), set(r.Form["rule_group[]"]), set(r.Form["file[]"])
 	typ := strings.ToLower(r.Form.Get("type"))
 	if typ != "" && typ != "alert" && typ != "record" {
-		writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"type\": not supported value %q", typ))
+		httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"type\": not supported value %q", typ))
 		return
 	}
 	exclude := false
 	if v := r.Form.Get("exclude_alerts"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"exclude_alerts\": %v", err))
+			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"exclude_alerts\": %w", err))
 			return
 		}
 		exclude = b
@@ -126,7 +127,7 @@ func (m *Manager) Rules(w http.ResponseWriter, r *http.Request) {
 	for _, s := range r.Form["match[]"] {
 		ms, err := p.ParseMetricSelector(s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"match[]\": %q: %v", s, err))
+			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"match[]\": %q: %w", s, err))
 			return
 		}
 		matcherSets = append(matcherSets, ms)
@@ -180,7 +181,7 @@ func (m *Manager) Rules(w http.ResponseWriter, r *http.Request) {
 			out = append(out, ag)
 		}
 	}
-	writeSuccess(w, map[string]any{"groups": out})
+	httpapi.WriteSuccess(w, map[string]any{"groups": out})
 }
 
 // History serves GET /alerts/history: alert episodes, newest first, with
@@ -190,9 +191,9 @@ func (m *Manager) History(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var since time.Time
 	if s := q.Get("since"); s != "" {
-		t, err := parseTime(s)
+		t, err := httpapi.ParseTime(s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"since\": %q is neither RFC 3339 nor Unix seconds", s))
+			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"since\": %q is neither RFC 3339 nor Unix seconds", s))
 			return
 		}
 		since = t
@@ -201,33 +202,21 @@ func (m *Manager) History(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
-			writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("invalid parameter \"limit\": %q is not a positive integer", s))
+			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"limit\": %q is not a positive integer", s))
 			return
 		}
 		limit = n
 	}
 	eps := m.history.list(since, q.Get("service"), q.Get("alertname"), limit)
-	writeSuccess(w, map[string]any{"episodes": eps})
+	httpapi.WriteSuccess(w, map[string]any{"episodes": eps})
 }
 
-func parseTime(s string) (time.Time, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		sec := int64(f)
-		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), nil
+// Routes are the rules' endpoints: Prometheus's /api/v1/alerts and
+// /api/v1/rules, and the alert history.
+func (m *Manager) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Path: "/api/v1/alerts", Handler: m.Alerts},
+		{Method: http.MethodGet, Path: "/api/v1/rules", Handler: m.Rules},
+		{Method: http.MethodGet, Path: "/alerts/history", Handler: m.History},
 	}
-	return time.Parse(time.RFC3339Nano, s)
-}
-
-func writeSuccess(w http.ResponseWriter, data any) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": data})
-}
-
-func writeError(w http.ResponseWriter, code int, typ, msg string) {
-	writeJSON(w, code, map[string]any{"status": "error", "errorType": typ, "error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
 }

@@ -2,7 +2,6 @@ package sla
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // Status is an SLA's state now, as /sla and /system/status show it.
@@ -199,7 +200,7 @@ type Rule struct {
 
 // List serves GET /sla: {"status":"success","data":[Status...]}.
 func (r *Reporter) List(w http.ResponseWriter, req *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": r.StatusContext(req.Context())})
+	httpapi.WriteSuccess(w, r.StatusContext(req.Context()))
 }
 
 // Get serves GET /sla/{name}.
@@ -211,7 +212,7 @@ func (r *Reporter) Get(w http.ResponseWriter, req *http.Request) {
 		}
 		ratios, err := r.ErrorRatios(req.Context(), s, r.opts.Now())
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"status": "error", "errorType": "execution", "error": err.Error()})
+			httpapi.WriteErrorCode(w, http.StatusInternalServerError, httpapi.ErrExec, err)
 			return
 		}
 		d := Detail{SLA: s, Status: s.Evaluate(ratios)}
@@ -223,14 +224,16 @@ func (r *Reporter) Get(w http.ResponseWriter, req *http.Request) {
 				d.Rules = append(d.Rules, Rule{Group: g.Name, Record: rl.Record, Alert: rl.Alert, Expr: rl.Expr, Labels: rl.Labels})
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": d})
+		httpapi.WriteSuccess(w, d)
 		return
 	}
-	writeJSON(w, http.StatusNotFound, map[string]any{"status": "error", "errorType": "not_found", "error": fmt.Sprintf("sla %q: not found", name)})
+	httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("sla %q: not found", name))
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+// Routes are the SLA endpoints: GET /sla and GET /sla/{name}.
+func (r *Reporter) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Path: "/sla", Handler: r.List},
+		{Method: http.MethodGet, Path: "/sla/{name}", Handler: r.Get},
+	}
 }

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // dist is the built dashboard (ui/build.sh writes it).
@@ -48,12 +50,6 @@ type UI struct {
 	// done is closed by Shutdown: open event streams end.
 	done     chan struct{}
 	shutdown sync.Once
-}
-
-// Route is one route of the UI, in the shape of the server's routing table.
-type Route struct {
-	Method, Path string
-	Handler      http.HandlerFunc
 }
 
 // New returns the UI serving the embedded build.
@@ -89,21 +85,19 @@ func (u *UI) Shutdown() { u.shutdown.Do(func() { close(u.done) }) }
 
 // Routes are the UI's routes: the page at /, its hashed assets under
 // /assets/ and the event stream at /api/ui/events.
-func (u *UI) Routes() []Route {
-	return []Route{
-		{http.MethodGet, "/{$}", u.serveIndex},
-		{http.MethodGet, "/index.html", u.serveIndex},
-		{http.MethodGet, "/assets/", u.serveAsset},
-		{http.MethodGet, "/api/ui/events", u.serveEvents},
+func (u *UI) Routes() []httpapi.Route {
+	return []httpapi.Route{
+		{Method: http.MethodGet, Path: "/{$}", Handler: u.serveIndex},
+		{Method: http.MethodGet, Path: "/index.html", Handler: u.serveIndex},
+		{Method: http.MethodGet, Path: "/assets/", Handler: u.serveAsset},
+		{Method: http.MethodGet, Path: "/api/ui/events", Handler: u.serveEvents},
 	}
 }
 
 // Handler serves Routes on a mux of its own (for tests and embedding).
 func (u *UI) Handler() http.Handler {
 	mux := http.NewServeMux()
-	for _, r := range u.Routes() {
-		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
-	}
+	httpapi.Mount(mux, u.Routes())
 	return mux
 }
 
