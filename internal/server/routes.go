@@ -18,6 +18,7 @@ func (s *Server) routes() http.Handler {
 		s.ingester.Routes(),     // remote-write, JSON push, Pushgateway text push
 		s.query.Routes(),        // the Prometheus HTTP API
 		s.api.Routes(),          // the product REST API
+		s.trends.Routes(),       // GET /trends/{service} (docs/history.md)
 		s.rules.Routes(),        // Prometheus-format alerts and rules, alert history
 		s.rules.SLA().Routes(),  // SLAs
 		s.notify.API().Routes(), // Alertmanager-style silences, notification status

@@ -24,6 +24,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/trend"
 	"github.com/gmc-dev/gmc/internal/web"
 )
 
@@ -51,6 +52,7 @@ type Server struct {
 	scraper  *ingest.Scraper
 	query    *query.API
 	api      *api.API
+	trends   *trend.Handler
 	rules    *rules.Manager
 	notify   *notify.Dispatcher
 	bench    *bench.Scheduler
@@ -145,6 +147,9 @@ func New(opts Options) (_ *Server, err error) {
 		SamplesIngested: s.ingester.SamplesTotal,
 		Version:         opts.Version,
 		Extra:           s.statusExtra,
+	})
+	s.trends = trend.NewHandler(trend.Options{
+		Queryable: store, Engine: s.query.Engine(), Logger: s.logger.With("component", "trend"), Now: opts.Now,
 	})
 
 	if err := s.buildAlerting(); err != nil {

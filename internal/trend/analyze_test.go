@@ -1,0 +1,176 @@
+package trend
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// end is a Monday, 00:00 UTC.
+var end = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+
+func hourly(days int, f func(t time.Time) float64) []Point {
+	var ps []Point
+	for t := end.Add(-time.Duration(days)*24*time.Hour + time.Hour); !t.After(end); t = t.Add(time.Hour) {
+		ps = append(ps, Point{T: t, V: f(t)})
+	}
+	return ps
+}
+
+func TestHourAndDayProfiles(t *testing.T) {
+	// Value = hour of day; weekends add 100.
+	ps := hourly(14, func(t time.Time) float64 {
+		v := float64(t.Hour())
+		if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			v += 100
+		}
+		return v
+	})
+	a := Analyze(ps, end, 7*24*time.Hour, nil)
+	if len(a.HourOfDay) != 24 || len(a.DayOfWeek) != 7 {
+		t.Fatalf("profiles: %d hours, %d days", len(a.HourOfDay), len(a.DayOfWeek))
+	}
+	for h, p := range a.HourOfDay {
+		// 5 weekdays at h, 2 weekend days at h+100 → mean h + 200/7.
+		want := float64(h) + 200.0/7
+		if *p.Hour != h || p.Samples != 7 || math.Abs(*p.Mean-want) > 1e-9 || *p.Max != float64(h)+100 {
+			t.Errorf("hour %d: hour=%d samples=%d mean=%v max=%v, want 7 samples, mean %v, max %v", h, *p.Hour, p.Samples, *p.Mean, *p.Max, want, float64(h)+100)
+		}
+	}
+	wantDays := []string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+	for i, p := range a.DayOfWeek {
+		if p.Day != wantDays[i] || p.Samples != 24 {
+			t.Errorf("day %d = %s with %d samples, want %s with 24", i, p.Day, p.Samples, wantDays[i])
+			continue
+		}
+		// The window (end-7d, end] holds Monday 00:00 (end) as the
+		// Monday's first hour and misses the previous Monday's 00:00:
+		// every day still has 24 points but Monday's are 00:00 then 01-23
+		// of a week earlier — the hour values are the same.
+		want := 11.5
+		if i >= 5 {
+			want += 100
+		}
+		if math.Abs(*p.Mean-want) > 1e-9 {
+			t.Errorf("%s mean = %v, want %v", p.Day, *p.Mean, want)
+		}
+	}
+}
+
+func TestWeekOverWeek(t *testing.T) {
+	ps := hourly(14, func(t time.Time) float64 {
+		if t.After(end.Add(-week)) {
+			return 150
+		}
+		return 100
+	})
+	w := Analyze(ps, end, week, nil).WeekOverWeek
+	if w.Change == nil || math.Abs(*w.Change-0.5) > 1e-12 || *w.ThisWeekMean != 150 || *w.LastWeekMean != 100 {
+		t.Fatalf("week over week = %+v, want 150 vs 100, change 0.5", w)
+	}
+	if w.ThisWeekCoverage != 1 || w.LastWeekCoverage != 1 {
+		t.Errorf("coverage %v / %v, want 1 / 1", w.ThisWeekCoverage, w.LastWeekCoverage)
+	}
+	// One week of data: no change to report.
+	w = Analyze(hourly(7, func(time.Time) float64 { return 1 }), end, week, nil).WeekOverWeek
+	if w.Change != nil || w.LastWeekMean != nil || w.LastWeekCoverage != 0 {
+		t.Errorf("one week: %+v, want no last week and no change", w)
+	}
+}
+
+func TestPeaksAreSeparated(t *testing.T) {
+	ps := hourly(7, func(t time.Time) float64 { return 1 })
+	// A busy afternoon (three high hours in a row) and two lone spikes.
+	set := func(ago time.Duration, v float64) {
+		for i := range ps {
+			if ps[i].T.Equal(end.Add(-ago)) {
+				ps[i].V = v
+			}
+		}
+	}
+	set(30*time.Hour, 50)
+	set(31*time.Hour, 60)
+	set(32*time.Hour, 55)
+	set(80*time.Hour, 40)
+	set(100*time.Hour, 70)
+	got := Analyze(ps, end, week, nil).Peaks
+	want := []Peak{
+		{float64(end.Add(-100 * time.Hour).Unix()), 70},
+		{float64(end.Add(-31 * time.Hour).Unix()), 60},
+		{float64(end.Add(-80 * time.Hour).Unix()), 40},
+	}
+	if len(got) != MaxPeaks {
+		t.Fatalf("peaks = %v, want %d", got, MaxPeaks)
+	}
+	for i, p := range want {
+		if got[i] != p {
+			t.Errorf("peak %d = %+v, want %+v", i, got[i], p)
+		}
+	}
+	for _, p := range got[3:] {
+		if p.Value != 1 {
+			t.Errorf("later peak %+v, want a baseline hour (value 1)", p)
+		}
+	}
+}
+
+func TestForecast(t *testing.T) {
+	f64 := func(v float64) *float64 { return &v }
+	day := 24 * time.Hour
+	// Free disk: 1000 GB falling 10 GB/day, exactly: full 100 days after end... minus what is left.
+	falling := hourly(30, func(t time.Time) float64 { return 500 - 10*t.Sub(end).Hours()/24 })
+	cases := []struct {
+		name   string
+		ps     []Point
+		limit  *float64
+		status string
+		at     time.Time
+	}{
+		{"floor reached in 50 days", falling, f64(0), "approaching", end.Add(50 * day)},
+		{"ceiling the falling line moves away from", falling, f64(1000), "not_approaching", time.Time{}},
+		{"floor already passed", falling, f64(600), "reached", time.Time{}},
+		{"no limit", falling, nil, "no_limit", time.Time{}},
+		{"rising to a ceiling", hourly(7, func(t time.Time) float64 { return 80 + 2*t.Sub(end).Hours()/24 }), f64(100), "approaching", end.Add(10 * day)},
+		{"too few points", falling[:2], f64(0), "insufficient_data", time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := Analyze(c.ps, end, 30*day, c.limit).Forecast
+			if f.Status != c.status {
+				t.Fatalf("status %q, want %q (%+v)", f.Status, c.status, f)
+			}
+			if c.at.IsZero() {
+				if f.ReachesAt != nil {
+					t.Errorf("reaches_at %v, want null", *f.ReachesAt)
+				}
+				return
+			}
+			if f.ReachesAt == nil || math.Abs(*f.ReachesAt-float64(c.at.Unix())) > 1 {
+				t.Fatalf("reaches_at %v, want %v", f.ReachesAt, c.at.Unix())
+			}
+			// An exact line: no error, and the bounds equal the estimate.
+			if f.RMSE > 1e-9 || f.R2 < 1-1e-9 || *f.ReachesEarliest != *f.ReachesAt || *f.ReachesLatest != *f.ReachesAt {
+				t.Errorf("exact line: rmse %v r2 %v bounds %v..%v", f.RMSE, f.R2, *f.ReachesEarliest, *f.ReachesLatest)
+			}
+		})
+	}
+}
+
+func TestForecastErrorWidensTheBounds(t *testing.T) {
+	i := 0
+	noisy := hourly(30, func(t time.Time) float64 {
+		i++
+		return 500 - 10*t.Sub(end).Hours()/24 + float64(i%7-3)*5 // deterministic ±15 wiggle
+	})
+	zero := 0.0
+	f := Analyze(noisy, end, 30*24*time.Hour, &zero).Forecast
+	if f.Status != "approaching" || f.RMSE < 5 || f.RMSE > 15 || f.SlopeStdErr <= 0 {
+		t.Fatalf("noisy forecast %+v", f)
+	}
+	if !(*f.ReachesEarliest < *f.ReachesAt && *f.ReachesAt < *f.ReachesLatest) {
+		t.Errorf("bounds %v < %v < %v do not hold", *f.ReachesEarliest, *f.ReachesAt, *f.ReachesLatest)
+	}
+	if d := math.Abs(*f.ReachesAt-float64(end.Add(50*24*time.Hour).Unix())) / 86400; d > 2 {
+		t.Errorf("reaches_at %.1f days off the true 50", d)
+	}
+}

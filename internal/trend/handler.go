@@ -1,0 +1,257 @@
+package trend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
+)
+
+// Step is the resolution of the analysed series: one value per hour.
+const Step = time.Hour
+
+// Windows are the analysis windows GET /trends accepts.
+var windows = map[string]time.Duration{"7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour}
+
+// Options configure the handler.
+type Options struct {
+	// Queryable and Engine run the hourly range httpapi. Required.
+	Queryable storage.Queryable
+	Engine    *promql.Engine
+	Logger    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves GET /trends/{service}. Safe for concurrent use.
+type Handler struct{ opts Options }
+
+// NewHandler returns the trends handler.
+func NewHandler(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Handler{opts: opts}
+}
+
+// Response is the body of GET /trends/{service}; docs/history.md describes
+// every field.
+type Response struct {
+	Service string `json:"service"`
+	Metric  string `json:"metric"`
+	Window  string `json:"window"`
+	// Kind is "counter" (the series is the per-second rate, summed over the
+	// service's series) or "gauge" (the hourly average, combined by Agg).
+	Kind string `json:"kind"`
+	Agg  string `json:"agg"`
+	// Expr is the PromQL the hourly values come from, evaluated at Step
+	// over [Start, End] (Unix seconds; End is the last whole hour).
+	Expr        string  `json:"expr"`
+	Start       float64 `json:"start"`
+	End         float64 `json:"end"`
+	StepSeconds float64 `json:"step_seconds"`
+	// Coverage is the share of the window's hours that have a value.
+	Coverage float64 `json:"coverage"`
+	// Series is the hourly values of the window: [unix seconds, value].
+	Series [][2]float64 `json:"series"`
+	Analysis
+}
+
+// Routes lists the handler's one endpoint.
+func (h *Handler) Routes() []httpapi.Route {
+	return []httpapi.Route{{Method: http.MethodGet, Path: "/trends/{service}", Handler: h.ServeHTTP}}
+}
+
+// ServeHTTP answers GET /trends/{service}?metric=&window=7d|30d[&agg=][&kind=][&limit=].
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	svc := r.PathValue("service")
+	if svc == "" {
+		badParam(w, "service", errors.New("must not be empty"))
+		return
+	}
+	metric := r.FormValue("metric")
+	if metric == "" {
+		badParam(w, "metric", errors.New("is required: the metric name to analyse"))
+		return
+	}
+	if !model.UTF8Validation.IsValidMetricName(metric) {
+		badParam(w, "metric", fmt.Errorf("%q is not a valid metric name", metric))
+		return
+	}
+	wname := r.FormValue("window")
+	if wname == "" {
+		wname = "7d"
+	}
+	window, ok := windows[wname]
+	if !ok {
+		badParam(w, "window", fmt.Errorf("%q: must be 7d or 30d", wname))
+		return
+	}
+	kind := r.FormValue("kind")
+	switch kind {
+	case "":
+		kind = KindOf(metric)
+	case "counter", "gauge":
+	default:
+		badParam(w, "kind", fmt.Errorf("%q: must be counter or gauge", kind))
+		return
+	}
+	agg := r.FormValue("agg")
+	switch agg {
+	case "":
+		agg = "avg"
+		if kind == "counter" {
+			agg = "sum"
+		}
+	case "sum", "avg", "max", "min":
+	default:
+		badParam(w, "agg", fmt.Errorf("%q: must be sum, avg, max or min", agg))
+		return
+	}
+	limit := DefaultLimit(metric)
+	if v := r.FormValue("limit"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			badParam(w, "limit", fmt.Errorf("%q is not a finite number", v))
+			return
+		}
+		limit = &f
+	}
+
+	end := h.opts.Now().Truncate(Step)
+	// Week-over-week needs two weeks even when the window is one.
+	span := max(window, 2*week)
+	start := end.Add(-span + Step)
+	expr := Expr(ServiceLabel, svc, metric, kind, agg)
+	points, err := h.hourly(r.Context(), expr, start, end)
+	if err == nil && len(points) == 0 {
+		// Host metrics (gmc agent, node_exporter) carry job, not service.
+		expr = Expr(JobLabel, svc, metric, kind, agg)
+		points, err = h.hourly(r.Context(), expr, start, end)
+	}
+	if err != nil {
+		var qe *httpapi.Error
+		if errors.As(err, &qe) {
+			httpapi.WriteError(w, qe.Type, qe.Err)
+			return
+		}
+		httpapi.WriteError(w, httpapi.ErrInternal, err)
+		return
+	}
+	if len(points) == 0 {
+		httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("no data for metric %q with service or job %q in the last %s", metric, svc, spanName(span)))
+		return
+	}
+	resp := Response{
+		Service: svc, Metric: metric, Window: wname, Kind: kind, Agg: agg, Expr: expr,
+		Start:       float64(end.Add(-window + Step).Unix()),
+		End:         float64(end.Unix()),
+		StepSeconds: Step.Seconds(),
+		Series:      [][2]float64{},
+		Analysis:    Analyze(points, end, window, limit),
+	}
+	for _, p := range points {
+		if p.T.After(end.Add(-window)) {
+			resp.Series = append(resp.Series, [2]float64{float64(p.T.Unix()), p.V})
+		}
+	}
+	resp.Coverage = float64(len(resp.Series)) / float64(window/Step)
+	b, err := json.Marshal(resp)
+	if err != nil {
+		httpapi.WriteError(w, httpapi.ErrInternal, fmt.Errorf("encode trends: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// hourly evaluates expr at every whole hour in [start, end].
+func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time) ([]Point, error) {
+	q, err := h.opts.Engine.NewRangeQuery(ctx, h.opts.Queryable, nil, expr, start, end, Step)
+	if err != nil {
+		return nil, &httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("parse %s: %w", expr, err)}
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return nil, &httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf("run %s: %w", expr, res.Err)}
+	}
+	m, err := res.Matrix()
+	if err != nil {
+		return nil, fmt.Errorf("read result of %s: %w", expr, err)
+	}
+	var out []Point
+	for _, s := range m {
+		for _, p := range s.Floats {
+			if math.IsNaN(p.F) || math.IsInf(p.F, 0) {
+				continue
+			}
+			out = append(out, Point{T: time.UnixMilli(p.T).UTC(), V: p.F})
+		}
+	}
+	return out, nil
+}
+
+// KindOf guesses a metric's kind from its name, by Prometheus's naming
+// conventions: counters end in _total, _count, _sum or _bucket.
+func KindOf(metric string) string {
+	for _, suf := range []string{"_total", "_count", "_sum", "_bucket"} {
+		if strings.HasSuffix(metric, suf) {
+			return "counter"
+		}
+	}
+	return "gauge"
+}
+
+// DefaultLimit is the level a resource's forecast aims at when the request
+// names none: 0 for free space (node_filesystem_avail_bytes,
+// node_memory_MemAvailable_bytes and the like: the disk or memory is full).
+func DefaultLimit(metric string) *float64 {
+	for _, s := range []string{"_avail_bytes", "_free_bytes", "_available_bytes", "MemAvailable_bytes", "MemFree_bytes"} {
+		if strings.HasSuffix(metric, s) {
+			zero := 0.0
+			return &zero
+		}
+	}
+	return nil
+}
+
+// The labels naming what a trend is of: service first, then job (host
+// metrics from the agent or node_exporter have no service label).
+const (
+	ServiceLabel = "service"
+	JobLabel     = "job"
+)
+
+// Expr is the PromQL of the hourly values: a counter's per-second rate over
+// each hour, a gauge's average over each hour, combined over the series
+// whose label (service or job) is svc with agg.
+func Expr(label, svc, metric, kind, agg string) string {
+	sel := fmt.Sprintf("{__name__=%s,%s=%s}", strconv.Quote(metric), label, strconv.Quote(svc))
+	fn := "avg_over_time"
+	if kind == "counter" {
+		fn = "rate"
+	}
+	return fmt.Sprintf("%s(%s(%s[1h]))", agg, fn, sel)
+}
+
+func spanName(d time.Duration) string { return strconv.Itoa(int(d/(24*time.Hour))) + "d" }
+
+func badParam(w http.ResponseWriter, name string, err error) {
+	httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter %q: %w", name, err))
+}

@@ -1,0 +1,179 @@
+package trend
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	promstorage "github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
+	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/storage"
+)
+
+// serve starts the handler on a real TSDB holding 15 days of one-minute
+// samples up to now (a Monday 00:00 UTC, plus 10 minutes):
+//   - orders_total{service="gw"} on two instances, each counting at
+//     (hour of day + 1)/2 per second, so their sum's rate is hour + 1;
+//     instance b resets to 0 every day at 12:30
+//   - node_filesystem_avail_bytes{job="gmc-agent"} (a host metric): 1e12 falling 1e10 per day
+func serve(t *testing.T) (*httptest.Server, time.Time) {
+	t.Helper()
+	now := end.Add(10 * time.Minute)
+	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	app := st.AppenderV2(context.Background())
+	a := labels.FromStrings("__name__", "orders_total", "service", "gw", "instance", "a")
+	b := labels.FromStrings("__name__", "orders_total", "service", "gw", "instance", "b")
+	disk := labels.FromStrings("__name__", "node_filesystem_avail_bytes", "job", "gmc-agent", "instance", "a")
+	var ca, cb float64
+	for ts := now.Add(-15 * 24 * time.Hour); !ts.After(now); ts = ts.Add(time.Minute) {
+		inc := 60 * float64(ts.Add(-time.Second).Hour()+1) / 2
+		ca += inc
+		cb += inc
+		if ts.Hour() == 12 && ts.Minute() == 30 {
+			cb = inc // reset during the last minute, then counted inc
+		}
+		ms := ts.UnixMilli()
+		free := 1e12 - 1e10*now.Sub(ts).Hours()/24*-1
+		for _, s := range []struct {
+			l labels.Labels
+			v float64
+		}{{a, ca}, {b, cb}, {disk, free}} {
+			if _, err := app.Append(0, s.l, 0, ms, s.v, nil, nil, promstorage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := query.New(query.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(Options{Queryable: st, Engine: q.Engine(), Now: func() time.Time { return now }})
+	mux := http.NewServeMux()
+	httpapi.Mount(mux, h.Routes())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, now
+}
+
+func get(t *testing.T, url string, wantCode int, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != wantCode {
+		var body map[string]any
+		json.NewDecoder(resp.Body).Decode(&body)
+		t.Fatalf("GET %s: %d %v, want %d", url, resp.StatusCode, body, wantCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", url, err)
+	}
+}
+
+func TestTrendsOfACounter(t *testing.T) {
+	srv, _ := serve(t)
+	var r Response
+	get(t, srv.URL+"/trends/gw?metric=orders_total&window=7d", 200, &r)
+	if r.Kind != "counter" || r.Agg != "sum" || r.Expr != `sum(rate({__name__="orders_total",service="gw"}[1h]))` {
+		t.Errorf("kind %s agg %s expr %s", r.Kind, r.Agg, r.Expr)
+	}
+	if r.End != float64(end.Unix()) || r.Start != float64(end.Add(-7*24*time.Hour+time.Hour).Unix()) || r.StepSeconds != 3600 {
+		t.Errorf("range %v..%v step %v", r.Start, r.End, r.StepSeconds)
+	}
+	if len(r.Series) != 168 || r.Coverage != 1 {
+		t.Fatalf("%d hourly points, coverage %v; want 168, 1", len(r.Series), r.Coverage)
+	}
+	// The hour ending at h:00 counted at rate hour(h-1)+1 = h (24 at 00:00),
+	// and the daily reset of instance b changes nothing.
+	for h, p := range r.HourOfDay {
+		want := float64(h)
+		if h == 0 {
+			want = 24
+		}
+		if p.Samples != 7 || math.Abs(*p.Mean-want) > 1e-6 || math.Abs(*p.Max-want) > 1e-6 {
+			t.Errorf("hour %d: %d samples, mean %v, max %v; want 7, %v", h, p.Samples, *p.Mean, *p.Max, want)
+		}
+	}
+	// Every day has the same shape: mean of 1..24.
+	for _, d := range r.DayOfWeek {
+		if math.Abs(*d.Mean-12.5) > 1e-6 {
+			t.Errorf("%s mean %v, want 12.5", d.Day, *d.Mean)
+		}
+	}
+	if r.WeekOverWeek.Change == nil || math.Abs(*r.WeekOverWeek.Change) > 1e-9 {
+		t.Errorf("week over week %+v, want no change", r.WeekOverWeek)
+	}
+	if len(r.Peaks) == 0 || math.Abs(r.Peaks[0].Value-24) > 1e-6 || time.Unix(int64(r.Peaks[0].Time), 0).UTC().Hour() != 0 {
+		t.Errorf("peaks %+v, want the first at 24 at 00:00", r.Peaks)
+	}
+	if r.Forecast.Status != "no_limit" || math.Abs(r.Forecast.SlopePerDay) > 3*r.Forecast.SlopeStdErr {
+		t.Errorf("forecast %+v, want no limit and no significant slope", r.Forecast)
+	}
+}
+
+func TestTrendsForecastDiskFull(t *testing.T) {
+	srv, _ := serve(t)
+	var r Response
+	get(t, srv.URL+"/trends/gmc-agent?metric=node_filesystem_avail_bytes&window=30d", 200, &r)
+	if r.Kind != "gauge" || r.Agg != "avg" || r.Expr != `avg(avg_over_time({__name__="node_filesystem_avail_bytes",job="gmc-agent"}[1h]))` {
+		t.Errorf("kind %s agg %s", r.Kind, r.Agg)
+	}
+	// 15 of the 30 days have data.
+	if math.Abs(r.Coverage-0.5) > 0.01 {
+		t.Errorf("coverage %v, want 0.5", r.Coverage)
+	}
+	f := r.Forecast
+	if f.Limit == nil || *f.Limit != 0 || f.Status != "approaching" || f.ReachesAt == nil {
+		t.Fatalf("forecast %+v, want approaching the default limit 0", f)
+	}
+	// The hourly average of a line is the line half an hour earlier:
+	// 1e12 at end-5min... falls 1e10/day → 0 after ~100 days.
+	days := (*f.ReachesAt - float64(end.Unix())) / 86400
+	if math.Abs(days-100) > 0.1 || math.Abs(f.SlopePerDay+1e10) > 1e6 {
+		t.Errorf("reaches 0 after %.2f days with slope %v/day; want 100 days, -1e10/day", days, f.SlopePerDay)
+	}
+	get(t, srv.URL+"/trends/gmc-agent?metric=node_filesystem_avail_bytes&window=7d&limit=2e12", 200, &r)
+	if r.Forecast.Status != "not_approaching" || *r.Forecast.Limit != 2e12 {
+		t.Errorf("ceiling above a falling line: %+v", r.Forecast)
+	}
+}
+
+func TestTrendsBadRequests(t *testing.T) {
+	srv, _ := serve(t)
+	for _, c := range []struct {
+		url  string
+		code int
+	}{
+		{"/trends/gw", 400},
+		{"/trends/gw?metric=orders_total&window=90d", 400},
+		{"/trends/gw?metric=%ff", 400},
+		{"/trends/gw?metric=orders_total&agg=median", 400},
+		{"/trends/gw?metric=orders_total&kind=summary", 400},
+		{"/trends/gw?metric=orders_total&limit=NaN", 400},
+		{"/trends/gw?metric=nope_total", 404},
+		{"/trends/other?metric=orders_total", 404},
+	} {
+		var body struct{ Status, ErrorType, Error string }
+		get(t, srv.URL+c.url, c.code, &body)
+		if body.Status != "error" || body.Error == "" {
+			t.Errorf("%s: body %+v", c.url, body)
+		}
+	}
+}
