@@ -44,6 +44,10 @@ type Options struct {
 	OutOfOrderWindow time.Duration
 	Logger           *slog.Logger
 	Registerer       prometheus.Registerer
+
+	// headChunksWriteBufferSize overrides the TSDB's 4 MiB head chunk write
+	// buffer (tests make it flush at small sizes); 0 keeps the default.
+	headChunksWriteBufferSize int
 }
 
 // TSDB is the embedded Prometheus TSDB with its write-ahead log on: a
@@ -65,6 +69,9 @@ func Open(opts Options) (*TSDB, error) {
 		to.RetentionDuration = opts.Retention.Milliseconds()
 	}
 	to.OutOfOrderTimeWindow = opts.OutOfOrderWindow.Milliseconds()
+	if opts.headChunksWriteBufferSize > 0 {
+		to.HeadChunksWriteBufferSize = opts.headChunksWriteBufferSize
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -72,6 +79,21 @@ func Open(opts Options) (*TSDB, error) {
 	db, err := tsdb.Open(opts.Dir, logger, opts.Registerer, to, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)
+	}
+	if to.OutOfOrderTimeWindow > 0 {
+		// The out-of-order log (WBL) marks "this series' samples so far are
+		// in m-mapped chunk R", and replay trusts a marker whenever some chunk
+		// file reaches past R. Head chunks are written through a buffer, so
+		// after a SIGKILL the chunks a marker names may be gone while a later
+		// run writes chunk files past them: the next restart then drops the
+		// out-of-order samples those markers cover, although they were
+		// acknowledged (this restart replayed them correctly). Writing the
+		// replayed out-of-order head into blocks now and truncating the WBL
+		// leaves no marker older than this run.
+		if err := db.CompactOOOHead(context.Background()); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("persist out-of-order head of %s: %w", opts.Dir, err)
+		}
 	}
 	return &TSDB{db: db, dir: opts.Dir}, nil
 }
