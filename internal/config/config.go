@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
@@ -33,6 +34,9 @@ type Config struct {
 	SLAs []sla.SLA `yaml:"slas"`
 	// Benchmarks are run on their schedules inside gmc server.
 	Benchmarks bench.Config `yaml:"benchmarks"`
+	// RemoteWrite forwards everything gmc ingests, in Prometheus's
+	// remote_write schema.
+	RemoteWrite forward.Config `yaml:"remote_write"`
 }
 
 // Alerting configures rule evaluation.
@@ -187,6 +191,9 @@ func (c *Config) Validate() error {
 		return errors.New("limits.max_future_skew: must not be negative")
 	}
 	if err := c.validateAlerting(); err != nil {
+		return err
+	}
+	if err := c.RemoteWrite.Validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

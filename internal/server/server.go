@@ -14,11 +14,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	promstorage "github.com/prometheus/prometheus/storage"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/query"
@@ -48,6 +50,7 @@ type Server struct {
 	logger   *slog.Logger
 	reg      *prometheus.Registry
 	store    storage.Storage
+	forward  *forward.Forwarder // nil without remote_write
 	ingester *ingest.Ingester
 	scraper  *ingest.Scraper
 	query    *query.API
@@ -96,6 +99,27 @@ func New(opts Options) (_ *Server, err error) {
 			store.Close()
 		}
 	}()
+	var appendable promstorage.AppendableV2 = store
+	if len(cfg.RemoteWrite) > 0 {
+		s.forward, err = forward.New(forward.Options{
+			Config:     cfg.RemoteWrite,
+			Dir:        cfg.Server.DataDir,
+			Local:      store,
+			StartTime:  store.StartTime,
+			Logger:     s.logger.With("component", "forward"),
+			Registerer: s.reg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		store.SetWriteNotified(s.forward)
+		appendable = s.forward.Appendable(store)
+		defer func() {
+			if err != nil {
+				s.forward.Close()
+			}
+		}()
+	}
 	// Listen first: the alerting parts link back to the real address.
 	s.listener, err = net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
@@ -108,7 +132,7 @@ func New(opts Options) (_ *Server, err error) {
 	}()
 
 	s.ingester = ingest.New(ingest.Options{
-		Appendable: store,
+		Appendable: appendable,
 		Limits:     cfg.Limits,
 		Logger:     s.logger.With("component", "ingest"),
 		Registerer: s.reg,
@@ -117,7 +141,7 @@ func New(opts Options) (_ *Server, err error) {
 	})
 	if len(cfg.ScrapeConfigs) > 0 {
 		s.scraper, err = ingest.NewScraper(ingest.ScraperOptions{
-			Appendable: store,
+			Appendable: appendable,
 			Jobs:       cfg.ScrapeConfigs,
 			Logger:     s.logger.With("component", "scrape"),
 			Registerer: s.reg,
@@ -205,12 +229,20 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.notify.Run(gctx) })
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.bench.Run(gctx) })
+	if s.forward != nil {
+		g.Go(func() error { return s.forward.Run(gctx) })
+	}
 	s.ready.Store(true)
 	s.logger.Info("gmc server listening", "addr", s.Addr(), "data_dir", s.opts.Config.Server.DataDir)
 
 	runErr := g.Wait()
 	if err := s.rules.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close rules: %w", err)
+	}
+	if s.forward != nil {
+		if err := s.forward.Close(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("close remote_write queues: %w", err)
+		}
 	}
 	if err := s.store.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close storage: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
+	"github.com/prometheus/prometheus/tsdb/wlog"
 )
 
 // Storage is what the rest of gmc needs from a metrics store. Appenders and
@@ -108,6 +109,13 @@ func (s *TSDB) Querier(mint, maxt int64) (storage.Querier, error) { return s.db.
 func (s *TSDB) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 	return s.db.ChunkQuerier(mint, maxt)
 }
+
+// StartTime is the oldest sample time the TSDB holds, in milliseconds.
+func (s *TSDB) StartTime() (int64, error) { return s.db.StartTime() }
+
+// SetWriteNotified has n told after every write to the WAL, as the
+// remote-write queues tailing it need (see internal/forward).
+func (s *TSDB) SetWriteNotified(n wlog.WriteNotified) { s.db.SetWriteNotified(n) }
 
 // Stats implements Storage.
 func (s *TSDB) Stats() Stats {

@@ -1,0 +1,127 @@
+package forward
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// watermark is the forwarding position kept across restarts: every sample
+// up to SentUntil had been sent when it was written (but for the samples the
+// replay margin covers). It belongs to one set of receivers: a changed
+// remote_write starts afresh, as Prometheus's queues do.
+type watermark struct {
+	path string
+	key  string
+
+	mu    sync.Mutex
+	value int64
+	dirty bool
+	found bool
+}
+
+type watermarkFile struct {
+	Receivers string `json:"receivers"`
+	SentUntil int64  `json:"sent_until_ms"`
+}
+
+// receiversKey identifies the configured receivers (URL and name, never
+// credentials).
+func receiversKey(c Config) string {
+	var ids []string
+	for _, rw := range c {
+		ids = append(ids, rw.Name+"@"+rw.URL.Redacted())
+	}
+	sort.Strings(ids)
+	sum := sha256.New()
+	for _, id := range ids {
+		sum.Write([]byte(id))
+		sum.Write([]byte{0})
+	}
+	return hex.EncodeToString(sum.Sum(nil))[:16]
+}
+
+// openWatermark reads dir/forward/watermark.json when it exists and is for
+// the same receivers.
+func openWatermark(dir string, c Config) (*watermark, error) {
+	w := &watermark{path: filepath.Join(dir, "forward", "watermark.json"), key: receiversKey(c)}
+	data, err := os.ReadFile(w.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return w, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read forwarding watermark: %w", err)
+	}
+	var f watermarkFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("read forwarding watermark %s: %w", w.path, err)
+	}
+	if f.Receivers == w.key && f.SentUntil > 0 {
+		w.value, w.found = f.SentUntil, true
+	}
+	return w, nil
+}
+
+// load returns the value read at open, if any.
+func (w *watermark) load() (int64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.value, w.found
+}
+
+// store sets the value; flush writes it.
+func (w *watermark) store(v int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v != w.value {
+		w.value, w.dirty = v, true
+	}
+}
+
+// flush writes the value atomically (temp file, fsync, rename) if it changed.
+func (w *watermark) flush() (err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.dirty {
+		return nil
+	}
+	data, err := json.Marshal(watermarkFile{Receivers: w.key, SentUntil: w.value})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
+		return fmt.Errorf("save forwarding watermark: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(w.path), "watermark-*.tmp")
+	if err != nil {
+		return fmt.Errorf("save forwarding watermark: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save forwarding watermark: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save forwarding watermark: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save forwarding watermark: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), w.path); err != nil {
+		return fmt.Errorf("save forwarding watermark: %w", err)
+	}
+	w.dirty = false
+	return nil
+}
