@@ -20,6 +20,7 @@ type cacheEntry struct {
 	ref  storage.SeriesRef
 	ls   labels.Labels
 	name string
+	hash uint64 // ls.Hash(), for requestSamples
 }
 
 // seriesCache maps the raw protobuf bytes of a series' labels to its entry,

@@ -119,6 +119,7 @@ func (in *Ingester) writeJSON(r *http.Request, points []jsonPoint) (int, *reject
 	now := in.now().UnixMilli()
 	win := in.window()
 	app := in.app.AppenderV2(r.Context())
+	var seen requestSamples // same series and time twice in this request
 	accepted := 0
 	names := map[string]struct{}{}
 	b := labels.NewBuilder(labels.EmptyLabels())
@@ -169,6 +170,10 @@ func (in *Ingester) writeJSON(r *http.Request, points []jsonPoint) (int, *reject
 			ls := b.Labels()
 			if reason := in.checkSeries(ls); reason != "" {
 				rej.add(reasonInvalidSeries, where(k), t, reason)
+				continue
+			}
+			if err := seen.conflict(ls.Hash(), t, v); err != nil {
+				rej.add(reasonDuplicate, ls.String, t, err.Error())
 				continue
 			}
 			if _, err := app.Append(0, ls, 0, t, v, nil, nil, storage.AOptions{}); err != nil {

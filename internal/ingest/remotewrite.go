@@ -37,6 +37,7 @@ type rwRequest struct {
 	spans   [][2]int
 	names   map[string]struct{}
 	sb      labels.ScratchBuilder
+	seen    requestSamples
 }
 
 // rwSeries is one TimeSeries of the request.
@@ -424,6 +425,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 	rej := &rejections{protocol: protoRemoteWrite}
 	app := in.app.AppenderV2(ctx)
 	accepted := 0
+	defer req.seen.reset()
 	for i := range req.series {
 		s := &req.series[i]
 		if s.s0 == s.s1 && s.h0 == s.h1 {
@@ -440,13 +442,17 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 				}
 				continue
 			}
-			s.ent = cacheEntry{ls: ls, name: ls.Get(labels.MetricName)}
+			s.ent = cacheEntry{ls: ls, name: ls.Get(labels.MetricName), hash: ls.Hash()}
 		}
 		ok := false
 		for j := s.s0; j < s.s1; j++ {
 			sm := req.samples[j]
 			if reason, why := win.check(in, sm.t); reason != "" {
 				rej.add(reason, s.ent.ls.String, sm.t, why)
+				continue
+			}
+			if err := req.seen.conflict(s.ent.hash, sm.t, sm.v); err != nil {
+				rej.add(reasonDuplicate, s.ent.ls.String, sm.t, err.Error())
 				continue
 			}
 			ref, err := app.Append(s.ent.ref, s.ent.ls, 0, sm.t, sm.v, nil, nil, storage.AOptions{})

@@ -158,6 +158,7 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 	now := in.now().UnixMilli()
 	win := in.window()
 	app := in.app.AppenderV2(r.Context())
+	var seen requestSamples // same series and time twice in this request
 	names := map[string]struct{}{}
 	accepted, n := 0, 0
 	var lset labels.Labels
@@ -208,6 +209,12 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 		if reason, why := win.check(in, t); reason != "" {
 			rej.add(reason, ls.String, t, why)
 			continue
+		}
+		if h == nil && fh == nil {
+			if err := seen.conflict(ls.Hash(), t, v); err != nil {
+				rej.add(reasonDuplicate, ls.String, t, err.Error())
+				continue
+			}
 		}
 		if _, err := app.Append(0, ls, 0, t, v, h, fh, storage.AOptions{}); err != nil {
 			if err := in.appendFailed(rej, err, ls, t); err != nil {
