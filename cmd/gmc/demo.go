@@ -20,6 +20,8 @@ import (
 
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/gmc-dev/gmc/internal/agent"
 	"github.com/gmc-dev/gmc/internal/bench"
@@ -74,6 +76,8 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	benchEvery := fs.Duration("bench-every", 2*time.Minute, "how often the four standard benchmarks run")
 	evalInterval := fs.Duration("alerting.evaluation-interval", 5*time.Second, "rule evaluation interval (pushes also trigger evaluation)")
 	seed := fs.Int64("seed", 1, "seed of the simulated order flow and prices")
+	var history model.Duration
+	fs.Var(&history, "history", "backfill this much plausible history (e.g. 30d) before starting, so the 7- and 30-day views have data; once per data dir")
 	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -139,6 +143,16 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		closeListeners()
 		return err
+	}
+	if history > 0 {
+		// Raw samples must outlive the backfilled span.
+		if keep := config.Duration(time.Duration(history) + 24*time.Hour); cfg.Storage.Retention < keep {
+			cfg.Storage.Retention = keep
+		}
+		if err := backfillHistory(ctx, out, logger, cfg.Server.DataDir, time.Duration(history), *seed); err != nil {
+			closeListeners()
+			return err
+		}
 	}
 	benchmarks := bench.NewRegistry()
 	if err := demo.RegisterBenchmarks(benchmarks); err != nil {
@@ -427,4 +441,44 @@ func printBanner(w io.Writer, b bannerInfo) {
 	}
 	fmt.Fprintf(&s, "Ctrl-C stops everything.\n\n")
 	io.WriteString(w, s.String())
+}
+
+// historyGap is how long before the demo's start the backfilled history
+// stops: more than ServiceSilent's look-back (a 1h subquery plus the 5m
+// lookback, internal/rules), so the gap between the history and the live
+// services pages nobody.
+const historyGap = time.Hour + 10*time.Minute
+
+// backfillHistory writes span of the simulated system's history into gmc's
+// data dir before the server opens it, with this host's root filesystem and
+// memory as the host series' end points.
+func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, dir string, span time.Duration, seed int64) error {
+	o := demo.HistoryOptions{Dir: dir, End: time.Now().Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history")}
+	o.Host, _ = os.Hostname()
+	if u, err := disk.UsageWithContext(ctx, "/"); err == nil {
+		o.RootAvail, o.RootSize, o.RootFSType = float64(u.Free), float64(u.Total), u.Fstype
+	}
+	if parts, err := disk.PartitionsWithContext(ctx, true); err == nil {
+		for _, p := range parts {
+			if p.Mountpoint == "/" {
+				o.RootDevice, o.RootFSType = p.Device, p.Fstype
+			}
+		}
+	}
+	if m, err := mem.VirtualMemoryWithContext(ctx); err == nil {
+		o.MemAvailable = float64(m.Available)
+	}
+	fmt.Fprintf(out, "Writing %s of history into %s…\n", model.Duration(span), dir)
+	started := time.Now()
+	res, err := demo.Backfill(ctx, o)
+	if err != nil {
+		return fmt.Errorf("--history: %w", err)
+	}
+	if res.Skipped {
+		fmt.Fprintf(out, "History already written (%s to %s); not written again.\n", res.Start.Format(time.DateOnly), res.End.Format(time.DateOnly))
+		return nil
+	}
+	fmt.Fprintf(out, "History written: %d samples of %d series, %s to %s, in %.1fs.\n", res.Samples, res.Series,
+		res.Start.Format(time.DateOnly), res.End.Format(time.DateOnly), time.Since(started).Seconds())
+	return nil
 }
