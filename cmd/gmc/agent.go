@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gmc-dev/gmc/internal/agent"
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // agentCommand runs the host and process agent: gmc agent [flags].
@@ -51,7 +52,7 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 		cfg.GMCURL = *gmcURL
 	}
 	if *interval != 0 {
-		cfg.Interval = *interval
+		cfg.Interval = duration.Duration(*interval)
 	}
 	if *spoolDir != "" {
 		cfg.Spool.Dir = *spoolDir

@@ -27,6 +27,8 @@ import (
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/demo"
+	"github.com/gmc-dev/gmc/internal/duration"
+	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/notify/channel"
 	"github.com/gmc-dev/gmc/internal/notify/email"
@@ -344,11 +346,11 @@ func demoConfig(p demoConfigParams) (config.Config, []string, error) {
 	cfg := config.Default()
 	cfg.Server.ListenAddress = p.listen
 	cfg.Server.DataDir = p.dataDir
-	cfg.ScrapeConfigs = []config.ScrapeConfig{{
+	cfg.ScrapeConfigs = []ingest.ScrapeConfig{{
 		JobName:        demo.ServiceMarketData,
 		ScrapeInterval: config.Duration(time.Second),
 		ScrapeTimeout:  config.Duration(500 * time.Millisecond),
-		StaticConfigs: []config.StaticConfig{{
+		StaticConfigs: []ingest.StaticConfig{{
 			Targets: []string{p.marketData},
 			Labels:  map[string]string{"service": demo.ServiceMarketData},
 		}},
@@ -367,7 +369,7 @@ func demoConfig(p demoConfigParams) (config.Config, []string, error) {
 			Indicator:   sla.Indicator{Ratio: &sla.Ratio{}},
 		},
 	}
-	d := func(t time.Duration) *model.Duration { m := model.Duration(t); return &m }
+	d := func(t time.Duration) *duration.Duration { m := duration.Duration(t); return &m }
 	rcv := notify.Receiver{Name: "demo", WebhookConfigs: []webhook.Config{{URL: commoncfg.Secret(p.receiverURL)}}}
 	channels := []string{"console (webhook " + p.receiverURL + ")"}
 	if u := p.getenv(envSlackURL); u != "" {
@@ -398,6 +400,7 @@ func demoConfig(p demoConfigParams) (config.Config, []string, error) {
 	}
 	cfg.Benchmarks = bench.DefaultConfig()
 	cfg.Benchmarks.Suite = demo.Benchmarks(p.benchEvery, p.pgDSN, p.gatewayURL)
+	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
 		return config.Config{}, nil, fmt.Errorf("demo configuration: %w", err)
 	}

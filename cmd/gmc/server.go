@@ -45,6 +45,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 		}
 		cfg.Storage.Retention = d
 	}
+	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func New(opts Options) (*Agent, error) {
 	p, err := sdk.NewPusher(sdk.PusherOptions{
 		URL:            a.cfg.GMCURL,
 		Gatherer:       a.reg,
-		Interval:       a.cfg.Interval,
+		Interval:       a.cfg.Interval.Std(),
 		SpoolDir:       a.cfg.Spool.Dir,
 		SpoolMaxBytes:  a.cfg.Spool.MaxBytes,
 		ExternalLabels: a.cfg.ExternalLabels,

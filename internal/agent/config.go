@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // Defaults of the agent.
@@ -34,7 +36,7 @@ const (
 //	  - {service: gateway, cgroup: system.slice/gateway.service}
 type Config struct {
 	GMCURL         string            `yaml:"gmc_url"`
-	Interval       time.Duration     `yaml:"interval"`
+	Interval       duration.Duration `yaml:"interval"`
 	Spool          SpoolConfig       `yaml:"spool"`
 	Web            WebConfig         `yaml:"web"`
 	ExternalLabels map[string]string `yaml:"external_labels"`
@@ -58,7 +60,7 @@ func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
 		GMCURL:         DefaultGMCURL,
-		Interval:       DefaultInterval,
+		Interval:       duration.Duration(DefaultInterval),
 		Spool:          SpoolConfig{Dir: DefaultSpoolDir, MaxBytes: DefaultSpoolMaxBytes},
 		Web:            WebConfig{ListenAddress: DefaultListenAddress},
 		ExternalLabels: map[string]string{"instance": host, "job": DefaultJob},

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/server"
 )
 
@@ -133,7 +134,7 @@ func startAgent(t *testing.T, url string, interval time.Duration, spoolDir strin
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.GMCURL = url
-	cfg.Interval = interval
+	cfg.Interval = duration.Duration(interval)
 	cfg.Spool.Dir = spoolDir
 	cfg.Web.ListenAddress = "127.0.0.1:0"
 	cfg.ExternalLabels = map[string]string{"instance": "test-host", "job": "gmc-agent"}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // Kinds of benchmark.
@@ -30,8 +32,8 @@ const (
 	KindFunc    = "func"
 )
 
-// Duration is a Prometheus-style duration ("500ms", "15s", "1h", "7d") in YAML.
-type Duration = model.Duration
+// Duration is a duration in bench.yml and gmc.yml ("500us", "15s", "7d").
+type Duration = duration.Duration
 
 // Config is the `benchmarks:` section of gmc.yml, and the whole of a
 // bench.yml given to `gmc bench run` (there under the same `benchmarks:` key).

@@ -1,4 +1,7 @@
-// Package config holds gmc's YAML configuration: its schema, defaults and validation.
+// Package config is gmc.yml: it aggregates the configuration types each
+// component owns (ingest.Limits, ingest.ScrapeConfig, rules.Config,
+// notify.Config, sla.SLA, bench.Config) with the server's own sections, and
+// loads, normalises and validates the whole. Components never import it.
 package config
 
 import (
@@ -6,16 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
-	"regexp"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/forward"
+	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
@@ -23,11 +25,11 @@ import (
 
 // Config is the whole gmc.yml.
 type Config struct {
-	Server        Server         `yaml:"server"`
-	Storage       Storage        `yaml:"storage"`
-	Limits        Limits         `yaml:"limits"`
-	ScrapeConfigs []ScrapeConfig `yaml:"scrape_configs"`
-	Alerting      Alerting       `yaml:"alerting"`
+	Server        Server                `yaml:"server"`
+	Storage       Storage               `yaml:"storage"`
+	Limits        ingest.Limits         `yaml:"limits"`
+	ScrapeConfigs []ingest.ScrapeConfig `yaml:"scrape_configs"`
+	Alerting      rules.Config          `yaml:"alerting"`
 	// Notify routes alerts to receivers, in Alertmanager's shape.
 	Notify notify.Config `yaml:"notify"`
 	// SLAs are the service-level agreements gmc tracks.
@@ -40,14 +42,9 @@ type Config struct {
 }
 
 // Alerting configures rule evaluation.
-type Alerting struct {
-	EvaluationInterval Duration `yaml:"evaluation_interval"`
-	// DefaultRules loads the product's rules: CPU > 90%, memory > 85%,
-	// latency > 1 ms, service down.
-	DefaultRules bool              `yaml:"default_rules"`
-	RuleFiles    []string          `yaml:"rule_files"`
-	Thresholds   []rules.Threshold `yaml:"thresholds"`
-}
+//
+// Deprecated: use rules.Config.
+type Alerting = rules.Config
 
 // Server is where gmc listens and keeps its data.
 type Server struct {
@@ -68,31 +65,19 @@ type Storage struct {
 }
 
 // Limits bound what one write request may carry.
-type Limits struct {
-	MaxBodyBytes        int64    `yaml:"max_body_bytes"`
-	MaxSeriesPerRequest int      `yaml:"max_series_per_request"`
-	MaxLabelsPerSeries  int      `yaml:"max_labels_per_series"`
-	MaxLabelNameLength  int      `yaml:"max_label_name_length"`
-	MaxLabelValueLength int      `yaml:"max_label_value_length"`
-	MaxSampleAge        Duration `yaml:"max_sample_age"`
-	MaxFutureSkew       Duration `yaml:"max_future_skew"`
-}
+//
+// Deprecated: use ingest.Limits.
+type Limits = ingest.Limits
 
-// ScrapeConfig is one scrape job, as in Prometheus's scrape_configs.
-type ScrapeConfig struct {
-	JobName        string         `yaml:"job_name"`
-	ScrapeInterval Duration       `yaml:"scrape_interval"`
-	ScrapeTimeout  Duration       `yaml:"scrape_timeout"`
-	MetricsPath    string         `yaml:"metrics_path"`
-	Scheme         string         `yaml:"scheme"`
-	StaticConfigs  []StaticConfig `yaml:"static_configs"`
-}
+// ScrapeConfig is one scrape job.
+//
+// Deprecated: use ingest.ScrapeConfig.
+type ScrapeConfig = ingest.ScrapeConfig
 
 // StaticConfig is a fixed list of targets sharing labels.
-type StaticConfig struct {
-	Targets []string          `yaml:"targets"`
-	Labels  map[string]string `yaml:"labels"`
-}
+//
+// Deprecated: use ingest.StaticConfig.
+type StaticConfig = ingest.StaticConfig
 
 // Defaults.
 const (
@@ -113,24 +98,13 @@ func Default() Config {
 			Retention:        Duration(15 * 24 * time.Hour),
 			OutOfOrderWindow: Duration(time.Hour),
 		},
-		Limits: Limits{
-			MaxBodyBytes:        32 << 20,
-			MaxSeriesPerRequest: 100_000,
-			MaxLabelsPerSeries:  40,
-			MaxLabelNameLength:  256,
-			MaxLabelValueLength: 2048,
-			MaxSampleAge:        Duration(0), // 0: the TSDB's own bound (head min time and OOO window) applies
-			MaxFutureSkew:       Duration(10 * time.Minute),
-		},
-		Alerting: Alerting{
-			EvaluationInterval: Duration(10 * time.Second),
-			DefaultRules:       true,
-		},
+		Limits:     ingest.DefaultLimits(),
+		Alerting:   rules.DefaultConfig(),
 		Benchmarks: bench.DefaultConfig(),
 	}
 }
 
-// Load parses YAML over the defaults and validates the result.
+// Load parses YAML over the defaults, normalises and validates the result.
 func Load(data []byte) (Config, error) {
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -138,6 +112,7 @@ func Load(data []byte) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("parse config: %w", err)
 	}
+	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -157,9 +132,17 @@ func LoadFile(path string) (Config, error) {
 	return cfg, nil
 }
 
-var jobNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.:-]*$`)
+// Normalise fills the defaults that depend on what was configured (per-job
+// scrape defaults, threshold severities). Load calls it; a Config built in
+// code calls it before Validate. It is idempotent.
+func (c *Config) Normalise() {
+	for i := range c.ScrapeConfigs {
+		c.ScrapeConfigs[i].Normalise()
+	}
+	c.Alerting.Normalise()
+}
 
-// Validate checks every field and fills the per-job scrape defaults.
+// Validate checks every field of a normalised Config; errors name the field.
 func (c *Config) Validate() error {
 	if c.Server.ListenAddress == "" {
 		return errors.New("server.listen_address: must not be empty")
@@ -173,22 +156,11 @@ func (c *Config) Validate() error {
 	if c.Storage.OutOfOrderWindow < 0 {
 		return errors.New("storage.out_of_order_window: must not be negative")
 	}
-	l := c.Limits
-	switch {
-	case l.MaxBodyBytes <= 0:
-		return errors.New("limits.max_body_bytes: must be positive")
-	case l.MaxSeriesPerRequest <= 0:
-		return errors.New("limits.max_series_per_request: must be positive")
-	case l.MaxLabelsPerSeries <= 0:
-		return errors.New("limits.max_labels_per_series: must be positive")
-	case l.MaxLabelNameLength <= 0:
-		return errors.New("limits.max_label_name_length: must be positive")
-	case l.MaxLabelValueLength <= 0:
-		return errors.New("limits.max_label_value_length: must be positive")
-	case l.MaxSampleAge < 0:
-		return errors.New("limits.max_sample_age: must not be negative")
-	case l.MaxFutureSkew < 0:
-		return errors.New("limits.max_future_skew: must not be negative")
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if err := c.Alerting.Validate(); err != nil {
+		return err
 	}
 	if err := c.validateAlerting(); err != nil {
 		return err
@@ -196,86 +168,16 @@ func (c *Config) Validate() error {
 	if err := c.RemoteWrite.Validate(); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for i := range c.ScrapeConfigs {
-		sc := &c.ScrapeConfigs[i]
-		field := fmt.Sprintf("scrape_configs[%d]", i)
-		if !jobNameRE.MatchString(sc.JobName) {
-			return fmt.Errorf("%s.job_name: %q is not a valid job name", field, sc.JobName)
-		}
-		if seen[sc.JobName] {
-			return fmt.Errorf("%s.job_name: %q is used twice", field, sc.JobName)
-		}
-		seen[sc.JobName] = true
-		if sc.ScrapeInterval == 0 {
-			sc.ScrapeInterval = Duration(15 * time.Second)
-		}
-		if sc.ScrapeTimeout == 0 {
-			sc.ScrapeTimeout = min(sc.ScrapeInterval, Duration(10*time.Second))
-		}
-		if sc.ScrapeInterval < 0 || sc.ScrapeTimeout < 0 {
-			return fmt.Errorf("%s: scrape_interval and scrape_timeout must be positive", field)
-		}
-		if sc.ScrapeTimeout > sc.ScrapeInterval {
-			return fmt.Errorf("%s.scrape_timeout: %s is longer than scrape_interval %s", field, sc.ScrapeTimeout, sc.ScrapeInterval)
-		}
-		if sc.MetricsPath == "" {
-			sc.MetricsPath = "/metrics"
-		}
-		if sc.Scheme == "" {
-			sc.Scheme = "http"
-		}
-		if sc.Scheme != "http" && sc.Scheme != "https" {
-			return fmt.Errorf("%s.scheme: %q is neither http nor https", field, sc.Scheme)
-		}
-		for j, st := range sc.StaticConfigs {
-			for k, t := range st.Targets {
-				if _, err := url.Parse(sc.Scheme + "://" + t); err != nil || t == "" {
-					return fmt.Errorf("%s.static_configs[%d].targets[%d]: %q is not host:port", field, j, k, t)
-				}
-			}
-		}
-	}
-	return nil
+	return ingest.ValidateScrapeConfigs(c.ScrapeConfigs)
 }
 
-// Duration is a Prometheus-style duration ("500ms", "15s", "1h", "15d") in YAML.
-type Duration model.Duration
+// Duration is a duration in gmc.yml.
+type Duration = duration.Duration
 
-// String formats d as Prometheus does ("15d", "1h30m").
-func (d Duration) String() string { return model.Duration(d).String() }
-
-// UnmarshalYAML implements yaml.Unmarshaler; errors name the line.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = v
-	return nil
-}
-
-// MarshalYAML implements yaml.Marshaler.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// ParseDuration parses a Prometheus-style duration such as "15d".
-func ParseDuration(s string) (Duration, error) {
-	d, err := model.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (e.g. 500ms, 15s, 1h, 15d)", s)
-	}
-	return Duration(d), nil
-}
+// ParseDuration parses a duration in gmc.yml's syntax (duration.Parse).
+func ParseDuration(s string) (Duration, error) { return duration.Parse(s) }
 
 func (c *Config) validateAlerting() error {
-	if c.Alerting.EvaluationInterval <= 0 {
-		return errors.New("alerting.evaluation_interval: must be positive")
-	}
-	for i := range c.Alerting.Thresholds {
-		if err := c.Alerting.Thresholds[i].Validate(); err != nil {
-			return fmt.Errorf("alerting.thresholds[%d].%w", i, err)
-		}
-	}
 	names := map[string]bool{}
 	for i := range c.SLAs {
 		if err := c.SLAs[i].Validate(); err != nil {

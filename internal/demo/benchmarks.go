@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/gmc-dev/gmc/internal/bench"
 )
 
@@ -95,12 +93,12 @@ func RegisterBenchmarks(reg *bench.Registry) error {
 // (500 orders/s for 5s after 1s of warm-up, latency corrected for
 // coordinated omission): BenchGatewayLatency.
 func Benchmarks(every time.Duration, pgDSN, gatewayURL string) []bench.Benchmark {
-	sched := bench.Schedule{Every: model.Duration(every)}
+	sched := bench.Schedule{Every: bench.Duration(every)}
 	fn := func(name, service, f string) bench.Benchmark {
 		return bench.Benchmark{
 			Name: name, Kind: bench.KindFunc, Schedule: sched,
 			Labels: map[string]string{"service": service},
-			Func:   &bench.FuncConfig{Name: f, Benchtime: model.Duration(200 * time.Millisecond), Count: 6},
+			Func:   &bench.FuncConfig{Name: f, Benchtime: bench.Duration(200 * time.Millisecond), Count: 6},
 		}
 	}
 	suite := []bench.Benchmark{
@@ -131,8 +129,8 @@ func Benchmarks(every time.Duration, pgDSN, gatewayURL string) []bench.Benchmark
 			HTTP: &bench.HTTPConfig{
 				URL: gatewayURL, Method: "POST", Body: GatewayBenchBody,
 				Headers: map[string]string{"Content-Type": "application/json"},
-				Rate:    500, Duration: model.Duration(5 * time.Second), Warmup: model.Duration(time.Second),
-				Connections: 8, Timeout: model.Duration(5 * time.Second), Samples: 5, Quantile: 0.99,
+				Rate:    500, Duration: bench.Duration(5 * time.Second), Warmup: bench.Duration(time.Second),
+				Connections: 8, Timeout: bench.Duration(5 * time.Second), Samples: 5, Quantile: 0.99,
 			},
 		})
 	}

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
@@ -26,10 +25,10 @@ import (
 func startGMC(t *testing.T, mdAddr string) string {
 	t.Helper()
 	cfg := config.Default()
-	cfg.ScrapeConfigs = []config.ScrapeConfig{{
+	cfg.ScrapeConfigs = []ingest.ScrapeConfig{{
 		JobName:        ServiceMarketData,
 		ScrapeInterval: config.Duration(time.Second),
-		StaticConfigs:  []config.StaticConfig{{Targets: []string{mdAddr}, Labels: map[string]string{"service": ServiceMarketData}}},
+		StaticConfigs:  []ingest.StaticConfig{{Targets: []string{mdAddr}, Labels: map[string]string{"service": ServiceMarketData}}},
 	}}
 	_, base := servertest.Start(t, cfg)
 	return base
@@ -204,7 +203,7 @@ func TestBenchmarks(t *testing.T) {
 	names := []string{}
 	for i := range suite {
 		names = append(names, suite[i].Name)
-		suite[i].Func.Benchtime = model.Duration(20 * time.Millisecond)
+		suite[i].Func.Benchtime = bench.Duration(20 * time.Millisecond)
 		suite[i].Func.Count = 2
 	}
 	if fmt.Sprint(names) != "[matching-engine-tps backtest-throughput marketdata-playback db-query-latency-standin]" {

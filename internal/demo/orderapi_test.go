@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/model"
 
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/sdk"
@@ -161,7 +160,7 @@ func TestGatewayBenchmark(t *testing.T) {
 		t.Fatalf("suite %+v", suite)
 	}
 	b := suite[4]
-	b.HTTP.Rate, b.HTTP.Duration, b.HTTP.Warmup, b.HTTP.Samples = 200, model.Duration(time.Second), 0, 2
+	b.HTTP.Rate, b.HTTP.Duration, b.HTTP.Warmup, b.HTTP.Samples = 200, bench.Duration(time.Second), 0, 2
 	archive, err := bench.OpenArchive(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

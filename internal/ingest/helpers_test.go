@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -39,7 +38,7 @@ type testEnv struct {
 	committed [][]string
 }
 
-func newTestEnv(tb testing.TB, limits func(*config.Limits)) *testEnv {
+func newTestEnv(tb testing.TB, limits func(*Limits)) *testEnv {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
 	db, err := storage.Open(storage.Options{Dir: tb.TempDir(), Retention: 24 * time.Hour, Registerer: reg})
@@ -51,7 +50,7 @@ func newTestEnv(tb testing.TB, limits func(*config.Limits)) *testEnv {
 			tb.Errorf("close tsdb: %v", err)
 		}
 	})
-	l := config.Default().Limits
+	l := DefaultLimits()
 	if limits != nil {
 		limits(&l)
 	}

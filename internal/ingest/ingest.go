@@ -1,6 +1,6 @@
 // Package ingest holds gmc's write paths: Prometheus remote-write 1.0, JSON
 // push, Pushgateway-style text push (and, in scrape.go, scraping). Every path
-// validates against config.Limits (limits.go), appends through Prometheus's
+// validates against Limits (limits.go), appends through Prometheus's
 // storage.AppenderV2 and answers 2xx only after Commit returned, that is after
 // the samples are in the WAL. When part of a request is rejected, the valid
 // samples are still committed and the answer is 400 naming the rejected ones.
@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
@@ -55,7 +54,7 @@ type Options struct {
 	// Appendable receives the samples; *tsdb.DB and internal/storage.TSDB are ones.
 	Appendable storage.AppendableV2
 	// Limits bound each request.
-	Limits config.Limits
+	Limits Limits
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Registerer receives gmc_ingest_* metrics; nil registers nowhere.
@@ -73,7 +72,7 @@ type Options struct {
 // goroutines at once.
 type Ingester struct {
 	app       storage.AppendableV2
-	limits    config.Limits
+	limits    Limits
 	logger    *slog.Logger
 	now       func() time.Time
 	committed func([]string)

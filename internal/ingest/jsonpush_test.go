@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/gmc-dev/gmc/internal/config"
 )
 
 func TestJSONPush(t *testing.T) {
@@ -94,7 +92,7 @@ func TestJSONPushBadRequests(t *testing.T) {
 		name    string
 		method  string
 		body    string
-		limits  func(*config.Limits)
+		limits  func(*Limits)
 		code    int
 		message string
 	}{
@@ -107,9 +105,9 @@ func TestJSONPushBadRequests(t *testing.T) {
 			message: "unexpected data after the first JSON value"},
 		{name: "milliseconds timestamp", body: `{"service":"me","timestamp":1795608000000,"metrics":{"a":1}}`, code: http.StatusBadRequest,
 			message: `object 0 (service "me") metric "a" @1795608000000000: timestamp is more than limits.max_future_skew (10m0s) in the future (timestamp is Unix seconds, not milliseconds)`},
-		{name: "oversize", body: `{"service":"me","metrics":{"a":1}}`, limits: func(l *config.Limits) { l.MaxBodyBytes = 8 },
+		{name: "oversize", body: `{"service":"me","metrics":{"a":1}}`, limits: func(l *Limits) { l.MaxBodyBytes = 8 },
 			code: http.StatusRequestEntityTooLarge, message: "exceeds limits.max_body_bytes 8"},
-		{name: "too many series", body: `{"service":"me","metrics":{"a":1,"b":2,"c":3}}`, limits: func(l *config.Limits) { l.MaxSeriesPerRequest = 2 },
+		{name: "too many series", body: `{"service":"me","metrics":{"a":1,"b":2,"c":3}}`, limits: func(l *Limits) { l.MaxSeriesPerRequest = 2 },
 			code: http.StatusBadRequest, message: "more than limits.max_series_per_request 2 series (3 metrics)"},
 	}
 	for _, tc := range tests {

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 )
 
-// This file is the one place where config.Limits are enforced.
+// This file is the one place where Limits are enforced.
 
 // decodedBodyFactor bounds the size of a decompressed remote-write body:
 // MaxBodyBytes × decodedBodyFactor. Snappy rarely compresses metrics more

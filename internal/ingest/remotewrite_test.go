@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 func TestRemoteWriteFloats(t *testing.T) {
@@ -157,7 +157,7 @@ func TestRemoteWriteBadRequests(t *testing.T) {
 		method  string
 		header  map[string]string
 		body    []byte
-		limits  func(*config.Limits)
+		limits  func(*Limits)
 		code    int
 		message string
 	}{
@@ -169,11 +169,11 @@ func TestRemoteWriteBadRequests(t *testing.T) {
 		{name: "remote write 2.0", header: map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, body: good,
 			code: http.StatusUnsupportedMediaType, message: "remote-write 2.0"},
 		{name: "gzip", header: map[string]string{"Content-Encoding": "gzip"}, body: good, code: http.StatusUnsupportedMediaType, message: "Content-Encoding gzip is not supported"},
-		{name: "oversize body", body: good, limits: func(l *config.Limits) { l.MaxBodyBytes = 10 }, code: http.StatusRequestEntityTooLarge,
+		{name: "oversize body", body: good, limits: func(l *Limits) { l.MaxBodyBytes = 10 }, code: http.StatusRequestEntityTooLarge,
 			message: "exceeds limits.max_body_bytes 10"},
-		{name: "too many series", body: threeSeries, limits: func(l *config.Limits) { l.MaxSeriesPerRequest = 2 }, code: http.StatusBadRequest,
+		{name: "too many series", body: threeSeries, limits: func(l *Limits) { l.MaxSeriesPerRequest = 2 }, code: http.StatusBadRequest,
 			message: "request has more than limits.max_series_per_request 2 series"},
-		{name: "decoded too large", body: snappy.Encode(nil, make([]byte, 4000)), limits: func(l *config.Limits) { l.MaxBodyBytes = 400 },
+		{name: "decoded too large", body: snappy.Encode(nil, make([]byte, 4000)), limits: func(l *Limits) { l.MaxBodyBytes = 400 },
 			code: http.StatusRequestEntityTooLarge, message: "decoded body of 4000 bytes exceeds 3200"},
 	}
 	for _, tc := range tests {
@@ -204,23 +204,23 @@ func TestRemoteWriteBadRequests(t *testing.T) {
 func TestRemoteWriteLimits(t *testing.T) {
 	tests := []struct {
 		name    string
-		limits  func(*config.Limits)
+		limits  func(*Limits)
 		ts      prompb.TimeSeries
 		message string
 	}{
-		{name: "too many labels", limits: func(l *config.Limits) { l.MaxLabelsPerSeries = 2 },
+		{name: "too many labels", limits: func(l *Limits) { l.MaxLabelsPerSeries = 2 },
 			ts:      series([]string{"__name__", "x", "a", "1", "b", "2"}, prompb.Sample{Timestamp: nowMs, Value: 1}),
 			message: `{__name__="x", a="1", b="2"} @1795608000000: has 3 labels, more than limits.max_labels_per_series 2`},
-		{name: "value too long", limits: func(l *config.Limits) { l.MaxLabelValueLength = 3 },
+		{name: "value too long", limits: func(l *Limits) { l.MaxLabelValueLength = 3 },
 			ts:      series([]string{"__name__", "x", "a", "toolong"}, prompb.Sample{Timestamp: nowMs, Value: 1}),
 			message: `value of label "a" is 7 bytes, longer than limits.max_label_value_length 3`},
-		{name: "name too long", limits: func(l *config.Limits) { l.MaxLabelNameLength = 3 },
+		{name: "name too long", limits: func(l *Limits) { l.MaxLabelNameLength = 3 },
 			ts:      series([]string{"__name__", "x", "abcd", "v"}, prompb.Sample{Timestamp: nowMs, Value: 1}),
 			message: `label name "abcd" is longer than limits.max_label_name_length 3`},
-		{name: "too old", limits: func(l *config.Limits) { l.MaxSampleAge = config.Duration(3600_000_000_000) },
+		{name: "too old", limits: func(l *Limits) { l.MaxSampleAge = duration.Duration(3600_000_000_000) },
 			ts:      series([]string{"__name__", "x"}, prompb.Sample{Timestamp: nowMs - 2*3600_000, Value: 1}),
 			message: `{__name__="x"} @1795600800000: timestamp is older than limits.max_sample_age (1h0m0s)`},
-		{name: "future", limits: func(l *config.Limits) { l.MaxFutureSkew = config.Duration(1_000_000_000) },
+		{name: "future", limits: func(l *Limits) { l.MaxFutureSkew = duration.Duration(1_000_000_000) },
 			ts:      series([]string{"__name__", "x"}, prompb.Sample{Timestamp: nowMs + 1001, Value: 1}),
 			message: `{__name__="x"} @1795608001001: timestamp is more than limits.max_future_skew (1s) in the future`},
 		{name: "invalid utf8 value",

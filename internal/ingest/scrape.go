@@ -13,14 +13,12 @@ import (
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"gopkg.in/yaml.v3"
-
-	"github.com/gmc-dev/gmc/internal/config"
 )
 
 // ScraperOptions configure a Scraper.
 type ScraperOptions struct {
 	Appendable storage.AppendableV2
-	Jobs       []config.ScrapeConfig
+	Jobs       []ScrapeConfig
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// ReloadInterval is how soon target changes take effect (Prometheus's
@@ -78,7 +76,7 @@ func (s *Scraper) Run(ctx context.Context) error {
 
 // prometheusConfig turns gmc's scrape jobs into a Prometheus config, loaded
 // by Prometheus's own loader so every scrape default is Prometheus's.
-func prometheusConfig(jobs []config.ScrapeConfig, logger *slog.Logger) (*promconfig.Config, error) {
+func prometheusConfig(jobs []ScrapeConfig, logger *slog.Logger) (*promconfig.Config, error) {
 	type job struct {
 		JobName        string `yaml:"job_name"`
 		ScrapeInterval string `yaml:"scrape_interval"`
@@ -111,7 +109,7 @@ func prometheusConfig(jobs []config.ScrapeConfig, logger *slog.Logger) (*promcon
 
 // targetGroups turns the static targets of each job into target groups, as
 // Prometheus's static discovery would.
-func targetGroups(jobs []config.ScrapeConfig) map[string][]*targetgroup.Group {
+func targetGroups(jobs []ScrapeConfig) map[string][]*targetgroup.Group {
 	out := make(map[string][]*targetgroup.Group, len(jobs))
 	for _, j := range jobs {
 		groups := make([]*targetgroup.Group, 0, len(j.StaticConfigs))

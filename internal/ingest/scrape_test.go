@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -35,17 +35,19 @@ func TestScraperScrapesStaticTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	cfg := config.Default()
-	cfg.ScrapeConfigs = []config.ScrapeConfig{
-		{JobName: "gateway", ScrapeInterval: config.Duration(200 * time.Millisecond),
-			StaticConfigs: []config.StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}, Labels: map[string]string{"env": "test"}}}},
-		{JobName: "risk", ScrapeInterval: config.Duration(200 * time.Millisecond),
-			StaticConfigs: []config.StaticConfig{{Targets: []string{deadAddr}, Labels: map[string]string{"service": "risk-engine"}}}},
+	jobs := []ScrapeConfig{
+		{JobName: "gateway", ScrapeInterval: duration.Duration(200 * time.Millisecond),
+			StaticConfigs: []StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}, Labels: map[string]string{"env": "test"}}}},
+		{JobName: "risk", ScrapeInterval: duration.Duration(200 * time.Millisecond),
+			StaticConfigs: []StaticConfig{{Targets: []string{deadAddr}, Labels: map[string]string{"service": "risk-engine"}}}},
 	}
-	if err := cfg.Validate(); err != nil {
+	for i := range jobs {
+		jobs[i].Normalise()
+	}
+	if err := ValidateScrapeConfigs(jobs); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewScraper(ScraperOptions{Appendable: db, Jobs: cfg.ScrapeConfigs, Registerer: prometheus.NewRegistry(), ReloadInterval: 100 * time.Millisecond})
+	s, err := NewScraper(ScraperOptions{Appendable: db, Jobs: jobs, Registerer: prometheus.NewRegistry(), ReloadInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/gmc-dev/gmc/internal/config"
 )
 
 func TestTextPush(t *testing.T) {
@@ -96,7 +94,7 @@ rtt_seconds_count 300
 }
 
 func TestTextPushPartialAcceptance(t *testing.T) {
-	e := newTestEnv(t, func(l *config.Limits) { l.MaxLabelValueLength = 10 })
+	e := newTestEnv(t, func(l *Limits) { l.MaxLabelValueLength = 10 })
 	body := "good 1\nlong{v=\"abcdefghijklmnop\"} 2\nfuture 3 1895608000000\n"
 	code, msg := do(t, e.in.TextPush(), http.MethodPost, "/metrics/job/j", nil, []byte(body))
 	if code != http.StatusBadRequest {
@@ -123,7 +121,7 @@ func TestTextPushBadRequests(t *testing.T) {
 		method  string
 		path    string
 		body    string
-		limits  func(*config.Limits)
+		limits  func(*Limits)
 		code    int
 		message string
 	}{
@@ -139,9 +137,9 @@ func TestTextPushBadRequests(t *testing.T) {
 		{name: "malformed body", path: "/metrics/job/j", body: "good 1\nthis is not a metric line\n", code: http.StatusBadRequest,
 			message: "parse body (nothing was written)"},
 		{name: "bad metric value", path: "/metrics/job/j", body: "good 1\nbad abc\n", code: http.StatusBadRequest, message: "parse body (nothing was written)"},
-		{name: "oversize", path: "/metrics/job/j", body: "good 1\n", limits: func(l *config.Limits) { l.MaxBodyBytes = 3 },
+		{name: "oversize", path: "/metrics/job/j", body: "good 1\n", limits: func(l *Limits) { l.MaxBodyBytes = 3 },
 			code: http.StatusRequestEntityTooLarge, message: "exceeds limits.max_body_bytes 3"},
-		{name: "too many series", path: "/metrics/job/j", body: "a 1\nb 2\nc 3\n", limits: func(l *config.Limits) { l.MaxSeriesPerRequest = 2 },
+		{name: "too many series", path: "/metrics/job/j", body: "a 1\nb 2\nc 3\n", limits: func(l *Limits) { l.MaxSeriesPerRequest = 2 },
 			code: http.StatusBadRequest, message: "more than limits.max_series_per_request 2 samples (nothing was written)"},
 	}
 	for _, tc := range tests {

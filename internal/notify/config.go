@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/notify/alertmanager"
 	"github.com/gmc-dev/gmc/internal/notify/email"
 	"github.com/gmc-dev/gmc/internal/notify/slack"
@@ -31,7 +32,7 @@ type Config struct {
 type Global struct {
 	// ResolveTimeout is how long an alert sent without EndsAt stays firing
 	// without being sent again (default 5m, as Alertmanager's).
-	ResolveTimeout model.Duration `yaml:"resolve_timeout,omitempty" json:"resolve_timeout"`
+	ResolveTimeout duration.Duration `yaml:"resolve_timeout,omitempty" json:"resolve_timeout"`
 }
 
 // Route is a node of the routing tree. Unset fields are inherited from the parent.
@@ -40,12 +41,12 @@ type Route struct {
 	GroupBy  []string `yaml:"group_by,omitempty" json:"group_by,omitempty"`
 	// Matchers select the alerts of this route, in Alertmanager's syntax:
 	// `severity="page"`, `service=~"match.*"`, `env!="dev"`.
-	Matchers       Matchers        `yaml:"matchers,omitempty" json:"matchers,omitempty"`
-	Continue       bool            `yaml:"continue,omitempty" json:"continue,omitempty"`
-	GroupWait      *model.Duration `yaml:"group_wait,omitempty" json:"group_wait,omitempty"`
-	GroupInterval  *model.Duration `yaml:"group_interval,omitempty" json:"group_interval,omitempty"`
-	RepeatInterval *model.Duration `yaml:"repeat_interval,omitempty" json:"repeat_interval,omitempty"`
-	Routes         []Route         `yaml:"routes,omitempty" json:"routes,omitempty"`
+	Matchers       Matchers           `yaml:"matchers,omitempty" json:"matchers,omitempty"`
+	Continue       bool               `yaml:"continue,omitempty" json:"continue,omitempty"`
+	GroupWait      *duration.Duration `yaml:"group_wait,omitempty" json:"group_wait,omitempty"`
+	GroupInterval  *duration.Duration `yaml:"group_interval,omitempty" json:"group_interval,omitempty"`
+	RepeatInterval *duration.Duration `yaml:"repeat_interval,omitempty" json:"repeat_interval,omitempty"`
+	Routes         []Route            `yaml:"routes,omitempty" json:"routes,omitempty"`
 }
 
 // Receiver is a named set of channels.
@@ -129,7 +130,7 @@ var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // channels' base URLs) and returns an error naming the bad field.
 func (c *Config) Validate() error {
 	if c.Global.ResolveTimeout == 0 {
-		c.Global.ResolveTimeout = model.Duration(DefaultResolveTimeout)
+		c.Global.ResolveTimeout = duration.Duration(DefaultResolveTimeout)
 	}
 	if c.Global.ResolveTimeout < 0 {
 		return errors.New("global.resolve_timeout: must be positive")
@@ -161,9 +162,9 @@ func (c *Config) Validate() error {
 	if c.Route.Continue {
 		return errors.New("route.continue: the root route cannot continue")
 	}
-	setDefault := func(p **model.Duration, d time.Duration) {
+	setDefault := func(p **duration.Duration, d time.Duration) {
 		if *p == nil {
-			v := model.Duration(d)
+			v := duration.Duration(d)
 			*p = &v
 		}
 	}
@@ -193,7 +194,7 @@ func (r *Route) validate(field string, receivers map[string]bool) error {
 		}
 		seen[g] = true
 	}
-	for name, d := range map[string]*model.Duration{"group_wait": r.GroupWait, "group_interval": r.GroupInterval, "repeat_interval": r.RepeatInterval} {
+	for name, d := range map[string]*duration.Duration{"group_wait": r.GroupWait, "group_interval": r.GroupInterval, "repeat_interval": r.RepeatInterval} {
 		if d == nil {
 			continue
 		}

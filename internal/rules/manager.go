@@ -211,6 +211,7 @@ func New(opts Options) (*Manager, error) {
 	names := map[string]bool{}
 	for i := range opts.Thresholds {
 		t := &opts.Thresholds[i]
+		t.Normalise()
 		if err := t.Validate(); err != nil {
 			return nil, fmt.Errorf("alerting.thresholds[%d].%w", i, err)
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/storage"
@@ -51,7 +50,7 @@ func TestSLALatencyOnSDKNativeHistogram(t *testing.T) {
 		Now: func() time.Time { return now }, EvalInterval: 5 * time.Minute,
 		SLAs: []sla.SLA{{
 			Name: "matching-latency", Service: "matching-engine", Objective: 99,
-			Windows:   []model.Duration{model.Duration(time.Hour), model.Duration(24 * time.Hour)},
+			Windows:   []sla.Duration{sla.Duration(time.Hour), sla.Duration(24 * time.Hour)},
 			Indicator: sla.Indicator{Latency: &sla.Latency{Threshold: sla.Duration(threshold)}},
 		}},
 	})

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
@@ -36,7 +35,7 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		Now: func() time.Time { return now }, EvalInterval: 5 * time.Minute, Sink: s.send,
 		SLAs: []sla.SLA{{
 			Name: "orders", Service: "matching-engine", Objective: 99,
-			Windows:   []model.Duration{model.Duration(time.Hour), model.Duration(24 * time.Hour)},
+			Windows:   []sla.Duration{sla.Duration(time.Hour), sla.Duration(24 * time.Hour)},
 			Indicator: sla.Indicator{Ratio: &sla.Ratio{}},
 		}},
 	})

@@ -14,12 +14,14 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	promrules "github.com/prometheus/prometheus/rules"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // queueThreshold fires when gmc_queue_depth{service="gateway"} > 10 for 30s.
 func queueThreshold() Threshold {
 	return Threshold{Name: "QueueDeep", Metric: "gmc_queue_depth", Op: ">", Value: 10,
-		For: model.Duration(30 * time.Second), Service: "gateway", Severity: "page"}
+		For: duration.Duration(30 * time.Second), Service: "gateway", Severity: "page"}
 }
 
 func TestAlertLifecycle(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // Threshold is the short form of an alert for the common case "this metric of
@@ -36,7 +38,7 @@ type Threshold struct {
 	Metric      string            `yaml:"metric"`
 	Op          string            `yaml:"op"`
 	Value       float64           `yaml:"value"`
-	For         model.Duration    `yaml:"for,omitempty"`
+	For         duration.Duration `yaml:"for,omitempty"`
 	Service     string            `yaml:"service,omitempty"`
 	Severity    string            `yaml:"severity,omitempty"`
 	Labels      map[string]string `yaml:"labels,omitempty"`
@@ -45,8 +47,14 @@ type Threshold struct {
 
 var alertNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Validate checks the threshold and fills its default severity. Errors name
-// the field.
+// Normalise fills the threshold's default severity (warning).
+func (t *Threshold) Normalise() {
+	if t.Severity == "" {
+		t.Severity = "warning"
+	}
+}
+
+// Validate checks the threshold; errors name the field.
 func (t *Threshold) Validate() error {
 	if !alertNameRE.MatchString(t.Name) {
 		return fmt.Errorf("name: %q must match %s", t.Name, alertNameRE)
@@ -64,9 +72,6 @@ func (t *Threshold) Validate() error {
 	}
 	if t.For < 0 {
 		return fmt.Errorf("for: %s must not be negative", t.For)
-	}
-	if t.Severity == "" {
-		t.Severity = "warning"
 	}
 	for k := range t.Labels {
 		if !model.LegacyValidation.IsValidLabelName(k) {
@@ -111,7 +116,7 @@ func (t Threshold) Rule() rulefmt.Rule {
 	for k, v := range t.Annotations {
 		ann[k] = v
 	}
-	return rulefmt.Rule{Alert: t.Name, Expr: t.Expr(), For: t.For, Labels: lbls, Annotations: ann}
+	return rulefmt.Rule{Alert: t.Name, Expr: t.Expr(), For: model.Duration(t.For), Labels: lbls, Annotations: ann}
 }
 
 // thresholdGroups puts each threshold in a rule group of its own, so that a

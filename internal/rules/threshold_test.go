@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 func TestThresholdCompile(t *testing.T) {
@@ -50,7 +52,7 @@ func TestThresholdCompile(t *testing.T) {
 
 func TestThresholdRule(t *testing.T) {
 	th := Threshold{
-		Name: "QueueDeep", Metric: "gmc_queue_depth", Op: ">", Value: 10, For: model.Duration(30 * time.Second),
+		Name: "QueueDeep", Metric: "gmc_queue_depth", Op: ">", Value: 10, For: duration.Duration(30 * time.Second),
 		Service: "gateway", Labels: map[string]string{"team": "core", "severity": "page"},
 		Annotations: map[string]string{"runbook": "https://runbooks/queue"},
 	}
@@ -75,8 +77,12 @@ func TestThresholdRule(t *testing.T) {
 	}
 	// Default severity.
 	d := Threshold{Name: "A", Metric: "x", Op: ">", Value: 1}
-	if err := d.Validate(); err != nil || d.Rule().Labels["severity"] != "warning" {
-		t.Fatalf("default severity: %v %v", err, d.Rule().Labels)
+	if err := d.Validate(); err != nil || d.Severity != "" {
+		t.Fatalf("Validate: %v, and it set severity %q (it must not mutate)", err, d.Severity)
+	}
+	d.Normalise()
+	if d.Severity != "warning" || d.Rule().Labels["severity"] != "warning" {
+		t.Fatalf("default severity: %q %v", d.Severity, d.Rule().Labels)
 	}
 }
 

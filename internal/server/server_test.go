@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
@@ -78,10 +79,10 @@ func TestPushByEveryProtocolReadBackThroughBothAPIs(t *testing.T) {
 	}))
 	defer target.Close()
 	cfg := config.Default()
-	cfg.ScrapeConfigs = []config.ScrapeConfig{{
+	cfg.ScrapeConfigs = []ingest.ScrapeConfig{{
 		JobName:        "market-data",
 		ScrapeInterval: config.Duration(100 * time.Millisecond),
-		StaticConfigs:  []config.StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}}},
+		StaticConfigs:  []ingest.StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}}},
 	}}
 	base := startServer(t, cfg)
 	now := time.Now()

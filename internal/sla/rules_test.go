@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/model"
 )
 
 func TestRuleGroupsRatio(t *testing.T) {
@@ -142,8 +140,8 @@ func TestValidate(t *testing.T) {
 		{"name:", func(s *SLA) { s.Name = "a b" }},
 		{"objective:", func(s *SLA) { s.Objective = 100 }},
 		{"objective:", func(s *SLA) { s.Objective = 0 }},
-		{"windows[1]:", func(s *SLA) { s.Windows = []model.Duration{model.Duration(time.Hour), model.Duration(time.Minute)} }},
-		{"windows[1]:", func(s *SLA) { s.Windows = []model.Duration{model.Duration(time.Hour), model.Duration(time.Hour)} }},
+		{"windows[1]:", func(s *SLA) { s.Windows = []Duration{Duration(time.Hour), Duration(time.Minute)} }},
+		{"windows[1]:", func(s *SLA) { s.Windows = []Duration{Duration(time.Hour), Duration(time.Hour)} }},
 		{"indicator:", func(s *SLA) { s.Indicator.Custom = &Custom{Good: "a", Total: "b"} }},
 		{"indicator:", func(s *SLA) { s.Indicator = Indicator{} }},
 		{"indicator.ratio:", func(s *SLA) { s.Indicator.Ratio.Errors = "x" }},

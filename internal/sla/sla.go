@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // Names of the metrics gmc's SDK emits, which an SLA uses when its indicator
@@ -39,8 +40,8 @@ type SLA struct {
 	Objective float64 `yaml:"objective" json:"objective"`
 	// Windows are the rolling windows achievement is reported over; empty
 	// means 1h, 1d, 7d and 30d.
-	Windows   []model.Duration `yaml:"windows,omitempty" json:"-"`
-	Indicator Indicator        `yaml:"indicator" json:"indicator"`
+	Windows   []Duration `yaml:"windows,omitempty" json:"-"`
+	Indicator Indicator  `yaml:"indicator" json:"indicator"`
 }
 
 // Indicator says what counts as a good and a bad event; exactly one of its
@@ -79,33 +80,13 @@ type Custom struct {
 	Total string `yaml:"total" json:"total"`
 }
 
-// Duration is a Go duration in YAML and JSON ("500us", "1.5ms", "2s").
-type Duration time.Duration
-
-// UnmarshalYAML parses a Go duration string.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (e.g. 500us, 1ms): %w", s, err)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML prints the duration as a Go duration string.
-func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
-
-// MarshalText prints the duration as a Go duration string (JSON).
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// Duration is a duration in YAML and JSON ("500us", "1.5ms", "2s").
+type Duration = duration.Duration
 
 // DefaultWindows are the rolling windows reported when an SLA names none.
-func DefaultWindows() []model.Duration {
-	const day = model.Duration(24 * time.Hour)
-	return []model.Duration{model.Duration(time.Hour), day, 7 * day, 30 * day}
+func DefaultWindows() []Duration {
+	const day = Duration(24 * time.Hour)
+	return []Duration{Duration(time.Hour), day, 7 * day, 30 * day}
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$`)
@@ -122,9 +103,9 @@ func (s *SLA) Validate() error {
 	if len(s.Windows) == 0 {
 		s.Windows = DefaultWindows()
 	}
-	seen := map[model.Duration]bool{}
+	seen := map[Duration]bool{}
 	for i, w := range s.Windows {
-		if w < model.Duration(5*time.Minute) || time.Duration(w)%time.Minute != 0 {
+		if w < Duration(5*time.Minute) || time.Duration(w)%time.Minute != 0 {
 			return fmt.Errorf("windows[%d]: %s must be a whole number of minutes, at least 5m", i, w)
 		}
 		if seen[w] {

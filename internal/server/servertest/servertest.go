@@ -18,6 +18,7 @@ func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
 	t.Helper()
 	cfg.Server.ListenAddress = "127.0.0.1:0"
 	cfg.Server.DataDir = t.TempDir()
+	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

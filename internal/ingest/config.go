@@ -1,0 +1,125 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+)
+
+// Limits bound what one write request may carry: the `limits:` section of
+// gmc.yml. limits.go enforces them.
+type Limits struct {
+	MaxBodyBytes        int64             `yaml:"max_body_bytes"`
+	MaxSeriesPerRequest int               `yaml:"max_series_per_request"`
+	MaxLabelsPerSeries  int               `yaml:"max_labels_per_series"`
+	MaxLabelNameLength  int               `yaml:"max_label_name_length"`
+	MaxLabelValueLength int               `yaml:"max_label_value_length"`
+	MaxSampleAge        duration.Duration `yaml:"max_sample_age"`
+	MaxFutureSkew       duration.Duration `yaml:"max_future_skew"`
+}
+
+// DefaultLimits are the limits gmc runs with unless configured.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:        32 << 20,
+		MaxSeriesPerRequest: 100_000,
+		MaxLabelsPerSeries:  40,
+		MaxLabelNameLength:  256,
+		MaxLabelValueLength: 2048,
+		MaxSampleAge:        0, // 0: the TSDB's own bound (head min time and OOO window) applies
+		MaxFutureSkew:       duration.Duration(10 * time.Minute),
+	}
+}
+
+// Validate checks the limits; errors name the field under `limits.`.
+func (l Limits) Validate() error {
+	switch {
+	case l.MaxBodyBytes <= 0:
+		return errors.New("limits.max_body_bytes: must be positive")
+	case l.MaxSeriesPerRequest <= 0:
+		return errors.New("limits.max_series_per_request: must be positive")
+	case l.MaxLabelsPerSeries <= 0:
+		return errors.New("limits.max_labels_per_series: must be positive")
+	case l.MaxLabelNameLength <= 0:
+		return errors.New("limits.max_label_name_length: must be positive")
+	case l.MaxLabelValueLength <= 0:
+		return errors.New("limits.max_label_value_length: must be positive")
+	case l.MaxSampleAge < 0:
+		return errors.New("limits.max_sample_age: must not be negative")
+	case l.MaxFutureSkew < 0:
+		return errors.New("limits.max_future_skew: must not be negative")
+	}
+	return nil
+}
+
+// ScrapeConfig is one scrape job, as in Prometheus's scrape_configs.
+type ScrapeConfig struct {
+	JobName        string            `yaml:"job_name"`
+	ScrapeInterval duration.Duration `yaml:"scrape_interval"`
+	ScrapeTimeout  duration.Duration `yaml:"scrape_timeout"`
+	MetricsPath    string            `yaml:"metrics_path"`
+	Scheme         string            `yaml:"scheme"`
+	StaticConfigs  []StaticConfig    `yaml:"static_configs"`
+}
+
+// StaticConfig is a fixed list of targets sharing labels.
+type StaticConfig struct {
+	Targets []string          `yaml:"targets"`
+	Labels  map[string]string `yaml:"labels"`
+}
+
+// Normalise fills the job's defaults as Prometheus does: scrape every 15s,
+// time out after min(interval, 10s), path /metrics, scheme http.
+func (sc *ScrapeConfig) Normalise() {
+	if sc.ScrapeInterval == 0 {
+		sc.ScrapeInterval = duration.Duration(15 * time.Second)
+	}
+	if sc.ScrapeTimeout == 0 {
+		sc.ScrapeTimeout = min(sc.ScrapeInterval, duration.Duration(10*time.Second))
+	}
+	if sc.MetricsPath == "" {
+		sc.MetricsPath = "/metrics"
+	}
+	if sc.Scheme == "" {
+		sc.Scheme = "http"
+	}
+}
+
+var jobNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.:-]*$`)
+
+// ValidateScrapeConfigs checks normalised scrape jobs; errors name the field
+// under `scrape_configs[i]`.
+func ValidateScrapeConfigs(jobs []ScrapeConfig) error {
+	seen := map[string]bool{}
+	for i, sc := range jobs {
+		field := fmt.Sprintf("scrape_configs[%d]", i)
+		if !jobNameRE.MatchString(sc.JobName) {
+			return fmt.Errorf("%s.job_name: %q is not a valid job name", field, sc.JobName)
+		}
+		if seen[sc.JobName] {
+			return fmt.Errorf("%s.job_name: %q is used twice", field, sc.JobName)
+		}
+		seen[sc.JobName] = true
+		if sc.ScrapeInterval <= 0 || sc.ScrapeTimeout <= 0 {
+			return fmt.Errorf("%s: scrape_interval and scrape_timeout must be positive", field)
+		}
+		if sc.ScrapeTimeout > sc.ScrapeInterval {
+			return fmt.Errorf("%s.scrape_timeout: %s is longer than scrape_interval %s", field, sc.ScrapeTimeout, sc.ScrapeInterval)
+		}
+		if sc.Scheme != "http" && sc.Scheme != "https" {
+			return fmt.Errorf("%s.scheme: %q is neither http nor https", field, sc.Scheme)
+		}
+		for j, st := range sc.StaticConfigs {
+			for k, t := range st.Targets {
+				if _, err := url.Parse(sc.Scheme + "://" + t); err != nil || t == "" {
+					return fmt.Errorf("%s.static_configs[%d].targets[%d]: %q is not host:port", field, j, k, t)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+)
+
+// Config is the `alerting:` section of gmc.yml: how often rules run and
+// which rules there are besides those generated from SLAs.
+type Config struct {
+	EvaluationInterval duration.Duration `yaml:"evaluation_interval"`
+	// DefaultRules loads the product's rules: CPU > 90%, memory > 85%,
+	// latency > 1 ms, service down.
+	DefaultRules bool `yaml:"default_rules"`
+	// RuleFiles are globs of Prometheus rule files; relative ones are
+	// resolved against the directory of the configuration file.
+	RuleFiles  []string    `yaml:"rule_files"`
+	Thresholds []Threshold `yaml:"thresholds"`
+}
+
+// DefaultConfig is the configuration gmc runs with unless configured:
+// evaluation every 10s, the default rules on.
+func DefaultConfig() Config {
+	return Config{EvaluationInterval: duration.Duration(10 * time.Second), DefaultRules: true}
+}
+
+// Normalise fills the thresholds' defaults.
+func (c *Config) Normalise() {
+	for i := range c.Thresholds {
+		c.Thresholds[i].Normalise()
+	}
+}
+
+// Validate checks the section; errors name the field under `alerting.`.
+func (c Config) Validate() error {
+	if c.EvaluationInterval <= 0 {
+		return errors.New("alerting.evaluation_interval: must be positive")
+	}
+	names := map[string]bool{}
+	for i := range c.Thresholds {
+		t := &c.Thresholds[i]
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("alerting.thresholds[%d].%w", i, err)
+		}
+		if names[t.Name] {
+			return fmt.Errorf("alerting.thresholds[%d].name: %q is used twice", i, t.Name)
+		}
+		names[t.Name] = true
+	}
+	return nil
+}
