@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/cluster"
 	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/ingest"
@@ -39,6 +40,9 @@ type Config struct {
 	// RemoteWrite forwards everything gmc ingests, in Prometheus's
 	// remote_write schema.
 	RemoteWrite forward.Config `yaml:"remote_write"`
+	// Cluster makes this server one of a highly available group
+	// (Alertmanager's cluster flags, as YAML).
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // Alerting configures rule evaluation.
@@ -166,6 +170,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.RemoteWrite.Validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.Validate(); err != nil {
 		return err
 	}
 	return ingest.ValidateScrapeConfigs(c.ScrapeConfigs)

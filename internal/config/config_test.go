@@ -50,6 +50,7 @@ func TestLoadFileBad(t *testing.T) {
 		"bench-alpha.bad.yml":              `bench-alpha.bad.yml: benchmarks.alpha: 2 is not in (0, 1)`,
 		"remote-write-two-auths.bad.yml":   "at most one of basic_auth, oauth2 & authorization must be configured",
 		"remote-write-bad-relabel.bad.yml": "error parsing regexp",
+		"cluster-no-listen.bad.yml":        "cluster.listen_address: must be set when cluster.peers are",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

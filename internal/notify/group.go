@@ -99,6 +99,19 @@ func (g *aggrGroup) endIfEmpty() bool {
 // flush notifies every integration that needs it and, when all succeeded,
 // forgets the resolved alerts it sent.
 func (g *aggrGroup) flush(ctx context.Context) {
+	if ha := g.d.opts.HA; ha != nil {
+		// Let the peers before this one notify first (Alertmanager's
+		// cluster wait stage); their log entries arrive meanwhile.
+		if wait := ha.Wait(); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}
 	g.mu.Lock()
 	snapshot := make([]*model.Alert, 0, len(g.alerts))
 	for _, a := range g.alerts {
@@ -148,7 +161,7 @@ func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now ti
 	results := make([]bool, len(g.recv.grouped))
 	var wg sync.WaitGroup
 	for i, in := range g.recv.grouped {
-		if !g.needsUpdate(g.sent[i], in.sendResolved, firing, resolved, now) {
+		if !g.needsUpdate(g.lastSent(i), in.sendResolved, firing, resolved, now) {
 			results[i] = true
 			continue
 		}
@@ -163,6 +176,7 @@ func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now ti
 			}
 			results[i] = true
 			g.sent[i] = &sentEntry{firing: firing, resolved: resolved, at: now}
+			g.logSent(i, g.sent[i])
 		}()
 	}
 	wg.Wait()

@@ -66,6 +66,9 @@ type Options struct {
 	SilenceRetention time.Duration
 	// ForwardQueue bounds the alerts waiting for each Alertmanager; 0 means 10000.
 	ForwardQueue int
+	// HA, when set, shares the notification log with the peers of a highly
+	// available group (internal/cluster), as Alertmanager's cluster mode does.
+	HA HA
 	// Notifiers, when set, replaces the channels built from Config for the
 	// receivers it names (tests and embedders).
 	Notifiers map[string][]Notifier

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/cluster"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/rules"
 )
@@ -18,7 +19,21 @@ func (s *Server) buildAlerting() error {
 	cfg := s.opts.Config
 	externalURL := "http://" + s.Addr()
 	var err error
+	var ha notify.HA
+	if cfg.Cluster.Enabled() {
+		s.cluster, err = cluster.New(cluster.Options{
+			Config:     cfg.Cluster,
+			DataDir:    cfg.Server.DataDir,
+			Logger:     s.logger.With("component", "cluster"),
+			Registerer: s.reg,
+		})
+		if err != nil {
+			return err
+		}
+		ha = s.cluster
+	}
 	s.notify, err = notify.New(notify.Options{
+		HA:           ha,
 		Config:       cfg.Notify,
 		Logger:       s.logger.With("component", "notify"),
 		Registerer:   s.reg,

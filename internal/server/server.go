@@ -19,6 +19,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/cluster"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/ingest"
@@ -51,6 +52,7 @@ type Server struct {
 	reg      *prometheus.Registry
 	store    storage.Storage
 	forward  *forward.Forwarder // nil without remote_write
+	cluster  *cluster.Peer      // nil when not part of an HA group
 	ingester *ingest.Ingester
 	scraper  *ingest.Scraper
 	query    *query.API
@@ -231,6 +233,9 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.bench.Run(gctx) })
 	if s.forward != nil {
 		g.Go(func() error { return s.forward.Run(gctx) })
+	}
+	if s.cluster != nil {
+		g.Go(func() error { return s.cluster.Run(gctx) })
 	}
 	s.ready.Store(true)
 	s.logger.Info("gmc server listening", "addr", s.Addr(), "data_dir", s.opts.Config.Server.DataDir)

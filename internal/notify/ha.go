@@ -1,0 +1,93 @@
+package notify
+
+import (
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// HA is a notification log shared by the peers of a highly available group
+// (internal/cluster, on Alertmanager's memberlist gossip and nflog). With it
+// a group waits Wait before each flush — Alertmanager's cluster wait stage,
+// longer for each position — and an integration is not told what the log
+// shows a peer has already told it.
+type HA interface {
+	// Wait is how long this peer lets the ones before it notify first.
+	Wait() time.Duration
+	// Last is the newest entry any peer logged for k.
+	Last(k LogKey) (LogEntry, bool)
+	// Log records a delivered notification and shares it with the peers;
+	// the entry expires after expiry.
+	Log(k LogKey, e LogEntry, expiry time.Duration) error
+}
+
+// LogKey names one integration of one aggregation group.
+type LogKey struct {
+	GroupKey    string
+	Receiver    string
+	Integration string // "slack", "webhook", ...
+	Index       int
+}
+
+// LogEntry is what an integration was told: the fingerprints of the firing
+// and the resolved alerts, and when.
+type LogEntry struct {
+	Firing   []uint64
+	Resolved []uint64
+	At       time.Time
+}
+
+// fromSent converts a local log entry.
+func fromSent(e *sentEntry) LogEntry {
+	le := LogEntry{At: e.at}
+	for fp := range e.firing {
+		le.Firing = append(le.Firing, uint64(fp))
+	}
+	for fp := range e.resolved {
+		le.Resolved = append(le.Resolved, uint64(fp))
+	}
+	return le
+}
+
+// toSent converts a shared log entry.
+func toSent(le LogEntry) *sentEntry {
+	e := &sentEntry{firing: map[model.Fingerprint]struct{}{}, resolved: map[model.Fingerprint]struct{}{}, at: le.At}
+	for _, fp := range le.Firing {
+		e.firing[model.Fingerprint(fp)] = struct{}{}
+	}
+	for _, fp := range le.Resolved {
+		e.resolved[model.Fingerprint(fp)] = struct{}{}
+	}
+	return e
+}
+
+// lastSent is what integration i of g was last told, by this peer or,
+// newer, by another.
+func (g *aggrGroup) lastSent(i int) *sentEntry {
+	e := g.sent[i]
+	ha := g.d.opts.HA
+	if ha == nil {
+		return e
+	}
+	if le, ok := ha.Last(g.logKey(i)); ok && (e == nil || le.At.After(e.at)) {
+		return toSent(le)
+	}
+	return e
+}
+
+// logSent shares what integration i was just told.
+func (g *aggrGroup) logSent(i int, e *sentEntry) {
+	ha := g.d.opts.HA
+	if ha == nil {
+		return
+	}
+	// Alertmanager keeps an entry for twice the repeat interval.
+	if err := ha.Log(g.logKey(i), fromSent(e), 2*g.route.repeatInterval); err != nil {
+		g.d.logger.Warn("could not share a notification with the cluster", "receiver", g.recv.name, "err", err)
+	}
+}
+
+func (g *aggrGroup) logKey(i int) LogKey {
+	in := g.recv.grouped[i]
+	return LogKey{GroupKey: g.key, Receiver: in.receiver, Integration: in.channel, Index: in.index}
+}
