@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/shirou/gopsutil/v4/disk"
@@ -391,12 +392,26 @@ func demoConfig(p demoConfigParams) (config.Config, []string, error) {
 		}}
 		channels = append(channels, "e-mail to "+p.getenv(envSMTPTo))
 	}
+	// Grouped by alertname and service (the default); besides the default
+	// inhibitions, the matching engine's latency inhibits that of the
+	// services whose orders it matches: one slow engine is one page.
+	engineSlow, err := labels.ParseMatchers(`alertname="ServiceLatencyHigh", service="` + demo.ServiceEngine + `"`)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	clientsSlow, err := labels.ParseMatchers(`alertname="ServiceLatencyHigh", service=~"` + demo.ServiceGateway + `|strategy-.+"`)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
 	cfg.Notify = notify.Config{
 		Route: notify.Route{
-			Receiver: "demo", GroupBy: []string{"..."},
+			Receiver:  "demo",
 			GroupWait: d(0), GroupInterval: d(5 * time.Second), RepeatInterval: d(time.Hour),
 		},
 		Receivers: []notify.Receiver{rcv},
+		InhibitRules: append(notify.DefaultInhibitRules(), notify.InhibitRule{
+			SourceMatchers: notify.Matchers(engineSlow), TargetMatchers: notify.Matchers(clientsSlow),
+		}),
 	}
 	cfg.Benchmarks = bench.DefaultConfig()
 	cfg.Benchmarks.Suite = demo.Benchmarks(p.benchEvery, p.pgDSN, p.gatewayURL)

@@ -26,6 +26,9 @@ type Config struct {
 	Global    Global     `yaml:"global,omitempty" json:"global"`
 	Route     Route      `yaml:"route,omitempty" json:"route"`
 	Receivers []Receiver `yaml:"receivers,omitempty" json:"receivers"`
+	// InhibitRules mute alerts while others fire, in Alertmanager's schema;
+	// absent means DefaultInhibitRules, an empty list none.
+	InhibitRules []InhibitRule `yaml:"inhibit_rules,omitempty" json:"inhibit_rules"`
 }
 
 // Global holds settings shared by every route.
@@ -66,6 +69,10 @@ const (
 	DefaultRepeatInterval = 4 * time.Hour
 	DefaultResolveTimeout = 5 * time.Minute
 )
+
+// DefaultGroupBy is the root route's group_by when it sets none: one
+// notification group per alert name and service.
+func DefaultGroupBy() []string { return []string{"alertname", "service"} }
 
 // Matchers is a list of label matchers written as strings in YAML.
 type Matchers labels.Matchers
@@ -150,6 +157,14 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s (%s).%w", field, r.Name, err)
 		}
 	}
+	if c.InhibitRules == nil {
+		c.InhibitRules = DefaultInhibitRules()
+	}
+	for i := range c.InhibitRules {
+		if err := c.InhibitRules[i].validate(fmt.Sprintf("inhibit_rules[%d]", i)); err != nil {
+			return err
+		}
+	}
 	if len(c.Receivers) == 0 && c.Route.Receiver == "" && len(c.Route.Routes) == 0 {
 		return nil // notifications disabled
 	}
@@ -167,6 +182,11 @@ func (c *Config) Validate() error {
 			v := duration.Duration(d)
 			*p = &v
 		}
+	}
+	if c.Route.GroupBy == nil {
+		// One notification per alert name and service, unless the root
+		// route says otherwise (group_by: [] is Alertmanager's one group).
+		c.Route.GroupBy = DefaultGroupBy()
 	}
 	setDefault(&c.Route.GroupWait, DefaultGroupWait)
 	setDefault(&c.Route.GroupInterval, DefaultGroupInterval)

@@ -127,7 +127,7 @@ func (g *aggrGroup) flush(ctx context.Context) {
 	now := g.d.now()
 	var active []*model.Alert // not muted
 	for _, a := range snapshot {
-		if !g.d.silences.Mutes(a.Labels) {
+		if !g.d.silences.Mutes(a.Labels) && !g.d.inhibit.Mutes(a.Labels) {
 			active = append(active, a)
 		}
 	}

@@ -99,6 +99,7 @@ type Dispatcher struct {
 	root     *route
 	recv     map[string]*receiver
 	silences *Silences
+	inhibit  *inhibitor
 
 	mu      sync.Mutex
 	groups  map[string]*aggrGroup
@@ -157,6 +158,7 @@ func New(opts Options) (*Dispatcher, error) {
 		return nil, err
 	}
 	d.silences = sil
+	d.inhibit = newInhibitor(cfg.InhibitRules, opts.Now)
 	for i := range cfg.Receivers {
 		r, err := d.buildReceiver(&cfg.Receivers[i])
 		if err != nil {
@@ -302,6 +304,9 @@ func (d *Dispatcher) Send(alerts ...*model.Alert) {
 	if d.root == nil || len(valid) == 0 {
 		return
 	}
+	// Before any group sees them, so alerts sent together inhibit each
+	// other at the first flush.
+	d.inhibit.observe(valid)
 	forward := map[*forwarder][]*model.Alert{}
 	var created []*aggrGroup
 	d.mu.Lock()

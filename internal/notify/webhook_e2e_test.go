@@ -50,7 +50,7 @@ receivers:
 	if n != 3 {
 		t.Errorf("%d calls, want 3", n)
 	}
-	if m["version"] != "4" || m["status"] != "firing" || m["receiver"] != "hook" || m["groupKey"] != "{}:{}" {
+	if m["version"] != "4" || m["status"] != "firing" || m["receiver"] != "hook" || m["groupKey"] != `{}:{alertname="Down", service="gateway"}` { // grouped by alertname and service by default
 		t.Errorf("payload %v", m)
 	}
 	for name, want := range map[string]float64{

@@ -1,0 +1,155 @@
+package notify
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
+)
+
+// InhibitRule mutes the alerts matching TargetMatchers while an alert
+// matching SourceMatchers fires with the same values of the Equal labels,
+// in Alertmanager's schema (inhibit_rules, matcher form).
+type InhibitRule struct {
+	SourceMatchers Matchers `yaml:"source_matchers,omitempty" json:"source_matchers,omitempty"`
+	TargetMatchers Matchers `yaml:"target_matchers,omitempty" json:"target_matchers,omitempty"`
+	Equal          []string `yaml:"equal,omitempty" json:"equal,omitempty"`
+}
+
+// DefaultInhibitRules are the inhibit rules gmc uses when the configuration
+// sets none (inhibit_rules absent; an empty list means none):
+//
+//   - a service that is down (ServiceSilent, TargetDown) inhibits its own
+//     latency and error-budget alerts: one page says what happened;
+//   - an SLA's burn-rate alerts collapse to the most severe one holding:
+//     page over ticket, and within a severity the faster burn (shorter long
+//     window: 1h over 6h, 1d over 3d).
+func DefaultInhibitRules() []InhibitRule {
+	m := func(ss ...string) Matchers {
+		var out Matchers
+		for _, s := range ss {
+			ms, err := labels.ParseMatchers(s)
+			if err != nil {
+				panic(fmt.Sprintf("default inhibit rule %q: %v", s, err)) // a constant: tests cover it
+			}
+			out = append(out, ms...)
+		}
+		return out
+	}
+	return []InhibitRule{
+		{
+			SourceMatchers: m(`alertname=~"ServiceSilent|TargetDown"`),
+			TargetMatchers: m(`alertname=~"ServiceLatencyHigh|SLAErrorBudgetBurn"`),
+			Equal:          []string{"service"},
+		},
+		{
+			SourceMatchers: m(`alertname="SLAErrorBudgetBurn"`, `severity="page"`),
+			TargetMatchers: m(`alertname="SLAErrorBudgetBurn"`, `severity="ticket"`),
+			Equal:          []string{"sla"},
+		},
+		{
+			SourceMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="1h"`),
+			TargetMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="6h"`),
+			Equal:          []string{"sla"},
+		},
+		{
+			SourceMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="1d"`),
+			TargetMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="3d"`),
+			Equal:          []string{"sla"},
+		},
+	}
+}
+
+func (r *InhibitRule) validate(field string) error {
+	if len(r.SourceMatchers) == 0 || len(r.TargetMatchers) == 0 {
+		return fmt.Errorf("%s: source_matchers and target_matchers must both be set", field)
+	}
+	for _, e := range r.Equal {
+		if !labelNameRE.MatchString(e) {
+			return fmt.Errorf("%s.equal: %q is not a label name", field, e)
+		}
+	}
+	return nil
+}
+
+// inhibitor holds the firing alerts and answers whether an alert is
+// inhibited, as Alertmanager's inhibit.Inhibitor: a source must fire now,
+// and an alert matching both sides of a rule is not inhibited by a source
+// that also matches both sides (two such alerts do not mute each other).
+type inhibitor struct {
+	rules []InhibitRule
+	now   func() time.Time
+
+	mu     sync.Mutex
+	firing map[model.Fingerprint]*model.Alert
+}
+
+func newInhibitor(rules []InhibitRule, now func() time.Time) *inhibitor {
+	return &inhibitor{rules: rules, now: now, firing: map[model.Fingerprint]*model.Alert{}}
+}
+
+// observe records the newest version of alerts (resolved ones are dropped).
+func (ih *inhibitor) observe(alerts []*model.Alert) {
+	if len(ih.rules) == 0 {
+		return
+	}
+	now := ih.now()
+	ih.mu.Lock()
+	defer ih.mu.Unlock()
+	for _, a := range alerts {
+		fp := a.Fingerprint()
+		if a.ResolvedAt(now) {
+			delete(ih.firing, fp)
+		} else {
+			ih.firing[fp] = a
+		}
+	}
+}
+
+// Mutes reports whether an alert firing now inhibits lset.
+func (ih *inhibitor) Mutes(lset model.LabelSet) bool {
+	if len(ih.rules) == 0 {
+		return false
+	}
+	now := ih.now()
+	fp := lset.Fingerprint()
+	ih.mu.Lock()
+	defer ih.mu.Unlock()
+	for k, a := range ih.firing {
+		if a.ResolvedAt(now) {
+			delete(ih.firing, k)
+		}
+	}
+	for i := range ih.rules {
+		r := &ih.rules[i]
+		if !r.TargetMatchers.Matches(lset) {
+			continue
+		}
+		twoSided := r.SourceMatchers.Matches(lset)
+		for sfp, src := range ih.firing {
+			if sfp == fp || !r.SourceMatchers.Matches(src.Labels) {
+				continue
+			}
+			if twoSided && r.TargetMatchers.Matches(src.Labels) {
+				continue
+			}
+			if equalLabels(r.Equal, src.Labels, lset) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// equalLabels reports whether a and b have the same value (or both none)
+// for every name.
+func equalLabels(names []string, a, b model.LabelSet) bool {
+	for _, n := range names {
+		if a[model.LabelName(n)] != b[model.LabelName(n)] {
+			return false
+		}
+	}
+	return true
+}
