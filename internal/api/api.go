@@ -32,8 +32,10 @@ const ServiceLabel = "service"
 
 // Defaults.
 const (
-	DefaultStaleAfter = 30 * time.Second
-	DefaultDownAfter  = 5 * time.Minute
+	// DefaultStaleAfter and DefaultDownAfter show a service that pushes
+	// every second stale after 5 missed pushes and down after 10.
+	DefaultStaleAfter = 5 * time.Second
+	DefaultDownAfter  = 10 * time.Second
 	DefaultLookback   = 5 * time.Minute
 	// MaxHistoryPoints is how many points per series the default history
 	// step aims at.
@@ -56,6 +58,13 @@ type Options struct {
 	// StaleAfter and DownAfter (config.Server) classify services: up when
 	// seen within StaleAfter, stale within DownAfter, down otherwise.
 	StaleAfter, DownAfter time.Duration
+	// ServiceLiveness overrides StaleAfter and DownAfter per service (a
+	// zero field keeps the default).
+	ServiceLiveness map[string]Liveness
+	// OwnSeries reports whether a metric name is one gmc writes itself
+	// (alerts, recording rules, benchmark results): such series never make
+	// a service look alive. Nil counts every series.
+	OwnSeries func(metricName string) bool
 	// Lookback is how old the latest value of /metrics/{service} may be
 	// (default 5m, PromQL's lookback delta).
 	Lookback time.Duration
@@ -71,6 +80,11 @@ type Options struct {
 	// Extra, when set, adds fields to /system/status (SLA states, alerts…).
 	// Its keys must not collide with the built-in ones, which win.
 	Extra func(ctx context.Context) map[string]any
+}
+
+// Liveness is when a service that sent nothing counts as stale and down.
+type Liveness struct {
+	StaleAfter, DownAfter time.Duration
 }
 
 // API serves the REST API. Its handlers are safe for concurrent use.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -23,16 +24,27 @@ const (
 // ServiceStatus is one known service in /system/status.
 type ServiceStatus struct {
 	Service string `json:"service"`
-	// State is up (seen within stale_after), stale (within down_after) or
-	// down (older, or no sample within the last 2×down_after).
+	// State is up (its newest own sample is within stale_after), stale
+	// (within down_after) or down (older, none within the last
+	// 2×down_after, or every scrape target failed its latest scrape).
 	State string `json:"state"`
-	// LastSeen* are the newest sample of any of its series; null when none
-	// is within the last 2×down_after.
+	// Reason says why a service is down: "silent" or "scrape failing".
+	Reason string `json:"reason,omitempty"`
+	// LastSeen* are the newest sample the service sent itself (for a
+	// scraped one: its newest successful scrape); null when none is within
+	// the last 2×down_after.
 	LastSeenMs *int64   `json:"last_seen_ms"`
 	LastSeen   *string  `json:"last_seen"`
 	AgeSeconds *float64 `json:"age_seconds"`
-	// Series counts its series with samples in the last 2×down_after.
+	// Series counts its own series with samples in the last 2×down_after.
 	Series int `json:"series"`
+	// Targets and TargetsUp count a scraped service's targets and those
+	// whose latest scrape succeeded; absent for a pushed service.
+	Targets   *int `json:"targets,omitempty"`
+	TargetsUp *int `json:"targets_up,omitempty"`
+	// StaleAfterSeconds and DownAfterSeconds are this service's thresholds.
+	StaleAfterSeconds float64 `json:"stale_after_seconds"`
+	DownAfterSeconds  float64 `json:"down_after_seconds"`
 }
 
 // IngestStatus is the write side's throughput.
@@ -123,6 +135,13 @@ func (a *API) ingest(now time.Time, n uint64) *IngestStatus {
 }
 
 // services lists every service over the retention with its state.
+//
+// A service's liveness comes only from samples it sent itself: series gmc
+// writes on its behalf (ALERTS, ALERTS_FOR_STATE, recording rules, gmc_bench_*
+// results — see Options.OwnSeries) and the scraper's own series (up,
+// scrape_*) never refresh it. A scraped service whose targets all failed
+// their latest scrape (up == 0 newer than any of its samples) is down at
+// once.
 func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, error) {
 	q, err := a.opts.Queryable.Querier(math.MinInt64, math.MaxInt64)
 	if err != nil {
@@ -136,25 +155,57 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 	names = slices.Clone(names)
 	slices.Sort(names)
 
-	// The newest sample of each service within the last 2×DownAfter.
+	// The newest sample of each service within the last 2×(longest down_after).
 	nowMs := now.UnixMilli()
-	q, err = a.opts.Queryable.Querier(nowMs-2*a.opts.DownAfter.Milliseconds(), nowMs)
+	q, err = a.opts.Queryable.Querier(nowMs-2*a.maxDownAfter().Milliseconds(), nowMs)
 	if err != nil {
 		return nil, fmt.Errorf("open querier: %w", err)
 	}
 	defer q.Close()
-	lastSeen := map[string]int64{}
-	series := map[string]int{}
+	type seen struct {
+		last   int64 // newest sample of its own; 0 none
+		series int
+		// targets: newest up sample per target, for scraped services.
+		targets              int
+		targetsUp            int
+		newestFailedScrapeMs int64
+	}
+	svcs := map[string]*seen{}
 	set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchNotEqual, ServiceLabel, ""))
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
-		svc := s.Labels().Get(ServiceLabel)
-		series[svc]++
+		lset := s.Labels()
+		name := lset.Get(labels.MetricName)
+		if a.opts.OwnSeries != nil && a.opts.OwnSeries(name) {
+			continue
+		}
+		svc := lset.Get(ServiceLabel)
+		st := svcs[svc]
+		if st == nil {
+			st = &seen{}
+			svcs[svc] = st
+		}
 		it = s.Iterator(it)
-		if t, ok := lastTimestamp(it); ok {
-			if prev, seen := lastSeen[svc]; !seen || t > prev {
-				lastSeen[svc] = t
+		switch {
+		case name == "up":
+			t, v, ok := newestFloat(it)
+			if !ok {
+				continue
+			}
+			st.targets++
+			if v == 1 {
+				st.targetsUp++
+				st.last = max(st.last, t)
+			} else {
+				st.newestFailedScrapeMs = max(st.newestFailedScrapeMs, t)
+			}
+		case strings.HasPrefix(name, "scrape_"):
+			// Written by the scraper on failed scrapes too.
+		default:
+			st.series++
+			if t, ok := lastTimestamp(it); ok {
+				st.last = max(st.last, t)
 			}
 		}
 	}
@@ -164,22 +215,108 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 
 	out := make([]ServiceStatus, 0, len(names))
 	for _, svc := range names {
-		ss := ServiceStatus{Service: svc, State: StateDown, Series: series[svc]}
-		if t, ok := lastSeen[svc]; ok {
+		lv := a.liveness(svc)
+		ss := ServiceStatus{Service: svc, State: StateDown, StaleAfterSeconds: lv.StaleAfter.Seconds(), DownAfterSeconds: lv.DownAfter.Seconds()}
+		st := svcs[svc]
+		if st == nil {
+			if a.opts.OwnSeries != nil && a.onlyOwnSeries(ctx, svc) {
+				continue // not a service: only gmc's own series name it
+			}
+			out = append(out, ss)
+			continue
+		}
+		ss.Series = st.series
+		if st.targets > 0 {
+			tu := st.targetsUp
+			ss.Targets, ss.TargetsUp = &st.targets, &tu
+		}
+		if st.last > 0 {
+			t := st.last
 			ts := rfc3339(t)
 			age := now.Sub(time.UnixMilli(t))
 			ageSecs := age.Seconds()
 			ss.LastSeenMs, ss.LastSeen, ss.AgeSeconds = &t, &ts, &ageSecs
 			switch {
-			case age <= a.opts.StaleAfter:
+			case st.targets > 0 && st.targetsUp == 0 && st.newestFailedScrapeMs >= t:
+				ss.Reason = "scrape failing"
+			case age <= lv.StaleAfter:
 				ss.State = StateUp
-			case age <= a.opts.DownAfter:
+			case age <= lv.DownAfter:
 				ss.State = StateStale
+			default:
+				ss.Reason = "silent"
 			}
+		} else if st.targets > 0 {
+			ss.Reason = "scrape failing"
+		} else {
+			ss.Reason = "silent"
 		}
 		out = append(out, ss)
 	}
 	return out, nil
+}
+
+// onlyOwnSeries reports whether every series naming svc, over the whole
+// retention, is one gmc writes itself (e.g. a benchmark's results labelled
+// with a service that sends nothing): such a label value is no service.
+func (a *API) onlyOwnSeries(ctx context.Context, svc string) bool {
+	q, err := a.opts.Queryable.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return false
+	}
+	defer q.Close()
+	names, _, err := q.LabelValues(ctx, labels.MetricName, nil, labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
+	if err != nil || len(names) == 0 {
+		return false
+	}
+	for _, n := range names {
+		if !a.opts.OwnSeries(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// liveness is svc's thresholds: its own override, else the defaults.
+func (a *API) liveness(svc string) Liveness {
+	lv := Liveness{StaleAfter: a.opts.StaleAfter, DownAfter: a.opts.DownAfter}
+	if o, ok := a.opts.ServiceLiveness[svc]; ok {
+		if o.StaleAfter > 0 {
+			lv.StaleAfter = o.StaleAfter
+		}
+		if o.DownAfter > 0 {
+			lv.DownAfter = o.DownAfter
+		}
+	}
+	return lv
+}
+
+// maxDownAfter is the longest down_after of any service.
+func (a *API) maxDownAfter() time.Duration {
+	m := a.opts.DownAfter
+	for _, o := range a.opts.ServiceLiveness {
+		m = max(m, o.DownAfter)
+	}
+	return m
+}
+
+// newestFloat is the newest float sample that is not a staleness marker.
+func newestFloat(it chunkenc.Iterator) (int64, float64, bool) {
+	var (
+		last int64
+		val  float64
+		ok   bool
+	)
+	for typ := it.Next(); typ != chunkenc.ValNone; typ = it.Next() {
+		if typ != chunkenc.ValFloat {
+			continue
+		}
+		t, v := it.At()
+		if !value.IsStaleNaN(v) {
+			last, val, ok = t, v, true
+		}
+	}
+	return last, val, ok
 }
 
 // lastTimestamp is the time of the newest sample that is not a staleness

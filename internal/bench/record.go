@@ -23,6 +23,9 @@ type Recorder interface {
 	Record(ctx context.Context, run *Run) error
 }
 
+// SeriesPrefix begins the name of every series a run is recorded as.
+const SeriesPrefix = "gmc_bench_"
+
 // Sample is one point of a gmc_bench_* series.
 type Sample struct {
 	Labels labels.Labels

@@ -6,10 +6,13 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -58,6 +61,17 @@ type Server struct {
 	StaleAfter Duration `yaml:"stale_after"`
 	// DownAfter marks a service down when it has sent nothing for this long.
 	DownAfter Duration `yaml:"down_after"`
+	// ServiceLiveness overrides stale_after and down_after per service
+	// (by the value of its service label), e.g. for one that pushes every
+	// minute.
+	ServiceLiveness map[string]Liveness `yaml:"service_liveness,omitempty"`
+}
+
+// Liveness is one service's stale_after and down_after; an unset field
+// keeps server's.
+type Liveness struct {
+	StaleAfter Duration `yaml:"stale_after,omitempty"`
+	DownAfter  Duration `yaml:"down_after,omitempty"`
 }
 
 // Storage configures the embedded Prometheus TSDB.
@@ -95,8 +109,10 @@ func Default() Config {
 		Server: Server{
 			ListenAddress: DefaultListenAddress,
 			DataDir:       DefaultDataDir,
-			StaleAfter:    Duration(30 * time.Second),
-			DownAfter:     Duration(5 * time.Minute),
+			// A service pushing every second (the SDK's and the agent's
+			// default) is stale after 5 missed pushes, down after 10.
+			StaleAfter: Duration(5 * time.Second),
+			DownAfter:  Duration(10 * time.Second),
 		},
 		Storage: Storage{
 			Retention:        Duration(15 * 24 * time.Hour),
@@ -153,6 +169,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.DataDir == "" {
 		return errors.New("server.data_dir: must not be empty")
+	}
+	if c.Server.StaleAfter <= 0 || c.Server.DownAfter <= 0 {
+		return errors.New("server.stale_after, server.down_after: must be positive")
+	}
+	if c.Server.StaleAfter > c.Server.DownAfter {
+		return fmt.Errorf("server.stale_after: %s is longer than down_after %s", c.Server.StaleAfter, c.Server.DownAfter)
+	}
+	for _, svc := range slices.Sorted(maps.Keys(c.Server.ServiceLiveness)) {
+		lv := c.Server.ServiceLiveness[svc]
+		stale, down := cmp.Or(lv.StaleAfter, c.Server.StaleAfter), cmp.Or(lv.DownAfter, c.Server.DownAfter)
+		if lv.StaleAfter < 0 || lv.DownAfter < 0 || stale > down {
+			return fmt.Errorf("server.service_liveness[%q]: stale_after %s and down_after %s must be positive, stale_after not longer", svc, stale, down)
+		}
 	}
 	if c.Storage.Retention <= 0 {
 		return errors.New("storage.retention: must be positive")

@@ -207,7 +207,7 @@ func (m *Manager) History(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	eps := m.history.list(since, q.Get("service"), q.Get("alertname"), limit)
+	eps := m.history.list(since, q.Get("service"), q.Get("alertname"), limit, m.opts.Now())
 	httpapi.WriteSuccess(w, map[string]any{"episodes": eps})
 }
 

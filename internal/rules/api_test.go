@@ -135,16 +135,18 @@ func TestNotifyPicksGroupsByMetricName(t *testing.T) {
 		names []string
 		want  []string
 	}{
-		// gmc_a is read by threshold A and by ServiceSilent's {__name__=~"gmc_.+"}.
-		{[]string{"gmc_a"}, []string{"gmc-service-down", "threshold:A"}},
-		{[]string{"other_b"}, []string{"threshold:B"}},
-		{[]string{"node_cpu_seconds_total", "up"}, []string{"gmc-host-cpu", "gmc-service-down"}},
-		{[]string{"node_memory_MemTotal_bytes"}, []string{"gmc-host-memory"}},
+		// Every series a service sends itself may end its silence, so
+		// ServiceSilent reads all but gmc's own series and up / scrape_*.
+		{[]string{"gmc_a"}, []string{"gmc-service-silent", "threshold:A"}},
+		{[]string{"other_b"}, []string{"gmc-service-silent", "threshold:B"}},
+		{[]string{"node_cpu_seconds_total", "up"}, []string{"gmc-service-silent", "gmc-host-cpu", "gmc-service-down"}},
+		{[]string{"node_memory_MemTotal_bytes"}, []string{"gmc-service-silent", "gmc-host-memory"}},
 		// The SLA's raw series trigger its raw group only: the recorded one
 		// reads only recordings.
-		{[]string{"gmc_orders_total"}, []string{"gmc-service-down", "sla:orders:raw"}},
-		{[]string{"gmc_order_latency_seconds"}, []string{"gmc-service-down", "gmc-service-latency"}},
-		{[]string{"unrelated"}, nil},
+		{[]string{"gmc_orders_total"}, []string{"gmc-service-silent", "sla:orders:raw"}},
+		{[]string{"gmc_order_latency_seconds"}, []string{"gmc-service-silent", "gmc-service-latency"}},
+		{[]string{"unrelated"}, []string{"gmc-service-silent"}},
+		{[]string{"gmc_bench_median", "scrape_duration_seconds"}, nil},
 	} {
 		if got := m.readers(tc.names); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("readers(%v) = %v, want %v", tc.names, got, tc.want)

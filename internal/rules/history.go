@@ -67,13 +67,16 @@ type history struct {
 	episodes    map[string]*Episode
 	order       []string // keys, oldest first
 	logger      *slog.Logger
+	// open holds the episodes read from disk that were still pending or
+	// firing when gmc stopped, by group and labels (see adopt).
+	open map[string]string
 }
 
 func openHistory(dataDir string, maxBytes int64, maxEpisodes int, logger *slog.Logger) (*history, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &history{maxBytes: maxBytes, maxEpisodes: maxEpisodes, episodes: map[string]*Episode{}, logger: logger}
+	h := &history{maxBytes: maxBytes, maxEpisodes: maxEpisodes, episodes: map[string]*Episode{}, logger: logger, open: map[string]string{}}
 	if dataDir == "" {
 		return h, nil
 	}
@@ -85,6 +88,11 @@ func openHistory(dataDir string, maxBytes int64, maxEpisodes int, logger *slog.L
 	for _, p := range []string{h.path + ".1", h.path} {
 		if err := h.load(p); err != nil {
 			return nil, err
+		}
+	}
+	for k, ep := range h.episodes {
+		if ep.State == "pending" || ep.State == "firing" {
+			h.open[alertKey(ep.Group, ep.Labels)] = k
 		}
 	}
 	f, err := os.OpenFile(h.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -164,16 +172,61 @@ func (h *history) load(path string) error {
 }
 
 func episodeKey(ev Event) string {
-	keys := make([]string, 0, len(ev.Labels))
-	for k := range ev.Labels {
+	return alertKey(ev.Group, ev.Labels) + strconv.FormatInt(ev.ActiveAt.UnixMilli(), 10)
+}
+
+// alertKey identifies an alert (not one episode of it): group and labels.
+func alertKey(group string, lset map[string]string) string {
+	keys := make([]string, 0, len(lset))
+	for k := range lset {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	s := ev.Group + "\xff"
+	s := group + "\xff"
 	for _, k := range keys {
-		s += k + "\xfe" + ev.Labels[k] + "\xff"
+		s += k + "\xfe" + lset[k] + "\xff"
 	}
-	return s + strconv.FormatInt(ev.ActiveAt.UnixMilli(), 10)
+	return s
+}
+
+// adopt returns the episode of the alert (group, labels) that was still
+// open when gmc last stopped, once: an alert active again after a restart
+// continues that episode rather than starting a second one.
+func (h *history) adopt(group string, lset map[string]string) (Episode, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ak := alertKey(group, lset)
+	k, ok := h.open[ak]
+	if !ok {
+		return Episode{}, false
+	}
+	delete(h.open, ak)
+	ep, ok := h.episodes[k]
+	if !ok {
+		return Episode{}, false
+	}
+	return *ep, true
+}
+
+// orphans removes and returns the episodes open at the last stop that no
+// alert has adopted, of the groups keep selects.
+func (h *history) orphans(keep func(group string) bool) []Episode {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Episode
+	for ak, k := range h.open {
+		ep, ok := h.episodes[k]
+		if !ok {
+			delete(h.open, ak)
+			continue
+		}
+		if keep(ep.Group) {
+			out = append(out, *ep)
+			delete(h.open, ak)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ActiveAt.Before(out[j].ActiveAt) })
+	return out
 }
 
 // apply folds ev into the episodes. The caller holds mu (or owns h).
@@ -196,8 +249,8 @@ func (h *history) apply(ev Event) {
 	if ev.Annotations != nil {
 		ep.Annotations = ev.Annotations
 	}
-	if ev.FiredAt != nil {
-		ep.FiredAt = ev.FiredAt
+	if ev.FiredAt != nil && ep.FiredAt == nil {
+		ep.FiredAt = ev.FiredAt // the first firing of the episode (a restart fires it again)
 	}
 	if ev.ResolvedAt != nil {
 		ep.ResolvedAt = ev.ResolvedAt
@@ -258,8 +311,9 @@ func (h *history) rotate() error {
 	return nil
 }
 
-// list returns the episodes matching the filters, newest first.
-func (h *history) list(since time.Time, service, alertname string, limit int) []Episode {
+// list returns the episodes matching the filters, newest first; an episode
+// still firing has fired for the time up to now.
+func (h *history) list(since time.Time, service, alertname string, limit int, now time.Time) []Episode {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := []Episode{}
@@ -274,7 +328,11 @@ func (h *history) list(since time.Time, service, alertname string, limit int) []
 		if alertname != "" && ep.Alertname != alertname {
 			continue
 		}
-		out = append(out, *ep)
+		e := *ep
+		if e.State == "firing" && e.FiredAt != nil {
+			e.FiringSeconds = max(0, now.Sub(*e.FiredAt).Seconds())
+		}
+		out = append(out, e)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ActiveAt.After(out[j].ActiveAt) })
 	return out
@@ -304,6 +362,13 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			h := a.Labels.Hash()
 			present[h] = true
 			prev, ok := gr.seen[h]
+			if !ok && a.State != promrules.StateInactive {
+				// First seen since gmc started: continue the episode that was
+				// open when it stopped, as Prometheus restores `for` state.
+				if ep, found := m.history.adopt(gr.g.Name(), a.Labels.Map()); found && ep.ActiveAt.Before(a.ActiveAt) {
+					a.ActiveAt = ep.ActiveAt
+				}
+			}
 			if ok && prev.state == a.State && prev.activeAt.Equal(a.ActiveAt) {
 				return
 			}
@@ -325,6 +390,13 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			events = append(events, alertEvent(gr, a, state, ts))
 		})
 	}
+	if gr.evals == 2 {
+		// Open at the last stop and not active over two evaluations since
+		// (the first may lack data): it ended while gmc was down.
+		for _, ep := range m.history.orphans(func(g string) bool { return g == gr.g.Name() }) {
+			events = append(events, orphanEvent(ep, ts))
+		}
+	}
 	for h, prev := range gr.seen {
 		if present[h] {
 			continue
@@ -341,6 +413,17 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			m.logger.Error("record alert history", "err", err)
 		}
 	}
+}
+
+// orphanEvent ends an episode open at the last stop whose alert is no
+// longer active: resolved (or inactive, if it never fired) at ts.
+func orphanEvent(ep Episode, ts time.Time) Event {
+	ev := Event{Time: ts, Group: ep.Group, Labels: ep.Labels, State: "inactive", ActiveAt: ep.ActiveAt, Value: ep.Value}
+	if ep.FiredAt != nil {
+		t := ts
+		ev.State, ev.FiredAt, ev.ResolvedAt = "resolved", ep.FiredAt, &t
+	}
+	return ev
 }
 
 func alertEvent(gr *group, a *promrules.Alert, state string, ts time.Time) Event {

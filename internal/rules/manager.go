@@ -9,6 +9,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -56,6 +57,10 @@ const (
 // that reads a busy pushed metric to at most 20 evaluations a second.
 const DefaultMinNotifyGap = 50 * time.Millisecond
 
+// DefaultResendDelay is how often a firing alert is sent again, as
+// Prometheus's --rules.alert.resend-delay.
+const DefaultResendDelay = time.Minute
+
 // Options configure a Manager.
 type Options struct {
 	// Appendable receives the recording rules' samples and the ALERTS and
@@ -75,6 +80,11 @@ type Options struct {
 	Files        []string
 	Thresholds   []Threshold
 	DefaultRules bool
+	// DownAfter is when the default ServiceSilent alert fires for a pushed
+	// service that sent nothing (server.down_after, DefaultDownAfter when
+	// zero); ServiceDownAfter overrides it per service.
+	DownAfter        time.Duration
+	ServiceDownAfter map[string]time.Duration
 	// EvalInterval is the regular evaluation interval of groups that set
 	// none; default 10s.
 	EvalInterval time.Duration
@@ -88,10 +98,11 @@ type Options struct {
 	MinNotifyGap time.Duration
 	// ExternalURL prefixes the alerts' GeneratorURL.
 	ExternalURL string
-	// Sink receives alerts as Prometheus sends them to Alertmanager: firing
-	// alerts on every evaluation with EndsAt = now + 4×interval, resolved
-	// alerts with EndsAt = the resolve time (re-sent on each evaluation for
-	// 15 minutes, as Prometheus does). It is called from the evaluating
+	// Sink receives alerts as Prometheus sends them to Alertmanager: a new
+	// firing alert at once, then again every DefaultResendDelay, with
+	// EndsAt = now + 4×max(DefaultResendDelay, interval) (at least 4m);
+	// resolved alerts at once with EndsAt = the resolve time (re-sent every
+	// DefaultResendDelay for 15 minutes). It is called from the evaluating
 	// goroutine and must not block.
 	Sink func([]*model.Alert)
 	SLAs []sla.SLA
@@ -111,6 +122,8 @@ type Manager struct {
 	history *history
 	sla     *sla.Reporter
 	metrics metrics
+	// recorded holds the names recording rules write.
+	recorded map[string]struct{}
 }
 
 type metrics struct {
@@ -131,6 +144,7 @@ type group struct {
 	mu       sync.Mutex // serializes evaluations; guards the fields below
 	last     time.Time
 	restored bool
+	evals    int // since start
 	seen     map[uint64]seenAlert
 }
 
@@ -181,7 +195,7 @@ func New(opts Options) (*Manager, error) {
 			EnableDelayedNameRemoval: true,
 		})
 	}
-	m := &Manager{opts: opts, logger: opts.Logger, engine: engine}
+	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}}
 	f := promauto.With(opts.Registerer)
 	m.metrics = metrics{
 		triggered: f.NewCounter(prometheus.CounterOpts{
@@ -206,7 +220,14 @@ func New(opts Options) (*Manager, error) {
 	var ids []string
 	if opts.DefaultRules {
 		ld.mem[DefaultsFile] = defaultRulesYAML
-		ids = append(ids, DefaultsFile)
+		b, err := yaml.Marshal(rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{
+			serviceSilentGroup(cmp.Or(opts.DownAfter, DefaultDownAfter), opts.ServiceDownAfter),
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("marshal ServiceSilent rule: %w", err)
+		}
+		ld.mem[ServiceSilentFile] = b
+		ids = append(ids, DefaultsFile, ServiceSilentFile)
 	}
 	names := map[string]bool{}
 	for i := range opts.Thresholds {
@@ -276,9 +297,13 @@ func New(opts Options) (*Manager, error) {
 		Registerer:      opts.Registerer,
 		OutageTolerance: time.Hour,
 		ForGracePeriod:  10 * time.Minute,
-		ResendDelay:     0, // firing alerts are re-sent on every evaluation
-		GroupLoader:     ld,
-		Parser:          ld.parser,
+		// As Prometheus: a firing alert is re-sent once a minute (new and
+		// resolved ones at once) with EndsAt = now + 4 × max(resend delay,
+		// interval), so an outage of a few minutes between gmc and an
+		// Alertmanager resolves nothing.
+		ResendDelay: DefaultResendDelay,
+		GroupLoader: ld,
+		Parser:      ld.parser,
 	}
 	pm := promrules.NewManager(mo)
 	loaded, errs := pm.LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, ids...)
@@ -295,6 +320,9 @@ func New(opts Options) (*Manager, error) {
 		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}}
 		for _, r := range g.Rules() {
 			gr.sel.add(r.Query())
+			if rr, ok := r.(*promrules.RecordingRule); ok {
+				m.recorded[rr.Name()] = struct{}{}
+			}
 		}
 		m.groups = append(m.groups, gr)
 	}
@@ -304,10 +332,32 @@ func New(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m.history = h
+	// Episodes open at the last stop whose rule is gone end now.
+	known := map[string]bool{}
+	for _, gr := range m.groups {
+		known[gr.g.Name()] = true
+	}
+	for _, ep := range h.orphans(func(g string) bool { return !known[g] }) {
+		if err := h.add(orphanEvent(ep, opts.Now())); err != nil {
+			m.metrics.historyErrs.Inc()
+			m.logger.Error("record alert history", "err", err)
+		}
+	}
 	m.sla = sla.NewReporter(sla.ReporterOptions{
 		SLAs: opts.SLAs, Engine: engine, Queryable: opts.Queryable, Logger: opts.Logger, Now: opts.Now,
 	})
 	return m, nil
+}
+
+// Writes reports whether gmc's rules write series named metricName: the
+// alerts' ALERTS and ALERTS_FOR_STATE and every recording rule's output.
+// Such series say nothing of whether a service is alive.
+func (m *Manager) Writes(metricName string) bool {
+	if metricName == "ALERTS" || metricName == "ALERTS_FOR_STATE" {
+		return true
+	}
+	_, ok := m.recorded[metricName]
+	return ok
 }
 
 // SLA returns the reporter of the SLAs' state (GET /sla, /sla/{name} and
@@ -428,6 +478,7 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) {
 		ts = gr.last.Add(time.Millisecond)
 	}
 	gr.last = ts
+	gr.evals++
 	promrules.DefaultEvalIterationFunc(ctx, gr.g, ts)
 	if !gr.restored {
 		gr.g.RestoreForState(ts)

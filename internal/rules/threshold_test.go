@@ -116,8 +116,8 @@ func TestDefaultRulesLoad(t *testing.T) {
 			got = append(got, g.Name()+"/"+r.Name())
 		}
 	}
-	want := []string{"gmc-benchmarks/BenchmarkRegression", "gmc-benchmarks/BenchmarkRunFailed", "gmc-host-cpu/HostCPUHigh", "gmc-host-memory/HostMemoryHigh", "gmc-service-down/TargetDown",
-		"gmc-service-down/ServiceSilent", "gmc-service-latency/ServiceLatencyHigh"}
+	want := []string{"gmc-service-silent/ServiceSilent", "gmc-benchmarks/BenchmarkRegression", "gmc-benchmarks/BenchmarkRunFailed", "gmc-host-cpu/HostCPUHigh", "gmc-host-memory/HostMemoryHigh", "gmc-service-down/TargetDown",
+		"gmc-service-latency/ServiceLatencyHigh"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("default rules = %v, want %v", got, want)
 	}

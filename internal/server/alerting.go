@@ -3,12 +3,15 @@ package server
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
+	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/cluster"
+	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/rules"
 )
@@ -55,6 +58,16 @@ func (s *Server) buildAlerting() error {
 		Files:        cfg.Alerting.RuleFiles,
 		Thresholds:   cfg.Alerting.Thresholds,
 		DefaultRules: cfg.Alerting.DefaultRules,
+		DownAfter:    time.Duration(cfg.Server.DownAfter),
+		ServiceDownAfter: func() map[string]time.Duration {
+			out := map[string]time.Duration{}
+			for svc, lv := range cfg.Server.ServiceLiveness {
+				if lv.DownAfter > 0 {
+					out[svc] = time.Duration(lv.DownAfter)
+				}
+			}
+			return out
+		}(),
 		EvalInterval: time.Duration(cfg.Alerting.EvaluationInterval),
 		ExternalURL:  externalURL,
 		Sink:         func(alerts []*model.Alert) { s.notify.Send(alerts...) },
@@ -69,6 +82,24 @@ func (s *Server) committed(metricNames []string) {
 	if s.rules != nil {
 		s.rules.Notify(metricNames)
 	}
+}
+
+// ownSeries reports whether gmc itself writes series of this name (alerts,
+// recording rules, benchmark results): they never make a service look alive.
+func (s *Server) ownSeries(metricName string) bool {
+	if strings.HasPrefix(metricName, bench.SeriesPrefix) {
+		return true
+	}
+	return s.rules != nil && s.rules.Writes(metricName)
+}
+
+// serviceLiveness converts the per-service overrides of config.Server.
+func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
+	out := make(map[string]api.Liveness, len(in))
+	for svc, lv := range in {
+		out[svc] = api.Liveness{StaleAfter: time.Duration(lv.StaleAfter), DownAfter: time.Duration(lv.DownAfter)}
+	}
+	return out
 }
 
 // statusExtra adds the SLAs' states to /system/status.

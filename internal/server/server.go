@@ -169,6 +169,8 @@ func New(opts Options) (_ *Server, err error) {
 		Now:             opts.Now,
 		StaleAfter:      time.Duration(cfg.Server.StaleAfter),
 		DownAfter:       time.Duration(cfg.Server.DownAfter),
+		ServiceLiveness: serviceLiveness(cfg.Server.ServiceLiveness),
+		OwnSeries:       s.ownSeries,
 		StorageStats:    store.Stats,
 		SamplesIngested: s.ingester.SamplesTotal,
 		Version:         opts.Version,

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/value"
+	promstorage "github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/storage"
+)
+
+// TestSystemStatusLiveness checks that a service's liveness comes only from
+// what it sent itself: the series gmc writes for it (alerts, recording rules,
+// benchmark results) and the scraper's own series do not keep a stopped
+// service up, a failed latest scrape shows the scraped service down at once,
+// and a service that pushes every second is down 10s after it stopped
+// with the default thresholds.
+func TestSystemStatusLiveness(t *testing.T) {
+	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	stale := math.Float64frombits(value.StaleNaN)
+	var samples []sample
+	every := func(lset []string, from, to time.Duration, step time.Duration, v float64) {
+		for ago := from; ago >= to; ago -= step {
+			samples = append(samples, sample{lset: ls(lset...), ago: ago, v: v})
+		}
+	}
+	// backtester pushed every second until 12s ago; gmc kept writing its
+	// alert, a recording rule and a benchmark result up to 1s ago.
+	every([]string{"__name__", "gmc_requests_total", "service", "backtester", "instance", "bt-1"}, 60*time.Second, 12*time.Second, time.Second, 1)
+	every([]string{"__name__", "ALERTS", "service", "backtester", "alertname", "ServiceSilent", "alertstate", "firing"}, 5*time.Second, time.Second, time.Second, 1)
+	every([]string{"__name__", "ALERTS_FOR_STATE", "service", "backtester", "alertname", "ServiceSilent"}, 5*time.Second, time.Second, time.Second, 1)
+	every([]string{"__name__", "sla:requests:rate5m", "service", "backtester", "sla", "bt"}, 5*time.Second, time.Second, time.Second, 1)
+	every([]string{"__name__", "gmc_bench_median", "service", "backtester", "benchmark", "b"}, time.Second, time.Second, time.Second, 1)
+	// risk pushes every second, newest 6s ago: stale; engine 2s ago: up.
+	every([]string{"__name__", "gmc_orders_total", "service", "risk", "instance", "r-1"}, 60*time.Second, 6*time.Second, time.Second, 1)
+	every([]string{"__name__", "gmc_orders_total", "service", "engine", "instance", "e-1"}, 60*time.Second, 2*time.Second, time.Second, 1)
+	// market-data is scraped: its last scrape (1s ago) failed, the one
+	// before succeeded; the scraper wrote staleness markers and scrape_*.
+	every([]string{"__name__", "gmc_messages_total", "service", "market-data", "job", "md", "instance", "md:1"}, 30*time.Second, 2*time.Second, time.Second, 1)
+	samples = append(samples, sample{lset: ls("__name__", "gmc_messages_total", "service", "market-data", "job", "md", "instance", "md:1"), ago: time.Second, v: stale})
+	every([]string{"__name__", "up", "service", "market-data", "job", "md", "instance", "md:1"}, 30*time.Second, 2*time.Second, time.Second, 1)
+	samples = append(samples, sample{lset: ls("__name__", "up", "service", "market-data", "job", "md", "instance", "md:1"), ago: time.Second, v: 0})
+	every([]string{"__name__", "scrape_duration_seconds", "service", "market-data", "job", "md", "instance", "md:1"}, 30*time.Second, time.Second, time.Second, 0.01)
+	// feed is scraped and answering.
+	every([]string{"__name__", "up", "service", "feed", "job", "feed", "instance", "f:1"}, 30*time.Second, time.Second, time.Second, 1)
+	every([]string{"__name__", "feed_messages_total", "service", "feed", "job", "feed", "instance", "f:1"}, 30*time.Second, time.Second, time.Second, 1)
+	// db-standin exists only through its benchmark results: not a service.
+	every([]string{"__name__", "gmc_bench_median", "service", "db-standin", "benchmark", "db"}, 2*time.Minute, 2*time.Minute, time.Second, 1)
+	// eod pushes every minute; its override keeps it up between pushes.
+	every([]string{"__name__", "gmc_pnl", "service", "eod", "instance", "eod-1"}, 100*time.Second, 40*time.Second, time.Minute, 1)
+
+	app := st.AppenderV2(context.Background())
+	for _, s := range samples {
+		if _, err := app.Append(0, s.lset, 0, testNow.Add(-s.ago).UnixMilli(), s.v, nil, nil, promstorage.AOptions{}); err != nil {
+			t.Fatalf("append %s: %v", s.lset, err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	qa, err := query.New(query.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := func(name string) bool {
+		return name == "ALERTS" || name == "ALERTS_FOR_STATE" || strings.HasPrefix(name, "gmc_bench_") || name == "sla:requests:rate5m"
+	}
+	a := New(Options{
+		Queryable: st, Engine: qa.Engine(), Now: func() time.Time { return testNow }, OwnSeries: own,
+		ServiceLiveness: map[string]Liveness{"eod": {StaleAfter: 90 * time.Second, DownAfter: 3 * time.Minute}},
+	})
+	_, body := get(t, a.SystemStatus, "/system/status", nil)
+	var got struct{ Services []ServiceStatus }
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		state, reason string
+		ageSeconds    float64
+	}
+	wants := map[string]want{
+		"backtester":  {StateDown, "silent", 12},
+		"engine":      {StateUp, "", 2},
+		"eod":         {StateUp, "", 40},
+		"feed":        {StateUp, "", 1},
+		"market-data": {StateDown, "scrape failing", 2},
+		"risk":        {StateStale, "", 6},
+	}
+	var names []string
+	for _, s := range got.Services {
+		names = append(names, s.Service)
+		w, ok := wants[s.Service]
+		if !ok {
+			continue
+		}
+		if s.State != w.state || s.Reason != w.reason || s.AgeSeconds == nil || *s.AgeSeconds != w.ageSeconds {
+			age := "null"
+			if s.AgeSeconds != nil {
+				age = time.Duration(*s.AgeSeconds * float64(time.Second)).String()
+			}
+			t.Errorf("%s: state %s (%s), age %s; want %s (%s), age %vs", s.Service, s.State, s.Reason, age, w.state, w.reason, w.ageSeconds)
+		}
+	}
+	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,risk" {
+		t.Errorf("services = %v, want the six that send data (not db-standin, known only from benchmark results)", names)
+	}
+}

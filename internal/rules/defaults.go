@@ -1,0 +1,84 @@
+package rules
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/rulefmt"
+)
+
+// ServiceSilentFile is the rule source of the generated ServiceSilent rule.
+const ServiceSilentFile = "gmc:defaults:service-silent"
+
+// DefaultDownAfter is Options.DownAfter's default: a service pushing every
+// second is silent after ten missed pushes.
+const DefaultDownAfter = 10 * time.Second
+
+// ownSeriesRE matches the names of series gmc writes itself or a scrape
+// writes whatever the target does: they never show that a service is alive.
+// Recording rules are matched by Prometheus's naming convention
+// (level:metric:operations), which gmc's own (sla:…) follow.
+const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|up|scrape_.+|.+:.+`
+
+// serviceSilentGroup is the default ServiceSilent alert: a pushed service
+// whose newest own sample is older than its down_after (defaultAfter, or
+// its entry in perService), the same threshold /system/status shows it
+// down at. Scraped services (those with an up series) are left to
+// TargetDown; series gmc writes itself (alerts, recording rules, benchmark
+// results) are not the service's.
+//
+// Each branch is exact while the service's samples are within PromQL's 5m
+// lookback; past it the series drop out of instant vectors and the second
+// half (a 1m-step subquery over the last hour, used only for services absent
+// from the first) keeps the alert firing for a service silent up to 1h. It
+// needs the engine's delayed name removal: series of one service that differ
+// only by name (a histogram's _sum and _count) must not collide inside
+// timestamp() before max by (service) is taken.
+func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.Duration) rulefmt.RuleGroup {
+	names := slices.Sorted(maps.Keys(perService))
+	var branches []string
+	if len(names) == 0 {
+		branches = append(branches, silentBranch(`service!=""`, defaultAfter))
+	} else {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = regexp.QuoteMeta(n)
+		}
+		branches = append(branches, silentBranch(`service!="", service!~`+strconv.Quote(strings.Join(quoted, "|")), defaultAfter))
+		for _, n := range names {
+			branches = append(branches, silentBranch(`service=`+strconv.Quote(n), perService[n]))
+		}
+	}
+	expr := "(\n" + strings.Join(branches, "\nor\n") + "\n)\nunless on (service) up{service!=\"\"}"
+	return rulefmt.RuleGroup{
+		Name: "gmc-service-silent",
+		Rules: []rulefmt.Rule{{
+			Alert:  "ServiceSilent",
+			Expr:   expr,
+			Labels: map[string]string{"severity": "page"},
+			Annotations: map[string]string{
+				"summary":     "service {{ $labels.service }} is down: it sent nothing for {{ humanizeDuration $value }}",
+				"description": "The newest sample {{ $labels.service }} sent is {{ humanizeDuration $value }} old.",
+			},
+		}},
+	}
+}
+
+// silentBranch is the age of the newest own sample of the services matched
+// by svc, when older than after.
+func silentBranch(svc string, after time.Duration) string {
+	sel := fmt.Sprintf(`{%s, __name__!~%q}`, svc, ownSeriesRE)
+	th := strconv.FormatFloat(after.Seconds(), 'g', -1, 64)
+	return fmt.Sprintf(`  (time() - max by (service) (timestamp(%[1]s)) > %[2]s)
+  or
+  (
+    (time() - max by (service) (max_over_time(timestamp(%[1]s)[1h:1m])) > %[2]s)
+    unless on (service)
+    max by (service) (timestamp(%[1]s))
+  )`, sel, th)
+}

@@ -1,0 +1,107 @@
+package rules
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// TestRestartMidIncident restarts gmc while two alerts fire (one with a
+// `for`, one without) and a third, firing at shutdown, has ended by the
+// time gmc is back: after the restart the two still firing continue their
+// episodes (ActiveAt restored from ALERTS_FOR_STATE as Prometheus does, no
+// second episode), the third's episode is resolved, and every episode ends
+// resolved once the conditions stop.
+func TestRestartMidIncident(t *testing.T) {
+	dir := t.TempDir()
+	db := openTSDB(t, filepath.Join(dir, "tsdb"))
+	thresholds := []Threshold{
+		queueThreshold(), // for 30s
+		{Name: "Rejects", Metric: "gmc_rejects", Op: ">", Value: 0, Service: "gateway", Severity: "page"},
+		{Name: "Lag", Metric: "gmc_lag", Op: ">", Value: 0, Service: "gateway", Severity: "page"},
+	}
+	queue := labels.FromStrings("__name__", "gmc_queue_depth", "service", "gateway", "instance", "gw-1")
+	rejects := labels.FromStrings("__name__", "gmc_rejects", "service", "gateway", "instance", "gw-1")
+	lag := labels.FromStrings("__name__", "gmc_lag", "service", "gateway", "instance", "gw-1")
+	ctx := context.Background()
+	var s sink
+	m := newManager(t, db, Options{DataDir: dir, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
+	step := func(m *Manager, sec int, q, r, l float64) {
+		ts := t0.Add(time.Duration(sec) * time.Second)
+		appendFloat(t, db, queue, ts, q)
+		appendFloat(t, db, rejects, ts, r)
+		appendFloat(t, db, lag, ts, l)
+		m.EvalAll(ctx, ts)
+	}
+	for sec := 0; sec <= 60; sec += 10 {
+		step(m, sec, 20, 1, 1) // all three active from 0s
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// gmc is down from 60s to 90s; lag ended meanwhile.
+	m2 := newManager(t, db, Options{DataDir: dir, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
+	for sec := 90; sec <= 120; sec += 10 {
+		step(m2, sec, 20, 1, 0)
+	}
+	eps := m2.history.list(time.Time{}, "", "", 100, t0.Add(120*time.Second))
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Alertname < eps[j].Alertname })
+	type ep struct {
+		name, state string
+		active      time.Duration
+		firing      float64
+	}
+	got := make([]ep, len(eps))
+	for i, e := range eps {
+		got[i] = ep{e.Alertname, e.State, e.ActiveAt.Sub(t0), e.FiringSeconds}
+	}
+	want := []ep{
+		{"Lag", "resolved", 0, 100},    // resolved at the second evaluation after the restart (the first may lack data)
+		{"QueueDeep", "firing", 0, 90}, // fired at 30s, still firing at 120s
+		{"Rejects", "firing", 0, 120},  // fired at 0s
+	}
+	if len(got) != len(want) {
+		t.Fatalf("episodes after the restart = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("episode %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	// The API shows the restored ActiveAt.
+	for _, g := range m2.Groups() {
+		for _, r := range g.AlertingRules() {
+			for _, a := range r.ActiveAlerts() {
+				if !a.ActiveAt.Equal(t0) {
+					t.Errorf("%s: activeAt %v after the restart, want %v", r.Name(), a.ActiveAt, t0)
+				}
+			}
+		}
+	}
+	s.take()
+	for sec := 130; sec <= 140; sec += 10 {
+		step(m2, sec, 5, 0, 0)
+	}
+	for _, e := range m2.history.list(time.Time{}, "", "", 100, t0.Add(140*time.Second)) {
+		if e.State != "resolved" {
+			t.Errorf("episode %s is %s after every condition ended, want resolved", e.Alertname, e.State)
+		}
+	}
+	// Resolved alerts reach the sink with their EndsAt.
+	resolved := map[model.LabelValue]bool{}
+	for _, b := range s.take() {
+		for _, a := range b {
+			if !a.EndsAt.After(t0.Add(140 * time.Second)) {
+				resolved[a.Labels["alertname"]] = true
+			}
+		}
+	}
+	if !resolved["QueueDeep"] || !resolved["Rejects"] {
+		t.Errorf("resolved alerts sent: %v, want QueueDeep and Rejects", resolved)
+	}
+}
