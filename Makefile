@@ -1,6 +1,6 @@
 GO ?= go
 
-.PHONY: help build demo test fuzz bench bench-agent bench-http run vet ui
+.PHONY: help build demo test fuzz bench bench-agent bench-http run vet ui compat
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,6 +20,11 @@ vet: ## go vet and a go.mod tidiness check
 
 test: vet ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
 	$(GO) test -count=1 -timeout 25m ./...
+
+compat: ## run the compatibility tests against the real clients and write docs/compat.md
+	$(GO) test -count=1 -json -run Compat ./test/e2e > compat.json; \
+		$(GO) run ./test/e2e/compatdoc < compat.json > docs/compat.md.tmp; st=$$?; rm -f compat.json; \
+		[ $$st = 0 ] && mv docs/compat.md.tmp docs/compat.md || { rm -f docs/compat.md.tmp; exit 1; }
 
 FUZZ_PKGS ?= ./internal/ingest ./internal/notify ./internal/config
 

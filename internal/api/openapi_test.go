@@ -48,6 +48,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		route{"PUT", "/metrics/job/{job}"},
 		route{"POST", "/metrics/job/{job}"},
 		route{"GET", "/trends/{service}"}, // internal/trend
+		route{"DELETE", "/metrics/job/{job}"},
 	)
 	if len(routes) < 24 {
 		t.Fatalf("only %d routes", len(routes))

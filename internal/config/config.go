@@ -32,6 +32,7 @@ type Config struct {
 	Server        Server                `yaml:"server"`
 	Storage       Storage               `yaml:"storage"`
 	Limits        ingest.Limits         `yaml:"limits"`
+	Pushgateway   ingest.Pushgateway    `yaml:"pushgateway"`
 	ScrapeConfigs []ingest.ScrapeConfig `yaml:"scrape_configs"`
 	Alerting      rules.Config          `yaml:"alerting"`
 	// Notify routes alerts to receivers, in Alertmanager's shape.
@@ -190,6 +191,9 @@ func (c *Config) Validate() error {
 		return errors.New("storage.out_of_order_window: must not be negative")
 	}
 	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if err := c.Pushgateway.Validate(); err != nil {
 		return err
 	}
 	if err := c.Alerting.Validate(); err != nil {

@@ -56,6 +56,28 @@ func (l Limits) Validate() error {
 	return nil
 }
 
+// Pushgateway configures the groups of Pushgateway-style text pushes: the
+// `pushgateway:` section of gmc.yml (pushgroups.go).
+type Pushgateway struct {
+	// GroupTTL drops a group this long after its last push (0: never, as the
+	// Pushgateway); a push's Gmc-Group-Ttl header overrides it for its group.
+	GroupTTL duration.Duration `yaml:"group_ttl"`
+	// RefreshInterval is how often the groups' latest values are written
+	// again so PromQL sees them; under the 5m lookback. 0: 30s.
+	RefreshInterval duration.Duration `yaml:"refresh_interval"`
+}
+
+// Validate checks the section; errors name the field under `pushgateway.`.
+func (p Pushgateway) Validate() error {
+	if p.GroupTTL < 0 {
+		return errors.New("pushgateway.group_ttl: must not be negative")
+	}
+	if r := p.RefreshInterval; r < 0 || r >= duration.Duration(5*time.Minute) {
+		return errors.New("pushgateway.refresh_interval: must be under 5m (PromQL's lookback), or 0 for 30s")
+	}
+	return nil
+}
+
 // ScrapeConfig is one scrape job, as in Prometheus's scrape_configs.
 type ScrapeConfig struct {
 	JobName        string            `yaml:"job_name"`

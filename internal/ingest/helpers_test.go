@@ -55,7 +55,7 @@ func newTestEnv(tb testing.TB, limits func(*Limits)) *testEnv {
 		limits(&l)
 	}
 	e := &testEnv{db: db, reg: reg}
-	e.in = New(Options{
+	e.in, err = New(Options{
 		Appendable: db,
 		Limits:     l,
 		Registerer: reg,
@@ -68,6 +68,9 @@ func newTestEnv(tb testing.TB, limits func(*Limits)) *testEnv {
 			e.committed = append(e.committed, sorted)
 		},
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return e
 }
 

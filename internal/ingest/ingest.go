@@ -7,6 +7,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -43,6 +45,7 @@ const (
 	reasonOutOfBounds   = "out_of_bounds"
 	reasonDuplicate     = "duplicate"
 	reasonHistogram     = "invalid_histogram"
+	reasonInvalidLine   = "invalid_line"
 )
 
 // maxReported is how many rejected samples a 400 answer spells out; the rest
@@ -66,7 +69,21 @@ type Options struct {
 	// It is called on the request's goroutine and must be cheap; it may keep
 	// the slice.
 	Committed func(metricNames []string)
+	// Version is reported by the Pushgateway status endpoint.
+	Version string
+	// PushStateFile keeps the Pushgateway groups across restarts; "" keeps
+	// them in memory only.
+	PushStateFile string
+	// GroupTTL is how long a pushed group stays after its last push; 0 forever.
+	GroupTTL time.Duration
+	// GroupRefresh is how often the groups' current values are appended
+	// again; 0 is DefaultGroupRefresh.
+	GroupRefresh time.Duration
 }
+
+// DefaultGroupRefresh is how often pushed groups' values are appended again
+// by default: well inside PromQL's 5-minute lookback.
+const DefaultGroupRefresh = 30 * time.Second
 
 // Ingester serves gmc's push endpoints. Its handlers may be used from many
 // goroutines at once.
@@ -80,6 +97,10 @@ type Ingester struct {
 	accepted  atomic.Uint64
 	cache     *seriesCache
 	rw        rwPools
+	push      *pushGroups
+	version   string
+	started   time.Time
+	flags     map[string]string
 }
 
 type ingestMetrics struct {
@@ -89,8 +110,9 @@ type ingestMetrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// New builds an Ingester. It registers its metrics on opts.Registerer.
-func New(opts Options) *Ingester {
+// New builds an Ingester, loading the Pushgateway groups from
+// opts.PushStateFile. It registers its metrics on opts.Registerer.
+func New(opts Options) (*Ingester, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -129,8 +151,27 @@ func New(opts Options) *Ingester {
 		Name: "gmc_ingest_series_cache_entries",
 		Help: "Series in the remote-write label cache.",
 	}, func() float64 { return float64(in.cache.len()) })
-	return in
+	if opts.GroupRefresh <= 0 {
+		opts.GroupRefresh = DefaultGroupRefresh
+	}
+	in.version, in.started = opts.Version, opts.Now()
+	in.flags = map[string]string{
+		"pushgateway.group_ttl":        model.Duration(opts.GroupTTL).String(),
+		"pushgateway.refresh_interval": model.Duration(opts.GroupRefresh).String(),
+		"limits.max_body_bytes":        strconv.FormatInt(opts.Limits.MaxBodyBytes, 10),
+	}
+	var err error
+	in.push, err = newPushGroups(opts.Appendable, opts.Logger, opts.Now, opts.PushStateFile, opts.GroupTTL, opts.GroupRefresh)
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
 }
+
+// Run keeps the pushed groups current (appending their values again every
+// GroupRefresh, expiring them after their TTL) until ctx is done, then saves
+// them.
+func (in *Ingester) Run(ctx context.Context) error { return in.push.run(ctx) }
 
 // SamplesTotal is the number of samples committed since start, over every protocol.
 func (in *Ingester) SamplesTotal() uint64 { return in.accepted.Load() }
@@ -157,6 +198,18 @@ func (r *rejections) add(reason string, series func() string, t int64, why strin
 			ts = "@" + strconv.FormatInt(t, 10)
 		}
 		r.reported = append(r.reported, fmt.Sprintf("%s %s: %s", series(), ts, why))
+	}
+}
+
+// addLine records a line of a text body that does not parse.
+func (r *rejections) addLine(n int, line string, err error) {
+	r.n++
+	if r.counts == nil {
+		r.counts = map[string]int{}
+	}
+	r.counts[reasonInvalidLine]++
+	if len(r.reported) < maxReported {
+		r.reported = append(r.reported, fmt.Sprintf("line %d %q: %v", n, truncate(line), err))
 	}
 }
 
@@ -205,7 +258,7 @@ func classifyAppendErr(err error) (reason string, ok bool) {
 // respond writes a plain-text answer and counts it.
 func (in *Ingester) respond(w http.ResponseWriter, protocol string, code int, msg string) {
 	in.m.requests.WithLabelValues(protocol, strconv.Itoa(code)).Inc()
-	if code == http.StatusNoContent {
+	if code == http.StatusNoContent || (msg == "" && code < 300) {
 		w.WriteHeader(code)
 		return
 	}
@@ -257,5 +310,9 @@ func (in *Ingester) Routes() []httpapi.Route {
 		{Method: http.MethodPost, Path: "/api/v1/write", Handler: in.RemoteWrite().ServeHTTP},
 		{Method: http.MethodPost, Path: "/api/v1/push", Handler: in.JSONPush().ServeHTTP},
 		{Path: "/metrics/job/", Handler: in.TextPush().ServeHTTP},
+		{Path: "/metrics/job@base64/", Handler: in.TextPush().ServeHTTP},
+		// The Pushgateway's API (pgapi.go).
+		{Method: http.MethodGet, Path: "/api/v1/status", Handler: in.PushgatewayStatus},
+		{Method: http.MethodGet, Path: "/api/v1/metrics", Handler: in.PushgatewayMetrics},
 	}
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -35,13 +36,25 @@ import (
 // the same name in the body) and service=<job> unless the path or the
 // sample sets service. Samples without a timestamp get the time of arrival.
 // Classic histograms and summaries become their _bucket/_sum/_count (and
-// quantile) series, as Prometheus stores them. Unlike the Pushgateway, PUT
-// and POST both just append samples (gmc keeps history; nothing is replaced)
-// and DELETE is not supported (405).
+// quantile) series, as Prometheus stores them.
+//
+// Group semantics are the Pushgateway's (pushgroups.go): PUT replaces the
+// group, POST replaces the families it pushes, DELETE removes the group;
+// the group's last values stay queryable until then (or until its TTL, from
+// the Gmc-Group-Ttl header or pushgateway.group_ttl). Status codes are the
+// Pushgateway's: 200 for a push, 202 for a delete, 400 for bad input.
+//
+// Unlike the Pushgateway, which refuses a whole push over one bad line, gmc
+// keeps what is valid: a text-format body with bad lines has its other lines
+// written and the answer is 400 naming each bad line. Such a push never
+// removes anything from the group (it is merged series by series, even for
+// PUT) and counts as failed for push_failure_time_seconds.
 
-// TextPush serves PUT|POST /metrics/job/{job}{/label/value}*. It reads the
-// grouping labels from r.URL's path, so it may be mounted at "/metrics/job/".
-// It answers 204 when every sample was committed.
+// groupTTLHeader sets the TTL of the pushed group (a Prometheus duration).
+const groupTTLHeader = "Gmc-Group-Ttl"
+
+// TextPush serves PUT|POST|DELETE /metrics/job/{job}{/label/value}*. It reads
+// the grouping labels from r.URL's path, so it may be mounted at "/metrics/job/".
 func (in *Ingester) TextPush() http.Handler {
 	return http.HandlerFunc(in.serveTextPush)
 }
@@ -50,15 +63,10 @@ func (in *Ingester) serveTextPush(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer in.observe(protoText, start)
 	switch r.Method {
-	case http.MethodPut, http.MethodPost:
-	case http.MethodDelete:
-		w.Header().Set("Allow", "PUT, POST")
-		in.respond(w, protoText, http.StatusMethodNotAllowed,
-			"DELETE is not supported: gmc keeps pushed samples as history in its TSDB; they leave with the retention")
-		return
+	case http.MethodPut, http.MethodPost, http.MethodDelete:
 	default:
-		w.Header().Set("Allow", "PUT, POST")
-		in.respond(w, protoText, http.StatusMethodNotAllowed, "text push needs PUT or POST, got "+r.Method)
+		w.Header().Set("Allow", "PUT, POST, DELETE")
+		in.respond(w, protoText, http.StatusMethodNotAllowed, "text push needs PUT, POST or DELETE, got "+r.Method)
 		return
 	}
 	group, err := parseGroupingPath(r.URL.EscapedPath())
@@ -66,17 +74,70 @@ func (in *Ingester) serveTextPush(w http.ResponseWriter, r *http.Request) {
 		in.respond(w, protoText, http.StatusBadRequest, err.Error())
 		return
 	}
+	if r.Method == http.MethodDelete {
+		in.deleteGroup(w, r, group)
+		return
+	}
+	var ttl time.Duration
+	if h := r.Header.Get(groupTTLHeader); h != "" {
+		d, err := model.ParseDuration(h)
+		if err != nil || d <= 0 {
+			in.respond(w, protoText, http.StatusBadRequest, fmt.Sprintf("header %s: %q is not a positive duration", groupTTLHeader, h))
+			return
+		}
+		ttl = time.Duration(d)
+	}
 	body, err := in.readBody(w, r, nil)
 	if err != nil {
+		in.pushFailed(r, group)
 		in.respond(w, protoText, bodyErrorCode(err), err.Error())
 		return
 	}
-	accepted, rej, names, err := in.writeText(r, group, body, r.Header.Get("Content-Type"))
+	accepted, rej, names, err := in.writeText(r, group, body, r.Header.Get("Content-Type"), ttl)
 	if err != nil {
+		in.pushFailed(r, group)
 		in.fail(w, protoText, err)
 		return
 	}
-	in.finish(w, protoText, accepted, rej, names, http.StatusNoContent)
+	if err := in.push.save(); err != nil {
+		in.fail(w, protoText, err)
+		return
+	}
+	in.finish(w, protoText, accepted, rej, names, http.StatusOK)
+}
+
+// deleteGroup removes a group: 202, as the Pushgateway answers, whether or
+// not the group existed.
+func (in *Ingester) deleteGroup(w http.ResponseWriter, r *http.Request, group labels.Labels) {
+	app := in.app.AppenderV2(r.Context())
+	in.push.delete(app, group, in.now())
+	if err := app.Commit(); err != nil {
+		in.fail(w, protoText, fmt.Errorf("commit staleness markers: %w", err))
+		return
+	}
+	if err := in.push.save(); err != nil {
+		in.fail(w, protoText, err)
+		return
+	}
+	in.respond(w, protoText, http.StatusAccepted, "")
+}
+
+// pushFailed records a push rejected as a whole in its group's
+// push_failure_time_seconds.
+func (in *Ingester) pushFailed(r *http.Request, group labels.Labels) {
+	app := in.app.AppenderV2(r.Context())
+	if err := in.push.fail(app, group, in.now()); err != nil {
+		_ = app.Rollback()
+		in.logger.Error("record push failure", "err", err)
+		return
+	}
+	if err := app.Commit(); err != nil {
+		in.logger.Error("record push failure", "err", err)
+		return
+	}
+	if err := in.push.save(); err != nil {
+		in.logger.Error("record push failure", "err", err)
+	}
 }
 
 // parseGroupingPath reads the grouping labels from a path
@@ -132,71 +193,158 @@ func parseGroupingPath(escaped string) (labels.Labels, error) {
 
 // textParser picks the parser for a text push body by Content-Type: the
 // text format by default (curl sends form encoding), OpenMetrics or protobuf
-// when asked for.
-func textParser(body []byte, contentType string, st *labels.SymbolTable) (textparse.Parser, error) {
+// when asked for. text reports whether it is the text format.
+func textParser(body []byte, contentType string, st *labels.SymbolTable) (p textparse.Parser, text bool, err error) {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	switch mt {
 	case "application/openmetrics-text", "application/vnd.google.protobuf":
 	default:
-		contentType = "text/plain; version=0.0.4"
+		contentType, text = "text/plain; version=0.0.4", true
 	}
-	p, err := textparse.New(body, contentType, st, textparse.ParserOptions{FallbackContentType: "text/plain"})
+	p, err = textparse.New(body, contentType, st, textparse.ParserOptions{FallbackContentType: "text/plain"})
 	if p == nil {
-		return nil, badRequest("parse body: Content-Type %q: %v", contentType, err)
+		return nil, false, badRequest("parse body: Content-Type %q: %v", contentType, err)
 	}
-	return p, nil
+	return p, text, nil
 }
 
-// writeText parses the body and appends every sample with the grouping
-// labels; a parse error rolls everything back.
-func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte, contentType string) (int, *rejections, []string, error) {
-	p, err := textParser(body, contentType, labels.NewSymbolTable())
+// parsedSample is one sample of a push body, before the grouping labels.
+type parsedSample struct {
+	family, typ, help string
+	ls                labels.Labels
+	t                 *int64
+	v                 float64
+	h                 *histogram.Histogram
+	fh                *histogram.FloatHistogram
+}
+
+// familyTracker follows # TYPE and # HELP to tell which family a series
+// belongs to (a histogram's _bucket, _sum and _count are its family's).
+type familyTracker struct{ name, typ, help string }
+
+func (f *familyTracker) meta(name string) {
+	if name != f.name {
+		*f = familyTracker{name: name}
+	}
+}
+
+// familyOf is the family of a series named metric.
+func (f *familyTracker) familyOf(metric string) (name, typ, help string) {
+	if f.name != "" {
+		if metric == f.name {
+			return f.name, f.typ, f.help
+		}
+		for _, suffix := range []string{"_bucket", "_sum", "_count", "_created", "_total", "_gcount", "_gsum"} {
+			if base, ok := strings.CutSuffix(metric, suffix); ok && base == f.name {
+				return f.name, f.typ, f.help
+			}
+		}
+	}
+	return metric, "", ""
+}
+
+// parseEntries reads every sample of p into out, following families in f.
+func parseEntries(p textparse.Parser, f *familyTracker, out []parsedSample) ([]parsedSample, error) {
+	for {
+		entry, err := p.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		var s parsedSample
+		switch entry {
+		case textparse.EntryType:
+			name, typ := p.Type()
+			f.meta(string(name))
+			f.typ = string(typ)
+			continue
+		case textparse.EntryHelp:
+			name, help := p.Help()
+			f.meta(string(name))
+			f.help = string(help)
+			continue
+		case textparse.EntrySeries:
+			_, s.t, s.v = p.Series()
+		case textparse.EntryHistogram:
+			_, s.t, s.h, s.fh = p.Histogram()
+		default:
+			continue
+		}
+		if s.t != nil {
+			t := *s.t
+			s.t = &t
+		}
+		p.Labels(&s.ls)
+		s.family, s.typ, s.help = f.familyOf(s.ls.Get(labels.MetricName))
+		out = append(out, s)
+	}
+}
+
+// parsePush parses a push body. A body in the text format with bad lines
+// yields the samples of its good lines, and each bad line in rej; any other
+// malformed body is an error (nothing written).
+func parsePush(body []byte, contentType string, rej *rejections) ([]parsedSample, error) {
+	p, text, err := textParser(body, contentType, labels.NewSymbolTable())
+	if err != nil {
+		return nil, err
+	}
+	samples, err := parseEntries(p, &familyTracker{}, nil)
+	if err == nil {
+		return samples, nil
+	}
+	if !text {
+		return nil, badRequest("parse body (nothing was written): %v", err)
+	}
+	// Line by line: each line of the text format stands alone, but for the
+	// # TYPE and # HELP before it.
+	samples = samples[:0]
+	f := &familyTracker{}
+	st := labels.NewSymbolTable()
+	for i, line := range bytes.Split(body, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		lp, err := textparse.New(append(line[:len(line):len(line)], '\n'), "text/plain; version=0.0.4", st, textparse.ParserOptions{})
+		if err != nil && lp == nil {
+			return nil, badRequest("parse body: %v", err)
+		}
+		n := len(samples)
+		if samples, err = parseEntries(lp, f, samples); err != nil {
+			samples = samples[:n]
+			rej.addLine(i+1, string(line), err)
+		}
+	}
+	return samples, nil
+}
+
+// writeText parses the body, appends every sample with the grouping labels
+// and records the push in its group.
+func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte, contentType string, ttl time.Duration) (int, *rejections, []string, error) {
+	rej := &rejections{protocol: protoText}
+	parsed, err := parsePush(body, contentType, rej)
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	rej := &rejections{protocol: protoText}
-	now := in.now().UnixMilli()
+	if len(parsed) > in.limits.MaxSeriesPerRequest {
+		return 0, nil, nil, badRequest("request has more than limits.max_series_per_request %d samples (nothing was written)", in.limits.MaxSeriesPerRequest)
+	}
+	at := in.now()
+	now := at.UnixMilli()
 	win := in.window()
 	app := in.app.AppenderV2(r.Context())
 	var seen requestSamples // same series and time twice in this request
 	names := map[string]struct{}{}
-	accepted, n := 0, 0
-	var lset labels.Labels
+	families := map[string]*pushFamily{}
+	accepted := 0
 	b := labels.NewBuilder(labels.EmptyLabels())
-	for {
-		entry, err := p.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	for _, s := range parsed {
+		t := now
+		if s.t != nil {
+			t = *s.t
 		}
-		if err != nil {
-			_ = app.Rollback()
-			return 0, nil, nil, badRequest("parse body (nothing was written): %v", err)
-		}
-		var (
-			t  = now
-			tp *int64
-			v  float64
-			h  *histogram.Histogram
-			fh *histogram.FloatHistogram
-		)
-		switch entry {
-		case textparse.EntrySeries:
-			_, tp, v = p.Series()
-		case textparse.EntryHistogram:
-			_, tp, h, fh = p.Histogram()
-		default:
-			continue
-		}
-		n++
-		if n > in.limits.MaxSeriesPerRequest {
-			_ = app.Rollback()
-			return 0, nil, nil, badRequest("request has more than limits.max_series_per_request %d samples (nothing was written)", in.limits.MaxSeriesPerRequest)
-		}
-		if tp != nil {
-			t = *tp
-		}
-		p.Labels(&lset)
-		b.Reset(lset)
+		b.Reset(s.ls)
 		group.Range(func(l labels.Label) { b.Set(l.Name, l.Value) })
 		if b.Get("service") == "" {
 			b.Set("service", group.Get("job"))
@@ -210,13 +358,13 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 			rej.add(reason, ls.String, t, why)
 			continue
 		}
-		if h == nil && fh == nil {
-			if err := seen.conflict(ls.Hash(), t, v); err != nil {
+		if s.h == nil && s.fh == nil {
+			if err := seen.conflict(ls.Hash(), t, s.v); err != nil {
 				rej.add(reasonDuplicate, ls.String, t, err.Error())
 				continue
 			}
 		}
-		if _, err := app.Append(0, ls, 0, t, v, h, fh, storage.AOptions{}); err != nil {
+		if _, err := app.Append(0, ls, 0, t, s.v, s.h, s.fh, storage.AOptions{}); err != nil {
 			if err := in.appendFailed(rej, err, ls, t); err != nil {
 				_ = app.Rollback()
 				return 0, nil, nil, err
@@ -225,6 +373,27 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 		}
 		accepted++
 		names[ls.Get(labels.MetricName)] = struct{}{}
+		if s.t != nil {
+			continue // history, not the group's current value
+		}
+		f := families[s.family]
+		if f == nil {
+			f = &pushFamily{Name: s.family, Type: s.typ, Help: s.help, Time: at}
+			families[s.family] = f
+		}
+		f.Samples = append(f.Samples, pushSample{Labels: ls.Map(), Value: s.v, H: s.h, FH: s.fh, ls: ls})
+	}
+	err = in.push.apply(app, pushUpdate{
+		group:    group,
+		replace:  r.Method == http.MethodPut,
+		partial:  rej.n > 0,
+		families: families,
+		ttl:      ttl,
+		at:       at,
+	})
+	if err != nil {
+		_ = app.Rollback()
+		return 0, nil, nil, err
 	}
 	if err := app.Commit(); err != nil {
 		return 0, nil, nil, fmt.Errorf("commit samples: %w", err)

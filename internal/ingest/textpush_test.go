@@ -23,6 +23,8 @@ func TestTextPush(t *testing.T) {
 			want: []string{
 				`{__name__="batches_total", job="settlement", service="settlement"} 1795608000000 12`,
 				`{__name__="last_run_seconds", job="settlement", service="settlement", step="net"} 1795607000000 3.5`,
+				`{__name__="push_failure_time_seconds", job="settlement", service="settlement"} 1795608000000 0`,
+				`{__name__="push_time_seconds", job="settlement", service="settlement"} 1795608000000 1.795608e+09`,
 			},
 		},
 		{
@@ -31,6 +33,8 @@ func TestTextPush(t *testing.T) {
 			path:   "/metrics/job/eod/instance/host-1/venue/xnas",
 			body:   "recon_breaks{venue=\"xlon\",service=\"recon\"} 2\n",
 			want: []string{
+				`{__name__="push_failure_time_seconds", instance="host-1", job="eod", service="eod", venue="xnas"} 1795608000000 0`,
+				`{__name__="push_time_seconds", instance="host-1", job="eod", service="eod", venue="xnas"} 1795608000000 1.795608e+09`,
 				`{__name__="recon_breaks", instance="host-1", job="eod", service="recon", venue="xnas"} 1795608000000 2`,
 			},
 		},
@@ -40,6 +44,8 @@ func TestTextPush(t *testing.T) {
 			body: "files 3\n",
 			want: []string{
 				`{__name__="files", job="eod/batch", path="/var/data", service="ledger"} 1795608000000 3`,
+				`{__name__="push_failure_time_seconds", job="eod/batch", path="/var/data", service="ledger"} 1795608000000 0`,
+				`{__name__="push_time_seconds", job="eod/batch", path="/var/data", service="ledger"} 1795608000000 1.795608e+09`,
 			},
 		},
 		{
@@ -60,6 +66,8 @@ rtt_seconds_count 300
 				`{__name__="match_seconds_bucket", job="me", le="0.001", service="me"} 1795608000000 3`,
 				`{__name__="match_seconds_count", job="me", service="me"} 1795608000000 5`,
 				`{__name__="match_seconds_sum", job="me", service="me"} 1795608000000 0.02`,
+				`{__name__="push_failure_time_seconds", job="me", service="me"} 1795608000000 0`,
+				`{__name__="push_time_seconds", job="me", service="me"} 1795608000000 1.795608e+09`,
 				`{__name__="rtt_seconds", job="me", quantile="0.99", service="me"} 1795608000000 0.004`,
 				`{__name__="rtt_seconds_count", job="me", service="me"} 1795608000000 300`,
 				`{__name__="rtt_seconds_sum", job="me", service="me"} 1795608000000 1`,
@@ -71,6 +79,8 @@ rtt_seconds_count 300
 			contentType: "application/openmetrics-text; version=1.0.0; charset=utf-8",
 			body:        "# TYPE trades counter\ntrades_total 7 1795607000.5\n# EOF\n",
 			want: []string{
+				`{__name__="push_failure_time_seconds", job="om", service="om"} 1795608000000 0`,
+				`{__name__="push_time_seconds", job="om", service="om"} 1795608000000 1.795608e+09`,
 				`{__name__="trades_total", job="om", service="om"} 1795607000500 7`,
 			},
 		},
@@ -83,8 +93,8 @@ rtt_seconds_count 300
 				method = http.MethodPost
 			}
 			code, msg := do(t, e.in.TextPush(), method, tc.path, map[string]string{"Content-Type": tc.contentType}, []byte(tc.body))
-			if code != http.StatusNoContent {
-				t.Fatalf("status %d (%s), want 204", code, msg)
+			if code != http.StatusOK || msg != "" {
+				t.Fatalf("status %d (%q), want 200 with no body, as the Pushgateway", code, msg)
 			}
 			if got := e.stored(t); !slices.Equal(got, tc.want) {
 				t.Errorf("stored:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
@@ -95,13 +105,15 @@ rtt_seconds_count 300
 
 func TestTextPushPartialAcceptance(t *testing.T) {
 	e := newTestEnv(t, func(l *Limits) { l.MaxLabelValueLength = 10 })
-	body := "good 1\nlong{v=\"abcdefghijklmnop\"} 2\nfuture 3 1895608000000\n"
+	body := "good 1\nlong{v=\"abcdefghijklmnop\"} 2\nthis is not a metric line\nfuture 3 1895608000000\nbad abc\n"
 	code, msg := do(t, e.in.TextPush(), http.MethodPost, "/metrics/job/j", nil, []byte(body))
 	if code != http.StatusBadRequest {
 		t.Fatalf("status %d (%s), want 400", code, msg)
 	}
 	for _, want := range []string{
-		"accepted 1 samples, rejected 2",
+		"accepted 1 samples, rejected 4",
+		`line 3 "this is not a metric line": `,
+		`line 5 "bad abc": `,
 		`{__name__="long", job="j", service="j", v="abcdefghijklmnop"} @1795608000000: value of label "v" is 16 bytes, longer than limits.max_label_value_length 10`,
 		`{__name__="future", job="j", service="j"} @1895608000000: timestamp is more than limits.max_future_skew`,
 	} {
@@ -109,7 +121,12 @@ func TestTextPushPartialAcceptance(t *testing.T) {
 			t.Errorf("message %q\ndoes not contain %q", msg, want)
 		}
 	}
-	want := []string{`{__name__="good", job="j", service="j"} 1795608000000 1`}
+	// The valid line is kept; the push counts as failed.
+	want := []string{
+		`{__name__="good", job="j", service="j"} 1795608000000 1`,
+		`{__name__="push_failure_time_seconds", job="j", service="j"} 1795608000000 1.795608e+09`,
+		`{__name__="push_time_seconds", job="j", service="j"} 1795608000000 0`,
+	}
 	if got := e.stored(t); !slices.Equal(got, want) {
 		t.Errorf("stored %q, want %q", got, want)
 	}
@@ -117,16 +134,17 @@ func TestTextPushPartialAcceptance(t *testing.T) {
 
 func TestTextPushBadRequests(t *testing.T) {
 	tests := []struct {
-		name    string
-		method  string
-		path    string
-		body    string
-		limits  func(*Limits)
-		code    int
-		message string
+		name        string
+		method      string
+		path        string
+		body        string
+		limits      func(*Limits)
+		contentType string
+		header      map[string]string
+		code        int
+		message     string
 	}{
-		{name: "delete", method: http.MethodDelete, path: "/metrics/job/j", code: http.StatusMethodNotAllowed, message: "DELETE is not supported"},
-		{name: "get", method: http.MethodGet, path: "/metrics/job/j", code: http.StatusMethodNotAllowed, message: "text push needs PUT or POST"},
+		{name: "get", method: http.MethodGet, path: "/metrics/job/j", code: http.StatusMethodNotAllowed, message: "text push needs PUT, POST or DELETE"},
 		{name: "no job", path: "/metrics/instance/x", body: "a 1\n", code: http.StatusBadRequest, message: "must start with /metrics/job/<job>"},
 		{name: "empty job", path: "/metrics/job/", body: "a 1\n", code: http.StatusBadRequest, message: `label "job" has no value`},
 		{name: "odd path", path: "/metrics/job/j/instance", body: "a 1\n", code: http.StatusBadRequest, message: `label "instance" has no value`},
@@ -134,9 +152,10 @@ func TestTextPushBadRequests(t *testing.T) {
 		{name: "reserved label", path: "/metrics/job/j/__name__/x", body: "a 1\n", code: http.StatusBadRequest, message: `label name "__name__" is invalid`},
 		{name: "repeated label", path: "/metrics/job/j/a/1/a/2", body: "a 1\n", code: http.StatusBadRequest, message: `label "a" appears twice`},
 		{name: "bad base64", path: "/metrics/job@base64/!!!", body: "a 1\n", code: http.StatusBadRequest, message: `value of job@base64 "!!!" is not base64url`},
-		{name: "malformed body", path: "/metrics/job/j", body: "good 1\nthis is not a metric line\n", code: http.StatusBadRequest,
-			message: "parse body (nothing was written)"},
-		{name: "bad metric value", path: "/metrics/job/j", body: "good 1\nbad abc\n", code: http.StatusBadRequest, message: "parse body (nothing was written)"},
+		{name: "malformed openmetrics", path: "/metrics/job/j", body: "good 1\nthis is not a metric line\n# EOF\n", code: http.StatusBadRequest,
+			contentType: "application/openmetrics-text; version=1.0.0", message: "parse body (nothing was written)"},
+		{name: "bad ttl", path: "/metrics/job/j", body: "good 1\n", header: map[string]string{"Gmc-Group-Ttl": "soon"}, code: http.StatusBadRequest,
+			message: `header Gmc-Group-Ttl: "soon" is not a positive duration`},
 		{name: "oversize", path: "/metrics/job/j", body: "good 1\n", limits: func(l *Limits) { l.MaxBodyBytes = 3 },
 			code: http.StatusRequestEntityTooLarge, message: "exceeds limits.max_body_bytes 3"},
 		{name: "too many series", path: "/metrics/job/j", body: "a 1\nb 2\nc 3\n", limits: func(l *Limits) { l.MaxSeriesPerRequest = 2 },
@@ -149,7 +168,11 @@ func TestTextPushBadRequests(t *testing.T) {
 			if method == "" {
 				method = http.MethodPost
 			}
-			code, msg := do(t, e.in.TextPush(), method, tc.path, nil, []byte(tc.body))
+			header := map[string]string{"Content-Type": tc.contentType}
+			for k, v := range tc.header {
+				header[k] = v
+			}
+			code, msg := do(t, e.in.TextPush(), method, tc.path, header, []byte(tc.body))
 			if code != tc.code || !strings.Contains(msg, tc.message) {
 				t.Errorf("got %d %q, want %d containing %q", code, msg, tc.code, tc.message)
 			}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -133,14 +134,21 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}()
 
-	s.ingester = ingest.New(ingest.Options{
-		Appendable: appendable,
-		Limits:     cfg.Limits,
-		Logger:     s.logger.With("component", "ingest"),
-		Registerer: s.reg,
-		Now:        opts.Now,
-		Committed:  s.committed,
+	s.ingester, err = ingest.New(ingest.Options{
+		Appendable:    appendable,
+		Limits:        cfg.Limits,
+		Logger:        s.logger.With("component", "ingest"),
+		Registerer:    s.reg,
+		Now:           opts.Now,
+		Committed:     s.committed,
+		Version:       opts.Version,
+		PushStateFile: filepath.Join(cfg.Server.DataDir, "pushgateway", "groups.gob"),
+		GroupTTL:      time.Duration(cfg.Pushgateway.GroupTTL),
+		GroupRefresh:  time.Duration(cfg.Pushgateway.RefreshInterval),
 	})
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.ScrapeConfigs) > 0 {
 		s.scraper, err = ingest.NewScraper(ingest.ScraperOptions{
 			Appendable: appendable,
@@ -230,6 +238,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.scraper != nil {
 		g.Go(func() error { return s.scraper.Run(gctx) })
 	}
+	g.Go(func() error { return s.ingester.Run(gctx) })
 	g.Go(func() error { return s.notify.Run(gctx) })
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.bench.Run(gctx) })
