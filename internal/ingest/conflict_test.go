@@ -55,7 +55,10 @@ func TestSameTimestampConflictInOneRequest(t *testing.T) {
 		body := "orders_total{side=\"buy\"} 1 " + nowStr + "\norders_total{side=\"buy\"} 2 " + nowStr + "\n"
 		code, resp := do(t, e.in.TextPush(), http.MethodPut, "/metrics/job/oms", map[string]string{"Content-Type": "text/plain; version=0.0.4"}, []byte(body))
 		wantConflict(t, code, resp, 1, nowMs)
-		wantStored(t, e, `{__name__="orders_total", job="oms", service="oms", side="buy"} `+nowStr+` 1`)
+		wantStored(t, e, `{__name__="orders_total", job="oms", service="oms", side="buy"} `+nowStr+` 1`,
+			// The push counts as failed for its Pushgateway group.
+			`{__name__="push_failure_time_seconds", job="oms", service="oms"} `+nowStr+` 1.795608e+09`,
+			`{__name__="push_time_seconds", job="oms", service="oms"} `+nowStr+` 0`)
 	})
 	t.Run("json push", func(t *testing.T) {
 		e := newTestEnv(t, nil)
