@@ -22,6 +22,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	dataDir := fs.String("storage.path", "", "data directory (default "+config.DefaultDataDir+")")
 	retention := fs.String("storage.retention", "", "how long to keep samples, e.g. 15d (default 15d)")
 	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	webConfig := fs.String("web.config.file", "", "Prometheus web config file (exporter-toolkit) enabling TLS and basic auth for every request")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version})
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version, WebConfigFile: *webConfig})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gmc-dev/gmc/internal/auth"
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/cluster"
 	"github.com/gmc-dev/gmc/internal/duration"
@@ -47,6 +48,8 @@ type Config struct {
 	// Cluster makes this server one of a highly available group
 	// (Alertmanager's cluster flags, as YAML).
 	Cluster cluster.Config `yaml:"cluster"`
+	// Auth sets who may read, write and administer gmc.
+	Auth auth.Config `yaml:"auth"`
 }
 
 // Alerting configures rule evaluation.
@@ -206,6 +209,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Cluster.Validate(); err != nil {
+		return err
+	}
+	if err := c.Auth.Validate(); err != nil {
 		return err
 	}
 	return ingest.ValidateScrapeConfigs(c.ScrapeConfigs)

@@ -104,7 +104,7 @@ func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
 
 // statusExtra adds the SLAs' states to /system/status.
 func (s *Server) statusExtra(ctx context.Context) map[string]any {
-	return map[string]any{"slas": s.rules.SLA().StatusContext(ctx)}
+	return map[string]any{"slas": s.rules.SLA().StatusContext(ctx), "access": s.guard.Status()}
 }
 
 // buildBenchmarks builds the scheduler running the configured benchmarks and

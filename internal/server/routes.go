@@ -27,7 +27,7 @@ func (s *Server) routes() http.Handler {
 	} {
 		httpapi.Mount(mux, rs)
 	}
-	return mux
+	return s.guard.Wrap(mux) // auth, Host and cross-origin checks, security headers
 }
 
 // selfRoutes are the self-monitoring endpoints.

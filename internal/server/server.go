@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	promstorage "github.com/prometheus/prometheus/storage"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/internal/api"
+	"github.com/gmc-dev/gmc/internal/auth"
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/cluster"
 	"github.com/gmc-dev/gmc/internal/config"
@@ -44,6 +46,9 @@ type Options struct {
 	Now func() time.Time
 	// Benchmarks offers in-process benchmarks (kind func) to the scheduler; may be nil.
 	Benchmarks *bench.Registry
+	// WebConfigFile is a Prometheus web config (exporter-toolkit: TLS,
+	// basic_auth_users, headers) applied to the listener; "" serves plain HTTP.
+	WebConfigFile string
 }
 
 // Server is one gmc server process.
@@ -64,6 +69,7 @@ type Server struct {
 	bench    *bench.Scheduler
 	reports  *bench.Handler
 	ui       *web.UI
+	guard    *auth.Guard
 	listener net.Listener
 	handler  http.Handler
 	ready    atomic.Bool
@@ -133,6 +139,18 @@ func New(opts Options) (_ *Server, err error) {
 			s.listener.Close()
 		}
 	}()
+	if opts.WebConfigFile != "" {
+		if err := toolkitweb.Validate(opts.WebConfigFile); err != nil {
+			return nil, fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
+		}
+	}
+	s.guard, err = auth.New(auth.Options{
+		Config: cfg.Auth, ListenAddress: s.listener.Addr().String(),
+		Logger: s.logger.With("component", "auth"), Registerer: s.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	s.ingester, err = ingest.New(ingest.Options{
 		Appendable:    appendable,
@@ -220,7 +238,9 @@ func (s *Server) Run(ctx context.Context) error {
 	srv.RegisterOnShutdown(s.ui.Shutdown) // ends the dashboards' event streams
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := srv.Serve(s.listener); !errors.Is(err, http.ErrServerClosed) {
+		webConfig := s.opts.WebConfigFile
+		err := toolkitweb.Serve(s.listener, srv, &toolkitweb.FlagConfig{WebConfigFile: &webConfig}, s.logger.With("component", "web_config"))
+		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
 		}
 		return nil

@@ -1,0 +1,156 @@
+package server_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/auth"
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/server"
+)
+
+// TestTLSAndTokens runs gmc with a Prometheus web config serving TLS
+// (exporter-toolkit) and the auth section's tokens: a write token pushes, a
+// read token reads and cannot push, no token gets 401, plain HTTP is refused.
+func TestTLSAndTokens(t *testing.T) {
+	dir := t.TempDir()
+	certPEM := writeSelfSigned(t, dir)
+	webConfig := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webConfig, []byte("tls_server_config:\n  cert_file: "+filepath.Join(dir, "cert.pem")+"\n  key_file: "+filepath.Join(dir, "key.pem")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Server.ListenAddress = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Auth = auth.Config{Tokens: []auth.Token{{Role: auth.RoleWrite, Token: "w-token"}, {Role: auth.RoleRead, Token: "r-token"}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Config: cfg, WebConfigFile: webConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gmc server: %v", err)
+		}
+	})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := "https://" + srv.Addr()
+	call := func(method, path, token, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := call("GET", "/-/ready", "", ""); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready over TLS")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	push := `{"service":"oms","metrics":{"orders":3}}`
+	if code, body := call("POST", "/api/v1/push", "", push); code != http.StatusUnauthorized {
+		t.Errorf("push without token: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/v1/push", "r-token", push); code != http.StatusForbidden {
+		t.Errorf("push with the read token: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/v1/push", "w-token", push); code/100 != 2 {
+		t.Fatalf("push with the write token: %d %s", code, body)
+	}
+	if code, body := call("GET", "/api/v1/query?query=orders", "w-token", ""); code != http.StatusForbidden {
+		t.Errorf("query with the write token: %d %s", code, body)
+	}
+	code, body := call("GET", "/api/v1/query?query=orders", "r-token", "")
+	if code != http.StatusOK || !strings.Contains(body, `"service":"oms"`) {
+		t.Errorf("query with the read token: %d %s", code, body)
+	}
+	code, body = call("GET", "/system/status", "r-token", "")
+	var st struct {
+		Access auth.Status `json:"access"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || !st.Access.AuthEnabled || !st.Access.LoopbackOnly {
+		t.Errorf("/system/status access: %d %v %s", code, err, body)
+	}
+	// Plain HTTP to the TLS port is not served.
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if resp, err := plain.Get("http://" + srv.Addr() + "/-/healthy"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("plain HTTP served on the TLS listener")
+		}
+	}
+}
+
+// writeSelfSigned writes cert.pem and key.pem for 127.0.0.1 into dir and
+// returns the certificate PEM.
+func writeSelfSigned(t *testing.T, dir string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "gmc test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPEM
+}
