@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	promstorage "github.com/prometheus/prometheus/storage"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+	promstorage "github.com/prometheus/prometheus/storage"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/internal/api"
