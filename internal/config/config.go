@@ -69,6 +69,18 @@ type Server struct {
 	// (by the value of its service label), e.g. for one that pushes every
 	// minute.
 	ServiceLiveness map[string]Liveness `yaml:"service_liveness,omitempty"`
+	// ReadTimeout bounds reading one request, headers and body (a client
+	// dripping a body is cut off); 0: no bound.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing one answer (the dashboard's event stream
+	// is exempt); 0: no bound.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long; 0: ReadTimeout.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnections caps open connections (Prometheus's
+	// --web.max-connections); further ones wait to be accepted. Keep it
+	// well below the process's open-files limit. 0: no cap.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Liveness is one service's stale_after and down_after; an unset field
@@ -115,8 +127,12 @@ func Default() Config {
 			DataDir:       DefaultDataDir,
 			// A service pushing every second (the SDK's and the agent's
 			// default) is stale after 5 missed pushes, down after 10.
-			StaleAfter: Duration(5 * time.Second),
-			DownAfter:  Duration(10 * time.Second),
+			StaleAfter:     Duration(5 * time.Second),
+			DownAfter:      Duration(10 * time.Second),
+			ReadTimeout:    Duration(time.Minute),
+			WriteTimeout:   Duration(2 * time.Minute),
+			IdleTimeout:    Duration(time.Minute),
+			MaxConnections: 512,
 		},
 		Storage: Storage{
 			Retention:        Duration(15 * 24 * time.Hour),
@@ -173,6 +189,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.DataDir == "" {
 		return errors.New("server.data_dir: must not be empty")
+	}
+	switch {
+	case c.Server.ReadTimeout < 0:
+		return errors.New("server.read_timeout: must not be negative")
+	case c.Server.WriteTimeout < 0:
+		return errors.New("server.write_timeout: must not be negative")
+	case c.Server.IdleTimeout < 0:
+		return errors.New("server.idle_timeout: must not be negative")
+	case c.Server.MaxConnections < 0:
+		return errors.New("server.max_connections: must not be negative")
 	}
 	if c.Server.StaleAfter <= 0 || c.Server.DownAfter <= 0 {
 		return errors.New("server.stale_after, server.down_after: must be positive")

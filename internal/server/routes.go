@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"net/http/pprof"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -27,7 +29,24 @@ func (s *Server) routes() http.Handler {
 	} {
 		httpapi.Mount(mux, rs)
 	}
-	return s.guard.Wrap(mux) // auth, Host and cross-origin checks, security headers
+	// Auth, Host and cross-origin checks and security headers first; then
+	// each answer's write deadline.
+	return s.guard.Wrap(writeDeadline(mux, time.Duration(s.opts.Config.Server.WriteTimeout)))
+}
+
+// writeDeadline gives every answer d to be written (server.write_timeout),
+// except event streams, which stay open while the dashboard is.
+func writeDeadline(next http.Handler, d time.Duration) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+			// Recorders in tests do not support deadlines; nothing to bound there.
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // selfRoutes are the self-monitoring endpoints.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	promstorage "github.com/prometheus/prometheus/storage"
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/internal/api"
@@ -139,6 +140,9 @@ func New(opts Options) (_ *Server, err error) {
 			s.listener.Close()
 		}
 	}()
+	if n := cfg.Server.MaxConnections; n > 0 {
+		s.listener = netutil.LimitListener(s.listener, n)
+	}
 	if opts.WebConfigFile != "" {
 		if err := toolkitweb.Validate(opts.WebConfigFile); err != nil {
 			return nil, fmt.Errorf("web config %s: %w", opts.WebConfigFile, err)
@@ -234,7 +238,19 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // for all of them, and only then closes the alert history and the storage,
 // so every acknowledged write is in the WAL before it closes.
 func (s *Server) Run(ctx context.Context) error {
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	sc := s.opts.Config.Server
+	headerTimeout := 10 * time.Second
+	if rt := time.Duration(sc.ReadTimeout); rt > 0 && rt < headerTimeout {
+		headerTimeout = rt
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       time.Duration(sc.ReadTimeout),
+		IdleTimeout:       time.Duration(sc.IdleTimeout),
+		// WriteTimeout is set per request (writeDeadline), so that the
+		// dashboard's long-lived event stream is not cut.
+	}
 	srv.RegisterOnShutdown(s.ui.Shutdown) // ends the dashboards' event streams
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
