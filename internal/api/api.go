@@ -65,6 +65,11 @@ type Options struct {
 	// (alerts, recording rules, benchmark results): such series never make
 	// a service look alive. Nil counts every series.
 	OwnSeries func(metricName string) bool
+	// PushedAt, when set, reports for a series that belongs to a
+	// Pushgateway group the time (ms) of the group's last push: gmc writes
+	// such series again on its own to keep them queryable, so their sample
+	// times say nothing of the service's liveness.
+	PushedAt func(labels.Labels) (int64, bool)
 	// Lookback is how old the latest value of /metrics/{service} may be
 	// (default 5m, PromQL's lookback delta).
 	Lookback time.Duration

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	promstorage "github.com/prometheus/prometheus/storage"
 
@@ -60,6 +61,10 @@ func TestSystemStatusLiveness(t *testing.T) {
 	// eod pushes every minute; its override keeps it up between pushes.
 	every([]string{"__name__", "gmc_pnl", "service", "eod", "instance", "eod-1"}, 100*time.Second, 40*time.Second, time.Minute, 1)
 
+	// nightly pushed its Pushgateway group 30 minutes ago; gmc rewrote the
+	// group's values every second since (PushedAt tells them apart).
+	every([]string{"__name__", "job_last_success_unixtime", "service", "nightly", "job", "nightly"}, 60*time.Second, time.Second, time.Second, 1)
+
 	app := st.AppenderV2(context.Background())
 	for _, s := range samples {
 		if _, err := app.Append(0, s.lset, 0, testNow.Add(-s.ago).UnixMilli(), s.v, nil, nil, promstorage.AOptions{}); err != nil {
@@ -79,6 +84,9 @@ func TestSystemStatusLiveness(t *testing.T) {
 	a := New(Options{
 		Queryable: st, Engine: qa.Engine(), Now: func() time.Time { return testNow }, OwnSeries: own,
 		ServiceLiveness: map[string]Liveness{"eod": {StaleAfter: 90 * time.Second, DownAfter: 3 * time.Minute}},
+		PushedAt: func(l labels.Labels) (int64, bool) {
+			return testNow.Add(-30 * time.Minute).UnixMilli(), l.Get("service") == "nightly"
+		},
 	})
 	_, body := get(t, a.SystemStatus, "/system/status", nil)
 	var got struct{ Services []ServiceStatus }
@@ -95,6 +103,7 @@ func TestSystemStatusLiveness(t *testing.T) {
 		"eod":         {StateUp, "", 40},
 		"feed":        {StateUp, "", 1},
 		"market-data": {StateDown, "scrape failing", 2},
+		"nightly":     {StateDown, "silent", 1800},
 		"risk":        {StateStale, "", 6},
 	}
 	var names []string
@@ -112,7 +121,7 @@ func TestSystemStatusLiveness(t *testing.T) {
 			t.Errorf("%s: state %s (%s), age %s; want %s (%s), age %vs", s.Service, s.State, s.Reason, age, w.state, w.reason, w.ageSeconds)
 		}
 	}
-	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,risk" {
+	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,nightly,risk" {
 		t.Errorf("services = %v, want the six that send data (not db-standin, known only from benchmark results)", names)
 	}
 }

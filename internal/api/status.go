@@ -186,6 +186,13 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			st = &seen{}
 			svcs[svc] = st
 		}
+		if a.opts.PushedAt != nil {
+			if t, ok := a.opts.PushedAt(lset); ok {
+				st.series++
+				st.last = max(st.last, t)
+				continue
+			}
+		}
 		it = s.Iterator(it)
 		switch {
 		case name == "up":

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
@@ -167,6 +168,11 @@ func New(opts Options) (*Ingester, error) {
 	}
 	return in, nil
 }
+
+// PushedAt reports, for a series that belongs to a Pushgateway group, the
+// time (ms) of the group's last push. The group's series are written again
+// every GroupRefresh, so their sample times are not the sender's.
+func (in *Ingester) PushedAt(ls labels.Labels) (int64, bool) { return in.push.pushedAt(ls) }
 
 // Run keeps the pushed groups current (appending their values again every
 // GroupRefresh, expiring them after their TTL) until ctx is done, then saves

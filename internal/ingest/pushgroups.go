@@ -55,6 +55,10 @@ type pushGroups struct {
 	mu     sync.Mutex
 	groups map[string]*pushGroup // by groupKey
 	seq    uint64                // bumped on every change
+	// index maps each series of a group (by labels' String) to it; built
+	// from groups when indexed != seq.
+	index   map[string]*pushGroup
+	indexed uint64
 
 	saveMu sync.Mutex
 	saved  uint64 // seq of the state last written to path
@@ -438,6 +442,36 @@ func writeFileAtomic(path string, data []byte) (err error) {
 		return fmt.Errorf("rename %s: %w", path, err)
 	}
 	return nil
+}
+
+// pushedAt reports, for a series of a group, the time of the group's last
+// push (successful or not).
+func (g *pushGroups) pushedAt(ls labels.Labels) (int64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.index == nil || g.indexed != g.seq {
+		g.index = map[string]*pushGroup{}
+		for _, grp := range g.groups {
+			for _, f := range grp.Families {
+				for i := range f.Samples {
+					g.index[f.Samples[i].lset().String()] = grp
+				}
+			}
+			for _, name := range []string{pushTimeMetric, pushFailureTimeMetric} {
+				g.index[timeSeries(grp, name).String()] = grp
+			}
+		}
+		g.indexed = g.seq
+	}
+	grp := g.index[ls.String()]
+	if grp == nil {
+		return 0, false
+	}
+	last := grp.PushTime
+	if grp.FailTime.After(last) {
+		last = grp.FailTime
+	}
+	return last.UnixMilli(), true
 }
 
 // snapshot is a copy of the groups, sorted by key, for the Pushgateway API.

@@ -199,6 +199,18 @@ func TestPushGroupTTLAndRestart(t *testing.T) {
 	wantEqual(t, "after 11m: hourly's 10m TTL passed", e.latest(t, false), []string{
 		`{__name__="last_success", job="nightly", service="nightly"} 1`,
 	})
+	// Liveness reads the time of the last push, not of the rewrites.
+	for _, ls := range []labels.Labels{
+		labels.FromStrings("__name__", "last_success", "job", "nightly", "service", "nightly"),
+		labels.FromStrings("__name__", "push_time_seconds", "job", "nightly", "service", "nightly"),
+	} {
+		if at, ok := e.in.PushedAt(ls); !ok || at != ingestTestNow().UnixMilli() {
+			t.Errorf("PushedAt(%s) = %d, %v; want the push's time %d", ls, at, ok, ingestTestNow().UnixMilli())
+		}
+	}
+	if _, ok := e.in.PushedAt(labels.FromStrings("__name__", "last_success", "job", "hourly", "service", "hourly")); ok {
+		t.Error("PushedAt knows a series of an expired group")
+	}
 	c.add(50 * time.Minute)
 	if err := e.in.push.refresh(context.Background()); err != nil {
 		t.Fatal(err)

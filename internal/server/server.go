@@ -201,6 +201,7 @@ func New(opts Options) (_ *Server, err error) {
 		DownAfter:       time.Duration(cfg.Server.DownAfter),
 		ServiceLiveness: serviceLiveness(cfg.Server.ServiceLiveness),
 		OwnSeries:       s.ownSeries,
+		PushedAt:        s.ingester.PushedAt,
 		StorageStats:    store.Stats,
 		SamplesIngested: s.ingester.SamplesTotal,
 		Version:         opts.Version,
