@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"slices"
 	"time"
 
+	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/auth"
@@ -96,6 +98,16 @@ type Storage struct {
 	// OutOfOrderWindow accepts samples this much older than a series' newest one
 	// (several senders, backfill after an outage).
 	OutOfOrderWindow Duration `yaml:"out_of_order_window"`
+	// Mode is "local" (the embedded TSDB, the default) or "remote": no TSDB
+	// here; writes go to WriteURL by remote write and reads come from
+	// ReadURL by remote read (Mimir, Cortex, Prometheus, Thanos).
+	Mode     string `yaml:"mode"`
+	WriteURL string `yaml:"write_url"`
+	ReadURL  string `yaml:"read_url"`
+	// Headers go with every remote request (X-Scope-OrgID for Mimir).
+	Headers map[string]string `yaml:"headers"`
+	// HTTPConfig is auth and TLS for the remote, in Prometheus's schema.
+	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config"`
 }
 
 // Limits bound what one write request may carry.
@@ -215,6 +227,26 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.Retention <= 0 {
 		return errors.New("storage.retention: must be positive")
+	}
+	switch c.Storage.Mode {
+	case "", "local":
+		if c.Storage.WriteURL != "" || c.Storage.ReadURL != "" {
+			return errors.New("storage.write_url, storage.read_url: only with storage.mode: remote")
+		}
+	case "remote":
+		for field, u := range map[string]string{"write_url": c.Storage.WriteURL, "read_url": c.Storage.ReadURL} {
+			if pu, err := url.Parse(u); err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+				return fmt.Errorf("storage.%s: %q is not an http(s) URL", field, u)
+			}
+		}
+		if len(c.RemoteWrite) > 0 {
+			return errors.New("remote_write: not with storage.mode: remote (the writes already go to storage.write_url)")
+		}
+		if err := c.Storage.HTTPConfig.Validate(); err != nil {
+			return fmt.Errorf("storage.http_config: %w", err)
+		}
+	default:
+		return fmt.Errorf("storage.mode: %q is neither local nor remote", c.Storage.Mode)
 	}
 	if c.Storage.OutOfOrderWindow < 0 {
 		return errors.New("storage.out_of_order_window: must not be negative")

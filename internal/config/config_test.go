@@ -51,6 +51,8 @@ func TestLoadFileBad(t *testing.T) {
 		"remote-write-two-auths.bad.yml":   "at most one of basic_auth, oauth2 & authorization must be configured",
 		"remote-write-bad-relabel.bad.yml": "error parsing regexp",
 		"cluster-no-listen.bad.yml":        "cluster.listen_address: must be set when cluster.peers are",
+		"storage-remote-no-read.bad.yml":   `storage.read_url: "" is not an http(s) URL`,
+		"storage-bad-mode.bad.yml":         `storage.mode: "cluster" is neither local nor remote`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

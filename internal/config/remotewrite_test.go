@@ -41,3 +41,15 @@ func TestLoadRemoteWrite(t *testing.T) {
 		t.Errorf("authorization = %+v", prom.HTTPClientConfig.Authorization)
 	}
 }
+
+func TestLoadRemoteStorage(t *testing.T) {
+	cfg, err := LoadFile("testdata/storage-remote.good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Storage
+	if s.Mode != "remote" || s.WriteURL != "http://mimir:8080/api/v1/push" ||
+		s.ReadURL != "http://mimir:8080/prometheus/api/v1/read" || s.Headers["X-Scope-OrgID"] != "desk" {
+		t.Errorf("storage = %+v", s)
+	}
+}

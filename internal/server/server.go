@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
-	promstorage "github.com/prometheus/prometheus/storage"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
@@ -93,43 +92,16 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	s := &Server{opts: opts, logger: opts.Logger, reg: opts.Registry}
 	cfg := opts.Config
-	store, err := storage.Open(storage.Options{
-		Dir:              cfg.Server.DataDir,
-		Retention:        time.Duration(cfg.Storage.Retention),
-		OutOfOrderWindow: time.Duration(cfg.Storage.OutOfOrderWindow),
-		Logger:           s.logger.With("component", "tsdb"),
-		Registerer:       s.reg,
-	})
+	appendable, err := s.openStorage(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s.store = store
 	defer func() {
 		if err != nil {
-			store.Close()
+			s.closeStorage()
 		}
 	}()
-	var appendable promstorage.AppendableV2 = store
-	if len(cfg.RemoteWrite) > 0 {
-		s.forward, err = forward.New(forward.Options{
-			Config:     cfg.RemoteWrite,
-			Dir:        cfg.Server.DataDir,
-			Local:      store,
-			StartTime:  store.StartTime,
-			Logger:     s.logger.With("component", "forward"),
-			Registerer: s.reg,
-		})
-		if err != nil {
-			return nil, err
-		}
-		store.SetWriteNotified(s.forward)
-		appendable = s.forward.Appendable(store)
-		defer func() {
-			if err != nil {
-				s.forward.Close()
-			}
-		}()
-	}
+	store := s.store
 	// Listen first: the alerting parts link back to the real address.
 	s.listener, err = net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
@@ -292,13 +264,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.rules.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close rules: %w", err)
 	}
-	if s.forward != nil {
-		if err := s.forward.Close(); err != nil && runErr == nil {
-			runErr = fmt.Errorf("close remote_write queues: %w", err)
-		}
-	}
-	if err := s.store.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("close storage: %w", err)
+	if err := s.closeStorage(); err != nil && runErr == nil {
+		runErr = err
 	}
 	s.logger.Info("gmc server stopped")
 	return runErr

@@ -30,6 +30,10 @@ type Storage interface {
 
 // Stats is a snapshot of the store's state.
 type Stats struct {
+	// Mode is "remote" in the remote mode (the other fields are then zero:
+	// the remote reports its own state); empty for the embedded TSDB.
+	Mode        string `json:"mode,omitempty"`
+	Remote      string `json:"remote,omitempty"`
 	HeadSeries  uint64 `json:"head_series"`
 	HeadMinTime int64  `json:"head_min_time_ms"`
 	HeadMaxTime int64  `json:"head_max_time_ms"`
