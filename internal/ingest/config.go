@@ -20,6 +20,10 @@ type Limits struct {
 	MaxLabelValueLength int               `yaml:"max_label_value_length"`
 	MaxSampleAge        duration.Duration `yaml:"max_sample_age"`
 	MaxFutureSkew       duration.Duration `yaml:"max_future_skew"`
+	// MaxDecodedBytesInFlight bounds the decompressed remote-write bodies
+	// held at once over all concurrent requests (a snappy bomb decodes 20×).
+	// A request that finds no room within a few seconds gets 429.
+	MaxDecodedBytesInFlight int64 `yaml:"max_decoded_bytes_in_flight"`
 }
 
 // DefaultLimits are the limits gmc runs with unless configured.
@@ -32,6 +36,8 @@ func DefaultLimits() Limits {
 		MaxLabelValueLength: 2048,
 		MaxSampleAge:        0, // 0: the TSDB's own bound (head min time and OOO window) applies
 		MaxFutureSkew:       duration.Duration(10 * time.Minute),
+		// Two requests of the largest decoded size (max_body_bytes × 8).
+		MaxDecodedBytesInFlight: 512 << 20,
 	}
 }
 
@@ -52,6 +58,8 @@ func (l Limits) Validate() error {
 		return errors.New("limits.max_sample_age: must not be negative")
 	case l.MaxFutureSkew < 0:
 		return errors.New("limits.max_future_skew: must not be negative")
+	case l.MaxDecodedBytesInFlight <= 0:
+		return errors.New("limits.max_decoded_bytes_in_flight: must be positive")
 	}
 	return nil
 }

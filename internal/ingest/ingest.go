@@ -98,6 +98,7 @@ type Ingester struct {
 	accepted  atomic.Uint64
 	cache     *seriesCache
 	rw        rwPools
+	inflight  *inflight
 	push      *pushGroups
 	version   string
 	started   time.Time
@@ -124,6 +125,7 @@ func New(opts Options) (*Ingester, error) {
 	in := &Ingester{
 		app:       opts.Appendable,
 		limits:    opts.Limits,
+		inflight:  newInflight(opts.Limits.MaxDecodedBytesInFlight, f),
 		logger:    opts.Logger,
 		now:       opts.Now,
 		committed: opts.Committed,
@@ -282,6 +284,9 @@ func (in *Ingester) fail(w http.ResponseWriter, protocol string, err error) {
 	var re *requestError
 	if errors.As(err, &re) {
 		code = re.code
+		if code == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
 	} else {
 		in.logger.Error("write failed", "protocol", protocol, "err", err)
 	}

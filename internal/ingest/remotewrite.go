@@ -148,6 +148,10 @@ func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *reje
 		return 0, nil, nil, &requestError{code: http.StatusRequestEntityTooLarge,
 			msg: fmt.Sprintf("decoded body of %d bytes exceeds %d (limits.max_body_bytes × %d)", n, limit, decodedBodyFactor)}
 	}
+	if err := in.inflight.acquire(ctx, int64(n)); err != nil {
+		return 0, nil, nil, err
+	}
+	defer in.inflight.release(int64(n))
 	if cap(req.data) < n {
 		req.data = make([]byte, n)
 	}
