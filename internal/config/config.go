@@ -26,6 +26,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/notify"
+	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
 )
@@ -52,6 +53,8 @@ type Config struct {
 	Cluster cluster.Config `yaml:"cluster"`
 	// Auth sets who may read, write and administer gmc.
 	Auth auth.Config `yaml:"auth"`
+	// Query bounds what queries may cost.
+	Query query.Config `yaml:"query"`
 }
 
 // Alerting configures rule evaluation.
@@ -153,6 +156,7 @@ func Default() Config {
 		Limits:     ingest.DefaultLimits(),
 		Alerting:   rules.DefaultConfig(),
 		Benchmarks: bench.DefaultConfig(),
+		Query:      query.DefaultConfig(),
 	}
 }
 
@@ -270,6 +274,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
+	if err := c.Query.Validate(); err != nil {
 		return err
 	}
 	return ingest.ValidateScrapeConfigs(c.ScrapeConfigs)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/promql"
+	promqlparser "github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 
@@ -124,8 +125,15 @@ func constructionError(err error) *httpapi.Error {
 		eqt promql.ErrQueryTimeout
 		eqc promql.ErrQueryCanceled
 	)
-	if errors.As(err, &eqt) || errors.As(err, &eqc) {
+	switch {
+	case errors.As(err, &eqt) || errors.As(err, &eqc):
 		return engineError(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		// The engine waits for a slot under query.max_concurrency while
+		// building the query.
+		return &httpapi.Error{Type: httpapi.ErrTimeout, Err: fmt.Errorf("query timed out in query queue (query.max_concurrency): %w", err)}
+	case errors.Is(err, context.Canceled):
+		return &httpapi.Error{Type: httpapi.ErrCanceled, Err: fmt.Errorf("query canceled in query queue: %w", err)}
 	}
 	return httpapi.BadParam("query", err)
 }
@@ -201,6 +209,11 @@ func (a *API) exec(r *http.Request, limit int, build func(context.Context, promq
 		return fail(engineError(res.Err))
 	}
 	annos := res.Warnings
+	if n := seriesCount(res.Value); limit <= 0 && a.maxSeries > 0 && n > a.maxSeries {
+		qry.Close()
+		return fail(&httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf(
+			"query returned %d series, more than query.max_series %d: narrow the selector or pass limit=", n, a.maxSeries)})
+	}
 	if limit > 0 {
 		switch v := res.Value.(type) {
 		case promql.Matrix:
@@ -220,6 +233,17 @@ func (a *API) exec(r *http.Request, limit int, build func(context.Context, promq
 		annos:    annos,
 		finalize: qry.Close,
 	}
+}
+
+// seriesCount is how many series a query result holds.
+func seriesCount(v promqlparser.Value) int {
+	switch v := v.(type) {
+	case promql.Matrix:
+		return len(v)
+	case promql.Vector:
+		return len(v)
+	}
+	return 0
 }
 
 // timeRange reads the optional start and end of a metadata query.

@@ -6,6 +6,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -50,6 +51,13 @@ type Options struct {
 	LookbackDelta time.Duration
 	Timeout       time.Duration
 	MaxSamples    int
+	// MaxSeries bounds the series one query returns (0: no bound).
+	MaxSeries int
+	// MaxConcurrency queues queries beyond this many at once (0: no queue);
+	// it needs ActiveQueryDir, where Prometheus's active query log is kept
+	// (queries running at a crash are logged at the next start).
+	MaxConcurrency int
+	ActiveQueryDir string
 }
 
 // API is the PromQL engine and the Prometheus HTTP API handlers over it.
@@ -63,6 +71,8 @@ type API struct {
 	engine    *promql.Engine
 	parser    parser.Parser
 	lookback  time.Duration
+	maxSeries int
+	tracker   *promql.ActiveQueryTracker // nil without MaxConcurrency
 }
 
 // New builds the engine and the API. It registers the engine's metrics on
@@ -92,7 +102,15 @@ func New(opts Options) (*API, error) {
 	// Prometheus 3.16 enables no parser feature by default (experimental
 	// functions, fill modifiers and unquoted UTF-8 names are feature flags).
 	p := parser.NewParser(parser.Options{})
-	engine := promql.NewEngine(promql.EngineOpts{
+	var tracker *promql.ActiveQueryTracker
+	if opts.MaxConcurrency > 0 {
+		var err error
+		tracker, err = promql.NewActiveQueryTracker(opts.ActiveQueryDir, opts.MaxConcurrency, opts.Logger.With("component", "activeQueryTracker"))
+		if err != nil {
+			return nil, fmt.Errorf("query api: active query log in %s: %w", opts.ActiveQueryDir, err)
+		}
+	}
+	eopts := promql.EngineOpts{
 		Logger:        opts.Logger.With("component", "promql"),
 		Reg:           opts.Registerer,
 		MaxSamples:    opts.MaxSamples,
@@ -109,7 +127,11 @@ func New(opts Options) (*API, error) {
 		// with "vector cannot contain metrics with the same labelset".
 		EnableDelayedNameRemoval: true,
 		Parser:                   p,
-	})
+	}
+	if tracker != nil { // a nil *ActiveQueryTracker in the interface would be called
+		eopts.ActiveQueryTracker = tracker
+	}
+	engine := promql.NewEngine(eopts)
 	return &API{
 		queryable: opts.Queryable,
 		logger:    opts.Logger,
@@ -119,7 +141,17 @@ func New(opts Options) (*API, error) {
 		engine:    engine,
 		parser:    p,
 		lookback:  opts.LookbackDelta,
+		maxSeries: opts.MaxSeries,
+		tracker:   tracker,
 	}, nil
+}
+
+// Close releases the active query log. Queries must have ended.
+func (a *API) Close() error {
+	if a.tracker == nil {
+		return nil
+	}
+	return a.tracker.Close()
 }
 
 // Engine is the PromQL engine, shared with the REST API and the rules manager.

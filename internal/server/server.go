@@ -155,15 +155,25 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}
 	s.query, err = query.New(query.Options{
-		Queryable:  store,
-		Logger:     s.logger.With("component", "query"),
-		Registerer: s.reg,
-		Version:    opts.Version,
-		Now:        opts.Now,
+		Queryable:      store,
+		Logger:         s.logger.With("component", "query"),
+		Registerer:     s.reg,
+		Version:        opts.Version,
+		Now:            opts.Now,
+		Timeout:        time.Duration(cfg.Query.Timeout),
+		MaxSamples:     cfg.Query.MaxSamples,
+		MaxSeries:      cfg.Query.MaxSeries,
+		MaxConcurrency: cfg.Query.MaxConcurrency,
+		ActiveQueryDir: cfg.Server.DataDir,
 	})
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			s.query.Close()
+		}
+	}()
 	s.api = api.New(api.Options{
 		Queryable:       store,
 		Engine:          s.query.Engine(),
@@ -261,6 +271,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.logger.Info("gmc server listening", "addr", s.Addr(), "data_dir", s.opts.Config.Server.DataDir)
 
 	runErr := g.Wait()
+	if err := s.query.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close query log: %w", err)
+	}
 	if err := s.rules.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close rules: %w", err)
 	}

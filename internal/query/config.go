@@ -1,0 +1,51 @@
+package query
+
+import (
+	"errors"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+)
+
+// Config bounds what queries may cost: the `query:` section of gmc.yml.
+// Every PromQL evaluation goes through them: the HTTP API, the REST API,
+// the dashboard and rule evaluation share the one engine.
+type Config struct {
+	// MaxConcurrency is how many queries are evaluated at once (Prometheus's
+	// --query.max-concurrency); further ones wait in a queue, within their
+	// timeout.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// MaxSamples bounds the samples one query may hold in memory at once
+	// (--query.max-samples); over it the query fails with 422.
+	MaxSamples int `yaml:"max_samples"`
+	// MaxSeries bounds the series one query may return; over it the query
+	// fails with 422 (a limit= parameter truncates instead, as in Prometheus).
+	MaxSeries int `yaml:"max_series"`
+	// Timeout bounds one query, its wait in the queue included (--query.timeout).
+	Timeout duration.Duration `yaml:"timeout"`
+}
+
+// DefaultConfig is the section's defaults: sized for one machine shared with
+// ingest, so that a burst of heavy queries cannot take the memory ingest needs.
+func DefaultConfig() Config {
+	return Config{
+		MaxConcurrency: 8,
+		MaxSamples:     10_000_000,
+		MaxSeries:      200_000,
+		Timeout:        duration.Duration(DefaultTimeout),
+	}
+}
+
+// Validate checks the section; errors name the field under `query.`.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxConcurrency <= 0:
+		return errors.New("query.max_concurrency: must be positive")
+	case c.MaxSamples <= 0:
+		return errors.New("query.max_samples: must be positive")
+	case c.MaxSeries <= 0:
+		return errors.New("query.max_series: must be positive")
+	case c.Timeout <= 0:
+		return errors.New("query.timeout: must be positive")
+	}
+	return nil
+}
