@@ -74,8 +74,7 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	busy, _ := proc.MachineBusyCPU()
-	fmt.Printf("bench/forward: %d series, %d senders, %s runs; machine busy %.0f%% before start\n", o.series, o.senders, o.duration, 100*busy)
+	fmt.Printf("bench/forward: %d series, %d senders, %s runs; load average %s before start\n", o.series, o.senders, o.duration, loadAverage())
 
 	off, err := ingestRun(ctx, o, work, false)
 	if err != nil {
@@ -201,6 +200,15 @@ func catchUpRun(ctx context.Context, o options, work string) (int64, time.Durati
 		}
 	}
 	return 0, 0, fmt.Errorf("receiver has %d of %d samples after 10 minutes", vmRows(ctx, vmAddr), acked)
+}
+
+// loadAverage is the 1-minute load average, for the report's caveat.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // vmRows is how many remote-written rows this VictoriaMetrics process
