@@ -74,7 +74,7 @@ func TestPrometheusAPIShape(t *testing.T) {
 	for _, g := range groups {
 		names = append(names, g.(map[string]any)["name"].(string))
 	}
-	if want := []string{"sla:orders:raw", "sla:orders:recorded", "threshold:QueueDeep"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"sla:orders:raw", "sla:orders:slow", "threshold:QueueDeep"}; !reflect.DeepEqual(names, want) {
 		t.Fatalf("groups = %v, want %v", names, want)
 	}
 	g := groups[2].(map[string]any)
@@ -141,7 +141,7 @@ func TestNotifyPicksGroupsByMetricName(t *testing.T) {
 		{[]string{"other_b"}, []string{"gmc-service-silent", "threshold:B"}},
 		{[]string{"node_cpu_seconds_total", "up"}, []string{"gmc-service-silent", "gmc-host-cpu", "gmc-service-down"}},
 		{[]string{"node_memory_MemTotal_bytes"}, []string{"gmc-service-silent", "gmc-host-memory"}},
-		// The SLA's raw series trigger its raw group only: the recorded one
+		// The SLA's raw series trigger its raw group only: the slow one
 		// reads only recordings.
 		{[]string{"gmc_orders_total"}, []string{"gmc-service-silent", "sla:orders:raw"}},
 		{[]string{"gmc_order_latency_seconds"}, []string{"gmc-service-silent", "gmc-service-latency"}},

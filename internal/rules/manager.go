@@ -319,7 +319,9 @@ func New(opts Options) (*Manager, error) {
 		g := loaded[k]
 		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}}
 		for _, r := range g.Rules() {
-			gr.sel.add(r.Query())
+			if !sla.IsSlowGroup(g.Name()) { // days of raw data: on its interval only
+				gr.sel.add(r.Query())
+			}
 			if rr, ok := r.(*promrules.RecordingRule); ok {
 				m.recorded[rr.Name()] = struct{}{}
 			}

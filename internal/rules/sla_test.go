@@ -80,21 +80,21 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		// (18:00, 24:00]: samples 1081…1440, increases 1082…1440: 239 minutes
 		// at 3 errors and 120 at 120, of 359 × 600 orders.
 		"6h": (239*3 + 120*120) / (359 * 600.0),
-		// From the 5m recordings: the evaluation at 5j minutes (j = 1…288)
-		// records the increases of minutes 5j-3…5j (4 minutes, ×5/4
-		// extrapolated for both rates). j ≤ 264 are in the 0.5% phase (12
-		// errors of 2400), j = 265…288 in the 20% phase (480 of 2400):
-		// (264×12 + 24×480) / (288×2400) = 14688 / 691200 = 0.02125.
-		"1d": 14688 / 691200.0,
-		// Only a day of recordings exists, so the 3d window equals the 1d.
-		"3d": 14688 / 691200.0,
+		// From the raw series, traffic-weighted: the day's 1440 minutes,
+		// 1320 at 3 errors and 120 at 120 of 600 orders: 18360 / 864000 =
+		// 0.02125. The window (00:00, 24:00] misses the first minute's
+		// increase, which rate() extrapolates (the error counter's less, by
+		// its zero point): within 1e-5 of the truth.
+		"1d": 18360 / 864000.0,
+		// Only a day of data exists: the 3d window holds the same orders.
+		"3d": 18360 / 864000.0,
 	}
 	got, err := m.SLA().ErrorRatios(ctx, m.SLA().SLAs()[0], end)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for w, v := range want {
-		if g, ok := got[w]; !ok || math.Abs(g-v) > 1e-12 {
+		if g, ok := got[w]; !ok || math.Abs(g-v) > 1e-4*v {
 			t.Errorf("error ratio over %s = %v (present %v), want %v", w, g, ok, v)
 		}
 	}
@@ -116,8 +116,8 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 	}
 	for _, ws := range st.Windows {
 		w := wantWin[ws.Window]
-		if ws.Achievement == nil || math.Abs(*ws.Achievement-w.ach) > 1e-9 || math.Abs(*ws.ErrorBudgetLeft-w.left) > 1e-9 ||
-			math.Abs(*ws.BurnRate-w.burn) > 1e-9 || *ws.Met {
+		if ws.Achievement == nil || math.Abs(*ws.Achievement-w.ach) > 1e-4 || math.Abs(*ws.ErrorBudgetLeft-w.left) > 1e-4 ||
+			math.Abs(*ws.BurnRate-w.burn) > 1e-4 || ws.Met == nil || *ws.Met {
 			t.Errorf("window %s = ach %v left %v burn %v met %v, want %+v", ws.Window, deref(ws.Achievement), deref(ws.ErrorBudgetLeft), deref(ws.BurnRate), *ws.Met, w)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -151,33 +152,40 @@ func (s SLA) ErrorsRate(w time.Duration) string {
 		th := strconv.FormatFloat(time.Duration(ind.Latency.Threshold).Seconds(), 'g', -1, 64)
 		sel := withMatchers(ind.Latency.Metric, s.serviceMatcher())
 		return fmt.Sprintf("(%s * (1 - histogram_fraction(0, %s, sum(rate(%s%s)))))", s.TotalRate(w), th, sel, r)
+	// An error counter that does not exist (yet) counts zero errors.
 	case ind.Ratio != nil && ind.Ratio.Errors != "":
-		return fmt.Sprintf("sum(rate(%s%s))", ind.Ratio.Errors, r)
+		return fmt.Sprintf("(sum(rate(%s%s)) or vector(0))", ind.Ratio.Errors, r)
 	case ind.Ratio != nil:
-		return fmt.Sprintf("sum(rate(%s%s))", withMatchers(DefaultOrdersMetric, s.serviceMatcher(), `result!="success"`), r)
+		return fmt.Sprintf("(sum(rate(%s%s)) or vector(0))", withMatchers(DefaultOrdersMetric, s.serviceMatcher(), `result!="success"`), r)
 	case ind.Custom != nil:
 		return fmt.Sprintf("(%s - sum(rate(%s%s)))", s.TotalRate(w), ind.Custom.Good, r)
 	}
 	return ""
 }
 
-// RuleGroups generates the SLA's two rule groups:
+// SlowGroupInterval is the evaluation interval of an SLA's slow group.
+const SlowGroupInterval = time.Minute
+
+// IsSlowGroup reports whether a rule group name is an SLA's slow group
+// (see RuleGroups): it reads raw series over days, so it runs on its own
+// interval and is not re-evaluated on every push.
+func IsSlowGroup(name string) bool {
+	return strings.HasPrefix(name, "sla:") && strings.HasSuffix(name, ":slow")
+}
+
+// RuleGroups generates the SLA's two rule groups, every error ratio read
+// from the raw series over the window itself (traffic-weighted, whatever
+// gmc's uptime, data written before gmc started included):
 //
-//   - "sla:<name>:raw" reads the raw series: the 5m request and error
-//     rates, the error ratios over 5m, 30m, 1h, 2h and 6h, and the two page
-//     alerts. gmc's sub-second path re-evaluates it when the raw series are
-//     pushed.
-//   - "sla:<name>:recorded" reads only the recordings: the error ratios over 1d,
-//     3d and the SLA's longer windows, each sum_over_time(errors 5m rate) /
-//     sum_over_time(requests 5m rate) over the window (traffic-weighted, so
-//     exact for any traffic shape once the window is covered by recordings),
-//     and the two ticket alerts. Its name sorts after the raw group's, so
-//     gmc evaluates it second when both are due together; otherwise its
-//     input lags by at most one evaluation interval.
+//   - "sla:<name>:raw": the 5m request and error rates, the error ratios
+//     over 5m, 30m, 1h, 2h and 6h, and the two page alerts. gmc's
+//     sub-second path re-evaluates it when the raw series are pushed.
+//   - "sla:<name>:slow": the error ratios over 1d, 3d and the SLA's longer
+//     windows, and the two ticket alerts, every SlowGroupInterval.
 func (s SLA) RuleGroups() []rulefmt.RuleGroup {
 	lbls := map[string]string{"sla": s.Name, "service": s.Service}
 	short := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":raw", Labels: lbls}
-	long := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":recorded", Labels: lbls}
+	long := rulefmt.RuleGroup{Name: "sla:" + s.Name + ":slow", Labels: lbls, Interval: model.Duration(SlowGroupInterval)}
 	five := 5 * time.Minute
 	short.Rules = append(short.Rules,
 		rulefmt.Rule{Record: RequestsRate5m, Expr: s.TotalRate(five)},
@@ -186,21 +194,14 @@ func (s SLA) RuleGroups() []rulefmt.RuleGroup {
 	isShort := map[time.Duration]bool{}
 	for _, w := range shortWindows() {
 		isShort[w] = true
-		short.Rules = append(short.Rules, rulefmt.Rule{
-			Record: ErrorRatioRecord(w),
-			Expr:   s.ErrorsRate(w) + " / " + s.TotalRate(w),
-		})
 	}
 	for _, w := range s.RecordedWindows() {
+		rule := rulefmt.Rule{Record: ErrorRatioRecord(w), Expr: s.ErrorsRate(w) + " / " + s.TotalRate(w)}
 		if isShort[w] {
-			continue
+			short.Rules = append(short.Rules, rule)
+		} else {
+			long.Rules = append(long.Rules, rule)
 		}
-		r := "[" + FormatWindow(w) + "]"
-		long.Rules = append(long.Rules, rulefmt.Rule{
-			Record: ErrorRatioRecord(w),
-			Expr: fmt.Sprintf("sum_over_time(%s%s) / sum_over_time(%s%s)",
-				s.selector(ErrorsRate5m), r, s.selector(RequestsRate5m), r),
-		})
 	}
 	for _, b := range BurnAlerts() {
 		rule := s.burnAlert(b)

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
 )
@@ -34,22 +36,42 @@ type Status struct {
 	Error     string              `json:"error,omitempty"`
 }
 
+// MinCoverage is the part of a window that must hold data before gmc
+// judges the SLA met or missed over it.
+const MinCoverage = 0.95
+
 // WindowStatus is an SLA over one rolling window. Nil values: no data.
 type WindowStatus struct {
 	Window string `json:"window"`
+	// Coverage is the part of the window that holds data (0…1): from the
+	// oldest sample of the indicator's series in the window to now. Nil
+	// when unknown.
+	Coverage *float64 `json:"coverage"`
+	// Note says why Met is null although there is data.
+	Note string `json:"note,omitempty"`
 	// Achievement is the percentage of good events.
 	Achievement *float64 `json:"achievement"`
 	// ErrorBudgetLeft is the fraction of the budget left (1 untouched,
 	// negative overspent).
 	ErrorBudgetLeft *float64 `json:"error_budget_left"`
 	BurnRate        *float64 `json:"burn_rate"`
-	Met             *bool    `json:"met"`
+	// Met is whether the objective holds over the window; null without
+	// data or when less than MinCoverage of the window holds data.
+	Met *bool `json:"met"`
 }
 
 // Evaluate turns error ratios per window (keyed "5m", "1h", "30d"; missing
-// or NaN means no data) into the SLA's status. It is the pure heart of
-// Reporter.
+// or NaN means no data) into the SLA's status, every window counted as
+// fully covered by data.
 func (s SLA) Evaluate(errorRatios map[string]float64) Status {
+	return s.EvaluateCovered(errorRatios, nil)
+}
+
+// EvaluateCovered is Evaluate with the part of each window that holds data
+// (keyed like errorRatios; nil or missing means fully covered): a window
+// less than MinCoverage covered shows its figures but is not judged met or
+// missed, and says so. It is the pure heart of Reporter.
+func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 	obj := s.Target()
 	st := Status{
 		Name: s.Name, Service: s.Service, Indicator: s.Kind(), Objective: s.Objective,
@@ -64,14 +86,24 @@ func (s SLA) Evaluate(errorRatios map[string]float64) Status {
 	data, violated := false, false
 	for _, w := range s.Windows {
 		ws := WindowStatus{Window: FormatWindow(time.Duration(w))}
+		cov, covKnown := coverage[ws.Window]
+		if covKnown {
+			ws.Coverage = ptr(cov)
+		}
 		if e, ok := known[ws.Window]; ok {
 			data = true
 			a := Achievement(e)
 			left := ErrorBudgetLeft(a, obj)
-			met := a >= obj
-			violated = violated || !met
-			ws.Achievement, ws.ErrorBudgetLeft, ws.Met = ptr(100*a), ptr(left), &met
+			ws.Achievement, ws.ErrorBudgetLeft = ptr(100*a), ptr(left)
 			ws.BurnRate = ptr(BurnRate(e, obj))
+			if covKnown && cov < MinCoverage {
+				ws.Note = fmt.Sprintf("only %s of data in the %s window (%.1f%%): not judged",
+					FormatDataSpan(time.Duration(cov*float64(w))), ws.Window, 100*cov)
+			} else {
+				met := a >= obj
+				violated = violated || !met
+				ws.Met = &met
+			}
 		}
 		st.Windows = append(st.Windows, ws)
 	}
@@ -101,6 +133,20 @@ func (s SLA) Evaluate(errorRatios map[string]float64) Status {
 
 func ptr[T any](v T) *T { return &v }
 
+// FormatDataSpan prints a span of data roughly: "8m", "7h", "2d".
+func FormatDataSpan(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	default:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	}
+}
+
 // ReporterOptions configure a Reporter.
 type ReporterOptions struct {
 	SLAs      []SLA
@@ -111,11 +157,21 @@ type ReporterOptions struct {
 	Now func() time.Time
 }
 
-// Reporter computes SLA states by querying the recorded error ratios
-// (sla:error_ratio:rate<window>{sla="<name>"}) through the PromQL engine.
+// Reporter computes SLA states from the raw series: each window's error
+// ratio is ErrorsRate(w) / TotalRate(w) over the window itself, so it is
+// weighted by traffic and counts every sample in the window, whenever gmc
+// started; each window's coverage says how much of it holds data.
 type Reporter struct {
 	opts ReporterOptions
+
+	mu       sync.Mutex // guards the cache
+	cachedAt time.Time
+	cached   []Status
 }
+
+// statusCacheFor is how long StatusContext reuses its last answer (the
+// dashboard polls /system/status; a 30d window reads a month of samples).
+const statusCacheFor = 5 * time.Second
 
 // NewReporter returns a Reporter; the SLAs must have been validated.
 func NewReporter(opts ReporterOptions) *Reporter {
@@ -131,45 +187,135 @@ func NewReporter(opts ReporterOptions) *Reporter {
 // SLAs returns the SLAs the reporter knows.
 func (r *Reporter) SLAs() []SLA { return r.opts.SLAs }
 
-// ErrorRatios queries the SLA's recorded error ratios at ts, keyed by window.
+// ErrorRatios computes the SLA's error ratio over each of its recorded
+// windows (its own and the burn-rate windows) at ts from the raw series,
+// keyed by window. A window without traffic is absent.
 func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[string]float64, error) {
-	q := fmt.Sprintf(`{__name__=~"%s.+", sla=%s}`, "sla:error_ratio:rate", strconv.Quote(s.Name))
-	qry, err := r.opts.Engine.NewInstantQuery(ctx, r.opts.Queryable, nil, q, ts)
-	if err != nil {
-		return nil, fmt.Errorf("query error ratios of sla %s: %w", s.Name, err)
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, fmt.Errorf("query error ratios of sla %s: %w", s.Name, res.Err)
-	}
-	vec, err := res.Vector()
-	if err != nil {
-		return nil, fmt.Errorf("query error ratios of sla %s: %w", s.Name, err)
-	}
 	out := map[string]float64{}
-	for _, smpl := range vec {
-		name := smpl.Metric.Get(labels.MetricName)
-		if len(name) > len(ErrorRatioPrefix) && smpl.H == nil {
-			out[name[len(ErrorRatioPrefix):]] = smpl.F
+	for _, w := range s.RecordedWindows() {
+		q := s.ErrorsRate(w) + " / " + s.TotalRate(w)
+		qry, err := r.opts.Engine.NewInstantQuery(ctx, r.opts.Queryable, nil, q, ts)
+		if err != nil {
+			return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
+		}
+		res := qry.Exec(ctx)
+		if res.Err != nil {
+			qry.Close()
+			return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), res.Err)
+		}
+		vec, err := res.Vector()
+		qry.Close()
+		if err != nil {
+			return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
+		}
+		if len(vec) == 1 && vec[0].H == nil && !math.IsNaN(vec[0].F) && !math.IsInf(vec[0].F, 0) {
+			out[FormatWindow(w)] = vec[0].F
 		}
 	}
 	return out, nil
 }
 
-// StatusContext computes every SLA's status now.
+// Coverage returns, for each of the SLA's windows, the part of it (0…1)
+// from the oldest sample of the indicator's total series inside it (or
+// within 5m before it: then 1) to ts.
+func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[string]float64, error) {
+	expr, err := newParser().ParseExpr(s.TotalRate(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("parse sla %s total: %w", s.Name, err)
+	}
+	var sels [][]*labels.Matcher
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			sels = append(sels, vs.LabelMatchers)
+		}
+		return nil
+	})
+	out := map[string]float64{}
+	for _, win := range s.Windows {
+		w := time.Duration(win)
+		start := ts.Add(-w)
+		// A sample up to a lookback before the window covers its start.
+		first, ok, err := r.oldestSample(ctx, sels, start.Add(-coverageLookback), ts)
+		if err != nil {
+			return nil, fmt.Errorf("coverage of sla %s over %s: %w", s.Name, FormatWindow(w), err)
+		}
+		cov := 0.0
+		if ok {
+			cov = min(1, max(0, float64(ts.Sub(first))/float64(w)))
+		}
+		out[FormatWindow(w)] = cov
+	}
+	return out, nil
+}
+
+// coverageLookback is how far before a window a sample still counts as
+// covering its start (PromQL's default lookback).
+const coverageLookback = 5 * time.Minute
+
+// oldestSample is the time of the oldest sample in (start, end] of any
+// series matching one of sels.
+func (r *Reporter) oldestSample(ctx context.Context, sels [][]*labels.Matcher, start, end time.Time) (time.Time, bool, error) {
+	q, err := r.opts.Queryable.Querier(start.UnixMilli()+1, end.UnixMilli())
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer q.Close()
+	var (
+		oldest int64
+		found  bool
+		it     chunkenc.Iterator
+	)
+	for _, ms := range sels {
+		set := q.Select(ctx, false, nil, ms...)
+		for set.Next() {
+			it = set.At().Iterator(it)
+			if it.Seek(start.UnixMilli()+1) == chunkenc.ValNone {
+				continue
+			}
+			t := it.AtT()
+			if t <= end.UnixMilli() && (!found || t < oldest) {
+				oldest, found = t, true
+			}
+		}
+		if err := set.Err(); err != nil {
+			return time.Time{}, false, err
+		}
+	}
+	return time.UnixMilli(oldest), found, nil
+}
+
+// evaluate computes one SLA's status at ts.
+func (r *Reporter) evaluate(ctx context.Context, s SLA, ts time.Time) (Status, error) {
+	ratios, err := r.ErrorRatios(ctx, s, ts)
+	if err != nil {
+		return s.Evaluate(nil), err
+	}
+	cov, err := r.Coverage(ctx, s, ts)
+	if err != nil {
+		return s.Evaluate(ratios), err
+	}
+	return s.EvaluateCovered(ratios, cov), nil
+}
+
+// StatusContext computes every SLA's status now (reusing an answer at most
+// 5 seconds old).
 func (r *Reporter) StatusContext(ctx context.Context) []Status {
 	now := r.opts.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cached != nil && !now.Before(r.cachedAt) && now.Sub(r.cachedAt) < statusCacheFor {
+		return r.cached
+	}
 	out := make([]Status, 0, len(r.opts.SLAs))
 	for _, s := range r.opts.SLAs {
-		ratios, err := r.ErrorRatios(ctx, s, now)
-		st := s.Evaluate(ratios)
+		st, err := r.evaluate(ctx, s, now)
 		if err != nil {
 			st.Error = err.Error()
 			r.opts.Logger.Warn("sla status", "sla", s.Name, "err", err)
 		}
 		out = append(out, st)
 	}
+	r.cached, r.cachedAt = out, now
 	return out
 }
 
@@ -210,12 +356,12 @@ func (r *Reporter) Get(w http.ResponseWriter, req *http.Request) {
 		if s.Name != name {
 			continue
 		}
-		ratios, err := r.ErrorRatios(req.Context(), s, r.opts.Now())
+		st, err := r.evaluate(req.Context(), s, r.opts.Now())
 		if err != nil {
 			httpapi.WriteErrorCode(w, http.StatusInternalServerError, httpapi.ErrExec, err)
 			return
 		}
-		d := Detail{SLA: s, Status: s.Evaluate(ratios)}
+		d := Detail{SLA: s, Status: st}
 		for _, win := range s.Windows {
 			d.Windows = append(d.Windows, FormatWindow(time.Duration(win)))
 		}
