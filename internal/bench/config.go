@@ -48,6 +48,13 @@ type Config struct {
 	// Baseline, when set, is a pinned run archive (JSON) used as the
 	// baseline instead of the recent runs.
 	Baseline string `yaml:"baseline"`
+	// MinBaselineRuns is how many earlier runs the baseline must pool
+	// before a run gets a verdict (a pinned baseline counts as enough).
+	MinBaselineRuns int `yaml:"min_baseline_runs"`
+	// MaxHostLoad marks a run taken while the host's 1-minute load average
+	// per CPU was at least this (before the run began) as untrustworthy:
+	// it gets no verdict and joins no baseline. 0 means the default (1).
+	MaxHostLoad float64 `yaml:"max_host_load"`
 	// Suite is the list of benchmarks.
 	Suite []Benchmark `yaml:"suite"`
 }
@@ -160,6 +167,8 @@ const (
 	DefaultAlpha               = 0.05
 	DefaultBaselineWindow      = Duration(7 * 24 * time.Hour)
 	DefaultSamples             = 10
+	DefaultMinBaselineRuns     = 3
+	DefaultMaxHostLoad         = 1.0
 )
 
 // DefaultConfig is the configuration with no benchmarks.
@@ -168,6 +177,8 @@ func DefaultConfig() Config {
 		RegressionThreshold: DefaultRegressionThreshold,
 		Alpha:               DefaultAlpha,
 		BaselineWindow:      DefaultBaselineWindow,
+		MinBaselineRuns:     DefaultMinBaselineRuns,
+		MaxHostLoad:         DefaultMaxHostLoad,
 	}
 }
 
@@ -216,6 +227,18 @@ func (c *Config) Validate() error {
 	}
 	if c.BaselineWindow == 0 {
 		c.BaselineWindow = DefaultBaselineWindow
+	}
+	if c.MinBaselineRuns == 0 {
+		c.MinBaselineRuns = DefaultMinBaselineRuns
+	}
+	if c.MaxHostLoad == 0 {
+		c.MaxHostLoad = DefaultMaxHostLoad
+	}
+	if c.MinBaselineRuns < 0 {
+		return fmt.Errorf("benchmarks.min_baseline_runs: %d must not be negative", c.MinBaselineRuns)
+	}
+	if c.MaxHostLoad < 0 {
+		return fmt.Errorf("benchmarks.max_host_load: %v must not be negative", c.MaxHostLoad)
 	}
 	if c.RegressionThreshold < 0 || c.RegressionThreshold >= 10 {
 		return fmt.Errorf("benchmarks.regression_threshold: %v is not a ratio in [0, 10) (0.05 = 5%%)", c.RegressionThreshold)

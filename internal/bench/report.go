@@ -32,8 +32,15 @@ type ReportEntry struct {
 	Better    Direction `json:"better"`
 	Runs      int       `json:"runs"`
 	Failed    int       `json:"failed_runs"`
-	// Regressed is true when any run of the week was flagged.
-	Regressed bool `json:"regressed"`
+	// Regressed is the verdict of the latest run against its baseline, so
+	// the status always agrees with the comparison shown; RegressedRuns
+	// counts the week's runs that were flagged.
+	Regressed     bool `json:"regressed"`
+	RegressedRuns int  `json:"regressed_runs"`
+	// Untrustworthy counts the week's runs taken on a saturated host;
+	// LatestUntrustworthy is why the latest run was not compared.
+	Untrustworthy       int    `json:"untrustworthy_runs"`
+	LatestUntrustworthy string `json:"latest_untrustworthy,omitempty"`
 	// Latest is the week's last result, with its comparison to baseline.
 	LatestRun  string       `json:"latest_run"`
 	LatestTime time.Time    `json:"latest_time"`
@@ -98,7 +105,14 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 			e.LatestRun, e.LatestTime, e.Latest = run.ID, run.End, res
 			e.Latest.Samples = nil
 			reg := res.Comparison != nil && res.Comparison.Regression
-			e.Regressed = e.Regressed || reg
+			e.Regressed = reg
+			if reg {
+				e.RegressedRuns++
+			}
+			if run.Untrustworthy != "" {
+				e.Untrustworthy++
+			}
+			e.LatestUntrustworthy = run.Untrustworthy
 			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
 		}
 	}
@@ -195,8 +209,14 @@ func (r *Report) Markdown() string {
 			base = medianCI(c.Base, e.Unit)
 		}
 		status := "ok"
-		if e.Regressed {
+		switch {
+		case e.LatestUntrustworthy != "":
+			status = "not compared: " + mdEscape(e.LatestUntrustworthy)
+		case e.Regressed:
 			status = "**REGRESSION**"
+		}
+		if e.Untrustworthy > 0 {
+			status += fmt.Sprintf(" (%d runs on a saturated host)", e.Untrustworthy)
 		}
 		if e.Failed > 0 {
 			status += fmt.Sprintf(" (%d failed runs)", e.Failed)
@@ -286,8 +306,14 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
 			base = medianCI(c.Base, e.Unit)
 		}
 		status := `<span class="ok">ok</span>`
-		if e.Regressed {
+		switch {
+		case e.LatestUntrustworthy != "":
+			status = "not compared: " + esc(e.LatestUntrustworthy)
+		case e.Regressed:
 			status = `<span class="reg">REGRESSION</span>`
+		}
+		if e.Untrustworthy > 0 {
+			status += fmt.Sprintf(" (%d runs on a saturated host)", e.Untrustworthy)
 		}
 		fmt.Fprintf(&b, "<tr><td><a href=\"#%s\">%s</a></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td></tr>\n",
 			esc(anchor(e.Name)), esc(e.Name), esc(e.Kind), esc(medianCI(e.Latest.Summary, e.Unit)), esc(base), esc(verdict(e.Latest.Comparison)), e.Runs, status)

@@ -23,6 +23,25 @@ type Run struct {
 	Results []Result `json:"results"`
 	// Error is set when the run failed; Results may then be partial.
 	Error string `json:"error,omitempty"`
+	// HostLoad is the host's load when the run began.
+	HostLoad *HostLoad `json:"host_load,omitempty"`
+	// Untrustworthy says why the run's figures are not compared (a
+	// saturated host); such a run joins no baseline either.
+	Untrustworthy string `json:"untrustworthy,omitempty"`
+}
+
+// HostLoad is the host's load average over the last minute and its CPUs.
+type HostLoad struct {
+	Load1 float64 `json:"load1"`
+	CPUs  int     `json:"cpus"`
+}
+
+// PerCPU is the load average per CPU (1 = every CPU busy on average).
+func (h HostLoad) PerCPU() float64 {
+	if h.CPUs <= 0 {
+		return h.Load1
+	}
+	return h.Load1 / float64(h.CPUs)
 }
 
 // Regressed reports whether any result of the run regressed.

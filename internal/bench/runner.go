@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"time"
+
+	"github.com/shirou/gopsutil/v4/load"
 )
 
 // Options configure a Runner.
@@ -26,6 +28,9 @@ type Options struct {
 	// Progress, if set, is called with the benchmark name and the
 	// fraction of it done (0…1), at most ~10 times a second.
 	Progress func(name string, done float64)
+	// HostLoad reads the host's load before each run; nil reads the 1-minute
+	// load average (gopsutil) and the CPU count.
+	HostLoad func() (HostLoad, error)
 }
 
 // Runner runs configured benchmarks one at a time, compares each with its
@@ -48,6 +53,9 @@ func NewRunner(opts Options) (*Runner, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.HostLoad == nil {
+		opts.HostLoad = readHostLoad
 	}
 	r := &Runner{opts: opts}
 	if opts.Config.Baseline != "" {
@@ -112,6 +120,14 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 		GoVersion: runtime.Version(),
 	}
 	log := r.opts.Logger.With("benchmark", b.Name)
+	if hl, err := r.opts.HostLoad(); err != nil {
+		log.Warn("read host load", "err", err)
+	} else {
+		run.HostLoad = &hl
+		if max := r.opts.Config.MaxHostLoad; max > 0 && hl.PerCPU() >= max {
+			run.Untrustworthy = fmt.Sprintf("host saturated: load average %.2f on %d CPUs (limit %.2f per CPU) when the run began", hl.Load1, hl.CPUs, max)
+		}
+	}
 	log.Info("benchmark starting", "kind", b.Kind)
 	results, runErr := r.measure(ctx, b)
 	run.End = r.opts.Now()
@@ -122,7 +138,9 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 		}
 		run.Error = runErr.Error()
 	}
-	if err := r.compare(run); err != nil {
+	if run.Untrustworthy != "" {
+		log.Warn("benchmark run not compared", "reason", run.Untrustworthy)
+	} else if err := r.compare(run); err != nil {
 		log.Warn("baseline comparison failed", "err", err)
 	}
 	var errs []error
@@ -168,6 +186,15 @@ func (r *Runner) measure(ctx context.Context, b Benchmark) ([]Result, error) {
 	}
 }
 
+// readHostLoad is the 1-minute load average and the number of CPUs.
+func readHostLoad() (HostLoad, error) {
+	avg, err := load.Avg()
+	if err != nil {
+		return HostLoad{}, fmt.Errorf("read load average: %w", err)
+	}
+	return HostLoad{Load1: avg.Load1, CPUs: runtime.NumCPU()}, nil
+}
+
 // compare fills each result's Comparison from the pinned baseline or the
 // runs of the baseline window before this run.
 func (r *Runner) compare(run *Run) error {
@@ -193,6 +220,11 @@ func (r *Runner) compare(run *Run) error {
 		}
 		c := Compare(bs, res.Samples, res.Better, cfg.Alpha, cfg.RegressionThreshold)
 		c.BaselineRuns = counts[res.Name]
+		if r.baseline == nil && c.BaselineRuns < cfg.MinBaselineRuns {
+			// Samples of one run vary less than runs do: no verdict yet.
+			c.Significant, c.Regression, c.Improvement = false, false, false
+			c.Warning = fmt.Sprintf("baseline of %d run(s), a verdict needs %d", c.BaselineRuns, cfg.MinBaselineRuns)
+		}
 		res.Comparison = &c
 	}
 	return nil

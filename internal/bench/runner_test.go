@@ -50,8 +50,11 @@ func registry(t *testing.T, clk *clock, cost *atomic.Int64) *Registry {
 	return reg
 }
 
-// Three runs a day apart: the third, 30% slower, is flagged against the
-// first two pooled; every run is archived, recorded and in the weekly report.
+// idleHost is a host load well below saturation.
+func idleHost() (HostLoad, error) { return HostLoad{Load1: 0.4, CPUs: 2}, nil }
+
+// Four runs a day apart: the fourth, 30% slower, is flagged against the
+// first three pooled; every run is archived, recorded and in the weekly report.
 func TestRunnerBaselineRegressionReport(t *testing.T) {
 	var cost atomic.Int64
 	cost.Store(int64(20 * time.Microsecond))
@@ -63,13 +66,13 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	rec := &memRecorder{}
 	clk := newClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)) // Monday, 2026-W48
 	cfg := Config{Suite: []Benchmark{funcBench("tps", "matching-engine/place-order")}}
-	r, err := NewRunner(Options{Config: cfg, Archive: a, Registry: registry(t, clk, &cost), Recorder: rec, Now: clk.now})
+	r, err := NewRunner(Options{Config: cfg, Archive: a, Registry: registry(t, clk, &cost), Recorder: rec, Now: clk.now, HostLoad: idleHost})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var runs []*Run
-	for i := range 3 {
-		if i == 2 {
+	for i := range 4 {
+		if i == 3 {
 			cost.Store(int64(26 * time.Microsecond))
 		}
 		got, err := r.RunAll(context.Background())
@@ -82,27 +85,27 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	if runs[0].Results[0].Comparison != nil {
 		t.Errorf("first run has no baseline, got %+v", runs[0].Results[0].Comparison)
 	}
-	res := runs[2].Results[0]
+	res := runs[3].Results[0]
 	c := res.Comparison
-	if c == nil || !c.Regression || c.BaselineRuns != 2 || c.Base.N != 16 || c.Change > -0.1 {
-		t.Fatalf("third run (TPS down ~23%%): %+v", c)
+	if c == nil || !c.Regression || c.BaselineRuns != 3 || c.Base.N != 24 || c.Change > -0.1 || c.ChangeHi >= 0 {
+		t.Fatalf("fourth run (TPS down ~23%%): %+v", c)
 	}
 	if res.Unit != "ops/s" || res.Better != HigherIsBetter || len(res.Samples) != 8 || res.Extra["fills/op"] != 1 {
 		t.Errorf("result: %+v", res)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "bench", "runs", "*.json"))
-	if len(files) != 3 {
-		t.Errorf("archived %d runs, want 3", len(files))
+	if len(files) != 4 {
+		t.Errorf("archived %d runs, want 4", len(files))
 	}
-	back, err := ReadRun(files[2])
-	if err != nil || !back.Regressed() || back.ID != runs[2].ID {
+	back, err := ReadRun(files[3])
+	if err != nil || !back.Regressed() || back.ID != runs[3].ID || back.HostLoad == nil || back.HostLoad.Load1 != 0.4 {
 		t.Errorf("read back %v %+v", err, back)
 	}
-	if len(rec.runs) != 3 {
-		t.Errorf("recorded %d runs, want 3", len(rec.runs))
+	if len(rec.runs) != 4 {
+		t.Errorf("recorded %d runs, want 4", len(rec.runs))
 	}
 	var regSeries int
-	for _, s := range Series(rec.runs[2]) {
+	for _, s := range Series(rec.runs[3]) {
 		if s.Labels.Get("__name__") == "gmc_bench_regression" && s.Labels.Get("benchmark") == "tps" && s.V == 1 {
 			regSeries++
 		}
@@ -119,11 +122,11 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.ID != "2026-W48" || rep.Runs != 3 || rep.Regressions != 1 || len(rep.Entries) != 1 || len(rep.Entries[0].Trend) != 3 {
+	if rep.ID != "2026-W48" || rep.Runs != 4 || rep.Regressions != 1 || len(rep.Entries) != 1 || len(rep.Entries[0].Trend) != 4 {
 		t.Fatalf("report: %+v", rep)
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"# Benchmark report 2026-W48", "| tps | func |", FormatValue(res.Summary.Median, "ops/s"), "REGRESSION", "**1 regressions**", "vs baseline (2 runs pooled)"} {
+	for _, want := range []string{"# Benchmark report 2026-W48", "| tps | func |", FormatValue(res.Summary.Median, "ops/s"), "REGRESSION", "**1 regressions**", "vs baseline (3 runs pooled)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
@@ -177,7 +180,7 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 
 	// A pinned baseline: the slow run as baseline makes a fast run an improvement.
 	cost.Store(int64(20 * time.Microsecond))
-	r2, err := NewRunner(Options{Config: Config{Baseline: files[2], Suite: cfg.Suite}, Archive: a, Registry: registry(t, clk, &cost), Now: clk.now})
+	r2, err := NewRunner(Options{Config: Config{Baseline: files[3], Suite: cfg.Suite}, Archive: a, Registry: registry(t, clk, &cost), Now: clk.now, HostLoad: idleHost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +190,77 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	}
 	if c := run.Results[0].Comparison; c == nil || c.BaselineRuns != 1 || !c.Improvement {
 		t.Errorf("against the pinned slow run: %+v", c)
+	}
+}
+
+// TestVerdictNeedsRunsAndIdleHost replays the contradicting verdicts: a
+// run compared with a single earlier run gets no verdict however far it
+// moved; a run on a saturated host is marked untrustworthy, not compared,
+// and joins no baseline; and a report's status follows the latest run's
+// comparison (an improvement after a regression is not REGRESSION).
+func TestVerdictNeedsRunsAndIdleHost(t *testing.T) {
+	var cost atomic.Int64
+	clk := newClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	load := HostLoad{Load1: 0.4, CPUs: 2}
+	cfg := Config{Suite: []Benchmark{funcBench("tps", "matching-engine/place-order")}}
+	newRunner := func() (*Runner, *Archive) {
+		a, err := OpenArchive(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewRunner(Options{Config: cfg, Archive: a, Registry: registry(t, clk, &cost), Now: clk.now,
+			HostLoad: func() (HostLoad, error) { return load, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, a
+	}
+	run := func(r *Runner, c time.Duration) *Run {
+		t.Helper()
+		cost.Store(int64(c))
+		got, err := r.Run(context.Background(), cfg.Suite[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.add(time.Hour)
+		return got
+	}
+	r, _ := newRunner()
+	run(r, 20*time.Microsecond)
+	second := run(r, 40*time.Microsecond) // half the TPS, against one run
+	if c := second.Results[0].Comparison; c == nil || c.Regression || c.Significant || !strings.Contains(c.Warning, "baseline of 1 run") {
+		t.Errorf("second run against one baseline run: %+v, want no verdict", c)
+	}
+
+	r, a := newRunner()
+	load = HostLoad{Load1: 5, CPUs: 2}
+	busy := run(r, 40*time.Microsecond)
+	if busy.Untrustworthy == "" || busy.Results[0].Comparison != nil || busy.HostLoad.Load1 != 5 {
+		t.Errorf("run on a saturated host: untrustworthy %q, comparison %+v", busy.Untrustworthy, busy.Results[0].Comparison)
+	}
+	load = HostLoad{Load1: 0.4, CPUs: 2}
+	for range 3 {
+		run(r, 20*time.Microsecond)
+	}
+	slow := run(r, 30*time.Microsecond) // against the three idle runs, not the busy one
+	if c := slow.Results[0].Comparison; c == nil || !c.Regression || c.BaselineRuns != 3 {
+		t.Fatalf("slow run against three: %+v", c)
+	}
+	fast := run(r, 10*time.Microsecond)
+	if c := fast.Results[0].Comparison; c == nil || c.Regression || !c.Improvement {
+		t.Fatalf("fast run: %+v", c)
+	}
+	rep, err := BuildReport(a, clk.now(), clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Entries[0]
+	if e.Regressed || e.RegressedRuns != 1 || e.Untrustworthy != 1 || rep.Regressions != 0 {
+		t.Errorf("report entry: regressed %v (%d runs), untrustworthy %d, report regressions %d; want the latest run's verdict (improved)",
+			e.Regressed, e.RegressedRuns, e.Untrustworthy, rep.Regressions)
+	}
+	if md := rep.Markdown(); strings.Contains(md, "**REGRESSION**") {
+		t.Errorf("status REGRESSION beside an improvement:\n%s", md)
 	}
 }
 

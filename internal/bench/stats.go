@@ -64,12 +64,15 @@ type Comparison struct {
 	P float64 `json:"p"`
 	// Change is new median / base median − 1.
 	Change float64 `json:"change"`
-	// ChangeLo and ChangeHi bound Change conservatively from the two
-	// medians' confidence intervals (0 when either has none).
+	// ChangeLo and ChangeHi are the (1 − alpha) confidence interval of the
+	// change: the distribution-free Hodges–Lehmann interval of the ratio
+	// new/base that goes with the U test (0 below MinSamples a side).
 	ChangeLo float64 `json:"change_lo"`
 	ChangeHi float64 `json:"change_hi"`
-	// Significant is P < alpha; Regression is significant and worse by
-	// more than the threshold; Improvement likewise better.
+	// Significant is P < alpha with enough samples on both sides
+	// (MinSamples) and a confidence interval of the change that excludes
+	// zero; Regression is significant and worse by more than the
+	// threshold; Improvement likewise better.
 	Significant bool    `json:"significant"`
 	Regression  bool    `json:"regression"`
 	Improvement bool    `json:"improvement"`
@@ -80,10 +83,16 @@ type Comparison struct {
 	Warning      string `json:"warning,omitempty"`
 }
 
+// MinSamples is the fewest samples on each side for a verdict: below 6
+// the medians have no finite 95% confidence interval (benchmath).
+const MinSamples = 6
+
 // Compare tests whether cur differs from base with a Mann-Whitney U test
 // (two-sided, as benchstat) and flags a regression when the difference is
-// significant at alpha and the median moved in the worse direction by more
-// than threshold (a ratio, 0.05 = 5%).
+// significant: p below alpha, at least MinSamples on each side and the
+// confidence interval of the change (ChangeLo…ChangeHi, see shiftCI)
+// excluding zero; and the median moved in the worse direction by more than
+// threshold (a ratio, 0.05 = 5%).
 func Compare(base, cur []float64, better Direction, alpha, threshold float64) Comparison {
 	c := Comparison{Base: Summarize(base), New: Summarize(cur), Alpha: alpha, Threshold: threshold, P: 1}
 	if len(base) == 0 || len(cur) == 0 {
@@ -98,17 +107,22 @@ func Compare(base, cur []float64, better Direction, alpha, threshold float64) Co
 	} else {
 		c.U, c.P = res.U, res.P
 	}
-	if len(base) < 4 || len(cur) < 4 {
-		c.Warning = fmt.Sprintf("need at least 4+4 samples for the U test to reach p < 0.05, have %d+%d", len(base), len(cur))
+	enough := len(base) >= MinSamples && len(cur) >= MinSamples
+	if !enough {
+		c.Warning = fmt.Sprintf("need at least %d+%d samples for a verdict, have %d+%d", MinSamples, MinSamples, len(base), len(cur))
 	}
+	ciKnown := false
 	if c.Base.Median != 0 {
 		c.Change = c.New.Median/c.Base.Median - 1
-		if c.Base.HasCI() && c.New.HasCI() && c.Base.Lo > 0 && c.Base.Hi > 0 {
-			c.ChangeLo = c.New.Lo/c.Base.Hi - 1
-			c.ChangeHi = c.New.Hi/c.Base.Lo - 1
+		if enough {
+			c.ChangeLo, c.ChangeHi, ciKnown = shiftCI(base, cur, alpha)
 		}
 	}
-	c.Significant = c.P < alpha
+	ciExcludesZero := ciKnown && (c.ChangeLo > 0 || c.ChangeHi < 0)
+	if enough && c.P < alpha && !ciExcludesZero {
+		c.Warning = fmt.Sprintf("p = %.3f but the change's 95%% interval [%+.1f%%, %+.1f%%] includes zero", c.P, 100*c.ChangeLo, 100*c.ChangeHi)
+	}
+	c.Significant = enough && c.P < alpha && ciExcludesZero
 	worse := c.Change
 	if better == HigherIsBetter {
 		worse = -c.Change
@@ -116,6 +130,31 @@ func Compare(base, cur []float64, better Direction, alpha, threshold float64) Co
 	c.Regression = c.Significant && worse > threshold
 	c.Improvement = c.Significant && -worse > threshold
 	return c
+}
+
+// shiftCI is the distribution-free (1 − alpha) confidence interval of the
+// ratio cur/base − 1 (Hodges–Lehmann, from the sorted pairwise differences
+// of the logarithms, normal approximation of the U distribution). ok is
+// false when a value is not positive or the samples are too few.
+func shiftCI(base, cur []float64, alpha float64) (lo, hi float64, ok bool) {
+	n, m := len(base), len(cur)
+	d := make([]float64, 0, n*m)
+	for _, b := range base {
+		for _, x := range cur {
+			if b <= 0 || x <= 0 {
+				return 0, 0, false
+			}
+			d = append(d, math.Log(x)-math.Log(b))
+		}
+	}
+	slices.Sort(d)
+	z := stats.StdNormal.InvCDF(1 - alpha/2)
+	nm := float64(n * m)
+	k := int(math.Floor(nm/2 - z*math.Sqrt(nm*float64(n+m+1)/12)))
+	if k < 1 {
+		return 0, 0, false
+	}
+	return math.Exp(d[k-1]) - 1, math.Exp(d[len(d)-k]) - 1, true
 }
 
 // Delta formats the change as benchstat does: "~" when not significant.
