@@ -164,10 +164,16 @@ func printRuns(w io.Writer, runs []*bench.Run) {
 				tput = fmt.Sprintf("%.1f/s", r.Throughput)
 			}
 			verdict := "no baseline"
+			if run.Untrustworthy != "" {
+				verdict = "not compared: " + run.Untrustworthy
+			}
 			if cmp := r.Comparison; cmp != nil {
 				verdict = fmt.Sprintf("%s (p=%.3f n=%d+%d)", cmp.Delta(), cmp.P, cmp.Base.N, cmp.New.N)
-				if cmp.Regression {
+				switch {
+				case cmp.Regression:
 					verdict += " REGRESSION"
+				case cmp.Warning != "" && !cmp.Significant:
+					verdict += " no verdict: " + cmp.Warning
 				}
 			}
 			fmt.Fprintf(tw, "%s\t%s ± %s\t%s\t%d\t%s\t%s\n", r.Name, bench.FormatValue(r.Summary.Median, r.Unit), r.Summary.PctRange(), tput, r.Errors, lat, verdict)
