@@ -192,5 +192,11 @@ func (a *API) Routes() []httpapi.Route {
 		{Method: http.MethodGet, Path: "/api/v2/silence/{id}", Handler: a.GetSilence},
 		{Method: http.MethodDelete, Path: "/api/v2/silence/{id}", Handler: a.DeleteSilence},
 		{Method: http.MethodGet, Path: "/api/v1/notifications/status", Handler: a.Status},
+		// Alertmanager's API for alerts (amapi.go).
+		{Method: http.MethodGet, Path: "/api/v2/alerts", Handler: a.GetAlerts},
+		{Method: http.MethodPost, Path: "/api/v2/alerts", Handler: a.PostAlerts},
+		{Method: http.MethodGet, Path: "/api/v2/alerts/groups", Handler: a.GetAlertGroups},
+		{Method: http.MethodGet, Path: "/api/v2/receivers", Handler: a.GetReceivers},
+		{Method: http.MethodGet, Path: "/api/v2/status", Handler: a.GetStatus},
 	}
 }

@@ -220,7 +220,7 @@ func subset(a, b map[model.Fingerprint]struct{}) bool {
 // resolved alerts are left out.
 func (g *aggrGroup) notification(alerts []*model.Alert, now time.Time, sendResolved bool) *channel.Notification {
 	n := &channel.Notification{
-		GroupKey:    g.key,
+		GroupKey:    g.route.amKey + ":" + g.labels.String(), // as Alertmanager's, for receivers that key on it
 		Receiver:    g.recv.name,
 		Status:      channel.StatusResolved,
 		GroupLabels: g.labels,

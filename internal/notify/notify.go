@@ -69,6 +69,8 @@ type Options struct {
 	// HA, when set, shares the notification log with the peers of a highly
 	// available group (internal/cluster), as Alertmanager's cluster mode does.
 	HA HA
+	// Version is reported by /api/v2/status.
+	Version string
 	// Notifiers, when set, replaces the channels built from Config for the
 	// receivers it names (tests and embedders).
 	Notifiers map[string][]Notifier
@@ -100,6 +102,8 @@ type Dispatcher struct {
 	recv     map[string]*receiver
 	silences *Silences
 	inhibit  *inhibitor
+	alerts   alertStore // every alert received, for /api/v2/alerts
+	started  time.Time
 
 	mu      sync.Mutex
 	groups  map[string]*aggrGroup
@@ -153,6 +157,7 @@ func New(opts Options) (*Dispatcher, error) {
 		recv:   map[string]*receiver{},
 		groups: map[string]*aggrGroup{},
 	}
+	d.started = opts.Now()
 	sil, err := newSilences(opts.Now, opts.SilenceRetention, opts.SilencesFile)
 	if err != nil {
 		return nil, err
@@ -301,6 +306,7 @@ func (d *Dispatcher) Send(alerts ...*model.Alert) {
 		valid = append(valid, &cp)
 	}
 	d.m.received.Add(float64(len(valid)))
+	d.alerts.remember(valid, now)
 	if d.root == nil || len(valid) == 0 {
 		return
 	}

@@ -1,15 +1,18 @@
 package notify
 
 import (
+	"sort"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
 )
 
 // route is a Route with everything inherited resolved.
 type route struct {
 	key            string // unique: parent key, index, matchers
+	amKey          string // Alertmanager's route key: parent's, "/", sorted matchers
 	receiver       string
 	groupBy        map[model.LabelName]struct{}
 	groupByAll     bool
@@ -31,8 +34,11 @@ func newRoute(r *Route, parent *route, idx int) *route {
 			groupWait: parent.groupWait, groupInterval: parent.groupInterval, repeatInterval: parent.repeatInterval,
 		}
 		rt.key = parent.key + "/" + strconv.Itoa(idx) + labelsString(r.Matchers)
+		sorted := append(Matchers(nil), r.Matchers...)
+		sort.Sort(labels.Matchers(sorted))
+		rt.amKey = parent.amKey + "/" + labelsString(sorted)
 	} else {
-		rt.key = "{}"
+		rt.key, rt.amKey = "{}", "{}"
 	}
 	if r.Receiver != "" {
 		rt.receiver = r.Receiver

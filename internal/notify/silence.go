@@ -91,12 +91,14 @@ func (s *Silence) Validate() error {
 		if !model.LabelName(m.Name).IsValid() {
 			return fmt.Errorf("matchers: %q is not a label name", m.Name)
 		}
-		if !m.Matches("") {
+		// As Alertmanager 0.25: a negative matcher (service!="x") counts,
+		// so a silence of negative matchers only is accepted.
+		if !m.Matches("") || m.Type == labels.MatchNotEqual || m.Type == labels.MatchNotRegexp {
 			allEmpty = false
 		}
 	}
 	if allEmpty {
-		return errors.New("matchers: at least one matcher must not match the empty string (it would silence everything)")
+		return errors.New("matchers: at least one matcher must not match the empty string, or be negative (it would silence everything)")
 	}
 	if s.EndsAt.IsZero() {
 		return errors.New("endsAt: must be set")

@@ -43,6 +43,7 @@ func (s *Server) buildAlerting() error {
 		Now:          s.opts.Now,
 		ExternalURL:  externalURL,
 		SilencesFile: filepath.Join(cfg.Server.DataDir, "silences.json"),
+		Version:      s.opts.Version,
 	})
 	if err != nil {
 		return err

@@ -13,14 +13,14 @@ import (
 // docs/compat.md with each row's pass or fail (make compat).
 
 // compatMarker starts the log line of a compatibility row.
-const compatMarker = "compat-row|"
+const compatMarker = "compat-row\t"
 
 // compat runs fn as the subtest "client: call" and records the row
 // (client, call, expected result) for the compatibility table.
 func compat(t *testing.T, client, call, result string, fn func(t *testing.T)) {
 	t.Helper()
 	t.Run(client+": "+call, func(t *testing.T) {
-		t.Log(compatMarker + strings.Join([]string{client, call, result}, "|"))
+		t.Log(compatMarker + strings.Join([]string{client, call, result}, "\t"))
 		fn(t)
 	})
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // marker is what test/e2e's compat helper logs before each row.
-const marker = "compat-row|"
+const marker = "compat-row\t"
 
 type event struct {
 	Action string
@@ -52,7 +52,7 @@ func run(in io.Reader, out io.Writer) error {
 			if i < 0 || byTest[ev.Test] != nil {
 				continue
 			}
-			f := strings.SplitN(strings.TrimSpace(ev.Output[i+len(marker):]), "|", 3)
+			f := strings.SplitN(strings.TrimSpace(ev.Output[i+len(marker):]), "\t", 3)
 			if len(f) != 3 {
 				return fmt.Errorf("malformed row in %s: %q", ev.Test, ev.Output)
 			}
