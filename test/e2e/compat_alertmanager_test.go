@@ -39,14 +39,14 @@ receivers:
         send_resolved: true
 `
 
-// hookRecorder is a webhook receiver that keeps the groupKey of every
+// groupKeyHook is a webhook receiver that keeps the groupKey of every
 // notification.
-type hookRecorder struct {
+type groupKeyHook struct {
 	mu   sync.Mutex
 	keys []string
 }
 
-func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *groupKeyHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var n struct {
 		GroupKey string `json:"groupKey"`
 	}
@@ -59,7 +59,7 @@ func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (h *hookRecorder) groupKeys() []string {
+func (h *groupKeyHook) groupKeys() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.keys...)
@@ -138,7 +138,7 @@ func queryAlerts(t *testing.T, base string, args ...string) []amAlert {
 // TestCompatAlertmanager drives gmc and the real Alertmanager 0.25 with
 // amtool and a real Prometheus 2.42, and requires the same answers.
 func TestCompatAlertmanager(t *testing.T) {
-	amHook, gmcHook := &hookRecorder{}, &hookRecorder{}
+	amHook, gmcHook := &groupKeyHook{}, &groupKeyHook{}
 	amHookSrv, gmcHookSrv := httptest.NewServer(amHook), httptest.NewServer(gmcHook)
 	defer amHookSrv.Close()
 	defer gmcHookSrv.Close()
