@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"crypto/tls"
 	"bytes"
 	"context"
 	"errors"
@@ -62,8 +63,15 @@ type PusherOptions struct {
 	// FlushTimeout is how long Run keeps sending after its context ends;
 	// what is left then stays in the spool. DefaultFlushTimeout when zero.
 	FlushTimeout time.Duration
-	// HTTPClient sends the requests; a plain client when nil.
+	// HTTPClient sends the requests; when nil, a client using TLSConfig.
 	HTTPClient *http.Client
+	// TLSConfig is used for an https URL when HTTPClient is nil (for example
+	// RootCAs holding the CA of gmc's --web.config.file certificate, or a
+	// client certificate); nil: the system's roots.
+	TLSConfig *tls.Config
+	// BearerToken, when set, is sent as "Authorization: Bearer <token>" (a
+	// token with gmc's write role).
+	BearerToken string
 	// Logger receives state changes (gmc unreachable, back, drops); none when nil.
 	Logger *slog.Logger
 	// Registerer receives the pusher's own metrics (gmc_push_*, gmc_spool_*);
@@ -134,7 +142,9 @@ func NewPusher(opts PusherOptions) (*Pusher, error) {
 	}
 	p := &Pusher{opts: opts, url: u.String(), client: opts.HTTPClient, logger: opts.Logger}
 	if p.client == nil {
-		p.client = &http.Client{}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = opts.TLSConfig
+		p.client = &http.Client{Transport: tr}
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -327,6 +337,9 @@ func (p *Pusher) send(ctx context.Context, body []byte) error {
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("User-Agent", "gmc-sdk")
 	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	if p.opts.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+p.opts.BearerToken)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("remote write: %w", err)

@@ -11,11 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	promconfig "github.com/prometheus/common/config"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gmc-dev/gmc/sdk"
@@ -58,7 +61,21 @@ func New(opts Options) (*Agent, error) {
 	if len(a.cfg.Processes) > 0 {
 		a.reg.MustRegister(newProcessCollector(a.cfg.Processes, a.logger.With("component", "process")))
 	}
+	tlsConfig, err := promconfig.NewTLSConfig(&a.cfg.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("agent tls_config: %w", err)
+	}
+	var token string
+	if f := a.cfg.BearerTokenFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("agent bearer_token_file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
 	p, err := sdk.NewPusher(sdk.PusherOptions{
+		TLSConfig:      tlsConfig,
+		BearerToken:    token,
 		URL:            a.cfg.GMCURL,
 		Gatherer:       a.reg,
 		Interval:       a.cfg.Interval.Std(),

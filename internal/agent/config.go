@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/duration"
@@ -41,6 +42,12 @@ type Config struct {
 	Web            WebConfig         `yaml:"web"`
 	ExternalLabels map[string]string `yaml:"external_labels"`
 	Processes      []Process         `yaml:"processes"`
+	// BearerTokenFile holds a token with gmc's write role, sent with every
+	// push (gmc's auth.tokens).
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	// TLSConfig is for an https gmc_url (Prometheus's tls_config: ca_file,
+	// cert_file, key_file, server_name, insecure_skip_verify).
+	TLSConfig promconfig.TLSConfig `yaml:"tls_config"`
 }
 
 // SpoolConfig is where requests wait while gmc is unreachable.
