@@ -29,6 +29,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // Config is the whole gmc.yml.
@@ -111,6 +112,8 @@ type Storage struct {
 	Headers map[string]string `yaml:"headers"`
 	// HTTPConfig is auth and TLS for the remote, in Prometheus's schema.
 	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config"`
+	// Downsampling keeps 1m and 1h tiers beside the raw data (docs/history.md).
+	Downsampling tier.Config `yaml:"downsampling"`
 }
 
 // Limits bound what one write request may carry.
@@ -196,6 +199,7 @@ func (c *Config) Normalise() {
 		c.ScrapeConfigs[i].Normalise()
 	}
 	c.Alerting.Normalise()
+	c.Storage.Downsampling.Normalize()
 }
 
 // Validate checks every field of a normalised Config; errors name the field.
@@ -254,6 +258,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.OutOfOrderWindow < 0 {
 		return errors.New("storage.out_of_order_window: must not be negative")
+	}
+	if err := c.Storage.Downsampling.Validate(); err != nil {
+		return fmt.Errorf("storage.downsampling.%w", err)
 	}
 	if err := c.Limits.Validate(); err != nil {
 		return err

@@ -43,16 +43,18 @@ func TestLoadEmptyIsDefault(t *testing.T) {
 
 func TestLoadFileBad(t *testing.T) {
 	want := map[string]string{
-		"unknown-field.bad.yml":            "field listen_adress not found",
-		"bad-duration.bad.yml":             `line 2: "fifteen days" is not a duration`,
-		"timeout-too-long.bad.yml":         "scrape_configs[0].scrape_timeout: 5s is longer than scrape_interval 1s",
-		"duplicate-job.bad.yml":            `scrape_configs[1].job_name: "risk" is used twice`,
-		"bench-alpha.bad.yml":              `bench-alpha.bad.yml: benchmarks.alpha: 2 is not in (0, 1)`,
-		"remote-write-two-auths.bad.yml":   "at most one of basic_auth, oauth2 & authorization must be configured",
-		"remote-write-bad-relabel.bad.yml": "error parsing regexp",
-		"cluster-no-listen.bad.yml":        "cluster.listen_address: must be set when cluster.peers are",
-		"storage-remote-no-read.bad.yml":   `storage.read_url: "" is not an http(s) URL`,
-		"storage-bad-mode.bad.yml":         `storage.mode: "cluster" is neither local nor remote`,
+		"unknown-field.bad.yml":               "field listen_adress not found",
+		"bad-duration.bad.yml":                `line 2: "fifteen days" is not a duration`,
+		"timeout-too-long.bad.yml":            "scrape_configs[0].scrape_timeout: 5s is longer than scrape_interval 1s",
+		"duplicate-job.bad.yml":               `scrape_configs[1].job_name: "risk" is used twice`,
+		"bench-alpha.bad.yml":                 `bench-alpha.bad.yml: benchmarks.alpha: 2 is not in (0, 1)`,
+		"remote-write-two-auths.bad.yml":      "at most one of basic_auth, oauth2 & authorization must be configured",
+		"remote-write-bad-relabel.bad.yml":    "error parsing regexp",
+		"cluster-no-listen.bad.yml":           "cluster.listen_address: must be set when cluster.peers are",
+		"storage-remote-no-read.bad.yml":      `storage.read_url: "" is not an http(s) URL`,
+		"storage-bad-mode.bad.yml":            `storage.mode: "cluster" is neither local nor remote`,
+		"downsampling-bad-tier.bad.yml":       "storage.downsampling.retention[0].keep.5m: no such tier (raw, 1m, 1h)",
+		"downsampling-bad-resolution.bad.yml": "storage.downsampling.tiers[1].resolution 1m: must be coarser than tiers[0]'s 1h",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

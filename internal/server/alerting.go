@@ -50,7 +50,7 @@ func (s *Server) buildAlerting() error {
 	}
 	s.rules, err = rules.New(rules.Options{
 		Appendable:   s.store,
-		Queryable:    s.store,
+		Queryable:    s.queryable,
 		Engine:       s.query.Engine(),
 		Logger:       s.logger.With("component", "rules"),
 		Registerer:   s.reg,
@@ -105,7 +105,7 @@ func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
 
 // statusExtra adds the SLAs' states to /system/status.
 func (s *Server) statusExtra(ctx context.Context) map[string]any {
-	return map[string]any{"slas": s.rules.SLA().StatusContext(ctx), "access": s.guard.Status()}
+	return map[string]any{"slas": s.rules.SLA().StatusContext(ctx), "access": s.guard.Status(), "storage_tiers": s.tiers.Stats()}
 }
 
 // buildBenchmarks builds the scheduler running the configured benchmarks and

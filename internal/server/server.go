@@ -30,8 +30,10 @@ import (
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/tier"
 	"github.com/gmc-dev/gmc/internal/trend"
 	"github.com/gmc-dev/gmc/internal/web"
+	promstorage "github.com/prometheus/prometheus/storage"
 )
 
 // Options configure a Server.
@@ -73,6 +75,10 @@ type Server struct {
 	listener net.Listener
 	handler  http.Handler
 	ready    atomic.Bool
+	// tiers are the downsampled tiers (nil in remote storage mode);
+	// queryable reads raw data and tiers: every reader's store.
+	tiers     *tier.Set
+	queryable promstorage.Queryable
 }
 
 // New opens the storage and builds every part; it listens but serves only in Run.
@@ -102,6 +108,15 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}()
 	store := s.store
+	if err := s.openTiers(cfg); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.tiers.Close()
+		}
+	}()
+	queryable := s.queryable
 	// Listen first: the alerting parts link back to the real address.
 	s.listener, err = net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
@@ -155,7 +170,7 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}
 	s.query, err = query.New(query.Options{
-		Queryable:      store,
+		Queryable:      queryable,
 		Logger:         s.logger.With("component", "query"),
 		Registerer:     s.reg,
 		Version:        opts.Version,
@@ -175,7 +190,7 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}()
 	s.api = api.New(api.Options{
-		Queryable:       store,
+		Queryable:       queryable,
 		Engine:          s.query.Engine(),
 		Logger:          s.logger.With("component", "api"),
 		Now:             opts.Now,
@@ -190,7 +205,7 @@ func New(opts Options) (_ *Server, err error) {
 		Extra:           s.statusExtra,
 	})
 	s.trends = trend.NewHandler(trend.Options{
-		Queryable: store, Engine: s.query.Engine(), Logger: s.logger.With("component", "trend"), Now: opts.Now,
+		Queryable: queryable, Engine: s.query.Engine(), Logger: s.logger.With("component", "trend"), Now: opts.Now,
 	})
 
 	if err := s.buildAlerting(); err != nil {
@@ -261,6 +276,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.notify.Run(gctx) })
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.bench.Run(gctx) })
+	g.Go(func() error { return s.tiers.Run(gctx) })
 	if s.forward != nil {
 		g.Go(func() error { return s.forward.Run(gctx) })
 	}
@@ -276,6 +292,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	if err := s.rules.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close rules: %w", err)
+	}
+	if err := s.tiers.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close tiers: %w", err)
 	}
 	if err := s.closeStorage(); err != nil && runErr == nil {
 		runErr = err

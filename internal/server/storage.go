@@ -9,6 +9,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // openStorage opens the store the configuration asks for — the embedded
@@ -30,7 +31,7 @@ func (s *Server) openStorage(cfg config.Config) (promstorage.AppendableV2, error
 	}
 	db, err := storage.Open(storage.Options{
 		Dir:              cfg.Server.DataDir,
-		Retention:        time.Duration(cfg.Storage.Retention),
+		Retention:        tier.RawRetention(cfg.Storage.Downsampling, time.Duration(cfg.Storage.Retention)),
 		OutOfOrderWindow: time.Duration(cfg.Storage.OutOfOrderWindow),
 		Logger:           s.logger.With("component", "tsdb"),
 		Registerer:       s.reg,

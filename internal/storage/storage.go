@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/wlog"
@@ -120,6 +121,12 @@ func (s *TSDB) StartTime() (int64, error) { return s.db.StartTime() }
 // SetWriteNotified has n told after every write to the WAL, as the
 // remote-write queues tailing it need (see internal/forward).
 func (s *TSDB) SetWriteNotified(n wlog.WriteNotified) { s.db.SetWriteNotified(n) }
+
+// Delete removes the samples of the matching series in [mint, maxt]
+// (tombstones, cleaned up by compaction): per-metric retention uses it.
+func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
+	return s.db.Delete(ctx, mint, maxt, ms...)
+}
 
 // Stats implements Storage.
 func (s *TSDB) Stats() Stats {

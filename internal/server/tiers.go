@@ -1,0 +1,32 @@
+package server
+
+import (
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/tier"
+)
+
+// openTiers opens the downsampled tiers beside the embedded TSDB and sets
+// s.queryable, the store every reader (PromQL API, REST API, rules, trends)
+// goes through. In remote storage mode there are no tiers: readers read
+// the remote store.
+func (s *Server) openTiers(cfg config.Config) error {
+	s.queryable = s.store
+	db, ok := s.store.(*storage.TSDB)
+	if !ok {
+		return nil
+	}
+	set, err := tier.Open(tier.Options{
+		Config: cfg.Storage.Downsampling, Dir: cfg.Server.DataDir, Raw: db,
+		RawRetention: time.Duration(cfg.Storage.Retention), Logger: s.logger.With("component", "tier"), Now: s.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	s.tiers = set
+	s.queryable = set.Queryable(query.DefaultLookbackDelta.Milliseconds())
+	return nil
+}

@@ -1,0 +1,199 @@
+package tier
+
+import (
+	"math"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// AggLabel is the label that tells a tier's series apart by aggregate. A
+// tier stores, per raw series and per bucket, one sample of each aggregate.
+const AggLabel = "__agg__"
+
+// The aggregates of a bucket. A bucket of resolution R ending at T holds the
+// raw samples in (T-R, T] — left-open, as PromQL's range selectors — and its
+// samples are stamped T.
+const (
+	AggMin   = "min"
+	AggMax   = "max"
+	AggSum   = "sum"
+	AggCount = "count"
+	AggAvg   = "avg" // sum / count: avg_over_time reads it
+	AggLast  = "last"
+	// AggCounter is the last value plus every value lost to a counter reset
+	// since the series' first bucket: it never drops where the raw counter
+	// did, so rate() and increase() over it are exact across resets (up to
+	// the buckets at the range's edges). A native histogram's last histogram
+	// is stored here as is (its in-bucket resets are not compensated).
+	AggCounter = "counter"
+)
+
+// aggs lists the float aggregates in the order they are written.
+var aggs = []string{AggMin, AggMax, AggSum, AggCount, AggAvg, AggLast, AggCounter}
+
+// bucket is the aggregate of one series' samples in (End-R, End].
+type bucket struct {
+	End   int64 // the bucket's end, its samples' timestamp
+	LastT int64 // the timestamp of the last raw sample in it
+	Min   float64
+	Max   float64
+	Sum   float64
+	Count float64
+	Last  float64
+	// Counter is Last plus the reset offset (see AggCounter).
+	Counter float64
+	// FH is the last native histogram of the bucket (nil for floats).
+	FH *histogram.FloatHistogram
+	// Stale: the bucket's last sample is a staleness marker.
+	Stale bool
+}
+
+// value returns the bucket's value of a float aggregate. A bucket whose
+// last sample is a staleness marker (the series ended) gives the marker as
+// its last and counter value, and one with only a marker gives it for
+// every aggregate, so readers see the series end where the raw data does.
+func (b *bucket) value(agg string) float64 {
+	if b.Count == 0 || (b.Stale && (agg == AggLast || agg == AggCounter)) {
+		return math.Float64frombits(value.StaleNaN)
+	}
+	switch agg {
+	case AggMin:
+		return b.Min
+	case AggMax:
+		return b.Max
+	case AggSum:
+		return b.Sum
+	case AggCount:
+		return b.Count
+	case AggAvg:
+		return b.Sum / b.Count
+	case AggLast:
+		return b.Last
+	default:
+		return b.Counter
+	}
+}
+
+// bucketEnd is the end of the bucket of resolution res holding ts.
+func bucketEnd(ts, res int64) int64 {
+	q := ts / res // truncates towards zero: the ceiling for negative ts
+	if ts%res != 0 && ts > 0 {
+		q++
+	}
+	return q * res
+}
+
+// aggregator turns one series' raw samples, in time order, into buckets.
+type aggregator struct {
+	res int64
+	// from: samples at or before it only prime the counter state (the last
+	// raw value before the range); prime, when set, is the tier's counter
+	// value at from, so the offset continues where the tier left it.
+	from  int64
+	prime *float64
+
+	cur     bucket
+	open    bool
+	prev    float64
+	hasPrev bool
+	offset  float64
+	primed  bool
+	emit    func(bucket)
+}
+
+// add feeds one float sample.
+func (a *aggregator) add(t int64, v float64) {
+	if value.IsStaleNaN(v) {
+		if t > a.from {
+			a.openAt(t)
+			a.cur.LastT, a.cur.Stale = t, true
+		}
+		return
+	}
+	if t <= a.from {
+		a.prev, a.hasPrev = v, true
+		return
+	}
+	if !a.primed {
+		a.primed = true
+		if a.prime != nil && a.hasPrev {
+			a.offset = *a.prime - a.prev
+		}
+	}
+	if a.hasPrev && v < a.prev {
+		a.offset += a.prev // a reset: what the counter had counted is kept
+	}
+	a.prev, a.hasPrev = v, true
+	a.openAt(t)
+	b := &a.cur
+	if b.Count == 0 {
+		b.Min, b.Max = v, v
+	}
+	b.LastT, b.Stale = t, false
+	b.Min = math.Min(b.Min, v)
+	b.Max = math.Max(b.Max, v)
+	if math.IsNaN(v) {
+		b.Min, b.Max = v, v
+	}
+	b.Sum += v
+	b.Count++
+	b.Last = v
+	b.Counter = v + a.offset
+}
+
+// openAt makes the bucket holding t the open one, flushing the previous.
+func (a *aggregator) openAt(t int64) {
+	end := bucketEnd(t, a.res)
+	if a.open && end != a.cur.End {
+		a.flush()
+	}
+	if !a.open {
+		a.open = true
+		a.cur = bucket{End: end}
+	}
+}
+
+// addHistogram feeds one native histogram sample: the bucket keeps the last.
+func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) {
+	if t <= a.from {
+		return
+	}
+	a.openAt(t)
+	a.cur.LastT, a.cur.Stale = t, false
+	a.cur.Count++
+	a.cur.FH = fh
+}
+
+// flush emits the open bucket.
+func (a *aggregator) flush() {
+	if a.open {
+		a.emit(a.cur)
+		a.open = false
+	}
+}
+
+// run feeds every sample of it up to and including to, then flushes.
+func (a *aggregator) run(it chunkenc.Iterator, to int64) error {
+	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+		switch vt {
+		case chunkenc.ValFloat:
+			t, v := it.At()
+			if t > to {
+				a.flush()
+				return it.Err()
+			}
+			a.add(t, v)
+		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+			t, fh := it.AtFloatHistogram(nil)
+			if t > to {
+				a.flush()
+				return it.Err()
+			}
+			a.addHistogram(t, fh)
+		}
+	}
+	a.flush()
+	return it.Err()
+}

@@ -1,0 +1,450 @@
+package tier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// Raw is what the tiers need from the raw store: its data, its start, and
+// deletion (per-metric retention).
+type Raw interface {
+	storage.Queryable
+	// StartTime is the timestamp (ms) of the oldest raw sample.
+	StartTime() (int64, error)
+	// Delete removes the samples of the matching series in [mint, maxt].
+	Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error
+}
+
+// Options configure a Set.
+type Options struct {
+	Config Config
+	// Dir is gmc's data dir; tiers live in Dir/tiers/<name>.
+	Dir string
+	// Raw is the raw store. Required.
+	Raw Raw
+	// RawRetention is the raw data's default retention (for retention rules).
+	RawRetention time.Duration
+	Logger       *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Settle is how far behind now the job stays, so late samples (several
+	// senders, a retry) are in the raw data before their bucket is
+	// aggregated; default 2m. Later samples reach queries through the raw
+	// part of a tiered read only until the watermark passes them.
+	Settle time.Duration
+	// Interval between the job's rounds; default 15s.
+	Interval time.Duration
+}
+
+// Set is the tiers of one gmc server.
+type Set struct {
+	opts  Options
+	tiers []*Tier // finest first
+	rules []rule
+}
+
+type rule struct {
+	matchers []*labels.Matcher
+	keep     map[string]time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultSettle   = 2 * time.Minute
+	DefaultInterval = 15 * time.Second
+	// maxBatchBuckets bounds one batch of the job: this many buckets of the
+	// tier's resolution (2h of raw data for the 1m tier).
+	maxBatchBuckets = 120
+	// commitEvery bounds the samples one tier append transaction holds.
+	commitEvery = 200_000
+)
+
+// Open opens every tier's TSDB. With the tiers disabled it returns a Set
+// without tiers, whose Queryable is the raw store.
+func Open(opts Options) (*Set, error) {
+	if opts.Raw == nil {
+		return nil, errors.New("tiers: raw store is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = DefaultSettle
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	opts.Config.Normalize()
+	if err := opts.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("storage.downsampling: %w", err)
+	}
+	s := &Set{opts: opts}
+	for _, r := range opts.Config.Retention {
+		ms, _ := parser.NewParser(parser.Options{}).ParseMetricSelector(r.Match)
+		keep := map[string]time.Duration{}
+		for k, d := range r.Keep {
+			keep[k] = time.Duration(d)
+		}
+		s.rules = append(s.rules, rule{ms, keep})
+	}
+	if opts.Config.Disabled {
+		return s, nil
+	}
+	for _, l := range opts.Config.Tiers {
+		// The TSDB drops whole blocks at the longest retention any rule asks for.
+		if d := s.longest(l.Name(), time.Duration(l.Retention)); d > time.Duration(l.Retention) {
+			l.Retention = modelDuration(d)
+		}
+		t, err := openTier(filepath.Join(opts.Dir, "tiers", l.Name()), l, opts.Logger.With("tier", l.Name()), nil)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.tiers = append(s.tiers, t)
+	}
+	return s, nil
+}
+
+// longest is the longest retention of tier name: its default or a rule's.
+func (s *Set) longest(name string, def time.Duration) time.Duration {
+	for _, r := range s.rules {
+		if d, ok := r.keep[name]; ok && d > def {
+			def = d
+		}
+	}
+	return def
+}
+
+// RawRetention is the retention the raw TSDB must be opened with so that
+// the longest rule for raw data holds.
+func RawRetention(c Config, def time.Duration) time.Duration {
+	for _, r := range c.Retention {
+		if d, ok := r.Keep[RawTier]; ok && time.Duration(d) > def {
+			def = time.Duration(d)
+		}
+	}
+	return def
+}
+
+// Tiers are the open tiers, finest first.
+func (s *Set) Tiers() []*Tier { return s.tiers }
+
+// Stats reports every tier (none for a nil Set: remote storage mode).
+func (s *Set) Stats() []Stats {
+	out := []Stats{}
+	if s == nil {
+		return out
+	}
+	for _, t := range s.tiers {
+		out = append(out, t.Stats())
+	}
+	return out
+}
+
+// Close closes every tier; a nil Set has none.
+func (s *Set) Close() error {
+	if s == nil {
+		return nil
+	}
+	var errs []error
+	for _, t := range s.tiers {
+		if err := t.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close tier %s: %w", t.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run aggregates behind the watermarks every Interval and applies the
+// retention rules every hour, until ctx ends.
+func (s *Set) Run(ctx context.Context) error {
+	if s == nil || len(s.tiers) == 0 && len(s.rules) == 0 {
+		return nil
+	}
+	tick := time.NewTicker(s.opts.Interval)
+	defer tick.Stop()
+	var lastSweep time.Time
+	for {
+		for _, t := range s.tiers {
+			// Catch up in bounded batches, yielding to ctx between them.
+			for range 1000 {
+				advanced, err := s.Step(ctx, t)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					s.opts.Logger.Error("downsample", "tier", t.Name(), "err", err)
+					break
+				}
+				if !advanced || ctx.Err() != nil {
+					break
+				}
+			}
+		}
+		if now := s.opts.Now(); now.Sub(lastSweep) >= time.Hour {
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.opts.Logger.Error("apply retention rules", "err", err)
+			}
+			lastSweep = now
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Step aggregates one batch of raw data into t, past its watermark; it
+// reports whether the watermark moved.
+func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
+	cutoff := floorTo(s.opts.Now().Add(-s.opts.Settle).UnixMilli(), t.res)
+	wm := t.Watermark()
+	if wm < 0 {
+		start, err := s.opts.Raw.StartTime()
+		if err != nil {
+			return false, fmt.Errorf("read the raw data's start: %w", err)
+		}
+		if start == math.MaxInt64 || start > cutoff {
+			return false, nil // no raw data old enough yet
+		}
+		wm = floorTo(start-1, t.res)
+	}
+	if wm >= cutoff {
+		return false, nil
+	}
+	to := min(wm+maxBatchBuckets*t.res, cutoff)
+	n, err := s.downsample(ctx, t, wm, to)
+	if err != nil {
+		return false, fmt.Errorf("tier %s, (%s, %s]: %w", t.Name(), time.UnixMilli(wm).UTC().Format(time.RFC3339), time.UnixMilli(to).UTC().Format(time.RFC3339), err)
+	}
+	if err := t.setWatermark(to); err != nil {
+		return false, err
+	}
+	// Compact once the head spans several blocks, so a catch-up over days of
+	// raw data does not pile them up in the WAL until the TSDB's own
+	// once-a-minute compaction (compacting after every batch is slower).
+	if h := t.db.Head(); h.MaxTime()-h.MinTime() > 12*t.block {
+		if err := t.db.Compact(ctx); err != nil {
+			return true, fmt.Errorf("tier %s: compact: %w", t.Name(), err)
+		}
+	}
+	s.opts.Logger.Debug("downsampled", "tier", t.Name(), "to", time.UnixMilli(to).UTC(), "samples", n)
+	return true, nil
+}
+
+// downsample writes the aggregates of the raw samples in (from, to] into t.
+func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, error) {
+	primes, err := t.counterValues(ctx, from)
+	if err != nil {
+		return 0, err
+	}
+	q, err := s.opts.Raw.Querier(from-t.res+1, to)
+	if err != nil {
+		return 0, fmt.Errorf("open raw querier: %w", err)
+	}
+	defer q.Close()
+	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: to}, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	app := t.db.AppenderV2(ctx)
+	n, pending := 0, 0
+	lsets := make([]labels.Labels, len(aggs))
+	refs := make([]storage.SeriesRef, len(aggs))
+	var appendErr error
+	for ss.Next() {
+		series := ss.At()
+		base := series.Labels()
+		for i, a := range aggs {
+			lsets[i] = withAgg(base, a)
+			refs[i] = 0
+		}
+		ag := &aggregator{res: t.res, from: from}
+		if p, ok := primes[base.Hash()]; ok {
+			ag.prime = &p
+		}
+		ag.emit = func(b bucket) {
+			if appendErr != nil {
+				return
+			}
+			if b.FH != nil {
+				for _, i := range []int{5, 6} { // last, counter
+					refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, 0, nil, b.FH, storage.AOptions{})
+					n++
+				}
+				return
+			}
+			for i, a := range aggs {
+				refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, b.value(a), nil, nil, storage.AOptions{})
+				if appendErr != nil {
+					return
+				}
+				n++
+			}
+		}
+		if err := ag.run(series.Iterator(nil), to); err != nil {
+			app.Rollback()
+			return n, fmt.Errorf("read %s: %w", base, err)
+		}
+		if appendErr != nil {
+			app.Rollback()
+			return n, fmt.Errorf("append aggregates of %s: %w", base, appendErr)
+		}
+		if n-pending >= commitEvery {
+			if err := app.Commit(); err != nil {
+				return n, fmt.Errorf("commit: %w", err)
+			}
+			pending = n
+			app = t.db.AppenderV2(ctx)
+			for i := range refs {
+				refs[i] = 0
+			}
+		}
+	}
+	if err := ss.Err(); err != nil {
+		app.Rollback()
+		return n, fmt.Errorf("select raw series: %w", err)
+	}
+	if err := app.Commit(); err != nil {
+		return n, fmt.Errorf("commit: %w", err)
+	}
+	return n, nil
+}
+
+// counterValues reads the tier's counter aggregate at ts, by the hash of
+// the raw series' labels.
+func (t *Tier) counterValues(ctx context.Context, ts int64) (map[uint64]float64, error) {
+	out := map[uint64]float64{}
+	q, err := t.db.Querier(ts, ts)
+	if err != nil {
+		return nil, fmt.Errorf("open tier querier: %w", err)
+	}
+	defer q.Close()
+	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCounter))
+	for ss.Next() {
+		it := ss.At().Iterator(nil)
+		for vt := it.Next(); vt != 0; vt = it.Next() {
+			if tt, v := it.At(); tt == ts && vt == 1 {
+				out[withoutAgg(ss.At().Labels()).Hash()] = v
+			}
+		}
+	}
+	return out, ss.Err()
+}
+
+// Sweep applies the retention rules: series matched by a rule lose what is
+// older than the rule keeps them (the shortest matching rule wins), other
+// series what is older than their tier's default.
+func (s *Set) Sweep(ctx context.Context) error {
+	if len(s.rules) == 0 {
+		return nil
+	}
+	now := s.opts.Now()
+	var errs []error
+	errs = append(errs, s.sweep(ctx, RawTier, s.opts.RawRetention, s.opts.Raw, s.opts.Raw.Delete, now))
+	for _, t := range s.tiers {
+		var def time.Duration
+		for _, l := range s.opts.Config.Tiers {
+			if l.Name() == t.Name() {
+				def = time.Duration(l.Retention)
+			}
+		}
+		errs = append(errs, s.sweep(ctx, t.Name(), def, t.db, t.db.Delete, now))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Set) sweep(ctx context.Context, name string, def time.Duration, q storage.Queryable, del func(context.Context, int64, int64, ...*labels.Matcher) error, now time.Time) error {
+	if def <= 0 {
+		return nil
+	}
+	// Every series older than its retention: read those older than the
+	// shortest retention any rule or the default gives this tier.
+	shortest := def
+	for _, r := range s.rules {
+		if d, ok := r.keep[name]; ok && d < shortest {
+			shortest = d
+		}
+	}
+	cut := now.Add(-shortest).UnixMilli()
+	qr, err := q.Querier(math.MinInt64, cut)
+	if err != nil {
+		return fmt.Errorf("retention of %s: %w", name, err)
+	}
+	defer qr.Close()
+	ss := qr.Select(ctx, false, &storage.SelectHints{Start: math.MinInt64, End: cut}, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	var errs []error
+	for ss.Next() {
+		lset := ss.At().Labels()
+		keep := time.Duration(-1)
+		for _, r := range s.rules {
+			d, ok := r.keep[name]
+			if !ok || !matches(r.matchers, withoutAgg(lset)) {
+				continue
+			}
+			if keep < 0 || d < keep {
+				keep = d
+			}
+		}
+		if keep < 0 {
+			keep = def
+		}
+		limit := now.Add(-keep).UnixMilli()
+		it := ss.At().Iterator(nil)
+		if it.Next() == 0 || it.AtT() > limit {
+			continue // nothing older than its retention
+		}
+		var ms []*labels.Matcher
+		lset.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
+		if err := del(ctx, math.MinInt64, limit, ms...); err != nil {
+			errs = append(errs, fmt.Errorf("retention of %s: delete %s: %w", name, lset, err))
+		}
+	}
+	if err := ss.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func matches(ms []*labels.Matcher, lset labels.Labels) bool {
+	for _, m := range ms {
+		if !m.Matches(lset.Get(m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+func withAgg(base labels.Labels, agg string) labels.Labels {
+	b := labels.NewBuilder(base)
+	b.Set(AggLabel, agg)
+	return b.Labels()
+}
+
+func withoutAgg(l labels.Labels) labels.Labels {
+	b := labels.NewBuilder(l)
+	b.Del(AggLabel)
+	return b.Labels()
+}
+
+func modelDuration(d time.Duration) duration.Duration { return duration.Duration(d) }
+
+// floorTo rounds ms down to a multiple of res.
+func floorTo(ms, res int64) int64 {
+	q := ms / res
+	if ms < 0 && ms%res != 0 {
+		q--
+	}
+	return q * res
+}

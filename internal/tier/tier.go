@@ -1,0 +1,249 @@
+// Package tier keeps downsampled tiers of the raw data beside it: 1-minute
+// and 1-hour aggregates (min, max, sum, count, avg, last, and a
+// reset-compensated counter) of every raw series, each tier its own
+// embedded Prometheus TSDB under <data_dir>/tiers/<name> with its own
+// retention. A background job per tier (Set.Run) aggregates the raw data
+// behind a persisted watermark, so it resumes where it stopped after a
+// restart; Queryable answers PromQL from the coarsest tier that fits a
+// selector's function, range and step, transparently (queryable.go).
+package tier
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/tsdb"
+)
+
+// Config is the storage.downsampling section of gmc.yml.
+type Config struct {
+	// Disabled turns the tiers off: only raw data is kept and read.
+	Disabled bool `yaml:"disabled"`
+	// Tiers are the resolutions kept, finest first (default 1m for 90d,
+	// 1h for 2y).
+	Tiers []Level `yaml:"tiers"`
+	// Retention keeps matching series for other durations than the tier's
+	// default, per tier name ("raw", "1m", "1h"); when several rules match
+	// a series, the shortest retention wins.
+	Retention []RetentionRule `yaml:"retention"`
+}
+
+// Level is one tier: its resolution and how long it is kept.
+type Level struct {
+	Resolution duration.Duration `yaml:"resolution"`
+	Retention  duration.Duration `yaml:"retention"`
+}
+
+// Name is the tier's name, its resolution ("1m", "1h").
+func (l Level) Name() string { return l.Resolution.String() }
+
+// RetentionRule keeps the series a selector matches for the given
+// durations, by tier name ("raw", "1m", "1h").
+type RetentionRule struct {
+	Match string                       `yaml:"match"`
+	Keep  map[string]duration.Duration `yaml:"keep"`
+}
+
+// Defaults.
+var (
+	DefaultTiers = []Level{
+		{Resolution: duration.Duration(time.Minute), Retention: duration.Duration(90 * 24 * time.Hour)},
+		{Resolution: duration.Duration(time.Hour), Retention: duration.Duration(2 * 365 * 24 * time.Hour)},
+	}
+)
+
+// RawTier is the name retention rules use for the raw data.
+const RawTier = "raw"
+
+// Normalize fills defaults.
+func (c *Config) Normalize() {
+	if len(c.Tiers) == 0 {
+		c.Tiers = append([]Level(nil), DefaultTiers...)
+	}
+}
+
+// Validate checks the tiers and the retention rules; the error names the
+// first bad field (relative to the section: "tiers[1].resolution").
+func (c Config) Validate() error {
+	var errs []error
+	names := map[string]bool{RawTier: true}
+	for i, l := range c.Tiers {
+		res := time.Duration(l.Resolution)
+		switch {
+		case res < time.Minute || res%time.Minute != 0:
+			errs = append(errs, fmt.Errorf("tiers[%d].resolution %s: must be a whole number of minutes, at least 1m", i, l.Resolution))
+		case l.Retention <= 0:
+			errs = append(errs, fmt.Errorf("tiers[%d].retention: must be positive", i))
+		case i > 0 && res <= time.Duration(c.Tiers[i-1].Resolution):
+			errs = append(errs, fmt.Errorf("tiers[%d].resolution %s: must be coarser than tiers[%d]'s %s", i, l.Resolution, i-1, c.Tiers[i-1].Resolution))
+		case i > 0 && res%time.Duration(c.Tiers[i-1].Resolution) != 0:
+			errs = append(errs, fmt.Errorf("tiers[%d].resolution %s: must be a multiple of tiers[%d]'s %s", i, l.Resolution, i-1, c.Tiers[i-1].Resolution))
+		}
+		names[l.Name()] = true
+	}
+	for i, r := range c.Retention {
+		if _, err := parser.NewParser(parser.Options{}).ParseMetricSelector(r.Match); err != nil {
+			errs = append(errs, fmt.Errorf("retention[%d].match %q: %w", i, r.Match, err))
+		}
+		if len(r.Keep) == 0 {
+			errs = append(errs, fmt.Errorf("retention[%d].keep: name at least one tier (raw, %s)", i, strings.Join(tierNames(c.Tiers), ", ")))
+		}
+		for name, d := range r.Keep {
+			if !names[name] {
+				errs = append(errs, fmt.Errorf("retention[%d].keep.%s: no such tier (raw, %s)", i, name, strings.Join(tierNames(c.Tiers), ", ")))
+			} else if d <= 0 {
+				errs = append(errs, fmt.Errorf("retention[%d].keep.%s: must be positive", i, name))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func tierNames(ls []Level) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Name())
+	}
+	return out
+}
+
+// Tier is one downsampled tier: its TSDB and its watermark (everything up to
+// it has been aggregated).
+type Tier struct {
+	Level
+	res       int64 // resolution in ms
+	block     int64 // the TSDB's smallest block, ms
+	db        *tsdb.DB
+	dir       string
+	watermark atomic.Int64
+}
+
+// watermarkFile holds a tier's watermark, written atomically after each
+// batch: the job resumes from it after a restart.
+const watermarkFile = "watermark.json"
+
+// openTier opens (or creates) the tier's TSDB in dir.
+func openTier(dir string, l Level, logger *slog.Logger, reg prometheus.Registerer) (*Tier, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create tier dir %s: %w", dir, err)
+	}
+	res := time.Duration(l.Resolution).Milliseconds()
+	o := tsdb.DefaultOptions()
+	o.RetentionDuration = time.Duration(l.Retention).Milliseconds()
+	// A tier is written behind a watermark, batch after batch, series after
+	// series: the out-of-order window lets a batch span more than the head.
+	o.OutOfOrderTimeWindow = (24 * time.Hour).Milliseconds()
+	// Blocks of about 120 samples per series at first (the raw data's 2h at
+	// 1m), compacted up to a tenth of the retention (at most 31d), as
+	// Prometheus sizes its blocks.
+	o.MinBlockDuration = max(o.MinBlockDuration, 120*res)
+	o.MaxBlockDuration = max(o.MinBlockDuration, min(o.RetentionDuration/10, (31*24*time.Hour).Milliseconds()))
+	db, err := tsdb.Open(dir, logger, reg, o, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open tier tsdb %s: %w", dir, err)
+	}
+	t := &Tier{Level: l, res: res, block: o.MinBlockDuration, db: db, dir: dir}
+	t.watermark.Store(-1)
+	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
+		var w struct {
+			Watermark int64 `json:"watermark_ms"`
+		}
+		if err := json.Unmarshal(b, &w); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, watermarkFile), err)
+		}
+		t.watermark.Store(w.Watermark)
+	}
+	return t, nil
+}
+
+// Watermark is the time (ms) up to which the tier holds every raw sample's
+// aggregate; -1 before the first batch.
+func (t *Tier) Watermark() int64 { return t.watermark.Load() }
+
+func (t *Tier) setWatermark(ms int64) error {
+	b, _ := json.Marshal(struct {
+		Watermark int64  `json:"watermark_ms"`
+		Time      string `json:"watermark"`
+	}{ms, time.UnixMilli(ms).UTC().Format(time.RFC3339)})
+	if err := writeFileAtomic(filepath.Join(t.dir, watermarkFile), b); err != nil {
+		return err
+	}
+	t.watermark.Store(ms)
+	return nil
+}
+
+// Stats is a tier's state for /system/status.
+type Stats struct {
+	Name        string  `json:"name"`
+	Resolution  string  `json:"resolution"`
+	Retention   string  `json:"retention"`
+	Watermark   float64 `json:"watermark"` // Unix seconds; aggregated up to here
+	Series      uint64  `json:"head_series"`
+	Blocks      int     `json:"blocks"`
+	BytesOnDisk int64   `json:"bytes_on_disk"`
+}
+
+// Stats reports the tier's size and progress.
+func (t *Tier) Stats() Stats {
+	st := Stats{
+		Name: t.Name(), Resolution: t.Resolution.String(), Retention: t.Retention.String(),
+		Watermark: float64(t.Watermark()) / 1000, Series: t.db.Head().NumSeries(),
+	}
+	for _, b := range t.db.Blocks() {
+		st.Blocks++
+		st.BytesOnDisk += b.Size()
+	}
+	for _, sub := range []string{"wal", "wbl", "chunks_head"} {
+		st.BytesOnDisk += dirSize(filepath.Join(t.dir, sub))
+	}
+	return st
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// writeFileAtomic writes b to path through a temp file, fsync and rename.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
