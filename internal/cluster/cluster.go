@@ -1,7 +1,7 @@
 // Package cluster makes two or more gmc servers a highly available group the
 // way Alertmanager's cluster mode does, with Alertmanager's own libraries:
 // the peers gossip over memberlist (alertmanager/cluster) and share the
-// notification log (alertmanager/nflog). Every peer evaluates the rules on
+// notification log (alertmanager/nflog) and the silences. Every peer evaluates the rules on
 // the same data and keeps its own alert state; before a notification the
 // peer at position n waits n × peer_timeout and sends only what the shared
 // log does not show a peer has already sent. When one peer dies the others
@@ -93,6 +93,7 @@ type Peer struct {
 	peer     *cluster.Peer
 	log      *nflog.Log
 	snapshot string
+	reg      prometheus.Registerer
 }
 
 var _ notify.HA = (*Peer)(nil)
@@ -111,7 +112,7 @@ func New(opts Options) (*Peer, error) {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	p := &Peer{cfg: cfg, logger: opts.Logger, snapshot: filepath.Join(opts.DataDir, "nflog")}
+	p := &Peer{cfg: cfg, logger: opts.Logger, snapshot: filepath.Join(opts.DataDir, "nflog"), reg: opts.Registerer}
 	var err error
 	p.peer, err = cluster.Create(
 		opts.Logger.With("part", "gossip"),
@@ -147,6 +148,12 @@ func New(opts Options) (*Peer, error) {
 	ch := p.peer.AddState("nfl", p.log, opts.Registerer)
 	p.log.SetBroadcast(ch.Broadcast)
 	return p, nil
+}
+
+// Share gossips another piece of state (the silences) under key; call it
+// before Run. The returned function broadcasts a change.
+func (p *Peer) Share(key string, st cluster.State) func([]byte) {
+	return p.peer.AddState(key, st, p.reg).Broadcast
 }
 
 // Run joins the peers, keeps the log (garbage collection and snapshots every

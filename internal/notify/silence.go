@@ -57,6 +57,7 @@ type Silences struct {
 	retention time.Duration
 	file      string
 	items     map[string]*Silence
+	broadcast func([]byte) // shares changes with HA peers; nil when alone
 }
 
 func newSilences(now func() time.Time, retention time.Duration, file string) (*Silences, error) {
@@ -147,6 +148,7 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	sil.UpdatedAt = now
 	s.items[sil.ID] = &sil
 	s.gc(now)
+	s.share(&sil)
 	return sil.ID, s.save()
 }
 
@@ -169,6 +171,64 @@ func (s *Silences) Expire(id string) error {
 	cp.EndsAt = now
 	cp.UpdatedAt = now
 	s.items[id] = &cp
+	s.share(&cp)
+	return s.save()
+}
+
+// SetBroadcast has every change sent to the HA peers through f
+// (internal/cluster gossips it, as Alertmanager gossips its silences).
+func (s *Silences) SetBroadcast(f func([]byte)) {
+	s.mu.Lock()
+	s.broadcast = f
+	s.mu.Unlock()
+}
+
+// share broadcasts one changed silence. Caller holds mu.
+func (s *Silences) share(sil *Silence) {
+	if s.broadcast == nil {
+		return
+	}
+	if data, err := json.Marshal([]*Silence{sil}); err == nil {
+		s.broadcast(data)
+	}
+}
+
+// MarshalBinary is the whole state a joining peer receives: every silence,
+// as JSON.
+func (s *Silences) MarshalBinary() ([]byte, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	list := make([]*Silence, 0, len(s.items))
+	for _, sil := range s.items {
+		list = append(list, sil)
+	}
+	return json.Marshal(list)
+}
+
+// Merge takes silences from a peer: for each id the version updated last
+// wins, Alertmanager's rule. It saves when anything changed.
+func (s *Silences) Merge(b []byte) error {
+	var list []*Silence
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("merge silences: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for _, sil := range list {
+		if sil == nil || sil.ID == "" {
+			continue
+		}
+		if old, ok := s.items[sil.ID]; ok && !sil.UpdatedAt.After(old.UpdatedAt) {
+			continue
+		}
+		s.items[sil.ID] = sil
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	s.gc(s.now())
 	return s.save()
 }
 

@@ -48,6 +48,10 @@ func (s *Server) buildAlerting() error {
 	if err != nil {
 		return err
 	}
+	if s.cluster != nil {
+		sil := s.notify.Silences()
+		sil.SetBroadcast(s.cluster.Share("sil", sil))
+	}
 	s.rules, err = rules.New(rules.Options{
 		Appendable:   s.store,
 		Queryable:    s.queryable,

@@ -118,6 +118,32 @@ cluster:
 		return nil
 	})
 
+	// A silence set on one peer reaches the other (gossiped as Alertmanager
+	// gossips its silences).
+	silence := fmt.Sprintf(`{"matchers":[{"name":"service","value":"not-this-test","isRegex":false,"isEqual":true}],
+		"endsAt":%q,"createdBy":"e2e","comment":"HA silence sharing"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	code, body, err := post(context.Background(), httpClient(), peers[0].URL()+"/api/v2/silences", "application/json", nil, []byte(silence))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("create silence on %s: %d %s %v", peers[0].name, code, body, err)
+	}
+	var created struct {
+		SilenceID string `json:"silenceID"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil || created.SilenceID == "" {
+		t.Fatalf("create silence: %s %v", body, err)
+	}
+	eventually(t, 10*time.Second, 100*time.Millisecond, "the silence on the other peer", func() error {
+		resp, err := httpClient().Get(peers[1].URL() + "/api/v2/silence/" + created.SilenceID)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answers %s", peers[1].name, resp.Status)
+		}
+		return nil
+	})
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var valueMu sync.Mutex
