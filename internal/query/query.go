@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,9 @@ type API struct {
 	lookback  time.Duration
 	maxSeries int
 	tracker   *promql.ActiveQueryTracker // nil without MaxConcurrency
+	// remoteRead is Prometheus's remote-read handler; nil when the
+	// queryable has no chunk querier.
+	remoteRead http.Handler
 }
 
 // New builds the engine and the API. It registers the engine's metrics on
@@ -132,17 +136,22 @@ func New(opts Options) (*API, error) {
 		eopts.ActiveQueryTracker = tracker
 	}
 	engine := promql.NewEngine(eopts)
+	var remoteRead http.Handler
+	if sc, ok := opts.Queryable.(storage.SampleAndChunkQueryable); ok {
+		remoteRead = newRemoteRead(opts.Logger.With("component", "remote_read"), opts.Registerer, sc)
+	}
 	return &API{
-		queryable: opts.Queryable,
-		logger:    opts.Logger,
-		version:   opts.Version,
-		now:       opts.Now,
-		started:   opts.Now(),
-		engine:    engine,
-		parser:    p,
-		lookback:  opts.LookbackDelta,
-		maxSeries: opts.MaxSeries,
-		tracker:   tracker,
+		remoteRead: remoteRead,
+		queryable:  opts.Queryable,
+		logger:     opts.Logger,
+		version:    opts.Version,
+		now:        opts.Now,
+		started:    opts.Now(),
+		engine:     engine,
+		parser:     p,
+		lookback:   opts.LookbackDelta,
+		maxSeries:  opts.MaxSeries,
+		tracker:    tracker,
 	}, nil
 }
 

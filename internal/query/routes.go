@@ -23,5 +23,8 @@ func (a *API) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/api/v1/metadata", Handler: a.Metadata},
 		{Method: "GET", Path: "/api/v1/status/buildinfo", Handler: a.BuildInfo},
 		{Method: "GET", Path: "/api/v1/status/runtimeinfo", Handler: a.RuntimeInfo},
+		// Another Prometheus reading gmc (federate.go).
+		{Method: "GET", Path: "/federate", Handler: a.Federate},
+		{Method: "POST", Path: "/api/v1/read", Handler: a.RemoteRead},
 	}
 }

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage/remote"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// TestCompatPrometheusReadsGMC points a real Prometheus 2.42 at gmc, by
+// federation and by remote read, and reads gmc by remote read's streamed
+// chunks with Prometheus's own chunked reader.
+func TestCompatPrometheusReadsGMC(t *testing.T) {
+	gmc := startGMC(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	now := time.Now().UnixMilli()
+	body := fmt.Sprintf("compat_fed_value{k=\"a\"} 42\ncompat_rr_value 1 %d\ncompat_rr_value 2 %d\n", now-60_000, now-30_000)
+	code, msg, err := put(ctx, httpClient(), gmc.URL()+"/metrics/job/fedjob", "text/plain; version=0.0.4", []byte(body))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("push: %d %q %v", code, msg, err)
+	}
+	prom := startPrometheus(t, fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: federate
+    honor_labels: true
+    metrics_path: /federate
+    params:
+      'match[]': ['{__name__=~"compat_fed.*"}']
+    static_configs:
+      - targets: ['%s']
+remote_read:
+  - url: %s/api/v1/read
+    read_recent: true
+`, gmc.addr, gmc.URL()))
+
+	compat(t, "Prometheus 2.42", "scrape gmc's /federate (honor_labels)", "the series with gmc's labels and value", func(t *testing.T) {
+		eventually(t, 60*time.Second, 250*time.Millisecond, "federated series in Prometheus", func() error {
+			r, err := instantQuery(ctx, prom.URL(), `compat_fed_value{job="fedjob",k="a",service="fedjob"}`, time.Now().UnixMilli())
+			if err != nil {
+				return err
+			}
+			if len(r.Series) != 1 || r.Series[0].Points[0].V != 42 {
+				return fmt.Errorf("got %+v", r.Series)
+			}
+			return nil
+		})
+	})
+	compat(t, "Prometheus 2.42", "remote_read from gmc (/api/v1/read, samples)", "a range query in Prometheus answers gmc's samples", func(t *testing.T) {
+		q := `compat_rr_value[5m]`
+		want, err := instantQuery(ctx, gmc.URL(), q, now)
+		must(t, err, "query gmc")
+		if len(want.Series) != 1 || len(want.Series[0].Points) != 2 {
+			t.Fatalf("gmc holds %+v, want 2 samples", want.Series)
+		}
+		got, err := instantQuery(ctx, prom.URL(), q, now)
+		must(t, err, "query prometheus")
+		if err := sameResult(want, got, 0); err != nil {
+			t.Fatalf("Prometheus through remote read: %v", err)
+		}
+	})
+	compat(t, "Prometheus remote-read client (Go)", "POST /api/v1/read accepting STREAMED_XOR_CHUNKS", "chunked frames with every sample", func(t *testing.T) {
+		req := &prompb.ReadRequest{
+			Queries: []*prompb.Query{{
+				StartTimestampMs: now - 5*60_000, EndTimestampMs: now,
+				Matchers: []*prompb.LabelMatcher{{Type: prompb.LabelMatcher_EQ, Name: "__name__", Value: "compat_rr_value"}},
+			}},
+			AcceptedResponseTypes: []prompb.ReadRequest_ResponseType{prompb.ReadRequest_STREAMED_XOR_CHUNKS},
+		}
+		data, err := req.Marshal()
+		must(t, err, "marshal")
+		hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, gmc.URL()+"/api/v1/read", bytes.NewReader(snappy.Encode(nil, data)))
+		must(t, err, "request")
+		hreq.Header.Set("Content-Encoding", "snappy")
+		hreq.Header.Set("Content-Type", "application/x-protobuf")
+		hreq.Header.Set("X-Prometheus-Remote-Read-Version", "0.1.0")
+		resp, err := httpClient().Do(hreq)
+		must(t, err, "remote read")
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse" {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%d %q: %s", resp.StatusCode, ct, b)
+		}
+		cr := remote.NewChunkedReader(resp.Body, 50<<20, nil)
+		var values []float64
+		for {
+			var frame prompb.ChunkedReadResponse
+			if err := cr.NextProto(&frame); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("read frame: %v", err)
+			}
+			for _, s := range frame.ChunkedSeries {
+				for _, c := range s.Chunks {
+					ch, err := chunkenc.FromData(chunkenc.EncXOR, c.Data)
+					must(t, err, "chunk")
+					it := ch.Iterator(nil)
+					for it.Next() == chunkenc.ValFloat {
+						_, v := it.At()
+						values = append(values, v)
+					}
+				}
+			}
+		}
+		if fmt.Sprint(values) != "[1 2]" {
+			t.Fatalf("streamed samples %v, want [1 2]", values)
+		}
+	})
+}
