@@ -1,7 +1,7 @@
 // Command scenario is the ground-truth harness: it runs gmc in-process
 // beside a simulated desk (three pushed services, one scraped feed), injects
 // a known schedule of incidents (a service down, latency, a scrape target
-// down, flapping, gmc restarted mid-incident), logs every injection as a
+// down, gmc restarted mid-incident), logs every injection as a
 // JSON line, and scores what gmc notified and showed against it: precision,
 // recall (exactly one notification group per incident), pages per
 // incident, detection and resolve latency, /system/status down latency and
@@ -51,10 +51,9 @@ func main() {
 	}
 }
 
-// Schedule fills d with incidents cycling through the kinds, one starting
-// every 2m10s after a 40s warm-up; every fourth down incident restarts gmc
-// halfway, and every fifth slot is a flap (a service down 15s, up 15s,
-// down 15s: one incident).
+// Schedule fills d with incidents cycling through five, one starting every
+// 2m10s after a 40s warm-up: engine down, engine latency, the scraped feed
+// down, risk down with gmc restarted halfway, gateway latency.
 func Schedule(d time.Duration) []Incident {
 	kinds := []Incident{
 		{Kind: KindDown, Service: "engine", Length: 40 * time.Second},
