@@ -93,8 +93,10 @@ func TestHTTPCoordinatedOmission(t *testing.T) {
 	if closed.Latency.Max < 0.190 {
 		t.Errorf("closed loop max %.1fms: the stall did not happen", ms(closed.Latency.Max))
 	}
-	if closed.Latency.P99 > 0.050 {
-		t.Errorf("closed loop p99 %.1fms: expected it to hide the stall (< 50ms)", ms(closed.Latency.P99))
+	// Relative, not absolute: on a loaded machine scheduling noise adds tens
+	// of ms to both loops alike, but only the open loop carries the stall.
+	if closed.Latency.P99 > open.Latency.P99/2 {
+		t.Errorf("closed loop p99 %.1fms vs open loop %.1fms: expected it to hide the stall (< half)", ms(closed.Latency.P99), ms(open.Latency.P99))
 	}
 	if open.Requests != 3000 || closed.Requests != 3000 {
 		t.Errorf("requests open %d closed %d, want 3000 each", open.Requests, closed.Requests)
