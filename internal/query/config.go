@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"runtime"
 
 	"github.com/gmc-dev/gmc/internal/duration"
 )
@@ -25,10 +26,13 @@ type Config struct {
 }
 
 // DefaultConfig is the section's defaults: sized for one machine shared with
-// ingest, so that a burst of heavy queries cannot take the memory ingest needs.
+// ingest, so that a burst of heavy queries cannot take the memory and CPU
+// ingest needs. MaxConcurrency is half the CPUs (at least 1): on 2 cores, 32
+// concurrent range queries over 3M samples took ingest p99 from 1.7 ms to
+// 1.6 s with no cap and to 0.55 s with 1 (2.3 s with 8).
 func DefaultConfig() Config {
 	return Config{
-		MaxConcurrency: 8,
+		MaxConcurrency: max(1, runtime.GOMAXPROCS(0)/2),
 		MaxSamples:     10_000_000,
 		MaxSeries:      200_000,
 		Timeout:        duration.Duration(DefaultTimeout),
