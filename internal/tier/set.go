@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // Raw is what the tiers need from the raw store: its data, its start, and
@@ -334,8 +335,11 @@ func (t *Tier) counterValues(ctx context.Context, ts int64) (map[uint64]float64,
 	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCounter))
 	for ss.Next() {
 		it := ss.At().Iterator(nil)
-		for vt := it.Next(); vt != 0; vt = it.Next() {
-			if tt, v := it.At(); tt == ts && vt == 1 {
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				continue // At panics on a histogram sample
+			}
+			if tt, v := it.At(); tt == ts {
 				out[withoutAgg(ss.At().Labels()).Hash()] = v
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	promstorage "github.com/prometheus/prometheus/storage"
@@ -292,5 +293,40 @@ func TestRawPastTheWatermarkAndRestart(t *testing.T) {
 		if len(m) != 1 || !c.want(m[0].Floats[0].F) {
 			t.Errorf("%s = %v", c.expr, m)
 		}
+	}
+}
+
+// A native histogram's counter aggregate is read back when the next batch
+// continues it; reading it as a float panicked the server's tier job.
+func TestNativeHistogramAcrossBatches(t *testing.T) {
+	f := newFixture(t)
+	app := f.raw.AppenderV2(context.Background())
+	h := labels.FromStrings("__name__", "lat_seconds", "i", "a")
+	// Only the last hour: the head takes no older samples.
+	for i := int((rawSpan-time.Hour)/time.Second) + 1; i <= int(rawSpan/time.Second); i++ {
+		fh := &histogram.FloatHistogram{
+			Count: float64(i), Sum: float64(i) / 1000, Schema: 0,
+			PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []float64{float64(i)},
+		}
+		if _, err := app.Append(0, h, 0, t0.Add(time.Duration(i)*time.Second).UnixMilli(), 0, nil, fh, promstorage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Two runs of the job: the second continues the first's aggregates.
+	f.now = t0.Add(rawSpan - 30*time.Minute)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	f.now = t0.Add(rawSpan + time.Second)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	end := t0.Add(rawSpan)
+	m := f.rangeQuery(t, f.set.Queryable(5*60*1000), `count(lat_seconds{__tier__="1m"})`, end, end, time.Minute)
+	if len(m) != 1 || m[0].Floats[0].F < 1 {
+		t.Fatalf("no 1m aggregate of the native histogram: %v", m)
 	}
 }
