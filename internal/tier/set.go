@@ -382,13 +382,19 @@ func (s *Set) sweep(ctx context.Context, name string, def time.Duration, q stora
 		}
 	}
 	cut := now.Add(-shortest).UnixMilli()
+	// Collect first, delete after the querier is closed: Delete waits for
+	// the head's compaction, which waits for open readers.
+	type doomed struct {
+		ms    []*labels.Matcher
+		limit int64
+		lset  labels.Labels
+	}
+	var todo []doomed
 	qr, err := q.Querier(math.MinInt64, cut)
 	if err != nil {
 		return fmt.Errorf("retention of %s: %w", name, err)
 	}
-	defer qr.Close()
 	ss := qr.Select(ctx, false, &storage.SelectHints{Start: math.MinInt64, End: cut}, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
-	var errs []error
 	for ss.Next() {
 		lset := ss.At().Labels()
 		keep := time.Duration(-1)
@@ -411,12 +417,13 @@ func (s *Set) sweep(ctx context.Context, name string, def time.Duration, q stora
 		}
 		var ms []*labels.Matcher
 		lset.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
-		if err := del(ctx, math.MinInt64, limit, ms...); err != nil {
-			errs = append(errs, fmt.Errorf("retention of %s: delete %s: %w", name, lset, err))
-		}
+		todo = append(todo, doomed{ms, limit, lset})
 	}
-	if err := ss.Err(); err != nil {
-		errs = append(errs, err)
+	errs := []error{ss.Err(), qr.Close()}
+	for _, d := range todo {
+		if err := del(ctx, math.MinInt64, d.limit, d.ms...); err != nil {
+			errs = append(errs, fmt.Errorf("retention of %s: delete %s: %w", name, d.lset, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,0 +1,123 @@
+package tier
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+)
+
+func TestRetentionRules(t *testing.T) {
+	f := newFixture(t)
+	f.set.Close()
+	// Keep g's raw samples 2h and c_total's 1m aggregates 1h; everything
+	// else keeps the defaults (far longer than the fixture's 4h).
+	f.opts.Config.Retention = []RetentionRule{
+		{Match: `{__name__="g"}`, Keep: map[string]duration.Duration{RawTier: duration.Duration(2 * time.Hour)}},
+		{Match: `{__name__="c_total"}`, Keep: map[string]duration.Duration{"1m": duration.Duration(time.Hour)}},
+	}
+	f.open(t)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	if err := f.set.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	oldest := func(t *testing.T, tr *Tier, ms ...*labels.Matcher) int64 {
+		t.Helper()
+		var qr interface {
+			Close() error
+		}
+		min := int64(math.MaxInt64)
+		if tr == nil {
+			q, err := f.raw.Querier(math.MinInt64, math.MaxInt64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qr = q
+			ss := q.Select(context.Background(), false, nil, ms...)
+			for ss.Next() {
+				it := ss.At().Iterator(nil)
+				if it.Next() != 0 {
+					min = minInt(min, it.AtT())
+				}
+			}
+		} else {
+			q, err := tr.db.Querier(math.MinInt64, math.MaxInt64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			qr = q
+			ss := q.Select(context.Background(), false, nil, ms...)
+			for ss.Next() {
+				it := ss.At().Iterator(nil)
+				if it.Next() != 0 {
+					min = minInt(min, it.AtT())
+				}
+			}
+		}
+		qr.Close()
+		return min
+	}
+	name := func(n string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchEqual, "__name__", n) }
+	now := f.now
+	m1 := f.set.Tiers()[0]
+	for _, c := range []struct {
+		what   string
+		tier   *Tier
+		metric string
+		keep   time.Duration // 0: nothing deleted
+	}{
+		{"raw g (rule: 2h)", nil, "g", 2 * time.Hour},
+		{"raw c_total (default 15d)", nil, "c_total", 0},
+		{"1m c_total (rule: 1h)", m1, "c_total", time.Hour},
+		{"1m g (default 90d)", m1, "g", 0},
+	} {
+		got := time.UnixMilli(oldest(t, c.tier, name(c.metric))).UTC()
+		if c.keep == 0 {
+			if got.After(t0.Add(time.Minute)) {
+				t.Errorf("%s: oldest sample %s, want the data's start %s kept", c.what, got, t0)
+			}
+			continue
+		}
+		limit := now.Add(-c.keep)
+		if got.Before(limit) || got.After(limit.Add(time.Minute)) {
+			t.Errorf("%s: oldest sample %s, want just after %s", c.what, got, limit)
+		}
+	}
+}
+
+func minInt(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func TestStaleMarkerEndsTheSeriesInTheTier(t *testing.T) {
+	var got []bucket
+	a := &aggregator{res: 60_000, from: 0, emit: func(b bucket) { got = append(got, b) }}
+	a.add(10_000, 5)
+	a.add(20_000, 7)
+	a.add(30_000, math.Float64frombits(value.StaleNaN))
+	a.add(70_000, math.Float64frombits(value.StaleNaN))
+	a.flush()
+	if len(got) != 2 {
+		t.Fatalf("%d buckets, want 2", len(got))
+	}
+	b := got[0]
+	if b.End != 60_000 || b.value(AggMax) != 7 || b.value(AggMin) != 5 || b.value(AggAvg) != 6 || !value.IsStaleNaN(b.value(AggLast)) {
+		t.Errorf("first bucket %+v: max %v min %v avg %v last %v; want 7, 5, 6 and a staleness marker",
+			b, b.value(AggMax), b.value(AggMin), b.value(AggAvg), b.value(AggLast))
+	}
+	for _, agg := range aggs {
+		if v := got[1].value(agg); !value.IsStaleNaN(v) {
+			t.Errorf("marker-only bucket: %s = %v, want a staleness marker", agg, v)
+		}
+	}
+}
