@@ -10,6 +10,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,11 @@ type Options struct {
 	SilencesFile string
 	// SilenceRetention keeps expired silences listed this long; 0 means 5 days.
 	SilenceRetention time.Duration
+	// MaxSilences bounds active and pending silences (0: DefaultMaxSilences),
+	// MaxSilenceSizeBytes one silence (0: DefaultMaxSilenceSizeBytes); over
+	// them a new silence is refused with 400, as by Alertmanager's limits.
+	MaxSilences         int
+	MaxSilenceSizeBytes int
 	// ForwardQueue bounds the alerts waiting for each Alertmanager; 0 means 10000.
 	ForwardQueue int
 	// HA, when set, shares the notification log with the peers of a highly
@@ -159,6 +165,10 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	d.started = opts.Now()
 	sil, err := newSilences(opts.Now, opts.SilenceRetention, opts.SilencesFile)
+	if err == nil {
+		sil.maxCount = cmp.Or(opts.MaxSilences, DefaultMaxSilences)
+		sil.maxSize = cmp.Or(opts.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
+	}
 	if err != nil {
 		return nil, err
 	}

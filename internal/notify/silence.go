@@ -58,7 +58,17 @@ type Silences struct {
 	file      string
 	items     map[string]*Silence
 	broadcast func([]byte) // shares changes with HA peers; nil when alone
+	// maxCount bounds the active and pending silences, maxSize one silence's
+	// JSON (Alertmanager's --silences.max-silences and
+	// --silences.max-silence-size-bytes); 0: no bound.
+	maxCount, maxSize int
 }
+
+// Default silence limits (Options.MaxSilences, Options.MaxSilenceSizeBytes).
+const (
+	DefaultMaxSilences         = 10_000
+	DefaultMaxSilenceSizeBytes = 16 << 10
+)
 
 func newSilences(now func() time.Time, retention time.Duration, file string) (*Silences, error) {
 	s := &Silences{now: now, retention: retention, file: file, items: map[string]*Silence{}}
@@ -142,7 +152,23 @@ func (s *Silences) Add(sil Silence) (string, error) {
 			sil.StartsAt = old.StartsAt // an active silence keeps its start
 		}
 	}
+	if s.maxSize > 0 {
+		if b, err := json.Marshal(&sil); err == nil && len(b) > s.maxSize {
+			return "", fmt.Errorf("silence exceeded maximum size: %d bytes (limit: %d bytes)", len(b), s.maxSize)
+		}
+	}
 	if sil.ID == "" {
+		if s.maxCount > 0 {
+			n := 0
+			for _, o := range s.items {
+				if o.State(now) != SilenceExpired {
+					n++
+				}
+			}
+			if n >= s.maxCount {
+				return "", fmt.Errorf("exceeded maximum number of silences: %d (limit: %d)", n, s.maxCount)
+			}
+		}
 		sil.ID = newID()
 	}
 	sil.UpdatedAt = now
