@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/gmc-dev/gmc/internal/agent"
-	"github.com/gmc-dev/gmc/internal/duration"
+	"github.com/gmc-dev/gmc/internal/config"
 )
 
 // agentCommand runs the host and process agent: gmc agent [flags].
@@ -27,11 +27,12 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 	fs.SetOutput(c.stderr)
 	configFile := fs.String("config", "", "YAML configuration file (optional)")
 	gmcURL := fs.String("gmc.url", "", "URL of gmc to remote-write to (default "+agent.DefaultGMCURL+")")
-	interval := fs.Duration("interval", 0, "collection and push interval (default 1s)")
+	var interval config.Duration
+	fs.Var(&interval, "interval", "collection and push interval, e.g. 500ms (default 1s)")
 	spoolDir := fs.String("spool.dir", "", "directory keeping what gmc could not take yet (default "+agent.DefaultSpoolDir+")")
 	spoolMax := fs.Int64("spool.max-bytes", 0, "spool size bound in bytes; beyond it the oldest requests are dropped (default 256 MiB)")
-	listen := fs.String("web.listen-address", "", "address serving /metrics (default "+agent.DefaultListenAddress+"; 'none' serves nothing)")
-	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	listen := listenAddressFlag(fs, agent.DefaultListenAddress, "address serving the agent's /metrics ('none' serves nothing; overrides web.listen_address)")
+	logLevel := logLevelFlag(fs)
 	var processes, labels listFlag
 	fs.Var(&processes, "process", "a service to report, repeatable: service=name:PROCNAME, service=pidfile:PATH or service=cgroup:PATH")
 	fs.Var(&labels, "label", "an external label added to every series, repeatable: name=value (defaults: instance=<hostname>, job=gmc-agent)")
@@ -51,8 +52,8 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 	if *gmcURL != "" {
 		cfg.GMCURL = *gmcURL
 	}
-	if *interval != 0 {
-		cfg.Interval = duration.Duration(*interval)
+	if interval != 0 {
+		cfg.Interval = interval
 	}
 	if *spoolDir != "" {
 		cfg.Spool.Dir = *spoolDir
@@ -60,9 +61,9 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 	if *spoolMax != 0 {
 		cfg.Spool.MaxBytes = *spoolMax
 	}
-	switch *listen {
-	case "":
-	case "none":
+	switch {
+	case !isSet(fs, "web.listen-address"):
+	case *listen == "none":
 		cfg.Web.ListenAddress = ""
 	default:
 		cfg.Web.ListenAddress = *listen

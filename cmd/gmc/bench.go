@@ -17,7 +17,7 @@ import (
 
 // benchCommand runs benchmarks and compares their results:
 //
-//	gmc bench run --config bench.yml [--out DIR] [--gmc.url URL] [--only NAME,...]
+//	gmc bench run --config bench.yml [--storage.path DIR] [--gmc.url URL] [--only NAME,...]
 //	gmc bench compare OLD.json NEW.json
 type benchCommand struct {
 	stdout, stderr io.Writer
@@ -26,7 +26,7 @@ type benchCommand struct {
 }
 
 const benchUsage = `usage:
-  gmc bench run --config bench.yml [--out DIR] [--gmc.url URL] [--only NAME,...] [--fail-on-regression]
+  gmc bench run --config bench.yml [--storage.path DIR] [--gmc.url URL] [--only NAME,...] [--fail-on-regression]
   gmc bench compare [--threshold 0.05] [--alpha 0.05] OLD.json NEW.json
 `
 
@@ -53,11 +53,11 @@ func (c *benchCommand) run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	configFile := fs.String("config", "", "benchmark configuration (YAML with a benchmarks: section); required")
-	out := fs.String("out", "./data", "data directory: runs are archived in DIR/bench/runs, reports in DIR/bench/reports")
+	out := storagePathFlag(fs, "", "data directory: runs are archived in DIR/bench/runs, reports in DIR/bench/reports", "out")
 	gmcURL := fs.String("gmc.url", "", "gmc server to record gmc_bench_* series to by remote-write, e.g. http://127.0.0.1:9900")
 	only := fs.String("only", "", "comma-separated benchmark names to run (default: all)")
 	failOnRegression := fs.Bool("fail-on-regression", false, "exit non-zero when a run regressed against its baseline")
-	logLevel := fs.String("log.level", "warn", "log level: debug, info, warn, error")
+	logLevel := logLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ benchmarks:
 	for i := range 2 {
 		var out bytes.Buffer
 		cmd := &benchCommand{stdout: &out, stderr: &out}
-		if err := cmd.Run(context.Background(), []string{"run", "--config", cfg, "--out", data, "--gmc.url", gmc.URL}); err != nil {
+		if err := cmd.Run(context.Background(), []string{"run", "--config", cfg, "--storage.path", data, "--gmc.url", gmc.URL}); err != nil {
 			t.Fatalf("run %d: %v\n%s", i, err, out.String())
 		}
 		for _, want := range []string{"true-cmd: archived ", "median ± 95% CI", "true-cmd"} {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/alertmanager/pkg/labels"
-	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/mem"
@@ -28,30 +25,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/demo"
-	"github.com/gmc-dev/gmc/internal/duration"
-	"github.com/gmc-dev/gmc/internal/ingest"
-	"github.com/gmc-dev/gmc/internal/notify"
-	"github.com/gmc-dev/gmc/internal/notify/channel"
-	"github.com/gmc-dev/gmc/internal/notify/email"
-	"github.com/gmc-dev/gmc/internal/notify/slack"
-	"github.com/gmc-dev/gmc/internal/notify/telegram"
-	"github.com/gmc-dev/gmc/internal/notify/webhook"
 	"github.com/gmc-dev/gmc/internal/server"
-	"github.com/gmc-dev/gmc/internal/sla"
-)
-
-// Environment variables of gmc demo.
-const (
-	envPGDSN         = "GMC_DEMO_PG_DSN"        // PostgreSQL for the DB query latency benchmark
-	envSlackURL      = "GMC_SLACK_WEBHOOK_URL"  // Slack incoming webhook
-	envSlackChannel  = "GMC_SLACK_CHANNEL"      // optional
-	envTelegramToken = "GMC_TELEGRAM_BOT_TOKEN" // with GMC_TELEGRAM_CHAT_ID
-	envTelegramChat  = "GMC_TELEGRAM_CHAT_ID"
-	envSMTPHost      = "GMC_SMTP_SMARTHOST" // host:port, with GMC_SMTP_FROM and GMC_SMTP_TO
-	envSMTPFrom      = "GMC_SMTP_FROM"
-	envSMTPTo        = "GMC_SMTP_TO"
-	envSMTPUser      = "GMC_SMTP_USERNAME" // optional
-	envSMTPPassword  = "GMC_SMTP_PASSWORD" // optional
 )
 
 // defaultGatewayAddress is where the demo's order gateway takes orders over
@@ -70,18 +44,18 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
-	listen := fs.String("web.listen-address", config.DefaultListenAddress, "address of gmc's dashboard and APIs")
+	listen := listenAddressFlag(fs, config.DefaultListenAddress, "address of gmc's dashboard and APIs")
 	gatewayListen := fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
-	dataDir := fs.String("data-dir", "./demo-data", "directory of the demo's gmc data, spools and benchmark archive")
+	dataDir := storagePathFlag(fs, "./demo-data", "directory of the demo's gmc data, spools and benchmark archive", "data-dir")
 	incidentEvery := fs.Duration("incident-every", demo.DefaultIncidentEvery, "pause before each injected incident (negative: none)")
 	incidentLength := fs.Duration("incident-length", demo.DefaultIncidentLength, "how long each incident lasts (a service-down incident needs > 30s to alert)")
 	incidents := fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
 	benchEvery := fs.Duration("bench-every", 2*time.Minute, "how often the four standard benchmarks run")
 	evalInterval := fs.Duration("alerting.evaluation-interval", 5*time.Second, "rule evaluation interval (pushes also trigger evaluation)")
 	seed := fs.Int64("seed", 1, "seed of the simulated order flow and prices")
-	var history model.Duration
+	var history config.Duration
 	fs.Var(&history, "history", "backfill this much plausible history (e.g. 30d) before starting, so the 7- and 30-day views have data; once per data dir")
-	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	logLevel := logLevelFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,7 +92,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen for the console notification receiver: %w", err)
 	}
-	recv := &http.Server{Handler: consoleReceiver(out, logger), ReadHeaderTimeout: 5 * time.Second}
+	recv := &http.Server{Handler: demo.ConsoleReceiver(out, logger), ReadHeaderTimeout: 5 * time.Second}
 
 	// market-data is scraped, so its address must be in gmc's config.
 	mdLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -137,11 +111,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	gatewayURL := "http://" + gwLn.Addr().String() + demo.OrdersPath
 	closeListeners := func() { recvLn.Close(); mdLn.Close(); gwLn.Close() }
 
-	pgDSN := getenv(envPGDSN)
-	cfg, channels, err := demoConfig(demoConfigParams{
-		listen: *listen, dataDir: filepath.Join(*dataDir, "gmc"), marketData: mdLn.Addr().String(),
-		receiverURL: "http://" + recvLn.Addr().String() + "/", benchEvery: *benchEvery,
-		evalInterval: *evalInterval, pgDSN: pgDSN, gatewayURL: gatewayURL, getenv: getenv,
+	pgDSN := getenv(demo.EnvPGDSN)
+	cfg, channels, err := demo.Config(demo.ConfigParams{
+		Listen: *listen, DataDir: filepath.Join(*dataDir, "gmc"), MarketData: mdLn.Addr().String(),
+		ReceiverURL: "http://" + recvLn.Addr().String() + "/", BenchEvery: *benchEvery,
+		EvalInterval: *evalInterval, PGDSN: pgDSN, GatewayURL: gatewayURL, Getenv: getenv,
 	})
 	if err != nil {
 		closeListeners()
@@ -174,9 +148,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	base := "http://" + srv.Addr()
 	// stopServer releases what server.New opened when the demo cannot start.
 	stopServer := func() {
-		cctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := srv.Run(cctx); err != nil {
+		if err := srv.Close(); err != nil {
 			logger.Error("stop gmc server", "err", err)
 		}
 	}
@@ -295,133 +267,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// consoleReceiver prints each webhook notification (Alertmanager's payload)
-// as one line per alert.
-func consoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST a webhook notification", http.StatusMethodNotAllowed)
-			return
-		}
-		var n channel.Notification
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&n); err != nil {
-			logger.Warn("console receiver: bad notification", "err", err)
-			http.Error(w, "decode notification: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		var b strings.Builder
-		for _, a := range n.Alerts {
-			at := a.StartsAt
-			if a.Status == channel.StatusResolved {
-				at = a.EndsAt
-			}
-			fmt.Fprintf(&b, "%s  NOTIFY %-8s %s", at.Local().Format("15:04:05"), strings.ToUpper(a.Status), a.Labels[model.AlertNameLabel])
-			for _, k := range []model.LabelName{"service", "sla", "instance", "severity"} {
-				if v, ok := a.Labels[k]; ok {
-					fmt.Fprintf(&b, " %s=%s", k, v)
-				}
-			}
-			if s := a.Annotations["summary"]; s != "" {
-				fmt.Fprintf(&b, " — %s", s)
-			}
-			b.WriteByte('\n')
-		}
-		io.WriteString(out, b.String())
-		w.WriteHeader(http.StatusOK)
-	})
-}
-
-type demoConfigParams struct {
-	listen, dataDir, marketData, receiverURL, pgDSN string
-	// gatewayURL is the order gateway's POST /orders, benchmarked when set.
-	gatewayURL               string
-	benchEvery, evalInterval time.Duration
-	getenv                   func(string) string
-}
-
-// demoConfig is gmc's configuration for the demo: the default rules, the
-// product's SLAs, notifications to the console (and Slack, Telegram, e-mail
-// when their variables are set), market-data scraped every second and the
-// four standard benchmarks. It returns the notification channels in use.
-func demoConfig(p demoConfigParams) (config.Config, []string, error) {
-	cfg := config.Default()
-	cfg.Server.ListenAddress = p.listen
-	cfg.Server.DataDir = p.dataDir
-	cfg.ScrapeConfigs = []ingest.ScrapeConfig{{
-		JobName:        demo.ServiceMarketData,
-		ScrapeInterval: config.Duration(time.Second),
-		ScrapeTimeout:  config.Duration(500 * time.Millisecond),
-		StaticConfigs: []ingest.StaticConfig{{
-			Targets: []string{p.marketData},
-			Labels:  map[string]string{"service": demo.ServiceMarketData},
-		}},
-	}}
-	cfg.Alerting.DefaultRules = true
-	cfg.Alerting.EvaluationInterval = config.Duration(p.evalInterval)
-	cfg.SLAs = []sla.SLA{
-		{
-			Name: "matching-latency", Service: demo.ServiceEngine, Objective: 99,
-			Description: "matching latency p99 < 500µs: 99% of orders matched within 500µs",
-			Indicator:   sla.Indicator{Latency: &sla.Latency{Threshold: sla.Duration(500 * time.Microsecond)}},
-		},
-		{
-			Name: "order-success", Service: demo.ServiceGateway, Objective: 99.99,
-			Description: "order success rate ≥ 99.99%",
-			Indicator:   sla.Indicator{Ratio: &sla.Ratio{}},
-		},
-	}
-	d := func(t time.Duration) *duration.Duration { m := duration.Duration(t); return &m }
-	rcv := notify.Receiver{Name: "demo", WebhookConfigs: []webhook.Config{{URL: commoncfg.Secret(p.receiverURL)}}}
-	channels := []string{"console (webhook " + p.receiverURL + ")"}
-	if u := p.getenv(envSlackURL); u != "" {
-		rcv.SlackConfigs = []slack.Config{{WebhookURL: commoncfg.Secret(u), Channel: p.getenv(envSlackChannel)}}
-		channels = append(channels, "Slack")
-	}
-	if tok, chat := p.getenv(envTelegramToken), p.getenv(envTelegramChat); tok != "" || chat != "" {
-		id, err := strconv.ParseInt(chat, 10, 64)
-		if tok == "" || err != nil {
-			return config.Config{}, nil, fmt.Errorf("%s and %s: set both, the chat id an integer", envTelegramToken, envTelegramChat)
-		}
-		rcv.TelegramConfigs = []telegram.Config{{BotToken: commoncfg.Secret(tok), ChatID: id}}
-		channels = append(channels, "Telegram")
-	}
-	if host := p.getenv(envSMTPHost); host != "" {
-		rcv.EmailConfigs = []email.Config{{
-			Smarthost: host, From: p.getenv(envSMTPFrom), To: p.getenv(envSMTPTo),
-			AuthUsername: p.getenv(envSMTPUser), AuthPassword: commoncfg.Secret(p.getenv(envSMTPPassword)),
-		}}
-		channels = append(channels, "e-mail to "+p.getenv(envSMTPTo))
-	}
-	// Grouped by alertname and service (the default); besides the default
-	// inhibitions, the matching engine's latency inhibits that of the
-	// services whose orders it matches: one slow engine is one page.
-	engineSlow, err := labels.ParseMatchers(`alertname="ServiceLatencyHigh", service="` + demo.ServiceEngine + `"`)
-	if err != nil {
-		return config.Config{}, nil, err
-	}
-	clientsSlow, err := labels.ParseMatchers(`alertname="ServiceLatencyHigh", service=~"` + demo.ServiceGateway + `|strategy-.+"`)
-	if err != nil {
-		return config.Config{}, nil, err
-	}
-	cfg.Notify = notify.Config{
-		Route: notify.Route{
-			Receiver:  "demo",
-			GroupWait: d(0), GroupInterval: d(5 * time.Second), RepeatInterval: d(time.Hour),
-		},
-		Receivers: []notify.Receiver{rcv},
-		InhibitRules: append(notify.DefaultInhibitRules(), notify.InhibitRule{
-			SourceMatchers: notify.Matchers(engineSlow), TargetMatchers: notify.Matchers(clientsSlow),
-		}),
-	}
-	cfg.Benchmarks = bench.DefaultConfig()
-	cfg.Benchmarks.Suite = demo.Benchmarks(p.benchEvery, p.pgDSN, p.gatewayURL)
-	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
-		return config.Config{}, nil, fmt.Errorf("demo configuration: %w", err)
-	}
-	return cfg, channels, nil
-}
-
 type bannerInfo struct {
 	base, gatewayURL                          string
 	services, channels                        []string
@@ -452,7 +297,7 @@ func printBanner(w io.Writer, b bannerInfo) {
 	fmt.Fprintf(&s, "Notifications are printed below as they are delivered (channels: %s).\n", strings.Join(b.channels, ", "))
 	if b.dbStandIn {
 		fmt.Fprintf(&s, "DB query latency: no PostgreSQL given, so the benchmark %q is an in-process stand-in, not a database\n", demo.BenchDBStandIn)
-		fmt.Fprintf(&s, "  (set %s=postgres://user@127.0.0.1:5432/db to measure a real one).\n", envPGDSN)
+		fmt.Fprintf(&s, "  (set %s=postgres://user@127.0.0.1:5432/db to measure a real one).\n", demo.EnvPGDSN)
 	}
 	if b.duration > 0 {
 		fmt.Fprintf(&s, "Stopping after %s; ", b.duration)

@@ -88,7 +88,7 @@ func TestDemo(t *testing.T) {
 	}
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	args := []string{
-		"--duration", "90s", "--web.listen-address", "127.0.0.1:0", "--gateway.listen-address", "127.0.0.1:0", "--data-dir", t.TempDir(),
+		"--duration", "90s", "--web.listen-address", "127.0.0.1:0", "--gateway.listen-address", "127.0.0.1:0", "--storage.path", t.TempDir(),
 		"--incident-every", "10s", "--incident-length", "40s", "--incidents", "down,latency,errors",
 		"--bench-every", "15s", "--alerting.evaluation-interval", "2s",
 	}
@@ -321,43 +321,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// TestDemoConfigReceivers checks that the env variables add the real
-// channels beside the console webhook, and that a half-set Telegram is an
-// error naming both variables.
-func TestDemoConfigReceivers(t *testing.T) {
-	env := map[string]string{
-		envSlackURL: "https://hooks.slack.example/T0/B0/x", envTelegramToken: "123:abc", envTelegramChat: "-1001",
-		envSMTPHost: "smtp.example.com:587", envSMTPFrom: "gmc@example.com", envSMTPTo: "ops@example.com",
-		envSMTPUser: "gmc", envSMTPPassword: "pw",
-	}
-	p := demoConfigParams{
-		listen: "127.0.0.1:0", dataDir: t.TempDir(), marketData: "127.0.0.1:9", receiverURL: "http://127.0.0.1:8/",
-		benchEvery: time.Minute, evalInterval: 5 * time.Second, getenv: func(k string) string { return env[k] },
-		gatewayURL: "http://127.0.0.1:9910/orders",
-	}
-	cfg, channels, err := demoConfig(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "[console (webhook http://127.0.0.1:8/) Slack Telegram e-mail to ops@example.com]"; fmt.Sprint(channels) != want {
-		t.Errorf("channels %v, want %s", channels, want)
-	}
-	r := cfg.Notify.Receivers[0]
-	if len(r.WebhookConfigs) != 1 || len(r.SlackConfigs) != 1 || len(r.TelegramConfigs) != 1 || r.TelegramConfigs[0].ChatID != -1001 || len(r.EmailConfigs) != 1 {
-		t.Errorf("receiver %+v", r)
-	}
-	if len(cfg.SLAs) != 2 || cfg.SLAs[0].Objective != 99 || cfg.SLAs[1].Objective != 99.99 || !cfg.Alerting.DefaultRules {
-		t.Errorf("SLAs %+v, default rules %v", cfg.SLAs, cfg.Alerting.DefaultRules)
-	}
-	if n := len(cfg.Benchmarks.Suite); n != 5 || cfg.Benchmarks.Suite[4].HTTP == nil || cfg.Benchmarks.Suite[4].HTTP.URL != p.gatewayURL {
-		t.Errorf("%d benchmarks (want 4 and the order gateway's): %+v", n, cfg.Benchmarks.Suite)
-	}
-	env[envTelegramChat] = "not-a-number"
-	if _, _, err := demoConfig(p); err == nil || !strings.Contains(err.Error(), envTelegramChat) {
-		t.Errorf("bad chat id: error %v", err)
-	}
-}
-
 func TestDemoBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--incidents", "fire"}, {"--bench-every", "0s"}, {"--duration", "-1s"}, {"extra"}} {
 		var stderr bytes.Buffer
@@ -366,7 +329,7 @@ func TestDemoBadFlags(t *testing.T) {
 			t.Errorf("%v: no error", args)
 		}
 	}
-	args := []string{"--gateway.listen-address", "127.0.0.1:notaport", "--web.listen-address", "127.0.0.1:0", "--data-dir", t.TempDir()}
+	args := []string{"--gateway.listen-address", "127.0.0.1:notaport", "--web.listen-address", "127.0.0.1:0", "--storage.path", t.TempDir()}
 	err := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).Run(context.Background(), args)
 	if err == nil || !strings.Contains(err.Error(), "--gateway.listen-address") {
 		t.Errorf("%v: error %v, want one naming the flag", args, err)

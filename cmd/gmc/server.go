@@ -18,10 +18,10 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	configFile := fs.String("config", "", "YAML configuration file (optional)")
-	listen := fs.String("web.listen-address", "", "address to listen on (default "+config.DefaultListenAddress+")")
-	dataDir := fs.String("storage.path", "", "data directory (default "+config.DefaultDataDir+")")
+	listen := listenAddressFlag(fs, config.DefaultListenAddress, "address to listen on (overrides server.listen_address)")
+	dataDir := storagePathFlag(fs, "", "data directory (overrides server.data_dir)")
 	retention := fs.String("storage.retention", "", "how long to keep samples, e.g. 15d (default 15d)")
-	logLevel := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	logLevel := logLevelFlag(fs)
 	webConfig := fs.String("web.config.file", "", "Prometheus web config file (exporter-toolkit) enabling TLS and basic auth for every request")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,10 +33,10 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if *listen != "" {
+	if isSet(fs, "web.listen-address") {
 		cfg.Server.ListenAddress = *listen
 	}
-	if *dataDir != "" {
+	if isSet(fs, "storage.path") {
 		cfg.Server.DataDir = *dataDir
 	}
 	if *retention != "" {

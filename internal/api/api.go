@@ -23,8 +23,11 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/gmc-dev/gmc/internal/auth"
 	"github.com/gmc-dev/gmc/internal/httpapi"
+	"github.com/gmc-dev/gmc/internal/sla"
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // ServiceLabel is the label naming the service a series belongs to.
@@ -82,9 +85,14 @@ type Options struct {
 	Version string
 	// Started is when the server started (uptime); zero means New's time.
 	Started time.Time
-	// Extra, when set, adds fields to /system/status (SLA states, alerts…).
-	// Its keys must not collide with the built-in ones, which win.
-	Extra func(ctx context.Context) map[string]any
+	// SLAs, when set, gives the SLAs' states for /system/status ("slas").
+	SLAs func(ctx context.Context) []sla.Status
+	// Access, when set, reports how requests are authenticated, for
+	// /system/status ("access").
+	Access func() auth.Status
+	// StorageTiers, when set, reports the downsampled tiers for
+	// /system/status ("storage_tiers").
+	StorageTiers func() []tier.Stats
 }
 
 // Liveness is when a service that sent nothing counts as stale and down.
@@ -255,21 +263,4 @@ func extraLabels(ls labels.Labels) map[string]string {
 		}
 	})
 	return m
-}
-
-// jsonObject is v encoded as a JSON object's fields.
-func jsonObject(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, err
-	}
-	out := make(map[string]any, len(raw))
-	for k, v := range raw {
-		out[k] = v
-	}
-	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	promstorage "github.com/prometheus/prometheus/storage"
 
 	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -291,8 +292,8 @@ func TestSystemStatus(t *testing.T) {
 		SamplesIngested: ingested.Load,
 		Version:         "1.2.3",
 		Started:         testNow.Add(-time.Minute),
-		Extra: func(context.Context) map[string]any {
-			return map[string]any{"sla": map[string]string{"latency": "ok"}, "version": "not this"}
+		SLAs: func(context.Context) []sla.Status {
+			return []sla.Status{{Name: "latency", State: "ok"}}
 		},
 	})
 	now = testNow.Add(10 * time.Second)
@@ -310,7 +311,7 @@ func TestSystemStatus(t *testing.T) {
 		Storage       storage.Stats   `json:"storage"`
 		Ingest        IngestStatus    `json:"ingest"`
 		Services      []ServiceStatus `json:"services"`
-		SLA           map[string]string
+		SLAs          []sla.Status    `json:"slas"`
 	}
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatal(err)
@@ -324,8 +325,8 @@ func TestSystemStatus(t *testing.T) {
 	if got.Ingest != (IngestStatus{SamplesTotal: 1500, SamplesPerSecond: 100, WindowSeconds: 10}) {
 		t.Errorf("ingest = %+v, want 1000 samples over 10s", got.Ingest)
 	}
-	if got.SLA["latency"] != "ok" {
-		t.Errorf("extra fields not merged: %s", body)
+	if len(got.SLAs) != 1 || got.SLAs[0].Name != "latency" || got.SLAs[0].State != "ok" {
+		t.Errorf("slas = %+v, want the SLA source's one state: %s", got.SLAs, body)
 	}
 	// now is 10s after the samples' reference time.
 	type svc struct {

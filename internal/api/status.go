@@ -12,6 +12,10 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/gmc-dev/gmc/internal/auth"
+	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // Service states.
@@ -57,7 +61,7 @@ type IngestStatus struct {
 	WindowSeconds    float64 `json:"window_seconds"`
 }
 
-// status is the body of /system/status before Extra is merged in.
+// status is the body of /system/status.
 type status struct {
 	Status            string          `json:"status"`
 	Version           string          `json:"version"`
@@ -69,6 +73,12 @@ type status struct {
 	Storage           any             `json:"storage,omitempty"`
 	Ingest            *IngestStatus   `json:"ingest,omitempty"`
 	Services          []ServiceStatus `json:"services"`
+	// SLAs are the SLAs' states; null when the server has no SLA source.
+	SLAs []sla.Status `json:"slas"`
+	// Access says how requests are authenticated; absent without a source.
+	Access *auth.Status `json:"access,omitempty"`
+	// StorageTiers are the downsampled tiers; null without a source.
+	StorageTiers []tier.Stats `json:"storage_tiers"`
 }
 
 // SystemStatus is GET /system/status: gmc's own health (storage, ingest
@@ -98,24 +108,20 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 	if a.opts.SamplesIngested != nil {
 		st.Ingest = a.ingest(now, a.opts.SamplesIngested())
 	}
-	if a.opts.Extra == nil {
-		a.writeJSON(w, st)
-		return
+	if a.opts.StorageTiers != nil {
+		st.StorageTiers = a.opts.StorageTiers()
 	}
-	// Merge: built-in fields win over Extra's.
-	out := a.opts.Extra(ctx)
-	if out == nil {
-		out = map[string]any{}
+	if a.opts.Access != nil {
+		access := a.opts.Access()
+		st.Access = &access
 	}
-	b, err := jsonObject(st)
-	if err != nil {
-		internalError(w, "encode status", err)
-		return
+	if a.opts.SLAs != nil {
+		st.SLAs = a.opts.SLAs(ctx)
+		if st.SLAs == nil {
+			st.SLAs = []sla.Status{}
+		}
 	}
-	for k, v := range b {
-		out[k] = v
-	}
-	a.writeJSON(w, out)
+	a.writeJSON(w, st)
 }
 
 // ingest records the reading n at now and returns the rate.

@@ -62,6 +62,9 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 // MarshalText implements encoding.TextMarshaler (JSON strings).
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// Set implements flag.Value, so a flag takes the same syntax as gmc.yml.
+func (d *Duration) Set(s string) error { return d.UnmarshalText([]byte(s)) }
+
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := Parse(string(b))

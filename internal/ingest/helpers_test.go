@@ -60,13 +60,13 @@ func newTestEnv(tb testing.TB, limits func(*Limits)) *testEnv {
 		Limits:     l,
 		Registerer: reg,
 		Now:        ingestTestNow,
-		Committed: func(names []string) {
+		Listener: MetricsListenerFunc(func(names []string) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			sorted := append([]string(nil), names...)
 			sort.Strings(sorted)
 			e.committed = append(e.committed, sorted)
-		},
+		}),
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -53,6 +53,20 @@ const (
 // are counted.
 const maxReported = 10
 
+// MetricsListener is told which metrics were written.
+type MetricsListener interface {
+	// MetricsWritten is called after every successful commit with the
+	// distinct metric names written. It is called on the request's goroutine
+	// and must be cheap; it may keep the slice.
+	MetricsWritten(metricNames []string)
+}
+
+// MetricsListenerFunc adapts a function to MetricsListener.
+type MetricsListenerFunc func(metricNames []string)
+
+// MetricsWritten calls f.
+func (f MetricsListenerFunc) MetricsWritten(metricNames []string) { f(metricNames) }
+
 // Options configure an Ingester.
 type Options struct {
 	// Appendable receives the samples; *tsdb.DB and internal/storage.TSDB are ones.
@@ -65,11 +79,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
-	// Committed, if set, is called after every successful commit with the
-	// distinct metric names written (used for rule evaluation on arrival).
-	// It is called on the request's goroutine and must be cheap; it may keep
-	// the slice.
-	Committed func(metricNames []string)
+	// Listener, if set, learns after every successful commit which metrics
+	// were written (rules evaluate on arrival through it).
+	Listener MetricsListener
 	// Version is reported by the Pushgateway status endpoint.
 	Version string
 	// PushStateFile keeps the Pushgateway groups across restarts; "" keeps
@@ -89,20 +101,20 @@ const DefaultGroupRefresh = 30 * time.Second
 // Ingester serves gmc's push endpoints. Its handlers may be used from many
 // goroutines at once.
 type Ingester struct {
-	app       storage.AppendableV2
-	limits    Limits
-	logger    *slog.Logger
-	now       func() time.Time
-	committed func([]string)
-	m         *ingestMetrics
-	accepted  atomic.Uint64
-	cache     *seriesCache
-	rw        rwPools
-	inflight  *inflight
-	push      *pushGroups
-	version   string
-	started   time.Time
-	flags     map[string]string
+	app      storage.AppendableV2
+	limits   Limits
+	logger   *slog.Logger
+	now      func() time.Time
+	listener MetricsListener
+	m        *ingestMetrics
+	accepted atomic.Uint64
+	cache    *seriesCache
+	rw       rwPools
+	inflight *inflight
+	push     *pushGroups
+	version  string
+	started  time.Time
+	flags    map[string]string
 }
 
 type ingestMetrics struct {
@@ -123,13 +135,13 @@ func New(opts Options) (*Ingester, error) {
 	}
 	f := promauto.With(opts.Registerer)
 	in := &Ingester{
-		app:       opts.Appendable,
-		limits:    opts.Limits,
-		inflight:  newInflight(opts.Limits.MaxDecodedBytesInFlight, f),
-		logger:    opts.Logger,
-		now:       opts.Now,
-		committed: opts.Committed,
-		cache:     newSeriesCache(defaultCacheEntries),
+		app:      opts.Appendable,
+		limits:   opts.Limits,
+		inflight: newInflight(opts.Limits.MaxDecodedBytesInFlight, f),
+		logger:   opts.Logger,
+		now:      opts.Now,
+		listener: opts.Listener,
+		cache:    newSeriesCache(defaultCacheEntries),
 		m: &ingestMetrics{
 			samples: f.NewCounterVec(prometheus.CounterOpts{
 				Name: "gmc_ingest_samples_total",
@@ -276,7 +288,7 @@ func (in *Ingester) respond(w http.ResponseWriter, protocol string, code int, ms
 	fmt.Fprintln(w, msg)
 }
 
-// finish reports a committed request: metrics, the Committed hook and the answer.
+// finish reports a committed request: metrics, the listener and the answer.
 // fail answers a write that failed as a whole: a *requestError with its own
 // code (nothing was written), anything else as a storage failure, logged.
 func (in *Ingester) fail(w http.ResponseWriter, protocol string, err error) {
@@ -297,8 +309,8 @@ func (in *Ingester) finish(w http.ResponseWriter, protocol string, accepted int,
 	if accepted > 0 {
 		in.accepted.Add(uint64(accepted))
 		in.m.samples.WithLabelValues(protocol).Add(float64(accepted))
-		if in.committed != nil && len(names) > 0 {
-			in.committed(names)
+		if in.listener != nil && len(names) > 0 {
+			in.listener.MetricsWritten(names)
 		}
 	}
 	if rej.n > 0 {

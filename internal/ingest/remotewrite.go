@@ -493,7 +493,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 			ok = true
 			accepted++
 		}
-		if ok && in.committed != nil {
+		if ok && in.listener != nil {
 			req.names[s.ent.name] = struct{}{}
 		}
 	}
@@ -501,7 +501,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 		return 0, nil, nil, fmt.Errorf("commit samples: %w", err)
 	}
 	in.learn(req)
-	var names []string // fresh: the Committed hook may keep it
+	var names []string // fresh: the listener may keep it
 	if len(req.names) > 0 {
 		names = make([]string, 0, len(req.names))
 		for name := range req.names {

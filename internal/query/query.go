@@ -59,7 +59,83 @@ type Options struct {
 	// (queries running at a crash are logged at the next start).
 	MaxConcurrency int
 	ActiveQueryDir string
+	// Engine runs the queries: the server's one engine (NewEngine), whose
+	// limits then apply and LookbackDelta must match. Nil builds one from
+	// the limits above (for tests), which Close releases.
+	Engine *promql.Engine
 }
+
+// EngineOptions configure the PromQL engine: one set of limits for every
+// query gmc runs (API, REST API, rules, SLAs, trends).
+type EngineOptions struct {
+	Logger *slog.Logger
+	// Registerer receives the engine's metrics (prometheus_engine_*). Nil: none.
+	Registerer prometheus.Registerer
+	// LookbackDelta, Timeout and MaxSamples are the engine's limits; zero
+	// means Prometheus's defaults (5m, 2m, 50M).
+	LookbackDelta time.Duration
+	Timeout       time.Duration
+	MaxSamples    int
+	// MaxConcurrency queues queries beyond this many at once (0: no queue);
+	// it needs ActiveQueryDir, where Prometheus's active query log is kept
+	// (queries running at a crash are logged at the next start).
+	MaxConcurrency int
+	ActiveQueryDir string
+}
+
+// NewEngine builds the PromQL engine with gmc's settings: Prometheus's
+// defaults, the @ modifier, negative offsets and delayed name removal. The
+// server builds one and hands it to every reader (query, api, rules, sla,
+// trends). It registers the engine's metrics on opts.Registerer. The
+// tracker, nil without MaxConcurrency, keeps the active query log: close it
+// when the engine's queries have ended.
+func NewEngine(opts EngineOptions) (*promql.Engine, *promql.ActiveQueryTracker, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LookbackDelta <= 0 {
+		opts.LookbackDelta = DefaultLookbackDelta
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxSamples <= 0 {
+		opts.MaxSamples = DefaultMaxSamples
+	}
+	eopts := promql.EngineOpts{
+		Logger:        opts.Logger,
+		Reg:           opts.Registerer,
+		MaxSamples:    opts.MaxSamples,
+		Timeout:       opts.Timeout,
+		LookbackDelta: opts.LookbackDelta,
+		NoStepSubqueryIntervalFn: func(int64) int64 {
+			return defaultSubqueryStep.Milliseconds()
+		},
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		// Keep __name__ until the last step (Prometheus's
+		// promql-delayed-name-removal): `max by (service) (timestamp({service="x"}))`
+		// over series that differ only by name then works instead of failing
+		// with "vector cannot contain metrics with the same labelset".
+		EnableDelayedNameRemoval: true,
+		Parser:                   newParser(),
+	}
+	var tracker *promql.ActiveQueryTracker
+	if opts.MaxConcurrency > 0 {
+		var err error
+		tracker, err = promql.NewActiveQueryTracker(opts.ActiveQueryDir, opts.MaxConcurrency, opts.Logger.With("component", "activeQueryTracker"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("query engine: active query log in %s: %w", opts.ActiveQueryDir, err)
+		}
+		eopts.ActiveQueryTracker = tracker // never a nil *ActiveQueryTracker in the interface
+	}
+	return promql.NewEngine(eopts), tracker, nil
+}
+
+// newParser is the PromQL parser of the engine and the API. Prometheus 3.16
+// enables no parser feature by default (experimental functions, fill
+// modifiers and unquoted UTF-8 names are feature flags).
+func newParser() parser.Parser { return parser.NewParser(parser.Options{}) }
 
 // API is the PromQL engine and the Prometheus HTTP API handlers over it.
 // Its handlers are safe for concurrent use.
@@ -73,14 +149,14 @@ type API struct {
 	parser    parser.Parser
 	lookback  time.Duration
 	maxSeries int
-	tracker   *promql.ActiveQueryTracker // nil without MaxConcurrency
+	tracker   *promql.ActiveQueryTracker // of an engine New built; nil otherwise
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
 	remoteRead http.Handler
 }
 
-// New builds the engine and the API. It registers the engine's metrics on
-// opts.Registerer, so call it once per registry.
+// New builds the API over opts.Engine, or over an engine of its own that
+// registers its metrics on opts.Registerer (call it once per registry then).
 func New(opts Options) (*API, error) {
 	if opts.Queryable == nil {
 		return nil, errors.New("query api: queryable is required")
@@ -103,39 +179,23 @@ func New(opts Options) (*API, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	// Prometheus 3.16 enables no parser feature by default (experimental
-	// functions, fill modifiers and unquoted UTF-8 names are feature flags).
-	p := parser.NewParser(parser.Options{})
+	engine := opts.Engine
 	var tracker *promql.ActiveQueryTracker
-	if opts.MaxConcurrency > 0 {
+	if engine == nil {
 		var err error
-		tracker, err = promql.NewActiveQueryTracker(opts.ActiveQueryDir, opts.MaxConcurrency, opts.Logger.With("component", "activeQueryTracker"))
+		engine, tracker, err = NewEngine(EngineOptions{
+			Logger:         opts.Logger.With("component", "promql"),
+			Registerer:     opts.Registerer,
+			LookbackDelta:  opts.LookbackDelta,
+			Timeout:        opts.Timeout,
+			MaxSamples:     opts.MaxSamples,
+			MaxConcurrency: opts.MaxConcurrency,
+			ActiveQueryDir: opts.ActiveQueryDir,
+		})
 		if err != nil {
-			return nil, fmt.Errorf("query api: active query log in %s: %w", opts.ActiveQueryDir, err)
+			return nil, fmt.Errorf("query api: %w", err)
 		}
 	}
-	eopts := promql.EngineOpts{
-		Logger:        opts.Logger.With("component", "promql"),
-		Reg:           opts.Registerer,
-		MaxSamples:    opts.MaxSamples,
-		Timeout:       opts.Timeout,
-		LookbackDelta: opts.LookbackDelta,
-		NoStepSubqueryIntervalFn: func(int64) int64 {
-			return defaultSubqueryStep.Milliseconds()
-		},
-		EnableAtModifier:     true,
-		EnableNegativeOffset: true,
-		// Keep __name__ until the last step (Prometheus's
-		// promql-delayed-name-removal): `max by (service) (timestamp({service="x"}))`
-		// over series that differ only by name then works instead of failing
-		// with "vector cannot contain metrics with the same labelset".
-		EnableDelayedNameRemoval: true,
-		Parser:                   p,
-	}
-	if tracker != nil { // a nil *ActiveQueryTracker in the interface would be called
-		eopts.ActiveQueryTracker = tracker
-	}
-	engine := promql.NewEngine(eopts)
 	var remoteRead http.Handler
 	if sc, ok := opts.Queryable.(storage.SampleAndChunkQueryable); ok {
 		remoteRead = newRemoteRead(opts.Logger.With("component", "remote_read"), opts.Registerer, sc)
@@ -148,14 +208,15 @@ func New(opts Options) (*API, error) {
 		now:        opts.Now,
 		started:    opts.Now(),
 		engine:     engine,
-		parser:     p,
+		parser:     newParser(),
 		lookback:   opts.LookbackDelta,
 		maxSeries:  opts.MaxSeries,
 		tracker:    tracker,
 	}, nil
 }
 
-// Close releases the active query log. Queries must have ended.
+// Close releases the active query log of an engine New built. Queries must
+// have ended.
 func (a *API) Close() error {
 	if a.tracker == nil {
 		return nil
@@ -163,7 +224,7 @@ func (a *API) Close() error {
 	return a.tracker.Close()
 }
 
-// Engine is the PromQL engine, shared with the REST API and the rules manager.
+// Engine is the PromQL engine the API runs queries on.
 func (a *API) Engine() *promql.Engine { return a.engine }
 
 // Parser is the PromQL parser the engine uses.

@@ -82,15 +82,21 @@ func apiAlerts(as []*promrules.Alert) []*APIAlert {
 	return out
 }
 
-// Alerts serves GET /api/v1/alerts: {"status":"success","data":{"alerts":[…]}}.
-func (m *Manager) Alerts(w http.ResponseWriter, _ *http.Request) {
+// ActiveAlerts are the pending and firing alerts of every alerting rule, as
+// /api/v1/alerts lists them.
+func (m *Manager) ActiveAlerts() []*APIAlert {
 	alerts := []*APIAlert{}
 	for _, gr := range m.groups {
 		for _, ar := range gr.g.AlertingRules() {
 			alerts = append(alerts, apiAlerts(ar.ActiveAlerts())...)
 		}
 	}
-	httpapi.WriteSuccess(w, map[string]any{"alerts": alerts})
+	return alerts
+}
+
+// Alerts serves GET /api/v1/alerts: {"status":"success","data":{"alerts":[…]}}.
+func (m *Manager) Alerts(w http.ResponseWriter, _ *http.Request) {
+	httpapi.WriteSuccess(w, map[string]any{"alerts": m.ActiveAlerts()})
 }
 
 // Rules serves GET /api/v1/rules with Prometheus's filters: type=alert|record,

@@ -169,7 +169,7 @@ func TestNotifyPicksGroupsByMetricName(t *testing.T) {
 	var a, b = m.group("threshold:A"), m.group("threshold:B")
 	waitFor(t, func() bool { return !a.GetLastEvaluation().IsZero() && !b.GetLastEvaluation().IsZero() })
 	firstA, firstB := a.GetLastEvaluation(), b.GetLastEvaluation()
-	m.Notify([]string{"gmc_a"})
+	m.MetricsWritten([]string{"gmc_a"})
 	waitFor(t, func() bool { return a.GetLastEvaluation().After(firstA) })
 	if !b.GetLastEvaluation().Equal(firstB) {
 		t.Fatal("Notify(gmc_a) evaluated threshold B, which does not read gmc_a")

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/gmc-dev/gmc/internal/sla"
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -68,6 +69,13 @@ func newManager(t testing.TB, db *gmcstorage.TSDB, opts Options) *Manager {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// slaReporter is the SLA reporter the server builds beside m.
+func slaReporter(m *Manager) *sla.Reporter {
+	return sla.NewReporter(sla.ReporterOptions{
+		SLAs: m.opts.SLAs, Engine: m.engine, Queryable: m.opts.Queryable, Logger: m.logger, Now: m.opts.Now,
+	})
 }
 
 func appendFloat(t testing.TB, db storage.AppendableV2, ls labels.Labels, ts time.Time, v float64) {

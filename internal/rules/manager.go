@@ -2,7 +2,7 @@
 // Prometheus's own rules package: rule files, the short threshold form, the
 // product's default rules and the rules generated from SLAs. Besides the
 // regular interval, a push re-evaluates at once the groups that read the
-// pushed metrics (Notify), so a pushed sample reaches the notification
+// pushed metrics (MetricsWritten), so a pushed sample reaches the notification
 // pipeline in milliseconds. Alert state is served in the Prometheus API
 // format and every pending / firing / resolved transition is kept in a
 // history that survives restarts.
@@ -67,7 +67,9 @@ type Options struct {
 	// ALERTS_FOR_STATE series.
 	Appendable storage.AppendableV2
 	Queryable  storage.Queryable
-	// Engine runs the rules' queries; nil builds one registered on Registerer.
+	// Engine runs the rules' queries: the server's one PromQL engine, which
+	// must enable delayed name removal (the default ServiceSilent rule needs
+	// it, see defaults.yml). Required.
 	Engine     *promql.Engine
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -89,7 +91,7 @@ type Options struct {
 	// none; default 10s.
 	EvalInterval time.Duration
 	// MinNotifyGap is the least time between the starts of two evaluations
-	// of a group triggered by Notify, so a stream of pushes re-evaluates a
+	// of a group triggered by MetricsWritten, so a stream of pushes re-evaluates a
 	// group at most once per gap rather than back to back. A push arriving
 	// later than the gap after the last push-triggered evaluation is
 	// evaluated at once; one arriving sooner waits out the rest of the gap
@@ -120,7 +122,6 @@ type Manager struct {
 	engine  *promql.Engine
 	groups  []*group
 	history *history
-	sla     *sla.Reporter
 	metrics metrics
 	// recorded holds the names recording rules write.
 	recorded map[string]struct{}
@@ -137,7 +138,7 @@ type metrics struct {
 type group struct {
 	g   *promrules.Group
 	sel selectors
-	// trigger holds at most one pending Notify: pushes arriving while an
+	// trigger holds at most one pending MetricsWritten: pushes arriving while an
 	// evaluation is in flight coalesce into one more evaluation.
 	trigger chan struct{}
 
@@ -185,15 +186,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	engine := opts.Engine
 	if engine == nil {
-		engine = promql.NewEngine(promql.EngineOpts{
-			Logger:        opts.Logger.With("component", "rules_engine"),
-			Reg:           opts.Registerer,
-			MaxSamples:    50_000_000,
-			Timeout:       2 * time.Minute,
-			LookbackDelta: 5 * time.Minute,
-			// The default ServiceSilent rule needs it (see defaults.yml).
-			EnableDelayedNameRemoval: true,
-		})
+		return nil, errors.New("rules: an engine is required (the server's one PromQL engine)")
 	}
 	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}}
 	f := promauto.With(opts.Registerer)
@@ -204,7 +197,7 @@ func New(opts Options) (*Manager, error) {
 		}),
 		notifyCalls: f.NewCounter(prometheus.CounterOpts{
 			Name: "gmc_rules_notify_calls_total",
-			Help: "Calls of Notify by ingest.",
+			Help: "Calls of MetricsWritten by ingest.",
 		}),
 		alertsSent: f.NewCounter(prometheus.CounterOpts{
 			Name: "gmc_rules_alerts_sent_total",
@@ -345,9 +338,6 @@ func New(opts Options) (*Manager, error) {
 			m.logger.Error("record alert history", "err", err)
 		}
 	}
-	m.sla = sla.NewReporter(sla.ReporterOptions{
-		SLAs: opts.SLAs, Engine: engine, Queryable: opts.Queryable, Logger: opts.Logger, Now: opts.Now,
-	})
 	return m, nil
 }
 
@@ -362,10 +352,6 @@ func (m *Manager) Writes(metricName string) bool {
 	return ok
 }
 
-// SLA returns the reporter of the SLAs' state (GET /sla, /sla/{name} and
-// the /system/status entries).
-func (m *Manager) SLA() *sla.Reporter { return m.sla }
-
 // Groups returns the rule groups, sorted by file and name.
 func (m *Manager) Groups() []*promrules.Group {
 	out := make([]*promrules.Group, len(m.groups))
@@ -375,7 +361,7 @@ func (m *Manager) Groups() []*promrules.Group {
 	return out
 }
 
-// Run evaluates every group at its interval and whenever Notify names a
+// Run evaluates every group at its interval and whenever MetricsWritten names a
 // metric it reads, until ctx is done. Each group is evaluated right away.
 func (m *Manager) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -445,12 +431,12 @@ func (m *Manager) waitGap(ctx context.Context, tick <-chan time.Time, last time.
 	}
 }
 
-// Notify tells the manager that metrics were written (ingest calls it after
+// MetricsWritten tells the manager that metrics were written (ingest calls it after
 // each commit). Every group whose rules read one of them is evaluated as
 // soon as its current evaluation, if any, ends and Options.MinNotifyGap has
 // passed since its last push-triggered evaluation began; calls that arrive
 // meanwhile coalesce into that one evaluation. It never blocks.
-func (m *Manager) Notify(metricNames []string) {
+func (m *Manager) MetricsWritten(metricNames []string) {
 	m.metrics.notifyCalls.Inc()
 	for _, gr := range m.groups {
 		if gr.sel.readsAny(metricNames) {

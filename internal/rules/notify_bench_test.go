@@ -59,7 +59,7 @@ func BenchmarkPushToNotification(b *testing.B) {
 		if err := app.Commit(); err != nil {
 			b.Fatal(err)
 		}
-		m.Notify(names)
+		m.MetricsWritten(names)
 		timeout := time.After(10 * time.Second)
 	wait:
 		for {

@@ -46,7 +46,7 @@ func TestNotifyMinGap(t *testing.T) {
 			// (one, not two: a trigger left during the gap is spent by
 			// the evaluation that follows it).
 			for range 100 {
-				m.Notify(names)
+				m.MetricsWritten(names)
 				synctest.Wait()
 			}
 			if got := triggered(m); got != 1 {
@@ -82,7 +82,7 @@ func TestNotifyMinGap(t *testing.T) {
 				defer stop()
 				time.Sleep(time.Second)
 				for range 500 {
-					m.Notify(names)
+					m.MetricsWritten(names)
 					time.Sleep(time.Millisecond)
 				}
 				time.Sleep(time.Second)

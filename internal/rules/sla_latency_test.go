@@ -118,7 +118,7 @@ func TestSLALatencyOnSDKNativeHistogram(t *testing.T) {
 	ctx := context.Background()
 	check := func(at int, windows map[string][2]float64) {
 		t.Helper()
-		got, err := m.SLA().ErrorRatios(ctx, m.SLA().SLAs()[0], t0.Add(time.Duration(at)*time.Minute))
+		got, err := slaReporter(m).ErrorRatios(ctx, slaReporter(m).SLAs()[0], t0.Add(time.Duration(at)*time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ func TestSLALatencyOnSDKNativeHistogram(t *testing.T) {
 	check(120, want)
 
 	// The SLA's status over 1h: 99% objective, achievement 100·(1 - ratio).
-	st := m.SLA().Status()[0]
+	st := slaReporter(m).Status()[0]
 	for _, ws := range st.Windows {
 		if ws.Window != "1h" {
 			continue

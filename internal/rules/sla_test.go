@@ -89,7 +89,7 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		// Only a day of data exists: the 3d window holds the same orders.
 		"3d": 18360 / 864000.0,
 	}
-	got, err := m.SLA().ErrorRatios(ctx, m.SLA().SLAs()[0], end)
+	got, err := slaReporter(m).ErrorRatios(ctx, slaReporter(m).SLAs()[0], end)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 	}
 
 	// Status: objective 99% (budget 1%).
-	st := m.SLA().Status()[0]
+	st := slaReporter(m).Status()[0]
 	type win struct{ ach, left, burn float64 }
 	wantWin := map[string]win{
 		// 80% achieved; 20% errors spend the 1% budget 20 times over: left 1-20 = -19.

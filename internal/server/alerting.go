@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql"
 
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/bench"
@@ -14,11 +15,14 @@ import (
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/rules"
+	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/web"
 )
 
-// buildAlerting builds the notification dispatcher and the rules manager that
-// feeds it; the ingester's commits trigger rule evaluation (the sub-second path).
-func (s *Server) buildAlerting() error {
+// buildAlerting builds the notification dispatcher, the rules manager that
+// feeds it and the SLA reporter; the ingester's commits trigger rule
+// evaluation (the sub-second path) through rules.Manager.MetricsWritten.
+func (s *Server) buildAlerting(engine *promql.Engine) error {
 	cfg := s.opts.Config
 	externalURL := "http://" + s.Addr()
 	var err error
@@ -55,7 +59,7 @@ func (s *Server) buildAlerting() error {
 	s.rules, err = rules.New(rules.Options{
 		Appendable:   s.store,
 		Queryable:    s.queryable,
-		Engine:       s.query.Engine(),
+		Engine:       engine,
 		Logger:       s.logger.With("component", "rules"),
 		Registerer:   s.reg,
 		Now:          s.opts.Now,
@@ -78,15 +82,14 @@ func (s *Server) buildAlerting() error {
 		Sink:         func(alerts []*model.Alert) { s.notify.Send(alerts...) },
 		SLAs:         cfg.SLAs,
 	})
-	return err
-}
-
-// committed is the ingester's hook: rules reading what was just written are
-// evaluated now rather than on their next tick.
-func (s *Server) committed(metricNames []string) {
-	if s.rules != nil {
-		s.rules.Notify(metricNames)
+	if err != nil {
+		return err
 	}
+	s.onClose("alert history", s.rules.Close)
+	s.sla = sla.NewReporter(sla.ReporterOptions{
+		SLAs: cfg.SLAs, Engine: engine, Queryable: s.queryable, Logger: s.logger.With("component", "sla"), Now: s.opts.Now,
+	})
+	return nil
 }
 
 // ownSeries reports whether gmc itself writes series of this name (alerts,
@@ -107,9 +110,19 @@ func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
 	return out
 }
 
-// statusExtra adds the SLAs' states to /system/status.
-func (s *Server) statusExtra(ctx context.Context) map[string]any {
-	return map[string]any{"slas": s.rules.SLA().StatusContext(ctx), "access": s.guard.Status(), "storage_tiers": s.tiers.Stats()}
+// firingAlerts is the dashboard's alert source: the rules' active alerts,
+// read in-process.
+func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
+	var as []web.Alert
+	for _, a := range s.rules.ActiveAlerts() {
+		as = append(as, web.NewAlert(a.Labels.Map(), a.Annotations.Map(), a.State, a.ActiveAt, a.Value))
+	}
+	return web.Firing(as), nil
+}
+
+// slaStates are the SLAs' states for /system/status.
+func (s *Server) slaStates(ctx context.Context) []sla.Status {
+	return s.sla.StatusContext(ctx)
 }
 
 // buildBenchmarks builds the scheduler running the configured benchmarks and

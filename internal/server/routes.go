@@ -22,7 +22,7 @@ func (s *Server) routes() http.Handler {
 		s.api.Routes(),          // the product REST API
 		s.trends.Routes(),       // GET /trends/{service} (docs/history.md)
 		s.rules.Routes(),        // Prometheus-format alerts and rules, alert history
-		s.rules.SLA().Routes(),  // SLAs
+		s.sla.Routes(),          // SLAs
 		s.notify.API().Routes(), // Alertmanager-style silences, notification status
 		s.reports.Routes(),      // benchmark reports
 		s.ui.Routes(),           // the dashboard: /, /assets/, /api/ui/events (SSE)

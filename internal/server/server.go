@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
+
+	promstorage "github.com/prometheus/prometheus/storage"
 
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/auth"
@@ -29,12 +32,14 @@ import (
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/rules"
+	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/storage"
 	"github.com/gmc-dev/gmc/internal/tier"
 	"github.com/gmc-dev/gmc/internal/trend"
 	"github.com/gmc-dev/gmc/internal/web"
-	promstorage "github.com/prometheus/prometheus/storage"
 )
+
+var _ ingest.MetricsListener = (*rules.Manager)(nil)
 
 // Options configure a Server.
 type Options struct {
@@ -67,6 +72,7 @@ type Server struct {
 	api      *api.API
 	trends   *trend.Handler
 	rules    *rules.Manager
+	sla      *sla.Reporter
 	notify   *notify.Dispatcher
 	bench    *bench.Scheduler
 	reports  *bench.Handler
@@ -79,9 +85,48 @@ type Server struct {
 	// queryable reads raw data and tiers: every reader's store.
 	tiers     *tier.Set
 	queryable promstorage.Queryable
+
+	closers   []closer // torn down last first by Close
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New opens the storage and builds every part; it listens but serves only in Run.
+// closer is one teardown step registered by New.
+type closer struct {
+	what  string
+	close func() error
+}
+
+// onClose registers a teardown step; Close runs them in reverse order and
+// prefixes their errors with "close <what>: " unless what is empty.
+func (s *Server) onClose(what string, close func() error) {
+	s.closers = append(s.closers, closer{what, close})
+}
+
+// Close releases everything New acquired, last acquired first: the alert
+// history, the listener, the remote-write queues, the storage. It is
+// idempotent and safe on a Server whose Run has returned (Run calls it) or
+// never started. It returns the first error.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			c := s.closers[i]
+			err := c.close()
+			if err != nil && c.what != "" {
+				err = fmt.Errorf("close %s: %w", c.what, err)
+			}
+			if err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// New opens the storage and builds every part; it listens but serves only in
+// Run. It builds what the parts share once: the registry, the clock, the
+// storage and the PromQL engine. Every resource it acquires is released by
+// Close, also when New itself fails.
 func New(opts Options) (_ *Server, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -97,36 +142,34 @@ func New(opts Options) (_ *Server, err error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, logger: opts.Logger, reg: opts.Registry}
+	defer func() {
+		if err != nil {
+			_ = s.Close() // the error that made New fail is the one to report
+		}
+	}()
 	cfg := opts.Config
 	appendable, err := s.openStorage(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.closeStorage()
-		}
-	}()
+	s.onClose("", s.closeStorage) // the remote_write queues, then the storage; its errors say which
 	store := s.store
 	if err := s.openTiers(cfg); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.tiers.Close()
-		}
-	}()
+	s.onClose("", s.tiers.Close) // its errors name the tier
 	queryable := s.queryable
 	// Listen first: the alerting parts link back to the real address.
 	s.listener, err = net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.ListenAddress, err)
 	}
-	defer func() {
-		if err != nil {
-			s.listener.Close()
+	s.onClose("listener", func() error {
+		if err := s.listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
 		}
-	}()
+		return nil // http.Server.Shutdown closed it
+	})
 	if n := cfg.Server.MaxConnections; n > 0 {
 		s.listener = netutil.LimitListener(s.listener, n)
 	}
@@ -142,6 +185,26 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The one PromQL engine: one set of limits, one set of engine metrics.
+	engine, tracker, err := query.NewEngine(query.EngineOptions{
+		Logger:         s.logger.With("component", "promql"),
+		Registerer:     s.reg,
+		Timeout:        time.Duration(cfg.Query.Timeout),
+		MaxSamples:     cfg.Query.MaxSamples,
+		MaxConcurrency: cfg.Query.MaxConcurrency,
+		ActiveQueryDir: cfg.Server.DataDir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if tracker != nil {
+		s.onClose("active query log", tracker.Close)
+	}
+	// Built in the reverse of the data flow, so each part exists before
+	// the one that feeds it: notify ← rules ← ingest.
+	if err := s.buildAlerting(engine); err != nil {
+		return nil, err
+	}
 
 	s.ingester, err = ingest.New(ingest.Options{
 		Appendable:    appendable,
@@ -149,7 +212,7 @@ func New(opts Options) (_ *Server, err error) {
 		Logger:        s.logger.With("component", "ingest"),
 		Registerer:    s.reg,
 		Now:           opts.Now,
-		Committed:     s.committed,
+		Listener:      s.rules,
 		Version:       opts.Version,
 		PushStateFile: filepath.Join(cfg.Server.DataDir, "pushgateway", "groups.gob"),
 		GroupTTL:      time.Duration(cfg.Pushgateway.GroupTTL),
@@ -170,28 +233,20 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}
 	s.query, err = query.New(query.Options{
-		Queryable:      queryable,
-		Logger:         s.logger.With("component", "query"),
-		Registerer:     s.reg,
-		Version:        opts.Version,
-		Now:            opts.Now,
-		Timeout:        time.Duration(cfg.Query.Timeout),
-		MaxSamples:     cfg.Query.MaxSamples,
-		MaxSeries:      cfg.Query.MaxSeries,
-		MaxConcurrency: cfg.Query.MaxConcurrency,
-		ActiveQueryDir: cfg.Server.DataDir,
+		Queryable:  queryable,
+		Engine:     engine,
+		Logger:     s.logger.With("component", "query"),
+		Registerer: s.reg,
+		Version:    opts.Version,
+		Now:        opts.Now,
+		MaxSeries:  cfg.Query.MaxSeries,
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			s.query.Close()
-		}
-	}()
 	s.api = api.New(api.Options{
 		Queryable:       queryable,
-		Engine:          s.query.Engine(),
+		Engine:          engine,
 		Logger:          s.logger.With("component", "api"),
 		Now:             opts.Now,
 		StaleAfter:      time.Duration(cfg.Server.StaleAfter),
@@ -202,20 +257,18 @@ func New(opts Options) (_ *Server, err error) {
 		StorageStats:    store.Stats,
 		SamplesIngested: s.ingester.SamplesTotal,
 		Version:         opts.Version,
-		Extra:           s.statusExtra,
+		SLAs:            s.slaStates,
+		Access:          s.guard.Status,
+		StorageTiers:    s.tiers.Stats,
 	})
 	s.trends = trend.NewHandler(trend.Options{
-		Queryable: queryable, Engine: s.query.Engine(), Logger: s.logger.With("component", "trend"), Now: opts.Now,
+		Queryable: queryable, Engine: engine, Logger: s.logger.With("component", "trend"), Now: opts.Now,
 	})
-
-	if err := s.buildAlerting(); err != nil {
-		return nil, err
-	}
 	if err := s.buildBenchmarks(); err != nil {
 		return nil, err
 	}
 	s.ui, err = web.New(web.Options{
-		Alerts: web.AlertsFromAPI(http.HandlerFunc(s.rules.Alerts)),
+		Alerts: s.firingAlerts,
 		Logger: s.logger.With("component", "web"),
 	})
 	if err != nil {
@@ -233,8 +286,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run serves until ctx is done, then shuts down cleanly: it stops HTTP and
 // the background parts (scraping, rules, notifications, benchmarks), waits
-// for all of them, and only then closes the alert history and the storage,
-// so every acknowledged write is in the WAL before it closes.
+// for all of them, and only then Closes the server (alert history, storage),
+// so every acknowledged write is in the WAL before the storage closes.
 func (s *Server) Run(ctx context.Context) error {
 	sc := s.opts.Config.Server
 	headerTimeout := 10 * time.Second
@@ -287,16 +340,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.logger.Info("gmc server listening", "addr", s.Addr(), "data_dir", s.opts.Config.Server.DataDir)
 
 	runErr := g.Wait()
-	if err := s.query.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("close query log: %w", err)
-	}
-	if err := s.rules.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("close rules: %w", err)
-	}
-	if err := s.tiers.Close(); err != nil && runErr == nil {
-		runErr = fmt.Errorf("close tiers: %w", err)
-	}
-	if err := s.closeStorage(); err != nil && runErr == nil {
+	if err := s.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	s.logger.Info("gmc server stopped")

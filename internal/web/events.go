@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"time"
@@ -33,60 +32,27 @@ type AlertSource func(ctx context.Context) ([]Alert, error)
 // ErrAlertsUnavailable says the server has no alerting.
 var ErrAlertsUnavailable = errors.New("alerting is not available on this server")
 
-// AlertsFromAPI reads the firing alerts from a handler serving the
-// Prometheus-format GET /api/v1/alerts (called in-process, no network):
-// {"status":"success","data":{"alerts":[{labels, annotations, state,
-// activeAt, value}]}}. A 404 from it reads as ErrAlertsUnavailable, so it can
-// be given the server's whole routing table before alerting is wired.
-func AlertsFromAPI(h http.Handler) AlertSource {
-	return func(ctx context.Context) ([]Alert, error) {
-		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/alerts", nil)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
-			return nil, ErrAlertsUnavailable
-		}
-		if rec.Code != http.StatusOK {
-			return nil, fmt.Errorf("read alerts: /api/v1/alerts answered %d: %s", rec.Code, strings.TrimSpace(rec.Body.String()))
-		}
-		return DecodeAlerts(rec.Body.Bytes())
+// NewAlert is the banner's view of one alert of Prometheus's alert model
+// (labels, annotations, state, activeAt, value).
+func NewAlert(labels, annotations map[string]string, state string, activeAt *time.Time, value string) Alert {
+	return Alert{
+		Name: labels["alertname"], Severity: labels["severity"], Service: labels["service"],
+		Summary: firstNonEmpty(annotations["summary"], annotations["description"]),
+		State:   state, ActiveAt: activeAt, Value: value, Labels: labels, Annotations: annotations,
 	}
 }
 
-// DecodeAlerts parses a Prometheus /api/v1/alerts body and returns its
-// firing alerts, sorted by severity (critical, page first), then name.
-func DecodeAlerts(body []byte) ([]Alert, error) {
-	var resp struct {
-		Status string `json:"status"`
-		Data   struct {
-			Alerts []struct {
-				Labels      map[string]string `json:"labels"`
-				Annotations map[string]string `json:"annotations"`
-				State       string            `json:"state"`
-				ActiveAt    *time.Time        `json:"activeAt"`
-				Value       string            `json:"value"`
-			} `json:"alerts"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, fmt.Errorf("decode /api/v1/alerts body: %w", err)
-	}
-	if resp.Status != "success" {
-		return nil, fmt.Errorf("decode /api/v1/alerts body: status is %q, want success", resp.Status)
-	}
+// Firing returns the firing alerts of as (pending ones left out), sorted by
+// SortAlerts.
+func Firing(as []Alert) []Alert {
 	out := []Alert{}
-	for _, a := range resp.Data.Alerts {
-		if a.State != "firing" {
-			continue
+	for _, a := range as {
+		if a.State == "firing" {
+			out = append(out, a)
 		}
-		out = append(out, Alert{
-			Name: a.Labels["alertname"], Severity: a.Labels["severity"], Service: a.Labels["service"],
-			Summary: firstNonEmpty(a.Annotations["summary"], a.Annotations["description"]),
-			State:   a.State, ActiveAt: a.ActiveAt, Value: a.Value, Labels: a.Labels, Annotations: a.Annotations,
-		})
 	}
 	SortAlerts(out)
-	return out, nil
+	return out
 }
 
 // SortAlerts orders alerts by severity (critical/page, warning/ticket,

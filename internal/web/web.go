@@ -32,7 +32,6 @@ var dist embed.FS
 type Options struct {
 	// Alerts returns the alerts firing now; the events stream polls it every
 	// Interval. Nil: the stream reports alerting as unavailable.
-	// AlertsFromAPI adapts a Prometheus-format /api/v1/alerts handler.
 	Alerts AlertSource
 	// Interval is how often the events stream polls Alerts (default 1s).
 	Interval time.Duration

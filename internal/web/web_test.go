@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -145,25 +144,17 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func TestAlertsFromAPI(t *testing.T) {
-	body := `{"status":"success","data":{"alerts":[
-	 {"labels":{"alertname":"B","severity":"warning"},"annotations":{},"state":"firing","activeAt":"2026-11-25T10:00:00Z","value":"1e+00"},
-	 {"labels":{"alertname":"P","severity":"critical"},"annotations":{},"state":"pending","activeAt":"2026-11-25T10:00:00Z","value":"1"},
-	 {"labels":{"alertname":"A","severity":"critical","service":"me"},"annotations":{"summary":"p99 over 1ms"},"state":"firing","activeAt":"2026-11-25T10:00:01Z","value":"0.0012"}]}}`
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) })
-	as, err := AlertsFromAPI(mux)(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestFiringAlerts(t *testing.T) {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	as := Firing([]Alert{
+		NewAlert(map[string]string{"alertname": "B", "severity": "warning"}, map[string]string{}, "firing", &at, "1e+00"),
+		NewAlert(map[string]string{"alertname": "P", "severity": "critical"}, map[string]string{}, "pending", &at, "1"),
+		NewAlert(map[string]string{"alertname": "A", "severity": "critical", "service": "me"}, map[string]string{"summary": "p99 over 1ms"}, "firing", &at, "0.0012"),
+	})
 	if len(as) != 2 || as[0].Name != "A" || as[0].Service != "me" || as[0].Summary != "p99 over 1ms" || as[0].Value != "0.0012" || as[1].Name != "B" {
 		t.Fatalf("alerts %+v, want A (critical, me) then B; pending P left out", as)
 	}
-	if _, err := AlertsFromAPI(http.NewServeMux())(context.Background()); !errors.Is(err, ErrAlertsUnavailable) {
-		t.Fatalf("from a mux without /api/v1/alerts: %v, want ErrAlertsUnavailable", err)
-	}
-	bad := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", 500) })
-	if _, err := AlertsFromAPI(bad)(context.Background()); err == nil || !strings.Contains(err.Error(), "500") {
-		t.Fatalf("from a failing handler: %v", err)
+	if d := NewAlert(nil, map[string]string{"description": "d"}, "firing", nil, ""); d.Summary != "d" {
+		t.Fatalf("summary falls back to the description: %+v", d)
 	}
 }
