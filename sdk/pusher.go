@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -253,8 +255,11 @@ func (p *Pusher) Gather() error {
 
 // sendLoop sends the queue's head until ctx ends.
 func (p *Pusher) sendLoop(ctx context.Context) {
-	const minBackoff = 100 * time.Millisecond
-	backoff := time.Duration(0)
+	// Exponential backoff without jitter, 100ms, 200ms, … up to
+	// MaxRetryBackoff (notify's retry policy too); reset by a success.
+	retry := &backoff.ExponentialBackOff{
+		InitialInterval: min(100*time.Millisecond, p.opts.MaxRetryBackoff), Multiplier: 2, MaxInterval: p.opts.MaxRetryBackoff,
+	}
 	down := false
 	for {
 		seq, body, ok, err := p.q.head()
@@ -283,7 +288,7 @@ func (p *Pusher) sendLoop(ctx context.Context) {
 				p.logger.Info("gmc reachable again, sending spooled requests", "url", p.url, "waiting", p.q.len())
 				down = false
 			}
-			backoff = 0
+			retry.Reset()
 		case errors.As(err, &rejected):
 			p.requests.WithLabelValues("rejected").Inc()
 			p.logger.Error("samples lost: gmc rejected a remote-write request", "url", p.url, "err", err)
@@ -299,8 +304,7 @@ func (p *Pusher) sendLoop(ctx context.Context) {
 				p.logger.Warn("gmc unreachable, spooling remote-write requests", "url", p.url, "err", err)
 				down = true
 			}
-			backoff = min(max(2*backoff, minBackoff), p.opts.MaxRetryBackoff)
-			t := time.NewTimer(backoff)
+			t := time.NewTimer(retry.NextBackOff())
 			select {
 			case <-ctx.Done():
 				t.Stop()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/gmc-dev/gmc/internal/notify/channel"
 )
 
@@ -11,7 +13,11 @@ import (
 // the outcome. It returns the last error when every attempt failed.
 func (d *Dispatcher) deliver(ctx context.Context, in *integration, send func(context.Context) error) error {
 	d.m.notifications.WithLabelValues(in.channel, in.receiver).Inc()
-	wait := d.opts.Retry.Initial
+	// Exponential backoff without jitter: Initial, 2×Initial, … up to Max
+	// (the SDK's retry policy too).
+	wait := &backoff.ExponentialBackOff{
+		InitialInterval: d.opts.Retry.Initial, Multiplier: 2, MaxInterval: d.opts.Retry.Max,
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
@@ -31,7 +37,7 @@ func (d *Dispatcher) deliver(ctx context.Context, in *integration, send func(con
 			break
 		}
 		d.logger.Debug("notification attempt failed, retrying", "channel", in.channel, "receiver", in.receiver, "attempt", attempt, "err", err)
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wait.NextBackOff())
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -40,7 +46,6 @@ func (d *Dispatcher) deliver(ctx context.Context, in *integration, send func(con
 		if ctx.Err() != nil {
 			break
 		}
-		wait = min(2*wait, d.opts.Retry.Max)
 	}
 	d.m.failed.WithLabelValues(in.channel, in.receiver).Inc()
 	d.logger.Error("notification failed", "channel", in.channel, "receiver", in.receiver, "index", in.index, "permanent", channel.IsPermanent(err), "err", err)
