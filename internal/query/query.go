@@ -41,6 +41,9 @@ type Options struct {
 	// Queryable is the storage queries read from. Required.
 	Queryable storage.Queryable
 	Logger    *slog.Logger
+	// RemoteRead is what /api/v1/read reads (it needs chunk queriers: the
+	// raw store); nil: Queryable, if it has them.
+	RemoteRead storage.SampleAndChunkQueryable
 	// Registerer receives the engine's metrics (prometheus_engine_*). Nil: none.
 	Registerer prometheus.Registerer
 	// Version is gmc's own version, reported as buildinfo's "revision".
@@ -197,8 +200,11 @@ func New(opts Options) (*API, error) {
 		}
 	}
 	var remoteRead http.Handler
-	if sc, ok := opts.Queryable.(storage.SampleAndChunkQueryable); ok {
-		remoteRead = newRemoteRead(opts.Logger.With("component", "remote_read"), opts.Registerer, sc)
+	if opts.RemoteRead == nil {
+		opts.RemoteRead, _ = opts.Queryable.(storage.SampleAndChunkQueryable)
+	}
+	if opts.RemoteRead != nil {
+		remoteRead = newRemoteRead(opts.Logger.With("component", "remote_read"), opts.Registerer, opts.RemoteRead)
 	}
 	return &API{
 		remoteRead: remoteRead,

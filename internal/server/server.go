@@ -17,10 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	toolkitweb "github.com/prometheus/exporter-toolkit/web"
+	promstorage "github.com/prometheus/prometheus/storage"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
-
-	promstorage "github.com/prometheus/prometheus/storage"
 
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/auth"
@@ -232,8 +231,10 @@ func New(opts Options) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	rawRead, _ := store.(promstorage.SampleAndChunkQueryable) // remote read serves raw samples and chunks
 	s.query, err = query.New(query.Options{
 		Queryable:  queryable,
+		RemoteRead: rawRead,
 		Engine:     engine,
 		Logger:     s.logger.With("component", "query"),
 		Registerer: s.reg,
