@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +33,11 @@ const (
 	DefaultFlushTimeout    = 2 * time.Second
 	// RemoteWritePath is where gmc (and Prometheus) receive remote-write.
 	RemoteWritePath = "/api/v1/write"
+	// HostLabel is the label joining a service's series to its machine's
+	// (see PusherOptions.Host); the gmc agent sets it too.
+	HostLabel = "host"
+	// HostNone as PusherOptions.Host adds no host label.
+	HostNone = "-"
 )
 
 // PusherOptions configure a Pusher.
@@ -53,6 +59,13 @@ type PusherOptions struct {
 	// ExternalLabels are added to every series that lacks them (e.g.
 	// instance="host-1").
 	ExternalLabels map[string]string
+	// Host is the value of the host label added to every series that
+	// lacks one (as ExternalLabels are), so a service's series join the
+	// series of the gmc agent on the same machine, which sets the same
+	// label: the dashboard shows the host's CPU, memory, disk and network
+	// beside the service. Empty: os.Hostname(); HostNone: no host label.
+	// A "host" key in ExternalLabels wins.
+	Host string
 	// ClassicHistograms also sends the classic buckets (name_bucket{le}) of
 	// histograms that have native buckets. The SDK's own histograms have
 	// both; sending both lets either kind of query work.
@@ -179,8 +192,21 @@ func NewPusher(opts PusherOptions) (*Pusher, error) {
 		p.logger.Info("replaying spooled requests", "requests", sp.len(), "bytes", sp.bytes, "dir", opts.SpoolDir)
 	}
 	p.q = newQueue(sp, 4)
-	for _, k := range slices.Sorted(maps.Keys(opts.ExternalLabels)) {
-		p.enc.external = append(p.enc.external, label{k, opts.ExternalLabels[k]})
+	ext := maps.Clone(opts.ExternalLabels)
+	if ext == nil {
+		ext = map[string]string{}
+	}
+	if _, ok := ext[HostLabel]; !ok && opts.Host != HostNone {
+		host := opts.Host
+		if host == "" {
+			host, _ = os.Hostname()
+		}
+		if host != "" {
+			ext[HostLabel] = host
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(ext)) {
+		p.enc.external = append(p.enc.external, label{k, ext[k]})
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -173,5 +174,36 @@ func TestNewPusherValidates(t *testing.T) {
 	}
 	if p.url != "http://127.0.0.1:9900/api/v1/write" {
 		t.Errorf("url %q", p.url)
+	}
+}
+
+// TestPusherHostLabel: every series gets the host label the agent sets too
+// (the dashboard's join of a service to its machine), unless told otherwise.
+func TestPusherHostLabel(t *testing.T) {
+	hostname, err := os.Hostname()
+	if err != nil || hostname == "" {
+		t.Fatalf("os.Hostname: %q, %v", hostname, err)
+	}
+	for _, tc := range []struct {
+		name     string
+		host     string
+		external map[string]string
+		want     []label
+	}{
+		{"default is the hostname", "", map[string]string{"instance": "a"}, []label{{"host", hostname}, {"instance", "a"}}},
+		{"given", "box-7", nil, []label{{"host", "box-7"}}},
+		{"external label wins", "box-7", map[string]string{"host": "h1", "job": "j"}, []label{{"host", "h1"}, {"job", "j"}}},
+		{"none", HostNone, map[string]string{"instance": "a"}, []label{{"instance", "a"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			p, err := NewPusher(PusherOptions{URL: "http://127.0.0.1:1", Gatherer: reg, Host: tc.host, ExternalLabels: tc.external})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(p.enc.external, tc.want) {
+				t.Errorf("external labels %v, want %v", p.enc.external, tc.want)
+			}
+		})
 	}
 }

@@ -30,7 +30,7 @@ const (
 //	interval: 1s
 //	spool: {dir: /var/lib/gmc-agent/spool, max_bytes: 268435456}
 //	web: {listen_address: 127.0.0.1:9901}   # "" serves no /metrics
-//	external_labels: {instance: host-1, job: gmc-agent}
+//	external_labels: {instance: host-1, job: gmc-agent, host: host-1}
 //	processes:
 //	  - {service: matching-engine, name: matching-engine}
 //	  - {service: risk, pidfile: /run/risk.pid}
@@ -62,7 +62,9 @@ type WebConfig struct {
 }
 
 // DefaultConfig is the configuration without a file: external labels
-// instance=<hostname> and job=gmc-agent.
+// instance=<hostname> and job=gmc-agent. The pusher adds host=<hostname>
+// too (sdk.PusherOptions.Host), the label services pushing through the SDK
+// on the same machine carry: the dashboard joins them on it.
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
