@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -53,6 +54,9 @@ type ConfigParams struct {
 // four standard benchmarks. It returns the notification channels in use.
 func Config(p ConfigParams) (config.Config, []string, error) {
 	cfg := config.Default()
+	// The scraped market-data joins its host (the machine the demo runs
+	// on) by the host label the SDK's pushes and the agent carry.
+	hostname, _ := os.Hostname()
 	cfg.Server.ListenAddress = p.Listen
 	cfg.Server.DataDir = p.DataDir
 	cfg.ScrapeConfigs = []ingest.ScrapeConfig{{
@@ -61,7 +65,7 @@ func Config(p ConfigParams) (config.Config, []string, error) {
 		ScrapeTimeout:  config.Duration(500 * time.Millisecond),
 		StaticConfigs: []ingest.StaticConfig{{
 			Targets: []string{p.MarketData},
-			Labels:  map[string]string{"service": ServiceMarketData},
+			Labels:  map[string]string{"service": ServiceMarketData, "host": hostname},
 		}},
 	}}
 	cfg.Alerting.DefaultRules = true

@@ -209,7 +209,7 @@ func New(opts Options) (*Demo, error) {
 	d.engine = &engine{svc: s[1], in: make(chan *request), risk: d.risk}
 	d.gateway = &gateway{svc: s[0], in: make(chan *request), engine: d.engine, risk: d.risk, rng: rng(1)}
 	d.backtester = &backtester{svc: s[3], rate: opts.BacktestRate, rng: rng(2)}
-	d.marketData = &marketData{svc: s[4], rate: opts.MarketDataRate, mid: mid, rec: recording(seed, 1<<16)}
+	d.marketData = newMarketData(s[4], opts.MarketDataRate, mid, recording(seed, 1<<16))
 	for i, def := range strategyDefs() {
 		ss, err := svc("strategy-"+def.name, true)
 		if err != nil {

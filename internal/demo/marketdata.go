@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // A recorded market-data message: a trade or a quote update of one
@@ -67,11 +70,30 @@ func (p *player) next() {
 // a steady rate, publishes the mid price the strategies quote around, and
 // counts messages in gmc_requests_total{endpoint="message"} (rate() is
 // messages/s). gmc scrapes it: it serves /metrics instead of pushing.
+//
+// Its feed health: gmc_feed_gaps_total counts sequence gaps in the feed and
+// gmc_feed_latency_seconds is how late each batch is applied after it was
+// due (the playback's clock: scheduling delay plus decoding).
 type marketData struct {
 	svc  *service
 	rate int
 	mid  *atomic.Int64
 	rec  []byte
+
+	gaps    prometheus.Counter
+	latency prometheus.Histogram
+}
+
+func newMarketData(svc *service, rate int, mid *atomic.Int64, rec []byte) *marketData {
+	f := promauto.With(svc.reg)
+	return &marketData{
+		svc: svc, rate: rate, mid: mid, rec: rec,
+		gaps: f.NewCounter(prometheus.CounterOpts{Name: "gmc_feed_gaps_total", Help: "Sequence gaps seen in the market-data feed."}),
+		latency: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "gmc_feed_latency_seconds", Help: "How late a market-data batch is applied after it was due.",
+			Buckets: prometheus.ExponentialBuckets(10e-6, 2, 14), NativeHistogramBucketFactor: 1.1,
+		}),
+	}
 }
 
 func (md *marketData) run(ctx context.Context) {
@@ -79,13 +101,24 @@ func (md *marketData) run(ctx context.Context) {
 	perTick := max(1, md.rate/int(time.Second/tick))
 	p := &player{rec: md.rec}
 	msgs := md.svc.m.Requests.WithLabelValues("message")
+	var due time.Time
 	md.svc.every(ctx, tick, func() {
 		start := time.Now()
+		// The batch was due one tick after the last; after a pause (an
+		// outage) the playback clock starts again now.
+		if due.IsZero() || start.Sub(due) > time.Second {
+			due = start
+		} else {
+			due = due.Add(tick)
+		}
+		gaps := p.gaps
 		for range perTick {
 			p.next()
 		}
 		md.mid.Store(p.mid)
 		msgs.Add(float64(perTick))
+		md.gaps.Add(float64(p.gaps - gaps))
 		md.svc.m.RequestLatency.WithLabelValues("batch").Observe(time.Since(start).Seconds())
+		md.latency.Observe(max(0, time.Since(due).Seconds()))
 	})
 }
