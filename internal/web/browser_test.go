@@ -30,6 +30,17 @@ type stack struct {
 	URL    string
 	Data   *webtest.Data
 	alerts atomic.Pointer[[]web.Alert]
+	down   atomic.Bool
+	hs     *httptest.Server
+}
+
+// setDown makes the stack behave as a stopped server (every connection
+// dropped, new ones closed unanswered) or brings it back.
+func (st *stack) setDown(down bool) {
+	st.down.Store(down)
+	if down {
+		st.hs.CloseClientConnections()
+	}
 }
 
 func startStack(t *testing.T, services int, fixtures bool) *stack {
@@ -54,7 +65,19 @@ func startStack(t *testing.T, services int, fixtures bool) *stack {
 		}
 	}
 	mux.Handle("/", srv.Handler())
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st.down.Load() {
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	st.hs = hs
 	t.Cleanup(func() { ui.Shutdown(); hs.Close() })
 	st.URL = hs.URL
 	sctx, scancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -31,7 +31,9 @@ import (
 type Options struct {
 	// Services is how many services report (at least 3: matching-engine
 	// with native histograms, risk-engine with classic buckets, gateway by
-	// JSON push; more are named svc-04…). Default 3.
+	// JSON push; more are named svc-04…, of which every fifth from svc-04
+	// on is a feed handler: messages, request latency and feed health, no
+	// orders). Default 3.
 	Services int
 	// Span is how far back the data starts (default 15m); Step its interval
 	// (default 5s).
@@ -209,6 +211,12 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 			continue
 		}
 		inst := fmt.Sprintf("%s-1", svc)
+		// The host label the SDK and the agent both set: the join.
+		host := g.d.Hosts[si%len(g.d.Hosts)]
+		if IsFeed(svc) {
+			g.feed(add, t, svc, inst, host, i)
+			continue
+		}
 		h := g.hist[svc]
 		if h == nil {
 			h = &latHist{counts: map[int32]uint64{}, classic: make([]uint64, len(classicLE))}
@@ -221,14 +229,14 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 		}
 		if svc == Classic {
 			for bi, le := range classicLE {
-				add(sample(t, float64(h.classic[bi]), "__name__", "gmc_order_latency_seconds_bucket", "service", svc, "instance", inst, "le", fmt.Sprint(le)))
+				add(sample(t, float64(h.classic[bi]), "__name__", "gmc_order_latency_seconds_bucket", "service", svc, "instance", inst, "host", host, "le", fmt.Sprint(le)))
 			}
-			add(sample(t, float64(h.count), "__name__", "gmc_order_latency_seconds_bucket", "service", svc, "instance", inst, "le", "+Inf"))
-			add(sample(t, float64(h.count), "__name__", "gmc_order_latency_seconds_count", "service", svc, "instance", inst))
-			add(sample(t, h.sum, "__name__", "gmc_order_latency_seconds_sum", "service", svc, "instance", inst))
+			add(sample(t, float64(h.count), "__name__", "gmc_order_latency_seconds_bucket", "service", svc, "instance", inst, "host", host, "le", "+Inf"))
+			add(sample(t, float64(h.count), "__name__", "gmc_order_latency_seconds_count", "service", svc, "instance", inst, "host", host))
+			add(sample(t, h.sum, "__name__", "gmc_order_latency_seconds_sum", "service", svc, "instance", inst, "host", host))
 		} else {
 			add(prompb.TimeSeries{
-				Labels:     lbls("__name__", "gmc_order_latency_seconds", "service", svc, "instance", inst),
+				Labels:     lbls("__name__", "gmc_order_latency_seconds", "service", svc, "instance", inst, "host", host),
 				Histograms: []prompb.Histogram{prompb.FromIntHistogram(t, h.native())},
 			})
 		}
@@ -238,15 +246,14 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 			result string
 			inc    float64
 		}{{"success", float64(orders) - rej - errs}, {"reject", rej}, {"error", errs}} {
-			add(sample(t, g.counter(svc+"/"+r.result, r.inc), "__name__", "gmc_orders_total", "service", svc, "instance", inst, "result", r.result))
+			add(sample(t, g.counter(svc+"/"+r.result, r.inc), "__name__", "gmc_orders_total", "service", svc, "instance", inst, "host", host, "result", r.result))
 		}
 		// The agent's process metrics for the service, on its host.
-		host := g.d.Hosts[si%len(g.d.Hosts)]
 		for _, mode := range []string{"user", "system"} {
 			add(sample(t, g.counter(svc+"/cpu/"+mode, (0.2+0.1*g.rnd.Float64())*5), "__name__", "gmc_process_cpu_seconds_total",
-				"service", svc, "instance", host, "job", "gmc-agent", "mode", mode))
+				"service", svc, "instance", host, "host", host, "job", "gmc-agent", "mode", mode))
 		}
-		add(sample(t, 300e6+50e6*math.Sin(phase*3), "__name__", "gmc_process_resident_memory_bytes", "service", svc, "instance", host, "job", "gmc-agent"))
+		add(sample(t, 300e6+50e6*math.Sin(phase*3), "__name__", "gmc_process_resident_memory_bytes", "service", svc, "instance", host, "host", host, "job", "gmc-agent"))
 		add(sample(t, 24, "__name__", "gmc_process_threads", "service", svc, "instance", host, "job", "gmc-agent"))
 		add(sample(t, 180+float64(i%7), "__name__", "gmc_process_open_fds", "service", svc, "instance", host, "job", "gmc-agent"))
 		for _, ep := range []string{"quote", "cancel"} {
@@ -254,7 +261,7 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 		}
 	}
 	for hi, host := range g.d.Hosts {
-		hl := []string{"instance", host, "job", "gmc-agent"}
+		hl := []string{"instance", host, "host", host, "job", "gmc-agent"}
 		with := func(kv ...string) []string { return append(append([]string{}, hl...), kv...) }
 		for cpu := range 2 {
 			busy := 0.3 + 0.2*math.Sin(phase*4+float64(hi)) + 0.05*g.rnd.Float64()
@@ -302,6 +309,63 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 		}
 	}
 	return req
+}
+
+// IsFeed says whether a service of the seed is a feed handler (svc-04,
+// svc-09, …): it counts messages (gmc_requests_total{endpoint="message"}),
+// times batches (gmc_request_latency_seconds) and reports feed health
+// (gmc_feed_latency_seconds, gmc_feed_gaps_total); it handles no orders.
+func IsFeed(svc string) bool {
+	var n int
+	if _, err := fmt.Sscanf(svc, "svc-%d", &n); err != nil {
+		return false
+	}
+	return n%5 == 4
+}
+
+// feedLE are the classic buckets of the feed's latencies (seconds).
+var feedLE = []float64{10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3}
+
+// feed writes one step of a feed handler: 5000 messages/s, batch and feed
+// latency histograms, a sequence gap every 20 steps.
+func (g *gen) feed(add func(prompb.TimeSeries), t int64, svc, inst, host string, i int) {
+	base := []string{"service", svc, "instance", inst, "host", host}
+	with := func(kv ...string) []string { return append(append([]string{}, kv...), base...) }
+	add(sample(t, g.counter(svc+"/msg", 5000*5), with("__name__", "gmc_requests_total", "endpoint", "message")...))
+	gaps := g.counter(svc+"/gaps", 0)
+	if i%20 == 19 {
+		gaps = g.counter(svc+"/gaps", 1)
+	}
+	add(sample(t, gaps, with("__name__", "gmc_feed_gaps_total")...))
+	for _, m := range []struct {
+		name, ep string
+		base     float64
+	}{{"gmc_request_latency_seconds", "batch", 30e-6}, {"gmc_feed_latency_seconds", "", 120e-6}} {
+		key := svc + "/" + m.name
+		h := g.hist[key]
+		if h == nil {
+			h = &latHist{counts: map[int32]uint64{}, classic: make([]uint64, len(feedLE))}
+			g.hist[key] = h
+		}
+		for range 100 {
+			v := g.latency(m.base)
+			h.count++
+			h.sum += v
+			for bi, le := range feedLE {
+				if v <= le {
+					h.classic[bi]++
+				}
+			}
+		}
+		ls := with("__name__", m.name+"_bucket")
+		if m.ep != "" {
+			ls = append(ls, "endpoint", m.ep)
+		}
+		for bi, le := range feedLE {
+			add(sample(t, float64(h.classic[bi]), append(append([]string{}, ls...), "le", fmt.Sprint(le))...))
+		}
+		add(sample(t, float64(h.count), append(append([]string{}, ls...), "le", "+Inf")...))
+	}
 }
 
 // pushed is the JSON push of the gateway (tps, latency_us, cpu_percent).

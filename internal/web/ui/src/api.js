@@ -16,9 +16,22 @@ export class NotFound extends Error {
   }
 }
 
+/**
+ * contact is told of every answer from the server (true) and every failure
+ * to reach it (false); main.js uses it for the disconnected state.
+ */
+export const contact = {listeners: [], ok(v) { for (const f of this.listeners) f(v); }};
+
 /** getJSON fetches a JSON document; 404 throws NotAvailable. */
-export async function getJSON(path, signal) {
-  const res = await fetch(path, {signal, headers: {Accept: 'application/json'}});
+export async function getJSON(path, signal, init = {}) {
+  let res;
+  try {
+    res = await fetch(path, {signal, ...init, headers: {Accept: 'application/json', ...(init.headers || {})}});
+  } catch (e) {
+    if (e.name !== 'AbortError') contact.ok(false);
+    throw e;
+  }
+  contact.ok(true);
   if (res.status === 404) {
     // A known resource answering 404 (unknown service) is an error with a
     // message; a missing route is "not available".
@@ -49,17 +62,22 @@ export function rangeByKey(key) {
 }
 
 /**
- * span computes the query window of a range now: start, end and step
- * (seconds, aligned to the step so refreshes do not shift points) and the
- * rate window for rate()/increase() — at least 4 steps and 30s.
+ * span computes the query window of a range: it ends now (to the
+ * millisecond; never at a step boundary in the past, which hid up to a
+ * step of the newest data), with the step and the rate window for
+ * rate()/increase() — at least 4 steps and 30s. A range may carry its own
+ * end (an absolute or shifted range) and length.
  */
 export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
-  const end = Math.floor(now / step) * step;
+  const end = range.end != null ? range.end : Math.round(now * 1000) / 1000;
   const start = end - range.seconds;
   const rw = Math.max(4 * step, 30);
   return {start, end, step, rw: rw + 's', stepStr: step + 's'};
 }
+
+/** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
+export const KPI_WINDOW = '1m';
 
 /** query runs an instant PromQL query; returns data.result. */
 export async function query(expr, time, signal) {
@@ -104,6 +122,23 @@ export function align(result, w) {
     return y;
   });
   return {xs, ys};
+}
+
+/** instantBy indexes an instant vector by one label: label value → number. */
+export function instantBy(result, label) {
+  const m = new Map();
+  for (const s of result) {
+    const f = parseFloat(s.value && s.value[1]);
+    if (isFinite(f)) m.set(s.metric[label] ?? '', f);
+  }
+  return m;
+}
+
+/** scalarOf is the single value of an instant vector (null when empty). */
+export function scalarOf(result) {
+  if (!result.length) return null;
+  const f = parseFloat(result[0].value && result[0].value[1]);
+  return isFinite(f) ? f : null;
 }
 
 /** last is the newest non-null value of a y array. */

@@ -45,9 +45,17 @@ function timeAxis() {
   return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}, values: timeValues};
 }
 
+/**
+ * BINARY_INCRS are the tick steps of byte axes: powers of two of B, KiB,
+ * MiB …, so ticks fall on 16 MiB, 32 MiB, not 19.1, 38.1 MiB.
+ */
+const BINARY_INCRS = [];
+for (let k = 0; k <= 5; k++) for (let e = 0; e < 10; e++) BINARY_INCRS.push(2 ** e * 1024 ** k);
+
 function valueAxis(unit) {
   return {
-    stroke: AXIS, font: FONT, labelFont: FONT, label: unit.label, labelSize: 16, labelGap: 2,
+    stroke: AXIS, font: FONT, labelFont: FONT, label: unit.label || null, labelSize: unit.label ? 16 : 0, labelGap: unit.label ? 2 : 0,
+    incrs: unit.binary ? BINARY_INCRS : undefined,
     grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1},
     values: (u, splits) => splits.map((v) => unit.fmt(v)),
     size: axisSize,
@@ -80,6 +88,7 @@ export class LineChart {
     this.legend = legend;
     this.min = min;
     this.el = h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'});
+    this.el.chart = this; // for tests and the console
     parent.append(this.el);
     this.u = null;
     this.key = '';
@@ -126,7 +135,9 @@ export class LineChart {
           width: s.width || 1.5,
           dash: s.dash,
           fill: s.fill,
-          points: s.points || {show: false},
+          // A point with no neighbour draws no line: show it as a dot
+          // (a sparse 24h series looked empty).
+          points: s.points || {show: true, size: 5, filter: isolated},
           paths: s.paths,
           spanGaps: !!s.spanGaps,
           value: (u, v) => unit.fmt(v),
@@ -140,10 +151,26 @@ export class LineChart {
   destroy() { this.ro.disconnect(); if (this.u) this.u.destroy(); }
 }
 
-function yRange(lo, hi, min) {
-  if (lo == null || hi == null) return [0, 1];
+/** isolated lists the indices of points with no non-null neighbour (uPlot points.filter). */
+export function isolated(u, si) {
+  const y = u.data[si];
+  const out = [];
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] != null && (i === 0 || y[i - 1] == null) && (i === y.length - 1 || y[i + 1] == null)) out.push(i);
+  }
+  return out;
+}
+
+export function yRange(lo, hi, min) {
+  if (lo == null || hi == null) return [min ?? 0, (min ?? 0) + 1];
   if (min != null) lo = Math.min(lo, min);
-  if (lo === hi) { const d = Math.abs(hi) * 0.1 || 1; return [lo - d, hi + d]; }
+  // An all-zero (or flat non-negative) series sits on the floor of a 0..x
+  // axis, never in the middle of −1..1.
+  if (lo === hi) {
+    if (lo === 0) return [0, 1];
+    const d = Math.abs(hi) * 0.1;
+    return [lo >= 0 && lo - d < 0 ? 0 : lo - d, hi + d];
+  }
   const pad = (hi - lo) * 0.08;
   return [lo >= 0 && lo - pad < 0 ? 0 : lo - pad, hi + pad];
 }
@@ -157,7 +184,13 @@ export class HeatmapChart {
   constructor(parent, {id, height = 240}) {
     this.height = height;
     this.el = h('div', {class: 'chart heatmap', 'data-chart': id, 'data-points': '0'});
-    parent.append(this.el);
+    this.el.chart = this;
+    // The colour scale and the readout of the cell under the cursor.
+    this.scaleMax = h('span', {class: 'hm-max'}, '');
+    this.readout = h('span', {class: 'hm-readout', 'data-readout': ''}, 'hover a cell for its bucket and share');
+    this.legend = h('div', {class: 'hm-legend'},
+      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.readout);
+    parent.append(this.el, this.legend);
     this.u = null;
     this.cols = [];
     this.ro = new ResizeObserver(() => {
@@ -185,6 +218,7 @@ export class HeatmapChart {
       }
     }
     this.max = max;
+    this.scaleMax.textContent = max ? units.pct.fmt(max * 100) : '–';
     this.el.dataset.points = String(cells);
     if (!cells) { lo = 1; hi = 1000; }
     this.yr = [Math.max(lo / 1.15, 1e-3), Math.max(hi * 1.15, lo * 10)];
@@ -199,7 +233,7 @@ export class HeatmapChart {
       scales: {x: {time: true}, y: {distr: 3, log: 10, range: () => this.yr}},
       axes: [timeAxis(), {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits}],
       series: [{}, {stroke: 'transparent', points: {show: false}}],
-      hooks: {draw: [(u) => this.paint(u)]},
+      hooks: {draw: [(u) => this.paint(u)], setCursor: [(u) => this.read(u)]},
     }, data, this.el);
     emptyNote(this.el, cells ? '' : 'No latency histogram in this time range');
   }
@@ -231,19 +265,48 @@ export class HeatmapChart {
     ctx.restore();
   }
 
+  /** read shows the bucket under the cursor: time, bounds, share and rate. */
+  read(u) {
+    const {left, top} = u.cursor;
+    this.el.dataset.readout = '';
+    if (left == null || left < 0 || !this.cols) return;
+    const t = u.posToVal(left, 'x');
+    const y = u.posToVal(top, 'y');
+    const i = Math.round((t - u.data[0][0]) / this.step);
+    const col = this.cols[i];
+    if (!col) { this.readout.textContent = 'no events in this step'; return; }
+    const tot = col.reduce((a, c) => a + c[2], 0);
+    const c = col.find(([lo, hi]) => y > lo && y <= hi);
+    const at = new Date(u.data[0][i] * 1000).toLocaleTimeString([], {hour12: false});
+    if (!c || !tot) { this.readout.textContent = `${at} · no events at ${units.us.fmt(y)}`; return; }
+    const text = `${at} · ${units.us.fmt(c[0])} – ${units.us.fmt(c[1])} · ${units.pct.fmt((100 * c[2]) / tot)} of events · ${units.rate.fmt(c[2])}`;
+    this.readout.textContent = text;
+    this.el.dataset.readout = text;
+  }
+
   destroy() { this.ro.disconnect(); if (this.u) this.u.destroy(); }
 }
 
-/** logSplits are 1-2-5 steps of each decade within the scale. */
+/**
+ * logSplits are 1-2-5 steps of each decade within the scale, thinned to
+ * one every 18 px so labels never overlap (decades first).
+ */
 function logSplits(u, axisIdx, min, max) {
-  const out = [];
+  const cand = [];
   for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** e;
-      if (v >= min && v <= max) out.push(v);
+      if (v >= min && v <= max) cand.push(v);
     }
   }
-  return out;
+  const px = (u.bbox.height / devicePixelRatio) || u.height || 200;
+  const decades = Math.log10(max / min) || 1;
+  const perDecade = px / decades;
+  // 1-2-5 when a decade has room for three labels, else decades only
+  // (every other decade when even those crowd).
+  const keep = perDecade >= 54 ? cand : cand.filter((v) => Math.abs(Math.log10(v) % 1) < 1e-9 || Math.abs(Math.log10(v) % 1) > 1 - 1e-9);
+  if (perDecade >= 18 || keep.length < 3) return keep;
+  return keep.filter((v, i) => i % Math.ceil(18 / perDecade) === 0);
 }
 
 /** heat maps 0..1 to a dark-blue → cyan → yellow ramp. */

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {getJSON, queryRange, labelValues, align, last, seriesName} from './api.js';
+import {getJSON, query, queryRange, labelValues, align, seriesName, scalarOf, KPI_WINDOW} from './api.js';
 import {LineChart, HeatmapChart, card, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc} from './util.js';
 import {kpi} from './overview.js';
@@ -11,51 +11,89 @@ export function mount(main, ctx) {
   const head = h('div', {class: 'page-head'}, h('h1', {}, name || 'Service'));
   const kpis = h('div', {class: 'kpis'});
   const grid = h('div', {class: 'grid'});
-  const mk = (title, note, Chart, opts) => {
+  const hostHead = h('h2', {class: 'section'}, 'Hosts');
+  const hostGrid = h('div', {class: 'grid'});
+  const mk = (g, title, note, Chart, opts) => {
     const c = card(title, {note});
-    grid.append(c.el);
+    g.append(c.el);
     return {card: c, chart: new Chart(c.body, opts)};
   };
   const P = {
-    lat: mk('Order latency', 'p50 · p90 · p99', LineChart, {id: 'latency', unit: units.us, bands: [[3, 1]]}),
-    heat: mk('Latency distribution', 'histogram heatmap', HeatmapChart, {id: 'heatmap'}),
-    tps: mk('Throughput', 'orders/s by result', LineChart, {id: 'tps', unit: units.rate, min: 0}),
-    pcpu: mk('Process CPU', 'by host', LineChart, {id: 'proc-cpu', unit: units.pct, min: 0}),
-    pmem: mk('Process memory', 'resident, by host', LineChart, {id: 'proc-mem', unit: units.bytes, min: 0}),
-    hcpu: mk('Host CPU', 'busy, by host', LineChart, {id: 'host-cpu', unit: units.pct, min: 0}),
-    hmem: mk('Host memory', 'used, by host', LineChart, {id: 'host-mem', unit: units.bytes, min: 0}),
-    hdisk: mk('Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
-    hnet: mk('Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
+    lat: mk(grid, 'Latency', 'p50 · p90 · p99', LineChart, {id: 'latency', unit: units.us, bands: [[3, 1]], min: 0}),
+    heat: mk(grid, 'Latency distribution', 'histogram heatmap', HeatmapChart, {id: 'heatmap'}),
+    tps: mk(grid, 'Orders', 'orders/s by result', LineChart, {id: 'tps', unit: units.rate, min: 0}),
+    req: mk(grid, 'Requests', 'per second, by endpoint (in its own unit)', LineChart, {id: 'requests', unit: units.rate, min: 0}),
+    reqLat: mk(grid, 'Request latency', 'p99 by endpoint', LineChart, {id: 'request-latency', unit: units.us, min: 0}),
+    feedLat: mk(grid, 'Feed latency', 'p99, due → applied', LineChart, {id: 'feed-latency', unit: units.us, min: 0}),
+    feedGaps: mk(grid, 'Feed gaps', 'sequence gaps per rate window', LineChart, {id: 'feed-gaps', unit: units.count, min: 0}),
+    pcpu: mk(grid, 'Process CPU', 'by instance', LineChart, {id: 'proc-cpu', unit: units.pct, min: 0}),
+    pmem: mk(grid, 'Process memory', 'resident, by instance', LineChart, {id: 'proc-mem', unit: units.bytes, min: 0}),
+    hcpu: mk(hostGrid, 'Host CPU', 'busy, by host', LineChart, {id: 'host-cpu', unit: units.pct, min: 0}),
+    hmem: mk(hostGrid, 'Host memory', 'used, by host', LineChart, {id: 'host-mem', unit: units.bytes, min: 0}),
+    hdisk: mk(hostGrid, 'Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
+    hnet: mk(hostGrid, 'Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
   };
-  main.append(head, kpis, grid);
+  main.append(head, kpis, grid, hostHead, hostGrid);
+  // Panels of data a service does not have are hidden, not left empty.
+  const show = (p, on) => { p.card.el.hidden = !on; };
 
   return {
     async refresh(w, signal) {
       if (!name) throw new Error('no service named in the URL');
+      const sel = `{service=${JSON.stringify(name)}}`;
       const [status, inst, hostL] = await Promise.all([
         getJSON('/system/status', signal),
-        labelValues('instance', `{service=${JSON.stringify(name)}}`, w, signal),
-        labelValues('host', `{service=${JSON.stringify(name)}}`, w, signal),
+        labelValues('instance', sel, w, signal),
+        labelValues('host', sel, w, signal),
       ]);
-      const hosts = [...new Set([...inst, ...hostL])].sort();
-      const q = Q.service(name, w.rw, hosts.length ? hosts.map(reEsc).join('|') : '$^');
+      // The join: the host label both the SDK and the agent set; data from
+      // before it joins on the agent's instance.
+      const byHost = hostL.length > 0;
+      const hosts = (byHost ? hostL : inst).slice().sort();
+      const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
+      const hostBy = byHost ? 'host' : 'instance';
+      const q = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
+      const k = Q.serviceNow(name, KPI_WINDOW);
       const run = (e) => queryRange(e, w, signal);
-      const [p50, p90, p99, pushed, nat, cls, tps, pcpu, pmem, hcpu, hmem, hdisk, rx, tx] = await Promise.all(
-        [q.p50, q.p90, q.p99, q.pushedLatency, q.native, q.classic, q.tps, q.procCPU, q.procMem, q.hostCPU, q.hostMem, q.hostDisk, q.hostNetRx, q.hostNetTx].map(run));
+      // The heatmap has at most ~120 columns and reads the classic buckets
+      // (a few dozen per column) before the native ones (hundreds).
+      const hstep = Math.max(w.step, Math.ceil((w.end - w.start) / 120));
+      const hw = {start: w.end - Math.floor((w.end - w.start) / hstep) * hstep, end: w.end, step: hstep};
+      const hrw = Math.max(hstep * 4, 30) + 's';
+      const hq = Q.service(name, hrw, 'x="y"', 'x');
+      const heat = async () => {
+        for (const e of [hq.classic, hq.native, hq.rclassic, hq.rnative]) {
+          const r = await queryRange(e, hw, signal);
+          const any = r.some((x) => (x.values || []).some((v) => parseFloat(v[1]) > 0) || (x.histograms || []).some((v) => parseFloat(v[1].count) > 0));
+          if (any) return {native: !e.includes('_bucket'), r};
+        }
+        return {native: false, r: []};
+      };
+      const now = (e) => query(e, null, signal);
+      const [[p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, hcpu, hmem, hdisk, rx, tx],
+        [kOrders, kErr, kReq, kP50, kP99, kHas], hm] = await Promise.all([
+        Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
+          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.hostCPU, q.hostMem, q.hostDisk, q.hostNetRx, q.hostNetTx].map(run)),
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders].map(now)), heat()]);
 
       const st = (status.services || []).find((s) => s.service === name);
       head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
-        h('span', {class: 'muted'}, st && st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago · ${st.series} series` : ''),
-        hosts.length ? h('span', {class: 'muted'}, ' · instances: ' + hosts.join(', ')) : null);
+        h('span', {class: 'muted'}, st && st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago · ${st.series} series` : st ? '' : 'gmc has no data from a service of this name'),
+        hosts.length ? h('span', {class: 'muted'}, byHost ? ' · hosts: ' : ' · instances: ', hosts.map((x, i) => [i ? ', ' : '', byHost ? h('a', {href: ctx.href('host', x)}, x) : x])) : '');
 
-      // Latency percentiles; the JSON-pushed latency_us when no histogram.
-      const A = align([...p50, ...p90, ...p99], w);
+      // Latency percentiles: orders, else the SDK's request latency
+      // (messages, bars), else the JSON-pushed latency_us.
+      const orderLat = p50.length + p90.length + p99.length > 0;
+      const reqLatency = !orderLat && rp50.length + rp90.length + rp99.length > 0;
+      const [a50, a90, a99] = orderLat ? [p50, p90, p99] : [rp50, rp90, rp99];
+      const A = align([...a50, ...a90, ...a99], w);
       let lat;
-      if (p50.length + p90.length + p99.length) {
+      if (orderLat || reqLatency) {
         const pick = (res, i) => (res.length ? A.ys[i] : A.xs.map(() => null));
-        lat = [{label: 'p50', data: pick(p50, 0), color: PALETTE[2]},
-          {label: 'p90', data: pick(p90, p50.length), color: PALETTE[1]},
-          {label: 'p99', data: pick(p99, p50.length + p90.length), color: PALETTE[3], width: 2}];
+        lat = [{label: 'p50', data: pick(a50, 0), color: PALETTE[2]},
+          {label: 'p90', data: pick(a90, a50.length), color: PALETTE[1]},
+          {label: 'p99', data: pick(a99, a50.length + a90.length), color: PALETTE[3], width: 2}];
+        P.lat.card.el.querySelector('h3').textContent = orderLat ? 'Order latency' : 'Request latency';
         P.lat.card.note.textContent = 'p50 · p90 · p99';
       } else {
         const B = align(pushed, w);
@@ -65,7 +103,9 @@ export function mount(main, ctx) {
       P.lat.chart.bandsSpec = lat.length === 3 ? [[3, 1]] : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
 
-      P.heat.chart.update(A.xs, w.step, nat.length ? nativeColumns(nat[0], w) : classicColumns(cls, w));
+      const hxs = align([], hw).xs;
+      P.heat.chart.update(hxs, hw.step, hm.native ? nativeColumns(hm.r[0], hw) : classicColumns(hm.r, hw));
+      show(P.heat, hm.r.length > 0);
 
       const lines = (res, labels, prefix = '') => {
         const B = align(res, w);
@@ -73,21 +113,34 @@ export function mount(main, ctx) {
       };
       const tpsS = lines(tps, ['result', 'instance']);
       P.tps.chart.update(A.xs, tpsS.map((s) => ({...s, color: {success: PALETTE[2], reject: PALETTE[1], error: PALETTE[3]}[s.label]})));
+      const hasOrders = kHas.length > 0;
+      show(P.tps, hasOrders || !req.length);
+      P.req.chart.update(A.xs, lines(req, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
+      show(P.req, req.length > 0);
+      P.reqLat.chart.update(A.xs, lines(reqLat, ['endpoint']));
+      show(P.reqLat, reqLat.length > 0);
+      P.feedLat.chart.update(A.xs, lines(feedLat, []).map((s) => ({...s, label: 'p99'})));
+      show(P.feedLat, feedLat.length > 0);
+      P.feedGaps.chart.update(A.xs, lines(feedGaps, ['feed']).map((s) => ({...s, label: s.label === 'gmc_feed_gaps_total' || s.label === '{}' ? 'gaps' : s.label})));
+      show(P.feedGaps, feedGaps.length > 0);
       P.pcpu.chart.update(A.xs, lines(pcpu, ['instance']), 'No process metrics for this service');
       P.pmem.chart.update(A.xs, lines(pmem, ['instance']), 'No process metrics for this service');
-      const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No instances known for this service';
-      P.hcpu.chart.update(A.xs, lines(hcpu, ['instance']), noHost);
-      P.hmem.chart.update(A.xs, lines(hmem, ['instance']), noHost);
-      P.hdisk.chart.update(A.xs, lines(hdisk, ['instance']), noHost);
-      P.hnet.chart.update(A.xs, [...lines(rx, ['instance'], 'rx '), ...lines(tx, ['instance'], 'tx ')], noHost);
+      const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No host known for this service';
+      P.hcpu.chart.update(A.xs, lines(hcpu, [hostBy]), noHost);
+      P.hmem.chart.update(A.xs, lines(hmem, [hostBy]), noHost);
+      P.hdisk.chart.update(A.xs, lines(hdisk, [hostBy]), noHost);
+      P.hnet.chart.update(A.xs, [...lines(rx, [hostBy], 'rx '), ...lines(tx, [hostBy], 'tx ')], noHost);
 
-      const tot = tpsS.reduce((a, s) => a + (last(s.data) || 0), 0);
-      const errS = tpsS.filter((s) => s.label === 'reject' || s.label === 'error').reduce((a, s) => a + (last(s.data) || 0), 0);
+      // The tiles are now (instant queries over KPI_WINDOW), whatever the range.
+      const ordersNow = scalarOf(kOrders);
+      const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
+      const errNow = scalarOf(kErr);
       kpis.replaceChildren(
-        kpi('Throughput', units.rate.fmt(tot)),
-        kpi('p50', units.us.fmt(last(lat[0] ? lat[0].data : []))),
-        kpi('p99', units.us.fmt(last(lat[lat.length - 1] ? lat[lat.length - 1].data : []))),
-        kpi('Error rate', tot ? units.pct.fmt((100 * errS) / tot) : '–', errS > 0 ? 'warn' : null),
+        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? units.rate.fmt(ordersNow).replace('/s', ' orders/s') : '–', null, 'now, over 1m', ordersNow)
+          : kpi('Requests', units.rate.fmt(reqTop.v).replace('/s', ` ${reqTop.e}s/s`), null, 'now, over 1m', reqTop.v),
+        kpi('p50', units.us.fmt(scalarOf(kP50))),
+        kpi('p99', units.us.fmt(scalarOf(kP99)), null, null, scalarOf(kP99)),
+        kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null),
         kpi('Hosts', String(hosts.length)));
     },
     destroy() { Object.values(P).forEach((p) => p.chart.destroy()); },

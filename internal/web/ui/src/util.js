@@ -76,14 +76,16 @@ function seconds(v) {
  * shown as the axis title.
  */
 export const units = {
-  us: {fmt: micros, label: 'µs'},
-  s: {fmt: seconds, label: 's'},
-  pct: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '%'), label: '%'},
+  // Units whose ticks carry their own suffix (µs/ms/s, KiB/MiB, /s) have
+  // no axis title: a title "µs" over ticks in ms was wrong.
+  us: {fmt: micros, label: ''},
+  s: {fmt: seconds, label: ''},
+  pct: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '%'), label: ''},
   /** pct9 keeps the nines: 99.99% stays 99.99%. */
   pct9: {fmt: pct9, label: '%'},
-  rate: {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + '/s'), label: '/s'},
-  bytes: {fmt: bytes, label: 'bytes'},
-  bps: {fmt: (v) => (v == null || !isFinite(v) ? '–' : bytes(v) + '/s'), label: 'bytes/s'},
+  rate: {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + '/s'), label: ''},
+  bytes: {fmt: bytes, label: '', binary: true},
+  bps: {fmt: (v) => (v == null || !isFinite(v) ? '–' : bytes(v) + '/s'), label: '', binary: true},
   money: {fmt: (v) => (v == null || !isFinite(v) ? '–' : (v < 0 ? '−' : '') + si(Math.abs(v))), label: 'currency'},
   x: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '×'), label: '× budget'},
   count: {fmt: si, label: 'count'},
@@ -115,6 +117,14 @@ export function when(d) {
   if (isNaN(t)) return '–';
   const p = (n) => String(n).padStart(2, '0');
   return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())} ${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
+}
+
+/** clock formats a time (Date or ms) as local "HH:MM:SS". */
+export function clock(d) {
+  const t = d instanceof Date ? d : new Date(d);
+  if (isNaN(t)) return '–';
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
 }
 
 /** pill renders a state as a coloured badge. */

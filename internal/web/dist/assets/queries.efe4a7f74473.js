@@ -1,0 +1,139 @@
+// The PromQL behind the pages. Every figure is one query over all services
+// (sum by (service)), so a page with 50 services still runs a handful.
+// Names: the SDK (gmc_order_latency_seconds native + classic histogram,
+// gmc_orders_total{result}), JSON push (tps, latency_us, cpu_percent), the
+// agent (node_exporter names; gmc_process_*{service} per host) and the benchmark runner (gmc_bench_*).
+
+const LAT = 'gmc_order_latency_seconds';
+
+/** quantileBy is the q-quantile of order latency in µs, grouped by `by`. */
+export function quantileBy(q, by, sel, rw) {
+  const b = by ? `by (${by}) ` : '';
+  const bl = by ? `by (${by}, le) ` : 'by (le) ';
+  // ">= 0" drops the NaN of a histogram with no observations in the
+  // window, so "or" falls through to the next kind of latency.
+  return `(histogram_quantile(${q}, sum ${b}(rate(${LAT}${sel}[${rw}]))) * 1e6 >= 0)` +
+    ` or (histogram_quantile(${q}, sum ${bl}(rate(${LAT}_bucket${sel}[${rw}]))) * 1e6 >= 0)`;
+}
+
+/** reqQuantileBy is the q-quantile of the SDK's request latency (messages, bars, …) in µs. */
+export function reqQuantileBy(q, by, sel, rw) {
+  const b = by ? `by (${by}) ` : '';
+  const bl = by ? `by (${by}, le) ` : 'by (le) ';
+  return `(histogram_quantile(${q}, sum ${b}(rate(gmc_request_latency_seconds${sel}[${rw}]))) * 1e6 >= 0)` +
+    ` or (histogram_quantile(${q}, sum ${bl}(rate(gmc_request_latency_seconds_bucket${sel}[${rw}]))) * 1e6 >= 0)`;
+}
+
+/**
+ * GATEWAY picks the services where orders enter the desk: every order is
+ * counted once there (strategies, risk, matching count the same orders
+ * again at their hops).
+ */
+export const GATEWAY = '.*gateway.*';
+
+export const overview = {
+  // Orders/s of the services that count orders (a counter that ever
+  // moved), or the JSON-pushed tps: one unit, orders.
+  orders: (rw) => `sum by (service) (rate(gmc_orders_total[${rw}])) and on (service) (sum by (service) (gmc_orders_total) > 0)` +
+    ` or sum by (service) (tps)`,
+  // Each service's own requests (messages, bars …) by endpoint, in their units.
+  requests: (rw) => `sum by (service, endpoint) (rate(gmc_requests_total[${rw}]))`,
+  p99: (rw) => quantileBy(0.99, 'service', '', rw) + ' or ' + reqQuantileBy(0.99, 'service', '', rw) + ' or max by (service) (latency_us)',
+  errors: (rw) => `100 * sum by (service) (rate(gmc_orders_total{result!="success"}[${rw}])) / (sum by (service) (rate(gmc_orders_total[${rw}])) > 0)`,
+  // Desk throughput: orders at the gateway, counted once.
+  deskOrders: (rw) => `sum(rate(gmc_orders_total{service=~"${GATEWAY}"}[${rw}])) or sum(tps{service=~"${GATEWAY}"})`,
+  gateways: `count by (service) (gmc_orders_total{service=~"${GATEWAY}"}) or count by (service) (tps{service=~"${GATEWAY}"})`,
+};
+
+/**
+ * service is the PromQL of a service page. hostSel selects its hosts'
+ * series: host=~"a|b" (the host label the SDK and agent both set), or
+ * instance=~"…" for data from before that label.
+ */
+export function service(name, rw, hostSel, hostBy) {
+  const s = `{service=${JSON.stringify(name)}}`;
+  const hs = hostSel;
+  const by = hostBy;
+  return {
+    p50: quantileBy(0.5, '', s, rw),
+    p90: quantileBy(0.9, '', s, rw),
+    p99: quantileBy(0.99, '', s, rw),
+    rp50: reqQuantileBy(0.5, '', s, rw),
+    rp90: reqQuantileBy(0.9, '', s, rw),
+    rp99: reqQuantileBy(0.99, '', s, rw),
+    pushedLatency: `max by (instance) (latency_us${s})`,
+    native: `sum(rate(${LAT}${s}[${rw}]))`,
+    classic: `sum by (le) (rate(${LAT}_bucket${s}[${rw}]))`,
+    rnative: `sum(rate(gmc_request_latency_seconds${s}[${rw}]))`,
+    rclassic: `sum by (le) (rate(gmc_request_latency_seconds_bucket${s}[${rw}]))`,
+    tps: `sum by (result) (rate(gmc_orders_total${s}[${rw}])) or sum by (instance) (tps${s})`,
+    requests: `sum by (endpoint) (rate(gmc_requests_total${s}[${rw}]))`,
+    reqP99: `(histogram_quantile(0.99, sum by (endpoint) (rate(gmc_request_latency_seconds${s}[${rw}]))) * 1e6 >= 0)` +
+      ` or (histogram_quantile(0.99, sum by (endpoint, le) (rate(gmc_request_latency_seconds_bucket${s}[${rw}]))) * 1e6 >= 0)`,
+    feedLat: `(histogram_quantile(0.99, sum (rate(gmc_feed_latency_seconds${s}[${rw}]))) * 1e6 >= 0)` +
+      ` or (histogram_quantile(0.99, sum by (le) (rate(gmc_feed_latency_seconds_bucket${s}[${rw}]))) * 1e6 >= 0)`,
+    feedGaps: `sum by (feed) (increase(gmc_feed_gaps_total${s}[${rw}]))`,
+    procCPU: `100 * sum by (instance) (rate(gmc_process_cpu_seconds_total${s}[${rw}]))` +
+      ` or 100 * sum by (instance) (rate(process_cpu_seconds_total${s}[${rw}])) or sum by (instance) (cpu_percent${s})`,
+    procMem: `sum by (instance) (gmc_process_resident_memory_bytes${s}) or sum by (instance) (process_resident_memory_bytes${s})`,
+    hostCPU: `100 * (1 - avg by (${by}) (rate(node_cpu_seconds_total{mode="idle", ${hs}}[${rw}])))`,
+    hostMem: `sum by (${by}) (node_memory_MemTotal_bytes{${hs}} - node_memory_MemAvailable_bytes{${hs}})`,
+    hostDisk: `sum by (${by}) (rate(node_disk_read_bytes_total{${hs}}[${rw}]) + rate(node_disk_written_bytes_total{${hs}}[${rw}]))`,
+    hostNetRx: `sum by (${by}) (rate(node_network_receive_bytes_total{device!="lo", ${hs}}[${rw}]))`,
+    hostNetTx: `sum by (${by}) (rate(node_network_transmit_bytes_total{device!="lo", ${hs}}[${rw}]))`,
+  };
+}
+
+/** serviceNow are a service page's KPI tiles: instant queries over KPI_WINDOW. */
+export function serviceNow(name, k) {
+  const s = `{service=${JSON.stringify(name)}}`;
+  return {
+    orders: `sum(rate(gmc_orders_total${s}[${k}])) or sum(tps${s})`,
+    // Whether the service counts orders at all (its counter ever moved).
+    hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
+    errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,
+    requests: `sum by (endpoint) (rate(gmc_requests_total${s}[${k}]))`,
+    p50: quantileBy(0.5, '', s, k) + ' or ' + reqQuantileBy(0.5, '', s, k) + ` or max(latency_us${s})`,
+    p99: quantileBy(0.99, '', s, k) + ' or ' + reqQuantileBy(0.99, '', s, k) + ` or max(latency_us${s})`,
+  };
+}
+
+/** host is the PromQL of a host page (Node Exporter Full's main rows). */
+export function host(name, rw) {
+  const hs = `host=${JSON.stringify(name)}`;
+  return {
+    cpuCores: `100 * (1 - avg by (cpu) (rate(node_cpu_seconds_total{mode="idle", ${hs}}[${rw}])))`,
+    cpuModes: `100 * sum by (mode) (rate(node_cpu_seconds_total{mode!="idle", ${hs}}[${rw}])) / scalar(count(count by (cpu) (node_cpu_seconds_total{${hs}})))`,
+    load: `{__name__=~"node_load1|node_load5|node_load15", ${hs}}`,
+    cores: `count(count by (cpu) (node_cpu_seconds_total{${hs}}))`,
+    memUsed: `sum(node_memory_MemTotal_bytes{${hs}} - node_memory_MemAvailable_bytes{${hs}})`,
+    memCached: `sum(node_memory_Cached_bytes{${hs}} + node_memory_Buffers_bytes{${hs}})`,
+    memTotal: `sum(node_memory_MemTotal_bytes{${hs}})`,
+    swapUsed: `sum(node_memory_SwapTotal_bytes{${hs}} - node_memory_SwapFree_bytes{${hs}})`,
+    fsUsed: `100 * (1 - max by (mountpoint) (node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}}) / max by (mountpoint) (node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}}))`,
+    fsAvail: `max by (mountpoint) (node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
+    fsSize: `max by (mountpoint) (node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
+    diskRead: `sum by (device) (rate(node_disk_read_bytes_total{${hs}}[${rw}]))`,
+    diskWrite: `sum by (device) (rate(node_disk_written_bytes_total{${hs}}[${rw}]))`,
+    diskBusy: `100 * sum by (device) (rate(node_disk_io_time_seconds_total{${hs}}[${rw}]))`,
+    netRx: `sum by (device) (rate(node_network_receive_bytes_total{device!="lo", ${hs}}[${rw}]))`,
+    netTx: `sum by (device) (rate(node_network_transmit_bytes_total{device!="lo", ${hs}}[${rw}]))`,
+    netErr: `sum by (device) (rate(node_network_receive_errs_total{${hs}}[${rw}]) + rate(node_network_transmit_errs_total{${hs}}[${rw}]))` +
+      ` or sum by (device) (rate(node_network_receive_drop_total{${hs}}[${rw}]) + rate(node_network_transmit_drop_total{${hs}}[${rw}]))`,
+    services: `count by (service) ({host=${JSON.stringify(name)}, service!=""})`,
+  };
+}
+
+export const trading = {
+  pnl: 'sum by (account, strategy) (gmc_pnl)',
+  exposure: 'sum by (account, strategy, kind) (gmc_risk_exposure)',
+};
+
+export const bench = {
+  // Runs are sparse: each step looks back exactly one step, so a run shows
+  // as one point.
+  median: (w) => `last_over_time(gmc_bench_median[${w.step}s])`,
+  regression: (w) => `max by (benchmark) (max_over_time(gmc_bench_regression[${w.step}s]))`,
+};
+
+export const slaBurn = 'sla:error_ratio:rate1h';

@@ -1,0 +1,196 @@
+// Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
+// disk and network of its processes and hosts.
+import {getJSON, query, queryRange, labelValues, align, seriesName, scalarOf, KPI_WINDOW} from './api.js';
+import {LineChart, HeatmapChart, card, PALETTE} from './chart.js';
+import {h, units, pill, ago, reEsc} from './util.js';
+import {kpi} from './overview.js';
+import * as Q from './queries.js';
+
+export function mount(main, ctx) {
+  const name = ctx.arg;
+  const head = h('div', {class: 'page-head'}, h('h1', {}, name || 'Service'));
+  const kpis = h('div', {class: 'kpis'});
+  const grid = h('div', {class: 'grid'});
+  const hostHead = h('h2', {class: 'section'}, 'Hosts');
+  const hostGrid = h('div', {class: 'grid'});
+  const mk = (g, title, note, Chart, opts) => {
+    const c = card(title, {note});
+    g.append(c.el);
+    return {card: c, chart: new Chart(c.body, opts)};
+  };
+  const P = {
+    lat: mk(grid, 'Latency', 'p50 · p90 · p99', LineChart, {id: 'latency', unit: units.us, bands: [[3, 1]], min: 0}),
+    heat: mk(grid, 'Latency distribution', 'histogram heatmap', HeatmapChart, {id: 'heatmap'}),
+    tps: mk(grid, 'Orders', 'orders/s by result', LineChart, {id: 'tps', unit: units.rate, min: 0}),
+    req: mk(grid, 'Requests', 'per second, by endpoint (in its own unit)', LineChart, {id: 'requests', unit: units.rate, min: 0}),
+    reqLat: mk(grid, 'Request latency', 'p99 by endpoint', LineChart, {id: 'request-latency', unit: units.us, min: 0}),
+    feedLat: mk(grid, 'Feed latency', 'p99, due → applied', LineChart, {id: 'feed-latency', unit: units.us, min: 0}),
+    feedGaps: mk(grid, 'Feed gaps', 'sequence gaps per rate window', LineChart, {id: 'feed-gaps', unit: units.count, min: 0}),
+    pcpu: mk(grid, 'Process CPU', 'by instance', LineChart, {id: 'proc-cpu', unit: units.pct, min: 0}),
+    pmem: mk(grid, 'Process memory', 'resident, by instance', LineChart, {id: 'proc-mem', unit: units.bytes, min: 0}),
+    hcpu: mk(hostGrid, 'Host CPU', 'busy, by host', LineChart, {id: 'host-cpu', unit: units.pct, min: 0}),
+    hmem: mk(hostGrid, 'Host memory', 'used, by host', LineChart, {id: 'host-mem', unit: units.bytes, min: 0}),
+    hdisk: mk(hostGrid, 'Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
+    hnet: mk(hostGrid, 'Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
+  };
+  main.append(head, kpis, grid, hostHead, hostGrid);
+  // Panels of data a service does not have are hidden, not left empty.
+  const show = (p, on) => { p.card.el.hidden = !on; };
+
+  return {
+    async refresh(w, signal) {
+      if (!name) throw new Error('no service named in the URL');
+      const sel = `{service=${JSON.stringify(name)}}`;
+      const [status, inst, hostL] = await Promise.all([
+        getJSON('/system/status', signal),
+        labelValues('instance', sel, w, signal),
+        labelValues('host', sel, w, signal),
+      ]);
+      // The join: the host label both the SDK and the agent set; data from
+      // before it joins on the agent's instance.
+      const byHost = hostL.length > 0;
+      const hosts = (byHost ? hostL : inst).slice().sort();
+      const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
+      const hostBy = byHost ? 'host' : 'instance';
+      const q = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
+      const k = Q.serviceNow(name, KPI_WINDOW);
+      const run = (e) => queryRange(e, w, signal);
+      // The heatmap has at most ~120 columns and reads the classic buckets
+      // (a few dozen per column) before the native ones (hundreds).
+      const hstep = Math.max(w.step, Math.ceil((w.end - w.start) / 120));
+      const hw = {start: w.end - Math.floor((w.end - w.start) / hstep) * hstep, end: w.end, step: hstep};
+      const hrw = Math.max(hstep * 4, 30) + 's';
+      const hq = Q.service(name, hrw, 'x="y"', 'x');
+      const heat = async () => {
+        for (const e of [hq.classic, hq.native, hq.rclassic, hq.rnative]) {
+          const r = await queryRange(e, hw, signal);
+          const any = r.some((x) => (x.values || []).some((v) => parseFloat(v[1]) > 0) || (x.histograms || []).some((v) => parseFloat(v[1].count) > 0));
+          if (any) return {native: !e.includes('_bucket'), r};
+        }
+        return {native: false, r: []};
+      };
+      const now = (e) => query(e, null, signal);
+      const [[p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, hcpu, hmem, hdisk, rx, tx],
+        [kOrders, kErr, kReq, kP50, kP99, kHas], hm] = await Promise.all([
+        Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
+          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.hostCPU, q.hostMem, q.hostDisk, q.hostNetRx, q.hostNetTx].map(run)),
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders].map(now)), heat()]);
+
+      const st = (status.services || []).find((s) => s.service === name);
+      head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
+        h('span', {class: 'muted'}, st && st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago · ${st.series} series` : st ? '' : 'gmc has no data from a service of this name'),
+        hosts.length ? h('span', {class: 'muted'}, byHost ? ' · hosts: ' : ' · instances: ', hosts.map((x, i) => [i ? ', ' : '', byHost ? h('a', {href: ctx.href('host', x)}, x) : x])) : '');
+
+      // Latency percentiles: orders, else the SDK's request latency
+      // (messages, bars), else the JSON-pushed latency_us.
+      const orderLat = p50.length + p90.length + p99.length > 0;
+      const reqLatency = !orderLat && rp50.length + rp90.length + rp99.length > 0;
+      const [a50, a90, a99] = orderLat ? [p50, p90, p99] : [rp50, rp90, rp99];
+      const A = align([...a50, ...a90, ...a99], w);
+      let lat;
+      if (orderLat || reqLatency) {
+        const pick = (res, i) => (res.length ? A.ys[i] : A.xs.map(() => null));
+        lat = [{label: 'p50', data: pick(a50, 0), color: PALETTE[2]},
+          {label: 'p90', data: pick(a90, a50.length), color: PALETTE[1]},
+          {label: 'p99', data: pick(a99, a50.length + a90.length), color: PALETTE[3], width: 2}];
+        P.lat.card.el.querySelector('h3').textContent = orderLat ? 'Order latency' : 'Request latency';
+        P.lat.card.note.textContent = 'p50 · p90 · p99';
+      } else {
+        const B = align(pushed, w);
+        lat = pushed.map((s, i) => ({label: 'latency ' + seriesName(s.metric, ['instance']), data: B.ys[i]}));
+        P.lat.card.note.textContent = 'pushed latency_us';
+      }
+      P.lat.chart.bandsSpec = lat.length === 3 ? [[3, 1]] : null;
+      P.lat.chart.update(A.xs, lat, 'No latency data for this service');
+
+      const hxs = align([], hw).xs;
+      P.heat.chart.update(hxs, hw.step, hm.native ? nativeColumns(hm.r[0], hw) : classicColumns(hm.r, hw));
+      show(P.heat, hm.r.length > 0);
+
+      const lines = (res, labels, prefix = '') => {
+        const B = align(res, w);
+        return res.map((s, i) => ({label: prefix + seriesName(s.metric, labels), data: B.ys[i]}));
+      };
+      const tpsS = lines(tps, ['result', 'instance']);
+      P.tps.chart.update(A.xs, tpsS.map((s) => ({...s, color: {success: PALETTE[2], reject: PALETTE[1], error: PALETTE[3]}[s.label]})));
+      const hasOrders = kHas.length > 0;
+      show(P.tps, hasOrders || !req.length);
+      P.req.chart.update(A.xs, lines(req, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
+      show(P.req, req.length > 0);
+      P.reqLat.chart.update(A.xs, lines(reqLat, ['endpoint']));
+      show(P.reqLat, reqLat.length > 0);
+      P.feedLat.chart.update(A.xs, lines(feedLat, []).map((s) => ({...s, label: 'p99'})));
+      show(P.feedLat, feedLat.length > 0);
+      P.feedGaps.chart.update(A.xs, lines(feedGaps, ['feed']).map((s) => ({...s, label: s.label === 'gmc_feed_gaps_total' || s.label === '{}' ? 'gaps' : s.label})));
+      show(P.feedGaps, feedGaps.length > 0);
+      P.pcpu.chart.update(A.xs, lines(pcpu, ['instance']), 'No process metrics for this service');
+      P.pmem.chart.update(A.xs, lines(pmem, ['instance']), 'No process metrics for this service');
+      const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No host known for this service';
+      P.hcpu.chart.update(A.xs, lines(hcpu, [hostBy]), noHost);
+      P.hmem.chart.update(A.xs, lines(hmem, [hostBy]), noHost);
+      P.hdisk.chart.update(A.xs, lines(hdisk, [hostBy]), noHost);
+      P.hnet.chart.update(A.xs, [...lines(rx, [hostBy], 'rx '), ...lines(tx, [hostBy], 'tx ')], noHost);
+
+      // The tiles are now (instant queries over KPI_WINDOW), whatever the range.
+      const ordersNow = scalarOf(kOrders);
+      const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
+      const errNow = scalarOf(kErr);
+      kpis.replaceChildren(
+        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? units.rate.fmt(ordersNow).replace('/s', ' orders/s') : '–', null, 'now, over 1m', ordersNow)
+          : kpi('Requests', units.rate.fmt(reqTop.v).replace('/s', ` ${reqTop.e}s/s`), null, 'now, over 1m', reqTop.v),
+        kpi('p50', units.us.fmt(scalarOf(kP50))),
+        kpi('p99', units.us.fmt(scalarOf(kP99)), null, null, scalarOf(kP99)),
+        kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null),
+        kpi('Hosts', String(hosts.length)));
+    },
+    destroy() { Object.values(P).forEach((p) => p.chart.destroy()); },
+  };
+}
+
+/**
+ * nativeColumns turns a native-histogram range result (rate per bucket) into
+ * heatmap columns in µs, merging the fine buckets into 8 per decade.
+ */
+export function nativeColumns(series, w) {
+  const n = Math.floor((w.end - w.start) / w.step) + 1;
+  const cols = new Array(n).fill(null);
+  for (const [t, hist] of series.histograms || []) {
+    const i = Math.round((t - w.start) / w.step);
+    if (i < 0 || i >= n) continue;
+    const bins = new Map();
+    for (const [, , hi, c] of hist.buckets || []) {
+      const u = parseFloat(hi) * 1e6;
+      const v = parseFloat(c);
+      if (!(u > 0) || !(v > 0)) continue;
+      const k = Math.ceil(Math.log10(u) * 8 - 1e-9);
+      bins.set(k, (bins.get(k) || 0) + v);
+    }
+    cols[i] = [...bins.entries()].map(([k, v]) => [10 ** ((k - 1) / 8), 10 ** (k / 8), v]);
+  }
+  return cols;
+}
+
+/** classicColumns turns sum by (le) of _bucket rates into heatmap columns. */
+export function classicColumns(result, w) {
+  const n = Math.floor((w.end - w.start) / w.step) + 1;
+  const les = result.map((s) => ({le: parseFloat(s.metric.le), s})).filter((x) => !isNaN(x.le)).sort((a, b) => a.le - b.le);
+  const {ys} = align(les.map((x) => x.s), w);
+  const cols = new Array(n).fill(null);
+  for (let i = 0; i < n; i++) {
+    const col = [];
+    let prev = 0;
+    let prevLe = null;
+    les.forEach((x, j) => {
+      const v = ys[j][i];
+      if (v == null) return;
+      if (isFinite(x.le)) {
+        const lo = prevLe == null ? (x.le * 1e6) / 2 : prevLe * 1e6;
+        col.push([lo, x.le * 1e6, Math.max(0, v - prev)]);
+        prevLe = x.le;
+      }
+      prev = v;
+    });
+    if (col.length) cols[i] = col;
+  }
+  return cols;
+}
