@@ -43,7 +43,14 @@ func (st *stack) setDown(down bool) {
 	}
 }
 
-func startStack(t *testing.T, services int, fixtures bool) *stack {
+// stackOption mounts an extra handler in front of the server.
+type stackOption func(*http.ServeMux)
+
+func withHandler(pattern string, h http.Handler) stackOption {
+	return func(m *http.ServeMux) { m.Handle(pattern, h) }
+}
+
+func startStack(t *testing.T, services int, fixtures bool, opts ...stackOption) *stack {
 	t.Helper()
 	srv, _ := servertest.Start(t, config.Default())
 	st := &stack{}
@@ -63,6 +70,9 @@ func startStack(t *testing.T, services int, fixtures bool) *stack {
 		for _, p := range []string{"/sla", "/benchmark/report", "/benchmark/reports"} {
 			mux.Handle("GET "+p, fx)
 		}
+	}
+	for _, o := range opts {
+		o(mux)
 	}
 	mux.Handle("/", srv.Handler())
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -337,3 +337,203 @@ func TestBrowserCharts(t *testing.T) {
 
 // regexpClock finds a local HH:MM:SS.
 var regexpClock = regexp.MustCompile(`\b\d{2}:\d{2}:\d{2}\b`)
+
+// TestBrowserSLA: each window's coverage ("unknown" while /sla does not
+// report it), a spent budget as "exhausted (−x %)", an achievement-over-
+// time chart, and the Overview's achievement and budget from one window
+// (finding "SLA").
+func TestBrowserSLA(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, true)
+	dir := artifacts(t)
+	load(t, ctx, st.URL+"/#/sla?range=15m")
+	if got := points(t, ctx); got["achievement"] == 0 {
+		t.Errorf("achievement chart drew nothing: %v", got)
+	}
+	cov := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-sla] [data-col="coverage"]')].map(e => e.textContent)`)
+	if len(cov) == 0 {
+		t.Fatal("no coverage column")
+	}
+	for _, c := range cov {
+		if c != "unknown" {
+			t.Errorf("coverage %q without a coverage field in /sla, want unknown", c)
+		}
+	}
+	// risk-success spends 12× its budget: exhausted, with how far past.
+	budget := eval[string](t, ctx, `document.querySelector('[data-sla="risk-success"] tr[data-window="30d"] [data-col="budget"]').textContent`)
+	if !regexp.MustCompile(`^exhausted \(−\d+(\.\d+)? %\)`).MatchString(budget) {
+		t.Errorf("spent budget reads %q, want exhausted (−x %%)", budget)
+	}
+	screenshot(t, ctx, dir, "sla-findings")
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	ach := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="sla"]').textContent`)
+	bud := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="budget"]').textContent`)
+	if !strings.Contains(ach, "(30d)") || !strings.Contains(bud, "30d") || !strings.HasPrefix(bud, "exhausted") {
+		t.Errorf("overview SLA %q and budget %q, want both of the 30d window", ach, bud)
+	}
+}
+
+// alertFixtures serves /api/v1/alerts and /api/v1/rules as a rules manager
+// with two firing alerts and one pending would.
+func alertFixtures(now time.Time) http.Handler {
+	at := func(d time.Duration) string { return now.Add(-d).UTC().Format(time.RFC3339Nano) }
+	alerts := fmt.Sprintf(`{"status":"success","data":{"alerts":[
+	 {"labels":{"alertname":"ServiceLatencyHigh","service":"matching-engine","severity":"page"},"annotations":{"summary":"p99 above 1ms"},"state":"firing","activeAt":%q,"value":"2.3e-03"},
+	 {"labels":{"alertname":"HostCPUHigh","instance":"host-1","severity":"warning"},"annotations":{"summary":"CPU of host-1 above 90%%"},"state":"firing","activeAt":%q,"value":"9.5e+01"},
+	 {"labels":{"alertname":"HostCPUHigh","instance":"host-2","severity":"warning"},"annotations":{"summary":"CPU of host-2 above 90%%"},"state":"pending","activeAt":%q,"value":"9.1e+01"}]}}`,
+		at(10*time.Minute), at(3*time.Minute), at(20*time.Second))
+	rules := `{"status":"success","data":{"groups":[{"name":"g","rules":[
+	 {"type":"alerting","name":"ServiceLatencyHigh","query":"histogram_quantile(0.99, sum by (service) (rate(gmc_order_latency_seconds[15s]))) > 0.001","duration":120},
+	 {"type":"alerting","name":"HostCPUHigh","query":"100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[1m]))) > 90","duration":60}]}]}}`
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/rules") {
+			io.WriteString(w, rules)
+			return
+		}
+		io.WriteString(w, alerts)
+	})
+}
+
+// TestBrowserAlerts: real firing-for (from when it fired, not went
+// pending), values in their units, filters, grouping like notifications,
+// silence from the page through /api/v2/silences with who and why, and a
+// link to the service at the alert's time (finding "alerts page").
+func TestBrowserAlerts(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false, withHandler("GET /api/v1/alerts", alertFixtures(time.Now())), withHandler("GET /api/v1/rules", alertFixtures(time.Now())))
+	dir := artifacts(t)
+	load(t, ctx, st.URL+"/#/alerts?range=1h")
+	// Fired 8 minutes ago (active 10m ago, for 2m).
+	firing := eval[string](t, ctx, `document.querySelector('tr[data-alert="ServiceLatencyHigh"] [data-col="firing-for"]').textContent`)
+	if firing != "8m" {
+		t.Errorf("ServiceLatencyHigh firing for %q, want 8m (active 10m ago, for 2m)", firing)
+	}
+	vals := eval[[]string](t, ctx, `[...document.querySelectorAll('tr[data-alert] [data-col="value"]')].map(e => e.textContent)`)
+	if strings.Join(vals, "|") != "95%|91%|2.3 ms" {
+		t.Errorf("values %q, want 95%%|91%%|2.3 ms", vals)
+	}
+	if n := evalInt(t, ctx, `document.querySelectorAll('tr.group').length`); n != 2 {
+		t.Errorf("%d groups, want 2 (HostCPUHigh, ServiceLatencyHigh/matching-engine)", n)
+	}
+	eval[bool](t, ctx, `(() => { const s = document.querySelector('select[data-filter="severity"]'); s.value = 'page'; s.dispatchEvent(new Event('change')); return true; })()`)
+	if n := evalInt(t, ctx, `document.querySelectorAll('tr[data-alert]').length`); n != 1 {
+		t.Errorf("severity=page shows %d alerts, want 1", n)
+	}
+	eval[bool](t, ctx, `(() => { const s = document.querySelector('select[data-filter="severity"]'); s.value = ''; s.dispatchEvent(new Event('change'));
+		const s2 = document.querySelector('select[data-filter="state"]'); s2.value = 'pending'; s2.dispatchEvent(new Event('change')); return true; })()`)
+	if n := evalInt(t, ctx, `document.querySelectorAll('tr[data-alert]').length`); n != 1 {
+		t.Errorf("state=pending shows %d alerts, want 1", n)
+	}
+	eval[bool](t, ctx, `(() => { const s2 = document.querySelector('select[data-filter="state"]'); s2.value = ''; s2.dispatchEvent(new Event('change')); return true; })()`)
+
+	// Silence the latency group from the page.
+	eval[bool](t, ctx, `(() => { document.querySelector('tr.group[data-group^="ServiceLatencyHigh"] [data-action="silence"]').click();
+		const f = document.querySelector('.silence-form form'); f.createdBy.value = 'alice'; f.comment.value = 'failover in progress';
+		f.requestSubmit(); return true; })()`)
+	if err := poll(ctx, 10*time.Second, `!!document.querySelector('tr.group[data-group^="ServiceLatencyHigh"] .silenced')`); err != nil {
+		t.Fatalf("the silenced group does not say so: %v", err)
+	}
+	resp, err := http.Get(st.URL + "/api/v2/silences")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sils []struct {
+		CreatedBy, Comment string
+		Matchers           []struct{ Name, Value string }
+	}
+	json.NewDecoder(resp.Body).Decode(&sils)
+	resp.Body.Close()
+	if len(sils) != 1 || sils[0].CreatedBy != "alice" || sils[0].Comment != "failover in progress" || len(sils[0].Matchers) != 2 {
+		t.Fatalf("silences %+v, want alice's on alertname and service", sils)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('tr.group[data-group^="ServiceLatencyHigh"] .silenced').textContent`); !strings.Contains(txt, "alice") || !strings.Contains(txt, "failover") {
+		t.Errorf("silence note %q, want who and why", txt)
+	}
+	screenshot(t, ctx, dir, "alerts-findings")
+
+	// The service link opens the service at the time the alert fired.
+	link := eval[string](t, ctx, `document.querySelector('tr[data-alert="ServiceLatencyHigh"] a[href^="#/service/"]').getAttribute('href')`)
+	m := regexp.MustCompile(`&at=(\d+)`).FindStringSubmatch(link)
+	if m == nil {
+		t.Fatalf("service link %q has no time", link)
+	}
+	at, _ := strconv.ParseFloat(m[1], 64)
+	if d := time.Since(time.Unix(int64(at), 0)); d < 7*time.Minute || d > 9*time.Minute {
+		t.Errorf("link time %v ago, want the firing time 8m ago", d.Round(time.Second))
+	}
+	// An alert of 8 minutes ago sits in a 1h range ending now; one of 3
+	// hours ago in a range a quarter past it.
+	for _, tc := range []struct {
+		at       float64
+		absolute bool
+	}{{at, false}, {at - 3*3600, true}} {
+		l := regexp.MustCompile(`&at=\d+`).ReplaceAllString(link, fmt.Sprintf("&at=%d", int64(tc.at)))
+		load(t, ctx, st.URL+"/"+l)
+		end := eval[float64](t, ctx, `Number(document.querySelector('[data-absolute]')?.dataset.absolute || 0)`)
+		if !tc.absolute && end != 0 {
+			t.Errorf("%s: an absolute range ending %v; want the range ending now", l, end)
+		}
+		if tc.absolute && math.Abs(end-(tc.at+900)) > 1 {
+			t.Errorf("%s: range ends at %v, want %v (a quarter of 1h after the alert)", l, end, tc.at+900)
+		}
+		if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="latency"]').dataset.points)`); tc.absolute == false && n == 0 {
+			t.Errorf("%s: latency chart empty", l)
+		}
+	}
+}
+
+// TestBrowserDrillDown: drag to zoom, time shift and custom absolute
+// ranges, legends with last/min/max, a crosshair shared by the charts.
+func TestBrowserDrillDown(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=15m")
+	// Legend: last/min/max of every series.
+	stats := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="latency"] tbody tr')].map(r => r.textContent)`)
+	if len(stats) != 3 {
+		t.Errorf("latency legend rows %q, want p50, p90, p99", stats)
+	}
+	for _, s := range stats {
+		if strings.Contains(s, "–") || !strings.Contains(s, "µs") {
+			t.Errorf("legend row %q lacks last/min/max", s)
+		}
+	}
+	// Shared crosshair: moving the cursor on one chart moves the others.
+	xs2 := eval[[]float64](t, ctx, `(() => { const a = document.querySelector('[data-chart="latency"]').chart.u, b = document.querySelector('[data-chart="tps"]').chart.u;
+		a.setCursor({left: 120, top: 40}, true, true); return [a.posToVal(a.cursor.left, 'x'), b.cursor.left >= 0 ? b.posToVal(b.cursor.left, 'x') : -1]; })()`)
+	if math.Abs(xs2[0]-xs2[1]) > 5 {
+		t.Errorf("the cursor is not shared between charts: %v", xs2)
+	}
+	// Drag to zoom: select a span of the latency chart.
+	want := eval[[]float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="latency"]').chart.u;
+		const from = u.posToVal(100, 'x'), to = u.posToVal(250, 'x'); u.setSelect({left: 100, width: 150, top: 0, height: 50}); return [from, to]; })()`)
+	if err := poll(ctx, 10*time.Second, `location.hash.includes('from=') && Number(document.getElementById('page').dataset.refreshed) >= 1`); err != nil {
+		t.Fatalf("drag did not zoom: %v", err)
+	}
+	hash := eval[string](t, ctx, `location.hash`)
+	m := regexp.MustCompile(`from=(\d+)&to=(\d+)`).FindStringSubmatch(hash)
+	if m == nil {
+		t.Fatalf("hash %q", hash)
+	}
+	from, _ := strconv.ParseFloat(m[1], 64)
+	to, _ := strconv.ParseFloat(m[2], 64)
+	if math.Abs(from-want[0]) > 1 || math.Abs(to-want[1]) > 1 {
+		t.Errorf("zoomed to %v..%v, want %v..%v", from, to, want[0], want[1])
+	}
+	if err := poll(ctx, 10*time.Second, `Number(document.querySelector('[data-chart="latency"]').dataset.points) > 0`); err != nil {
+		t.Errorf("zoomed chart drew nothing: %v", err)
+	}
+	xs := eval[[]float64](t, ctx, `(() => { const d = document.querySelector('[data-chart="latency"]').chart.u.data[0]; return [d[0], d[d.length - 1]]; })()`)
+	if math.Abs(xs[1]-to) > 1 || math.Abs(xs[0]-from) > (to-from)/100+1 {
+		t.Errorf("zoomed chart spans %v, want %v..%v", xs, from, to)
+	}
+	// Time shift back half a range from now.
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	href := eval[string](t, ctx, `document.querySelector('[data-shift="back"]').getAttribute('href')`)
+	load(t, ctx, st.URL+"/"+href)
+	end := eval[float64](t, ctx, `Number(document.querySelector('[data-absolute]').dataset.absolute)`)
+	if d := float64(time.Now().Unix()) - end; d < 400 || d > 500 {
+		t.Errorf("shifted back range ends %vs ago, want 450", d)
+	}
+}

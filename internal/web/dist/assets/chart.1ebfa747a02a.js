@@ -41,8 +41,13 @@ function timeValues(u, splits, axisIdx, space, incr) {
   });
 }
 
+/**
+ * timeAxis: ticks at least as far apart as their longest label ("12-03
+ * 18:00" on multi-day ranges needs 80 px; a 7d axis was unreadable).
+ */
 function timeAxis() {
-  return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}, values: timeValues};
+  return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}, values: timeValues,
+    space: (u) => (u.scales.x.max - u.scales.x.min > 2 * 86400 ? 90 : 60)};
 }
 
 /**
@@ -89,7 +94,8 @@ export class LineChart {
     this.min = min;
     this.el = h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'});
     this.el.chart = this; // for tests and the console
-    parent.append(this.el);
+    this.stats = h('table', {class: 'stats', 'data-stats': id});
+    parent.append(this.el, this.stats);
     this.u = null;
     this.key = '';
     this.ro = new ResizeObserver(() => this.resize());
@@ -116,6 +122,25 @@ export class LineChart {
       this.u.setData(data);
     }
     emptyNote(this.el, points ? '' : emptyText);
+    this.renderStats(series);
+  }
+
+  /** renderStats is the legend's last / min / max of each series over the range. */
+  renderStats(series) {
+    const shown = series.filter((s) => !s.noStats).slice(0, 12);
+    const f = (v) => this.unit.fmt(v);
+    const rows = shown.map((s, i) => {
+      let lo = Infinity;
+      let hi = -Infinity;
+      let lastV = null;
+      for (const v of s.data) if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; }
+      const color = s.color || PALETTE[series.indexOf(s) % PALETTE.length];
+      return h('tr', {'data-series': s.label},
+        h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
+        h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
+        h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
+    });
+    this.stats.replaceChildren(...(rows.length ? [h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'last'), h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)] : []));
   }
 
   options(series) {
@@ -123,8 +148,11 @@ export class LineChart {
     const opts = {
       width: this.width(),
       height: this.height,
-      cursor: {points: {size: 6}, drag: {x: false, y: false}},
-      legend: {show: this.legend && series.length <= 12, live: true},
+      // Drag across a chart to zoom every chart to that span; the cursor
+      // is shared by every chart of the page (sync key "gmc").
+      cursor: {points: {size: 6}, drag: {x: true, y: false, setScale: false}, sync: {key: 'gmc'}},
+      hooks: {setSelect: [zoomSelect]},
+      legend: {show: false},
       scales: {x: {time: true}, y: {range: (u, lo, hi) => yRange(lo, hi, this.min)}},
       axes: [timeAxis(), valueAxis(unit)],
       series: [{value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}'}, ...series.map((s, i) => {
@@ -149,6 +177,16 @@ export class LineChart {
   }
 
   destroy() { this.ro.disconnect(); if (this.u) this.u.destroy(); }
+}
+
+/** zoomSelect turns a drag selection into a gmc-zoom event (main.js navigates). */
+function zoomSelect(u) {
+  const {left, width} = u.select;
+  if (width < 5) return;
+  const from = u.posToVal(left, 'x');
+  const to = u.posToVal(left + width, 'x');
+  u.setSelect({left: 0, width: 0, top: 0, height: 0}, false);
+  window.dispatchEvent(new CustomEvent('gmc-zoom', {detail: {from, to}}));
 }
 
 /** isolated lists the indices of points with no non-null neighbour (uPlot points.filter). */
@@ -229,11 +267,11 @@ export class HeatmapChart {
       width: Math.max(200, this.el.clientWidth || 400),
       height: this.height,
       legend: {show: false},
-      cursor: {points: {show: false}, drag: {x: false, y: false}},
+      cursor: {points: {show: false}, drag: {x: true, y: false, setScale: false}, sync: {key: 'gmc'}},
       scales: {x: {time: true}, y: {distr: 3, log: 10, range: () => this.yr}},
       axes: [timeAxis(), {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits}],
       series: [{}, {stroke: 'transparent', points: {show: false}}],
-      hooks: {draw: [(u) => this.paint(u)], setCursor: [(u) => this.read(u)]},
+      hooks: {draw: [(u) => this.paint(u)], setCursor: [(u) => this.read(u)], setSelect: [zoomSelect]},
     }, data, this.el);
     emptyNote(this.el, cells ? '' : 'No latency histogram in this time range');
   }

@@ -1,7 +1,7 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
 import {RANGES, rangeByKey, span, contact} from './api.js';
-import {h, clock} from './util.js';
+import {h, clock, when} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
 import * as trading from './trading.js';
@@ -13,21 +13,47 @@ import * as host from './host.js';
 const PAGES = {overview, service, host, trading, sla, alerts, benchmarks};
 const NAV = [['overview', 'Overview'], ['trading', 'Trading'], ['host', 'Hosts'], ['sla', 'SLAs'], ['alerts', 'Alerts'], ['benchmarks', 'Benchmarks']];
 
-/** parseHash reads "#/service/me?range=1h" → {page, arg, range}. */
+/**
+ * parseHash reads "#/service/me?range=1h" → {page, arg, range}. A range may
+ * be absolute — from=…&to=… (unix seconds; drag-to-zoom writes it) — or
+ * end elsewhere than now: end=… (time shift) or at=… (an alert's time,
+ * shown a quarter of the range from the right).
+ */
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, '');
   const [path, qs] = raw.split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const q = new URLSearchParams(qs || '');
   const page = PAGES[parts[0]] ? parts[0] : 'overview';
-  return {page, arg: parts[1] || '', range: rangeByKey(q.get('range') || (page === 'benchmarks' ? '30d' : '1h'))};
+  let range = rangeByKey(q.get('range') || (page === 'benchmarks' ? '30d' : '1h'));
+  const from = Number(q.get('from'));
+  const to = Number(q.get('to'));
+  if (from > 0 && to > from) {
+    range = {key: 'custom', label: 'custom', seconds: to - from, end: to, refresh: 3600, base: range.key};
+  } else if (Number(q.get('end')) > 0 || Number(q.get('at')) > 0) {
+    const end = Number(q.get('end')) || Number(q.get('at')) + range.seconds / 4;
+    if (end < Date.now() / 1000) range = {...range, end, refresh: 3600, base: range.key};
+  }
+  return {page, arg: parts[1] || '', range};
 }
 
-/** href builds a link to a page keeping the current time range. */
+/** href builds a link to a page keeping the current time range (relative ranges only). */
 export function href(page, arg, rangeKey) {
-  const r = rangeKey || parseHash().range.key;
+  const r = rangeKey || parseHash().range.base || parseHash().range.key;
   return `#/${page}${arg ? '/' + encodeURIComponent(arg) : ''}?range=${r}`;
 }
+
+/** hrefAt links the current page with an absolute or shifted range. */
+function hrefAt(route, params) {
+  const base = `#/${route.page}${route.arg ? '/' + encodeURIComponent(route.arg) : ''}?range=${route.range.base || route.range.key}`;
+  return base + Object.entries(params).map(([k, v]) => `&${k}=${Math.round(v)}`).join('');
+}
+
+// Drag-to-zoom on any chart (chart.js sends gmc-zoom with from/to in unix seconds).
+window.addEventListener('gmc-zoom', (e) => {
+  const {from, to} = e.detail;
+  if (to - from >= 10) location.hash = hrefAt(state.route, {from, to});
+});
 
 const state = {route: null, page: null, timer: null, busy: false, ctrl: null, seq: 0};
 
@@ -36,9 +62,29 @@ function renderChrome(route) {
   nav.replaceChildren(...NAV.map(([p, label]) =>
     h('a', {href: href(p, '', route.range.key), class: route.page === p || (p === 'overview' && route.page === 'service') ? 'active' : null}, label)));
   const picker = document.getElementById('range');
-  picker.replaceChildren(...RANGES.map((r) =>
-    h('a', {href: href(route.page, route.arg, r.key), class: r.key === route.range.key ? 'active' : null, 'data-range': r.key},
-      r.key === 'live' ? [h('span', {class: 'live-dot'}), 'Live'] : r.label)));
+  // Time shift: half a range earlier or later; "now" returns to a range ending now.
+  const rg = route.range;
+  const end = rg.end != null ? rg.end : Date.now() / 1000;
+  const shift = (dir) => {
+    const e = end + (dir * rg.seconds) / 2;
+    return e >= Date.now() / 1000 ? href(route.page, route.arg, rg.base || rg.key)
+      : rg.key === 'custom' ? hrefAt(route, {from: e - rg.seconds, to: e}) : hrefAt(route, {end: e});
+  };
+  const absolute = rg.end != null;
+  picker.replaceChildren(
+    h('a', {href: shift(-1), 'data-shift': 'back', title: 'half a range earlier'}, '‹'),
+    ...RANGES.map((r) =>
+      h('a', {href: href(route.page, route.arg, r.key), class: r.key === (rg.base || rg.key) && !absolute ? 'active' : null, 'data-range': r.key},
+        r.key === 'live' ? [h('span', {class: 'live-dot'}), 'Live'] : r.label)),
+    h('a', {href: shift(1), 'data-shift': 'forward', class: absolute ? null : 'disabled', title: 'half a range later'}, '›'),
+    ...(absolute ? [h('span', {class: 'abs-range', 'data-absolute': String(Math.round(end))}, `${when(new Date((end - rg.seconds) * 1000))} → ${when(new Date(end * 1000))}`)] : []),
+    h('details', {class: 'custom'}, h('summary', {}, 'Custom'), h('form', {class: 'custom-range', onsubmit: (e) => {
+      e.preventDefault();
+      const f = Date.parse(e.target.from.value) / 1000;
+      const t = Date.parse(e.target.to.value) / 1000;
+      if (f > 0 && t > f) location.hash = hrefAt(route, {from: f, to: t});
+    }}, h('input', {type: 'datetime-local', name: 'from', step: 1, title: 'from'}), h('input', {type: 'datetime-local', name: 'to', step: 1, title: 'to'}),
+    h('button', {class: 'btn', type: 'submit'}, 'Go'))));
 }
 
 async function refresh() {
@@ -85,7 +131,7 @@ function route() {
   main.dataset.refreshed = '0';
   main.dataset.error = '';
   document.title = `gmc · ${r.arg || r.page}`;
-  state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href});
+  state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
   refresh();
   state.timer = setInterval(refresh, r.range.refresh * 1000);
 }

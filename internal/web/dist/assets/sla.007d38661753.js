@@ -1,14 +1,18 @@
-// SLA page: achievement per window, budget left, burn rates.
+// SLA page: achievement per window with its data coverage, budget left
+// (or how far past it), achievement over time, burn rates.
 import {getJSON, queryRange, align, NotAvailable} from './api.js';
 import {LineChart, card} from './chart.js';
-import {h, units, pill, bar, num} from './util.js';
+import {h, units, pill} from './util.js';
+import {budgetBar} from './overview.js';
 import * as Q from './queries.js';
 
 export function mount(main) {
   const list = h('div', {class: 'stack'});
+  const ach = card('Achievement over time', {note: 'rolling 1h achievement; dashed: objective', wide: true});
+  const achChart = new LineChart(ach.body, {id: 'achievement', unit: units.pct9});
   const burn = card('Burn rate', {note: '1h window; 1× spends the budget exactly over the SLA window', wide: true});
   const chart = new LineChart(burn.body, {id: 'burn', unit: units.x, min: 0});
-  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), burn.el, list);
+  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
 
   return {
     async refresh(w, signal) {
@@ -19,6 +23,7 @@ export function mount(main) {
         if (!(e instanceof NotAvailable)) throw e;
         list.replaceChildren(unavailable('SLAs', '/sla'));
         chart.update([w.start, w.end], []);
+        achChart.update([w.start, w.end], []);
         return;
       }
       const res = await queryRange(Q.slaBurn, w, signal);
@@ -28,6 +33,13 @@ export function mount(main) {
         const budget = 1 - (obj.get(s.metric.sla) ?? 99.9) / 100;
         return {label: s.metric.sla || '?', data: A.ys[i].map((v) => (v == null ? null : v / budget))};
       }), 'No recorded error ratios yet');
+      const series = [];
+      res.forEach((s, i) => {
+        const o = obj.get(s.metric.sla);
+        series.push({label: s.metric.sla || '?', data: A.ys[i].map((v) => (v == null ? null : 100 * (1 - v)))});
+        if (o != null) series.push({label: `${s.metric.sla} objective`, data: A.xs.map(() => o), dash: [4, 4], width: 1, color: '#8b949e', noStats: true});
+      });
+      achChart.update(A.xs, series, 'No recorded error ratios yet');
 
       list.replaceChildren(...(slas.length ? slas.map(slaCard) : [h('p', {class: 'muted'}, 'No SLA is configured.')]));
     },
@@ -43,16 +55,27 @@ function slaCard(s) {
     h('div', {class: 'row'}, pill(s.state === 'ok' ? 'up' : s.state === 'no_data' ? 'unknown' : 'down', s.state.replace('_', ' ')), burning,
       s.error ? h('span', {class: 'err'}, s.error) : null),
     h('table', {class: 'tbl'},
-      h('thead', {}, h('tr', {}, ['Window', 'Achievement', 'Error budget left', 'Burn rate', 'Met'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, (s.windows || []).map((x) => h('tr', {},
+      h('thead', {}, h('tr', {}, ['Window', 'Achievement', 'Coverage', 'Error budget left', 'Burn rate', 'Met'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, (s.windows || []).map((x) => h('tr', {'data-window': x.window},
         h('td', {}, x.window),
         h('td', {class: 'num'}, units.pct9.fmt(x.achievement)),
-        h('td', {}, x.error_budget_left == null ? h('span', {class: 'muted'}, 'no data') : bar(x.error_budget_left, `${num(x.error_budget_left * 100)}%`)),
+        h('td', {class: 'num', 'data-col': 'coverage', title: 'share of the window gmc has data for'}, coverage(x)),
+        h('td', {'data-col': 'budget'}, x.error_budget_left == null ? h('span', {class: 'muted'}, 'no data') : budgetBar(x.error_budget_left)),
         h('td', {class: 'num'}, units.x.fmt(x.burn_rate)),
         h('td', {}, x.met == null ? '–' : x.met ? pill('up', 'met') : pill('down', 'missed')))))),
     h('div', {class: 'burns'}, Object.entries(s.burn_rates || {}).map(([k, v]) =>
       h('span', {class: 'burn' + (v != null && v >= 14.4 ? ' hot' : v != null && v >= 1 ? ' warm' : '')}, h('b', {}, k), ' ', units.x.fmt(v)))));
   return c.el;
+}
+
+/**
+ * coverage is the share of a window gmc has data for, as /sla reports it
+ * (coverage, 0..1); "unknown" when the server does not say.
+ */
+function coverage(x) {
+  const c = x.coverage;
+  if (c == null || !isFinite(c)) return h('span', {class: 'muted'}, 'unknown');
+  return units.pct.fmt(c * 100);
 }
 
 /** unavailable is the clean "not available yet" note for a missing endpoint. */

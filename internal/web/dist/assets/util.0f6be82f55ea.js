@@ -82,7 +82,7 @@ export const units = {
   s: {fmt: seconds, label: ''},
   pct: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '%'), label: ''},
   /** pct9 keeps the nines: 99.99% stays 99.99%. */
-  pct9: {fmt: pct9, label: '%'},
+  pct9: {fmt: pct9, label: ''},
   rate: {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + '/s'), label: ''},
   bytes: {fmt: bytes, label: '', binary: true},
   bps: {fmt: (v) => (v == null || !isFinite(v) ? '–' : bytes(v) + '/s'), label: '', binary: true},

@@ -1,0 +1,180 @@
+// Alerts page: active alerts (/api/v1/alerts) grouped as notifications
+// group them (alertname and service), filtered by severity, service and
+// state, each with how long it has really been firing and its value in its
+// unit; silence or acknowledge from the page (POST /api/v2/silences, with
+// who and why); the active silences; and the history (/alerts/history).
+import {getJSON, NotAvailable} from './api.js';
+import {card} from './chart.js';
+import {h, pill, when, ago, units} from './util.js';
+import {unavailable} from './sla.js';
+
+export function mount(main, ctx) {
+  const filters = h('div', {class: 'filters row'});
+  const active = card('Active', {wide: true});
+  const sil = card('Silences', {wide: true, note: 'active and pending'});
+  const hist = card('History', {note: 'newest first', wide: true});
+  const form = h('div', {class: 'silence-form', hidden: true});
+  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'Alerts')), filters, form, active.el, sil.el, hist.el);
+  const opt = (p) => p.catch((e) => (e instanceof NotAvailable ? null : Promise.reject(e)));
+  const svc = (s, at) => (s ? h('a', {href: ctx.href('service', s) + (at ? '&at=' + Math.round(at) : '')}, s) : '—');
+  const f = {severity: '', service: '', state: ''};
+  let last = null;
+
+  const select = (key, label, values) => h('label', {class: 'filter'}, label + ' ',
+    h('select', {'data-filter': key, onchange: (e) => { f[key] = e.target.value; render(); }},
+      h('option', {value: ''}, 'all'), values.map((v) => h('option', {value: v, selected: f[key] === v ? true : null}, v))));
+
+  function render() {
+    if (!last) return;
+    const {a, hs, rules, silences} = last;
+    const now = Date.now();
+    if (a == null) active.body.replaceChildren(unavailable('Alerts', '/api/v1/alerts'));
+    else {
+      const all = a.data.alerts || [];
+      const vals = (k) => [...new Set(all.map((x) => (k === 'state' ? x.state : x.labels[k])).filter(Boolean))].sort();
+      filters.replaceChildren(select('severity', 'Severity', vals('severity')), select('service', 'Service', vals('service')), select('state', 'State', vals('state')));
+      const shown = all.filter((x) => (!f.severity || x.labels.severity === f.severity) && (!f.service || x.labels.service === f.service) && (!f.state || x.state === f.state));
+      const episodes = (hs && hs.data.episodes) || [];
+      const groups = new Map();
+      for (const x of shown) {
+        const k = `${x.labels.alertname}\u0000${x.labels.service || ''}`;
+        if (!groups.has(k)) groups.set(k, []);
+        groups.get(k).push(x);
+      }
+      active.note.textContent = `${all.filter((x) => x.state === 'firing').length} firing · ${all.filter((x) => x.state === 'pending').length} pending` +
+        (shown.length !== all.length ? ` · ${shown.length} shown` : '');
+      const rows = [];
+      for (const [k, xs] of [...groups.entries()].sort()) {
+        const [name, service] = k.split('\u0000');
+        const matchers = [{name: 'alertname', value: name}, ...(service ? [{name: 'service', value: service}] : [])];
+        const silencedBy = silences.filter((s) => s.status.state === 'active' && matches(s.matchers, xs[0].labels));
+        rows.push(h('tr', {class: 'group', 'data-group': k},
+          h('td', {colspan: 6}, h('strong', {}, name), service ? [' · ', svc(service)] : '', h('span', {class: 'muted'}, ` · ${xs.length} alert${xs.length > 1 ? 's' : ''}`),
+            silencedBy.map((s) => h('span', {class: 'silenced', 'data-silence': s.id}, ` ${s.comment.startsWith('ack:') ? 'acknowledged' : 'silenced'} by ${s.createdBy}: ${s.comment.replace(/^ack: ?/, '')}`))),
+          h('td', {class: 'actions'},
+            h('button', {class: 'btn', 'data-action': 'ack', onclick: () => openForm('ack', matchers)}, 'Acknowledge'),
+            h('button', {class: 'btn', 'data-action': 'silence', onclick: () => openForm('silence', matchers)}, 'Silence…'))));
+        for (const x of xs) {
+          const rule = rules.get(x.labels.alertname);
+          const fired = firedAt(x, episodes, rule);
+          const unit = unitOf(x, rule);
+          rows.push(h('tr', {'data-alert': x.labels.alertname},
+            h('td', {}, pill(x.state)), h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
+            h('td', {class: 'muted small'}, labelText(x.labels)),
+            h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
+              x.state === 'firing' ? (fired ? ago((now - fired) / 1000) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
+            h('td', {class: 'num', 'data-col': 'value'}, unit.fmt(parseFloat(x.value))),
+            h('td', {class: 'wrap'}, (x.annotations && (x.annotations.summary || x.annotations.description)) || ''),
+            h('td', {}, svc(x.labels.service, (fired || new Date(x.activeAt)) / 1000))));
+        }
+      }
+      active.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': shown.length},
+        h('thead', {}, h('tr', {}, ['State', 'Severity', 'Labels', 'Firing for', 'Value', 'Summary', ''].map((t) => h('th', {}, t)))),
+        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 7, class: 'muted'}, all.length ? 'No alert matches the filters.' : 'Nothing is firing. All quiet.')))));
+    }
+    sil.body.replaceChildren(silences.length ? h('table', {class: 'tbl', 'data-rows': silences.length},
+      h('thead', {}, h('tr', {}, ['Matchers', 'By', 'Why', 'Until', ''].map((t) => h('th', {}, t)))),
+      h('tbody', {}, silences.map((s) => h('tr', {'data-silence': s.id},
+        h('td', {}, s.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}"${m.value}"`).join(', ')),
+        h('td', {}, s.createdBy), h('td', {}, s.comment), h('td', {}, when(s.endsAt)),
+        h('td', {}, h('button', {class: 'btn', onclick: () => expire(s.id)}, 'Expire'))))))
+      : h('p', {class: 'muted'}, 'No active silence.'));
+    if (hs == null) hist.body.replaceChildren(unavailable('Alert history', '/alerts/history'));
+    else {
+      const eps = hs.data.episodes || [];
+      hist.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': eps.length},
+        h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {},
+          h('td', {}, e.alertname), h('td', {}, pill(e.state)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
+          h('td', {}, when(e.active_at)), h('td', {}, when(e.fired_at)), h('td', {}, when(e.resolved_at)),
+          h('td', {class: 'num'}, e.fired_at ? ago(e.firing_seconds) : '—'))) :
+          h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No alert in this time range.')))));
+    }
+  }
+
+  function openForm(kind, matchers) {
+    const who = h('input', {name: 'createdBy', placeholder: 'your name', required: true, value: localStorage.getItem('gmc.user') || ''});
+    const why = h('input', {name: 'comment', placeholder: kind === 'ack' ? 'what you are doing about it' : 'why', required: true, size: 40});
+    const dur = h('select', {name: 'duration'}, ['1h', '2h', '4h', '12h', '24h', '30m'].map((d) => h('option', {value: d}, d)));
+    const msg = h('span', {class: 'muted'});
+    form.hidden = false;
+    form.replaceChildren(h('form', {class: 'row', 'data-kind': kind, onsubmit: async (e) => {
+      e.preventDefault();
+      localStorage.setItem('gmc.user', who.value);
+      const hours = {'30m': 0.5, '1h': 1, '2h': 2, '4h': 4, '12h': 12, '24h': 24}[dur.value];
+      const body = {
+        matchers: matchers.map((m) => ({...m, isRegex: false, isEqual: true})),
+        startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + hours * 3600e3).toISOString(),
+        createdBy: who.value, comment: (kind === 'ack' ? 'ack: ' : '') + why.value,
+      };
+      try {
+        await getJSON('/api/v2/silences', undefined, {method: 'POST', body: JSON.stringify(body), headers: {'Content-Type': 'application/json'}});
+        form.hidden = true;
+        ctx.refresh();
+      } catch (err) { msg.textContent = err.message; }
+    }},
+    h('strong', {}, kind === 'ack' ? 'Acknowledge ' : 'Silence '), matchers.map((m) => `${m.name}="${m.value}"`).join(', '),
+    who, why, h('label', {}, 'for ', dur), h('button', {class: 'btn', type: 'submit'}, kind === 'ack' ? 'Acknowledge' : 'Silence'),
+    h('button', {class: 'btn', type: 'button', onclick: () => { form.hidden = true; }}, 'Cancel'), msg));
+    (who.value ? why : who).focus();
+  }
+
+  async function expire(id) {
+    const res = await fetch('/api/v2/silence/' + encodeURIComponent(id), {method: 'DELETE'});
+    if (!res.ok) active.note.textContent = `expire ${id}: ${res.status}`;
+    ctx.refresh();
+  }
+
+  return {
+    async refresh(w, signal) {
+      const [a, hs, r, s] = await Promise.all([opt(getJSON('/api/v1/alerts', signal)), opt(getJSON(`/alerts/history?limit=200&since=${w.start}`, signal)),
+        opt(getJSON('/api/v1/rules', signal)), opt(getJSON('/api/v2/silences', signal))]);
+      const rules = new Map();
+      for (const g of (r && r.data && r.data.groups) || []) for (const x of g.rules || []) if (x.type === 'alerting' || x.name) rules.set(x.name, x);
+      const silences = (Array.isArray(s) ? s : []).filter((x) => x.status && x.status.state !== 'expired');
+      last = {a, hs, rules, silences};
+      render();
+    },
+  };
+}
+
+/** matches says whether a silence's matchers match an alert's labels. */
+function matches(ms, labels) {
+  return ms.every((m) => {
+    const v = labels[m.name] || '';
+    const ok = m.isRegex ? new RegExp('^(?:' + m.value + ')$').test(v) : v === m.value;
+    return m.isEqual === false ? !ok : ok;
+  });
+}
+
+/**
+ * firedAt is when a firing alert started firing: its open episode in the
+ * history, else activeAt plus the rule's "for" (activeAt alone is when it
+ * went pending).
+ */
+function firedAt(x, episodes, rule) {
+  const same = (a, b) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  const ep = episodes.find((e) => e.fired_at && !e.resolved_at && same(e.labels || {}, x.labels));
+  if (ep) return Date.parse(ep.fired_at);
+  if (!x.activeAt) return null;
+  return Date.parse(x.activeAt) + 1000 * ((rule && rule.duration) || 0);
+}
+
+/**
+ * unitOf is the unit of an alert's value: its "unit" annotation, else read
+ * from the rule's expression (percent, seconds, bytes, a 0/1 condition).
+ */
+function unitOf(x, rule) {
+  const u = (x.annotations && x.annotations.unit) || '';
+  const q = (rule && rule.query) || '';
+  const cond = {fmt: (v) => (v === 1 ? 'true' : v === 0 ? 'false' : units.count.fmt(v)), label: ''};
+  if (u === 'percent' || u === '%' || /^\s*100\s*\*/.test(q)) return units.pct;
+  if (u === 'seconds' || u === 's' || /_seconds(_bucket)?\b.*\)\s*[<>]/.test(q) || /histogram_quantile/.test(q)) return units.s;
+  if (u === 'bytes' || /_bytes\b/.test(q)) return units.bytes;
+  if (/==\s*[01]\s*$/.test(q)) return cond;
+  return {fmt: (v) => (isFinite(v) ? String(+v.toPrecision(4)) + (u ? ' ' + u : '') : '–'), label: ''};
+}
+
+function labelText(labels) {
+  return Object.entries(labels).filter(([k]) => !['alertname', 'severity', 'service'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ');
+}
