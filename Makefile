@@ -1,6 +1,11 @@
 GO ?= go
 
-.PHONY: help build demo test fuzz bench bench-agent bench-http run vet ui compat
+.PHONY: help build demo test fuzz bench bench-agent bench-http run vet lint ui compat
+
+# golangci-lint is pinned; `make lint` installs this version through the Go
+# module proxy when the one on PATH (or in GOPATH/bin) differs.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(shell $(GO) env GOPATH)/bin/golangci-lint
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -17,6 +22,17 @@ run: ## run the server on 127.0.0.1:9900 with data in ./data
 vet: ## go vet and a go.mod tidiness check
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+
+lint: ## golangci-lint (.golangci.yml, pinned version) and the import rules (ingest upstream of all; cmd/gmc thin)
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q "version $(GOLANGCI_LINT_VERSION:v%=%) " || \
+		$(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(GOLANGCI_LINT) run ./...
+	@# ingest is upstream of everything: it must not depend on notify, rules, sla, bench or config.
+	@bad=$$($(GO) list -deps ./internal/ingest | grep -E 'gmc-dev/gmc/internal/(notify|rules|sla|bench|config)$$'); \
+		[ -z "$$bad" ] || { echo "internal/ingest imports $$bad"; exit 1; }
+	@# cmd/gmc imports only server, agent, bench, demo and config.
+	@bad=$$($(GO) list -f '{{join .Imports "\n"}}' ./cmd/gmc | grep 'gmc-dev/gmc/internal/' | grep -vE 'gmc-dev/gmc/internal/(server|agent|bench|demo|config)$$'); \
+		[ -z "$$bad" ] || { echo "cmd/gmc imports $$bad"; exit 1; }
 
 test: vet ## run the whole test suite (unit, e2e with real peers, fuzz seed corpora)
 	$(GO) test -count=1 -timeout 25m ./...

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/notify/webhook"
 	"github.com/gmc-dev/gmc/internal/server"
@@ -289,9 +290,9 @@ func gmcConfig(dataDir, listen, feedAddr, rcvURL string) (config.Config, error) 
 	cfg := config.Default()
 	cfg.Server.DataDir, cfg.Server.ListenAddress = dataDir, listen
 	cfg.Alerting.EvaluationInterval = config.Duration(time.Second)
-	cfg.ScrapeConfigs = []config.ScrapeConfig{{
+	cfg.ScrapeConfigs = []ingest.ScrapeConfig{{
 		JobName: "feed", ScrapeInterval: config.Duration(time.Second), ScrapeTimeout: config.Duration(500 * time.Millisecond),
-		StaticConfigs: []config.StaticConfig{{Targets: []string{feedAddr}, Labels: map[string]string{"service": "feed"}}},
+		StaticConfigs: []ingest.StaticConfig{{Targets: []string{feedAddr}, Labels: map[string]string{"service": "feed"}}},
 	}}
 	cfg.SLAs = []sla.SLA{{Name: "gw-success", Service: "gw", Objective: 99, Indicator: sla.Indicator{Ratio: &sla.Ratio{}},
 		Windows: []sla.Duration{sla.Duration(5 * time.Minute), sla.Duration(time.Hour)}}}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
@@ -187,7 +188,7 @@ func (a *API) serviceMetricNames(ctx context.Context, svc string) ([]string, err
 		return nil, fmt.Errorf("open querier: %w", err)
 	}
 	defer q.Close()
-	names, _, err := q.LabelValues(ctx, labels.MetricName, nil, serviceMatcher(svc))
+	names, _, err := q.LabelValues(ctx, model.MetricNameLabel, nil, serviceMatcher(svc))
 	if err != nil {
 		return nil, fmt.Errorf("read metric names of service %q: %w", svc, err)
 	}
@@ -257,7 +258,7 @@ func extraLabels(ls labels.Labels) map[string]string {
 	m := map[string]string{}
 	ls.Range(func(l labels.Label) {
 		switch l.Name {
-		case labels.MetricName, ServiceLabel, "instance":
+		case model.MetricNameLabel, ServiceLabel, "instance":
 		default:
 			m[l.Name] = l.Value
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
@@ -88,7 +87,7 @@ func (a *API) ServiceMetrics(w http.ResponseWriter, r *http.Request) {
 		}
 		l.Labels = extraLabels(s.Labels())
 		inst := s.Labels().Get("instance")
-		name := s.Labels().Get(labels.MetricName)
+		name := s.Labels().Get(model.MetricNameLabel)
 		if resp.Instances[inst] == nil {
 			resp.Instances[inst] = map[string][]Latest{}
 		}
@@ -244,7 +243,7 @@ func (a *API) ServiceHistory(w http.ResponseWriter, r *http.Request) {
 		for _, p := range s.Histograms {
 			hs.Histograms = append(hs.Histograms, [2]any{unixSeconds(p.T), Histogram{Count: Float(p.H.Count), Sum: Float(p.H.Sum)}})
 		}
-		name := s.Metric.Get(labels.MetricName)
+		name := s.Metric.Get(model.MetricNameLabel)
 		resp.Metrics[name] = append(resp.Metrics[name], hs)
 	}
 	a.writeJSON(w, resp)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -182,7 +183,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 	for set.Next() {
 		s := set.At()
 		lset := s.Labels()
-		name := lset.Get(labels.MetricName)
+		name := lset.Get(model.MetricNameLabel)
 		if a.opts.OwnSeries != nil && a.opts.OwnSeries(name) {
 			continue
 		}
@@ -278,7 +279,7 @@ func (a *API) onlyOwnSeries(ctx context.Context, svc string) bool {
 		return false
 	}
 	defer q.Close()
-	names, _, err := q.LabelValues(ctx, labels.MetricName, nil, labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
+	names, _, err := q.LabelValues(ctx, model.MetricNameLabel, nil, labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
 	if err != nil || len(names) == 0 {
 		return false
 	}

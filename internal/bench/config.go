@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -269,7 +268,7 @@ func (c *Config) Validate() error {
 
 func (b *Benchmark) validate(field string) error {
 	for k := range b.Labels {
-		if !model.LabelName(k).IsValidLegacy() || k == "benchmark" || k == "quantile" || strings.HasPrefix(k, "__") {
+		if !model.LegacyValidation.IsValidLabelName(k) || k == "benchmark" || k == "quantile" || strings.HasPrefix(k, "__") {
 			return fmt.Errorf("%s.labels: %q is not a usable label name", field, k)
 		}
 	}
@@ -542,4 +541,3 @@ func (f *FuncConfig) validate(field string) error {
 }
 
 // formatFloat prints v compactly for labels and tables.
-func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage"
@@ -53,7 +54,7 @@ func Series(run *Run) []Sample {
 	var out []Sample
 	add := func(metric, bench string, v float64, kv ...string) {
 		b := labels.NewScratchBuilder(len(run.Labels) + 3 + len(kv)/2)
-		b.Add(labels.MetricName, metric)
+		b.Add(model.MetricNameLabel, metric)
 		b.Add("benchmark", bench)
 		for k, val := range run.Labels {
 			b.Add(k, val)

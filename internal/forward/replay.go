@@ -8,6 +8,7 @@ import (
 
 	"github.com/golang/snappy"
 	remoteapi "github.com/prometheus/client_golang/exp/api/remote"
+	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
@@ -92,7 +93,7 @@ func (f *Forwarder) replaySliceTo(ctx context.Context, targets []replayTarget, f
 		return 0, fmt.Errorf("query local tsdb: %w", err)
 	}
 	defer q.Close()
-	all := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")
+	all := labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")
 	set := q.Select(ctx, false, &storage.SelectHints{Start: from + 1, End: to}, all)
 	type series struct {
 		lset labels.Labels

@@ -166,7 +166,7 @@ func (in *Ingester) writeJSON(r *http.Request, points []jsonPoint) (int, *reject
 				rej.add(reasonInvalidValue, where(k), t, why)
 				continue
 			}
-			b.Set(labels.MetricName, k)
+			b.Set(model.MetricNameLabel, k)
 			ls := b.Labels()
 			if reason := in.checkSeries(ls); reason != "" {
 				rej.add(reasonInvalidSeries, where(k), t, reason)

@@ -96,7 +96,7 @@ func (in *Ingester) checkSeries(ls labels.Labels) string {
 	if n := ls.Len(); n > in.limits.MaxLabelsPerSeries {
 		return fmt.Sprintf("has %d labels, more than limits.max_labels_per_series %d", n, in.limits.MaxLabelsPerSeries)
 	}
-	name := ls.Get(labels.MetricName)
+	name := ls.Get(model.MetricNameLabel)
 	if name == "" {
 		return "has no metric name (label __name__)"
 	}
@@ -119,10 +119,10 @@ func (in *Ingester) checkSeries(ls labels.Labels) string {
 // checkLabel validates one label (the metric name's syntax is checked by
 // checkSeries). It returns "" when the label is acceptable.
 func (in *Ingester) checkLabel(name, value string) string {
-	if len(name) > in.limits.MaxLabelNameLength && name != labels.MetricName {
+	if len(name) > in.limits.MaxLabelNameLength && name != model.MetricNameLabel {
 		return fmt.Sprintf("label name %q is longer than limits.max_label_name_length %d", truncate(name), in.limits.MaxLabelNameLength)
 	}
-	if name != labels.MetricName && !model.LegacyValidation.IsValidLabelName(name) {
+	if name != model.MetricNameLabel && !model.LegacyValidation.IsValidLabelName(name) {
 		return fmt.Sprintf("label name %q is invalid (want [a-zA-Z_][a-zA-Z0-9_]*)", name)
 	}
 	if len(value) > in.limits.MaxLabelValueLength {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -61,7 +62,7 @@ func (in *Ingester) PushgatewayMetrics(w http.ResponseWriter, _ *http.Request) {
 				"time_stamp": grp.Changed.UTC().Format(time.RFC3339Nano),
 				"type":       "GAUGE",
 				"help":       m.help,
-				"metrics":    []map[string]any{{"labels": timeSeries(&grp, m.name).DropMetricName().Map(), "value": pgwFloat(v)}},
+				"metrics":    []map[string]any{{"labels": timeSeries(&grp, m.name).DropReserved(isMetricName).Map(), "value": pgwFloat(v)}},
 			}
 		}
 		data = append(data, g)
@@ -87,7 +88,7 @@ func pgwFamily(f *pushFamily) map[string]any {
 		metrics = pgwComposite(f, typ)
 	default:
 		for _, s := range f.Samples {
-			m := map[string]any{"labels": s.lset().DropMetricName().Map()}
+			m := map[string]any{"labels": s.lset().DropReserved(isMetricName).Map()}
 			switch {
 			case s.H != nil:
 				m["count"], m["sum"] = strconv.FormatUint(s.H.Count, 10), pgwFloat(s.H.Sum)
@@ -120,8 +121,8 @@ func pgwComposite(f *pushFamily, typ string) []map[string]any {
 	}
 	for _, s := range f.Samples {
 		ls := s.lset()
-		name := ls.Get(labels.MetricName)
-		base := labels.NewBuilder(ls).Del(labels.MetricName, partLabel).Labels()
+		name := ls.Get(model.MetricNameLabel)
+		base := labels.NewBuilder(ls).Del(model.MetricNameLabel, partLabel).Labels()
 		k := base.String()
 		e := byKey[k]
 		if e == nil {
@@ -168,3 +169,6 @@ func writePGW(w http.ResponseWriter, data any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
 }
+
+// isMetricName selects __name__ for Labels.DropReserved.
+func isMetricName(name string) bool { return name == model.MetricNameLabel }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -286,7 +287,7 @@ func (g *pushGroups) markStale(app storage.AppenderV2, ls labels.Labels, t int64
 // of a group: the grouping labels, and service=<job> as every pushed sample.
 func timeSeries(grp *pushGroup, name string) labels.Labels {
 	b := labels.NewBuilder(labels.FromMap(grp.Labels))
-	b.Set(labels.MetricName, name)
+	b.Set(model.MetricNameLabel, name)
 	if b.Get("service") == "" {
 		b.Set("service", grp.Labels["job"])
 	}

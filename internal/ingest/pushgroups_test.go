@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -76,11 +77,11 @@ func (e *groupEnv) latest(t *testing.T, withTimes bool) []string {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	var out []string
 	for ss.Next() {
 		s := ss.At()
-		name := s.Labels().Get(labels.MetricName)
+		name := s.Labels().Get(model.MetricNameLabel)
 		if !withTimes && strings.HasPrefix(name, "push_") {
 			continue
 		}

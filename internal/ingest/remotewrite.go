@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
@@ -446,7 +447,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 				}
 				continue
 			}
-			s.ent = cacheEntry{ls: ls, name: ls.Get(labels.MetricName), hash: ls.Hash()}
+			s.ent = cacheEntry{ls: ls, name: ls.Get(model.MetricNameLabel), hash: ls.Hash()}
 		}
 		ok := false
 		for j := s.s0; j < s.s1; j++ {

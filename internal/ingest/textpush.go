@@ -277,7 +277,7 @@ func parseEntries(p textparse.Parser, f *familyTracker, out []parsedSample) ([]p
 			s.t = &t
 		}
 		p.Labels(&s.ls)
-		s.family, s.typ, s.help = f.familyOf(s.ls.Get(labels.MetricName))
+		s.family, s.typ, s.help = f.familyOf(s.ls.Get(model.MetricNameLabel))
 		out = append(out, s)
 	}
 }
@@ -372,7 +372,7 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 			continue
 		}
 		accepted++
-		names[ls.Get(labels.MetricName)] = struct{}{}
+		names[ls.Get(model.MetricNameLabel)] = struct{}{}
 		if s.t != nil {
 			continue // history, not the group's current value
 		}

@@ -100,7 +100,7 @@ func (s *Silence) Validate() error {
 	}
 	allEmpty := true
 	for _, m := range s.Matchers {
-		if !model.LabelName(m.Name).IsValid() {
+		if !model.UTF8Validation.IsValidLabelName(m.Name) {
 			return fmt.Errorf("matchers: %q is not a label name", m.Name)
 		}
 		// As Alertmanager 0.25: a negative matcher (service!="x") counts,

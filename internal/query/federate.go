@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
@@ -88,7 +89,7 @@ func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		lset := s.Labels()
-		name := lset.Get(labels.MetricName)
+		name := lset.Get(model.MetricNameLabel)
 		mf := families[name]
 		if mf == nil {
 			mf = &dto.MetricFamily{Name: proto.String(name), Type: dto.MetricType_UNTYPED.Enum()}
@@ -96,7 +97,7 @@ func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 		}
 		m := &dto.Metric{Untyped: &dto.Untyped{Value: proto.Float64(v)}, TimestampMs: proto.Int64(t)}
 		lset.Range(func(l labels.Label) {
-			if l.Name != labels.MetricName {
+			if l.Name != model.MetricNameLabel {
 				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
 			}
 		})
@@ -111,7 +112,7 @@ func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	format := expfmt.Negotiate(r.Header)
+	format := expfmt.Negotiate(r.Header) //nolint:staticcheck // Prometheus's /federate negotiates the same way (escaping scheme included)
 	w.Header().Set("Content-Type", string(format))
 	enc := expfmt.NewEncoder(w, format)
 	for _, n := range names {

@@ -89,22 +89,4 @@ func appendFloat(t testing.TB, db storage.AppendableV2, ls labels.Labels, ts tim
 	}
 }
 
-func query(t testing.TB, e *promql.Engine, q storage.Queryable, expr string, ts time.Time) promql.Vector {
-	t.Helper()
-	qry, err := e.NewInstantQuery(context.Background(), q, nil, expr, ts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer qry.Close()
-	res := qry.Exec(context.Background())
-	if res.Err != nil {
-		t.Fatal(res.Err)
-	}
-	v, err := res.Vector()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func newTestParser() parser.Parser { return parser.NewParser(parser.Options{}) }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -28,7 +29,7 @@ func (s *selectors) add(expr parser.Expr) {
 		var nameMs []*labels.Matcher
 		exact := ""
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName {
+			if m.Name != model.MetricNameLabel {
 				continue
 			}
 			if m.Type == labels.MatchEqual {

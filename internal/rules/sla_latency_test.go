@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/storage"
@@ -220,7 +221,7 @@ func appendGathered(t *testing.T, db storage.AppendableV2, reg prometheus.Gather
 		case textparse.EntryHistogram:
 			_, _, h, fh := p.Histogram()
 			p.Labels(&ls)
-			if ls.Get(labels.MetricName) == sdk.MetricOrderLatency {
+			if ls.Get(model.MetricNameLabel) == sdk.MetricOrderLatency {
 				histograms++
 				if h == nil || h.Schema != 5 {
 					t.Fatalf("%s is not an integer native histogram of schema 5: %v %v", ls, h, fh)

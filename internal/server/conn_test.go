@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -30,7 +31,7 @@ func TestConnectionBounds(t *testing.T) {
 		start := time.Now()
 		_ = c.SetReadDeadline(start.Add(limit))
 		_, err := io.Copy(io.Discard, c)
-		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("connection still open after %s", limit)
 		}
 		return time.Since(start)

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/gmc-dev/gmc/internal/duration"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // Raw is what the tiers need from the raw store: its data, its start, and
@@ -258,7 +260,7 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 		return 0, fmt.Errorf("open raw querier: %w", err)
 	}
 	defer q.Close()
-	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: to}, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: to}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	app := t.db.AppenderV2(ctx)
 	n, pending := 0, 0
 	lsets := make([]labels.Labels, len(aggs))
@@ -394,7 +396,7 @@ func (s *Set) sweep(ctx context.Context, name string, def time.Duration, q stora
 	if err != nil {
 		return fmt.Errorf("retention of %s: %w", name, err)
 	}
-	ss := qr.Select(ctx, false, &storage.SelectHints{Start: math.MinInt64, End: cut}, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+	ss := qr.Select(ctx, false, &storage.SelectHints{Start: math.MinInt64, End: cut}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	for ss.Next() {
 		lset := ss.At().Labels()
 		keep := time.Duration(-1)

@@ -1,5 +1,5 @@
-// Package web is gmc's own dashboard: a single-page app embedded with
-// go:embed and served at /, plus the server-sent-events stream that drives
+// Package web is gmc's own dashboard: a single-page app embedded
+// (go:embed) and served at /, plus the server-sent-events stream that drives
 // its live alert banner.
 //
 // The sources live in ui/; ui/build.sh vendors uPlot and writes dist/,

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,7 +96,7 @@ remote_read:
 		var values []float64
 		for {
 			var frame prompb.ChunkedReadResponse
-			if err := cr.NextProto(&frame); err == io.EOF {
+			if err := cr.NextProto(&frame); errors.Is(err, io.EOF) {
 				break
 			} else if err != nil {
 				t.Fatalf("read frame: %v", err)

@@ -191,10 +191,10 @@ func forwardThroughOutage(t *testing.T, r *fwdReceiver) {
 	sleep(outage / 2)
 	t.Logf("restarting gmc in the middle of the outage")
 	gmc.stop(t)
-	gmc = startGMCAt()
+	_ = startGMCAt()
 	sleep(outage - outage/2)
 	t.Logf("starting %s again", r.name)
-	recv = r.start(t)
+	_ = r.start(t)
 	sleep(5 * time.Second)
 	cancel()
 	<-pushDone

@@ -314,12 +314,3 @@ func promLabels(nameValues ...string) []prompb.Label {
 	slices.SortFunc(ls, func(a, b prompb.Label) int { return strings.Compare(a.Name, b.Name) })
 	return ls
 }
-
-// labelMap turns prompb labels into a map.
-func labelMap(ls []prompb.Label) map[string]string {
-	m := make(map[string]string, len(ls))
-	for _, l := range ls {
-		m[l.Name] = l.Value
-	}
-	return m
-}
