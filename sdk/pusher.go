@@ -116,8 +116,9 @@ type Pusher struct {
 	logger *slog.Logger
 	q      *queue
 
-	gatherMu sync.Mutex // guards enc
+	gatherMu sync.Mutex // guards enc and lastMs
 	enc      encoder
+	lastMs   int64 // timestamp of the previous gather: each gather's is later
 
 	gathers      prometheus.Counter
 	gatherErrors prometheus.Counter
@@ -268,8 +269,13 @@ func (p *Pusher) Gather() error {
 		p.gatherErrors.Inc()
 		p.logger.Warn("gather metrics", "err", err)
 	}
+	// Two gathers in one millisecond (a tick and a direct Gather, or the
+	// final gather at stop) would send one series two values at one
+	// timestamp, which a receiver refuses: keep timestamps strictly rising.
+	ms := max(now.UnixMilli(), p.lastMs+1)
+	p.lastMs = ms
 	p.enc.reset()
-	p.enc.appendFamilies(mfs, now.UnixMilli(), p.opts.ClassicHistograms)
+	p.enc.appendFamilies(mfs, ms, p.opts.ClassicHistograms)
 	if p.enc.nSeries == 0 {
 		return nil
 	}

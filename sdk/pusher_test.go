@@ -207,3 +207,22 @@ func TestPusherHostLabel(t *testing.T) {
 		})
 	}
 }
+
+// Gathers within one millisecond still get strictly rising timestamps: a
+// receiver refuses two values of one series at one timestamp.
+func TestPusherTimestampsStrictlyRise(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	fixed := time.UnixMilli(1_700_000_000_000)
+	p, err := NewPusher(PusherOptions{URL: "http://127.0.0.1:9/api/v1/write", Gatherer: reg, Registerer: reg, Now: func() time.Time { return fixed }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := p.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		if want := fixed.UnixMilli() + int64(i); p.lastMs != want {
+			t.Fatalf("gather %d at %d, want %d", i, p.lastMs, want)
+		}
+	}
+}
