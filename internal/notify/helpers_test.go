@@ -76,6 +76,8 @@ type harness struct {
 	d     *Dispatcher
 	clock *clock
 	reg   *prometheus.Registry
+	// stop ends the dispatcher's Run (as a dead peer); safe to call twice.
+	stop func()
 }
 
 func start(t *testing.T, yml string, notifiers map[string][]Notifier, tweak ...func(*Options)) *harness {
@@ -100,12 +102,16 @@ func start(t *testing.T, yml string, notifiers map[string][]Notifier, tweak ...f
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(h.stop)
 	return h
 }
 
