@@ -93,18 +93,7 @@ type EngineOptions struct {
 // tracker, nil without MaxConcurrency, keeps the active query log: close it
 // when the engine's queries have ended.
 func NewEngine(opts EngineOptions) (*promql.Engine, *promql.ActiveQueryTracker, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.LookbackDelta <= 0 {
-		opts.LookbackDelta = DefaultLookbackDelta
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaxSamples <= 0 {
-		opts.MaxSamples = DefaultMaxSamples
-	}
+	opts = opts.withDefaults()
 	eopts := promql.EngineOpts{
 		Logger:        opts.Logger,
 		Reg:           opts.Registerer,
@@ -133,6 +122,24 @@ func NewEngine(opts EngineOptions) (*promql.Engine, *promql.ActiveQueryTracker, 
 		eopts.ActiveQueryTracker = tracker // never a nil *ActiveQueryTracker in the interface
 	}
 	return promql.NewEngine(eopts), tracker, nil
+}
+
+// withDefaults fills the zero fields: a discarding logger and Prometheus's
+// defaults for the limits.
+func (o EngineOptions) withDefaults() EngineOptions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.LookbackDelta <= 0 {
+		o.LookbackDelta = DefaultLookbackDelta
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxSamples <= 0 {
+		o.MaxSamples = DefaultMaxSamples
+	}
+	return o
 }
 
 // newParser is the PromQL parser of the engine and the API. Prometheus 3.16
@@ -170,31 +177,23 @@ func New(opts Options) (*API, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.LookbackDelta <= 0 {
-		opts.LookbackDelta = DefaultLookbackDelta
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.MaxSamples <= 0 {
-		opts.MaxSamples = DefaultMaxSamples
-	}
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	eopts := EngineOptions{
+		Logger:         opts.Logger.With("component", "promql"),
+		Registerer:     opts.Registerer,
+		LookbackDelta:  opts.LookbackDelta,
+		Timeout:        opts.Timeout,
+		MaxSamples:     opts.MaxSamples,
+		MaxConcurrency: opts.MaxConcurrency,
+		ActiveQueryDir: opts.ActiveQueryDir,
+	}.withDefaults()
 	engine := opts.Engine
 	var tracker *promql.ActiveQueryTracker
 	if engine == nil {
 		var err error
-		engine, tracker, err = NewEngine(EngineOptions{
-			Logger:         opts.Logger.With("component", "promql"),
-			Registerer:     opts.Registerer,
-			LookbackDelta:  opts.LookbackDelta,
-			Timeout:        opts.Timeout,
-			MaxSamples:     opts.MaxSamples,
-			MaxConcurrency: opts.MaxConcurrency,
-			ActiveQueryDir: opts.ActiveQueryDir,
-		})
+		engine, tracker, err = NewEngine(eopts)
 		if err != nil {
 			return nil, fmt.Errorf("query api: %w", err)
 		}
@@ -215,7 +214,7 @@ func New(opts Options) (*API, error) {
 		started:    opts.Now(),
 		engine:     engine,
 		parser:     newParser(),
-		lookback:   opts.LookbackDelta,
+		lookback:   eopts.LookbackDelta,
 		maxSeries:  opts.MaxSeries,
 		tracker:    tracker,
 	}, nil
