@@ -2,10 +2,9 @@
 // on the host label): per-core CPU, CPU by mode, load, memory,
 // filesystems, disk and network I/O and errors, and the services on it —
 // the main rows of Grafana's "Node Exporter Full".
-import {query, queryRange, align, seriesName, scalarOf, instantBy, labelValues} from './api.js';
-import {LineChart, card} from './chart.js';
-import {h, units, bar, num} from './util.js';
-import {kpi} from './overview.js';
+import {query, queryRange, align, lines, scalarOf, instantBy, labelValues} from './api.js';
+import {LineChart, card, panel} from './chart.js';
+import {h, units, bar, num, kpi} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -14,11 +13,7 @@ export function mount(main, ctx) {
   const kpis = h('div', {class: 'kpis'});
   const grid = h('div', {class: 'grid'});
   const fs = card('Filesystems', {wide: true, note: 'now'});
-  const mk = (id, title, note, unit, opts = {}) => {
-    const c = card(title, {note});
-    grid.append(c.el);
-    return {card: c, chart: new LineChart(c.body, {id, unit, min: 0, ...opts})};
-  };
+  const mk = (id, title, note, unit) => panel(grid, title, note, LineChart, {id, unit, min: 0});
   const C = name ? {
     cores: mk('host-cpu-cores', 'CPU per core', 'busy %', units.pct),
     modes: mk('host-cpu-modes', 'CPU by mode', '% of all cores', units.pct),
@@ -47,20 +42,16 @@ export function mount(main, ctx) {
       const [[cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err], [nCores, total, fsUsed, fsAvail, fsSize, svcs]] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr].map(run)),
         Promise.all([q.cores, q.memTotal, q.fsUsed, q.fsAvail, q.fsSize, q.services].map(now))]);
-      const lines = (res, labels, prefix = '') => {
-        const B = align(res, w);
-        return {xs: B.xs, s: res.map((s, i) => ({label: prefix + seriesName(s.metric, labels), data: B.ys[i]}))};
-      };
       const xs = align([], w).xs;
-      C.cores.chart.update(xs, lines(cores, ['cpu'], 'cpu ').s.sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
-      C.modes.chart.update(xs, lines(modes, ['mode']).s, 'No CPU metrics for this host');
-      C.load.chart.update(xs, lines(load, ['__name__']).s.map((s) => ({...s, label: s.label.replace('node_', '')})), 'No load metrics for this host');
-      C.mem.chart.update(xs, [...lines(used, [], 'used').s, ...lines(cached, [], 'cache+buffers').s, ...lines(swap, [], 'swap used').s]
+      C.cores.chart.update(xs, lines(cores, w, ['cpu'], 'cpu ').sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
+      C.modes.chart.update(xs, lines(modes, w, ['mode']), 'No CPU metrics for this host');
+      C.load.chart.update(xs, lines(load, w, ['__name__']).map((s) => ({...s, label: s.label.replace('node_', '')})), 'No load metrics for this host');
+      C.mem.chart.update(xs, [...lines(used, w, [], 'used'), ...lines(cached, w, [], 'cache+buffers'), ...lines(swap, w, [], 'swap used')]
         .map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), 'No memory metrics for this host');
-      C.disk.chart.update(xs, [...lines(dr, ['device'], 'read ').s, ...lines(dw, ['device'], 'written ').s], 'No disk metrics for this host');
-      C.busy.chart.update(xs, lines(busy, ['device']).s, 'No disk metrics for this host');
-      C.net.chart.update(xs, [...lines(rx, ['device'], 'rx ').s, ...lines(tx, ['device'], 'tx ').s], 'No network metrics for this host');
-      C.err.chart.update(xs, lines(err, ['device']).s, 'No network error counters for this host');
+      C.disk.chart.update(xs, [...lines(dr, w, ['device'], 'read '), ...lines(dw, w, ['device'], 'written ')], 'No disk metrics for this host');
+      C.busy.chart.update(xs, lines(busy, w, ['device']), 'No disk metrics for this host');
+      C.net.chart.update(xs, [...lines(rx, w, ['device'], 'rx '), ...lines(tx, w, ['device'], 'tx ')], 'No network metrics for this host');
+      C.err.chart.update(xs, lines(err, w, ['device']), 'No network error counters for this host');
 
       const totalMem = scalarOf(total);
       const usedNow = used.length ? used[0].values.at(-1) : null;

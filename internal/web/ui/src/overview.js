@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, query, queryRange, byLabel, align, last, instantBy, scalarOf, KPI_WINDOW, NotAvailable} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num} from './util.js';
+import {h, units, pill, bar, ago, num, kpi, perSec} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -67,10 +67,10 @@ export function mount(main, ctx) {
       const worstP99 = Math.max(...[...pNow.values()], -Infinity);
       kpis.replaceChildren(
         kpi('Services up', `${up} / ${services.length}`, up === services.length ? 'good' : 'warn'),
-        kpi('Desk orders', gwNames.length ? units.rate.fmt(deskV ?? 0).replace('/s', ' orders/s') : 'unknown',
+        kpi('Desk orders', gwNames.length ? perSec(deskV ?? 0, 'orders') : 'unknown',
           null, gwNames.length ? `counted once, at ${gwNames.join(', ')}` : 'no gateway service (name matching *gateway*) reports orders', deskV),
         kpi('Worst p99', isFinite(worstP99) ? units.us.fmt(worstP99) : '–', worstP99 > 1000 ? 'bad' : null, 'now, over 1m', worstP99),
-        kpi('Ingest', status.ingest ? units.rate.fmt(status.ingest.samples_per_second).replace('/s', ' samples/s') : '–'),
+        kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
         kpi('SLAs', slas == null ? 'not available' : `${slas.filter((s) => s.state === 'ok').length} / ${slas.length} ok`,
           slas && slas.some((s) => s.state === 'violated') ? 'bad' : null),
       );
@@ -79,7 +79,7 @@ export function mount(main, ctx) {
         const name = s.service;
         const hasOrders = oNow.has(name) || T.m.has(name);
         const rq = reqNowBy.get(name);
-        const rateTxt = hasOrders ? fmtRate(oNow.get(name) ?? 0, 'orders') : rq ? fmtRate(rq.v, rq.endpoint + 's') : '–';
+        const rateTxt = hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
         const sl = slaBySvc.get(name);
@@ -100,11 +100,6 @@ export function mount(main, ctx) {
     },
     destroy() { Object.values(charts).forEach((c) => c.destroy()); },
   };
-}
-
-/** fmtRate is "12.3k orders/s", "93k messages/s". */
-function fmtRate(v, what) {
-  return units.rate.fmt(v).replace('/s', ' ' + what + '/s');
 }
 
 /**
@@ -142,11 +137,3 @@ function plot(chart, c, S) {
   c.note.textContent = series.length > TOP ? `top ${TOP} of ${series.length} services` : `${series.length} service${series.length === 1 ? '' : 's'}`;
   chart.update(S.xs, shown);
 }
-
-/** kpi is a headline tile; raw (a number) is kept in data-value for tests and tooling. */
-function kpi(label, value, tone, sub, raw) {
-  return h('div', {class: 'kpi' + (tone ? ' kpi-' + tone : ''), 'data-kpi': label, 'data-value': raw != null && isFinite(raw) ? String(raw) : null},
-    h('div', {class: 'kpi-label'}, label), h('div', {class: 'kpi-value'}, value), sub ? h('div', {class: 'kpi-sub'}, sub) : null);
-}
-
-export {kpi};

@@ -1,9 +1,8 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {getJSON, query, queryRange, labelValues, align, seriesName, scalarOf, KPI_WINDOW} from './api.js';
-import {LineChart, HeatmapChart, card, PALETTE} from './chart.js';
-import {h, units, pill, ago, reEsc} from './util.js';
-import {kpi} from './overview.js';
+import {getJSON, query, queryRange, labelValues, align, lines, scalarOf, KPI_WINDOW} from './api.js';
+import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
+import {h, units, pill, ago, reEsc, kpi, perSec} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -13,25 +12,20 @@ export function mount(main, ctx) {
   const grid = h('div', {class: 'grid'});
   const hostHead = h('h2', {class: 'section'}, 'Hosts');
   const hostGrid = h('div', {class: 'grid'});
-  const mk = (g, title, note, Chart, opts) => {
-    const c = card(title, {note});
-    g.append(c.el);
-    return {card: c, chart: new Chart(c.body, opts)};
-  };
   const P = {
-    lat: mk(grid, 'Latency', 'p50 · p90 · p99', LineChart, {id: 'latency', unit: units.us, bands: [[3, 1]], min: 0}),
-    heat: mk(grid, 'Latency distribution', 'histogram heatmap', HeatmapChart, {id: 'heatmap'}),
-    tps: mk(grid, 'Orders', 'orders/s by result', LineChart, {id: 'tps', unit: units.rate, min: 0}),
-    req: mk(grid, 'Requests', 'per second, by endpoint (in its own unit)', LineChart, {id: 'requests', unit: units.rate, min: 0}),
-    reqLat: mk(grid, 'Request latency', 'p99 by endpoint', LineChart, {id: 'request-latency', unit: units.us, min: 0}),
-    feedLat: mk(grid, 'Feed latency', 'p99, due → applied', LineChart, {id: 'feed-latency', unit: units.us, min: 0}),
-    feedGaps: mk(grid, 'Feed gaps', 'sequence gaps per rate window', LineChart, {id: 'feed-gaps', unit: units.count, min: 0}),
-    pcpu: mk(grid, 'Process CPU', 'by instance', LineChart, {id: 'proc-cpu', unit: units.pct, min: 0}),
-    pmem: mk(grid, 'Process memory', 'resident, by instance', LineChart, {id: 'proc-mem', unit: units.bytes, min: 0}),
-    hcpu: mk(hostGrid, 'Host CPU', 'busy, by host', LineChart, {id: 'host-cpu', unit: units.pct, min: 0}),
-    hmem: mk(hostGrid, 'Host memory', 'used, by host', LineChart, {id: 'host-mem', unit: units.bytes, min: 0}),
-    hdisk: mk(hostGrid, 'Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
-    hnet: mk(hostGrid, 'Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
+    lat: panel(grid, 'Latency', 'p50 · p90 · p99', LineChart, {id: 'latency', unit: units.us, bands: [[3, 1]], min: 0}),
+    heat: panel(grid, 'Latency distribution', 'histogram heatmap', HeatmapChart, {id: 'heatmap'}),
+    tps: panel(grid, 'Orders', 'orders/s by result', LineChart, {id: 'tps', unit: units.rate, min: 0}),
+    req: panel(grid, 'Requests', 'per second, by endpoint (in its own unit)', LineChart, {id: 'requests', unit: units.rate, min: 0}),
+    reqLat: panel(grid, 'Request latency', 'p99 by endpoint', LineChart, {id: 'request-latency', unit: units.us, min: 0}),
+    feedLat: panel(grid, 'Feed latency', 'p99, due → applied', LineChart, {id: 'feed-latency', unit: units.us, min: 0}),
+    feedGaps: panel(grid, 'Feed gaps', 'sequence gaps per rate window', LineChart, {id: 'feed-gaps', unit: units.count, min: 0}),
+    pcpu: panel(grid, 'Process CPU', 'by instance', LineChart, {id: 'proc-cpu', unit: units.pct, min: 0}),
+    pmem: panel(grid, 'Process memory', 'resident, by instance', LineChart, {id: 'proc-mem', unit: units.bytes, min: 0}),
+    hcpu: panel(hostGrid, 'Host CPU', 'busy, by host', LineChart, {id: 'host-cpu', unit: units.pct, min: 0}),
+    hmem: panel(hostGrid, 'Host memory', 'used, by host', LineChart, {id: 'host-mem', unit: units.bytes, min: 0}),
+    hdisk: panel(hostGrid, 'Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
+    hnet: panel(hostGrid, 'Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
   };
   main.append(head, kpis, grid, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
@@ -96,8 +90,7 @@ export function mount(main, ctx) {
         P.lat.card.el.querySelector('h3').textContent = orderLat ? 'Order latency' : 'Request latency';
         P.lat.card.note.textContent = 'p50 · p90 · p99';
       } else {
-        const B = align(pushed, w);
-        lat = pushed.map((s, i) => ({label: 'latency ' + seriesName(s.metric, ['instance']), data: B.ys[i]}));
+        lat = lines(pushed, w, ['instance'], 'latency ');
         P.lat.card.note.textContent = 'pushed latency_us';
       }
       P.lat.chart.bandsSpec = lat.length === 3 ? [[3, 1]] : null;
@@ -107,37 +100,33 @@ export function mount(main, ctx) {
       P.heat.chart.update(hxs, hw.step, hm.native ? nativeColumns(hm.r[0], hw) : classicColumns(hm.r, hw));
       show(P.heat, hm.r.length > 0);
 
-      const lines = (res, labels, prefix = '') => {
-        const B = align(res, w);
-        return res.map((s, i) => ({label: prefix + seriesName(s.metric, labels), data: B.ys[i]}));
-      };
-      const tpsS = lines(tps, ['result', 'instance']);
+      const tpsS = lines(tps, w, ['result', 'instance']);
       P.tps.chart.update(A.xs, tpsS.map((s) => ({...s, color: {success: PALETTE[2], reject: PALETTE[1], error: PALETTE[3]}[s.label]})));
       const hasOrders = kHas.length > 0;
       show(P.tps, hasOrders || !req.length);
-      P.req.chart.update(A.xs, lines(req, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
+      P.req.chart.update(A.xs, lines(req, w, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
       show(P.req, req.length > 0);
-      P.reqLat.chart.update(A.xs, lines(reqLat, ['endpoint']));
+      P.reqLat.chart.update(A.xs, lines(reqLat, w, ['endpoint']));
       show(P.reqLat, reqLat.length > 0);
-      P.feedLat.chart.update(A.xs, lines(feedLat, []).map((s) => ({...s, label: 'p99'})));
+      P.feedLat.chart.update(A.xs, lines(feedLat, w, []).map((s) => ({...s, label: 'p99'})));
       show(P.feedLat, feedLat.length > 0);
-      P.feedGaps.chart.update(A.xs, lines(feedGaps, ['feed']).map((s) => ({...s, label: s.label === 'gmc_feed_gaps_total' || s.label === '{}' ? 'gaps' : s.label})));
+      P.feedGaps.chart.update(A.xs, lines(feedGaps, w, ['feed']).map((s) => ({...s, label: s.label === 'gmc_feed_gaps_total' || s.label === '{}' ? 'gaps' : s.label})));
       show(P.feedGaps, feedGaps.length > 0);
-      P.pcpu.chart.update(A.xs, lines(pcpu, ['instance']), 'No process metrics for this service');
-      P.pmem.chart.update(A.xs, lines(pmem, ['instance']), 'No process metrics for this service');
+      P.pcpu.chart.update(A.xs, lines(pcpu, w, ['instance']), 'No process metrics for this service');
+      P.pmem.chart.update(A.xs, lines(pmem, w, ['instance']), 'No process metrics for this service');
       const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No host known for this service';
-      P.hcpu.chart.update(A.xs, lines(hcpu, [hostBy]), noHost);
-      P.hmem.chart.update(A.xs, lines(hmem, [hostBy]), noHost);
-      P.hdisk.chart.update(A.xs, lines(hdisk, [hostBy]), noHost);
-      P.hnet.chart.update(A.xs, [...lines(rx, [hostBy], 'rx '), ...lines(tx, [hostBy], 'tx ')], noHost);
+      P.hcpu.chart.update(A.xs, lines(hcpu, w, [hostBy]), noHost);
+      P.hmem.chart.update(A.xs, lines(hmem, w, [hostBy]), noHost);
+      P.hdisk.chart.update(A.xs, lines(hdisk, w, [hostBy]), noHost);
+      P.hnet.chart.update(A.xs, [...lines(rx, w, [hostBy], 'rx '), ...lines(tx, w, [hostBy], 'tx ')], noHost);
 
       // The tiles are now (instant queries over KPI_WINDOW), whatever the range.
       const ordersNow = scalarOf(kOrders);
       const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       const errNow = scalarOf(kErr);
       kpis.replaceChildren(
-        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? units.rate.fmt(ordersNow).replace('/s', ' orders/s') : '–', null, 'now, over 1m', ordersNow)
-          : kpi('Requests', units.rate.fmt(reqTop.v).replace('/s', ` ${reqTop.e}s/s`), null, 'now, over 1m', reqTop.v),
+        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, 'now, over 1m', ordersNow)
+          : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, 'now, over 1m', reqTop.v),
         kpi('p50', units.us.fmt(scalarOf(kP50))),
         kpi('p99', units.us.fmt(scalarOf(kP99)), null, null, scalarOf(kP99)),
         kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null),

@@ -1,18 +1,13 @@
 // Trading page: PnL and risk exposure per account and strategy, with trends.
 import {queryRange, align, last, seriesName} from './api.js';
-import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units} from './util.js';
-import {kpi} from './overview.js';
+import {LineChart, card, panel, sparkline, topN, PALETTE} from './chart.js';
+import {h, units, kpi} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main) {
   const kpis = h('div', {class: 'kpis'});
   const grid = h('div', {class: 'grid'});
-  const mk = (id, title, note, unit) => {
-    const c = card(title, {note});
-    grid.append(c.el);
-    return {card: c, chart: new LineChart(c.body, {id, unit})};
-  };
+  const mk = (id, title, note, unit) => panel(grid, title, note, LineChart, {id, unit});
   const C = {
     pnl: mk('pnl', 'PnL', 'by account / strategy', units.money),
     gross: mk('gross', 'Gross exposure', 'by account / strategy', units.money),

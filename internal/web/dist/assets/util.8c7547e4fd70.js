@@ -132,6 +132,17 @@ export function pill(state, text) {
   return h('span', {class: 'pill pill-' + String(state || 'unknown').toLowerCase()}, text || state || 'unknown');
 }
 
+/** kpi is a headline tile; raw (a number) is kept in data-value for tests and tooling. */
+export function kpi(label, value, tone, sub, raw) {
+  return h('div', {class: 'kpi' + (tone ? ' kpi-' + tone : ''), 'data-kpi': label, 'data-value': raw != null && isFinite(raw) ? String(raw) : null},
+    h('div', {class: 'kpi-label'}, label), h('div', {class: 'kpi-value'}, value), sub ? h('div', {class: 'kpi-sub'}, sub) : null);
+}
+
+/** perSec is a rate in its own unit: "12.3k orders/s", "93k messages/s". */
+export function perSec(v, what) {
+  return units.rate.fmt(v).replace('/s', ' ' + what + '/s');
+}
+
 /** bar renders a 0..1 fill with a label; tone picks the colour from value. */
 export function bar(frac, label, tone) {
   const f = frac == null || !isFinite(frac) ? 0 : Math.max(0, Math.min(1, frac));

@@ -124,6 +124,12 @@ export function align(result, w) {
   return {xs, ys};
 }
 
+/** lines aligns a matrix as chart series named by labels (see seriesName), each label prefixed. */
+export function lines(result, w, labels, prefix = '') {
+  const {ys} = align(result, w);
+  return result.map((s, i) => ({label: prefix + seriesName(s.metric, labels), data: ys[i]}));
+}
+
 /** instantBy indexes an instant vector by one label: label value → number. */
 export function instantBy(result, label) {
   const m = new Map();

@@ -21,6 +21,13 @@ export function card(title, opts = {}) {
   return {el, body, note};
 }
 
+/** panel appends a card holding a new Chart(body, opts) to parent. */
+export function panel(parent, title, note, Chart, opts) {
+  const c = card(title, {note});
+  parent.append(c.el);
+  return {card: c, chart: new Chart(c.body, opts)};
+}
+
 function axisSize(u, values) {
   if (!values) return 48;
   const w = Math.max(...values.map((v) => String(v).length));
