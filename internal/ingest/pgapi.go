@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/json"
 	"net/http"
 	"runtime"
 	"sort"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // The Pushgateway's JSON API (/api/v1/status, /api/v1/metrics), in the
@@ -20,7 +21,7 @@ import (
 // PushgatewayStatus serves GET /api/v1/status: gmc's version, start time and
 // the settings of its push groups, where the Pushgateway shows its flags.
 func (in *Ingester) PushgatewayStatus(w http.ResponseWriter, _ *http.Request) {
-	writePGW(w, map[string]any{
+	httpapi.WriteSuccess(w, map[string]any{
 		"build_information": map[string]string{
 			"version":   in.version,
 			"revision":  "",
@@ -67,7 +68,7 @@ func (in *Ingester) PushgatewayMetrics(w http.ResponseWriter, _ *http.Request) {
 		}
 		data = append(data, g)
 	}
-	writePGW(w, data)
+	httpapi.WriteSuccess(w, data)
 }
 
 // pgwFamily renders one family as the Pushgateway does: plain series with a
@@ -163,12 +164,6 @@ func pgwComposite(f *pushFamily, typ string) []map[string]any {
 
 // pgwFloat formats a value as the Pushgateway does (Go's %v of a float64).
 func pgwFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-
-// writePGW writes the Pushgateway API's envelope.
-func writePGW(w http.ResponseWriter, data any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
-}
 
 // isMetricName selects __name__ for Labels.DropReserved.
 func isMetricName(name string) bool { return name == model.MetricNameLabel }
