@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -23,6 +22,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/auth"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
 // TestTLSAndTokens runs gmc with a Prometheus web config serving TLS
@@ -36,25 +36,8 @@ func TestTLSAndTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
 	cfg.Auth = auth.Config{Tokens: []auth.Token{{Role: auth.RoleWrite, Token: "w-token"}, {Role: auth.RoleRead, Token: "r-token"}}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{Config: cfg, WebConfigFile: webConfig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	})
+	srv := servertest.Run(t, server.Options{Config: cfg, WebConfigFile: webConfig})
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}

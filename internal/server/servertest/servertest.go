@@ -11,18 +11,20 @@ import (
 	"github.com/gmc-dev/gmc/internal/server"
 )
 
-// Start runs a gmc server with cfg on a free loopback port and a fresh data
-// dir, waits until it is ready, and stops it when the test ends (failing the
-// test if Run returned an error). It returns the server and its base URL.
-func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
+// Run starts a gmc server with opts on a free loopback port and a fresh data
+// dir (overriding opts.Config's), without waiting until it is ready, and
+// stops it when the test ends (failing the test if Run returned an error).
+// It is for tests that reach the server some other way than plain HTTP
+// (TLS, tokens); the others use Start.
+func Run(t testing.TB, opts server.Options) *server.Server {
 	t.Helper()
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
+	opts.Config.Server.ListenAddress = "127.0.0.1:0"
+	opts.Config.Server.DataDir = t.TempDir()
+	opts.Config.Normalise()
+	if err := opts.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Config: cfg})
+	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +37,14 @@ func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
 			t.Errorf("gmc server: %v", err)
 		}
 	})
+	return srv
+}
+
+// Start runs a gmc server with cfg as Run does, waits until it answers
+// /-/ready over plain HTTP, and returns the server and its base URL.
+func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
+	t.Helper()
+	srv := Run(t, server.Options{Config: cfg})
 	base := "http://" + srv.Addr()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
