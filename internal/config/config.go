@@ -58,11 +58,6 @@ type Config struct {
 	Query query.Config `yaml:"query"`
 }
 
-// Alerting configures rule evaluation.
-//
-// Deprecated: use rules.Config.
-type Alerting = rules.Config
-
 // Server is where gmc listens and keeps its data.
 type Server struct {
 	ListenAddress string `yaml:"listen_address"`
@@ -115,21 +110,6 @@ type Storage struct {
 	// Downsampling keeps 1m and 1h tiers beside the raw data (docs/history.md).
 	Downsampling tier.Config `yaml:"downsampling"`
 }
-
-// Limits bound what one write request may carry.
-//
-// Deprecated: use ingest.Limits.
-type Limits = ingest.Limits
-
-// ScrapeConfig is one scrape job.
-//
-// Deprecated: use ingest.ScrapeConfig.
-type ScrapeConfig = ingest.ScrapeConfig
-
-// StaticConfig is a fixed list of targets sharing labels.
-//
-// Deprecated: use ingest.StaticConfig.
-type StaticConfig = ingest.StaticConfig
 
 // Defaults.
 const (
