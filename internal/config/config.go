@@ -242,29 +242,14 @@ func (c *Config) Validate() error {
 	if err := c.Storage.Downsampling.Validate(); err != nil {
 		return fmt.Errorf("storage.downsampling.%w", err)
 	}
-	if err := c.Limits.Validate(); err != nil {
-		return err
-	}
-	if err := c.Pushgateway.Validate(); err != nil {
-		return err
-	}
-	if err := c.Alerting.Validate(); err != nil {
-		return err
-	}
-	if err := c.validateAlerting(); err != nil {
-		return err
-	}
-	if err := c.RemoteWrite.Validate(); err != nil {
-		return err
-	}
-	if err := c.Cluster.Validate(); err != nil {
-		return err
-	}
-	if err := c.Auth.Validate(); err != nil {
-		return err
-	}
-	if err := c.Query.Validate(); err != nil {
-		return err
+	// Each component validates its own section; its errors name the field.
+	for _, validate := range []func() error{
+		c.Limits.Validate, c.Pushgateway.Validate, c.Alerting.Validate, c.validateAlerting,
+		c.RemoteWrite.Validate, c.Cluster.Validate, c.Auth.Validate, c.Query.Validate,
+	} {
+		if err := validate(); err != nil {
+			return err
+		}
 	}
 	return ingest.ValidateScrapeConfigs(c.ScrapeConfigs)
 }
