@@ -55,15 +55,11 @@ func (in *Ingester) PushgatewayMetrics(w http.ResponseWriter, _ *http.Request) {
 			{pushTimeMetric, "Last Unix time when changing this group in the Pushgateway succeeded.", grp.PushTime},
 			{pushFailureTimeMetric, "Last Unix time when changing this group in the Pushgateway failed.", grp.FailTime},
 		} {
-			v := 0.0
-			if !m.at.IsZero() {
-				v = float64(m.at.UnixNano()) / 1e9
-			}
 			g[m.name] = map[string]any{
 				"time_stamp": grp.Changed.UTC().Format(time.RFC3339Nano),
 				"type":       "GAUGE",
 				"help":       m.help,
-				"metrics":    []map[string]any{{"labels": timeSeries(&grp, m.name).DropReserved(isMetricName).Map(), "value": pgwFloat(v)}},
+				"metrics":    []map[string]any{{"labels": timeSeries(&grp, m.name).DropReserved(isMetricName).Map(), "value": pgwFloat(pushTimeValue(m.at))}},
 			}
 		}
 		data = append(data, g)

@@ -294,6 +294,15 @@ func timeSeries(grp *pushGroup, name string) labels.Labels {
 	return b.Labels()
 }
 
+// pushTimeValue is the value of push_time_seconds or
+// push_failure_time_seconds for a push at at: Unix seconds, 0 when never.
+func pushTimeValue(at time.Time) float64 {
+	if at.IsZero() {
+		return 0
+	}
+	return float64(at.UnixNano()) / 1e9
+}
+
 // appendTimes appends the group's push_time_seconds and
 // push_failure_time_seconds (0 when never) at t.
 func (g *pushGroups) appendTimes(app storage.AppenderV2, grp *pushGroup, t int64) error {
@@ -301,11 +310,7 @@ func (g *pushGroups) appendTimes(app storage.AppenderV2, grp *pushGroup, t int64
 		name string
 		at   time.Time
 	}{{pushTimeMetric, grp.PushTime}, {pushFailureTimeMetric, grp.FailTime}} {
-		v := 0.0
-		if !m.at.IsZero() {
-			v = float64(m.at.UnixNano()) / 1e9
-		}
-		if _, err := app.Append(0, timeSeries(grp, m.name), 0, t, v, nil, nil, storage.AOptions{}); err != nil {
+		if _, err := app.Append(0, timeSeries(grp, m.name), 0, t, pushTimeValue(m.at), nil, nil, storage.AOptions{}); err != nil {
 			if _, ok := classifyAppendErr(err); ok {
 				g.logger.Debug("push time not written", "metric", m.name, "err", err)
 				continue
