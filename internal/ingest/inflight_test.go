@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -29,9 +31,17 @@ func TestDecodedBytesInFlight(t *testing.T) {
 	if err := e.in.inflight.acquire(context.Background(), max-1000); err != nil {
 		t.Fatal(err)
 	}
-	code, msg := do(t, e.in.RemoteWrite(), http.MethodPost, "/api/v1/write", rwHeaders, body)
-	if code != http.StatusTooManyRequests || !strings.Contains(msg, "limits.max_decoded_bytes_in_flight 65536 reached") {
+	r := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(body))
+	for k, v := range rwHeaders {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	e.in.RemoteWrite().ServeHTTP(w, r)
+	if code, msg := w.Code, w.Body.String(); code != http.StatusTooManyRequests || !strings.Contains(msg, "limits.max_decoded_bytes_in_flight 65536 reached") {
 		t.Fatalf("with the bound held: %d %q, want 429 naming the limit", code, msg)
+	}
+	if got := w.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("429's Retry-After = %q, want 1", got)
 	}
 	if got := testutil.ToFloat64(e.in.inflight.full); got != 1 {
 		t.Errorf("limit hits = %v, want 1", got)
