@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -86,7 +87,7 @@ func Open(opts Options) (*TSDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)
 	}
-	if to.OutOfOrderTimeWindow > 0 {
+	if db.Head().MinOOOTime() != math.MaxInt64 {
 		// The out-of-order log (WBL) marks "this series' samples so far are
 		// in m-mapped chunk R", and replay trusts a marker whenever some chunk
 		// file reaches past R. Head chunks are written through a buffer, so
@@ -95,7 +96,9 @@ func Open(opts Options) (*TSDB, error) {
 		// out-of-order samples those markers cover, although they were
 		// acknowledged (this restart replayed them correctly). Writing the
 		// replayed out-of-order head into blocks now and truncating the WBL
-		// leaves no marker older than this run.
+		// leaves no marker older than this run. Without out-of-order data in
+		// the replayed head (the common case) there is nothing to write, and
+		// the call, which walks every series, is skipped.
 		if err := db.CompactOOOHead(context.Background()); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("persist out-of-order head of %s: %w", opts.Dir, err)
