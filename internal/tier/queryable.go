@@ -228,7 +228,7 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 	var primes map[uint64]float64
 	if agg == AggCounter && from == t.Watermark() {
 		var err error
-		if primes, err = t.counterValues(ctx, from); err != nil {
+		if primes, err = t.counterValues(ctx, from, ms...); err != nil {
 			return nil, err
 		}
 	}

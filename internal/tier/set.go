@@ -325,16 +325,24 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 	return n, nil
 }
 
-// counterValues reads the tier's counter aggregate at ts, by the hash of
-// the raw series' labels.
-func (t *Tier) counterValues(ctx context.Context, ts int64) (map[uint64]float64, error) {
+// counterValues reads the tier's counter aggregate at ts of the raw series
+// ms selects (every series without ms), by the hash of their labels.
+func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, error) {
 	out := map[uint64]float64{}
 	q, err := t.db.Querier(ts, ts)
 	if err != nil {
 		return nil, fmt.Errorf("open tier querier: %w", err)
 	}
 	defer q.Close()
-	ss := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCounter))
+	// A tier series is its raw series' labels plus the aggregate label, so
+	// the raw selector's other matchers select the same series here.
+	tms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCounter)}
+	for _, m := range ms {
+		if m.Name != AggLabel {
+			tms = append(tms, m)
+		}
+	}
+	ss := q.Select(ctx, false, nil, tms...)
 	for ss.Next() {
 		it := ss.At().Iterator(nil)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
