@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,21 +60,23 @@ func New(opts Options) (*Agent, error) {
 	if len(a.cfg.Processes) > 0 {
 		a.reg.MustRegister(newProcessCollector(a.cfg.Processes, a.logger.With("component", "process")))
 	}
-	tlsConfig, err := promconfig.NewTLSConfig(&a.cfg.TLSConfig)
+	// The pushes' client is Prometheus's (as gmc's remote storage uses):
+	// it reads the token file at each request and reloads changed CA and
+	// certificate files, so rotating either needs no restart.
+	if f := a.cfg.BearerTokenFile; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("agent bearer_token_file: %w", err)
+		}
+	}
+	hc := promconfig.DefaultHTTPClientConfig
+	hc.TLSConfig = a.cfg.TLSConfig
+	hc.BearerTokenFile = a.cfg.BearerTokenFile
+	client, err := promconfig.NewClientFromConfig(hc, "gmc-agent")
 	if err != nil {
 		return nil, fmt.Errorf("agent tls_config: %w", err)
 	}
-	var token string
-	if f := a.cfg.BearerTokenFile; f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("agent bearer_token_file: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
-	}
 	p, err := sdk.NewPusher(sdk.PusherOptions{
-		TLSConfig:      tlsConfig,
-		BearerToken:    token,
+		HTTPClient:     client,
 		URL:            a.cfg.GMCURL,
 		Gatherer:       a.reg,
 		Interval:       a.cfg.Interval.Std(),
