@@ -281,11 +281,14 @@ func TestBrowserCharts(t *testing.T) {
 			const c = new LineChart(box, {id: 'probe', unit: units.count});
 			const xs = [0, 60, 120, 180, 240].map(x => 1.7e9 + x);
 			c.update(xs, [{label: 'one', data: [null, null, 5, null, null], color: '#ff0000'}]);
-			await new Promise(r => setTimeout(r, 100));
-			const x = Math.round(c.u.valToPos(xs[2], 'x', true)), y = Math.round(c.u.valToPos(5, 'y', true));
-			const px = c.u.ctx.getImageData(x - 2, y - 2, 5, 5).data;
+			// uPlot draws on a later task: look until the point is there, at most 2 s.
 			let red = false;
-			for (let i = 0; i < px.length; i += 4) if (px[i] > 200 && px[i + 1] < 80) red = true;
+			for (let k = 0; k < 40 && !red; k++) {
+				await new Promise(r => setTimeout(r, 50));
+				const x = Math.round(c.u.valToPos(xs[2], 'x', true)), y = Math.round(c.u.valToPos(5, 'y', true));
+				const px = c.u.ctx.getImageData(x - 2, y - 2, 5, 5).data;
+				for (let i = 0; i < px.length; i += 4) if (px[i] > 200 && px[i + 1] < 80) red = true;
+			}
 			c.destroy(); box.remove();
 			return red;
 		})()`)
@@ -297,6 +300,9 @@ func TestBrowserCharts(t *testing.T) {
 		gaps := eval[[]float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="heatmap"]').chart.u;
 			const ps = u.axes[1]._splits.map(v => u.valToPos(v, 'y')).sort((a, b) => a - b);
 			return ps.slice(1).map((p, i) => p - ps[i]); })()`)
+		if len(gaps) == 0 {
+			t.Error("heatmap y axis has fewer than two labels")
+		}
 		for _, g := range gaps {
 			if g < 12 {
 				t.Errorf("heatmap y labels %v px apart: they overlap", gaps)
