@@ -351,40 +351,26 @@ func Run(ctx context.Context, opts Options) (*Score, error) {
 	var wg sync.WaitGroup
 	// The desk pushes every second.
 	wg.Go(func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case now := <-t.C:
-				dk.step()
-				for name := range dk.services {
-					_ = push(runCtx, base, dk.series(name, now)) // gmc restarting: the sample is lost, as a client without spool
-				}
+		every(runCtx, time.Second, func(now time.Time) {
+			dk.step()
+			for name := range dk.services {
+				_ = push(runCtx, base, dk.series(name, now)) // gmc restarting: the sample is lost, as a client without spool
 			}
-		}
+		})
 	})
 	// /system/status is watched for down services.
 	statusDown := map[string][]time.Time{}
 	var smu sync.Mutex
 	wg.Go(func() {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case now := <-t.C:
-				for _, s := range systemStatus(base) {
-					if s.State == "down" {
-						smu.Lock()
-						statusDown[s.Service] = append(statusDown[s.Service], now)
-						smu.Unlock()
-					}
+		every(runCtx, 500*time.Millisecond, func(now time.Time) {
+			for _, s := range systemStatus(base) {
+				if s.State == "down" {
+					smu.Lock()
+					statusDown[s.Service] = append(statusDown[s.Service], now)
+					smu.Unlock()
 				}
 			}
-		}
+		})
 	})
 	// The schedule.
 	sched := append([]Incident(nil), opts.Schedule...)
@@ -439,6 +425,20 @@ func setIncident(dk *desk, in *Incident, on bool) {
 			dk.feed.stop()
 		} else {
 			_ = dk.feed.start()
+		}
+	}
+}
+
+// every calls fn with the tick's time every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func(now time.Time)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			fn(now)
 		}
 	}
 }
