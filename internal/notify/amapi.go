@@ -356,36 +356,3 @@ func (a *API) GetStatus(w http.ResponseWriter, _ *http.Request) {
 		},
 	})
 }
-
-// sources lists the firing alerts that inhibit lset, by fingerprint (the
-// inhibitedBy of Alertmanager's API).
-func (ih *inhibitor) sources(lset model.LabelSet) []model.Fingerprint {
-	if len(ih.rules) == 0 {
-		return nil
-	}
-	now := ih.now()
-	fp := lset.Fingerprint()
-	ih.mu.Lock()
-	defer ih.mu.Unlock()
-	var out []model.Fingerprint
-	for i := range ih.rules {
-		r := &ih.rules[i]
-		if !r.TargetMatchers.Matches(lset) {
-			continue
-		}
-		twoSided := r.SourceMatchers.Matches(lset)
-		for sfp, src := range ih.firing {
-			if sfp == fp || src.ResolvedAt(now) || !r.SourceMatchers.Matches(src.Labels) {
-				continue
-			}
-			if twoSided && r.TargetMatchers.Matches(src.Labels) {
-				continue
-			}
-			if equalLabels(r.Equal, src.Labels, lset) {
-				out = append(out, sfp)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}

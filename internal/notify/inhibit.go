@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -114,7 +115,6 @@ func (ih *inhibitor) Mutes(lset model.LabelSet) bool {
 		return false
 	}
 	now := ih.now()
-	fp := lset.Fingerprint()
 	ih.mu.Lock()
 	defer ih.mu.Unlock()
 	for k, a := range ih.firing {
@@ -122,6 +122,37 @@ func (ih *inhibitor) Mutes(lset model.LabelSet) bool {
 			delete(ih.firing, k)
 		}
 	}
+	muted := false
+	ih.eachSource(lset, now, func(model.Fingerprint) bool {
+		muted = true
+		return false
+	})
+	return muted
+}
+
+// sources lists the firing alerts that inhibit lset, by fingerprint (the
+// inhibitedBy of Alertmanager's API).
+func (ih *inhibitor) sources(lset model.LabelSet) []model.Fingerprint {
+	if len(ih.rules) == 0 {
+		return nil
+	}
+	now := ih.now()
+	ih.mu.Lock()
+	defer ih.mu.Unlock()
+	var out []model.Fingerprint
+	ih.eachSource(lset, now, func(fp model.Fingerprint) bool {
+		out = append(out, fp)
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// eachSource calls yield with each alert firing at now that inhibits lset
+// under some rule (once per rule it does so), until yield returns false.
+// ih.mu must be held.
+func (ih *inhibitor) eachSource(lset model.LabelSet, now time.Time, yield func(model.Fingerprint) bool) {
+	fp := lset.Fingerprint()
 	for i := range ih.rules {
 		r := &ih.rules[i]
 		if !r.TargetMatchers.Matches(lset) {
@@ -129,18 +160,17 @@ func (ih *inhibitor) Mutes(lset model.LabelSet) bool {
 		}
 		twoSided := r.SourceMatchers.Matches(lset)
 		for sfp, src := range ih.firing {
-			if sfp == fp || !r.SourceMatchers.Matches(src.Labels) {
+			if sfp == fp || src.ResolvedAt(now) || !r.SourceMatchers.Matches(src.Labels) {
 				continue
 			}
 			if twoSided && r.TargetMatchers.Matches(src.Labels) {
 				continue
 			}
-			if equalLabels(r.Equal, src.Labels, lset) {
-				return true
+			if equalLabels(r.Equal, src.Labels, lset) && !yield(sfp) {
+				return
 			}
 		}
 	}
-	return false
 }
 
 // equalLabels reports whether a and b have the same value (or both none)
