@@ -1,11 +1,13 @@
 package sla
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -230,18 +232,27 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 		}
 		return nil
 	})
+	// Longest window first: the windows' starts ascend, so one pass over
+	// each series answers them all, seeking forward only.
+	wins := make([]time.Duration, len(s.Windows))
+	for i, w := range s.Windows {
+		wins[i] = time.Duration(w)
+	}
+	slices.SortFunc(wins, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+	// A sample up to a lookback before a window covers its start.
+	starts := make([]int64, len(wins))
+	for i, w := range wins {
+		starts[i] = ts.Add(-w).Add(-coverageLookback).UnixMilli()
+	}
+	oldest, err := r.oldestSamples(ctx, sels, starts, ts.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("coverage of sla %s: %w", s.Name, err)
+	}
 	out := map[string]float64{}
-	for _, win := range s.Windows {
-		w := time.Duration(win)
-		start := ts.Add(-w)
-		// A sample up to a lookback before the window covers its start.
-		first, ok, err := r.oldestSample(ctx, sels, start.Add(-coverageLookback), ts)
-		if err != nil {
-			return nil, fmt.Errorf("coverage of sla %s over %s: %w", s.Name, FormatWindow(w), err)
-		}
+	for i, w := range wins {
 		cov := 0.0
-		if ok {
-			cov = min(1, max(0, float64(ts.Sub(first))/float64(w)))
+		if oldest[i] != noSample {
+			cov = min(1, max(0, float64(ts.Sub(time.UnixMilli(oldest[i])))/float64(w)))
 		}
 		out[FormatWindow(w)] = cov
 	}
@@ -252,36 +263,46 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 // covering its start (PromQL's default lookback).
 const coverageLookback = 5 * time.Minute
 
-// oldestSample is the time of the oldest sample in (start, end] of any
-// series matching one of sels.
-func (r *Reporter) oldestSample(ctx context.Context, sels [][]*labels.Matcher, start, end time.Time) (time.Time, bool, error) {
-	q, err := r.opts.Queryable.Querier(start.UnixMilli()+1, end.UnixMilli())
+// noSample is oldestSamples' answer for a start with no sample after it.
+const noSample = math.MinInt64
+
+// oldestSamples returns, for each start (ascending, Unix ms), the time of
+// the oldest sample in (start, end] of any series matching one of sels,
+// or noSample when there is none. One querier and one Select per selector serve
+// every start.
+func (r *Reporter) oldestSamples(ctx context.Context, sels [][]*labels.Matcher, starts []int64, end int64) ([]int64, error) {
+	oldest := make([]int64, len(starts))
+	for i := range oldest {
+		oldest[i] = noSample
+	}
+	if len(starts) == 0 {
+		return oldest, nil
+	}
+	q, err := r.opts.Queryable.Querier(starts[0]+1, end)
 	if err != nil {
-		return time.Time{}, false, err
+		return nil, err
 	}
 	defer q.Close()
-	var (
-		oldest int64
-		found  bool
-		it     chunkenc.Iterator
-	)
+	var it chunkenc.Iterator
 	for _, ms := range sels {
 		set := q.Select(ctx, false, nil, ms...)
 		for set.Next() {
 			it = set.At().Iterator(it)
-			if it.Seek(start.UnixMilli()+1) == chunkenc.ValNone {
-				continue
-			}
-			t := it.AtT()
-			if t <= end.UnixMilli() && (!found || t < oldest) {
-				oldest, found = t, true
+			for i, start := range starts {
+				if it.Seek(start+1) == chunkenc.ValNone {
+					break
+				}
+				t := it.AtT()
+				if t <= end && (oldest[i] == noSample || t < oldest[i]) {
+					oldest[i] = t
+				}
 			}
 		}
 		if err := set.Err(); err != nil {
-			return time.Time{}, false, err
+			return nil, err
 		}
 	}
-	return time.UnixMilli(oldest), found, nil
+	return oldest, nil
 }
 
 // evaluate computes one SLA's status at ts.
