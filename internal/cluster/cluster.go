@@ -178,11 +178,15 @@ func (p *Peer) Run(ctx context.Context) error {
 	return nil
 }
 
-// Size is how many members this peer sees, itself included.
-func (p *Peer) Size() int { return p.peer.ClusterSize() }
-
-// Status is "ready", "settling" or "disabled", as Alertmanager reports it.
-func (p *Peer) Status() string { return p.peer.Status() }
+// ClusterStatus implements notify.HA: this peer's name, its status
+// ("ready", "settling") and the members it sees, itself included.
+func (p *Peer) ClusterStatus() notify.ClusterStatus {
+	st := notify.ClusterStatus{Name: p.peer.Name(), Status: p.peer.Status(), Peers: []notify.PeerStatus{}}
+	for _, m := range p.peer.Peers() {
+		st.Peers = append(st.Peers, notify.PeerStatus{Name: m.Name(), Address: m.Address()})
+	}
+	return st
+}
 
 // Wait implements notify.HA: Alertmanager's cluster wait stage.
 func (p *Peer) Wait() time.Duration {

@@ -345,7 +345,10 @@ func (a *API) GetReceivers(w http.ResponseWriter, _ *http.Request) {
 // (disabled unless gmc runs as an HA pair).
 func (a *API) GetStatus(w http.ResponseWriter, _ *http.Request) {
 	d := a.d
-	cluster := map[string]any{"status": "disabled", "peers": []any{}}
+	cluster := ClusterStatus{Status: "disabled", Peers: []PeerStatus{}}
+	if d.opts.HA != nil {
+		cluster = d.opts.HA.ClusterStatus()
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster": cluster,
 		"config":  map[string]string{"original": d.opts.Config.String()},

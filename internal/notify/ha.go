@@ -19,6 +19,22 @@ type HA interface {
 	// Log records a delivered notification and shares it with the peers;
 	// the entry expires after expiry.
 	Log(k LogKey, e LogEntry, expiry time.Duration) error
+	// ClusterStatus is the membership as /api/v2/status shows it.
+	ClusterStatus() ClusterStatus
+}
+
+// ClusterStatus is Alertmanager's clusterStatus: this peer's name, "ready",
+// "settling" or "disabled", and the members it sees (itself included).
+type ClusterStatus struct {
+	Name   string       `json:"name,omitempty"`
+	Status string       `json:"status"`
+	Peers  []PeerStatus `json:"peers"`
+}
+
+// PeerStatus is one member of the cluster.
+type PeerStatus struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
 }
 
 // LogKey names one integration of one aggregation group.

@@ -35,6 +35,10 @@ type peerHA struct {
 
 func (p peerHA) Wait() time.Duration { return p.wait }
 
+func (p peerHA) ClusterStatus() ClusterStatus {
+	return ClusterStatus{Status: "ready", Peers: []PeerStatus{}}
+}
+
 func TestHAPeersNotifyOnceAndTheSurvivorResolves(t *testing.T) {
 	const cfg = `
 route: {receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 50ms, repeat_interval: 1h}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,36 @@ cluster:
 		}
 		return nil
 	})
+	// Alertmanager's /api/v2/status shows the same membership (amtool
+	// cluster show reads it).
+	for _, p := range peers {
+		var st struct {
+			Cluster struct {
+				Status string `json:"status"`
+				Peers  []struct {
+					Address string `json:"address"`
+				} `json:"peers"`
+			} `json:"cluster"`
+		}
+		resp, err := httpClient().Get(p.URL() + "/api/v2/status")
+		if err != nil {
+			t.Fatalf("status of %s: %v", p.name, err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("status of %s: %v", p.name, err)
+		}
+		var addrs []string
+		for _, m := range st.Cluster.Peers {
+			addrs = append(addrs, m.Address)
+		}
+		slices.Sort(addrs)
+		want := slices.Sorted(slices.Values(gossip))
+		if st.Cluster.Status == "disabled" || !slices.Equal(addrs, want) {
+			t.Errorf("%s /api/v2/status cluster = %q with peers %v; want ready or settling with peers %v", p.name, st.Cluster.Status, addrs, want)
+		}
+	}
 
 	// A silence set on one peer reaches the other (gossiped as Alertmanager
 	// gossips its silences).
