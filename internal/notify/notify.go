@@ -165,13 +165,11 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	d.started = opts.Now()
 	sil, err := newSilences(opts.Now, opts.SilenceRetention, opts.SilencesFile)
-	if err == nil {
-		sil.maxCount = cmp.Or(opts.MaxSilences, DefaultMaxSilences)
-		sil.maxSize = cmp.Or(opts.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
-	}
 	if err != nil {
 		return nil, err
 	}
+	sil.maxCount = cmp.Or(opts.MaxSilences, DefaultMaxSilences)
+	sil.maxSize = cmp.Or(opts.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
 	d.silences = sil
 	d.inhibit = newInhibitor(cfg.InhibitRules, opts.Now)
 	for i := range cfg.Receivers {
