@@ -244,48 +244,17 @@ func forwardThroughOutage(t *testing.T, r *fwdReceiver) {
 // promRangeSamples reads every raw sample of fwdMetric from a Prometheus
 // through a range-vector instant query.
 func promRangeSamples(ctx context.Context, base string) (map[string]map[int64]float64, error) {
-	u := base + "/api/v1/query?" + url.Values{
-		"query": {fwdMetric + "[30m]"},
-		"time":  {strconv.FormatInt(time.Now().Unix()+1, 10)},
-	}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	r, err := instantQuery(ctx, base, fwdMetric+"[30m]", (time.Now().Unix()+1)*1000)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := httpClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Values [][2]any          `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("decode query answer: %w", err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query: %s", body.Error)
 	}
 	out := map[string]map[int64]float64{}
-	for _, s := range body.Data.Result {
+	for _, s := range r.Series {
 		m := map[int64]float64{}
-		for _, p := range s.Values {
-			sec, _ := p[0].(float64)
-			str, _ := p[1].(string)
-			v, err := strconv.ParseFloat(str, 64)
-			if err != nil {
-				return nil, fmt.Errorf("value %q: %w", str, err)
-			}
-			m[int64(sec*1000+0.5)] = v
+		for _, p := range s.Points {
+			m[p.T] = p.V
 		}
-		out[s.Metric["series"]] = m
+		out[s.Labels["series"]] = m
 	}
 	return out, nil
 }

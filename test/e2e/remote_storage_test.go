@@ -194,29 +194,21 @@ func (h *hookRecorder) wait(t *testing.T, status string, n int, timeout time.Dur
 // is empty.
 func instantValue(t *testing.T, p *proc, query string) string {
 	t.Helper()
-	resp, err := httpClient().Get(p.URL() + "/api/v1/query?" + url.Values{"query": {query}}.Encode())
+	data, err := apiGet(context.Background(), p.URL()+"/api/v1/query?"+url.Values{"query": {query}}.Encode())
 	if err != nil {
+		t.Fatalf("query %s %q: %v", p.name, query, err)
+	}
+	var d struct {
+		Result []struct {
+			Value [2]any `json:"value"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
 		t.Fatalf("query %s: %v", p.name, err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("query %s: %v", p.name, err)
-	}
-	if body.Status != "success" {
-		t.Fatalf("query %s %q: %s", p.name, query, body.Error)
-	}
-	if len(body.Data.Result) == 0 {
+	if len(d.Result) == 0 {
 		return ""
 	}
-	v, _ := body.Data.Result[0].Value[1].(string)
+	v, _ := d.Result[0].Value[1].(string)
 	return v
 }
