@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
 
 	"github.com/gmc-dev/gmc/internal/duration"
 )
@@ -30,39 +31,24 @@ func TestRetentionRules(t *testing.T) {
 	}
 	oldest := func(t *testing.T, tr *Tier, ms ...*labels.Matcher) int64 {
 		t.Helper()
-		var qr interface {
-			Close() error
+		var from storage.Queryable = f.raw
+		if tr != nil {
+			from = tr.db
 		}
-		min := int64(math.MaxInt64)
-		if tr == nil {
-			q, err := f.raw.Querier(math.MinInt64, math.MaxInt64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			qr = q
-			ss := q.Select(context.Background(), false, nil, ms...)
-			for ss.Next() {
-				it := ss.At().Iterator(nil)
-				if it.Next() != 0 {
-					min = minInt(min, it.AtT())
-				}
-			}
-		} else {
-			q, err := tr.db.Querier(math.MinInt64, math.MaxInt64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			qr = q
-			ss := q.Select(context.Background(), false, nil, ms...)
-			for ss.Next() {
-				it := ss.At().Iterator(nil)
-				if it.Next() != 0 {
-					min = minInt(min, it.AtT())
-				}
+		q, err := from.Querier(math.MinInt64, math.MaxInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		first := int64(math.MaxInt64)
+		ss := q.Select(context.Background(), false, nil, ms...)
+		for ss.Next() {
+			it := ss.At().Iterator(nil)
+			if it.Next() != 0 {
+				first = min(first, it.AtT())
 			}
 		}
-		qr.Close()
-		return min
+		return first
 	}
 	name := func(n string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchEqual, "__name__", n) }
 	now := f.now
@@ -90,13 +76,6 @@ func TestRetentionRules(t *testing.T) {
 			t.Errorf("%s: oldest sample %s, want just after %s", c.what, got, limit)
 		}
 	}
-}
-
-func minInt(a, b int64) int64 {
-	if a < b {
-		return a
-	}
-	return b
 }
 
 func TestStaleMarkerEndsTheSeriesInTheTier(t *testing.T) {
