@@ -51,6 +51,10 @@ type Options struct {
 	OutOfOrderWindow time.Duration
 	Logger           *slog.Logger
 	Registerer       prometheus.Registerer
+	// MinBlockDuration and MaxBlockDuration bound the blocks the head is
+	// compacted into; 0 keeps tsdb.DefaultOptions' 2h.
+	MinBlockDuration time.Duration
+	MaxBlockDuration time.Duration
 
 	// headChunksWriteBufferSize overrides the TSDB's 4 MiB head chunk write
 	// buffer (tests make it flush at small sizes); 0 keeps the default.
@@ -76,6 +80,12 @@ func Open(opts Options) (*TSDB, error) {
 		to.RetentionDuration = opts.Retention.Milliseconds()
 	}
 	to.OutOfOrderTimeWindow = opts.OutOfOrderWindow.Milliseconds()
+	if opts.MinBlockDuration > 0 {
+		to.MinBlockDuration = opts.MinBlockDuration.Milliseconds()
+	}
+	if opts.MaxBlockDuration > 0 {
+		to.MaxBlockDuration = opts.MaxBlockDuration.Milliseconds()
+	}
 	if opts.headChunksWriteBufferSize > 0 {
 		to.HeadChunksWriteBufferSize = opts.headChunksWriteBufferSize
 	}
@@ -130,6 +140,13 @@ func (s *TSDB) SetWriteNotified(n wlog.WriteNotified) { s.db.SetWriteNotified(n)
 func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
 	return s.db.Delete(ctx, mint, maxt, ms...)
 }
+
+// HeadSpan is the time (ms) between the head's oldest and newest sample.
+func (s *TSDB) HeadSpan() int64 { h := s.db.Head(); return h.MaxTime() - h.MinTime() }
+
+// Compact writes what the head holds beyond its compactable range into
+// blocks now, rather than at the TSDB's next once-a-minute compaction.
+func (s *TSDB) Compact(ctx context.Context) error { return s.db.Compact(ctx) }
 
 // Stats implements Storage.
 func (s *TSDB) Stats() Stats {

@@ -111,7 +111,7 @@ func Open(opts Options) (*Set, error) {
 		if d := s.longest(l.Name(), time.Duration(l.Retention)); d > time.Duration(l.Retention) {
 			l.Retention = modelDuration(d)
 		}
-		t, err := openTier(filepath.Join(opts.Dir, "tiers", l.Name()), l, opts.Logger.With("tier", l.Name()), nil)
+		t, err := openTier(filepath.Join(opts.Dir, "tiers", l.Name()), l, opts.Logger.With("tier", l.Name()))
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -240,7 +240,7 @@ func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
 	// Compact once the head spans several blocks, so a catch-up over days of
 	// raw data does not pile them up in the WAL until the TSDB's own
 	// once-a-minute compaction (compacting after every batch is slower).
-	if h := t.db.Head(); h.MaxTime()-h.MinTime() > 12*t.block {
+	if t.db.HeadSpan() > 12*t.block {
 		if err := t.db.Compact(ctx); err != nil {
 			return true, fmt.Errorf("tier %s: compact: %w", t.Name(), err)
 		}

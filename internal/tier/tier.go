@@ -18,10 +18,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gmc-dev/gmc/internal/duration"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/gmc-dev/gmc/internal/duration"
+	"github.com/gmc-dev/gmc/internal/storage"
 )
 
 // Config is the storage.downsampling section of gmc.yml.
@@ -125,7 +125,7 @@ type Tier struct {
 	Level
 	res       int64 // resolution in ms
 	block     int64 // the TSDB's smallest block, ms
-	db        *tsdb.DB
+	db        *storage.TSDB
 	dir       string
 	watermark atomic.Int64
 }
@@ -135,26 +135,26 @@ type Tier struct {
 const watermarkFile = "watermark.json"
 
 // openTier opens (or creates) the tier's TSDB in dir.
-func openTier(dir string, l Level, logger *slog.Logger, reg prometheus.Registerer) (*Tier, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create tier dir %s: %w", dir, err)
-	}
-	res := time.Duration(l.Resolution).Milliseconds()
-	o := tsdb.DefaultOptions()
-	o.RetentionDuration = time.Duration(l.Retention).Milliseconds()
-	// A tier is written behind a watermark, batch after batch, series after
-	// series: the out-of-order window lets a batch span more than the head.
-	o.OutOfOrderTimeWindow = (24 * time.Hour).Milliseconds()
+func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
+	res := time.Duration(l.Resolution)
+	retention := time.Duration(l.Retention)
 	// Blocks of about 120 samples per series at first (the raw data's 2h at
 	// 1m), compacted up to a tenth of the retention (at most 31d), as
 	// Prometheus sizes its blocks.
-	o.MinBlockDuration = max(o.MinBlockDuration, 120*res)
-	o.MaxBlockDuration = max(o.MinBlockDuration, min(o.RetentionDuration/10, (31*24*time.Hour).Milliseconds()))
-	db, err := tsdb.Open(dir, logger, reg, o, nil)
+	block := max(2*time.Hour, 120*res)
+	db, err := storage.Open(storage.Options{
+		Dir: dir, Retention: retention, Logger: logger,
+		// A tier is written behind a watermark, batch after batch, series
+		// after series: the out-of-order window lets a batch span more than
+		// the head.
+		OutOfOrderWindow: 24 * time.Hour,
+		MinBlockDuration: block,
+		MaxBlockDuration: max(block, min(retention/10, 31*24*time.Hour)),
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open tier tsdb %s: %w", dir, err)
+		return nil, fmt.Errorf("open tier %s: %w", l.Name(), err)
 	}
-	t := &Tier{Level: l, res: res, block: o.MinBlockDuration, db: db, dir: dir}
+	t := &Tier{Level: l, res: res.Milliseconds(), block: block.Milliseconds(), db: db, dir: dir}
 	t.watermark.Store(-1)
 	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
 		var w struct {
@@ -198,31 +198,12 @@ type Stats struct {
 
 // Stats reports the tier's size and progress.
 func (t *Tier) Stats() Stats {
-	st := Stats{
+	db := t.db.Stats()
+	return Stats{
 		Name: t.Name(), Resolution: t.Resolution.String(), Retention: t.Retention.String(),
-		Watermark: float64(t.Watermark()) / 1000, Series: t.db.Head().NumSeries(),
+		Watermark: float64(t.Watermark()) / 1000,
+		Series:    db.HeadSeries, Blocks: db.Blocks, BytesOnDisk: db.BytesOnDisk,
 	}
-	for _, b := range t.db.Blocks() {
-		st.Blocks++
-		st.BytesOnDisk += b.Size()
-	}
-	for _, sub := range []string{"wal", "wbl", "chunks_head"} {
-		st.BytesOnDisk += dirSize(filepath.Join(t.dir, sub))
-	}
-	return st
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // writeFileAtomic writes b to path through a temp file, fsync and rename.
