@@ -90,7 +90,8 @@ type pushSample struct {
 	H      *histogram.Histogram
 	FH     *histogram.FloatHistogram
 
-	ls labels.Labels // Labels as labels.Labels, built on first use
+	ls  labels.Labels     // Labels as labels.Labels, built on first use
+	ref storage.SeriesRef // the head's reference of ls once appended (0: look it up)
 }
 
 func (s *pushSample) lset() labels.Labels {
@@ -343,13 +344,16 @@ func (g *pushGroups) refresh(ctx context.Context) error {
 		for _, f := range grp.Families {
 			for i := range f.Samples {
 				s := &f.Samples[i]
-				if _, err := app.Append(0, s.lset(), 0, t, s.Value, s.H, s.FH, storage.AOptions{}); err != nil {
+				ref, err := app.Append(s.ref, s.lset(), 0, t, s.Value, s.H, s.FH, storage.AOptions{})
+				if err != nil {
 					if _, ok := classifyAppendErr(err); !ok {
 						g.mu.Unlock()
 						_ = app.Rollback()
 						return fmt.Errorf("refresh push group %s: %w", key, err)
 					}
+					continue
 				}
+				s.ref = ref
 			}
 		}
 		if err := g.appendTimes(app, grp, t); err != nil {

@@ -364,7 +364,8 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 				continue
 			}
 		}
-		if _, err := app.Append(0, ls, 0, t, s.v, s.h, s.fh, storage.AOptions{}); err != nil {
+		ref, err := app.Append(0, ls, 0, t, s.v, s.h, s.fh, storage.AOptions{})
+		if err != nil {
 			if err := in.appendFailed(rej, err, ls, t); err != nil {
 				_ = app.Rollback()
 				return 0, nil, nil, err
@@ -381,7 +382,7 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 			f = &pushFamily{Name: s.family, Type: s.typ, Help: s.help, Time: at}
 			families[s.family] = f
 		}
-		f.Samples = append(f.Samples, pushSample{Labels: ls.Map(), Value: s.v, H: s.h, FH: s.fh, ls: ls})
+		f.Samples = append(f.Samples, pushSample{Labels: ls.Map(), Value: s.v, H: s.h, FH: s.fh, ls: ls, ref: ref})
 	}
 	err = in.push.apply(app, pushUpdate{
 		group:    group,
