@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 )
 
 // Archive keeps every run as JSON in <data dir>/bench/runs/ and the weekly
@@ -45,7 +47,7 @@ func (a *Archive) SaveRun(run *Run) (string, error) {
 		return "", fmt.Errorf("encode run %s: %w", run.ID, err)
 	}
 	path := filepath.Join(a.runsDir(), run.ID+".json")
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data, 0o644); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -130,7 +132,7 @@ func (a *Archive) SaveReport(rep *Report) error {
 		return fmt.Errorf("encode report %s: %w", rep.ID, err)
 	}
 	for ext, data := range map[string][]byte{"json": js, "md": []byte(rep.Markdown()), "html": []byte(rep.HTML())} {
-		if err := writeFileAtomic(filepath.Join(a.reportsDir(), rep.ID+"."+ext), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(a.reportsDir(), rep.ID+"."+ext), data, 0o644); err != nil {
 			return err
 		}
 	}
@@ -173,42 +175,4 @@ func (a *Archive) ReportFile(id, format string) ([]byte, error) {
 		return nil, fmt.Errorf("read report %s: %w", id, err)
 	}
 	return data, nil
-}
-
-// writeFileAtomic writes data to path through a temp file in the same
-// directory, fsyncs it, renames it into place and fsyncs the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err = os.Chmod(tmp, 0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
 }

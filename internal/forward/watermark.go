@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 )
 
 // watermark is the forwarding position kept across restarts: every sample
@@ -85,8 +87,8 @@ func (w *watermark) store(v int64) {
 	}
 }
 
-// flush writes the value atomically (temp file, fsync, rename) if it changed.
-func (w *watermark) flush() (err error) {
+// flush writes the value atomically if it changed.
+func (w *watermark) flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.dirty {
@@ -96,30 +98,7 @@ func (w *watermark) flush() (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(w.path), 0o755); err != nil {
-		return fmt.Errorf("save forwarding watermark: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(w.path), "watermark-*.tmp")
-	if err != nil {
-		return fmt.Errorf("save forwarding watermark: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save forwarding watermark: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save forwarding watermark: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save forwarding watermark: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), w.path); err != nil {
+	if err := atomicfile.Write(w.path, data, 0o644); err != nil {
 		return fmt.Errorf("save forwarding watermark: %w", err)
 	}
 	w.dirty = false
