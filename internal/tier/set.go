@@ -108,9 +108,7 @@ func Open(opts Options) (*Set, error) {
 	}
 	for _, l := range opts.Config.Tiers {
 		// The TSDB drops whole blocks at the longest retention any rule asks for.
-		if d := s.longest(l.Name(), time.Duration(l.Retention)); d > time.Duration(l.Retention) {
-			l.Retention = modelDuration(d)
-		}
+		l.Retention = duration.Duration(longestRetention(opts.Config, l.Name(), time.Duration(l.Retention)))
 		t, err := openTier(filepath.Join(opts.Dir, "tiers", l.Name()), l, opts.Logger.With("tier", l.Name()))
 		if err != nil {
 			s.Close()
@@ -121,21 +119,16 @@ func Open(opts Options) (*Set, error) {
 	return s, nil
 }
 
-// longest is the longest retention of tier name: its default or a rule's.
-func (s *Set) longest(name string, def time.Duration) time.Duration {
-	for _, r := range s.rules {
-		if d, ok := r.keep[name]; ok && d > def {
-			def = d
-		}
-	}
-	return def
-}
-
 // RawRetention is the retention the raw TSDB must be opened with so that
 // the longest rule for raw data holds.
 func RawRetention(c Config, def time.Duration) time.Duration {
+	return longestRetention(c, RawTier, def)
+}
+
+// longestRetention is the longest retention of tier name: def or a rule's.
+func longestRetention(c Config, name string, def time.Duration) time.Duration {
 	for _, r := range c.Retention {
-		if d, ok := r.Keep[RawTier]; ok && time.Duration(d) > def {
+		if d, ok := r.Keep[name]; ok && time.Duration(d) > def {
 			def = time.Duration(d)
 		}
 	}
@@ -367,13 +360,8 @@ func (s *Set) Sweep(ctx context.Context) error {
 	now := s.opts.Now()
 	var errs []error
 	errs = append(errs, s.sweep(ctx, RawTier, s.opts.RawRetention, s.opts.Raw, s.opts.Raw.Delete, now))
-	for _, t := range s.tiers {
-		var def time.Duration
-		for _, l := range s.opts.Config.Tiers {
-			if l.Name() == t.Name() {
-				def = time.Duration(l.Retention)
-			}
-		}
+	for i, t := range s.tiers { // one per configured tier, in order
+		def := time.Duration(s.opts.Config.Tiers[i].Retention)
 		errs = append(errs, s.sweep(ctx, t.Name(), def, t.db, t.db.Delete, now))
 	}
 	return errors.Join(errs...)
@@ -458,8 +446,6 @@ func withoutAgg(l labels.Labels) labels.Labels {
 	b.Del(AggLabel)
 	return b.Labels()
 }
-
-func modelDuration(d time.Duration) duration.Duration { return duration.Duration(d) }
 
 // floorTo rounds ms down to a multiple of res.
 func floorTo(ms, res int64) int64 {
