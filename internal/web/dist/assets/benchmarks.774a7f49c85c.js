@@ -59,6 +59,20 @@ export function mount(main) {
   };
 }
 
+/**
+ * verdict is the row's status, as the report's own (Markdown, HTML) says
+ * it: a run on a saturated host was not compared, so it is neither ok nor
+ * a regression.
+ */
+function verdict(e) {
+  if (e.latest_untrustworthy) {
+    const p = pill('stale', 'not compared');
+    p.title = e.latest_untrustworthy;
+    return p;
+  }
+  return e.regressed ? pill('down', 'regression') : pill('up', 'ok');
+}
+
 function renderReport(rep, kpis, report) {
   if (rep instanceof NotAvailable) {
     kpis.replaceChildren();
@@ -92,6 +106,6 @@ function renderReport(rep, kpis, report) {
           h('td', {class: 'num'}, ch), h('td', {class: 'num'}, c ? num(c.p) : '–'),
           h('td', {class: 'num'}, `${e.runs}${e.failed_runs ? ` (${e.failed_runs} failed)` : ''}`),
           h('td', {}, sparkline((e.trend || []).map((p) => p.median), e.regressed ? PALETTE[3] : PALETTE[0])),
-          h('td', {}, e.regressed ? pill('down', 'regression') : pill('up', 'ok')));
+          h('td', {'data-col': 'verdict'}, verdict(e)));
       })))));
 }
