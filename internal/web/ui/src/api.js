@@ -41,7 +41,14 @@ export async function getJSON(path, signal, init = {}) {
     throw new NotAvailable(path.split('?')[0]);
   }
   let body;
-  try { body = await res.json(); } catch (e) { throw new Error(`${path}: ${res.status} ${res.statusText}`); }
+  try {
+    body = await res.json();
+  } catch (e) {
+    // An abort while the body is read (a new page, a lost heartbeat) is
+    // an abort, not a failed refresh to report.
+    if (e.name === 'AbortError') throw e;
+    throw new Error(`${path}: ${res.status} ${res.statusText}: ${e.message}`);
+  }
   if (!res.ok || body.status === 'error') throw new Error(body.error || `${path}: ${res.status}`);
   return body;
 }
