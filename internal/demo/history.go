@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 	"github.com/gmc-dev/gmc/sdk"
 )
 
@@ -110,7 +111,7 @@ func Backfill(ctx context.Context, o HistoryOptions) (HistoryResult, error) {
 		res.Blocks++
 	}
 	b, _ := json.Marshal(res)
-	if err := writeFileAtomic(marker, b); err != nil {
+	if err := atomicfile.Write(marker, b, 0o644); err != nil {
 		return res, err
 	}
 	o.Logger.Info("demo history written", "start", start, "end", end, "series", res.Series, "samples", res.Samples, "blocks", res.Blocks)
@@ -324,27 +325,3 @@ func tradingLoad(t, end time.Time) float64 {
 }
 
 func normCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
-
-// writeFileAtomic writes b to path through a temp file, fsync and rename.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
@@ -178,7 +179,7 @@ func (t *Tier) setWatermark(ms int64) error {
 		Watermark int64  `json:"watermark_ms"`
 		Time      string `json:"watermark"`
 	}{ms, time.UnixMilli(ms).UTC().Format(time.RFC3339)})
-	if err := writeFileAtomic(filepath.Join(t.dir, watermarkFile), b); err != nil {
+	if err := atomicfile.Write(filepath.Join(t.dir, watermarkFile), b, 0o644); err != nil {
 		return err
 	}
 	t.watermark.Store(ms)
@@ -204,27 +205,4 @@ func (t *Tier) Stats() Stats {
 		Watermark: float64(t.Watermark()) / 1000,
 		Series:    db.HeadSeries, Blocks: db.Blocks, BytesOnDisk: db.BytesOnDisk,
 	}
-}
-
-// writeFileAtomic writes b to path through a temp file, fsync and rename.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
