@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -19,6 +18,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 )
 
 // Pushgateway groups. The Pushgateway keeps the last push of every group
@@ -416,41 +417,10 @@ func (g *pushGroups) save() error {
 	if err != nil {
 		return fmt.Errorf("encode push groups: %w", err)
 	}
-	if err := writeFileAtomic(g.path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(g.path, buf.Bytes(), 0o600); err != nil {
 		return err
 	}
 	g.saved = seq
-	return nil
-}
-
-// writeFileAtomic replaces path with data: a temp file in the same
-// directory, fsync, rename.
-func writeFileAtomic(path string, data []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create dir of %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
 	return nil
 }
 

@@ -5,15 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 )
 
 // SilenceState is where a silence is in its life.
@@ -330,19 +330,7 @@ func (s *Silences) save() error {
 	if err != nil {
 		return fmt.Errorf("encode silences: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.file), ".silences-*")
-	if err != nil {
-		return fmt.Errorf("save silences: %w", err)
-	}
-	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("save silences: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.file); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(s.file, data, 0o600); err != nil {
 		return fmt.Errorf("save silences: %w", err)
 	}
 	return nil
