@@ -51,8 +51,9 @@ type Options struct {
 	OutOfOrderWindow time.Duration
 	Logger           *slog.Logger
 	Registerer       prometheus.Registerer
-	// MinBlockDuration and MaxBlockDuration bound the blocks the head is
-	// compacted into; 0 keeps tsdb.DefaultOptions' 2h.
+	// MinBlockDuration bounds the blocks the head is cut into (0: tsdb's
+	// 2h); MaxBlockDuration the blocks compaction merges them into (0: a
+	// tenth of the retention, at most 31d, as Prometheus sizes them).
 	MinBlockDuration time.Duration
 	MaxBlockDuration time.Duration
 
@@ -70,6 +71,13 @@ type TSDB struct {
 
 var _ Storage = (*TSDB)(nil)
 
+// maxBlockDuration is how far compaction merges blocks (ms): a tenth of the
+// retention, at most 31 days, never below the head's block, as Prometheus
+// sizes its blocks.
+func maxBlockDuration(minBlock, retention int64) int64 {
+	return max(minBlock, min(retention/10, (31*24*time.Hour).Milliseconds()))
+}
+
 // Open opens (or creates) the TSDB in opts.Dir, replaying its WAL.
 func Open(opts Options) (*TSDB, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
@@ -85,6 +93,8 @@ func Open(opts Options) (*TSDB, error) {
 	}
 	if opts.MaxBlockDuration > 0 {
 		to.MaxBlockDuration = opts.MaxBlockDuration.Milliseconds()
+	} else {
+		to.MaxBlockDuration = maxBlockDuration(to.MinBlockDuration, to.RetentionDuration)
 	}
 	if opts.headChunksWriteBufferSize > 0 {
 		to.HeadChunksWriteBufferSize = opts.headChunksWriteBufferSize

@@ -75,3 +75,19 @@ func TestTSDBKeepsCommittedSamplesAcrossReopen(t *testing.T) {
 		}
 	}
 }
+
+// Compaction merges blocks up to a tenth of the retention, at most 31 days,
+// never below the head's block (tsdb's own default never merges past 2h).
+func TestMaxBlockDuration(t *testing.T) {
+	h := time.Hour.Milliseconds()
+	for _, c := range []struct{ minBlock, retention, want int64 }{
+		{2 * h, 15 * 24 * h, 36 * h},
+		{2 * h, 10 * h, 2 * h},
+		{2 * h, 2 * 365 * 24 * h, 31 * 24 * h},
+		{120 * h, 90 * 24 * h, 216 * h},
+	} {
+		if got := maxBlockDuration(c.minBlock, c.retention); got != c.want {
+			t.Errorf("maxBlockDuration(%dh, %dh) = %dh, want %dh", c.minBlock/h, c.retention/h, got/h, c.want/h)
+		}
+	}
+}

@@ -140,8 +140,7 @@ func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
 	res := time.Duration(l.Resolution)
 	retention := time.Duration(l.Retention)
 	// Blocks of about 120 samples per series at first (the raw data's 2h at
-	// 1m), compacted up to a tenth of the retention (at most 31d), as
-	// Prometheus sizes its blocks.
+	// 1m); storage.Open has them compacted up to a tenth of the retention.
 	block := max(2*time.Hour, 120*res)
 	db, err := storage.Open(storage.Options{
 		Dir: dir, Retention: retention, Logger: logger,
@@ -150,7 +149,6 @@ func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
 		// the head.
 		OutOfOrderWindow: 24 * time.Hour,
 		MinBlockDuration: block,
-		MaxBlockDuration: max(block, min(retention/10, 31*24*time.Hour)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open tier %s: %w", l.Name(), err)
