@@ -3,6 +3,7 @@ package sla
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -373,13 +374,15 @@ func (r *Reporter) List(w http.ResponseWriter, req *http.Request) {
 // Get serves GET /sla/{name}.
 func (r *Reporter) Get(w http.ResponseWriter, req *http.Request) {
 	name := req.PathValue("name")
-	for _, s := range r.opts.SLAs {
+	for i, s := range r.opts.SLAs {
 		if s.Name != name {
 			continue
 		}
-		st, err := r.evaluate(req.Context(), s, r.opts.Now())
-		if err != nil {
-			httpapi.WriteErrorCode(w, http.StatusInternalServerError, httpapi.ErrExec, err)
+		// The same (cached) answer as GET /sla: a 30d window reads a month
+		// of raw samples.
+		st := r.StatusContext(req.Context())[i]
+		if st.Error != "" {
+			httpapi.WriteErrorCode(w, http.StatusInternalServerError, httpapi.ErrExec, errors.New(st.Error))
 			return
 		}
 		d := Detail{SLA: s, Status: st}

@@ -2,7 +2,10 @@ package sla_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +155,29 @@ func TestWindowsFromRawData(t *testing.T) {
 	}
 	if q := sts[1]; q.State != "ok" || q.Windows[0].Achievement == nil || *q.Windows[0].Achievement != 100 {
 		t.Errorf("an SLA without any error series: %+v, want ok at 100%%", q)
+	}
+
+	// GET /sla/{name} answers that SLA's same figures; an unknown one 404.
+	mux := http.NewServeMux()
+	for _, rt := range r.Routes() {
+		mux.HandleFunc(rt.Pattern(), rt.Handler)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sla/orders", nil))
+	var detail struct {
+		Data sla.Detail `json:"data"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &detail); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("GET /sla/orders: %d %s (%v)", rec.Code, rec.Body, err)
+	}
+	if d := detail.Data; d.SLA.Name != "orders" || len(d.Status.Windows) != len(sts[0].Windows) ||
+		!within(deref(d.Status.Windows[0].Achievement), deref(sts[0].Windows[0].Achievement), 1e-12) {
+		t.Errorf("GET /sla/orders = %+v, want the status %+v", d, sts[0])
+	}
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sla/nope", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("GET /sla/nope: %d, want 404", rec.Code)
 	}
 }
 
