@@ -154,7 +154,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(points) == 0 {
-		httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("no data for metric %q with service or job %q in the last %s", metric, svc, spanName(span)))
+		// Points are whole hours: data younger than the newest whole hour
+		// is there but not yet a point, so say which hours were read.
+		httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("no data for metric %q with service or job %q in the whole hours of the last %s (up to %s UTC; trends use complete hours only)",
+			metric, svc, spanName(span), end.UTC().Format("2006-01-02 15:04")))
 		return
 	}
 	resp := Response{
