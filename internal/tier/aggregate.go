@@ -48,6 +48,13 @@ type bucket struct {
 	FH *histogram.FloatHistogram
 	// Stale: the bucket's last sample is a staleness marker.
 	Stale bool
+	// Start marks not a bucket but a counter's first raw sample: End is its
+	// timestamp and Counter its value. The counter aggregate stores it
+	// (only it), so a rate over a range the series starts in sees where the
+	// counter began, as it does on raw samples (without it the first
+	// bucket's increase was lost: ~5% of a 1d increase through the 1h tier
+	// for a counter an hour old).
+	Start bool
 }
 
 // value returns the bucket's value of a float aggregate. A bucket whose
@@ -120,6 +127,9 @@ func (a *aggregator) add(t int64, v float64) {
 		a.primed = true
 		if a.prime != nil && a.hasPrev {
 			a.offset = *a.prime - a.prev
+		}
+		if a.prime == nil && !a.hasPrev && t != bucketEnd(t, a.res) {
+			a.emit(bucket{End: t, LastT: t, Count: 1, Last: v, Counter: v, Start: true})
 		}
 	}
 	if a.hasPrev && v < a.prev {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
@@ -46,20 +47,28 @@ var plainFuncs = map[string]bool{
 
 // Fit rules. A tier answers a selector only where its error is small
 // against the raw answer:
-//   - a range function's range spans at least minRangeBuckets of the
-//     tier's buckets (minRateBuckets for rate and increase, which
-//     extrapolate over the range's first bucket), and the query steps by at
-//     least the resolution;
-//   - the evaluation times, the range and the step sit on whole buckets
-//     (Grafana aligns range queries to the step), so every window is whole
-//     buckets; otherwise (rules evaluate at any millisecond) the range must
-//     span minUnalignedBuckets, so the two edge buckets weigh < 0.4%;
+//   - the query steps by at least the tier's resolution;
+//   - when the evaluation times, the range and the step sit on whole
+//     buckets (Grafana aligns range queries to the step), every window is
+//     whole buckets: max, min, sum and last over them are exact from one
+//     bucket on, avg (a mean of bucket means) from one bucket or
+//     minRangeBuckets on, and rate/increase, over at least minRateRange,
+//     read the exact increase between the window's edge buckets (below
+//     minRateBuckets the tier adds each bucket's start, see withEdges);
+//   - otherwise (rules evaluate at any millisecond) the range must span
+//     minUnalignedBuckets, so the two edge buckets weigh < 0.4%;
 //   - a plain selector reads a tier's last values only in an aligned range
 //     query on a tier at most lookback/5 coarse.
 const (
 	minRangeBuckets     = 10
 	minRateBuckets      = 60
 	minUnalignedBuckets = 500
+	// minRateRange: a rate/increase over whole buckets reads the exact
+	// increase between the range's edges, where raw samples extrapolate
+	// from the first and last sample inside it; the two differ by up to a
+	// raw interval's increase, under 2% of a range of 1h or more for raw
+	// intervals up to a minute.
+	minRateRange = 60 * 60 * 1000
 	// maxLag: a tier whose watermark is further behind the query's end is
 	// catching up; the query reads raw data instead.
 	maxLag = 6 * 60 * 60 * 1000
@@ -77,39 +86,60 @@ func (s *Set) Queryable(lookbackMs int64) *Queryable {
 	return &Queryable{set: s, lookback: lookbackMs}
 }
 
-// Querier implements storage.Queryable.
+// Querier implements storage.Queryable. The raw querier is opened only
+// when a selector reads raw data (a query answered from the tiers alone
+// opens none).
 func (q *Queryable) Querier(mint, maxt int64) (storage.Querier, error) {
-	raw, err := q.set.opts.Raw.Querier(mint, maxt)
-	if err != nil {
-		return nil, err
-	}
-	return &querier{q: q, raw: raw, mint: mint, maxt: maxt}, nil
+	return &querier{q: q, mint: mint, maxt: maxt}, nil
 }
 
 var _ storage.Queryable = (*Queryable)(nil)
 
 type querier struct {
 	q          *Queryable
-	raw        storage.Querier
+	raw        storage.Querier // nil until a selector reads raw data
 	mint, maxt int64
 	others     []storage.Querier
+}
+
+// rawQuerier opens the raw querier over the querier's range once.
+func (q *querier) rawQuerier() (storage.Querier, error) {
+	if q.raw == nil {
+		raw, err := q.q.set.opts.Raw.Querier(q.mint, q.maxt)
+		if err != nil {
+			return nil, err
+		}
+		q.raw = raw
+	}
+	return q.raw, nil
 }
 
 // LabelValues implements storage.Querier (raw data).
 func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	_, ms = takeTier(ms)
-	return q.raw.LabelValues(ctx, name, hints, ms...)
+	raw, err := q.rawQuerier()
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw.LabelValues(ctx, name, hints, ms...)
 }
 
 // LabelNames implements storage.Querier (raw data).
 func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	_, ms = takeTier(ms)
-	return q.raw.LabelNames(ctx, hints, ms...)
+	raw, err := q.rawQuerier()
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw.LabelNames(ctx, hints, ms...)
 }
 
 // Close implements storage.Querier.
 func (q *querier) Close() error {
-	errs := []error{q.raw.Close()}
+	var errs []error
+	if q.raw != nil {
+		errs = append(errs, q.raw.Close())
+	}
 	for _, o := range q.others {
 		errs = append(errs, o.Close())
 	}
@@ -159,12 +189,14 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 		}
 		aligned := hints.End%t.res == 0 && hints.Step%t.res == 0 && hints.Range%t.res == 0
 		if isRangeFunc {
-			need := int64(minRangeBuckets)
-			if agg == AggCounter {
-				need = minRateBuckets
-			}
-			if !aligned {
+			need := int64(1)
+			switch {
+			case !aligned:
 				need = minUnalignedBuckets
+			case agg == AggAvg && hints.Range != t.res:
+				need = minRangeBuckets
+			case agg == AggCounter:
+				need = max(1, minRateRange/t.res)
 			}
 			if hints.Range < need*t.res {
 				continue
@@ -187,12 +219,20 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	force, ms := takeTier(ms)
 	t, agg := q.q.Choose(hints, force)
 	if t == nil {
-		return q.raw.Select(ctx, sortSeries, hints, ms...)
+		raw, err := q.rawQuerier()
+		if err != nil {
+			return storage.ErrSeriesSet(err)
+		}
+		return raw.Select(ctx, sortSeries, hints, ms...)
 	}
 	wm := t.Watermark()
 	start, end := q.mint, q.maxt
 	if hints != nil {
 		start, end = hints.Start, hints.End
+	}
+	edges := agg == AggCounter && force == "" && hints != nil && hints.Range < minRateBuckets*t.res
+	if edges {
+		start -= t.res // the bucket before the first, for its edge
 	}
 	var sets []storage.SeriesSet
 	if start <= wm {
@@ -206,7 +246,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 			tms = append(tms, labels.MustNewMatcher(labels.MatchEqual, AggLabel, agg))
 		}
 		th := *hints
-		th.End = min(end, wm)
+		th.Start, th.End = start, min(end, wm)
 		sets = append(sets, &dropAggSet{SeriesSet: tq.Select(ctx, true, &th, tms...)})
 	}
 	if end > wm {
@@ -216,10 +256,66 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 		sets = append(sets, fly)
 	}
-	if len(sets) == 1 {
-		return sets[0]
+	set := sets[0]
+	if len(sets) > 1 {
+		set = storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
 	}
-	return storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
+	if edges {
+		return withEdges(set, t.res)
+	}
+	return set
+}
+
+// withEdges adds, to every bucket of a counter series whose previous bucket
+// is stored, a sample 1 ms after the bucket's start holding the previous
+// bucket's value: a range of a few whole buckets then holds the counter at
+// both of its edges, and rate/increase over it read the exact increase
+// between them (without, a 1h range over the 1h tier would hold one sample
+// and no rate). Only short ranges get them: over minRateBuckets and more,
+// the extrapolation over the first bucket is within the aggregation's
+// precision and the extra samples would double the work.
+func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
+	var out []storage.Series
+	for set.Next() {
+		s := set.At()
+		var samples []chunks.Sample
+		var prev sample
+		has := false
+		it := s.Iterator(nil)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			var cur sample
+			switch vt {
+			case chunkenc.ValFloat:
+				cur.t, cur.f = it.At()
+			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+				cur.t, cur.fh = it.AtFloatHistogram(nil)
+			default:
+				continue
+			}
+			start := bucketEnd(cur.t, res) - res
+			if has && prev.t == start && cur.t > start+1 && !value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) {
+				edge := prev
+				edge.t = start + 1
+				if edge.fh != nil {
+					edge.fh = edge.fh.Copy()
+					edge.fh.CounterResetHint = histogram.NotCounterReset
+				}
+				samples = append(samples, edge)
+			}
+			samples = append(samples, cur)
+			prev, has = cur, true
+		}
+		if err := it.Err(); err != nil {
+			return storage.ErrSeriesSet(err)
+		}
+		if len(samples) > 0 {
+			out = append(out, storage.NewListSeries(s.Labels(), samples))
+		}
+	}
+	if err := set.Err(); err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	return &listSet{series: out, i: -1, warnings: set.Warnings()}
 }
 
 // onTheFly aggregates the raw samples in (from, to] into t's buckets, the
@@ -247,6 +343,12 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 			ag.prime = &p
 		}
 		ag.emit = func(b bucket) {
+			if b.Start {
+				if agg == AggCounter {
+					samples = append(samples, sample{t: b.End, f: b.Counter})
+				}
+				return
+			}
 			ts := min(b.End, b.LastT)
 			if b.End <= to {
 				ts = b.End
@@ -282,14 +384,15 @@ func (d *dropAggSeries) Labels() labels.Labels { return withoutAgg(d.Series.Labe
 
 // listSet is a SeriesSet over series in memory, in the order given.
 type listSet struct {
-	series []storage.Series
-	i      int
+	series   []storage.Series
+	i        int
+	warnings annotations.Annotations
 }
 
 func (l *listSet) Next() bool                        { l.i++; return l.i < len(l.series) }
 func (l *listSet) At() storage.Series                { return l.series[l.i] }
 func (l *listSet) Err() error                        { return nil }
-func (l *listSet) Warnings() annotations.Annotations { return nil }
+func (l *listSet) Warnings() annotations.Annotations { return l.warnings }
 
 // sample is one on-the-fly aggregate: a float or a float histogram.
 type sample struct {

@@ -86,6 +86,11 @@ func TestStaleMarkerEndsTheSeriesInTheTier(t *testing.T) {
 	a.add(30_000, math.Float64frombits(value.StaleNaN))
 	a.add(70_000, math.Float64frombits(value.StaleNaN))
 	a.flush()
+	// First the counter's start: the series' first sample.
+	if len(got) == 0 || !got[0].Start || got[0].End != 10_000 || got[0].Counter != 5 {
+		t.Fatalf("emitted %+v, want the counter's start (10000, 5) first", got)
+	}
+	got = got[1:]
 	if len(got) != 2 {
 		t.Fatalf("%d buckets, want 2", len(got))
 	}

@@ -274,6 +274,11 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 			if appendErr != nil {
 				return
 			}
+			if b.Start {
+				refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, b.Counter, nil, nil, storage.AOptions{})
+				n++
+				return
+			}
 			if b.FH != nil {
 				for _, i := range []int{5, 6} { // last, counter
 					refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, 0, nil, b.FH, storage.AOptions{})

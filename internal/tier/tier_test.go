@@ -26,6 +26,8 @@ const rawSpan = 4 * time.Hour
 //   - c_total{i="a"|"b"}: counters with a rate that varies, reset to 0 at
 //     random seconds (about every 20 minutes)
 //   - g{i="a"|"b"}: a noisy random walk
+//   - young_total{i="a"|"b"}: a counter that starts 2h30m in, inside the
+//     windows of the tests' last hour
 //
 // and a Set of the default tiers over it, with its clock at now.
 type fixture struct {
@@ -50,7 +52,8 @@ func newFixture(t *testing.T) *fixture {
 	for _, inst := range []string{"a", "b"} {
 		c := labels.FromStrings("__name__", "c_total", "i", inst)
 		g := labels.FromStrings("__name__", "g", "i", inst)
-		var cv, gv float64
+		y := labels.FromStrings("__name__", "young_total", "i", inst)
+		var cv, gv, yv float64
 		for ts := t0.Add(time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(time.Second) {
 			if rng.IntN(1200) == 0 {
 				cv = 0
@@ -63,6 +66,12 @@ func newFixture(t *testing.T) *fixture {
 			}
 			if _, err := app.Append(0, g, 0, ms, gv, nil, nil, promstorage.AOptions{}); err != nil {
 				t.Fatal(err)
+			}
+			if ts.After(t0.Add(150 * time.Minute)) {
+				yv += float64(rng.IntN(20))
+				if _, err := app.Append(0, y, 0, ms, yv, nil, nil, promstorage.AOptions{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
@@ -190,6 +199,42 @@ func TestTieredReadsMatchRaw(t *testing.T) {
 	} {
 		f.compare(t, c.expr, start, end, 5*time.Minute, c.rel)
 	}
+	// A 1h step reads the 1h tier (TestTierIsReadAndRawCanBeForced): max,
+	// min, sum and last over whole buckets are exact from one bucket on,
+	// and a rate over one or two buckets reads the counter at both edges.
+	for _, c := range []struct {
+		expr string
+		rel  float64
+	}{
+		{"max_over_time(g[1h])", 0},
+		{"min_over_time(g[2h])", 0},
+		{"sum_over_time(g[1h])", 1e-9},
+		{"avg_over_time(g[1h])", 1e-9},
+		{"rate(c_total[1h])", 0.01},
+		{"increase(c_total[2h])", 0.01},
+	} {
+		f.compare(t, c.expr, t0.Add(2*time.Hour), end, time.Hour, c.rel)
+	}
+}
+
+// A counter that starts inside the range: its first raw sample is kept as
+// the tier counter's start, so the tiers count what raw samples count (they
+// lost its first bucket: 1 of the 1m tier's 30 minutes here, the whole
+// first half hour through the 1h tier).
+func TestCounterStartingInsideTheRange(t *testing.T) {
+	end := t0.Add(rawSpan)
+	for _, onTheFly := range []bool{false, true} {
+		f := newFixture(t)
+		if onTheFly { // the job stopped before the counter began
+			f.now = t0.Add(2 * time.Hour)
+		}
+		for _, tr := range f.set.Tiers() {
+			f.catchUp(t, tr)
+		}
+		f.now = end.Add(time.Second)
+		f.compare(t, "increase(young_total[1h])", end.Add(-30*time.Minute), end, 5*time.Minute, 0.01)
+		f.compare(t, "increase(young_total[2h])", end, end, time.Hour, 0.01)
+	}
 }
 
 func TestTierIsReadAndRawCanBeForced(t *testing.T) {
@@ -227,7 +272,10 @@ func TestTierIsReadAndRawCanBeForced(t *testing.T) {
 	}{
 		{promstorage.SelectHints{Func: "max_over_time", Range: 30 * 60e3, Step: 60e3, End: at.UnixMilli()}, "", "1m", AggMax},
 		{promstorage.SelectHints{Func: "rate", Range: 72 * 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1h", AggCounter},
-		{promstorage.SelectHints{Func: "rate", Range: 24 * 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1m", AggCounter}, // 24 1h buckets: too few
+		{promstorage.SelectHints{Func: "rate", Range: 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1h", AggCounter},      // one bucket, read with its edges
+		{promstorage.SelectHints{Func: "max_over_time", Range: 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1h", AggMax}, // exact from one bucket
+		{promstorage.SelectHints{Func: "avg_over_time", Range: 2 * 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1m", AggAvg},
+		{promstorage.SelectHints{Func: "rate", Range: 3600e3, Step: 3600e3, End: at.UnixMilli() + 1000}, "", "", ""}, // not aligned: 60 < 500 1m buckets
 		{promstorage.SelectHints{Func: "rate", Range: 5 * 60e3, Step: 60e3, End: at.UnixMilli()}, "", "", ""},                // range too short
 		{promstorage.SelectHints{Func: "rate", Range: 30 * 60e3, Step: 15e3, End: at.UnixMilli()}, "", "", ""},               // step too fine
 		{promstorage.SelectHints{Func: "quantile_over_time", Range: 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "", ""},
@@ -328,5 +376,41 @@ func TestNativeHistogramAcrossBatches(t *testing.T) {
 	m := f.rangeQuery(t, f.set.Queryable(5*60*1000), `count(lat_seconds{__tier__="1m"})`, end, end, time.Minute)
 	if len(m) != 1 || m[0].Floats[0].F < 1 {
 		t.Fatalf("no 1m aggregate of the native histogram: %v", m)
+	}
+}
+
+// countingRaw counts the raw queriers opened.
+type countingRaw struct {
+	*storage.TSDB
+	opened int
+}
+
+func (c *countingRaw) Querier(mint, maxt int64) (promstorage.Querier, error) {
+	c.opened++
+	return c.TSDB.Querier(mint, maxt)
+}
+
+// A query the tiers answer alone opens no raw querier; one that reads raw
+// data opens one.
+func TestRawQuerierOpenedOnlyWhenRead(t *testing.T) {
+	f := newFixture(t)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	raw := &countingRaw{TSDB: f.raw}
+	f.opts.Raw = raw
+	if err := f.set.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.open(t)
+	end := t0.Add(rawSpan)
+	q := f.set.Queryable(5 * 60 * 1000)
+	f.rangeQuery(t, q, "max_over_time(g[1h])", end.Add(-2*time.Hour), end, time.Hour)
+	if raw.opened != 0 {
+		t.Errorf("a query answered from the 1h tier opened %d raw queriers, want 0", raw.opened)
+	}
+	f.rangeQuery(t, q, "count_over_time(g[1h])", end.Add(-2*time.Hour), end, time.Hour)
+	if raw.opened != 1 {
+		t.Errorf("a query of raw data opened %d raw queriers, want 1", raw.opened)
 	}
 }
