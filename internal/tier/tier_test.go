@@ -276,8 +276,8 @@ func TestTierIsReadAndRawCanBeForced(t *testing.T) {
 		{promstorage.SelectHints{Func: "max_over_time", Range: 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1h", AggMax}, // exact from one bucket
 		{promstorage.SelectHints{Func: "avg_over_time", Range: 2 * 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "1m", AggAvg},
 		{promstorage.SelectHints{Func: "rate", Range: 3600e3, Step: 3600e3, End: at.UnixMilli() + 1000}, "", "", ""}, // not aligned: 60 < 500 1m buckets
-		{promstorage.SelectHints{Func: "rate", Range: 5 * 60e3, Step: 60e3, End: at.UnixMilli()}, "", "", ""},                // range too short
-		{promstorage.SelectHints{Func: "rate", Range: 30 * 60e3, Step: 15e3, End: at.UnixMilli()}, "", "", ""},               // step too fine
+		{promstorage.SelectHints{Func: "rate", Range: 5 * 60e3, Step: 60e3, End: at.UnixMilli()}, "", "", ""},        // range too short
+		{promstorage.SelectHints{Func: "rate", Range: 30 * 60e3, Step: 15e3, End: at.UnixMilli()}, "", "", ""},       // step too fine
 		{promstorage.SelectHints{Func: "quantile_over_time", Range: 3600e3, Step: 3600e3, End: at.UnixMilli()}, "", "", ""},
 		{promstorage.SelectHints{Func: "sum", Step: 60e3, End: at.UnixMilli()}, "", "1m", AggLast},   // plain selector
 		{promstorage.SelectHints{Func: "sum", Step: 3600e3, End: at.UnixMilli()}, "", "1m", AggLast}, // not the 1h tier: lookback 5m
