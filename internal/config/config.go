@@ -271,6 +271,18 @@ func (c *Config) validateAlerting() error {
 		}
 		names[c.SLAs[i].Name] = true
 	}
+	if c.Notify.InhibitRules == nil {
+		// The defaults, and the burn-alert collapse of every SLA whose
+		// period is not 30d (its burn windows are scaled to it).
+		c.Notify.InhibitRules = notify.DefaultInhibitRules()
+		for _, s := range c.SLAs {
+			for _, p := range s.BurnCollapses() {
+				if p != [2]string{"1h", "6h"} && p != [2]string{"1d", "3d"} {
+					c.Notify.InhibitRules = append(c.Notify.InhibitRules, notify.BurnCollapseRule(s.Name, p[0], p[1]))
+				}
+			}
+		}
+	}
 	if err := c.Notify.Validate(); err != nil {
 		return fmt.Errorf("notify.%w", err)
 	}

@@ -1,10 +1,15 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/alertmanager/pkg/labels"
+
+	"github.com/gmc-dev/gmc/internal/notify"
 )
 
 func TestLoadFileGood(t *testing.T) {
@@ -78,5 +83,30 @@ func TestValidateLimits(t *testing.T) {
 	cfg.Limits.MaxBodyBytes = 0
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "limits.max_body_bytes") {
 		t.Errorf("err = %v, want it to name limits.max_body_bytes", err)
+	}
+}
+
+// TestBurnCollapseForShortPeriod: the default inhibit rules collapse a 7d
+// SLA's burn alerts over its own (scaled) windows; a 30d SLA needs no rule
+// of its own.
+func TestBurnCollapseForShortPeriod(t *testing.T) {
+	cfg, err := Load([]byte(`
+slas:
+  - {name: week, service: svc, objective: 99.9, windows: [1h, 7d], indicator: {ratio: {}}}
+  - {name: month, service: svc, objective: 99.9, indicator: {ratio: {}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range cfg.Notify.InhibitRules {
+		got = append(got, fmt.Sprintf("%v -> %v equal %v", labels.Matchers(r.SourceMatchers), labels.Matchers(r.TargetMatchers), r.Equal))
+	}
+	want := []string{
+		`{alertname="SLAErrorBudgetBurn",sla="week",long_window="14m"} -> {alertname="SLAErrorBudgetBurn",sla="week",long_window="84m"} equal [sla]`,
+		`{alertname="SLAErrorBudgetBurn",sla="week",long_window="336m"} -> {alertname="SLAErrorBudgetBurn",sla="week",long_window="1008m"} equal [sla]`,
+	}
+	if n := len(notify.DefaultInhibitRules()); len(got) != n+2 || strings.Join(got[n:], "\n") != strings.Join(want, "\n") {
+		t.Errorf("inhibit rules =\n%s\nwant the defaults and\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -63,6 +63,20 @@ func DefaultInhibitRules() []InhibitRule {
 	}
 }
 
+// BurnCollapseRule is the default inhibit rule of one SLA whose burn-rate
+// windows are not the workbook's 30d ones (see sla.SLA.BurnAlerts): its
+// burn alert over the faster long window mutes the one over the slower.
+func BurnCollapseRule(slaName, fasterLong, slowerLong string) InhibitRule {
+	eq := func(n, v string) *labels.Matcher {
+		return &labels.Matcher{Type: labels.MatchEqual, Name: n, Value: v}
+	}
+	return InhibitRule{
+		SourceMatchers: Matchers{eq("alertname", "SLAErrorBudgetBurn"), eq("sla", slaName), eq("long_window", fasterLong)},
+		TargetMatchers: Matchers{eq("alertname", "SLAErrorBudgetBurn"), eq("sla", slaName), eq("long_window", slowerLong)},
+		Equal:          []string{"sla"},
+	}
+}
+
 func (r *InhibitRule) validate(field string) error {
 	if len(r.SourceMatchers) == 0 || len(r.TargetMatchers) == 0 {
 		return fmt.Errorf("%s: source_matchers and target_matchers must both be set", field)

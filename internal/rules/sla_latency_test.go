@@ -159,7 +159,9 @@ func TestSLALatencyOnSDKNativeHistogram(t *testing.T) {
 	// (200 of 4000, 44 in the threshold's bucket).
 	r := func(from int) [2]float64 { w, b := ratio(from, 120); return [2]float64{w, b} }
 	long := [2]float64{(18*12 + 6*200) / 96000.0, 6 * 44 / 96000.0}
-	want := map[string][2]float64{"5m": r(117), "30m": r(92), "1h": r(62), "2h": r(2), "6h": r(1), "1d": long, "3d": long}
+	// The SLA's period is 1d, so its burn alerts also read 12m, 48m and 144m
+	// (the workbook's windows scaled to a day, see sla.SLA.BurnAlerts).
+	want := map[string][2]float64{"5m": r(117), "12m": r(110), "30m": r(92), "48m": r(74), "1h": r(62), "2h": r(2), "144m": r(1), "6h": r(1), "1d": long}
 	// Spelled out: over 1h, 29 phase-1 minutes and 30 phase-2 minutes.
 	if w := want["1h"]; w[0] != (29*3+30*50)/59000.0 || w[1] != 30*11/59000.0 {
 		t.Fatalf("hand-computed 1h ratio = %v", w)

@@ -80,14 +80,18 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		// (18:00, 24:00]: samples 1081…1440, increases 1082…1440: 239 minutes
 		// at 3 errors and 120 at 120, of 359 × 600 orders.
 		"6h": (239*3 + 120*120) / (359 * 600.0),
+		// The SLA's period is 1d: its burn alerts read the workbook's
+		// windows scaled by 1d/30d (at least 5m): 12m, 48m and 144m.
+		"12m": 0.2, "48m": 0.2,
+		// (21:36, 24:00]: increases 1298…1440: 23 minutes at 3 errors and
+		// 120 at 120, of 143 × 600 orders.
+		"144m": (23*3 + 120*120) / (143 * 600.0),
 		// From the raw series, traffic-weighted: the day's 1440 minutes,
 		// 1320 at 3 errors and 120 at 120 of 600 orders: 18360 / 864000 =
 		// 0.02125. The window (00:00, 24:00] misses the first minute's
 		// increase, which rate() extrapolates (the error counter's less, by
 		// its zero point): within 1e-5 of the truth.
 		"1d": 18360 / 864000.0,
-		// Only a day of data exists: the 3d window holds the same orders.
-		"3d": 18360 / 864000.0,
 	}
 	got, err := slaReporter(m).ErrorRatios(ctx, slaReporter(m).SLAs()[0], end)
 	if err != nil {
@@ -122,9 +126,9 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		}
 	}
 
-	// Burn-rate alerts at 24:00: page 1h&5m (20 > 14.4 on both), page 6h&30m
-	// (7.02 and 20 > 6), ticket 3d&6h (2.125 and 7.02 > 1); not ticket
-	// 1d&2h (2.125 < 3).
+	// Burn-rate alerts at 24:00, for the SLA's 1d period (sla.SLA.BurnAlerts):
+	// page 5m&5m (20 > 5.76), page 12m&5m (20 > 6), ticket 48m&5m (20 > 3),
+	// ticket 144m&12m (16.9 and 20 > 1).
 	var firing []string
 	for _, g := range m.Groups() {
 		for _, ar := range g.AlertingRules() {
@@ -136,7 +140,7 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		}
 	}
 	sort.Strings(firing)
-	if strings.Join(firing, " ") != "page:1h&5m page:6h&30m ticket:3d&6h" {
+	if strings.Join(firing, " ") != "page:12m&5m page:5m&5m ticket:144m&12m ticket:48m&5m" {
 		t.Fatalf("firing burn-rate alerts = %v", firing)
 	}
 	// The sink got them, labelled with the SLA and the service.

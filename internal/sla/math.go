@@ -33,12 +33,12 @@ func BurnRate(errorRatio, objective float64) float64 {
 	return errorRatio / ErrorBudget(objective)
 }
 
-// Burning reports which burn-rate alerts' conditions hold given the error
-// ratio per window (keyed by window), the highest severity first: "page",
-// "ticket" or "" when none holds or a window has no data.
-func Burning(errorRatios map[string]float64, objective float64) string {
+// Burning reports which of the burn-rate alerts' conditions hold given the
+// error ratio per window (keyed by window), the highest severity first:
+// "page", "ticket" or "" when none holds or a window has no data.
+func Burning(alerts []BurnAlert, errorRatios map[string]float64, objective float64) string {
 	sev := ""
-	for _, b := range BurnAlerts() {
+	for _, b := range alerts {
 		long, ok1 := errorRatios[FormatWindow(b.Long)]
 		short, ok2 := errorRatios[FormatWindow(b.Short)]
 		if !ok1 || !ok2 {

@@ -2,6 +2,7 @@ package sla
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,27 +33,92 @@ type BurnAlert struct {
 	Factor   float64
 	Long     time.Duration
 	Short    time.Duration
+	// BudgetFraction is the part of the period's error budget a burn of
+	// Factor spends over Long: Factor = BudgetFraction × period / Long.
+	BudgetFraction float64
 }
 
-// BurnAlerts are the SRE workbook's recommended pairs (chapter 5, "Alerting
-// on SLOs", table 5-8): page at 14.4× over 1h and 5m (2% of a 30d budget in
-// an hour) and 6× over 6h and 30m (5% in 6h); ticket at 3× over 1d and 2h
-// (10% in a day) and 1× over 3d and 6h (10% in 3 days).
-func BurnAlerts() []BurnAlert {
+// workbookPeriod is the SLA period the SRE workbook's windows are given for.
+const workbookPeriod = 30 * 24 * time.Hour
+
+// workbookBurnAlerts are the SRE workbook's recommended pairs for a 30d
+// period (chapter 5, "Alerting on SLOs", table 5-8): page at 14.4× over 1h
+// and 5m (2% of the budget in an hour) and 6× over 6h and 30m (5% in 6h);
+// ticket at 3× over 1d and 2h (10% in a day) and 1× over 3d and 6h (10% in
+// 3 days).
+func workbookBurnAlerts() []BurnAlert {
 	const h = time.Hour
 	return []BurnAlert{
-		{Severity: "page", Factor: 14.4, Long: h, Short: 5 * time.Minute},
-		{Severity: "page", Factor: 6, Long: 6 * h, Short: 30 * time.Minute},
-		{Severity: "ticket", Factor: 3, Long: 24 * h, Short: 2 * h},
-		{Severity: "ticket", Factor: 1, Long: 72 * h, Short: 6 * h},
+		{Severity: "page", Factor: 14.4, Long: h, Short: 5 * time.Minute, BudgetFraction: 0.02},
+		{Severity: "page", Factor: 6, Long: 6 * h, Short: 30 * time.Minute, BudgetFraction: 0.05},
+		{Severity: "ticket", Factor: 3, Long: 24 * h, Short: 2 * h, BudgetFraction: 0.10},
+		{Severity: "ticket", Factor: 1, Long: 72 * h, Short: 6 * h, BudgetFraction: 0.10},
 	}
 }
 
-// shortWindows are computed straight from the raw series; longer windows are
-// built from the 5m recordings (sum_over_time of errors / of requests).
+// minBurnWindow is the smallest burn-rate window, the workbook's shortest:
+// rate() needs a few samples in it at a 1m scrape interval.
+const minBurnWindow = 5 * time.Minute
+
+// BurnAlerts are the SLA's multi-window burn-rate alerts. They follow the
+// SLA's own period (its longest window, see BudgetPeriod) as Pyrra does:
+// each workbook pair keeps its budget fraction and its windows are scaled by
+// period/30d (a 7d SLA pages at 14.4× over 14m and 5m: 2% of a week's
+// budget in 14 minutes), rounded to whole minutes and at least 5m; the factor is then budget fraction × period / long window, so it
+// is the workbook's 14.4, 6, 3 and 1 unless rounding or the floors moved the
+// long window. A pair whose factor would fall below 1 (a burn the budget
+// sustains over the period) is left out, and so is one whose windows equal
+// those of a pair kept before it. A 30d SLA gets the workbook's
+// table unchanged.
+func (s SLA) BurnAlerts() []BurnAlert {
+	period := s.BudgetPeriod()
+	var out []BurnAlert
+	for _, b := range workbookBurnAlerts() {
+		if period == workbookPeriod {
+			out = append(out, b)
+			continue
+		}
+		scale := func(d, floor time.Duration) time.Duration {
+			w := time.Duration(float64(d) * float64(period) / float64(workbookPeriod)).Round(time.Minute)
+			return max(w, floor)
+		}
+		b.Long = scale(b.Long, minBurnWindow)
+		b.Short = min(scale(b.Short, minBurnWindow), b.Long)
+		// 12 significant digits, so that 14.4 prints as 14.4.
+		b.Factor, _ = strconv.ParseFloat(strconv.FormatFloat(b.BudgetFraction*float64(period)/float64(b.Long), 'g', 12, 64), 64)
+		if b.Factor < 1 || slices.ContainsFunc(out, func(o BurnAlert) bool { return o.Long == b.Long && o.Short == b.Short }) {
+			continue // sustainable, or the same windows as a kept pair
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// BurnCollapses are the pairs of long windows (faster, slower) of the SLA's
+// burn alerts of one severity: while the faster fires, the slower adds
+// nothing (gmc's default inhibit rules mute it).
+func (s SLA) BurnCollapses() [][2]string {
+	var out [][2]string
+	bs := s.BurnAlerts()
+	for i, a := range bs {
+		for _, b := range bs[i+1:] {
+			if a.Severity == b.Severity && a.Long < b.Long {
+				out = append(out, [2]string{FormatWindow(a.Long), FormatWindow(b.Long)})
+			}
+		}
+	}
+	return out
+}
+
+// shortWindows are always recorded (the dashboard reads the 1h ratio) and,
+// with every window up to rawGroupMax, evaluated in the SLA's raw group.
 func shortWindows() []time.Duration {
 	return []time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour}
 }
+
+// rawGroupMax is the longest window the SLA's raw group reads; longer ones
+// are in its slow group.
+const rawGroupMax = 6 * time.Hour
 
 // FormatWindow prints a window in the largest whole unit among d, h and m
 // ("30d", "6h", "5m"), as used in recording rule names and PromQL ranges.
@@ -77,7 +143,7 @@ func (s SLA) RecordedWindows() []time.Duration {
 	for _, w := range shortWindows() {
 		set[w] = true
 	}
-	for _, b := range BurnAlerts() {
+	for _, b := range s.BurnAlerts() {
 		set[b.Long], set[b.Short] = true, true
 	}
 	for _, w := range s.Windows {
@@ -191,21 +257,17 @@ func (s SLA) RuleGroups() []rulefmt.RuleGroup {
 		rulefmt.Rule{Record: RequestsRate5m, Expr: s.TotalRate(five)},
 		rulefmt.Rule{Record: ErrorsRate5m, Expr: s.ErrorsRate(five)},
 	)
-	isShort := map[time.Duration]bool{}
-	for _, w := range shortWindows() {
-		isShort[w] = true
-	}
 	for _, w := range s.RecordedWindows() {
 		rule := rulefmt.Rule{Record: ErrorRatioRecord(w), Expr: s.ErrorsRate(w) + " / " + s.TotalRate(w)}
-		if isShort[w] {
+		if w <= rawGroupMax {
 			short.Rules = append(short.Rules, rule)
 		} else {
 			long.Rules = append(long.Rules, rule)
 		}
 	}
-	for _, b := range BurnAlerts() {
+	for _, b := range s.BurnAlerts() {
 		rule := s.burnAlert(b)
-		if isShort[b.Long] && isShort[b.Short] {
+		if b.Long <= rawGroupMax {
 			short.Rules = append(short.Rules, rule)
 		} else {
 			long.Rules = append(long.Rules, rule)
@@ -232,13 +294,14 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 			"summary": fmt.Sprintf("SLA %s (%s, objective %s%%) burns its error budget %s× faster than sustainable over %s and %s",
 				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short),
 			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }}; at %s× the whole budget of %s lasts %s.",
-				long, factor, FormatWindow(s.budgetWindow()), FormatWindow(time.Duration(float64(s.budgetWindow())/b.Factor).Round(time.Minute))),
+				long, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
 		},
 	}
 }
 
-// budgetWindow is the SLA's longest window: the period its budget spans.
-func (s SLA) budgetWindow() time.Duration {
+// BudgetPeriod is the SLA's longest window (30d when it names none): the
+// period its error budget spans.
+func (s SLA) BudgetPeriod() time.Duration {
 	var m time.Duration
 	for _, w := range s.Windows {
 		m = max(m, time.Duration(w))

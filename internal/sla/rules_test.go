@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -156,5 +157,101 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.field) {
 			t.Errorf("%s: err = %v, want one naming the field", tc.field, err)
 		}
+	}
+}
+
+// TestBurnAlertsFollowPeriod: the burn windows scale with the SLA's period
+// (its longest window) and each pair keeps the workbook's budget fraction,
+// factor = fraction × period / long window.
+func TestBurnAlertsFollowPeriod(t *testing.T) {
+	const m, h, d = time.Minute, time.Hour, 24 * time.Hour
+	for _, tc := range []struct {
+		name    string
+		windows []Duration
+		want    []BurnAlert
+	}{
+		{"30d: the workbook's table", nil, []BurnAlert{
+			{"page", 14.4, h, 5 * m, 0.02}, {"page", 6, 6 * h, 30 * m, 0.05},
+			{"ticket", 3, d, 2 * h, 0.1}, {"ticket", 1, 3 * d, 6 * h, 0.1}}},
+		// 2% of a week's budget in 14 minutes is 14.4×; 70s rounds to 1m and
+		// is raised to 5m.
+		{"7d", []Duration{Duration(h), Duration(d), Duration(7 * d)}, []BurnAlert{
+			{"page", 14.4, 14 * m, 5 * m, 0.02}, {"page", 6, 84 * m, 7 * m, 0.05},
+			{"ticket", 3, 336 * m, 28 * m, 0.1}, {"ticket", 1, 1008 * m, 84 * m, 0.1}}},
+		// 1h/30 = 2m is raised to 5m: 2% of a day's budget in 5m is 5.76×.
+		{"1d", []Duration{Duration(h), Duration(d)}, []BurnAlert{
+			{"page", 5.76, 5 * m, 5 * m, 0.02}, {"page", 6, 12 * m, 5 * m, 0.05},
+			{"ticket", 3, 48 * m, 5 * m, 0.1}, {"ticket", 1, 144 * m, 12 * m, 0.1}}},
+		// A 90d period stretches the windows threefold.
+		{"90d", []Duration{Duration(90 * d)}, []BurnAlert{
+			{"page", 14.4, 3 * h, 15 * m, 0.02}, {"page", 6, 18 * h, 90 * m, 0.05},
+			{"ticket", 3, 3 * d, 6 * h, 0.1}, {"ticket", 1, 9 * d, 18 * h, 0.1}}},
+		// 5m: every long window is the whole period, so each pair's factor
+		// is its budget fraction (0.02…0.1), a burn the budget sustains:
+		// none is kept.
+		{"5m", []Duration{Duration(5 * m)}, nil},
+		// 1h: the pages' windows are raised to 5m and their factors fall
+		// below 1; the 1d ticket's too (0.1 × 1h / 5m = 1.2); the 3d
+		// ticket scales to 6m & 5m at 1×.
+		{"1h", []Duration{Duration(5 * m), Duration(h)}, []BurnAlert{{"ticket", 1.2, 5 * m, 5 * m, 0.1}, {"ticket", 1, 6 * m, 5 * m, 0.1}}},
+		// 2h: the 6h page and the 1d ticket both become 5m & 5m; the page
+		// (first) is kept, the ticket would be the same series.
+		{"2h", []Duration{Duration(2 * h)}, []BurnAlert{{"page", 1.2, 5 * m, 5 * m, 0.05}, {"ticket", 1, 12 * m, 5 * m, 0.1}}},
+	} {
+		s := SLA{Name: "x", Service: "svc", Objective: 99.9, Windows: tc.windows, Indicator: Indicator{Ratio: &Ratio{}}}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := s.BurnAlerts(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: BurnAlerts =\n %v, want\n %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestSevenDaySLA: a 7d SLA's rules alert over its own windows, and its
+// status judges burning over them.
+func TestSevenDaySLA(t *testing.T) {
+	s := SLA{Name: "wk", Service: "svc", Objective: 99.9, Windows: []Duration{Duration(time.Hour), Duration(24 * time.Hour), Duration(7 * 24 * time.Hour)},
+		Indicator: Indicator{Ratio: &Ratio{}}}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	for _, g := range s.RuleGroups() {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				alerts = append(alerts, g.Name+" "+r.Expr+" "+fmtMap(r.Labels))
+			}
+		}
+	}
+	want := []string{
+		`sla:wk:raw sla:error_ratio:rate14m{sla="wk"} > (14.4 * (1 - 0.999)) and sla:error_ratio:rate5m{sla="wk"} > (14.4 * (1 - 0.999)) map[long_window:14m severity:page short_window:5m]`,
+		`sla:wk:raw sla:error_ratio:rate84m{sla="wk"} > (6 * (1 - 0.999)) and sla:error_ratio:rate7m{sla="wk"} > (6 * (1 - 0.999)) map[long_window:84m severity:page short_window:7m]`,
+		`sla:wk:raw sla:error_ratio:rate336m{sla="wk"} > (3 * (1 - 0.999)) and sla:error_ratio:rate28m{sla="wk"} > (3 * (1 - 0.999)) map[long_window:336m severity:ticket short_window:28m]`,
+		`sla:wk:slow sla:error_ratio:rate1008m{sla="wk"} > (1 * (1 - 0.999)) and sla:error_ratio:rate84m{sla="wk"} > (1 * (1 - 0.999)) map[long_window:1008m severity:ticket short_window:84m]`,
+	}
+	if !reflect.DeepEqual(alerts, want) {
+		t.Errorf("alerts:\n got  %q\n want %q", alerts, want)
+	}
+	// Every window an alert reads is recorded.
+	recorded := map[string]bool{}
+	for _, g := range s.RuleGroups() {
+		for _, r := range g.Rules {
+			recorded[r.Record] = true
+		}
+	}
+	for _, w := range []string{"5m", "7m", "14m", "28m", "84m", "336m", "1008m"} {
+		if !recorded[ErrorRatioPrefix+w] {
+			t.Errorf("%s not recorded", ErrorRatioPrefix+w)
+		}
+	}
+	// 2% of the week's budget over 14m and 5m: page. The 30d table (1h at
+	// 14.4×) would not page on this.
+	ratios := map[string]float64{"5m": 0.015, "14m": 0.015, "1h": 0.004, "1d": 0.0002, "7d": 0.0001}
+	if st := s.Evaluate(ratios); st.Burning != "page" || st.BurnRates["14m"] == nil || math.Abs(*st.BurnRates["14m"]-15) > 1e-9 {
+		t.Errorf("status = %+v, want burning page with burn rate 15 over 14m", st)
+	}
+	if got := s.BurnCollapses(); !reflect.DeepEqual(got, [][2]string{{"14m", "84m"}, {"336m", "1008m"}}) {
+		t.Errorf("collapses = %v", got)
 	}
 }

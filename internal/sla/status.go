@@ -110,7 +110,7 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 		}
 		st.Windows = append(st.Windows, ws)
 	}
-	for _, b := range BurnAlerts() {
+	for _, b := range s.BurnAlerts() {
 		for _, w := range []time.Duration{b.Short, b.Long} {
 			k := FormatWindow(w)
 			if e, ok := known[k]; ok {
@@ -120,7 +120,7 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 			}
 		}
 	}
-	st.Burning = Burning(known, obj)
+	st.Burning = Burning(s.BurnAlerts(), known, obj)
 	switch {
 	case !data && len(known) == 0:
 		st.State = "no_data"
