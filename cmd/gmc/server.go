@@ -54,7 +54,9 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version, WebConfigFile: *webConfig})
+	flags := map[string]string{} // for /api/v1/status/flags, defaults included as Prometheus shows them
+	fs.VisitAll(func(f *flag.Flag) { flags[f.Name] = f.Value.String() })
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version, WebConfigFile: *webConfig, Flags: flags})
 	if err != nil {
 		return err
 	}

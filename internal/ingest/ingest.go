@@ -115,6 +115,7 @@ type Ingester struct {
 	version  string
 	started  time.Time
 	flags    map[string]string
+	meta     *metadataStore // metadata.go
 }
 
 type ingestMetrics struct {
@@ -141,6 +142,7 @@ func New(opts Options) (*Ingester, error) {
 		logger:   opts.Logger,
 		now:      opts.Now,
 		listener: opts.Listener,
+		meta:     newMetadataStore(),
 		cache:    newSeriesCache(defaultCacheEntries),
 		m: &ingestMetrics{
 			samples: f.NewCounterVec(prometheus.CounterOpts{

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -39,6 +40,13 @@ type rwRequest struct {
 	names   map[string]struct{}
 	sb      labels.ScratchBuilder
 	seen    requestSamples
+	meta    []rwMetadata
+}
+
+// rwMetadata is one MetricMetadata of the request.
+type rwMetadata struct {
+	name string
+	md   metadata.Metadata
 }
 
 // rwSeries is one TimeSeries of the request.
@@ -80,7 +88,7 @@ func (p *rwPools) put(r *rwRequest) {
 	}
 	clear(r.series) // drop references to labels and histograms
 	clear(r.hists)
-	r.series, r.samples, r.hists, r.spans = r.series[:0], r.samples[:0], r.hists[:0], r.spans[:0]
+	r.series, r.samples, r.hists, r.spans, r.meta = r.series[:0], r.samples[:0], r.hists[:0], r.spans[:0], r.meta[:0]
 	clear(r.names)
 	p.req.Put(r)
 }
@@ -198,7 +206,7 @@ func (req *rwRequest) parse(maxSeries int, known map[string]cacheEntry) error {
 			}
 			continue
 		}
-		if num == 3 { // metadata: checked, not stored
+		if num == 3 { // metadata: stored once the request is written
 			if typ != protowire.BytesType {
 				return badRequest("decode protobuf WriteRequest: metadata: wrong wire type %d", typ)
 			}
@@ -210,6 +218,7 @@ func (req *rwRequest) parse(maxSeries int, known map[string]cacheEntry) error {
 			if err := md.Unmarshal(m); err != nil {
 				return badRequest("decode protobuf WriteRequest: metadata: %v", err)
 			}
+			req.meta = append(req.meta, rwMetadata{name: md.MetricFamilyName, md: metadata.Metadata{Type: metricType(md.Type), Help: md.Help, Unit: md.Unit}})
 			b = b[n:]
 			continue
 		}
@@ -502,6 +511,9 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 		return 0, nil, nil, fmt.Errorf("commit samples: %w", err)
 	}
 	in.learn(req)
+	for _, m := range req.meta {
+		in.meta.add(m.name, m.md)
+	}
 	var names []string // fresh: the listener may keep it
 	if len(req.names) > 0 {
 		names = make([]string, 0, len(req.names))

@@ -130,3 +130,12 @@ func targetGroups(jobs []ScrapeConfig) map[string][]*targetgroup.Group {
 	}
 	return out
 }
+
+// TargetsActive are the targets being scraped, by scrape pool (job).
+func (s *Scraper) TargetsActive() map[string][]*scrape.Target { return s.manager.TargetsActive() }
+
+// TargetsDropped are the targets relabelling dropped, by scrape pool.
+func (s *Scraper) TargetsDropped() map[string][]*scrape.Target { return s.manager.TargetsDropped() }
+
+// TargetsDroppedCounts is how many targets each scrape pool dropped.
+func (s *Scraper) TargetsDroppedCounts() map[string]int { return s.manager.TargetsDroppedCounts() }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/storage"
 )
@@ -398,6 +400,13 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 	}
 	if err := app.Commit(); err != nil {
 		return 0, nil, nil, fmt.Errorf("commit samples: %w", err)
+	}
+	prev := ""
+	for _, s := range parsed {
+		if s.family != prev {
+			prev = s.family
+			in.meta.add(s.family, metadata.Metadata{Type: cmp.Or(model.MetricType(s.typ), model.MetricTypeUnknown), Help: s.help})
+		}
 	}
 	list := make([]string, 0, len(names))
 	for n := range names {

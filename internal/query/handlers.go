@@ -67,12 +67,6 @@ func (a *API) BuildInfo(w http.ResponseWriter, r *http.Request) { a.serve(w, r, 
 // RuntimeInfo is GET /api/v1/status/runtimeinfo.
 func (a *API) RuntimeInfo(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.runtimeInfo) }
 
-// Metadata is GET /api/v1/metadata. gmc keeps no metric metadata yet, so
-// the answer is an empty object, as a Prometheus with none gives.
-func (a *API) Metadata(w http.ResponseWriter, r *http.Request) {
-	a.serve(w, r, func(*http.Request) result { return result{data: map[string]any{}} })
-}
-
 // QueryExemplars is GET|POST /api/v1/query_exemplars. gmc stores no
 // exemplars: a valid query gets an empty list.
 func (a *API) QueryExemplars(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,8 @@ type Options struct {
 	// limits then apply and LookbackDelta must match. Nil builds one from
 	// the limits above (for tests), which Close releases.
 	Engine *promql.Engine
+	// Status feeds the status and discovery endpoints (status.go).
+	Status Status
 }
 
 // EngineOptions configure the PromQL engine: one set of limits for every
@@ -163,6 +165,7 @@ type API struct {
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
 	remoteRead http.Handler
+	status     Status
 }
 
 // New builds the API over opts.Engine, or over an engine of its own that
@@ -207,6 +210,7 @@ func New(opts Options) (*API, error) {
 	}
 	return &API{
 		remoteRead: remoteRead,
+		status:     opts.Status,
 		queryable:  opts.Queryable,
 		logger:     opts.Logger,
 		version:    opts.Version,

@@ -353,7 +353,7 @@ func TestQueryAPI(t *testing.T) {
 			want:   `{"status":"success","data":{"version":"3.16.0","revision":"gmc-1.2.3","branch":"gmc","buildUser":"","buildDate":"","goVersion":"` + runtime.Version() + `"}}`,
 		},
 		{
-			name: "metadata", handler: a.Metadata, method: "GET",
+			name: "metadata", handler: func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.metricMetadata) }, method: "GET",
 			params: v(),
 			code:   200,
 			want:   `{"status":"success","data":{}}`,

@@ -6,7 +6,7 @@ import "github.com/gmc-dev/gmc/internal/httpapi"
 // the methods Prometheus accepts (GET, and form-encoded POST where
 // Prometheus takes it). The server mounts them as `Method + " " + Path`.
 func (a *API) Routes() []httpapi.Route {
-	return []httpapi.Route{
+	return append([]httpapi.Route{
 		{Method: "GET", Path: "/api/v1/query", Handler: a.Query},
 		{Method: "POST", Path: "/api/v1/query", Handler: a.Query},
 		{Method: "GET", Path: "/api/v1/query_range", Handler: a.QueryRange},
@@ -20,11 +20,10 @@ func (a *API) Routes() []httpapi.Route {
 		{Method: "GET", Path: "/api/v1/labels", Handler: a.Labels},
 		{Method: "POST", Path: "/api/v1/labels", Handler: a.Labels},
 		{Method: "GET", Path: "/api/v1/label/{name}/values", Handler: a.LabelValues},
-		{Method: "GET", Path: "/api/v1/metadata", Handler: a.Metadata},
 		{Method: "GET", Path: "/api/v1/status/buildinfo", Handler: a.BuildInfo},
 		{Method: "GET", Path: "/api/v1/status/runtimeinfo", Handler: a.RuntimeInfo},
 		// Another Prometheus reading gmc (federate.go).
 		{Method: "GET", Path: "/federate", Handler: a.Federate},
 		{Method: "POST", Path: "/api/v1/read", Handler: a.RemoteRead},
-	}
+	}, a.statusRoutes()...) // status.go: status and discovery, /api/v1/metadata
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// WebConfigFile is a Prometheus web config (exporter-toolkit: TLS,
 	// basic_auth_users, headers) applied to the listener; "" serves plain HTTP.
 	WebConfigFile string
+	// Flags are the command line's flags with their values (defaults
+	// included), shown by /api/v1/status/flags.
+	Flags map[string]string
 }
 
 // Server is one gmc server process.
@@ -241,6 +244,7 @@ func New(opts Options) (_ *Server, err error) {
 		Version:    opts.Version,
 		Now:        opts.Now,
 		MaxSeries:  cfg.Query.MaxSeries,
+		Status:     s.status(),
 	})
 	if err != nil {
 		return nil, err

@@ -195,5 +195,12 @@ func dirSize(dir string) int64 {
 	return n
 }
 
+// HeadStats is the head's cardinality statistics with the top limit entries
+// of each list, by metric name, as Prometheus's /api/v1/status/tsdb reads
+// them. It walks the head's postings: not for hot paths.
+func (s *TSDB) HeadStats(limit int) *tsdb.Stats {
+	return s.db.Head().Stats(labels.MetricName, limit)
+}
+
 // Close implements Storage.
 func (s *TSDB) Close() error { return s.db.Close() }
