@@ -142,7 +142,7 @@ func TestCompatPrometheusStatusAPI(t *testing.T) {
 			return nil
 		})
 	})
-	compat(t, "client_golang api/prometheus/v1", "Config (GET /api/v1/status/config)", "the running config as YAML, secrets as <secret>", func(t *testing.T) {
+	compat(t, "client_golang api/prometheus/v1", "Config (GET /api/v1/status/config)", "the running config as YAML, secrets as `<secret>`", func(t *testing.T) {
 		cfg, err := g.Config(ctx)
 		must(t, err, "config")
 		var doc struct {
