@@ -163,3 +163,67 @@ func deref(p *float64) float64 {
 	}
 	return *p
 }
+
+// TestSLABurnNeedsCoverage: the burn alerts and /sla's "burning" use the
+// same gate as a verdict: a long window less than 95% covered by data does
+// not count. A 30d SLA (99%) gets 20% errors from its first sample, one
+// sample a minute: at minute 30 the 5m window burns 20× but the 1h window
+// is half covered, so nothing fires and the status is not burning (its
+// windows "not judged"); at minute 60 the 1h window is covered and the page
+// 1h&5m fires, and the status says page.
+func TestSLABurnNeedsCoverage(t *testing.T) {
+	dir := t.TempDir()
+	db := openTSDB(t, filepath.Join(dir, "tsdb"))
+	now := t0
+	m := newManager(t, db, Options{
+		Now: func() time.Time { return now }, EvalInterval: time.Minute,
+		SLAs: []sla.SLA{{Name: "orders", Service: "me", Objective: 99, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}},
+	})
+	if err := m.opts.SLAs[0].Validate(); err != nil {
+		t.Fatal(err)
+	}
+	okLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "me", "result", "success")
+	errLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "me", "result", "error")
+	firing := func() []string {
+		var out []string
+		for _, g := range m.Groups() {
+			for _, ar := range g.AlertingRules() {
+				for _, a := range ar.ActiveAlerts() {
+					out = append(out, a.State.String()+":"+a.Labels.Get("long_window"))
+				}
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	ctx := context.Background()
+	for k := 0; k <= 60; k++ {
+		now = t0.Add(time.Duration(k) * time.Minute)
+		appendFloat(t, db, okLS, now, float64(k*480))
+		appendFloat(t, db, errLS, now, float64(k*120))
+		m.EvalAll(ctx, now)
+		rep := slaReporter(m)
+		switch k {
+		case 30:
+			if f := firing(); len(f) != 0 {
+				t.Errorf("minute 30: active burn alerts %v with the 1h window half covered", f)
+			}
+			st := rep.Status()[0]
+			if st.Burning != "" || st.BurnRates["5m"] == nil || math.Abs(*st.BurnRates["5m"]-20) > 1e-6 {
+				t.Errorf("minute 30: status burning %q, 5m burn rate %v; want not burning at 20×", st.Burning, deref(st.BurnRates["5m"]))
+			}
+			for _, w := range st.Windows {
+				if w.Met != nil || !strings.Contains(w.Note, "not judged") {
+					t.Errorf("minute 30: window %s judged (met %v, note %q)", w.Window, w.Met, w.Note)
+				}
+			}
+		case 60:
+			if f := firing(); strings.Join(f, " ") != "firing:1h" {
+				t.Errorf("minute 60: active burn alerts %v, want the 1h page firing", f)
+			}
+			if st := rep.Status()[0]; st.Burning != "page" {
+				t.Errorf("minute 60: status burning %q, want page", st.Burning)
+			}
+		}
+	}
+}

@@ -35,13 +35,19 @@ func BurnRate(errorRatio, objective float64) float64 {
 
 // Burning reports which of the burn-rate alerts' conditions hold given the
 // error ratio per window (keyed by window), the highest severity first:
-// "page", "ticket" or "" when none holds or a window has no data.
-func Burning(alerts []BurnAlert, errorRatios map[string]float64, objective float64) string {
+// "page", "ticket" or "" when none holds or a window has no data. Like the
+// generated alerts, a pair counts only when its long window is at least
+// MinCoverage covered by data (coverage keyed like errorRatios; nil or a
+// missing window means covered).
+func Burning(alerts []BurnAlert, errorRatios, coverage map[string]float64, objective float64) string {
 	sev := ""
 	for _, b := range alerts {
 		long, ok1 := errorRatios[FormatWindow(b.Long)]
 		short, ok2 := errorRatios[FormatWindow(b.Short)]
 		if !ok1 || !ok2 {
+			continue
+		}
+		if cov, ok := coverage[FormatWindow(b.Long)]; ok && cov < MinCoverage {
 			continue
 		}
 		if BurnRate(long, objective) > b.Factor && BurnRate(short, objective) > b.Factor {

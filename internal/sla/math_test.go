@@ -56,7 +56,7 @@ func TestBurning(t *testing.T) {
 		{"page wins", map[string]float64{"3d": 0.0011, "6h": 0.0065, "30m": 0.007}, "page"},
 		{"no data", map[string]float64{"1h": math.NaN(), "5m": 1}, ""},
 	} {
-		if got := Burning(workbookBurnAlerts(), tc.ratios, obj); got != tc.want {
+		if got := Burning(workbookBurnAlerts(), tc.ratios, nil, obj); got != tc.want {
 			t.Errorf("%s: Burning = %q, want %q", tc.name, got, tc.want)
 		}
 	}

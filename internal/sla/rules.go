@@ -282,9 +282,9 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 	long, short := FormatWindow(b.Long), FormatWindow(b.Short)
 	return rulefmt.Rule{
 		Alert: AlertName,
-		Expr: fmt.Sprintf("%s > (%s * %s) and %s > (%s * %s)",
+		Expr: fmt.Sprintf("%s > (%s * %s) and %s > (%s * %s) and on() %s",
 			s.selector(ErrorRatioRecord(b.Long)), factor, budget,
-			s.selector(ErrorRatioRecord(b.Short)), factor, budget),
+			s.selector(ErrorRatioRecord(b.Short)), factor, budget, s.covered(b.Long)),
 		Labels: map[string]string{
 			"severity":     b.Severity,
 			"long_window":  long,
@@ -297,6 +297,42 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 				long, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
 		},
 	}
+}
+
+// covered is the PromQL condition that at least MinCoverage of window w
+// holds data, as Reporter.Coverage reckons it (oldest sample of the
+// indicator's total series at most (1 - MinCoverage)·w after the window's
+// start, a sample up to 5m before it counting as at the start): some sample
+// lies in (now - w - 5m, now - MinCoverage·w].
+func (s SLA) covered(w time.Duration) string {
+	off := time.Duration(float64(w) * MinCoverage).Round(time.Second)
+	rng := w - off + coverageLookback
+	return fmt.Sprintf("count(count_over_time(%s[%s] offset %s))", s.totalSelector(), model.Duration(rng), model.Duration(off))
+}
+
+// totalSelector is the series selector of the indicator's total.
+func (s SLA) totalSelector() string {
+	sels := s.totalMatchers()
+	if len(sels) == 0 {
+		return ""
+	}
+	return sels[0].String()
+}
+
+// totalMatchers are the vector selectors in the indicator's total rate.
+func (s SLA) totalMatchers() []*parser.VectorSelector {
+	expr, err := newParser().ParseExpr(s.TotalRate(time.Minute))
+	if err != nil {
+		return nil
+	}
+	var out []*parser.VectorSelector
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			out = append(out, vs)
+		}
+		return nil
+	})
+	return out
 }
 
 // BudgetPeriod is the SLA's longest window (30d when it names none): the

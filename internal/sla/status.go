@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
@@ -120,7 +119,7 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 			}
 		}
 	}
-	st.Burning = Burning(s.BurnAlerts(), known, obj)
+	st.Burning = Burning(s.BurnAlerts(), known, coverage, obj)
 	switch {
 	case !data && len(known) == 0:
 		st.State = "no_data"
@@ -218,27 +217,20 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 	return out, nil
 }
 
-// Coverage returns, for each of the SLA's windows, the part of it (0…1)
-// from the oldest sample of the indicator's total series inside it (or
-// within 5m before it: then 1) to ts.
+// Coverage returns, for each of the SLA's windows and its burn alerts' long
+// windows, the part of it (0…1) from the oldest sample of the indicator's
+// total series inside it (or within 5m before it: then 1) to ts.
 func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[string]float64, error) {
-	expr, err := newParser().ParseExpr(s.TotalRate(time.Minute))
-	if err != nil {
-		return nil, fmt.Errorf("parse sla %s total: %w", s.Name, err)
-	}
 	var sels [][]*labels.Matcher
-	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok {
-			sels = append(sels, vs.LabelMatchers)
-		}
-		return nil
-	})
+	for _, vs := range s.totalMatchers() {
+		sels = append(sels, vs.LabelMatchers)
+	}
+	if len(sels) == 0 {
+		return nil, fmt.Errorf("sla %s: no series selector in its total %s", s.Name, s.TotalRate(time.Minute))
+	}
 	// Longest window first: the windows' starts ascend, so one pass over
 	// each series answers them all, seeking forward only.
-	wins := make([]time.Duration, len(s.Windows))
-	for i, w := range s.Windows {
-		wins[i] = time.Duration(w)
-	}
+	wins := s.coverageWindows()
 	slices.SortFunc(wins, func(a, b time.Duration) int { return cmp.Compare(b, a) })
 	// A sample up to a lookback before a window covers its start.
 	starts := make([]int64, len(wins))
@@ -258,6 +250,20 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 		out[FormatWindow(w)] = cov
 	}
 	return out, nil
+}
+
+// coverageWindows are the SLA's windows and its burn alerts' long windows.
+func (s SLA) coverageWindows() []time.Duration {
+	var out []time.Duration
+	for _, w := range s.Windows {
+		out = append(out, time.Duration(w))
+	}
+	for _, b := range s.BurnAlerts() {
+		if !slices.Contains(out, b.Long) {
+			out = append(out, b.Long)
+		}
+	}
+	return out
 }
 
 // coverageLookback is how far before a window a sample still counts as
