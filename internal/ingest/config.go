@@ -24,6 +24,22 @@ type Limits struct {
 	// held at once over all concurrent requests (a snappy bomb decodes 20×).
 	// A request that finds no room within a few seconds gets 429.
 	MaxDecodedBytesInFlight int64 `yaml:"max_decoded_bytes_in_flight"`
+
+	// Cardinality limits (serieslimit.go), 0: off. They refuse new series
+	// only; samples of series the head holds are always taken. A push with a
+	// refused series is answered 429 naming the limit, metric or service.
+	//
+	// MaxHeadSeries bounds the series in the head (~1.3 KiB of memory each).
+	MaxHeadSeries int `yaml:"max_head_series"`
+	// MaxSeriesPerMetric bounds the head's series of one metric name.
+	MaxSeriesPerMetric int `yaml:"max_series_per_metric"`
+	// MaxSeriesPerService bounds the head's series of one service (label
+	// `service`), so one service cannot take the others' room.
+	MaxSeriesPerService int `yaml:"max_series_per_service"`
+	// MaxNewSeriesPerSecond is the rate of new series over all writers, a
+	// token bucket holding up to NewSeriesBurst.
+	MaxNewSeriesPerSecond int `yaml:"max_new_series_per_second"`
+	NewSeriesBurst        int `yaml:"new_series_burst"`
 }
 
 // DefaultLimits are the limits gmc runs with unless configured.
@@ -38,6 +54,14 @@ func DefaultLimits() Limits {
 		MaxFutureSkew:       duration.Duration(10 * time.Minute),
 		// Two requests of the largest decoded size (max_body_bytes × 8).
 		MaxDecodedBytesInFlight: 512 << 20,
+		// ~1.3 GiB of head at 1.26 KiB per series; a service or a metric
+		// may take a fifth of it. The bucket lets a fleet restart create
+		// 200k series at once, then 10k/s.
+		MaxHeadSeries:         1_000_000,
+		MaxSeriesPerMetric:    200_000,
+		MaxSeriesPerService:   200_000,
+		MaxNewSeriesPerSecond: 10_000,
+		NewSeriesBurst:        200_000,
 	}
 }
 
@@ -60,6 +84,18 @@ func (l Limits) Validate() error {
 		return errors.New("limits.max_future_skew: must not be negative")
 	case l.MaxDecodedBytesInFlight <= 0:
 		return errors.New("limits.max_decoded_bytes_in_flight: must be positive")
+	case l.MaxHeadSeries < 0:
+		return errors.New("limits.max_head_series: must not be negative (0: off)")
+	case l.MaxSeriesPerMetric < 0:
+		return errors.New("limits.max_series_per_metric: must not be negative (0: off)")
+	case l.MaxSeriesPerService < 0:
+		return errors.New("limits.max_series_per_service: must not be negative (0: off)")
+	case l.MaxNewSeriesPerSecond < 0:
+		return errors.New("limits.max_new_series_per_second: must not be negative (0: off)")
+	case l.NewSeriesBurst < 0:
+		return errors.New("limits.new_series_burst: must not be negative")
+	case l.MaxNewSeriesPerSecond > 0 && l.NewSeriesBurst == 0:
+		return errors.New("limits.new_series_burst: must be positive when limits.max_new_series_per_second is set")
 	}
 	return nil
 }

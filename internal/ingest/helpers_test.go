@@ -34,6 +34,8 @@ type testEnv struct {
 	in  *Ingester
 	db  *storage.TSDB
 	reg *prometheus.Registry
+	// limiter enforces the cardinality limits in the head.
+	limiter *SeriesLimiter
 
 	mu        sync.Mutex
 	committed [][]string
@@ -42,20 +44,22 @@ type testEnv struct {
 func newTestEnv(tb testing.TB, limits func(*Limits)) *testEnv {
 	tb.Helper()
 	reg := prometheus.NewRegistry()
-	db, err := storage.Open(storage.Options{Dir: tb.TempDir(), Retention: 24 * time.Hour, Registerer: reg})
+	l := DefaultLimits()
+	if limits != nil {
+		limits(&l)
+	}
+	lim := NewSeriesLimiter(SeriesLimiterOptions{Limits: l, Registerer: reg, Now: ingestTestNow})
+	db, err := storage.Open(storage.Options{Dir: tb.TempDir(), Retention: 24 * time.Hour, Registerer: reg, SeriesCallback: lim})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	lim.Enforce()
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			tb.Errorf("close tsdb: %v", err)
 		}
 	})
-	l := DefaultLimits()
-	if limits != nil {
-		limits(&l)
-	}
-	e := &testEnv{db: db, reg: reg}
+	e := &testEnv{db: db, reg: reg, limiter: lim}
 	e.in, err = New(Options{
 		Appendable: db,
 		Limits:     l,

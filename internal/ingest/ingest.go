@@ -47,6 +47,7 @@ const (
 	reasonDuplicate     = "duplicate"
 	reasonHistogram     = "invalid_histogram"
 	reasonInvalidLine   = "invalid_line"
+	reasonSeriesLimit   = "series_limit"
 )
 
 // maxReported is how many rejected samples a 400 answer spells out; the rest
@@ -260,7 +261,10 @@ func (in *Ingester) countRejections(r *rejections) {
 // then fails with 500).
 func classifyAppendErr(err error) (reason string, ok bool) {
 	var herr histogram.Error
+	var lerr *SeriesLimitError
 	switch {
+	case errors.As(err, &lerr):
+		return reasonSeriesLimit, true
 	case errors.Is(err, storage.ErrOutOfOrderSample):
 		return reasonOutOfOrder, true
 	case errors.Is(err, storage.ErrTooOldSample):
@@ -317,7 +321,14 @@ func (in *Ingester) finish(w http.ResponseWriter, protocol string, accepted int,
 	}
 	if rej.n > 0 {
 		in.countRejections(rej)
-		in.respond(w, protocol, http.StatusBadRequest, rej.message(accepted))
+		code := http.StatusBadRequest
+		if rej.counts[reasonSeriesLimit] > 0 {
+			// Too many series, not bad ones: the samples of the series the
+			// head holds are written, the message names the limit.
+			code = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", "1")
+		}
+		in.respond(w, protocol, code, rej.message(accepted))
 		return
 	}
 	in.respond(w, protocol, okCode, "")

@@ -149,3 +149,44 @@ func reportRate(b *testing.B, start time.Time, cpu0 time.Duration) {
 	b.ReportMetric(n/time.Since(start).Seconds(), "samples/s")
 	b.ReportMetric(float64(cpuTime()-cpu0)/n, "cpu-ns/sample")
 }
+
+// BenchmarkRemoteWriteNewSeries measures requests that each create 2000 new
+// series (the cardinality limits' only cost: the head asks the
+// SeriesLimiter before creating a series), with the default limits and with
+// every limit off; one op is one request.
+func BenchmarkRemoteWriteNewSeries(b *testing.B) {
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("limits=%v", on), func(b *testing.B) {
+			e := newTestEnv(b, func(l *Limits) {
+				if !on {
+					l.MaxHeadSeries, l.MaxSeriesPerMetric, l.MaxSeriesPerService, l.MaxNewSeriesPerSecond = 0, 0, 0, 0
+				} else {
+					l.MaxNewSeriesPerSecond, l.NewSeriesBurst = 1<<30, 1<<30 // the bucket is checked, never empty
+					l.MaxHeadSeries = 1 << 30
+				}
+			})
+			h := e.in.RemoteWrite()
+			bodies := make([][]byte, b.N)
+			for i := range bodies {
+				ts := make([]prompb.TimeSeries, benchPerReq)
+				for j := range ts {
+					ls := benchLabels(j)
+					ls[8].Value = fmt.Sprintf("SYM%d-%d", i, j) // symbol: a new series
+					ts[j] = prompb.TimeSeries{Labels: ls, Samples: []prompb.Sample{{Value: 1, Timestamp: nowMs}}}
+				}
+				body, err := (&prompb.WriteRequest{Timeseries: ts}).Marshal()
+				if err != nil {
+					b.Fatal(err)
+				}
+				bodies[i] = snappy.Encode(nil, body)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			for i := range b.N {
+				benchPost(b, h, bodies[i])
+			}
+			reportRate(b, start, cpu0)
+		})
+	}
+}

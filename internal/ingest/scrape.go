@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
 	"gopkg.in/yaml.v3"
@@ -50,7 +53,7 @@ func NewScraper(opts ScraperOptions) (*Scraper, error) {
 		return nil, err
 	}
 	m, err := scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(reload)},
-		logger, nil, nil, opts.Appendable, opts.Registerer)
+		logger, nil, nil, limitTolerant{opts.Appendable}, opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("create scrape manager: %w", err)
 	}
@@ -58,6 +61,30 @@ func NewScraper(opts ScraperOptions) (*Scraper, error) {
 		return nil, fmt.Errorf("apply scrape config: %w", err)
 	}
 	return &Scraper{manager: m, targets: targetGroups(opts.Jobs)}, nil
+}
+
+// limitTolerant hands the scrape loop appenders that take a new series
+// refused by a cardinality limit (*SeriesLimitError) as a dropped sample: the
+// scrape loop fails a whole scrape on an error it does not know, which would
+// drop the target's existing series too. The refusal is counted in
+// gmc_ingest_series_limited_total and logged by the SeriesLimiter.
+type limitTolerant struct{ storage.AppendableV2 }
+
+// AppenderV2 implements storage.AppendableV2.
+func (l limitTolerant) AppenderV2(ctx context.Context) storage.AppenderV2 {
+	return limitTolerantAppender{l.AppendableV2.AppenderV2(ctx)}
+}
+
+type limitTolerantAppender struct{ storage.AppenderV2 }
+
+// Append implements storage.AppenderV2.
+func (a limitTolerantAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AOptions) (storage.SeriesRef, error) {
+	ref, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
+	var lerr *SeriesLimitError
+	if errors.As(err, &lerr) {
+		return 0, nil
+	}
+	return ref, err
 }
 
 // Run scrapes until ctx is done.

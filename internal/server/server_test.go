@@ -200,3 +200,32 @@ func TestSelfMonitoring(t *testing.T) {
 		}
 	}
 }
+
+// TestCardinalityLimitsWired checks that the server's TSDB head enforces the
+// configured cardinality limits: a service over limits.max_series_per_service
+// gets 429 naming it (its known series still written), another service does not,
+// and the refusal shows in gmc's own metrics.
+func TestCardinalityLimitsWired(t *testing.T) {
+	cfg := config.Default()
+	cfg.Limits.MaxSeriesPerService = 2
+	base := startServer(t, cfg)
+	ts := float64(time.Now().UnixMilli()) / 1000
+	push := func(service string, metrics string) (int, string) {
+		return do(t, "POST", base+"/api/v1/push", "application/json",
+			[]byte(fmt.Sprintf(`{"service":%q,"timestamp":%.3f,"metrics":{%s}}`, service, ts, metrics)))
+	}
+	if code, body := push("greedy", `"a":1,"b":2`); code != http.StatusNoContent {
+		t.Fatalf("two series: %d %s", code, body)
+	}
+	code, body := push("greedy", `"c":3`)
+	if code != http.StatusTooManyRequests || !strings.Contains(body, `service "greedy" has limits.max_series_per_service 2 series`) {
+		t.Errorf("third series of greedy: %d %q, want 429 naming the limit and the service", code, body)
+	}
+	if code, body := push("modest", `"a":1,"b":2`); code != http.StatusNoContent {
+		t.Errorf("another service: %d %s, want 204", code, body)
+	}
+	_, metrics := do(t, "GET", base+"/metrics", "", nil)
+	if !strings.Contains(metrics, `gmc_ingest_series_limited_total{limit="max_series_per_service"} 1`) {
+		t.Error(`/metrics lacks gmc_ingest_series_limited_total{limit="max_series_per_service"} 1`)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/forward"
+	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/storage"
 	"github.com/gmc-dev/gmc/internal/tier"
 )
@@ -29,7 +30,15 @@ func (s *Server) openStorage(cfg config.Config) (promstorage.AppendableV2, error
 		s.store = r
 		return r, nil
 	}
+	// The cardinality limits sit in the head, where every write path passes;
+	// they count the series the WAL replays but refuse only after.
+	limiter := ingest.NewSeriesLimiter(ingest.SeriesLimiterOptions{
+		Limits:     cfg.Limits,
+		Logger:     s.logger.With("component", "ingest"),
+		Registerer: s.reg,
+	})
 	db, err := storage.Open(storage.Options{
+		SeriesCallback:   limiter,
 		Dir:              cfg.Server.DataDir,
 		Retention:        tier.RawRetention(cfg.Storage.Downsampling, time.Duration(cfg.Storage.Retention)),
 		OutOfOrderWindow: time.Duration(cfg.Storage.OutOfOrderWindow),
@@ -39,6 +48,7 @@ func (s *Server) openStorage(cfg config.Config) (promstorage.AppendableV2, error
 	if err != nil {
 		return nil, err
 	}
+	limiter.Enforce()
 	s.store = db
 	if len(cfg.RemoteWrite) == 0 {
 		return db, nil

@@ -56,6 +56,10 @@ type Options struct {
 	// tenth of the retention, at most 31d, as Prometheus sizes them).
 	MinBlockDuration time.Duration
 	MaxBlockDuration time.Duration
+	// SeriesCallback is told before the head creates a series (and may
+	// refuse it), after, and when the head drops series; the cardinality
+	// limits (ingest.SeriesLimiter) are one. nil: none.
+	SeriesCallback tsdb.SeriesLifecycleCallback
 
 	// headChunksWriteBufferSize overrides the TSDB's 4 MiB head chunk write
 	// buffer (tests make it flush at small sizes); 0 keeps the default.
@@ -95,6 +99,9 @@ func Open(opts Options) (*TSDB, error) {
 		to.MaxBlockDuration = opts.MaxBlockDuration.Milliseconds()
 	} else {
 		to.MaxBlockDuration = maxBlockDuration(to.MinBlockDuration, to.RetentionDuration)
+	}
+	if opts.SeriesCallback != nil {
+		to.SeriesLifecycleCallback = opts.SeriesCallback
 	}
 	if opts.headChunksWriteBufferSize > 0 {
 		to.HeadChunksWriteBufferSize = opts.headChunksWriteBufferSize
