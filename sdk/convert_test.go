@@ -61,6 +61,9 @@ func TestEncodeMatchesPrompb(t *testing.T) {
 	m.ObserveRequest("/orders", 80*time.Microsecond)
 	m.SetPnL("acc-1", "momo", -1234.5)
 	m.SetExposure("acc-1", "momo", 1e6, -2.5e5)
+	m.SetLimit("acc-1", "momo", ExposureGross, 4e6)
+	m.SetAccount("acc-1", "EUR", AccountPaper)
+	m.SetAccount("acc-1", "USD", AccountLive) // replaces the first
 	sum := prometheus.NewSummary(prometheus.SummaryOpts{Name: "queue_wait_seconds", Help: "h", Objectives: map[float64]float64{0.5: 0.01}})
 	sum.Observe(2)
 	reg.MustRegister(sum)
@@ -83,7 +86,7 @@ func TestEncodeMatchesPrompb(t *testing.T) {
 		if lm["service"] != "matching-engine" && lm["__name__"] != "queue_wait_seconds" && !strings.HasPrefix(lm["__name__"], "queue_wait_seconds") {
 			t.Errorf("series %v: service label %q, want the metric's own", lm, lm["service"])
 		}
-		key := lm["__name__"] + "|" + lm["result"] + lm["le"] + lm["kind"] + lm["quantile"]
+		key := lm["__name__"] + "|" + lm["result"] + lm["le"] + lm["kind"] + lm["quantile"] + lm["currency"] + lm["mode"]
 		byKey[key] = ts
 	}
 
@@ -98,6 +101,8 @@ func TestEncodeMatchesPrompb(t *testing.T) {
 		{"gmc_pnl|", -1234.5},
 		{"gmc_risk_exposure|gross", 1e6},
 		{"gmc_risk_exposure|net", -2.5e5},
+		{"gmc_risk_limit|gross", 4e6},
+		{"gmc_account_info|USDlive", 1},
 		{"gmc_order_latency_seconds_count|", 4},
 		{"gmc_order_latency_seconds_bucket|0.0003", 2},
 		{"gmc_order_latency_seconds_bucket|0.0005", 3},
@@ -105,6 +110,9 @@ func TestEncodeMatchesPrompb(t *testing.T) {
 		{"queue_wait_seconds|0.5", 2},
 		{"queue_wait_seconds_sum|", 2},
 		{"queue_wait_seconds_count|", 1},
+	}
+	if _, ok := byKey["gmc_account_info|EURpaper"]; ok {
+		t.Error("SetAccount kept the account's earlier currency and mode beside the new ones")
 	}
 	for _, f := range floats {
 		ts, ok := byKey[f.key]

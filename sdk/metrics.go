@@ -19,6 +19,8 @@ const (
 	MetricOrders         = "gmc_orders_total"
 	MetricPnL            = "gmc_pnl"
 	MetricRiskExposure   = "gmc_risk_exposure"
+	MetricRiskLimit      = "gmc_risk_limit"
+	MetricAccountInfo    = "gmc_account_info"
 )
 
 // Result is the outcome of an order, the value of the result label of gmc_orders_total.
@@ -35,6 +37,14 @@ const (
 const (
 	ExposureGross = "gross"
 	ExposureNet   = "net"
+)
+
+// Account modes, the value of the mode label of gmc_account_info. The
+// dashboard keeps backtest (and paper) PnL out of the desk's total.
+const (
+	AccountLive     = "live"
+	AccountPaper    = "paper"
+	AccountBacktest = "backtest"
 )
 
 // DefaultLatencyBucketFactor gives native histogram schema 5: 32 buckets per
@@ -89,6 +99,14 @@ type Metrics struct {
 	PnL *prometheus.GaugeVec
 	// RiskExposure is gmc_risk_exposure{account,strategy,kind}: gross and net exposure.
 	RiskExposure *prometheus.GaugeVec
+	// RiskLimit is gmc_risk_limit{account,strategy,kind}: the limit on the
+	// exposure of that kind (gross, or the absolute net), in the account's
+	// currency; utilisation is exposure / limit.
+	RiskLimit *prometheus.GaugeVec
+	// AccountInfo is gmc_account_info{account,currency,mode} = 1: the
+	// currency of the account's money figures (ISO 4217: USD, EUR …) and its
+	// mode (live, paper or backtest).
+	AccountInfo *prometheus.GaugeVec
 }
 
 // NewMetrics registers the metrics of one service on opts.Registerer.
@@ -137,11 +155,17 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 		RiskExposure: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: MetricRiskExposure, Help: "Risk exposure (notional, in the account's currency) by account, strategy and kind: gross or net.",
 		}, []string{"account", "strategy", "kind"}),
+		RiskLimit: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: MetricRiskLimit, Help: "Limit on the risk exposure of a kind (gross, or absolute net), in the account's currency, by account and strategy.",
+		}, []string{"account", "strategy", "kind"}),
+		AccountInfo: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: MetricAccountInfo, Help: "Always 1: the currency of an account's money figures and its mode (live, paper, backtest).",
+		}, []string{"account", "currency", "mode"}),
 	}
 	for _, r := range []Result{ResultSuccess, ResultReject, ResultError} {
 		m.Orders.WithLabelValues(string(r)) // every result exists from the start, so ratios are defined
 	}
-	for _, c := range []prometheus.Collector{m.OrderLatency, m.Orders, m.RequestLatency, m.Requests, m.PnL, m.RiskExposure} {
+	for _, c := range []prometheus.Collector{m.OrderLatency, m.Orders, m.RequestLatency, m.Requests, m.PnL, m.RiskExposure, m.RiskLimit, m.AccountInfo} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -171,6 +195,20 @@ func (m *Metrics) SetPnL(account, strategy string, pnl float64) {
 func (m *Metrics) SetExposure(account, strategy string, gross, net float64) {
 	m.RiskExposure.WithLabelValues(account, strategy, ExposureGross).Set(gross)
 	m.RiskExposure.WithLabelValues(account, strategy, ExposureNet).Set(net)
+}
+
+// SetLimit sets the limit on a strategy's exposure of kind (ExposureGross or
+// ExposureNet) in an account.
+func (m *Metrics) SetLimit(account, strategy, kind string, limit float64) {
+	m.RiskLimit.WithLabelValues(account, strategy, kind).Set(limit)
+}
+
+// SetAccount states an account's currency (ISO 4217 code, e.g. "USD") and
+// mode (AccountLive, AccountPaper or AccountBacktest); it replaces what was
+// set for the account before.
+func (m *Metrics) SetAccount(account, currency, mode string) {
+	m.AccountInfo.DeletePartialMatch(prometheus.Labels{"account": account})
+	m.AccountInfo.WithLabelValues(account, currency, mode).Set(1)
 }
 
 // Handler serves the metrics of g at /metrics for scraping (text, OpenMetrics

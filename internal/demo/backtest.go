@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"time"
+
+	"github.com/gmc-dev/gmc/sdk"
 )
 
 // bar is one OHLC bar of an instrument.
@@ -92,6 +94,9 @@ func replayDay(day []bar) *smaCross {
 // strategy at a steady rate, counting bars in gmc_requests_total{endpoint="bar"}
 // (rate() is bars/s) and each day's replay in gmc_request_latency_seconds
 // {endpoint="replay-day"}, and reports the backtest's PnL.
+// backtestAccount is the account the backtester's PnL is reported under.
+const backtestAccount = "backtest"
+
 type backtester struct {
 	svc  *service
 	rate int
@@ -107,6 +112,8 @@ func (bt *backtester) run(ctx context.Context) {
 	i := 0
 	dayStart := time.Now()
 	total := 0.0
+	// Its PnL is a backtest's: the dashboard keeps it out of the desk's total.
+	bt.svc.m.SetAccount(backtestAccount, currency, sdk.AccountBacktest)
 	bt.svc.every(ctx, tick, func() {
 		for range perTick {
 			s.on(day[i])
@@ -114,7 +121,7 @@ func (bt *backtester) run(ctx context.Context) {
 			if i == len(day) {
 				bt.svc.m.ObserveRequest("replay-day", time.Since(dayStart))
 				total += s.pnl
-				bt.svc.m.SetPnL("backtest", "sma-crossover", total)
+				bt.svc.m.SetPnL(backtestAccount, "sma-crossover", total)
 				day, s, i, dayStart = dayOfBars(bt.rng.Uint64()), newSMACross(), 0, time.Now()
 			}
 		}

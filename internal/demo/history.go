@@ -182,6 +182,10 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 				return math.Round(pnl*100) / 100
 			},
 		})
+		g.series = append(g.series, histSeries{
+			pushed(ServiceRisk, sdk.MetricAccountInfo, "account", accountName(uint32(i+1)), "currency", currency, "mode", sdk.AccountLive),
+			func(time.Time, float64, float64) float64 { return 1 },
+		})
 	}
 	g.addHost()
 	return g

@@ -17,12 +17,16 @@ const (
 	hardPosition = 5000
 	// tickValue is the currency value of one lot moving one tick.
 	tickValue = 0.01
+	// currency is the demo accounts' currency (the instrument is DEMO-USD).
+	currency = "USD"
 )
 
 // risk is the risk service: positions per account from the engine's fills,
 // a pre-trade check for the gateway (gmc_orders_total of service="risk" by
 // result, its latency in gmc_order_latency_seconds), and gross and net
-// exposure per account and strategy in gmc_risk_exposure.
+// exposure per account and strategy in gmc_risk_exposure, the hard position
+// limit as a gross exposure limit at the last price in gmc_risk_limit, and
+// each account's currency and mode in gmc_account_info.
 type risk struct {
 	svc        *service
 	strategies map[uint32]string // account → strategy name
@@ -82,8 +86,11 @@ func (r *risk) position(account uint32) int64 {
 	return r.pos[account]
 }
 
-// run publishes exposure every 500ms.
+// run publishes exposure and limits every 500ms.
 func (r *risk) run(ctx context.Context) {
+	for a := range r.strategies {
+		r.svc.m.SetAccount(accountName(a), currency, sdk.AccountLive)
+	}
 	r.svc.every(ctx, 500*time.Millisecond, func() {
 		r.mu.Lock()
 		price := float64(r.last)
@@ -95,6 +102,9 @@ func (r *risk) run(ctx context.Context) {
 		for a, p := range pos {
 			net := float64(p) * price * tickValue
 			r.svc.m.SetExposure(accountName(a), r.strategies[a], abs(net), net)
+			// check refuses an order past hardPosition lots: at the last
+			// price that is this much gross exposure.
+			r.svc.m.SetLimit(accountName(a), r.strategies[a], sdk.ExposureGross, hardPosition*price*tickValue)
 		}
 	})
 }

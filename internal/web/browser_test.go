@@ -235,7 +235,7 @@ func TestBrowser(t *testing.T) {
 			[]string{"latency", "heatmap", "tps", "proc-cpu", "proc-mem", "host-cpu", "host-mem", "host-disk", "host-net"}, ""},
 		{"service-classic", "#/service/risk-engine?range=15m", []string{"latency", "heatmap", "tps", "proc-cpu", "host-cpu"}, ""},
 		{"service-pushed", "#/service/gateway?range=15m", []string{"latency", "tps", "proc-cpu"}, ""},
-		{"trading", "#/trading?range=15m", []string{"pnl", "gross", "net", "pnl-account"}, `document.querySelectorAll('.tbl tbody tr').length === 4 ? 1 : 0`},
+		{"risk", "#/risk?range=15m", []string{"pnl", "drawdown", "limit-use", "gross", "net"}, `document.querySelectorAll('.tbl tbody tr').length === 5 ? 1 : 0`},
 		{"sla", "#/sla?range=15m", []string{"burn"}, `document.querySelectorAll('[data-sla]').length === 2 ? 1 : 0`},
 		{"alerts", "#/alerts?range=1h", nil, `document.querySelectorAll('[data-unavailable], .tbl').length`},
 		{"benchmarks", "#/benchmarks?range=1h", []string{"bench-matching-engine-tps", "bench-db-query-latency"},

@@ -60,6 +60,21 @@ const (
 	Pushed  = "gateway"
 )
 
+// BacktestAccount is the account of the seed's backtest PnL (mode backtest).
+const BacktestAccount = "bt-sma"
+
+// Currencies are the accounts' currencies, in the order of Data.Accounts.
+var Currencies = []string{"USD", "EUR"}
+
+// RiskLimit is the gross exposure limit of account ai and strategy sj: the
+// last pair (acct-b / stat-arb) runs above it (about 120 %), the others below.
+func RiskLimit(ai, sj int) float64 {
+	if ai == 1 && sj == 1 {
+		return 2.5e6
+	}
+	return 1.5e6 * float64(1+ai+sj)
+}
+
 // classic buckets of gmc_order_latency_seconds_bucket (seconds).
 var classicLE = []float64{50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 2.5e-3, 5e-3, 10e-3}
 
@@ -296,8 +311,14 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 			gross := 1e6 * float64(1+ai+sj) * (1 + 0.1*math.Sin(phase*3))
 			add(sample(t, gross, append([]string{"__name__", "gmc_risk_exposure", "kind", "gross"}, base...)...))
 			add(sample(t, gross*0.3*math.Cos(phase*2+float64(sj)), append([]string{"__name__", "gmc_risk_exposure", "kind", "net"}, base...)...))
+			add(sample(t, RiskLimit(ai, sj), append([]string{"__name__", "gmc_risk_limit", "kind", "gross"}, base...)...))
 		}
+		add(sample(t, 1, "__name__", "gmc_account_info", "service", Classic, "instance", Classic+"-1", "account", acct, "currency", Currencies[ai%len(Currencies)], "mode", "live"))
 	}
+	// A backtest's PnL, as the demo's backtester reports it: large, and
+	// never part of the desk's total.
+	add(sample(t, 1e6*(1+phase), "__name__", "gmc_pnl", "service", Classic, "instance", Classic+"-1", "account", BacktestAccount, "strategy", "sma-crossover"))
+	add(sample(t, 1, "__name__", "gmc_account_info", "service", Classic, "instance", Classic+"-1", "account", BacktestAccount, "currency", "USD", "mode", "backtest"))
 	// SLA recordings (as the SLA rules would record them).
 	for _, s := range SLAs() {
 		for _, w := range []string{"5m", "30m", "1h", "6h", "1d", "3d", "7d", "30d"} {

@@ -124,10 +124,23 @@ export function host(name, rw) {
   };
 }
 
-export const trading = {
-  pnl: 'sum by (account, strategy) (gmc_pnl)',
-  exposure: 'sum by (account, strategy, kind) (gmc_risk_exposure)',
-};
+/** risk is the PromQL of the Risk page for a scope: {} (desk), {account} or {account, strategy}. */
+export function risk(scope) {
+  const m = [];
+  if (scope.account != null) m.push(`account=${JSON.stringify(scope.account)}`);
+  if (scope.strategy != null) m.push(`strategy=${JSON.stringify(scope.strategy)}`);
+  const s = m.length ? `{${m.join(', ')}}` : '';
+  return {
+    pnl: `sum by (account, strategy) (gmc_pnl${s})`,
+    exposure: `sum by (account, strategy, kind) (gmc_risk_exposure${s})`,
+    limit: `min by (account, strategy, kind) (gmc_risk_limit${s})`,
+    // The highest raw PnL in the range r: drawdown now is peak − PnL now.
+    peak: (r) => `sum by (account, strategy) (max_over_time(gmc_pnl${s}[${r}]))`,
+  };
+}
+
+/** riskAccounts is each account's currency and mode (gmc_account_info) seen in the range r. */
+export const riskAccounts = (r) => `max by (account, currency, mode) (last_over_time(gmc_account_info[${r}]))`;
 
 export const bench = {
   // Runs are sparse: each step looks back exactly one step, so a run shows

@@ -4,14 +4,15 @@ import {RANGES, rangeByKey, span, contact} from './api.js';
 import {h, clock, when} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
-import * as trading from './trading.js';
+import * as risk from './risk.js';
 import * as sla from './sla.js';
 import * as alerts from './alerts.js';
 import * as benchmarks from './benchmarks.js';
 import * as host from './host.js';
 
-const PAGES = {overview, service, host, trading, sla, alerts, benchmarks};
-const NAV = [['overview', 'Overview'], ['trading', 'Trading'], ['host', 'Hosts'], ['sla', 'SLAs'], ['alerts', 'Alerts'], ['benchmarks', 'Benchmarks']];
+// trading: the Risk page's earlier name, kept for saved links.
+const PAGES = {overview, service, host, risk, trading: risk, sla, alerts, benchmarks};
+const NAV = [['overview', 'Overview'], ['risk', 'Risk'], ['host', 'Hosts'], ['sla', 'SLAs'], ['alerts', 'Alerts'], ['benchmarks', 'Benchmarks']];
 
 /**
  * parseHash reads "#/service/me?range=1h" → {page, arg, range}. A range may
@@ -60,7 +61,7 @@ const state = {route: null, page: null, timer: null, busy: false, ctrl: null, se
 function renderChrome(route) {
   const nav = document.getElementById('nav');
   nav.replaceChildren(...NAV.map(([p, label]) =>
-    h('a', {href: href(p, '', route.range.key), class: route.page === p || (p === 'overview' && route.page === 'service') ? 'active' : null}, label)));
+    h('a', {href: href(p, '', route.range.key), class: route.page === p || (p === 'overview' && route.page === 'service') || (p === 'risk' && route.page === 'trading') ? 'active' : null}, label)));
   const picker = document.getElementById('range');
   // Time shift: half a range earlier or later; "now" returns to a range ending now.
   const rg = route.range;

@@ -1,0 +1,273 @@
+// Risk: PnL, drawdown and exposure against its limit, for the desk
+// (#/risk), one account (#/risk/acct-1) or one strategy of an account
+// (#/risk/acct-1%2Fmomentum). Every money figure carries its account's
+// currency (gmc_account_info); backtest and paper accounts are shown, but
+// kept out of the desk's totals.
+import {query, queryRange, align, last} from './api.js';
+import {LineChart, panel, card, sparkline, topN, PALETTE} from './chart.js';
+import {h, units, kpi, pill} from './util.js';
+import * as Q from './queries.js';
+
+/** money formats an amount with its currency: "−1.2M USD"; says so when the account states none. */
+export function money(v, cur) {
+  if (v == null || !isFinite(v)) return '–';
+  return `${units.money.fmt(v)} ${cur || '(no currency)'}`;
+}
+
+/** scopeOf reads the page argument: "" is the desk, "acct" an account, "acct/strategy" one strategy. */
+export function scopeOf(arg) {
+  if (!arg) return {};
+  const i = arg.indexOf('/');
+  return i < 0 ? {account: arg} : {account: arg.slice(0, i), strategy: arg.slice(i + 1)};
+}
+
+/**
+ * drawdown is, at each point, how far the series is below its running
+ * peak within the range (0 at a new high).
+ */
+export function drawdown(ys) {
+  let peak = -Infinity;
+  return ys.map((v) => {
+    if (v == null) return null;
+    peak = Math.max(peak, v);
+    return peak - v;
+  });
+}
+
+function addYs(a, b) {
+  if (!a) return b.slice();
+  return a.map((v, i) => (v == null && b[i] == null ? null : (v || 0) + (b[i] || 0)));
+}
+
+/** moneyUnit is a chart unit for amounts in the given currencies (one: every value carries it). */
+function moneyUnit(curs) {
+  const one = curs.length === 1 ? curs[0] : null;
+  return {fmt: (v) => (one != null ? money(v, one) : units.money.fmt(v)), label: one != null ? '' : curs.join(' · '), cur: curs.join(' ')};
+}
+
+/** setUnit changes a chart's unit; the chart is rebuilt at its next update. */
+function setUnit(c, unit) {
+  if (c.chart.unit.label === unit.label && c.chart.unit.cur === unit.cur) return;
+  c.chart.unit = unit;
+  c.chart.key = '';
+}
+
+export function mount(main, ctx) {
+  const scope = scopeOf(ctx.arg);
+  const level = scope.strategy != null ? 'strategy' : scope.account != null ? 'account' : 'desk';
+  const kpis = h('div', {class: 'kpis'});
+  const grid = h('div', {class: 'grid'});
+  const mk = (id, title, note, unit, min) => panel(grid, title, note, LineChart, {id, unit, min});
+  const by = level === 'desk' ? 'by account' : level === 'account' ? 'by strategy' : '';
+  const C = {
+    pnl: mk('pnl', 'PnL', by, units.money),
+    dd: mk('drawdown', 'Drawdown', 'below the running peak of this range' + (by ? ', ' + by : ''), units.money, 0),
+    use: mk('limit-use', 'Limit utilisation', 'exposure / limit; dashed: the limit (100%)', units.pct, 0),
+    gross: mk('gross', level === 'desk' ? 'Gross exposure' : 'Gross exposure and limit', level === 'desk' ? 'by account' : 'dashed: limit', units.money, 0),
+    net: mk('net', 'Net exposure', by, units.money),
+    // On the desk page, backtest and paper PnL apart from the desk's.
+    other: mk('pnl-other', 'Backtest and paper PnL', 'not in the desk total', units.money),
+  };
+  C.other.card.el.hidden = true;
+  const tbl = card(level === 'desk' ? 'Accounts and strategies' : level === 'account' ? 'Strategies' : 'Strategy', {wide: true});
+  const crumbs = [h('a', {href: ctx.href('risk', '')}, 'Risk')];
+  if (scope.account != null) crumbs.push(' › ', scope.strategy != null ? h('a', {href: ctx.href('risk', scope.account)}, scope.account) : scope.account);
+  if (scope.strategy != null) crumbs.push(' › ', scope.strategy);
+  main.append(h('div', {class: 'page-head'}, h('h1', {'data-level': level}, crumbs)), kpis, grid, tbl.el);
+
+  return {
+    async refresh(w, signal) {
+      const q = Q.risk(scope);
+      const R = Math.max(1, Math.round(w.end - w.start)) + 's';
+      const [pnl, exp, lim, info, pnlNow, peak] = await Promise.all([
+        queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
+        query(Q.riskAccounts(R), w.end, signal), query(q.pnl, w.end, signal), query(q.peak(R), w.end, signal),
+      ]);
+      // Accounts: currency and mode as stated in gmc_account_info; an
+      // account that states none is live (its name saying "backtest" makes
+      // it a backtest) and has no currency.
+      const acct = new Map();
+      for (const s of info) acct.set(s.metric.account || '', {currency: s.metric.currency || '', mode: s.metric.mode || 'live', stated: true});
+      const meta = (a) => acct.get(a) || {currency: '', mode: /backtest/i.test(a) ? 'backtest' : 'live', stated: false};
+
+      const P = align(pnl, w);
+      const E = align(exp, w);
+      const L = align(lim, w);
+      const key = (m) => `${m.account || ''}\u0000${m.strategy || ''}`;
+      const rows = new Map();
+      const row = (m) => {
+        const k = key(m);
+        if (!rows.has(k)) {
+          const a = meta(m.account || '');
+          rows.set(k, {account: m.account || '', strategy: m.strategy || '', ...a, pnl: null, gross: null, net: null, limGross: null, limNet: null, use: null});
+        }
+        return rows.get(k);
+      };
+      pnl.forEach((s, i) => { row(s.metric).pnl = P.ys[i]; });
+      exp.forEach((s, i) => { const r = row(s.metric); if (s.metric.kind === 'net') r.net = E.ys[i]; else r.gross = E.ys[i]; });
+      lim.forEach((s, i) => { const r = row(s.metric); if (s.metric.kind === 'net') r.limNet = L.ys[i]; else r.limGross = L.ys[i]; });
+      const pNow = new Map(pnlNow.map((s) => [key(s.metric), parseFloat(s.value[1])]));
+      const pPeak = new Map(peak.map((s) => [key(s.metric), parseFloat(s.value[1])]));
+      for (const [k, r] of rows) {
+        // Utilisation: the larger of gross / gross limit and |net| / net limit.
+        const u = [];
+        if (r.gross && r.limGross) u.push(r.gross.map((v, i) => (v == null || !r.limGross[i] ? null : (100 * v) / r.limGross[i])));
+        if (r.net && r.limNet) u.push(r.net.map((v, i) => (v == null || !r.limNet[i] ? null : (100 * Math.abs(v)) / r.limNet[i])));
+        r.use = u.length ? u.reduce((a, b) => a.map((v, i) => (v == null ? b[i] : b[i] == null ? v : Math.max(v, b[i])))) : null;
+        r.pnlNow = pNow.has(k) ? pNow.get(k) : null;
+        r.dd = pNow.has(k) && pPeak.has(k) ? pPeak.get(k) - pNow.get(k) : null;
+      }
+      const all = [...rows.values()].sort((a, b) => a.account.localeCompare(b.account) || a.strategy.localeCompare(b.strategy));
+      const inDesk = (r) => r.mode === 'live';
+      const name = (r) => (level === 'desk' ? r.account || '(none)' : r.strategy || `${r.account} (account)`);
+
+      // Groups the charts draw: accounts on the desk page (strategy rows
+      // summed; an account-level row only when it has no strategy rows),
+      // strategies on an account's page, the one strategy on its own.
+      const groups = new Map();
+      for (const r of all) {
+        const g = level === 'desk' ? r.account : r.strategy;
+        const cur = groups.get(g) || {label: name(r), currency: r.currency, mode: r.mode, rows: []};
+        cur.rows.push(r);
+        groups.set(g, cur);
+      }
+      const sumOf = (rs, f) => {
+        const own = rs.filter((r) => r.strategy);
+        const use = own.length ? own : rs;
+        let acc = null;
+        for (const r of use) if (r[f]) acc = addYs(acc, r[f]);
+        return acc;
+      };
+      // The desk's charts draw live accounts (backtest and paper apart).
+      const curs = [...new Set([...groups.values()].filter((g) => level !== 'desk' || g.mode === 'live').map((g) => g.currency))].sort();
+      const mixed = curs.length > 1;
+      const lbl = (g) => g.label + (mixed ? ` (${g.currency || 'no currency'})` : '') + (g.mode !== 'live' ? ` · ${g.mode}` : '');
+      const mu = moneyUnit(curs);
+      for (const c of [C.pnl, C.dd, C.gross, C.net]) setUnit(c, mu);
+      const byAbs = (ys) => Math.abs(last(ys) ?? 0);
+      const show = (c, series, note) => {
+        const t = topN(series, 10, byAbs);
+        c.card.note.textContent = series.length > 10 ? `top 10 of ${series.length}` : note;
+        c.chart.update(P.xs, t);
+      };
+      const pnlS = [];
+      const ddS = [];
+      const otherS = [];
+      for (const g of groups.values()) {
+        const ys = sumOf(g.rows, 'pnl');
+        if (!ys) continue;
+        if (level === 'desk' && g.mode !== 'live') { otherS.push({label: lbl(g), data: ys}); continue; }
+        pnlS.push({label: lbl(g), data: ys});
+        ddS.push({label: lbl(g), data: drawdown(ys)});
+      }
+      show(C.pnl, pnlS, level === 'desk' ? 'live accounts' : by);
+      C.other.card.el.hidden = !otherS.length;
+      setUnit(C.other, moneyUnit([...new Set([...groups.values()].filter((g) => g.mode !== 'live').map((g) => g.currency))].sort()));
+      show(C.other, otherS, 'by account; not in the desk total');
+      show(C.dd, ddS, 'below the running peak of this range' + (by ? ', ' + by : ''));
+      const grossS = [];
+      const netS = [];
+      for (const g of groups.values()) {
+        if (level === 'desk' && g.mode !== 'live') continue;
+        const gr = sumOf(g.rows, 'gross');
+        if (gr) grossS.push({label: lbl(g), data: gr});
+        const nt = sumOf(g.rows, 'net');
+        if (nt) netS.push({label: lbl(g), data: nt});
+      }
+      if (level !== 'desk') {
+        // The limit beside its exposure, dashed in the same colour.
+        const withLim = [];
+        grossS.forEach((s, i) => {
+          const color = PALETTE[i % PALETTE.length];
+          withLim.push({...s, color});
+          const g = [...groups.values()].find((x) => lbl(x) === s.label);
+          const l = g && sumOf(g.rows.filter((r) => r.limGross), 'limGross');
+          if (l) withLim.push({label: s.label + ' limit', data: l, color, dash: [6, 4], noStats: false});
+        });
+        C.gross.chart.update(P.xs, withLim);
+        C.gross.card.note.textContent = withLim.length > grossS.length ? 'dashed: limit' : 'no limit stated (gmc_risk_limit)';
+      } else {
+        show(C.gross, grossS, 'by account');
+      }
+      show(C.net, netS, by);
+      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use}));
+      const useTop = topN(useS, 10, (ys) => last(ys) ?? 0);
+      const limitLine = {label: 'limit', data: P.xs.map(() => 100), color: PALETTE[3], dash: [6, 4], noStats: true, points: {show: false}};
+      C.use.chart.update(P.xs, useTop.length ? [...useTop, limitLine] : [],
+        'No limits: export gmc_risk_limit{account, strategy, kind} beside gmc_risk_exposure');
+      C.use.card.note.textContent = useS.length > 10 ? `top 10 of ${useS.length}; dashed: the limit (100%)` : 'exposure / limit; dashed: the limit (100%)';
+
+      // Headline figures, now; totals per currency over live accounts only.
+      const perCur = (rs, f) => {
+        const m = new Map();
+        for (const r of rs) {
+          if (f(r) == null) continue;
+          m.set(r.currency, (m.get(r.currency) || 0) + f(r));
+        }
+        return m;
+      };
+      const curText = (m) => (m.size ? [...m.entries()].sort().map(([c, v]) => money(v, c)).join(' · ') : '–');
+      // A strategy's own rows when the account has them, else its account row.
+      const leaves = all.filter((r) => r.strategy || !all.some((x) => x.account === r.account && x.strategy));
+      const live = leaves.filter(inDesk);
+      const other = leaves.filter((r) => !inDesk(r));
+      const pnlLive = perCur(live, (r) => r.pnlNow);
+      const grossLive = perCur(live, (r) => last(r.gross || []));
+      const worst = all.filter((r) => r.use && last(r.use) != null).sort((a, b) => last(b.use) - last(a.use))[0];
+      const wu = worst ? last(worst.use) : null;
+      const tiles = [];
+      if (level === 'desk') {
+        const one = pnlLive.size === 1 ? [...pnlLive.values()][0] : null;
+        const desk = kpi('Desk PnL', curText(pnlLive), one == null ? null : one < 0 ? 'bad' : 'good', 'live accounts; backtest and paper excluded', one);
+        desk.dataset.currencies = JSON.stringify(Object.fromEntries(pnlLive));
+        tiles.push(desk);
+        if (other.length) {
+          tiles.push(kpi('Backtest / paper PnL', curText(perCur(other, (r) => r.pnlNow)), null, 'not in the desk total'));
+        }
+        const deskPnl = new Map();
+        for (const r of live) if (r.pnl) deskPnl.set(r.currency, addYs(deskPnl.get(r.currency), r.pnl));
+        const ddNow = new Map([...deskPnl].map(([c, ys]) => [c, last(drawdown(ys))]));
+        const ddMax = new Map([...deskPnl].map(([c, ys]) => [c, Math.max(0, ...drawdown(ys).filter((v) => v != null))]));
+        tiles.push(kpi('Desk drawdown', curText(ddNow), null, `max in range ${curText(ddMax)}`));
+        tiles.push(kpi('Gross exposure', curText(grossLive), null, 'live accounts'));
+      } else {
+        const rs = level === 'strategy' ? all : leaves;
+        const tot = perCur(rs, (r) => r.pnlNow);
+        const one = tot.size === 1 ? [...tot.values()][0] : null;
+        const m = meta(scope.account);
+        tiles.push(kpi('PnL', curText(tot), one == null ? null : one < 0 ? 'bad' : 'good',
+          m.mode !== 'live' ? `${m.mode} account: not in the desk total` : `${m.currency || 'no currency stated'} · live`, one));
+        let sum = null;
+        for (const r of rs) if (r.pnl) sum = addYs(sum, r.pnl);
+        const dd = sum ? drawdown(sum) : [];
+        const cur = m.currency;
+        tiles.push(kpi('Drawdown', money(last(dd), cur), null, `max in range ${money(dd.length ? Math.max(0, ...dd.filter((v) => v != null)) : null, cur)}`, last(dd)));
+        tiles.push(kpi('Gross exposure', curText(perCur(rs, (r) => last(r.gross || []))), null, 'now'));
+      }
+      tiles.push(kpi('Limit utilisation', wu == null ? 'no limit' : units.pct.fmt(wu), wu == null ? null : wu >= 100 ? 'bad' : wu >= 80 ? 'warn' : 'good',
+        worst ? `highest: ${worst.account} / ${worst.strategy || 'account'}` : 'no gmc_risk_limit series', wu));
+      kpis.replaceChildren(...tiles);
+
+      const link = (r) => (r.strategy ? h('a', {href: ctx.href('risk', `${r.account}/${r.strategy}`)}, r.strategy) : h('span', {class: 'muted'}, 'account'));
+      const trs = all.map((r) => {
+        const v = r.pnlNow;
+        const u = r.use ? last(r.use) : null;
+        return h('tr', {'data-account': r.account, 'data-strategy': r.strategy, 'data-mode': r.mode},
+          h('td', {}, h('a', {href: ctx.href('risk', r.account)}, r.account || '—'), r.mode !== 'live' ? [' ', pill(r.mode === 'backtest' ? 'unknown' : 'warn', r.mode)] : null),
+          h('td', {}, link(r)),
+          h('td', {class: 'num ' + (v < 0 ? 'neg' : 'pos'), 'data-col': 'pnl', 'data-value': v}, money(v, r.currency)),
+          h('td', {}, sparkline(r.pnl || [], v < 0 ? PALETTE[3] : PALETTE[2])),
+          h('td', {class: 'num', 'data-col': 'drawdown', 'data-value': r.dd}, money(r.dd, r.currency)),
+          h('td', {class: 'num', 'data-col': 'gross'}, money(last(r.gross || []), r.currency)),
+          h('td', {class: 'num', 'data-col': 'limit'}, r.limGross ? money(last(r.limGross), r.currency) : h('span', {class: 'muted'}, 'none')),
+          h('td', {class: 'num ' + (u >= 100 ? 'neg' : ''), 'data-col': 'use', 'data-value': u}, u == null ? '–' : units.pct.fmt(u)),
+          h('td', {class: 'num', 'data-col': 'net'}, money(last(r.net || []), r.currency)));
+      });
+      tbl.body.replaceChildren(h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': trs.length},
+        h('thead', {}, h('tr', {}, ['Account', 'Strategy', 'PnL', 'Trend', 'Drawdown', 'Gross', 'Limit', 'Use', 'Net'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, trs.length ? trs : h('tr', {}, h('td', {colspan: 9, class: 'muted'}, 'No gmc_pnl or gmc_risk_exposure series in this time range.'))))),
+      h('p', {class: 'muted small'}, 'Drawdown: below the highest PnL of this range. Currency and mode from gmc_account_info; an account without it is counted as live, with no currency.'));
+    },
+    destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
+  };
+}
