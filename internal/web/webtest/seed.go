@@ -51,6 +51,10 @@ type Data struct {
 	Benchmarks []string
 	SLAs       []string
 	Now        time.Time
+
+	// The generator and the options Seed used, for Live.
+	g    *gen
+	opts Options
 }
 
 // Fixed names.
@@ -138,7 +142,41 @@ func Seed(ctx context.Context, base string, o Options) (*Data, error) {
 	for _, s := range SLAs() {
 		d.SLAs = append(d.SLAs, s.Name)
 	}
+	d.g, d.opts = g, o
 	return d, nil
+}
+
+// Live goes on pushing the data Seed began, one step every interval
+// stamped with the wall clock (counters continue where Seed left them),
+// until ctx ends; it returns nil then, or the first push error. One Live
+// per Data at a time.
+func (d *Data) Live(ctx context.Context, base string, every time.Duration) error {
+	if d.g == nil {
+		return fmt.Errorf("live: Data not made by Seed")
+	}
+	n := int(d.opts.Span / d.opts.Step)
+	client := &http.Client{Timeout: 30 * time.Second}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for i := n + 1; ; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ts := <-tick.C:
+			if err := remoteWrite(ctx, client, base, d.g.step(ts, i, n)); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("live step %d: %w", i, err)
+			}
+			if err := jsonPush(ctx, client, base, d.g.pushed(ts, i)); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("live step %d: %w", i, err)
+			}
+		}
+	}
 }
 
 type gen struct {

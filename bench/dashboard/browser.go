@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// browser is one headless Chromium; each measurement opens its own tabs.
+type browser struct {
+	ctx     context.Context
+	cancel  func()
+	userDir string
+}
+
+func newBrowser(ctx context.Context, bin string) (*browser, error) {
+	dir, err := os.MkdirTemp("", "gmc-bench-dashboard-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox,
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(dir),
+		chromedp.WindowSize(1440, 1000),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	b := &browser{ctx: bctx, cancel: func() { cancelB(); cancelA() }, userDir: dir}
+	if err := chromedp.Do(bctx); err != nil {
+		b.close()
+		return nil, fmt.Errorf("start chromium: %w", err)
+	}
+	return b, nil
+}
+
+func (b *browser) close() {
+	b.cancel()
+	_ = os.RemoveAll(b.userDir)
+}
+
+// probe runs in every document before the dashboard: it records when
+// #page's data-refreshed (main.js counts completed refreshes in it) changes,
+// in performance.now() milliseconds since the navigation started. The
+// first completed refresh is the page drawn: every page draws its charts
+// synchronously at the end of its refresh.
+const probe = `(() => {
+  const g = window.__gmcBench = {drawn: null, refreshes: [], errors: 0};
+  new MutationObserver((ms) => {
+    for (const m of ms) {
+      if (m.target.id !== 'page') continue;
+      if (m.attributeName === 'data-error') { if (m.target.dataset.error) g.errors++; continue; }
+      if (Number(m.target.dataset.refreshed || 0) < 1) continue;
+      const t = performance.now();
+      if (g.drawn == null) g.drawn = t;
+      g.refreshes.push(t);
+      if (g.refreshes.length > 100000) g.refreshes.shift();
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-refreshed', 'data-error']});
+})();`
+
+// tab opens a new tab with the probe installed.
+func (b *browser) tab() (context.Context, context.CancelFunc, error) {
+	tctx, cancel := chromedp.NewContext(b.ctx)
+	_, err := chromedp.Call(tctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: probe})
+	if err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("open a tab: %w", err)
+	}
+	return tctx, cancel, nil
+}
+
+// do runs one action with a timeout.
+func do[T any](ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, error) {
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return chromedp.Run(c, a)
+}
+
+// waitDrawn waits until the tab's page completed its first refresh and
+// returns that time (ms since navigation start).
+func waitDrawn(ctx context.Context) (float64, error) {
+	drawn, err := do(ctx, 60*time.Second,
+		chromedp.Poll[float64](`window.__gmcBench && window.__gmcBench.drawn`, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	if err != nil {
+		msg, _ := do(ctx, 5*time.Second, chromedp.Evaluate[string](`document.getElementById('page')?.dataset.error || ''`))
+		return 0, fmt.Errorf("page not drawn within 60s (page error %q): %w", msg, err)
+	}
+	return drawn, nil
+}
+
+// loadTimes loads u once to warm the cache, then n times more, each a new
+// document, and returns each load's navigation-start → charts-drawn time.
+func (b *browser) loadTimes(ctx context.Context, u string, n int) ([]time.Duration, error) {
+	tctx, cancel, err := b.tab()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var out []time.Duration
+	for i := 0; i <= n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if _, err := do(tctx, 30*time.Second, chromedp.Steps(chromedp.Navigate("about:blank"), chromedp.Navigate(u))); err != nil {
+			return nil, err
+		}
+		ms, err := waitDrawn(tctx)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out = append(out, time.Duration(ms*float64(time.Millisecond)))
+		}
+	}
+	return out, nil
+}
+
+// transfer is what a page moved over the network in a window.
+type transfer struct {
+	window    time.Duration
+	bytes     int64 // encoded bytes (headers + bodies as sent on the wire)
+	requests  int
+	refreshes int
+	byKind    map[string]*kind
+}
+
+type kind struct {
+	requests int
+	bytes    int64
+}
+
+// requestKind groups requests by endpoint: query_range, query, labels,
+// status, events, …
+func requestKind(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "other"
+	}
+	p := u.Path
+	switch {
+	case strings.HasPrefix(p, "/api/v1/label/"):
+		return "label values"
+	case strings.HasPrefix(p, "/api/v1/"):
+		return strings.TrimPrefix(p, "/api/v1/")
+	case p == "/api/ui/events":
+		return "event stream"
+	}
+	return p
+}
+
+// liveTransfer opens u (a Live page), waits for two refreshes and counts
+// the bytes of every response that completes during d.
+func (b *browser) liveTransfer(ctx context.Context, u string, d time.Duration) (*transfer, error) {
+	tctx, cancel, err := b.tab()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var mu sync.Mutex
+	on := false
+	t := &transfer{window: d, byKind: map[string]*kind{}}
+	urls := map[network.RequestID]string{}
+	add := func(id network.RequestID, n int64, newRequest bool) {
+		k := requestKind(urls[id])
+		if t.byKind[k] == nil {
+			t.byKind[k] = &kind{}
+		}
+		t.byKind[k].bytes += n
+		t.bytes += n
+		if newRequest {
+			t.byKind[k].requests++
+			t.requests++
+		}
+	}
+	err = chromedp.Listen(tctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			urls[e.RequestID] = e.Request.URL
+			if e.Type == network.ResourceTypeEventSource {
+				urls[e.RequestID] = "/api/ui/events"
+			}
+		case *network.EventDataReceived:
+			// The event stream never finishes: count its chunks.
+			if on && requestKind(urls[e.RequestID]) == "event stream" {
+				add(e.RequestID, e.EncodedDataLength, false)
+			}
+		case *network.EventLoadingFinished:
+			if on && requestKind(urls[e.RequestID]) != "event stream" {
+				add(e.RequestID, int64(e.EncodedDataLength), true)
+			}
+			delete(urls, e.RequestID)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := chromedp.Call(tctx, network.Enable, network.EnableParams{}); err != nil {
+		return nil, err
+	}
+	if _, err := do(tctx, 30*time.Second, chromedp.Navigate(u)); err != nil {
+		return nil, err
+	}
+	if _, err := waitDrawn(tctx); err != nil {
+		return nil, err
+	}
+	if _, err := do(tctx, 30*time.Second, chromedp.Poll[chromedp.Void](`window.__gmcBench.refreshes.length >= 2`)); err != nil {
+		return nil, err
+	}
+	n0, err := do(tctx, 10*time.Second, chromedp.Evaluate[int](`window.__gmcBench.refreshes.length`))
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	on = true
+	mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(d):
+	}
+	mu.Lock()
+	on = false
+	mu.Unlock()
+	n1, err := do(tctx, 10*time.Second, chromedp.Evaluate[int](`window.__gmcBench.refreshes.length`))
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.refreshes = n1 - n0
+	return t, nil
+}
+
+// kinds lists the request kinds by bytes, largest first.
+func (t *transfer) kinds() []string {
+	ks := make([]string, 0, len(t.byKind))
+	for k := range t.byKind {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return t.byKind[ks[i]].bytes > t.byKind[ks[j]].bytes })
+	return ks
+}
+
+// cadenceResult is the intervals between completed refreshes of every tab.
+type cadenceResult struct {
+	tabs      int
+	window    time.Duration
+	intervals []time.Duration
+	refreshes []int           // per tab, within the window
+	tails     []time.Duration // per tab, last refresh → end of the window
+}
+
+// cadence opens one tab per URL, waits until each has drawn, then records
+// every tab's completed refreshes for d.
+func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration) (*cadenceResult, error) {
+	tabs := make([]context.Context, len(urls))
+	for i, u := range urls {
+		tctx, cancel, err := b.tab()
+		if err != nil {
+			return nil, err
+		}
+		defer cancel()
+		if _, err := do(tctx, 30*time.Second, chromedp.Navigate(u)); err != nil {
+			return nil, fmt.Errorf("tab %d of %d did not load: %w", i+1, len(urls), err)
+		}
+		tabs[i] = tctx
+	}
+	for i, tctx := range tabs {
+		if _, err := waitDrawn(tctx); err != nil {
+			return nil, fmt.Errorf("tab %d of %d: %w", i+1, len(urls), err)
+		}
+	}
+	starts := make([]float64, len(tabs))
+	for i, tctx := range tabs {
+		var err error
+		if starts[i], err = do(tctx, 10*time.Second, chromedp.Evaluate[float64](`performance.now()`)); err != nil {
+			return nil, err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(d):
+	}
+	r := &cadenceResult{tabs: len(tabs), window: d}
+	for i, tctx := range tabs {
+		got, err := do(tctx, 10*time.Second, chromedp.Evaluate[struct {
+			Now float64   `json:"now"`
+			TS  []float64 `json:"ts"`
+		}](`({now: performance.now(), ts: window.__gmcBench.refreshes})`))
+		if err != nil {
+			return nil, err
+		}
+		ts := got.TS
+		// The interval into the window counts too: a tab stuck before it shows.
+		prev := -1.0
+		n := 0
+		for _, x := range ts {
+			if x >= starts[i] {
+				n++
+				if prev >= 0 {
+					r.intervals = append(r.intervals, time.Duration((x-prev)*float64(time.Millisecond)))
+				}
+			}
+			prev = x
+		}
+		// So is the time since the last one: a tab that stopped shows.
+		if prev >= 0 {
+			r.tails = append(r.tails, time.Duration((got.Now-prev)*float64(time.Millisecond)))
+		}
+		r.refreshes = append(r.refreshes, n)
+	}
+	return r, nil
+}

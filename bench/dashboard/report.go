@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gmc-dev/gmc/bench/internal/proc"
+)
+
+// The budgets of issue 13.
+const (
+	loadBudget     = 300 * time.Millisecond
+	transferBudget = 200e3 // bytes/s of a Live service page
+	cadenceBudget  = 1500 * time.Millisecond
+)
+
+type pageLoad struct {
+	page  string
+	times []time.Duration
+}
+
+type sample struct {
+	at   time.Time
+	busy float64 // machine CPU seconds (all processes)
+	load string
+}
+
+func machine() sample {
+	s := sample{at: time.Now()}
+	s.busy, _ = proc.MachineBusyCPU()
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		s.load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return s
+}
+
+type report struct {
+	url, service   string
+	services, tabs int
+	loads          []pageLoad
+	live           *transfer
+	cadence        *cadenceResult
+	cadenceErr     error
+	before, after  sample
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "OVER"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\nbench/dashboard: %s", r.url)
+	if r.services > 0 {
+		fmt.Fprintf(w, ", %d services pushing every second", r.services)
+	}
+	busy := (r.after.busy - r.before.busy) / r.after.at.Sub(r.before.at).Seconds()
+	fmt.Fprintf(w, "\nmachine: load average %s → %s; all processes used %.0f%% CPU (of %d00%%) while measuring (this harness, Chromium and gmc included)\n\n",
+		r.before.load, r.after.load, 100*busy, numCPU())
+
+	fmt.Fprintf(w, "| page | load → charts drawn, median | max | budget | |\n|---|---|---|---|---|\n")
+	for _, l := range r.loads {
+		m := median(l.times)
+		fmt.Fprintf(w, "| %s | %s | %s | ≤ %s | %s |\n", l.page, ms(m), ms(slices.Max(l.times)), ms(loadBudget), verdict(m <= loadBudget))
+	}
+
+	if t := r.live; t != nil {
+		rate := float64(t.bytes) / t.window.Seconds()
+		fmt.Fprintf(w, "\nLive page #/service/%s?range=live over %s: %.1f KB/s (budget ≤ %.0f KB/s: %s), %.1f requests/s, %d refreshes\n",
+			r.service, t.window, rate/1e3, transferBudget/1e3, verdict(rate <= transferBudget), float64(t.requests)/t.window.Seconds(), t.refreshes)
+		fmt.Fprintf(w, "| requests of | per second | KB/s |\n|---|---|---|\n")
+		for _, k := range t.kinds() {
+			c := t.byKind[k]
+			fmt.Fprintf(w, "| %s | %.1f | %.1f |\n", k, float64(c.requests)/t.window.Seconds(), float64(c.bytes)/t.window.Seconds()/1e3)
+		}
+	}
+
+	if r.cadenceErr != nil {
+		fmt.Fprintf(w, "\n%d tabs on Live: %v\n1 s cadence: OVER\n", r.tabs, r.cadenceErr)
+	}
+	if c := r.cadence; c != nil {
+		worst := slices.Max(append(slices.Clone(c.intervals), c.tails...))
+		p95 := quantile(c.intervals, 0.95)
+		fmt.Fprintf(w, "\n%d tabs on Live over %s: refresh interval median %s, p95 %s, worst %s (incl. time since each tab's last refresh); refreshes per tab %v\n",
+			c.tabs, c.window, ms(median(c.intervals)), ms(p95), ms(worst), c.refreshes)
+		fmt.Fprintf(w, "1 s cadence (p95 interval ≤ %s): %s\n", ms(cadenceBudget), verdict(len(c.intervals) > 0 && p95 <= cadenceBudget))
+	}
+}
+
+func numCPU() int { return runtime.NumCPU() }
