@@ -1,11 +1,28 @@
 package query
 
-import "github.com/gmc-dev/gmc/internal/httpapi"
+import (
+	"github.com/klauspost/compress/gzhttp"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
+)
 
 // Routes lists every endpoint of the Prometheus HTTP API gmc serves, with
 // the methods Prometheus accepts (GET, and form-encoded POST where
 // Prometheus takes it). The server mounts them as `Method + " " + Path`.
+// Answers are compressed (gzip or zstd) when the client accepts it, as
+// Prometheus compresses its API: a dashboard's range queries shrink about
+// tenfold. Remote read answers in snappy-framed protobuf and is left alone.
 func (a *API) Routes() []httpapi.Route {
+	rs := a.routes()
+	for i, r := range rs {
+		if r.Path != "/api/v1/read" {
+			rs[i].Handler = gzhttp.GzipHandler(r.Handler)
+		}
+	}
+	return rs
+}
+
+func (a *API) routes() []httpapi.Route {
 	return append([]httpapi.Route{
 		{Method: "GET", Path: "/api/v1/query", Handler: a.Query},
 		{Method: "POST", Path: "/api/v1/query", Handler: a.Query},
