@@ -8,20 +8,25 @@ import (
 	"time"
 )
 
-// TestScenario runs a short schedule (a pushed service down, a latency
-// incident, a scrape target down, a service down with gmc restarted halfway)
-// and requires the figures: every incident paged by exactly one
-// notification group, nothing else paged, resolved within 15s of the end
-// (a 20s grace for matching), a stopped service down in /system/status
-// within 10s, and the SLA within 0.1% of the offline figure. It takes
-// about 5 minutes; -short skips it.
+// TestScenario runs a short schedule (a pushed service down, the engine's
+// latency with its two downstream strategies slow too, then the gateway's
+// counters reset, a scrape target down, a service down with gmc
+// restarted halfway) and requires the figures: every incident paged
+// by exactly one notification group (the engine's latency only, its
+// strategies' inhibited; none for the counter reset), nothing else paged,
+// resolved within 15s of the end (a 20s grace for matching), a stopped
+// service down in /system/status within 10s, and the SLA within 0.1% of the
+// offline figure. It takes about 5 minutes; -short skips it. The error
+// burst and flapping run in the 30-minute harness (go run ./bench/scenario):
+// a burn alert needs 5 minutes of data behind it.
 func TestScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 5-minute scenario")
 	}
 	sched := []Incident{
 		{Kind: KindDown, Service: "engine", At: 30 * time.Second, Length: 30 * time.Second},
-		{Kind: KindLatency, Service: "gw", At: 80 * time.Second, Length: 50 * time.Second},
+		{Kind: KindLatency, Service: "engine", At: 80 * time.Second, Length: 50 * time.Second},
+		{Kind: KindCounterReset, Service: "gw", At: 130 * time.Second, Length: 15 * time.Second},
 		{Kind: KindScrapeDown, Service: "feed", At: 150 * time.Second, Length: 45 * time.Second},
 		{Kind: KindDown, Service: "risk", At: 215 * time.Second, Length: 40 * time.Second, Restart: true},
 	}
@@ -49,13 +54,11 @@ func TestScenario(t *testing.T) {
 	if sc.Precision() < 0.95 {
 		t.Errorf("precision %.2f, unmatched groups %v", sc.Precision(), sc.Unmatched)
 	}
-	for i, r := range sc.Resolve {
-		if r > 15*time.Second {
-			t.Errorf("incident %d resolved %s after its end, want within 15s", i, r)
-		}
+	for _, l := range sc.Late {
+		t.Error(l)
 	}
-	if len(sc.Resolve) != len(sched) {
-		t.Errorf("%d resolved notifications for %d incidents", len(sc.Resolve), len(sched))
+	if len(sc.Resolve) != len(sched)-1 {
+		t.Errorf("%d resolved notifications for %d paging incidents", len(sc.Resolve), len(sched)-1)
 	}
 	for i, d := range sc.StatusDown {
 		if d > 10*time.Second {

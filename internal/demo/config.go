@@ -115,10 +115,18 @@ func Config(p ConfigParams) (config.Config, []string, error) {
 	if err != nil {
 		return config.Config{}, nil, err
 	}
+	// Latency alerts wait 10s in their group: a client's may fire a moment
+	// before the engine's, which must be there to mute it when the group
+	// flushes (inhibition is decided at flush time, as in Alertmanager).
+	latency, err := labels.ParseMatchers(`alertname="ServiceLatencyHigh"`)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
 	cfg.Notify = notify.Config{
 		Route: notify.Route{
 			Receiver:  "demo",
 			GroupWait: d(0), GroupInterval: d(5 * time.Second), RepeatInterval: d(time.Hour),
+			Routes: []notify.Route{{Matchers: notify.Matchers(latency), GroupWait: d(10 * time.Second)}},
 		},
 		Receivers: []notify.Receiver{rcv},
 		InhibitRules: append(notify.DefaultInhibitRules(), notify.InhibitRule{
