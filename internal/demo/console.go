@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/common/model"
 
@@ -14,8 +15,13 @@ import (
 )
 
 // ConsoleReceiver prints each webhook notification (Alertmanager's payload)
-// as one line per alert.
+// as one line per alert whose state changed: a group re-sent (a new alert
+// joined it, or repeat_interval passed) repeats its still-firing alerts,
+// which are not printed again; a resolved alert is printed once and
+// forgotten, so that it prints again if it fires anew.
 func ConsoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
+	var mu sync.Mutex
+	firing := map[model.Fingerprint]bool{} // alerts printed as firing
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST a webhook notification", http.StatusMethodNotAllowed)
@@ -28,7 +34,18 @@ func ConsoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
 			return
 		}
 		var b strings.Builder
+		mu.Lock()
+		defer mu.Unlock()
 		for _, a := range n.Alerts {
+			fp := a.Labels.Fingerprint()
+			if a.Status == channel.StatusResolved {
+				delete(firing, fp)
+			} else {
+				if firing[fp] {
+					continue
+				}
+				firing[fp] = true
+			}
 			at := a.StartsAt
 			if a.Status == channel.StatusResolved {
 				at = a.EndsAt

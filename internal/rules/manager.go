@@ -286,7 +286,7 @@ func New(opts Options) (*Manager, error) {
 		Context:         context.Background(),
 		AppendableV2:    opts.Appendable,
 		Queryable:       opts.Queryable,
-		Logger:          opts.Logger,
+		Logger:          slog.New(quietCanceled{opts.Logger.Handler()}),
 		Registerer:      opts.Registerer,
 		OutageTolerance: time.Hour,
 		ForGracePeriod:  10 * time.Minute,
@@ -529,4 +529,34 @@ func (m *Manager) group(name string) *promrules.Group {
 		}
 	}
 	return nil
+}
+
+// quietCanceled is the logger handed to Prometheus's rule manager: it drops
+// the records of evaluations cut short by gmc's shutdown (an error that is
+// context.Canceled, or the engine's ErrQueryCanceled), which Prometheus logs as "Evaluating rule failed"
+// warnings although no rule failed.
+type quietCanceled struct{ slog.Handler }
+
+func (h quietCanceled) Handle(ctx context.Context, r slog.Record) error {
+	canceled := false
+	r.Attrs(func(a slog.Attr) bool {
+		var qc promql.ErrQueryCanceled
+		if err, ok := a.Value.Any().(error); ok && (errors.Is(err, context.Canceled) || errors.As(err, &qc)) {
+			canceled = true
+			return false
+		}
+		return true
+	})
+	if canceled {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietCanceled) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietCanceled{h.Handler.WithAttrs(as)}
+}
+
+func (h quietCanceled) WithGroup(name string) slog.Handler {
+	return quietCanceled{h.Handler.WithGroup(name)}
 }
