@@ -78,28 +78,29 @@ func toSent(le LogEntry) *sentEntry {
 }
 
 // lastSent is what integration i of g was last told, by this peer or,
-// newer, by another.
+// newer, by another, or before a restart (the notification log).
 func (g *aggrGroup) lastSent(i int) *sentEntry {
 	e := g.sent[i]
-	ha := g.d.opts.HA
-	if ha == nil {
+	nl := g.d.nlog
+	if nl == nil {
 		return e
 	}
-	if le, ok := ha.Last(g.logKey(i)); ok && (e == nil || le.At.After(e.at)) {
+	if le, ok := nl.Last(g.logKey(i)); ok && (e == nil || le.At.After(e.at)) {
 		return toSent(le)
 	}
 	return e
 }
 
-// logSent shares what integration i was just told.
+// logSent records what integration i was just told in the notification
+// log (shared with the peers under HA).
 func (g *aggrGroup) logSent(i int, e *sentEntry) {
-	ha := g.d.opts.HA
-	if ha == nil {
+	nl := g.d.nlog
+	if nl == nil {
 		return
 	}
 	// Alertmanager keeps an entry for twice the repeat interval.
-	if err := ha.Log(g.logKey(i), fromSent(e), 2*g.route.repeatInterval); err != nil {
-		g.d.logger.Warn("could not share a notification with the cluster", "receiver", g.recv.name, "err", err)
+	if err := nl.Log(g.logKey(i), fromSent(e), 2*g.route.repeatInterval); err != nil {
+		g.d.logger.Warn("could not log a notification", "receiver", g.recv.name, "err", err)
 	}
 }
 

@@ -75,6 +75,10 @@ type Options struct {
 	// HA, when set, shares the notification log with the peers of a highly
 	// available group (internal/cluster), as Alertmanager's cluster mode does.
 	HA HA
+	// NotificationLogFile, without HA, keeps the notification log (what each
+	// receiver was told, Alertmanager's nflog) across restarts; empty keeps
+	// it in memory only.
+	NotificationLogFile string
 	// Version is reported by /api/v2/status.
 	Version string
 	// Notifiers, when set, replaces the channels built from Config for the
@@ -108,6 +112,8 @@ type Dispatcher struct {
 	recv     map[string]*receiver
 	silences *Silences
 	inhibit  *inhibitor
+	nlog     notificationLog // nil: what each group remembers itself
+	local    *localLog       // the file-backed nlog without HA
 	alerts   alertStore // every alert received, for /api/v2/alerts
 	started  time.Time
 
@@ -172,6 +178,19 @@ func New(opts Options) (*Dispatcher, error) {
 	sil.maxSize = cmp.Or(opts.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
 	d.silences = sil
 	d.inhibit = newInhibitor(cfg.InhibitRules, opts.Now)
+	switch {
+	case opts.HA != nil:
+		d.nlog = opts.HA
+	case opts.NotificationLogFile != "":
+		reg := opts.Registerer
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+		}
+		if d.local, err = openLocalLog(opts.NotificationLogFile, opts.Logger, reg); err != nil {
+			return nil, err
+		}
+		d.nlog = d.local
+	}
 	for i := range cfg.Receivers {
 		r, err := d.buildReceiver(&cfg.Receivers[i])
 		if err != nil {
@@ -261,11 +280,25 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}
 	d.mu.Unlock()
+	var logDone chan struct{}
+	logCtx, stopLog := context.WithCancel(context.Background())
+	defer stopLog()
+	if d.local != nil {
+		logDone = make(chan struct{})
+		go func() {
+			defer close(logDone)
+			d.local.run(logCtx)
+		}()
+	}
 	<-ctx.Done()
 	d.mu.Lock()
 	d.stopped = true
 	d.mu.Unlock()
 	d.wg.Wait()
+	if logDone != nil { // the last snapshot, once every group has stopped
+		stopLog()
+		<-logDone
+	}
 	return nil
 }
 

@@ -40,14 +40,15 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		ha = s.cluster
 	}
 	s.notify, err = notify.New(notify.Options{
-		HA:           ha,
-		Config:       cfg.Notify,
-		Logger:       s.logger.With("component", "notify"),
-		Registerer:   s.reg,
-		Now:          s.opts.Now,
-		ExternalURL:  externalURL,
-		SilencesFile: filepath.Join(cfg.Server.DataDir, "silences.json"),
-		Version:      s.opts.Version,
+		HA:                  ha,
+		Config:              cfg.Notify,
+		Logger:              s.logger.With("component", "notify"),
+		Registerer:          s.reg,
+		Now:                 s.opts.Now,
+		ExternalURL:         externalURL,
+		SilencesFile:        filepath.Join(cfg.Server.DataDir, "silences.json"),
+		NotificationLogFile: filepath.Join(cfg.Server.DataDir, "nflog"),
+		Version:             s.opts.Version,
 	})
 	if err != nil {
 		return err
