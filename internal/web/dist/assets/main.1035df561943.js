@@ -9,10 +9,11 @@ import * as sla from './sla.js';
 import * as alerts from './alerts.js';
 import * as benchmarks from './benchmarks.js';
 import * as host from './host.js';
+import * as trends from './trends.js';
 
 // trading: the Risk page's earlier name, kept for saved links.
-const PAGES = {overview, service, host, risk, trading: risk, sla, alerts, benchmarks};
-const NAV = [['overview', 'Overview'], ['risk', 'Risk'], ['host', 'Hosts'], ['sla', 'SLAs'], ['alerts', 'Alerts'], ['benchmarks', 'Benchmarks']];
+const PAGES = {overview, service, host, risk, trading: risk, trends, sla, alerts, benchmarks};
+const NAV = [['overview', 'Overview'], ['risk', 'Risk'], ['host', 'Hosts'], ['trends', 'Trends'], ['sla', 'SLAs'], ['alerts', 'Alerts'], ['benchmarks', 'Benchmarks']];
 
 /**
  * parseHash reads "#/service/me?range=1h" → {page, arg, range}. A range may

@@ -1,0 +1,223 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/demo"
+	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/web"
+)
+
+// historyStack is a gmc whose data dir holds 15 days of the demo's history
+// (demo.Backfill, as `gmc demo --history`), with the dashboard in front.
+func historyStack(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := demo.Backfill(context.Background(), demo.HistoryOptions{Dir: dir, End: time.Now(), Span: 15 * 24 * time.Hour, Interval: 5 * time.Minute, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Server.ListenAddress = "127.0.0.1:0"
+	cfg.Server.DataDir = dir
+	cfg.Normalise()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gmc server: %v", err)
+		}
+	})
+	for i := 0; ; i++ {
+		if srv.Addr() != "" {
+			if resp, err := http.Get("http://" + srv.Addr() + "/-/ready"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+		}
+		if i > 200 {
+			t.Fatal("gmc not ready after 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ui, err := web.New(web.Options{Interval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for _, r := range ui.Routes() {
+		mux.HandleFunc(r.Method+" "+r.Path, r.Handler)
+	}
+	mux.Handle("/", srv.Handler())
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() { ui.Shutdown(); hs.Close() })
+	return hs.URL
+}
+
+func getJSON(t *testing.T, u string, v any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestBrowserTrends: the Trends page shows GET /trends/{service} — hourly
+// series with the fitted line, load by hour of day and day of week,
+// week-over-week, peaks and the forecast with its model and error — with
+// service, metric and window pickers, over `gmc demo --history` data; its
+// figures are the API's and the raw PromQL's.
+func TestBrowserTrends(t *testing.T) {
+	ctx := browser(t)
+	base := historyStack(t)
+	dir := artifacts(t)
+	svc := demo.ServiceGateway
+	var api struct {
+		Series       [][2]float64 `json:"series"`
+		Expr         string       `json:"expr"`
+		Start, End   float64
+		WeekOverWeek struct {
+			Change *float64 `json:"change"`
+		} `json:"week_over_week"`
+		Peaks    []struct{ Time, Value float64 } `json:"peaks"`
+		Forecast struct {
+			Model string  `json:"model"`
+			RMSE  float64 `json:"rmse"`
+		} `json:"forecast"`
+	}
+	if code := getJSON(t, base+"/trends/"+svc+"?metric=gmc_orders_total&window=7d", &api); code != 200 {
+		t.Fatalf("GET /trends: %d", code)
+	}
+	load(t, ctx, base+"/#/trends/"+svc+"?range=1h&metric=gmc_orders_total&window=7d")
+	if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="trend"]').dataset.points)`); n < len(api.Series) || n == 0 {
+		t.Errorf("trend chart drew %d points, want the API's %d hourly values (and the fitted line)", n, len(api.Series))
+	}
+	if api.WeekOverWeek.Change == nil {
+		t.Fatal("15 days of history gave no week-over-week change")
+	}
+	if got := eval[float64](t, ctx, `Number(document.querySelector('[data-kpi="Week over week"]').dataset.value)`); math.Abs(got-*api.WeekOverWeek.Change) > 1e-9 {
+		t.Errorf("week over week %v, want the API's %v", got, *api.WeekOverWeek.Change)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-forecast]').textContent`); !strings.Contains(txt, api.Forecast.Model) || !strings.Contains(txt, "RMSE") {
+		t.Errorf("forecast %q does not state the model %q and its error", txt, api.Forecast.Model)
+	}
+	if got := eval[float64](t, ctx, `Number(document.querySelector('[data-rmse]').dataset.rmse)`); got != api.Forecast.RMSE {
+		t.Errorf("RMSE %v, want %v", got, api.Forecast.RMSE)
+	}
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-profile="hour"] .profile-col').length`); n != 24 {
+		t.Errorf("hour-of-day profile has %d columns, want 24", n)
+	}
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-profile="day"] .profile-col').length`); n != 7 {
+		t.Errorf("day-of-week profile has %d columns, want 7", n)
+	}
+	if n := evalInt(t, ctx, `Number(document.querySelector('[data-peaks]').dataset.peaks)`); n != len(api.Peaks) || n == 0 {
+		t.Errorf("%d peaks shown, want %d", n, len(api.Peaks))
+	}
+	// The peak is the raw data's highest hourly rate.
+	var raw struct {
+		Data struct {
+			Result []struct {
+				Values [][2]any `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	q := url.Values{"query": {api.Expr}, "start": {fmt.Sprint(api.Start)}, "end": {fmt.Sprint(api.End)}, "step": {"3600"}}
+	getJSON(t, base+"/api/v1/query_range?"+q.Encode(), &raw)
+	hi := math.Inf(-1)
+	for _, s := range raw.Data.Result {
+		for _, v := range s.Values {
+			var f float64
+			fmt.Sscan(v[1].(string), &f)
+			hi = math.Max(hi, f)
+		}
+	}
+	peak := eval[string](t, ctx, `document.querySelector('[data-kpi="Peak"] .kpi-value').textContent`)
+	if hi <= 0 || !strings.HasPrefix(peak, fmt.Sprintf("%.3g", hi)[:2]) {
+		t.Errorf("peak tile %q, raw hourly maximum %v", peak, hi)
+	}
+	screenshot(t, ctx, dir, "trends")
+
+	// Window picker: 30d asks the API for 30 days.
+	eval[bool](t, ctx, `(document.querySelector('[data-window="30d"]').click(), true)`)
+	if err := poll(ctx, 20*time.Second, `location.hash.includes('window=30d') && Number(document.getElementById('page').dataset.refreshed) >= 1 && !!document.querySelector('[data-chart="trend"]')`); err != nil {
+		t.Fatalf("30d window: %v", err)
+	}
+	if cov := eval[float64](t, ctx, `Number(document.querySelector('[data-kpi="Coverage"]').dataset.value)`); cov < 0.4 || cov > 0.6 {
+		t.Errorf("30d coverage %v, want about a half (15 days of history)", cov)
+	}
+	// Metric picker lists the service's metrics and switches to one.
+	if !eval[bool](t, ctx, `[...document.querySelectorAll('select[name="metric"] option')].some(o => o.value === 'gmc_order_latency_seconds_count')`) {
+		t.Error("metric picker lacks the service's metrics")
+	}
+	if !eval[bool](t, ctx, `[...document.querySelectorAll('select[name="service"] option')].some(o => o.value === 'matching-engine')`) {
+		t.Error("service picker lacks the services")
+	}
+}
+
+// TestBrowserTrendsEmpty: a metric younger than a whole hour (GET /trends
+// answers 404) reads "trends read complete hours only" and when the first
+// hour completes, not an error.
+func TestBrowserTrendsEmpty(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	// Not within a few seconds after a whole hour: the sample must fall
+	// after the last one.
+	if now := time.Now(); now.Sub(now.Truncate(time.Hour)) < 3*time.Second {
+		time.Sleep(3 * time.Second)
+	}
+	now := time.Now()
+	body := fmt.Sprintf(`{"service":"fresh","instance":"fresh-1","timestamp":%f,"metrics":{"queue_depth":5}}`, float64(now.UnixMilli())/1000)
+	resp, err := http.Post(st.URL+"/api/v1/push", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("push: %s", resp.Status)
+	}
+	if code := getJSON(t, st.URL+"/trends/fresh?metric=queue_depth", &struct{}{}); code != http.StatusNotFound {
+		t.Fatalf("GET /trends/fresh: %d, want 404 (no whole hour yet)", code)
+	}
+	load(t, ctx, st.URL+"/#/trends/fresh?range=1h&metric=queue_depth")
+	if err := poll(ctx, 10*time.Second, `!!document.querySelector('[data-empty="no-hours"]')`); err != nil {
+		t.Fatalf("no empty state: %v (page: %s)", err, eval[string](t, ctx, `document.getElementById('page').textContent`))
+	}
+	txt := eval[string](t, ctx, `document.querySelector('[data-empty]').textContent`)
+	next := now.Truncate(time.Hour).Add(time.Hour).Format("15:04")
+	if !strings.Contains(txt, "complete hours only") || !strings.Contains(txt, "completes at "+next) {
+		t.Errorf("empty state %q, want it to say trends read complete hours only and the first hour completes at %s", txt, next)
+	}
+	if e := eval[string](t, ctx, `document.getElementById('page').dataset.error || ''`); e != "" {
+		t.Errorf("page reports an error: %s", e)
+	}
+	screenshot(t, ctx, artifacts(t), "trends-empty")
+}

@@ -1,0 +1,181 @@
+// Trends: one metric of one service over 7 or 30 days of whole hours, from
+// GET /trends/{service} (internal/trend): the hourly series with the
+// fitted forecast line, load by hour of day and day of week, the
+// week-over-week change, the peaks, and the forecast with its model and
+// error. #/trends/<service>?metric=…&window=7d|30d.
+import {getJSON, query, labelValues, NotFound, NotAvailable} from './api.js';
+import {LineChart, card} from './chart.js';
+import {h, units, kpi, num, when, clock} from './util.js';
+
+const WINDOWS = ['7d', '30d'];
+
+/** params reads the page's metric and window from the hash. */
+function params() {
+  const q = new URLSearchParams(location.hash.split('?')[1] || '');
+  return {metric: q.get('metric') || '', window: WINDOWS.includes(q.get('window')) ? q.get('window') : '7d'};
+}
+
+/** trendUnit picks a unit from the metric's name and kind (a counter's values are per-second rates). */
+export function trendUnit(metric, kind) {
+  if (kind === 'counter') {
+    if (/_bytes_total$/.test(metric)) return units.bps;
+    return units.rate;
+  }
+  if (/_bytes$/.test(metric)) return units.bytes;
+  if (/_seconds$/.test(metric)) return units.s;
+  if (/_us$/.test(metric)) return units.us;
+  if (/_percent$/.test(metric)) return units.pct;
+  return units.count;
+}
+
+/** nextHour is the first whole hour after t (ms), local "HH:MM". */
+export function nextHour(t) {
+  const d = new Date(t);
+  d.setMinutes(0, 0, 0);
+  d.setHours(d.getHours() + 1);
+  return clock(d).slice(0, 5);
+}
+
+// The metrics offered first, in this order, when the service has them.
+const PREFERRED = ['gmc_orders_total', 'gmc_requests_total', 'tps', 'gmc_order_latency_seconds_count', 'node_cpu_seconds_total'];
+
+export function mount(main, ctx) {
+  const p = params();
+  const head = h('div', {class: 'page-head'}, h('h1', {}, 'Trends'));
+  const pick = h('form', {class: 'filters trend-pick'});
+  const kpis = h('div', {class: 'kpis'});
+  const body = h('div', {});
+  main.append(head, pick, kpis, body);
+  let chart = null;
+  let cacheKey = '';
+
+  const go = (svc, metric, win) => {
+    const q = new URLSearchParams({range: new URLSearchParams(location.hash.split('?')[1] || '').get('range') || '1h'});
+    if (metric) q.set('metric', metric);
+    q.set('window', win);
+    location.hash = `#/trends/${encodeURIComponent(svc)}?${q}`;
+  };
+
+  return {
+    async refresh(w, signal) {
+      const status = await getJSON('/system/status', signal);
+      const services = (status.services || []).map((s) => s.service).sort();
+      const svc = ctx.arg || services[0] || '';
+      const names = svc ? await labelValues('__name__', `{service=${JSON.stringify(svc)}}`, null, signal) : [];
+      const metrics = names.filter((n) => !/^(ALERTS|sla:|gmc_bench_)/.test(n) && !/_bucket$/.test(n));
+      const metric = p.metric || PREFERRED.find((m) => metrics.includes(m)) || metrics[0] || '';
+      const sel = (name, opts, val, on) => h('label', {}, name + ' ',
+        h('select', {name, onchange: on}, opts.map((o) => h('option', {value: o, selected: o === val ? true : null}, o))));
+      pick.replaceChildren(
+        sel('service', services.length ? services : [svc], svc, (e) => go(e.target.value, '', p.window)),
+        sel('metric', metrics.length ? metrics : [metric], metric, (e) => go(svc, e.target.value, p.window)),
+        h('span', {class: 'range trend-window'}, WINDOWS.map((x) =>
+          h('a', {href: '#', 'data-window': x, class: x === p.window ? 'active' : null, onclick: (e) => { e.preventDefault(); go(svc, metric, x); }}, x))));
+      head.replaceChildren(h('h1', {}, 'Trends'), svc ? h('span', {class: 'muted'}, h('a', {href: ctx.href('service', svc)}, svc), ' · whole hours, UTC') : null);
+      if (!svc || !metric) {
+        kpis.replaceChildren();
+        body.replaceChildren(h('p', {class: 'muted', 'data-empty': 'no-service'}, svc ? `${svc} has no metrics.` : 'No service has sent data yet.'));
+        return;
+      }
+      // Hourly figures change once an hour: fetch again only then.
+      const key = `${svc}\u0000${metric}\u0000${p.window}\u0000${Math.floor(Date.now() / 3600e3)}`;
+      if (key === cacheKey) return;
+      let t;
+      try {
+        t = await getJSON(`/trends/${encodeURIComponent(svc)}?` + new URLSearchParams({metric, window: p.window}), signal);
+      } catch (e) {
+        if (e instanceof NotAvailable) {
+          kpis.replaceChildren();
+          body.replaceChildren(h('p', {class: 'muted', 'data-empty': 'unavailable'}, 'Trends (GET /trends) are not available on this server.'));
+          return;
+        }
+        if (!(e instanceof NotFound)) throw e;
+        // No whole hour yet: say when the first one completes, if there is data now.
+        const now = await query(`count({__name__=${JSON.stringify(metric)}, service=${JSON.stringify(svc)}})`, null, signal);
+        kpis.replaceChildren();
+        if (chart) { chart.destroy(); chart = null; }
+        body.replaceChildren(h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
+          h('p', {}, now.length
+            ? `Trends read complete hours only; the first hour of ${metric} for ${svc} completes at ${nextHour(Date.now())}.`
+            : `Trends read complete hours only, and ${svc} has no ${metric} now nor in the whole hours of the last 14 days.`),
+          h('p', {class: 'muted small'}, 'gmc said: ' + e.message)));
+        cacheKey = '';
+        return;
+      }
+      cacheKey = key;
+      render(t);
+    },
+    destroy() { if (chart) chart.destroy(); },
+  };
+
+  function render(t) {
+    const unit = trendUnit(t.metric, t.kind);
+    const f = t.forecast || {};
+    const wow = t.week_over_week || {};
+    const what = t.kind === 'counter' ? `${t.agg} of per-second rates over each hour` : `${t.agg} of hourly averages`;
+    const ch = wow.change;
+    kpis.replaceChildren(
+      kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
+        ch == null ? 'needs two weeks of data' : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
+      kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null, t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : ''),
+      kpi('Trend', f.status === 'insufficient_data' ? 'not enough data' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
+        f.status === 'insufficient_data' ? `${f.points} hourly points` : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)}`, f.slope_per_day),
+      kpi('Coverage', `${num(t.coverage * 100)}%`, t.coverage < 0.5 ? 'warn' : null, `${t.series.length} of ${Math.round((t.end - t.start) / t.step_seconds) + 1} hours`, t.coverage));
+
+    const xs = t.series.map((p) => p[0]);
+    const ys = t.series.map((p) => p[1]);
+    const fit = f.status && f.status !== 'insufficient_data' ? xs.map((x) => f.current + (f.slope_per_day * (x - t.end)) / 86400) : null;
+    const series = [{label: t.metric, data: ys}];
+    if (fit) series.push({label: 'fitted line', data: fit, dash: [6, 4], color: '#8b949e', points: {show: false}});
+    const main = card(`${t.metric} · ${t.window}`, {wide: true, note: what});
+    if (chart) chart.destroy();
+    chart = new LineChart(main.body, {id: 'trend', unit, height: 240});
+    chart.update(xs, series);
+
+    const prof = (title, id, rows, label) => {
+      const c = card(title, {note: 'mean (bar) and max of the hourly values'});
+      const max = Math.max(...rows.map((r) => r.max ?? 0), 0);
+      c.body.append(h('div', {class: 'profile', 'data-profile': id}, rows.map((r) => h('div', {class: 'profile-col', 'data-mean': r.mean ?? '', title: `${label(r)}: mean ${unit.fmt(r.mean)}, max ${unit.fmt(r.max)}, ${r.samples} hours`},
+        h('div', {class: 'profile-bar'},
+          h('div', {class: 'profile-max', style: {height: max ? `${(100 * (r.max ?? 0)) / max}%` : '0'}}),
+          h('div', {class: 'profile-mean', style: {height: max ? `${(100 * (r.mean ?? 0)) / max}%` : '0'}})),
+        h('div', {class: 'profile-label'}, label(r, true))))),
+      h('div', {class: 'muted small'}, `scale 0 – ${unit.fmt(max)}`));
+      return c.el;
+    };
+    const fc = card('Forecast', {note: 'model and error stated'});
+    const lim = f.limit;
+    fc.body.append(h('table', {class: 'tbl trend-fc', 'data-forecast': f.status},
+      h('tbody', {},
+        h('tr', {}, h('td', {}, 'Model'), h('td', {}, f.model || '–')),
+        h('tr', {}, h('td', {}, 'Fitted now'), h('td', {class: 'num'}, unit.fmt(f.current))),
+        h('tr', {}, h('td', {}, 'Slope'), h('td', {class: 'num'}, `${unit.fmt(f.slope_per_day)} / day ± ${unit.fmt(f.slope_stderr_per_day)} (1 s.e.)`)),
+        h('tr', {}, h('td', {}, 'Error (RMSE)'), h('td', {class: 'num', 'data-rmse': f.rmse}, unit.fmt(f.rmse))),
+        h('tr', {}, h('td', {}, 'R²'), h('td', {class: 'num'}, num(f.r2))),
+        h('tr', {}, h('td', {}, 'Hourly points'), h('td', {class: 'num'}, String(f.points))),
+        h('tr', {}, h('td', {}, 'Limit'), h('td', {}, lim == null ? 'none known for this metric' : unit.fmt(lim))),
+        h('tr', {}, h('td', {}, 'Outlook'), h('td', {}, outlook(f))))));
+    const pk = card('Peaks', {note: 'highest hours, at least 6 h apart'});
+    pk.body.append(h('table', {class: 'tbl', 'data-peaks': (t.peaks || []).length},
+      h('thead', {}, h('tr', {}, h('th', {}, 'Hour ending'), h('th', {}, 'Value'))),
+      h('tbody', {}, (t.peaks || []).map((x) => h('tr', {}, h('td', {}, when(new Date(x.time * 1000))), h('td', {class: 'num'}, unit.fmt(x.value)))))));
+    body.replaceChildren(main.el, h('div', {class: 'grid'},
+      prof('By hour of day (UTC)', 'hour', t.hour_of_day || [], (r, short) => (short ? String(r.hour) : `${String(r.hour).padStart(2, '0')}:00 UTC`)),
+      prof('By day of week', 'day', t.day_of_week || [], (r, short) => (short ? r.day.slice(0, 3) : r.day)),
+      fc.el, pk.el),
+    h('p', {class: 'muted small'}, `PromQL: ${t.expr}, at each whole hour ${when(new Date(t.start * 1000))} → ${when(new Date(t.end * 1000))}.`));
+  }
+}
+
+function outlook(f) {
+  const d = (x) => when(new Date(x * 1000)).slice(0, 16);
+  switch (f.status) {
+    case 'approaching':
+      return `reaches the limit ${d(f.reaches_at)} (between ${d(f.reaches_earliest)} and ${f.reaches_latest ? d(f.reaches_latest) : 'never'} at ± 2 s.e.)`;
+    case 'reached': return 'the fitted line is already past the limit';
+    case 'not_approaching': return 'not approaching the limit';
+    case 'no_limit': return 'no limit to forecast against';
+    case 'insufficient_data': return 'not enough hourly points to fit';
+    default: return f.status || '–';
+  }
+}
