@@ -21,6 +21,11 @@ type Config struct {
 	// MaxSeries bounds the series one query may return; over it the query
 	// fails with 422 (a limit= parameter truncates instead, as in Prometheus).
 	MaxSeries int `yaml:"max_series"`
+	// MaxResponseBytes bounds the JSON answer of one query, series or labels
+	// request as encoded; over it the request fails with 422 (limit= or a
+	// wider step makes it fit). The encoding runs inside max_concurrency, so
+	// at most max_concurrency answers of this size are held at once.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
 	// Timeout bounds one query, its wait in the queue included (--query.timeout).
 	Timeout duration.Duration `yaml:"timeout"`
 }
@@ -35,6 +40,8 @@ func DefaultConfig() Config {
 		MaxConcurrency: max(1, runtime.GOMAXPROCS(0)/2),
 		MaxSamples:     10_000_000,
 		MaxSeries:      200_000,
+		// ~3M points of a range query, ~1M label sets.
+		MaxResponseBytes: 128 << 20,
 		Timeout:        duration.Duration(DefaultTimeout),
 	}
 }
@@ -48,6 +55,8 @@ func (c Config) Validate() error {
 		return errors.New("query.max_samples: must be positive")
 	case c.MaxSeries <= 0:
 		return errors.New("query.max_series: must be positive")
+	case c.MaxResponseBytes <= 0:
+		return errors.New("query.max_response_bytes: must be positive")
 	case c.Timeout <= 0:
 		return errors.New("query.timeout: must be positive")
 	}

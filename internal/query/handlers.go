@@ -45,21 +45,47 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request
 	a.respond(w, res.data, res.annos, r.FormValue("query"))
 }
 
+// serveGated is serve inside one of the query.max_concurrency slots, from
+// before evaluation until the answer is encoded and written: encoding a large
+// answer costs as much memory and CPU as evaluating it. A request waits for a
+// slot within its timeout, then gets 503.
+func (a *API) serveGated(w http.ResponseWriter, r *http.Request, f func(*http.Request) result) {
+	if a.gate != nil {
+		wait := a.timeout
+		if d, apiErr := queryTimeout(r); apiErr == nil && d > 0 {
+			wait = d
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		err := a.gate.Acquire(ctx, 1)
+		cancel()
+		if err != nil {
+			if r.Context().Err() != nil {
+				httpapi.WriteError(w, httpapi.ErrCanceled, fmt.Errorf("query canceled in query queue: %w", err))
+				return
+			}
+			httpapi.WriteError(w, httpapi.ErrTimeout, fmt.Errorf("query timed out in query queue (query.max_concurrency): %w", err))
+			return
+		}
+		defer a.gate.Release(1)
+	}
+	a.serve(w, r, f)
+}
+
 // Query is GET|POST /api/v1/query: an instant query (query, time, timeout, limit).
-func (a *API) Query(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.query) }
+func (a *API) Query(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.query) }
 
 // QueryRange is GET|POST /api/v1/query_range: a range query (query, start,
 // end, step, timeout, limit).
-func (a *API) QueryRange(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.queryRange) }
+func (a *API) QueryRange(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.queryRange) }
 
 // Series is GET|POST /api/v1/series: the label sets matching match[].
-func (a *API) Series(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.series) }
+func (a *API) Series(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.series) }
 
 // Labels is GET|POST /api/v1/labels: label names, optionally of match[] series.
-func (a *API) Labels(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.labelNames) }
+func (a *API) Labels(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.labelNames) }
 
 // LabelValues is GET /api/v1/label/{name}/values; it reads r.PathValue("name").
-func (a *API) LabelValues(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.labelValues) }
+func (a *API) LabelValues(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.labelValues) }
 
 // BuildInfo is GET /api/v1/status/buildinfo.
 func (a *API) BuildInfo(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.buildInfo) }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
+	"golang.org/x/sync/semaphore"
 )
 
 // Defaults, the same as Prometheus's flags --query.lookback-delta,
@@ -57,9 +58,15 @@ type Options struct {
 	MaxSamples    int
 	// MaxSeries bounds the series one query returns (0: no bound).
 	MaxSeries int
-	// MaxConcurrency queues queries beyond this many at once (0: no queue);
-	// it needs ActiveQueryDir, where Prometheus's active query log is kept
-	// (queries running at a crash are logged at the next start).
+	// MaxResponseBytes bounds the encoded JSON of one query, series or
+	// labels answer (0: no bound).
+	MaxResponseBytes int
+	// MaxConcurrency queues queries beyond this many at once (0: no queue):
+	// the API's query, series and label requests wait for one of as many
+	// slots, held until their answer is encoded; the engine keeps its own
+	// slots (shared with rules) for the evaluation. Without Engine it needs
+	// ActiveQueryDir, where Prometheus's active query log is kept (queries
+	// running at a crash are logged at the next start).
 	MaxConcurrency int
 	ActiveQueryDir string
 	// Engine runs the queries: the server's one engine (NewEngine), whose
@@ -161,7 +168,12 @@ type API struct {
 	parser    parser.Parser
 	lookback  time.Duration
 	maxSeries int
-	tracker   *promql.ActiveQueryTracker // of an engine New built; nil otherwise
+	maxBytes  int
+	timeout   time.Duration
+	// gate holds MaxConcurrency slots for query, series and label requests
+	// from before evaluation until their answer is encoded; nil: no gate.
+	gate    *semaphore.Weighted
+	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
 	remoteRead http.Handler
@@ -208,7 +220,14 @@ func New(opts Options) (*API, error) {
 	if opts.RemoteRead != nil {
 		remoteRead = newRemoteRead(opts.Logger.With("component", "remote_read"), opts.Registerer, opts.RemoteRead)
 	}
+	var gate *semaphore.Weighted
+	if opts.MaxConcurrency > 0 {
+		gate = semaphore.NewWeighted(int64(opts.MaxConcurrency))
+	}
 	return &API{
+		gate:       gate,
+		maxBytes:   opts.MaxResponseBytes,
+		timeout:    eopts.Timeout,
 		remoteRead: remoteRead,
 		status:     opts.Status,
 		queryable:  opts.Queryable,

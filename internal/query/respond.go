@@ -60,7 +60,13 @@ func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotat
 	stream.WriteString("success")
 	stream.WriteMore()
 	stream.WriteObjectField("data")
-	writeData(stream, data)
+	// A bound of 0 is none; the stream stops growing once past it.
+	lim := sizeLimit{stream: stream, max: a.maxBytes}
+	if !writeData(&lim, data) {
+		httpapi.WriteError(w, httpapi.ErrExec, fmt.Errorf(
+			"response exceeds query.max_response_bytes %d bytes of JSON: narrow the selector, widen the step or pass limit=", a.maxBytes))
+		return
+	}
 	warnings, infos := annos.AsStrings(query, 10, 10)
 	if len(warnings) > 0 {
 		stream.WriteMore()
@@ -83,7 +89,19 @@ func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotat
 	w.Write(stream.Buffer())
 }
 
-func writeData(stream *jsoniter.Stream, data any) {
+// sizeLimit is a stream with a bound on its size (max 0: none).
+type sizeLimit struct {
+	stream *jsoniter.Stream
+	max    int
+}
+
+// over reports whether the stream has grown past the bound.
+func (l *sizeLimit) over() bool { return l.max > 0 && l.stream.Buffered() > l.max }
+
+// writeData writes data; false when the answer grew past the bound (the
+// stream then holds a partial answer, not to be sent).
+func writeData(lim *sizeLimit, data any) bool {
+	stream := lim.stream
 	switch v := data.(type) {
 	case queryData:
 		stream.WriteObjectStart()
@@ -91,7 +109,9 @@ func writeData(stream *jsoniter.Stream, data any) {
 		stream.WriteString(string(v.resultType))
 		stream.WriteMore()
 		stream.WriteObjectField("result")
-		writeValue(stream, v.result)
+		if !writeValue(lim, v.result) {
+			return false
+		}
 		stream.WriteObjectEnd()
 	case []labels.Labels:
 		stream.WriteArrayStart()
@@ -100,14 +120,19 @@ func writeData(stream *jsoniter.Stream, data any) {
 				stream.WriteMore()
 			}
 			writeLabels(stream, ls)
+			if i%256 == 0 && lim.over() {
+				return false
+			}
 		}
 		stream.WriteArrayEnd()
 	default:
 		stream.WriteVal(v)
 	}
+	return !lim.over()
 }
 
-func writeValue(stream *jsoniter.Stream, v parser.Value) {
+func writeValue(lim *sizeLimit, v parser.Value) bool {
+	stream := lim.stream
 	switch v := v.(type) {
 	case promql.Vector:
 		stream.WriteArrayStart()
@@ -116,6 +141,9 @@ func writeValue(stream *jsoniter.Stream, v parser.Value) {
 				stream.WriteMore()
 			}
 			writeSample(stream, s)
+			if i%256 == 0 && lim.over() {
+				return false
+			}
 		}
 		stream.WriteArrayEnd()
 	case promql.Matrix:
@@ -125,11 +153,15 @@ func writeValue(stream *jsoniter.Stream, v parser.Value) {
 				stream.WriteMore()
 			}
 			writeSeries(stream, s)
+			if lim.over() {
+				return false
+			}
 		}
 		stream.WriteArrayEnd()
 	default: // promql.Scalar and promql.String: Prometheus uses their MarshalJSON.
 		stream.WriteVal(v)
 	}
+	return true
 }
 
 func writeLabels(stream *jsoniter.Stream, ls labels.Labels) {

@@ -244,7 +244,12 @@ func New(opts Options) (_ *Server, err error) {
 		Version:    opts.Version,
 		Now:        opts.Now,
 		MaxSeries:  cfg.Query.MaxSeries,
-		Status:     s.status(),
+		// The API's own slots hold a query until its answer is encoded;
+		// its wait in their queue is bounded by the query timeout.
+		MaxConcurrency:   cfg.Query.MaxConcurrency,
+		MaxResponseBytes: cfg.Query.MaxResponseBytes,
+		Timeout:          time.Duration(cfg.Query.Timeout),
+		Status:           s.status(),
 	})
 	if err != nil {
 		return nil, err
