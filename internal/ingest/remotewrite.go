@@ -105,10 +105,12 @@ func badRequest(format string, args ...any) *requestError {
 	return &requestError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
-// RemoteWrite serves POST /api/v1/write: Prometheus remote-write 1.0. It
-// answers 204 when every sample was committed, 400 naming the rejected samples
-// when some were not (the others are committed), 400 for a malformed body,
-// 413 for an oversize one and 415 for remote-write 2.0.
+// RemoteWrite serves POST /api/v1/write: Prometheus remote-write 1.0, and
+// 2.0 when the Content-Type says proto=io.prometheus.write.v2.Request
+// (remotewrite2.go). It answers 204 when every sample was committed, 400
+// naming the rejected samples when some were not (the others are
+// committed), 400 for a malformed body, 413 for an oversize one and 415 for
+// a protobuf message it does not know.
 func (in *Ingester) RemoteWrite() http.Handler {
 	return http.HandlerFunc(in.serveRemoteWrite)
 }
@@ -121,9 +123,9 @@ func (in *Ingester) serveRemoteWrite(w http.ResponseWriter, r *http.Request) {
 		in.respond(w, protoRemoteWrite, http.StatusMethodNotAllowed, "remote write needs POST, got "+r.Method)
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); strings.Contains(ct, "io.prometheus.write.v2.Request") {
-		in.respond(w, protoRemoteWrite, http.StatusUnsupportedMediaType,
-			"remote-write 2.0 (Content-Type "+ct+") is not supported; configure the sender for remote-write 1.0 (protobuf_message: prometheus.WriteRequest)")
+	msg, err := protoMessage(r.Header.Get("Content-Type"))
+	if err != nil {
+		in.respond(w, protoRemoteWrite, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "snappy") {
@@ -132,10 +134,16 @@ func (in *Ingester) serveRemoteWrite(w http.ResponseWriter, r *http.Request) {
 	}
 	req := in.rw.get()
 	defer in.rw.put(req)
-	var err error
 	req.body, err = in.readBody(w, r, req.body)
 	if err != nil {
+		if msg == msgV2 {
+			writtenHeaders(w, rw2Written{})
+		}
 		in.respond(w, protoRemoteWrite, bodyErrorCode(err), err.Error())
+		return
+	}
+	if msg == msgV2 {
+		in.serveRemoteWrite2(w, r, req)
 		return
 	}
 	accepted, rej, names, err := in.writeRemote(r.Context(), req)
@@ -146,28 +154,41 @@ func (in *Ingester) serveRemoteWrite(w http.ResponseWriter, r *http.Request) {
 	in.finish(w, protoRemoteWrite, accepted, rej, names, http.StatusNoContent)
 }
 
-// writeRemote decodes req.body and writes it. A *requestError means nothing
-// was written; another error is a storage failure.
-func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *rejections, []string, error) {
+// decode snappy-decodes req.body into req.data within the limits: the
+// decoded size (max_body_bytes × decodedBodyFactor) and the decoded bytes in
+// flight. On success the caller calls release once it is done with req.data.
+func (in *Ingester) decode(ctx context.Context, req *rwRequest) (release func(), err error) {
 	n, err := snappy.DecodedLen(req.body)
 	if err != nil {
-		return 0, nil, nil, badRequest("decode snappy body: %v", err)
+		return nil, badRequest("decode snappy body: %v", err)
 	}
 	if limit := in.limits.MaxBodyBytes * decodedBodyFactor; int64(n) > limit {
-		return 0, nil, nil, &requestError{code: http.StatusRequestEntityTooLarge,
+		return nil, &requestError{code: http.StatusRequestEntityTooLarge,
 			msg: fmt.Sprintf("decoded body of %d bytes exceeds %d (limits.max_body_bytes × %d)", n, limit, decodedBodyFactor)}
 	}
 	if err := in.inflight.acquire(ctx, int64(n)); err != nil {
-		return 0, nil, nil, err
+		return nil, err
 	}
-	defer in.inflight.release(int64(n))
+	release = func() { in.inflight.release(int64(n)) }
 	if cap(req.data) < n {
 		req.data = make([]byte, n)
 	}
 	req.data, err = snappy.Decode(req.data[:cap(req.data)], req.body)
 	if err != nil {
-		return 0, nil, nil, badRequest("decode snappy body: %v", err)
+		release()
+		return nil, badRequest("decode snappy body: %v", err)
 	}
+	return release, nil
+}
+
+// writeRemote decodes req.body and writes it. A *requestError means nothing
+// was written; another error is a storage failure.
+func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *rejections, []string, error) {
+	release, err := in.decode(ctx, req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer release()
 	// The cache is read while parsing so that a known series' labels are
 	// not even walked: their bytes equal ones validated before.
 	in.cache.mu.RLock()
@@ -396,13 +417,16 @@ func parseSample(b []byte) (v float64, t int64, err error) {
 
 // seriesLabels builds and validates the labels of a series from its raw
 // label fields. Labels with an empty value are dropped (an empty value is
-// the absence of the label in Prometheus). On rejection it returns the
+// the absence of the label in Prometheus). Labels out of order are sorted,
+// as Prometheus and VictoriaMetrics accept them (the spec says senders
+// must sort; docs/ingest.md, "Liberal input"). On rejection it returns the
 // reason and the labels as sent, for the message.
 func (in *Ingester) seriesLabels(key []byte, sb *labels.ScratchBuilder) (labels.Labels, string, string) {
 	sb.Reset()
 	var pairs [][2]string
 	prev := ""
 	reason := ""
+	sorted := true
 	for len(key) > 0 {
 		_, _, n := protowire.ConsumeTag(key)
 		m, k := protowire.ConsumeBytes(key[n:])
@@ -410,14 +434,11 @@ func (in *Ingester) seriesLabels(key []byte, sb *labels.ScratchBuilder) (labels.
 		nb, vb, _ := parseLabel(m)
 		name, value := string(nb), string(vb)
 		pairs = append(pairs, [2]string{name, value})
-		if reason != "" {
-			continue
-		}
-		switch {
-		case len(pairs) > 1 && name == prev:
+		if len(pairs) > 1 && name == prev && reason == "" {
 			reason = fmt.Sprintf("label %q appears twice", name)
-		case len(pairs) > 1 && name < prev:
-			reason = fmt.Sprintf("labels are not sorted: %q comes after %q (remote write requires sorted label names)", name, prev)
+		}
+		if len(pairs) > 1 && name < prev {
+			sorted = false
 		}
 		prev = name
 		if value != "" {
@@ -425,6 +446,9 @@ func (in *Ingester) seriesLabels(key []byte, sb *labels.ScratchBuilder) (labels.
 		}
 	}
 	if reason == "" {
+		if !sorted {
+			sb.Sort()
+		}
 		ls := sb.Labels()
 		if reason = in.checkSeries(ls); reason == "" {
 			return ls, "", ""

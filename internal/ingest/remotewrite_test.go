@@ -106,9 +106,8 @@ func TestRemoteWritePartialAcceptance(t *testing.T) {
 		t.Fatalf("status %d (%s), want 400", code, msg)
 	}
 	for _, want := range []string{
-		"accepted 1 samples, rejected 8",
+		"accepted 2 samples, rejected 7",
 		`{__name__="bad-name", service="gw"} @1795608000000: metric name "bad-name" is invalid`,
-		`{service="gw", __name__="unsorted"} @1795608000000: labels are not sorted: "__name__" comes after "service"`,
 		`{__name__="dup", a="1", a="2"} @1795608000000: label "a" appears twice`,
 		`{service="gw"} @1795608000000: has no metric name (label __name__)`,
 		`{__name__="future", service="gw"} @1795611600000: timestamp is more than limits.max_future_skew (10m0s) in the future`,
@@ -123,6 +122,7 @@ func TestRemoteWritePartialAcceptance(t *testing.T) {
 	want := []string{
 		`{__name__="good_total", service="gw"} 1795608000000 7`,
 		`{__name__="pnl_usd", service="risk"} 1795608000000 1`,
+		`{__name__="unsorted", service="gw"} 1795608000000 1`, // sorted, as Prometheus does
 	}
 	if got := e.stored(t); !slices.Equal(got, want) {
 		t.Errorf("stored:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -166,8 +166,10 @@ func TestRemoteWriteBadRequests(t *testing.T) {
 		{name: "snappy of garbage protobuf", body: snappy.Encode(nil, []byte{0x0a, 0xff, 0xff, 0xff}), code: http.StatusBadRequest, message: "decode protobuf WriteRequest"},
 		{name: "truncated protobuf", body: snappy.Encode(nil, raw[:len(raw)-3]), code: http.StatusBadRequest, message: "decode protobuf WriteRequest: timeseries[0]"},
 		{name: "wrong wire type", body: snappy.Encode(nil, []byte{0x08, 0x01}), code: http.StatusBadRequest, message: "timeseries[0]: wrong wire type 0"},
-		{name: "remote write 2.0", header: map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, body: good,
-			code: http.StatusUnsupportedMediaType, message: "remote-write 2.0"},
+		{name: "unknown protobuf message", header: map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v3.Request"}, body: good,
+			code: http.StatusUnsupportedMediaType, message: `protobuf message "io.prometheus.write.v3.Request" (Content-Type application/x-protobuf;proto=io.prometheus.write.v3.Request) is not supported`},
+		{name: "remote write 2.0, truncated", header: map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"},
+			body: snappy.Encode(nil, []byte{0x2a, 0x05, 0x0a}), code: http.StatusBadRequest, message: "decode protobuf io.prometheus.write.v2.Request"},
 		{name: "gzip", header: map[string]string{"Content-Encoding": "gzip"}, body: good, code: http.StatusUnsupportedMediaType, message: "Content-Encoding gzip is not supported"},
 		{name: "oversize body", body: good, limits: func(l *Limits) { l.MaxBodyBytes = 10 }, code: http.StatusRequestEntityTooLarge,
 			message: "exceeds limits.max_body_bytes 10"},
