@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
+
+	"github.com/gmc-dev/gmc/internal/sla"
 )
 
 // ServiceSilentFile is the rule source of the generated ServiceSilent rule.
@@ -25,6 +28,41 @@ const DefaultDownAfter = 10 * time.Second
 // (level:metric:operations), which gmc's own (sla:…) follow.
 const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|up|scrape_.+|.+:.+`
 
+// NewestSampleRecord is the recording of each service's newest own sample
+// time over the last hour (Unix seconds), which ServiceSilent reads for a
+// service silent past PromQL's lookback.
+const NewestSampleRecord = "gmc:service_newest_sample_timestamp:max1h"
+
+// newestSampleGroupName is the timer-only group recording NewestSampleRecord.
+const newestSampleGroupName = "gmc-service-newest-sample"
+
+// newestSampleInterval is how often NewestSampleRecord is recorded.
+const newestSampleInterval = time.Minute
+
+// isTimerOnly reports whether a group runs on its interval only, never
+// re-evaluated by pushes: an SLA's slow group (days of raw data) and the
+// newest-sample recording (an hour of every service's samples).
+func isTimerOnly(name string) bool {
+	return sla.IsSlowGroup(name) || name == newestSampleGroupName
+}
+
+// newestSampleGroup records, every minute, each service's newest own sample
+// over the last hour: a subquery stepping by the 5m lookback, so that its
+// steps tile the hour and their maximum is the newest sample in it. It
+// reads an hour of every service's samples (~0.3 s for 200 series at 1s on
+// a busy machine), which is why it is not part of ServiceSilent itself,
+// re-evaluated on every push.
+func newestSampleGroup() rulefmt.RuleGroup {
+	return rulefmt.RuleGroup{
+		Name:     newestSampleGroupName,
+		Interval: model.Duration(newestSampleInterval),
+		Rules: []rulefmt.Rule{{
+			Record: NewestSampleRecord,
+			Expr:   fmt.Sprintf(`max by (service) (max_over_time(timestamp({service!="", __name__!~%q})[1h:5m]))`, ownSeriesRE),
+		}},
+	}
+}
+
 // serviceSilentGroup is the default ServiceSilent alert: a pushed service
 // whose newest own sample is older than its down_after (defaultAfter, or
 // its entry in perService), the same threshold /system/status shows it
@@ -32,13 +70,14 @@ const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|up|scrape_.+|.+:.+`
 // TargetDown; series gmc writes itself (alerts, recording rules, benchmark
 // results) are not the service's.
 //
-// Each branch is exact while the service's samples are within PromQL's 5m
-// lookback; past it the series drop out of instant vectors and the second
-// half (a 1m-step subquery over the last hour, used only for services absent
-// from the first) keeps the alert firing for a service silent up to 1h. It
-// needs the engine's delayed name removal: series of one service that differ
-// only by name (a histogram's _sum and _count) must not collide inside
-// timestamp() before max by (service) is taken.
+// Each branch reads the newest sample from the raw series while they are
+// within PromQL's 5m lookback; past it the series drop out of instant
+// vectors and NewestSampleRecord (recorded every minute by
+// newestSampleGroup, used only for services absent from the raw series: the
+// `or`) keeps the alert firing for a service silent up to 1h, with its true
+// age (nothing newer came since the recording). It needs the engine's delayed name removal: series of one
+// service that differ only by name (a histogram's _sum and _count) must not
+// collide inside timestamp() before max by (service) is taken.
 func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.Duration) rulefmt.RuleGroup {
 	names := slices.Sorted(maps.Keys(perService))
 	var branches []string
@@ -70,15 +109,14 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 }
 
 // silentBranch is the age of the newest own sample of the services matched
-// by svc, when older than after.
+// by svc, when older than after: from the raw series while they are within
+// the lookback, else from NewestSampleRecord.
 func silentBranch(svc string, after time.Duration) string {
 	sel := fmt.Sprintf(`{%s, __name__!~%q}`, svc, ownSeriesRE)
 	th := strconv.FormatFloat(after.Seconds(), 'g', -1, 64)
-	return fmt.Sprintf(`  (time() - max by (service) (timestamp(%[1]s)) > %[2]s)
-  or
-  (
-    (time() - max by (service) (max_over_time(timestamp(%[1]s)[1h:1m])) > %[2]s)
-    unless on (service)
+	return fmt.Sprintf(`  time() - (
     max by (service) (timestamp(%[1]s))
-  )`, sel, th)
+    or
+    max by (service) (%[3]s{%[4]s})
+  ) > %[2]s`, sel, th, NewestSampleRecord, svc)
 }

@@ -54,3 +54,38 @@ func TestServiceSilentOnSDKSeries(t *testing.T) {
 		t.Errorf("ServiceSilent active for %v, want [risk]", silent)
 	}
 }
+
+// TestServiceSilentPastLookback: a service silent longer than PromQL's 5m
+// lookback stays ServiceSilent (the subquery half) with its true age, up to
+// an hour.
+func TestServiceSilentPastLookback(t *testing.T) {
+	db := openTSDB(t, t.TempDir())
+	m := newManager(t, db, Options{DefaultRules: true, EvalInterval: 10 * time.Second})
+	ls := labels.FromStrings("__name__", "gmc_orders_total", "service", "risk", "result", "success")
+	ctx := context.Background()
+	for sec := 0; sec <= 60; sec++ { // pushes every second for a minute, then stops
+		appendFloat(t, db, ls, t0.Add(time.Duration(sec)*time.Second), float64(sec))
+	}
+	last := t0.Add(time.Minute)
+	for _, at := range []time.Duration{4 * time.Minute, 6*time.Minute + 7*time.Second, 23*time.Minute + 31*time.Second, 60 * time.Minute} {
+		now := t0.Add(at)
+		m.EvalAll(ctx, now)
+		var got []float64
+		for _, g := range m.Groups() {
+			for _, r := range g.AlertingRules() {
+				if r.Name() != "ServiceSilent" {
+					continue
+				}
+				if err := r.LastError(); err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range r.ActiveAlerts() {
+					got = append(got, a.Value)
+				}
+			}
+		}
+		if want := now.Sub(last).Seconds(); len(got) != 1 || got[0] != want {
+			t.Errorf("at %s: ServiceSilent values %v, want one of %vs (the newest sample's age)", at, got, want)
+		}
+	}
+}

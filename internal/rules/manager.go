@@ -214,6 +214,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.DefaultRules {
 		ld.mem[DefaultsFile] = defaultRulesYAML
 		b, err := yaml.Marshal(rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{
+			newestSampleGroup(), // first: EvalAll evaluates in this order
 			serviceSilentGroup(cmp.Or(opts.DownAfter, DefaultDownAfter), opts.ServiceDownAfter),
 		}})
 		if err != nil {
@@ -312,7 +313,7 @@ func New(opts Options) (*Manager, error) {
 		g := loaded[k]
 		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}}
 		for _, r := range g.Rules() {
-			if !sla.IsSlowGroup(g.Name()) { // days of raw data: on its interval only
+			if !isTimerOnly(g.Name()) { // long reads: on its interval only
 				gr.sel.add(r.Query())
 			}
 			if rr, ok := r.(*promrules.RecordingRule); ok {
