@@ -43,11 +43,9 @@ type Agent struct {
 }
 
 // New builds the collectors and the pusher (opening the spool) and listens
-// on the web address; nothing runs until Run.
+// on the web address; nothing runs until Run. opts.Config must be valid
+// (LoadConfigFile, or Validate); New does not check it again.
 func New(opts Options) (*Agent, error) {
-	if err := opts.Config.Validate(); err != nil {
-		return nil, err
-	}
 	a := &Agent{cfg: opts.Config, logger: opts.Logger, reg: opts.Registry}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)

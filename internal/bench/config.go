@@ -185,17 +185,28 @@ type fileConfig struct {
 	Benchmarks Config `yaml:"benchmarks"`
 }
 
-// Load parses a bench.yml (top-level key `benchmarks:`) over the defaults and
-// validates it.
+// Load parses a bench.yml (top-level key `benchmarks:`) over the defaults,
+// normalises and validates it.
 func Load(data []byte) (Config, error) {
+	cfg, err := decode(data)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Normalise()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decode parses a bench.yml over the defaults, without normalising or
+// validating.
+func decode(data []byte) (Config, error) {
 	fc := fileConfig{Benchmarks: DefaultConfig()}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("parse bench config: %w", err)
-	}
-	if err := fc.Benchmarks.Validate(); err != nil {
-		return Config{}, err
 	}
 	return fc.Benchmarks, nil
 }
@@ -215,9 +226,10 @@ func LoadFile(path string) (Config, error) {
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.:/-]*$`)
 
-// Validate checks every field, naming the bad one, and fills defaults.
-// Zero top-level values take their defaults (so a config built in Go works).
-func (c *Config) Validate() error {
+// Normalise fills the defaults: zero top-level values take theirs (so a
+// config built in Go works) and each benchmark's section gets its kind's.
+// It is idempotent; Load and config.Load call it before Validate.
+func (c *Config) Normalise() {
 	if c.RegressionThreshold == 0 {
 		c.RegressionThreshold = DefaultRegressionThreshold
 	}
@@ -233,6 +245,33 @@ func (c *Config) Validate() error {
 	if c.MaxHostLoad == 0 {
 		c.MaxHostLoad = DefaultMaxHostLoad
 	}
+	for i := range c.Suite {
+		c.Suite[i].Normalise()
+	}
+}
+
+// Normalise fills the defaults of the benchmark's section.
+func (b *Benchmark) Normalise() {
+	if b.HTTP != nil {
+		b.HTTP.Normalise()
+	}
+	if b.Exec != nil {
+		b.Exec.Normalise()
+	}
+	if b.GoBench != nil {
+		b.GoBench.Normalise()
+	}
+	if b.SQL != nil {
+		b.SQL.Normalise()
+	}
+	if b.Func != nil {
+		b.Func.Normalise()
+	}
+}
+
+// Validate checks every field of a normalised Config, naming the bad one.
+// It never changes the config.
+func (c *Config) Validate() error {
 	if c.MinBaselineRuns < 0 {
 		return fmt.Errorf("benchmarks.min_baseline_runs: %d must not be negative", c.MinBaselineRuns)
 	}
@@ -373,17 +412,29 @@ func parseWeekly(s string) (time.Weekday, int, int, error) {
 	return wd, h, m, nil
 }
 
-func (h *HTTPConfig) validate(field string) error {
-	u, err := url.Parse(h.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s.url: %q is not an http(s) URL", field, h.URL)
-	}
+// Normalise fills the defaults: GET (method upper-cased), open mode, 16
+// connections, a 10 s timeout, DefaultSamples samples of the 0.99 quantile.
+func (h *HTTPConfig) Normalise() {
 	if h.Method == "" {
 		h.Method = "GET"
 	}
 	h.Method = strings.ToUpper(h.Method)
 	if h.Mode == "" {
 		h.Mode = ModeOpen
+	}
+	if h.Connections == 0 {
+		h.Connections = 16
+	}
+	if h.Timeout == 0 {
+		h.Timeout = Duration(10 * time.Second)
+	}
+	normaliseSamples(&h.Samples, &h.Quantile, 0.99)
+}
+
+func (h *HTTPConfig) validate(field string) error {
+	u, err := url.Parse(h.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s.url: %q is not an http(s) URL", field, h.URL)
 	}
 	if h.Mode != ModeOpen && h.Mode != ModeClosed {
 		return fmt.Errorf("%s.mode: %q is neither open nor closed", field, h.Mode)
@@ -397,35 +448,39 @@ func (h *HTTPConfig) validate(field string) error {
 	if h.Warmup < 0 {
 		return fmt.Errorf("%s.warmup: must not be negative", field)
 	}
-	if h.Connections == 0 {
-		h.Connections = 16
-	}
-	if h.Connections < 0 || h.Connections > 10000 {
+	if h.Connections < 1 || h.Connections > 10000 {
 		return fmt.Errorf("%s.connections: %d is not in 1..10000", field, h.Connections)
 	}
-	if h.Timeout == 0 {
-		h.Timeout = Duration(10 * time.Second)
-	}
-	if h.Timeout < 0 {
+	if h.Timeout <= 0 {
 		return fmt.Errorf("%s.timeout: must be positive", field)
 	}
-	return validateSamples(field, &h.Samples, &h.Quantile)
+	return validateSamples(field, h.Samples, h.Quantile)
 }
 
-func validateSamples(field string, samples *int, q *float64) error {
+func normaliseSamples(samples *int, q *float64, defaultQuantile float64) {
 	if *samples == 0 {
 		*samples = DefaultSamples
 	}
-	if *samples < 1 || *samples > 1000 {
-		return fmt.Errorf("%s.samples: %d is not in 1..1000", field, *samples)
-	}
 	if *q == 0 {
-		*q = 0.99
+		*q = defaultQuantile
 	}
-	if *q <= 0 || *q > 1 {
-		return fmt.Errorf("%s.quantile: %v is not in (0, 1]", field, *q)
+}
+
+func validateSamples(field string, samples int, q float64) error {
+	if samples < 1 || samples > 1000 {
+		return fmt.Errorf("%s.samples: %d is not in 1..1000", field, samples)
+	}
+	if q <= 0 || q > 1 {
+		return fmt.Errorf("%s.quantile: %v is not in (0, 1]", field, q)
 	}
 	return nil
+}
+
+// Normalise fills the defaults: DefaultSamples runs.
+func (e *ExecConfig) Normalise() {
+	if e.Runs == 0 {
+		e.Runs = DefaultSamples
+	}
 }
 
 func (e *ExecConfig) validate(field string) error {
@@ -434,9 +489,6 @@ func (e *ExecConfig) validate(field string) error {
 	}
 	if len(e.Command) > 0 && e.Shell != "" {
 		return fmt.Errorf("%s.shell: set either command or shell, not both", field)
-	}
-	if e.Runs == 0 {
-		e.Runs = DefaultSamples
 	}
 	if e.Runs < 1 || e.Runs > 100000 {
 		return fmt.Errorf("%s.runs: %d is not in 1..100000", field, e.Runs)
@@ -450,35 +502,59 @@ func (e *ExecConfig) validate(field string) error {
 	return nil
 }
 
-func (g *GoBenchConfig) validate(field string) error {
-	if (g.Dir == "") == (g.File == "") {
-		return fmt.Errorf("%s: set exactly one of dir (run go test) or file (read its output)", field)
-	}
+// Normalise fills the defaults: packages ./..., every benchmark,
+// DefaultSamples counts, a 30 min timeout.
+func (g *GoBenchConfig) Normalise() {
 	if len(g.Packages) == 0 {
 		g.Packages = []string{"./..."}
 	}
 	if g.Bench == "" {
 		g.Bench = "."
 	}
-	if _, err := regexp.Compile(g.Bench); err != nil {
-		return fmt.Errorf("%s.bench: %q is not a regular expression: %w", field, g.Bench, err)
-	}
 	if g.Count == 0 {
 		g.Count = DefaultSamples
-	}
-	if g.Count < 1 {
-		return fmt.Errorf("%s.count: must be positive", field)
 	}
 	if g.Timeout == 0 {
 		g.Timeout = Duration(30 * time.Minute)
 	}
+}
+
+func (g *GoBenchConfig) validate(field string) error {
+	if (g.Dir == "") == (g.File == "") {
+		return fmt.Errorf("%s: set exactly one of dir (run go test) or file (read its output)", field)
+	}
+	if _, err := regexp.Compile(g.Bench); err != nil {
+		return fmt.Errorf("%s.bench: %q is not a regular expression: %w", field, g.Bench, err)
+	}
+	if g.Count < 1 {
+		return fmt.Errorf("%s.count: must be positive", field)
+	}
+	if g.Timeout < 0 {
+		return fmt.Errorf("%s.timeout: must not be negative", field)
+	}
 	return nil
 }
 
-func (s *SQLConfig) validate(field string) error {
+// Normalise fills the defaults: driver pgx, 1000 iterations unless a rate
+// is set, 1 connection, a 10 s timeout, DefaultSamples samples of the
+// median.
+func (s *SQLConfig) Normalise() {
 	if s.Driver == "" {
 		s.Driver = "pgx"
 	}
+	if s.Rate == 0 && s.Iterations == 0 {
+		s.Iterations = 1000
+	}
+	if s.Connections == 0 {
+		s.Connections = 1
+	}
+	if s.Timeout == 0 {
+		s.Timeout = Duration(10 * time.Second)
+	}
+	normaliseSamples(&s.Samples, &s.Quantile, 0.5)
+}
+
+func (s *SQLConfig) validate(field string) error {
 	if s.DSN == "" {
 		return fmt.Errorf("%s.dsn: must not be empty", field)
 	}
@@ -495,44 +571,37 @@ func (s *SQLConfig) validate(field string) error {
 		if s.Duration <= 0 {
 			return fmt.Errorf("%s.duration: must be positive with rate", field)
 		}
-	} else {
-		if s.Iterations == 0 {
-			s.Iterations = 1000
-		}
-		if s.Iterations < 1 {
-			return fmt.Errorf("%s.iterations: must be positive", field)
-		}
+	} else if s.Iterations < 1 {
+		return fmt.Errorf("%s.iterations: must be positive", field)
 	}
 	if s.Warmup < 0 {
 		return fmt.Errorf("%s.warmup: must not be negative", field)
 	}
-	if s.Connections == 0 {
-		s.Connections = 1
-	}
 	if s.Connections < 1 || s.Connections > 1000 {
 		return fmt.Errorf("%s.connections: %d is not in 1..1000", field, s.Connections)
 	}
-	if s.Timeout == 0 {
-		s.Timeout = Duration(10 * time.Second)
+	if s.Timeout < 0 {
+		return fmt.Errorf("%s.timeout: must not be negative", field)
 	}
-	if s.Quantile == 0 {
-		s.Quantile = 0.5
+	return validateSamples(field, s.Samples, s.Quantile)
+}
+
+// Normalise fills the defaults: 1 s per sample, DefaultSamples samples.
+func (f *FuncConfig) Normalise() {
+	if f.Benchtime == 0 {
+		f.Benchtime = Duration(time.Second)
 	}
-	return validateSamples(field, &s.Samples, &s.Quantile)
+	if f.Count == 0 {
+		f.Count = DefaultSamples
+	}
 }
 
 func (f *FuncConfig) validate(field string) error {
 	if f.Name == "" {
 		return fmt.Errorf("%s.name: must name a registered function", field)
 	}
-	if f.Benchtime == 0 {
-		f.Benchtime = Duration(time.Second)
-	}
-	if f.Benchtime < 0 {
+	if f.Benchtime <= 0 {
 		return fmt.Errorf("%s.benchtime: must be positive", field)
-	}
-	if f.Count == 0 {
-		f.Count = DefaultSamples
 	}
 	if f.Count < 1 || f.Count > 10000 {
 		return fmt.Errorf("%s.count: %d is not in 1..10000", field, f.Count)

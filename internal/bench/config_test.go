@@ -3,9 +3,12 @@ package bench
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestLoadValid(t *testing.T) {
@@ -115,5 +118,48 @@ func TestScheduleNext(t *testing.T) {
 		if got := tt.s.Next(at); !got.Equal(tt.want) {
 			t.Errorf("%+v.Next = %v, want %v", tt.s, got, tt.want)
 		}
+	}
+}
+
+// normalised is c after Normalise, for tests that build a Config in Go and
+// hand it to NewRunner (which trusts its input).
+func normalised(c Config) Config {
+	c.Normalise()
+	return c
+}
+
+// Validate checks and never changes the config, normalised or not.
+func TestValidateDoesNotMutate(t *testing.T) {
+	const src = `
+benchmarks:
+  suite:
+    - {name: orders, kind: http, http: {url: "http://127.0.0.1:9901/orders", method: post, rate: 500, duration: 10s}}
+    - {name: db, kind: sql, sql: {dsn: "postgres://x@127.0.0.1/db", query: "select 1"}}
+    - {name: tps, kind: func, func: {name: me/place-order}}
+    - {name: build, kind: exec, exec: {command: [make]}}
+    - {name: go, kind: gobench, gobench: {dir: .}}
+`
+	decode := func() Config {
+		var fc fileConfig
+		if err := yaml.Unmarshal([]byte(src), &fc); err != nil {
+			t.Fatal(err)
+		}
+		return fc.Benchmarks
+	}
+	raw, want := decode(), decode()
+	_ = raw.Validate() // zero connections, samples…: invalid until normalised
+	if !reflect.DeepEqual(raw, want) {
+		t.Errorf("Validate changed a raw config:\n%+v\nwant\n%+v", raw, want)
+	}
+	norm, want := normalised(decode()), normalised(decode())
+	if err := norm.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(norm, want) {
+		t.Errorf("Validate changed a normalised config:\n%+v\nwant\n%+v", norm, want)
+	}
+	if want.Suite[0].HTTP.Method != "POST" || want.Suite[1].SQL.Driver != "pgx" || want.Suite[2].Func.Count != DefaultSamples ||
+		want.Suite[3].Exec.Runs != DefaultSamples || want.Suite[4].GoBench.Bench != "." || want.Alpha != DefaultAlpha {
+		t.Errorf("Normalise left defaults unset: %+v", want)
 	}
 }

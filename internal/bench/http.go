@@ -101,9 +101,11 @@ func httpProbe(ctx context.Context, client *http.Client, c *HTTPConfig) error {
 	return nil
 }
 
-// RunHTTP validates c and runs it once, outside any runner (no baseline, no
-// archive): for harnesses that drive the load generator directly.
+// RunHTTP normalises and validates c and runs it once, outside any runner
+// (no baseline, no archive): for harnesses that drive the load generator
+// directly.
 func RunHTTP(ctx context.Context, name string, c HTTPConfig) (Result, error) {
+	c.Normalise()
 	if err := c.validate("http"); err != nil {
 		return Result{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 func httpBench(url string, rate float64, d time.Duration, mode string) *HTTPConfig {
 	c := &HTTPConfig{URL: url, Rate: rate, Duration: Duration(d), Connections: 10, Mode: mode, Samples: 3}
+	c.Normalise()
 	if err := c.validate("http"); err != nil {
 		panic(err)
 	}

@@ -40,13 +40,12 @@ type Runner struct {
 	baseline *Run
 }
 
-// NewRunner validates opts and loads the pinned baseline, if any.
+// NewRunner loads the pinned baseline, if any. opts.Config must be
+// normalised and valid (Load, or Normalise then Validate); NewRunner does not
+// check it again.
 func NewRunner(opts Options) (*Runner, error) {
 	if opts.Archive == nil {
 		return nil, errors.New("bench runner: an archive is required")
-	}
-	if err := opts.Config.Validate(); err != nil {
-		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -68,7 +67,7 @@ func NewRunner(opts Options) (*Runner, error) {
 	return r, nil
 }
 
-// Config returns the runner's validated configuration.
+// Config returns the runner's configuration.
 func (r *Runner) Config() Config { return r.opts.Config }
 
 // Archive returns the runner's archive.

@@ -66,7 +66,7 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	rec := &memRecorder{}
 	clk := newClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)) // Monday, 2026-W48
 	cfg := Config{Suite: []Benchmark{funcBench("tps", "matching-engine/place-order")}}
-	r, err := NewRunner(Options{Config: cfg, Archive: a, Registry: registry(t, clk, &cost), Recorder: rec, Now: clk.now, HostLoad: idleHost})
+	r, err := NewRunner(Options{Config: normalised(cfg), Archive: a, Registry: registry(t, clk, &cost), Recorder: rec, Now: clk.now, HostLoad: idleHost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 
 	// A pinned baseline: the slow run as baseline makes a fast run an improvement.
 	cost.Store(int64(20 * time.Microsecond))
-	r2, err := NewRunner(Options{Config: Config{Baseline: files[3], Suite: cfg.Suite}, Archive: a, Registry: registry(t, clk, &cost), Now: clk.now, HostLoad: idleHost})
+	r2, err := NewRunner(Options{Config: normalised(Config{Baseline: files[3], Suite: cfg.Suite}), Archive: a, Registry: registry(t, clk, &cost), Now: clk.now, HostLoad: idleHost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestVerdictNeedsRunsAndIdleHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := NewRunner(Options{Config: cfg, Archive: a, Registry: registry(t, clk, &cost), Now: clk.now,
+		r, err := NewRunner(Options{Config: normalised(cfg), Archive: a, Registry: registry(t, clk, &cost), Now: clk.now,
 			HostLoad: func() (HostLoad, error) { return load, nil }})
 		if err != nil {
 			t.Fatal(err)
@@ -273,7 +273,7 @@ func (m *memRecorder) Record(_ context.Context, run *Run) error {
 
 func TestFuncNotRegistered(t *testing.T) {
 	a, _ := OpenArchive(t.TempDir())
-	r, err := NewRunner(Options{Archive: a, Registry: NewRegistry(), Config: Config{Suite: []Benchmark{funcBench("x", "nope")}}})
+	r, err := NewRunner(Options{Archive: a, Registry: NewRegistry(), Config: normalised(Config{Suite: []Benchmark{funcBench("x", "nope")}})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,6 +288,7 @@ func TestFuncNotRegistered(t *testing.T) {
 
 func TestExecKind(t *testing.T) {
 	c := &ExecConfig{Shell: "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", Runs: 6, Warmup: 1}
+	c.Normalise()
 	if err := c.validate("exec"); err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +308,12 @@ func TestExecKind(t *testing.T) {
 		t.Errorf("6 runs should give a CI: %+v", res.Summary)
 	}
 	fail := &ExecConfig{Command: []string{"false"}, Runs: 2}
-	_ = fail.validate("exec")
+	fail.Normalise()
 	if res, err := runExec(context.Background(), "f", fail, nil); err != nil || res.Exec.Failed != 2 || res.Errors != 2 {
 		t.Errorf("failing command: %+v %v", res.Exec, err)
 	}
 	missing := &ExecConfig{Command: []string{"/nonexistent/cmd"}, Runs: 1}
-	_ = missing.validate("exec")
+	missing.Normalise()
 	if _, err := runExec(context.Background(), "m", missing, nil); err == nil {
 		t.Error("a missing binary must fail the run")
 	}
@@ -347,6 +348,7 @@ import "testing"
 func BenchmarkSum(b *testing.B) { s := 0; for i := range b.N { s += i }; _ = s }
 `), 0o644)
 	c := &GoBenchConfig{Dir: dir, Count: 3, Benchtime: "1000x"}
+	c.Normalise()
 	if err := c.validate("gobench"); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestSchedulerRunsOnSchedule(t *testing.T) {
 		daily := funcBench("daily", "daily")
 		daily.Schedule = Schedule{Daily: "23:59"}
 		unscheduled := funcBench("manual", "hourly")
-		r, err := NewRunner(Options{Config: Config{Suite: []Benchmark{hourly, daily, unscheduled}}, Archive: a, Registry: reg, HostLoad: idleHost})
+		r, err := NewRunner(Options{Config: normalised(Config{Suite: []Benchmark{hourly, daily, unscheduled}}), Archive: a, Registry: reg, HostLoad: idleHost})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -109,6 +109,7 @@ func TestSQLAgainstPostgres(t *testing.T) {
 	dsn := startPostgres(t)
 	t.Run("iterations", func(t *testing.T) {
 		c := &SQLConfig{DSN: dsn, Query: "SELECT count(*), sum(qty) FROM orders WHERE account = $1", Args: []any{42}, Iterations: 300, Warmup: 10, Connections: 2}
+		c.Normalise()
 		if err := c.validate("sql"); err != nil {
 			t.Fatal(err)
 		}
@@ -126,6 +127,7 @@ func TestSQLAgainstPostgres(t *testing.T) {
 	})
 	t.Run("rate", func(t *testing.T) {
 		c := &SQLConfig{DSN: dsn, Query: "SELECT 1", Rate: 200, Duration: Duration(time.Second), Connections: 2}
+		c.Normalise()
 		if err := c.validate("sql"); err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +141,7 @@ func TestSQLAgainstPostgres(t *testing.T) {
 	})
 	t.Run("bad query fails fast", func(t *testing.T) {
 		c := &SQLConfig{DSN: dsn, Query: "SELECT nope FROM missing"}
-		_ = c.validate("sql")
+		c.Normalise()
 		if _, err := runSQL(context.Background(), "db", c, nil); err == nil {
 			t.Error("want an error for a bad query")
 		}

@@ -145,15 +145,25 @@ func Default() Config {
 
 // Load parses YAML over the defaults, normalises and validates the result.
 func Load(data []byte) (Config, error) {
+	cfg, err := decode(data)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.Normalise()
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// decode parses YAML over the defaults (unknown fields are errors), without
+// normalising or validating.
+func decode(data []byte) (Config, error) {
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("parse config: %w", err)
-	}
-	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -171,18 +181,38 @@ func LoadFile(path string) (Config, error) {
 	return cfg, nil
 }
 
-// Normalise fills the defaults that depend on what was configured (per-job
-// scrape defaults, threshold severities). Load calls it; a Config built in
-// code calls it before Validate. It is idempotent.
+// Normalise fills the defaults that depend on what was configured, through
+// each component's own Normalise (scrape jobs, thresholds, notify routes and
+// channels, SLAs, benchmarks, remote_write relabelling, downsampling tiers). Load calls it; a Config
+// built in code calls it before Validate. It is idempotent.
 func (c *Config) Normalise() {
 	for i := range c.ScrapeConfigs {
 		c.ScrapeConfigs[i].Normalise()
 	}
 	c.Alerting.Normalise()
+	for i := range c.SLAs {
+		c.SLAs[i].Normalise()
+	}
+	if c.Notify.InhibitRules == nil {
+		// The defaults, and the burn-alert collapse of every SLA whose
+		// period is not 30d (its burn windows are scaled to it).
+		c.Notify.InhibitRules = notify.DefaultInhibitRules()
+		for _, s := range c.SLAs {
+			for _, p := range s.BurnCollapses() {
+				if p != [2]string{"1h", "6h"} && p != [2]string{"1d", "3d"} {
+					c.Notify.InhibitRules = append(c.Notify.InhibitRules, notify.BurnCollapseRule(s.Name, p[0], p[1]))
+				}
+			}
+		}
+	}
+	c.Notify.Normalise()
+	c.Benchmarks.Normalise()
+	c.RemoteWrite.Normalise()
 	c.Storage.Downsampling.Normalize()
 }
 
 // Validate checks every field of a normalised Config; errors name the field.
+// It never changes the Config (nor do the components' Validate it calls).
 func (c *Config) Validate() error {
 	if c.Server.ListenAddress == "" {
 		return errors.New("server.listen_address: must not be empty")
@@ -270,18 +300,6 @@ func (c *Config) validateAlerting() error {
 			return fmt.Errorf("slas[%d].name: %q is used twice", i, c.SLAs[i].Name)
 		}
 		names[c.SLAs[i].Name] = true
-	}
-	if c.Notify.InhibitRules == nil {
-		// The defaults, and the burn-alert collapse of every SLA whose
-		// period is not 30d (its burn windows are scaled to it).
-		c.Notify.InhibitRules = notify.DefaultInhibitRules()
-		for _, s := range c.SLAs {
-			for _, p := range s.BurnCollapses() {
-				if p != [2]string{"1h", "6h"} && p != [2]string{"1d", "3d"} {
-					c.Notify.InhibitRules = append(c.Notify.InhibitRules, notify.BurnCollapseRule(s.Name, p[0], p[1]))
-				}
-			}
-		}
 	}
 	if err := c.Notify.Validate(); err != nil {
 		return fmt.Errorf("notify.%w", err)

@@ -36,6 +36,9 @@ func TestLoadRemoteWrite(t *testing.T) {
 	if len(vm.WriteRelabelConfigs) != 1 || vm.WriteRelabelConfigs[0].Regex.String() != "go_.*" {
 		t.Errorf("write_relabel_configs = %+v", vm.WriteRelabelConfigs)
 	}
+	if got := vm.WriteRelabelConfigs[0].NameValidationScheme; got != model.UTF8Validation {
+		t.Errorf("write_relabel_configs name validation scheme = %v, want utf8 (Normalise)", got)
+	}
 	prom := cfg.RemoteWrite[1]
 	if prom.HTTPClientConfig.Authorization == nil || prom.HTTPClientConfig.Authorization.Type != "Bearer" {
 		t.Errorf("authorization = %+v", prom.HTTPClientConfig.Authorization)

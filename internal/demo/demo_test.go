@@ -216,7 +216,9 @@ func TestBenchmarks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := bench.NewRunner(bench.Options{Config: bench.Config{Suite: suite}, Archive: archive, Registry: reg})
+	cfg := bench.Config{Suite: suite}
+	cfg.Normalise()
+	r, err := bench.NewRunner(bench.Options{Config: cfg, Archive: archive, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

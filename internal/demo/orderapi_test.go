@@ -153,6 +153,7 @@ func TestGatewayBenchmark(t *testing.T) {
 	defer srv.Close()
 	suite := Benchmarks(time.Minute, "", srv.URL+OrdersPath)
 	cfg := bench.Config{Suite: suite}
+	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,9 @@ func TestGatewayBenchmark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := bench.NewRunner(bench.Options{Config: bench.Config{Suite: []bench.Benchmark{b}}, Archive: archive})
+	one := bench.Config{Suite: []bench.Benchmark{b}}
+	one.Normalise()
+	r, err := bench.NewRunner(bench.Options{Config: one, Archive: archive})
 	if err != nil {
 		t.Fatal(err)
 	}

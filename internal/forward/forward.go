@@ -46,16 +46,39 @@ import (
 // write_relabel_configs, queue_config, remote_timeout, ...).
 type Config []*promconfig.RemoteWriteConfig
 
+// Normalise fills what Prometheus fills after loading its own file: the
+// relabel rules' name validation scheme (UTF-8, as gmc's), when unset.
+func (c Config) Normalise() {
+	for _, rw := range c {
+		if rw == nil {
+			continue
+		}
+		for _, rc := range rw.WriteRelabelConfigs {
+			if rc != nil && rc.NameValidationScheme == model.UnsetValidation {
+				rc.NameValidationScheme = model.UTF8Validation
+			}
+		}
+	}
+}
+
 // Validate checks what Prometheus checks after loading its own file: the
 // relabel rules and that no two entries are the same.
+// It never changes the config (Prometheus's own relabel Validate fills the
+// name validation scheme; it runs here on copies).
 func (c Config) Validate() error {
 	seen := map[string]bool{}
 	for i, rw := range c {
 		if rw == nil || rw.URL == nil {
 			return fmt.Errorf("remote_write[%d].url: must be set", i)
 		}
-		if err := rw.Validate(model.UTF8Validation); err != nil {
-			return fmt.Errorf("remote_write[%d].write_relabel_configs: %w", i, err)
+		for _, rc := range rw.WriteRelabelConfigs {
+			if rc == nil {
+				continue
+			}
+			cp := *rc
+			if err := cp.Validate(model.UTF8Validation); err != nil {
+				return fmt.Errorf("remote_write[%d].write_relabel_configs: %w", i, err)
+			}
 		}
 		key := rw.URL.String() + "\x00" + rw.Name
 		if seen[key] {

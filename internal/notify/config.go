@@ -108,7 +108,8 @@ func (m Matchers) MarshalYAML() (any, error) {
 // Matches reports whether every matcher matches lset.
 func (m Matchers) Matches(lset model.LabelSet) bool { return labels.Matchers(m).Matches(lset) }
 
-// LoadConfig parses YAML (unknown fields are errors) and validates it.
+// LoadConfig parses YAML (unknown fields are errors), normalises and
+// validates it.
 func LoadConfig(data []byte) (Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -116,6 +117,7 @@ func LoadConfig(data []byte) (Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("parse notify config: %w", err)
 	}
+	c.Normalise()
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -133,12 +135,50 @@ func (c Config) String() string {
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Validate checks the config, fills defaults (timings on the root route,
-// channels' base URLs) and returns an error naming the bad field.
-func (c *Config) Validate() error {
+// enabled reports whether the config routes anything: the zero Config sends
+// nothing.
+func (c *Config) enabled() bool {
+	return len(c.Receivers) > 0 || c.Route.Receiver != "" || len(c.Route.Routes) > 0
+}
+
+// Normalise fills the defaults: resolve_timeout, the default inhibit rules
+// when none are configured, the root route's group_by and timings (when
+// notifications are enabled) and the channels' own defaults. It is
+// idempotent; config.Load calls it before Validate.
+func (c *Config) Normalise() {
 	if c.Global.ResolveTimeout == 0 {
 		c.Global.ResolveTimeout = duration.Duration(DefaultResolveTimeout)
 	}
+	if c.InhibitRules == nil {
+		c.InhibitRules = DefaultInhibitRules()
+	}
+	for i := range c.Receivers {
+		for j := range c.Receivers[i].TelegramConfigs {
+			c.Receivers[i].TelegramConfigs[j].Normalise()
+		}
+	}
+	if !c.enabled() {
+		return
+	}
+	setDefault := func(p **duration.Duration, d time.Duration) {
+		if *p == nil {
+			v := duration.Duration(d)
+			*p = &v
+		}
+	}
+	if c.Route.GroupBy == nil {
+		// One notification per alert name and service, unless the root
+		// route says otherwise (group_by: [] is Alertmanager's one group).
+		c.Route.GroupBy = DefaultGroupBy()
+	}
+	setDefault(&c.Route.GroupWait, DefaultGroupWait)
+	setDefault(&c.Route.GroupInterval, DefaultGroupInterval)
+	setDefault(&c.Route.RepeatInterval, DefaultRepeatInterval)
+}
+
+// Validate checks a normalised config and returns an error naming the bad
+// field. It never changes the config.
+func (c *Config) Validate() error {
 	if c.Global.ResolveTimeout < 0 {
 		return errors.New("global.resolve_timeout: must be positive")
 	}
@@ -157,15 +197,12 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s (%s).%w", field, r.Name, err)
 		}
 	}
-	if c.InhibitRules == nil {
-		c.InhibitRules = DefaultInhibitRules()
-	}
 	for i := range c.InhibitRules {
 		if err := c.InhibitRules[i].validate(fmt.Sprintf("inhibit_rules[%d]", i)); err != nil {
 			return err
 		}
 	}
-	if len(c.Receivers) == 0 && c.Route.Receiver == "" && len(c.Route.Routes) == 0 {
+	if !c.enabled() {
 		return nil // notifications disabled
 	}
 	if c.Route.Receiver == "" {
@@ -177,20 +214,6 @@ func (c *Config) Validate() error {
 	if c.Route.Continue {
 		return errors.New("route.continue: the root route cannot continue")
 	}
-	setDefault := func(p **duration.Duration, d time.Duration) {
-		if *p == nil {
-			v := duration.Duration(d)
-			*p = &v
-		}
-	}
-	if c.Route.GroupBy == nil {
-		// One notification per alert name and service, unless the root
-		// route says otherwise (group_by: [] is Alertmanager's one group).
-		c.Route.GroupBy = DefaultGroupBy()
-	}
-	setDefault(&c.Route.GroupWait, DefaultGroupWait)
-	setDefault(&c.Route.GroupInterval, DefaultGroupInterval)
-	setDefault(&c.Route.RepeatInterval, DefaultRepeatInterval)
 	return c.Route.validate("route", names)
 }
 

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/notify/telegram"
 )
@@ -148,5 +150,34 @@ receivers: [{name: a}]`, `field typo not found`},
 	}
 	if _, err := LoadConfig(nil); err != nil {
 		t.Errorf("empty config (notifications off) rejected: %v", err)
+	}
+}
+
+// Validate checks and never changes the config, normalised or not; the
+// defaults come from Normalise alone.
+func TestValidateDoesNotMutate(t *testing.T) {
+	decode := func() Config {
+		var c Config
+		if err := yaml.Unmarshal([]byte(fullYAML), &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	raw, want := decode(), decode()
+	_ = raw.Validate() // telegram's api_url is unset: invalid until normalised
+	if !reflect.DeepEqual(raw, want) {
+		t.Errorf("Validate changed a raw config:\n%s\nwant\n%s", raw, want)
+	}
+	norm, want := decode(), decode()
+	norm.Normalise()
+	want.Normalise()
+	if err := norm.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(norm, want) {
+		t.Errorf("Validate changed a normalised config:\n%s\nwant\n%s", norm, want)
+	}
+	if want.Route.GroupWait == nil || want.Receivers[1].TelegramConfigs[0].APIURL != telegram.DefaultAPIURL || want.InhibitRules == nil {
+		t.Errorf("Normalise left defaults unset: %s", want)
 	}
 }

@@ -22,6 +22,7 @@ func TestShippedExample(t *testing.T) {
 	if err := dec.Decode(&file); err != nil {
 		t.Fatalf("parse: %v", err)
 	}
+	file.Notify.Normalise()
 	if err := file.Notify.Validate(); err != nil {
 		t.Fatalf("validate: %v", err)
 	}

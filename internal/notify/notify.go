@@ -46,7 +46,8 @@ type Retry struct {
 
 // Options configure a Dispatcher.
 type Options struct {
-	// Config must have passed Validate.
+	// Config must be normalised and valid (LoadConfig, or Normalise then
+	// Validate, as config.Load does); New does not check it again.
 	Config     Config
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -158,9 +159,6 @@ func New(opts Options) (*Dispatcher, error) {
 		opts.ForwardQueue = 10000
 	}
 	cfg := opts.Config
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	d := &Dispatcher{
 		opts:   opts,
 		logger: opts.Logger,

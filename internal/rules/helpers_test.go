@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,21 @@ func newManager(t testing.TB, db *gmcstorage.TSDB, opts Options) *Manager {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	opts.Appendable, opts.Queryable, opts.Registerer = db, db, reg
+	// New trusts its input: normalise and validate as config.Load does.
+	opts.Thresholds = slices.Clone(opts.Thresholds)
+	for i := range opts.Thresholds {
+		opts.Thresholds[i].Normalise()
+		if err := opts.Thresholds[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts.SLAs = slices.Clone(opts.SLAs)
+	for i := range opts.SLAs {
+		opts.SLAs[i].Normalise()
+		if err := opts.SLAs[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if opts.Engine == nil {
 		opts.Engine = newEngine(reg)
 	}

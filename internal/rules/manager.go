@@ -79,7 +79,9 @@ type Options struct {
 	// keeps history in memory only.
 	DataDir string
 	// Files are globs of Prometheus rule files.
-	Files        []string
+	Files []string
+	// Thresholds and SLAs must be normalised and valid (config.Load, or
+	// Normalise then Validate); New does not check them again.
 	Thresholds   []Threshold
 	DefaultRules bool
 	// DownAfter is when the default ServiceSilent alert fires for a pushed
@@ -223,18 +225,6 @@ func New(opts Options) (*Manager, error) {
 		ld.mem[ServiceSilentFile] = b
 		ids = append(ids, DefaultsFile, ServiceSilentFile)
 	}
-	names := map[string]bool{}
-	for i := range opts.Thresholds {
-		t := &opts.Thresholds[i]
-		t.Normalise()
-		if err := t.Validate(); err != nil {
-			return nil, fmt.Errorf("alerting.thresholds[%d].%w", i, err)
-		}
-		if names[t.Name] {
-			return nil, fmt.Errorf("alerting.thresholds[%d].name: %q is used twice", i, t.Name)
-		}
-		names[t.Name] = true
-	}
 	if len(opts.Thresholds) > 0 {
 		b, err := yaml.Marshal(thresholdGroups(opts.Thresholds))
 		if err != nil {
@@ -243,17 +233,8 @@ func New(opts Options) (*Manager, error) {
 		ld.mem[ThresholdsFile] = b
 		ids = append(ids, ThresholdsFile)
 	}
-	slaNames := map[string]bool{}
 	var slaGroups rulefmt.RuleGroups
-	for i := range opts.SLAs {
-		s := &opts.SLAs[i]
-		if err := s.Validate(); err != nil {
-			return nil, fmt.Errorf("slas[%d].%w", i, err)
-		}
-		if slaNames[s.Name] {
-			return nil, fmt.Errorf("slas[%d].name: %q is used twice", i, s.Name)
-		}
-		slaNames[s.Name] = true
+	for _, s := range opts.SLAs {
 		slaGroups.Groups = append(slaGroups.Groups, s.RuleGroups()...)
 	}
 	if len(slaGroups.Groups) > 0 {

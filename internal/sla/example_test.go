@@ -28,6 +28,7 @@ func TestExampleFile(t *testing.T) {
 		t.Fatalf("slas = %d, want 3", len(c.SLAs))
 	}
 	for i := range c.SLAs {
+		c.SLAs[i].Normalise()
 		if err := c.SLAs[i].Validate(); err != nil {
 			t.Fatalf("slas[%d].%v", i, err)
 		}

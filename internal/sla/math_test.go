@@ -64,6 +64,7 @@ func TestBurning(t *testing.T) {
 
 func TestEvaluate(t *testing.T) {
 	s := SLA{Name: "x", Service: "svc", Objective: 99.9, Indicator: Indicator{Ratio: &Ratio{}}}
+	s.Normalise()
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 func TestRuleGroupsRatio(t *testing.T) {
 	s := SLA{Name: "orders", Service: "matching-engine", Objective: 99.9, Indicator: Indicator{Ratio: &Ratio{}}}
+	s.Normalise()
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +114,7 @@ func TestIndicatorExpressions(t *testing.T) {
 			`sum(rate(jobs_total[1h]))`, `(sum(rate(jobs_total[1h])) - sum(rate(jobs_total{ok="true"}[1h])))`},
 	} {
 		s := SLA{Name: "x", Service: "me", Objective: 99, Indicator: tc.ind}
+		s.Normalise()
 		if err := s.Validate(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -130,6 +132,10 @@ func TestValidate(t *testing.T) {
 		return SLA{Name: "a", Service: "svc", Objective: 99.9, Indicator: Indicator{Ratio: &Ratio{}}}
 	}
 	s := ok()
+	if err := s.Validate(); err == nil || !strings.HasPrefix(err.Error(), "windows:") {
+		t.Errorf("an SLA not normalised (no windows): err = %v", err)
+	}
+	s.Normalise()
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +162,7 @@ func TestValidate(t *testing.T) {
 	} {
 		s := ok()
 		tc.edit(&s)
+		s.Normalise()
 		err := s.Validate()
 		if err == nil || !strings.HasPrefix(err.Error(), tc.field) {
 			t.Errorf("%s: err = %v, want one naming the field", tc.field, err)
@@ -202,6 +209,7 @@ func TestBurnAlertsFollowPeriod(t *testing.T) {
 		{"2h", []Duration{Duration(2 * h)}, []BurnAlert{{"page", 1.2, 5 * m, 5 * m, 0.05}, {"ticket", 1, 12 * m, 5 * m, 0.1}}},
 	} {
 		s := SLA{Name: "x", Service: "svc", Objective: 99.9, Windows: tc.windows, Indicator: Indicator{Ratio: &Ratio{}}}
+		s.Normalise()
 		if err := s.Validate(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -216,6 +224,7 @@ func TestBurnAlertsFollowPeriod(t *testing.T) {
 func TestSevenDaySLA(t *testing.T) {
 	s := SLA{Name: "wk", Service: "svc", Objective: 99.9, Windows: []Duration{Duration(time.Hour), Duration(24 * time.Hour), Duration(7 * 24 * time.Hour)},
 		Indicator: Indicator{Ratio: &Ratio{}}}
+	s.Normalise()
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -256,5 +265,36 @@ func TestSevenDaySLA(t *testing.T) {
 	}
 	if got := s.BurnCollapses(); !reflect.DeepEqual(got, [][2]string{{"14m", "84m"}, {"336m", "1008m"}}) {
 		t.Errorf("collapses = %v", got)
+	}
+}
+
+// Validate checks and never changes the SLA, normalised or not.
+func TestValidateDoesNotMutate(t *testing.T) {
+	for _, ind := range []func() Indicator{
+		func() Indicator { return Indicator{Latency: &Latency{Threshold: Duration(time.Millisecond)}} },
+		func() Indicator { return Indicator{Ratio: &Ratio{}} },
+		func() Indicator { return Indicator{Custom: &Custom{Good: "a", Total: "b"}} },
+	} {
+		mk := func() SLA { return SLA{Name: "a", Service: "svc", Objective: 99.9, Indicator: ind()} }
+		raw, want := mk(), mk()
+		_ = raw.Validate()
+		if !reflect.DeepEqual(raw, want) {
+			t.Errorf("Validate changed a raw SLA: %+v, want %+v", raw, want)
+		}
+		norm, want := mk(), mk()
+		norm.Normalise()
+		want.Normalise()
+		norm.Normalise()
+		if err := norm.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(norm, want) {
+			t.Errorf("Validate changed a normalised SLA: %+v, want %+v", norm, want)
+		}
+	}
+	l := SLA{Indicator: Indicator{Latency: &Latency{}}}
+	l.Normalise()
+	if l.Indicator.Latency.Metric != DefaultLatencyMetric || l.Indicator.Latency.Buckets != "native" || len(l.Windows) != 4 {
+		t.Errorf("Normalise left defaults unset: %+v %+v", l, *l.Indicator.Latency)
 	}
 }

@@ -91,8 +91,25 @@ func DefaultWindows() []Duration {
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.-]*$`)
 
-// Validate checks the SLA and fills its defaults (windows, latency metric
-// and bucket kind). Errors name the field.
+// Normalise fills the SLA's defaults: the windows, the latency indicator's
+// metric and bucket kind. It is idempotent; config.Load calls it before
+// Validate.
+func (s *SLA) Normalise() {
+	if len(s.Windows) == 0 {
+		s.Windows = DefaultWindows()
+	}
+	if l := s.Indicator.Latency; l != nil {
+		if l.Metric == "" {
+			l.Metric = DefaultLatencyMetric
+		}
+		if l.Buckets == "" {
+			l.Buckets = "native"
+		}
+	}
+}
+
+// Validate checks a normalised SLA; errors name the field. It never changes
+// the SLA.
 func (s *SLA) Validate() error {
 	if !nameRE.MatchString(s.Name) {
 		return fmt.Errorf("name: %q must match %s", s.Name, nameRE)
@@ -101,7 +118,7 @@ func (s *SLA) Validate() error {
 		return fmt.Errorf("objective: %v must be a percentage strictly between 0 and 100 (e.g. 99.9)", s.Objective)
 	}
 	if len(s.Windows) == 0 {
-		s.Windows = DefaultWindows()
+		return errors.New("windows: must not be empty")
 	}
 	seen := map[Duration]bool{}
 	for i, w := range s.Windows {
@@ -130,17 +147,11 @@ func (s *SLA) Validate() error {
 	switch {
 	case ind.Latency != nil:
 		l := ind.Latency
-		if l.Metric == "" {
-			l.Metric = DefaultLatencyMetric
-		}
 		if !model.LegacyValidation.IsValidMetricName(l.Metric) {
 			return fmt.Errorf("indicator.latency.metric: %q is not a metric name", l.Metric)
 		}
 		if l.Threshold <= 0 {
 			return fmt.Errorf("indicator.latency.threshold: %s must be positive", time.Duration(l.Threshold))
-		}
-		if l.Buckets == "" {
-			l.Buckets = "native"
 		}
 		if l.Buckets != "native" && l.Buckets != "classic" {
 			return fmt.Errorf("indicator.latency.buckets: %q is neither native nor classic", l.Buckets)

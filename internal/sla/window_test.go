@@ -106,6 +106,7 @@ func TestWindowsFromRawData(t *testing.T) {
 			Windows: []sla.Duration{sla.Duration(time.Hour)}},
 	}
 	for i := range slas {
+		slas[i].Normalise()
 		if err := slas[i].Validate(); err != nil {
 			t.Fatal(err)
 		}

@@ -40,11 +40,8 @@ type Notifier struct {
 
 var _ channel.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier.
+// New builds a Notifier from a valid config.
 func New(cfg Config, client *http.Client) (*Notifier, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	return &Notifier{endpoint: strings.TrimRight(cfg.URL, "/") + "/api/v2/alerts", client: client}, nil
 }
 

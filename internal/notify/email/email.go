@@ -83,11 +83,9 @@ type Notifier struct {
 
 var _ channel.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier; it reads auth_password_file and the TLS files once.
+// New builds a Notifier from a valid config; it reads auth_password_file
+// and the TLS files once.
 func New(cfg Config, now func() time.Time) (*Notifier, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if now == nil {
 		now = time.Now
 	}

@@ -36,11 +36,15 @@ type Config struct {
 	DisableNotifications bool `yaml:"disable_notifications,omitempty" json:"disable_notifications,omitempty"`
 }
 
-// Validate checks the config and fills APIURL's default; errors name the field.
-func (c *Config) Validate() error {
+// Normalise fills APIURL's default.
+func (c *Config) Normalise() {
 	if c.APIURL == "" {
 		c.APIURL = DefaultAPIURL
 	}
+}
+
+// Validate checks a normalised config; errors name the field.
+func (c *Config) Validate() error {
 	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("api_url: %q is not an http(s) URL", c.APIURL)
 	}
@@ -62,11 +66,9 @@ type Notifier struct {
 
 var _ channel.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier; it reads bot_token_file once.
+// New builds a Notifier from a normalised, valid config; it reads
+// bot_token_file once.
 func New(cfg Config, client *http.Client) (*Notifier, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	token, err := channel.ResolveSecret(cfg.BotToken, cfg.BotTokenFile, "bot_token")
 	if err != nil {
 		return nil, err

@@ -81,6 +81,13 @@ func TestBotAPIErrors(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	c := Config{BotToken: "x", ChatID: 5}
+	if err := c.Validate(); err == nil {
+		t.Error("an empty api_url passed Validate before Normalise")
+	}
+	if c.APIURL != "" {
+		t.Errorf("Validate set api_url to %q", c.APIURL)
+	}
+	c.Normalise()
 	if err := c.Validate(); err != nil || c.APIURL != DefaultAPIURL {
 		t.Errorf("defaults: %v, api_url %q", err, c.APIURL)
 	}
@@ -93,6 +100,7 @@ func TestValidate(t *testing.T) {
 		{Config{BotToken: "x", ChatID: 1, APIURL: "ftp://x"}, `api_url: "ftp://x" is not an http(s) URL`},
 		{Config{BotToken: "x", BotTokenFile: "/f", ChatID: 1}, "bot_token: set only one of bot_token and bot_token_file"},
 	} {
+		tc.c.Normalise()
 		if err := tc.c.Validate(); err == nil || err.Error() != tc.want {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
