@@ -45,6 +45,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	routes = append(routes,
 		route{"POST", "/api/v1/write"},
 		route{"POST", "/api/v1/push"},
+		route{"POST", "/v1/metrics"},
 		route{"PUT", "/metrics/job/{job}"},
 		route{"POST", "/metrics/job/{job}"},
 		route{"GET", "/trends/{service}"}, // internal/trend

@@ -258,7 +258,7 @@ func RequiredRole(method, path string) Role {
 	switch {
 	case path == "/-/healthy" || path == "/-/ready":
 		return RoleNone
-	case path == "/api/v1/write" || path == "/api/v1/push" || path == "/api/v2/write" ||
+	case path == "/api/v1/write" || path == "/api/v1/push" || path == "/api/v2/write" || path == "/v1/metrics" ||
 		strings.HasPrefix(path, "/metrics/job/") || strings.HasPrefix(path, "/api/v1/otlp/"):
 		return RoleWrite
 	case strings.HasPrefix(path, "/debug/"):

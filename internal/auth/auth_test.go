@@ -25,6 +25,7 @@ func TestRequiredRole(t *testing.T) {
 		{"PUT", "/metrics/job/oms/instance/a", RoleWrite},
 		{"DELETE", "/metrics/job/oms", RoleWrite},
 		{"POST", "/api/v1/otlp/v1/metrics", RoleWrite},
+		{"POST", "/v1/metrics", RoleWrite},
 		{"GET", "/api/v1/query", RoleRead},
 		{"POST", "/api/v1/query_range", RoleRead},
 		{"GET", "/", RoleRead},

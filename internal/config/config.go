@@ -34,10 +34,12 @@ import (
 
 // Config is the whole gmc.yml.
 type Config struct {
-	Server        Server                `yaml:"server"`
-	Storage       Storage               `yaml:"storage"`
-	Limits        ingest.Limits         `yaml:"limits"`
-	Pushgateway   ingest.Pushgateway    `yaml:"pushgateway"`
+	Server      Server             `yaml:"server"`
+	Storage     Storage            `yaml:"storage"`
+	Limits      ingest.Limits      `yaml:"limits"`
+	Pushgateway ingest.Pushgateway `yaml:"pushgateway"`
+	// OTLP configures OTLP/HTTP metrics ingest, as Prometheus's otlp: section.
+	OTLP          ingest.OTLP           `yaml:"otlp"`
 	ScrapeConfigs []ingest.ScrapeConfig `yaml:"scrape_configs"`
 	Alerting      rules.Config          `yaml:"alerting"`
 	// Notify routes alerts to receivers, in Alertmanager's shape.
@@ -276,6 +278,7 @@ func (c *Config) Validate() error {
 	for _, validate := range []func() error{
 		c.Limits.Validate, c.Pushgateway.Validate, c.Alerting.Validate, c.validateAlerting,
 		c.RemoteWrite.Validate, c.Cluster.Validate, c.Auth.Validate, c.Query.Validate,
+		c.OTLP.Validate,
 	} {
 		if err := validate(); err != nil {
 			return err

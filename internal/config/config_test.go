@@ -31,6 +31,9 @@ func TestLoadFileGood(t *testing.T) {
 	if got := sc.StaticConfigs[0].Labels["venue"]; got != "xnas" {
 		t.Errorf("static label venue = %q", got)
 	}
+	if got := strings.Join(cfg.OTLP.PromoteResourceAttributes, " "); got != "deployment.environment cloud.region" {
+		t.Errorf("otlp.promote_resource_attributes = %q", got)
+	}
 }
 
 func TestLoadEmptyIsDefault(t *testing.T) {
@@ -60,6 +63,7 @@ func TestLoadFileBad(t *testing.T) {
 		"storage-bad-mode.bad.yml":            `storage.mode: "cluster" is neither local nor remote`,
 		"downsampling-bad-tier.bad.yml":       "storage.downsampling.retention[0].keep.5m: no such tier (raw, 1m, 1h)",
 		"downsampling-bad-resolution.bad.yml": "storage.downsampling.tiers[1].resolution 1m: must be coarser than tiers[0]'s 1h",
+		"otlp-twice.bad.yml":                  `otlp.promote_resource_attributes[1]: "cloud.region" is listed twice`,
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

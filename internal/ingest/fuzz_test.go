@@ -2,18 +2,26 @@ package ingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/textparse"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // The fuzz targets run their seeds in the normal `go test`; explore with e.g.
@@ -238,6 +246,107 @@ func FuzzTextPush(f *testing.F) {
 		}
 		if got := e.in.SamplesTotal() - before; got != uint64(want) {
 			t.Fatalf("200 but %d samples committed, want %d", got, want)
+		}
+	})
+}
+
+// FuzzOTLP feeds a body (protobuf or JSON as isJSON says, gzip-compressed by
+// the target when gz is set) to the OTLP handler over a real TSDB. It asserts
+// an allowed status, that a body pdata decodes is accepted (200) and one it
+// does not is refused (400), and that every answer decodes in the OTLP shape.
+func FuzzOTLP(f *testing.F) {
+	now := ingestTestNow()
+	full := otlpRequest("svc", map[string]string{"host.name": "h1"}, func(ms pmetric.MetricSlice) {
+		gauge(ms, "g", now, 1, "k", "v")
+		h := ms.AppendEmpty()
+		h.SetName("lat")
+		h.SetUnit("s")
+		hs := h.SetEmptyHistogram()
+		hs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		dp := hs.DataPoints().AppendEmpty()
+		dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		dp.SetCount(2)
+		dp.SetSum(0.3)
+		dp.ExplicitBounds().FromRaw([]float64{0.1, 1})
+		dp.BucketCounts().FromRaw([]uint64{1, 1, 0})
+		eh := ms.AppendEmpty()
+		eh.SetName("fill")
+		ehs := eh.SetEmptyExponentialHistogram()
+		ehs.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		ep := ehs.DataPoints().AppendEmpty()
+		ep.SetTimestamp(pcommon.NewTimestampFromTime(now))
+		ep.SetCount(1)
+		ep.SetSum(3)
+		ep.Positive().BucketCounts().FromRaw([]uint64{1})
+	})
+	pb, err := full.MarshalProto()
+	if err != nil {
+		f.Fatal(err)
+	}
+	js, err := full.MarshalJSON()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pb, false, false)
+	f.Add(pb, false, true)
+	f.Add(js, true, false)
+	f.Add([]byte(`{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","sum":{"aggregationTemporality":1,"dataPoints":[{"asInt":"1"}]}}]}]}]}`), true, false)
+	f.Add([]byte{0x0a, 0x02, 0x12, 0x00}, false, false)
+	f.Add([]byte("not a body"), false, true)
+
+	e := newTestEnv(f, nil)
+	handler := e.in.OTLPMetrics()
+	f.Fuzz(func(t *testing.T, data []byte, isJSON, gz bool) {
+		body := data
+		h := map[string]string{"Content-Type": "application/x-protobuf"}
+		if isJSON {
+			h["Content-Type"] = "application/json"
+		}
+		if gz {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			_, _ = zw.Write(data)
+			_ = zw.Close()
+			body = b.Bytes()
+			h["Content-Encoding"] = "gzip"
+		}
+		decodes := func() bool {
+			req := pmetricotlp.NewExportRequest()
+			if isJSON {
+				return req.UnmarshalJSON(data) == nil
+			}
+			return req.UnmarshalProto(data) == nil
+		}()
+		code, out := do(t, handler, http.MethodPost, "/v1/metrics", h, body)
+		switch {
+		case code == http.StatusOK && decodes:
+			resp := pmetricotlp.NewExportResponse()
+			var err error
+			if isJSON {
+				err = resp.UnmarshalJSON([]byte(out))
+			} else {
+				err = resp.UnmarshalProto([]byte(out))
+			}
+			if err != nil {
+				t.Fatalf("200 with an answer that does not decode: %v", err)
+			}
+		case code == http.StatusBadRequest && !decodes, code == http.StatusRequestEntityTooLarge:
+			var st statuspb.Status
+			var err error
+			if isJSON {
+				err = protojson.Unmarshal([]byte(out), &st)
+			} else {
+				err = proto.Unmarshal([]byte(out), &st)
+			}
+			if err != nil || st.GetMessage() == "" {
+				t.Fatalf("%d with no Status: %q (%v)", code, out, err)
+			}
+		case code == http.StatusBadRequest && decodes:
+			if !strings.Contains(out, "limits.max_series_per_request") {
+				t.Fatalf("a body pdata decodes was refused: %q", out)
+			}
+		default:
+			t.Fatalf("status %d (pdata decodes the body: %v): %q", code, decodes, out)
 		}
 	})
 }

@@ -1,5 +1,6 @@
 // Package ingest holds gmc's write paths: Prometheus remote-write 1.0, JSON
-// push, Pushgateway-style text push (and, in scrape.go, scraping). Every path
+// push, Pushgateway-style text push, OTLP/HTTP metrics (and, in scrape.go,
+// scraping). Every path
 // validates against Limits (limits.go), appends through Prometheus's
 // storage.AppenderV2 and answers 2xx only after Commit returned, that is after
 // the samples are in the WAL. When part of a request is rejected, the valid
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+	otlptranslator "github.com/prometheus/prometheus/storage/remote/otlptranslator/prometheusremotewrite"
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
@@ -33,6 +35,7 @@ const (
 	protoRemoteWrite = "remote_write"
 	protoJSON        = "json_push"
 	protoText        = "text_push"
+	protoOTLP        = "otlp"
 )
 
 // Reasons a sample is rejected, used as the reason label of
@@ -93,6 +96,8 @@ type Options struct {
 	// GroupRefresh is how often the groups' current values are appended
 	// again; 0 is DefaultGroupRefresh.
 	GroupRefresh time.Duration
+	// OTLP configures the translation of OTLP metrics (otlp.go).
+	OTLP OTLP
 }
 
 // DefaultGroupRefresh is how often pushed groups' values are appended again
@@ -117,6 +122,9 @@ type Ingester struct {
 	started  time.Time
 	flags    map[string]string
 	meta     *metadataStore // metadata.go
+
+	otlp         otlpConverters
+	otlpSettings otlptranslator.Settings
 }
 
 type ingestMetrics struct {
@@ -173,6 +181,7 @@ func New(opts Options) (*Ingester, error) {
 		opts.GroupRefresh = DefaultGroupRefresh
 	}
 	in.version, in.started = opts.Version, opts.Now()
+	in.otlpSettings = opts.OTLP.settings()
 	in.flags = map[string]string{
 		"pushgateway.group_ttl":        model.Duration(opts.GroupTTL).String(),
 		"pushgateway.refresh_interval": model.Duration(opts.GroupRefresh).String(),
@@ -339,12 +348,15 @@ func (in *Ingester) observe(protocol string, start time.Time) {
 	in.m.duration.WithLabelValues(protocol).Observe(time.Since(start).Seconds())
 }
 
-// Routes are the write endpoints: Prometheus remote-write, gmc's JSON push
-// and the Pushgateway text push (any method; the handler answers 405 itself).
+// Routes are the write endpoints: Prometheus remote-write, gmc's JSON push,
+// OTLP/HTTP metrics and the Pushgateway text push (any method; the handler answers 405 itself).
 func (in *Ingester) Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: http.MethodPost, Path: "/api/v1/write", Handler: in.RemoteWrite().ServeHTTP},
 		{Method: http.MethodPost, Path: "/api/v1/push", Handler: in.JSONPush().ServeHTTP},
+		// OTLP/HTTP metrics: the SDKs' default path, and Prometheus's (otlp.go).
+		{Method: http.MethodPost, Path: "/v1/metrics", Handler: in.OTLPMetrics().ServeHTTP},
+		{Method: http.MethodPost, Path: "/api/v1/otlp/v1/metrics", Handler: in.OTLPMetrics().ServeHTTP},
 		{Path: "/metrics/job/", Handler: in.TextPush().ServeHTTP},
 		{Path: "/metrics/job@base64/", Handler: in.TextPush().ServeHTTP},
 		// The Pushgateway's API (pgapi.go).

@@ -219,6 +219,7 @@ func New(opts Options) (_ *Server, err error) {
 		PushStateFile: filepath.Join(cfg.Server.DataDir, "pushgateway", "groups.gob"),
 		GroupTTL:      time.Duration(cfg.Pushgateway.GroupTTL),
 		GroupRefresh:  time.Duration(cfg.Pushgateway.RefreshInterval),
+		OTLP:          cfg.OTLP,
 	})
 	if err != nil {
 		return nil, err
