@@ -47,7 +47,8 @@ import (
 // refuses it by default. Like the Pushgateway text push, gmc adds a service
 // label equal to job when the series has none, so that the service shows in
 // gmc's views. Every sample then passes the same Limits as the other paths;
-// exemplars are not stored.
+// exemplars are not stored. Each metric's type, unit and description are
+// kept as its metadata (metadata.go).
 //
 // Answers follow the OTLP spec: 200 with an ExportMetricsServiceResponse,
 // whose partial_success counts and names what was refused when part of the
@@ -491,6 +492,7 @@ func (a *otlpAppender) Append(_ storage.SeriesRef, ls labels.Labels, st, t int64
 	}
 	a.accepted++
 	a.names[ls.Get(model.MetricNameLabel)] = struct{}{}
+	a.in.meta.add(opts.MetricFamilyName, opts.Metadata) // served on /api/v1/metadata
 	return ref, nil
 }
 

@@ -75,7 +75,7 @@ func TestCompatOpenTelemetry(t *testing.T) {
 			must(t, err, "counter")
 			depth, err := m.Float64Gauge("queue.depth")
 			must(t, err, "gauge")
-			latency, err := m.Float64Histogram("order.latency", metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(0.1, 0.5, 1))
+			latency, err := m.Float64Histogram("order.latency", metric.WithUnit("s"), metric.WithDescription("time to fill"), metric.WithExplicitBucketBoundaries(0.1, 0.5, 1))
 			must(t, err, "histogram")
 			fill, err := m.Int64Histogram("fill.size", metric.WithUnit("By"))
 			must(t, err, "exponential histogram")
@@ -110,6 +110,12 @@ func TestCompatOpenTelemetry(t *testing.T) {
 				if got := s.Points[0].V; math.Abs(got-want) > 1e-9 {
 					t.Errorf("%s = %v, want %v", q, got, want)
 				}
+			}
+			// Type, unit and description become the family's metadata.
+			md, err := apiGet(ctx, gmc.URL()+"/api/v1/metadata?metric=order_latency_seconds")
+			must(t, err, "metadata")
+			if want := `{"order_latency_seconds":[{"type":"histogram","unit":"seconds","help":"time to fill"}]}`; string(md) != want {
+				t.Errorf("metadata %s, want %s", md, want)
 			}
 			// The exponential histogram is stored as a native histogram.
 			if s := queryOne(ctx, t, gmc.URL(), `fill_size_bytes{`+id+`}`); s.Points[0].H == nil || s.Points[0].H.Count != 3 {
