@@ -28,6 +28,10 @@ type Config struct {
 	MaxResponseBytes int `yaml:"max_response_bytes"`
 	// Timeout bounds one query, its wait in the queue included (--query.timeout).
 	Timeout duration.Duration `yaml:"timeout"`
+	// CacheMaxPoints bounds the points the range-query step cache keeps
+	// (past steps of dashboards' queries, reused on their next refresh);
+	// 0 turns the cache off.
+	CacheMaxPoints int `yaml:"cache_max_points"`
 }
 
 // DefaultConfig is the section's defaults: sized for one machine shared with
@@ -42,7 +46,8 @@ func DefaultConfig() Config {
 		MaxSeries:      200_000,
 		// ~3M points of a range query, ~1M label sets.
 		MaxResponseBytes: 128 << 20,
-		Timeout:        duration.Duration(DefaultTimeout),
+		Timeout:          duration.Duration(DefaultTimeout),
+		CacheMaxPoints:   DefaultCacheMaxPoints,
 	}
 }
 
@@ -59,6 +64,8 @@ func (c Config) Validate() error {
 		return errors.New("query.max_response_bytes: must be positive")
 	case c.Timeout <= 0:
 		return errors.New("query.timeout: must be positive")
+	case c.CacheMaxPoints < 0:
+		return errors.New("query.cache_max_points: must not be negative")
 	}
 	return nil
 }

@@ -198,9 +198,62 @@ func (a *API) queryRange(r *http.Request) result {
 	if end.Sub(start)/step > maxPointsPerSeries {
 		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")})
 	}
+	expr := r.FormValue("query")
+	if a.cache != nil && r.FormValue("nocache") != "1" && cacheable(a.parser, expr) {
+		return a.cachedRange(r, limit, expr, start, end, step)
+	}
 	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
-		return a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
+		return a.engine.NewRangeQuery(ctx, a.queryable, opts, expr, start, end, step)
 	})
+}
+
+// cachedRange answers a range query through the step cache: kept points
+// for past steps, the engine for the rest (nocache=1 skips it, as
+// VictoriaMetrics' parameter does).
+func (a *API) cachedRange(r *http.Request, limit int, expr string, start, end time.Time, step time.Duration) result {
+	timeout, apiErr := queryTimeout(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	opts, apiErr := queryOpts(r)
+	if apiErr != nil {
+		return fail(apiErr)
+	}
+	ctx := r.Context()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var buildErr error
+	run := func(ctx context.Context, from, to time.Time) (promql.Matrix, annotations.Annotations, error) {
+		qry, err := a.engine.NewRangeQuery(ctx, a.queryable, opts, expr, from, to, step)
+		if err != nil {
+			buildErr = err
+			return nil, nil, err
+		}
+		defer qry.Close()
+		res := qry.Exec(ctx)
+		if res.Err != nil {
+			return nil, res.Warnings, res.Err
+		}
+		m, err := res.Matrix()
+		if err != nil {
+			return nil, res.Warnings, err
+		}
+		return ownedMatrix(m), res.Warnings, nil
+	}
+	m, annos, err := a.cache.Range(ctx, cacheKey(expr, start, end, step, r.FormValue("lookback_delta")), start, end, step, a.now(), run)
+	switch {
+	case buildErr != nil:
+		return fail(constructionError(buildErr))
+	case err != nil:
+		return fail(engineError(err))
+	}
+	if m == nil {
+		m = promql.Matrix{}
+	}
+	return a.shape(limit, m, annos, nil)
 }
 
 // exec builds a query with build, runs it and shapes the answer.
@@ -228,9 +281,18 @@ func (a *API) exec(r *http.Request, limit int, build func(context.Context, promq
 		qry.Close()
 		return fail(engineError(res.Err))
 	}
-	annos := res.Warnings
+	return a.shape(limit, res.Value, res.Warnings, qry.Close)
+}
+
+// shape applies the series bound and the limit parameter to an answer;
+// finalize (may be nil) releases it once written.
+func (a *API) shape(limit int, value promqlparser.Value, annos annotations.Annotations, finalize func()) result {
+	if finalize == nil {
+		finalize = func() {}
+	}
+	res := struct{ Value promqlparser.Value }{value}
 	if n := seriesCount(res.Value); limit <= 0 && a.maxSeries > 0 && n > a.maxSeries {
-		qry.Close()
+		finalize()
 		return fail(&httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf(
 			"query returned %d series, more than query.max_series %d: narrow the selector or pass limit=", n, a.maxSeries)})
 	}
@@ -251,7 +313,7 @@ func (a *API) exec(r *http.Request, limit int, build func(context.Context, promq
 	return result{
 		data:     queryData{resultType: res.Value.Type(), result: res.Value},
 		annos:    annos,
-		finalize: qry.Close,
+		finalize: finalize,
 	}
 }
 

@@ -69,6 +69,9 @@ type Options struct {
 	// running at a crash are logged at the next start).
 	MaxConcurrency int
 	ActiveQueryDir string
+	// StepCache, when set, keeps range queries' points at past steps
+	// (stepcache.go); nil evaluates every step of every query.
+	StepCache *StepCache
 	// Engine runs the queries: the server's one engine (NewEngine), whose
 	// limits then apply and LookbackDelta must match. Nil builds one from
 	// the limits above (for tests), which Close releases.
@@ -173,6 +176,7 @@ type API struct {
 	// gate holds MaxConcurrency slots for query, series and label requests
 	// from before evaluation until their answer is encoded; nil: no gate.
 	gate    *semaphore.Weighted
+	cache   *StepCache
 	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
@@ -239,6 +243,7 @@ func New(opts Options) (*API, error) {
 		parser:     newParser(),
 		lookback:   eopts.LookbackDelta,
 		maxSeries:  opts.MaxSeries,
+		cache:      opts.StepCache,
 		tracker:    tracker,
 	}, nil
 }

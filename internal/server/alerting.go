@@ -58,7 +58,7 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		sil.SetBroadcast(s.cluster.Share("sil", sil))
 	}
 	s.rules, err = rules.New(rules.Options{
-		Appendable:   s.store,
+		Appendable:   s.late.Wrap(s.store),
 		Queryable:    s.queryable,
 		Engine:       engine,
 		Logger:       s.logger.With("component", "rules"),
@@ -141,7 +141,7 @@ func (s *Server) buildBenchmarks() error {
 		Config:   s.opts.Config.Benchmarks,
 		Archive:  archive,
 		Registry: s.opts.Benchmarks,
-		Recorder: &bench.StorageRecorder{Appendable: s.store},
+		Recorder: &bench.StorageRecorder{Appendable: s.late.Wrap(s.store)},
 		Logger:   s.logger.With("component", "bench"),
 		Now:      s.opts.Now,
 	})

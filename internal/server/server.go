@@ -87,6 +87,9 @@ type Server struct {
 	// queryable reads raw data and tiers: every reader's store.
 	tiers     *tier.Set
 	queryable promstorage.Queryable
+	// late counts writes older than the step cache's settle time: every
+	// appendable of the raw store is wrapped by it.
+	late *storage.LateWrites
 
 	closers   []closer // torn down last first by Close
 	closeOnce sync.Once
@@ -154,6 +157,8 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.late = storage.NewLateWrites(query.DefaultCacheSettle, opts.Now)
+	appendable = s.late.Wrap(appendable)
 	s.onClose("", s.closeStorage) // the remote_write queues, then the storage; its errors say which
 	store := s.store
 	if err := s.openTiers(cfg); err != nil {
@@ -251,6 +256,7 @@ func New(opts Options) (_ *Server, err error) {
 		MaxResponseBytes: cfg.Query.MaxResponseBytes,
 		Timeout:          time.Duration(cfg.Query.Timeout),
 		Status:           s.status(),
+		StepCache:        s.stepCache(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -356,4 +362,16 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.logger.Info("gmc server stopped")
 	return runErr
+}
+
+// stepCache is the query API's step cache (nil when turned off, and in
+// remote storage mode, where others write what gmc reads): entries are
+// dropped on every late write to the raw store.
+func (s *Server) stepCache(cfg config.Config) *query.StepCache {
+	c := cfg.Query
+	if c.CacheMaxPoints <= 0 || cfg.Storage.Mode == "remote" {
+		return nil
+	}
+	return &query.StepCache{Generation: s.late.Generation, Settle: s.late.Settle(),
+		MaxAge: query.DefaultCacheMaxAge, MaxPoints: c.CacheMaxPoints}
 }

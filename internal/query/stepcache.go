@@ -1,0 +1,237 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// StepCache keeps the points of range queries at past steps, so a dashboard
+// that asks for the same window again a second later has only its newest
+// steps evaluated. A point at step T depends only on the samples up to T,
+// so it is kept once T is older than the settle time; any later write older
+// than that (LateWrites) drops every entry, and an entry lives at most
+// MaxAge (retention and deletes change old answers too). Queries with an @
+// modifier (whose steps depend on the query's start or end) are never cached.
+type StepCache struct {
+	// Generation moves on when a sample older than Settle is written.
+	Generation func() uint64
+	Settle     time.Duration
+	MaxAge     time.Duration
+	// MaxPoints bounds the points kept over all entries.
+	MaxPoints int
+
+	mu      sync.Mutex
+	entries map[string]*cacheEntry
+	points  int
+}
+
+// cacheEntry is one query's points at the steps from..upTo.
+type cacheEntry struct {
+	gen      uint64
+	from     int64 // first step kept (ms)
+	upTo     int64 // last step kept (ms)
+	series   promql.Matrix
+	points   int
+	created  time.Time
+	lastUsed time.Time
+}
+
+// Defaults of a StepCache.
+const (
+	DefaultCacheSettle    = time.Minute
+	DefaultCacheMaxAge    = 5 * time.Minute
+	DefaultCacheMaxPoints = 2_000_000
+)
+
+// cacheable says whether expr's steps may be kept: no @ modifier.
+func cacheable(p parser.Parser, expr string) bool {
+	e, err := p.ParseExpr(expr)
+	if err != nil {
+		return false
+	}
+	ok := true
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.VectorSelector:
+			if n.Timestamp != nil || n.StartOrEnd != 0 {
+				ok = false
+			}
+		case *parser.SubqueryExpr:
+			if n.Timestamp != nil || n.StartOrEnd != 0 {
+				ok = false
+			}
+		}
+		return nil
+	})
+	return ok
+}
+
+// rangeFunc evaluates a range query over [start, end] at step and returns
+// its matrix, owned by the caller.
+type rangeFunc func(ctx context.Context, start, end time.Time) (promql.Matrix, annotations.Annotations, error)
+
+// Range answers the range query key over [start, end] at step: the kept
+// points of past steps and run's answer for the steps after them; it keeps
+// what is older than now - Settle for the next call.
+func (c *StepCache) Range(ctx context.Context, key string, start, end time.Time, step time.Duration, now time.Time, run rangeFunc) (promql.Matrix, annotations.Annotations, error) {
+	s, e, st := start.UnixMilli(), end.UnixMilli(), step.Milliseconds()
+	gen := c.Generation()
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]*cacheEntry{}
+	}
+	ent := c.entries[key]
+	if ent != nil && (ent.gen != gen || now.Sub(ent.created) > c.MaxAge) {
+		c.drop(key)
+		ent = nil
+	}
+	var kept promql.Matrix
+	from := s
+	if ent != nil && ent.from <= s && ent.upTo >= s && (ent.upTo-s)%st == 0 {
+		ent.lastUsed = now
+		kept = slice(ent.series, s, min(e, ent.upTo))
+		from = ent.upTo + st
+	}
+	c.mu.Unlock()
+	var fresh promql.Matrix
+	var annos annotations.Annotations
+	if from <= e {
+		var err error
+		if fresh, annos, err = run(ctx, time.UnixMilli(from), end); err != nil {
+			return nil, annos, err
+		}
+	}
+	out := merge(kept, fresh)
+	// Keep the settled steps of the answer.
+	horizon := now.Add(-c.Settle).UnixMilli()
+	upTo := min(e, horizon)
+	upTo -= (upTo - s) % st           // the last step at or before it
+	if upTo >= s && len(annos) == 0 { // an answer with warnings is not kept: they would be lost
+
+		keep := slice(out, s, upTo)
+		n := countPoints(keep)
+		c.mu.Lock()
+		c.drop(key)
+		if n <= c.MaxPoints {
+			for c.points+n > c.MaxPoints {
+				c.evictOldest()
+			}
+			c.entries[key] = &cacheEntry{gen: gen, from: s, upTo: upTo, series: keep, points: n, created: now, lastUsed: now}
+			if ent != nil && ent.gen == gen {
+				c.entries[key].created = ent.created // an entry's age counts from its first points
+			}
+			c.points += n
+		}
+		c.mu.Unlock()
+	}
+	return out, annos, nil
+}
+
+func (c *StepCache) drop(key string) {
+	if ent, ok := c.entries[key]; ok {
+		c.points -= ent.points
+		delete(c.entries, key)
+	}
+}
+
+func (c *StepCache) evictOldest() {
+	var oldest string
+	var at time.Time
+	for k, e := range c.entries {
+		if oldest == "" || e.lastUsed.Before(at) {
+			oldest, at = k, e.lastUsed
+		}
+	}
+	c.drop(oldest)
+}
+
+// cacheKey names a range query: the expression, the step, where the steps
+// fall (start and end modulo the step: a tier is read only on aligned
+// steps) and the per-query lookback.
+func cacheKey(expr string, start, end time.Time, step time.Duration, lookback string) string {
+	st := step.Milliseconds()
+	return fmt.Sprintf("%s\x00%d\x00%d\x00%d\x00%s", expr, st, start.UnixMilli()%st, end.UnixMilli()%st, lookback)
+}
+
+// slice copies the points of m at steps from..to (ms), leaving out series
+// with none.
+func slice(m promql.Matrix, from, to int64) promql.Matrix {
+	var out promql.Matrix
+	for _, s := range m {
+		c := promql.Series{Metric: s.Metric, DropName: s.DropName}
+		for _, p := range s.Floats {
+			if p.T >= from && p.T <= to {
+				c.Floats = append(c.Floats, p)
+			}
+		}
+		for _, p := range s.Histograms {
+			if p.T >= from && p.T <= to {
+				c.Histograms = append(c.Histograms, promql.HPoint{T: p.T, H: p.H.Copy()})
+			}
+		}
+		if len(c.Floats)+len(c.Histograms) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// merge joins the points of two answers over consecutive step ranges (a
+// before b), by series, sorted by labels as the engine sorts a range
+// query's answer.
+func merge(a, b promql.Matrix) promql.Matrix {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	idx := make(map[string]int, len(a))
+	out := slices.Clone(a)
+	for i, s := range out {
+		idx[s.Metric.String()] = i
+	}
+	for _, s := range b {
+		i, ok := idx[s.Metric.String()]
+		if !ok {
+			out = append(out, s)
+			continue
+		}
+		out[i].Floats = append(slices.Clip(out[i].Floats), s.Floats...)
+		out[i].Histograms = append(slices.Clip(out[i].Histograms), s.Histograms...)
+	}
+	sort.Sort(out)
+	return out
+}
+
+func countPoints(m promql.Matrix) int {
+	n := 0
+	for _, s := range m {
+		n += len(s.Floats) + len(s.Histograms)
+	}
+	return n
+}
+
+// ownedMatrix copies a query's matrix out of the engine's pools (Close
+// recycles them).
+func ownedMatrix(m promql.Matrix) promql.Matrix {
+	out := make(promql.Matrix, len(m))
+	for i, s := range m {
+		out[i] = promql.Series{Metric: s.Metric, DropName: s.DropName, Floats: slices.Clone(s.Floats)}
+		if len(s.Histograms) > 0 {
+			out[i].Histograms = make([]promql.HPoint, len(s.Histograms))
+			for j, p := range s.Histograms {
+				out[i].Histograms[j] = promql.HPoint{T: p.T, H: p.H.Copy()}
+			}
+		}
+	}
+	return out
+}

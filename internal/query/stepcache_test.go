@@ -1,0 +1,122 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	promstorage "github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/storage"
+)
+
+// countingQueryable counts the queriers opened and the earliest time one
+// was asked for.
+type countingQueryable struct {
+	promstorage.Queryable
+	opened atomic.Int64
+	mint   atomic.Int64
+}
+
+func (c *countingQueryable) Querier(mint, maxt int64) (promstorage.Querier, error) {
+	c.opened.Add(1)
+	c.mint.Store(mint)
+	return c.Queryable.Querier(mint, maxt)
+}
+
+// A dashboard refreshing a 10-minute window every second: the second
+// answer equals an uncached evaluation of its window, point for point, and
+// the engine evaluated only the steps the first answer did not settle; a
+// late write drops what was kept, and the answer shows it.
+func TestStepCache(t *testing.T) {
+	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry(), OutOfOrderWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const base = 1_800_000_000_000 // ms
+	now := time.UnixMilli(base + 20*60_000)
+	late := storage.NewLateWrites(time.Minute, func() time.Time { return now })
+	app := late.Wrap(st).AppenderV2(context.Background())
+	for i := range 1200 { // 20 minutes at 1 s
+		for _, svc := range []string{"a", "b", "c"} {
+			l := labels.FromStrings("__name__", "orders_total", "service", svc, "i", fmt.Sprint(i%2))
+			if _, err := app.Append(0, l, 0, base+int64(i)*1000, float64(i*(len(svc)+i%7)), nil, nil, promstorage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q := &countingQueryable{Queryable: st}
+	a, err := New(Options{Queryable: q, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return now },
+		StepCache: &StepCache{Generation: late.Generation, Settle: time.Minute, MaxAge: 5 * time.Minute, MaxPoints: 1_000_000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(end time.Time, nocache bool) string {
+		t.Helper()
+		p := url.Values{"query": {`sum by (service) (rate(orders_total[1m]))`},
+			"start": {fmt.Sprint(end.Add(-10 * time.Minute).Unix())}, "end": {fmt.Sprint(end.Unix())}, "step": {"1"}}
+		if nocache {
+			p.Set("nocache", "1")
+		}
+		code, body := call(t, a.QueryRange, http.MethodGet, p, nil)
+		if code != http.StatusOK {
+			t.Fatalf("%d: %s", code, body)
+		}
+		return body
+	}
+	first := ask(now, false)
+	if first != ask(now, true) {
+		t.Fatal("the first answer differs from an uncached one")
+	}
+	// A second later: the steps up to now-1m come from the cache.
+	now = now.Add(time.Second)
+	q.opened.Store(0)
+	got := ask(now, false)
+	if opened := q.opened.Load(); opened != 1 {
+		t.Fatalf("the refresh opened %d queriers, want 1", opened)
+	}
+	// The engine read from the first unsettled step's window on, not the
+	// whole 10 minutes (the window starts 1m rate range + 1 s before).
+	if mint, want := q.mint.Load(), now.Add(-time.Minute-time.Minute).UnixMilli(); mint > want+1000 || mint < want-5000 {
+		t.Errorf("the refresh read from %s, want about %s", time.UnixMilli(mint).UTC(), time.UnixMilli(want).UTC())
+	}
+	if want := ask(now, true); got != want {
+		t.Fatalf("cached answer differs from an uncached one:\ncached   %.300s\nuncached %.300s", got, want)
+	}
+	// A late sample (5 minutes old) for service a: the cache is dropped and
+	// the answer changes where it should.
+	app = late.Wrap(st).AppenderV2(context.Background())
+	l := labels.FromStrings("__name__", "orders_total", "service", "a", "i", "late")
+	for i := range 60 {
+		if _, err := app.Append(0, l, 0, now.Add(-5*time.Minute).UnixMilli()+int64(i)*1000, float64(i*1000), nil, nil, promstorage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if late.Generation() == 0 {
+		t.Fatal("the late write was not counted")
+	}
+	afterLate := ask(now, false)
+	if afterLate == got {
+		t.Fatal("the answer after a late write is the cached one")
+	}
+	if want := ask(now, true); afterLate != want {
+		t.Fatal("the answer after a late write differs from an uncached one")
+	}
+	// An @ modifier's steps depend on the query's end: never cached.
+	if cacheable(a.parser, `rate(orders_total[1m] @ end())`) || !cacheable(a.parser, `rate(orders_total[1m])`) {
+		t.Error("cacheable is wrong about @ end()")
+	}
+}
