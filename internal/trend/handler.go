@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
@@ -137,11 +138,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Week-over-week needs two weeks even when the window is one.
 	span := max(window, 2*week)
 	start := end.Add(-span + Step)
-	expr := Expr(ServiceLabel, svc, metric, kind, agg)
-	points, err := h.hourly(r.Context(), expr, start, end)
-	if err == nil && len(points) == 0 {
-		// Host metrics (gmc agent, node_exporter) carry job, not service.
-		expr = Expr(JobLabel, svc, metric, kind, agg)
+	var expr string
+	var points []Point
+	label, err := h.label(r.Context(), svc, metric, start.Add(-Step), end)
+	if err == nil {
+		expr = Expr(label, svc, metric, kind, agg)
 		points, err = h.hourly(r.Context(), expr, start, end)
 	}
 	if err != nil {
@@ -184,6 +185,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // hourly evaluates expr at every whole hour in [start, end].
+// label is the label svc names: service when a series of metric has
+// service=svc in [start, end] (a look at the index, no samples read), else
+// job (host metrics from the gmc agent or node_exporter carry job, not
+// service).
+func (h *Handler) label(ctx context.Context, svc, metric string, start, end time.Time) (string, error) {
+	q, err := h.opts.Queryable.Querier(start.UnixMilli(), end.UnixMilli())
+	if err != nil {
+		return "", fmt.Errorf("open querier: %w", err)
+	}
+	defer q.Close()
+	vals, _, err := q.LabelValues(ctx, ServiceLabel, nil,
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
+		labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
+	if err != nil {
+		return "", fmt.Errorf("look up series of %s with service %q: %w", metric, svc, err)
+	}
+	if len(vals) > 0 {
+		return ServiceLabel, nil
+	}
+	return JobLabel, nil
+}
+
 func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time) ([]Point, error) {
 	q, err := h.opts.Engine.NewRangeQuery(ctx, h.opts.Queryable, nil, expr, start, end, Step)
 	if err != nil {
