@@ -44,6 +44,8 @@ type Config struct {
 	Alerting      rules.Config          `yaml:"alerting"`
 	// Notify routes alerts to receivers, in Alertmanager's shape.
 	Notify notify.Config `yaml:"notify"`
+	// Silences bounds the silences (Alertmanager's --silences.* flags).
+	Silences notify.SilencesConfig `yaml:"silences"`
 	// SLAs are the service-level agreements gmc tracks.
 	SLAs []sla.SLA `yaml:"slas"`
 	// Benchmarks are run on their schedules inside gmc server.
@@ -142,6 +144,7 @@ func Default() Config {
 		Alerting:   rules.DefaultConfig(),
 		Benchmarks: bench.DefaultConfig(),
 		Query:      query.DefaultConfig(),
+		Silences:   notify.DefaultSilencesConfig(),
 	}
 }
 
@@ -279,6 +282,7 @@ func (c *Config) Validate() error {
 		c.Limits.Validate, c.Pushgateway.Validate, c.Alerting.Validate, c.validateAlerting,
 		c.RemoteWrite.Validate, c.Cluster.Validate, c.Auth.Validate, c.Query.Validate,
 		c.OTLP.Validate,
+		c.Silences.Validate,
 	} {
 		if err := validate(); err != nil {
 			return err

@@ -64,6 +64,8 @@ func TestLoadFileBad(t *testing.T) {
 		"downsampling-bad-tier.bad.yml":       "storage.downsampling.retention[0].keep.5m: no such tier (raw, 1m, 1h)",
 		"downsampling-bad-resolution.bad.yml": "storage.downsampling.tiers[1].resolution 1m: must be coarser than tiers[0]'s 1h",
 		"otlp-twice.bad.yml":                  `otlp.promote_resource_attributes[1]: "cloud.region" is listed twice`,
+		"silences-zero.bad.yml":               "silences.max_silences: must be positive",
+		"series-limit-negative.bad.yml":       "limits.max_series_per_service: must not be negative (0: off)",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

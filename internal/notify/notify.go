@@ -115,7 +115,7 @@ type Dispatcher struct {
 	inhibit  *inhibitor
 	nlog     notificationLog // nil: what each group remembers itself
 	local    *localLog       // the file-backed nlog without HA
-	alerts   alertStore // every alert received, for /api/v2/alerts
+	alerts   alertStore      // every alert received, for /api/v2/alerts
 	started  time.Time
 
 	mu      sync.Mutex
@@ -153,7 +153,7 @@ func New(opts Options) (*Dispatcher, error) {
 		opts.Timeout = 15 * time.Second
 	}
 	if opts.SilenceRetention <= 0 {
-		opts.SilenceRetention = 5 * 24 * time.Hour
+		opts.SilenceRetention = DefaultSilenceRetention
 	}
 	if opts.ForwardQueue <= 0 {
 		opts.ForwardQueue = 10000
@@ -293,6 +293,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.stopped = true
 	d.mu.Unlock()
 	d.wg.Wait()
+	if err := d.silences.Snapshot(); err != nil { // the change log folded in
+		d.logger.Error("snapshot silences", "err", err)
+	}
 	if logDone != nil { // the last snapshot, once every group has stopped
 		stopLog()
 		<-logDone

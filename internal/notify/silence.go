@@ -1,9 +1,12 @@
 package notify
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"sync"
@@ -14,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gmc-dev/gmc/internal/atomicfile"
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // SilenceState is where a silence is in its life.
@@ -63,13 +67,58 @@ type Silences struct {
 	// JSON (Alertmanager's --silences.max-silences and
 	// --silences.max-silence-size-bytes); 0: no bound.
 	maxCount, maxSize int
+	// With a file, the silences are the snapshot in file plus the changes
+	// appended (one JSON object a line, fsynced) to file.log since; the
+	// snapshot is rewritten and the log emptied once the log outgrows the
+	// snapshot (at least logCompactBytes), so an Add writes only its own
+	// silence (Alertmanager snapshots its silences on a timer, losing the
+	// changes since at a crash; gmc acknowledges a silence once it is on disk).
+	log                 *os.File
+	logBytes, snapBytes int64
 }
+
+// logCompactBytes is the smallest change log that is folded into the snapshot.
+const logCompactBytes = 1 << 20
 
 // Default silence limits (Options.MaxSilences, Options.MaxSilenceSizeBytes).
 const (
 	DefaultMaxSilences         = 10_000
 	DefaultMaxSilenceSizeBytes = 16 << 10
+	DefaultSilenceRetention    = 5 * 24 * time.Hour
 )
+
+// SilencesConfig bounds the silences: the `silences:` section of gmc.yml,
+// Alertmanager's --silences.max-silences, --silences.max-silence-size-bytes
+// and --data.retention.
+type SilencesConfig struct {
+	// MaxSilences bounds the active and pending silences; a new one over it
+	// is refused with 400.
+	MaxSilences int `yaml:"max_silences"`
+	// MaxSilenceSizeBytes bounds one silence, as JSON.
+	MaxSilenceSizeBytes int `yaml:"max_silence_size_bytes"`
+	// Retention keeps expired silences listed this long.
+	Retention duration.Duration `yaml:"retention"`
+}
+
+// DefaultSilencesConfig is 10,000 silences of at most 16 KiB each, expired
+// ones kept 5 days.
+func DefaultSilencesConfig() SilencesConfig {
+	return SilencesConfig{MaxSilences: DefaultMaxSilences, MaxSilenceSizeBytes: DefaultMaxSilenceSizeBytes,
+		Retention: duration.Duration(DefaultSilenceRetention)}
+}
+
+// Validate checks the section; errors name the field under `silences.`.
+func (c SilencesConfig) Validate() error {
+	switch {
+	case c.MaxSilences <= 0:
+		return errors.New("silences.max_silences: must be positive")
+	case c.MaxSilenceSizeBytes <= 0:
+		return errors.New("silences.max_silence_size_bytes: must be positive")
+	case c.Retention <= 0:
+		return errors.New("silences.retention: must be positive")
+	}
+	return nil
+}
 
 func newSilences(now func() time.Time, retention time.Duration, file string) (*Silences, error) {
 	s := &Silences{now: now, retention: retention, file: file, items: map[string]*Silence{}}
@@ -77,20 +126,67 @@ func newSilences(now func() time.Time, retention time.Duration, file string) (*S
 		return s, nil
 	}
 	data, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return nil, fmt.Errorf("read silences: %w", err)
+	default:
+		var list []*Silence
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, fmt.Errorf("parse silences %s: %w", file, err)
+		}
+		for _, sil := range list {
+			s.items[sil.ID] = sil
+		}
+		s.snapBytes = int64(len(data))
 	}
-	var list []*Silence
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("parse silences %s: %w", file, err)
-	}
-	for _, sil := range list {
-		s.items[sil.ID] = sil
+	if err := s.openLog(); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// openLog replays the change log over the snapshot and opens it for
+// appending. A last line cut short by a crash (never acknowledged: Add
+// returns after its fsync) is dropped; a bad line before it is an error.
+func (s *Silences) openLog() error {
+	name := s.file + ".log"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open silences log: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("read silences log: %w", err)
+	}
+	good := 0
+	for n := 1; good < len(data); n++ {
+		end := bytes.IndexByte(data[good:], '\n')
+		if end < 0 {
+			break // the torn tail of a write a crash cut
+		}
+		var sil Silence
+		if err := json.Unmarshal(data[good:good+end], &sil); err != nil || sil.ID == "" {
+			f.Close()
+			return fmt.Errorf("parse %s line %d: %v", name, n, cmp.Or(err, errors.New("no id")))
+		}
+		s.items[sil.ID] = &sil
+		good += end + 1
+	}
+	if good < len(data) {
+		if err := f.Truncate(int64(good)); err != nil {
+			f.Close()
+			return fmt.Errorf("truncate torn silences log: %w", err)
+		}
+	}
+	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("seek silences log: %w", err)
+	}
+	s.log, s.logBytes = f, int64(good)
+	s.gc(s.now())
+	return nil
 }
 
 // Validate checks a silence as Add would; errors name the field.
@@ -176,7 +272,7 @@ func (s *Silences) Add(sil Silence) (string, error) {
 	s.items[sil.ID] = &sil
 	s.gc(now)
 	s.share(&sil)
-	return sil.ID, s.save()
+	return sil.ID, s.persist(&sil)
 }
 
 // Expire ends a silence now.
@@ -199,7 +295,7 @@ func (s *Silences) Expire(id string) error {
 	cp.UpdatedAt = now
 	s.items[id] = &cp
 	s.share(&cp)
-	return s.save()
+	return s.persist(&cp)
 }
 
 // SetBroadcast has every change sent to the HA peers through f
@@ -241,7 +337,7 @@ func (s *Silences) Merge(b []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := false
+	var changed []*Silence
 	for _, sil := range list {
 		if sil == nil || sil.ID == "" {
 			continue
@@ -250,13 +346,13 @@ func (s *Silences) Merge(b []byte) error {
 			continue
 		}
 		s.items[sil.ID] = sil
-		changed = true
+		changed = append(changed, sil)
 	}
-	if !changed {
+	if len(changed) == 0 {
 		return nil
 	}
 	s.gc(s.now())
-	return s.save()
+	return s.persist(changed...)
 }
 
 // Get returns one silence.
@@ -316,8 +412,37 @@ func (s *Silences) gc(now time.Time) {
 	}
 }
 
-// save writes the silences atomically when a file is configured. Caller holds mu.
-func (s *Silences) save() error {
+// persist makes changed durable: appended to the log and fsynced, or, once
+// the log has outgrown the snapshot, by a new snapshot. Caller holds mu.
+func (s *Silences) persist(changed ...*Silence) error {
+	if s.file == "" {
+		return nil
+	}
+	if s.logBytes > max(logCompactBytes, s.snapBytes) {
+		return s.snapshot()
+	}
+	var b []byte
+	for _, sil := range changed {
+		line, err := json.Marshal(sil)
+		if err != nil {
+			return fmt.Errorf("encode silence: %w", err)
+		}
+		b = append(append(b, line...), '\n')
+	}
+	if _, err := s.log.Write(b); err != nil {
+		return fmt.Errorf("append to silences log: %w", err)
+	}
+	if err := s.log.Sync(); err != nil {
+		return fmt.Errorf("sync silences log: %w", err)
+	}
+	s.logBytes += int64(len(b))
+	return nil
+}
+
+// snapshot writes every silence kept to the file atomically, then empties
+// the log (a crash between the two replays changes the snapshot already
+// holds: harmless). Caller holds mu.
+func (s *Silences) snapshot() error {
 	if s.file == "" {
 		return nil
 	}
@@ -333,7 +458,23 @@ func (s *Silences) save() error {
 	if err := atomicfile.Write(s.file, data, 0o600); err != nil {
 		return fmt.Errorf("save silences: %w", err)
 	}
-	return nil
+	s.snapBytes = int64(len(data))
+	if err := s.log.Truncate(0); err != nil {
+		return fmt.Errorf("empty silences log: %w", err)
+	}
+	if _, err := s.log.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("empty silences log: %w", err)
+	}
+	s.logBytes = 0
+	return s.log.Sync()
+}
+
+// Snapshot folds the change log into the snapshot file (at shutdown).
+func (s *Silences) Snapshot() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gc(s.now())
+	return s.snapshot()
 }
 
 // newID returns a random UUID (version 4), as Alertmanager's silence IDs.

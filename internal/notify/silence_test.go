@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/alertmanager/pkg/labels"
 )
 
-func mustMatchers(t *testing.T, s string) labels.Matchers {
+func mustMatchers(t testing.TB, s string) labels.Matchers {
 	t.Helper()
 	ms, err := labels.ParseMatchers(s)
 	if err != nil {

@@ -47,6 +47,9 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		Now:                 s.opts.Now,
 		ExternalURL:         externalURL,
 		SilencesFile:        filepath.Join(cfg.Server.DataDir, "silences.json"),
+		SilenceRetention:    time.Duration(cfg.Silences.Retention),
+		MaxSilences:         cfg.Silences.MaxSilences,
+		MaxSilenceSizeBytes: cfg.Silences.MaxSilenceSizeBytes,
 		NotificationLogFile: filepath.Join(cfg.Server.DataDir, "nflog"),
 		Version:             s.opts.Version,
 	})

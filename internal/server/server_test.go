@@ -229,3 +229,20 @@ func TestCardinalityLimitsWired(t *testing.T) {
 		t.Error(`/metrics lacks gmc_ingest_series_limited_total{limit="max_series_per_service"} 1`)
 	}
 }
+
+// TestSilenceLimitsFromConfig checks that gmc.yml's silences section reaches
+// the silence store: past silences.max_silences a POST gets Alertmanager's 400.
+func TestSilenceLimitsFromConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Silences.MaxSilences = 1
+	base := startServer(t, cfg)
+	body := fmt.Sprintf(`{"matchers":[{"name":"service","value":"a","isRegex":false}],"endsAt":%q,"createdBy":"ops","comment":"maintenance"}`,
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if code, msg := do(t, "POST", base+"/api/v2/silences", "application/json", []byte(body)); code != http.StatusOK {
+		t.Fatalf("first silence: %d %s", code, msg)
+	}
+	code, msg := do(t, "POST", base+"/api/v2/silences", "application/json", []byte(body))
+	if code != http.StatusBadRequest || !strings.Contains(msg, "exceeded maximum number of silences: 1 (limit: 1)") {
+		t.Errorf("second silence over silences.max_silences 1: %d %s", code, msg)
+	}
+}
