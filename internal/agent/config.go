@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
@@ -76,7 +77,18 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfigFile reads a YAML file over DefaultConfig.
+// SetDirectory resolves relative bearer_token_file and tls_config files
+// against dir, the directory of the configuration file (spool.dir, like a
+// data directory, stays relative to the working directory).
+func (c *Config) SetDirectory(dir string) {
+	c.BearerTokenFile = promconfig.JoinDir(dir, c.BearerTokenFile)
+	c.TLSConfig.SetDirectory(dir)
+}
+
+var _ promconfig.DirectorySetter = (*Config)(nil)
+
+// LoadConfigFile reads a YAML file over DefaultConfig; relative file paths
+// in it are resolved against its directory.
 func LoadConfigFile(path string) (Config, error) {
 	cfg := DefaultConfig()
 	b, err := os.ReadFile(path)
@@ -88,6 +100,7 @@ func LoadConfigFile(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("parse agent config %s: %w", path, err)
 	}
+	cfg.SetDirectory(filepath.Dir(path))
 	return cfg, cfg.Validate()
 }
 

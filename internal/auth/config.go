@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	commoncfg "github.com/prometheus/common/config"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -55,6 +56,14 @@ type Token struct {
 	Token     string `yaml:"token"`
 	TokenFile string `yaml:"token_file"`
 	TokenEnv  string `yaml:"token_env"`
+}
+
+// SetDirectory resolves the tokens' relative token_file paths against dir,
+// the directory of the configuration file.
+func (c *Config) SetDirectory(dir string) {
+	for i := range c.Tokens {
+		c.Tokens[i].TokenFile = commoncfg.JoinDir(dir, c.Tokens[i].TokenFile)
+	}
 }
 
 // User is one basic-auth user.

@@ -12,10 +12,12 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
@@ -187,10 +189,15 @@ type fileConfig struct {
 
 // Load parses a bench.yml (top-level key `benchmarks:`) over the defaults,
 // normalises and validates it.
-func Load(data []byte) (Config, error) {
+func Load(data []byte) (Config, error) { return loadIn(data, "") }
+
+func loadIn(data []byte, dir string) (Config, error) {
 	cfg, err := decode(data)
 	if err != nil {
 		return Config{}, err
+	}
+	if dir != "" {
+		cfg.SetDirectory(dir)
 	}
 	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
@@ -211,13 +218,15 @@ func decode(data []byte) (Config, error) {
 	return fc.Benchmarks, nil
 }
 
-// LoadFile reads and loads the bench.yml at path.
+// LoadFile reads and loads the bench.yml at path; relative paths in it
+// (baseline, exec and gobench dirs, gobench file) are resolved against its
+// directory.
 func LoadFile(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read bench config: %w", err)
 	}
-	cfg, err := Load(data)
+	cfg, err := loadIn(data, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -225,6 +234,22 @@ func LoadFile(path string) (Config, error) {
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_.:/-]*$`)
+
+// SetDirectory resolves relative paths against dir, the directory of the
+// configuration file: the pinned baseline, exec and gobench dirs and the
+// gobench file.
+func (c *Config) SetDirectory(dir string) {
+	c.Baseline = commoncfg.JoinDir(dir, c.Baseline)
+	for _, b := range c.Suite {
+		if b.Exec != nil {
+			b.Exec.Dir = commoncfg.JoinDir(dir, b.Exec.Dir)
+		}
+		if b.GoBench != nil {
+			b.GoBench.Dir = commoncfg.JoinDir(dir, b.GoBench.Dir)
+			b.GoBench.File = commoncfg.JoinDir(dir, b.GoBench.File)
+		}
+	}
+}
 
 // Normalise fills the defaults: zero top-level values take theirs (so a
 // config built in Go works) and each benchmark's section gets its kind's.

@@ -163,3 +163,24 @@ benchmarks:
 		t.Errorf("Normalise left defaults unset: %+v", want)
 	}
 }
+
+// A bench.yml's relative baseline and dirs resolve against its directory.
+func TestLoadFileRelativePaths(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "b")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	yml := "benchmarks:\n  baseline: runs/base.json\n  suite:\n    - {name: x, kind: exec, exec: {shell: 'true', dir: work}}\n    - {name: g, kind: gobench, gobench: {dir: /abs/mod}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "bench.yml"), []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(root)
+	cfg, err := LoadFile(filepath.Join("b", "bench.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Baseline != filepath.Join("b", "runs", "base.json") || cfg.Suite[0].Exec.Dir != filepath.Join("b", "work") || cfg.Suite[1].GoBench.Dir != "/abs/mod" {
+		t.Errorf("baseline %q, exec.dir %q, gobench.dir %q", cfg.Baseline, cfg.Suite[0].Exec.Dir, cfg.Suite[1].GoBench.Dir)
+	}
+}

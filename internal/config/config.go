@@ -13,6 +13,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -149,10 +150,17 @@ func Default() Config {
 }
 
 // Load parses YAML over the defaults, normalises and validates the result.
-func Load(data []byte) (Config, error) {
+// Relative paths in it are left as they are (relative to the working
+// directory); LoadFile resolves them against the file's directory.
+func Load(data []byte) (Config, error) { return load(data, "") }
+
+func load(data []byte, dir string) (Config, error) {
 	cfg, err := decode(data)
 	if err != nil {
 		return Config{}, err
+	}
+	if dir != "" {
+		cfg.SetDirectory(dir)
 	}
 	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
@@ -173,18 +181,35 @@ func decode(data []byte) (Config, error) {
 	return cfg, nil
 }
 
-// LoadFile reads and loads the YAML file at path.
+// LoadFile reads and loads the YAML file at path. Relative file paths in
+// it (rule_files, *_file, tls_config files, benchmark baselines and dirs)
+// are resolved against the file's directory, as Prometheus and Alertmanager
+// do; server.data_dir stays relative to the working directory, as
+// Prometheus's --storage.tsdb.path.
 func LoadFile(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
-	cfg, err := Load(data)
+	cfg, err := load(data, filepath.Dir(path))
 	if err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }
+
+// SetDirectory joins every relative file path of the configuration with
+// dir (commoncfg.DirectorySetter): each component resolves its own.
+func (c *Config) SetDirectory(dir string) {
+	c.Storage.HTTPConfig.SetDirectory(dir)
+	c.Alerting.SetDirectory(dir)
+	c.Notify.SetDirectory(dir)
+	c.Benchmarks.SetDirectory(dir)
+	c.RemoteWrite.SetDirectory(dir)
+	c.Auth.SetDirectory(dir)
+}
+
+var _ commoncfg.DirectorySetter = (*Config)(nil)
 
 // Normalise fills the defaults that depend on what was configured, through
 // each component's own Normalise (scrape jobs, thresholds, notify routes and

@@ -46,6 +46,17 @@ import (
 // write_relabel_configs, queue_config, remote_timeout, ...).
 type Config []*promconfig.RemoteWriteConfig
 
+// SetDirectory resolves the entries' relative file paths (tls_config,
+// credentials files) against dir, the directory of the configuration file,
+// as Prometheus does.
+func (c Config) SetDirectory(dir string) {
+	for _, rw := range c {
+		if rw != nil {
+			rw.SetDirectory(dir)
+		}
+	}
+}
+
 // Normalise fills what Prometheus fills after loading its own file: the
 // relabel rules' name validation scheme (UTF-8, as gmc's), when unset.
 func (c Config) Normalise() {

@@ -135,6 +135,26 @@ func (c Config) String() string {
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
+// SetDirectory resolves the channels' relative *_file paths against dir,
+// the directory of the configuration file (as Alertmanager does).
+func (c *Config) SetDirectory(dir string) {
+	for i := range c.Receivers {
+		r := &c.Receivers[i]
+		for j := range r.SlackConfigs {
+			r.SlackConfigs[j].SetDirectory(dir)
+		}
+		for j := range r.TelegramConfigs {
+			r.TelegramConfigs[j].SetDirectory(dir)
+		}
+		for j := range r.EmailConfigs {
+			r.EmailConfigs[j].SetDirectory(dir)
+		}
+		for j := range r.WebhookConfigs {
+			r.WebhookConfigs[j].SetDirectory(dir)
+		}
+	}
+}
+
 // enabled reports whether the config routes anything: the zero Config sends
 // nothing.
 func (c *Config) enabled() bool {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	commoncfg "github.com/prometheus/common/config"
+
 	"github.com/gmc-dev/gmc/internal/duration"
 )
 
@@ -25,6 +27,14 @@ type Config struct {
 // evaluation every 10s, the default rules on.
 func DefaultConfig() Config {
 	return Config{EvaluationInterval: duration.Duration(10 * time.Second), DefaultRules: true}
+}
+
+// SetDirectory resolves relative rule_files globs against dir, the directory
+// of the configuration file.
+func (c *Config) SetDirectory(dir string) {
+	for i, f := range c.RuleFiles {
+		c.RuleFiles[i] = commoncfg.JoinDir(dir, f)
+	}
 }
 
 // Normalise fills the thresholds' defaults.

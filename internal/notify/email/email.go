@@ -68,6 +68,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// SetDirectory resolves a relative auth_password_file and tls_config's
+// files against dir, the directory of the configuration file.
+func (c *Config) SetDirectory(dir string) {
+	c.AuthPasswordFile = commoncfg.JoinDir(dir, c.AuthPasswordFile)
+	c.TLSConfig.SetDirectory(dir)
+}
+
 func (c *Config) requireTLS() bool { return c.RequireTLS == nil || *c.RequireTLS }
 
 // Notifier sends mail through one smarthost.

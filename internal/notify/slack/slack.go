@@ -30,6 +30,12 @@ func (c *Config) Validate() error {
 	return channel.CheckSecretURL(c.WebhookURL, c.WebhookURLFile, "webhook_url")
 }
 
+// SetDirectory resolves a relative webhook_url_file against dir, the
+// directory of the configuration file.
+func (c *Config) SetDirectory(dir string) {
+	c.WebhookURLFile = commoncfg.JoinDir(dir, c.WebhookURLFile)
+}
+
 // Notifier posts to one Slack webhook.
 type Notifier struct {
 	cfg    Config

@@ -57,6 +57,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// SetDirectory resolves a relative bot_token_file against dir, the directory
+// of the configuration file.
+func (c *Config) SetDirectory(dir string) {
+	c.BotTokenFile = commoncfg.JoinDir(dir, c.BotTokenFile)
+}
+
 // Notifier sends to one chat.
 type Notifier struct {
 	cfg      Config

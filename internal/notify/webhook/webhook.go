@@ -28,6 +28,10 @@ func (c *Config) Validate() error {
 	return channel.CheckSecretURL(c.URL, c.URLFile, "url")
 }
 
+// SetDirectory resolves a relative url_file against dir, the directory of
+// the configuration file.
+func (c *Config) SetDirectory(dir string) { c.URLFile = commoncfg.JoinDir(dir, c.URLFile) }
+
 // Notifier posts to one URL.
 type Notifier struct {
 	cfg    Config
