@@ -197,17 +197,47 @@ func parseGroupingPath(escaped string) (labels.Labels, error) {
 // text format by default (curl sends form encoding), OpenMetrics or protobuf
 // when asked for. text reports whether it is the text format.
 func textParser(body []byte, contentType string, st *labels.SymbolTable) (p textparse.Parser, text bool, err error) {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	switch mt {
-	case "application/openmetrics-text", "application/vnd.google.protobuf":
-	default:
-		contentType, text = "text/plain; version=0.0.4", true
+	if text = isTextFormat(contentType); text {
+		contentType, body = "text/plain; version=0.0.4", tidyText(body)
 	}
 	p, err = textparse.New(body, contentType, st, textparse.ParserOptions{FallbackContentType: "text/plain"})
 	if p == nil {
 		return nil, false, badRequest("parse body: Content-Type %q: %v", contentType, err)
 	}
 	return p, text, nil
+}
+
+// isTextFormat reports whether a push with this Content-Type is read as the
+// text format: anything but OpenMetrics and protobuf (curl sends form encoding).
+func isTextFormat(contentType string) bool {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt != "application/openmetrics-text" && mt != "application/vnd.google.protobuf"
+}
+
+// tidyText reads a text-format body as the Pushgateway and VictoriaMetrics
+// do where Prometheus's parser is stricter: CRLF line ends become LF
+// (Windows batch jobs) and blanks before a line's first token go (the
+// Pushgateway's parser skips them; Prometheus's would make them part of the
+// metric name). A body with neither is returned as it is, without a copy.
+// Splitting on \n is safe: a label value cannot hold a raw line feed.
+func tidyText(body []byte) []byte {
+	if !bytes.Contains(body, []byte("\r\n")) && !indented(body) {
+		return body
+	}
+	out := make([]byte, 0, len(body))
+	for i, line := range bytes.Split(body, []byte("\n")) {
+		if i > 0 {
+			out = append(out, '\n')
+		}
+		out = append(out, bytes.TrimSuffix(bytes.TrimLeft(line, " \t"), []byte("\r"))...)
+	}
+	return out
+}
+
+// indented reports whether a line of body starts with a blank or a tab.
+func indented(body []byte) bool {
+	return len(body) > 0 && (body[0] == ' ' || body[0] == '\t') ||
+		bytes.Contains(body, []byte("\n ")) || bytes.Contains(body, []byte("\n\t"))
 }
 
 // parsedSample is one sample of a push body, before the grouping labels.
@@ -288,6 +318,9 @@ func parseEntries(p textparse.Parser, f *familyTracker, out []parsedSample) ([]p
 // yields the samples of its good lines, and each bad line in rej; any other
 // malformed body is an error (nothing written).
 func parsePush(body []byte, contentType string, rej *rejections) ([]parsedSample, error) {
+	if isTextFormat(contentType) {
+		body = tidyText(body) // also for the line-by-line reading below
+	}
 	p, text, err := textParser(body, contentType, labels.NewSymbolTable())
 	if err != nil {
 		return nil, err
