@@ -335,11 +335,12 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
 func anchor(name string) string { return "b-" + idUnsafe.ReplaceAllString(name, "_") }
 
 // trendSVG plots the week's medians with their confidence intervals, and the
-// baseline median as a dashed line; regressed runs are red.
+// baseline median as a dashed line; regressed runs are red. The y axis has
+// round ticks and a left margin as wide as its longest label (labels lost
+// their leading digits); the x axis spans the runs (not the whole week, which
+// squeezed 50 runs of one afternoon into one line) with ticks chosen for it.
 func trendSVG(e *ReportEntry, from, to time.Time) string {
-	const w, h, left, right, top, bottom = 640.0, 200.0, 70.0, 10.0, 10.0, 30.0
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="trend of %s">`, w, h, w, h, html.EscapeString(e.Name))
+	const w, h, right, top, bottom = 640.0, 200.0, 10.0, 10.0, 30.0
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, p := range e.Trend {
 		lo = math.Min(lo, math.Min(p.Median, nonZero(p.Lo, p.Median)))
@@ -357,19 +358,46 @@ func trendSVG(e *ReportEntry, from, to time.Time) string {
 		lo, hi = lo*0.9, hi*1.1+1e-12
 	}
 	pad := (hi - lo) * 0.1
-	lo, hi = math.Max(0, lo-pad), hi+pad
+	yTicks, step := niceTicks(math.Max(0, lo-pad), hi+pad, 5)
+	lo, hi = yTicks[0], yTicks[len(yTicks)-1]
+	labels := make([]string, len(yTicks))
+	left := 40.0
+	for i, v := range yTicks {
+		labels[i] = FormatValue(roundTo(v, step), e.Unit)
+		// ~6.5 px per character at 11px, and a gap before the frame.
+		left = math.Max(left, 10+6.5*float64(len([]rune(labels[i]))))
+	}
+
+	// The x range: the runs, padded by a twentieth (at least 30 minutes
+	// wide), within [from, to].
+	tMin, tMax := to, from
+	for _, p := range e.Trend {
+		if p.T.Before(tMin) {
+			tMin = p.T
+		}
+		if p.T.After(tMax) {
+			tMax = p.T
+		}
+	}
+	if tMax.Before(tMin) {
+		tMin, tMax = from, to
+	}
+	span := max(tMax.Sub(tMin), 30*time.Minute)
+	tMin, tMax = tMin.Add(-span/20), tMin.Add(span+span/20)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="trend of %s">`, w, h, w, h, html.EscapeString(e.Name))
 	x := func(t time.Time) float64 {
-		return left + (w-left-right)*float64(t.Sub(from))/float64(to.Sub(from))
+		return left + (w-left-right)*float64(t.Sub(tMin))/float64(tMax.Sub(tMin))
 	}
 	y := func(v float64) float64 { return top + (h-top-bottom)*(1-(v-lo)/(hi-lo)) }
 	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#ccc"/>`, left, top, w-left-right, h-top-bottom)
-	for i := 0; i <= 4; i++ {
-		v := lo + (hi-lo)*float64(i)/4
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%s</text>`, left-4, y(v)+4, html.EscapeString(FormatValue(v, e.Unit)))
+	for i, v := range yTicks {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end" data-tick="y">%s</text>`, left-4, y(v)+4, html.EscapeString(labels[i]))
 	}
-	for d := 0; d < 7; d++ {
-		t := from.AddDate(0, 0, d)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f">%s</text>`, x(t)+2, h-10, t.Format("Mon 02"))
+	for _, t := range timeTicks(tMin, tMax, w-left-right) {
+		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.0f" y2="%.0f" stroke="#eee"/>`, x(t.at), x(t.at), top, h-bottom)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle" data-tick="x">%s</text>`, x(t.at), h-10, t.label)
 	}
 	if baseline > 0 {
 		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#888" stroke-dasharray="4 3"><title>baseline median %s</title></line>`,
@@ -393,6 +421,73 @@ func trendSVG(e *ReportEntry, from, to time.Time) string {
 	}
 	b.WriteString("</svg>")
 	return b.String()
+}
+
+// niceTicks covers [lo, hi] with about n ticks at a round step (1, 2 or 5
+// times a power of ten); it returns the ticks (first ≤ lo, last ≥ hi) and
+// the step.
+func niceTicks(lo, hi float64, n int) ([]float64, float64) {
+	if !(hi > lo) {
+		hi = lo + 1
+	}
+	raw := (hi - lo) / float64(n-1)
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * p
+	for _, m := range []float64{1, 2, 5} {
+		if m*p >= raw {
+			step = m * p
+			break
+		}
+	}
+	var ticks []float64
+	for v := math.Floor(lo/step) * step; len(ticks) < 4*n; v += step {
+		ticks = append(ticks, v)
+		if v >= hi-step*1e-9 {
+			break
+		}
+	}
+	return ticks, step
+}
+
+// roundTo rounds v to the step's decimals (no 0.30000000000000004).
+func roundTo(v, step float64) float64 {
+	d := math.Pow(10, math.Max(0, -math.Floor(math.Log10(step))))
+	return math.Round(v*d) / d
+}
+
+type timeTick struct {
+	at    time.Time
+	label string
+}
+
+// timeTicks places UTC ticks at a round interval over [from, to], at least
+// 70 px apart on an axis width px wide, labelled by the hour within a day
+// and by the day beyond.
+func timeTicks(from, to time.Time, width float64) []timeTick {
+	span := to.Sub(from)
+	maxTicks := max(2, int(width/70))
+	steps := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+	step := steps[len(steps)-1]
+	for _, s := range steps {
+		if int(span/s) < maxTicks {
+			step = s
+			break
+		}
+	}
+	layout := "15:04"
+	if step >= 24*time.Hour {
+		layout = "Mon 02"
+	} else if from.UTC().YearDay() != to.UTC().YearDay() {
+		layout = "Mon 15:04"
+	}
+	var out []timeTick
+	for t := from.UTC().Truncate(step); !t.After(to); t = t.Add(step) {
+		if t.Before(from) {
+			continue
+		}
+		out = append(out, timeTick{at: t, label: t.Format(layout)})
+	}
+	return out
 }
 
 func nonZero(v, fallback float64) float64 {

@@ -103,6 +103,8 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 			Annotations: map[string]string{
 				"summary":     "service {{ $labels.service }} is down: it sent nothing for {{ humanizeDuration $value }}",
 				"description": "The newest sample {{ $labels.service }} sent is {{ humanizeDuration $value }} old.",
+				// The dashboard formats the value by it.
+				"unit": "seconds",
 			},
 		}},
 	}

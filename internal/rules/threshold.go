@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
@@ -95,6 +96,20 @@ func (t Threshold) Expr() string {
 	return sel + " " + t.Op + " " + strconv.FormatFloat(t.Value, 'g', -1, 64)
 }
 
+// unitOfMetric is the base unit a metric's name ends in, by Prometheus's
+// naming conventions (_seconds, _bytes, _ratio, _percent), as the "unit"
+// annotation names it; "" when the name has none.
+func unitOfMetric(metric string) string {
+	for _, u := range []struct{ suffix, unit string }{
+		{"_seconds", "seconds"}, {"_bytes", "bytes"}, {"_ratio", "ratio"}, {"_percent", "percent"},
+	} {
+		if strings.HasSuffix(metric, u.suffix) {
+			return u.unit
+		}
+	}
+	return ""
+}
+
 // Rule is the alerting rule the threshold compiles to.
 func (t Threshold) Rule() rulefmt.Rule {
 	sev := t.Severity
@@ -112,6 +127,9 @@ func (t Threshold) Rule() rulefmt.Rule {
 	ann := map[string]string{
 		"summary":     fmt.Sprintf("%s %s %s", t.Metric, t.Op, value),
 		"description": fmt.Sprintf("%s is {{ $value }} on {{ $labels.instance }}{{ with $labels.service }} (service {{ . }}){{ end }}, threshold %s %s.", t.Metric, t.Op, value),
+	}
+	if u := unitOfMetric(t.Metric); u != "" {
+		ann["unit"] = u
 	}
 	for k, v := range t.Annotations {
 		ann[k] = v

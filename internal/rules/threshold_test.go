@@ -75,6 +75,19 @@ func TestThresholdRule(t *testing.T) {
 	if r.Annotations["summary"] != "gmc_queue_depth > 10" || r.Annotations["runbook"] != "https://runbooks/queue" || r.Annotations["description"] == "" {
 		t.Fatalf("annotations = %v", r.Annotations)
 	}
+	// The unit annotation: from the metric name's base unit, else none (the
+	// dashboard then says the unit is unknown); an annotation given wins.
+	for metric, want := range map[string]string{
+		"gmc_queue_depth": "", "node_filesystem_avail_bytes": "bytes", "http_request_duration_seconds": "seconds",
+		"cache_hit_ratio": "ratio", "cpu_percent": "percent",
+	} {
+		if got, ok := (Threshold{Name: "A", Metric: metric, Op: ">", Value: 1}).Rule().Annotations["unit"]; got != want || ok != (want != "") {
+			t.Errorf("%s: unit annotation %q (set %v), want %q", metric, got, ok, want)
+		}
+	}
+	if u := (Threshold{Name: "A", Metric: "x_seconds", Op: ">", Value: 1, Annotations: map[string]string{"unit": "ms"}}).Rule().Annotations["unit"]; u != "ms" {
+		t.Errorf("unit annotation %q, want the one given (ms)", u)
+	}
 	// Default severity.
 	d := Threshold{Name: "A", Metric: "x", Op: ">", Value: 1}
 	if err := d.Validate(); err != nil || d.Severity != "" {

@@ -295,6 +295,8 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short),
 			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }}; at %s× the whole budget of %s lasts %s.",
 				long, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
+			// The value is the long window's error ratio.
+			"unit": "ratio",
 		},
 	}
 }

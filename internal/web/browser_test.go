@@ -52,7 +52,21 @@ func withHandler(pattern string, h http.Handler) stackOption {
 
 func startStack(t *testing.T, services int, fixtures bool, opts ...stackOption) *stack {
 	t.Helper()
-	srv, _ := servertest.Start(t, config.Default())
+	return startStackWith(t, services, fixtures, nil, opts...)
+}
+
+// startStackWith is startStack with cfgFn adjusting the server's config.
+func startStackWith(t *testing.T, services int, fixtures bool, cfgFn func(*config.Config), opts ...stackOption) *stack {
+	t.Helper()
+	cfg := config.Default()
+	// The seeded data is the desk's present: its services stay up for the
+	// test's length (with the defaults they were down 10s after the seed).
+	cfg.Server.StaleAfter = config.Duration(30 * time.Minute)
+	cfg.Server.DownAfter = config.Duration(time.Hour)
+	if cfgFn != nil {
+		cfgFn(&cfg)
+	}
+	srv, _ := servertest.Start(t, cfg)
 	st := &stack{}
 	st.alerts.Store(&[]web.Alert{})
 	ui, err := web.New(web.Options{Alerts: func(context.Context) ([]web.Alert, error) { return *st.alerts.Load(), nil }, Interval: 200 * time.Millisecond})

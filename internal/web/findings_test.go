@@ -390,8 +390,8 @@ func TestBrowserSLA(t *testing.T) {
 func alertFixtures(now time.Time) http.Handler {
 	at := func(d time.Duration) string { return now.Add(-d).UTC().Format(time.RFC3339Nano) }
 	alerts := fmt.Sprintf(`{"status":"success","data":{"alerts":[
-	 {"labels":{"alertname":"ServiceLatencyHigh","service":"matching-engine","severity":"page"},"annotations":{"summary":"p99 above 1ms"},"state":"firing","activeAt":%q,"value":"2.3e-03"},
-	 {"labels":{"alertname":"HostCPUHigh","instance":"host-1","severity":"warning"},"annotations":{"summary":"CPU of host-1 above 90%%"},"state":"firing","activeAt":%q,"value":"9.5e+01"},
+	 {"labels":{"alertname":"ServiceLatencyHigh","service":"matching-engine","severity":"page"},"annotations":{"summary":"p99 above 1ms","unit":"seconds"},"state":"firing","activeAt":%q,"value":"2.3e-03"},
+	 {"labels":{"alertname":"HostCPUHigh","instance":"host-1","severity":"warning"},"annotations":{"summary":"CPU of host-1 above 90%%","unit":"percent"},"state":"firing","activeAt":%q,"value":"9.5e+01"},
 	 {"labels":{"alertname":"HostCPUHigh","instance":"host-2","severity":"warning"},"annotations":{"summary":"CPU of host-2 above 90%%"},"state":"pending","activeAt":%q,"value":"9.1e+01"}]}}`,
 		at(10*time.Minute), at(3*time.Minute), at(20*time.Second))
 	rules := `{"status":"success","data":{"groups":[{"name":"g","rules":[
@@ -422,8 +422,10 @@ func TestBrowserAlerts(t *testing.T) {
 		t.Errorf("ServiceLatencyHigh firing for %q, want 8m (active 10m ago, for 2m)", firing)
 	}
 	vals := eval[[]string](t, ctx, `[...document.querySelectorAll('tr[data-alert] [data-col="value"]')].map(e => e.textContent)`)
-	if strings.Join(vals, "|") != "95%|91%|2.3 ms" {
-		t.Errorf("values %q, want 95%%|91%%|2.3 ms", vals)
+	// Units come from the unit annotation; host-2's alert has none, and its
+	// expression's "100 *" is no unit: it says so.
+	if strings.Join(vals, "|") != "95%|91 (unit unknown)|2.3 ms" {
+		t.Errorf("values %q, want 95%%|91 (unit unknown)|2.3 ms", vals)
 	}
 	if n := evalInt(t, ctx, `document.querySelectorAll('tr.group').length`); n != 2 {
 		t.Errorf("%d groups, want 2 (HostCPUHigh, ServiceLatencyHigh/matching-engine)", n)

@@ -1,7 +1,7 @@
 // Charts: uPlot line charts and a latency heatmap in the dashboard's dark
 // theme, with units on every axis. Every chart element carries
 // data-points (how many points it drew) for tests and curious operators.
-import {h, units} from './util.js';
+import {h, units, statOf} from './util.js';
 
 const uPlot = globalThis.uPlot;
 
@@ -135,7 +135,7 @@ export class LineChart {
   /** renderStats is the legend's last / min / max of each series over the range. */
   renderStats(series) {
     const shown = series.filter((s) => !s.noStats).slice(0, 12);
-    const f = (v) => this.unit.fmt(v);
+    const f = statOf(this.unit);
     const rows = shown.map((s, i) => {
       let lo = Infinity;
       let hi = -Infinity;
@@ -175,7 +175,7 @@ export class LineChart {
           points: s.points || {show: true, size: 5, filter: isolated},
           paths: s.paths,
           spanGaps: !!s.spanGaps,
-          value: (u, v) => unit.fmt(v),
+          value: (u, v) => statOf(unit)(v),
         };
       })],
     };

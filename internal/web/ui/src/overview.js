@@ -1,8 +1,8 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, byLabel, align, last, instantBy, scalarOf, KPI_WINDOW, NotAvailable} from './api.js';
+import {getJSON, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num, kpi, perSec} from './util.js';
+import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -28,7 +28,7 @@ export function mount(main, ctx) {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
       const inst = (e) => query(e, null, signal);
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws] = await Promise.all([
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR] = await Promise.all([
         getJSON('/system/status', signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
@@ -36,8 +36,12 @@ export function mount(main, ctx) {
         queryRange(Q.overview.errors(w.rw), w, signal),
         getJSON('/sla', signal).then((b) => b.data || [], (e) => (e instanceof NotAvailable ? null : Promise.reject(e))),
         inst(Q.overview.orders(K)), inst(Q.overview.requests(K)), inst(Q.overview.p99(K)), inst(Q.overview.errors(K)),
-        inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways),
+        inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
+        inst(`${Q.edges('gmc_order_latency_seconds', '', 'service')} or ${Q.edges('gmc_request_latency_seconds', '', 'service')}`),
       ]);
+      // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
+      const edge = topEdge(edgeR, 'service');
+      const p99Fmt = (svc, v) => statOf(capped(units.us, edge.get(svc)))(v);
       const T = byLabel(tpsR, w, 'service');
       const P = byLabel(p99R, w, 'service');
       const E = byLabel(errR, w, 'service');
@@ -64,12 +68,19 @@ export function mount(main, ctx) {
       const up = services.filter((s) => s.state === 'up').length;
       const deskV = scalarOf(desk);
       const gwNames = gws.map((s) => s.metric.service).filter(Boolean).sort();
-      const worstP99 = Math.max(...[...pNow.values()], -Infinity);
+      // Worst p99 among the services that handle orders (a backtester's
+      // day replay takes seconds by design); request latency only when no
+      // service reports order latency. Down or stale services have no "now".
+      const upNow = new Set(services.filter((s) => s.state === 'up').map((s) => s.service));
+      const oP = [...instantBy(orderP99Now, 'service')].filter(([s]) => upNow.has(s));
+      const ranked = (oP.length ? oP : [...pNow].filter(([s]) => upNow.has(s))).sort((a, b) => b[1] - a[1]);
+      const worstP99 = ranked.length ? ranked[0][1] : -Infinity;
+      const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now over 1m` : 'now, over 1m';
       kpis.replaceChildren(
         kpi('Services up', `${up} / ${services.length}`, up === services.length ? 'good' : 'warn'),
         kpi('Desk orders', gwNames.length ? perSec(deskV ?? 0, 'orders') : 'unknown',
           null, gwNames.length ? `counted once, at ${gwNames.join(', ')}` : 'no gateway service (name matching *gateway*) reports orders', deskV),
-        kpi('Worst p99', isFinite(worstP99) ? units.us.fmt(worstP99) : '–', worstP99 > 1000 ? 'bad' : null, 'now, over 1m', worstP99),
+        kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
         kpi('SLAs', slas == null ? 'not available' : `${slas.filter((s) => s.state === 'ok').length} / ${slas.length} ok`,
           slas && slas.some((s) => s.state === 'violated') ? 'bad' : null),
@@ -79,7 +90,10 @@ export function mount(main, ctx) {
         const name = s.service;
         const hasOrders = oNow.has(name) || T.m.has(name);
         const rq = reqNowBy.get(name);
-        const rateTxt = hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
+        // A service that is not up has no "now": its 1m rates would be the
+        // ones from before it stopped.
+        const gone = s.state !== 'up' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' ? 'down' : 'stale') : null;
+        const rateTxt = gone ? gone.cloneNode(true) : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
         const sl = slaBySvc.get(name);
@@ -87,8 +101,8 @@ export function mount(main, ctx) {
           h('td', {}, h('a', {href: ctx.href('service', name)}, name)),
           h('td', {}, pill(s.state), h('span', {class: 'muted small'}, ' ', s.age_seconds != null ? ago(s.age_seconds) + ' ago' : '')),
           h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), h('td', {}, sparkline(ty, PALETTE[0])),
-          h('td', {class: 'num', 'data-col': 'p99'}, units.us.fmt(pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
-          h('td', {class: 'num', 'data-col': 'errors'}, hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
+          h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
+          h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
           h('td', {'data-col': 'sla'}, sl && sl.ach != null
             ? bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} (${sl.window})`, sl.ach >= sl.objective ? 'good' : 'bad')
             : h('span', {class: 'muted'}, sl ? 'no data' : slas == null ? 'n/a' : '—')),
@@ -125,11 +139,6 @@ export function slaSummary(slas) {
   return m;
 }
 
-/** budgetBar shows the budget left; a spent budget reads "exhausted (−x %)". */
-export function budgetBar(b, win) {
-  if (b <= 0) return bar(0, `exhausted (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, 'bad');
-  return bar(b, `${num(b * 100)}% left${win ? ' · ' + win : ''}`);
-}
 
 function plot(chart, c, S) {
   const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data}));

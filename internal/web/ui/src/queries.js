@@ -39,6 +39,9 @@ export const overview = {
   // Each service's own requests (messages, bars …) by endpoint, in their units.
   requests: (rw) => `sum by (service, endpoint) (rate(gmc_requests_total[${rw}]))`,
   p99: (rw) => quantileBy(0.99, 'service', '', rw) + ' or ' + reqQuantileBy(0.99, 'service', '', rw) + ' or max by (service) (latency_us)',
+  // Order latency only: the "Worst p99" tile ranks trading paths, not a
+  // backtest's day replays or other batch requests.
+  orderP99: (rw) => quantileBy(0.99, 'service', '', rw),
   errors: (rw) => `100 * sum by (service) (rate(gmc_orders_total{result!="success"}[${rw}])) / (sum by (service) (rate(gmc_orders_total[${rw}])) > 0)`,
   // Desk throughput: orders at the gateway, counted once.
   deskOrders: (rw) => `sum(rate(gmc_orders_total{service=~"${GATEWAY}"}[${rw}])) or sum(tps{service=~"${GATEWAY}"})`,
@@ -82,6 +85,16 @@ export function service(name, rw, hostSel, hostBy) {
     hostNetRx: `sum by (${by}) (rate(node_network_receive_bytes_total{device!="lo", ${hs}}[${rw}]))`,
     hostNetTx: `sum by (${by}) (rate(node_network_transmit_bytes_total{device!="lo", ${hs}}[${rw}]))`,
   };
+}
+
+/**
+ * edges are the finite bucket edges of the classic latency histograms
+ * (count by (le), le ≠ +Inf) of one service (sel) or, with by, of all.
+ */
+export function edges(metric, sel, by) {
+  const b = by ? `${by}, le` : 'le';
+  const m = sel ? sel.replace(/^\{/, '{le!="+Inf", ') : '{le!="+Inf"}';
+  return `count by (${b}) (${metric}_bucket${m})`;
 }
 
 /** serviceNow are a service page's KPI tiles: instant queries over KPI_WINDOW. */

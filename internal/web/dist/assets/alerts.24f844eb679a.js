@@ -5,8 +5,7 @@
 // who and why); the active silences; and the history (/alerts/history).
 import {getJSON, NotAvailable} from './api.js';
 import {card} from './chart.js';
-import {h, pill, when, ago, units} from './util.js';
-import {unavailable} from './sla.js';
+import {h, pill, when, ago, units, unavailable} from './util.js';
 
 export function mount(main, ctx) {
   const filters = h('div', {class: 'filters row'});
@@ -57,7 +56,7 @@ export function mount(main, ctx) {
         for (const x of xs) {
           const rule = rules.get(x.labels.alertname);
           const fired = firedAt(x, episodes, rule);
-          const unit = unitOf(x, rule);
+          const unit = unitOf(x);
           rows.push(h('tr', {'data-alert': x.labels.alertname},
             h('td', {}, pill(x.state)), h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
             h('td', {class: 'muted small'}, labelText(x.labels)),
@@ -161,18 +160,27 @@ function firedAt(x, episodes, rule) {
 }
 
 /**
- * unitOf is the unit of an alert's value: its "unit" annotation, else read
- * from the rule's expression (percent, seconds, bytes, a 0/1 condition).
+ * unitOf is the unit of an alert's value, from the rule's "unit" annotation
+ * (seconds, ms, us, bytes, percent, ratio, bool, count, or any other word,
+ * shown after the number). Without it the value is shown with "unit
+ * unknown": the expression's text does not say what the number measures.
  */
-function unitOf(x, rule) {
-  const u = (x.annotations && x.annotations.unit) || '';
-  const q = (rule && rule.query) || '';
-  const cond = {fmt: (v) => (v === 1 ? 'true' : v === 0 ? 'false' : units.count.fmt(v)), label: ''};
-  if (u === 'percent' || u === '%' || /^\s*100\s*\*/.test(q)) return units.pct;
-  if (u === 'seconds' || u === 's' || /_seconds(_bucket)?\b.*\)\s*[<>]/.test(q) || /histogram_quantile/.test(q)) return units.s;
-  if (u === 'bytes' || /_bytes\b/.test(q)) return units.bytes;
-  if (/==\s*[01]\s*$/.test(q)) return cond;
-  return {fmt: (v) => (isFinite(v) ? String(+v.toPrecision(4)) + (u ? ' ' + u : '') : '–'), label: ''};
+export function unitOf(x) {
+  const u = ((x.annotations && x.annotations.unit) || '').trim();
+  const plain = (suffix) => ({fmt: (v) => (isFinite(v) ? String(+v.toPrecision(4)) + suffix : '–'), label: ''});
+  switch (u.toLowerCase()) {
+    case '': return plain(' (unit unknown)');
+    case 'seconds': case 's': return units.s;
+    case 'milliseconds': case 'ms': return {fmt: (v) => units.s.fmt(v / 1e3), label: ''};
+    case 'microseconds': case 'us': case 'µs': return units.us;
+    case 'bytes': case 'b': return units.bytes;
+    case 'percent': case '%': return units.pct;
+    case 'ratio': return {fmt: (v) => units.pct.fmt(v * 100), label: ''};
+    case 'bool': case 'boolean': return {fmt: (v) => (v === 1 ? 'true' : v === 0 ? 'false' : String(v)), label: ''};
+    case 'count': case '1': return plain('');
+    case 'per_second': case '/s': return units.rate;
+    default: return plain(' ' + u);
+  }
 }
 
 function labelText(labels) {

@@ -91,6 +91,22 @@ export const units = {
   count: {fmt: si, label: 'count'},
 };
 
+/**
+ * capped is unit for a quantile of a classic histogram whose last finite
+ * bucket edge is edge (same scale as the values): histogram_quantile answers
+ * that edge when the quantile lies in the +Inf bucket, so a value at the
+ * edge reads "> edge" (stat: values, legends and tiles; axis ticks keep fmt).
+ */
+export function capped(unit, edge) {
+  if (edge == null || !isFinite(edge)) return unit;
+  return {...unit, stat: (v) => (v != null && isFinite(v) && v >= edge * (1 - 1e-9) ? '> ' + unit.fmt(edge) : unit.fmt(v))};
+}
+
+/** statOf is a unit's formatter of values (not ticks). */
+export function statOf(unit) {
+  return unit.stat || unit.fmt;
+}
+
 /** benchUnit maps a benchmark unit name (as gmc bench reports it) to units. */
 export function benchUnit(u) {
   switch (u) {
@@ -160,4 +176,17 @@ export function promStr(s) {
 /** reEsc escapes a string for a PromQL (RE2) regex. */
 export function reEsc(s) {
   return String(s).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** budgetBar shows the budget left; a spent budget reads "exhausted (−x %)". */
+export function budgetBar(b, win) {
+  if (b <= 0) return bar(0, `exhausted (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, 'bad');
+  return bar(b, `${num(b * 100)}% left${win ? ' · ' + win : ''}`);
+}
+
+/** unavailable is the clean "not available yet" note for a missing endpoint (it answered 404). */
+export function unavailable(what, path) {
+  return h('div', {class: 'unavailable', 'data-unavailable': path},
+    h('strong', {}, `${what} are not available on this server yet.`),
+    h('span', {class: 'muted'}, ` ${path} answered 404; this page lights up when it exists.`));
 }

@@ -1,8 +1,8 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {getJSON, query, queryRange, labelValues, align, lines, scalarOf, KPI_WINDOW} from './api.js';
+import {getJSON, query, queryRange, labelValues, align, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
 import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
-import {h, units, pill, ago, reEsc, kpi, perSec} from './util.js';
+import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -30,6 +30,11 @@ export function mount(main, ctx) {
   main.append(head, kpis, grid, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
   const show = (p, on) => { p.card.el.hidden = !on; };
+  // The last finite bucket edge (µs) of each classic latency histogram,
+  // read once a minute: a quantile there lies in the +Inf bucket and reads
+  // "> edge".
+  let edges = null;
+  let edgesAt = 0;
 
   return {
     async refresh(w, signal) {
@@ -70,6 +75,12 @@ export function mount(main, ctx) {
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.hostCPU, q.hostMem, q.hostDisk, q.hostNetRx, q.hostNetTx].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders].map(now)), heat()]);
 
+      if (!edges || Date.now() - edgesAt > 60e3) {
+        edgesAt = Date.now();
+        const [eo, er, ef] = await Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
+          .map((m) => query(Q.edges(m, sel), null, signal)));
+        edges = {order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')};
+      }
       const st = (status.services || []).find((s) => s.service === name);
       head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
         h('span', {class: 'muted'}, st && st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago · ${st.series} series` : st ? '' : 'gmc has no data from a service of this name'),
@@ -93,6 +104,7 @@ export function mount(main, ctx) {
         lat = lines(pushed, w, ['instance'], 'latency ');
         P.lat.card.note.textContent = 'pushed latency_us';
       }
+      P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
       P.lat.chart.bandsSpec = lat.length === 3 ? [[3, 1]] : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
 
@@ -106,8 +118,10 @@ export function mount(main, ctx) {
       show(P.tps, hasOrders || !req.length);
       P.req.chart.update(A.xs, lines(req, w, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
       show(P.req, req.length > 0);
+      P.reqLat.chart.unit = capped(units.us, edges.req);
       P.reqLat.chart.update(A.xs, lines(reqLat, w, ['endpoint']));
       show(P.reqLat, reqLat.length > 0);
+      P.feedLat.chart.unit = capped(units.us, edges.feed);
       P.feedLat.chart.update(A.xs, lines(feedLat, w, []).map((s) => ({...s, label: 'p99'})));
       show(P.feedLat, feedLat.length > 0);
       P.feedGaps.chart.update(A.xs, lines(feedGaps, w, ['feed']).map((s) => ({...s, label: s.label === 'gmc_feed_gaps_total' || s.label === '{}' ? 'gaps' : s.label})));
@@ -124,11 +138,19 @@ export function mount(main, ctx) {
       const ordersNow = scalarOf(kOrders);
       const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       const errNow = scalarOf(kErr);
+      const tileUnit = capped(units.us, orderLat ? edges.order : edges.req);
+      if (st && st.state !== 'up') {
+        // Not up: its 1m rates would be the ones from before it stopped.
+        const sub = `no figures now; last seen ${st.age_seconds != null ? ago(st.age_seconds) + ' ago' : 'unknown'}`;
+        const gone = (label) => kpi(label, st.state, st.state === 'down' ? 'bad' : 'warn', sub);
+        kpis.replaceChildren(gone(hasOrders || !reqTop ? 'Orders' : 'Requests'), gone('p50'), gone('p99'), gone('Error rate'), kpi('Hosts', String(hosts.length)));
+        return;
+      }
       kpis.replaceChildren(
         hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, 'now, over 1m', ordersNow)
           : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, 'now, over 1m', reqTop.v),
-        kpi('p50', units.us.fmt(scalarOf(kP50))),
-        kpi('p99', units.us.fmt(scalarOf(kP99)), null, null, scalarOf(kP99)),
+        kpi('p50', statOf(tileUnit)(scalarOf(kP50))),
+        kpi('p99', statOf(tileUnit)(scalarOf(kP99)), null, null, scalarOf(kP99)),
         kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null),
         kpi('Hosts', String(hosts.length)));
     },

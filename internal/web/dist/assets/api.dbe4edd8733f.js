@@ -174,3 +174,18 @@ export function seriesName(metric, labels) {
   if (parts.length) return parts.join(' / ');
   return metric.__name__ || '{}';
 }
+
+/**
+ * topEdge is the largest finite bucket edge (le) in a `count by (…, le)`
+ * result, times scale, by the label key (or '' for all); see util.capped.
+ */
+export function topEdge(result, key = null, scale = 1e6) {
+  const m = new Map();
+  for (const s of result) {
+    const le = parseFloat(s.metric.le);
+    if (!isFinite(le)) continue;
+    const k = key ? s.metric[key] ?? '' : '';
+    m.set(k, Math.max(m.get(k) ?? -Infinity, le * scale));
+  }
+  return m;
+}

@@ -230,7 +230,8 @@ function banner() {
       h('span', {class: 'banner-icon'}, '●'),
       h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
       h('span', {class: 'banner-list'}, shown.map((a) =>
-        h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts')},
+        h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts'),
+          title: `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`},
           a.name || 'alert', a.service ? ` · ${a.service}` : '', a.summary ? ` — ${a.summary}` : ''))),
       firing.length > shown.length ? h('a', {href: href('alerts')}, `+${firing.length - shown.length} more`) : null,
       h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));

@@ -2,8 +2,7 @@
 // (or how far past it), achievement over time, burn rates.
 import {getJSON, queryRange, align, NotAvailable} from './api.js';
 import {LineChart, card} from './chart.js';
-import {h, units, pill} from './util.js';
-import {budgetBar} from './overview.js';
+import {h, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main) {
@@ -76,11 +75,4 @@ function coverage(x) {
   const c = x.coverage;
   if (c == null || !isFinite(c)) return h('span', {class: 'muted'}, 'unknown');
   return units.pct.fmt(c * 100);
-}
-
-/** unavailable is the clean "not available yet" note for a missing endpoint. */
-export function unavailable(what, path) {
-  return h('div', {class: 'unavailable', 'data-unavailable': path},
-    h('strong', {}, `${what} are not available on this server yet.`),
-    h('span', {class: 'muted'}, ` ${path} answered 404; this page lights up when it exists.`));
 }

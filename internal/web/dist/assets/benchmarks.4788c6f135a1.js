@@ -2,8 +2,7 @@
 // gmc_bench_* series, regressions flagged.
 import {getJSON, queryRange, align, NotAvailable, NotFound} from './api.js';
 import {LineChart, card, sparkline, PALETTE} from './chart.js';
-import {h, benchUnit, pill, when, num, kpi} from './util.js';
-import {unavailable} from './sla.js';
+import {h, benchUnit, pill, when, num, kpi, unavailable} from './util.js';
 import * as Q from './queries.js';
 
 const MAX_CHARTS = 24;

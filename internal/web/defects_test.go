@@ -1,0 +1,212 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/web"
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// textPush pushes Prometheus text to the stack's Pushgateway API under
+// job=test and the given service.
+func textPush(t *testing.T, st *stack, svc, body string) {
+	t.Helper()
+	resp, err := http.Post(st.URL+"/metrics/job/test/service/"+svc, "text/plain; version=0.0.4", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("push %s: %s", svc, resp.Status)
+	}
+}
+
+// TestBrowserLatencyTiles: a p99 that lies in the +Inf bucket reads
+// "> last edge", not the edge (histogram_quantile answers the edge); the
+// "Worst p99" tile ranks order latency, not a backtester's day replays.
+func TestBrowserLatencyTiles(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	// slow-engine: 99 of every 100 orders above the last finite edge (10 ms).
+	// backtester: a day's replay takes 5 s (request latency).
+	for i := 1; i <= 2; i++ {
+		textPush(t, st, "slow-engine", fmt.Sprintf(`# TYPE gmc_order_latency_seconds histogram
+gmc_order_latency_seconds_bucket{le="0.001"} 0
+gmc_order_latency_seconds_bucket{le="0.01"} %d
+gmc_order_latency_seconds_bucket{le="+Inf"} %d
+gmc_order_latency_seconds_sum %d
+gmc_order_latency_seconds_count %d
+`, i, 100*i, 5*i, 100*i))
+		textPush(t, st, "backtester", fmt.Sprintf(`# TYPE gmc_request_latency_seconds histogram
+gmc_request_latency_seconds_bucket{endpoint="replay-day",le="1"} 0
+gmc_request_latency_seconds_bucket{endpoint="replay-day",le="10"} %d
+gmc_request_latency_seconds_bucket{endpoint="replay-day",le="+Inf"} %d
+gmc_request_latency_seconds_sum{endpoint="replay-day"} %d
+gmc_request_latency_seconds_count{endpoint="replay-day"} %d
+`, 10*i, 10*i, 50*i, 10*i))
+		if i == 1 {
+			time.Sleep(1500 * time.Millisecond)
+		}
+	}
+	raw := instant(t, st, `histogram_quantile(0.99, sum by (le) (rate(gmc_order_latency_seconds_bucket{service="slow-engine"}[1m])))`)
+	if raw != 0.01 {
+		t.Fatalf("raw p99 %v: want histogram_quantile's answer for the +Inf bucket, the last edge 0.01", raw)
+	}
+	load(t, ctx, st.URL+"/#/service/slow-engine?range=15m")
+	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="p99"] .kpi-value').textContent`); txt != "> 10 ms" {
+		t.Errorf("p99 tile %q, want \"> 10 ms\" (the quantile lies past the last finite bucket)", txt)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-stats="latency"] tr[data-series="p99"] [data-stat="last"]').textContent`); txt != "> 10 ms" {
+		t.Errorf("latency legend p99 last %q, want \"> 10 ms\"", txt)
+	}
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="slow-engine"] [data-col="p99"]').textContent`); txt != "> 10 ms" {
+		t.Errorf("overview p99 of slow-engine %q, want \"> 10 ms\"", txt)
+	}
+	// A p99 inside the buckets keeps its value.
+	if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="p99"]').textContent`); strings.HasPrefix(txt, ">") {
+		t.Errorf("overview p99 of risk-engine %q: not past its last bucket", txt)
+	}
+	bt := instant(t, st, `histogram_quantile(0.99, sum by (le) (rate(gmc_request_latency_seconds_bucket{service="backtester"}[1m])))`)
+	worst := eval[string](t, ctx, `document.querySelector('[data-kpi="Worst p99"]').textContent`)
+	if strings.Contains(worst, "backtester") || !strings.Contains(worst, "order latency at slow-engine") || !strings.Contains(worst, "> 10 ms") {
+		t.Errorf("Worst p99 tile %q, want slow-engine's order latency (> 10 ms), not the backtester's %v s replays", worst, bt)
+	}
+	screenshot(t, ctx, artifacts(t), "latency-tiles")
+}
+
+// TestBrowserDownNow: a service that is down or stale says so for its now
+// figures (overview row, service tiles), not the 1m rates from before it
+// stopped; the alert banner shows all four items it lists, none cut off.
+func TestBrowserDownNow(t *testing.T) {
+	ctx := browser(t)
+	st := startStackWith(t, 3, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{webtest.Classic: {StaleAfter: config.Duration(time.Second), DownAfter: config.Duration(2 * time.Second)}}
+	})
+	// Its 1m rate still has samples: shown, it would look alive.
+	before := instant(t, st, `sum(rate(gmc_orders_total{service="risk-engine"}[1m]))`)
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	for _, col := range []string{"rate", "p99", "errors"} {
+		if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="`+col+`"]').textContent`); txt != "down" && txt != "stale" {
+			t.Errorf("overview %s of the silent risk-engine %q, want down or stale (its 1m rate %v is from before)", col, txt, before)
+		}
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="matching-engine"] [data-col="rate"]').textContent`); !strings.Contains(txt, "orders/s") {
+		t.Errorf("overview rate of the up matching-engine %q, want orders/s", txt)
+	}
+	load(t, ctx, st.URL+"/#/service/risk-engine?range=15m")
+	for _, k := range []string{"Orders", "p99", "Error rate"} {
+		if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="`+k+`"] .kpi-value').textContent`); txt != "down" && txt != "stale" {
+			t.Errorf("service tile %s %q, want down or stale", k, txt)
+		}
+	}
+
+	// The banner: four long alerts, each shown (shrunk with an ellipsis).
+	var firing []web.Alert
+	for i := range 4 {
+		at := time.Now().Add(-time.Minute)
+		firing = append(firing, web.Alert{Name: fmt.Sprintf("OrderLatencyVeryHighOnPath%d", i), Severity: "page", Service: webtest.Native, State: "firing", ActiveAt: &at,
+			Summary: "p99 order latency above 1ms for the last five minutes on the primary matching path", Labels: map[string]string{"alertname": "X"}})
+	}
+	st.alerts.Store(&firing)
+	if err := poll(ctx, 10*time.Second, `document.querySelectorAll('#banner .banner-item').length === 4`); err != nil {
+		t.Fatalf("banner: %v", err)
+	}
+	cut := eval[[]string](t, ctx, `(() => { const l = document.querySelector('#banner .banner-list').getBoundingClientRect();
+		return [...document.querySelectorAll('#banner .banner-item')].filter(e => { const r = e.getBoundingClientRect(); return r.right > l.right + 0.5 || r.width < 60; }).map(e => e.textContent); })()`)
+	if len(cut) > 0 {
+		t.Errorf("banner items cut off or hidden: %q", cut)
+	}
+	if n := evalInt(t, ctx, `[...document.querySelectorAll('#banner .banner-item')].filter(e => e.title.includes('primary matching path')).length`); n != 4 {
+		t.Errorf("%d banner items carry their full text in a title, want 4", n)
+	}
+	screenshot(t, ctx, artifacts(t), "banner-four")
+}
+
+// TestPagesImportOnlyShared: a page module imports the shared modules
+// (api, chart, util, queries), never another page.
+func TestPagesImportOnlyShared(t *testing.T) {
+	files, err := filepath.Glob("ui/src/*.js")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sources: %v", err)
+	}
+	shared := map[string]bool{"api.js": true, "chart.js": true, "util.js": true, "queries.js": true}
+	imp := regexp.MustCompile(`(?m)^import .* from '\./([a-z]+\.js)';`)
+	for _, f := range files {
+		name := filepath.Base(f)
+		if name == "main.js" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range imp.FindAllStringSubmatch(string(b), -1) {
+			if !shared[m[1]] {
+				t.Errorf("%s imports %s: a helper two pages share belongs in util.js", name, m[1])
+			}
+		}
+	}
+}
+
+// TestBrowserBenchReportAxes: the HTML benchmark report's trend plots keep
+// their y labels whole (they lost their leading digits) and spread a week's
+// 50 runs of one hour over the plot, with x labels that do not overlap
+// (they were squeezed into one line at the week's scale).
+func TestBrowserBenchReportAxes(t *testing.T) {
+	ctx := browser(t)
+	now := time.Now()
+	from, _ := bench.WeekBounds(now.Add(-50 * time.Minute))
+	rep := bench.NewReport(webtest.Runs(now, 50*time.Minute), from, now)
+	p := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(p, []byte(rep.HTML()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, 20*time.Second, chromedp.Navigate("file://"+p)); err != nil {
+		t.Fatal(err)
+	}
+	type plot struct {
+		Name        string
+		MinLabelX   float64
+		Labels      []string
+		Spread      float64
+		Overlapping int
+		XTicks      int
+	}
+	plots := eval[[]plot](t, ctx, `[...document.querySelectorAll('svg')].map(svg => {
+		const ys = [...svg.querySelectorAll('text[data-tick="y"]')];
+		const xs = [...svg.querySelectorAll('text[data-tick="x"]')].map(e => e.getBBox());
+		const frame = svg.querySelector('rect').getBBox();
+		const cx = [...svg.querySelectorAll('circle')].map(c => Number(c.getAttribute('cx')));
+		let over = 0;
+		for (let i = 1; i < xs.length; i++) if (xs[i - 1].x + xs[i - 1].width > xs[i].x) over++;
+		return {name: svg.getAttribute('aria-label'), minLabelX: Math.min(...ys.map(e => e.getBBox().x)), labels: ys.map(e => e.textContent),
+			spread: (Math.max(...cx) - Math.min(...cx)) / frame.width, overlapping: over, xTicks: xs.length};
+	})`)
+	if len(plots) != 2 {
+		t.Fatalf("%d plots, want 2", len(plots))
+	}
+	for _, pl := range plots {
+		if pl.MinLabelX < 0 {
+			t.Errorf("%s: y labels %q start at x=%.1f, outside the plot (digits cut off)", pl.Name, pl.Labels, pl.MinLabelX)
+		}
+		if pl.Spread < 0.8 {
+			t.Errorf("%s: 50 runs of one hour span %.0f%% of the plot's width, want them spread", pl.Name, 100*pl.Spread)
+		}
+		if pl.Overlapping > 0 || pl.XTicks < 3 {
+			t.Errorf("%s: %d x labels, %d overlapping", pl.Name, pl.XTicks, pl.Overlapping)
+		}
+	}
+	screenshot(t, ctx, artifacts(t), "bench-report")
+}
