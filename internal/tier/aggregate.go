@@ -25,8 +25,8 @@ const (
 	// AggCounter is the last value plus every value lost to a counter reset
 	// since the series' first bucket: it never drops where the raw counter
 	// did, so rate() and increase() over it are exact across resets (up to
-	// the buckets at the range's edges). A native histogram's last histogram
-	// is stored here as is (its in-bucket resets are not compensated).
+	// the buckets at the range's edges). A native histogram's is compensated
+	// the same way: the histograms before its resets are added to it.
 	AggCounter = "counter"
 )
 
@@ -44,8 +44,11 @@ type bucket struct {
 	Last  float64
 	// Counter is Last plus the reset offset (see AggCounter).
 	Counter float64
-	// FH is the last native histogram of the bucket (nil for floats).
-	FH *histogram.FloatHistogram
+	// FH is the last native histogram of the bucket (nil for floats), and
+	// CounterFH it plus every histogram lost to a counter reset since the
+	// series' first bucket (see AggCounter).
+	FH        *histogram.FloatHistogram
+	CounterFH *histogram.FloatHistogram
 	// Stale: the bucket's last sample is a staleness marker.
 	Stale bool
 	// Start marks not a bucket but a counter's first raw sample: End is its
@@ -100,6 +103,8 @@ type aggregator struct {
 	// value at from, so the offset continues where the tier left it.
 	from  int64
 	prime *float64
+	// primeH is prime for a native histogram series.
+	primeH *histogram.FloatHistogram
 
 	cur     bucket
 	open    bool
@@ -108,6 +113,10 @@ type aggregator struct {
 	offset  float64
 	primed  bool
 	emit    func(bucket)
+
+	prevH   *histogram.FloatHistogram
+	offsetH *histogram.FloatHistogram
+	primedH bool
 }
 
 // add feeds one float sample.
@@ -165,15 +174,49 @@ func (a *aggregator) openAt(t int64) {
 	}
 }
 
-// addHistogram feeds one native histogram sample: the bucket keeps the last.
-func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) {
+// addHistogram feeds one native histogram sample (fh is the caller's to
+// keep): the bucket keeps the last, and the counter aggregate the last plus
+// the histograms before every reset, so a reset inside a bucket loses none
+// of what was counted before it.
+func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) error {
 	if t <= a.from {
-		return
+		a.prevH = fh
+		return nil
+	}
+	if !a.primedH {
+		a.primedH = true
+		if a.primeH != nil && a.prevH != nil && !a.primeH.DetectReset(a.prevH) {
+			off, _, _, err := a.primeH.Copy().Sub(a.prevH)
+			if err != nil {
+				return err
+			}
+			a.offsetH = off
+		}
+		if a.primeH == nil && a.prevH == nil && t != bucketEnd(t, a.res) {
+			a.emit(bucket{End: t, LastT: t, Count: 1, CounterFH: fh, Start: true})
+		}
+	}
+	if a.prevH != nil && fh.DetectReset(a.prevH) {
+		if a.offsetH == nil {
+			a.offsetH = a.prevH.Copy()
+		} else if _, _, _, err := a.offsetH.Add(a.prevH); err != nil {
+			return err
+		}
+	}
+	a.prevH = fh
+	counter := fh
+	if a.offsetH != nil {
+		var err error
+		if counter, _, _, err = fh.Copy().Add(a.offsetH); err != nil {
+			return err
+		}
+		counter.CounterResetHint = histogram.NotCounterReset
 	}
 	a.openAt(t)
 	a.cur.LastT, a.cur.Stale = t, false
 	a.cur.Count++
-	a.cur.FH = fh
+	a.cur.FH, a.cur.CounterFH = fh, counter
+	return nil
 }
 
 // flush emits the open bucket.
@@ -201,7 +244,9 @@ func (a *aggregator) run(it chunkenc.Iterator, to int64) error {
 				a.flush()
 				return it.Err()
 			}
-			a.addHistogram(t, fh)
+			if err := a.addHistogram(t, fh); err != nil {
+				return err
+			}
 		}
 	}
 	a.flush()

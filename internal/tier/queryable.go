@@ -322,9 +322,10 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 // partial last bucket stamped with its last sample's time.
 func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, ms []*labels.Matcher) (storage.SeriesSet, error) {
 	var primes map[uint64]float64
+	var primesH map[uint64]*histogram.FloatHistogram
 	if agg == AggCounter && from == t.Watermark() {
 		var err error
-		if primes, err = t.counterValues(ctx, from, ms...); err != nil {
+		if primes, primesH, err = t.counterValues(ctx, from, ms...); err != nil {
 			return nil, err
 		}
 	}
@@ -342,10 +343,11 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 		if p, ok := primes[s.Labels().Hash()]; ok {
 			ag.prime = &p
 		}
+		ag.primeH = primesH[s.Labels().Hash()]
 		ag.emit = func(b bucket) {
 			if b.Start {
 				if agg == AggCounter {
-					samples = append(samples, sample{t: b.End, f: b.Counter})
+					samples = append(samples, sample{t: b.End, f: b.Counter, fh: b.CounterFH})
 				}
 				return
 			}
@@ -354,8 +356,10 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 				ts = b.End
 			}
 			switch {
-			case b.FH != nil && (agg == AggLast || agg == AggCounter):
+			case b.FH != nil && agg == AggLast:
 				samples = append(samples, sample{t: ts, fh: b.FH})
+			case b.FH != nil && agg == AggCounter:
+				samples = append(samples, sample{t: ts, fh: b.CounterFH})
 			case b.FH == nil:
 				samples = append(samples, sample{t: ts, f: b.value(agg)})
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
@@ -244,7 +245,7 @@ func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
 
 // downsample writes the aggregates of the raw samples in (from, to] into t.
 func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, error) {
-	primes, err := t.counterValues(ctx, from)
+	primes, primesH, err := t.counterValues(ctx, from)
 	if err != nil {
 		return 0, err
 	}
@@ -270,20 +271,22 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 		if p, ok := primes[base.Hash()]; ok {
 			ag.prime = &p
 		}
+		ag.primeH = primesH[base.Hash()]
 		ag.emit = func(b bucket) {
 			if appendErr != nil {
 				return
 			}
 			if b.Start {
-				refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, b.Counter, nil, nil, storage.AOptions{})
+				refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, b.Counter, nil, b.CounterFH, storage.AOptions{})
 				n++
 				return
 			}
 			if b.FH != nil {
-				for _, i := range []int{5, 6} { // last, counter
-					refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, 0, nil, b.FH, storage.AOptions{})
-					n++
+				refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, 0, nil, b.FH, storage.AOptions{})
+				if appendErr == nil {
+					refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, 0, nil, b.CounterFH, storage.AOptions{})
 				}
+				n += 2
 				return
 			}
 			for i, a := range aggs {
@@ -324,12 +327,14 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 }
 
 // counterValues reads the tier's counter aggregate at ts of the raw series
-// ms selects (every series without ms), by the hash of their labels.
-func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, error) {
+// ms selects (every series without ms), by the hash of their labels: the
+// floats, and the native histograms.
+func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, map[uint64]*histogram.FloatHistogram, error) {
 	out := map[uint64]float64{}
+	outH := map[uint64]*histogram.FloatHistogram{}
 	q, err := t.db.Querier(ts, ts)
 	if err != nil {
-		return nil, fmt.Errorf("open tier querier: %w", err)
+		return nil, nil, fmt.Errorf("open tier querier: %w", err)
 	}
 	defer q.Close()
 	// A tier series is its raw series' labels plus the aggregate label, so
@@ -344,15 +349,19 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 	for ss.Next() {
 		it := ss.At().Iterator(nil)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			if vt != chunkenc.ValFloat {
-				continue // At panics on a histogram sample
-			}
-			if tt, v := it.At(); tt == ts {
-				out[withoutAgg(ss.At().Labels()).Hash()] = v
+			switch vt {
+			case chunkenc.ValFloat:
+				if tt, v := it.At(); tt == ts {
+					out[withoutAgg(ss.At().Labels()).Hash()] = v
+				}
+			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+				if tt, fh := it.AtFloatHistogram(nil); tt == ts {
+					outH[withoutAgg(ss.At().Labels()).Hash()] = fh
+				}
 			}
 		}
 	}
-	return out, ss.Err()
+	return out, outH, ss.Err()
 }
 
 // Sweep applies the retention rules: series matched by a rule lose what is

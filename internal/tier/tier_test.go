@@ -414,3 +414,43 @@ func TestRawQuerierOpenedOnlyWhenRead(t *testing.T) {
 		t.Errorf("a query of raw data opened %d raw queriers, want 1", raw.opened)
 	}
 }
+
+// A native histogram counter reset inside a bucket: the tier's counter
+// aggregate keeps what was counted before it, across the job's batches, so
+// increase() over the tier matches the raw samples' (it lost the bucket's
+// pre-reset part when the tier kept only the bucket's last histogram).
+func TestNativeHistogramResetInsideABucket(t *testing.T) {
+	f := newFixture(t)
+	app := f.raw.AppenderV2(context.Background())
+	h := labels.FromStrings("__name__", "lat_seconds", "i", "a")
+	var n float64
+	for i := int((rawSpan-time.Hour)/time.Second) + 1; i <= int(rawSpan/time.Second); i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		if at.Minute()%15 == 0 && at.Second() == 30 { // resets at :00:30, :15:30, :30:30, :45:30
+			n = 0
+		}
+		n += 10
+		fh := &histogram.FloatHistogram{
+			Count: n, Sum: n / 1000, Schema: 0,
+			PositiveSpans: []histogram.Span{{Offset: 0, Length: 1}}, PositiveBuckets: []float64{n},
+		}
+		if _, err := app.Append(0, h, 0, at.UnixMilli(), 0, nil, fh, promstorage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Two runs of the job, the second continuing the first's offset.
+	f.now = t0.Add(rawSpan - 20*time.Minute)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	f.now = t0.Add(rawSpan + time.Second)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	end := t0.Add(rawSpan)
+	f.compare(t, `histogram_count(increase(lat_seconds[1h]))`, end, end, time.Minute, 0.02)
+	f.compare(t, `histogram_count(increase(lat_seconds[1h]))`, end, end, time.Hour, 0.02)
+}
