@@ -39,6 +39,10 @@ const (
 	ExposureNet   = "net"
 )
 
+// StageEntry is the MetricsOptions.Stage of the service where orders enter
+// the desk (an order gateway).
+const StageEntry = "entry"
+
 // Account modes, the value of the mode label of gmc_account_info. The
 // dashboard keeps backtest (and paper) PnL out of the desk's total.
 const (
@@ -71,6 +75,10 @@ func DefaultLatencyBuckets() []float64 {
 type MetricsOptions struct {
 	// Service names the service; it becomes the service label of every metric.
 	Service string
+	// Stage, when set, becomes the stage label of every metric: StageEntry
+	// marks the service where orders enter the desk, so the dashboard counts
+	// the desk's orders there once (not again at every hop).
+	Stage string
 	// Registerer receives the metrics (a prometheus.NewRegistry() of your own,
 	// which a Pusher gathers or Handler serves).
 	Registerer prometheus.Registerer
@@ -126,7 +134,11 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 	if opts.LatencyBuckets == nil {
 		opts.LatencyBuckets = DefaultLatencyBuckets()
 	}
-	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": opts.Service}, opts.Registerer)
+	constLabels := prometheus.Labels{"service": opts.Service}
+	if opts.Stage != "" {
+		constLabels["stage"] = opts.Stage
+	}
+	reg := prometheus.WrapRegistererWith(constLabels, opts.Registerer)
 	f := promauto.With(nil)
 	latency := func(name, help string) prometheus.HistogramOpts {
 		return prometheus.HistogramOpts{

@@ -210,3 +210,29 @@ func TestBrowserBenchReportAxes(t *testing.T) {
 	}
 	screenshot(t, ctx, artifacts(t), "bench-report")
 }
+
+// TestBrowserDeskOrdersByStage: "Desk orders" counts the orders of the
+// services labelled stage="entry" (sdk MetricsOptions.Stage), whatever
+// their names; without that label, the services named like a gateway.
+func TestBrowserDeskOrdersByStage(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if sub := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"] .kpi-sub').textContent`); !strings.Contains(sub, "at gateway (by name") {
+		t.Errorf("without stage labels: %q, want the gateway, by name", sub)
+	}
+	for i := 1; i <= 2; i++ {
+		textPush(t, st, "order-router", fmt.Sprintf("# TYPE gmc_orders_total counter\ngmc_orders_total{result=\"success\",stage=\"entry\"} %d\n", 1000*i))
+		if i == 1 {
+			time.Sleep(2 * time.Second)
+		}
+	}
+	want := instant(t, st, `sum(rate(gmc_orders_total{stage="entry"}[1m]))`)
+	load(t, ctx, st.URL+"/#/overview?range=1h") // another URL: a new page
+	got := eval[float64](t, ctx, `Number(document.querySelector('[data-kpi="Desk orders"]').dataset.value)`)
+	sub := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"] .kpi-sub').textContent`)
+	// (the two pushes make a rate that moves as its 1m window does: 15 %)
+	if !near(got, want, 0.15) || !strings.Contains(sub, "order-router") || strings.Contains(sub, "gateway") {
+		t.Errorf("desk orders %v (%q), want order-router's %v (stage=\"entry\"), not the gateway's", got, sub, want)
+	}
+}

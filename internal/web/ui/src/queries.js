@@ -25,11 +25,14 @@ export function reqQuantileBy(q, by, sel, rw) {
 }
 
 /**
- * GATEWAY picks the services where orders enter the desk: every order is
- * counted once there (strategies, risk, matching count the same orders
- * again at their hops).
+ * ENTRY picks the series where orders enter the desk: the services whose
+ * metrics carry stage="entry" (sdk MetricsOptions.Stage); when none does,
+ * the services named like a gateway (GATEWAY). Every order is counted once
+ * there (strategies, risk, matching count the same orders again at their hops).
  */
+export const ENTRY = 'stage="entry"';
 export const GATEWAY = '.*gateway.*';
+const byEntry = (e) => `(${e(ENTRY)}) or ((${e(`service=~"${GATEWAY}"`)}) unless on () (${e(ENTRY)}))`;
 
 export const overview = {
   // Orders/s of the services that count orders (a counter that ever
@@ -44,8 +47,9 @@ export const overview = {
   orderP99: (rw) => quantileBy(0.99, 'service', '', rw),
   errors: (rw) => `100 * sum by (service) (rate(gmc_orders_total{result!="success"}[${rw}])) / (sum by (service) (rate(gmc_orders_total[${rw}])) > 0)`,
   // Desk throughput: orders at the gateway, counted once.
-  deskOrders: (rw) => `sum(rate(gmc_orders_total{service=~"${GATEWAY}"}[${rw}])) or sum(tps{service=~"${GATEWAY}"})`,
-  gateways: `count by (service) (gmc_orders_total{service=~"${GATEWAY}"}) or count by (service) (tps{service=~"${GATEWAY}"})`,
+  deskOrders: (rw) => byEntry((m) => `sum(rate(gmc_orders_total{${m}}[${rw}])) or sum(tps{${m}})`),
+  // The entry services, with by="stage" when they are picked by label.
+  gateways: byEntry((m) => `label_replace(count by (service) (gmc_orders_total{${m}}) or count by (service) (tps{${m}}), "by", "${m.startsWith('stage') ? 'stage' : 'name'}", "", "")`),
 };
 
 /**

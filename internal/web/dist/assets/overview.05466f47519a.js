@@ -79,7 +79,8 @@ export function mount(main, ctx) {
       kpis.replaceChildren(
         kpi('Services up', `${up} / ${services.length}`, up === services.length ? 'good' : 'warn'),
         kpi('Desk orders', gwNames.length ? perSec(deskV ?? 0, 'orders') : 'unknown',
-          null, gwNames.length ? `counted once, at ${gwNames.join(', ')}` : 'no gateway service (name matching *gateway*) reports orders', deskV),
+          null, gwNames.length ? `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`
+            : 'no service sets stage="entry" or is named like a gateway', deskV),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
         kpi('SLAs', slas == null ? 'not available' : `${slas.filter((s) => s.state === 'ok').length} / ${slas.length} ok`,
