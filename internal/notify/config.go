@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/notify/alertmanager"
+	"github.com/gmc-dev/gmc/internal/notify/channel"
 	"github.com/gmc-dev/gmc/internal/notify/email"
 	"github.com/gmc-dev/gmc/internal/notify/slack"
 	"github.com/gmc-dev/gmc/internal/notify/telegram"
@@ -29,6 +31,10 @@ type Config struct {
 	// InhibitRules mute alerts while others fire, in Alertmanager's schema;
 	// absent means DefaultInhibitRules, an empty list none.
 	InhibitRules []InhibitRule `yaml:"inhibit_rules,omitempty" json:"inhibit_rules"`
+	// Templates are globs of template files (Alertmanager's `templates:`,
+	// relative to the configuration file's directory) whose definitions the
+	// channels' template fields may use.
+	Templates []string `yaml:"templates,omitempty" json:"templates,omitempty"`
 }
 
 // Global holds settings shared by every route.
@@ -138,6 +144,9 @@ var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // SetDirectory resolves the channels' relative *_file paths against dir,
 // the directory of the configuration file (as Alertmanager does).
 func (c *Config) SetDirectory(dir string) {
+	for i, g := range c.Templates {
+		c.Templates[i] = commoncfg.JoinDir(dir, g)
+	}
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
 		for j := range r.SlackConfigs {
@@ -202,6 +211,10 @@ func (c *Config) Validate() error {
 	if c.Global.ResolveTimeout < 0 {
 		return errors.New("global.resolve_timeout: must be positive")
 	}
+	tmpl, err := channel.LoadTemplates("", c.Templates)
+	if err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
@@ -214,6 +227,9 @@ func (c *Config) Validate() error {
 		}
 		names[r.Name] = true
 		if err := r.validate(); err != nil {
+			return fmt.Errorf("%s (%s).%w", field, r.Name, err)
+		}
+		if err := r.checkTemplates(tmpl); err != nil {
 			return fmt.Errorf("%s (%s).%w", field, r.Name, err)
 		}
 	}
@@ -268,6 +284,27 @@ func (r *Route) validate(field string, receivers map[string]bool) error {
 	for i := range r.Routes {
 		if err := r.Routes[i].validate(fmt.Sprintf("%s.routes[%d]", field, i), receivers); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkTemplates renders every template of the receiver's channels against
+// sample data; errors name the field.
+func (r *Receiver) checkTemplates(ts *channel.Templates) error {
+	for i := range r.SlackConfigs {
+		if err := r.SlackConfigs[i].CheckTemplates(ts); err != nil {
+			return fmt.Errorf("slack_configs[%d].%w", i, err)
+		}
+	}
+	for i := range r.TelegramConfigs {
+		if err := r.TelegramConfigs[i].CheckTemplates(ts); err != nil {
+			return fmt.Errorf("telegram_configs[%d].%w", i, err)
+		}
+	}
+	for i := range r.EmailConfigs {
+		if err := r.EmailConfigs[i].CheckTemplates(ts); err != nil {
+			return fmt.Errorf("email_configs[%d].%w", i, err)
 		}
 	}
 	return nil

@@ -113,9 +113,10 @@ type Dispatcher struct {
 	recv     map[string]*receiver
 	silences *Silences
 	inhibit  *inhibitor
-	nlog     notificationLog // nil: what each group remembers itself
-	local    *localLog       // the file-backed nlog without HA
-	alerts   alertStore      // every alert received, for /api/v2/alerts
+	nlog     notificationLog    // nil: what each group remembers itself
+	local    *localLog          // the file-backed nlog without HA
+	tmpl     *channel.Templates // the templates: globs and Alertmanager's defaults
+	alerts   alertStore         // every alert received, for /api/v2/alerts
 	started  time.Time
 
 	mu      sync.Mutex
@@ -189,6 +190,9 @@ func New(opts Options) (*Dispatcher, error) {
 		}
 		d.nlog = d.local
 	}
+	if d.tmpl, err = channel.LoadTemplates("", cfg.Templates); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Receivers {
 		r, err := d.buildReceiver(&cfg.Receivers[i])
 		if err != nil {
@@ -215,21 +219,21 @@ func (d *Dispatcher) buildReceiver(rc *Receiver) (*receiver, error) {
 	}
 	client := d.opts.HTTPClient
 	for i, c := range rc.SlackConfigs {
-		n, err := slack.New(c, client)
+		n, err := slack.New(c, client, d.tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("slack_configs[%d].%w", i, err)
 		}
 		add("slack", i, n, c.Resolved())
 	}
 	for i, c := range rc.TelegramConfigs {
-		n, err := telegram.New(c, client)
+		n, err := telegram.New(c, client, d.tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("telegram_configs[%d].%w", i, err)
 		}
 		add("telegram", i, n, c.Resolved())
 	}
 	for i, c := range rc.EmailConfigs {
-		n, err := email.New(c, d.now)
+		n, err := email.New(c, d.now, d.tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("email_configs[%d].%w", i, err)
 		}

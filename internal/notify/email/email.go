@@ -10,12 +10,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	htmlpkg "html"
+	"maps"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +47,34 @@ type Config struct {
 	RequireTLS *bool `yaml:"require_tls,omitempty" json:"require_tls,omitempty"`
 	// TLSConfig verifies the server after STARTTLS (ca, ca_file, server_name, insecure_skip_verify).
 	TLSConfig commoncfg.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+	// Headers are extra headers, each value a template; Subject replaces
+	// gmc's subject line (Alertmanager's field).
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// HTML and Text are templates for the body (Alertmanager's fields): with
+	// HTML the mail is multipart/alternative, Text (or gmc's built-in body)
+	// being the plain part; empty means gmc's built-in plain body.
+	HTML string `yaml:"html,omitempty" json:"html,omitempty"`
+	Text string `yaml:"text,omitempty" json:"text,omitempty"`
+}
+
+// reservedHeaders are set by gmc itself and may not be templated.
+var reservedHeaders = map[string]bool{"From": true, "To": true, "Date": true, "Message-Id": true,
+	"Mime-Version": true, "Content-Type": true, "Content-Transfer-Encoding": true}
+
+// CheckTemplates renders the config's templates against sample data.
+func (c *Config) CheckTemplates(ts *channel.Templates) error {
+	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
+		if err := ts.Check(c.Headers[k], false); err != nil {
+			return fmt.Errorf("headers.%s: %w", k, err)
+		}
+	}
+	if err := ts.Check(c.HTML, true); err != nil {
+		return fmt.Errorf("html: %w", err)
+	}
+	if err := ts.Check(c.Text, false); err != nil {
+		return fmt.Errorf("text: %w", err)
+	}
+	return nil
 }
 
 // Validate checks the config; errors name the field.
@@ -65,6 +98,14 @@ func (c *Config) Validate() error {
 	if (c.AuthPassword != "" || c.AuthPasswordFile != "") && c.AuthUsername == "" {
 		return errors.New("auth_username: must be set with auth_password")
 	}
+	for k := range c.Headers {
+		if reservedHeaders[textproto.CanonicalMIMEHeaderKey(k)] {
+			return fmt.Errorf("headers.%s: set by gmc, cannot be configured", k)
+		}
+		if strings.ContainsAny(k, ": \r\n") || k == "" {
+			return fmt.Errorf("headers: %q is not a header name", k)
+		}
+	}
 	return nil
 }
 
@@ -86,13 +127,15 @@ type Notifier struct {
 	from     string
 	to       []string
 	now      func() time.Time
+	tmpl     *channel.Templates
 }
 
 var _ channel.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier from a valid config; it reads auth_password_file
-// and the TLS files once.
-func New(cfg Config, now func() time.Time) (*Notifier, error) {
+// and the TLS files once. tmpl renders the config's templates (nil: the
+// built-in subject and body only).
+func New(cfg Config, now func() time.Time, tmpl *channel.Templates) (*Notifier, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -118,7 +161,7 @@ func New(cfg Config, now func() time.Time) (*Notifier, error) {
 		to[i] = a.Address
 	}
 	from, _ := mail.ParseAddress(cfg.From)
-	return &Notifier{cfg: cfg, from: from.Address, host: host, password: password, tls: tc, to: to, now: now}, nil
+	return &Notifier{cfg: cfg, from: from.Address, host: host, password: password, tls: tc, to: to, now: now, tmpl: tmpl}, nil
 }
 
 // Notify sends one mail. Errors with an SMTP 5xx code are permanent.
@@ -206,16 +249,61 @@ func (n *Notifier) Build(no *channel.Notification) ([]byte, error) {
 	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	hdr("From", from.String())
 	hdr("To", n.cfg.To)
-	hdr("Subject", mime.QEncoding.Encode("utf-8", no.Title()))
+	subject := no.Title()
+	for _, k := range slices.Sorted(maps.Keys(n.cfg.Headers)) {
+		if textproto.CanonicalMIMEHeaderKey(k) == "Subject" {
+			subject = oneLine(n.tmpl.Render("headers.Subject", n.cfg.Headers[k], no, no.Title))
+		}
+	}
+	hdr("Subject", mime.QEncoding.Encode("utf-8", subject))
 	hdr("Date", n.now().Format(time.RFC1123Z))
 	hdr("Message-Id", "<"+hex.EncodeToString(id)+"@gmc>")
+	for _, k := range slices.Sorted(maps.Keys(n.cfg.Headers)) {
+		if textproto.CanonicalMIMEHeaderKey(k) != "Subject" {
+			v := n.tmpl.Render("headers."+k, n.cfg.Headers[k], no, func() string { return n.cfg.Headers[k] })
+			hdr(textproto.CanonicalMIMEHeaderKey(k), mime.QEncoding.Encode("utf-8", oneLine(v)))
+		}
+	}
 	hdr("MIME-Version", "1.0")
-	hdr("Content-Type", "text/plain; charset=UTF-8")
-	hdr("Content-Transfer-Encoding", "8bit")
+	text := n.tmpl.Render("text", n.cfg.Text, no, func() string { return Body(no) })
+	if n.cfg.HTML == "" || n.tmpl == nil {
+		hdr("Content-Type", "text/plain; charset=UTF-8")
+		hdr("Content-Transfer-Encoding", "8bit")
+		b.WriteString("\r\n")
+		b.WriteString(crlf(text))
+		return b.Bytes(), nil
+	}
+	html := n.tmpl.RenderHTML("html", n.cfg.HTML, no, func() string { return "<pre>" + htmlpkg.EscapeString(Body(no)) + "</pre>" })
+	mw := multipart.NewWriter(&b)
+	hdr("Content-Type", "multipart/alternative; boundary="+mw.Boundary())
 	b.WriteString("\r\n")
-	body := Body(no)
-	b.WriteString(strings.ReplaceAll(body, "\n", "\r\n"))
+	for _, part := range []struct{ ct, body string }{{"text/plain; charset=UTF-8", text}, {"text/html; charset=UTF-8", html}} {
+		w, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {part.ct}, "Content-Transfer-Encoding": {"quoted-printable"}})
+		if err != nil {
+			return nil, fmt.Errorf("build mail part: %w", err)
+		}
+		qw := quotedprintable.NewWriter(w)
+		if _, err := qw.Write([]byte(crlf(part.body))); err != nil {
+			return nil, fmt.Errorf("build mail part: %w", err)
+		}
+		if err := qw.Close(); err != nil {
+			return nil, fmt.Errorf("build mail part: %w", err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, fmt.Errorf("build mail: %w", err)
+	}
 	return b.Bytes(), nil
+}
+
+// crlf turns the line ends of s into CRLF.
+func crlf(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
+
+// oneLine keeps a header value on one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Body is the plain-text body listing every alert.

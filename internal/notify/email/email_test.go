@@ -149,7 +149,7 @@ func TestSendOverSTARTTLSWithPlainAuth(t *testing.T) {
 		Smarthost: addr, From: "gmc <alerts@gmc.test>", To: "ops@gmc.test, oncall@gmc.test",
 		AuthUsername: "alerts@gmc.test", AuthPassword: "s3cret",
 		TLSConfig: commoncfg.TLSConfig{CA: caPEM},
-	}, func() time.Time { return now })
+	}, func() time.Time { return now }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestSendOverSTARTTLSWithPlainAuth(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	t.Run("wrong password is permanent", func(t *testing.T) {
 		box, addr, caPEM := startSMTP(t, true)
-		n, err := New(Config{Smarthost: addr, From: "alerts@gmc.test", To: "ops@gmc.test", AuthUsername: "alerts@gmc.test", AuthPassword: "wrong", TLSConfig: commoncfg.TLSConfig{CA: caPEM}}, nil)
+		n, err := New(Config{Smarthost: addr, From: "alerts@gmc.test", To: "ops@gmc.test", AuthUsername: "alerts@gmc.test", AuthPassword: "wrong", TLSConfig: commoncfg.TLSConfig{CA: caPEM}}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestRefusals(t *testing.T) {
 	})
 	t.Run("no STARTTLS with require_tls", func(t *testing.T) {
 		_, addr, _ := startSMTP(t, false)
-		n, err := New(Config{Smarthost: addr, From: "alerts@gmc.test", To: "ops@gmc.test", AuthUsername: "alerts@gmc.test", AuthPassword: "s3cret"}, nil)
+		n, err := New(Config{Smarthost: addr, From: "alerts@gmc.test", To: "ops@gmc.test", AuthUsername: "alerts@gmc.test", AuthPassword: "s3cret"}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +215,7 @@ func TestRefusals(t *testing.T) {
 	})
 	t.Run("untrusted certificate", func(t *testing.T) {
 		_, addr, _ := startSMTP(t, true)
-		n, err := New(Config{Smarthost: addr, From: "alerts@gmc.test", To: "ops@gmc.test", AuthUsername: "alerts@gmc.test", AuthPassword: "s3cret"}, nil)
+		n, err := New(Config{Smarthost: addr, From: "alerts@gmc.test", To: "ops@gmc.test", AuthUsername: "alerts@gmc.test", AuthPassword: "s3cret"}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,11 @@ type Config struct {
 	Channel   string `yaml:"channel,omitempty" json:"channel,omitempty"`
 	Username  string `yaml:"username,omitempty" json:"username,omitempty"`
 	IconEmoji string `yaml:"icon_emoji,omitempty" json:"icon_emoji,omitempty"`
+	// Title and Text are templates (Alertmanager's language and fields)
+	// for the message's title and attachment text; empty means gmc's
+	// built-in ones.
+	Title string `yaml:"title,omitempty" json:"title,omitempty"`
+	Text  string `yaml:"text,omitempty" json:"text,omitempty"`
 }
 
 // Validate checks the config; errors name the field.
@@ -36,22 +41,35 @@ func (c *Config) SetDirectory(dir string) {
 	c.WebhookURLFile = commoncfg.JoinDir(dir, c.WebhookURLFile)
 }
 
+// CheckTemplates renders the config's templates against sample data.
+func (c *Config) CheckTemplates(ts *channel.Templates) error {
+	if err := ts.Check(c.Title, false); err != nil {
+		return fmt.Errorf("title: %w", err)
+	}
+	if err := ts.Check(c.Text, false); err != nil {
+		return fmt.Errorf("text: %w", err)
+	}
+	return nil
+}
+
 // Notifier posts to one Slack webhook.
 type Notifier struct {
 	cfg    Config
 	url    string
 	client *http.Client
+	tmpl   *channel.Templates
 }
 
 var _ channel.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier; it reads webhook_url_file once.
-func New(cfg Config, client *http.Client) (*Notifier, error) {
+// New builds a Notifier; it reads webhook_url_file once. tmpl renders the
+// config's templates (nil: the built-in text only).
+func New(cfg Config, client *http.Client, tmpl *channel.Templates) (*Notifier, error) {
 	u, err := channel.ResolveSecretURL(cfg.WebhookURL, cfg.WebhookURLFile, "webhook_url")
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{cfg: cfg, url: u, client: client}, nil
+	return &Notifier{cfg: cfg, url: u, client: client, tmpl: tmpl}, nil
 }
 
 // Message is the incoming-webhook payload.
@@ -84,9 +102,10 @@ type Field struct {
 // maxText bounds the attachment text; Slack truncates messages past ~40k characters.
 const maxText = 8000
 
-// Build turns a notification into the Slack payload.
+// Build turns a notification into the Slack payload: the config's title and
+// text templates when set, else gmc's built-in text.
 func (n *Notifier) Build(no *channel.Notification) Message {
-	title := no.Title()
+	title := n.tmpl.Render("title", n.cfg.Title, no, func() string { return escape(no.Title()) })
 	color := "good"
 	if no.Status == channel.StatusFiring {
 		color = "danger"
@@ -99,7 +118,7 @@ func (n *Notifier) Build(no *channel.Notification) Message {
 		}
 		b.WriteString("\n")
 	}
-	text, _ := channel.Truncate(strings.TrimSuffix(b.String(), "\n"), maxText)
+	text, _ := channel.Truncate(n.tmpl.Render("text", n.cfg.Text, no, func() string { return strings.TrimSuffix(b.String(), "\n") }), maxText)
 	var fields []Field
 	for _, k := range channel.SortedNames(no.CommonLabels) {
 		if k == "alertname" {
@@ -115,13 +134,13 @@ func (n *Notifier) Build(no *channel.Notification) Message {
 		Channel:   n.cfg.Channel,
 		Username:  n.cfg.Username,
 		IconEmoji: n.cfg.IconEmoji,
-		Text:      escape(title),
+		Text:      title,
 		Attachments: []Attachment{{
 			Color:     color,
-			Title:     escape(title),
+			Title:     title,
 			TitleLink: link,
 			Text:      text,
-			Fallback:  escape(title),
+			Fallback:  title,
 			Fields:    fields,
 			MrkdwnIn:  []string{"text"},
 		}},

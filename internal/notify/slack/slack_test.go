@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestNotifyPostsExactPayload(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
-	n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/services/T000/B000/XXXX"), Channel: "#alerts", Username: "gmc"}, srv.Client())
+	n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/services/T000/B000/XXXX"), Channel: "#alerts", Username: "gmc"}, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestNotifyErrors(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no_service", tc.status)
 		}))
-		n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/hook/secret-token")}, srv.Client())
+		n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/hook/secret-token")}, srv.Client(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +66,7 @@ func TestNotifyErrors(t *testing.T) {
 }
 
 func TestNotifyErrorHidesURL(t *testing.T) {
-	n, err := New(Config{WebhookURL: "http://127.0.0.1:1/hook/secret-token"}, http.DefaultClient)
+	n, err := New(Config{WebhookURL: "http://127.0.0.1:1/hook/secret-token"}, http.DefaultClient, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,5 +76,20 @@ func TestNotifyErrorHidesURL(t *testing.T) {
 	}
 	if s := err.Error(); strings.Contains(s, "secret-token") {
 		t.Errorf("error leaks the webhook URL: %s", s)
+	}
+}
+
+// TestNoTemplateKeepsBuiltinText: with the templates loaded (as the
+// dispatcher always has them) but no title or text configured, the payload
+// is the built-in one that TestNotifyPayload spells out.
+func TestNoTemplateKeepsBuiltinText(t *testing.T) {
+	ts, err := channel.LoadTemplates("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := New(Config{WebhookURL: "http://127.0.0.1:1/x", Channel: "#alerts"}, http.DefaultClient, nil)
+	with, _ := New(Config{WebhookURL: "http://127.0.0.1:1/x", Channel: "#alerts"}, http.DefaultClient, ts)
+	if a, b := plain.Build(channel.Sample()), with.Build(channel.Sample()); !reflect.DeepEqual(a, b) {
+		t.Fatalf("templates loaded changed the payload:\n%+v\n%+v", a, b)
 	}
 }

@@ -34,12 +34,21 @@ type Config struct {
 	MessageThreadID int `yaml:"message_thread_id,omitempty" json:"message_thread_id,omitempty"`
 	// DisableNotifications sends the message silently.
 	DisableNotifications bool `yaml:"disable_notifications,omitempty" json:"disable_notifications,omitempty"`
+	// Message is a template (Alertmanager's language and field) for the
+	// message text; empty means gmc's built-in HTML message.
+	Message string `yaml:"message,omitempty" json:"message,omitempty"`
+	// ParseMode is how Telegram reads the text: HTML (the default),
+	// MarkdownV2 or Markdown, as in Alertmanager.
+	ParseMode string `yaml:"parse_mode,omitempty" json:"parse_mode,omitempty"`
 }
 
 // Normalise fills APIURL's default.
 func (c *Config) Normalise() {
 	if c.APIURL == "" {
 		c.APIURL = DefaultAPIURL
+	}
+	if c.ParseMode == "" {
+		c.ParseMode = "HTML"
 	}
 }
 
@@ -53,6 +62,19 @@ func (c *Config) Validate() error {
 	}
 	if c.ChatID == 0 {
 		return errors.New("chat_id: must be set")
+	}
+	switch c.ParseMode {
+	case "HTML", "MarkdownV2", "Markdown":
+	default:
+		return fmt.Errorf("parse_mode: %q is not HTML, MarkdownV2 or Markdown", c.ParseMode)
+	}
+	return nil
+}
+
+// CheckTemplates renders the config's template against sample data.
+func (c *Config) CheckTemplates(ts *channel.Templates) error {
+	if err := ts.Check(c.Message, false); err != nil {
+		return fmt.Errorf("message: %w", err)
 	}
 	return nil
 }
@@ -68,19 +90,21 @@ type Notifier struct {
 	cfg      Config
 	endpoint string
 	client   *http.Client
+	tmpl     *channel.Templates
 }
 
 var _ channel.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier from a normalised, valid config; it reads
-// bot_token_file once.
-func New(cfg Config, client *http.Client) (*Notifier, error) {
+// bot_token_file once. tmpl renders the message template (nil: the
+// built-in message only).
+func New(cfg Config, client *http.Client, tmpl *channel.Templates) (*Notifier, error) {
 	token, err := channel.ResolveSecret(cfg.BotToken, cfg.BotTokenFile, "bot_token")
 	if err != nil {
 		return nil, err
 	}
 	endpoint := strings.TrimRight(cfg.APIURL, "/") + "/bot" + token + "/sendMessage"
-	return &Notifier{cfg: cfg, endpoint: endpoint, client: client}, nil
+	return &Notifier{cfg: cfg, endpoint: endpoint, client: client, tmpl: tmpl}, nil
 }
 
 // Message is the sendMessage request body.
@@ -99,6 +123,27 @@ const maxText = 4096
 // Build turns a notification into the sendMessage body; every text coming
 // from labels or annotations is HTML-escaped.
 func (n *Notifier) Build(no *channel.Notification) Message {
+	parseMode := n.cfg.ParseMode
+	if parseMode == "" {
+		parseMode = "HTML"
+	}
+	if n.cfg.Message != "" && n.tmpl != nil {
+		text, _ := channel.Truncate(n.tmpl.Render("message", n.cfg.Message, no, func() string { return n.builtin(no) }), maxText)
+		return Message{ChatID: n.cfg.ChatID, MessageThreadID: n.cfg.MessageThreadID, Text: text, ParseMode: parseMode,
+			DisableWebPagePreview: true, DisableNotification: n.cfg.DisableNotifications}
+	}
+	return Message{
+		ChatID:                n.cfg.ChatID,
+		MessageThreadID:       n.cfg.MessageThreadID,
+		Text:                  n.builtin(no),
+		ParseMode:             "HTML",
+		DisableWebPagePreview: true,
+		DisableNotification:   n.cfg.DisableNotifications,
+	}
+}
+
+// builtin is gmc's own HTML message.
+func (n *Notifier) builtin(no *channel.Notification) string {
 	icon := "🔥"
 	if no.Status == channel.StatusResolved {
 		icon = "✅"
@@ -119,14 +164,7 @@ func (n *Notifier) Build(no *channel.Notification) Message {
 		// Cutting HTML could break a tag: fall back to the escaped title only.
 		text = fmt.Sprintf("%s <b>%s</b>\n(%d alerts, message too long)", icon, html.EscapeString(no.Title()), len(no.Alerts))
 	}
-	return Message{
-		ChatID:                n.cfg.ChatID,
-		MessageThreadID:       n.cfg.MessageThreadID,
-		Text:                  text,
-		ParseMode:             "HTML",
-		DisableWebPagePreview: true,
-		DisableNotification:   n.cfg.DisableNotifications,
-	}
+	return text
 }
 
 // Notify sends the message; the Bot API's {"ok":false} answers are errors.

@@ -20,7 +20,7 @@ func TestSendMessageExactPayload(t *testing.T) {
 		w.Write([]byte(`{"ok":true,"result":{"message_id":7}}`))
 	}))
 	defer srv.Close()
-	n, err := New(Config{APIURL: srv.URL + "/", BotToken: "123:ABC", ChatID: -1001234}, srv.Client())
+	n, err := New(Config{APIURL: srv.URL + "/", BotToken: "123:ABC", ChatID: -1001234}, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestBotAPIErrors(t *testing.T) {
 			w.WriteHeader(tc.status)
 			w.Write([]byte(tc.answer))
 		}))
-		n, err := New(Config{APIURL: srv.URL, BotToken: "123:ABC", ChatID: 1}, srv.Client())
+		n, err := New(Config{APIURL: srv.URL, BotToken: "123:ABC", ChatID: 1}, srv.Client(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,5 +104,21 @@ func TestValidate(t *testing.T) {
 		if err := tc.c.Validate(); err == nil || err.Error() != tc.want {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
+	}
+}
+
+// TestNoTemplateKeepsBuiltinText: with the templates loaded but no message
+// configured, the message is the built-in one TestNotify spells out.
+func TestNoTemplateKeepsBuiltinText(t *testing.T) {
+	ts, err := channel.LoadTemplates("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{APIURL: "http://127.0.0.1:1", BotToken: "1:A", ChatID: 1}
+	cfg.Normalise()
+	plain, _ := New(cfg, http.DefaultClient, nil)
+	with, _ := New(cfg, http.DefaultClient, ts)
+	if a, b := plain.Build(channel.Sample()), with.Build(channel.Sample()); a != b {
+		t.Fatalf("templates loaded changed the message:\n%+v\n%+v", a, b)
 	}
 }
