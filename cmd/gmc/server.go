@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server"
@@ -60,6 +63,22 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP reads the credentials again, as Prometheus reloads on it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := srv.Reload(); err != nil {
+					logger.Error("reload on SIGHUP", "err", err)
+				}
+			}
+		}
+	}()
 	return srv.Run(ctx)
 }
 

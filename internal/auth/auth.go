@@ -12,12 +12,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	toolkitweb "github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/crypto/bcrypt"
+	"gopkg.in/yaml.v3"
 )
 
 // Options configure a Guard.
@@ -26,14 +30,21 @@ type Options struct {
 	// ListenAddress is the address gmc listens on: on loopback the Host
 	// header is checked, beyond it without credentials New warns.
 	ListenAddress string
+	// WebConfigFile is the Prometheus web config (--web.config.file) whose
+	// basic_auth_users exporter-toolkit checks; they get their roles from
+	// Config.WebConfigUserRoles. Empty: none.
+	WebConfigFile string
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer
 }
 
 // Guard is the middleware. Safe for concurrent use.
 type Guard struct {
-	tokens   []tokenEntry
-	users    map[string]User
+	cfg     Config
+	webFile string
+	logger  *slog.Logger
+	creds   atomic.Pointer[credentials] // swapped whole by Reload
+
 	hosts    map[string]bool // nil: any Host is served
 	loopback bool
 	warning  string
@@ -45,6 +56,15 @@ type Guard struct {
 
 	denied *prometheus.CounterVec
 }
+
+// credentials are the tokens (read from their files and variables) and the
+// users (gmc's own and the web config's) in force.
+type credentials struct {
+	tokens []tokenEntry
+	users  map[string]User
+}
+
+func (c *credentials) enabled() bool { return len(c.tokens) > 0 || len(c.users) > 0 }
 
 type tokenEntry struct {
 	sum  [32]byte
@@ -64,7 +84,9 @@ func New(opts Options) (*Guard, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Guard{
-		users:    opts.Config.BasicAuthUsers,
+		cfg:      opts.Config,
+		webFile:  opts.WebConfigFile,
+		logger:   opts.Logger,
 		verified: map[[32]byte]Role{},
 		cop:      http.NewCrossOriginProtection(),
 		denied: promauto.With(opts.Registerer).NewCounterVec(prometheus.CounterOpts{
@@ -72,18 +94,8 @@ func New(opts Options) (*Guard, error) {
 			Help: "HTTP requests refused before reaching a handler, by reason.",
 		}, []string{"reason"}),
 	}
-	if len(g.users) > 0 {
-		var err error
-		if g.dummy, err = bcrypt.GenerateFromPassword([]byte("gmc"), bcrypt.DefaultCost); err != nil {
-			return nil, fmt.Errorf("auth: %w", err)
-		}
-	}
-	for i, t := range opts.Config.Tokens {
-		s, err := t.secret()
-		if err != nil {
-			return nil, fmt.Errorf("auth.tokens[%d]: %w", i, err)
-		}
-		g.tokens = append(g.tokens, tokenEntry{sum: sha256.Sum256([]byte(s)), role: t.Role})
+	if err := g.Reload(); err != nil {
+		return nil, err
 	}
 	g.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.deny(w, "cross_origin", http.StatusForbidden,
@@ -96,11 +108,57 @@ func New(opts Options) (*Guard, error) {
 			g.hosts[strings.ToLower(h)] = true
 		}
 	}
-	if !g.loopback && !opts.Config.Enabled() {
+	if !g.loopback && !g.creds.Load().enabled() {
 		g.warning = fmt.Sprintf("gmc listens on %s, beyond loopback, with no authentication: anyone who can reach it may write data, read everything, create silences and read /debug/pprof; configure auth.tokens or auth.basic_auth_users", opts.ListenAddress)
 		opts.Logger.Warn("NO AUTHENTICATION ON A NON-LOOPBACK ADDRESS: " + g.warning)
 	}
 	return g, nil
+}
+
+// Reload reads the token files and variables and the web config's users
+// again (SIGHUP and POST /-/reload call it) and puts them in force at once;
+// on an error the credentials in force stay. Basic credentials checked
+// before are checked again.
+func (g *Guard) Reload() error {
+	c := &credentials{users: map[string]User{}}
+	for i, t := range g.cfg.Tokens {
+		s, err := t.secret()
+		if err != nil {
+			return fmt.Errorf("auth.tokens[%d]: %w", i, err)
+		}
+		c.tokens = append(c.tokens, tokenEntry{sum: sha256.Sum256([]byte(s)), role: t.Role})
+	}
+	if g.webFile != "" {
+		b, err := os.ReadFile(g.webFile)
+		if err != nil {
+			return fmt.Errorf("auth: read web config: %w", err)
+		}
+		var wc toolkitweb.Config
+		if err := yaml.Unmarshal(b, &wc); err != nil {
+			return fmt.Errorf("auth: parse web config %s: %w", g.webFile, err)
+		}
+		// exporter-toolkit checks their passwords first; gmc checks them
+		// again (cached), so a user removed from the file cannot pass on a
+		// role it no longer has.
+		for name, hash := range wc.Users {
+			c.users[name] = User{PasswordHash: string(hash), Role: g.cfg.WebConfigUserRoles[name]}
+		}
+	}
+	for name, u := range g.cfg.BasicAuthUsers {
+		c.users[name] = u
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(c.users) > 0 && g.dummy == nil {
+		var err error
+		if g.dummy, err = bcrypt.GenerateFromPassword([]byte("gmc"), bcrypt.DefaultCost); err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+	}
+	g.creds.Store(c)
+	clear(g.verified)
+	g.logger.Info("credentials loaded", "tokens", len(c.tokens), "users", len(c.users))
+	return nil
 }
 
 // isLoopback reports whether addr (host:port) binds loopback addresses only.
@@ -128,7 +186,7 @@ type Status struct {
 
 // Status reports the Guard's configuration.
 func (g *Guard) Status() Status {
-	return Status{AuthEnabled: len(g.tokens) > 0 || len(g.users) > 0, LoopbackOnly: g.loopback, Warning: g.warning}
+	return Status{AuthEnabled: g.creds.Load().enabled(), LoopbackOnly: g.loopback, Warning: g.warning}
 }
 
 // Wrap returns next guarded: security headers on every answer; the Host
@@ -137,8 +195,8 @@ func (g *Guard) Status() Status {
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	authed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		need := RequiredRole(r.Method, r.URL.Path)
-		if need != RoleNone && (len(g.tokens) > 0 || len(g.users) > 0) {
-			role, ok, presented := g.authenticate(r)
+		if c := g.creds.Load(); need != RoleNone && c.enabled() {
+			role, ok, presented := g.authenticate(c, r)
 			switch {
 			case !presented || !ok:
 				w.Header().Set("WWW-Authenticate", `Basic realm="gmc", charset="UTF-8"`)
@@ -147,6 +205,11 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 					reason, msg = "bad_credentials", "invalid credentials"
 				}
 				g.deny(w, reason, http.StatusUnauthorized, msg)
+				return
+			case role == RoleNone:
+				user, _, _ := r.BasicAuth()
+				g.deny(w, "forbidden", http.StatusForbidden,
+					fmt.Sprintf("user %q of the web config has no role: map it under auth.web_config_user_roles", user))
 				return
 			case !role.allows(need):
 				g.deny(w, "forbidden", http.StatusForbidden,
@@ -183,9 +246,9 @@ func hostName(hostport string) string {
 
 // authenticate finds the role of the request's credentials. presented is
 // false when it carries none.
-func (g *Guard) authenticate(r *http.Request) (role Role, ok, presented bool) {
+func (g *Guard) authenticate(c *credentials, r *http.Request) (role Role, ok, presented bool) {
 	if user, pass, isBasic := r.BasicAuth(); isBasic {
-		role, ok := g.checkUser(user, pass)
+		role, ok := g.checkUser(c, user, pass)
 		return role, ok, true
 	}
 	h := r.Header.Get("Authorization")
@@ -199,21 +262,21 @@ func (g *Guard) authenticate(r *http.Request) (role Role, ok, presented bool) {
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	// Compare with every token, in constant time, whichever matches.
 	match := -1
-	for i := range g.tokens {
-		if subtle.ConstantTimeCompare(sum[:], g.tokens[i].sum[:]) == 1 {
+	for i := range c.tokens {
+		if subtle.ConstantTimeCompare(sum[:], c.tokens[i].sum[:]) == 1 {
 			match = i
 		}
 	}
 	if match < 0 {
 		return RoleNone, false, true
 	}
-	return g.tokens[match].role, true, true
+	return c.tokens[match].role, true, true
 }
 
 // checkUser verifies basic credentials with bcrypt, remembering ones that
 // passed so pushes with basic auth do not pay bcrypt on every request.
-func (g *Guard) checkUser(user, pass string) (Role, bool) {
-	u, known := g.users[user]
+func (g *Guard) checkUser(c *credentials, user, pass string) (Role, bool) {
+	u, known := c.users[user]
 	key := sha256.Sum256([]byte(user + ":" + pass))
 	g.mu.Lock()
 	role, cached := g.verified[key]
@@ -223,7 +286,9 @@ func (g *Guard) checkUser(user, pass string) (Role, bool) {
 	}
 	hash := []byte(u.PasswordHash)
 	if !known {
+		g.mu.Lock()
 		hash = g.dummy // spend the same time on unknown users as on known ones
+		g.mu.Unlock()
 	}
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(pass)); err != nil || !known {
 		return RoleNone, false

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -210,5 +212,95 @@ func TestBrowserDefences(t *testing.T) {
 	}
 	if st := g.Status(); !st.LoopbackOnly || st.Warning != "" {
 		t.Errorf("status on loopback: %+v", st)
+	}
+}
+
+// TestTokenReload: a token file rewritten takes effect at Reload, not
+// before; a Reload that fails (file gone) keeps the credentials in force.
+func TestTokenReload(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "push.token")
+	if err := os.WriteFile(file, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := newGuard(t, Config{Tokens: []Token{{Role: RoleWrite, TokenFile: file}}}, "127.0.0.1:9900")
+	push := func(tok string) int {
+		return serve(g, "POST", "/api/v1/push", map[string]string{"Authorization": "Bearer " + tok}).Code
+	}
+	if code := push("old"); code != http.StatusTeapot {
+		t.Fatalf("old token: %d", code)
+	}
+	if err := os.WriteFile(file, []byte("new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := push("new"); code != http.StatusUnauthorized {
+		t.Errorf("new token before Reload: %d, want 401", code)
+	}
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := push("new"), push("old"); a != http.StatusTeapot || b != http.StatusUnauthorized {
+		t.Errorf("after Reload: new %d (want 418), old %d (want 401)", a, b)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Reload(); err == nil || !strings.Contains(err.Error(), "auth.tokens[0]: read token_file") {
+		t.Errorf("Reload with the file gone: %v", err)
+	}
+	if code := push("new"); code != http.StatusTeapot {
+		t.Errorf("after a failed Reload: %d, want the token in force still (418)", code)
+	}
+}
+
+// TestWebConfigUserRoles: users of the Prometheus web config get the role
+// auth.web_config_user_roles gives them; one without a role gets 403 saying
+// so; a wrong password 401; a user removed from the file is refused after
+// Reload.
+func TestWebConfigUserRoles(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := filepath.Join(t.TempDir(), "web.yml")
+	write := func(users ...string) {
+		var b strings.Builder
+		b.WriteString("basic_auth_users:\n")
+		for _, u := range users {
+			fmt.Fprintf(&b, "  %s: %s\n", u, hash)
+		}
+		if err := os.WriteFile(web, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("alice", "bob")
+	g, err := New(Options{Config: Config{WebConfigUserRoles: map[string]Role{"alice": RoleRead}},
+		ListenAddress: "127.0.0.1:9900", WebConfigFile: web, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := func(user, pass string) map[string]string {
+		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))}
+	}
+	for _, tc := range []struct {
+		user, pass, method, path string
+		code                     int
+		body                     string
+	}{
+		{"alice", "pw", "GET", "/api/v1/query", http.StatusTeapot, ""},
+		{"alice", "pw", "POST", "/api/v1/push", http.StatusForbidden, "needs the write role; these credentials have read"},
+		{"bob", "pw", "GET", "/api/v1/query", http.StatusForbidden, `user "bob" of the web config has no role: map it under auth.web_config_user_roles`},
+		{"alice", "wrong", "GET", "/api/v1/query", http.StatusUnauthorized, "invalid credentials"},
+	} {
+		w := serve(g, tc.method, tc.path, basic(tc.user, tc.pass))
+		if w.Code != tc.code || !strings.Contains(w.Body.String(), tc.body) {
+			t.Errorf("%s:%s %s %s: %d %q, want %d %q", tc.user, tc.pass, tc.method, tc.path, w.Code, w.Body, tc.code, tc.body)
+		}
+	}
+	write("bob")
+	if err := g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(g, "GET", "/api/v1/query", basic("alice", "pw")); w.Code != http.StatusUnauthorized {
+		t.Errorf("alice after her removal and Reload: %d, want 401", w.Code)
 	}
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// loopback only (localhost, 127.0.0.1 and [::1] always are): a defence
 	// against DNS rebinding.
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// WebConfigUserRoles gives the basic_auth_users of the Prometheus web
+	// config (--web.config.file) their roles; a user of it not listed here
+	// is refused (403).
+	WebConfigUserRoles map[string]Role `yaml:"web_config_user_roles"`
 }
 
 // Token is one bearer token: inline, from a file (trailing newline trimmed)
@@ -101,6 +105,11 @@ func (c Config) Validate() error {
 		}
 		if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
 			return fmt.Errorf("auth.basic_auth_users.%s.password_hash: not a bcrypt hash: %w", name, err)
+		}
+	}
+	for name, r := range c.WebConfigUserRoles {
+		if !r.valid() {
+			return fmt.Errorf("auth.web_config_user_roles.%s: %q is not one of read, write, admin", name, r)
 		}
 	}
 	for i, h := range c.AllowedHosts {

@@ -137,3 +137,45 @@ func writeSelfSigned(t *testing.T, dir string) []byte {
 	}
 	return certPEM
 }
+
+// TestReloadTokens: POST /-/reload (admin only) reads a rewritten token
+// file; the new token pushes, the old one no longer does.
+func TestReloadTokens(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "push.token")
+	if err := os.WriteFile(file, []byte("old-push\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Auth = auth.Config{Tokens: []auth.Token{{Role: auth.RoleWrite, TokenFile: file}, {Role: auth.RoleAdmin, Token: "adm"}}}
+	_, base := servertest.Start(t, cfg)
+	call := func(method, path, token string) int {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(`{"service":"oms","metrics":{"orders":1}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := call("POST", "/api/v1/push", "old-push"); code/100 != 2 {
+		t.Fatalf("old token: %d", code)
+	}
+	if err := os.WriteFile(file, []byte("new-push\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := call("POST", "/-/reload", "old-push"); code != http.StatusForbidden {
+		t.Errorf("reload with a write token: %d, want 403", code)
+	}
+	if code := call("POST", "/-/reload", "adm"); code != http.StatusOK {
+		t.Fatalf("reload with the admin token: %d", code)
+	}
+	if a, b := call("POST", "/api/v1/push", "new-push"), call("POST", "/api/v1/push", "old-push"); a/100 != 2 || b != http.StatusUnauthorized {
+		t.Errorf("after reload: new token %d (want 2xx), old token %d (want 401)", a, b)
+	}
+}

@@ -62,6 +62,15 @@ func (s *Server) selfRoutes() []httpapi.Route {
 			}
 			_, _ = w.Write([]byte("gmc is ready.\n"))
 		}},
+		// Admin only (auth.RequiredRole: a POST that changes something).
+		{Method: http.MethodPost, Path: "/-/reload", Handler: func(w http.ResponseWriter, _ *http.Request) {
+			if err := s.Reload(); err != nil {
+				s.logger.Error("reload", "err", err)
+				http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			_, _ = w.Write([]byte("credentials reloaded.\n"))
+		}},
 		{Method: http.MethodGet, Path: "/metrics", Handler: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}).ServeHTTP},
 		{Method: http.MethodGet, Path: "/debug/pprof/", Handler: pprof.Index},
 		{Method: http.MethodGet, Path: "/debug/pprof/profile", Handler: pprof.Profile},

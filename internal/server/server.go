@@ -186,7 +186,7 @@ func New(opts Options) (_ *Server, err error) {
 		}
 	}
 	s.guard, err = auth.New(auth.Options{
-		Config: cfg.Auth, ListenAddress: s.listener.Addr().String(),
+		Config: cfg.Auth, ListenAddress: s.listener.Addr().String(), WebConfigFile: opts.WebConfigFile,
 		Logger: s.logger.With("component", "auth"), Registerer: s.reg,
 	})
 	if err != nil {
@@ -375,3 +375,7 @@ func (s *Server) stepCache(cfg config.Config) *query.StepCache {
 	return &query.StepCache{Generation: s.late.Generation, Settle: s.late.Settle(),
 		MaxAge: query.DefaultCacheMaxAge, MaxPoints: c.CacheMaxPoints}
 }
+
+// Reload reads the credentials again: the auth section's token files and
+// variables and the web config's users (SIGHUP and POST /-/reload).
+func (s *Server) Reload() error { return s.guard.Reload() }
