@@ -88,8 +88,10 @@ type Options struct {
 	Listener MetricsListener
 	// Version is reported by the Pushgateway status endpoint.
 	Version string
-	// PushStateFile keeps the Pushgateway groups across restarts; "" keeps
-	// them in memory only.
+	// PushStateFile keeps the Pushgateway groups across restarts, one file
+	// per group in the directory named like it without its extension
+	// (…/groups.gob → …/groups/; a groups.gob of the former single-file
+	// format is converted); "" keeps them in memory only.
 	PushStateFile string
 	// GroupTTL is how long a pushed group stays after its last push; 0 forever.
 	GroupTTL time.Duration

@@ -3,13 +3,18 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/gob"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,20 +55,18 @@ type pushGroups struct {
 	app      storage.AppendableV2
 	logger   *slog.Logger
 	now      func() time.Time
-	path     string        // persistence file; "" keeps groups in memory only
+	dir      string        // one file per group; "" keeps groups in memory only
 	ttl      time.Duration // default TTL of a group; 0 never expires
 	interval time.Duration // how often current values are appended again
 
 	mu     sync.Mutex
-	groups map[string]*pushGroup // by groupKey
-	seq    uint64                // bumped on every change
+	groups map[string]*pushGroup // by groupKey; a group is replaced, never changed in place
+	locks  map[string]*sync.Mutex
+	seq    uint64 // bumped on every change
 	// index maps each series of a group (by labels' String) to it; built
 	// from groups when indexed != seq.
 	index   map[string]*pushGroup
 	indexed uint64
-
-	saveMu sync.Mutex
-	saved  uint64 // seq of the state last written to path
 }
 
 // pushGroup is one group's last push.
@@ -105,38 +108,173 @@ func (s *pushSample) lset() labels.Labels {
 // groupKey identifies a group by its grouping labels.
 func groupKey(group labels.Labels) string { return group.String() }
 
-// stateVersion is the version of the persistence file's format.
+// Persistence: one file per group in dir (<data>/pushgateway/groups/), named
+// by a hash of the group's key, written (temp, fsync, rename) after the
+// push's samples are committed and before it is answered, so a push costs
+// the write of its own group only. A deleted or expired group's file is
+// removed. A groups.gob beside dir (the one-file format before) is read
+// once at start, written out as per-group files and removed.
+
+// stateVersion is the version of the persistence files' format.
 const stateVersion = 1
 
-// pushState is what the persistence file holds.
+// pushState is what the former single persistence file held.
 type pushState struct {
 	Version int
 	Groups  map[string]*pushGroup
 }
 
+// groupFile is what one group's persistence file holds.
+type groupFile struct {
+	Version int
+	Key     string
+	Group   *pushGroup
+}
+
+// groupsDir is the directory of the per-group files for the persistence
+// path given in Options.PushStateFile (…/groups.gob → …/groups).
+func groupsDir(path string) string {
+	if path == "" {
+		return ""
+	}
+	return strings.TrimSuffix(path, filepath.Ext(path))
+}
+
 func newPushGroups(app storage.AppendableV2, logger *slog.Logger, now func() time.Time, path string, ttl, interval time.Duration) (*pushGroups, error) {
-	g := &pushGroups{app: app, logger: logger, now: now, path: path, ttl: ttl, interval: interval, groups: map[string]*pushGroup{}}
+	g := &pushGroups{app: app, logger: logger, now: now, dir: groupsDir(path), ttl: ttl, interval: interval,
+		groups: map[string]*pushGroup{}, locks: map[string]*sync.Mutex{}}
 	if path == "" {
 		return g, nil
 	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return g, nil
+	if err := os.MkdirAll(g.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("push groups: %w", err)
 	}
+	entries, err := os.ReadDir(g.dir)
 	if err != nil {
 		return nil, fmt.Errorf("read push groups: %w", err)
 	}
-	var st pushState
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
-		return nil, fmt.Errorf("decode push groups %s: %w", path, err)
+	for _, e := range entries {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".gob" {
+			continue // atomicfile's temp files of an interrupted write
+		}
+		file := filepath.Join(g.dir, e.Name())
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read push group: %w", err)
+		}
+		var gf groupFile
+		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&gf); err != nil {
+			return nil, fmt.Errorf("decode push group %s: %w", file, err)
+		}
+		if gf.Version != stateVersion || gf.Group == nil {
+			return nil, fmt.Errorf("push group %s: format version %d, want %d", file, gf.Version, stateVersion)
+		}
+		g.groups[gf.Key] = gf.Group
 	}
-	if st.Version != stateVersion {
-		return nil, fmt.Errorf("push groups %s: format version %d, want %d", path, st.Version, stateVersion)
-	}
-	if st.Groups != nil {
-		g.groups = st.Groups
+	if err := g.migrate(path); err != nil {
+		return nil, err
 	}
 	return g, nil
+}
+
+// migrate turns a single-file groups.gob into per-group files, then removes it.
+func (g *pushGroups) migrate(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read push groups: %w", err)
+	}
+	var st pushState
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
+		return fmt.Errorf("decode push groups %s: %w", path, err)
+	}
+	if st.Version != stateVersion {
+		return fmt.Errorf("push groups %s: format version %d, want %d", path, st.Version, stateVersion)
+	}
+	for key, grp := range st.Groups {
+		if _, newer := g.groups[key]; newer {
+			continue
+		}
+		g.groups[key] = grp
+		if err := g.persist(key, grp); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove migrated push groups %s: %w", path, err)
+	}
+	return nil
+}
+
+// groupPath is the file of the group with key.
+func (g *pushGroups) groupPath(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(g.dir, hex.EncodeToString(sum[:16])+".gob")
+}
+
+// persist writes the group's file, or removes it when grp is nil. The
+// caller holds the group's lock, so writes of one group happen in order.
+func (g *pushGroups) persist(key string, grp *pushGroup) error {
+	if g.dir == "" {
+		return nil
+	}
+	file := g.groupPath(key)
+	if grp == nil {
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove push group: %w", err)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	g.mu.Lock() // refresh writes the samples' refs; gob reads only exported fields, but under the lock
+	err := gob.NewEncoder(&buf).Encode(groupFile{Version: stateVersion, Key: key, Group: grp})
+	g.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("encode push group: %w", err)
+	}
+	return atomicfile.Write(file, buf.Bytes(), 0o600)
+}
+
+// lock takes the lock of the group with key: one push, failure or delete
+// of a group at a time, from computing its next state to writing its file.
+// Pushes to other groups do not wait.
+func (g *pushGroups) lock(key string) (unlock func()) {
+	g.mu.Lock()
+	l := g.locks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		g.locks[key] = l
+	}
+	g.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// install makes grp the group's state (nil: the group is gone). Callers
+// install only after the samples of the change are committed, holding the
+// group's lock.
+func (g *pushGroups) install(key string, grp *pushGroup) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if grp == nil {
+		delete(g.groups, key)
+	} else {
+		g.groups[key] = grp
+	}
+	g.seq++
+}
+
+// clone is a copy of grp whose families map can be changed; the families
+// themselves are shared.
+func (grp *pushGroup) clone() *pushGroup {
+	c := *grp
+	c.Families = make(map[string]*pushFamily, len(grp.Families))
+	for n, f := range grp.Families {
+		c.Families[n] = f
+	}
+	return &c
 }
 
 // pushUpdate is the result of one push, applied to its group.
@@ -149,17 +287,17 @@ type pushUpdate struct {
 	at       time.Time
 }
 
-// apply records a push and appends, with app, staleness markers for the
-// series that left the group and the group's push_time_seconds /
-// push_failure_time_seconds at u.at.
-func (g *pushGroups) apply(app storage.AppenderV2, u pushUpdate) error {
+// next computes the group's state after a push and appends, with app,
+// staleness markers for the series that left the group and the group's
+// push_time_seconds / push_failure_time_seconds at u.at. It changes nothing:
+// the caller installs the state once app has committed.
+func (g *pushGroups) next(app storage.AppenderV2, u pushUpdate) (*pushGroup, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	key := groupKey(u.group)
-	grp := g.groups[key]
-	if grp == nil {
-		grp = &pushGroup{Labels: u.group.Map(), Families: map[string]*pushFamily{}}
-		g.groups[key] = grp
+	grp := &pushGroup{Labels: u.group.Map(), Families: map[string]*pushFamily{}}
+	if cur := g.groups[key]; cur != nil {
+		grp = cur.clone()
 	}
 	t := u.at.UnixMilli()
 	var gone []labels.Labels
@@ -167,11 +305,13 @@ func (g *pushGroups) apply(app storage.AppenderV2, u pushUpdate) error {
 	case u.partial:
 		// Series-level merge: a push with a bad line never removes anything.
 		for name, nf := range u.families {
-			of := grp.Families[name]
-			if of == nil {
+			cur := grp.Families[name]
+			if cur == nil {
 				grp.Families[name] = nf
 				continue
 			}
+			of := &pushFamily{Name: cur.Name, Type: cur.Type, Help: cur.Help, Samples: slices.Clone(cur.Samples)}
+			grp.Families[name] = of
 			of.Time = nf.Time
 			if nf.Type != "" {
 				of.Type, of.Help = nf.Type, nf.Help
@@ -224,39 +364,37 @@ func (g *pushGroups) apply(app storage.AppenderV2, u pushUpdate) error {
 	if u.ttl > 0 {
 		grp.TTL = u.ttl
 	}
-	g.seq++
 	for _, ls := range gone {
 		g.markStale(app, ls, t)
 	}
-	return g.appendTimes(app, grp, t)
+	return grp, g.appendTimes(app, grp, t)
 }
 
-// fail records a push of the group that was rejected as a whole. A group
-// that does not exist is not created.
-func (g *pushGroups) fail(app storage.AppenderV2, group labels.Labels, at time.Time) error {
+// failed is the group's state after a push rejected as a whole, its
+// push_failure_time_seconds appended with app; nil when the group does not
+// exist (it is not created). It changes nothing, as next.
+func (g *pushGroups) failed(app storage.AppenderV2, group labels.Labels, at time.Time) (*pushGroup, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cur := g.groups[groupKey(group)]
+	if cur == nil {
+		return nil, nil
+	}
+	grp := cur.clone()
+	grp.FailTime = at
+	return grp, g.appendTimes(app, grp, at.UnixMilli())
+}
+
+// deleted appends, with app, staleness markers for every series of the
+// group and reports whether it exists. The caller installs nil once app has
+// committed.
+func (g *pushGroups) deleted(app storage.AppenderV2, group labels.Labels, at time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	grp := g.groups[groupKey(group)]
 	if grp == nil {
-		return nil
-	}
-	grp.FailTime = at
-	g.seq++
-	return g.appendTimes(app, grp, at.UnixMilli())
-}
-
-// delete removes a group, appending staleness markers for all its series.
-// It reports whether the group existed.
-func (g *pushGroups) delete(app storage.AppenderV2, group labels.Labels, at time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	key := groupKey(group)
-	grp := g.groups[key]
-	if grp == nil {
 		return false
 	}
-	delete(g.groups, key)
-	g.seq++
 	g.appendStale(app, grp, at.UnixMilli())
 	return true
 }
@@ -330,7 +468,7 @@ func (g *pushGroups) refresh(ctx context.Context) error {
 	t := now.UnixMilli()
 	app := g.app.AppenderV2(ctx)
 	g.mu.Lock()
-	expired := false
+	var expired []string
 	for key, grp := range g.groups {
 		ttl := g.ttl
 		if grp.TTL > 0 {
@@ -339,7 +477,7 @@ func (g *pushGroups) refresh(ctx context.Context) error {
 		if ttl > 0 && now.Sub(grp.Changed) > ttl {
 			delete(g.groups, key)
 			g.appendStale(app, grp, t)
-			expired = true
+			expired = append(expired, key)
 			continue
 		}
 		for _, f := range grp.Families {
@@ -363,65 +501,53 @@ func (g *pushGroups) refresh(ctx context.Context) error {
 			return err
 		}
 	}
-	if expired {
+	if len(expired) > 0 {
 		g.seq++
 	}
 	g.mu.Unlock()
 	if err := app.Commit(); err != nil {
 		return fmt.Errorf("commit push group refresh: %w", err)
 	}
-	if expired {
-		return g.save()
+	for _, key := range expired {
+		if err := g.removeExpired(key); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// removeExpired removes the file of a group the refresh expired, unless a
+// push has brought the group back meanwhile.
+func (g *pushGroups) removeExpired(key string) error {
+	unlock := g.lock(key)
+	defer unlock()
+	g.mu.Lock()
+	_, back := g.groups[key]
+	g.mu.Unlock()
+	if back {
+		return nil
+	}
+	return g.persist(key, nil)
 }
 
 // run refreshes the groups every interval until ctx is done.
 func (g *pushGroups) run(ctx context.Context) error {
 	if g.interval <= 0 {
 		<-ctx.Done()
-		return g.save()
+		return nil
 	}
 	tick := time.NewTicker(g.interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return g.save()
+			return nil // every change is on disk already
 		case <-tick.C:
 			if err := g.refresh(ctx); err != nil {
 				g.logger.Error("push groups refresh failed", "err", err)
 			}
 		}
 	}
-}
-
-// save writes the groups to the persistence file (temp file, fsync,
-// rename) unless a save that began after the last change already did.
-// Concurrent callers share one write.
-func (g *pushGroups) save() error {
-	if g.path == "" {
-		return nil
-	}
-	g.saveMu.Lock()
-	defer g.saveMu.Unlock()
-	g.mu.Lock()
-	seq := g.seq
-	if seq == g.saved {
-		g.mu.Unlock()
-		return nil
-	}
-	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(pushState{Version: stateVersion, Groups: g.groups})
-	g.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("encode push groups: %w", err)
-	}
-	if err := atomicfile.Write(g.path, buf.Bytes(), 0o600); err != nil {
-		return err
-	}
-	g.saved = seq
-	return nil
 }
 
 // pushedAt reports, for a series of a group, the time of the group's last

@@ -101,23 +101,27 @@ func (in *Ingester) serveTextPush(w http.ResponseWriter, r *http.Request) {
 		in.fail(w, protoText, err)
 		return
 	}
-	if err := in.push.save(); err != nil {
-		in.fail(w, protoText, err)
-		return
-	}
 	in.finish(w, protoText, accepted, rej, names, http.StatusOK)
 }
 
 // deleteGroup removes a group: 202, as the Pushgateway answers, whether or
 // not the group existed.
 func (in *Ingester) deleteGroup(w http.ResponseWriter, r *http.Request, group labels.Labels) {
+	key := groupKey(group)
+	unlock := in.push.lock(key)
+	defer unlock()
 	app := in.app.AppenderV2(r.Context())
-	in.push.delete(app, group, in.now())
+	if !in.push.deleted(app, group, in.now()) {
+		_ = app.Rollback()
+		in.respond(w, protoText, http.StatusAccepted, "")
+		return
+	}
 	if err := app.Commit(); err != nil {
 		in.fail(w, protoText, fmt.Errorf("commit staleness markers: %w", err))
 		return
 	}
-	if err := in.push.save(); err != nil {
+	in.push.install(key, nil)
+	if err := in.push.persist(key, nil); err != nil {
 		in.fail(w, protoText, err)
 		return
 	}
@@ -127,17 +131,24 @@ func (in *Ingester) deleteGroup(w http.ResponseWriter, r *http.Request, group la
 // pushFailed records a push rejected as a whole in its group's
 // push_failure_time_seconds.
 func (in *Ingester) pushFailed(r *http.Request, group labels.Labels) {
+	key := groupKey(group)
+	unlock := in.push.lock(key)
+	defer unlock()
 	app := in.app.AppenderV2(r.Context())
-	if err := in.push.fail(app, group, in.now()); err != nil {
+	grp, err := in.push.failed(app, group, in.now())
+	if err != nil || grp == nil {
 		_ = app.Rollback()
-		in.logger.Error("record push failure", "err", err)
+		if err != nil {
+			in.logger.Error("record push failure", "err", err)
+		}
 		return
 	}
 	if err := app.Commit(); err != nil {
 		in.logger.Error("record push failure", "err", err)
 		return
 	}
-	if err := in.push.save(); err != nil {
+	in.push.install(key, grp)
+	if err := in.push.persist(key, grp); err != nil {
 		in.logger.Error("record push failure", "err", err)
 	}
 }
@@ -365,6 +376,9 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 	if len(parsed) > in.limits.MaxSeriesPerRequest {
 		return 0, nil, nil, badRequest("request has more than limits.max_series_per_request %d samples (nothing was written)", in.limits.MaxSeriesPerRequest)
 	}
+	key := groupKey(group)
+	unlock := in.push.lock(key) // pushes to this group one at a time, until its file is written
+	defer unlock()
 	at := in.now()
 	now := at.UnixMilli()
 	win := in.window()
@@ -419,7 +433,7 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 		}
 		f.Samples = append(f.Samples, pushSample{Labels: ls.Map(), Value: s.v, H: s.h, FH: s.fh, ls: ls, ref: ref})
 	}
-	err = in.push.apply(app, pushUpdate{
+	grp, err := in.push.next(app, pushUpdate{
 		group:    group,
 		replace:  r.Method == http.MethodPut,
 		partial:  rej.n > 0,
@@ -433,6 +447,12 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 	}
 	if err := app.Commit(); err != nil {
 		return 0, nil, nil, fmt.Errorf("commit samples: %w", err)
+	}
+	// The group changes only now that its samples are committed, and is on
+	// disk before the push is answered.
+	in.push.install(key, grp)
+	if err := in.push.persist(key, grp); err != nil {
+		return 0, nil, nil, err
 	}
 	prev := ""
 	for _, s := range parsed {

@@ -14,8 +14,8 @@ import (
 )
 
 // BenchmarkTextPush is one Pushgateway-style push of a 20-series group while
-// the Ingester holds other groups of 20 series, with and without the
-// persistence file (which every push rewrites whole before its answer).
+// the Ingester holds other groups of 20 series, with and without
+// persistence (each push writes its group's file before its answer).
 func BenchmarkTextPush(b *testing.B) {
 	var body strings.Builder
 	for i := range 20 {
@@ -39,13 +39,14 @@ func BenchmarkTextPush(b *testing.B) {
 				}
 				h := in.TextPush()
 				hdr := map[string]string{"Content-Type": "text/plain; version=0.0.4"}
-				in.push.path = "" // the other groups are set up without a save each
+				dir := in.push.dir
+				in.push.dir = "" // the other groups are set up without a file each
 				for g := range others {
 					if code, msg := do(b, h, http.MethodPut, fmt.Sprintf("/metrics/job/other%d", g), hdr, []byte(body.String())); code != http.StatusOK {
 						b.Fatalf("push: %d %s", code, msg)
 					}
 				}
-				in.push.path = state
+				in.push.dir = dir
 				b.ResetTimer()
 				for range b.N {
 					if code, msg := do(b, h, http.MethodPut, "/metrics/job/bench", hdr, []byte(body.String())); code != http.StatusOK {
