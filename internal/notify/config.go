@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/alertmanager/timeinterval"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
@@ -35,6 +36,26 @@ type Config struct {
 	// relative to the configuration file's directory) whose definitions the
 	// channels' template fields may use.
 	Templates []string `yaml:"templates,omitempty" json:"templates,omitempty"`
+	// TimeIntervals are named sets of times (Alertmanager's schema and
+	// timeinterval package) that routes mute or are active in;
+	// MuteTimeIntervals is Alertmanager's older name for the same list.
+	TimeIntervals     []TimeInterval `yaml:"time_intervals,omitempty" json:"time_intervals,omitempty"`
+	MuteTimeIntervals []TimeInterval `yaml:"mute_time_intervals,omitempty" json:"mute_time_intervals,omitempty"`
+}
+
+// TimeInterval is one named time_intervals entry.
+type TimeInterval struct {
+	Name          string                      `yaml:"name" json:"name"`
+	TimeIntervals []timeinterval.TimeInterval `yaml:"time_intervals" json:"time_intervals"`
+}
+
+// intervals is every named interval, by name.
+func (c *Config) intervals() map[string][]timeinterval.TimeInterval {
+	m := map[string][]timeinterval.TimeInterval{}
+	for _, ti := range append(append([]TimeInterval(nil), c.TimeIntervals...), c.MuteTimeIntervals...) {
+		m[ti.Name] = ti.TimeIntervals
+	}
+	return m
 }
 
 // Global holds settings shared by every route.
@@ -55,7 +76,12 @@ type Route struct {
 	GroupWait      *duration.Duration `yaml:"group_wait,omitempty" json:"group_wait,omitempty"`
 	GroupInterval  *duration.Duration `yaml:"group_interval,omitempty" json:"group_interval,omitempty"`
 	RepeatInterval *duration.Duration `yaml:"repeat_interval,omitempty" json:"repeat_interval,omitempty"`
-	Routes         []Route            `yaml:"routes,omitempty" json:"routes,omitempty"`
+	// MuteTimeIntervals and ActiveTimeIntervals name time_intervals: the
+	// route does not notify inside a mute interval, nor outside every
+	// active one (not inherited by child routes, as in Alertmanager).
+	MuteTimeIntervals   []string `yaml:"mute_time_intervals,omitempty" json:"mute_time_intervals,omitempty"`
+	ActiveTimeIntervals []string `yaml:"active_time_intervals,omitempty" json:"active_time_intervals,omitempty"`
+	Routes              []Route  `yaml:"routes,omitempty" json:"routes,omitempty"`
 }
 
 // Receiver is a named set of channels.
@@ -215,6 +241,19 @@ func (c *Config) Validate() error {
 	if err != nil {
 		return err
 	}
+	intervals := map[string]bool{}
+	for i, ti := range append(append([]TimeInterval(nil), c.TimeIntervals...), c.MuteTimeIntervals...) {
+		if ti.Name == "" {
+			return fmt.Errorf("time_intervals[%d].name: must be set", i)
+		}
+		if intervals[ti.Name] {
+			return fmt.Errorf("time_intervals[%d].name: %q is defined twice", i, ti.Name)
+		}
+		intervals[ti.Name] = true
+	}
+	if err := c.Route.checkIntervals("route", intervals); err != nil {
+		return err
+	}
 	names := map[string]bool{}
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
@@ -251,6 +290,26 @@ func (c *Config) Validate() error {
 		return errors.New("route.continue: the root route cannot continue")
 	}
 	return c.Route.validate("route", names)
+}
+
+// checkIntervals checks that every interval a route names is defined.
+func (r *Route) checkIntervals(field string, defined map[string]bool) error {
+	for _, n := range r.MuteTimeIntervals {
+		if !defined[n] {
+			return fmt.Errorf("%s.mute_time_intervals: %q is not a time_intervals name", field, n)
+		}
+	}
+	for _, n := range r.ActiveTimeIntervals {
+		if !defined[n] {
+			return fmt.Errorf("%s.active_time_intervals: %q is not a time_intervals name", field, n)
+		}
+	}
+	for i := range r.Routes {
+		if err := r.Routes[i].checkIntervals(fmt.Sprintf("%s.routes[%d]", field, i), defined); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *Route) validate(field string, receivers map[string]bool) error {

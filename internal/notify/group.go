@@ -125,6 +125,9 @@ func (g *aggrGroup) flush(ctx context.Context) {
 	sort.Slice(snapshot, func(i, j int) bool { return snapshot[i].Labels.Before(snapshot[j].Labels) })
 
 	now := g.d.now()
+	if g.timeMuted(now) {
+		return // notified once the interval is over, as in Alertmanager
+	}
 	var active []*model.Alert // not muted
 	for _, a := range snapshot {
 		if !g.d.silences.Mutes(a.Labels) && !g.d.inhibit.Mutes(a.Labels) {
@@ -146,6 +149,22 @@ func (g *aggrGroup) flush(ctx context.Context) {
 		}
 	}
 	g.mu.Unlock()
+}
+
+// timeMuted reports whether the group's route is inside one of its
+// mute_time_intervals or outside all of its active_time_intervals at now.
+func (g *aggrGroup) timeMuted(now time.Time) bool {
+	if len(g.route.mute) > 0 {
+		if in, err := g.d.intervals.ContainsTime(g.route.mute, now); err == nil && in {
+			return true
+		}
+	}
+	if len(g.route.active) > 0 {
+		if in, err := g.d.intervals.ContainsTime(g.route.active, now); err == nil && !in {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now time.Time) bool {

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
@@ -105,19 +106,20 @@ type receiver struct {
 
 // Dispatcher is the running pipeline.
 type Dispatcher struct {
-	opts     Options
-	logger   *slog.Logger
-	now      func() time.Time
-	m        *metrics
-	root     *route
-	recv     map[string]*receiver
-	silences *Silences
-	inhibit  *inhibitor
-	nlog     notificationLog    // nil: what each group remembers itself
-	local    *localLog          // the file-backed nlog without HA
-	tmpl     *channel.Templates // the templates: globs and Alertmanager's defaults
-	alerts   alertStore         // every alert received, for /api/v2/alerts
-	started  time.Time
+	opts      Options
+	logger    *slog.Logger
+	now       func() time.Time
+	m         *metrics
+	root      *route
+	recv      map[string]*receiver
+	silences  *Silences
+	inhibit   *inhibitor
+	nlog      notificationLog // nil: what each group remembers itself
+	local     *localLog       // the file-backed nlog without HA
+	tmpl      *channel.Templates
+	intervals *timeinterval.Intervener // the time_intervals routes name // the templates: globs and Alertmanager's defaults
+	alerts    alertStore               // every alert received, for /api/v2/alerts
+	started   time.Time
 
 	mu      sync.Mutex
 	groups  map[string]*aggrGroup
@@ -190,6 +192,7 @@ func New(opts Options) (*Dispatcher, error) {
 		}
 		d.nlog = d.local
 	}
+	d.intervals = timeinterval.NewIntervener(cfg.intervals())
 	if d.tmpl, err = channel.LoadTemplates("", cfg.Templates); err != nil {
 		return nil, err
 	}

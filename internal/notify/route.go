@@ -21,6 +21,7 @@ type route struct {
 	groupWait      time.Duration
 	groupInterval  time.Duration
 	repeatInterval time.Duration
+	mute, active   []string // time_intervals names; not inherited
 	children       []*route
 }
 
@@ -43,6 +44,7 @@ func newRoute(r *Route, parent *route, idx int) *route {
 	if r.Receiver != "" {
 		rt.receiver = r.Receiver
 	}
+	rt.mute, rt.active = r.MuteTimeIntervals, r.ActiveTimeIntervals
 	if r.GroupBy != nil {
 		rt.groupBy = map[model.LabelName]struct{}{}
 		rt.groupByAll = false
