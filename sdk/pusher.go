@@ -17,11 +17,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/gmc-dev/gmc/internal/retry"
 )
 
 // Defaults of PusherOptions.
@@ -287,11 +287,9 @@ func (p *Pusher) Gather() error {
 
 // sendLoop sends the queue's head until ctx ends.
 func (p *Pusher) sendLoop(ctx context.Context) {
-	// Exponential backoff without jitter, 100ms, 200ms, … up to
-	// MaxRetryBackoff (notify's retry policy too); reset by a success.
-	retry := &backoff.ExponentialBackOff{
-		InitialInterval: min(100*time.Millisecond, p.opts.MaxRetryBackoff), Multiplier: 2, MaxInterval: p.opts.MaxRetryBackoff,
-	}
+	// 100ms, 200ms, … up to MaxRetryBackoff, reset by a success: gmc's one
+	// retry policy (notify's too).
+	wait := retry.Backoff(100*time.Millisecond, p.opts.MaxRetryBackoff)
 	down := false
 	for {
 		seq, body, ok, err := p.q.head()
@@ -320,7 +318,7 @@ func (p *Pusher) sendLoop(ctx context.Context) {
 				p.logger.Info("gmc reachable again, sending spooled requests", "url", p.url, "waiting", p.q.len())
 				down = false
 			}
-			retry.Reset()
+			wait.Reset()
 		case errors.As(err, &rejected):
 			p.requests.WithLabelValues("rejected").Inc()
 			p.logger.Error("samples lost: gmc rejected a remote-write request", "url", p.url, "err", err)
@@ -336,7 +334,7 @@ func (p *Pusher) sendLoop(ctx context.Context) {
 				p.logger.Warn("gmc unreachable, spooling remote-write requests", "url", p.url, "err", err)
 				down = true
 			}
-			t := time.NewTimer(retry.NextBackOff())
+			t := time.NewTimer(wait.NextBackOff())
 			select {
 			case <-ctx.Done():
 				t.Stop()

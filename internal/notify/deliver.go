@@ -4,20 +4,16 @@ import (
 	"context"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
-
 	"github.com/gmc-dev/gmc/internal/notify/channel"
+	"github.com/gmc-dev/gmc/internal/retry"
 )
 
 // deliver runs send with retries and exponential backoff, and counts and logs
 // the outcome. It returns the last error when every attempt failed.
 func (d *Dispatcher) deliver(ctx context.Context, in *integration, send func(context.Context) error) error {
 	d.m.notifications.WithLabelValues(in.channel, in.receiver).Inc()
-	// Exponential backoff without jitter: Initial, 2×Initial, … up to Max
-	// (the SDK's retry policy too).
-	wait := &backoff.ExponentialBackOff{
-		InitialInterval: d.opts.Retry.Initial, Multiplier: 2, MaxInterval: d.opts.Retry.Max,
-	}
+	// Initial, 2×Initial, … up to Max: gmc's one retry policy (the SDK's too).
+	wait := retry.Backoff(d.opts.Retry.Initial, d.opts.Retry.Max)
 	var err error
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
