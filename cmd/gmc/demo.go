@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +137,12 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		closeListeners()
 		return err
 	}
+	// The benchmarks run in this process beside the simulated services:
+	// on a thread of their own at the lowest priority, with one scheduler
+	// slot more than the CPUs, so that a running benchmark neither holds
+	// a slot the services need nor takes a CPU from them when they want it.
+	benchmarks.SetNice(19)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU() + 1))
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		closeListeners()
 		return fmt.Errorf("create data dir: %w", err)
