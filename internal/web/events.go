@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -97,7 +98,9 @@ type eventData struct {
 
 // serveEvents is GET /api/ui/events: a text/event-stream of "alerts" events,
 // one at once and then one each time the set of firing alerts (or its
-// availability) changes, polled every Interval; comments keep it alive.
+// availability) changes, polled every Interval, and a "ping" event every
+// Ping whose data is the server's time in Unix milliseconds (the
+// dashboard's heartbeat).
 func (u *UI) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -110,36 +113,55 @@ func (u *UI) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = rc.Flush()
 
-	ctx := r.Context()
-	poll := time.NewTicker(u.opts.Interval)
-	defer poll.Stop()
-	beat := time.NewTicker(u.opts.Heartbeat)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	// The alerts are read on their own goroutine, so a slow alert source
+	// never holds up a ping: a busy server is still heard from.
+	snaps := make(chan []byte, 1)
+	done := make(chan struct{})
+	defer func() { cancel(); <-done }()
+	go func() {
+		defer close(done)
+		poll := time.NewTicker(u.opts.Interval)
+		defer poll.Stop()
+		for {
+			b := u.snapshot(ctx)
+			select {
+			case <-snaps: // the writer has not taken the older one: drop it
+			default:
+			}
+			snaps <- b
+			select {
+			case <-ctx.Done():
+				return
+			case <-poll.C:
+			}
+		}
+	}()
+	beat := time.NewTicker(u.opts.Ping)
 	defer beat.Stop()
 	var last []byte
 	for {
-		b := u.snapshot(ctx)
-		if !bytes.Equal(b, last) {
-			if _, err := fmt.Fprintf(w, "event: alerts\ndata: %s\n\n", b); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-			last = b
-		}
+		var event string
 		select {
 		case <-ctx.Done():
 			return
 		case <-u.done:
 			return
 		case <-beat.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
+			event = fmt.Sprintf("event: ping\ndata: %d\n\n", time.Now().UnixMilli())
+		case b := <-snaps:
+			if bytes.Equal(b, last) {
+				continue
 			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-		case <-poll.C:
+			last = b
+			event = fmt.Sprintf("event: alerts\ndata: %s\n\n", b)
+		}
+		if _, err := io.WriteString(w, event); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
 		}
 	}
 }

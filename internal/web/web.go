@@ -35,10 +35,13 @@ type Options struct {
 	Alerts AlertSource
 	// Interval is how often the events stream polls Alerts (default 1s).
 	Interval time.Duration
-	// Heartbeat is how often an idle stream sends a comment so proxies keep
-	// it open (default 15s).
-	Heartbeat time.Duration
-	Logger    *slog.Logger
+	// Ping is how often the stream sends a "ping" event (default 1s): the
+	// dashboard's heartbeat. A tab that hears none for 2.2 s says it is
+	// disconnected; pings ride the stream's own connection, so slow queries
+	// queued on the others do not delay them. They also keep proxies from
+	// closing an idle stream.
+	Ping   time.Duration
+	Logger *slog.Logger
 }
 
 // UI serves the dashboard. Its handlers are safe for concurrent use.
@@ -64,8 +67,8 @@ func newUI(opts Options, assets fs.FS) (*UI, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
 	}
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = 15 * time.Second
+	if opts.Ping <= 0 {
+		opts.Ping = time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

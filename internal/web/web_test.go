@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -156,5 +157,62 @@ func TestFiringAlerts(t *testing.T) {
 	}
 	if d := NewAlert(nil, map[string]string{"description": "d"}, "firing", nil, ""); d.Summary != "d" {
 		t.Fatalf("summary falls back to the description: %+v", d)
+	}
+}
+
+// TestEventsPing: the stream sends a "ping" event every Ping with the
+// server's time, and keeps doing so while the alert source is slow (the
+// dashboard's heartbeat must not call a busy server disconnected).
+func TestEventsPing(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	src := func(ctx context.Context) ([]Alert, error) {
+		select { // every read hangs until the test ends
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil, ctx.Err()
+	}
+	ui, err := New(Options{Alerts: src, Interval: 10 * time.Millisecond, Ping: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ui.Handler())
+	defer srv.Close()
+	defer ui.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/ui/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	pings := 0
+	start := time.Now()
+	event := ""
+	for pings < 10 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read event stream after %d pings: %v", pings, err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: ") && event == "ping":
+			ms, err := strconv.ParseInt(strings.TrimPrefix(line, "data: "), 10, 64)
+			if err != nil || time.Since(time.UnixMilli(ms)).Abs() > 5*time.Second {
+				t.Fatalf("ping data %q, want the server's time in Unix ms", line)
+			}
+			pings++
+		case strings.HasPrefix(line, "data: ") && event == "alerts":
+			t.Fatalf("an alerts event %q while the source never answered", line)
+		}
+	}
+	// 10 pings at 50 ms: about half a second, however slow the alerts are.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("10 pings took %v", d)
 	}
 }

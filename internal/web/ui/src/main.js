@@ -1,6 +1,6 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
-import {RANGES, rangeByKey, span, contact} from './api.js';
+import {RANGES, rangeByKey, span, contact, RangeCache} from './api.js';
 import {h, clock, when} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
@@ -57,7 +57,7 @@ window.addEventListener('gmc-zoom', (e) => {
   if (to - from >= 10) location.hash = hrefAt(state.route, {from, to});
 });
 
-const state = {route: null, page: null, timer: null, busy: false, ctrl: null, seq: 0};
+const state = {route: null, page: null, timer: null, busy: false, ctrl: null, seq: 0, cache: null};
 
 function renderChrome(route) {
   const nav = document.getElementById('nav');
@@ -97,7 +97,9 @@ async function refresh() {
   state.ctrl = ctrl;
   const main = document.getElementById('page');
   try {
-    await state.page.refresh(span(state.route.range), ctrl.signal);
+    const w = span(state.route.range);
+    if (w.grid) w.cache = state.cache;
+    await state.page.refresh(w, ctrl.signal);
     if (seq === state.seq) {
       main.dataset.refreshed = String(Number(main.dataset.refreshed || 0) + 1);
       main.dataset.error = '';
@@ -126,6 +128,9 @@ function route() {
   clearInterval(state.timer);
   if (state.page && state.page.destroy) state.page.destroy();
   state.route = r;
+  // Live fetches only the new interval: its answers so far, per route.
+  state.cache = r.range.grid ? new RangeCache({overlap: 30, fullEvery: 60}) : null;
+  window.gmcLive = state.cache; // for tests and the curious
   renderChrome(r);
   const main = document.getElementById('page');
   main.replaceChildren();
@@ -139,31 +144,47 @@ function route() {
 }
 
 /**
- * The connection state. Every answer from gmc marks it up; a failed fetch,
- * a dropped event stream or a heartbeat (GET /-/healthy every second, 1.5 s
- * timeout) that fails marks it down within 3 s: the status strip says
- * "Disconnected … stale since HH:MM:SS", the page greys out and refreshes
- * stop. The heartbeat keeps going, and the first answer brings the page
- * back with a fresh refresh.
+ * The connection state. The event stream is the heartbeat: gmc sends a
+ * "ping" event every second on it (its own connection, so slow queries
+ * queued on the others do not delay it). No event for PING_GAP, a dropped
+ * stream that /-/healthy confirms, or a failed fetch marks the server down
+ * within 3 s: the status strip says "Disconnected … stale since HH:MM:SS",
+ * the page greys out and refreshes stop. While down, /-/healthy is asked
+ * every second; the stream's return brings the page back with a fresh
+ * refresh. A fetch that succeeds marks it up only while the stream is
+ * heard (no flapping when only the stream is gone).
  */
-const conn = {down: false, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false};
+const PING_GAP = 2200;
+const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false,
+  // A first grace for the stream to open on a busy server.
+  heardAt: Date.now() + 3000};
 
 function markDown() {
   if (conn.down) return;
   conn.down = true;
+  conn.downAt = Date.now();
   conn.since = conn.dataAt || conn.lastOK;
   if (state.ctrl) state.ctrl.abort();
   state.busy = false;
   renderConn();
 }
 
-function markUp() {
-  conn.lastOK = Date.now();
+/**
+ * markUp: gmc answered. streamAt: when the event stream brought news (a
+ * ping, alerts, the stream opening); news older than the last time gmc was
+ * marked down (queued while this tab was busy) does not count.
+ */
+function markUp(streamAt) {
+  const now = Date.now();
+  if (streamAt != null) {
+    if (conn.down && streamAt < conn.downAt) return;
+    conn.heardAt = Math.max(conn.heardAt, streamAt);
+  } else if (now - conn.heardAt > PING_GAP) return;
+  conn.lastOK = now;
   if (!conn.down) return;
   conn.down = false;
   conn.since = null;
   renderConn();
-  if (es && es.readyState === EventSource.CLOSED) banner();
   refresh();
 }
 
@@ -176,7 +197,7 @@ async function heartbeat() {
   const t = setTimeout(() => c.abort(), 1500);
   try {
     const res = await fetch('/-/healthy', {cache: 'no-store', signal: c.signal});
-    if (res.ok) markUp(); else markDown();
+    if (res.ok) { if (stream) stream.reopen(); markUp(); } else markDown();
   } catch {
     markDown();
   } finally {
@@ -210,39 +231,75 @@ function renderConn() {
   el.replaceChildren(h('span', {class: 'live-dot'}), h('span', {}, conn.dataAt ? `updated ${clock(conn.dataAt)}` : 'connected'));
 }
 
-let es = null;
-
-/** The live alert banner: one EventSource (re-opened after an outage). */
-function banner() {
-  const el = document.getElementById('banner');
-  if (es) es.close();
-  es = new EventSource('/api/ui/events');
-  es.addEventListener('alerts', (ev) => {
-    const d = JSON.parse(ev.data);
-    const firing = d.alerts || [];
-    el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : 'ok';
-    el.dataset.count = String(firing.length);
-    document.body.classList.toggle('has-alerts', firing.length > 0);
-    if (!firing.length) { el.hidden = true; el.replaceChildren(); return; }
-    el.hidden = false;
-    const shown = firing.slice(0, 4);
-    el.replaceChildren(...[
-      h('span', {class: 'banner-icon'}, '●'),
-      h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
-      h('span', {class: 'banner-list'}, shown.map((a) =>
-        h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts'),
-          title: `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`},
-          a.name || 'alert', a.service ? ` · ${a.service}` : '', a.summary ? ` — ${a.summary}` : ''))),
-      firing.length > shown.length ? h('a', {href: href('alerts')}, `+${firing.length - shown.length} more`) : null,
-      h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
-  });
-  es.onerror = () => { el.dataset.stream = 'reconnecting'; heartbeat(); };
-  es.onopen = () => { el.dataset.stream = 'open'; markUp(); };
+/**
+ * openStream connects to the event stream: through the SharedWorker of
+ * events-worker.js (one connection for every tab), or, where there is no
+ * SharedWorker, an EventSource of this tab's own. on(type, data, at) gets
+ * "open", "error", "alerts" and "ping" with the time (ms) they arrived;
+ * reopen() re-opens a stream the browser gave up on.
+ */
+function openStream(on) {
+  if (typeof SharedWorker === 'function' && import.meta.resolve) {
+    try {
+      const w = new SharedWorker(import.meta.resolve('./events-worker.js'), {name: 'gmc-events'});
+      w.port.onmessage = (m) => on(m.data.type, m.data.data, m.data.at);
+      w.port.start();
+      window.addEventListener('pagehide', () => w.port.postMessage('bye'));
+      document.getElementById('banner').dataset.transport = 'shared-worker';
+      return {reopen: () => w.port.postMessage('reopen')};
+    } catch (e) {
+      console.warn('shared event stream unavailable; this tab opens its own', e);
+    }
+  }
+  let es = null;
+  const open = () => {
+    if (es) es.close();
+    es = new EventSource('/api/ui/events');
+    es.onopen = () => on('open', null, Date.now());
+    es.onerror = () => on('error', es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting', Date.now());
+    for (const t of ['alerts', 'ping']) es.addEventListener(t, (ev) => on(t, ev.data, Date.now()));
+  };
+  open();
+  document.getElementById('banner').dataset.transport = 'event-source';
+  return {reopen: () => { if (es.readyState === EventSource.CLOSED) open(); }};
 }
+
+/** showAlerts renders the live alert banner from an "alerts" event. */
+function showAlerts(data) {
+  const el = document.getElementById('banner');
+  const d = JSON.parse(data);
+  const firing = d.alerts || [];
+  el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : 'ok';
+  el.dataset.count = String(firing.length);
+  document.body.classList.toggle('has-alerts', firing.length > 0);
+  if (!firing.length) { el.hidden = true; el.replaceChildren(); return; }
+  el.hidden = false;
+  const shown = firing.slice(0, 4);
+  el.replaceChildren(...[
+    h('span', {class: 'banner-icon'}, '●'),
+    h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
+    h('span', {class: 'banner-list'}, shown.map((a) =>
+      h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts'),
+        title: `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`},
+        a.name || 'alert', a.service ? ` · ${a.service}` : '', a.summary ? ` — ${a.summary}` : ''))),
+    firing.length > shown.length ? h('a', {href: href('alerts')}, `+${firing.length - shown.length} more`) : null,
+    h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
+}
+
+let stream = null;
 
 window.addEventListener('hashchange', route);
 route();
-banner();
+stream = openStream((type, data, at) => {
+  const el = document.getElementById('banner');
+  switch (type) {
+    case 'open': el.dataset.stream = 'open'; markUp(at); break;
+    case 'ping': el.dataset.ping = data; markUp(at); break;
+    case 'alerts': showAlerts(data); markUp(at); break;
+    case 'error': el.dataset.stream = data; heartbeat(); break;
+  }
+});
 renderConn();
-setInterval(heartbeat, 1000);
-setInterval(() => { if (conn.down) renderConn(); }, 1000);
+// The heartbeat: no event for PING_GAP is a lost server.
+setInterval(() => { if (!conn.down && Date.now() - conn.heardAt > PING_GAP) markDown(); }, 250);
+setInterval(() => { if (conn.down) { heartbeat(); renderConn(); } }, 1000);

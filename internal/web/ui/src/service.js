@@ -57,7 +57,9 @@ export function mount(main, ctx) {
       // The heatmap has at most ~120 columns and reads the classic buckets
       // (a few dozen per column) before the native ones (hundreds).
       const hstep = Math.max(w.step, Math.ceil((w.end - w.start) / 120));
-      const hw = {start: w.end - Math.floor((w.end - w.start) / hstep) * hstep, end: w.end, step: hstep};
+      // On Live the heatmap keeps its own step grid (its newest column up to a step old), so its cache holds.
+      const hend = w.grid ? Math.floor(w.end / hstep) * hstep : w.end;
+      const hw = {start: hend - Math.floor((w.end - w.start) / hstep) * hstep, end: hend, step: hstep, grid: w.grid, cache: w.cache};
       const hrw = Math.max(hstep * 4, 30) + 's';
       const hq = Q.service(name, hrw, 'x="y"', 'x');
       const heat = async () => {

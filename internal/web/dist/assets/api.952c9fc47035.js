@@ -1,4 +1,7 @@
 // Talking to gmc: the Prometheus HTTP API and the product REST API.
+import {RangeCache} from './live.js';
+
+export {RangeCache};
 
 /** NotAvailable is thrown when an endpoint is not part of this server (404). */
 export class NotAvailable extends Error {
@@ -55,7 +58,8 @@ export async function getJSON(path, signal, init = {}) {
 
 /** The time ranges of the picker; live refreshes every second. */
 export const RANGES = [
-  {key: 'live', label: 'Live', seconds: 300, refresh: 1},
+  // Live keeps its window on the 1 s step grid, so each refresh fetches only the new interval (live.js).
+  {key: 'live', label: 'Live', seconds: 300, refresh: 1, grid: true},
   {key: '15m', label: '15m', seconds: 900, refresh: 10},
   {key: '1h', label: '1h', seconds: 3600, refresh: 15},
   {key: '6h', label: '6h', seconds: 6 * 3600, refresh: 30},
@@ -77,28 +81,110 @@ export function rangeByKey(key) {
  */
 export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
-  const end = range.end != null ? range.end : Math.round(now * 1000) / 1000;
+  // A grid range (Live) ends at the last step boundary: at most a step ago.
+  const end = range.end != null ? range.end : range.grid ? Math.floor(now / step) * step : Math.round(now * 1000) / 1000;
   const start = end - range.seconds;
   const rw = Math.max(4 * step, 30);
-  return {start, end, step, rw: rw + 's', stepStr: step + 's'};
+  return {start, end, step, rw: rw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
 }
 
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
 export const KPI_WINDOW = '1m';
 
 /** query runs an instant PromQL query; returns data.result. */
-export async function query(expr, time, signal) {
-  const p = new URLSearchParams({query: expr});
-  if (time != null) p.set('time', String(time));
-  const body = await getJSON('/api/v1/query?' + p, signal);
+export function query(expr, time, signal) {
+  const p = {};
+  if (time != null) p.time = String(time);
+  return batched('query', expr, p, signal);
+}
+
+/**
+ * queryRange runs a range PromQL query; returns data.result (matrix). A
+ * window on the step grid with a cache (Live: main.js gives it one) is
+ * answered by the cache, which fetches only the new interval.
+ */
+export function queryRange(expr, w, signal) {
+  const fetchRange = (e, x, sig) => batched('query_range', e, {start: String(x.start), end: String(x.end), step: String(x.step)}, sig);
+  if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) return w.cache.get(expr, w, signal, fetchRange);
+  return fetchRange(expr, w, signal);
+}
+
+/**
+ * BATCH_LABEL tells apart the parts of a batched query. Queries of one
+ * refresh sent in the same tick with the same parameters (window, time,
+ * abort signal) go to the server as one PromQL query,
+ * label_replace(q0, "__gmc_q", "0", "", "") or label_replace(q1, …) or …,
+ * whose answer is split again by that label: a Live service page sends a
+ * handful of requests a second instead of some thirty, which matters when
+ * several tabs share the browser's six connections to gmc. If the batch
+ * fails (one bad expression fails it all), each query is sent alone.
+ */
+const BATCH_LABEL = '__gmc_q';
+let pending = [];
+
+function batched(kind, expr, params, signal) {
+  return new Promise((resolve, reject) => {
+    const key = kind + '?' + new URLSearchParams(params);
+    let b = pending.find((x) => x.key === key && x.signal === signal);
+    if (!b) {
+      if (!pending.length) queueMicrotask(flush);
+      b = {key, kind, params, signal, items: []};
+      pending.push(b);
+    }
+    b.items.push({expr, resolve, reject});
+  });
+}
+
+function flush() {
+  const bs = pending;
+  pending = [];
+  for (const b of bs) sendBatch(b);
+}
+
+/** promQuery sends one query: GET, or POST with the parameters in the URL when the query is long. */
+async function promQuery(kind, expr, params, signal) {
+  const p = new URLSearchParams(params);
+  let body;
+  if (expr.length <= 2000) {
+    p.set('query', expr);
+    body = await getJSON(`/api/v1/${kind}?` + p, signal);
+  } else {
+    body = await getJSON(`/api/v1/${kind}?` + p, signal, {method: 'POST', body: new URLSearchParams({query: expr}),
+      headers: {'Content-Type': 'application/x-www-form-urlencoded'}});
+  }
   return body.data.result;
 }
 
-/** queryRange runs a range PromQL query; returns data.result (matrix). */
-export async function queryRange(expr, w, signal) {
-  const p = new URLSearchParams({query: expr, start: String(w.start), end: String(w.end), step: String(w.step)});
-  const body = await getJSON('/api/v1/query_range?' + p, signal);
-  return body.data.result;
+async function sendOne(b, it) {
+  try {
+    it.resolve(await promQuery(b.kind, it.expr, b.params, b.signal));
+  } catch (e) {
+    it.reject(e);
+  }
+}
+
+async function sendBatch(b) {
+  if (b.items.length === 1) return sendOne(b, b.items[0]);
+  const expr = b.items.map((it, i) => `label_replace(${it.expr}, "${BATCH_LABEL}", "${i}", "", "")`).join(' or ');
+  let res;
+  try {
+    res = await promQuery(b.kind, expr, b.params, b.signal);
+  } catch (e) {
+    if (e.name === 'AbortError' || (b.signal && b.signal.aborted)) {
+      for (const it of b.items) it.reject(e);
+      return;
+    }
+    await Promise.all(b.items.map((it) => sendOne(b, it)));
+    return;
+  }
+  const parts = b.items.map(() => []);
+  for (const s of res) {
+    const m = {...s.metric};
+    const i = Number(m[BATCH_LABEL]);
+    delete m[BATCH_LABEL];
+    if (parts[i]) parts[i].push({...s, metric: m});
+  }
+  b.items.forEach((it, i) => it.resolve(parts[i]));
 }
 
 /** labelValues lists the values of a label on series matching a selector. */

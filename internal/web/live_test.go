@@ -1,0 +1,107 @@
+package web_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// TestBrowserLiveIncremental: after its first refresh a Live service page
+// asks only for the newest interval of each query (live.js RangeCache,
+// batched into a few requests), and after seconds of pushing what it holds
+// — every series and point of every query, float and native histogram —
+// is what a full query of the same window answers.
+func TestBrowserLiveIncremental(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 4, false)
+	pctx, stopPush := context.WithCancel(context.Background())
+	pushed := make(chan error, 1)
+	go func() { pushed <- st.Data.Live(pctx, st.URL, time.Second) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		stopPush()
+		return <-pushed
+	}
+	defer stop() //nolint:errcheck // the error is checked below when the test gets there
+
+	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=live")
+	// A short overlap and no periodic full refresh: every point older than
+	// 5 s was kept through merges, none re-fetched.
+	eval[bool](t, ctx, `(performance.setResourceTimingBufferSize(100000), performance.clearResourceTimings(),
+		window.gmcLive.overlap = 5, window.gmcLive.fullEvery = 1e9, true)`)
+	start := evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed)`)
+	if err := poll(ctx, 60*time.Second, `Number(document.getElementById('page').dataset.refreshed) >= `+strconv.Itoa(start+12)); err != nil {
+		t.Fatalf("Live did not refresh 12 times while pushing: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	// Let the last pushes land, then one more refresh of the page.
+	time.Sleep(1500 * time.Millisecond)
+	n := evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed)`)
+	if err := poll(ctx, 30*time.Second, `Number(document.getElementById('page').dataset.refreshed) >= `+strconv.Itoa(n+1)); err != nil {
+		t.Fatalf("no refresh after the pushes stopped: %v", err)
+	}
+	stats := eval[map[string]int](t, ctx, `window.gmcLive.stats`)
+	if stats["partial"] < 12*5 {
+		t.Errorf("cache stats %v: want most fetches partial", stats)
+	}
+	// The requests since the overlap changed: windows of at most 5 s + a
+	// step, batched (far fewer query_range requests than queries).
+	spans := eval[[]float64](t, ctx, `performance.getEntriesByType('resource')
+		.filter(e => e.name.includes('/api/v1/query_range'))
+		.map(e => { const p = new URL(e.name).searchParams; return Number(p.get('end')) - Number(p.get('start')); })`)
+	if len(spans) == 0 {
+		t.Fatal("no query_range request while Live refreshed")
+	}
+	for _, s := range spans {
+		// The first refresh after the change may still use the 30 s overlap.
+		if s > 33 {
+			t.Errorf("a Live refresh asked for %v s; want only the new interval", s)
+			break
+		}
+	}
+
+	// Every cached answer against a full query of its window, as it stands now.
+	type diff struct {
+		Expr string `json:"expr"`
+		Why  string `json:"why"`
+	}
+	diffs := evalAsync[[]diff](t, ctx, `(async () => {
+		const entries = [...window.gmcLive.entries.values()].map((e) => ({...e}));
+		const key = (s) => JSON.stringify(Object.keys(s.metric).sort().map((k) => [k, s.metric[k]]));
+		const out = [];
+		for (const e of entries) {
+			const p = new URLSearchParams({query: e.expr, start: e.from, end: e.to, step: e.step});
+			const full = (await (await fetch('/api/v1/query_range?' + p)).json()).data.result;
+			const a = e.result.map((s) => key(s) + JSON.stringify(s.values || []) + JSON.stringify(s.histograms || []));
+			const b = full.map((s) => key(s) + JSON.stringify(s.values || []) + JSON.stringify(s.histograms || []));
+			if (a.length !== b.length) { out.push({expr: e.expr, why: a.length + ' series cached, ' + b.length + ' in a full query'}); continue; }
+			for (let i = 0; i < a.length; i++) {
+				if (a[i] !== b[i]) { out.push({expr: e.expr, why: 'series ' + i + ' cached ' + a[i].slice(0, 300) + ' … full ' + b[i].slice(0, 300)}); break; }
+			}
+		}
+		return [out, entries.length, entries.reduce((n, e) => n + e.result.reduce((m, s) => m + (s.values || []).length + (s.histograms || []).length, 0), 0)];
+	})().then(([out, n, pts]) => (window.__liveCompared = {n, pts}, out))`)
+	for _, d := range diffs {
+		t.Errorf("%s: %s", d.Expr, d.Why)
+	}
+	cmp := eval[map[string]int](t, ctx, `window.__liveCompared`)
+	if cmp["n"] < 10 || cmp["pts"] < 1000 {
+		t.Errorf("compared %d queries, %d points: too few to mean anything", cmp["n"], cmp["pts"])
+	}
+	t.Logf("compared %d cached queries, %d points, with full queries; cache %v, %d query_range requests", cmp["n"], cmp["pts"], stats, len(spans))
+	got := points(t, ctx)
+	for _, c := range []string{"latency", "heatmap", "tps", "proc-cpu", "host-cpu"} {
+		if got[c] == 0 {
+			t.Errorf("Live chart %q drew no points: %v", c, got)
+		}
+	}
+}

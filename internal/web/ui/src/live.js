@@ -1,0 +1,115 @@
+// Live: the 1-second range fetches only what is new. A RangeCache keeps
+// each expression's last answer on a fixed step grid; a refresh asks the
+// server for the newest `overlap` seconds only (late pushes inside it are
+// picked up), merges the answer by label set (float and native-histogram
+// points alike) and drops what left the window. Every `fullEvery` seconds
+// an expression is fetched whole again: late pushes and spool replays
+// change older points too.
+
+/** labelCompare orders label sets as Prometheus sorts a matrix (by name, then value, pair by pair). */
+export function labelCompare(a, b) {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
+    if (ka[i] !== kb[i]) return ka[i] < kb[i] ? -1 : 1;
+    const va = a[ka[i]];
+    const vb = b[kb[i]];
+    if (va !== vb) return va < vb ? -1 : 1;
+  }
+  return ka.length - kb.length;
+}
+
+/** seriesKey is a stable key of a label set. */
+export function seriesKey(metric) {
+  return JSON.stringify(Object.keys(metric).sort().map((k) => [k, metric[k]]));
+}
+
+/**
+ * merge folds a fresh answer covering [from, to] into cached series: the
+ * cached points in [from, to] are replaced (a point the fresh answer no
+ * longer has is gone), points before `start` are dropped, and so are
+ * series left with no point. Series and points are returned in the order a
+ * full query would give them.
+ */
+export function merge(cached, fresh, from, to, start) {
+  const m = new Map();
+  const keep = (ps) => (ps || []).filter(([t]) => t >= start && (t < from || t > to));
+  for (const s of cached) {
+    const v = keep(s.values);
+    const hs = keep(s.histograms);
+    if (v.length || hs.length) m.set(seriesKey(s.metric), {metric: s.metric, values: v, histograms: hs});
+  }
+  for (const s of fresh) {
+    const k = seriesKey(s.metric);
+    let e = m.get(k);
+    if (!e) {
+      e = {metric: s.metric, values: [], histograms: []};
+      m.set(k, e);
+    }
+    const inside = (ps) => (ps || []).filter(([t]) => t >= start);
+    e.values = sorted(e.values.concat(inside(s.values)));
+    e.histograms = sorted(e.histograms.concat(inside(s.histograms)));
+  }
+  const out = [];
+  for (const e of m.values()) {
+    if (!e.values.length && !e.histograms.length) continue;
+    const s = {metric: e.metric};
+    if (e.values.length) s.values = e.values;
+    if (e.histograms.length) s.histograms = e.histograms;
+    out.push(s);
+  }
+  return out.sort((a, b) => labelCompare(a.metric, b.metric));
+}
+
+function sorted(ps) {
+  for (let i = 1; i < ps.length; i++) if (ps[i][0] < ps[i - 1][0]) return ps.slice().sort((a, b) => a[0] - b[0]);
+  return ps;
+}
+
+/**
+ * RangeCache answers range queries on a fixed grid (w.start and w.end
+ * multiples of w.step) from cached answers plus the newest overlap.
+ * fetch(expr, {start, end, step}, signal) runs one range query.
+ */
+export class RangeCache {
+  constructor({overlap = 30, fullEvery = 60, now = () => Date.now() / 1000} = {}) {
+    this.overlap = overlap;
+    this.fullEvery = fullEvery;
+    this.now = now;
+    this.entries = new Map();
+    /** stats counts whole and partial fetches (for tests and the curious). */
+    this.stats = {full: 0, partial: 0};
+  }
+
+  /** get is the answer of expr over w, fetching only what is missing. */
+  async get(expr, w, signal, fetch) {
+    const key = w.step + ' ' + expr;
+    const e = this.entries.get(key);
+    const now = this.now();
+    const ov = Math.ceil(Math.max(this.overlap, w.overlap || 0) / w.step) * w.step;
+    const partial = e && e.to >= w.start && e.to <= w.end && now - e.fullAt < this.fullEvery && e.to - ov > w.start;
+    const from = partial ? e.to - ov : w.start;
+    const fresh = await fetch(expr, {start: from, end: w.end, step: w.step}, signal);
+    let result;
+    if (partial) {
+      result = merge(e.result, fresh, from, w.end, w.start);
+      this.stats.partial++;
+    } else {
+      result = merge([], fresh, w.start, w.end, w.start);
+      this.stats.full++;
+    }
+    // An answer fetched while an older one was in flight may have been
+    // stored meanwhile: the newer window wins.
+    const cur = this.entries.get(key);
+    if (!cur || cur.to <= w.end) {
+      this.entries.set(key, {expr, result, from: w.start, to: w.end, step: w.step, fullAt: partial ? e.fullAt : now, used: now});
+    }
+    this.prune(now);
+    return result;
+  }
+
+  /** prune forgets expressions no refresh asked for in the last 30 s. */
+  prune(now) {
+    for (const [k, e] of this.entries) if (now - e.used > 30) this.entries.delete(k);
+  }
+}
