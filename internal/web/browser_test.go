@@ -31,7 +31,11 @@ type stack struct {
 	Data   *webtest.Data
 	alerts atomic.Pointer[[]web.Alert]
 	down   atomic.Bool
-	hs     *httptest.Server
+	// slow delays every query answer this long (a busy server).
+	slow atomic.Int64
+	// mute silences the event stream (kept open, nothing written): a hung server.
+	mute atomic.Bool
+	hs   *httptest.Server
 }
 
 // setDown makes the stack behave as a stopped server (every connection
@@ -99,6 +103,12 @@ func startStackWith(t *testing.T, services int, fixtures bool, cfgFn func(*confi
 			}
 			panic(http.ErrAbortHandler)
 		}
+		if r.URL.Path == "/api/ui/events" {
+			w = &muteWriter{ResponseWriter: w, mute: &st.mute}
+		}
+		if d := time.Duration(st.slow.Load()); d > 0 && strings.HasPrefix(r.URL.Path, "/api/v1/query") {
+			time.Sleep(d)
+		}
 		mux.ServeHTTP(w, r)
 	}))
 	st.hs = hs
@@ -112,6 +122,23 @@ func startStackWith(t *testing.T, services int, fixtures bool, cfgFn func(*confi
 	}
 	return st
 }
+
+// muteWriter discards what is written while mute is set.
+type muteWriter struct {
+	http.ResponseWriter
+	mute *atomic.Bool
+}
+
+func (m *muteWriter) Write(b []byte) (int, error) {
+	if m.mute.Load() {
+		return len(b), nil
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+func (m *muteWriter) Flush() { http.NewResponseController(m.ResponseWriter).Flush() } //nolint:errcheck // as http.Flusher, no error to return
+
+func (m *muteWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
 
 func chromium(t *testing.T) string {
 	t.Helper()

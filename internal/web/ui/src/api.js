@@ -50,6 +50,11 @@ export async function getJSON(path, signal, init = {}) {
     // An abort while the body is read (a new page, a lost heartbeat) is
     // an abort, not a failed refresh to report.
     if (e.name === 'AbortError') throw e;
+    // The connection broke mid-answer: gmc is gone, not the answer bad.
+    if (e instanceof TypeError) {
+      contact.ok(false);
+      throw e;
+    }
     throw new Error(`${path}: ${res.status} ${res.statusText}: ${e.message}`);
   }
   if (!res.ok || body.status === 'error') throw new Error(body.error || `${path}: ${res.status}`);

@@ -108,7 +108,8 @@ async function refresh() {
       renderConn();
     }
   } catch (e) {
-    if (e.name !== 'AbortError' && seq === state.seq) {
+    // While disconnected the strip says so; a refresh cut off by it is no failure of its own.
+    if (e.name !== 'AbortError' && seq === state.seq && !conn.down) {
       main.dataset.error = e.message;
       conn.error = e.message;
       renderConn();
@@ -146,15 +147,15 @@ function route() {
 /**
  * The connection state. The event stream is the heartbeat: gmc sends a
  * "ping" event every second on it (its own connection, so slow queries
- * queued on the others do not delay it). No event for PING_GAP, a dropped
- * stream that /-/healthy confirms, or a failed fetch marks the server down
- * within 3 s: the status strip says "Disconnected … stale since HH:MM:SS",
+ * queued on the others do not delay it). A stopped server drops the
+ * stream: that, confirmed by /-/healthy, or a failed fetch marks it down at
+ * once (well within 3 s); a hung one sends no ping for PING_GAP: the status strip says "Disconnected … stale since HH:MM:SS",
  * the page greys out and refreshes stop. While down, /-/healthy is asked
  * every second; the stream's return brings the page back with a fresh
  * refresh. A fetch that succeeds marks it up only while the stream is
  * heard (no flapping when only the stream is gone).
  */
-const PING_GAP = 2200;
+const PING_GAP = 4000;
 const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false,
   // A first grace for the stream to open on a busy server.
   heardAt: Date.now() + 3000};
@@ -300,6 +301,14 @@ stream = openStream((type, data, at) => {
   }
 });
 renderConn();
-// The heartbeat: no event for PING_GAP is a lost server.
-setInterval(() => { if (!conn.down && Date.now() - conn.heardAt > PING_GAP) markDown(); }, 250);
+// The heartbeat: no event for PING_GAP is a lost server. A check that
+// itself ran late (this tab got no CPU) is skipped: the pings may be
+// waiting behind it in the tab's queue.
+let lastCheck = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  const late = now - lastCheck > 1000;
+  lastCheck = now;
+  if (!late && !conn.down && now - conn.heardAt > PING_GAP) markDown();
+}, 250);
 setInterval(() => { if (conn.down) { heartbeat(); renderConn(); } }, 1000);
