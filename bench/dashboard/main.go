@@ -48,10 +48,10 @@ func main() {
 
 type options struct {
 	gmc, url, chromium, service string
-	services, tabs, loads      int
-	live, cadence              time.Duration
-	pages                      string
-	keep                       string
+	services, tabs, loads       int
+	live, cadence               time.Duration
+	pages                       string
+	keep                        string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
