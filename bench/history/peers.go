@@ -589,5 +589,3 @@ func diskUsage(dir string) (int64, error) {
 	})
 	return total, err
 }
-
-

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -206,7 +207,7 @@ func dirSize(dir string) int64 {
 // of each list, by metric name, as Prometheus's /api/v1/status/tsdb reads
 // them. It walks the head's postings: not for hot paths.
 func (s *TSDB) HeadStats(limit int) *tsdb.Stats {
-	return s.db.Head().Stats(labels.MetricName, limit)
+	return s.db.Head().Stats(model.MetricNameLabel, limit)
 }
 
 // Close implements Storage.

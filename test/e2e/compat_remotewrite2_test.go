@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -116,7 +117,7 @@ func TestCompatRemoteWrite2(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "has no metric name") {
 				t.Fatalf("err %v, want a 400 naming the series", err)
 			}
-			if _, retry := err.(remote.RecoverableError); retry {
+			if rerr := (remote.RecoverableError{}); errors.As(err, &rerr) {
 				t.Fatalf("a 400 must not be retried: %v", err)
 			}
 			if rs.Samples != 1 {
