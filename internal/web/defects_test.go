@@ -74,6 +74,12 @@ gmc_request_latency_seconds_count{endpoint="replay-day"} %d
 	if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="slow-engine"] [data-col="p99"]').textContent`); txt != "> 10 ms" {
 		t.Errorf("overview p99 of slow-engine %q, want \"> 10 ms\"", txt)
 	}
+	// The p99 chart's legend too: its last and max of slow-engine.
+	for _, stat := range []string{"last", "max"} {
+		if txt := eval[string](t, ctx, `document.querySelector('[data-stats="p99"] tr[data-series="slow-engine"] [data-stat="`+stat+`"]').textContent`); txt != "> 10 ms" {
+			t.Errorf("overview p99 chart legend %s of slow-engine %q, want \"> 10 ms\"", stat, txt)
+		}
+	}
 	// A p99 inside the buckets keeps its value.
 	if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="p99"]').textContent`); strings.HasPrefix(txt, ">") {
 		t.Errorf("overview p99 of risk-engine %q: not past its last bucket", txt)
@@ -234,5 +240,56 @@ func TestBrowserDeskOrdersByStage(t *testing.T) {
 	// (the two pushes make a rate that moves as its 1m window does: 15 %)
 	if !near(got, want, 0.15) || !strings.Contains(sub, "order-router") || strings.Contains(sub, "gateway") {
 		t.Errorf("desk orders %v (%q), want order-router's %v (stage=\"entry\"), not the gateway's", got, sub, want)
+	}
+}
+
+// TestBrowserDeskOrdersEntryDown: with its entry service down, "Desk
+// orders" says it does not know and since when, never a stale or zero
+// rate; back up, the rate returns.
+func TestBrowserDeskOrdersEntryDown(t *testing.T) {
+	ctx := browser(t)
+	st := startStackWith(t, 3, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{"order-router": {StaleAfter: config.Duration(3 * time.Second), DownAfter: config.Duration(4 * time.Second)}}
+	})
+	push := func(n int) {
+		textPush(t, st, "order-router", fmt.Sprintf("# TYPE gmc_orders_total counter\ngmc_orders_total{result=\"success\",stage=\"entry\"} %d\n", n))
+	}
+	push(1000)
+	time.Sleep(1500 * time.Millisecond)
+	push(2000)
+	last := time.Now()
+	// Down after 4 s of silence; its 1m rate still has both samples.
+	time.Sleep(5 * time.Second)
+	if r := instant(t, st, `sum(rate(gmc_orders_total{stage="entry"}[1m]))`); !(r > 0) {
+		t.Fatalf("entry rate %v: want the stale 1m rate a naive tile would show", r)
+	}
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	val := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"] .kpi-value').textContent`)
+	sub := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"] .kpi-sub').textContent`)
+	raw := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"]').dataset.value || ''`)
+	since := regexp.MustCompile(`entry service order-router down since (\d\d:\d\d:\d\d)`).FindStringSubmatch(sub)
+	if val != "unknown" || raw != "" || since == nil {
+		t.Fatalf("desk orders with the entry service down: %q (%q, data-value %q), want unknown, \"entry service order-router down since HH:MM:SS\" and no value", val, sub, raw)
+	}
+	// The time is the last push's (the browser's local time zone, as the test's).
+	if at, err := time.ParseInLocation("15:04:05", since[1], time.Local); err == nil {
+		want := last.Truncate(time.Second)
+		got := time.Date(want.Year(), want.Month(), want.Day(), at.Hour(), at.Minute(), at.Second(), 0, time.Local)
+		if d := got.Sub(want); d < -2*time.Second || d > time.Second {
+			t.Errorf("down since %s, want the last push at %s", since[1], last.Format("15:04:05"))
+		}
+	}
+	screenshot(t, ctx, artifacts(t), "desk-entry-down")
+	// Back up: the tile shows a rate again (a fresh page right after a push).
+	urls := []string{st.URL + "/#/overview?range=1h", st.URL + "/#/overview?range=15m"}
+	for i := 0; i < 5; i++ {
+		push(3000 + 1000*i)
+		load(t, ctx, urls[i%2])
+		if eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"] .kpi-value').textContent`) != "unknown" {
+			break
+		}
+	}
+	if val := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk orders"] .kpi-value').textContent`); !strings.Contains(val, "orders/s") {
+		t.Errorf("desk orders with the entry service back: %q, want a rate", val)
 	}
 }

@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf} from './util.js';
+import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -47,7 +47,7 @@ export function mount(main, ctx) {
       const E = byLabel(errR, w, 'service');
       const services = status.services || [];
       plot(charts.tps, tps, T);
-      plot(charts.p99, p99, P);
+      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v));
       plot(charts.err, err, E);
 
       // Each service's requests in its own unit: the endpoint with the most traffic.
@@ -78,9 +78,7 @@ export function mount(main, ctx) {
       const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now over 1m` : 'now, over 1m';
       kpis.replaceChildren(
         kpi('Services up', `${up} / ${services.length}`, up === services.length ? 'good' : 'warn'),
-        kpi('Desk orders', gwNames.length ? perSec(deskV ?? 0, 'orders') : 'unknown',
-          null, gwNames.length ? `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`
-            : 'no service sets stage="entry" or is named like a gateway', deskV),
+        deskTile(gws, gwNames, deskV, services),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
         kpi('SLAs', slas == null ? 'not available' : `${slas.filter((s) => s.state === 'ok').length} / ${slas.length} ok`,
@@ -118,6 +116,27 @@ export function mount(main, ctx) {
 }
 
 /**
+ * deskTile is the "Desk orders" tile: the orders/s at the entry services,
+ * or, when one of them is down or stale, a plain "unknown" naming it and
+ * since when it is silent (its last sample): a stale or zero rate would
+ * read as a quiet market.
+ */
+export function deskTile(gws, gwNames, deskV, services) {
+  if (!gwNames.length) return kpi('Desk orders', 'unknown', null, 'no service sets stage="entry" or is named like a gateway');
+  const byName = new Map(services.map((s) => [s.service, s]));
+  const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up');
+  if (gone.length) {
+    const why = gone.map((s) => `entry service ${s.service} ${s.state} ` +
+      (s.last_seen_ms != null ? `since ${clock(s.last_seen_ms)}` : `(no data in the last ${ago(2 * (s.down_after_seconds || 0))})`));
+    const t = kpi('Desk orders', 'unknown', 'bad', why.join('; ') + (gone.length < gwNames.length ? ` (of ${gwNames.length} entry services)` : ''));
+    t.dataset.unknown = gone.map((s) => s.service).join(',');
+    return t;
+  }
+  return kpi('Desk orders', perSec(deskV ?? 0, 'orders'), null,
+    `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`, deskV);
+}
+
+/**
  * slaSummary picks, per service, its worst SLA on one window — the longest
  * window with data — and reports that window's achievement and budget
  * together (never the achievement of one window beside another's budget).
@@ -141,8 +160,9 @@ export function slaSummary(slas) {
 }
 
 
-function plot(chart, c, S) {
-  const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data}));
+/** plot draws one line per service; stat(service), when given, is that line's formatter of values. */
+function plot(chart, c, S, stat) {
+  const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data, stat: stat ? stat(label) : undefined}));
   const shown = topN(series, TOP, last).sort((a, b) => a.label.localeCompare(b.label));
   c.note.textContent = series.length > TOP ? `top ${TOP} of ${series.length} services` : `${series.length} service${series.length === 1 ? '' : 's'}`;
   chart.update(S.xs, shown);

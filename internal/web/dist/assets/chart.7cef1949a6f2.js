@@ -89,7 +89,8 @@ function emptyNote(el, text) {
 
 /**
  * LineChart draws time series. update(xs, series) with series =
- * [{label, data, color?, width?, dash?, points?}]; bands = [[hiIdx, loIdx]]
+ * [{label, data, color?, width?, dash?, points?, stat?}] (stat: the
+ * series' own formatter of values, for its legend); bands = [[hiIdx, loIdx]]
  * (1-based series indices) fills between two series.
  */
 export class LineChart {
@@ -135,8 +136,10 @@ export class LineChart {
   /** renderStats is the legend's last / min / max of each series over the range. */
   renderStats(series) {
     const shown = series.filter((s) => !s.noStats).slice(0, 12);
-    const f = statOf(this.unit);
     const rows = shown.map((s, i) => {
+      // A series may format its own values (s.stat): one service's p99 in
+      // its +Inf bucket reads "> edge" of that service's histogram.
+      const f = s.stat || statOf(this.unit);
       let lo = Infinity;
       let hi = -Infinity;
       let lastV = null;
@@ -175,7 +178,7 @@ export class LineChart {
           points: s.points || {show: true, size: 5, filter: isolated},
           paths: s.paths,
           spanGaps: !!s.spanGaps,
-          value: (u, v) => statOf(unit)(v),
+          value: (u, v) => (s.stat || statOf(unit))(v),
         };
       })],
     };

@@ -48,8 +48,10 @@ export const overview = {
   errors: (rw) => `100 * sum by (service) (rate(gmc_orders_total{result!="success"}[${rw}])) / (sum by (service) (rate(gmc_orders_total[${rw}])) > 0)`,
   // Desk throughput: orders at the gateway, counted once.
   deskOrders: (rw) => byEntry((m) => `sum(rate(gmc_orders_total{${m}}[${rw}])) or sum(tps{${m}})`),
-  // The entry services, with by="stage" when they are picked by label.
-  gateways: byEntry((m) => `label_replace(count by (service) (gmc_orders_total{${m}}) or count by (service) (tps{${m}}), "by", "${m.startsWith('stage') ? 'stage' : 'name'}", "", "")`),
+  // The entry services seen in the last hour, with by="stage" when they
+  // are picked by label: one that stopped is still known, so the Desk
+  // figure can say it is down instead of forgetting it.
+  gateways: byEntry((m) => `label_replace(count by (service) (last_over_time(gmc_orders_total{${m}}[1h])) or count by (service) (last_over_time(tps{${m}}[1h])), "by", "${m.startsWith('stage') ? 'stage' : 'name'}", "", "")`),
 };
 
 /**
