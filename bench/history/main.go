@@ -357,7 +357,9 @@ func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, da
 		return err
 	}
 	defer raw.Close()
-	set, err := tier.Open(tier.Options{Dir: dir, Raw: raw, RawRetention: time.Duration(days+1) * 24 * time.Hour,
+	var tiers tier.Config
+	tiers.Normalise() // the default tiers
+	set, err := tier.Open(tier.Options{Config: tiers, Dir: dir, Raw: raw, RawRetention: time.Duration(days+1) * 24 * time.Hour,
 		Now: func() time.Time { return now.Add(3 * time.Minute) }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err

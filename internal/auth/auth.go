@@ -76,10 +76,9 @@ type tokenEntry struct {
 const maxVerified = 1024
 
 // New reads the token files and variables and builds the Guard.
+// opts.Config must be valid (Config.Validate, which config.Load calls);
+// New does not check it again.
 func New(opts Options) (*Guard, error) {
-	if err := opts.Config.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -48,8 +48,8 @@ type Config struct {
 // Enabled reports whether this server is part of a cluster.
 func (c Config) Enabled() bool { return c.ListenAddress != "" }
 
-// Normalize fills the defaults.
-func (c *Config) Normalize() {
+// Normalise fills the defaults.
+func (c *Config) Normalise() {
 	if c.PeerTimeout == 0 {
 		c.PeerTimeout = model.Duration(15 * time.Second)
 	}
@@ -77,7 +77,8 @@ func (c Config) Validate() error {
 
 // Options configure a Peer.
 type Options struct {
-	// Config must be Enabled and have passed Validate.
+	// Config must be Enabled, normalised and valid (Normalise, then
+	// Validate); New does not check it again.
 	Config Config
 	// DataDir keeps the notification log's snapshot (nflog) across restarts.
 	DataDir    string
@@ -105,7 +106,6 @@ const retention = 120 * time.Hour
 // New creates the memberlist node and the notification log; Run joins.
 func New(opts Options) (*Peer, error) {
 	cfg := opts.Config
-	cfg.Normalize()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -213,7 +213,7 @@ var _ commoncfg.DirectorySetter = (*Config)(nil)
 
 // Normalise fills the defaults that depend on what was configured, through
 // each component's own Normalise (scrape jobs, thresholds, notify routes and
-// channels, SLAs, benchmarks, remote_write relabelling, downsampling tiers). Load calls it; a Config
+// channels, SLAs, benchmarks, remote_write relabelling, downsampling tiers, cluster timings). Load calls it; a Config
 // built in code calls it before Validate. It is idempotent.
 func (c *Config) Normalise() {
 	for i := range c.ScrapeConfigs {
@@ -238,7 +238,8 @@ func (c *Config) Normalise() {
 	c.Notify.Normalise()
 	c.Benchmarks.Normalise()
 	c.RemoteWrite.Normalise()
-	c.Storage.Downsampling.Normalize()
+	c.Storage.Downsampling.Normalise()
+	c.Cluster.Normalise()
 }
 
 // Validate checks every field of a normalised Config; errors name the field.

@@ -17,6 +17,7 @@ func TestFailedNewReleasesStorage(t *testing.T) {
 	}
 	defer busy.Close()
 	cfg := config.Default()
+	cfg.Normalise()
 	cfg.Server.DataDir = t.TempDir()
 	cfg.Server.ListenAddress = busy.Addr().String()
 	if _, err := server.New(server.Options{Config: cfg}); err == nil {
@@ -35,6 +36,7 @@ func TestFailedNewReleasesStorage(t *testing.T) {
 // Close without Run releases everything, and a second Close is a no-op.
 func TestCloseIsIdempotent(t *testing.T) {
 	cfg := config.Default()
+	cfg.Normalise()
 	cfg.Server.DataDir = t.TempDir()
 	cfg.Server.ListenAddress = "127.0.0.1:0"
 	srv, err := server.New(server.Options{Config: cfg})

@@ -31,6 +31,7 @@ type Raw interface {
 
 // Options configure a Set.
 type Options struct {
+	// Config is normalised and valid (see Open).
 	Config Config
 	// Dir is gmc's data dir; tiers live in Dir/tiers/<name>.
 	Dir string
@@ -74,7 +75,9 @@ const (
 )
 
 // Open opens every tier's TSDB. With the tiers disabled it returns a Set
-// without tiers, whose Queryable is the raw store.
+// without tiers, whose Queryable is the raw store. opts.Config must be
+// normalised and valid (Normalise, then Validate: config.Load does both);
+// Open does not check it again.
 func Open(opts Options) (*Set, error) {
 	if opts.Raw == nil {
 		return nil, errors.New("tiers: raw store is required")
@@ -90,10 +93,6 @@ func Open(opts Options) (*Set, error) {
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
-	}
-	opts.Config.Normalize()
-	if err := opts.Config.Validate(); err != nil {
-		return nil, fmt.Errorf("storage.downsampling: %w", err)
 	}
 	s := &Set{opts: opts}
 	for _, r := range opts.Config.Retention {

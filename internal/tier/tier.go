@@ -65,8 +65,8 @@ var (
 // RawTier is the name retention rules use for the raw data.
 const RawTier = "raw"
 
-// Normalize fills defaults.
-func (c *Config) Normalize() {
+// Normalise fills the defaults: the 1m and 1h tiers when none are given.
+func (c *Config) Normalise() {
 	if len(c.Tiers) == 0 {
 		c.Tiers = append([]Level(nil), DefaultTiers...)
 	}

@@ -91,6 +91,10 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) open(t *testing.T) {
 	t.Helper()
+	f.opts.Config.Normalise() // as config.Load does: Open trusts its input
+	if err := f.opts.Config.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	set, err := Open(f.opts)
 	if err != nil {
 		t.Fatal(err)
