@@ -190,39 +190,11 @@ func (m *Manager) Rules(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteSuccess(w, map[string]any{"groups": out})
 }
 
-// History serves GET /alerts/history: alert episodes, newest first, with
-// filters since (RFC 3339 or Unix seconds), service, alertname and limit
-// (default 1000).
-func (m *Manager) History(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var since time.Time
-	if s := q.Get("since"); s != "" {
-		t, err := httpapi.ParseTime(s)
-		if err != nil {
-			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"since\": %q is neither RFC 3339 nor Unix seconds", s))
-			return
-		}
-		since = t
-	}
-	limit := 1000
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n <= 0 {
-			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"limit\": %q is not a positive integer", s))
-			return
-		}
-		limit = n
-	}
-	eps := m.history.list(since, q.Get("service"), q.Get("alertname"), limit, m.opts.Now())
-	httpapi.WriteSuccess(w, map[string]any{"episodes": eps})
-}
-
 // Routes are the rules' endpoints: Prometheus's /api/v1/alerts and
-// /api/v1/rules, and the alert history.
+// /api/v1/rules. The alert history serves its own (alerthistory.History.Routes).
 func (m *Manager) Routes() []httpapi.Route {
 	return []httpapi.Route{
 		{Method: http.MethodGet, Path: "/api/v1/alerts", Handler: m.Alerts},
 		{Method: http.MethodGet, Path: "/api/v1/rules", Handler: m.Rules},
-		{Method: http.MethodGet, Path: "/alerts/history", Handler: m.History},
 	}
 }

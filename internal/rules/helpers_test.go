@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"path/filepath"
 	"context"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 	"github.com/gmc-dev/gmc/internal/sla"
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
@@ -83,8 +85,19 @@ func newManager(t testing.TB, db *gmcstorage.TSDB, opts Options) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// openHistory opens the alert history in dir as the server does (in
+// <data_dir>/alerts), closed when the test ends.
+func openHistory(t testing.TB, dir string) *alerthistory.History {
+	t.Helper()
+	h, err := alerthistory.Open(alerthistory.Options{Dir: filepath.Join(dir, "alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
 }
 
 // slaReporter is the SLA reporter the server builds beside m.

@@ -4,8 +4,8 @@
 // regular interval, a push re-evaluates at once the groups that read the
 // pushed metrics (MetricsWritten), so a pushed sample reaches the notification
 // pipeline in milliseconds. Alert state is served in the Prometheus API
-// format and every pending / firing / resolved transition is kept in a
-// history that survives restarts.
+// format and every pending / firing / resolved transition is recorded in the
+// alert history (package alerthistory), which survives restarts.
 package rules
 
 import (
@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/prometheus/util/strutil"
 	"gopkg.in/yaml.v3"
 
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 	"github.com/gmc-dev/gmc/internal/sla"
 )
 
@@ -75,9 +76,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// DataDir holds the alert history (DataDir/alerts/history.jsonl); empty
-	// keeps history in memory only.
-	DataDir string
+	// History records every alert's state transitions; the server opens
+	// and closes it. Nil: a history in memory only.
+	History *alerthistory.History
 	// Files are globs of Prometheus rule files.
 	Files []string
 	// Thresholds and SLAs must be normalised and valid (config.Load, or
@@ -110,20 +111,16 @@ type Options struct {
 	// goroutine and must not block.
 	Sink func([]*model.Alert)
 	SLAs []sla.SLA
-	// HistoryMaxBytes rotates the history file past this size (one previous
-	// file is kept); default 8 MiB.
-	HistoryMaxBytes int64
-	// HistoryMaxEpisodes bounds the episodes kept in memory; default 10000.
-	HistoryMaxEpisodes int
 }
 
-// Manager evaluates the rule groups and keeps alert state and history.
+// Manager evaluates the rule groups, keeps alert state and records its
+// transitions in the alert history.
 type Manager struct {
 	opts    Options
 	logger  *slog.Logger
 	engine  *promql.Engine
 	groups  []*group
-	history *history
+	history *alerthistory.History
 	metrics metrics
 	// recorded holds the names recording rules write.
 	recorded map[string]struct{}
@@ -157,7 +154,7 @@ type seenAlert struct {
 	labels   map[string]string
 }
 
-// New loads every rule source and opens the history; evaluation starts in Run.
+// New loads every rule source; evaluation starts in Run.
 func New(opts Options) (*Manager, error) {
 	if opts.Appendable == nil || opts.Queryable == nil {
 		return nil, errors.New("rules: Appendable and Queryable are required")
@@ -177,11 +174,12 @@ func New(opts Options) (*Manager, error) {
 	if opts.MinNotifyGap == 0 {
 		opts.MinNotifyGap = DefaultMinNotifyGap
 	}
-	if opts.HistoryMaxBytes <= 0 {
-		opts.HistoryMaxBytes = 8 << 20
-	}
-	if opts.HistoryMaxEpisodes <= 0 {
-		opts.HistoryMaxEpisodes = 10000
+	if opts.History == nil {
+		h, err := alerthistory.Open(alerthistory.Options{Logger: opts.Logger, Now: opts.Now})
+		if err != nil {
+			return nil, err
+		}
+		opts.History = h
 	}
 	if opts.Sink == nil {
 		opts.Sink = func([]*model.Alert) {}
@@ -304,18 +302,14 @@ func New(opts Options) (*Manager, error) {
 		m.groups = append(m.groups, gr)
 	}
 
-	h, err := openHistory(opts.DataDir, opts.HistoryMaxBytes, opts.HistoryMaxEpisodes, opts.Logger)
-	if err != nil {
-		return nil, err
-	}
-	m.history = h
+	m.history = opts.History
 	// Episodes open at the last stop whose rule is gone end now.
 	known := map[string]bool{}
 	for _, gr := range m.groups {
 		known[gr.g.Name()] = true
 	}
-	for _, ep := range h.orphans(func(g string) bool { return !known[g] }) {
-		if err := h.add(orphanEvent(ep, opts.Now())); err != nil {
+	for _, ep := range m.history.Orphans(func(g string) bool { return !known[g] }) {
+		if err := m.history.Add(orphanEvent(ep, opts.Now())); err != nil {
 			m.metrics.historyErrs.Inc()
 			m.logger.Error("record alert history", "err", err)
 		}
@@ -351,7 +345,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		wg.Go(func() { m.runGroup(ctx, gr) })
 	}
 	wg.Wait()
-	return m.history.close()
+	return nil
 }
 
 func (m *Manager) runGroup(ctx context.Context, gr *group) {
@@ -487,10 +481,6 @@ func labelSet(ls labels.Labels) model.LabelSet {
 	ls.Range(func(l labels.Label) { out[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
 	return out
 }
-
-// Close releases the history file. Run closes it too when it returns; Close
-// is for a manager that was never run (tests, `gmc check`).
-func (m *Manager) Close() error { return m.history.close() }
 
 // readers returns the names of the groups that read one of the metrics.
 func (m *Manager) readers(metricNames []string) []string {

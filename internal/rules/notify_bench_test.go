@@ -29,7 +29,7 @@ func BenchmarkPushToNotification(b *testing.B) {
 	db := openTSDB(b, filepath.Join(b.TempDir(), "tsdb"))
 	got := make(chan []*model.Alert, 1024)
 	m := newManager(b, db, Options{
-		DataDir: b.TempDir(), DefaultRules: true, EvalInterval: time.Hour, MinNotifyGap: -1,
+		History: openHistory(b, b.TempDir()), DefaultRules: true, EvalInterval: time.Hour, MinNotifyGap: -1,
 		Thresholds: []Threshold{{Name: "QueueDeep", Metric: "gmc_queue_depth", Op: ">", Value: 10, Service: "gateway"}},
 		SLAs:       []sla.SLA{{Name: "orders", Service: "gateway", Objective: 99.9, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}},
 		Sink:       func(as []*model.Alert) { got <- as },

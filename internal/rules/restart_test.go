@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 )
 
 // TestRestartMidIncident restarts gmc while two alerts fire (one with a
@@ -30,7 +32,8 @@ func TestRestartMidIncident(t *testing.T) {
 	lag := labels.FromStrings("__name__", "gmc_lag", "service", "gateway", "instance", "gw-1")
 	ctx := context.Background()
 	var s sink
-	m := newManager(t, db, Options{DataDir: dir, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
+	h := openHistory(t, dir)
+	m := newManager(t, db, Options{History: h, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
 	step := func(m *Manager, sec int, q, r, l float64) {
 		ts := t0.Add(time.Duration(sec) * time.Second)
 		appendFloat(t, db, queue, ts, q)
@@ -41,15 +44,16 @@ func TestRestartMidIncident(t *testing.T) {
 	for sec := 0; sec <= 60; sec += 10 {
 		step(m, sec, 20, 1, 1) // all three active from 0s
 	}
-	if err := m.Close(); err != nil {
+	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// gmc is down from 60s to 90s; lag ended meanwhile.
-	m2 := newManager(t, db, Options{DataDir: dir, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
+	h2 := openHistory(t, dir)
+	m2 := newManager(t, db, Options{History: h2, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
 	for sec := 90; sec <= 120; sec += 10 {
 		step(m2, sec, 20, 1, 0)
 	}
-	eps := m2.history.list(time.Time{}, "", "", 100, t0.Add(120*time.Second))
+	eps := h2.List(alerthistory.Filter{Limit: 100}, t0.Add(120*time.Second))
 	sort.Slice(eps, func(i, j int) bool { return eps[i].Alertname < eps[j].Alertname })
 	type ep struct {
 		name, state string
@@ -87,7 +91,7 @@ func TestRestartMidIncident(t *testing.T) {
 	for sec := 130; sec <= 140; sec += 10 {
 		step(m2, sec, 5, 0, 0)
 	}
-	for _, e := range m2.history.list(time.Time{}, "", "", 100, t0.Add(140*time.Second)) {
+	for _, e := range h2.List(alerthistory.Filter{Limit: 100}, t0.Add(140*time.Second)) {
 		if e.State != "resolved" {
 			t.Errorf("episode %s is %s after every condition ended, want resolved", e.Alertname, e.State)
 		}

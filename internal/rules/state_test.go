@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	promrules "github.com/prometheus/prometheus/rules"
 
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 	"github.com/gmc-dev/gmc/internal/duration"
 )
 
@@ -28,8 +28,9 @@ func TestAlertLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	db := openTSDB(t, filepath.Join(dir, "tsdb"))
 	var s sink
+	h := openHistory(t, dir)
 	m := newManager(t, db, Options{
-		DataDir: dir, Thresholds: []Threshold{queueThreshold()}, EvalInterval: 10 * time.Second,
+		History: h, Thresholds: []Threshold{queueThreshold()}, EvalInterval: 10 * time.Second,
 		ExternalURL: "http://gmc.example:9900", Sink: s.send,
 	})
 	ls := labels.FromStrings("__name__", "gmc_queue_depth", "service", "gateway", "instance", "gw-1")
@@ -95,7 +96,7 @@ func TestAlertLifecycle(t *testing.T) {
 	}
 
 	// The history holds one episode: pending at 10s, fired at 40s, resolved at 50s.
-	eps := m.history.list(time.Time{}, "", "", 10, t0.Add(50*time.Second))
+	eps := h.List(alerthistory.Filter{Limit: 10}, t0.Add(50*time.Second))
 	if len(eps) != 1 {
 		t.Fatalf("episodes = %+v, want 1", eps)
 	}
@@ -107,15 +108,16 @@ func TestAlertLifecycle(t *testing.T) {
 	}
 
 	// A restart: a new manager on the same data dir reads the history back.
-	if err := m.Close(); err != nil {
+	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m2 := newManager(t, db, Options{DataDir: dir, Thresholds: []Threshold{queueThreshold()}})
+	h2 := openHistory(t, dir)
+	newManager(t, db, Options{History: h2, Thresholds: []Threshold{queueThreshold()}})
 	rec := httptest.NewRecorder()
-	m2.History(rec, httptest.NewRequest("GET", "/alerts/history?service=gateway&alertname=QueueDeep&since=2026-01-01T00:00:00Z", nil))
+	h2.ServeHTTP(rec, httptest.NewRequest("GET", "/alerts/history?service=gateway&alertname=QueueDeep&since=2026-01-01T00:00:00Z", nil))
 	var resp struct {
 		Status string
-		Data   struct{ Episodes []Episode }
+		Data   struct{ Episodes []alerthistory.Episode }
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.Status != "success" {
 		t.Fatalf("history response %s: %v", rec.Body, err)
@@ -126,61 +128,14 @@ func TestAlertLifecycle(t *testing.T) {
 	// Filters exclude.
 	for _, q := range []string{"service=other", "alertname=Other", "since=" + t0.Add(time.Hour).Format(time.RFC3339)} {
 		rec := httptest.NewRecorder()
-		m2.History(rec, httptest.NewRequest("GET", "/alerts/history?"+q, nil))
+		h2.ServeHTTP(rec, httptest.NewRequest("GET", "/alerts/history?"+q, nil))
 		if !strings.Contains(rec.Body.String(), `"episodes":[]`) {
 			t.Errorf("%s: %s, want no episodes", q, rec.Body)
 		}
 	}
 	rec = httptest.NewRecorder()
-	m2.History(rec, httptest.NewRequest("GET", "/alerts/history?since=yesterday", nil))
+	h2.ServeHTTP(rec, httptest.NewRequest("GET", "/alerts/history?since=yesterday", nil))
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `since`) {
 		t.Fatalf("bad since: %d %s", rec.Code, rec.Body)
-	}
-}
-
-func TestHistoryTornLineAndRotation(t *testing.T) {
-	dir := t.TempDir()
-	h, err := openHistory(dir, 400, 100, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := func(i int, state string) Event {
-		return Event{Time: t0.Add(time.Duration(i) * time.Minute), Group: "g", State: state,
-			Labels: map[string]string{"alertname": "A", "n": string(rune('a' + i))}, ActiveAt: t0.Add(time.Duration(i) * time.Minute), Value: "1"}
-	}
-	for i := range 5 {
-		if err := h.add(ev(i, "pending")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := h.close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "alerts", "history.jsonl")
-	if _, err := os.Stat(path + ".1"); err != nil {
-		t.Fatalf("no rotated file after 5 events in 400 bytes: %v", err)
-	}
-	// A crash mid-write leaves a torn line.
-	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"time":"2026-01-01T00:`)
-	f.Close()
-	h, err = openHistory(dir, 1<<20, 100, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.add(ev(9, "firing")); err != nil {
-		t.Fatal(err)
-	}
-	h.close()
-	h, err = openHistory(dir, 1<<20, 100, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.close()
-	eps := h.list(time.Time{}, "", "", 100, time.Now())
-	// Event 0 may have rotated away (one previous file is kept); the newest
-	// events and the one written after the torn line are all there.
-	if len(eps) < 3 || eps[0].Labels["n"] != "j" || eps[0].State != "firing" {
-		t.Fatalf("episodes after torn line = %+v", eps)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql"
 
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/cluster"
@@ -19,8 +20,8 @@ import (
 	"github.com/gmc-dev/gmc/internal/web"
 )
 
-// buildAlerting builds the notification dispatcher, the rules manager that
-// feeds it and the SLA reporter; the ingester's commits trigger rule
+// buildAlerting builds the notification dispatcher, the alert history, the
+// rules manager that feeds both and the SLA reporter; the ingester's commits trigger rule
 // evaluation (the sub-second path) through rules.Manager.MetricsWritten.
 func (s *Server) buildAlerting(engine *promql.Engine) error {
 	cfg := s.opts.Config
@@ -60,6 +61,15 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		sil := s.notify.Silences()
 		sil.SetBroadcast(s.cluster.Share("sil", sil))
 	}
+	s.history, err = alerthistory.Open(alerthistory.Options{
+		Dir:    filepath.Join(cfg.Server.DataDir, "alerts"),
+		Logger: s.logger.With("component", "alerthistory"),
+		Now:    s.opts.Now,
+	})
+	if err != nil {
+		return err
+	}
+	s.onClose("alert history", s.history.Close)
 	s.rules, err = rules.New(rules.Options{
 		Appendable:   s.late.Wrap(s.store),
 		Queryable:    s.queryable,
@@ -67,7 +77,7 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		Logger:       s.logger.With("component", "rules"),
 		Registerer:   s.reg,
 		Now:          s.opts.Now,
-		DataDir:      cfg.Server.DataDir,
+		History:      s.history,
 		Files:        cfg.Alerting.RuleFiles,
 		Thresholds:   cfg.Alerting.Thresholds,
 		DefaultRules: cfg.Alerting.DefaultRules,
@@ -89,7 +99,6 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 	if err != nil {
 		return err
 	}
-	s.onClose("alert history", s.rules.Close)
 	// SLA figures must equal the raw samples' (issue 12): the reporter reads
 	// the raw store, not the tiers, whose 1m counter buckets lose part of a
 	// series that starts inside a window (~5 % of a 40-minute-old counter

@@ -21,7 +21,8 @@ func (s *Server) routes() http.Handler {
 		s.query.Routes(),        // the Prometheus HTTP API
 		s.api.Routes(),          // the product REST API
 		s.trends.Routes(),       // GET /trends/{service} (docs/history.md)
-		s.rules.Routes(),        // Prometheus-format alerts and rules, alert history
+		s.rules.Routes(),        // Prometheus-format alerts and rules
+		s.history.Routes(),      // GET /alerts/history
 		s.sla.Routes(),          // SLAs
 		s.notify.API().Routes(), // Alertmanager-style silences, notification status
 		s.reports.Routes(),      // benchmark reports

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/auth"
 	"github.com/gmc-dev/gmc/internal/bench"
@@ -74,6 +75,7 @@ type Server struct {
 	api      *api.API
 	trends   *trend.Handler
 	rules    *rules.Manager
+	history  *alerthistory.History
 	sla      *sla.Reporter
 	notify   *notify.Dispatcher
 	bench    *bench.Scheduler

@@ -1,0 +1,448 @@
+// Package alerthistory is the alert history: every state transition of
+// every alert (pending, firing, resolved, inactive) appended to a JSON lines
+// file and folded into episodes, one per alert from becoming active until it
+// resolves, served at GET /alerts/history. The rules manager records the
+// transitions (rules.Manager) and continues, after a restart, the episodes
+// that were open when gmc stopped (Adopt, Orphans); the server opens the
+// history, owns it and closes it.
+package alerthistory
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
+)
+
+// Event is one alert state transition, one line of the history file.
+type Event struct {
+	Time        time.Time         `json:"time"`
+	Group       string            `json:"group"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// State is the new state: "pending", "firing", "resolved" (was firing)
+	// or "inactive" (was pending and went away without firing).
+	State      string     `json:"state"`
+	ActiveAt   time.Time  `json:"active_at"`
+	FiredAt    *time.Time `json:"fired_at,omitempty"`
+	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	Value      string     `json:"value"`
+}
+
+// Episode is one alert from becoming active until it resolves: what fired,
+// when, and for how long. /alerts/history lists episodes.
+type Episode struct {
+	Alertname   string            `json:"alertname"`
+	Service     string            `json:"service,omitempty"`
+	Severity    string            `json:"severity,omitempty"`
+	Group       string            `json:"group"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	State       string            `json:"state"`
+	ActiveAt    time.Time         `json:"active_at"`
+	FiredAt     *time.Time        `json:"fired_at,omitempty"`
+	ResolvedAt  *time.Time        `json:"resolved_at,omitempty"`
+	// FiringSeconds is how long it fired: until resolved, or until the last
+	// transition seen if still firing (see LastChange).
+	FiringSeconds float64   `json:"firing_seconds"`
+	LastChange    time.Time `json:"last_change"`
+	Value         string    `json:"value"`
+}
+
+// History keeps episodes in memory and appends every event to a JSON lines
+// file, Dir/history.jsonl. Each event is one write(2) of a whole line
+// followed by fsync; a torn last line (crash mid-write) is skipped on load.
+// Past MaxBytes the file is renamed to history.jsonl.1 (replacing the
+// previous one) and a new one started, so the history takes at most
+// 2×MaxBytes on disk. Safe for concurrent use.
+type History struct {
+	mu          sync.Mutex
+	path        string // "" keeps history in memory only
+	f           *os.File
+	size        int64
+	maxBytes    int64
+	maxEpisodes int
+	episodes    map[string]*Episode
+	order       []string // keys, oldest first
+	logger      *slog.Logger
+	// open holds the episodes read from disk that were still pending or
+	// firing when gmc stopped, by group and labels (see Adopt).
+	open map[string]string
+	now  func() time.Time
+}
+
+// Options configure a History.
+type Options struct {
+	// Dir holds history.jsonl (gmc server: <data_dir>/alerts); it is
+	// created if missing. Empty keeps the history in memory only.
+	Dir string
+	// MaxBytes rotates the file past this size (one previous file is
+	// kept); default DefaultMaxBytes.
+	MaxBytes int64
+	// MaxEpisodes bounds the episodes kept in memory, oldest dropped
+	// first; default DefaultMaxEpisodes.
+	MaxEpisodes int
+	Logger      *slog.Logger
+	// Now is the clock of the HTTP listing (how long a firing episode has
+	// fired so far); nil means time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxBytes    = 8 << 20
+	DefaultMaxEpisodes = 10000
+)
+
+// Open reads the history back from opts.Dir (history.jsonl.1, then
+// history.jsonl) and opens the file for appending.
+func Open(opts Options) (*History, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.MaxEpisodes <= 0 {
+		opts.MaxEpisodes = DefaultMaxEpisodes
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &History{maxBytes: opts.MaxBytes, maxEpisodes: opts.MaxEpisodes, episodes: map[string]*Episode{},
+		logger: opts.Logger, open: map[string]string{}, now: opts.Now}
+	dir := opts.Dir
+	if dir == "" {
+		return h, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create alert history dir %s: %w", dir, err)
+	}
+	h.path = filepath.Join(dir, "history.jsonl")
+	for _, p := range []string{h.path + ".1", h.path} {
+		if err := h.load(p); err != nil {
+			return nil, err
+		}
+	}
+	for k, ep := range h.episodes {
+		if ep.State == "pending" || ep.State == "firing" {
+			h.open[alertKey(ep.Group, ep.Labels)] = k
+		}
+	}
+	f, err := os.OpenFile(h.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open alert history %s: %w", h.path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat alert history %s: %w", h.path, err)
+	}
+	h.f, h.size = f, st.Size()
+	if h.size > 0 && !endsWithNewline(h.path) {
+		// A torn last line: end it so the next event starts a clean line.
+		if _, err := f.Write([]byte("\n")); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("repair alert history %s: %w", h.path, err)
+		}
+		h.size++
+	}
+	return h, nil
+}
+
+func endsWithNewline(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, mustSize(f)-1); err != nil {
+		return true
+	}
+	return b[0] == '\n'
+}
+
+func mustSize(f *os.File) int64 {
+	st, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func (h *History) load(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read alert history %s: %w", path, err)
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	bad := 0
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 1 {
+			var ev Event
+			if jerr := json.Unmarshal(line, &ev); jerr != nil {
+				bad++
+			} else {
+				h.apply(ev)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read alert history %s: %w", path, err)
+		}
+	}
+	if bad > 0 {
+		h.logger.Warn("skipped unreadable alert history lines", "file", path, "lines", bad)
+	}
+	return nil
+}
+
+func episodeKey(ev Event) string {
+	return alertKey(ev.Group, ev.Labels) + strconv.FormatInt(ev.ActiveAt.UnixMilli(), 10)
+}
+
+// alertKey identifies an alert (not one episode of it): group and labels.
+func alertKey(group string, lset map[string]string) string {
+	keys := make([]string, 0, len(lset))
+	for k := range lset {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	s := group + "\xff"
+	for _, k := range keys {
+		s += k + "\xfe" + lset[k] + "\xff"
+	}
+	return s
+}
+
+// Adopt returns the episode of the alert (group, labels) that was still
+// open when gmc last stopped, once: an alert active again after a restart
+// continues that episode rather than starting a second one.
+func (h *History) Adopt(group string, lset map[string]string) (Episode, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ak := alertKey(group, lset)
+	k, ok := h.open[ak]
+	if !ok {
+		return Episode{}, false
+	}
+	delete(h.open, ak)
+	ep, ok := h.episodes[k]
+	if !ok {
+		return Episode{}, false
+	}
+	return *ep, true
+}
+
+// Orphans removes and returns the episodes open at the last stop that no
+// alert has adopted, of the groups keep selects, oldest first.
+func (h *History) Orphans(keep func(group string) bool) []Episode {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Episode
+	for ak, k := range h.open {
+		ep, ok := h.episodes[k]
+		if !ok {
+			delete(h.open, ak)
+			continue
+		}
+		if keep(ep.Group) {
+			out = append(out, *ep)
+			delete(h.open, ak)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ActiveAt.Before(out[j].ActiveAt) })
+	return out
+}
+
+// apply folds ev into the episodes. The caller holds mu (or owns h).
+func (h *History) apply(ev Event) {
+	k := episodeKey(ev)
+	ep, ok := h.episodes[k]
+	if !ok {
+		ep = &Episode{
+			Alertname: ev.Labels["alertname"], Service: ev.Labels["service"], Severity: ev.Labels["severity"],
+			Group: ev.Group, Labels: ev.Labels, ActiveAt: ev.ActiveAt,
+		}
+		h.episodes[k] = ep
+		h.order = append(h.order, k)
+		for len(h.order) > h.maxEpisodes {
+			delete(h.episodes, h.order[0])
+			h.order = h.order[1:]
+		}
+	}
+	ep.State, ep.Value, ep.LastChange = ev.State, ev.Value, ev.Time
+	if ev.Annotations != nil {
+		ep.Annotations = ev.Annotations
+	}
+	if ev.FiredAt != nil && ep.FiredAt == nil {
+		ep.FiredAt = ev.FiredAt // the first firing of the episode (a restart fires it again)
+	}
+	if ev.ResolvedAt != nil {
+		ep.ResolvedAt = ev.ResolvedAt
+	}
+	switch {
+	case ep.FiredAt != nil && ep.ResolvedAt != nil:
+		ep.FiringSeconds = ep.ResolvedAt.Sub(*ep.FiredAt).Seconds()
+	case ep.FiredAt != nil:
+		ep.FiringSeconds = ev.Time.Sub(*ep.FiredAt).Seconds()
+	}
+}
+
+// Add records an event in memory and, with a Dir, on disk (fsynced).
+func (h *History) Add(ev Event) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.apply(ev)
+	if h.f == nil {
+		return nil
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode alert history event: %w", err)
+	}
+	b = append(b, '\n')
+	if h.size > 0 && h.size+int64(len(b)) > h.maxBytes {
+		if err := h.rotate(); err != nil {
+			return err
+		}
+	}
+	if _, err := h.f.Write(b); err != nil {
+		return fmt.Errorf("write alert history %s: %w", h.path, err)
+	}
+	h.size += int64(len(b))
+	if err := h.f.Sync(); err != nil {
+		return fmt.Errorf("sync alert history %s: %w", h.path, err)
+	}
+	return nil
+}
+
+func (h *History) rotate() error {
+	if err := h.f.Close(); err != nil {
+		return fmt.Errorf("close alert history %s: %w", h.path, err)
+	}
+	h.f = nil
+	if err := os.Rename(h.path, h.path+".1"); err != nil {
+		return fmt.Errorf("rotate alert history %s: %w", h.path, err)
+	}
+	f, err := os.OpenFile(h.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open alert history %s: %w", h.path, err)
+	}
+	if d, err := os.Open(filepath.Dir(h.path)); err == nil {
+		_ = d.Sync() // persist the rename; best effort
+		d.Close()
+	}
+	h.f, h.size = f, 0
+	return nil
+}
+
+// Filter selects episodes for List.
+type Filter struct {
+	// Since keeps the episodes active or changed at or after it (zero: all).
+	Since time.Time
+	// Service and Alertname keep the episodes with these labels (empty: any).
+	Service, Alertname string
+	// Limit bounds the episodes returned (the newest kept); at most
+	// DefaultLimit when zero or negative.
+	Limit int
+}
+
+// DefaultLimit is List's limit when the filter sets none.
+const DefaultLimit = 1000
+
+// List returns the episodes f selects, newest first; an episode still
+// firing has fired for the time up to now.
+func (h *History) List(f Filter, now time.Time) []Episode {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []Episode{}
+	for i := len(h.order) - 1; i >= 0 && len(out) < limit; i-- {
+		ep := h.episodes[h.order[i]]
+		if ep.LastChange.Before(f.Since) && ep.ActiveAt.Before(f.Since) {
+			continue
+		}
+		if f.Service != "" && ep.Service != f.Service {
+			continue
+		}
+		if f.Alertname != "" && ep.Alertname != f.Alertname {
+			continue
+		}
+		e := *ep
+		if e.State == "firing" && e.FiredAt != nil {
+			e.FiringSeconds = max(0, now.Sub(*e.FiredAt).Seconds())
+		}
+		out = append(out, e)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ActiveAt.After(out[j].ActiveAt) })
+	return out
+}
+
+// Close closes the file; Add after Close keeps events in memory only. It
+// is idempotent.
+func (h *History) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.f == nil {
+		return nil
+	}
+	err := h.f.Close()
+	h.f = nil
+	if err != nil {
+		return fmt.Errorf("close alert history %s: %w", h.path, err)
+	}
+	return nil
+}
+
+// ServeHTTP serves GET /alerts/history: episodes, newest first, with the
+// filters since (RFC 3339 or Unix seconds), service, alertname and limit
+// (default DefaultLimit), in the Prometheus JSON envelope.
+func (h *History) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := Filter{Service: q.Get("service"), Alertname: q.Get("alertname")}
+	if s := q.Get("since"); s != "" {
+		t, err := httpapi.ParseTime(s)
+		if err != nil {
+			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"since\": %q is neither RFC 3339 nor Unix seconds", s))
+			return
+		}
+		f.Since = t
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			httpapi.WriteError(w, httpapi.ErrBadData, fmt.Errorf("invalid parameter \"limit\": %q is not a positive integer", s))
+			return
+		}
+		f.Limit = n
+	}
+	httpapi.WriteSuccess(w, map[string]any{"episodes": h.List(f, h.now())})
+}
+
+// Routes are the history's endpoint, GET /alerts/history.
+func (h *History) Routes() []httpapi.Route {
+	return []httpapi.Route{{Method: http.MethodGet, Path: "/alerts/history", Handler: h.ServeHTTP}}
+}
