@@ -1,8 +1,8 @@
 package rules
 
 import (
-	"path/filepath"
 	"context"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
