@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -82,15 +85,47 @@ type status struct {
 	StorageTiers []tier.Stats `json:"storage_tiers"`
 }
 
+// ServiceState is one service in /system/status?view=states: only what
+// changes when its state does.
+type ServiceState struct {
+	Service string `json:"service"`
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	// LastSeenMs is the newest sample of a service that is not up (it stays
+	// put while the service is silent); absent for an up service and when
+	// nothing arrived in the last 2×down_after.
+	LastSeenMs        *int64  `json:"last_seen_ms,omitempty"`
+	StaleAfterSeconds float64 `json:"stale_after_seconds"`
+	DownAfterSeconds  float64 `json:"down_after_seconds"`
+}
+
+// statesView is the body of /system/status?view=states.
+type statesView struct {
+	View     string         `json:"view"`
+	Services []ServiceState `json:"services"`
+}
+
 // SystemStatus is GET /system/status: gmc's own health (storage, ingest
 // rate, head series, uptime, version) and every known service with its
-// last-seen time and up / stale / down state.
+// last-seen time and up / stale / down state. With view=states it is only
+// each service's state (and, when not up, its last sample's time), with
+// an ETag: the body changes only when a state does, so a dashboard polling
+// every second mostly gets 304 Not Modified.
 func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := a.opts.Now()
+	view := r.URL.Query().Get("view")
+	if view != "" && view != "states" {
+		badParam(w, "view", fmt.Errorf("want states or nothing, got %q", view))
+		return
+	}
 	services, err := a.services(ctx, now)
 	if err != nil {
 		internalError(w, "read services", err)
+		return
+	}
+	if view == "states" {
+		a.writeStates(w, r, services)
 		return
 	}
 	st := status{
@@ -123,6 +158,49 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.writeJSON(w, st)
+}
+
+// writeStates writes the states view of services with a strong ETag (a
+// hash of the body), answering 304 when If-None-Match names it.
+func (a *API) writeStates(w http.ResponseWriter, r *http.Request, services []ServiceStatus) {
+	v := statesView{View: "states", Services: make([]ServiceState, len(services))}
+	for i, s := range services {
+		v.Services[i] = ServiceState{Service: s.Service, State: s.State, Reason: s.Reason,
+			StaleAfterSeconds: s.StaleAfterSeconds, DownAfterSeconds: s.DownAfterSeconds}
+		if s.State != StateUp {
+			v.Services[i].LastSeenMs = s.LastSeenMs
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		internalError(w, "encode states", err)
+		return
+	}
+	sum := sha256.Sum256(b)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	h := w.Header()
+	h.Set("ETag", etag)
+	// Kept by the browser, but asked again (If-None-Match) every time.
+	h.Set("Cache-Control", "no-cache")
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// etagMatch reports whether an If-None-Match header names etag (weakly: a
+// W/ prefix is ignored, as RFC 9110 says for If-None-Match).
+func etagMatch(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // ingest records the reading n at now and returns the rate.

@@ -83,6 +83,34 @@ func TestBrowserLiveIncremental(t *testing.T) {
 		t.Errorf("only %d of %d query_range windows were ≤ 10 s: %v", short, len(spans), spans)
 	}
 
+	// /system/status: every refresh asks for the states only, which the
+	// browser revalidates (304: headers, no body) while no state changes;
+	// the whole status only every 10 s.
+	type statusReq struct {
+		States   bool    `json:"states"`
+		Transfer float64 `json:"transfer"`
+		Body     float64 `json:"body"`
+	}
+	reqs := eval[[]statusReq](t, ctx, `performance.getEntriesByType('resource').filter(e => e.name.includes('/system/status'))
+		.map(e => ({states: e.name.includes('view=states'), transfer: e.transferSize, body: e.encodedBodySize}))`)
+	states, revalidated, full := 0, 0, 0
+	for _, r := range reqs {
+		switch {
+		case !r.States:
+			full++
+		case r.Body > 0 && r.Transfer < r.Body:
+			states++
+			revalidated++
+		default:
+			states++
+		}
+	}
+	refreshes := evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed)`) - start
+	if states < refreshes-1 || revalidated < states*3/4 || full > refreshes/4+1 {
+		t.Errorf("/system/status over %d refreshes: %d states requests (%d answered 304), %d whole; want one states request a refresh, mostly 304, the whole one every 10 s: %+v",
+			refreshes, states, revalidated, full, reqs)
+	}
+
 	// Every cached answer against a full query of its window, as it stands now.
 	type diff struct {
 		Expr string `json:"expr"`

@@ -61,6 +61,36 @@ export async function getJSON(path, signal, init = {}) {
   return body;
 }
 
+/** STATUS_FULL_EVERY is how often (ms) a Live page asks for the whole /system/status (ingest rate, storage). */
+const STATUS_FULL_EVERY = 10000;
+
+/**
+ * serviceStatus is /system/status for one refresh of a page. Live (a
+ * window with a cache) asks every second for the services' states only
+ * (view=states: the browser keeps the answer and asks again with its ETag;
+ * gmc answers 304 while no state changes) and for the whole status only
+ * every STATUS_FULL_EVERY. An up service then has no age (it sent within
+ * its stale_after); one that is not up gets its age from its last sample,
+ * on gmc's clock.
+ */
+export async function serviceStatus(w, signal) {
+  if (!w.grid || !w.cache) return getJSON('/system/status', signal);
+  const c = w.cache;
+  const now = Date.now();
+  const full = !c.status || now - c.status.at > STATUS_FULL_EVERY;
+  const [states, body] = await Promise.all([
+    getJSON('/system/status?view=states', signal, {cache: 'no-cache'}),
+    full ? getJSON('/system/status', signal) : null,
+  ]);
+  if (body) {
+    const t = Date.parse(body.time);
+    c.status = {at: now, body, skew: isFinite(t) ? t - now : 0};
+  }
+  const at = Date.now() + c.status.skew;
+  const services = states.services.map((s) => ({...s, age_seconds: s.last_seen_ms != null ? Math.max(0, (at - s.last_seen_ms) / 1000) : null}));
+  return {...c.status.body, services, view: 'states'};
+}
+
 /** The time ranges of the picker; live refreshes every second. */
 export const RANGES = [
   // Live keeps its window on the 1 s step grid, so each refresh fetches only the new interval (live.js).

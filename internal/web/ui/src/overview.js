@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
@@ -29,7 +29,7 @@ export function mount(main, ctx) {
       const K = KPI_WINDOW;
       const inst = (e) => query(e, null, signal);
       const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR] = await Promise.all([
-        getJSON('/system/status', signal),
+        serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
         queryRange(Q.overview.p99(w.rw), w, signal),
@@ -98,7 +98,7 @@ export function mount(main, ctx) {
         const sl = slaBySvc.get(name);
         return h('tr', {'data-service': name},
           h('td', {}, h('a', {href: ctx.href('service', name)}, name)),
-          h('td', {}, pill(s.state), h('span', {class: 'muted small'}, ' ', s.age_seconds != null ? ago(s.age_seconds) + ' ago' : '')),
+          h('td', {}, pill(s.state), h('span', {class: 'muted small'}, ' ', s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '')),
           h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), h('td', {}, sparkline(ty, PALETTE[0])),
           h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
           h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {getJSON, query, queryRange, labelValues, align, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
 import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf} from './util.js';
 import * as Q from './queries.js';
@@ -41,7 +41,7 @@ export function mount(main, ctx) {
       if (!name) throw new Error('no service named in the URL');
       const sel = `{service=${JSON.stringify(name)}}`;
       const [status, inst, hostL] = await Promise.all([
-        getJSON('/system/status', signal),
+        serviceStatus(w, signal),
         labelValues('instance', sel, w, signal),
         labelValues('host', sel, w, signal),
       ]);
@@ -85,7 +85,9 @@ export function mount(main, ctx) {
       }
       const st = (status.services || []).find((s) => s.service === name);
       head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
-        h('span', {class: 'muted'}, st && st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago · ${st.series} series` : st ? '' : 'gmc has no data from a service of this name'),
+        h('span', {class: 'muted'}, !st ? 'gmc has no data from a service of this name'
+          : [st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago` : st.state === 'up' ? `last seen < ${ago(st.stale_after_seconds)} ago` : '',
+            st.series != null ? `${st.series} series` : ''].filter(Boolean).join(' · ')),
         hosts.length ? h('span', {class: 'muted'}, byHost ? ' · hosts: ' : ' · instances: ', hosts.map((x, i) => [i ? ', ' : '', byHost ? h('a', {href: ctx.href('host', x)}, x) : x])) : '');
 
       // Latency percentiles: orders, else the SDK's request latency
