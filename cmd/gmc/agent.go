@@ -22,23 +22,37 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-func (c *agentCommand) Run(ctx context.Context, args []string) error {
+// agentFlags are gmc agent's flags.
+type agentFlags struct {
+	*sharedFlags
+	configFile, gmcURL *string
+	interval           config.Duration
+	spoolMax           *int64
+	processes, labels  listFlag
+}
+
+// flags declares gmc agent's flags. --storage.path is the spool directory
+// (the agent keeps nothing else on disk); --spool.dir is its old spelling.
+func (c *agentCommand) flags() (*flag.FlagSet, *agentFlags) {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	configFile := fs.String("config", "", "YAML configuration file (optional)")
-	gmcURL := fs.String("gmc.url", "", "URL of gmc to remote-write to (default "+agent.DefaultGMCURL+")")
-	var interval config.Duration
-	fs.Var(&interval, "interval", "collection and push interval, e.g. 500ms (default 1s)")
-	spoolDir := fs.String("spool.dir", "", "directory keeping what gmc could not take yet (default "+agent.DefaultSpoolDir+")")
-	spoolMax := fs.Int64("spool.max-bytes", 0, "spool size bound in bytes; beyond it the oldest requests are dropped (default 256 MiB)")
-	listen := listenAddressFlag(fs, agent.DefaultListenAddress, "address serving the agent's /metrics ('none' serves nothing; overrides web.listen_address)")
-	logLevel := logLevelFlag(fs)
-	var processes, labels listFlag
-	fs.Var(&processes, "process", "a service to report, repeatable: service=name:PROCNAME, service=pidfile:PATH or service=cgroup:PATH")
-	fs.Var(&labels, "label", "an external label added to every series, repeatable: name=value (defaults: instance=<hostname>, job=gmc-agent)")
+	f := &agentFlags{sharedFlags: declareShared(fs, "agent", "spool.dir")}
+	f.configFile = fs.String("config", "", "YAML configuration file (optional)")
+	f.gmcURL = fs.String("gmc.url", "", "URL of gmc to remote-write to (default "+agent.DefaultGMCURL+")")
+	fs.Var(&f.interval, "interval", "collection and push interval, e.g. 500ms (default 1s)")
+	f.spoolMax = fs.Int64("spool.max-bytes", 0, "spool size bound in bytes; beyond it the oldest requests are dropped (default 256 MiB)")
+	fs.Var(&f.processes, "process", "a service to report, repeatable: service=name:PROCNAME, service=pidfile:PATH or service=cgroup:PATH")
+	fs.Var(&f.labels, "label", "an external label added to every series, repeatable: name=value (defaults: instance=<hostname>, job=gmc-agent)")
+	return fs, f
+}
+
+func (c *agentCommand) Run(ctx context.Context, args []string) error {
+	fs, f := c.flags()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	configFile, gmcURL, interval, spoolMax, listen, logLevel := f.configFile, f.gmcURL, f.interval, f.spoolMax, f.listen, f.logLevel
+	processes, labels := f.processes, f.labels
 	if fs.NArg() > 0 {
 		return fmt.Errorf("agent: unexpected argument %q", fs.Arg(0))
 	}
@@ -55,14 +69,14 @@ func (c *agentCommand) Run(ctx context.Context, args []string) error {
 	if interval != 0 {
 		cfg.Interval = interval
 	}
-	if *spoolDir != "" {
-		cfg.Spool.Dir = *spoolDir
+	if f.storageSet() {
+		cfg.Spool.Dir = *f.storagePath
 	}
 	if *spoolMax != 0 {
 		cfg.Spool.MaxBytes = *spoolMax
 	}
 	switch {
-	case !isSet(fs, "web.listen-address"):
+	case !f.listenSet():
 	case *listen == "none":
 		cfg.Web.ListenAddress = ""
 	default:

@@ -49,18 +49,32 @@ func (c *benchCommand) Run(ctx context.Context, args []string) error {
 	}
 }
 
-func (c *benchCommand) run(ctx context.Context, args []string) error {
+// benchRunFlags are gmc bench run's flags.
+type benchRunFlags struct {
+	*sharedFlags
+	configFile, gmcURL, only *string
+	failOnRegression         *bool
+}
+
+// runFlags declares gmc bench run's flags; --out is the old spelling of
+// --storage.path.
+func (c *benchCommand) runFlags() (*flag.FlagSet, *benchRunFlags) {
 	fs := flag.NewFlagSet("bench run", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	configFile := fs.String("config", "", "benchmark configuration (YAML with a benchmarks: section); required")
-	out := storagePathFlag(fs, "", "data directory: runs are archived in DIR/bench/runs, reports in DIR/bench/reports", "out")
-	gmcURL := fs.String("gmc.url", "", "gmc server to record gmc_bench_* series to by remote-write, e.g. http://127.0.0.1:9900")
-	only := fs.String("only", "", "comma-separated benchmark names to run (default: all)")
-	failOnRegression := fs.Bool("fail-on-regression", false, "exit non-zero when a run regressed against its baseline")
-	logLevel := logLevelFlag(fs)
+	f := &benchRunFlags{sharedFlags: declareShared(fs, "bench run", "out")}
+	f.configFile = fs.String("config", "", "benchmark configuration (YAML with a benchmarks: section); required")
+	f.gmcURL = fs.String("gmc.url", "", "gmc server to record gmc_bench_* series to by remote-write, e.g. http://127.0.0.1:9900")
+	f.only = fs.String("only", "", "comma-separated benchmark names to run (default: all)")
+	f.failOnRegression = fs.Bool("fail-on-regression", false, "exit non-zero when a run regressed against its baseline")
+	return fs, f
+}
+
+func (c *benchCommand) run(ctx context.Context, args []string) error {
+	fs, f := c.runFlags()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	configFile, out, logLevel, gmcURL, only, failOnRegression := f.configFile, f.storagePath, f.logLevel, f.gmcURL, f.only, f.failOnRegression
 	if *configFile == "" || fs.NArg() > 0 {
 		fmt.Fprint(c.stderr, benchUsage)
 		return errors.New("bench run: --config is required and takes no arguments")

@@ -15,19 +15,46 @@ type checkCommand struct {
 	stdout io.Writer
 }
 
+// flags declares gmc check config's flags: the shared flags gmc server
+// takes, so that `gmc check config --storage.path D F` checks what `gmc
+// server --config F --storage.path D` would run.
+func (c *checkCommand) flags() (*flag.FlagSet, *sharedFlags) {
+	fs := flag.NewFlagSet("check config", flag.ContinueOnError)
+	fs.SetOutput(c.stdout)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: gmc check config [flags] FILE...")
+		fs.PrintDefaults()
+	}
+	return fs, declareShared(fs, "check config")
+}
+
 func (c *checkCommand) Run(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: gmc check config FILE...") }
-	if err := fs.Parse(args); err != nil {
+	fs, f := c.flags()
+	if len(args) == 0 || args[0] != "config" {
+		fs.Usage()
+		return errors.New("check: want 'config [flags] FILE...'")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if fs.NArg() < 2 || fs.Arg(0) != "config" {
+	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("check: want 'config FILE...'")
+		return errors.New("check: want 'config [flags] FILE...'")
+	}
+	if _, err := newLogger(io.Discard, *f.logLevel); err != nil {
+		return err
 	}
 	var failed int
-	for _, path := range fs.Args()[1:] {
-		if _, err := config.LoadFile(path); err != nil {
+	for _, path := range fs.Args() {
+		cfg, err := config.LoadFile(path)
+		if err == nil {
+			// The flags override the file as in gmc server.
+			f.override(&cfg)
+			if err = cfg.Validate(); err != nil {
+				err = fmt.Errorf("%s with the flags given: %w", path, err)
+			}
+		}
+		if err != nil {
 			fmt.Fprintf(c.stdout, "FAILED %v\n", err)
 			failed++
 			continue
@@ -35,7 +62,7 @@ func (c *checkCommand) Run(_ context.Context, args []string) error {
 		fmt.Fprintf(c.stdout, "SUCCESS %s is valid\n", path)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d config files are invalid", failed, fs.NArg()-1)
+		return fmt.Errorf("%d of %d config files are invalid", failed, fs.NArg())
 	}
 	return nil
 }

@@ -41,25 +41,42 @@ type demoCommand struct {
 	getenv func(string) string
 }
 
-func (c *demoCommand) Run(ctx context.Context, args []string) error {
+// demoFlags are gmc demo's flags.
+type demoFlags struct {
+	*sharedFlags
+	duration, incidentEvery, incidentLength, benchEvery, evalInterval *time.Duration
+	gatewayListen, incidents                                          *string
+	seed                                                              *int64
+	history                                                           config.Duration
+}
+
+// flags declares gmc demo's flags. --storage.path holds the demo's gmc data
+// (in DIR/gmc), spools and benchmark archive; ./demo-data by default, never
+// a real server's ./data. --data-dir is its old spelling.
+func (c *demoCommand) flags() (*flag.FlagSet, *demoFlags) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	duration := fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
-	listen := listenAddressFlag(fs, config.DefaultListenAddress, "address of gmc's dashboard and APIs")
-	gatewayListen := fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
-	dataDir := storagePathFlag(fs, "./demo-data", "directory of the demo's gmc data, spools and benchmark archive", "data-dir")
-	incidentEvery := fs.Duration("incident-every", demo.DefaultIncidentEvery, "pause before each injected incident (negative: none)")
-	incidentLength := fs.Duration("incident-length", demo.DefaultIncidentLength, "how long each incident lasts (a service-down incident needs > 30s to alert)")
-	incidents := fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
-	benchEvery := fs.Duration("bench-every", 2*time.Minute, "how often the four standard benchmarks run")
-	evalInterval := fs.Duration("alerting.evaluation-interval", 5*time.Second, "rule evaluation interval (pushes also trigger evaluation)")
-	seed := fs.Int64("seed", 1, "seed of the simulated order flow and prices")
-	var history config.Duration
-	fs.Var(&history, "history", "backfill this much plausible history (e.g. 30d) before starting, so the 7- and 30-day views have data; once per data dir")
-	logLevel := logLevelFlag(fs)
+	f := &demoFlags{sharedFlags: declareShared(fs, "demo", "data-dir")}
+	f.duration = fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
+	f.gatewayListen = fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
+	f.incidentEvery = fs.Duration("incident-every", demo.DefaultIncidentEvery, "pause before each injected incident (negative: none)")
+	f.incidentLength = fs.Duration("incident-length", demo.DefaultIncidentLength, "how long each incident lasts (a service-down incident needs > 30s to alert)")
+	f.incidents = fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
+	f.benchEvery = fs.Duration("bench-every", 2*time.Minute, "how often the four standard benchmarks run")
+	f.evalInterval = fs.Duration("alerting.evaluation-interval", 5*time.Second, "rule evaluation interval (pushes also trigger evaluation)")
+	f.seed = fs.Int64("seed", 1, "seed of the simulated order flow and prices")
+	fs.Var(&f.history, "history", "backfill this much plausible history (e.g. 30d) before starting, so the 7- and 30-day views have data; once per data dir")
+	return fs, f
+}
+
+func (c *demoCommand) Run(ctx context.Context, args []string) error {
+	fs, f := c.flags()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	duration, listen, gatewayListen, dataDir, logLevel := f.duration, f.listen, f.gatewayListen, f.storagePath, f.logLevel
+	incidentEvery, incidentLength, incidents := f.incidentEvery, f.incidentLength, f.incidents
+	benchEvery, evalInterval, seed, history := f.benchEvery, f.evalInterval, f.seed, f.history
 	if fs.NArg() > 0 {
 		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
 	}

@@ -17,18 +17,28 @@ type serverCommand struct {
 	stdout, stderr io.Writer
 }
 
-func (c *serverCommand) Run(ctx context.Context, args []string) error {
+// serverFlags are gmc server's flags.
+type serverFlags struct {
+	*sharedFlags
+	configFile, retention, webConfig *string
+}
+
+func (c *serverCommand) flags() (*flag.FlagSet, *serverFlags) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	configFile := fs.String("config", "", "YAML configuration file (optional)")
-	listen := listenAddressFlag(fs, config.DefaultListenAddress, "address to listen on (overrides server.listen_address)")
-	dataDir := storagePathFlag(fs, "", "data directory (overrides server.data_dir)")
-	retention := fs.String("storage.retention", "", "how long to keep samples, e.g. 15d (default 15d)")
-	logLevel := logLevelFlag(fs)
-	webConfig := fs.String("web.config.file", "", "Prometheus web config file (exporter-toolkit) enabling TLS and basic auth for every request")
+	f := &serverFlags{sharedFlags: declareShared(fs, "server")}
+	f.configFile = fs.String("config", "", "YAML configuration file (optional)")
+	f.retention = fs.String("storage.retention", "", "how long to keep samples, e.g. 15d (default 15d)")
+	f.webConfig = fs.String("web.config.file", "", "Prometheus web config file (exporter-toolkit) enabling TLS and basic auth for every request")
+	return fs, f
+}
+
+func (c *serverCommand) Run(ctx context.Context, args []string) error {
+	fs, f := c.flags()
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	configFile, retention, logLevel, webConfig := f.configFile, f.retention, f.logLevel, f.webConfig
 	cfg := config.Default()
 	if *configFile != "" {
 		var err error
@@ -36,12 +46,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	if isSet(fs, "web.listen-address") {
-		cfg.Server.ListenAddress = *listen
-	}
-	if isSet(fs, "storage.path") {
-		cfg.Server.DataDir = *dataDir
-	}
+	f.override(&cfg)
 	if *retention != "" {
 		d, err := config.ParseDuration(*retention)
 		if err != nil {
