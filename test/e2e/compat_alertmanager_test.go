@@ -211,6 +211,20 @@ func TestCompatAlertmanager(t *testing.T) {
 			t.Fatalf("amtool config show: %v\n%s", err, out)
 		}
 	})
+	for _, args := range [][]string{
+		{"config", "routes"},
+		{"config", "routes", "test", "service=x", "env=prod"},
+	} {
+		compat(t, "amtool", strings.Join(args, " "), "the same routing tree and receivers as Alertmanager 0.25", func(t *testing.T) {
+			want, err := amtool(t, am.URL(), args...)
+			must(t, err, "amtool %v against Alertmanager", args)
+			got, err := amtool(t, gmc.URL(), args...)
+			must(t, err, "amtool %v against gmc", args)
+			if got != want {
+				t.Fatalf("amtool %v differs\nAlertmanager: %s\ngmc:          %s", args, want, got)
+			}
+		})
+	}
 	compat(t, "Alertmanager API v2", "GET /api/v2/receivers, /api/v2/alerts/groups", "the same receivers and groups", func(t *testing.T) {
 		ctx := context.Background()
 		for _, path := range []string{"/api/v2/receivers", "/api/v2/alerts/groups?silenced=false"} {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	commoncfg "github.com/prometheus/common/config"
 
@@ -31,6 +32,27 @@ func (c *Config) Validate() error {
 // SetDirectory resolves a relative url_file against dir, the directory of
 // the configuration file.
 func (c *Config) SetDirectory(dir string) { c.URLFile = commoncfg.JoinDir(dir, c.URLFile) }
+
+// MarshalYAML shows the URL as scheme://host/<secret>: its path, query and
+// user info often carry a token, while Alertmanager 0.25 (and its amtool)
+// read a webhook url as a plain URL, so a bare <secret> would make
+// `amtool config routes` refuse the config GET /api/v2/status returns.
+func (c Config) MarshalYAML() (any, error) {
+	type shown struct {
+		channel.SendResolved `yaml:",inline"`
+		URL                  string `yaml:"url,omitempty"`
+		URLFile              string `yaml:"url_file,omitempty"`
+		MaxAlerts            uint64 `yaml:"max_alerts,omitempty"`
+	}
+	out := shown{SendResolved: c.SendResolved, URLFile: c.URLFile, MaxAlerts: c.MaxAlerts}
+	if c.URL != "" {
+		out.URL = "<secret>"
+		if u, err := url.Parse(string(c.URL)); err == nil && u.Scheme != "" && u.Host != "" {
+			out.URL = u.Scheme + "://" + u.Host + "/<secret>"
+		}
+	}
+	return out, nil
+}
 
 // Notifier posts to one URL.
 type Notifier struct {
