@@ -17,19 +17,20 @@ import (
 type workload struct {
 	series int
 	batch  int
+	proto  int      // remote-write 1 (1.0) or 2 (2.0)
 	shards []*shard // one per sender
 }
 
-func newWorkload(series, senders, batch int) (*workload, error) {
+func newWorkload(series, senders, batch, proto int) (*workload, error) {
 	if series < senders {
 		return nil, fmt.Errorf("build workload: %d series for %d senders", series, senders)
 	}
-	w := &workload{series: series, batch: batch, shards: make([]*shard, senders)}
+	w := &workload{series: series, batch: batch, proto: proto, shards: make([]*shard, senders)}
 	var wg sync.WaitGroup
 	errs := make([]error, senders)
 	for i := range senders {
 		first, last := i*series/senders, (i+1)*series/senders
-		wg.Go(func() { w.shards[i], errs[i] = newShard(first, last-first, batch) })
+		wg.Go(func() { w.shards[i], errs[i] = newShard(first, last-first, batch, proto) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -96,9 +97,14 @@ func (w *workload) drive(ctx context.Context, url string, startMs int64, duratio
 			panic(err) // a constant, valid URL
 		}
 		req.Header.Set("Content-Encoding", "snappy")
-		req.Header.Set("Content-Type", "application/x-protobuf")
 		req.Header.Set("User-Agent", "gmc-bench-ingest")
-		req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+		if w.proto == 2 {
+			req.Header.Set("Content-Type", "application/x-protobuf;proto=io.prometheus.write.v2.Request")
+			req.Header.Set("X-Prometheus-Remote-Write-Version", "2.0.0")
+		} else {
+			req.Header.Set("Content-Type", "application/x-protobuf")
+			req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+		}
 		t0 := time.Now()
 		resp, err := client.Do(req)
 		var msg string

@@ -36,7 +36,8 @@ func main() {
 type options struct {
 	gmc, prometheus, victoria string
 	targets                   []string
-	series                    []int
+	series, protocols         []int
+	rw2Peers                  bool
 	duration                  time.Duration
 	senders, batch            int
 	startOffset, idleWait     time.Duration
@@ -53,6 +54,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.victoria, "victoria-metrics", "/usr/bin/victoria-metrics", "VictoriaMetrics 1.79 binary")
 	targets := fs.String("targets", "gmc,prometheus,victoria-metrics", "comma-separated targets to run")
 	series := fs.String("series", "10000,100000", "comma-separated active-series counts, one run per target each")
+	protocols := fs.String("protocols", "1,2", "remote-write versions to send (1: 1.0, 2: 2.0); 2.0 goes to gmc only, as Prometheus 2.42 and VictoriaMetrics 1.79 do not receive it")
+	fs.BoolVar(&o.rw2Peers, "rw2-peers", false, "send remote-write 2.0 to the peers too (to see what they make of it)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured window per run (after the warm-up)")
 	fs.IntVar(&o.senders, "senders", 8, "concurrent senders, each owning a fixed share of the series")
 	fs.IntVar(&o.batch, "batch", 2000, "samples per remote-write request")
@@ -84,7 +87,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		o.series = append(o.series, n)
 	}
+	for _, p := range strings.Split(*protocols, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "1", "2":
+			o.protocols = append(o.protocols, int(p[0]-'0'))
+		case "":
+		default:
+			return nil, fmt.Errorf("flag -protocols: %q is not 1 or 2", p)
+		}
+	}
 	switch {
+	case len(o.protocols) == 0:
+		return nil, errors.New("flag -protocols: empty")
 	case o.duration <= 0 || o.duration > 10*time.Minute:
 		return nil, fmt.Errorf("flag -duration: %v is outside (0, 10m]", o.duration)
 	case o.senders <= 0 || o.senders > 256:
@@ -157,30 +171,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Batch:    o.batch,
 	}
 	for _, n := range o.series {
-		t0 := time.Now()
-		wl, err := newWorkload(n, o.senders, o.batch)
-		if err != nil {
-			return err
-		}
-		logf("built the request stream for %d series in %.1fs", n, time.Since(t0).Seconds())
-		for _, t := range present {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if busy := waitIdle(ctx, o.idleWait); busy >= 0.25 {
-				logf("the machine is still busy (%.0f%% of a core used by other processes after waiting %v): figures will be disturbed", 100*busy, o.idleWait)
-			}
-			logf("%s, %d series: warm-up, then %v of load...", t.name, n, o.duration)
-			r, err := runOne(ctx, t, wl, o, filepath.Join(work, fmt.Sprintf("%s-%d", t.name, n)))
+	protocols:
+		for _, proto := range o.protocols {
+			t0 := time.Now()
+			wl, err := newWorkload(n, o.senders, o.batch, proto)
 			if err != nil {
-				logf("%s, %d series: %v", t.name, n, err)
-				r = &runResult{Target: t.name, Series: n, Error: err.Error()}
-			} else {
-				logf("%s, %d series: %.0f samples/s, peer CPU %.0f%%, generator CPU %.0f%%",
-					t.name, n, r.SamplesPerSec, r.PeerCPUPercent, r.GenCPUPercent)
+				return err
 			}
-			rep.Runs = append(rep.Runs, r)
+			logf("built the remote-write %s request stream for %d series in %.1fs", protoName(proto), n, time.Since(t0).Seconds())
+			for _, t := range present {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if proto == 2 && t.name != "gmc" && !o.rw2Peers {
+					logf("%s, %d series, remote-write 2.0: skipped: %s", t.name, n, noRW2(t.name))
+					continue
+				}
+				if err := runTarget(ctx, t, wl, o, work, rep, logf); err != nil {
+					break protocols
+				}
+			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	rep.computeRatios()
 	rep.print(stdout)
@@ -191,6 +205,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("wrote %s", o.out)
 	}
 	return nil
+}
+
+// protoName is the remote-write version proto (1 or 2) as the spec names it.
+func protoName(proto int) string {
+	if proto == 2 {
+		return "2.0"
+	}
+	return "1.0"
+}
+
+// noRW2 says why a peer gets no remote-write 2.0 load.
+func noRW2(name string) string {
+	if name == "prometheus" {
+		return "Prometheus 2.42 does not receive remote-write 2.0 (its receiver reads only the 1.0 WriteRequest; 2.0 came with Prometheus 3.0); -rw2-peers sends it anyway"
+	}
+	return "VictoriaMetrics 1.79 does not receive remote-write 2.0; -rw2-peers sends it anyway"
+}
+
+// runTarget measures one target under wl and appends the result to rep; it
+// returns an error only when ctx is done.
+func runTarget(ctx context.Context, t target, wl *workload, o *options, work string, rep *report, logf func(string, ...any)) error {
+	n := wl.series
+	if busy := waitIdle(ctx, o.idleWait); busy >= 0.25 {
+		logf("the machine is still busy (%.0f%% of a core used by other processes after waiting %v): figures will be disturbed", 100*busy, o.idleWait)
+	}
+	proto := protoName(wl.proto)
+	logf("%s, %d series, remote-write %s: warm-up, then %v of load...", t.name, n, proto, o.duration)
+	r, err := runOne(ctx, t, wl, o, filepath.Join(work, fmt.Sprintf("%s-%d-rw%d", t.name, n, wl.proto)))
+	if err != nil {
+		logf("%s, %d series, remote-write %s: %v", t.name, n, proto, err)
+		r = &runResult{Target: t.name, Series: n, Error: err.Error()}
+	} else {
+		logf("%s, %d series, remote-write %s: %.0f samples/s, peer CPU %.0f%%, generator CPU %.0f%%",
+			t.name, n, proto, r.SamplesPerSec, r.PeerCPUPercent, r.GenCPUPercent)
+	}
+	r.Protocol = proto
+	rep.Runs = append(rep.Runs, r)
+	return ctx.Err()
 }
 
 // runOne starts t with a fresh data dir, drives it, measures it and stops it.

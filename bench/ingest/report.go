@@ -13,6 +13,7 @@ import (
 // runResult is every figure of one target at one series count.
 type runResult struct {
 	Target         string  `json:"target"`
+	Protocol       string  `json:"remote_write_version,omitempty"` // "1.0" or "2.0"; files from before it: 1.0
 	Series         int     `json:"series"`
 	Error          string  `json:"error,omitempty"`
 	SeriesFound    int     `json:"series_found"` // count({env="prod"}) at round 0 after the window; -1 if the query failed
@@ -63,13 +64,15 @@ func newRunResult(name string, series int, lr *loadResult, rss uint64, alloc, ap
 	return r
 }
 
-// ratio is gmc's samples/s over a peer's at one series count.
+// ratio is gmc's samples/s over a peer's at one series count (or, with
+// Subject set, gmc's under remote-write 2.0 over its own under 1.0).
 type ratio struct {
-	Series int     `json:"series"`
-	Peer   string  `json:"peer"`
-	Ratio  float64 `json:"gmc_over_peer_samples_per_sec"`
-	PerCPU float64 `json:"gmc_over_peer_samples_per_cpu_second"`
-	Target float64 `json:"target_ratio"` // what the issue asks for
+	Series  int     `json:"series"`
+	Subject string  `json:"subject,omitempty"` // empty: gmc, remote-write 1.0
+	Peer    string  `json:"peer"`
+	Ratio   float64 `json:"gmc_over_peer_samples_per_sec"`
+	PerCPU  float64 `json:"gmc_over_peer_samples_per_cpu_second"`
+	Target  float64 `json:"target_ratio"` // what the issue asks for
 }
 
 // report is the whole run, as printed and as written to -out.
@@ -83,9 +86,13 @@ type report struct {
 	Ratios   []ratio      `json:"ratios"`
 }
 
-func (rep *report) find(target string, series int) *runResult {
+func (rep *report) find(target, proto string, series int) *runResult {
 	for _, r := range rep.Runs {
-		if r.Target == target && r.Series == series && r.Error == "" && r.SamplesPerSec > 0 {
+		p := r.Protocol
+		if p == "" {
+			p = "1.0"
+		}
+		if r.Target == target && p == proto && r.Series == series && r.Error == "" && r.SamplesPerSec > 0 {
 			return r
 		}
 	}
@@ -100,12 +107,19 @@ func (rep *report) computeRatios() {
 			continue
 		}
 		seen = append(seen, r.Series)
-		g := rep.find("gmc", r.Series)
+		g := rep.find("gmc", "1.0", r.Series)
+		if g2 := rep.find("gmc", "2.0", r.Series); g != nil && g2 != nil {
+			rep.Ratios = append(rep.Ratios, ratio{Series: r.Series, Peer: "gmc, remote-write 1.0", Subject: "gmc, remote-write 2.0",
+				Ratio: g2.SamplesPerSec / g.SamplesPerSec})
+			if g.SamplesPerCPUs > 0 {
+				rep.Ratios[len(rep.Ratios)-1].PerCPU = g2.SamplesPerCPUs / g.SamplesPerCPUs
+			}
+		}
 		for _, peer := range []struct {
 			name   string
 			target float64
 		}{{"prometheus", 2}, {"victoria-metrics", 1}} {
-			if p := rep.find(peer.name, r.Series); g != nil && p != nil {
+			if p := rep.find(peer.name, "1.0", r.Series); g != nil && p != nil {
 				rep.Ratios = append(rep.Ratios, ratio{Series: r.Series, Peer: peer.name, Target: peer.target,
 					Ratio: g.SamplesPerSec / p.SamplesPerSec})
 				if p.SamplesPerCPUs > 0 {
@@ -120,14 +134,14 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nremote-write ingest, %d CPUs shared by target and generator, window %s, %d senders, %d samples/request\n\n",
 		rep.CPUs, rep.Duration, rep.Senders, rep.Batch)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tseries\tqueryable\tsamples/s\terrors\tpeer CPU\tsamples/CPU-s\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
+	fmt.Fprintln(tw, "target\tRW\tseries\tqueryable\tsamples/s\terrors\tpeer CPU\tsamples/CPU-s\tpeak RSS\tdisk\tB/sample\trounds\treq p50\treq p99\tgen CPU\tother CPU\t")
 	for _, r := range rep.Runs {
 		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%d\t\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.Series, r.Error)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t\tfailed: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", r.Target, r.proto(), r.Series, r.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%.0f%%\t%s\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
-			r.Target, r.Series, r.SeriesFound, thousands(r.SamplesPerSec), thousands(float64(r.ErrorSamples)), r.PeerCPUPercent, thousands(r.SamplesPerCPUs),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%.0f%%\t%s\t%.0f MiB\t%.1f MiB\t%.2f\t%d\t%.1f ms\t%.1f ms\t%.0f%%\t%.0f%%\t\n",
+			r.Target, r.proto(), r.Series, r.SeriesFound, thousands(r.SamplesPerSec), thousands(float64(r.ErrorSamples)), r.PeerCPUPercent, thousands(r.SamplesPerCPUs),
 			float64(r.PeakRSSBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), r.BytesPerSample,
 			r.Rounds, r.LatencyP50ms, r.LatencyP99ms, r.GenCPUPercent, r.OtherCPU)
 	}
@@ -135,26 +149,41 @@ func (rep *report) print(w io.Writer) {
 	if len(rep.Ratios) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "series\tpeer\tgmc / peer, samples/s\ttarget\tmet\tgmc / peer, samples/CPU-s\t")
+		fmt.Fprintln(tw, "series\tgmc\tpeer\tgmc / peer, samples/s\ttarget\tmet\tgmc / peer, samples/CPU-s\t")
 		for _, r := range rep.Ratios {
-			met := "no"
-			if r.Ratio >= r.Target {
-				met = "yes"
+			subject, target, met := r.Subject, "", ""
+			if subject == "" {
+				subject = "gmc, remote-write 1.0"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.2f×\t≥ %.0f×\t%s\t%.2f×\t\n", r.Series, r.Peer, r.Ratio, r.Target, met, r.PerCPU)
+			if r.Target > 0 {
+				target, met = fmt.Sprintf("≥ %.0f×", r.Target), "no"
+				if r.Ratio >= r.Target {
+					met = "yes"
+				}
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f×\t%s\t%s\t%.2f×\t\n", r.Series, subject, r.Peer, r.Ratio, target, met, r.PerCPU)
 		}
 		tw.Flush()
 	}
 	for _, r := range rep.Runs {
 		if r.FirstError != "" {
-			fmt.Fprintf(w, "\n%s, %d series: first error: %s", r.Target, r.Series, r.FirstError)
+			fmt.Fprintf(w, "\n%s, remote-write %s, %d series: first error: %s", r.Target, r.proto(), r.Series, r.FirstError)
 		}
 	}
-	fmt.Fprintln(w, "\nqueryable: series the target's query API counts at round 0 after the window (should equal series).")
+	fmt.Fprintln(w, "\nRW: remote-write version of the load (the same series, values and batches in 1.0 or 2.0 encoding).")
+	fmt.Fprintln(w, "queryable: series the target's query API counts at round 0 after the window (should equal series).")
 	fmt.Fprintln(w, "errors: samples in non-2xx or failed requests. peer CPU: 100% = one core. gen CPU: this harness.")
 	fmt.Fprintln(w, "samples/CPU-s: samples per second of the target's own CPU; steadier than samples/s when the machine is shared.")
 	fmt.Fprintln(w, "other CPU: every other process on the machine during the window; above a few % the figures are disturbed.")
 	fmt.Fprintln(w, "disk: du of the data dir after a clean stop; for gmc and Prometheus that is head chunks + WAL, not compacted blocks.")
+}
+
+// proto is the run's remote-write version (1.0 for files from before the field).
+func (r *runResult) proto() string {
+	if r.Protocol == "" {
+		return "1.0"
+	}
+	return r.Protocol
 }
 
 func (rep *report) writeJSON(path string) error {

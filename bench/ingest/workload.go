@@ -149,8 +149,9 @@ type shard struct {
 // maxTemplates bounds the memory a shard's cycle may take.
 const maxTemplates = 256
 
-// newShard builds the request templates for the series [first, first+n).
-func newShard(first, n, batch int) (*shard, error) {
+// newShard builds the request templates for the series [first, first+n),
+// in remote-write 1.0 (proto 1) or 2.0 (proto 2).
+func newShard(first, n, batch, proto int) (*shard, error) {
 	l := lcm(n, batch)
 	if l/batch > maxTemplates {
 		return nil, fmt.Errorf("build shard of %d series: a cycle would need %d requests of %d samples (max %d); choose a series count whose share per sender is a multiple or divisor of the batch size", n, l/batch, batch, maxTemplates)
@@ -165,10 +166,21 @@ func newShard(first, n, batch int) (*shard, error) {
 		var volatile []bool
 		tp := &template{}
 		var valueDoc, tsDoc []int
+		var syms *symbols
+		if proto == 2 {
+			syms = newSymbols()
+			for p := t * batch; p < (t+1)*batch; p++ {
+				syms.add(labels[p%n])
+			}
+			doc = syms.appendTo(doc)
+		}
 		for p := t * batch; p < (t+1)*batch; p++ {
 			i := p % n
-			ts := appendTimeSeries(nil, labels[i], &valueDoc, &tsDoc, len(doc))
-			doc = append(doc, ts...)
+			if proto == 2 {
+				doc = appendTimeSeriesV2(doc, syms.refs(labels[i]), &valueDoc, &tsDoc)
+			} else {
+				doc = appendTimeSeries(doc, labels[i], &valueDoc, &tsDoc, 0)
+			}
 			tp.series = append(tp.series, int32(first+i))
 			tp.round = append(tp.round, int32(p/n))
 		}
@@ -227,6 +239,75 @@ func appendTimeSeries(b []byte, labels [][2]string, valueOff, tsOff *[]int, base
 	b = append(b, ts...)
 	*valueOff = append(*valueOff, base+head+valueAt)
 	*tsOff = append(*tsOff, base+head+tsAt)
+	return b
+}
+
+// symbols is the symbol table of one remote-write 2.0 request: every label
+// name and value once, "" first as the spec requires.
+type symbols struct {
+	list []string
+	ref  map[string]uint32
+}
+
+func newSymbols() *symbols { return &symbols{list: []string{""}, ref: map[string]uint32{"": 0}} }
+
+func (s *symbols) add(labels [][2]string) {
+	for _, l := range labels {
+		for _, v := range l {
+			if _, ok := s.ref[v]; !ok {
+				s.ref[v] = uint32(len(s.list))
+				s.list = append(s.list, v)
+			}
+		}
+	}
+}
+
+// refs returns the labels_refs of labels (name, value, name, value, …).
+func (s *symbols) refs(labels [][2]string) []uint32 {
+	out := make([]uint32, 0, 2*len(labels))
+	for _, l := range labels {
+		out = append(out, s.ref[l[0]], s.ref[l[1]])
+	}
+	return out
+}
+
+// appendTo appends the table as Request.symbols (field 4).
+func (s *symbols) appendTo(b []byte) []byte {
+	for _, v := range s.list {
+		b = append(b, 0x22)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// appendTimeSeriesV2 appends one io.prometheus.write.v2.Request.timeseries
+// entry (field 5) with the given labels_refs and one sample laid out as in
+// appendTimeSeries (Sample.value and Sample.timestamp have the same field
+// numbers in 2.0); it records the offsets of the value and timestamp bytes.
+func appendTimeSeriesV2(b []byte, refs []uint32, valueOff, tsOff *[]int) []byte {
+	var packed []byte
+	for _, r := range refs {
+		packed = binary.AppendUvarint(packed, uint64(r))
+	}
+	var ts []byte
+	ts = append(ts, 0x0a) // TimeSeries.labels_refs, packed
+	ts = binary.AppendUvarint(ts, uint64(len(packed)))
+	ts = append(ts, packed...)
+	ts = append(ts, 0x12, 1+8+1+tsLen) // TimeSeries.samples
+	ts = append(ts, 0x09)              // Sample.value, fixed64
+	valueAt := len(ts)
+	ts = append(ts, make([]byte, 8)...)
+	ts = append(ts, 0x10) // Sample.timestamp, varint
+	tsAt := len(ts)
+	ts = append(ts, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01)
+
+	b = append(b, 0x2a) // Request.timeseries
+	b = binary.AppendUvarint(b, uint64(len(ts)))
+	head := len(b)
+	b = append(b, ts...)
+	*valueOff = append(*valueOff, head+valueAt)
+	*tsOff = append(*tsOff, head+tsAt)
 	return b
 }
 
