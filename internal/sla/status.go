@@ -175,6 +175,9 @@ type Reporter struct {
 // dashboard polls /system/status; a 30d window reads a month of samples).
 const statusCacheFor = 5 * time.Second
 
+// statusQueryTimeout bounds one computation of every SLA's status.
+const statusQueryTimeout = 10 * time.Second
+
 // NewReporter returns a Reporter; the SLAs must have been validated.
 func NewReporter(opts ReporterOptions) *Reporter {
 	if opts.Now == nil {
@@ -334,25 +337,31 @@ func (r *Reporter) StatusContext(ctx context.Context) []Status {
 	if r.cached != nil && !now.Before(r.cachedAt) && now.Sub(r.cachedAt) < statusCacheFor {
 		return r.cached
 	}
+	// The answer is shared through the cache: a caller that gives up (a
+	// closed tab, a client timeout) must not cancel it for everyone, so the
+	// queries run on their own deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusQueryTimeout)
+	defer cancel()
 	out := make([]Status, 0, len(r.opts.SLAs))
+	failed := false
 	for _, s := range r.opts.SLAs {
 		st, err := r.evaluate(ctx, s, now)
 		if err != nil {
 			st.Error = err.Error()
+			failed = true
 			r.opts.Logger.Warn("sla status", "sla", s.Name, "err", err)
 		}
 		out = append(out, st)
 	}
-	r.cached, r.cachedAt = out, now
+	if !failed { // an error is not kept: the next caller tries again
+		r.cached, r.cachedAt = out, now
+	}
 	return out
 }
 
-// Status computes every SLA's status now (for /system/status), giving the
-// queries at most 10 seconds.
+// Status computes every SLA's status now (for /system/status).
 func (r *Reporter) Status() []Status {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return r.StatusContext(ctx)
+	return r.StatusContext(context.Background())
 }
 
 // Detail is GET /sla/{name}: the SLA, its status and its generated rules.

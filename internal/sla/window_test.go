@@ -112,6 +112,15 @@ func TestWindowsFromRawData(t *testing.T) {
 		}
 	}
 	r := sla.NewReporter(sla.ReporterOptions{SLAs: slas, Engine: engine, Queryable: db, Now: func() time.Time { return now }})
+	// A caller that has given up (a closed tab) gets, and leaves in the
+	// cache, a real answer, not "context canceled" for every reader.
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, st := range r.StatusContext(gone) {
+		if st.Error != "" {
+			t.Fatalf("status for a cancelled caller: %s", st.Error)
+		}
+	}
 	sts := r.Status()
 	if len(sts) != 2 || sts[0].Error != "" || sts[1].Error != "" {
 		t.Fatalf("status = %+v", sts)
