@@ -199,18 +199,13 @@ func (a *API) queryRange(r *http.Request) result {
 		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")})
 	}
 	expr := r.FormValue("query")
-	if a.cache != nil && r.FormValue("nocache") != "1" && cacheable(a.parser, expr) {
-		return a.cachedRange(r, limit, expr, start, end, step)
-	}
-	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
-		return a.engine.NewRangeQuery(ctx, a.queryable, opts, expr, start, end, step)
-	})
+	return a.rangeQuery(r, limit, expr, start, end, step)
 }
 
-// cachedRange answers a range query through the step cache: kept points
-// for past steps, the engine for the rest (nocache=1 skips it, as
-// VictoriaMetrics' parameter does).
-func (a *API) cachedRange(r *http.Request, limit int, expr string, start, end time.Time, step time.Duration) result {
+// rangeQuery runs a range query (sharded where evalRange shards it) and
+// shapes its answer; through the step cache unless nocache=1 (as
+// VictoriaMetrics' parameter) or its steps depend on the query's range.
+func (a *API) rangeQuery(r *http.Request, limit int, expr string, start, end time.Time, step time.Duration) result {
 	timeout, apiErr := queryTimeout(r)
 	if apiErr != nil {
 		return fail(apiErr)
@@ -225,28 +220,23 @@ func (a *API) cachedRange(r *http.Request, limit int, expr string, start, end ti
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	var buildErr error
 	run := func(ctx context.Context, from, to time.Time) (promql.Matrix, annotations.Annotations, error) {
-		qry, err := a.engine.NewRangeQuery(ctx, a.queryable, opts, expr, from, to, step)
-		if err != nil {
-			buildErr = err
-			return nil, nil, err
-		}
-		defer qry.Close()
-		res := qry.Exec(ctx)
-		if res.Err != nil {
-			return nil, res.Warnings, res.Err
-		}
-		m, err := res.Matrix()
-		if err != nil {
-			return nil, res.Warnings, err
-		}
-		return ownedMatrix(m), res.Warnings, nil
+		return a.evalRange(ctx, opts, expr, from, to, step)
 	}
-	m, annos, err := a.cache.Range(ctx, cacheKey(expr, start, end, step, r.FormValue("lookback_delta")), start, end, step, a.now(), run)
+	var (
+		m     promql.Matrix
+		annos annotations.Annotations
+		err   error
+	)
+	if a.cache != nil && r.FormValue("nocache") != "1" && cacheable(a.parser, expr) {
+		m, annos, err = a.cache.Range(ctx, cacheKey(expr, start, end, step, r.FormValue("lookback_delta")), start, end, step, a.now(), run)
+	} else {
+		m, annos, err = run(ctx, start, end)
+	}
+	var be buildError
 	switch {
-	case buildErr != nil:
-		return fail(constructionError(buildErr))
+	case errors.As(err, &be):
+		return fail(constructionError(be.err))
 	case err != nil:
 		return fail(engineError(err))
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +79,9 @@ type Options struct {
 	Engine *promql.Engine
 	// Status feeds the status and discovery endpoints (status.go).
 	Status Status
+	// Parallelism is how many goroutines one range query may evaluate on
+	// when it can be split by series (shard.go): 0 means GOMAXPROCS, 1 none.
+	Parallelism int
 }
 
 // EngineOptions configure the PromQL engine: one set of limits for every
@@ -177,6 +181,7 @@ type API struct {
 	// from before evaluation until their answer is encoded; nil: no gate.
 	gate    *semaphore.Weighted
 	cache   *StepCache
+	workers int                        // goroutines of one sharded range query (shard.go)
 	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
@@ -224,6 +229,10 @@ func New(opts Options) (*API, error) {
 	if opts.RemoteRead != nil {
 		remoteRead = newRemoteRead(opts.Logger.With("component", "remote_read"), opts.Registerer, opts.RemoteRead)
 	}
+	workers := opts.Parallelism
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	var gate *semaphore.Weighted
 	if opts.MaxConcurrency > 0 {
 		gate = semaphore.NewWeighted(int64(opts.MaxConcurrency))
@@ -244,6 +253,7 @@ func New(opts Options) (*API, error) {
 		lookback:   eopts.LookbackDelta,
 		maxSeries:  opts.MaxSeries,
 		cache:      opts.StepCache,
+		workers:    workers,
 		tracker:    tracker,
 	}, nil
 }

@@ -51,7 +51,9 @@ const (
 	DefaultCacheMaxPoints = 2_000_000
 )
 
-// cacheable says whether expr's steps may be kept: no @ modifier.
+// cacheable says whether expr's steps may be kept: no @ modifier and no
+// range() in a duration (`rate(x[range()])`): either makes a step's value
+// depend on the query's start or end.
 func cacheable(p parser.Parser, expr string) bool {
 	e, err := p.ParseExpr(expr)
 	if err != nil {
@@ -61,17 +63,36 @@ func cacheable(p parser.Parser, expr string) bool {
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
 		case *parser.VectorSelector:
-			if n.Timestamp != nil || n.StartOrEnd != 0 {
+			if n.Timestamp != nil || n.StartOrEnd != 0 || usesRange(n.OriginalOffsetExpr) {
+				ok = false
+			}
+		case *parser.MatrixSelector:
+			if usesRange(n.RangeExpr) {
 				ok = false
 			}
 		case *parser.SubqueryExpr:
-			if n.Timestamp != nil || n.StartOrEnd != 0 {
+			if n.Timestamp != nil || n.StartOrEnd != 0 || usesRange(n.RangeExpr) || usesRange(n.StepExpr) || usesRange(n.OriginalOffsetExpr) {
+				ok = false
+			}
+		case *parser.DurationExpr:
+			if usesRange(n) {
 				ok = false
 			}
 		}
 		return nil
 	})
 	return ok
+}
+
+// usesRange says whether a duration expression reads the query's range.
+func usesRange(e parser.Expr) bool {
+	switch e := e.(type) {
+	case *parser.DurationExpr:
+		return e != nil && (e.Op == parser.RANGE || usesRange(e.LHS) || usesRange(e.RHS))
+	case *parser.ParenExpr:
+		return usesRange(e.Expr)
+	}
+	return false
 }
 
 // rangeFunc evaluates a range query over [start, end] at step and returns

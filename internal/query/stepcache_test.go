@@ -119,4 +119,14 @@ func TestStepCache(t *testing.T) {
 	if cacheable(a.parser, `rate(orders_total[1m] @ end())`) || !cacheable(a.parser, `rate(orders_total[1m])`) {
 		t.Error("cacheable is wrong about @ end()")
 	}
+	// Nor a duration reading the query's range (range() is 1h in a query
+	// over 1h, 2h over 2h, with the same cache key).
+	for _, e := range []string{`rate(x[range()])`, `rate(x[range() / 2])`, `x offset (range() + 1m)`, `max_over_time(x[5m:range()])`, `max_over_time(x[range():1m])`} {
+		if cacheable(a.parser, e) {
+			t.Errorf("%s is cacheable", e)
+		}
+	}
+	if !cacheable(a.parser, `rate(x[step() * 4])`) {
+		t.Error("a duration of the step is not cacheable")
+	}
 }

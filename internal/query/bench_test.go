@@ -1,0 +1,184 @@
+package query
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzhttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	promstorage "github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/storage"
+)
+
+// benchServices are the services of the benchmark's series (20, as in
+// ../../shared/BASELINES.md's trading shape).
+var benchServices = [20]string{
+	"matching-engine", "order-gateway", "risk-engine", "position-keeper", "md-feed-handler",
+	"md-normalizer", "smart-order-router", "fix-gateway", "drop-copy", "pnl-calculator",
+	"margin-service", "pricing-engine", "hedger", "market-maker", "stat-arb",
+	"execution-algo", "reference-data", "settlement", "audit-log", "clearing-bridge",
+}
+
+// openHour opens a TSDB holding n trading_orders_total series (50 per
+// service) with a sample every second over steps seconds from 0, the
+// selected part of bench/history's hour.
+func openHour(b *testing.B, n, steps int) *storage.TSDB {
+	b.Helper()
+	st, err := storage.Open(storage.Options{Dir: b.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	lsets := make([]labels.Labels, n)
+	for s := range n {
+		svc := benchServices[s%len(benchServices)]
+		lsets[s] = labels.FromStrings("__name__", "trading_orders_total", "account", "acct-"+strconv.Itoa(s),
+			"env", "prod", "instance", svc+"-"+strconv.Itoa(s%4)+":9100", "job", svc, "service", svc,
+			"symbol", "SYM"+strconv.Itoa(s%500))
+	}
+	vals := make([]float64, n)
+	refs := make([]promstorage.SeriesRef, n)
+	for r0 := 0; r0 < steps; r0 += 60 {
+		app := st.AppenderV2(context.Background())
+		for r := r0; r < min(r0+60, steps); r++ {
+			for s := range n {
+				vals[s] += float64(5 + (s*7+r*13)%40)
+				ref, err := app.Append(refs[s], lsets[s], 0, int64(r)*1000, vals[s], nil, nil, promstorage.AOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				refs[s] = ref
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return st
+}
+
+const benchExpr = `sum by (service)(rate(trading_orders_total[1m]))`
+
+// BenchmarkHourRate is bench/history's first query in process: 1 h of
+// 1 s data, 1000 selected series (GMC_BENCH_SERIES), at a 1 s and a 15 s
+// step: through the engine alone, sharded (evalRange, GOMAXPROCS
+// goroutines) and through the HTTP handler (sharded, JSON included).
+func BenchmarkHourRate(b *testing.B) {
+	n, steps := benchSeries(), 3600
+	st := openHour(b, n, steps)
+	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return time.Unix(int64(steps), 0) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start, end := time.Unix(60, 0), time.Unix(int64(steps-1), 0)
+	for _, step := range []time.Duration{time.Second, 15 * time.Second} {
+		b.Run("engine/step="+step.String(), func(b *testing.B) {
+			defer reportCPU(b)()
+			for b.Loop() {
+				q, err := a.engine.NewRangeQuery(context.Background(), st, nil, benchExpr, start, end, step)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res := q.Exec(context.Background()); res.Err != nil {
+					b.Fatal(res.Err)
+				}
+				q.Close()
+			}
+		})
+		b.Run("sharded/step="+step.String(), func(b *testing.B) {
+			defer reportCPU(b)()
+			for b.Loop() {
+				if _, _, err := a.evalRange(context.Background(), nil, benchExpr, start, end, step); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("http/step="+step.String(), func(b *testing.B) {
+			params := url.Values{"query": {benchExpr}, "start": {"60"}, "end": {strconv.Itoa(steps - 1)}, "step": {strconv.Itoa(int(step.Seconds()))}}
+			defer reportCPU(b)()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				a.QueryRange(rec, httptest.NewRequest("GET", "/api/v1/query_range?"+params.Encode(), nil))
+				if rec.Code != 200 {
+					b.Fatal(rec.Code, rec.Body.String())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRespondRange is the answer path of bench/history's 1 s query
+// alone: 20 series × 3600 points encoded, plain and gzipped at levels 1
+// and 5.
+func BenchmarkRespondRange(b *testing.B) {
+	m := make(promql.Matrix, 20)
+	for i := range m {
+		m[i].Metric = labels.FromStrings("service", benchServices[i])
+		for t := range 3600 {
+			m[i].Floats = append(m[i].Floats, promql.FPoint{T: int64(t) * 1000, F: 1234.5678 + float64(t%97)/3})
+		}
+	}
+	a, err := New(Options{Queryable: openHour(b, 1, 1), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.respond(w, queryData{resultType: m.Type(), result: m}, nil, "")
+	})
+	for _, level := range []int{0, 1, 5} {
+		gz := level > 0
+		b.Run("gzip="+strconv.Itoa(level), func(b *testing.B) {
+			hh := http.Handler(h)
+			if gz {
+				wrap, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(level))
+				if err != nil {
+					b.Fatal(err)
+				}
+				hh = wrap(h)
+			}
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest("GET", "/", nil)
+				if gz {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				hh.ServeHTTP(rec, req)
+				b.SetBytes(int64(rec.Body.Len()))
+			}
+		})
+	}
+}
+
+// benchSeries is the series of BenchmarkHourRate: GMC_BENCH_SERIES, else 1000.
+func benchSeries() int {
+	if n, err := strconv.Atoi(os.Getenv("GMC_BENCH_SERIES")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
+
+// reportCPU reports the process's CPU time (user + system, all threads)
+// per op from now until the returned func runs: on a shared machine the
+// wall time says how busy it was as much as what an op costs.
+func reportCPU(b *testing.B) func() {
+	c0 := cpuTime()
+	return func() { b.ReportMetric(float64(cpuTime()-c0)/float64(b.N)/1e6, "cpu-ms/op") }
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,278 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// Series sharding. The PromQL engine evaluates a range query on one
+// goroutine. A query whose answer series each come from their own set of
+// input series — `agg by (labels) (f(selector))` or `f(selector)`, with f
+// functions of one series — is run as several queries of the same
+// engine, each over a disjoint part of the selector's series, on as many
+// goroutines as there are CPUs, and their answers joined. Every answer
+// series is computed by one shard from exactly the input series (in the
+// same order) the whole query would use, so the join is the whole query's
+// answer, bit for bit (TestShardedEqualsEngine).
+//
+// What differs: the engine's limits (max samples) apply to each shard, and
+// of two errors in different shards the first to happen is returned.
+
+// shardableFuncs are the functions whose answer series depends on one
+// input series only, with no argument but that series.
+var shardableFuncs = map[string]bool{
+	"rate": true, "increase": true, "irate": true, "delta": true, "idelta": true, "deriv": true,
+	"resets": true, "changes": true,
+	"avg_over_time": true, "min_over_time": true, "max_over_time": true, "sum_over_time": true,
+	"count_over_time": true, "last_over_time": true, "present_over_time": true,
+	"stddev_over_time": true, "stdvar_over_time": true,
+	"abs": true, "ceil": true, "floor": true, "exp": true, "sqrt": true, "ln": true, "log2": true, "log10": true,
+}
+
+// shardableAggs are the aggregations computed per group from the group's
+// members alone.
+var shardableAggs = map[parser.ItemType]bool{
+	parser.SUM: true, parser.AVG: true, parser.MIN: true, parser.MAX: true, parser.COUNT: true,
+	parser.GROUP: true, parser.STDDEV: true, parser.STDVAR: true,
+}
+
+// shardPlan says how a query's input series are split: by the values of
+// the labels by (an aggregation's grouping), or by all labels but the
+// metric name (no aggregation: series that differ only by name, which the
+// engine merges or rejects once it drops the name, stay together).
+type shardPlan struct {
+	by  []string // sorted; nil: all labels but __name__
+	all bool
+}
+
+// planShards returns how expr may be sharded; false if it may not.
+func planShards(p parser.Parser, expr string) (shardPlan, bool) {
+	e, err := p.ParseExpr(expr)
+	if err != nil {
+		return shardPlan{}, false
+	}
+	e = unparen(e)
+	if agg, ok := e.(*parser.AggregateExpr); ok {
+		if !shardableAggs[agg.Op] || agg.Without || agg.Param != nil || len(agg.Grouping) == 0 ||
+			slices.Contains(agg.Grouping, model.MetricNameLabel) || !perSeries(agg.Expr) {
+			return shardPlan{}, false
+		}
+		by := slices.Clone(agg.Grouping)
+		slices.Sort(by)
+		return shardPlan{by: slices.Compact(by)}, true
+	}
+	if !perSeries(e) {
+		return shardPlan{}, false
+	}
+	return shardPlan{all: true}, true
+}
+
+// perSeries says whether every series of e's answer is computed from one
+// series of its one selector: a selector, a shardable function of one, or
+// arithmetic or a comparison of one with a number.
+func perSeries(e parser.Expr) bool {
+	switch e := unparen(e).(type) {
+	case *parser.VectorSelector:
+		return true
+	case *parser.Call:
+		if !shardableFuncs[e.Func.Name] || len(e.Args) != 1 {
+			return false
+		}
+		if ms, ok := unparen(e.Args[0]).(*parser.MatrixSelector); ok {
+			_, ok := ms.VectorSelector.(*parser.VectorSelector)
+			return ok
+		}
+		return perSeries(e.Args[0])
+	case *parser.BinaryExpr:
+		if e.Op.IsSetOperator() || e.VectorMatching != nil && e.VectorMatching.Card == parser.CardManyToMany {
+			return false
+		}
+		_, lnum := unparen(e.LHS).(*parser.NumberLiteral)
+		_, rnum := unparen(e.RHS).(*parser.NumberLiteral)
+		switch {
+		case lnum:
+			return perSeries(e.RHS)
+		case rnum:
+			return perSeries(e.LHS)
+		}
+	}
+	return false
+}
+
+func unparen(e parser.Expr) parser.Expr {
+	for {
+		p, ok := e.(*parser.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Expr
+	}
+}
+
+// shardQueryable reads the series of q that shard i of n owns.
+type shardQueryable struct {
+	q    storage.Queryable
+	plan shardPlan
+	i, n uint64
+}
+
+func (s shardQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := s.q.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return shardQuerier{Querier: q, s: s}, nil
+}
+
+type shardQuerier struct {
+	storage.Querier
+	s shardQueryable
+}
+
+func (q shardQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	return &shardSet{SeriesSet: q.Querier.Select(ctx, sortSeries, hints, ms...), s: q.s}
+}
+
+// shardSet skips the series other shards own.
+type shardSet struct {
+	storage.SeriesSet
+	s   shardQueryable
+	buf []byte
+}
+
+func (s *shardSet) Next() bool {
+	for s.SeriesSet.Next() {
+		var h uint64
+		ls := s.SeriesSet.At().Labels()
+		if s.s.plan.all {
+			h, s.buf = ls.HashWithoutLabels(s.buf, model.MetricNameLabel)
+		} else {
+			h, s.buf = ls.HashForLabels(s.buf, s.s.plan.by...)
+		}
+		if h%s.s.n == s.s.i {
+			return true
+		}
+	}
+	return false
+}
+
+// Sharding sizes: shards per worker (more shards than workers even out
+// shards of unequal cost), and the fewest steps worth sharding.
+const (
+	shardsPerWorker = 2
+	minShardSteps   = 100
+)
+
+// buildError is an error building a query (a bad query), as opposed to one
+// running it.
+type buildError struct{ err error }
+
+func (e buildError) Error() string { return e.err.Error() }
+func (e buildError) Unwrap() error { return e.err }
+
+// evalRange runs a range query and returns its answer, owned by the
+// caller; a query planShards accepts, over enough steps, runs sharded on
+// a.workers goroutines. An error building the query is a buildError.
+func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (promql.Matrix, annotations.Annotations, error) {
+	n := 1
+	var plan shardPlan
+	if a.workers > 1 && int64(end.Sub(start)/step) >= minShardSteps {
+		if p, ok := planShards(a.parser, expr); ok {
+			plan, n = p, a.workers*shardsPerWorker
+		}
+	}
+	queries := make([]promql.Query, n)
+	defer func() {
+		for _, q := range queries {
+			if q != nil {
+				q.Close()
+			}
+		}
+	}()
+	for i := range queries {
+		var q storage.Queryable = a.queryable
+		if n > 1 {
+			q = shardQueryable{q: a.queryable, plan: plan, i: uint64(i), n: uint64(n)}
+		}
+		qry, err := a.engine.NewRangeQuery(ctx, q, opts, expr, start, end, step)
+		if err != nil {
+			return nil, nil, buildError{err}
+		}
+		queries[i] = qry
+	}
+	if n == 1 {
+		res := queries[0].Exec(ctx)
+		if res.Err != nil {
+			return nil, res.Warnings, res.Err
+		}
+		m, err := res.Matrix()
+		if err != nil {
+			return nil, res.Warnings, err
+		}
+		return ownedMatrix(m), res.Warnings, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]*promql.Result, n)
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range a.workers {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = queries[i].Exec(ctx)
+				if results[i].Err != nil {
+					cancel()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var out promql.Matrix
+	var annos annotations.Annotations
+	var errs []error
+	for _, res := range results {
+		annos.Merge(res.Warnings)
+		if res.Err != nil {
+			errs = append(errs, res.Err)
+			continue
+		}
+		m, err := res.Matrix()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, ownedMatrix(m)...)
+	}
+	if len(errs) > 0 {
+		return nil, annos, firstCause(errs)
+	}
+	sort.Sort(out)
+	return out, annos, nil
+}
+
+// firstCause is the error that stopped a sharded query: the first not
+// caused by the cancellation of the other shards.
+func firstCause(errs []error) error {
+	for _, err := range errs {
+		var eqc promql.ErrQueryCanceled
+		if !errors.As(err, &eqc) && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return errs[0]
+}
