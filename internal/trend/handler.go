@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
 )
@@ -70,7 +71,27 @@ type Response struct {
 	Coverage float64 `json:"coverage"`
 	// Series is the hourly values of the window: [unix seconds, value].
 	Series [][2]float64 `json:"series"`
+	// CurrentHour is the hour in progress (after End): the same figure over
+	// the part of it that has passed (and has data); nil when that part
+	// has no value.
+	CurrentHour *CurrentHour `json:"current_hour"`
+	// Note says in words what the answer covers when not every hour of the
+	// window has a value (a young install, a gap); empty otherwise.
+	Note string `json:"note,omitempty"`
 	Analysis
+}
+
+// CurrentHour is the figure of the hour in progress, from Start (the last
+// whole hour, or the first sample after it when the data begin later) to
+// End (the request's time): a counter's rate or a gauge's average over
+// those Seconds, from Expr evaluated at End. It is not part of the
+// analysis, which compares whole hours.
+type CurrentHour struct {
+	Start   float64 `json:"start"`
+	End     float64 `json:"end"`
+	Seconds float64 `json:"seconds"`
+	Expr    string  `json:"expr"`
+	Value   float64 `json:"value"`
 }
 
 // Routes lists the handler's one endpoint.
@@ -134,16 +155,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = &f
 	}
 
-	end := h.opts.Now().Truncate(Step)
+	now := h.opts.Now()
+	end := now.Truncate(Step)
 	// Week-over-week needs two weeks even when the window is one.
 	span := max(window, 2*week)
 	start := end.Add(-span + Step)
 	var expr string
 	var points []Point
-	label, err := h.label(r.Context(), svc, metric, start.Add(-Step), end)
+	var cur *CurrentHour
+	label, err := h.label(r.Context(), svc, metric, start.Add(-Step), now)
 	if err == nil {
 		expr = Expr(label, svc, metric, kind, agg)
 		points, err = h.hourly(r.Context(), expr, start, end)
+	}
+	if err == nil {
+		cur, err = h.currentHour(r.Context(), label, svc, metric, kind, agg, end, now)
 	}
 	if err != nil {
 		var qe *httpapi.Error
@@ -154,11 +180,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.ErrInternal, err)
 		return
 	}
-	if len(points) == 0 {
-		// Points are whole hours: data younger than the newest whole hour
-		// is there but not yet a point, so say which hours were read.
-		httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("no data for metric %q with service or job %q in the whole hours of the last %s (up to %s UTC; trends use complete hours only)",
-			metric, svc, spanName(span), end.UTC().Format("2006-01-02 15:04")))
+	if len(points) == 0 && cur == nil {
+		httpapi.WriteError(w, httpapi.ErrNotFound, fmt.Errorf("no data for metric %q with service or job %q in the last %s (up to %s UTC)",
+			metric, svc, spanName(span), now.UTC().Format("2006-01-02 15:04:05")))
 		return
 	}
 	resp := Response{
@@ -175,6 +199,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp.Coverage = float64(len(resp.Series)) / float64(window/Step)
+	resp.CurrentHour = cur
+	hours := int(window / Step)
+	switch {
+	case len(resp.Series) == 0 && cur != nil:
+		resp.Note = fmt.Sprintf("no whole hour of the window has data yet, so the analysis is empty; current_hour has the %s since %s UTC",
+			time.Duration(cur.Seconds*float64(time.Second)).Round(time.Second), time.UnixMilli(int64(cur.Start*1000)).UTC().Format("15:04:05"))
+	case len(resp.Series) == 0:
+		resp.Note = "no whole hour of the window has data; only the week before it has (week_over_week)"
+	case len(resp.Series) < hours:
+		resp.Note = fmt.Sprintf("%d of the window's %d whole hours have data (the first at %s UTC): profiles, peaks and forecast use those only",
+			len(resp.Series), hours, time.Unix(int64(resp.Series[0][0]), 0).UTC().Format("2006-01-02 15:04"))
+	}
 	b, err := json.Marshal(resp)
 	if err != nil {
 		httpapi.WriteError(w, httpapi.ErrInternal, fmt.Errorf("encode trends: %w", err))
@@ -233,6 +269,77 @@ func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time)
 	return out, nil
 }
 
+// currentHour evaluates the hour in progress at now: Expr's figure over
+// (from, now], from the last whole hour or, when the data begin later (a
+// young install), from the first sample in the hour, so a rate is not
+// diluted by the minutes before the data. Nil when the hour has no value
+// yet (a counter needs two samples in it).
+func (h *Handler) currentHour(ctx context.Context, label, svc, metric, kind, agg string, end, now time.Time) (*CurrentHour, error) {
+	if !now.After(end) {
+		return nil, nil
+	}
+	first, ok, err := h.firstSample(ctx, label, svc, metric, end, now)
+	if err != nil || !ok {
+		return nil, err
+	}
+	// Ranges are open on the left: start 1 ms before the first sample.
+	from := end
+	if f := first.Add(-time.Millisecond); f.After(end) {
+		from = f
+	}
+	rng := now.Sub(from).Milliseconds()
+	expr := exprOver(label, svc, metric, kind, agg, strconv.FormatInt(rng, 10)+"ms")
+	q, err := h.opts.Engine.NewInstantQuery(ctx, h.opts.Queryable, nil, expr, now)
+	if err != nil {
+		return nil, &httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("parse %s: %w", expr, err)}
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return nil, &httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf("run %s: %w", expr, res.Err)}
+	}
+	v, err := res.Vector()
+	if err != nil {
+		return nil, fmt.Errorf("read result of %s: %w", expr, err)
+	}
+	if len(v) == 0 || v[0].H != nil || math.IsNaN(v[0].F) || math.IsInf(v[0].F, 0) {
+		return nil, nil
+	}
+	return &CurrentHour{Start: float64(from.UnixMilli()) / 1000, End: float64(now.UnixMilli()) / 1000,
+		Seconds: float64(rng) / 1000, Expr: expr, Value: v[0].F}, nil
+}
+
+// firstSample is the time of the first sample of the selected series in
+// (from, to]; false when there is none.
+func (h *Handler) firstSample(ctx context.Context, label, svc, metric string, from, to time.Time) (time.Time, bool, error) {
+	mint, maxt := from.UnixMilli()+1, to.UnixMilli()
+	q, err := h.opts.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("open querier: %w", err)
+	}
+	defer q.Close()
+	ss := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
+		labels.MustNewMatcher(labels.MatchEqual, label, svc))
+	first, found := int64(math.MaxInt64), false
+	var it chunkenc.Iterator
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		if it.Seek(mint) != chunkenc.ValNone {
+			if t := it.AtT(); t <= maxt && t < first {
+				first, found = t, true
+			}
+		}
+		if err := it.Err(); err != nil {
+			return time.Time{}, false, fmt.Errorf("read %s: %w", metric, err)
+		}
+	}
+	if err := ss.Err(); err != nil {
+		return time.Time{}, false, fmt.Errorf("read %s: %w", metric, err)
+	}
+	return time.UnixMilli(first), found, nil
+}
+
 // KindOf guesses a metric's kind from its name, by Prometheus's naming
 // conventions: counters end in _total, _count, _sum or _bucket.
 func KindOf(metric string) string {
@@ -268,12 +375,17 @@ const (
 // each hour, a gauge's average over each hour, combined over the series
 // whose label (service or job) is svc with agg.
 func Expr(label, svc, metric, kind, agg string) string {
+	return exprOver(label, svc, metric, kind, agg, "1h")
+}
+
+// exprOver is Expr over a range other than the hour.
+func exprOver(label, svc, metric, kind, agg, rng string) string {
 	sel := fmt.Sprintf("{__name__=%s,%s=%s}", strconv.Quote(metric), label, strconv.Quote(svc))
 	fn := "avg_over_time"
 	if kind == "counter" {
 		fn = "rate"
 	}
-	return fmt.Sprintf("%s(%s(%s[1h]))", agg, fn, sel)
+	return fmt.Sprintf("%s(%s(%s[%s]))", agg, fn, sel, rng)
 }
 
 func spanName(d time.Duration) string { return strconv.Itoa(int(d/(24*time.Hour))) + "d" }

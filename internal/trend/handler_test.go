@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,10 @@ func TestTrendsOfACounter(t *testing.T) {
 	if r.End != float64(end.Unix()) || r.Start != float64(end.Add(-7*24*time.Hour+time.Hour).Unix()) || r.StepSeconds != 3600 {
 		t.Errorf("range %v..%v step %v", r.Start, r.End, r.StepSeconds)
 	}
+	// The 10 minutes after end: both instances count 0.5/s.
+	if ch := r.CurrentHour; ch == nil || math.Abs(ch.Value-1) > 1e-9 || ch.End != float64(end.Add(10*time.Minute).Unix()) || r.Note != "" {
+		t.Errorf("current hour %+v, note %q; want 1/s up to now, no note", ch, r.Note)
+	}
 	if len(r.Series) != 168 || r.Coverage != 1 {
 		t.Fatalf("%d hourly points, coverage %v; want 168, 1", len(r.Series), r.Coverage)
 	}
@@ -176,4 +181,70 @@ func TestTrendsBadRequests(t *testing.T) {
 			t.Errorf("%s: body %+v", c.url, body)
 		}
 	}
+}
+
+// TestTrendsFirstHour: in the first hour of data there is no whole hour to
+// analyse; the answer says so and gives the hour in progress, over the
+// part of it that has data (a counter's rate is not diluted by the minutes
+// before its first sample).
+func TestTrendsFirstHour(t *testing.T) {
+	first := end.Add(5 * time.Minute)
+	now := end.Add(35 * time.Minute)
+	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	app := st.AppenderV2(context.Background())
+	c := labels.FromStrings("__name__", "fresh_total", "service", "new")
+	g := labels.FromStrings("__name__", "fresh_temp", "service", "new")
+	for ts, v := first, 100.0; !ts.After(now); ts, v = ts.Add(15*time.Second), v+30 {
+		for _, s := range []struct {
+			l labels.Labels
+			v float64
+		}{{c, v}, {g, 7}} {
+			if _, err := app.Append(0, s.l, 0, ts.UnixMilli(), s.v, nil, nil, promstorage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := query.New(query.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(Options{Queryable: st, Engine: q.Engine(), Now: func() time.Time { return now }})
+	mux := http.NewServeMux()
+	httpapi.Mount(mux, h.Routes())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	for _, c := range []struct {
+		metric string
+		want   float64
+	}{{"fresh_total", 2}, {"fresh_temp", 7}} {
+		var r Response
+		get(t, srv.URL+"/trends/new?metric="+c.metric, 200, &r)
+		if r.Coverage != 0 || len(r.Series) != 0 || r.End != float64(end.Unix()) {
+			t.Errorf("%s: coverage %v, %d hourly values, end %v; want none before the first whole hour", c.metric, r.Coverage, len(r.Series), r.End)
+		}
+		ch := r.CurrentHour
+		if ch == nil {
+			t.Fatalf("%s: no current_hour", c.metric)
+		}
+		if ch.Start != float64(first.UnixMilli()-1)/1000 || ch.End != float64(now.Unix()) || ch.Seconds != 1800.001 {
+			t.Errorf("%s: current hour %v..%v (%v s), want from the first sample to now", c.metric, ch.Start, ch.End, ch.Seconds)
+		}
+		if math.Abs(ch.Value-c.want) > 1e-9*c.want {
+			t.Errorf("%s: current hour %v (%s), want %v", c.metric, ch.Value, ch.Expr, c.want)
+		}
+		if !strings.Contains(r.Note, "no whole hour") || r.Forecast.Status != "insufficient_data" {
+			t.Errorf("%s: note %q, forecast %s", c.metric, r.Note, r.Forecast.Status)
+		}
+	}
+	// A service with no data at all is still not found.
+	var body struct{ Status, Error string }
+	get(t, srv.URL+"/trends/none?metric=fresh_total", 404, &body)
 }
