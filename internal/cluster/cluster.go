@@ -22,8 +22,8 @@ import (
 	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/nflog/nflogpb"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
 
+	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/notify"
 )
 
@@ -37,10 +37,10 @@ type Config struct {
 	// Peers are host:port of the other members (this one may be listed too).
 	Peers []string `yaml:"peers"`
 	// PeerTimeout is how long each position waits for the ones before it; 15s.
-	PeerTimeout model.Duration `yaml:"peer_timeout"`
+	PeerTimeout duration.Duration `yaml:"peer_timeout"`
 	// GossipInterval and PushPullInterval tune memberlist (200ms, 1m).
-	GossipInterval   model.Duration `yaml:"gossip_interval"`
-	PushPullInterval model.Duration `yaml:"pushpull_interval"`
+	GossipInterval   duration.Duration `yaml:"gossip_interval"`
+	PushPullInterval duration.Duration `yaml:"pushpull_interval"`
 	// Label isolates clusters sharing a network; peers must have the same.
 	Label string `yaml:"label"`
 }
@@ -51,13 +51,13 @@ func (c Config) Enabled() bool { return c.ListenAddress != "" }
 // Normalise fills the defaults.
 func (c *Config) Normalise() {
 	if c.PeerTimeout == 0 {
-		c.PeerTimeout = model.Duration(15 * time.Second)
+		c.PeerTimeout = duration.Duration(15 * time.Second)
 	}
 	if c.GossipInterval == 0 {
-		c.GossipInterval = model.Duration(cluster.DefaultGossipInterval)
+		c.GossipInterval = duration.Duration(cluster.DefaultGossipInterval)
 	}
 	if c.PushPullInterval == 0 {
-		c.PushPullInterval = model.Duration(cluster.DefaultPushPullInterval)
+		c.PushPullInterval = duration.Duration(cluster.DefaultPushPullInterval)
 	}
 }
 
