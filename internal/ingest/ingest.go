@@ -83,8 +83,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
-	// Listener, if set, learns after every successful commit which metrics
-	// were written (rules evaluate on arrival through it).
+	// Listener learns after every successful commit which metrics were
+	// written (rules evaluate on arrival through it); nil: nobody.
 	Listener MetricsListener
 	// Version is reported by the Pushgateway status endpoint.
 	Version string
@@ -144,6 +144,9 @@ func New(opts Options) (*Ingester, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Listener == nil {
+		opts.Listener = MetricsListenerFunc(func([]string) {})
 	}
 	f := promauto.With(opts.Registerer)
 	in := &Ingester{
@@ -326,7 +329,7 @@ func (in *Ingester) finish(w http.ResponseWriter, protocol string, accepted int,
 	if accepted > 0 {
 		in.accepted.Add(uint64(accepted))
 		in.m.samples.WithLabelValues(protocol).Add(float64(accepted))
-		if in.listener != nil && len(names) > 0 {
+		if len(names) > 0 {
 			in.listener.MetricsWritten(names)
 		}
 	}

@@ -176,7 +176,7 @@ func (in *Ingester) serveOTLP(w http.ResponseWriter, r *http.Request) {
 	if res.accepted > 0 {
 		in.accepted.Add(uint64(res.accepted))
 		in.m.samples.WithLabelValues(protoOTLP).Add(float64(res.accepted))
-		if in.listener != nil && len(res.names) > 0 {
+		if len(res.names) > 0 {
 			in.listener.MetricsWritten(res.names)
 		}
 	}

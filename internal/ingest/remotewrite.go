@@ -527,7 +527,7 @@ func (in *Ingester) appendRemote(ctx context.Context, req *rwRequest) (int, *rej
 			ok = true
 			accepted++
 		}
-		if ok && in.listener != nil {
+		if ok {
 			req.names[s.ent.name] = struct{}{}
 		}
 	}
