@@ -55,7 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	targets := fs.String("targets", "gmc,prometheus,victoria-metrics", "comma-separated targets to run")
 	series := fs.String("series", "10000,100000", "comma-separated active-series counts, one run per target each")
 	protocols := fs.String("protocols", "1,2", "remote-write versions to send (1: 1.0, 2: 2.0); 2.0 goes to gmc only, as Prometheus 2.42 and VictoriaMetrics 1.79 do not receive it")
-	fs.BoolVar(&o.rw2Peers, "rw2-peers", false, "send remote-write 2.0 to the peers too (to see what they make of it)")
+	fs.BoolVar(&o.rw2Peers, "rw2-peers", false, "send remote-write 2.0 to the peers too (they answer 2xx and store nothing: queryable 0)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured window per run (after the warm-up)")
 	fs.IntVar(&o.senders, "senders", 8, "concurrent senders, each owning a fixed share of the series")
 	fs.IntVar(&o.batch, "batch", 2000, "samples per remote-write request")
@@ -217,10 +217,11 @@ func protoName(proto int) string {
 
 // noRW2 says why a peer gets no remote-write 2.0 load.
 func noRW2(name string) string {
+	peer := "VictoriaMetrics 1.79"
 	if name == "prometheus" {
-		return "Prometheus 2.42 does not receive remote-write 2.0 (its receiver reads only the 1.0 WriteRequest; 2.0 came with Prometheus 3.0); -rw2-peers sends it anyway"
+		peer = "Prometheus 2.42"
 	}
-	return "VictoriaMetrics 1.79 does not receive remote-write 2.0; -rw2-peers sends it anyway"
+	return peer + " does not receive remote-write 2.0: it reads the body as a 1.0 WriteRequest, answers 2xx and stores nothing (see bench/README.md; -rw2-peers sends it anyway)"
 }
 
 // runTarget measures one target under wl and appends the result to rep; it
