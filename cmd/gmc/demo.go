@@ -44,7 +44,8 @@ type demoCommand struct {
 // demoFlags are gmc demo's flags.
 type demoFlags struct {
 	*sharedFlags
-	duration, incidentEvery, incidentLength, benchEvery, evalInterval *time.Duration
+	// Durations take gmc.yml's syntax (config.Duration: 1d, 1h30m, 500us).
+	duration, incidentEvery, incidentLength, benchEvery, evalInterval config.Duration
 	gatewayListen, incidents                                          *string
 	seed                                                              *int64
 	history                                                           config.Duration
@@ -57,13 +58,15 @@ func (c *demoCommand) flags() (*flag.FlagSet, *demoFlags) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	f := &demoFlags{sharedFlags: declareShared(fs, "demo", "data-dir")}
-	f.duration = fs.Duration("duration", 0, "stop after this long (0: run until Ctrl-C)")
+	f.incidentEvery, f.incidentLength = config.Duration(demo.DefaultIncidentEvery), config.Duration(demo.DefaultIncidentLength)
+	f.benchEvery, f.evalInterval = config.Duration(2*time.Minute), config.Duration(5*time.Second)
+	fs.Var(&f.duration, "duration", "stop after this long (0: run until Ctrl-C)")
 	f.gatewayListen = fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
-	f.incidentEvery = fs.Duration("incident-every", demo.DefaultIncidentEvery, "pause before each injected incident (negative: none)")
-	f.incidentLength = fs.Duration("incident-length", demo.DefaultIncidentLength, "how long each incident lasts (a service-down incident needs > 30s to alert)")
+	fs.Var(&f.incidentEvery, "incident-every", "pause before each injected incident (negative: none)")
+	fs.Var(&f.incidentLength, "incident-length", "how long each incident lasts (a service-down incident needs > 30s to alert)")
 	f.incidents = fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
-	f.benchEvery = fs.Duration("bench-every", 2*time.Minute, "how often the four standard benchmarks run")
-	f.evalInterval = fs.Duration("alerting.evaluation-interval", 5*time.Second, "rule evaluation interval (pushes also trigger evaluation)")
+	fs.Var(&f.benchEvery, "bench-every", "how often the four standard benchmarks run")
+	fs.Var(&f.evalInterval, "alerting.evaluation-interval", "rule evaluation interval (pushes also trigger evaluation)")
 	f.seed = fs.Int64("seed", 1, "seed of the simulated order flow and prices")
 	fs.Var(&f.history, "history", "backfill this much plausible history (e.g. 30d) before starting, so the 7- and 30-day views have data; once per data dir")
 	return fs, f
@@ -74,9 +77,10 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	duration, listen, gatewayListen, dataDir, logLevel := f.duration, f.listen, f.gatewayListen, f.storagePath, f.logLevel
-	incidentEvery, incidentLength, incidents := f.incidentEvery, f.incidentLength, f.incidents
-	benchEvery, evalInterval, seed, history := f.benchEvery, f.evalInterval, f.seed, f.history
+	std := func(d config.Duration) *time.Duration { v := time.Duration(d); return &v }
+	duration, listen, gatewayListen, dataDir, logLevel := std(f.duration), f.listen, f.gatewayListen, f.storagePath, f.logLevel
+	incidentEvery, incidentLength, incidents := std(f.incidentEvery), std(f.incidentLength), f.incidents
+	benchEvery, evalInterval, seed, history := std(f.benchEvery), std(f.evalInterval), f.seed, f.history
 	if fs.NArg() > 0 {
 		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gmc-dev/gmc/internal/agent"
 	"github.com/gmc-dev/gmc/internal/config"
@@ -27,33 +29,18 @@ func TestSharedFlags(t *testing.T) {
 		exceptions map[string]string // defaults other than common's
 		aliases    []string          // old spellings of --storage.path
 	}
-	out := io.Discard
-	bench := &benchCommand{stdout: out, stderr: out}
 	for name, tc := range map[string]struct {
 		fs   func() *flag.FlagSet
 		want want
 	}{
-		"server": {
-			func() *flag.FlagSet { fs, _ := (&serverCommand{stdout: out, stderr: out}).flags(); return fs },
-			want{flags: []string{logLevel, listen, storage}},
-		},
-		"check config": {
-			func() *flag.FlagSet { fs, _ := (&checkCommand{stdout: out}).flags(); return fs },
-			want{flags: []string{logLevel, listen, storage}},
-		},
-		"demo": {
-			func() *flag.FlagSet { fs, _ := (&demoCommand{stdout: out, stderr: out}).flags(); return fs },
-			want{flags: []string{logLevel, listen, storage}, exceptions: map[string]string{storage: "./demo-data"}, aliases: []string{"data-dir"}},
-		},
-		"agent": {
-			func() *flag.FlagSet { fs, _ := (&agentCommand{stdout: out, stderr: out}).flags(); return fs },
+		"server":       {commandFlagSets()["server"], want{flags: []string{logLevel, listen, storage}}},
+		"check config": {commandFlagSets()["check config"], want{flags: []string{logLevel, listen, storage}}},
+		"demo": {commandFlagSets()["demo"],
+			want{flags: []string{logLevel, listen, storage}, exceptions: map[string]string{storage: "./demo-data"}, aliases: []string{"data-dir"}}},
+		"agent": {commandFlagSets()["agent"],
 			want{flags: []string{logLevel, listen, storage},
-				exceptions: map[string]string{listen: agent.DefaultListenAddress, storage: agent.DefaultSpoolDir}, aliases: []string{"spool.dir"}},
-		},
-		"bench run": {
-			func() *flag.FlagSet { fs, _ := bench.runFlags(); return fs },
-			want{flags: []string{logLevel, storage}, aliases: []string{"out"}},
-		},
+				exceptions: map[string]string{listen: agent.DefaultListenAddress, storage: agent.DefaultSpoolDir}, aliases: []string{"spool.dir"}}},
+		"bench run": {commandFlagSets()["bench run"], want{flags: []string{logLevel, storage}, aliases: []string{"out"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fs := tc.fs()
@@ -106,6 +93,40 @@ func TestSharedFlags(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// commandFlagSets builds each subcommand's flags, as its Run declares them.
+func commandFlagSets() map[string]func() *flag.FlagSet {
+	out := io.Discard
+	return map[string]func() *flag.FlagSet{
+		"server":       func() *flag.FlagSet { fs, _ := (&serverCommand{stdout: out, stderr: out}).flags(); return fs },
+		"check config": func() *flag.FlagSet { fs, _ := (&checkCommand{stdout: out}).flags(); return fs },
+		"demo":         func() *flag.FlagSet { fs, _ := (&demoCommand{stdout: out, stderr: out}).flags(); return fs },
+		"agent":        func() *flag.FlagSet { fs, _ := (&agentCommand{stdout: out, stderr: out}).flags(); return fs },
+		"bench run":    func() *flag.FlagSet { fs, _ := (&benchCommand{stdout: out, stderr: out}).runFlags(); return fs },
+	}
+}
+
+// Every duration flag takes gmc.yml's syntax (config.Duration: 1d, 1h30m,
+// 500us), not Go's flag.Duration, which refuses days.
+func TestDurationFlags(t *testing.T) {
+	for name, mk := range commandFlagSets() {
+		mk().VisitAll(func(f *flag.Flag) {
+			if fmt.Sprintf("%T", f.Value) == "*flag.durationValue" {
+				t.Errorf("%s --%s is a flag.Duration", name, f.Name)
+			}
+		})
+	}
+	fs, f := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).flags()
+	if err := fs.Parse([]string{"--duration", "1d", "--incident-every", "-1s", "--bench-every", "1m30s", "--alerting.evaluation-interval", "500us"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.duration.Std() != 24*time.Hour || f.incidentEvery.Std() != -time.Second || f.benchEvery.Std() != 90*time.Second || f.evalInterval.Std() != 500*time.Microsecond {
+		t.Fatalf("demo durations: %v %v %v %v", f.duration, f.incidentEvery, f.benchEvery, f.evalInterval)
+	}
+	if fs, _ := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).flags(); fs.Lookup("bench-every").DefValue != "2m" {
+		t.Fatalf("--bench-every default %q, want 2m", fs.Lookup("bench-every").DefValue)
 	}
 }
 
