@@ -40,20 +40,13 @@ export function mount(main, ctx) {
     async refresh(w, signal) {
       if (!name) throw new Error('no service named in the URL');
       const sel = `{service=${JSON.stringify(name)}}`;
-      const [status, inst, hostL] = await Promise.all([
-        serviceStatus(w, signal),
-        labelValues('instance', sel, w, signal),
-        labelValues('host', sel, w, signal),
-      ]);
-      // The join: the host label both the SDK and the agent set; data from
-      // before it joins on the agent's instance.
-      const byHost = hostL.length > 0;
-      const hosts = (byHost ? hostL : inst).slice().sort();
-      const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
-      const hostBy = byHost ? 'host' : 'instance';
-      const q = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
-      const k = Q.serviceNow(name, KPI_WINDOW);
       const run = (e) => queryRange(e, w, signal);
+      const now = (e) => query(e, null, signal);
+      // Everything that does not need the service's hosts goes out at
+      // once (one batched request per kind), beside the status and the
+      // label look-ups; only the host panels wait for the hosts.
+      const q = Q.service(name, w.rw, 'x="y"', 'x');
+      const k = Q.serviceNow(name, KPI_WINDOW);
       // The heatmap has at most ~120 columns and reads the classic buckets
       // (a few dozen per column) before the native ones (hundreds).
       const hstep = Math.max(w.step, Math.ceil((w.end - w.start) / 120));
@@ -70,18 +63,32 @@ export function mount(main, ctx) {
         }
         return {native: false, r: []};
       };
-      const now = (e) => query(e, null, signal);
-      const [[p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, hcpu, hmem, hdisk, rx, tx],
-        [kOrders, kErr, kReq, kP50, kP99, kHas], hm] = await Promise.all([
+      // The bucket edges ("> last edge"), re-read every minute.
+      const edgesP = !edges || Date.now() - edgesAt > 60e3
+        ? Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
+          .map((m) => now(Q.edges(m, sel)))).then(([eo, er, ef]) => ({order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')}))
+        : null;
+      const hostsP = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]).then(([inst, hostL]) => {
+        // The join: the host label both the SDK and the agent set; data from
+        // before it joins on the agent's instance.
+        const byHost = hostL.length > 0;
+        const hosts = (byHost ? hostL : inst).slice().sort();
+        const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
+        const hostBy = byHost ? 'host' : 'instance';
+        const qh = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
+        return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r}));
+      });
+      const [status, [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem],
+        [kOrders, kErr, kReq, kP50, kP99, kHas], hm, hostR, newEdges] = await Promise.all([
+        serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
-          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.hostCPU, q.hostMem, q.hostDisk, q.hostNetRx, q.hostNetTx].map(run)),
-        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders].map(now)), heat()]);
-
-      if (!edges || Date.now() - edgesAt > 60e3) {
+          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem].map(run)),
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders].map(now)), heat(), hostsP, edgesP]);
+      const {byHost, hosts, hostBy} = hostR;
+      const [hcpu, hmem, hdisk, rx, tx] = hostR.r;
+      if (newEdges) {
+        edges = newEdges;
         edgesAt = Date.now();
-        const [eo, er, ef] = await Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
-          .map((m) => query(Q.edges(m, sel), null, signal)));
-        edges = {order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')};
       }
       const st = (status.services || []).find((s) => s.service === name);
       head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
