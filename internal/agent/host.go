@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -42,6 +43,8 @@ type hostCollector struct {
 	fs                                         map[string]*prometheus.Desc
 	network                                    map[string]*prometheus.Desc
 	uname, bootTime, success                   *prometheus.Desc
+	ctxt, forks, procsRunning, procsBlocked    *prometheus.Desc
+	tcp                                        map[string]*prometheus.Desc
 	unameLabels                                []string
 	bootTimeValue                              float64
 
@@ -75,6 +78,11 @@ func newHostCollector(logger *slog.Logger) *hostCollector {
 		uname:        d("node_uname_info", "Labeled system information as provided by the uname system call.", "sysname", "release", "version", "machine", "nodename", "domainname"),
 		bootTime:     d("node_boot_time_seconds", "Node boot time, in unixtime."),
 		success:      d("gmc_agent_collector_success", "Whether a part of the host collector succeeded (1) or not (0).", "collector"),
+		ctxt:         d("node_context_switches_total", "Total number of context switches."),
+		forks:        d("node_forks_total", "Total number of forks."),
+		procsRunning: d("node_procs_running", "Number of processes in runnable state."),
+		procsBlocked: d("node_procs_blocked", "Number of processes blocked waiting for I/O to complete."),
+		tcp:          map[string]*prometheus.Desc{},
 		prevCPU:      map[string]cpu.TimesStat{},
 	}
 	for _, f := range memoryFields {
@@ -88,6 +96,9 @@ func newHostCollector(logger *slog.Logger) *hostCollector {
 	}
 	for _, f := range netFields {
 		c.network[f.name] = d(f.name, f.help, "device")
+	}
+	for _, f := range tcpFields {
+		c.tcp[f] = d("node_netstat_Tcp_"+f, "Statistic Tcp"+f+".")
 	}
 	var u unix.Utsname
 	if err := unix.Uname(&u); err == nil {
@@ -118,6 +129,8 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 		{"diskstats", c.collectDisks},
 		{"filesystem", c.collectFilesystems},
 		{"netdev", c.collectNetwork},
+		{"stat", c.collectStat},
+		{"netstat", c.collectTCP},
 	}
 	for _, p := range parts {
 		v := 1.0
@@ -190,6 +203,50 @@ func (c *hostCollector) collectLoad(ch chan<- prometheus.Metric) error {
 	ch <- prometheus.MustNewConstMetric(c.load5, prometheus.GaugeValue, a.Load5)
 	ch <- prometheus.MustNewConstMetric(c.load15, prometheus.GaugeValue, a.Load15)
 	return nil
+}
+
+// collectStat reports /proc/stat's context switches, forks and running and
+// blocked processes, as node_exporter's stat collector does.
+func (c *hostCollector) collectStat(ch chan<- prometheus.Metric) error {
+	m, err := load.MiscWithContext(c.ctx)
+	if err != nil {
+		return err
+	}
+	ch <- prometheus.MustNewConstMetric(c.ctxt, prometheus.CounterValue, float64(m.Ctxt))
+	ch <- prometheus.MustNewConstMetric(c.forks, prometheus.CounterValue, float64(m.ProcsCreated))
+	ch <- prometheus.MustNewConstMetric(c.procsRunning, prometheus.GaugeValue, float64(m.ProcsRunning))
+	ch <- prometheus.MustNewConstMetric(c.procsBlocked, prometheus.GaugeValue, float64(m.ProcsBlocked))
+	return nil
+}
+
+// tcpFields are the Tcp counters of /proc/net/snmp the agent reports, under
+// node_exporter's netstat names (node_netstat_Tcp_<field>). CurrEstab is a
+// gauge, the others count since boot.
+var tcpFields = []string{"CurrEstab", "ActiveOpens", "PassiveOpens", "RetransSegs", "InErrs", "OutSegs", "InSegs"}
+
+func (c *hostCollector) collectTCP(ch chan<- prometheus.Metric) error {
+	ps, err := net.ProtoCountersWithContext(c.ctx, []string{"tcp"})
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.Protocol != "tcp" {
+			continue
+		}
+		for _, f := range tcpFields {
+			v, ok := p.Stats[f]
+			if !ok {
+				continue
+			}
+			kind := prometheus.CounterValue
+			if f == "CurrEstab" {
+				kind = prometheus.GaugeValue
+			}
+			ch <- prometheus.MustNewConstMetric(c.tcp[f], kind, float64(v))
+		}
+		return nil
+	}
+	return errors.New("no tcp counters in /proc/net/snmp")
 }
 
 // memoryFields maps /proc/meminfo fields, as gopsutil reads them, to

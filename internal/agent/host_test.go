@@ -22,6 +22,12 @@ var hostFamilies = map[string][]string{
 	"node_load1":                          nil,
 	"node_load5":                          nil,
 	"node_load15":                         nil,
+	"node_context_switches_total":         nil,
+	"node_forks_total":                    nil,
+	"node_procs_running":                  nil,
+	"node_procs_blocked":                  nil,
+	"node_netstat_Tcp_CurrEstab":          nil,
+	"node_netstat_Tcp_RetransSegs":        nil,
 	"node_memory_MemTotal_bytes":          nil,
 	"node_memory_MemAvailable_bytes":      nil,
 	"node_memory_MemFree_bytes":           nil,
@@ -124,12 +130,14 @@ func TestHostCollectorAgreesWithProc(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newHostCollector(slog.New(slog.DiscardHandler)))
 
+	ctxtBefore := procCtxt(t)
 	statBefore, memBefore := procStat(t), procMeminfo(t)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	statAfter, memAfter := procStat(t), procMeminfo(t)
+	ctxtAfter := procCtxt(t)
 
 	got := map[string]*dto.MetricFamily{}
 	for _, mf := range mfs {
@@ -154,6 +162,11 @@ func TestHostCollectorAgreesWithProc(t *testing.T) {
 		if m.GetGauge().GetValue() != 1 {
 			t.Errorf("collector %v failed", labelsOf(m))
 		}
+	}
+
+	// Context switches: a counter read between two reads of /proc/stat.
+	if v := got["node_context_switches_total"].GetMetric()[0].GetCounter().GetValue(); v < ctxtBefore || v > ctxtAfter {
+		t.Errorf("node_context_switches_total = %v, /proc/stat gave %v then %v", v, ctxtBefore, ctxtAfter)
 	}
 
 	// CPU seconds are counters read between two reads of /proc/stat: they must lie between them.
@@ -199,4 +212,24 @@ func TestHostCollectorAgreesWithProc(t *testing.T) {
 			t.Errorf("%s = %v, /proc/meminfo %s gave %v and %v", c.family, v, c.field, lo, hi)
 		}
 	}
+}
+
+// procCtxt is /proc/stat's ctxt line: context switches since boot.
+func procCtxt(t *testing.T) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "ctxt" {
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatal("no ctxt line in /proc/stat")
+	return 0
 }

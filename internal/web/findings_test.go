@@ -217,10 +217,27 @@ func TestBrowserHosts(t *testing.T) {
 	}
 	load(t, ctx, st.URL+"/"+link)
 	got = points(t, ctx)
-	for _, c := range []string{"host-cpu-cores", "host-cpu-modes", "host-load", "host-memory", "host-disk-io", "host-disk-busy", "host-net-io", "host-net-errors"} {
+	for _, c := range []string{"host-cpu-cores", "host-cpu-modes", "host-load", "host-memory", "host-disk-io", "host-disk-busy", "host-net-io", "host-net-errors",
+		"host-disk-iops", "host-disk-latency", "host-net-packets", "host-ctxt", "host-procs", "host-tcp"} {
 		if got[c] == 0 {
 			t.Errorf("host page chart %q drew no points: %v", c, got)
 		}
+	}
+	// Figures from the raw data: time per read 0.5 ms, per write 2 ms;
+	// errors and drops apart; inodes 25% used; uptime from the boot time.
+	for series, want := range map[string]string{"read sda": "500 µs", "write sda": "2 ms"} {
+		if txt := eval[string](t, ctx, `document.querySelector('[data-stats="host-disk-latency"] tr[data-series="`+series+`"] [data-stat="last"]')?.textContent || ''`); txt != want {
+			t.Errorf("disk latency %s last %q, want %q", series, txt, want)
+		}
+	}
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-stats="host-net-errors"] tr[data-series^="drops "]').length`); n != 1 {
+		t.Errorf("%d drop series in the network errors panel, want 1 (eth0's, beside its errors)", n)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-col="inodes"]')?.textContent || ''`); !strings.HasPrefix(txt, "25% of 32M") {
+		t.Errorf("inodes used %q, want 25%% of 32M", txt)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="Uptime"] .kpi-sub')?.textContent || ''`); !strings.Contains(txt, "since 2023-11-1") {
+		t.Errorf("uptime %q, want since the boot time (2023-11-14)", txt)
 	}
 	if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="host-cpu-cores"]').dataset.series)`); n != 2 {
 		t.Errorf("per-core CPU has %d series, want 2 cores", n)

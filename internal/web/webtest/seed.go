@@ -337,6 +337,23 @@ func (g *gen) step(ts time.Time, i, n int) *prompb.WriteRequest {
 		fs := []string{"device", "/dev/sda1", "fstype", "ext4", "mountpoint", "/"}
 		add(sample(t, 500e9, with(append([]string{"__name__", "node_filesystem_size_bytes"}, fs...)...)...))
 		add(sample(t, 200e9-1e9*phase, with(append([]string{"__name__", "node_filesystem_avail_bytes"}, fs...)...)...))
+		add(sample(t, 32e6, with(append([]string{"__name__", "node_filesystem_files"}, fs...)...)...))
+		add(sample(t, 24e6, with(append([]string{"__name__", "node_filesystem_files_free"}, fs...)...)...))
+		// IOPS and time per I/O (0.5 ms a read, 2 ms a write), drops, the
+		// stat and netstat collectors, boot time.
+		add(sample(t, g.counter(host+"/rio", 300*5), with("__name__", "node_disk_reads_completed_total", "device", "sda")...))
+		add(sample(t, g.counter(host+"/wio", 500*5), with("__name__", "node_disk_writes_completed_total", "device", "sda")...))
+		add(sample(t, g.counter(host+"/rt", 300*5*0.0005), with("__name__", "node_disk_read_time_seconds_total", "device", "sda")...))
+		add(sample(t, g.counter(host+"/wt", 500*5*0.002), with("__name__", "node_disk_write_time_seconds_total", "device", "sda")...))
+		add(sample(t, g.counter(host+"/rdrop", 0.02*5), with("__name__", "node_network_receive_drop_total", "device", "eth0")...))
+		add(sample(t, g.counter(host+"/ctxt", 20e3*5), with("__name__", "node_context_switches_total")...))
+		add(sample(t, g.counter(host+"/forks", 3*5), with("__name__", "node_forks_total")...))
+		add(sample(t, 2+math.Round(2*g.rnd.Float64()), with("__name__", "node_procs_running")...))
+		add(sample(t, 0, with("__name__", "node_procs_blocked")...))
+		add(sample(t, 40+float64(hi), with("__name__", "node_netstat_Tcp_CurrEstab")...))
+		add(sample(t, g.counter(host+"/retrans", 0.5*5), with("__name__", "node_netstat_Tcp_RetransSegs")...))
+		add(sample(t, g.counter(host+"/inerr", 0), with("__name__", "node_netstat_Tcp_InErrs")...))
+		add(sample(t, 1.7e9, with("__name__", "node_boot_time_seconds")...))
 	}
 	// Trading: PnL and exposure of each account and strategy (from the
 	// risk engine, as the SDK labels them).

@@ -137,8 +137,25 @@ export function host(name, rw) {
     diskBusy: `100 * sum by (device) (rate(node_disk_io_time_seconds_total{${hs}}[${rw}]))`,
     netRx: `sum by (device) (rate(node_network_receive_bytes_total{device!="lo", ${hs}}[${rw}]))`,
     netTx: `sum by (device) (rate(node_network_transmit_bytes_total{device!="lo", ${hs}}[${rw}]))`,
-    netErr: `sum by (device) (rate(node_network_receive_errs_total{${hs}}[${rw}]) + rate(node_network_transmit_errs_total{${hs}}[${rw}]))` +
-      ` or sum by (device) (rate(node_network_receive_drop_total{${hs}}[${rw}]) + rate(node_network_transmit_drop_total{${hs}}[${rw}]))`,
+    // Received + sent (either may be missing).
+    netErr: `sum by (device) (rate({__name__=~"node_network_(receive|transmit)_errs_total", ${hs}}[${rw}]))`,
+    diskIOPS: `sum by (device) (rate(node_disk_reads_completed_total{${hs}}[${rw}]))`,
+    diskWIOPS: `sum by (device) (rate(node_disk_writes_completed_total{${hs}}[${rw}]))`,
+    // Average time per completed read / write (s), as Node Exporter Full's "Disk R/W time".
+    diskRLat: `sum by (device) (rate(node_disk_read_time_seconds_total{${hs}}[${rw}])) / (sum by (device) (rate(node_disk_reads_completed_total{${hs}}[${rw}])) > 0)`,
+    diskWLat: `sum by (device) (rate(node_disk_write_time_seconds_total{${hs}}[${rw}])) / (sum by (device) (rate(node_disk_writes_completed_total{${hs}}[${rw}])) > 0)`,
+    netPktRx: `sum by (device) (rate(node_network_receive_packets_total{device!="lo", ${hs}}[${rw}]))`,
+    netPktTx: `sum by (device) (rate(node_network_transmit_packets_total{device!="lo", ${hs}}[${rw}]))`,
+    netDrop: `sum by (device) (rate({__name__=~"node_network_(receive|transmit)_drop_total", ${hs}}[${rw}]))`,
+    ctxt: `sum(rate(node_context_switches_total{${hs}}[${rw}]))`,
+    forks: `sum(rate(node_forks_total{${hs}}[${rw}]))`,
+    procs: `{__name__=~"node_procs_running|node_procs_blocked", ${hs}}`,
+    tcpEstab: `sum(node_netstat_Tcp_CurrEstab{${hs}})`,
+    tcpRetrans: `sum(rate(node_netstat_Tcp_RetransSegs{${hs}}[${rw}]))`,
+    tcpErr: `sum(rate(node_netstat_Tcp_InErrs{${hs}}[${rw}]))`,
+    fsFiles: `max by (mountpoint) (node_filesystem_files{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
+    fsFilesFree: `max by (mountpoint) (node_filesystem_files_free{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
+    boot: `max(node_boot_time_seconds{${hs}})`,
     services: `count by (service) ({host=${JSON.stringify(name)}, service!=""})`,
   };
 }
