@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/cluster"
@@ -95,6 +96,9 @@ type Peer struct {
 	log      *nflog.Log
 	snapshot string
 	reg      prometheus.Registerer
+
+	leaveOnce sync.Once
+	leaveErr  error
 }
 
 var _ notify.HA = (*Peer)(nil)
@@ -172,10 +176,21 @@ func (p *Peer) Run(ctx context.Context) error {
 	<-ctx.Done()
 	close(stop) // Maintenance writes a last snapshot
 	<-done
-	if err := p.peer.Leave(10 * time.Second); err != nil {
-		return fmt.Errorf("leave cluster: %w", err)
-	}
-	return nil
+	return p.Close()
+}
+
+// Close leaves the cluster, once: it tells the peers and stops the gossip's
+// periodic tasks. Run calls it when it returns; the server's teardown calls
+// it too, for a Peer whose Run never started (a failed server.New). The
+// memberlist socket stays bound until the process exits: Alertmanager's
+// cluster.Peer offers no shutdown of it.
+func (p *Peer) Close() error {
+	p.leaveOnce.Do(func() {
+		if err := p.peer.Leave(10 * time.Second); err != nil {
+			p.leaveErr = fmt.Errorf("leave cluster: %w", err)
+		}
+	})
+	return p.leaveErr
 }
 
 // ClusterStatus implements notify.HA: this peer's name, its status

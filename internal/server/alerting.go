@@ -38,6 +38,7 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		if err != nil {
 			return err
 		}
+		s.onClose("", s.cluster.Close) // its error says "leave cluster"
 		ha = s.cluster
 	}
 	s.notify, err = notify.New(notify.Options{
