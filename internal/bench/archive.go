@@ -114,7 +114,7 @@ func Baseline(runs []*Run, benchmark string) (map[string][]float64, map[string]i
 	samples := map[string][]float64{}
 	counts := map[string]int{}
 	for _, run := range runs {
-		if run.Benchmark != benchmark || run.Error != "" || run.Untrustworthy != "" {
+		if run.Benchmark != benchmark || run.Error != "" || run.Untrustworthy != "" || run.Skipped != "" {
 			continue
 		}
 		for _, res := range run.Results {

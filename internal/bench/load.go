@@ -274,6 +274,7 @@ func (lr loadResult) result(name string, spec loadSpec) Result {
 		Errors:          lr.Errors,
 		TargetRate:      spec.Rate,
 		DurationSeconds: lr.Elapsed.Seconds(),
+		SampleQuantile:  spec.Quantile,
 	}
 	if lr.Elapsed > 0 {
 		res.Throughput = float64(lr.Requests) / lr.Elapsed.Seconds()

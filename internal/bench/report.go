@@ -13,13 +13,27 @@ import (
 // Report is the weekly benchmark report of one ISO week.
 type Report struct {
 	// ID is the ISO week, e.g. 2026-W48.
-	ID          string        `json:"id"`
-	From        time.Time     `json:"from"`
-	To          time.Time     `json:"to"`
-	Generated   time.Time     `json:"generated"`
-	Runs        int           `json:"runs"`
-	Regressions int           `json:"regressions"`
-	Entries     []ReportEntry `json:"benchmarks"`
+	ID          string    `json:"id"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Generated   time.Time `json:"generated"`
+	Runs        int       `json:"runs"`
+	Regressions int       `json:"regressions"`
+	// Compared counts the entries whose latest run got a verdict (was
+	// compared with a baseline): with none, "0 regressions" says nothing.
+	Compared int           `json:"compared"`
+	Entries  []ReportEntry `json:"benchmarks"`
+	// Skipped counts the week's scheduled runs not run (saturated host);
+	// Skips is the latest of them per benchmark. Runs does not count them.
+	Skipped int    `json:"skipped_runs"`
+	Skips   []Skip `json:"skips,omitempty"`
+}
+
+// Skip is a scheduled run that was not run, and why.
+type Skip struct {
+	Benchmark string    `json:"benchmark"`
+	Time      time.Time `json:"time"`
+	Reason    string    `json:"reason"`
 }
 
 // ReportEntry is one measured thing (result name) over the week.
@@ -40,6 +54,10 @@ type ReportEntry struct {
 	// LatestUntrustworthy is why the latest run was not compared.
 	Untrustworthy       int    `json:"untrustworthy_runs"`
 	LatestUntrustworthy string `json:"latest_untrustworthy,omitempty"`
+	// Skipped counts the week's scheduled runs of the benchmark that were
+	// not run; LatestSkipped is why, when that happened after Latest.
+	Skipped       int    `json:"skipped_runs"`
+	LatestSkipped string `json:"latest_skipped,omitempty"`
 	// Latest is the week's last result, with its comparison to baseline.
 	LatestRun  string       `json:"latest_run"`
 	LatestTime time.Time    `json:"latest_time"`
@@ -83,9 +101,22 @@ func BuildReport(a *Archive, t, now time.Time) (*Report, error) {
 
 // NewReport summarizes runs (of the week starting at from, oldest first).
 func NewReport(runs []*Run, from, now time.Time) *Report {
-	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC(), Runs: len(runs)}
+	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC()}
 	byName := map[string]*ReportEntry{}
+	skips := map[string]Skip{}
 	for _, run := range runs {
+		if run.Skipped != "" {
+			rep.Skipped++
+			skips[run.Benchmark] = Skip{Benchmark: run.Benchmark, Time: run.Start, Reason: run.Skipped}
+			for _, e := range byName {
+				if e.Benchmark == run.Benchmark {
+					e.Skipped++
+					e.LatestSkipped = run.Skipped
+				}
+			}
+			continue
+		}
+		rep.Runs++
 		if run.Error != "" {
 			for _, e := range byName {
 				if e.Benchmark == run.Benchmark {
@@ -112,6 +143,7 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 				e.Untrustworthy++
 			}
 			e.LatestUntrustworthy = run.Untrustworthy
+			e.LatestSkipped = ""
 			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
 		}
 	}
@@ -120,8 +152,14 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 		if e.Regressed {
 			rep.Regressions++
 		}
+		if e.Latest.Comparison != nil {
+			rep.Compared++
+		}
 	}
 	slices.SortFunc(rep.Entries, func(x, y ReportEntry) int { return cmp.Compare(x.Name, y.Name) })
+	for _, name := range slices.Sorted(maps.Keys(skips)) {
+		rep.Skips = append(rep.Skips, skips[name])
+	}
 	return rep
 }
 
@@ -194,8 +232,15 @@ func medianCI(s Summary, unit string) string {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark report %s\n\n", r.ID)
-	fmt.Fprintf(&b, "%s – %s (UTC), %d runs, %d benchmarks, **%d regressions**. Generated %s.\n\n",
-		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries), r.Regressions, r.Generated.Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s – %s (UTC), %d runs, %d benchmarks, %d compared, **%d regressions**. Generated %s.\n\n",
+		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries), r.Compared, r.Regressions, r.Generated.Format(time.RFC3339))
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, "%d scheduled runs skipped (host saturated):\n\n", r.Skipped)
+		for _, k := range r.Skips {
+			fmt.Fprintf(&b, "- %s, latest %s: %s\n", mdEscape(k.Benchmark), k.Time.UTC().Format(time.RFC3339), mdEscape(k.Reason))
+		}
+		b.WriteString("\n")
+	}
 	if len(r.Entries) == 0 {
 		b.WriteString("No benchmark ran this week.\n")
 		return b.String()
@@ -219,6 +264,9 @@ func (r *Report) Markdown() string {
 		}
 		if e.Failed > 0 {
 			status += fmt.Sprintf(" (%d failed runs)", e.Failed)
+		}
+		if e.LatestSkipped != "" {
+			status += " (then skipped: " + mdEscape(e.LatestSkipped) + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s |\n", mdEscape(e.Name), e.Kind, medianCI(e.Latest.Summary, e.Unit), base, verdict(e.Latest.Comparison), e.Runs, status)
 	}

@@ -20,7 +20,8 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
 .plot{margin:0.5em 0 2em}svg text{font-size:11px;fill:#555}
 </style></head><body>
 <h1>Benchmark report {{.ID}}</h1>
-<p>{{.FromDay}} – {{.ToDay}} (UTC), {{.Runs}} runs, {{len .Rows}} benchmarks, <span class="{{if .Regressions}}reg{{else}}ok{{end}}">{{.Regressions}} regressions</span>. Generated {{.Generated}}.</p>
+<p>{{.FromDay}} – {{.ToDay}} (UTC), {{.Runs}} runs, {{len .Rows}} benchmarks, {{.Compared}} compared, <span class="{{if .Regressions}}reg{{else}}ok{{end}}">{{.Regressions}} regressions</span>. Generated {{.Generated}}.</p>
+{{if .Skips}}<p>{{.SkippedRuns}} scheduled runs skipped (host saturated):</p><ul>{{range .Skips}}<li>{{.Benchmark}}, latest {{.Time}}: {{.Reason}}</li>{{end}}</ul>{{end}}
 {{if not .Rows -}}
 <p>No benchmark ran this week.</p></body></html>
 {{else -}}
@@ -28,7 +29,8 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
 {{range .Rows -}}
 <tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Kind}}</td><td>{{.Latest}}</td><td>{{.Base}}</td><td>{{.Verdict}}</td><td>{{.Runs}}</td><td>
 {{- if .NotCompared}}not compared: {{.NotCompared}}{{else if .Regressed}}<span class="reg">REGRESSION</span>{{else}}<span class="ok">ok</span>{{end}}
-{{- if .SaturatedRuns}} ({{.SaturatedRuns}} runs on a saturated host){{end}}</td></tr>
+{{- if .SaturatedRuns}} ({{.SaturatedRuns}} runs on a saturated host){{end}}
+{{- if .Skipped}} (then skipped: {{.Skipped}}){{end}}</td></tr>
 {{end -}}
 </table>
 {{range .Rows -}}
@@ -54,13 +56,15 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
 type (
 	htmlReport struct {
 		ID, FromDay, ToDay, Generated string
-		Runs, Regressions             int
+		Runs, Regressions, Compared   int
+		SkippedRuns                   int
+		Skips                         []Skip
 		Rows                          []htmlRow
 	}
 	htmlRow struct {
 		Anchor, Name, Kind, Latest, Base, Verdict string
 		Runs                                      int
-		NotCompared                               string
+		NotCompared, Skipped                      string
 		Regressed                                 bool
 		SaturatedRuns                             int
 		Details                                   []string
@@ -88,6 +92,7 @@ func (r *Report) HTML() string {
 	page := htmlReport{
 		ID: r.ID, FromDay: r.From.Format("2006-01-02"), ToDay: r.To.AddDate(0, 0, -1).Format("2006-01-02"),
 		Generated: r.Generated.Format(time.RFC3339), Runs: r.Runs, Regressions: r.Regressions,
+		Compared: r.Compared, SkippedRuns: r.Skipped, Skips: r.Skips,
 	}
 	for i := range r.Entries {
 		e := &r.Entries[i]
@@ -98,7 +103,7 @@ func (r *Report) HTML() string {
 		page.Rows = append(page.Rows, htmlRow{
 			Anchor: anchor(e.Name), Name: e.Name, Kind: e.Kind, Latest: medianCI(e.Latest.Summary, e.Unit), Base: base,
 			Verdict: verdict(e.Latest.Comparison), Runs: e.Runs, NotCompared: e.LatestUntrustworthy, Regressed: e.Regressed,
-			SaturatedRuns: e.Untrustworthy, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
+			SaturatedRuns: e.Untrustworthy, Skipped: e.LatestSkipped, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
 		})
 	}
 	var b strings.Builder

@@ -28,6 +28,9 @@ type Run struct {
 	// Untrustworthy says why the run's figures are not compared (a
 	// saturated host); such a run joins no baseline either.
 	Untrustworthy string `json:"untrustworthy,omitempty"`
+	// Skipped says why the scheduler did not run the benchmark at all (the
+	// host stayed saturated); such a run has no results.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // HostLoad is the host's load average over the last minute and its CPUs.
@@ -76,6 +79,11 @@ type Result struct {
 	Samples []float64 `json:"samples"`
 	// Summary of Samples: the median and its confidence interval.
 	Summary Summary `json:"summary"`
+	// SampleQuantile is set when each sample is one latency quantile of one
+	// time window of the run (http, sql): Summary.Median is then the
+	// median of the windows' quantiles, not the run's median latency
+	// (that is Latency.P50).
+	SampleQuantile float64 `json:"sample_quantile,omitempty"`
 
 	Latency    *Latency     `json:"latency,omitempty"`
 	Exec       *ExecFigures `json:"exec,omitempty"`

@@ -119,12 +119,12 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 		GoVersion: runtime.Version(),
 	}
 	log := r.opts.Logger.With("benchmark", b.Name)
-	if hl, err := r.opts.HostLoad(); err != nil {
+	if hl, saturated, err := r.Saturated(); err != nil {
 		log.Warn("read host load", "err", err)
 	} else {
 		run.HostLoad = &hl
-		if max := r.opts.Config.MaxHostLoad; max > 0 && hl.PerCPU() >= max {
-			run.Untrustworthy = fmt.Sprintf("host saturated: load average %.2f on %d CPUs (limit %.2f per CPU) when the run began", hl.Load1, hl.CPUs, max)
+		if saturated != "" {
+			run.Untrustworthy = saturated + " when the run began"
 		}
 	}
 	log.Info("benchmark starting", "kind", b.Kind)
@@ -156,6 +156,20 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 	}
 	log.Info("benchmark finished", "duration", run.End.Sub(run.Start), "regression", run.Regressed(), "failed", run.Error != "")
 	return run, errors.Join(errs...)
+}
+
+// Saturated reads the host's load and says why it is saturated (the load
+// average per CPU at or above MaxHostLoad), or "" when it is not: a run
+// begun then gets no verdict and joins no baseline.
+func (r *Runner) Saturated() (HostLoad, string, error) {
+	hl, err := r.opts.HostLoad()
+	if err != nil {
+		return HostLoad{}, "", err
+	}
+	if max := r.opts.Config.MaxHostLoad; max > 0 && hl.PerCPU() >= max {
+		return hl, fmt.Sprintf("host saturated: load average %.2f on %d CPUs (limit %.2f per CPU)", hl.Load1, hl.CPUs, max), nil
+	}
+	return hl, "", nil
 }
 
 func (r *Runner) measure(ctx context.Context, b Benchmark) ([]Result, error) {
