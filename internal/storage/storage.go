@@ -111,6 +111,9 @@ func Open(opts Options) (*TSDB, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if err := prepareLogs(opts.Dir, logger); err != nil {
+		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)
+	}
 	db, err := tsdb.Open(opts.Dir, logger, opts.Registerer, to, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)

@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage/remote"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // Durability workload. Each writer owns its series and sends requests one
@@ -163,9 +171,22 @@ func (l *durLedger) rejected(msg string) {
 // internal/storage's TestOutOfOrderSurvivesRepeatedCrashes, which makes the
 // chunk buffer flush at test sizes).
 func TestDurabilityUnderSIGKILL(t *testing.T) {
-	dataDir := t.TempDir()
-	durability(t, func() *proc { return startGMC(t, dataDir, "") }, true)
+	durability(t, t.TempDir(), durRounds, 0)
 }
+
+// TestDurabilityUnderSIGKILLAtStartup kills gmc while it starts: after each
+// round of writes (ended by a SIGKILL, so the next start replays the WAL,
+// loads the m-mapped chunks and writes the replayed out-of-order head into
+// blocks), it starts gmc durStartupKills times in a row and SIGKILLs it at
+// a random point within the time a full start took, then starts it for good
+// and checks every sample acknowledged so far.
+func TestDurabilityUnderSIGKILLAtStartup(t *testing.T) {
+	durability(t, t.TempDir(), []bool{true, true, true, true}, durStartupKills)
+}
+
+// durStartupKills is how many starts in a row TestDurabilityUnderSIGKILLAtStartup
+// kills after each round.
+const durStartupKills = 3
 
 // durRounds is how each round of durability ends: true is SIGKILL, false a
 // clean SIGTERM. Kills follow each other (chunks lost in one crash must not
@@ -173,37 +194,99 @@ func TestDurabilityUnderSIGKILL(t *testing.T) {
 // flushes the head chunk files a later restart then reads).
 var durRounds = []bool{true, true, false, true, true, true, false}
 
-// durability runs the kill-and-restart rounds of durRounds against the
-// server start returns (on the same data dir each time): remote-write
-// writers, and with pushes also out-of-order, JSON and text push writers.
-// After every restart it checks every round so far.
-func durability(t *testing.T, start func() *proc, pushes bool) {
+// durability runs the kill-and-restart rounds (true: SIGKILL, false:
+// SIGTERM) against gmc on dataDir: remote-write, out-of-order, JSON and text
+// push writers. After every stop it starts gmc startupKills times and
+// SIGKILLs it before it is up (or soon after), then starts it for good and
+// checks every round so far.
+func durability(t *testing.T, dataDir string, rounds []bool, startupKills int) {
 	t.Helper()
 	base := time.Now().Add(-time.Minute).UnixMilli()
 	ledger := newDurLedger()
+	rng := rand.New(rand.NewPCG(uint64(base), 16))
 
-	srv := start()
-	for round, kill := range durRounds {
+	t0 := time.Now()
+	srv := startGMC(t, dataDir, "")
+	startTook := time.Since(t0)
+	for round, kill := range rounds {
 		before := ledger.acked.Load()
-		streamAndStop(t, srv, ledger, base, pushes, kill)
+		t0 = time.Now()
+		streamAndStop(t, srv, ledger, base, kill)
 		how := "SIGTERM"
 		if kill {
 			how = "SIGKILL"
 		}
-		t.Logf("round %d (%s): %d requests acknowledged before the stop, %d unacknowledged in all (cut off by a kill)", round+1, how, ledger.acked.Load()-before, ledger.unacked())
+		t.Logf("round %d (%s): %d requests acknowledged before the stop (%.1fs), %d unacknowledged in all (cut off by a kill)",
+			round+1, how, ledger.acked.Load()-before, time.Since(t0).Seconds(), ledger.unacked())
 		if len(ledger.badCode) > 0 {
 			t.Fatalf("%s refused %d writes before it was stopped, first: %s", srv.name, len(ledger.badCode), ledger.badCode[0])
 		}
-		srv = start()
+		for i := range startupKills {
+			at := time.Duration(rng.Int64N(int64(startTook)))
+			t.Logf("round %d: start %d killed %s after exec (%s)", round+1, i+1, at.Round(time.Millisecond), killDuringStart(t, dataDir, at))
+		}
+		t0 = time.Now()
+		srv = startGMC(t, dataDir, "")
+		startTook = time.Since(t0)
+		t0 = time.Now()
 		checkDurable(t, srv, ledger, base, round+1)
+		t.Logf("round %d: restart took %.1fs, read-back %.1fs", round+1, startTook.Seconds(), time.Since(t0).Seconds())
 	}
+}
+
+// killDuringStart starts gmc on dataDir, SIGKILLs it after, and returns
+// how far its start had got by then, as its log tells.
+func killDuringStart(t *testing.T, dataDir string, after time.Duration) string {
+	t.Helper()
+	addr := freeAddr(t)
+	p := spawn(t, "gmc", gmcBinary, addr, t.TempDir(),
+		[]string{"server", "--web.listen-address", addr, "--storage.path", dataDir})
+	select {
+	case <-p.done:
+		p.dumpLog(t)
+		t.Fatalf("gmc exited %s after its start, before the kill: %v", after, p.waitErr)
+	case <-time.After(after):
+	}
+	p.kill(t)
+	log, err := os.ReadFile(p.logPath)
+	if err != nil {
+		t.Fatalf("read log of gmc: %v", err)
+	}
+	return startPhase(string(log))
+}
+
+// startPhase names the last step of the embedded TSDB's opening (or gmc
+// serving) that gmc's log shows.
+func startPhase(log string) string {
+	phase := "before opening the TSDB"
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, "component=tsdb") && !strings.Contains(line, "gmc server listening") {
+			continue // the tiers' TSDBs log the same steps
+		}
+		for _, s := range []struct{ msg, phase string }{
+			{"Replaying on-disk memory mappable chunks", "loading m-mapped head chunks"},
+			{"Replaying WAL", "replaying the WAL"},
+			{"repair was cut off", "restoring a cut-off log repair"},
+			{"torn record", "repairing a log"},
+			{"attempting repair", "repairing a log"},
+			{"WBL segment loaded", "replaying the out-of-order WAL"},
+			{"out-of-order compaction started", "writing the out-of-order head into blocks"},
+			{"Head GC started", "truncating the out-of-order WAL"},
+			{"gmc server listening", "serving"},
+		} {
+			if strings.Contains(line, s.msg) {
+				phase = s.phase
+			}
+		}
+	}
+	return phase
 }
 
 // streamAndStop runs the writers against gmc until durAckTarget more
 // requests are acknowledged (or durMaxWrite passes), then SIGKILLs gmc while
 // they keep writing (or with kill false stops it with SIGTERM), and waits
 // for the writers to stop.
-func streamAndStop(t *testing.T, gmc *proc, ledger *durLedger, base int64, pushes, kill bool) {
+func streamAndStop(t *testing.T, gmc *proc, ledger *durLedger, base int64, kill bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), durMaxWrite+10*time.Second)
 	defer cancel()
@@ -213,14 +296,12 @@ func streamAndStop(t *testing.T, gmc *proc, ledger *durLedger, base int64, pushe
 	for w := range durRWSeries() {
 		writers = append(writers, durSeriesID{kind: durRW, writer: w})
 	}
-	if pushes {
-		writers = append(writers, durSeriesID{kind: durOOO})
-		for w := range durJSONWriters {
-			writers = append(writers, durSeriesID{kind: durJSON, writer: w})
-		}
-		for w := range durTextWriters {
-			writers = append(writers, durSeriesID{kind: durText, writer: w})
-		}
+	writers = append(writers, durSeriesID{kind: durOOO})
+	for w := range durJSONWriters {
+		writers = append(writers, durSeriesID{kind: durJSON, writer: w})
+	}
+	for w := range durTextWriters {
+		writers = append(writers, durSeriesID{kind: durText, writer: w})
 	}
 	var wg sync.WaitGroup
 	for _, w := range writers {
@@ -364,10 +445,13 @@ func durLabels(w durSeriesID, i int) map[string]string {
 
 // checkDurable reads every series of the workload back from gmc and checks
 // that each acknowledged sample is present with its value, and that nothing
-// present differs from what was sent.
+// present differs from what was sent. It reads the samples by remote read
+// (streamed XOR chunks: after 7 rounds, ~850k samples come back in seconds,
+// where the same as PromQL JSON took tens of seconds on a busy machine), and
+// checks that PromQL counts the same samples per series.
 func checkDurable(t *testing.T, gmc *proc, ledger *durLedger, base int64, rounds int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), durReadTimeout)
 	defer cancel()
 	ledger.mu.Lock()
 	defer ledger.mu.Unlock()
@@ -376,6 +460,7 @@ func checkDurable(t *testing.T, gmc *proc, ledger *durLedger, base int64, rounds
 		maxK = max(maxK, k)
 	}
 	at := base + int64(maxK)*durStepMs + 1000
+	window := 40 * time.Minute
 
 	want := map[string]durSeriesID{}
 	for w := range ledger.sent {
@@ -383,19 +468,29 @@ func checkDurable(t *testing.T, gmc *proc, ledger *durLedger, base int64, rounds
 			want[labelsKey(durLabels(w, i))] = durSeriesID{kind: w.kind, writer: w.writer, series: i}
 		}
 	}
-	r, err := instantQuery(ctx, gmc.URL(), `{__name__=~"e2e_dur_.*"}[40m]`, at)
+	read, err := remoteReadSamples(ctx, gmc.URL(), at-window.Milliseconds()+1, at,
+		&prompb.LabelMatcher{Type: prompb.LabelMatcher_RE, Name: "__name__", Value: "e2e_dur_.*"})
 	if err != nil {
 		t.Fatalf("read back the written samples: %v", err)
 	}
+	counts, err := instantQuery(ctx, gmc.URL(), fmt.Sprintf(`count_over_time({__name__=~"e2e_dur_.*"}[%dms])`, window.Milliseconds()), at)
+	if err != nil {
+		t.Fatalf("count the written samples by PromQL: %v", err)
+	}
 	got := map[durSeriesID]map[int64]float64{}
-	for _, s := range r.Series {
-		id, ok := want[s.key()]
+	readCounts := map[string]int{} // by label set without __name__, as count_over_time names them
+	for key, pts := range read {
+		id, ok := want[key]
 		if !ok {
-			t.Errorf("unexpected series %s (%d samples)", s.key(), len(s.Points))
+			t.Errorf("unexpected series %s (%d samples)", key, len(pts))
 			continue
 		}
-		got[id] = pointMap(s.Points)
+		got[id] = pts
+		ls := durLabels(durSeriesID{kind: id.kind, writer: id.writer}, id.series)
+		delete(ls, "__name__")
+		readCounts[labelsKey(ls)] = len(pts)
 	}
+	checkCounts(t, readCounts, counts)
 
 	var acked, lost, inflightKept int
 	lostByKind := map[durKind]int{}
@@ -434,10 +529,89 @@ func checkDurable(t *testing.T, gmc *proc, ledger *durLedger, base int64, rounds
 	t.Logf("after %d rounds: all %d acknowledged samples present; %d samples of unacknowledged requests kept", rounds, acked, inflightKept)
 }
 
-func pointMap(ps []point) map[int64]float64 {
-	m := make(map[int64]float64, len(ps))
-	for _, p := range ps {
-		m[p.T] = p.V
+// durReadTimeout bounds one read-back of every round so far.
+const durReadTimeout = 2 * time.Minute
+
+// checkCounts checks that PromQL's count_over_time per series (which drops
+// __name__) equals the samples remote read returned, by label set.
+func checkCounts(t *testing.T, read map[string]int, counts result) {
+	t.Helper()
+	if len(counts.Series) != len(read) {
+		t.Errorf("PromQL counts the samples of %d series, remote read returned %d", len(counts.Series), len(read))
 	}
-	return m
+	for _, s := range counts.Series {
+		if n, ok := read[s.key()]; len(s.Points) != 1 || !ok || float64(n) != s.Points[0].V {
+			t.Errorf("%s: PromQL counts %v, remote read returned %d samples", s.key(), s.Points, n)
+		}
+	}
+}
+
+// remoteReadSamples reads the float samples of the series matching ms in
+// [mint, maxt] by remote read, in streamed XOR chunks, keyed by labelsKey.
+func remoteReadSamples(ctx context.Context, base string, mint, maxt int64, ms ...*prompb.LabelMatcher) (map[string]map[int64]float64, error) {
+	data, err := (&prompb.ReadRequest{
+		Queries:               []*prompb.Query{{StartTimestampMs: mint, EndTimestampMs: maxt, Matchers: ms}},
+		AcceptedResponseTypes: []prompb.ReadRequest_ResponseType{prompb.ReadRequest_STREAMED_XOR_CHUNKS},
+	}).Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("marshal read request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/read", bytes.NewReader(snappy.Encode(nil, data)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("X-Prometheus-Remote-Read-Version", "0.1.0")
+	resp, err := http.DefaultClient.Do(req) // bounded by ctx
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+		return nil, fmt.Errorf("remote read: HTTP %d: %s", resp.StatusCode, b)
+	}
+	out := map[string]map[int64]float64{}
+	cr := remote.NewChunkedReader(resp.Body, 50<<20, nil)
+	for {
+		var frame prompb.ChunkedReadResponse
+		if err := cr.NextProto(&frame); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("remote read: frame: %w", err)
+		}
+		for _, s := range frame.ChunkedSeries {
+			ls := make(map[string]string, len(s.Labels))
+			for _, l := range s.Labels {
+				ls[l.Name] = l.Value
+			}
+			key := labelsKey(ls)
+			pts := out[key]
+			if pts == nil {
+				pts = map[int64]float64{}
+				out[key] = pts
+			}
+			for _, c := range s.Chunks {
+				ch, err := chunkenc.FromData(chunkenc.Encoding(c.Type), c.Data)
+				if err != nil {
+					return nil, fmt.Errorf("remote read: chunk of %s: %w", key, err)
+				}
+				it := ch.Iterator(nil)
+				for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+					if vt != chunkenc.ValFloat {
+						return nil, fmt.Errorf("remote read: %s holds a %s sample", key, vt)
+					}
+					ts, v := it.At()
+					if ts < mint || ts > maxt {
+						continue // chunks are whole: they may reach past the range
+					}
+					if old, dup := pts[ts]; dup && old != v {
+						return nil, fmt.Errorf("remote read: %s has two values at %d: %v and %v", key, ts, old, v)
+					}
+					pts[ts] = v
+				}
+			}
+		}
+	}
 }
