@@ -2,9 +2,10 @@
 // time and watches it for leaks: -services simulated services remote-write
 // their metrics every -interval, a dashboard-like reader runs the Overview's
 // kind of queries, and gmc evaluates its default rules plus a rule file over
-// the services. Every -report it prints gmc's RSS, goroutines, open file
-// descriptors, head series, and the p99 of ingest and query requests in that
-// interval; at the end, the drift per hour of each (a least-squares slope
+// the services. Every -report it prints gmc's RSS (and its anonymous part:
+// the rest is mapped files such as the head's chunk files), Go heap in use,
+// goroutines, open file descriptors, head series and chunks, and the p99 of
+// ingest and query requests in that interval; at the end, the drift per hour of each (a least-squares slope
 // over the samples after the first fifth, the warm-up). Flat memory is the bar.
 //
 //	go run ./bench/soak                          # 2 minutes
@@ -109,10 +110,11 @@ func (l *latencies) take() (p99 float64, n, errs int, lastErr string) {
 
 // sample is one report line's figures.
 type sample struct {
-	at                                     time.Duration
-	rss, goroutines, fds, heads            float64
-	ingestP99, queryP99                    float64
-	ingestN, queryN, ingestErrs, queryErrs int
+	at                                      time.Duration
+	rss, anon, heap, goroutines, fds, heads float64
+	chunks                                  float64
+	ingestP99, queryP99                     float64
+	ingestN, queryN, ingestErrs, queryErrs  int
 }
 
 func run(ctx context.Context) error {
@@ -201,7 +203,7 @@ func run(ctx context.Context) error {
 
 	fmt.Printf("gmc pid %d at %s; %d services every %s, dashboard every %s, for %s (machine load now %s)\n",
 		p.PID(), base, *services, *interval, *queryEvery, *dur, loadAvg())
-	fmt.Printf("%8s %9s %10s %5s %7s %12s %12s %s\n", "elapsed", "RSS MiB", "goroutines", "fds", "series", "ingest p99", "query p99", "load")
+	fmt.Printf("%8s %9s %9s %9s %10s %5s %7s %8s %12s %12s %s\n", "elapsed", "RSS MiB", "anon MiB", "heap MiB", "goroutines", "fds", "series", "chunks", "ingest p99", "query p99", "load")
 	var samples []sample
 	tick := time.NewTicker(*report)
 	defer tick.Stop()
@@ -220,16 +222,17 @@ func run(ctx context.Context) error {
 		s := sample{at: time.Since(start)}
 		if m, err := p.Memory(); err == nil {
 			s.rss = float64(m.RSS) / (1 << 20)
+			s.anon = float64(m.Anon) / (1 << 20)
 		}
 		s.fds = countFDs(p.PID())
-		s.goroutines, s.heads = scrape(client, base)
+		s.goroutines, s.heads, s.heap, s.chunks = scrape(client, base)
 		var ie, qe string
 		s.ingestP99, s.ingestN, s.ingestErrs, ie = ingest.take()
 		s.queryP99, s.queryN, s.queryErrs, qe = query.take()
 		hp99, hn, herrs, he := heavyLat.take()
 		samples = append(samples, s)
-		fmt.Printf("%8s %9.1f %10.0f %5.0f %7.0f %9.1f ms %9.1f ms %s", s.at.Round(time.Second), s.rss, s.goroutines, s.fds, s.heads,
-			s.ingestP99, s.queryP99, loadAvg())
+		fmt.Printf("%8s %9.1f %9.1f %9.1f %10.0f %5.0f %7.0f %8.0f %9.1f ms %9.1f ms %s", s.at.Round(time.Second), s.rss, s.anon, s.heap,
+			s.goroutines, s.fds, s.heads, s.chunks, s.ingestP99, s.queryP99, loadAvg())
 		if *heavy > 0 {
 			fmt.Printf("  heavy: %d answered, p99 %.0f ms, %d errors (%.120s)", hn, hp99, herrs, he)
 		}
@@ -250,6 +253,9 @@ func run(ctx context.Context) error {
 		f          func(sample) float64
 	}{
 		{"RSS", " MiB", func(s sample) float64 { return s.rss }},
+		{"anon RSS", " MiB", func(s sample) float64 { return s.anon }},
+		{"heap in use", " MiB", func(s sample) float64 { return s.heap }},
+		{"head chunks", "", func(s sample) float64 { return s.chunks }},
 		{"goroutines", "", func(s sample) float64 { return s.goroutines }},
 		{"fds", "", func(s sample) float64 { return s.fds }},
 		{"ingest p99", " ms", func(s sample) float64 { return s.ingestP99 }},
@@ -487,10 +493,11 @@ func timed(ctx context.Context, client *http.Client, u string, lat *latencies) {
 	}
 }
 
-// scrape reads go_goroutines and prometheus_tsdb_head_series from gmc's
-// own /metrics (NaN when unreadable).
-func scrape(client *http.Client, base string) (goroutines, headSeries float64) {
-	goroutines, headSeries = math.NaN(), math.NaN()
+// scrape reads go_goroutines, prometheus_tsdb_head_series,
+// go_memstats_heap_inuse_bytes (as MiB) and prometheus_tsdb_head_chunks
+// from gmc's own /metrics (NaN when unreadable).
+func scrape(client *http.Client, base string) (goroutines, headSeries, heapMiB, headChunks float64) {
+	goroutines, headSeries, heapMiB, headChunks = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
 		return
@@ -503,6 +510,13 @@ func scrape(client *http.Client, base string) (goroutines, headSeries float64) {
 		}
 		if v, ok := strings.CutPrefix(line, "prometheus_tsdb_head_series "); ok {
 			headSeries, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
+			heapMiB, _ = strconv.ParseFloat(v, 64)
+			heapMiB /= 1 << 20
+		}
+		if v, ok := strings.CutPrefix(line, "prometheus_tsdb_head_chunks "); ok {
+			headChunks, _ = strconv.ParseFloat(v, 64)
 		}
 	}
 	return
