@@ -64,6 +64,11 @@ export function mount(main) {
  * a regression.
  */
 function verdict(e) {
+  if (e.latest_skipped) {
+    const p = pill('stale', 'skipped');
+    p.title = e.latest_skipped;
+    return p;
+  }
   if (e.latest_untrustworthy) {
     const p = pill('stale', 'not compared');
     p.title = e.latest_untrustworthy;
@@ -89,22 +94,41 @@ function renderReport(rep, kpis, report) {
     kpi('Report', rep.id || '–'),
     kpi('Runs', String(rep.runs ?? '–')),
     kpi('Benchmarks', String(es.length)),
-    kpi('Regressions', String(rep.regressions ?? 0), rep.regressions ? 'bad' : 'good'));
+    // "0 regressions" in green meant nothing when no run was compared
+    // (every one on a saturated host): say so, neutral.
+    rep.compared === 0 && !rep.regressions
+      ? kpi('Regressions', 'none compared', null, `no benchmark's latest run got a verdict${rep.skipped_runs ? ` · ${rep.skipped_runs} runs skipped (host saturated)` : ''}`)
+      : kpi('Regressions', String(rep.regressions ?? 0), rep.regressions ? 'bad' : 'good',
+        rep.compared != null ? `${rep.compared} of ${es.length} compared` + (rep.skipped_runs ? ` · ${rep.skipped_runs} runs skipped (host saturated)` : '') : null));
   report.note.textContent = `${when(rep.from)} → ${when(rep.to)} · generated ${when(rep.generated)}`;
   report.body.replaceChildren(
     h('div', {class: 'row'}, ['html', 'md', 'json'].map((f) => h('a', {href: `/benchmark/report?format=${f}`, target: '_blank', class: 'btn'}, f.toUpperCase()))),
     h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': es.length},
-      h('thead', {}, h('tr', {}, ['Benchmark', 'Kind', 'Median', 'Change vs baseline', 'p', 'Runs', 'Trend', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Benchmark', 'Kind', 'Compared figure', 'Run p50 / p99', 'Change vs baseline', 'p', 'Runs', 'Trend', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, es.map((e) => {
         const u = benchUnit(e.unit);
         const c = e.latest && e.latest.comparison;
         const med = e.latest && e.latest.summary ? e.latest.summary.median : null;
         const ch = c ? `${c.change >= 0 ? '+' : ''}${num(c.change * 100)}%` + (c.change_lo || c.change_hi ? ` [${num(c.change_lo * 100)}, ${num(c.change_hi * 100)}]` : '') : '–';
         return h('tr', {class: e.regressed ? 'regressed' : null, 'data-benchmark': e.name},
-          h('td', {}, e.name), h('td', {}, e.kind), h('td', {class: 'num'}, u.fmt(med)),
+          h('td', {}, e.name), h('td', {}, e.kind), h('td', {class: 'num', 'data-col': 'median'}, u.fmt(med), h('div', {class: 'muted small'}, sampleWhat(e.latest))),
+          h('td', {class: 'num', 'data-col': 'latency'}, e.latest && e.latest.latency ? `${u.fmt(e.latest.latency.p50)} / ${u.fmt(e.latest.latency.p99)}` : '–'),
           h('td', {class: 'num'}, ch), h('td', {class: 'num'}, c ? num(c.p) : '–'),
           h('td', {class: 'num'}, `${e.runs}${e.failed_runs ? ` (${e.failed_runs} failed)` : ''}`),
           h('td', {}, sparkline((e.trend || []).map((p) => p.median), e.regressed ? PALETTE[3] : PALETTE[0])),
           h('td', {'data-col': 'verdict'}, verdict(e)));
       })))));
+}
+
+/**
+ * sampleWhat says what the compared median is the median of: for load
+ * kinds (http, sql) each sample is one window's latency quantile, so it is
+ * not the run's median latency (a 4.24 s "median" was the median of
+ * per-window p99s).
+ */
+export function sampleWhat(res) {
+  if (!res) return '';
+  const q = res.sample_quantile;
+  if (q) return `median of per-window p${num(q * 100)}`;
+  return `median of ${(res.samples || []).length || 'the'} samples`;
 }

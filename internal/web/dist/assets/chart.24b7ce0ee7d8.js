@@ -94,8 +94,12 @@ function emptyNote(el, text) {
  * (1-based series indices) fills between two series.
  */
 export class LineChart {
-  constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null}) {
+  constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null, log = false, xRange = null}) {
     this.unit = unit;
+    // log: a log-10 y axis (values ≤ 0 are not drawn); xRange: [from, to]
+    // (Unix s) pins the time axis to a window whatever the data cover.
+    this.log = log;
+    this.xRange = xRange;
     this.height = height;
     this.bandsSpec = bands;
     this.legend = legend;
@@ -117,7 +121,7 @@ export class LineChart {
   }
 
   update(xs, series, emptyText = 'No data in this time range') {
-    const data = [xs, ...series.map((s) => s.data)];
+    const data = [xs, ...series.map((s) => (this.log ? s.data.map((v) => (v != null && v > 0 ? v : null)) : s.data))];
     const points = countPoints(data);
     this.el.dataset.points = String(points);
     this.el.dataset.series = String(series.length);
@@ -163,8 +167,11 @@ export class LineChart {
       cursor: {points: {size: 6}, drag: {x: true, y: false, setScale: false}, sync: {key: 'gmc'}},
       hooks: {setSelect: [zoomSelect]},
       legend: {show: false},
-      scales: {x: {time: true}, y: {range: (u, lo, hi) => yRange(lo, hi, this.min)}},
-      axes: [timeAxis(), valueAxis(unit)],
+      scales: {
+        x: this.xRange ? {time: true, range: () => this.xRange} : {time: true},
+        y: this.log ? {distr: 3, log: 10, range: (u, lo, hi) => logRange(lo, hi)} : {range: (u, lo, hi) => yRange(lo, hi, this.min)},
+      },
+      axes: [timeAxis(), this.log ? {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits} : valueAxis(unit)],
       series: [{value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}'}, ...series.map((s, i) => {
         const color = s.color || PALETTE[i % PALETTE.length];
         return {
@@ -221,6 +228,15 @@ export function yRange(lo, hi, min) {
   }
   const pad = (hi - lo) * 0.08;
   return [lo >= 0 && lo - pad < 0 ? 0 : lo - pad, hi + pad];
+}
+
+/** logRange is a log axis' span: whole decades around the data (1 – 10 when there is none). */
+export function logRange(lo, hi) {
+  if (!(lo > 0) || !(hi > 0)) return [1, 10];
+  const a = 10 ** Math.floor(Math.log10(lo));
+  let b = 10 ** Math.ceil(Math.log10(hi));
+  if (b <= a) b = a * 10;
+  return [a, b];
 }
 
 /**

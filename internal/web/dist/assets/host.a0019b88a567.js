@@ -7,7 +7,7 @@
 // interrupts, file descriptors, sockstat, which it does not).
 import {query, queryRange, align, lines, scalarOf, instantBy, labelValues} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, units, bar, num, kpi, ago, when} from './util.js';
+import {h, units, bar, num, kpi, ago, when, pill} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -38,11 +38,26 @@ export function mount(main, ctx) {
   return {
     async refresh(w, signal) {
       if (!name) {
-        const hosts = await labelValues('host', 'node_cpu_seconds_total', w, signal);
-        head.replaceChildren(h('h1', {}, 'Hosts'));
+        const H = Q.hostsNow;
+        const [hosts, age, perMin, cpu, mem, load, cores] = await Promise.all([
+          labelValues('host', 'node_cpu_seconds_total', w, signal),
+          ...[H.age, H.perMin, H.cpu, H.mem, H.load, H.cores].map((e) => query(e, null, signal).then((r) => instantBy(r, 'host')))]);
+        head.replaceChildren(h('h1', {}, 'Hosts'), h('span', {class: 'muted'}, 'now, from each agent\'s samples'));
         fs.el.hidden = true;
-        grid.replaceChildren(h('ul', {class: 'hosts'}, hosts.length ? hosts.map((x) => h('li', {}, h('a', {href: ctx.href('host', x)}, x)))
-          : h('li', {class: 'muted'}, 'No agent reports a host label yet.')));
+        grid.replaceChildren(h('div', {class: 'card wide'}, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl hosts', 'data-rows': hosts.length},
+          h('thead', {}, h('tr', {}, ['Host', 'State', 'CPU busy', 'Memory used', 'Load (1m)'].map((t) => h('th', {}, t)))),
+          h('tbody', {}, hosts.length ? hosts.map((x) => {
+            const st = hostState(age.get(x), perMin.get(x));
+            const gone = st.state !== 'up';
+            const ld = load.get(x);
+            const nc = cores.get(x);
+            return h('tr', {'data-host': x},
+              h('td', {}, h('a', {href: ctx.href('host', x)}, x)),
+              h('td', {'data-col': 'state', title: st.why}, pill(st.state), h('span', {class: 'muted small'}, ' ', st.seen)),
+              h('td', {class: 'num', 'data-col': 'cpu'}, gone || !cpu.has(x) ? '–' : bar(cpu.get(x) / 100, units.pct.fmt(cpu.get(x)), cpu.get(x) >= 90 ? 'bad' : cpu.get(x) >= 70 ? 'warn' : 'good')),
+              h('td', {class: 'num', 'data-col': 'memory'}, gone || !mem.has(x) ? '–' : bar(mem.get(x) / 100, units.pct.fmt(mem.get(x)), mem.get(x) >= 90 ? 'bad' : mem.get(x) >= 75 ? 'warn' : 'good')),
+              h('td', {class: 'num', 'data-col': 'load'}, gone || ld == null ? '–' : `${num(ld)}${nc ? ` on ${nc} CPUs (${num(ld / nc)} per CPU)` : ''}`));
+          }) : h('tr', {}, h('td', {colspan: 5, class: 'muted'}, 'No agent reports a host label yet.')))))));
         return;
       }
       const q = Q.host(name, w.rw);
@@ -55,7 +70,7 @@ export function mount(main, ctx) {
         Promise.all([q.cores, q.memTotal, q.fsUsed, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot].map(now))]);
       const xs = align([], w).xs;
       C.cores.chart.update(xs, lines(cores, w, ['cpu'], 'cpu ').sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
-      C.modes.chart.update(xs, lines(modes, w, ['mode']), 'No CPU metrics for this host');
+      C.modes.chart.update(xs, lines(modes, w, ['mode']).map((s) => ({...s, color: MODE_COLORS[s.label] || MODE_COLORS.other})), 'No CPU metrics for this host');
       C.load.chart.update(xs, lines(load, w, ['__name__']).map((s) => ({...s, label: s.label.replace('node_', '')})), 'No load metrics for this host');
       C.mem.chart.update(xs, [...lines(used, w, [], 'used'), ...lines(cached, w, [], 'cache+buffers'), ...lines(swap, w, [], 'swap used')]
         .map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), 'No memory metrics for this host');
@@ -103,4 +118,29 @@ export function mount(main, ctx) {
     },
     destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
   };
+}
+
+/**
+ * MODE_COLORS gives each CPU mode its own colour, far apart from the others
+ * (by palette index, softirq and user came out two near-identical blues).
+ */
+export const MODE_COLORS = {
+  user: '#4cc2ff', system: '#ffb547', iowait: '#ff7b72', softirq: '#d2a8ff', irq: '#f778ba', nice: '#7ee787',
+  steal: '#bf4b8a', guest: '#8b949e', guest_nice: '#f0f6fc', other: '#2ea043',
+};
+
+/**
+ * hostState is a host's state from its agent's newest sample: up within
+ * 3 sample intervals (at least 5 s, the services' stale_after), stale within
+ * 10 (at least 10 s), else down; the interval is read from the samples of
+ * the last minute (1 s when unknown). No sample in the lookback: down.
+ */
+export function hostState(age, perMin) {
+  const every = perMin > 0 ? 60 / perMin : 1;
+  const staleAfter = Math.max(5, 3 * every);
+  const downAfter = Math.max(10, 10 * every);
+  if (age == null || !isFinite(age)) return {state: 'down', seen: 'no sample in 5m', why: 'no sample of node_cpu_seconds_total in the last 5 minutes'};
+  const state = age <= staleAfter ? 'up' : age <= downAfter ? 'stale' : 'down';
+  return {state, seen: `${ago(Math.max(0, age))} ago`,
+    why: `newest sample ${num(age)} s ago; the agent samples every ~${num(every)} s: up within ${num(staleAfter)} s, stale within ${num(downAfter)} s`};
 }

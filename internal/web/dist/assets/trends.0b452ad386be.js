@@ -4,8 +4,9 @@
 // week-over-week change, the peaks, and the forecast with its model and
 // error. #/trends/<service>?metric=…&window=7d|30d.
 import {getJSON, query, labelValues, NotFound, NotAvailable} from './api.js';
-import {LineChart, card} from './chart.js';
+import {LineChart, card, PALETTE} from './chart.js';
 import {h, units, kpi, num, when, clock} from './util.js';
+import * as Q from './queries.js';
 
 const WINDOWS = ['7d', '30d'];
 
@@ -60,7 +61,11 @@ export function mount(main, ctx) {
     async refresh(w, signal) {
       const status = await getJSON('/system/status', signal);
       const services = (status.services || []).map((s) => s.service).sort();
-      const svc = ctx.arg || services[0] || '';
+      // Open on where orders enter the desk (stage="entry", else named
+      // like a gateway): the first service by name was a backtester that
+      // counts no orders ("0/s").
+      const entry = ctx.arg ? [] : (await query(Q.overview.gateways, null, signal)).map((s) => s.metric.service).filter((x) => services.includes(x)).sort();
+      const svc = ctx.arg || entry[0] || services[0] || '';
       const names = svc ? await labelValues('__name__', `{service=${JSON.stringify(svc)}}`, null, signal) : [];
       const metrics = names.filter((n) => !/^(ALERTS|sla:|gmc_bench_)/.test(n) && !/_bucket$/.test(n));
       const metric = p.metric || PREFERRED.find((m) => metrics.includes(m)) || metrics[0] || '';
@@ -120,6 +125,8 @@ export function mount(main, ctx) {
       kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null, t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : ''),
       kpi('Trend', f.status === 'insufficient_data' ? 'not enough data' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
         f.status === 'insufficient_data' ? `${f.points} hourly points` : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)}`, f.slope_per_day),
+      kpi('This hour so far', t.current_hour ? unit.fmt(t.current_hour.value) : '–', null,
+        t.current_hour ? `since ${new Date(t.current_hour.start * 1000).toISOString().slice(11, 16)} UTC (${num(t.current_hour.seconds / 60)} min), not in the analysis` : 'no data in the hour in progress'),
       kpi('Coverage', `${num(t.coverage * 100)}%`, t.coverage < 0.5 ? 'warn' : null, `${t.series.length} of ${Math.round((t.end - t.start) / t.step_seconds) + 1} hours`, t.coverage));
 
     const xs = t.series.map((p) => p[0]);
@@ -127,9 +134,20 @@ export function mount(main, ctx) {
     const fit = f.status && f.status !== 'insufficient_data' ? xs.map((x) => f.current + (f.slope_per_day * (x - t.end)) / 86400) : null;
     const series = [{label: t.metric, data: ys}];
     if (fit) series.push({label: 'fitted line', data: fit, dash: [6, 4], color: '#8b949e', points: {show: false}});
+    // The hour in progress, apart from the whole hours: its own dot at now.
+    const cur = t.current_hour;
+    if (cur && cur.end > (xs.at(-1) ?? -Infinity)) {
+      xs.push(cur.end);
+      ys.push(null);
+      if (fit) fit.push(null);
+      series.push({label: 'this hour so far', data: [...xs.slice(0, -1).map(() => null), cur.value], color: PALETTE[1], points: {show: true, size: 7}});
+    }
     const main = card(`${t.metric} · ${t.window}`, {wide: true, note: what});
     if (chart) chart.destroy();
-    chart = new LineChart(main.body, {id: 'trend', unit, height: 240});
+    // The axis spans the chosen window (a lone first hour sat at the far
+    // left of an axis labelled with unrelated dates; 7d and 30d looked alike).
+    const from = t.end - Number.parseInt(t.window, 10) * 86400;
+    chart = new LineChart(main.body, {id: 'trend', unit, height: 240, xRange: [from, Math.max(t.end, cur ? cur.end : t.end)]});
     chart.update(xs, series);
 
     const prof = (title, id, rows, label) => {
@@ -160,7 +178,7 @@ export function mount(main, ctx) {
       h('thead', {}, h('tr', {}, h('th', {}, 'Hour ending'), h('th', {}, 'Value'))),
       h('tbody', {}, (t.peaks || []).map((x) => h('tr', {}, h('td', {}, when(new Date(x.time * 1000))), h('td', {class: 'num'}, unit.fmt(x.value)))))));
     body.replaceChildren(main.el, h('div', {class: 'grid'},
-      prof('By hour of day (UTC)', 'hour', t.hour_of_day || [], (r, short) => (short ? String(r.hour) : `${String(r.hour).padStart(2, '0')}:00 UTC`)),
+      prof('By hour of day (UTC, labelled by the hour\'s start)', 'hour', byStart(t.hour_of_day || []), (r, short) => (short ? String(r.start) : `${String(r.start).padStart(2, '0')}:00–${String((r.start + 1) % 24).padStart(2, '0')}:00 UTC`)),
       prof('By day of week', 'day', t.day_of_week || [], (r, short) => (short ? r.day.slice(0, 3) : r.day)),
       fc.el, pk.el),
     h('p', {class: 'muted small'}, `PromQL: ${t.expr}, at each whole hour ${when(new Date(t.start * 1000))} → ${when(new Date(t.end * 1000))}.`));
@@ -178,4 +196,14 @@ function outlook(f) {
     case 'insufficient_data': return 'not enough hourly points to fit';
     default: return f.status || '–';
   }
+}
+
+/**
+ * byStart relabels the hour-of-day profile by each hour's start: the API
+ * files a value under the UTC hour of its timestamp, the hour's end (11:00–
+ * 12:00 in bucket 12), so bucket h is the hour starting at h−1. Sorted
+ * 0…23 by start.
+ */
+export function byStart(rows) {
+  return rows.map((r) => ({...r, start: (r.hour + 23) % 24})).sort((a, b) => a.start - b.start);
 }

@@ -64,6 +64,9 @@ function renderChrome(route) {
   nav.replaceChildren(...NAV.map(([p, label]) =>
     h('a', {href: href(p, '', route.range.key), class: route.page === p || (p === 'overview' && route.page === 'service') || (p === 'risk' && route.page === 'trading') ? 'active' : null}, label)));
   const picker = document.getElementById('range');
+  // Trends picks its own window (7d/30d of whole hours): the global range
+  // would do nothing there.
+  picker.hidden = route.page === 'trends';
   // Time shift: half a range earlier or later; "now" returns to a range ending now.
   const rg = route.range;
   const end = rg.end != null ? rg.end : Date.now() / 1000;
