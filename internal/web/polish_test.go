@@ -145,6 +145,35 @@ func TestBrowserPolish(t *testing.T) {
 		}
 	})
 
+	// #12: a p99 tile was capped at the classic buckets' last edge ("> 1 s")
+	// although the native histogram beside them gave 2.835 s: the edges the
+	// pages cap at are those of services without a native histogram.
+	t.Run("edges-only-classic", func(t *testing.T) {
+		body := "gmc_order_latency_seconds_bucket{le=\"1\"} 5\ngmc_order_latency_seconds_bucket{le=\"+Inf\"} 9\ngmc_order_latency_seconds 1\n"
+		resp, err := http.Post(st.URL+"/metrics/job/both", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("push: %s", resp.Status)
+		}
+		if n := instant(t, st, `count(gmc_order_latency_seconds_bucket{job="both"}) + count(gmc_order_latency_seconds{job="both"})`); n != 3 {
+			t.Fatalf("pushed series: %v, want 3", n)
+		}
+		load(t, ctx, st.URL+"/#/overview?range=1h")
+		count := func(sel string) int {
+			return evalAsync[int](t, ctx, `import('/assets/queries.js').then((Q) => fetch('/api/v1/query?query=' + encodeURIComponent(Q.edges('gmc_order_latency_seconds', `+jsString(sel)+`))))
+				.then((r) => r.json()).then((b) => b.data.result.length)`)
+		}
+		if n := count(`{job="both"}`); n != 0 {
+			t.Errorf("edges of a service with a native histogram: %d, want none (no cap)", n)
+		}
+		if n := count(`{service="` + webtest.Classic + `"}`); n == 0 {
+			t.Errorf("edges of classic-only %s: none, want its buckets' edges", webtest.Classic)
+		}
+	})
+
 	// #8: with no service chosen, Trends opens on an entry service.
 	t.Run("trends-default", func(t *testing.T) {
 		load(t, ctx, st.URL+"/#/trends")
