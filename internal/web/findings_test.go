@@ -267,6 +267,11 @@ func TestBrowserCharts(t *testing.T) {
 		if label != "" {
 			t.Errorf("latency axis titled %q", label)
 		}
+		// A zero tick is "0", not "0 µs" under ticks in ms.
+		ticks := eval[[]string](t, ctx, `(() => { const u = document.querySelector('[data-chart="latency"]').chart.u; return u.axes[1].values(u, [0, 500000, 1000000]); })()`)
+		if len(ticks) != 3 || ticks[0] != "0" || ticks[1] != "500 ms" {
+			t.Errorf("latency ticks %q, want 0, 500 ms, 1 s", ticks)
+		}
 	})
 	t.Run("zero series", func(t *testing.T) {
 		r := evalAsync[[]float64](t, ctx, `(async () => { const c = await import('/assets/chart.js'); return c.yRange(0, 0, 0); })()`)

@@ -151,7 +151,7 @@ export function host(name, rw) {
     netRx: `sum by (device) (rate(node_network_receive_bytes_total{device!="lo", ${hs}}[${rw}]))`,
     netTx: `sum by (device) (rate(node_network_transmit_bytes_total{device!="lo", ${hs}}[${rw}]))`,
     // Received + sent (either may be missing).
-    netErr: `sum by (device) (rate({__name__=~"node_network_(receive|transmit)_errs_total", ${hs}}[${rw}]))`,
+    netErr: `sum by (device) (rate({__name__=~"node_network_(receive|transmit)_errs_total", device!="lo", ${hs}}[${rw}]))`,
     diskIOPS: `sum by (device) (rate(node_disk_reads_completed_total{${hs}}[${rw}]))`,
     diskWIOPS: `sum by (device) (rate(node_disk_writes_completed_total{${hs}}[${rw}]))`,
     // Average time per completed read / write (s), as Node Exporter Full's "Disk R/W time".
@@ -159,7 +159,7 @@ export function host(name, rw) {
     diskWLat: `sum by (device) (rate(node_disk_write_time_seconds_total{${hs}}[${rw}])) / (sum by (device) (rate(node_disk_writes_completed_total{${hs}}[${rw}])) > 0)`,
     netPktRx: `sum by (device) (rate(node_network_receive_packets_total{device!="lo", ${hs}}[${rw}]))`,
     netPktTx: `sum by (device) (rate(node_network_transmit_packets_total{device!="lo", ${hs}}[${rw}]))`,
-    netDrop: `sum by (device) (rate({__name__=~"node_network_(receive|transmit)_drop_total", ${hs}}[${rw}]))`,
+    netDrop: `sum by (device) (rate({__name__=~"node_network_(receive|transmit)_drop_total", device!="lo", ${hs}}[${rw}]))`,
     ctxt: `sum(rate(node_context_switches_total{${hs}}[${rw}]))`,
     forks: `sum(rate(node_forks_total{${hs}}[${rw}]))`,
     procs: `{__name__=~"node_procs_running|node_procs_blocked", ${hs}}`,

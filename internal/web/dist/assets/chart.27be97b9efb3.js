@@ -69,7 +69,8 @@ function valueAxis(unit) {
     stroke: AXIS, font: FONT, labelFont: FONT, label: unit.label || null, labelSize: unit.label ? 16 : 0, labelGap: unit.label ? 2 : 0,
     incrs: unit.binary ? BINARY_INCRS : undefined,
     grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1},
-    values: (u, splits) => splits.map((v) => unit.fmt(v)),
+    // A zero tick is "0": "0 µs" under "500 ms" read as a unit change.
+    values: (u, splits) => splits.map((v) => (v === 0 ? '0' : unit.fmt(v))),
     size: axisSize,
   };
 }
