@@ -390,17 +390,20 @@ func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, da
 	tiered := set.Queryable(query.DefaultLookbackDelta.Milliseconds())
 	// The API over the tiers, as the server serves it (sharded, JSON,
 	// gzip) but with no network or middleware.
-	tapi, err := query.New(query.Options{Queryable: tiered, Engine: eng})
-	if err != nil {
-		return err
-	}
-	var handler http.Handler
-	for _, r := range tapi.Routes() {
-		if r.Method == http.MethodGet && r.Path == "/api/v1/query_range" {
-			handler = r.Handler
+	// Once as served (sharded), once on one goroutine.
+	var handlers [2]http.Handler
+	for i, par := range []int{0, 1} {
+		tapi, err := query.New(query.Options{Queryable: tiered, Engine: eng, Parallelism: par})
+		if err != nil {
+			return err
+		}
+		for _, r := range tapi.Routes() {
+			if r.Method == http.MethodGet && r.Path == "/api/v1/query_range" {
+				handlers[i] = r.Handler
+			}
 		}
 	}
-	fmt.Fprintf(out, "\n%-52s %12s %12s %8s %10s %14s\n", "query (in process)", "raw ms", "tiers ms", "ratio", "max diff", "API+gzip ms")
+	fmt.Fprintf(out, "\n%-52s %12s %12s %8s %10s %14s %14s\n", "query (in process)", "raw ms", "tiers ms", "ratio", "max diff", "API+gzip ms", "unsharded ms")
 	var dashRaw, dashTier time.Duration
 	for _, group := range [][]qdef{panel30(), dash7()} {
 		for _, q := range group {
@@ -414,12 +417,16 @@ func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, da
 			if err != nil {
 				return err
 			}
-			apiMs, err := timeHandler(handler, q.expr, qstart, end, q.step, runs)
+			apiMs, err := timeHandler(handlers[0], q.expr, qstart, end, q.step, runs)
+			if err != nil {
+				return err
+			}
+			oneMs, err := timeHandler(handlers[1], q.expr, qstart, end, q.step, runs)
 			if err != nil {
 				return err
 			}
 			diff := maxRelDiff(rawRes, tierRes)
-			fmt.Fprintf(out, "%-52s %12.1f %12.1f %7.1f× %9.2g%% %14.1f\n", q.name, ms(rawMs), ms(tierMs), float64(rawMs)/float64(tierMs), diff*100, ms(apiMs))
+			fmt.Fprintf(out, "%-52s %12.1f %12.1f %7.1f× %9.2g%% %14.1f %14.1f\n", q.name, ms(rawMs), ms(tierMs), float64(rawMs)/float64(tierMs), diff*100, ms(apiMs), ms(oneMs))
 			if q.dash {
 				dashRaw += rawMs
 				dashTier += tierMs
