@@ -147,7 +147,7 @@ func (s *Scheduler) waitForHost(ctx context.Context, b Benchmark, due time.Time)
 			return nil
 		}
 		waited := now().Sub(start)
-		if waited+step > limit || time.Duration(i)*step > limit {
+		if waited >= limit || time.Duration(i)*step > limit {
 			log.Warn("benchmark skipped", "reason", why, "waited", waited.Round(time.Second))
 			host, _ := os.Hostname()
 			return &Run{
@@ -159,7 +159,7 @@ func (s *Scheduler) waitForHost(ctx context.Context, b Benchmark, due time.Time)
 		if i == 0 {
 			log.Info("benchmark postponed", "reason", why, "up_to", limit)
 		}
-		timer.Reset(step)
+		timer.Reset(min(step, limit-waited))
 		select {
 		case <-ctx.Done():
 			return nil

@@ -56,6 +56,9 @@ func TestBrowserPolish(t *testing.T) {
 		if !strings.Contains(med, "median of per-window p99") {
 			t.Errorf("db-query-latency median cell %q, want it to say it is the median of per-window p99s", med)
 		}
+		if li := eval[string](t, ctx, `document.querySelector('ul.skips li[data-benchmark="db-query-latency"]')?.textContent || ''`); !strings.Contains(li, "waited 10m0s: not run") {
+			t.Errorf("skipped run listed as %q, want its reason", li)
+		}
 		if v := eval[string](t, ctx, `document.querySelector('tr[data-benchmark="db-query-latency"] [data-col="verdict"]').textContent`); v != "skipped" {
 			t.Errorf("verdict after a skipped run %q, want skipped", v)
 		}

@@ -117,7 +117,10 @@ function renderReport(rep, kpis, report) {
           h('td', {class: 'num'}, `${e.runs}${e.failed_runs ? ` (${e.failed_runs} failed)` : ''}`),
           h('td', {}, sparkline((e.trend || []).map((p) => p.median), e.regressed ? PALETTE[3] : PALETTE[0])),
           h('td', {'data-col': 'verdict'}, verdict(e)));
-      })))));
+      }))),
+    // Runs the scheduler did not run (host saturated): what and why.
+    (rep.skips || []).length ? h('ul', {class: 'skips', 'data-skips': rep.skips.length}, rep.skips.map((k) =>
+      h('li', {'data-benchmark': k.benchmark}, h('b', {}, k.benchmark), ` skipped (latest ${when(k.time)}, ${rep.skipped_runs} this week in all): ${k.reason}`))) : null));
 }
 
 /**
