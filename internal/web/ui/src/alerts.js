@@ -68,7 +68,7 @@ export function mount(main, ctx) {
         }
       }
       active.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': shown.length},
-        h('thead', {}, h('tr', {}, ['State', 'Severity', 'Labels', 'Firing for', 'Value', 'Summary', ''].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ['State', 'Severity', 'Labels', 'Firing for', 'Value', 'Summary', 'Service'].map((t) => h('th', {}, t)))),
         h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 7, class: 'muted'}, all.length ? 'No alert matches the filters.' : 'Nothing is firing. All quiet.')))));
     }
     sil.body.replaceChildren(silences.length ? h('table', {class: 'tbl', 'data-rows': silences.length},
