@@ -116,7 +116,7 @@ func TestBrowserPolish(t *testing.T) {
 		if d := eval[int](t, ctx, `document.querySelector('[data-chart="p99"]').chart.u.scales.y.distr`); d != 3 {
 			t.Errorf("Overview p99 y scale distr %d, want 3 (log)", d)
 		}
-		if hidden := eval[bool](t, ctx, `document.getElementById('range').hidden`); hidden {
+		if hidden := eval[bool](t, ctx, `getComputedStyle(document.getElementById('range')).display === 'none'`); hidden {
 			t.Error("the range picker is hidden on the Overview")
 		}
 	})
@@ -133,7 +133,7 @@ func TestBrowserPolish(t *testing.T) {
 			lo := eval[float64](t, ctx, `document.querySelector('[data-chart="trend"]').chart.u.scales.x.min`)
 			hi := eval[float64](t, ctx, `document.querySelector('[data-chart="trend"]').chart.u.scales.x.max`)
 			spans[win] = (hi - lo) / 86400
-			if !eval[bool](t, ctx, `document.getElementById('range').hidden`) {
+			if !eval[bool](t, ctx, `getComputedStyle(document.getElementById('range')).display === 'none'`) {
 				t.Errorf("%s: the global range picker is shown on Trends", win)
 			}
 			screenshot(t, ctx, dir, "polish-trends-"+win)

@@ -66,7 +66,8 @@ function renderChrome(route) {
   const picker = document.getElementById('range');
   // Trends picks its own window (7d/30d of whole hours): the global range
   // would do nothing there.
-  picker.hidden = route.page === 'trends';
+  // (style, not the hidden attribute: the header's CSS display wins over it.)
+  picker.style.display = route.page === 'trends' ? 'none' : '';
   // Time shift: half a range earlier or later; "now" returns to a range ending now.
   const rg = route.range;
   const end = rg.end != null ? rg.end : Date.now() / 1000;
