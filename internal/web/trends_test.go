@@ -204,8 +204,17 @@ func TestBrowserTrendsEmpty(t *testing.T) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("push: %s", resp.Status)
 	}
-	if code := getJSON(t, st.URL+"/trends/fresh?metric=queue_depth", &struct{}{}); code != http.StatusNotFound {
-		t.Fatalf("GET /trends/fresh: %d, want 404 (no whole hour yet)", code)
+	// No whole hour yet: the answer is the hour in progress alone.
+	var fresh struct {
+		Series      [][2]float64 `json:"series"`
+		CurrentHour *struct {
+			Value float64 `json:"value"`
+		} `json:"current_hour"`
+		Note string `json:"note"`
+	}
+	if code := getJSON(t, st.URL+"/trends/fresh?metric=queue_depth", &fresh); code != http.StatusOK ||
+		len(fresh.Series) != 0 || fresh.CurrentHour == nil || fresh.CurrentHour.Value != 5 || fresh.Note == "" {
+		t.Fatalf("GET /trends/fresh: %d %+v, want 200 with no whole hour, the current hour's 5 and a note", code, fresh)
 	}
 	load(t, ctx, st.URL+"/#/trends/fresh?range=1h&metric=queue_depth")
 	if err := poll(ctx, 10*time.Second, `!!document.querySelector('[data-empty="no-hours"]')`); err != nil {
@@ -213,11 +222,14 @@ func TestBrowserTrendsEmpty(t *testing.T) {
 	}
 	txt := eval[string](t, ctx, `document.querySelector('[data-empty]').textContent`)
 	next := now.Truncate(time.Hour).Add(time.Hour).Format("15:04")
-	if !strings.Contains(txt, "complete hours only") || !strings.Contains(txt, "completes at "+next) {
+	if !strings.Contains(txt, "complete hours only") || !strings.Contains(txt, "completes at "+next) || !strings.Contains(txt, "no whole hour") {
 		t.Errorf("empty state %q, want it to say trends read complete hours only and the first hour completes at %s", txt, next)
 	}
 	if e := eval[string](t, ctx, `document.getElementById('page').dataset.error || ''`); e != "" {
 		t.Errorf("page reports an error: %s", e)
+	}
+	if so := eval[string](t, ctx, `document.getElementById('page').textContent`); !strings.Contains(so, "This hour so far") {
+		t.Errorf("no tile for the hour in progress: %s", so)
 	}
 	screenshot(t, ctx, artifacts(t), "trends-empty")
 }
