@@ -573,3 +573,19 @@ func TestBrowserDrillDown(t *testing.T) {
 		t.Errorf("shifted back range ends %vs ago, want 450", d)
 	}
 }
+
+// TestPct9RoundsDown: an achievement just under 99% never reads "99%"
+// beside a 99% objective it missed (seen on the gmc demo's Overview).
+func TestPct9RoundsDown(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	load(t, ctx, st.URL+"/#/sla?range=1h")
+	got := evalAsync[[]string](t, ctx, `(async () => { const {units} = await import('/assets/util.js'); return [98.977, 99.9949, 95, 100].map((v) => units.pct9.fmt(v)); })()`)
+	want := []string{"98.97%", "99.994%", "95%", "100%"}
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			t.Errorf("pct9 = %q, want %q", got, want)
+			break
+		}
+	}
+}

@@ -63,6 +63,8 @@ function micros(v) {
 function pct9(v) {
   if (v == null || !isFinite(v)) return '–';
   if (v >= 99 && v < 100) return trim(Math.floor(v * 1000) / 1000, 3) + '%';
+  // Rounded down, never up to an objective it missed: 98.98% is not "99%".
+  if (v >= 90 && v < 99) return trim(Math.floor(v * 100) / 100, 2) + '%';
   return num(v) + '%';
 }
 
