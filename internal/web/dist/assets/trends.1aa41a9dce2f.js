@@ -108,21 +108,15 @@ export function mount(main, ctx) {
         return;
       }
       cacheKey = key;
+      render(t);
       if (!t.series.length) {
-        // No whole hour yet: the hour in progress alone, and when the first whole hour completes.
-        const cur = t.current_hour;
-        const unit = trendUnit(t.metric, t.kind);
-        kpis.replaceChildren(kpi('This hour so far', cur ? unit.fmt(cur.value) : '–', null,
-          cur ? `since ${new Date(cur.start * 1000).toISOString().slice(11, 16)} UTC (${num(cur.seconds / 60)} min), not in the analysis` : 'no data in the hour in progress'));
-        if (chart) { chart.destroy(); chart = null; }
-        body.replaceChildren(h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
-          h('p', {}, cur
+        // No whole hour yet: say when the first one completes, above the hour in progress.
+        body.prepend(h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
+          h('p', {}, t.current_hour
             ? `Trends read complete hours only; the first hour of ${metric} for ${svc} completes at ${nextHour(Date.now())}.`
             : `Trends read complete hours only, and ${svc} has no ${metric} in the whole hours of this window.`),
           t.note ? h('p', {class: 'muted small'}, 'gmc said: ' + t.note) : null));
-        return;
       }
-      render(t);
     },
     destroy() { if (chart) chart.destroy(); },
   };
