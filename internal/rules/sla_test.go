@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -164,14 +165,30 @@ func deref(p *float64) float64 {
 	return *p
 }
 
-// TestSLABurnNeedsCoverage: the burn alerts and /sla's "burning" use the
-// same gate as a verdict: a long window less than 95% covered by data does
-// not count. A 30d SLA (99%) gets 20% errors from its first sample, one
-// sample a minute: at minute 30 the 5m window burns 20× but the 1h window
-// is half covered, so nothing fires and the status is not burning (its
-// windows "not judged"); at minute 60 the 1h window is covered and the page
-// 1h&5m fires, and the status says page.
-func TestSLABurnNeedsCoverage(t *testing.T) {
+// burnFiring lists the SLA burn alerts active in m as state:long_window.
+func burnFiring(m *Manager) []string {
+	var out []string
+	for _, g := range m.Groups() {
+		for _, ar := range g.AlertingRules() {
+			for _, a := range ar.ActiveAlerts() {
+				out = append(out, a.State.String()+":"+a.Labels.Get("long_window"))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestSLABurnNeedsShortCoverage: the burn alerts and /sla's "burning" use
+// the same gate: a pair counts once its short window is 95% covered by
+// data; its long window counts over the data there is (Prometheus's,
+// Sloth's and Pyrra's burn alerts compute over the data present). A 30d SLA
+// (99%) gets 20% errors from its first sample, one sample a minute: at
+// minute 3 the 5m window is not covered, so nothing fires and the status
+// is not burning; at minute 10 the 1h&5m page fires over 10 minutes of
+// data (the 6h&30m page waits for its 30m window) and the status says
+// page, its windows still "not judged".
+func TestSLABurnNeedsShortCoverage(t *testing.T) {
 	dir := t.TempDir()
 	db := openTSDB(t, filepath.Join(dir, "tsdb"))
 	now := t0
@@ -184,46 +201,92 @@ func TestSLABurnNeedsCoverage(t *testing.T) {
 	}
 	okLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "me", "result", "success")
 	errLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "me", "result", "error")
-	firing := func() []string {
-		var out []string
-		for _, g := range m.Groups() {
-			for _, ar := range g.AlertingRules() {
-				for _, a := range ar.ActiveAlerts() {
-					out = append(out, a.State.String()+":"+a.Labels.Get("long_window"))
-				}
-			}
-		}
-		sort.Strings(out)
-		return out
-	}
 	ctx := context.Background()
-	for k := 0; k <= 60; k++ {
+	for k := 0; k <= 10; k++ {
 		now = t0.Add(time.Duration(k) * time.Minute)
 		appendFloat(t, db, okLS, now, float64(k*480))
 		appendFloat(t, db, errLS, now, float64(k*120))
 		m.EvalAll(ctx, now)
 		rep := slaReporter(m)
 		switch k {
-		case 30:
-			if f := firing(); len(f) != 0 {
-				t.Errorf("minute 30: active burn alerts %v with the 1h window half covered", f)
+		case 3:
+			if f := burnFiring(m); len(f) != 0 {
+				t.Errorf("minute 3: active burn alerts %v with the 5m window not covered", f)
 			}
 			st := rep.Status()[0]
 			if st.Burning != "" || st.BurnRates["5m"] == nil || math.Abs(*st.BurnRates["5m"]-20) > 1e-6 {
-				t.Errorf("minute 30: status burning %q, 5m burn rate %v; want not burning at 20×", st.Burning, deref(st.BurnRates["5m"]))
+				t.Errorf("minute 3: status burning %q, 5m burn rate %v; want not burning at 20×", st.Burning, deref(st.BurnRates["5m"]))
+			}
+		case 10:
+			if f := burnFiring(m); strings.Join(f, " ") != "firing:1h" {
+				t.Errorf("minute 10: active burn alerts %v, want the 1h page firing", f)
+			}
+			st := rep.Status()[0]
+			if st.Burning != "page" {
+				t.Errorf("minute 10: status burning %q, want page", st.Burning)
 			}
 			for _, w := range st.Windows {
 				if w.Met != nil || !strings.Contains(w.Note, "not judged") {
-					t.Errorf("minute 30: window %s judged (met %v, note %q)", w.Window, w.Met, w.Note)
+					t.Errorf("minute 10: window %s judged (met %v, note %q)", w.Window, w.Met, w.Note)
 				}
 			}
-		case 60:
-			if f := firing(); strings.Join(f, " ") != "firing:1h" {
-				t.Errorf("minute 60: active burn alerts %v, want the 1h page firing", f)
-			}
-			if st := rep.Status()[0]; st.Burning != "page" {
-				t.Errorf("minute 60: status burning %q, want page", st.Burning)
+		}
+	}
+	// The page says how much of its long window the ratio is over.
+	for _, g := range m.Groups() {
+		for _, ar := range g.AlertingRules() {
+			for _, a := range ar.ActiveAlerts() {
+				if c := a.Annotations.Get("long_window_coverage"); c != "16.67% of 1h holds data" {
+					t.Errorf("long_window_coverage = %q, want 16.67%% of 1h holds data", c)
+				}
 			}
 		}
+	}
+}
+
+// TestSLAErrorBurstFreshPagesOnce: an error burst in the first 15 minutes
+// of a fresh data dir pages, exactly once (issue 12's user trial: the
+// demo's error bursts paged nobody in its first hour, the burn alerts
+// waiting for an hour of data). A 30d SLA (99%), 1000 orders a minute,
+// 0.1% errors, 50% in minutes 6–8; evaluated every minute for an hour.
+func TestSLAErrorBurstFreshPagesOnce(t *testing.T) {
+	dir := t.TempDir()
+	db := openTSDB(t, filepath.Join(dir, "tsdb"))
+	now := t0
+	m := newManager(t, db, Options{
+		Now: func() time.Time { return now }, EvalInterval: time.Minute,
+		SLAs: []sla.SLA{{Name: "orders", Service: "me", Objective: 99, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}},
+	})
+	okLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "me", "result", "success")
+	errLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "me", "result", "error")
+	ctx := context.Background()
+	var good, bad float64
+	pages, was := 0, false
+	var firedAt, resolvedAt int
+	for k := 0; k <= 60; k++ {
+		now = t0.Add(time.Duration(k) * time.Minute)
+		if k > 0 {
+			e := 1.0
+			if k >= 6 && k <= 8 {
+				e = 500
+			}
+			good, bad = good+1000-e, bad+e
+		}
+		appendFloat(t, db, okLS, now, good)
+		appendFloat(t, db, errLS, now, bad)
+		m.EvalAll(ctx, now)
+		f := burnFiring(m)
+		firing := slices.ContainsFunc(f, func(s string) bool { return strings.HasPrefix(s, "firing:") })
+		if firing && !was {
+			pages++
+			firedAt = k
+		}
+		if !firing && was {
+			resolvedAt = k
+		}
+		was = firing
+	}
+	if pages != 1 || firedAt < 6 || firedAt > 9 || resolvedAt == 0 {
+		t.Errorf("burst in minutes 6–8: %d burn pages (last fired at minute %d, resolved at minute %d), want 1 firing by minute 9 and resolved", pages, firedAt, resolvedAt)
 	}
 }

@@ -36,9 +36,10 @@ func BurnRate(errorRatio, objective float64) float64 {
 // Burning reports which of the burn-rate alerts' conditions hold given the
 // error ratio per window (keyed by window), the highest severity first:
 // "page", "ticket" or "" when none holds or a window has no data. Like the
-// generated alerts, a pair counts only when its long window is at least
+// generated alerts, a pair counts only when its short window is at least
 // MinCoverage covered by data (coverage keyed like errorRatios; nil or a
-// missing window means covered).
+// missing window means covered); its long window counts over the data it
+// holds, as Prometheus's, Sloth's and Pyrra's burn alerts do.
 func Burning(alerts []BurnAlert, errorRatios, coverage map[string]float64, objective float64) string {
 	sev := ""
 	for _, b := range alerts {
@@ -47,7 +48,7 @@ func Burning(alerts []BurnAlert, errorRatios, coverage map[string]float64, objec
 		if !ok1 || !ok2 {
 			continue
 		}
-		if cov, ok := coverage[FormatWindow(b.Long)]; ok && cov < MinCoverage {
+		if cov, ok := coverage[FormatWindow(b.Short)]; ok && cov < MinCoverage {
 			continue
 		}
 		if BurnRate(long, objective) > b.Factor && BurnRate(short, objective) > b.Factor {

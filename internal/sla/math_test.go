@@ -2,6 +2,7 @@ package sla
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -87,5 +88,17 @@ func TestEvaluate(t *testing.T) {
 	}
 	if st := s.Evaluate(nil); st.State != "no_data" {
 		t.Fatalf("no data: state %s", st.State)
+	}
+	// Issue 12's user trial: 7 minutes of data, every window "not judged",
+	// the budget overspent, and /sla said "ok". Nothing judged is not ok.
+	cov := map[string]float64{"1h": 7.0 / 60, "1d": 7.0 / 1440, "7d": 7.0 / 10080, "30d": 7.0 / 43200}
+	st = s.EvaluateCovered(map[string]float64{"1h": 0.0015, "1d": 0.0015, "7d": 0.0015, "30d": 0.0015, "5m": 0.0015}, cov)
+	if st.State != "not_judged" || !strings.Contains(st.Reason, "only 7m of data in the 1h window") {
+		t.Fatalf("7 minutes of data: state %q, reason %q; want not_judged with the reason", st.State, st.Reason)
+	}
+	// Judged on the windows that are covered: the 1h is.
+	cov["1h"] = 1
+	if st := s.EvaluateCovered(map[string]float64{"1h": 0.0005, "30d": 0.0015}, cov); st.State != "ok" || st.Reason != "" {
+		t.Fatalf("1h covered and met: state %q (%s), want ok", st.State, st.Reason)
 	}
 }

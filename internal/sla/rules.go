@@ -282,9 +282,13 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 	long, short := FormatWindow(b.Long), FormatWindow(b.Short)
 	return rulefmt.Rule{
 		Alert: AlertName,
+		// Gated on the short window being covered (a burn seen over a few
+		// seconds of data says little); the long window counts over the
+		// data it holds, whatever gmc's age, as Prometheus's, Sloth's and
+		// Pyrra's burn alerts do: a fresh install's error burst pages.
 		Expr: fmt.Sprintf("%s > (%s * %s) and %s > (%s * %s) and on() %s",
 			s.selector(ErrorRatioRecord(b.Long)), factor, budget,
-			s.selector(ErrorRatioRecord(b.Short)), factor, budget, s.covered(b.Long)),
+			s.selector(ErrorRatioRecord(b.Short)), factor, budget, s.covered(b.Short)),
 		Labels: map[string]string{
 			"severity":     b.Severity,
 			"long_window":  long,
@@ -295,6 +299,9 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short),
 			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }}; at %s× the whole budget of %s lasts %s.",
 				long, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
+			// How much of the long window the ratio is over.
+			"long_window_coverage": fmt.Sprintf(`{{ with query %q }}{{ . | first | value | humanizePercentage }} of %s holds data{{ else }}unknown{{ end }}`,
+				s.coverageExpr(b.Long), long),
 			// The value is the long window's error ratio.
 			"unit": "ratio",
 		},
@@ -310,6 +317,15 @@ func (s SLA) covered(w time.Duration) string {
 	off := time.Duration(float64(w) * MinCoverage).Round(time.Second)
 	rng := w - off + coverageLookback
 	return fmt.Sprintf("count(count_over_time(%s[%s] offset %s))", s.totalSelector(), model.Duration(rng), model.Duration(off))
+}
+
+// coverageExpr is the PromQL for the part of window w that holds data
+// (0…1): from the oldest sample of the indicator's total within w (to 1%
+// of w) to now.
+func (s SLA) coverageExpr(w time.Duration) string {
+	step := max(time.Duration(float64(w)/100).Round(time.Second), time.Second)
+	return fmt.Sprintf("clamp_max((time() - min(min_over_time(timestamp(%s)[%s:%s]))) / %g, 1)",
+		s.totalSelector(), model.Duration(w), model.Duration(step), w.Seconds())
 }
 
 // totalSelector is the series selector of the indicator's total.

@@ -26,9 +26,13 @@ type Status struct {
 	Service   string  `json:"service"`
 	Indicator string  `json:"indicator"`
 	Objective float64 `json:"objective"` // percent
-	// State is "ok", "violated" (the budget of some window is spent),
-	// "burning" (a burn-rate alert condition holds) or "no_data".
+	// State is "violated" (some judged window misses the objective),
+	// "burning" (a burn-rate alert condition holds), "ok" (every judged
+	// window meets it), "not_judged" (there is data, but no window is
+	// covered enough to judge: Reason says why) or "no_data".
 	State string `json:"state"`
+	// Reason says why the state is not_judged.
+	Reason string `json:"reason,omitempty"`
 	// Burning is the severity of the strongest burn-rate condition that
 	// holds: "page", "ticket" or "".
 	Burning string         `json:"burning"`
@@ -85,7 +89,8 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 			known[k] = v
 		}
 	}
-	data, violated := false, false
+	data, violated, judged := false, false, false
+	note := ""
 	for _, w := range s.Windows {
 		ws := WindowStatus{Window: FormatWindow(time.Duration(w))}
 		cov, covKnown := coverage[ws.Window]
@@ -101,9 +106,13 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 			if covKnown && cov < MinCoverage {
 				ws.Note = fmt.Sprintf("only %s of data in the %s window (%.1f%%): not judged",
 					FormatDataSpan(time.Duration(cov*float64(w))), ws.Window, 100*cov)
+				if note == "" {
+					note = ws.Note
+				}
 			} else {
 				met := a >= obj
 				violated = violated || !met
+				judged = true
 				ws.Met = &met
 			}
 		}
@@ -127,6 +136,13 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 		st.State = "violated"
 	case st.Burning != "":
 		st.State = "burning"
+	case !judged:
+		// Nothing is judged: "ok" would claim what the data cannot say.
+		st.State = "not_judged"
+		st.Reason = note
+		if st.Reason == "" {
+			st.Reason = "no window has data"
+		}
 	default:
 		st.State = "ok"
 	}
@@ -255,15 +271,18 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 	return out, nil
 }
 
-// coverageWindows are the SLA's windows and its burn alerts' long windows.
+// coverageWindows are the SLA's windows and its burn alerts' long and
+// short windows.
 func (s SLA) coverageWindows() []time.Duration {
 	var out []time.Duration
 	for _, w := range s.Windows {
 		out = append(out, time.Duration(w))
 	}
 	for _, b := range s.BurnAlerts() {
-		if !slices.Contains(out, b.Long) {
-			out = append(out, b.Long)
+		for _, w := range []time.Duration{b.Long, b.Short} {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
 		}
 	}
 	return out
