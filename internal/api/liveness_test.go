@@ -20,9 +20,12 @@ import (
 // TestSystemStatusLiveness checks that a service's liveness comes only from
 // what it sent itself: the series gmc writes for it (alerts, recording rules,
 // benchmark results) and the scraper's own series do not keep a stopped
-// service up, a failed latest scrape shows the scraped service down at once,
-// and a service that pushes every second is down 10s after it stopped
-// with the default thresholds.
+// service up, one failed scrape does not show a scraped service down (its
+// scrapes must fail for its down_after, as TargetDown), a service that
+// pushes every second is down 10s after it stopped with the default
+// thresholds and keeps its last_seen while silent (up to LivenessLookback),
+// a Pushgateway group is "pushed" (not judged by down_after), and a deleted
+// group (its series ended with staleness markers) is gone.
 func TestSystemStatusLiveness(t *testing.T) {
 	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -36,6 +39,9 @@ func TestSystemStatusLiveness(t *testing.T) {
 			samples = append(samples, sample{lset: ls(lset...), ago: ago, v: v})
 		}
 	}
+	// old-batch's group was deleted 90 minutes ago (first: a fresh head
+	// takes older samples only before newer ones set its range).
+	every([]string{"__name__", "push_time_seconds", "service", "old-batch", "job", "old-batch"}, 100*time.Minute, 90*time.Minute, time.Minute, 1)
 	// backtester pushed every second until 12s ago; gmc kept writing its
 	// alert, a recording rule and a benchmark result up to 1s ago.
 	every([]string{"__name__", "gmc_requests_total", "service", "backtester", "instance", "bt-1"}, 60*time.Second, 12*time.Second, time.Second, 1)
@@ -53,6 +59,18 @@ func TestSystemStatusLiveness(t *testing.T) {
 	every([]string{"__name__", "up", "service", "market-data", "job", "md", "instance", "md:1"}, 30*time.Second, 2*time.Second, time.Second, 1)
 	samples = append(samples, sample{lset: ls("__name__", "up", "service", "market-data", "job", "md", "instance", "md:1"), ago: time.Second, v: 0})
 	every([]string{"__name__", "scrape_duration_seconds", "service", "market-data", "job", "md", "instance", "md:1"}, 30*time.Second, time.Second, time.Second, 0.01)
+	// quotes is scraped and has failed every scrape for 12s (> down_after).
+	every([]string{"__name__", "up", "service", "quotes", "job", "q", "instance", "q:1"}, 30*time.Second, 13*time.Second, time.Second, 1)
+	every([]string{"__name__", "up", "service", "quotes", "job", "q", "instance", "q:1"}, 12*time.Second, time.Second, time.Second, 0)
+	every([]string{"__name__", "quotes_total", "service", "quotes", "job", "q", "instance", "q:1"}, 30*time.Second, 13*time.Second, time.Second, 1)
+	// pricer stopped 5 minutes ago: beyond the 2×down_after window read
+	// first, its last sample is still known.
+	every([]string{"__name__", "gmc_requests_total", "service", "pricer"}, 10*time.Minute, 5*time.Minute, time.Second, 1)
+	// batch's Pushgateway group was deleted 5s ago: staleness markers.
+	every([]string{"__name__", "job_last_success_unixtime", "service", "batch", "job", "batch"}, 60*time.Second, 6*time.Second, time.Second, 1)
+	samples = append(samples, sample{lset: ls("__name__", "job_last_success_unixtime", "service", "batch", "job", "batch"), ago: 5 * time.Second, v: stale})
+	every([]string{"__name__", "push_time_seconds", "service", "batch", "job", "batch"}, 60*time.Second, 6*time.Second, time.Second, 1)
+	samples = append(samples, sample{lset: ls("__name__", "push_time_seconds", "service", "batch", "job", "batch"), ago: 5 * time.Second, v: stale})
 	// feed is scraped and answering.
 	every([]string{"__name__", "up", "service", "feed", "job", "feed", "instance", "f:1"}, 30*time.Second, time.Second, time.Second, 1)
 	every([]string{"__name__", "feed_messages_total", "service", "feed", "job", "feed", "instance", "f:1"}, 30*time.Second, time.Second, time.Second, 1)
@@ -102,8 +120,10 @@ func TestSystemStatusLiveness(t *testing.T) {
 		"engine":      {StateUp, "", 2},
 		"eod":         {StateUp, "", 40},
 		"feed":        {StateUp, "", 1},
-		"market-data": {StateDown, "scrape failing", 2},
-		"nightly":     {StateDown, "silent", 1800},
+		"market-data": {StateUp, "", 2},
+		"nightly":     {StatePushed, "Pushgateway group: its last push stays current until deleted; not judged by down_after", 1800},
+		"pricer":      {StateDown, "silent", 300},
+		"quotes":      {StateDown, "scrape failing", 13},
 		"risk":        {StateStale, "", 6},
 	}
 	var names []string
@@ -121,7 +141,7 @@ func TestSystemStatusLiveness(t *testing.T) {
 			t.Errorf("%s: state %s (%s), age %s; want %s (%s), age %vs", s.Service, s.State, s.Reason, age, w.state, w.reason, w.ageSeconds)
 		}
 	}
-	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,nightly,risk" {
-		t.Errorf("services = %v, want the six that send data (not db-standin, known only from benchmark results)", names)
+	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,nightly,pricer,quotes,risk" {
+		t.Errorf("services = %v, want those that send data (not db-standin, known only from benchmark results; not batch and old-batch, deleted groups)", names)
 	}
 }

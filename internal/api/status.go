@@ -27,20 +27,27 @@ const (
 	StateUp    = "up"
 	StateStale = "stale"
 	StateDown  = "down"
+	// StatePushed is a service whose series come from a Pushgateway group
+	// (/metrics/job/…): the group's last push stays current until it is
+	// deleted or replaced, as with the Pushgateway, and a batch job pushes
+	// once, so its silence says nothing: it is not judged by down_after.
+	StatePushed = "pushed"
 )
 
 // ServiceStatus is one known service in /system/status.
 type ServiceStatus struct {
 	Service string `json:"service"`
 	// State is up (its newest own sample is within stale_after), stale
-	// (within down_after) or down (older, none within the last
-	// 2×down_after, or every scrape target failed its latest scrape).
+	// (within down_after), down (older; for a scraped service: no scrape
+	// succeeded within down_after) or pushed (it has a Pushgateway group:
+	// not judged, see StatePushed).
 	State string `json:"state"`
-	// Reason says why a service is down: "silent" or "scrape failing".
+	// Reason says why a service is down ("silent" or "scrape failing") or
+	// what pushed means.
 	Reason string `json:"reason,omitempty"`
 	// LastSeen* are the newest sample the service sent itself (for a
-	// scraped one: its newest successful scrape); null when none is within
-	// the last 2×down_after.
+	// scraped one: its newest successful scrape; for a pushed one: its
+	// group's last push); null when none is within the last LivenessLookback.
 	LastSeenMs *int64   `json:"last_seen_ms"`
 	LastSeen   *string  `json:"last_seen"`
 	AgeSeconds *float64 `json:"age_seconds"`
@@ -250,6 +257,13 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 	type seen struct {
 		last   int64 // newest sample of its own; 0 none
 		series int
+		// live counts the series whose newest sample is not a staleness
+		// marker: a service whose every series ended with one was removed
+		// (a deleted Pushgateway group, a target dropped from the config).
+		live int
+		// pushed: it has a Pushgateway group; pushedMs its last push.
+		pushed   bool
+		pushedMs int64
 		// targets: newest up sample per target, for scraped services.
 		targets              int
 		targetsUp            int
@@ -274,14 +288,19 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 		if a.opts.PushedAt != nil {
 			if t, ok := a.opts.PushedAt(lset); ok {
 				st.series++
-				st.last = max(st.last, t)
+				st.live++
+				st.pushed = true
+				st.pushedMs = max(st.pushedMs, t)
 				continue
 			}
 		}
 		it = s.Iterator(it)
 		switch {
 		case name == "up":
-			t, v, ok := newestFloat(it)
+			t, v, ok, ended := newestFloat(it)
+			if !ended {
+				st.live++
+			}
 			if !ok {
 				continue
 			}
@@ -296,7 +315,11 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			// Written by the scraper on failed scrapes too.
 		default:
 			st.series++
-			if t, ok := lastTimestamp(it); ok {
+			t, ok, ended := lastTimestamp(it)
+			if !ended {
+				st.live++
+			}
+			if ok {
 				st.last = max(st.last, t)
 			}
 		}
@@ -314,38 +337,138 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			if a.opts.OwnSeries != nil && a.onlyOwnSeries(ctx, svc) {
 				continue // not a service: only gmc's own series name it
 			}
+			// Silent for longer than the window read above: its newest
+			// sample within the liveness lookback, so that a down
+			// service's page says since when.
+			last, removed := a.lastSeen(ctx, svc, now)
+			if removed {
+				continue
+			}
+			ss.Reason = "silent"
+			if last > 0 {
+				setLastSeen(&ss, last, now)
+			}
 			out = append(out, ss)
 			continue
+		}
+		if st.live == 0 {
+			continue // every series ended with a staleness marker: removed
 		}
 		ss.Series = st.series
 		if st.targets > 0 {
 			tu := st.targetsUp
 			ss.Targets, ss.TargetsUp = &st.targets, &tu
 		}
-		if st.last > 0 {
-			t := st.last
-			ts := rfc3339(t)
-			age := now.Sub(time.UnixMilli(t))
-			ageSecs := age.Seconds()
-			ss.LastSeenMs, ss.LastSeen, ss.AgeSeconds = &t, &ts, &ageSecs
+		switch {
+		case st.pushed:
+			ss.State = StatePushed
+			ss.Reason = "Pushgateway group: its last push stays current until deleted; not judged by down_after"
+			setLastSeen(&ss, st.pushedMs, now)
+		case st.last > 0:
+			age := setLastSeen(&ss, st.last, now)
+			// A scraped service is down only once no scrape succeeded for
+			// its down_after, as TargetDown: one failed scrape is not an
+			// outage.
 			switch {
-			case st.targets > 0 && st.targetsUp == 0 && st.newestFailedScrapeMs >= t:
-				ss.Reason = "scrape failing"
 			case age <= lv.StaleAfter:
 				ss.State = StateUp
 			case age <= lv.DownAfter:
 				ss.State = StateStale
+			case st.targets > 0 && st.newestFailedScrapeMs >= st.last:
+				ss.Reason = "scrape failing"
 			default:
 				ss.Reason = "silent"
 			}
-		} else if st.targets > 0 {
+		case st.targets > 0:
 			ss.Reason = "scrape failing"
-		} else {
+			if last, _ := a.lastSeen(ctx, svc, now); last > 0 {
+				setLastSeen(&ss, last, now)
+			}
+		default:
 			ss.Reason = "silent"
 		}
 		out = append(out, ss)
 	}
 	return out, nil
+}
+
+// LivenessLookback is how far back /system/status looks for a silent
+// service's newest sample (last_seen), as the ServiceSilent rule's
+// recording (rules.NewestSampleRecord) does.
+const LivenessLookback = time.Hour
+
+// setLastSeen sets ss's last-seen fields to t (ms) and returns its age.
+func setLastSeen(ss *ServiceStatus, t int64, now time.Time) time.Duration {
+	ts := rfc3339(t)
+	age := now.Sub(time.UnixMilli(t))
+	ageSecs := age.Seconds()
+	ss.LastSeenMs, ss.LastSeen, ss.AgeSeconds = &t, &ts, &ageSecs
+	return age
+}
+
+// lastSeen is the newest sample svc sent itself within LivenessLookback
+// (ms; 0 none; for a scraped one its newest successful scrape), and
+// whether it was removed: every series of it there ended with a
+// staleness marker (a deleted Pushgateway group, a dropped target), or,
+// with nothing there, it once had a Pushgateway group (push_time_seconds),
+// long deleted or expired.
+func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (int64, bool) {
+	nowMs := now.UnixMilli()
+	q, err := a.opts.Queryable.Querier(nowMs-LivenessLookback.Milliseconds(), nowMs)
+	if err != nil {
+		return 0, false
+	}
+	defer q.Close()
+	var (
+		last        int64
+		series, liv int
+		it          chunkenc.Iterator
+	)
+	set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
+	for set.Next() {
+		s := set.At()
+		name := s.Labels().Get(model.MetricNameLabel)
+		if a.opts.OwnSeries != nil && a.opts.OwnSeries(name) || strings.HasPrefix(name, "scrape_") {
+			continue
+		}
+		it = s.Iterator(it)
+		series++
+		var (
+			t         int64
+			ok, ended bool
+			v         float64
+		)
+		if name == "up" {
+			t, v, ok, ended = newestFloat(it)
+			ok = ok && v == 1
+		} else {
+			t, ok, ended = lastTimestamp(it)
+		}
+		if !ended {
+			liv++
+		}
+		if ok {
+			last = max(last, t)
+		}
+	}
+	if set.Err() != nil {
+		return 0, false
+	}
+	if series > 0 {
+		return last, liv == 0
+	}
+	return 0, a.hadPushGroup(ctx, svc)
+}
+
+// hadPushGroup reports whether svc ever had a Pushgateway group.
+func (a *API) hadPushGroup(ctx context.Context, svc string) bool {
+	q, err := a.opts.Queryable.Querier(math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return false
+	}
+	defer q.Close()
+	names, _, err := q.LabelValues(ctx, model.MetricNameLabel, nil, labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
+	return err == nil && slices.Contains(names, "push_time_seconds")
 }
 
 // onlyOwnSeries reports whether every series naming svc, over the whole
@@ -392,45 +515,40 @@ func (a *API) maxDownAfter() time.Duration {
 	return m
 }
 
-// newestFloat is the newest float sample that is not a staleness marker.
-func newestFloat(it chunkenc.Iterator) (int64, float64, bool) {
-	var (
-		last int64
-		val  float64
-		ok   bool
-	)
+// newestFloat is the newest float sample that is not a staleness marker,
+// and whether the series ended with one.
+func newestFloat(it chunkenc.Iterator) (last int64, val float64, ok, ended bool) {
 	for typ := it.Next(); typ != chunkenc.ValNone; typ = it.Next() {
 		if typ != chunkenc.ValFloat {
 			continue
 		}
 		t, v := it.At()
-		if !value.IsStaleNaN(v) {
+		ended = value.IsStaleNaN(v)
+		if !ended {
 			last, val, ok = t, v, true
 		}
 	}
-	return last, val, ok
+	return last, val, ok, ended
 }
 
 // lastTimestamp is the time of the newest sample that is not a staleness
-// marker.
-func lastTimestamp(it chunkenc.Iterator) (int64, bool) {
-	var (
-		last int64
-		ok   bool
-	)
+// marker, and whether the series ended with one.
+func lastTimestamp(it chunkenc.Iterator) (last int64, ok, ended bool) {
 	for typ := it.Next(); typ != chunkenc.ValNone; typ = it.Next() {
 		switch typ {
 		case chunkenc.ValFloat:
 			t, v := it.At()
-			if !value.IsStaleNaN(v) {
+			ended = value.IsStaleNaN(v)
+			if !ended {
 				last, ok = t, true
 			}
 		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
 			t, fh := it.AtFloatHistogram(nil)
-			if !value.IsStaleNaN(fh.Sum) {
+			ended = value.IsStaleNaN(fh.Sum)
+			if !ended {
 				last, ok = t, true
 			}
 		}
 	}
-	return last, ok
+	return last, ok, ended
 }

@@ -40,7 +40,6 @@ func TestSystemStatusStatesView(t *testing.T) {
 		state string
 		seen  time.Duration // before testNow; 0: absent
 	}{
-		"ended":           {StateUp, 0},
 		"gateway":         {StateStale, 2 * time.Minute},
 		"matching-engine": {StateUp, 0},
 		"old-svc":         {StateDown, 0},

@@ -255,6 +255,13 @@ func (g *pushGroups) lock(key string) (unlock func()) {
 // install makes grp the group's state (nil: the group is gone). Callers
 // install only after the samples of the change are committed, holding the
 // group's lock.
+// exists reports whether the group key has been pushed and not deleted.
+func (g *pushGroups) exists(key string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.groups[key] != nil
+}
+
 func (g *pushGroups) install(key string, grp *pushGroup) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -218,3 +218,33 @@ func TestPushGroupTTLAndRestart(t *testing.T) {
 	}
 	wantEqual(t, "after 61m: the default 1h TTL passed", e.latest(t, false), nil)
 }
+
+// TestRejectedPushCreatesNothing: a push whose every sample is rejected
+// (issue 12's user trial: a sample gmc's store would not take, 400
+// "accepted 0 samples"; here a label value over the limit) writes nothing, not even push_failure_time_seconds, so no group
+// and no service appear; to an existing group it still records the failure.
+func TestRejectedPushCreatesNothing(t *testing.T) {
+	c := &clock{t: ingestTestNow()}
+	e := newGroupEnv(t, t.TempDir(), c, 0)
+	bad := []byte(`user_ts_metric{k="` + strings.Repeat("v", 100000) + `"} 1` + "\n")
+	code, msg := do(t, e.in.TextPush(), http.MethodPost, "/metrics/job/y", nil, bad)
+	if code != http.StatusBadRequest {
+		t.Fatalf("push with a label value over the limit: %d %q, want 400", code, msg)
+	}
+	wantEqual(t, "after a rejected push", e.latest(t, true), nil)
+	if e.in.push.exists(groupKey(labels.FromStrings("job", "y"))) {
+		t.Error("a rejected push created its group")
+	}
+	e.push(t, http.MethodPost, "/metrics/job/y", "ok_metric 1\n", nil)
+	c.add(time.Second)
+	if code, _ := do(t, e.in.TextPush(), http.MethodPost, "/metrics/job/y", nil, bad); code != http.StatusBadRequest {
+		t.Fatalf("second rejected push: %d", code)
+	}
+	var failed bool
+	for _, l := range e.latest(t, true) {
+		failed = failed || strings.HasPrefix(l, `{__name__="push_failure_time_seconds"`) && !strings.HasSuffix(l, " 0")
+	}
+	if !failed {
+		t.Errorf("an existing group's failed push not recorded: %v", e.latest(t, true))
+	}
+}

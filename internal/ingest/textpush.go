@@ -433,6 +433,11 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 		}
 		f.Samples = append(f.Samples, pushSample{Labels: ls.Map(), Value: s.v, H: s.h, FH: s.fh, ls: ls, ref: ref})
 	}
+	if accepted == 0 && rej.n > 0 && !in.push.exists(key) {
+		// A rejected push creates nothing: no group, no service.
+		_ = app.Rollback()
+		return 0, rej, nil, nil
+	}
 	grp, err := in.push.next(app, pushUpdate{
 		group:    group,
 		replace:  r.Method == http.MethodPut,

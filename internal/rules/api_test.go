@@ -139,7 +139,7 @@ func TestNotifyPicksGroupsByMetricName(t *testing.T) {
 		// ServiceSilent reads all but gmc's own series and up / scrape_*.
 		{[]string{"gmc_a"}, []string{"gmc-service-silent", "threshold:A"}},
 		{[]string{"other_b"}, []string{"gmc-service-silent", "threshold:B"}},
-		{[]string{"node_cpu_seconds_total", "up"}, []string{"gmc-service-silent", "gmc-host-cpu", "gmc-service-down"}},
+		{[]string{"node_cpu_seconds_total", "up"}, []string{"gmc-service-silent", "gmc-target-down", "gmc-host-cpu"}},
 		{[]string{"node_memory_MemTotal_bytes"}, []string{"gmc-service-silent", "gmc-host-memory"}},
 		// The SLA's raw series trigger its raw group only: the slow one
 		// reads only recordings.

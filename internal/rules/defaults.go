@@ -58,7 +58,11 @@ func newestSampleGroup() rulefmt.RuleGroup {
 		Interval: model.Duration(newestSampleInterval),
 		Rules: []rulefmt.Rule{{
 			Record: NewestSampleRecord,
-			Expr:   fmt.Sprintf(`max by (service) (max_over_time(timestamp({service!="", __name__!~%q})[1h:5m]))`, ownSeriesRE),
+			// Services with a Pushgateway group in the hour are left out:
+			// a group's values are rewritten by gmc (their times are not
+			// the sender's), and a deleted group must not page.
+			Expr: fmt.Sprintf(`max by (service) (max_over_time(timestamp({service!="", __name__!~%q})[1h:5m])) unless on (service) max_over_time(%s{service!=""}[1h])`,
+				ownSeriesRE, pushTimeMetric),
 		}},
 	}
 }
@@ -93,7 +97,7 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 			branches = append(branches, silentBranch(`service=`+strconv.Quote(n), perService[n]))
 		}
 	}
-	expr := "(\n" + strings.Join(branches, "\nor\n") + "\n)\nunless on (service) up{service!=\"\"}"
+	expr := "(\n" + strings.Join(branches, "\nor\n") + "\n)\nunless on (service) up{service!=\"\"}\nunless on (service) " + pushTimeMetric + "{service!=\"\"}"
 	return rulefmt.RuleGroup{
 		Name: "gmc-service-silent",
 		Rules: []rulefmt.Rule{{
@@ -105,6 +109,48 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 				"description": "The newest sample {{ $labels.service }} sent is {{ humanizeDuration $value }} old.",
 				// The dashboard formats the value by it.
 				"unit": "seconds",
+			},
+		}},
+	}
+}
+
+// pushTimeMetric is the per-group gauge of Pushgateway groups: a service
+// that has one is not judged by down_after (Pushgateway semantics: a
+// group's last push stays current, a batch job pushes once). Alert on
+// time() - push_time_seconds for a job that must push regularly.
+const pushTimeMetric = "push_time_seconds"
+
+// targetDownGroup is the default TargetDown alert: a scraped target none of
+// whose scrapes succeeded for its service's down_after (defaultAfter, or
+// its entry in perService), the threshold /system/status shows it down at:
+// one failed scrape is not an outage.
+func targetDownGroup(defaultAfter time.Duration, perService map[string]time.Duration) rulefmt.RuleGroup {
+	names := slices.Sorted(maps.Keys(perService))
+	branch := func(svc string, after time.Duration) string {
+		return fmt.Sprintf(`max_over_time(up{%s}[%s]) == 0`, svc, model.Duration(after))
+	}
+	var branches []string
+	if len(names) == 0 {
+		branches = append(branches, branch("", defaultAfter))
+	} else {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = regexp.QuoteMeta(n)
+		}
+		branches = append(branches, branch(`service!~`+strconv.Quote(strings.Join(quoted, "|")), defaultAfter))
+		for _, n := range names {
+			branches = append(branches, branch(`service=`+strconv.Quote(n), perService[n]))
+		}
+	}
+	return rulefmt.RuleGroup{
+		Name: "gmc-target-down",
+		Rules: []rulefmt.Rule{{
+			Alert:  "TargetDown",
+			Expr:   strings.Join(branches, "\nor\n"),
+			Labels: map[string]string{"severity": "page"},
+			Annotations: map[string]string{
+				"summary":     "{{ $labels.job }} target {{ $labels.instance }} is down",
+				"description": "No scrape of {{ $labels.instance }} succeeded for its service's down_after.",
 			},
 		}},
 	}

@@ -2,10 +2,12 @@ package rules
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 )
 
 // TestServiceSilentOnSDKSeries checks the default ServiceSilent rule on the
@@ -87,5 +89,89 @@ func TestServiceSilentPastLookback(t *testing.T) {
 		if want := now.Sub(last).Seconds(); len(got) != 1 || got[0] != want {
 			t.Errorf("at %s: ServiceSilent values %v, want one of %vs (the newest sample's age)", at, got, want)
 		}
+	}
+}
+
+// activeOf lists the active alerts of the rule named name as service:state.
+func activeOf(t *testing.T, m *Manager, name string) []string {
+	t.Helper()
+	var out []string
+	for _, g := range m.Groups() {
+		for _, r := range g.AlertingRules() {
+			if r.Name() != name {
+				continue
+			}
+			if err := r.LastError(); err != nil {
+				t.Fatalf("%s failed to evaluate: %v", name, err)
+			}
+			for _, a := range r.ActiveAlerts() {
+				out = append(out, a.Labels.Get("service")+":"+a.State.String())
+			}
+		}
+	}
+	return out
+}
+
+// TestServiceSilentPushgatewayGroup: issue 12's user trial pushed one
+// Pushgateway group (a batch job pushing once) and was paged ServiceSilent
+// 10s later, again after gmc rewrote the group's values, and for up to an
+// hour after deleting the group. A group's last push stays current
+// (Pushgateway semantics): its service is not judged by down_after, and
+// once deleted (staleness markers) nothing fires.
+func TestServiceSilentPushgatewayGroup(t *testing.T) {
+	db := openTSDB(t, t.TempDir())
+	m := newManager(t, db, Options{DefaultRules: true, EvalInterval: time.Second})
+	metric := labels.FromStrings("__name__", "user_test_metric", "job", "x", "service", "x")
+	pushTime := labels.FromStrings("__name__", "push_time_seconds", "job", "x", "service", "x")
+	staleMarker := math.Float64frombits(value.StaleNaN)
+	ctx := context.Background()
+	// One push at 0s; gmc rewrites the group every 30s; deleted at 95s.
+	for sec := 0; sec <= 200; sec++ {
+		ts := t0.Add(time.Duration(sec) * time.Second)
+		switch {
+		case sec <= 90 && sec%30 == 0:
+			appendFloat(t, db, metric, ts, 42)
+			appendFloat(t, db, pushTime, ts, float64(t0.Unix()))
+		case sec == 95:
+			appendFloat(t, db, metric, ts, staleMarker)
+			appendFloat(t, db, pushTime, ts, staleMarker)
+		}
+		m.EvalAll(ctx, ts)
+		if got := activeOf(t, m, "ServiceSilent"); len(got) != 0 {
+			t.Fatalf("at %ds: ServiceSilent %v for a Pushgateway group (deleted at 95s)", sec, got)
+		}
+	}
+}
+
+// TestTargetDownNeedsDownAfter: one failed scrape (issue 12's user trial:
+// single 500ms timeouts under load flipped market-data to DOWN) fires
+// nothing; scrapes failing for the service's down_after (10s) fire
+// TargetDown, as /system/status shows it down; one success resolves it.
+func TestTargetDownNeedsDownAfter(t *testing.T) {
+	db := openTSDB(t, t.TempDir())
+	m := newManager(t, db, Options{DefaultRules: true, EvalInterval: time.Second})
+	up := labels.FromStrings("__name__", "up", "job", "md", "instance", "md:1", "service", "market-data")
+	ctx := context.Background()
+	firstFiring := -1
+	for sec := 0; sec <= 60; sec++ {
+		ts := t0.Add(time.Duration(sec) * time.Second)
+		v := 1.0
+		if sec == 20 || (sec >= 30 && sec < 50) { // one failed scrape, then 20s of failures
+			v = 0
+		}
+		appendFloat(t, db, up, ts, v)
+		m.EvalAll(ctx, ts)
+		got := activeOf(t, m, "TargetDown")
+		switch {
+		case sec < 39 && len(got) != 0:
+			t.Fatalf("at %ds: TargetDown %v before 10s of failed scrapes", sec, got)
+		case len(got) != 0 && firstFiring < 0:
+			firstFiring = sec
+		case sec >= 50 && len(got) != 0:
+			t.Fatalf("at %ds: TargetDown %v after a successful scrape", sec, got)
+		}
+	}
+	if firstFiring != 39 && firstFiring != 40 {
+		t.Errorf("TargetDown fired at %ds, want 39–40s (failing since 30s, down_after 10s)", firstFiring)
 	}
 }

@@ -216,6 +216,7 @@ func New(opts Options) (*Manager, error) {
 		b, err := yaml.Marshal(rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{
 			newestSampleGroup(), // first: EvalAll evaluates in this order
 			serviceSilentGroup(cmp.Or(opts.DownAfter, DefaultDownAfter), opts.ServiceDownAfter),
+			targetDownGroup(cmp.Or(opts.DownAfter, DefaultDownAfter), opts.ServiceDownAfter),
 		}})
 		if err != nil {
 			return nil, fmt.Errorf("marshal ServiceSilent rule: %w", err)

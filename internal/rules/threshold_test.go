@@ -129,7 +129,7 @@ func TestDefaultRulesLoad(t *testing.T) {
 			got = append(got, g.Name()+"/"+r.Name())
 		}
 	}
-	want := []string{"gmc-service-newest-sample/gmc:service_newest_sample_timestamp:max1h", "gmc-service-silent/ServiceSilent", "gmc-benchmarks/BenchmarkRegression", "gmc-benchmarks/BenchmarkRunFailed", "gmc-host-cpu/HostCPUHigh", "gmc-host-memory/HostMemoryHigh", "gmc-service-down/TargetDown",
+	want := []string{"gmc-service-newest-sample/gmc:service_newest_sample_timestamp:max1h", "gmc-service-silent/ServiceSilent", "gmc-target-down/TargetDown", "gmc-benchmarks/BenchmarkRegression", "gmc-benchmarks/BenchmarkRunFailed", "gmc-host-cpu/HostCPUHigh", "gmc-host-memory/HostMemoryHigh",
 		"gmc-service-latency/ServiceLatencyHigh"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("default rules = %v, want %v", got, want)
