@@ -196,6 +196,19 @@ func (f alertFilter) keep(ga gettableAlert) bool {
 	return true
 }
 
+// Suppressed reports whether an alert with labels ls is silenced or
+// inhibited now, as GET /api/v2/alerts shows it (status.state
+// "suppressed"): such an alert notifies nobody.
+func (d *Dispatcher) Suppressed(ls model.LabelSet) bool {
+	now := d.now()
+	for _, s := range d.silences.List() {
+		if s.State(now) == SilenceActive && s.Matchers.Matches(ls) {
+			return true
+		}
+	}
+	return len(d.inhibit.sources(ls)) > 0
+}
+
 // currentAlerts are the alerts not resolved at now, rendered, that f selects.
 func (d *Dispatcher) currentAlerts(f alertFilter, now time.Time) []gettableAlert {
 	silences := d.silences.List()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 
 	"github.com/gmc-dev/gmc/internal/alerthistory"
@@ -133,9 +134,21 @@ func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
 func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
 	var as []web.Alert
 	for _, a := range s.rules.ActiveAlerts() {
+		// A silenced or inhibited alert notifies nobody: not in the
+		// banner's firing count (the Alerts page shows it suppressed).
+		if s.notify != nil && a.State == "firing" && s.notify.Suppressed(labelSet(a.Labels)) {
+			continue
+		}
 		as = append(as, web.NewAlert(a.Labels.Map(), a.Annotations.Map(), a.State, a.ActiveAt, a.Value))
 	}
 	return web.Firing(as), nil
+}
+
+// labelSet is ls as an Alertmanager label set.
+func labelSet(ls labels.Labels) model.LabelSet {
+	out := make(model.LabelSet, ls.Len())
+	ls.Range(func(l labels.Label) { out[model.LabelName(l.Name)] = model.LabelValue(l.Value) })
+	return out
 }
 
 // slaStates are the SLAs' states for /system/status.

@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
 import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
-import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf} from './util.js';
+import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -150,9 +150,10 @@ export function mount(main, ctx) {
       const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       const errNow = scalarOf(kErr);
       const tileUnit = capped(units.us, orderLat ? edges.order : edges.req);
-      if (st && st.state !== 'up') {
+      if (st && st.state !== 'up' && st.state !== 'pushed') {
         // Not up: its 1m rates would be the ones from before it stopped.
-        const sub = `no figures now; last seen ${st.age_seconds != null ? ago(st.age_seconds) + ' ago' : 'unknown'}`;
+        const since = st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)} (last sample ${ago(st.age_seconds)} ago)` : 'no sample in the last hour';
+        const sub = `no figures now; ${since}`;
         const gone = (label) => kpi(label, st.state, st.state === 'down' ? 'bad' : 'warn', sub);
         kpis.replaceChildren(gone(hasOrders || !reqTop ? 'Orders' : 'Requests'), gone('p50'), gone('p99'), gone('Error rate'), kpi('Hosts', String(hosts.length)));
         return;

@@ -51,7 +51,8 @@ function slaCard(s) {
   c.el.dataset.sla = s.name;
   const burning = s.burning ? pill(s.burning === 'page' ? 'bad' : 'warn', `burning (${s.burning})`) : null;
   c.body.append(
-    h('div', {class: 'row'}, pill(s.state === 'ok' ? 'up' : s.state === 'no_data' ? 'unknown' : 'down', s.state.replace('_', ' ')), burning,
+    h('div', {class: 'row'}, pill(s.state === 'ok' ? 'up' : s.state === 'no_data' || s.state === 'not_judged' ? 'unknown' : 'down', s.state.replace('_', ' ')), burning,
+      s.reason ? h('span', {class: 'muted', 'data-reason': ''}, s.reason) : null,
       s.error ? h('span', {class: 'err'}, s.error) : null),
     h('table', {class: 'tbl'},
       h('thead', {}, h('tr', {}, ['Window', 'Achievement', 'Coverage', 'Error budget left', 'Burn rate', 'Met'].map((t) => h('th', {}, t)))),

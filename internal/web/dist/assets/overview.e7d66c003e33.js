@@ -69,6 +69,9 @@ export function mount(main, ctx) {
 
       const slaBySvc = slaSummary(slas);
       const up = services.filter((s) => s.state === 'up').length;
+      // Pushgateway groups are not judged by down_after (state pushed).
+      const pushed = services.filter((s) => s.state === 'pushed').length;
+      const judged = services.length - pushed;
       const deskV = scalarOf(desk);
       const gwNames = gws.map((s) => s.metric.service).filter(Boolean).sort();
       // Worst p99 among the services that handle orders (a backtester's
@@ -80,12 +83,11 @@ export function mount(main, ctx) {
       const worstP99 = ranked.length ? ranked[0][1] : -Infinity;
       const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now over 1m` : 'now, over 1m';
       kpis.replaceChildren(
-        kpi('Services up', `${up} / ${services.length}`, up === services.length ? 'good' : 'warn'),
+        kpi('Services up', `${up} / ${judged}`, up === judged ? 'good' : 'warn', pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null),
         deskTile(gws, gwNames, deskV, services),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
-        kpi('SLAs', slas == null ? 'not available' : `${slas.filter((s) => s.state === 'ok').length} / ${slas.length} ok`,
-          slas && slas.some((s) => s.state === 'violated') ? 'bad' : null),
+        slaKpi(slas),
       );
 
       const rows = services.map((s) => {
@@ -94,7 +96,7 @@ export function mount(main, ctx) {
         const rq = reqNowBy.get(name);
         // A service that is not up has no "now": its 1m rates would be the
         // ones from before it stopped.
-        const gone = s.state !== 'up' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' ? 'down' : 'stale') : null;
+        const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' ? 'down' : 'stale') : null;
         const rateTxt = gone ? gone.cloneNode(true) : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
@@ -106,9 +108,9 @@ export function mount(main, ctx) {
           h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
           h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
           h('td', {'data-col': 'sla'}, sl && sl.ach != null
-            ? bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} (${sl.window})`, sl.ach >= sl.objective ? 'good' : 'bad')
+            ? bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} (${sl.window}${sl.judged ? '' : ', not judged'})`, !sl.judged ? null : sl.ach >= sl.objective ? 'good' : 'bad')
             : h('span', {class: 'muted'}, sl ? 'no data' : slas == null ? 'n/a' : '—')),
-          h('td', {'data-col': 'budget'}, sl && sl.budget != null ? budgetBar(sl.budget, sl.window) : h('span', {class: 'muted'}, '—')));
+          h('td', {'data-col': 'budget'}, sl && sl.budget != null ? budgetBar(sl.budget, sl.judged ? sl.window : `${sl.window}, not judged: ${sl.note}`) : h('span', {class: 'muted'}, '—')));
       });
       table.replaceChildren(h('table', {class: 'tbl', 'data-rows': rows.length},
         h('thead', {}, h('tr', {}, ['Service', 'Health', 'Rate (own unit)', '', 'p99', '', 'Errors', 'SLA achievement', 'Error budget'].map((t) => h('th', {}, t)))),
@@ -127,16 +129,28 @@ export function mount(main, ctx) {
 export function deskTile(gws, gwNames, deskV, services) {
   if (!gwNames.length) return kpi('Desk orders', 'unknown', null, 'no service sets stage="entry" or is named like a gateway');
   const byName = new Map(services.map((s) => [s.service, s]));
-  const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up');
+  const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up' && s.state !== 'pushed');
   if (gone.length) {
     const why = gone.map((s) => `entry service ${s.service} ${s.state} ` +
-      (s.last_seen_ms != null ? `since ${clock(s.last_seen_ms)}` : `(no data in the last ${ago(2 * (s.down_after_seconds || 0))})`));
+      (s.last_seen_ms != null ? `since ${clock(s.last_seen_ms)}` : `(no data in the last hour)`));
     const t = kpi('Desk orders', 'unknown', 'bad', why.join('; ') + (gone.length < gwNames.length ? ` (of ${gwNames.length} entry services)` : ''));
     t.dataset.unknown = gone.map((s) => s.service).join(',');
     return t;
   }
   return kpi('Desk orders', perSec(deskV ?? 0, 'orders'), null,
     `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`, deskV);
+}
+
+/**
+ * slaKpi counts the SLAs that are ok; those with too little data to judge
+ * (state not_judged) are said apart, never counted ok.
+ */
+export function slaKpi(slas) {
+  if (slas == null) return kpi('SLAs', 'not available');
+  const n = (st) => slas.filter((s) => s.state === st).length;
+  const nj = n('not_judged');
+  const tone = slas.some((s) => s.state === 'violated') ? 'bad' : nj || slas.some((s) => s.state === 'burning') ? 'warn' : null;
+  return kpi('SLAs', `${n('ok')} / ${slas.length} ok`, tone, nj ? `${nj} not judged: too little data` : null);
 }
 
 /**
@@ -156,6 +170,9 @@ export function slaSummary(slas) {
       cur.objective = s.objective;
       cur.window = longest.window;
       cur.budget = longest.error_budget_left;
+      // A window with too little data is shown, never judged (met null).
+      cur.judged = longest.met != null;
+      cur.note = longest.coverage != null ? `${num(longest.coverage * 100)} % covered` : 'too little data';
     }
     m.set(s.service, cur);
   }

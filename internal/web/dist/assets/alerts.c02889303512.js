@@ -1,4 +1,5 @@
-// Alerts page: active alerts (/api/v1/alerts) grouped as notifications
+// Alerts page: active alerts (/api/v1/alerts; whether each is silenced or
+// inhibited from the Alertmanager-style /api/v2/alerts) grouped as notifications
 // group them (alertname and service), filtered by severity, service and
 // state, each with how long it has really been firing and its value in its
 // unit; silence or acknowledge from the page (POST /api/v2/silences, with
@@ -25,7 +26,7 @@ export function mount(main, ctx) {
 
   function render() {
     if (!last) return;
-    const {a, hs, rules, silences} = last;
+    const {a, hs, rules, silences, am} = last;
     const now = Date.now();
     if (a == null) active.body.replaceChildren(unavailable('Alerts', '/api/v1/alerts'));
     else {
@@ -40,7 +41,11 @@ export function mount(main, ctx) {
         if (!groups.has(k)) groups.set(k, []);
         groups.get(k).push(x);
       }
-      active.note.textContent = `${all.filter((x) => x.state === 'firing').length} firing · ${all.filter((x) => x.state === 'pending').length} pending` +
+      // A silenced or inhibited alert notifies nobody: shown as suppressed,
+      // not counted firing.
+      const sup = (x) => (x.state === 'firing' ? suppression(x, am, silences) : null);
+      const nSup = all.filter(sup).length;
+      active.note.textContent = `${all.filter((x) => x.state === 'firing').length - nSup} firing · ${nSup} suppressed · ${all.filter((x) => x.state === 'pending').length} pending` +
         (shown.length !== all.length ? ` · ${shown.length} shown` : '');
       const rows = [];
       for (const [k, xs] of [...groups.entries()].sort()) {
@@ -57,8 +62,10 @@ export function mount(main, ctx) {
           const rule = rules.get(x.labels.alertname);
           const fired = firedAt(x, episodes, rule);
           const unit = unitOf(x);
-          rows.push(h('tr', {'data-alert': x.labels.alertname},
-            h('td', {}, pill(x.state)), h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
+          const why = sup(x);
+          rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-suppressed': why ? 'true' : null},
+            h('td', {}, why ? [pill('suppressed'), h('div', {class: 'muted small', 'data-col': 'suppressed-by'}, why)] : pill(x.state)),
+            h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
             h('td', {class: 'muted small'}, labelText(x.labels)),
             h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
               x.state === 'firing' ? (fired ? ago((now - fired) / 1000) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
@@ -126,15 +133,46 @@ export function mount(main, ctx) {
 
   return {
     async refresh(w, signal) {
-      const [a, hs, r, s] = await Promise.all([opt(getJSON('/api/v1/alerts', signal)), opt(getJSON(`/alerts/history?limit=200&since=${w.start}`, signal)),
-        opt(getJSON('/api/v1/rules', signal)), opt(getJSON('/api/v2/silences', signal))]);
+      const [a, hs, r, s, v2] = await Promise.all([opt(getJSON('/api/v1/alerts', signal)), opt(getJSON(`/alerts/history?limit=200&since=${w.start}`, signal)),
+        opt(getJSON('/api/v1/rules', signal)), opt(getJSON('/api/v2/silences', signal)), opt(getJSON('/api/v2/alerts', signal))]);
       const rules = new Map();
       for (const g of (r && r.data && r.data.groups) || []) for (const x of g.rules || []) if (x.type === 'alerting' || x.name) rules.set(x.name, x);
       const silences = (Array.isArray(s) ? s : []).filter((x) => x.status && x.status.state !== 'expired');
-      last = {a, hs, rules, silences};
+      const am = {byKey: new Map(), byFp: new Map()};
+      for (const x of Array.isArray(v2) ? v2 : []) {
+        am.byKey.set(labelKey(x.labels), x);
+        am.byFp.set(x.fingerprint, x);
+      }
+      last = {a, hs, rules, silences, am};
       render();
     },
   };
+}
+
+/** labelKey identifies a label set whatever its keys' order. */
+function labelKey(labels) {
+  return JSON.stringify(Object.entries(labels || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * suppression says what keeps a firing alert from notifying, from
+ * /api/v2/alerts (status.silencedBy, status.inhibitedBy): "silenced by
+ * <who>: <why>", "inhibited by <alertname · service>"; null when nothing
+ * does (or the Alertmanager API does not know the alert).
+ */
+function suppression(x, am, silences) {
+  const g = am && am.byKey.get(labelKey(x.labels));
+  if (!g || !g.status || g.status.state !== 'suppressed') return null;
+  const parts = [];
+  for (const id of g.status.silencedBy || []) {
+    const s = silences.find((y) => y.id === id);
+    parts.push(s ? `silenced by ${s.createdBy}: ${s.comment}` : `silenced (${id})`);
+  }
+  for (const fp of g.status.inhibitedBy || []) {
+    const src = am.byFp.get(fp);
+    parts.push(src ? `inhibited by ${src.labels.alertname}${src.labels.service ? ' · ' + src.labels.service : ''}` : `inhibited (${fp})`);
+  }
+  return parts.join('; ') || 'suppressed';
 }
 
 /** matches says whether a silence's matchers match an alert's labels. */
