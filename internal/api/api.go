@@ -37,9 +37,11 @@ const ServiceLabel = "service"
 // Defaults.
 const (
 	// DefaultStaleAfter and DefaultDownAfter show a service that pushes
-	// every second stale after 5 missed pushes and down after 10.
+	// every second stale after 5 missed pushes and down after 8: down in
+	// /system/status within 10 s of its last push with a margin for the
+	// poll (bench/scenario: 9-10 s with 10 s).
 	DefaultStaleAfter = 5 * time.Second
-	DefaultDownAfter  = 10 * time.Second
+	DefaultDownAfter  = 8 * time.Second
 	DefaultLookback   = 5 * time.Minute
 	// MaxHistoryPoints is how many points per series the default history
 	// step aims at.

@@ -129,9 +129,10 @@ func Default() Config {
 			ListenAddress: DefaultListenAddress,
 			DataDir:       DefaultDataDir,
 			// A service pushing every second (the SDK's and the agent's
-			// default) is stale after 5 missed pushes, down after 10.
+			// default) is stale after 5 missed pushes, down after 8 (shown
+			// down within 10 s, with a margin).
 			StaleAfter:     Duration(5 * time.Second),
-			DownAfter:      Duration(10 * time.Second),
+			DownAfter:      Duration(8 * time.Second),
 			ReadTimeout:    Duration(time.Minute),
 			WriteTimeout:   Duration(2 * time.Minute),
 			IdleTimeout:    Duration(time.Minute),

@@ -19,8 +19,8 @@ import (
 const ServiceSilentFile = "gmc:defaults:service-silent"
 
 // DefaultDownAfter is Options.DownAfter's default: a service pushing every
-// second is silent after ten missed pushes.
-const DefaultDownAfter = 10 * time.Second
+// second is silent after eight missed pushes (api.DefaultDownAfter).
+const DefaultDownAfter = 8 * time.Second
 
 // ownSeriesRE matches the names of series gmc writes itself or a scrape
 // writes whatever the target does: they never show that a service is alive.

@@ -145,7 +145,7 @@ func TestServiceSilentPushgatewayGroup(t *testing.T) {
 
 // TestTargetDownNeedsDownAfter: one failed scrape (issue 12's user trial:
 // single 500ms timeouts under load flipped market-data to DOWN) fires
-// nothing; scrapes failing for the service's down_after (10s) fire
+// nothing; scrapes failing for the service's down_after (8s) fire
 // TargetDown, as /system/status shows it down; one success resolves it.
 func TestTargetDownNeedsDownAfter(t *testing.T) {
 	db := openTSDB(t, t.TempDir())
@@ -163,15 +163,15 @@ func TestTargetDownNeedsDownAfter(t *testing.T) {
 		m.EvalAll(ctx, ts)
 		got := activeOf(t, m, "TargetDown")
 		switch {
-		case sec < 39 && len(got) != 0:
-			t.Fatalf("at %ds: TargetDown %v before 10s of failed scrapes", sec, got)
+		case sec < 37 && len(got) != 0:
+			t.Fatalf("at %ds: TargetDown %v before 8s of failed scrapes", sec, got)
 		case len(got) != 0 && firstFiring < 0:
 			firstFiring = sec
 		case sec >= 50 && len(got) != 0:
 			t.Fatalf("at %ds: TargetDown %v after a successful scrape", sec, got)
 		}
 	}
-	if firstFiring != 39 && firstFiring != 40 {
-		t.Errorf("TargetDown fired at %ds, want 39–40s (failing since 30s, down_after 10s)", firstFiring)
+	if firstFiring != 37 && firstFiring != 38 {
+		t.Errorf("TargetDown fired at %ds, want 37–38s (failing since 30s, down_after 8s)", firstFiring)
 	}
 }

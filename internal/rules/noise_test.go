@@ -39,7 +39,7 @@ func active(t *testing.T, m *Manager, name, state string) []string {
 // incident: a scraped service whose single scrape failed (staleness markers,
 // up = 0), a benchmark whose results carry a service label between runs,
 // and gmc's own ALERTS series; none is a silent pushed service. A service
-// pushing every second fires at down_after (10s), not before, per-service
+// pushing every second fires at down_after (8s), not before, per-service
 // overrides apply, and it resolves with its next push.
 func TestServiceSilentNoise(t *testing.T) {
 	db := openTSDB(t, t.TempDir())
@@ -76,7 +76,7 @@ func TestServiceSilentNoise(t *testing.T) {
 		got := active(t, m, "ServiceSilent", "firing")
 		var want []string
 		switch {
-		case sec > 40 && sec < 115: // pushed every second until 30s: down after 10s
+		case sec > 38 && sec < 115: // pushed every second until 30s: down after 8s
 			want = []string{"backtester"}
 		}
 		if sec > 60 && sec < 100 {
