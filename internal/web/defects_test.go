@@ -113,6 +113,31 @@ func TestBrowserDownNow(t *testing.T) {
 	st := startStackWith(t, 3, false, func(c *config.Config) {
 		c.Server.ServiceLiveness = map[string]config.Liveness{webtest.Classic: {StaleAfter: config.Duration(time.Second), DownAfter: config.Duration(2 * time.Second)}}
 	})
+	// The seed's newest samples are at most a second old on an idle
+	// machine: wait until gmc itself no longer calls risk-engine up.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var status struct {
+			Services []struct {
+				Service string `json:"service"`
+				State   string `json:"state"`
+			} `json:"services"`
+		}
+		getJSON(t, st.URL+"/system/status", &status)
+		state := ""
+		for _, s := range status.Services {
+			if s.Service == webtest.Classic {
+				state = s.State
+			}
+		}
+		if state == "stale" || state == "down" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("risk-engine still %q in /system/status after 20 s", state)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// Its 1m rate still has samples: shown, it would look alive.
 	before := instant(t, st, `sum(rate(gmc_orders_total{service="risk-engine"}[1m]))`)
 	load(t, ctx, st.URL+"/#/overview?range=15m")

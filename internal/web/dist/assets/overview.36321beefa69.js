@@ -76,8 +76,9 @@ export function mount(main, ctx) {
       const gwNames = gws.map((s) => s.metric.service).filter(Boolean).sort();
       // Worst p99 among the services that handle orders (a backtester's
       // day replay takes seconds by design); request latency only when no
-      // service reports order latency. Down or stale services have no "now".
-      const upNow = new Set(services.filter((s) => s.state === 'up').map((s) => s.service));
+      // service reports order latency. Down or stale services have no "now";
+      // a Pushgateway group's is its last push (its rates end with it).
+      const upNow = new Set(services.filter((s) => s.state === 'up' || s.state === 'pushed').map((s) => s.service));
       const oP = [...instantBy(orderP99Now, 'service')].filter(([s]) => upNow.has(s));
       const ranked = (oP.length ? oP : [...pNow].filter(([s]) => upNow.has(s))).sort((a, b) => b[1] - a[1]);
       const worstP99 = ranked.length ? ranked[0][1] : -Infinity;
