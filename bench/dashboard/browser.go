@@ -68,7 +68,13 @@ const probe = `(() => {
       if (m.attributeName === 'data-error') { if (m.target.dataset.error) g.errors++; continue; }
       if (Number(m.target.dataset.refreshed || 0) < 1) continue;
       const t = performance.now();
-      if (g.drawn == null) g.drawn = t;
+      if (g.drawn == null) {
+        g.drawn = t;
+        // What the first refresh waited for: every request so far, in ms since navigation start.
+        g.trace = performance.getEntriesByType('resource').map((e) => ({name: e.name, type: e.initiatorType, start: e.startTime, ttfb: e.responseStart, end: e.responseEnd, size: e.transferSize}));
+        const nav = performance.getEntriesByType('navigation')[0];
+        if (nav) g.trace.unshift({name: 'document', type: 'navigation', start: nav.startTime, ttfb: nav.responseStart, end: nav.domContentLoadedEventEnd, size: nav.transferSize});
+      }
       g.refreshes.push(t);
       if (g.refreshes.length > 100000) g.refreshes.shift();
     }
@@ -105,31 +111,72 @@ func waitDrawn(ctx context.Context) (float64, error) {
 	return drawn, nil
 }
 
+// traceEntry is one request a page made before its first refresh completed
+// (Resource Timing, ms since navigation start); the document's entry ends
+// at DOMContentLoaded.
+type traceEntry struct {
+	Name  string  `json:"name"`
+	Type  string  `json:"type"`
+	Start float64 `json:"start"`
+	TTFB  float64 `json:"ttfb"`
+	End   float64 `json:"end"`
+	Size  float64 `json:"size"`
+}
+
 // loadTimes loads u once to warm the cache, then n times more, each a new
-// document, and returns each load's navigation-start → charts-drawn time.
-func (b *browser) loadTimes(ctx context.Context, u string, n int) ([]time.Duration, error) {
+// document, and returns each load's navigation-start → charts-drawn time
+// and the requests of the last load (see traceEntry).
+func (b *browser) loadTimes(ctx context.Context, u string, n int, prof *jsProfile, timeline string) ([]time.Duration, []traceEntry, error) {
 	tctx, cancel, err := b.tab()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cancel()
 	var out []time.Duration
 	for i := 0; i <= n; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if _, err := do(tctx, 30*time.Second, chromedp.Steps(chromedp.Navigate("about:blank"), chromedp.Navigate(u))); err != nil {
-			return nil, err
+		if _, err := do(tctx, 30*time.Second, chromedp.Navigate("about:blank")); err != nil {
+			return nil, nil, err
+		}
+		if prof != nil && i > 0 {
+			if err := startProfile(tctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		var rec *recorder
+		if timeline != "" && i == n {
+			if rec, err = startTimeline(tctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		if _, err := do(tctx, 30*time.Second, chromedp.Navigate(u)); err != nil {
+			return nil, nil, err
 		}
 		ms, err := waitDrawn(tctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if prof != nil && i > 0 {
+			if err := prof.stopProfile(tctx); err != nil {
+				return nil, nil, err
+			}
+		}
+		if rec != nil {
+			if err := rec.stop(tctx, timeline); err != nil {
+				return nil, nil, err
+			}
 		}
 		if i > 0 {
 			out = append(out, time.Duration(ms*float64(time.Millisecond)))
 		}
 	}
-	return out, nil
+	tr, err := do(tctx, 10*time.Second, chromedp.Evaluate[[]traceEntry](`window.__gmcBench.trace || []`))
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, tr, nil
 }
 
 // transfer is what a page moved over the network in a window.
@@ -267,6 +314,7 @@ type cadenceResult struct {
 	intervals []time.Duration
 	refreshes []int           // per tab, within the window
 	tails     []time.Duration // per tab, last refresh → end of the window
+	visible   int             // tabs whose document.visibilityState was "visible" at the end
 }
 
 // cadence opens one tab per URL, waits until each has drawn, then records
@@ -304,11 +352,15 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration) (
 	r := &cadenceResult{tabs: len(tabs), window: d}
 	for i, tctx := range tabs {
 		got, err := do(tctx, 10*time.Second, chromedp.Evaluate[struct {
-			Now float64   `json:"now"`
-			TS  []float64 `json:"ts"`
-		}](`({now: performance.now(), ts: window.__gmcBench.refreshes})`))
+			Now     float64   `json:"now"`
+			TS      []float64 `json:"ts"`
+			Visible string    `json:"visible"`
+		}](`({now: performance.now(), ts: window.__gmcBench.refreshes, visible: document.visibilityState})`))
 		if err != nil {
 			return nil, err
+		}
+		if got.Visible == "visible" {
+			r.visible++
 		}
 		ts := got.TS
 		// The interval into the window counts too: a tab stuck before it shows.

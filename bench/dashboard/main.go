@@ -52,6 +52,9 @@ type options struct {
 	live, cadence               time.Duration
 	pages                       string
 	keep                        string
+	trace, profile              bool
+	hold                        time.Duration
+	timeline                    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -69,6 +72,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cadence, "cadence", 20*time.Second, "how long the tabs' refresh intervals are measured")
 	fs.StringVar(&o.pages, "pages", "", "comma-separated hash routes to time (default: every page of the dashboard)")
 	fs.StringVar(&o.keep, "keep", "", "keep gmc's data dir and log in this directory")
+	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last measured load made before its charts were drawn (start, first byte, end)")
+	fs.BoolVar(&o.profile, "profile", false, "profile the main thread of the measured loads (V8's sampler; slows them) and print each page's top functions by self time")
+	fs.StringVar(&o.timeline, "timeline", "", "write a Chrome trace of each page's last load into this directory (DevTools' Performance panel opens it)")
+	fs.DurationVar(&o.hold, "hold", 0, "measure nothing: seed, keep pushing and hold gmc up this long (for DevTools or /debug/pprof), then stop")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -143,6 +150,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				fmt.Fprintln(os.Stderr, "bench/dashboard: pushing:", err)
 			}
 		}()
+		if o.hold > 0 {
+			fmt.Fprintf(stdout, "bench/dashboard: gmc at %s, %d services pushing; holding for %s (Ctrl-C stops)\n", base, o.services, o.hold)
+			select {
+			case <-ctx.Done():
+			case <-time.After(o.hold):
+			}
+			return nil
+		}
 	} else {
 		services = 0
 	}
@@ -160,11 +175,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		pages = strings.Split(o.pages, ",")
 	}
 	for _, p := range pages {
-		l, err := b.loadTimes(ctx, base+"/#/"+p, o.loads)
+		var prof *jsProfile
+		if o.profile {
+			prof = &jsProfile{}
+		}
+		tl := ""
+		if o.timeline != "" {
+			tl = filepath.Join(o.timeline, strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(p)+".json")
+		}
+		l, tr, err := b.loadTimes(ctx, base+"/#/"+p, o.loads, prof, tl)
 		if err != nil {
 			return fmt.Errorf("load %s: %w", p, err)
 		}
-		rep.loads = append(rep.loads, pageLoad{page: p, times: l})
+		pl := pageLoad{page: p, times: l, prof: prof}
+		if o.trace {
+			pl.trace = tr
+		}
+		rep.loads = append(rep.loads, pl)
 	}
 	liveURL := base + "/#/service/" + o.service + "?range=live"
 	if rep.live, err = b.liveTransfer(ctx, liveURL, o.live); err != nil {

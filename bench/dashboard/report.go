@@ -22,6 +22,8 @@ const (
 type pageLoad struct {
 	page  string
 	times []time.Duration
+	trace []traceEntry
+	prof  *jsProfile
 }
 
 type sample struct {
@@ -72,6 +74,12 @@ func (r *report) print(w io.Writer) {
 		m := median(l.times)
 		fmt.Fprintf(w, "| %s | %s | %s | ≤ %s | %s |\n", l.page, ms(m), ms(slices.Max(l.times)), ms(loadBudget), verdict(m <= loadBudget))
 	}
+	for _, l := range r.loads {
+		if l.trace != nil {
+			printTrace(w, l, r.url)
+		}
+		l.prof.print(w, l.page, 15)
+	}
 
 	if t := r.live; t != nil {
 		rate := float64(t.bytes) / t.window.Seconds()
@@ -95,10 +103,24 @@ func (r *report) print(w io.Writer) {
 	if c := r.cadence; c != nil {
 		worst := slices.Max(append(slices.Clone(c.intervals), c.tails...))
 		p95 := quantile(c.intervals, 0.95)
-		fmt.Fprintf(w, "\n%d tabs on Live over %s: refresh interval median %s, p95 %s, worst %s (incl. time since each tab's last refresh); refreshes per tab %v\n",
-			c.tabs, c.window, ms(median(c.intervals)), ms(p95), ms(worst), c.refreshes)
+		fmt.Fprintf(w, "\n%d tabs on Live (%d of them visible, as headless Chromium shows every tab) over %s: refresh interval median %s, p95 %s, worst %s (incl. time since each tab's last refresh); refreshes per tab %v\n",
+			c.tabs, c.visible, c.window, ms(median(c.intervals)), ms(p95), ms(worst), c.refreshes)
 		fmt.Fprintf(w, "1 s cadence (p95 interval ≤ %s): %s\n", ms(cadenceBudget), verdict(len(c.intervals) > 0 && p95 <= cadenceBudget))
 	}
 }
 
 func numCPU() int { return runtime.NumCPU() }
+
+// printTrace lists what a page's last measured load waited for: the
+// document, its assets and every request sent before the charts were drawn.
+func printTrace(w io.Writer, l pageLoad, base string) {
+	fmt.Fprintf(w, "\n%s, last load drawn at %s: requests before it (ms since navigation start)\n", l.page, ms(l.times[len(l.times)-1]))
+	fmt.Fprintf(w, "| request | start | first byte | end | bytes |\n|---|---|---|---|---|\n")
+	for _, e := range l.trace {
+		name := strings.TrimPrefix(e.Name, base)
+		if len(name) > 90 {
+			name = name[:87] + "…"
+		}
+		fmt.Fprintf(w, "| %s %s | %.0f | %.0f | %.0f | %.0f |\n", e.Type, name, e.Start, e.TTFB, e.End, e.Size)
+	}
+}

@@ -35,13 +35,19 @@ icon=$(hashed src/icon.svg icon.svg)
 
 # The modules import each other as "./name.js"; the import map sends each to
 # its hashed file.
+# Every module of the page is preloaded (fetched and compiled at once, not
+# level by level as the imports are found); the event stream's worker is
+# not one of them.
 imports=""
+preloads=""
 for f in src/*.js; do
 	name=$(basename "$f")
 	url=$(hashed "$f" "$name")
 	[ "$name" = main.js ] && main=$url
 	imports="$imports${imports:+,
 }      \"/assets/$name\": \"$url\""
+	[ "$name" = events-worker.js ] || preloads="$preloads
+  <link rel=\"modulepreload\" href=\"$url\">"
 done
 
 {
@@ -56,8 +62,8 @@ done
 $imports
     }
   }
-  </script>
-  <script src="$uplot_js"></script>
+  </script>$preloads
+  <script src="$uplot_js" defer></script>
   <script type="module" src="$main"></script>
 HTML
 	sed -n '/@@HEAD@@/,$p' index.html | sed '1d'

@@ -57,7 +57,7 @@ window.addEventListener('gmc-zoom', (e) => {
   if (to - from >= 10) location.hash = hrefAt(state.route, {from, to});
 });
 
-const state = {route: null, page: null, timer: null, busy: false, ctrl: null, seq: 0, cache: null};
+const state = {route: null, page: null, timer: null, busy: false, ctrl: null, seq: 0, cache: null, startedAt: 0};
 
 function renderChrome(route) {
   const nav = document.getElementById('nav');
@@ -96,6 +96,7 @@ function renderChrome(route) {
 async function refresh() {
   if (state.busy || !state.page || conn.down) return;
   state.busy = true;
+  state.startedAt = Date.now();
   const seq = state.seq;
   const ctrl = new AbortController();
   state.ctrl = ctrl;
@@ -120,9 +121,40 @@ async function refresh() {
       console.error(e);
     }
   } finally {
-    if (state.ctrl === ctrl) { state.busy = false; state.ctrl = null; }
+    if (state.ctrl === ctrl) {
+      state.busy = false;
+      state.ctrl = null;
+      schedule();
+    }
   }
 }
+
+/**
+ * HIDDEN_EVERY is how often (s) a tab nobody sees refreshes at most: Live
+ * in a background tab would keep gmc and the browser busy every second for
+ * no one (and browsers throttle its timers anyway); it catches up the
+ * moment it is shown again.
+ */
+const HIDDEN_EVERY = 10;
+
+/**
+ * schedule sets the next refresh: a period after the last one started, or
+ * at once when that one took longer (a timer that skips ticks while a
+ * refresh is in flight turned a 1.2 s refresh into a 2 s interval).
+ */
+function schedule() {
+  clearTimeout(state.timer);
+  if (!state.route) return;
+  const every = document.hidden ? Math.max(state.route.range.refresh, HIDDEN_EVERY) : state.route.range.refresh;
+  state.timer = setTimeout(refresh, Math.max(0, state.startedAt + every * 1000 - Date.now()));
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!state.route || state.busy) return;
+  // Shown again: a refresh now if one is due by the visible period.
+  if (!document.hidden && Date.now() - state.startedAt >= state.route.range.refresh * 1000) refresh();
+  else schedule();
+});
 
 function route() {
   const r = parseHash();
@@ -130,7 +162,7 @@ function route() {
   state.seq++;
   if (state.ctrl) state.ctrl.abort();
   state.busy = false;
-  clearInterval(state.timer);
+  clearTimeout(state.timer);
   if (state.page && state.page.destroy) state.page.destroy();
   state.route = r;
   // Live fetches only the new interval: its answers so far, per route.
@@ -144,8 +176,8 @@ function route() {
   main.dataset.error = '';
   document.title = `gmc · ${r.arg || r.page}`;
   state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
+  // Each refresh schedules the next (schedule).
   refresh();
-  state.timer = setInterval(refresh, r.range.refresh * 1000);
 }
 
 /**

@@ -5,6 +5,9 @@ import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
 
+/** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
+const HOSTS_EVERY = 30e3;
+
 export function mount(main, ctx) {
   const name = ctx.arg;
   const head = h('div', {class: 'page-head'}, h('h1', {}, name || 'Service'));
@@ -35,6 +38,8 @@ export function mount(main, ctx) {
   // "> edge".
   let edges = null;
   let edgesAt = 0;
+  // The label look-ups of the service's hosts: {key, at, p}.
+  let hostLook = null;
 
   return {
     async refresh(w, signal) {
@@ -55,11 +60,15 @@ export function mount(main, ctx) {
       const hw = {start: hend - Math.floor((w.end - w.start) / hstep) * hstep, end: hend, step: hstep, grid: w.grid, cache: w.cache};
       const hrw = Math.max(hstep * 4, 30) + 's';
       const hq = Q.service(name, hrw, 'x="y"', 'x');
+      // The four candidates go out in one batch (one round trip, where one
+      // after the other took up to four): the first with events wins.
       const heat = async () => {
-        for (const e of [hq.classic, hq.native, hq.rclassic, hq.rnative]) {
-          const r = await queryRange(e, hw, signal);
+        const es = [hq.classic, hq.native, hq.rclassic, hq.rnative];
+        const rs = await Promise.all(es.map((e) => queryRange(e, hw, signal)));
+        for (let i = 0; i < es.length; i++) {
+          const r = rs[i];
           const any = r.some((x) => (x.values || []).some((v) => parseFloat(v[1]) > 0) || (x.histograms || []).some((v) => parseFloat(v[1].count) > 0));
-          if (any) return {native: !e.includes('_bucket'), r};
+          if (any) return {native: !es[i].includes('_bucket'), r};
         }
         return {native: false, r: []};
       };
@@ -68,7 +77,16 @@ export function mount(main, ctx) {
         ? Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
           .map((m) => now(Q.edges(m, sel)))).then(([eo, er, ef]) => ({order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')}))
         : null;
-      const hostsP = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]).then(([inst, hostL]) => {
+      // The service's hosts change seldom: looked up again every
+      // HOSTS_EVERY (Live asked twice a second), and at once for another window.
+      const wkey = `${w.end - w.start}/${w.step}`;
+      if (!hostLook || hostLook.key !== wkey || Date.now() - hostLook.at > HOSTS_EVERY) {
+        const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]);
+        hostLook = {key: wkey, at: Date.now(), p};
+        // A failed or aborted look-up is asked again next time.
+        p.catch(() => { if (hostLook && hostLook.p === p) hostLook = null; });
+      }
+      const hostsP = hostLook.p.then(([inst, hostL]) => {
         // The join: the host label both the SDK and the agent set; data from
         // before it joins on the agent's instance.
         const byHost = hostL.length > 0;
