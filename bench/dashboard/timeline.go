@@ -15,7 +15,7 @@ import (
 )
 
 // timelineCategories are those of DevTools' Performance panel.
-var timelineCategories = []string{"devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "blink.user_timing", "loading", "latencyInfo", "disabled-by-default-v8.cpu_profiler", "v8"}
+var timelineCategories = []string{"devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute", "blink.user_timing", "loading", "latencyInfo", "v8"}
 
 // recorder collects a Chrome trace of a tab.
 type recorder struct {
@@ -44,7 +44,7 @@ func startTimeline(tctx context.Context) (*recorder, error) {
 		return nil, err
 	}
 	_, err := chromedp.Call(tctx, tracing.Start, tracing.StartParams{TransferMode: tracing.StartTransferModeReportEvents,
-		TraceConfig: &tracing.TraceConfig{IncludedCategories: timelineCategories, EnableSampling: true}})
+		TraceConfig: &tracing.TraceConfig{IncludedCategories: timelineCategories}})
 	return r, err
 }
 

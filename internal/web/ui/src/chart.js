@@ -340,8 +340,10 @@ export class HeatmapChart {
       if (!col) continue;
       const tot = col.reduce((a, c) => a + c[2], 0);
       if (!tot) continue;
-      const x0 = Math.round(u.valToPos(xs[i] - this.step / 2, 'x', true));
-      const x1 = Math.round(u.valToPos(xs[i] + this.step / 2, 'x', true));
+      // A column reaches half way to its neighbours (the tail, now, is
+      // nearer its left one than a step).
+      const x0 = Math.round(u.valToPos(i > 0 ? (xs[i - 1] + xs[i]) / 2 : xs[i] - this.step / 2, 'x', true));
+      const x1 = Math.round(u.valToPos(i < xs.length - 1 ? (xs[i] + xs[i + 1]) / 2 : xs[i] + this.step / 2, 'x', true));
       for (const [lo, hi, v] of col) {
         if (v <= 0) continue;
         const y0 = Math.round(u.valToPos(hi, 'y', true));
@@ -361,7 +363,9 @@ export class HeatmapChart {
     if (left == null || left < 0 || !this.cols) return;
     const t = u.posToVal(left, 'x');
     const y = u.posToVal(top, 'y');
-    const i = Math.round((t - u.data[0][0]) / this.step);
+    const xs = u.data[0];
+    let i = Math.max(0, Math.min(xs.length - 1, Math.round((t - xs[0]) / this.step)));
+    if (i + 1 < xs.length && Math.abs(xs[i + 1] - t) < Math.abs(xs[i] - t)) i++;
     const col = this.cols[i];
     if (!col) { this.readout.textContent = 'no events in this step'; return; }
     const tot = col.reduce((a, c) => a + c[2], 0);

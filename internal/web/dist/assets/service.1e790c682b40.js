@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
 import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
@@ -54,10 +54,14 @@ export function mount(main, ctx) {
       const k = Q.serviceNow(name, KPI_WINDOW);
       // The heatmap has at most ~120 columns and reads the classic buckets
       // (a few dozen per column) before the native ones (hundreds).
-      const hstep = Math.max(w.step, Math.ceil((w.end - w.start) / 120));
+      // (The window's length on its step grid: the tail, now, is beyond it.)
+      const wlen = (w.gend != null ? w.gend : w.end) - w.start;
+      const hstep = Math.max(w.step, Math.ceil(wlen / 120));
       // On Live the heatmap keeps its own step grid (its newest column up to a step old), so its cache holds.
-      const hend = w.grid ? Math.floor(w.end / hstep) * hstep : w.end;
-      const hw = {start: hend - Math.floor((w.end - w.start) / hstep) * hstep, end: hend, step: hstep, grid: w.grid, cache: w.cache};
+      // Elsewhere it is on its grid too, with the tail (now) as the other charts.
+      const hend = Math.floor(w.end / hstep) * hstep;
+      const hw = {start: hend - Math.floor(wlen / hstep) * hstep, end: w.grid ? hend : w.end, gend: !w.grid && hend < w.end ? hend : null,
+        step: hstep, grid: w.grid, cache: w.cache};
       const hrw = Math.max(hstep * 4, 30) + 's';
       const hq = Q.service(name, hrw, 'x="y"', 'x');
       // The four candidates go out in one batch (one round trip, where one
@@ -79,7 +83,7 @@ export function mount(main, ctx) {
         : null;
       // The service's hosts change seldom: looked up again every
       // HOSTS_EVERY (Live asked twice a second), and at once for another window.
-      const wkey = `${w.end - w.start}/${w.step}`;
+      const wkey = `${wlen}/${w.step}`;
       if (!hostLook || hostLook.key !== wkey || Date.now() - hostLook.at > HOSTS_EVERY) {
         const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]);
         hostLook = {key: wkey, at: Date.now(), p};
@@ -193,10 +197,10 @@ export function mount(main, ctx) {
  * heatmap columns in µs, merging the fine buckets into 8 per decade.
  */
 export function nativeColumns(series, w) {
-  const n = Math.floor((w.end - w.start) / w.step) + 1;
+  const {n, index} = grid(w);
   const cols = new Array(n).fill(null);
   for (const [t, hist] of series.histograms || []) {
-    const i = Math.round((t - w.start) / w.step);
+    const i = index(t);
     if (i < 0 || i >= n) continue;
     const bins = new Map();
     for (const [, , hi, c] of hist.buckets || []) {
@@ -213,7 +217,7 @@ export function nativeColumns(series, w) {
 
 /** classicColumns turns sum by (le) of _bucket rates into heatmap columns. */
 export function classicColumns(result, w) {
-  const n = Math.floor((w.end - w.start) / w.step) + 1;
+  const {n} = grid(w);
   const les = result.map((s) => ({le: parseFloat(s.metric.le), s})).filter((x) => !isNaN(x.le)).sort((a, b) => a.le - b.le);
   const {ys} = align(les.map((x) => x.s), w);
   const cols = new Array(n).fill(null);

@@ -1,5 +1,5 @@
 // Talking to gmc: the Prometheus HTTP API and the product REST API.
-import {RangeCache} from './live.js';
+import {RangeCache, seriesKey} from './live.js';
 
 export {RangeCache};
 
@@ -116,11 +116,35 @@ export function rangeByKey(key) {
  */
 export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
-  // A grid range (Live) ends at the last step boundary: at most a step ago.
-  const end = range.end != null ? range.end : range.grid ? Math.floor(now / step) * step : Math.round(now * 1000) / 1000;
-  const start = end - range.seconds;
   const rw = Math.max(4 * step, 30);
-  return {start, end, step, rw: rw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
+  const base = {step, rw: rw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
+  // A grid range (Live) ends at the last step boundary: at most a step ago.
+  if (range.grid && range.end == null) {
+    const end = Math.floor(now / step) * step;
+    return {...base, start: end - range.seconds, end};
+  }
+  if (range.end != null) return {...base, start: range.end - range.seconds, end: range.end};
+  // A range ending now: its steps fall on the step grid (multiples of the
+  // step, up to gend, the last boundary) so gmc's step cache answers all
+  // but the newest of them again, and one more point, the tail, is now.
+  const end = Math.round(now * 1000) / 1000;
+  const gend = Math.floor(end / step) * step;
+  return {...base, start: gend - range.seconds, end, gend: gend < end ? gend : null};
+}
+
+/**
+ * grid lists the times of a window's points: start, start + step, … up to
+ * its last step boundary, then its tail (now) when it has one; index maps a
+ * point's time to its place.
+ */
+export function grid(w) {
+  const g = w.gend != null ? w.gend : w.end;
+  const n = Math.floor((g - w.start) / w.step + 1e-9) + 1;
+  const tail = w.gend != null;
+  const xs = new Array(n + (tail ? 1 : 0));
+  for (let i = 0; i < n; i++) xs[i] = w.start + i * w.step;
+  if (tail) xs[n] = w.end;
+  return {xs, n: xs.length, index: (t) => (tail && t > g + 1e-3 ? n : Math.round((t - w.start) / w.step))};
 }
 
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
@@ -140,8 +164,38 @@ export function query(expr, time, signal) {
  */
 export function queryRange(expr, w, signal) {
   const fetchRange = (e, x, sig) => batched('query_range', e, {start: String(x.start), end: String(x.end), step: String(x.step)}, sig);
-  if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) return w.cache.get(expr, w, signal, fetchRange);
-  return fetchRange(expr, w, signal);
+  const at = (lookback) => (typeof expr === 'function' ? expr(lookback) : expr);
+  if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) return w.cache.get(at(w.step + 's'), w, signal, fetchRange);
+  if (w.gend == null) return fetchRange(at(w.step + 's'), w, signal);
+  // The steps on the grid, and the tail: the same expression now (beside
+  // the page's other instant queries; its lookback, for an expression
+  // that takes one, is the time since the last step).
+  return Promise.all([
+    fetchRange(at(w.step + 's'), {start: w.start, end: w.gend, step: w.step}, signal),
+    query(at(Math.max(1, Math.round((w.end - w.gend) * 1000)) + 'ms'), null, signal),
+  ]).then(([m, v]) => withTail(m, v));
+}
+
+/** withTail appends each sample of an instant vector to the series of a matrix with its labels (a new series when none has them). */
+export function withTail(matrix, vector) {
+  const by = new Map(matrix.map((s) => [seriesKey(s.metric), s]));
+  const out = matrix.slice();
+  for (const x of vector) {
+    const k = seriesKey(x.metric);
+    let s = by.get(k);
+    if (!s) {
+      s = {metric: x.metric};
+      out.push(s);
+      by.set(k, s);
+    } else {
+      s = {...s};
+      out[out.indexOf(by.get(k))] = s;
+      by.set(k, s);
+    }
+    if (x.histogram) s.histograms = [...(s.histograms || []), x.histogram];
+    if (x.value) s.values = [...(s.values || []), x.value];
+  }
+  return out;
 }
 
 /**
@@ -237,13 +291,11 @@ export async function labelValues(name, match, w, signal) {
  * histogram points are ignored (see histogramColumns).
  */
 export function align(result, w) {
-  const n = Math.floor((w.end - w.start) / w.step) + 1;
-  const xs = new Array(n);
-  for (let i = 0; i < n; i++) xs[i] = w.start + i * w.step;
+  const {xs, n, index} = grid(w);
   const ys = result.map((s) => {
     const y = new Array(n).fill(null);
     for (const [t, v] of s.values || []) {
-      const i = Math.round((t - w.start) / w.step);
+      const i = index(t);
       const f = parseFloat(v);
       if (i >= 0 && i < n && isFinite(f)) y[i] = f;
     }

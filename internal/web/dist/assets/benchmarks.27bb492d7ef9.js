@@ -18,8 +18,8 @@ export function mount(main) {
     async refresh(w, signal) {
       const [rep, med, reg] = await Promise.all([
         getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable || e instanceof NotFound ? e : Promise.reject(e))),
-        queryRange(Q.bench.median(w), w, signal),
-        queryRange(Q.bench.regression(w), w, signal),
+        queryRange(Q.bench.median, w, signal),
+        queryRange(Q.bench.regression, w, signal),
       ]);
       renderReport(rep, kpis, report);
 

@@ -192,10 +192,11 @@ export function risk(scope) {
 export const riskAccounts = (r) => `max by (account, currency, mode) (last_over_time(gmc_account_info[${r}]))`;
 
 export const bench = {
-  // Runs are sparse: each step looks back exactly one step, so a run shows
-  // as one point.
-  median: (w) => `last_over_time(gmc_bench_median[${w.step}s])`,
-  regression: (w) => `max by (benchmark) (max_over_time(gmc_bench_regression[${w.step}s]))`,
+  // Runs are sparse: each step looks back exactly to the step before (lb:
+  // a step, or for the tail the time since the last step; api.queryRange),
+  // so a run shows as one point.
+  median: (lb) => `last_over_time(gmc_bench_median[${lb}])`,
+  regression: (lb) => `max by (benchmark) (max_over_time(gmc_bench_regression[${lb}]))`,
 };
 
 export const slaBurn = 'sla:error_ratio:rate1h';

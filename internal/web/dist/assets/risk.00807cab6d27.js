@@ -81,7 +81,8 @@ export function mount(main, ctx) {
       const R = Math.max(1, Math.round(w.end - w.start)) + 's';
       const [pnl, exp, lim, info, pnlNow, peak] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
-        query(Q.riskAccounts(R), w.end, signal), query(q.pnl, w.end, signal), query(q.peak(R), w.end, signal),
+        // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
+        ...[Q.riskAccounts(R), q.pnl, q.peak(R)].map((e) => query(e, w.gend != null ? null : w.end, signal)),
       ]);
       // Accounts: currency and mode as stated in gmc_account_info; an
       // account that states none is live (its name saying "backtest" makes
