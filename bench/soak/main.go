@@ -205,6 +205,9 @@ func run(ctx context.Context) error {
 		p.PID(), base, *services, *interval, *queryEvery, *dur, loadAvg())
 	fmt.Printf("%8s %9s %9s %9s %10s %5s %7s %8s %12s %12s %s\n", "elapsed", "RSS MiB", "anon MiB", "heap MiB", "goroutines", "fds", "series", "chunks", "ingest p99", "query p99", "load")
 	var samples []sample
+	var prevLanes map[string]laneFigures
+	var prevMissed float64
+	prevGMC, prevSelf, prevAt := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), time.Duration(0)
 	tick := time.NewTicker(*report)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -225,7 +228,11 @@ func run(ctx context.Context) error {
 			s.anon = float64(m.Anon) / (1 << 20)
 		}
 		s.fds = countFDs(p.PID())
-		s.goroutines, s.heads, s.heap, s.chunks = scrape(client, base)
+		m := scrape(client, base)
+		s.goroutines, s.heads = metric(m, "go_goroutines"), metric(m, "prometheus_tsdb_head_series")
+		s.heap, s.chunks = metric(m, "go_memstats_heap_inuse_bytes")/(1<<20), metric(m, "prometheus_tsdb_head_chunks")
+		lanes := lanesOf(m)
+		missed := sumOf(m, "prometheus_rule_group_iterations_missed_total")
 		var ie, qe string
 		s.ingestP99, s.ingestN, s.ingestErrs, ie = ingest.take()
 		s.queryP99, s.queryN, s.queryErrs, qe = query.take()
@@ -236,6 +243,26 @@ func run(ctx context.Context) error {
 		if *heavy > 0 {
 			fmt.Printf("  heavy: %d answered, p99 %.0f ms, %d errors (%.120s)", hn, hp99, herrs, he)
 		}
+		// Per query lane (gmc_query_lane_*, absent before lanes existed):
+		// queries admitted (of them gmc's own: rules, REST API), their mean
+		// wait for a slot, and those that left the queue without one; rule
+		// group iterations missed (a starved rule evaluation skips them).
+		for _, name := range []string{"small", "heavy"} {
+			cur, prev := lanes[name], prevLanes[name]
+			if n := cur.waitCount - prev.waitCount; n > 0 {
+				fmt.Printf("  %s lane: %.0f admitted (%.0f gmc's own), wait mean %.1f ms, %.0f timed out",
+					name, cur.admitted-prev.admitted, cur.fromRules-prev.fromRules, (cur.waitSum-prev.waitSum)/n*1e3, cur.timeouts-prev.timeouts)
+			}
+		}
+		fmt.Printf("  rule iterations missed: %.0f", missed-prevMissed)
+		prevLanes, prevMissed = lanes, missed
+		// CPU of gmc and of this harness (its pushers, dashboard and heavy
+		// readers share the machine with gmc), in cores over the interval.
+		gmcCPU, selfCPU := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self")
+		if el := (s.at - prevAt).Seconds(); el > 0 {
+			fmt.Printf("  CPU cores: gmc %.2f, harness %.2f", (gmcCPU-prevGMC)/el, (selfCPU-prevSelf)/el)
+		}
+		prevGMC, prevSelf, prevAt = gmcCPU, selfCPU, s.at
 		if s.ingestErrs+s.queryErrs > 0 {
 			fmt.Printf("  errors: ingest %d (%s) query %d (%s)", s.ingestErrs, ie, s.queryErrs, qe)
 		}
@@ -452,11 +479,32 @@ func do(client *http.Client, req *http.Request, want int) error {
 		return err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %.200s", req.Method, req.URL.Path, resp.StatusCode, b)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, b)
 	}
-	return nil
+	// Read to the end, keeping nothing: holding each heavy answer (~60 MB
+	// of JSON) made the harness's own collector compete with gmc for CPU.
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
+
+// cpuSeconds is the CPU time (user + system) process pid has used; NaN if
+// unreadable. "self" is this process.
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return math.NaN()
+	}
+	// Fields after the command name (in parentheses): utime and stime are
+	// the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return math.NaN()
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }
 
 // queryLoop refreshes a dashboard every interval: the range queries of
@@ -493,33 +541,78 @@ func timed(ctx context.Context, client *http.Client, u string, lat *latencies) {
 	}
 }
 
-// scrape reads go_goroutines, prometheus_tsdb_head_series,
-// go_memstats_heap_inuse_bytes (as MiB) and prometheus_tsdb_head_chunks
-// from gmc's own /metrics (NaN when unreadable).
-func scrape(client *http.Client, base string) (goroutines, headSeries, heapMiB, headChunks float64) {
-	goroutines, headSeries, heapMiB, headChunks = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+// scrape reads gmc's own /metrics: every sample by its series as written
+// (name{labels}); nil when unreadable.
+func scrape(client *http.Client, base string) map[string]float64 {
 	resp, err := client.Get(base + "/metrics")
 	if err != nil {
-		return
+		return nil
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	m := map[string]float64{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
-			goroutines, _ = strconv.ParseFloat(v, 64)
+		if line == "" || line[0] == '#' {
+			continue
 		}
-		if v, ok := strings.CutPrefix(line, "prometheus_tsdb_head_series "); ok {
-			headSeries, _ = strconv.ParseFloat(v, 64)
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
 		}
-		if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
-			heapMiB, _ = strconv.ParseFloat(v, 64)
-			heapMiB /= 1 << 20
-		}
-		if v, ok := strings.CutPrefix(line, "prometheus_tsdb_head_chunks "); ok {
-			headChunks, _ = strconv.ParseFloat(v, 64)
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			m[line[:i]] = v
 		}
 	}
-	return
+	return m
+}
+
+// metric is m's value of series, NaN when absent.
+func metric(m map[string]float64, series string) float64 {
+	if v, ok := m[series]; ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// sumOf is the sum of m's series whose name is name and whose labels
+// contain every one of match (e.g. `lane="small"`); 0 when none.
+func sumOf(m map[string]float64, name string, match ...string) float64 {
+	var sum float64
+	for k, v := range m {
+		rest, ok := strings.CutPrefix(k, name)
+		if !ok || (rest != "" && rest[0] != '{') {
+			continue
+		}
+		all := true
+		for _, want := range match {
+			all = all && strings.Contains(rest, want)
+		}
+		if all {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// laneFigures are one query lane's figures over a report interval, from
+// gmc_query_lane_* counters (deltas between two scrapes).
+type laneFigures struct {
+	admitted, fromRules, timeouts, waitSum, waitCount float64
+}
+
+func lanesOf(m map[string]float64) map[string]laneFigures {
+	out := map[string]laneFigures{}
+	for _, lane := range []string{"small", "heavy"} {
+		l := `lane="` + lane + `"`
+		out[lane] = laneFigures{
+			admitted:  sumOf(m, "gmc_query_lane_admitted_total", l),
+			fromRules: sumOf(m, "gmc_query_lane_admitted_total", l, `source="gmc"`),
+			timeouts:  sumOf(m, "gmc_query_lane_queue_timeouts_total", l),
+			waitSum:   sumOf(m, "gmc_query_lane_wait_seconds_sum", l),
+			waitCount: sumOf(m, "gmc_query_lane_wait_seconds_count", l),
+		}
+	}
+	return out
 }
 
 // countFDs is the number of open file descriptors of pid.

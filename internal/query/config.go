@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 
 	"github.com/gmc-dev/gmc/internal/duration"
@@ -11,10 +12,25 @@ import (
 // Every PromQL evaluation goes through them: the HTTP API, the REST API,
 // the dashboard and rule evaluation share the one engine.
 type Config struct {
-	// MaxConcurrency is how many queries are evaluated at once (Prometheus's
-	// --query.max-concurrency); further ones wait in a queue, within their
-	// timeout.
+	// MaxConcurrency is how many heavy queries are evaluated at once
+	// (Prometheus's --query.max-concurrency, for the queries that are not
+	// small); further ones wait in the heavy lane's queue, within their
+	// timeout. A heavy range query runs on one goroutine unless slots of
+	// its lane are free (no series sharding while others wait), so heavy
+	// queries use at most this many cores.
 	MaxConcurrency int `yaml:"max_concurrency"`
+	// SmallQueryMaxConcurrency is the small-query lane's slots: queries
+	// whose selectors match at most SmallQueryMaxSeries series together and
+	// at most SmallQueryMaxPoints series × steps wait only for these, never
+	// behind heavy ones. Rules, the REST API and the dashboard's queries are
+	// mostly small.
+	SmallQueryMaxConcurrency int `yaml:"small_query_max_concurrency"`
+	// SmallQueryMaxSeries bounds the series a small query's selectors match
+	// (counted at the end of its range, up to this bound + 1, so classifying
+	// `{__name__=~".+"}` over millions of series stays cheap).
+	SmallQueryMaxSeries int `yaml:"small_query_max_series"`
+	// SmallQueryMaxPoints bounds a small query's series × evaluation steps.
+	SmallQueryMaxPoints int `yaml:"small_query_max_points"`
 	// MaxSamples bounds the samples one query may hold in memory at once
 	// (--query.max-samples); over it the query fails with 422.
 	MaxSamples int `yaml:"max_samples"`
@@ -38,12 +54,19 @@ type Config struct {
 // ingest, so that a burst of heavy queries cannot take the memory and CPU
 // ingest needs. MaxConcurrency is half the CPUs (at least 1): on 2 cores, 32
 // concurrent range queries over 3M samples took ingest p99 from 1.7 ms to
-// 1.6 s with no cap and to 0.55 s with 1 (2.3 s with 8).
+// 1.6 s with no cap and to 0.55 s with 1 (2.3 s with 8). The small lane has
+// as many slots, at least 2 (a rule group and a dashboard panel at once);
+// a small query is at most 10,000 series and 500,000 series × steps — a
+// 1-hour panel at a 15 s step over 2,000 series; bench/soak's heavy query
+// (2,950 series × 601 steps, 1.8M points) took ~0.8 s on one core.
 func DefaultConfig() Config {
 	return Config{
-		MaxConcurrency: max(1, runtime.GOMAXPROCS(0)/2),
-		MaxSamples:     10_000_000,
-		MaxSeries:      200_000,
+		MaxConcurrency:           max(1, runtime.GOMAXPROCS(0)/2),
+		SmallQueryMaxConcurrency: max(2, runtime.GOMAXPROCS(0)/2),
+		SmallQueryMaxSeries:      10_000,
+		SmallQueryMaxPoints:      500_000,
+		MaxSamples:               10_000_000,
+		MaxSeries:                200_000,
 		// ~3M points of a range query, ~1M label sets.
 		MaxResponseBytes: 128 << 20,
 		Timeout:          duration.Duration(DefaultTimeout),
@@ -56,6 +79,13 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxConcurrency <= 0:
 		return errors.New("query.max_concurrency: must be positive")
+	case c.SmallQueryMaxConcurrency <= 0:
+		return errors.New("query.small_query_max_concurrency: must be positive")
+	case c.SmallQueryMaxSeries <= 0:
+		return errors.New("query.small_query_max_series: must be positive")
+	case c.SmallQueryMaxPoints < c.SmallQueryMaxSeries:
+		return fmt.Errorf("query.small_query_max_points: %d is less than small_query_max_series %d (an instant query over that many series is that many points)",
+			c.SmallQueryMaxPoints, c.SmallQueryMaxSeries)
 	case c.MaxSamples <= 0:
 		return errors.New("query.max_samples: must be positive")
 	case c.MaxSeries <= 0:

@@ -45,47 +45,113 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request
 	a.respond(w, res.data, res.annos, r.FormValue("query"))
 }
 
-// serveGated is serve inside one of the query.max_concurrency slots, from
-// before evaluation until the answer is encoded and written: encoding a large
-// answer costs as much memory and CPU as evaluating it. A request waits for a
-// slot within its timeout, then gets 503.
-func (a *API) serveGated(w http.ResponseWriter, r *http.Request, f func(*http.Request) result) {
-	if a.gate != nil {
+// serveGated is serve inside a slot of the request's query lane (lanes.go),
+// from before evaluation until the answer is encoded and written: encoding a
+// large answer costs as much memory and CPU as evaluating it. The request is
+// classified first (laneOf), waits for a slot of its lane only, within its
+// timeout, then gets 503.
+func (a *API) serveGated(w http.ResponseWriter, r *http.Request, kind requestKind, f func(*http.Request) result) {
+	if a.lanes != nil {
 		wait := a.timeout
 		if d, apiErr := queryTimeout(r); apiErr == nil && d > 0 {
 			wait = d
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		err := a.gate.Acquire(ctx, 1)
+		l := a.laneOf(ctx, r, kind)
+		err := l.acquire(ctx, sourceAPI)
 		cancel()
 		if err != nil {
 			if r.Context().Err() != nil {
-				httpapi.WriteError(w, httpapi.ErrCanceled, fmt.Errorf("query canceled in query queue: %w", err))
+				httpapi.WriteError(w, httpapi.ErrCanceled, fmt.Errorf("query canceled in query queue (%s)", l.setting()))
 				return
 			}
-			httpapi.WriteError(w, httpapi.ErrTimeout, fmt.Errorf("query timed out in query queue (query.max_concurrency): %w", err))
+			httpapi.WriteError(w, httpapi.ErrTimeout, fmt.Errorf("query timed out in query queue (%s)", l.setting()))
 			return
 		}
-		defer a.gate.Release(1)
+		defer l.release()
+		r = r.WithContext(withAdmission(r.Context(), l))
 	}
 	a.serve(w, r, f)
 }
 
+// requestKind is what a gated request asks for.
+type requestKind int
+
+const (
+	instantQuery requestKind = iota
+	rangeQuery
+	metadataRequest // series, label names, label values
+)
+
+// laneOf classifies a request: a query by its selectors' series over its
+// range (steps included); series and label requests by the series of their
+// match[] (at their end); label requests without match[] read the index
+// only and are small. A request whose parameters do not parse is small: it
+// fails at once.
+func (a *API) laneOf(ctx context.Context, r *http.Request, kind requestKind) *lane {
+	if r.Form == nil {
+		_ = r.ParseForm() // an error leaves Form empty: then small, and the handler answers it
+	}
+	switch {
+	case kind != metadataRequest:
+		sp, ok := a.requestSpan(r, kind)
+		if !ok {
+			return a.lanes.small
+		}
+		l, _ := a.lanes.classify(ctx, r.FormValue("query"), sp)
+		return l
+	case len(r.Form["match[]"]) > 0:
+		end, err := httpapi.TimeParam(r, "end", a.now())
+		if err != nil || end.After(a.now()) {
+			end = a.now()
+		}
+		l, _ := a.lanes.classify(ctx, strings.Join(r.Form["match[]"], " or "), span{start: end, end: end})
+		return l
+	}
+	return a.lanes.small
+}
+
+// requestSpan is the span of a query or query_range request; false if its
+// parameters do not parse.
+func (a *API) requestSpan(r *http.Request, kind requestKind) (span, bool) {
+	if kind == instantQuery {
+		ts, err := httpapi.TimeParam(r, "time", a.now())
+		return span{start: ts, end: ts}, err == nil
+	}
+	start, err1 := httpapi.ParseTime(r.FormValue("start"))
+	end, err2 := httpapi.ParseTime(r.FormValue("end"))
+	step, err3 := httpapi.ParseDuration(r.FormValue("step"))
+	if err1 != nil || err2 != nil || err3 != nil || step <= 0 || end.Before(start) || end.Sub(start)/step > maxPointsPerSeries {
+		return span{}, false
+	}
+	return span{start: start, end: end, step: step}, true
+}
+
 // Query is GET|POST /api/v1/query: an instant query (query, time, timeout, limit).
-func (a *API) Query(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.query) }
+func (a *API) Query(w http.ResponseWriter, r *http.Request) {
+	a.serveGated(w, r, instantQuery, a.query)
+}
 
 // QueryRange is GET|POST /api/v1/query_range: a range query (query, start,
 // end, step, timeout, limit).
-func (a *API) QueryRange(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.queryRange) }
+func (a *API) QueryRange(w http.ResponseWriter, r *http.Request) {
+	a.serveGated(w, r, rangeQuery, a.queryRange)
+}
 
 // Series is GET|POST /api/v1/series: the label sets matching match[].
-func (a *API) Series(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.series) }
+func (a *API) Series(w http.ResponseWriter, r *http.Request) {
+	a.serveGated(w, r, metadataRequest, a.series)
+}
 
 // Labels is GET|POST /api/v1/labels: label names, optionally of match[] series.
-func (a *API) Labels(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.labelNames) }
+func (a *API) Labels(w http.ResponseWriter, r *http.Request) {
+	a.serveGated(w, r, metadataRequest, a.labelNames)
+}
 
 // LabelValues is GET /api/v1/label/{name}/values; it reads r.PathValue("name").
-func (a *API) LabelValues(w http.ResponseWriter, r *http.Request) { a.serveGated(w, r, a.labelValues) }
+func (a *API) LabelValues(w http.ResponseWriter, r *http.Request) {
+	a.serveGated(w, r, metadataRequest, a.labelValues)
+}
 
 // BuildInfo is GET /api/v1/status/buildinfo.
 func (a *API) BuildInfo(w http.ResponseWriter, r *http.Request) { a.serve(w, r, a.buildInfo) }

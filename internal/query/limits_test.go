@@ -41,28 +41,23 @@ func TestQueryMaxSeries(t *testing.T) {
 	}
 }
 
-// TestQueryConcurrencyQueue: with max_concurrency 1 and the one slot taken, a
-// query waits in the queue (and times out there); once the slot is free it runs.
+// TestQueryConcurrencyQueue: with the small lane's one slot taken, a small
+// query waits in the lane's queue (and times out there); once the slot is
+// free it runs.
 func TestQueryConcurrencyQueue(t *testing.T) {
-	a, err := New(Options{Queryable: fixture(t), Registerer: prometheus.NewRegistry(),
-		Now: func() time.Time { return time.Unix(120, 0) }, MaxConcurrency: 1, ActiveQueryDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	slot, err := a.tracker.Insert(context.Background(), "a long query")
-	if err != nil {
+	a := newLanesAPI(t, fixture(t), laneConfig(1, 1))
+	if err := a.lanes.small.acquire(context.Background(), sourceGMC); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	code, body := call(t, a.Query, "GET", url.Values{"query": {"up"}, "time": {"60"}, "timeout": {"200ms"}}, nil)
-	if code != 503 || !strings.Contains(body, `"errorType":"timeout"`) || !strings.Contains(body, "query queue") {
-		t.Errorf("with the slot taken: %d %s, want 503 timeout in the queue", code, body)
+	if code != 503 || !strings.Contains(body, `"errorType":"timeout"`) || !strings.Contains(body, "query queue (small lane, query.small_query_max_concurrency)") {
+		t.Errorf("with the slot taken: %d %s, want 503 timeout in the small lane's queue", code, body)
 	}
 	if waited := time.Since(start); waited < 200*time.Millisecond {
 		t.Errorf("answered after %s, before its timeout: it did not wait", waited)
 	}
-	a.tracker.Delete(slot)
+	a.lanes.small.release()
 	if code, body := call(t, a.Query, "GET", url.Values{"query": {"up"}, "time": {"60"}}, nil); code != 200 {
 		t.Errorf("with the slot free: %d %s", code, body)
 	}
@@ -113,16 +108,11 @@ func (w *blockingWriter) Write(b []byte) (int, error) {
 	return w.ResponseRecorder.Write(b)
 }
 
-// TestQueryGateHoldsUntilWritten: with query.max_concurrency 1, a query whose
+// TestQueryGateHoldsUntilWritten: with one slot in its lane, a query whose
 // answer is still being written keeps the slot — a second query waits in the
 // queue and times out there with 503 — and the slot frees once it is written.
 func TestQueryGateHoldsUntilWritten(t *testing.T) {
-	a, err := New(Options{Queryable: fixture(t), Registerer: prometheus.NewRegistry(),
-		Now: func() time.Time { return time.Unix(120, 0) }, MaxConcurrency: 1, ActiveQueryDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
+	a := newLanesAPI(t, fixture(t), laneConfig(1, 1))
 	w := &blockingWriter{ResponseRecorder: httptest.NewRecorder(), writing: make(chan struct{}), release: make(chan struct{})}
 	done := make(chan struct{})
 	go func() {
@@ -131,7 +121,7 @@ func TestQueryGateHoldsUntilWritten(t *testing.T) {
 	}()
 	<-w.writing
 	code, body := call(t, a.Query, "GET", url.Values{"query": {"up"}, "time": {"60"}, "timeout": {"200ms"}}, nil)
-	if code != 503 || !strings.Contains(body, `"errorType":"timeout"`) || !strings.Contains(body, "query queue (query.max_concurrency)") {
+	if code != 503 || !strings.Contains(body, `"errorType":"timeout"`) || !strings.Contains(body, "query queue (small lane, query.small_query_max_concurrency)") {
 		t.Errorf("while the first answer is written: %d %s, want 503 timeout in the query queue", code, body)
 	}
 	close(w.release)

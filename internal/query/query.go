@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
-	"golang.org/x/sync/semaphore"
 )
 
 // Defaults, the same as Prometheus's flags --query.lookback-delta,
@@ -62,13 +61,13 @@ type Options struct {
 	// MaxResponseBytes bounds the encoded JSON of one query, series or
 	// labels answer (0: no bound).
 	MaxResponseBytes int
-	// MaxConcurrency queues queries beyond this many at once (0: no queue):
-	// the API's query, series and label requests wait for one of as many
-	// slots, held until their answer is encoded; the engine keeps its own
-	// slots (shared with rules) for the evaluation. Without Engine it needs
-	// ActiveQueryDir, where Prometheus's active query log is kept (queries
-	// running at a crash are logged at the next start).
-	MaxConcurrency int
+	// Lanes admit queries (lanes.go; nil: no queue): the API's query, series
+	// and label requests are classified and wait for a slot of their lane,
+	// held until their answer is encoded. They must be the Engine's (given
+	// to NewEngine). Without Engine they need ActiveQueryDir, where
+	// Prometheus's active query log is kept (queries running at a crash are
+	// logged at the next start).
+	Lanes          *Lanes
 	ActiveQueryDir string
 	// StepCache, when set, keeps range queries' points at past steps
 	// (stepcache.go); nil evaluates every step of every query.
@@ -95,10 +94,10 @@ type EngineOptions struct {
 	LookbackDelta time.Duration
 	Timeout       time.Duration
 	MaxSamples    int
-	// MaxConcurrency queues queries beyond this many at once (0: no queue);
-	// it needs ActiveQueryDir, where Prometheus's active query log is kept
-	// (queries running at a crash are logged at the next start).
-	MaxConcurrency int
+	// Lanes admit every query the engine runs to a lane (lanes.go; nil: no
+	// queue); they need ActiveQueryDir, where Prometheus's active query log
+	// is kept (queries running at a crash are logged at the next start).
+	Lanes          *Lanes
 	ActiveQueryDir string
 }
 
@@ -106,8 +105,8 @@ type EngineOptions struct {
 // defaults, the @ modifier, negative offsets and delayed name removal. The
 // server builds one and hands it to every reader (query, api, rules, sla,
 // trends). It registers the engine's metrics on opts.Registerer. The
-// tracker, nil without MaxConcurrency, keeps the active query log: close it
-// when the engine's queries have ended.
+// tracker, nil without Lanes, keeps the active query log: close it when the
+// engine's queries have ended.
 func NewEngine(opts EngineOptions) (*promql.Engine, *promql.ActiveQueryTracker, error) {
 	opts = opts.withDefaults()
 	eopts := promql.EngineOpts{
@@ -129,13 +128,15 @@ func NewEngine(opts EngineOptions) (*promql.Engine, *promql.ActiveQueryTracker, 
 		Parser:                   newParser(),
 	}
 	var tracker *promql.ActiveQueryTracker
-	if opts.MaxConcurrency > 0 {
+	if opts.Lanes != nil {
+		// The log has an entry for every slot of both lanes; the lanes,
+		// not the log, make queries wait.
 		var err error
-		tracker, err = promql.NewActiveQueryTracker(opts.ActiveQueryDir, opts.MaxConcurrency, opts.Logger.With("component", "activeQueryTracker"))
+		tracker, err = promql.NewActiveQueryTracker(opts.ActiveQueryDir, opts.Lanes.slots(), opts.Logger.With("component", "activeQueryTracker"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("query engine: active query log in %s: %w", opts.ActiveQueryDir, err)
 		}
-		eopts.ActiveQueryTracker = tracker // never a nil *ActiveQueryTracker in the interface
+		eopts.ActiveQueryTracker = &laneTracker{log: tracker, lanes: opts.Lanes, held: map[int]*lane{}}
 	}
 	return promql.NewEngine(eopts), tracker, nil
 }
@@ -177,9 +178,9 @@ type API struct {
 	maxSeries int
 	maxBytes  int
 	timeout   time.Duration
-	// gate holds MaxConcurrency slots for query, series and label requests
-	// from before evaluation until their answer is encoded; nil: no gate.
-	gate    *semaphore.Weighted
+	// lanes admit query, series and label requests from before evaluation
+	// until their answer is encoded; nil: no queue.
+	lanes   *Lanes
 	cache   *StepCache
 	workers int                        // goroutines of one sharded range query (shard.go)
 	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
@@ -210,7 +211,7 @@ func New(opts Options) (*API, error) {
 		LookbackDelta:  opts.LookbackDelta,
 		Timeout:        opts.Timeout,
 		MaxSamples:     opts.MaxSamples,
-		MaxConcurrency: opts.MaxConcurrency,
+		Lanes:          opts.Lanes,
 		ActiveQueryDir: opts.ActiveQueryDir,
 	}.withDefaults()
 	engine := opts.Engine
@@ -233,12 +234,8 @@ func New(opts Options) (*API, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	var gate *semaphore.Weighted
-	if opts.MaxConcurrency > 0 {
-		gate = semaphore.NewWeighted(int64(opts.MaxConcurrency))
-	}
 	return &API{
-		gate:       gate,
+		lanes:      opts.Lanes,
 		maxBytes:   opts.MaxResponseBytes,
 		timeout:    eopts.Timeout,
 		remoteRead: remoteRead,

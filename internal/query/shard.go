@@ -191,13 +191,20 @@ func (e buildError) Unwrap() error { return e.err }
 
 // evalRange runs a range query and returns its answer, owned by the
 // caller; a query planShards accepts, over enough steps of less than
-// maxShardStep, runs sharded on a.workers goroutines. An error building the query is a buildError.
+// maxShardStep, runs sharded on up to a.workers goroutines: one per slot
+// of its query lane it holds, its own and those free (no queries waiting),
+// taken for the evaluation (shardWorkers). An error building the query is a buildError.
 func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (promql.Matrix, annotations.Annotations, error) {
-	n := 1
+	n, workers := 1, 1
 	var plan shardPlan
 	if a.workers > 1 && step < maxShardStep && int64(end.Sub(start)/step) >= minShardSteps {
 		if p, ok := planShards(a.parser, expr); ok {
-			plan, n = p, a.workers*shardsPerWorker
+			var release func()
+			workers, release = a.shardWorkers(ctx)
+			defer release()
+			if workers > 1 {
+				plan, n = p, workers*shardsPerWorker
+			}
 		}
 	}
 	queries := make([]promql.Query, n)
@@ -239,7 +246,7 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 	}
 	close(next)
 	var wg sync.WaitGroup
-	for range a.workers {
+	for range workers {
 		wg.Go(func() {
 			for i := range next {
 				results[i] = queries[i].Exec(ctx)
@@ -271,6 +278,28 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 	}
 	sort.Sort(out)
 	return out, annos, nil
+}
+
+// shardWorkers is how many goroutines a shardable range query may use, and
+// what releases them. Without lanes, a.workers. A query admitted to a lane
+// takes up to a.workers-1 more of its lane's slots, only free ones and only
+// while nobody waits for them: a heavy query on a lane of one slot runs on
+// one goroutine, so heavy queries never use more cores than their lane has
+// slots, and a lone query on an idle lane is as fast as before.
+func (a *API) shardWorkers(ctx context.Context) (int, func()) {
+	l := admittedLane(ctx)
+	if l == nil {
+		return a.workers, func() {}
+	}
+	extra := 0
+	for extra < a.workers-1 && l.tryAcquire() {
+		extra++
+	}
+	return 1 + extra, func() {
+		for range extra {
+			l.release()
+		}
+	}
 }
 
 // firstCause is the error that stopped a sharded query: the first not

@@ -194,13 +194,15 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// The one PromQL engine: one set of limits, one set of engine metrics.
+	// The one PromQL engine: one set of limits, one set of engine metrics,
+	// and the query lanes every query is admitted by (the API's and gmc's own).
+	lanes := query.NewLanes(query.LanesOptions{Config: cfg.Query, Queryable: queryable, Registerer: s.reg, Now: opts.Now})
 	engine, tracker, err := query.NewEngine(query.EngineOptions{
 		Logger:         s.logger.With("component", "promql"),
 		Registerer:     s.reg,
 		Timeout:        time.Duration(cfg.Query.Timeout),
 		MaxSamples:     cfg.Query.MaxSamples,
-		MaxConcurrency: cfg.Query.MaxConcurrency,
+		Lanes:          lanes,
 		ActiveQueryDir: cfg.Server.DataDir,
 	})
 	if err != nil {
@@ -252,9 +254,9 @@ func New(opts Options) (_ *Server, err error) {
 		Version:    opts.Version,
 		Now:        opts.Now,
 		MaxSeries:  cfg.Query.MaxSeries,
-		// The API's own slots hold a query until its answer is encoded;
-		// its wait in their queue is bounded by the query timeout.
-		MaxConcurrency:   cfg.Query.MaxConcurrency,
+		// The API holds its lane's slot until the answer is encoded; its
+		// wait in the lane's queue is bounded by the query timeout.
+		Lanes:            lanes,
 		MaxResponseBytes: cfg.Query.MaxResponseBytes,
 		Timeout:          time.Duration(cfg.Query.Timeout),
 		Status:           s.status(),

@@ -1,0 +1,33 @@
+package query
+
+import "testing"
+
+// TestConfigValidate: the defaults are valid; each bad field is named.
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	if c := DefaultConfig(); c.SmallQueryMaxConcurrency < 2 || c.SmallQueryMaxSeries != 10_000 || c.SmallQueryMaxPoints != 500_000 {
+		t.Errorf("small-query defaults: %+v", c)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"no heavy slot", func(c *Config) { c.MaxConcurrency = 0 }, "query.max_concurrency: must be positive"},
+		{"no small slot", func(c *Config) { c.SmallQueryMaxConcurrency = 0 }, "query.small_query_max_concurrency: must be positive"},
+		{"negative small slots", func(c *Config) { c.SmallQueryMaxConcurrency = -1 }, "query.small_query_max_concurrency: must be positive"},
+		{"no small series", func(c *Config) { c.SmallQueryMaxSeries = 0 }, "query.small_query_max_series: must be positive"},
+		{"points under series", func(c *Config) { c.SmallQueryMaxSeries, c.SmallQueryMaxPoints = 100, 99 },
+			"query.small_query_max_points: 99 is less than small_query_max_series 100 (an instant query over that many series is that many points)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			if err := c.Validate(); err == nil || err.Error() != tc.want {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
