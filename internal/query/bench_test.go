@@ -159,6 +159,27 @@ func BenchmarkRespondRange(b *testing.B) {
 	}
 }
 
+// BenchmarkRespondHeavy is the answer path of bench/soak's heavy query:
+// 2,950 series × 601 points (1.8M), plain JSON of ~60 MB.
+func BenchmarkRespondHeavy(b *testing.B) {
+	m := make(promql.Matrix, 2950)
+	for i := range m {
+		m[i].Metric = labels.FromStrings("__name__", "soak_latency_seconds_bucket", "endpoint", "submit", "instance", "svc-01-1", "le", strconv.Itoa(i), "service", "svc-01")
+		for t := range 601 {
+			m[i].Floats = append(m[i].Floats, promql.FPoint{T: 1796393891000 + int64(t)*1000, F: 1234.5678 + float64(t%97)/3})
+		}
+	}
+	a, err := New(Options{Queryable: openHour(b, 1, 1), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		a.respond(rec, queryData{resultType: m.Type(), result: m}, nil, "")
+		b.SetBytes(int64(rec.Body.Len()))
+	}
+}
+
 // benchSeries is the series of BenchmarkHourRate: GMC_BENCH_SERIES, else 1000.
 func benchSeries() int {
 	if n, err := strconv.Atoi(os.Getenv("GMC_BENCH_SERIES")); err == nil && n > 0 {

@@ -183,15 +183,18 @@ func cacheKey(expr string, start, end time.Time, step time.Duration, lookback st
 }
 
 // slice copies the points of m at steps from..to (ms), leaving out series
-// with none.
+// with none. A series' points are in time order: its floats in the range
+// are found by binary search and copied at once (appended one by one, the
+// copies of a 1.6M-point answer were 5 % of gmc's CPU under bench/soak's
+// heavy queries).
 func slice(m promql.Matrix, from, to int64) promql.Matrix {
 	var out promql.Matrix
 	for _, s := range m {
 		c := promql.Series{Metric: s.Metric, DropName: s.DropName}
-		for _, p := range s.Floats {
-			if p.T >= from && p.T <= to {
-				c.Floats = append(c.Floats, p)
-			}
+		i := sort.Search(len(s.Floats), func(i int) bool { return s.Floats[i].T >= from })
+		j := sort.Search(len(s.Floats), func(i int) bool { return s.Floats[i].T > to })
+		if i < j {
+			c.Floats = slices.Clone(s.Floats[i:j])
 		}
 		for _, p := range s.Histograms {
 			if p.T >= from && p.T <= to {
