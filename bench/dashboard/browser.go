@@ -102,8 +102,17 @@ func do[T any](ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, e
 // waitDrawn waits until the tab's page completed its first refresh and
 // returns that time (ms since navigation start).
 func waitDrawn(ctx context.Context) (float64, error) {
-	drawn, err := do(ctx, 60*time.Second,
-		chromedp.Poll[float64](`window.__gmcBench && window.__gmcBench.drawn`, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	var drawn float64
+	var err error
+	// A poll started while the tab still swapped documents loses its
+	// context ("Cannot find context with specified id"): poll again.
+	for range 3 {
+		drawn, err = do(ctx, 60*time.Second,
+			chromedp.Poll[float64](`window.__gmcBench && window.__gmcBench.drawn`, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+		if err == nil || !strings.Contains(err.Error(), "Cannot find context") {
+			break
+		}
+	}
 	if err != nil {
 		msg, _ := do(ctx, 5*time.Second, chromedp.Evaluate[string](`document.getElementById('page')?.dataset.error || ''`))
 		return 0, fmt.Errorf("page not drawn within 60s (page error %q): %w", msg, err)

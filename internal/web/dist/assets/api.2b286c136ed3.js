@@ -25,6 +25,13 @@ export class NotFound extends Error {
  */
 export const contact = {listeners: [], ok(v) { for (const f of this.listeners) f(v); }};
 
+/**
+ * ready.uplot settles once the charting library has run: main.js starts it
+ * after the first refresh sent its requests, and every answer waits for it
+ * (getJSON) so a page that draws finds it there.
+ */
+export const ready = {uplot: Promise.resolve()};
+
 /** getJSON fetches a JSON document; 404 throws NotAvailable. */
 export async function getJSON(path, signal, init = {}) {
   let res;
@@ -34,6 +41,7 @@ export async function getJSON(path, signal, init = {}) {
     if (e.name !== 'AbortError') contact.ok(false);
     throw e;
   }
+  await ready.uplot;
   contact.ok(true);
   if (res.status === 404) {
     // A known resource answering 404 (unknown service) is an error with a

@@ -3,7 +3,9 @@
 // data-points (how many points it drew) for tests and curious operators.
 import {h, units, statOf} from './util.js';
 
-const uPlot = globalThis.uPlot;
+// uPlot is a classic script main.js runs once the first queries are sent
+// (api.ready.uplot): read when a chart is made, not when this module loads.
+const uPlot = (...a) => new globalThis.uPlot(...a);
 
 export const PALETTE = ['#4cc2ff', '#ffb547', '#7ee787', '#ff7b72', '#d2a8ff', '#56d4dd', '#f778ba', '#e3b341', '#a5d6ff', '#ffa198',
   '#8ddb8c', '#c297ff'];
@@ -146,7 +148,7 @@ export class LineChart {
     if (!this.u || key !== this.key) {
       if (this.u) this.u.destroy();
       this.key = key;
-      this.u = new uPlot(this.options(series), data, this.el);
+      this.u = uPlot(this.options(series), data, this.el);
     } else {
       this.u.setData(data);
     }
@@ -314,7 +316,7 @@ export class HeatmapChart {
       return;
     }
     const unit = units.us;
-    this.u = new uPlot({
+    this.u = uPlot({
       width: chartWidth(this),
       height: this.height,
       legend: {show: false},

@@ -1,6 +1,6 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
-import {RANGES, rangeByKey, span, contact, RangeCache} from './api.js';
+import {RANGES, rangeByKey, span, contact, RangeCache, ready} from './api.js';
 import {h, clock, when} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
@@ -107,6 +107,8 @@ async function refresh() {
     await state.page.refresh(w, ctrl.signal);
     if (seq === state.seq) {
       main.dataset.refreshed = String(Number(main.dataset.refreshed || 0) + 1);
+      // The first figures are drawn: the event stream may open now.
+      setTimeout(connectStream, 0);
       main.dataset.error = '';
       conn.dataAt = Date.now();
       conn.error = '';
@@ -323,19 +325,54 @@ function showAlerts(data) {
     h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
 }
 
+/**
+ * loadUPlot runs the charting library (preloaded by index.html, not run):
+ * after the first refresh has sent its requests, so its set-up is done
+ * while gmc answers; api.ready.uplot settles when it has run (or failed:
+ * the charts then say so).
+ */
+function loadUPlot() {
+  if (globalThis.uPlot) return Promise.resolve();
+  const link = document.getElementById('uplot');
+  if (!link) return Promise.resolve();
+  return new Promise((resolve) => {
+    const s = document.createElement('script');
+    s.src = link.href;
+    s.onload = resolve;
+    s.onerror = resolve;
+    document.head.append(s);
+  });
+}
+
 let stream = null;
 
+/**
+ * connectStream opens the event stream (alerts, heartbeat): once the first
+ * refresh is drawn, or after STREAM_AFTER ms at most, so its set-up is
+ * not in the way of the first figures (the heartbeat's grace covers it).
+ */
+const STREAM_AFTER = 1000;
+function connectStream() {
+  if (stream) return;
+  stream = openStream((type, data, at) => {
+    const el = document.getElementById('banner');
+    switch (type) {
+      case 'open': el.dataset.stream = 'open'; markUp(at); break;
+      case 'ping': el.dataset.ping = data; markUp(at); break;
+      case 'alerts': showAlerts(data); markUp(at); break;
+      case 'error': el.dataset.stream = data; heartbeat(); break;
+    }
+  });
+}
+
 window.addEventListener('hashchange', route);
-route();
-stream = openStream((type, data, at) => {
-  const el = document.getElementById('banner');
-  switch (type) {
-    case 'open': el.dataset.stream = 'open'; markUp(at); break;
-    case 'ping': el.dataset.ping = data; markUp(at); break;
-    case 'alerts': showAlerts(data); markUp(at); break;
-    case 'error': el.dataset.stream = data; heartbeat(); break;
-  }
+ready.uplot = new Promise((resolve) => {
+  // route() starts the first refresh: its requests are sent at the end of
+  // this task (api.js batches them in a microtask); the library runs after.
+  route();
+  setTimeout(() => loadUPlot().then(resolve), 0);
 });
+setTimeout(connectStream, STREAM_AFTER);
 renderConn();
 // The heartbeat: no event for PING_GAP is a lost server. A check that
 // itself ran late (this tab got no CPU) is skipped: the pings may be
