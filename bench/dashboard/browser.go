@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/prometheus/procfs"
 )
 
 // browser is one headless Chromium; each measurement opens its own tabs.
@@ -324,11 +325,26 @@ type cadenceResult struct {
 	refreshes []int           // per tab, within the window
 	tails     []time.Duration // per tab, last refresh → end of the window
 	visible   int             // tabs whose document.visibilityState was "visible" at the end
+	// CPU seconds over the window (0 when not known: gmc given by -url)
+	chromiumCPU, gmcCPU float64
+	gmcIdle             float64 // gmc's CPU seconds per second with no tab open
 }
 
 // cadence opens one tab per URL, waits until each has drawn, then records
 // every tab's completed refreshes for d.
-func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration) (*cadenceResult, error) {
+func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, gmcCPU func() (float64, error)) (*cadenceResult, error) {
+	// gmc's CPU with no tab open (ingest, rules): taken off its share below.
+	var idle float64
+	if gmcCPU != nil {
+		a, _ := gmcCPU()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(3 * time.Second):
+		}
+		b, _ := gmcCPU()
+		idle = (b - a) / 3
+	}
 	tabs := make([]context.Context, len(urls))
 	for i, u := range urls {
 		tctx, cancel, err := b.tab()
@@ -353,12 +369,22 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration) (
 			return nil, err
 		}
 	}
+	// CPU time over the window: Chromium's (every tab) and gmc's, when known.
+	cpu := func() (c [2]float64) {
+		c[0], _ = b.cpuSeconds()
+		if gmcCPU != nil {
+			c[1], _ = gmcCPU()
+		}
+		return c
+	}
+	c0 := cpu()
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-time.After(d):
 	}
-	r := &cadenceResult{tabs: len(tabs), window: d}
+	c1 := cpu()
+	r := &cadenceResult{tabs: len(tabs), window: d, chromiumCPU: c1[0] - c0[0], gmcCPU: c1[1] - c0[1], gmcIdle: idle}
 	for i, tctx := range tabs {
 		got, err := do(tctx, 10*time.Second, chromedp.Evaluate[struct {
 			Now     float64   `json:"now"`
@@ -391,4 +417,48 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration) (
 		r.refreshes = append(r.refreshes, n)
 	}
 	return r, nil
+}
+
+// cpuSeconds is the CPU time Chromium has used: its browser process (the
+// one started with this browser's user data dir) and every process under
+// it (renderers, GPU, network, zygotes).
+func (b *browser) cpuSeconds() (float64, error) {
+	procs, err := procfs.AllProcs()
+	if err != nil {
+		return 0, err
+	}
+	parent := map[int]int{}
+	cpu := map[int]float64{}
+	root := 0
+	for _, p := range procs {
+		st, err := p.Stat()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		parent[p.PID] = st.PPID
+		cpu[p.PID] = st.CPUTime()
+		if root == 0 {
+			if args, err := p.CmdLine(); err == nil && !strings.HasPrefix(st.Comm, "go") {
+				for _, a := range args {
+					if a == "--user-data-dir="+b.userDir {
+						root = p.PID
+						break
+					}
+				}
+			}
+		}
+	}
+	if root == 0 {
+		return 0, fmt.Errorf("no Chromium process with --user-data-dir=%s", b.userDir)
+	}
+	total := 0.0
+	for pid, c := range cpu {
+		for q := pid; q > 1; q = parent[q] {
+			if q == root {
+				total += c
+				break
+			}
+		}
+	}
+	return total, nil
 }

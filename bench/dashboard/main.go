@@ -106,6 +106,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	base := strings.TrimRight(o.url, "/")
 	services := o.services
+	var gmcCPU func() (float64, error)
 	if base == "" {
 		work := o.keep
 		if work == "" {
@@ -135,6 +136,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer gmc.Stop()
+		gmcCPU = gmc.CPUSeconds
 		base = "http://" + addr
 		fmt.Fprintf(stdout, "bench/dashboard: gmc %s on %s, seeding 15m of %d services…\n", o.gmc, addr, o.services)
 		data, err := webtest.Seed(ctx, base, webtest.Options{Services: o.services, Span: 15 * time.Minute, Step: 5 * time.Second})
@@ -202,7 +204,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		urls[i] = liveURL
 	}
 	// A failure here is a figure too (tabs that never drew): reported, not fatal.
-	if rep.cadence, err = b.cadence(ctx, urls, o.cadence); err != nil {
+	if rep.cadence, err = b.cadence(ctx, urls, o.cadence, gmcCPU); err != nil {
 		rep.cadenceErr = err
 	}
 	rep.after = machine()

@@ -106,6 +106,17 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\n%d tabs on Live (%d of them visible, as headless Chromium shows every tab) over %s: refresh interval median %s, p95 %s, worst %s (incl. time since each tab's last refresh); refreshes per tab %v\n",
 			c.tabs, c.visible, c.window, ms(median(c.intervals)), ms(p95), ms(worst), c.refreshes)
 		fmt.Fprintf(w, "1 s cadence (p95 interval ≤ %s): %s\n", ms(cadenceBudget), verdict(len(c.intervals) > 0 && p95 <= cadenceBudget))
+		// CPU per completed refresh: what a refresh costs, whatever the machine's load.
+		if n := len(c.intervals) + len(c.tails); n > 0 && c.chromiumCPU > 0 {
+			refreshes := 0
+			for _, x := range c.refreshes {
+				refreshes += x
+			}
+			served := c.gmcCPU - c.gmcIdle*c.window.Seconds()
+			fmt.Fprintf(w, "CPU while the tabs ran: Chromium %.0f%%, gmc %.0f%% of a core (%.0f%% with no tab open: ingest and rules); per refresh (%d in all) Chromium %.0f ms, gmc %.0f ms beyond its no-tab share\n",
+				100*c.chromiumCPU/c.window.Seconds(), 100*c.gmcCPU/c.window.Seconds(), 100*c.gmcIdle, refreshes,
+				1000*c.chromiumCPU/float64(max(1, refreshes)), 1000*served/float64(max(1, refreshes)))
+		}
 	}
 }
 

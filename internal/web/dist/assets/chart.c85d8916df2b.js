@@ -404,14 +404,25 @@ function logSplits(u, axisIdx, min, max) {
   return keep.filter((v, i) => i % Math.ceil(18 / perDecade) === 0);
 }
 
-/** heat maps 0..1 to a dark-blue → cyan → yellow ramp. */
-function heat(f) {
+/** heatColor maps 0..1 to a dark-blue → cyan → yellow ramp. */
+function heatColor(f) {
   const stops = [[13, 42, 74], [32, 120, 180], [76, 194, 255], [180, 230, 140], [255, 214, 90]];
   const x = Math.max(0, Math.min(1, f)) * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
   const t = x - i;
   const c = stops[i].map((a, k) => Math.round(a + (stops[i + 1][k] - a) * t));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/**
+ * HEAT is the ramp in 256 steps, made once: a Live heatmap paints some
+ * thousands of cells a second, and made each cell's colour string anew.
+ */
+const HEAT = Array.from({length: 256}, (_, i) => heatColor(i / 255));
+
+/** heat is the ramp's colour of 0..1. */
+function heat(f) {
+  return HEAT[Math.round(Math.max(0, Math.min(1, f)) * 255)];
 }
 
 /** sparkline is a tiny SVG line of a series (nulls skipped). */
