@@ -2,6 +2,7 @@ package sla
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -309,23 +310,28 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 }
 
 // covered is the PromQL condition that at least MinCoverage of window w
-// holds data, as Reporter.Coverage reckons it (oldest sample of the
-// indicator's total series at most (1 - MinCoverage)·w after the window's
-// start, a sample up to 5m before it counting as at the start): some sample
-// lies in (now - w - 5m, now - MinCoverage·w].
+// holds data, as Reporter.Coverage reckons it: the indicator's total has a
+// sample within the lookback before at least that part of the window's
+// coverageSteps.
 func (s SLA) covered(w time.Duration) string {
-	off := time.Duration(float64(w) * MinCoverage).Round(time.Second)
-	rng := w - off + coverageLookback
-	return fmt.Sprintf("count(count_over_time(%s[%s] offset %s))", s.totalSelector(), model.Duration(rng), model.Duration(off))
+	step := coverageStep(w)
+	need := math.Ceil(MinCoverage*float64(w/step) - 1e-9)
+	return fmt.Sprintf("count_over_time(count(%s)[%s:%s]) >= %g", s.totalSelector(), model.Duration(w), model.Duration(step), need)
 }
 
 // coverageExpr is the PromQL for the part of window w that holds data
-// (0…1): from the oldest sample of the indicator's total within w (to 1%
-// of w) to now.
+// (0…1): the part of its coverageSteps at which the indicator's total has
+// a sample within the lookback, so a hole in the data counts as uncovered.
 func (s SLA) coverageExpr(w time.Duration) string {
-	step := max(time.Duration(float64(w)/100).Round(time.Second), time.Second)
-	return fmt.Sprintf("clamp_max((time() - min(min_over_time(timestamp(%s)[%s:%s]))) / %g, 1)",
-		s.totalSelector(), model.Duration(w), model.Duration(step), w.Seconds())
+	step := coverageStep(w)
+	return fmt.Sprintf("clamp_max(count_over_time(count(%s)[%s:%s]) / %d, 1)",
+		s.totalSelector(), model.Duration(w), model.Duration(step), int64(w/step))
+}
+
+// coverageStep is the resolution at which the PromQL coverage of window w
+// looks for data: 1m, coarser for windows over a day (at most 1440 steps).
+func coverageStep(w time.Duration) time.Duration {
+	return max(time.Minute, (w / 1440).Round(time.Minute))
 }
 
 // totalSelector is the series selector of the indicator's total.

@@ -23,12 +23,12 @@ func TestRuleGroupsRatio(t *testing.T) {
 	ratio := func(w string) string {
 		return "(sum(rate(" + errs + "[" + w + "])) or vector(0)) / sum(rate(" + total + "[" + w + "]))"
 	}
-	// A burn alert also needs its short window 95% covered by data: some
-	// sample in (now - short - 5m, now - 0.95·short]; its long window
-	// counts over the data it holds.
-	burn := func(long, short, factor, covRange, covOffset string) string {
+	// A burn alert also needs its short window 95% covered by data: a
+	// sample within the lookback at 95% of its minutes (a hole counts as
+	// uncovered); its long window counts over the data it holds.
+	burn := func(long, short, factor, need string) string {
 		return `sla:error_ratio:rate` + long + `{sla="orders"} > (` + factor + ` * (1 - 0.999)) and sla:error_ratio:rate` + short + `{sla="orders"} > (` + factor + ` * (1 - 0.999))` +
-			` and on() count(count_over_time(` + total + `[` + covRange + `] offset ` + covOffset + `))`
+			` and on() count_over_time(count(` + total + `)[` + short + `:1m]) >= ` + need
 	}
 	type r struct{ name, expr, labels string }
 	want := map[string][]r{
@@ -40,16 +40,16 @@ func TestRuleGroupsRatio(t *testing.T) {
 			{"sla:error_ratio:rate1h", ratio("1h"), ""},
 			{"sla:error_ratio:rate2h", ratio("2h"), ""},
 			{"sla:error_ratio:rate6h", ratio("6h"), ""},
-			{"SLAErrorBudgetBurn", burn("1h", "5m", "14.4", "5m15s", "4m45s"), "map[long_window:1h severity:page short_window:5m]"},
-			{"SLAErrorBudgetBurn", burn("6h", "30m", "6", "6m30s", "28m30s"), "map[long_window:6h severity:page short_window:30m]"},
+			{"SLAErrorBudgetBurn", burn("1h", "5m", "14.4", "5"), "map[long_window:1h severity:page short_window:5m]"},
+			{"SLAErrorBudgetBurn", burn("6h", "30m", "6", "29"), "map[long_window:6h severity:page short_window:30m]"},
 		},
 		"sla:orders:slow": {
 			{"sla:error_ratio:rate1d", ratio("1d"), ""},
 			{"sla:error_ratio:rate3d", ratio("3d"), ""},
 			{"sla:error_ratio:rate7d", ratio("7d"), ""},
 			{"sla:error_ratio:rate30d", ratio("30d"), ""},
-			{"SLAErrorBudgetBurn", burn("1d", "2h", "3", "11m", "1h54m"), "map[long_window:1d severity:ticket short_window:2h]"},
-			{"SLAErrorBudgetBurn", burn("3d", "6h", "1", "23m", "5h42m"), "map[long_window:3d severity:ticket short_window:6h]"},
+			{"SLAErrorBudgetBurn", burn("1d", "2h", "3", "114"), "map[long_window:1d severity:ticket short_window:2h]"},
+			{"SLAErrorBudgetBurn", burn("3d", "6h", "1", "342"), "map[long_window:3d severity:ticket short_window:6h]"},
 		},
 	}
 	groups := s.RuleGroups()
@@ -238,10 +238,10 @@ func TestSevenDaySLA(t *testing.T) {
 		}
 	}
 	want := []string{
-		`sla:wk:raw sla:error_ratio:rate14m{sla="wk"} > (14.4 * (1 - 0.999)) and sla:error_ratio:rate5m{sla="wk"} > (14.4 * (1 - 0.999)) and on() count(count_over_time(gmc_orders_total{service="svc"}[5m15s] offset 4m45s)) map[long_window:14m severity:page short_window:5m]`,
-		`sla:wk:raw sla:error_ratio:rate84m{sla="wk"} > (6 * (1 - 0.999)) and sla:error_ratio:rate7m{sla="wk"} > (6 * (1 - 0.999)) and on() count(count_over_time(gmc_orders_total{service="svc"}[5m21s] offset 6m39s)) map[long_window:84m severity:page short_window:7m]`,
-		`sla:wk:raw sla:error_ratio:rate336m{sla="wk"} > (3 * (1 - 0.999)) and sla:error_ratio:rate28m{sla="wk"} > (3 * (1 - 0.999)) and on() count(count_over_time(gmc_orders_total{service="svc"}[6m24s] offset 26m36s)) map[long_window:336m severity:ticket short_window:28m]`,
-		`sla:wk:slow sla:error_ratio:rate1008m{sla="wk"} > (1 * (1 - 0.999)) and sla:error_ratio:rate84m{sla="wk"} > (1 * (1 - 0.999)) and on() count(count_over_time(gmc_orders_total{service="svc"}[9m12s] offset 1h19m48s)) map[long_window:1008m severity:ticket short_window:84m]`,
+		`sla:wk:raw sla:error_ratio:rate14m{sla="wk"} > (14.4 * (1 - 0.999)) and sla:error_ratio:rate5m{sla="wk"} > (14.4 * (1 - 0.999)) and on() count_over_time(count(gmc_orders_total{service="svc"})[5m:1m]) >= 5 map[long_window:14m severity:page short_window:5m]`,
+		`sla:wk:raw sla:error_ratio:rate84m{sla="wk"} > (6 * (1 - 0.999)) and sla:error_ratio:rate7m{sla="wk"} > (6 * (1 - 0.999)) and on() count_over_time(count(gmc_orders_total{service="svc"})[7m:1m]) >= 7 map[long_window:84m severity:page short_window:7m]`,
+		`sla:wk:raw sla:error_ratio:rate336m{sla="wk"} > (3 * (1 - 0.999)) and sla:error_ratio:rate28m{sla="wk"} > (3 * (1 - 0.999)) and on() count_over_time(count(gmc_orders_total{service="svc"})[28m:1m]) >= 27 map[long_window:336m severity:ticket short_window:28m]`,
+		`sla:wk:slow sla:error_ratio:rate1008m{sla="wk"} > (1 * (1 - 0.999)) and sla:error_ratio:rate84m{sla="wk"} > (1 * (1 - 0.999)) and on() count_over_time(count(gmc_orders_total{service="svc"})[1h24m:1m]) >= 80 map[long_window:1008m severity:ticket short_window:84m]`,
 	}
 	if !reflect.DeepEqual(alerts, want) {
 		t.Errorf("alerts:\n got  %q\n want %q", alerts, want)

@@ -49,9 +49,9 @@ const MinCoverage = 0.95
 // WindowStatus is an SLA over one rolling window. Nil values: no data.
 type WindowStatus struct {
 	Window string `json:"window"`
-	// Coverage is the part of the window that holds data (0…1): from the
-	// oldest sample of the indicator's series in the window to now. Nil
-	// when unknown.
+	// Coverage is the part of the window that holds data (0…1): the time
+	// within it that samples of the indicator's series cover (a hole in
+	// the data does not count). Nil when unknown.
 	Coverage *float64 `json:"coverage"`
 	// Note says why Met is null although there is data.
 	Note string `json:"note,omitempty"`
@@ -237,8 +237,10 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 }
 
 // Coverage returns, for each of the SLA's windows and its burn alerts' long
-// windows, the part of it (0…1) from the oldest sample of the indicator's
-// total series inside it (or within 5m before it: then 1) to ts.
+// windows, the part of it (0…1) that holds data: the time within it that
+// some sample of the indicator's total series covers, a sample covering
+// the lookback (5m) after it, as PromQL sees it. A hole in the data counts
+// as uncovered, however old the oldest sample.
 func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[string]float64, error) {
 	var sels [][]*labels.Matcher
 	for _, vs := range s.totalMatchers() {
@@ -247,26 +249,22 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 	if len(sels) == 0 {
 		return nil, fmt.Errorf("sla %s: no series selector in its total %s", s.Name, s.TotalRate(time.Minute))
 	}
-	// Longest window first: the windows' starts ascend, so one pass over
-	// each series answers them all, seeking forward only.
 	wins := s.coverageWindows()
-	slices.SortFunc(wins, func(a, b time.Duration) int { return cmp.Compare(b, a) })
+	longest := slices.Max(wins)
+	end := ts.UnixMilli()
 	// A sample up to a lookback before a window covers its start.
-	starts := make([]int64, len(wins))
-	for i, w := range wins {
-		starts[i] = ts.Add(-w).Add(-coverageLookback).UnixMilli()
-	}
-	oldest, err := r.oldestSamples(ctx, sels, starts, ts.UnixMilli())
+	spans, err := r.dataSpans(ctx, sels, ts.Add(-longest).Add(-coverageLookback).UnixMilli(), end)
 	if err != nil {
 		return nil, fmt.Errorf("coverage of sla %s: %w", s.Name, err)
 	}
 	out := map[string]float64{}
-	for i, w := range wins {
-		cov := 0.0
-		if oldest[i] != noSample {
-			cov = min(1, max(0, float64(ts.Sub(time.UnixMilli(oldest[i])))/float64(w)))
+	for _, w := range wins {
+		start := ts.Add(-w).UnixMilli()
+		var held int64
+		for _, sp := range spans {
+			held += max(0, min(sp[1], end)-max(sp[0], start))
 		}
-		out[FormatWindow(w)] = cov
+		out[FormatWindow(w)] = min(1, float64(held)/float64(w.Milliseconds()))
 	}
 	return out, nil
 }
@@ -292,46 +290,60 @@ func (s SLA) coverageWindows() []time.Duration {
 // covering its start (PromQL's default lookback).
 const coverageLookback = 5 * time.Minute
 
-// noSample is oldestSamples' answer for a start with no sample after it.
-const noSample = math.MinInt64
-
-// oldestSamples returns, for each start (ascending, Unix ms), the time of
-// the oldest sample in (start, end] of any series matching one of sels,
-// or noSample when there is none. One querier and one Select per selector serve
-// every start.
-func (r *Reporter) oldestSamples(ctx context.Context, sels [][]*labels.Matcher, starts []int64, end int64) ([]int64, error) {
-	oldest := make([]int64, len(starts))
-	for i := range oldest {
-		oldest[i] = noSample
-	}
-	if len(starts) == 0 {
-		return oldest, nil
-	}
-	q, err := r.opts.Queryable.Querier(starts[0]+1, end)
+// dataSpans returns the disjoint spans of time, ascending (Unix ms,
+// [from, to)), that samples in (start, end] of any series matching one of
+// sels cover, each sample covering coverageLookback after it.
+func (r *Reporter) dataSpans(ctx context.Context, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
+	q, err := r.opts.Queryable.Querier(start+1, end)
 	if err != nil {
 		return nil, err
 	}
 	defer q.Close()
+	look := coverageLookback.Milliseconds()
+	var spans [][2]int64
 	var it chunkenc.Iterator
 	for _, ms := range sels {
 		set := q.Select(ctx, false, nil, ms...)
 		for set.Next() {
 			it = set.At().Iterator(it)
-			for i, start := range starts {
-				if it.Seek(start+1) == chunkenc.ValNone {
+			open := false
+			var cur [2]int64
+			for vt := it.Seek(start + 1); vt != chunkenc.ValNone; vt = it.Next() {
+				t := it.AtT()
+				if t > end {
 					break
 				}
-				t := it.AtT()
-				if t <= end && (oldest[i] == noSample || t < oldest[i]) {
-					oldest[i] = t
+				if open && t <= cur[1] {
+					cur[1] = t + look
+					continue
 				}
+				if open {
+					spans = append(spans, cur)
+				}
+				cur, open = [2]int64{t, t + look}, true
+			}
+			if open {
+				spans = append(spans, cur)
+			}
+			if err := it.Err(); err != nil {
+				return nil, err
 			}
 		}
 		if err := set.Err(); err != nil {
 			return nil, err
 		}
 	}
-	return oldest, nil
+	// Merge the series' spans into disjoint ones.
+	slices.SortFunc(spans, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	var out [][2]int64
+	for _, sp := range spans {
+		if n := len(out); n > 0 && sp[0] <= out[n-1][1] {
+			out[n-1][1] = max(out[n-1][1], sp[1])
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out, nil
 }
 
 // evaluate computes one SLA's status at ts.
