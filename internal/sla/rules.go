@@ -296,10 +296,13 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 			"short_window": short,
 		},
 		Annotations: map[string]string{
-			"summary": fmt.Sprintf("SLA %s (%s, objective %s%%) burns its error budget %s× faster than sustainable over %s and %s",
-				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short),
-			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }}; at %s× the whole budget of %s lasts %s.",
-				long, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
+			// The factor is the threshold; the measured burn over each
+			// window comes from its recorded error ratio.
+			"summary": fmt.Sprintf("SLA %s (%s, objective %s%%) burns its error budget at least %s× faster than sustainable over %s and %s%s",
+				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short,
+				fmt.Sprintf(" (%s: %s, %s: %s)", long, s.burnTemplate(b.Long, budget), short, s.burnTemplate(b.Short, budget))),
+			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }} (a burn rate of %s, alerting at %s× or more over both %s and %s); at %s× the whole budget of %s lasts %s.",
+				long, s.burnTemplate(b.Long, budget), factor, long, short, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
 			// How much of the long window the ratio is over.
 			"long_window_coverage": fmt.Sprintf(`{{ with query %q }}{{ . | first | value | humanizePercentage }} of %s holds data{{ else }}unknown{{ end }}`,
 				s.coverageExpr(b.Long), long),
@@ -307,6 +310,14 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 			"unit": "ratio",
 		},
 	}
+}
+
+// burnTemplate is the alert template text of the burn rate measured over
+// window w (its recorded error ratio over the budget), e.g. "92.3×", or
+// "unknown" when there is none.
+func (s SLA) burnTemplate(w time.Duration, budget string) string {
+	return fmt.Sprintf(`{{ with query %q }}{{ . | first | value | printf "%%.3g" }}×{{ else }}unknown{{ end }}`,
+		s.selector(ErrorRatioRecord(w))+" / "+budget)
 }
 
 // covered is the PromQL condition that at least MinCoverage of window w
