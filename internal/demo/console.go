@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/common/model"
 
@@ -18,8 +19,14 @@ import (
 // as one line per alert whose state changed: a group re-sent (a new alert
 // joined it, or repeat_interval passed) repeats its still-firing alerts,
 // which are not printed again; a resolved alert is printed once and
-// forgotten, so that it prints again if it fires anew.
+// forgotten, so that it prints again if it fires anew. A line is stamped
+// with the time it was delivered, and says since when the alert fired
+// (inhibition or group_wait can hold it back for minutes).
 func ConsoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
+	return consoleReceiver(out, logger, time.Now)
+}
+
+func consoleReceiver(out io.Writer, logger *slog.Logger, now func() time.Time) http.Handler {
 	var mu sync.Mutex
 	firing := map[model.Fingerprint]bool{} // alerts printed as firing
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,15 +53,17 @@ func ConsoleReceiver(out io.Writer, logger *slog.Logger) http.Handler {
 				}
 				firing[fp] = true
 			}
-			at := a.StartsAt
-			if a.Status == channel.StatusResolved {
-				at = a.EndsAt
-			}
-			fmt.Fprintf(&b, "%s  NOTIFY %-8s %s", at.Local().Format("15:04:05"), strings.ToUpper(a.Status), a.Labels[model.AlertNameLabel])
+			const clock = "15:04:05"
+			fmt.Fprintf(&b, "%s  NOTIFY %-8s %s", now().Local().Format(clock), strings.ToUpper(a.Status), a.Labels[model.AlertNameLabel])
 			for _, k := range []model.LabelName{"service", "sla", "instance", "severity"} {
 				if v, ok := a.Labels[k]; ok {
 					fmt.Fprintf(&b, " %s=%s", k, v)
 				}
+			}
+			if a.Status == channel.StatusResolved {
+				fmt.Fprintf(&b, " (fired %s, resolved %s)", a.StartsAt.Local().Format(clock), a.EndsAt.Local().Format(clock))
+			} else {
+				fmt.Fprintf(&b, " (since %s)", a.StartsAt.Local().Format(clock))
 			}
 			if s := a.Annotations["summary"]; s != "" {
 				fmt.Fprintf(&b, " — %s", s)

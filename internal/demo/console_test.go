@@ -17,11 +17,14 @@ import (
 
 // TestConsolePrintsStateChanges: a group re-sent with a still-firing alert
 // (a second alert joined it) prints only the new alert; a resolution prints
-// once; the same alert firing again prints again.
+// once; the same alert firing again prints again. Each line is stamped
+// with its delivery, not the alert's start (t-user2: a ticket inhibited for
+// 5 minutes was printed stamped with its start).
 func TestConsolePrintsStateChanges(t *testing.T) {
 	var out bytes.Buffer
-	h := ConsoleReceiver(&out, slog.New(slog.DiscardHandler))
-	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.Local)
+	delivered := at.Add(5 * time.Minute)
+	h := consoleReceiver(&out, slog.New(slog.DiscardHandler), func() time.Time { return delivered })
 	alert := func(svc, status string) channel.Alert {
 		a := channel.Alert{Status: status, StartsAt: at,
 			Labels: model.LabelSet{"alertname": "ServiceSilent", "service": model.LabelValue(svc)}}
@@ -42,6 +45,9 @@ func TestConsolePrintsStateChanges(t *testing.T) {
 		}
 	}
 	send(alert("a", channel.StatusFiring))
+	if first := strings.SplitN(out.String(), "\n", 2)[0]; !strings.HasPrefix(first, "12:05:00  NOTIFY FIRING") || !strings.Contains(first, "(since 12:00:00)") {
+		t.Errorf("first line %q: want it stamped 12:05:00 (delivered), (since 12:00:00)", first)
+	}
 	send(alert("a", channel.StatusFiring), alert("b", channel.StatusFiring)) // b joined
 	send(alert("a", channel.StatusFiring), alert("b", channel.StatusResolved))
 	send(alert("a", channel.StatusResolved))
@@ -54,5 +60,8 @@ func TestConsolePrintsStateChanges(t *testing.T) {
 	want := "FIRING service=a|FIRING service=b|RESOLVED service=b|RESOLVED service=a|FIRING service=a"
 	if strings.Join(got, "|") != want {
 		t.Errorf("console lines:\n%s\nwant (state, service) %s", out.String(), want)
+	}
+	if !strings.Contains(out.String(), "12:05:00  NOTIFY RESOLVED ServiceSilent service=b (fired 12:00:00, resolved 12:01:00)") {
+		t.Errorf("console lines:\n%s\nwant b's resolution stamped 12:05:00 with (fired 12:00:00, resolved 12:01:00)", out.String())
 	}
 }
