@@ -133,8 +133,15 @@ type historyGen struct {
 
 func newHistoryGen(o HistoryOptions) *historyGen {
 	g := &historyGen{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 17))}
+	// The live pushes and the scraped market-data carry the host label
+	// (the SDK's default, the host name): so do their histories, and a
+	// series does not split at the history's end.
+	host := o.Host
+	if host == "" {
+		host = "demo-host"
+	}
 	pushed := func(svc, name string, kv ...string) labels.Labels {
-		return labels.FromStrings(append([]string{"__name__", name, "service", svc, "instance", svc + "-1", "job", "gmc-demo"}, kv...)...)
+		return labels.FromStrings(append([]string{"__name__", name, "service", svc, "instance", svc + "-1", "job", "gmc-demo", "host", host}, kv...)...)
 	}
 	counter := func(l labels.Labels, perSecond func(load float64) float64) {
 		var c float64
@@ -170,7 +177,7 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 	}
 	counter(pushed(ServiceBacktester, sdk.MetricRequests, "endpoint", "bar"), func(float64) float64 { return DefaultBacktestRate })
 	counter(labels.FromStrings("__name__", sdk.MetricRequests, "service", ServiceMarketData, "instance", "market-data-1",
-		"job", ServiceMarketData, "endpoint", "message"), func(load float64) float64 { return DefaultMarketDataRate * (0.2 + 0.8*load) })
+		"job", ServiceMarketData, "host", host, "endpoint", "message"), func(load float64) float64 { return DefaultMarketDataRate * (0.2 + 0.8*load) })
 	for i, def := range strategyDefs() {
 		pnl := 0.0
 		drift, vol := float64(def.drift), float64(def.vol)
