@@ -63,7 +63,7 @@ func (c *demoCommand) flags() (*flag.FlagSet, *demoFlags) {
 	fs.Var(&f.duration, "duration", "stop after this long (0: run until Ctrl-C)")
 	f.gatewayListen = fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
 	fs.Var(&f.incidentEvery, "incident-every", "pause before each injected incident (negative: none)")
-	fs.Var(&f.incidentLength, "incident-length", "how long each incident lasts (a service-down incident needs > 30s to alert)")
+	fs.Var(&f.incidentLength, "incident-length", "how long each incident lasts (a service-down incident alerts once silent for down_after, 8s, plus a few seconds)")
 	f.incidents = fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
 	fs.Var(&f.benchEvery, "bench-every", "how often the four standard benchmarks run")
 	fs.Var(&f.evalInterval, "alerting.evaluation-interval", "rule evaluation interval (pushes also trigger evaluation)")

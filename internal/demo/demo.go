@@ -65,7 +65,8 @@ type Options struct {
 	// one ended); DefaultIncidentEvery when 0, none when negative.
 	IncidentEvery time.Duration
 	// IncidentLength is how long each incident lasts; DefaultIncidentLength
-	// when 0. A down incident needs more than 30s to fire ServiceSilent.
+	// when 0. A down incident needs more than down_after (8s) plus a few
+	// seconds to fire ServiceSilent.
 	IncidentLength time.Duration
 	// Incidents is the cycle of kinds; DefaultIncidents() when nil.
 	Incidents []Incident

@@ -22,9 +22,10 @@ const (
 	// IncidentDown takes a service down (in turn market-data, which gmc
 	// scrapes, and the backtester, which pushes): it stops working and stops
 	// serving or pushing, so TargetDown (for the scraped one) and
-	// ServiceSilent fire once it has been silent for 30s, and resolve when
-	// it is back. Its length must exceed 30s (plus an evaluation interval)
-	// for the alerts to fire.
+	// ServiceSilent fire once it has been silent for the server's
+	// down_after (8s by default; they fired 8-10s in, t-user2), and resolve
+	// when it is back. Its length must exceed down_after plus a scrape and an
+	// evaluation interval for the alerts to fire.
 	IncidentDown Incident = "down"
 )
 
