@@ -141,6 +141,10 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 		host = "demo-host"
 	}
 	pushed := func(svc, name string, kv ...string) labels.Labels {
+		if svc == ServiceGateway {
+			// As the live gateway's metrics (newService).
+			kv = append(kv, "stage", sdk.StageEntry)
+		}
 		return labels.FromStrings(append([]string{"__name__", name, "service", svc, "instance", svc + "-1", "job", "gmc-demo", "host", host}, kv...)...)
 	}
 	counter := func(l labels.Labels, perSecond func(load float64) float64) {

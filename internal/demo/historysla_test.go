@@ -73,4 +73,13 @@ func TestHistoryFillsTheLatencySLA(t *testing.T) {
 	if v, err := q.Exec(context.Background()).Vector(); err != nil || len(v) != 1 || v[0].F < 10 {
 		t.Errorf("engine latency buckets with host=\"h1\": %v %v", v, err)
 	}
+	// The gateway's, like its live metrics, carry stage="entry" too.
+	q2, err := qa.Engine().NewInstantQuery(context.Background(), st, nil, `count(gmc_orders_total{service="order-gateway",host="h1",stage="entry"})`, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Close()
+	if v, err := q2.Exec(context.Background()).Vector(); err != nil || len(v) != 1 || v[0].F != 3 {
+		t.Errorf("gateway order counters with stage=\"entry\": %v %v, want 3 (success, reject, error)", v, err)
+	}
 }
