@@ -245,17 +245,9 @@ func (h *Handler) label(ctx context.Context, svc, metric string, start, end time
 
 func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time) ([]Point, error) {
 	q, err := h.opts.Engine.NewRangeQuery(ctx, h.opts.Queryable, nil, expr, start, end, Step)
-	if err != nil {
-		return nil, &httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("parse %s: %w", expr, err)}
-	}
-	defer q.Close()
-	res := q.Exec(ctx)
-	if res.Err != nil {
-		return nil, &httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf("run %s: %w", expr, res.Err)}
-	}
-	m, err := res.Matrix()
-	if err != nil {
-		return nil, fmt.Errorf("read result of %s: %w", expr, err)
+	var m promql.Matrix
+	if err := run(ctx, expr, q, err, func(res *promql.Result) (err error) { m, err = res.Matrix(); return err }); err != nil {
+		return nil, err
 	}
 	var out []Point
 	for _, s := range m {
@@ -290,23 +282,33 @@ func (h *Handler) currentHour(ctx context.Context, label, svc, metric, kind, agg
 	rng := now.Sub(from).Milliseconds()
 	expr := exprOver(label, svc, metric, kind, agg, strconv.FormatInt(rng, 10)+"ms")
 	q, err := h.opts.Engine.NewInstantQuery(ctx, h.opts.Queryable, nil, expr, now)
-	if err != nil {
-		return nil, &httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("parse %s: %w", expr, err)}
-	}
-	defer q.Close()
-	res := q.Exec(ctx)
-	if res.Err != nil {
-		return nil, &httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf("run %s: %w", expr, res.Err)}
-	}
-	v, err := res.Vector()
-	if err != nil {
-		return nil, fmt.Errorf("read result of %s: %w", expr, err)
+	var v promql.Vector
+	if err := run(ctx, expr, q, err, func(res *promql.Result) (err error) { v, err = res.Vector(); return err }); err != nil {
+		return nil, err
 	}
 	if len(v) == 0 || v[0].H != nil || math.IsNaN(v[0].F) || math.IsInf(v[0].F, 0) {
 		return nil, nil
 	}
 	return &CurrentHour{Start: float64(from.UnixMilli()) / 1000, End: float64(now.UnixMilli()) / 1000,
 		Seconds: float64(rng) / 1000, Expr: expr, Value: v[0].F}, nil
+}
+
+// run executes q, built from expr (err: the engine's error building it),
+// and hands its result to read before q is closed. A query that does not
+// parse is bad data; one that fails to run, an execution error.
+func run(ctx context.Context, expr string, q promql.Query, err error, read func(*promql.Result) error) error {
+	if err != nil {
+		return &httpapi.Error{Type: httpapi.ErrBadData, Err: fmt.Errorf("parse %s: %w", expr, err)}
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return &httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf("run %s: %w", expr, res.Err)}
+	}
+	if err := read(res); err != nil {
+		return fmt.Errorf("read result of %s: %w", expr, err)
+	}
+	return nil
 }
 
 // firstSample is the time of the first sample of the selected series in

@@ -18,31 +18,30 @@ import (
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
-// textPush pushes Prometheus text to the stack's Pushgateway API under
-// job=test and the given service.
-func textPush(t *testing.T, st *stack, svc, body string) {
+// postOK posts body to url and fails the test unless gmc answers 2xx.
+func postOK(t *testing.T, url, contentType, body string) {
 	t.Helper()
-	resp, err := http.Post(st.URL+"/metrics/job/test/service/"+svc, "text/plain; version=0.0.4", strings.NewReader(body))
+	resp, err := http.Post(url, contentType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		t.Fatalf("push %s: %s", svc, resp.Status)
+		t.Fatalf("post %s: %s", url, resp.Status)
 	}
+}
+
+// textPush pushes Prometheus text to the stack's Pushgateway API under
+// job=test and the given service.
+func textPush(t *testing.T, st *stack, svc, body string) {
+	t.Helper()
+	postOK(t, st.URL+"/metrics/job/test/service/"+svc, "text/plain; version=0.0.4", body)
 }
 
 // jsonPush pushes one JSON push body to the stack's /api/v1/push.
 func jsonPush(t *testing.T, st *stack, body string) {
 	t.Helper()
-	resp, err := http.Post(st.URL+"/api/v1/push", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("json push: %s", resp.Status)
-	}
+	postOK(t, st.URL+"/api/v1/push", "application/json", body)
 }
 
 // TestBrowserLatencyTiles: a p99 that lies in the +Inf bucket reads

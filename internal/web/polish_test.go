@@ -153,14 +153,7 @@ func TestBrowserPolish(t *testing.T) {
 	// pages cap at are those of services without a native histogram.
 	t.Run("edges-only-classic", func(t *testing.T) {
 		body := "gmc_order_latency_seconds_bucket{le=\"1\"} 5\ngmc_order_latency_seconds_bucket{le=\"+Inf\"} 9\ngmc_order_latency_seconds 1\n"
-		resp, err := http.Post(st.URL+"/metrics/job/both", "text/plain", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("push: %s", resp.Status)
-		}
+		postOK(t, st.URL+"/metrics/job/both", "text/plain", body)
 		if n := instant(t, st, `count(gmc_order_latency_seconds_bucket{job="both"}) + count(gmc_order_latency_seconds{job="both"})`); n != 3 {
 			t.Fatalf("pushed series: %v, want 3", n)
 		}

@@ -196,14 +196,7 @@ func TestBrowserTrendsEmpty(t *testing.T) {
 	}
 	now := time.Now()
 	body := fmt.Sprintf(`{"service":"fresh","instance":"fresh-1","timestamp":%f,"metrics":{"queue_depth":5}}`, float64(now.UnixMilli())/1000)
-	resp, err := http.Post(st.URL+"/api/v1/push", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("push: %s", resp.Status)
-	}
+	jsonPush(t, st, body)
 	// No whole hour yet: the answer is the hour in progress alone.
 	var fresh struct {
 		Series      [][2]float64 `json:"series"`
