@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
 	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/load"
@@ -27,9 +29,13 @@ const (
 )
 
 // hostCollector reports the host's CPU, load, memory, disks, file systems and
-// network with gopsutil, under node_exporter's names and labels, so the usual
-// node_exporter dashboards work on gmc data. Each part reports its success in
-// gmc_agent_collector_success{collector}, as node_scrape_collector_success does.
+// network with gopsutil, and /proc/stat, pressure stall information, file
+// descriptors and socket counts with procfs (kernel.go), under
+// node_exporter's names and labels, so the usual node_exporter dashboards
+// work on gmc data. Each part reports its success in
+// gmc_agent_collector_success{collector}, as node_scrape_collector_success
+// does; a part whose source the kernel lacks (no PSI) is logged once and
+// reports no success series.
 type hostCollector struct {
 	logger *slog.Logger
 	ctx    context.Context
@@ -43,13 +49,17 @@ type hostCollector struct {
 	fs                                         map[string]*prometheus.Desc
 	network                                    map[string]*prometheus.Desc
 	uname, bootTime, success                   *prometheus.Desc
-	ctxt, forks, procsRunning, procsBlocked    *prometheus.Desc
 	tcp                                        map[string]*prometheus.Desc
+	kernel                                     kernelDescs
 	unameLabels                                []string
 	bootTimeValue                              float64
 
-	mu      sync.Mutex // guards prevCPU: /metrics scrapes and pushes collect concurrently
+	proc     procfs.FS // /proc, for the parts read with procfs (kernel.go)
+	pageSize int
+
+	mu      sync.Mutex // guards prevCPU and told: /metrics scrapes and pushes collect concurrently
 	prevCPU map[string]cpu.TimesStat
+	told    map[string]bool // parts whose absence was logged
 }
 
 var _ prometheus.Collector = (*hostCollector)(nil)
@@ -78,13 +88,15 @@ func newHostCollector(logger *slog.Logger) *hostCollector {
 		uname:        d("node_uname_info", "Labeled system information as provided by the uname system call.", "sysname", "release", "version", "machine", "nodename", "domainname"),
 		bootTime:     d("node_boot_time_seconds", "Node boot time, in unixtime."),
 		success:      d("gmc_agent_collector_success", "Whether a part of the host collector succeeded (1) or not (0).", "collector"),
-		ctxt:         d("node_context_switches_total", "Total number of context switches."),
-		forks:        d("node_forks_total", "Total number of forks."),
-		procsRunning: d("node_procs_running", "Number of processes in runnable state."),
-		procsBlocked: d("node_procs_blocked", "Number of processes blocked waiting for I/O to complete."),
 		tcp:          map[string]*prometheus.Desc{},
+		kernel:       newKernelDescs(),
+		pageSize:     os.Getpagesize(),
 		prevCPU:      map[string]cpu.TimesStat{},
+		told:         map[string]bool{},
 	}
+	// procfs.NewFS only checks that /proc is a directory; without one
+	// every procfs part fails (and says so in gmc_agent_collector_success).
+	c.proc, _ = newProcFS("")
 	for _, f := range memoryFields {
 		c.memory[f.node] = d("node_memory_"+f.node, "Memory information field "+f.node+".")
 	}
@@ -131,10 +143,16 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 		{"netdev", c.collectNetwork},
 		{"stat", c.collectStat},
 		{"netstat", c.collectTCP},
+		{"pressure", c.collectPressure},
+		{"filefd", c.collectFileFD},
+		{"sockstat", c.collectSockstat},
 	}
 	for _, p := range parts {
 		v := 1.0
-		if err := p.fn(ch); err != nil {
+		if err := p.fn(ch); errors.Is(err, errAbsent) {
+			c.tellAbsent(p.name, err)
+			continue // not a failure: no success series for a source the kernel lacks
+		} else if err != nil {
 			c.logger.Debug("collect host metrics", "collector", p.name, "err", err)
 			v = 0
 		}
@@ -146,6 +164,17 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.bootTimeValue > 0 {
 		ch <- prometheus.MustNewConstMetric(c.bootTime, prometheus.GaugeValue, c.bootTimeValue)
 	}
+}
+
+// tellAbsent logs once per part that the kernel lacks its source.
+func (c *hostCollector) tellAbsent(part string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.told[part] {
+		return
+	}
+	c.told[part] = true
+	c.logger.Info("host metrics part skipped: the kernel does not provide it", "collector", part, "err", err)
 }
 
 func (c *hostCollector) collectCPU(ch chan<- prometheus.Metric) error {
@@ -202,20 +231,6 @@ func (c *hostCollector) collectLoad(ch chan<- prometheus.Metric) error {
 	ch <- prometheus.MustNewConstMetric(c.load1, prometheus.GaugeValue, a.Load1)
 	ch <- prometheus.MustNewConstMetric(c.load5, prometheus.GaugeValue, a.Load5)
 	ch <- prometheus.MustNewConstMetric(c.load15, prometheus.GaugeValue, a.Load15)
-	return nil
-}
-
-// collectStat reports /proc/stat's context switches, forks and running and
-// blocked processes, as node_exporter's stat collector does.
-func (c *hostCollector) collectStat(ch chan<- prometheus.Metric) error {
-	m, err := load.MiscWithContext(c.ctx)
-	if err != nil {
-		return err
-	}
-	ch <- prometheus.MustNewConstMetric(c.ctxt, prometheus.CounterValue, float64(m.Ctxt))
-	ch <- prometheus.MustNewConstMetric(c.forks, prometheus.CounterValue, float64(m.ProcsCreated))
-	ch <- prometheus.MustNewConstMetric(c.procsRunning, prometheus.GaugeValue, float64(m.ProcsRunning))
-	ch <- prometheus.MustNewConstMetric(c.procsBlocked, prometheus.GaugeValue, float64(m.ProcsBlocked))
 	return nil
 }
 

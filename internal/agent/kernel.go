@@ -1,0 +1,216 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
+)
+
+// errAbsent marks a part whose source the kernel does not have (no PSI
+// before 4.20 or with psi=0, no IPv6): the part is skipped, not failed.
+var errAbsent = errors.New("not provided by this kernel")
+
+// absent wraps err with errAbsent when the file is missing or the kernel
+// refuses to serve it (a PSI file reads EOPNOTSUPP when PSI is disabled).
+func absent(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EOPNOTSUPP) {
+		return fmt.Errorf("%w: %w", errAbsent, err)
+	}
+	return err
+}
+
+// kernelDescs are the families read with procfs (node_exporter's library)
+// under node_exporter 1.5's names and types: the pressure, stat, filefd and
+// sockstat collectors.
+type kernelDescs struct {
+	pressure                                map[string]*prometheus.Desc
+	ctxt, forks, procsRunning, procsBlocked *prometheus.Desc
+	intr, softirqs                          *prometheus.Desc
+	fdAllocated, fdMaximum, socketsUsed     *prometheus.Desc
+}
+
+// pressureFields are the PSI totals node_exporter reports: the share of
+// time some task waited ("some") or all non-idle tasks stalled ("full") on
+// a resource, in seconds since boot. CPU's "full" line is not reported (it
+// is undefined at the system level: always 0).
+var pressureFields = []struct {
+	resource, line, name, help string
+}{
+	{"cpu", "some", "node_pressure_cpu_waiting_seconds_total", "Total time in seconds that processes have waited for CPU time."},
+	{"io", "some", "node_pressure_io_waiting_seconds_total", "Total time in seconds that processes have waited due to IO congestion."},
+	{"io", "full", "node_pressure_io_stalled_seconds_total", "Total time in seconds no process could make progress due to IO congestion."},
+	{"memory", "some", "node_pressure_memory_waiting_seconds_total", "Total time in seconds that processes have waited for memory."},
+	{"memory", "full", "node_pressure_memory_stalled_seconds_total", "Total time in seconds no process could make progress due to memory congestion."},
+}
+
+func newKernelDescs() kernelDescs {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	k := kernelDescs{
+		pressure:     map[string]*prometheus.Desc{},
+		ctxt:         d("node_context_switches_total", "Total number of context switches."),
+		forks:        d("node_forks_total", "Total number of forks."),
+		procsRunning: d("node_procs_running", "Number of processes in runnable state."),
+		procsBlocked: d("node_procs_blocked", "Number of processes blocked waiting for I/O to complete."),
+		intr:         d("node_intr_total", "Total number of interrupts serviced."),
+		softirqs:     d("node_softirqs_total", "Number of softirq calls.", "vector"),
+		fdAllocated:  d("node_filefd_allocated", "File descriptor statistics: allocated."),
+		fdMaximum:    d("node_filefd_maximum", "File descriptor statistics: maximum."),
+		socketsUsed:  d("node_sockstat_sockets_used", "Number of IPv4 sockets in use."),
+	}
+	for _, f := range pressureFields {
+		k.pressure[f.name] = d(f.name, f.help)
+	}
+	return k
+}
+
+// collectPressure reports /proc/pressure/{cpu,io,memory}; a kernel without
+// PSI makes it errAbsent.
+func (c *hostCollector) collectPressure(ch chan<- prometheus.Metric) error {
+	stats := map[string]procfs.PSIStats{}
+	for _, r := range []string{"cpu", "io", "memory"} {
+		s, err := c.proc.PSIStatsForResource(r)
+		if err != nil {
+			return absent(err)
+		}
+		stats[r] = s
+	}
+	for _, f := range pressureFields {
+		line := stats[f.resource].Some
+		if f.line == "full" {
+			line = stats[f.resource].Full
+		}
+		if line == nil {
+			continue // a kernel before 5.13 has no cpu "full"; io and memory always have both
+		}
+		ch <- prometheus.MustNewConstMetric(c.kernel.pressure[f.name], prometheus.CounterValue, float64(line.Total)/1e6)
+	}
+	return nil
+}
+
+// softirqVectors are /proc/stat's softirq columns by node_exporter's vector label.
+var softirqVectors = []struct {
+	vector string
+	get    func(procfs.SoftIRQStat) uint64
+}{
+	{"hi", func(s procfs.SoftIRQStat) uint64 { return s.Hi }},
+	{"timer", func(s procfs.SoftIRQStat) uint64 { return s.Timer }},
+	{"net_tx", func(s procfs.SoftIRQStat) uint64 { return s.NetTx }},
+	{"net_rx", func(s procfs.SoftIRQStat) uint64 { return s.NetRx }},
+	{"block", func(s procfs.SoftIRQStat) uint64 { return s.Block }},
+	{"block_iopoll", func(s procfs.SoftIRQStat) uint64 { return s.BlockIoPoll }},
+	{"tasklet", func(s procfs.SoftIRQStat) uint64 { return s.Tasklet }},
+	{"sched", func(s procfs.SoftIRQStat) uint64 { return s.Sched }},
+	{"hrtimer", func(s procfs.SoftIRQStat) uint64 { return s.Hrtimer }},
+	{"rcu", func(s procfs.SoftIRQStat) uint64 { return s.Rcu }},
+}
+
+// collectStat reports /proc/stat's context switches, forks, running and
+// blocked processes, interrupts and softirqs by vector, as node_exporter's
+// stat collector does (softirqs with its --collector.stat.softirq).
+func (c *hostCollector) collectStat(ch chan<- prometheus.Metric) error {
+	s, err := c.proc.Stat()
+	if err != nil {
+		return err
+	}
+	k := c.kernel
+	ch <- prometheus.MustNewConstMetric(k.ctxt, prometheus.CounterValue, float64(s.ContextSwitches))
+	ch <- prometheus.MustNewConstMetric(k.forks, prometheus.CounterValue, float64(s.ProcessCreated))
+	ch <- prometheus.MustNewConstMetric(k.procsRunning, prometheus.GaugeValue, float64(s.ProcessesRunning))
+	ch <- prometheus.MustNewConstMetric(k.procsBlocked, prometheus.GaugeValue, float64(s.ProcessesBlocked))
+	ch <- prometheus.MustNewConstMetric(k.intr, prometheus.CounterValue, float64(s.IRQTotal))
+	for _, v := range softirqVectors {
+		ch <- prometheus.MustNewConstMetric(k.softirqs, prometheus.CounterValue, float64(v.get(s.SoftIRQ)), v.vector)
+	}
+	return nil
+}
+
+// collectFileFD reports /proc/sys/fs/file-nr: file handles allocated and the
+// system-wide maximum (fs.file-max).
+func (c *hostCollector) collectFileFD(ch chan<- prometheus.Metric) error {
+	v, err := c.proc.SysctlStrings("fs.file-nr")
+	if err != nil {
+		return absent(err)
+	}
+	if len(v) != 3 {
+		return fmt.Errorf("/proc/sys/fs/file-nr: %d fields, want 3", len(v))
+	}
+	var nums [3]float64
+	for i, s := range v {
+		if _, err := fmt.Sscan(s, &nums[i]); err != nil {
+			return fmt.Errorf("/proc/sys/fs/file-nr field %d %q: %w", i, s, err)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.kernel.fdAllocated, prometheus.GaugeValue, nums[0])
+	ch <- prometheus.MustNewConstMetric(c.kernel.fdMaximum, prometheus.GaugeValue, nums[2])
+	return nil
+}
+
+// collectSockstat reports /proc/net/sockstat and sockstat6 as
+// node_sockstat_<PROTOCOL>_<field> gauges (TCP6_inuse, UDP_mem, ...), with
+// <PROTOCOL>_mem_bytes for the pages in "mem"; the IPv4 file's "sockets:
+// used" is node_sockstat_sockets_used. One file missing (IPv6 disabled)
+// skips it; both missing is errAbsent.
+func (c *hostCollector) collectSockstat(ch chan<- prometheus.Metric) error {
+	missing := 0
+	for _, read := range []func() (*procfs.NetSockstat, error){c.proc.NetSockstat, c.proc.NetSockstat6} {
+		s, err := read()
+		if err != nil {
+			if err := absent(err); errors.Is(err, errAbsent) {
+				missing++
+				continue
+			}
+			return err
+		}
+		if s.Used != nil {
+			ch <- prometheus.MustNewConstMetric(c.kernel.socketsUsed, prometheus.GaugeValue, float64(*s.Used))
+		}
+		for _, p := range s.Protocols {
+			c.sockstatProtocol(ch, p)
+		}
+	}
+	if missing == 2 {
+		return fmt.Errorf("%w: no /proc/net/sockstat or sockstat6", errAbsent)
+	}
+	return nil
+}
+
+func (c *hostCollector) sockstatProtocol(ch chan<- prometheus.Metric, p procfs.NetSockstatProtocol) {
+	inuse := p.InUse
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"inuse", &inuse}, {"orphan", p.Orphan}, {"tw", p.TW}, {"alloc", p.Alloc}, {"mem", p.Mem}, {"memory", p.Memory}} {
+		if f.v == nil {
+			continue
+		}
+		ch <- c.sockGauge(p.Protocol, f.name, float64(*f.v))
+	}
+	if p.Mem != nil {
+		ch <- c.sockGauge(p.Protocol, "mem_bytes", float64(*p.Mem)*float64(c.pageSize))
+	}
+}
+
+// sockGauge is one sockstat gauge; its family depends on the protocols the
+// kernel lists, so the descriptor is made per sample.
+func (c *hostCollector) sockGauge(protocol, field string, v float64) prometheus.Metric {
+	name := "node_sockstat_" + protocol + "_" + field
+	help := fmt.Sprintf("Number of %s sockets in state %s.", protocol, field)
+	if field == "mem_bytes" {
+		help = fmt.Sprintf("Memory of %s sockets in bytes (mem pages × page size).", protocol)
+	}
+	return prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, nil, nil), prometheus.GaugeValue, v)
+}
+
+// newProcFS is procfs on root ("" for /proc).
+func newProcFS(root string) (procfs.FS, error) {
+	if root == "" {
+		root = procfs.DefaultMountPoint
+	}
+	return procfs.NewFS(root)
+}
