@@ -206,7 +206,7 @@ func run(ctx context.Context) error {
 	fmt.Printf("%8s %9s %9s %9s %10s %5s %7s %8s %12s %12s %s\n", "elapsed", "RSS MiB", "anon MiB", "heap MiB", "goroutines", "fds", "series", "chunks", "ingest p99", "query p99", "load")
 	var samples []sample
 	var prevLanes map[string]laneFigures
-	var prevMissed float64
+	var prevMissed, prevEvals, prevPushEvals float64
 	prevGMC, prevSelf, prevAt := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), time.Duration(0)
 	tick := time.NewTicker(*report)
 	defer tick.Stop()
@@ -233,6 +233,7 @@ func run(ctx context.Context) error {
 		s.heap, s.chunks = metric(m, "go_memstats_heap_inuse_bytes")/(1<<20), metric(m, "prometheus_tsdb_head_chunks")
 		lanes := lanesOf(m)
 		missed := sumOf(m, "prometheus_rule_group_iterations_missed_total")
+		evals, pushEvals := sumOf(m, "prometheus_rule_group_iterations_total"), sumOf(m, "gmc_rules_triggered_evaluations_total")
 		var ie, qe string
 		s.ingestP99, s.ingestN, s.ingestErrs, ie = ingest.take()
 		s.queryP99, s.queryN, s.queryErrs, qe = query.take()
@@ -255,7 +256,12 @@ func run(ctx context.Context) error {
 			}
 		}
 		fmt.Printf("  rule iterations missed: %.0f", missed-prevMissed)
-		prevLanes, prevMissed = lanes, missed
+		// Rule group evaluations per second, and of them those pushes
+		// triggered (besides the groups' intervals).
+		if el := (s.at - prevAt).Seconds(); el > 0 && prevEvals > 0 {
+			fmt.Printf("  rule evals/s: %.1f (%.1f by pushes)", (evals-prevEvals)/el, (pushEvals-prevPushEvals)/el)
+		}
+		prevLanes, prevMissed, prevEvals, prevPushEvals = lanes, missed, evals, pushEvals
 		// CPU of gmc and of this harness (its pushers, dashboard and heavy
 		// readers share the machine with gmc), in cores over the interval.
 		gmcCPU, selfCPU := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self")

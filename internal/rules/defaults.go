@@ -33,6 +33,9 @@ const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|up|scrape_.+|.+:.+`
 // service silent past PromQL's lookback.
 const NewestSampleRecord = "gmc:service_newest_sample_timestamp:max1h"
 
+// serviceSilentGroupName is the group of the default ServiceSilent alert.
+const serviceSilentGroupName = "gmc-service-silent"
+
 // newestSampleGroupName is the timer-only group recording NewestSampleRecord.
 const newestSampleGroupName = "gmc-service-newest-sample"
 
@@ -99,7 +102,7 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 	}
 	expr := "(\n" + strings.Join(branches, "\nor\n") + "\n)\nunless on (service) up{service!=\"\"}\nunless on (service) " + pushTimeMetric + "{service!=\"\"}"
 	return rulefmt.RuleGroup{
-		Name: "gmc-service-silent",
+		Name: serviceSilentGroupName,
 		Rules: []rulefmt.Rule{{
 			Alert:  "ServiceSilent",
 			Expr:   expr,

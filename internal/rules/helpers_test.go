@@ -62,7 +62,10 @@ func (s *sink) take() [][]*model.Alert {
 func newManager(t testing.TB, db *gmcstorage.TSDB, opts Options) *Manager {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	opts.Appendable, opts.Queryable, opts.Registerer = db, db, reg
+	opts.Appendable, opts.Registerer = db, reg
+	if opts.Queryable == nil {
+		opts.Queryable = db
+	}
 	// New trusts its input: normalise and validate as config.Load does.
 	opts.Thresholds = slices.Clone(opts.Thresholds)
 	for i := range opts.Thresholds {

@@ -3,7 +3,10 @@
 // product's default rules and the rules generated from SLAs. Besides the
 // regular interval, a push re-evaluates at once the groups that read the
 // pushed metrics (MetricsWritten), so a pushed sample reaches the notification
-// pipeline in milliseconds. Alert state is served in the Prometheus API
+// pipeline in milliseconds. A push re-evaluates only groups whose alerts it
+// can change (not recording-only groups; ServiceSilent only while it is
+// active), and a group at most once per gap that grows with its own
+// evaluation time, so an expensive group cannot take gmc's CPU from ingest. Alert state is served in the Prometheus API
 // format and every pending / firing / resolved transition is recorded in the
 // alert history (package alerthistory), which survives restarts.
 package rules
@@ -20,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +61,17 @@ const (
 // push → notification goal of 250 ms at p99, and enough to keep a group
 // that reads a busy pushed metric to at most 20 evaluations a second.
 const DefaultMinNotifyGap = 50 * time.Millisecond
+
+// DefaultMaxNotifyGap is the default Options.MaxNotifyGap: an expensive
+// group still answers a push within about a second.
+const DefaultMaxNotifyGap = time.Second
+
+// pushCostFactor: a group is re-evaluated on pushes at most once per
+// pushCostFactor × its last evaluation's duration (within MinNotifyGap and
+// MaxNotifyGap), so pushes keep each group to about 1/pushCostFactor of a
+// core. A 1 ms threshold group keeps the 50 ms gap; the soak's recording
+// group (58 ms on a loaded box) gets 580 ms.
+const pushCostFactor = 10
 
 // DefaultResendDelay is how often a firing alert is sent again, as
 // Prometheus's --rules.alert.resend-delay.
@@ -99,8 +114,14 @@ type Options struct {
 	// later than the gap after the last push-triggered evaluation is
 	// evaluated at once; one arriving sooner waits out the rest of the gap
 	// (or until the group's regular evaluation, whichever comes first).
-	// Zero means DefaultMinNotifyGap; negative means no gap.
+	// Zero means DefaultMinNotifyGap; negative means no gap (and no
+	// adaptive gap either).
 	MinNotifyGap time.Duration
+	// MaxNotifyGap bounds the adaptive gap: a group whose evaluation takes
+	// d is re-evaluated on pushes at most once per pushCostFactor × d,
+	// clamped to [MinNotifyGap, MaxNotifyGap]. Zero means
+	// DefaultMaxNotifyGap.
+	MaxNotifyGap time.Duration
 	// ExternalURL prefixes the alerts' GeneratorURL.
 	ExternalURL string
 	// Sink receives alerts as Prometheus sends them to Alertmanager: a new
@@ -131,7 +152,27 @@ type metrics struct {
 	notifyCalls prometheus.Counter
 	alertsSent  prometheus.Counter
 	historyErrs prometheus.Counter
+	// Per group (rule_group as Prometheus's rule metrics label it):
+	pushGap     *prometheus.GaugeVec
+	pushEvals   *prometheus.CounterVec
+	pushSeconds *prometheus.CounterVec
+	pushIgnored *prometheus.CounterVec
 }
+
+// pushMode is how a group answers pushes of a metric it reads.
+type pushMode int
+
+const (
+	// pushAlways: every push is evaluated (after the gap).
+	pushAlways pushMode = iota
+	// pushWhileActive: a push can only resolve the group's alerts
+	// (ServiceSilent: a new sample makes a service's newest sample newer),
+	// so pushes are evaluated only while one is pending or firing.
+	pushWhileActive
+	// pushNever: the group runs on its interval only (recording rules
+	// only: a push changes no alert; or a timer-only group).
+	pushNever
+)
 
 // group is one rule group with its trigger and what it reads.
 type group struct {
@@ -140,6 +181,15 @@ type group struct {
 	// trigger holds at most one pending MetricsWritten: pushes arriving while an
 	// evaluation is in flight coalesce into one more evaluation.
 	trigger chan struct{}
+	push    pushMode
+	// active: one of the group's alerts was pending or firing after its
+	// last evaluation (read by MetricsWritten for pushWhileActive).
+	active atomic.Bool
+	// Its children of the per-group push metrics.
+	gapGauge    prometheus.Gauge
+	evalsCount  prometheus.Counter
+	secondsSum  prometheus.Counter
+	ignoreCount prometheus.Counter
 
 	mu       sync.Mutex // serializes evaluations; guards the fields below
 	last     time.Time
@@ -174,6 +224,9 @@ func New(opts Options) (*Manager, error) {
 	if opts.MinNotifyGap == 0 {
 		opts.MinNotifyGap = DefaultMinNotifyGap
 	}
+	if opts.MaxNotifyGap <= 0 {
+		opts.MaxNotifyGap = DefaultMaxNotifyGap
+	}
 	if opts.History == nil {
 		h, err := alerthistory.Open(alerthistory.Options{Logger: opts.Logger, Now: opts.Now})
 		if err != nil {
@@ -207,6 +260,22 @@ func New(opts Options) (*Manager, error) {
 			Name: "gmc_rules_history_write_errors_total",
 			Help: "Alert history events that could not be written to disk.",
 		}),
+		pushGap: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gmc_rules_push_gap_seconds",
+			Help: "Least time between the starts of two push-triggered evaluations of a group: 10 × its last evaluation's duration, within the minimum and maximum notify gap.",
+		}, []string{"rule_group"}),
+		pushEvals: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "gmc_rules_push_evaluations_total",
+			Help: "Evaluations of a group triggered by pushed data.",
+		}, []string{"rule_group"}),
+		pushSeconds: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "gmc_rules_push_evaluation_seconds_total",
+			Help: "Time spent in push-triggered evaluations of a group (wall clock, waits for a query slot included).",
+		}, []string{"rule_group"}),
+		pushIgnored: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "gmc_rules_push_ignored_total",
+			Help: "Pushes of a metric a group reads that did not re-evaluate it because they cannot change its alerts: recording-only groups, ServiceSilent while nothing is silent.",
+		}, []string{"rule_group"}),
 	}
 
 	ld := loader{mem: map[string][]byte{}, parser: parser.NewParser(parser.Options{}), logger: opts.Logger}
@@ -291,7 +360,7 @@ func New(opts Options) (*Manager, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		g := loaded[k]
-		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}}
+		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}, push: pushModeOf(g)}
 		for _, r := range g.Rules() {
 			if !isTimerOnly(g.Name()) { // long reads: on its interval only
 				gr.sel.add(r.Query())
@@ -299,6 +368,14 @@ func New(opts Options) (*Manager, error) {
 			if rr, ok := r.(*promrules.RecordingRule); ok {
 				m.recorded[rr.Name()] = struct{}{}
 			}
+		}
+		key := promrules.GroupKey(g.File(), g.Name())
+		gr.evalsCount = m.metrics.pushEvals.WithLabelValues(key)
+		gr.secondsSum = m.metrics.pushSeconds.WithLabelValues(key)
+		gr.ignoreCount = m.metrics.pushIgnored.WithLabelValues(key)
+		if gr.push != pushNever {
+			gr.gapGauge = m.metrics.pushGap.WithLabelValues(key)
+			gr.gapGauge.Set(max(opts.MinNotifyGap, 0).Seconds())
 		}
 		m.groups = append(m.groups, gr)
 	}
@@ -316,6 +393,19 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	return m, nil
+}
+
+// pushModeOf is how g answers pushes: never for timer-only groups and
+// groups of recording rules only, while active for ServiceSilent, else
+// always.
+func pushModeOf(g *promrules.Group) pushMode {
+	switch {
+	case isTimerOnly(g.Name()) || len(g.AlertingRules()) == 0:
+		return pushNever
+	case g.File() == ServiceSilentFile && g.Name() == serviceSilentGroupName:
+		return pushWhileActive
+	}
+	return pushAlways
 }
 
 // Writes reports whether gmc's rules write series named metricName: the
@@ -356,7 +446,7 @@ func (m *Manager) runGroup(ctx context.Context, gr *group) {
 	// monotonic clock (opts.Now may be a synthetic clock); the gap is
 	// measured from it. Regular evaluations do not hold pushes back.
 	var triggered time.Time
-	m.evalGroup(ctx, gr, m.opts.Now())
+	gap := m.gap(gr, m.evalGroup(ctx, gr, m.opts.Now()))
 	for {
 		byPush := false
 		select {
@@ -365,7 +455,7 @@ func (m *Manager) runGroup(ctx context.Context, gr *group) {
 		case <-tick.C:
 		case <-gr.trigger:
 			var ok bool
-			if byPush, ok = m.waitGap(ctx, tick.C, triggered); !ok {
+			if byPush, ok = waitGap(ctx, tick.C, triggered, gap); !ok {
 				return
 			}
 		}
@@ -380,19 +470,39 @@ func (m *Manager) runGroup(ctx context.Context, gr *group) {
 		}
 		if byPush {
 			m.metrics.triggered.Inc()
+			gr.evalsCount.Inc()
 			triggered = time.Now()
 		}
-		m.evalGroup(ctx, gr, m.opts.Now())
+		took := m.evalGroup(ctx, gr, m.opts.Now())
+		if byPush {
+			gr.secondsSum.Add(took.Seconds())
+		}
+		gap = m.gap(gr, took)
 	}
 }
 
-// waitGap waits until MinNotifyGap has passed since the last push-triggered
+// gap is the least time between the starts of two push-triggered
+// evaluations of gr after an evaluation that took took: pushCostFactor ×
+// took, clamped to [MinNotifyGap, MaxNotifyGap]; none if MinNotifyGap is
+// negative.
+func (m *Manager) gap(gr *group, took time.Duration) time.Duration {
+	if m.opts.MinNotifyGap < 0 {
+		return 0
+	}
+	g := min(max(pushCostFactor*took, m.opts.MinNotifyGap), max(m.opts.MaxNotifyGap, m.opts.MinNotifyGap))
+	if gr.gapGauge != nil {
+		gr.gapGauge.Set(g.Seconds())
+	}
+	return g
+}
+
+// waitGap waits until gap has passed since the last push-triggered
 // evaluation began (at last), or the group's regular tick comes first (that
 // evaluation serves the push too: byPush is then false). Pushes arriving
 // meanwhile are served by the evaluation that follows. ok is false when ctx
 // is done.
-func (m *Manager) waitGap(ctx context.Context, tick <-chan time.Time, last time.Time) (byPush, ok bool) {
-	wait := m.opts.MinNotifyGap - time.Since(last)
+func waitGap(ctx context.Context, tick <-chan time.Time, last time.Time, gap time.Duration) (byPush, ok bool) {
+	wait := gap - time.Since(last)
 	if last.IsZero() || wait <= 0 {
 		return true, true
 	}
@@ -409,18 +519,24 @@ func (m *Manager) waitGap(ctx context.Context, tick <-chan time.Time, last time.
 }
 
 // MetricsWritten tells the manager that metrics were written (ingest calls it after
-// each commit). Every group whose rules read one of them is evaluated as
-// soon as its current evaluation, if any, ends and Options.MinNotifyGap has
+// each commit). Every group whose rules read one of them and whose alerts a
+// push can change (see pushMode) is evaluated as soon as its current
+// evaluation, if any, ends and its gap (see Options.MaxNotifyGap) has
 // passed since its last push-triggered evaluation began; calls that arrive
 // meanwhile coalesce into that one evaluation. It never blocks.
 func (m *Manager) MetricsWritten(metricNames []string) {
 	m.metrics.notifyCalls.Inc()
 	for _, gr := range m.groups {
-		if gr.sel.readsAny(metricNames) {
-			select {
-			case gr.trigger <- struct{}{}:
-			default:
-			}
+		if gr.push == pushNever || !gr.sel.readsAny(metricNames) {
+			continue
+		}
+		if gr.push == pushWhileActive && !gr.active.Load() {
+			gr.ignoreCount.Inc()
+			continue
+		}
+		select {
+		case gr.trigger <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -435,8 +551,9 @@ func (m *Manager) EvalAll(ctx context.Context, ts time.Time) {
 
 // evalGroup evaluates gr at ts (moved just past the previous evaluation if
 // needed, so samples stay in order), restores `for` state after the first
-// evaluation as Prometheus does, and records state transitions.
-func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) {
+// evaluation as Prometheus does, and records state transitions. It returns
+// how long the evaluation took.
+func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.Duration {
 	gr.mu.Lock()
 	defer gr.mu.Unlock()
 	if !ts.After(gr.last) {
@@ -444,12 +561,22 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) {
 	}
 	gr.last = ts
 	gr.evals++
+	start := time.Now()
 	promrules.DefaultEvalIterationFunc(ctx, gr.g, ts)
+	took := time.Since(start)
 	if !gr.restored {
 		gr.g.RestoreForState(ts)
 		gr.restored = true
 	}
 	m.track(gr, ts)
+	active := false
+	for _, ar := range gr.g.AlertingRules() {
+		ar.ForEachActiveAlert(func(a *promrules.Alert) {
+			active = active || a.State != promrules.StateInactive
+		})
+	}
+	gr.active.Store(active)
+	return took
 }
 
 // send is the rules package's NotifyFunc: it turns the alerts into
