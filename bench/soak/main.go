@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/bench/internal/proc"
@@ -127,6 +128,7 @@ func run(ctx context.Context) error {
 	addr := flag.String("addr", "", "address for gmc (default: a free loopback port)")
 	keep := flag.String("keep", "", "keep gmc's data dir and log in this directory")
 	backfill := flag.Duration("backfill", 0, "write this much history of every service first (e.g. 30m), at the push interval")
+	block := flag.Duration("block-duration", 0, "gmc's storage.block_duration: the head is cut into a block every this much time (0: 2h); shorter to see several compaction cycles in a shorter soak")
 	heavy := flag.Int("heavy", 0, "concurrent heavy range queries, run in a loop besides the dashboard (every series, the whole backfill, 1s step)")
 	flag.Parse()
 	if *dur <= 0 || *dur > 48*time.Hour {
@@ -161,6 +163,9 @@ func run(ctx context.Context) error {
 	}
 	cfgPath := filepath.Join(work, "gmc.yml")
 	cfg := fmt.Sprintf("server: {data_dir: %s}\nalerting: {evaluation_interval: 5s, rule_files: [%s]}\n", filepath.Join(work, "data"), rules)
+	if *block > 0 {
+		cfg += fmt.Sprintf("storage: {block_duration: %s}\n", model.Duration(*block))
+	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
 	}

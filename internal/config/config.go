@@ -102,6 +102,10 @@ type Storage struct {
 	// OutOfOrderWindow accepts samples this much older than a series' newest one
 	// (several senders, backfill after an outage).
 	OutOfOrderWindow Duration `yaml:"out_of_order_window"`
+	// BlockDuration is how much time the head holds before it is cut into a
+	// block (Prometheus's hidden --storage.tsdb.min-block-duration; 0: the
+	// TSDB's 2h). Shorter only to watch compaction cycles in a soak or test.
+	BlockDuration Duration `yaml:"block_duration,omitempty"`
 	// Mode is "local" (the embedded TSDB, the default) or "remote": no TSDB
 	// here; writes go to WriteURL by remote write and reads come from
 	// ReadURL by remote read (Mimir, Cortex, Prometheus, Thanos).
@@ -300,6 +304,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.OutOfOrderWindow < 0 {
 		return errors.New("storage.out_of_order_window: must not be negative")
+	}
+	if b := time.Duration(c.Storage.BlockDuration); b != 0 && (b < 5*time.Minute || b%time.Minute != 0) {
+		return fmt.Errorf("storage.block_duration: %s must be 0 (2h) or whole minutes of at least 5m", b)
 	}
 	if err := c.Storage.Downsampling.Validate(); err != nil {
 		return fmt.Errorf("storage.downsampling.%w", err)

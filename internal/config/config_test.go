@@ -66,6 +66,7 @@ func TestLoadFileBad(t *testing.T) {
 		"otlp-twice.bad.yml":                  `otlp.promote_resource_attributes[1]: "cloud.region" is listed twice`,
 		"silences-zero.bad.yml":               "silences.max_silences: must be positive",
 		"series-limit-negative.bad.yml":       "limits.max_series_per_service: must not be negative (0: off)",
+		"storage-block-short.bad.yml":         "storage.block_duration: 1m30s must be 0 (2h) or whole minutes of at least 5m",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {

@@ -42,6 +42,7 @@ func (s *Server) openStorage(cfg config.Config) (promstorage.AppendableV2, error
 		Dir:              cfg.Server.DataDir,
 		Retention:        tier.RawRetention(cfg.Storage.Downsampling, time.Duration(cfg.Storage.Retention)),
 		OutOfOrderWindow: time.Duration(cfg.Storage.OutOfOrderWindow),
+		MinBlockDuration: time.Duration(cfg.Storage.BlockDuration),
 		Logger:           s.logger.With("component", "tsdb"),
 		Registerer:       s.reg,
 	})
