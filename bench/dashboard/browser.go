@@ -189,6 +189,51 @@ func (b *browser) loadTimes(ctx context.Context, u string, n int, prof *jsProfil
 	return out, tr, nil
 }
 
+// navTimes opens from in a tab, then n+1 times goes to to by the
+// dashboard's own navigation (a hash change, as a click in its menu does:
+// same document, no new renderer) and back, and returns each move's
+// hash-change → charts-drawn time after the first (warm-up) one.
+func (b *browser) navTimes(ctx context.Context, base, from, to string, n int) ([]time.Duration, error) {
+	tctx, cancel, err := b.tab()
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if _, err := do(tctx, 30*time.Second, chromedp.Navigate(base+"/#/"+from)); err != nil {
+		return nil, err
+	}
+	if _, err := waitDrawn(tctx); err != nil {
+		return nil, err
+	}
+	// go resets the probe and changes the hash in one task, so no refresh
+	// of the page left can land in between; it returns the start time.
+	const goJS = `((h) => { const g = window.__gmcBench; g.drawn = null; const t = performance.now(); location.hash = h; return t; })(%q)`
+	var out []time.Duration
+	for i := 0; i <= n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t0, err := do(tctx, 10*time.Second, chromedp.Evaluate[float64](fmt.Sprintf(goJS, "#/"+to)))
+		if err != nil {
+			return nil, err
+		}
+		drawn, err := waitDrawn(tctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s after %s: %w", to, from, err)
+		}
+		if i > 0 {
+			out = append(out, time.Duration((drawn-t0)*float64(time.Millisecond)))
+		}
+		if _, err := do(tctx, 10*time.Second, chromedp.Evaluate[float64](fmt.Sprintf(goJS, "#/"+from))); err != nil {
+			return nil, err
+		}
+		if _, err := waitDrawn(tctx); err != nil {
+			return nil, fmt.Errorf("back to %s: %w", from, err)
+		}
+	}
+	return out, nil
+}
+
 // transfer is what a page moved over the network in a window.
 type transfer struct {
 	window    time.Duration

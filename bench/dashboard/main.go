@@ -189,7 +189,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("load %s: %w", p, err)
 		}
-		pl := pageLoad{page: p, times: l, prof: prof}
+		// In the dashboard a page is opened from another by a hash change:
+		// from the Overview, or to it from the SLA page.
+		from := "overview?range=1h"
+		if strings.HasPrefix(p, "overview") {
+			from = "sla?range=1h"
+		}
+		nav, err := b.navTimes(ctx, base, from, p, o.loads)
+		if err != nil {
+			return fmt.Errorf("navigate to %s: %w", p, err)
+		}
+		pl := pageLoad{page: p, times: l, nav: nav, prof: prof}
 		if o.trace {
 			pl.trace = tr
 		}
