@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
 )
@@ -292,40 +293,31 @@ const coverageLookback = 5 * time.Minute
 
 // dataSpans returns the disjoint spans of time, ascending (Unix ms,
 // [from, to)), that samples in (start, end] of any series matching one of
-// sels cover, each sample covering coverageLookback after it.
+// sels cover, each sample covering coverageLookback after it. It reads
+// chunk time ranges where the store gives chunks (chunkSpans), and every
+// sample otherwise (sampleSpans); both give the same spans.
 func (r *Reporter) dataSpans(ctx context.Context, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
-	q, err := r.opts.Queryable.Querier(start+1, end)
+	if cq, ok := r.opts.Queryable.(storage.ChunkQueryable); ok {
+		return chunkSpans(ctx, cq, sels, start, end)
+	}
+	return sampleSpans(ctx, r.opts.Queryable, sels, start, end)
+}
+
+// sampleSpans is dataSpans from every sample: over a 30d window of a
+// per-second counter, 2.6 million samples per series.
+func sampleSpans(ctx context.Context, qa storage.Queryable, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
+	q, err := qa.Querier(start+1, end)
 	if err != nil {
 		return nil, err
 	}
 	defer q.Close()
-	look := coverageLookback.Milliseconds()
-	var spans [][2]int64
+	var sp spanner
 	var it chunkenc.Iterator
 	for _, ms := range sels {
 		set := q.Select(ctx, false, nil, ms...)
 		for set.Next() {
 			it = set.At().Iterator(it)
-			open := false
-			var cur [2]int64
-			for vt := it.Seek(start + 1); vt != chunkenc.ValNone; vt = it.Next() {
-				t := it.AtT()
-				if t > end {
-					break
-				}
-				if open && t <= cur[1] {
-					cur[1] = t + look
-					continue
-				}
-				if open {
-					spans = append(spans, cur)
-				}
-				cur, open = [2]int64{t, t + look}, true
-			}
-			if open {
-				spans = append(spans, cur)
-			}
-			if err := it.Err(); err != nil {
+			if err := sp.samples(it, start, end); err != nil {
 				return nil, err
 			}
 		}
@@ -333,17 +325,89 @@ func (r *Reporter) dataSpans(ctx context.Context, sels [][]*labels.Matcher, star
 			return nil, err
 		}
 	}
-	// Merge the series' spans into disjoint ones.
-	slices.SortFunc(spans, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	return sp.merged(), nil
+}
+
+// chunkSpans is dataSpans from chunk time ranges: a chunk that spans at
+// most the lookback has no hole inside, so it covers [MinTime, MaxTime +
+// lookback) without being decoded (a chunk holds up to 120 samples: two
+// minutes of a per-second series); a longer chunk's samples are read, as
+// are those of a chunk reaching outside (start, end] (the TSDB's chunk
+// querier trims chunks to its range; a remote read's need not).
+func chunkSpans(ctx context.Context, cq storage.ChunkQueryable, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
+	q, err := cq.ChunkQuerier(start+1, end)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	var sp spanner
+	var cit chunks.Iterator
+	var it chunkenc.Iterator
+	for _, ms := range sels {
+		set := q.Select(ctx, false, nil, ms...)
+		for set.Next() {
+			cit = set.At().Iterator(cit)
+			for cit.Next() {
+				m := cit.At()
+				if m.MinTime > start && m.MaxTime <= end && m.MaxTime-m.MinTime <= sp.look() {
+					sp.add(m.MinTime, m.MaxTime)
+					continue
+				}
+				it = m.Chunk.Iterator(it)
+				if err := sp.samples(it, start, end); err != nil {
+					return nil, err
+				}
+			}
+			if err := cit.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if err := set.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return sp.merged(), nil
+}
+
+// spanner collects the spans samples cover.
+type spanner struct{ spans [][2]int64 }
+
+func (*spanner) look() int64 { return coverageLookback.Milliseconds() }
+
+// add records that samples at first and last and none more than the
+// lookback apart between them cover [first, last + lookback).
+func (s *spanner) add(first, last int64) {
+	if n := len(s.spans); n > 0 && first >= s.spans[n-1][0] && first <= s.spans[n-1][1] {
+		s.spans[n-1][1] = max(s.spans[n-1][1], last+s.look())
+		return
+	}
+	s.spans = append(s.spans, [2]int64{first, last + s.look()})
+}
+
+// samples records the spans the samples of it in (start, end] cover.
+func (s *spanner) samples(it chunkenc.Iterator, start, end int64) error {
+	for vt := it.Seek(start + 1); vt != chunkenc.ValNone; vt = it.Next() {
+		t := it.AtT()
+		if t > end {
+			break
+		}
+		s.add(t, t)
+	}
+	return it.Err()
+}
+
+// merged returns the spans sorted and merged into disjoint ones.
+func (s *spanner) merged() [][2]int64 {
+	slices.SortFunc(s.spans, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
 	var out [][2]int64
-	for _, sp := range spans {
+	for _, sp := range s.spans {
 		if n := len(out); n > 0 && sp[0] <= out[n-1][1] {
 			out[n-1][1] = max(out[n-1][1], sp[1])
 			continue
 		}
 		out = append(out, sp)
 	}
-	return out, nil
+	return out
 }
 
 // evaluate computes one SLA's status at ts.
