@@ -21,7 +21,7 @@ type Config struct {
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// SmallQueryMaxConcurrency is the small-query lane's slots: queries
 	// whose selectors match at most SmallQueryMaxSeries series together and
-	// at most SmallQueryMaxPoints series × steps wait only for these, never
+	// at most SmallQueryMaxPoints points (see there) wait only for these, never
 	// behind heavy ones. Rules, the REST API and the dashboard's queries are
 	// mostly small.
 	SmallQueryMaxConcurrency int `yaml:"small_query_max_concurrency"`
@@ -29,7 +29,9 @@ type Config struct {
 	// (counted at the end of its range, up to this bound + 1, so classifying
 	// `{__name__=~".+"}` over millions of series stays cheap).
 	SmallQueryMaxSeries int `yaml:"small_query_max_series"`
-	// SmallQueryMaxPoints bounds a small query's series × evaluation steps.
+	// SmallQueryMaxPoints bounds a small query's series × evaluation steps
+	// × the lookback windows a range selector spans at each step (1 up to
+	// the lookback delta, ⌈range / lookback⌉ beyond).
 	SmallQueryMaxPoints int `yaml:"small_query_max_points"`
 	// MaxSamples bounds the samples one query may hold in memory at once
 	// (--query.max-samples); over it the query fails with 422.

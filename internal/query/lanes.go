@@ -136,7 +136,10 @@ func NewLanes(opts LanesOptions) *Lanes {
 func (ls *Lanes) slots() int { return ls.small.size + ls.heavy.size }
 
 // cost is a query's estimated price: the series its selectors match and
-// points, the sum over selectors of series × evaluation steps. Counting
+// points, the sum over selectors of series × evaluation steps × the
+// lookback windows the selector reads at each step (1 for a plain selector
+// and a range up to the lookback delta; ⌈range / lookback⌉ for a wider
+// one: rate(x[30d]) reads 8,640 times what rate(x[1m]) does). Counting
 // stops once past the small-query bounds, so both may be an undercount of a
 // heavy query.
 type cost struct {
@@ -171,7 +174,8 @@ func (ls *Lanes) classify(ctx context.Context, expr string, sp span) (*lane, cos
 
 func (ls *Lanes) isSmall(c cost) bool { return c.series <= ls.maxSeries && c.points <= ls.maxPoints }
 
-// selectorSteps pairs a selector with the steps it is evaluated at.
+// selectorSteps pairs a selector with the points it reads per series: its
+// evaluation steps × the lookback windows its range spans.
 type selectorSteps struct {
 	ms    []*labels.Matcher
 	steps int
@@ -180,15 +184,23 @@ type selectorSteps struct {
 // estimate counts the series of e's selectors alive at the end of what the
 // query reads (its last lookback delta: within the head for any query up to
 // now, where counting is lazy and stops at the cap) and multiplies each by
-// its evaluation steps: the query's, or, under subqueries, the innermost
-// subquery's over the query's span plus the subqueries' ranges. The width
-// of range selectors is not counted: rate(x[30d]) costs as rate(x[1m]).
+// its evaluation steps (the query's, or, under subqueries, the innermost
+// subquery's over the query's span plus the subqueries' ranges) times the
+// lookback windows its range selector spans, if wider than one (see cost).
+// Samples are not counted: the estimate does not know a series' interval,
+// nor whether a tier or the step cache will answer.
 func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, error) {
 	var sels []selectorSteps
 	parser.Inspect(e, func(node parser.Node, path []parser.Node) error {
 		vs, ok := node.(*parser.VectorSelector)
 		if !ok {
 			return nil
+		}
+		windows := 1
+		if n := len(path); n > 0 {
+			if ms, ok := path[n-1].(*parser.MatrixSelector); ok {
+				windows = ls.windows(ms.Range)
+			}
 		}
 		width, step := sp.end.Sub(sp.start), sp.step
 		for _, p := range path {
@@ -204,7 +216,7 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 		if step > 0 {
 			steps += int(width / step)
 		}
-		sels = append(sels, selectorSteps{ms: vs.LabelMatchers, steps: steps})
+		sels = append(sels, selectorSteps{ms: vs.LabelMatchers, steps: min(steps*windows, ls.maxPoints+1)})
 		return nil
 	})
 	if len(sels) == 0 {
@@ -236,6 +248,16 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 		}
 	}
 	return c, nil
+}
+
+// windows is how many lookback deltas a range selector of width r spans,
+// at least 1 and at most past small_query_max_points (a bound, so that the
+// product with steps cannot overflow).
+func (ls *Lanes) windows(r time.Duration) int {
+	if r <= ls.lookback {
+		return 1
+	}
+	return int(min((r+ls.lookback-1)/ls.lookback, time.Duration(ls.maxPoints+1)))
 }
 
 // countSeries counts the series ms match in [mint, maxt], up to capN.

@@ -83,6 +83,13 @@ func TestClassify(t *testing.T) {
 		{"two selectors add up", `small / on() group_left small`, rng(30, time.Second), laneHeavy, cost{series: 4, points: 120}},
 		{"subquery steps: 10m at 1m, 11 steps × 2", `max_over_time(small[10m:1m])`, instant, laneSmall, cost{series: 2, points: 22}},
 		{"subquery without step: the 1m default", `max_over_time(small[60m:])`, instant, laneHeavy, cost{series: 2, points: 122}},
+		// A range selector reads its range's lookback windows (5m) at each
+		// step: one up to the lookback, ⌈range / 5m⌉ beyond.
+		{"narrow range: one lookback window", `rate(small[5m])`, instant, laneSmall, cost{series: 2, points: 2}},
+		{"10m range: 2 windows × 2 series", `rate(small[10m])`, instant, laneSmall, cost{series: 2, points: 4}},
+		{"30d range: 8640 windows (bounded past the 100 points), counted to 1 series", `rate(small[30d])`, instant, laneHeavy, cost{series: 1, points: 101}},
+		{"1h range at 5 steps: 12 × 5 × 2", `rate(small[1h])`, rng(5, time.Minute), laneHeavy, cost{series: 2, points: 120}},
+		{"1h range at 4 steps: 12 × 4 × 2", `rate(small[1h])`, rng(4, time.Minute), laneSmall, cost{series: 2, points: 96}},
 		{"no selector", `vector(1)`, instant, laneSmall, cost{}},
 		{"no series match", `absent_metric`, instant, laneSmall, cost{}},
 		{"unparsable: small, it fails at once", `sum(`, instant, laneSmall, cost{}},
