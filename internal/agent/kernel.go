@@ -61,7 +61,7 @@ func newKernelDescs() kernelDescs {
 		softirqs:     d("node_softirqs_total", "Number of softirq calls.", "vector"),
 		fdAllocated:  d("node_filefd_allocated", "File descriptor statistics: allocated."),
 		fdMaximum:    d("node_filefd_maximum", "File descriptor statistics: maximum."),
-		socketsUsed:  d("node_sockstat_sockets_used", "Number of IPv4 sockets in use."),
+		socketsUsed:  d("node_sockstat_sockets_used", "Number of sockets in use, of every kind (/proc/net/sockstat's \"sockets: used\", unix sockets included)."),
 	}
 	for _, f := range pressureFields {
 		k.pressure[f.name] = d(f.name, f.help)

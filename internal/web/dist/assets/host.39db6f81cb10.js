@@ -2,9 +2,10 @@
 // on the host label): per-core CPU, CPU by mode, load, memory,
 // filesystems (space and inodes), disk I/O, IOPS and latency, network
 // bytes, packets, errors and drops, context switches, forks, processes,
-// TCP connections and retransmits, uptime, and the services on it — the
-// rows of Grafana's "Node Exporter Full" the agent collects (not: pressure,
-// interrupts, file descriptors, sockstat, which it does not).
+// TCP connections and retransmits, pressure stall, interrupts and
+// softirqs, file handles, sockets, uptime, and the services on it — the
+// rows of Grafana's "Node Exporter Full" the agent collects (not: per-IRQ
+// interrupt details, off by default in node_exporter too).
 import {query, queryRange, align, lines, scalarOf, instantBy, labelValues} from './api.js';
 import {LineChart, card, panel} from './chart.js';
 import {h, units, bar, num, kpi, ago, when, pill} from './util.js';
@@ -32,6 +33,10 @@ export function mount(main, ctx) {
     ctxt: mk('host-ctxt', 'Context switches and forks', 'per second', units.rate),
     procs: mk('host-procs', 'Processes', 'running · blocked on I/O', units.count),
     tcp: mk('host-tcp', 'TCP', 'established connections · retransmitted segments/s · input errors/s', units.count),
+    psi: mk('host-pressure', 'Pressure stall', '% of time', units.pct),
+    intr: mk('host-interrupts', 'Interrupts', 'per second', units.rate),
+    fds: mk('host-fds', 'File handles', 'allocated', units.count),
+    socks: mk('host-sockets', 'Sockets', 'count', units.count),
   } : {};
   main.append(head, kpis, grid, fs.el);
 
@@ -61,13 +66,16 @@ export function mount(main, ctx) {
         return;
       }
       const q = Q.host(name, w.rw);
+      const k = kernel(name, w.rw);
       const run = (e) => queryRange(e, w, signal);
       const now = (e) => query(e, null, signal);
       const [[cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr],
-        [nCores, total, fsUsed, fsAvail, fsSize, svcs, files, filesFree, boot]] = await Promise.all([
+        [nCores, total, fsUsed, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow],
+        [psi, intr, softirqs, fdUsed, socks]] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
-        Promise.all([q.cores, q.memTotal, q.fsUsed, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot].map(now))]);
+        Promise.all([q.cores, q.memTotal, q.fsUsed, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
+        Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets].map(run))]);
       const xs = align([], w).xs;
       C.cores.chart.update(xs, lines(cores, w, ['cpu'], 'cpu ').sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
       C.modes.chart.update(xs, lines(modes, w, ['mode']).map((s) => ({...s, color: MODE_COLORS[s.label] || MODE_COLORS.other})), 'No CPU metrics for this host');
@@ -88,6 +96,8 @@ export function mount(main, ctx) {
       C.tcp.chart.update(xs, [...lines(estab, w, [], 'established'), ...lines(retrans, w, [], 'retransmits/s'), ...lines(tcpErr, w, [], 'input errors/s')]
         .map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), newer);
 
+      kernelPanels(C, xs, w, {psi, intr, softirqs, fdUsed, socks, parts: instantBy(parts, 'collector'), fdNow: scalarOf(fdNow), fdMax: scalarOf(fdMaxNow)});
+
       const totalMem = scalarOf(total);
       const usedNow = used.length ? used[0].values.at(-1) : null;
       const avail = instantBy(fsAvail, 'mountpoint');
@@ -100,6 +110,8 @@ export function mount(main, ctx) {
         kpi('Memory', totalMem != null ? units.bytes.fmt(totalMem) : '–', null, usedNow ? `${units.bytes.fmt(parseFloat(usedNow[1]))} used` : ''),
         kpi('Uptime', scalarOf(boot) != null ? ago(Date.now() / 1000 - scalarOf(boot)) : '–', null, scalarOf(boot) != null ? 'since ' + when(new Date(scalarOf(boot) * 1000)) : ''),
         kpi('Load 1m', load.length ? num(parseFloat((load.find((s) => s.metric.__name__ === 'node_load1') || load[0]).values.at(-1)[1])) : '–'),
+        kpi('File handles', scalarOf(fdNow) != null ? units.count.fmt(scalarOf(fdNow)) : '–', null,
+          scalarOf(fdNow) != null && scalarOf(fdMaxNow) ? `now, of ${units.count.fmt(scalarOf(fdMaxNow))} max (${units.pct.fmt(100 * scalarOf(fdNow) / scalarOf(fdMaxNow))})` : '', scalarOf(fdNow)),
         kpi('Services', String(svcs.length), null, svcs.map((s) => s.metric.service).sort().join(', ')));
       head.replaceChildren(h('h1', {}, 'Host ' + name), h('span', {class: 'muted'}, svcs.length ? 'runs ' : 'no service reports this host',
         svcs.map((s) => s.metric.service).sort().map((s, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', s)}, s)])));
@@ -118,6 +130,64 @@ export function mount(main, ctx) {
     },
     destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
   };
+}
+
+/**
+ * kernel is the PromQL of the host page's kernel rows (agent parts
+ * pressure, stat, filefd, sockstat; node_exporter names), rates over rw.
+ */
+export function kernel(name, rw) {
+  const hs = `host=${JSON.stringify(name)}`;
+  const psi = (res, kind) => `100 * sum(rate(node_pressure_${res}_${kind}_seconds_total{${hs}}[${rw}]))`;
+  return {
+    // Per resource: "some" (at least one task waited) and "full" (all non-idle tasks stalled), % of wall time.
+    psi: [['cpu', 'waiting'], ['memory', 'waiting'], ['memory', 'stalled'], ['io', 'waiting'], ['io', 'stalled']]
+      .map(([r, kd]) => `label_replace(${psi(r, kd)}, "psi", "${r}: ${kd === 'waiting' ? 'some waiting' : 'all stalled'}", "", "")`).join(' or '),
+    intr: `sum(rate(node_intr_total{${hs}}[${rw}]))`,
+    softirqs: `sum by (vector) (rate(node_softirqs_total{${hs}}[${rw}]))`,
+    fdUsed: `max(node_filefd_allocated{${hs}})`,
+    fdMax: `max(node_filefd_maximum{${hs}})`,
+    sockets: `max by (__name__) ({__name__=~"node_sockstat_(sockets_used|TCP_(inuse|alloc|tw|orphan)|UDP_inuse|TCP6_inuse|UDP6_inuse)", ${hs}})`,
+    // Which kernel parts the agent reports: no series for a part = the kernel lacks its file (or an older agent).
+    parts: `max by (collector) (gmc_agent_collector_success{collector=~"stat|pressure|filefd|sockstat", ${hs}})`,
+  };
+}
+
+const SOCK_LABELS = {
+  node_sockstat_sockets_used: 'sockets (all kinds)', node_sockstat_TCP_inuse: 'TCP in use', node_sockstat_TCP_alloc: 'TCP allocated',
+  node_sockstat_TCP_tw: 'TCP time-wait', node_sockstat_TCP_orphan: 'TCP orphaned', node_sockstat_UDP_inuse: 'UDP in use',
+  node_sockstat_TCP6_inuse: 'TCP6 in use', node_sockstat_UDP6_inuse: 'UDP6 in use',
+};
+const SOCK_ORDER = Object.keys(SOCK_LABELS);
+
+/**
+ * kernelPanels draws pressure, interrupts, file handles and sockets, each
+ * with its window in the note; an empty panel says why: the agent reports
+ * the other kernel parts but not this one (the host's kernel lacks the
+ * file), or none of them (an agent before 2026-12-04).
+ */
+function kernelPanels(C, xs, w, d) {
+  const agentHas = d.parts.size > 0 && [...d.parts.keys()].some((p) => p !== 'stat');
+  const why = (part, what) => (agentHas && !d.parts.has(part)
+    ? `This host's kernel does not provide ${what} (its agent reports no ${part} part)`
+    : d.parts.get(part) === 0 ? `The agent failed to read ${what} (gmc_agent_collector_success{collector="${part}"} is 0)`
+      : `No ${what} from this host's agent (gmc agent reports it since 2026-12-04)`);
+  const bare = (s) => ({...s, label: s.label.replace(/\{\}$/, '')});
+  C.psi.card.note.textContent = `% of time, rate over ${w.rw}`;
+  C.psi.card.note.title = 'some waiting: at least one task waited for the resource; all stalled: every non-idle task did (PSI "some" and "full")';
+  const psiOrder = ['cpu: some waiting', 'memory: some waiting', 'memory: all stalled', 'io: some waiting', 'io: all stalled'];
+  C.psi.chart.update(xs, lines(d.psi, w, ['psi']).sort((a, b) => psiOrder.indexOf(a.label) - psiOrder.indexOf(b.label)), why('pressure', 'pressure stall information (PSI: Linux ≥ 4.20, not booted with psi=0)'));
+  C.intr.card.note.textContent = `per second, rate over ${w.rw}`;
+  C.intr.card.note.title = 'hardware interrupts (all IRQs), and softirqs by vector; vectors with none in the range are left out';
+  const soft = lines(d.softirqs, w, ['vector'], 'softirq ').filter((s) => s.data.some((v) => v != null && v > 0));
+  C.intr.chart.update(xs, [...lines(d.intr, w, [], 'interrupts').map(bare), ...soft], why('stat', 'interrupt counts'));
+  C.fds.card.note.textContent = d.fdMax ? `allocated, of ${units.count.fmt(d.fdMax)} max (fs.file-max)` : 'allocated, system-wide';
+  C.fds.chart.update(xs, lines(d.fdUsed, w, [], 'allocated').map(bare), why('filefd', 'file handle counts (/proc/sys/fs/file-nr)'));
+  C.socks.card.note.textContent = 'count at each sample (sockstat)';
+  C.socks.card.note.title = 'from /proc/net/sockstat and sockstat6: all sockets of the host (its "sockets: used", unix sockets included), TCP by state, UDP, and IPv6';
+  const socks = lines(d.socks, w, ['__name__']).map((s) => ({...s, key: s.label, label: SOCK_LABELS[s.label] || s.label}))
+    .sort((a, b) => SOCK_ORDER.indexOf(a.key) - SOCK_ORDER.indexOf(b.key));
+  C.socks.chart.update(xs, socks, why('sockstat', 'socket counts (/proc/net/sockstat)'));
 }
 
 /**

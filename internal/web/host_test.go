@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/agent"
+	"github.com/gmc-dev/gmc/internal/duration"
+)
+
+// startAgent runs a real gmc agent on this machine pushing to url every
+// 250 ms with host=host, until the test ends.
+func startAgent(t *testing.T, url, host string) {
+	t.Helper()
+	cfg := agent.DefaultConfig()
+	cfg.GMCURL = url
+	cfg.Interval = duration.Duration(250 * time.Millisecond)
+	cfg.Spool.Dir = t.TempDir()
+	cfg.Web.ListenAddress = ""
+	cfg.ExternalLabels = map[string]string{"instance": host, "job": "gmc-agent", "host": host}
+	a, err := agent.New(agent.Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("agent did not stop in 10 s")
+		}
+	})
+}
+
+// TestBrowserHostKernelPanels: with a real agent on this machine pushing
+// to gmc, the host page draws pressure stall, interrupts and softirqs,
+// file handles and sockets, states their units and windows, and its file
+// handle figures are /proc/sys/fs/file-nr's; a host whose agent reports
+// none of these (the seeded one, as an agent before 2026-12-04) says so
+// in each panel instead of drawing nothing silently.
+func TestBrowserHostKernelPanels(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	dir := artifacts(t)
+	startAgent(t, st.URL, "agent-host")
+	// Rates need two samples in their window: wait 3 s of pushes.
+	time.Sleep(3 * time.Second)
+
+	load(t, ctx, st.URL+"/#/host/agent-host?range=15m")
+	if err := poll(ctx, 20*time.Second, `['host-pressure', 'host-interrupts', 'host-fds', 'host-sockets'].every(id => Number(document.querySelector('[data-chart="'+id+'"]')?.dataset.points) > 0)`); err != nil {
+		t.Errorf("kernel panels did not all draw in 20 s: %v", points(t, ctx))
+	}
+	// This machine's kernel has PSI: five lines (cpu some, memory and io some and full).
+	if _, err := os.Stat("/proc/pressure/cpu"); err == nil {
+		if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="host-pressure"]').dataset.series)`); n != 5 {
+			t.Errorf("pressure panel has %d series, want 5", n)
+		}
+	}
+	series := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="host-sockets"] tr[data-series]')].map(r => r.dataset.series)`)
+	for _, want := range []string{"sockets (all kinds)", "TCP in use", "TCP time-wait"} {
+		if !strings.Contains(strings.Join(series, "|"), want) {
+			t.Errorf("sockets panel series %q lack %q", series, want)
+		}
+	}
+	if s := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="host-interrupts"] tr[data-series]')].map(r => r.dataset.series)`); len(s) < 2 || s[0] != "interrupts" {
+		t.Errorf("interrupts panel series %q, want interrupts then softirq vectors", s)
+	}
+	// Units and windows stated.
+	notes := eval[map[string]string](t, ctx, `Object.fromEntries(['host-pressure', 'host-interrupts', 'host-fds', 'host-sockets'].map(id => [id, document.querySelector('[data-chart="'+id+'"]').closest('.card').querySelector('.card-note').textContent]))`)
+	for id, want := range map[string]string{"host-pressure": "% of time, rate over ", "host-interrupts": "per second, rate over ", "host-fds": " max (fs.file-max)", "host-sockets": "count at each sample"} {
+		if !strings.Contains(notes[id], want) {
+			t.Errorf("%s note %q lacks %q", id, notes[id], want)
+		}
+	}
+	// File handles: the tile's value lies within what file-nr said around it; its maximum is file-max.
+	b, err := os.ReadFile("/proc/sys/fs/file-nr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	fdMax, _ := strconv.ParseFloat(f[2], 64)
+	fdNow, _ := strconv.ParseFloat(f[0], 64)
+	v := eval[float64](t, ctx, `Number(document.querySelector('[data-kpi="File handles"]').dataset.value || -1)`)
+	if v <= 0 || v < fdNow/2 || v > fdNow*2 {
+		t.Errorf("file handles tile %v, /proc/sys/fs/file-nr says %v allocated now", v, fdNow)
+	}
+	sub := eval[string](t, ctx, `document.querySelector('[data-kpi="File handles"] .kpi-sub')?.textContent || ''`)
+	if !strings.HasPrefix(sub, "now, of ") || !strings.HasSuffix(sub, "%)") || fdMax <= 0 {
+		t.Errorf("file handles sub %q, want the share of the maximum %v", sub, fdMax)
+	}
+	screenshot(t, ctx, dir, "host-kernel")
+
+	// The seeded host has no kernel parts from its agent: each panel says why it is empty.
+	load(t, ctx, st.URL+"/#/host/host-1?range=15m")
+	for id, want := range map[string]string{"host-pressure": "gmc agent reports it since 2026-12-04", "host-fds": "gmc agent reports it since 2026-12-04", "host-sockets": "gmc agent reports it since 2026-12-04"} {
+		txt := eval[string](t, ctx, `document.querySelector('[data-chart="`+id+`"] .chart-empty')?.textContent || ''`)
+		if !strings.Contains(txt, want) {
+			t.Errorf("seeded host %s empty text %q, want %q", id, txt, want)
+		}
+	}
+
+	// A host whose agent reports its other kernel parts but no pressure part
+	// (a kernel without PSI): the pressure panel says the kernel lacks it.
+	postOK(t, st.URL+"/metrics/job/gmc-agent/host/no-psi", "text/plain; version=0.0.4",
+		"gmc_agent_collector_success{collector=\"stat\"} 1\ngmc_agent_collector_success{collector=\"filefd\"} 1\ngmc_agent_collector_success{collector=\"sockstat\"} 1\n")
+	load(t, ctx, st.URL+"/#/host/no-psi?range=15m")
+	if txt := eval[string](t, ctx, `document.querySelector('[data-chart="host-pressure"] .chart-empty')?.textContent || ''`); !strings.HasPrefix(txt, "This host's kernel does not provide pressure stall information") {
+		t.Errorf("no-PSI host's pressure panel says %q, want that the kernel does not provide it", txt)
+	}
+}
