@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	promstorage "github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/gmc-dev/gmc/internal/storage"
 )
@@ -128,5 +130,57 @@ func TestStepCache(t *testing.T) {
 	}
 	if !cacheable(a.parser, `rate(x[step() * 4])`) {
 		t.Error("a duration of the step is not cacheable")
+	}
+}
+
+// TestStepCacheEntryBound: an answer with more settled points than a
+// quarter of the cache is not kept, so it evicts none of the dashboards'
+// entries; one at the bound is kept.
+func TestStepCacheEntryBound(t *testing.T) {
+	now := time.Unix(10_000, 0)
+	c := &StepCache{Generation: func() uint64 { return 0 }, Settle: time.Minute, MaxAge: 5 * time.Minute, MaxPoints: 500}
+	// series answers every step in [start, end] for n series, counting the
+	// steps it evaluated.
+	evaluated := map[string]int{}
+	series := func(key string, n int) rangeFunc {
+		return func(_ context.Context, start, end time.Time) (promql.Matrix, annotations.Annotations, error) {
+			var m promql.Matrix
+			for i := range n {
+				s := promql.Series{Metric: labels.FromStrings("i", fmt.Sprint(i))}
+				for ts := start; !ts.After(end); ts = ts.Add(time.Second) {
+					s.Floats = append(s.Floats, promql.FPoint{T: ts.UnixMilli(), F: float64(i)})
+				}
+				m = append(m, s)
+			}
+			evaluated[key] += int(end.Sub(start)/time.Second) + 1
+			return m, nil, nil
+		}
+	}
+	// Over [now-3m, now] at 1 s, 121 steps per series are settled.
+	ask := func(key string, n int) {
+		t.Helper()
+		if _, _, err := c.Range(context.Background(), key, now.Add(-3*time.Minute), now, time.Second, now, series(key, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask("dashboard", 1) // 121 settled points: under 500/4, kept
+	// 484: within the cache's 500, but keeping it would evict the
+	// dashboard's entry; over a quarter of it, so not kept.
+	ask("heavy", 4)
+	if c.entries["heavy"] != nil || c.entries["dashboard"] == nil || c.points != 121 {
+		t.Fatalf("after the heavy answer: heavy kept %v, dashboard kept %v, %d points kept; want only the dashboard's 121",
+			c.entries["heavy"] != nil, c.entries["dashboard"] != nil, c.points)
+	}
+	evaluated = map[string]int{}
+	ask("dashboard", 1)
+	ask("heavy", 4)
+	if evaluated["dashboard"] != 60 || evaluated["heavy"] != 181 {
+		t.Errorf("again: dashboard evaluated %d steps, heavy %d; want 60 (the unsettled ones) and 181 (all)", evaluated["dashboard"], evaluated["heavy"])
+	}
+	// At the bound: kept.
+	c = &StepCache{Generation: func() uint64 { return 0 }, Settle: time.Minute, MaxAge: 5 * time.Minute, MaxPoints: 4 * 121}
+	ask("dashboard", 1)
+	if c.entries["dashboard"] == nil {
+		t.Error("an answer of exactly a quarter of the cache was not kept")
 	}
 }
