@@ -355,3 +355,29 @@ func TestKernelFamiliesMatchNodeExporter(t *testing.T) {
 		t.Errorf("node_filefd_maximum: gmc agent %v, node_exporter %v", a, b)
 	}
 }
+
+// BenchmarkHostParts is the cost of one collection of each host part on
+// this machine (the agent collects every part at each push, 1 s by default).
+func BenchmarkHostParts(b *testing.B) {
+	c := newHostCollector(slog.New(slog.DiscardHandler))
+	for _, p := range []struct {
+		name string
+		fn   func(chan<- prometheus.Metric) error
+	}{
+		{"cpu", c.collectCPU}, {"meminfo", c.collectMemory}, {"diskstats", c.collectDisks}, {"filesystem", c.collectFilesystems},
+		{"netdev", c.collectNetwork}, {"netstat", c.collectTCP},
+		{"stat", c.collectStat}, {"pressure", c.collectPressure}, {"filefd", c.collectFileFD}, {"sockstat", c.collectSockstat},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			ch := make(chan prometheus.Metric, 4096)
+			for b.Loop() {
+				if err := p.fn(ch); err != nil {
+					b.Fatal(err)
+				}
+				for len(ch) > 0 {
+					<-ch
+				}
+			}
+		})
+	}
+}
