@@ -54,7 +54,9 @@ func New(opts Options) (*Agent, error) {
 		a.reg = prometheus.NewRegistry()
 		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a.reg.MustRegister(newHostCollector(a.logger.With("component", "host")))
+	host := newHostCollector(a.logger.With("component", "host"))
+	host.interrupts = a.cfg.Host.Interrupts
+	a.reg.MustRegister(host)
 	if len(a.cfg.Processes) > 0 {
 		a.reg.MustRegister(newProcessCollector(a.cfg.Processes, a.logger.With("component", "process")))
 	}

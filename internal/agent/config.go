@@ -36,6 +36,7 @@ const (
 //	  - {service: matching-engine, name: matching-engine}
 //	  - {service: risk, pidfile: /run/risk.pid}
 //	  - {service: gateway, cgroup: system.slice/gateway.service}
+//	host: {interrupts: true}   # per-IRQ counts, off by default
 type Config struct {
 	GMCURL         string            `yaml:"gmc_url"`
 	Interval       duration.Duration `yaml:"interval"`
@@ -43,6 +44,7 @@ type Config struct {
 	Web            WebConfig         `yaml:"web"`
 	ExternalLabels map[string]string `yaml:"external_labels"`
 	Processes      []Process         `yaml:"processes"`
+	Host           HostConfig        `yaml:"host"`
 	// BearerTokenFile holds a token with gmc's write role, sent with every
 	// push (gmc's auth.tokens).
 	BearerTokenFile string `yaml:"bearer_token_file"`
@@ -55,6 +57,16 @@ type Config struct {
 type SpoolConfig struct {
 	Dir      string `yaml:"dir"`
 	MaxBytes int64  `yaml:"max_bytes"`
+}
+
+// HostConfig selects optional host metrics.
+type HostConfig struct {
+	// Interrupts reports /proc/interrupts per IRQ line and CPU as
+	// node_interrupts_total{cpu,type,info,devices} (node_exporter's
+	// interrupts collector, off by default there too: CPUs × IRQ lines
+	// series, thousands on a large host with multi-queue NICs). The total,
+	// node_intr_total, is always reported.
+	Interrupts bool `yaml:"interrupts"`
 }
 
 // WebConfig is the agent's own HTTP endpoint (/metrics, /-/healthy).

@@ -54,8 +54,9 @@ type hostCollector struct {
 	unameLabels                                []string
 	bootTimeValue                              float64
 
-	proc     procfs.FS // /proc, for the parts read with procfs (kernel.go)
-	pageSize int
+	proc       procfs.FS // /proc, for the parts read with procfs (kernel.go)
+	pageSize   int
+	interrupts bool // report node_interrupts_total (HostConfig.Interrupts)
 
 	mu      sync.Mutex // guards prevCPU and told: /metrics scrapes and pushes collect concurrently
 	prevCPU map[string]cpu.TimesStat
@@ -146,6 +147,12 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 		{"pressure", c.collectPressure},
 		{"filefd", c.collectFileFD},
 		{"sockstat", c.collectSockstat},
+	}
+	if c.interrupts {
+		parts = append(parts, struct {
+			name string
+			fn   func(chan<- prometheus.Metric) error
+		}{"interrupts", c.collectInterrupts})
 	}
 	for _, p := range parts {
 		v := 1.0

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,12 +25,12 @@ func absent(err error) error {
 }
 
 // kernelDescs are the families read with procfs (node_exporter's library)
-// under node_exporter 1.5's names and types: the pressure, stat, filefd and
-// sockstat collectors.
+// under node_exporter 1.5's names and types: the pressure, stat, filefd,
+// sockstat and (optional) interrupts collectors.
 type kernelDescs struct {
 	pressure                                map[string]*prometheus.Desc
 	ctxt, forks, procsRunning, procsBlocked *prometheus.Desc
-	intr, softirqs                          *prometheus.Desc
+	intr, softirqs, interrupts              *prometheus.Desc
 	fdAllocated, fdMaximum, socketsUsed     *prometheus.Desc
 }
 
@@ -61,6 +62,7 @@ func newKernelDescs() kernelDescs {
 		softirqs:     d("node_softirqs_total", "Number of softirq calls.", "vector"),
 		fdAllocated:  d("node_filefd_allocated", "File descriptor statistics: allocated."),
 		fdMaximum:    d("node_filefd_maximum", "File descriptor statistics: maximum."),
+		interrupts:   d("node_interrupts_total", "Interrupts serviced, per IRQ line and CPU (/proc/interrupts).", "cpu", "type", "info", "devices"),
 		socketsUsed:  d("node_sockstat_sockets_used", "Number of sockets in use, of every kind (/proc/net/sockstat's \"sockets: used\", unix sockets included)."),
 	}
 	for _, f := range pressureFields {
@@ -126,6 +128,34 @@ func (c *hostCollector) collectStat(ch chan<- prometheus.Metric) error {
 	ch <- prometheus.MustNewConstMetric(k.intr, prometheus.CounterValue, float64(s.IRQTotal))
 	for _, v := range softirqVectors {
 		ch <- prometheus.MustNewConstMetric(k.softirqs, prometheus.CounterValue, float64(v.get(s.SoftIRQ)), v.vector)
+	}
+	return nil
+}
+
+// collectInterrupts reports /proc/interrupts as node_exporter's interrupts
+// collector does: one counter per IRQ line (type: its number or name such as
+// LOC) and CPU, with the line's chip and trigger (info) and devices. The
+// lines without a per-CPU count (ERR, MIS) are left out, as there.
+func (c *hostCollector) collectInterrupts(ch chan<- prometheus.Metric) error {
+	self, err := c.proc.Self()
+	if err != nil {
+		return err
+	}
+	irqs, err := self.Interrupts() // reads /proc/interrupts, whatever the process
+	if err != nil {
+		return absent(err)
+	}
+	for name, irq := range irqs {
+		if irq.Info == "" && irq.Devices == "" {
+			continue // ERR and MIS: one system-wide count and no description; node_exporter skips them too
+		}
+		for cpu, s := range irq.Values {
+			var v float64
+			if _, err := fmt.Sscan(s, &v); err != nil {
+				return fmt.Errorf("/proc/interrupts %s cpu %d %q: %w", name, cpu, s, err)
+			}
+			ch <- prometheus.MustNewConstMetric(c.kernel.interrupts, prometheus.CounterValue, v, strconv.Itoa(cpu), name, irq.Info, irq.Devices)
+		}
 	}
 	return nil
 }

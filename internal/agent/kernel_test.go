@@ -22,7 +22,7 @@ import (
 )
 
 // kernelPrefixes select the families of kernel.go.
-var kernelPrefixes = []string{"node_pressure_", "node_intr_total", "node_softirqs_total", "node_filefd_", "node_sockstat_",
+var kernelPrefixes = []string{"node_pressure_", "node_intr_total", "node_interrupts_total", "node_softirqs_total", "node_filefd_", "node_sockstat_",
 	"node_context_switches_total", "node_forks_total", "node_procs_"}
 
 func isKernelFamily(name string) bool {
@@ -168,6 +168,48 @@ func TestKernelPartsReadFixtures(t *testing.T) {
 	}
 }
 
+// TestInterruptsReadFixture reads a copy of this machine's /proc/interrupts
+// (2 CPUs): one counter per IRQ line and CPU, labelled as node_exporter's.
+func TestInterruptsReadFixture(t *testing.T) {
+	c := kernelCollector(t, "testdata/proc", slog.New(slog.DiscardHandler))
+	got, err := runPart(t, c.collectInterrupts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 34 lines after the header: 32 with a count per CPU, ERR and MIS with
+	// one system-wide count and no description, left out as node_exporter does.
+	if len(got) != 32*2 {
+		t.Errorf("%d series, want 64", len(got))
+	}
+	for k, want := range map[string]float64{
+		"node_interrupts_total{cpu=0,devices=,info=Local timer interrupts,type=LOC}":  21915235,
+		"node_interrupts_total{cpu=1,devices=,info=Local timer interrupts,type=LOC}":  22112312,
+		"node_interrupts_total{cpu=0,devices=5-edge ACPI:Ged,info=IO-APIC,type=24}":   1,
+		"node_interrupts_total{cpu=1,devices=5-edge ACPI:Ged,info=IO-APIC,type=24}":   0,
+		"node_interrupts_total{cpu=0,devices=,info=Non-maskable interrupts,type=NMI}": 0,
+	} {
+		if g, ok := got[k]; !ok || g.value != want || g.typ != dto.MetricType_COUNTER {
+			t.Errorf("%s = %+v (present %v), want counter %v", k, g, ok, want)
+		}
+	}
+	if _, ok := got["node_interrupts_total{cpu=0,devices=,info=,type=ERR}"]; ok {
+		t.Error("ERR (one system-wide count) is reported")
+	}
+
+	// Off by default: the host collector reports no node_interrupts_total.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newHostCollector(slog.New(slog.DiscardHandler)))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "node_interrupts_total" {
+			t.Error("node_interrupts_total reported without host.interrupts")
+		}
+	}
+}
+
 // logCounter counts log records by message.
 type logCounter struct {
 	slog.Handler
@@ -260,7 +302,7 @@ func TestKernelFamiliesMatchNodeExporter(t *testing.T) {
 	ln.Close()
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "--web.listen-address="+addr, "--collector.disable-defaults",
-		"--collector.pressure", "--collector.stat", "--collector.stat.softirq", "--collector.filefd", "--collector.sockstat")
+		"--collector.pressure", "--collector.stat", "--collector.stat.softirq", "--collector.filefd", "--collector.sockstat", "--collector.interrupts")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -292,8 +334,10 @@ func TestKernelFamiliesMatchNodeExporter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	host := newHostCollector(slog.New(slog.DiscardHandler))
+	host.interrupts = true
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newHostCollector(slog.New(slog.DiscardHandler)))
+	reg.MustRegister(host)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -351,6 +395,18 @@ func TestKernelFamiliesMatchNodeExporter(t *testing.T) {
 	if a, b := vectors(ours["node_softirqs_total"]), vectors(theirs["node_softirqs_total"]); !slices.Equal(a, b) {
 		t.Errorf("softirq vectors: gmc agent %v, node_exporter %v", a, b)
 	}
+	irqs := func(mf *dto.MetricFamily) []string {
+		var v []string
+		for _, m := range mf.GetMetric() {
+			l := labelsOf(m)
+			v = append(v, l["type"]+"|"+l["cpu"]+"|"+l["info"]+"|"+l["devices"])
+		}
+		slices.Sort(v)
+		return v
+	}
+	if a, b := irqs(ours["node_interrupts_total"]), irqs(theirs["node_interrupts_total"]); !slices.Equal(a, b) {
+		t.Errorf("interrupt series (type|cpu|info|devices):\n gmc agent     %q\n node_exporter %q", a, b)
+	}
 	if a, b := ours["node_filefd_maximum"].GetMetric()[0].GetGauge().GetValue(), theirs["node_filefd_maximum"].GetMetric()[0].GetGauge().GetValue(); a != b {
 		t.Errorf("node_filefd_maximum: gmc agent %v, node_exporter %v", a, b)
 	}
@@ -379,5 +435,36 @@ func BenchmarkHostParts(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestHostInterruptsOption: host.interrupts in the agent's file turns on
+// node_interrupts_total; without it the agent reports only node_intr_total.
+func TestHostInterruptsOption(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		dir := t.TempDir()
+		yml := fmt.Sprintf("spool: {dir: %s}\nweb: {listen_address: \"\"}\nhost: {interrupts: %v}\n", filepath.Join(dir, "spool"), on)
+		if err := os.WriteFile(filepath.Join(dir, "agent.yml"), []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := LoadConfigFile(filepath.Join(dir, "agent.yml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(Options{Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mfs, err := a.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := map[string]bool{}
+		for _, mf := range mfs {
+			has[mf.GetName()] = len(mf.GetMetric()) > 0
+		}
+		if has["node_interrupts_total"] != on || !has["node_intr_total"] {
+			t.Errorf("host.interrupts %v: node_interrupts_total reported %v, node_intr_total %v", on, has["node_interrupts_total"], has["node_intr_total"])
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,8 @@ import (
 )
 
 // startAgent runs a real gmc agent on this machine pushing to url every
-// 250 ms with host=host, until the test ends.
+// 250 ms with host=host (and per-IRQ counts: host.interrupts), until the
+// test ends.
 func startAgent(t *testing.T, url, host string) {
 	t.Helper()
 	cfg := agent.DefaultConfig()
@@ -23,6 +25,7 @@ func startAgent(t *testing.T, url, host string) {
 	cfg.Spool.Dir = t.TempDir()
 	cfg.Web.ListenAddress = ""
 	cfg.ExternalLabels = map[string]string{"instance": host, "job": "gmc-agent", "host": host}
+	cfg.Host.Interrupts = true
 	a, err := agent.New(agent.Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +58,7 @@ func TestBrowserHostKernelPanels(t *testing.T) {
 	time.Sleep(3 * time.Second)
 
 	load(t, ctx, st.URL+"/#/host/agent-host?range=15m")
-	if err := poll(ctx, 20*time.Second, `['host-pressure', 'host-interrupts', 'host-fds', 'host-sockets'].every(id => Number(document.querySelector('[data-chart="'+id+'"]')?.dataset.points) > 0)`); err != nil {
+	if err := poll(ctx, 20*time.Second, `['host-pressure', 'host-interrupts', 'host-fds', 'host-sockets', 'host-irq-lines'].every(id => Number(document.querySelector('[data-chart="'+id+'"]')?.dataset.points) > 0)`); err != nil {
 		t.Errorf("kernel panels did not all draw in 20 s: %v", points(t, ctx))
 	}
 	// This machine's kernel has PSI: five lines (cpu some, memory and io some and full).
@@ -72,6 +75,12 @@ func TestBrowserHostKernelPanels(t *testing.T) {
 	}
 	if s := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="host-interrupts"] tr[data-series]')].map(r => r.dataset.series)`); len(s) < 2 || s[0] != "interrupts" {
 		t.Errorf("interrupts panel series %q, want interrupts then softirq vectors", s)
+	}
+	// IRQ lines: the 8 busiest, named by number or name and description.
+	if irq := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="host-irq-lines"] tr[data-series]')].map(r => r.dataset.series)`); len(irq) == 0 || len(irq) > 8 {
+		t.Errorf("IRQ lines panel series %q, want 1 to 8", irq)
+	} else if runtime.GOARCH == "amd64" && !strings.Contains(strings.Join(irq, "|"), "LOC Local timer interrupts") {
+		t.Errorf("IRQ lines %q lack the local timer (LOC), the busiest line of an x86 host", irq)
 	}
 	// Units and windows stated.
 	notes := eval[map[string]string](t, ctx, `Object.fromEntries(['host-pressure', 'host-interrupts', 'host-fds', 'host-sockets'].map(id => [id, document.querySelector('[data-chart="'+id+'"]').closest('.card').querySelector('.card-note').textContent]))`)
@@ -105,6 +114,9 @@ func TestBrowserHostKernelPanels(t *testing.T) {
 		if !strings.Contains(txt, want) {
 			t.Errorf("seeded host %s empty text %q, want %q", id, txt, want)
 		}
+	}
+	if !eval[bool](t, ctx, `document.querySelector('[data-chart="host-irq-lines"]').closest('.card').hidden`) {
+		t.Error("IRQ lines panel shown for a host whose agent reports no per-IRQ counts")
 	}
 
 	// A host whose agent reports its other kernel parts but no pressure part

@@ -3,9 +3,9 @@
 // filesystems (space and inodes), disk I/O, IOPS and latency, network
 // bytes, packets, errors and drops, context switches, forks, processes,
 // TCP connections and retransmits, pressure stall, interrupts and
-// softirqs, file handles, sockets, uptime, and the services on it — the
-// rows of Grafana's "Node Exporter Full" the agent collects (not: per-IRQ
-// interrupt details, off by default in node_exporter too).
+// softirqs, file handles, sockets, the busiest IRQ lines (where the agent
+// has host.interrupts on), uptime, and the services on it — the rows of
+// Grafana's "Node Exporter Full" the agent collects.
 import {query, queryRange, align, lines, scalarOf, instantBy, labelValues} from './api.js';
 import {LineChart, card, panel} from './chart.js';
 import {h, units, bar, num, kpi, ago, when, pill} from './util.js';
@@ -37,6 +37,7 @@ export function mount(main, ctx) {
     intr: mk('host-interrupts', 'Interrupts', 'per second', units.rate),
     fds: mk('host-fds', 'File handles', 'allocated', units.count),
     socks: mk('host-sockets', 'Sockets', 'count', units.count),
+    irq: mk('host-irq-lines', 'Busiest IRQ lines', 'per second', units.rate),
   } : {};
   main.append(head, kpis, grid, fs.el);
 
@@ -71,11 +72,11 @@ export function mount(main, ctx) {
       const now = (e) => query(e, null, signal);
       const [[cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr],
         [nCores, total, fsUsed, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow],
-        [psi, intr, softirqs, fdUsed, socks]] = await Promise.all([
+        [psi, intr, softirqs, fdUsed, socks, irqLines]] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
         Promise.all([q.cores, q.memTotal, q.fsUsed, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
-        Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets].map(run))]);
+        Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets, k.irqLines].map(run))]);
       const xs = align([], w).xs;
       C.cores.chart.update(xs, lines(cores, w, ['cpu'], 'cpu ').sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
       C.modes.chart.update(xs, lines(modes, w, ['mode']).map((s) => ({...s, color: MODE_COLORS[s.label] || MODE_COLORS.other})), 'No CPU metrics for this host');
@@ -96,7 +97,7 @@ export function mount(main, ctx) {
       C.tcp.chart.update(xs, [...lines(estab, w, [], 'established'), ...lines(retrans, w, [], 'retransmits/s'), ...lines(tcpErr, w, [], 'input errors/s')]
         .map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), newer);
 
-      kernelPanels(C, xs, w, {psi, intr, softirqs, fdUsed, socks, parts: instantBy(parts, 'collector'), fdNow: scalarOf(fdNow), fdMax: scalarOf(fdMaxNow)});
+      kernelPanels(C, xs, w, {psi, intr, softirqs, fdUsed, socks, irqLines, parts: instantBy(parts, 'collector'), fdNow: scalarOf(fdNow), fdMax: scalarOf(fdMaxNow)});
 
       const totalMem = scalarOf(total);
       const usedNow = used.length ? used[0].values.at(-1) : null;
@@ -145,6 +146,8 @@ export function kernel(name, rw) {
       .map(([r, kd]) => `label_replace(${psi(r, kd)}, "psi", "${r}: ${kd === 'waiting' ? 'some waiting' : 'all stalled'}", "", "")`).join(' or '),
     intr: `sum(rate(node_intr_total{${hs}}[${rw}]))`,
     softirqs: `sum by (vector) (rate(node_softirqs_total{${hs}}[${rw}]))`,
+    // Per IRQ line, all CPUs (node_interrupts_total: the agent's host.interrupts, off by default).
+    irqLines: `sum by (type, info, devices) (rate(node_interrupts_total{${hs}}[${rw}]))`,
     fdUsed: `max(node_filefd_allocated{${hs}})`,
     fdMax: `max(node_filefd_maximum{${hs}})`,
     sockets: `max by (__name__) ({__name__=~"node_sockstat_(sockets_used|TCP_(inuse|alloc|tw|orphan)|UDP_inuse|TCP6_inuse|UDP6_inuse)", ${hs}})`,
@@ -188,6 +191,19 @@ function kernelPanels(C, xs, w, d) {
   const socks = lines(d.socks, w, ['__name__']).map((s) => ({...s, key: s.label, label: SOCK_LABELS[s.label] || s.label}))
     .sort((a, b) => SOCK_ORDER.indexOf(a.key) - SOCK_ORDER.indexOf(b.key));
   C.socks.chart.update(xs, socks, why('sockstat', 'socket counts (/proc/net/sockstat)'));
+  // Only where the agent reports per-IRQ counts (host.interrupts: true); the 8 busiest lines over the range.
+  C.irq.card.el.hidden = !d.irqLines.length;
+  if (d.irqLines.length) {
+    // Named by IRQ and its devices (their trigger, "1-edge", dropped) or its description ("LOC Local timer interrupts").
+    const top = lines(d.irqLines, w, ['type']).map((s, i) => {
+      const m = d.irqLines[i].metric;
+      const dev = (m.devices || '').replace(/^\S+-(edge|level|fasteoi)\s+/, '');
+      return {...s, label: `${m.type} ${dev || m.info || ''}`.trim(), peak: Math.max(0, ...s.data.filter((v) => v != null))};
+    })
+      .sort((a, b) => b.peak - a.peak);
+    C.irq.card.note.textContent = `per second over ${w.rw}, all CPUs` + (top.length > 8 ? ` · top 8 of ${top.length}` : '');
+    C.irq.chart.update(xs, top.slice(0, 8), 'No interrupts in this range');
+  }
 }
 
 /**
