@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,9 +30,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	runs := fs.Int("runs", 11, "timed runs per history query (after one warm-up); the median is reported")
 	inproc := fs.Bool("in-process", true, "also time raw vs tiers in this process and measure bytes per sample per tier")
 	keep := fs.String("keep", "", "keep the data dirs and logs here instead of a removed temp dir")
+	profile := fs.String("profile", "", "in process: write a CPU profile of each query's timed runs on the tiers here (<n>.pprof, n its row), and print every run's time")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -142,7 +146,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	printTable(out, order, queries, res, answers)
 	if *inproc {
 		fmt.Fprintf(out, "\nin process (gmc's raw data vs its tiers, no HTTP; load %s)\n", loadAvg())
-		return inProcess(ctx, out, staged, histEnd, *days, *interval, samples, *runs)
+		return inProcess(ctx, out, staged, histEnd, *days, *interval, samples, *runs, *profile)
 	}
 	return nil
 }
@@ -354,7 +358,7 @@ func loadAvg() string {
 // inProcess times the same queries on the raw data and through the tiers
 // in this process (no HTTP), with the tiers caught up by hand, and prints
 // the bytes per sample of each tier after compaction.
-func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, days int, interval time.Duration, samples, runs int) error {
+func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, days int, interval time.Duration, samples, runs int, profile string) error {
 	raw, err := storage.Open(storage.Options{Dir: dir, Retention: time.Duration(days+1) * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		return err
@@ -381,6 +385,10 @@ func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, da
 		}
 	}
 	fmt.Fprintf(out, "downsampled into %d tiers in %.1fs (%.0f raw samples/s per tier)\n", len(set.Tiers()), time.Since(t0).Seconds(), float64(samples)*float64(len(set.Tiers()))/time.Since(t0).Seconds())
+	for _, t := range set.Tiers() {
+		st := t.Stats()
+		fmt.Fprintf(out, "  tier %s: %d blocks, %d series in the head\n", st.Name, st.Blocks, st.Series)
+	}
 
 	api, err := query.New(query.Options{Queryable: raw, Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -403,19 +411,35 @@ func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, da
 			}
 		}
 	}
-	fmt.Fprintf(out, "\n%-52s %12s %12s %8s %10s %14s %14s\n", "query (in process)", "raw ms", "tiers ms", "ratio", "max diff", "API+gzip ms", "unsharded ms")
-	var dashRaw, dashTier time.Duration
+	fmt.Fprintf(out, "\n%-52s %10s %10s %7s %11s %11s %9s %12s %12s\n", "query (in process)", "raw ms", "tiers ms", "ratio", "raw cpu-ms", "tiers cpu", "max diff", "API+gzip ms", "unsharded")
+	var dashRaw, dashTier, dashRawCPU, dashTierCPU time.Duration
+	var runTimes []string
+	row := 0
 	for _, group := range [][]qdef{panel30(), dash7()} {
 		for _, q := range group {
+			row++
 			end := now
 			qstart := end.Add(-q.span)
-			rawMs, rawRes, err := timeQuery(ctx, eng, raw, q.expr, qstart, end, q.step, runs)
+			rawT, rawRes, err := timeQuery(ctx, eng, raw, q.expr, qstart, end, q.step, runs)
 			if err != nil {
 				return err
 			}
-			tierMs, tierRes, err := timeQuery(ctx, eng, tiered, q.expr, qstart, end, q.step, runs)
-			if err != nil {
+			stop := func() error { return nil }
+			if profile != "" {
+				if stop, err = startProfile(filepath.Join(profile, fmt.Sprintf("%d.pprof", row))); err != nil {
+					return err
+				}
+			}
+			tierT, tierRes, err := timeQuery(ctx, eng, tiered, q.expr, qstart, end, q.step, runs)
+			if err := errors.Join(err, stop()); err != nil {
 				return err
+			}
+			if profile != "" {
+				line := fmt.Sprintf("%2d %-48s", row, q.name)
+				for _, d := range tierT.runs {
+					line += fmt.Sprintf(" %.1f", ms(d))
+				}
+				runTimes = append(runTimes, line)
 			}
 			apiMs, err := timeHandler(handlers[0], q.expr, qstart, end, q.step, runs)
 			if err != nil {
@@ -426,14 +450,20 @@ func inProcess(ctx context.Context, out io.Writer, dir string, now time.Time, da
 				return err
 			}
 			diff := maxRelDiff(rawRes, tierRes)
-			fmt.Fprintf(out, "%-52s %12.1f %12.1f %7.1f× %9.2g%% %14.1f %14.1f\n", q.name, ms(rawMs), ms(tierMs), float64(rawMs)/float64(tierMs), diff*100, ms(apiMs), ms(oneMs))
+			fmt.Fprintf(out, "%-52s %10.1f %10.1f %6.1f× %11.1f %11.1f %8.2g%% %12.1f %12.1f\n", q.name, ms(rawT.wall), ms(tierT.wall), float64(rawT.wall)/float64(tierT.wall),
+				ms(rawT.cpu), ms(tierT.cpu), diff*100, ms(apiMs), ms(oneMs))
 			if q.dash {
-				dashRaw += rawMs
-				dashTier += tierMs
+				dashRaw += rawT.wall
+				dashTier += tierT.wall
+				dashRawCPU += rawT.cpu
+				dashTierCPU += tierT.cpu
 			}
 		}
 	}
-	fmt.Fprintf(out, "%-52s %12.1f %12.1f %7.1f×\n", "7d dashboard, 10 panels, total", ms(dashRaw), ms(dashTier), float64(dashRaw)/float64(dashTier))
+	fmt.Fprintf(out, "%-52s %10.1f %10.1f %6.1f× %11.1f %11.1f\n", "7d dashboard, 10 panels, total", ms(dashRaw), ms(dashTier), float64(dashRaw)/float64(dashTier), ms(dashRawCPU), ms(dashTierCPU))
+	if profile != "" {
+		fmt.Fprintf(out, "\nevery timed run on the tiers, ms, in order (CPU profiles in %s/<row>.pprof):\n%s\n", profile, strings.Join(runTimes, "\n"))
+	}
 
 	// Bytes per sample: the tiers' blocks, plus the head (WAL) of their
 	// newest part, which the job leaves uncompacted.
@@ -495,24 +525,33 @@ func hourQueries() []qdef {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// timeQuery runs expr once to warm up, then runs times, and returns the
-// median duration and the last result (copied).
-func timeQuery(ctx context.Context, eng *promql.Engine, q promstorage.Queryable, expr string, start, end time.Time, step time.Duration, runs int) (time.Duration, promql.Matrix, error) {
-	var durs []time.Duration
+// timing is a query's timed runs: the median wall time, the median CPU
+// time of this process (every goroutine's: the query's, the GC's and the
+// TSDBs' background work), and every run's wall time in order.
+type timing struct {
+	wall, cpu time.Duration
+	runs      []time.Duration
+}
+
+// timeQuery runs expr once to warm up, then runs times, and returns its
+// timing and the last result (copied).
+func timeQuery(ctx context.Context, eng *promql.Engine, q promstorage.Queryable, expr string, start, end time.Time, step time.Duration, runs int) (timing, promql.Matrix, error) {
+	var tm timing
+	var cpus []time.Duration
 	var res promql.Matrix
 	for i := range runs + 1 {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		qry, err := eng.NewRangeQuery(ctx, q, nil, expr, start, end, step)
 		if err != nil {
-			return 0, nil, err
+			return tm, nil, err
 		}
 		r := qry.Exec(ctx)
 		if r.Err != nil {
 			qry.Close()
-			return 0, nil, fmt.Errorf("%s: %w", expr, r.Err)
+			return tm, nil, fmt.Errorf("%s: %w", expr, r.Err)
 		}
 		m, _ := r.Matrix()
-		d := time.Since(t0)
+		d, c := time.Since(t0), cpuTime()-c0
 		if i == runs {
 			res = make(promql.Matrix, len(m))
 			for j, s := range m {
@@ -521,11 +560,45 @@ func timeQuery(ctx context.Context, eng *promql.Engine, q promstorage.Queryable,
 		}
 		qry.Close()
 		if i > 0 {
-			durs = append(durs, d)
+			tm.runs = append(tm.runs, d)
+			cpus = append(cpus, c)
 		}
 	}
-	slices.Sort(durs)
-	return durs[len(durs)/2], res, nil
+	tm.wall, tm.cpu = median(tm.runs), median(cpus)
+	return tm, res, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startProfile starts a CPU profile into file; the returned func stops it.
+func startProfile(file string) (func() error, error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // timeHandler runs a range query through the query API's handler (no
