@@ -30,7 +30,7 @@ func absent(err error) error {
 type kernelDescs struct {
 	pressure                                map[string]*prometheus.Desc
 	ctxt, forks, procsRunning, procsBlocked *prometheus.Desc
-	intr, softirqs, interrupts              *prometheus.Desc
+	intr, softirqs, interrupts, irqStalled  *prometheus.Desc
 	fdAllocated, fdMaximum, socketsUsed     *prometheus.Desc
 }
 
@@ -68,6 +68,7 @@ func newKernelDescs() kernelDescs {
 	for _, f := range pressureFields {
 		k.pressure[f.name] = d(f.name, f.help)
 	}
+	k.irqStalled = d("node_pressure_irq_stalled_seconds_total", "Total time in seconds no process could make progress due to IRQ congestion.")
 	return k
 }
 
@@ -81,6 +82,14 @@ func (c *hostCollector) collectPressure(ch chan<- prometheus.Metric) error {
 			return absent(err)
 		}
 		stats[r] = s
+	}
+	// /proc/pressure/irq (Linux 6.1+ with IRQ time accounting) has only a
+	// "full" line: node_exporter 1.8+'s node_pressure_irq_stalled_seconds_total.
+	// Optional: a PSI kernel without it is not a failure.
+	if s, err := c.proc.PSIStatsForResource("irq"); err == nil && s.Full != nil {
+		ch <- prometheus.MustNewConstMetric(c.kernel.irqStalled, prometheus.CounterValue, float64(s.Full.Total)/1e6)
+	} else if err != nil && !errors.Is(absent(err), errAbsent) {
+		return err
 	}
 	for _, f := range pressureFields {
 		line := stats[f.resource].Some

@@ -210,6 +210,42 @@ func TestInterruptsReadFixture(t *testing.T) {
 	}
 }
 
+// TestPressureIRQ: a kernel with /proc/pressure/irq (6.1+, IRQ time
+// accounting; not this machine's) has its "full" line reported as
+// node_exporter 1.8+ does; the other pressure files as without it.
+func TestPressureIRQ(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "pressure"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"cpu", "io", "memory"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "proc", "pressure", r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "pressure", r), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The format of a 6.1 kernel's /proc/pressure/irq: one "full" line.
+	if err := os.WriteFile(filepath.Join(root, "pressure", "irq"), []byte("full avg10=0.12 avg60=0.05 avg300=0.01 total=2345678\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runPart(t, kernelCollector(t, root, slog.New(slog.DiscardHandler)).collectPressure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got["node_pressure_irq_stalled_seconds_total"]; g.typ != dto.MetricType_COUNTER || g.value != 2.345678 {
+		t.Errorf("node_pressure_irq_stalled_seconds_total = %+v, want counter 2.345678", g)
+	}
+	if g := got["node_pressure_cpu_waiting_seconds_total"]; g.value != 12283.296598 {
+		t.Errorf("node_pressure_cpu_waiting_seconds_total = %+v beside irq", g)
+	}
+	if len(got) != 6 {
+		t.Errorf("%d pressure series, want 6: %v", len(got), got)
+	}
+}
+
 // logCounter counts log records by message.
 type logCounter struct {
 	slog.Handler

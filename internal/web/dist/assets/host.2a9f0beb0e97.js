@@ -142,7 +142,7 @@ export function kernel(name, rw) {
   const psi = (res, kind) => `100 * sum(rate(node_pressure_${res}_${kind}_seconds_total{${hs}}[${rw}]))`;
   return {
     // Per resource: "some" (at least one task waited) and "full" (all non-idle tasks stalled), % of wall time.
-    psi: [['cpu', 'waiting'], ['memory', 'waiting'], ['memory', 'stalled'], ['io', 'waiting'], ['io', 'stalled']]
+    psi: [['cpu', 'waiting'], ['memory', 'waiting'], ['memory', 'stalled'], ['io', 'waiting'], ['io', 'stalled'], ['irq', 'stalled']]
       .map(([r, kd]) => `label_replace(${psi(r, kd)}, "psi", "${r}: ${kd === 'waiting' ? 'some waiting' : 'all stalled'}", "", "")`).join(' or '),
     intr: `sum(rate(node_intr_total{${hs}}[${rw}]))`,
     softirqs: `sum by (vector) (rate(node_softirqs_total{${hs}}[${rw}]))`,
@@ -178,7 +178,7 @@ function kernelPanels(C, xs, w, d) {
   const bare = (s) => ({...s, label: s.label.replace(/\{\}$/, '')});
   C.psi.card.note.textContent = `% of time, rate over ${w.rw}`;
   C.psi.card.note.title = 'some waiting: at least one task waited for the resource; all stalled: every non-idle task did (PSI "some" and "full")';
-  const psiOrder = ['cpu: some waiting', 'memory: some waiting', 'memory: all stalled', 'io: some waiting', 'io: all stalled'];
+  const psiOrder = ['cpu: some waiting', 'memory: some waiting', 'memory: all stalled', 'io: some waiting', 'io: all stalled', 'irq: all stalled'];
   C.psi.chart.update(xs, lines(d.psi, w, ['psi']).sort((a, b) => psiOrder.indexOf(a.label) - psiOrder.indexOf(b.label)), why('pressure', 'pressure stall information (PSI: Linux ≥ 4.20, not booted with psi=0)'));
   C.intr.card.note.textContent = `per second, rate over ${w.rw}`;
   C.intr.card.note.title = 'hardware interrupts (all IRQs), and softirqs by vector; vectors with none in the range are left out';
