@@ -179,8 +179,6 @@ func run(ctx context.Context) error {
 	defer p.Stop()
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *services + 8}}
-	rctx, cancel := context.WithTimeout(ctx, *dur)
-	defer cancel()
 	gens := make([]*generator, *services)
 	for i := range gens {
 		gens[i] = newGenerator(i)
@@ -197,6 +195,10 @@ func run(ctx context.Context) error {
 		fmt.Printf("backfill: %d samples (%s of %d services) in %.1fs\n", n, *backfill, *services, time.Since(t0).Seconds())
 		start = time.Now()
 	}
+	// -duration counts from here: the backfill (seconds to a minute on a
+	// busy machine) is not part of it.
+	rctx, cancel := context.WithTimeout(ctx, *dur)
+	defer cancel()
 	for s := range *services {
 		wg.Go(func() { pushLoop(rctx, client, base, gens[s], *interval, &ingest) })
 	}
