@@ -61,10 +61,15 @@ func TestBrowserHostKernelPanels(t *testing.T) {
 	if err := poll(ctx, 20*time.Second, `['host-pressure', 'host-interrupts', 'host-fds', 'host-sockets', 'host-irq-lines'].every(id => Number(document.querySelector('[data-chart="'+id+'"]')?.dataset.points) > 0)`); err != nil {
 		t.Errorf("kernel panels did not all draw in 20 s: %v", points(t, ctx))
 	}
-	// This machine's kernel has PSI: five lines (cpu some, memory and io some and full).
+	// A kernel with PSI: five lines (cpu some, memory and io some and full),
+	// six with /proc/pressure/irq (6.1+).
 	if _, err := os.Stat("/proc/pressure/cpu"); err == nil {
-		if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="host-pressure"]').dataset.series)`); n != 5 {
-			t.Errorf("pressure panel has %d series, want 5", n)
+		want := 5
+		if _, err := os.Stat("/proc/pressure/irq"); err == nil {
+			want = 6
+		}
+		if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="host-pressure"]').dataset.series)`); n != want {
+			t.Errorf("pressure panel has %d series, want %d", n, want)
 		}
 	}
 	series := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="host-sockets"] tr[data-series]')].map(r => r.dataset.series)`)
