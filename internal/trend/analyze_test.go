@@ -132,12 +132,21 @@ func TestForecast(t *testing.T) {
 		{"no limit", falling, nil, "no_limit", time.Time{}},
 		{"rising to a ceiling", hourly(7, func(t time.Time) float64 { return 80 + 2*t.Sub(end).Hours()/24 }), f64(100), "approaching", end.Add(10 * day)},
 		{"too few points", falling[:2], f64(0), "insufficient_data", time.Time{}},
+		{"one day of points", falling[len(falling)-25:], f64(0), "insufficient_history", time.Time{}},
+		{"three days of points", falling[len(falling)-73:], f64(0), "approaching", end.Add(50 * day)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			f := Analyze(c.ps, end, 30*day, c.limit).Forecast
 			if f.Status != c.status {
 				t.Fatalf("status %q, want %q (%+v)", f.Status, c.status, f)
+			}
+			// The span fitted (or refused) is stated: first and last point.
+			if span := c.ps[len(c.ps)-1].T.Sub(c.ps[0].T).Hours(); f.SpanHours != span || f.From != float64(c.ps[0].T.Unix()) || f.To != float64(c.ps[len(c.ps)-1].T.Unix()) || f.NeedHours != 72 {
+				t.Errorf("span %v h (%v..%v), need %v; want %v h from the points, need 72", f.SpanHours, f.From, f.To, f.NeedHours, span)
+			}
+			if f.Status == "insufficient_history" && (f.SlopePerDay != 0 || f.Current != 0 || f.R2 != 0) {
+				t.Errorf("refused forecast carries a fit: %+v", f)
 			}
 			if c.at.IsZero() {
 				if f.ReachesAt != nil {
