@@ -35,7 +35,10 @@ type stack struct {
 	slow atomic.Int64
 	// mute silences the event stream (kept open, nothing written): a hung server.
 	mute atomic.Bool
-	hs   *httptest.Server
+	// refuse, when set, drops the connection of every request it says
+	// true of, as a stopped server would (one request lost to an outage).
+	refuse atomic.Pointer[func(*http.Request) bool]
+	hs     *httptest.Server
 }
 
 // setDown makes the stack behave as a stopped server (every connection
@@ -94,7 +97,11 @@ func startStackWith(t *testing.T, services int, fixtures bool, cfgFn func(*confi
 	}
 	mux.Handle("/", srv.Handler())
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if st.down.Load() {
+		refused := false
+		if f := st.refuse.Load(); f != nil {
+			refused = (*f)(r)
+		}
+		if st.down.Load() || refused {
 			if hj, ok := w.(http.Hijacker); ok {
 				if c, _, err := hj.Hijack(); err == nil {
 					c.Close()

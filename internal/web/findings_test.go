@@ -412,7 +412,7 @@ func TestBrowserSLA(t *testing.T) {
 	load(t, ctx, st.URL+"/#/overview?range=15m")
 	ach := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="sla"]').textContent`)
 	bud := eval[string](t, ctx, `document.querySelector('tr[data-service="risk-engine"] [data-col="budget"]').textContent`)
-	if !strings.Contains(ach, "(30d)") || !strings.Contains(bud, "30d") || !strings.HasPrefix(bud, "exhausted") {
+	if !strings.Contains(ach, "· 30d") || !strings.Contains(bud, "30d") || !strings.HasPrefix(bud, "exhausted") {
 		t.Errorf("overview SLA %q and budget %q, want both of the 30d window", ach, bud)
 	}
 }

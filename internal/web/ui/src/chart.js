@@ -1,7 +1,7 @@
 // Charts: uPlot line charts and a latency heatmap in the dashboard's dark
 // theme, with units on every axis. Every chart element carries
 // data-points (how many points it drew) for tests and curious operators.
-import {h, units, statOf} from './util.js';
+import {h, units, statOf, dur} from './util.js';
 
 // uPlot is a classic script main.js runs once the first queries are sent
 // (api.ready.uplot): read when a chart is made, not when this module loads.
@@ -123,6 +123,10 @@ export class LineChart {
     this.bandsSpec = bands;
     this.legend = legend;
     this.min = min;
+    // window: the rate (or quantile) window of each point ("30s"), said in
+    // the legend's "last" (a tile's "now, over 1m" and a legend's last
+    // differed without saying why); null for gauges.
+    this.window = null;
     this.el = h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'});
     this.el.chart = this; // for tests and the console
     this.stats = h('table', {class: 'stats', 'data-stats': id});
@@ -173,7 +177,10 @@ export class LineChart {
         h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
         h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
     });
-    this.stats.replaceChildren(...(rows.length ? [h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'last'), h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)] : []));
+    const lastTh = this.window
+      ? h('th', {'data-window': this.window, title: `the newest point, over the ${dur(this.window)} before it (each point is over the ${dur(this.window)} before it)`}, `last, over ${dur(this.window)}`)
+      : h('th', {}, 'last');
+    this.stats.replaceChildren(...(rows.length ? [h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)] : []));
   }
 
   options(series) {

@@ -194,7 +194,9 @@ function route() {
  * heard (no flapping when only the stream is gone).
  */
 const PING_GAP = 4000;
-const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false,
+/** OWN_AFTER is how long (ms) gmc may answer /-/healthy while the shared stream stays silent before this tab opens its own. */
+const OWN_AFTER = 8000;
+const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false, healthyAt: 0,
   // A first grace for the stream to open on a busy server.
   heardAt: Date.now() + 3000};
 
@@ -222,6 +224,7 @@ function markUp(streamAt) {
   conn.lastOK = now;
   if (!conn.down) return;
   conn.down = false;
+  conn.healthyAt = 0;
   conn.since = null;
   renderConn();
   refresh();
@@ -236,7 +239,16 @@ async function heartbeat() {
   const t = setTimeout(() => c.abort(), 1500);
   try {
     const res = await fetch('/-/healthy', {cache: 'no-store', signal: c.signal});
-    if (res.ok) { if (stream) stream.reopen(); markUp(); } else markDown();
+    if (res.ok) {
+      // gmc answers but the stream brings nothing: a new stream; still
+      // nothing after OWN_AFTER, one of this tab's own.
+      if (conn.down && !conn.healthyAt) conn.healthyAt = Date.now();
+      if (stream && conn.down && Date.now() - conn.healthyAt > OWN_AFTER) {
+        stream = stream.own();
+        conn.healthyAt = Date.now();
+      } else if (stream) stream.reopen();
+      markUp();
+    } else markDown();
   } catch {
     markDown();
   } finally {
@@ -275,32 +287,78 @@ function renderConn() {
  * events-worker.js (one connection for every tab), or, where there is no
  * SharedWorker, an EventSource of this tab's own. on(type, data, at) gets
  * "open", "error", "alerts" and "ping" with the time (ms) they arrived;
- * reopen() re-opens a stream the browser gave up on.
+ * reopen() asks for a new stream when the one there is stuck (the worker
+ * decides), or makes the worker again when its script did not load (gmc
+ * went away just as it started: the tab then heard nothing, ever);
+ * own() gives up the shared stream for one of this tab's own.
  */
 function openStream(on) {
+  const banner = document.getElementById('banner');
   if (typeof SharedWorker === 'function' && import.meta.resolve) {
-    try {
-      const w = new SharedWorker(import.meta.resolve('./events-worker.js'), {name: 'gmc-events'});
+    let w = null;
+    let dead = false;
+    let startedAt = 0;
+    const start = () => {
+      dead = false;
+      startedAt = Date.now();
+      w = new SharedWorker(import.meta.resolve('./events-worker.js'), {name: 'gmc-events'});
+      w.onerror = () => {
+        dead = true;
+        banner.dataset.stream = 'worker-failed';
+        on('error', 'worker-failed', Date.now());
+        setTimeout(() => { if (dead) start(); }, 1000);
+      };
       w.port.onmessage = (m) => on(m.data.type, m.data.data, m.data.at);
       w.port.start();
+    };
+    try {
+      start();
       window.addEventListener('pagehide', () => w.port.postMessage('bye'));
-      document.getElementById('banner').dataset.transport = 'shared-worker';
-      return {reopen: () => w.port.postMessage('reopen')};
+      banner.dataset.transport = 'shared-worker';
+      return {
+        // (A dead worker is made again at most once a second.)
+        reopen: () => (!dead ? w.port.postMessage('reopen') : Date.now() - startedAt > 1000 ? start() : null),
+        own: () => {
+          w.port.postMessage('bye');
+          w.port.onmessage = null;
+          return ownStream(on);
+        },
+      };
     } catch (e) {
       console.warn('shared event stream unavailable; this tab opens its own', e);
     }
   }
+  return ownStream(on);
+}
+
+/** ownStream is an EventSource of this tab's own (see openStream). */
+function ownStream(on) {
   let es = null;
+  let failedAt = 0;
   const open = () => {
     if (es) es.close();
     es = new EventSource('/api/ui/events');
     es.onopen = () => on('open', null, Date.now());
-    es.onerror = () => on('error', es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting', Date.now());
+    es.onerror = () => {
+      failedAt = Date.now();
+      on('error', es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting', Date.now());
+    };
     for (const t of ['alerts', 'ping']) es.addEventListener(t, (ev) => on(t, ev.data, Date.now()));
   };
   open();
   document.getElementById('banner').dataset.transport = 'event-source';
-  return {reopen: () => { if (es.readyState === EventSource.CLOSED) open(); }};
+  const s = {
+    // Closed, or failed and its retry (2 s) not yet under way: now.
+    reopen: () => { if (es.readyState === EventSource.CLOSED || (es.readyState === EventSource.CONNECTING && Date.now() - failedAt > 1000)) open(); },
+    own: () => s,
+  };
+  return s;
+}
+
+/** chipWhere is what a banner chip says after the alert's name: its service, else its instance, else its summary. */
+function chipWhere(a) {
+  const where = a.service || (a.labels && a.labels.instance);
+  return where ? ` · ${where}` : a.summary ? ` — ${a.summary}` : '';
 }
 
 /** showAlerts renders the live alert banner from an "alerts" event. */
@@ -317,10 +375,12 @@ function showAlerts(data) {
   el.replaceChildren(...[
     h('span', {class: 'banner-icon'}, '●'),
     h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
+    // A chip names the alert and its service (what fits in the strip's
+    // one line); its summary is in the title and on the Alerts page.
     h('span', {class: 'banner-list'}, shown.map((a) =>
       h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts'),
         title: `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`},
-        a.name || 'alert', a.service ? ` · ${a.service}` : '', a.summary ? ` — ${a.summary}` : ''))),
+        a.name || 'alert', chipWhere(a)))),
     firing.length > shown.length ? h('a', {href: href('alerts')}, `+${firing.length - shown.length} more`) : null,
     h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
 }

@@ -127,19 +127,21 @@ export function mount(main, ctx) {
     const wow = t.week_over_week || {};
     const what = t.kind === 'counter' ? `${t.agg} of per-second rates over each hour` : `${t.agg} of hourly averages`;
     const ch = wow.change;
+    // Too few points, or too short a span (less than three daily cycles): no line is fitted, and the page says why.
+    const unfitted = f.status === 'insufficient_data' || f.status === 'insufficient_history';
     kpis.replaceChildren(
       kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
         ch == null ? 'needs two weeks of data' : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
       kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null, t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : ''),
-      kpi('Trend', f.status === 'insufficient_data' ? 'not enough data' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
-        f.status === 'insufficient_data' ? `${f.points} hourly points` : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)}`, f.slope_per_day),
+      kpi('Trend', unfitted ? 'not enough history' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
+        unfitted ? tooShort(f) : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)} · fitted on ${spanText(f)}`, unfitted ? null : f.slope_per_day),
       kpi('This hour so far', t.current_hour ? unit.fmt(t.current_hour.value) : '–', null,
         t.current_hour ? `since ${new Date(t.current_hour.start * 1000).toISOString().slice(11, 16)} UTC (${num(t.current_hour.seconds / 60)} min), not in the analysis` : 'no data in the hour in progress'),
       kpi('Coverage', `${num(t.coverage * 100)}%`, t.coverage < 0.5 ? 'warn' : null, `${t.series.length} of ${Math.round((t.end - t.start) / t.step_seconds) + 1} hours`, t.coverage));
 
     const xs = t.series.map((p) => p[0]);
     const ys = t.series.map((p) => p[1]);
-    const fit = f.status && f.status !== 'insufficient_data' ? xs.map((x) => f.current + (f.slope_per_day * (x - t.end)) / 86400) : null;
+    const fit = f.status && !unfitted ? xs.map((x) => f.current + (f.slope_per_day * (x - t.end)) / 86400) : null;
     const series = [{label: t.metric, data: ys}];
     if (fit) series.push({label: 'fitted line', data: fit, dash: [6, 4], color: '#8b949e', points: {show: false}});
     // The hour in progress, apart from the whole hours: its own dot at now.
@@ -169,11 +171,15 @@ export function mount(main, ctx) {
       h('div', {class: 'muted small'}, `scale 0 – ${unit.fmt(max)}`));
       return c.el;
     };
-    const fc = card('Forecast', {note: 'model and error stated'});
+    const fc = card('Forecast', {note: 'model, data span and error stated'});
     const lim = f.limit;
-    fc.body.append(h('table', {class: 'tbl trend-fc', 'data-forecast': f.status},
+    fc.body.append(unfitted ? h('div', {class: 'trend-empty', 'data-forecast': f.status},
+      h('p', {'data-refused': ''}, tooShort(f) + '.'),
+      h('p', {class: 'muted small'}, `A ${f.model || 'straight line'} through less than ${num(f.need_hours)} h would follow the daily cycle (quiet nights, busy trading hours), not a trend; nothing is fitted until the data span ${num(f.need_hours)} h.`))
+      : h('table', {class: 'tbl trend-fc', 'data-forecast': f.status},
       h('tbody', {},
         h('tr', {}, h('td', {}, 'Model'), h('td', {}, f.model || '–')),
+        h('tr', {}, h('td', {}, 'Fitted on'), h('td', {'data-span': f.span_hours}, spanText(f))),
         h('tr', {}, h('td', {}, 'Fitted now'), h('td', {class: 'num'}, unit.fmt(f.current))),
         h('tr', {}, h('td', {}, 'Slope'), h('td', {class: 'num'}, `${unit.fmt(f.slope_per_day)} / day ± ${unit.fmt(f.slope_stderr_per_day)} (1 s.e.)`)),
         h('tr', {}, h('td', {}, 'Error (RMSE)'), h('td', {class: 'num', 'data-rmse': f.rmse}, unit.fmt(f.rmse))),
@@ -193,6 +199,18 @@ export function mount(main, ctx) {
   }
 }
 
+/** spanText is the data a forecast was fitted on: "25 hourly points over 24 h (12-03 16:00 → 12-04 16:00)". */
+function spanText(f) {
+  const d = (x) => when(new Date(x * 1000)).slice(5, 16);
+  return `${f.points} hourly points over ${num(f.span_hours)} h` + (f.points ? ` (${d(f.from)} → ${d(f.to)})` : '');
+}
+
+/** tooShort says why no line is fitted: "not enough history: 24 h of the 72 h needed". */
+function tooShort(f) {
+  if (f.status === 'insufficient_data') return `not enough history: ${f.points} hourly point${f.points === 1 ? '' : 's'}, a line needs 3`;
+  return `not enough history: ${num(f.span_hours)} h of the ${num(f.need_hours)} h needed`;
+}
+
 function outlook(f) {
   const d = (x) => when(new Date(x * 1000)).slice(0, 16);
   switch (f.status) {
@@ -201,7 +219,7 @@ function outlook(f) {
     case 'reached': return 'the fitted line is already past the limit';
     case 'not_approaching': return 'not approaching the limit';
     case 'no_limit': return 'no limit to forecast against';
-    case 'insufficient_data': return 'not enough hourly points to fit';
+    case 'insufficient_data': case 'insufficient_history': return tooShort(f);
     default: return f.status || '–';
   }
 }

@@ -153,7 +153,20 @@ export function pill(state, text) {
 /** kpi is a headline tile; raw (a number) is kept in data-value for tests and tooling. */
 export function kpi(label, value, tone, sub, raw) {
   return h('div', {class: 'kpi' + (tone ? ' kpi-' + tone : ''), 'data-kpi': label, 'data-value': raw != null && isFinite(raw) ? String(raw) : null},
-    h('div', {class: 'kpi-label'}, label), h('div', {class: 'kpi-value'}, value), sub ? h('div', {class: 'kpi-sub'}, sub) : null);
+    h('div', {class: 'kpi-label'}, label), h('div', {class: 'kpi-value'}, value), sub ? h('div', {class: 'kpi-sub', title: sub}, sub) : null);
+}
+
+/**
+ * dur formats a window given in seconds (or as "48s") the way PromQL
+ * writes it: "30s", "1m", "19m12s", "2h".
+ */
+export function dur(x) {
+  const s = typeof x === 'string' ? parseFloat(x) * ({ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400}[x.replace(/^[\d.]+/, '')] || 1) : x;
+  if (s == null || !isFinite(s)) return '–';
+  if (s >= 86400 && s % 86400 === 0) return s / 86400 + 'd';
+  if (s >= 3600 && s % 3600 === 0) return s / 3600 + 'h';
+  if (s >= 60) return Math.floor(s / 60) + 'm' + (s % 60 ? Math.round(s % 60) + 's' : '');
+  return Math.round(s) + 's';
 }
 
 /** perSec is a rate in its own unit: "12.3k orders/s", "93k messages/s". */

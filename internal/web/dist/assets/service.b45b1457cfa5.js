@@ -1,7 +1,7 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
-import {LineChart, HeatmapChart, panel, PALETTE} from './chart.js';
+import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
 
@@ -30,6 +30,10 @@ export function mount(main, ctx) {
     hdisk: panel(hostGrid, 'Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
     hnet: panel(hostGrid, 'Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
   };
+  const procNote = card('Process CPU and memory', {note: 'no process metrics'});
+  procNote.el.hidden = true;
+  procNote.el.dataset.card = 'no-process';
+  grid.append(procNote.el);
   main.append(head, kpis, grid, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
   const show = (p, on) => { p.card.el.hidden = !on; };
@@ -85,12 +89,22 @@ export function mount(main, ctx) {
       // HOSTS_EVERY (Live asked twice a second), and at once for another window.
       const wkey = `${wlen}/${w.step}`;
       if (!hostLook || hostLook.key !== wkey || Date.now() - hostLook.at > HOSTS_EVERY) {
-        const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]);
+        // Its jobs too, and which of them gmc measures as a process (a
+        // service inside another process, as the demo's, has no process
+        // metrics of its own; its job may name that process).
+        const jobsP = labelValues('job', sel, w, signal).then((jobs) => {
+          const others = jobs.filter((j) => j && j !== name);
+          if (!others.length) return [];
+          const re = JSON.stringify(others.map(reEsc).join('|'));
+          return query(`count by (service) (gmc_process_resident_memory_bytes{service=~${re}} or process_resident_memory_bytes{service=~${re}})`, null, signal)
+            .then((r) => r.map((x) => x.metric.service).filter(Boolean).sort());
+        });
+        const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal), jobsP]);
         hostLook = {key: wkey, at: Date.now(), p};
         // A failed or aborted look-up is asked again next time.
         p.catch(() => { if (hostLook && hostLook.p === p) hostLook = null; });
       }
-      const hostsP = hostLook.p.then(([inst, hostL]) => {
+      const hostsP = hostLook.p.then(([inst, hostL, procJobs]) => {
         // The join: the host label both the SDK and the agent set; data from
         // before it joins on the agent's instance.
         const byHost = hostL.length > 0;
@@ -98,7 +112,7 @@ export function mount(main, ctx) {
         const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
         const hostBy = byHost ? 'host' : 'instance';
         const qh = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
-        return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r}));
+        return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r, procJobs}));
       });
       const [status, [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem],
         [kOrders, kErr, kReq, kP50, kP99, kHas], hm, hostR, newEdges] = await Promise.all([
@@ -106,7 +120,7 @@ export function mount(main, ctx) {
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders].map(now)), heat(), hostsP, edgesP]);
-      const {byHost, hosts, hostBy} = hostR;
+      const {byHost, hosts, hostBy, procJobs} = hostR;
       const [hcpu, hmem, hdisk, rx, tx] = hostR.r;
       if (newEdges) {
         edges = newEdges;
@@ -137,6 +151,9 @@ export function mount(main, ctx) {
         lat = lines(pushed, w, ['instance'], 'latency ');
         P.lat.card.note.textContent = 'pushed latency_us';
       }
+      // The rate and quantile windows of the points (the legends' "last"); gauges have none.
+      for (const p of [P.tps, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.hcpu, P.hdisk, P.hnet]) p.chart.window = w.rw;
+      P.lat.chart.window = orderLat || reqLatency ? w.rw : null;
       P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
       P.lat.chart.bandsSpec = lat.length === 3 ? [[3, 1]] : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
@@ -159,8 +176,20 @@ export function mount(main, ctx) {
       show(P.feedLat, feedLat.length > 0);
       P.feedGaps.chart.update(A.xs, lines(feedGaps, w, ['feed']).map((s) => ({...s, label: s.label === 'gmc_feed_gaps_total' || s.label === '{}' ? 'gaps' : s.label})));
       show(P.feedGaps, feedGaps.length > 0);
-      P.pcpu.chart.update(A.xs, lines(pcpu, w, ['instance']), 'No process metrics for this service');
-      P.pmem.chart.update(A.xs, lines(pmem, w, ['instance']), 'No process metrics for this service');
+      P.pcpu.chart.update(A.xs, lines(pcpu, w, ['instance']));
+      P.pmem.chart.update(A.xs, lines(pmem, w, ['instance']));
+      // No process metrics: one line saying so (and where its process may
+      // be measured) instead of two empty charts.
+      const noProc = !pcpu.length && !pmem.length;
+      show(P.pcpu, !noProc);
+      show(P.pmem, !noProc);
+      procNote.el.hidden = !noProc;
+      if (noProc) {
+        procNote.body.replaceChildren(h('p', {class: 'muted', 'data-no-process': name},
+          `No process metrics for this service: gmc has no gmc_process_* or process_* series with service="${name}" in this range.`,
+          procJobs.length ? [' Its series carry job ', procJobs.map((j, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', j)}, j)]),
+            `, which gmc measures as a process: its CPU and memory are those of every service in ${procJobs.length > 1 ? 'those processes' : 'that process'}.`] : ''));
+      }
       const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No host known for this service';
       P.hcpu.chart.update(A.xs, lines(hcpu, w, [hostBy]), noHost);
       P.hmem.chart.update(A.xs, lines(hmem, w, [hostBy]), noHost);
@@ -172,6 +201,8 @@ export function mount(main, ctx) {
       const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       const errNow = scalarOf(kErr);
       const tileUnit = capped(units.us, orderLat ? edges.order : edges.req);
+      // Every tile is now, over KPI_WINDOW, whatever the range (the charts' legends say their own window).
+      const nowSub = `now, over ${KPI_WINDOW}`;
       if (st && st.state !== 'up' && st.state !== 'pushed') {
         // Not up: its 1m rates would be the ones from before it stopped.
         const since = st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)} (last sample ${ago(st.age_seconds)} ago)` : 'no sample in the last hour';
@@ -181,11 +212,11 @@ export function mount(main, ctx) {
         return;
       }
       kpis.replaceChildren(
-        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, 'now, over 1m', ordersNow)
-          : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, 'now, over 1m', reqTop.v),
-        kpi('p50', statOf(tileUnit)(scalarOf(kP50))),
-        kpi('p99', statOf(tileUnit)(scalarOf(kP99)), null, null, scalarOf(kP99)),
-        kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null),
+        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, nowSub, ordersNow)
+          : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, nowSub, reqTop.v),
+        kpi('p50', statOf(tileUnit)(scalarOf(kP50)), null, nowSub),
+        kpi('p99', statOf(tileUnit)(scalarOf(kP99)), null, nowSub, scalarOf(kP99)),
+        kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null, hasOrders ? nowSub : 'no orders'),
         kpi('Hosts', String(hosts.length)));
     },
     destroy() { Object.values(P).forEach((p) => p.chart.destroy()); },

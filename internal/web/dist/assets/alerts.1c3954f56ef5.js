@@ -68,7 +68,7 @@ export function mount(main, ctx) {
             h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
             h('td', {class: 'muted small'}, labelText(x.labels)),
             h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
-              x.state === 'firing' ? (fired ? ago((now - fired) / 1000) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
+              x.state === 'firing' ? (fired ? firingFor(fired, now) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
             h('td', {class: 'num', 'data-col': 'value'}, unit.fmt(parseFloat(x.value))),
             h('td', {class: 'wrap'}, (x.annotations && (x.annotations.summary || x.annotations.description)) || ''),
             h('td', {}, svc(x.labels.service, (fired || new Date(x.activeAt)) / 1000))));
@@ -90,10 +90,10 @@ export function mount(main, ctx) {
       const eps = hs.data.episodes || [];
       hist.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': eps.length},
         h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {},
-          h('td', {}, e.alertname), h('td', {}, pill(e.state)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
+        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state},
+          h('td', {}, e.alertname), h('td', {}, episodePill(e)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
           h('td', {}, when(e.active_at)), h('td', {}, when(e.fired_at)), h('td', {}, when(e.resolved_at)),
-          h('td', {class: 'num'}, e.fired_at ? ago(e.firing_seconds) : '—'))) :
+          h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now)))) :
           h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No alert in this time range.')))));
     }
   }
@@ -147,6 +147,35 @@ export function mount(main, ctx) {
       render();
     },
   };
+}
+
+/**
+ * firingFor is how long an alert has been firing at now (ms) since fired
+ * (ms): the Active table and an open episode of the History say the same
+ * (the History's firing_seconds is the server's figure when it answered,
+ * seconds older than the page's clock under load).
+ */
+function firingFor(fired, now) {
+  return ago(Math.max(0, now - fired) / 1000);
+}
+
+/**
+ * episodePill is a History row's state: an episode that went pending and
+ * cleared without firing ("inactive" in the API) is "never fired", amber
+ * like pending (it was green, as if resolved).
+ */
+function episodePill(e) {
+  return e.state === 'inactive' ? pill('never-fired', 'pending · never fired') : pill(e.state);
+}
+
+/** episodeFor is a History row's duration: firing for (to now while it fires), or how long it was pending. */
+function episodeFor(e, now) {
+  const active = Date.parse(e.active_at);
+  if (e.fired_at && !e.resolved_at && e.state === 'firing') return firingFor(Date.parse(e.fired_at), now);
+  if (e.fired_at) return ago(e.firing_seconds);
+  if (e.state === 'pending') return `pending ${ago(Math.max(0, now - active) / 1000)}`;
+  const end = Date.parse(e.last_change);
+  return isFinite(end) && isFinite(active) && end >= active ? `never fired (pending ${ago((end - active) / 1000)})` : 'never fired';
 }
 
 /** labelKey identifies a label set whatever its keys' order. */

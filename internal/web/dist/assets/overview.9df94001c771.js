@@ -22,7 +22,7 @@ export function mount(main, ctx) {
     err: new LineChart(err.body, {id: 'errors', unit: units.pct, min: 0}),
   };
   const table = h('div', {class: 'table-wrap'});
-  const svcCard = card('Services', {wide: true, note: 'figures are now (1m rates); trends over the range'});
+  const svcCard = card('Services', {wide: true, note: `figures are now, over ${KPI_WINDOW}; trends over the range`});
   svcCard.body.append(table);
   main.append(h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), kpis, grid, svcCard.el);
 
@@ -48,6 +48,8 @@ export function mount(main, ctx) {
       const P = byLabel(p99R, w, 'service');
       const E = byLabel(errR, w, 'service');
       const services = status.services || [];
+      // Each point (and the legends' last) is over the range's rate window; the tiles and the table over KPI_WINDOW.
+      for (const c of Object.values(charts)) c.window = w.rw;
       plot(charts.tps, tps, T);
       plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v));
       p99.note.textContent += ' · log scale';
@@ -82,7 +84,7 @@ export function mount(main, ctx) {
       const oP = [...instantBy(orderP99Now, 'service')].filter(([s]) => upNow.has(s));
       const ranked = (oP.length ? oP : [...pNow].filter(([s]) => upNow.has(s))).sort((a, b) => b[1] - a[1]);
       const worstP99 = ranked.length ? ranked[0][1] : -Infinity;
-      const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now over 1m` : 'now, over 1m';
+      const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now, over ${K}` : `now, over ${K}`;
       kpis.replaceChildren(
         kpi('Services up', `${up} / ${judged}`, up === judged ? 'good' : 'warn', pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null),
         deskTile(gws, gwNames, deskV, services),
@@ -108,10 +110,15 @@ export function mount(main, ctx) {
           h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), h('td', {}, sparkline(ty, PALETTE[0])),
           h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
           h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
+          // The bars say the figure and its window; a window not judged
+          // says so, with why, on a line of its own (a bar cut it off).
           h('td', {'data-col': 'sla'}, sl && sl.ach != null
-            ? bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} (${sl.window}${sl.judged ? '' : ', not judged'})`, !sl.judged ? null : sl.ach >= sl.objective ? 'good' : 'bad')
+            ? [bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} · ${sl.window}`, !sl.judged ? null : sl.ach >= sl.objective ? 'good' : 'bad'),
+              sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
             : h('span', {class: 'muted'}, sl ? 'no data' : slas == null ? 'n/a' : '—')),
-          h('td', {'data-col': 'budget'}, sl && sl.budget != null ? budgetBar(sl.budget, sl.judged ? sl.window : `${sl.window}, not judged: ${sl.note}`) : h('span', {class: 'muted'}, '—')));
+          h('td', {'data-col': 'budget'}, sl && sl.budget != null
+            ? [budgetBar(sl.budget, sl.window), sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
+            : h('span', {class: 'muted'}, '—')));
       });
       table.replaceChildren(h('table', {class: 'tbl', 'data-rows': rows.length},
         h('thead', {}, h('tr', {}, ['Service', 'Health', 'Rate (own unit)', '', 'p99', '', 'Errors', 'SLA achievement', 'Error budget'].map((t) => h('th', {}, t)))),
