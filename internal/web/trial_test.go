@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -314,4 +315,40 @@ func TestBrowserStreamWorkerLost(t *testing.T) {
 		t.Fatalf("did not recover: %v", err)
 	}
 	t.Logf("recovered %v after gmc came back", time.Since(back).Round(10*time.Millisecond))
+}
+
+// TestBrowserStreamSlowToStart: on a busy machine the event stream's
+// worker took more than the heartbeat's grace to start, and the page read
+// "Disconnected" while every query was answered (TestBrowserDisconnected
+// under load: "connection state down before the outage"). Until the stream
+// first opens, gmc's answers count as hearing it.
+func TestBrowserStreamSlowToStart(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	slow := func(r *http.Request) bool {
+		if strings.Contains(r.URL.Path, "events-worker") {
+			time.Sleep(9 * time.Second)
+		}
+		return false
+	}
+	st.refuse.Store(&slow)
+	load(t, ctx, st.URL+"/#/overview?range=live")
+	// Live refreshes every second meanwhile; sample the state for 10 s.
+	var states []string
+	for range 40 {
+		states = append(states, eval[string](t, ctx, `document.getElementById('conn').dataset.state`))
+		time.Sleep(250 * time.Millisecond)
+	}
+	if slices.Contains(states, "down") {
+		t.Errorf("connection states %q while the stream was starting: want never down (every query answered)", states)
+	}
+	if err := poll(ctx, 15*time.Second, `document.getElementById('banner').dataset.stream === 'open'`); err != nil {
+		t.Fatalf("stream never opened: %v", err)
+	}
+	// A hung server is still seen once the stream is there.
+	st.setDown(true)
+	if err := poll(ctx, 3*time.Second, `document.getElementById('conn').dataset.state === 'down'`); err != nil {
+		t.Errorf("no disconnected state within 3s: %v", err)
+	}
+	st.setDown(false)
 }

@@ -196,7 +196,7 @@ function route() {
 const PING_GAP = 4000;
 /** OWN_AFTER is how long (ms) gmc may answer /-/healthy while the shared stream stays silent before this tab opens its own. */
 const OWN_AFTER = 8000;
-const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false, healthyAt: 0,
+const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, error: '', checking: false, healthyAt: 0, streamSeen: false,
   // A first grace for the stream to open on a busy server.
   heardAt: Date.now() + 3000};
 
@@ -220,6 +220,12 @@ function markUp(streamAt) {
   if (streamAt != null) {
     if (conn.down && streamAt < conn.downAt) return;
     conn.heardAt = Math.max(conn.heardAt, streamAt);
+    conn.streamSeen = true;
+  } else if (!conn.streamSeen) {
+    // Until the stream first opens (slow to start on a busy machine: it
+    // read "Disconnected" with every query answered), gmc's answers are
+    // what is heard of it.
+    conn.heardAt = Math.max(conn.heardAt, now);
   } else if (now - conn.heardAt > PING_GAP) return;
   conn.lastOK = now;
   if (!conn.down) return;
