@@ -6,6 +6,7 @@
 package trend
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -36,13 +37,24 @@ type Number = float64
 type WeekOverWeek struct {
 	ThisWeekMean *Number `json:"this_week_mean"`
 	LastWeekMean *Number `json:"last_week_mean"`
-	// Change is (this - last) / |last|; null when either week has no data
-	// or last week's mean is 0.
+	// Change is (this - last) / |last|; null when either week covers less
+	// than MinCoverage of its hours or last week's mean is 0 (Reason says
+	// which).
 	Change *Number `json:"change"`
 	// Coverage is the share of the hours of each week that have a value.
 	ThisWeekCoverage float64 `json:"this_week_coverage"`
 	LastWeekCoverage float64 `json:"last_week_coverage"`
+	// MinCoverage is the share of its hours each week needs for a change
+	// (WeekMinCoverage).
+	MinCoverage float64 `json:"min_coverage"`
+	// Reason says why Change is null; empty when it is set.
+	Reason string `json:"reason,omitempty"`
 }
+
+// WeekMinCoverage is the share of a week's hours that must have a value for
+// the week-over-week change to be worked out: two Friday-evening hours of
+// last week against a whole week read as "down a third" (t-user3).
+const WeekMinCoverage = 0.9
 
 // Peak is one of the highest hourly values.
 type Peak struct {
@@ -201,10 +213,20 @@ func weekOverWeek(points []Point, end time.Time) WeekOverWeek {
 		}
 	}
 	hours := float64(week / time.Hour)
-	w := WeekOverWeek{ThisWeekCoverage: math.Min(1, float64(this.n)/hours), LastWeekCoverage: math.Min(1, float64(last.n)/hours)}
+	w := WeekOverWeek{ThisWeekCoverage: math.Min(1, float64(this.n)/hours), LastWeekCoverage: math.Min(1, float64(last.n)/hours),
+		MinCoverage: WeekMinCoverage}
 	w.ThisWeekMean = this.profile().Mean
 	w.LastWeekMean = last.profile().Mean
-	if w.ThisWeekMean != nil && w.LastWeekMean != nil && *w.LastWeekMean != 0 {
+	switch {
+	case w.LastWeekCoverage < WeekMinCoverage:
+		w.Reason = fmt.Sprintf("last week has %d of its %d hours (%.1f%%); the change needs %.0f%% of each week",
+			last.n, int(hours), 100*w.LastWeekCoverage, 100*WeekMinCoverage)
+	case w.ThisWeekCoverage < WeekMinCoverage:
+		w.Reason = fmt.Sprintf("this week has %d of its %d hours (%.1f%%); the change needs %.0f%% of each week",
+			this.n, int(hours), 100*w.ThisWeekCoverage, 100*WeekMinCoverage)
+	case *w.LastWeekMean == 0:
+		w.Reason = "last week's mean is 0"
+	default:
 		c := (*w.ThisWeekMean - *w.LastWeekMean) / math.Abs(*w.LastWeekMean)
 		w.Change = &c
 	}

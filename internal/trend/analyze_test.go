@@ -2,6 +2,7 @@ package trend
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -73,8 +74,39 @@ func TestWeekOverWeek(t *testing.T) {
 	}
 	// One week of data: no change to report.
 	w = Analyze(hourly(7, func(time.Time) float64 { return 1 }), end, week, nil).WeekOverWeek
-	if w.Change != nil || w.LastWeekMean != nil || w.LastWeekCoverage != 0 {
-		t.Errorf("one week: %+v, want no last week and no change", w)
+	if w.Change != nil || w.LastWeekMean != nil || w.LastWeekCoverage != 0 || w.Reason == "" {
+		t.Errorf("one week: %+v, want no last week, no change and a reason", w)
+	}
+}
+
+// TestWeekOverWeekNeedsCoverage: a week with only a few hours of data gives
+// no change, with the reason (t-user3: two Friday-evening hours of last
+// week against a whole week read "−33.1%").
+func TestWeekOverWeekNeedsCoverage(t *testing.T) {
+	this := hourly(7, func(time.Time) float64 { return 100 })
+	lastTwo := []Point{{T: end.Add(-week - 2*time.Hour), V: 150}, {T: end.Add(-week - time.Hour), V: 150}}
+	w := Analyze(append(lastTwo, this...), end, week, nil).WeekOverWeek
+	if w.Change != nil || w.MinCoverage != WeekMinCoverage || !strings.Contains(w.Reason, "last week has 2 of its 168 hours") {
+		t.Errorf("2 hours of last week: %+v, want no change and the reason", w)
+	}
+	// Last week whole, this week only 150 hours (89 %): still unknown.
+	ps := hourly(14, func(time.Time) float64 { return 100 })
+	ps = ps[:len(ps)-18]
+	w = Analyze(ps, end, week, nil).WeekOverWeek
+	if w.Change != nil || !strings.Contains(w.Reason, "this week has 150 of its 168 hours") {
+		t.Errorf("150 hours of this week: %+v, want no change and the reason", w)
+	}
+	// 152 hours (90.5 %) of each: a change.
+	ps = hourly(14, func(t time.Time) float64 {
+		if t.After(end.Add(-week)) {
+			return 150
+		}
+		return 100
+	})
+	ps = append(ps[16:168], ps[168:168+152]...)
+	w = Analyze(ps, end, week, nil).WeekOverWeek
+	if w.Change == nil || math.Abs(*w.Change-0.5) > 1e-12 || w.Reason != "" {
+		t.Errorf("152 hours of each week: %+v, want change 0.5", w)
 	}
 }
 
