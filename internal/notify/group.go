@@ -130,7 +130,7 @@ func (g *aggrGroup) flush(ctx context.Context) {
 	}
 	var active []*model.Alert // not muted
 	for _, a := range snapshot {
-		if !g.d.silences.Mutes(a.Labels) && !g.d.inhibit.Mutes(a.Labels) {
+		if !g.d.silences.Mutes(a.Labels) && !g.d.inhibit.Mutes(a.Labels) && !g.d.inhibit.Holds(a) {
 			active = append(active, a)
 		}
 	}

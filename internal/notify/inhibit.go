@@ -89,23 +89,35 @@ func (r *InhibitRule) validate(field string) error {
 	return nil
 }
 
+// DefaultInhibitHold is Options.InhibitHold's default: longer than the
+// rules' default 10 s evaluation interval, within which the alerts a source
+// explained (a slow engine's clients) see the same recovery and resolve.
+const DefaultInhibitHold = 15 * time.Second
+
 // inhibitor holds the firing alerts and answers whether an alert is
 // inhibited, as Alertmanager's inhibit.Inhibitor: a source must fire now,
 // and an alert matching both sides of a rule is not inhibited by a source
 // that also matches both sides (two such alerts do not mute each other).
+// Beyond Alertmanager, it remembers sources that resolved within hold
+// (see Holds).
 type inhibitor struct {
 	rules []InhibitRule
 	now   func() time.Time
+	hold  time.Duration
 
 	mu     sync.Mutex
 	firing map[model.Fingerprint]*model.Alert
+	// ended are sources resolved less than hold ago, as last seen firing,
+	// with EndsAt set to when they resolved.
+	ended map[model.Fingerprint]*model.Alert
 }
 
 func newInhibitor(rules []InhibitRule, now func() time.Time) *inhibitor {
-	return &inhibitor{rules: rules, now: now, firing: map[model.Fingerprint]*model.Alert{}}
+	return &inhibitor{rules: rules, now: now, firing: map[model.Fingerprint]*model.Alert{}, ended: map[model.Fingerprint]*model.Alert{}}
 }
 
-// observe records the newest version of alerts (resolved ones are dropped).
+// observe records the newest version of alerts (resolved ones move to
+// ended).
 func (ih *inhibitor) observe(alerts []*model.Alert) {
 	if len(ih.rules) == 0 {
 		return
@@ -116,11 +128,55 @@ func (ih *inhibitor) observe(alerts []*model.Alert) {
 	for _, a := range alerts {
 		fp := a.Fingerprint()
 		if a.ResolvedAt(now) {
+			if _, was := ih.firing[fp]; was {
+				ih.end(fp, a)
+			}
 			delete(ih.firing, fp)
 		} else {
 			ih.firing[fp] = a
+			delete(ih.ended, fp)
 		}
 	}
+}
+
+// end remembers a source that resolved (a: its resolved version) for hold.
+// ih.mu must be held.
+func (ih *inhibitor) end(fp model.Fingerprint, a *model.Alert) {
+	if ih.hold > 0 {
+		ih.ended[fp] = a
+	}
+}
+
+// Holds reports whether a, firing, is held back: a source that resolved
+// less than hold ago would have inhibited it, and a began before that
+// source resolved. The dependants of a recovering service resolve an
+// evaluation or so after it; without the hold, a group flushed in between
+// pages for alerts that were inhibited their whole life (then sends their
+// resolution). A dependant still firing after the hold is notified at its
+// group's next flush. Alertmanager has no hold (Options.InhibitHold < 0).
+func (ih *inhibitor) Holds(a *model.Alert) bool {
+	if len(ih.rules) == 0 || ih.hold <= 0 {
+		return false
+	}
+	now := ih.now()
+	if a.ResolvedAt(now) {
+		return false
+	}
+	ih.mu.Lock()
+	defer ih.mu.Unlock()
+	for k, e := range ih.ended {
+		if now.Sub(e.EndsAt) >= ih.hold {
+			delete(ih.ended, k)
+		}
+	}
+	held := false
+	ih.eachMatch(ih.ended, a.Labels, func(_ model.Fingerprint, src *model.Alert) bool {
+		return !a.StartsAt.Before(src.EndsAt)
+	}, func(model.Fingerprint) bool {
+		held = true
+		return false
+	})
+	return held
 }
 
 // Mutes reports whether an alert firing now inhibits lset.
@@ -133,6 +189,7 @@ func (ih *inhibitor) Mutes(lset model.LabelSet) bool {
 	defer ih.mu.Unlock()
 	for k, a := range ih.firing {
 		if a.ResolvedAt(now) {
+			ih.end(k, a)
 			delete(ih.firing, k)
 		}
 	}
@@ -166,6 +223,13 @@ func (ih *inhibitor) sources(lset model.LabelSet) []model.Fingerprint {
 // under some rule (once per rule it does so), until yield returns false.
 // ih.mu must be held.
 func (ih *inhibitor) eachSource(lset model.LabelSet, now time.Time, yield func(model.Fingerprint) bool) {
+	ih.eachMatch(ih.firing, lset, func(_ model.Fingerprint, src *model.Alert) bool { return src.ResolvedAt(now) }, yield)
+}
+
+// eachMatch calls yield with each alert of sources, skip aside, that
+// inhibits lset under some rule (once per rule), until yield returns false.
+func (ih *inhibitor) eachMatch(sources map[model.Fingerprint]*model.Alert, lset model.LabelSet,
+	skip func(model.Fingerprint, *model.Alert) bool, yield func(model.Fingerprint) bool) {
 	fp := lset.Fingerprint()
 	for i := range ih.rules {
 		r := &ih.rules[i]
@@ -173,8 +237,8 @@ func (ih *inhibitor) eachSource(lset model.LabelSet, now time.Time, yield func(m
 			continue
 		}
 		twoSided := r.SourceMatchers.Matches(lset)
-		for sfp, src := range ih.firing {
-			if sfp == fp || src.ResolvedAt(now) || !r.SourceMatchers.Matches(src.Labels) {
+		for sfp, src := range sources {
+			if sfp == fp || skip(sfp, src) || !r.SourceMatchers.Matches(src.Labels) {
 				continue
 			}
 			if twoSided && r.TargetMatchers.Matches(src.Labels) {

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -79,24 +80,63 @@ func TestInhibitRepeatedIncident(t *testing.T) {
 	}
 }
 
-// TestInhibitSourceResolvesFirst shows what paged the strategies in the
-// demo's second latency incident: the engine's alert resolved one
-// evaluation before theirs, and a strategy group that flushed in between
-// found its alert firing and no longer inhibited (a resolved alert inhibits
-// nothing, as in Alertmanager's inhibitor), so it paged, then resolved.
+// TestInhibitSourceResolvesFirst is what paged the strategies in the
+// demo's latency incidents: the engine's alert resolved one evaluation
+// before theirs, and a strategy group that flushed in between found its
+// alert firing and no longer inhibited (a resolved alert inhibits nothing,
+// as in Alertmanager's inhibitor), so it paged, then resolved. With the
+// hold, the strategy is held back for InhibitHold after the engine
+// resolved: resolving within it pages nothing; still firing after it, it
+// pages (a problem of its own). InhibitHold < 0 is Alertmanager's
+// behaviour.
 func TestInhibitSourceResolvesFirst(t *testing.T) {
-	rec := &recorder{}
-	h := start(t, engineInhibitConfig, map[string][]Notifier{"r": {rec}})
-	strat := h.alert("alertname", "ServiceLatencyHigh", "service", "strategy-a", "severity", "page")
-	engine := h.alert("alertname", "ServiceLatencyHigh", "service", "engine", "severity", "page")
-	h.d.Send(strat, engine)
-	waitFor(t, "the engine's page", func() bool { return rec.count() >= 1 })
-	h.waitFlushes(t, 2)
-	h.clock.Advance(10 * time.Second) // within the alerts' EndsAt (1m)
-	h.d.Send(h.resolved(engine))      // the strategy's still fires
-	waitFor(t, "the engine's resolved notification", func() bool { return rec.count() >= 2 })
-	h.waitFlushes(t, 2) // the strategy's group flushed with its source gone
-	if got := firingPages(rec.notifications()); fmt.Sprint(got) != "[engine strategy-a]" {
-		t.Errorf("firing pages %v, want [engine strategy-a]: a source that resolves first un-mutes its targets", got)
+	run := func(t *testing.T, hold time.Duration, strategyResolves bool) []string {
+		rec := &recorder{}
+		h := start(t, engineInhibitConfig, map[string][]Notifier{"r": {rec}}, func(o *Options) { o.InhibitHold = hold })
+		strat := h.alert("alertname", "ServiceLatencyHigh", "service", "strategy-a", "severity", "page")
+		engine := h.alert("alertname", "ServiceLatencyHigh", "service", "engine", "severity", "page")
+		h.d.Send(strat, engine)
+		waitFor(t, "the engine's page", func() bool { return rec.count() >= 1 })
+		h.waitFlushes(t, 2)
+		h.clock.Advance(10 * time.Second) // within the alerts' EndsAt (1m)
+		h.d.Send(h.resolved(engine))      // the strategy's still fires
+		waitFor(t, "the engine's resolved notification", func() bool { return rec.count() >= 2 })
+		h.waitFlushes(t, 2) // the strategy's group flushed with its source gone
+		h.clock.Advance(time.Second)
+		if strategyResolves {
+			h.d.Send(h.resolved(strat)) // one evaluation later
+			h.waitFlushes(t, 1)         // its last: the group is then empty
+		} else {
+			h.waitFlushes(t, 2)
+			h.clock.Advance(DefaultInhibitHold) // the hold is over
+			h.d.Send(strat)                     // re-sent by the rules, still firing
+			h.waitFlushes(t, 3)
+		}
+		var out []string
+		for _, n := range rec.notifications() {
+			for _, a := range n.Alerts {
+				out = append(out, string(a.Labels["service"])+" "+a.Status)
+			}
+		}
+		sort.Strings(out) // the groups flush independently
+		return out
 	}
+	t.Run("alertmanager", func(t *testing.T) {
+		got := run(t, -1, true)
+		if fmt.Sprint(got) != "[engine firing engine resolved strategy-a firing strategy-a resolved]" {
+			t.Errorf("notified %v: without the hold a source that resolves first un-mutes its targets, as in Alertmanager", got)
+		}
+	})
+	t.Run("held, resolves", func(t *testing.T) {
+		got := run(t, 0, true)
+		if fmt.Sprint(got) != "[engine firing engine resolved]" {
+			t.Errorf("notified %v, want the engine only: the strategy was explained by it its whole life", got)
+		}
+	})
+	t.Run("held, keeps firing", func(t *testing.T) {
+		got := run(t, 0, false)
+		if fmt.Sprint(got) != "[engine firing engine resolved strategy-a firing]" {
+			t.Errorf("notified %v, want the strategy paged once the hold is over", got)
+		}
+	})
 }

@@ -67,6 +67,10 @@ type Options struct {
 	SilencesFile string
 	// SilenceRetention keeps expired silences listed this long; 0 means 5 days.
 	SilenceRetention time.Duration
+	// InhibitHold is how long an alert an inhibition source muted stays
+	// held back after that source resolves (0: DefaultInhibitHold; negative:
+	// none, Alertmanager's behaviour). See inhibitor.Holds.
+	InhibitHold time.Duration
 	// MaxSilences bounds active and pending silences (0: DefaultMaxSilences),
 	// MaxSilenceSizeBytes one silence (0: DefaultMaxSilenceSizeBytes); over
 	// them a new silence is refused with 400, as by Alertmanager's limits.
@@ -179,6 +183,7 @@ func New(opts Options) (*Dispatcher, error) {
 	sil.maxSize = cmp.Or(opts.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
 	d.silences = sil
 	d.inhibit = newInhibitor(cfg.InhibitRules, opts.Now)
+	d.inhibit.hold = max(0, cmp.Or(opts.InhibitHold, DefaultInhibitHold))
 	switch {
 	case opts.HA != nil:
 		d.nlog = opts.HA
