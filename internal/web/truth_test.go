@@ -113,7 +113,28 @@ func TestBrowserSLANotJudged(t *testing.T) {
 	if !strings.Contains(ach, "not judged") {
 		t.Errorf("overview SLA column %q, want it to say not judged", ach)
 	}
+	// Not judged is no verdict: its bars are grey, never the green an
+	// achievement below its objective got from its fill (t-user3 #5).
+	for _, col := range []string{"sla", "budget"} {
+		if cls := eval[string](t, ctx, `document.querySelector('tr[data-service="`+slas[1].Service+`"] [data-col="`+col+`"] .bar').className`); cls != "bar bar-none" {
+			t.Errorf("overview %s bar of the not-judged SLA has class %q, want bar bar-none", col, cls)
+		}
+	}
+	if cls := eval[string](t, ctx, `document.querySelector('tr[data-service="`+slas[0].Service+`"] [data-col="sla"] .bar').className`); cls != "bar bar-good" {
+		t.Errorf("overview SLA bar of the met SLA has class %q, want bar bar-good", cls)
+	}
 	load(t, ctx, st.URL+"/#/sla?range=1h")
+	if err := poll(ctx, 10*time.Second, `document.querySelectorAll('[data-sla="`+slas[1].Name+`"] [data-col="budget"] .bar').length > 0`); err != nil {
+		t.Fatalf("SLA page budget bars: %v", err)
+	}
+	if cls := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-sla="`+slas[1].Name+`"] [data-col="budget"] .bar')].map(e => e.className).filter(c => c !== 'bar bar-none')`); len(cls) > 0 {
+		t.Errorf("SLA page budget bars of the not-judged SLA: %q, want all bar bar-none", cls)
+	}
+	// Burn chips by duration, not by the JSON keys' alphabet (t-user3 #12).
+	chips := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-sla="`+slas[1].Name+`"] .burns b')].map(e => e.textContent)`)
+	if got := strings.Join(chips, " "); got != "5m 30m 1h 2h 6h 1d 3d" {
+		t.Errorf("burn chips %q, want 5m 30m 1h 2h 6h 1d 3d", got)
+	}
 	pill := eval[string](t, ctx, `document.querySelector('[data-sla="`+slas[1].Name+`"] .pill').textContent`)
 	reason := eval[string](t, ctx, `(document.querySelector('[data-sla="`+slas[1].Name+`"] [data-reason]') || {}).textContent || ''`)
 	if pill != "not judged" || !strings.Contains(reason, "only 7m of data") {

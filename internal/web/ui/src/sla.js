@@ -60,12 +60,18 @@ function slaCard(s) {
         h('td', {}, x.window),
         h('td', {class: 'num'}, units.pct9.fmt(x.achievement)),
         h('td', {class: 'num', 'data-col': 'coverage', title: 'share of the window gmc has data for'}, coverage(x)),
-        h('td', {'data-col': 'budget'}, x.error_budget_left == null ? h('span', {class: 'muted'}, 'no data') : budgetBar(x.error_budget_left)),
+        h('td', {'data-col': 'budget'}, x.error_budget_left == null ? h('span', {class: 'muted'}, 'no data') : budgetBar(x.error_budget_left, null, x.met != null)),
         h('td', {class: 'num'}, units.x.fmt(x.burn_rate)),
         h('td', {}, x.met == null ? '–' : x.met ? pill('up', 'met') : pill('down', 'missed')))))),
-    h('div', {class: 'burns'}, Object.entries(s.burn_rates || {}).map(([k, v]) =>
+    h('div', {class: 'burns'}, Object.entries(s.burn_rates || {}).sort(([a], [b]) => windowSeconds(a) - windowSeconds(b)).map(([k, v]) =>
       h('span', {class: 'burn' + (v != null && v >= 14.4 ? ' hot' : v != null && v >= 1 ? ' warm' : '')}, h('b', {}, k), ' ', units.x.fmt(v)))));
   return c.el;
+}
+
+/** windowSeconds is a window key ("5m", "1h", "3d") in seconds, to order the burn chips by. */
+function windowSeconds(k) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)$/.exec(k);
+  return m ? parseFloat(m[1]) * {ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000}[m[2]] : Infinity;
 }
 
 /**

@@ -174,7 +174,10 @@ export function perSec(v, what) {
   return units.rate.fmt(v).replace('/s', ' ' + what + '/s');
 }
 
-/** bar renders a 0..1 fill with a label; tone picks the colour from value. */
+/**
+ * bar renders a 0..1 fill with a label; tone picks the colour from value
+ * unless given ('none' is grey: a figure not judged is no verdict).
+ */
 export function bar(frac, label, tone) {
   const f = frac == null || !isFinite(frac) ? 0 : Math.max(0, Math.min(1, frac));
   const t = tone || (frac == null ? 'none' : frac < 0.25 ? 'bad' : frac < 0.5 ? 'warn' : 'good');
@@ -193,10 +196,13 @@ export function reEsc(s) {
   return String(s).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** budgetBar shows the budget left; a spent budget reads "exhausted (−x %)". */
-export function budgetBar(b, win) {
-  if (b <= 0) return bar(0, `exhausted (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, 'bad');
-  return bar(b, `${num(b * 100)}% left${win ? ' · ' + win : ''}`);
+/**
+ * budgetBar shows the budget left; a spent budget reads "exhausted (−x %)".
+ * A window not judged (too little data) is grey: judged says whether it is.
+ */
+export function budgetBar(b, win, judged = true) {
+  if (b <= 0) return bar(0, `exhausted (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, judged ? 'bad' : 'none');
+  return bar(b, `${num(b * 100)}% left${win ? ' · ' + win : ''}`, judged ? null : 'none');
 }
 
 /** unavailable is the clean "not available yet" note for a missing endpoint (it answered 404). */

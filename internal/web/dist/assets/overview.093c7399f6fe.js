@@ -113,11 +113,11 @@ export function mount(main, ctx) {
           // The bars say the figure and its window; a window not judged
           // says so, with why, on a line of its own (a bar cut it off).
           h('td', {'data-col': 'sla'}, sl && sl.ach != null
-            ? [bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} · ${sl.window}`, !sl.judged ? null : sl.ach >= sl.objective ? 'good' : 'bad'),
+            ? [bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} · ${sl.window}`, !sl.judged ? 'none' : sl.ach >= sl.objective ? 'good' : 'bad'),
               sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
             : h('span', {class: 'muted'}, sl ? 'no data' : slas == null ? 'n/a' : '—')),
           h('td', {'data-col': 'budget'}, sl && sl.budget != null
-            ? [budgetBar(sl.budget, sl.window), sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
+            ? [budgetBar(sl.budget, sl.window, sl.judged), sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
             : h('span', {class: 'muted'}, '—')));
       });
       table.replaceChildren(h('table', {class: 'tbl', 'data-rows': rows.length},
