@@ -75,6 +75,10 @@ type Response struct {
 	// the part of it that has passed (and has data); nil when that part
 	// has no value.
 	CurrentHour *CurrentHour `json:"current_hour"`
+	// PartialHours are the window's hours (Unix seconds, the hour's end)
+	// whose raw samples span less than HourMinCoverage of the hour: they
+	// are in Series but not in the profiles and peaks.
+	PartialHours []float64 `json:"partial_hours"`
 	// Note says in words what the answer covers when not every hour of the
 	// window has a value (a young install, a gap); empty otherwise.
 	Note string `json:"note,omitempty"`
@@ -168,6 +172,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		expr = Expr(label, svc, metric, kind, agg)
 		points, err = h.hourly(r.Context(), expr, start, end)
 	}
+	if err == nil && len(points) > 0 {
+		err = h.markPartial(r.Context(), label, svc, metric, points)
+	}
 	if err == nil {
 		cur, err = h.currentHour(r.Context(), label, svc, metric, kind, agg, end, now)
 	}
@@ -187,15 +194,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := Response{
 		Service: svc, Metric: metric, Window: wname, Kind: kind, Agg: agg, Expr: expr,
-		Start:       float64(end.Add(-window + Step).Unix()),
-		End:         float64(end.Unix()),
-		StepSeconds: Step.Seconds(),
-		Series:      [][2]float64{},
-		Analysis:    Analyze(points, end, window, limit),
+		Start:        float64(end.Add(-window + Step).Unix()),
+		End:          float64(end.Unix()),
+		StepSeconds:  Step.Seconds(),
+		Series:       [][2]float64{},
+		PartialHours: []float64{},
+		Analysis:     Analyze(points, end, window, limit),
 	}
 	for _, p := range points {
 		if p.T.After(end.Add(-window)) {
 			resp.Series = append(resp.Series, [2]float64{float64(p.T.Unix()), p.V})
+			if p.Partial {
+				resp.PartialHours = append(resp.PartialHours, float64(p.T.Unix()))
+			}
 		}
 	}
 	resp.Coverage = float64(len(resp.Series)) / float64(window/Step)
@@ -210,6 +221,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(resp.Series) < hours:
 		resp.Note = fmt.Sprintf("%d of the window's %d whole hours have data (the first at %s UTC): profiles, peaks and forecast use those only",
 			len(resp.Series), hours, time.Unix(int64(resp.Series[0][0]), 0).UTC().Format("2006-01-02 15:04"))
+	}
+	if n := len(resp.PartialHours); n > 0 {
+		if resp.Note != "" {
+			resp.Note += "; "
+		}
+		resp.Note += fmt.Sprintf("%d of those hours have data for less than %.0f%% of the hour (partial_hours) and are left out of the profiles and peaks",
+			n, 100*HourMinCoverage)
 	}
 	b, err := json.Marshal(resp)
 	if err != nil {
@@ -259,6 +277,77 @@ func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time)
 		}
 	}
 	return out, nil
+}
+
+// markPartial sets Partial on the points whose hour the raw samples of the
+// selected series span less than HourMinCoverage of. An hour's span is from
+// its first to its last sample (in (T-1h, T], as the hourly rate reads them)
+// widened by one mean interval, so evenly spaced samples filling the hour
+// span all of it; one sample spans nothing. The best-covered series counts.
+// Hours with no raw samples (older than the raw data's retention: the
+// values come from a downsampled tier) are taken as whole.
+func (h *Handler) markPartial(ctx context.Context, label, svc, metric string, points []Point) error {
+	hour := Step.Milliseconds()
+	mint, maxt := points[0].T.UnixMilli()-hour+1, points[len(points)-1].T.UnixMilli()
+	q, err := h.opts.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return fmt.Errorf("open querier: %w", err)
+	}
+	defer q.Close()
+	// No hints: the raw samples, never a tier's aggregates.
+	ss := q.Select(ctx, false, nil,
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
+		labels.MustNewMatcher(labels.MatchEqual, label, svc))
+	best := map[int64]float64{}  // hour end → best coverage
+	seen := map[int64]struct{}{} // hours with any raw sample
+	type span struct {
+		first, last int64
+		n           int
+	}
+	var it chunkenc.Iterator
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		cur, curEnd := span{}, int64(math.MinInt64)
+		flush := func() {
+			if cur.n == 0 {
+				return
+			}
+			seen[curEnd] = struct{}{}
+			c := 0.0
+			if cur.n > 1 {
+				d := float64(cur.last - cur.first)
+				c = math.Min(1, (d+d/float64(cur.n-1))/float64(hour))
+			}
+			best[curEnd] = math.Max(best[curEnd], c)
+		}
+		for vt := it.Seek(mint); vt != chunkenc.ValNone; vt = it.Next() {
+			t := it.AtT()
+			if t > maxt {
+				break
+			}
+			e := (t + hour - 1) / hour * hour // the end of the hour t is in, (e-1h, e]
+			if e != curEnd {
+				flush()
+				cur, curEnd = span{first: t}, e
+			}
+			cur.last = t
+			cur.n++
+		}
+		flush()
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", metric, err)
+		}
+	}
+	if err := ss.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", metric, err)
+	}
+	for i := range points {
+		e := points[i].T.UnixMilli()
+		if _, ok := seen[e]; ok && best[e] < HourMinCoverage {
+			points[i].Partial = true
+		}
+	}
+	return nil
 }
 
 // currentHour evaluates the hour in progress at now: Expr's figure over

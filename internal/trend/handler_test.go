@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,4 +248,68 @@ func TestTrendsFirstHour(t *testing.T) {
 	// A service with no data at all is still not found.
 	var body struct{ Status, Error string }
 	get(t, srv.URL+"/trends/none?metric=fresh_total", 404, &body)
+}
+
+// TestTrendsPartialHourIsNoPeak: a service that starts 4 minutes before an
+// hour ends at 2400/s (t-user3: "Peak 163/s, hour ending 18:00") has that
+// hour in the series, as the rate the hour saw, but marked partial and left
+// out of the peaks and profiles: 10 minutes later there is no peak yet, two
+// hours later the whole hour after it is the peak.
+func TestTrendsPartialHourIsNoPeak(t *testing.T) {
+	first := end.Add(-4 * time.Minute)
+	now := end.Add(2*time.Hour + 10*time.Minute)
+	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	app := st.AppenderV2(context.Background())
+	c := labels.FromStrings("__name__", "young_total", "service", "young")
+	for ts, v := first, 0.0; !ts.After(now); ts, v = ts.Add(time.Second), v+2400 {
+		if ts.After(end.Add(time.Hour)) && ts.Before(end.Add(time.Hour+5*time.Minute)) {
+			continue // a 5-minute gap: the hour ending end+2h is still 92 % covered
+		}
+		if _, err := app.Append(0, c, 0, ts.UnixMilli(), v, nil, nil, promstorage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := query.New(query.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(end.Add(10 * time.Minute).UnixNano())
+	h := NewHandler(Options{Queryable: st, Engine: q.Engine(), Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
+	mux := http.NewServeMux()
+	httpapi.Mount(mux, h.Routes())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	var r Response
+	get(t, srv.URL+"/trends/young?metric=young_total", 200, &r)
+	if len(r.Series) != 1 || len(r.Peaks) != 0 || len(r.PartialHours) != 1 {
+		t.Errorf("10 minutes into the first whole hour: series %v, peaks %+v, partial %v; want the diluted hour, partial, and no peak",
+			r.Series, r.Peaks, r.PartialHours)
+	}
+	clock.Store(now.UnixNano())
+	r = Response{}
+	get(t, srv.URL+"/trends/young?metric=young_total", 200, &r)
+	if len(r.Series) != 3 || r.Series[0][0] != float64(end.Unix()) || r.Series[0][1] > 200 {
+		t.Fatalf("series %v, want the diluted hour ending %v then two whole hours", r.Series, end)
+	}
+	if len(r.PartialHours) != 1 || r.PartialHours[0] != float64(end.Unix()) {
+		t.Errorf("partial hours %v, want only %v (4 minutes of data)", r.PartialHours, end.Unix())
+	}
+	if len(r.Peaks) != 1 || r.Peaks[0].Time == float64(end.Unix()) || math.Abs(r.Peaks[0].Value-2400) > 1e-6 {
+		t.Errorf("peaks %+v, want one whole hour at 2400/s", r.Peaks)
+	}
+	if p := r.HourOfDay[0]; p.Samples != 0 {
+		t.Errorf("hour 0 profile %+v, want no samples (its hour is partial)", p)
+	}
+	if !strings.Contains(r.Note, "partial_hours") {
+		t.Errorf("note %q does not say hours were left out", r.Note)
+	}
 }
