@@ -357,7 +357,7 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, di
 		}
 	}
 	if m, err := mem.VirtualMemoryWithContext(ctx); err == nil {
-		o.MemAvailable = float64(m.Available)
+		o.MemAvailable, o.MemTotal = float64(m.Available), float64(m.Total)
 	}
 	fmt.Fprintf(out, "Writing %s of history into %s…\n", model.Duration(span), dir)
 	started := time.Now()

@@ -44,13 +44,13 @@ type HistoryOptions struct {
 	Seed     int64
 	Logger   *slog.Logger
 	// Host is the agent's instance label (the host name) and RootDevice,
-	// RootFSType, RootAvail, RootSize, MemAvailable describe the host now,
-	// so the backfilled host series end where the live agent's begin.
-	// Zero values get plausible stand-ins.
+	// RootFSType, RootAvail, RootSize, MemAvailable, MemTotal describe the
+	// host now, so the backfilled host series end where the live agent's
+	// begin. Zero values get plausible stand-ins.
 	Host                   string
 	RootDevice, RootFSType string
 	RootAvail, RootSize    float64
-	MemAvailable           float64
+	MemAvailable, MemTotal float64
 }
 
 // HistoryResult says what Backfill wrote.
@@ -263,8 +263,13 @@ func (g *historyGen) addHost() {
 	if o.MemAvailable <= 0 {
 		o.MemAvailable = 8 << 30
 	}
+	if o.MemTotal < o.MemAvailable {
+		o.MemTotal = 2 * o.MemAvailable
+	}
+	// The live agent's labels: instance and job (its external labels) and
+	// host (its pusher's, the host name), which the host page selects on.
 	node := func(name string, kv ...string) labels.Labels {
-		return labels.FromStrings(append([]string{"__name__", name, "instance", host, "job", "gmc-agent"}, kv...)...)
+		return labels.FromStrings(append([]string{"__name__", name, "instance", host, "job", "gmc-agent", sdk.HostLabel, host}, kv...)...)
 	}
 	fs := []string{"device", o.RootDevice, "mountpoint", "/", "fstype", o.RootFSType}
 	perDay := math.Min(0.01*o.RootSize, (o.RootSize-o.RootAvail)/(o.Span.Hours()/24+1))
@@ -273,8 +278,9 @@ func (g *historyGen) addHost() {
 			return math.Max(0, 0.3+1.6*load+0.15*g.rng.NormFloat64())
 		}},
 		histSeries{node("node_memory_MemAvailable_bytes"), func(_ time.Time, _, load float64) float64 {
-			return o.MemAvailable * (1.1 - 0.2*load) * (1 + 0.01*g.rng.NormFloat64())
+			return math.Min(o.MemTotal, o.MemAvailable*(1.1-0.2*load)*(1+0.01*g.rng.NormFloat64()))
 		}},
+		histSeries{node("node_memory_MemTotal_bytes"), func(time.Time, float64, float64) float64 { return o.MemTotal }},
 		histSeries{node("node_filesystem_size_bytes", fs...), func(time.Time, float64, float64) float64 { return o.RootSize }},
 		histSeries{node("node_filesystem_avail_bytes", fs...), func(t time.Time, _, _ float64) float64 {
 			days := o.End.Sub(t).Hours() / 24

@@ -84,6 +84,21 @@ func TestBackfillWritesAQueryableHistory(t *testing.T) {
 	if math.Abs(count-ordersInHour)/ordersInHour > 0.1 {
 		t.Errorf("latency observations %.0f vs orders %.0f in an hour", count, ordersInHour)
 	}
+	// The host page (ui/src/queries.js host()) selects the agent's series by
+	// host: the history's node series carry it, so its Load, Memory and
+	// Filesystem charts cover the backfilled days (t-user3 #8: a single
+	// dot at now).
+	for _, expr := range []string{
+		`{__name__=~"node_load1|node_load5|node_load15", host="h1"}`,
+		`sum(node_memory_MemTotal_bytes{host="h1"} - node_memory_MemAvailable_bytes{host="h1"})`,
+		`100 * (1 - max by (mountpoint) (node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs", host="h1"}) / max by (mountpoint) (node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs", host="h1"}))`,
+	} {
+		for _, ts := range []time.Time{end.Add(-71 * time.Hour), end} {
+			if v := at(expr, ts); v <= 0 || math.IsNaN(v) {
+				t.Errorf("%s at %s = %v, want a positive value from the history", expr, ts, v)
+			}
+		}
+	}
 	// The disk ends at today's free space and fills towards it.
 	last := at(`node_filesystem_avail_bytes{instance="h1",mountpoint="/"}`, end)
 	first := at(`node_filesystem_avail_bytes{instance="h1",mountpoint="/"}`, end.Add(-71*time.Hour))
