@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -131,5 +132,53 @@ func TestBrowserRisk(t *testing.T) {
 	load(t, ctx, st.URL+"/#/risk/"+webtest.BacktestAccount+"?range=15m")
 	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="PnL"] .kpi-sub').textContent`); !strings.Contains(txt, "not in the desk total") {
 		t.Errorf("backtest account PnL tile says %q, want it marked out of the desk total", txt)
+	}
+}
+
+// TestBrowserRiskDrawdownPeak: the desk drawdown tile and the Drawdown
+// chart took their peak from the chart's step samples, so a peak between
+// two steps was lost: the tile read 0 USD with the raw desk 154 USD below
+// its peak (t-user3 #2). A PnL that rises to 1000 between two of the 1h
+// range's 12 s steps and falls back to 100 is 900 below its peak, in the
+// table, the tile and the chart alike.
+func TestBrowserRiskDrawdownPeak(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	push := func(v int) {
+		textPush(t, st, "dd-test", fmt.Sprintf("# TYPE gmc_pnl gauge\ngmc_pnl{account=\"acct-dd\",strategy=\"spike\"} %d\n", v))
+	}
+	push(100)
+	// The spike lives 1.5 s, 3 to 4.5 s after a 12 s step boundary: no
+	// step's sample sees it.
+	for i := 0; i < 70 && time.Now().Unix()%12 != 3; i++ {
+		time.Sleep(200 * time.Millisecond)
+	}
+	push(1000)
+	time.Sleep(1500 * time.Millisecond)
+	push(100)
+	time.Sleep(time.Second)
+	if raw := instant(t, st, `max_over_time(gmc_pnl{account="acct-dd"}[5m])`); raw != 1000 {
+		t.Fatalf("raw peak %v, want 1000 (the fixture's spike)", raw)
+	}
+	load(t, ctx, st.URL+"/#/risk?range=1h")
+	if err := poll(ctx, 10*time.Second, `(document.querySelector('[data-kpi="Desk drawdown"] .kpi-value') || {textContent: ''}).textContent.includes('(no currency)')`); err != nil {
+		t.Fatalf("desk drawdown tile: %v", err)
+	}
+	tile := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk drawdown"] .kpi-value').textContent`)
+	if !strings.Contains(tile, "900 (no currency)") {
+		t.Errorf("desk drawdown tile %q, want 900 (no currency) for acct-dd", tile)
+	}
+	row := eval[float64](t, ctx, `Number(document.querySelector('tr[data-account="acct-dd"] td[data-col="drawdown"]').dataset.value)`)
+	if row != 900 {
+		t.Errorf("table drawdown %v, want 900", row)
+	}
+	chart := eval[float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="drawdown"]').chart.u; const i = u.series.findIndex(s => String(s.label).startsWith('acct-dd')); const d = u.data[i]; return d[d.length - 1]; })()`)
+	if chart != 900 {
+		t.Errorf("drawdown chart's last acct-dd value %v, want 900", chart)
+	}
+	screenshot(t, ctx, artifacts(t), "risk-drawdown-peak")
+	load(t, ctx, st.URL+"/#/risk/acct-dd?range=1h")
+	if err := poll(ctx, 10*time.Second, `(document.querySelector('[data-kpi="Drawdown"] .kpi-value') || {textContent: ''}).textContent === '900 (no currency)'`); err != nil {
+		t.Errorf("account drawdown tile %q, want 900 (no currency): %v", eval[string](t, ctx, `(document.querySelector('[data-kpi="Drawdown"] .kpi-value') || {}).textContent || ''`), err)
 	}
 }

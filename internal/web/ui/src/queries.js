@@ -185,6 +185,13 @@ export function risk(scope) {
     limit: `min by (account, strategy, kind) (gmc_risk_limit${s})`,
     // The highest raw PnL in the range r: drawdown now is peak − PnL now.
     peak: (r) => `sum by (account, strategy) (max_over_time(gmc_pnl${s}[${r}]))`,
+    // The highest PnL summed by `by` within each step's window, read every
+    // res (a subquery: a peak between two steps is kept), for a chart's
+    // running peak. extra narrows the series (the desk's live accounts).
+    stepPeak: (by, step, res, extra) => {
+      const sel = [...m, ...(extra ? [extra] : [])];
+      return `max_over_time(sum by (${by}) (gmc_pnl${sel.length ? `{${sel.join(', ')}}` : ''})[${step}s:${res}s])`;
+    },
   };
 }
 

@@ -5,7 +5,7 @@
 // kept out of the desk's totals.
 import {query, queryRange, align, last} from './api.js';
 import {LineChart, panel, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, kpi, pill} from './util.js';
+import {h, units, kpi, pill, reEsc} from './util.js';
 import * as Q from './queries.js';
 
 /** money formats an amount with its currency: "−1.2M USD"; says so when the account states none. */
@@ -23,15 +23,26 @@ export function scopeOf(arg) {
 
 /**
  * drawdown is, at each point, how far the series is below its running
- * peak within the range (0 at a new high).
+ * peak within the range (0 at a new high). peaks, when given, are the
+ * highest values within each step's window: a peak between two of the
+ * steps' samples counts (the step samples alone lost it, t-user3 #2).
  */
-export function drawdown(ys) {
+export function drawdown(ys, peaks) {
   let peak = -Infinity;
-  return ys.map((v) => {
+  return ys.map((v, i) => {
+    const p = peaks ? peaks[i] : null;
+    if (p != null) peak = Math.max(peak, p);
     if (v == null) return null;
     peak = Math.max(peak, v);
     return peak - v;
   });
+}
+
+/** highest is the largest of the values given (ignoring gaps), or null. */
+function highest(...lists) {
+  let m = null;
+  for (const l of lists) for (const v of l || []) if (v != null && (m == null || v > m)) m = v;
+  return m;
 }
 
 function addYs(a, b) {
@@ -79,10 +90,15 @@ export function mount(main, ctx) {
     async refresh(w, signal) {
       const q = Q.risk(scope);
       const R = Math.max(1, Math.round(w.end - w.start)) + 's';
-      const [pnl, exp, lim, info, pnlNow, peak] = await Promise.all([
+      // Peaks within each step, read at a twentieth of a step (at least
+      // 1s: the demo's and a scrape's raw interval) for the drawdown.
+      const res = Math.max(1, Math.round(w.step / 20));
+      const groupBy = level === 'desk' ? 'account' : 'account, strategy';
+      const [pnl, exp, lim, info, pnlNow, peak, gPeak] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
         // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
         ...[Q.riskAccounts(R), q.pnl, q.peak(R)].map((e) => query(e, w.gend != null ? null : w.end, signal)),
+        queryRange(q.stepPeak(groupBy, w.step, res), w, signal),
       ]);
       // Accounts: currency and mode as stated in gmc_account_info; an
       // account that states none is live (its name saying "backtest" makes
@@ -151,15 +167,18 @@ export function mount(main, ctx) {
         c.card.note.textContent = series.length > 10 ? `top 10 of ${series.length}` : note;
         c.chart.update(P.xs, t);
       };
+      // Each group's peak within each step (the chart's running peak).
+      const GP = align(gPeak, w);
+      const gPeaks = new Map(gPeak.map((s, i) => [level === 'desk' ? s.metric.account || '' : s.metric.strategy || '', GP.ys[i]]));
       const pnlS = [];
       const ddS = [];
       const otherS = [];
-      for (const g of groups.values()) {
+      for (const [gk, g] of groups) {
         const ys = sumOf(g.rows, 'pnl');
         if (!ys) continue;
         if (level === 'desk' && g.mode !== 'live') { otherS.push({label: lbl(g), data: ys}); continue; }
         pnlS.push({label: lbl(g), data: ys});
-        ddS.push({label: lbl(g), data: drawdown(ys)});
+        ddS.push({label: lbl(g), data: drawdown(ys, gPeaks.get(gk))});
       }
       show(C.pnl, pnlS, level === 'desk' ? 'live accounts' : by);
       C.other.card.el.hidden = !otherS.length;
@@ -225,10 +244,26 @@ export function mount(main, ctx) {
         if (other.length) {
           tiles.push(kpi('Backtest / paper PnL', curText(perCur(other, (r) => r.pnlNow)), null, 'not in the desk total'));
         }
+        // Drawdown now: the desk's peak in the range (read between the
+        // steps, as the table's max_over_time) less its PnL now.
         const deskPnl = new Map();
         for (const r of live) if (r.pnl) deskPnl.set(r.currency, addYs(deskPnl.get(r.currency), r.pnl));
-        const ddNow = new Map([...deskPnl].map(([c, ys]) => [c, last(drawdown(ys))]));
-        const ddMax = new Map([...deskPnl].map(([c, ys]) => [c, Math.max(0, ...drawdown(ys).filter((v) => v != null))]));
+        const cs = [...deskPnl.keys()].sort();
+        const dPeaks = await Promise.all(cs.map((c) => {
+          const re = [...new Set(live.filter((r) => r.currency === c).map((r) => r.account))].map(reEsc).join('|');
+          return queryRange(q.stepPeak('', w.step, res, `account=~${JSON.stringify(re)}`), w, signal);
+        }));
+        const ddNow = new Map();
+        const ddMax = new Map();
+        cs.forEach((c, i) => {
+          const ys = deskPnl.get(c);
+          const pk = dPeaks[i].length ? align(dPeaks[i], w).ys[0] : null;
+          const top = highest(pk, ys);
+          const now = pnlLive.get(c);
+          const dn = top == null || now == null ? last(drawdown(ys, pk)) : Math.max(0, top - now);
+          ddNow.set(c, dn);
+          ddMax.set(c, Math.max(0, dn ?? 0, ...drawdown(ys, pk).filter((v) => v != null)));
+        });
         tiles.push(kpi('Desk drawdown', curText(ddNow), null, `max in range ${curText(ddMax)}`));
         tiles.push(kpi('Gross exposure', curText(grossLive), null, 'live accounts'));
       } else {
@@ -240,9 +275,13 @@ export function mount(main, ctx) {
           m.mode !== 'live' ? `${m.mode} account: not in the desk total` : `${m.currency || 'no currency stated'} · live`, one));
         let sum = null;
         for (const r of rs) if (r.pnl) sum = addYs(sum, r.pnl);
-        const dd = sum ? drawdown(sum) : [];
+        const tp = await queryRange(q.stepPeak('', w.step, res), w, signal);
+        const pk = tp.length ? align(tp, w).ys[0] : null;
+        const dd = sum ? drawdown(sum, pk) : [];
+        const top = highest(pk, sum);
+        const dn = top != null && one != null ? Math.max(0, top - one) : last(dd);
         const cur = m.currency;
-        tiles.push(kpi('Drawdown', money(last(dd), cur), null, `max in range ${money(dd.length ? Math.max(0, ...dd.filter((v) => v != null)) : null, cur)}`, last(dd)));
+        tiles.push(kpi('Drawdown', money(dn, cur), null, `max in range ${money(dd.length ? Math.max(0, dn ?? 0, ...dd.filter((v) => v != null)) : null, cur)}`, dn));
         tiles.push(kpi('Gross exposure', curText(perCur(rs, (r) => last(r.gross || []))), null, 'now'));
       }
       tiles.push(kpi('Limit utilisation', wu == null ? 'no limit' : units.pct.fmt(wu), wu == null ? null : wu >= 100 ? 'bad' : wu >= 80 ? 'warn' : 'good',
