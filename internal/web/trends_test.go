@@ -253,9 +253,18 @@ func TestBrowserTrendsTooShort(t *testing.T) {
 			SpanHours float64 `json:"span_hours"`
 			NeedHours float64 `json:"need_hours"`
 		} `json:"forecast"`
+		WeekOverWeek struct {
+			Reason string `json:"reason"`
+		} `json:"week_over_week"`
+		PartialHours []float64 `json:"partial_hours"`
 	}
 	if code := getJSON(t, base+"/trends/"+demo.ServiceGateway+"?metric=gmc_orders_total&window=7d", &api); code != 200 {
 		t.Fatalf("GET /trends: %d", code)
+	}
+	// The history ends 1h10m before the live data begin, and neither edge
+	// is on the hour: both edge hours are partial, and there is no last week.
+	if api.WeekOverWeek.Reason == "" || len(api.PartialHours) == 0 {
+		t.Fatalf("week over week reason %q, partial hours %v; want a reason and partial hours", api.WeekOverWeek.Reason, api.PartialHours)
 	}
 	if api.Forecast.Status != "insufficient_history" || api.Forecast.SpanHours >= 72 || api.Forecast.NeedHours != 72 {
 		t.Fatalf("forecast %+v, want insufficient_history: under 72 h of the 72 needed", api.Forecast)
@@ -264,6 +273,12 @@ func TestBrowserTrendsTooShort(t *testing.T) {
 	want := fmt.Sprintf("not enough history: %s h of the 72 h needed", strconv.FormatFloat(api.Forecast.SpanHours, 'f', -1, 64))
 	if txt := eval[string](t, ctx, `(document.querySelector('[data-refused]') || {}).textContent || ''`); !strings.Contains(txt, want) {
 		t.Errorf("forecast says %q, want %q", txt, want)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="Week over week"]').textContent`); !strings.Contains(txt, api.WeekOverWeek.Reason) {
+		t.Errorf("Week over week tile %q, want the API's reason %q", txt, api.WeekOverWeek.Reason)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="Peak"]').textContent`); !strings.Contains(txt, fmt.Sprintf("%d partial hour", len(api.PartialHours))) {
+		t.Errorf("Peak tile %q, want it to say %d partial hours were left out", txt, len(api.PartialHours))
 	}
 	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="Trend"]').textContent`); !strings.Contains(txt, "not enough history") || strings.Contains(txt, "/ day") {
 		t.Errorf("Trend tile %q, want not enough history and no slope", txt)

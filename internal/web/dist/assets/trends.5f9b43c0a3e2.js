@@ -127,12 +127,16 @@ export function mount(main, ctx) {
     const wow = t.week_over_week || {};
     const what = t.kind === 'counter' ? `${t.agg} of per-second rates over each hour` : `${t.agg} of hourly averages`;
     const ch = wow.change;
+    // Hours with data for only part of the hour: in the chart, not in the peaks and profiles.
+    const partial = (t.partial_hours || []).length;
     // Too few points, or too short a span (less than three daily cycles): no line is fitted, and the page says why.
     const unfitted = f.status === 'insufficient_data' || f.status === 'insufficient_history';
     kpis.replaceChildren(
       kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
-        ch == null ? 'needs two weeks of data' : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
-      kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null, t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : ''),
+        ch == null ? (wow.reason || 'needs two weeks of data') : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
+      kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null,
+        [t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : '',
+          partial ? `${partial} partial hour${partial > 1 ? 's' : ''} left out (under 90 % of the hour has data)` : ''].filter(Boolean).join(' · ')),
       kpi('Trend', unfitted ? 'not enough history' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
         unfitted ? tooShort(f) : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)} · fitted on ${spanText(f)}`, unfitted ? null : f.slope_per_day),
       kpi('This hour so far', t.current_hour ? unit.fmt(t.current_hour.value) : '–', null,
