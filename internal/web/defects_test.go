@@ -332,3 +332,50 @@ func TestBrowserDeskOrdersEntryDown(t *testing.T) {
 		t.Errorf("desk orders with the entry service back: %q, want a rate", val)
 	}
 }
+
+// TestBrowserCappedWhileDown: a p99 past the last finite bucket kept its
+// "> last edge" only while the service had series now: the edges were
+// read with an instant query, so during an outage the market-data feed's
+// p99 read an exact 81.9 ms (t-user3 #6). The edges are now those of the
+// series seen in the range.
+func TestBrowserCappedWhileDown(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	for i := 1; i <= 2; i++ {
+		textPush(t, st, "gone-engine", fmt.Sprintf(`# TYPE gmc_order_latency_seconds histogram
+gmc_order_latency_seconds_bucket{le="0.001"} 0
+gmc_order_latency_seconds_bucket{le="0.01"} %d
+gmc_order_latency_seconds_bucket{le="+Inf"} %d
+gmc_order_latency_seconds_sum %d
+gmc_order_latency_seconds_count %d
+`, i, 100*i, 5*i, 100*i))
+		if i == 1 {
+			time.Sleep(1500 * time.Millisecond)
+		}
+	}
+	// The service goes away: its group is deleted, so it has no series now.
+	req, err := http.NewRequest(http.MethodDelete, st.URL+"/metrics/job/test/service/gone-engine", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("delete the group: %s", resp.Status)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := instant(t, st, `count(gmc_order_latency_seconds_bucket{service="gone-engine"}) or vector(0)`); n != 0 {
+		t.Fatalf("%v bucket series now after the delete, want none (the service down)", n)
+	}
+	load(t, ctx, st.URL+"/#/service/gone-engine?range=15m")
+	if err := poll(ctx, 10*time.Second, `!!document.querySelector('[data-stats="latency"] tr[data-series="p99"] [data-stat="max"]')`); err != nil {
+		t.Fatalf("latency legend: %v", err)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-stats="latency"] tr[data-series="p99"] [data-stat="max"]').textContent`); txt != "> 10 ms" {
+		t.Errorf("latency legend p99 max %q with the service gone, want \"> 10 ms\" (its p99 lay past the last bucket)", txt)
+	}
+	screenshot(t, ctx, artifacts(t), "capped-while-down")
+}

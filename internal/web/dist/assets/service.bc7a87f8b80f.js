@@ -42,6 +42,7 @@ export function mount(main, ctx) {
   // "> edge".
   let edges = null;
   let edgesAt = 0;
+  let edgesKey = '';
   // The label look-ups of the service's hosts: {key, at, p}.
   let hostLook = null;
 
@@ -80,10 +81,14 @@ export function mount(main, ctx) {
         }
         return {native: false, r: []};
       };
-      // The bucket edges ("> last edge"), re-read every minute.
-      const edgesP = !edges || Date.now() - edgesAt > 60e3
+      // The bucket edges ("> last edge") of the series seen in the range
+      // (a service down now has none now), re-read every minute and for
+      // another range.
+      const ekey = `${wlen}/${w.gend != null ? 'now' : w.end}`;
+      const edgesP = !edges || edgesKey !== ekey || Date.now() - edgesAt > 60e3
         ? Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
-          .map((m) => now(Q.edges(m, sel)))).then(([eo, er, ef]) => ({order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')}))
+          .map((m) => query(Q.edges(m, sel, '', Math.max(1, Math.round(w.end - w.start)) + 's'), w.gend != null ? null : w.end, signal)))
+          .then(([eo, er, ef]) => ({order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')}))
         : null;
       // The service's hosts change seldom: looked up again every
       // HOSTS_EVERY (Live asked twice a second), and at once for another window.
@@ -125,6 +130,7 @@ export function mount(main, ctx) {
       if (newEdges) {
         edges = newEdges;
         edgesAt = Date.now();
+        edgesKey = ekey;
       }
       const st = (status.services || []).find((s) => s.service === name);
       head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),

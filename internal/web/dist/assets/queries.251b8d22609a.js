@@ -95,15 +95,18 @@ export function service(name, rw, hostSel, hostBy) {
 
 /**
  * edges are the finite bucket edges of the classic latency histograms
- * (count by (le), le ≠ +Inf) of one service (sel) or, with by, of all.
+ * (count by (le), le ≠ +Inf) of one service (sel) or, with by, of all;
+ * with a range r, of the series seen in it (last_over_time): a service
+ * down now has no series now, and its p99 lost its "> last edge".
  */
-export function edges(metric, sel, by) {
+export function edges(metric, sel, by, r) {
   const b = by ? `${by}, le` : 'le';
   const m = sel ? sel.replace(/^\{/, '{le!="+Inf", ') : '{le!="+Inf"}';
+  const over = (e) => (r ? `last_over_time(${e}[${r}])` : e);
   // Where the native histogram exists the quantiles come from it (see
   // quantileBy), and its buckets go past the classic ones' last edge: no
   // cap there (a 2.8 s p99 read "> 1 s").
-  return `count by (${b}) (${metric}_bucket${m}) unless on (${by || ''}) count by (${by || ''}) (${metric}${sel || ''})`;
+  return `count by (${b}) (${over(metric + '_bucket' + m)}) unless on (${by || ''}) count by (${by || ''}) (${over(metric + (sel || ''))})`;
 }
 
 /** hostsNow are the Hosts index's figures, one per host: newest sample age, samples per minute, CPU busy %, memory used %, load and cores. */
