@@ -278,7 +278,9 @@ func (g *historyGen) addHost() {
 			return math.Max(0, 0.3+1.6*load+0.15*g.rng.NormFloat64())
 		}},
 		histSeries{node("node_memory_MemAvailable_bytes"), func(_ time.Time, _, load float64) float64 {
-			return math.Min(o.MemTotal, o.MemAvailable*(1.1-0.2*load)*(1+0.01*g.rng.NormFloat64()))
+			// Used memory (total - available now) swings ±20 % with the load.
+			used := (o.MemTotal - o.MemAvailable) * (0.8 + 0.4*load) * (1 + 0.01*g.rng.NormFloat64())
+			return math.Max(0, o.MemTotal-used)
 		}},
 		histSeries{node("node_memory_MemTotal_bytes"), func(time.Time, float64, float64) float64 { return o.MemTotal }},
 		histSeries{node("node_filesystem_size_bytes", fs...), func(time.Time, float64, float64) float64 { return o.RootSize }},

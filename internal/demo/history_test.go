@@ -16,7 +16,9 @@ func TestBackfillWritesAQueryableHistory(t *testing.T) {
 	dir := t.TempDir()
 	// A Tuesday 00:00 UTC: the 3 days before are Sat, Sun, Mon.
 	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	o := HistoryOptions{Dir: dir, End: end, Span: 3 * 24 * time.Hour, Seed: 1, Host: "h1", RootAvail: 100e9, RootSize: 400e9}
+	// Memory as t-user3's machine: 92 % available.
+	o := HistoryOptions{Dir: dir, End: end, Span: 3 * 24 * time.Hour, Seed: 1, Host: "h1", RootAvail: 100e9, RootSize: 400e9,
+		MemAvailable: 18.4e9, MemTotal: 20e9}
 	res, err := Backfill(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
