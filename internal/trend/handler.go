@@ -226,7 +226,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if resp.Note != "" {
 			resp.Note += "; "
 		}
-		resp.Note += fmt.Sprintf("%d of those hours have data for less than %.0f%% of the hour (partial_hours) and are left out of the profiles and peaks",
+		resp.Note += fmt.Sprintf("%d of the hourly values (partial_hours) come from less than %.0f%% of their hour and are left out of the profiles and peaks",
 			n, 100*HourMinCoverage)
 	}
 	b, err := json.Marshal(resp)
