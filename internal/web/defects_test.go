@@ -378,4 +378,12 @@ gmc_order_latency_seconds_count %d
 		t.Errorf("latency legend p99 max %q with the service gone, want \"> 10 ms\" (its p99 lay past the last bucket)", txt)
 	}
 	screenshot(t, ctx, artifacts(t), "capped-while-down")
+	// The Overview's p99 chart likewise.
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if err := poll(ctx, 10*time.Second, `!!document.querySelector('[data-stats="p99"] tr[data-series="gone-engine"] [data-stat="max"]')`); err != nil {
+		t.Fatalf("overview p99 legend: %v", err)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-stats="p99"] tr[data-series="gone-engine"] [data-stat="max"]').textContent`); txt != "> 10 ms" {
+		t.Errorf("overview p99 legend max of gone-engine %q with the service gone, want \"> 10 ms\"", txt)
+	}
 }

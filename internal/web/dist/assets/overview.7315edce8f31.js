@@ -30,6 +30,7 @@ export function mount(main, ctx) {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
       const inst = (e) => query(e, null, signal);
+      const R = Math.max(1, Math.round(w.end - w.start)) + 's';
       const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR] = await Promise.all([
         serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
@@ -39,7 +40,8 @@ export function mount(main, ctx) {
         getJSON('/sla', signal).then((b) => b.data || [], (e) => (e instanceof NotAvailable ? null : Promise.reject(e))),
         inst(Q.overview.orders(K)), inst(Q.overview.requests(K)), inst(Q.overview.p99(K)), inst(Q.overview.errors(K)),
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
-        inst(`${Q.edges('gmc_order_latency_seconds', '', 'service')} or ${Q.edges('gmc_request_latency_seconds', '', 'service')}`),
+        // The edges of the series seen in the range: a service down now has none now.
+        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null ? null : w.end, signal),
       ]);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
