@@ -141,9 +141,12 @@ func TestShardedEqualsEngine(t *testing.T) {
 			continue
 		}
 		want, _ := res.Matrix()
+		// avg/stddev/stdvar over arithmetic sum in another order across
+		// shards: the engine itself varies in the last bits there (a relative
+		// 2.3e-12 was seen for a stddev of 7.7e-4).
 		tol := 0.0
 		if strings.Contains(expr, ") (") && strings.Contains(expr, " * 60") {
-			tol = 1e-12
+			tol = 1e-9
 		}
 		if d := matrixDiff(got, want, tol); d != "" {
 			t.Errorf("%s over %s..%s step %s: %s", expr, start, end, step, d)
