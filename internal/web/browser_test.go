@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server/servertest"
+	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -55,6 +57,20 @@ type stackOption func(*http.ServeMux)
 
 func withHandler(pattern string, h http.Handler) stackOption {
 	return func(m *http.ServeMux) { m.Handle(pattern, h) }
+}
+
+// withSLAs serves sts as gmc's GET /sla answer, for pages judged on SLA
+// states the test fixes.
+func withSLAs(t *testing.T, sts []sla.Status) stackOption {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"status": "success", "data": sts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return withHandler("GET /sla", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
 }
 
 func startStack(t *testing.T, services int, fixtures bool, opts ...stackOption) *stack {

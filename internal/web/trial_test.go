@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,14 +64,7 @@ func TestBrowserNothingCutOff(t *testing.T) {
 		}
 		sts = append(sts, s.EvaluateCovered(ratios, cov))
 	}
-	b, err := json.Marshal(map[string]any{"status": "success", "data": sts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := startStack(t, 3, false, withHandler("GET /sla", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
-	})))
+	st := startStack(t, 3, false, withSLAs(t, sts))
 	// The demo's longest names, strategy-market-making the worst p99
 	// (strategy-mean-reversion's orders all under 1 ms: no tie to break).
 	for i := 1; i <= 2; i++ {

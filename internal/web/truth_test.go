@@ -95,14 +95,7 @@ func TestBrowserSLANotJudged(t *testing.T) {
 	if sts[1].State != "not_judged" || sts[0].State != "ok" {
 		t.Fatalf("fixture states %s, %s; want ok, not_judged", sts[0].State, sts[1].State)
 	}
-	b, err := json.Marshal(map[string]any{"status": "success", "data": sts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := startStack(t, 3, false, withHandler("GET /sla", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
-	})))
+	st := startStack(t, 3, false, withSLAs(t, sts))
 	load(t, ctx, st.URL+"/#/overview?range=15m")
 	val := eval[string](t, ctx, `document.querySelector('[data-kpi="SLAs"] .kpi-value').textContent`)
 	sub := eval[string](t, ctx, `(document.querySelector('[data-kpi="SLAs"] .kpi-sub') || {}).textContent || ''`)
