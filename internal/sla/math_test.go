@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
@@ -100,5 +101,40 @@ func TestEvaluate(t *testing.T) {
 	cov["1h"] = 1
 	if st := s.EvaluateCovered(map[string]float64{"1h": 0.0005, "30d": 0.0015}, cov); st.State != "ok" || st.Reason != "" {
 		t.Fatalf("1h covered and met: state %q (%s), want ok", st.State, st.Reason)
+	}
+}
+
+// TestCoverageNoteRounds: the user trial (t-user3 #12) read "only 7m of
+// data in the 1h window (13.3%)" with 8.0 minutes of data: the span was
+// floored. The span is rounded as the percentage is.
+func TestCoverageNoteRounds(t *testing.T) {
+	s := SLA{Name: "x", Service: "svc", Objective: 99.9, Indicator: Indicator{Ratio: &Ratio{}}}
+	s.Normalise()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cov := map[string]float64{"1h": 7.98 / 60}
+	st := s.EvaluateCovered(map[string]float64{"1h": 0.0005}, cov)
+	if want := "only 8m of data in the 1h window (13.3%): not judged"; st.Windows[0].Note != want {
+		t.Errorf("7.98 minutes of data: note %q, want %q", st.Windows[0].Note, want)
+	}
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{7*time.Minute + 59*time.Second, "8m"},
+		{7*time.Minute + 29*time.Second, "7m"},
+		{59*time.Second + 600*time.Millisecond, "1m"},
+		{119*time.Minute + 40*time.Second, "2h"},
+		{6*time.Hour + 40*time.Minute, "7h"},
+		{47*time.Hour + 45*time.Minute, "2d"},
+		{(7*24 - 1) * time.Hour, "7d"},
+		{30 * time.Second, "30s"},
+		{100 * time.Millisecond, "under 1s"},
+		{0, "0s"},
+	} {
+		if got := FormatDataSpan(tc.d); got != tc.want {
+			t.Errorf("FormatDataSpan(%v) = %q, want %q", tc.d, got, tc.want)
+		}
 	}
 }

@@ -152,18 +152,24 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 
 func ptr[T any](v T) *T { return &v }
 
-// FormatDataSpan prints a span of data roughly: "8m", "7h", "2d".
+// FormatDataSpan prints a span of data rounded to the nearest whole unit:
+// "8m", "7h", "2d" (7m59s is "8m", as 13.3% of an hour is; flooring it
+// read "7m" beside that percentage). A span above zero never reads "0s".
 func FormatDataSpan(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	default:
-		return fmt.Sprintf("%ds", int(d/time.Second))
+	// A unit is used when d, to the next smaller unit, reaches its minimum.
+	units := []struct {
+		min, unit time.Duration
+		suffix    string
+	}{{48 * time.Hour, 24 * time.Hour, "d"}, {2 * time.Hour, time.Hour, "h"}, {time.Minute, time.Minute, "m"}, {0, time.Second, "s"}}
+	for i, u := range units[:len(units)-1] {
+		if d.Round(units[i+1].unit) >= u.min {
+			return fmt.Sprintf("%d%s", int64(d.Round(u.unit)/u.unit), u.suffix)
+		}
 	}
+	if d > 0 && d < time.Second/2 {
+		return "under 1s"
+	}
+	return fmt.Sprintf("%ds", int64(d.Round(time.Second)/time.Second))
 }
 
 // ReporterOptions configure a Reporter.
