@@ -44,6 +44,19 @@ func jsonPush(t *testing.T, st *stack, body string) {
 	postOK(t, st.URL+"/api/v1/push", "application/json", body)
 }
 
+// orderLatencyText is a classic gmc_order_latency_seconds histogram in the
+// text format: cumulative counts at the edges les (the last one "+Inf",
+// whose count is the histogram's count) and the sum of the observations.
+func orderLatencyText(les []string, counts []int, sum int) string {
+	var b strings.Builder
+	b.WriteString("# TYPE gmc_order_latency_seconds histogram\n")
+	for i, le := range les {
+		fmt.Fprintf(&b, "gmc_order_latency_seconds_bucket{le=%q} %d\n", le, counts[i])
+	}
+	fmt.Fprintf(&b, "gmc_order_latency_seconds_sum %d\ngmc_order_latency_seconds_count %d\n", sum, counts[len(counts)-1])
+	return b.String()
+}
+
 // TestBrowserLatencyTiles: a p99 that lies in the +Inf bucket reads
 // "> last edge", not the edge (histogram_quantile answers the edge); the
 // "Worst p99" tile ranks order latency, not a backtester's day replays.
@@ -53,13 +66,7 @@ func TestBrowserLatencyTiles(t *testing.T) {
 	// slow-engine: 99 of every 100 orders above the last finite edge (10 ms).
 	// backtester: a day's replay takes 5 s (request latency).
 	for i := 1; i <= 2; i++ {
-		textPush(t, st, "slow-engine", fmt.Sprintf(`# TYPE gmc_order_latency_seconds histogram
-gmc_order_latency_seconds_bucket{le="0.001"} 0
-gmc_order_latency_seconds_bucket{le="0.01"} %d
-gmc_order_latency_seconds_bucket{le="+Inf"} %d
-gmc_order_latency_seconds_sum %d
-gmc_order_latency_seconds_count %d
-`, i, 100*i, 5*i, 100*i))
+		textPush(t, st, "slow-engine", orderLatencyText([]string{"0.001", "0.01", "+Inf"}, []int{0, i, 100 * i}, 5*i))
 		textPush(t, st, "backtester", fmt.Sprintf(`# TYPE gmc_request_latency_seconds histogram
 gmc_request_latency_seconds_bucket{endpoint="replay-day",le="1"} 0
 gmc_request_latency_seconds_bucket{endpoint="replay-day",le="10"} %d
@@ -342,13 +349,7 @@ func TestBrowserCappedWhileDown(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
 	for i := 1; i <= 2; i++ {
-		textPush(t, st, "gone-engine", fmt.Sprintf(`# TYPE gmc_order_latency_seconds histogram
-gmc_order_latency_seconds_bucket{le="0.001"} 0
-gmc_order_latency_seconds_bucket{le="0.01"} %d
-gmc_order_latency_seconds_bucket{le="+Inf"} %d
-gmc_order_latency_seconds_sum %d
-gmc_order_latency_seconds_count %d
-`, i, 100*i, 5*i, 100*i))
+		textPush(t, st, "gone-engine", orderLatencyText([]string{"0.001", "0.01", "+Inf"}, []int{0, i, 100 * i}, 5*i))
 		if i == 1 {
 			time.Sleep(1500 * time.Millisecond)
 		}
