@@ -125,7 +125,8 @@ export function rangeByKey(key) {
 export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
   const rw = Math.max(4 * step, 30);
-  const base = {step, rw: rw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
+  // tw: the tail's rate window (see queryRange).
+  const base = {step, rw: rw + 's', tw: Math.min(rw, TAIL_WINDOW) + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
   // A grid range (Live) ends at the last step boundary: at most a step ago.
   if (range.grid && range.end == null) {
     const end = Math.floor(now / step) * step;
@@ -158,6 +159,36 @@ export function grid(w) {
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
 export const KPI_WINDOW = '1m';
 
+/**
+ * TAIL_WINDOW (s) is the longest rate window of a chart's newest point,
+ * its tail (now): KPI_WINDOW, so a legend's "last" and a tile agree. The
+ * points on the step grid keep the range's window (8064 s at 7d): over
+ * that, a service or host started an hour ago read ~0 now (CPU by mode
+ * 0.9 % beside CPU per core 100 %).
+ */
+export const TAIL_WINDOW = 60;
+
+/**
+ * windows are the rate windows of a chart's points and of its newest one
+ * (the legend's "last"): the tail's is shorter on long ranges. same: an
+ * expression whose tail keeps the points' window (increase(): a count
+ * per window).
+ */
+export function windows(w, same = false) {
+  return {points: w.rw, last: w.gend != null && !same ? w.tw : w.rw};
+}
+
+/**
+ * tailExpr is an expression of the grid's points for the tail: its range
+ * selectors over the points' window ([8064s]) over the tail's instead.
+ * Counts per window (increase) keep theirs: over a shorter window they
+ * would be a smaller count, not a newer one.
+ */
+export function tailExpr(expr, w) {
+  if (!w.tw || w.tw === w.rw || expr.includes('increase(')) return expr;
+  return expr.split(`[${w.rw}]`).join(`[${w.tw}]`);
+}
+
 /** query runs an instant PromQL query; returns data.result. */
 export function query(expr, time, signal) {
   const p = {};
@@ -177,10 +208,11 @@ export function queryRange(expr, w, signal) {
   if (w.gend == null) return fetchRange(at(w.step + 's'), w, signal);
   // The steps on the grid, and the tail: the same expression now (beside
   // the page's other instant queries; its lookback, for an expression
-  // that takes one, is the time since the last step).
+  // that takes one, is the time since the last step), its rates over the
+  // tail's window (tailExpr).
   return Promise.all([
     fetchRange(at(w.step + 's'), {start: w.start, end: w.gend, step: w.step}, signal),
-    query(at(Math.max(1, Math.round((w.end - w.gend) * 1000)) + 'ms'), null, signal),
+    query(tailExpr(at(Math.max(1, Math.round((w.end - w.gend) * 1000)) + 'ms'), w), null, signal),
   ]).then(([m, v]) => withTail(m, v));
 }
 

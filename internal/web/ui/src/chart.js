@@ -123,9 +123,10 @@ export class LineChart {
     this.bandsSpec = bands;
     this.legend = legend;
     this.min = min;
-    // window: the rate (or quantile) window of each point ("30s"), said in
-    // the legend's "last" (a tile's "now, over 1m" and a legend's last
-    // differed without saying why); null for gauges.
+    // window: the rate (or quantile) window of each point ("30s"), or
+    // {points, last} when the newest point's is shorter (api.windows),
+    // said in the legend's "last" (a tile's "now, over 1m" and a legend's
+    // last differed without saying why); null for gauges.
     this.window = null;
     this.el = h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'});
     this.el.chart = this; // for tests and the console
@@ -177,10 +178,16 @@ export class LineChart {
         h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
         h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
     });
-    const lastTh = this.window
-      ? h('th', {'data-window': this.window, title: `the newest point, over the ${dur(this.window)} before it (each point is over the ${dur(this.window)} before it)`}, `last, over ${dur(this.window)}`)
+    // window: a string (every point over it) or {points, last} (api.windows).
+    const win = this.window == null ? null : typeof this.window === 'string' ? {points: this.window, last: this.window} : this.window;
+    const same = win && dur(win.last) === dur(win.points);
+    const lastTh = win
+      ? h('th', {'data-window': win.last, title: same ? `the newest point, over the ${dur(win.last)} before it (each point is over the ${dur(win.points)} before it)`
+        : `the newest point (now), over the ${dur(win.last)} before it; the other points, min and max are each over the ${dur(win.points)} before them`}, `last, over ${dur(win.last)}`)
       : h('th', {}, 'last');
-    this.stats.replaceChildren(...(rows.length ? [h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)] : []));
+    // Points over a longer window than the last say so under the legend.
+    const caption = win && !same ? h('caption', {'data-points-window': win.points}, `points over ${dur(win.points)} each; last: now, over ${dur(win.last)}`) : null;
+    this.stats.replaceChildren(...(rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)].filter(Boolean) : []));
   }
 
   options(series) {

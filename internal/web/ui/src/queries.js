@@ -145,7 +145,10 @@ export function host(name, rw) {
     memCached: `sum(node_memory_Cached_bytes{${hs}} + node_memory_Buffers_bytes{${hs}})`,
     memTotal: `sum(node_memory_MemTotal_bytes{${hs}})`,
     swapUsed: `sum(node_memory_SwapTotal_bytes{${hs}} - node_memory_SwapFree_bytes{${hs}})`,
-    fsUsed: `100 * (1 - max by (mountpoint) (node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}}) / max by (mountpoint) (node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}}))`,
+    // Space as df counts it: used = size − free (free includes the blocks
+    // reserved for root), use% = used / (used + available); the reserve
+    // (free − available) is neither. An agent without free_bytes: null.
+    fsFree: `max by (mountpoint) (node_filesystem_free_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
     fsAvail: `max by (mountpoint) (node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
     fsSize: `max by (mountpoint) (node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs", ${hs}})`,
     diskRead: `sum by (device) (rate(node_disk_read_bytes_total{${hs}}[${rw}]))`,

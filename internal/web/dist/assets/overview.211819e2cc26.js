@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
@@ -51,7 +51,7 @@ export function mount(main, ctx) {
       const E = byLabel(errR, w, 'service');
       const services = status.services || [];
       // Each point (and the legends' last) is over the range's rate window; the tiles and the table over KPI_WINDOW.
-      for (const c of Object.values(charts)) c.window = w.rw;
+      for (const c of Object.values(charts)) c.window = windows(w);
       plot(charts.tps, tps, T);
       plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v));
       p99.note.textContent += ' · log scale';

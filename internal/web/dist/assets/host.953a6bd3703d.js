@@ -6,7 +6,7 @@
 // softirqs, file handles, sockets, the busiest IRQ lines (where the agent
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
-import {query, queryRange, align, lines, scalarOf, instantBy, labelValues} from './api.js';
+import {query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows} from './api.js';
 import {LineChart, card, panel} from './chart.js';
 import {h, units, bar, num, kpi, ago, when, pill} from './util.js';
 import * as Q from './queries.js';
@@ -71,13 +71,16 @@ export function mount(main, ctx) {
       const run = (e) => queryRange(e, w, signal);
       const now = (e) => query(e, null, signal);
       const [[cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr],
-        [nCores, total, fsUsed, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow],
+        [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow],
         [psi, intr, softirqs, fdUsed, socks, irqLines]] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
-        Promise.all([q.cores, q.memTotal, q.fsUsed, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
+        Promise.all([q.cores, q.memTotal, q.fsFree, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
         Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets, k.irqLines].map(run))]);
       const xs = align([], w).xs;
+      // Every rate panel says its windows in its legend: the points' and
+      // the newest one's (now, over 1m at most).
+      for (const c of [C.cores, C.modes, C.disk, C.busy, C.net, C.iops, C.dlat, C.err, C.pkts, C.ctxt, C.tcp, C.psi, C.intr, C.irq]) c.chart.window = windows(w);
       C.cores.chart.update(xs, lines(cores, w, ['cpu'], 'cpu ').sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
       C.modes.chart.update(xs, lines(modes, w, ['mode']).map((s) => ({...s, color: MODE_COLORS[s.label] || MODE_COLORS.other})), 'No CPU metrics for this host');
       C.load.chart.update(xs, lines(load, w, ['__name__']).map((s) => ({...s, label: s.label.replace('node_', '')})), 'No load metrics for this host');
@@ -103,7 +106,7 @@ export function mount(main, ctx) {
       const usedNow = used.length ? used[0].values.at(-1) : null;
       const avail = instantBy(fsAvail, 'mountpoint');
       const size = instantBy(fsSize, 'mountpoint');
-      const pct = instantBy(fsUsed, 'mountpoint');
+      const free = instantBy(fsFree, 'mountpoint');
       const nf = instantBy(files, 'mountpoint');
       const nff = instantBy(filesFree, 'mountpoint');
       kpis.replaceChildren(
@@ -118,19 +121,47 @@ export function mount(main, ctx) {
         svcs.map((s) => s.metric.service).sort().map((s, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', s)}, s)])));
       const mps = [...size.keys()].sort();
       fs.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': mps.length},
-        h('thead', {}, h('tr', {}, ['Mount point', 'Used', 'Available', 'Size', 'Inodes used'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, [['Mount point'], ['Used', 'as df counts it: used = size − free, use % = used ÷ (used + available); the reserve is neither'],
+          ['Available', 'to users other than root (df\'s Avail)'], ['Reserved', 'free blocks only root may use (ext4 reserves 5 % by default): free − available'],
+          ['Size'], ['Inodes used']].map(([t, title]) => h('th', {title}, t)))),
         h('tbody', {}, mps.length ? mps.map((m) => {
           const fi = nf.get(m);
           const ip = fi && nff.has(m) ? 100 * (1 - nff.get(m) / fi) : null;
           return h('tr', {'data-mount': m},
-            h('td', {}, m), h('td', {}, bar(pct.has(m) ? 1 - pct.get(m) / 100 : null, units.pct.fmt(pct.get(m)))),
-            h('td', {class: 'num'}, units.bytes.fmt(avail.get(m))), h('td', {class: 'num'}, units.bytes.fmt(size.get(m))),
+            h('td', {}, m), h('td', {'data-col': 'used'}, fsUsedBar(size.get(m), free.get(m), avail.get(m))),
+            h('td', {class: 'num', 'data-col': 'avail'}, units.bytes.fmt(avail.get(m))),
+            h('td', {class: 'num', 'data-col': 'reserved'}, free.has(m) && avail.has(m) ? units.bytes.fmt(Math.max(0, free.get(m) - avail.get(m))) : '–'),
+            h('td', {class: 'num'}, units.bytes.fmt(size.get(m))),
             h('td', {class: 'num', 'data-col': 'inodes'}, ip != null ? `${units.pct.fmt(ip)} of ${units.count.fmt(fi)}` : '–'));
         })
-          : h('tr', {}, h('td', {colspan: 5, class: 'muted'}, 'No filesystem metrics for this host.')))));
+          : h('tr', {}, h('td', {colspan: 6, class: 'muted'}, 'No filesystem metrics for this host.')))));
     },
     destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
   };
+}
+
+/**
+ * fsUsedBar is a filesystem's use as df gives it: used = size − free,
+ * use % = used ÷ (used + available), so the blocks reserved for root
+ * count neither as used nor as available (1 − available ÷ size read 75.5 %
+ * used where df said 33 %). With no free figure (an agent before it
+ * reported node_filesystem_free_bytes) the bar says "not available to
+ * users", reserve included, rather than "used".
+ */
+export function fsUsedBar(size, free, avail) {
+  if (size == null || avail == null || !(size > 0)) return bar(null, '–');
+  const tone = (p) => (p >= 90 ? 'bad' : p >= 75 ? 'warn' : 'good');
+  if (free == null) {
+    const p = 100 * (1 - avail / size);
+    const b = bar(p / 100, `${units.pct.fmt(p)} not available to users (reserved blocks included)`, tone(p));
+    b.dataset.pct = String(p);
+    return b;
+  }
+  const used = Math.max(0, size - free);
+  const p = used + avail > 0 ? (100 * used) / (used + avail) : 0;
+  const b = bar(p / 100, `${units.pct.fmt(p)} · ${units.bytes.fmt(used)}`, tone(p));
+  b.dataset.pct = String(p);
+  return b;
 }
 
 /**
@@ -176,11 +207,11 @@ function kernelPanels(C, xs, w, d) {
     : d.parts.get(part) === 0 ? `The agent failed to read ${what} (gmc_agent_collector_success{collector="${part}"} is 0)`
       : `No ${what} from this host's agent (gmc agent reports it since 2026-12-04)`);
   const bare = (s) => ({...s, label: s.label.replace(/\{\}$/, '')});
-  C.psi.card.note.textContent = `% of time, rate over ${w.rw}`;
+  C.psi.card.note.textContent = '% of time';
   C.psi.card.note.title = 'some waiting: at least one task waited for the resource; all stalled: every non-idle task did (PSI "some" and "full")';
   const psiOrder = ['cpu: some waiting', 'memory: some waiting', 'memory: all stalled', 'io: some waiting', 'io: all stalled', 'irq: all stalled'];
   C.psi.chart.update(xs, lines(d.psi, w, ['psi']).sort((a, b) => psiOrder.indexOf(a.label) - psiOrder.indexOf(b.label)), why('pressure', 'pressure stall information (PSI: Linux ≥ 4.20, not booted with psi=0)'));
-  C.intr.card.note.textContent = `per second, rate over ${w.rw}`;
+  C.intr.card.note.textContent = 'per second';
   C.intr.card.note.title = 'hardware interrupts (all IRQs), and softirqs by vector; vectors with none in the range are left out';
   const soft = lines(d.softirqs, w, ['vector'], 'softirq ').filter((s) => s.data.some((v) => v != null && v > 0));
   C.intr.chart.update(xs, [...lines(d.intr, w, [], 'interrupts').map(bare), ...soft], why('stat', 'interrupt counts'));
@@ -201,7 +232,7 @@ function kernelPanels(C, xs, w, d) {
       return {...s, label: `${m.type} ${dev || m.info || ''}`.trim(), peak: Math.max(0, ...s.data.filter((v) => v != null))};
     })
       .sort((a, b) => b.peak - a.peak);
-    C.irq.card.note.textContent = `per second over ${w.rw}, all CPUs` + (top.length > 8 ? ` · top 8 of ${top.length}` : '');
+    C.irq.card.note.textContent = 'per second, all CPUs' + (top.length > 8 ? ` · top 8 of ${top.length}` : '');
     C.irq.chart.update(xs, top.slice(0, 8), 'No interrupts in this range');
   }
 }

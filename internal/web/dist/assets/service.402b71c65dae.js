@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock} from './util.js';
 import * as Q from './queries.js';
@@ -158,8 +158,9 @@ export function mount(main, ctx) {
         P.lat.card.note.textContent = 'pushed latency_us';
       }
       // The rate and quantile windows of the points (the legends' "last"); gauges have none.
-      for (const p of [P.tps, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.hcpu, P.hdisk, P.hnet]) p.chart.window = w.rw;
-      P.lat.chart.window = orderLat || reqLatency ? w.rw : null;
+      for (const p of [P.tps, P.req, P.reqLat, P.feedLat, P.pcpu, P.hcpu, P.hdisk, P.hnet]) p.chart.window = windows(w);
+      P.feedGaps.chart.window = windows(w, true);
+      P.lat.chart.window = orderLat || reqLatency ? windows(w) : null;
       P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
       P.lat.chart.bandsSpec = lat.length === 3 ? [[3, 1]] : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');

@@ -158,13 +158,13 @@ export function kpi(label, value, tone, sub, raw) {
 
 /**
  * dur formats a window given in seconds (or as "48s") the way PromQL
- * writes it: "30s", "1m", "19m12s", "2h".
+ * writes it: "30s", "1m", "19m12s", "2h", "2h14m24s".
  */
 export function dur(x) {
   const s = typeof x === 'string' ? parseFloat(x) * ({ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400}[x.replace(/^[\d.]+/, '')] || 1) : x;
   if (s == null || !isFinite(s)) return '–';
   if (s >= 86400 && s % 86400 === 0) return s / 86400 + 'd';
-  if (s >= 3600 && s % 3600 === 0) return s / 3600 + 'h';
+  if (s >= 3600) return Math.floor(s / 3600) + 'h' + (s % 3600 ? dur(s % 3600) : '');
   if (s >= 60) return Math.floor(s / 60) + 'm' + (s % 60 ? Math.round(s % 60) + 's' : '');
   return Math.round(s) + 's';
 }

@@ -1,0 +1,96 @@
+package web_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// instantAt runs an instant query at ts (unix s) and returns its single value.
+func instantAt(t *testing.T, st *stack, expr string, ts float64) float64 {
+	t.Helper()
+	resp, err := http.Get(st.URL + "/api/v1/query?" + url.Values{"query": {expr}, "time": {strconv.FormatFloat(ts, 'f', 3, 64)}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(b, &body); err != nil || len(body.Data.Result) != 1 {
+		t.Fatalf("%s at %v: %s (%v)", expr, ts, b, err)
+	}
+	f, err := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// lastPointJS is the newest x and y of one series of a chart: [x, y].
+func lastPointJS(chart, series string) string {
+	return `(() => { const u = document.querySelector('[data-chart="` + chart + `"]').chart.u;
+		const i = u.series.findIndex(s => s.label === ` + jsString(series) + `);
+		return i < 1 ? [0, -1] : [u.data[0].at(-1), u.data[i].at(-1) ?? -1]; })()`
+}
+
+// TestBrowserLastIsNow: at 7d a chart's newest point was rate() over the
+// range's window (8064 s), which for a service or host started minutes
+// ago holds minutes of samples: "last" read a tenth of the rate (Orders
+// legend 2.46/s beside the table's 1.01k/s; CPU by mode 0.9 % beside CPU
+// per core 100 %, t-user3 #4). The newest point (the tail, now) is over
+// 1m, as the tiles and the table, and every rate legend says both
+// windows; at 1h the windows are one (48 s).
+func TestBrowserLastIsNow(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	check := func(page, chart, series, expr string) {
+		t.Helper()
+		if err := poll(ctx, 20*time.Second, `(() => { const u = document.querySelector('[data-chart="`+chart+`"]')?.chart?.u; return !!u && u.series.some(s => s.label === `+jsString(series)+`); })()`); err != nil {
+			t.Fatalf("%s: chart %s has no series %s: %v", page, chart, series, err)
+		}
+		xy := eval[[]float64](t, ctx, lastPointJS(chart, series))
+		want := instantAt(t, st, expr, xy[0])
+		if !near(xy[1], want, 0.2) {
+			t.Errorf("%s: %s %s last %v, want the rate over 1m at that time, %v", page, chart, series, xy[1], want)
+		}
+		th := eval[string](t, ctx, `document.querySelector('[data-stats="`+chart+`"] thead th:nth-child(2)').textContent`)
+		cap := eval[string](t, ctx, `document.querySelector('[data-stats="`+chart+`"] caption')?.textContent || ''`)
+		if th != "last, over 1m" || cap != "points over 2h14m24s each; last: now, over 1m" {
+			t.Errorf("%s: %s legend says %q / %q, want last, over 1m / points over 2h14m24s each; last: now, over 1m", page, chart, th, cap)
+		}
+	}
+	load(t, ctx, st.URL+"/#/overview?range=7d")
+	check("overview 7d", "tps", webtest.Native, `sum(rate(gmc_orders_total{service="`+webtest.Native+`"}[1m]))`)
+	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=7d")
+	check("service 7d", "tps", "success", `sum(rate(gmc_orders_total{service="`+webtest.Native+`", result="success"}[1m]))`)
+	load(t, ctx, st.URL+"/#/host/host-1?range=7d")
+	check("host 7d", "host-net-io", "rx eth0", `sum(rate(node_network_receive_bytes_total{host="host-1", device="eth0"}[1m]))`)
+	// Every rate panel of the host page states its windows (CPU by mode,
+	// Network, Pressure, Interrupts alike).
+	for _, c := range []string{"host-cpu-modes", "host-cpu-cores", "host-disk-io", "host-net-io", "host-ctxt"} {
+		if th := eval[string](t, ctx, `document.querySelector('[data-stats="`+c+`"] thead th:nth-child(2)')?.textContent || ''`); th != "last, over 1m" {
+			t.Errorf("host 7d: legend of %s says %q, want last, over 1m", c, th)
+		}
+	}
+	screenshot(t, ctx, artifacts(t), "host-7d-windows")
+	// On 1h the points and the last are over one window, 48 s: no caption.
+	load(t, ctx, st.URL+"/#/host/host-1?range=1h")
+	if th := eval[string](t, ctx, `document.querySelector('[data-stats="host-net-io"] thead th:nth-child(2)')?.textContent || ''`); th != "last, over 48s" {
+		t.Errorf("host 1h: network legend says %q, want last, over 48s", th)
+	}
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-stats] caption').length`); n != 0 {
+		t.Errorf("host 1h: %d legends say a second window, want none", n)
+	}
+}
