@@ -65,8 +65,10 @@ func consoleReceiver(out io.Writer, logger *slog.Logger, now func() time.Time) h
 			} else {
 				fmt.Fprintf(&b, " (since %s)", a.StartsAt.Local().Format(clock))
 			}
-			if s := a.Annotations["summary"]; s != "" {
-				fmt.Fprintf(&b, " — %s", s)
+			if a.Annotations["summary"] != "" {
+				// Resolved: the text for a resolved alert (its annotations
+				// are those of its last firing evaluation).
+				fmt.Fprintf(&b, " — %s", a.Summary())
 			}
 			b.WriteByte('\n')
 		}

@@ -65,3 +65,23 @@ func TestConsolePrintsStateChanges(t *testing.T) {
 		t.Errorf("console lines:\n%s\nwant b's resolution stamped 12:05:00 with (fired 12:00:00, resolved 12:01:00)", out.String())
 	}
 }
+
+// TestConsoleResolvedIsNotFiringText: t-user3 #12 read "NOTIFY RESOLVED
+// SLABurnRate … — SLA … burns … (1h: 61.2×, 5m: 14.8×)": the summary of
+// the last firing evaluation as if current.
+func TestConsoleResolvedIsNotFiringText(t *testing.T) {
+	var out bytes.Buffer
+	h := consoleReceiver(&out, slog.New(slog.DiscardHandler), time.Now)
+	body, err := json.Marshal(channel.SampleResolved())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if p := channel.ResolvedSampleProblem(out.String()); p != "" {
+		t.Errorf("%s in:\n%s", p, out.String())
+	}
+}

@@ -69,6 +69,11 @@ func TestBurnAlertTextSaysMeasuredBurn(t *testing.T) {
 			if want := "burns its error budget at least 14.4× faster than sustainable over 1h and 5m (1h: 92.3×, 5m: 115×)"; !strings.Contains(sum, want) {
 				t.Errorf("summary %q, want it to contain %q", sum, want)
 			}
+			// t-user3 #12: the resolved notification printed the summary,
+			// "burns … (1h: 61.2×, 5m: 14.8×)", as if firing now.
+			if want := "SLA orders (gw, objective 99.9%) stopped burning its error budget at least 14.4× faster than sustainable over both 1h and 5m; at its last firing evaluation the burn was 1h: 92.3×, 5m: 115×"; expand(rl.Annotations["resolved_summary"]) != want {
+				t.Errorf("resolved_summary %q, want %q", expand(rl.Annotations["resolved_summary"]), want)
+			}
 			if want := "error ratio over 1h is 9.23% (a burn rate of 92.3×, alerting at 14.4× or more"; !strings.Contains(desc, want) {
 				t.Errorf("description %q, want it to contain %q", desc, want)
 			}

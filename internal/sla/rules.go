@@ -301,6 +301,14 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 			"summary": fmt.Sprintf("SLA %s (%s, objective %s%%) burns its error budget at least %s× faster than sustainable over %s and %s%s",
 				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short,
 				fmt.Sprintf(" (%s: %s, %s: %s)", long, s.burnTemplate(b.Long, budget), short, s.burnTemplate(b.Short, budget))),
+			// Annotations are rendered while the alert fires; a resolved
+			// alert keeps those of its last firing evaluation (as in
+			// Prometheus), so its text says that it stopped and whose
+			// figures it gives. gmc's notification channels print it for
+			// a resolved alert (notify/channel.ResolvedSummaryAnnotation).
+			"resolved_summary": fmt.Sprintf("SLA %s (%s, objective %s%%) stopped burning its error budget at least %s× faster than sustainable over both %s and %s; at its last firing evaluation the burn was %s: %s, %s: %s",
+				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short,
+				long, s.burnTemplate(b.Long, budget), short, s.burnTemplate(b.Short, budget)),
 			"description": fmt.Sprintf("error ratio over %s is {{ $value | humanizePercentage }} (a burn rate of %s, alerting at %s× or more over both %s and %s); at %s× the whole budget of %s lasts %s.",
 				long, s.burnTemplate(b.Long, budget), factor, long, short, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
 			// How much of the long window the ratio is over.

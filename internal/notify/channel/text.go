@@ -35,15 +35,40 @@ func SortedPairs(ls model.LabelSet) []string {
 // SortedNames returns the label names of ls, sorted.
 func SortedNames(ls model.LabelSet) []string { return sortedNames(ls) }
 
-// Summary is the best one-line description of an alert: its summary or
-// description annotation, else its alertname.
+// ResolvedSummaryAnnotation names the annotation a rule may set for the
+// text of its alert once resolved (gmc's SLA burn alerts do). Annotations
+// are rendered while the alert fires, never at its resolution (Prometheus
+// sends a resolved alert with the annotations of its last firing
+// evaluation, as Alertmanager then shows them), so it is worded as the
+// state it leaves, with its figures as last seen firing.
+const ResolvedSummaryAnnotation = "resolved_summary"
+
+// Summary is the best one-line description of an alert in its status: its
+// summary or description annotation, else its alertname. A resolved alert
+// keeps the annotations rendered at its last firing evaluation, so its
+// summary would read as firing now: it gives its resolved_summary
+// annotation when set, else the summary marked "resolved; last seen
+// firing: …" (an alert without either reads its alertname).
 func (a Alert) Summary() string {
-	for _, k := range []model.LabelName{"summary", "description", "message"} {
-		if v := a.Annotations[k]; v != "" {
+	s, annotated := a.summary()
+	if a.Status == StatusResolved && annotated {
+		if v := a.Annotations[ResolvedSummaryAnnotation]; v != "" {
 			return string(v)
 		}
+		return "resolved; last seen firing: " + s
 	}
-	return string(a.Labels[model.AlertNameLabel])
+	return s
+}
+
+// summary is the alert's summary, description or message annotation
+// (annotated true), else its alertname.
+func (a Alert) summary() (s string, annotated bool) {
+	for _, k := range []model.LabelName{"summary", "description", "message"} {
+		if v := a.Annotations[k]; v != "" {
+			return string(v), true
+		}
+	}
+	return string(a.Labels[model.AlertNameLabel]), false
 }
 
 // Truncate cuts s to at most n bytes on a rune boundary, marking the cut with "…".

@@ -319,6 +319,9 @@ func Body(no *channel.Notification) string {
 		for _, p := range channel.SortedPairs(a.Labels) {
 			fmt.Fprintf(&b, "  %s\n", p)
 		}
+		if a.Status == channel.StatusResolved && len(a.Annotations) > 0 {
+			b.WriteString("  annotations as of its last firing evaluation:\n")
+		}
 		for _, p := range channel.SortedPairs(a.Annotations) {
 			fmt.Fprintf(&b, "  %s\n", p)
 		}

@@ -241,3 +241,22 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestResolvedBodyIsNotFiringText: see the slack package's
+// TestResolvedTextIsNotFiringText; the body's list of annotations says
+// they are those of the last firing evaluation.
+func TestResolvedBodyIsNotFiringText(t *testing.T) {
+	body := Body(channel.SampleResolved())
+	var heads []string // the alerts' own lines, not their labels and annotations
+	for _, l := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(l, "  ") {
+			heads = append(heads, l)
+		}
+	}
+	if p := channel.ResolvedSampleProblem(strings.Join(heads, "\n")); p != "" {
+		t.Errorf("%s in:\n%s", p, body)
+	}
+	if strings.Count(body, "  annotations as of its last firing evaluation:\n") != 2 {
+		t.Errorf("body does not head each resolved alert's annotations as of its last firing evaluation:\n%s", body)
+	}
+}

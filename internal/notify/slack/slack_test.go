@@ -93,3 +93,18 @@ func TestNoTemplateKeepsBuiltinText(t *testing.T) {
 		t.Fatalf("templates loaded changed the payload:\n%+v\n%+v", a, b)
 	}
 }
+
+// TestResolvedTextIsNotFiringText: a resolved alert keeps its last firing
+// annotations; the built-in text gives its resolved_summary, or marks its
+// summary as last seen firing (t-user3 #12: a RESOLVED SLA page still read
+// "burns … (1h: 61.2×, 5m: 14.8×)").
+func TestResolvedTextIsNotFiringText(t *testing.T) {
+	n, err := New(Config{WebhookURL: "http://127.0.0.1:1/hook"}, http.DefaultClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := n.Build(channel.SampleResolved()).Attachments[0].Text
+	if p := channel.ResolvedSampleProblem(text); p != "" {
+		t.Errorf("%s in:\n%s", p, text)
+	}
+}

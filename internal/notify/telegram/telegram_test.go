@@ -122,3 +122,17 @@ func TestNoTemplateKeepsBuiltinText(t *testing.T) {
 		t.Fatalf("templates loaded changed the message:\n%+v\n%+v", a, b)
 	}
 }
+
+// TestResolvedTextIsNotFiringText: see the slack package's test of the name.
+func TestResolvedTextIsNotFiringText(t *testing.T) {
+	cfg := Config{APIURL: "http://127.0.0.1:1", BotToken: "1:A", ChatID: 1}
+	cfg.Normalise()
+	n, err := New(cfg, http.DefaultClient, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := n.Build(channel.SampleResolved()).Text
+	if p := channel.ResolvedSampleProblem(text); p != "" {
+		t.Errorf("%s in:\n%s", p, text)
+	}
+}
