@@ -65,6 +65,9 @@ type Options struct {
 	// headChunksWriteBufferSize overrides the TSDB's 4 MiB head chunk write
 	// buffer (tests make it flush at small sizes); 0 keeps the default.
 	headChunksWriteBufferSize int
+	// walSegmentSize overrides the WAL's and WBL's 128 MiB segments (tests
+	// make several segments at small sizes); 0 keeps the default.
+	walSegmentSize int
 }
 
 // TSDB is the embedded Prometheus TSDB with its write-ahead log on: a
@@ -103,6 +106,9 @@ func Open(opts Options) (*TSDB, error) {
 	}
 	if opts.SeriesCallback != nil {
 		to.SeriesLifecycleCallback = opts.SeriesCallback
+	}
+	if opts.walSegmentSize > 0 {
+		to.WALSegmentSize = opts.walSegmentSize
 	}
 	if opts.headChunksWriteBufferSize > 0 {
 		to.HeadChunksWriteBufferSize = opts.headChunksWriteBufferSize
