@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -102,9 +104,15 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	// SIGINT and SIGTERM stop every command (main); the demo runs in a
+	// terminal, so its hang-up (the terminal closed, the ssh session
+	// gone) stops it the same way: Go's default for SIGHUP is to exit on
+	// the spot, the WAL left open and nothing printed.
+	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHUP()
 	if *duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		ctx, cancel = context.WithTimeoutCause(ctx, *duration, fmt.Errorf("--duration %s passed", *duration))
 		defer cancel()
 	}
 
@@ -212,7 +220,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	printBanner(out, bannerInfo{
 		base: base, gatewayURL: sim.GatewayURL(), services: sim.Services(), channels: channels, dbStandIn: pgDSN == "",
 		benchEvery: *benchEvery, incidentEvery: *incidentEvery, incidentLength: *incidentLength,
-		incidents: kinds, duration: *duration,
+		incidents: kinds, duration: *duration, pid: os.Getpid(), pidFile: pidFile,
 	})
 
 	// Start in dependency order, stop in reverse: the simulated services
@@ -230,6 +238,9 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	}
 	select {
 	case <-ctx.Done():
+		// Say why the demo stops (the signal, or --duration): each part
+		// then says it stopped, and the demo last.
+		fmt.Fprintf(out, "Stopping: %v…\n", context.Cause(ctx))
 	case <-exited: // one part failed: stop the others
 	}
 	var errs []error
@@ -302,6 +313,8 @@ type bannerInfo struct {
 	benchEvery, incidentEvery, incidentLength time.Duration
 	incidents                                 []demo.Incident
 	duration                                  time.Duration
+	pid                                       int
+	pidFile                                   string
 }
 
 func printBanner(w io.Writer, b bannerInfo) {
@@ -330,7 +343,10 @@ func printBanner(w io.Writer, b bannerInfo) {
 	if b.duration > 0 {
 		fmt.Fprintf(&s, "Stopping after %s; ", b.duration)
 	}
-	fmt.Fprintf(&s, "Ctrl-C stops everything.\n\n")
+	// The PID to signal: a wrapper's (a shell, a supervisor) is not the
+	// demo's, and stopping it leaves the demo running (t-user3's trial
+	// killed its wrapper: the demo ran on and was ended uncleanly).
+	fmt.Fprintf(&s, "Ctrl-C, or kill %d (gmc's PID, also in %s), stops everything cleanly.\n\n", b.pid, b.pidFile)
 	io.WriteString(w, s.String())
 }
 
