@@ -283,7 +283,7 @@ func New(opts Options) (_ *Server, err error) {
 		StorageTiers:    s.tiers.Stats,
 	})
 	s.trends = trend.NewHandler(trend.Options{
-		Queryable: queryable, Engine: engine, Logger: s.logger.With("component", "trend"), Now: opts.Now,
+		Queryable: queryable, Raw: store, Engine: engine, Logger: s.logger.With("component", "trend"), Now: opts.Now,
 	})
 	if err := s.buildBenchmarks(); err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package sla
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,10 +14,9 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
-	"github.com/prometheus/prometheus/tsdb/chunks"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
+	"github.com/gmc-dev/gmc/internal/span"
 )
 
 // Status is an SLA's state now, as /sla and /system/status show it.
@@ -260,17 +258,13 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 	longest := slices.Max(wins)
 	end := ts.UnixMilli()
 	// A sample up to a lookback before a window covers its start.
-	spans, err := r.dataSpans(ctx, sels, ts.Add(-longest).Add(-coverageLookback).UnixMilli(), end)
+	spans, err := span.Read(ctx, r.opts.Queryable, sels, ts.Add(-longest).Add(-coverageLookback).UnixMilli(), end, coverageLookback.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("coverage of sla %s: %w", s.Name, err)
 	}
 	out := map[string]float64{}
 	for _, w := range wins {
-		start := ts.Add(-w).UnixMilli()
-		var held int64
-		for _, sp := range spans {
-			held += max(0, min(sp[1], end)-max(sp[0], start))
-		}
+		held := span.Covered(spans, ts.Add(-w).UnixMilli(), end)
 		out[FormatWindow(w)] = min(1, float64(held)/float64(w.Milliseconds()))
 	}
 	return out, nil
@@ -296,125 +290,6 @@ func (s SLA) coverageWindows() []time.Duration {
 // coverageLookback is how far before a window a sample still counts as
 // covering its start (PromQL's default lookback).
 const coverageLookback = 5 * time.Minute
-
-// dataSpans returns the disjoint spans of time, ascending (Unix ms,
-// [from, to)), that samples in (start, end] of any series matching one of
-// sels cover, each sample covering coverageLookback after it. It reads
-// chunk time ranges where the store gives chunks (chunkSpans), and every
-// sample otherwise (sampleSpans); both give the same spans.
-func (r *Reporter) dataSpans(ctx context.Context, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
-	if cq, ok := r.opts.Queryable.(storage.ChunkQueryable); ok {
-		return chunkSpans(ctx, cq, sels, start, end)
-	}
-	return sampleSpans(ctx, r.opts.Queryable, sels, start, end)
-}
-
-// sampleSpans is dataSpans from every sample: over a 30d window of a
-// per-second counter, 2.6 million samples per series.
-func sampleSpans(ctx context.Context, qa storage.Queryable, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
-	q, err := qa.Querier(start+1, end)
-	if err != nil {
-		return nil, err
-	}
-	defer q.Close()
-	var sp spanner
-	var it chunkenc.Iterator
-	for _, ms := range sels {
-		set := q.Select(ctx, false, nil, ms...)
-		for set.Next() {
-			it = set.At().Iterator(it)
-			if err := sp.samples(it, start, end); err != nil {
-				return nil, err
-			}
-		}
-		if err := set.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return sp.merged(), nil
-}
-
-// chunkSpans is dataSpans from chunk time ranges: a chunk that spans at
-// most the lookback has no hole inside, so it covers [MinTime, MaxTime +
-// lookback) without being decoded (a chunk holds up to 120 samples: two
-// minutes of a per-second series); a longer chunk's samples are read, as
-// are those of a chunk reaching outside (start, end] (the TSDB's chunk
-// querier trims chunks to its range; a remote read's need not).
-func chunkSpans(ctx context.Context, cq storage.ChunkQueryable, sels [][]*labels.Matcher, start, end int64) ([][2]int64, error) {
-	q, err := cq.ChunkQuerier(start+1, end)
-	if err != nil {
-		return nil, err
-	}
-	defer q.Close()
-	var sp spanner
-	var cit chunks.Iterator
-	var it chunkenc.Iterator
-	for _, ms := range sels {
-		set := q.Select(ctx, false, nil, ms...)
-		for set.Next() {
-			cit = set.At().Iterator(cit)
-			for cit.Next() {
-				m := cit.At()
-				if m.MinTime > start && m.MaxTime <= end && m.MaxTime-m.MinTime <= sp.look() {
-					sp.add(m.MinTime, m.MaxTime)
-					continue
-				}
-				it = m.Chunk.Iterator(it)
-				if err := sp.samples(it, start, end); err != nil {
-					return nil, err
-				}
-			}
-			if err := cit.Err(); err != nil {
-				return nil, err
-			}
-		}
-		if err := set.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return sp.merged(), nil
-}
-
-// spanner collects the spans samples cover.
-type spanner struct{ spans [][2]int64 }
-
-func (*spanner) look() int64 { return coverageLookback.Milliseconds() }
-
-// add records that samples at first and last and none more than the
-// lookback apart between them cover [first, last + lookback).
-func (s *spanner) add(first, last int64) {
-	if n := len(s.spans); n > 0 && first >= s.spans[n-1][0] && first <= s.spans[n-1][1] {
-		s.spans[n-1][1] = max(s.spans[n-1][1], last+s.look())
-		return
-	}
-	s.spans = append(s.spans, [2]int64{first, last + s.look()})
-}
-
-// samples records the spans the samples of it in (start, end] cover.
-func (s *spanner) samples(it chunkenc.Iterator, start, end int64) error {
-	for vt := it.Seek(start + 1); vt != chunkenc.ValNone; vt = it.Next() {
-		t := it.AtT()
-		if t > end {
-			break
-		}
-		s.add(t, t)
-	}
-	return it.Err()
-}
-
-// merged returns the spans sorted and merged into disjoint ones.
-func (s *spanner) merged() [][2]int64 {
-	slices.SortFunc(s.spans, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
-	var out [][2]int64
-	for _, sp := range s.spans {
-		if n := len(out); n > 0 && sp[0] <= out[n-1][1] {
-			out[n-1][1] = max(out[n-1][1], sp[1])
-			continue
-		}
-		out = append(out, sp)
-	}
-	return out
-}
 
 // evaluate computes one SLA's status at ts.
 func (r *Reporter) evaluate(ctx context.Context, s SLA, ts time.Time) (Status, error) {

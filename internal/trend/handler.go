@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
+	"github.com/gmc-dev/gmc/internal/span"
 )
 
 // Step is the resolution of the analysed series: one value per hour.
@@ -32,7 +33,10 @@ type Options struct {
 	// Queryable and Engine run the hourly range httpapi. Required.
 	Queryable storage.Queryable
 	Engine    *promql.Engine
-	Logger    *slog.Logger
+	// Raw is the raw samples, whose chunk time ranges tell the partial
+	// hours (span.Read); nil means Queryable.
+	Raw    storage.Queryable
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -280,75 +284,39 @@ func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time)
 }
 
 // markPartial sets Partial on the points whose hour the raw samples of the
-// selected series span less than HourMinCoverage of. An hour's span is from
-// its first to its last sample (in (T-1h, T], as the hourly rate reads them)
-// widened by one mean interval, so evenly spaced samples filling the hour
-// span all of it; one sample spans nothing. The best-covered series counts.
-// Hours with no raw samples (older than the raw data's retention: the
-// values come from a downsampled tier) are taken as whole.
+// selected series cover less than HourMinCoverage of, each sample covering
+// PromQL's lookback (5m) after it, as the SLA coverage counts (span.Read:
+// chunk time ranges, so a month of per-second samples is not decoded): 4
+// minutes of samples cover 9 minutes of their hour, and a hole longer than
+// the lookback is uncovered. Hours the raw samples do not reach at all
+// (older than the raw data's retention: the values come from a
+// downsampled tier) are taken as whole.
 func (h *Handler) markPartial(ctx context.Context, label, svc, metric string, points []Point) error {
-	hour := Step.Milliseconds()
-	mint, maxt := points[0].T.UnixMilli()-hour+1, points[len(points)-1].T.UnixMilli()
-	q, err := h.opts.Queryable.Querier(mint, maxt)
-	if err != nil {
-		return fmt.Errorf("open querier: %w", err)
+	hour, look := Step.Milliseconds(), lookback.Milliseconds()
+	raw := h.opts.Raw
+	if raw == nil {
+		raw = h.opts.Queryable
 	}
-	defer q.Close()
-	// No hints: the raw samples, never a tier's aggregates.
-	ss := q.Select(ctx, false, nil,
+	sels := [][]*labels.Matcher{{
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
-		labels.MustNewMatcher(labels.MatchEqual, label, svc))
-	best := map[int64]float64{}  // hour end → best coverage
-	seen := map[int64]struct{}{} // hours with any raw sample
-	type span struct {
-		first, last int64
-		n           int
-	}
-	var it chunkenc.Iterator
-	for ss.Next() {
-		it = ss.At().Iterator(it)
-		cur, curEnd := span{}, int64(math.MinInt64)
-		flush := func() {
-			if cur.n == 0 {
-				return
-			}
-			seen[curEnd] = struct{}{}
-			c := 0.0
-			if cur.n > 1 {
-				d := float64(cur.last - cur.first)
-				c = math.Min(1, (d+d/float64(cur.n-1))/float64(hour))
-			}
-			best[curEnd] = math.Max(best[curEnd], c)
-		}
-		for vt := it.Seek(mint); vt != chunkenc.ValNone; vt = it.Next() {
-			t := it.AtT()
-			if t > maxt {
-				break
-			}
-			e := (t + hour - 1) / hour * hour // the end of the hour t is in, (e-1h, e]
-			if e != curEnd {
-				flush()
-				cur, curEnd = span{first: t}, e
-			}
-			cur.last = t
-			cur.n++
-		}
-		flush()
-		if err := it.Err(); err != nil {
-			return fmt.Errorf("read %s: %w", metric, err)
-		}
-	}
-	if err := ss.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", metric, err)
+		labels.MustNewMatcher(labels.MatchEqual, label, svc),
+	}}
+	// A sample up to a lookback before the first hour covers its start.
+	spans, err := span.Read(ctx, raw, sels, points[0].T.UnixMilli()-hour-look, points[len(points)-1].T.UnixMilli(), look)
+	if err != nil {
+		return fmt.Errorf("read the spans of %s: %w", metric, err)
 	}
 	for i := range points {
 		e := points[i].T.UnixMilli()
-		if _, ok := seen[e]; ok && best[e] < HourMinCoverage {
+		if c := float64(span.Covered(spans, e-hour, e)) / float64(hour); c > 0 && c < HourMinCoverage {
 			points[i].Partial = true
 		}
 	}
 	return nil
 }
+
+// lookback is PromQL's default lookback: how long a sample covers after it.
+const lookback = 5 * time.Minute
 
 // currentHour evaluates the hour in progress at now: Expr's figure over
 // (from, now], from the last whole hour or, when the data begin later (a

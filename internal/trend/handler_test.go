@@ -313,3 +313,42 @@ func TestTrendsPartialHourIsNoPeak(t *testing.T) {
 		t.Errorf("note %q does not say hours were left out", r.Note)
 	}
 }
+
+// TestPartialHourHasAHole: an hour's coverage counts the time its samples
+// cover, each the 5m lookback after it, as the SLA coverage does, so an
+// hour with a 20-minute hole is partial (45 of 60 minutes; the old first-to-last
+// span read it as whole), and one with a 5-minute hole is not.
+func TestPartialHourHasAHole(t *testing.T) {
+	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	app := st.AppenderV2(context.Background())
+	c := labels.FromStrings("__name__", "holey_total", "service", "h")
+	from := end.Add(-4 * time.Hour)
+	for ts, v := from, 0.0; !ts.After(end); ts, v = ts.Add(time.Second), v+1 {
+		if d := ts.Sub(from); d > 70*time.Minute && d < 90*time.Minute || d > 130*time.Minute && d < 135*time.Minute {
+			continue
+		}
+		if _, err := app.Append(0, c, 0, ts.UnixMilli(), v, nil, nil, promstorage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(Options{Queryable: st})
+	var points []Point
+	for i := 1; i <= 4; i++ {
+		points = append(points, Point{T: from.Add(time.Duration(i) * time.Hour)})
+	}
+	if err := h.markPartial(context.Background(), ServiceLabel, "h", "holey_total", points); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, true, false, false} {
+		if points[i].Partial != want {
+			t.Errorf("hour %d (ending %s): partial %v, want %v", i+1, points[i].T.Format(time.TimeOnly), points[i].Partial, want)
+		}
+	}
+}

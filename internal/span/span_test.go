@@ -1,4 +1,4 @@
-package sla
+package span
 
 import (
 	"context"
@@ -96,7 +96,7 @@ func TestChunkSpansEqualSampleSpans(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	rng := rand.New(rand.NewPCG(1, 2))
-	look := coverageLookback
+	look := 5 * time.Minute
 	holes := []time.Duration{30 * time.Second, look - time.Second, look - 999*time.Millisecond, look, look + time.Millisecond, look + time.Second, 7 * time.Minute, time.Hour, 3 * time.Hour}
 	day := 24 * time.Hour
 	total := func(inst string) labels.Labels {
@@ -155,11 +155,11 @@ func TestChunkSpansEqualSampleSpans(t *testing.T) {
 	holesSeen := 0
 	for _, sels := range selsets {
 		for _, w := range windows {
-			want, err := sampleSpans(ctx, db, sels, w[0], w[1])
+			want, err := fromSamples(ctx, db, sels, w[0], w[1], look.Milliseconds())
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := chunkSpans(ctx, db, sels, w[0], w[1])
+			got, err := fromChunks(ctx, db, sels, w[0], w[1], look.Milliseconds())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,6 +177,10 @@ func TestChunkSpansEqualSampleSpans(t *testing.T) {
 		t.Errorf("at most %d holes in instance a's windows, want 3 or more: the history does not test what it should", holesSeen)
 	}
 }
+
+// lookback is PromQL's default lookback, the reach the SLA coverage and
+// the trends' partial hours give a sample.
+const lookback = 5 * 60 * 1000
 
 // BenchmarkCoverageSpans reads the spans of 30 days of one counter, from
 // every sample and from chunk time ranges, at 1s and 15s intervals with a
@@ -199,10 +203,10 @@ func BenchmarkCoverageSpans(b *testing.B) {
 			spans func(context.Context, *gmcstorage.TSDB, [][]*labels.Matcher, int64, int64) ([][2]int64, error)
 		}{
 			{"samples", func(ctx context.Context, db *gmcstorage.TSDB, sels [][]*labels.Matcher, s, e int64) ([][2]int64, error) {
-				return sampleSpans(ctx, db, sels, s, e)
+				return fromSamples(ctx, db, sels, s, e, lookback)
 			}},
 			{"chunks", func(ctx context.Context, db *gmcstorage.TSDB, sels [][]*labels.Matcher, s, e int64) ([][2]int64, error) {
-				return chunkSpans(ctx, db, sels, s, e)
+				return fromChunks(ctx, db, sels, s, e, lookback)
 			}},
 		} {
 			b.Run(fmt.Sprintf("interval=%s/%s", interval, way.name), func(b *testing.B) {
@@ -215,5 +219,16 @@ func BenchmarkCoverageSpans(b *testing.B) {
 			})
 		}
 		db.Close()
+	}
+}
+
+func TestCovered(t *testing.T) {
+	spans := [][2]int64{{0, 10}, {20, 30}, {40, 50}}
+	for _, c := range []struct{ from, to, want int64 }{
+		{0, 50, 30}, {5, 25, 10}, {10, 20, 0}, {-100, 100, 30}, {45, 46, 1}, {50, 60, 0},
+	} {
+		if got := Covered(spans, c.from, c.to); got != c.want {
+			t.Errorf("Covered(%v, %d, %d) = %d, want %d", spans, c.from, c.to, got, c.want)
+		}
 	}
 }
