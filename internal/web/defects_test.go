@@ -155,10 +155,33 @@ func TestBrowserDownNow(t *testing.T) {
 	if txt := eval[string](t, ctx, `document.querySelector('tr[data-service="matching-engine"] [data-col="rate"]').textContent`); !strings.Contains(txt, "orders/s") {
 		t.Errorf("overview rate of the up matching-engine %q, want orders/s", txt)
 	}
+	// The charts' legends: its last says down (or stale) since when, not
+	// the rate whose window still holds its samples (t-user3 #12: "last
+	// 512/s" 38 s after market-data went down); an up service keeps its figure.
+	downSince := regexp.MustCompile(`^(down|stale) since \d\d:\d\d:\d\d$`)
+	for _, c := range []string{"tps", "p99", "errors"} {
+		if txt := eval[string](t, ctx, `(document.querySelector('[data-stats="`+c+`"] tr[data-series="risk-engine"] [data-stat="last"]') || {}).textContent || ''`); !downSince.MatchString(txt) {
+			t.Errorf("overview %s legend last of risk-engine %q, want down or stale since HH:MM:SS", c, txt)
+		}
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-stats="tps"] tr[data-series="matching-engine"] [data-stat="last"]').textContent`); !strings.HasSuffix(txt, "/s") {
+		t.Errorf("overview tps legend last of the up matching-engine %q, want a rate", txt)
+	}
 	load(t, ctx, st.URL+"/#/service/risk-engine?range=15m")
 	for _, k := range []string{"Orders", "p99", "Error rate"} {
 		if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="`+k+`"] .kpi-value').textContent`); txt != "down" && txt != "stale" {
 			t.Errorf("service tile %s %q, want down or stale", k, txt)
+		}
+	}
+	for _, c := range []string{"latency", "tps"} {
+		lasts := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-stats="`+c+`"] [data-stat="last"]')].map(e => e.textContent)`)
+		for _, txt := range lasts {
+			if !downSince.MatchString(txt) {
+				t.Errorf("service page %s legend last %q, want down or stale since HH:MM:SS (all %q)", c, txt, lasts)
+			}
+		}
+		if len(lasts) == 0 {
+			t.Errorf("service page %s legend has no rows", c)
 		}
 	}
 

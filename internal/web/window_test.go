@@ -67,8 +67,8 @@ func TestBrowserLastIsNow(t *testing.T) {
 		}
 		th := eval[string](t, ctx, `document.querySelector('[data-stats="`+chart+`"] thead th:nth-child(2)').textContent`)
 		cap := eval[string](t, ctx, `document.querySelector('[data-stats="`+chart+`"] caption')?.textContent || ''`)
-		if th != "last, over 1m" || cap != "points over 2h14m24s each; last: now, over 1m" {
-			t.Errorf("%s: %s legend says %q / %q, want last, over 1m / points over 2h14m24s each; last: now, over 1m", page, chart, th, cap)
+		if th != "last, over 1m" || cap != "each point over 2h14m24s" {
+			t.Errorf("%s: %s legend says %q / %q, want last, over 1m / each point over 2h14m24s", page, chart, th, cap)
 		}
 	}
 	load(t, ctx, st.URL+"/#/overview?range=7d")

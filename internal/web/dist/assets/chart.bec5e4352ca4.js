@@ -39,7 +39,9 @@ function axisSize(u, values) {
 const pad2 = (n) => String(n).padStart(2, '0');
 
 /** timeValues labels the time axis in 24h local time, with the date when the ticks are a day or more apart. */
-function timeValues(u, splits, axisIdx, space, incr) {
+function timeValues(u, splits, axisIdx, space, found) {
+  // The ticks' own spacing (timeSplits), not the one uPlot found for this width.
+  const incr = splits.length > 1 ? splits[1] - splits[0] : found;
   return splits.map((ts) => {
     const d = new Date(ts * 1000);
     const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
@@ -50,12 +52,35 @@ function timeValues(u, splits, axisIdx, space, incr) {
   });
 }
 
+/** TIME_INCRS are the time axis' tick steps (s). */
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200,
+  86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400];
+
+/** TIME_TICKS is the most ticks a time axis has, whatever its width (a narrow card's labels still fit). */
+const TIME_TICKS = 6;
+
 /**
- * timeAxis: ticks at least as far apart as their longest label ("12-03
- * 18:00" on multi-day ranges needs 80 px; a 7d axis was unreadable).
+ * timeSplits are the time axis' ticks from its span alone: the smallest
+ * step of TIME_INCRS giving at most TIME_TICKS, on whole multiples of it
+ * in local time (a day step at local midnight). uPlot picked the step by
+ * each plot's width, so the charts of one page at 30d ticked 11-05/11-14/
+ * 11-23 and 11-05/11-13/11-21.
+ */
+export function timeSplits(min, max, tzOffset = new Date(min * 1000).getTimezoneOffset() * 60) {
+  if (!(max > min)) return [min];
+  const incr = TIME_INCRS.find((i) => (max - min) / i <= TIME_TICKS) || TIME_INCRS[TIME_INCRS.length - 1];
+  const out = [];
+  for (let t = Math.ceil((min - tzOffset) / incr) * incr + tzOffset; t <= max && out.length <= TIME_TICKS; t += incr) out.push(t);
+  return out;
+}
+
+/**
+ * timeAxis: ticks from the range (timeSplits), the same on every chart
+ * of it, labelled by their spacing ("12-03 18:00" on multi-day ranges).
  */
 function timeAxis() {
   return {stroke: AXIS, font: FONT, grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1}, values: timeValues,
+    splits: (u, axisIdx, min, max) => timeSplits(min, max),
     space: (u) => (u.scales.x.max - u.scales.x.min > 2 * 86400 ? 90 : 60)};
 }
 
@@ -128,6 +153,9 @@ export class LineChart {
     // said in the legend's "last" (a tile's "now, over 1m" and a legend's
     // last differed without saying why); null for gauges.
     this.window = null;
+    // gone: what the legend's last says for every series when their source
+    // is down now ("down since 18:02:53"); a series' own s.gone wins.
+    this.gone = null;
     this.el = h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'});
     this.el.chart = this; // for tests and the console
     this.stats = h('table', {class: 'stats', 'data-stats': id});
@@ -173,9 +201,13 @@ export class LineChart {
       let lastV = null;
       for (const v of s.data) if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; }
       const color = s.color || PALETTE[series.indexOf(s) % PALETTE.length];
+      // A series whose source is down now says so for its last (its
+      // newest rate window still held figures from before it stopped).
+      const gone = s.gone !== undefined ? s.gone : this.gone;
       return h('tr', {'data-series': s.label},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
-        h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
+        gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
+          : h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
         h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
     });
     // window: a string (every point over it) or {points, last} (api.windows).
@@ -186,7 +218,8 @@ export class LineChart {
         : `the newest point (now), over the ${dur(win.last)} before it; the other points, min and max are each over the ${dur(win.points)} before them`}, `last, over ${dur(win.last)}`)
       : h('th', {}, 'last');
     // Points over a longer window than the last say so under the legend.
-    const caption = win && !same ? h('caption', {'data-points-window': win.points}, `points over ${dur(win.points)} each; last: now, over ${dur(win.last)}`) : null;
+    // (The header says the last's window.)
+    const caption = win && !same ? h('caption', {'data-points-window': win.points, style: {textAlign: 'left'}}, `each point over ${dur(win.points)}`) : null;
     this.stats.replaceChildren(...(rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)].filter(Boolean) : []));
   }
 

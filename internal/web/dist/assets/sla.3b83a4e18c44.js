@@ -49,10 +49,20 @@ export function mount(main) {
 function slaCard(s) {
   const c = card(s.name, {note: `${s.service} · ${s.indicator} · objective ${units.pct9.fmt(s.objective)}`, wide: true});
   c.el.dataset.sla = s.name;
-  const burning = s.burning ? pill(s.burning === 'page' ? 'bad' : 'warn', `burning (${s.burning})`) : null;
+  // One pill per state: a burning SLA's says how hard ("burning (page)";
+  // it showed "burning" beside "burning (page)"); a violated one that also
+  // burns says both, two facts.
+  const sev = s.burning === 'page' ? 'bad' : 'warn';
+  const state = s.state === 'burning' ? pill(sev, `burning${s.burning ? ` (${s.burning})` : ''}`)
+    : pill(s.state === 'ok' ? 'up' : s.state === 'no_data' || s.state === 'not_judged' ? 'unknown' : 'down', s.state.replace('_', ' '));
+  const burning = s.burning && s.state !== 'burning' ? pill(sev, `burning (${s.burning})`) : null;
+  // A burning SLA keeps the coverage caveat a not-judged one gives (only
+  // not_judged carries a reason): no window judged, its first note.
+  const ws = s.windows || [];
+  const caveat = s.reason || (ws.length && ws.every((x) => x.met == null) ? (ws.find((x) => x.note) || {}).note : '');
   c.body.append(
-    h('div', {class: 'row'}, pill(s.state === 'ok' ? 'up' : s.state === 'no_data' || s.state === 'not_judged' ? 'unknown' : 'down', s.state.replace('_', ' ')), burning,
-      s.reason ? h('span', {class: 'muted', 'data-reason': ''}, s.reason) : null,
+    h('div', {class: 'row'}, state, burning,
+      caveat ? h('span', {class: 'muted', 'data-reason': ''}, caveat) : null,
       s.error ? h('span', {class: 'err'}, s.error) : null),
     h('table', {class: 'tbl'},
       h('thead', {}, h('tr', {}, ['Window', 'Achievement', 'Coverage', 'Error budget left', 'Burn rate', 'Met'].map((t) => h('th', {}, t)))),

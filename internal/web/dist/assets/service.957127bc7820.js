@@ -133,6 +133,10 @@ export function mount(main, ctx) {
         edgesKey = ekey;
       }
       const st = (status.services || []).find((s) => s.service === name);
+      // Down now: the legends of its own charts (not its hosts') say so for
+      // their last, not a rate whose window still holds figures from before.
+      const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? (st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)}` : st.state) : null;
+      for (const p of [P.lat, P.tps, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.pmem]) p.chart.gone = goneTxt;
       head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
         h('span', {class: 'muted'}, !st ? 'gmc has no data from a service of this name'
           : [st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago` : st.state === 'up' ? `last seen < ${ago(st.stale_after_seconds)} ago` : '',

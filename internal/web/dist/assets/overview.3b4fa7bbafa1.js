@@ -52,10 +52,14 @@ export function mount(main, ctx) {
       const services = status.services || [];
       // Each point (and the legends' last) is over the range's rate window; the tiles and the table over KPI_WINDOW.
       for (const c of Object.values(charts)) c.window = windows(w);
-      plot(charts.tps, tps, T);
-      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v));
+      // A service down now: its legends' last says so (a 1m window still
+      // held its figures from before it stopped).
+      const goneBy = new Map(services.filter((s) => s.state !== 'up' && s.state !== 'pushed')
+        .map((s) => [s.service, s.last_seen_ms != null ? `${s.state} since ${clock(s.last_seen_ms)}` : s.state]));
+      plot(charts.tps, tps, T, null, goneBy);
+      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy);
       p99.note.textContent += ' · log scale';
-      plot(charts.err, err, E);
+      plot(charts.err, err, E, null, goneBy);
 
       // Each service's requests in its own unit: the endpoint with the most traffic.
       const reqNowBy = new Map();
@@ -190,9 +194,12 @@ export function slaSummary(slas) {
 }
 
 
-/** plot draws one line per service; stat(service), when given, is that line's formatter of values. */
-function plot(chart, c, S, stat) {
-  const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data, stat: stat ? stat(label) : undefined}));
+/**
+ * plot draws one line per service; stat(service), when given, is that
+ * line's formatter of values; gone, the legend's last of a service down now.
+ */
+function plot(chart, c, S, stat, gone) {
+  const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data, stat: stat ? stat(label) : undefined, gone: (gone && gone.get(label)) || null}));
   const shown = topN(series, TOP, last).sort((a, b) => a.label.localeCompare(b.label));
   c.note.textContent = series.length > TOP ? `top ${TOP} of ${series.length} services` : `${series.length} service${series.length === 1 ? '' : 's'}`;
   chart.update(S.xs, shown);

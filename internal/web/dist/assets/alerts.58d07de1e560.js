@@ -61,7 +61,7 @@ export function mount(main, ctx) {
         for (const x of xs) {
           const rule = rules.get(x.labels.alertname);
           const fired = firedAt(x, episodes, rule);
-          const unit = unitOf(x);
+          const unit = unitOf(x, rule);
           const why = sup(x);
           rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-suppressed': why ? 'true' : null},
             h('td', {}, why ? [pill('suppressed'), h('div', {class: 'muted small', 'data-col': 'suppressed-by'}, why)] : pill(x.state)),
@@ -229,14 +229,20 @@ function firedAt(x, episodes, rule) {
 /**
  * unitOf is the unit of an alert's value, from the rule's "unit" annotation
  * (seconds, ms, us, bytes, percent, ratio, bool, count, or any other word,
- * shown after the number). Without it the value is shown with "unit
+ * shown after the number). Without it, a rule whose expression keeps the
+ * series equal to a constant (… == 0) has a state for a value, not a
+ * measure: up == 0 (TargetDown) reads "down (up = 0)", another the
+ * number alone (it read "0 (unit unknown)"); any other value says "unit
  * unknown": the expression's text does not say what the number measures.
  */
-export function unitOf(x) {
+export function unitOf(x, rule) {
   const u = ((x.annotations && x.annotations.unit) || '').trim();
   const plain = (suffix) => ({fmt: (v) => (isFinite(v) ? String(+v.toPrecision(4)) + suffix : '–'), label: ''});
-  switch (u.toLowerCase()) {
-    case '': return plain(' (unit unknown)');
+  const q = (rule && rule.query) || '';
+  const state = u === '' && q && q.split(/\n\s*(?:or|unless|and)\s*\n/).every((b) => /==\s*-?[\d.]+\s*$/.test(b.trim()));
+  switch (state ? '' : u.toLowerCase()) {
+    case '': return !state ? plain(' (unit unknown)')
+      : /(^|[^\w:])up\s*[{[)]/.test(q) ? {fmt: (v) => (v === 0 ? 'down (up = 0)' : `up = ${v}`), label: ''} : plain('');
     case 'seconds': case 's': return units.s;
     case 'milliseconds': case 'ms': return {fmt: (v) => units.s.fmt(v / 1e3), label: ''};
     case 'microseconds': case 'us': case 'µs': return units.us;
