@@ -363,8 +363,12 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, di
 	o := demo.HistoryOptions{Dir: dir, End: time.Now().Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history")}
 	o.Host, _ = os.Hostname()
 	if u, err := disk.UsageWithContext(ctx, "/"); err == nil {
-		o.RootAvail, o.RootSize, o.RootFSType = float64(u.Free), float64(u.Total), u.Fstype
+		// As the agent reports them: avail is u.Free, free u.Total - u.Used.
+		o.RootAvail, o.RootFree, o.RootSize, o.RootFSType = float64(u.Free), float64(u.Total-u.Used), float64(u.Total), u.Fstype
 	}
+	// The host's CPU, network and disk counters now, as the agent reports
+	// them: the history's end at them.
+	o.HostNow, o.Now = agent.HostGatherer(logger), time.Now()
 	if parts, err := disk.PartitionsWithContext(ctx, true); err == nil {
 		for _, p := range parts {
 			if p.Mountpoint == "/" {

@@ -422,3 +422,15 @@ func bootTime() (float64, error) {
 	}
 	return float64(time.Now().Unix() - info.Uptime), nil
 }
+
+// HostGatherer gathers the host's metrics (node_*) exactly as the agent
+// collects and pushes them, for a caller that needs the host's figures in
+// the agent's names and labels (gmc demo's history ends at them).
+func HostGatherer(logger *slog.Logger) prometheus.Gatherer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newHostCollector(logger))
+	return reg
+}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -50,7 +51,16 @@ type HistoryOptions struct {
 	Host                   string
 	RootDevice, RootFSType string
 	RootAvail, RootSize    float64
+	// RootFree is the root filesystem's free space, root's reserve
+	// included (node_filesystem_free_bytes); zero: RootAvail.
+	RootFree               float64
 	MemAvailable, MemTotal float64
+	// HostNow gathers the host's counters now as the agent reports them
+	// (agent.HostGatherer): the history's CPU seconds by cpu and mode and
+	// network and disk I/O by device end at them, at Now (when they were
+	// read; zero: time.Now()). Nil: no CPU, network or disk history.
+	HostNow prometheus.Gatherer
+	Now     time.Time
 }
 
 // HistoryResult says what Backfill wrote.
@@ -243,8 +253,9 @@ func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labe
 }
 
 // addHost adds the agent's view of the host (its metric and label names):
-// load average, available memory and a root filesystem filling by about
-// 1% of its size a day and ending at today's free space.
+// load average, available memory, a root filesystem filling by about 1% of
+// its size a day and ending at today's free space, and (with HostNow) CPU,
+// network and disk counters ending at today's.
 func (g *historyGen) addHost() {
 	o := g.o
 	host := o.Host
@@ -273,6 +284,14 @@ func (g *historyGen) addHost() {
 	}
 	fs := []string{"device", o.RootDevice, "mountpoint", "/", "fstype", o.RootFSType}
 	perDay := math.Min(0.01*o.RootSize, (o.RootSize-o.RootAvail)/(o.Span.Hours()/24+1))
+	reserve := math.Max(0, o.RootFree-o.RootAvail)
+	avail := func(t time.Time) float64 {
+		days := o.End.Sub(t).Hours() / 24
+		// Logs grow through the day and are rotated at midnight.
+		logs := func(t time.Time) float64 { return float64(t.UTC().Hour()) / 24 * 0.3 * perDay }
+		intraday := logs(t) - logs(o.End)
+		return math.Max(0, math.Min(o.RootSize-reserve, o.RootAvail+days*perDay-intraday))
+	}
 	g.series = append(g.series,
 		histSeries{node("node_load1"), func(_ time.Time, _, load float64) float64 {
 			return math.Max(0, 0.3+1.6*load+0.15*g.rng.NormFloat64())
@@ -284,14 +303,20 @@ func (g *historyGen) addHost() {
 		}},
 		histSeries{node("node_memory_MemTotal_bytes"), func(time.Time, float64, float64) float64 { return o.MemTotal }},
 		histSeries{node("node_filesystem_size_bytes", fs...), func(time.Time, float64, float64) float64 { return o.RootSize }},
-		histSeries{node("node_filesystem_avail_bytes", fs...), func(t time.Time, _, _ float64) float64 {
-			days := o.End.Sub(t).Hours() / 24
-			// Logs grow through the day and are rotated at midnight.
-			logs := func(t time.Time) float64 { return float64(t.UTC().Hour()) / 24 * 0.3 * perDay }
-			intraday := logs(t) - logs(o.End)
-			return math.Max(0, math.Min(o.RootSize, o.RootAvail+days*perDay-intraday))
+		histSeries{node("node_filesystem_avail_bytes", fs...), func(t time.Time, _, _ float64) float64 { return avail(t) }},
+		// Free includes root's reserve, which stays as it is now.
+		histSeries{node("node_filesystem_free_bytes", fs...), func(t time.Time, _, _ float64) float64 {
+			return math.Min(o.RootSize, avail(t)+reserve)
 		}},
 	)
+	if o.HostNow != nil {
+		now := o.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		counters, boot := gatherHostCounters(o.HostNow)
+		g.addHostCounters(node, counters, boot, now)
+	}
 }
 
 // writeBlock writes the samples in [from, to) as one block in dir.

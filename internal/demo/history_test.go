@@ -94,6 +94,8 @@ func TestBackfillWritesAQueryableHistory(t *testing.T) {
 		`{__name__=~"node_load1|node_load5|node_load15", host="h1"}`,
 		`sum(node_memory_MemTotal_bytes{host="h1"} - node_memory_MemAvailable_bytes{host="h1"})`,
 		`100 * (1 - max by (mountpoint) (node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs", host="h1"}) / max by (mountpoint) (node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs", host="h1"}))`,
+		// used = size - free, as df (the page since 7ba8667)
+		`max by (mountpoint) (node_filesystem_free_bytes{fstype!~"tmpfs|overlay|squashfs", host="h1"})`,
 	} {
 		for _, ts := range []time.Time{end.Add(-71 * time.Hour), end} {
 			if v := at(expr, ts); v <= 0 || math.IsNaN(v) {
