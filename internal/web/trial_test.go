@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
@@ -64,7 +65,10 @@ func TestBrowserNothingCutOff(t *testing.T) {
 		}
 		sts = append(sts, s.EvaluateCovered(ratios, cov))
 	}
-	st := startStack(t, 3, false, withSLAs(t, sts))
+	// The seeded risk-engine goes down 2 s after its last sample (its tiles say since when).
+	st := startStackWith(t, 3, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{webtest.Classic: {StaleAfter: config.Duration(time.Second), DownAfter: config.Duration(2 * time.Second)}}
+	}, withSLAs(t, sts))
 	// The demo's longest names, strategy-market-making the worst p99
 	// (strategy-mean-reversion's orders all under 1 ms: no tie to break).
 	for i := 1; i <= 2; i++ {
@@ -83,6 +87,15 @@ func TestBrowserNothingCutOff(t *testing.T) {
 		{Name: "HostCPUHigh", Severity: "warning", State: "firing", ActiveAt: &at,
 			Summary: "CPU of vm above 90%", Labels: map[string]string{"alertname": "HostCPUHigh", "instance": "vm"}},
 	})
+	// A latency incident of the demo: one alert at three strategies, beside
+	// HostCPUHigh (four chips were cut to "ServiceLatencyHigh · strategy-mom…"
+	// and "HostCPUHigh ·…", t-user3 #11): one chip per alert name.
+	firing := *st.alerts.Load()
+	for _, svc := range []string{"strategy-mean-reversion", "strategy-momentum"} {
+		firing = append(firing, web.Alert{Name: "ServiceLatencyHigh", Severity: "page", Service: svc, State: "firing", ActiveAt: &at,
+			Summary: "p99 order latency of " + svc + " above 1ms for the last minute", Labels: map[string]string{"alertname": "ServiceLatencyHigh"}})
+	}
+	st.alerts.Store(&firing)
 	load(t, ctx, st.URL+"/#/overview?range=15m")
 	if err := poll(ctx, 10*time.Second, `document.querySelectorAll('#banner .banner-item').length === 2 && (document.querySelector('tr[data-service="`+webtest.Native+`"] [data-col="sla"]') || {textContent: ''}).textContent.includes('not judged')`); err != nil {
 		t.Fatalf("banner chips and a not-judged SLA: %v", err)
@@ -107,10 +120,24 @@ func TestBrowserNothingCutOff(t *testing.T) {
 		}
 	}
 	chips := eval[[]string](t, ctx, `[...document.querySelectorAll('#banner .banner-item')].map(e => e.textContent).sort()`)
-	if strings.Join(chips, "|") != "HostCPUHigh · vm|ServiceLatencyHigh · strategy-market-making" {
-		t.Errorf("banner chips %q, want each alert with its service or instance", chips)
+	if strings.Join(chips, "|") != "HostCPUHigh · vm|ServiceLatencyHigh · 3 services" {
+		t.Errorf("banner chips %q, want each alert with its service or instance, or how many services", chips)
+	}
+	if title := eval[string](t, ctx, `[...document.querySelectorAll('#banner .banner-item')].find(e => e.textContent.startsWith('ServiceLatencyHigh')).title`); strings.Count(title, "\n") != 2 || !strings.Contains(title, "strategy-momentum — p99") {
+		t.Errorf("grouped chip's title %q, want each of its three alerts", title)
 	}
 	screenshot(t, ctx, artifacts(t), "overview-1440")
+
+	// A service down now: its tiles say since when, in full (the demo's
+	// read "no figures now; down since 18:02:53 (la…", t-user3 #11).
+	load(t, ctx, st.URL+"/#/service/"+webtest.Classic+"?range=15m")
+	if err := poll(ctx, 30*time.Second, `(document.querySelector('[data-kpi="p99"] .kpi-sub') || {textContent: ''}).textContent.includes('down since')`); err != nil {
+		t.Fatalf("%s's tiles do not say it is down: %v", webtest.Classic, err)
+	}
+	if cut := eval[[]string](t, ctx, cutOffJS+`('.kpi-sub, .kpi-value, .kpi-label, .page-head span, .banner-item')`); len(cut) > 0 {
+		t.Errorf("service page of a down service cut off at 1440 px: %q", cut)
+	}
+	screenshot(t, ctx, artifacts(t), "down-service-1440")
 }
 
 // TestBrowserWindowsStated: a tile said "now, over 1m" while the p99 tile

@@ -377,17 +377,34 @@ function showAlerts(data) {
   document.body.classList.toggle('has-alerts', firing.length > 0);
   if (!firing.length) { el.hidden = true; el.replaceChildren(); return; }
   el.hidden = false;
-  const shown = firing.slice(0, 4);
+  // One chip per alert name: an incident fires one alert at several
+  // services (ServiceLatencyHigh at three strategies), and four chips of
+  // it were cut to "ServiceLatencyHigh · strategy-mom…" and "HostCPUHigh ·…".
+  const byName = new Map();
+  for (const a of firing) {
+    const k = a.name || 'alert';
+    if (!byName.has(k)) byName.set(k, []);
+    byName.get(k).push(a);
+  }
+  const chips = [...byName.values()];
+  const shown = chips.slice(0, 4);
+  const hidden = chips.slice(4).reduce((n, as) => n + as.length, 0);
+  const full = (a) => `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`;
   el.replaceChildren(...[
     h('span', {class: 'banner-icon'}, '●'),
     h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
-    // A chip names the alert and its service (what fits in the strip's
-    // one line); its summary is in the title and on the Alerts page.
-    h('span', {class: 'banner-list'}, shown.map((a) =>
-      h('a', {class: 'banner-item sev-' + (a.severity || 'none'), href: a.service ? href('service', a.service) : href('alerts'),
-        title: `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`},
-        a.name || 'alert', chipWhere(a)))),
-    firing.length > shown.length ? h('a', {href: href('alerts')}, `+${firing.length - shown.length} more`) : null,
+    // A chip names the alert and its service, or how many services (what
+    // fits in the strip's one line); each one's summary is in the title
+    // and on the Alerts page.
+    h('span', {class: 'banner-list'}, shown.map((as) => {
+      const a = as[0];
+      const svcs = [...new Set(as.map((x) => x.service).filter(Boolean))];
+      const one = as.length === 1;
+      const sev = as.some((x) => x.severity === 'page') ? 'page' : a.severity || 'none';
+      return h('a', {class: 'banner-item sev-' + sev, href: one && a.service ? href('service', a.service) : href('alerts'), title: as.map(full).join('\n')},
+        a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`);
+    })),
+    hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
     h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
 }
 
