@@ -13,10 +13,12 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
 	"github.com/gmc-dev/gmc/internal/span"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // Status is an SLA's state now, as /sla and /system/status show it.
@@ -178,14 +180,21 @@ type ReporterOptions struct {
 	Logger    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tiers, when set, are Queryable's downsampled tiers: the error ratios
+	// over a day and longer read one of them (see ratioTier); nil reads raw
+	// samples only.
+	Tiers *tier.Set
 }
 
 // Reporter computes SLA states from the raw series: each window's error
 // ratio is ErrorsRate(w) / TotalRate(w) over the window itself, so it is
 // weighted by traffic and counts every sample in the window, whenever gmc
-// started; each window's coverage says how much of it holds data.
+// started; each window's coverage says how much of it holds data. The
+// ratios over a day and longer read the 1-minute tier where it has caught
+// up, which gives the raw answer within 0.1 % (TestTierRatiosEqualRaw).
 type Reporter struct {
-	opts ReporterOptions
+	opts   ReporterOptions
+	tiered storage.Queryable // raw data and tiers, nil without tiers
 
 	mu       sync.Mutex // guards the cache
 	cachedAt time.Time
@@ -207,7 +216,11 @@ func NewReporter(opts ReporterOptions) *Reporter {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reporter{opts: opts}
+	r := &Reporter{opts: opts}
+	if opts.Tiers != nil && len(opts.Tiers.Tiers()) > 0 {
+		r.tiered = opts.Tiers.Queryable(coverageLookback.Milliseconds())
+	}
+	return r
 }
 
 // SLAs returns the SLAs the reporter knows.
@@ -220,7 +233,15 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 	out := map[string]float64{}
 	for _, w := range s.RecordedWindows() {
 		q := s.ErrorsRate(w) + " / " + s.TotalRate(w)
-		qry, err := r.opts.Engine.NewInstantQuery(ctx, r.opts.Queryable, nil, q, ts)
+		qa := r.opts.Queryable
+		if name, part := r.ratioTier(w, ts); name != "" {
+			var err error
+			if q, err = onTier(s.ErrorsRate(part)+" / "+s.TotalRate(part), name); err != nil {
+				return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
+			}
+			qa = r.tiered
+		}
+		qry, err := r.opts.Engine.NewInstantQuery(ctx, qa, nil, q, ts)
 		if err != nil {
 			return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
 		}
@@ -239,6 +260,74 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 		}
 	}
 	return out, nil
+}
+
+// Tier reads. A tier's rate over a window differs from the raw samples'
+// only in the window's first bucket, which it extrapolates from the
+// window's mean rate where the raw samples count what happened in it; the
+// partial last bucket is aggregated from the raw samples as the query runs
+// (tier.Queryable), so the newest samples count. With buckets at most
+// 1/tierEdgeBuckets of the window, the error ratio differs by under 0.1 %
+// unless that one bucket's error ratio is far from the window's
+// (TestTierRatiosEqualRaw: 2.2e-4 relative at most over 12 days of data).
+const (
+	// tierMinWindow is the shortest window read from a tier: shorter
+	// ones read less raw data than a tier saves.
+	tierMinWindow = 24 * time.Hour
+	// tierEdgeBuckets: a tier answers a window at least this many of its
+	// buckets long (the 1m tier every window of a day and longer, the 1h
+	// tier none under 60 days).
+	tierEdgeBuckets = 1440
+	// tierMaxLag: a tier whose watermark is further behind is catching up
+	// (after a restart, or new); the raw samples answer meanwhile.
+	tierMaxLag = time.Hour
+)
+
+// ratioTier names the tier the error ratio over window w at ts reads and
+// the range it reads, or "" for the raw samples. The range is the part of
+// the window the raw data reaches (from the oldest raw sample on, in whole
+// minutes), so a tier, kept longer than the raw data, counts no more than
+// the raw samples would.
+func (r *Reporter) ratioTier(w time.Duration, ts time.Time) (string, time.Duration) {
+	if r.tiered == nil || w < tierMinWindow {
+		return "", 0
+	}
+	first, err := r.opts.Tiers.RawStart()
+	if err != nil || first > ts.UnixMilli() {
+		return "", 0
+	}
+	// In whole minutes, as FormatWindow prints ranges.
+	part := min(w, (time.Duration(ts.UnixMilli()-first) * time.Millisecond).Truncate(time.Minute))
+	if part < tierMinWindow {
+		return "", 0
+	}
+	name := ""
+	for _, t := range r.opts.Tiers.Tiers() { // finest first
+		if time.Duration(t.Resolution)*tierEdgeBuckets > part {
+			break
+		}
+		if wm := t.Watermark(); wm >= 0 && ts.UnixMilli()-wm <= tierMaxLag.Milliseconds() {
+			name = t.Name()
+		}
+	}
+	return name, part
+}
+
+// onTier forces every selector of the PromQL expression q onto the named
+// tier (tier.TierLabel).
+func onTier(q, name string) (string, error) {
+	expr, err := newParser().ParseExpr(q)
+	if err != nil {
+		return "", err
+	}
+	m := labels.MustNewMatcher(labels.MatchEqual, tier.TierLabel, name)
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			vs.LabelMatchers = append(vs.LabelMatchers, m)
+		}
+		return nil
+	})
+	return expr.String(), nil
 }
 
 // Coverage returns, for each of the SLA's windows and its burn alerts' long

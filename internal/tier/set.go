@@ -135,6 +135,10 @@ func longestRetention(c Config, name string, def time.Duration) time.Duration {
 	return def
 }
 
+// RawStart is the time (ms) of the oldest raw sample (math.MaxInt64
+// without any).
+func (s *Set) RawStart() (int64, error) { return s.opts.Raw.StartTime() }
+
 // Tiers are the open tiers, finest first.
 func (s *Set) Tiers() []*Tier { return s.tiers }
 
