@@ -156,7 +156,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		if keep := config.Duration(time.Duration(history) + 24*time.Hour); cfg.Storage.Retention < keep {
 			cfg.Storage.Retention = keep
 		}
-		if err := backfillHistory(ctx, out, logger, cfg.Server.DataDir, time.Duration(history), *seed); err != nil {
+		if err := backfillHistory(ctx, out, logger, cfg, time.Duration(history), *seed); err != nil {
 			closeListeners()
 			return err
 		}
@@ -359,8 +359,10 @@ const historyGap = time.Hour + 10*time.Minute
 // backfillHistory writes span of the simulated system's history into gmc's
 // data dir before the server opens it, with this host's root filesystem and
 // memory as the host series' end points.
-func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, dir string, span time.Duration, seed int64) error {
-	o := demo.HistoryOptions{Dir: dir, End: time.Now().Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history")}
+func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cfg config.Config, span time.Duration, seed int64) error {
+	dir := cfg.Server.DataDir
+	// The SLAs' recording rules are backfilled over the history too.
+	o := demo.HistoryOptions{Dir: dir, End: time.Now().Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history"), SLAs: cfg.SLAs}
 	o.Host, _ = os.Hostname()
 	if u, err := disk.UsageWithContext(ctx, "/"); err == nil {
 		// As the agent reports them: avail is u.Free, free u.Total - u.Used.

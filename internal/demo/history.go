@@ -13,12 +13,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/gmc-dev/gmc/internal/atomicfile"
+	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/sdk"
 )
 
@@ -61,6 +64,10 @@ type HistoryOptions struct {
 	// read; zero: time.Now()). Nil: no CPU, network or disk history.
 	HostNow prometheus.Gatherer
 	Now     time.Time
+	// SLAs are gmc's SLAs: their recording rules (sla.BackfillRecords) are
+	// backfilled over the history, as the rule manager would have
+	// recorded them, so the SLA page's charts cover it.
+	SLAs []sla.SLA
 }
 
 // HistoryResult says what Backfill wrote.
@@ -108,17 +115,26 @@ func Backfill(ctx context.Context, o HistoryOptions) (HistoryResult, error) {
 	end := o.End.Truncate(o.Interval)
 	start := end.Add(-o.Span)
 	res := HistoryResult{Start: start, End: end, Series: len(g.series)}
+	var days []ulid.ULID // each day's block
 	for from := start; from.Before(end); from = from.Add(historyBlock) {
 		to := from.Add(historyBlock)
 		if to.After(end) {
 			to = end
 		}
-		n, err := g.writeBlock(ctx, o.Dir, from, to)
+		n, id, err := g.writeBlock(ctx, o.Dir, from, to)
+		if err != nil {
+			return res, err
+		}
+		days = append(days, id)
+		res.Samples += n
+		res.Blocks++
+	}
+	if len(o.SLAs) > 0 {
+		n, err := backfillSLARecords(ctx, o, start, end, days)
 		if err != nil {
 			return res, err
 		}
 		res.Samples += n
-		res.Blocks++
 	}
 	b, _ := json.Marshal(res)
 	if err := atomicfile.Write(marker, b, 0o644); err != nil {
@@ -319,12 +335,104 @@ func (g *historyGen) addHost() {
 	}
 }
 
+// backfillSLARecords evaluates the SLAs' recording rules over the history
+// just written, a day at a time, every history interval (the rules'
+// evaluation at the demo's interval would be finer; a minute is
+// promtool's default), and writes each day's into that day's block of the
+// history (days): a block of their own, then both compacted into one, as
+// the TSDB's vertical compaction would merge them later (warning of
+// overlapping blocks at every start until then).
+func backfillSLARecords(ctx context.Context, o HistoryOptions, start, end time.Time, days []ulid.ULID) (int, error) {
+	// A read-only TSDB wants a WAL: an empty one while it is open, when
+	// the dir has none yet (the server has not opened it).
+	wal := filepath.Join(o.Dir, "wal")
+	if _, err := os.Stat(wal); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(wal, 0o755); err != nil {
+			return 0, fmt.Errorf("backfill SLA records: %w", err)
+		}
+		defer os.Remove(wal)
+	}
+	sandbox, err := os.MkdirTemp("", "gmc-demo-history-")
+	if err != nil {
+		return 0, fmt.Errorf("backfill SLA records: %w", err)
+	}
+	defer os.RemoveAll(sandbox)
+	db, err := tsdb.OpenDBReadOnly(o.Dir, sandbox, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return 0, fmt.Errorf("backfill SLA records: open the history: %w", err)
+	}
+	defer db.Close()
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: 10 * time.Minute, LookbackDelta: 5 * time.Minute})
+	n := 0
+	var merge [][]string // per day: its history block and its records'
+	for day, from := 0, start; from.Before(end); day, from = day+1, from.Add(historyBlock) {
+		to := from.Add(historyBlock)
+		if to.After(end) {
+			to = end
+		}
+		w, err := tsdb.NewBlockWriter(slog.New(slog.DiscardHandler), o.Dir, historyBlock.Milliseconds())
+		if err != nil {
+			return n, fmt.Errorf("backfill SLA records %s: %w", from.Format(time.DateOnly), err)
+		}
+		app := w.AppenderV2(ctx)
+		for _, s := range o.SLAs {
+			s.Normalise()
+			if err := s.Validate(); err != nil {
+				w.Close()
+				return n, fmt.Errorf("backfill SLA records: %w", err)
+			}
+			k, err := s.BackfillRecords(ctx, engine, db, from, to, o.Interval, func(lset labels.Labels, ms int64, v float64) error {
+				_, err := app.Append(0, lset, 0, ms, v, nil, nil, storage.AOptions{})
+				return err
+			})
+			n += k
+			if err != nil {
+				w.Close()
+				return n, err
+			}
+		}
+		if err := app.Commit(); err != nil {
+			w.Close()
+			return n, fmt.Errorf("backfill SLA records %s: commit: %w", from.Format(time.DateOnly), err)
+		}
+		id, err := w.Flush(ctx)
+		if err != nil {
+			w.Close()
+			return n, fmt.Errorf("backfill SLA records %s: write block: %w", from.Format(time.DateOnly), err)
+		}
+		if err := w.Close(); err != nil {
+			return n, err
+		}
+		if id != (ulid.ULID{}) && day < len(days) && days[day] != (ulid.ULID{}) {
+			merge = append(merge, []string{filepath.Join(o.Dir, days[day].String()), filepath.Join(o.Dir, id.String())})
+		}
+	}
+	if err := db.Close(); err != nil {
+		return n, fmt.Errorf("backfill SLA records: close the history: %w", err)
+	}
+	c, err := tsdb.NewLeveledCompactor(ctx, nil, slog.New(slog.DiscardHandler), []int64{historyBlock.Milliseconds()}, nil, nil)
+	if err != nil {
+		return n, fmt.Errorf("backfill SLA records: %w", err)
+	}
+	for _, dirs := range merge {
+		if _, err := c.Compact(o.Dir, dirs, nil); err != nil {
+			return n, fmt.Errorf("backfill SLA records: merge %v: %w", dirs, err)
+		}
+		for _, d := range dirs {
+			if err := os.RemoveAll(d); err != nil {
+				return n, fmt.Errorf("backfill SLA records: %w", err)
+			}
+		}
+	}
+	return n, nil
+}
+
 // writeBlock writes the samples in [from, to) as one block in dir.
-func (g *historyGen) writeBlock(ctx context.Context, dir string, from, to time.Time) (int, error) {
+func (g *historyGen) writeBlock(ctx context.Context, dir string, from, to time.Time) (int, ulid.ULID, error) {
 	// The block writer logs every step at info; its errors are returned.
 	w, err := tsdb.NewBlockWriter(slog.New(slog.DiscardHandler), dir, historyBlock.Milliseconds())
 	if err != nil {
-		return 0, fmt.Errorf("backfill %s: %w", from.Format(time.DateOnly), err)
+		return 0, ulid.ULID{}, fmt.Errorf("backfill %s: %w", from.Format(time.DateOnly), err)
 	}
 	defer w.Close()
 	app := w.AppenderV2(ctx)
@@ -335,18 +443,19 @@ func (g *historyGen) writeBlock(ctx context.Context, dir string, from, to time.T
 		ms := t.UnixMilli()
 		for _, s := range g.series {
 			if _, err := app.Append(0, s.lset, 0, ms, s.next(t, dt, load), nil, nil, storage.AOptions{}); err != nil {
-				return n, fmt.Errorf("backfill %s at %s: %w", s.lset, t, err)
+				return n, ulid.ULID{}, fmt.Errorf("backfill %s at %s: %w", s.lset, t, err)
 			}
 			n++
 		}
 	}
 	if err := app.Commit(); err != nil {
-		return n, fmt.Errorf("backfill %s: commit: %w", from.Format(time.DateOnly), err)
+		return n, ulid.ULID{}, fmt.Errorf("backfill %s: commit: %w", from.Format(time.DateOnly), err)
 	}
-	if _, err := w.Flush(ctx); err != nil {
-		return n, fmt.Errorf("backfill %s: write block: %w", from.Format(time.DateOnly), err)
+	id, err := w.Flush(ctx)
+	if err != nil {
+		return n, ulid.ULID{}, fmt.Errorf("backfill %s: write block: %w", from.Format(time.DateOnly), err)
 	}
-	return n, w.Close()
+	return n, id, w.Close()
 }
 
 // tradingLoad is the share (0-1) of peak order flow at t: the US session

@@ -83,3 +83,72 @@ func TestHistoryFillsTheLatencySLA(t *testing.T) {
 		t.Errorf("gateway order counters with stage=\"entry\": %v %v, want 3 (success, reject, error)", v, err)
 	}
 }
+
+// TestHistoryRecordsSLARatios: the history carries the SLAs' recorded
+// error ratios, as the rule manager records them live and as promtool's
+// create-blocks-from rules backfills them, so the SLA page's achievement
+// and burn charts (sla:error_ratio:rate1h) cover the backfilled days
+// (t-user3 #7: one dot, at now, over a 7-day history).
+func TestHistoryRecordsSLARatios(t *testing.T) {
+	dir := t.TempDir()
+	end := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	cfg, _, err := Config(ConfigParams{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MarketData: "127.0.0.1:9", ReceiverURL: "http://127.0.0.1:8/",
+		BenchEvery: time.Minute, EvalInterval: 5 * time.Second, Getenv: func(string) string { return "" }, GatewayURL: "http://127.0.0.1:9910/orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	res, err := Backfill(context.Background(), HistoryOptions{Dir: dir, End: end, Span: 2 * 24 * time.Hour, Seed: 1, Host: "h1", SLAs: cfg.SLAs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("2 days of history with SLA records: %d samples in %v", res.Samples, time.Since(started))
+	st, err := storage.Open(storage.Options{Dir: dir, Retention: 30 * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// One block a day, the records merged into the history's: no
+	// overlapping blocks for the TSDB to warn of at every start.
+	if s := st.Stats(); s.Blocks != 2 {
+		t.Errorf("%d blocks, want 2 (one a day)", s.Blocks)
+	}
+	qa, err := promapi.New(promapi.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(expr string, ts time.Time) float64 {
+		t.Helper()
+		q, err := qa.Engine().NewInstantQuery(context.Background(), st, nil, expr, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		r := q.Exec(context.Background())
+		if r.Err != nil {
+			t.Fatalf("%s: %v", expr, r.Err)
+		}
+		v, err := r.Vector()
+		if err != nil || len(v) != 1 {
+			t.Fatalf("%s at %s: %v %v, want one value", expr, ts, v, err)
+		}
+		return v[0].F
+	}
+	for _, s := range cfg.SLAs {
+		s.Normalise()
+		sel := `sla:error_ratio:rate1h{sla="` + s.Name + `", service="` + s.Service + `"}`
+		// A sample a minute over the last day (the first minute of the
+		// range is the previous day's block edge).
+		if n := at(`count_over_time(`+sel+`[1d])`, end); n < 1439 || n > 1441 {
+			t.Errorf("%s: %v samples over the history's last day, want one a minute", sel, n)
+		}
+		// Each is the rule's expression at its time.
+		for _, ts := range []time.Time{end.Add(-30 * time.Hour), end.Add(-4*time.Hour - 7*time.Minute)} {
+			rec := at(sel, ts)
+			expr := at(s.ErrorsRate(time.Hour)+" / "+s.TotalRate(time.Hour), ts)
+			if rec != expr {
+				t.Errorf("%s at %s: recorded %v, the expression gives %v", sel, ts, rec, expr)
+			}
+		}
+	}
+}
