@@ -133,60 +133,130 @@ type traceEntry struct {
 	Size  float64 `json:"size"`
 }
 
-// loadTimes loads u once to warm the cache, then n times more, each a new
-// document, and returns each load's navigation-start → charts-drawn time
-// and the requests of the last load (see traceEntry).
-func (b *browser) loadTimes(ctx context.Context, u string, n int, prof *jsProfile, timeline string) ([]time.Duration, []traceEntry, error) {
-	tctx, cancel, err := b.tab()
-	if err != nil {
-		return nil, nil, err
+// loadMode is how a measured load opens its new document.
+type loadMode int
+
+const (
+	// newTab: a new tab (a new DevTools target) per load, closed after it;
+	// Chromium starts a renderer process for each (rendererStarts counts
+	// them).
+	newTab loadMode = iota
+	// sameTab: one tab showing the dashboard; each load replaces its
+	// address with the page's and reloads it (a new document in the same
+	// renderer: a user's reload, or an address typed into a tab already on
+	// gmc).
+	sameTab
+)
+
+func (m loadMode) String() string {
+	if m == newTab {
+		return "new tab"
 	}
-	defer cancel()
-	var out []time.Duration
+	return "same tab"
+}
+
+// loads is what loadTimes measured: each load's navigation start →
+// charts drawn, the requests of the last load (see traceEntry) and how
+// many renderer processes Chromium started during the measured loads.
+type loads struct {
+	times          []time.Duration
+	trace          []traceEntry
+	rendererStarts int
+}
+
+// loadTimes loads u once to warm the cache, then n times more, each a new
+// document opened as mode says. from is the page a same-tab load starts on.
+func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, n int, prof *jsProfile, timeline string) (*loads, error) {
+	out := &loads{}
+	var tctx context.Context
+	if mode == sameTab {
+		c, cancel, err := b.tab()
+		if err != nil {
+			return nil, err
+		}
+		defer cancel()
+		tctx = c
+		if _, err := do(tctx, 30*time.Second, chromedp.Navigate(from)); err != nil {
+			return nil, err
+		}
+		if _, err := waitDrawn(tctx); err != nil {
+			return nil, err
+		}
+	}
 	for i := 0; i <= n; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if _, err := do(tctx, 30*time.Second, chromedp.Navigate("about:blank")); err != nil {
-			return nil, nil, err
+		before, _ := b.renderers()
+		if mode == newTab {
+			c, cancel, err := b.tab()
+			if err != nil {
+				return nil, err
+			}
+			defer cancel()
+			tctx = c
 		}
 		if prof != nil && i > 0 {
 			if err := startProfile(tctx); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		var rec *recorder
+		var err error
 		if timeline != "" && i == n {
 			if rec, err = startTimeline(tctx); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
-		if _, err := do(tctx, 30*time.Second, chromedp.Navigate(u)); err != nil {
-			return nil, nil, err
+		if mode == newTab {
+			_, err = do(tctx, 30*time.Second, chromedp.Navigate(u))
+		} else {
+			// The address becomes u without a hash change the page would
+			// follow, then the tab reloads it.
+			_, err = do(tctx, 30*time.Second, chromedp.Steps(
+				chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`history.replaceState(null, '', %q)`, u)),
+				chromedp.Reload(),
+			))
+		}
+		if err != nil {
+			return nil, err
 		}
 		ms, err := waitDrawn(tctx)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if prof != nil && i > 0 {
 			if err := prof.stopProfile(tctx); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		if rec != nil {
 			if err := rec.stop(tctx, timeline); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		if i > 0 {
-			out = append(out, time.Duration(ms*float64(time.Millisecond)))
+			out.times = append(out.times, time.Duration(ms*float64(time.Millisecond)))
+			after, _ := b.renderers()
+			for pid := range after {
+				if !before[pid] {
+					out.rendererStarts++
+				}
+			}
+		}
+		if i == n {
+			if out.trace, err = do(tctx, 10*time.Second, chromedp.Evaluate[[]traceEntry](`window.__gmcBench.trace || []`)); err != nil {
+				return nil, err
+			}
+		}
+		if mode == newTab && i < n {
+			// Close it now: a tab per load left open would pile up renderers.
+			if err := chromedp.Cancel(tctx); err != nil {
+				return nil, err
+			}
 		}
 	}
-	tr, err := do(tctx, 10*time.Second, chromedp.Evaluate[[]traceEntry](`window.__gmcBench.trace || []`))
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, tr, nil
+	return out, nil
 }
 
 // navTimes opens from in a tab, then n+1 times goes to to by the
@@ -462,6 +532,30 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, g
 		r.refreshes = append(r.refreshes, n)
 	}
 	return r, nil
+}
+
+// renderers are the PIDs of Chromium's renderer processes now.
+func (b *browser) renderers() (map[int]bool, error) {
+	procs, err := procfs.AllProcs()
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]bool{}
+	for _, p := range procs {
+		args, err := p.CmdLine()
+		if err != nil {
+			continue
+		}
+		// Chromium rewrites its processes' titles: the arguments may be one
+		// string joined by spaces.
+		cmd := " " + strings.Join(args, " ") + " "
+		mine := strings.Contains(cmd, " --user-data-dir="+b.userDir+" ")
+		renderer := strings.Contains(cmd, " --type=renderer ")
+		if renderer && mine {
+			out[p.PID] = true
+		}
+	}
+	return out, nil
 }
 
 // cpuSeconds is the CPU time Chromium has used: its browser process (the

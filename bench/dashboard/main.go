@@ -52,7 +52,7 @@ type options struct {
 	live, cadence               time.Duration
 	pages                       string
 	keep                        string
-	trace, profile              bool
+	trace, profile, loadsOnly   bool
 	hold                        time.Duration
 	timeline                    string
 }
@@ -74,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.keep, "keep", "", "keep gmc's data dir and log in this directory")
 	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last measured load made before its charts were drawn (start, first byte, end)")
 	fs.BoolVar(&o.profile, "profile", false, "profile the main thread of the measured loads (V8's sampler; slows them) and print each page's top functions by self time")
+	fs.BoolVar(&o.loadsOnly, "loads-only", false, "time the page loads only (new tab, same tab, in-app navigation): no Live transfer or cadence figures")
 	fs.StringVar(&o.timeline, "timeline", "", "write a Chrome trace of each page's last load into this directory (DevTools' Performance panel opens it)")
 	fs.DurationVar(&o.hold, "hold", 0, "measure nothing: seed, keep pushing and hold gmc up this long (for DevTools or /debug/pprof), then stop")
 	if err := fs.Parse(args); err != nil {
@@ -181,29 +182,41 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if o.profile {
 			prof = &jsProfile{}
 		}
-		tl := ""
-		if o.timeline != "" {
-			tl = filepath.Join(o.timeline, strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(p)+".json")
-		}
-		l, tr, err := b.loadTimes(ctx, base+"/#/"+p, o.loads, prof, tl)
-		if err != nil {
-			return fmt.Errorf("load %s: %w", p, err)
+		tl := func(mode string) string {
+			if o.timeline == "" {
+				return ""
+			}
+			return filepath.Join(o.timeline, strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(p)+"."+mode+".json")
 		}
 		// In the dashboard a page is opened from another by a hash change:
-		// from the Overview, or to it from the SLA page.
+		// from the Overview, or to it from the SLA page. A same-tab load
+		// starts there too.
 		from := "overview?range=1h"
 		if strings.HasPrefix(p, "overview") {
 			from = "sla?range=1h"
+		}
+		tab, err := b.loadTimes(ctx, newTab, base+"/#/"+p, "", o.loads, prof, tl("newtab"))
+		if err != nil {
+			return fmt.Errorf("load %s in a new tab: %w", p, err)
+		}
+		same, err := b.loadTimes(ctx, sameTab, base+"/#/"+p, base+"/#/"+from, o.loads, nil, tl("sametab"))
+		if err != nil {
+			return fmt.Errorf("load %s in the same tab: %w", p, err)
 		}
 		nav, err := b.navTimes(ctx, base, from, p, o.loads)
 		if err != nil {
 			return fmt.Errorf("navigate to %s: %w", p, err)
 		}
-		pl := pageLoad{page: p, times: l, nav: nav, prof: prof}
-		if o.trace {
-			pl.trace = tr
+		pl := pageLoad{page: p, tab: tab, same: same, nav: nav, prof: prof}
+		if !o.trace {
+			pl.tab.trace = nil
 		}
 		rep.loads = append(rep.loads, pl)
+	}
+	if o.loadsOnly {
+		rep.after = machine()
+		rep.print(stdout)
+		return nil
 	}
 	liveURL := base + "/#/service/" + o.service + "?range=live"
 	if rep.live, err = b.liveTransfer(ctx, liveURL, o.live); err != nil {
