@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -130,9 +131,16 @@ func run(ctx context.Context) error {
 	backfill := flag.Duration("backfill", 0, "write this much history of every service first (e.g. 30m), at the push interval")
 	block := flag.Duration("block-duration", 0, "gmc's storage.block_duration: the head is cut into a block every this much time (0: 2h); shorter to see several compaction cycles in a shorter soak")
 	heavy := flag.Int("heavy", 0, "concurrent heavy range queries, run in a loop besides the dashboard (every series, the whole backfill, 1s step)")
+	toggle := flag.Duration("heavy-toggle", 0, "with -heavy: run the heavy queries only in every other window of this length (the first without), canceling those in flight at its end, and print one line a window; the end compares ingest p99 with and without them, measured in the same minutes")
 	flag.Parse()
 	if *dur <= 0 || *dur > 48*time.Hour {
 		return fmt.Errorf("-duration %s: want (0, 48h]", *dur)
+	}
+	if *toggle > 0 {
+		if *heavy <= 0 {
+			return errors.New("-heavy-toggle needs -heavy")
+		}
+		*report = *toggle
 	}
 
 	tmp, err := os.MkdirTemp("", "gmc-bench-soak-")
@@ -204,14 +212,19 @@ func run(ctx context.Context) error {
 	}
 	wg.Go(func() { queryLoop(rctx, client, base, *queryEvery, &query) })
 	span := max(*backfill, 10*time.Minute)
+	win := windows{start: start, every: *toggle}
 	for range *heavy {
-		wg.Go(func() { heavyLoop(rctx, client, base, span, &heavyLat) })
+		wg.Go(func() { heavyLoop(rctx, client, base, span, win, &heavyLat) })
 	}
 
 	fmt.Printf("gmc pid %d at %s; %d services every %s, dashboard every %s, for %s (machine load now %s)\n",
 		p.PID(), base, *services, *interval, *queryEvery, *dur, loadAvg())
+	if *toggle > 0 {
+		fmt.Print("heavy")
+	}
 	fmt.Printf("%8s %9s %9s %9s %10s %5s %7s %8s %12s %12s %s\n", "elapsed", "RSS MiB", "anon MiB", "heap MiB", "goroutines", "fds", "series", "chunks", "ingest p99", "query p99", "load")
 	var samples []sample
+	var onP99, offP99 []float64 // ingest p99 of -heavy-toggle's windows
 	var prevLanes map[string]laneFigures
 	var prevMissed, prevEvals, prevPushEvals float64
 	prevGMC, prevSelf, prevAt := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), time.Duration(0)
@@ -246,6 +259,16 @@ func run(ctx context.Context) error {
 		s.queryP99, s.queryN, s.queryErrs, qe = query.take()
 		hp99, hn, herrs, he := heavyLat.take()
 		samples = append(samples, s)
+		if *toggle > 0 {
+			// The window this line closes (the tick is a little after its end).
+			if win.on(start.Add(s.at - *toggle/2)) {
+				onP99 = append(onP99, s.ingestP99)
+				fmt.Print("on   ")
+			} else {
+				offP99 = append(offP99, s.ingestP99)
+				fmt.Print("off  ")
+			}
+		}
 		fmt.Printf("%8s %9.1f %9.1f %9.1f %10.0f %5.0f %7.0f %8.0f %9.1f ms %9.1f ms %s", s.at.Round(time.Second), s.rss, s.anon, s.heap,
 			s.goroutines, s.fds, s.heads, s.chunks, s.ingestP99, s.queryP99, loadAvg())
 		if *heavy > 0 {
@@ -308,7 +331,36 @@ func run(ctx context.Context) error {
 		in, qn, ie, qe = in+s.ingestN, qn+s.queryN, ie+s.ingestErrs, qe+s.queryErrs
 	}
 	fmt.Printf("\nrequests: ingest %d (%d errors), query %d (%d errors)\n", in, ie, qn, qe)
+	if *toggle > 0 && len(onP99) > 0 && len(offP99) > 0 {
+		on, off := median(onP99), median(offP99)
+		fmt.Printf("ingest p99 per %s window, median: %.1f ms with %d heavy queries (%d windows), %.1f ms without (%d windows): %.2fx\n",
+			*toggle, on, *heavy, len(onP99), off, len(offP99), on/off)
+	}
 	return nil
+}
+
+// median of xs (not empty), NaNs last.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// windows are -heavy-toggle's: from start, every other window of length
+// every (the second, fourth, ...) has the heavy queries; every 0: always.
+type windows struct {
+	start time.Time
+	every time.Duration
+}
+
+func (w windows) on(t time.Time) bool { return w.every == 0 || int(t.Sub(w.start)/w.every)%2 == 1 }
+
+// next is the start of the window after the one holding t.
+func (w windows) next(t time.Time) time.Time {
+	return w.start.Add((t.Sub(w.start)/w.every + 1) * w.every)
 }
 
 // slopePerHour is the least-squares slope of f over the samples, per hour;
@@ -332,12 +384,27 @@ func slopePerHour(ss []sample, f func(sample) float64) float64 {
 
 // heavyLoop runs the heaviest query a dashboard user can ask, again and
 // again: every soak series over span at a 1 s step.
-func heavyLoop(ctx context.Context, client *http.Client, base string, span time.Duration, lat *latencies) {
+//
+// With windows that toggle, it runs only in their "on" windows, and a query
+// still running at the end of one is canceled (and not counted).
+func heavyLoop(ctx context.Context, client *http.Client, base string, span time.Duration, win windows, lat *latencies) {
 	for ctx.Err() == nil {
 		now := time.Now()
+		qctx, cancel := ctx, context.CancelFunc(func() {})
+		if win.every > 0 {
+			if !win.on(now) {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Until(win.next(now))):
+				}
+				continue
+			}
+			qctx, cancel = context.WithDeadline(ctx, win.next(now))
+		}
 		v := url.Values{"query": {`{__name__=~"soak_.+"}`}, "start": {strconv.FormatInt(now.Add(-span).Unix(), 10)},
 			"end": {strconv.FormatInt(now.Unix(), 10)}, "step": {"1"}}
-		timed(ctx, client, base+"/api/v1/query_range?"+v.Encode(), lat)
+		timed(qctx, client, base+"/api/v1/query_range?"+v.Encode(), lat)
+		cancel()
 	}
 }
 
