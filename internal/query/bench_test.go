@@ -6,7 +6,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -202,4 +205,111 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkIngestBesideHeavy measures, in one process, what a heavy range
+// query (every one of 3,000 series over 10 minutes at a 1 s step, evaluated,
+// encoded and gzipped through the handler, one at a time as the heavy lane
+// runs them on 2 cores) does to a light writer beside it: every 5 ms, 50
+// samples appended and committed to the same store, timed from the tick
+// that was due. The heavy queries alternate between an API that yields the
+// processor (yield.go) and one that does not, so that both arms share the
+// machine's load; a write counts for the arm of the heavy query running
+// when it was due. It reports the writer's p50, p99 and max per arm, and
+// the heavy queries each answered. One iteration runs for
+// GMC_BENCH_SECONDS (default 20).
+func BenchmarkIngestBesideHeavy(b *testing.B) {
+	secs := 20
+	if s := os.Getenv("GMC_BENCH_SECONDS"); s != "" {
+		secs, _ = strconv.Atoi(s)
+	}
+	const n, steps = 3000, 600
+	st := openHour(b, n, steps)
+	apis := map[bool]*API{}
+	for _, noYield := range []bool{false, true} {
+		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return time.Unix(int64(steps), 0) }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		a.noYield = noYield
+		apis[noYield] = a
+	}
+	wrap, err := gzhttp.NewWrapper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	params := url.Values{"query": {"trading_orders_total"}, "start": {"0"}, "end": {strconv.Itoa(steps - 1)}, "step": {"1"}}
+	target := "/api/v1/query_range?" + params.Encode()
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
+		var noYield atomic.Bool
+		lat := map[bool][]time.Duration{}
+		heavies := map[bool]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		wg.Go(func() { // the heavy lane, one arm a query
+			for arm := false; ctx.Err() == nil; arm = !arm {
+				noYield.Store(arm)
+				h := wrap(http.HandlerFunc(apis[arm].QueryRange))
+				req := httptest.NewRequest("GET", target, nil)
+				req.Header.Set("Accept-Encoding", "gzip")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Error(rec.Code, rec.Body.String())
+					return
+				}
+				mu.Lock()
+				heavies[arm]++
+				mu.Unlock()
+			}
+		})
+		wg.Go(func() { // the writer
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			ts := int64(steps) * 1000
+			for {
+				var due time.Time
+				select {
+				case <-ctx.Done():
+					return
+				case due = <-tick.C:
+				}
+				arm := noYield.Load()
+				ts++
+				app := st.AppenderV2(context.Background())
+				for s := range 50 {
+					if _, err := app.Append(0, labels.FromStrings("__name__", "bench_writer", "s", strconv.Itoa(s)), 0, ts, float64(ts), nil, nil, promstorage.AOptions{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				if err := app.Commit(); err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				lat[arm] = append(lat[arm], time.Since(due))
+				mu.Unlock()
+			}
+		})
+		wg.Wait()
+		cancel()
+		for _, arm := range []bool{false, true} {
+			l := lat[arm]
+			slices.Sort(l)
+			if len(l) == 0 {
+				continue
+			}
+			name := "yield"
+			if arm {
+				name = "noyield"
+			}
+			q := func(p float64) float64 { return float64(l[int(p*float64(len(l)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(q(0.5), name+"-p50-ms")
+			b.ReportMetric(q(0.99), name+"-p99-ms")
+			b.ReportMetric(q(1), name+"-max-ms")
+			b.ReportMetric(float64(heavies[arm]), name+"-heavy")
+		}
+	}
 }

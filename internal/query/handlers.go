@@ -234,7 +234,7 @@ func (a *API) query(r *http.Request) result {
 		return fail(httpapi.BadParam("time", err))
 	}
 	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
-		return a.engine.NewInstantQuery(ctx, a.queryable, opts, r.FormValue("query"), ts)
+		return a.engine.NewInstantQuery(ctx, a.yielding(), opts, r.FormValue("query"), ts)
 	})
 }
 

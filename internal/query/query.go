@@ -188,6 +188,9 @@ type API struct {
 	// queryable has no chunk querier.
 	remoteRead http.Handler
 	status     Status
+	// noYield turns the yields of heavy evaluation and encoding off (yield.go;
+	// BenchmarkIngestBesideHeavy compares).
+	noYield bool
 }
 
 // New builds the API over opts.Engine, or over an engine of its own that

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 
 	jsoniter "github.com/json-iterator/go"
 	"github.com/prometheus/prometheus/model/labels"
@@ -73,7 +75,7 @@ func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotat
 	stream.WriteMore()
 	stream.WriteObjectField("data")
 	// A bound of 0 is none; the stream stops growing once past it.
-	lim := sizeLimit{stream: stream, max: a.maxBytes}
+	lim := sizeLimit{stream: stream, max: a.maxBytes, yield: !a.noYield}
 	if !writeData(&lim, data) {
 		httpapi.WriteError(w, httpapi.ErrExec, fmt.Errorf(
 			"response exceeds query.max_response_bytes %d bytes of JSON: narrow the selector, widen the step or pass limit=", a.maxBytes))
@@ -98,7 +100,34 @@ func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotat
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(stream.Buffer())
+	if a.noYield {
+		w.Write(stream.Buffer())
+		return
+	}
+	writeYielding(w, stream.Buffer())
+}
+
+// Yielding: a heavy answer is encoded and compressed (gzip, by the server's
+// wrapper) on one goroutine for hundreds of milliseconds. Go preempts a
+// goroutine that has run 10 ms while others wait, so on two cores an ingest
+// request arriving behind it waited up to 10 ms at each of its steps. The
+// encoder and the writer yield the processor every yieldPoints points and
+// yieldBytes bytes (well under a millisecond of work each).
+const (
+	yieldPoints = 4096
+	yieldBytes  = 128 << 10
+)
+
+// writeYielding writes b to w in pieces of yieldBytes, yielding between them.
+func writeYielding(w io.Writer, b []byte) {
+	for len(b) > yieldBytes {
+		if _, err := w.Write(b[:yieldBytes]); err != nil {
+			return
+		}
+		b = b[yieldBytes:]
+		runtime.Gosched()
+	}
+	w.Write(b)
 }
 
 // pooledStreamBytes is the largest answer encoded in a pooled stream.
@@ -127,6 +156,7 @@ func estimateJSON(data any) int {
 type sizeLimit struct {
 	stream *jsoniter.Stream
 	max    int
+	yield  bool // yield the processor every yieldPoints points
 }
 
 // over reports whether the stream has grown past the bound.
@@ -182,6 +212,7 @@ func writeValue(lim *sizeLimit, v parser.Value) bool {
 		stream.WriteArrayEnd()
 	case promql.Matrix:
 		stream.WriteArrayStart()
+		points := 0
 		for i, s := range v {
 			if i > 0 {
 				stream.WriteMore()
@@ -189,6 +220,10 @@ func writeValue(lim *sizeLimit, v parser.Value) bool {
 			writeSeries(stream, s)
 			if lim.over() {
 				return false
+			}
+			if points += len(s.Floats) + 16*len(s.Histograms); lim.yield && points >= yieldPoints {
+				runtime.Gosched()
+				points = 0
 			}
 		}
 		stream.WriteArrayEnd()

@@ -216,9 +216,9 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 		}
 	}()
 	for i := range queries {
-		var q storage.Queryable = a.queryable
+		var q storage.Queryable = a.yielding()
 		if n > 1 {
-			q = shardQueryable{q: a.queryable, plan: plan, i: uint64(i), n: uint64(n)}
+			q = shardQueryable{q: q, plan: plan, i: uint64(i), n: uint64(n)}
 		}
 		qry, err := a.engine.NewRangeQuery(ctx, q, opts, expr, start, end, step)
 		if err != nil {
