@@ -182,3 +182,45 @@ func TestBrowserRiskDrawdownPeak(t *testing.T) {
 		t.Errorf("account drawdown tile %q, want 900 (no currency): %v", eval[string](t, ctx, `(document.querySelector('[data-kpi="Drawdown"] .kpi-value') || {}).textContent || ''`), err)
 	}
 }
+
+// TestBrowserRiskDrawdownPeak7d: at 7d the peak was read every 403 s (a
+// twentieth of a step), so the demo's live peaks fell between the samples
+// and the desk drawdown read 0 USD where the raw data gave ~500 (t-user4
+// #1). Two strategies of one account: for 1.5 s one rises to 1000 while
+// the other falls to −500, so the sum peaks at 500, not at the 1000 the
+// sum of each one's highest gives; now the sum is 100: 400 below its peak.
+func TestBrowserRiskDrawdownPeak7d(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	push := func(a, b int) {
+		textPush(t, st, "dd-test", fmt.Sprintf("# TYPE gmc_pnl gauge\ngmc_pnl{account=\"acct-dd\",strategy=\"up\"} %d\ngmc_pnl{account=\"acct-dd\",strategy=\"down\"} %d\n", a, b))
+	}
+	push(100, 0)
+	time.Sleep(2 * time.Second)
+	push(1000, -500)
+	time.Sleep(1500 * time.Millisecond)
+	push(100, 0)
+	time.Sleep(time.Second)
+	if raw := instant(t, st, `max_over_time(sum(gmc_pnl{account="acct-dd"})[5m:100ms])`); raw != 500 {
+		t.Fatalf("raw peak of the sum %v, want 500 (the fixture's spike)", raw)
+	}
+	load(t, ctx, st.URL+"/#/risk?range=7d")
+	if err := poll(ctx, 15*time.Second, `(document.querySelector('[data-kpi="Desk drawdown"] .kpi-value') || {textContent: ''}).textContent.includes('(no currency)')`); err != nil {
+		t.Fatalf("desk drawdown tile: %v", err)
+	}
+	tile := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk drawdown"]').textContent`)
+	if !strings.Contains(tile, "400 (no currency)") || strings.Contains(tile, "at least") {
+		t.Errorf("desk drawdown tile %q, want exactly 400 (no currency) for acct-dd", tile)
+	}
+	screenshot(t, ctx, artifacts(t), "risk-drawdown-peak-7d")
+	// acct-dd alone on its page: the chart of its two strategies (one
+	// series each) and the account's tile.
+	load(t, ctx, st.URL+"/#/risk/acct-dd?range=7d")
+	if err := poll(ctx, 15*time.Second, `(document.querySelector('[data-kpi="Drawdown"] .kpi-value') || {textContent: ''}).textContent === '400 (no currency)'`); err != nil {
+		t.Errorf("account drawdown tile %q, want 400 (no currency): %v", eval[string](t, ctx, `(document.querySelector('[data-kpi="Drawdown"]') || {}).textContent || ''`), err)
+	}
+	up := eval[float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="drawdown"]').chart.u; const i = u.series.findIndex(s => String(s.label).startsWith('up')); const d = u.data[i]; return d[d.length - 1]; })()`)
+	if up != 900 {
+		t.Errorf("drawdown chart's last 'up' value %v, want 900 (its raw peak 1000 − 100, as the table)", up)
+	}
+}

@@ -198,6 +198,14 @@ export function risk(scope) {
       const sel = [...m, ...(extra ? [extra] : [])];
       return `max_over_time(sum by (${by}) (gmc_pnl${sel.length ? `{${sel.join(', ')}}` : ''})[${step}s:${res}s])`;
     },
+    // The sum by `by` of each series' own highest raw value over lb: a
+    // bound the sum's peak cannot pass, equal to it for one series.
+    stepMax: (by, lb, extra) => {
+      const sel = [...m, ...(extra ? [extra] : [])];
+      return `sum by (${by}) (max_over_time(gmc_pnl${sel.length ? `{${sel.join(', ')}}` : ''}[${lb}]))`;
+    },
+    // How many raw series each group `by` sums over the range r.
+    members: (by, r) => `count by (${by}) (last_over_time(gmc_pnl${s}[${r}]))`,
   };
 }
 
