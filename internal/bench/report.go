@@ -34,6 +34,8 @@ type Skip struct {
 	Benchmark string    `json:"benchmark"`
 	Time      time.Time `json:"time"`
 	Reason    string    `json:"reason"`
+	// Count is how many of the week's runs of the benchmark were skipped.
+	Count int `json:"count"`
 }
 
 // ReportEntry is one measured thing (result name) over the week.
@@ -107,7 +109,7 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 	for _, run := range runs {
 		if run.Skipped != "" {
 			rep.Skipped++
-			skips[run.Benchmark] = Skip{Benchmark: run.Benchmark, Time: run.Start, Reason: run.Skipped}
+			skips[run.Benchmark] = Skip{Benchmark: run.Benchmark, Time: run.Start, Reason: run.Skipped, Count: skips[run.Benchmark].Count + 1}
 			for _, e := range byName {
 				if e.Benchmark == run.Benchmark {
 					e.Skipped++

@@ -120,7 +120,7 @@ function renderReport(rep, kpis, report) {
       }))),
     // Runs the scheduler did not run (host saturated): what and why.
     (rep.skips || []).length ? h('ul', {class: 'skips', 'data-skips': rep.skips.length}, rep.skips.map((k) =>
-      h('li', {'data-benchmark': k.benchmark}, h('b', {}, k.benchmark), ` skipped (latest ${when(k.time)}, ${rep.skipped_runs} this week in all): ${k.reason}`))) : null));
+      h('li', {'data-benchmark': k.benchmark}, h('b', {}, k.benchmark), ` skipped (latest ${when(k.time)}, ${k.count != null ? `${k.count} of its runs this week` : `${rep.skipped_runs} runs of all benchmarks this week`}): ${k.reason}`))) : null));
 }
 
 /**

@@ -141,7 +141,11 @@ export function mount(main, ctx) {
         unfitted ? tooShort(f) : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)} · fitted on ${spanText(f)}`, unfitted ? null : f.slope_per_day),
       kpi('This hour so far', t.current_hour ? unit.fmt(t.current_hour.value) : '–', null,
         t.current_hour ? `since ${new Date(t.current_hour.start * 1000).toISOString().slice(11, 16)} UTC (${num(t.current_hour.seconds / 60)} min), not in the analysis` : 'no data in the hour in progress'),
-      kpi('Coverage', `${num(t.coverage * 100)}%`, t.coverage < 0.5 ? 'warn' : null, `${t.series.length} of ${Math.round((t.end - t.start) / t.step_seconds) + 1} hours`, t.coverage));
+      // Hours with data, the partial ones among them said (it read "168 of
+      // 168 hours" beside "1 partial hour left out", t-user4 #9).
+      kpi('Coverage', `${num(t.coverage * 100)}%`, t.coverage < 0.5 ? 'warn' : null,
+        `${t.series.length} of ${Math.round((t.end - t.start) / t.step_seconds) + 1} hours have data` +
+        (partial ? `; ${partial} of them partial, left out of the peaks` : ''), t.coverage));
 
     const xs = t.series.map((p) => p[0]);
     const ys = t.series.map((p) => p[1]);

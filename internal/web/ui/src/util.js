@@ -202,7 +202,19 @@ export function reEsc(s) {
  */
 export function budgetBar(b, win, judged = true) {
   if (b <= 0) return bar(0, `exhausted (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, judged ? 'bad' : 'none');
-  return bar(b, `${num(b * 100)}% left${win ? ' · ' + win : ''}`, judged ? null : 'none');
+  return bar(b, `${pctAcross(b * 100, [25, 50])}% left${win ? ' · ' + win : ''}`, judged ? null : 'none');
+}
+
+/**
+ * pctAcross formats a percentage as num does, with more decimals where
+ * rounding would carry it across one of the colour thresholds: 49.986
+ * reads "49.99", not a "50" in the colour of below 50 (t-user4 #9).
+ */
+export function pctAcross(p, thresholds) {
+  const side = (v) => thresholds.filter((x) => v < x).length;
+  let s = num(p);
+  for (let d = 2; d <= 6 && side(parseFloat(s)) !== side(p); d++) s = p.toFixed(d);
+  return s;
 }
 
 /** unavailable is the clean "not available yet" note for a missing endpoint (it answered 404). */

@@ -157,14 +157,22 @@ export function deskTile(gws, gwNames, deskV, services) {
 
 /**
  * slaKpi counts the SLAs that are ok; those with too little data to judge
- * (state not_judged) are said apart, never counted ok.
+ * (state not_judged) are said apart, never counted ok. SLAs burning their
+ * budget are the headline, each named with how hard (it read "0 / 2 ok ·
+ * 1 not judged" while order-success burned at page level, t-user4 #7).
  */
 export function slaKpi(slas) {
   if (slas == null) return kpi('SLAs', 'not available');
   const n = (st) => slas.filter((s) => s.state === st).length;
   const nj = n('not_judged');
-  const tone = slas.some((s) => s.state === 'violated') ? 'bad' : nj || slas.some((s) => s.state === 'burning') ? 'warn' : null;
-  return kpi('SLAs', `${n('ok')} / ${slas.length} ok`, tone, nj ? `${nj} not judged: too little data` : null);
+  const burning = slas.filter((s) => s.state === 'burning' || s.burning);
+  const tone = slas.some((s) => s.state === 'violated' || s.burning === 'page') ? 'bad' : nj || burning.length ? 'warn' : null;
+  const ok = `${n('ok')} / ${slas.length} ok`;
+  const nb = burning.map((s) => `${s.name} burning${s.burning ? ` (${s.burning})` : ''}`);
+  const t = kpi('SLAs', burning.length ? `${burning.length} burning` : ok, tone,
+    [burning.length ? ok : '', ...nb, nj ? `${nj} not judged: too little data` : ''].filter(Boolean).join(' · ') || null);
+  t.dataset.burning = String(burning.length);
+  return t;
 }
 
 /**

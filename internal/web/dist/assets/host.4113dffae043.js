@@ -195,6 +195,24 @@ const SOCK_LABELS = {
 const SOCK_ORDER = Object.keys(SOCK_LABELS);
 
 /**
+ * clampPct draws shares of time at most 100 %: a rate of a seconds
+ * counter passes 1 s/s when its samples' times jitter (push time, not read
+ * time: 102 % cpu waiting at load 32, t-user4 #4). Returns the series,
+ * how many points were over and the highest raw value, for the note.
+ */
+export function clampPct(series) {
+  let over = 0;
+  let max = null;
+  const out = series.map((s) => ({...s, data: s.data.map((v) => {
+    if (v == null || v <= 100) return v;
+    over++;
+    max = max == null ? v : Math.max(max, v);
+    return 100;
+  })}));
+  return {series: out, over, max};
+}
+
+/**
  * kernelPanels draws pressure, interrupts, file handles and sockets, each
  * with its window in the note; an empty panel says why: the agent reports
  * the other kernel parts but not this one (the host's kernel lacks the
@@ -207,10 +225,12 @@ function kernelPanels(C, xs, w, d) {
     : d.parts.get(part) === 0 ? `The agent failed to read ${what} (gmc_agent_collector_success{collector="${part}"} is 0)`
       : `No ${what} from this host's agent (gmc agent reports it since 2026-12-04)`);
   const bare = (s) => ({...s, label: s.label.replace(/\{\}$/, '')});
-  C.psi.card.note.textContent = '% of time';
-  C.psi.card.note.title = 'some waiting: at least one task waited for the resource; all stalled: every non-idle task did (PSI "some" and "full")';
   const psiOrder = ['cpu: some waiting', 'memory: some waiting', 'memory: all stalled', 'io: some waiting', 'io: all stalled', 'irq: all stalled'];
-  C.psi.chart.update(xs, lines(d.psi, w, ['psi']).sort((a, b) => psiOrder.indexOf(a.label) - psiOrder.indexOf(b.label)), why('pressure', 'pressure stall information (PSI: Linux ≥ 4.20, not booted with psi=0)'));
+  const psi = clampPct(lines(d.psi, w, ['psi']));
+  C.psi.card.note.textContent = '% of time' + (psi.over ? `; ${psi.over} point${psi.over > 1 ? 's' : ''} over 100 % (up to ${units.pct.fmt(psi.max)}) drawn at 100 %` : '');
+  C.psi.card.note.title = 'some waiting: at least one task waited for the resource; all stalled: every non-idle task did (PSI "some" and "full")' +
+    (psi.over ? '. A share of time cannot pass 100 %: the rate passes it when the counter\'s samples carry the times they were pushed, not read (they jitter under load)' : '');
+  C.psi.chart.update(xs, psi.series.sort((a, b) => psiOrder.indexOf(a.label) - psiOrder.indexOf(b.label)), why('pressure', 'pressure stall information (PSI: Linux ≥ 4.20, not booted with psi=0)'));
   C.intr.card.note.textContent = 'per second';
   C.intr.card.note.title = 'hardware interrupts (all IRQs), and softirqs by vector; vectors with none in the range are left out';
   const soft = lines(d.softirqs, w, ['vector'], 'softirq ').filter((s) => s.data.some((v) => v != null && v > 0));

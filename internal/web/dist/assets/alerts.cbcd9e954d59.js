@@ -53,9 +53,11 @@ export function mount(main, ctx) {
         const matchers = [{name: 'alertname', value: name}, ...(service ? [{name: 'service', value: service}] : [])];
         const silencedBy = silences.filter((s) => s.status.state === 'active' && matches(s.matchers, xs[0].labels));
         rows.push(h('tr', {class: 'group', 'data-group': k},
-          h('td', {colspan: 6}, h('strong', {}, name), service ? [' · ', svc(service)] : '', h('span', {class: 'muted'}, ` · ${xs.length} alert${xs.length > 1 ? 's' : ''}`),
-            silencedBy.map((s) => h('span', {class: 'silenced', 'data-silence': s.id}, ` ${s.comment.startsWith('ack:') ? 'acknowledged' : 'silenced'} by ${s.createdBy}: ${s.comment.replace(/^ack: ?/, '')}`))),
-          h('td', {class: 'actions'},
+          // Text wraps so the buttons stay inside the card at 1440 px (they
+          // stuck out ~15 px past its edge, t-user4 #8).
+          h('td', {colspan: 6, style: {whiteSpace: 'normal'}}, h('strong', {}, name), service ? [' · ', svc(service)] : '', h('span', {class: 'muted'}, ` · ${xs.length} alert${xs.length > 1 ? 's' : ''}`),
+            silencedBy.map((s) => h('span', {class: 'silenced', 'data-silence': s.id}, ' ' + silenceText(s)))),
+          h('td', {class: 'actions', style: {whiteSpace: 'nowrap'}},
             h('button', {class: 'btn', 'data-action': 'ack', onclick: () => openForm('ack', matchers)}, 'Acknowledge'),
             h('button', {class: 'btn', 'data-action': 'silence', onclick: () => openForm('silence', matchers)}, 'Silence…'))));
         for (const x of xs) {
@@ -64,9 +66,9 @@ export function mount(main, ctx) {
           const unit = unitOf(x, rule);
           const why = sup(x);
           rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-suppressed': why ? 'true' : null},
-            h('td', {}, why ? [pill('suppressed'), h('div', {class: 'muted small', 'data-col': 'suppressed-by'}, why)] : pill(x.state)),
+            h('td', {}, why ? [pill('suppressed'), h('div', {class: 'muted small', 'data-col': 'suppressed-by', style: {whiteSpace: 'normal', minWidth: '12em'}}, why)] : pill(x.state)),
             h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
-            h('td', {class: 'muted small'}, labelText(x.labels)),
+            h('td', {class: 'muted small', style: {whiteSpace: 'normal'}}, labelText(x.labels)),
             h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
               x.state === 'firing' ? (fired ? firingFor(fired, now) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
             h('td', {class: 'num', 'data-col': 'value'}, unit.fmt(parseFloat(x.value))),
@@ -184,6 +186,17 @@ function labelKey(labels) {
 }
 
 /**
+ * silenceText says who silenced or acknowledged (a silence made by the
+ * page's Acknowledge: its comment starts "ack:") and why, in the same
+ * words on a group's header and on each of its alerts (the row said
+ * "silenced by x: ack: …" under "acknowledged by x: …", t-user4 #8).
+ */
+export function silenceText(s) {
+  const ack = /^ack:/.test(s.comment || '');
+  return `${ack ? 'acknowledged' : 'silenced'} by ${s.createdBy}: ${(s.comment || '').replace(/^ack: ?/, '')}`;
+}
+
+/**
  * suppression says what keeps a firing alert from notifying, from
  * /api/v2/alerts (status.silencedBy, status.inhibitedBy): "silenced by
  * <who>: <why>", "inhibited by <alertname · service>"; null when nothing
@@ -195,7 +208,7 @@ function suppression(x, am, silences) {
   const parts = [];
   for (const id of g.status.silencedBy || []) {
     const s = silences.find((y) => y.id === id);
-    parts.push(s ? `silenced by ${s.createdBy}: ${s.comment}` : `silenced (${id})`);
+    parts.push(s ? silenceText(s) : `silenced (${id})`);
   }
   for (const fp of g.status.inhibitedBy || []) {
     const src = am.byFp.get(fp);
