@@ -151,15 +151,19 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		closeListeners()
 		return err
 	}
+	var startPnL map[string]float64
 	if history > 0 {
 		// Raw samples must outlive the backfilled span.
 		if keep := config.Duration(time.Duration(history) + 24*time.Hour); cfg.Storage.Retention < keep {
 			cfg.Storage.Retention = keep
 		}
-		if err := backfillHistory(ctx, out, logger, cfg, time.Duration(history), *seed); err != nil {
+		res, err := backfillHistory(ctx, out, logger, cfg, time.Duration(history), *seed)
+		if err != nil {
 			closeListeners()
 			return err
 		}
+		// The live strategies' PnL continues where the history's ended.
+		startPnL = res.PnL
 	}
 	benchmarks := bench.NewRegistry()
 	if err := demo.RegisterBenchmarks(benchmarks); err != nil {
@@ -210,6 +214,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		GMCURL: base, Logger: logger.With("component", "demo"), Seed: *seed,
 		IncidentEvery: *incidentEvery, IncidentLength: *incidentLength, Incidents: kinds,
 		MarketDataListener: mdLn, GatewayListener: gwLn, SpoolDir: filepath.Join(*dataDir, "spool"),
+		StartPnL: startPnL,
 	})
 	if err != nil {
 		recvLn.Close()
@@ -359,7 +364,7 @@ const historyGap = time.Hour + 10*time.Minute
 // backfillHistory writes span of the simulated system's history into gmc's
 // data dir before the server opens it, with this host's root filesystem and
 // memory as the host series' end points.
-func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cfg config.Config, span time.Duration, seed int64) error {
+func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cfg config.Config, span time.Duration, seed int64) (demo.HistoryResult, error) {
 	dir := cfg.Server.DataDir
 	// The SLAs' recording rules are backfilled over the history too.
 	o := demo.HistoryOptions{Dir: dir, End: time.Now().Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history"), SLAs: cfg.SLAs}
@@ -385,13 +390,13 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cf
 	started := time.Now()
 	res, err := demo.Backfill(ctx, o)
 	if err != nil {
-		return fmt.Errorf("--history: %w", err)
+		return res, fmt.Errorf("--history: %w", err)
 	}
 	if res.Skipped {
 		fmt.Fprintf(out, "History already written (%s to %s); not written again.\n", res.Start.Format(time.DateOnly), res.End.Format(time.DateOnly))
-		return nil
+		return res, nil
 	}
 	fmt.Fprintf(out, "History written: %d samples of %d series, %s to %s, in %.1fs.\n", res.Samples, res.Series,
 		res.Start.Format(time.DateOnly), res.End.Format(time.DateOnly), time.Since(started).Seconds())
-	return nil
+	return res, nil
 }

@@ -95,6 +95,9 @@ type Options struct {
 	SpoolDir string
 	// PushInterval is the pushed services' interval; DefaultPushInterval when 0.
 	PushInterval time.Duration
+	// StartPnL is each account's PnL to continue from (HistoryResult.PnL,
+	// where a backfilled history ended); 0 for an account not in it.
+	StartPnL map[string]float64
 }
 
 // Demo is the simulated trading system.
@@ -219,8 +222,13 @@ func New(opts Options) (*Demo, error) {
 		d.strategies = append(d.strategies, &strategy{
 			svc: ss, name: def.name, account: uint32(i + 1), drift: def.drift, vol: def.vol,
 			rate: opts.OrdersPerSecond * def.ordersShare / 100, gateway: d.gateway, risk: d.risk, mid: mid,
-			rng: rng(10 + uint64(i)),
+			rng: rng(10 + uint64(i)), pnl: opts.StartPnL[accountName(uint32(i+1))],
 		})
+		if start, ok := opts.StartPnL[accountName(uint32(i+1))]; ok {
+			// Published from the first push, so the series continues the
+			// history's rather than starting at 0.
+			ss.m.SetPnL(accountName(uint32(i+1)), def.name, start)
+		}
 	}
 	return d, nil
 }

@@ -170,6 +170,7 @@ type strategy struct {
 	risk    *risk
 	mid     *atomic.Int64 // the market-data mid price in ticks
 	rng     *rand.Rand
+	pnl     float64 // where the PnL walk starts (Options.StartPnL)
 }
 
 // liveOrders is how many of its own orders a strategy keeps working; it
@@ -182,7 +183,7 @@ func (s *strategy) run(ctx context.Context) {
 	reply := make(chan response, 1)
 	var live [liveOrders]uint64
 	var n int
-	pnl := 0.0
+	pnl := s.pnl
 	var sinceMark time.Duration
 	s.svc.every(ctx, tick, func() {
 		for range perTick {
