@@ -234,7 +234,7 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 	for _, w := range s.RecordedWindows() {
 		q := s.ErrorsRate(w) + " / " + s.TotalRate(w)
 		qa := r.opts.Queryable
-		if name, part := r.ratioTier(s, w, ts); name != "" {
+		if name, part := r.ratioTier(w, ts); name != "" {
 			var err error
 			if q, err = onTier(s.ErrorsRate(part)+" / "+s.TotalRate(part), name); err != nil {
 				return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
@@ -283,17 +283,13 @@ const (
 	tierMaxLag = time.Hour
 )
 
-// ratioTier names the tier the error ratio of s over window w at ts reads and
+// ratioTier names the tier the error ratio over window w at ts reads and
 // the range it reads, or "" for the raw samples. The range is the part of
 // the window the raw data reaches (from the oldest raw sample on, in whole
 // minutes), so a tier, kept longer than the raw data, counts no more than
 // the raw samples would.
-func (r *Reporter) ratioTier(s SLA, w time.Duration, ts time.Time) (string, time.Duration) {
-	// A native histogram's tier counter differs from raw across a hole of
-	// hours in the data (0.9 % over 7d in TestTierRatiosEqualRaw, where the
-	// floats and classic buckets stay within 2.3e-4): its SLAs read raw.
-	native := s.Indicator.Latency != nil && s.Indicator.Latency.Buckets != "classic"
-	if r.tiered == nil || w < tierMinWindow || native {
+func (r *Reporter) ratioTier(w time.Duration, ts time.Time) (string, time.Duration) {
+	if r.tiered == nil || w < tierMinWindow {
 		return "", 0
 	}
 	first, err := r.opts.Tiers.RawStart()

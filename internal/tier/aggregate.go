@@ -105,6 +105,12 @@ type aggregator struct {
 	prime *float64
 	// primeH is prime for a native histogram series.
 	primeH *histogram.FloatHistogram
+	// before, when there is neither prime nor a raw sample in the bucket
+	// ending at from (a hole in the raw data across the batch's start),
+	// reads the tier's last bucket before from: its counter and last
+	// values, so the offset continues across the hole as raw samples'
+	// counter does (it restarted at 0: a reset only the tier saw).
+	before func() (counter, last float64, counterH, lastH *histogram.FloatHistogram, ok bool)
 
 	cur     bucket
 	open    bool
@@ -134,6 +140,11 @@ func (a *aggregator) add(t int64, v float64) {
 	}
 	if !a.primed {
 		a.primed = true
+		if a.prime == nil && !a.hasPrev && a.before != nil {
+			if c, l, _, _, ok := a.before(); ok {
+				a.prime, a.prev, a.hasPrev = &c, l, true
+			}
+		}
 		if a.prime != nil && a.hasPrev {
 			a.offset = *a.prime - a.prev
 		}
@@ -185,6 +196,11 @@ func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) error {
 	}
 	if !a.primedH {
 		a.primedH = true
+		if a.primeH == nil && a.prevH == nil && a.before != nil {
+			if _, _, c, l, ok := a.before(); ok && c != nil && l != nil {
+				a.primeH, a.prevH = c, l
+			}
+		}
 		if a.primeH != nil && a.prevH != nil && !a.primeH.DetectReset(a.prevH) {
 			off, _, _, err := a.primeH.Copy().Sub(a.prevH)
 			if err != nil {

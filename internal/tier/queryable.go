@@ -323,7 +323,10 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, ms []*labels.Matcher) (storage.SeriesSet, error) {
 	var primes map[uint64]float64
 	var primesH map[uint64]*histogram.FloatHistogram
+	var before *lastBuckets
 	if agg == AggCounter && from == t.Watermark() {
+		before = &lastBuckets{t: t, at: from}
+		defer before.close()
 		var err error
 		if primes, primesH, err = t.counterValues(ctx, from, ms...); err != nil {
 			return nil, err
@@ -344,6 +347,12 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 			ag.prime = &p
 		}
 		ag.primeH = primesH[s.Labels().Hash()]
+		if before != nil {
+			lset := s.Labels()
+			ag.before = func() (float64, float64, *histogram.FloatHistogram, *histogram.FloatHistogram, bool) {
+				return before.read(ctx, lset)
+			}
+		}
 		ag.emit = func(b bucket) {
 			if b.Start {
 				if agg == AggCounter {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -258,6 +259,8 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 	}
 	defer q.Close()
 	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: to}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
+	before := &lastBuckets{t: t, at: from}
+	defer before.close()
 	app := t.db.AppenderV2(ctx)
 	n, pending := 0, 0
 	lsets := make([]labels.Labels, len(aggs))
@@ -275,6 +278,9 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 			ag.prime = &p
 		}
 		ag.primeH = primesH[base.Hash()]
+		ag.before = func() (float64, float64, *histogram.FloatHistogram, *histogram.FloatHistogram, bool) {
+			return before.read(ctx, base)
+		}
 		ag.emit = func(b bucket) {
 			if appendErr != nil {
 				return
@@ -327,6 +333,70 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 		return n, fmt.Errorf("commit: %w", err)
 	}
 	return n, nil
+}
+
+// lastBuckets reads a tier's last bucket at or before at, per series (see
+// aggregator.before); its querier is opened for the first series that
+// needs it.
+type lastBuckets struct {
+	t  *Tier
+	at int64
+	q  storage.Querier
+}
+
+func (b *lastBuckets) close() {
+	if b.q != nil {
+		b.q.Close()
+	}
+}
+
+// read returns the counter and last aggregates of the raw series base at
+// its last bucket (the last sample that is not a staleness marker) within
+// the tier's retention: floats, or native histograms; ok is false without
+// one.
+func (b *lastBuckets) read(ctx context.Context, base labels.Labels) (counter, last float64, counterH, lastH *histogram.FloatHistogram, ok bool) {
+	if b.q == nil {
+		q, err := b.t.db.Querier(b.at-time.Duration(b.t.Retention).Milliseconds(), b.at)
+		if err != nil {
+			return 0, 0, nil, nil, false
+		}
+		b.q = q
+	}
+	var ms []*labels.Matcher
+	base.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
+	ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, AggLabel, AggCounter+"|"+AggLast))
+	type point struct {
+		t  int64
+		f  float64
+		fh *histogram.FloatHistogram
+	}
+	var c, l point
+	c.t, l.t = -1<<63, -1<<62
+	ss := b.q.Select(ctx, false, nil, ms...)
+	for ss.Next() {
+		p := &l
+		if ss.At().Labels().Get(AggLabel) == AggCounter {
+			p = &c
+		}
+		it := ss.At().Iterator(nil)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			switch vt {
+			case chunkenc.ValFloat:
+				if tt, v := it.At(); !value.IsStaleNaN(v) {
+					*p = point{t: tt, f: v}
+				}
+			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+				tt, fh := it.AtFloatHistogram(nil)
+				*p = point{t: tt, fh: fh}
+			}
+		}
+	}
+	// The counter's last sample is a bucket's (a counter's start is
+	// followed by its bucket in the same batch), so both are at one time.
+	if ss.Err() != nil || c.t != l.t || (c.fh == nil) != (l.fh == nil) {
+		return 0, 0, nil, nil, false
+	}
+	return c.f, l.f, c.fh, l.fh, true
 }
 
 // counterValues reads the tier's counter aggregate at ts of the raw series
