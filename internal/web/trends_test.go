@@ -252,6 +252,7 @@ func TestBrowserTrendsTooShort(t *testing.T) {
 			Status    string  `json:"status"`
 			SpanHours float64 `json:"span_hours"`
 			NeedHours float64 `json:"need_hours"`
+			Reason    string  `json:"reason"`
 		} `json:"forecast"`
 		WeekOverWeek struct {
 			Reason string `json:"reason"`
@@ -273,6 +274,11 @@ func TestBrowserTrendsTooShort(t *testing.T) {
 	want := fmt.Sprintf("not enough history: %s h of the %s h needed", strconv.FormatFloat(api.Forecast.SpanHours, 'f', -1, 64), strconv.FormatFloat(api.Forecast.NeedHours, 'f', -1, 64))
 	if txt := eval[string](t, ctx, `(document.querySelector('[data-refused]') || {}).textContent || ''`); !strings.Contains(txt, want) {
 		t.Errorf("forecast says %q, want %q", txt, want)
+	}
+	// Why nothing is fitted is the API's reason (the page said "the daily
+	// cycle" after the forecast came to need two weeks for the weekly one).
+	if txt := eval[string](t, ctx, `(document.querySelector('[data-forecast] p.muted') || {}).textContent || ''`); api.Forecast.Reason == "" || !strings.Contains(txt, api.Forecast.Reason) {
+		t.Errorf("forecast explains %q, want the API's reason %q", txt, api.Forecast.Reason)
 	}
 	if txt := eval[string](t, ctx, `document.querySelector('[data-kpi="Week over week"]').textContent`); !strings.Contains(txt, api.WeekOverWeek.Reason) {
 		t.Errorf("Week over week tile %q, want the API's reason %q", txt, api.WeekOverWeek.Reason)

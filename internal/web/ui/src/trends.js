@@ -183,7 +183,7 @@ export function mount(main, ctx) {
     const lim = f.limit;
     fc.body.append(unfitted ? h('div', {class: 'trend-empty', 'data-forecast': f.status},
       h('p', {'data-refused': ''}, tooShort(f) + '.'),
-      h('p', {class: 'muted small'}, `A ${f.model || 'straight line'} through less than ${num(f.need_hours)} h would follow the daily cycle (quiet nights, busy trading hours), not a trend; nothing is fitted until the data span ${num(f.need_hours)} h.`))
+      h('p', {class: 'muted small'}, f.reason ? `Not fitted: ${f.reason}.` : `Nothing is fitted until the data span ${num(f.need_hours)} h: a shorter span cannot tell growth from the weekly cycle.`))
       : h('table', {class: 'tbl trend-fc', 'data-forecast': f.status},
       h('tbody', {},
         h('tr', {}, h('td', {}, 'Model'), h('td', {}, f.model || '–')),
