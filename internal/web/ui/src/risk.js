@@ -22,6 +22,25 @@ export function scopeOf(arg) {
 }
 
 /**
+ * below is how far now is below top, 0 when it is not: two sums of the same
+ * values added in another order differ in the last bits (a drawdown of
+ * exactly 0 read "4.55e-13 USD").
+ */
+function below(top, now) {
+  const d = top - now;
+  return d <= 1e-9 * Math.max(1, Math.abs(top), Math.abs(now)) ? 0 : d;
+}
+
+/**
+ * maxInRange says the deepest drawdown of the range; read from the chart's
+ * steps, it is a lower bound where a step is longer than the raw interval
+ * (troughs between steps are not seen).
+ */
+function maxInRange(text, w) {
+  return w.step > FINE ? `max in range ≥ ${text} (at the chart's ${w.step}s steps)` : `max in range ${text}`;
+}
+
+/**
  * drawdown is, at each point, how far the series is below its running
  * peak within the range (0 at a new high). peaks, when given, are the
  * highest values within each step's window: a peak between two of the
@@ -316,14 +335,14 @@ export function mount(main, ctx) {
           const {peak: pk0, upper, exact, peaks: pk} = dPeaks[i];
           const top = highest([pk0], ys);
           const now = pnlLive.get(c);
-          const dn = top == null || now == null ? last(drawdown(ys, pk)) : Math.max(0, top - now);
+          const dn = top == null || now == null ? last(drawdown(ys, pk)) : below(top, now);
           ddNow.set(c, dn);
-          if (!exact && upper != null && now != null) ddUp.set(c, Math.max(0, upper - now));
+          if (!exact && upper != null && now != null) ddUp.set(c, below(upper, now));
           ddMax.set(c, Math.max(0, dn ?? 0, ...drawdown(ys, pk).filter((v) => v != null)));
         });
         // Where the peak was not read in full, the figure is a bound: say so, with the most it can be.
         const t = kpi('Desk drawdown', (ddUp.size ? 'at least ' : '') + curText(ddNow), null,
-          ddUp.size ? `at most ${curText(ddUp)} (peak read every ${FINE}s in part of the range) · max in range ≥ ${curText(ddMax)}` : `max in range ${curText(ddMax)}`);
+          ddUp.size ? `at most ${curText(ddUp)} (peak read every ${FINE}s in part of the range) · max in range ≥ ${curText(ddMax)}` : maxInRange(curText(ddMax), w));
         t.dataset.exact = String(!ddUp.size);
         tiles.push(t);
         tiles.push(kpi('Gross exposure', curText(grossLive), null, 'live accounts'));
@@ -340,12 +359,12 @@ export function mount(main, ctx) {
         const pk = sp.peaks;
         const dd = sum ? drawdown(sum, pk) : [];
         const top = highest([sp.peak], sum);
-        const dn = top != null && one != null ? Math.max(0, top - one) : last(dd);
-        const up = !sp.exact && sp.upper != null && one != null ? Math.max(0, sp.upper - one) : null;
+        const dn = top != null && one != null ? below(top, one) : last(dd);
+        const up = !sp.exact && sp.upper != null && one != null ? below(sp.upper, one) : null;
         const cur = m.currency;
         const mx = money(dd.length ? Math.max(0, dn ?? 0, ...dd.filter((v) => v != null)) : null, cur);
         const t = kpi('Drawdown', (up != null ? 'at least ' : '') + money(dn, cur), null,
-          up != null ? `at most ${money(up, cur)} (peak read every ${FINE}s in part of the range) · max in range ≥ ${mx}` : `max in range ${mx}`, dn);
+          up != null ? `at most ${money(up, cur)} (peak read every ${FINE}s in part of the range) · max in range ≥ ${mx}` : maxInRange(mx, w), dn);
         t.dataset.exact = String(up == null);
         tiles.push(t);
         tiles.push(kpi('Gross exposure', curText(perCur(rs, (r) => last(r.gross || []))), null, 'now'));
