@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,10 +109,24 @@ func TestBrowserSameTicks(t *testing.T) {
 			if len(ticks) < 2 {
 				t.Fatalf("%s %s: %d charts drawn", page, r, len(ticks))
 			}
-			first := ticks[0][strings.Index(ticks[0], " ")+1:]
-			for _, x := range ticks[1:] {
-				if x[strings.Index(x, " ")+1:] != first {
-					t.Errorf("%s %s: ticks differ: %s against %s", page, r, x, ticks[0])
+			// A tick on the range's very start is drawn by a chart whose
+			// x scale begins there and not by one whose first point is a
+			// step later (a clean-clone CI run hit it: gend on a 15-minute
+			// boundary); past the latest first tick, all must agree.
+			splits := make([][]float64, len(ticks))
+			from := 0.0
+			for i, x := range ticks {
+				if err := json.Unmarshal([]byte(x[strings.Index(x, " ")+1:]), &splits[i]); err != nil || len(splits[i]) == 0 {
+					t.Fatalf("%s %s: ticks %q: %v", page, r, x, err)
+				}
+				from = max(from, splits[i][0])
+			}
+			after := func(xs []float64) []float64 {
+				return slices.DeleteFunc(slices.Clone(xs), func(v float64) bool { return v < from })
+			}
+			for i := range ticks[1:] {
+				if !slices.Equal(after(splits[i+1]), after(splits[0])) {
+					t.Errorf("%s %s: ticks differ: %s against %s", page, r, ticks[i+1], ticks[0])
 					break
 				}
 			}
