@@ -5,11 +5,6 @@ import (
 	"math"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	promapi "github.com/gmc-dev/gmc/internal/query"
-	"github.com/gmc-dev/gmc/internal/storage"
 )
 
 func TestBackfillWritesAQueryableHistory(t *testing.T) {
@@ -31,35 +26,11 @@ func TestBackfillWritesAQueryableHistory(t *testing.T) {
 		t.Fatalf("second backfill: %+v, %v; want skipped with the first one's figures", again, err)
 	}
 
-	st, err := storage.Open(storage.Options{Dir: dir, Retention: 30 * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, query := openHistory(t, dir)
 	if s := st.Stats(); s.Blocks != 3 {
 		t.Fatalf("%d blocks in the TSDB, want 3", s.Blocks)
 	}
-	qa, err := promapi.New(promapi.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := func(expr string, ts time.Time) float64 {
-		t.Helper()
-		q, err := qa.Engine().NewInstantQuery(context.Background(), st, nil, expr, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		r := q.Exec(context.Background())
-		if r.Err != nil {
-			t.Fatalf("%s: %v", expr, r.Err)
-		}
-		v, err := r.Vector()
-		if err != nil || len(v) != 1 {
-			t.Fatalf("%s at %s: %v %v, want one value", expr, ts, v, err)
-		}
-		return v[0].F
-	}
+	at := single(t, query)
 	const orders = `sum(rate(gmc_orders_total{service="order-gateway"}[1h]))`
 	monday := end.Add(-24 * time.Hour)
 	session := at(orders, monday.Add(16*time.Hour))

@@ -6,13 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql"
 
 	"github.com/gmc-dev/gmc/internal/agent"
-	promapi "github.com/gmc-dev/gmc/internal/query"
-	"github.com/gmc-dev/gmc/internal/storage"
 )
 
 // TestBackfillHostCounters: with the agent's host collector (this host's
@@ -44,32 +40,7 @@ func TestBackfillHostCounters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := storage.Open(storage.Options{Dir: dir, Retention: 30 * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	qa, err := promapi.New(promapi.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	query := func(expr string, ts time.Time) promql.Vector {
-		t.Helper()
-		q, err := qa.Engine().NewInstantQuery(context.Background(), st, nil, expr, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		r := q.Exec(context.Background())
-		if r.Err != nil {
-			t.Fatalf("%s: %v", expr, r.Err)
-		}
-		v, err := r.Vector()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	_, query := openHistory(t, dir)
 	end := res.End
 	hs, rw := `host="h1"`, "30m"
 	for _, ts := range []time.Time{end.Add(-47 * time.Hour), end.Add(-30 * time.Hour), end.Add(-6 * time.Hour), end} {

@@ -7,12 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql"
 
-	promapi "github.com/gmc-dev/gmc/internal/query"
-	"github.com/gmc-dev/gmc/internal/storage"
 	"github.com/gmc-dev/gmc/sdk"
 )
 
@@ -31,32 +27,7 @@ func TestHistoryJoinsTheLiveDesk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := storage.Open(storage.Options{Dir: dir, Retention: 30 * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	qa, err := promapi.New(promapi.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	query := func(expr string, ts time.Time) promql.Vector {
-		t.Helper()
-		q, err := qa.Engine().NewInstantQuery(context.Background(), st, nil, expr, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		r := q.Exec(context.Background())
-		if r.Err != nil {
-			t.Fatalf("%s: %v", expr, r.Err)
-		}
-		v, err := r.Vector()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	_, query := openHistory(t, dir)
 	defs := strategyDefs()
 	if len(res.PnL) != len(defs) {
 		t.Fatalf("result PnL %v, want one per account", res.PnL)

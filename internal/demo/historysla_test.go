@@ -103,37 +103,13 @@ func TestHistoryRecordsSLARatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("2 days of history with SLA records: %d samples in %v", res.Samples, time.Since(started))
-	st, err := storage.Open(storage.Options{Dir: dir, Retention: 30 * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, query := openHistory(t, dir)
 	// One block a day, the records merged into the history's: no
 	// overlapping blocks for the TSDB to warn of at every start.
 	if s := st.Stats(); s.Blocks != 2 {
 		t.Errorf("%d blocks, want 2 (one a day)", s.Blocks)
 	}
-	qa, err := promapi.New(promapi.Options{Queryable: st, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := func(expr string, ts time.Time) float64 {
-		t.Helper()
-		q, err := qa.Engine().NewInstantQuery(context.Background(), st, nil, expr, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer q.Close()
-		r := q.Exec(context.Background())
-		if r.Err != nil {
-			t.Fatalf("%s: %v", expr, r.Err)
-		}
-		v, err := r.Vector()
-		if err != nil || len(v) != 1 {
-			t.Fatalf("%s at %s: %v %v, want one value", expr, ts, v, err)
-		}
-		return v[0].F
-	}
+	at := single(t, query)
 	for _, s := range cfg.SLAs {
 		s.Normalise()
 		sel := `sla:error_ratio:rate1h{sla="` + s.Name + `", service="` + s.Service + `"}`

@@ -36,10 +36,7 @@ func TestOutOfOrderSurvivesRepeatedCrashes(t *testing.T) {
 		rounds   = 8
 	)
 	base := time.Now().Add(-10 * time.Minute).UnixMilli()
-	type key struct {
-		series int
-		t      int64
-	}
+	type key = sampleKey
 	committed := map[key]float64{}
 	open := func(dir string) *TSDB {
 		t.Helper()
@@ -59,19 +56,7 @@ func TestOutOfOrderSurvivesRepeatedCrashes(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer q.Close()
-		got := map[key]float64{}
-		ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "crash_test"))
-		for ss.Next() {
-			i, _ := strconv.Atoi(ss.At().Labels().Get("series"))
-			it := ss.At().Iterator(nil)
-			for it.Next() != 0 {
-				ts, v := it.At()
-				got[key{i, ts}] = v
-			}
-		}
-		if err := ss.Err(); err != nil {
-			t.Fatal(err)
-		}
+		got := readSamples(t, q, "crash_test")
 		lost, ooo := 0, 0
 		for k, v := range committed {
 			if g, ok := got[k]; !ok || g != v {
@@ -154,4 +139,30 @@ func copyDir(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatalf("copy %s to %s: %v", src, dst, err)
 	}
+}
+
+// sampleKey is one sample's place: the test series' number and time.
+type sampleKey struct {
+	series int
+	t      int64
+}
+
+// readSamples reads every sample of the metric name from q, keyed by the
+// series label's number and time.
+func readSamples(t *testing.T, q storage.Querier, name string) map[sampleKey]float64 {
+	t.Helper()
+	got := map[sampleKey]float64{}
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name))
+	for ss.Next() {
+		i, _ := strconv.Atoi(ss.At().Labels().Get("series"))
+		it := ss.At().Iterator(nil)
+		for it.Next() != 0 {
+			ts, v := it.At()
+			got[sampleKey{i, ts}] = v
+		}
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -194,10 +194,7 @@ func TestMidWALCorruptionKeepsOutOfOrder(t *testing.T) {
 		lateSeries = 50
 		segSize    = 128 << 10
 	)
-	type key struct {
-		series int
-		t      int64
-	}
+	type key = sampleKey
 	type sample struct {
 		v     float64
 		ooo   bool
@@ -272,19 +269,7 @@ func TestMidWALCorruptionKeepsOutOfOrder(t *testing.T) {
 	lost := func(q storage.Querier) (l losses) {
 		t.Helper()
 		defer q.Close()
-		got := map[key]float64{}
-		ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "corrupt_test"))
-		for ss.Next() {
-			i, _ := strconv.Atoi(ss.At().Labels().Get("series"))
-			it := ss.At().Iterator(nil)
-			for it.Next() != 0 {
-				ts, v := it.At()
-				got[key{i, ts}] = v
-			}
-		}
-		if err := ss.Err(); err != nil {
-			t.Fatal(err)
-		}
+		got := readSamples(t, q, "corrupt_test")
 		for k, s := range committed {
 			if g, ok := got[k]; ok && g == s.v {
 				continue

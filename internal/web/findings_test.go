@@ -27,7 +27,19 @@ import (
 // instant runs an instant query against the stack and returns its single value.
 func instant(t *testing.T, st *stack, expr string) float64 {
 	t.Helper()
-	resp, err := http.Get(st.URL + "/api/v1/query?" + url.Values{"query": {expr}}.Encode())
+	return instantValue(t, st, url.Values{"query": {expr}})
+}
+
+// instantAt runs an instant query at ts (unix s) and returns its single value.
+func instantAt(t *testing.T, st *stack, expr string, ts float64) float64 {
+	t.Helper()
+	return instantValue(t, st, url.Values{"query": {expr}, "time": {strconv.FormatFloat(ts, 'f', 3, 64)}})
+}
+
+// instantValue runs the instant query of params and returns its single value.
+func instantValue(t *testing.T, st *stack, params url.Values) float64 {
+	t.Helper()
+	resp, err := http.Get(st.URL + "/api/v1/query?" + params.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +53,7 @@ func instant(t *testing.T, st *stack, expr string) float64 {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(b, &body); err != nil || len(body.Data.Result) != 1 {
-		t.Fatalf("%s: %s (%v)", expr, b, err)
+		t.Fatalf("%v: %s (%v)", params, b, err)
 	}
 	f, err := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
 	if err != nil {

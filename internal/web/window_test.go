@@ -1,42 +1,11 @@
 package web_test
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
-
-// instantAt runs an instant query at ts (unix s) and returns its single value.
-func instantAt(t *testing.T, st *stack, expr string, ts float64) float64 {
-	t.Helper()
-	resp, err := http.Get(st.URL + "/api/v1/query?" + url.Values{"query": {expr}, "time": {strconv.FormatFloat(ts, 'f', 3, 64)}}.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var body struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &body); err != nil || len(body.Data.Result) != 1 {
-		t.Fatalf("%s at %v: %s (%v)", expr, ts, b, err)
-	}
-	f, err := strconv.ParseFloat(body.Data.Result[0].Value[1].(string), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
 
 // lastPointJS is the newest x and y of one series of a chart: [x, y].
 func lastPointJS(chart, series string) string {
