@@ -12,6 +12,7 @@ import (
 	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
+	"github.com/gmc-dev/gmc/internal/sla"
 )
 
 // The response types of /api/v1/alerts and /api/v1/rules, field for field
@@ -197,4 +198,31 @@ func (m *Manager) Routes() []httpapi.Route {
 		{Method: http.MethodGet, Path: "/api/v1/alerts", Handler: m.Alerts},
 		{Method: http.MethodGet, Path: "/api/v1/rules", Handler: m.Rules},
 	}
+}
+
+// SLABurns reports, per SLA name, the severity of the strongest of its
+// burn-rate alerts (sla.AlertName) firing now: "page" before "ticket". It
+// reads the alerts' state as their last evaluation left it, the state
+// /api/v1/alerts serves, so /sla says "burning" exactly while the alert
+// fires (sla.ReporterOptions.Burns).
+func (m *Manager) SLABurns() map[string]string {
+	out := map[string]string{}
+	for _, gr := range m.groups {
+		if gr.g.File() != SLAFile {
+			continue
+		}
+		for _, ar := range gr.g.AlertingRules() {
+			if ar.Name() != sla.AlertName {
+				continue
+			}
+			for _, a := range ar.ActiveAlerts() {
+				name, sev := a.Labels.Get("sla"), a.Labels.Get("severity")
+				if a.State != promrules.StateFiring || name == "" || out[name] == "page" {
+					continue
+				}
+				out[name] = sev
+			}
+		}
+	}
+	return out
 }

@@ -105,8 +105,11 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 	// the raw store, and its ratios over a day and longer the 1m tier,
 	// which gives the raw answer within 0.1 % (sla.TestTierRatiosEqualRaw)
 	// since its counter keeps a series' first sample.
+	// Its burn state is the burn alerts' own (rules.Manager.SLABurns), so
+	// /sla says burning exactly while SLAErrorBudgetBurn fires.
 	s.sla = sla.NewReporter(sla.ReporterOptions{
 		SLAs: cfg.SLAs, Engine: engine, Queryable: s.store, Tiers: s.tiers, Logger: s.logger.With("component", "sla"), Now: s.opts.Now,
+		Burns: s.rules.SLABurns,
 	})
 	return nil
 }

@@ -39,7 +39,11 @@ func BurnRate(errorRatio, objective float64) float64 {
 // generated alerts, a pair counts only when its short window is at least
 // MinCoverage covered by data (coverage keyed like errorRatios; nil or a
 // missing window means covered); its long window counts over the data it
-// holds, as Prometheus's, Sloth's and Pyrra's burn alerts do.
+// holds, as Prometheus's, Sloth's and Pyrra's burn alerts do. The alerts
+// count the short window's coverage in whole-minute steps, this the exact
+// time its samples cover, so over data younger than the short window they
+// can differ by up to a minute: the server's /sla therefore takes its burn
+// state from the alerts (ReporterOptions.Burns), and this is its fallback.
 func Burning(alerts []BurnAlert, errorRatios, coverage map[string]float64, objective float64) string {
 	sev := ""
 	for _, b := range alerts {

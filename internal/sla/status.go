@@ -34,8 +34,9 @@ type Status struct {
 	State string `json:"state"`
 	// Reason says why the state is not_judged.
 	Reason string `json:"reason,omitempty"`
-	// Burning is the severity of the strongest burn-rate condition that
-	// holds: "page", "ticket" or "".
+	// Burning is the severity of the strongest burn-rate alert firing now
+	// (ReporterOptions.Burns; without it, of the strongest burn-rate
+	// condition that holds): "page", "ticket" or "".
 	Burning string         `json:"burning"`
 	Windows []WindowStatus `json:"windows"`
 	// BurnRates are the burn rates over the alert windows (5m … 3d).
@@ -79,6 +80,13 @@ func (s SLA) Evaluate(errorRatios map[string]float64) Status {
 // less than MinCoverage covered shows its figures but is not judged met or
 // missed, and says so. It is the pure heart of Reporter.
 func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
+	return s.evaluateBurning(errorRatios, coverage, nil)
+}
+
+// evaluateBurning is EvaluateCovered with, when burning is not nil, the
+// burn severity given (the burn alerts' own state) rather than computed
+// from the ratios by Burning.
+func (s SLA) evaluateBurning(errorRatios, coverage map[string]float64, burning *string) Status {
 	obj := s.Target()
 	st := Status{
 		Name: s.Name, Service: s.Service, Indicator: s.Kind(), Objective: s.Objective,
@@ -129,9 +137,13 @@ func (s SLA) EvaluateCovered(errorRatios, coverage map[string]float64) Status {
 			}
 		}
 	}
-	st.Burning = Burning(s.BurnAlerts(), known, coverage, obj)
+	if burning != nil {
+		st.Burning = *burning
+	} else {
+		st.Burning = Burning(s.BurnAlerts(), known, coverage, obj)
+	}
 	switch {
-	case !data && len(known) == 0:
+	case !data && len(known) == 0 && st.Burning == "":
 		st.State = "no_data"
 	case violated:
 		st.State = "violated"
@@ -184,6 +196,13 @@ type ReporterOptions struct {
 	// over a day and longer read one of them (see ratioTier); nil reads raw
 	// samples only.
 	Tiers *tier.Set
+	// Burns, when set, reports per SLA name the severity of its strongest
+	// burn-rate alert firing now, as the rule manager last evaluated it
+	// (rules.Manager.SLABurns). A status then says burning exactly while
+	// that alert fires, read at every request (never from the cache), so
+	// the SLA page, the Overview and the alert agree at every moment. Nil:
+	// the reporter judges the burn-rate conditions itself (Burning).
+	Burns func() map[string]string
 }
 
 // Reporter computes SLA states from the raw series: each window's error
@@ -198,7 +217,14 @@ type Reporter struct {
 
 	mu       sync.Mutex // guards the cache
 	cachedAt time.Time
-	cached   []Status
+	cached   []reading
+}
+
+// reading is what one computation read for one SLA: its error ratios and
+// coverage per window, or why it failed.
+type reading struct {
+	ratios, coverage map[string]float64
+	err              error
 }
 
 // statusCacheFor is how long StatusContext reuses its last answer (the
@@ -380,22 +406,46 @@ func (s SLA) coverageWindows() []time.Duration {
 // covering its start (PromQL's default lookback).
 const coverageLookback = 5 * time.Minute
 
-// evaluate computes one SLA's status at ts.
-func (r *Reporter) evaluate(ctx context.Context, s SLA, ts time.Time) (Status, error) {
+// read reads one SLA's error ratios and coverage at ts.
+func (r *Reporter) read(ctx context.Context, s SLA, ts time.Time) reading {
 	ratios, err := r.ErrorRatios(ctx, s, ts)
 	if err != nil {
-		return s.Evaluate(nil), err
+		return reading{err: err}
 	}
 	cov, err := r.Coverage(ctx, s, ts)
-	if err != nil {
-		return s.Evaluate(ratios), err
-	}
-	return s.EvaluateCovered(ratios, cov), nil
+	return reading{ratios: ratios, coverage: cov, err: err}
 }
 
-// StatusContext computes every SLA's status now (reusing an answer at most
-// 5 seconds old).
+// StatusContext computes every SLA's status now, its figures from a
+// reading at most 5 seconds old (a 30d window reads a month of samples),
+// its burn state, with Burns set, from the burn alerts at this moment.
 func (r *Reporter) StatusContext(ctx context.Context) []Status {
+	rds := r.readings(ctx)
+	var burns map[string]string
+	if r.opts.Burns != nil {
+		burns = r.opts.Burns()
+	}
+	out := make([]Status, 0, len(rds))
+	for i, s := range r.opts.SLAs {
+		rd := rds[i]
+		var burning *string
+		if burns != nil {
+			burning = ptr(burns[s.Name])
+		}
+		// A failed coverage read leaves coverage nil: the figures count
+		// as covered, and Error says what failed.
+		st := s.evaluateBurning(rd.ratios, rd.coverage, burning)
+		if rd.err != nil {
+			st.Error = rd.err.Error()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// readings reads every SLA's ratios and coverage now, or returns the last
+// reading when it is under statusCacheFor old.
+func (r *Reporter) readings(ctx context.Context) []reading {
 	now := r.opts.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -407,16 +457,15 @@ func (r *Reporter) StatusContext(ctx context.Context) []Status {
 	// queries run on their own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusQueryTimeout)
 	defer cancel()
-	out := make([]Status, 0, len(r.opts.SLAs))
+	out := make([]reading, 0, len(r.opts.SLAs))
 	failed := false
 	for _, s := range r.opts.SLAs {
-		st, err := r.evaluate(ctx, s, now)
-		if err != nil {
-			st.Error = err.Error()
+		rd := r.read(ctx, s, now)
+		if rd.err != nil {
 			failed = true
-			r.opts.Logger.Warn("sla status", "sla", s.Name, "err", err)
+			r.opts.Logger.Warn("sla status", "sla", s.Name, "err", rd.err)
 		}
-		out = append(out, st)
+		out = append(out, rd)
 	}
 	if !failed { // an error is not kept: the next caller tries again
 		r.cached, r.cachedAt = out, now
