@@ -104,6 +104,9 @@ async function refresh() {
   try {
     const w = span(state.route.range);
     if (w.grid) w.cache = state.cache;
+    // Every time chart of the page spans this window (chart.js xWindow).
+    main.dataset.xFrom = String(w.start);
+    main.dataset.xTo = String(w.end);
     await state.page.refresh(w, ctrl.signal);
     if (seq === state.seq) {
       main.dataset.refreshed = String(Number(main.dataset.refreshed || 0) + 1);

@@ -75,6 +75,24 @@ export function timeSplits(min, max, tzOffset = new Date(min * 1000).getTimezone
 }
 
 /**
+ * xWindow is the time scale of a chart: its own pinned window (xRange),
+ * else the page's window — [data-x-from, data-x-to] on the page element,
+ * which main.js sets to the refresh's [start, end] — else its data's
+ * span. Every time chart of a page so shares one x min and max, and so
+ * its ticks: the heatmap's columns sit on a coarser grid than the lines'
+ * points and its scale began at its first column, up to a column before
+ * the range (a tick at a 15-minute start the other charts did not draw;
+ * at 30d a longer span picked another tick step).
+ */
+function xWindow(el, pinned, lo, hi) {
+  if (pinned) return pinned;
+  const p = el.closest('[data-x-from]');
+  const a = p ? Number(p.dataset.xFrom) : NaN;
+  const b = p ? Number(p.dataset.xTo) : NaN;
+  return b > a ? [a, b] : [lo, hi];
+}
+
+/**
  * timeAxis: ticks from the range (timeSplits), the same on every chart
  * of it, labelled by their spacing ("12-03 18:00" on multi-day ranges).
  */
@@ -141,7 +159,8 @@ export class LineChart {
   constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null, log = false, xRange = null}) {
     this.unit = unit;
     // log: a log-10 y axis (values ≤ 0 are not drawn); xRange: [from, to]
-    // (Unix s) pins the time axis to a window whatever the data cover.
+    // (Unix s) pins the time axis to a window whatever the data cover
+    // (else it is the page's: xWindow).
     this.log = log;
     this.xRange = xRange;
     this.height = height;
@@ -234,7 +253,7 @@ export class LineChart {
       hooks: {setSelect: [zoomSelect]},
       legend: {show: false},
       scales: {
-        x: this.xRange ? {time: true, range: () => this.xRange} : {time: true},
+        x: {time: true, range: (u, lo, hi) => xWindow(this.el, this.xRange, lo, hi)},
         y: this.log ? {distr: 3, log: 10, range: (u, lo, hi) => logRange(lo, hi)} : {range: (u, lo, hi) => yRange(lo, hi, this.min)},
       },
       axes: [timeAxis(), this.log ? {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits} : valueAxis(unit)],
@@ -368,7 +387,7 @@ export class HeatmapChart {
       height: this.height,
       legend: {show: false},
       cursor: {points: {show: false}, drag: {x: true, y: false, setScale: false}, sync: {key: 'gmc'}},
-      scales: {x: {time: true}, y: {distr: 3, log: 10, range: () => this.yr}},
+      scales: {x: {time: true, range: (u, lo, hi) => xWindow(this.el, null, lo, hi)}, y: {distr: 3, log: 10, range: () => this.yr}},
       axes: [timeAxis(), {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits}],
       series: [{}, {stroke: 'transparent', points: {show: false}}],
       hooks: {draw: [(u) => this.paint(u)], setCursor: [(u) => this.read(u)], setSelect: [zoomSelect]},
