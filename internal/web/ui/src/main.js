@@ -412,6 +412,24 @@ function showAlerts(data) {
 }
 
 /**
+ * followBurns refreshes the Overview and the SLA page as soon as the set of
+ * firing SLA burn alerts changes: their SLA state is the alerts' own
+ * (GET /sla), but their period is up to 5 minutes, and the tile said "not
+ * judged" beside a banner paging SLAErrorBudgetBurn (t-user5 #4).
+ */
+let slaBurns = '';
+function followBurns(data) {
+  const k = (JSON.parse(data).alerts || []).filter((a) => a.name === 'SLAErrorBudgetBurn')
+    .map((a) => `${(a.labels || {}).sla}:${a.severity}`).sort().join(',');
+  if (k === slaBurns) return;
+  slaBurns = k;
+  if (!state.route || (state.route.page !== 'overview' && state.route.page !== 'sla')) return;
+  if (state.ctrl) state.ctrl.abort();
+  state.busy = false;
+  refresh();
+}
+
+/**
  * loadUPlot runs the charting library (preloaded by index.html, not run):
  * after the first refresh has sent its requests, so its set-up is done
  * while gmc answers; api.ready.uplot settles when it has run (or failed:
@@ -445,7 +463,7 @@ function connectStream() {
     switch (type) {
       case 'open': el.dataset.stream = 'open'; markUp(at); break;
       case 'ping': el.dataset.ping = data; markUp(at); break;
-      case 'alerts': showAlerts(data); markUp(at); break;
+      case 'alerts': showAlerts(data); followBurns(data); markUp(at); break;
       case 'error': el.dataset.stream = data; heartbeat(); break;
     }
   });

@@ -156,22 +156,30 @@ export function deskTile(gws, gwNames, deskV, services) {
 }
 
 /**
- * slaKpi counts the SLAs that are ok; those with too little data to judge
- * (state not_judged) are said apart, never counted ok. SLAs burning their
- * budget are the headline, each named with how hard (it read "0 / 2 ok ·
- * 1 not judged" while order-success burned at page level, t-user4 #7).
+ * slaKpi counts the SLAs met among those judged over the window the
+ * Services table shows for each (its longest with data, see slaSummary);
+ * one not judged there (too little data: its 30d window after 7 days) is
+ * said apart with its window, never counted ok ("2 / 2 ok" stood beside
+ * cells saying "not judged · 30d", t-user5). A violated SLA is judged
+ * whatever its longest window. SLAs burning their budget are the
+ * headline, each named with how hard (it read "0 / 2 ok · 1 not judged"
+ * while order-success burned at page level, t-user4 #7).
  */
 export function slaKpi(slas) {
   if (slas == null) return kpi('SLAs', 'not available');
-  const n = (st) => slas.filter((s) => s.state === st).length;
-  const nj = n('not_judged');
+  const shown = (s) => (s.windows || []).filter((x) => x.achievement != null).pop();
+  const judged = slas.filter((s) => s.state === 'violated' || (shown(s) && shown(s).met != null));
+  const nj = slas.filter((s) => !judged.includes(s));
   const burning = slas.filter((s) => s.state === 'burning' || s.burning);
-  const tone = slas.some((s) => s.state === 'violated' || s.burning === 'page') ? 'bad' : nj || burning.length ? 'warn' : null;
-  const ok = `${n('ok')} / ${slas.length} ok`;
+  const tone = slas.some((s) => s.state === 'violated' || s.burning === 'page') ? 'bad' : nj.length || burning.length ? 'warn' : null;
+  const ok = judged.length ? `${judged.filter((s) => s.state === 'ok').length} / ${judged.length} ok` : 'none judged';
+  const why = [...new Set(nj.map((s) => (shown(s) ? `too little data in ${shown(s).window}` : 'no data')))].join(', ');
   const nb = burning.map((s) => `${s.name} burning${s.burning ? ` (${s.burning})` : ''}`);
   const t = kpi('SLAs', burning.length ? `${burning.length} burning` : ok, tone,
-    [burning.length ? ok : '', ...nb, nj ? `${nj} not judged: too little data` : ''].filter(Boolean).join(' · ') || null);
+    [burning.length ? ok : '', ...nb, nj.length ? `${nj.length} not judged: ${why}` : ''].filter(Boolean).join(' · ') || null);
   t.dataset.burning = String(burning.length);
+  t.dataset.judged = String(judged.length);
+  t.dataset.notJudged = String(nj.length);
   return t;
 }
 
