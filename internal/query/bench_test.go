@@ -163,24 +163,89 @@ func BenchmarkRespondRange(b *testing.B) {
 }
 
 // BenchmarkRespondHeavy is the answer path of bench/soak's heavy query:
-// 2,950 series × 601 points (1.8M), plain JSON of ~60 MB.
+// 2,950 series × 601 points (1.8M). "fractional" has a fraction in every
+// value (plain JSON of ~60 MB); "soak" has bench/soak's mix, 9 series in 10
+// counters or bucket counts (whole numbers) and the rest gauges (~45 MB).
+// The answer goes to a writer that keeps nothing, plain and through the
+// API's gzip wrapper (for a client that is not on the loopback); the
+// figures per op are the process's CPU time and the bytes allocated.
 func BenchmarkRespondHeavy(b *testing.B) {
-	m := make(promql.Matrix, 2950)
-	for i := range m {
-		m[i].Metric = labels.FromStrings("__name__", "soak_latency_seconds_bucket", "endpoint", "submit", "instance", "svc-01-1", "le", strconv.Itoa(i), "service", "svc-01")
-		for t := range 601 {
-			m[i].Floats = append(m[i].Floats, promql.FPoint{T: 1796393891000 + int64(t)*1000, F: 1234.5678 + float64(t%97)/3})
-		}
-	}
 	a, err := New(Options{Queryable: openHour(b, 1, 1), Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		a.respond(rec, queryData{resultType: m.Type(), result: m}, nil, "")
-		b.SetBytes(int64(rec.Body.Len()))
+	for _, mix := range []string{"fractional", "soak"} {
+		m := heavyMatrix(mix == "soak")
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.respond(w, queryData{resultType: m.Type(), result: m}, nil, "")
+		})
+		for _, gz := range []bool{false, true} {
+			hh := http.Handler(h)
+			name := mix + "/plain"
+			if gz {
+				hh = a.compress(h)
+				name = mix + "/gzip"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				defer reportCPU(b)()
+				for b.Loop() {
+					req := httptest.NewRequest("GET", "/", nil)
+					req.RemoteAddr = "192.0.2.7:40000"
+					if gz {
+						req.Header.Set("Accept-Encoding", "gzip")
+					}
+					w := &discardWriter{header: http.Header{}}
+					hh.ServeHTTP(w, req)
+					if w.code != http.StatusOK || w.n == 0 {
+						b.Fatal(w.code, w.n)
+					}
+					b.SetBytes(w.n)
+				}
+			})
+		}
 	}
+}
+
+// heavyMatrix is the answer of bench/soak's heavy query: 2,950 series ×
+// 601 points at a 1 s step. soak: 9 series in 10 are whole numbers.
+func heavyMatrix(soak bool) promql.Matrix {
+	m := make(promql.Matrix, 2950)
+	for i := range m {
+		m[i].Metric = labels.FromStrings("__name__", "soak_latency_seconds_bucket", "endpoint", "submit", "instance", "svc-01-1", "le", strconv.Itoa(i), "service", "svc-01")
+		for t := range 601 {
+			f := 1234.5678 + float64(t%97)/3
+			if soak && i%10 != 0 {
+				f = float64(1000*i + 3*t)
+			} else if soak {
+				f = 20 + float64((t*7919+i)%1000)/37
+			}
+			m[i].Floats = append(m[i].Floats, promql.FPoint{T: 1796393891000 + int64(t)*1000, F: f})
+		}
+	}
+	return m
+}
+
+// discardWriter is a ResponseWriter that counts what is written and keeps
+// nothing.
+type discardWriter struct {
+	header http.Header
+	code   int
+	n      int64
+}
+
+func (w *discardWriter) Header() http.Header { return w.header }
+
+func (w *discardWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *discardWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.n += int64(len(b))
+	return len(b), nil
 }
 
 // benchSeries is the series of BenchmarkHourRate: GMC_BENCH_SERIES, else 1000.

@@ -2,6 +2,7 @@ package query
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/klauspost/compress/gzip"
@@ -20,17 +21,23 @@ import (
 // bytes (BenchmarkRespondRange), and on the loopback or a LAN the time is
 // what counts.
 func (a *API) Routes() []httpapi.Route {
-	compress, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(gzip.BestSpeed))
-	if err != nil {
-		panic(fmt.Sprintf("query: gzip wrapper: %v", err)) // the level is a constant
-	}
 	rs := a.routes()
 	for i, r := range rs {
 		if r.Path != "/api/v1/read" {
-			rs[i].Handler = compress(r.Handler)
+			rs[i].Handler = a.compress(r.Handler)
 		}
 	}
 	return rs
+}
+
+// compress wraps h to compress its answers (gzip at its fastest level, or
+// zstd) when the client accepts it.
+func (a *API) compress(h http.HandlerFunc) http.HandlerFunc {
+	wrap, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(gzip.BestSpeed))
+	if err != nil {
+		panic(fmt.Sprintf("query: gzip wrapper: %v", err)) // the level is a constant
+	}
+	return wrap(h)
 }
 
 func (a *API) routes() []httpapi.Route {
