@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -191,6 +192,8 @@ type API struct {
 	// noYield turns the yields of heavy evaluation and encoding off (yield.go;
 	// BenchmarkIngestBesideHeavy compares).
 	noYield bool
+	// chunks are the pieces answers are encoded into (respond.go), *[]byte.
+	chunks sync.Pool
 }
 
 // New builds the API over opts.Engine, or over an engine of its own that
