@@ -65,7 +65,7 @@ func (c *benchCommand) runFlags() (*flag.FlagSet, *benchRunFlags) {
 	f.configFile = fs.String("config", "", "benchmark configuration (YAML with a benchmarks: section); required")
 	f.gmcURL = fs.String("gmc.url", "", "gmc server to record gmc_bench_* series to by remote-write, e.g. http://127.0.0.1:9900")
 	f.only = fs.String("only", "", "comma-separated benchmark names to run (default: all)")
-	f.failOnRegression = fs.Bool("fail-on-regression", false, "exit non-zero when a run regressed against its baseline")
+	f.failOnRegression = fs.Bool("fail-on-regression", false, "exit non-zero when a run regressed against its baseline, or was worse beyond its noise in this run alone")
 	return fs, f
 }
 
@@ -152,7 +152,7 @@ func (c *benchCommand) run(ctx context.Context, args []string) error {
 	printRuns(c.stdout, runs)
 	if *failOnRegression {
 		for _, r := range runs {
-			if r.Regressed() {
+			if r.Worsened() {
 				errs = append(errs, fmt.Errorf("benchmark %s regressed against its baseline", r.Benchmark))
 			}
 		}
@@ -183,11 +183,19 @@ func printRuns(w io.Writer, runs []*bench.Run) {
 			}
 			if cmp := r.Comparison; cmp != nil {
 				verdict = fmt.Sprintf("%s (p=%.3f n=%d+%d)", cmp.Delta(), cmp.P, cmp.Base.N, cmp.New.N)
-				switch {
-				case cmp.Regression:
+				switch v, why := cmp.Outcome(); v {
+				case bench.VerdictRegression:
 					verdict += " REGRESSION"
-				case cmp.Warning != "" && !cmp.Significant:
-					verdict += " no verdict: " + cmp.Warning
+				case bench.VerdictWorse:
+					verdict += " WORSE (unconfirmed: a regression if the next run is worse too)"
+				case bench.VerdictImprovement:
+					verdict += " improved"
+				case bench.VerdictNone:
+					verdict += " no verdict: " + why
+				default:
+					if why != "" {
+						verdict += " (" + why + ")"
+					}
 				}
 			}
 			fmt.Fprintf(tw, "%s\t%s ± %s\t%s\t%d\t%s\t%s\n", r.Name, bench.FormatValue(r.Summary.Median, r.Unit), r.Summary.PctRange(), tput, r.Errors, lat, verdict)

@@ -108,23 +108,6 @@ func newRunID(start time.Time, name string) string {
 	return start.UTC().Format(idTimeLayout) + "-" + idUnsafe.ReplaceAllString(name, "_")
 }
 
-// Baseline pools, per result name, the samples of runs in [from, to) of
-// the named benchmark. It returns the samples and the number of runs.
-func Baseline(runs []*Run, benchmark string) (map[string][]float64, map[string]int) {
-	samples := map[string][]float64{}
-	counts := map[string]int{}
-	for _, run := range runs {
-		if run.Benchmark != benchmark || run.Error != "" || run.Untrustworthy != "" || run.Skipped != "" {
-			continue
-		}
-		for _, res := range run.Results {
-			samples[res.Name] = append(samples[res.Name], res.Samples...)
-			counts[res.Name]++
-		}
-	}
-	return samples, counts
-}
-
 // SaveReport writes one report in every format: reports/<id>.{json,md,html}.
 func (a *Archive) SaveReport(rep *Report) error {
 	js, err := json.MarshalIndent(rep, "", "  ")

@@ -45,7 +45,7 @@ type Sample struct {
 //	gmc_bench_median{benchmark,unit}                median of the compared metric
 //	gmc_bench_exec_seconds{benchmark,time,stat}     exec: wall|user|system × mean|median|stddev|min|max
 //	gmc_bench_extra{benchmark,unit}                 gobench B/op, allocs/op…; func ReportMetric
-//	gmc_bench_regression{benchmark}                 1 when flagged against the baseline, else 0
+//	gmc_bench_regression{benchmark}                 1 after a regression (two runs in a row), else 0; none without a verdict
 //	gmc_bench_change_ratio{benchmark}               new median / baseline median − 1
 //	gmc_bench_p_value{benchmark}                    Mann-Whitney U test p-value
 //	gmc_bench_run_failed{benchmark}                 1 when the run failed
@@ -105,15 +105,21 @@ func Series(run *Run) []Sample {
 		for _, u := range slices.Sorted(maps.Keys(r.Extra)) {
 			add("gmc_bench_extra", n, r.Extra[u], "unit", u)
 		}
-		reg := 0.0
 		if c := r.Comparison; c != nil {
-			if c.Regression {
-				reg = 1
-			}
 			add("gmc_bench_change_ratio", n, c.Change)
 			add("gmc_bench_p_value", n, c.P)
 		}
-		add("gmc_bench_regression", n, reg)
+		// A run without a verdict (no or too small a baseline, too few
+		// samples, a saturated host) says nothing about a regression: it
+		// writes no gmc_bench_regression, so BenchmarkRegression neither
+		// fires nor resolves on it.
+		if v, _ := r.Comparison.Outcome(); v != VerdictNone && run.Untrustworthy == "" {
+			reg := 0.0
+			if v == VerdictRegression {
+				reg = 1
+			}
+			add("gmc_bench_regression", n, reg)
+		}
 	}
 	return out
 }

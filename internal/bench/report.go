@@ -19,12 +19,20 @@ type Report struct {
 	Generated   time.Time `json:"generated"`
 	Runs        int       `json:"runs"`
 	Regressions int       `json:"regressions"`
-	// Compared counts the entries whose latest run got a verdict (was
-	// compared with a baseline): with none, "0 regressions" says nothing.
-	Compared int           `json:"compared"`
-	Entries  []ReportEntry `json:"benchmarks"`
+	// Compared counts the entries whose latest run got a verdict: with
+	// none, "0 regressions" says nothing. NoVerdict counts the others
+	// (no baseline yet, too few baseline runs or samples, a saturated
+	// host): each entry's Verdict is then "none" and VerdictReason says why.
+	// Worse counts the entries whose latest run is worse but not yet
+	// confirmed by a second (Verdict "worse"); Regressions does not count them.
+	Compared  int           `json:"compared"`
+	NoVerdict int           `json:"no_verdict"`
+	Worse     int           `json:"worse"`
+	Entries   []ReportEntry `json:"benchmarks"`
 	// Skipped counts the week's scheduled runs not run (saturated host);
-	// Skips is the latest of them per benchmark. Runs does not count them.
+	// Skips has, per benchmark, the latest of them when it is the latest
+	// word on that benchmark (no run completed after it). Runs does not
+	// count them.
 	Skipped int    `json:"skipped_runs"`
 	Skips   []Skip `json:"skips,omitempty"`
 }
@@ -47,6 +55,12 @@ type ReportEntry struct {
 	Better    Direction `json:"better"`
 	Runs      int       `json:"runs"`
 	Failed    int       `json:"failed_runs"`
+	// Verdict is the latest run's verdict (a Verdict… value: regression,
+	// worse, improvement, unchanged or none) and VerdictReason why there is
+	// none or what held a change back; "none" also for a run on a saturated
+	// host or without a baseline.
+	Verdict       string `json:"verdict"`
+	VerdictReason string `json:"verdict_reason,omitempty"`
 	// Regressed is the verdict of the latest run against its baseline, so
 	// the status always agrees with the comparison shown; RegressedRuns
 	// counts the week's runs that were flagged.
@@ -106,10 +120,12 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC()}
 	byName := map[string]*ReportEntry{}
 	skips := map[string]Skip{}
+	stale := map[string]int{} // skips before a completed run, per benchmark
 	for _, run := range runs {
 		if run.Skipped != "" {
 			rep.Skipped++
-			skips[run.Benchmark] = Skip{Benchmark: run.Benchmark, Time: run.Start, Reason: run.Skipped, Count: skips[run.Benchmark].Count + 1}
+			skips[run.Benchmark] = Skip{Benchmark: run.Benchmark, Time: run.Start, Reason: run.Skipped, Count: skips[run.Benchmark].Count + stale[run.Benchmark] + 1}
+			delete(stale, run.Benchmark)
 			for _, e := range byName {
 				if e.Benchmark == run.Benchmark {
 					e.Skipped++
@@ -119,6 +135,12 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 			continue
 		}
 		rep.Runs++
+		// A completed run is the latest word on its benchmark: an earlier
+		// skip is no longer (t-user5 #5). Its count stays in Skipped.
+		if k, ok := skips[run.Benchmark]; ok {
+			delete(skips, run.Benchmark)
+			stale[run.Benchmark] = k.Count
+		}
 		if run.Error != "" {
 			for _, e := range byName {
 				if e.Benchmark == run.Benchmark {
@@ -145,6 +167,8 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 				e.Untrustworthy++
 			}
 			e.LatestUntrustworthy = run.Untrustworthy
+			e.Verdict, e.VerdictReason = "", ""
+			e.Verdict, e.VerdictReason = e.outcome()
 			e.LatestSkipped = ""
 			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
 		}
@@ -154,7 +178,13 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 		if e.Regressed {
 			rep.Regressions++
 		}
-		if e.Latest.Comparison != nil {
+		switch e.Verdict {
+		case VerdictNone:
+			rep.NoVerdict++
+		case VerdictWorse:
+			rep.Worse++
+			rep.Compared++
+		default:
 			rep.Compared++
 		}
 	}
@@ -217,13 +247,82 @@ func verdict(c *Comparison) string {
 		return "no baseline"
 	}
 	s := fmt.Sprintf("%s (p=%.3f n=%d+%d)", c.Delta(), c.P, c.Base.N, c.New.N)
-	switch {
-	case c.Regression:
+	switch v, _ := c.Outcome(); v {
+	case VerdictRegression:
 		s += " REGRESSION"
-	case c.Improvement:
+	case VerdictWorse:
+		s += " worse, unconfirmed"
+	case VerdictImprovement:
 		s += " improved"
+	case VerdictNone:
+		s += " no verdict"
 	}
 	return s
+}
+
+// outcome is the entry's Verdict and VerdictReason, derived from its latest
+// run when they are not set: none for a run on a saturated host.
+func (e *ReportEntry) outcome() (verdict, reason string) {
+	switch {
+	case e.Verdict != "":
+		return e.Verdict, e.VerdictReason
+	case e.LatestUntrustworthy != "":
+		return VerdictNone, e.LatestUntrustworthy
+	}
+	return e.Latest.Comparison.Outcome()
+}
+
+// status is an entry's status column (plain text): its verdict, with why
+// there is none.
+func (e *ReportEntry) status() string {
+	v, why := e.outcome()
+	switch {
+	case v == VerdictNone && e.LatestUntrustworthy != "":
+		return "not compared: " + e.LatestUntrustworthy
+	case v == VerdictNone:
+		return "no verdict: " + why
+	case v == VerdictRegression:
+		return "REGRESSION"
+	case v == VerdictWorse:
+		return "worse, unconfirmed: " + why
+	case v == VerdictImprovement:
+		return "improved"
+	}
+	return "ok"
+}
+
+// summary is the report's headline after the runs: what was compared,
+// what was not and why, the regressions.
+func (r *Report) summary() string {
+	s := fmt.Sprintf("%d of %d compared", r.Compared, len(r.Entries))
+	if r.NoVerdict > 0 {
+		s += fmt.Sprintf(", %d without a verdict (%s)", r.NoVerdict, strings.Join(r.noVerdictReasons(), "; "))
+	}
+	if r.Worse > 0 {
+		s += fmt.Sprintf(", %d worse but unconfirmed", r.Worse)
+	}
+	return s
+}
+
+// noVerdictReasons lists each reason for no verdict once, with the
+// entries it applies to.
+func (r *Report) noVerdictReasons() []string {
+	var reasons []string
+	names := map[string][]string{}
+	for _, e := range r.Entries {
+		if e.Verdict != VerdictNone {
+			continue
+		}
+		if names[e.VerdictReason] == nil {
+			reasons = append(reasons, e.VerdictReason)
+		}
+		names[e.VerdictReason] = append(names[e.VerdictReason], e.Name)
+	}
+	out := make([]string, len(reasons))
+	for i, why := range reasons {
+		out[i] = why + ": " + strings.Join(names[why], ", ")
+	}
+	return out
 }
 
 func medianCI(s Summary, unit string) string {
@@ -234,14 +333,21 @@ func medianCI(s Summary, unit string) string {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark report %s\n\n", r.ID)
-	fmt.Fprintf(&b, "%s – %s (UTC), %d runs, %d benchmarks, %d compared, **%d regressions**. Generated %s.\n\n",
-		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries), r.Compared, r.Regressions, r.Generated.Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s – %s (UTC), %d runs, %d benchmarks, %s, **%d regressions**. Generated %s.\n\n",
+		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries), mdEscape(r.summary()), r.Regressions, r.Generated.Format(time.RFC3339))
 	if r.Skipped > 0 {
-		fmt.Fprintf(&b, "%d scheduled runs skipped (host saturated):\n\n", r.Skipped)
+		fmt.Fprintf(&b, "%d scheduled runs skipped (host saturated)", r.Skipped)
+		if len(r.Skips) == 0 {
+			b.WriteString("; every benchmark ran since.\n\n")
+		} else {
+			b.WriteString("; not run since:\n\n")
+		}
 		for _, k := range r.Skips {
 			fmt.Fprintf(&b, "- %s, latest %s: %s\n", mdEscape(k.Benchmark), k.Time.UTC().Format(time.RFC3339), mdEscape(k.Reason))
 		}
-		b.WriteString("\n")
+		if len(r.Skips) > 0 {
+			b.WriteString("\n")
+		}
 	}
 	if len(r.Entries) == 0 {
 		b.WriteString("No benchmark ran this week.\n")
@@ -254,11 +360,8 @@ func (r *Report) Markdown() string {
 		if c := e.Latest.Comparison; c != nil {
 			base = medianCI(c.Base, e.Unit)
 		}
-		status := "ok"
-		switch {
-		case e.LatestUntrustworthy != "":
-			status = "not compared: " + mdEscape(e.LatestUntrustworthy)
-		case e.Regressed:
+		status := mdEscape(e.status())
+		if v, _ := e.outcome(); v == VerdictRegression {
 			status = "**REGRESSION**"
 		}
 		if e.Untrustworthy > 0 {
@@ -314,6 +417,12 @@ func detailLines(res *Result) []string {
 	}
 	if c := res.Comparison; c != nil {
 		out = append(out, fmt.Sprintf("vs baseline (%d runs pooled): U=%.1f, p=%.4f, change %+.2f%%", c.BaselineRuns, c.U, c.P, c.Change*100)+changeCI(c))
+		if c.RunLo > 0 || c.RunHi > 0 {
+			out = append(out, fmt.Sprintf("a run's median expected from the baseline's runs: %s … %s", FormatValue(c.RunLo, res.Unit), FormatValue(c.RunHi, res.Unit)))
+		}
+		if v, why := c.Outcome(); why != "" {
+			out = append(out, fmt.Sprintf("verdict %s: %s", v, why))
+		}
 	}
 	return out
 }

@@ -16,19 +16,20 @@ var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
+th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}.worse{color:#a60}.none{color:#666}
 .plot{margin:0.5em 0 2em}svg text{font-size:11px;fill:#555}
 </style></head><body>
 <h1>Benchmark report {{.ID}}</h1>
-<p>{{.FromDay}} – {{.ToDay}} (UTC), {{.Runs}} runs, {{len .Rows}} benchmarks, {{.Compared}} compared, <span class="{{if .Regressions}}reg{{else}}ok{{end}}">{{.Regressions}} regressions</span>. Generated {{.Generated}}.</p>
-{{if .Skips}}<p>{{.SkippedRuns}} scheduled runs skipped (host saturated):</p><ul>{{range .Skips}}<li>{{.Benchmark}}, latest {{.Time}}: {{.Reason}}</li>{{end}}</ul>{{end}}
+<p>{{.FromDay}} – {{.ToDay}} (UTC), {{.Runs}} runs, {{len .Rows}} benchmarks, {{.Summary}}, <span class="{{if .Regressions}}reg{{else if .AllJudged}}ok{{else}}none{{end}}">{{.Regressions}} regressions</span>. Generated {{.Generated}}.</p>
+{{if .SkippedRuns}}<p>{{.SkippedRuns}} scheduled runs skipped (host saturated){{if .Skips}}; not run since:{{else}}; every benchmark ran since.{{end}}</p>{{end}}
+{{if .Skips}}<ul>{{range .Skips}}<li>{{.Benchmark}}, latest {{.Time}}: {{.Reason}}</li>{{end}}</ul>{{end}}
 {{if not .Rows -}}
 <p>No benchmark ran this week.</p></body></html>
 {{else -}}
 <table><tr><th>benchmark</th><th>kind</th><th>latest median ± 95% CI</th><th>baseline median</th><th>vs baseline</th><th>runs</th><th>status</th></tr>
 {{range .Rows -}}
-<tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Kind}}</td><td>{{.Latest}}</td><td>{{.Base}}</td><td>{{.Verdict}}</td><td>{{.Runs}}</td><td>
-{{- if .NotCompared}}not compared: {{.NotCompared}}{{else if .Regressed}}<span class="reg">REGRESSION</span>{{else}}<span class="ok">ok</span>{{end}}
+<tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Kind}}</td><td>{{.Latest}}</td><td>{{.Base}}</td><td>{{.Change}}</td><td>{{.Runs}}</td><td>
+{{- if eq .Verdict "regression"}}<span class="reg">REGRESSION</span>{{else if eq .Verdict "unchanged" "improvement"}}<span class="ok">{{.Status}}</span>{{else if eq .Verdict "worse"}}<span class="worse">{{.Status}}</span>{{else}}<span class="none">{{.Status}}</span>{{end}}
 {{- if .SaturatedRuns}} ({{.SaturatedRuns}} runs on a saturated host){{end}}
 {{- if .Skipped}} (then skipped: {{.Skipped}}){{end}}</td></tr>
 {{end -}}
@@ -56,19 +57,20 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}
 type (
 	htmlReport struct {
 		ID, FromDay, ToDay, Generated string
-		Runs, Regressions, Compared   int
+		Summary                       string
+		Runs, Regressions             int
+		AllJudged                     bool
 		SkippedRuns                   int
 		Skips                         []Skip
 		Rows                          []htmlRow
 	}
 	htmlRow struct {
-		Anchor, Name, Kind, Latest, Base, Verdict string
-		Runs                                      int
-		NotCompared, Skipped                      string
-		Regressed                                 bool
-		SaturatedRuns                             int
-		Details                                   []string
-		Plot                                      htmlPlot
+		Anchor, Name, Kind, Latest, Base, Change string
+		Runs                                     int
+		Verdict, Status, Skipped                 string
+		SaturatedRuns                            int
+		Details                                  []string
+		Plot                                     htmlPlot
 	}
 	htmlPlot struct {
 		Name, W, H, Points             string
@@ -92,17 +94,18 @@ func (r *Report) HTML() string {
 	page := htmlReport{
 		ID: r.ID, FromDay: r.From.Format("2006-01-02"), ToDay: r.To.AddDate(0, 0, -1).Format("2006-01-02"),
 		Generated: r.Generated.Format(time.RFC3339), Runs: r.Runs, Regressions: r.Regressions,
-		Compared: r.Compared, SkippedRuns: r.Skipped, Skips: r.Skips,
+		Summary: r.summary(), AllJudged: r.NoVerdict == 0 && r.Compared > 0, SkippedRuns: r.Skipped, Skips: r.Skips,
 	}
 	for i := range r.Entries {
 		e := &r.Entries[i]
+		v, _ := e.outcome()
 		base := "—"
 		if c := e.Latest.Comparison; c != nil {
 			base = medianCI(c.Base, e.Unit)
 		}
 		page.Rows = append(page.Rows, htmlRow{
 			Anchor: anchor(e.Name), Name: e.Name, Kind: e.Kind, Latest: medianCI(e.Latest.Summary, e.Unit), Base: base,
-			Verdict: verdict(e.Latest.Comparison), Runs: e.Runs, NotCompared: e.LatestUntrustworthy, Regressed: e.Regressed,
+			Change: verdict(e.Latest.Comparison), Verdict: v, Status: e.status(), Runs: e.Runs,
 			SaturatedRuns: e.Untrustworthy, Skipped: e.LatestSkipped, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
 		})
 	}

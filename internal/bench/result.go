@@ -57,6 +57,18 @@ func (r *Run) Regressed() bool {
 	return false
 }
 
+// Worsened reports whether any result of the run regressed or was worse
+// than its baseline in this run alone (not yet confirmed by a second): what
+// a one-shot check such as a CI gate fails on.
+func (r *Run) Worsened() bool {
+	for _, res := range r.Results {
+		if v, _ := res.Comparison.Outcome(); v == VerdictRegression || v == VerdictWorse {
+			return true
+		}
+	}
+	return false
+}
+
 // Direction says which way a metric improves.
 type Direction string
 

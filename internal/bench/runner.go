@@ -208,37 +208,15 @@ func readHostLoad() (HostLoad, error) {
 	return HostLoad{Load1: avg.Load1, CPUs: runtime.NumCPU()}, nil
 }
 
-// compare fills each result's Comparison from the pinned baseline or the
-// runs of the baseline window before this run.
+// compare fills each result's Comparison (judge) from the pinned baseline
+// or the runs of the baseline window before this run, which also hold the
+// previous verdicts.
 func (r *Runner) compare(run *Run) error {
-	var base map[string][]float64
-	var counts map[string]int
-	if r.baseline != nil {
-		// A pinned run is matched by result name, whatever suite it came from.
-		base, counts = Baseline([]*Run{{Benchmark: run.Benchmark, Results: r.baseline.Results}}, run.Benchmark)
-	} else {
-		window := time.Duration(r.opts.Config.BaselineWindow)
-		runs, err := r.opts.Archive.Runs(run.Start.Add(-window), run.Start)
-		if err != nil {
-			return err
-		}
-		base, counts = Baseline(runs, run.Benchmark)
+	window := time.Duration(r.opts.Config.BaselineWindow)
+	runs, err := r.opts.Archive.Runs(run.Start.Add(-window), run.Start)
+	if err != nil {
+		return err
 	}
-	cfg := r.opts.Config
-	for i := range run.Results {
-		res := &run.Results[i]
-		bs := base[res.Name]
-		if len(bs) == 0 || len(res.Samples) == 0 {
-			continue
-		}
-		c := Compare(bs, res.Samples, res.Better, cfg.Alpha, cfg.RegressionThreshold)
-		c.BaselineRuns = counts[res.Name]
-		if r.baseline == nil && c.BaselineRuns < cfg.MinBaselineRuns {
-			// Samples of one run vary less than runs do: no verdict yet.
-			c.Significant, c.Regression, c.Improvement = false, false, false
-			c.Warning = fmt.Sprintf("baseline of %d run(s), a verdict needs %d", c.BaselineRuns, cfg.MinBaselineRuns)
-		}
-		res.Comparison = &c
-	}
+	judge(run, runs, r.baseline, r.opts.Config)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -53,8 +54,9 @@ func registry(t *testing.T, clk *clock, cost *atomic.Int64) *Registry {
 // idleHost is a host load well below saturation.
 func idleHost() (HostLoad, error) { return HostLoad{Load1: 0.4, CPUs: 2}, nil }
 
-// Four runs a day apart: the fourth, 30% slower, is flagged against the
-// first three pooled; every run is archived, recorded and in the weekly report.
+// Five runs a day apart: the fourth, 30% slower, is worse than the first
+// three pooled (and than their spread), the fifth as slow confirms the
+// regression; every run is archived, recorded and in the weekly report.
 func TestRunnerBaselineRegressionReport(t *testing.T) {
 	var cost atomic.Int64
 	cost.Store(int64(20 * time.Microsecond))
@@ -71,7 +73,7 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runs []*Run
-	for i := range 4 {
+	for i := range 5 {
 		if i == 3 {
 			cost.Store(int64(26 * time.Microsecond))
 		}
@@ -85,33 +87,41 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	if runs[0].Results[0].Comparison != nil {
 		t.Errorf("first run has no baseline, got %+v", runs[0].Results[0].Comparison)
 	}
-	res := runs[3].Results[0]
+	if c := runs[3].Results[0].Comparison; c == nil || c.Verdict != VerdictWorse || c.Regression || c.BaselineRuns != 3 || c.RunHi == 0 || c.New.Median > c.RunLo {
+		t.Fatalf("fourth run (TPS down ~23%%): %+v, want worse (unconfirmed) and below the runs' spread", c)
+	}
+	// The fifth's baseline is still the first three: a worse run joins none.
+	res := runs[4].Results[0]
 	c := res.Comparison
-	if c == nil || !c.Regression || c.BaselineRuns != 3 || c.Base.N != 24 || c.Change > -0.1 || c.ChangeHi >= 0 {
-		t.Fatalf("fourth run (TPS down ~23%%): %+v", c)
+	if c == nil || !c.Regression || c.Verdict != VerdictRegression || c.BaselineRuns != 3 || c.Base.N != 24 || c.Change > -0.1 || c.ChangeHi >= 0 {
+		t.Fatalf("fifth run (TPS down ~23%% again): %+v, want a regression", c)
 	}
 	if res.Unit != "ops/s" || res.Better != HigherIsBetter || len(res.Samples) != 8 || res.Extra["fills/op"] != 1 {
 		t.Errorf("result: %+v", res)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "bench", "runs", "*.json"))
-	if len(files) != 4 {
-		t.Errorf("archived %d runs, want 4", len(files))
+	if len(files) != 5 {
+		t.Errorf("archived %d runs, want 5", len(files))
 	}
-	back, err := ReadRun(files[3])
-	if err != nil || !back.Regressed() || back.ID != runs[3].ID || back.HostLoad == nil || back.HostLoad.Load1 != 0.4 {
+	back, err := ReadRun(files[4])
+	if err != nil || !back.Regressed() || back.ID != runs[4].ID || back.HostLoad == nil || back.HostLoad.Load1 != 0.4 {
 		t.Errorf("read back %v %+v", err, back)
 	}
-	if len(rec.runs) != 4 {
-		t.Errorf("recorded %d runs, want 4", len(rec.runs))
+	if len(rec.runs) != 5 {
+		t.Errorf("recorded %d runs, want 5", len(rec.runs))
 	}
-	var regSeries int
-	for _, s := range Series(rec.runs[3]) {
-		if s.Labels.Get("__name__") == "gmc_bench_regression" && s.Labels.Get("benchmark") == "tps" && s.V == 1 {
-			regSeries++
+	// gmc_bench_regression: none for runs without a verdict (the first
+	// three), 0 for the unconfirmed fourth, 1 for the fifth.
+	for i, want := range []string{"", "", "", "0", "1"} {
+		got := ""
+		for _, s := range Series(rec.runs[i]) {
+			if s.Labels.Get("__name__") == "gmc_bench_regression" && s.Labels.Get("benchmark") == "tps" {
+				got = strconv.FormatFloat(s.V, 'g', -1, 64)
+			}
 		}
-	}
-	if regSeries != 1 {
-		t.Errorf("gmc_bench_regression{benchmark=tps} 1 not in the recorded series")
+		if got != want {
+			t.Errorf("run %d: gmc_bench_regression{benchmark=tps} %q, want %q", i+1, got, want)
+		}
 	}
 
 	// The week's report.
@@ -122,7 +132,7 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.ID != "2026-W48" || rep.Runs != 4 || rep.Regressions != 1 || len(rep.Entries) != 1 || len(rep.Entries[0].Trend) != 4 {
+	if rep.ID != "2026-W48" || rep.Runs != 5 || rep.Regressions != 1 || len(rep.Entries) != 1 || len(rep.Entries[0].Trend) != 5 {
 		t.Fatalf("report: %+v", rep)
 	}
 	md := rep.Markdown()
@@ -180,7 +190,7 @@ func TestRunnerBaselineRegressionReport(t *testing.T) {
 
 	// A pinned baseline: the slow run as baseline makes a fast run an improvement.
 	cost.Store(int64(20 * time.Microsecond))
-	r2, err := NewRunner(Options{Config: normalised(Config{Baseline: files[3], Suite: cfg.Suite}), Archive: a, Registry: registry(t, clk, &cost), Now: clk.now, HostLoad: idleHost})
+	r2, err := NewRunner(Options{Config: normalised(Config{Baseline: files[4], Suite: cfg.Suite}), Archive: a, Registry: registry(t, clk, &cost), Now: clk.now, HostLoad: idleHost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,8 +253,12 @@ func TestVerdictNeedsRunsAndIdleHost(t *testing.T) {
 		run(r, 20*time.Microsecond)
 	}
 	slow := run(r, 30*time.Microsecond) // against the three idle runs, not the busy one
+	if c := slow.Results[0].Comparison; c == nil || c.Verdict != VerdictWorse || c.BaselineRuns != 3 {
+		t.Fatalf("slow run against three: %+v, want worse", c)
+	}
+	slow = run(r, 30*time.Microsecond)
 	if c := slow.Results[0].Comparison; c == nil || !c.Regression || c.BaselineRuns != 3 {
-		t.Fatalf("slow run against three: %+v", c)
+		t.Fatalf("second slow run against three: %+v, want a regression", c)
 	}
 	fast := run(r, 10*time.Microsecond)
 	if c := fast.Results[0].Comparison; c == nil || c.Regression || !c.Improvement {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
@@ -81,7 +82,65 @@ type Comparison struct {
 	// BaselineRuns is the number of runs pooled into Base.
 	BaselineRuns int    `json:"baseline_runs"`
 	Warning      string `json:"warning,omitempty"`
+	// Verdict is one of the Verdict… values: "none" when the comparison
+	// cannot judge the run (Reason says why), which is neither ok nor a
+	// regression. Old archived comparisons lack it: see Outcome.
+	Verdict string `json:"verdict,omitempty"`
+	// Reason says why there is no verdict, or what held a change back
+	// from being one (the runs' own noise).
+	Reason string `json:"reason,omitempty"`
+	// RunLo and RunHi bound the median a run is expected to have from the
+	// spread of the baseline's runs (the 1 − alpha prediction interval of
+	// one more run's median, see runNoise); a change inside them is the
+	// runs' noise. Both 0 when unknown (a pinned baseline).
+	RunLo float64 `json:"run_lo,omitempty"`
+	RunHi float64 `json:"run_hi,omitempty"`
 }
+
+// Verdicts of a comparison (Comparison.Verdict).
+const (
+	// VerdictRegression: worse beyond the threshold and the runs' noise
+	// in this run and in the judged run before it, or still significantly
+	// worse by more than the threshold after such a regression.
+	VerdictRegression = "regression"
+	// VerdictWorse: worse beyond the threshold and the runs' noise in this
+	// run only; a regression if the next judged run is too.
+	VerdictWorse = "worse"
+	// VerdictImprovement: better beyond the threshold and the runs' noise.
+	VerdictImprovement = "improvement"
+	// VerdictUnchanged: compared, and no change beyond the threshold, the
+	// noise or chance.
+	VerdictUnchanged = "unchanged"
+	// VerdictNone: not judged (too few samples or baseline runs, a
+	// saturated host, no baseline): Reason says why.
+	VerdictNone = "none"
+)
+
+// Outcome is the comparison's verdict and reason, derived for comparisons
+// archived before Verdict existed: a nil comparison (no baseline) has none.
+func (c *Comparison) Outcome() (verdict, reason string) {
+	switch {
+	case c == nil:
+		return VerdictNone, "no earlier run to compare with"
+	case c.Verdict != "":
+		return c.Verdict, c.Reason
+	case c.Regression:
+		return VerdictRegression, ""
+	case c.Improvement:
+		return VerdictImprovement, ""
+	case strings.HasPrefix(c.Warning, "baseline of "), strings.HasPrefix(c.Warning, "need at least "), c.Warning == noSamples:
+		return VerdictNone, c.Warning
+	}
+	return VerdictUnchanged, ""
+}
+
+// Judged reports whether the comparison has a verdict.
+func (c *Comparison) Judged() bool {
+	v, _ := c.Outcome()
+	return v != VerdictNone
+}
+
+const noSamples = "no samples to compare"
 
 // MinSamples is the fewest samples on each side for a verdict: below 6
 // the medians have no finite 95% confidence interval (benchmath).
@@ -96,7 +155,8 @@ const MinSamples = 6
 func Compare(base, cur []float64, better Direction, alpha, threshold float64) Comparison {
 	c := Comparison{Base: Summarize(base), New: Summarize(cur), Alpha: alpha, Threshold: threshold, P: 1}
 	if len(base) == 0 || len(cur) == 0 {
-		c.Warning = "no samples to compare"
+		c.Warning = noSamples
+		c.Verdict, c.Reason = VerdictNone, noSamples
 		return c
 	}
 	res, err := stats.MannWhitneyUTest(base, cur, stats.LocationDiffers)
@@ -129,6 +189,16 @@ func Compare(base, cur []float64, better Direction, alpha, threshold float64) Co
 	}
 	c.Regression = c.Significant && worse > threshold
 	c.Improvement = c.Significant && -worse > threshold
+	switch {
+	case !enough:
+		c.Verdict, c.Reason = VerdictNone, c.Warning
+	case c.Regression:
+		c.Verdict = VerdictRegression
+	case c.Improvement:
+		c.Verdict = VerdictImprovement
+	default:
+		c.Verdict = VerdictUnchanged
+	}
 	return c
 }
 

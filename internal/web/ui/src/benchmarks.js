@@ -59,22 +59,63 @@ export function mount(main) {
 }
 
 /**
+ * outcome is the entry's verdict and its reason: the report's own
+ * (verdict, verdict_reason), or for a report archived before it had them,
+ * derived as the server does (a comparison that warns and is not
+ * significant, or none at all, gave no verdict).
+ */
+export function outcome(e) {
+  if (e.verdict) return {v: e.verdict, why: e.verdict_reason || ''};
+  const c = e.latest && e.latest.comparison;
+  if (e.latest_untrustworthy) return {v: 'none', why: e.latest_untrustworthy};
+  if (!c) return {v: 'none', why: 'no earlier run to compare with'};
+  if (c.regression) return {v: 'regression', why: ''};
+  if (c.improvement) return {v: 'improvement', why: ''};
+  if (c.warning && /^(baseline of |need at least |no samples)/.test(c.warning)) return {v: 'none', why: c.warning};
+  return {v: 'unchanged', why: c.warning || ''};
+}
+
+/**
  * verdict is the row's status, as the report's own (Markdown, HTML) says
- * it: a run on a saturated host was not compared, so it is neither ok nor
- * a regression.
+ * it: a run on a saturated host was not compared and a run without enough
+ * baseline got no verdict, so each is neither ok nor a regression (grey);
+ * a run worse once, not yet confirmed, is amber.
  */
 function verdict(e) {
-  if (e.latest_skipped) {
-    const p = pill('stale', 'skipped');
-    p.title = e.latest_skipped;
-    return p;
+  const titled = (p, title) => { if (title) p.title = title; return p; };
+  if (e.latest_skipped) return titled(pill('stale', 'skipped'), e.latest_skipped);
+  if (e.latest_untrustworthy) return titled(pill('stale', 'not compared'), e.latest_untrustworthy);
+  const {v, why} = outcome(e);
+  switch (v) {
+    case 'regression': return titled(pill('down', 'regression'), why);
+    case 'worse': return titled(pill('warn', 'worse, unconfirmed'), why);
+    case 'improvement': return titled(pill('up', 'improved'), why);
+    case 'unchanged': return titled(pill('up', 'ok'), why);
+    default: return titled(pill('none', 'no verdict'), why);
   }
-  if (e.latest_untrustworthy) {
-    const p = pill('stale', 'not compared');
-    p.title = e.latest_untrustworthy;
-    return p;
+}
+
+/**
+ * regressionsKpi is the Regressions tile: how many of the benchmarks were
+ * compared, how many got no verdict and why (t-user5 #3: "5 of 5
+ * compared" and green while three runs had a baseline of 2 runs). Green
+ * only when every benchmark was judged and none regressed.
+ */
+function regressionsKpi(rep, es) {
+  const skipped = rep.skipped_runs ? ` · ${rep.skipped_runs} runs skipped (host saturated)` : '';
+  const none = es.filter((e) => outcome(e).v === 'none');
+  const worse = es.filter((e) => outcome(e).v === 'worse').length;
+  const compared = es.length - none.length;
+  const byWhy = new Map();
+  for (const e of none) byWhy.set(outcome(e).why, [...(byWhy.get(outcome(e).why) || []), e.name]);
+  const why = [...byWhy].map(([r, names]) => `${r || 'no verdict'} (${names.join(', ')})`).join('; ');
+  if (compared === 0 && !rep.regressions) {
+    return kpi('Regressions', 'none compared', null, `no benchmark's latest run got a verdict${why ? ': ' + why : ''}${skipped}`);
   }
-  return e.regressed ? pill('down', 'regression') : pill('up', 'ok');
+  const sub = `${compared} of ${es.length} compared` + (none.length ? `, ${none.length} without a verdict: ${why}` : '') +
+    (worse ? ` · ${worse} worse once, unconfirmed` : '') + skipped;
+  const tone = rep.regressions ? 'bad' : none.length || worse ? null : 'good';
+  return kpi('Regressions', String(rep.regressions ?? 0), tone, sub);
 }
 
 function renderReport(rep, kpis, report) {
@@ -96,10 +137,7 @@ function renderReport(rep, kpis, report) {
     kpi('Benchmarks', String(es.length)),
     // "0 regressions" in green meant nothing when no run was compared
     // (every one on a saturated host): say so, neutral.
-    rep.compared === 0 && !rep.regressions
-      ? kpi('Regressions', 'none compared', null, `no benchmark's latest run got a verdict${rep.skipped_runs ? ` · ${rep.skipped_runs} runs skipped (host saturated)` : ''}`)
-      : kpi('Regressions', String(rep.regressions ?? 0), rep.regressions ? 'bad' : 'good',
-        rep.compared != null ? `${rep.compared} of ${es.length} compared` + (rep.skipped_runs ? ` · ${rep.skipped_runs} runs skipped (host saturated)` : '') : null));
+    regressionsKpi(rep, es));
   report.note.textContent = `${when(rep.from)} → ${when(rep.to)} · generated ${when(rep.generated)}`;
   report.body.replaceChildren(
     h('div', {class: 'row'}, ['html', 'md', 'json'].map((f) => h('a', {href: `/benchmark/report?format=${f}`, target: '_blank', class: 'btn'}, f.toUpperCase()))),
@@ -110,17 +148,34 @@ function renderReport(rep, kpis, report) {
         const c = e.latest && e.latest.comparison;
         const med = e.latest && e.latest.summary ? e.latest.summary.median : null;
         const ch = c ? `${c.change >= 0 ? '+' : ''}${num(c.change * 100)}%` + (c.change_lo || c.change_hi ? ` [${num(c.change_lo * 100)}, ${num(c.change_hi * 100)}]` : '') : '–';
-        return h('tr', {class: e.regressed ? 'regressed' : null, 'data-benchmark': e.name},
+        const judged = outcome(e).v !== 'none';
+        return h('tr', {class: e.regressed ? 'regressed' : null, 'data-benchmark': e.name, 'data-verdict': outcome(e).v},
           h('td', {}, e.name), h('td', {}, e.kind), h('td', {class: 'num', 'data-col': 'median'}, u.fmt(med), h('div', {class: 'muted small'}, sampleWhat(e.latest))),
           h('td', {class: 'num', 'data-col': 'latency'}, e.latest && e.latest.latency ? `${u.fmt(e.latest.latency.p50)} / ${u.fmt(e.latest.latency.p99)}` : '–'),
-          h('td', {class: 'num'}, ch), h('td', {class: 'num'}, c ? num(c.p) : '–'),
+          // Without a verdict the change and p are shown muted: a figure,
+          // not a finding.
+          h('td', {class: 'num' + (judged ? '' : ' muted'), 'data-col': 'change'}, ch), h('td', {class: 'num' + (judged ? '' : ' muted')}, c ? num(c.p) : '–'),
           h('td', {class: 'num'}, `${e.runs}${e.failed_runs ? ` (${e.failed_runs} failed)` : ''}`),
           h('td', {}, sparkline((e.trend || []).map((p) => p.median), e.regressed ? PALETTE[3] : PALETTE[0])),
           h('td', {'data-col': 'verdict'}, verdict(e)));
       }))),
-    // Runs the scheduler did not run (host saturated): what and why.
-    (rep.skips || []).length ? h('ul', {class: 'skips', 'data-skips': rep.skips.length}, rep.skips.map((k) =>
-      h('li', {'data-benchmark': k.benchmark}, h('b', {}, k.benchmark), ` skipped (latest ${when(k.time)}, ${k.count != null ? `${k.count} of its runs this week` : `${rep.skipped_runs} runs of all benchmarks this week`}): ${k.reason}`))) : null));
+    // Runs the scheduler did not run (host saturated): what and why, while
+    // it is the latest word on the benchmark (t-user5 #5: a skip stayed
+    // after a later run completed; a report archived before the server
+    // dropped those still lists them).
+    skipList(rep, es)));
+}
+
+function skipList(rep, es) {
+  const latest = new Map();
+  for (const e of es) {
+    const t = Date.parse(e.latest_time);
+    if (isFinite(t) && !(latest.get(e.benchmark) >= t)) latest.set(e.benchmark, t);
+  }
+  const skips = (rep.skips || []).filter((k) => !(latest.get(k.benchmark) > Date.parse(k.time)));
+  if (!skips.length) return null;
+  return h('ul', {class: 'skips', 'data-skips': skips.length}, skips.map((k) =>
+    h('li', {'data-benchmark': k.benchmark}, h('b', {}, k.benchmark), ` skipped (latest ${when(k.time)}, ${k.count != null ? `${k.count} of its runs this week` : `${rep.skipped_runs} runs of all benchmarks this week`}): ${k.reason}`)));
 }
 
 /**
