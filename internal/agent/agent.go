@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	promconfig "github.com/prometheus/common/config"
 	"golang.org/x/sync/errgroup"
 
@@ -111,16 +112,32 @@ func (a *Agent) Addr() string {
 // Registry is the registry the agent pushes and serves.
 func (a *Agent) Registry() *prometheus.Registry { return a.reg }
 
-// Handler serves /metrics and /-/healthy.
+// Handler serves /metrics and /-/healthy. /metrics is what node_exporter
+// serves: the samples without the read times the pushes carry (host.go),
+// since a scraper stamps the scrape itself, and Prometheus gives a series
+// scraped with timestamps of its own no staleness marker when it goes.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(withoutTimestamps(a.reg), promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true,
 	}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("gmc agent is healthy.\n"))
 	})
 	return mux
+}
+
+// withoutTimestamps gathers g and drops the samples' own timestamps.
+func withoutTimestamps(g prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := g.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				m.TimestampMs = nil
+			}
+		}
+		return mfs, err
+	})
 }
 
 // Run pushes every interval and serves HTTP until ctx ends; then it flushes

@@ -58,9 +58,10 @@ type hostCollector struct {
 	pageSize   int
 	interrupts bool // report node_interrupts_total (HostConfig.Interrupts)
 
-	mu      sync.Mutex // guards prevCPU and told: /metrics scrapes and pushes collect concurrently
+	mu      sync.Mutex // guards prevCPU, told and readMs: /metrics scrapes and pushes collect concurrently
 	prevCPU map[string]cpu.TimesStat
-	told    map[string]bool // parts whose absence was logged
+	told    map[string]bool  // parts whose absence was logged
+	readMs  map[string]int64 // each source's last read time (readNow)
 }
 
 var _ prometheus.Collector = (*hostCollector)(nil)
@@ -94,6 +95,7 @@ func newHostCollector(logger *slog.Logger) *hostCollector {
 		pageSize:     os.Getpagesize(),
 		prevCPU:      map[string]cpu.TimesStat{},
 		told:         map[string]bool{},
+		readMs:       map[string]int64{},
 	}
 	// procfs.NewFS only checks that /proc is a directory; without one
 	// every procfs part fails (and says so in gmc_agent_collector_success).
@@ -173,6 +175,34 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Read times: every sample carries the time its source was read, taken as
+// the read returns (the kernel computes /proc's figures during the read),
+// not the push's time. The pusher stamps a gather before its collectors
+// run, concurrently, so under load a part read 0-200 ms after that stamp
+// jittered against it: a rate over two pushes then was wrong by as much
+// (the Host page's pressure stall shares reached 102-118 %). A source read
+// twice in one millisecond gets the next millisecond, so that its samples'
+// timestamps keep rising (a receiver refuses two values at one time).
+
+// stamped sends metrics with the time their source was read.
+type stamped struct {
+	ch chan<- prometheus.Metric
+	at time.Time
+}
+
+func (s stamped) send(m prometheus.Metric) { s.ch <- prometheus.NewMetricWithTimestamp(s.at, m) }
+
+// readNow is called just after source was read: what is sent through it
+// carries that time.
+func (c *hostCollector) readNow(ch chan<- prometheus.Metric, source string) stamped {
+	at := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ms := max(at.UnixMilli(), c.readMs[source]+1)
+	c.readMs[source] = ms
+	return stamped{ch: ch, at: time.UnixMilli(ms)}
+}
+
 // tellAbsent logs once per part that the kernel lacks its source.
 func (c *hostCollector) tellAbsent(part string, err error) {
 	c.mu.Lock()
@@ -189,6 +219,7 @@ func (c *hostCollector) collectCPU(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
+	out := c.readNow(ch, "cpu")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var busyAll, totalAll float64
@@ -201,22 +232,22 @@ func (c *hostCollector) collectCPU(ch chan<- prometheus.Metric) error {
 			{"user", t.User}, {"nice", t.Nice}, {"system", t.System}, {"idle", t.Idle},
 			{"iowait", t.Iowait}, {"irq", t.Irq}, {"softirq", t.Softirq}, {"steal", t.Steal},
 		} {
-			ch <- prometheus.MustNewConstMetric(c.cpuSeconds, prometheus.CounterValue, m.v, core, m.mode)
+			out.send(prometheus.MustNewConstMetric(c.cpuSeconds, prometheus.CounterValue, m.v, core, m.mode))
 		}
-		ch <- prometheus.MustNewConstMetric(c.cpuGuest, prometheus.CounterValue, t.Guest, core, "user")
-		ch <- prometheus.MustNewConstMetric(c.cpuGuest, prometheus.CounterValue, t.GuestNice, core, "nice")
+		out.send(prometheus.MustNewConstMetric(c.cpuGuest, prometheus.CounterValue, t.Guest, core, "user"))
+		out.send(prometheus.MustNewConstMetric(c.cpuGuest, prometheus.CounterValue, t.GuestNice, core, "nice"))
 
 		prev := c.prevCPU[t.CPU] // zero at the first collection: utilisation since boot
 		busy, total := busyTime(t)-busyTime(prev), totalTime(t)-totalTime(prev)
 		if total > 0 && busy >= 0 {
-			ch <- prometheus.MustNewConstMetric(c.cpuCoreUtil, prometheus.GaugeValue, clamp01(busy/total), core)
+			out.send(prometheus.MustNewConstMetric(c.cpuCoreUtil, prometheus.GaugeValue, clamp01(busy/total), core))
 			busyAll += busy
 			totalAll += total
 		}
 		c.prevCPU[t.CPU] = t
 	}
 	if totalAll > 0 {
-		ch <- prometheus.MustNewConstMetric(c.cpuUtil, prometheus.GaugeValue, clamp01(busyAll/totalAll))
+		out.send(prometheus.MustNewConstMetric(c.cpuUtil, prometheus.GaugeValue, clamp01(busyAll/totalAll)))
 	}
 	return nil
 }
@@ -235,9 +266,10 @@ func (c *hostCollector) collectLoad(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
-	ch <- prometheus.MustNewConstMetric(c.load1, prometheus.GaugeValue, a.Load1)
-	ch <- prometheus.MustNewConstMetric(c.load5, prometheus.GaugeValue, a.Load5)
-	ch <- prometheus.MustNewConstMetric(c.load15, prometheus.GaugeValue, a.Load15)
+	out := c.readNow(ch, "loadavg")
+	out.send(prometheus.MustNewConstMetric(c.load1, prometheus.GaugeValue, a.Load1))
+	out.send(prometheus.MustNewConstMetric(c.load5, prometheus.GaugeValue, a.Load5))
+	out.send(prometheus.MustNewConstMetric(c.load15, prometheus.GaugeValue, a.Load15))
 	return nil
 }
 
@@ -251,6 +283,7 @@ func (c *hostCollector) collectTCP(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
+	out := c.readNow(ch, "netstat")
 	for _, p := range ps {
 		if p.Protocol != "tcp" {
 			continue
@@ -264,7 +297,7 @@ func (c *hostCollector) collectTCP(ch chan<- prometheus.Metric) error {
 			if f == "CurrEstab" {
 				kind = prometheus.GaugeValue
 			}
-			ch <- prometheus.MustNewConstMetric(c.tcp[f], kind, float64(v))
+			out.send(prometheus.MustNewConstMetric(c.tcp[f], kind, float64(v)))
 		}
 		return nil
 	}
@@ -309,8 +342,9 @@ func (c *hostCollector) collectMemory(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
+	out := c.readNow(ch, "meminfo")
 	for _, f := range memoryFields {
-		ch <- prometheus.MustNewConstMetric(c.memory[f.node], prometheus.GaugeValue, float64(f.get(m)))
+		out.send(prometheus.MustNewConstMetric(c.memory[f.node], prometheus.GaugeValue, float64(f.get(m))))
 	}
 	return nil
 }
@@ -340,12 +374,13 @@ func (c *hostCollector) collectDisks(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
+	out := c.readNow(ch, "diskstats")
 	for name, s := range stats {
 		if c.diskExclude.MatchString(name) {
 			continue
 		}
 		for _, f := range diskFields {
-			ch <- prometheus.MustNewConstMetric(c.disk[f.name], valueType(f.counter), f.get(s), name)
+			out.send(prometheus.MustNewConstMetric(c.disk[f.name], valueType(f.counter), f.get(s), name))
 		}
 	}
 	return nil
@@ -374,8 +409,9 @@ func (c *hostCollector) collectFilesystems(ch chan<- prometheus.Metric) error {
 		if err != nil {
 			continue // unreachable mounts are skipped, as node_exporter does
 		}
+		out := c.readNow(ch, "filesystem "+p.Mountpoint)
 		for _, f := range fsFields {
-			ch <- prometheus.MustNewConstMetric(c.fs[f.name], prometheus.GaugeValue, f.get(u), p.Device, p.Mountpoint, p.Fstype)
+			out.send(prometheus.MustNewConstMetric(c.fs[f.name], prometheus.GaugeValue, f.get(u), p.Device, p.Mountpoint, p.Fstype))
 		}
 	}
 	return nil
@@ -399,9 +435,10 @@ func (c *hostCollector) collectNetwork(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
+	out := c.readNow(ch, "netdev")
 	for _, s := range stats {
 		for _, f := range netFields {
-			ch <- prometheus.MustNewConstMetric(c.network[f.name], valueType(f.counter), f.get(s), s.Name)
+			out.send(prometheus.MustNewConstMetric(c.network[f.name], valueType(f.counter), f.get(s), s.Name))
 		}
 	}
 	return nil

@@ -73,21 +73,22 @@ func newKernelDescs() kernelDescs {
 }
 
 // collectPressure reports /proc/pressure/{cpu,io,memory}; a kernel without
-// PSI makes it errAbsent.
+// PSI makes it errAbsent. Each file's totals carry the time it was read.
 func (c *hostCollector) collectPressure(ch chan<- prometheus.Metric) error {
 	stats := map[string]procfs.PSIStats{}
+	outs := map[string]stamped{}
 	for _, r := range []string{"cpu", "io", "memory"} {
 		s, err := c.proc.PSIStatsForResource(r)
 		if err != nil {
 			return absent(err)
 		}
-		stats[r] = s
+		stats[r], outs[r] = s, c.readNow(ch, "pressure "+r)
 	}
 	// /proc/pressure/irq (Linux 6.1+ with IRQ time accounting) has only a
 	// "full" line: node_exporter 1.8+'s node_pressure_irq_stalled_seconds_total.
 	// Optional: a PSI kernel without it is not a failure.
 	if s, err := c.proc.PSIStatsForResource("irq"); err == nil && s.Full != nil {
-		ch <- prometheus.MustNewConstMetric(c.kernel.irqStalled, prometheus.CounterValue, float64(s.Full.Total)/1e6)
+		c.readNow(ch, "pressure irq").send(prometheus.MustNewConstMetric(c.kernel.irqStalled, prometheus.CounterValue, float64(s.Full.Total)/1e6))
 	} else if err != nil && !errors.Is(absent(err), errAbsent) {
 		return err
 	}
@@ -99,7 +100,7 @@ func (c *hostCollector) collectPressure(ch chan<- prometheus.Metric) error {
 		if line == nil {
 			continue // a kernel before 5.13 has no cpu "full"; io and memory always have both
 		}
-		ch <- prometheus.MustNewConstMetric(c.kernel.pressure[f.name], prometheus.CounterValue, float64(line.Total)/1e6)
+		outs[f.resource].send(prometheus.MustNewConstMetric(c.kernel.pressure[f.name], prometheus.CounterValue, float64(line.Total)/1e6))
 	}
 	return nil
 }
@@ -129,14 +130,15 @@ func (c *hostCollector) collectStat(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
+	out := c.readNow(ch, "stat")
 	k := c.kernel
-	ch <- prometheus.MustNewConstMetric(k.ctxt, prometheus.CounterValue, float64(s.ContextSwitches))
-	ch <- prometheus.MustNewConstMetric(k.forks, prometheus.CounterValue, float64(s.ProcessCreated))
-	ch <- prometheus.MustNewConstMetric(k.procsRunning, prometheus.GaugeValue, float64(s.ProcessesRunning))
-	ch <- prometheus.MustNewConstMetric(k.procsBlocked, prometheus.GaugeValue, float64(s.ProcessesBlocked))
-	ch <- prometheus.MustNewConstMetric(k.intr, prometheus.CounterValue, float64(s.IRQTotal))
+	out.send(prometheus.MustNewConstMetric(k.ctxt, prometheus.CounterValue, float64(s.ContextSwitches)))
+	out.send(prometheus.MustNewConstMetric(k.forks, prometheus.CounterValue, float64(s.ProcessCreated)))
+	out.send(prometheus.MustNewConstMetric(k.procsRunning, prometheus.GaugeValue, float64(s.ProcessesRunning)))
+	out.send(prometheus.MustNewConstMetric(k.procsBlocked, prometheus.GaugeValue, float64(s.ProcessesBlocked)))
+	out.send(prometheus.MustNewConstMetric(k.intr, prometheus.CounterValue, float64(s.IRQTotal)))
 	for _, v := range softirqVectors {
-		ch <- prometheus.MustNewConstMetric(k.softirqs, prometheus.CounterValue, float64(v.get(s.SoftIRQ)), v.vector)
+		out.send(prometheus.MustNewConstMetric(k.softirqs, prometheus.CounterValue, float64(v.get(s.SoftIRQ)), v.vector))
 	}
 	return nil
 }
@@ -154,6 +156,7 @@ func (c *hostCollector) collectInterrupts(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return absent(err)
 	}
+	out := c.readNow(ch, "interrupts")
 	for name, irq := range irqs {
 		if irq.Info == "" && irq.Devices == "" {
 			continue // ERR and MIS: one system-wide count and no description; node_exporter skips them too
@@ -163,7 +166,7 @@ func (c *hostCollector) collectInterrupts(ch chan<- prometheus.Metric) error {
 			if _, err := fmt.Sscan(s, &v); err != nil {
 				return fmt.Errorf("/proc/interrupts %s cpu %d %q: %w", name, cpu, s, err)
 			}
-			ch <- prometheus.MustNewConstMetric(c.kernel.interrupts, prometheus.CounterValue, v, strconv.Itoa(cpu), name, irq.Info, irq.Devices)
+			out.send(prometheus.MustNewConstMetric(c.kernel.interrupts, prometheus.CounterValue, v, strconv.Itoa(cpu), name, irq.Info, irq.Devices))
 		}
 	}
 	return nil
@@ -176,6 +179,7 @@ func (c *hostCollector) collectFileFD(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return absent(err)
 	}
+	out := c.readNow(ch, "filefd")
 	if len(v) != 3 {
 		return fmt.Errorf("/proc/sys/fs/file-nr: %d fields, want 3", len(v))
 	}
@@ -185,8 +189,8 @@ func (c *hostCollector) collectFileFD(ch chan<- prometheus.Metric) error {
 			return fmt.Errorf("/proc/sys/fs/file-nr field %d %q: %w", i, s, err)
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.kernel.fdAllocated, prometheus.GaugeValue, nums[0])
-	ch <- prometheus.MustNewConstMetric(c.kernel.fdMaximum, prometheus.GaugeValue, nums[2])
+	out.send(prometheus.MustNewConstMetric(c.kernel.fdAllocated, prometheus.GaugeValue, nums[0]))
+	out.send(prometheus.MustNewConstMetric(c.kernel.fdMaximum, prometheus.GaugeValue, nums[2]))
 	return nil
 }
 
@@ -197,7 +201,7 @@ func (c *hostCollector) collectFileFD(ch chan<- prometheus.Metric) error {
 // skips it; both missing is errAbsent.
 func (c *hostCollector) collectSockstat(ch chan<- prometheus.Metric) error {
 	missing := 0
-	for _, read := range []func() (*procfs.NetSockstat, error){c.proc.NetSockstat, c.proc.NetSockstat6} {
+	for i, read := range []func() (*procfs.NetSockstat, error){c.proc.NetSockstat, c.proc.NetSockstat6} {
 		s, err := read()
 		if err != nil {
 			if err := absent(err); errors.Is(err, errAbsent) {
@@ -206,11 +210,12 @@ func (c *hostCollector) collectSockstat(ch chan<- prometheus.Metric) error {
 			}
 			return err
 		}
+		out := c.readNow(ch, "sockstat"+strconv.Itoa(i))
 		if s.Used != nil {
-			ch <- prometheus.MustNewConstMetric(c.kernel.socketsUsed, prometheus.GaugeValue, float64(*s.Used))
+			out.send(prometheus.MustNewConstMetric(c.kernel.socketsUsed, prometheus.GaugeValue, float64(*s.Used)))
 		}
 		for _, p := range s.Protocols {
-			c.sockstatProtocol(ch, p)
+			c.sockstatProtocol(out, p)
 		}
 	}
 	if missing == 2 {
@@ -219,7 +224,7 @@ func (c *hostCollector) collectSockstat(ch chan<- prometheus.Metric) error {
 	return nil
 }
 
-func (c *hostCollector) sockstatProtocol(ch chan<- prometheus.Metric, p procfs.NetSockstatProtocol) {
+func (c *hostCollector) sockstatProtocol(out stamped, p procfs.NetSockstatProtocol) {
 	inuse := p.InUse
 	for _, f := range []struct {
 		name string
@@ -228,10 +233,10 @@ func (c *hostCollector) sockstatProtocol(ch chan<- prometheus.Metric, p procfs.N
 		if f.v == nil {
 			continue
 		}
-		ch <- c.sockGauge(p.Protocol, f.name, float64(*f.v))
+		out.send(c.sockGauge(p.Protocol, f.name, float64(*f.v)))
 	}
 	if p.Mem != nil {
-		ch <- c.sockGauge(p.Protocol, "mem_bytes", float64(*p.Mem)*float64(c.pageSize))
+		out.send(c.sockGauge(p.Protocol, "mem_bytes", float64(*p.Mem)*float64(c.pageSize)))
 	}
 }
 

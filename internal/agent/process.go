@@ -84,9 +84,10 @@ type processCollector struct {
 
 	cpu, rss, vms, threads, fds, ctxSwitches, count *prometheus.Desc
 
-	mu        sync.Mutex // guards byName
+	mu        sync.Mutex // guards byName, scannedAt and readMs
 	byName    map[string][]int32
 	scannedAt map[string]time.Time
+	readMs    map[string]int64 // each service's last read time, rising as host.go's readNow
 }
 
 var _ prometheus.Collector = (*processCollector)(nil)
@@ -108,6 +109,7 @@ func newProcessCollector(targets []Process, logger *slog.Logger) *processCollect
 		count:       d("gmc_process_count", "Processes found for the service (0: the service is not running)."),
 		byName:      map[string][]int32{},
 		scannedAt:   map[string]time.Time{},
+		readMs:      map[string]int64{},
 	}
 }
 
@@ -123,6 +125,7 @@ func (c *processCollector) Collect(ch chan<- prometheus.Metric) {
 			c.logger.Debug("find service processes", "service", t.Service, "err", err)
 		}
 		var user, system, rss, vms, threads, fds, vol, invol float64
+		var first, last time.Time // when the first and last process's CPU times were read
 		n := 0
 		for _, pid := range pids {
 			p, err := process.NewProcessWithContext(c.ctx, pid)
@@ -132,6 +135,9 @@ func (c *processCollector) Collect(ch chan<- prometheus.Metric) {
 			times, err := p.TimesWithContext(c.ctx)
 			if err != nil {
 				continue
+			}
+			if last = time.Now(); n == 0 {
+				first = last
 			}
 			n++
 			user += times.User
@@ -155,15 +161,28 @@ func (c *processCollector) Collect(ch chan<- prometheus.Metric) {
 		if n == 0 {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, user, t.Service, "user")
-		ch <- prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, system, t.Service, "system")
-		ch <- prometheus.MustNewConstMetric(c.rss, prometheus.GaugeValue, rss, t.Service)
-		ch <- prometheus.MustNewConstMetric(c.vms, prometheus.GaugeValue, vms, t.Service)
-		ch <- prometheus.MustNewConstMetric(c.threads, prometheus.GaugeValue, threads, t.Service)
-		ch <- prometheus.MustNewConstMetric(c.fds, prometheus.GaugeValue, fds, t.Service)
-		ch <- prometheus.MustNewConstMetric(c.ctxSwitches, prometheus.CounterValue, vol, t.Service, "voluntary")
-		ch <- prometheus.MustNewConstMetric(c.ctxSwitches, prometheus.CounterValue, invol, t.Service, "involuntary")
+		// The service's figures carry the time they were read (host.go's
+		// read times): between its first and last process's.
+		out := stamped{ch: ch, at: c.readAt(t.Service, first.Add(last.Sub(first)/2))}
+		out.send(prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, user, t.Service, "user"))
+		out.send(prometheus.MustNewConstMetric(c.cpu, prometheus.CounterValue, system, t.Service, "system"))
+		out.send(prometheus.MustNewConstMetric(c.rss, prometheus.GaugeValue, rss, t.Service))
+		out.send(prometheus.MustNewConstMetric(c.vms, prometheus.GaugeValue, vms, t.Service))
+		out.send(prometheus.MustNewConstMetric(c.threads, prometheus.GaugeValue, threads, t.Service))
+		out.send(prometheus.MustNewConstMetric(c.fds, prometheus.GaugeValue, fds, t.Service))
+		out.send(prometheus.MustNewConstMetric(c.ctxSwitches, prometheus.CounterValue, vol, t.Service, "voluntary"))
+		out.send(prometheus.MustNewConstMetric(c.ctxSwitches, prometheus.CounterValue, invol, t.Service, "involuntary"))
 	}
+}
+
+// readAt is at, or the millisecond after service's last read time if at
+// is not past it.
+func (c *processCollector) readAt(service string, at time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ms := max(at.UnixMilli(), c.readMs[service]+1)
+	c.readMs[service] = ms
+	return time.UnixMilli(ms)
 }
 
 // pids finds the processes of a service.
