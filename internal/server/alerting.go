@@ -18,6 +18,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/storage"
 	"github.com/gmc-dev/gmc/internal/web"
 )
 
@@ -111,6 +112,20 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		SLAs: cfg.SLAs, Engine: engine, Queryable: s.store, Tiers: s.tiers, Logger: s.logger.With("component", "sla"), Now: s.opts.Now,
 		Burns: s.rules.SLABurns,
 	})
+	// An SLA added over data already stored gets its recordings over that
+	// data too (Run starts it): written as blocks into the embedded TSDB's
+	// directory, and into the tiers.
+	if db, ok := s.store.(*storage.TSDB); ok && len(cfg.SLAs) > 0 {
+		logger := s.logger.With("component", "sla")
+		s.slaBackfill = func(ctx context.Context) {
+			_, err := sla.BackfillStore(ctx, sla.BackfillStoreOptions{
+				SLAs: cfg.SLAs, Engine: engine, Raw: db, Dir: cfg.Server.DataDir, Tiers: s.tiers, Now: s.opts.Now, Logger: logger,
+			})
+			if err != nil && ctx.Err() == nil {
+				logger.Error("backfill sla recordings", "err", err)
+			}
+		}
+	}
 	return nil
 }
 

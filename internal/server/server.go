@@ -92,6 +92,9 @@ type Server struct {
 	// late counts writes older than the step cache's settle time: every
 	// appendable of the raw store is wrapped by it.
 	late *storage.LateWrites
+	// slaBackfill backfills the recordings of SLAs added over stored data
+	// (nil: nothing to do); Run starts it.
+	slaBackfill func(context.Context)
 
 	closers   []closer // torn down last first by Close
 	closeOnce sync.Once
@@ -351,6 +354,9 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.bench.Run(gctx) })
 	g.Go(func() error { return s.tiers.Run(gctx) })
+	if s.slaBackfill != nil {
+		g.Go(func() error { s.slaBackfill(gctx); return nil })
+	}
 	if s.forward != nil {
 		g.Go(func() error { return s.forward.Run(gctx) })
 	}

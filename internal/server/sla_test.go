@@ -1,10 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,5 +157,105 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("no %s within %s", what, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSLABackfillOverStoredData: an SLA added to gmc over data already
+// stored got no recordings before it was added (final-note4): its burn
+// and achievement charts (sla:error_ratio:rate1h) began at its creation.
+// A server stores 3 hours of a ratio indicator with 1 % errors; restarted
+// with an SLA on it, the SLA's recordings hold over the earlier span, in
+// the raw store and in the 1m tier (whose job never goes back behind its
+// watermark), once the stores' block reloads (within a minute) load them.
+func TestSLABackfillOverStoredData(t *testing.T) {
+	dir := t.TempDir()
+	start := func(yml string) (string, func()) {
+		t.Helper()
+		cfg, err := config.Load([]byte(yml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Server.ListenAddress = "127.0.0.1:0"
+		cfg.Server.DataDir = dir
+		srv, err := server.New(server.Options{Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		base := "http://" + srv.Addr()
+		waitFor(t, 10*time.Second, "ready", func() bool {
+			resp, err := http.Get(base + "/-/ready")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("gmc server: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return base, stop
+	}
+
+	base, stop := start("alerting: {default_rules: false}\n")
+	now := time.Now().Truncate(time.Second)
+	var objs []string
+	for i := 360; i >= 1; i-- { // every 30 s for 3 hours, 1 error in 100
+		ts, k := now.Add(-time.Duration(i)*30*time.Second), 360-i
+		objs = append(objs, fmt.Sprintf(`{"service":"me","instance":"me-1","timestamp":%d,"metrics":{"app_requests_total":%d,"app_errors_total":%d}}`,
+			ts.Unix(), 100*k, k))
+	}
+	if code, resp := do(t, "POST", base+"/api/v1/push", "application/json", []byte("["+strings.Join(objs, ",")+"]")); code != http.StatusNoContent {
+		t.Fatalf("push: %d %s", code, resp)
+	}
+	stop()
+
+	base, _ = start(`
+alerting: {default_rules: false}
+slas:
+  - name: orders
+    service: me
+    objective: 99
+    indicator:
+      ratio:
+        errors: 'app_errors_total{service="me"}'
+        total: 'app_requests_total{service="me"}'
+`)
+	at := now.Add(-2 * time.Hour).Truncate(time.Minute)
+	value := func(q string) string {
+		code, body := do(t, "GET", fmt.Sprintf("%s/api/v1/query?query=%s&time=%d", base, url.QueryEscape(q), at.Unix()), "", nil)
+		if code != http.StatusOK {
+			t.Fatalf("query %s: %d %s", q, code, body)
+		}
+		var r struct {
+			Data struct {
+				Result []struct {
+					Value [2]any `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Data.Result) > 1 {
+			t.Fatalf("query %s: %v %s", q, err, body)
+		}
+		if len(r.Data.Result) == 0 {
+			return ""
+		}
+		return fmt.Sprint(r.Data.Result[0].Value[1])
+	}
+	for _, q := range []string{`sla:error_ratio:rate1h{sla="orders"}`, `sla:error_ratio:rate1h{sla="orders",__tier__="1m"}`} {
+		var got string
+		waitFor(t, 3*time.Minute, q+" at "+at.Format("15:04"), func() bool { got = value(q); return got != "" })
+		if v, err := strconv.ParseFloat(got, 64); err != nil || math.Abs(v-0.01) > 1e-9 {
+			t.Errorf("%s at %s (2h before the SLA was added) = %s, want 0.01", q, at.Format("15:04"), got)
+		}
 	}
 }
