@@ -62,6 +62,9 @@ type Options struct {
 	// MaxResponseBytes bounds the encoded JSON of one query, series or
 	// labels answer (0: no bound).
 	MaxResponseBytes int
+	// CompressLoopback compresses answers to loopback clients too
+	// (Config.CompressLoopback).
+	CompressLoopback bool
 	// Lanes admit queries (lanes.go; nil: no queue): the API's query, series
 	// and label requests are classified and wait for a slot of their lane,
 	// held until their answer is encoded. They must be the Engine's (given
@@ -179,6 +182,8 @@ type API struct {
 	maxSeries int
 	maxBytes  int
 	timeout   time.Duration
+	// compressLoopback: answers to loopback clients are compressed too.
+	compressLoopback bool
 	// lanes admit query, series and label requests from before evaluation
 	// until their answer is encoded; nil: no queue.
 	lanes   *Lanes
@@ -241,23 +246,24 @@ func New(opts Options) (*API, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	return &API{
-		lanes:      opts.Lanes,
-		maxBytes:   opts.MaxResponseBytes,
-		timeout:    eopts.Timeout,
-		remoteRead: remoteRead,
-		status:     opts.Status,
-		queryable:  opts.Queryable,
-		logger:     opts.Logger,
-		version:    opts.Version,
-		now:        opts.Now,
-		started:    opts.Now(),
-		engine:     engine,
-		parser:     newParser(),
-		lookback:   eopts.LookbackDelta,
-		maxSeries:  opts.MaxSeries,
-		cache:      opts.StepCache,
-		workers:    workers,
-		tracker:    tracker,
+		lanes:            opts.Lanes,
+		maxBytes:         opts.MaxResponseBytes,
+		compressLoopback: opts.CompressLoopback,
+		timeout:          eopts.Timeout,
+		remoteRead:       remoteRead,
+		status:           opts.Status,
+		queryable:        opts.Queryable,
+		logger:           opts.Logger,
+		version:          opts.Version,
+		now:              opts.Now,
+		started:          opts.Now(),
+		engine:           engine,
+		parser:           newParser(),
+		lookback:         eopts.LookbackDelta,
+		maxSeries:        opts.MaxSeries,
+		cache:            opts.StepCache,
+		workers:          workers,
+		tracker:          tracker,
 	}, nil
 }
 

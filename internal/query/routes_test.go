@@ -8,6 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
 )
@@ -61,6 +64,54 @@ func TestRoutesCompress(t *testing.T) {
 			r.Handler(rec, req)
 			if ce := rec.Header().Get("Content-Encoding"); ce != "" {
 				t.Errorf("remote read answered with Content-Encoding %q", ce)
+			}
+		}
+	}
+}
+
+// TestRoutesLoopbackUncompressed: a client on the loopback gets the plain
+// answer though it accepts gzip, unless a proxy header says the request
+// was forwarded or query.compress_loopback is on; others get gzip.
+func TestRoutesLoopbackUncompressed(t *testing.T) {
+	st := fixture(t)
+	q := "/api/v1/query_range?" + url.Values{"query": {"up"}, "start": {"0"}, "end": {"120"}, "step": {"1"}}.Encode()
+	for _, loopbackToo := range []bool{false, true} {
+		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return time.Unix(120, 0) }, CompressLoopback: loopbackToo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		httpapi.Mount(mux, a.Routes())
+		for _, c := range []struct {
+			remote, header string
+			plain          bool
+		}{
+			{"127.0.0.1:40000", "", true},
+			{"127.3.4.5:40000", "", true},
+			{"[::1]:40000", "", true},
+			{"[::ffff:127.0.0.1]:40000", "", true},
+			{"127.0.0.1:40000", "X-Forwarded-For", false},
+			{"127.0.0.1:40000", "Forwarded", false},
+			{"127.0.0.1:40000", "X-Real-Ip", false},
+			{"127.0.0.1:40000", "Via", false},
+			{"192.0.2.7:40000", "", false},
+			{"[2001:db8::1]:40000", "", false},
+			{"@", "", false}, // a unix socket's peer
+		} {
+			req := httptest.NewRequest(http.MethodGet, q, nil)
+			req.RemoteAddr = c.remote
+			req.Header.Set("Accept-Encoding", "gzip, zstd")
+			if c.header != "" {
+				req.Header.Set(c.header, "198.51.100.9")
+			}
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			want := "zstd"
+			if c.plain && !loopbackToo {
+				want = ""
+			}
+			if got := rec.Header().Get("Content-Encoding"); rec.Code != http.StatusOK || got != want {
+				t.Errorf("compress_loopback %v, from %s with %q: %d, Content-Encoding %q, want %q", loopbackToo, c.remote, c.header, rec.Code, got, want)
 			}
 		}
 	}

@@ -261,6 +261,7 @@ func New(opts Options) (_ *Server, err error) {
 		// wait in the lane's queue is bounded by the query timeout.
 		Lanes:            lanes,
 		MaxResponseBytes: cfg.Query.MaxResponseBytes,
+		CompressLoopback: cfg.Query.CompressLoopback,
 		Timeout:          time.Duration(cfg.Query.Timeout),
 		Status:           s.status(),
 		StepCache:        s.stepCache(cfg),
