@@ -281,6 +281,8 @@ func (e *ReportEntry) status() string {
 		return "not compared: " + e.LatestUntrustworthy
 	case v == VerdictNone:
 		return "no verdict: " + why
+	case v == VerdictRegression && why != "":
+		return "REGRESSION (" + why + ")"
 	case v == VerdictRegression:
 		return "REGRESSION"
 	case v == VerdictWorse:
@@ -361,8 +363,11 @@ func (r *Report) Markdown() string {
 			base = medianCI(c.Base, e.Unit)
 		}
 		status := mdEscape(e.status())
-		if v, _ := e.outcome(); v == VerdictRegression {
+		if v, why := e.outcome(); v == VerdictRegression {
 			status = "**REGRESSION**"
+			if why != "" {
+				status += " (" + mdEscape(why) + ")"
+			}
 		}
 		if e.Untrustworthy > 0 {
 			status += fmt.Sprintf(" (%d runs on a saturated host)", e.Untrustworthy)
@@ -417,10 +422,11 @@ func detailLines(res *Result) []string {
 	}
 	if c := res.Comparison; c != nil {
 		out = append(out, fmt.Sprintf("vs baseline (%d runs pooled): U=%.1f, p=%.4f, change %+.2f%%", c.BaselineRuns, c.U, c.P, c.Change*100)+changeCI(c))
-		if c.RunLo > 0 || c.RunHi > 0 {
+		v, why := c.Outcome()
+		if (c.RunLo > 0 || c.RunHi > 0) && !strings.Contains(why, "runs' own noise") {
 			out = append(out, fmt.Sprintf("a run's median expected from the baseline's runs: %s … %s", FormatValue(c.RunLo, res.Unit), FormatValue(c.RunHi, res.Unit)))
 		}
-		if v, why := c.Outcome(); why != "" {
+		if why != "" {
 			out = append(out, fmt.Sprintf("verdict %s: %s", v, why))
 		}
 	}

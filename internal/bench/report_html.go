@@ -29,7 +29,7 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}.worse{col
 <table><tr><th>benchmark</th><th>kind</th><th>latest median ± 95% CI</th><th>baseline median</th><th>vs baseline</th><th>runs</th><th>status</th></tr>
 {{range .Rows -}}
 <tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Kind}}</td><td>{{.Latest}}</td><td>{{.Base}}</td><td>{{.Change}}</td><td>{{.Runs}}</td><td>
-{{- if eq .Verdict "regression"}}<span class="reg">REGRESSION</span>{{else if eq .Verdict "unchanged" "improvement"}}<span class="ok">{{.Status}}</span>{{else if eq .Verdict "worse"}}<span class="worse">{{.Status}}</span>{{else}}<span class="none">{{.Status}}</span>{{end}}
+{{- if eq .Verdict "regression"}}<span class="reg">{{.Status}}</span>{{else if eq .Verdict "unchanged" "improvement"}}<span class="ok">{{.Status}}</span>{{else if eq .Verdict "worse"}}<span class="worse">{{.Status}}</span>{{else}}<span class="none">{{.Status}}</span>{{end}}
 {{- if .SaturatedRuns}} ({{.SaturatedRuns}} runs on a saturated host){{end}}
 {{- if .Skipped}} (then skipped: {{.Skipped}}){{end}}</td></tr>
 {{end -}}
