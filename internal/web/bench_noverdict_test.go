@@ -92,3 +92,40 @@ func TestBrowserBenchmarkNoVerdict(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowserBenchmarkWorse: a run worse than its baseline beyond the runs'
+// noise, not yet confirmed by a second, is amber "worse, unconfirmed", and
+// the Regressions tile counts it apart, not green.
+func TestBrowserBenchmarkWorse(t *testing.T) {
+	ctx := browser(t)
+	now := time.Now()
+	const why = "worse beyond the threshold and the runs' noise in this run only: a regression if the next run is worse too"
+	report := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		runs := webtest.Runs(now, 5*time.Minute)
+		for _, r := range runs {
+			if c := r.Results[0].Comparison; r.Benchmark == "db-query-latency" {
+				c.Regression, c.Verdict, c.Reason = false, bench.VerdictUnchanged, ""
+			}
+		}
+		c := runs[len(runs)-1].Results[0].Comparison
+		c.Verdict, c.Reason = bench.VerdictWorse, why
+		from, _ := bench.WeekBounds(now)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(bench.NewReport(runs, from, now))
+	})
+	st := startStack(t, 1, false, withHandler("GET /benchmark/report", report))
+	load(t, ctx, st.URL+"/#/benchmarks?range=1h")
+	sel := `document.querySelector('tr[data-benchmark="db-query-latency"] [data-col="verdict"] .pill')`
+	if err := poll(ctx, 20*time.Second, `!!`+sel); err != nil {
+		t.Fatal(err)
+	}
+	if text, title, cls := eval[string](t, ctx, sel+`.textContent`), eval[string](t, ctx, sel+`.title`), eval[string](t, ctx, sel+`.className`); text != "worse, unconfirmed" || title != why || !strings.Contains(cls, "pill-warn") {
+		t.Errorf("worse run: verdict %q (title %q, class %q), want an amber \"worse, unconfirmed\" (title %q)", text, title, cls, why)
+	}
+	if sub := eval[string](t, ctx, `document.querySelector('[data-kpi="Regressions"] .kpi-sub').textContent`); !strings.Contains(sub, "2 of 2 compared · 1 worse once, unconfirmed") {
+		t.Errorf("Regressions tile says %q, want the worse run counted", sub)
+	}
+	if cls := eval[string](t, ctx, `document.querySelector('[data-kpi="Regressions"]').className`); strings.Contains(cls, "kpi-good") {
+		t.Errorf("Regressions tile green (%q) beside a worse run", cls)
+	}
+}
