@@ -367,7 +367,8 @@ const historyGap = time.Hour + 10*time.Minute
 func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cfg config.Config, span time.Duration, seed int64) (demo.HistoryResult, error) {
 	dir := cfg.Server.DataDir
 	// The SLAs' recording rules are backfilled over the history too.
-	o := demo.HistoryOptions{Dir: dir, End: time.Now().Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history"), SLAs: cfg.SLAs}
+	now := time.Now()
+	o := demo.HistoryOptions{Dir: dir, End: now.Add(-historyGap), Join: now, Span: span, Seed: seed, Logger: logger.With("component", "demo-history"), SLAs: cfg.SLAs}
 	o.Host, _ = os.Hostname()
 	if u, err := disk.UsageWithContext(ctx, "/"); err == nil {
 		// As the agent reports them: avail is u.Free, free u.Total - u.Used.

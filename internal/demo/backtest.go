@@ -105,7 +105,7 @@ type backtester struct {
 
 func (bt *backtester) run(ctx context.Context) {
 	const tick = 10 * time.Millisecond
-	perTick := max(1, bt.rate/int(time.Second/tick))
+	pace := &pacer{rate: float64(bt.rate)}
 	bars := bt.svc.m.Requests.WithLabelValues("bar")
 	day := dayOfBars(bt.rng.Uint64())
 	s := newSMACross()
@@ -115,7 +115,8 @@ func (bt *backtester) run(ctx context.Context) {
 	// Its PnL is a backtest's: the dashboard keeps it out of the desk's total.
 	bt.svc.m.SetAccount(backtestAccount, currency, sdk.AccountBacktest)
 	bt.svc.every(ctx, tick, func() {
-		for range perTick {
+		n := pace.owed(time.Now())
+		for range n {
 			s.on(day[i])
 			i++
 			if i == len(day) {
@@ -125,6 +126,6 @@ func (bt *backtester) run(ctx context.Context) {
 				day, s, i, dayStart = dayOfBars(bt.rng.Uint64()), newSMACross(), 0, time.Now()
 			}
 		}
-		bars.Add(float64(perTick))
+		bars.Add(float64(n))
 	})
 }

@@ -179,14 +179,14 @@ const liveOrders = 64
 
 func (s *strategy) run(ctx context.Context) {
 	const tick = 10 * time.Millisecond
-	perTick := max(1, s.rate/int(time.Second/tick))
+	pace := &pacer{rate: float64(s.rate)}
 	reply := make(chan response, 1)
 	var live [liveOrders]uint64
 	var n int
 	pnl := s.pnl
 	var sinceMark time.Duration
 	s.svc.every(ctx, tick, func() {
-		for range perTick {
+		for range pace.owed(time.Now()) {
 			if slot := &live[n%liveOrders]; *slot != 0 {
 				if _, ok := s.send(ctx, &request{cancelID: *slot, reply: reply}, reply); !ok {
 					return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
@@ -46,8 +47,13 @@ type HistoryOptions struct {
 	End      time.Time
 	Span     time.Duration
 	Interval time.Duration
-	Seed     int64
-	Logger   *slog.Logger
+	// Join is when the live desk starts (zero: End): the history's order
+	// and message rates are the live desk's (DefaultOrdersPerSecond,
+	// DefaultMarketDataRate) at Join's hour of the week, and larger or
+	// smaller by the desk's daily and weekly pattern elsewhere.
+	Join   time.Time
+	Seed   int64
+	Logger *slog.Logger
 	// Host is the agent's instance label (the host name) and RootDevice,
 	// RootFSType, RootAvail, RootSize, MemAvailable, MemTotal describe the
 	// host now, so the backfilled host series end where the live agent's
@@ -89,9 +95,12 @@ type HistoryResult struct {
 // Backfill writes Span of plausible history of the simulated trading system
 // and its host into Dir as TSDB blocks (one per day, as promtool's
 // create-blocks-from does), so the 7- and 30-day views have data on first
-// start. The load follows a trading week: quiet nights, a busy US session
-// (13:30-20:00 UTC), quiet weekends, ~1% growth a week; latency rises with
-// load; the root filesystem fills slowly towards today's free space.
+// start. The load follows a trading week (deskLoad): a desk trading round
+// the clock, busiest in the US session (13:30-20:00 UTC), quieter at night
+// and at weekends, ~1% growth a week, at the live desk's rates at Join;
+// the order latencies have the live desk's distributions (liveLatency),
+// slightly slower when busy; the root filesystem fills slowly towards
+// today's free space.
 // Counters start at 0 at the history's start; the live services' counters
 // start at 0 again (a reset, which rate() handles). A second call on the
 // same Dir does nothing (HistoryMarker).
@@ -119,7 +128,7 @@ func Backfill(ctx context.Context, o HistoryOptions) (HistoryResult, error) {
 	g := newHistoryGen(o)
 	end := o.End.Truncate(o.Interval)
 	start := end.Add(-o.Span)
-	res := HistoryResult{Start: start, End: end, Series: len(g.series)}
+	res := HistoryResult{Start: start, End: end, Series: len(g.series) + len(g.native)}
 	var days []ulid.ULID // each day's block
 	for from := start; from.Before(end); from = from.Add(historyBlock) {
 		to := from.Add(historyBlock)
@@ -157,15 +166,30 @@ type histSeries struct {
 	next func(t time.Time, dt float64, load float64) float64
 }
 
+// nativeSeries is one backfilled native histogram series.
+type nativeSeries struct {
+	lset labels.Labels
+	next func(t time.Time, dt float64, load float64) *histogram.Histogram
+}
+
 type historyGen struct {
 	o      HistoryOptions
 	rng    *rand.Rand
 	series []histSeries
+	native []nativeSeries
 	pnl    map[string]float64 // each account's PnL so far
+	// joinLoad is deskLoad at Join: a rate at load l is the live desk's
+	// times l/joinLoad.
+	joinLoad float64
 }
 
 func newHistoryGen(o HistoryOptions) *historyGen {
 	g := &historyGen{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 17)), pnl: map[string]float64{}}
+	join := o.Join
+	if join.IsZero() {
+		join = o.End
+	}
+	g.joinLoad = deskLoad(join, join)
 	// The live pushes and the scraped market-data carry the host label
 	// (the SDK's default, the host name): so do their histories, and a
 	// series does not split at the history's end.
@@ -187,39 +211,56 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 			return math.Round(c)
 		}})
 	}
-	// Orders through the gateway, the engine and the risk checks, with the
-	// latency histogram each records (the SDK's classic buckets).
+	// The live desk's rate at load l (deskLoad): its rate now times
+	// l/joinLoad, so the history ends at the live desk's rates.
+	live := func(rate, load float64) float64 { return rate * load / g.joinLoad }
+	// Orders through the gateway, the engine and the risk checks, and each
+	// strategy's round trips, with the latency histogram each records (the
+	// SDK's native and classic buckets).
 	// The gateway's failures (rejects and errors) stay well inside the
 	// demo's order-success SLA (99.99%), and the engine's latency inside
 	// matching-latency (99% within 500 µs), so the history alone burns no
 	// budget: the incidents of the live demo do.
-	for _, svc := range []struct {
+	type svcOrders struct {
 		name           string
+		share          float64 // of the desk's orders
 		reject, errors float64
-		median         float64
-	}{
+		latency        latencyShape
+	}
+	svcs := []svcOrders{
 		// As the live services outside incidents: risk rejects only an
 		// order past the hard position, which the strategies lean away
 		// from, and the engine only a malformed one; the gateway's rare
 		// errors (1 in 100k) stand in for the live incidents'. (They were 0.4 % risk rejects, which live has not:
 		// a flat 0.4 % line dropping to 0 at the join, t-user4 #6.)
-		{ServiceGateway, 0, 0.00001, 200e-6},
-		{ServiceEngine, 0, 0, 60e-6},
-		{ServiceRisk, 0, 0, 20e-6},
-	} {
+		{ServiceGateway, 1, 0, 0.00001, liveLatency[ServiceGateway]},
+		{ServiceEngine, 1, 0, 0, liveLatency[ServiceEngine]},
+		{ServiceRisk, 1, 0, 0, liveLatency[ServiceRisk]},
+	}
+	for _, def := range strategyDefs() {
+		svcs = append(svcs, svcOrders{"strategy-" + def.name, float64(def.ordersShare) / 100, 0, 0, liveLatency["strategy"]})
+	}
+	for _, svc := range svcs {
 		for _, r := range []struct {
 			result string
 			share  float64
 		}{{"success", 1 - svc.reject - svc.errors}, {"reject", svc.reject}, {"error", svc.errors}} {
 			counter(pushed(svc.name, sdk.MetricOrders, "result", r.result), func(load float64) float64 {
-				return DefaultOrdersPerSecond * load * r.share
+				return live(DefaultOrdersPerSecond*svc.share, load) * r.share
 			})
 		}
-		g.addLatency(pushed, svc.name, svc.median)
+		g.addLatency(pushed, svc.name, svc.latency, func(load float64) float64 {
+			return live(DefaultOrdersPerSecond*svc.share, load)
+		})
 	}
+	// Each order the strategies keep working is cancelled later through
+	// the gateway (live: cancels/s ≈ orders/s).
+	counter(pushed(ServiceGateway, sdk.MetricRequests, "endpoint", "cancel"), func(load float64) float64 {
+		return live(DefaultOrdersPerSecond, load)
+	})
 	counter(pushed(ServiceBacktester, sdk.MetricRequests, "endpoint", "bar"), func(float64) float64 { return DefaultBacktestRate })
 	counter(labels.FromStrings("__name__", sdk.MetricRequests, "service", ServiceMarketData, "instance", "market-data-1",
-		"job", ServiceMarketData, "host", host, "endpoint", "message"), func(load float64) float64 { return DefaultMarketDataRate * (0.2 + 0.8*load) })
+		"job", ServiceMarketData, "host", host, "endpoint", "message"), func(load float64) float64 { return live(DefaultMarketDataRate, load) })
 	end := o.End.Truncate(o.Interval)
 	for i, def := range strategyDefs() {
 		acct := accountName(uint32(i + 1))
@@ -244,29 +285,74 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 	return g
 }
 
-// addLatency adds svc's gmc_order_latency_seconds classic histogram:
-// log-normal latencies whose median (idle: median) doubles at peak load.
-func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labels.Labels, svc string, idleMedian float64) {
+// latencyShape is an order latency distribution: a log-normal body
+// (median, sigma) and a slower tail (a share tail of the orders, its
+// median tailRatio times the body's, tailSigma): scheduling delays and
+// cache misses of a process that otherwise answers in microseconds.
+type latencyShape struct {
+	median, sigma              float64
+	tail, tailRatio, tailSigma float64
+}
+
+// liveLatency is the live desk's order latency by service (the three
+// strategies alike): the mixture fitted to the live demo's native-histogram
+// quantiles (1, 10, 50, 90, 99 and 99.9 %; 4 minutes, load 2-10, 2 cores),
+// e.g. the gateway's 1.11/1.47/2.30/4.79/28.8/102.5 µs, fitted
+// 1.03/1.54/2.56/4.41/29.0/102 µs. The history's latency had medians of
+// 200, 60 and 20 µs, ~60x the live desk's: every 30d latency chart dropped
+// at the join (t-user5 #6).
+var liveLatency = map[string]latencyShape{
+	ServiceGateway: {2.5e-6, 0.39, 0.030, 7.9, 0.90},
+	ServiceEngine:  {0.37e-6, 0.74, 0.038, 4.6, 1.53},
+	ServiceRisk:    {52e-9, 0.15, 0.046, 2.6, 0.58},
+	"strategy":     {3.9e-6, 0.31, 0.033, 8.2, 0.90},
+}
+
+// cdf is the share of latencies at most x when the medians are scaled by k.
+func (s latencyShape) cdf(x, k float64) float64 {
+	return s.cdfLog(math.Log(x / (k * s.median)))
+}
+
+// cdfLog is cdf at ln(x / (k·median)).
+func (s latencyShape) cdfLog(lx float64) float64 {
+	return (1-s.tail)*normCDF(lx/s.sigma) + s.tail*normCDF((lx-math.Log(s.tailRatio))/s.tailSigma)
+}
+
+// mean is the mean latency when the medians are scaled by k.
+func (s latencyShape) mean(k float64) float64 {
+	return k * s.median * ((1-s.tail)*math.Exp(s.sigma*s.sigma/2) + s.tail*s.tailRatio*math.Exp(s.tailSigma*s.tailSigma/2))
+}
+
+// nativeSchema is the schema of the history's native histograms: the live
+// SDK's (bucket factor 1.03, at most 320 buckets) settles at 4 for the
+// demo's latencies (buckets 2^(1/16) = 1.044 apart).
+const nativeSchema = 4
+
+// addLatency adds svc's gmc_order_latency_seconds, native and classic
+// (as the SDK pushes both): the shape's latencies at perSecond(load)
+// orders a second, a little slower when busy (the median 1.15x at the
+// busiest hour against 0.85+0.15·load there, as 1 at Join's load).
+func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labels.Labels, svc string, shape latencyShape, perSecond func(load float64) float64) {
 	bounds := append(sdk.DefaultLatencyBuckets(), math.Inf(1))
 	counts := make([]float64, len(bounds))
+	native := &nativeBuckets{}
 	var n, sum float64
-	// One shared draw per step: every bucket series of the histogram sees the
+	// One shared draw per step: every series of the histogram sees the
 	// same observations.
 	var lastT time.Time
-	var orders, median float64
 	step := func(t time.Time, dt, load float64) {
 		if t.Equal(lastT) {
 			return
 		}
 		lastT = t
-		orders = math.Round(DefaultOrdersPerSecond * load * dt)
-		median = idleMedian * (1 + load*load) * (1 + 0.1*g.rng.NormFloat64())
-		const sigma = 0.5
+		orders := math.Round(perSecond(load) * dt)
+		k := (0.85 + 0.15*load) / (0.85 + 0.15*g.joinLoad) * math.Exp(0.05*g.rng.NormFloat64())
 		for i, b := range bounds {
-			counts[i] += math.Round(orders * normCDF((math.Log(b)-math.Log(median))/sigma))
+			counts[i] += math.Round(orders * shape.cdf(b, k))
 		}
+		addNative(native, shape, k, orders)
 		n += orders
-		sum += orders * median * math.Exp(sigma*sigma/2)
+		sum += orders * shape.mean(k)
 	}
 	for i, b := range bounds {
 		le := strconv.FormatFloat(b, 'g', -1, 64)
@@ -282,6 +368,81 @@ func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labe
 		histSeries{pushed(svc, sdk.MetricOrderLatency+"_count"), func(t time.Time, dt, load float64) float64 { step(t, dt, load); return n }},
 		histSeries{pushed(svc, sdk.MetricOrderLatency+"_sum"), func(t time.Time, dt, load float64) float64 { step(t, dt, load); return sum }},
 	)
+	g.native = append(g.native, nativeSeries{pushed(svc, sdk.MetricOrderLatency), func(t time.Time, dt, load float64) *histogram.Histogram {
+		step(t, dt, load)
+		return nativeHistogram(native, n, sum)
+	}})
+}
+
+// nativeBuckets holds cumulative native bucket counts by index (schema
+// nativeSchema) from 1 ns to 4 s, and the lowest and highest index used.
+type nativeBuckets struct {
+	c      [nativeMax - nativeMin + 1]float64
+	lo, hi int32
+}
+
+const (
+	nativeMin = -30 << nativeSchema // 2^-30 s, ~1 ns
+	nativeMax = 2 << nativeSchema   // 4 s
+)
+
+// addNative adds n latencies of shape (medians scaled by k) to the
+// cumulative native bucket counts c: each bucket's expected count, rounded
+// as a running total so the buckets add up to n, over the buckets where
+// either component of the shape has more than half an observation left
+// beyond them.
+func addNative(c *nativeBuckets, shape latencyShape, k, n float64) {
+	if n <= 0 {
+		return
+	}
+	const perBucket = math.Ln2 / (1 << nativeSchema) // ln of a bucket's width
+	lm := math.Log(k * shape.median)
+	lt := lm + math.Log(shape.tailRatio)
+	// z: a normal tail beyond z holds half an observation of n.
+	z := math.Sqrt2 * math.Erfinv(1-1/n)
+	from := math.Min(lm-z*shape.sigma, lt-z*shape.tailSigma)
+	to := math.Max(lm+z*shape.sigma, lt+z*shape.tailSigma)
+	lo := max(int32(math.Floor(from/perBucket)), nativeMin)
+	hi := min(int32(math.Ceil(to/perBucket)), nativeMax)
+	if c.lo == 0 && c.hi == 0 {
+		c.lo, c.hi = lo, hi
+	}
+	c.lo, c.hi = min(c.lo, lo), max(c.hi, hi)
+	var prev float64
+	for i := lo; i <= hi; i++ {
+		cum := n
+		if i < hi {
+			cum = math.Round(n * shape.cdfLog(float64(i)*perBucket-lm))
+		}
+		c.c[i-nativeMin] += cum - prev
+		prev = cum
+	}
+}
+
+// nativeHistogram is the cumulative native histogram of c (one span from
+// the lowest to the highest bucket used), count n and sum.
+func nativeHistogram(c *nativeBuckets, n, sum float64) *histogram.Histogram {
+	h := &histogram.Histogram{Schema: nativeSchema, ZeroThreshold: prometheus.DefNativeHistogramZeroThreshold, Count: uint64(n), Sum: sum}
+	if n == 0 {
+		return h
+	}
+	// Trim empty buckets at either end.
+	lo, hi := c.lo, c.hi
+	for lo < hi && c.c[lo-nativeMin] == 0 {
+		lo++
+	}
+	for hi > lo && c.c[hi-nativeMin] == 0 {
+		hi--
+	}
+	h.PositiveSpans = []histogram.Span{{Offset: lo, Length: uint32(hi - lo + 1)}}
+	h.PositiveBuckets = make([]int64, 0, hi-lo+1)
+	var prev int64
+	for i := lo; i <= hi; i++ {
+		v := int64(c.c[i-nativeMin])
+		h.PositiveBuckets = append(h.PositiveBuckets, v-prev)
+		prev = v
+	}
+	return h
 }
 
 // addHost adds the agent's view of the host (its metric and label names):
@@ -455,10 +616,16 @@ func (g *historyGen) writeBlock(ctx context.Context, dir string, from, to time.T
 	dt := g.o.Interval.Seconds()
 	n := 0
 	for t := from; t.Before(to); t = t.Add(g.o.Interval) {
-		load := tradingLoad(t, g.o.End)
+		load := deskLoad(t, g.o.End)
 		ms := t.UnixMilli()
 		for _, s := range g.series {
 			if _, err := app.Append(0, s.lset, 0, ms, s.next(t, dt, load), nil, nil, storage.AOptions{}); err != nil {
+				return n, ulid.ULID{}, fmt.Errorf("backfill %s at %s: %w", s.lset, t, err)
+			}
+			n++
+		}
+		for _, s := range g.native {
+			if _, err := app.Append(0, s.lset, 0, ms, 0, s.next(t, dt, load), nil, storage.AOptions{}); err != nil {
 				return n, ulid.ULID{}, fmt.Errorf("backfill %s at %s: %w", s.lset, t, err)
 			}
 			n++
@@ -517,27 +684,54 @@ func (g *historyGen) addExposure(pushed func(svc, name string, kv ...string) lab
 	})
 }
 
-// tradingLoad is the share (0-1) of peak order flow at t: the US session
-// 13:30-20:00 UTC busy (opening and closing auctions busiest), a European
-// morning, quiet nights and weekends, growing ~1% a week towards end.
-func tradingLoad(t, end time.Time) float64 {
+// deskLoad is the desk's load at t as a share of its busiest hour: a desk
+// trading round the clock (the live demo does), busiest at the US
+// session's open and close (13:30 and 20:00 UTC), 0.8 of that between,
+// 0.65 in the European morning, 0.45 at night, weekends at 0.45 of a
+// weekday, ramping in and out over about an hour (no steps), and ~1%
+// growth a week towards ref. The history's rates are the live desk's times
+// deskLoad(t)/deskLoad(Join): the old 0.08 nights and 0.15 weekends, taken
+// as shares of the live rate, made Friday night's history 240/s against
+// the live desk's 2.9k/s (t-user5 #6).
+func deskLoad(t, ref time.Time) float64 {
 	u := t.UTC()
-	h := float64(u.Hour()) + float64(u.Minute())/60
-	var l float64
+	h := float64(u.Hour()) + float64(u.Minute())/60 + float64(u.Second())/3600
+	l := interp(h, dayKnots)
+	// Hours since Monday 00:00: the weekend ramps in from Friday 22:00 to
+	// Saturday 02:00 and out from Sunday 22:00 to Monday 02:00.
+	hw := float64((int(u.Weekday())+6)%7)*24 + h
+	var weekend float64
 	switch {
-	case h >= 13.5 && h < 20:
-		x := (h - 13.5) / 6.5 // U-shaped session
-		l = 0.65 + 0.35*(4*(x-0.5)*(x-0.5))
-	case h >= 7 && h < 13.5:
-		l = 0.3
-	default:
-		l = 0.08
+	case hw < 2:
+		weekend = 1 - (hw+2)/4
+	case hw >= 118 && hw < 122:
+		weekend = (hw - 118) / 4
+	case hw >= 122 && hw < 166:
+		weekend = 1
+	case hw >= 166:
+		weekend = 1 - (hw-166)/4
 	}
-	if wd := u.Weekday(); wd == time.Saturday || wd == time.Sunday {
-		l *= 0.15
-	}
-	weeks := end.Sub(t).Hours() / (24 * 7)
+	l *= 1 - 0.55*weekend
+	weeks := ref.Sub(t).Hours() / (24 * 7)
 	return l * math.Pow(1.01, -weeks)
+}
+
+// dayKnots is a weekday's load by UTC hour, linear between the knots: the
+// session's U (1 at the open and close, 0.8 at midday) and its ramps.
+var dayKnots = [][2]float64{
+	{0, 0.45}, {6.5, 0.45}, {7.5, 0.65}, {13, 0.65}, {13.5, 1}, {14.5, 0.87}, {15.5, 0.81}, {16.75, 0.8},
+	{18, 0.81}, {19, 0.87}, {20, 1}, {20.75, 0.45}, {24, 0.45},
+}
+
+// interp is the piecewise-linear function through knots (sorted by x) at x.
+func interp(x float64, knots [][2]float64) float64 {
+	for i := 1; i < len(knots); i++ {
+		if x <= knots[i][0] {
+			a, b := knots[i-1], knots[i]
+			return a[1] + (b[1]-a[1])*(x-a[0])/(b[0]-a[0])
+		}
+	}
+	return knots[len(knots)-1][1]
 }
 
 func normCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }

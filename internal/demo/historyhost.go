@@ -177,7 +177,7 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 	var sum float64
 	n := 0
 	for t := from; t.Before(now); t = t.Add(o.Interval) {
-		sum += tradingLoad(t, end)
+		sum += deskLoad(t, end)
 		n++
 	}
 	lavg := math.Max(sum/float64(max(n, 1)), 1e-3)
@@ -186,7 +186,7 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 	dt := o.Interval.Seconds()
 	var total float64
 	for t := start; t.Before(now); t = t.Add(o.Interval) {
-		total += tradingLoad(t, end) * dt
+		total += deskLoad(t, end) * dt
 	}
 	var lastT time.Time
 	var integral float64
@@ -198,7 +198,7 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 			lastT = start
 		}
 		for ; lastT.Before(t); lastT = lastT.Add(o.Interval) {
-			integral += tradingLoad(lastT, end) * dt
+			integral += deskLoad(lastT, end) * dt
 		}
 	}
 	uptime := now.Sub(boot).Seconds()

@@ -125,3 +125,65 @@ func TestHistoryDiskLatencyFollowsLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryEndsAtTheLiveDesk: t-user5 #6. At the join (a weekday night,
+// the history stopping 1h10m before the live desk starts) the
+// history's order and message rates are the live desk's, and its order
+// latencies (native and classic) those the live demo measured, not ~60x
+// them; the daily and weekly pattern stays around that level.
+func TestHistoryEndsAtTheLiveDesk(t *testing.T) {
+	dir := t.TempDir()
+	// A Thursday night: the desk's night level from 20:45 on, so the
+	// last half hour of history is at the live desk's rates.
+	join := time.Date(2026, 12, 3, 23, 30, 57, 0, time.UTC)
+	end := join.Add(-70 * time.Minute)
+	if _, err := Backfill(context.Background(), HistoryOptions{Dir: dir, End: end, Join: join, Span: 5 * 24 * time.Hour, Seed: 5, Host: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, query := openHistory(t, dir)
+	at := single(t, query)
+	last := end.Add(-time.Minute) // the history's last sample
+	near := func(what string, got, want, tol float64) {
+		t.Helper()
+		if math.Abs(got-want) > tol*want {
+			t.Errorf("%s at the history's end: %.4g, want %.4g ± %.0f%%", what, got, want, 100*tol)
+		}
+	}
+	// Rates over the last half hour: the live desk's (3000 orders/s at
+	// the gateway, the strategies' shares, 5000 messages/s), ± the
+	// history's 5 % noise and half an hour's drift.
+	rate := func(sel string) float64 { return at(`sum(rate(`+sel+`[30m]))`, last) }
+	near("gateway orders/s", rate(`gmc_orders_total{service="order-gateway"}`), DefaultOrdersPerSecond, 0.05)
+	near("engine orders/s", rate(`gmc_orders_total{service="matching-engine"}`), DefaultOrdersPerSecond, 0.05)
+	near("gateway cancels/s", rate(`gmc_requests_total{service="order-gateway",endpoint="cancel"}`), DefaultOrdersPerSecond, 0.05)
+	near("momentum orders/s", rate(`gmc_orders_total{service="strategy-momentum"}`), 0.4*DefaultOrdersPerSecond, 0.05)
+	near("market-data messages/s", rate(`gmc_requests_total{service="market-data"}`), DefaultMarketDataRate, 0.05)
+	// Latency quantiles against the live demo's (native histograms, 4
+	// minutes at load 2-10: gateway 2.30/4.79/28.8 µs, engine
+	// 0.313/1.22/4.55 µs, momentum 3.72/6.46/50.1 µs at p50/p90/p99),
+	// within 30 % (the old history was 87x the gateway's p50).
+	for svc, want := range map[string][3]float64{
+		ServiceGateway:      {2.30e-6, 4.79e-6, 28.8e-6},
+		ServiceEngine:       {0.313e-6, 1.22e-6, 4.55e-6},
+		"strategy-momentum": {3.72e-6, 6.46e-6, 50.1e-6},
+	} {
+		for i, q := range []string{"0.5", "0.9", "0.99"} {
+			got := at(`histogram_quantile(`+q+`, sum(rate(gmc_order_latency_seconds{service="`+svc+`"}[30m])))`, last)
+			near(svc+" p"+q[2:], got, want[i], 0.3)
+		}
+		// The classic buckets hold the same observations.
+		n := at(`sum(rate(gmc_order_latency_seconds_count{service="`+svc+`"}[30m]))`, last)
+		nn := at(`histogram_count(sum(rate(gmc_order_latency_seconds{service="`+svc+`"}[30m])))`, last)
+		near(svc+" classic vs native count", n, nn, 1e-9)
+		le := at(`sum(rate(gmc_order_latency_seconds_bucket{service="`+svc+`",le="5e-05"}[30m]))`, last) / n
+		nle := at(`histogram_fraction(0, 5e-05, sum(rate(gmc_order_latency_seconds{service="`+svc+`"}[30m])))`, last)
+		near(svc+" share within 50 µs, classic vs native", le, nle, 0.002)
+	}
+	// The pattern around it: Thursday's session busier than its night,
+	// Sunday quieter.
+	thursday := at(`sum(rate(gmc_orders_total{service="order-gateway"}[1h]))`, time.Date(2026, 12, 3, 16, 0, 0, 0, time.UTC))
+	sunday := at(`sum(rate(gmc_orders_total{service="order-gateway"}[1h]))`, time.Date(2026, 11, 29, 16, 0, 0, 0, time.UTC))
+	if thursday < 1.5*DefaultOrdersPerSecond || sunday > 0.6*thursday {
+		t.Errorf("Thursday afternoon %.0f/s, Sunday afternoon %.0f/s: want the session above the night's %d/s and the weekend below", thursday, sunday, DefaultOrdersPerSecond)
+	}
+}

@@ -113,7 +113,7 @@ func feedLatencyBuckets() []float64 {
 
 func (md *marketData) run(ctx context.Context) {
 	const tick = feedTick
-	perTick := max(1, md.rate/int(time.Second/tick))
+	pace := &pacer{rate: float64(md.rate)}
 	p := &player{rec: md.rec}
 	msgs := md.svc.m.Requests.WithLabelValues("message")
 	var due time.Time
@@ -127,11 +127,12 @@ func (md *marketData) run(ctx context.Context) {
 			due = due.Add(tick)
 		}
 		gaps := p.gaps
-		for range perTick {
+		n := pace.owed(start)
+		for range n {
 			p.next()
 		}
 		md.mid.Store(p.mid)
-		msgs.Add(float64(perTick))
+		msgs.Add(float64(n))
 		md.gaps.Add(float64(p.gaps - gaps))
 		md.svc.m.RequestLatency.WithLabelValues("batch").Observe(time.Since(start).Seconds())
 		md.latency.Observe(max(0, time.Since(due).Seconds()))

@@ -182,3 +182,31 @@ func (s *service) every(ctx context.Context, d time.Duration, f func()) {
 		}
 	}
 }
+
+// pacer says how much work a steady rate owes at each tick, so a tick that
+// comes late or not at all (a ticker drops ticks when its reader is slow)
+// is made up at the next: with a fixed amount a tick the live desk ran at
+// 2.2k of its 3k orders/s at load 15, under the history's rates at the
+// join. Past maxBehind of work owed (an outage, a stalled machine) the
+// clock starts again rather than bursting.
+type pacer struct {
+	rate  float64 // per second
+	start time.Time
+	done  float64
+}
+
+const maxBehind = time.Second
+
+// owed is the work due by now that is not yet done, which it counts as done.
+func (p *pacer) owed(now time.Time) int {
+	if p.start.IsZero() {
+		p.start = now
+	}
+	due := p.rate * now.Sub(p.start).Seconds()
+	if due-p.done > p.rate*maxBehind.Seconds() {
+		p.start, p.done, due = now, 0, 0
+	}
+	n := int(due - p.done)
+	p.done += float64(n)
+	return n
+}
