@@ -290,44 +290,69 @@ func cpuTime() time.Duration {
 // the heavy queries each answered. One iteration runs for
 // GMC_BENCH_SECONDS (default 20).
 func BenchmarkIngestBesideHeavy(b *testing.B) {
-	secs := 20
-	if s := os.Getenv("GMC_BENCH_SECONDS"); s != "" {
-		secs, _ = strconv.Atoi(s)
-	}
-	const n, steps = 3000, 600
-	st := openHour(b, n, steps)
-	apis := map[bool]*API{}
-	for _, noYield := range []bool{false, true} {
+	const steps = 600
+	st := openHour(b, 3000, steps)
+	var apis [2]*API
+	for arm, noYield := range []bool{false, true} {
 		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return time.Unix(int64(steps), 0) }})
 		if err != nil {
 			b.Fatal(err)
 		}
 		a.noYield = noYield
-		apis[noYield] = a
+		apis[arm] = a
 	}
 	wrap, err := gzhttp.NewWrapper()
 	if err != nil {
 		b.Fatal(err)
 	}
+	ingestBesideHeavy(b, st, steps, [2]string{"yield", "noyield"}, func(arm int, w http.ResponseWriter, r *http.Request) {
+		wrap(http.HandlerFunc(apis[arm].QueryRange)).ServeHTTP(w, r)
+	})
+}
+
+// BenchmarkIngestBesideHeavyCompress is BenchmarkIngestBesideHeavy with
+// the heavy queries alternating between a client on the loopback, answered
+// plain, and one elsewhere, answered gzipped (routes.go), both through the
+// API's own wrapper and both accepting gzip.
+func BenchmarkIngestBesideHeavyCompress(b *testing.B) {
+	const steps = 600
+	st := openHour(b, 3000, steps)
+	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Now: func() time.Time { return time.Unix(int64(steps), 0) }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := a.compress(a.QueryRange)
+	ingestBesideHeavy(b, st, steps, [2]string{"loopback", "gzip"}, func(arm int, w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = [2]string{"127.0.0.1:40000", "192.0.2.7:40000"}[arm]
+		h(w, r)
+	})
+}
+
+// ingestBesideHeavy runs the heavy queries through serve, alternating
+// between its two arms, beside the writer, and reports per arm.
+func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]string, serve func(arm int, w http.ResponseWriter, r *http.Request)) {
+	secs := 20
+	if s := os.Getenv("GMC_BENCH_SECONDS"); s != "" {
+		secs, _ = strconv.Atoi(s)
+	}
 	params := url.Values{"query": {"trading_orders_total"}, "start": {"0"}, "end": {strconv.Itoa(steps - 1)}, "step": {"1"}}
 	target := "/api/v1/query_range?" + params.Encode()
 	for b.Loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
-		var noYield atomic.Bool
-		lat := map[bool][]time.Duration{}
-		heavies := map[bool]int{}
+		var running atomic.Int32
+		var lat [2][]time.Duration
+		var heavies [2]int
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		wg.Go(func() { // the heavy lane, one arm a query
-			for arm := false; ctx.Err() == nil; arm = !arm {
-				noYield.Store(arm)
-				h := wrap(http.HandlerFunc(apis[arm].QueryRange))
+			for arm := 0; ctx.Err() == nil; arm = 1 - arm {
+				running.Store(int32(arm))
 				req := httptest.NewRequest("GET", target, nil)
 				req.Header.Set("Accept-Encoding", "gzip")
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != 200 {
-					b.Error(rec.Code, rec.Body.String())
+				w := &discardWriter{header: http.Header{}}
+				serve(arm, w, req)
+				if w.code != 200 {
+					b.Error(w.code)
 					return
 				}
 				mu.Lock()
@@ -346,7 +371,7 @@ func BenchmarkIngestBesideHeavy(b *testing.B) {
 					return
 				case due = <-tick.C:
 				}
-				arm := noYield.Load()
+				arm := running.Load()
 				ts++
 				app := st.AppenderV2(context.Background())
 				for s := range 50 {
@@ -366,15 +391,11 @@ func BenchmarkIngestBesideHeavy(b *testing.B) {
 		})
 		wg.Wait()
 		cancel()
-		for _, arm := range []bool{false, true} {
+		for arm, name := range names {
 			l := lat[arm]
 			slices.Sort(l)
 			if len(l) == 0 {
 				continue
-			}
-			name := "yield"
-			if arm {
-				name = "noyield"
 			}
 			q := func(p float64) float64 { return float64(l[int(p*float64(len(l)-1))].Microseconds()) / 1000 }
 			b.ReportMetric(q(0.5), name+"-p50-ms")
