@@ -50,6 +50,14 @@ type Options struct {
 	Settle time.Duration
 	// Interval between the job's rounds; default 15s.
 	Interval time.Duration
+	// LateWindow is how long after a bucket's end raw samples may still
+	// arrive for it (default 3h: the raw store's out-of-order window, 1h by
+	// default, and its head's 2h chunk range, within which a series silent
+	// for a while takes old samples in order). The job never goes back: a
+	// sample that arrives after the watermark passed its bucket is not in
+	// the tier. Once a bucket is LateWindow old the audit counts such
+	// samples (Stats.LateMissed).
+	LateWindow time.Duration
 }
 
 // Set is the tiers of one gmc server.
@@ -66,8 +74,9 @@ type rule struct {
 
 // Defaults of Options.
 const (
-	DefaultSettle   = 2 * time.Minute
-	DefaultInterval = 15 * time.Second
+	DefaultSettle     = 2 * time.Minute
+	DefaultInterval   = 15 * time.Second
+	DefaultLateWindow = 3 * time.Hour
 	// maxBatchBuckets bounds one batch of the job: this many buckets of the
 	// tier's resolution (2h of raw data for the 1m tier).
 	maxBatchBuckets = 120
@@ -94,6 +103,9 @@ func Open(opts Options) (*Set, error) {
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultInterval
+	}
+	if opts.LateWindow <= 0 {
+		opts.LateWindow = DefaultLateWindow
 	}
 	s := &Set{opts: opts}
 	for _, r := range opts.Config.Retention {
@@ -193,6 +205,9 @@ func (s *Set) Run(ctx context.Context) error {
 				if !advanced || ctx.Err() != nil {
 					break
 				}
+			}
+			if err := s.audit(ctx, t); err != nil && ctx.Err() == nil {
+				s.opts.Logger.Error("count late samples", "tier", t.Name(), "err", err)
 			}
 		}
 		if now := s.opts.Now(); now.Sub(lastSweep) >= time.Hour {
@@ -541,4 +556,76 @@ func floorTo(ms, res int64) int64 {
 		q--
 	}
 	return q * res
+}
+
+// audit counts the raw float samples the tier missed because they arrived
+// after the watermark had passed their bucket: over the buckets that have
+// just become LateWindow old (each once, from the first round on; the
+// count is since gmc started), the raw samples that are not staleness
+// markers less the tier's count aggregate, per series. Native histograms
+// are not counted (the tier keeps no count of them).
+func (s *Set) audit(ctx context.Context, t *Tier) error {
+	hi := min(floorTo(s.opts.Now().Add(-s.opts.LateWindow).UnixMilli(), t.res), t.Watermark())
+	lo := t.audited.Load()
+	if lo < 0 || hi < lo {
+		// The first round: audit from here on.
+		t.audited.Store(max(hi, lo))
+		return nil
+	}
+	hi = min(hi, lo+maxBatchBuckets*t.res)
+	if hi <= lo {
+		return nil
+	}
+	tierCount := map[uint64]float64{}
+	tq, err := t.db.Querier(lo+1, hi)
+	if err != nil {
+		return fmt.Errorf("open tier querier: %w", err)
+	}
+	defer tq.Close()
+	ts := tq.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCount))
+	for ts.Next() {
+		it := ts.At().Iterator(nil)
+		h := withoutAgg(ts.At().Labels()).Hash()
+		for vt := it.Next(); vt == chunkenc.ValFloat; vt = it.Next() {
+			if tt, v := it.At(); tt > lo && tt <= hi && !math.IsNaN(v) {
+				tierCount[h] += v
+			}
+		}
+	}
+	if err := ts.Err(); err != nil {
+		return fmt.Errorf("read the tier's counts: %w", err)
+	}
+	rq, err := s.opts.Raw.Querier(lo+1, hi)
+	if err != nil {
+		return fmt.Errorf("open raw querier: %w", err)
+	}
+	defer rq.Close()
+	rs := rq.Select(ctx, false, &storage.SelectHints{Start: lo + 1, End: hi}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
+	var raw, missed int64
+	var it chunkenc.Iterator
+	for rs.Next() {
+		it = rs.At().Iterator(it)
+		var n int64
+		for vt := it.Seek(lo + 1); vt == chunkenc.ValFloat; vt = it.Next() {
+			tt, v := it.At()
+			if tt > hi {
+				break
+			}
+			if !value.IsStaleNaN(v) {
+				n++
+			}
+		}
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", rs.At().Labels(), err)
+		}
+		raw += n
+		missed += max(0, n-int64(tierCount[rs.At().Labels().Hash()]))
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("read raw series: %w", err)
+	}
+	t.lateRaw.Add(raw)
+	t.lateMissed.Add(missed)
+	t.audited.Store(hi)
+	return nil
 }

@@ -129,6 +129,10 @@ type Tier struct {
 	db        *storage.TSDB
 	dir       string
 	watermark atomic.Int64
+	// audited is the time (ms) up to which Set.audit has counted the late
+	// samples the tier missed (-1: not yet), lateRaw the raw samples it
+	// counted and lateMissed those of them not in the tier.
+	audited, lateRaw, lateMissed atomic.Int64
 }
 
 // watermarkFile holds a tier's watermark, written atomically after each
@@ -155,6 +159,7 @@ func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
 	}
 	t := &Tier{Level: l, res: res.Milliseconds(), block: block.Milliseconds(), db: db, dir: dir}
 	t.watermark.Store(-1)
+	t.audited.Store(-1)
 	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
 		var w struct {
 			Watermark int64 `json:"watermark_ms"`
@@ -193,6 +198,14 @@ type Stats struct {
 	Series      uint64  `json:"head_series"`
 	Blocks      int     `json:"blocks"`
 	BytesOnDisk int64   `json:"bytes_on_disk"`
+	// Late samples: of the raw float samples in (gmc's start, LateAudited],
+	// LateAuditedSamples were counted and LateMissed of them are not in the
+	// tier, having arrived after the watermark passed their bucket (the job
+	// does not go back; queries over those buckets read the tier without
+	// them). LateAudited is Unix seconds, 0 before the first count.
+	LateAudited        float64 `json:"late_audited_through"`
+	LateAuditedSamples int64   `json:"late_audited_samples"`
+	LateMissed         int64   `json:"late_samples_missed"`
 }
 
 // Stats reports the tier's size and progress.
@@ -202,5 +215,6 @@ func (t *Tier) Stats() Stats {
 		Name: t.Name(), Resolution: t.Resolution.String(), Retention: t.Retention.String(),
 		Watermark: float64(t.Watermark()) / 1000,
 		Series:    db.HeadSeries, Blocks: db.Blocks, BytesOnDisk: db.BytesOnDisk,
+		LateAudited: float64(max(0, t.audited.Load())) / 1000, LateAuditedSamples: t.lateRaw.Load(), LateMissed: t.lateMissed.Load(),
 	}
 }
