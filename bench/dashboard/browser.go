@@ -71,6 +71,8 @@ const probe = `(() => {
       const t = performance.now();
       if (g.drawn == null) {
         g.drawn = t;
+        // In a -timeline trace: where the load ends (cpu.py-style readers sum the main thread up to it).
+        performance.mark('gmc:drawn');
         // What the first refresh waited for: every request so far, in ms since navigation start.
         g.trace = performance.getEntriesByType('resource').map((e) => ({name: e.name, type: e.initiatorType, start: e.startTime, ttfb: e.responseStart, end: e.responseEnd, size: e.transferSize}));
         const nav = performance.getEntriesByType('navigation')[0];
@@ -156,12 +158,16 @@ func (m loadMode) String() string {
 }
 
 // loads is what loadTimes measured: each load's navigation start →
-// charts drawn, the requests of the last load (see traceEntry) and how
-// many renderer processes Chromium started during the measured loads.
+// charts drawn, the requests of the last load (see traceEntry), how many
+// renderer processes Chromium started during the measured loads and, with
+// a timeline, the last load's main-thread CPU.
 type loads struct {
 	times          []time.Duration
 	trace          []traceEntry
 	rendererStarts int
+	// cpu, cpuAfter: each measured load's main-thread CPU to charts drawn
+	// and in the second after (-timeline: every measured load is traced).
+	cpu, cpuAfter []time.Duration
 }
 
 // loadTimes loads u once to warm the cache, then n times more, each a new
@@ -203,7 +209,7 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 		}
 		var rec *recorder
 		var err error
-		if timeline != "" && i == n {
+		if timeline != "" && i > 0 {
 			if rec, err = startTimeline(tctx); err != nil {
 				return nil, err
 			}
@@ -231,8 +237,19 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 			}
 		}
 		if rec != nil {
-			if err := rec.stop(tctx, timeline); err != nil {
+			// The second after the charts are drawn is traced too: work a
+			// page leaves for later (charts off the screen) shows there.
+			time.Sleep(time.Second)
+			file := ""
+			if i == n {
+				file = timeline
+			}
+			if err := rec.stop(tctx, file); err != nil {
 				return nil, err
+			}
+			if c, after, ok := rec.mainCPU(ms); ok {
+				out.cpu = append(out.cpu, c)
+				out.cpuAfter = append(out.cpuAfter, after)
 			}
 		}
 		if i > 0 {

@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last measured load made before its charts were drawn (start, first byte, end)")
 	fs.BoolVar(&o.profile, "profile", false, "profile the main thread of the measured loads (V8's sampler; slows them) and print each page's top functions by self time")
 	fs.BoolVar(&o.loadsOnly, "loads-only", false, "time the page loads only (new tab, same tab, in-app navigation): no Live transfer or cadence figures")
-	fs.StringVar(&o.timeline, "timeline", "", "write a Chrome trace of each page's last load into this directory (DevTools' Performance panel opens it)")
+	fs.StringVar(&o.timeline, "timeline", "", "trace every measured load (the report gives each page's main-thread CPU per load) and write the last one's Chrome trace into this directory (DevTools' Performance panel opens it)")
 	fs.DurationVar(&o.hold, "hold", 0, "measure nothing: seed, keep pushing and hold gmc up this long (for DevTools or /debug/pprof), then stop")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

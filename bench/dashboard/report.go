@@ -85,6 +85,19 @@ func (r *report) print(w io.Writer) {
 			ms(s), verdict(s <= loadBudget), ms(slices.Max(l.same.times)), l.same.rendererStarts, len(l.same.times),
 			ms(n), verdict(n <= loadBudget), ms(slices.Max(l.nav)), ms(loadBudget))
 	}
+	if slices.ContainsFunc(r.loads, func(l pageLoad) bool { return len(l.tab.cpu)+len(l.same.cpu) > 0 }) {
+		fmt.Fprintf(w, "\nMain-thread CPU per load (-timeline: every measured load traced), median (max), navigation start → charts drawn, and in the second after; thread time, so less the scheduler's than the load times:\n\n")
+		fmt.Fprintf(w, "| page | new tab, to drawn | after | same tab, to drawn | after |\n|---|---|---|---|---|\n")
+		cpu := func(ds []time.Duration) string {
+			if len(ds) == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%s (%s)", ms(median(ds)), ms(slices.Max(ds)))
+		}
+		for _, l := range r.loads {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", l.page, cpu(l.tab.cpu), cpu(l.tab.cpuAfter), cpu(l.same.cpu), cpu(l.same.cpuAfter))
+		}
+	}
 	for _, l := range r.loads {
 		if l.tab.trace != nil {
 			printTrace(w, l, r.url)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"sync"
@@ -25,7 +26,8 @@ type recorder struct {
 }
 
 // startTimeline starts tracing in tctx; stop writes the trace to file
-// (JSON that DevTools' Performance panel and Perfetto open).
+// (JSON that DevTools' Performance panel and Perfetto open), unless file
+// is "".
 func startTimeline(tctx context.Context) (*recorder, error) {
 	r := &recorder{done: make(chan struct{})}
 	lctx, cancel := context.WithCancel(tctx)
@@ -57,6 +59,9 @@ func (r *recorder) stop(tctx context.Context, file string) error {
 	case <-time.After(30 * time.Second):
 		return errors.New("trace not complete within 30s")
 	}
+	if file == "" {
+		return nil
+	}
 	f, err := os.Create(file)
 	if err != nil {
 		return err
@@ -77,4 +82,53 @@ func (r *recorder) stop(tctx context.Context, file string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// mainCPU is a traced load's main-thread CPU time (the renderer thread
+// that marked gmc:drawn: the probe marks it when the page is drawn): from
+// the navigation start, drawnMs before the mark, up to it, and over the
+// rest of the trace (the page's work after its charts were drawn). It sums
+// the thread time (tdur) of the thread's top-level tasks, so time the
+// scheduler gave to other processes is not counted, as it is in the load
+// times.
+func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after time.Duration, ok bool) {
+	type event struct {
+		Name string  `json:"name"`
+		Ph   string  `json:"ph"`
+		Pid  int64   `json:"pid"`
+		Tid  int64   `json:"tid"`
+		Ts   float64 `json:"ts"`
+		Tdur float64 `json:"tdur"`
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	evs := make([]event, 0, len(r.events))
+	var mark *event
+	for _, raw := range r.events {
+		var e event
+		if json.Unmarshal(raw, &e) != nil {
+			continue
+		}
+		evs = append(evs, e)
+		if e.Name == "gmc:drawn" && mark == nil {
+			mark = &evs[len(evs)-1]
+		}
+	}
+	if mark == nil {
+		return 0, 0, false
+	}
+	m := *mark
+	start := m.Ts - drawnMs*1000
+	var a, b float64
+	for _, e := range evs {
+		if e.Ph != "X" || e.Name != "RunTask" || e.Pid != m.Pid || e.Tid != m.Tid || e.Ts < start {
+			continue
+		}
+		if e.Ts < m.Ts {
+			a += e.Tdur
+		} else {
+			b += e.Tdur
+		}
+	}
+	return time.Duration(a * float64(time.Microsecond)), time.Duration(b * float64(time.Microsecond)), true
 }
