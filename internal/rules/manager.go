@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,10 @@ type Options struct {
 	// goroutine and must not block.
 	Sink func([]*model.Alert)
 	SLAs []sla.SLA
+	// SLAQueryable, when set, is what the SLA groups read instead of
+	// Queryable: the server's tiered reader that reads a tier over a long
+	// window only when its edge buckets weigh little (see the server).
+	SLAQueryable storage.Queryable
 }
 
 // Manager evaluates the rule groups, keeps alert state and records its
@@ -349,10 +354,23 @@ func New(opts Options) (*Manager, error) {
 		Parser:      ld.parser,
 	}
 	pm := promrules.NewManager(mo)
+	var slaLoaded map[string]*promrules.Group
+	if opts.SLAQueryable != nil && slices.Contains(ids, SLAFile) {
+		// The SLA groups through their own manager: its query function
+		// reads SLAQueryable.
+		smo := *mo
+		smo.QueryFunc = promrules.EngineQueryFunc(engine, opts.SLAQueryable)
+		var errs []error
+		if slaLoaded, errs = promrules.NewManager(&smo).LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, SLAFile); len(errs) > 0 {
+			return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
+		}
+		ids = slices.DeleteFunc(ids, func(id string) bool { return id == SLAFile })
+	}
 	loaded, errs := pm.LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, ids...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
 	}
+	maps.Copy(loaded, slaLoaded)
 	keys := make([]string, 0, len(loaded))
 	for k := range loaded {
 		keys = append(keys, k)

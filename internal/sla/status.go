@@ -293,17 +293,18 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 // window's mean rate where the raw samples count what happened in it; the
 // partial last bucket is aggregated from the raw samples as the query runs
 // (tier.Queryable), so the newest samples count. With buckets at most
-// 1/tierEdgeBuckets of the window, the error ratio differs by under 0.1 %
+// 1/TierEdgeBuckets of the window, the error ratio differs by under 0.1 %
 // unless that one bucket's error ratio is far from the window's
 // (TestTierRatiosEqualRaw: 2.2e-4 relative at most over 12 days of data).
 const (
 	// tierMinWindow is the shortest window read from a tier: shorter
 	// ones read less raw data than a tier saves.
 	tierMinWindow = 24 * time.Hour
-	// tierEdgeBuckets: a tier answers a window at least this many of its
+	// TierEdgeBuckets: a tier answers a window at least this many of its
 	// buckets long (the 1m tier every window of a day and longer, the 1h
-	// tier none under 60 days).
-	tierEdgeBuckets = 1440
+	// tier none under 60 days), here and in the SLA rules (the server's
+	// rules.Options.SLAQueryable).
+	TierEdgeBuckets = 1440
 	// tierMaxLag: a tier whose watermark is further behind is catching up
 	// (after a restart, or new); the raw samples answer meanwhile.
 	tierMaxLag = time.Hour
@@ -329,7 +330,7 @@ func (r *Reporter) ratioTier(w time.Duration, ts time.Time) (string, time.Durati
 	}
 	name := ""
 	for _, t := range r.opts.Tiers.Tiers() { // finest first
-		if time.Duration(t.Resolution)*tierEdgeBuckets > part {
+		if time.Duration(t.Resolution)*TierEdgeBuckets > part {
 			break
 		}
 		if wm := t.Watermark(); wm >= 0 && ts.UnixMilli()-wm <= tierMaxLag.Milliseconds() {

@@ -78,12 +78,25 @@ const (
 type Queryable struct {
 	set      *Set
 	lookback int64
+	// unaligned is the least number of a tier's buckets a range read at an
+	// unaligned time spans (minUnalignedBuckets unless WithUnaligned).
+	unaligned int64
 }
 
 // Queryable returns the transparent reader. lookback is PromQL's lookback
 // delta (5m by default).
 func (s *Set) Queryable(lookbackMs int64) *Queryable {
-	return &Queryable{set: s, lookback: lookbackMs}
+	return &Queryable{set: s, lookback: lookbackMs, unaligned: minUnalignedBuckets}
+}
+
+// WithUnaligned returns a reader like q whose ranges read at unaligned
+// times read a tier only over at least buckets of it (over fewer, the two
+// edge buckets weigh more: an SLA's 30d rule read the 1h tier and lost up
+// to an hour of errors at its window's edge; its rules use 1440).
+func (q *Queryable) WithUnaligned(buckets int64) *Queryable {
+	c := *q
+	c.unaligned = max(buckets, minUnalignedBuckets)
+	return &c
 }
 
 // Querier implements storage.Queryable. The raw querier is opened only
@@ -192,7 +205,7 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 			need := int64(1)
 			switch {
 			case !aligned:
-				need = minUnalignedBuckets
+				need = q.unaligned
 			case agg == AggAvg && hints.Range != t.res:
 				need = minRangeBuckets
 			case agg == AggCounter:
