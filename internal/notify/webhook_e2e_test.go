@@ -44,6 +44,11 @@ receivers:
 		defer mu.Unlock()
 		return len(bodies) == 1
 	})
+	// The server has the body before gmc has the third answer: wait for that
+	// attempt to be counted (a clean-clone CI run read 2 requests here).
+	waitFor(t, "the third attempt counted", func() bool {
+		return h.counter(t, "gmc_notification_requests_total", "channel", "webhook", "receiver", "hook") >= 3
+	})
 	mu.Lock()
 	m, n := bodies[0], calls
 	mu.Unlock()
