@@ -51,7 +51,9 @@ func gmcTarget(bin string) target {
 			// No default rules: they write at now, which would move the head
 			// past the hour's first minutes (too old to append), and their
 			// evaluations would run during the timings (Prometheus runs none).
-			body := "alerting:\n  default_rules: false\nstorage:\n  retention: 400d\n"
+			// Answers compressed as the peers compress theirs (gmc leaves
+			// loopback answers plain by default, query.compress_loopback).
+			body := "alerting:\n  default_rules: false\nquery:\n  compress_loopback: true\nstorage:\n  retention: 400d\n"
 			if !tiers {
 				body += "  downsampling:\n    disabled: true\n"
 			}
