@@ -77,3 +77,41 @@ func TestLateSamplesAreCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestLastBucketBeyondTheFirstWindow: the look-up of a series' last bucket
+// searches 2 h, then 2 days, then the retention before the point asked
+// for; a bucket older than the first window (a 3 h hole) is found, and the
+// answer equals a search of the whole retention at once.
+func TestLastBucketBeyondTheFirstWindow(t *testing.T) {
+	f := newFixture(t)
+	tr := f.set.Tiers()[0]
+	f.catchUp(t, tr)
+	at := t0.Add(rawSpan + 3*time.Hour).UnixMilli()
+	read := func() []float64 {
+		lb := &lastBuckets{t: tr, at: at}
+		defer lb.close()
+		var out []float64
+		for _, inst := range []string{"a", "b"} {
+			c, l, _, _, ok := lb.read(context.Background(), labels.FromStrings("__name__", "c_total", "i", inst))
+			if !ok {
+				t.Fatalf("c_total{i=%q}: no last bucket within the retention", inst)
+			}
+			out = append(out, c, l)
+		}
+		return out
+	}
+	windowed := read()
+	saved := lookBack
+	lookBack = []time.Duration{0}
+	defer func() { lookBack = saved }()
+	whole := read()
+	if len(windowed) != len(whole) {
+		t.Fatalf("windowed %v, whole retention %v", windowed, whole)
+	}
+	for i := range whole {
+		if windowed[i] != whole[i] {
+			t.Errorf("windowed search %v, whole retention %v", windowed, whole)
+			break
+		}
+	}
+}
