@@ -152,11 +152,8 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	var startPnL map[string]float64
+	cfg.Storage.Retention = historyRetention(cfg.Server.DataDir, time.Duration(history), cfg.Storage.Retention)
 	if history > 0 {
-		// Raw samples must outlive the backfilled span.
-		if keep := config.Duration(time.Duration(history) + 24*time.Hour); cfg.Storage.Retention < keep {
-			cfg.Storage.Retention = keep
-		}
 		res, err := backfillHistory(ctx, out, logger, cfg, time.Duration(history), *seed)
 		if err != nil {
 			closeListeners()
@@ -353,6 +350,20 @@ func printBanner(w io.Writer, b bannerInfo) {
 	// killed its wrapper: the demo ran on and was ended uncleanly).
 	fmt.Fprintf(&s, "Ctrl-C, or kill %d (gmc's PID, also in %s), stops everything cleanly.\n\n", b.pid, b.pidFile)
 	io.WriteString(w, s.String())
+}
+
+// historyRetention is the raw retention of a demo over dir: at least a day
+// more than the history it backfills now or backfilled on an earlier run
+// (a restart without --history fell back to the 15d default and deleted
+// half of a 30d history, t-user6 #4).
+func historyRetention(dir string, history time.Duration, retention config.Duration) config.Duration {
+	if prev, ok := demo.WrittenHistory(dir); ok {
+		history = max(history, prev.End.Sub(prev.Start))
+	}
+	if keep := config.Duration(history + 24*time.Hour); history > 0 && retention < keep {
+		return keep
+	}
+	return retention
 }
 
 // historyGap is how long before the demo's start the backfilled history

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/demo"
 )
 
@@ -333,5 +335,32 @@ func TestDemoBadFlags(t *testing.T) {
 	err := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).Run(context.Background(), args)
 	if err == nil || !strings.Contains(err.Error(), "--gateway.listen-address") {
 		t.Errorf("%v: error %v, want one naming the flag", args, err)
+	}
+}
+
+// TestHistoryRetention: a demo keeps the raw samples of the history it
+// writes and of one an earlier run wrote into the same data dir.
+func TestHistoryRetention(t *testing.T) {
+	def := config.Duration(15 * 24 * time.Hour)
+	dir := t.TempDir()
+	if got := historyRetention(dir, 0, def); got != def {
+		t.Errorf("no history: retention %v, want the configured %v", got, def)
+	}
+	if got, want := historyRetention(dir, 30*24*time.Hour, def), config.Duration(31*24*time.Hour); got != want {
+		t.Errorf("--history 30d: retention %v, want %v", got, want)
+	}
+	end := time.Now().Add(-time.Hour)
+	b, err := json.Marshal(demo.HistoryResult{Start: end.Add(-30 * 24 * time.Hour), End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, demo.HistoryMarker), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := historyRetention(dir, 0, def), config.Duration(31*24*time.Hour); got != want {
+		t.Errorf("restart without --history over a 30d history: retention %v, want %v", got, want)
+	}
+	if long := config.Duration(400 * 24 * time.Hour); historyRetention(dir, 0, long) != long {
+		t.Errorf("a longer configured retention was shortened")
 	}
 }

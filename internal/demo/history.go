@@ -92,6 +92,20 @@ type HistoryResult struct {
 	Skipped bool `json:"-"`
 }
 
+// WrittenHistory is what an earlier Backfill wrote into dir, if it did
+// (its HistoryMarker).
+func WrittenHistory(dir string) (HistoryResult, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, HistoryMarker))
+	if err != nil {
+		return HistoryResult{}, false
+	}
+	var prev HistoryResult
+	if json.Unmarshal(b, &prev) != nil {
+		return HistoryResult{}, false
+	}
+	return prev, true
+}
+
 // Backfill writes Span of plausible history of the simulated trading system
 // and its host into Dir as TSDB blocks (one per day, as promtool's
 // create-blocks-from does), so the 7- and 30-day views have data on first
@@ -115,12 +129,9 @@ func Backfill(ctx context.Context, o HistoryOptions) (HistoryResult, error) {
 		return HistoryResult{}, errors.New("backfill: span must be positive")
 	}
 	marker := filepath.Join(o.Dir, HistoryMarker)
-	if b, err := os.ReadFile(marker); err == nil {
-		var prev HistoryResult
-		if json.Unmarshal(b, &prev) == nil {
-			prev.Skipped = true
-			return prev, nil
-		}
+	if prev, ok := WrittenHistory(o.Dir); ok {
+		prev.Skipped = true
+		return prev, nil
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return HistoryResult{}, fmt.Errorf("create data dir %s: %w", o.Dir, err)
