@@ -165,8 +165,11 @@ const NEAR = '200px 0px';
  * legends) are set at once either way.
  */
 class Lazy {
-  constructor(el) {
+  constructor(el, height) {
     this.el = el;
+    // The plot's height from the start: the observer then sees where the
+    // chart will be (empty, every chart of a page was near the screen).
+    el.style.minHeight = height + 'px';
     el.chart = this; // for tests and the console
     this._u = null;
     // pending: the made-later plot's arguments (make's); near: what the
@@ -181,7 +184,12 @@ class Lazy {
   }
 
   get u() {
-    this.draw();
+    if (this.pending) {
+      this.draw();
+      // Made for a reader: its scales and axes at once, not when this
+      // task ends (uPlot commits in a microtask).
+      this._u.batch(() => {});
+    }
     return this._u;
   }
 
@@ -221,7 +229,7 @@ class Lazy {
  */
 export class LineChart extends Lazy {
   constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null, log = false, xRange = null}) {
-    super(h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'}));
+    super(h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'}), height);
     this.unit = unit;
     // log: a log-10 y axis (values ≤ 0 are not drawn); xRange: [from, to]
     // (Unix s) pins the time axis to a window whatever the data cover
@@ -394,7 +402,7 @@ export function logRange(lo, hi) {
  */
 export class HeatmapChart extends Lazy {
   constructor(parent, {id, height = 240}) {
-    super(h('div', {class: 'chart heatmap', 'data-chart': id, 'data-points': '0'}));
+    super(h('div', {class: 'chart heatmap', 'data-chart': id, 'data-points': '0'}), height);
     this.height = height;
     // The colour scale and the readout of the cell under the cursor.
     this.scaleMax = h('span', {class: 'hm-max'}, '');
