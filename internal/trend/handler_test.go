@@ -241,7 +241,7 @@ func TestTrendsFirstHour(t *testing.T) {
 		if math.Abs(ch.Value-c.want) > 1e-9*c.want {
 			t.Errorf("%s: current hour %v (%s), want %v", c.metric, ch.Value, ch.Expr, c.want)
 		}
-		if !strings.Contains(r.Note, "no whole hour") || r.Forecast.Status != "insufficient_history" || !strings.Contains(r.Forecast.Reason, "span 0 h of the 335 h") {
+		if !strings.Contains(r.Note, "no whole hour") || r.Forecast.Status != "insufficient_history" || !strings.Contains(r.Forecast.Reason, "span 0 h of the 323 h") {
 			t.Errorf("%s: note %q, forecast %s", c.metric, r.Note, r.Forecast.Status)
 		}
 	}
