@@ -379,7 +379,7 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cf
 	dir := cfg.Server.DataDir
 	// The SLAs' recording rules are backfilled over the history too.
 	now := time.Now()
-	o := demo.HistoryOptions{Dir: dir, End: now.Add(-historyGap), Join: now, Span: span, Seed: seed, Logger: logger.With("component", "demo-history"), SLAs: cfg.SLAs}
+	o := demo.HistoryOptions{Dir: dir, End: now.Add(-historyGap), Span: span, Seed: seed, Logger: logger.With("component", "demo-history"), SLAs: cfg.SLAs}
 	o.Host, _ = os.Hostname()
 	if u, err := disk.UsageWithContext(ctx, "/"); err == nil {
 		// As the agent reports them: avail is u.Free, free u.Total - u.Used.

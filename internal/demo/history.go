@@ -42,18 +42,16 @@ type HistoryOptions struct {
 	// Dir is gmc's TSDB data dir (the server's data_dir), before the server
 	// opens it.
 	Dir string
-	// End is where the history stops (the server's start); Span how far
+	// End is where the history stops (the server's start; the demo's live
+	// desk starts 1h10m later), its order and message rates there the live
+	// desk's (DefaultOrdersPerSecond, DefaultMarketDataRate) and larger or
+	// smaller by the desk's daily and weekly pattern before; Span how far
 	// back it reaches; Interval the spacing of samples (default 1m).
 	End      time.Time
 	Span     time.Duration
 	Interval time.Duration
-	// Join is when the live desk starts (zero: End): the history's order
-	// and message rates are the live desk's (DefaultOrdersPerSecond,
-	// DefaultMarketDataRate) at Join's hour of the week, and larger or
-	// smaller by the desk's daily and weekly pattern elsewhere.
-	Join   time.Time
-	Seed   int64
-	Logger *slog.Logger
+	Seed     int64
+	Logger   *slog.Logger
 	// Host is the agent's instance label (the host name) and RootDevice,
 	// RootFSType, RootAvail, RootSize, MemAvailable, MemTotal describe the
 	// host now, so the backfilled host series end where the live agent's
@@ -111,7 +109,7 @@ func WrittenHistory(dir string) (HistoryResult, bool) {
 // create-blocks-from does), so the 7- and 30-day views have data on first
 // start. The load follows a trading week (deskLoad): a desk trading round
 // the clock, busiest in the US session (13:30-20:00 UTC), quieter at night
-// and at weekends, ~1% growth a week, at the live desk's rates at Join;
+// and at weekends, ~1% growth a week, at the live desk's rates at End;
 // the order latencies have the live desk's distributions (liveLatency),
 // slightly slower when busy; the root filesystem fills slowly towards
 // today's free space.
@@ -189,18 +187,18 @@ type historyGen struct {
 	series []histSeries
 	native []nativeSeries
 	pnl    map[string]float64 // each account's PnL so far
-	// joinLoad is deskLoad at Join: a rate at load l is the live desk's
-	// times l/joinLoad.
-	joinLoad float64
+	// endLoad is deskLoad at End: a rate at load l is the live desk's
+	// times l/endLoad, so the history's last values are the live desk's
+	// first. Normalised at the live desk's start (1h10m later in the demo)
+	// instead, a history ending on Friday 23:00 was 1.28× the live rates
+	// of Saturday 00:14 and stepped down at the join, gateway orders
+	// 3,826 → 2,980/s (t-user6 #1).
+	endLoad float64
 }
 
 func newHistoryGen(o HistoryOptions) *historyGen {
 	g := &historyGen{o: o, rng: rand.New(rand.NewPCG(uint64(o.Seed), 17)), pnl: map[string]float64{}}
-	join := o.Join
-	if join.IsZero() {
-		join = o.End
-	}
-	g.joinLoad = deskLoad(join, join)
+	g.endLoad = deskLoad(o.End, o.End)
 	// The live pushes and the scraped market-data carry the host label
 	// (the SDK's default, the host name): so do their histories, and a
 	// series does not split at the history's end.
@@ -223,8 +221,8 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 		}})
 	}
 	// The live desk's rate at load l (deskLoad): its rate now times
-	// l/joinLoad, so the history ends at the live desk's rates.
-	live := func(rate, load float64) float64 { return rate * load / g.joinLoad }
+	// l/endLoad, so the history ends at the live desk's rates.
+	live := func(rate, load float64) float64 { return rate * load / g.endLoad }
 	// Orders through the gateway, the engine and the risk checks, and each
 	// strategy's round trips, with the latency histogram each records (the
 	// SDK's native and classic buckets).
@@ -342,7 +340,7 @@ const nativeSchema = 4
 // addLatency adds svc's gmc_order_latency_seconds, native and classic
 // (as the SDK pushes both): the shape's latencies at perSecond(load)
 // orders a second, a little slower when busy (the median 1.15x at the
-// busiest hour against 0.85+0.15·load there, as 1 at Join's load).
+// busiest hour against 0.85+0.15·load there, as 1 at End's load).
 func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labels.Labels, svc string, shape latencyShape, perSecond func(load float64) float64) {
 	bounds := append(sdk.DefaultLatencyBuckets(), math.Inf(1))
 	counts := make([]float64, len(bounds))
@@ -357,7 +355,7 @@ func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labe
 		}
 		lastT = t
 		orders := math.Round(perSecond(load) * dt)
-		k := (0.85 + 0.15*load) / (0.85 + 0.15*g.joinLoad) * math.Exp(0.05*g.rng.NormFloat64())
+		k := (0.85 + 0.15*load) / (0.85 + 0.15*g.endLoad) * math.Exp(0.05*g.rng.NormFloat64())
 		for i, b := range bounds {
 			counts[i] += math.Round(orders * shape.cdf(b, k))
 		}
@@ -701,7 +699,7 @@ func (g *historyGen) addExposure(pushed func(svc, name string, kv ...string) lab
 // 0.65 in the European morning, 0.45 at night, weekends at 0.45 of a
 // weekday, ramping in and out over about an hour (no steps), and ~1%
 // growth a week towards ref. The history's rates are the live desk's times
-// deskLoad(t)/deskLoad(Join): the old 0.08 nights and 0.15 weekends, taken
+// deskLoad(t)/deskLoad(End): the old 0.08 nights and 0.15 weekends, taken
 // as shares of the live rate, made Friday night's history 240/s against
 // the live desk's 2.9k/s (t-user5 #6).
 func deskLoad(t, ref time.Time) float64 {
