@@ -260,9 +260,9 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 	for _, w := range s.RecordedWindows() {
 		q := s.ErrorsRate(w) + " / " + s.TotalRate(w)
 		qa := r.opts.Queryable
-		if name, part := r.ratioTier(w, ts); name != "" {
+		if t := r.ratioTier(w, ts); t != nil {
 			var err error
-			if q, err = onTier(s.ErrorsRate(part)+" / "+s.TotalRate(part), name); err != nil {
+			if q, err = onTier(q, t.Name()); err != nil {
 				return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
 			}
 			qa = r.tiered
@@ -310,34 +310,24 @@ const (
 	tierMaxLag = time.Hour
 )
 
-// ratioTier names the tier the error ratio over window w at ts reads and
-// the range it reads, or "" for the raw samples. The range is the part of
-// the window the raw data reaches (from the oldest raw sample on, in whole
-// minutes), so a tier, kept longer than the raw data, counts no more than
-// the raw samples would.
-func (r *Reporter) ratioTier(w time.Duration, ts time.Time) (string, time.Duration) {
+// ratioTier returns the tier the error ratio over window w at ts reads,
+// or nil for the raw samples. The tier reads the whole window, also where
+// it is kept longer than the raw data (the default raw retention is 15
+// days, the 1m tier's 90): Coverage then counts the tier's data.
+func (r *Reporter) ratioTier(w time.Duration, ts time.Time) *tier.Tier {
 	if r.tiered == nil || w < tierMinWindow {
-		return "", 0
+		return nil
 	}
-	first, err := r.opts.Tiers.RawStart()
-	if err != nil || first > ts.UnixMilli() {
-		return "", 0
-	}
-	// In whole minutes, as FormatWindow prints ranges.
-	part := min(w, (time.Duration(ts.UnixMilli()-first) * time.Millisecond).Truncate(time.Minute))
-	if part < tierMinWindow {
-		return "", 0
-	}
-	name := ""
+	var out *tier.Tier
 	for _, t := range r.opts.Tiers.Tiers() { // finest first
-		if time.Duration(t.Resolution)*TierEdgeBuckets > part {
+		if time.Duration(t.Resolution)*TierEdgeBuckets > w {
 			break
 		}
 		if wm := t.Watermark(); wm >= 0 && ts.UnixMilli()-wm <= tierMaxLag.Milliseconds() {
-			name = t.Name()
+			out = t
 		}
 	}
-	return name, part
+	return out
 }
 
 // onTier forces every selector of the PromQL expression q onto the named
@@ -360,8 +350,12 @@ func onTier(q, name string) (string, error) {
 // Coverage returns, for each of the SLA's windows and its burn alerts' long
 // windows, the part of it (0…1) that holds data: the time within it that
 // some sample of the indicator's total series covers, a sample covering
-// the lookback (5m) after it, as PromQL sees it. A hole in the data counts
-// as uncovered, however old the oldest sample.
+// the lookback (5m) after it, as PromQL sees it. A window whose ratio reads
+// a tier (ratioTier) counts the data that ratio reads instead: the tier's
+// samples up to its watermark, each covering its bucket at least, and the
+// raw ones after it: a 30d window is covered by the 1m tier's 30 days when
+// the raw samples are kept 15. A hole in the data counts as uncovered,
+// however old the oldest sample.
 func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[string]float64, error) {
 	var sels [][]*labels.Matcher
 	for _, vs := range s.totalMatchers() {
@@ -371,19 +365,75 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 		return nil, fmt.Errorf("sla %s: no series selector in its total %s", s.Name, s.TotalRate(time.Minute))
 	}
 	wins := s.coverageWindows()
-	longest := slices.Max(wins)
 	end := ts.UnixMilli()
-	// A sample up to a lookback before a window covers its start.
-	spans, err := span.Read(ctx, r.opts.Queryable, sels, ts.Add(-longest).Add(-coverageLookback).UnixMilli(), end, coverageLookback.Milliseconds())
-	if err != nil {
-		return nil, fmt.Errorf("coverage of sla %s: %w", s.Name, err)
+	// The raw samples over the longest window a raw ratio reads, the
+	// tiers' over the longest each is read for.
+	rawLongest := time.Duration(0)
+	tierLongest := map[*tier.Tier]time.Duration{}
+	for _, w := range wins {
+		if t := r.ratioTier(w, ts); t != nil {
+			tierLongest[t] = max(tierLongest[t], w)
+		} else {
+			rawLongest = max(rawLongest, w)
+		}
+	}
+	var rawSpans [][2]int64
+	if rawLongest > 0 {
+		var err error
+		// A sample up to a lookback before a window covers its start.
+		if rawSpans, err = span.Read(ctx, r.opts.Queryable, sels, ts.Add(-rawLongest).Add(-coverageLookback).UnixMilli(), end, coverageLookback.Milliseconds()); err != nil {
+			return nil, fmt.Errorf("coverage of sla %s: %w", s.Name, err)
+		}
+	}
+	tierSpans := map[*tier.Tier][][2]int64{}
+	for t, w := range tierLongest {
+		reach := max(coverageLookback, time.Duration(t.Resolution))
+		sp, err := span.Read(ctx, tierReader{qa: r.tiered, name: t.Name()}, sels, ts.Add(-w).Add(-reach).UnixMilli(), end, reach.Milliseconds())
+		if err != nil {
+			return nil, fmt.Errorf("coverage of sla %s from tier %s: %w", s.Name, t.Name(), err)
+		}
+		tierSpans[t] = sp
 	}
 	out := map[string]float64{}
 	for _, w := range wins {
+		spans := rawSpans
+		if t := r.ratioTier(w, ts); t != nil {
+			spans = tierSpans[t]
+		}
 		held := span.Covered(spans, ts.Add(-w).UnixMilli(), end)
 		out[FormatWindow(w)] = min(1, float64(held)/float64(w.Milliseconds()))
 	}
 	return out, nil
+}
+
+// tierReader is a storage.Queryable over the transparent reader whose
+// selects read one tier's last value per bucket up to its watermark and
+// the raw samples after it aggregated the same way (tier.Queryable.Select):
+// the data a ratio read from that tier counts.
+type tierReader struct {
+	qa   storage.Queryable
+	name string
+}
+
+func (t tierReader) Querier(mint, maxt int64) (storage.Querier, error) {
+	q, err := t.qa.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return tierQuerier{Querier: q, name: t.name, mint: mint, maxt: maxt}, nil
+}
+
+type tierQuerier struct {
+	storage.Querier
+	name       string
+	mint, maxt int64
+}
+
+// Select reads the selector from the tier (without hints the transparent
+// reader reads raw samples).
+func (q tierQuerier) Select(ctx context.Context, sortSeries bool, _ *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	ms = append(slices.Clip(ms), labels.MustNewMatcher(labels.MatchEqual, tier.TierLabel, q.name))
+	return q.Querier.Select(ctx, sortSeries, &storage.SelectHints{Start: q.mint, End: q.maxt}, ms...)
 }
 
 // coverageWindows are the SLA's windows and its burn alerts' long and

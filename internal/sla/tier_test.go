@@ -201,7 +201,10 @@ func TestTierRatiosEqualRaw(t *testing.T) {
 			}
 			for _, w := range s.RecordedWindows() {
 				k := FormatWindow(w)
-				name, _ := tiered.ratioTier(w, now)
+				name := ""
+				if tr := tiered.ratioTier(w, now); tr != nil {
+					name = tr.Name()
+				}
 				if (name == "1m") != (w >= tierMinWindow) {
 					t.Fatalf("%s over %s read tier %q", s.Name, k, name)
 				}
@@ -312,4 +315,100 @@ func BenchmarkErrorRatios(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestCoverageFromTier: a store keeps its raw samples 10 days and the 1m
+// tier 31 (the default raw retention is 15 days, the 1m tier's 90), with a
+// 2-day hole 25 days ago in the raw data and so in the tier. A 20d window,
+// whose ratio reads the tier, is covered by the tier's data and judged (the
+// raw samples alone cover 10d of it: "not judged"); the 30d window is
+// covered 28 days of 30, the hole counted as uncovered, and not judged; the
+// 1h window reads and counts raw samples.
+func TestCoverageFromTier(t *testing.T) {
+	dir := t.TempDir()
+	db, err := gmcstorage.Open(gmcstorage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	end := time.Date(2026, 11, 20, 14, 7, 31, 0, time.UTC)
+	holeFrom, holeTo := end.Add(-25*24*time.Hour), end.Add(-23*24*time.Hour)
+	ok := labels.FromStrings("__name__", "gmc_orders_total", "service", "gw", "result", "success")
+	bad := labels.FromStrings("__name__", "gmc_orders_total", "service", "gw", "result", "reject")
+	var refs [2]storage.SeriesRef
+	app := db.AppenderV2(context.Background())
+	for ts, v := end.Add(-31*24*time.Hour), 0.0; !ts.After(end); ts, v = ts.Add(time.Minute), v+10_000 {
+		if !ts.Before(holeFrom) && ts.Before(holeTo) {
+			continue
+		}
+		for i, x := range []float64{0.9995 * v, 0.0005 * v} {
+			if refs[i], err = app.Append(refs[i], []labels.Labels{ok, bad}[i], 0, ts.UnixMilli(), x, nil, nil, storage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tier.Config{}
+	cfg.Normalise()
+	set, err := tier.Open(tier.Options{Config: cfg, Dir: dir, Raw: db, Now: func() time.Time { return end }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	ctx := context.Background()
+	tr := set.Tiers()[0] // 1m: the 1h tier serves no window under 60 days
+	for range 10_000 {
+		moved, err := set.Step(ctx, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !moved {
+			break
+		}
+	}
+	// The raw samples older than 10 days go, as retention would delete them.
+	if err := db.Delete(ctx, 0, end.Add(-10*24*time.Hour).UnixMilli(), labels.MustNewMatcher(labels.MatchEqual, "__name__", "gmc_orders_total")); err != nil {
+		t.Fatal(err)
+	}
+	q, err := query.New(query.Options{Queryable: db, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := SLA{Name: "gw", Service: "gw", Objective: 99.9, Indicator: Indicator{Ratio: &Ratio{}},
+		Windows: []Duration{Duration(time.Hour), Duration(20 * 24 * time.Hour), Duration(30 * 24 * time.Hour)}}
+	s.Normalise()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	opts := ReporterOptions{SLAs: []SLA{s}, Engine: q.Engine(), Queryable: db, Now: func() time.Time { return end }}
+	rawCov, err := NewReporter(opts).Coverage(ctx, s, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := rawCov["20d"]; c < 0.49 || c > 0.51 {
+		t.Fatalf("raw coverage of 20d = %v, want 10d of 20 (the older raw samples are deleted)", c)
+	}
+	opts.Tiers = set
+	tiered := NewReporter(opts)
+	st := tiered.StatusContext(ctx)[0]
+	if st.Error != "" {
+		t.Fatal(st.Error)
+	}
+	want := map[string]float64{"1h": 1, "20d": 1, "30d": 28.0 / 30}
+	for _, ws := range st.Windows {
+		w := want[ws.Window]
+		if ws.Coverage == nil || math.Abs(*ws.Coverage-w) > 0.002 {
+			t.Errorf("coverage over %s: %v, want %v", ws.Window, ws.Coverage, w)
+		}
+		judged := w >= MinCoverage
+		if (ws.Met != nil) != judged || ws.Achievement == nil || math.Abs(*ws.Achievement-99.95) > 0.001 {
+			t.Errorf("over %s: met %v, achievement %v, note %q; want judged %v, 99.95 %%", ws.Window, ws.Met, ws.Achievement, ws.Note, judged)
+		}
+	}
+	if st.State != "ok" {
+		t.Errorf("state %s (%s), want ok", st.State, st.Reason)
+	}
+	t.Logf("coverage from the tier 20d %.4f, 30d %.4f (raw samples alone: %.4f, %.4f); %s", *st.Windows[1].Coverage, *st.Windows[2].Coverage, rawCov["20d"], rawCov["30d"], st.Windows[2].Note)
 }
