@@ -53,13 +53,17 @@ function slaCard(s) {
   // it showed "burning" beside "burning (page)"); a violated one that also
   // burns says both, two facts.
   const sev = s.burning === 'page' ? 'bad' : 'warn';
-  const state = s.state === 'burning' ? pill(sev, `burning${s.burning ? ` (${s.burning})` : ''}`)
+  const state = s.state === 'burning' ? pill(sev, `burning${s.burning ? ` (${s.burning})` : ''}`, 'the SLAErrorBudgetBurn alert firing for this SLA')
     : pill(s.state === 'ok' ? 'up' : s.state === 'no_data' || s.state === 'not_judged' ? 'unknown' : 'down', s.state.replace('_', ' '));
   const burning = s.burning && s.state !== 'burning' ? pill(sev, `burning (${s.burning})`) : null;
   // A burning SLA keeps the coverage caveat a not-judged one gives (only
   // not_judged carries a reason): no window judged, its first note.
+  // The burn is the alert's (short windows); the windows' achievement is
+  // another fact: said as not judged yet, not as "burning … not judged"
+  // (t-user6 #3).
   const ws = s.windows || [];
-  const caveat = s.reason || (ws.length && ws.every((x) => x.met == null) ? (ws.find((x) => x.note) || {}).note : '');
+  const note = ws.length && ws.every((x) => x.met == null) ? (ws.find((x) => x.note) || {}).note || '' : '';
+  const caveat = s.reason || (note && s.state === 'burning' ? `achievement not judged yet: ${note.replace(/: not judged$/, '')}` : note);
   c.body.append(
     h('div', {class: 'row'}, state, burning,
       caveat ? h('span', {class: 'muted', 'data-reason': ''}, caveat) : null,

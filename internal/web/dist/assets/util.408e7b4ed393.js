@@ -146,8 +146,8 @@ export function clock(d) {
 }
 
 /** pill renders a state as a coloured badge. */
-export function pill(state, text) {
-  return h('span', {class: 'pill pill-' + String(state || 'unknown').toLowerCase()}, text || state || 'unknown');
+export function pill(state, text, title) {
+  return h('span', {class: 'pill pill-' + String(state || 'unknown').toLowerCase(), title: title || null}, text || state || 'unknown');
 }
 
 /** kpi is a headline tile; raw (a number) is kept in data-value for tests and tooling. */
