@@ -18,6 +18,18 @@ import (
 	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
+// ordersSLA is the SLA both tests configure: 99 % of service me's requests
+// without an error.
+const ordersSLA = `slas:
+  - name: orders
+    service: me
+    objective: 99
+    indicator:
+      ratio:
+        errors: 'app_errors_total{service="me"}'
+        total: 'app_requests_total{service="me"}'
+`
+
 // TestSLAStatusAgreesWithBurnAlert: the SLA page and the Overview's tile
 // said "not judged" for up to ~50 s after SLAErrorBudgetBurn paged
 // (t-user5 #4). /sla computed the burn condition apart from the alert: the
@@ -35,15 +47,7 @@ func TestSLAStatusAgreesWithBurnAlert(t *testing.T) {
 alerting:
   evaluation_interval: 1h
   default_rules: false
-slas:
-  - name: orders
-    service: me
-    objective: 99
-    indicator:
-      ratio:
-        errors: 'app_errors_total{service="me"}'
-        total: 'app_requests_total{service="me"}'
-`))
+` + ordersSLA))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,17 +223,7 @@ func TestSLABackfillOverStoredData(t *testing.T) {
 	}
 	stop()
 
-	base, _ = start(`
-alerting: {default_rules: false}
-slas:
-  - name: orders
-    service: me
-    objective: 99
-    indicator:
-      ratio:
-        errors: 'app_errors_total{service="me"}'
-        total: 'app_requests_total{service="me"}'
-`)
+	base, _ = start("alerting: {default_rules: false}\n" + ordersSLA)
 	at := now.Add(-2 * time.Hour).Truncate(time.Minute)
 	value := func(q string) string {
 		code, body := do(t, "GET", fmt.Sprintf("%s/api/v1/query?query=%s&time=%d", base, url.QueryEscape(q), at.Unix()), "", nil)
