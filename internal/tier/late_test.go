@@ -76,6 +76,31 @@ func TestLateSamplesAreCounted(t *testing.T) {
 			t.Errorf("tier %s: raw count %v, tier count %v + %d missed; audit counted %d raw samples", tr.Name(), r, c, n, st.LateAuditedSamples)
 		}
 	}
+	// The counts are kept with the watermark: after a restart they are
+	// what they were (they restarted from 0), and the audit goes on from
+	// where it was, not from the new start.
+	before := map[string]Stats{}
+	for _, tr := range f.set.Tiers() {
+		before[tr.Name()] = tr.Stats()
+	}
+	f.set.Close()
+	f.now = f.now.Add(40 * time.Minute) // an hour's bucket more is LateWindow old
+	f.open(t)
+	for _, tr := range f.set.Tiers() {
+		b := before[tr.Name()]
+		st := tr.Stats()
+		if st.LateMissed != b.LateMissed || st.LateAuditedSamples != b.LateAuditedSamples || st.LateAudited != b.LateAudited {
+			t.Errorf("tier %s after a restart: %d of %d missed through %v, before it %d of %d through %v", tr.Name(),
+				st.LateMissed, st.LateAuditedSamples, st.LateAudited, b.LateMissed, b.LateAuditedSamples, b.LateAudited)
+		}
+		if err := f.set.audit(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		st = tr.Stats()
+		if st.LateAudited <= b.LateAudited || st.LateMissed != n {
+			t.Errorf("tier %s: the audit after a restart reached %v (before it %v), %d missed; want it past, %d", tr.Name(), st.LateAudited, b.LateAudited, st.LateMissed, n)
+		}
+	}
 }
 
 // TestLastBucketBeyondTheFirstWindow: the look-up of a series' last bucket

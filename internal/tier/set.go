@@ -224,6 +224,26 @@ func (s *Set) Run(ctx context.Context) error {
 	}
 }
 
+// WaitCaughtUp returns once the finest tier's watermark is within of now
+// (at once without tiers), or ctx's error; it looks every Interval.
+func (s *Set) WaitCaughtUp(ctx context.Context, within time.Duration) error {
+	if s == nil || len(s.tiers) == 0 {
+		return nil
+	}
+	tick := time.NewTicker(s.opts.Interval)
+	defer tick.Stop()
+	for {
+		if wm := s.tiers[0].Watermark(); wm >= 0 && s.opts.Now().Add(-within).UnixMilli() <= wm {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
 // Step aggregates one batch of raw data into t, past its watermark; it
 // reports whether the watermark moved.
 func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
@@ -242,7 +262,7 @@ func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
 	if wm >= cutoff {
 		return false, nil
 	}
-	to := min(wm+maxBatchBuckets*t.res, cutoff)
+	to := min(wm+t.batchSpan(), cutoff)
 	n, err := s.downsample(ctx, t, wm, to)
 	if err != nil {
 		return false, fmt.Errorf("tier %s, (%s, %s]: %w", t.Name(), time.UnixMilli(wm).UTC().Format(time.RFC3339), time.UnixMilli(to).UTC().Format(time.RFC3339), err)
@@ -260,6 +280,22 @@ func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
 	}
 	s.opts.Logger.Debug("downsampled", "tier", t.Name(), "to", time.UnixMilli(to).UTC(), "samples", n)
 	return true, nil
+}
+
+// batchSpan is the span (ms) of one batch of the job: maxBatchBuckets
+// buckets, but no more than the tier's out-of-order window (whole buckets,
+// at least one). A batch commits every commitEvery samples, series after
+// series: a commit moves the head's newest sample to the batch's end, and a
+// later series' first buckets must then still be within the window behind
+// it, else the TSDB refuses them as too old. With 120 buckets the 1h tier's
+// batch spanned 5 days: in a catch-up of a store with more than ~240
+// series (200,000 samples), every batch failed after its first commit
+// ("too old sample", t-user6 #5, `gmc demo --history 30d`), and every
+// retry failed at its first series, whose buckets that commit had kept:
+// the 1h tier's watermark never moved, and what raw retention deleted
+// before it did never reached the tier kept 2 years.
+func (t *Tier) batchSpan() int64 {
+	return max(t.res, min(maxBatchBuckets*t.res, oooWindow.Milliseconds()/t.res*t.res))
 }
 
 // downsample writes the aggregates of the raw samples in (from, to] into t.
@@ -589,17 +625,20 @@ func floorTo(ms, res int64) int64 {
 
 // audit counts the raw float samples the tier missed because they arrived
 // after the watermark had passed their bucket: over the buckets that have
-// just become LateWindow old (each once, from the first round on; the
-// count is since gmc started), the raw samples that are not staleness
-// markers less the tier's count aggregate, per series. Native histograms
-// are not counted (the tier keeps no count of them).
+// just become LateWindow old (each once, from the tier's first round on;
+// the counts and how far they reach are kept with the watermark, so a
+// restart goes on where the audit was), the raw samples that are not
+// staleness markers less the tier's count aggregate, per series. Native
+// histograms are not counted (the tier keeps no count of them).
 func (s *Set) audit(ctx context.Context, t *Tier) error {
 	hi := min(floorTo(s.opts.Now().Add(-s.opts.LateWindow).UnixMilli(), t.res), t.Watermark())
 	lo := t.audited.Load()
-	if lo < 0 || hi < lo {
-		// The first round: audit from here on.
-		t.audited.Store(max(hi, lo))
-		return nil
+	if lo < 0 {
+		// The tier's first round: audit from here on.
+		if hi < 0 {
+			return nil
+		}
+		return t.setAudited(hi, 0, 0)
 	}
 	hi = min(hi, lo+maxBatchBuckets*t.res)
 	if hi <= lo {
@@ -653,8 +692,5 @@ func (s *Set) audit(ctx context.Context, t *Tier) error {
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("read raw series: %w", err)
 	}
-	t.lateRaw.Add(raw)
-	t.lateMissed.Add(missed)
-	t.audited.Store(hi)
-	return nil
+	return t.setAudited(hi, raw, missed)
 }

@@ -135,9 +135,25 @@ type Tier struct {
 	audited, lateRaw, lateMissed atomic.Int64
 }
 
-// watermarkFile holds a tier's watermark, written atomically after each
-// batch: the job resumes from it after a restart.
+// watermarkFile holds a tier's state, written atomically after each batch
+// and each round of the late-sample audit: the watermark, from which the
+// job resumes after a restart, and the audit's progress and counts, which
+// go on from where they were.
 const watermarkFile = "watermark.json"
+
+// oooWindow is a tier's out-of-order window: how far behind its head's
+// newest sample the TSDB still takes one.
+const oooWindow = 24 * time.Hour
+
+// state is the content of watermarkFile. The late_* fields are absent in
+// files written before they were kept (the audit then starts afresh).
+type state struct {
+	Watermark   int64  `json:"watermark_ms"`
+	Time        string `json:"watermark"`
+	LateAudited *int64 `json:"late_audited_ms,omitempty"`
+	LateRaw     int64  `json:"late_audited_samples"`
+	LateMissed  int64  `json:"late_samples_missed"`
+}
 
 // openTier opens (or creates) the tier's TSDB in dir.
 func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
@@ -150,8 +166,8 @@ func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
 		Dir: dir, Retention: retention, Logger: logger,
 		// A tier is written behind a watermark, batch after batch, series
 		// after series: the out-of-order window lets a batch span more than
-		// the head.
-		OutOfOrderWindow: 24 * time.Hour,
+		// the head (Tier.batchSpan keeps a batch inside it).
+		OutOfOrderWindow: oooWindow,
 		MinBlockDuration: block,
 	})
 	if err != nil {
@@ -161,14 +177,17 @@ func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
 	t.watermark.Store(-1)
 	t.audited.Store(-1)
 	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
-		var w struct {
-			Watermark int64 `json:"watermark_ms"`
-		}
-		if err := json.Unmarshal(b, &w); err != nil {
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, watermarkFile), err)
 		}
-		t.watermark.Store(w.Watermark)
+		t.watermark.Store(st.Watermark)
+		if st.LateAudited != nil {
+			t.audited.Store(*st.LateAudited)
+			t.lateRaw.Store(st.LateRaw)
+			t.lateMissed.Store(st.LateMissed)
+		}
 	}
 	return t, nil
 }
@@ -178,15 +197,35 @@ func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
 func (t *Tier) Watermark() int64 { return t.watermark.Load() }
 
 func (t *Tier) setWatermark(ms int64) error {
-	b, _ := json.Marshal(struct {
-		Watermark int64  `json:"watermark_ms"`
-		Time      string `json:"watermark"`
-	}{ms, time.UnixMilli(ms).UTC().Format(time.RFC3339)})
-	if err := atomicfile.Write(filepath.Join(t.dir, watermarkFile), b, 0o644); err != nil {
+	if err := t.save(ms, t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load()); err != nil {
 		return err
 	}
 	t.watermark.Store(ms)
 	return nil
+}
+
+// setAudited records a round of the late-sample audit: audited through ms,
+// raw and missed more samples counted.
+func (t *Tier) setAudited(ms, raw, missed int64) error {
+	raw += t.lateRaw.Load()
+	missed += t.lateMissed.Load()
+	if err := t.save(t.Watermark(), ms, raw, missed); err != nil {
+		return err
+	}
+	t.lateRaw.Store(raw)
+	t.lateMissed.Store(missed)
+	t.audited.Store(ms)
+	return nil
+}
+
+// save writes the tier's state to watermarkFile.
+func (t *Tier) save(watermark, audited, raw, missed int64) error {
+	st := state{Watermark: watermark, Time: time.UnixMilli(watermark).UTC().Format(time.RFC3339), LateRaw: raw, LateMissed: missed}
+	if audited >= 0 {
+		st.LateAudited = &audited
+	}
+	b, _ := json.Marshal(st)
+	return atomicfile.Write(filepath.Join(t.dir, watermarkFile), b, 0o644)
 }
 
 // Stats is a tier's state for /system/status.
@@ -198,11 +237,14 @@ type Stats struct {
 	Series      uint64  `json:"head_series"`
 	Blocks      int     `json:"blocks"`
 	BytesOnDisk int64   `json:"bytes_on_disk"`
-	// Late samples: of the raw float samples in (gmc's start, LateAudited],
-	// LateAuditedSamples were counted and LateMissed of them are not in the
-	// tier, having arrived after the watermark passed their bucket (the job
-	// does not go back; queries over those buckets read the tier without
-	// them). LateAudited is Unix seconds, 0 before the first count.
+	// Late samples: of the raw float samples from the first audit on (the
+	// tier's first round of its job, or of the first gmc that kept the
+	// counts) through LateAudited, LateAuditedSamples were counted and
+	// LateMissed of them are not in the tier, having arrived after the
+	// watermark passed their bucket (the job does not go back; queries
+	// over those buckets read the tier without them). The counts are kept
+	// with the watermark and go on across restarts. LateAudited is Unix
+	// seconds, 0 before the first count.
 	LateAudited        float64 `json:"late_audited_through"`
 	LateAuditedSamples int64   `json:"late_audited_samples"`
 	LateMissed         int64   `json:"late_samples_missed"`
