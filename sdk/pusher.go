@@ -77,6 +77,9 @@ type PusherOptions struct {
 	MaxRetryBackoff time.Duration
 	// FlushTimeout is how long Run keeps sending after its context ends;
 	// what is left then stays in the spool. DefaultFlushTimeout when zero.
+	// An attempt still in flight at that moment is let finish (within
+	// Timeout) so that its answer decides: a request gmc acknowledged is
+	// removed, never spooled to be sent again by the next process.
 	FlushTimeout time.Duration
 	// HTTPClient sends the requests; when nil, a client using TLSConfig.
 	HTTPClient *http.Client
@@ -214,7 +217,12 @@ func NewPusher(opts PusherOptions) (*Pusher, error) {
 
 // Run gathers and pushes every interval until ctx ends, then gathers once
 // more, sends what it can within FlushTimeout and leaves the rest in the spool.
+// No attempt starts after FlushTimeout, and the one in flight then is waited
+// for (at most Timeout): were it cut off, gmc could store a request the
+// Pusher spools as unsent, and the next process would send it again.
 func (p *Pusher) Run(ctx context.Context) error {
+	// sendCtx ends the send loop: no attempt starts after it is cancelled
+	// and backoff waits end, but an attempt in flight runs to its answer.
 	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSend()
 	var wg sync.WaitGroup
@@ -285,7 +293,11 @@ func (p *Pusher) Gather() error {
 	return nil
 }
 
-// sendLoop sends the queue's head until ctx ends.
+// sendLoop sends the queue's head until ctx ends. An attempt begun before
+// ctx ends is not cut short by it (send's own Timeout bounds it), so every
+// request gmc answered is either removed (2xx, 4xx) or spooled (5xx, 429,
+// no answer): only a request whose answer never came (timeout, connection
+// lost) can be sent twice.
 func (p *Pusher) sendLoop(ctx context.Context) {
 	// 100ms, 200ms, … up to MaxRetryBackoff, reset by a success: gmc's one
 	// retry policy (notify's too).
@@ -309,7 +321,10 @@ func (p *Pusher) sendLoop(ctx context.Context) {
 				continue
 			}
 		}
-		err = p.send(ctx, body)
+		if ctx.Err() != nil {
+			return // stopping: what is queued stays for the spool
+		}
+		err = p.send(context.WithoutCancel(ctx), body)
 		var rejected *rejectedError
 		switch {
 		case err == nil:
@@ -323,9 +338,6 @@ func (p *Pusher) sendLoop(ctx context.Context) {
 			p.requests.WithLabelValues("rejected").Inc()
 			p.logger.Error("samples lost: gmc rejected a remote-write request", "url", p.url, "err", err)
 		default:
-			if ctx.Err() != nil {
-				return
-			}
 			p.requests.WithLabelValues("retry").Inc()
 			if serr := p.q.spill(); serr != nil {
 				p.logger.Error("spool remote-write requests", "err", serr)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,9 @@ func startPusher(t *testing.T, url, spoolDir string, flush time.Duration) *runni
 	p, err := NewPusher(PusherOptions{
 		URL: url, Gatherer: reg, Registerer: reg, Interval: 10 * time.Millisecond,
 		SpoolDir: spoolDir, MaxRetryBackoff: 20 * time.Millisecond, FlushTimeout: flush,
+		// No attempt times out on a loaded machine: a request whose answer
+		// never came is the one case delivery repeats.
+		Timeout:        time.Minute,
 		ExternalLabels: map[string]string{"instance": "test"},
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -58,20 +62,6 @@ func startPusher(t *testing.T, url, spoolDir string, flush time.Duration) *runni
 	}
 	t.Cleanup(func() { rp.stop() })
 	return rp
-}
-
-// withoutRepeats drops a sample equal in value and timestamp to the one
-// before it.
-func withoutRepeats(values []float64, ts []int64) ([]float64, []int64) {
-	var v []float64
-	var t []int64
-	for i := range values {
-		if i > 0 && values[i] == values[i-1] && ts[i] == ts[i-1] {
-			continue
-		}
-		v, t = append(v, values[i]), append(t, ts[i])
-	}
-	return v, t
 }
 
 // checkConsecutive asserts the values are first, first+1, … and the timestamps strictly increase.
@@ -143,18 +133,78 @@ func TestPusherSpoolSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	values, ts := floatValues(rcv.received(), "gmc_push_gathers_total")
-	// Delivery is at least once, as Prometheus's remote-write queue's: a
-	// request spooled again at the first process's stop can be sent twice
-	// (a clean-clone CI run got [1 1 2 3 …]); the same sample at the same
-	// timestamp is stored once. Exact repeats are dropped; a gap or a
-	// reordering still fails.
-	values, ts = withoutRepeats(values, ts)
-	// The first process's gathers (its final one included) come first, in order, then the second's.
+	// The first process's gathers (its final one included) come first, in
+	// order and once each, then the second's. (A clean-clone CI run got
+	// [1 1 2 3 …] when the first process cut off its attempt in flight at
+	// stop and spooled it, and the receiver took it after all:
+	// TestPusherStopWaitsForTheAnswer.)
 	checkConsecutive(t, values[:made], ts[:made], 1)
 	checkConsecutive(t, values[made:], ts[made:], 1)
 	if ts[made] <= ts[made-1] {
 		t.Errorf("second process's first sample (%d) not after the spooled ones (%d)", ts[made], ts[made-1])
 	}
+}
+
+// TestPusherStopWaitsForTheAnswer: a request in flight when the Pusher
+// stops is waited for, not cut off. Here gmc holds the first request's
+// answer past the stop's FlushTimeout and then takes it (204). Cut off, the
+// request was spooled as unsent and the next process sent it again (gather 1
+// twice, as a clean-clone CI run saw); waited for, it is removed.
+func TestPusherStopWaitsForTheAnswer(t *testing.T) {
+	rcv := newFakeReceiver(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	released := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(released)
+	rcv.hold = func() {
+		held := false
+		once.Do(func() { held = true })
+		if held {
+			close(arrived)
+			<-release
+		}
+	}
+	dir := t.TempDir()
+	first := startPusher(t, rcv.srv.URL, dir, 50*time.Millisecond)
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no request reached the receiver in 30 s")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- first.stop() }()
+	// Past the FlushTimeout (the old Pusher had stopped by then and spooled
+	// the request in flight), the receiver takes the request and answers.
+	select {
+	case err := <-stopped:
+		stopped <- err
+	case <-time.After(time.Second):
+	}
+	released()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the Pusher did not stop within 2 minutes of its answer")
+	}
+	made := int(testutil.ToFloat64(first.p.gathers))
+	waitFor(t, "the held request to be taken", 30*time.Second, func() bool { return len(rcv.received()) >= 1 })
+	if got := len(rcv.received()); got != 1 {
+		t.Fatalf("receiver took %d requests from the first process, want 1 (the one held)", got)
+	}
+
+	second := startPusher(t, rcv.srv.URL, dir, 2*time.Second)
+	waitFor(t, "the spool to drain and 3 new gathers", 30*time.Second, func() bool {
+		return second.p.q.len() == 0 && len(rcv.received()) >= made+3
+	})
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	values, ts := floatValues(rcv.received(), "gmc_push_gathers_total")
+	checkConsecutive(t, values[:made], ts[:made], 1)
+	checkConsecutive(t, values[made:], ts[made:], 1)
 }
 
 func TestPusherDropsRejectedRequests(t *testing.T) {

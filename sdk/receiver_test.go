@@ -22,6 +22,9 @@ type fakeReceiver struct {
 	down     bool
 	status   int // answer while up; 204 when zero
 	requests []*prompb.WriteRequest
+	// hold, when set, is called with each request's body read, before the
+	// receiver looks at its state (set it before the first request).
+	hold func()
 }
 
 func newFakeReceiver(t *testing.T) *fakeReceiver {
@@ -37,6 +40,15 @@ func (r *fakeReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	// The body first: a request whose sender has gone is still whole.
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if r.hold != nil {
+		r.hold()
+	}
 	r.mu.Lock()
 	down, status := r.down, r.status
 	r.mu.Unlock()
@@ -50,11 +62,6 @@ func (r *fakeReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if req.Header.Get("Content-Encoding") != "snappy" || req.Header.Get("Content-Type") != "application/x-protobuf" {
 		r.t.Errorf("headers: Content-Encoding %q, Content-Type %q", req.Header.Get("Content-Encoding"), req.Header.Get("Content-Type"))
-	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
 	}
 	raw, err := snappy.Decode(nil, body)
 	if err != nil {
