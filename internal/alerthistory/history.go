@@ -253,6 +253,20 @@ func (h *History) Adopt(group string, lset map[string]string) (Episode, bool) {
 	return *ep, true
 }
 
+// Unadopted returns the episodes of group open at the last stop that no
+// alert has adopted yet (see Adopt), leaving them open.
+func (h *History) Unadopted(group string) []Episode {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Episode
+	for _, k := range h.open {
+		if ep, ok := h.episodes[k]; ok && ep.Group == group {
+			out = append(out, *ep)
+		}
+	}
+	return out
+}
+
 // Orphans removes and returns the episodes open at the last stop that no
 // alert has adopted, of the groups keep selects, oldest first.
 func (h *History) Orphans(keep func(group string) bool) []Episode {

@@ -36,6 +36,9 @@ const NewestSampleRecord = "gmc:service_newest_sample_timestamp:max1h"
 // serviceSilentGroupName is the group of the default ServiceSilent alert.
 const serviceSilentGroupName = "gmc-service-silent"
 
+// targetDownGroupName is the group of the default TargetDown alert.
+const targetDownGroupName = "gmc-target-down"
+
 // newestSampleGroupName is the timer-only group recording NewestSampleRecord.
 const newestSampleGroupName = "gmc-service-newest-sample"
 
@@ -146,7 +149,7 @@ func targetDownGroup(defaultAfter time.Duration, perService map[string]time.Dura
 		}
 	}
 	return rulefmt.RuleGroup{
-		Name: "gmc-target-down",
+		Name: targetDownGroupName,
 		Rules: []rulefmt.Rule{{
 			Alert:  "TargetDown",
 			Expr:   strings.Join(branches, "\nor\n"),

@@ -22,9 +22,22 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			if !ok && a.State != promrules.StateInactive {
 				// First seen since gmc started: continue the episode that was
 				// open when it stopped, as Prometheus restores `for` state.
-				if ep, found := m.history.Adopt(gr.g.Name(), a.Labels.Map()); found && ep.ActiveAt.Before(a.ActiveAt) {
+				// Its restore reads ALERTS_FOR_STATE, whole seconds: an
+				// ActiveAt of 00:21:35.217 comes back as 00:21:35, which
+				// began a second episode (the first one never ended), so
+				// the history's exact time is taken when not later.
+				if ep, found := m.history.Adopt(gr.g.Name(), a.Labels.Map()); found && !a.ActiveAt.Before(ep.ActiveAt.Truncate(time.Second)) {
 					a.ActiveAt = ep.ActiveAt
 				}
+			}
+			if t, ok := gr.refired[h]; ok && a.State == promrules.StateFiring {
+				// Firing again in the episode that fired before the
+				// restart: it fired then (the notifications sent
+				// already said so, see send).
+				if t.Before(a.FiredAt) {
+					a.FiredAt = t
+				}
+				delete(gr.refired, h)
 			}
 			if ok && prev.state == a.State && prev.activeAt.Equal(a.ActiveAt) {
 				return
@@ -47,11 +60,21 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			events = append(events, alertEvent(gr, a, state, ts))
 		})
 	}
-	if gr.evals == 2 {
+	if !gr.orphansDone && gr.evals >= 2 && (gr.downAfter == nil || m.started.IsZero() || ts.Sub(m.started) > gr.holdMax) {
 		// Open at the last stop and not active over two evaluations since
-		// (the first may lack data): it ended while gmc was down.
+		// (the first may lack data), nor once gmc has watched for the
+		// down_after ServiceSilent and TargetDown wait (watchedOnly): it
+		// ended while gmc was down.
+		gr.orphansDone = true
 		for _, ep := range m.history.Orphans(func(g string) bool { return g == gr.g.Name() }) {
 			events = append(events, orphanEvent(ep, ts))
+		}
+	}
+	if gr.orphansDone {
+		for h := range gr.refired {
+			if !present[h] {
+				delete(gr.refired, h)
+			}
 		}
 	}
 	for h, prev := range gr.seen {

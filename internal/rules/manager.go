@@ -106,6 +106,12 @@ type Options struct {
 	// zero); ServiceDownAfter overrides it per service.
 	DownAfter        time.Duration
 	ServiceDownAfter map[string]time.Duration
+	// Started is when gmc began taking samples. ServiceSilent and
+	// TargetDown judge only a silence gmc watched: a service is not
+	// silent, nor a target down, until gmc has been up for its down_after
+	// (see watchedOnly). Zero: Run's start; tests stepping EvalAll with a
+	// synthetic clock and no Started get no such hold.
+	Started time.Time
 	// EvalInterval is the regular evaluation interval of groups that set
 	// none; default 10s.
 	EvalInterval time.Duration
@@ -150,7 +156,14 @@ type Manager struct {
 	metrics metrics
 	// recorded holds the names recording rules write.
 	recorded map[string]struct{}
+	// started is Options.Started, or Run's start (set before any group
+	// runs, read-only after).
+	started time.Time
 }
+
+// groupKey is the context key under which evalGroup passes its group to
+// the query and notify functions Prometheus's rules package calls back.
+type groupKey struct{}
 
 type metrics struct {
 	triggered   prometheus.Counter
@@ -196,11 +209,26 @@ type group struct {
 	secondsSum  prometheus.Counter
 	ignoreCount prometheus.Counter
 
+	// downAfter, for ServiceSilent and TargetDown, is a service's
+	// down_after: their alerts are held until gmc has watched that long
+	// (watchedOnly); holdMax is the longest. Nil for other groups.
+	downAfter func(service string) time.Duration
+	holdMax   time.Duration
+
 	mu       sync.Mutex // serializes evaluations; guards the fields below
 	last     time.Time
 	restored bool
 	evals    int // since start
 	seen     map[uint64]seenAlert
+	// orphansDone: the episodes open at the last stop that no alert
+	// continued have been ended (track).
+	orphansDone bool
+	// refired holds, by alert (labels hash), when the episodes open and
+	// firing at the last stop first fired: such an alert firing again
+	// continues its episode, and its notifications and history say so
+	// (StartsAt, FiredAt), not the restart's time. An entry goes once its
+	// alert fires, or is gone after the restart's orphans are settled.
+	refired map[uint64]time.Time
 }
 
 type seenAlert struct {
@@ -246,7 +274,7 @@ func New(opts Options) (*Manager, error) {
 	if engine == nil {
 		return nil, errors.New("rules: an engine is required (the server's one PromQL engine)")
 	}
-	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}}
+	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}, started: opts.Started}
 	f := promauto.With(opts.Registerer)
 	m.metrics = metrics{
 		triggered: f.NewCounter(prometheus.CounterOpts{
@@ -336,7 +364,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	mo := &promrules.ManagerOptions{
 		ExternalURL:     ext,
-		QueryFunc:       promrules.EngineQueryFunc(engine, opts.Queryable),
+		QueryFunc:       m.watchedOnly(promrules.EngineQueryFunc(engine, opts.Queryable)),
 		NotifyFunc:      m.send,
 		Context:         context.Background(),
 		AppendableV2:    opts.Appendable,
@@ -376,9 +404,30 @@ func New(opts Options) (*Manager, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	m.history = opts.History
+	defaultAfter := cmp.Or(opts.DownAfter, DefaultDownAfter)
+	downAfter := func(service string) time.Duration {
+		if d, ok := opts.ServiceDownAfter[service]; ok && d > 0 {
+			return d
+		}
+		return defaultAfter
+	}
+	holdMax := defaultAfter
+	for _, d := range opts.ServiceDownAfter {
+		holdMax = max(holdMax, d)
+	}
 	for _, k := range keys {
 		g := loaded[k]
-		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}, push: pushModeOf(g)}
+		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}, push: pushModeOf(g),
+			refired: map[uint64]time.Time{}}
+		if g.File() == ServiceSilentFile && (g.Name() == serviceSilentGroupName || g.Name() == targetDownGroupName) {
+			gr.downAfter, gr.holdMax = downAfter, holdMax
+		}
+		for _, ep := range m.history.Unadopted(g.Name()) {
+			if ep.State == "firing" && ep.FiredAt != nil {
+				gr.refired[labels.FromMap(ep.Labels).Hash()] = *ep.FiredAt
+			}
+		}
 		for _, r := range g.Rules() {
 			if !isTimerOnly(g.Name()) { // long reads: on its interval only
 				gr.sel.add(r.Query())
@@ -398,7 +447,6 @@ func New(opts Options) (*Manager, error) {
 		m.groups = append(m.groups, gr)
 	}
 
-	m.history = opts.History
 	// Episodes open at the last stop whose rule is gone end now.
 	known := map[string]bool{}
 	for _, gr := range m.groups {
@@ -449,6 +497,9 @@ func (m *Manager) Groups() []*promrules.Group {
 // Run evaluates every group at its interval and whenever MetricsWritten names a
 // metric it reads, until ctx is done. Each group is evaluated right away.
 func (m *Manager) Run(ctx context.Context) error {
+	if m.started.IsZero() {
+		m.started = m.opts.Now()
+	}
 	var wg sync.WaitGroup
 	for _, gr := range m.groups {
 		wg.Go(func() { m.runGroup(ctx, gr) })
@@ -580,7 +631,7 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.D
 	gr.last = ts
 	gr.evals++
 	start := time.Now()
-	promrules.DefaultEvalIterationFunc(ctx, gr.g, ts)
+	promrules.DefaultEvalIterationFunc(context.WithValue(ctx, groupKey{}, gr), gr.g, ts)
 	took := time.Since(start)
 	if !gr.restored {
 		gr.g.RestoreForState(ts)
@@ -597,18 +648,58 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.D
 	return took
 }
 
+// watchedOnly wraps the rules' query function. For ServiceSilent and
+// TargetDown it keeps only the services gmc has watched for their
+// down_after: after gmc (re)starts, a service whose newest sample is old
+// is not called silent, nor a target down on its first failed scrapes,
+// before it has had its down_after since the start to reach gmc. A silence
+// that began while gmc was down is gmc's, not the service's, until then;
+// one that lasts past it fires with its true age. So ServiceSilent fires
+// when now − max(newest sample, start) > down_after, as a Prometheus
+// alert on a target fires only on scrapes Prometheus made itself. (A `for:`
+// would instead delay every real outage's page by its length.)
+func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
+	return func(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
+		v, err := qf(ctx, q, ts)
+		gr, _ := ctx.Value(groupKey{}).(*group)
+		if err != nil || gr == nil || gr.downAfter == nil || m.started.IsZero() {
+			return v, err
+		}
+		watched := ts.Sub(m.started)
+		if watched > gr.holdMax {
+			return v, nil
+		}
+		out := v[:0]
+		for _, s := range v {
+			if watched > gr.downAfter(s.Metric.Get("service")) {
+				out = append(out, s)
+			}
+		}
+		return out, nil
+	}
+}
+
 // send is the rules package's NotifyFunc: it turns the alerts into
-// Alertmanager's form and hands them to the sink.
-func (m *Manager) send(_ context.Context, expr string, alerts ...*promrules.Alert) {
+// Alertmanager's form and hands them to the sink. An alert continuing an
+// episode that fired before a restart starts when that episode fired.
+func (m *Manager) send(ctx context.Context, expr string, alerts ...*promrules.Alert) {
 	if len(alerts) == 0 {
 		return
 	}
+	// Called back from evalGroup's evaluation, which holds gr.mu.
+	gr, _ := ctx.Value(groupKey{}).(*group)
 	out := make([]*model.Alert, 0, len(alerts))
 	for _, a := range alerts {
+		startsAt := a.FiredAt
+		if gr != nil {
+			if t, ok := gr.refired[a.Labels.Hash()]; ok && t.Before(startsAt) {
+				startsAt = t
+			}
+		}
 		ma := &model.Alert{
 			Labels:       labelSet(a.Labels),
 			Annotations:  labelSet(a.Annotations),
-			StartsAt:     a.FiredAt,
+			StartsAt:     startsAt,
 			GeneratorURL: m.opts.ExternalURL + strutil.TableLinkForExpression(expr),
 		}
 		if !a.ResolvedAt.IsZero() {

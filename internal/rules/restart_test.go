@@ -109,3 +109,86 @@ func TestRestartMidIncident(t *testing.T) {
 		t.Errorf("resolved alerts sent: %v, want QueueDeep and Rejects", resolved)
 	}
 }
+
+// TestRestartKeepsFiredAt: gmc restarts while two alerts fire (one with a
+// `for`, one without), at evaluation times with milliseconds as real ones
+// have. After the restart each alert continues its episode: one episode
+// each in the history, resolved at the end, with its first ActiveAt and
+// FiredAt; and every notification sent after the restart (firing again,
+// resolved) starts when the episode fired, not at the restart. Before, the
+// restore's whole-second ActiveAt (ALERTS_FOR_STATE) began a second episode
+// (the first stayed firing for ever) and the notifications said "fired" at
+// the restart (t-user6: "fired 00:26:20" for a burn that fired at 00:21:35).
+func TestRestartKeepsFiredAt(t *testing.T) {
+	dir := t.TempDir()
+	db := openTSDB(t, filepath.Join(dir, "tsdb"))
+	thresholds := []Threshold{
+		queueThreshold(), // for 30s
+		{Name: "Rejects", Metric: "gmc_rejects", Op: ">", Value: 0, Service: "gateway", Severity: "page"},
+	}
+	queue := labels.FromStrings("__name__", "gmc_queue_depth", "service", "gateway", "instance", "gw-1")
+	rejects := labels.FromStrings("__name__", "gmc_rejects", "service", "gateway", "instance", "gw-1")
+	ctx := context.Background()
+	const frac = 217 * time.Millisecond
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec)*time.Second + frac) }
+	step := func(m *Manager, sec int, q, r float64) {
+		appendFloat(t, db, queue, at(sec), q)
+		appendFloat(t, db, rejects, at(sec), r)
+		m.EvalAll(ctx, at(sec))
+	}
+	var s sink
+	h := openHistory(t, dir)
+	m := newManager(t, db, Options{History: h, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
+	for sec := 0; sec <= 60; sec += 10 {
+		step(m, sec, 20, 1)
+	}
+	fired := map[model.LabelValue]time.Time{"QueueDeep": at(30), "Rejects": at(0)}
+	for _, b := range s.take() {
+		for _, a := range b {
+			if want := fired[a.Labels["alertname"]]; !a.StartsAt.Equal(want) {
+				t.Fatalf("before the restart: %s starts at %v, want %v", a.Labels["alertname"], a.StartsAt.Sub(t0), want.Sub(t0))
+			}
+		}
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Down from 60s to 90s; both conditions hold until 120s, then end.
+	h2 := openHistory(t, dir)
+	m2 := newManager(t, db, Options{History: h2, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
+	for sec := 90; sec <= 120; sec += 10 {
+		step(m2, sec, 20, 1)
+	}
+	for sec := 130; sec <= 140; sec += 10 {
+		step(m2, sec, 5, 0)
+	}
+	sent := map[model.LabelValue]int{}
+	for _, b := range s.take() {
+		for _, a := range b {
+			name := a.Labels["alertname"]
+			sent[name]++
+			if want := fired[name]; !a.StartsAt.Equal(want) {
+				t.Errorf("after the restart: %s sent starting at %v (ends %v), want %v (when its episode fired)",
+					name, a.StartsAt.Sub(t0), a.EndsAt.Sub(t0), want.Sub(t0))
+			}
+		}
+	}
+	if sent["QueueDeep"] == 0 || sent["Rejects"] == 0 {
+		t.Errorf("alerts sent after the restart: %v, want both", sent)
+	}
+	eps := h2.List(alerthistory.Filter{Limit: 100}, at(140))
+	if len(eps) != 2 {
+		for _, e := range eps {
+			t.Logf("episode %s %s active %v fired %v", e.Alertname, e.State, e.ActiveAt.Sub(t0), e.FiredAt)
+		}
+		t.Fatalf("%d episodes after the restart, want 2 (each alert continues its own)", len(eps))
+	}
+	for _, e := range eps {
+		name := model.LabelValue(e.Alertname)
+		if e.State != "resolved" || !e.ActiveAt.Equal(at(0)) || e.FiredAt == nil || !e.FiredAt.Equal(fired[name]) {
+			t.Errorf("episode %s: %s, active at %v, fired at %v; want resolved, active at %v, fired at %v",
+				e.Alertname, e.State, e.ActiveAt.Sub(t0), e.FiredAt, frac, fired[name].Sub(t0))
+		}
+	}
+}
