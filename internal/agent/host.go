@@ -58,10 +58,12 @@ type hostCollector struct {
 	pageSize   int
 	interrupts bool // report node_interrupts_total (HostConfig.Interrupts)
 
+	now func() time.Time // the clock of read times; time.Now
+
 	mu      sync.Mutex // guards prevCPU, told and readMs: /metrics scrapes and pushes collect concurrently
 	prevCPU map[string]cpu.TimesStat
 	told    map[string]bool  // parts whose absence was logged
-	readMs  map[string]int64 // each source's last read time (readNow)
+	readMs  map[string]int64 // each source's last read time (readAt)
 }
 
 var _ prometheus.Collector = (*hostCollector)(nil)
@@ -96,6 +98,7 @@ func newHostCollector(logger *slog.Logger) *hostCollector {
 		prevCPU:      map[string]cpu.TimesStat{},
 		told:         map[string]bool{},
 		readMs:       map[string]int64{},
+		now:          time.Now,
 	}
 	// procfs.NewFS only checks that /proc is a directory; without one
 	// every procfs part fails (and says so in gmc_agent_collector_success).
@@ -175,14 +178,24 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Read times: every sample carries the time its source was read, taken as
-// the read returns (the kernel computes /proc's figures during the read),
-// not the push's time. The pusher stamps a gather before its collectors
-// run, concurrently, so under load a part read 0-200 ms after that stamp
+// Read times: every sample carries the time its source was read, not the
+// push's time. The pusher stamps a gather before its collectors run,
+// concurrently, so under load a part read 0-200 ms after that stamp
 // jittered against it: a rate over two pushes then was wrong by as much
-// (the Host page's pressure stall shares reached 102-118 %). A source read
-// twice in one millisecond gets the next millisecond, so that its samples'
-// timestamps keep rising (a receiver refuses two values at one time).
+// (the Host page's pressure stall shares reached 102-118 %). The kernel
+// computes /proc's figures at one moment inside the read, so the read is
+// bracketed by two clock readings and stamped with their middle; a stamp
+// taken after the read (d79930a) was late whenever the collector was
+// descheduled as the read returned, which a loaded machine does often: a
+// trial still saw 108-120 % over 2-3 s windows (see readSource). A source
+// read twice in one millisecond gets the next millisecond, so that its
+// samples' timestamps keep rising (a receiver refuses two values at one time).
+
+// maxReadBracket and readTries: see readSource.
+const (
+	maxReadBracket = 2 * time.Millisecond
+	readTries      = 3
+)
 
 // stamped sends metrics with the time their source was read.
 type stamped struct {
@@ -192,10 +205,32 @@ type stamped struct {
 
 func (s stamped) send(m prometheus.Metric) { s.ch <- prometheus.NewMetricWithTimestamp(s.at, m) }
 
-// readNow is called just after source was read: what is sent through it
-// carries that time.
-func (c *hostCollector) readNow(ch chan<- prometheus.Metric, source string) stamped {
-	at := time.Now()
+// readSource reads source with read and returns what to send its values
+// through, stamped with when the kernel computed them: a moment between a
+// clock reading before read and one after it, taken as their middle (off by
+// at most half the bracket). A read whose bracket is wider than
+// maxReadBracket (descheduled inside it) is done again, up to readTries
+// reads in all; the last read's values and time are kept, so read must
+// leave its results as the last call made them.
+func (c *hostCollector) readSource(ch chan<- prometheus.Metric, source string, read func() error) (stamped, error) {
+	var at time.Time
+	for try := 1; ; try++ {
+		before := c.now()
+		if err := read(); err != nil {
+			return stamped{}, err
+		}
+		after := c.now()
+		at = before.Add(after.Sub(before) / 2)
+		if after.Sub(before) <= maxReadBracket || try >= readTries {
+			break
+		}
+	}
+	return c.readAt(ch, source, at), nil
+}
+
+// readAt returns what to send source's values through: they carry at, or
+// the millisecond after source's last read time if at is not past it.
+func (c *hostCollector) readAt(ch chan<- prometheus.Metric, source string, at time.Time) stamped {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ms := max(at.UnixMilli(), c.readMs[source]+1)
@@ -215,11 +250,11 @@ func (c *hostCollector) tellAbsent(part string, err error) {
 }
 
 func (c *hostCollector) collectCPU(ch chan<- prometheus.Metric) error {
-	times, err := cpu.TimesWithContext(c.ctx, true)
+	var times []cpu.TimesStat
+	out, err := c.readSource(ch, "cpu", func() (err error) { times, err = cpu.TimesWithContext(c.ctx, true); return err })
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "cpu")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var busyAll, totalAll float64
@@ -262,11 +297,11 @@ func busyTime(t cpu.TimesStat) float64 { return totalTime(t) - t.Idle - t.Iowait
 func clamp01(v float64) float64 { return min(max(v, 0), 1) }
 
 func (c *hostCollector) collectLoad(ch chan<- prometheus.Metric) error {
-	a, err := load.AvgWithContext(c.ctx)
+	var a *load.AvgStat
+	out, err := c.readSource(ch, "loadavg", func() (err error) { a, err = load.AvgWithContext(c.ctx); return err })
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "loadavg")
 	out.send(prometheus.MustNewConstMetric(c.load1, prometheus.GaugeValue, a.Load1))
 	out.send(prometheus.MustNewConstMetric(c.load5, prometheus.GaugeValue, a.Load5))
 	out.send(prometheus.MustNewConstMetric(c.load15, prometheus.GaugeValue, a.Load15))
@@ -279,11 +314,14 @@ func (c *hostCollector) collectLoad(ch chan<- prometheus.Metric) error {
 var tcpFields = []string{"CurrEstab", "ActiveOpens", "PassiveOpens", "RetransSegs", "InErrs", "OutSegs", "InSegs"}
 
 func (c *hostCollector) collectTCP(ch chan<- prometheus.Metric) error {
-	ps, err := net.ProtoCountersWithContext(c.ctx, []string{"tcp"})
+	var ps []net.ProtoCountersStat
+	out, err := c.readSource(ch, "netstat", func() (err error) {
+		ps, err = net.ProtoCountersWithContext(c.ctx, []string{"tcp"})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "netstat")
 	for _, p := range ps {
 		if p.Protocol != "tcp" {
 			continue
@@ -338,11 +376,11 @@ var memoryFields = []struct {
 }
 
 func (c *hostCollector) collectMemory(ch chan<- prometheus.Metric) error {
-	m, err := mem.VirtualMemoryWithContext(c.ctx)
+	var m *mem.VirtualMemoryStat
+	out, err := c.readSource(ch, "meminfo", func() (err error) { m, err = mem.VirtualMemoryWithContext(c.ctx); return err })
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "meminfo")
 	for _, f := range memoryFields {
 		out.send(prometheus.MustNewConstMetric(c.memory[f.node], prometheus.GaugeValue, float64(f.get(m))))
 	}
@@ -370,11 +408,11 @@ var diskFields = []field[disk.IOCountersStat]{
 }
 
 func (c *hostCollector) collectDisks(ch chan<- prometheus.Metric) error {
-	stats, err := disk.IOCountersWithContext(c.ctx)
+	var stats map[string]disk.IOCountersStat
+	out, err := c.readSource(ch, "diskstats", func() (err error) { stats, err = disk.IOCountersWithContext(c.ctx); return err })
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "diskstats")
 	for name, s := range stats {
 		if c.diskExclude.MatchString(name) {
 			continue
@@ -405,11 +443,14 @@ func (c *hostCollector) collectFilesystems(ch chan<- prometheus.Metric) error {
 			continue
 		}
 		seen[p.Mountpoint] = true
-		u, err := disk.UsageWithContext(c.ctx, p.Mountpoint)
+		var u *disk.UsageStat
+		out, err := c.readSource(ch, "filesystem "+p.Mountpoint, func() (err error) {
+			u, err = disk.UsageWithContext(c.ctx, p.Mountpoint)
+			return err
+		})
 		if err != nil {
 			continue // unreachable mounts are skipped, as node_exporter does
 		}
-		out := c.readNow(ch, "filesystem "+p.Mountpoint)
 		for _, f := range fsFields {
 			out.send(prometheus.MustNewConstMetric(c.fs[f.name], prometheus.GaugeValue, f.get(u), p.Device, p.Mountpoint, p.Fstype))
 		}
@@ -431,11 +472,11 @@ var netFields = []field[net.IOCountersStat]{
 }
 
 func (c *hostCollector) collectNetwork(ch chan<- prometheus.Metric) error {
-	stats, err := net.IOCountersWithContext(c.ctx, true)
+	var stats []net.IOCountersStat
+	out, err := c.readSource(ch, "netdev", func() (err error) { stats, err = net.IOCountersWithContext(c.ctx, true); return err })
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "netdev")
 	for _, s := range stats {
 		for _, f := range netFields {
 			out.send(prometheus.MustNewConstMetric(c.network[f.name], valueType(f.counter), f.get(s), s.Name))

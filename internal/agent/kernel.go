@@ -78,17 +78,19 @@ func (c *hostCollector) collectPressure(ch chan<- prometheus.Metric) error {
 	stats := map[string]procfs.PSIStats{}
 	outs := map[string]stamped{}
 	for _, r := range []string{"cpu", "io", "memory"} {
-		s, err := c.proc.PSIStatsForResource(r)
+		var s procfs.PSIStats
+		out, err := c.readSource(ch, "pressure "+r, func() (err error) { s, err = c.proc.PSIStatsForResource(r); return err })
 		if err != nil {
 			return absent(err)
 		}
-		stats[r], outs[r] = s, c.readNow(ch, "pressure "+r)
+		stats[r], outs[r] = s, out
 	}
 	// /proc/pressure/irq (Linux 6.1+ with IRQ time accounting) has only a
 	// "full" line: node_exporter 1.8+'s node_pressure_irq_stalled_seconds_total.
 	// Optional: a PSI kernel without it is not a failure.
-	if s, err := c.proc.PSIStatsForResource("irq"); err == nil && s.Full != nil {
-		c.readNow(ch, "pressure irq").send(prometheus.MustNewConstMetric(c.kernel.irqStalled, prometheus.CounterValue, float64(s.Full.Total)/1e6))
+	var irq procfs.PSIStats
+	if out, err := c.readSource(ch, "pressure irq", func() (err error) { irq, err = c.proc.PSIStatsForResource("irq"); return err }); err == nil && irq.Full != nil {
+		out.send(prometheus.MustNewConstMetric(c.kernel.irqStalled, prometheus.CounterValue, float64(irq.Full.Total)/1e6))
 	} else if err != nil && !errors.Is(absent(err), errAbsent) {
 		return err
 	}
@@ -126,11 +128,11 @@ var softirqVectors = []struct {
 // blocked processes, interrupts and softirqs by vector, as node_exporter's
 // stat collector does (softirqs with its --collector.stat.softirq).
 func (c *hostCollector) collectStat(ch chan<- prometheus.Metric) error {
-	s, err := c.proc.Stat()
+	var s procfs.Stat
+	out, err := c.readSource(ch, "stat", func() (err error) { s, err = c.proc.Stat(); return err })
 	if err != nil {
 		return err
 	}
-	out := c.readNow(ch, "stat")
 	k := c.kernel
 	out.send(prometheus.MustNewConstMetric(k.ctxt, prometheus.CounterValue, float64(s.ContextSwitches)))
 	out.send(prometheus.MustNewConstMetric(k.forks, prometheus.CounterValue, float64(s.ProcessCreated)))
@@ -152,11 +154,11 @@ func (c *hostCollector) collectInterrupts(ch chan<- prometheus.Metric) error {
 	if err != nil {
 		return err
 	}
-	irqs, err := self.Interrupts() // reads /proc/interrupts, whatever the process
+	var irqs procfs.Interrupts
+	out, err := c.readSource(ch, "interrupts", func() (err error) { irqs, err = self.Interrupts(); return err }) // /proc/interrupts, whatever the process
 	if err != nil {
 		return absent(err)
 	}
-	out := c.readNow(ch, "interrupts")
 	for name, irq := range irqs {
 		if irq.Info == "" && irq.Devices == "" {
 			continue // ERR and MIS: one system-wide count and no description; node_exporter skips them too
@@ -175,11 +177,11 @@ func (c *hostCollector) collectInterrupts(ch chan<- prometheus.Metric) error {
 // collectFileFD reports /proc/sys/fs/file-nr: file handles allocated and the
 // system-wide maximum (fs.file-max).
 func (c *hostCollector) collectFileFD(ch chan<- prometheus.Metric) error {
-	v, err := c.proc.SysctlStrings("fs.file-nr")
+	var v []string
+	out, err := c.readSource(ch, "filefd", func() (err error) { v, err = c.proc.SysctlStrings("fs.file-nr"); return err })
 	if err != nil {
 		return absent(err)
 	}
-	out := c.readNow(ch, "filefd")
 	if len(v) != 3 {
 		return fmt.Errorf("/proc/sys/fs/file-nr: %d fields, want 3", len(v))
 	}
@@ -202,7 +204,8 @@ func (c *hostCollector) collectFileFD(ch chan<- prometheus.Metric) error {
 func (c *hostCollector) collectSockstat(ch chan<- prometheus.Metric) error {
 	missing := 0
 	for i, read := range []func() (*procfs.NetSockstat, error){c.proc.NetSockstat, c.proc.NetSockstat6} {
-		s, err := read()
+		var s *procfs.NetSockstat
+		out, err := c.readSource(ch, "sockstat"+strconv.Itoa(i), func() (err error) { s, err = read(); return err })
 		if err != nil {
 			if err := absent(err); errors.Is(err, errAbsent) {
 				missing++
@@ -210,7 +213,6 @@ func (c *hostCollector) collectSockstat(ch chan<- prometheus.Metric) error {
 			}
 			return err
 		}
-		out := c.readNow(ch, "sockstat"+strconv.Itoa(i))
 		if s.Used != nil {
 			out.send(prometheus.MustNewConstMetric(c.kernel.socketsUsed, prometheus.GaugeValue, float64(*s.Used)))
 		}

@@ -87,7 +87,7 @@ type processCollector struct {
 	mu        sync.Mutex // guards byName, scannedAt and readMs
 	byName    map[string][]int32
 	scannedAt map[string]time.Time
-	readMs    map[string]int64 // each service's last read time, rising as host.go's readNow
+	readMs    map[string]int64 // each service's last read time, rising as host.go's readAt
 }
 
 var _ prometheus.Collector = (*processCollector)(nil)
