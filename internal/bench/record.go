@@ -46,6 +46,7 @@ type Sample struct {
 //	gmc_bench_exec_seconds{benchmark,time,stat}     exec: wall|user|system × mean|median|stddev|min|max
 //	gmc_bench_extra{benchmark,unit}                 gobench B/op, allocs/op…; func ReportMetric
 //	gmc_bench_regression{benchmark}                 1 after a regression (two runs in a row), else 0; none without a verdict
+//	gmc_bench_verdict_timestamp_seconds{benchmark}  the run's end (Unix s), written with gmc_bench_regression: the verdict's time
 //	gmc_bench_change_ratio{benchmark}               new median / baseline median − 1
 //	gmc_bench_p_value{benchmark}                    Mann-Whitney U test p-value
 //	gmc_bench_run_failed{benchmark}                 1 when the run failed
@@ -119,6 +120,9 @@ func Series(run *Run) []Sample {
 				reg = 1
 			}
 			add("gmc_bench_regression", n, reg)
+			// When the verdict was given: the alert says how old the
+			// verdict it holds on is.
+			add("gmc_bench_verdict_timestamp_seconds", n, float64(t)/1000)
 		}
 	}
 	return out

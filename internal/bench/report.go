@@ -35,6 +35,13 @@ type Report struct {
 	// count them.
 	Skipped int    `json:"skipped_runs"`
 	Skips   []Skip `json:"skips,omitempty"`
+	// Benchmarks counts the benchmarks the week scheduled or ran (a
+	// completed run or a skip); Ran those with a completed run. Entries
+	// has a row per result name of those that ran: with every run skipped
+	// it is empty while Skips lists five benchmarks ("RUNS 0 · BENCHMARKS
+	// 0" stood above them, t-user6 #7).
+	Benchmarks int `json:"benchmark_count"`
+	Ran        int `json:"benchmarks_run"`
 }
 
 // Skip is a scheduled run that was not run, and why.
@@ -61,11 +68,20 @@ type ReportEntry struct {
 	// host or without a baseline.
 	Verdict       string `json:"verdict"`
 	VerdictReason string `json:"verdict_reason,omitempty"`
-	// Regressed is the verdict of the latest run against its baseline, so
-	// the status always agrees with the comparison shown; RegressedRuns
-	// counts the week's runs that were flagged.
+	// Regressed is whether the verdict the entry stands on (Standing) is
+	// a regression: what gmc_bench_regression and the BenchmarkRegression
+	// alert hold, so the report and the alert agree while runs get no
+	// verdict. RegressedRuns counts the week's runs that were flagged.
 	Regressed     bool `json:"regressed"`
 	RegressedRuns int  `json:"regressed_runs"`
+	// Standing is the latest verdict of the result (not "none") within
+	// StandingWindow, this week's or the week before's, StandingTime the
+	// end of the run that gave it and Unjudged how many of the
+	// benchmark's scheduled runs since gave none (no verdict, a saturated
+	// host, skipped). Empty without a verdict in the window.
+	Standing     string    `json:"standing_verdict,omitempty"`
+	StandingTime time.Time `json:"standing_time,omitzero"`
+	Unjudged     int       `json:"unjudged_since,omitempty"`
 	// Untrustworthy counts the week's runs taken on a saturated host;
 	// LatestUntrustworthy is why the latest run was not compared.
 	Untrustworthy       int    `json:"untrustworthy_runs"`
@@ -104,24 +120,99 @@ func WeekBounds(t time.Time) (time.Time, time.Time) {
 	return from, from.AddDate(0, 0, 7)
 }
 
+// StandingWindow is how long a verdict stands without a later one: the
+// lookback of the BenchmarkRegression alert (last_over_time over 7d of
+// gmc_bench_regression, which only judged runs write) and the default
+// baseline window, beyond which the judge forgets a regression too.
+const StandingWindow = 7 * 24 * time.Hour
+
 // BuildReport builds the report of the ISO week containing t from the
-// archived runs.
+// archived runs, and those of the StandingWindow before now that the week
+// does not hold, for the verdicts still standing.
 func BuildReport(a *Archive, t, now time.Time) (*Report, error) {
 	from, to := WeekBounds(t)
-	runs, err := a.Runs(from, to)
+	start := now.Add(-StandingWindow)
+	if start.After(from) {
+		start = from
+	}
+	runs, err := a.Runs(start, to)
 	if err != nil {
 		return nil, err
 	}
-	return NewReport(runs, from, now), nil
+	i := 0
+	for i < len(runs) && runs[i].Start.Before(from) {
+		i++
+	}
+	return newReport(runs[:i], runs[i:], from, now), nil
 }
 
 // NewReport summarizes runs (of the week starting at from, oldest first).
 func NewReport(runs []*Run, from, now time.Time) *Report {
+	return newReport(nil, runs, from, now)
+}
+
+// standing is a result's latest verdict and the runs since without one.
+type standing struct {
+	verdict  string
+	at       time.Time
+	unjudged int
+	run      *Run
+	res      Result
+}
+
+// verdicts follows each result's standing verdict through runs (oldest
+// first), as gmc_bench_regression does: a judged run sets it, a run
+// without a verdict or a skip counts against it.
+type verdicts map[string]*standing
+
+func (vs verdicts) add(run *Run) {
+	for _, s := range vs {
+		if s.run.Benchmark == run.Benchmark && (run.Skipped != "" || run.Untrustworthy != "") {
+			s.unjudged++
+		}
+	}
+	if run.Skipped != "" || run.Untrustworthy != "" {
+		return
+	}
+	for _, res := range run.Results {
+		v, _ := res.Comparison.Outcome()
+		switch s := vs[res.Name]; {
+		case v != VerdictNone:
+			vs[res.Name] = &standing{verdict: v, at: run.End, run: run, res: res}
+		case s != nil:
+			s.unjudged++
+		}
+	}
+}
+
+// set gives e the verdict it stands on, if any is younger than
+// StandingWindow at now.
+func (s *standing) set(e *ReportEntry, now time.Time) {
+	if s == nil || now.Sub(s.at) > StandingWindow {
+		return
+	}
+	e.Standing, e.StandingTime, e.Unjudged = s.verdict, s.at, s.unjudged
+	e.Regressed = s.verdict == VerdictRegression
+}
+
+// newReport summarizes runs of the week starting at from; earlier runs
+// (oldest first, before from) count only for the verdicts still standing.
+func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC()}
+	vs := verdicts{}
+	for _, run := range earlier {
+		vs.add(run)
+	}
 	byName := map[string]*ReportEntry{}
 	skips := map[string]Skip{}
 	stale := map[string]int{} // skips before a completed run, per benchmark
+	seen, ran := map[string]bool{}, map[string]bool{}
 	for _, run := range runs {
+		vs.add(run)
+		seen[run.Benchmark] = true
+		if run.Skipped == "" {
+			ran[run.Benchmark] = true
+		}
 		if run.Skipped != "" {
 			rep.Skipped++
 			skips[run.Benchmark] = Skip{Benchmark: run.Benchmark, Time: run.Start, Reason: run.Skipped, Count: skips[run.Benchmark].Count + stale[run.Benchmark] + 1}
@@ -159,7 +250,6 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 			e.LatestRun, e.LatestTime, e.Latest = run.ID, run.End, res
 			e.Latest.Samples = nil
 			reg := res.Comparison != nil && res.Comparison.Regression
-			e.Regressed = reg
 			if reg {
 				e.RegressedRuns++
 			}
@@ -172,6 +262,25 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 			e.LatestSkipped = ""
 			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
 		}
+	}
+	for _, e := range byName {
+		vs[e.Name].set(e, now)
+	}
+	// A regression standing from before the week, of a result with no run
+	// this week (skipped, or not due): listed, as the alert still fires.
+	for name, s := range vs {
+		if byName[name] != nil || s.verdict != VerdictRegression || now.Sub(s.at) > StandingWindow {
+			continue
+		}
+		e := &ReportEntry{Name: name, Benchmark: s.run.Benchmark, Kind: s.run.Kind, Unit: s.res.Unit, Better: s.res.Better,
+			LatestRun: s.run.ID, LatestTime: s.run.End, Latest: s.res}
+		e.Latest.Samples = nil
+		e.Verdict, e.VerdictReason = e.outcome()
+		if k, ok := skips[s.run.Benchmark]; ok {
+			e.Skipped, e.LatestSkipped = k.Count, k.Reason
+		}
+		s.set(e, now)
+		byName[name] = e
 	}
 	for _, e := range byName {
 		rep.Entries = append(rep.Entries, *e)
@@ -188,6 +297,7 @@ func NewReport(runs []*Run, from, now time.Time) *Report {
 			rep.Compared++
 		}
 	}
+	rep.Benchmarks, rep.Ran = len(seen), len(ran)
 	slices.SortFunc(rep.Entries, func(x, y ReportEntry) int { return cmp.Compare(x.Name, y.Name) })
 	for _, name := range slices.Sorted(maps.Keys(skips)) {
 		rep.Skips = append(rep.Skips, skips[name])
@@ -276,6 +386,9 @@ func (e *ReportEntry) outcome() (verdict, reason string) {
 // there is none.
 func (e *ReportEntry) status() string {
 	v, why := e.outcome()
+	if e.Regressed && v != VerdictRegression {
+		return "REGRESSION (" + e.standingNote() + ")"
+	}
 	switch {
 	case v == VerdictNone && e.LatestUntrustworthy != "":
 		return "not compared: " + e.LatestUntrustworthy
@@ -291,6 +404,52 @@ func (e *ReportEntry) status() string {
 		return "improved"
 	}
 	return "ok"
+}
+
+// counts says what the week's runs were: completed and skipped, and of
+// how many benchmarks how many ran ("0 runs completed, 13 skipped; 5
+// benchmarks, none ran").
+func (r *Report) counts() string {
+	s := fmt.Sprintf("%d runs", r.Runs)
+	if r.Skipped > 0 {
+		s = fmt.Sprintf("%d runs completed, %d skipped", r.Runs, r.Skipped)
+	}
+	n, ran := r.Benchmarks, r.Ran
+	if n == 0 && ran == 0 {
+		// A report archived before it counted benchmarks: its entries'.
+		names := map[string]bool{}
+		for _, e := range r.Entries {
+			names[e.Benchmark] = true
+		}
+		n, ran = len(names), len(names)
+	}
+	s += fmt.Sprintf("; %d benchmarks", n)
+	switch {
+	case n > 0 && ran == 0:
+		s += ", none ran"
+	case ran < n:
+		s += fmt.Sprintf(", %d ran", ran)
+	}
+	return s
+}
+
+// standingNote says which verdict a result stands on when its latest run
+// gave none: "latest verdict 2026-12-05T00:10:00Z; 3 runs since without
+// one (not compared: host saturated …)".
+func (e *ReportEntry) standingNote() string {
+	s := "latest verdict " + e.StandingTime.UTC().Format(time.RFC3339)
+	if e.Unjudged > 0 {
+		s += fmt.Sprintf("; %d runs since without one", e.Unjudged)
+	}
+	switch v, why := e.outcome(); {
+	case e.LatestSkipped != "":
+		s += " (then skipped: " + e.LatestSkipped + ")"
+	case e.LatestUntrustworthy != "":
+		s += " (not compared: " + e.LatestUntrustworthy + ")"
+	case v == VerdictNone && why != "":
+		s += " (no verdict: " + why + ")"
+	}
+	return s
 }
 
 // summary is the report's headline after the runs: what was compared,
@@ -335,8 +494,8 @@ func medianCI(s Summary, unit string) string {
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark report %s\n\n", r.ID)
-	fmt.Fprintf(&b, "%s – %s (UTC), %d runs, %d benchmarks, %s, **%d regressions**. Generated %s.\n\n",
-		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.Runs, len(r.Entries), mdEscape(r.summary()), r.Regressions, r.Generated.Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s – %s (UTC), %s; %s, **%d regressions**. Generated %s.\n\n",
+		r.From.Format("2006-01-02"), r.To.AddDate(0, 0, -1).Format("2006-01-02"), r.counts(), mdEscape(r.summary()), r.Regressions, r.Generated.Format(time.RFC3339))
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, "%d scheduled runs skipped (host saturated)", r.Skipped)
 		if len(r.Skips) == 0 {
@@ -368,6 +527,8 @@ func (r *Report) Markdown() string {
 			if why != "" {
 				status += " (" + mdEscape(why) + ")"
 			}
+		} else if e.Regressed {
+			status = "**REGRESSION** (" + mdEscape(e.standingNote()) + ")"
 		}
 		if e.Untrustworthy > 0 {
 			status += fmt.Sprintf(" (%d runs on a saturated host)", e.Untrustworthy)
@@ -375,7 +536,7 @@ func (r *Report) Markdown() string {
 		if e.Failed > 0 {
 			status += fmt.Sprintf(" (%d failed runs)", e.Failed)
 		}
-		if e.LatestSkipped != "" {
+		if e.LatestSkipped != "" && !e.Regressed {
 			status += " (then skipped: " + mdEscape(e.LatestSkipped) + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s |\n", mdEscape(e.Name), e.Kind, medianCI(e.Latest.Summary, e.Unit), base, verdict(e.Latest.Comparison), e.Runs, status)

@@ -20,7 +20,7 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}.worse{col
 .plot{margin:0.5em 0 2em}svg text{font-size:11px;fill:#555}
 </style></head><body>
 <h1>Benchmark report {{.ID}}</h1>
-<p>{{.FromDay}} – {{.ToDay}} (UTC), {{.Runs}} runs, {{len .Rows}} benchmarks, {{.Summary}}, <span class="{{if .Regressions}}reg{{else if .AllJudged}}ok{{else}}none{{end}}">{{.Regressions}} regressions</span>. Generated {{.Generated}}.</p>
+<p>{{.FromDay}} – {{.ToDay}} (UTC), {{.Counts}}; {{.Summary}}, <span class="{{if .Regressions}}reg{{else if .AllJudged}}ok{{else}}none{{end}}">{{.Regressions}} regressions</span>. Generated {{.Generated}}.</p>
 {{if .SkippedRuns}}<p>{{.SkippedRuns}} scheduled runs skipped (host saturated){{if .Skips}}; not run since:{{else}}; every benchmark ran since.{{end}}</p>{{end}}
 {{if .Skips}}<ul>{{range .Skips}}<li>{{.Benchmark}}, latest {{.Time}}: {{.Reason}}</li>{{end}}</ul>{{end}}
 {{if not .Rows -}}
@@ -57,8 +57,8 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}.worse{col
 type (
 	htmlReport struct {
 		ID, FromDay, ToDay, Generated string
-		Summary                       string
-		Runs, Regressions             int
+		Summary, Counts               string
+		Regressions                   int
 		AllJudged                     bool
 		SkippedRuns                   int
 		Skips                         []Skip
@@ -93,12 +93,19 @@ type (
 func (r *Report) HTML() string {
 	page := htmlReport{
 		ID: r.ID, FromDay: r.From.Format("2006-01-02"), ToDay: r.To.AddDate(0, 0, -1).Format("2006-01-02"),
-		Generated: r.Generated.Format(time.RFC3339), Runs: r.Runs, Regressions: r.Regressions,
+		Generated: r.Generated.Format(time.RFC3339), Counts: r.counts(), Regressions: r.Regressions,
 		Summary: r.summary(), AllJudged: r.NoVerdict == 0 && r.Compared > 0, SkippedRuns: r.Skipped, Skips: r.Skips,
 	}
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		v, _ := e.outcome()
+		if e.Regressed {
+			v = VerdictRegression // standing from its latest verdict: red, as the alert
+		}
+		skipped := e.LatestSkipped
+		if e.Regressed {
+			skipped = "" // said in the status
+		}
 		base := "—"
 		if c := e.Latest.Comparison; c != nil {
 			base = medianCI(c.Base, e.Unit)
@@ -106,7 +113,7 @@ func (r *Report) HTML() string {
 		page.Rows = append(page.Rows, htmlRow{
 			Anchor: anchor(e.Name), Name: e.Name, Kind: e.Kind, Latest: medianCI(e.Latest.Summary, e.Unit), Base: base,
 			Change: verdict(e.Latest.Comparison), Verdict: v, Status: e.status(), Runs: e.Runs,
-			SaturatedRuns: e.Untrustworthy, Skipped: e.LatestSkipped, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
+			SaturatedRuns: e.Untrustworthy, Skipped: skipped, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
 		})
 	}
 	var b strings.Builder

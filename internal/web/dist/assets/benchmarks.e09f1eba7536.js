@@ -83,6 +83,16 @@ export function outcome(e) {
  */
 function verdict(e) {
   const titled = (p, title) => { if (title) p.title = title; return p; };
+  // A regression stands on its latest verdict while later runs give none
+  // (skipped, a saturated host): red, as the BenchmarkRegression alert
+  // that still fires, with when that verdict was and what came since (it
+  // read "skipped" beside the firing alert).
+  if (e.regressed && outcome(e).v !== 'regression') {
+    const n = e.unjudged_since || 0;
+    const since = `latest verdict ${e.standing_time ? when(e.standing_time) : 'earlier'}` + (n ? `; ${n} run${n === 1 ? '' : 's'} since without one` : '');
+    const why = e.latest_skipped ? `then skipped: ${e.latest_skipped}` : e.latest_untrustworthy ? `not compared: ${e.latest_untrustworthy}` : outcome(e).why;
+    return [titled(pill('down', 'regression'), `${since}${why ? ` (${why})` : ''}`), h('div', {class: 'muted small', 'data-standing': ''}, since)];
+  }
   if (e.latest_skipped) return titled(pill('stale', 'skipped'), e.latest_skipped);
   if (e.latest_untrustworthy) return titled(pill('stale', 'not compared'), e.latest_untrustworthy);
   const {v, why} = outcome(e);
@@ -109,13 +119,49 @@ function regressionsKpi(rep, es) {
   const byWhy = new Map();
   for (const e of none) byWhy.set(outcome(e).why, [...(byWhy.get(outcome(e).why) || []), e.name]);
   const why = [...byWhy].map(([r, names]) => `${r || 'no verdict'} (${names.join(', ')})`).join('; ');
+  if (!es.length && !rep.regressions) {
+    return kpi('Regressions', 'none compared', null, `no run completed this week${skipped}`);
+  }
   if (compared === 0 && !rep.regressions) {
     return kpi('Regressions', 'none compared', null, `no benchmark's latest run got a verdict${why ? ': ' + why : ''}${skipped}`);
   }
+  // Regressions standing on an earlier verdict (their latest run gave
+  // none): counted, as the alert fires for them, and said so.
+  const standing = es.filter((e) => e.regressed && outcome(e).v !== 'regression').map((e) => e.name);
   const sub = `${compared} of ${es.length} compared` + (none.length ? `, ${none.length} without a verdict: ${why}` : '') +
-    (worse ? ` · ${worse} worse once, unconfirmed` : '') + skipped;
+    (worse ? ` · ${worse} worse once, unconfirmed` : '') +
+    (standing.length ? ` · regressed at the latest verdict, none since: ${standing.join(', ')}` : '') + skipped;
   const tone = rep.regressions ? 'bad' : none.length || worse ? null : 'good';
   return kpi('Regressions', String(rep.regressions ?? 0), tone, sub);
+}
+
+/**
+ * countKpis are the Runs and Benchmarks tiles, counting what the page
+ * lists: runs completed and skipped, benchmarks run or only skipped
+ * ("RUNS 0 · BENCHMARKS 0" stood above five benchmarks whose runs were
+ * all skipped, t-user6 #7). A report archived before it counted
+ * benchmarks: those of its rows and its skips.
+ */
+export function countKpis(rep, es) {
+  const skipped = rep.skipped_runs || 0;
+  const runs = rep.runs ?? 0;
+  let n = rep.benchmark_count;
+  let ran = rep.benchmarks_run;
+  if (n == null) {
+    const names = new Set(es.map((e) => e.benchmark));
+    ran = names.size;
+    for (const k of rep.skips || []) names.add(k.benchmark);
+    n = names.size;
+  }
+  const runsT = kpi('Runs', skipped ? `${runs} of ${runs + skipped}` : String(runs), null,
+    skipped ? `${runs} completed, ${skipped} skipped (host saturated)` : runs ? 'completed this week' : null);
+  runsT.dataset.completed = String(runs);
+  runsT.dataset.skipped = String(skipped);
+  const benchT = kpi('Benchmarks', String(n), null,
+    n && !ran ? 'none ran this week: every run skipped' : ran < n ? `${ran} ran, ${n - ran} only skipped this week` : null);
+  benchT.dataset.count = String(n);
+  benchT.dataset.ran = String(ran);
+  return [runsT, benchT];
 }
 
 function renderReport(rep, kpis, report) {
@@ -133,15 +179,18 @@ function renderReport(rep, kpis, report) {
   const es = rep.benchmarks || [];
   kpis.replaceChildren(
     kpi('Report', rep.id || '–'),
-    kpi('Runs', String(rep.runs ?? '–')),
-    kpi('Benchmarks', String(es.length)),
+    ...countKpis(rep, es),
     // "0 regressions" in green meant nothing when no run was compared
     // (every one on a saturated host): say so, neutral.
     regressionsKpi(rep, es));
   report.note.textContent = `${when(rep.from)} → ${when(rep.to)} · generated ${when(rep.generated)}`;
   report.body.replaceChildren(
     h('div', {class: 'row'}, ['html', 'md', 'json'].map((f) => h('a', {href: `/benchmark/report?format=${f}`, target: '_blank', class: 'btn'}, f.toUpperCase()))),
-    h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': es.length},
+    // No completed run: no table of figures (a header alone stood above
+    // the skips), a sentence.
+    es.length ? null : h('p', {class: 'muted', 'data-empty': 'runs'}, rep.skipped_runs
+      ? 'No run completed this week: every scheduled run was skipped (below).' : 'No benchmark ran this week.'),
+    es.length ? h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': es.length},
       h('thead', {}, h('tr', {}, ['Benchmark', 'Kind', 'Compared figure', 'Run p50 / p99', 'Change vs baseline', 'p', 'Runs', 'Trend', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, es.map((e) => {
         const u = benchUnit(e.unit);
@@ -158,12 +207,12 @@ function renderReport(rep, kpis, report) {
           h('td', {class: 'num'}, `${e.runs}${e.failed_runs ? ` (${e.failed_runs} failed)` : ''}`),
           h('td', {}, sparkline((e.trend || []).map((p) => p.median), e.regressed ? PALETTE[3] : PALETTE[0])),
           h('td', {'data-col': 'verdict'}, verdict(e)));
-      }))),
+      })))) : null,
     // Runs the scheduler did not run (host saturated): what and why, while
     // it is the latest word on the benchmark (t-user5 #5: a skip stayed
     // after a later run completed; a report archived before the server
     // dropped those still lists them).
-    skipList(rep, es)));
+    skipList(rep, es));
 }
 
 function skipList(rep, es) {

@@ -1,0 +1,48 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReportCountsSkippedWeek: with every run of the week skipped (a
+// saturated host, t-user6 #7) the report said "0 runs, 0 benchmarks"
+// above the five benchmarks it listed as skipped. It counts the runs
+// completed and skipped, and the benchmarks scheduled and run.
+func TestReportCountsSkippedWeek(t *testing.T) {
+	from := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return from.Add(4*24*time.Hour + time.Duration(m)*time.Minute) }
+	var runs []*Run
+	names := []string{"backtest-throughput", "db-query-latency-standin", "marketdata-playback", "matching-engine-tps", "order-gateway-latency"}
+	for i := 0; i < 13; i++ {
+		name := names[i%len(names)]
+		runs = append(runs, &Run{ID: fmt.Sprintf("skip-%d", i), Benchmark: name, Start: at(i), End: at(i),
+			Skipped: "host saturated: load average 16.42 on 2 CPUs (limit 1.00 per CPU) at 00:26:12, waited 1m0s: not run"})
+	}
+	rep := NewReport(runs, from, at(14))
+	if rep.Runs != 0 || rep.Skipped != 13 || rep.Benchmarks != 5 || rep.Ran != 0 || len(rep.Skips) != 5 {
+		t.Errorf("runs %d, skipped %d, benchmarks %d, ran %d, skips %d; want 0, 13, 5, 0, 5", rep.Runs, rep.Skipped, rep.Benchmarks, rep.Ran, len(rep.Skips))
+	}
+	const want = "0 runs completed, 13 skipped; 5 benchmarks, none ran"
+	if md := rep.Markdown(); !strings.Contains(md, want) || strings.Contains(md, "0 runs, 0 benchmarks") {
+		t.Errorf("markdown headline lacks %q:\n%s", want, md)
+	}
+	if page := rep.HTML(); !strings.Contains(page, want) {
+		t.Errorf("html headline lacks %q", want)
+	}
+
+	// One of them runs after its skips: 1 ran of 5; a week without skips
+	// reads as before ("N runs; M benchmarks").
+	runs = append(runs, &Run{ID: "ran", Benchmark: "matching-engine-tps", Kind: "func", Start: at(20), End: at(20).Add(time.Second),
+		Results: []Result{{Name: "matching-engine-tps", Unit: "ops/s", Better: HigherIsBetter, Samples: []float64{1, 2, 3}, Summary: Summary{N: 3, Median: 2}}}})
+	rep = NewReport(runs, from, at(21))
+	if md := rep.Markdown(); !strings.Contains(md, "1 runs completed, 13 skipped; 5 benchmarks, 1 ran") {
+		t.Errorf("markdown headline after one run:\n%s", md)
+	}
+	rep = NewReport(runs[13:], from, at(21))
+	if md := rep.Markdown(); !strings.Contains(md, "(UTC), 1 runs; 1 benchmarks; 0 of 1 compared") {
+		t.Errorf("markdown headline of a week without skips:\n%s", md)
+	}
+}
