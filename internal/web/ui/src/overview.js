@@ -163,7 +163,11 @@ export function deskTile(gws, gwNames, deskV, services) {
  * cells saying "not judged · 30d", t-user5). A violated SLA is judged
  * whatever its longest window. SLAs burning their budget are the
  * headline, each named with how hard (it read "0 / 2 ok · 1 not judged"
- * while order-success burned at page level, t-user4 #7).
+ * while order-success burned at page level, t-user4 #7). Burning is the
+ * SLAErrorBudgetBurn alert's (short windows); achievement is the windows':
+ * two facts, on two lines ("1 burning · none judged · order-success
+ * burning (page) · 2 not judged: …" read as if the burning SLA were not
+ * judged, t-user6 #3).
  */
 export function slaKpi(slas) {
   if (slas == null) return kpi('SLAs', 'not available');
@@ -174,9 +178,23 @@ export function slaKpi(slas) {
   const tone = slas.some((s) => s.state === 'violated' || s.burning === 'page') ? 'bad' : nj.length || burning.length ? 'warn' : null;
   const ok = judged.length ? `${judged.filter((s) => s.state === 'ok').length} / ${judged.length} ok` : 'none judged';
   const why = [...new Set(nj.map((s) => (shown(s) ? `too little data in ${shown(s).window}` : 'no data')))].join(', ');
-  const nb = burning.map((s) => `${s.name} burning${s.burning ? ` (${s.burning})` : ''}`);
-  const t = kpi('SLAs', burning.length ? `${burning.length} burning` : ok, tone,
-    [burning.length ? ok : '', ...nb, nj.length ? `${nj.length} not judged: ${why}` : ''].filter(Boolean).join(' · ') || null);
+  if (!burning.length) {
+    const t = kpi('SLAs', ok, tone, nj.length ? `${nj.length} not judged: ${why}` : null);
+    return mark(t, burning, judged, nj);
+  }
+  // Burning: the burn on one line, the achievement on the next. A burning
+  // SLA's achievement is met or missed by its window like any other
+  // (state "burning" hides which: its shown window's met says).
+  const met = judged.filter((s) => s.state === 'ok' || (s.state === 'burning' && shown(s) && shown(s).met === true)).length;
+  const ach = !judged.length ? `achievement: ${slas.length === 1 ? 'not judged yet' : `none of the ${slas.length} judged yet`} (${why})`
+    : `achievement: ${met} / ${judged.length} met` + (nj.length ? `, ${nj.length} not judged yet (${why})` : '');
+  const burn = 'budget: ' + burning.map((s) => `${s.name} burning${s.burning ? ` (${s.burning})` : ''}`).join(', ');
+  const t = kpi('SLAs', `${burning.length} burning`, tone, `${burn} · ${ach}`);
+  t.querySelector('.kpi-sub').replaceChildren(h('div', {'data-line': 'burn'}, burn), h('div', {'data-line': 'achievement'}, ach));
+  return mark(t, burning, judged, nj);
+}
+
+function mark(t, burning, judged, nj) {
   t.dataset.burning = String(burning.length);
   t.dataset.judged = String(judged.length);
   t.dataset.notJudged = String(nj.length);

@@ -5,12 +5,30 @@ import {LineChart, card} from './chart.js';
 import {h, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
 
+/** Y_AXIS is the width (px) of both charts' y axis, tick labels and title: "99.9995%" fits. */
+const Y_AXIS = {size: 72, label: 16};
+
+/**
+ * SLAChart draws its y axis at the page's fixed width, so the two charts'
+ * plots start at the same x: the axis sized itself by its labels and the
+ * burn chart's title ("× budget"), and 23:30 sat at x≈279 in one and 288
+ * in the other (t-user6 #8).
+ */
+class SLAChart extends LineChart {
+  options(series) {
+    const o = super.options(series);
+    const y = o.axes[1];
+    o.axes[1] = {...y, size: Y_AXIS.size, label: y.label || '', labelSize: Y_AXIS.label, labelGap: y.labelGap || 2};
+    return o;
+  }
+}
+
 export function mount(main) {
   const list = h('div', {class: 'stack'});
   const ach = card('Achievement over time', {note: 'rolling 1h achievement; dashed: objective', wide: true});
-  const achChart = new LineChart(ach.body, {id: 'achievement', unit: units.pct9});
+  const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9});
   const burn = card('Burn rate', {note: '1h window; 1× spends the budget exactly over the SLA window', wide: true});
-  const chart = new LineChart(burn.body, {id: 'burn', unit: units.x, min: 0});
+  const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0});
   main.append(h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
 
   return {
@@ -42,7 +60,7 @@ export function mount(main) {
 
       list.replaceChildren(...(slas.length ? slas.map(slaCard) : [h('p', {class: 'muted'}, 'No SLA is configured.')]));
     },
-    destroy() { chart.destroy(); },
+    destroy() { chart.destroy(); achChart.destroy(); },
   };
 }
 
