@@ -116,13 +116,17 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		Burns: s.rules.SLABurns,
 	})
 	// An SLA added over data already stored gets its recordings over that
-	// data too (Run starts it): written as blocks into the embedded TSDB's
-	// directory, and into the tiers.
+	// data too (Run starts it), both groups': written as blocks into the
+	// embedded TSDB's directory, and into the tiers.
 	if db, ok := s.store.(*storage.TSDB); ok && len(cfg.SLAs) > 0 {
 		logger := s.logger.With("component", "sla")
 		s.slaBackfill = func(ctx context.Context) {
 			_, err := sla.BackfillStore(ctx, sla.BackfillStoreOptions{
 				SLAs: cfg.SLAs, Engine: engine, Raw: db, Dir: cfg.Server.DataDir, Tiers: s.tiers, Now: s.opts.Now, Logger: logger,
+				// The slow group (1d and longer) as its rules read it, once
+				// the 1m tier has caught up.
+				Slow:      s.slaQueryable(),
+				SlowReady: func(ctx context.Context) error { return s.tiers.WaitCaughtUp(ctx, time.Hour) },
 			})
 			if err != nil && ctx.Err() == nil {
 				logger.Error("backfill sla recordings", "err", err)

@@ -26,16 +26,33 @@ import (
 // step, as `promtool tsdb create-blocks-from rules` backfills recording
 // rules over existing data, and hands each sample, with its record name and
 // the group's labels, to emit. The slow group's windows (a day and more,
-// each step reading days of samples) are left to the rule manager. The
-// SLA must have been validated.
+// each step reading days of samples) are BackfillSlowRecords'. The SLA
+// must have been validated.
 func (s SLA) BackfillRecords(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, from, to time.Time, step time.Duration,
+	emit func(lset labels.Labels, ms int64, v float64) error) (int, error) {
+	return s.backfillGroup(ctx, engine, q, from, to, step, false, emit)
+}
+
+// BackfillSlowRecords is BackfillRecords for the SLA's slow group: its
+// error ratios over a day and longer. q should be what the slow rules read
+// (the tiers, sla.TierEdgeBuckets of a bucket at least: a 30d ratio reads
+// 43,200 of the 1m tier's buckets a series at each step, where raw samples
+// pushed every second are 2.6 M).
+func (s SLA) BackfillSlowRecords(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, from, to time.Time, step time.Duration,
+	emit func(lset labels.Labels, ms int64, v float64) error) (int, error) {
+	return s.backfillGroup(ctx, engine, q, from, to, step, true, emit)
+}
+
+// backfillGroup evaluates the recording rules of the SLA's raw group, or
+// of its slow group, over [from, to) every step.
+func (s SLA) backfillGroup(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, from, to time.Time, step time.Duration, slow bool,
 	emit func(lset labels.Labels, ms int64, v float64) error) (int, error) {
 	if !to.After(from) {
 		return 0, nil
 	}
 	n := 0
 	for _, g := range s.RuleGroups() {
-		if IsSlowGroup(g.Name) {
+		if IsSlowGroup(g.Name) != slow {
 			continue
 		}
 		for _, r := range g.Rules {
@@ -88,14 +105,27 @@ type BackfillStoreOptions struct {
 	Dir string
 	// Tiers get the backfilled recordings' aggregates (nil: none).
 	Tiers *tier.Set
-	// Step is the recordings' spacing; default BackfillStep.
-	Step   time.Duration
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Slow is what the SLA's slow group reads, the tiers as its rules read
+	// them (rules.Options.SLAQueryable); nil: the slow group is not
+	// backfilled. SlowReady, if set, returns once Slow reads the tiers
+	// (their watermarks near now), or ctx's error.
+	Slow      storage.Queryable
+	SlowReady func(context.Context) error
+	// Step is the recordings' spacing; default BackfillStep. SlowStep is
+	// the slow group's; default SlowBackfillStep.
+	Step, SlowStep time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // BackfillStep is the default spacing of backfilled recordings.
 const BackfillStep = time.Minute
+
+// SlowBackfillStep is the default spacing of the slow group's backfilled
+// recordings: every step of a 30d ratio reads a month of the 1m tier, so
+// five times fewer than the rules' minute (a range query at a coarser step
+// than 5 minutes, PromQL's lookback, would find some steps empty).
+const SlowBackfillStep = 5 * time.Minute
 
 // backfillMinGap: an SLA whose recordings begin less than this after its
 // data is not backfilled (the rules' first evaluations need a few samples).
@@ -103,7 +133,8 @@ const backfillMinGap = 10 * time.Minute
 
 // BackfillStore gives each SLA whose recordings begin later than its data
 // (an SLA added to gmc over data already stored) the recordings of its raw
-// group over that span, as BackfillRecords computes them, written as one
+// group over that span, as BackfillRecords computes them, and with
+// o.Slow those of its slow group (BackfillSlowRecords), written as one
 // block a day into the raw TSDB's directory — which the TSDB loads at its
 // next block reload, within a minute, as Prometheus loads promtool's
 // backfilled blocks — and aggregated into the tiers (tier.Set.Backfill),
@@ -112,6 +143,9 @@ const backfillMinGap = 10 * time.Minute
 func BackfillStore(ctx context.Context, o BackfillStoreOptions) (int, error) {
 	if o.Step <= 0 {
 		o.Step = BackfillStep
+	}
+	if o.SlowStep <= 0 {
+		o.SlowStep = SlowBackfillStep
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -142,20 +176,45 @@ func BackfillStore(ctx context.Context, o BackfillStoreOptions) (int, error) {
 		if to.Sub(from) < backfillMinGap {
 			continue
 		}
-		n, err := s.backfillBlocks(ctx, o, from, to)
+		n, err := s.backfillBlocks(ctx, o, from, to, func(d, end time.Time, emit func(labels.Labels, int64, float64) error) (int, error) {
+			return s.BackfillRecords(ctx, o.Engine, o.Raw, d, end, o.Step, emit)
+		})
 		total += n
 		if err != nil {
 			return total, err
 		}
-		o.Logger.Info("sla recordings backfilled over the data stored before them", "sla", s.Name,
+		o.Logger.Info("sla recordings backfilled over the data stored before them", "sla", s.Name, "group", "raw",
+			"from", from.UTC().Format(time.RFC3339), "to", to.UTC().Format(time.RFC3339), "samples", n)
+		if o.Slow == nil {
+			continue
+		}
+		// The slow group reads the tiers: once they have caught up (else
+		// the reader falls back to raw samples, days of them a step).
+		if o.SlowReady != nil {
+			if err := o.SlowReady(ctx); err != nil {
+				return total, err
+			}
+		}
+		slowStep := o.SlowStep.Milliseconds()
+		n, err = s.backfillBlocks(ctx, o, from, to, func(d, end time.Time, emit func(labels.Labels, int64, float64) error) (int, error) {
+			// On whole SlowSteps.
+			first := time.UnixMilli((d.UnixMilli() + slowStep - 1) / slowStep * slowStep)
+			return s.BackfillSlowRecords(ctx, o.Engine, o.Slow, first, end, o.SlowStep, emit)
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		o.Logger.Info("sla recordings backfilled over the data stored before them", "sla", s.Name, "group", "slow",
 			"from", from.UTC().Format(time.RFC3339), "to", to.UTC().Format(time.RFC3339), "samples", n)
 	}
 	return total, nil
 }
 
-// backfillBlocks writes the SLA's raw-group recordings over [from, to) as
-// one block a day, and their aggregates into the tiers.
-func (s SLA) backfillBlocks(ctx context.Context, o BackfillStoreOptions, from, to time.Time) (int, error) {
+// backfillBlocks writes the recordings eval computes over [from, to), a
+// day at a time, as one block a day, and their aggregates into the tiers.
+func (s SLA) backfillBlocks(ctx context.Context, o BackfillStoreOptions, from, to time.Time,
+	eval func(d, end time.Time, emit func(labels.Labels, int64, float64) error) (int, error)) (int, error) {
 	const day = 24 * time.Hour
 	n := 0
 	bySeries := map[uint64]*backfilled{}
@@ -172,7 +231,7 @@ func (s SLA) backfillBlocks(ctx context.Context, o BackfillStoreOptions, from, t
 		// One appender for the day: a later one would refuse samples
 		// older than half a block before the newest.
 		app := w.AppenderV2(ctx)
-		k, err := s.BackfillRecords(ctx, o.Engine, o.Raw, d, end, o.Step, func(lset labels.Labels, ms int64, v float64) error {
+		emit := func(lset labels.Labels, ms int64, v float64) error {
 			h := lset.Hash()
 			b := bySeries[h]
 			if b == nil {
@@ -183,7 +242,8 @@ func (s SLA) backfillBlocks(ctx context.Context, o BackfillStoreOptions, from, t
 			b.samples = append(b.samples, floatSample{ms, v})
 			_, err := app.Append(0, lset, 0, ms, v, nil, nil, storage.AOptions{})
 			return err
-		})
+		}
+		k, err := eval(d, end, emit)
 		n += k
 		if err == nil {
 			err = app.Commit()
