@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/procfs"
 )
@@ -459,12 +462,25 @@ type cadenceResult struct {
 	visible   int             // tabs whose document.visibilityState was "visible" at the end
 	// CPU seconds over the window (0 when not known: gmc given by -url)
 	chromiumCPU, gmcCPU float64
-	gmcIdle             float64 // gmc's CPU seconds per second with no tab open
+	chromiumBy          map[string]float64 // Chromium's CPU seconds by process type
+	gmcIdle             float64            // gmc's CPU seconds per second with no tab open
+	// traced: with -timeline, every thread's CPU over the window (the
+	// first tab's trace: Chromium traces all its processes) and where the
+	// first tab's main thread spent it.
+	traced *cadenceTrace
+	// main: the first tab's main-thread seconds over the window (thread
+	// time) by DevTools' Performance metric: TaskDuration, ScriptDuration,
+	// LayoutDuration, RecalcStyleDuration.
+	main map[string]float64
+	// prof: with -profile, the first tab's main thread over the window
+	// (V8's sampler), per refresh of it.
+	prof *jsProfile
 }
 
 // cadence opens one tab per URL, waits until each has drawn, then records
-// every tab's completed refreshes for d.
-func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, gmcCPU func() (float64, error)) (*cadenceResult, error) {
+// every tab's completed refreshes for d. With timeline set it traces the
+// window (written to that file).
+func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, gmcCPU func() (float64, error), timeline string, prof *jsProfile) (*cadenceResult, error) {
 	// gmc's CPU with no tab open (ingest, rules): taken off its share below.
 	var idle float64
 	if gmcCPU != nil {
@@ -494,18 +510,54 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, g
 			return nil, fmt.Errorf("tab %d of %d: %w", i+1, len(urls), err)
 		}
 	}
+	var rec *recorder
+	if timeline != "" {
+		var err error
+		if rec, err = startTimeline(tabs[0]); err != nil {
+			return nil, err
+		}
+	}
+	if prof != nil {
+		if err := startProfile(tabs[0]); err != nil {
+			return nil, err
+		}
+	}
+	// The first tab's main thread in thread time (DevTools' Performance
+	// metrics: task, script, layout, style), cheap enough to be always on.
+	if _, err := chromedp.Call(tabs[0], performance.Enable, performance.EnableParams{TimeDomain: performance.EnableTimeDomainThreadTicks}); err != nil {
+		return nil, err
+	}
+	metrics := func() map[string]float64 {
+		m := map[string]float64{}
+		if res, err := chromedp.Call(tabs[0], performance.GetMetrics, cdp.Empty{}); err == nil {
+			for _, x := range res.Metrics {
+				m[x.Name] = x.Value
+			}
+		}
+		return m
+	}
+	m0 := metrics()
 	starts := make([]float64, len(tabs))
 	for i, tctx := range tabs {
 		var err error
-		if starts[i], err = do(tctx, 10*time.Second, chromedp.Evaluate[float64](`performance.now()`)); err != nil {
+		// (The first tab's mark names its main thread in a trace.)
+		js := `performance.now()`
+		if i == 0 {
+			js = `(performance.mark('gmc:cadence'), performance.now())`
+		}
+		if starts[i], err = do(tctx, 10*time.Second, chromedp.Evaluate[float64](js)); err != nil {
 			return nil, err
 		}
 	}
 	// CPU time over the window: Chromium's (every tab) and gmc's, when known.
-	cpu := func() (c [2]float64) {
-		c[0], _ = b.cpuSeconds()
+	type cpuAt struct {
+		chromium map[string]float64
+		gmc      float64
+	}
+	cpu := func() (c cpuAt) {
+		c.chromium, _ = b.cpuSeconds()
 		if gmcCPU != nil {
-			c[1], _ = gmcCPU()
+			c.gmc, _ = gmcCPU()
 		}
 		return c
 	}
@@ -516,7 +568,20 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, g
 	case <-time.After(d):
 	}
 	c1 := cpu()
-	r := &cadenceResult{tabs: len(tabs), window: d, chromiumCPU: c1[0] - c0[0], gmcCPU: c1[1] - c0[1], gmcIdle: idle}
+	m1 := metrics()
+	if prof != nil {
+		if err := prof.stopProfile(tabs[0]); err != nil {
+			return nil, err
+		}
+	}
+	r := &cadenceResult{tabs: len(tabs), window: d, gmcCPU: c1.gmc - c0.gmc, gmcIdle: idle, chromiumBy: map[string]float64{}, main: map[string]float64{}}
+	for _, k := range []string{"TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"} {
+		r.main[k] = m1[k] - m0[k]
+	}
+	for k, v := range c1.chromium {
+		r.chromiumBy[k] = v - c0.chromium[k]
+		r.chromiumCPU += v - c0.chromium[k]
+	}
 	for i, tctx := range tabs {
 		got, err := do(tctx, 10*time.Second, chromedp.Evaluate[struct {
 			Now     float64   `json:"now"`
@@ -548,6 +613,17 @@ func (b *browser) cadence(ctx context.Context, urls []string, d time.Duration, g
 		}
 		r.refreshes = append(r.refreshes, n)
 	}
+	if prof != nil {
+		// Per refresh of the profiled tab.
+		prof.loads = max(1, r.refreshes[0])
+		r.prof = prof
+	}
+	if rec != nil {
+		if err := rec.stop(tabs[0], timeline); err != nil {
+			return nil, err
+		}
+		r.traced = rec.cadence("gmc:cadence", d)
+	}
 	return r, nil
 }
 
@@ -577,14 +653,17 @@ func (b *browser) renderers() (map[int]bool, error) {
 
 // cpuSeconds is the CPU time Chromium has used: its browser process (the
 // one started with this browser's user data dir) and every process under
-// it (renderers, GPU, network, zygotes).
-func (b *browser) cpuSeconds() (float64, error) {
+// it (renderers, GPU, network, zygotes), by process type (the --type=
+// argument: renderer, gpu-process, utility, zygote; "browser" for the
+// root).
+func (b *browser) cpuSeconds() (map[string]float64, error) {
 	procs, err := procfs.AllProcs()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	parent := map[int]int{}
 	cpu := map[int]float64{}
+	kind := map[int]string{}
 	root := 0
 	for _, p := range procs {
 		st, err := p.Stat()
@@ -593,28 +672,34 @@ func (b *browser) cpuSeconds() (float64, error) {
 		}
 		parent[p.PID] = st.PPID
 		cpu[p.PID] = st.CPUTime()
-		if root == 0 {
-			if args, err := p.CmdLine(); err == nil && !strings.HasPrefix(st.Comm, "go") {
-				for _, a := range args {
-					if a == "--user-data-dir="+b.userDir {
-						root = p.PID
-						break
-					}
-				}
+		args, err := p.CmdLine()
+		if err != nil {
+			continue
+		}
+		// Chromium rewrites its processes' titles: the arguments may be
+		// one string joined by spaces.
+		fields := strings.Fields(strings.Join(args, " "))
+		kind[p.PID] = "browser"
+		for _, a := range fields {
+			if t, ok := strings.CutPrefix(a, "--type="); ok {
+				kind[p.PID] = t
 			}
+		}
+		if root == 0 && kind[p.PID] == "browser" && !strings.HasPrefix(st.Comm, "go") && slices.Contains(fields, "--user-data-dir="+b.userDir) {
+			root = p.PID
 		}
 	}
 	if root == 0 {
-		return 0, fmt.Errorf("no Chromium process with --user-data-dir=%s", b.userDir)
+		return nil, fmt.Errorf("no Chromium process with --user-data-dir=%s", b.userDir)
 	}
-	total := 0.0
+	out := map[string]float64{}
 	for pid, c := range cpu {
 		for q := pid; q > 1; q = parent[q] {
 			if q == root {
-				total += c
+				out[kind[pid]] += c
 				break
 			}
 		}
 	}
-	return total, nil
+	return out, nil
 }

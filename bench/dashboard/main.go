@@ -53,6 +53,7 @@ type options struct {
 	pages                       string
 	keep                        string
 	trace, profile, loadsOnly   bool
+	cadenceOnly                 bool
 	hold                        time.Duration
 	timeline                    string
 }
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.keep, "keep", "", "keep gmc's data dir and log in this directory")
 	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last measured load made before its charts were drawn (start, first byte, end)")
 	fs.BoolVar(&o.profile, "profile", false, "profile the main thread of the measured loads (V8's sampler; slows them) and print each page's top functions by self time")
+	fs.BoolVar(&o.cadenceOnly, "cadence-only", false, "no page loads: the Live page's transfer and the tabs' cadence only (with -timeline, the cadence window is traced into DIR/live-cadence.json)")
 	fs.BoolVar(&o.loadsOnly, "loads-only", false, "time the page loads only (new tab, same tab, in-app navigation): no Live transfer or cadence figures")
 	fs.StringVar(&o.timeline, "timeline", "", "trace every measured load (the report gives each page's main-thread CPU per load) and write the last one's Chrome trace into this directory (DevTools' Performance panel opens it)")
 	fs.DurationVar(&o.hold, "hold", 0, "measure nothing: seed, keep pushing and hold gmc up this long (for DevTools or /debug/pprof), then stop")
@@ -177,6 +179,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if o.pages != "" {
 		pages = strings.Split(o.pages, ",")
 	}
+	if o.cadenceOnly {
+		pages = nil
+	}
 	for _, p := range pages {
 		var prof *jsProfile
 		if o.profile {
@@ -227,7 +232,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		urls[i] = liveURL
 	}
 	// A failure here is a figure too (tabs that never drew): reported, not fatal.
-	if rep.cadence, err = b.cadence(ctx, urls, o.cadence, gmcCPU); err != nil {
+	cadenceTrace := ""
+	if o.timeline != "" {
+		cadenceTrace = filepath.Join(o.timeline, "live-cadence.json")
+	}
+	var cprof *jsProfile
+	if o.profile {
+		cprof = &jsProfile{}
+	}
+	if rep.cadence, err = b.cadence(ctx, urls, o.cadence, gmcCPU, cadenceTrace, cprof); err != nil {
 		rep.cadenceErr = err
 	}
 	rep.after = machine()

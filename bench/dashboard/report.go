@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -73,6 +74,13 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: load average %s → %s; all processes used %.0f%% CPU (of %d00%%) while measuring (this harness, Chromium and gmc included)\n\n",
 		r.before.load, r.after.load, 100*busy, numCPU())
 
+	if len(r.loads) > 0 {
+		r.printLoads(w)
+	}
+	r.printLive(w)
+}
+
+func (r *report) printLoads(w io.Writer) {
 	fmt.Fprintf(w, "Load → charts drawn (navigation start → the page's first completed refresh), three ways:\n"+
 		"- new tab: a new tab per load (Chromium starts a renderer process for it: counted below);\n"+
 		"- same tab: a tab on another dashboard page, its address replaced by the page's and reloaded (a new document in the same renderer);\n"+
@@ -105,6 +113,9 @@ func (r *report) print(w io.Writer) {
 		l.prof.print(w, l.page, 15)
 	}
 
+}
+
+func (r *report) printLive(w io.Writer) {
 	if t := r.live; t != nil {
 		rate := float64(t.bytes) / t.window.Seconds()
 		fmt.Fprintf(w, "\nLive page #/service/%s?range=live over %s: %.1f KB/s (budget ≤ %.0f KB/s: %s), %.1f requests/s, %d refreshes",
@@ -140,6 +151,40 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "CPU while the tabs ran: Chromium %.0f%%, gmc %.0f%% of a core (%.0f%% with no tab open: ingest and rules); per refresh (%d in all) Chromium %.0f ms, gmc %.0f ms beyond its no-tab share\n",
 				100*c.chromiumCPU/c.window.Seconds(), 100*c.gmcCPU/c.window.Seconds(), 100*c.gmcIdle, refreshes,
 				1000*c.chromiumCPU/float64(max(1, refreshes)), 1000*served/float64(max(1, refreshes)))
+			kinds := make([]string, 0, len(c.chromiumBy))
+			for k := range c.chromiumBy {
+				kinds = append(kinds, k)
+			}
+			slices.SortFunc(kinds, func(a, b string) int { return cmp.Compare(c.chromiumBy[b], c.chromiumBy[a]) })
+			fmt.Fprintf(w, "Chromium's CPU per refresh by process:")
+			for _, k := range kinds {
+				fmt.Fprintf(w, " %s %.0f ms", k, 1000*c.chromiumBy[k]/float64(max(1, refreshes)))
+			}
+			fmt.Fprintln(w)
+			if n := float64(max(1, c.refreshes[0])); c.main["TaskDuration"] > 0 {
+				task, script, layout, style := c.main["TaskDuration"], c.main["ScriptDuration"], c.main["LayoutDuration"], c.main["RecalcStyleDuration"]
+				fmt.Fprintf(w, "The first tab's main thread per refresh (Performance metrics, thread time): tasks %.1f ms: script %.1f, layout %.1f, style %.1f, the rest (paint, parsing answers, …) %.1f\n",
+					1000*task/n, 1000*script/n, 1000*layout/n, 1000*style/n, 1000*(task-script-layout-style)/n)
+			}
+			c.prof.print(w, "the first Live tab, per refresh", 25)
+			if t := c.traced; t != nil {
+				fmt.Fprintf(w, "\nTraced window (-timeline; tracing adds its own cost): CPU by thread, ms per second (the traced tab refreshed %d times, all tabs %d):\n", c.refreshes[0], refreshes)
+				fmt.Fprintf(w, "| process / thread | ms per second |\n|---|---|\n")
+				for i, x := range t.threads {
+					if i == 16 {
+						break
+					}
+					fmt.Fprintf(w, "| %s | %.1f |\n", x.name, float64(x.cpu.Microseconds())/1000/t.window.Seconds())
+				}
+				fmt.Fprintf(w, "\nThe traced tab's main thread: %.1f ms per refresh of it, self time by event:\n| event | ms per refresh |\n|---|---|\n",
+					float64(t.mainTotal.Microseconds())/1000/float64(max(1, c.refreshes[0])))
+				for i, x := range t.main {
+					if i == 16 {
+						break
+					}
+					fmt.Fprintf(w, "| %s | %.1f |\n", x.name, float64(x.cpu.Microseconds())/1000/float64(max(1, c.refreshes[0])))
+				}
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -56,8 +57,9 @@ func (r *recorder) stop(tctx context.Context, file string) error {
 	}
 	select {
 	case <-r.done:
-	case <-time.After(30 * time.Second):
-		return errors.New("trace not complete within 30s")
+	case <-time.After(3 * time.Minute):
+		// (Ten tabs traced for 20 s on a busy machine take a while.)
+		return errors.New("trace not complete within 3 minutes")
 	}
 	if file == "" {
 		return nil
@@ -131,4 +133,126 @@ func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after time.Duration, ok bo
 		}
 	}
 	return time.Duration(a * float64(time.Microsecond)), time.Duration(b * float64(time.Microsecond)), true
+}
+
+// cadenceTrace is where the CPU of a traced cadence window went: every
+// thread's (by process and thread name) and, for the traced tab's main
+// thread, the self time of its events by name.
+type cadenceTrace struct {
+	window  time.Duration
+	threads []threadCPU
+	// main: the traced tab's renderer main thread, self time by event.
+	main      []threadCPU
+	mainTotal time.Duration
+}
+
+type threadCPU struct {
+	name string
+	cpu  time.Duration
+}
+
+// cadence sums the trace's thread time over the window that starts at
+// the mark (the first tab's; the trace holds every process of Chromium).
+func (r *recorder) cadence(mark string, d time.Duration) *cadenceTrace {
+	type event struct {
+		Name string  `json:"name"`
+		Ph   string  `json:"ph"`
+		Pid  int64   `json:"pid"`
+		Tid  int64   `json:"tid"`
+		Ts   float64 `json:"ts"`
+		Dur  float64 `json:"dur"`
+		Tdur float64 `json:"tdur"`
+		Args struct {
+			Name string `json:"name"`
+		} `json:"args"`
+	}
+	type thread struct{ pid, tid int64 }
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	procName := map[int64]string{}
+	threadName := map[thread]string{}
+	by := map[thread][]event{}
+	var m *event
+	for _, raw := range r.events {
+		var e event
+		if json.Unmarshal(raw, &e) != nil {
+			continue
+		}
+		switch {
+		case e.Ph == "M" && e.Name == "process_name":
+			procName[e.Pid] = e.Args.Name
+		case e.Ph == "M" && e.Name == "thread_name":
+			threadName[thread{e.Pid, e.Tid}] = e.Args.Name
+		case e.Ph == "X":
+			by[thread{e.Pid, e.Tid}] = append(by[thread{e.Pid, e.Tid}], e)
+		case e.Name == mark && m == nil:
+			m = &e
+		}
+	}
+	if m == nil {
+		return nil
+	}
+	from, to := m.Ts, m.Ts+float64(d.Microseconds())
+	out := &cadenceTrace{window: d}
+	total := map[string]float64{}
+	self := map[string]float64{}
+	for th, evs := range by {
+		sort.Slice(evs, func(i, j int) bool {
+			if evs[i].Ts != evs[j].Ts {
+				return evs[i].Ts < evs[j].Ts
+			}
+			return evs[i].Dur > evs[j].Dur
+		})
+		main := th.pid == m.Pid && th.tid == m.Tid
+		label := procName[th.pid] + " / " + threadName[th]
+		if th.pid == m.Pid {
+			label = "traced tab's renderer / " + threadName[th]
+		}
+		// stack: the open events (top-level first); each event's own time
+		// is its thread time less its children's.
+		type open struct {
+			e        event
+			end      float64
+			children float64
+		}
+		var stack []open
+		pop := func() {
+			o := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				stack[len(stack)-1].children += o.e.Tdur
+			} else {
+				total[label] += o.e.Tdur
+			}
+			if main {
+				self[o.e.Name] += max(0, o.e.Tdur-o.children)
+			}
+		}
+		for _, e := range evs {
+			if e.Ts < from || e.Ts > to {
+				continue
+			}
+			for len(stack) > 0 && stack[len(stack)-1].end <= e.Ts {
+				pop()
+			}
+			stack = append(stack, open{e: e, end: e.Ts + e.Dur})
+		}
+		for len(stack) > 0 {
+			pop()
+		}
+	}
+	us := func(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }
+	for k, v := range total {
+		out.threads = append(out.threads, threadCPU{k, us(v)})
+	}
+	for k, v := range self {
+		out.main = append(out.main, threadCPU{k, us(v)})
+		out.mainTotal += us(v)
+	}
+	byCPU := func(s []threadCPU) {
+		sort.Slice(s, func(i, j int) bool { return s[i].cpu > s[j].cpu })
+	}
+	byCPU(out.threads)
+	byCPU(out.main)
+	return out
 }
