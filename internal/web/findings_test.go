@@ -87,13 +87,15 @@ func TestBrowserDisconnected(t *testing.T) {
 			if s := eval[string](t, ctx, `document.getElementById('conn').dataset.state`); s != "ok" {
 				t.Fatalf("connection state %q before the outage, want ok", s)
 			}
+			// Within 3 s on the page's clock (data-down-at): under load the
+			// harness's polling took seconds of its own (1 run in 20).
+			at := time.Now().UnixMilli()
 			st.setDown(true)
-			start := time.Now()
-			if err := poll(ctx, 3*time.Second, `document.getElementById('conn').dataset.state === 'down'`); err != nil {
+			if err := poll(ctx, 30*time.Second, `document.getElementById('conn').dataset.state === 'down'`); err != nil {
 				st.setDown(false)
-				t.Fatalf("no disconnected state within 3s: %v", err)
+				t.Fatalf("no disconnected state within 30s: %v", err)
 			}
-			t.Logf("disconnected shown after %v", time.Since(start).Round(10*time.Millisecond))
+			disconnectedWithin(t, at, 3*time.Second, eval[string](t, ctx, `document.getElementById('conn').dataset.downAt`))
 			text := eval[string](t, ctx, `document.getElementById('conn').textContent`)
 			if !strings.Contains(text, "Disconnected") || !regexpClock.MatchString(text) {
 				t.Errorf("status %q, want Disconnected … stale since HH:MM:SS", text)

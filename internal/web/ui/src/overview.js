@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock} from './util.js';
+import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -41,7 +41,7 @@ export function mount(main, ctx) {
         inst(Q.overview.orders(K)), inst(Q.overview.requests(K)), inst(Q.overview.p99(K)), inst(Q.overview.errors(K)),
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
         // The edges of the series seen in the range: a service down now has none now.
-        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null ? null : w.end, signal),
+        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? null : w.end, signal),
       ]);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
@@ -57,8 +57,7 @@ export function mount(main, ctx) {
       const goneBy = new Map(services.filter((s) => s.state !== 'up' && s.state !== 'pushed')
         .map((s) => [s.service, s.last_seen_ms != null ? `${s.state} since ${clock(s.last_seen_ms)}` : s.state]));
       plot(charts.tps, tps, T, null, goneBy);
-      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy);
-      p99.note.textContent += ' · log scale';
+      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy, ' · log scale');
       plot(charts.err, err, E, null, goneBy);
 
       // Each service's requests in its own unit: the endpoint with the most traffic.
@@ -91,13 +90,14 @@ export function mount(main, ctx) {
       const ranked = (oP.length ? oP : [...pNow].filter(([s]) => upNow.has(s))).sort((a, b) => b[1] - a[1]);
       const worstP99 = ranked.length ? ranked[0][1] : -Infinity;
       const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now, over ${K}` : `now, over ${K}`;
-      kpis.replaceChildren(
+      // Patched, not rebuilt (util.patch): on Live this runs every second.
+      patch(kpis, [
         kpi('Services up', `${up} / ${judged}`, up === judged ? 'good' : 'warn', pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null),
         deskTile(gws, gwNames, deskV, services),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
         slaKpi(slas),
-      );
+      ]);
 
       const rows = services.map((s) => {
         const name = s.service;
@@ -126,9 +126,9 @@ export function mount(main, ctx) {
             ? [budgetBar(sl.budget, sl.window, sl.judged), sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
             : h('span', {class: 'muted'}, '—')));
       });
-      table.replaceChildren(h('table', {class: 'tbl', 'data-rows': rows.length},
+      patch(table, [h('table', {class: 'tbl', 'data-rows': rows.length},
         h('thead', {}, h('tr', {}, ['Service', 'Health', 'Rate (own unit)', '', 'p99', '', 'Errors', 'SLA achievement', 'Error budget'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 9, class: 'muted'}, 'No service has sent data yet.')))));
+        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 9, class: 'muted'}, 'No service has sent data yet.'))))]);
     },
     destroy() { Object.values(charts).forEach((c) => c.destroy()); },
   };
@@ -232,9 +232,9 @@ export function slaSummary(slas) {
  * plot draws one line per service; stat(service), when given, is that
  * line's formatter of values; gone, the legend's last of a service down now.
  */
-function plot(chart, c, S, stat, gone) {
+function plot(chart, c, S, stat, gone, suffix = '') {
   const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data, stat: stat ? stat(label) : undefined, gone: (gone && gone.get(label)) || null}));
   const shown = topN(series, TOP, last).sort((a, b) => a.label.localeCompare(b.label));
-  c.note.textContent = series.length > TOP ? `top ${TOP} of ${series.length} services` : `${series.length} service${series.length === 1 ? '' : 's'}`;
+  setText(c.note, (series.length > TOP ? `top ${TOP} of ${series.length} services` : `${series.length} service${series.length === 1 ? '' : 's'}`) + suffix);
   chart.update(S.xs, shown);
 }

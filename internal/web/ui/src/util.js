@@ -16,6 +16,50 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/**
+ * patch makes el's children read as kids (nodes, as h builds them) by
+ * changing only what differs: a child of the same tag keeps its node and
+ * gets the new one's attributes and children (recursively), a text node
+ * its new text, and only a child of another kind is replaced. A refresh
+ * that rebuilt a legend, tile or status line whole every second made the
+ * browser restyle and lay out all of it; patched, an unchanged figure
+ * costs nothing and a changed one a text update. Event listeners are not
+ * compared: patch only what h built without on… handlers.
+ */
+export function patch(el, kids) {
+  const list = kids.flat(Infinity).filter((k) => k != null && k !== false)
+    .map((k) => (k instanceof Node ? k : document.createTextNode(String(k))));
+  let i = 0;
+  for (const k of list) {
+    const o = el.childNodes[i++];
+    if (!o) el.append(k);
+    else if (!morph(o, k)) el.replaceChild(k, o);
+  }
+  while (el.childNodes.length > i) el.lastChild.remove();
+}
+
+/** morph makes o read as n in place (patch), or says it cannot (another kind of node). */
+function morph(o, n) {
+  if (o.nodeType !== n.nodeType || o.nodeName !== n.nodeName) return false;
+  if (o.nodeType === Node.TEXT_NODE) {
+    if (o.nodeValue !== n.nodeValue) o.nodeValue = n.nodeValue;
+    return true;
+  }
+  if (o.nodeType !== Node.ELEMENT_NODE) return false;
+  for (const a of n.attributes) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+  for (let j = o.attributes.length - 1; j >= 0; j--) {
+    const name = o.attributes[j].name;
+    if (!n.hasAttribute(name)) o.removeAttribute(name);
+  }
+  patch(o, [...n.childNodes]);
+  return true;
+}
+
+/** setText sets an element's text only when it differs (a write of the same text still costs a layout). */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 const SI = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
 
 function trim(x, digits) {

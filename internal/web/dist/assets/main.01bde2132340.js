@@ -1,7 +1,7 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
 import {RANGES, rangeByKey, span, contact, RangeCache, ready} from './api.js';
-import {h, clock, when} from './util.js';
+import {h, clock, when, patch} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
 import * as risk from './risk.js';
@@ -110,9 +110,10 @@ async function refresh() {
     await state.page.refresh(w, ctrl.signal);
     if (seq === state.seq) {
       main.dataset.refreshed = String(Number(main.dataset.refreshed || 0) + 1);
+      beat(document.querySelector('.range a.active .live-dot'));
       // The first figures are drawn: the event stream may open now.
       setTimeout(connectStream, 0);
-      main.dataset.error = '';
+      if (main.dataset.error) main.dataset.error = '';
       conn.dataAt = Date.now();
       conn.error = '';
       renderConn();
@@ -132,6 +133,16 @@ async function refresh() {
       schedule();
     }
   }
+}
+
+/**
+ * beat dims or lights a dot: Live's on each completed refresh, the alert
+ * banner's icon on each ping (app.css): a beat that stops says the page
+ * or the stream did, where an endless animation kept pulsing (and cost
+ * every tab 60 frames a second).
+ */
+function beat(el) {
+  if (el) el.classList.toggle('beat');
 }
 
 /**
@@ -270,25 +281,29 @@ async function heartbeat() {
 function renderConn() {
   const el = document.getElementById('conn');
   const main = document.getElementById('page');
+  // (Written only when they change: this runs on every refresh.)
+  const put = (e, k, v) => { if (e.dataset[k] !== v) e.dataset[k] = v; };
   document.body.classList.toggle('stale', conn.down);
-  main.dataset.stale = conn.down ? '1' : '';
+  put(main, 'stale', conn.down ? '1' : '');
   if (conn.down) {
     const age = Math.round((Date.now() - conn.since) / 1000);
-    el.dataset.state = 'down';
-    el.dataset.since = String(conn.since);
-    el.replaceChildren(h('span', {class: 'conn-icon'}, '⚠'),
+    put(el, 'state', 'down');
+    put(el, 'since', String(conn.since));
+    // When this tab saw it (ms): a test's measure of the detection, on the page's clock.
+    put(el, 'downAt', String(conn.downAt));
+    patch(el, [h('span', {class: 'conn-icon'}, '⚠'),
       h('strong', {}, 'Disconnected from gmc'),
-      h('span', {}, ` — figures are stale since ${clock(conn.since)} (${age}s); retrying every second`));
+      h('span', {}, ` — figures are stale since ${clock(conn.since)} (${age}s); retrying every second`)]);
     return;
   }
-  el.dataset.since = '';
+  put(el, 'since', '');
   if (conn.error) {
-    el.dataset.state = 'error';
-    el.replaceChildren(h('span', {class: 'conn-icon'}, '⚠'), h('span', {}, 'Refresh failed: ' + conn.error));
+    put(el, 'state', 'error');
+    patch(el, [h('span', {class: 'conn-icon'}, '⚠'), h('span', {}, 'Refresh failed: ' + conn.error)]);
     return;
   }
-  el.dataset.state = 'ok';
-  el.replaceChildren(h('span', {class: 'live-dot'}), h('span', {}, conn.dataAt ? `updated ${clock(conn.dataAt)}` : 'connected'));
+  put(el, 'state', 'ok');
+  patch(el, [h('span', {class: 'live-dot'}), h('span', {}, conn.dataAt ? `updated ${clock(conn.dataAt)}` : 'connected')]);
 }
 
 /**
@@ -462,7 +477,7 @@ function connectStream() {
     const el = document.getElementById('banner');
     switch (type) {
       case 'open': el.dataset.stream = 'open'; markUp(at); break;
-      case 'ping': el.dataset.ping = data; markUp(at); break;
+      case 'ping': el.dataset.ping = data; beat(el); markUp(at); break;
       case 'alerts': showAlerts(data); followBurns(data); markUp(at); break;
       case 'error': el.dataset.stream = data; heartbeat(); break;
     }

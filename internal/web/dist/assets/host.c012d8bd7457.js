@@ -8,7 +8,7 @@
 // Grafana's "Node Exporter Full" the agent collects.
 import {query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, units, bar, num, kpi, ago, when, pill} from './util.js';
+import {h, units, bar, num, kpi, ago, when, pill, patch, setText} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -109,18 +109,19 @@ export function mount(main, ctx) {
       const free = instantBy(fsFree, 'mountpoint');
       const nf = instantBy(files, 'mountpoint');
       const nff = instantBy(filesFree, 'mountpoint');
-      kpis.replaceChildren(
+      // Patched, not rebuilt (util.patch): on Live this runs every second.
+      patch(kpis, [
         kpi('Cores', nCores.length ? String(scalarOf(nCores)) : '–'),
         kpi('Memory', totalMem != null ? units.bytes.fmt(totalMem) : '–', null, usedNow ? `${units.bytes.fmt(parseFloat(usedNow[1]))} used` : ''),
         kpi('Uptime', scalarOf(boot) != null ? ago(Date.now() / 1000 - scalarOf(boot)) : '–', null, scalarOf(boot) != null ? 'since ' + when(new Date(scalarOf(boot) * 1000)) : ''),
         kpi('Load 1m', load.length ? num(parseFloat((load.find((s) => s.metric.__name__ === 'node_load1') || load[0]).values.at(-1)[1])) : '–'),
         kpi('File handles', scalarOf(fdNow) != null ? units.count.fmt(scalarOf(fdNow)) : '–', null,
           scalarOf(fdNow) != null && scalarOf(fdMaxNow) ? `now, of ${units.count.fmt(scalarOf(fdMaxNow))} max (${units.pct.fmt(100 * scalarOf(fdNow) / scalarOf(fdMaxNow))})` : '', scalarOf(fdNow)),
-        kpi('Services', String(svcs.length), null, svcs.map((s) => s.metric.service).sort().join(', ')));
-      head.replaceChildren(h('h1', {}, 'Host ' + name), h('span', {class: 'muted'}, svcs.length ? 'runs ' : 'no service reports this host',
-        svcs.map((s) => s.metric.service).sort().map((s, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', s)}, s)])));
+        kpi('Services', String(svcs.length), null, svcs.map((s) => s.metric.service).sort().join(', '))]);
+      patch(head, [h('h1', {}, 'Host ' + name), h('span', {class: 'muted'}, svcs.length ? 'runs ' : 'no service reports this host',
+        svcs.map((s) => s.metric.service).sort().map((s, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', s)}, s)]))]);
       const mps = [...size.keys()].sort();
-      fs.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': mps.length},
+      patch(fs.body, [h('table', {class: 'tbl', 'data-rows': mps.length},
         h('thead', {}, h('tr', {}, [['Mount point'], ['Used', 'as df counts it: used = size − free, use % = used ÷ (used + available); the reserve is neither'],
           ['Available', 'to users other than root (df\'s Avail)'], ['Reserved', 'free blocks only root may use (ext4 reserves 5 % by default): free − available'],
           ['Size'], ['Inodes used']].map(([t, title]) => h('th', {title}, t)))),
@@ -134,7 +135,7 @@ export function mount(main, ctx) {
             h('td', {class: 'num'}, units.bytes.fmt(size.get(m))),
             h('td', {class: 'num', 'data-col': 'inodes'}, ip != null ? `${units.pct.fmt(ip)} of ${units.count.fmt(fi)}` : '–'));
         })
-          : h('tr', {}, h('td', {colspan: 6, class: 'muted'}, 'No filesystem metrics for this host.')))));
+          : h('tr', {}, h('td', {colspan: 6, class: 'muted'}, 'No filesystem metrics for this host.'))))]);
     },
     destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
   };
@@ -227,17 +228,17 @@ function kernelPanels(C, xs, w, d) {
   const bare = (s) => ({...s, label: s.label.replace(/\{\}$/, '')});
   const psiOrder = ['cpu: some waiting', 'memory: some waiting', 'memory: all stalled', 'io: some waiting', 'io: all stalled', 'irq: all stalled'];
   const psi = clampPct(lines(d.psi, w, ['psi']));
-  C.psi.card.note.textContent = '% of time' + (psi.over ? `; ${psi.over} point${psi.over > 1 ? 's' : ''} over 100 % (up to ${units.pct.fmt(psi.max)}) drawn at 100 %` : '');
+  setText(C.psi.card.note, '% of time' + (psi.over ? `; ${psi.over} point${psi.over > 1 ? 's' : ''} over 100 % (up to ${units.pct.fmt(psi.max)}) drawn at 100 %` : ''));
   C.psi.card.note.title = 'some waiting: at least one task waited for the resource; all stalled: every non-idle task did (PSI "some" and "full")' +
     (psi.over ? '. A share of time cannot pass 100 %: the rate passes it when the counter\'s samples carry the times they were pushed, not read (they jitter under load)' : '');
   C.psi.chart.update(xs, psi.series.sort((a, b) => psiOrder.indexOf(a.label) - psiOrder.indexOf(b.label)), why('pressure', 'pressure stall information (PSI: Linux ≥ 4.20, not booted with psi=0)'));
-  C.intr.card.note.textContent = 'per second';
+  setText(C.intr.card.note, 'per second');
   C.intr.card.note.title = 'hardware interrupts (all IRQs), and softirqs by vector; vectors with none in the range are left out';
   const soft = lines(d.softirqs, w, ['vector'], 'softirq ').filter((s) => s.data.some((v) => v != null && v > 0));
   C.intr.chart.update(xs, [...lines(d.intr, w, [], 'interrupts').map(bare), ...soft], why('stat', 'interrupt counts'));
-  C.fds.card.note.textContent = d.fdMax ? `allocated, of ${units.count.fmt(d.fdMax)} max (fs.file-max)` : 'allocated, system-wide';
+  setText(C.fds.card.note, d.fdMax ? `allocated, of ${units.count.fmt(d.fdMax)} max (fs.file-max)` : 'allocated, system-wide');
   C.fds.chart.update(xs, lines(d.fdUsed, w, [], 'allocated').map(bare), why('filefd', 'file handle counts (/proc/sys/fs/file-nr)'));
-  C.socks.card.note.textContent = 'count at each sample (sockstat)';
+  setText(C.socks.card.note, 'count at each sample (sockstat)');
   C.socks.card.note.title = 'from /proc/net/sockstat and sockstat6: all sockets of the host (its "sockets: used", unix sockets included), TCP by state, UDP, and IPv6';
   const socks = lines(d.socks, w, ['__name__']).map((s) => ({...s, key: s.label, label: SOCK_LABELS[s.label] || s.label}))
     .sort((a, b) => SOCK_ORDER.indexOf(a.key) - SOCK_ORDER.indexOf(b.key));
@@ -252,7 +253,7 @@ function kernelPanels(C, xs, w, d) {
       return {...s, label: `${m.type} ${dev || m.info || ''}`.trim(), peak: Math.max(0, ...s.data.filter((v) => v != null))};
     })
       .sort((a, b) => b.peak - a.peak);
-    C.irq.card.note.textContent = 'per second, all CPUs' + (top.length > 8 ? ` · top 8 of ${top.length}` : '');
+    setText(C.irq.card.note, 'per second, all CPUs' + (top.length > 8 ? ` · top 8 of ${top.length}` : ''));
     C.irq.chart.update(xs, top.slice(0, 8), 'No interrupts in this range');
   }
 }

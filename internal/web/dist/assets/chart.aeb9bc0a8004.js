@@ -1,7 +1,7 @@
 // Charts: uPlot line charts and a latency heatmap in the dashboard's dark
 // theme, with units on every axis. Every chart element carries
 // data-points (how many points it drew) for tests and curious operators.
-import {h, units, statOf, dur} from './util.js';
+import {h, units, statOf, dur, patch, setText} from './util.js';
 
 // uPlot is a classic script main.js runs once the first queries are sent
 // (api.ready.uplot): read when a chart is made, not when this module loads.
@@ -146,7 +146,7 @@ function emptyNote(el, text) {
   let e = el.querySelector(':scope > .chart-empty');
   if (!text) { if (e) e.remove(); return; }
   if (!e) { e = h('div', {class: 'chart-empty'}); el.append(e); }
-  e.textContent = text;
+  setText(e, text);
 }
 
 /**
@@ -155,14 +155,28 @@ function emptyNote(el, text) {
  */
 const NEAR = '200px 0px';
 
+/** shown are the charts of the document, told when the tab is shown again or printed (Lazy.draw). */
+const shown = new Set();
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) for (const c of shown) c.draw();
+});
+// A print shows every chart: each with its newest data.
+window.addEventListener('beforeprint', () => {
+  for (const c of shown) c.draw(true);
+});
+
 /**
  * Lazy holds a chart's uPlot (u) and makes it only when it is wanted: a
  * chart on or near the screen at once; one an IntersectionObserver has
  * seen away from it (the lower half of a service or host page: 13-20
  * charts, each ~5-15 ms of set-up and drawing) when it comes near, when
  * the browser is next idle after the page is drawn, or when anything reads
- * u (tests, the console), whichever is first. Its figures (data-points,
- * legends) are set at once either way.
+ * u (tests, the console), whichever is first. Once made, new data of a
+ * refresh is drawn at once only where someone can see it: a plot away from
+ * the screen, or in a hidden tab, keeps it (stale) and draws it when it
+ * comes near, when the tab is shown, or when u is read. Live redrew all
+ * 13 charts of a service page every second, most of them below the fold.
+ * Its figures (data-points, legends) are set at once either way.
  */
 class Lazy {
   constructor(el, height) {
@@ -176,6 +190,11 @@ class Lazy {
     // observer last said (null before its first report: made at once).
     this.pending = null;
     this.near = null;
+    // stale: the newest data of a made plot, not drawn yet (set); end:
+    // the time of the newest data's last point (update), for tests.
+    this.stale = null;
+    this.end = null;
+    shown.add(this);
     this.io = new IntersectionObserver((es) => {
       this.near = es[es.length - 1].isIntersecting;
       if (this.near) this.draw();
@@ -184,13 +203,28 @@ class Lazy {
   }
 
   get u() {
-    if (this.pending) {
-      this.draw();
-      // Made for a reader: its scales and axes at once, not when this
-      // task ends (uPlot commits in a microtask).
+    if (this.pending || this.stale) {
+      this.draw(true);
+      // Made or redrawn for a reader: its scales and axes at once, not
+      // when this task ends (uPlot commits in a microtask).
       this._u.batch(() => {});
     }
     return this._u;
+  }
+
+  /**
+   * set gives the made plot the data of a refresh (apply: what goes with
+   * it, e.g. the heatmap's columns): drawn at once if on or near the
+   * screen in a shown tab, else kept for draw.
+   */
+  set(data, apply) {
+    if (this.near === false || document.hidden) {
+      this.stale = {data, apply};
+      return;
+    }
+    this.stale = null;
+    if (apply) apply();
+    this._u.setData(data);
   }
 
   /** later makes the plot with args now if near the screen, else when wanted. */
@@ -205,18 +239,27 @@ class Lazy {
     if (first) (globalThis.requestIdleCallback || setTimeout)(() => this.draw(), {timeout: 2000});
   }
 
-  /** draw makes the plot waiting in pending. */
-  draw() {
+  /** draw makes the plot waiting in pending, or draws the data kept for it (stale) when it is wanted now (force: read). */
+  draw(force = false) {
     const p = this.pending;
-    if (!p) return;
-    this.pending = null;
-    this.make(...p);
+    if (p) {
+      this.pending = null;
+      this.make(...p);
+      return;
+    }
+    const st = this.stale;
+    if (!st || !this._u || (!force && (this.near === false || document.hidden))) return;
+    this.stale = null;
+    if (st.apply) st.apply();
+    this._u.setData(st.data);
   }
 
   destroy() {
+    shown.delete(this);
     this.io.disconnect();
     this.ro.disconnect();
     this.pending = null;
+    this.stale = null;
     if (this._u) this._u.destroy();
   }
 }
@@ -262,12 +305,13 @@ export class LineChart extends Lazy {
   }
 
   update(xs, series, emptyText = 'No data in this time range') {
+    this.end = xs.at(-1) ?? null;
     const data = [xs, ...series.map((s) => (this.log ? s.data.map((v) => (v != null && v > 0 ? v : null)) : s.data))];
     const points = countPoints(data);
     this.el.dataset.points = String(points);
     this.el.dataset.series = String(series.length);
     const key = series.map((s) => s.label + '|' + (s.color || '')).join('\n');
-    if (this._u && key === this.key) this._u.setData(data);
+    if (this._u && key === this.key) this.set(data);
     else if (this._u) this.make(series, data, key);
     else this.later(series, data, key);
     emptyNote(this.el, points ? '' : emptyText);
@@ -275,6 +319,7 @@ export class LineChart extends Lazy {
   }
 
   make(series, data, key) {
+    this.stale = null;
     if (this._u) this._u.destroy();
     this.key = key;
     this._u = uPlot(this.options(series), data, this.el);
@@ -311,7 +356,8 @@ export class LineChart extends Lazy {
     // Points over a longer window than the last say so under the legend.
     // (The header says the last's window.)
     const caption = win && !same ? h('caption', {'data-points-window': win.points, style: {textAlign: 'left'}}, `each point over ${dur(win.points)}`) : null;
-    this.stats.replaceChildren(...(rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)].filter(Boolean) : []));
+    // Patched, not rebuilt: on Live most of a legend is the same every second.
+    patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)].filter(Boolean) : []));
   }
 
   options(series) {
@@ -419,8 +465,7 @@ export class HeatmapChart extends Lazy {
   }
 
   update(xs, step, cols) {
-    this.cols = cols;
-    this.step = step;
+    this.end = xs.at(-1) ?? null;
     let lo = Infinity;
     let hi = 0;
     let cells = 0;
@@ -436,17 +481,26 @@ export class HeatmapChart extends Lazy {
         max = Math.max(max, c[2] / tot);
       }
     }
-    this.max = max;
-    this.scaleMax.textContent = max ? units.pct.fmt(max * 100) : '–';
+    setText(this.scaleMax, max ? units.pct.fmt(max * 100) : '–');
     this.el.dataset.points = String(cells);
     if (!cells) { lo = 1; hi = 1000; }
-    this.yr = [Math.max(lo / 1.15, 1e-3), Math.max(hi * 1.15, lo * 10)];
+    const yr = [Math.max(lo / 1.15, 1e-3), Math.max(hi * 1.15, lo * 10)];
+    // The columns and y range the plot reads (its scale, paint and
+    // readout) go with the data they were drawn with (set).
+    const apply = () => {
+      this.cols = cols;
+      this.step = step;
+      this.max = max;
+      this.yr = yr;
+    };
     const data = [xs, xs.map(() => null)];
     // The plot is made once; a refresh gives it the new columns and y
-    // range (read by the scale and the draw hook) and redraws it (Live
-    // rebuilt it every second).
-    if (this._u) this._u.setData(data);
-    else this.later(data);
+    // range and redraws it (Live rebuilt it every second).
+    if (this._u) this.set(data, apply);
+    else {
+      apply();
+      this.later(data);
+    }
     emptyNote(this.el, cells ? '' : 'No latency histogram in this time range');
   }
 

@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
-import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock} from './util.js';
+import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText} from './util.js';
 import * as Q from './queries.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
@@ -36,7 +36,8 @@ export function mount(main, ctx) {
   grid.append(procNote.el);
   main.append(head, kpis, grid, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
-  const show = (p, on) => { p.card.el.hidden = !on; };
+  // (What a refresh writes, it writes only when it changed: patch, setText.)
+  const show = (p, on) => { if (p.card.el.hidden !== !on) p.card.el.hidden = !on; };
   // The last finite bucket edge (µs) of each classic latency histogram,
   // read once a minute: a quantile there lies in the +Inf bucket and reads
   // "> edge".
@@ -84,10 +85,14 @@ export function mount(main, ctx) {
       // The bucket edges ("> last edge") of the series seen in the range
       // (a service down now has none now), re-read every minute and for
       // another range.
-      const ekey = `${wlen}/${w.gend != null ? 'now' : w.end}`;
+      // A window ending now (the tail's, or Live's, a second ago at most)
+      // reads them now, in the batch of the other instant queries; Live's
+      // end moved every second and asked for them again each time.
+      const nowEnd = w.gend != null || w.grid;
+      const ekey = `${wlen}/${nowEnd ? 'now' : w.end}`;
       const edgesP = !edges || edgesKey !== ekey || Date.now() - edgesAt > 60e3
         ? Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
-          .map((m) => query(Q.edges(m, sel, '', Math.max(1, Math.round(w.end - w.start)) + 's'), w.gend != null ? null : w.end, signal)))
+          .map((m) => query(Q.edges(m, sel, '', Math.max(1, Math.round(w.end - w.start)) + 's'), nowEnd ? null : w.end, signal)))
           .then(([eo, er, ef]) => ({order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')}))
         : null;
       // The service's hosts change seldom: looked up again every
@@ -105,11 +110,17 @@ export function mount(main, ctx) {
             .then((r) => r.map((x) => x.metric.service).filter(Boolean).sort());
         });
         const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal), jobsP]);
-        hostLook = {key: wkey, at: Date.now(), p};
+        // Asked again for the same window, the hosts known so far serve
+        // until the answer is in (they change seldom).
+        const look = {key: wkey, at: Date.now(), p, v: hostLook && hostLook.key === wkey ? hostLook.v : null};
+        hostLook = look;
         // A failed or aborted look-up is asked again next time.
-        p.catch(() => { if (hostLook && hostLook.p === p) hostLook = null; });
+        p.then((v) => { look.v = v; }, () => { if (hostLook === look) hostLook = null; });
       }
-      const hostsP = hostLook.p.then(([inst, hostL, procJobs]) => {
+      // Once the hosts are known (v), their queries go out in this tick,
+      // in the batch of the others (Live sent them a round trip later, one
+      // request more a second).
+      const hostQueries = ([inst, hostL, procJobs]) => {
         // The join: the host label both the SDK and the agent set; data from
         // before it joins on the agent's instance.
         const byHost = hostL.length > 0;
@@ -118,7 +129,8 @@ export function mount(main, ctx) {
         const hostBy = byHost ? 'host' : 'instance';
         const qh = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
         return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r, procJobs}));
-      });
+      };
+      const hostsP = hostLook.v ? hostQueries(hostLook.v) : hostLook.p.then(hostQueries);
       const [status, [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem],
         [kOrders, kErr, kReq, kP50, kP99, kHas], hm, hostR, newEdges] = await Promise.all([
         serviceStatus(w, signal),
@@ -137,11 +149,11 @@ export function mount(main, ctx) {
       // their last, not a rate whose window still holds figures from before.
       const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? (st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)}` : st.state) : null;
       for (const p of [P.lat, P.tps, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.pmem]) p.chart.gone = goneTxt;
-      head.replaceChildren(h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
+      patch(head, [h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
         h('span', {class: 'muted'}, !st ? 'gmc has no data from a service of this name'
           : [st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago` : st.state === 'up' ? `last seen < ${ago(st.stale_after_seconds)} ago` : '',
             st.series != null ? `${st.series} series` : ''].filter(Boolean).join(' · ')),
-        hosts.length ? h('span', {class: 'muted'}, byHost ? ' · hosts: ' : ' · instances: ', hosts.map((x, i) => [i ? ', ' : '', byHost ? h('a', {href: ctx.href('host', x)}, x) : x])) : '');
+        hosts.length ? h('span', {class: 'muted'}, byHost ? ' · hosts: ' : ' · instances: ', hosts.map((x, i) => [i ? ', ' : '', byHost ? h('a', {href: ctx.href('host', x)}, x) : x])) : '']);
 
       // Latency percentiles: orders, else the SDK's request latency
       // (messages, bars), else the JSON-pushed latency_us.
@@ -155,11 +167,11 @@ export function mount(main, ctx) {
         lat = [{label: 'p50', data: pick(a50, 0), color: PALETTE[2]},
           {label: 'p90', data: pick(a90, a50.length), color: PALETTE[1]},
           {label: 'p99', data: pick(a99, a50.length + a90.length), color: PALETTE[3], width: 2}];
-        P.lat.card.el.querySelector('h3').textContent = orderLat ? 'Order latency' : 'Request latency';
-        P.lat.card.note.textContent = 'p50 · p90 · p99';
+        setText(P.lat.card.el.querySelector('h3'), orderLat ? 'Order latency' : 'Request latency');
+        setText(P.lat.card.note, 'p50 · p90 · p99');
       } else {
         lat = lines(pushed, w, ['instance'], 'latency ');
-        P.lat.card.note.textContent = 'pushed latency_us';
+        setText(P.lat.card.note, 'pushed latency_us');
       }
       // The rate and quantile windows of the points (the legends' "last"); gauges have none.
       for (const p of [P.tps, P.req, P.reqLat, P.feedLat, P.pcpu, P.hcpu, P.hdisk, P.hnet]) p.chart.window = windows(w);
@@ -194,12 +206,12 @@ export function mount(main, ctx) {
       const noProc = !pcpu.length && !pmem.length;
       show(P.pcpu, !noProc);
       show(P.pmem, !noProc);
-      procNote.el.hidden = !noProc;
+      if (procNote.el.hidden !== !noProc) procNote.el.hidden = !noProc;
       if (noProc) {
-        procNote.body.replaceChildren(h('p', {class: 'muted', 'data-no-process': name},
+        patch(procNote.body, [h('p', {class: 'muted', 'data-no-process': name},
           `No process metrics for this service: gmc has no gmc_process_* or process_* series with service="${name}" in this range.`,
           procJobs.length ? [' Its series carry job ', procJobs.map((j, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', j)}, j)]),
-            `, which gmc measures as a process: its CPU and memory are those of every service in ${procJobs.length > 1 ? 'those processes' : 'that process'}.`] : ''));
+            `, which gmc measures as a process: its CPU and memory are those of every service in ${procJobs.length > 1 ? 'those processes' : 'that process'}.`] : '')]);
       }
       const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No host known for this service';
       P.hcpu.chart.update(A.xs, lines(hcpu, w, [hostBy]), noHost);
@@ -219,16 +231,16 @@ export function mount(main, ctx) {
         const since = st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)} (last sample ${ago(st.age_seconds)} ago)` : 'no sample in the last hour';
         const sub = `no figures now; ${since}`;
         const gone = (label) => kpi(label, st.state, st.state === 'down' ? 'bad' : 'warn', sub);
-        kpis.replaceChildren(gone(hasOrders || !reqTop ? 'Orders' : 'Requests'), gone('p50'), gone('p99'), gone('Error rate'), kpi('Hosts', String(hosts.length)));
+        patch(kpis, [gone(hasOrders || !reqTop ? 'Orders' : 'Requests'), gone('p50'), gone('p99'), gone('Error rate'), kpi('Hosts', String(hosts.length))]);
         return;
       }
-      kpis.replaceChildren(
+      patch(kpis, [
         hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, nowSub, ordersNow)
           : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, nowSub, reqTop.v),
         kpi('p50', statOf(tileUnit)(scalarOf(kP50)), null, nowSub),
         kpi('p99', statOf(tileUnit)(scalarOf(kP99)), null, nowSub, scalarOf(kP99)),
         kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null, hasOrders ? nowSub : 'no orders'),
-        kpi('Hosts', String(hosts.length)));
+        kpi('Hosts', String(hosts.length))]);
     },
     destroy() { Object.values(P).forEach((p) => p.chart.destroy()); },
   };
