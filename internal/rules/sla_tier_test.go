@@ -32,7 +32,7 @@ import (
 func TestSLA30dRuleTierEdge(t *testing.T) {
 	dir := t.TempDir()
 	// A month and more of data: a retention beyond the default 15 days.
-	db, err := gmcstorage.Open(gmcstorage.Options{Dir: filepath.Join(dir, "tsdb"), Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour})
+	db, err := gmcstorage.Open(gmcstorage.Options{Dir: filepath.Join(dir, "tsdb"), Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour, MinBlockDuration: testBlock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestSLA30dRuleTierEdge(t *testing.T) {
 	now := end
 	cfg := tier.Config{}
 	cfg.Normalise()
-	set, err := tier.Open(tier.Options{Config: cfg, Dir: filepath.Join(dir, "tsdb"), Raw: db, Now: func() time.Time { return now }})
+	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: filepath.Join(dir, "tsdb"), Raw: db, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,3 +133,8 @@ func TestSLA30dRuleTierEdge(t *testing.T) {
 		t.Logf("at %s: recorded %.6g, raw %.6g, through the default tier reader %.6g", now.Format(time.TimeOnly), got, raw, old)
 	}
 }
+
+// testBlock is the least block of this test's raw TSDB and tiers: a block
+// a day, not one every 2 hours (cutting and compacting 2-hour blocks over
+// 32 days was most of its time; see sla's testBlock).
+const testBlock = 24 * time.Hour

@@ -26,7 +26,7 @@ import (
 func TestBackfillSlowGroup(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *gmcstorage.TSDB {
-		db, err := gmcstorage.Open(gmcstorage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour})
+		db, err := gmcstorage.Open(gmcstorage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour, MinBlockDuration: testBlock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestBackfillSlowGroup(t *testing.T) {
 	}
 	cfg := tier.Config{}
 	cfg.Normalise()
-	set, err := tier.Open(tier.Options{Config: cfg, Dir: dir, Raw: db, Now: func() time.Time { return end }})
+	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: dir, Raw: db, Now: func() time.Time { return end }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ import (
 // precision (tierRatioTolerance).
 func TestRecordedRatiosEqualStatusAtDataStart(t *testing.T) {
 	dir := t.TempDir()
-	db, err := gmcstorage.Open(gmcstorage.Options{Dir: filepath.Join(dir, "raw"), Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour})
+	db, err := gmcstorage.Open(gmcstorage.Options{Dir: filepath.Join(dir, "raw"), Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour, MinBlockDuration: testBlock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestRecordedRatiosEqualStatusAtDataStart(t *testing.T) {
 	now := start
 	cfg := tier.Config{}
 	cfg.Normalise()
-	set, err := tier.Open(tier.Options{Config: cfg, Dir: filepath.Join(dir, "raw"), Raw: db, Now: func() time.Time { return now }})
+	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: filepath.Join(dir, "raw"), Raw: db, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,12 +156,13 @@ type state struct {
 }
 
 // openTier opens (or creates) the tier's TSDB in dir.
-func openTier(dir string, l Level, logger *slog.Logger) (*Tier, error) {
+// minBlock is Options.BlockDuration (0: the default).
+func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) (*Tier, error) {
 	res := time.Duration(l.Resolution)
 	retention := time.Duration(l.Retention)
 	// Blocks of about 120 samples per series at first (the raw data's 2h at
 	// 1m); storage.Open has them compacted up to a tenth of the retention.
-	block := max(2*time.Hour, 120*res)
+	block := max(2*time.Hour, 120*res, minBlock)
 	db, err := storage.Open(storage.Options{
 		Dir: dir, Retention: retention, Logger: logger,
 		// A tier is written behind a watermark, batch after batch, series
