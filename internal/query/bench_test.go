@@ -36,7 +36,7 @@ var benchServices = [20]string{
 // openHour opens a TSDB holding n trading_orders_total series (50 per
 // service) with a sample every second over steps seconds from 0, the
 // selected part of bench/history's hour.
-func openHour(b *testing.B, n, steps int) *storage.TSDB {
+func openHour(b testing.TB, n, steps int) *storage.TSDB {
 	b.Helper()
 	st, err := storage.Open(storage.Options{Dir: b.TempDir(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -102,9 +102,11 @@ func BenchmarkHourRate(b *testing.B) {
 		b.Run("sharded/step="+step.String(), func(b *testing.B) {
 			defer reportCPU(b)()
 			for b.Loop() {
-				if _, _, err := a.evalRange(context.Background(), nil, benchExpr, start, end, step); err != nil {
+				_, _, release, err := a.evalRange(context.Background(), nil, benchExpr, start, end, step)
+				if err != nil {
 					b.Fatal(err)
 				}
+				release()
 			}
 		})
 		b.Run("http/step="+step.String(), func(b *testing.B) {
@@ -403,5 +405,44 @@ func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]strin
 			b.ReportMetric(q(1), name+"-max-ms")
 			b.ReportMetric(float64(heavies[arm]), name+"-heavy")
 		}
+	}
+}
+
+// heavyRangeQuery is bench/soak's heavy query on openHour's store: every
+// series over 10 minutes at a 1 s step, through the HTTP handler with the
+// step cache gmc runs with; it returns the answer's bytes.
+func heavyRangeQuery(tb testing.TB, a *API) int64 {
+	req := httptest.NewRequest("GET", "/api/v1/query_range?query=trading_orders_total&start=0&end=600&step=1", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	w := &discardWriter{header: http.Header{}}
+	a.QueryRange(w, req)
+	if w.code != http.StatusOK || w.n == 0 {
+		tb.Fatalf("HTTP %d, %d bytes", w.code, w.n)
+	}
+	return w.n
+}
+
+// heavyRangeAPI is an API over 1,000 series × 601 points (601k: over a
+// quarter of the default step cache, so not kept), with the default step
+// cache and now an hour after the data (every step settled).
+func heavyRangeAPI(tb testing.TB) *API {
+	a, err := New(Options{Queryable: openHour(tb, 1000, 601), Registerer: prometheus.NewRegistry(),
+		StepCache: &StepCache{Generation: func() uint64 { return 0 }, Settle: DefaultCacheSettle,
+			MaxAge: DefaultCacheMaxAge, MaxPoints: DefaultCacheMaxPoints},
+		Now: func() time.Time { return time.Unix(3600, 0) }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// BenchmarkHeavyRange is bench/soak's heavy query in process (see
+// heavyRangeQuery): CPU and bytes allocated per answer.
+func BenchmarkHeavyRange(b *testing.B) {
+	a := heavyRangeAPI(b)
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for b.Loop() {
+		b.SetBytes(heavyRangeQuery(b, a))
 	}
 }

@@ -286,8 +286,20 @@ func (a *API) rangeQuery(r *http.Request, limit int, expr string, start, end tim
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	// The answers point into the engine's pools until written: released
+	// then (the step cache copies what it keeps).
+	var releases []func()
+	release := func() {
+		for _, f := range releases {
+			f()
+		}
+	}
 	run := func(ctx context.Context, from, to time.Time) (promql.Matrix, annotations.Annotations, error) {
-		return a.evalRange(ctx, opts, expr, from, to, step)
+		m, annos, rel, err := a.evalRange(ctx, opts, expr, from, to, step)
+		if rel != nil {
+			releases = append(releases, rel)
+		}
+		return m, annos, err
 	}
 	var (
 		m     promql.Matrix
@@ -302,14 +314,16 @@ func (a *API) rangeQuery(r *http.Request, limit int, expr string, start, end tim
 	var be buildError
 	switch {
 	case errors.As(err, &be):
+		release()
 		return fail(constructionError(be.err))
 	case err != nil:
+		release()
 		return fail(engineError(err))
 	}
 	if m == nil {
 		m = promql.Matrix{}
 	}
-	return a.shape(limit, m, annos, nil)
+	return a.shape(limit, m, annos, release)
 }
 
 // exec builds a query with build, runs it and shapes the answer.

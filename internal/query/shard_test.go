@@ -127,7 +127,7 @@ func TestShardedEqualsEngine(t *testing.T) {
 		start := time.UnixMilli(int64(rng.IntN(600_000)))
 		step := []time.Duration{time.Second, 7 * time.Second, 15 * time.Second}[rng.IntN(3)]
 		end := start.Add(step * time.Duration(minShardSteps+rng.IntN(400)))
-		got, gotAnnos, err := a.evalRange(ctx, nil, expr, start, end, step)
+		got, gotAnnos, release, err := a.evalRange(ctx, nil, expr, start, end, step)
 		q, qerr := a.engine.NewRangeQuery(ctx, st, nil, expr, start, end, step)
 		if qerr != nil {
 			t.Fatal(qerr)
@@ -161,6 +161,7 @@ func TestShardedEqualsEngine(t *testing.T) {
 			t.Errorf("%s: annotations %v %v, engine %v %v", expr, gw, gi, ww, wi)
 		}
 		q.Close()
+		release()
 	}
 }
 

@@ -143,9 +143,13 @@ func (c *StepCache) Range(ctx context.Context, key string, start, end time.Time,
 	upTo := min(e, horizon)
 	upTo -= (upTo - s) % st           // the last step at or before it
 	if upTo >= s && len(annos) == 0 { // an answer with warnings is not kept: they would be lost
-
-		keep := slice(out, s, upTo)
-		n := countPoints(keep)
+		// Counted before copying: an answer too large to keep (bench/soak's
+		// heavy one, 1.7M points) was copied whole only to be dropped.
+		n := pointsIn(out, s, upTo)
+		var keep promql.Matrix
+		if n <= c.MaxPoints/maxEntryShare {
+			keep = slice(out, s, upTo)
+		}
 		c.mu.Lock()
 		c.drop(key)
 		if n <= c.MaxPoints/maxEntryShare {
@@ -215,6 +219,22 @@ func slice(m promql.Matrix, from, to int64) promql.Matrix {
 	return out
 }
 
+// pointsIn is how many points slice(m, from, to) holds, without copying them.
+func pointsIn(m promql.Matrix, from, to int64) int {
+	n := 0
+	for _, s := range m {
+		i := sort.Search(len(s.Floats), func(i int) bool { return s.Floats[i].T >= from })
+		j := sort.Search(len(s.Floats), func(i int) bool { return s.Floats[i].T > to })
+		n += max(j-i, 0)
+		for _, p := range s.Histograms {
+			if p.T >= from && p.T <= to {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // merge joins the points of two answers over consecutive step ranges (a
 // before b), by series, sorted by labels as the engine sorts a range
 // query's answer.
@@ -240,29 +260,5 @@ func merge(a, b promql.Matrix) promql.Matrix {
 		out[i].Histograms = append(slices.Clip(out[i].Histograms), s.Histograms...)
 	}
 	sort.Sort(out)
-	return out
-}
-
-func countPoints(m promql.Matrix) int {
-	n := 0
-	for _, s := range m {
-		n += len(s.Floats) + len(s.Histograms)
-	}
-	return n
-}
-
-// ownedMatrix copies a query's matrix out of the engine's pools (Close
-// recycles them).
-func ownedMatrix(m promql.Matrix) promql.Matrix {
-	out := make(promql.Matrix, len(m))
-	for i, s := range m {
-		out[i] = promql.Series{Metric: s.Metric, DropName: s.DropName, Floats: slices.Clone(s.Floats)}
-		if len(s.Histograms) > 0 {
-			out[i].Histograms = make([]promql.HPoint, len(s.Histograms))
-			for j, p := range s.Histograms {
-				out[i].Histograms[j] = promql.HPoint{T: p.T, H: p.H.Copy()}
-			}
-		}
-	}
 	return out
 }

@@ -3,8 +3,10 @@ package query
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,5 +184,31 @@ func TestStepCacheEntryBound(t *testing.T) {
 	ask("dashboard", 1)
 	if c.entries["dashboard"] == nil {
 		t.Error("an answer of exactly a quarter of the cache was not kept")
+	}
+}
+
+// TestHeavyRangeNotCopied: a range answer is written from the engine's
+// memory, released after, and the step cache copies only an answer it
+// keeps. bench/soak's heavy query (here 1,000 series × 601 points, over a
+// quarter of the cache) was copied twice on its way: out of the engine's
+// pools, then whole by the cache before it found the answer too large to
+// keep: 24 MB allocated per answer, 2.5 times its 9.6 MB of points, half of
+// what gmc allocated under the soak's heavy queries. Now less than one copy
+// of its points (4.4 MB in BenchmarkHeavyRange, the engine's own, its
+// pools reused). The least of three answers is taken: other goroutines'
+// allocations count too.
+func TestHeavyRangeNotCopied(t *testing.T) {
+	a := heavyRangeAPI(t)
+	const points = 1000 * 601
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		heavyRangeQuery(t, a)
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	if copyBytes := uint64(points * 16); least >= copyBytes {
+		t.Errorf("a heavy range answer allocated %.1f MB, want less than one copy of its points (%.1f MB)", float64(least)/1e6, float64(copyBytes)/1e6)
 	}
 }

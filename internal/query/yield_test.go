@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -76,4 +77,20 @@ func TestWriteYieldingWritesAll(t *testing.T) {
 			t.Errorf("%d bytes: wrote %d, not the same", n, got.Len())
 		}
 	}
+}
+
+// ownedMatrix copies a query's matrix out of the engine's pools (Close
+// recycles them).
+func ownedMatrix(m promql.Matrix) promql.Matrix {
+	out := make(promql.Matrix, len(m))
+	for i, s := range m {
+		out[i] = promql.Series{Metric: s.Metric, DropName: s.DropName, Floats: slices.Clone(s.Floats)}
+		if len(s.Histograms) > 0 {
+			out[i].Histograms = make([]promql.HPoint, len(s.Histograms))
+			for j, p := range s.Histograms {
+				out[i].Histograms[j] = promql.HPoint{T: p.T, H: p.H.Copy()}
+			}
+		}
+	}
+	return out
 }
