@@ -12,7 +12,8 @@ import (
 // below its peak (t-user6 #8): a trough between two steps is not seen by
 // the chart. A PnL at 1000 falls to −300 for 1.5 s between two of the
 // range's 12 s steps and comes back to 900: the deepest drawdown of the
-// range is 1300, read every second, on the desk's tile and the account's.
+// range is 1300, read every second, on the desk's tile and the account's,
+// and the Drawdown chart's deepest step says the same.
 func TestBrowserRiskDeepestDrawdown(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
@@ -28,7 +29,9 @@ func TestBrowserRiskDeepestDrawdown(t *testing.T) {
 	push(-300)
 	time.Sleep(1500 * time.Millisecond)
 	push(900)
-	time.Sleep(time.Second)
+	// A step later the dip is in a step of the chart's own, not in its
+	// last point (now).
+	time.Sleep(14 * time.Second)
 	if raw := instant(t, st, `max_over_time(gmc_pnl{account="acct-fine"}[5m]) - min_over_time(gmc_pnl{account="acct-fine"}[5m])`); raw != 1300 {
 		t.Fatalf("raw peak less trough %v, want 1300 (the fixture's dip)", raw)
 	}
@@ -46,6 +49,11 @@ func TestBrowserRiskDeepestDrawdown(t *testing.T) {
 	// now is exact, not "at least … at most …".
 	if now := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk drawdown"] .kpi-value').textContent`); !strings.HasPrefix(now, "100 (no currency)") {
 		t.Errorf("desk drawdown now %q, want 100 (no currency), exact", now)
+	}
+	// The Drawdown chart's points are each step's deepest: its legend's
+	// max said 100 beside the tile's 1300.
+	if mx := eval[float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="drawdown"]').chart.u; const i = u.series.findIndex(s => String(s.label).startsWith('acct-fine')); return Math.max(...u.data[i].filter(v => v != null)); })()`); mx != 1300 {
+		t.Errorf("drawdown chart's max for acct-fine %v, want 1300 (the dip between two steps, below the peak before it)", mx)
 	}
 	load(t, ctx, st.URL+"/#/risk/acct-fine?range=1h")
 	if err := poll(ctx, 15*time.Second, `document.querySelector('[data-kpi="Drawdown"]')?.dataset.maxInRange === '1300'`); err != nil {

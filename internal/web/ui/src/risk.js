@@ -105,15 +105,22 @@ export async function rangeDrawdown(scope, extra, w, signal) {
  * peak within the range (0 at a new high). peaks, when given, are the
  * highest values within each step's window: a peak between two of the
  * steps' samples counts (the step samples alone lost it, t-user3 #2).
+ * troughs, when given, are the lowest within each step's window: a point
+ * but the last (the range's end, now) is then the deepest of its step,
+ * its trough below the peak before the step (the chart's legend said max
+ * 100 beside a tile's 1.3k read every second, t-user6 #8).
  */
-export function drawdown(ys, peaks) {
+export function drawdown(ys, peaks, troughs) {
   let peak = -Infinity;
   return ys.map((v, i) => {
+    const before = peak;
     const p = peaks ? peaks[i] : null;
     if (p != null) peak = Math.max(peak, p);
     if (v == null) return null;
     peak = Math.max(peak, v);
-    return peak - v;
+    // The last point is the range's end (now), as the tile's "now".
+    const tr = troughs && i < ys.length - 1 ? troughs[i] : null;
+    return tr != null && before > -Infinity ? Math.max(peak - v, before - tr) : peak - v;
   });
 }
 
@@ -197,7 +204,7 @@ export function mount(main, ctx) {
   const by = level === 'desk' ? 'by account' : level === 'account' ? 'by strategy' : '';
   const C = {
     pnl: mk('pnl', 'PnL', by, units.money),
-    dd: mk('drawdown', 'Drawdown', 'below the running peak of this range' + (by ? ', ' + by : ''), units.money, 0),
+    dd: mk('drawdown', 'Drawdown', 'below the running peak of this range, the deepest in each step (the last: now)' + (by ? ', ' + by : ''), units.money, 0),
     use: mk('limit-use', 'Limit utilisation', 'exposure / limit; dashed: the limit (100%)', units.pct, 0),
     gross: mk('gross', level === 'desk' ? 'Gross exposure' : 'Gross exposure and limit', level === 'desk' ? 'by account' : 'dashed: limit', units.money, 0),
     net: mk('net', 'Net exposure', by, units.money),
@@ -219,12 +226,16 @@ export function mount(main, ctx) {
       // 1s: the demo's and a scrape's raw interval) for the drawdown.
       const res = Math.max(1, Math.round(w.step / 20));
       const groupBy = level === 'desk' ? 'account' : 'account, strategy';
-      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax] = await Promise.all([
+      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
         // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
         ...[Q.riskAccounts(R), q.pnl, q.peak(R), q.members(groupBy, R)].map((e) => query(e, w.gend != null ? null : w.end, signal)),
         queryRange(q.stepPeak(groupBy, w.step, res), w, signal),
         queryRange((lb) => q.stepMax(groupBy, lb), w, signal),
+        // Troughs within each step, as the peaks: a group's sum read every
+        // res seconds, a group of one series its raw lowest.
+        queryRange(`min_over_time(sum by (${groupBy}) (${pnlSel(scope)})[${w.step}s:${res}s])`, w, signal),
+        queryRange((lb) => `sum by (${groupBy}) (min_over_time(${pnlSel(scope)}[${lb}]))`, w, signal),
       ]);
       // Accounts: currency and mode as stated in gmc_account_info; an
       // account that states none is live (its name saying "backtest" makes
@@ -303,7 +314,11 @@ export function mount(main, ctx) {
       const GM = align(gMax, w);
       const gPeaks = new Map(gPeak.map((s, i) => [gk(s.metric), GP.ys[i]]));
       gMax.forEach((s, i) => { if (one.has(gk(s.metric))) gPeaks.set(gk(s.metric), GM.ys[i]); });
-      const sampled = members.some((s) => parseFloat(s.value[1]) > 1) ? `; peaks of a sum of series read every ${res}s` : '';
+      const GT = align(gTrough, w);
+      const GN = align(gMin, w);
+      const gTroughs = new Map(gTrough.map((s, i) => [gk(s.metric), GT.ys[i]]));
+      gMin.forEach((s, i) => { if (one.has(gk(s.metric))) gTroughs.set(gk(s.metric), GN.ys[i]); });
+      const sampled = members.some((s) => parseFloat(s.value[1]) > 1) ? `; peaks and troughs of a sum of series read every ${res}s` : '';
       const pnlS = [];
       const ddS = [];
       const otherS = [];
@@ -312,13 +327,13 @@ export function mount(main, ctx) {
         if (!ys) continue;
         if (level === 'desk' && g.mode !== 'live') { otherS.push({label: lbl(g), data: ys}); continue; }
         pnlS.push({label: lbl(g), data: ys});
-        ddS.push({label: lbl(g), data: drawdown(ys, gPeaks.get(gk))});
+        ddS.push({label: lbl(g), data: drawdown(ys, gPeaks.get(gk), gTroughs.get(gk))});
       }
       show(C.pnl, pnlS, level === 'desk' ? 'live accounts' : by);
       C.other.card.el.hidden = !otherS.length;
       setUnit(C.other, moneyUnit([...new Set([...groups.values()].filter((g) => g.mode !== 'live').map((g) => g.currency))].sort()));
       show(C.other, otherS, 'by account; not in the desk total');
-      show(C.dd, ddS, 'below the running peak of this range' + (by ? ', ' + by : '') + sampled);
+      show(C.dd, ddS, 'below the running peak of this range, the deepest in each step (the last: now)' + (by ? ', ' + by : '') + sampled);
       const grossS = [];
       const netS = [];
       for (const g of groups.values()) {
