@@ -129,3 +129,51 @@ func referenceMatrixJSON(m promql.Matrix) []byte {
 	s.WriteRaw(`]}}`)
 	return s.Buffer()
 }
+
+// TestStepTimesAsAppendTimestamp: a matrix written with its step times
+// formatted once (stepTimes) is byte for byte the matrix written with every
+// timestamp formatted on its own: series on one grid, starting and ending at
+// different steps, with gaps, points off the grid, negative and sub-second
+// times, and grids too long for a table.
+func TestStepTimesAsAppendTimestamp(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 5))
+	for round := range 300 {
+		step := []int64{1, 15, 1000, 1500, 60_000, 7}[rnd.IntN(6)]
+		from := rnd.Int64N(4_000_000_000_000) - 1_000_000_000_000
+		n := 1 + rnd.IntN(20)
+		if round%50 == 0 {
+			n = maxStepTimes + 10 // too long: every point formatted alone
+		}
+		m := make(promql.Matrix, 1+rnd.IntN(5))
+		for i := range m {
+			m[i].Metric = labels.FromStrings("i", strconv.Itoa(i))
+			t0 := from + step*int64(rnd.IntN(5))
+			for k := 0; k < n; k++ {
+				ts := t0 + step*int64(k)
+				if rnd.IntN(10) == 0 {
+					continue // a gap
+				}
+				if rnd.IntN(20) == 0 {
+					ts += 1 + rnd.Int64N(step) // off the grid, still in order
+					if k+1 < n {
+						ts = min(ts, t0+step*int64(k+1)-1)
+					}
+				}
+				if len(m[i].Floats) > 0 && ts <= m[i].Floats[len(m[i].Floats)-1].T {
+					continue
+				}
+				m[i].Floats = append(m[i].Floats, promql.FPoint{T: ts, F: rnd.NormFloat64()})
+			}
+		}
+		steps := newStepTimes(m)
+		for _, s := range m {
+			a := jsoniter.NewStream(jsoniter.ConfigCompatibleWithStandardLibrary, nil, 64)
+			b := jsoniter.NewStream(jsoniter.ConfigCompatibleWithStandardLibrary, nil, 64)
+			writeSeries(a, s, steps)
+			writeSeries(b, s, nil)
+			if !bytes.Equal(a.Buffer(), b.Buffer()) {
+				t.Fatalf("round %d (step %d): with the table %s\nwithout %s", round, step, a.Buffer(), b.Buffer())
+			}
+		}
+	}
+}
