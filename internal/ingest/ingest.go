@@ -119,6 +119,7 @@ type Ingester struct {
 	cache    *seriesCache
 	rw       rwPools
 	inflight *inflight
+	stalls   *stallWatch // stall.go
 	push     *pushGroups
 	version  string
 	started  time.Time
@@ -153,6 +154,7 @@ func New(opts Options) (*Ingester, error) {
 		app:      opts.Appendable,
 		limits:   opts.Limits,
 		inflight: newInflight(opts.Limits.MaxDecodedBytesInFlight, f),
+		stalls:   newStallWatch(opts.Now, f),
 		logger:   opts.Logger,
 		now:      opts.Now,
 		listener: opts.Listener,
@@ -353,17 +355,26 @@ func (in *Ingester) observe(protocol string, start time.Time) {
 	in.m.duration.WithLabelValues(protocol).Observe(time.Since(start).Seconds())
 }
 
+// StalledUntil says until when gmc's own ingest was stalled: now while a
+// write request has taken StallAfter or more so far, else the end of the
+// latest one that took that long or whose client gave up (zero if none).
+// A service's samples may be missing up to then because gmc had not taken
+// them, so its silence is not judged before (rules.Options.IngestStalledUntil).
+func (in *Ingester) StalledUntil(now time.Time) time.Time { return in.stalls.stalledUntil(now) }
+
 // Routes are the write endpoints: Prometheus remote-write, gmc's JSON push,
 // OTLP/HTTP metrics and the Pushgateway text push (any method; the handler answers 405 itself).
+// Write requests are timed for StalledUntil.
 func (in *Ingester) Routes() []httpapi.Route {
+	w := in.stalls.wrap
 	return []httpapi.Route{
-		{Method: http.MethodPost, Path: "/api/v1/write", Handler: in.RemoteWrite().ServeHTTP},
-		{Method: http.MethodPost, Path: "/api/v1/push", Handler: in.JSONPush().ServeHTTP},
+		{Method: http.MethodPost, Path: "/api/v1/write", Handler: w(in.RemoteWrite()).ServeHTTP},
+		{Method: http.MethodPost, Path: "/api/v1/push", Handler: w(in.JSONPush()).ServeHTTP},
 		// OTLP/HTTP metrics: the SDKs' default path, and Prometheus's (otlp.go).
-		{Method: http.MethodPost, Path: "/v1/metrics", Handler: in.OTLPMetrics().ServeHTTP},
-		{Method: http.MethodPost, Path: "/api/v1/otlp/v1/metrics", Handler: in.OTLPMetrics().ServeHTTP},
-		{Path: "/metrics/job/", Handler: in.TextPush().ServeHTTP},
-		{Path: "/metrics/job@base64/", Handler: in.TextPush().ServeHTTP},
+		{Method: http.MethodPost, Path: "/v1/metrics", Handler: w(in.OTLPMetrics()).ServeHTTP},
+		{Method: http.MethodPost, Path: "/api/v1/otlp/v1/metrics", Handler: w(in.OTLPMetrics()).ServeHTTP},
+		{Path: "/metrics/job/", Handler: w(in.TextPush()).ServeHTTP},
+		{Path: "/metrics/job@base64/", Handler: w(in.TextPush()).ServeHTTP},
 		// The Pushgateway's API (pgapi.go).
 		{Method: http.MethodGet, Path: "/api/v1/status", Handler: in.PushgatewayStatus},
 		{Method: http.MethodGet, Path: "/api/v1/metrics", Handler: in.PushgatewayMetrics},

@@ -112,6 +112,10 @@ type Options struct {
 	// (see watchedOnly). Zero: Run's start; tests stepping EvalAll with a
 	// synthetic clock and no Started get no such hold.
 	Started time.Time
+	// IngestStalledUntil, if set, says until when gmc's own ingest was
+	// stalled (ingest.Ingester.StalledUntil): samples sent meanwhile may not
+	// be stored yet, so silence is judged from then as from Started.
+	IngestStalledUntil func(now time.Time) time.Time
 	// EvalInterval is the regular evaluation interval of groups that set
 	// none; default 10s.
 	EvalInterval time.Duration
@@ -658,6 +662,11 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.D
 // when now − max(newest sample, start) > down_after, as a Prometheus
 // alert on a target fires only on scrapes Prometheus made itself. (A `for:`
 // would instead delay every real outage's page by its length.)
+// The same holds after gmc's own ingest stalled (IngestStalledUntil: a
+// write request took seconds, or its client gave up and will send again):
+// a service is not called silent before its down_after since the stall
+// ended. An alert already active for a service stays judged, so a stall
+// neither starts nor ends a page.
 func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 	return func(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
 		v, err := qf(ctx, q, ts)
@@ -665,18 +674,43 @@ func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 		if err != nil || gr == nil || gr.downAfter == nil || m.started.IsZero() {
 			return v, err
 		}
-		watched := ts.Sub(m.started)
+		since := m.started
+		stalled := false
+		if f := m.opts.IngestStalledUntil; f != nil {
+			if t := f(ts); t.After(since) {
+				since, stalled = t, true
+			}
+		}
+		watched := ts.Sub(since)
 		if watched > gr.holdMax {
 			return v, nil
 		}
+		var active map[string]bool
+		if stalled {
+			active = activeServices(gr)
+		}
 		out := v[:0]
 		for _, s := range v {
-			if watched > gr.downAfter(s.Metric.Get("service")) {
+			svc := s.Metric.Get("service")
+			if watched > gr.downAfter(svc) || active[svc] {
 				out = append(out, s)
 			}
 		}
 		return out, nil
 	}
+}
+
+// activeServices are the services with an active (pending or firing)
+// alert of gr. Called from its query function, before the rules take
+// their alerts' lock.
+func activeServices(gr *group) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range gr.g.AlertingRules() {
+		for _, a := range r.ActiveAlerts() {
+			out[a.Labels.Get("service")] = true
+		}
+	}
+	return out
 }
 
 // send is the rules package's NotifyFunc: it turns the alerts into

@@ -87,6 +87,13 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		Thresholds:   cfg.Alerting.Thresholds,
 		DefaultRules: cfg.Alerting.DefaultRules,
 		DownAfter:    time.Duration(cfg.Server.DownAfter),
+		// The ingester is built after the rules (it notifies them).
+		IngestStalledUntil: func(now time.Time) time.Time {
+			if s.ingester == nil {
+				return time.Time{}
+			}
+			return s.ingester.StalledUntil(now)
+		},
 		ServiceDownAfter: func() map[string]time.Duration {
 			out := map[string]time.Duration{}
 			for svc, lv := range cfg.Server.ServiceLiveness {
