@@ -158,7 +158,13 @@ export function mount(main, ctx) {
  * seconds older than the page's clock under load).
  */
 function firingFor(fired, now) {
-  return ago(Math.max(0, now - fired) / 1000);
+  // Rounded down, unlike ago: an alert firing for 1m30s has not fired for
+  // 2m (t-user7 #8).
+  const sec = Math.max(0, now - fired) / 1000;
+  if (sec < 60) return Math.floor(sec) + 's';
+  if (sec < 3600) return Math.floor(sec / 60) + 'm';
+  if (sec < 86400) return String(Math.floor(sec / 360) / 10) + 'h';
+  return String(Math.floor(sec / 8640) / 10) + 'd';
 }
 
 /**
