@@ -248,7 +248,14 @@ func TestBrowserTrendsEmpty(t *testing.T) {
 // needs.
 func TestBrowserTrendsTooShort(t *testing.T) {
 	ctx := browser(t)
-	base := historyStackSpan(t, 26*time.Hour)
+	// The history's 5-minute samples put its start and its end at the same
+	// minute of the hour, and the end's hour is the hour in progress: with
+	// 26h exactly, a run in an hour's first ten minutes had its first hour
+	// (nearly) whole and no partial hour at all (a clean-clone CI run at
+	// 04:05). Start it at half past an hour, whatever the time: its first
+	// hour is always partial.
+	m := time.Now().Minute() / 5 * 5
+	base := historyStackSpan(t, 26*time.Hour+time.Duration((m+30)%60)*time.Minute)
 	var api struct {
 		Forecast struct {
 			Status    string  `json:"status"`
@@ -264,8 +271,8 @@ func TestBrowserTrendsTooShort(t *testing.T) {
 	if code := getJSON(t, base+"/trends/"+demo.ServiceGateway+"?metric=gmc_orders_total&window=7d", &api); code != 200 {
 		t.Fatalf("GET /trends: %d", code)
 	}
-	// The history ends 1h10m before the live data begin, and neither edge
-	// is on the hour: both edge hours are partial, and there is no last week.
+	// The history's first hour is partial (it starts at half past), and
+	// there is no last week.
 	if api.WeekOverWeek.Reason == "" || len(api.PartialHours) == 0 {
 		t.Fatalf("week over week reason %q, partial hours %v; want a reason and partial hours", api.WeekOverWeek.Reason, api.PartialHours)
 	}
