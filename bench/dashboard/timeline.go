@@ -86,6 +86,21 @@ func (r *recorder) stop(tctx context.Context, file string) error {
 	return f.Close()
 }
 
+// traceEvent is one event of a Chrome trace, the fields mainCPU and
+// cadence read.
+type traceEvent struct {
+	Name string  `json:"name"`
+	Ph   string  `json:"ph"`
+	Pid  int64   `json:"pid"`
+	Tid  int64   `json:"tid"`
+	Ts   float64 `json:"ts"`
+	Dur  float64 `json:"dur"`
+	Tdur float64 `json:"tdur"`
+	Args struct {
+		Name string `json:"name"`
+	} `json:"args"`
+}
+
 // mainCPU is a traced load's main-thread CPU time (the renderer thread
 // that marked gmc:drawn: the probe marks it when the page is drawn): from
 // the navigation start, drawnMs before the mark, up to it, and over the
@@ -94,20 +109,12 @@ func (r *recorder) stop(tctx context.Context, file string) error {
 // scheduler gave to other processes is not counted, as it is in the load
 // times.
 func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after time.Duration, ok bool) {
-	type event struct {
-		Name string  `json:"name"`
-		Ph   string  `json:"ph"`
-		Pid  int64   `json:"pid"`
-		Tid  int64   `json:"tid"`
-		Ts   float64 `json:"ts"`
-		Tdur float64 `json:"tdur"`
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	evs := make([]event, 0, len(r.events))
-	var mark *event
+	evs := make([]traceEvent, 0, len(r.events))
+	var mark *traceEvent
 	for _, raw := range r.events {
-		var e event
+		var e traceEvent
 		if json.Unmarshal(raw, &e) != nil {
 			continue
 		}
@@ -154,27 +161,15 @@ type threadCPU struct {
 // cadence sums the trace's thread time over the window that starts at
 // the mark (the first tab's; the trace holds every process of Chromium).
 func (r *recorder) cadence(mark string, d time.Duration) *cadenceTrace {
-	type event struct {
-		Name string  `json:"name"`
-		Ph   string  `json:"ph"`
-		Pid  int64   `json:"pid"`
-		Tid  int64   `json:"tid"`
-		Ts   float64 `json:"ts"`
-		Dur  float64 `json:"dur"`
-		Tdur float64 `json:"tdur"`
-		Args struct {
-			Name string `json:"name"`
-		} `json:"args"`
-	}
 	type thread struct{ pid, tid int64 }
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	procName := map[int64]string{}
 	threadName := map[thread]string{}
-	by := map[thread][]event{}
-	var m *event
+	by := map[thread][]traceEvent{}
+	var m *traceEvent
 	for _, raw := range r.events {
-		var e event
+		var e traceEvent
 		if json.Unmarshal(raw, &e) != nil {
 			continue
 		}
@@ -211,7 +206,7 @@ func (r *recorder) cadence(mark string, d time.Duration) *cadenceTrace {
 		// stack: the open events (top-level first); each event's own time
 		// is its thread time less its children's.
 		type open struct {
-			e        event
+			e        traceEvent
 			end      float64
 			children float64
 		}

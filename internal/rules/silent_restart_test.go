@@ -46,14 +46,6 @@ func TestSilenceHeldAfterRestart(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	evaluated := func(ts time.Time) bool {
-		for _, name := range []string{serviceSilentGroupName, targetDownGroupName} {
-			if m.group(name).GetLastEvalTimestamp().Before(ts) {
-				return false
-			}
-		}
-		return true
-	}
 	first := map[string]time.Time{} // alertname/service → first firing evaluation
 	var value float64
 	for sec := 180; sec <= 200; sec++ {
@@ -65,13 +57,7 @@ func TestSilenceHeldAfterRestart(t *testing.T) {
 		if sec >= 181 {
 			appendFloat(t, db, up, at(sec), 0)
 		}
-		deadline := time.Now().Add(time.Minute)
-		for !evaluated(at(sec)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the groups did not evaluate at %ds within a minute", sec)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitEvaluated(t, m, at(sec), serviceSilentGroupName, targetDownGroupName)
 		for _, g := range m.Groups() {
 			for _, r := range g.AlertingRules() {
 				for _, a := range r.ActiveAlerts() {
@@ -113,6 +99,21 @@ func TestSilenceHeldAfterRestart(t *testing.T) {
 			if a.Labels["alertname"] == "ServiceSilent" && a.Labels["service"] != model.LabelValue("c") {
 				t.Errorf("sent %v", a.Labels)
 			}
+		}
+	}
+}
+
+// waitEvaluated waits, a minute at most, until each named group of m has
+// evaluated at ts or later (Run evaluates at the stepped clock).
+func waitEvaluated(t *testing.T, m *Manager, ts time.Time, groups ...string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for _, name := range groups {
+		for m.group(name).GetLastEvalTimestamp().Before(ts) {
+			if time.Now().After(deadline) {
+				t.Fatalf("group %s did not evaluate at %v within a minute", name, ts.Sub(t0))
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 }

@@ -67,13 +67,7 @@ func TestSilenceHeldAfterIngestStall(t *testing.T) {
 		if sec <= 2 {
 			appendFloat(t, db, series("c"), at(sec), float64(sec))
 		}
-		deadline := time.Now().Add(time.Minute)
-		for m.group(serviceSilentGroupName).GetLastEvalTimestamp().Before(at(sec)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("ServiceSilent did not evaluate at %ds within a minute", sec)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitEvaluated(t, m, at(sec), serviceSilentGroupName)
 		firing := map[string]bool{}
 		for _, r := range m.group(serviceSilentGroupName).AlertingRules() {
 			for _, a := range r.ActiveAlerts() {
