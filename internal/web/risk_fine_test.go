@@ -1,10 +1,14 @@
 package web_test
 
 import (
-	"fmt"
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
 // TestBrowserRiskDeepestDrawdown: the 1h Risk page said "max in range ≥
@@ -14,24 +18,38 @@ import (
 // range's 12 s steps and comes back to 900: the deepest drawdown of the
 // range is 1300, read every second, on the desk's tile and the account's,
 // and the Drawdown chart's deepest step says the same.
+//
+// The samples are remote-written with their timestamps: the peak in the
+// steps before the dip's, the dip 3 to 4.5 s after a step boundary (the
+// chart's steps are multiples of 12 s), that step a whole step before the
+// range's end (now). Pushes stamped on arrival after wall-clock sleeps put
+// the peak in the dip's own step when the test began just after a step
+// boundary, and the chart then rightly had no peak before the dip (the
+// clean-clone CI run on 84b4b38).
 func TestBrowserRiskDeepestDrawdown(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
-	push := func(v int) {
-		textPush(t, st, "dd-fine", fmt.Sprintf("# TYPE gmc_pnl gauge\ngmc_pnl{account=\"acct-fine\",strategy=\"dip\"} %d\n", v))
+	now := time.Now()
+	b := now.Unix()/12*12 - 24 // a step boundary, the dip's step ending 12 s before the last whole step
+	series := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "gmc_pnl"}, {Name: "account", Value: "acct-fine"}, {Name: "job", Value: "test"},
+		{Name: "service", Value: "dd-fine"}, {Name: "strategy", Value: "dip"},
+	}}
+	at := func(ms int64, v float64) {
+		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ms, Value: v})
 	}
-	push(1000)
-	time.Sleep(2 * time.Second)
-	// The trough lives 1.5 s, 3 to 4.5 s after a 12 s step boundary.
-	for i := 0; i < 70 && time.Now().Unix()%12 != 3; i++ {
-		time.Sleep(200 * time.Millisecond)
+	for s := b - 60; s < b; s++ {
+		at(s*1000, 1000)
 	}
-	push(-300)
-	time.Sleep(1500 * time.Millisecond)
-	push(900)
-	// A step later the dip is in a step of the chart's own, not in its
-	// last point (now).
-	time.Sleep(14 * time.Second)
+	at((b+3)*1000, -300)
+	at((b+4)*1000, -300)
+	at((b+4)*1000+500, 900)
+	for s := b + 5; s <= now.Unix(); s++ {
+		at(s*1000, 900)
+	}
+	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+		t.Fatal(err)
+	}
 	if raw := instant(t, st, `max_over_time(gmc_pnl{account="acct-fine"}[5m]) - min_over_time(gmc_pnl{account="acct-fine"}[5m])`); raw != 1300 {
 		t.Fatalf("raw peak less trough %v, want 1300 (the fixture's dip)", raw)
 	}
@@ -52,8 +70,10 @@ func TestBrowserRiskDeepestDrawdown(t *testing.T) {
 	}
 	// The Drawdown chart's points are each step's deepest: its legend's
 	// max said 100 beside the tile's 1300.
-	if mx := eval[float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="drawdown"]').chart.u; const i = u.series.findIndex(s => String(s.label).startsWith('acct-fine')); return Math.max(...u.data[i].filter(v => v != null)); })()`); mx != 1300 {
-		t.Errorf("drawdown chart's max for acct-fine %v, want 1300 (the dip between two steps, below the peak before it)", mx)
+	// The chart is below the fold: it may be drawn a moment after the tile.
+	chartMax := `(() => { const c = document.querySelector('[data-chart="drawdown"]').chart; const u = c && c.u; if (!u) return null; const i = u.series.findIndex(s => String(s.label).startsWith('acct-fine')); return i < 0 ? null : Math.max(...u.data[i].filter(v => v != null)); })()`
+	if err := poll(ctx, 10*time.Second, chartMax+` === 1300`); err != nil {
+		t.Errorf("drawdown chart's max for acct-fine %v, want 1300 (the dip between two steps, below the peak before it): %v", eval[any](t, ctx, chartMax), err)
 	}
 	load(t, ctx, st.URL+"/#/risk/acct-fine?range=1h")
 	if err := poll(ctx, 15*time.Second, `document.querySelector('[data-kpi="Drawdown"]')?.dataset.maxInRange === '1300'`); err != nil {
