@@ -81,3 +81,50 @@ func TestBrowserRiskDeepestDrawdown(t *testing.T) {
 	}
 	screenshot(t, ctx, artifacts(t), "risk-deepest-drawdown")
 }
+
+// TestBrowserRiskDrawdownWithinStep: a PnL at 0 rises to 1000 and falls to
+// −300 inside one of the 1h range's 12 s steps, then stays at 900. The
+// deepest drawdown is 1300 (from the peak to the trough, one after the
+// other inside the step); the chart took a step's drawdown from the peak
+// of the steps before it (0) and the step's own last value, so its
+// deepest read 300, where the tiles, read every second, said 1300.
+func TestBrowserRiskDrawdownWithinStep(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	now := time.Now()
+	b := now.Unix()/12*12 - 24 // a step boundary; its step ends 12 s before the last whole step
+	series := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "gmc_pnl"}, {Name: "account", Value: "acct-inner"}, {Name: "job", Value: "test"},
+		{Name: "service", Value: "dd-inner"}, {Name: "strategy", Value: "spike"},
+	}}
+	at := func(s int64, v float64) { series.Samples = append(series.Samples, prompb.Sample{Timestamp: s * 1000, Value: v}) }
+	for s := b - 60; s <= b+2; s++ {
+		at(s, 0)
+	}
+	at(b+3, 1000)
+	at(b+4, 1000)
+	at(b+6, -300)
+	at(b+7, -300)
+	for s := b + 8; s <= now.Unix(); s++ {
+		at(s, 900)
+	}
+	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+		t.Fatal(err)
+	}
+	load(t, ctx, st.URL+"/#/risk/acct-inner?range=1h")
+	if err := poll(ctx, 15*time.Second, `document.querySelector('[data-kpi="Drawdown"]')?.dataset.maxInRange === '1300'`); err != nil {
+		t.Fatalf("account drawdown's max in range %q, want 1300: %v", eval[string](t, ctx, `(document.querySelector('[data-kpi="Drawdown"]') || {dataset: {}}).dataset.maxInRange || ''`), err)
+	}
+	chartMax := `(() => { const c = document.querySelector('[data-chart="drawdown"]').chart; const u = c && c.u; if (!u || u.series.length < 2) return null; return Math.max(...u.data[1].filter(v => v != null)); })()`
+	if err := poll(ctx, 10*time.Second, chartMax+` === 1300`); err != nil {
+		t.Errorf("drawdown chart's deepest step %v, want 1300 (a peak and a trough inside one step)", eval[any](t, ctx, chartMax))
+	}
+	// The PnL chart's legend: its lowest and highest within the steps, not
+	// at them (min 0, max 900 before).
+	lo := eval[string](t, ctx, `document.querySelector('[data-stats="pnl"] tr[data-series="spike"] [data-stat="min"]').textContent`)
+	hi := eval[string](t, ctx, `document.querySelector('[data-stats="pnl"] tr[data-series="spike"] [data-stat="max"]').textContent`)
+	if !strings.HasPrefix(lo, "−300 ") && !strings.HasPrefix(lo, "-300 ") || !strings.HasPrefix(hi, "1k ") {
+		t.Errorf("PnL legend min %q, max %q; want -300 and 1k (the trough and the peak between the steps)", lo, hi)
+	}
+	screenshot(t, ctx, artifacts(t), "risk-drawdown-within-step")
+}

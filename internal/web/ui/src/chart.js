@@ -336,6 +336,10 @@ export class LineChart extends Lazy {
       let hi = -Infinity;
       let lastV = null;
       for (const v of s.data) if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; }
+      // A series may know its extremes between its points (s.lo, s.hi:
+      // the lowest and highest within each step's window).
+      if (s.lo != null) lo = Math.min(lo, s.lo);
+      if (s.hi != null) hi = Math.max(hi, s.hi);
       const color = s.color || PALETTE[series.indexOf(s) % PALETTE.length];
       // A series whose source is down now says so for its last (its
       // newest rate window still held figures from before it stopped).

@@ -108,9 +108,12 @@ export async function rangeDrawdown(scope, extra, w, signal) {
  * troughs, when given, are the lowest within each step's window: a point
  * but the last (the range's end, now) is then the deepest of its step,
  * its trough below the peak before the step (the chart's legend said max
- * 100 beside a tile's 1.3k read every second, t-user6 #8).
+ * 100 beside a tile's 1.3k read every second, t-user6 #8). falls, when
+ * given, are each step's deepest fall below a peak within the step: a
+ * peak and a trough inside one step (a step's highest and lowest do not
+ * say which came first).
  */
-export function drawdown(ys, peaks, troughs) {
+export function drawdown(ys, peaks, troughs, falls) {
   let peak = -Infinity;
   return ys.map((v, i) => {
     const before = peak;
@@ -119,8 +122,10 @@ export function drawdown(ys, peaks, troughs) {
     if (v == null) return null;
     peak = Math.max(peak, v);
     // The last point is the range's end (now), as the tile's "now".
-    const tr = troughs && i < ys.length - 1 ? troughs[i] : null;
-    return tr != null && before > -Infinity ? Math.max(peak - v, before - tr) : peak - v;
+    const inner = i < ys.length - 1;
+    const tr = troughs && inner ? troughs[i] : null;
+    const fall = falls && inner && falls[i] != null ? falls[i] : 0;
+    return Math.max(peak - v, fall, tr != null && before > -Infinity ? before - tr : 0);
   });
 }
 
@@ -226,7 +231,7 @@ export function mount(main, ctx) {
       // 1s: the demo's and a scrape's raw interval) for the drawdown.
       const res = Math.max(1, Math.round(w.step / 20));
       const groupBy = level === 'desk' ? 'account' : 'account, strategy';
-      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin] = await Promise.all([
+      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin, gFall] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
         // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
         ...[Q.riskAccounts(R), q.pnl, q.peak(R), q.members(groupBy, R)].map((e) => query(e, w.gend != null ? null : w.end, signal)),
@@ -236,6 +241,7 @@ export function mount(main, ctx) {
         // res seconds, a group of one series its raw lowest.
         queryRange(`min_over_time(sum by (${groupBy}) (${pnlSel(scope)})[${w.step}s:${res}s])`, w, signal),
         queryRange((lb) => `sum by (${groupBy}) (min_over_time(${pnlSel(scope)}[${lb}]))`, w, signal),
+        queryRange(q.stepFall(groupBy, w.step, res), w, signal),
       ]);
       // Accounts: currency and mode as stated in gmc_account_info; an
       // account that states none is live (its name saying "backtest" makes
@@ -318,6 +324,8 @@ export function mount(main, ctx) {
       const GN = align(gMin, w);
       const gTroughs = new Map(gTrough.map((s, i) => [gk(s.metric), GT.ys[i]]));
       gMin.forEach((s, i) => { if (one.has(gk(s.metric))) gTroughs.set(gk(s.metric), GN.ys[i]); });
+      const GF = align(gFall, w);
+      const gFalls = new Map(gFall.map((s, i) => [gk(s.metric), GF.ys[i]]));
       const sampled = members.some((s) => parseFloat(s.value[1]) > 1) ? `; peaks and troughs of a sum of series read every ${res}s` : '';
       const pnlS = [];
       const ddS = [];
@@ -326,8 +334,12 @@ export function mount(main, ctx) {
         const ys = sumOf(g.rows, 'pnl');
         if (!ys) continue;
         if (level === 'desk' && g.mode !== 'live') { otherS.push({label: lbl(g), data: ys}); continue; }
-        pnlS.push({label: lbl(g), data: ys});
-        ddS.push({label: lbl(g), data: drawdown(ys, gPeaks.get(gk), gTroughs.get(gk))});
+        // Its legend's min and max: the lowest and highest within each
+        // step, not only at the steps (a spike between two read 900 where
+        // the PnL reached 1000).
+        const ext = (l, f) => (l ? l.filter((v, i) => v != null && ys[i] != null).reduce((a, v) => (a == null ? v : f(a, v)), null) : null);
+        pnlS.push({label: lbl(g), data: ys, lo: ext(gTroughs.get(gk), Math.min), hi: ext(gPeaks.get(gk), Math.max)});
+        ddS.push({label: lbl(g), data: drawdown(ys, gPeaks.get(gk), gTroughs.get(gk), gFalls.get(gk))});
       }
       show(C.pnl, pnlS, level === 'desk' ? 'live accounts' : by);
       C.other.card.el.hidden = !otherS.length;

@@ -204,6 +204,14 @@ export function risk(scope) {
       const sel = [...m, ...(extra ? [extra] : [])];
       return `sum by (${by}) (max_over_time(gmc_pnl${sel.length ? `{${sel.join(', ')}}` : ''}[${lb}]))`;
     },
+    // The deepest fall of the PnL summed by `by` within each step's
+    // window below its highest of the step before each point, read every
+    // res: a peak and a trough inside one step (their order unknown to the
+    // step's highest and lowest alone).
+    stepFall: (by, step, res) => {
+      const g = `sum by (${by}) (gmc_pnl${s})`;
+      return `max_over_time((max_over_time(${g}[${step}s:${res}s]) - ${g})[${step}s:${res}s])`;
+    },
     // How many raw series each group `by` sums over the range r.
     members: (by, r) => `count by (${by}) (last_over_time(gmc_pnl${s}[${r}]))`,
   };
