@@ -97,7 +97,9 @@ func TestBrowserRiskDrawdownWithinStep(t *testing.T) {
 		{Name: "__name__", Value: "gmc_pnl"}, {Name: "account", Value: "acct-inner"}, {Name: "job", Value: "test"},
 		{Name: "service", Value: "dd-inner"}, {Name: "strategy", Value: "spike"},
 	}}
-	at := func(s int64, v float64) { series.Samples = append(series.Samples, prompb.Sample{Timestamp: s * 1000, Value: v}) }
+	at := func(s int64, v float64) {
+		series.Samples = append(series.Samples, prompb.Sample{Timestamp: s * 1000, Value: v})
+	}
 	for s := b - 60; s <= b+2; s++ {
 		at(s, 0)
 	}
