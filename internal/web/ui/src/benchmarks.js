@@ -184,7 +184,8 @@ function renderReport(rep, kpis, report) {
     // (every one on a saturated host): say so, neutral.
     regressionsKpi(rep, es));
   report.note.textContent = `${when(rep.from)} → ${when(rep.to)} · generated ${when(rep.generated)}`;
-  report.body.replaceChildren(
+  // (Element.replaceChildren writes a null as the text "null": t-user8 #5.)
+  report.body.replaceChildren(...[
     h('div', {class: 'row'}, ['html', 'md', 'json'].map((f) => h('a', {href: `/benchmark/report?format=${f}`, target: '_blank', class: 'btn'}, f.toUpperCase()))),
     // No completed run: no table of figures (a header alone stood above
     // the skips), a sentence.
@@ -212,7 +213,7 @@ function renderReport(rep, kpis, report) {
     // it is the latest word on the benchmark (t-user5 #5: a skip stayed
     // after a later run completed; a report archived before the server
     // dropped those still lists them).
-    skipList(rep, es));
+    skipList(rep, es)].filter(Boolean));
 }
 
 function skipList(rep, es) {
