@@ -96,6 +96,26 @@ type Options struct {
 	// StorageTiers, when set, reports the downsampled tiers for
 	// /system/status ("storage_tiers").
 	StorageTiers func() []tier.Stats
+	// SilenceHold, when set, says whether a service's silence is judged
+	// at now, as the ServiceSilent and TargetDown alerts judge it
+	// (rules.Manager.SilenceHold): while it is not (gmc restarted or its
+	// ingest stalled less than the service's down_after ago), a service
+	// that would be stale or down is unknown, with the hold's reason.
+	SilenceHold func(now time.Time, service string) (Hold, bool)
+}
+
+// Hold is why gmc does not judge a service's silence now: it has not
+// watched it for its down_after since gmc started (Cause "restart") or
+// since its own ingest stall ended ("ingest_stall").
+type Hold struct {
+	Cause string
+	// Since is when gmc started, or when the stall began.
+	Since time.Time
+	// Until is when the stall ended; zero while it goes on.
+	Until time.Time
+	// JudgedFrom is when the service is judged again; zero while a stall
+	// goes on.
+	JudgedFrom time.Time
 }
 
 // Liveness is when a service that sent nothing counts as stale and down.

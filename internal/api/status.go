@@ -32,19 +32,42 @@ const (
 	// deleted or replaced, as with the Pushgateway, and a batch job pushes
 	// once, so its silence says nothing: it is not judged by down_after.
 	StatePushed = "pushed"
+	// StateUnknown is a service gmc cannot judge now: its newest sample is
+	// older than its stale_after, but gmc has not been taking samples for
+	// its down_after (it restarted, or its own ingest stalled), so the
+	// silence may be gmc's. The ServiceSilent and TargetDown alerts hold
+	// alike (Options.SilenceHold); Hold says why and until when.
+	StateUnknown = "unknown"
 )
+
+// HoldStatus is why a service's state is unknown, in /system/status.
+type HoldStatus struct {
+	// Cause is "restart" or "ingest_stall".
+	Cause string `json:"cause"`
+	// Since is when gmc started, or when its ingest stall began; Until is
+	// when the stall ended (absent while it goes on, and for a restart);
+	// JudgedFrom is when the service's state is judged again (absent while
+	// a stall goes on). Milliseconds since the epoch.
+	SinceMs      int64  `json:"since_ms"`
+	UntilMs      *int64 `json:"until_ms,omitempty"`
+	JudgedFromMs *int64 `json:"judged_from_ms,omitempty"`
+}
 
 // ServiceStatus is one known service in /system/status.
 type ServiceStatus struct {
 	Service string `json:"service"`
 	// State is up (its newest own sample is within stale_after), stale
 	// (within down_after), down (older; for a scraped service: no scrape
-	// succeeded within down_after) or pushed (it has a Pushgateway group:
-	// not judged, see StatePushed).
+	// succeeded within down_after), pushed (it has a Pushgateway group:
+	// not judged, see StatePushed) or unknown (it would be stale or down,
+	// but gmc itself was not taking samples for its down_after: see
+	// StateUnknown).
 	State string `json:"state"`
-	// Reason says why a service is down ("silent" or "scrape failing") or
-	// what pushed means.
+	// Reason says why a service is down ("silent" or "scrape failing"),
+	// what pushed means, or why it is unknown.
 	Reason string `json:"reason,omitempty"`
+	// Hold is why an unknown service is not judged, and until when.
+	Hold *HoldStatus `json:"hold,omitempty"`
 	// LastSeen* are the newest sample the service sent itself (for a
 	// scraped one: its newest successful scrape; for a pushed one: its
 	// group's last push); null when none is within the last LivenessLookback.
@@ -95,9 +118,10 @@ type status struct {
 // ServiceState is one service in /system/status?view=states: only what
 // changes when its state does.
 type ServiceState struct {
-	Service string `json:"service"`
-	State   string `json:"state"`
-	Reason  string `json:"reason,omitempty"`
+	Service string      `json:"service"`
+	State   string      `json:"state"`
+	Reason  string      `json:"reason,omitempty"`
+	Hold    *HoldStatus `json:"hold,omitempty"`
 	// LastSeenMs is the newest sample of a service that is not up (it stays
 	// put while the service is silent); absent for an up service and when
 	// nothing arrived in the last 2×down_after.
@@ -172,7 +196,7 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 func (a *API) writeStates(w http.ResponseWriter, r *http.Request, services []ServiceStatus) {
 	v := statesView{View: "states", Services: make([]ServiceState, len(services))}
 	for i, s := range services {
-		v.Services[i] = ServiceState{Service: s.Service, State: s.State, Reason: s.Reason,
+		v.Services[i] = ServiceState{Service: s.Service, State: s.State, Reason: s.Reason, Hold: s.Hold,
 			StaleAfterSeconds: s.StaleAfterSeconds, DownAfterSeconds: s.DownAfterSeconds}
 		if s.State != StateUp {
 			v.Services[i].LastSeenMs = s.LastSeenMs
@@ -348,7 +372,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			if last > 0 {
 				setLastSeen(&ss, last, now)
 			}
-			out = append(out, ss)
+			out = append(out, a.held(ss, now))
 			continue
 		}
 		if st.live == 0 {
@@ -387,9 +411,48 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 		default:
 			ss.Reason = "silent"
 		}
-		out = append(out, ss)
+		out = append(out, a.held(ss, now))
 	}
 	return out, nil
+}
+
+// held makes a stale or down service unknown while gmc does not judge its
+// silence (Options.SilenceHold), with the hold's reason.
+func (a *API) held(ss ServiceStatus, now time.Time) ServiceStatus {
+	if a.opts.SilenceHold == nil || ss.State != StateStale && ss.State != StateDown {
+		return ss
+	}
+	h, ok := a.opts.SilenceHold(now, ss.Service)
+	if !ok {
+		return ss
+	}
+	hs := &HoldStatus{Cause: h.Cause, SinceMs: h.Since.UnixMilli()}
+	ms := func(t time.Time) *int64 {
+		if t.IsZero() {
+			return nil
+		}
+		v := t.UnixMilli()
+		return &v
+	}
+	hs.UntilMs, hs.JudgedFromMs = ms(h.Until), ms(h.JudgedFrom)
+	clock := func(t time.Time) string { return t.UTC().Format("15:04:05Z") }
+	was := ss.State
+	if ss.Reason != "" {
+		was += " (" + ss.Reason + ")"
+	}
+	switch {
+	case h.Cause != "ingest_stall":
+		ss.Reason = fmt.Sprintf("not judged: gmc restarted at %s and judges a silence only from its down_after (%s) later, %s; by its samples it would be %s",
+			clock(h.Since), model.Duration(time.Duration(ss.DownAfterSeconds*float64(time.Second))), clock(h.JudgedFrom), was)
+	case h.Until.IsZero():
+		ss.Reason = fmt.Sprintf("not judged: gmc's ingest is stalled since %s (a write request is taking seconds), so samples sent since may not be stored yet; by its samples it would be %s",
+			clock(h.Since), was)
+	default:
+		ss.Reason = fmt.Sprintf("not judged: gmc's ingest stalled from %s to %s and judges a silence only from its down_after (%s) after, %s; by its samples it would be %s",
+			clock(h.Since), clock(h.Until), model.Duration(time.Duration(ss.DownAfterSeconds*float64(time.Second))), clock(h.JudgedFrom), was)
+	}
+	ss.State, ss.Hold = StateUnknown, hs
+	return ss
 }
 
 // LivenessLookback is how far back /system/status looks for a silent

@@ -359,8 +359,13 @@ func (in *Ingester) observe(protocol string, start time.Time) {
 // write request has taken StallAfter or more so far, else the end of the
 // latest one that took that long or whose client gave up (zero if none).
 // A service's samples may be missing up to then because gmc had not taken
-// them, so its silence is not judged before (rules.Options.IngestStalledUntil).
+// them, so its silence is not judged before (rules.Options.IngestStall).
 func (in *Ingester) StalledUntil(now time.Time) time.Time { return in.stalls.stalledUntil(now) }
+
+// Stalled is gmc's latest ingest stall: from when its earliest request
+// began until StalledUntil (both zero if none). /system/status names it
+// while it holds a service's state (rules.Manager.SilenceHold).
+func (in *Ingester) Stalled(now time.Time) (from, until time.Time) { return in.stalls.stalled(now) }
 
 // Routes are the write endpoints: Prometheus remote-write, gmc's JSON push,
 // OTLP/HTTP metrics and the Pushgateway text push (any method; the handler answers 405 itself).

@@ -28,6 +28,9 @@ type stallWatch struct {
 	inflight map[uint64]time.Time // request → its start
 	next     uint64
 	last     time.Time // end of the latest stalled request
+	// lastFrom is when the stall that ended at last began: the start of
+	// the earliest of the overlapping stalled requests that ended by then.
+	lastFrom time.Time
 
 	stalls prometheus.Counter
 }
@@ -58,6 +61,11 @@ func (w *stallWatch) wrap(h http.Handler) http.Handler {
 			delete(w.inflight, id)
 			if end.Sub(start) >= w.after || r.Context().Err() != nil {
 				w.stalls.Inc()
+				if start.After(w.last) { // not overlapping the previous stall: a new one
+					w.lastFrom = start
+				} else if start.Before(w.lastFrom) {
+					w.lastFrom = start
+				}
 				if end.After(w.last) {
 					w.last = end
 				}
@@ -70,12 +78,26 @@ func (w *stallWatch) wrap(h http.Handler) http.Handler {
 // stalledUntil is now while a write request has taken StallAfter or more
 // so far, else the end of the latest stalled request (zero if none).
 func (w *stallWatch) stalledUntil(now time.Time) time.Time {
+	_, until := w.stalled(now)
+	return until
+}
+
+// stalled is the latest stall: from the start of its earliest request
+// until now while a request has taken StallAfter or more so far, else
+// until the end of the latest stalled request (both zero if none).
+func (w *stallWatch) stalled(now time.Time) (from, until time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, start := range w.inflight {
-		if now.Sub(start) >= w.after {
-			return now
+		if now.Sub(start) >= w.after && (from.IsZero() || start.Before(from)) {
+			from = start
 		}
 	}
-	return w.last
+	if !from.IsZero() {
+		if !w.last.Before(from) && w.lastFrom.Before(from) { // one stall with the ended ones it overlaps
+			from = w.lastFrom
+		}
+		return from, now
+	}
+	return w.lastFrom, w.last
 }

@@ -52,13 +52,16 @@ func TestStallWatch(t *testing.T) {
 	if got := w.stalledUntil(now()); !got.Equal(now()) {
 		t.Errorf("a request in flight for %v: stalled until %v, want now (%v)", StallAfter+time.Second, got, now())
 	}
+	if from, _ := w.stalled(now()); !from.Equal(t0) {
+		t.Errorf("a request in flight since %v: stalled from %v", t0, from)
+	}
 	set(StallAfter + 2*time.Second)
 	close(release)
 	wg.Wait()
 	end := now()
 	set(StallAfter + 5*time.Second)
-	if got := w.stalledUntil(now()); !got.Equal(end) {
-		t.Errorf("after the slow request: stalled until %v, want its end %v", got, end)
+	if from, until := w.stalled(now()); !from.Equal(t0) || !until.Equal(end) {
+		t.Errorf("after the slow request: stalled from %v until %v, want %v to its end %v", from, until, t0, end)
 	}
 	serve("/quick", context.Background())
 	if got := w.stalledUntil(now()); !got.Equal(end) {
@@ -68,8 +71,8 @@ func TestStallWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the client gave up
 	serve("/quick", ctx)
-	if got := w.stalledUntil(now()); !got.Equal(now()) {
-		t.Errorf("after a request its client gave up: stalled until %v, want its end %v", got, now())
+	if from, until := w.stalled(now()); !from.Equal(now()) || !until.Equal(now()) {
+		t.Errorf("after a request its client gave up: stalled from %v until %v, want a new stall at its start and end %v", from, until, now())
 	}
 }
 

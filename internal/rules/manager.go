@@ -112,10 +112,12 @@ type Options struct {
 	// (see watchedOnly). Zero: Run's start; tests stepping EvalAll with a
 	// synthetic clock and no Started get no such hold.
 	Started time.Time
-	// IngestStalledUntil, if set, says until when gmc's own ingest was
-	// stalled (ingest.Ingester.StalledUntil): samples sent meanwhile may not
-	// be stored yet, so silence is judged from then as from Started.
-	IngestStalledUntil func(now time.Time) time.Time
+	// IngestStall, if set, is gmc's latest ingest stall: from when it
+	// began until when it ended, or now while it goes on
+	// (ingest.Ingester.Stalled; both zero if none). Samples sent meanwhile
+	// may not be stored yet, so silence is judged from its end as from
+	// Started.
+	IngestStall func(now time.Time) (from, until time.Time)
 	// EvalInterval is the regular evaluation interval of groups that set
 	// none; default 10s.
 	EvalInterval time.Duration
@@ -160,9 +162,14 @@ type Manager struct {
 	metrics metrics
 	// recorded holds the names recording rules write.
 	recorded map[string]struct{}
-	// started is Options.Started, or Run's start (set before any group
-	// runs, read-only after).
-	started time.Time
+	// started is Options.Started, or the first of Run's start and a
+	// SilenceHold call (startedAt): unix nanoseconds, 0 not yet.
+	started atomic.Int64
+	// downAfter is a service's down_after (Options.DownAfter,
+	// ServiceDownAfter); silenceGroups are ServiceSilent's and
+	// TargetDown's groups.
+	downAfter     func(service string) time.Duration
+	silenceGroups []*group
 }
 
 // groupKey is the context key under which evalGroup passes its group to
@@ -278,7 +285,10 @@ func New(opts Options) (*Manager, error) {
 	if engine == nil {
 		return nil, errors.New("rules: an engine is required (the server's one PromQL engine)")
 	}
-	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}, started: opts.Started}
+	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}}
+	if !opts.Started.IsZero() {
+		m.started.Store(opts.Started.UnixNano())
+	}
 	f := promauto.With(opts.Registerer)
 	m.metrics = metrics{
 		triggered: f.NewCounter(prometheus.CounterOpts{
@@ -416,6 +426,7 @@ func New(opts Options) (*Manager, error) {
 		}
 		return defaultAfter
 	}
+	m.downAfter = downAfter
 	holdMax := defaultAfter
 	for _, d := range opts.ServiceDownAfter {
 		holdMax = max(holdMax, d)
@@ -426,6 +437,7 @@ func New(opts Options) (*Manager, error) {
 			refired: map[uint64]time.Time{}}
 		if g.File() == ServiceSilentFile && (g.Name() == serviceSilentGroupName || g.Name() == targetDownGroupName) {
 			gr.downAfter, gr.holdMax = downAfter, holdMax
+			m.silenceGroups = append(m.silenceGroups, gr)
 		}
 		for _, ep := range m.history.Unadopted(g.Name()) {
 			if ep.State == "firing" && ep.FiredAt != nil {
@@ -501,9 +513,7 @@ func (m *Manager) Groups() []*promrules.Group {
 // Run evaluates every group at its interval and whenever MetricsWritten names a
 // metric it reads, until ctx is done. Each group is evaluated right away.
 func (m *Manager) Run(ctx context.Context) error {
-	if m.started.IsZero() {
-		m.started = m.opts.Now()
-	}
+	m.startedAt()
 	var wg sync.WaitGroup
 	for _, gr := range m.groups {
 		wg.Go(func() { m.runGroup(ctx, gr) })
@@ -662,32 +672,29 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.D
 // when now − max(newest sample, start) > down_after, as a Prometheus
 // alert on a target fires only on scrapes Prometheus made itself. (A `for:`
 // would instead delay every real outage's page by its length.)
-// The same holds after gmc's own ingest stalled (IngestStalledUntil: a
-// write request took seconds, or its client gave up and will send again):
-// a service is not called silent before its down_after since the stall
+// The same holds after gmc's own ingest stalled (IngestStall: a write
+// request took seconds, or its client gave up and will send again): a
+// service is not called silent before its down_after since the stall
 // ended. An alert already active for a service stays judged, so a stall
 // neither starts nor ends a page.
 func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 	return func(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
 		v, err := qf(ctx, q, ts)
 		gr, _ := ctx.Value(groupKey{}).(*group)
-		if err != nil || gr == nil || gr.downAfter == nil || m.started.IsZero() {
+		if err != nil || gr == nil || gr.downAfter == nil {
 			return v, err
 		}
-		since := m.started
-		stalled := false
-		if f := m.opts.IngestStalledUntil; f != nil {
-			if t := f(ts); t.After(since) {
-				since, stalled = t, true
-			}
+		since, h := m.watchedSince(ts)
+		if since.IsZero() {
+			return v, nil
 		}
 		watched := ts.Sub(since)
 		if watched > gr.holdMax {
 			return v, nil
 		}
 		var active map[string]bool
-		if stalled {
-			active = activeServices(gr)
+		if h.Cause == HoldIngestStall {
+			active = activeServices(gr, q)
 		}
 		out := v[:0]
 		for _, s := range v {
@@ -700,12 +707,94 @@ func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 	}
 }
 
+// Causes of a Hold.
+const (
+	HoldRestart     = "restart"
+	HoldIngestStall = "ingest_stall"
+)
+
+// Hold is why a service's silence is not judged now: gmc has not watched
+// it for its down_after since gmc started, or since its own ingest stall
+// ended.
+type Hold struct {
+	// Cause is HoldRestart or HoldIngestStall.
+	Cause string
+	// Since is when gmc started taking samples, or when the stall began.
+	Since time.Time
+	// Until is when the stall ended; zero while it goes on, and for a
+	// restart.
+	Until time.Time
+	// JudgedFrom is when the service's silence is judged again: its
+	// down_after after the start or the stall's end (zero while the stall
+	// goes on).
+	JudgedFrom time.Time
+}
+
+// startedAt is when gmc began taking samples: Options.Started, else the
+// first call (Run's start, or a SilenceHold asked for before Run got to
+// it).
+func (m *Manager) startedAt() time.Time {
+	m.started.CompareAndSwap(0, m.opts.Now().UnixNano())
+	return time.Unix(0, m.started.Load())
+}
+
+// watchedSince is when gmc began watching the services, as of ts: its
+// start, or the end of its latest ingest stall (ts while one goes on),
+// with the Hold that says which (without JudgedFrom). Zero when no start
+// is known (tests stepping EvalAll without Run or Started).
+func (m *Manager) watchedSince(ts time.Time) (time.Time, Hold) {
+	ns := m.started.Load()
+	if ns == 0 {
+		return time.Time{}, Hold{}
+	}
+	since := time.Unix(0, ns)
+	h := Hold{Cause: HoldRestart, Since: since}
+	if f := m.opts.IngestStall; f != nil {
+		if from, until := f(ts); until.After(since) {
+			since = until
+			h = Hold{Cause: HoldIngestStall, Since: from}
+			if until.Before(ts) {
+				h.Until = until
+			}
+		}
+	}
+	return since, h
+}
+
+// SilenceHold says whether the silence of service is judged at now, as
+// ServiceSilent and TargetDown judge it (watchedOnly), and if not, why:
+// /system/status then says it does not know the service's state, where it
+// would have called it stale or down. During an ingest stall a service
+// whose silence alert is already active stays judged.
+func (m *Manager) SilenceHold(now time.Time, service string) (Hold, bool) {
+	m.startedAt()
+	since, h := m.watchedSince(now)
+	d := m.downAfter(service)
+	if now.Sub(since) > d {
+		return Hold{}, false
+	}
+	if h.Cause == HoldIngestStall {
+		for _, gr := range m.silenceGroups {
+			if activeServices(gr, "")[service] {
+				return Hold{}, false
+			}
+		}
+	}
+	if h.Cause == HoldRestart || !h.Until.IsZero() {
+		h.JudgedFrom = since.Add(d)
+	}
+	return h, true
+}
+
 // activeServices are the services with an active (pending or firing)
-// alert of gr. Called from its query function, before the rules take
-// their alerts' lock.
-func activeServices(gr *group) map[string]bool {
+// alert of gr (of its rules whose query is q, unless q is empty). Called
+// from its query function, before the rules take their alerts' lock.
+func activeServices(gr *group, q string) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range gr.g.AlertingRules() {
+		if q != "" && r.Query().String() != q {
+			continue
+		}
 		for _, a := range r.ActiveAlerts() {
 			out[a.Labels.Get("service")] = true
 		}

@@ -88,11 +88,11 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		DefaultRules: cfg.Alerting.DefaultRules,
 		DownAfter:    time.Duration(cfg.Server.DownAfter),
 		// The ingester is built after the rules (it notifies them).
-		IngestStalledUntil: func(now time.Time) time.Time {
+		IngestStall: func(now time.Time) (time.Time, time.Time) {
 			if s.ingester == nil {
-				return time.Time{}
+				return time.Time{}, time.Time{}
 			}
-			return s.ingester.StalledUntil(now)
+			return s.ingester.Stalled(now)
 		},
 		ServiceDownAfter: func() map[string]time.Duration {
 			out := map[string]time.Duration{}

@@ -285,6 +285,11 @@ func New(opts Options) (_ *Server, err error) {
 		SLAs:            s.slaStates,
 		Access:          s.guard.Status,
 		StorageTiers:    s.tiers.Stats,
+		// The status judges a service's silence when the alerts do.
+		SilenceHold: func(now time.Time, svc string) (api.Hold, bool) {
+			h, ok := s.rules.SilenceHold(now, svc)
+			return api.Hold{Cause: h.Cause, Since: h.Since, Until: h.Until, JudgedFrom: h.JudgedFrom}, ok
+		},
 	})
 	s.trends = trend.NewHandler(trend.Options{
 		Queryable: queryable, Raw: store, Engine: engine, Logger: s.logger.With("component", "trend"), Now: opts.Now,

@@ -189,6 +189,29 @@ export function clock(d) {
   return `${p(t.getHours())}:${p(t.getMinutes())}:${p(t.getSeconds())}`;
 }
 
+/**
+ * holdText says why a service's state is unknown (its hold in
+ * /system/status): gmc restarted, or its own ingest stalled, less than the
+ * service's down_after ago, so a silence may be gmc's; and from when the
+ * service is judged again (not while a stall goes on).
+ */
+export function holdText(hold) {
+  if (!hold) return 'not judged';
+  const judged = hold.judged_from_ms != null ? `, judged from ${clock(hold.judged_from_ms)}` : '';
+  if (hold.cause === 'restart') return `gmc restarted at ${clock(hold.since_ms)}${judged}`;
+  if (hold.until_ms == null) return `gmc's ingest stalled since ${clock(hold.since_ms)}`;
+  return `gmc's ingest stalled ${clock(hold.since_ms)}–${clock(hold.until_ms)}${judged}`;
+}
+
+/**
+ * goneText is the state of a service that is not up, for legends and
+ * tiles: "down since 12:00:01", or "unknown: gmc restarted at …".
+ */
+export function goneText(s) {
+  if (s.state === 'unknown') return `unknown: ${holdText(s.hold)}`;
+  return s.last_seen_ms != null ? `${s.state} since ${clock(s.last_seen_ms)}` : s.state;
+}
+
 /** pill renders a state as a coloured badge. */
 export function pill(state, text, title) {
   return h('span', {class: 'pill pill-' + String(state || 'unknown').toLowerCase(), title: title || null}, text || state || 'unknown');

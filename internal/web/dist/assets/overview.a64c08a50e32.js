@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText} from './util.js';
+import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -55,7 +55,7 @@ export function mount(main, ctx) {
       // A service down now: its legends' last says so (a 1m window still
       // held its figures from before it stopped).
       const goneBy = new Map(services.filter((s) => s.state !== 'up' && s.state !== 'pushed')
-        .map((s) => [s.service, s.last_seen_ms != null ? `${s.state} since ${clock(s.last_seen_ms)}` : s.state]));
+        .map((s) => [s.service, goneText(s)]));
       plot(charts.tps, tps, T, null, goneBy);
       plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy, ' · log scale');
       plot(charts.err, err, E, null, goneBy);
@@ -78,7 +78,10 @@ export function mount(main, ctx) {
       const up = services.filter((s) => s.state === 'up').length;
       // Pushgateway groups are not judged by down_after (state pushed).
       const pushed = services.filter((s) => s.state === 'pushed').length;
-      const judged = services.length - pushed;
+      // Nor is a service whose silence gmc cannot judge now (state
+      // unknown: gmc restarted or its ingest stalled within its down_after).
+      const unknown = services.filter((s) => s.state === 'unknown');
+      const judged = services.length - pushed - unknown.length;
       const deskV = scalarOf(desk);
       const gwNames = gws.map((s) => s.metric.service).filter(Boolean).sort();
       // Worst p99 among the services that handle orders (a backtester's
@@ -92,7 +95,9 @@ export function mount(main, ctx) {
       const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now, over ${K}` : `now, over ${K}`;
       // Patched, not rebuilt (util.patch): on Live this runs every second.
       patch(kpis, [
-        kpi('Services up', `${up} / ${judged}`, up === judged ? 'good' : 'warn', pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null),
+        kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
+          unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
+          pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
         deskTile(gws, gwNames, deskV, services),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
@@ -105,14 +110,17 @@ export function mount(main, ctx) {
         const rq = reqNowBy.get(name);
         // A service that is not up has no "now": its 1m rates would be the
         // ones from before it stopped.
-        const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' ? 'down' : 'stale') : null;
+        const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' || s.state === 'unknown' ? s.state : 'stale') : null;
+        const seen = s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '';
         const rateTxt = gone ? gone.cloneNode(true) : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
         const sl = slaBySvc.get(name);
         return h('tr', {'data-service': name},
           h('td', {}, h('a', {href: ctx.href('service', name)}, name)),
-          h('td', {}, pill(s.state), h('span', {class: 'muted small'}, ' ', s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '')),
+          // Unknown: why, and its last sample (true, but not judged).
+          h('td', {'data-col': 'health', 'data-hold': s.hold ? s.hold.cause : null, title: s.reason || null}, pill(s.state),
+            h('span', {class: 'muted small'}, ' ', s.state === 'unknown' ? [holdText(s.hold), seen ? ` · last sample ${seen}` : ''].join('') : seen)),
           h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), h('td', {}, sparkline(ty, PALETTE[0])),
           h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
           h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
@@ -145,9 +153,10 @@ export function deskTile(gws, gwNames, deskV, services) {
   const byName = new Map(services.map((s) => [s.service, s]));
   const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up' && s.state !== 'pushed');
   if (gone.length) {
-    const why = gone.map((s) => `entry service ${s.service} ${s.state} ` +
-      (s.last_seen_ms != null ? `since ${clock(s.last_seen_ms)}` : `(no data in the last hour)`));
-    const t = kpi('Desk orders', 'unknown', 'bad', why.join('; ') + (gone.length < gwNames.length ? ` (of ${gwNames.length} entry services)` : ''));
+    const why = gone.map((s) => `entry service ${s.service} ` + (s.state === 'unknown' ? goneText(s)
+      : `${s.state} ` + (s.last_seen_ms != null ? `since ${clock(s.last_seen_ms)}` : `(no data in the last hour)`)));
+    const t = kpi('Desk orders', 'unknown', gone.some((s) => s.state !== 'unknown') ? 'bad' : null,
+      why.join('; ') + (gone.length < gwNames.length ? ` (of ${gwNames.length} entry services)` : ''));
     t.dataset.unknown = gone.map((s) => s.service).join(',');
     return t;
   }

@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
-import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText} from './util.js';
+import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText} from './util.js';
 import * as Q from './queries.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
@@ -147,11 +147,12 @@ export function mount(main, ctx) {
       const st = (status.services || []).find((s) => s.service === name);
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.
-      const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? (st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)}` : st.state) : null;
+      const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? goneText(st) : null;
       for (const p of [P.lat, P.tps, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.pmem]) p.chart.gone = goneTxt;
-      patch(head, [h('h1', {}, name), st ? pill(st.state) : pill('unknown', 'unknown service'),
-        h('span', {class: 'muted'}, !st ? 'gmc has no data from a service of this name'
-          : [st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago` : st.state === 'up' ? `last seen < ${ago(st.stale_after_seconds)} ago` : '',
+      patch(head, [h('h1', {}, name), st ? pill(st.state, null, st.reason) : pill('unknown', 'unknown service'),
+        h('span', {class: 'muted', 'data-hold': st && st.hold ? st.hold.cause : null}, !st ? 'gmc has no data from a service of this name'
+          : [st.state === 'unknown' ? `not judged: ${holdText(st.hold)}` : '',
+            st.age_seconds != null ? `last seen ${ago(st.age_seconds)} ago` : st.state === 'up' ? `last seen < ${ago(st.stale_after_seconds)} ago` : '',
             st.series != null ? `${st.series} series` : ''].filter(Boolean).join(' · ')),
         hosts.length ? h('span', {class: 'muted'}, byHost ? ' · hosts: ' : ' · instances: ', hosts.map((x, i) => [i ? ', ' : '', byHost ? h('a', {href: ctx.href('host', x)}, x) : x])) : '']);
 
@@ -228,9 +229,11 @@ export function mount(main, ctx) {
       const nowSub = `now, over ${KPI_WINDOW}`;
       if (st && st.state !== 'up' && st.state !== 'pushed') {
         // Not up: its 1m rates would be the ones from before it stopped.
-        const since = st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)} (last sample ${ago(st.age_seconds)} ago)` : 'no sample in the last hour';
+        const last = st.last_seen_ms != null ? `last sample ${ago(st.age_seconds)} ago` : 'no sample in the last hour';
+        const since = st.state === 'unknown' ? `not judged: ${holdText(st.hold)} (${last})`
+          : st.last_seen_ms != null ? `${st.state} since ${clock(st.last_seen_ms)} (${last})` : last;
         const sub = `no figures now; ${since}`;
-        const gone = (label) => kpi(label, st.state, st.state === 'down' ? 'bad' : 'warn', sub);
+        const gone = (label) => kpi(label, st.state, st.state === 'down' ? 'bad' : st.state === 'unknown' ? null : 'warn', sub);
         patch(kpis, [gone(hasOrders || !reqTop ? 'Orders' : 'Requests'), gone('p50'), gone('p99'), gone('Error rate'), kpi('Hosts', String(hosts.length))]);
         return;
       }
