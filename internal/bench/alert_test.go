@@ -25,13 +25,19 @@ import (
 // rules package evaluates it (its templates' query function included).
 func regressionRule(t *testing.T) *promrules.AlertingRule {
 	t.Helper()
+	return defaultAlert(t, "BenchmarkRegression")
+}
+
+// defaultAlert is gmc's default alerting rule of that name.
+func defaultAlert(t *testing.T, name string) *promrules.AlertingRule {
+	t.Helper()
 	var groups rulefmt.RuleGroups
 	if err := yaml.Unmarshal(rules.DefaultRules(), &groups); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range groups.Groups {
 		for _, r := range g.Rules {
-			if r.Alert != "BenchmarkRegression" {
+			if r.Alert != name {
 				continue
 			}
 			expr, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
@@ -42,7 +48,7 @@ func regressionRule(t *testing.T) *promrules.AlertingRule {
 				labels.FromMap(r.Labels), labels.FromMap(r.Annotations), labels.EmptyLabels(), "", false, slog.New(slog.DiscardHandler))
 		}
 	}
-	t.Fatal("no BenchmarkRegression in the default rules")
+	t.Fatalf("no %s in the default rules", name)
 	return nil
 }
 
@@ -218,5 +224,85 @@ func TestRegressionAlertHoldsWithoutVerdict(t *testing.T) {
 	}
 	if !ended {
 		t.Errorf("three judged runs at the old level did not end the regression")
+	}
+}
+
+// TestRunFailedAlertHoldsUntilSuccess: BenchmarkRunFailed was
+// last_over_time(gmc_bench_run_failed[2h]) == 1, so a failed run followed
+// by two hours without a run (runs skipped on a saturated host, a daily
+// schedule) resolved it silently though no run had succeeded. It fires on
+// the failed run, holds (saying how long ago the run failed) through a day
+// without runs, and resolves on the next run that succeeds.
+func TestRunFailedAlertHoldsUntilSuccess(t *testing.T) {
+	db, err := storage.Open(storage.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := &StorageRecorder{Appendable: db}
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	run := func(at time.Time, failed bool) {
+		r := &Run{ID: at.Format(idTimeLayout) + "-nightly", Benchmark: "nightly", Kind: "exec", Start: at.Add(-time.Minute), End: at}
+		if failed {
+			r.Error = "exit status 2"
+		}
+		if err := rec.Record(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rule := defaultAlert(t, "BenchmarkRunFailed")
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 50_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
+	query := promrules.EngineQueryFunc(engine, db)
+	// firing evaluates the rule at `at`: the description of its alert for
+	// nightly, and whether it fires.
+	firing := func(at time.Time) (string, bool) {
+		t.Helper()
+		if _, err := rule.Eval(ctx, 0, at, query, nil, 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range rule.ActiveAlerts() {
+			if a.Labels.Get("benchmark") == "nightly" && a.State == promrules.StateFiring {
+				return a.Annotations.Get("description"), true
+			}
+		}
+		return "", false
+	}
+
+	run(t0, false)
+	if _, ok := firing(t0.Add(time.Minute)); ok {
+		t.Fatal("fires after a run that succeeded")
+	}
+	failedAt := t0.Add(24 * time.Hour)
+	run(failedAt, true)
+	if _, ok := firing(failedAt.Add(time.Second)); !ok {
+		t.Fatal("does not fire on the failed run")
+	}
+	// No run for a day (a daily schedule whose next run was skipped): the
+	// [2h] rule had resolved after two hours.
+	for _, after := range []time.Duration{2*time.Hour + 30*time.Second, 3 * time.Hour, 47 * time.Hour} {
+		d, ok := firing(failedAt.Add(after))
+		if !ok {
+			t.Errorf("%v after the failed run with no run since: resolved, want firing until a run succeeds", after)
+			continue
+		}
+		// humanizeDuration: "2h 0m 30s", "1d 23h 0m 0s".
+		w := fmt.Sprintf("%dh %dm ", int(after.Hours())%24, int(after.Minutes())%60)
+		if after >= 24*time.Hour {
+			w = fmt.Sprintf("%dd %s", int(after.Hours())/24, w)
+		}
+		if !strings.Contains(d, "failed ("+w) {
+			t.Errorf("%v after: description %q, want how long ago the run failed, %q", after, d, w)
+		}
+	}
+	// A run that fails again keeps it firing; the next that succeeds ends it.
+	run(failedAt.Add(48*time.Hour), true)
+	if _, ok := firing(failedAt.Add(48*time.Hour + time.Second)); !ok {
+		t.Error("resolved on a second failed run")
+	}
+	okAt := failedAt.Add(72 * time.Hour)
+	run(okAt, false)
+	if d, ok := firing(okAt.Add(time.Second)); ok {
+		t.Errorf("still firing after a run that succeeded: %q", d)
 	}
 }

@@ -49,7 +49,8 @@ type Sample struct {
 //	gmc_bench_verdict_timestamp_seconds{benchmark}  the run's end (Unix s), written with gmc_bench_regression: the verdict's time
 //	gmc_bench_change_ratio{benchmark}               new median / baseline median − 1
 //	gmc_bench_p_value{benchmark}                    Mann-Whitney U test p-value
-//	gmc_bench_run_failed{benchmark}                 1 when the run failed
+//	gmc_bench_run_failed{benchmark}                 1 when the run failed, else 0
+//	gmc_bench_run_timestamp_seconds{benchmark}      the run's end (Unix s), written with gmc_bench_run_failed
 func Series(run *Run) []Sample {
 	t := run.End.UnixMilli()
 	var out []Sample
@@ -71,6 +72,8 @@ func Series(run *Run) []Sample {
 		failed = 1
 	}
 	add("gmc_bench_run_failed", run.Benchmark, failed)
+	// When: BenchmarkRunFailed says how long ago the failed run was.
+	add("gmc_bench_run_timestamp_seconds", run.Benchmark, float64(t)/1000)
 	for _, r := range run.Results {
 		n := r.Name
 		if l := r.Latency; l != nil {
