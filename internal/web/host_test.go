@@ -142,13 +142,16 @@ func TestBrowserHostKernelPanels(t *testing.T) {
 // filesystem's Used is df's use % — used = size − free over used +
 // available, from statfs — and the reserve is shown apart.
 func TestBrowserHostFilesystemAsDf(t *testing.T) {
-	var sf syscall.Statfs_t
-	if err := syscall.Statfs("/", &sf); err != nil {
-		t.Fatal(err)
+	// df's use % now, and 1 − avail/size (the old figure).
+	df := func() (syscall.Statfs_t, float64, float64) {
+		var sf syscall.Statfs_t
+		if err := syscall.Statfs("/", &sf); err != nil {
+			t.Fatal(err)
+		}
+		used := float64(sf.Blocks - sf.Bfree)
+		return sf, 100 * used / (used + float64(sf.Bavail)), 100 * (1 - float64(sf.Bavail)/float64(sf.Blocks))
 	}
-	used := float64(sf.Blocks - sf.Bfree)
-	want := 100 * used / (used + float64(sf.Bavail))
-	old := 100 * (1 - float64(sf.Bavail)/float64(sf.Blocks))
+	sf, before, old := df()
 	ctx := browser(t)
 	st := startStack(t, 1, false)
 	startAgent(t, st.URL, "agent-host")
@@ -157,9 +160,13 @@ func TestBrowserHostFilesystemAsDf(t *testing.T) {
 		t.Fatalf("root filesystem row: %v", err)
 	}
 	got := eval[float64](t, ctx, `Number(document.querySelector('tr[data-mount="/"] [data-col="used"] .bar').dataset.pct)`)
-	// The filesystem moves while the test runs (this machine is shared): 0.5 point.
-	if math.Abs(got-want) > 0.5 {
-		t.Errorf("root filesystem used %.2f %%, df's use %% is %.2f (1 − avail/size would be %.2f)", got, want, old)
+	// The filesystem moves while the test runs (this machine is shared:
+	// 21.30 % on the page beside 21.82 % read before the stack started, in
+	// a clean-clone CI run beside three builds): df's figure is read before
+	// and after, and the page's must lie between them, within 0.5 point.
+	_, after, _ := df()
+	if got < math.Min(before, after)-0.5 || got > math.Max(before, after)+0.5 {
+		t.Errorf("root filesystem used %.2f %%, df's use %% is %.2f before and %.2f after (1 − avail/size would be %.2f)", got, before, after, old)
 	}
 	if label := eval[string](t, ctx, `document.querySelector('tr[data-mount="/"] [data-col="used"] .bar').textContent`); !strings.Contains(label, "% · ") {
 		t.Errorf("used label %q, want the share and the bytes used", label)
