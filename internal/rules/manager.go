@@ -220,11 +220,14 @@ type group struct {
 	secondsSum  prometheus.Counter
 	ignoreCount prometheus.Counter
 
-	// downAfter, for ServiceSilent and TargetDown, is a service's
-	// down_after: their alerts are held until gmc has watched that long
-	// (watchedOnly); holdMax is the longest. Nil for other groups.
+	// downAfter, for ServiceSilent and TargetDown and a group with an
+	// alert on absent() or absent_over_time(), is a service's down_after:
+	// their alerts are held until gmc has watched that long (watchedOnly);
+	// holdMax is the longest. Nil for other groups. held names the
+	// queries held (the absent() alerts' of a user group); nil: all.
 	downAfter func(service string) time.Duration
 	holdMax   time.Duration
+	held      map[string]bool
 
 	mu       sync.Mutex // serializes evaluations; guards the fields below
 	last     time.Time
@@ -438,6 +441,8 @@ func New(opts Options) (*Manager, error) {
 		if g.File() == ServiceSilentFile && (g.Name() == serviceSilentGroupName || g.Name() == targetDownGroupName) {
 			gr.downAfter, gr.holdMax = downAfter, holdMax
 			m.silenceGroups = append(m.silenceGroups, gr)
+		} else if held := absentAlerts(g); len(held) > 0 {
+			gr.downAfter, gr.holdMax, gr.held = downAfter, holdMax, held
 		}
 		for _, ep := range m.history.Unadopted(g.Name()) {
 			if ep.State == "firing" && ep.FiredAt != nil {
@@ -677,11 +682,14 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.D
 // service is not called silent before its down_after since the stall
 // ended. An alert already active for a service stays judged, so a stall
 // neither starts nor ends a page.
+// A user's alert on absent() or absent_over_time() (absentAlerts) is held
+// alike: each of its series for the down_after of its service label (the
+// default down_after without one).
 func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 	return func(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
 		v, err := qf(ctx, q, ts)
 		gr, _ := ctx.Value(groupKey{}).(*group)
-		if err != nil || gr == nil || gr.downAfter == nil {
+		if err != nil || gr == nil || gr.downAfter == nil || gr.held != nil && !gr.held[q] {
 			return v, err
 		}
 		since, h := m.watchedSince(ts)
@@ -797,6 +805,31 @@ func activeServices(gr *group, q string) map[string]bool {
 		}
 		for _, a := range r.ActiveAlerts() {
 			out[a.Labels.Get("service")] = true
+		}
+	}
+	return out
+}
+
+// absentAlerts are the queries of g's alerting rules that call absent()
+// or absent_over_time(): their alerts say a series is missing, which after
+// a restart or an ingest stall may be gmc's doing, so they are held as
+// ServiceSilent is (watchedOnly). Decided by the expression, as a rule
+// on absent() means "nothing arrived", whatever its name.
+func absentAlerts(g *promrules.Group) map[string]bool {
+	var out map[string]bool
+	for _, r := range g.AlertingRules() {
+		found := false
+		parser.Inspect(r.Query(), func(n parser.Node, _ []parser.Node) error {
+			if c, ok := n.(*parser.Call); ok && (c.Func.Name == "absent" || c.Func.Name == "absent_over_time") {
+				found = true
+			}
+			return nil
+		})
+		if found {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[r.Query().String()] = true
 		}
 	}
 	return out
