@@ -50,6 +50,9 @@ const (
 	maxPointsPerSeries = 11000
 	// minRateWindow is the shortest interval the ingest rate is computed over.
 	minRateWindow = time.Second
+	// rateWindow is the interval the ingest rate is computed over when
+	// readings allow: the dashboard's "now" window (its tiles' 1m).
+	rateWindow = time.Minute
 )
 
 // Options configure the REST API.
@@ -127,11 +130,14 @@ type Liveness struct {
 type API struct {
 	opts Options
 
-	mu       sync.Mutex // guards the ingest-rate reading below
-	prevAt   time.Time
-	prevN    uint64
-	rate     float64
-	rateOver time.Duration
+	mu       sync.Mutex // guards the ingest-rate readings below
+	readings []reading  // the ingest counter at /system/status calls, ≥ minRateWindow apart, oldest first
+}
+
+// reading is the ingest counter n at a time.
+type reading struct {
+	at time.Time
+	n  uint64
 }
 
 // New returns the REST API.
@@ -155,13 +161,14 @@ func New(opts Options) *API {
 		opts.Version = "dev"
 	}
 	a := &API{opts: opts}
-	a.prevAt = opts.Now()
+	first := reading{at: opts.Now()}
 	if opts.Started.IsZero() {
-		a.opts.Started = a.prevAt
+		a.opts.Started = first.at
 	}
 	if opts.SamplesIngested != nil {
-		a.prevN = opts.SamplesIngested()
+		first.n = opts.SamplesIngested()
 	}
+	a.readings = []reading{first}
 	return a
 }
 

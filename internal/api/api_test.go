@@ -362,17 +362,37 @@ func TestSystemStatus(t *testing.T) {
 		}
 	}
 
-	// Half a second later the rate is not recomputed over so short a window;
-	// 3s after that it covers the 3.5s since the last reading.
-	now = now.Add(500 * time.Millisecond)
-	ingested.Store(1600)
-	if r := a.ingest(now, ingested.Load()); *r != (IngestStatus{SamplesTotal: 1600, SamplesPerSecond: 100, WindowSeconds: 10}) {
-		t.Errorf("ingest after 0.5s = %+v", *r)
+	// The rate is over the readings' last minute, whoever asked when: at
+	// 100 samples/s with a client asking every 0.5 to 30 s, it is 100/s
+	// over the time since the start (10.5 s, 14 s), then over a minute or
+	// the least more the readings allow (t-user8 #6: over the time since
+	// any client's previous call, 4.7 to 74 s; 792/s on the tile where the
+	// counter gave 592/s). A burst in the last second moves it by its
+	// share of the window, not by its share of a second.
+	at, n := 10*time.Second, uint64(1500)
+	ask := func(after time.Duration, rate float64) *IngestStatus {
+		at += after
+		n += uint64(rate * after.Seconds())
+		return a.ingest(testNow.Add(at), n)
 	}
-	now = now.Add(3 * time.Second)
-	ingested.Store(1850)
-	if r := a.ingest(now, ingested.Load()); *r != (IngestStatus{SamplesTotal: 1850, SamplesPerSecond: 100, WindowSeconds: 3.5}) {
-		t.Errorf("ingest after 3.5s = %+v", *r)
+	for _, c := range []struct {
+		after time.Duration
+		want  IngestStatus
+		burst float64 // samples/s over after, else 100
+	}{
+		{after: 500 * time.Millisecond, want: IngestStatus{SamplesTotal: 1550, SamplesPerSecond: 100, WindowSeconds: 10.5}},
+		{after: 3500 * time.Millisecond, want: IngestStatus{SamplesTotal: 1900, SamplesPerSecond: 100, WindowSeconds: 14}},
+		{after: 30 * time.Second, want: IngestStatus{SamplesTotal: 4900, SamplesPerSecond: 100, WindowSeconds: 44}},
+		{after: 30 * time.Second, want: IngestStatus{SamplesTotal: 7900, SamplesPerSecond: 100, WindowSeconds: 60}},
+		{after: time.Second, burst: 6200, want: IngestStatus{SamplesTotal: 14100, SamplesPerSecond: 200, WindowSeconds: 61}},
+	} {
+		rate := 100.0
+		if c.burst > 0 {
+			rate = c.burst
+		}
+		if r := ask(c.after, rate); *r != c.want {
+			t.Errorf("ingest %v after the start: %+v, want %+v", at, *r, c.want)
+		}
 	}
 }
 

@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText} from './util.js';
+import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -100,7 +100,9 @@ export function mount(main, ctx) {
           pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
         deskTile(gws, gwNames, deskV, services),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
-        kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–'),
+        // Over the server's last minute of readings (its window said).
+        kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–', null,
+          status.ingest && status.ingest.window_seconds ? `over the last ${dur(Math.round(status.ingest.window_seconds))}` : null),
         slaKpi(slas),
       ]);
 
