@@ -18,7 +18,7 @@ func TestCheckConfig(t *testing.T) {
 		{
 			files:   []string{"../../examples/gmc.yml", "../../internal/config/testdata/timeout-too-long.bad.yml"},
 			wantErr: "1 of 2 config files are invalid",
-			wantOut: []string{"FAILED ../../internal/config/testdata/timeout-too-long.bad.yml: scrape_configs[0].scrape_timeout: 5s is longer than scrape_interval 1s"},
+			wantOut: []string{"FAILED ../../internal/config/testdata/timeout-too-long.bad.yml: line 4: scrape_configs[0].scrape_timeout: 5s is longer than scrape_interval 1s"},
 		},
 		{files: []string{"no-such-file.yml"}, wantErr: "1 of 1", wantOut: []string{"FAILED read config: open no-such-file.yml"}},
 	}

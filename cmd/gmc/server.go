@@ -39,23 +39,31 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	configFile, retention, logLevel, webConfig := f.configFile, f.retention, f.logLevel, f.webConfig
-	cfg := config.Default()
-	if *configFile != "" {
-		var err error
-		if cfg, err = config.LoadFile(*configFile); err != nil {
-			return err
+	// load reads the configuration: at start, and again on a reload.
+	load := func() (config.Config, error) {
+		cfg := config.Default()
+		if *configFile != "" {
+			var err error
+			if cfg, err = config.LoadFile(*configFile); err != nil {
+				return config.Config{}, err
+			}
 		}
-	}
-	f.override(&cfg)
-	if *retention != "" {
-		d, err := config.ParseDuration(*retention)
-		if err != nil {
-			return err
+		f.override(&cfg)
+		if *retention != "" {
+			d, err := config.ParseDuration(*retention)
+			if err != nil {
+				return config.Config{}, err
+			}
+			cfg.Storage.Retention = d
 		}
-		cfg.Storage.Retention = d
+		cfg.Normalise()
+		if err := cfg.Validate(); err != nil {
+			return config.Config{}, err
+		}
+		return cfg, nil
 	}
-	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
+	cfg, err := load()
+	if err != nil {
 		return err
 	}
 	logger, err := newLogger(c.stderr, *logLevel)
@@ -64,11 +72,13 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	}
 	flags := map[string]string{} // for /api/v1/status/flags, defaults included as Prometheus shows them
 	fs.VisitAll(func(f *flag.Flag) { flags[f.Name] = f.Value.String() })
-	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version, WebConfigFile: *webConfig, Flags: flags})
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version, WebConfigFile: *webConfig, Flags: flags,
+		LoadConfig: load})
 	if err != nil {
 		return err
 	}
-	// SIGHUP reads the credentials again, as Prometheus reloads on it.
+	// SIGHUP reads the configuration's SLAs and the credentials again, as
+	// Prometheus reloads on it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

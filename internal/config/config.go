@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -169,9 +171,54 @@ func load(data []byte, dir string) (Config, error) {
 	}
 	cfg.Normalise()
 	if err := cfg.Validate(); err != nil {
+		if line := fieldLine(data, err.Error()); line > 0 {
+			return Config{}, fmt.Errorf("line %d: %w", line, err)
+		}
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// fieldLine is the line in the YAML data of the field a validation error
+// names first ("slas[1].objective: …"), or of the nearest of its parents
+// written there; 0 when none is (a default, or no path).
+func fieldLine(data []byte, msg string) int {
+	path, _, ok := strings.Cut(msg, ":")
+	if !ok || strings.ContainsAny(path, " ,") {
+		return 0
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return 0
+	}
+	n, line := doc.Content[0], 0
+	for _, part := range strings.Split(path, ".") {
+		key, idx, indexed := part, "", false
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			key, idx, indexed = part[:i], part[i+1:len(part)-1], true
+		}
+		var next *yaml.Node
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+				}
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if indexed {
+			i, err := strconv.Atoi(idx)
+			if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return line
+			}
+			n, line = n.Content[i], n.Content[i].Line
+		}
+	}
+	return line
 }
 
 // decode parses YAML over the defaults (unknown fields are errors), without

@@ -87,7 +87,7 @@ func apiAlerts(as []*promrules.Alert) []*APIAlert {
 // /api/v1/alerts lists them.
 func (m *Manager) ActiveAlerts() []*APIAlert {
 	alerts := []*APIAlert{}
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		for _, ar := range gr.g.AlertingRules() {
 			alerts = append(alerts, apiAlerts(ar.ActiveAlerts())...)
 		}
@@ -140,7 +140,7 @@ func (m *Manager) Rules(w http.ResponseWriter, r *http.Request) {
 		matcherSets = append(matcherSets, ms)
 	}
 	out := []*APIRuleGroup{}
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		g := gr.g
 		if (len(groups) > 0 && !groups[g.Name()]) || (len(files) > 0 && !files[g.File()]) {
 			continue
@@ -207,7 +207,7 @@ func (m *Manager) Routes() []httpapi.Route {
 // fires (sla.ReporterOptions.Burns).
 func (m *Manager) SLABurns() map[string]string {
 	out := map[string]string{}
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		if gr.g.File() != SLAFile {
 			continue
 		}

@@ -154,14 +154,16 @@ type Options struct {
 // Manager evaluates the rule groups, keeps alert state and records its
 // transitions in the alert history.
 type Manager struct {
-	opts    Options
-	logger  *slog.Logger
-	engine  *promql.Engine
-	groups  []*group
+	opts   Options
+	logger *slog.Logger
+	engine *promql.Engine
+	// groups are the rule groups, sorted by file and name; UpdateSLAs
+	// swaps the slice whole (readers take it with list).
+	groups  atomic.Pointer[[]*group]
 	history *alerthistory.History
 	metrics metrics
-	// recorded holds the names recording rules write.
-	recorded map[string]struct{}
+	// recorded holds the names recording rules write, swapped with groups.
+	recorded atomic.Pointer[map[string]struct{}]
 	// started is Options.Started, or the first of Run's start and a
 	// SilenceHold call (startedAt): unix nanoseconds, 0 not yet.
 	started atomic.Int64
@@ -170,6 +172,31 @@ type Manager struct {
 	// TargetDown's groups.
 	downAfter     func(service string) time.Duration
 	silenceGroups []*group
+	// slaOpts are the options the SLA groups are loaded with (their query
+	// function reads SLAQueryable); parser parses their rules.
+	slaOpts *promrules.ManagerOptions
+	parser  parser.Parser
+	// slas are the SLAs the SLA groups were built from (guarded by runMu).
+	slas []sla.SLA
+
+	// runMu serialises UpdateSLAs with Run's start and end; it guards
+	// runCtx and stopping.
+	runMu sync.Mutex
+	// runCtx is Run's context while it runs (nil before); stopping is set
+	// once Run waits for its groups, which then no longer start.
+	runCtx   context.Context
+	stopping bool
+	// wg counts the groups' goroutines.
+	wg sync.WaitGroup
+}
+
+// list returns the rule groups, sorted by file and name. The slice is never
+// changed in place.
+func (m *Manager) list() []*group {
+	if p := m.groups.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // groupKey is the context key under which evalGroup passes its group to
@@ -211,6 +238,10 @@ type group struct {
 	// evaluation is in flight coalesce into one more evaluation.
 	trigger chan struct{}
 	push    pushMode
+	// stop ends the group's goroutine (closed once, when UpdateSLAs
+	// replaces or removes the group); done is closed when it has ended.
+	// Both nil until Run starts it.
+	stop, done chan struct{}
 	// active: one of the group's alerts was pending or firing after its
 	// last evaluation (read by MetricsWritten for pushWhileActive).
 	active atomic.Bool
@@ -288,7 +319,7 @@ func New(opts Options) (*Manager, error) {
 	if engine == nil {
 		return nil, errors.New("rules: an engine is required (the server's one PromQL engine)")
 	}
-	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, recorded: map[string]struct{}{}}
+	m := &Manager{opts: opts, logger: opts.Logger, engine: engine}
 	if !opts.Started.IsZero() {
 		m.started.Store(opts.Started.UnixNano())
 	}
@@ -351,18 +382,6 @@ func New(opts Options) (*Manager, error) {
 		ld.mem[ThresholdsFile] = b
 		ids = append(ids, ThresholdsFile)
 	}
-	var slaGroups rulefmt.RuleGroups
-	for _, s := range opts.SLAs {
-		slaGroups.Groups = append(slaGroups.Groups, s.RuleGroups()...)
-	}
-	if len(slaGroups.Groups) > 0 {
-		b, err := yaml.Marshal(slaGroups)
-		if err != nil {
-			return nil, fmt.Errorf("marshal sla rules: %w", err)
-		}
-		ld.mem[SLAFile] = b
-		ids = append(ids, SLAFile)
-	}
 	for i, pat := range opts.Files {
 		matches, err := filepath.Glob(pat)
 		if err != nil {
@@ -398,23 +417,24 @@ func New(opts Options) (*Manager, error) {
 		GroupLoader: ld,
 		Parser:      ld.parser,
 	}
-	pm := promrules.NewManager(mo)
-	var slaLoaded map[string]*promrules.Group
-	if opts.SLAQueryable != nil && slices.Contains(ids, SLAFile) {
-		// The SLA groups through their own manager: its query function
-		// reads SLAQueryable.
+	pm := promrules.NewManager(mo) // sets mo.Metrics: the SLA groups' managers share them
+	m.parser = ld.parser
+	m.slaOpts = mo
+	if opts.SLAQueryable != nil {
+		// The SLA groups read SLAQueryable.
 		smo := *mo
 		smo.QueryFunc = promrules.EngineQueryFunc(engine, opts.SLAQueryable)
-		var errs []error
-		if slaLoaded, errs = promrules.NewManager(&smo).LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, SLAFile); len(errs) > 0 {
-			return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
-		}
-		ids = slices.DeleteFunc(ids, func(id string) bool { return id == SLAFile })
+		m.slaOpts = &smo
 	}
 	loaded, errs := pm.LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, ids...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
 	}
+	slaLoaded, err := m.loadSLAGroups(opts.SLAs)
+	if err != nil {
+		return nil, err
+	}
+	m.slas = slices.Clone(opts.SLAs)
 	maps.Copy(loaded, slaLoaded)
 	keys := make([]string, 0, len(loaded))
 	for k := range loaded {
@@ -434,10 +454,10 @@ func New(opts Options) (*Manager, error) {
 	for _, d := range opts.ServiceDownAfter {
 		holdMax = max(holdMax, d)
 	}
+	var groups []*group
 	for _, k := range keys {
 		g := loaded[k]
-		gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}, push: pushModeOf(g),
-			refired: map[uint64]time.Time{}}
+		gr := m.newGroup(g)
 		if g.File() == ServiceSilentFile && (g.Name() == serviceSilentGroupName || g.Name() == targetDownGroupName) {
 			gr.downAfter, gr.holdMax = downAfter, holdMax
 			m.silenceGroups = append(m.silenceGroups, gr)
@@ -449,28 +469,13 @@ func New(opts Options) (*Manager, error) {
 				gr.refired[labels.FromMap(ep.Labels).Hash()] = *ep.FiredAt
 			}
 		}
-		for _, r := range g.Rules() {
-			if !isTimerOnly(g.Name()) { // long reads: on its interval only
-				gr.sel.add(r.Query())
-			}
-			if rr, ok := r.(*promrules.RecordingRule); ok {
-				m.recorded[rr.Name()] = struct{}{}
-			}
-		}
-		key := promrules.GroupKey(g.File(), g.Name())
-		gr.evalsCount = m.metrics.pushEvals.WithLabelValues(key)
-		gr.secondsSum = m.metrics.pushSeconds.WithLabelValues(key)
-		gr.ignoreCount = m.metrics.pushIgnored.WithLabelValues(key)
-		if gr.push != pushNever {
-			gr.gapGauge = m.metrics.pushGap.WithLabelValues(key)
-			gr.gapGauge.Set(max(opts.MinNotifyGap, 0).Seconds())
-		}
-		m.groups = append(m.groups, gr)
+		groups = append(groups, gr)
 	}
+	m.setGroups(groups)
 
 	// Episodes open at the last stop whose rule is gone end now.
 	known := map[string]bool{}
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		known[gr.g.Name()] = true
 	}
 	for _, ep := range m.history.Orphans(func(g string) bool { return !known[g] }) {
@@ -480,6 +485,65 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	return m, nil
+}
+
+// newGroup wraps a loaded rule group: what it reads, how it answers
+// pushes, its children of the per-group metrics.
+func (m *Manager) newGroup(g *promrules.Group) *group {
+	gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}, push: pushModeOf(g),
+		refired: map[uint64]time.Time{}}
+	for _, r := range g.Rules() {
+		if !isTimerOnly(g.Name()) { // long reads: on its interval only
+			gr.sel.add(r.Query())
+		}
+	}
+	key := promrules.GroupKey(g.File(), g.Name())
+	gr.evalsCount = m.metrics.pushEvals.WithLabelValues(key)
+	gr.secondsSum = m.metrics.pushSeconds.WithLabelValues(key)
+	gr.ignoreCount = m.metrics.pushIgnored.WithLabelValues(key)
+	if gr.push != pushNever {
+		gr.gapGauge = m.metrics.pushGap.WithLabelValues(key)
+		gr.gapGauge.Set(max(m.opts.MinNotifyGap, 0).Seconds())
+	}
+	return gr
+}
+
+// setGroups makes groups (sorted by file and name) the manager's, and the
+// names their recording rules write the recorded ones.
+func (m *Manager) setGroups(groups []*group) {
+	rec := map[string]struct{}{}
+	for _, gr := range groups {
+		for _, r := range gr.g.Rules() {
+			if rr, ok := r.(*promrules.RecordingRule); ok {
+				rec[rr.Name()] = struct{}{}
+			}
+		}
+	}
+	m.recorded.Store(&rec)
+	m.groups.Store(&groups)
+}
+
+// loadSLAGroups builds the rule groups of the SLAs (sla.SLA.RuleGroups),
+// keyed as promrules.GroupKey, through rulefmt's parser and validation.
+func (m *Manager) loadSLAGroups(slas []sla.SLA) (map[string]*promrules.Group, error) {
+	var rgs rulefmt.RuleGroups
+	for _, s := range slas {
+		rgs.Groups = append(rgs.Groups, s.RuleGroups()...)
+	}
+	if len(rgs.Groups) == 0 {
+		return map[string]*promrules.Group{}, nil
+	}
+	b, err := yaml.Marshal(rgs)
+	if err != nil {
+		return nil, fmt.Errorf("marshal sla rules: %w", err)
+	}
+	o := *m.slaOpts
+	o.GroupLoader = loader{mem: map[string][]byte{SLAFile: b}, parser: m.parser, logger: m.logger}
+	loaded, errs := promrules.NewManager(&o).LoadGroups(m.opts.EvalInterval, labels.EmptyLabels(), m.opts.ExternalURL, nil, false, SLAFile)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
+	}
+	return loaded, nil
 }
 
 // pushModeOf is how g answers pushes: never for timer-only groups and
@@ -502,14 +566,15 @@ func (m *Manager) Writes(metricName string) bool {
 	if metricName == "ALERTS" || metricName == "ALERTS_FOR_STATE" {
 		return true
 	}
-	_, ok := m.recorded[metricName]
+	_, ok := (*m.recorded.Load())[metricName]
 	return ok
 }
 
 // Groups returns the rule groups, sorted by file and name.
 func (m *Manager) Groups() []*promrules.Group {
-	out := make([]*promrules.Group, len(m.groups))
-	for i, gr := range m.groups {
+	groups := m.list()
+	out := make([]*promrules.Group, len(groups))
+	for i, gr := range groups {
 		out[i] = gr.g
 	}
 	return out
@@ -519,12 +584,40 @@ func (m *Manager) Groups() []*promrules.Group {
 // metric it reads, until ctx is done. Each group is evaluated right away.
 func (m *Manager) Run(ctx context.Context) error {
 	m.startedAt()
-	var wg sync.WaitGroup
-	for _, gr := range m.groups {
-		wg.Go(func() { m.runGroup(ctx, gr) })
+	m.runMu.Lock()
+	m.runCtx = ctx
+	for _, gr := range m.list() {
+		m.startGroup(gr)
 	}
-	wg.Wait()
+	m.runMu.Unlock()
+	<-ctx.Done()
+	m.runMu.Lock()
+	m.stopping = true // UpdateSLAs starts no group from now on
+	m.runMu.Unlock()
+	m.wg.Wait()
 	return nil
+}
+
+// startGroup runs gr's evaluations in a goroutine of its own until Run's
+// context is done or stopGroup. The caller holds runMu, Run has begun and
+// is not stopping.
+func (m *Manager) startGroup(gr *group) {
+	gr.stop, gr.done = make(chan struct{}), make(chan struct{})
+	ctx := m.runCtx
+	m.wg.Go(func() {
+		defer close(gr.done)
+		m.runGroup(ctx, gr)
+	})
+}
+
+// stopGroup ends gr's goroutine, if it runs, and waits for it: an
+// evaluation in flight completes.
+func (m *Manager) stopGroup(gr *group) {
+	if gr.stop == nil {
+		return
+	}
+	close(gr.stop)
+	<-gr.done
 }
 
 func (m *Manager) runGroup(ctx context.Context, gr *group) {
@@ -540,15 +633,22 @@ func (m *Manager) runGroup(ctx context.Context, gr *group) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-gr.stop:
+			return
 		case <-tick.C:
 		case <-gr.trigger:
 			var ok bool
-			if byPush, ok = waitGap(ctx, tick.C, triggered, gap); !ok {
+			if byPush, ok = waitGap(ctx, gr.stop, tick.C, triggered, gap); !ok {
 				return
 			}
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		select {
+		case <-gr.stop:
+			return
+		default:
 		}
 		// Pushes notified so far are committed: this evaluation reads
 		// them, so a trigger they left (e.g. during the gap) is spent.
@@ -588,8 +688,8 @@ func (m *Manager) gap(gr *group, took time.Duration) time.Duration {
 // evaluation began (at last), or the group's regular tick comes first (that
 // evaluation serves the push too: byPush is then false). Pushes arriving
 // meanwhile are served by the evaluation that follows. ok is false when ctx
-// is done.
-func waitGap(ctx context.Context, tick <-chan time.Time, last time.Time, gap time.Duration) (byPush, ok bool) {
+// is done or stop closed.
+func waitGap(ctx context.Context, stop <-chan struct{}, tick <-chan time.Time, last time.Time, gap time.Duration) (byPush, ok bool) {
 	wait := gap - time.Since(last)
 	if last.IsZero() || wait <= 0 {
 		return true, true
@@ -598,6 +698,8 @@ func waitGap(ctx context.Context, tick <-chan time.Time, last time.Time, gap tim
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
+		return false, false
+	case <-stop:
 		return false, false
 	case <-t.C:
 		return true, true
@@ -614,7 +716,7 @@ func waitGap(ctx context.Context, tick <-chan time.Time, last time.Time, gap tim
 // meanwhile coalesce into that one evaluation. It never blocks.
 func (m *Manager) MetricsWritten(metricNames []string) {
 	m.metrics.notifyCalls.Inc()
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		if gr.push == pushNever || !gr.sel.readsAny(metricNames) {
 			continue
 		}
@@ -632,7 +734,7 @@ func (m *Manager) MetricsWritten(metricNames []string) {
 // EvalAll evaluates every group once at ts, in order, as Run would (sink,
 // state and history included). Tests use it to step a clock.
 func (m *Manager) EvalAll(ctx context.Context, ts time.Time) {
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		m.evalGroup(ctx, gr, ts)
 	}
 }
@@ -878,7 +980,7 @@ func labelSet(ls labels.Labels) model.LabelSet {
 // readers returns the names of the groups that read one of the metrics.
 func (m *Manager) readers(metricNames []string) []string {
 	var out []string
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		if gr.sel.readsAny(metricNames) {
 			out = append(out, gr.g.Name())
 		}
@@ -888,7 +990,7 @@ func (m *Manager) readers(metricNames []string) []string {
 
 // group returns the rule group named name, or nil.
 func (m *Manager) group(name string) *promrules.Group {
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		if gr.g.Name() == name {
 			return gr.g
 		}

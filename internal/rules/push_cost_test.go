@@ -195,7 +195,7 @@ func TestRecordingOnlyGroupNotPushed(t *testing.T) {
 	db := openTSDB(t, filepath.Join(dir, "tsdb"))
 	m := newManager(t, db, Options{Files: []string{file}})
 	m.MetricsWritten([]string{"gmc_queue_depth"})
-	for _, gr := range m.groups {
+	for _, gr := range m.list() {
 		want := map[string]int{"rec": 0, "mixed": 1}[gr.g.Name()]
 		if got := len(gr.trigger); got != want {
 			t.Errorf("group %s: %d pending triggers after a push of a metric it reads, want %d", gr.g.Name(), got, want)

@@ -123,13 +123,15 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		Burns: s.rules.SLABurns,
 	})
 	// An SLA added over data already stored gets its recordings over that
-	// data too (Run starts it), both groups': written as blocks into the
-	// embedded TSDB's directory, and into the tiers.
-	if db, ok := s.store.(*storage.TSDB); ok && len(cfg.SLAs) > 0 {
+	// data too (Run starts it, and Reload for the SLAs it adds), both
+	// groups': written as blocks into the embedded TSDB's directory, and
+	// into the tiers.
+	s.slas = cfg.SLAs
+	if db, ok := s.store.(*storage.TSDB); ok {
 		logger := s.logger.With("component", "sla")
-		s.slaBackfill = func(ctx context.Context) {
+		s.slaBackfill = func(ctx context.Context, slas []sla.SLA) {
 			_, err := sla.BackfillStore(ctx, sla.BackfillStoreOptions{
-				SLAs: cfg.SLAs, Engine: engine, Raw: db, Dir: cfg.Server.DataDir, Tiers: s.tiers, Now: s.opts.Now, Logger: logger,
+				SLAs: slas, Engine: engine, Raw: db, Dir: cfg.Server.DataDir, Tiers: s.tiers, Now: s.opts.Now, Logger: logger,
 				// The slow group (1d and longer) as its rules read it, once
 				// the 1m tier has caught up.
 				Slow:      s.slaQueryable(),

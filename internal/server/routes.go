@@ -70,7 +70,11 @@ func (s *Server) selfRoutes() []httpapi.Route {
 				http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
 				return
 			}
-			_, _ = w.Write([]byte("credentials reloaded.\n"))
+			msg := "credentials reloaded.\n"
+			if s.opts.LoadConfig != nil {
+				msg = "configuration (slas) and credentials reloaded.\n"
+			}
+			_, _ = w.Write([]byte(msg))
 		}},
 		{Method: http.MethodGet, Path: "/metrics", Handler: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}).ServeHTTP},
 		{Method: http.MethodGet, Path: "/debug/pprof/", Handler: pprof.Index},

@@ -59,6 +59,10 @@ type Options struct {
 	// Flags are the command line's flags with their values (defaults
 	// included), shown by /api/v1/status/flags.
 	Flags map[string]string
+	// LoadConfig reads the configuration again for Reload (SIGHUP and
+	// POST /-/reload): the command's file with its flags applied,
+	// normalised and validated. Nil: a reload reads the credentials only.
+	LoadConfig func() (config.Config, error)
 }
 
 // Server is one gmc server process.
@@ -92,9 +96,19 @@ type Server struct {
 	// late counts writes older than the step cache's settle time: every
 	// appendable of the raw store is wrapped by it.
 	late *storage.LateWrites
-	// slaBackfill backfills the recordings of SLAs added over stored data
-	// (nil: nothing to do); Run starts it.
-	slaBackfill func(context.Context)
+	// slaBackfill backfills the recordings of the given SLAs when they are
+	// added over stored data (nil: never, e.g. in remote storage mode);
+	// Run starts it for the configured SLAs, Reload for those it adds.
+	slaBackfill func(context.Context, []sla.SLA)
+
+	// reloadMu serialises reloads; it guards slas, the SLAs in force, and
+	// the background work below.
+	reloadMu sync.Mutex
+	slas     []sla.SLA
+	// bgCtx is Run's context while it runs (nil before, and after Run
+	// waits for bg); bg counts the backfills Reload started.
+	bgCtx context.Context
+	bg    sync.WaitGroup
 
 	closers   []closer // torn down last first by Close
 	closeOnce sync.Once
@@ -360,9 +374,21 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.bench.Run(gctx) })
 	g.Go(func() error { return s.tiers.Run(gctx) })
-	if s.slaBackfill != nil {
-		g.Go(func() error { s.slaBackfill(gctx); return nil })
+	s.reloadMu.Lock()
+	s.bgCtx = gctx
+	if s.slaBackfill != nil && len(s.slas) > 0 {
+		slas := s.slas
+		s.bg.Go(func() { s.slaBackfill(gctx, slas) })
 	}
+	s.reloadMu.Unlock()
+	g.Go(func() error {
+		<-gctx.Done()
+		s.reloadMu.Lock()
+		s.bgCtx = nil // a reload from now on starts no backfill
+		s.reloadMu.Unlock()
+		s.bg.Wait()
+		return nil
+	})
 	if s.forward != nil {
 		g.Go(func() error { return s.forward.Run(gctx) })
 	}
@@ -392,6 +418,14 @@ func (s *Server) stepCache(cfg config.Config) *query.StepCache {
 		MaxAge: query.DefaultCacheMaxAge, MaxPoints: c.CacheMaxPoints}
 }
 
-// Reload reads the credentials again: the auth section's token files and
-// variables and the web config's users (SIGHUP and POST /-/reload).
-func (s *Server) Reload() error { return s.guard.Reload() }
+// Reload reads the credentials again (the auth section's token files and
+// variables and the web config's users) and, with Options.LoadConfig, the
+// configuration's SLAs (SIGHUP and POST /-/reload): see reloadConfig.
+func (s *Server) Reload() error {
+	if s.opts.LoadConfig != nil {
+		if err := s.reloadConfig(); err != nil {
+			return err
+		}
+	}
+	return s.guard.Reload()
+}

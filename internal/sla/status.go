@@ -215,9 +215,10 @@ type Reporter struct {
 	opts   ReporterOptions
 	tiered storage.Queryable // raw data and tiers, nil without tiers
 
-	mu       sync.Mutex // guards the cache
+	mu       sync.Mutex // guards the SLAs and the cache
+	slas     []SLA      // swapped whole by SetSLAs
 	cachedAt time.Time
-	cached   []reading
+	cached   []reading // one per SLA of slas
 }
 
 // reading is what one computation read for one SLA: its error ratios and
@@ -242,7 +243,7 @@ func NewReporter(opts ReporterOptions) *Reporter {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Reporter{opts: opts}
+	r := &Reporter{opts: opts, slas: opts.SLAs}
 	if opts.Tiers != nil && len(opts.Tiers.Tiers()) > 0 {
 		r.tiered = opts.Tiers.Queryable(coverageLookback.Milliseconds())
 	}
@@ -250,7 +251,19 @@ func NewReporter(opts ReporterOptions) *Reporter {
 }
 
 // SLAs returns the SLAs the reporter knows.
-func (r *Reporter) SLAs() []SLA { return r.opts.SLAs }
+func (r *Reporter) SLAs() []SLA {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.slas
+}
+
+// SetSLAs replaces the SLAs the reporter knows (validated, as for
+// NewReporter): a reload of gmc.yml. The next status reads them afresh.
+func (r *Reporter) SetSLAs(slas []SLA) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.slas, r.cached = slices.Clone(slas), nil
+}
 
 // ErrorRatios computes the SLA's error ratio over each of its recorded
 // windows (its own and the burn-rate windows) at ts from the raw series,
@@ -471,13 +484,19 @@ func (r *Reporter) read(ctx context.Context, s SLA, ts time.Time) reading {
 // reading at most 5 seconds old (a 30d window reads a month of samples),
 // its burn state, with Burns set, from the burn alerts at this moment.
 func (r *Reporter) StatusContext(ctx context.Context) []Status {
-	rds := r.readings(ctx)
+	_, out := r.statuses(ctx)
+	return out
+}
+
+// statuses is StatusContext with the SLAs it read, one status each.
+func (r *Reporter) statuses(ctx context.Context) ([]SLA, []Status) {
+	slas, rds := r.readings(ctx)
 	var burns map[string]string
 	if r.opts.Burns != nil {
 		burns = r.opts.Burns()
 	}
 	out := make([]Status, 0, len(rds))
-	for i, s := range r.opts.SLAs {
+	for i, s := range slas {
 		rd := rds[i]
 		var burning *string
 		if burns != nil {
@@ -491,26 +510,27 @@ func (r *Reporter) StatusContext(ctx context.Context) []Status {
 		}
 		out = append(out, st)
 	}
-	return out
+	return slas, out
 }
 
 // readings reads every SLA's ratios and coverage now, or returns the last
-// reading when it is under statusCacheFor old.
-func (r *Reporter) readings(ctx context.Context) []reading {
+// reading when it is under statusCacheFor old, with the SLAs read (one
+// reading each, in their order).
+func (r *Reporter) readings(ctx context.Context) ([]SLA, []reading) {
 	now := r.opts.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cached != nil && !now.Before(r.cachedAt) && now.Sub(r.cachedAt) < statusCacheFor {
-		return r.cached
+		return r.slas, r.cached
 	}
 	// The answer is shared through the cache: a caller that gives up (a
 	// closed tab, a client timeout) must not cancel it for everyone, so the
 	// queries run on their own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusQueryTimeout)
 	defer cancel()
-	out := make([]reading, 0, len(r.opts.SLAs))
+	out := make([]reading, 0, len(r.slas))
 	failed := false
-	for _, s := range r.opts.SLAs {
+	for _, s := range r.slas {
 		rd := r.read(ctx, s, now)
 		if rd.err != nil {
 			failed = true
@@ -521,7 +541,7 @@ func (r *Reporter) readings(ctx context.Context) []reading {
 	if !failed { // an error is not kept: the next caller tries again
 		r.cached, r.cachedAt = out, now
 	}
-	return out
+	return r.slas, out
 }
 
 // Status computes every SLA's status now (for /system/status).
@@ -554,13 +574,14 @@ func (r *Reporter) List(w http.ResponseWriter, req *http.Request) {
 // Get serves GET /sla/{name}.
 func (r *Reporter) Get(w http.ResponseWriter, req *http.Request) {
 	name := req.PathValue("name")
-	for i, s := range r.opts.SLAs {
+	// The same (cached) answer as GET /sla: a 30d window reads a month of
+	// raw samples.
+	slas, sts := r.statuses(req.Context())
+	for i, s := range slas {
 		if s.Name != name {
 			continue
 		}
-		// The same (cached) answer as GET /sla: a 30d window reads a month
-		// of raw samples.
-		st := r.StatusContext(req.Context())[i]
+		st := sts[i]
 		if st.Error != "" {
 			httpapi.WriteErrorCode(w, http.StatusInternalServerError, httpapi.ErrExec, errors.New(st.Error))
 			return

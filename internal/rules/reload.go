@@ -1,0 +1,202 @@
+package rules
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/common/model"
+	promrules "github.com/prometheus/prometheus/rules"
+
+	"github.com/gmc-dev/gmc/internal/alerthistory"
+	"github.com/gmc-dev/gmc/internal/sla"
+)
+
+// SLAChanges says what UpdateSLAs did, by SLA rule group name.
+type SLAChanges struct {
+	// Kept are the groups whose rules did not change: they run on with
+	// their state, untouched.
+	Kept []string
+	// Replaced are the groups whose rules changed: the new group took the
+	// old one's alert state (promrules.Group.CopyState: alerts matched by
+	// rule name and labels keep their active-since and fired-at) and
+	// marks the series of rules it no longer has stale.
+	Replaced []string
+	// Added are new groups, Removed the groups of SLAs no longer there:
+	// their series are marked stale, their firing alerts resolved.
+	Added, Removed []string
+}
+
+// UpdateSLAs replaces the rule groups generated from SLAs by those of
+// slas (normalised and valid, as for New), as Prometheus's rules.Manager
+// Update does on a reload: a group whose rules are unchanged is kept as it
+// runs (its alerts neither re-fire nor lose when they became active); a
+// changed group is stopped after the evaluation in flight and its
+// successor takes its alert state (CopyState) and starts; a new group
+// starts (without restoring `for` state, as Prometheus's groups added by a
+// reload); a group no longer configured is stopped, its series are marked
+// stale and its pending and firing alerts end: resolved in the alert
+// history and to the notification sink at once. Nothing changes if the new
+// groups do not load. It may be called before, while and after Run runs.
+func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
+	var ch SLAChanges
+	m.runMu.Lock()
+	defer m.runMu.Unlock()
+	old := map[string]*group{}
+	var next []*group
+	for _, gr := range m.list() {
+		if gr.g.File() == SLAFile {
+			old[gr.g.Name()] = gr
+		} else {
+			next = append(next, gr)
+		}
+	}
+	// An SLA defined as before keeps its groups without loading them
+	// again (loading is most of a reload's cost: 100 SLAs took 0.6 s of
+	// CPU, the YAML and the templates' validation).
+	var load []sla.SLA
+	for _, s := range slas {
+		i := slices.IndexFunc(m.slas, func(c sla.SLA) bool { return c.Name == s.Name })
+		if i < 0 || !reflect.DeepEqual(m.slas[i], s) {
+			load = append(load, s)
+			continue
+		}
+		for _, rg := range s.RuleGroups() {
+			if gr := old[rg.Name]; gr != nil {
+				delete(old, rg.Name)
+				next = append(next, gr)
+				ch.Kept = append(ch.Kept, rg.Name)
+			}
+		}
+	}
+	loaded, err := m.loadSLAGroups(load)
+	if err != nil {
+		return SLAChanges{}, err
+	}
+	var started []*group
+	for _, g := range loaded {
+		prev := old[g.Name()]
+		delete(old, g.Name())
+		if prev != nil && prev.g.Equals(g) {
+			next = append(next, prev)
+			ch.Kept = append(ch.Kept, g.Name())
+			continue
+		}
+		gr := m.newGroup(g)
+		// No `for` state restored from storage: the alerts are the old
+		// group's, or new.
+		gr.restored = true
+		for _, ar := range g.AlertingRules() {
+			ar.SetRestored(true)
+		}
+		if prev == nil {
+			ch.Added = append(ch.Added, g.Name())
+		} else {
+			ch.Replaced = append(ch.Replaced, g.Name())
+			m.stopGroup(prev)
+			prev.mu.Lock() // an EvalAll in flight
+			g.CopyState(prev.g)
+			gr.last, gr.evals, gr.orphansDone = prev.last, prev.evals, prev.orphansDone
+			gr.seen, gr.refired = prev.seen, prev.refired
+			gr.active.Store(prev.active.Load())
+			prev.mu.Unlock()
+		}
+		next = append(next, gr)
+		started = append(started, gr)
+	}
+	for name, gr := range old {
+		ch.Removed = append(ch.Removed, name)
+		m.stopGroup(gr)
+		m.retire(gr)
+	}
+	slices.SortFunc(next, func(a, b *group) int {
+		return cmpKey(a.g, b.g)
+	})
+	m.setGroups(next)
+	m.slas = slices.Clone(slas)
+	if m.runCtx != nil && !m.stopping {
+		for _, gr := range started {
+			m.startGroup(gr)
+		}
+	}
+	for _, s := range [][]string{ch.Kept, ch.Replaced, ch.Added, ch.Removed} {
+		slices.Sort(s)
+	}
+	return ch, nil
+}
+
+// cmpKey orders groups as New does: by promrules.GroupKey.
+func cmpKey(a, b *promrules.Group) int {
+	ka, kb := promrules.GroupKey(a.File(), a.Name()), promrules.GroupKey(b.File(), b.Name())
+	switch {
+	case ka < kb:
+		return -1
+	case ka > kb:
+		return 1
+	}
+	return 0
+}
+
+// retire ends a stopped group no longer configured: an evaluation of an
+// empty group with its state writes stale markers for every series it
+// wrote (CopyState leaves them all unmatched), as Prometheus marks a
+// removed group's series stale; its pending and firing alerts end in the
+// alert history, and its firing ones are sent resolved; its metrics go.
+func (m *Manager) retire(gr *group) {
+	gr.mu.Lock()
+	defer gr.mu.Unlock()
+	now := m.opts.Now()
+	if !now.After(gr.last) {
+		now = gr.last.Add(time.Millisecond)
+	}
+	empty := promrules.NewGroup(promrules.GroupOptions{Name: gr.g.Name(), File: gr.g.File(), Interval: gr.g.Interval(), Opts: m.slaOpts})
+	empty.CopyState(gr.g)
+	empty.Eval(context.Background(), now)
+
+	var resolved []*model.Alert
+	for _, ar := range gr.g.AlertingRules() {
+		ar.ForEachActiveAlert(func(a *promrules.Alert) {
+			ev := alerthistory.Event{
+				Time: now, Group: gr.g.Name(), Labels: a.Labels.Map(), Annotations: a.Annotations.Map(),
+				State: "inactive", ActiveAt: a.ActiveAt, Value: strconv.FormatFloat(a.Value, 'g', -1, 64),
+			}
+			switch a.State {
+			case promrules.StateFiring:
+				fired, end := a.FiredAt, now
+				ev.State, ev.FiredAt, ev.ResolvedAt = "resolved", &fired, &end
+				resolved = append(resolved, &model.Alert{
+					Labels: labelSet(a.Labels), Annotations: labelSet(a.Annotations),
+					StartsAt: a.FiredAt, EndsAt: now,
+				})
+			case promrules.StatePending:
+			default:
+				return
+			}
+			if err := m.history.Add(ev); err != nil {
+				m.metrics.historyErrs.Inc()
+				m.logger.Error("record alert history", "err", err)
+			}
+		})
+	}
+	if len(resolved) > 0 {
+		m.metrics.alertsSent.Add(float64(len(resolved)))
+		m.opts.Sink(resolved)
+	}
+	key := promrules.GroupKey(gr.g.File(), gr.g.Name())
+	for _, v := range []interface{ DeleteLabelValues(...string) bool }{
+		m.metrics.pushGap, m.metrics.pushEvals, m.metrics.pushSeconds, m.metrics.pushIgnored,
+	} {
+		v.DeleteLabelValues(key)
+	}
+	if pm := m.slaOpts.Metrics; pm != nil {
+		for _, v := range []interface{ DeleteLabelValues(...string) bool }{
+			pm.IterationsMissed, pm.IterationsScheduled, pm.EvalTotal, pm.EvalFailures, pm.GroupInterval,
+			pm.GroupLastEvalTime, pm.GroupLastDuration, pm.GroupRules, pm.GroupSamples,
+			pm.GroupLastRuleDurationSum, pm.GroupLastRestoreDuration,
+		} {
+			v.DeleteLabelValues(key)
+		}
+	}
+}
