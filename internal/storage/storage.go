@@ -171,6 +171,22 @@ func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Match
 // HeadSpan is the time (ms) between the head's oldest and newest sample.
 func (s *TSDB) HeadSpan() int64 { h := s.db.Head(); return h.MaxTime() - h.MinTime() }
 
+// AppendableFrom is the oldest time (ms) at which the TSDB takes a sample
+// of every series now, given the out-of-order window w (ms) it was opened
+// with: the head's newest sample less w (older ones are "too old"), or,
+// with an empty head, the head's least valid time (after a restart, the
+// newest block's end), before which an empty head takes nothing.
+func (s *TSDB) AppendableFrom(w int64) int64 {
+	h := s.db.Head()
+	if maxt := h.MaxTime(); maxt != math.MinInt64 {
+		return maxt - w
+	}
+	if mv, ok := h.AppendableMinValidTime(); ok {
+		return mv
+	}
+	return math.MinInt64
+}
+
 // Compact writes what the head holds beyond its compactable range into
 // blocks now, rather than at the TSDB's next once-a-minute compaction.
 func (s *TSDB) Compact(ctx context.Context) error { return s.db.Compact(ctx) }

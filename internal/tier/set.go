@@ -129,12 +129,30 @@ func Open(opts Options) (*Set, error) {
 	for _, l := range opts.Config.Tiers {
 		// The TSDB drops whole blocks at the longest retention any rule asks for.
 		l.Retention = duration.Duration(longestRetention(opts.Config, l.Name(), time.Duration(l.Retention)))
-		t, err := openTier(filepath.Join(opts.Dir, "tiers", l.Name()), l, opts.BlockDuration, opts.Logger.With("tier", l.Name()))
+		dir := filepath.Join(opts.Dir, "tiers", l.Name())
+		if err := prepareDir(dir); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open tier %s: %w", l.Name(), err)
+		}
+		t, err := openTier(dir, l, opts.BlockDuration, opts.Logger.With("tier", l.Name()))
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.tiers = append(s.tiers, t)
+		// A tier the job cannot go on with (see stuck) is rebuilt now,
+		// before anything reads it.
+		why, err := s.stuck(t)
+		if err == nil && why != "" {
+			opts.Logger.Warn("tier stuck: rebuilding it", "tier", l.Name(), "watermark", fmtWM(t.Watermark()), "why", why)
+			t, err = s.rebuild(context.Background(), t)
+		}
+		if t != nil {
+			s.tiers = append(s.tiers, t)
+		}
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("tier %s: %w", l.Name(), err)
+		}
 	}
 	return s, nil
 }
