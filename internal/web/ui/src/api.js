@@ -205,15 +205,75 @@ export function queryRange(expr, w, signal) {
   const fetchRange = (e, x, sig) => batched('query_range', e, {start: String(x.start), end: String(x.end), step: String(x.step)}, sig);
   const at = (lookback) => (typeof expr === 'function' ? expr(lookback) : expr);
   if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) return w.cache.get(at(w.step + 's'), w, signal, fetchRange);
-  if (w.gend == null) return fetchRange(at(w.step + 's'), w, signal);
+  // An expression over the range's rate window is also read for the steps
+  // a window before the range (lead), so markPartial can tell a point
+  // whose window reaches before its series' data began from a whole one.
+  const e = at(w.step + 's');
+  const lead = w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
+  const from = w.start - lead * w.step;
+  if (w.gend == null) return fetchRange(e, {start: from, end: w.end, step: w.step}, signal).then((m) => markPartial(m, w, lead));
   // The steps on the grid, and the tail: the same expression now (beside
   // the page's other instant queries; its lookback, for an expression
   // that takes one, is the time since the last step), its rates over the
   // tail's window (tailExpr).
   return Promise.all([
-    fetchRange(at(w.step + 's'), {start: w.start, end: w.gend, step: w.step}, signal),
+    fetchRange(e, {start: from, end: w.gend, step: w.step}, signal),
     query(tailExpr(at(Math.max(1, Math.round((w.end - w.gend) * 1000)) + 'ms'), w), null, signal),
-  ]).then(([m, v]) => withTail(m, v));
+  ]).then(([m, v]) => markPartial(withTail(m, v), w, lead));
+}
+
+/**
+ * markPartial finds the points of a range query over rate windows whose
+ * window reaches before their series' data began (or before the end of a
+ * gap in it), and drops the lead steps read before the range for it. Such
+ * a point is not a rate over a whole window: rate() spreads the little
+ * data it holds over the window (the Overview's 30d Orders legend read a
+ * minimum of 516/s, the history's first 88 minutes over a 9h36m window,
+ * where whole windows held ≥ 2,856/s). A non-empty value at a step means
+ * the series had data then; a point is whole when its series had a value
+ * at a step at least its window earlier, every step between with a value
+ * too (a step without one is a window without data). Each series gets
+ * partial: a Set of its partial points' times (align: y.partial).
+ * A series with no value in the range is dropped, as the range query
+ * alone would not have returned it.
+ */
+export function markPartial(matrix, w, lead) {
+  if (!lead) return matrix;
+  const rw = parseFloat(w.rw);
+  const g = w.gend != null ? w.gend : Infinity;
+  const from = w.start - 1e-6;
+  const out = [];
+  for (const s of matrix) {
+    const partial = new Set();
+    const values = [];
+    let run = null;
+    let prev = null;
+    for (const p of s.values || []) {
+      const t = Number(p[0]);
+      // The tail is less than a step after the last step.
+      if (prev == null || t - prev > w.step * 1.5) run = t;
+      prev = t;
+      if (t < from) continue;
+      // The tail (now, over w.tw: a minute) is never called partial: its
+      // steps are too far apart to tell (at 7d a series begun 15 minutes
+      // ago has no step before its tail), and the tiles read the same
+      // window.
+      if (t <= g + 1e-3 && run > t - rw + 1e-6) partial.add(t);
+      values.push(p);
+    }
+    const histograms = s.histograms ? s.histograms.filter((p) => Number(p[0]) >= from) : null;
+    if (!values.length && !(histograms && histograms.length)) continue;
+    const x = {...s, values, partial};
+    if (histograms) x.histograms = histograms;
+    out.push(x);
+  }
+  return out;
+}
+
+/** keepPartial gives y (a copy of src made point by point) src's partial points, and returns it. */
+export function keepPartial(src, y) {
+  if (src && src.partial) y.partial = src.partial;
+  return y;
 }
 
 /** withTail appends each sample of an instant vector to the series of a matrix with its labels (a new series when none has them). */
@@ -328,7 +388,10 @@ export async function labelValues(name, match, w, signal) {
 /**
  * align turns a matrix into uPlot data: x = every step of the window, one
  * y array per series (null where the series has no point). Native
- * histogram points are ignored (see histogramColumns).
+ * histogram points are ignored (see histogramColumns). A y array whose
+ * series has points over partial windows (markPartial) carries their
+ * indices in y.partial (a Set): charts draw them apart and leave them
+ * out of their legends' min and max (chart.js).
  */
 export function align(result, w) {
   const {xs, n, index} = grid(w);
@@ -338,6 +401,14 @@ export function align(result, w) {
       const i = index(t);
       const f = parseFloat(v);
       if (i >= 0 && i < n && isFinite(f)) y[i] = f;
+    }
+    if (s.partial && s.partial.size) {
+      const p = new Set();
+      for (const t of s.partial) {
+        const i = index(t);
+        if (i >= 0 && i < n && y[i] != null) p.add(i);
+      }
+      if (p.size) y.partial = p;
     }
     return y;
   });

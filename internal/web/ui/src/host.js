@@ -6,7 +6,7 @@
 // softirqs, file handles, sockets, the busiest IRQ lines (where the agent
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
-import {query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows} from './api.js';
+import {query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial} from './api.js';
 import {LineChart, card, panel} from './chart.js';
 import {h, units, bar, num, kpi, ago, when, pill, patch, setText} from './util.js';
 import * as Q from './queries.js';
@@ -204,12 +204,12 @@ const SOCK_ORDER = Object.keys(SOCK_LABELS);
 export function clampPct(series) {
   let over = 0;
   let max = null;
-  const out = series.map((s) => ({...s, data: s.data.map((v) => {
+  const out = series.map((s) => ({...s, data: keepPartial(s.data, s.data.map((v) => {
     if (v == null || v <= 100) return v;
     over++;
     max = max == null ? v : Math.max(max, v);
     return 100;
-  })}));
+  }))}));
   return {series: out, over, max};
 }
 

@@ -306,10 +306,16 @@ export class LineChart extends Lazy {
 
   update(xs, series, emptyText = 'No data in this time range') {
     this.end = xs.at(-1) ?? null;
+    const points = countPoints([xs, ...series.map((s) => s.data)]);
+    // Points over partial windows (s.data.partial, see api.markPartial):
+    // each such series draws them as a thin dashed line of its colour
+    // (after every whole series: bands keep their indices) and keeps only
+    // its whole points for its line and legend.
+    series = withPartial(series);
     const data = [xs, ...series.map((s) => (this.log ? s.data.map((v) => (v != null && v > 0 ? v : null)) : s.data))];
-    const points = countPoints(data);
     this.el.dataset.points = String(points);
-    this.el.dataset.series = String(series.length);
+    this.el.dataset.series = String(series.filter((s) => !s.partialOf).length);
+    this.el.dataset.partial = String(series.reduce((a, s) => a + (s.partialOf ? s.partialPoints : 0), 0));
     const key = series.map((s) => s.label + '|' + (s.color || '')).join('\n');
     if (this._u && key === this.key) this.set(data);
     else if (this._u) this.make(series, data, key);
@@ -325,9 +331,15 @@ export class LineChart extends Lazy {
     this._u = uPlot(this.options(series), data, this.el);
   }
 
-  /** renderStats is the legend's last / min / max of each series over the range. */
+  /**
+   * renderStats is the legend's last / min / max of each series over the
+   * range: of its whole points (a point over a partial window is drawn
+   * dashed and left out: its rate is the data's over a window it does not
+   * fill, not a lower rate).
+   */
   renderStats(series) {
     const shown = series.filter((s) => !s.noStats).slice(0, 12);
+    const partial = series.filter((s) => s.partialOf);
     const rows = shown.map((s, i) => {
       // A series may format its own values (s.stat): one service's p99 in
       // its +Inf bucket reads "> edge" of that service's histogram.
@@ -360,8 +372,12 @@ export class LineChart extends Lazy {
     // Points over a longer window than the last say so under the legend.
     // (The header says the last's window.)
     const caption = win && !same ? h('caption', {'data-points-window': win.points, style: {textAlign: 'left'}}, `each point over ${dur(win.points)}`) : null;
+    // Points over partial windows are said under the rows.
+    const np = partial.reduce((a, s) => a + s.partialPoints, 0);
+    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np)},
+      `dashed: ${np} point${np === 1 ? '' : 's'} whose window reaches before the data began (a partial window), left out of min and max`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
-    patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows)].filter(Boolean) : []));
+    patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows), foot].filter(Boolean) : []));
   }
 
   options(series) {
@@ -400,6 +416,33 @@ export class LineChart extends Lazy {
     return opts;
   }
 
+}
+
+/**
+ * withPartial splits each series with points over partial windows
+ * (s.data.partial, a Set of indices: api.align) in two: the series with
+ * its whole points, and after all series one drawn thin and dashed in its
+ * colour through its partial points and their neighbours (so it meets the
+ * solid line), out of the legend (noStats). Colours are fixed first: a
+ * series' palette colour is by its place among the series given.
+ */
+export function withPartial(series) {
+  if (!series.some((s) => s.data && s.data.partial && s.data.partial.size)) return series;
+  const out = [];
+  const parts = [];
+  series.forEach((s, i) => {
+    const p = s.data && s.data.partial;
+    const color = s.color || PALETTE[i % PALETTE.length];
+    if (!p || !p.size) {
+      out.push({...s, color});
+      return;
+    }
+    const y = s.data;
+    out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v))});
+    parts.push({label: `${s.label} (partial window)`, color, width: 1, dash: [3, 3], noStats: true, partialOf: s.label, partialPoints: p.size,
+      data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
+  });
+  return out.concat(parts);
 }
 
 /** zoomSelect turns a drag selection into a gmc-zoom event (main.js navigates). */
@@ -625,6 +668,9 @@ function heat(f) {
  * load 25 against 96 points).
  */
 export function sparkline(ys, color = PALETTE[0]) {
+  // Points over partial windows (api.align) are not drawn: a tiny line
+  // cannot mark them, and their ramp read as a quiet start.
+  if (ys.partial) ys = ys.map((v, i) => (ys.partial.has(i) ? null : v));
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of ys) if (v != null) { if (v < lo) lo = v; if (v > hi) hi = v; }
