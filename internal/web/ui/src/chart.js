@@ -30,6 +30,23 @@ export function panel(parent, title, note, Chart, opts) {
   return {card: c, chart: new Chart(c.body, opts)};
 }
 
+let measureCtx = null;
+
+/**
+ * labelWidth is the width (px) of the widest of values drawn in the axes'
+ * font (a canvas measures it: the same font the plot draws them in).
+ */
+export function labelWidth(values) {
+  if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+  measureCtx.font = FONT;
+  let w = 0;
+  for (const v of values || []) w = Math.max(w, measureCtx.measureText(String(v)).width);
+  return Math.ceil(w);
+}
+
+/** AXIS_TICKS is what a value axis takes besides its labels: uPlot's ticks (10 px) and gap (5 px), and 3 px to spare. */
+export const AXIS_TICKS = 18;
+
 function axisSize(u, values) {
   if (!values) return 48;
   const w = Math.max(...values.map((v) => String(v).length));

@@ -1,24 +1,57 @@
 // SLA page: achievement per window with its data coverage, budget left
 // (or how far past it), achievement over time, burn rates.
 import {getJSON, queryRange, align, NotAvailable} from './api.js';
-import {LineChart, card} from './chart.js';
+import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
 import {h, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
 
-/** Y_AXIS is the width (px) of both charts' y axis, tick labels and title: "99.9995%" fits. */
-const Y_AXIS = {size: 72, label: 16};
+/** Y_LABEL is the height (px) of both charts' y axis title; Y_MIN their axes' least width. */
+const Y_LABEL = 16;
+const Y_MIN = 48;
 
 /**
- * SLAChart draws its y axis at the page's fixed width, so the two charts'
- * plots start at the same x: the axis sized itself by its labels and the
- * burn chart's title ("× budget"), and 23:30 sat at x≈279 in one and 288
- * in the other (t-user6 #8).
+ * axisGroup sizes the y axes of the page's charts alike: as wide as the
+ * widest tick label of any of them needs (labelWidth, in the axes' font),
+ * so their plots start at the same x (the axes sized themselves apart and
+ * 23:30 sat at x≈279 in one and 288 in the other, t-user6 #8). They were
+ * a fixed 72 px, which cut off a label past ~9 characters (a burn rate of
+ * "150000000×" beside an objective of 99.999999999 %). When a chart's
+ * labels change the width, the others are laid out again (uPlot's
+ * redraw with its axes recalculated).
  */
+function axisGroup() {
+  const need = new Map();
+  const charts = [];
+  let width = 0;
+  return {
+    add(c) { charts.push(c); },
+    size(id) {
+      return (u, values) => {
+        if (values) need.set(id, labelWidth(values) + AXIS_TICKS);
+        const w = Math.max(Y_MIN, ...need.values());
+        if (w !== width) {
+          const was = width;
+          width = w;
+          if (was) queueMicrotask(() => { for (const c of charts) if (c._u && c._u !== u) c._u.redraw(false, true); });
+        }
+        return w;
+      };
+    },
+  };
+}
+
+/** SLAChart draws its y axis at the width of the page's axisGroup. */
 class SLAChart extends LineChart {
+  constructor(parent, opts, group) {
+    super(parent, opts);
+    group.add(this);
+    this.group = group;
+  }
+
   options(series) {
     const o = super.options(series);
     const y = o.axes[1];
-    o.axes[1] = {...y, size: Y_AXIS.size, label: y.label || '', labelSize: Y_AXIS.label, labelGap: y.labelGap || 2};
+    o.axes[1] = {...y, size: this.group.size(this.el.dataset.chart), label: y.label || '', labelSize: Y_LABEL, labelGap: y.labelGap || 2};
     return o;
   }
 }
@@ -26,9 +59,10 @@ class SLAChart extends LineChart {
 export function mount(main) {
   const list = h('div', {class: 'stack'});
   const ach = card('Achievement over time', {note: 'rolling 1h achievement; dashed: objective', wide: true});
-  const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9});
+  const axes = axisGroup();
+  const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9}, axes);
   const burn = card('Burn rate', {note: '1h window; 1× spends the budget exactly over the SLA window', wide: true});
-  const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0});
+  const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0}, axes);
   main.append(h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
 
   return {
