@@ -120,7 +120,7 @@ func (bt *backtester) run(ctx context.Context) {
 			s.on(day[i])
 			i++
 			if i == len(day) {
-				bt.svc.m.ObserveRequest("replay-day", time.Since(dayStart))
+				bt.svc.m.ObserveRequest(endpointReplayDay, time.Since(dayStart))
 				total += s.pnl
 				bt.svc.m.SetPnL(backtestAccount, "sma-crossover", total)
 				day, s, i, dayStart = dayOfBars(bt.rng.Uint64()), newSMACross(), 0, time.Now()

@@ -273,11 +273,7 @@ func (d *Demo) Run(ctx context.Context) error {
 	for _, s := range d.services {
 		g.Go(func() error { return s.run(gctx) })
 	}
-	work := []func(context.Context){d.engine.run, d.gateway.run, d.risk.run, d.marketData.run, d.backtester.run, d.injectIncidents}
-	for _, s := range d.strategies {
-		work = append(work, s.run)
-	}
-	for _, f := range work {
+	for _, f := range append(d.work(), d.injectIncidents) {
 		g.Go(func() error { f(gctx); return nil })
 	}
 	g.Go(func() error { return d.serveGateway(gctx) })
@@ -287,6 +283,17 @@ func (d *Demo) Run(ctx context.Context) error {
 	err := g.Wait()
 	d.logger.Info("simulated trading system stopped")
 	return err
+}
+
+// work is what the services do (their orders, feed and backtests),
+// without their way to gmc, the incidents or the HTTP front: Run runs it
+// with them, Calibrate alone.
+func (d *Demo) work() []func(context.Context) {
+	work := []func(context.Context){d.engine.run, d.gateway.run, d.risk.run, d.marketData.run, d.backtester.run}
+	for _, s := range d.strategies {
+		work = append(work, s.run)
+	}
+	return work
 }
 
 // serveGateway serves the order gateway's HTTP front until ctx ends.

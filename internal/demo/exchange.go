@@ -116,7 +116,7 @@ func (g *gateway) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			g.svc.m.ObserveRequest("cancel", time.Since(start))
+			g.svc.m.ObserveRequest(endpointCancel, time.Since(start))
 			r.reply <- resp
 			continue
 		}

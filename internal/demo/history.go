@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -69,6 +70,10 @@ type HistoryOptions struct {
 	// read; zero: time.Now()). Nil: no CPU, network or disk history.
 	HostNow prometheus.Gatherer
 	Now     time.Time
+	// Model is the live desk's latencies as measured on this machine
+	// (Calibrate): the history draws its latencies from them, so they
+	// join the live desk's. Nil: the fitted stand-ins (fittedLatency).
+	Model *LiveModel
 	// SLAs are gmc's SLAs: their recording rules (sla.BackfillRecords) are
 	// backfilled over the history, as the rule manager would have
 	// recorded them, so the SLA page's charts cover it.
@@ -110,7 +115,7 @@ func WrittenHistory(dir string) (HistoryResult, bool) {
 // start. The load follows a trading week (deskLoad): a desk trading round
 // the clock, busiest in the US session (13:30-20:00 UTC), quieter at night
 // and at weekends, ~1% growth a week, at the live desk's rates at End;
-// the order latencies have the live desk's distributions (liveLatency),
+// every latency has the live desk's distribution (o.Model, else fittedLatency),
 // slightly slower when busy; the root filesystem fills slowly towards
 // today's free space.
 // Counters start at 0 at the history's start; the live services' counters
@@ -234,7 +239,6 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 		name           string
 		share          float64 // of the desk's orders
 		reject, errors float64
-		latency        latencyShape
 	}
 	svcs := []svcOrders{
 		// As the live services outside incidents: risk rejects only an
@@ -242,34 +246,67 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 		// from, and the engine only a malformed one; the gateway's rare
 		// errors (1 in 100k) stand in for the live incidents'. (They were 0.4 % risk rejects, which live has not:
 		// a flat 0.4 % line dropping to 0 at the join, t-user4 #6.)
-		{ServiceGateway, 1, 0, 0.00001, liveLatency[ServiceGateway]},
-		{ServiceEngine, 1, 0, 0, liveLatency[ServiceEngine]},
-		{ServiceRisk, 1, 0, 0, liveLatency[ServiceRisk]},
+		{ServiceGateway, 1, 0, 0.00001},
+		{ServiceEngine, 1, 0, 0},
+		{ServiceRisk, 1, 0, 0},
 	}
 	for _, def := range strategyDefs() {
-		svcs = append(svcs, svcOrders{"strategy-" + def.name, float64(def.ordersShare) / 100, 0, 0, liveLatency["strategy"]})
+		svcs = append(svcs, svcOrders{"strategy-" + def.name, float64(def.ordersShare) / 100, 0, 0})
 	}
 	for _, svc := range svcs {
+		orders := g.o.Model.perSecond(orderFamily(svc.name), DefaultOrdersPerSecond*svc.share)
 		for _, r := range []struct {
 			result string
 			share  float64
 		}{{"success", 1 - svc.reject - svc.errors}, {"reject", svc.reject}, {"error", svc.errors}} {
 			counter(pushed(svc.name, sdk.MetricOrders, "result", r.result), func(load float64) float64 {
-				return live(DefaultOrdersPerSecond*svc.share, load) * r.share
+				return live(orders, load) * r.share
 			})
 		}
-		g.addLatency(pushed, svc.name, svc.latency, func(load float64) float64 {
-			return live(DefaultOrdersPerSecond*svc.share, load)
-		})
+		g.addLatency(g.rng, func(name string) labels.Labels { return pushed(svc.name, name) }, sdk.MetricOrderLatency,
+			g.o.Model.model(orderFamily(svc.name)), sdk.DefaultLatencyBuckets(), true, func(load float64) float64 {
+				return live(orders, load)
+			})
 	}
+	// The families added since (cancel, replay-day, batch and feed
+	// latency) draw from a stream of their own: the other series are what
+	// they were for a seed.
+	extra := rand.New(rand.NewPCG(uint64(o.Seed), 18))
 	// Each order the strategies keep working is cancelled later through
-	// the gateway (live: cancels/s ≈ orders/s).
-	counter(pushed(ServiceGateway, sdk.MetricRequests, "endpoint", "cancel"), func(load float64) float64 {
-		return live(DefaultOrdersPerSecond, load)
-	})
-	counter(pushed(ServiceBacktester, sdk.MetricRequests, "endpoint", "bar"), func(float64) float64 { return DefaultBacktestRate })
-	counter(labels.FromStrings("__name__", sdk.MetricRequests, "service", ServiceMarketData, "instance", "market-data-1",
-		"job", ServiceMarketData, "host", host, "endpoint", "message"), func(load float64) float64 { return live(DefaultMarketDataRate, load) })
+	// the gateway (live: cancels/s ≈ orders/s), each cancel timed.
+	cancelRate := g.o.Model.perSecond(requestFamily(ServiceGateway, endpointCancel), DefaultOrdersPerSecond)
+	cancels := func(load float64) float64 { return live(cancelRate, load) }
+	counter(pushed(ServiceGateway, sdk.MetricRequests, "endpoint", endpointCancel), cancels)
+	g.addLatency(extra, func(name string) labels.Labels { return pushed(ServiceGateway, name, "endpoint", endpointCancel) }, sdk.MetricRequestLatency,
+		g.o.Model.model(requestFamily(ServiceGateway, endpointCancel)), sdk.DefaultLatencyBuckets(), true, cancels)
+	// The backtester replays a day of bars at its steady rate, whatever
+	// the desk's load, and times each day's replay.
+	bars := g.o.Model.perSecond(requestFamily(ServiceBacktester, "bar"), DefaultBacktestRate)
+	counter(pushed(ServiceBacktester, sdk.MetricRequests, "endpoint", "bar"), func(float64) float64 { return bars })
+	g.addLatency(extra, func(name string) labels.Labels { return pushed(ServiceBacktester, name, "endpoint", endpointReplayDay) }, sdk.MetricRequestLatency,
+		g.o.Model.model(requestFamily(ServiceBacktester, endpointReplayDay)), sdk.DefaultLatencyBuckets(), true,
+		func(float64) float64 { return bars / barsPerDay }).steady = true
+	// market-data, scraped (its target's labels; text exposition: classic
+	// buckets only): messages, a batch each feedTick timed, how late each
+	// batch is applied (the feed's latency) and sequence gaps (none: the
+	// recording has none, as live).
+	md := func(name string, kv ...string) labels.Labels {
+		return labels.FromStrings(append([]string{"__name__", name, "service", ServiceMarketData, "instance", "market-data-1",
+			"job", ServiceMarketData, "host", host}, kv...)...)
+	}
+	messages := g.o.Model.perSecond(requestFamily(ServiceMarketData, "message"), DefaultMarketDataRate)
+	counter(md(sdk.MetricRequests, "endpoint", "message"), func(load float64) float64 { return live(messages, load) })
+	// A batch each feedTick, or as many as the ticker delivered live.
+	batchRate := float64(time.Second / feedTick)
+	if r := g.o.Model.observedRate(requestFamily(ServiceMarketData, endpointBatch)); r > 0 {
+		batchRate = r
+	}
+	batches := func(float64) float64 { return batchRate }
+	g.addLatency(extra, func(name string) labels.Labels { return md(name, "endpoint", endpointBatch) }, sdk.MetricRequestLatency,
+		g.o.Model.model(requestFamily(ServiceMarketData, endpointBatch)), sdk.DefaultLatencyBuckets(), false, batches).steady = true
+	g.addLatency(extra, func(name string) labels.Labels { return md(name) }, feedLatencyMetric,
+		g.o.Model.model(feedFamily), feedLatencyBuckets(), false, batches).steady = true
+	counter(md(feedGapsMetric), func(float64) float64 { return 0 })
 	end := o.End.Truncate(o.Interval)
 	for i, def := range strategyDefs() {
 		acct := accountName(uint32(i + 1))
@@ -303,18 +340,27 @@ type latencyShape struct {
 	tail, tailRatio, tailSigma float64
 }
 
-// liveLatency is the live desk's order latency by service (the three
-// strategies alike): the mixture fitted to the live demo's native-histogram
-// quantiles (1, 10, 50, 90, 99 and 99.9 %; 4 minutes, load 2-10, 2 cores),
-// e.g. the gateway's 1.11/1.47/2.30/4.79/28.8/102.5 µs, fitted
-// 1.03/1.54/2.56/4.41/29.0/102 µs. The history's latency had medians of
-// 200, 60 and 20 µs, ~60x the live desk's: every 30d latency chart dropped
-// at the join (t-user5 #6).
-var liveLatency = map[string]latencyShape{
-	ServiceGateway: {2.5e-6, 0.39, 0.030, 7.9, 0.90},
-	ServiceEngine:  {0.37e-6, 0.74, 0.038, 4.6, 1.53},
-	ServiceRisk:    {52e-9, 0.15, 0.046, 2.6, 0.58},
-	"strategy":     {3.9e-6, 0.31, 0.033, 8.2, 0.90},
+// fittedLatency are stand-ins for the live desk's latencies by family
+// (LiveModel), used when none were measured (Backfill without a Model:
+// tests): mixtures fitted to the live demo's native-histogram quantiles
+// (1, 10, 50, 90, 99 and 99.9 %), the order families on 4 minutes at load
+// 2-10 (e.g. the gateway's 1.11/1.47/2.30/4.79/28.8/102.5 µs, fitted
+// 1.03/1.54/2.56/4.41/29.0/102 µs), the others roughly on one 4 s
+// calibration at load ~20 (2026-12-05; cancel p50/p90/p99 0.60/1.23/13.6
+// µs, a batch's mean 6.2 µs, replay-day p99 164 ms; the feed's lateness is
+// the machine's scheduling delay, µs idle and 150 ms mean at that load).
+// Calibrate measures them all instead. The history's latency had medians of 200, 60 and 20 µs,
+// ~60x the live desk's: every 30d latency chart dropped at the join
+// (t-user5 #6).
+var fittedLatency = map[string]latencyShape{
+	orderFamily(ServiceGateway):                     {2.5e-6, 0.39, 0.030, 7.9, 0.90},
+	orderFamily(ServiceEngine):                      {0.37e-6, 0.74, 0.038, 4.6, 1.53},
+	orderFamily(ServiceRisk):                        {52e-9, 0.15, 0.046, 2.6, 0.58},
+	"strategy":                                      {3.9e-6, 0.31, 0.033, 8.2, 0.90},
+	requestFamily(ServiceGateway, endpointCancel):   {0.6e-6, 0.55, 0.03, 10, 0.9},
+	requestFamily(ServiceMarketData, endpointBatch): {5e-6, 0.5, 0.03, 5, 1},
+	feedFamily: {200e-6, 1, 0.1, 50, 1.5},
+	requestFamily(ServiceBacktester, endpointReplayDay): {72e-3, 0.05, 0.05, 1.5, 0.3},
 }
 
 // cdf is the share of latencies at most x when the medians are scaled by k.
@@ -332,19 +378,38 @@ func (s latencyShape) mean(k float64) float64 {
 	return k * s.median * ((1-s.tail)*math.Exp(s.sigma*s.sigma/2) + s.tail*s.tailRatio*math.Exp(s.tailSigma*s.tailSigma/2))
 }
 
+// bounds: beyond z sigmas of either component a normal tail holds half an
+// observation of n.
+func (s latencyShape) bounds(n float64) (lo, hi float64) {
+	z := math.Sqrt2 * math.Erfinv(1-1/n)
+	lm := math.Log(s.median)
+	lt := lm + math.Log(s.tailRatio)
+	return math.Exp(math.Min(lm-z*s.sigma, lt-z*s.tailSigma)), math.Exp(math.Max(lm+z*s.sigma, lt+z*s.tailSigma))
+}
+
 // nativeSchema is the schema of the history's native histograms: the live
 // SDK's (bucket factor 1.03, at most 320 buckets) settles at 4 for the
 // demo's latencies (buckets 2^(1/16) = 1.044 apart).
 const nativeSchema = 4
 
-// addLatency adds svc's gmc_order_latency_seconds, native and classic
-// (as the SDK pushes both): the shape's latencies at perSecond(load)
-// orders a second, a little slower when busy (the median 1.15x at the
-// busiest hour against 0.85+0.15·load there, as 1 at End's load).
-func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labels.Labels, svc string, shape latencyShape, perSecond func(load float64) float64) {
-	bounds := append(sdk.DefaultLatencyBuckets(), math.Inf(1))
+// histLatency is one backfilled latency histogram; steady: its latencies
+// do not follow the desk's load (a backtest, the feed's clock).
+type histLatency struct{ steady bool }
+
+// addLatency adds a latency histogram named metric, its series labelled
+// by lset(name): classic buckets (bounds) and, with native, the native
+// histogram too (as the SDK pushes both; a scraped service's text
+// exposition has classic buckets only). Its latencies are the model's at
+// perSecond(load) a second, a little slower when busy (unless steady: the
+// median 1.15x at the busiest hour against 0.85+0.15·load there, as 1 at
+// End's load).
+func (g *historyGen) addLatency(rng *rand.Rand, lset func(name string) labels.Labels, metric string, model latencyModel, bounds []float64, native bool,
+	perSecond func(load float64) float64,
+) *histLatency {
+	hl := &histLatency{}
+	bounds = append(slices.Clone(bounds), math.Inf(1))
 	counts := make([]float64, len(bounds))
-	native := &nativeBuckets{}
+	nb := &nativeBuckets{}
 	var n, sum float64
 	// One shared draw per step: every series of the histogram sees the
 	// same observations.
@@ -355,32 +420,41 @@ func (g *historyGen) addLatency(pushed func(svc, name string, kv ...string) labe
 		}
 		lastT = t
 		orders := math.Round(perSecond(load) * dt)
-		k := (0.85 + 0.15*load) / (0.85 + 0.15*g.endLoad) * math.Exp(0.05*g.rng.NormFloat64())
-		for i, b := range bounds {
-			counts[i] += math.Round(orders * shape.cdf(b, k))
+		k := math.Exp(0.05 * rng.NormFloat64())
+		if !hl.steady {
+			k *= (0.85 + 0.15*load) / (0.85 + 0.15*g.endLoad)
 		}
-		addNative(native, shape, k, orders)
+		for i, b := range bounds {
+			counts[i] += math.Round(orders * model.cdf(b, k))
+		}
+		if native {
+			addNative(nb, model, k, orders)
+		}
 		n += orders
-		sum += orders * shape.mean(k)
+		sum += orders * model.mean(k)
 	}
 	for i, b := range bounds {
 		le := strconv.FormatFloat(b, 'g', -1, 64)
 		if math.IsInf(b, 1) {
 			le = "+Inf"
 		}
-		g.series = append(g.series, histSeries{pushed(svc, sdk.MetricOrderLatency+"_bucket", "le", le), func(t time.Time, dt, load float64) float64 {
+		l := labels.NewBuilder(lset(metric+"_bucket")).Set("le", le).Labels()
+		g.series = append(g.series, histSeries{l, func(t time.Time, dt, load float64) float64 {
 			step(t, dt, load)
 			return counts[i]
 		}})
 	}
 	g.series = append(g.series,
-		histSeries{pushed(svc, sdk.MetricOrderLatency+"_count"), func(t time.Time, dt, load float64) float64 { step(t, dt, load); return n }},
-		histSeries{pushed(svc, sdk.MetricOrderLatency+"_sum"), func(t time.Time, dt, load float64) float64 { step(t, dt, load); return sum }},
+		histSeries{lset(metric + "_count"), func(t time.Time, dt, load float64) float64 { step(t, dt, load); return n }},
+		histSeries{lset(metric + "_sum"), func(t time.Time, dt, load float64) float64 { step(t, dt, load); return sum }},
 	)
-	g.native = append(g.native, nativeSeries{pushed(svc, sdk.MetricOrderLatency), func(t time.Time, dt, load float64) *histogram.Histogram {
-		step(t, dt, load)
-		return nativeHistogram(native, n, sum)
-	}})
+	if native {
+		g.native = append(g.native, nativeSeries{lset(metric), func(t time.Time, dt, load float64) *histogram.Histogram {
+			step(t, dt, load)
+			return nativeHistogram(nb, n, sum)
+		}})
+	}
+	return hl
 }
 
 // nativeBuckets holds cumulative native bucket counts by index (schema
@@ -395,24 +469,18 @@ const (
 	nativeMax = 2 << nativeSchema   // 4 s
 )
 
-// addNative adds n latencies of shape (medians scaled by k) to the
-// cumulative native bucket counts c: each bucket's expected count, rounded
-// as a running total so the buckets add up to n, over the buckets where
-// either component of the shape has more than half an observation left
-// beyond them.
-func addNative(c *nativeBuckets, shape latencyShape, k, n float64) {
+// addNative adds n latencies of model (scaled by k) to the cumulative
+// native bucket counts c: each bucket's expected count, rounded as a
+// running total so the buckets add up to n, over the buckets within the
+// model's bounds for n.
+func addNative(c *nativeBuckets, model latencyModel, k, n float64) {
 	if n <= 0 {
 		return
 	}
 	const perBucket = math.Ln2 / (1 << nativeSchema) // ln of a bucket's width
-	lm := math.Log(k * shape.median)
-	lt := lm + math.Log(shape.tailRatio)
-	// z: a normal tail beyond z holds half an observation of n.
-	z := math.Sqrt2 * math.Erfinv(1-1/n)
-	from := math.Min(lm-z*shape.sigma, lt-z*shape.tailSigma)
-	to := math.Max(lm+z*shape.sigma, lt+z*shape.tailSigma)
-	lo := max(int32(math.Floor(from/perBucket)), nativeMin)
-	hi := min(int32(math.Ceil(to/perBucket)), nativeMax)
+	from, to := model.bounds(n)
+	lo := max(int32(math.Floor(math.Log(k*from)/perBucket)), nativeMin)
+	hi := min(int32(math.Ceil(math.Log(k*to)/perBucket)), nativeMax)
 	if c.lo == 0 && c.hi == 0 {
 		c.lo, c.hi = lo, hi
 	}
@@ -421,7 +489,7 @@ func addNative(c *nativeBuckets, shape latencyShape, k, n float64) {
 	for i := lo; i <= hi; i++ {
 		cum := n
 		if i < hi {
-			cum = math.Round(n * shape.cdfLog(float64(i)*perBucket-lm))
+			cum = math.Round(n * model.cdf(math.Exp(float64(i)*perBucket), k))
 		}
 		c.c[i-nativeMin] += cum - prev
 		prev = cum

@@ -88,13 +88,19 @@ func newMarketData(svc *service, rate int, mid *atomic.Int64, rec []byte) *marke
 	f := promauto.With(svc.reg)
 	return &marketData{
 		svc: svc, rate: rate, mid: mid, rec: rec,
-		gaps: f.NewCounter(prometheus.CounterOpts{Name: "gmc_feed_gaps_total", Help: "Sequence gaps seen in the market-data feed."}),
+		gaps: f.NewCounter(prometheus.CounterOpts{Name: feedGapsMetric, Help: "Sequence gaps seen in the market-data feed."}),
 		latency: f.NewHistogram(prometheus.HistogramOpts{
-			Name: "gmc_feed_latency_seconds", Help: "How late a market-data batch is applied after it was due.",
+			Name: feedLatencyMetric, Help: "How late a market-data batch is applied after it was due.",
 			Buckets: feedLatencyBuckets(), NativeHistogramBucketFactor: 1.1,
 		}),
 	}
 }
+
+// The feed's metrics (also in the history, model.go).
+const (
+	feedGapsMetric    = "gmc_feed_gaps_total"
+	feedLatencyMetric = "gmc_feed_latency_seconds"
+)
 
 // feedTick is the playback's batch interval.
 const feedTick = 10 * time.Millisecond
@@ -134,7 +140,7 @@ func (md *marketData) run(ctx context.Context) {
 		md.mid.Store(p.mid)
 		msgs.Add(float64(n))
 		md.gaps.Add(float64(p.gaps - gaps))
-		md.svc.m.RequestLatency.WithLabelValues("batch").Observe(time.Since(start).Seconds())
+		md.svc.m.RequestLatency.WithLabelValues(endpointBatch).Observe(time.Since(start).Seconds())
 		md.latency.Observe(max(0, time.Since(due).Seconds()))
 	})
 }
