@@ -130,6 +130,9 @@ export function serviceNow(name, k) {
     requests: `sum by (endpoint) (rate(gmc_requests_total${s}[${k}]))`,
     p50: quantileBy(0.5, '', s, k) + ' or ' + reqQuantileBy(0.5, '', s, k) + ` or max(latency_us${s})`,
     p99: quantileBy(0.99, '', s, k) + ' or ' + reqQuantileBy(0.99, '', s, k) + ` or max(latency_us${s})`,
+    // The endpoints the request latency is of (the tiles name them: a
+    // backtester's p99 is of its day replays, not of its bars).
+    latEndpoints: `count by (endpoint) (histogram_count(rate(gmc_request_latency_seconds${s}[${k}])) > 0 or rate(gmc_request_latency_seconds_bucket{service=${JSON.stringify(name)}, le="+Inf"}[${k}]) > 0)`,
   };
 }
 
