@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/process"
 )
 
@@ -84,6 +85,11 @@ type processCollector struct {
 
 	cpu, rss, vms, threads, fds, ctxSwitches, count *prometheus.Desc
 
+	// now is the clock of read times (time.Now); times reads a process's
+	// CPU times (gopsutil's).
+	now   func() time.Time
+	times func(*process.Process) (*cpu.TimesStat, error)
+
 	mu        sync.Mutex // guards byName, scannedAt and readMs
 	byName    map[string][]int32
 	scannedAt map[string]time.Time
@@ -96,10 +102,13 @@ func newProcessCollector(targets []Process, logger *slog.Logger) *processCollect
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, append([]string{"service"}, labels...), nil)
 	}
+	ctx := context.Background()
 	return &processCollector{
 		targets:     targets,
 		logger:      logger,
-		ctx:         context.Background(),
+		ctx:         ctx,
+		now:         time.Now,
+		times:       func(p *process.Process) (*cpu.TimesStat, error) { return p.TimesWithContext(ctx) },
 		cpu:         d("gmc_process_cpu_seconds_total", "CPU time of the service's processes, by mode: user, system.", "mode"),
 		rss:         d("gmc_process_resident_memory_bytes", "Resident memory of the service's processes."),
 		vms:         d("gmc_process_virtual_memory_bytes", "Virtual memory of the service's processes."),
@@ -124,24 +133,35 @@ func (c *processCollector) Collect(ch chan<- prometheus.Metric) {
 		if err != nil {
 			c.logger.Debug("find service processes", "service", t.Service, "err", err)
 		}
+		var procs []*process.Process
+		for _, pid := range pids {
+			if p, err := process.NewProcessWithContext(c.ctx, pid); err == nil {
+				procs = append(procs, p)
+			} // else gone since it was found
+		}
+		// The CPU times first, back to back, each read stamped as host.go's
+		// sources are (readSource): the middle of two clock readings around
+		// it, read again when they are more than maxReadBracket apart. A
+		// stamp taken after the read was late whenever the collector was
+		// descheduled as the read returned (PSI over 100 %, 1d1e2dc); the
+		// other figures are gauges and counters read after, not timed.
 		var user, system, rss, vms, threads, fds, vol, invol float64
 		var first, last time.Time // when the first and last process's CPU times were read
 		n := 0
-		for _, pid := range pids {
-			p, err := process.NewProcessWithContext(c.ctx, pid)
-			if err != nil {
-				continue // gone since it was found
-			}
-			times, err := p.TimesWithContext(c.ctx)
+		for _, p := range procs {
+			times, at, err := c.readCPU(p)
 			if err != nil {
 				continue
 			}
-			if last = time.Now(); n == 0 {
-				first = last
+			if last = at; n == 0 {
+				first = at
 			}
+			procs[n] = p
 			n++
 			user += times.User
 			system += times.System
+		}
+		for _, p := range procs[:n] {
 			if m, err := p.MemoryInfoWithContext(c.ctx); err == nil {
 				rss += float64(m.RSS)
 				vms += float64(m.VMS)
@@ -172,6 +192,24 @@ func (c *processCollector) Collect(ch chan<- prometheus.Metric) {
 		out.send(prometheus.MustNewConstMetric(c.fds, prometheus.GaugeValue, fds, t.Service))
 		out.send(prometheus.MustNewConstMetric(c.ctxSwitches, prometheus.CounterValue, vol, t.Service, "voluntary"))
 		out.send(prometheus.MustNewConstMetric(c.ctxSwitches, prometheus.CounterValue, invol, t.Service, "involuntary"))
+	}
+}
+
+// readCPU reads p's CPU times and when the kernel computed them: the
+// middle of a clock reading before the read and one after it, reading
+// again (up to readTries reads) while they are more than maxReadBracket
+// apart; the last read's times and time are kept.
+func (c *processCollector) readCPU(p *process.Process) (*cpu.TimesStat, time.Time, error) {
+	for try := 1; ; try++ {
+		before := c.now()
+		times, err := c.times(p)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		after := c.now()
+		if after.Sub(before) <= maxReadBracket || try >= readTries {
+			return times, before.Add(after.Sub(before) / 2), nil
+		}
 	}
 }
 

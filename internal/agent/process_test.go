@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/process"
 )
 
 func TestParseProcess(t *testing.T) {
@@ -125,5 +127,63 @@ func TestProcessCollectorFindsThisProcess(t *testing.T) {
 	}
 	if _, ok := vals["gmc_process_threads|absent|"]; ok {
 		t.Errorf("absent service reports threads")
+	}
+}
+
+// TestProcessCPUStampsTheBracketMiddle: a service's CPU time is stamped as
+// the host's sources are (TestReadSourceStampsTheBracketMiddle): with the
+// middle of two clock readings around its process's read, read again when
+// the collector was descheduled inside it (the bracket wider than
+// maxReadBracket), keeping the last read's figures. It was stamped with
+// time.Now() right after a single read, late by however long the collector
+// waited to run again: here its first read takes 150.6 ms (descheduled),
+// the second 1.8 ms.
+func TestProcessCPUStampsTheBracketMiddle(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "self.pid")
+	if err := os.WriteFile(pidfile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newProcessCollector([]Process{{Service: "svc", PIDFile: pidfile}}, slog.New(slog.DiscardHandler))
+	base := time.UnixMilli(1_800_000_000_000)
+	var clock time.Duration
+	c.now = func() time.Time { return base.Add(clock) }
+	took := []time.Duration{150*time.Millisecond + 600*time.Microsecond, 1800 * time.Microsecond}
+	reads := 0
+	c.times = func(*process.Process) (*cpu.TimesStat, error) {
+		clock += took[min(reads, len(took)-1)]
+		reads++
+		// Each read sees a second more of user time: the figure kept is
+		// the last read's.
+		return &cpu.TimesStat{User: float64(reads), System: 0.5}, nil
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 2 {
+		t.Errorf("%d reads, want 2 (the descheduled one again)", reads)
+	}
+	// The second read's middle: 150.6 + 0.9 ms (a stamp after the first
+	// read: 150.6 ms).
+	want := base.Add(151*time.Millisecond + 500*time.Microsecond).UnixMilli()
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() != "gmc_process_cpu_seconds_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			found = true
+			if got := m.GetTimestampMs(); got != want {
+				t.Errorf("%v: stamped %d ms after the read began, want %d", labelsOf(m), got-base.UnixMilli(), want-base.UnixMilli())
+			}
+			if lm := labelsOf(m); lm["mode"] == "user" && value(mf, m) != 2 {
+				t.Errorf("user time %v, want 2 (the second read's)", value(mf, m))
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no gmc_process_cpu_seconds_total")
 	}
 }
