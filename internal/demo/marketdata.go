@@ -82,6 +82,9 @@ type marketData struct {
 
 	gaps    prometheus.Counter
 	latency prometheus.Histogram
+	// stall is how long each batch takes beyond its work: a machine too
+	// busy to keep up (tests).
+	stall time.Duration
 }
 
 func newMarketData(svc *service, rate int, mid *atomic.Int64, rec []byte) *marketData {
@@ -105,8 +108,8 @@ const (
 // feedTick is the playback's batch interval.
 const feedTick = 10 * time.Millisecond
 
-// feedResync is how late the playback may fall behind before its clock
-// starts again (an outage, or a machine too busy to keep up).
+// feedResync is how late a batch may be, at most, on a machine too busy to
+// keep up: the buckets reach past it (a ticker stalled longer reads > it).
 const feedResync = time.Second
 
 // feedLatencyBuckets are the classic buckets of gmc_feed_latency_seconds:
@@ -122,20 +125,23 @@ func (md *marketData) run(ctx context.Context) {
 	pace := &pacer{rate: float64(md.rate)}
 	p := &player{rec: md.rec}
 	msgs := md.svc.m.Requests.WithLabelValues("message")
-	var due time.Time
-	md.svc.every(ctx, tick, func() {
+	// A batch is due when its tick fires (due): its lateness is how long
+	// after that it is applied. The ticker keeps one tick while a batch
+	// runs long and drops the rest, whose messages the next batch applies
+	// (the pacer), so a slow batch makes the next one late by its own
+	// delay, once. (The playback's clock was a due time advanced a tick a
+	// batch: every dropped tick put it a tick further behind, until it
+	// resynced a second later, so a busy machine read a 0-1 s sawtooth,
+	// median 0.47 s at load 15, for a feed at most a few ticks behind.)
+	md.svc.everyAt(ctx, tick, func(due time.Time) {
 		start := time.Now()
-		// The batch was due one tick after the last; after a pause (an
-		// outage) the playback clock starts again now.
-		if due.IsZero() || start.Sub(due) > feedResync {
-			due = start
-		} else {
-			due = due.Add(tick)
-		}
 		gaps := p.gaps
 		n := pace.owed(start)
 		for range n {
 			p.next()
+		}
+		if md.stall > 0 {
+			time.Sleep(md.stall)
 		}
 		md.mid.Store(p.mid)
 		msgs.Add(float64(n))

@@ -169,15 +169,21 @@ func (s *service) connect(ctx context.Context) error {
 
 // every calls f every d until ctx ends, skipping ticks while s is down.
 func (s *service) every(ctx context.Context, d time.Duration, f func()) {
+	s.everyAt(ctx, d, func(time.Time) { f() })
+}
+
+// everyAt is every with the time each tick fired (a tick delivered late,
+// while f ran long, fired before; the ticks after it were dropped).
+func (s *service) everyAt(ctx context.Context, d time.Duration, f func(at time.Time)) {
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case at := <-t.C:
 			if !s.isDown() {
-				f()
+				f(at)
 			}
 		}
 	}
