@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -183,6 +184,16 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	base := "http://" + srv.Addr()
+	// Started again on its data dir, the desk's PnL continues from the
+	// newest it stored (else from the history's end, or 0).
+	if last, err := demo.LastPnL(ctx, srv.Handler()); err != nil {
+		logger.Warn("the desk's PnL starts from the history's end, not from the stored PnL", "err", err)
+	} else if len(last) > 0 {
+		if startPnL == nil {
+			startPnL = map[string]float64{}
+		}
+		maps.Copy(startPnL, last)
+	}
 	// stopServer releases what server.New opened when the demo cannot start.
 	stopServer := func() {
 		if err := srv.Close(); err != nil {
