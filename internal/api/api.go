@@ -105,6 +105,11 @@ type Options struct {
 	// ingest stalled less than the service's down_after ago), a service
 	// that would be stale or down is unknown, with the hold's reason.
 	SilenceHold func(now time.Time, service string) (Hold, bool)
+	// Watching, when set, is when gmc began watching the services (its
+	// start, or its latest ingest stall's end; now while one goes on) and
+	// why, for /system/status's "watching": what a client judges by its own
+	// thresholds (the dashboard's host states) is held as the alerts are.
+	Watching func(now time.Time) (time.Time, Hold)
 }
 
 // Hold is why gmc does not judge a service's silence now: it has not

@@ -116,6 +116,22 @@ type status struct {
 	Access *auth.Status `json:"access,omitempty"`
 	// StorageTiers are the downsampled tiers; null without a source.
 	StorageTiers []tier.Stats `json:"storage_tiers"`
+	// Watching is since when gmc has been watching the services; absent
+	// without a source.
+	Watching *WatchingStatus `json:"watching,omitempty"`
+}
+
+// WatchingStatus is since when gmc has been taking samples without a
+// break: FromMs is its start or its latest ingest stall's end (now while
+// the stall goes on), Cause which, SinceMs when gmc started or the stall
+// began, UntilMs when the stall ended (absent while it goes on, and for a
+// restart). A silence shorter than now − FromMs may be gmc's own: the
+// alerts and service states do not judge one within a down_after of it.
+type WatchingStatus struct {
+	FromMs  int64  `json:"from_ms"`
+	Cause   string `json:"cause"`
+	SinceMs int64  `json:"since_ms"`
+	UntilMs *int64 `json:"until_ms,omitempty"`
 }
 
 // ServiceState is one service in /system/status?view=states: only what
@@ -180,6 +196,16 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.opts.StorageTiers != nil {
 		st.StorageTiers = a.opts.StorageTiers()
+	}
+	if a.opts.Watching != nil {
+		from, h := a.opts.Watching(now)
+		if !from.IsZero() {
+			st.Watching = &WatchingStatus{FromMs: from.UnixMilli(), Cause: h.Cause, SinceMs: h.Since.UnixMilli()}
+			if !h.Until.IsZero() {
+				u := h.Until.UnixMilli()
+				st.Watching.UntilMs = &u
+			}
+		}
 	}
 	if a.opts.Access != nil {
 		access := a.opts.Access()

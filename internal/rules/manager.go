@@ -871,6 +871,16 @@ func (m *Manager) watchedSince(ts time.Time) (time.Time, Hold) {
 	return since, h
 }
 
+// Watching is when gmc began watching the services, as of now: its start,
+// or the end of its latest ingest stall (now while one goes on), and the
+// Hold that says which (JudgedFrom unset: it depends on a down_after).
+// /system/status gives it for what is judged by other thresholds than a
+// service's down_after (the dashboard's host states).
+func (m *Manager) Watching(now time.Time) (time.Time, Hold) {
+	m.startedAt()
+	return m.watchedSince(now)
+}
+
 // SilenceHold says whether the silence of service is judged at now, as
 // ServiceSilent and TargetDown judge it (watchedOnly), and if not, why:
 // /system/status then says it does not know the service's state, where it

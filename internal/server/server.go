@@ -304,6 +304,10 @@ func New(opts Options) (_ *Server, err error) {
 			h, ok := s.rules.SilenceHold(now, svc)
 			return api.Hold{Cause: h.Cause, Since: h.Since, Until: h.Until, JudgedFrom: h.JudgedFrom}, ok
 		},
+		Watching: func(now time.Time) (time.Time, api.Hold) {
+			from, h := s.rules.Watching(now)
+			return from, api.Hold{Cause: h.Cause, Since: h.Since, Until: h.Until}
+		},
 	})
 	s.trends = trend.NewHandler(trend.Options{
 		Queryable: queryable, Raw: store, Engine: engine, Logger: s.logger.With("component", "trend"), Now: opts.Now,

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/prompb"
+
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
 // TestBrowserServiceUnknownAfterRestart: right after gmc (re)starts, a
@@ -102,4 +107,69 @@ func TestBrowserServiceUnknownAfterRestart(t *testing.T) {
 		t.Errorf("service page tiles:\n%s\nwant unknown, not judged: %s", kpis, why)
 	}
 	screenshot(t, ctx, artifacts(t), "service-unknown-after-restart")
+}
+
+// TestBrowserHostUnknownDuringIngestStall: the Hosts index judges a host's
+// state in the page from its agent's newest sample; while gmc's own ingest
+// stalls (a write request in flight for over 3 s) a host whose samples stop
+// may be waiting in its agent's spool, as a service's may. The page said
+// DOWN; it now says unknown, since when gmc's ingest stalled, as the
+// services' states do.
+func TestBrowserHostUnknownDuringIngestStall(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	// h-quiet's newest sample is 30 s old: down by its samples (10 s).
+	ts := time.Now().Add(-30 * time.Second).UnixMilli()
+	if err := webtest.Write(context.Background(), st.URL, prompb.TimeSeries{
+		Labels:  []prompb.Label{{Name: "__name__", Value: "node_cpu_seconds_total"}, {Name: "cpu", Value: "0"}, {Name: "host", Value: "h-quiet"}, {Name: "mode", Value: "idle"}},
+		Samples: []prompb.Sample{{Timestamp: ts, Value: 100}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A write request gmc takes seconds over: its body comes slowly (the
+	// 24 MiB of blanks cannot all wait in the loopback's buffers).
+	pr, pw := io.Pipe()
+	defer pw.CloseWithError(errors.New("test ended"))
+	go func() {
+		if resp, err := http.Post(st.URL+"/api/v1/push", "application/json", pr); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if _, err := pw.Write([]byte(strings.Repeat(" ", 24<<20))); err != nil {
+		t.Fatal(err)
+	}
+	var since int64
+	deadline := time.Now().Add(30 * time.Second)
+	for since == 0 {
+		var status struct {
+			Watching *struct {
+				Cause   string `json:"cause"`
+				SinceMs int64  `json:"since_ms"`
+				UntilMs *int64 `json:"until_ms"`
+			} `json:"watching"`
+		}
+		getJSON(t, st.URL+"/system/status", &status)
+		if w := status.Watching; w != nil && w.Cause == "ingest_stall" && w.UntilMs == nil {
+			since = w.SinceMs
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no ingest stall on /system/status 30 s after a write began to drip (watching %+v)", status.Watching)
+		} else {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	why := "gmc's ingest stalled since " + time.UnixMilli(since).Format("15:04:05")
+
+	load(t, ctx, st.URL+"/#/host?range=1h")
+	cell := `document.querySelector('tr[data-host="h-quiet"] [data-col="state"]')`
+	if err := poll(ctx, 30*time.Second, cell+` && `+cell+`.querySelector('.pill')`); err != nil {
+		screenshot(t, ctx, artifacts(t), "hosts-no-row")
+		t.Fatalf("hosts: no row for h-quiet: %v\n%s", err, eval[string](t, ctx, `document.querySelector('main') ? document.querySelector('main').innerText : document.body.innerText`))
+	}
+	state := eval[string](t, ctx, cell+`.querySelector('.pill').textContent`)
+	text := eval[string](t, ctx, cell+`.textContent`)
+	hold := eval[string](t, ctx, cell+`.dataset.hold || ''`)
+	if state != "unknown" || hold != "ingest_stall" || !strings.Contains(text, why) {
+		t.Errorf("hosts: h-quiet %q (%q, data-hold %q), want unknown: %s", state, text, hold, why)
+	}
+	screenshot(t, ctx, artifacts(t), "hosts-unknown-during-stall")
 }

@@ -6,9 +6,9 @@
 // softirqs, file handles, sockets, the busiest IRQ lines (where the agent
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
-import {query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial} from './api.js';
+import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, units, bar, num, kpi, ago, when, pill, patch, setText} from './util.js';
+import {h, units, bar, num, kpi, ago, when, pill, patch, setText, holdText} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -45,21 +45,25 @@ export function mount(main, ctx) {
     async refresh(w, signal) {
       if (!name) {
         const H = Q.hostsNow;
-        const [hosts, age, perMin, cpu, mem, load, cores] = await Promise.all([
+        const [hosts, status, age, perMin, cpu, mem, load, cores] = await Promise.all([
           labelValues('host', 'node_cpu_seconds_total', w, signal),
+          // Since when gmc has watched (a restart or its ingest stall): a
+          // host silent for less is not judged, as services are not.
+          getJSON('/system/status', signal).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : {})),
           ...[H.age, H.perMin, H.cpu, H.mem, H.load, H.cores].map((e) => query(e, null, signal).then((r) => instantBy(r, 'host')))]);
+        const nowMs = Date.parse(status.time);
         head.replaceChildren(h('h1', {}, 'Hosts'), h('span', {class: 'muted'}, 'now, from each agent\'s samples'));
         fs.el.hidden = true;
         grid.replaceChildren(h('div', {class: 'card wide'}, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl hosts', 'data-rows': hosts.length},
           h('thead', {}, h('tr', {}, ['Host', 'State', 'CPU busy', 'Memory used', 'Load (1m)'].map((t) => h('th', {}, t)))),
           h('tbody', {}, hosts.length ? hosts.map((x) => {
-            const st = hostState(age.get(x), perMin.get(x));
+            const st = hostState(age.get(x), perMin.get(x), status.watching, nowMs);
             const gone = st.state !== 'up';
             const ld = load.get(x);
             const nc = cores.get(x);
             return h('tr', {'data-host': x},
               h('td', {}, h('a', {href: ctx.href('host', x)}, x)),
-              h('td', {'data-col': 'state', title: st.why}, pill(st.state), h('span', {class: 'muted small'}, ' ', st.seen)),
+              h('td', {'data-col': 'state', 'data-hold': st.hold || null, title: st.why}, pill(st.state), h('span', {class: 'muted small'}, ' ', st.seen)),
               h('td', {class: 'num', 'data-col': 'cpu'}, gone || !cpu.has(x) ? '–' : bar(cpu.get(x) / 100, units.pct.fmt(cpu.get(x)), cpu.get(x) >= 90 ? 'bad' : cpu.get(x) >= 70 ? 'warn' : 'good')),
               h('td', {class: 'num', 'data-col': 'memory'}, gone || !mem.has(x) ? '–' : bar(mem.get(x) / 100, units.pct.fmt(mem.get(x)), mem.get(x) >= 90 ? 'bad' : mem.get(x) >= 75 ? 'warn' : 'good')),
               h('td', {class: 'num', 'data-col': 'load'}, gone || ld == null ? '–' : `${num(ld)}${nc ? ` on ${nc} CPUs (${num(ld / nc)} per CPU)` : ''}`));
@@ -272,13 +276,20 @@ export const MODE_COLORS = {
  * 3 sample intervals (at least 5 s, the services' stale_after), stale within
  * 10 (at least 10 s), else down; the interval is read from the samples of
  * the last minute (1 s when unknown). No sample in the lookback: down.
+ * Unknown instead of stale or down while gmc has watched for less than that
+ * down threshold (watching, from /system/status: since its restart or its
+ * ingest stall's end; nowMs on gmc's clock): the silence may be gmc's.
  */
-export function hostState(age, perMin) {
+export function hostState(age, perMin, watching, nowMs) {
   const every = perMin > 0 ? 60 / perMin : 1;
   const staleAfter = Math.max(5, 3 * every);
   const downAfter = Math.max(10, 10 * every);
-  if (age == null || !isFinite(age)) return {state: 'down', seen: 'no sample in 5m', why: 'no sample of node_cpu_seconds_total in the last 5 minutes'};
-  const state = age <= staleAfter ? 'up' : age <= downAfter ? 'stale' : 'down';
-  return {state, seen: `${ago(Math.max(0, age))} ago`,
-    why: `newest sample ${num(age)} s ago; the agent samples every ~${num(every)} s: up within ${num(staleAfter)} s, stale within ${num(downAfter)} s`};
+  const st = age == null || !isFinite(age)
+    ? {state: 'down', seen: 'no sample in 5m', why: 'no sample of node_cpu_seconds_total in the last 5 minutes'}
+    : {state: age <= staleAfter ? 'up' : age <= downAfter ? 'stale' : 'down', seen: `${ago(Math.max(0, age))} ago`,
+      why: `newest sample ${num(age)} s ago; the agent samples every ~${num(every)} s: up within ${num(staleAfter)} s, stale within ${num(downAfter)} s`};
+  if (st.state === 'up' || !watching || !isFinite(nowMs) || nowMs - watching.from_ms > downAfter * 1000) return st;
+  const ongoing = watching.cause === 'ingest_stall' && watching.until_ms == null;
+  const why = holdText({...watching, judged_from_ms: ongoing ? null : watching.from_ms + downAfter * 1000});
+  return {state: 'unknown', seen: `${why} · last sample ${st.seen}`, why: `not judged: ${why}; by its samples it would be ${st.state} (${st.why})`, hold: watching.cause};
 }
