@@ -149,9 +149,10 @@ func TestBrowserWindowsStated(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
 	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=1h")
-	for _, k := range []string{"Orders", "p50", "p99", "Error rate"} {
-		if sub := eval[string](t, ctx, `(document.querySelector('[data-kpi="`+k+`"] .kpi-sub') || {}).textContent || ''`); sub != "now, over 1m" {
-			t.Errorf("tile %s says %q, want now, over 1m", k, sub)
+	// (The latency tiles also say what they are of, 3c6b87c.)
+	for k, want := range map[string]string{"Orders": "now, over 1m", "p50": "order latency, now, over 1m", "p99": "order latency, now, over 1m", "Error rate": "now, over 1m"} {
+		if sub := eval[string](t, ctx, `(document.querySelector('[data-kpi="`+k+`"] .kpi-sub') || {}).textContent || ''`); sub != want {
+			t.Errorf("tile %s says %q, want %q", k, sub, want)
 		}
 	}
 	// 1h: a 12 s step, so rates and quantiles over 4 steps, 48 s.

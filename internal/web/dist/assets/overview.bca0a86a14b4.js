@@ -121,8 +121,11 @@ export function mount(main, ctx) {
         return h('tr', {'data-service': name},
           h('td', {}, h('a', {href: ctx.href('service', name)}, name)),
           // Unknown: why, and its last sample (true, but not judged).
+          // (On a line of its own that wraps: on one line it made the table
+          // 1601 px wide at 1440, TestBrowserNothingCutOff.)
           h('td', {'data-col': 'health', 'data-hold': s.hold ? s.hold.cause : null, title: s.reason || null}, pill(s.state),
-            h('span', {class: 'muted small'}, ' ', s.state === 'unknown' ? [holdText(s.hold), seen ? ` · last sample ${seen}` : ''].join('') : seen)),
+            s.state === 'unknown' ? h('div', {class: 'cell-note hold-note'}, holdText(s.hold), seen ? ` · last sample ${seen}` : '')
+              : h('span', {class: 'muted small'}, ' ', seen)),
           h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), h('td', {}, sparkline(ty, PALETTE[0])),
           h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
           h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
