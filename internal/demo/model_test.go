@@ -22,17 +22,18 @@ import (
 type joinFamily struct {
 	family, metric, sel string
 	native              bool
+	steady              bool // its rate does not follow the desk's day (a replay, the feed)
 }
 
 func joinFamilies() []joinFamily {
 	fs := []joinFamily{
-		{requestFamily(ServiceGateway, endpointCancel), sdk.MetricRequestLatency, `{service="order-gateway", endpoint="cancel"}`, true},
-		{requestFamily(ServiceBacktester, endpointReplayDay), sdk.MetricRequestLatency, `{service="backtester", endpoint="replay-day"}`, true},
-		{requestFamily(ServiceMarketData, endpointBatch), sdk.MetricRequestLatency, `{service="market-data", endpoint="batch"}`, false},
-		{feedFamily, feedLatencyMetric, `{service="market-data"}`, false},
+		{requestFamily(ServiceGateway, endpointCancel), sdk.MetricRequestLatency, `{service="order-gateway", endpoint="cancel"}`, true, false},
+		{requestFamily(ServiceBacktester, endpointReplayDay), sdk.MetricRequestLatency, `{service="backtester", endpoint="replay-day"}`, true, true},
+		{requestFamily(ServiceMarketData, endpointBatch), sdk.MetricRequestLatency, `{service="market-data", endpoint="batch"}`, false, true},
+		{feedFamily, feedLatencyMetric, `{service="market-data"}`, false, true},
 	}
 	for _, svc := range []string{ServiceGateway, ServiceEngine, ServiceRisk, "strategy-momentum", "strategy-mean-reversion", "strategy-market-making"} {
-		fs = append(fs, joinFamily{orderFamily(svc), sdk.MetricOrderLatency, fmt.Sprintf(`{service=%q}`, svc), true})
+		fs = append(fs, joinFamily{orderFamily(svc), sdk.MetricOrderLatency, fmt.Sprintf(`{service=%q}`, svc), true, false})
 	}
 	return fs
 }
@@ -74,6 +75,10 @@ func TestHistoryJoinsTheLiveLatency(t *testing.T) {
 		return v[0].F
 	}
 	ratio := func(a, b float64) float64 { return math.Max(a/b, b/a) }
+	var hourLoad float64
+	for i := range 60 {
+		hourLoad += deskLoad(end.Add(-time.Duration(i)*time.Minute), end) / deskLoad(end, end) / 60
+	}
 	for _, f := range joinFamilies() {
 		lm, ok := live.latency[f.family].(*measured)
 		if !ok {
@@ -95,9 +100,17 @@ func TestHistoryJoinsTheLiveLatency(t *testing.T) {
 				t.Errorf("%s: mean %.3g s in the history's last hour, %.3g s live: %.2fx apart, want within 1.10x", f.family, h, l, ratio(h, l))
 			}
 		}
+		// The history's rate follows the desk's day (deskLoad), ending at the
+		// live rate: over its last hour it is the live rate times that hour's
+		// mean load over the load at its end (the clean-clone CI run at 06:50
+		// UTC, inside the 06:30-07:30 ramp: 2613/s beside 2992/s live, the
+		// hour's load 0.87 of the end's); a replay's and the feed's rates are steady.
 		n := live.observedRate(f.family)
+		if !f.steady {
+			n *= hourLoad
+		}
 		if h := one(fmt.Sprintf(`sum(rate(%s_count%s[1h]))`, f.metric, f.sel)); ratio(h, n) > 1.05 {
-			t.Errorf("%s: %.4g a second in the history's last hour, %.4g live: want within 5 %%", f.family, h, n)
+			t.Errorf("%s: %.4g a second in the history's last hour, %.4g expected from the live rate and the desk's day: want within 5 %%", f.family, h, n)
 		}
 	}
 	if g := one(`sum(increase(` + feedGapsMetric + `{service="market-data"}[1d]))`); g != 0 {
