@@ -120,6 +120,11 @@ type ExecConfig struct {
 	Runs    int               `yaml:"runs"`
 	Warmup  int               `yaml:"warmup"`
 	Timeout Duration          `yaml:"timeout"`
+	// IgnoreFailure keeps a run whose command exited non-zero (or timed
+	// out) a completed run, its exits counted as errors (hyperfine's
+	// --ignore-failure). By default such a run failed: Run.Error says how
+	// many exited how, and gmc_bench_run_failed is 1.
+	IgnoreFailure bool `yaml:"ignore_failure"`
 }
 
 // GoBenchConfig runs `go test -bench` in Dir, or reads File (existing output).

@@ -62,6 +62,10 @@ type ReportEntry struct {
 	Better    Direction `json:"better"`
 	Runs      int       `json:"runs"`
 	Failed    int       `json:"failed_runs"`
+	// LatestError is why the benchmark's latest run failed (Run.Error:
+	// an exec command's exit status and the end of its stderr, an
+	// unreachable target…); empty once a later run completed.
+	LatestError string `json:"latest_error,omitempty"`
 	// Verdict is the latest run's verdict (a Verdict… value: regression,
 	// worse, improvement, unchanged or none) and VerdictReason why there is
 	// none or what held a change back; "none" also for a run on a saturated
@@ -232,13 +236,6 @@ func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 			delete(skips, run.Benchmark)
 			stale[run.Benchmark] = k.Count
 		}
-		if run.Error != "" {
-			for _, e := range byName {
-				if e.Benchmark == run.Benchmark {
-					e.Failed++
-				}
-			}
-		}
 		for _, res := range run.Results {
 			e := byName[res.Name]
 			if e == nil {
@@ -260,7 +257,18 @@ func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 			e.Verdict, e.VerdictReason = "", ""
 			e.Verdict, e.VerdictReason = e.outcome()
 			e.LatestSkipped = ""
+			e.LatestError = ""
 			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
+		}
+		// After the results: a failed run may have some (an exec run's
+		// times), and its entries are then this run's.
+		if run.Error != "" {
+			for _, e := range byName {
+				if e.Benchmark == run.Benchmark {
+					e.Failed++
+					e.LatestError = run.Error
+				}
+			}
 		}
 	}
 	for _, e := range byName {
@@ -535,6 +543,9 @@ func (r *Report) Markdown() string {
 		}
 		if e.Failed > 0 {
 			status += fmt.Sprintf(" (%d failed runs)", e.Failed)
+		}
+		if e.LatestError != "" {
+			status += " (latest run FAILED: " + mdEscape(e.LatestError) + ")"
 		}
 		if e.LatestSkipped != "" && !e.Regressed {
 			status += " (then skipped: " + mdEscape(e.LatestSkipped) + ")"

@@ -31,7 +31,9 @@ th{background:#f4f4f4}.reg{color:#b00;font-weight:bold}.ok{color:#070}.worse{col
 <tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.Kind}}</td><td>{{.Latest}}</td><td>{{.Base}}</td><td>{{.Change}}</td><td>{{.Runs}}</td><td>
 {{- if eq .Verdict "regression"}}<span class="reg">{{.Status}}</span>{{else if eq .Verdict "unchanged" "improvement"}}<span class="ok">{{.Status}}</span>{{else if eq .Verdict "worse"}}<span class="worse">{{.Status}}</span>{{else}}<span class="none">{{.Status}}</span>{{end}}
 {{- if .SaturatedRuns}} ({{.SaturatedRuns}} runs on a saturated host){{end}}
-{{- if .Skipped}} (then skipped: {{.Skipped}}){{end}}</td></tr>
+{{- if .Skipped}} (then skipped: {{.Skipped}}){{end}}
+{{- if .Failed}} ({{.Failed}} failed runs){{end}}
+{{- if .LatestError}} <span class="reg">(latest run FAILED: {{.LatestError}})</span>{{end}}</td></tr>
 {{end -}}
 </table>
 {{range .Rows -}}
@@ -68,7 +70,8 @@ type (
 		Anchor, Name, Kind, Latest, Base, Change string
 		Runs                                     int
 		Verdict, Status, Skipped                 string
-		SaturatedRuns                            int
+		SaturatedRuns, Failed                    int
+		LatestError                              string
 		Details                                  []string
 		Plot                                     htmlPlot
 	}
@@ -113,7 +116,7 @@ func (r *Report) HTML() string {
 		page.Rows = append(page.Rows, htmlRow{
 			Anchor: anchor(e.Name), Name: e.Name, Kind: e.Kind, Latest: medianCI(e.Latest.Summary, e.Unit), Base: base,
 			Change: verdict(e.Latest.Comparison), Verdict: v, Status: e.status(), Runs: e.Runs,
-			SaturatedRuns: e.Untrustworthy, Skipped: skipped, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
+			SaturatedRuns: e.Untrustworthy, Skipped: skipped, Failed: e.Failed, LatestError: e.LatestError, Details: detailLines(&e.Latest), Plot: trendPlot(e, r.From, r.To),
 		})
 	}
 	var b strings.Builder

@@ -137,10 +137,17 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 		}
 		run.Error = runErr.Error()
 	}
-	if run.Untrustworthy != "" {
+	switch {
+	case run.Error != "":
+		// A failed run's figures (an exec run's times, its command
+		// exiting non-zero) are no measure of the benchmark: no verdict,
+		// and usable keeps them out of later baselines.
+	case run.Untrustworthy != "":
 		log.Warn("benchmark run not compared", "reason", run.Untrustworthy)
-	} else if err := r.compare(run); err != nil {
-		log.Warn("baseline comparison failed", "err", err)
+	default:
+		if err := r.compare(run); err != nil {
+			log.Warn("baseline comparison failed", "err", err)
+		}
 	}
 	var errs []error
 	if runErr != nil {
@@ -187,7 +194,13 @@ func (r *Runner) measure(ctx context.Context, b Benchmark) ([]Result, error) {
 	case KindHTTP:
 		return one(runHTTP(ctx, b.Name, b.HTTP, progress))
 	case KindExec:
-		return one(runExec(ctx, b.Name, b.Exec, progress))
+		// A run whose command exited non-zero failed, but its times are
+		// kept: the report shows the figures beside the failure.
+		res, err := runExec(ctx, b.Name, b.Exec, progress)
+		if err != nil && res.Name == "" {
+			return nil, err
+		}
+		return []Result{res}, err
 	case KindGoBench:
 		return runGoBench(ctx, b.Name, b.GoBench, progress)
 	case KindSQL:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -321,15 +322,124 @@ func TestExecKind(t *testing.T) {
 	if !res.Summary.HasCI() {
 		t.Errorf("6 runs should give a CI: %+v", res.Summary)
 	}
-	fail := &ExecConfig{Command: []string{"false"}, Runs: 2}
+	fail := &ExecConfig{Command: []string{"false"}, Runs: 2, IgnoreFailure: true}
 	fail.Normalise()
 	if res, err := runExec(context.Background(), "f", fail, nil); err != nil || res.Exec.Failed != 2 || res.Errors != 2 {
-		t.Errorf("failing command: %+v %v", res.Exec, err)
+		t.Errorf("failing command, ignore_failure: %+v %v", res.Exec, err)
 	}
 	missing := &ExecConfig{Command: []string{"/nonexistent/cmd"}, Runs: 1}
 	missing.Normalise()
 	if _, err := runExec(context.Background(), "m", missing, nil); err == nil {
 		t.Error("a missing binary must fail the run")
+	}
+}
+
+// TestExecNonZeroExitFailsTheRun: an exec benchmark whose command exited
+// non-zero was a completed run (its exits only counted in Exec.Failed and
+// Errors), so gmc_bench_run_failed stayed 0 and BenchmarkRunFailed never
+// fired for it (t-dur8). Now it fails the run: Run.Error names the exit
+// status and the end of the command's stderr, the series is 1, the run's
+// times are kept but get no verdict, and the weekly report's entry says
+// why the latest run failed until a later run succeeds. ignore_failure
+// keeps the old reading.
+func TestExecNonZeroExitFailsTheRun(t *testing.T) {
+	a, err := OpenArchive(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &memRecorder{}
+	clk := newClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	script := filepath.Join(t.TempDir(), "bench.sh")
+	write := func(body string) {
+		if err := os.WriteFile(script, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nightly := Benchmark{Name: "nightly", Kind: KindExec, Exec: &ExecConfig{Command: []string{script}, Runs: 3, Warmup: 1}}
+	lenient := Benchmark{Name: "lenient", Kind: KindExec, Exec: &ExecConfig{Command: []string{script}, Runs: 3, IgnoreFailure: true}}
+	r, err := NewRunner(Options{Config: normalised(Config{Suite: []Benchmark{nightly, lenient}}), Archive: a, Recorder: rec, Now: clk.now, HostLoad: idleHost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := func(run *Run) float64 {
+		for _, s := range Series(run) {
+			if s.Labels.Get("__name__") == "gmc_bench_run_failed" {
+				return s.V
+			}
+		}
+		t.Fatalf("run %s wrote no gmc_bench_run_failed", run.ID)
+		return -1
+	}
+
+	// Two runs succeed (a baseline for the comparison), then the command
+	// fails (exit 3, a message on stderr) in every run.
+	write("exit 0")
+	for range 2 {
+		if _, err := r.Run(context.Background(), nightly); err != nil {
+			t.Fatal(err)
+		}
+		clk.add(time.Hour)
+	}
+	write("echo 'connection refused: 127.0.0.1:5432' >&2; exit 3")
+	run, err := r.Run(context.Background(), nightly)
+	if err == nil || run == nil {
+		t.Fatalf("a command exiting 3 in every run: err %v, run %+v; want a failed run", err, run)
+	}
+	want := fmt.Sprintf("%q failed in 4 of 4 runs (1 warmup, 3 measured); first in warmup run 1: exit status 3, stderr: connection refused: 127.0.0.1:5432", script)
+	if run.Error != want {
+		t.Errorf("run.Error\n %q\nwant\n %q", run.Error, want)
+	}
+	if v := failed(run); v != 1 {
+		t.Errorf("gmc_bench_run_failed %v, want 1", v)
+	}
+	if len(run.Results) != 1 || run.Results[0].Exec.Failed != 3 || run.Results[0].Errors != 3 || len(run.Results[0].Samples) != 3 {
+		t.Errorf("the failed run's times: %+v, want 3 runs kept, 3 failed", run.Results)
+	} else if c := run.Results[0].Comparison; c != nil {
+		t.Errorf("a failed run was compared with its baseline: %+v", c)
+	}
+
+	// ignore_failure: the same exits counted, the run did not fail.
+	lrun, err := r.Run(context.Background(), lenient)
+	if err != nil || lrun.Error != "" || failed(lrun) != 0 || lrun.Results[0].Errors != 3 {
+		t.Errorf("ignore_failure: err %v, run %+v", err, lrun)
+	}
+
+	// The report says why the latest run failed, in every format.
+	clk.add(time.Hour)
+	rep, err := BuildReport(a, clk.now(), clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(rep *Report) ReportEntry {
+		for _, e := range rep.Entries {
+			if e.Benchmark == "nightly" {
+				return e
+			}
+		}
+		t.Fatalf("no nightly entry in %+v", rep.Entries)
+		return ReportEntry{}
+	}
+	if e := entry(rep); e.Failed != 1 || e.LatestError != want || e.Runs != 3 {
+		t.Errorf("report entry: failed %d, latest_error %q, runs %d; want 1, the run's error, 3", e.Failed, e.LatestError, e.Runs)
+	}
+	for format, doc := range map[string]string{"md": rep.Markdown(), "html": rep.HTML()} {
+		if !strings.Contains(doc, "latest run FAILED") || !strings.Contains(doc, "exit status 3, stderr: connection refused") {
+			t.Errorf("%s report does not say why the latest run failed", format)
+		}
+	}
+
+	// A later run that succeeds clears it; the count stays.
+	write("exit 0")
+	run, err = r.Run(context.Background(), nightly)
+	if err != nil || run.Error != "" || failed(run) != 0 {
+		t.Fatalf("after the command was fixed: err %v, run %+v", err, run)
+	}
+	rep, err = BuildReport(a, clk.now(), clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(rep); e.Failed != 1 || e.LatestError != "" {
+		t.Errorf("after a run succeeded: failed %d, latest_error %q; want 1, none", e.Failed, e.LatestError)
 	}
 }
 

@@ -105,3 +105,40 @@ func TestBrowserBenchmarkStandingRegression(t *testing.T) {
 	}
 	screenshot(t, ctx, artifacts(t), "benchmarks-standing-regression")
 }
+
+// TestBrowserBenchmarkRunFailed: an exec benchmark whose command exited
+// non-zero counted only errors, and a failed run's reason was nowhere on
+// the page (only "(1 failed)" beside its runs). The row now says "run
+// failed" in red, as the BenchmarkRunFailed alert, with why under it.
+func TestBrowserBenchmarkRunFailed(t *testing.T) {
+	ctx := browser(t)
+	now := time.Now()
+	const why = `"/opt/bench/nightly.sh" failed in 4 of 4 runs (1 warmup, 3 measured); first in warmup run 1: exit status 3, stderr: connection refused: 127.0.0.1:5432`
+	report := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		walls := []float64{0.21, 0.22, 0.2}
+		res := bench.Result{Name: "nightly", Unit: "s", Better: bench.LowerIsBetter, Samples: walls, Summary: bench.Summarize(walls),
+			Requests: 3, Errors: 3, Exec: &bench.ExecFigures{Runs: 3, Failed: 3, Wall: bench.Describe(walls)}}
+		at := now.Add(-10 * time.Minute)
+		runs := []*bench.Run{{ID: "nightly-1", Benchmark: "nightly", Kind: "exec", Start: at, End: at.Add(time.Second), Results: []bench.Result{res}, Error: why}}
+		from, _ := bench.WeekBounds(now)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(bench.NewReport(runs, from, now))
+	})
+	st := startStack(t, 1, false, withHandler("GET /benchmark/report", report))
+	load(t, ctx, st.URL+"/#/benchmarks?range=1h")
+	sel := `document.querySelector('tr[data-benchmark="nightly"] [data-col="verdict"]')`
+	if err := poll(ctx, 20*time.Second, `!!`+sel); err != nil {
+		t.Fatal(err)
+	}
+	pillText, pillCls := eval[string](t, ctx, sel+`.querySelector('.pill').textContent`), eval[string](t, ctx, sel+`.querySelector('.pill').className`)
+	if pillText != "run failed" || !strings.Contains(pillCls, "pill-down") {
+		t.Errorf("nightly verdict %q (class %q), want a red 'run failed'", pillText, pillCls)
+	}
+	if note := eval[string](t, ctx, `(`+sel+`.querySelector('[data-error]') || {}).textContent || ''`); note != why {
+		t.Errorf("note under the pill %q, want the run's error %q", note, why)
+	}
+	if runs := eval[string](t, ctx, `document.querySelector('tr[data-benchmark="nightly"] td:nth-child(7)').textContent`); runs != "1 (1 failed)" {
+		t.Errorf("runs cell %q, want 1 (1 failed)", runs)
+	}
+	screenshot(t, ctx, artifacts(t), "benchmarks-run-failed")
+}

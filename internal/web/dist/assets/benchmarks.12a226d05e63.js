@@ -93,6 +93,10 @@ function verdict(e) {
     const why = e.latest_skipped ? `then skipped: ${e.latest_skipped}` : e.latest_untrustworthy ? `not compared: ${e.latest_untrustworthy}` : outcome(e).why;
     return [titled(pill('down', 'regression'), `${since}${why ? ` (${why})` : ''}`), h('div', {class: 'muted small', 'data-standing': ''}, since)];
   }
+  // The latest run failed (an exec command exited non-zero, a target was
+  // unreachable): red, as the BenchmarkRunFailed alert, with why under the
+  // pill (wrapping: a command's stderr can be long).
+  if (e.latest_error) return [titled(pill('down', 'run failed'), e.latest_error), h('div', {class: 'cell-note hold-note', 'data-error': ''}, e.latest_error)];
   if (e.latest_skipped) return titled(pill('stale', 'skipped'), e.latest_skipped);
   if (e.latest_untrustworthy) return titled(pill('stale', 'not compared'), e.latest_untrustworthy);
   const {v, why} = outcome(e);
