@@ -126,7 +126,8 @@ export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
   const rw = Math.max(4 * step, 30);
   // tw: the tail's rate window (see queryRange).
-  const base = {step, rw: rw + 's', tw: Math.min(rw, TAIL_WINDOW) + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
+  const tw = Math.min(rw, TAIL_WINDOW);
+  const base = {step, rw: rw + 's', tw: tw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
   // A grid range (Live) ends at the last step boundary: at most a step ago.
   if (range.grid && range.end == null) {
     const end = Math.floor(now / step) * step;
@@ -138,22 +139,48 @@ export function span(range, now = Date.now() / 1000) {
   // but the newest of them again, and one more point, the tail, is now.
   const end = Math.round(now * 1000) / 1000;
   const gend = Math.floor(end / step) * step;
-  return {...base, start: gend - range.seconds, end, gend: gend < end ? gend : null};
+  const w = {...base, start: gend - range.seconds, end, gend: gend < end ? gend : null};
+  // The bridge: where the tail's window (a minute) is shorter than the
+  // points' and does not reach back to the last step, one more point at
+  // the tail's window's start (now − tw), over the time since the last
+  // step (at least tw, as the tail: rate() needs two samples; within
+  // tw of the last step it overlaps that step's window). Without
+  // it the newest data between the last step and a minute ago was on no
+  // point: at 7d up to 32.6 min, at 30d 2.4 h (an error burst 20 minutes
+  // old read max 0.001 %, t-user8 #4).
+  const bt = Math.round((end - tw) * 1000) / 1000;
+  if (w.gend != null && tw < rw && bt - gend >= BRIDGE_MIN) {
+    w.bridge = bt;
+    w.bw = Math.round(Math.max(bt - gend, tw) * 1000) + 'ms';
+  }
+  return w;
 }
 
 /**
+ * BRIDGE_MIN (s) is the least time between the last step and the tail's
+ * window that gets a bridge point (span): less is within a sample
+ * interval of the tail's window.
+ */
+export const BRIDGE_MIN = 1;
+
+/**
  * grid lists the times of a window's points: start, start + step, … up to
- * its last step boundary, then its tail (now) when it has one; index maps a
- * point's time to its place.
+ * its last step boundary, then its bridge (now − tw) and tail (now) when
+ * it has them; index maps a point's time to its place (the tail's is gmc's
+ * now, the bridge's its own time to the millisecond).
  */
 export function grid(w) {
   const g = w.gend != null ? w.gend : w.end;
   const n = Math.floor((g - w.start) / w.step + 1e-9) + 1;
   const tail = w.gend != null;
-  const xs = new Array(n + (tail ? 1 : 0));
+  const bridge = tail && w.bridge != null;
+  const xs = new Array(n + (bridge ? 1 : 0) + (tail ? 1 : 0));
   for (let i = 0; i < n; i++) xs[i] = w.start + i * w.step;
-  if (tail) xs[n] = w.end;
-  return {xs, n: xs.length, index: (t) => (tail && t > g + 1e-3 ? n : Math.round((t - w.start) / w.step))};
+  if (bridge) xs[n] = w.bridge;
+  if (tail) xs[xs.length - 1] = w.end;
+  const lastAt = xs.length - 1;
+  const index = (t) => (bridge && Math.abs(t - w.bridge) < 1e-3 ? n : tail && t > g + 1e-3 ? lastAt : Math.round((t - w.start) / w.step));
+  return {xs, n: xs.length, index};
 }
 
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
@@ -169,24 +196,38 @@ export const KPI_WINDOW = '1m';
 export const TAIL_WINDOW = 60;
 
 /**
- * windows are the rate windows of a chart's points and of its newest one
- * (the legend's "last"): the tail's is shorter on long ranges. same: an
- * expression whose tail keeps the points' window (increase(): a count
- * per window).
+ * windows are the rate windows of a chart's points, of its newest one
+ * (the legend's "last": the tail's is shorter on long ranges) and of its
+ * bridge (the point a tail's window before it, over the time since the
+ * last step; null when there is none). same: an expression whose tail
+ * and bridge keep the points' window (increase(): a count per window).
  */
 export function windows(w, same = false) {
-  return {points: w.rw, last: w.gend != null && !same ? w.tw : w.rw};
+  return {points: w.rw, last: w.gend != null && !same ? w.tw : w.rw, bridge: w.gend != null && w.bridge != null && !same ? w.bw : null};
+}
+
+/**
+ * shortened tells whether an expression's tail and bridge are read over
+ * their own windows: it has range selectors over the points' window and
+ * is not a count per window (increase(): over a shorter window it would
+ * be a smaller count, not a newer one).
+ */
+function shortened(expr, w) {
+  return !!w.tw && w.tw !== w.rw && !expr.includes('increase(') && expr.includes(`[${w.rw}]`);
 }
 
 /**
  * tailExpr is an expression of the grid's points for the tail: its range
  * selectors over the points' window ([8064s]) over the tail's instead.
- * Counts per window (increase) keep theirs: over a shorter window they
- * would be a smaller count, not a newer one.
+ * Counts per window (increase) keep theirs.
  */
 export function tailExpr(expr, w) {
-  if (!w.tw || w.tw === w.rw || expr.includes('increase(')) return expr;
-  return expr.split(`[${w.rw}]`).join(`[${w.tw}]`);
+  return shortened(expr, w) ? expr.split(`[${w.rw}]`).join(`[${w.tw}]`) : expr;
+}
+
+/** bridgeExpr is an expression of the grid's points for the bridge: over the bridge's window (span), as tailExpr. */
+export function bridgeExpr(expr, w) {
+  return w.bridge != null && shortened(expr, w) ? expr.split(`[${w.rw}]`).join(`[${w.bw}]`) : expr;
 }
 
 /** query runs an instant PromQL query; returns data.result. */
@@ -212,14 +253,20 @@ export function queryRange(expr, w, signal) {
   const lead = w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
   const from = w.start - lead * w.step;
   if (w.gend == null) return fetchRange(e, {start: from, end: w.end, step: w.step}, signal).then((m) => markPartial(m, w, lead));
-  // The steps on the grid, and the tail: the same expression now (beside
-  // the page's other instant queries; its lookback, for an expression
-  // that takes one, is the time since the last step), its rates over the
-  // tail's window (tailExpr).
+  // The steps on the grid; the bridge (now − tw: the time since the last
+  // step, see span) and the tail (now, beside the page's other instant
+  // queries), their rates over their own windows (bridgeExpr, tailExpr).
+  // An expression that takes a lookback gets, for each, the time since
+  // the point before it: one sparse sample (a benchmark run) is on one point.
+  // Every expression gets the bridge, so the lines of a chart (and the
+  // gauges beside the rates) have a point there, not a gap.
+  const lb = (a, z) => Math.max(1, Math.round((z - a) * 1000)) + 'ms';
+  const b = w.bridge != null;
   return Promise.all([
     fetchRange(e, {start: from, end: w.gend, step: w.step}, signal),
-    query(tailExpr(at(Math.max(1, Math.round((w.end - w.gend) * 1000)) + 'ms'), w), null, signal),
-  ]).then(([m, v]) => markPartial(withTail(m, v), w, lead));
+    b ? query(bridgeExpr(at(lb(w.gend, w.bridge)), w), w.bridge, signal) : [],
+    query(tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w), null, signal),
+  ]).then(([m, bv, v]) => markPartial(withTail(withTail(m, bv), v), w, lead));
 }
 
 /**
@@ -242,6 +289,9 @@ export function markPartial(matrix, w, lead) {
   const rw = parseFloat(w.rw);
   const g = w.gend != null ? w.gend : Infinity;
   const from = w.start - 1e-6;
+  // The bridge's time and window (s), when the window has one (span).
+  const bt = w.gend != null && w.bridge != null ? w.bridge : null;
+  const bw = bt != null ? parseFloat(w.bw) / 1000 : 0;
   const out = [];
   for (const s of matrix) {
     const partial = new Set();
@@ -250,15 +300,23 @@ export function markPartial(matrix, w, lead) {
     let prev = null;
     for (const p of s.values || []) {
       const t = Number(p[0]);
-      // The tail is less than a step after the last step.
+      const before = prev;
+      // The bridge and the tail are less than a step after the last step.
       if (prev == null || t - prev > w.step * 1.5) run = t;
       prev = t;
       if (t < from) continue;
-      // The tail (now, over w.tw: a minute) is never called partial: its
-      // steps are too far apart to tell (at 7d a series begun 15 minutes
-      // ago has no step before its tail), and the tiles read the same
-      // window.
-      if (t <= g + 1e-3 && run > t - rw + 1e-6) partial.add(t);
+      // The bridge is whole when its series had a value at the last step
+      // (its data began before the bridge's window, which starts there)
+      // in a run of steps begun a window before it.
+      if (bt != null && Math.abs(t - bt) < 1e-3) {
+        if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) partial.add(t);
+      } else if (t <= g + 1e-3 && run > t - rw + 1e-6) {
+        // The tail (now, over w.tw: a minute) is never called partial: its
+        // steps are too far apart to tell (at 7d a series begun 15 minutes
+        // ago has no step before its tail), and the tiles read the same
+        // window.
+        partial.add(t);
+      }
       values.push(p);
     }
     const histograms = s.histograms ? s.histograms.filter((p) => Number(p[0]) >= from) : null;

@@ -379,16 +379,21 @@ export class LineChart extends Lazy {
           : h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
         h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
     });
-    // window: a string (every point over it) or {points, last} (api.windows).
+    // window: a string (every point over it) or {points, last, bridge} (api.windows).
     const win = this.window == null ? null : typeof this.window === 'string' ? {points: this.window, last: this.window} : this.window;
     const same = win && dur(win.last) === dur(win.points);
+    // The bridge: the point a tail's window before the last, over the
+    // time since the last step (api.span).
+    const bridge = win && win.bridge ? `the one ${dur(win.last)} before the last over ${dur(win.bridge)}` : '';
     const lastTh = win
       ? h('th', {'data-window': win.last, title: same ? `the newest point, over the ${dur(win.last)} before it (each point is over the ${dur(win.points)} before it)`
-        : `the newest point (now), over the ${dur(win.last)} before it; the other points, min and max are each over the ${dur(win.points)} before them`}, `last, over ${dur(win.last)}`)
+        : `the newest point (now), over the ${dur(win.last)} before it; the other points, min and max are each over the ${dur(win.points)} before them` +
+          (bridge ? `, but ${bridge} (the time since the last step, ${dur(win.last)} at least)` : '')}, `last, over ${dur(win.last)}`)
       : h('th', {}, 'last');
     // Points over a longer window than the last say so under the legend.
     // (The header says the last's window.)
-    const caption = win && !same ? h('caption', {'data-points-window': win.points, style: {textAlign: 'left'}}, `each point over ${dur(win.points)}`) : null;
+    const caption = win && !same ? h('caption', {'data-points-window': win.points, 'data-bridge-window': win.bridge || null, style: {textAlign: 'left'}},
+      `each point over ${dur(win.points)}` + (bridge ? `; ${bridge}` : '')) : null;
     // Points over partial windows are said under the rows.
     const np = partial.reduce((a, s) => a + s.partialPoints, 0);
     const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np)},

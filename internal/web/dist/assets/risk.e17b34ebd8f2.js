@@ -168,7 +168,8 @@ export async function sumPeak(q, extra, w, res, signal, budget = 4) {
     const [u, i] = order[k];
     if (best != null && u <= best + 1e-9 * Math.abs(best)) break;
     // One raw series in the step, or its peak read every FINE second.
-    const span = i === tailAt ? Math.max(1, Math.round(w.end - w.gend)) : w.step;
+    // The bridge and the tail (api.span): since the point before.
+    const span = w.gend != null && H.xs[i] > w.gend + 1e-3 ? Math.max(1, Math.round(H.xs[i] - H.xs[i - 1])) : w.step;
     budget--;
     const r = await query(q.stepPeak('', span, FINE, extra), i === tailAt ? null : H.xs[i], signal);
     const v = r.length ? parseFloat(r[0].value[1]) : null;
