@@ -76,7 +76,7 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 	}
 	s.onClose("alert history", s.history.Close)
 	s.rules, err = rules.New(rules.Options{
-		Appendable:   s.late.Wrap(s.store),
+		Appendable:   s.tiers.Watch(s.late.Wrap(s.store)),
 		Queryable:    s.queryable,
 		Engine:       engine,
 		Logger:       s.logger.With("component", "rules"),
@@ -214,7 +214,7 @@ func (s *Server) buildBenchmarks() error {
 		Config:   s.opts.Config.Benchmarks,
 		Archive:  archive,
 		Registry: s.opts.Benchmarks,
-		Recorder: &bench.StorageRecorder{Appendable: s.late.Wrap(s.store)},
+		Recorder: &bench.StorageRecorder{Appendable: s.tiers.Watch(s.late.Wrap(s.store))},
 		Logger:   s.logger.With("component", "bench"),
 		Now:      s.opts.Now,
 	})

@@ -184,6 +184,9 @@ func New(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.onClose("", s.tiers.Close) // its errors name the tier
+	// Every write path marks the tiers whose job has read a bucket it
+	// writes a sample into (see tier.Set.Watch).
+	appendable = s.tiers.Watch(appendable)
 	queryable := s.queryable
 	// Listen first: the alerting parts link back to the real address.
 	s.listener, err = net.Listen("tcp", cfg.Server.ListenAddress)

@@ -10,8 +10,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -185,6 +187,53 @@ func (s *TSDB) AppendableFrom(w int64) int64 {
 		return mv
 	}
 	return math.MinInt64
+}
+
+// FlushHead writes everything the head holds into blocks now — its
+// out-of-order samples, then its in-order ones up to its newest — and
+// empties it. Afterwards a Delete over any time before the head's newest
+// sample tombstones only blocks, never the head. A tombstone in the head
+// is unsafe for data that is rewritten: it hides every sample in its
+// range, also one appended after it; the head's Delete covers a series
+// only over its in-order chunks (a series whose samples there are all
+// out-of-order gets none); and the out-of-order head is written to blocks
+// without the head's tombstones, so what they hid comes back. A block's
+// tombstones hide only that block's samples and are applied when it is
+// compacted. The head takes samples again at once, in order after its
+// newest, out of order within the window before it.
+func (s *TSDB) FlushHead(ctx context.Context) error {
+	if err := s.db.CompactOOOHead(ctx); err != nil {
+		return fmt.Errorf("write the out-of-order head: %w", err)
+	}
+	h := s.db.Head()
+	mint, maxt := h.MinTime(), h.MaxTime()
+	if maxt == math.MinInt64 || mint > maxt || h.NumSeries() == 0 {
+		return nil
+	}
+	if err := s.db.CompactHead(tsdb.NewRangeHead(h, mint, maxt)); err != nil {
+		return fmt.Errorf("write the head: %w", err)
+	}
+	return nil
+}
+
+// CleanTombstones rewrites every block that has tombstones without the
+// samples they hide, and loads the new blocks and any other block written
+// into the directory. Tombstones inside a block's series are unsafe to
+// keep: a query whose range ends before one, of a series whose chunk runs
+// past the range on both sides, panics in the TSDB ("index out of range"
+// in tombstones.Intervals.Add, which indexes past the intervals when it
+// adds the range's back trim after a tombstone: v0.316.0).
+func (s *TSDB) CleanTombstones() error { return s.db.CleanTombstones() }
+
+// BlockLoaded says whether the TSDB reads the block id: loaded as it is,
+// or compacted into a loaded one.
+func (s *TSDB) BlockLoaded(id ulid.ULID) bool {
+	for _, b := range s.db.Blocks() {
+		if slices.Contains(b.Meta().Compaction.Sources, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Compact writes what the head holds beyond its compactable range into

@@ -85,7 +85,7 @@ func BenchmarkLastBucketLookup(b *testing.B) {
 			to := set.opts.Now().UnixMilli()
 			b.ResetTimer()
 			for range b.N {
-				ss, err := q.onTheFly(context.Background(), tr, AggCounter, wm, to, ms)
+				ss, err := q.onTheFly(context.Background(), tr, AggCounter, wm, to, true, ms)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -58,6 +58,12 @@ func TestLateSamplesAreCounted(t *testing.T) {
 		if st.LateMissed != n {
 			t.Errorf("tier %s: %d late samples missed, want %d", tr.Name(), st.LateMissed, n)
 		}
+		// Written straight into the raw store, past the watch every gmc
+		// write path goes through: the audit marks the tier late from
+		// where it found them, for the job to re-aggregate.
+		if st.LateFrom == 0 || st.LateFrom > float64(t0.Add(3*time.Hour+40*time.Minute).Unix()) {
+			t.Errorf("tier %s: the audit marked it late from %v, want at or before the first late sample", tr.Name(), time.Unix(int64(st.LateFrom), 0).UTC())
+		}
 		through := time.Unix(int64(st.LateAudited), 0)
 		if want := floorTo(f.now.Add(-30*time.Minute).UnixMilli(), tr.res); through.UnixMilli() != want {
 			t.Errorf("tier %s: audited through %v, want LateWindow behind now, %v", tr.Name(), through.UTC(), time.UnixMilli(want).UTC())

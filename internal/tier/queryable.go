@@ -217,7 +217,7 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 		} else if hints.Step == 0 || !aligned || t.res*5 > q.lookback {
 			continue
 		}
-		if wm := t.Watermark(); wm < 0 || hints.End-wm > maxLag {
+		if wm := t.ReadableUntil(); wm < 0 || hints.End-wm > maxLag {
 			continue
 		}
 		return t, agg
@@ -226,11 +226,19 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 }
 
 // Select implements storage.Querier: the selector reads the tier Choose
-// picks, up to that tier's watermark, and the raw samples after it
-// aggregated on the fly into the same buckets; or raw samples.
+// picks, up to that tier's watermark (or its late mark before it: see
+// Tier.ReadableUntil), and the raw samples after it aggregated on the fly
+// into the same buckets; or raw samples.
 func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	force, ms := takeTier(ms)
 	t, agg := q.q.Choose(hints, force)
+	if t != nil {
+		t.rw.RLock()
+		defer t.rw.RUnlock()
+		if t.rewriting {
+			t = nil // the job is rewriting its late span: read raw data
+		}
+	}
 	if t == nil {
 		raw, err := q.rawQuerier()
 		if err != nil {
@@ -238,7 +246,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 		return raw.Select(ctx, sortSeries, hints, ms...)
 	}
-	wm := t.Watermark()
+	wm := t.ReadableUntil()
 	start, end := q.mint, q.maxt
 	if hints != nil {
 		start, end = hints.Start, hints.End
@@ -263,7 +271,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		sets = append(sets, &dropAggSet{SeriesSet: tq.Select(ctx, true, &th, tms...)})
 	}
 	if end > wm {
-		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, ms)
+		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, start <= wm, ms)
 		if err != nil {
 			return storage.ErrSeriesSet(err)
 		}
@@ -332,12 +340,14 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 }
 
 // onTheFly aggregates the raw samples in (from, to] into t's buckets, the
-// partial last bucket stamped with its last sample's time.
-func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, ms []*labels.Matcher) (storage.SeriesSet, error) {
+// partial last bucket stamped with its last sample's time; fromTier says
+// that from is where the tier's part of the read ends (its counter
+// aggregate there primes the counters').
+func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, fromTier bool, ms []*labels.Matcher) (storage.SeriesSet, error) {
 	var primes map[uint64]float64
 	var primesH map[uint64]*histogram.FloatHistogram
 	var before *lastBuckets
-	if agg == AggCounter && from == t.Watermark() {
+	if agg == AggCounter && fromTier {
 		before = &lastBuckets{t: t, at: from}
 		defer before.close()
 		var err error

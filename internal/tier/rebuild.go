@@ -93,8 +93,8 @@ func (s *Set) rebuild(ctx context.Context, t *Tier) (*Tier, error) {
 	nt := &Tier{Level: t.Level, res: t.res, block: t.block, dir: staging}
 	if wm >= 0 {
 		// The job goes on from the watermark; the late-sample audit's
-		// counts go on too.
-		if err := nt.save(wm, t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load()); err != nil {
+		// counts and the late mark go on too.
+		if err := nt.save(wm, t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load(), t.lateFrom.Load()); err != nil {
 			return t, err
 		}
 	}

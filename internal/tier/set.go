@@ -45,18 +45,19 @@ type Options struct {
 	Now func() time.Time
 	// Settle is how far behind now the job stays, so late samples (several
 	// senders, a retry) are in the raw data before their bucket is
-	// aggregated; default 2m. Later samples reach queries through the raw
-	// part of a tiered read only until the watermark passes them.
+	// aggregated; default 2m. Later samples mark the tier late (Watch):
+	// readers read the raw data from their bucket on until the job has
+	// re-aggregated it (reaggregate.go).
 	Settle time.Duration
 	// Interval between the job's rounds; default 15s.
 	Interval time.Duration
 	// LateWindow is how long after a bucket's end raw samples may still
 	// arrive for it (default 3h: the raw store's out-of-order window, 1h by
 	// default, and its head's 2h chunk range, within which a series silent
-	// for a while takes old samples in order). The job never goes back: a
-	// sample that arrives after the watermark passed its bucket is not in
-	// the tier. Once a bucket is LateWindow old the audit counts such
-	// samples (Stats.LateMissed).
+	// for a while takes old samples in order). A sample that arrives after
+	// the watermark passed its bucket marks the tier late through Watch;
+	// once a bucket is LateWindow old the audit counts the samples no mark
+	// covered (Stats.LateMissed) and marks them (reaggregate.go).
 	LateWindow time.Duration
 	// BlockDuration is the least span of a tier TSDB's blocks, the head's
 	// before it is cut (default and at least: 120 buckets, and 2h). Tests
@@ -217,6 +218,11 @@ func (s *Set) Run(ctx context.Context) error {
 	var lastSweep time.Time
 	for {
 		for _, t := range s.tiers {
+			// Late samples first: the batches after it prime their
+			// counters from the tier at the watermark.
+			if err := s.reaggregateDue(ctx, t); err != nil && ctx.Err() == nil {
+				s.opts.Logger.Error("re-aggregate late samples", "tier", t.Name(), "err", err)
+			}
 			// Catch up in bounded batches, yielding to ctx between them.
 			for range 1000 {
 				advanced, err := s.Step(ctx, t)
@@ -288,7 +294,10 @@ func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
 		return false, nil
 	}
 	to := min(wm+t.batchSpan(), cutoff)
-	n, err := s.downsample(ctx, t, wm, to)
+	// Before the raw data is read: a sample committed after its series was
+	// read is then marked late (Set.Watch).
+	t.reading.Store(max(t.reading.Load(), to))
+	n, err := s.downsample(ctx, t, wm, to, t.db, commitEvery)
 	if err != nil {
 		return false, fmt.Errorf("tier %s, (%s, %s]: %w", t.Name(), time.UnixMilli(wm).UTC().Format(time.RFC3339), time.UnixMilli(to).UTC().Format(time.RFC3339), err)
 	}
@@ -323,8 +332,10 @@ func (t *Tier) batchSpan() int64 {
 	return max(t.res, min(maxBatchBuckets*t.res, oooWindow.Milliseconds()/t.res*t.res))
 }
 
-// downsample writes the aggregates of the raw samples in (from, to] into t.
-func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, error) {
+// downsample writes the aggregates of the raw samples in (from, to] into t
+// through dst's appenders, committing every commitEvery samples (never in
+// between with 0). The counter aggregates go on from t's at from.
+func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst storage.AppendableV2, commitEvery int) (int, error) {
 	primes, primesH, err := t.counterValues(ctx, from)
 	if err != nil {
 		return 0, err
@@ -337,7 +348,7 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: to}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	before := &lastBuckets{t: t, at: from}
 	defer before.close()
-	app := t.db.AppenderV2(ctx)
+	app := dst.AppenderV2(ctx)
 	n, pending := 0, 0
 	lsets := make([]labels.Labels, len(aggs))
 	refs := make([]storage.SeriesRef, len(aggs))
@@ -390,12 +401,12 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64) (int, err
 			app.Rollback()
 			return n, fmt.Errorf("append aggregates of %s: %w", base, appendErr)
 		}
-		if n-pending >= commitEvery {
+		if commitEvery > 0 && n-pending >= commitEvery {
 			if err := app.Commit(); err != nil {
 				return n, fmt.Errorf("commit: %w", err)
 			}
 			pending = n
-			app = t.db.AppenderV2(ctx)
+			app = dst.AppenderV2(ctx)
 			for i := range refs {
 				refs[i] = 0
 			}
@@ -654,7 +665,11 @@ func floorTo(ms, res int64) int64 {
 // the counts and how far they reach are kept with the watermark, so a
 // restart goes on where the audit was), the raw samples that are not
 // staleness markers less the tier's count aggregate, per series. Native
-// histograms are not counted (the tier keeps no count of them).
+// histograms are not counted (the tier keeps no count of them). The job
+// re-aggregates marked buckets before the audit reaches them, so what it
+// finds is what no write path marked (a write straight into the TSDB, a
+// mark a crash lost): it marks the tier late from the audited span's
+// start, for the job to re-aggregate.
 func (s *Set) audit(ctx context.Context, t *Tier) error {
 	hi := min(floorTo(s.opts.Now().Add(-s.opts.LateWindow).UnixMilli(), t.res), t.Watermark())
 	lo := t.audited.Load()
@@ -716,6 +731,12 @@ func (s *Set) audit(ctx context.Context, t *Tier) error {
 	}
 	if err := rs.Err(); err != nil {
 		return fmt.Errorf("read raw series: %w", err)
+	}
+	if missed > 0 {
+		// Samples no write path marked: the job re-aggregates them too.
+		if err := t.markLate(lo + t.res); err != nil {
+			return err
+		}
 	}
 	return t.setAudited(hi, raw, missed)
 }

@@ -85,7 +85,7 @@ func TestStuckHourTierRebuilt(t *testing.T) {
 		}
 	}
 	wm := tr.Watermark()
-	if _, err := set.downsample(ctx, tr, wm, wm+120*tr.res); err == nil || !strings.Contains(err.Error(), "too old sample") {
+	if _, err := set.downsample(ctx, tr, wm, wm+120*tr.res, tr.db, commitEvery); err == nil || !strings.Contains(err.Error(), "too old sample") {
 		t.Fatalf("the old 5-day batch: %v, want the trial's too old sample", err)
 	}
 	if _, err := set.Step(ctx, tr); err == nil {

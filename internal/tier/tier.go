@@ -12,12 +12,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/gmc-dev/gmc/internal/atomicfile"
@@ -133,6 +136,35 @@ type Tier struct {
 	// samples the tier missed (-1: not yet), lateRaw the raw samples it
 	// counted and lateMissed those of them not in the tier.
 	audited, lateRaw, lateMissed atomic.Int64
+	// reading is the end (ms) of the span the job reads or has read from
+	// the raw data: the watermark, or past it while a batch runs. A sample
+	// committed to the raw data at or before it may be missing from the
+	// tier (see Set.Watch).
+	reading atomic.Int64
+	// lateFrom is the time (ms) after which the tier is not true of the raw
+	// data (math.MaxInt64: nowhere): late samples landed in buckets after
+	// it that the job had aggregated. Readers read the tier only up to it,
+	// the raw data after; the job re-aggregates (lateFrom, watermark]
+	// (reaggregate). lateSeq counts the marks, so the job clears lateFrom
+	// only if no mark came while it re-aggregated. mu guards lateSeq and
+	// the writes of watermarkFile.
+	lateFrom atomic.Int64
+	mu       sync.Mutex
+	lateSeq  uint64
+	// reaggregated counts the rounds that re-aggregated late buckets and
+	// reaggregatedMs the span (ms) they rewrote, since the tier opened.
+	reaggregated, reaggregatedMs atomic.Int64
+	lastReaggregate              time.Time
+	// pendingBlock is a block of re-aggregated samples the TSDB had not
+	// loaded when the round that wrote it ended, for the mark's count
+	// pendingSeq (reaggregateBlock).
+	pendingBlock ulid.ULID
+	pendingSeq   uint64
+	// rewriting is set while the job deletes and rewrites the tier's late
+	// span (reaggregate): readers then read the raw data. A reader holds
+	// rw's read lock from the check until it has opened its tier querier.
+	rw        sync.RWMutex
+	rewriting bool
 }
 
 // watermarkFile holds a tier's state, written atomically after each batch
@@ -153,6 +185,8 @@ type state struct {
 	LateAudited *int64 `json:"late_audited_ms,omitempty"`
 	LateRaw     int64  `json:"late_audited_samples"`
 	LateMissed  int64  `json:"late_samples_missed"`
+	// LateFrom is Tier.lateFrom, absent when the tier is true of the raw data.
+	LateFrom *int64 `json:"late_from_ms,omitempty"`
 }
 
 // openTier opens (or creates) the tier's TSDB in dir.
@@ -177,6 +211,7 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 	t := &Tier{Level: l, res: res.Milliseconds(), block: block.Milliseconds(), db: db, dir: dir}
 	t.watermark.Store(-1)
 	t.audited.Store(-1)
+	t.lateFrom.Store(math.MaxInt64)
 	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
 		var st state
 		if err := json.Unmarshal(b, &st); err != nil {
@@ -189,7 +224,17 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 			t.lateRaw.Store(st.LateRaw)
 			t.lateMissed.Store(st.LateMissed)
 		}
+		if st.LateFrom != nil {
+			t.lateFrom.Store(*st.LateFrom)
+			// A re-aggregation may have stopped between its delete and
+			// the rewrite of the blocks it tombstoned (see reaggregate).
+			if err := db.CleanTombstones(); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("tier %s: clean tombstones: %w", l.Name(), err)
+			}
+		}
 	}
+	t.reading.Store(t.watermark.Load())
 	return t, nil
 }
 
@@ -198,19 +243,71 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 func (t *Tier) Watermark() int64 { return t.watermark.Load() }
 
 func (t *Tier) setWatermark(ms int64) error {
-	if err := t.save(ms, t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load()); err != nil {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.save(ms, t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load(), t.lateFrom.Load()); err != nil {
 		return err
 	}
 	t.watermark.Store(ms)
 	return nil
 }
 
+// ReadableUntil is the time (ms) up to which a reader takes the tier's
+// aggregates as true of the raw data: its watermark, or before it where
+// late samples landed that the job has not re-aggregated yet.
+func (t *Tier) ReadableUntil() int64 { return min(t.Watermark(), t.lateFrom.Load()) }
+
+// markLate records that the raw data gained samples in the tier's bucket
+// ending at end after the job had read it: the tier is not true of the
+// raw data after the bucket's start until the job re-aggregates. The mark
+// is written to watermarkFile before markLate returns when it moves
+// lateFrom back, so it outlives a restart.
+func (t *Tier) markLate(end int64) error {
+	from := end - t.res
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lateSeq++
+	if from >= t.lateFrom.Load() {
+		return nil
+	}
+	if err := t.save(t.Watermark(), t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load(), from); err != nil {
+		return err
+	}
+	t.lateFrom.Store(from)
+	return nil
+}
+
+// lateMark is the tier's late mark: lateFrom and the marks' count.
+func (t *Tier) lateMark() (from int64, seq uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lateFrom.Load(), t.lateSeq
+}
+
+// clearLate clears the late mark once (lateFrom, watermark] is
+// re-aggregated, unless a mark came since seq (the job may not have read
+// its sample: the next round re-aggregates again).
+func (t *Tier) clearLate(seq uint64) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.lateSeq != seq {
+		return false, nil
+	}
+	if err := t.save(t.Watermark(), t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load(), math.MaxInt64); err != nil {
+		return false, err
+	}
+	t.lateFrom.Store(math.MaxInt64)
+	return true, nil
+}
+
 // setAudited records a round of the late-sample audit: audited through ms,
 // raw and missed more samples counted.
 func (t *Tier) setAudited(ms, raw, missed int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	raw += t.lateRaw.Load()
 	missed += t.lateMissed.Load()
-	if err := t.save(t.Watermark(), ms, raw, missed); err != nil {
+	if err := t.save(t.Watermark(), ms, raw, missed, t.lateFrom.Load()); err != nil {
 		return err
 	}
 	t.lateRaw.Store(raw)
@@ -219,11 +316,14 @@ func (t *Tier) setAudited(ms, raw, missed int64) error {
 	return nil
 }
 
-// save writes the tier's state to watermarkFile.
-func (t *Tier) save(watermark, audited, raw, missed int64) error {
+// save writes the tier's state to watermarkFile; t.mu is held.
+func (t *Tier) save(watermark, audited, raw, missed, lateFrom int64) error {
 	st := state{Watermark: watermark, Time: time.UnixMilli(watermark).UTC().Format(time.RFC3339), LateRaw: raw, LateMissed: missed}
 	if audited >= 0 {
 		st.LateAudited = &audited
+	}
+	if lateFrom != math.MaxInt64 {
+		st.LateFrom = &lateFrom
 	}
 	b, _ := json.Marshal(st)
 	return atomicfile.Write(filepath.Join(t.dir, watermarkFile), b, 0o644)
@@ -241,23 +341,38 @@ type Stats struct {
 	// Late samples: of the raw float samples from the first audit on (the
 	// tier's first round of its job, or of the first gmc that kept the
 	// counts) through LateAudited, LateAuditedSamples were counted and
-	// LateMissed of them are not in the tier, having arrived after the
-	// watermark passed their bucket (the job does not go back; queries
-	// over those buckets read the tier without them). The counts are kept
-	// with the watermark and go on across restarts. LateAudited is Unix
-	// seconds, 0 before the first count.
+	// LateMissed of them were not in the tier when their buckets were
+	// LateWindow old: samples that arrived after the watermark passed
+	// their bucket and that no write path marked (Set.Watch), such as a
+	// write straight into the TSDB, or one whose mark a crash lost. The
+	// audit marks them, and the job re-aggregates them like marked ones.
+	// The counts are kept with the watermark and go on across restarts.
+	// LateAudited is Unix seconds, 0 before the first count.
 	LateAudited        float64 `json:"late_audited_through"`
 	LateAuditedSamples int64   `json:"late_audited_samples"`
 	LateMissed         int64   `json:"late_samples_missed"`
+	// LateFrom (Unix seconds, 0 when none) is where late samples made the
+	// tier untrue of the raw data until the job re-aggregates it (readers
+	// read raw data from there); Reaggregated counts the job's rounds
+	// that re-aggregated since gmc started, and ReaggregatedSeconds the
+	// time they rewrote.
+	LateFrom            float64 `json:"late_from,omitempty"`
+	Reaggregated        int64   `json:"late_reaggregations"`
+	ReaggregatedSeconds float64 `json:"late_reaggregated_seconds"`
 }
 
 // Stats reports the tier's size and progress.
 func (t *Tier) Stats() Stats {
 	db := t.db.Stats()
-	return Stats{
+	st := Stats{
 		Name: t.Name(), Resolution: t.Resolution.String(), Retention: t.Retention.String(),
 		Watermark: float64(t.Watermark()) / 1000,
 		Series:    db.HeadSeries, Blocks: db.Blocks, BytesOnDisk: db.BytesOnDisk,
 		LateAudited: float64(max(0, t.audited.Load())) / 1000, LateAuditedSamples: t.lateRaw.Load(), LateMissed: t.lateMissed.Load(),
+		Reaggregated: t.reaggregated.Load(), ReaggregatedSeconds: float64(t.reaggregatedMs.Load()) / 1000,
 	}
+	if lf := t.lateFrom.Load(); lf != math.MaxInt64 {
+		st.LateFrom = float64(lf) / 1000
+	}
+	return st
 }

@@ -44,7 +44,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
+	// The raw store takes samples up to an hour late, as gmc's does by default.
+	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), OutOfOrderWindow: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
