@@ -2,7 +2,7 @@
 // gmc_bench_* series, regressions flagged.
 import {getJSON, queryRange, align, NotAvailable, NotFound} from './api.js';
 import {LineChart, card, sparkline, PALETTE} from './chart.js';
-import {h, benchUnit, pill, when, num, kpi, unavailable} from './util.js';
+import {h, fill, benchUnit, pill, when, num, kpi, unavailable} from './util.js';
 import * as Q from './queries.js';
 
 const MAX_CHARTS = 24;
@@ -188,8 +188,8 @@ function renderReport(rep, kpis, report) {
     // (every one on a saturated host): say so, neutral.
     regressionsKpi(rep, es));
   report.note.textContent = `${when(rep.from)} → ${when(rep.to)} · generated ${when(rep.generated)}`;
-  // (Element.replaceChildren writes a null as the text "null": t-user8 #5.)
-  report.body.replaceChildren(...[
+  // (fill: Element.replaceChildren writes a null as the text "null": t-user8 #5.)
+  fill(report.body,
     h('div', {class: 'row'}, ['html', 'md', 'json'].map((f) => h('a', {href: `/benchmark/report?format=${f}`, target: '_blank', class: 'btn'}, f.toUpperCase()))),
     // No completed run: no table of figures (a header alone stood above
     // the skips), a sentence.
@@ -217,7 +217,7 @@ function renderReport(rep, kpis, report) {
     // it is the latest word on the benchmark (t-user5 #5: a skip stayed
     // after a later run completed; a report archived before the server
     // dropped those still lists them).
-    skipList(rep, es)].filter(Boolean));
+    skipList(rep, es));
 }
 
 function skipList(rep, es) {

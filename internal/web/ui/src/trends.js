@@ -5,7 +5,7 @@
 // error. #/trends/<service>?metric=…&window=7d|30d.
 import {getJSON, query, labelValues, NotFound, NotAvailable} from './api.js';
 import {LineChart, card, PALETTE} from './chart.js';
-import {h, units, kpi, num, when, clock} from './util.js';
+import {h, fill, units, kpi, num, when, clock} from './util.js';
 import * as Q from './queries.js';
 
 const WINDOWS = ['7d', '30d'];
@@ -76,7 +76,7 @@ export function mount(main, ctx) {
         sel('metric', metrics.length ? metrics : [metric], metric, (e) => go(svc, e.target.value, p.window)),
         h('span', {class: 'range trend-window'}, WINDOWS.map((x) =>
           h('a', {href: '#', 'data-window': x, class: x === p.window ? 'active' : null, onclick: (e) => { e.preventDefault(); go(svc, metric, x); }}, x))));
-      head.replaceChildren(h('h1', {}, 'Trends'), svc ? h('span', {class: 'muted'}, h('a', {href: ctx.href('service', svc)}, svc), ' · whole hours, UTC') : null);
+      fill(head, h('h1', {}, 'Trends'), svc ? h('span', {class: 'muted'}, h('a', {href: ctx.href('service', svc)}, svc), ' · whole hours, UTC') : null);
       if (!svc || !metric) {
         kpis.replaceChildren();
         body.replaceChildren(h('p', {class: 'muted', 'data-empty': 'no-service'}, svc ? `${svc} has no metrics.` : 'No service has sent data yet.'));

@@ -17,6 +17,18 @@ export function h(tag, attrs, ...children) {
 }
 
 /**
+ * fill replaces el's children with kids as h fills an element: nested
+ * arrays flattened, null and false skipped (the native
+ * Element.replaceChildren writes a null as the text "null": the
+ * Benchmarks page and the Trends head of a gmc with no service read
+ * "null"), other values as text.
+ */
+export function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k != null && k !== false).map((k) => (k instanceof Node ? k : String(k))));
+  return el;
+}
+
+/**
  * patch makes el's children read as kids (nodes, as h builds them) by
  * changing only what differs: a child of the same tag keeps its node and
  * gets the new one's attributes and children (recursively), a text node

@@ -1,7 +1,7 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
 import {RANGES, rangeByKey, span, contact, RangeCache, ready} from './api.js';
-import {h, clock, when, patch} from './util.js';
+import {h, fill, clock, when, patch} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
 import * as risk from './risk.js';
@@ -412,7 +412,7 @@ function showAlerts(data) {
   const shown = chips.slice(0, 4);
   const hidden = chips.slice(4).reduce((n, as) => n + as.length, 0);
   const full = (a) => `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`;
-  el.replaceChildren(...[
+  fill(el,
     h('span', {class: 'banner-icon'}, '●'),
     h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
     // A chip names the alert and its service, or how many services (what
@@ -427,7 +427,7 @@ function showAlerts(data) {
         a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`);
     })),
     hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
-    h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →')].filter(Boolean));
+    h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
 }
 
 /**
