@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -131,6 +132,7 @@ func run(ctx context.Context) error {
 	backfill := flag.Duration("backfill", 0, "write this much history of every service first (e.g. 30m), at the push interval")
 	block := flag.Duration("block-duration", 0, "gmc's storage.block_duration: the head is cut into a block every this much time (0: 2h); shorter to see several compaction cycles in a shorter soak")
 	heavy := flag.Int("heavy", 0, "concurrent heavy range queries, run in a loop besides the dashboard (every series, the whole backfill, 1s step)")
+	extra := flag.String("gmc-yaml", "", "more of gmc's config, appended to the harness's gmc.yml (e.g. 'query: {max_concurrency: 2}' for an A/B of one binary)")
 	toggle := flag.Duration("heavy-toggle", 0, "with -heavy: run the heavy queries only in every other window of this length (the first without), canceling those in flight at its end, and print one line a window; the end compares ingest p99 with and without them, measured in the same minutes")
 	flag.Parse()
 	if *dur <= 0 || *dur > 48*time.Hour {
@@ -173,6 +175,9 @@ func run(ctx context.Context) error {
 	cfg := fmt.Sprintf("server: {data_dir: %s}\nalerting: {evaluation_interval: 5s, rule_files: [%s]}\n", filepath.Join(work, "data"), rules)
 	if *block > 0 {
 		cfg += fmt.Sprintf("storage: {block_duration: %s}\n", model.Duration(*block))
+	}
+	if *extra != "" {
+		cfg += *extra + "\n"
 	}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return err
@@ -227,6 +232,7 @@ func run(ctx context.Context) error {
 	var onP99, offP99 []float64 // ingest p99 of -heavy-toggle's windows
 	var prevLanes map[string]laneFigures
 	var prevMissed, prevEvals, prevPushEvals float64
+	var prevMetrics map[string]float64
 	prevGMC, prevSelf, prevAt := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), time.Duration(0)
 	tick := time.NewTicker(*report)
 	defer tick.Stop()
@@ -285,6 +291,15 @@ func run(ctx context.Context) error {
 					name, cur.admitted-prev.admitted, cur.fromRules-prev.fromRules, (cur.waitSum-prev.waitSum)/n*1e3, cur.timeouts-prev.timeouts)
 			}
 		}
+		// The p99 of the writes' time in gmc's handlers (body read,
+		// decode, append, commit: gmc_ingest_request_duration_seconds),
+		// as its bucket's upper bound: what of the ingest p99 above is
+		// gmc's handling and what is getting to it (scheduling, the
+		// connection, the harness).
+		if prevMetrics != nil {
+			fmt.Printf("  ingest p99 in gmc's handlers ≤ %s ms", bucketQuantile(m, prevMetrics, "gmc_ingest_request_duration_seconds", 0.99))
+		}
+		prevMetrics = m
 		fmt.Printf("  rule iterations missed: %.0f", missed-prevMissed)
 		// Rule group evaluations per second, and of them those pushes
 		// triggered (besides the groups' intervals).
@@ -644,6 +659,40 @@ func scrape(client *http.Client, base string) map[string]float64 {
 		}
 	}
 	return m
+}
+
+// bucketQuantile is the q-quantile of histogram name's observations between
+// the scrapes prev and cur (summed over its label sets), as the upper bound
+// of the bucket it falls in, in ms ("?" without observations).
+func bucketQuantile(cur, prev map[string]float64, name string, q float64) string {
+	counts := map[float64]float64{}
+	for k, v := range cur {
+		rest, ok := strings.CutPrefix(k, name+"_bucket{")
+		if !ok {
+			continue
+		}
+		_, le, ok := strings.Cut(rest, `le="`)
+		if !ok {
+			continue
+		}
+		le, _, _ = strings.Cut(le, `"`)
+		bound, err := strconv.ParseFloat(le, 64)
+		if err != nil {
+			continue
+		}
+		counts[bound] += v - prev[k]
+	}
+	bounds := slices.Sorted(maps.Keys(counts))
+	if len(bounds) == 0 || counts[bounds[len(bounds)-1]] <= 0 {
+		return "?"
+	}
+	total := counts[bounds[len(bounds)-1]]
+	for _, b := range bounds {
+		if counts[b] >= q*total {
+			return strconv.FormatFloat(b*1000, 'g', 3, 64)
+		}
+	}
+	return "?"
 }
 
 // metric is m's value of series, NaN when absent.
