@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.cadence, "cadence", 20*time.Second, "how long the tabs' refresh intervals are measured")
 	fs.StringVar(&o.pages, "pages", "", "comma-separated hash routes to time (default: every page of the dashboard)")
 	fs.StringVar(&o.keep, "keep", "", "keep gmc's data dir and log in this directory")
-	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last measured load made before its charts were drawn (start, first byte, end)")
+	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last new-tab and last same-tab load made before its charts were drawn (start, first byte, end)")
 	fs.BoolVar(&o.profile, "profile", false, "profile the main thread of the measured loads (V8's sampler; slows them) and print each page's top functions by self time")
 	fs.BoolVar(&o.cadenceOnly, "cadence-only", false, "no page loads: the Live page's transfer and the tabs' cadence only (with -timeline, the cadence window is traced into DIR/live-cadence.json)")
 	fs.BoolVar(&o.loadsOnly, "loads-only", false, "time the page loads only (new tab, same tab, in-app navigation): no Live transfer or cadence figures")
@@ -215,6 +215,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		pl := pageLoad{page: p, tab: tab, same: same, nav: nav, prof: prof}
 		if !o.trace {
 			pl.tab.trace = nil
+			pl.same.trace = nil
 		}
 		rep.loads = append(rep.loads, pl)
 	}

@@ -108,7 +108,10 @@ func (r *report) printLoads(w io.Writer) {
 	}
 	for _, l := range r.loads {
 		if l.tab.trace != nil {
-			printTrace(w, l, r.url)
+			printTrace(w, l.page, "new-tab", l.tab, r.url)
+		}
+		if l.same != nil && l.same.trace != nil {
+			printTrace(w, l.page, "same-tab", l.same, r.url)
 		}
 		l.prof.print(w, l.page, 15)
 	}
@@ -191,12 +194,13 @@ func (r *report) printLive(w io.Writer) {
 
 func numCPU() int { return runtime.NumCPU() }
 
-// printTrace lists what a page's last measured load waited for: the
-// document, its assets and every request sent before the charts were drawn.
-func printTrace(w io.Writer, l pageLoad, base string) {
-	fmt.Fprintf(w, "\n%s, last new-tab load drawn at %s: requests before it (ms since navigation start)\n", l.page, ms(l.tab.times[len(l.tab.times)-1]))
+// printTrace lists what a page's last measured load (of one kind: new-tab,
+// same-tab) waited for: the document, its assets and every request sent
+// before the charts were drawn.
+func printTrace(w io.Writer, page, kind string, l *loads, base string) {
+	fmt.Fprintf(w, "\n%s, last %s load drawn at %s: requests before it (ms since navigation start)\n", page, kind, ms(l.times[len(l.times)-1]))
 	fmt.Fprintf(w, "| request | start | first byte | end | bytes |\n|---|---|---|---|---|\n")
-	for _, e := range l.tab.trace {
+	for _, e := range l.trace {
 		name := strings.TrimPrefix(e.Name, base)
 		if len(name) > 90 {
 			name = name[:87] + "…"
