@@ -109,18 +109,24 @@ export function mount(main, ctx) {
           return query(`count by (service) (gmc_process_resident_memory_bytes{service=~${re}} or process_resident_memory_bytes{service=~${re}})`, null, signal)
             .then((r) => r.map((x) => x.metric.service).filter(Boolean).sort());
         });
-        const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal), jobsP]);
-        // Asked again for the same window, the hosts known so far serve
-        // until the answer is in (they change seldom).
-        const look = {key: wkey, at: Date.now(), p, v: hostLook && hostLook.key === wkey ? hostLook.v : null};
+        // The host panels' queries wait for the hosts only, not for the
+        // jobs' process look-up (a round trip after the hosts': the
+        // panels went out a third round trip late).
+        const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]);
+        // Asked again for the same window, the hosts and jobs known so far
+        // serve until the answers are in (they change seldom).
+        const same = hostLook && hostLook.key === wkey;
+        const look = {key: wkey, at: Date.now(), p, jobsP, v: same ? hostLook.v : null, jobs: same ? hostLook.jobs : null};
         hostLook = look;
         // A failed or aborted look-up is asked again next time.
-        p.then((v) => { look.v = v; }, () => { if (hostLook === look) hostLook = null; });
+        const drop = () => { if (hostLook === look) hostLook = null; };
+        p.then((v) => { look.v = v; }, drop);
+        jobsP.then((v) => { look.jobs = v; }, drop);
       }
       // Once the hosts are known (v), their queries go out in this tick,
       // in the batch of the others (Live sent them a round trip later, one
       // request more a second).
-      const hostQueries = ([inst, hostL, procJobs]) => {
+      const hostQueries = ([inst, hostL]) => {
         // The join: the host label both the SDK and the agent set; data from
         // before it joins on the agent's instance.
         const byHost = hostL.length > 0;
@@ -128,16 +134,17 @@ export function mount(main, ctx) {
         const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
         const hostBy = byHost ? 'host' : 'instance';
         const qh = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
-        return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r, procJobs}));
+        return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r}));
       };
       const hostsP = hostLook.v ? hostQueries(hostLook.v) : hostLook.p.then(hostQueries);
+      const procJobsP = hostLook.jobs || hostLook.jobsP;
       const [status, [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem],
-        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp], hm, hostR, newEdges] = await Promise.all([
+        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem].map(run)),
-        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints].map(now)), heat(), hostsP, edgesP]);
-      const {byHost, hosts, hostBy, procJobs} = hostR;
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints].map(now)), heat(), hostsP, edgesP, procJobsP]);
+      const {byHost, hosts, hostBy} = hostR;
       const [hcpu, hmem, hdisk, rx, tx] = hostR.r;
       if (newEdges) {
         edges = newEdges;
