@@ -171,11 +171,15 @@ type Manager struct {
 	// ServiceDownAfter); silenceGroups are ServiceSilent's and
 	// TargetDown's groups.
 	downAfter     func(service string) time.Duration
+	holdMax       time.Duration
 	silenceGroups []*group
 	// slaOpts are the options the SLA groups are loaded with (their query
 	// function reads SLAQueryable); parser parses their rules.
 	slaOpts *promrules.ManagerOptions
 	parser  parser.Parser
+	// ruleOpts are the options the other groups are loaded with
+	// (UpdateRules loads the rule files' and thresholds' again).
+	ruleOpts *promrules.ManagerOptions
 	// slas are the SLAs the SLA groups were built from (guarded by runMu).
 	slas []sla.SLA
 
@@ -374,21 +378,12 @@ func New(opts Options) (*Manager, error) {
 		ld.mem[ServiceSilentFile] = b
 		ids = append(ids, DefaultsFile, ServiceSilentFile)
 	}
-	if len(opts.Thresholds) > 0 {
-		b, err := yaml.Marshal(thresholdGroups(opts.Thresholds))
-		if err != nil {
-			return nil, fmt.Errorf("marshal thresholds: %w", err)
-		}
-		ld.mem[ThresholdsFile] = b
-		ids = append(ids, ThresholdsFile)
+	ruleIDs, mem, err := ruleSources(opts.Files, opts.Thresholds)
+	if err != nil {
+		return nil, err
 	}
-	for i, pat := range opts.Files {
-		matches, err := filepath.Glob(pat)
-		if err != nil {
-			return nil, fmt.Errorf("alerting.rule_files[%d]: %q: %w", i, pat, err)
-		}
-		ids = append(ids, matches...)
-	}
+	ids = append(ids, ruleIDs...)
+	maps.Copy(ld.mem, mem)
 
 	var ext *url.URL
 	if opts.ExternalURL != "" {
@@ -419,7 +414,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	pm := promrules.NewManager(mo) // sets mo.Metrics: the SLA groups' managers share them
 	m.parser = ld.parser
-	m.slaOpts = mo
+	m.ruleOpts, m.slaOpts = mo, mo
 	if opts.SLAQueryable != nil {
 		// The SLA groups read SLAQueryable.
 		smo := *mo
@@ -454,6 +449,7 @@ func New(opts Options) (*Manager, error) {
 	for _, d := range opts.ServiceDownAfter {
 		holdMax = max(holdMax, d)
 	}
+	m.holdMax = holdMax
 	var groups []*group
 	for _, k := range keys {
 		g := loaded[k]
@@ -485,6 +481,28 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	return m, nil
+}
+
+// ruleSources are the rule files of the thresholds (in mem, by name)
+// and of the files' globs, to load in this order.
+func ruleSources(files []string, thresholds []Threshold) (ids []string, mem map[string][]byte, err error) {
+	mem = map[string][]byte{}
+	if len(thresholds) > 0 {
+		b, err := yaml.Marshal(thresholdGroups(thresholds))
+		if err != nil {
+			return nil, nil, fmt.Errorf("marshal thresholds: %w", err)
+		}
+		mem[ThresholdsFile] = b
+		ids = append(ids, ThresholdsFile)
+	}
+	for i, pat := range files {
+		matches, err := filepath.Glob(pat)
+		if err != nil {
+			return nil, nil, fmt.Errorf("alerting.rule_files[%d]: %q: %w", i, pat, err)
+		}
+		ids = append(ids, matches...)
+	}
+	return ids, mem, nil
 }
 
 // newGroup wraps a loaded rule group: what it reads, how it answers

@@ -2,12 +2,15 @@ package rules
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	promrules "github.com/prometheus/prometheus/rules"
 
 	"github.com/gmc-dev/gmc/internal/alerthistory"
@@ -44,15 +47,7 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 	var ch SLAChanges
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
-	old := map[string]*group{}
-	var next []*group
-	for _, gr := range m.list() {
-		if gr.g.File() == SLAFile {
-			old[gr.g.Name()] = gr
-		} else {
-			next = append(next, gr)
-		}
-	}
+	old, next := m.split(func(file string) bool { return file == SLAFile })
 	// An SLA defined as before keeps its groups without loading them
 	// again (loading is most of a reload's cost: 100 SLAs took 0.6 s of
 	// CPU, the YAML and the templates' validation).
@@ -64,8 +59,8 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 			continue
 		}
 		for _, rg := range s.RuleGroups() {
-			if gr := old[rg.Name]; gr != nil {
-				delete(old, rg.Name)
+			if gr := old[promrules.GroupKey(SLAFile, rg.Name)]; gr != nil {
+				delete(old, promrules.GroupKey(SLAFile, rg.Name))
 				next = append(next, gr)
 				ch.Kept = append(ch.Kept, rg.Name)
 			}
@@ -75,16 +70,78 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 	if err != nil {
 		return SLAChanges{}, err
 	}
+	m.swap(old, next, loaded, &ch)
+	m.slas = slices.Clone(slas)
+	return ch, nil
+}
+
+// UpdateRules loads the rule groups of files (globs of Prometheus rule
+// files, read again) and thresholds (normalised and valid) and puts them
+// in place of the running ones from rule files and thresholds, as
+// UpdateSLAs does for the SLAs' and Prometheus's rules.Manager.Update on a
+// reload: an unchanged group runs on untouched (its alerts keep their
+// state and neither re-fire nor resolve), a changed group's successor
+// takes its alert state (CopyState: alerts matched by rule name and
+// labels keep their active-since and fired-at), a new one starts, and a
+// group no longer there stops, its series are marked stale and its
+// alerts end. Nothing changes if the files do not load: the error names
+// the file and the rule. The default rules and the SLAs' groups are not
+// touched.
+func (m *Manager) UpdateRules(files []string, thresholds []Threshold) (SLAChanges, error) {
+	ids, mem, err := ruleSources(files, thresholds)
+	if err != nil {
+		return SLAChanges{}, err
+	}
+	o := *m.ruleOpts
+	o.GroupLoader = loader{mem: mem, parser: m.parser, logger: m.logger}
+	loaded, errs := promrules.NewManager(&o).LoadGroups(m.opts.EvalInterval, labels.EmptyLabels(), m.opts.ExternalURL, nil, false, ids...)
+	if len(errs) > 0 {
+		return SLAChanges{}, fmt.Errorf("load rules: %w", errors.Join(errs...))
+	}
+	var ch SLAChanges
+	m.runMu.Lock()
+	defer m.runMu.Unlock()
+	old, next := m.split(func(file string) bool {
+		return file != SLAFile && file != DefaultsFile && file != ServiceSilentFile
+	})
+	m.swap(old, next, loaded, &ch)
+	return ch, nil
+}
+
+// split parts the running groups into those of the files mine says are
+// being replaced, by promrules.GroupKey, and the others.
+func (m *Manager) split(mine func(file string) bool) (map[string]*group, []*group) {
+	old := map[string]*group{}
+	var others []*group
+	for _, gr := range m.list() {
+		if mine(gr.g.File()) {
+			old[promrules.GroupKey(gr.g.File(), gr.g.Name())] = gr
+		} else {
+			others = append(others, gr)
+		}
+	}
+	return old, others
+}
+
+// swap makes next plus loaded the running groups in place of old (all
+// three by promrules.GroupKey); runMu is held. A loaded group equal to
+// its old one keeps the old one, running; a changed one takes the old
+// one's alert state and starts after it stopped; a new one starts; an old
+// one not loaded again stops and is retired.
+func (m *Manager) swap(old map[string]*group, next []*group, loaded map[string]*promrules.Group, ch *SLAChanges) {
 	var started []*group
-	for _, g := range loaded {
-		prev := old[g.Name()]
-		delete(old, g.Name())
+	for key, g := range loaded {
+		prev := old[key]
+		delete(old, key)
 		if prev != nil && prev.g.Equals(g) {
 			next = append(next, prev)
 			ch.Kept = append(ch.Kept, g.Name())
 			continue
 		}
 		gr := m.newGroup(g)
+		if held := absentAlerts(g); len(held) > 0 {
+			gr.downAfter, gr.holdMax, gr.held = m.downAfter, m.holdMax, held
+		}
 		// No `for` state restored from storage: the alerts are the old
 		// group's, or new.
 		gr.restored = true
@@ -106,8 +163,8 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 		next = append(next, gr)
 		started = append(started, gr)
 	}
-	for name, gr := range old {
-		ch.Removed = append(ch.Removed, name)
+	for _, gr := range old {
+		ch.Removed = append(ch.Removed, gr.g.Name())
 		m.stopGroup(gr)
 		m.retire(gr)
 	}
@@ -115,7 +172,6 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 		return cmpKey(a.g, b.g)
 	})
 	m.setGroups(next)
-	m.slas = slices.Clone(slas)
 	if m.runCtx != nil && !m.stopping {
 		for _, gr := range started {
 			m.startGroup(gr)
@@ -124,7 +180,6 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 	for _, s := range [][]string{ch.Kept, ch.Replaced, ch.Added, ch.Removed} {
 		slices.Sort(s)
 	}
-	return ch, nil
 }
 
 // cmpKey orders groups as New does: by promrules.GroupKey.

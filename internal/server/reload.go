@@ -11,10 +11,13 @@ import (
 )
 
 // reloadConfig reads the configuration again (Options.LoadConfig) and
-// applies what a reload changes while gmc runs, the SLAs, as Prometheus
-// applies its rule files: a configuration that does not load or validate
-// changes nothing and its error (naming the line or the field) is
-// returned; else the rules manager swaps the SLAs' rule groups
+// applies what a reload changes while gmc runs — the rule files (read
+// again) and thresholds of `alerting:`, and the SLAs — as Prometheus
+// applies its rule files: a configuration or a rule file that does not
+// load or validate changes nothing and its error (naming the line, the
+// field or the rule) is returned; else the rules manager swaps the rule
+// files' and thresholds' groups (rules.Manager.UpdateRules), then the
+// SLAs' rule groups
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
 // untouched, a changed one's alerts keep their state, a removed one's are
 // resolved and its series marked stale), /sla serves the new SLAs, and an
@@ -26,6 +29,11 @@ func (s *Server) reloadConfig() error {
 	defer s.reloadMu.Unlock()
 	start := time.Now()
 	cfg, err := s.opts.LoadConfig()
+	if err != nil {
+		return fmt.Errorf("reload config: %w", err)
+	}
+	// The rule files first: a file that does not load changes nothing.
+	rch, err := s.rules.UpdateRules(cfg.Alerting.RuleFiles, cfg.Alerting.Thresholds)
 	if err != nil {
 		return fmt.Errorf("reload config: %w", err)
 	}
@@ -44,21 +52,26 @@ func (s *Server) reloadConfig() error {
 	if ctx := s.bgCtx; len(added) > 0 && s.slaBackfill != nil && ctx != nil {
 		s.bg.Go(func() { s.slaBackfill(ctx, added) })
 	}
-	s.logger.Info("configuration reloaded", "slas", len(cfg.SLAs),
+	s.logger.Info("configuration reloaded",
+		"rule_groups_kept", len(rch.Kept), "rule_groups_replaced", rch.Replaced, "rule_groups_added", rch.Added,
+		"rule_groups_removed", rch.Removed, "slas", len(cfg.SLAs),
 		"sla_groups_kept", len(ch.Kept), "sla_groups_replaced", ch.Replaced, "sla_groups_added", ch.Added,
 		"sla_groups_removed", ch.Removed, "took", time.Since(start))
 	if d := changedSections(s.opts.Config, cfg); len(d) > 0 {
-		s.logger.Warn("configuration sections changed that apply at the next start (a reload applies slas and reads credentials)",
+		s.logger.Warn("configuration sections changed that apply at the next start (a reload applies alerting.rule_files, alerting.thresholds and slas, and reads credentials)",
 			"sections", d)
 	}
 	return nil
 }
 
 // changedSections are the top-level sections of gmc.yml (by YAML key)
-// that differ between a and b, except slas (a reload applies them) and
-// the inhibit rules gmc derives from them.
+// that differ between a and b, except what a reload applies (slas, the
+// alerting section's rule_files and thresholds) and the inhibit rules gmc
+// derives from the SLAs.
 func changedSections(a, b config.Config) []string {
 	a.Notify.InhibitRules, b.Notify.InhibitRules = nil, nil
+	a.Alerting.RuleFiles, b.Alerting.RuleFiles = nil, nil
+	a.Alerting.Thresholds, b.Alerting.Thresholds = nil, nil
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
 	var out []string
 	for i := range va.NumField() {
