@@ -4,7 +4,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/common/model"
 	promrules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/util/strutil"
 
 	"github.com/gmc-dev/gmc/internal/alerthistory"
 )
@@ -66,8 +68,20 @@ func (m *Manager) track(gr *group, ts time.Time) {
 		// down_after ServiceSilent and TargetDown wait (watchedOnly): it
 		// ended while gmc was down.
 		gr.orphansDone = true
+		var resolved []*model.Alert
 		for _, ep := range m.history.Orphans(func(g string) bool { return g == gr.g.Name() }) {
 			events = append(events, orphanEvent(ep, ts))
+			if ep.FiredAt != nil {
+				resolved = append(resolved, m.orphanResolved(gr, ep, ts))
+			}
+		}
+		if len(resolved) > 0 {
+			// Its receivers were paged before the stop: tell them it ended,
+			// as an Alertmanager that outlived Prometheus's restart would
+			// once the alert's endsAt passed (the notification log, kept
+			// across restarts, says who heard of it firing).
+			m.metrics.alertsSent.Add(float64(len(resolved)))
+			m.opts.Sink(resolved)
 		}
 	}
 	if gr.orphansDone {
@@ -104,6 +118,26 @@ func orphanEvent(ep alerthistory.Episode, ts time.Time) alerthistory.Event {
 		ev.State, ev.FiredAt, ev.ResolvedAt = "resolved", ep.FiredAt, &t
 	}
 	return ev
+}
+
+// orphanResolved is the resolved alert of an episode that fired before
+// the last stop and ended while gmc was down: it started when it fired
+// and ends at ts, when gmc found it no longer active.
+func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Time) *model.Alert {
+	a := &model.Alert{Labels: model.LabelSet{}, Annotations: model.LabelSet{}, StartsAt: *ep.FiredAt, EndsAt: ts}
+	for k, v := range ep.Labels {
+		a.Labels[model.LabelName(k)] = model.LabelValue(v)
+	}
+	for k, v := range ep.Annotations {
+		a.Annotations[model.LabelName(k)] = model.LabelValue(v)
+	}
+	for _, r := range gr.g.AlertingRules() {
+		if r.Name() == ep.Labels[model.AlertNameLabel] {
+			a.GeneratorURL = m.opts.ExternalURL + strutil.TableLinkForExpression(r.Query().String())
+			break
+		}
+	}
+	return a
 }
 
 func alertEvent(gr *group, a *promrules.Alert, state string, ts time.Time) alerthistory.Event {

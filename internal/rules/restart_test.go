@@ -47,6 +47,7 @@ func TestRestartMidIncident(t *testing.T) {
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
 	}
+	s.take()
 	// gmc is down from 60s to 90s; lag ended meanwhile.
 	h2 := openHistory(t, dir)
 	m2 := newManager(t, db, Options{History: h2, Thresholds: thresholds, EvalInterval: 10 * time.Second, Sink: s.send})
@@ -87,7 +88,20 @@ func TestRestartMidIncident(t *testing.T) {
 			}
 		}
 	}
-	s.take()
+	// Lag paged before the stop and ended while gmc was down: its
+	// receivers are told it ended (resolved when gmc found it so, at the
+	// second evaluation after the restart), not left paged.
+	var lagEnd []*model.Alert
+	for _, b := range s.take() {
+		for _, a := range b {
+			if a.Labels["alertname"] == "Lag" {
+				lagEnd = append(lagEnd, a)
+			}
+		}
+	}
+	if len(lagEnd) != 1 || !lagEnd[0].StartsAt.Equal(t0) || !lagEnd[0].EndsAt.Equal(t0.Add(100*time.Second)) {
+		t.Errorf("Lag sent after the restart: %v, want one alert from 0s resolved at 100s", lagEnd)
+	}
 	for sec := 130; sec <= 140; sec += 10 {
 		step(m2, sec, 5, 0, 0)
 	}
