@@ -198,7 +198,7 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 	// 1m); storage.Open has them compacted up to a tenth of the retention.
 	block := max(2*time.Hour, 120*res, minBlock)
 	db, err := storage.Open(storage.Options{
-		Dir: dir, Retention: retention, Logger: slog.New(overlapsExpected{logger.Handler()}),
+		Dir: dir, Retention: retention, Logger: slog.New(housekeeping{logger.Handler()}),
 		// A tier is written behind a watermark, batch after batch, series
 		// after series: the out-of-order window lets a batch span more than
 		// the head (Tier.batchSpan keeps a batch inside it).
