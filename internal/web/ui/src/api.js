@@ -248,17 +248,19 @@ export function query(expr, time, signal) {
  * window on the step grid with a cache (Live: main.js gives it one) is
  * answered by the cache, which fetches only the new interval.
  */
-export function queryRange(expr, w, signal) {
+export function queryRange(expr, w, signal, reach = null) {
   const fetchRange = (e, x, sig) => batched('query_range', e, {start: String(x.start), end: String(x.end), step: String(x.step)}, sig);
   const at = (lookback) => (typeof expr === 'function' ? expr(lookback) : expr);
   if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) return w.cache.get(at(w.step + 's'), w, signal, fetchRange);
   // An expression over the range's rate window is also read for the steps
   // a window before the range (lead), so markPartial can tell a point
   // whose window reaches before its series' data began from a whole one.
+  // An expression of a recorded ratio over its own window (reach, s: the
+  // SLA page's sla:error_ratio:rate1h) is read a reach before the range.
   const e = at(w.step + 's');
-  const lead = w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
+  const lead = reach ? Math.ceil(reach / w.step) : w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
   const from = w.start - lead * w.step;
-  if (w.gend == null) return fetchRange(e, {start: from, end: w.end, step: w.step}, signal).then((m) => markPartial(m, w, lead));
+  if (w.gend == null) return fetchRange(e, {start: from, end: w.end, step: w.step}, signal).then((m) => markPartial(m, w, lead, reach));
   // The steps on the grid; the bridge (now − tw: the time since the last
   // step, see span) and the tail (now, beside the page's other instant
   // queries), their rates over their own windows (bridgeExpr, tailExpr).
@@ -272,7 +274,7 @@ export function queryRange(expr, w, signal) {
     fetchRange(e, {start: from, end: w.gend, step: w.step}, signal),
     b ? query(bridgeExpr(at(lb(w.gend, w.bridge)), w), w.bridge, signal) : [],
     query(tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w), null, signal),
-  ]).then(([m, bv, v]) => markPartial(withTail(withTail(m, bv), v), w, lead));
+  ]).then(([m, bv, v]) => markPartial(withTail(withTail(m, bv), v), w, lead, reach));
 }
 
 /**
@@ -289,10 +291,15 @@ export function queryRange(expr, w, signal) {
  * partial: a Set of its partial points' times (align: y.partial).
  * A series with no value in the range is dropped, as the range query
  * alone would not have returned it.
+ * reach (s), when given, is how far back every point's window reaches
+ * (a recorded 1h ratio: 3600; its worst over each step: 3600 + step):
+ * every point, the bridge and the tail too, is then partial unless its
+ * series' run of values began at least that long before it (the tail's
+ * window is the same hour as the others', so the rule can tell).
  */
-export function markPartial(matrix, w, lead) {
+export function markPartial(matrix, w, lead, reach = null) {
   if (!lead) return matrix;
-  const rw = parseFloat(w.rw);
+  const rw = reach || parseFloat(w.rw);
   const g = w.gend != null ? w.gend : Infinity;
   const from = w.start - 1e-6;
   // The bridge's time and window (s), when the window has one (span).
@@ -314,7 +321,9 @@ export function markPartial(matrix, w, lead) {
       // The bridge is whole when its series had a value at the last step
       // (its data began before the bridge's window, which starts there)
       // in a run of steps begun a window before it.
-      if (bt != null && Math.abs(t - bt) < 1e-3) {
+      if (reach) {
+        if (run > t - rw + 1e-6) partial.add(t);
+      } else if (bt != null && Math.abs(t - bt) < 1e-3) {
         if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) partial.add(t);
       } else if (t <= g + 1e-3 && run > t - rw + 1e-6) {
         // The tail (now, over w.tw: a minute) is never called partial: its

@@ -232,3 +232,5 @@ export const bench = {
 };
 
 export const slaBurn = 'sla:error_ratio:rate1h';
+/** slaBurnWorst is the worst 1h error ratio over a lookback (each point's step: a function of it, see api.queryRange). */
+export const slaBurnWorst = (lb) => `max_over_time(sla:error_ratio:rate1h[${lb}])`;

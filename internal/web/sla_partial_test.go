@@ -1,0 +1,92 @@
+package web_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// TestBrowserSLAPartialWindows: the SLA page's charts drew the first
+// hour's 1h error ratios, each over a few minutes of data, as whole: Burn
+// rate max 106× and Achievement min 96.68 % beside a table that called
+// the same window "coverage 20.1 %" and did not judge it (t-user9 #3).
+// An SLA's recorded sla:error_ratio:rate1h is written with its
+// timestamps from 70 minutes ago, every 15 s: 0.05 (50× a 99.9 %
+// objective's budget) for its first 15 minutes, then 0.002 (2×). On the
+// 1h range the points up to 10 minutes ago are over an hour reaching
+// before the data began, the first five of those minutes at 50×: they
+// are drawn dashed and out of the legends, whose max burn is 2× and min
+// achievement 99.8 %.
+func TestBrowserSLAPartialWindows(t *testing.T) {
+	ctx := browser(t)
+	const name = "t-partial"
+	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) },
+		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "not_judged", Reason: "coverage"}}))
+	now := time.Now().Truncate(15 * time.Second)
+	first := now.Add(-70 * time.Minute)
+	series := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
+	}}
+	for ts := first; !ts.After(now); ts = ts.Add(15 * time.Second) {
+		v := 0.002
+		if ts.Before(first.Add(15 * time.Minute)) {
+			v = 0.05
+		}
+		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: v})
+	}
+	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+		t.Fatal(err)
+	}
+
+	load(t, ctx, st.URL+"/#/sla?range=1h")
+	row := func(chart string) string {
+		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
+	}
+	if err := poll(ctx, 20*time.Second, row("burn")+` && `+row("achievement")); err != nil {
+		t.Fatalf("the SLA charts' legends have no %s row: %v", name, err)
+	}
+	want := evalAsync[[]string](t, ctx, `(async () => { const {units} = await import('/assets/util.js'); return [units.x.fmt(2), units.x.fmt(50), units.pct9.fmt(99.8)]; })()`)
+	burnMax := eval[string](t, ctx, row("burn")+`.querySelector('[data-stat="max"]').textContent`)
+	if burnMax != want[0] {
+		t.Errorf("Burn rate legend max %q, want %q (the whole hours'; %q is an hour holding 15 minutes of data)", burnMax, want[0], want[1])
+	}
+	achMin := eval[string](t, ctx, row("achievement")+`.querySelector('[data-stat="min"]').textContent`)
+	if achMin != want[2] {
+		t.Errorf("Achievement legend min %q, want %q (the whole hours')", achMin, want[2])
+	}
+	for _, c := range []string{"burn", "achievement"} {
+		// The partial points are drawn, dashed, as a series of their own,
+		// the 50× among them.
+		hi := eval[float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="`+c+`"]').chart.u; const i = u.series.findIndex((s) => s.label === '`+name+` (partial window)'); return i < 0 ? -1 : u.data[i].filter((v) => v != null).length; })()`)
+		if hi < 2 {
+			t.Errorf("the %s chart draws %v points of %s's partial windows, want them drawn apart", c, hi, name)
+		}
+		n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="`+c+`"]').dataset.partial)`)
+		if n < 200 {
+			t.Errorf("the %s chart marks %d partial points, want the ~250 of the 50 minutes before the data's first whole hour (12 s steps)", c, n)
+		}
+		foot := eval[string](t, ctx, `(document.querySelector('[data-stats="`+c+`"] tfoot [data-partial]') || {textContent: ''}).textContent`)
+		if !strings.Contains(foot, "left out of min and max") {
+			t.Errorf("the %s legend's note %q does not say the dashed points are left out", c, foot)
+		}
+	}
+	note := eval[string](t, ctx, `[...document.querySelectorAll('.card-note')].map((n) => n.textContent).join(' | ')`)
+	if !strings.Contains(note, "not yet covered by data") {
+		t.Errorf("the SLA charts' notes %q do not say what a dashed point is", note)
+	}
+	screenshot(t, ctx, artifacts(t), "sla-partial-1h")
+
+	// At 30d each point is the worst hour within its 2.4 h step, and the
+	// notes say so.
+	load(t, ctx, st.URL+"/#/sla?range=30d")
+	if err := poll(ctx, 20*time.Second, `[...document.querySelectorAll('.card-note')].some((n) => n.textContent.includes('worst (highest) 1h burn within its step (2.4 h)'))`); err != nil {
+		t.Errorf("the 30d Burn rate note does not say each point is the worst hour of its step: %v", err)
+	}
+}
