@@ -330,6 +330,32 @@ func BenchmarkIngestBesideHeavyCompress(b *testing.B) {
 	})
 }
 
+// BenchmarkIngestBesideHeavyNice is BenchmarkIngestBesideHeavy with the
+// heavy queries alternating between an API that evaluates and encodes them on
+// a thread at query.heavy_query_nice's default (10) and one that runs them on
+// the request's thread; both admit them to the heavy lane of the default
+// lanes, as gmc does, and answer them plain (a loopback client).
+func BenchmarkIngestBesideHeavyNice(b *testing.B) {
+	const steps = 600
+	st := openHour(b, 3000, steps)
+	now := func() time.Time { return time.Unix(int64(steps), 0) }
+	var apis [2]*API
+	for arm, nice := range []int{DefaultHeavyQueryNice, 0} {
+		reg := prometheus.NewRegistry()
+		a, err := New(Options{Queryable: st, Registerer: reg, Now: now, ActiveQueryDir: b.TempDir(), HeavyNice: nice,
+			Lanes: NewLanes(LanesOptions{Config: DefaultConfig(), Queryable: st, Registerer: reg, Now: now})})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { a.Close() })
+		apis[arm] = a
+	}
+	ingestBesideHeavy(b, st, steps, [2]string{"nice", "plain"}, func(arm int, w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = "127.0.0.1:40000"
+		apis[arm].QueryRange(w, r)
+	})
+}
+
 // ingestBesideHeavy runs the heavy queries through serve, alternating
 // between its two arms, beside the writer, and reports per arm.
 func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]string, serve func(arm int, w http.ResponseWriter, r *http.Request)) {
@@ -342,7 +368,7 @@ func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]strin
 	for b.Loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second)
 		var running atomic.Int32
-		var lat [2][]time.Duration
+		var lat, inWrite [2][]time.Duration // from the tick due; from the write's start
 		var heavies [2]int
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -375,6 +401,7 @@ func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]strin
 				}
 				arm := running.Load()
 				ts++
+				began := time.Now()
 				app := st.AppenderV2(context.Background())
 				for s := range 50 {
 					if _, err := app.Append(0, labels.FromStrings("__name__", "bench_writer", "s", strconv.Itoa(s)), 0, ts, float64(ts), nil, nil, promstorage.AOptions{}); err != nil {
@@ -387,6 +414,7 @@ func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]strin
 					return
 				}
 				mu.Lock()
+				inWrite[arm] = append(inWrite[arm], time.Since(began))
 				lat[arm] = append(lat[arm], time.Since(due))
 				mu.Unlock()
 			}
@@ -404,6 +432,10 @@ func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]strin
 			b.ReportMetric(q(0.99), name+"-p99-ms")
 			b.ReportMetric(q(1), name+"-max-ms")
 			b.ReportMetric(float64(heavies[arm]), name+"-heavy")
+			// The append and commit alone, without the wait to run.
+			w := inWrite[arm]
+			slices.Sort(w)
+			b.ReportMetric(float64(w[int(0.99*float64(len(w)-1))].Microseconds())/1000, name+"-write-p99-ms")
 		}
 	}
 }

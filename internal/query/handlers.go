@@ -70,6 +70,13 @@ func (a *API) serveGated(w http.ResponseWriter, r *http.Request, kind requestKin
 		}
 		defer l.release()
 		r = r.WithContext(withAdmission(r.Context(), l))
+		if l == a.lanes.heavy && a.heavyNice > 0 {
+			// Evaluated and encoded on a thread the kernel serves after
+			// gmc's others (ingest) and the machine's other work: see
+			// Config.HeavyQueryNice.
+			onNicedThread(a.heavyNice, func() { a.serve(w, r, f) })
+			return
+		}
 	}
 	a.serve(w, r, f)
 }

@@ -85,6 +85,10 @@ type Options struct {
 	// Parallelism is how many goroutines one range query may evaluate on
 	// when it can be split by series (shard.go): 0 means GOMAXPROCS, 1 none.
 	Parallelism int
+	// HeavyNice is the nice value of the OS thread an API query admitted to
+	// the heavy lane is evaluated and encoded on (Config.HeavyQueryNice;
+	// Linux only); 0: the request's own thread.
+	HeavyNice int
 }
 
 // EngineOptions configure the PromQL engine: one set of limits for every
@@ -197,6 +201,9 @@ type API struct {
 	// noYield turns the yields of heavy evaluation and encoding off (yield.go;
 	// BenchmarkIngestBesideHeavy compares).
 	noYield bool
+	// heavyNice: heavy API queries are evaluated and encoded on an OS
+	// thread of this nice value (Options.HeavyNice; 0: on the request's).
+	heavyNice int
 	// chunks are the pieces answers are encoded into (respond.go), *[]byte.
 	chunks sync.Pool
 }
@@ -246,6 +253,7 @@ func New(opts Options) (*API, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	return &API{
+		heavyNice:        opts.HeavyNice,
 		lanes:            opts.Lanes,
 		maxBytes:         opts.MaxResponseBytes,
 		compressLoopback: opts.CompressLoopback,

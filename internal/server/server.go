@@ -279,6 +279,7 @@ func New(opts Options) (_ *Server, err error) {
 		Lanes:            lanes,
 		MaxResponseBytes: cfg.Query.MaxResponseBytes,
 		CompressLoopback: cfg.Query.CompressLoopback,
+		HeavyNice:        cfg.Query.HeavyQueryNice,
 		Timeout:          time.Duration(cfg.Query.Timeout),
 		Status:           s.status(),
 		StepCache:        s.stepCache(cfg),

@@ -1,0 +1,87 @@
+package query
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	promstorage "github.com/prometheus/prometheus/storage"
+	"golang.org/x/sys/unix"
+)
+
+// threadPriority is the calling thread's scheduling priority as
+// getpriority(2) reports it (20 - nice on Linux).
+func threadPriority(t *testing.T) int {
+	t.Helper()
+	p, err := unix.Getpriority(unix.PRIO_PROCESS, unix.Gettid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// prioQueryable records the thread priority each query's querier was
+// opened on, by the query's first selector's metric name. The engine opens
+// a query's querier on the goroutine that evaluates it.
+type prioQueryable struct {
+	promstorage.Queryable
+	t  *testing.T
+	mu sync.Mutex
+	at map[string]int
+}
+
+func (q *prioQueryable) Querier(mint, maxt int64) (promstorage.Querier, error) {
+	p := threadPriority(q.t)
+	inner, err := q.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return nil, err
+	}
+	return &prioQuerier{Querier: inner, q: q, p: p}, nil
+}
+
+type prioQuerier struct {
+	promstorage.Querier
+	q *prioQueryable
+	p int
+}
+
+func (pq *prioQuerier) Select(ctx context.Context, sort bool, hints *promstorage.SelectHints, ms ...*labels.Matcher) promstorage.SeriesSet {
+	for _, m := range ms {
+		if m.Name == model.MetricNameLabel {
+			pq.q.mu.Lock()
+			pq.q.at[m.Value] = pq.p
+			pq.q.mu.Unlock()
+		}
+	}
+	return pq.Querier.Select(ctx, sort, hints, ms...)
+}
+
+// TestHeavyQueryOnNicedThread: an API query admitted to the heavy lane is
+// evaluated on a thread at query.heavy_query_nice (the kernel serves gmc's
+// other threads, ingest among them, first); a small query, and the handler's
+// thread after the heavy query, keep gmc's priority.
+func TestHeavyQueryOnNicedThread(t *testing.T) {
+	st := &prioQueryable{Queryable: laneFixture(t), t: t, at: map[string]int{}}
+	a := newLanesAPI(t, st, laneConfig(1, 1))
+	a.heavyNice = 10
+	base := threadPriority(t)
+	for _, query := range []string{"many", "small"} {
+		rec := httptest.NewRecorder()
+		a.QueryRange(rec, httptest.NewRequest("GET", "/api/v1/query_range?query="+query+"&start=0&end=120&step=15", nil))
+		if rec.Code != 200 {
+			t.Fatalf("%s: HTTP %d %s", query, rec.Code, rec.Body)
+		}
+	}
+	if got, want := st.at["many"], base-10; got != want {
+		t.Errorf("heavy query (50 series, past the lane's 10) evaluated at priority %d, want %d (nice 10 below gmc's %d)", got, want, base)
+	}
+	if got := st.at["small"]; got != base {
+		t.Errorf("small query evaluated at priority %d, want gmc's %d", got, base)
+	}
+	if got := threadPriority(t); got != base {
+		t.Errorf("the test's thread at priority %d after the queries, want %d", got, base)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package query
+
+func onNicedThread(_ int, fn func()) { fn() }
