@@ -85,3 +85,16 @@ func TestHeavyQueryOnNicedThread(t *testing.T) {
 		t.Errorf("the test's thread at priority %d after the queries, want %d", got, base)
 	}
 }
+
+// TestNicedThreadPanicReachesCaller: a panic of the heavy query's handler
+// code reaches the request's goroutine (net/http recovers it there) instead
+// of ending the process on the niced thread's.
+func TestNicedThreadPanicReachesCaller(t *testing.T) {
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Errorf("recovered %v, want boom", r)
+		}
+	}()
+	onNicedThread(10, func() { panic("boom") })
+	t.Error("onNicedThread returned after its fn panicked")
+}
