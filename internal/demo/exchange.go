@@ -207,11 +207,19 @@ func (s *strategy) run(ctx context.Context) {
 		sinceMark += tick
 		if sinceMark >= 100*time.Millisecond {
 			dt := sinceMark.Seconds()
-			pnl += s.drift*dt + s.vol*s.rng.NormFloat64()*math.Sqrt(dt)
+			pnl += pnlStep(s.drift, s.vol, dt, s.rng)
 			s.svc.m.SetPnL(accountName(s.account), s.name, pnl)
 			sinceMark = 0
 		}
 	})
+}
+
+// pnlStep is a strategy's PnL change over dt seconds of trading: its
+// drift (per second) and a random walk of volatility vol per √second, so
+// a step's standard deviation is vol·√dt whatever the step (the history's
+// walk, by the minute, moves as the live one, by the 100 ms).
+func pnlStep(drift, vol, dt float64, rng *rand.Rand) float64 {
+	return drift*dt + vol*rng.NormFloat64()*math.Sqrt(dt)
 }
 
 func (s *strategy) send(ctx context.Context, r *request, reply chan response) (response, bool) {

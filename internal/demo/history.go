@@ -314,9 +314,19 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 		g.series = append(g.series, histSeries{
 			pushed("strategy-"+def.name, sdk.MetricPnL, "account", acct, "strategy", def.name),
 			func(_ time.Time, dt, load float64) float64 {
-				// The random walk moves only while the market trades; the
-				// live strategy continues from its last value (Result.PnL).
-				g.pnl[acct] += load * dt / 60 * (drift/100 + vol/10*g.rng.NormFloat64())
+				// The random walk moves only while the market trades: as
+				// the live strategy's (pnlStep: vol per √second) over the
+				// step's trading time, its seconds times the load relative
+				// to the live desk's (load/endLoad, 1 at the history's
+				// end), so the history's last minutes move as the live
+				// desk's first. (It moved load·dt/60·vol/10 a step: a
+				// 2-minute stddev of 5.35 USD for acct-1 beside the live
+				// desk's 755, t-user9 #5.) The drift stays the history's
+				// own, drift/100 a minute at load 1: the live drift (4
+				// USD/s for momentum) over 30 days would be millions.
+				// The live strategy continues from the last value
+				// (Result.PnL).
+				g.pnl[acct] += load*dt/60*drift/100 + pnlStep(0, vol, dt*load/g.endLoad, g.rng)
 				g.pnl[acct] = math.Round(g.pnl[acct]*100) / 100
 				return g.pnl[acct]
 			},
