@@ -107,9 +107,10 @@ func (d *Dispatcher) gettable(sa storedAlert, silences []Silence, now time.Time)
 	if ga.Annotations == nil {
 		ga.Annotations = model.LabelSet{}
 	}
-	if d.root != nil {
+	r := d.cur.Load()
+	if r.root != nil {
 		seen := map[string]bool{}
-		for _, rt := range d.root.match(a.Labels) {
+		for _, rt := range r.root.match(a.Labels) {
 			if !seen[rt.receiver] {
 				seen[rt.receiver] = true
 				ga.Receivers = append(ga.Receivers, receiverName{rt.receiver})
@@ -121,7 +122,7 @@ func (d *Dispatcher) gettable(sa storedAlert, silences []Silence, now time.Time)
 			ga.Status.SilencedBy = append(ga.Status.SilencedBy, s.ID)
 		}
 	}
-	for _, fp := range d.inhibit.sources(a.Labels) {
+	for _, fp := range r.inhibit.sources(a.Labels) {
 		ga.Status.InhibitedBy = append(ga.Status.InhibitedBy, fp.String())
 	}
 	if len(ga.Status.SilencedBy) > 0 || len(ga.Status.InhibitedBy) > 0 {
@@ -206,7 +207,7 @@ func (d *Dispatcher) Suppressed(ls model.LabelSet) bool {
 			return true
 		}
 	}
-	return len(d.inhibit.sources(ls)) > 0
+	return len(d.cur.Load().inhibit.sources(ls)) > 0
 }
 
 // currentAlerts are the alerts not resolved at now, rendered, that f selects.
@@ -347,7 +348,7 @@ func (a *API) GetAlertGroups(w http.ResponseWriter, r *http.Request) {
 // GetReceivers serves GET /api/v2/receivers.
 func (a *API) GetReceivers(w http.ResponseWriter, _ *http.Request) {
 	out := []receiverName{}
-	for _, r := range a.d.opts.Config.Receivers {
+	for _, r := range a.d.cur.Load().cfg.Receivers {
 		out = append(out, receiverName{r.Name})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -364,7 +365,7 @@ func (a *API) GetStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster": cluster,
-		"config":  map[string]string{"original": d.opts.Config.String()},
+		"config":  map[string]string{"original": d.cur.Load().cfg.String()},
 		"uptime":  d.started,
 		"versionInfo": map[string]string{
 			"branch": "", "buildDate": "", "buildUser": "", "revision": "",

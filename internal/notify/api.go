@@ -160,7 +160,7 @@ func (d *Dispatcher) Status() StatusData {
 	}
 	d.mu.Unlock()
 	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].Key < out.Groups[j].Key })
-	for name := range d.recv {
+	for name := range d.cur.Load().recv {
 		out.Receivers = append(out.Receivers, name)
 	}
 	sort.Strings(out.Receivers)

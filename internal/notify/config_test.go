@@ -108,7 +108,7 @@ func TestSecretsRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("new with bot_token_file: %v", err)
 	}
-	if n := len(d.recv["pager"].grouped); n != 3 {
+	if n := len(d.cur.Load().recv["pager"].grouped); n != 3 {
 		t.Errorf("pager channels %d, want 3", n)
 	}
 }

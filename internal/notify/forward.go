@@ -16,6 +16,9 @@ type forwarder struct {
 	in   *integration
 	am   *alertmanager.Notifier
 	wake chan struct{}
+	// cancel stops run (a reload replacing the forwarder); set under the
+	// dispatcher's mu when run starts.
+	cancel context.CancelFunc
 
 	mu    sync.Mutex
 	queue []*model.Alert

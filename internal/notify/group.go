@@ -21,6 +21,7 @@ type aggrGroup struct {
 	labels model.LabelSet
 	recv   *receiver
 	wake   chan struct{} // flush now (an alert older than group_wait arrived)
+	stop   chan struct{} // closed by a reload, which replaced the group
 
 	started bool // guarded by d.mu
 
@@ -44,6 +45,7 @@ func newAggrGroup(d *Dispatcher, key string, rt *route, gl model.LabelSet, r *re
 	return &aggrGroup{
 		d: d, key: key, route: rt, labels: gl, recv: r,
 		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
 		alerts: map[model.Fingerprint]*model.Alert{},
 		sent:   make([]*sentEntry, len(r.grouped)),
 	}
@@ -70,6 +72,8 @@ func (g *aggrGroup) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-g.stop:
+			return
 		case <-timer.C:
 		case <-g.wake:
 		}
@@ -91,8 +95,10 @@ func (g *aggrGroup) endIfEmpty() bool {
 	if len(g.alerts) > 0 {
 		return false
 	}
-	delete(g.d.groups, g.key)
-	g.d.m.groups.Dec()
+	if g.d.groups[g.key] == g { // not replaced by a reload
+		delete(g.d.groups, g.key)
+		g.d.m.groups.Dec()
+	}
 	return true
 }
 
@@ -130,7 +136,7 @@ func (g *aggrGroup) flush(ctx context.Context) {
 	}
 	var active []*model.Alert // not muted
 	for _, a := range snapshot {
-		if !g.d.silences.Mutes(a.Labels) && !g.d.inhibit.Mutes(a.Labels) && !g.d.inhibit.Holds(a) {
+		if !g.d.silences.Mutes(a.Labels) && !g.d.cur.Load().inhibit.Mutes(a.Labels) && !g.d.cur.Load().inhibit.Holds(a) {
 			active = append(active, a)
 		}
 	}
@@ -155,12 +161,12 @@ func (g *aggrGroup) flush(ctx context.Context) {
 // mute_time_intervals or outside all of its active_time_intervals at now.
 func (g *aggrGroup) timeMuted(now time.Time) bool {
 	if len(g.route.mute) > 0 {
-		if in, err := g.d.intervals.ContainsTime(g.route.mute, now); err == nil && in {
+		if in, err := g.d.cur.Load().intervals.ContainsTime(g.route.mute, now); err == nil && in {
 			return true
 		}
 	}
 	if len(g.route.active) > 0 {
-		if in, err := g.d.intervals.ContainsTime(g.route.active, now); err == nil && !in {
+		if in, err := g.d.cur.Load().intervals.ContainsTime(g.route.active, now); err == nil && !in {
 			return true
 		}
 	}

@@ -85,7 +85,15 @@ receivers: [{name: hook}]
 	b := start(t, cfg, map[string][]Notifier{"hook": {second}}, func(o *Options) { o.HA = peerHA{log, 50 * time.Millisecond} })
 	b.d.Send(b.alert("alertname", "Down", "service", "gateway"))
 	waitFor(t, "the notification after the wait", func() bool { return second.count() == 1 })
+	// The group logs what it sent after the receiver answered.
+	waitFor(t, "the notification logged", func() bool {
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		return len(log.entries) >= 1
+	})
+	log.mu.Lock()
 	if len(log.entries) != 1 {
 		t.Errorf("shared log has %d entries, want the one sent", len(log.entries))
 	}
+	log.mu.Unlock()
 }

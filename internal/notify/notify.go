@@ -108,22 +108,31 @@ type receiver struct {
 	forwarders []*forwarder
 }
 
-// Dispatcher is the running pipeline.
-type Dispatcher struct {
-	opts      Options
-	logger    *slog.Logger
-	now       func() time.Time
-	m         *metrics
+// routing is what the notify configuration builds and a reload replaces:
+// the route tree, the receivers (their integrations and Alertmanager
+// forwarders), the templates, the time intervals and the inhibitor.
+type routing struct {
+	cfg       Config
 	root      *route
 	recv      map[string]*receiver
-	silences  *Silences
+	tmpl      *channel.Templates       // the templates: globs and Alertmanager's defaults
+	intervals *timeinterval.Intervener // the time_intervals routes name
 	inhibit   *inhibitor
-	nlog      notificationLog // nil: what each group remembers itself
-	local     *localLog       // the file-backed nlog without HA
-	tmpl      *channel.Templates
-	intervals *timeinterval.Intervener // the time_intervals routes name // the templates: globs and Alertmanager's defaults
-	alerts    alertStore               // every alert received, for /api/v2/alerts
-	started   time.Time
+}
+
+// Dispatcher is the running pipeline.
+type Dispatcher struct {
+	opts     Options
+	logger   *slog.Logger
+	now      func() time.Time
+	m        *metrics
+	silences *Silences
+	nlog     notificationLog // nil: what each group remembers itself
+	local    *localLog       // the file-backed nlog without HA
+	alerts   alertStore      // every alert received, for /api/v2/alerts
+	// cur is the routing in force, replaced whole by a reload (Prepare).
+	cur     atomic.Pointer[routing]
+	started time.Time
 
 	mu      sync.Mutex
 	groups  map[string]*aggrGroup
@@ -165,13 +174,11 @@ func New(opts Options) (*Dispatcher, error) {
 	if opts.ForwardQueue <= 0 {
 		opts.ForwardQueue = 10000
 	}
-	cfg := opts.Config
 	d := &Dispatcher{
 		opts:   opts,
 		logger: opts.Logger,
 		now:    opts.Now,
 		m:      newMetrics(opts.Registerer),
-		recv:   map[string]*receiver{},
 		groups: map[string]*aggrGroup{},
 	}
 	d.started = opts.Now()
@@ -182,8 +189,6 @@ func New(opts Options) (*Dispatcher, error) {
 	sil.maxCount = cmp.Or(opts.MaxSilences, DefaultMaxSilences)
 	sil.maxSize = cmp.Or(opts.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
 	d.silences = sil
-	d.inhibit = newInhibitor(cfg.InhibitRules, opts.Now)
-	d.inhibit.hold = max(0, cmp.Or(opts.InhibitHold, DefaultInhibitHold))
 	switch {
 	case opts.HA != nil:
 		d.nlog = opts.HA
@@ -197,24 +202,114 @@ func New(opts Options) (*Dispatcher, error) {
 		}
 		d.nlog = d.local
 	}
-	d.intervals = timeinterval.NewIntervener(cfg.intervals())
-	if d.tmpl, err = channel.LoadTemplates("", cfg.Templates); err != nil {
+	r, err := d.build(opts.Config)
+	if err != nil {
 		return nil, err
 	}
-	for i := range cfg.Receivers {
-		r, err := d.buildReceiver(&cfg.Receivers[i])
-		if err != nil {
-			return nil, fmt.Errorf("receivers[%d] (%s).%w", i, cfg.Receivers[i].Name, err)
-		}
-		d.recv[r.name] = r
-	}
-	if cfg.Route.Receiver != "" {
-		d.root = newRoute(&cfg.Route, nil, 0)
-	}
+	d.cur.Store(r)
 	return d, nil
 }
 
-func (d *Dispatcher) buildReceiver(rc *Receiver) (*receiver, error) {
+// build builds the routing of cfg.
+func (d *Dispatcher) build(cfg Config) (*routing, error) {
+	r := &routing{cfg: cfg, recv: map[string]*receiver{}, intervals: timeinterval.NewIntervener(cfg.intervals())}
+	r.inhibit = newInhibitor(cfg.InhibitRules, d.opts.Now)
+	r.inhibit.hold = max(0, cmp.Or(d.opts.InhibitHold, DefaultInhibitHold))
+	var err error
+	if r.tmpl, err = channel.LoadTemplates("", cfg.Templates); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Receivers {
+		rc, err := d.buildReceiver(&cfg.Receivers[i], r.tmpl)
+		if err != nil {
+			return nil, fmt.Errorf("receivers[%d] (%s).%w", i, cfg.Receivers[i].Name, err)
+		}
+		r.recv[rc.name] = rc
+	}
+	if cfg.Route.Receiver != "" {
+		r.root = newRoute(&cfg.Route, nil, 0)
+	}
+	return r, nil
+}
+
+// Prepare builds the routing of cfg (validated, as config.Load does) for
+// a reload and returns the function that puts it in force; an error
+// (a template or a receiver that does not build) changes nothing. As
+// Alertmanager's reload: the aggregation groups are rebuilt from the
+// alerts received (the new routes' groups, group_wait anew); the
+// notification log keeps a receiver that was told of an alert in a group
+// of the same key from being told again; the inhibitor is rebuilt from
+// the alerts received; the Alertmanager forwarders of a receiver kept by
+// name hand their queues to their successors. Silences are untouched.
+func (d *Dispatcher) Prepare(cfg Config) (func(), error) {
+	r, err := d.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func() { d.apply(r) }, nil
+}
+
+// apply puts r in force (see Prepare).
+func (d *Dispatcher) apply(r *routing) {
+	now := d.now()
+	var alerts []*model.Alert
+	for _, sa := range d.alerts.list() {
+		alerts = append(alerts, sa.alert)
+	}
+	r.inhibit.observe(alerts)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.cur.Swap(r)
+	for _, g := range d.groups {
+		close(g.stop)
+	}
+	d.m.groups.Sub(float64(len(d.groups)))
+	d.groups = map[string]*aggrGroup{}
+	for name, rc := range old.recv {
+		for i, f := range rc.forwarders {
+			if f.cancel != nil {
+				f.cancel()
+			}
+			if nr := r.recv[name]; nr != nil && i < len(nr.forwarders) {
+				f.mu.Lock()
+				nr.forwarders[i].enqueue(f.queue)
+				f.queue = nil
+				f.mu.Unlock()
+			}
+		}
+	}
+	if d.ctx != nil && !d.stopped {
+		for _, rc := range r.recv {
+			for _, f := range rc.forwarders {
+				d.startForwarder(f)
+			}
+		}
+	}
+	if d.stopped || r.root == nil {
+		return
+	}
+	var created []*aggrGroup
+	for _, a := range alerts {
+		created = append(created, d.group(r, a, now, nil)...)
+	}
+	for _, g := range created {
+		d.startGroup(g)
+	}
+}
+
+// startForwarder runs f until Run's context ends or a reload replaces it.
+// Caller holds d.mu, with Run started.
+func (d *Dispatcher) startForwarder(f *forwarder) {
+	ctx, cancel := context.WithCancel(d.ctx)
+	f.cancel = cancel
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f.run(ctx)
+	}()
+}
+
+func (d *Dispatcher) buildReceiver(rc *Receiver, tmpl *channel.Templates) (*receiver, error) {
 	r := &receiver{name: rc.Name}
 	add := func(ch string, i int, n channel.Notifier, sendResolved bool) {
 		r.grouped = append(r.grouped, &integration{channel: ch, index: i, receiver: rc.Name, notifier: n, sendResolved: sendResolved})
@@ -227,21 +322,21 @@ func (d *Dispatcher) buildReceiver(rc *Receiver) (*receiver, error) {
 	}
 	client := d.opts.HTTPClient
 	for i, c := range rc.SlackConfigs {
-		n, err := slack.New(c, client, d.tmpl)
+		n, err := slack.New(c, client, tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("slack_configs[%d].%w", i, err)
 		}
 		add("slack", i, n, c.Resolved())
 	}
 	for i, c := range rc.TelegramConfigs {
-		n, err := telegram.New(c, client, d.tmpl)
+		n, err := telegram.New(c, client, tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("telegram_configs[%d].%w", i, err)
 		}
 		add("telegram", i, n, c.Resolved())
 	}
 	for i, c := range rc.EmailConfigs {
-		n, err := email.New(c, d.now, d.tmpl)
+		n, err := email.New(c, d.now, tmpl)
 		if err != nil {
 			return nil, fmt.Errorf("email_configs[%d].%w", i, err)
 		}
@@ -280,13 +375,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for _, g := range d.groups {
 		d.startGroup(g)
 	}
-	for _, r := range d.recv {
+	for _, r := range d.cur.Load().recv {
 		for _, f := range r.forwarders {
-			d.wg.Add(1)
-			go func() {
-				defer d.wg.Done()
-				f.run(ctx)
-			}()
+			d.startForwarder(f)
 		}
 	}
 	d.mu.Unlock()
@@ -315,6 +406,39 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
+// group inserts a into the aggregation groups of r's routes it matches,
+// creating those missing (returned, to start), and adds it to forward's
+// queues of their receivers' forwarders (forward nil: not forwarded).
+// Caller holds d.mu.
+func (d *Dispatcher) group(r *routing, a *model.Alert, now time.Time, forward map[*forwarder][]*model.Alert) []*aggrGroup {
+	var created []*aggrGroup
+	for _, rt := range r.root.match(a.Labels) {
+		rc := r.recv[rt.receiver]
+		if rc == nil {
+			continue
+		}
+		if forward != nil {
+			for _, f := range rc.forwarders {
+				forward[f] = append(forward[f], a)
+			}
+		}
+		if len(rc.grouped) == 0 {
+			continue
+		}
+		gl := rt.groupLabels(a.Labels)
+		key := rt.key + ":" + gl.String()
+		g, ok := d.groups[key]
+		if !ok {
+			g = newAggrGroup(d, key, rt, gl, rc)
+			d.groups[key] = g
+			d.m.groups.Inc()
+			created = append(created, g)
+		}
+		g.insert(a, now)
+	}
+	return created
+}
+
 // startGroup runs a group's goroutine once Run has started. Caller holds d.mu.
 func (d *Dispatcher) startGroup(g *aggrGroup) {
 	if d.ctx == nil || d.stopped || g.started {
@@ -336,7 +460,8 @@ func (d *Dispatcher) Send(alerts ...*model.Alert) {
 		return
 	}
 	now := d.now()
-	resolveTimeout := time.Duration(d.opts.Config.Global.ResolveTimeout)
+	r := d.cur.Load()
+	resolveTimeout := time.Duration(r.cfg.Global.ResolveTimeout)
 	if resolveTimeout == 0 {
 		resolveTimeout = DefaultResolveTimeout
 	}
@@ -361,12 +486,12 @@ func (d *Dispatcher) Send(alerts ...*model.Alert) {
 	}
 	d.m.received.Add(float64(len(valid)))
 	d.alerts.remember(valid, now)
-	if d.root == nil || len(valid) == 0 {
+	if r.root == nil || len(valid) == 0 {
 		return
 	}
 	// Before any group sees them, so alerts sent together inhibit each
 	// other at the first flush.
-	d.inhibit.observe(valid)
+	r.inhibit.observe(valid)
 	forward := map[*forwarder][]*model.Alert{}
 	var created []*aggrGroup
 	d.mu.Lock()
@@ -374,29 +499,15 @@ func (d *Dispatcher) Send(alerts ...*model.Alert) {
 	if d.stopped {
 		return
 	}
-	for _, a := range valid {
-		for _, rt := range d.root.match(a.Labels) {
-			r := d.recv[rt.receiver]
-			if r == nil {
-				continue
-			}
-			for _, f := range r.forwarders {
-				forward[f] = append(forward[f], a)
-			}
-			if len(r.grouped) == 0 {
-				continue
-			}
-			gl := rt.groupLabels(a.Labels)
-			key := rt.key + ":" + gl.String()
-			g, ok := d.groups[key]
-			if !ok {
-				g = newAggrGroup(d, key, rt, gl, r)
-				d.groups[key] = g
-				d.m.groups.Inc()
-				created = append(created, g)
-			}
-			g.insert(a, now)
+	if cur := d.cur.Load(); cur != r { // a reload since: route by the new routing
+		r = cur
+		r.inhibit.observe(valid)
+		if r.root == nil {
+			return
 		}
+	}
+	for _, a := range valid {
+		created = append(created, d.group(r, a, now, forward)...)
 	}
 	// New groups start after every alert of this call is in, so alerts sent
 	// together are notified together even with group_wait 0.

@@ -161,7 +161,7 @@ route:
 receivers: [{name: r}]
 `, map[string][]Notifier{"r": {rec}})
 			if !sendResolved {
-				h.d.recv["r"].grouped[0].sendResolved = false
+				h.d.cur.Load().recv["r"].grouped[0].sendResolved = false
 			}
 			a := h.alert("alertname", "Down", "service", "a")
 			h.d.Send(a)

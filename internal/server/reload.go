@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/notify"
 	"github.com/gmc-dev/gmc/internal/sla"
 )
 
@@ -16,8 +17,9 @@ import (
 // applies its rule files: a configuration or a rule file that does not
 // load or validate changes nothing and its error (naming the line, the
 // field or the rule) is returned; else the rules manager swaps the rule
-// files' and thresholds' groups (rules.Manager.UpdateRules), then the
-// SLAs' rule groups
+// files' and thresholds' groups (rules.Manager.UpdateRules), the
+// notification routes and receivers are replaced (notify.Dispatcher.
+// Prepare: Alertmanager's reload), and the SLAs' rule groups
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
 // untouched, a changed one's alerts keep their state, a removed one's are
 // resolved and its series marked stale), /sla serves the new SLAs, and an
@@ -32,7 +34,13 @@ func (s *Server) reloadConfig() error {
 	if err != nil {
 		return fmt.Errorf("reload config: %w", err)
 	}
-	// The rule files first: a file that does not load changes nothing.
+	// The notification routing is built first and put in force last: a
+	// template or receiver that does not build changes nothing.
+	applyNotify, err := s.notify.Prepare(cfg.Notify)
+	if err != nil {
+		return fmt.Errorf("reload config: notify: %w", err)
+	}
+	// The rule files: a file that does not load changes nothing.
 	rch, err := s.rules.UpdateRules(cfg.Alerting.RuleFiles, cfg.Alerting.Thresholds)
 	if err != nil {
 		return fmt.Errorf("reload config: %w", err)
@@ -41,6 +49,7 @@ func (s *Server) reloadConfig() error {
 	if err != nil {
 		return fmt.Errorf("reload config: %w", err)
 	}
+	applyNotify()
 	s.sla.SetSLAs(cfg.SLAs)
 	var added []sla.SLA
 	for _, n := range cfg.SLAs {
@@ -58,18 +67,17 @@ func (s *Server) reloadConfig() error {
 		"sla_groups_kept", len(ch.Kept), "sla_groups_replaced", ch.Replaced, "sla_groups_added", ch.Added,
 		"sla_groups_removed", ch.Removed, "took", time.Since(start))
 	if d := changedSections(s.opts.Config, cfg); len(d) > 0 {
-		s.logger.Warn("configuration sections changed that apply at the next start (a reload applies alerting.rule_files, alerting.thresholds and slas, and reads credentials)",
+		s.logger.Warn("configuration sections changed that apply at the next start (a reload applies alerting.rule_files, alerting.thresholds, notify and slas, and reads credentials)",
 			"sections", d)
 	}
 	return nil
 }
 
 // changedSections are the top-level sections of gmc.yml (by YAML key)
-// that differ between a and b, except what a reload applies (slas, the
-// alerting section's rule_files and thresholds) and the inhibit rules gmc
-// derives from the SLAs.
+// that differ between a and b, except what a reload applies (slas,
+// notify, the alerting section's rule_files and thresholds).
 func changedSections(a, b config.Config) []string {
-	a.Notify.InhibitRules, b.Notify.InhibitRules = nil, nil
+	a.Notify, b.Notify = notify.Config{}, notify.Config{}
 	a.Alerting.RuleFiles, b.Alerting.RuleFiles = nil, nil
 	a.Alerting.Thresholds, b.Alerting.Thresholds = nil, nil
 	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)

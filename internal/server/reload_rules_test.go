@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,5 +135,101 @@ func TestReloadRuleFiles(t *testing.T) {
 	}
 	if a := alerts(); a["Steady"] != before["Steady"] || a["Changing"] == "" || a["Arriving"] == "" {
 		t.Errorf("after the failed reload: %v", a)
+	}
+}
+
+// TestReloadNotifyRoutes: POST /-/reload applies notify:'s routes and
+// receivers, as Alertmanager's reload: an alert firing before it reaches
+// the webhook its new route names, and the one it reached is not told
+// again.
+func TestReloadNotifyRoutes(t *testing.T) {
+	type hook struct {
+		mu   sync.Mutex
+		got  []string
+		srv  *httptest.Server
+		name string
+	}
+	newHook := func(name string) *hook {
+		h := &hook{name: name}
+		h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var msg struct {
+				Status string `json:"status"`
+				Alerts []struct {
+					Labels map[string]string `json:"labels"`
+				} `json:"alerts"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&msg)
+			h.mu.Lock()
+			for _, a := range msg.Alerts {
+				h.got = append(h.got, msg.Status+" "+a.Labels["alertname"])
+			}
+			h.mu.Unlock()
+		}))
+		t.Cleanup(h.srv.Close)
+		return h
+	}
+	told := func(h *hook) []string {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return append([]string(nil), h.got...)
+	}
+	first, second := newHook("first"), newHook("second")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gmc.yml")
+	write := func(path, s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() (config.Config, error) {
+		cfg, err := config.LoadFile(file)
+		cfg.Server.ListenAddress, cfg.Server.DataDir = "127.0.0.1:0", filepath.Join(dir, "data")
+		return cfg, err
+	}
+	gmcYML := func(recv string) string {
+		return `alerting:
+  default_rules: false
+  evaluation_interval: 1s
+  rule_files: [rules.yml]
+notify:
+  route: {receiver: ` + recv + `, group_by: [alertname], group_wait: 0s, group_interval: 1h, repeat_interval: 4h}
+  receivers:
+    - {name: first, webhook_configs: [{url: "` + first.srv.URL + `"}]}
+    - {name: second, webhook_configs: [{url: "` + second.srv.URL + `"}]}
+`
+	}
+	write(filepath.Join(dir, "rules.yml"), "groups:\n  - name: g\n    rules:\n      - alert: Up\n        expr: vector(1)\n")
+	write(file, gmcYML("first"))
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gmc server: %v", err)
+		}
+	})
+	base := "http://" + srv.Addr()
+	waitFor(t, 20*time.Second, "the first webhook told of Up", func() bool { return len(told(first)) > 0 })
+
+	write(file, gmcYML("second"))
+	if code, body := do(t, "POST", base+"/-/reload", "", nil); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	waitFor(t, 20*time.Second, "the second webhook told of Up", func() bool { return len(told(second)) > 0 })
+	if got := told(second); got[0] != "firing Up" {
+		t.Errorf("second webhook told %v", got)
+	}
+	if got := told(first); len(got) != 1 {
+		t.Errorf("first webhook told %v, want once", got)
 	}
 }
