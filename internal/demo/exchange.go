@@ -184,7 +184,11 @@ func (s *strategy) run(ctx context.Context) {
 	var live [liveOrders]uint64
 	var n int
 	pnl := s.pnl
-	var sinceMark time.Duration
+	// The walk moves by the time that passed since its last step, not by
+	// the ticks counted: on a busy machine ticks run late, and counting
+	// them moved the PnL less per second than its model (755 USD per 2
+	// minutes measured at load 26, 1,314 modelled).
+	mark := time.Now()
 	s.svc.every(ctx, tick, func() {
 		for range pace.owed(time.Now()) {
 			if slot := &live[n%liveOrders]; *slot != 0 {
@@ -204,12 +208,10 @@ func (s *strategy) run(ctx context.Context) {
 			}
 			n++
 		}
-		sinceMark += tick
-		if sinceMark >= 100*time.Millisecond {
-			dt := sinceMark.Seconds()
-			pnl += pnlStep(s.drift, s.vol, dt, s.rng)
+		if now := time.Now(); now.Sub(mark) >= 100*time.Millisecond {
+			pnl += pnlStep(s.drift, s.vol, now.Sub(mark).Seconds(), s.rng)
 			s.svc.m.SetPnL(accountName(s.account), s.name, pnl)
-			sinceMark = 0
+			mark = now
 		}
 	})
 }
