@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
 // TestReloadRuleFiles: POST /-/reload applies the rule files (read again)
@@ -49,19 +49,7 @@ func TestReloadRuleFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	})
+	srv := servertest.Serve(t, server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.DiscardHandler)})
 	base := "http://" + srv.Addr()
 
 	// alerts are the firing alerts by name, with their active-since.
@@ -205,19 +193,7 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	})
+	srv := servertest.Serve(t, server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.DiscardHandler)})
 	base := "http://" + srv.Addr()
 	waitFor(t, 20*time.Second, "the first webhook told of Up", func() bool { return len(told(first)) > 0 })
 

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -66,19 +66,7 @@ func TestReloadSLAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	srv, err := server.New(server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	})
+	srv := servertest.Serve(t, server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	base := "http://" + srv.Addr()
 	waitFor(t, 10*time.Second, "ready", func() bool {
 		resp, err := http.Get(base + "/-/ready")

@@ -24,6 +24,14 @@ func Run(t testing.TB, opts server.Options) *server.Server {
 	if err := opts.Config.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	return Serve(t, opts)
+}
+
+// Serve starts a gmc server with opts as they are (its listen address and
+// data dir too: a test restarting or reloading over one data dir) and
+// stops it when the test ends, failing the test if Run returned an error.
+func Serve(t testing.TB, opts server.Options) *server.Server {
+	t.Helper()
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
