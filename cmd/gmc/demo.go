@@ -171,9 +171,10 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	// The benchmarks run in this process beside the simulated services:
 	// on a thread of their own at the lowest priority, with one scheduler
 	// slot more than the CPUs, so that a running benchmark neither holds
-	// a slot the services need nor takes a CPU from them when they want it.
+	// a slot the services need nor takes a CPU from them when they want it;
+	// so do heavy queries (heavyProcs).
 	benchmarks.SetNice(19)
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU() + 1))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU() + 1 + heavyProcs(cfg.Query)))
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		closeListeners()
 		return fmt.Errorf("create data dir: %w", err)

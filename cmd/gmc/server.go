@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/gmc-dev/gmc/internal/config"
@@ -69,6 +70,9 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	logger, err := newLogger(c.stderr, *logLevel)
 	if err != nil {
 		return err
+	}
+	if extra := heavyProcs(cfg.Query); extra > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + extra))
 	}
 	flags := map[string]string{} // for /api/v1/status/flags, defaults included as Prometheus shows them
 	fs.VisitAll(func(f *flag.Flag) { flags[f.Name] = f.Value.String() })

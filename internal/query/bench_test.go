@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -353,6 +354,30 @@ func BenchmarkIngestBesideHeavyNice(b *testing.B) {
 	ingestBesideHeavy(b, st, steps, [2]string{"nice", "plain"}, func(arm int, w http.ResponseWriter, r *http.Request) {
 		r.RemoteAddr = "127.0.0.1:40000"
 		apis[arm].QueryRange(w, r)
+	})
+}
+
+// BenchmarkIngestBesideHeavyProcs is BenchmarkIngestBesideHeavyNice with
+// both arms on the niced thread, alternating between GOMAXPROCS at the
+// CPUs and one more: with one more, the niced heavy query holds a
+// scheduler slot of its own and the writer keeps one per CPU.
+func BenchmarkIngestBesideHeavyProcs(b *testing.B) {
+	const steps = 600
+	st := openHour(b, 3000, steps)
+	now := func() time.Time { return time.Unix(int64(steps), 0) }
+	reg := prometheus.NewRegistry()
+	a, err := New(Options{Queryable: st, Registerer: reg, Now: now, ActiveQueryDir: b.TempDir(), HeavyNice: DefaultHeavyQueryNice,
+		Lanes: NewLanes(LanesOptions{Config: DefaultConfig(), Queryable: st, Registerer: reg, Now: now})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	cpus := runtime.NumCPU()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	ingestBesideHeavy(b, st, steps, [2]string{"procs-cpus", "procs-cpus+1"}, func(arm int, w http.ResponseWriter, r *http.Request) {
+		runtime.GOMAXPROCS(cpus + arm)
+		r.RemoteAddr = "127.0.0.1:40000"
+		a.QueryRange(w, r)
 	})
 }
 
