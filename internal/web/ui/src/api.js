@@ -126,7 +126,8 @@ export function rangeByKey(key) {
  * millisecond; never at a step boundary in the past, which hid up to a
  * step of the newest data), with the step and the rate window for
  * rate()/increase() — at least 4 steps and 30s. A range may carry its own
- * end (an absolute or shifted range) and length.
+ * end (an absolute or shifted range) and length. from, when set, is where
+ * the time axis starts (the range's start; its points from start).
  */
 export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
@@ -139,7 +140,17 @@ export function span(range, now = Date.now() / 1000) {
     const end = Math.floor(now / step) * step;
     return {...base, start: end - range.seconds, end};
   }
-  if (range.end != null) return {...base, start: range.end - range.seconds, end: range.end};
+  // A range with its own end (absolute, zoomed, shifted) has its points
+  // on a grid that ends there: back from its end by whole steps, the
+  // first at or after its start (from: the axis' start). A custom or
+  // zoomed length need not be a multiple of its step, and a grid from
+  // the start ended up to a step before the end (a zoom of 3599 s: 11 s;
+  // of a month: up to 2.4 h) with the newest data on no point. The first
+  // point's window (4 steps at least) reaches back past the start.
+  if (range.end != null) {
+    const n = Math.floor(range.seconds / step + 1e-9);
+    return {...base, start: range.end - n * step, end: range.end, from: range.end - range.seconds};
+  }
   // A range ending now: its steps fall on the step grid (multiples of the
   // step, up to gend, the last boundary) so gmc's step cache answers all
   // but the newest of them again, and one more point, the tail, is now.

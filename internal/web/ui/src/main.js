@@ -105,7 +105,7 @@ async function refresh() {
     const w = span(state.route.range);
     if (w.grid) w.cache = state.cache;
     // Every time chart of the page spans this window (chart.js xWindow).
-    main.dataset.xFrom = String(w.start);
+    main.dataset.xFrom = String(w.from ?? w.start);
     main.dataset.xTo = String(w.end);
     await state.page.refresh(w, ctrl.signal);
     if (seq === state.seq) {

@@ -65,7 +65,8 @@ export function mount(main, ctx) {
       const hstep = Math.max(w.step, Math.ceil(wlen / 120));
       // On Live the heatmap keeps its own step grid (its newest column up to a step old), so its cache holds.
       // Elsewhere it is on its grid too, with the tail (now) as the other charts.
-      const hend = Math.floor(w.end / hstep) * hstep;
+      // A range with its own end (absolute, zoomed) has its columns end there (as its points: api.span).
+      const hend = w.gend != null || w.grid ? Math.floor(w.end / hstep) * hstep : w.end;
       const hw = {start: hend - Math.floor(wlen / hstep) * hstep, end: w.grid ? hend : w.end, gend: !w.grid && hend < w.end ? hend : null,
         step: hstep, grid: w.grid, cache: w.cache};
       const hrw = Math.max(hstep * 4, 30) + 's';
