@@ -541,7 +541,7 @@ func timeQuery(ctx context.Context, eng *promql.Engine, q promstorage.Queryable,
 	var res promql.Matrix
 	for i := range runs + 1 {
 		t0, c0 := time.Now(), cpuTime()
-		qry, err := eng.NewRangeQuery(ctx, q, nil, expr, start, end, step)
+		qry, err := tier.Engine(eng).NewRangeQuery(ctx, q, nil, expr, start, end, step)
 		if err != nil {
 			return tm, nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // Latest is the newest sample of one series.
@@ -205,7 +206,7 @@ func (a *API) ServiceHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		sel = fmt.Sprintf("{%s=%s,__name__=~%s}", ServiceLabel, strconv.Quote(svc), strconv.Quote(strings.Join(quoted, "|")))
 	}
-	qry, err := a.opts.Engine.NewRangeQuery(ctx, a.opts.Queryable, nil, sel, start, end, step)
+	qry, err := tier.Engine(a.opts.Engine).NewRangeQuery(ctx, a.opts.Queryable, nil, sel, start, end, step)
 	if err != nil {
 		internalError(w, "build history query", err)
 		return

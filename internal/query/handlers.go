@@ -241,7 +241,11 @@ func (a *API) query(r *http.Request) result {
 		return fail(httpapi.BadParam("time", err))
 	}
 	return a.exec(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
-		return a.engine.NewInstantQuery(ctx, a.yielding(), opts, r.FormValue("query"), ts)
+		qry, err := a.engine.NewInstantQuery(ctx, a.yielding(), opts, r.FormValue("query"), ts)
+		if err == nil {
+			a.prepare(qry)
+		}
+		return qry, err
 	})
 }
 

@@ -284,6 +284,19 @@ func (a *API) Close() error {
 	return a.tracker.Close()
 }
 
+// preparer is a queryable that adapts the queries built over it before
+// they run: the downsampled tiers' reader (tier.Queryable.PrepareQuery
+// rewrites avg_over_time into an exact mean of its buckets). This package
+// cannot import tier's (its tests import this one).
+type preparer interface{ PrepareQuery(promql.Query) }
+
+// prepare adapts qry, built over a.queryable, to it (see preparer).
+func (a *API) prepare(qry promql.Query) {
+	if p, ok := a.queryable.(preparer); ok {
+		p.PrepareQuery(qry)
+	}
+}
+
 // Engine is the PromQL engine the API runs queries on.
 func (a *API) Engine() *promql.Engine { return a.engine }
 

@@ -234,6 +234,7 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 		if err != nil {
 			return nil, nil, nil, buildError{err}
 		}
+		a.prepare(qry)
 		queries[i] = qry
 	}
 	if n == 1 {

@@ -41,6 +41,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/alerthistory"
 	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 //go:embed defaults.yml
@@ -395,7 +396,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	mo := &promrules.ManagerOptions{
 		ExternalURL:     ext,
-		QueryFunc:       m.watchedOnly(promrules.EngineQueryFunc(engine, opts.Queryable)),
+		QueryFunc:       m.watchedOnly(promrules.EngineQueryFunc(tier.Engine(engine), opts.Queryable)),
 		NotifyFunc:      m.send,
 		Context:         context.Background(),
 		AppendableV2:    opts.Appendable,
@@ -418,7 +419,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.SLAQueryable != nil {
 		// The SLA groups read SLAQueryable.
 		smo := *mo
-		smo.QueryFunc = promrules.EngineQueryFunc(engine, opts.SLAQueryable)
+		smo.QueryFunc = promrules.EngineQueryFunc(tier.Engine(engine), opts.SLAQueryable)
 		m.slaOpts = &smo
 	}
 	loaded, errs := pm.LoadGroups(opts.EvalInterval, labels.EmptyLabels(), opts.ExternalURL, nil, false, ids...)

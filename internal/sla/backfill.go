@@ -60,7 +60,7 @@ func (s SLA) backfillGroup(ctx context.Context, engine promql.QueryEngine, q sto
 				continue
 			}
 			// The range's end is inclusive: the last step is before to.
-			qr, err := engine.NewRangeQuery(ctx, q, nil, r.Expr, from, to.Add(-time.Millisecond), step)
+			qr, err := tier.Engine(engine).NewRangeQuery(ctx, q, nil, r.Expr, from, to.Add(-time.Millisecond), step)
 			if err != nil {
 				return n, fmt.Errorf("sla %s: backfill %s: %w", s.Name, r.Record, err)
 			}

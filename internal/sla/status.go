@@ -280,7 +280,7 @@ func (r *Reporter) ErrorRatios(ctx context.Context, s SLA, ts time.Time) (map[st
 			}
 			qa = r.tiered
 		}
-		qry, err := r.opts.Engine.NewInstantQuery(ctx, qa, nil, q, ts)
+		qry, err := tier.Engine(r.opts.Engine).NewInstantQuery(ctx, qa, nil, q, ts)
 		if err != nil {
 			return nil, fmt.Errorf("query error ratio of sla %s over %s: %w", s.Name, FormatWindow(w), err)
 		}

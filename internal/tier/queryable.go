@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/prometheus/prometheus/model/histogram"
@@ -23,12 +24,15 @@ const TierLabel = "__tier__"
 
 // funcAggs maps the PromQL functions a tier answers to the aggregate each
 // reads; any other function (quantile_over_time, count_over_time, resets…)
-// reads raw samples.
+// reads raw samples. avg_over_time is not one: a mean of bucket means is
+// off when the buckets hold different numbers of samples, so PrepareQuery
+// rewrites it, where a tier answers, into sums over counts
+// (prepare.go); one not rewritten reads raw samples, unless a tier is
+// forced (its buckets' means then).
 var funcAggs = map[string]string{
 	"max_over_time":  AggMax,
 	"min_over_time":  AggMin,
 	"sum_over_time":  AggSum,
-	"avg_over_time":  AggAvg,
 	"last_over_time": AggLast,
 	"rate":           AggCounter,
 	"increase":       AggCounter,
@@ -50,9 +54,9 @@ var plainFuncs = map[string]bool{
 //   - the query steps by at least the tier's resolution;
 //   - when the evaluation times, the range and the step sit on whole
 //     buckets (Grafana aligns range queries to the step), every window is
-//     whole buckets: max, min, sum and last over them are exact from one
-//     bucket on, avg (a mean of bucket means) from one bucket or
-//     minRangeBuckets on, and rate/increase, over at least minRateRange,
+//     whole buckets: max, min, sum and last over them (and avg as a sum
+//     over a count, see PrepareQuery) are exact from one bucket on, and
+//     rate/increase, over at least minRateRange,
 //     read the exact increase between the window's edge buckets (below
 //     minRateBuckets the tier adds each bucket's start, see withEdges);
 //   - otherwise (rules evaluate at any millisecond) the range must span
@@ -60,7 +64,6 @@ var plainFuncs = map[string]bool{
 //   - a plain selector reads a tier's last values only in an aligned range
 //     query on a tier at most lookback/5 coarse.
 const (
-	minRangeBuckets     = 10
 	minRateBuckets      = 60
 	minUnalignedBuckets = 500
 	// minRateRange: a rate/increase over whole buckets reads the exact
@@ -178,6 +181,9 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 		return nil, ""
 	}
 	agg, isRangeFunc := funcAggs[hints.Func]
+	if force != "" && hints.Func == "avg_over_time" {
+		agg, isRangeFunc = AggAvg, true // forced: the mean of its buckets' means
+	}
 	switch {
 	case hints.Range == 0 && (plainFuncs[hints.Func] || force != ""):
 		agg, isRangeFunc = AggLast, false
@@ -206,8 +212,6 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 			switch {
 			case !aligned:
 				need = q.unaligned
-			case agg == AggAvg && hints.Range != t.res:
-				need = minRangeBuckets
 			case agg == AggCounter:
 				need = max(1, minRateRange/t.res)
 			}
@@ -228,9 +232,17 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 // Select implements storage.Querier: the selector reads the tier Choose
 // picks, up to that tier's watermark (or its late mark before it: see
 // Tier.ReadableUntil), and the raw samples after it aggregated on the fly
-// into the same buckets; or raw samples.
+// into the same buckets; or raw samples. An equality matcher on AggLabel
+// picks the aggregate a tier's part reads (`__agg__="count"`: the counts of
+// samples per bucket), and raw data read with it reads every sample as a
+// bucket of its own: its value, and 1 for "count" (so a sum of counts is a
+// count of samples whichever answers, which PrepareQuery's rewrite of
+// avg_over_time relies on). A native histogram has no sum or count in the
+// tiers: a selector of the sum or count aggregate that selects one reads
+// raw data.
 func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	force, ms := takeTier(ms)
+	named, ms := takeAgg(ms)
 	t, agg := q.q.Choose(hints, force)
 	if t != nil {
 		t.rw.RLock()
@@ -240,21 +252,22 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 	}
 	if t == nil {
-		raw, err := q.rawQuerier()
-		if err != nil {
-			return storage.ErrSeriesSet(err)
-		}
-		return raw.Select(ctx, sortSeries, hints, ms...)
+		return q.selectRaw(ctx, sortSeries, hints, named, ms)
+	}
+	edges := agg == AggCounter && force == "" && hints != nil && hints.Range < minRateBuckets*t.res
+	if named != "" {
+		agg = named
 	}
 	wm := t.ReadableUntil()
 	start, end := q.mint, q.maxt
 	if hints != nil {
 		start, end = hints.Start, hints.End
 	}
-	edges := agg == AggCounter && force == "" && hints != nil && hints.Range < minRateBuckets*t.res
 	if edges {
 		start -= t.res // the bucket before the first, for its edge
 	}
+	// Sums and counts exist for floats only.
+	noHistograms := (agg == AggSum || agg == AggCount) && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == AggLabel })
 	var sets []storage.SeriesSet
 	if start <= wm {
 		tq, err := t.db.Querier(start, min(end, wm))
@@ -262,6 +275,15 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 			return storage.ErrSeriesSet(fmt.Errorf("open tier %s querier: %w", t.Name(), err))
 		}
 		q.others = append(q.others, tq)
+		if noHistograms {
+			has, err := histogramsIn(ctx, tq, start, min(end, wm), ms)
+			if err != nil {
+				return storage.ErrSeriesSet(fmt.Errorf("read tier %s: %w", t.Name(), err))
+			}
+			if has {
+				return q.selectRaw(ctx, sortSeries, hints, named, ms)
+			}
+		}
 		tms := append([]*labels.Matcher(nil), ms...)
 		if !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == AggLabel }) {
 			tms = append(tms, labels.MustNewMatcher(labels.MatchEqual, AggLabel, agg))
@@ -272,6 +294,9 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	}
 	if end > wm {
 		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, start <= wm, ms)
+		if errors.Is(err, errHistogram) && noHistograms {
+			return q.selectRaw(ctx, sortSeries, hints, named, ms)
+		}
 		if err != nil {
 			return storage.ErrSeriesSet(err)
 		}
@@ -285,6 +310,99 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		return withEdges(set, t.res)
 	}
 	return set
+}
+
+// selectRaw reads raw samples; agg, an aggregate named by the selector,
+// reads each as a bucket of its own (for "count", a 1).
+func (q *querier) selectRaw(ctx context.Context, sortSeries bool, hints *storage.SelectHints, agg string, ms []*labels.Matcher) storage.SeriesSet {
+	raw, err := q.rawQuerier()
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	set := raw.Select(ctx, sortSeries, hints, ms...)
+	if agg == AggCount {
+		return ones(set)
+	}
+	return set
+}
+
+// takeAgg removes an equality matcher on AggLabel from ms and returns its
+// value.
+func takeAgg(ms []*labels.Matcher) (string, []*labels.Matcher) {
+	for i, m := range ms {
+		if m.Name == AggLabel && m.Type == labels.MatchEqual {
+			rest := append(append([]*labels.Matcher(nil), ms[:i]...), ms[i+1:]...)
+			return m.Value, rest
+		}
+	}
+	return "", ms
+}
+
+// histogramsIn says whether ms select a native histogram in tq over
+// [start, end]: a tier keeps a native histogram's last and counter
+// aggregates only, so its series has a last but no sum. Only the index is
+// read.
+func histogramsIn(ctx context.Context, tq storage.Querier, start, end int64, ms []*labels.Matcher) (bool, error) {
+	count := func(agg string) (int, error) {
+		sel := append(ms[:len(ms):len(ms)], labels.MustNewMatcher(labels.MatchEqual, AggLabel, agg))
+		set := tq.Select(ctx, false, &storage.SelectHints{Start: start, End: end, Func: "series"}, sel...)
+		n := 0
+		for set.Next() {
+			n++
+		}
+		return n, set.Err()
+	}
+	last, err := count(AggLast)
+	if err != nil || last == 0 {
+		return false, err
+	}
+	sum, err := count(AggSum)
+	return last > sum, err
+}
+
+// errHistogram: onTheFly met a native histogram where it aggregates sums
+// or counts.
+var errHistogram = errors.New("a native histogram has no sum or count aggregate")
+
+// ones reads every sample of set as a 1 (a staleness marker as itself):
+// raw samples as buckets of one sample, read for their count. It reads set
+// into memory (an iterator of its own would need a Seek method, which go
+// vet takes for io.Seeker's); it runs only where raw data answers a
+// rewritten avg_over_time.
+func ones(set storage.SeriesSet) storage.SeriesSet {
+	var out []storage.Series
+	var it chunkenc.Iterator
+	for set.Next() {
+		s := set.At()
+		var samples []chunks.Sample
+		it = s.Iterator(it)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			var t int64
+			var stale bool
+			if vt == chunkenc.ValFloat {
+				var v float64
+				t, v = it.At()
+				stale = value.IsStaleNaN(v)
+			} else {
+				var fh *histogram.FloatHistogram
+				t, fh = it.AtFloatHistogram(nil)
+				stale = value.IsStaleNaN(fh.Sum)
+			}
+			one := sample{t: t, f: 1}
+			if stale {
+				one.f = math.Float64frombits(value.StaleNaN)
+			}
+			samples = append(samples, one)
+		}
+		if err := it.Err(); err != nil {
+			return storage.ErrSeriesSet(err)
+		}
+		out = append(out, storage.NewListSeries(s.Labels(), samples))
+	}
+	if err := set.Err(); err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	return &listSet{series: out, i: -1, warnings: set.Warnings()}
 }
 
 // withEdges adds, to every bucket of a counter series whose previous bucket
@@ -362,6 +480,7 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 	q.others = append(q.others, rq)
 	ss := rq.Select(ctx, true, &storage.SelectHints{Start: from - t.res + 1, End: to}, ms...)
 	var out []storage.Series
+	hist := false
 	for ss.Next() {
 		s := ss.At()
 		var samples []chunks.Sample
@@ -392,12 +511,17 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 				samples = append(samples, sample{t: ts, fh: b.FH})
 			case b.FH != nil && agg == AggCounter:
 				samples = append(samples, sample{t: ts, fh: b.CounterFH})
+			case b.FH != nil && (agg == AggSum || agg == AggCount):
+				hist = true
 			case b.FH == nil:
 				samples = append(samples, sample{t: ts, f: b.value(agg)})
 			}
 		}
 		if err := ag.run(s.Iterator(nil), to); err != nil {
 			return nil, err
+		}
+		if hist {
+			return nil, errHistogram
 		}
 		if len(samples) > 0 {
 			out = append(out, storage.NewListSeries(s.Labels(), samples))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/httpapi"
 	"github.com/gmc-dev/gmc/internal/span"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // Step is the resolution of the analysed series: one value per hour.
@@ -266,7 +267,7 @@ func (h *Handler) label(ctx context.Context, svc, metric string, start, end time
 }
 
 func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time) ([]Point, error) {
-	q, err := h.opts.Engine.NewRangeQuery(ctx, h.opts.Queryable, nil, expr, start, end, Step)
+	q, err := tier.Engine(h.opts.Engine).NewRangeQuery(ctx, h.opts.Queryable, nil, expr, start, end, Step)
 	var m promql.Matrix
 	if err := run(ctx, expr, q, err, func(res *promql.Result) (err error) { m, err = res.Matrix(); return err }); err != nil {
 		return nil, err
@@ -338,7 +339,7 @@ func (h *Handler) currentHour(ctx context.Context, label, svc, metric, kind, agg
 	}
 	rng := now.Sub(from).Milliseconds()
 	expr := exprOver(label, svc, metric, kind, agg, strconv.FormatInt(rng, 10)+"ms")
-	q, err := h.opts.Engine.NewInstantQuery(ctx, h.opts.Queryable, nil, expr, now)
+	q, err := tier.Engine(h.opts.Engine).NewInstantQuery(ctx, h.opts.Queryable, nil, expr, now)
 	var v promql.Vector
 	if err := run(ctx, expr, q, err, func(res *promql.Result) (err error) { v, err = res.Vector(); return err }); err != nil {
 		return nil, err

@@ -1,0 +1,219 @@
+package tier
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// Exact averages. A tier bucket keeps its samples' sum and count, so the
+// mean over several buckets is the sum of their sums over the sum of their
+// counts; the engine's avg_over_time over the buckets' means weighs every
+// bucket alike, which is off wherever buckets hold different numbers of
+// samples (irregular scrapes, late samples, a restart: 2.7 % measured).
+// The engine has no weighted mean, and a selector's samples cannot carry
+// weights, so PrepareQuery rewrites the query the engine built, before it
+// runs:
+//
+//	avg_over_time(x[r])  →  sum_over_time(x[r]) / sum_over_time(x{__agg__="count"}[r])
+//
+// only where a tier answers the selector (the same choice Select makes,
+// from the hints the engine will give it). Both are functions the engine
+// has; the division matches the two sides' series one to one (they have
+// the same labels), and, as avg_over_time does, drops the metric name.
+// Where raw data answers, the query is left as it is: raw avg_over_time is
+// exact and reads the samples once. Should raw data answer a rewritten
+// selector after all (the tier started rewriting a late span in between),
+// it is still exact: raw data read as `__agg__="count"` is a one for every
+// sample (see Select).
+//
+// Not rewritten (and so read from raw data): a selector without an
+// equality matcher on the metric name (series that differ only by name
+// would collide in the division, where avg_over_time keeps them apart until
+// its last step), one that names an aggregate itself, anchored and
+// smoothed ranges, and a subquery without a step (its step is the
+// engine's default, which the tiers do not know).
+
+// preparer is what Prepare looks for in a queryable.
+type preparer interface{ PrepareQuery(promql.Query) }
+
+var _ preparer = (*Queryable)(nil)
+
+// Prepare adapts qry, built over q, to the tiers before it runs when q is a
+// tier Queryable (PrepareQuery); other queries are left as they are. Every
+// reader that builds queries over the tiers calls it between building and
+// running a query (the query API, rules, SLAs, trends, /metrics/history).
+func Prepare(qry promql.Query, q storage.Queryable) {
+	if p, ok := q.(preparer); ok {
+		p.PrepareQuery(qry)
+	}
+}
+
+// PrepareQuery rewrites the avg_over_time selectors of qry that a tier
+// answers into the exact mean of the tier's buckets (see above). qry must
+// not have run.
+func (q *Queryable) PrepareQuery(qry promql.Query) {
+	s, ok := qry.Statement().(*parser.EvalStmt)
+	if !ok {
+		return
+	}
+	s.Expr = q.rewriteAvg(s, s.Expr, nil)
+}
+
+// rewriteAvg returns e with its avg_over_time calls that a tier answers
+// rewritten; path holds e's ancestors, outermost first.
+func (q *Queryable) rewriteAvg(s *parser.EvalStmt, e parser.Expr, path []parser.Node) parser.Expr {
+	sub := append(path[:len(path):len(path)], e)
+	switch n := e.(type) {
+	case *parser.Call:
+		if r := q.avgAsSumOverCount(s, n, path); r != nil {
+			return r
+		}
+		for i, a := range n.Args {
+			n.Args[i] = q.rewriteAvg(s, a, sub)
+		}
+	case *parser.AggregateExpr:
+		n.Expr = q.rewriteAvg(s, n.Expr, sub)
+		if n.Param != nil {
+			n.Param = q.rewriteAvg(s, n.Param, sub)
+		}
+	case *parser.BinaryExpr:
+		n.LHS = q.rewriteAvg(s, n.LHS, sub)
+		n.RHS = q.rewriteAvg(s, n.RHS, sub)
+	case *parser.ParenExpr:
+		n.Expr = q.rewriteAvg(s, n.Expr, sub)
+	case *parser.UnaryExpr:
+		n.Expr = q.rewriteAvg(s, n.Expr, sub)
+	case *parser.SubqueryExpr:
+		n.Expr = q.rewriteAvg(s, n.Expr, sub)
+	case *parser.StepInvariantExpr:
+		n.Expr = q.rewriteAvg(s, n.Expr, sub)
+	}
+	return e
+}
+
+// avgAsSumOverCount returns the rewrite of call, an avg_over_time a tier
+// answers, or nil.
+func (q *Queryable) avgAsSumOverCount(s *parser.EvalStmt, call *parser.Call, path []parser.Node) parser.Expr {
+	if call.Func.Name != "avg_over_time" || len(call.Args) != 1 {
+		return nil
+	}
+	arg := call.Args[0]
+	for {
+		p, ok := arg.(*parser.ParenExpr)
+		if !ok {
+			break
+		}
+		arg = p.Expr
+	}
+	ms, ok := arg.(*parser.MatrixSelector)
+	if !ok {
+		return nil
+	}
+	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
+	if !ok || vs.Anchored || vs.Smoothed {
+		return nil
+	}
+	force, named := "", false
+	for _, m := range vs.LabelMatchers {
+		switch {
+		case m.Name == AggLabel:
+			return nil
+		case m.Name == TierLabel && m.Type == labels.MatchEqual:
+			force = m.Value
+		case m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual:
+			named = true
+		}
+	}
+	if !named {
+		return nil
+	}
+	hints, ok := selectHints(s, vs, path, ms.Range)
+	if !ok {
+		return nil
+	}
+	if t, _ := q.Choose(hints, force); t == nil {
+		return nil
+	}
+	count := *vs
+	count.LabelMatchers = append(append([]*labels.Matcher(nil), vs.LabelMatchers...), labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCount))
+	countRange := *ms
+	countRange.VectorSelector = &count
+	sum := parser.Functions["sum_over_time"]
+	return &parser.BinaryExpr{
+		Op:             parser.DIV,
+		LHS:            &parser.Call{Func: sum, Args: parser.Expressions{ms}, PosRange: call.PosRange},
+		RHS:            &parser.Call{Func: sum, Args: parser.Expressions{&countRange}, PosRange: call.PosRange},
+		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne},
+	}
+}
+
+// selectHints are the hints the engine gives Select for vs, a matrix
+// selector of rng under path, as sum_over_time's argument (the engine's
+// getTimeRangesForSelector and populateSeries, for a plain range).
+func selectHints(s *parser.EvalStmt, vs *parser.VectorSelector, path []parser.Node, rng time.Duration) (*storage.SelectHints, bool) {
+	start, end := timestamp.FromTime(s.Start), timestamp.FromTime(s.End)
+	interval := s.Interval
+	var subOffset, subRange time.Duration
+	subTs := int64(math.MaxInt64)
+	for _, n := range path {
+		sq, ok := n.(*parser.SubqueryExpr)
+		if !ok {
+			continue
+		}
+		if sq.Step == 0 {
+			return nil, false // the engine's default step: unknown here
+		}
+		interval = sq.Step
+		subOffset += sq.OriginalOffset
+		subRange += sq.Range
+		if sq.Timestamp != nil {
+			subOffset, subRange, subTs = sq.OriginalOffset, sq.Range, *sq.Timestamp
+		}
+	}
+	if subTs != math.MaxInt64 {
+		start, end = subTs, subTs
+	}
+	if vs.Timestamp != nil {
+		start, end = *vs.Timestamp, *vs.Timestamp
+	} else {
+		start -= subOffset.Milliseconds() + subRange.Milliseconds()
+		end -= subOffset.Milliseconds()
+	}
+	start -= rng.Milliseconds() - 1
+	start -= vs.OriginalOffset.Milliseconds()
+	end -= vs.OriginalOffset.Milliseconds()
+	return &storage.SelectHints{
+		Start: start, End: end, Step: interval.Milliseconds(), Range: rng.Milliseconds(), Func: "sum_over_time",
+	}, true
+}
+
+// Engine returns e with every query it builds over a tier Queryable
+// prepared (Prepare) as it is built: for code that builds and runs its
+// queries itself (Prometheus's rules.EngineQueryFunc).
+func Engine(e promql.QueryEngine) promql.QueryEngine { return preparingEngine{e} }
+
+type preparingEngine struct{ promql.QueryEngine }
+
+func (p preparingEngine) NewInstantQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, ts time.Time) (promql.Query, error) {
+	qry, err := p.QueryEngine.NewInstantQuery(ctx, q, opts, qs, ts)
+	if err == nil {
+		Prepare(qry, q)
+	}
+	return qry, err
+}
+
+func (p preparingEngine) NewRangeQuery(ctx context.Context, q storage.Queryable, opts promql.QueryOpts, qs string, start, end time.Time, interval time.Duration) (promql.Query, error) {
+	qry, err := p.QueryEngine.NewRangeQuery(ctx, q, opts, qs, start, end, interval)
+	if err == nil {
+		Prepare(qry, q)
+	}
+	return qry, err
+}
