@@ -81,8 +81,8 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// SIGHUP reads the configuration's SLAs and the credentials again, as
-	// Prometheus reloads on it.
+	// SIGHUP reads the configuration and the credentials again, as
+	// Prometheus reloads on it (see server.Server.Reload).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -92,7 +92,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := srv.Reload(); err != nil {
+				if _, err := srv.Reload(); err != nil { // Reload logs what it applied
 					logger.Error("reload on SIGHUP", "err", err)
 				}
 			}

@@ -12,11 +12,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -134,6 +136,9 @@ type Liveness struct {
 // API serves the REST API. Its handlers are safe for concurrent use.
 type API struct {
 	opts Options
+	// live are the services' thresholds (Options.StaleAfter, DownAfter,
+	// ServiceLiveness), swapped whole by SetLiveness.
+	live atomic.Pointer[liveness]
 
 	mu       sync.Mutex // guards the ingest-rate readings below
 	readings []reading  // the ingest counter at /system/status calls, ≥ minRateWindow apart, oldest first
@@ -145,6 +150,24 @@ type reading struct {
 	n  uint64
 }
 
+// liveness is the default thresholds and the per-service overrides.
+type liveness struct {
+	Liveness
+	service map[string]Liveness
+}
+
+// SetLiveness puts new thresholds in force (a reload of server.stale_after,
+// down_after and service_liveness): zero ones take the defaults, as in New.
+func (a *API) SetLiveness(staleAfter, downAfter time.Duration, service map[string]Liveness) {
+	if staleAfter <= 0 {
+		staleAfter = DefaultStaleAfter
+	}
+	if downAfter <= 0 {
+		downAfter = DefaultDownAfter
+	}
+	a.live.Store(&liveness{Liveness: Liveness{StaleAfter: staleAfter, DownAfter: downAfter}, service: maps.Clone(service)})
+}
+
 // New returns the REST API.
 func New(opts Options) *API {
 	if opts.Logger == nil {
@@ -153,12 +176,6 @@ func New(opts Options) *API {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.StaleAfter <= 0 {
-		opts.StaleAfter = DefaultStaleAfter
-	}
-	if opts.DownAfter <= 0 {
-		opts.DownAfter = DefaultDownAfter
-	}
 	if opts.Lookback <= 0 {
 		opts.Lookback = DefaultLookback
 	}
@@ -166,6 +183,7 @@ func New(opts Options) *API {
 		opts.Version = "dev"
 	}
 	a := &API{opts: opts}
+	a.SetLiveness(opts.StaleAfter, opts.DownAfter, opts.ServiceLiveness)
 	first := reading{at: opts.Now()}
 	if opts.Started.IsZero() {
 		a.opts.Started = first.at

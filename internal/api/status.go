@@ -178,14 +178,15 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 		a.writeStates(w, r, services)
 		return
 	}
+	lv := a.live.Load().Liveness
 	st := status{
 		Status:            "ok",
 		Version:           a.opts.Version,
 		Time:              now.UTC().Format(time.RFC3339Nano),
 		StartedAt:         a.opts.Started.UTC().Format(time.RFC3339Nano),
 		UptimeSeconds:     now.Sub(a.opts.Started).Seconds(),
-		StaleAfterSeconds: a.opts.StaleAfter.Seconds(),
-		DownAfterSeconds:  a.opts.DownAfter.Seconds(),
+		StaleAfterSeconds: lv.StaleAfter.Seconds(),
+		DownAfterSeconds:  lv.DownAfter.Seconds(),
 		Services:          services,
 	}
 	if a.opts.StorageStats != nil {
@@ -598,8 +599,9 @@ func (a *API) onlyOwnSeries(ctx context.Context, svc string) bool {
 
 // liveness is svc's thresholds: its own override, else the defaults.
 func (a *API) liveness(svc string) Liveness {
-	lv := Liveness{StaleAfter: a.opts.StaleAfter, DownAfter: a.opts.DownAfter}
-	if o, ok := a.opts.ServiceLiveness[svc]; ok {
+	l := a.live.Load()
+	lv := l.Liveness
+	if o, ok := l.service[svc]; ok {
 		if o.StaleAfter > 0 {
 			lv.StaleAfter = o.StaleAfter
 		}
@@ -612,8 +614,9 @@ func (a *API) liveness(svc string) Liveness {
 
 // maxDownAfter is the longest down_after of any service.
 func (a *API) maxDownAfter() time.Duration {
-	m := a.opts.DownAfter
-	for _, o := range a.opts.ServiceLiveness {
+	l := a.live.Load()
+	m := l.DownAfter
+	for _, o := range l.service {
 		m = max(m, o.DownAfter)
 	}
 	return m

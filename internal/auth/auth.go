@@ -40,7 +40,7 @@ type Options struct {
 
 // Guard is the middleware. Safe for concurrent use.
 type Guard struct {
-	cfg     Config
+	cfg     Config // guarded by mu
 	webFile string
 	logger  *slog.Logger
 	creds   atomic.Pointer[credentials] // swapped whole by Reload
@@ -119,45 +119,70 @@ func New(opts Options) (*Guard, error) {
 // on an error the credentials in force stay. Basic credentials checked
 // before are checked again.
 func (g *Guard) Reload() error {
+	g.mu.Lock()
+	cfg := g.cfg
+	g.mu.Unlock()
+	apply, err := g.Prepare(cfg)
+	if err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
+// Prepare reads the credentials of cfg (valid) — its tokens (their files
+// and variables), basic_auth_users and web_config_user_roles with the web
+// config's users — and returns apply, which puts them and cfg in force
+// (a reload of gmc.yml: nothing changes on an error). allowed_hosts
+// applies at the next start.
+func (g *Guard) Prepare(cfg Config) (apply func(), err error) {
 	c := &credentials{users: map[string]User{}}
-	for i, t := range g.cfg.Tokens {
+	for i, t := range cfg.Tokens {
 		s, err := t.secret()
 		if err != nil {
-			return fmt.Errorf("auth.tokens[%d]: %w", i, err)
+			return nil, fmt.Errorf("auth.tokens[%d]: %w", i, err)
 		}
 		c.tokens = append(c.tokens, tokenEntry{sum: sha256.Sum256([]byte(s)), role: t.Role})
 	}
 	if g.webFile != "" {
 		b, err := os.ReadFile(g.webFile)
 		if err != nil {
-			return fmt.Errorf("auth: read web config: %w", err)
+			return nil, fmt.Errorf("auth: read web config: %w", err)
 		}
 		var wc toolkitweb.Config
 		if err := yaml.Unmarshal(b, &wc); err != nil {
-			return fmt.Errorf("auth: parse web config %s: %w", g.webFile, err)
+			return nil, fmt.Errorf("auth: parse web config %s: %w", g.webFile, err)
 		}
 		// exporter-toolkit checks their passwords first; gmc checks them
 		// again (cached), so a user removed from the file cannot pass on a
 		// role it no longer has.
 		for name, hash := range wc.Users {
-			c.users[name] = User{PasswordHash: string(hash), Role: g.cfg.WebConfigUserRoles[name]}
+			c.users[name] = User{PasswordHash: string(hash), Role: cfg.WebConfigUserRoles[name]}
 		}
 	}
-	for name, u := range g.cfg.BasicAuthUsers {
+	for name, u := range cfg.BasicAuthUsers {
 		c.users[name] = u
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(c.users) > 0 && g.dummy == nil {
-		var err error
-		if g.dummy, err = bcrypt.GenerateFromPassword([]byte("gmc"), bcrypt.DefaultCost); err != nil {
-			return fmt.Errorf("auth: %w", err)
+	need := len(c.users) > 0 && g.dummy == nil
+	g.mu.Unlock()
+	var dummy []byte
+	if need {
+		if dummy, err = bcrypt.GenerateFromPassword([]byte("gmc"), bcrypt.DefaultCost); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
 		}
 	}
-	g.creds.Store(c)
-	clear(g.verified)
-	g.logger.Info("credentials loaded", "tokens", len(c.tokens), "users", len(c.users))
-	return nil
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.dummy == nil {
+			g.dummy = dummy
+		}
+		g.cfg = cfg
+		g.creds.Store(c)
+		clear(g.verified)
+		g.logger.Info("credentials loaded", "tokens", len(c.tokens), "users", len(c.users))
+	}, nil
 }
 
 // isLoopback reports whether addr (host:port) binds loopback addresses only.

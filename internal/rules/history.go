@@ -62,7 +62,7 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			events = append(events, alertEvent(gr, a, state, ts))
 		})
 	}
-	if !gr.orphansDone && gr.evals >= 2 && (gr.downAfter == nil || m.started.Load() == 0 || ts.Sub(time.Unix(0, m.started.Load())) > gr.holdMax) {
+	if !gr.orphansDone && gr.evals >= 2 && (!gr.hold || m.started.Load() == 0 || ts.Sub(time.Unix(0, m.started.Load())) > m.live.Load().max) {
 		// Open at the last stop and not active over two evaluations since
 		// (the first may lack data), nor once gmc has watched for the
 		// down_after ServiceSilent and TargetDown wait (watchedOnly): it

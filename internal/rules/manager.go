@@ -168,12 +168,13 @@ type Manager struct {
 	// started is Options.Started, or the first of Run's start and a
 	// SilenceHold call (startedAt): unix nanoseconds, 0 not yet.
 	started atomic.Int64
-	// downAfter is a service's down_after (Options.DownAfter,
-	// ServiceDownAfter); silenceGroups are ServiceSilent's and
-	// TargetDown's groups.
-	downAfter     func(service string) time.Duration
-	holdMax       time.Duration
-	silenceGroups []*group
+	// live is the services' down_after (Options.DownAfter,
+	// ServiceDownAfter), swapped whole by UpdateRules.
+	live atomic.Pointer[liveness]
+	// liveReloaded: a reload changed live after the start. An alert
+	// already active then stays judged through the hold its new
+	// down_after gives (watchedOnly), as through an ingest stall's.
+	liveReloaded atomic.Bool
 	// slaOpts are the options the SLA groups are loaded with (their query
 	// function reads SLAQueryable); parser parses their rules.
 	slaOpts *promrules.ManagerOptions
@@ -256,14 +257,13 @@ type group struct {
 	secondsSum  prometheus.Counter
 	ignoreCount prometheus.Counter
 
-	// downAfter, for ServiceSilent and TargetDown and a group with an
-	// alert on absent() or absent_over_time(), is a service's down_after:
-	// their alerts are held until gmc has watched that long (watchedOnly);
-	// holdMax is the longest. Nil for other groups. held names the
-	// queries held (the absent() alerts' of a user group); nil: all.
-	downAfter func(service string) time.Duration
-	holdMax   time.Duration
-	held      map[string]bool
+	// hold, for ServiceSilent and TargetDown and a group with an alert on
+	// absent() or absent_over_time(): its alerts are held until gmc has
+	// watched for a service's down_after (watchedOnly, Manager.live).
+	// held names the queries held (the absent() alerts' of a user group);
+	// nil: all.
+	hold bool
+	held map[string]bool
 
 	mu       sync.Mutex // serializes evaluations; guards the fields below
 	last     time.Time
@@ -366,24 +366,11 @@ func New(opts Options) (*Manager, error) {
 
 	ld := loader{mem: map[string][]byte{}, parser: parser.NewParser(parser.Options{}), logger: opts.Logger}
 	var ids []string
-	if opts.DefaultRules {
-		ld.mem[DefaultsFile] = defaultRulesYAML
-		b, err := yaml.Marshal(rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{
-			newestSampleGroup(), // first: EvalAll evaluates in this order
-			serviceSilentGroup(cmp.Or(opts.DownAfter, DefaultDownAfter), opts.ServiceDownAfter),
-			targetDownGroup(cmp.Or(opts.DownAfter, DefaultDownAfter), opts.ServiceDownAfter),
-		}})
-		if err != nil {
-			return nil, fmt.Errorf("marshal ServiceSilent rule: %w", err)
-		}
-		ld.mem[ServiceSilentFile] = b
-		ids = append(ids, DefaultsFile, ServiceSilentFile)
-	}
-	ruleIDs, mem, err := ruleSources(opts.Files, opts.Thresholds)
+	ids, mem, err := ruleSources(RuleConfig{Files: opts.Files, Thresholds: opts.Thresholds,
+		DefaultRules: opts.DefaultRules, DownAfter: opts.DownAfter, ServiceDownAfter: opts.ServiceDownAfter})
 	if err != nil {
 		return nil, err
 	}
-	ids = append(ids, ruleIDs...)
 	maps.Copy(ld.mem, mem)
 
 	var ext *url.URL
@@ -438,29 +425,11 @@ func New(opts Options) (*Manager, error) {
 	}
 	sort.Strings(keys)
 	m.history = opts.History
-	defaultAfter := cmp.Or(opts.DownAfter, DefaultDownAfter)
-	downAfter := func(service string) time.Duration {
-		if d, ok := opts.ServiceDownAfter[service]; ok && d > 0 {
-			return d
-		}
-		return defaultAfter
-	}
-	m.downAfter = downAfter
-	holdMax := defaultAfter
-	for _, d := range opts.ServiceDownAfter {
-		holdMax = max(holdMax, d)
-	}
-	m.holdMax = holdMax
+	m.live.Store(newLiveness(opts.DownAfter, opts.ServiceDownAfter))
 	var groups []*group
 	for _, k := range keys {
 		g := loaded[k]
 		gr := m.newGroup(g)
-		if g.File() == ServiceSilentFile && (g.Name() == serviceSilentGroupName || g.Name() == targetDownGroupName) {
-			gr.downAfter, gr.holdMax = downAfter, holdMax
-			m.silenceGroups = append(m.silenceGroups, gr)
-		} else if held := absentAlerts(g); len(held) > 0 {
-			gr.downAfter, gr.holdMax, gr.held = downAfter, holdMax, held
-		}
 		for _, ep := range m.history.Unadopted(g.Name()) {
 			if ep.State == "firing" && ep.FiredAt != nil {
 				gr.refired[labels.FromMap(ep.Labels).Hash()] = *ep.FiredAt
@@ -484,19 +453,44 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// ruleSources are the rule files of the thresholds (in mem, by name)
-// and of the files' globs, to load in this order.
-func ruleSources(files []string, thresholds []Threshold) (ids []string, mem map[string][]byte, err error) {
+// RuleConfig is what the groups other than the SLAs' are built from:
+// the default rules (with the services' down_after), the thresholds and
+// the rule files (as in Options).
+type RuleConfig struct {
+	Files            []string
+	Thresholds       []Threshold
+	DefaultRules     bool
+	DownAfter        time.Duration
+	ServiceDownAfter map[string]time.Duration
+}
+
+// ruleSources are the rule sources of c: the default rules' and the
+// thresholds' (in mem, by name) and the files' globs, to load in this
+// order.
+func ruleSources(c RuleConfig) (ids []string, mem map[string][]byte, err error) {
 	mem = map[string][]byte{}
-	if len(thresholds) > 0 {
-		b, err := yaml.Marshal(thresholdGroups(thresholds))
+	if c.DefaultRules {
+		mem[DefaultsFile] = defaultRulesYAML
+		b, err := yaml.Marshal(rulefmt.RuleGroups{Groups: []rulefmt.RuleGroup{
+			newestSampleGroup(), // first: EvalAll evaluates in this order
+			serviceSilentGroup(cmp.Or(c.DownAfter, DefaultDownAfter), c.ServiceDownAfter),
+			targetDownGroup(cmp.Or(c.DownAfter, DefaultDownAfter), c.ServiceDownAfter),
+		}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("marshal ServiceSilent rule: %w", err)
+		}
+		mem[ServiceSilentFile] = b
+		ids = append(ids, DefaultsFile, ServiceSilentFile)
+	}
+	if len(c.Thresholds) > 0 {
+		b, err := yaml.Marshal(thresholdGroups(c.Thresholds))
 		if err != nil {
 			return nil, nil, fmt.Errorf("marshal thresholds: %w", err)
 		}
 		mem[ThresholdsFile] = b
 		ids = append(ids, ThresholdsFile)
 	}
-	for i, pat := range files {
+	for i, pat := range c.Files {
 		matches, err := filepath.Glob(pat)
 		if err != nil {
 			return nil, nil, fmt.Errorf("alerting.rule_files[%d]: %q: %w", i, pat, err)
@@ -511,6 +505,11 @@ func ruleSources(files []string, thresholds []Threshold) (ids []string, mem map[
 func (m *Manager) newGroup(g *promrules.Group) *group {
 	gr := &group{g: g, trigger: make(chan struct{}, 1), seen: map[uint64]seenAlert{}, push: pushModeOf(g),
 		refired: map[uint64]time.Time{}}
+	if isSilenceGroup(g) {
+		gr.hold = true
+	} else if held := absentAlerts(g); len(held) > 0 {
+		gr.hold, gr.held = true, held
+	}
 	for _, r := range g.Rules() {
 		if !isTimerOnly(g.Name()) { // long reads: on its interval only
 			gr.sel.add(r.Query())
@@ -563,6 +562,45 @@ func (m *Manager) loadSLAGroups(slas []sla.SLA) (map[string]*promrules.Group, er
 		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
 	}
 	return loaded, nil
+}
+
+// isSilenceGroup reports whether g is the default ServiceSilent's or
+// TargetDown's group.
+func isSilenceGroup(g *promrules.Group) bool {
+	return g.File() == ServiceSilentFile && (g.Name() == serviceSilentGroupName || g.Name() == targetDownGroupName)
+}
+
+// liveness is the services' down_after: the default, the per-service
+// overrides and the longest of them (how long the hold can last).
+type liveness struct {
+	def     time.Duration
+	service map[string]time.Duration
+	max     time.Duration
+}
+
+// newLiveness is the liveness of Options.DownAfter (DefaultDownAfter
+// when zero) and Options.ServiceDownAfter.
+func newLiveness(def time.Duration, service map[string]time.Duration) *liveness {
+	l := &liveness{def: cmp.Or(def, DefaultDownAfter)}
+	l.max = l.def
+	for svc, d := range service {
+		if d > 0 {
+			if l.service == nil {
+				l.service = map[string]time.Duration{}
+			}
+			l.service[svc] = d
+			l.max = max(l.max, d)
+		}
+	}
+	return l
+}
+
+// after is service's down_after.
+func (l *liveness) after(service string) time.Duration {
+	if d, ok := l.service[service]; ok {
+		return d
+	}
+	return l.def
 }
 
 // pushModeOf is how g answers pushes: never for timer-only groups and
@@ -810,7 +848,7 @@ func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 	return func(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
 		v, err := qf(ctx, q, ts)
 		gr, _ := ctx.Value(groupKey{}).(*group)
-		if err != nil || gr == nil || gr.downAfter == nil || gr.held != nil && !gr.held[q] {
+		if err != nil || gr == nil || !gr.hold || gr.held != nil && !gr.held[q] {
 			return v, err
 		}
 		since, h := m.watchedSince(ts)
@@ -818,17 +856,18 @@ func (m *Manager) watchedOnly(qf promrules.QueryFunc) promrules.QueryFunc {
 			return v, nil
 		}
 		watched := ts.Sub(since)
-		if watched > gr.holdMax {
+		lv := m.live.Load()
+		if watched > lv.max {
 			return v, nil
 		}
 		var active map[string]bool
-		if h.Cause == HoldIngestStall {
+		if h.Cause == HoldIngestStall || m.liveReloaded.Load() {
 			active = activeServices(gr, q)
 		}
 		out := v[:0]
 		for _, s := range v {
 			svc := s.Metric.Get("service")
-			if watched > gr.downAfter(svc) || active[svc] {
+			if watched > lv.after(svc) || active[svc] {
 				out = append(out, s)
 			}
 		}
@@ -908,13 +947,13 @@ func (m *Manager) Watching(now time.Time) (time.Time, Hold) {
 func (m *Manager) SilenceHold(now time.Time, service string) (Hold, bool) {
 	m.startedAt()
 	since, h := m.watchedSince(now)
-	d := m.downAfter(service)
+	d := m.live.Load().after(service)
 	if now.Sub(since) > d {
 		return Hold{}, false
 	}
-	if h.Cause == HoldIngestStall {
-		for _, gr := range m.silenceGroups {
-			if activeServices(gr, "")[service] {
+	if h.Cause == HoldIngestStall || m.liveReloaded.Load() {
+		for _, gr := range m.list() {
+			if isSilenceGroup(gr.g) && activeServices(gr, "")[service] {
 				return Hold{}, false
 			}
 		}

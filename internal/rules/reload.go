@@ -75,20 +75,23 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 	return ch, nil
 }
 
-// UpdateRules loads the rule groups of files (globs of Prometheus rule
-// files, read again) and thresholds (normalised and valid) and puts them
-// in place of the running ones from rule files and thresholds, as
-// UpdateSLAs does for the SLAs' and Prometheus's rules.Manager.Update on a
-// reload: an unchanged group runs on untouched (its alerts keep their
-// state and neither re-fire nor resolve), a changed group's successor
-// takes its alert state (CopyState: alerts matched by rule name and
-// labels keep their active-since and fired-at), a new one starts, and a
-// group no longer there stops, its series are marked stale and its
-// alerts end. Nothing changes if the files do not load: the error names
-// the file and the rule. The default rules and the SLAs' groups are not
-// touched.
-func (m *Manager) UpdateRules(files []string, thresholds []Threshold) (SLAChanges, error) {
-	ids, mem, err := ruleSources(files, thresholds)
+// UpdateRules loads the rule groups of c — the default rules, with the
+// services' down_after in ServiceSilent and TargetDown, the thresholds
+// (normalised and valid) and the rule files (globs, read again) — and
+// puts them in place of the running ones of those sources, as UpdateSLAs
+// does for the SLAs' and Prometheus's rules.Manager.Update on a reload:
+// an unchanged group runs on untouched (its alerts keep their state and
+// neither re-fire nor resolve), a changed group's successor takes its
+// alert state (CopyState: alerts matched by rule name and labels keep
+// their active-since and fired-at), a new one starts, and a group no
+// longer there (the default rules turned off) stops, its series are
+// marked stale and its alerts end. The new down_after also holds the
+// silence alerts from then on (watchedOnly, SilenceHold); one that
+// lengthens a hold still running since the start keeps the alerts
+// already active judged. Nothing changes if the files do not load: the
+// error names the file and the rule. The SLAs' groups are not touched.
+func (m *Manager) UpdateRules(c RuleConfig) (SLAChanges, error) {
+	ids, mem, err := ruleSources(c)
 	if err != nil {
 		return SLAChanges{}, err
 	}
@@ -101,9 +104,11 @@ func (m *Manager) UpdateRules(files []string, thresholds []Threshold) (SLAChange
 	var ch SLAChanges
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
-	old, next := m.split(func(file string) bool {
-		return file != SLAFile && file != DefaultsFile && file != ServiceSilentFile
-	})
+	old, next := m.split(func(file string) bool { return file != SLAFile })
+	if lv := newLiveness(c.DownAfter, c.ServiceDownAfter); !reflect.DeepEqual(lv, m.live.Load()) {
+		m.live.Store(lv)
+		m.liveReloaded.Store(true)
+	}
 	m.swap(old, next, loaded, &ch)
 	return ch, nil
 }
@@ -139,9 +144,6 @@ func (m *Manager) swap(old map[string]*group, next []*group, loaded map[string]*
 			continue
 		}
 		gr := m.newGroup(g)
-		if held := absentAlerts(g); len(held) > 0 {
-			gr.downAfter, gr.holdMax, gr.held = m.downAfter, m.holdMax, held
-		}
 		// No `for` state restored from storage: the alerts are the old
 		// group's, or new.
 		gr.restored = true

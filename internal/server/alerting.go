@@ -94,20 +94,12 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 			}
 			return s.ingester.Stalled(now)
 		},
-		ServiceDownAfter: func() map[string]time.Duration {
-			out := map[string]time.Duration{}
-			for svc, lv := range cfg.Server.ServiceLiveness {
-				if lv.DownAfter > 0 {
-					out[svc] = time.Duration(lv.DownAfter)
-				}
-			}
-			return out
-		}(),
-		EvalInterval: time.Duration(cfg.Alerting.EvaluationInterval),
-		ExternalURL:  externalURL,
-		Sink:         func(alerts []*model.Alert) { s.notify.Send(alerts...) },
-		SLAs:         cfg.SLAs,
-		SLAQueryable: s.slaQueryable(),
+		ServiceDownAfter: serviceDownAfter(cfg.Server.ServiceLiveness),
+		EvalInterval:     time.Duration(cfg.Alerting.EvaluationInterval),
+		ExternalURL:      externalURL,
+		Sink:             func(alerts []*model.Alert) { s.notify.Send(alerts...) },
+		SLAs:             cfg.SLAs,
+		SLAQueryable:     s.slaQueryable(),
 	})
 	if err != nil {
 		return err
@@ -165,6 +157,18 @@ func (s *Server) ownSeries(metricName string) bool {
 		return true
 	}
 	return s.rules != nil && s.rules.Writes(metricName)
+}
+
+// serviceDownAfter are the per-service down_after overrides of
+// config.Server.
+func serviceDownAfter(in map[string]config.Liveness) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for svc, lv := range in {
+		if lv.DownAfter > 0 {
+			out[svc] = time.Duration(lv.DownAfter)
+		}
+	}
+	return out
 }
 
 // serviceLiveness converts the per-service overrides of config.Server.

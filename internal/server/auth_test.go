@@ -179,3 +179,63 @@ func TestReloadTokens(t *testing.T) {
 		t.Errorf("after reload: new token %d (want 2xx), old token %d (want 401)", a, b)
 	}
 }
+
+// TestReloadAuthSection: a reload read the token files again but kept
+// gmc.yml's auth section as it was at start, while answering that the
+// configuration was reloaded. A token changed in gmc.yml is in force
+// after the reload (the old one refused), a token file that cannot be
+// read changes nothing (500), and a changed allowed_hosts is named as
+// applying at the next start.
+func TestReloadAuthSection(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gmc.yml")
+	write := func(auth string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte("auth:\n"+auth), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() (config.Config, error) {
+		cfg, err := config.LoadFile(file)
+		cfg.Server.ListenAddress, cfg.Server.DataDir = "127.0.0.1:0", filepath.Join(dir, "data")
+		return cfg, err
+	}
+	write("  tokens: [{role: admin, token: adm}, {role: write, token: w1}]\n")
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.Serve(t, server.Options{Config: cfg, LoadConfig: load})
+	base := servertest.Ready(t, srv)
+	push := func(token string) int {
+		t.Helper()
+		code, _ := do(t, "POST", base+"/api/v1/push", "application/json", []byte(`{"service":"oms","metrics":{"orders":1}}`),
+			"Authorization", "Bearer "+token)
+		return code
+	}
+	reload := func() (int, string) {
+		t.Helper()
+		return do(t, "POST", base+"/-/reload", "", nil, "Authorization", "Bearer adm")
+	}
+	if code := push("w1"); code/100 != 2 {
+		t.Fatalf("w1 before the reload: %d", code)
+	}
+
+	write("  tokens: [{role: admin, token: adm}, {role: write, token: w2}]\n  allowed_hosts: [gmc.desk.internal]\n")
+	code, body := reload()
+	if code != http.StatusOK || !strings.Contains(body, "applied: auth.tokens\n") ||
+		!strings.Contains(body, "NOT applied, changed but in force only after a restart: auth.allowed_hosts\n") {
+		t.Fatalf("reload: %d %q", code, body)
+	}
+	if a, b := push("w2"), push("w1"); a/100 != 2 || b != http.StatusUnauthorized {
+		t.Errorf("after the reload: w2 %d (want 2xx), w1 %d (want 401)", a, b)
+	}
+
+	write("  tokens: [{role: admin, token: adm}, {role: write, token_file: " + filepath.Join(dir, "missing") + "}]\n")
+	if code, body := reload(); code != http.StatusInternalServerError || !strings.Contains(body, "auth.tokens[1]") {
+		t.Errorf("reload with a token file missing: %d %q, want 500 naming auth.tokens[1]", code, body)
+	}
+	if code := push("w2"); code/100 != 2 {
+		t.Errorf("w2 after a failed reload: %d", code)
+	}
+}

@@ -4,50 +4,102 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/notify"
+	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
 )
 
+// ReloadResult says what a reload did with gmc.yml: the settings (YAML
+// paths, as reloadable names them) that changed and are now in force,
+// and those that changed but apply at the next start.
+type ReloadResult struct {
+	// Config: the configuration was read again (Options.LoadConfig set).
+	Config  bool
+	Applied []string
+	Restart []string
+}
+
+// String is the reload's answer: what applied, and plainly what did not.
+func (r ReloadResult) String() string {
+	if !r.Config {
+		return "credentials reloaded.\n"
+	}
+	var b strings.Builder
+	b.WriteString("configuration and credentials reloaded.\n")
+	if len(r.Applied) > 0 {
+		fmt.Fprintf(&b, "applied: %s\n", strings.Join(r.Applied, ", "))
+	} else {
+		b.WriteString("applied: nothing changed that a reload applies\n")
+	}
+	if len(r.Restart) > 0 {
+		fmt.Fprintf(&b, "NOT applied, changed but in force only after a restart: %s\n", strings.Join(r.Restart, ", "))
+	}
+	return b.String()
+}
+
+// reloadable are the settings a reload applies, by YAML path: a whole
+// top-level section, or one field of a section split in the others.
+var reloadable = map[string]bool{
+	"server.stale_after": true, "server.down_after": true, "server.service_liveness": true,
+	"alerting.default_rules": true, "alerting.rule_files": true, "alerting.thresholds": true,
+	"notify":      true,
+	"slas":        true,
+	"auth.tokens": true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
+}
+
+// split are the top-level sections of which a reload applies some fields
+// only: they are compared field by field.
+var split = map[string]bool{"server": true, "alerting": true, "auth": true}
+
 // reloadConfig reads the configuration again (Options.LoadConfig) and
-// applies what a reload changes while gmc runs — the rule files (read
-// again) and thresholds of `alerting:`, and the SLAs — as Prometheus
-// applies its rule files: a configuration or a rule file that does not
-// load or validate changes nothing and its error (naming the line, the
-// field or the rule) is returned; else the rules manager swaps the rule
-// files' and thresholds' groups (rules.Manager.UpdateRules), the
-// notification routes and receivers are replaced (notify.Dispatcher.
-// Prepare: Alertmanager's reload), and the SLAs' rule groups
+// applies what a reload changes while gmc runs (reloadable), as
+// Prometheus applies its rule files: a configuration or a rule file that
+// does not load or validate changes nothing and its error (naming the
+// line, the field or the rule) is returned; else the rules manager swaps
+// the groups of the default rules (with the services' down_after), rule
+// files and thresholds (rules.Manager.UpdateRules), the notification
+// routes and receivers are replaced (notify.Dispatcher.Prepare:
+// Alertmanager's reload), the SLAs' rule groups are swapped
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
 // untouched, a changed one's alerts keep their state, a removed one's are
-// resolved and its series marked stale), /sla serves the new SLAs, and an
+// resolved and its series marked stale), /sla serves the new SLAs, an
 // added SLA's recordings are backfilled over the data stored before it in
-// the background, as at start. Other sections that changed are logged as
-// applied at the next start.
-func (s *Server) reloadConfig() error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
+// the background, as at start, /system/status judges the services by the
+// new stale_after, down_after and service_liveness, and the credentials
+// of the new auth section are read. Every other setting that changed is
+// named in the result and the log as applying at the next start.
+func (s *Server) reloadConfig() (ReloadResult, error) {
 	start := time.Now()
 	cfg, err := s.opts.LoadConfig()
 	if err != nil {
-		return fmt.Errorf("reload config: %w", err)
+		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
 	}
 	// The notification routing is built first and put in force last: a
 	// template or receiver that does not build changes nothing.
 	applyNotify, err := s.notify.Prepare(cfg.Notify)
 	if err != nil {
-		return fmt.Errorf("reload config: notify: %w", err)
+		return ReloadResult{}, fmt.Errorf("reload config: notify: %w", err)
+	}
+	// So are the credentials (a token file that cannot be read).
+	applyAuth, err := s.guard.Prepare(cfg.Auth)
+	if err != nil {
+		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
 	}
 	// The rule files: a file that does not load changes nothing.
-	rch, err := s.rules.UpdateRules(cfg.Alerting.RuleFiles, cfg.Alerting.Thresholds)
+	rch, err := s.rules.UpdateRules(rules.RuleConfig{
+		Files: cfg.Alerting.RuleFiles, Thresholds: cfg.Alerting.Thresholds,
+		DefaultRules: cfg.Alerting.DefaultRules, DownAfter: time.Duration(cfg.Server.DownAfter),
+		ServiceDownAfter: serviceDownAfter(cfg.Server.ServiceLiveness),
+	})
 	if err != nil {
-		return fmt.Errorf("reload config: %w", err)
+		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
 	}
 	ch, err := s.rules.UpdateSLAs(cfg.SLAs)
 	if err != nil {
-		return fmt.Errorf("reload config: %w", err)
+		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
 	}
 	applyNotify()
 	s.sla.SetSLAs(cfg.SLAs)
@@ -61,36 +113,72 @@ func (s *Server) reloadConfig() error {
 	if ctx := s.bgCtx; len(added) > 0 && s.slaBackfill != nil && ctx != nil {
 		s.bg.Go(func() { s.slaBackfill(ctx, added) })
 	}
-	s.logger.Info("configuration reloaded",
+	s.api.SetLiveness(time.Duration(cfg.Server.StaleAfter), time.Duration(cfg.Server.DownAfter),
+		serviceLiveness(cfg.Server.ServiceLiveness))
+	applyAuth()
+	res := s.setConfig(cfg)
+	s.logger.Info("configuration reloaded", "applied", res.Applied,
 		"rule_groups_kept", len(rch.Kept), "rule_groups_replaced", rch.Replaced, "rule_groups_added", rch.Added,
 		"rule_groups_removed", rch.Removed, "slas", len(cfg.SLAs),
 		"sla_groups_kept", len(ch.Kept), "sla_groups_replaced", ch.Replaced, "sla_groups_added", ch.Added,
 		"sla_groups_removed", ch.Removed, "took", time.Since(start))
-	if d := changedSections(s.opts.Config, cfg); len(d) > 0 {
-		s.logger.Warn("configuration sections changed that apply at the next start (a reload applies alerting.rule_files, alerting.thresholds, notify and slas, and reads credentials)",
-			"sections", d)
+	if len(res.Restart) > 0 {
+		s.logger.Warn("configuration changed that a reload does not apply: in force only after a restart",
+			"settings", res.Restart)
 	}
-	return nil
+	return res, nil
 }
 
-// changedSections are the top-level sections of gmc.yml (by YAML key)
-// that differ between a and b, except what a reload applies (slas,
-// notify, the alerting section's rule_files and thresholds).
-func changedSections(a, b config.Config) []string {
-	a.Notify, b.Notify = notify.Config{}, notify.Config{}
-	a.Alerting.RuleFiles, b.Alerting.RuleFiles = nil, nil
-	a.Alerting.Thresholds, b.Alerting.Thresholds = nil, nil
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	var out []string
-	for i := range va.NumField() {
-		f := va.Type().Field(i)
-		key := f.Tag.Get("yaml")
-		if key == "slas" {
+// setConfig records what of cfg is now in force: its reloadable
+// settings. It returns the reloadable settings that changed and the
+// others that differ from those in force (applied at the next start).
+// reloadMu is held.
+func (s *Server) setConfig(cfg config.Config) ReloadResult {
+	cur := *s.cfg.Load()
+	res := ReloadResult{Config: true}
+	next := cur
+	vc, vn, vcfg := reflect.ValueOf(&cur).Elem(), reflect.ValueOf(&next).Elem(), reflect.ValueOf(cfg)
+	for i := range vc.NumField() {
+		key := yamlKey(vc.Type().Field(i))
+		if key == "" {
 			continue
 		}
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			out = append(out, key)
+		fields := []int{-1}
+		if split[key] {
+			fields = fields[:0]
+			for j := range vc.Field(i).NumField() {
+				fields = append(fields, j)
+			}
+		}
+		for _, j := range fields {
+			path, a, b, dst := key, vc.Field(i), vcfg.Field(i), vn.Field(i)
+			if j >= 0 {
+				path += "." + yamlKey(vc.Field(i).Type().Field(j))
+				a, b, dst = a.Field(j), b.Field(j), dst.Field(j)
+			}
+			if reflect.DeepEqual(a.Interface(), b.Interface()) {
+				continue
+			}
+			if !reloadable[path] {
+				res.Restart = append(res.Restart, path)
+				continue
+			}
+			res.Applied = append(res.Applied, path)
+			dst.Set(b)
 		}
 	}
-	return out
+	s.cfg.Store(&next)
+	return res
+}
+
+// yamlKey is f's YAML key ("" for a field YAML skips).
+func yamlKey(f reflect.StructField) string {
+	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if key == "-" {
+		return ""
+	}
+	if key == "" {
+		return strings.ToLower(f.Name)
+	}
+	return key
 }

@@ -65,16 +65,13 @@ func (s *Server) selfRoutes() []httpapi.Route {
 		}},
 		// Admin only (auth.RequiredRole: a POST that changes something).
 		{Method: http.MethodPost, Path: "/-/reload", Handler: func(w http.ResponseWriter, _ *http.Request) {
-			if err := s.Reload(); err != nil {
+			res, err := s.Reload()
+			if err != nil {
 				s.logger.Error("reload", "err", err)
 				http.Error(w, "reload failed: "+err.Error(), http.StatusInternalServerError)
 				return
 			}
-			msg := "credentials reloaded.\n"
-			if s.opts.LoadConfig != nil {
-				msg = "configuration (slas) and credentials reloaded.\n"
-			}
-			_, _ = w.Write([]byte(msg))
+			_, _ = w.Write([]byte(res.String()))
 		}},
 		{Method: http.MethodGet, Path: "/metrics", Handler: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}).ServeHTTP},
 		{Method: http.MethodGet, Path: "/debug/pprof/", Handler: pprof.Index},

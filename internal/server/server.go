@@ -105,6 +105,9 @@ type Server struct {
 	// the background work below.
 	reloadMu sync.Mutex
 	slas     []sla.SLA
+	// cfg is the configuration in force: Options.Config with what
+	// reloads applied (reloadable) put in; written under reloadMu.
+	cfg atomic.Pointer[config.Config]
 	// bgCtx is Run's context while it runs (nil before, and after Run
 	// waits for bg); bg counts the backfills Reload started.
 	bgCtx context.Context
@@ -166,6 +169,7 @@ func New(opts Options) (_ *Server, err error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, logger: opts.Logger, reg: opts.Registry}
+	s.cfg.Store(&opts.Config)
 	defer func() {
 		if err != nil {
 			_ = s.Close() // the error that made New fail is the one to report
@@ -426,14 +430,17 @@ func (s *Server) stepCache(cfg config.Config) *query.StepCache {
 		MaxAge: query.DefaultCacheMaxAge, MaxPoints: c.CacheMaxPoints}
 }
 
-// Reload reads the credentials again (the auth section's token files and
-// variables and the web config's users) and, with Options.LoadConfig, the
-// configuration's SLAs (SIGHUP and POST /-/reload): see reloadConfig.
-func (s *Server) Reload() error {
+// Reload (SIGHUP and POST /-/reload) reads the configuration again with
+// Options.LoadConfig and applies what a reload applies (see
+// reloadConfig), the credentials included; the result names what applied
+// and what changed but needs a restart. Without LoadConfig it reads the
+// credentials again only (the auth section's token files and variables
+// and the web config's users).
+func (s *Server) Reload() (ReloadResult, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	if s.opts.LoadConfig != nil {
-		if err := s.reloadConfig(); err != nil {
-			return err
-		}
+		return s.reloadConfig()
 	}
-	return s.guard.Reload()
+	return ReloadResult{}, s.guard.Reload()
 }

@@ -13,9 +13,9 @@ import (
 // targets, the Alertmanagers alerts go to and the senders' metadata.
 // Call it once the ingester and scraper exist.
 func (s *Server) status() query.Status {
-	cfg := s.opts.Config
 	st := query.Status{
-		Config:   cfg.YAML,
+		// The configuration in force: a reload's changes it applied.
+		Config:   func() (string, error) { return s.cfg.Load().YAML() },
 		Flags:    s.opts.Flags,
 		Gatherer: s.reg,
 		Metadata: s.ingester.Metadata,
@@ -26,14 +26,16 @@ func (s *Server) status() query.Status {
 	if s.scraper != nil {
 		st.Targets = s.scraper
 	}
-	var ams []*url.URL
-	for _, r := range cfg.Notify.Receivers {
-		for _, am := range r.AlertmanagerConfigs {
-			if u, err := url.Parse(strings.TrimRight(am.URL, "/") + "/api/v2/alerts"); err == nil {
-				ams = append(ams, u)
+	st.Alertmanagers = func() []*url.URL {
+		var ams []*url.URL
+		for _, r := range s.cfg.Load().Notify.Receivers {
+			for _, am := range r.AlertmanagerConfigs {
+				if u, err := url.Parse(strings.TrimRight(am.URL, "/") + "/api/v2/alerts"); err == nil {
+					ams = append(ams, u)
+				}
 			}
 		}
+		return ams
 	}
-	st.Alertmanagers = func() []*url.URL { return ams }
 	return st
 }

@@ -53,6 +53,13 @@ func Serve(t testing.TB, opts server.Options) *server.Server {
 func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
 	t.Helper()
 	srv := Run(t, server.Options{Config: cfg})
+	return srv, Ready(t, srv)
+}
+
+// Ready waits until srv answers /-/ready over plain HTTP (at most 10 s)
+// and returns its base URL.
+func Ready(t testing.TB, srv *server.Server) string {
+	t.Helper()
 	base := "http://" + srv.Addr()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -60,7 +67,7 @@ func Start(t testing.TB, cfg config.Config) (*server.Server, string) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return srv, base
+				return base
 			}
 		}
 		if time.Now().After(deadline) {
