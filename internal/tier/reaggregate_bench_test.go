@@ -3,6 +3,8 @@ package tier
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,15 +15,25 @@ import (
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
-// BenchmarkReaggregateLateHour: one late hour of 300 series re-aggregated
+// BenchmarkReaggregateLateHour: one late hour of 300 series (GMC_BENCH_SERIES)
+// re-aggregated
 // (the default tiers over 6 h of raw data every 15 s, half counters, half
 // gauges; the last hour marked late in both): a round of the job for the
 // 1m tier (60 buckets of every series: 126,000 samples rewritten) and for
 // the 1h tier (one bucket: 2,100), each with its head flush, the delete and
 // the rewrite of the blocks it tombstoned. The first round also writes the
-// tier's 6 h head into a block; later rounds find it written.
+// tier's 6 h head into a block; later rounds find it written. With
+// GMC_BENCH_LATE (e.g. 2m) only that much is late: a writer steadily a
+// little behind, which makes a round every minute.
 func BenchmarkReaggregateLateHour(b *testing.B) {
-	const series = 300
+	series := 300
+	if n, err := strconv.Atoi(os.Getenv("GMC_BENCH_SERIES")); err == nil && n > 0 {
+		series = n
+	}
+	lateSpan := time.Hour
+	if d, err := time.ParseDuration(os.Getenv("GMC_BENCH_LATE")); err == nil && d > 0 {
+		lateSpan = d
+	}
 	const span = 6 * time.Hour
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -69,7 +81,7 @@ func BenchmarkReaggregateLateHour(b *testing.B) {
 			b.Fatalf("tier %s at %s", tr.Name(), fmtMS(wm))
 		}
 	}
-	late := t0.Add(span - time.Hour).UnixMilli()
+	late := t0.Add(span - lateSpan).UnixMilli()
 	for _, tr := range set.Tiers() {
 		b.Run(tr.Name(), func(b *testing.B) {
 			for range b.N {

@@ -2,12 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
@@ -129,4 +131,71 @@ func TestBrowserRiskDrawdownWithinStep(t *testing.T) {
 		t.Errorf("PnL legend min %q, max %q; want -300 and 1k (the trough and the peak between the steps)", lo, hi)
 	}
 	screenshot(t, ctx, artifacts(t), "risk-drawdown-within-step")
+}
+
+// TestBrowserRiskPeakBeforeRange: each point's peak is read over the step
+// before it, so the first point's lay before the range, and Risk 7d took
+// a desk peak from 50 minutes before its range: a drawdown of 76.2k USD
+// where the range's own data said 61.6k (t-user10 #2). A PnL at 1000 until
+// just before the 1h range's first step (the step before it, 12 s), then
+// 100, then 0 for the last 30 s: 100 below the range's peak, not 1000.
+func TestBrowserRiskPeakBeforeRange(t *testing.T) {
+	ctx := browser(t)
+	st := startStackWith(t, 3, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(2 * time.Hour) })
+	// Early in a 12 s step, so that the page (loaded a few seconds later)
+	// starts its range at b − 1h, the fixture's peak in the step before.
+	for i := 0; i < 70 && time.Now().Unix()%12 > 3; i++ {
+		time.Sleep(200 * time.Millisecond)
+	}
+	now := time.Now().Unix()
+	b := now / 12 * 12
+	series := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "gmc_pnl"}, {Name: "account", Value: "acct-before"}, {Name: "job", Value: "test"},
+		{Name: "service", Value: "dd-before"}, {Name: "strategy", Value: "s"},
+	}}
+	for s := b - 3640; s <= now; s++ {
+		v := 100.0
+		switch {
+		case s < b-3600:
+			v = 1000
+		case s > now-30:
+			v = 0
+		}
+		series.Samples = append(series.Samples, prompb.Sample{Timestamp: s * 1000, Value: v})
+	}
+	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+		t.Fatal(err)
+	}
+	load(t, ctx, st.URL+"/#/risk?range=1h")
+	if err := poll(ctx, 15*time.Second, `(document.querySelector('[data-kpi="Desk drawdown"] .kpi-value') || {textContent: ''}).textContent.includes('(no currency)')`); err != nil {
+		t.Fatalf("desk drawdown tile: %v", err)
+	}
+	// The range's first point: the fixture's peak is in the step before it
+	// when the page loaded within the step the test began in.
+	first := eval[float64](t, ctx, `document.querySelector('[data-chart="pnl"]').chart.u.data[0][0]`)
+	if int64(first) != b-3600 {
+		t.Logf("the range began at %v, not %d: the peak was not in the step before it (a slow load)", first, b-3600)
+	}
+	want := instantAt(t, st, fmt.Sprintf(`max_over_time(gmc_pnl{account="acct-before"}[%ds])`, time.Now().Unix()-int64(first)), float64(time.Now().Unix())) -
+		instant(t, st, `gmc_pnl{account="acct-before"}`)
+	if want != 100 {
+		t.Fatalf("raw drawdown over the range %v, want 100", want)
+	}
+	tile := eval[string](t, ctx, `document.querySelector('[data-kpi="Desk drawdown"] .kpi-value').textContent`)
+	if !strings.HasPrefix(tile, "100 (no currency)") {
+		t.Errorf("desk drawdown tile %q, want 100 (no currency): the range's peak, not the 1000 before it", tile)
+	}
+	row := eval[float64](t, ctx, `Number(document.querySelector('tr[data-account="acct-before"] td[data-col="drawdown"]').dataset.value)`)
+	if row != 100 {
+		t.Errorf("table drawdown %v, want 100", row)
+	}
+	chartMax := `(() => { const c = document.querySelector('[data-chart="drawdown"]').chart; const u = c && c.u; if (!u) return null; const i = u.series.findIndex(s => String(s.label).startsWith('acct-before')); return i < 0 ? null : Math.max(...u.data[i].filter(v => v != null)); })()`
+	if err := poll(ctx, 10*time.Second, chartMax+` === 100`); err != nil {
+		t.Errorf("drawdown chart's max for acct-before %v, want 100: %v", eval[any](t, ctx, chartMax), err)
+	}
+	load(t, ctx, st.URL+"/#/risk/acct-before?range=1h")
+	if err := poll(ctx, 15*time.Second, `(document.querySelector('[data-kpi="Drawdown"] .kpi-value') || {textContent: ''}).textContent === '100 (no currency)'`); err != nil {
+		t.Errorf("account drawdown tile %q, want 100 (no currency): %v", eval[string](t, ctx, `(document.querySelector('[data-kpi="Drawdown"] .kpi-value') || {}).textContent || ''`), err)
+	}
+	screenshot(t, ctx, artifacts(t), "risk-peak-before-range")
 }
