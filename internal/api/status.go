@@ -40,16 +40,35 @@ const (
 	StateUnknown = "unknown"
 )
 
-// HoldStatus is why a service's state is unknown, in /system/status.
+// HoldCause is what keeps gmc from judging a silence, in /system/status:
+// Cause "restart" or "ingest_stall"; SinceMs when gmc started or its
+// ingest stall began; UntilMs when the stall ended (absent while it goes
+// on, and for a restart). Milliseconds since the epoch.
+type HoldCause struct {
+	Cause   string `json:"cause"`
+	SinceMs int64  `json:"since_ms"`
+	UntilMs *int64 `json:"until_ms,omitempty"`
+}
+
+// holdCause is h's cause and times.
+func holdCause(h Hold) HoldCause {
+	return HoldCause{Cause: h.Cause, SinceMs: h.Since.UnixMilli(), UntilMs: unixMilli(h.Until)}
+}
+
+// unixMilli is t in milliseconds since the epoch; nil for the zero time.
+func unixMilli(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	v := t.UnixMilli()
+	return &v
+}
+
+// HoldStatus is why a service's state is unknown, in /system/status:
+// its hold's cause, and JudgedFromMs, when the service's state is judged
+// again (absent while a stall goes on).
 type HoldStatus struct {
-	// Cause is "restart" or "ingest_stall".
-	Cause string `json:"cause"`
-	// Since is when gmc started, or when its ingest stall began; Until is
-	// when the stall ended (absent while it goes on, and for a restart);
-	// JudgedFrom is when the service's state is judged again (absent while
-	// a stall goes on). Milliseconds since the epoch.
-	SinceMs      int64  `json:"since_ms"`
-	UntilMs      *int64 `json:"until_ms,omitempty"`
+	HoldCause
 	JudgedFromMs *int64 `json:"judged_from_ms,omitempty"`
 }
 
@@ -123,15 +142,12 @@ type status struct {
 
 // WatchingStatus is since when gmc has been taking samples without a
 // break: FromMs is its start or its latest ingest stall's end (now while
-// the stall goes on), Cause which, SinceMs when gmc started or the stall
-// began, UntilMs when the stall ended (absent while it goes on, and for a
-// restart). A silence shorter than now − FromMs may be gmc's own: the
-// alerts and service states do not judge one within a down_after of it.
+// the stall goes on), and the hold's cause says which. A silence shorter
+// than now − FromMs may be gmc's own: the alerts and service states do
+// not judge one within a down_after of it.
 type WatchingStatus struct {
-	FromMs  int64  `json:"from_ms"`
-	Cause   string `json:"cause"`
-	SinceMs int64  `json:"since_ms"`
-	UntilMs *int64 `json:"until_ms,omitempty"`
+	FromMs int64 `json:"from_ms"`
+	HoldCause
 }
 
 // ServiceState is one service in /system/status?view=states: only what
@@ -201,11 +217,7 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Watching != nil {
 		from, h := a.opts.Watching(now)
 		if !from.IsZero() {
-			st.Watching = &WatchingStatus{FromMs: from.UnixMilli(), Cause: h.Cause, SinceMs: h.Since.UnixMilli()}
-			if !h.Until.IsZero() {
-				u := h.Until.UnixMilli()
-				st.Watching.UntilMs = &u
-			}
+			st.Watching = &WatchingStatus{FromMs: from.UnixMilli(), HoldCause: holdCause(h)}
 		}
 	}
 	if a.opts.Access != nil {
@@ -468,15 +480,7 @@ func (a *API) held(ss ServiceStatus, now time.Time) ServiceStatus {
 	if !ok {
 		return ss
 	}
-	hs := &HoldStatus{Cause: h.Cause, SinceMs: h.Since.UnixMilli()}
-	ms := func(t time.Time) *int64 {
-		if t.IsZero() {
-			return nil
-		}
-		v := t.UnixMilli()
-		return &v
-	}
-	hs.UntilMs, hs.JudgedFromMs = ms(h.Until), ms(h.JudgedFrom)
+	hs := &HoldStatus{HoldCause: holdCause(h), JudgedFromMs: unixMilli(h.JudgedFrom)}
 	clock := func(t time.Time) string { return t.UTC().Format("15:04:05Z") }
 	was := ss.State
 	if ss.Reason != "" {

@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,23 +15,7 @@ import (
 // 1 h timer configured here) and notified through a webhook receiver; a
 // push back under the threshold resolves it.
 func TestPushToNotification(t *testing.T) {
-	type webhookMsg struct {
-		Status string `json:"status"`
-		Alerts []struct {
-			Status string            `json:"status"`
-			Labels map[string]string `json:"labels"`
-		} `json:"alerts"`
-	}
-	got := make(chan webhookMsg, 16)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m webhookMsg
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("webhook payload: %v: %s", err, b)
-		}
-		got <- m
-	}))
-	defer hook.Close()
+	hookURL, got := startWebhook(t)
 
 	yml := fmt.Sprintf(`
 alerting:
@@ -51,7 +32,7 @@ notify:
   receivers:
     - name: hook
       webhook_configs: [{url: %q}]
-`, hook.URL)
+`, hookURL)
 	cfg, err := config.Load([]byte(yml))
 	if err != nil {
 		t.Fatal(err)
@@ -70,17 +51,7 @@ notify:
 	}
 	wait := func(status string) webhookMsg {
 		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case m := <-got:
-				if m.Status == status {
-					return m
-				}
-			case <-timeout:
-				t.Fatalf("no %s notification within 10s", status)
-			}
-		}
+		return waitWebhook(t, got, 10*time.Second, status, func(m webhookMsg) bool { return m.Status == status })
 	}
 
 	push(300) // healthy

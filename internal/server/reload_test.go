@@ -67,15 +67,7 @@ func TestReloadSLAs(t *testing.T) {
 	}
 	var logs syncBuffer
 	srv := servertest.Serve(t, server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	base := "http://" + srv.Addr()
-	waitFor(t, 10*time.Second, "ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	base := servertest.Ready(t, srv)
 
 	// 50 minutes every 30 s (within the TSDB's 1h out-of-order window:
 	// the orders SLA's rules wrote at the start): me with 1 error in 100,

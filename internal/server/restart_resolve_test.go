@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,24 +19,7 @@ import (
 // from an Alertmanager that outlived the restart, and its next outage
 // pages again.
 func TestRestartResolvesPage(t *testing.T) {
-	type alert struct {
-		Status string            `json:"status"`
-		Labels map[string]string `json:"labels"`
-	}
-	got := make(chan alert, 64)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m struct{ Alerts []alert }
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("webhook payload: %v: %s", err, b)
-		}
-		for _, a := range m.Alerts {
-			if a.Labels["alertname"] == "ServiceSilent" && a.Labels["service"] == "gone" {
-				got <- a
-			}
-		}
-	}))
-	defer hook.Close()
+	hookURL, got := startWebhook(t)
 	cfg, err := config.Load(fmt.Appendf(nil, `
 alerting:
   evaluation_interval: 200ms
@@ -53,23 +32,15 @@ notify:
   receivers:
     - name: hook
       webhook_configs: [{url: %q}]
-`, hook.URL))
+`, hookURL))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wait := func(status string) {
 		t.Helper()
-		timeout := time.After(15 * time.Second)
-		for {
-			select {
-			case a := <-got:
-				if a.Status == status {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("no %s notification of ServiceSilent{service=gone} within 15s", status)
-			}
-		}
+		waitWebhook(t, got, 15*time.Second, status+" ServiceSilent{service=gone}", func(m webhookMsg) bool {
+			return hasAlert(m, status, map[string]string{"alertname": "ServiceSilent", "service": "gone"})
+		})
 	}
 	dir := t.TempDir()
 	var c offsetClock

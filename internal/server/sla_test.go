@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,15 +59,7 @@ alerting:
 	now := func() time.Time { return time.Now().Add(off) }
 	start := now().Truncate(time.Minute).Add(-4 * time.Minute)
 	srv := servertest.Run(t, server.Options{Config: cfg, Now: now})
-	base := "http://" + srv.Addr()
-	waitFor(t, 10*time.Second, "ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	base := servertest.Ready(t, srv)
 
 	// One sample every 10 s from start on: 100 requests, 20 of them errors.
 	var objs []string
@@ -181,33 +171,8 @@ func TestSLABackfillOverStoredData(t *testing.T) {
 		}
 		cfg.Server.ListenAddress = "127.0.0.1:0"
 		cfg.Server.DataDir = dir
-		srv, err := server.New(server.Options{Config: cfg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- srv.Run(ctx) }()
-		base := "http://" + srv.Addr()
-		waitFor(t, 10*time.Second, "ready", func() bool {
-			resp, err := http.Get(base + "/-/ready")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
-		var once sync.Once
-		stop := func() {
-			once.Do(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("gmc server: %v", err)
-				}
-			})
-		}
-		t.Cleanup(stop)
-		return base, stop
+		srv, stop := servertest.ServeStop(t, server.Options{Config: cfg})
+		return servertest.Ready(t, srv), stop
 	}
 
 	base, stop := start("alerting: {default_rules: false}\n")

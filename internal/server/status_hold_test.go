@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server"
+	"github.com/gmc-dev/gmc/internal/server/servertest"
 )
 
 // offsetClock is the real clock plus an offset the test moves forward.
@@ -32,35 +32,8 @@ func runServerIn(t *testing.T, cfg config.Config, dataDir string, now func() tim
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Options{Config: cfg, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gmc server: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	base := "http://" + srv.Addr()
-	waitFor(t, 10*time.Second, "ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return base, stop
+	srv, stop := servertest.ServeStop(t, server.Options{Config: cfg, Now: now})
+	return servertest.Ready(t, srv), stop
 }
 
 // heldStatus is a service of /system/status with its hold.

@@ -4,6 +4,7 @@ package servertest
 import (
 	"context"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +33,16 @@ func Run(t testing.TB, opts server.Options) *server.Server {
 // stops it when the test ends, failing the test if Run returned an error.
 func Serve(t testing.TB, opts server.Options) *server.Server {
 	t.Helper()
+	srv, _ := ServeStop(t, opts)
+	return srv
+}
+
+// ServeStop is Serve for a test that stops the server before it ends (to
+// start another over its data dir): stop stops it and waits for Run,
+// failing the test if Run returned an error; it runs once, at the latest
+// when the test ends.
+func ServeStop(t testing.TB, opts server.Options) (*server.Server, func()) {
+	t.Helper()
 	srv, err := server.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -39,13 +50,14 @@ func Serve(t testing.TB, opts server.Options) *server.Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("gmc server: %v", err)
 		}
 	})
-	return srv
+	t.Cleanup(stop)
+	return srv, stop
 }
 
 // Start runs a gmc server with cfg as Run does, waits until it answers
