@@ -10,13 +10,21 @@ import (
 
 // deliver runs send with retries and exponential backoff, and counts and logs
 // the outcome. It returns the last error when every attempt failed.
+//
+// An attempt in flight when ctx ends (Run's: gmc shuts down) is not cut
+// off but completes, within Timeout, and no attempt follows it: a
+// notification the receiver got is then logged (logSent) before Run
+// writes the notification log's last snapshot, so the restarted gmc does
+// not send it again. (Cut off, the receiver could have it while gmc saw
+// the cancellation and logged nothing.) Prometheus drains its notification
+// queue on shutdown likewise, within its timeout.
 func (d *Dispatcher) deliver(ctx context.Context, in *integration, send func(context.Context) error) error {
 	d.m.notifications.WithLabelValues(in.channel, in.receiver).Inc()
 	// Initial, 2×Initial, … up to Max: gmc's one retry policy (the SDK's too).
 	wait := retry.Backoff(d.opts.Retry.Initial, d.opts.Retry.Max)
 	var err error
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opts.Timeout)
 		start := time.Now()
 		err = send(actx)
 		cancel()

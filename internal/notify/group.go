@@ -77,6 +77,9 @@ func (g *aggrGroup) run(ctx context.Context) {
 		case <-timer.C:
 		case <-g.wake:
 		}
+		if ctx.Err() != nil {
+			return // shutting down: no flush starts (one in flight completes, see deliver)
+		}
 		g.flush(ctx)
 		g.d.flushes.Add(1)
 		if g.endIfEmpty() {

@@ -1,8 +1,10 @@
 package notify
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,5 +57,94 @@ receivers: [{name: hook}]
 		h.d.Send(alert("gateway"), alert("risk"))
 		waitFor(t, "the new alert's notification", func() bool { return rec.count() == want })
 		h.stop()
+	}
+}
+
+// gate is a receiver that holds each notification until released, as a
+// webhook that has the request and has not answered yet; a cancelled
+// context cuts it off, as it cuts off an HTTP client.
+type gate struct {
+	entered chan struct{}
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (g *gate) Notify(ctx context.Context, _ *Notification) error {
+	g.calls.Add(1)
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestShutdownLogsNotificationInFlight: a notification the receiver had
+// when gmc shut down was sent again after the restart. Its attempt's
+// context was Run's, cancelled at shutdown: the send failed on gmc's side
+// though the receiver had it, nothing was logged, and the next start sent
+// it again. The attempt in flight now completes and is in the notification
+// log's last snapshot: the restarted dispatcher does not send it again.
+// A receiver that never answers delays the shutdown by Timeout at most
+// (here 200 ms; bounded by the wait, not asserted).
+func TestShutdownLogsNotificationInFlight(t *testing.T) {
+	const cfg = `
+route: {receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 50ms, repeat_interval: 1h}
+receivers: [{name: hook}]
+`
+	file := filepath.Join(t.TempDir(), "nflog")
+	g := &gate{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	alert := &model.Alert{Labels: model.LabelSet{"alertname": "Down"}, StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}
+	c, err := LoadConfig([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{Config: c, Notifiers: map[string][]Notifier{"hook": {g}}, NotificationLogFile: file, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	d.Send(alert)
+	<-g.entered // the receiver has it
+	cancel()
+	waitFor(t, "the dispatcher stopping", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.stopped
+	})
+	close(g.release) // it answers while gmc shuts down
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s")
+	}
+
+	h := start(t, cfg, map[string][]Notifier{"hook": {g}}, func(o *Options) {
+		o.Now, o.NotificationLogFile = time.Now, file
+	})
+	h.d.Send(alert) // the rules re-send what still fires
+	h.waitFlushes(t, 1)
+	if n := g.calls.Load(); n != 1 {
+		t.Errorf("the receiver was sent the notification %d times, want once: the one in flight at shutdown was not logged", n)
+	}
+	h.stop()
+
+	// A receiver that never answers does not hold the shutdown.
+	hung := &gate{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	h = start(t, cfg, map[string][]Notifier{"hook": {hung}}, func(o *Options) { o.Timeout = 200 * time.Millisecond })
+	h.d.Send(alert)
+	<-hung.entered
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the shutdown waited on a receiver that never answers for 10 s")
 	}
 }
