@@ -157,8 +157,19 @@ func (s *TSDB) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 	return s.db.ChunkQuerier(mint, maxt)
 }
 
-// StartTime is the oldest sample time the TSDB holds, in milliseconds.
-func (s *TSDB) StartTime() (int64, error) { return s.db.StartTime() }
+// StartTime is the oldest sample time the TSDB holds, in milliseconds:
+// of its blocks and its head, the out-of-order part too. (The TSDB's own
+// StartTime leaves out the head's out-of-order samples: history
+// remote-written days into the past before the tiers' first round was
+// never aggregated, their job starting at the in-order head's oldest
+// sample; a 7d chart read from the 1m tier had nothing before it.)
+func (s *TSDB) StartTime() (int64, error) {
+	start, err := s.db.StartTime()
+	if err != nil {
+		return start, err
+	}
+	return min(start, s.db.Head().MinOOOTime()), nil
+}
 
 // SetWriteNotified has n told after every write to the WAL, as the
 // remote-write queues tailing it need (see internal/forward).

@@ -91,3 +91,29 @@ func TestMaxBlockDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestStartTimeHoldsOutOfOrderSamples: history written out of order, older
+// than every in-order sample, is the TSDB's start (the tiers' first round
+// begins there). The TSDB's own StartTime said the in-order head's oldest
+// sample, and the tiers never aggregated the days before it.
+func TestStartTimeHoldsOutOfOrderSamples(t *testing.T) {
+	db, err := Open(Options{Dir: t.TempDir(), Retention: 15 * 24 * time.Hour, OutOfOrderWindow: 8 * 24 * time.Hour, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UnixMilli()
+	lset := labels.FromStrings("__name__", "orders_total", "service", "order-gateway")
+	for _, ts := range []int64{now, now - 7*24*3600_000} {
+		app := db.AppenderV2(context.Background())
+		if _, err := app.Append(0, lset, 0, ts, 1, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := db.StartTime(); err != nil || got != now-7*24*3600_000 {
+		t.Errorf("StartTime() = %d, %v; want %d (the out-of-order sample, 7 days before the in-order one at %d)", got, err, now-7*24*3600_000, now)
+	}
+}
