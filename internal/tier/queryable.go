@@ -254,7 +254,12 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	if t == nil {
 		return q.selectRaw(ctx, sortSeries, hints, named, ms)
 	}
-	edges := agg == AggCounter && force == "" && hints != nil && hints.Range < minRateBuckets*t.res
+	// A forced tier's rate over a few buckets gets the edges too (unless an
+	// __agg__ matcher names what is read): `rate(x{__tier__="1m"}[1m])` in
+	// a subquery at a 1m step (whose steps are whole minutes) is each
+	// minute's exact increase, where without them each window held one
+	// sample and no rate (the dashboard's worst 1-minute quantiles).
+	edges := agg == AggCounter && named == "" && hints != nil && hints.Range < minRateBuckets*t.res
 	if named != "" {
 		agg = named
 	}

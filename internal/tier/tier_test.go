@@ -545,3 +545,44 @@ func TestCounterHoleAcrossABatch(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedTierMinuteRates: a rate over one bucket of a forced tier, in a
+// subquery stepping by that bucket (its steps are whole minutes), is each
+// minute's exact increase per second: the dashboard's worst 1-minute
+// quantile within a long range's step reads the 1m tier so. Without the
+// buckets' edges each one-minute window held one sample and gave no rate.
+// Raw samples over 61 s hold both ends of the minute (a sample a second),
+// so raw rate() reads the same increase.
+func TestForcedTierMinuteRates(t *testing.T) {
+	f := newFixture(t)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	start, end := t0.Add(time.Hour), t0.Add(rawSpan)
+	for _, c := range []struct{ tier, raw string }{
+		{`max_over_time(rate(c_total{__tier__="1m"}[1m])[30m:1m])`, `max_over_time(rate(c_total[61s])[30m:1m])`},
+		{`sum by (i) (rate(c_total{__tier__="1m"}[1m]))`, `sum by (i) (rate(c_total[61s]))`},
+	} {
+		step := 5 * time.Minute
+		want := f.rangeQuery(t, f.raw, c.raw, start, end, step)
+		got := f.rangeQuery(t, f.set.Queryable(5*60*1000), c.tier, start, end, step)
+		if len(want) != 2 || len(got) != len(want) {
+			t.Fatalf("%s: %d series from the tier, %d from raw (%s)", c.tier, len(got), len(want), c.raw)
+		}
+		worst := 0.0
+		for i := range want {
+			if len(got[i].Floats) != len(want[i].Floats) {
+				t.Fatalf("%s: series %s: %d points from the tier, %d from raw", c.tier, want[i].Metric, len(got[i].Floats), len(want[i].Floats))
+			}
+			for j, w := range want[i].Floats {
+				d := math.Abs(got[i].Floats[j].F-w.F) / math.Max(math.Abs(w.F), 1e-9)
+				worst = max(worst, d)
+				if d > 1e-4 { // the edge is 1 ms after the bucket's start: 60 s / 59.999 s
+					t.Errorf("%s at %s: %v from the tier, %v from raw", c.tier, time.UnixMilli(w.T).UTC().Format(time.TimeOnly), got[i].Floats[j].F, w.F)
+					break
+				}
+			}
+		}
+		t.Logf("%s: worst relative difference %.3g", c.tier, worst)
+	}
+}
