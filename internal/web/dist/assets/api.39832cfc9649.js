@@ -200,6 +200,18 @@ export function grid(w) {
   return {xs, n: xs.length, index};
 }
 
+/**
+ * PEAK_MIN_STEP (s) is the least step whose latency charts also show each
+ * step's worst one-minute quantile (queries.peakOf): the 6h range's (72 s)
+ * and longer. On them a point's quantile is over its rate window (4
+ * steps: 2h14m at 7d, 9h36m at 30d), where a one-minute incident is under
+ * 1 % of the observations and leaves the p99 (a 500 µs minute read 5 µs).
+ */
+export const PEAK_MIN_STEP = 72;
+
+/** peaks tells whether a window's latency charts show peaks (PEAK_MIN_STEP). */
+export const peaks = (w) => !w.grid && w.step >= PEAK_MIN_STEP;
+
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
 export const KPI_WINDOW = '1m';
 

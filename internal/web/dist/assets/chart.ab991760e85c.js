@@ -308,6 +308,10 @@ export class LineChart extends Lazy {
     // gone: what the legend's last says for every series when their source
     // is down now ("down since 18:02:53"); a series' own s.gone wins.
     this.gone = null;
+    // peak: what a chart's peak lines are (queries.peakOf: each point the
+    // worst one-minute quantile within its step), said in the legend's
+    // caption after the points' window; null when it has none.
+    this.peak = null;
     this.stats = h('table', {class: 'stats', 'data-stats': id});
     parent.append(this.el, this.stats);
     this.key = '';
@@ -386,14 +390,15 @@ export class LineChart extends Lazy {
     // time since the last step (api.span).
     const bridge = win && win.bridge ? `the one ${dur(win.last)} before the last over ${dur(win.bridge)}` : '';
     const lastTh = win
-      ? h('th', {'data-window': win.last, title: same ? `the newest point, over the ${dur(win.last)} before it (each point is over the ${dur(win.points)} before it)`
+      ? h('th', {'data-window': win.last, title: same ? `the newest point, over the ${dur(win.last)} before it` + (this.peak ? `; ${this.peak}` : ` (each point is over the ${dur(win.points)} before it)`)
         : `the newest point (now), over the ${dur(win.last)} before it; the other points, min and max are each over the ${dur(win.points)} before them` +
           (bridge ? `, but ${bridge} (the time since the last step, ${dur(win.last)} at least)` : '')}, `last, over ${dur(win.last)}`)
       : h('th', {}, 'last');
     // Points over a longer window than the last say so under the legend.
     // (The header says the last's window.)
-    const caption = win && !same ? h('caption', {'data-points-window': win.points, 'data-bridge-window': win.bridge || null, style: {textAlign: 'left'}},
-      `each point over ${dur(win.points)}` + (bridge ? `; ${bridge}` : '')) : null;
+    const caption = (win && !same) || this.peak ? h('caption', {'data-points-window': win && !same ? win.points : null, 'data-bridge-window': (win && win.bridge) || null,
+      'data-peak': this.peak ? '' : null, style: {textAlign: 'left'}},
+    [win && !same ? `each point over ${dur(win.points)}` + (bridge ? `; ${bridge}` : '') : '', this.peak || ''].filter(Boolean).join('; ')) : null;
     // Points over partial windows are said under the rows.
     const np = partial.reduce((a, s) => a + s.partialPoints, 0);
     const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np)},
