@@ -63,7 +63,9 @@ type Response struct {
 	Metric  string `json:"metric"`
 	Window  string `json:"window"`
 	// Kind is "counter" (the series is the per-second rate, summed over the
-	// service's series) or "gauge" (the hourly average, combined by Agg).
+	// service's series), "gauge" (the hourly average, combined by Agg) or
+	// "p99" (a classic histogram's _bucket metric: the worst one-minute
+	// p99 within each hour, KindP99).
 	Kind string `json:"kind"`
 	Agg  string `json:"agg"`
 	// Expr is the PromQL the hourly values come from, evaluated at Step
@@ -138,16 +140,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "":
 		kind = KindOf(metric)
 	case "counter", "gauge":
+	case KindP99:
+		if !strings.HasSuffix(metric, "_bucket") {
+			badParam(w, "kind", fmt.Errorf("%q: needs a classic histogram's _bucket metric", kind))
+			return
+		}
 	default:
-		badParam(w, "kind", fmt.Errorf("%q: must be counter or gauge", kind))
+		badParam(w, "kind", fmt.Errorf("%q: must be counter, gauge or %s", kind, KindP99))
 		return
 	}
 	agg := r.FormValue("agg")
 	switch agg {
 	case "":
 		agg = "avg"
-		if kind == "counter" {
+		switch kind {
+		case "counter":
 			agg = "sum"
+		case KindP99:
+			agg = "max" // the worst minute's (agg is not applied: see exprOver)
 		}
 	case "sum", "avg", "max", "min":
 	default:
@@ -400,10 +410,20 @@ func (h *Handler) firstSample(ctx context.Context, label, svc, metric string, fr
 	return time.UnixMilli(first), found, nil
 }
 
+// KindP99 is the kind of a classic histogram's _bucket metric: each hourly
+// value is the worst one-minute p99 within the hour (from the 1m tier), so
+// a one-minute latency incident is its hour's value, where the p99 over
+// the hour (or the buckets' summed rates, the counter reading) left it out.
+const KindP99 = "p99"
+
 // KindOf guesses a metric's kind from its name, by Prometheus's naming
-// conventions: counters end in _total, _count, _sum or _bucket.
+// conventions: counters end in _total, _count or _sum; a classic
+// histogram's _bucket metric is read as its p99 (KindP99).
 func KindOf(metric string) string {
-	for _, suf := range []string{"_total", "_count", "_sum", "_bucket"} {
+	if strings.HasSuffix(metric, "_bucket") {
+		return KindP99
+	}
+	for _, suf := range []string{"_total", "_count", "_sum"} {
 		if strings.HasSuffix(metric, suf) {
 			return "counter"
 		}
@@ -441,6 +461,13 @@ func Expr(label, svc, metric, kind, agg string) string {
 // exprOver is Expr over a range other than the hour.
 func exprOver(label, svc, metric, kind, agg, rng string) string {
 	sel := fmt.Sprintf("{__name__=%s,%s=%s}", strconv.Quote(metric), label, strconv.Quote(svc))
+	if kind == KindP99 {
+		// Each whole minute's p99 over the service's series (agg does not
+		// apply: one quantile of their merged buckets), read from the 1m
+		// tier (a subquery at 1m is on whole minutes), the worst of them.
+		tsel := fmt.Sprintf("{__name__=%s,%s=%s,__tier__=\"1m\"}", strconv.Quote(metric), label, strconv.Quote(svc))
+		return fmt.Sprintf("max_over_time(histogram_quantile(0.99, sum by (le) (rate(%s[1m])))[%s:1m])", tsel, rng)
+	}
 	fn := "avg_over_time"
 	if kind == "counter" {
 		fn = "rate"

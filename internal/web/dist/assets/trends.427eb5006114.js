@@ -18,6 +18,8 @@ function params() {
 
 /** trendUnit picks a unit from the metric's name and kind (a counter's values are per-second rates). */
 export function trendUnit(metric, kind) {
+  // p99: a classic histogram's quantile, in its buckets' unit.
+  if (kind === 'p99') return trendUnit(metric.replace(/_bucket$/, ''), 'gauge');
   if (kind === 'counter') {
     if (/_bytes_total$/.test(metric)) return units.bps;
     return units.rate;
@@ -67,10 +69,12 @@ export function mount(main, ctx) {
       const entry = ctx.arg ? [] : (await query(Q.overview.gateways, null, signal)).map((s) => s.metric.service).filter((x) => services.includes(x)).sort();
       const svc = ctx.arg || entry[0] || services[0] || '';
       const names = svc ? await labelValues('__name__', `{service=${JSON.stringify(svc)}}`, null, signal) : [];
-      const metrics = names.filter((n) => !/^(ALERTS|sla:|gmc_bench_)/.test(n) && !/_bucket$/.test(n));
+      // A classic histogram's _bucket metric is offered as its p99 (each
+      // hour's worst one-minute p99: the hour of a latency incident peaks).
+      const metrics = names.filter((n) => !/^(ALERTS|sla:|gmc_bench_)/.test(n));
       const metric = p.metric || PREFERRED.find((m) => metrics.includes(m)) || metrics[0] || '';
       const sel = (name, opts, val, on) => h('label', {}, name + ' ',
-        h('select', {name, onchange: on}, opts.map((o) => h('option', {value: o, selected: o === val ? true : null}, o))));
+        h('select', {name, onchange: on}, opts.map((o) => h('option', {value: o, selected: o === val ? true : null}, /_bucket$/.test(o) ? `${o} (p99)` : o))));
       pick.replaceChildren(
         sel('service', services.length ? services : [svc], svc, (e) => go(e.target.value, '', p.window)),
         sel('metric', metrics.length ? metrics : [metric], metric, (e) => go(svc, e.target.value, p.window)),
@@ -125,7 +129,8 @@ export function mount(main, ctx) {
     const unit = trendUnit(t.metric, t.kind);
     const f = t.forecast || {};
     const wow = t.week_over_week || {};
-    const what = t.kind === 'counter' ? `${t.agg} of per-second rates over each hour` : `${t.agg} of hourly averages`;
+    const what = t.kind === 'counter' ? `${t.agg} of per-second rates over each hour`
+      : t.kind === 'p99' ? 'the worst one-minute p99 within each hour' : `${t.agg} of hourly averages`;
     const ch = wow.change;
     // Hours with data for only part of the hour: in the chart, not in the peaks and profiles.
     const partial = (t.partial_hours || []).length;
