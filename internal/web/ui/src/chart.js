@@ -342,7 +342,7 @@ export class LineChart extends Lazy {
     else if (this._u) this.make(series, data, key);
     else this.later(series, data, key);
     emptyNote(this.el, points ? '' : emptyText);
-    this.renderStats(series);
+    this.renderStats(series, xs);
   }
 
   make(series, data, key) {
@@ -358,7 +358,7 @@ export class LineChart extends Lazy {
    * dashed and left out: its rate is the data's over a window it does not
    * fill, not a lower rate).
    */
-  renderStats(series) {
+  renderStats(series, xs = []) {
     const shown = series.filter((s) => !s.noStats).slice(0, 12);
     const partial = series.filter((s) => s.partialOf);
     const rows = shown.map((s, i) => {
@@ -368,7 +368,8 @@ export class LineChart extends Lazy {
       let lo = Infinity;
       let hi = -Infinity;
       let lastV = null;
-      for (const v of s.data) if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; }
+      let lastI = -1;
+      s.data.forEach((v, i) => { if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; lastI = i; } });
       // A series may know its extremes between its points (s.lo, s.hi:
       // the lowest and highest within each step's window).
       if (s.lo != null) lo = Math.min(lo, s.lo);
@@ -380,7 +381,7 @@ export class LineChart extends Lazy {
       return h('tr', {'data-series': s.label},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
-          : h('td', {class: 'num', 'data-stat': 'last'}, f(lastV)), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
+          : lastCell(s, lastI, f(lastV), xs), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
         h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
     });
     // window: a string (every point over it) or {points, last, bridge} (api.windows).
@@ -446,6 +447,27 @@ export class LineChart extends Lazy {
 }
 
 /**
+ * lastCell is a legend's "last" of a series whose newest whole point is
+ * at index i of xs: its value, or when newer points of the series are
+ * partial (s.partialOf's) or it ends over two steps before the chart's
+ * newest point, its value and when it was ("0.101× at 09:38"): at 7d the
+ * SLA legend's last showed the history's ratio of 1 h 40 min before as
+ * now, beside a table saying 79.6× (t-user10 #3).
+ */
+function lastCell(s, i, text, xs) {
+  const n = xs.length;
+  const later = s.partialData && s.partialData.some((v, j) => j > i && v != null);
+  const step = n > 1 ? xs[1] - xs[0] : 0;
+  if (i < 0 || i >= n - 1 || !(later || (step > 0 && xs[n - 1] - xs[i] > 2 * step))) return h('td', {class: 'num', 'data-stat': 'last'}, text);
+  const at = xs[i];
+  const d = new Date(at * 1000);
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  const when = xs[n - 1] - at >= 86400 ? `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}` : hm;
+  return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at),
+    title: `the newest whole point, at ${when}${later ? '; the points after it are over partial windows (dashed)' : ''}`}, `${text} at ${when}`);
+}
+
+/**
  * withPartial splits each series with points over partial windows
  * (s.data.partial, a Set of indices: api.align) in two: the series with
  * its whole points, and after all series one drawn thin and dashed in its
@@ -465,7 +487,7 @@ export function withPartial(series) {
       return;
     }
     const y = s.data;
-    out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v))});
+    out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v)), partialData: y.map((v, j) => (p.has(j) ? v : null))});
     parts.push({label: `${s.label} (partial window)`, color, width: 1, dash: [3, 3], noStats: true, partialOf: s.label, partialPoints: p.size,
       data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
   });
@@ -482,12 +504,30 @@ function zoomSelect(u) {
   window.dispatchEvent(new CustomEvent('gmc-zoom', {detail: {from, to}}));
 }
 
-/** isolated lists the indices of points with no non-null neighbour (uPlot points.filter). */
+/**
+ * RUN_PX is the least width (CSS px) of a run of points drawn as a line:
+ * a shorter run is drawn as a dot at its newest point (isolated).
+ */
+const RUN_PX = 3;
+
+/**
+ * isolated lists the points drawn as dots (uPlot points.filter): a point
+ * with no non-null neighbour, and the newest point of a run of points
+ * narrower than RUN_PX, whose line is not seen: at 7d a burst after a
+ * gap is on the bridge and the tail, a minute apart (0.01 px), and drew
+ * nothing at all (t-user10 #3).
+ */
 export function isolated(u, si) {
+  const xs = u.data[0];
   const y = u.data[si];
+  const px = (x) => (typeof u.valToPos === 'function' ? u.valToPos(x, 'x') : NaN);
   const out = [];
   for (let i = 0; i < y.length; i++) {
-    if (y[i] != null && (i === 0 || y[i - 1] == null) && (i === y.length - 1 || y[i + 1] == null)) out.push(i);
+    if (y[i] == null) continue;
+    let j = i;
+    while (j + 1 < y.length && y[j + 1] != null) j++;
+    if (j === i || Math.abs(px(xs[j]) - px(xs[i])) < RUN_PX) out.push(j);
+    i = j;
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // SLA page: achievement per window with its data coverage, budget left
 // (or how far past it), achievement over time, burn rates.
-import {getJSON, queryRange, align, keepPartial, NotAvailable} from './api.js';
+import {getJSON, queryRange, align, keepPartial, coverExpr, NotAvailable} from './api.js';
 import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
 import {h, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
@@ -108,7 +108,12 @@ export function mount(main) {
       // (a 1h ratio over 6 minutes of data read a 106× burn, t-user9 #3).
       const worst = w.step > SLA_HOUR ? w.step : 0;
       notes(worst);
-      const res = await queryRange(worst ? Q.slaBurnWorst : Q.slaBurn, w, signal, SLA_HOUR + worst);
+      // The steps alone do not see a gap inside a point's reach (at 30d the
+      // step before a 70-minute gap had a value and the hours after it,
+      // 5-8 minutes of data each, read max 111×, t-user10 #3): each point
+      // also counts the minutes of its reach the ratio was recorded at
+      // (api.coverExpr), and one short of whole is partial.
+      const res = await queryRange(worst ? Q.slaBurnWorst : Q.slaBurn, w, signal, SLA_HOUR + worst, coverExpr(Q.slaBurn));
       const A = align(res, w);
       const obj = new Map(slas.map((s) => [s.name, s.objective]));
       chart.update(A.xs, res.map((s, i) => {
