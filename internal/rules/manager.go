@@ -182,8 +182,13 @@ type Manager struct {
 	// ruleOpts are the options the other groups are loaded with
 	// (UpdateRules loads the rule files' and thresholds' again).
 	ruleOpts *promrules.ManagerOptions
-	// slas are the SLAs the SLA groups were built from (guarded by runMu).
-	slas []sla.SLA
+	// slas are the SLAs the SLA groups were built from, and interval the
+	// evaluation interval of the groups that set none (both guarded by
+	// runMu; Options.EvalInterval until UpdateRules changes it).
+	slas     []sla.SLA
+	interval time.Duration
+	// slaInterval is the interval the SLA groups were loaded with.
+	slaInterval time.Duration
 
 	// runMu serialises UpdateSLAs with Run's start and end; it guards
 	// runCtx and stopping.
@@ -324,7 +329,7 @@ func New(opts Options) (*Manager, error) {
 	if engine == nil {
 		return nil, errors.New("rules: an engine is required (the server's one PromQL engine)")
 	}
-	m := &Manager{opts: opts, logger: opts.Logger, engine: engine}
+	m := &Manager{opts: opts, logger: opts.Logger, engine: engine, interval: opts.EvalInterval}
 	if !opts.Started.IsZero() {
 		m.started.Store(opts.Started.UnixNano())
 	}
@@ -413,11 +418,11 @@ func New(opts Options) (*Manager, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
 	}
-	slaLoaded, err := m.loadSLAGroups(opts.SLAs)
+	slaLoaded, err := m.loadSLAGroups(opts.SLAs, opts.EvalInterval)
 	if err != nil {
 		return nil, err
 	}
-	m.slas = slices.Clone(opts.SLAs)
+	m.slas, m.slaInterval = slices.Clone(opts.SLAs), opts.EvalInterval
 	maps.Copy(loaded, slaLoaded)
 	keys := make([]string, 0, len(loaded))
 	for k := range loaded {
@@ -457,6 +462,9 @@ func New(opts Options) (*Manager, error) {
 // the default rules (with the services' down_after), the thresholds and
 // the rule files (as in Options).
 type RuleConfig struct {
+	// EvalInterval is the evaluation interval of the groups that set
+	// none, the SLAs' included; zero keeps the one in force.
+	EvalInterval     time.Duration
 	Files            []string
 	Thresholds       []Threshold
 	DefaultRules     bool
@@ -542,8 +550,9 @@ func (m *Manager) setGroups(groups []*group) {
 }
 
 // loadSLAGroups builds the rule groups of the SLAs (sla.SLA.RuleGroups),
-// keyed as promrules.GroupKey, through rulefmt's parser and validation.
-func (m *Manager) loadSLAGroups(slas []sla.SLA) (map[string]*promrules.Group, error) {
+// keyed as promrules.GroupKey, through rulefmt's parser and validation;
+// those that set no interval get interval.
+func (m *Manager) loadSLAGroups(slas []sla.SLA, interval time.Duration) (map[string]*promrules.Group, error) {
 	var rgs rulefmt.RuleGroups
 	for _, s := range slas {
 		rgs.Groups = append(rgs.Groups, s.RuleGroups()...)
@@ -557,7 +566,7 @@ func (m *Manager) loadSLAGroups(slas []sla.SLA) (map[string]*promrules.Group, er
 	}
 	o := *m.slaOpts
 	o.GroupLoader = loader{mem: map[string][]byte{SLAFile: b}, parser: m.parser, logger: m.logger}
-	loaded, errs := promrules.NewManager(&o).LoadGroups(m.opts.EvalInterval, labels.EmptyLabels(), m.opts.ExternalURL, nil, false, SLAFile)
+	loaded, errs := promrules.NewManager(&o).LoadGroups(interval, labels.EmptyLabels(), m.opts.ExternalURL, nil, false, SLAFile)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load rules: %w", errors.Join(errs...))
 	}

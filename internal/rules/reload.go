@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,11 +51,12 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 	old, next := m.split(func(file string) bool { return file == SLAFile })
 	// An SLA defined as before keeps its groups without loading them
 	// again (loading is most of a reload's cost: 100 SLAs took 0.6 s of
-	// CPU, the YAML and the templates' validation).
+	// CPU, the YAML and the templates' validation), unless the
+	// evaluation interval changed (UpdateRules): its raw group has it.
 	var load []sla.SLA
 	for _, s := range slas {
 		i := slices.IndexFunc(m.slas, func(c sla.SLA) bool { return c.Name == s.Name })
-		if i < 0 || !reflect.DeepEqual(m.slas[i], s) {
+		if i < 0 || !reflect.DeepEqual(m.slas[i], s) || m.slaInterval != m.interval {
 			load = append(load, s)
 			continue
 		}
@@ -66,12 +68,12 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 			}
 		}
 	}
-	loaded, err := m.loadSLAGroups(load)
+	loaded, err := m.loadSLAGroups(load, m.interval)
 	if err != nil {
 		return SLAChanges{}, err
 	}
 	m.swap(old, next, loaded, &ch)
-	m.slas = slices.Clone(slas)
+	m.slas, m.slaInterval = slices.Clone(slas), m.interval
 	return ch, nil
 }
 
@@ -89,15 +91,20 @@ func (m *Manager) UpdateSLAs(slas []sla.SLA) (SLAChanges, error) {
 // silence alerts from then on (watchedOnly, SilenceHold); one that
 // lengthens a hold still running since the start keeps the alerts
 // already active judged. Nothing changes if the files do not load: the
-// error names the file and the rule. The SLAs' groups are not touched.
+// error names the file and the rule. A new c.EvalInterval replaces every
+// group that sets no interval (their state copied); the SLAs' groups are
+// not touched here, and take it at the next UpdateSLAs.
 func (m *Manager) UpdateRules(c RuleConfig) (SLAChanges, error) {
 	ids, mem, err := ruleSources(c)
 	if err != nil {
 		return SLAChanges{}, err
 	}
+	m.runMu.Lock()
+	interval := cmp.Or(c.EvalInterval, m.interval)
+	m.runMu.Unlock()
 	o := *m.ruleOpts
 	o.GroupLoader = loader{mem: mem, parser: m.parser, logger: m.logger}
-	loaded, errs := promrules.NewManager(&o).LoadGroups(m.opts.EvalInterval, labels.EmptyLabels(), m.opts.ExternalURL, nil, false, ids...)
+	loaded, errs := promrules.NewManager(&o).LoadGroups(interval, labels.EmptyLabels(), m.opts.ExternalURL, nil, false, ids...)
 	if len(errs) > 0 {
 		return SLAChanges{}, fmt.Errorf("load rules: %w", errors.Join(errs...))
 	}
@@ -105,6 +112,7 @@ func (m *Manager) UpdateRules(c RuleConfig) (SLAChanges, error) {
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
 	old, next := m.split(func(file string) bool { return file != SLAFile })
+	m.interval = interval // the SLAs' groups take it at UpdateSLAs
 	if lv := newLiveness(c.DownAfter, c.ServiceDownAfter); !reflect.DeepEqual(lv, m.live.Load()) {
 		m.live.Store(lv)
 		m.liveReloaded.Store(true)

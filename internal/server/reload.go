@@ -44,7 +44,7 @@ func (r ReloadResult) String() string {
 // top-level section, or one field of a section split in the others.
 var reloadable = map[string]bool{
 	"server.stale_after": true, "server.down_after": true, "server.service_liveness": true,
-	"alerting.default_rules": true, "alerting.rule_files": true, "alerting.thresholds": true,
+	"alerting.evaluation_interval": true, "alerting.default_rules": true, "alerting.rule_files": true, "alerting.thresholds": true,
 	"notify":      true,
 	"slas":        true,
 	"auth.tokens": true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
@@ -60,11 +60,12 @@ var split = map[string]bool{"server": true, "alerting": true, "auth": true}
 // does not load or validate changes nothing and its error (naming the
 // line, the field or the rule) is returned; else the rules manager swaps
 // the groups of the default rules (with the services' down_after), rule
-// files and thresholds (rules.Manager.UpdateRules), the notification
+// files and thresholds, those that set no interval with the evaluation
+// interval (rules.Manager.UpdateRules), the notification
 // routes and receivers are replaced (notify.Dispatcher.Prepare:
 // Alertmanager's reload), the SLAs' rule groups are swapped
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
-// untouched, a changed one's alerts keep their state, a removed one's are
+// untouched unless the evaluation interval changed, a changed one's alerts keep their state, a removed one's are
 // resolved and its series marked stale), /sla serves the new SLAs, an
 // added SLA's recordings are backfilled over the data stored before it in
 // the background, as at start, /system/status judges the services by the
@@ -90,7 +91,8 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	}
 	// The rule files: a file that does not load changes nothing.
 	rch, err := s.rules.UpdateRules(rules.RuleConfig{
-		Files: cfg.Alerting.RuleFiles, Thresholds: cfg.Alerting.Thresholds,
+		EvalInterval: time.Duration(cfg.Alerting.EvaluationInterval),
+		Files:        cfg.Alerting.RuleFiles, Thresholds: cfg.Alerting.Thresholds,
 		DefaultRules: cfg.Alerting.DefaultRules, DownAfter: time.Duration(cfg.Server.DownAfter),
 		ServiceDownAfter: serviceDownAfter(cfg.Server.ServiceLiveness),
 	})

@@ -152,3 +152,79 @@ notify:
 		t.Errorf("/api/v1/rules still has the default groups: %s", body)
 	}
 }
+
+// TestReloadEvaluationInterval: alerting.evaluation_interval applied at
+// the next start only. A reload from 1h to 2s gives it to the rule file's
+// group and the SLA's raw group (the slow group keeps its own minute), a
+// firing alert keeps its active-since, and the answer says it applied.
+func TestReloadEvaluationInterval(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gmc.yml")
+	write := func(path, s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() (config.Config, error) {
+		cfg, err := config.LoadFile(file)
+		cfg.Server.ListenAddress, cfg.Server.DataDir = "127.0.0.1:0", filepath.Join(dir, "data")
+		return cfg, err
+	}
+	write(filepath.Join(dir, "rules.yml"), "groups:\n  - name: g\n    rules:\n      - alert: Up\n        expr: vector(1)\n")
+	gmcYML := func(interval string) string {
+		return "alerting: {default_rules: false, evaluation_interval: " + interval + ", rule_files: [rules.yml]}\n" + ordersSLA
+	}
+	write(file, gmcYML("1h"))
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.Serve(t, server.Options{Config: cfg, LoadConfig: load, Logger: slog.New(slog.DiscardHandler)})
+	base := servertest.Ready(t, srv)
+	// groups are the rule groups' intervals and the Up alert's active-since.
+	groups := func() (map[string]float64, string) {
+		t.Helper()
+		_, body := do(t, "GET", base+"/api/v1/rules", "", nil)
+		var r struct {
+			Data struct {
+				Groups []struct {
+					Name     string  `json:"name"`
+					Interval float64 `json:"interval"`
+					Rules    []struct {
+						Alerts []struct {
+							ActiveAt string `json:"activeAt"`
+						} `json:"alerts"`
+					} `json:"rules"`
+				} `json:"groups"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatal(err)
+		}
+		out, up := map[string]float64{}, ""
+		for _, g := range r.Data.Groups {
+			out[g.Name] = g.Interval
+			if g.Name == "g" && len(g.Rules) == 1 && len(g.Rules[0].Alerts) == 1 {
+				up = g.Rules[0].Alerts[0].ActiveAt
+			}
+		}
+		return out, up
+	}
+	var before string
+	waitFor(t, 20*time.Second, "Up active", func() bool { _, before = groups(); return before != "" })
+	if iv, _ := groups(); iv["g"] != 3600 || iv["sla:orders:raw"] != 3600 || iv["sla:orders:slow"] != 60 {
+		t.Fatalf("intervals before the reload: %v", iv)
+	}
+	write(file, gmcYML("2s"))
+	if code, body := do(t, "POST", base+"/-/reload", "", nil); code != http.StatusOK || !strings.Contains(body, "applied: alerting.evaluation_interval\n") {
+		t.Fatalf("reload: %d %q", code, body)
+	}
+	iv, after := groups()
+	if iv["g"] != 2 || iv["sla:orders:raw"] != 2 || iv["sla:orders:slow"] != 60 {
+		t.Errorf("intervals after the reload to 2s: %v", iv)
+	}
+	if after != before {
+		t.Errorf("Up active since %q after the reload, %q before", after, before)
+	}
+}
