@@ -174,7 +174,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	// a slot the services need nor takes a CPU from them when they want it;
 	// so do heavy queries (heavyProcs).
 	benchmarks.SetNice(19)
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU() + 1 + heavyProcs(cfg.Query)))
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU() + 1 + heavyProcs(cfg)))
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		closeListeners()
 		return fmt.Errorf("create data dir: %w", err)

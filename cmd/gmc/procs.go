@@ -4,7 +4,7 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/config"
 )
 
 // heavyProcs is how many scheduler slots (Go's P, GOMAXPROCS) to add for
@@ -21,7 +21,8 @@ import (
 // at load 20–24, the writer's p99 beside heavy queries fell from
 // 13–53 ms to 5–37 ms (4 of 4 runs) with as many heavy answers
 // (BenchmarkIngestBesideHeavyProcs).
-func heavyProcs(q query.Config) int {
+func heavyProcs(cfg config.Config) int {
+	q := cfg.Query
 	if q.HeavyQueryNice <= 0 || runtime.GOOS != "linux" || os.Getenv("GOMAXPROCS") != "" {
 		return 0
 	}

@@ -4,25 +4,25 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/gmc-dev/gmc/internal/query"
+	"github.com/gmc-dev/gmc/internal/config"
 )
 
 // TestHeavyProcs checks when gmc adds scheduler slots for niced heavy
 // queries: one per heavy slot with the nice on (Linux), none with it off
 // or with GOMAXPROCS set by the operator.
 func TestHeavyProcs(t *testing.T) {
-	q := query.DefaultConfig()
-	q.MaxConcurrency = 3
+	q := config.Default()
+	q.Query.MaxConcurrency = 3
 	t.Setenv("GOMAXPROCS", "")
 	want := 3
 	if runtime.GOOS != "linux" {
 		want = 0
 	}
 	if got := heavyProcs(q); got != want {
-		t.Errorf("nice %d, 3 heavy slots: %d more, want %d", q.HeavyQueryNice, got, want)
+		t.Errorf("nice %d, 3 heavy slots: %d more, want %d", q.Query.HeavyQueryNice, got, want)
 	}
 	off := q
-	off.HeavyQueryNice = 0
+	off.Query.HeavyQueryNice = 0
 	if got := heavyProcs(off); got != 0 {
 		t.Errorf("nice off: %d more, want 0", got)
 	}

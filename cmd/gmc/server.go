@@ -71,7 +71,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if extra := heavyProcs(cfg.Query); extra > 0 {
+	if extra := heavyProcs(cfg); extra > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + extra))
 	}
 	flags := map[string]string{} // for /api/v1/status/flags, defaults included as Prometheus shows them
