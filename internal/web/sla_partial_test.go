@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,70 @@ func TestBrowserSLAPartialWindows(t *testing.T) {
 	if err := poll(ctx, 20*time.Second, `[...document.querySelectorAll('.card-note')].some((n) => n.textContent.includes('worst (highest) 1h burn within its step (2.4 h)'))`); err != nil {
 		t.Errorf("the 30d Burn rate note does not say each point is the worst hour of its step: %v", err)
 	}
+}
+
+// TestBrowserSLALivePartialWindows: the SLA page's Live range (read
+// through the range cache) did not mark partial windows as the other
+// ranges do (1f6117f). The recorded sla:error_ratio:rate1h is written from
+// 62 minutes ago, every 15 s: 0.05 (50×) until an hour after the first
+// sample, then 0.002 (2×). Live's points from 5 to 2 minutes ago are over
+// an hour reaching before the data began: dashed, out of the legends,
+// whose max burn is 2× and min achievement 99.8 % (before: 50× and 95 %,
+// none dashed).
+func TestBrowserSLALivePartialWindows(t *testing.T) {
+	ctx := browser(t)
+	const name = "t-live-partial"
+	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) },
+		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "not_judged", Reason: "coverage"}}))
+	now := time.Now().Truncate(15 * time.Second)
+	first := now.Add(-62 * time.Minute)
+	series := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
+	}}
+	for ts := first; !ts.After(now); ts = ts.Add(15 * time.Second) {
+		v := 0.002
+		if ts.Before(first.Add(time.Hour)) {
+			v = 0.05
+		}
+		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: v})
+	}
+	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+		t.Fatal(err)
+	}
+
+	load(t, ctx, st.URL+"/#/sla?range=live")
+	row := func(chart string) string {
+		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
+	}
+	if err := poll(ctx, 20*time.Second, row("burn")+` && `+row("achievement")); err != nil {
+		t.Fatalf("the SLA charts' legends have no %s row: %v", name, err)
+	}
+	want := evalAsync[[]string](t, ctx, `(async () => { const {units} = await import('/assets/util.js'); return [units.x.fmt(2), units.x.fmt(50), units.pct9.fmt(99.8)]; })()`)
+	if got := eval[string](t, ctx, row("burn")+`.querySelector('[data-stat="max"]').textContent`); got != want[0] {
+		t.Errorf("Live Burn rate legend max %q, want %q (the whole hours'; %q is an hour holding less than an hour of data)", got, want[0], want[1])
+	}
+	if got := eval[string](t, ctx, row("achievement")+`.querySelector('[data-stat="min"]').textContent`); got != want[2] {
+		t.Errorf("Live Achievement legend min %q, want %q (the whole hours')", got, want[2])
+	}
+	for _, c := range []string{"burn", "achievement"} {
+		// ~180 one-second points from 5 to 2 minutes ago, fewer as the page's now moves on.
+		if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="`+c+`"]').dataset.partial)`); n < 100 {
+			t.Errorf("the Live %s chart marks %d partial points, want the ~180 whose hour reaches before the data began", c, n)
+		}
+	}
+	// The next refreshes (from the cache: the newest seconds only) keep the marking.
+	n0 := evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed)`)
+	if err := poll(ctx, 20*time.Second, `Number(document.getElementById('page').dataset.refreshed) >= `+strconv.Itoa(n0+3)); err != nil {
+		t.Fatalf("Live did not refresh: %v", err)
+	}
+	if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="burn"]').dataset.partial)`); n < 100 {
+		t.Errorf("after 3 more Live refreshes the burn chart marks %d partial points, want ~180", n)
+	}
+	if got := eval[string](t, ctx, row("burn")+`.querySelector('[data-stat="max"]').textContent`); got != want[0] {
+		t.Errorf("after 3 more Live refreshes the Burn rate legend max reads %q, want %q", got, want[0])
+	}
+	if s := evalInt(t, ctx, `window.gmcLive.stats.partial`); s < 1 {
+		t.Errorf("the Live cache fetched no partial interval (stats %v): the marking should not cost Live its incremental fetches", s)
+	}
+	screenshot(t, ctx, artifacts(t), "sla-partial-live")
 }

@@ -274,7 +274,6 @@ export function query(expr, time, signal) {
 export function queryRange(expr, w, signal, reach = null, cover = null) {
   const fetchRange = (e, x, sig) => batched('query_range', e, {start: String(x.start), end: String(x.end), step: String(x.step)}, sig);
   const at = (lookback) => (typeof expr === 'function' ? expr(lookback) : expr);
-  if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) return w.cache.get(at(w.step + 's'), w, signal, fetchRange);
   // An expression over the range's rate window is also read for the steps
   // a window before the range (lead), so markPartial can tell a point
   // whose window reaches before its series' data began from a whole one.
@@ -283,6 +282,14 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   const e = at(w.step + 's');
   const lead = reach ? Math.ceil(reach / w.step) : w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
   const from = w.start - lead * w.step;
+  // Live: the cache holds the lead steps too (its window begins at from),
+  // and its answers are marked as every range's (they were not: the SLA
+  // page's Live range drew an hour over 6 minutes of data as whole). No
+  // coverage count (cover) there: Live reads the lead a reach long at its
+  // 1 s step, so a gap longer than the lookback is a gap in its steps.
+  if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) {
+    return w.cache.get(e, {...w, start: from}, signal, fetchRange).then((m) => markPartial(m, w, lead, reach));
+  }
   // cover (reach mode): a count per point of the minutes its reach holds
   // data at (coverExpr), read on the same points; a point whose count is
   // short is partial too, whatever the steps around it (covered).
