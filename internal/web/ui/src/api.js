@@ -420,6 +420,8 @@ export function markPartial(matrix, w, lead, reach = null) {
   if (!lead) return matrix;
   const rw = reach || parseFloat(w.rw);
   const g = w.gend != null ? w.gend : Infinity;
+  // The grid's last step: a run of values that ends before it ended.
+  const glast = w.gend != null ? w.gend : w.end;
   const from = w.start - 1e-6;
   // The bridge's time and window (s), when the window has one (span).
   const bt = w.gend != null && w.bridge != null ? w.bridge : null;
@@ -453,9 +455,38 @@ export function markPartial(matrix, w, lead, reach = null) {
       }
       values.push(p);
     }
+    // The end of a run (not for a recorded ratio: its value stays for
+    // the lookback after the recording stops): a run of a rate that
+    // stops before the grid's last step stopped a window after its data
+    // did (rate() needs two samples in the window), so its points from a
+    // window before its end reach past the last sample -- the line
+    // sloped to zero over one rate window after a service stopped, a rate
+    // over the data and the silence after it (t-user8 #8, t-user9 #6).
+    // ended: the Set of those points' times (a subset of partial).
+    const ended = new Set();
+    if (!reach) {
+      const vs = s.values || [];
+      let runAt = 0;
+      for (let i = 0; i < vs.length; i++) {
+        const t = Number(vs[i][0]);
+        const next = i + 1 < vs.length ? Number(vs[i + 1][0]) : Infinity;
+        if (next - t <= w.step * 1.5) continue;
+        // t ends a run: one that stopped if a later step of the grid had no value.
+        if (t + w.step <= glast + 1e-3) {
+          for (let j = runAt; j <= i; j++) {
+            const tj = Number(vs[j][0]);
+            if (tj >= from && tj > t - rw + 1e-6) {
+              partial.add(tj);
+              ended.add(tj);
+            }
+          }
+        }
+        runAt = i + 1;
+      }
+    }
     const histograms = s.histograms ? s.histograms.filter((p) => Number(p[0]) >= from) : null;
     if (!values.length && !(histograms && histograms.length)) continue;
-    const x = {...s, values, partial};
+    const x = {...s, values, partial, ended};
     if (histograms) x.histograms = histograms;
     out.push(x);
   }
@@ -465,7 +496,46 @@ export function markPartial(matrix, w, lead, reach = null) {
 /** keepPartial gives y (a copy of src made point by point) src's partial points, and returns it. */
 export function keepPartial(src, y) {
   if (src && src.partial) y.partial = src.partial;
+  if (src && src.ended) y.ended = src.ended;
   return y;
+}
+
+/**
+ * markStopped marks the points after their source's last sample: lastAt
+ * (metric) is the time (s) of the newest sample of the service a series is
+ * of when that service is not up now (/system/status's last_seen_ms), else
+ * null. Each point after it is partial and ended (markPartial): its window
+ * reaches past the last sample, so it is a figure of the data before it
+ * and the silence since (a rate sloping to zero over one window, a gauge
+ * held for the lookback), not of a running service: drawn dashed and left
+ * out of min and max, while the legends say "down since …". markPartial
+ * sees the same once the rate's run has ended; this is for the run still
+ * going (within a rate window, or a gauge's lookback, of the stop).
+ * Returns a new matrix (Live's cached series are not changed).
+ */
+export function markStopped(matrix, lastAt) {
+  return matrix.map((s) => {
+    const at = lastAt(s.metric);
+    if (at == null) return s;
+    const late = (s.values || []).filter((p) => Number(p[0]) > at + 1e-3).map((p) => Number(p[0]));
+    if (!late.length) return s;
+    const partial = new Set(s.partial || []);
+    const ended = new Set(s.ended || []);
+    for (const t of late) {
+      partial.add(t);
+      ended.add(t);
+    }
+    return {...s, partial, ended};
+  });
+}
+
+/** stoppedAt maps the services of a /system/status answer that are not up (nor a Pushgateway group) to their last sample's time (s). */
+export function stoppedAt(services) {
+  const m = new Map();
+  for (const s of services || []) {
+    if (s.state !== 'up' && s.state !== 'pushed' && s.last_seen_ms != null) m.set(s.service, s.last_seen_ms / 1000);
+  }
+  return m;
 }
 
 /** withTail appends each sample of an instant vector to the series of a matrix with its labels (a new series when none has them). */
@@ -583,7 +653,8 @@ export async function labelValues(name, match, w, signal) {
  * histogram points are ignored (see histogramColumns). A y array whose
  * series has points over partial windows (markPartial) carries their
  * indices in y.partial (a Set): charts draw them apart and leave them
- * out of their legends' min and max (chart.js).
+ * out of their legends' min and max (chart.js); y.ended holds those of
+ * them whose window reaches past the series' last sample (markStopped).
  */
 export function align(result, w) {
   const {xs, n, index} = grid(w);
@@ -596,11 +667,16 @@ export function align(result, w) {
     }
     if (s.partial && s.partial.size) {
       const p = new Set();
+      const e = new Set();
       for (const t of s.partial) {
         const i = index(t);
-        if (i >= 0 && i < n && y[i] != null) p.add(i);
+        if (i >= 0 && i < n && y[i] != null) {
+          p.add(i);
+          if (s.ended && s.ended.has(t)) e.add(i);
+        }
       }
       if (p.size) y.partial = p;
+      if (e.size) y.ended = e;
     }
     return y;
   });

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -142,7 +142,7 @@ export function mount(main, ctx) {
       // Long ranges: each step's worst one-minute p99 too (orders' and
       // requests', as the percentiles: one of them is drawn).
       const pk = peaks(w);
-      const [status, [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, p99Pk, rp99Pk],
+      const [status, own,
         [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
@@ -156,6 +156,12 @@ export function mount(main, ctx) {
         edgesKey = ekey;
       }
       const st = (status.services || []).find((s) => s.service === name);
+      // Not up now: the points of its own charts after its last sample are
+      // over windows reaching past it (dashed, out of min and max;
+      // api.markStopped); its hosts' are not its own.
+      const lastAt = stoppedAt(st ? [st] : []).get(name) ?? null;
+      const past = (m) => (lastAt == null ? m : markStopped(m, () => lastAt));
+      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, p99Pk, rp99Pk] = own.map(past);
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.
       const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? goneText(st) : null;

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows, peaks} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -50,10 +50,14 @@ export function mount(main, ctx) {
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
       const p99Fmt = (svc, v) => statOf(capped(units.us, edge.get(svc)))(v);
-      const T = byLabel(tpsR, w, 'service');
-      const P = byLabel(p99R, w, 'service');
-      const E = byLabel(errR, w, 'service');
       const services = status.services || [];
+      // A service not up now: its points after its last sample are over
+      // windows reaching past it (dashed, out of min and max; api.markStopped).
+      const stopped = stoppedAt(services);
+      const past = (m) => markStopped(m, (metric) => stopped.get(metric.service));
+      const T = byLabel(past(tpsR), w, 'service');
+      const P = byLabel(past(p99R), w, 'service');
+      const E = byLabel(past(errR), w, 'service');
       // Each point (and the legends' last) is over the range's rate window; the tiles and the table over KPI_WINDOW.
       for (const c of Object.values(charts)) c.window = windows(w);
       // A peak's last is the last whole minute's p99, its other points each
@@ -75,7 +79,7 @@ export function mount(main, ctx) {
         const cur = reqNowBy.get(s.metric.service);
         if (isFinite(v) && (!cur || v > cur.v)) reqNowBy.set(s.metric.service, {v, endpoint: s.metric.endpoint || 'request'});
       }
-      const reqA = align(reqR, w);
+      const reqA = align(past(reqR), w);
       const reqSeries = new Map();
       reqR.forEach((s, i) => { if ((reqNowBy.get(s.metric.service) || {}).endpoint === (s.metric.endpoint || 'request')) reqSeries.set(s.metric.service, reqA.ys[i]); });
       const oNow = instantBy(ordersNow, 'service');

@@ -401,9 +401,15 @@ export class LineChart extends Lazy {
       'data-peak': this.peak ? '' : null, style: {textAlign: 'left'}},
     [win && !same ? `each point over ${dur(win.points)}` + (bridge ? `; ${bridge}` : '') : '', this.peak || ''].filter(Boolean).join('; ')) : null;
     // Points over partial windows are said under the rows.
+    // (ne of them reach past their series' last sample: its source
+    // stopped, or paused, within their window; api.markStopped.)
     const np = partial.reduce((a, s) => a + s.partialPoints, 0);
-    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np)},
-      `dashed: ${np} point${np === 1 ? '' : 's'} whose window reaches before the data began (a partial window), left out of min and max`))) : null;
+    const ne = partial.reduce((a, s) => a + (s.endedPoints || 0), 0);
+    const what = ne === 0 ? 'whose window reaches before the data began (a partial window)'
+      : ne === np ? 'whose window reaches past the last sample (a partial window: the source stopped)'
+        : `whose window reaches before the data began or, ${ne} of them, past the last sample (partial windows)`;
+    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne)},
+      `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, left out of min and max`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
     patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows), foot].filter(Boolean) : []));
   }
@@ -489,6 +495,7 @@ export function withPartial(series) {
     const y = s.data;
     out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v)), partialData: y.map((v, j) => (p.has(j) ? v : null))});
     parts.push({label: `${s.label} (partial window)`, color, width: 1, dash: [3, 3], noStats: true, partialOf: s.label, partialPoints: p.size,
+      endedPoints: y.ended ? y.ended.size : 0,
       data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
   });
   return out.concat(parts);
