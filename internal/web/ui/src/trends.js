@@ -5,7 +5,7 @@
 // error. #/trends/<service>?metric=…&window=7d|30d.
 import {getJSON, query, labelValues, NotFound, NotAvailable} from './api.js';
 import {LineChart, card, PALETTE} from './chart.js';
-import {h, fill, units, kpi, num, when, clock} from './util.js';
+import {h, addFirst, add, fill, units, kpi, num, when, clock} from './util.js';
 import * as Q from './queries.js';
 
 const WINDOWS = ['7d', '30d'];
@@ -48,7 +48,7 @@ export function mount(main, ctx) {
   const pick = h('form', {class: 'filters trend-pick'});
   const kpis = h('div', {class: 'kpis'});
   const body = h('div', {});
-  main.append(head, pick, kpis, body);
+  add(main, head, pick, kpis, body);
   let chart = null;
   let cacheKey = '';
 
@@ -75,15 +75,15 @@ export function mount(main, ctx) {
       const metric = p.metric || PREFERRED.find((m) => metrics.includes(m)) || metrics[0] || '';
       const sel = (name, opts, val, on) => h('label', {}, name + ' ',
         h('select', {name, onchange: on}, opts.map((o) => h('option', {value: o, selected: o === val ? true : null}, /_bucket$/.test(o) ? `${o} (p99)` : o))));
-      pick.replaceChildren(
+      fill(pick,
         sel('service', services.length ? services : [svc], svc, (e) => go(e.target.value, '', p.window)),
         sel('metric', metrics.length ? metrics : [metric], metric, (e) => go(svc, e.target.value, p.window)),
         h('span', {class: 'range trend-window'}, WINDOWS.map((x) =>
           h('a', {href: '#', 'data-window': x, class: x === p.window ? 'active' : null, onclick: (e) => { e.preventDefault(); go(svc, metric, x); }}, x))));
       fill(head, h('h1', {}, 'Trends'), svc ? h('span', {class: 'muted'}, h('a', {href: ctx.href('service', svc)}, svc), ' · whole hours, UTC') : null);
       if (!svc || !metric) {
-        kpis.replaceChildren();
-        body.replaceChildren(h('p', {class: 'muted', 'data-empty': 'no-service'}, svc ? `${svc} has no metrics.` : 'No service has sent data yet.'));
+        fill(kpis);
+        fill(body, h('p', {class: 'muted', 'data-empty': 'no-service'}, svc ? `${svc} has no metrics.` : 'No service has sent data yet.'));
         return;
       }
       // Hourly figures change once an hour: fetch again only then.
@@ -94,16 +94,16 @@ export function mount(main, ctx) {
         t = await getJSON(`/trends/${encodeURIComponent(svc)}?` + new URLSearchParams({metric, window: p.window}), signal);
       } catch (e) {
         if (e instanceof NotAvailable) {
-          kpis.replaceChildren();
-          body.replaceChildren(h('p', {class: 'muted', 'data-empty': 'unavailable'}, 'Trends (GET /trends) are not available on this server.'));
+          fill(kpis);
+          fill(body, h('p', {class: 'muted', 'data-empty': 'unavailable'}, 'Trends (GET /trends) are not available on this server.'));
           return;
         }
         if (!(e instanceof NotFound)) throw e;
         // No whole hour yet: say when the first one completes, if there is data now.
         const now = await query(`count({__name__=${JSON.stringify(metric)}, service=${JSON.stringify(svc)}})`, null, signal);
-        kpis.replaceChildren();
+        fill(kpis);
         if (chart) { chart.destroy(); chart = null; }
-        body.replaceChildren(h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
+        fill(body, h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
           h('p', {}, now.length
             ? `Trends read complete hours only; the first hour of ${metric} for ${svc} completes at ${nextHour(Date.now())}.`
             : `Trends read complete hours only, and ${svc} has no ${metric} now nor in the whole hours of the last 14 days.`),
@@ -115,7 +115,7 @@ export function mount(main, ctx) {
       render(t);
       if (!t.series.length) {
         // No whole hour yet: say when the first one completes, above the hour in progress.
-        body.prepend(h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
+        addFirst(body, h('div', {class: 'card wide trend-empty', 'data-empty': 'no-hours'},
           h('p', {}, t.current_hour
             ? `Trends read complete hours only; the first hour of ${metric} for ${svc} completes at ${nextHour(Date.now())}.`
             : `Trends read complete hours only, and ${svc} has no ${metric} in the whole hours of this window.`),
@@ -136,7 +136,7 @@ export function mount(main, ctx) {
     const partial = (t.partial_hours || []).length;
     // Too short a span (two weeks), or no hour of the week seen twice: no line is fitted, and the page says why.
     const unfitted = f.status === 'insufficient_data' || f.status === 'insufficient_history';
-    kpis.replaceChildren(
+    fill(kpis,
       kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
         ch == null ? (wow.reason || 'needs two weeks of data') : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
       kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null,
@@ -184,7 +184,7 @@ export function mount(main, ctx) {
     const prof = (title, id, rows, label) => {
       const c = card(title, {note: 'mean (bar) and max of the hourly values'});
       const max = Math.max(...rows.map((r) => r.max ?? 0), 0);
-      c.body.append(h('div', {class: 'profile', 'data-profile': id}, rows.map((r) => h('div', {class: 'profile-col', 'data-mean': r.mean ?? '', title: `${label(r)}: mean ${unit.fmt(r.mean)}, max ${unit.fmt(r.max)}, ${r.samples} hours`},
+      add(c.body, h('div', {class: 'profile', 'data-profile': id}, rows.map((r) => h('div', {class: 'profile-col', 'data-mean': r.mean ?? '', title: `${label(r)}: mean ${unit.fmt(r.mean)}, max ${unit.fmt(r.max)}, ${r.samples} hours`},
         h('div', {class: 'profile-bar'},
           h('div', {class: 'profile-max', style: {height: max ? `${(100 * (r.max ?? 0)) / max}%` : '0'}}),
           h('div', {class: 'profile-mean', style: {height: max ? `${(100 * (r.mean ?? 0)) / max}%` : '0'}})),
@@ -194,7 +194,7 @@ export function mount(main, ctx) {
     };
     const fc = card('Forecast', {note: 'model, data span and error stated'});
     const lim = f.limit;
-    fc.body.append(unfitted ? h('div', {class: 'trend-empty', 'data-forecast': f.status},
+    add(fc.body, unfitted ? h('div', {class: 'trend-empty', 'data-forecast': f.status},
       h('p', {'data-refused': ''}, tooShort(f) + '.'),
       h('p', {class: 'muted small'}, f.reason ? `Not fitted: ${f.reason}.` : `Nothing is fitted until the data span ${num(f.need_hours)} h: a shorter span cannot tell growth from the weekly cycle.`))
       : h('table', {class: 'tbl trend-fc', 'data-forecast': f.status},
@@ -209,10 +209,10 @@ export function mount(main, ctx) {
         h('tr', {}, h('td', {}, 'Limit'), h('td', {}, lim == null ? 'none known for this metric' : unit.fmt(lim))),
         h('tr', {}, h('td', {}, 'Outlook'), h('td', {}, outlook(f))))));
     const pk = card('Peaks', {note: 'highest hours, at least 6 h apart'});
-    pk.body.append(h('table', {class: 'tbl', 'data-peaks': (t.peaks || []).length},
+    add(pk.body, h('table', {class: 'tbl', 'data-peaks': (t.peaks || []).length},
       h('thead', {}, h('tr', {}, h('th', {}, 'Hour ending'), h('th', {}, 'Value'))),
       h('tbody', {}, (t.peaks || []).map((x) => h('tr', {}, h('td', {}, when(new Date(x.time * 1000))), h('td', {class: 'num'}, unit.fmt(x.value)))))));
-    body.replaceChildren(main.el, h('div', {class: 'grid'},
+    fill(body, main.el, h('div', {class: 'grid'},
       prof('By hour of day (UTC, labelled by the hour\'s start)', 'hour', byStart(t.hour_of_day || []), (r, short) => (short ? String(r.start) : `${String(r.start).padStart(2, '0')}:00–${String((r.start + 1) % 24).padStart(2, '0')}:00 UTC`)),
       prof('By day of week', 'day', t.day_of_week || [], (r, short) => (short ? r.day.slice(0, 3) : r.day)),
       fc.el, pk.el),

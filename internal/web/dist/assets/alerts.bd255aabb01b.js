@@ -6,7 +6,7 @@
 // who and why); the active silences; and the history (/alerts/history).
 import {getJSON, NotAvailable} from './api.js';
 import {card} from './chart.js';
-import {h, pill, when, ago, units, unavailable} from './util.js';
+import {h, fill, add, pill, when, ago, units, unavailable} from './util.js';
 
 export function mount(main, ctx) {
   const filters = h('div', {class: 'filters row'});
@@ -14,7 +14,7 @@ export function mount(main, ctx) {
   const sil = card('Silences', {wide: true, note: 'active and pending'});
   const hist = card('History', {note: 'newest first', wide: true});
   const form = h('div', {class: 'silence-form', hidden: true});
-  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'Alerts')), filters, form, active.el, sil.el, hist.el);
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Alerts')), filters, form, active.el, sil.el, hist.el);
   const opt = (p) => p.catch((e) => (e instanceof NotAvailable ? null : Promise.reject(e)));
   const svc = (s, at) => (s ? h('a', {href: ctx.href('service', s) + (at ? '&at=' + Math.round(at) : '')}, s) : '—');
   const f = {severity: '', service: '', state: ''};
@@ -28,11 +28,11 @@ export function mount(main, ctx) {
     if (!last) return;
     const {a, hs, rules, silences, am} = last;
     const now = Date.now();
-    if (a == null) active.body.replaceChildren(unavailable('Alerts', '/api/v1/alerts'));
+    if (a == null) fill(active.body, unavailable('Alerts', '/api/v1/alerts'));
     else {
       const all = a.data.alerts || [];
       const vals = (k) => [...new Set(all.map((x) => (k === 'state' ? x.state : x.labels[k])).filter(Boolean))].sort();
-      filters.replaceChildren(select('severity', 'Severity', vals('severity')), select('service', 'Service', vals('service')), select('state', 'State', vals('state')));
+      fill(filters, select('severity', 'Severity', vals('severity')), select('service', 'Service', vals('service')), select('state', 'State', vals('state')));
       const shown = all.filter((x) => (!f.severity || x.labels.severity === f.severity) && (!f.service || x.labels.service === f.service) && (!f.state || x.state === f.state));
       const episodes = (hs && hs.data.episodes) || [];
       const groups = new Map();
@@ -76,21 +76,21 @@ export function mount(main, ctx) {
             h('td', {}, svc(x.labels.service, (fired || new Date(x.activeAt)) / 1000))));
         }
       }
-      active.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': shown.length},
+      fill(active.body, h('table', {class: 'tbl', 'data-rows': shown.length},
         h('thead', {}, h('tr', {}, ['State', 'Severity', 'Labels', 'Firing for', 'Value', 'Summary', 'Service'].map((t) => h('th', {}, t)))),
         h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 7, class: 'muted'}, all.length ? 'No alert matches the filters.' : 'Nothing is firing. All quiet.')))));
     }
-    sil.body.replaceChildren(silences.length ? h('table', {class: 'tbl', 'data-rows': silences.length},
+    fill(sil.body, silences.length ? h('table', {class: 'tbl', 'data-rows': silences.length},
       h('thead', {}, h('tr', {}, ['Matchers', 'By', 'Why', 'Until', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, silences.map((s) => h('tr', {'data-silence': s.id},
         h('td', {}, s.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}"${m.value}"`).join(', ')),
         h('td', {}, s.createdBy), h('td', {}, s.comment), h('td', {}, when(s.endsAt)),
         h('td', {}, h('button', {class: 'btn', onclick: () => expire(s.id)}, 'Expire'))))))
       : h('p', {class: 'muted'}, 'No active silence.'));
-    if (hs == null) hist.body.replaceChildren(unavailable('Alert history', '/alerts/history'));
+    if (hs == null) fill(hist.body, unavailable('Alert history', '/alerts/history'));
     else {
       const eps = hs.data.episodes || [];
-      hist.body.replaceChildren(h('table', {class: 'tbl', 'data-rows': eps.length},
+      fill(hist.body, h('table', {class: 'tbl', 'data-rows': eps.length},
         h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for'].map((t) => h('th', {}, t)))),
         h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state},
           h('td', {}, e.alertname), h('td', {}, episodePill(e)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
@@ -106,7 +106,7 @@ export function mount(main, ctx) {
     const dur = h('select', {name: 'duration'}, ['1h', '2h', '4h', '12h', '24h', '30m'].map((d) => h('option', {value: d}, d)));
     const msg = h('span', {class: 'muted'});
     form.hidden = false;
-    form.replaceChildren(h('form', {class: 'row', 'data-kind': kind, onsubmit: async (e) => {
+    fill(form, h('form', {class: 'row', 'data-kind': kind, onsubmit: async (e) => {
       e.preventDefault();
       localStorage.setItem('gmc.user', who.value);
       const hours = {'30m': 0.5, '1h': 1, '2h': 2, '4h': 4, '12h': 12, '24h': 24}[dur.value];

@@ -8,7 +8,7 @@
 // Grafana's "Node Exporter Full" the agent collects.
 import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, units, bar, num, kpi, ago, when, pill, patch, setText, holdText} from './util.js';
+import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, holdText} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -39,7 +39,7 @@ export function mount(main, ctx) {
     socks: mk('host-sockets', 'Sockets', 'count', units.count),
     irq: mk('host-irq-lines', 'Busiest IRQ lines', 'per second', units.rate),
   } : {};
-  main.append(head, kpis, grid, fs.el);
+  add(main, head, kpis, grid, fs.el);
 
   return {
     async refresh(w, signal) {
@@ -52,9 +52,9 @@ export function mount(main, ctx) {
           getJSON('/system/status', signal).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : {})),
           ...[H.age, H.perMin, H.cpu, H.mem, H.load, H.cores].map((e) => query(e, null, signal).then((r) => instantBy(r, 'host')))]);
         const nowMs = Date.parse(status.time);
-        head.replaceChildren(h('h1', {}, 'Hosts'), h('span', {class: 'muted'}, 'now, from each agent\'s samples'));
+        fill(head, h('h1', {}, 'Hosts'), h('span', {class: 'muted'}, 'now, from each agent\'s samples'));
         fs.el.hidden = true;
-        grid.replaceChildren(h('div', {class: 'card wide'}, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl hosts', 'data-rows': hosts.length},
+        fill(grid, h('div', {class: 'card wide'}, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl hosts', 'data-rows': hosts.length},
           h('thead', {}, h('tr', {}, ['Host', 'State', 'CPU busy', 'Memory used', 'Load (1m)'].map((t) => h('th', {}, t)))),
           h('tbody', {}, hosts.length ? hosts.map((x) => {
             const st = hostState(age.get(x), perMin.get(x), status.watching, nowMs);

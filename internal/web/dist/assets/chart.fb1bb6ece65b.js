@@ -1,7 +1,7 @@
 // Charts: uPlot line charts and a latency heatmap in the dashboard's dark
 // theme, with units on every axis. Every chart element carries
 // data-points (how many points it drew) for tests and curious operators.
-import {h, units, statOf, dur, patch, setText} from './util.js';
+import {h, add, units, statOf, dur, patch, setText} from './util.js';
 
 // uPlot is a classic script main.js runs once the first queries are sent
 // (api.ready.uplot): read when a chart is made, not when this module loads.
@@ -26,7 +26,7 @@ export function card(title, opts = {}) {
 /** panel appends a card holding a new Chart(body, opts) to parent. */
 export function panel(parent, title, note, Chart, opts) {
   const c = card(title, {note});
-  parent.append(c.el);
+  add(parent, c.el);
   return {card: c, chart: new Chart(c.body, opts)};
 }
 
@@ -162,7 +162,7 @@ function countPoints(data) {
 function emptyNote(el, text) {
   let e = el.querySelector(':scope > .chart-empty');
   if (!text) { if (e) e.remove(); return; }
-  if (!e) { e = h('div', {class: 'chart-empty'}); el.append(e); }
+  if (!e) { e = h('div', {class: 'chart-empty'}); add(el, e); }
   setText(e, text);
 }
 
@@ -313,7 +313,7 @@ export class LineChart extends Lazy {
     // caption after the points' window; null when it has none.
     this.peak = null;
     this.stats = h('table', {class: 'stats', 'data-stats': id});
-    parent.append(this.el, this.stats);
+    add(parent, this.el, this.stats);
     this.key = '';
     this.ro = new ResizeObserver((es) => { this.w = boxWidth(es); this.resize(); });
     this.ro.observe(this.el);
@@ -576,7 +576,7 @@ export class HeatmapChart extends Lazy {
     this.readout = h('span', {class: 'hm-readout', 'data-readout': ''}, 'hover a cell for its bucket and share');
     this.legend = h('div', {class: 'hm-legend'},
       h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.readout);
-    parent.append(this.el, this.legend);
+    add(parent, this.el, this.legend);
     this.cols = [];
     this.ro = new ResizeObserver((es) => {
       this.w = boxWidth(es);
@@ -787,7 +787,7 @@ export function sparkline(ys, color = PALETTE[0]) {
   pl.setAttribute('fill', 'none');
   pl.setAttribute('stroke', color);
   pl.setAttribute('stroke-width', '1.5');
-  svg.append(pl);
+  add(svg, pl);
   return svg;
 }
 

@@ -5,7 +5,7 @@
 // kept out of the desk's totals.
 import {query, queryRange, align, last} from './api.js';
 import {LineChart, panel, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, kpi, pill, reEsc} from './util.js';
+import {h, fill, add, units, kpi, pill, reEsc} from './util.js';
 import * as Q from './queries.js';
 
 /** money formats an amount with its currency: "−1.2M USD"; says so when the account states none. */
@@ -251,7 +251,7 @@ export function mount(main, ctx) {
   const crumbs = [h('a', {href: ctx.href('risk', '')}, 'Risk')];
   if (scope.account != null) crumbs.push(' › ', scope.strategy != null ? h('a', {href: ctx.href('risk', scope.account)}, scope.account) : scope.account);
   if (scope.strategy != null) crumbs.push(' › ', scope.strategy);
-  main.append(h('div', {class: 'page-head'}, h('h1', {'data-level': level}, crumbs)), kpis, grid, tbl.el);
+  add(main, h('div', {class: 'page-head'}, h('h1', {'data-level': level}, crumbs)), kpis, grid, tbl.el);
 
   return {
     async refresh(w, signal) {
@@ -501,7 +501,7 @@ export function mount(main, ctx) {
       }
       tiles.push(kpi('Limit utilisation', wu == null ? 'no limit' : units.pct.fmt(wu), wu == null ? null : wu >= 100 ? 'bad' : wu >= 80 ? 'warn' : 'good',
         worst ? `highest: ${worst.account} / ${worst.strategy || 'account'}` : 'no gmc_risk_limit series', wu));
-      kpis.replaceChildren(...tiles);
+      fill(kpis, ...tiles);
 
       const link = (r) => (r.strategy ? h('a', {href: ctx.href('risk', `${r.account}/${r.strategy}`)}, r.strategy) : h('span', {class: 'muted'}, 'account'));
       const trs = all.map((r) => {
@@ -518,7 +518,7 @@ export function mount(main, ctx) {
           h('td', {class: 'num ' + (u >= 100 ? 'neg' : ''), 'data-col': 'use', 'data-value': u}, u == null ? '–' : units.pct.fmt(u)),
           h('td', {class: 'num', 'data-col': 'net'}, money(last(r.net || []), r.currency)));
       });
-      tbl.body.replaceChildren(h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': trs.length},
+      fill(tbl.body, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': trs.length},
         h('thead', {}, h('tr', {}, ['Account', 'Strategy', 'PnL', 'Trend', 'Drawdown', 'Gross', 'Limit', 'Use', 'Net'].map((t) => h('th', {}, t)))),
         h('tbody', {}, trs.length ? trs : h('tr', {}, h('td', {colspan: 9, class: 'muted'}, 'No gmc_pnl or gmc_risk_exposure series in this time range.'))))),
       h('p', {class: 'muted small'}, 'Drawdown: below the highest PnL of this range. Currency and mode from gmc_account_info; an account without it is counted as live, with no currency.'));

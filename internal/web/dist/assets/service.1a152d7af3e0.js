@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
-import {h, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
@@ -33,8 +33,8 @@ export function mount(main, ctx) {
   const procNote = card('Process CPU and memory', {note: 'no process metrics'});
   procNote.el.hidden = true;
   procNote.el.dataset.card = 'no-process';
-  grid.append(procNote.el);
-  main.append(head, kpis, grid, hostHead, hostGrid);
+  add(grid, procNote.el);
+  add(main, head, kpis, grid, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
   // (What a refresh writes, it writes only when it changed: patch, setText.)
   const show = (p, on) => { if (p.card.el.hidden !== !on) p.card.el.hidden = !on; };

@@ -24,8 +24,30 @@ export function h(tag, attrs, ...children) {
  * "null"), other values as text.
  */
 export function fill(el, ...kids) {
-  el.replaceChildren(...kids.flat(Infinity).filter((k) => k != null && k !== false).map((k) => (k instanceof Node ? k : String(k))));
+  el.replaceChildren(...children(kids));
   return el;
+}
+
+/** add appends kids to el as h and fill take them (null and false skipped); returns el. */
+export function add(el, ...kids) {
+  el.append(...children(kids));
+  return el;
+}
+
+/** addFirst puts kids before el's children as add does after them; returns el. */
+export function addFirst(el, ...kids) {
+  el.prepend(...children(kids));
+  return el;
+}
+
+/**
+ * children are kids as nodes and strings: nested arrays flattened, null
+ * and false left out. Every child the dashboard inserts goes through it
+ * (h, fill, add, addFirst); no module outside util.js calls the native
+ * append, prepend or replaceChildren (TestUIChildrenThroughUtil).
+ */
+function children(kids) {
+  return kids.flat(Infinity).filter((k) => k != null && k !== false).map((k) => (k instanceof Node ? k : String(k)));
 }
 
 /**

@@ -1,7 +1,7 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
 import {RANGES, rangeByKey, span, contact, RangeCache, ready} from './api.js';
-import {h, fill, clock, when, patch} from './util.js';
+import {h, add, fill, clock, when, patch} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
 import * as risk from './risk.js';
@@ -61,7 +61,7 @@ const state = {route: null, page: null, timer: null, busy: false, ctrl: null, se
 
 function renderChrome(route) {
   const nav = document.getElementById('nav');
-  nav.replaceChildren(...NAV.map(([p, label]) =>
+  fill(nav, ...NAV.map(([p, label]) =>
     h('a', {href: href(p, '', route.range.key), class: route.page === p || (p === 'overview' && route.page === 'service') || (p === 'risk' && route.page === 'trading') ? 'active' : null}, label)));
   const picker = document.getElementById('range');
   // Trends picks its own window (7d/30d of whole hours): the global range
@@ -77,7 +77,7 @@ function renderChrome(route) {
       : rg.key === 'custom' ? hrefAt(route, {from: e - rg.seconds, to: e}) : hrefAt(route, {end: e});
   };
   const absolute = rg.end != null;
-  picker.replaceChildren(
+  fill(picker,
     h('a', {href: shift(-1), 'data-shift': 'back', title: 'half a range earlier'}, '‹'),
     ...RANGES.map((r) =>
       h('a', {href: href(route.page, route.arg, r.key), class: r.key === (rg.base || rg.key) && !absolute ? 'active' : null, 'data-range': r.key},
@@ -190,7 +190,7 @@ function route() {
   window.gmcLive = state.cache; // for tests and the curious
   renderChrome(r);
   const main = document.getElementById('page');
-  main.replaceChildren();
+  fill(main);
   main.dataset.page = r.page;
   main.dataset.refreshed = '0';
   main.dataset.error = '';
@@ -397,7 +397,7 @@ function showAlerts(data) {
   el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : 'ok';
   el.dataset.count = String(firing.length);
   document.body.classList.toggle('has-alerts', firing.length > 0);
-  if (!firing.length) { el.hidden = true; el.replaceChildren(); return; }
+  if (!firing.length) { el.hidden = true; fill(el); return; }
   el.hidden = false;
   // One chip per alert name: an incident fires one alert at several
   // services (ServiceLatencyHigh at three strategies), and four chips of
@@ -463,7 +463,7 @@ function loadUPlot() {
     s.src = link.href;
     s.onload = resolve;
     s.onerror = resolve;
-    document.head.append(s);
+    add(document.head, s);
   });
 }
 

@@ -2,7 +2,7 @@
 // gmc_bench_* series, regressions flagged.
 import {getJSON, queryRange, align, NotAvailable, NotFound} from './api.js';
 import {LineChart, card, sparkline, PALETTE} from './chart.js';
-import {h, fill, benchUnit, pill, when, num, kpi, unavailable} from './util.js';
+import {h, add, fill, benchUnit, pill, when, num, kpi, unavailable} from './util.js';
 import * as Q from './queries.js';
 
 const MAX_CHARTS = 24;
@@ -12,7 +12,7 @@ export function mount(main) {
   const report = card('Latest report', {wide: true});
   const grid = h('div', {class: 'grid'});
   const charts = new Map();
-  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'Benchmarks')), kpis, report.el, h('h2', {class: 'section'}, 'Trends'), grid);
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Benchmarks')), kpis, report.el, h('h2', {class: 'section'}, 'Trends'), grid);
 
   return {
     async refresh(w, signal) {
@@ -35,7 +35,7 @@ export function mount(main) {
         if (!c) {
           const cd = card(name, {note: s.metric.unit || ''});
           cd.el.dataset.benchmark = name;
-          grid.append(cd.el);
+          add(grid, cd.el);
           c = {card: cd, chart: new LineChart(cd.body, {id: 'bench-' + name, unit, height: 180})};
           charts.set(key, c);
         }
@@ -51,7 +51,7 @@ export function mount(main) {
         ]);
       });
       for (const [k, c] of charts) if (!seen.has(k)) { c.chart.destroy(); c.card.el.remove(); charts.delete(k); }
-      if (!med.length) grid.replaceChildren(h('p', {class: 'muted'}, 'No gmc_bench_* series in this time range.'));
+      if (!med.length) fill(grid, h('p', {class: 'muted'}, 'No gmc_bench_* series in this time range.'));
       else grid.querySelector(':scope > p.muted')?.remove();
     },
     destroy() { for (const c of charts.values()) c.chart.destroy(); },
@@ -170,18 +170,18 @@ export function countKpis(rep, es) {
 
 function renderReport(rep, kpis, report) {
   if (rep instanceof NotAvailable) {
-    kpis.replaceChildren();
-    report.body.replaceChildren(unavailable('Benchmark reports', '/benchmark/report'));
+    fill(kpis);
+    fill(report.body, unavailable('Benchmark reports', '/benchmark/report'));
     return;
   }
   if (rep instanceof NotFound) {
-    kpis.replaceChildren();
+    fill(kpis);
     report.note.textContent = '';
-    report.body.replaceChildren(h('div', {class: 'unavailable', 'data-empty': '/benchmark/report'}, h('span', {class: 'muted'}, rep.message)));
+    fill(report.body, h('div', {class: 'unavailable', 'data-empty': '/benchmark/report'}, h('span', {class: 'muted'}, rep.message)));
     return;
   }
   const es = rep.benchmarks || [];
-  kpis.replaceChildren(
+  fill(kpis,
     kpi('Report', rep.id || '–'),
     ...countKpis(rep, es),
     // "0 regressions" in green meant nothing when no run was compared

@@ -640,8 +640,7 @@ async function sendBatch(b) {
 
 /** labelValues lists the values of a label on series matching a selector. */
 export async function labelValues(name, match, w, signal) {
-  const p = new URLSearchParams();
-  if (match) p.append('match[]', match);
+  const p = new URLSearchParams(match ? [['match[]', match]] : []);
   if (w) { p.set('start', String(w.start)); p.set('end', String(w.end)); }
   const body = await getJSON(`/api/v1/label/${encodeURIComponent(name)}/values?` + p, signal, {}, true);
   return body.data || [];

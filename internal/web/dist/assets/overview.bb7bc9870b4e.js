@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -13,7 +13,7 @@ export function mount(main, ctx) {
   const tps = card('Orders', {note: 'orders/s by service'});
   const p99 = card('p99 latency', {note: 'by service · log scale'});
   const err = card('Error rate', {note: 'reject + error, by service'});
-  grid.append(tps.el, p99.el, err.el);
+  add(grid, tps.el, p99.el, err.el);
   const charts = {
     tps: new LineChart(tps.body, {id: 'tps', unit: units.rate, min: 0}),
     // Log scale: a backtester's seconds-long replays beside µs order paths
@@ -23,8 +23,8 @@ export function mount(main, ctx) {
   };
   const table = h('div', {class: 'table-wrap'});
   const svcCard = card('Services', {wide: true, note: `figures are now, over ${KPI_WINDOW}; trends over the range`});
-  svcCard.body.append(table);
-  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), kpis, grid, svcCard.el);
+  add(svcCard.body, table);
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), kpis, grid, svcCard.el);
 
   return {
     async refresh(w, signal) {
@@ -216,7 +216,7 @@ export function slaKpi(slas) {
     : `achievement: ${met} / ${judged.length} met` + (nj.length ? `, ${nj.length} not judged yet (${why})` : '');
   const burn = 'budget: ' + burning.map((s) => `${s.name} burning${s.burning ? ` (${s.burning})` : ''}`).join(', ');
   const t = kpi('SLAs', `${burning.length} burning`, tone, `${burn} · ${ach}`);
-  t.querySelector('.kpi-sub').replaceChildren(h('div', {'data-line': 'burn'}, burn), h('div', {'data-line': 'achievement'}, ach));
+  fill(t.querySelector('.kpi-sub'), h('div', {'data-line': 'burn'}, burn), h('div', {'data-line': 'achievement'}, ach));
   return mark(t, burning, judged, nj);
 }
 

@@ -2,7 +2,7 @@
 // (or how far past it), achievement over time, burn rates.
 import {getJSON, queryRange, align, keepPartial, coverExpr, NotAvailable} from './api.js';
 import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
-import {h, units, pill, budgetBar, unavailable} from './util.js';
+import {h, fill, add, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
 
 /** Y_LABEL is the height (px) of both charts' y axis title; Y_MIN their axes' least width. */
@@ -81,7 +81,7 @@ export function mount(main) {
   const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9}, axes);
   const burn = card('Burn rate', {note: BURN_NOTE, wide: true});
   const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0}, axes);
-  main.append(h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
   const notes = (worst) => {
     setNote(ach.note, worst ? `each point the worst (lowest) 1h achievement within its step (${dur(worst)}); ${ACH_NOTE_TAIL}` : ACH_NOTE);
     setNote(burn.note, worst ? `each point the worst (highest) 1h burn within its step (${dur(worst)}); ${BURN_NOTE_TAIL}` : BURN_NOTE);
@@ -94,7 +94,7 @@ export function mount(main) {
         slas = (await getJSON('/sla', signal)).data || [];
       } catch (e) {
         if (!(e instanceof NotAvailable)) throw e;
-        list.replaceChildren(unavailable('SLAs', '/sla'));
+        fill(list, unavailable('SLAs', '/sla'));
         chart.update([w.start, w.end], []);
         achChart.update([w.start, w.end], []);
         return;
@@ -128,7 +128,7 @@ export function mount(main) {
       });
       achChart.update(A.xs, series, 'No recorded error ratios yet');
 
-      list.replaceChildren(...(slas.length ? slas.map(slaCard) : [h('p', {class: 'muted'}, 'No SLA is configured.')]));
+      fill(list, ...(slas.length ? slas.map(slaCard) : [h('p', {class: 'muted'}, 'No SLA is configured.')]));
     },
     destroy() { chart.destroy(); achChart.destroy(); },
   };
@@ -152,7 +152,7 @@ function slaCard(s) {
   const ws = s.windows || [];
   const note = ws.length && ws.every((x) => x.met == null) ? (ws.find((x) => x.note) || {}).note || '' : '';
   const caveat = s.reason || (note && s.state === 'burning' ? `achievement not judged yet: ${note.replace(/: not judged$/, '')}` : note);
-  c.body.append(
+  add(c.body,
     h('div', {class: 'row'}, state, burning,
       caveat ? h('span', {class: 'muted', 'data-reason': ''}, caveat) : null,
       s.error ? h('span', {class: 'err'}, s.error) : null),
