@@ -3,6 +3,7 @@ package tier
 import (
 	"context"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -65,6 +66,31 @@ func (q *Queryable) PrepareQuery(qry promql.Query) {
 		return
 	}
 	s.Expr = q.rewriteAvg(s, s.Expr, nil)
+	if s.Interval > 0 {
+		markGrid(s)
+	}
+}
+
+// markGrid adds GridLabel to the selectors of s, a range query, whose
+// steps are the query's (outside subqueries and without @): the time of
+// the first step, less the selector's offset (see coarse.go).
+func markGrid(s *parser.EvalStmt) {
+	start := timestamp.FromTime(s.Start)
+	parser.Inspect(s.Expr, func(n parser.Node, path []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
+			return nil
+		}
+		for _, p := range path {
+			if _, ok := p.(*parser.SubqueryExpr); ok {
+				return nil
+			}
+		}
+		first := start - vs.OriginalOffset.Milliseconds()
+		vs.LabelMatchers = append(vs.LabelMatchers[:len(vs.LabelMatchers):len(vs.LabelMatchers)],
+			labels.MustNewMatcher(labels.MatchEqual, GridLabel, strconv.FormatInt(first, 10)))
+		return nil
+	})
 }
 
 // rewriteAvg returns e with its avg_over_time calls that a tier answers

@@ -243,6 +243,7 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
 	force, ms := takeTier(ms)
 	named, ms := takeAgg(ms)
+	first, onGrid, ms := takeGrid(ms)
 	t, agg := q.q.Choose(hints, force)
 	if t != nil {
 		t.rw.RLock()
@@ -254,12 +255,16 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	if t == nil {
 		return q.selectRaw(ctx, sortSeries, hints, named, ms)
 	}
+	width, mode := t.res, ""
+	if onGrid && force == "" {
+		width, mode = coarseWidth(hints, t.res, first, agg)
+	}
 	// A forced tier's rate over a few buckets gets the edges too (unless an
 	// __agg__ matcher names what is read): `rate(x{__tier__="1m"}[1m])` in
 	// a subquery at a 1m step (whose steps are whole minutes) is each
 	// minute's exact increase, where without them each window held one
 	// sample and no rate (the dashboard's worst 1-minute quantiles).
-	edges := agg == AggCounter && named == "" && hints != nil && hints.Range < minRateBuckets*t.res
+	edges := agg == AggCounter && named == "" && hints != nil && hints.Range < minRateBuckets*width
 	if named != "" {
 		agg = named
 	}
@@ -269,7 +274,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		start, end = hints.Start, hints.End
 	}
 	if edges {
-		start -= t.res // the bucket before the first, for its edge
+		start -= width // the bucket before the first, for its edge
 	}
 	// Sums and counts exist for floats only.
 	noHistograms := (agg == AggSum || agg == AggCount) && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == AggLabel })
@@ -311,8 +316,11 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	if len(sets) > 1 {
 		set = storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
 	}
+	if width > t.res {
+		set = &coarseSet{SeriesSet: set, k: width, end: end, mode: mode}
+	}
 	if edges {
-		return withEdges(set, t.res)
+		return withEdges(set, width)
 	}
 	return set
 }
@@ -422,7 +430,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 	var out []storage.Series
 	for set.Next() {
 		s := set.At()
-		var samples []chunks.Sample
+		var samples sampleList
 		var prev sample
 		has := false
 		it := s.Iterator(nil)
@@ -453,7 +461,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 			return storage.ErrSeriesSet(err)
 		}
 		if len(samples) > 0 {
-			out = append(out, storage.NewListSeries(s.Labels(), samples))
+			out = append(out, listSeries{lset: s.Labels(), samples: samples})
 		}
 	}
 	if err := set.Err(); err != nil {
