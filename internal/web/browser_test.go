@@ -79,7 +79,7 @@ func startStack(t *testing.T, services int, fixtures bool, opts ...stackOption) 
 }
 
 // startStackWith is startStack with cfgFn adjusting the server's config.
-func startStackWith(t *testing.T, services int, fixtures bool, cfgFn func(*config.Config), opts ...stackOption) *stack {
+func startStackWith(t testing.TB, services int, fixtures bool, cfgFn func(*config.Config), opts ...stackOption) *stack {
 	t.Helper()
 	cfg := config.Default()
 	// The seeded data is the desk's present: its services stay up for the
