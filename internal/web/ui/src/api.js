@@ -202,8 +202,8 @@ export function grid(w) {
 
 /**
  * PEAK_MIN_STEP (s) is the least step whose latency charts also show each
- * step's worst one-minute quantile (queries.peakOf): the 6h range's (72 s)
- * and longer. On them a point's quantile is over its rate window (4
+ * step's worst short-window quantile (queries.peakOf): the 6h range's (72
+ * s) and longer. On them a point's quantile is over its rate window (4
  * steps: 2h14m at 7d, 9h36m at 30d), where a one-minute incident is under
  * 1 % of the observations and leaves the p99 (a 500 µs minute read 5 µs).
  */
@@ -211,6 +211,25 @@ export const PEAK_MIN_STEP = 72;
 
 /** peaks tells whether a window's latency charts show peaks (PEAK_MIN_STEP). */
 export const peaks = (w) => !w.grid && w.step >= PEAK_MIN_STEP;
+
+/**
+ * PEAK_PER_STEP is how many short windows a peak point takes its worst of:
+ * the window is a tenth of the step in whole minutes, at least one (6h and
+ * 24h: 1m, 7d: 3m, 30d: 14m). One-minute windows at every step cost the
+ * Overview of 50 services 29.5 s at 7d against the mean p99's 3.2 s (load
+ * 20): the engine evaluated 10,080 steps. A one-minute incident is 1/W of
+ * a W-minute window's orders and still sets its p99 (500 − 2.5·W µs for a
+ * 500 µs minute in a 5 µs desk: 492.5 µs at 7d, 465 µs at 30d).
+ */
+export const PEAK_PER_STEP = 10;
+
+/**
+ * peakWindow is the short window of a peak point at lookback lb (a
+ * string): on the step grid a tenth of the step (PEAK_PER_STEP); the bridge
+ * and tail (a lookback in ms, a step or less) over whole minutes, so the
+ * tail is the last whole minute's p99, as the tile's.
+ */
+export const peakWindow = (w, lb) => (String(lb).endsWith('ms') ? '1m' : Math.max(1, Math.floor(w.step / PEAK_PER_STEP / 60)) + 'm');
 
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
 export const KPI_WINDOW = '1m';

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows, peaks, peakWindow, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -39,7 +39,7 @@ export function mount(main, ctx) {
         serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
-        queryRange(pk ? Q.overview.p99Peak : Q.overview.p99(w.rw), w, signal),
+        queryRange(pk ? (lb) => Q.overview.p99Peak(lb, peakWindow(w, lb)) : Q.overview.p99(w.rw), w, signal),
         queryRange(Q.overview.errors(w.rw), w, signal),
         getJSON('/sla', signal).then((b) => b.data || [], (e) => (e instanceof NotAvailable ? null : Promise.reject(e))),
         inst(Q.overview.orders(K)), inst(Q.overview.requests(K)), inst(Q.overview.p99(K)), inst(Q.overview.errors(K)),
@@ -62,14 +62,15 @@ export function mount(main, ctx) {
       for (const c of Object.values(charts)) c.window = windows(w);
       // A peak's last is the last whole minute's p99, its other points each
       // the worst of its step's minutes: no rate window of the range's.
-      charts.p99.window = pk ? {points: Q.PEAK_WINDOW, last: Q.PEAK_WINDOW, bridge: null} : windows(w);
-      charts.p99.peak = pk ? `each point: the highest p99 over any one minute within its ${dur(w.step)} step (the 1m tier's minutes); the last: the last whole minute's` : null;
+      const pw = peakWindow(w, w.step + 's');
+      charts.p99.window = pk ? {points: '1m', last: '1m', bridge: null} : windows(w);
+      charts.p99.peak = pk ? `each point: the highest p99 over any whole ${dur(pw)} within its ${dur(w.step)} step (from the 1m tier); the last: the last whole minute's` : null;
       // A service down now: its legends' last says so (a 1m window still
       // held its figures from before it stopped).
       const goneBy = new Map(services.filter((s) => s.state !== 'up' && s.state !== 'pushed')
         .map((s) => [s.service, goneText(s)]));
       plot(charts.tps, tps, T, null, goneBy);
-      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy, pk ? ' · worst 1-minute p99 per step · log scale' : ' · log scale');
+      plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy, pk ? ` · worst ${dur(pw)} p99 per step · log scale` : ' · log scale');
       plot(charts.err, err, E, null, goneBy);
 
       // Each service's requests in its own unit: the endpoint with the most traffic.

@@ -25,34 +25,29 @@ export function reqQuantileBy(q, by, sel, rw) {
 }
 
 /**
- * PEAK_WINDOW is the short window of a long range's latency peaks: each
- * point of a peak line is the highest quantile over any PEAK_WINDOW within
- * its step (peakOf).
- */
-export const PEAK_WINDOW = '1m';
-
-/**
  * inTier adds __tier__="1m" to a selector ('' or '{…}'): a quantile over
- * one minute read from the 1m tier, each minute's exact increase of the
- * buckets (a subquery at a 1m step is on whole minutes; tier.Select adds
- * the buckets' edges). Without a 1m tier gmc reads raw samples.
+ * whole minutes read from the 1m tier, each window's exact increase of
+ * the buckets (a subquery stepping by whole minutes is on whole minutes;
+ * tier.Select adds the buckets' edges). Without a 1m tier gmc reads raw
+ * samples.
  */
 const inTier = (sel) => (sel ? sel.replace(/\}$/, ', __tier__="1m"}') : '{__tier__="1m"}');
 
 /**
- * peakOf is, for each point, the highest value of e (an expression over
- * PEAK_WINDOW) at every whole minute within the point's lookback lb (its
- * step; the bridge's and tail's: the time since the point before): a
- * one-minute incident shows at its height on a 7d or 30d chart, where a
- * quantile over the step's rate window (2h14m at 7d) averaged it away.
+ * peakOf is, for each point, the highest value of e (an expression over a
+ * window win, whole minutes) on every whole win within the point's
+ * lookback lb (its step; the bridge's and tail's: the time since the point
+ * before): a one-minute incident shows near its height on a 7d or 30d
+ * chart, where a quantile over the step's rate window (2h14m at 7d)
+ * averaged it away. (api.peakWindow picks win.)
  */
-export const peakOf = (e, lb) => `max_over_time((${e})[${lb}:${PEAK_WINDOW}])`;
+export const peakOf = (e, lb, win) => `max_over_time((${e})[${lb}:${win}])`;
 
-/** peakQuantileBy is the worst PEAK_WINDOW q-quantile of order latency (µs) within each point's lookback lb, by `by`. */
-export const peakQuantileBy = (q, by, sel, lb) => peakOf(quantileBy(q, by, inTier(sel), PEAK_WINDOW), lb);
+/** peakQuantileBy is the worst q-quantile over win of order latency (µs) within each point's lookback lb, by `by`. */
+export const peakQuantileBy = (q, by, sel, lb, win) => peakOf(quantileBy(q, by, inTier(sel), win), lb, win);
 
 /** peakReqQuantileBy is peakQuantileBy of the SDK's request latency. */
-export const peakReqQuantileBy = (q, by, sel, lb) => peakOf(reqQuantileBy(q, by, inTier(sel), PEAK_WINDOW), lb);
+export const peakReqQuantileBy = (q, by, sel, lb, win) => peakOf(reqQuantileBy(q, by, inTier(sel), win), lb, win);
 
 /**
  * ENTRY picks the series where orders enter the desk: the services whose
@@ -72,9 +67,9 @@ export const overview = {
   // Each service's own requests (messages, bars …) by endpoint, in their units.
   requests: (rw) => `sum by (service, endpoint) (rate(gmc_requests_total[${rw}]))`,
   p99: (rw) => quantileBy(0.99, 'service', '', rw) + ' or ' + reqQuantileBy(0.99, 'service', '', rw) + ' or max by (service) (latency_us)',
-  // The worst 1-minute p99 within each point's lookback lb (long ranges):
+  // The worst p99 over win within each point's lookback lb (long ranges):
   // order latency, else request latency, else the pushed latency_us's highest.
-  p99Peak: (lb) => `max_over_time((${quantileBy(0.99, 'service', inTier(''), PEAK_WINDOW)} or ${reqQuantileBy(0.99, 'service', inTier(''), PEAK_WINDOW)})[${lb}:${PEAK_WINDOW}])` +
+  p99Peak: (lb, win) => peakOf(`${quantileBy(0.99, 'service', inTier(''), win)} or ${reqQuantileBy(0.99, 'service', inTier(''), win)}`, lb, win) +
     ` or max by (service) (max_over_time(latency_us[${lb}]))`,
   // Order latency only: the "Worst p99" tile ranks trading paths, not a
   // backtest's day replays or other batch requests.
@@ -104,9 +99,9 @@ export function service(name, rw, hostSel, hostBy) {
     rp50: reqQuantileBy(0.5, '', s, rw),
     rp90: reqQuantileBy(0.9, '', s, rw),
     rp99: reqQuantileBy(0.99, '', s, rw),
-    // The worst 1-minute p99 within each point's lookback lb (long ranges).
-    p99Peak: (lb) => peakQuantileBy(0.99, '', s, lb),
-    rp99Peak: (lb) => peakReqQuantileBy(0.99, '', s, lb),
+    // The worst p99 over win within each point's lookback lb (long ranges).
+    p99Peak: (lb, win) => peakQuantileBy(0.99, '', s, lb, win),
+    rp99Peak: (lb, win) => peakReqQuantileBy(0.99, '', s, lb, win),
     pushedLatency: `max by (instance) (latency_us${s})`,
     native: `sum(rate(${LAT}${s}[${rw}]))`,
     classic: `sum by (le) (rate(${LAT}_bucket${s}[${rw}]))`,

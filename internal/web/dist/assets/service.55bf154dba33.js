@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, markStopped, stoppedAt} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -142,11 +142,12 @@ export function mount(main, ctx) {
       // Long ranges: each step's worst one-minute p99 too (orders' and
       // requests', as the percentiles: one of them is drawn).
       const pk = peaks(w);
+      const pw = peakWindow(w, w.step + 's');
       const [status, own,
         [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
-          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, ...(pk ? [q.p99Peak, q.rp99Peak] : [])].map(run)),
+          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, ...(pk ? [q.p99Peak, q.rp99Peak].map((f) => (lb) => f(lb, peakWindow(w, lb))) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints].map(now)), heat(), hostsP, edgesP, procJobsP]);
       const {byHost, hosts, hostBy} = hostR;
       const [hcpu, hmem, hdisk, rx, tx] = hostR.r;
@@ -186,12 +187,12 @@ export function mount(main, ctx) {
           {label: 'p90', data: pick(a90, a50.length), color: PALETTE[1]},
           {label: 'p99', data: pick(a99, a50.length + a90.length), color: PALETTE[3], width: 2}];
         setText(P.lat.card.el.querySelector('h3'), orderLat ? 'Order latency' : 'Request latency');
-        // The peak: each point the highest p99 over any minute within its
-        // step (a quantile over the step's rate window averages a
-        // one-minute incident away: 500 µs read 5 µs at 7d).
+        // The peak: each point the highest p99 over any short window
+        // (peakWindow) within its step (a quantile over the step's rate
+        // window averages a one-minute incident away: 500 µs read 5 µs at 7d).
         const pkR = orderLat ? p99Pk : rp99Pk;
-        if (pk && pkR && pkR.length) lat.push({label: 'p99 worst 1m', data: align(pkR.slice(0, 1), w).ys[0], color: PALETTE[3], dash: [5, 3], width: 1.5});
-        setText(P.lat.card.note, 'p50 · p90 · p99' + (lat.length > 3 ? ' · worst 1-minute p99 per step' : ''));
+        if (pk && pkR && pkR.length) lat.push({label: `p99 worst ${pw}`, data: align(pkR.slice(0, 1), w).ys[0], color: PALETTE[3], dash: [5, 3], width: 1.5});
+        setText(P.lat.card.note, 'p50 · p90 · p99' + (lat.length > 3 ? ` · worst ${dur(pw)} p99 per step` : ''));
       } else {
         lat = lines(pushed, w, ['instance'], 'latency ');
         setText(P.lat.card.note, 'pushed latency_us');
@@ -202,7 +203,7 @@ export function mount(main, ctx) {
       P.lat.chart.window = orderLat || reqLatency ? windows(w) : null;
       P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
       P.lat.chart.bandsSpec = lat.length >= 3 && (orderLat || reqLatency) ? [[3, 1]] : null;
-      P.lat.chart.peak = lat.length > 3 ? `p99 worst 1m: the highest p99 over any one minute within each point's ${dur(w.step)} step (the 1m tier's minutes), the last over the last whole minute` : null;
+      P.lat.chart.peak = lat.length > 3 ? `p99 worst ${pw}: the highest p99 over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier), the last over the last whole minute` : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
 
       const hxs = align([], hw).xs;
