@@ -95,8 +95,8 @@ func latencyHistory(ctx context.Context, write func(context.Context, ...prompb.T
 // the desk was paged for latency). Seven days of a service's classic
 // latency histogram every 15 s, 100 orders a second at 4 µs, except one
 // minute three days ago at 400 µs: the service page's latency legend has a
-// "p99 worst Wm" row and the Overview's p99 line is each step's worst
-// W-minute p99 (W a tenth of the step: 3 at 7d, 14 at 30d), whose max is
+// "p99 worst Wm" row, each step's worst W-minute p99 (W a tenth of the
+// step: 3 at 7d, 14 at 30d; the Overview keeps the mean, saying so), whose max is
 // the p99 of the spike's window (the spike 1/W of its orders: 500 − 2.5·W
 // µs, 492.5 and 465); the mean p99 row stays at ~5 µs; the captions say
 // what each is. (The spike minute alone: 497.5 µs.)
@@ -167,12 +167,14 @@ func TestBrowserLongRangeLatencyPeak(t *testing.T) {
 		}
 		screenshot(t, ctx, artifacts(t), "peak-service-"+key)
 
+		// The Overview keeps the p99 over each point's window (its peak
+		// lines cost 7-14x) and says where the worst window is shown.
 		load(t, ctx, st.URL+"/#/overview?range="+key)
-		if got := legendMax("p99", svc); !near(got, wantW, 0.01) {
-			t.Errorf("%s Overview: the p99 legend's max for %s reads %v µs, want %v (the spike's %d-minute window's p99)", key, svc, got, wantW, r.win)
+		if got := legendMax("p99", svc); got > 10 {
+			t.Errorf("%s Overview: the p99 legend's max for %s reads %v µs, want ≤ 10 (the p99 over each point's window)", key, svc, got)
 		}
-		if c := caption("p99"); !strings.Contains(c, fmt.Sprintf("each point: the highest p99 over any whole %dm within its", r.win)) {
-			t.Errorf("%s Overview: the p99 caption %q does not say what a point is", key, c)
+		if c := caption("p99"); !strings.Contains(c, "a short incident averages away over a point's window: each service's page shows the worst window within each step") {
+			t.Errorf("%s Overview: the p99 caption %q does not say that a short incident averages away, nor where it shows", key, c)
 		}
 		screenshot(t, ctx, artifacts(t), "peak-overview-"+key)
 	}

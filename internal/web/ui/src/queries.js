@@ -67,10 +67,6 @@ export const overview = {
   // Each service's own requests (messages, bars …) by endpoint, in their units.
   requests: (rw) => `sum by (service, endpoint) (rate(gmc_requests_total[${rw}]))`,
   p99: (rw) => quantileBy(0.99, 'service', '', rw) + ' or ' + reqQuantileBy(0.99, 'service', '', rw) + ' or max by (service) (latency_us)',
-  // The worst p99 over win within each point's lookback lb (long ranges):
-  // order latency, else request latency, else the pushed latency_us's highest.
-  p99Peak: (lb, win) => peakOf(`${quantileBy(0.99, 'service', inTier(''), win)} or ${reqQuantileBy(0.99, 'service', inTier(''), win)}`, lb, win) +
-    ` or max by (service) (max_over_time(latency_us[${lb}]))`,
   // Order latency only: the "Worst p99" tile ranks trading paths, not a
   // backtest's day replays or other batch requests.
   orderP99: (rw) => quantileBy(0.99, 'service', '', rw),
