@@ -48,3 +48,15 @@ func TestCoarseBucketsOnTheStepGrid(t *testing.T) {
 		t.Errorf("max_over_time(u[1h]) at a 10m step walked %d samples, want at most %d", n, 2*31*6)
 	}
 }
+
+// absent() answers with its selector's equality matchers as labels: the
+// grid marker must not be among them (the e2e differential test against
+// Prometheus read {__grid__="…", job="x"} for absent(nonexistent{job="x"})).
+func TestCoarseMarkerNotInAbsent(t *testing.T) {
+	f := newUnevenFixture(t, t0.Add(unevenSpan-40*time.Minute))
+	end := t0.Add(unevenSpan)
+	start := end.Add(-5 * time.Hour)
+	for _, expr := range []string{`absent(nonexistent{job="x"})`, `absent_over_time(nonexistent{job="x"}[1h])`} {
+		f.compare(t, expr, start, end, 10*time.Minute, 0)
+	}
+}

@@ -72,8 +72,9 @@ func (q *Queryable) PrepareQuery(qry promql.Query) {
 }
 
 // markGrid adds GridLabel to the selectors of s, a range query, whose
-// steps are the query's (outside subqueries and without @): the time of
-// the first step, less the selector's offset (see coarse.go).
+// steps are the query's (outside subqueries and without @; not under
+// absent, whose answer carries its selector's matchers): the time of the
+// first step, less the selector's offset (see coarse.go).
 func markGrid(s *parser.EvalStmt) {
 	start := timestamp.FromTime(s.Start)
 	parser.Inspect(s.Expr, func(n parser.Node, path []parser.Node) error {
@@ -83,6 +84,11 @@ func markGrid(s *parser.EvalStmt) {
 		}
 		for _, p := range path {
 			if _, ok := p.(*parser.SubqueryExpr); ok {
+				return nil
+			}
+			// absent() and absent_over_time() answer with their selector's
+			// equality matchers as labels: a marker there is in the answer.
+			if c, ok := p.(*parser.Call); ok && (c.Func.Name == "absent" || c.Func.Name == "absent_over_time") {
 				return nil
 			}
 		}
