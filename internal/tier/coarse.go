@@ -52,14 +52,12 @@ var combineBy = map[string]string{
 
 // takeGrid removes the GridLabel marker from ms and returns its time.
 func takeGrid(ms []*labels.Matcher) (int64, bool, []*labels.Matcher) {
-	for i, m := range ms {
-		if m.Name == GridLabel && m.Type == labels.MatchEqual {
-			rest := append(append([]*labels.Matcher(nil), ms[:i]...), ms[i+1:]...)
-			at, err := strconv.ParseInt(m.Value, 10, 64)
-			return at, err == nil, rest
-		}
+	v, found, rest := takeEqual(ms, GridLabel)
+	if !found {
+		return 0, false, ms
 	}
-	return 0, false, ms
+	at, err := strconv.ParseInt(v, 10, 64)
+	return at, err == nil, rest
 }
 
 // coarseWidth is the width K of the buckets a selector of t reads (t's

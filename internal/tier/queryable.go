@@ -342,13 +342,19 @@ func (q *querier) selectRaw(ctx context.Context, sortSeries bool, hints *storage
 // takeAgg removes an equality matcher on AggLabel from ms and returns its
 // value.
 func takeAgg(ms []*labels.Matcher) (string, []*labels.Matcher) {
+	v, _, rest := takeEqual(ms, AggLabel)
+	return v, rest
+}
+
+// takeEqual removes the first equality matcher on name from ms and
+// returns its value (found false and ms unchanged when there is none).
+func takeEqual(ms []*labels.Matcher, name string) (string, bool, []*labels.Matcher) {
 	for i, m := range ms {
-		if m.Name == AggLabel && m.Type == labels.MatchEqual {
-			rest := append(append([]*labels.Matcher(nil), ms[:i]...), ms[i+1:]...)
-			return m.Value, rest
+		if m.Name == name && m.Type == labels.MatchEqual {
+			return m.Value, true, append(append([]*labels.Matcher(nil), ms[:i]...), ms[i+1:]...)
 		}
 	}
-	return "", ms
+	return "", false, ms
 }
 
 // histogramsIn says whether ms select a native histogram in tq over
