@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -38,7 +38,7 @@ export function mount(main, ctx) {
       // peak lines (50 services' buckets read from the 1m tier) took 25.9 s
       // at 7d and 47.4 s at 30d against 3.7 and 3.3 s (load 18–27).
       const longRange = peaks(w);
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR] = await Promise.all([
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest] = await Promise.all([
         serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
@@ -49,6 +49,7 @@ export function mount(main, ctx) {
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
         // The edges of the series seen in the range: a service down now has none now.
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? null : w.end, signal),
+        inst(Q.overview.deskBegan(K)), inst(Q.overview.deskGrowth(K)), inst(Q.overview.deskNewest),
       ]);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
@@ -110,7 +111,7 @@ export function mount(main, ctx) {
         kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
           unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
           pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
-        deskTile(gws, gwNames, deskV, services),
+        deskTile(gws, gwNames, deskV, services, covered(desk, began, growth, newest)),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         // Over the server's last minute of readings (its window said).
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–', null,
@@ -160,12 +161,35 @@ export function mount(main, ctx) {
 }
 
 /**
+ * covered is the desk's orders/s over the data present when the entry
+ * services' data began within KPI_WINDOW (queries.overview.deskBegan:
+ * its first sample; desk: the rate's instant vector, whose sample time
+ * is gmc's now): {rate, seconds (since the first sample), since (Unix
+ * s)}, the rate the orders counted from the first sample to the newest
+ * (deskGrowth, deskNewest) over the time between them; else null (the
+ * window is whole, or a counter reset within it: the 1m rate stands).
+ */
+export function covered(desk, began, growth, newest) {
+  const at = desk.length && desk[0].value ? Number(desk[0].value[0]) : NaN;
+  const b = scalarOf(began);
+  if (!(b > 0) || !isFinite(at) || at - b >= KPI_SECONDS - 1) return null;
+  const g = scalarOf(growth);
+  const n = scalarOf(newest);
+  if (g == null || !(n > b)) return null;
+  return {rate: g / (n - b), seconds: at - b, since: b};
+}
+
+/**
  * deskTile is the "Desk orders" tile: the orders/s at the entry services,
  * or, when one of them is down or stale, a plain "unknown" naming it and
  * since when it is silent (its last sample): a stale or zero rate would
- * read as a quiet market.
+ * read as a quiet market. cov (covered): in the first minute of the
+ * entry services' data the 1m rate spread the orders of the seconds it
+ * held over the whole minute (1.42k/s at 3k/s, t-user10 #1); the tile
+ * then reads the orders from the first sample to the newest over the
+ * time between them, and says its window, as the Ingest tile does.
  */
-export function deskTile(gws, gwNames, deskV, services) {
+export function deskTile(gws, gwNames, deskV, services, cov = null) {
   if (!gwNames.length) return kpi('Desk orders', 'unknown', null, 'no service sets stage="entry" or is named like a gateway');
   const byName = new Map(services.map((s) => [s.service, s]));
   const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up' && s.state !== 'pushed');
@@ -177,8 +201,15 @@ export function deskTile(gws, gwNames, deskV, services) {
     t.dataset.unknown = gone.map((s) => s.service).join(',');
     return t;
   }
-  return kpi('Desk orders', perSec(deskV ?? 0, 'orders'), null,
-    `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`, deskV);
+  const where = `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`;
+  if (cov) {
+    const v = cov.rate;
+    const t = kpi('Desk orders', perSec(v, 'orders'), null,
+      `over the last ${dur(Math.round(cov.seconds))}: the data began at ${clock(cov.since * 1000)} · ${where}`, v);
+    t.dataset.window = String(Math.round(cov.seconds));
+    return t;
+  }
+  return kpi('Desk orders', perSec(deskV ?? 0, 'orders'), null, where, deskV);
 }
 
 /**

@@ -234,6 +234,9 @@ export const peakWindow = (w, lb) => (String(lb).endsWith('ms') ? '1m' : Math.ma
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
 export const KPI_WINDOW = '1m';
 
+/** KPI_SECONDS is KPI_WINDOW in seconds. */
+export const KPI_SECONDS = 60;
+
 /**
  * TAIL_WINDOW (s) is the longest rate window of a chart's newest point,
  * its tail (now): KPI_WINDOW, so a legend's "last" and a tile agree. The
@@ -465,11 +468,18 @@ export function markPartial(matrix, w, lead, reach = null) {
         if (run > t - rw + 1e-6) partial.add(t);
       } else if (bt != null && Math.abs(t - bt) < 1e-3) {
         if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) partial.add(t);
-      } else if (t <= g + 1e-3 && run > t - rw + 1e-6) {
-        // The tail (now, over w.tw: a minute) is never called partial: its
-        // steps are too far apart to tell (at 7d a series begun 15 minutes
-        // ago has no step before its tail), and the tiles read the same
-        // window.
+      } else if (t <= g + 1e-3) {
+        if (run > t - rw + 1e-6) partial.add(t);
+      } else if (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3) {
+        // The tail (now, over w.tw: a minute): its window begins where the
+        // bridge's ends (or, without a bridge, within the last step's
+        // window). Without a value there its series had no data at its
+        // window's start: the data began (or came back) within it, and
+        // its rate spread them over the whole window (the 7d Orders
+        // legend's min 1.78k/s, a desk at 3k/s 36 s after its start,
+        // t-user10 #1). With one, the tail is taken as whole: the steps
+        // are too far apart to tell more (at 7d a series begun 15
+        // minutes ago has no step before its bridge).
         partial.add(t);
       }
       values.push(p);
