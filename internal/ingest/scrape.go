@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +37,16 @@ type ScraperOptions struct {
 // service=<job_name> unless its static labels set `service`.
 type Scraper struct {
 	manager *scrape.Manager
-	targets map[string][]*targetgroup.Group
+	logger  *slog.Logger
+	reload  time.Duration
+
+	mu      sync.Mutex
+	jobs    []ScrapeConfig // the manager's
+	gen     int            // counts applies: a removal timer of an older one does nothing
+	stopped bool
+	// tsets carries the target groups to the manager's Run: the newest
+	// set waits in it (a set not yet taken is replaced).
+	tsets chan map[string][]*targetgroup.Group
 }
 
 // NewScraper builds a Scraper for the configured jobs; it scrapes only in Run.
@@ -60,7 +71,76 @@ func NewScraper(opts ScraperOptions) (*Scraper, error) {
 	if err := m.ApplyConfig(promCfg); err != nil {
 		return nil, fmt.Errorf("apply scrape config: %w", err)
 	}
-	return &Scraper{manager: m, targets: targetGroups(opts.Jobs)}, nil
+	s := &Scraper{manager: m, logger: logger, reload: reload, jobs: opts.Jobs, tsets: make(chan map[string][]*targetgroup.Group, 1)}
+	s.tsets <- targetGroups(opts.Jobs)
+	return s, nil
+}
+
+// Prepare checks jobs as Prometheus loads a scrape configuration and
+// returns what puts them in force, as Prometheus's reload does: the
+// scrape manager's ApplyConfig (pools of changed jobs restarted, added
+// ones started, unchanged ones scraping on), then the jobs' targets.
+// Nothing changes until apply is called.
+//
+// A removed job is not stopped at once: Prometheus's manager stops a
+// removed job's pool without the stale markers a vanished target gets, so
+// its series (its `up`) would read as scraped for the query lookback (5
+// minutes). Its targets are removed first, which writes the markers just
+// over two intervals later, and its pool after that.
+func (s *Scraper) Prepare(jobs []ScrapeConfig) (apply func() error, err error) {
+	promCfg, err := prometheusConfig(jobs, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	inForce := slices.Clone(s.jobs)
+	s.mu.Unlock()
+	keep := slices.Clone(jobs) // the new jobs and those leaving
+	var wait time.Duration
+	for _, j := range inForce {
+		if !slices.ContainsFunc(jobs, func(n ScrapeConfig) bool { return n.JobName == j.JobName }) {
+			keep = append(keep, j)
+			wait = max(wait, 2*time.Duration(j.ScrapeInterval)+time.Duration(j.ScrapeInterval)/10)
+		}
+	}
+	keepCfg, err := prometheusConfig(keep, s.logger)
+	if err != nil {
+		return nil, err
+	}
+	targets := targetGroups(jobs)
+	for _, j := range keep[len(jobs):] {
+		targets[j.JobName] = []*targetgroup.Group{} // no targets: their loops end with stale markers
+	}
+	return func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.gen++
+		s.jobs = keep
+		err := s.manager.ApplyConfig(keepCfg)
+		select { // a set Run has not taken yet is out of date
+		case <-s.tsets:
+		default:
+		}
+		s.tsets <- targets
+		if wait > 0 {
+			gen := s.gen
+			time.AfterFunc(wait+s.reload+time.Second, func() {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				if s.gen != gen || s.stopped {
+					return // a later reload or the end took over
+				}
+				s.jobs = jobs
+				if err := s.manager.ApplyConfig(promCfg); err != nil {
+					s.logger.Error("remove scrape jobs", "err", err)
+				}
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("apply scrape config: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // limitTolerant hands the scrape loop appenders that take a new series
@@ -89,11 +169,12 @@ func (a limitTolerantAppender) Append(ref storage.SeriesRef, ls labels.Labels, s
 
 // Run scrapes until ctx is done.
 func (s *Scraper) Run(ctx context.Context) error {
-	tsets := make(chan map[string][]*targetgroup.Group, 1)
-	tsets <- s.targets
 	done := make(chan error, 1)
-	go func() { done <- s.manager.Run(tsets) }()
+	go func() { done <- s.manager.Run(s.tsets) }()
 	<-ctx.Done()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	s.manager.Stop()
 	if err := <-done; err != nil {
 		return fmt.Errorf("scrape: %w", err)

@@ -45,9 +45,10 @@ func (r ReloadResult) String() string {
 var reloadable = map[string]bool{
 	"server.stale_after": true, "server.down_after": true, "server.service_liveness": true,
 	"alerting.evaluation_interval": true, "alerting.default_rules": true, "alerting.rule_files": true, "alerting.thresholds": true,
-	"notify":      true,
-	"slas":        true,
-	"auth.tokens": true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
+	"notify":         true,
+	"slas":           true,
+	"scrape_configs": true,
+	"auth.tokens":    true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
 }
 
 // split are the top-level sections of which a reload applies some fields
@@ -63,7 +64,8 @@ var split = map[string]bool{"server": true, "alerting": true, "auth": true}
 // files and thresholds, those that set no interval with the evaluation
 // interval (rules.Manager.UpdateRules), the notification
 // routes and receivers are replaced (notify.Dispatcher.Prepare:
-// Alertmanager's reload), the SLAs' rule groups are swapped
+// Alertmanager's reload), the scrape jobs are put in force as
+// Prometheus's reload does (ingest.Scraper.Prepare), the SLAs' rule groups are swapped
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
 // untouched unless the evaluation interval changed, a changed one's alerts keep their state, a removed one's are
 // resolved and its series marked stale), /sla serves the new SLAs, an
@@ -88,6 +90,11 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	applyAuth, err := s.guard.Prepare(cfg.Auth)
 	if err != nil {
 		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
+	}
+	// So are the scrape jobs.
+	applyScrape, err := s.scraper.Prepare(cfg.ScrapeConfigs)
+	if err != nil {
+		return ReloadResult{}, fmt.Errorf("reload config: scrape_configs: %w", err)
 	}
 	// The rule files: a file that does not load changes nothing.
 	rch, err := s.rules.UpdateRules(rules.RuleConfig{
@@ -118,6 +125,10 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	s.api.SetLiveness(time.Duration(cfg.Server.StaleAfter), time.Duration(cfg.Server.DownAfter),
 		serviceLiveness(cfg.Server.ServiceLiveness))
 	applyAuth()
+	if err := applyScrape(); err != nil {
+		// As Prometheus's reload: the jobs that did apply scrape on.
+		s.logger.Error("scrape_configs reloaded with an error", "err", err)
+	}
 	res := s.setConfig(cfg)
 	s.logger.Info("configuration reloaded", "applied", res.Applied,
 		"rule_groups_kept", len(rch.Kept), "rule_groups_replaced", rch.Replaced, "rule_groups_added", rch.Added,

@@ -257,16 +257,15 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.ScrapeConfigs) > 0 {
-		s.scraper, err = ingest.NewScraper(ingest.ScraperOptions{
-			Appendable: appendable,
-			Jobs:       cfg.ScrapeConfigs,
-			Logger:     s.logger.With("component", "scrape"),
-			Registerer: s.reg,
-		})
-		if err != nil {
-			return nil, err
-		}
+	// The scraper runs with no jobs too: a reload can add some.
+	s.scraper, err = ingest.NewScraper(ingest.ScraperOptions{
+		Appendable: appendable,
+		Jobs:       cfg.ScrapeConfigs,
+		Logger:     s.logger.With("component", "scrape"),
+		Registerer: s.reg,
+	})
+	if err != nil {
+		return nil, err
 	}
 	rawRead, _ := store.(promstorage.SampleAndChunkQueryable) // remote read serves raw samples and chunks
 	s.query, err = query.New(query.Options{
@@ -378,9 +377,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	if s.scraper != nil {
-		g.Go(func() error { return s.scraper.Run(gctx) })
-	}
+	g.Go(func() error { return s.scraper.Run(gctx) })
 	g.Go(func() error { return s.ingester.Run(gctx) })
 	g.Go(func() error { return s.notify.Run(gctx) })
 	g.Go(func() error { return s.rules.Run(gctx) })

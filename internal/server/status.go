@@ -23,9 +23,7 @@ func (s *Server) status() query.Status {
 	if db, ok := s.store.(*storage.TSDB); ok {
 		st.HeadStats = db.HeadStats
 	}
-	if s.scraper != nil {
-		st.Targets = s.scraper
-	}
+	st.Targets = s.scraper
 	st.Alertmanagers = func() []*url.URL {
 		var ams []*url.URL
 		for _, r := range s.cfg.Load().Notify.Receivers {
