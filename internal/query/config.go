@@ -16,8 +16,9 @@ type Config struct {
 	// (Prometheus's --query.max-concurrency, for the queries that are not
 	// small); further ones wait in the heavy lane's queue, within their
 	// timeout. A heavy range query runs on one goroutine unless slots of
-	// its lane are free (no series sharding while others wait), so heavy
-	// queries use at most this many cores.
+	// its lane, or spare slots of the small lane (all but one), are free
+	// (no series sharding while others wait); its extra goroutines run at
+	// heavy_query_nice as it does.
 	MaxConcurrency int `yaml:"max_concurrency"`
 	// SmallQueryMaxConcurrency is the small-query lane's slots: queries
 	// whose selectors match at most SmallQueryMaxSeries series together and

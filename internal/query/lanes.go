@@ -468,6 +468,20 @@ func (l *lane) tryAcquire() bool {
 	return true
 }
 
+// tryBorrow takes a free slot for an extra worker of a heavy query (see
+// shardWorkers): only while nobody waits and at least one more slot stays
+// free, so a small query arriving meanwhile is admitted at once.
+func (l *lane) tryBorrow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.used+1 >= l.size || l.own.Len()+l.api.Len() > 0 {
+		return false
+	}
+	l.used++
+	l.m.inFlight.WithLabelValues(l.name).Inc()
+	return true
+}
+
 // release frees a slot, handing it to the first waiter: gmc's own first.
 func (l *lane) release() {
 	l.m.inFlight.WithLabelValues(l.name).Dec()

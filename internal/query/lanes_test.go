@@ -250,18 +250,44 @@ func TestShardWorkers(t *testing.T) {
 	if err := ls.heavy.acquire(heavy, sourceAPI); err != nil {
 		t.Fatal(err)
 	}
-	if n, release := a.shardWorkers(heavy); n != 1 {
-		t.Errorf("heavy lane of one slot: %d workers, want 1", n)
+	// The heavy lane has no free slot; the idle small lane lends all but one.
+	if n, release := a.shardWorkers(heavy); n != 3 || ls.small.used != 2 {
+		t.Errorf("heavy lane of one slot, small lane of 3 idle: %d workers, %d small slots used; want 3, 2", n, ls.small.used)
+		release()
 	} else {
 		release()
 	}
+	if ls.small.used != 0 {
+		t.Errorf("after the heavy query's shards: %d small slots used, want 0", ls.small.used)
+	}
+	a.noBorrow = true
+	if n, release := a.shardWorkers(heavy); n != 1 {
+		t.Errorf("heavy lane of one slot, no borrowing: %d workers, want 1", n)
+	} else {
+		release()
+	}
+	a.noBorrow = false
 	small := withAdmission(context.Background(), ls.small)
 	if err := ls.small.acquire(small, sourceAPI); err != nil {
 		t.Fatal(err)
 	}
+	// One small query in: the heavy query borrows one slot, one stays free.
+	if n, release := a.shardWorkers(heavy); n != 2 || ls.small.used != 2 {
+		t.Errorf("heavy query beside one small one: %d workers, %d small slots used; want 2, 2", n, ls.small.used)
+		release()
+	} else {
+		release()
+	}
 	n, release := a.shardWorkers(small)
 	if n != 3 || ls.small.used != 3 {
 		t.Errorf("idle small lane of 3: %d workers, %d slots used; want 3, 3", n, ls.small.used)
+	}
+	// The small lane full: the heavy query borrows nothing.
+	if n, release := a.shardWorkers(heavy); n != 1 {
+		t.Errorf("heavy query beside a full small lane: %d workers, want 1", n)
+		release()
+	} else {
+		release()
 	}
 	release()
 	if ls.small.used != 1 {

@@ -31,6 +31,10 @@ type prioQueryable struct {
 	t  *testing.T
 	mu sync.Mutex
 	at map[string]int
+	// maxAt is the highest priority a selector of each name was read at;
+	// selects counts the reads of samples (not the lanes' series counts).
+	maxAt   map[string]int
+	selects int
 }
 
 func (q *prioQueryable) Querier(mint, maxt int64) (promstorage.Querier, error) {
@@ -53,6 +57,15 @@ func (pq *prioQuerier) Select(ctx context.Context, sort bool, hints *promstorage
 		if m.Name == model.MetricNameLabel {
 			pq.q.mu.Lock()
 			pq.q.at[m.Value] = pq.p
+			if pq.q.maxAt == nil {
+				pq.q.maxAt = map[string]int{}
+			}
+			if hints == nil || hints.Func != "series" {
+				pq.q.selects++
+				if p, ok := pq.q.maxAt[m.Value]; !ok || pq.p > p {
+					pq.q.maxAt[m.Value] = pq.p
+				}
+			}
 			pq.q.mu.Unlock()
 		}
 	}
@@ -97,4 +110,49 @@ func TestNicedThreadPanicReachesCaller(t *testing.T) {
 	}()
 	onNicedThread(10, func() { panic("boom") })
 	t.Error("onNicedThread returned after its fn panicked")
+}
+
+// TestHeavyQueryShardsOnIdleSmallLane: on a heavy lane of one slot (2
+// cores), a heavy shardable range query borrows the idle small lane's spare
+// slot and runs sharded on two goroutines, both on threads at
+// query.heavy_query_nice; answers equal the unsharded ones (bit for bit) and
+// the borrowed slot is back after.
+func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
+	st := &prioQueryable{Queryable: laneFixture(t), t: t, at: map[string]int{}}
+	a := newLanesAPI(t, st, laneConfig(1, 2))
+	a.heavyNice, a.workers = 10, 2
+	base := threadPriority(t)
+	const target = "/api/v1/query_range?query=sum+by+(i)+(rate(many[1m]))&start=0&end=120&step=1"
+	answer := func() (string, int) {
+		st.mu.Lock()
+		st.selects = 0
+		delete(st.maxAt, "many")
+		st.mu.Unlock()
+		rec := httptest.NewRecorder()
+		a.QueryRange(rec, httptest.NewRequest("GET", target, nil))
+		if rec.Code != 200 {
+			t.Fatalf("HTTP %d %s", rec.Code, rec.Body)
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return rec.Body.String(), st.selects
+	}
+	sharded, n := answer()
+	if n != 2*shardsPerWorker {
+		t.Errorf("heavy query read its selector %d times, want %d (sharded on 2 workers)", n, 2*shardsPerWorker)
+	}
+	if got, want := st.maxAt["many"], base-10; got != want {
+		t.Errorf("heavy query's shards evaluated at priority up to %d, want %d (nice 10 below gmc's %d)", got, want, base)
+	}
+	if a.lanes.small.used != 0 || a.lanes.heavy.used != 0 {
+		t.Errorf("after the query: %d small and %d heavy slots used, want 0", a.lanes.small.used, a.lanes.heavy.used)
+	}
+	a.noBorrow = true
+	whole, n := answer()
+	if n != 1 {
+		t.Errorf("without borrowing: selector read %d times, want 1", n)
+	}
+	if sharded != whole {
+		t.Errorf("sharded answer differs from the whole query's:\n%s\n%s", sharded, whole)
+	}
 }

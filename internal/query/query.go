@@ -201,6 +201,9 @@ type API struct {
 	// noYield turns the yields of heavy evaluation and encoding off (yield.go;
 	// BenchmarkIngestBesideHeavy compares).
 	noYield bool
+	// noBorrow: heavy range queries take no slots of the small lane as
+	// shard workers (shardWorkers; benchmarks compare).
+	noBorrow bool
 	// heavyNice: heavy API queries are evaluated and encoded on an OS
 	// thread of this nice value (Options.HeavyNice; 0: on the request's).
 	heavyNice int

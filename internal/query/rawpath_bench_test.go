@@ -1,0 +1,124 @@
+package query
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	promstorage "github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/tier"
+)
+
+// BenchmarkRawHourPath is bench/history's raw query (`sum by (service)
+// (rate(trading_orders_total[1m]))` over 1 h of 1 s data, 1000 selected
+// series: GMC_BENCH_SERIES) at a 1 s and a 15 s step, along gmc's whole
+// path and beside the bare engine:
+//   - engine: the bare engine over the TSDB, one goroutine;
+//   - engine-tier: the bare engine over the tiers' Queryable (raw data read
+//     through it, as every gmc reader reads);
+//   - served: the query_range handler as the server mounts it (Routes: the
+//     compress wrapper, gzip accepted, compress_loopback on as bench/history
+//     runs gmc), over the tiers' Queryable, with the default lanes, the
+//     heavy lane's nice, the step cache and nocache=1, from the loopback;
+//   - served-noborrow: the same with a heavy query taking no spare slot of
+//     the small lane (as before: on 2 cores one goroutine).
+func BenchmarkRawHourPath(b *testing.B) {
+	n, steps := benchSeries(), 3600
+	st := openHour(b, n, steps)
+	now := func() time.Time { return time.Unix(int64(steps)+60, 0) }
+	tq := rawTierQueryable(b, st, now)
+	reg := prometheus.NewRegistry()
+	cfg := DefaultConfig()
+	lanes := NewLanes(LanesOptions{Config: cfg, Queryable: tq, Registerer: reg, Now: now})
+	engine, tracker, err := NewEngine(EngineOptions{Registerer: reg, Lanes: lanes, ActiveQueryDir: b.TempDir(),
+		Timeout: time.Duration(cfg.Timeout), MaxSamples: cfg.MaxSamples})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tracker.Close() })
+	a, err := New(Options{Queryable: tq, Engine: engine, Registerer: reg, Now: now, Lanes: lanes,
+		CompressLoopback: true, HeavyNice: cfg.HeavyQueryNice, Timeout: time.Duration(cfg.Timeout),
+		MaxResponseBytes: cfg.MaxResponseBytes, MaxSeries: cfg.MaxSeries,
+		StepCache: &StepCache{Generation: func() uint64 { return 0 }, Settle: DefaultCacheSettle,
+			MaxAge: DefaultCacheMaxAge, MaxPoints: cfg.CacheMaxPoints}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var served http.Handler
+	for _, r := range a.Routes() {
+		if r.Method == http.MethodGet && r.Path == "/api/v1/query_range" {
+			served = r.Handler
+		}
+	}
+	start, end := time.Unix(60, 0), time.Unix(int64(steps-1), 0)
+	for _, step := range []time.Duration{time.Second, 15 * time.Second} {
+		b.Run("engine/step="+step.String(), func(b *testing.B) {
+			bareEngine(b, a, st, start, end, step)
+		})
+		b.Run("engine-tier/step="+step.String(), func(b *testing.B) {
+			bareEngine(b, a, tq, start, end, step)
+		})
+		for _, noBorrow := range []bool{false, true} {
+			name := "served/step=" + step.String()
+			if noBorrow {
+				name = "served-noborrow/step=" + step.String()
+			}
+			b.Run(name, func(b *testing.B) {
+				a.noBorrow = noBorrow
+				defer func() { a.noBorrow = false }()
+				params := url.Values{"query": {benchExpr}, "start": {"60"}, "end": {strconv.Itoa(steps - 1)},
+					"step": {strconv.Itoa(int(step.Seconds()))}, "nocache": {"1"}}
+				defer reportCPU(b)()
+				for b.Loop() {
+					req := httptest.NewRequest("GET", "/api/v1/query_range?"+params.Encode(), nil)
+					req.RemoteAddr = "127.0.0.1:40000"
+					req.Header.Set("Accept-Encoding", "gzip")
+					w := &discardWriter{header: http.Header{}}
+					served.ServeHTTP(w, req)
+					if w.code != http.StatusOK {
+						b.Fatal(w.code)
+					}
+					b.SetBytes(w.n)
+				}
+			})
+		}
+	}
+}
+
+// bareEngine runs benchExpr on a's engine alone over q, on one goroutine
+// (NewRangeQuery, Exec, Close: no API, no encoding).
+func bareEngine(b *testing.B, a *API, q promstorage.Queryable, start, end time.Time, step time.Duration) {
+	defer reportCPU(b)()
+	for b.Loop() {
+		qry, err := a.engine.NewRangeQuery(context.Background(), q, nil, benchExpr, start, end, step)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res := qry.Exec(context.Background()); res.Err != nil {
+			b.Fatal(res.Err)
+		}
+		qry.Close()
+	}
+}
+
+// rawTierQueryable is the tiers' Queryable over st with gmc's default tiers
+// (none caught up: every read is raw, as for the hour's 1 s data).
+func rawTierQueryable(b *testing.B, st *storage.TSDB, now func() time.Time) *tier.Queryable {
+	var cfg tier.Config
+	cfg.Normalise()
+	set, err := tier.Open(tier.Options{Config: cfg, Dir: b.TempDir(), Raw: st, RawRetention: 15 * 24 * time.Hour,
+		Now: now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { set.Close() })
+	return set.Queryable(DefaultLookbackDelta.Milliseconds())
+}
