@@ -207,6 +207,26 @@ func New(opts Options) (*Forwarder, error) {
 	return f, nil
 }
 
+// Prepare returns what puts c in force while gmc runs, as Prometheus's
+// reload applies remote_write: a queue whose entry did not change keeps
+// sending, a changed one is restarted and, like a new one, sends what is
+// written from then on, a removed one stops (waiting up to FlushDeadline
+// for what it holds). The watermark then belongs to the new receivers: a
+// restart replays its gap to them. A replay in progress finishes with the
+// receivers it began with. c must have passed Validate and not be empty.
+func (f *Forwarder) Prepare(c Config) (apply func() error, err error) {
+	if len(c) == 0 {
+		return nil, errors.New("forward: no remote_write configured")
+	}
+	return func() error {
+		if err := f.remote.ApplyConfig(&promconfig.Config{RemoteWriteConfigs: c}); err != nil {
+			return fmt.Errorf("apply remote_write: %w", err)
+		}
+		f.state.setReceivers(c)
+		return nil
+	}, nil
+}
+
 // Notify implements wlog.WriteNotified.
 func (f *Forwarder) Notify() { f.remote.Notify() }
 

@@ -71,6 +71,15 @@ func openWatermark(dir string, c Config) (*watermark, error) {
 	return w, nil
 }
 
+// setReceivers makes the watermark c's: the next flush writes it for them.
+func (w *watermark) setReceivers(c Config) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if k := receiversKey(c); k != w.key {
+		w.key, w.dirty = k, true
+	}
+}
+
 // load returns the value read at open, if any.
 func (w *watermark) load() (int64, bool) {
 	w.mu.Lock()

@@ -64,8 +64,9 @@ var split = map[string]bool{"server": true, "alerting": true, "auth": true}
 // files and thresholds, those that set no interval with the evaluation
 // interval (rules.Manager.UpdateRules), the notification
 // routes and receivers are replaced (notify.Dispatcher.Prepare:
-// Alertmanager's reload), the scrape jobs are put in force as
-// Prometheus's reload does (ingest.Scraper.Prepare), the SLAs' rule groups are swapped
+// Alertmanager's reload), the scrape jobs and, when gmc started with
+// some, the remote_write queues are put in force as Prometheus's reload
+// does (ingest.Scraper.Prepare, forward.Forwarder.Prepare), the SLAs' rule groups are swapped
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
 // untouched unless the evaluation interval changed, a changed one's alerts keep their state, a removed one's are
 // resolved and its series marked stale), /sla serves the new SLAs, an
@@ -90,6 +91,18 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	applyAuth, err := s.guard.Prepare(cfg.Auth)
 	if err != nil {
 		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
+	}
+	// remote_write's queues are reloaded as Prometheus's are, when gmc
+	// started with some: without, the TSDB was opened with no queue to
+	// notify, and with none left the forwarder would hold a watermark
+	// for no receiver.
+	applyForward := func() error { return nil }
+	var also []string
+	if s.forward != nil && len(cfg.RemoteWrite) > 0 {
+		if applyForward, err = s.forward.Prepare(cfg.RemoteWrite); err != nil {
+			return ReloadResult{}, fmt.Errorf("reload config: remote_write: %w", err)
+		}
+		also = append(also, "remote_write")
 	}
 	// So are the scrape jobs.
 	applyScrape, err := s.scraper.Prepare(cfg.ScrapeConfigs)
@@ -129,7 +142,10 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		// As Prometheus's reload: the jobs that did apply scrape on.
 		s.logger.Error("scrape_configs reloaded with an error", "err", err)
 	}
-	res := s.setConfig(cfg)
+	if err := applyForward(); err != nil {
+		s.logger.Error("remote_write reloaded with an error", "err", err)
+	}
+	res := s.setConfig(cfg, also...)
 	s.logger.Info("configuration reloaded", "applied", res.Applied,
 		"rule_groups_kept", len(rch.Kept), "rule_groups_replaced", rch.Replaced, "rule_groups_added", rch.Added,
 		"rule_groups_removed", rch.Removed, "slas", len(cfg.SLAs),
@@ -143,10 +159,11 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 }
 
 // setConfig records what of cfg is now in force: its reloadable
-// settings. It returns the reloadable settings that changed and the
-// others that differ from those in force (applied at the next start).
+// settings and those named in also (reloadable this time). It returns the
+// reloadable settings that changed and the others that differ from those
+// in force (applied at the next start).
 // reloadMu is held.
-func (s *Server) setConfig(cfg config.Config) ReloadResult {
+func (s *Server) setConfig(cfg config.Config, also ...string) ReloadResult {
 	cur := *s.cfg.Load()
 	res := ReloadResult{Config: true}
 	next := cur
@@ -172,7 +189,7 @@ func (s *Server) setConfig(cfg config.Config) ReloadResult {
 			if reflect.DeepEqual(a.Interface(), b.Interface()) {
 				continue
 			}
-			if !reloadable[path] {
+			if !reloadable[path] && !slices.Contains(also, path) {
 				res.Restart = append(res.Restart, path)
 				continue
 			}
