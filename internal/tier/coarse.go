@@ -24,13 +24,21 @@ import (
 // time): every window holds exactly the same samples grouped, so the
 // answer is the same, from a tenth of the samples.
 //
-// Not rate and increase: they extrapolate from the first and last sample
-// of a window by up to half the samples' average interval, and a counter
-// that stops or starts inside a window was extrapolated over half a
-// K-bucket (7 % over an hour for one that ran 20 minutes, K = 5m, with
-// edges as the 1h tier's; 2.5 % over the 1m tier's buckets, as before).
-// Coarser counters would need each bucket's last sample time, which the
-// tiers do not keep.
+// rate and increase are different: they extrapolate from the first and
+// last sample of a window by how far those are from its edges, or, when a
+// sample is missing near an edge (the counter starts or stops inside the
+// window), by half the samples' average interval, and they add the value
+// before every drop. A K-bucket merged into one sample moved the first
+// sample and changed the average interval (a counter starting inside a
+// window was 7 % off the tier's own answer). So a counter's K-bucket is
+// not merged but thinned to its first and last samples, at their own
+// times, where that gives the engine the same answer (see coarsenCounter):
+// a window then starts and ends with the same samples and holds the same
+// drops, and its answer reads the average interval only where a sample is
+// missing near an edge, where the K-buckets of that window are kept whole.
+// Exact: the same float operations on the same values. Not over fewer
+// than minRateBuckets of the tier's buckets, which read the edges
+// (withEdges) instead.
 //
 // The grid is known only where the query's steps are: PrepareQuery marks
 // each selector of a range query outside subqueries and @ with GridLabel,
@@ -48,6 +56,8 @@ var combineBy = map[string]string{
 	"min_over_time":  "min",
 	"sum_over_time":  "sum",
 	"last_over_time": "last",
+	"rate":           "counter",
+	"increase":       "counter",
 }
 
 // takeGrid removes the GridLabel marker from ms and returns its time.
@@ -91,11 +101,16 @@ func gcd(a, b int64) int64 {
 }
 
 // coarseSet merges its series' buckets into buckets of k (see above),
-// dropping those that end after end (no step reads them).
+// dropping those that end after end (no step reads them). For counters
+// (mode "counter"), first is the first step's time and rng the selector's
+// range: the windows are (T-rng, T] for T from first to end on the grid.
 type coarseSet struct {
 	storage.SeriesSet
-	k, end int64
-	mode   string
+	k, end     int64
+	mode       string
+	first, rng int64
+	buf        sampleList // counters: a series' samples, reused
+	kb         []kBucket
 }
 
 func (c *coarseSet) At() storage.Series { return coarseSeries{Series: c.SeriesSet.At(), c: c} }
@@ -108,7 +123,11 @@ type coarseSeries struct {
 // Iterator reads the series' coarse buckets into memory, one series at a
 // time (the engine reads a selector's series one after the other).
 func (s coarseSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	samples, err := s.c.coarsen(s.Series.Iterator(nil))
+	coarsen := s.c.coarsen
+	if s.c.mode == "counter" {
+		coarsen = s.c.coarsenCounter
+	}
+	samples, err := coarsen(s.Series.Iterator(nil))
 	if err != nil {
 		return errIterator{Iterator: chunkenc.NewNopIterator(), err: err}
 	}
@@ -199,4 +218,115 @@ func (c *coarseSet) coarsen(it chunkenc.Iterator) (sampleList, error) {
 	}
 	flush()
 	return out, it.Err()
+}
+
+// kBucket is a counter's K-bucket in coarsenCounter: its samples are
+// buf[lo:hi].
+type kBucket struct {
+	end    int64
+	lo, hi int
+	// plain: floats only, none NaN (no staleness marker), none below the
+	// one before it (no drop inside).
+	plain bool
+	// whole: kept whole, for the window that reads the average interval.
+	whole bool
+}
+
+// coarsenCounter reads it's samples thinned, for rate and increase, to the
+// first and last of each K-bucket where that gives the engine's
+// extrapolatedRate the same answer in every window (T-rng, T] with T from
+// c.first to c.end on the grid of c.k:
+//   - each window starts and ends with the same samples: its first
+//     K-bucket's first and its last K-bucket's last;
+//   - it holds the same drops, each counted once from the value before it
+//     (a K-bucket with a drop inside, or any histogram, NaN or staleness
+//     marker, is kept whole; one between K-buckets lies between the last
+//     and the first kept);
+//   - the number of samples, which only the average interval reads, is
+//     used only where a sample is missing near an edge (the edge is farther
+//     than 1.1 average intervals): there the thinned average is longer and
+//     the answer changes, so such a window's K-buckets are kept whole (it
+//     is tested here as the engine tests it). Elsewhere the thinned window
+//     passes the same test (a longer average only widens the margin) and
+//     the answer reads the same first and last samples, the same drops.
+//
+// A steady counter on the 1m tier at a 10-minute step keeps 2 samples of
+// each 10: the engine walks a fifth of them.
+func (c *coarseSet) coarsenCounter(it chunkenc.Iterator) (sampleList, error) {
+	all := c.buf[:0]
+	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+		var s sample
+		switch vt {
+		case chunkenc.ValFloat:
+			s.t, s.f = it.At()
+		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+			s.t, s.fh = it.AtFloatHistogram(nil)
+		default:
+			continue
+		}
+		if s.t > c.end {
+			break
+		}
+		all = append(all, s)
+	}
+	c.buf = all
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	// The K-buckets.
+	kb := c.kb[:0]
+	for i, s := range all {
+		e := bucketEnd(s.t, c.k)
+		if len(kb) == 0 || kb[len(kb)-1].end != e {
+			kb = append(kb, kBucket{end: e, lo: i, hi: i, plain: true})
+		}
+		b := &kb[len(kb)-1]
+		if s.fh != nil || math.IsNaN(s.f) || b.hi > b.lo && s.f < all[b.hi-1].f {
+			b.plain = false
+		}
+		b.hi = i + 1
+	}
+	c.kb = kb
+	// The windows, as extrapolatedRate reads them.
+	a, z, notPlain := 0, 0, 0 // kb[a:z] in the window; notPlain of them not plain
+	for T := c.first; T <= c.end; T += c.k {
+		for z < len(kb) && kb[z].end <= T {
+			if !kb[z].plain {
+				notPlain++
+			}
+			z++
+		}
+		for a < z && kb[a].end <= T-c.rng {
+			if !kb[a].plain {
+				notPlain--
+			}
+			a++
+		}
+		if a == z {
+			continue
+		}
+		whole := notPlain > 0
+		if n := kb[z-1].hi - kb[a].lo; !whole && n > 1 {
+			firstT, lastT := all[kb[a].lo].t, all[kb[z-1].hi-1].t
+			durationToStart := float64(firstT-(T-c.rng)) / 1000
+			durationToEnd := float64(T-lastT) / 1000
+			averageDurationBetweenSamples := float64(lastT-firstT) / 1000 / float64(n-1)
+			threshold := averageDurationBetweenSamples * 1.1
+			whole = durationToStart >= threshold || durationToEnd >= threshold
+		}
+		if whole {
+			for i := a; i < z; i++ {
+				kb[i].whole = true
+			}
+		}
+	}
+	var out sampleList
+	for _, b := range kb {
+		if b.whole || !b.plain || b.hi-b.lo <= 2 {
+			out = append(out, all[b.lo:b.hi]...)
+			continue
+		}
+		out = append(out, all[b.lo], all[b.hi-1])
+	}
+	return out, nil
 }

@@ -255,16 +255,16 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	if t == nil {
 		return q.selectRaw(ctx, sortSeries, hints, named, ms)
 	}
-	width, mode := t.res, ""
-	if onGrid && force == "" {
-		width, mode = coarseWidth(hints, t.res, first, agg)
-	}
 	// A forced tier's rate over a few buckets gets the edges too (unless an
 	// __agg__ matcher names what is read): `rate(x{__tier__="1m"}[1m])` in
 	// a subquery at a 1m step (whose steps are whole minutes) is each
 	// minute's exact increase, where without them each window held one
 	// sample and no rate (the dashboard's worst 1-minute quantiles).
-	edges := agg == AggCounter && named == "" && hints != nil && hints.Range < minRateBuckets*width
+	edges := agg == AggCounter && named == "" && hints != nil && hints.Range < minRateBuckets*t.res
+	width, mode := t.res, ""
+	if onGrid && force == "" && !edges {
+		width, mode = coarseWidth(hints, t.res, first, agg)
+	}
 	if named != "" {
 		agg = named
 	}
@@ -317,7 +317,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		set = storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
 	}
 	if width > t.res {
-		set = &coarseSet{SeriesSet: set, k: width, end: end, mode: mode}
+		set = &coarseSet{SeriesSet: set, k: width, end: end, mode: mode, first: first, rng: hints.Range}
 	}
 	if edges {
 		return withEdges(set, width)
