@@ -574,8 +574,11 @@ export class HeatmapChart extends Lazy {
     // The colour scale and the readout of the cell under the cursor.
     this.scaleMax = h('span', {class: 'hm-max'}, '');
     this.readout = h('span', {class: 'hm-readout', 'data-readout': ''}, 'hover a cell for its bucket and share');
+    // What the faded columns are (update's ended), when there are some.
+    this.endedNote = h('span', {class: 'hm-ended', hidden: true}, '');
     this.legend = h('div', {class: 'hm-legend'},
-      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.readout);
+      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.endedNote, this.readout);
+    this.ended = new Set();
     add(parent, this.el, this.legend);
     this.cols = [];
     this.ro = new ResizeObserver((es) => {
@@ -585,8 +588,20 @@ export class HeatmapChart extends Lazy {
     this.ro.observe(this.el);
   }
 
-  update(xs, step, cols) {
+  /**
+   * update draws cols (cols[i] = [[lo, hi, rate]...] at xs[i]); ended
+   * (optional) is {cols: a Set of indices, note}: the columns whose
+   * window reaches past the source's last sample (its service stopped):
+   * drawn faded (their events are the ones from before the stop, spread
+   * over a window of silence too: at full colour a stopped service's
+   * heatmap looked live), note said under the chart.
+   */
+  update(xs, step, cols, ended = null) {
     this.end = xs.at(-1) ?? null;
+    const endedCols = ended && ended.cols.size ? ended.cols : new Set();
+    this.el.dataset.ended = String(endedCols.size);
+    this.endedNote.hidden = !endedCols.size;
+    setText(this.endedNote, endedCols.size ? `faded: ${endedCols.size} column${endedCols.size === 1 ? '' : 's'} ${ended.note}` : '');
     let lo = Infinity;
     let hi = 0;
     let cells = 0;
@@ -610,6 +625,7 @@ export class HeatmapChart extends Lazy {
     // readout) go with the data they were drawn with (set).
     const apply = () => {
       this.cols = cols;
+      this.ended = endedCols;
       this.step = step;
       this.max = max;
       this.yr = yr;
@@ -656,6 +672,7 @@ export class HeatmapChart extends Lazy {
       // nearer its left one than a step).
       const x0 = Math.round(u.valToPos(i > 0 ? (xs[i - 1] + xs[i]) / 2 : xs[i] - this.step / 2, 'x', true));
       const x1 = Math.round(u.valToPos(i < xs.length - 1 ? (xs[i] + xs[i + 1]) / 2 : xs[i] + this.step / 2, 'x', true));
+      ctx.globalAlpha = this.ended.has(i) ? ENDED_ALPHA : 1;
       for (const [lo, hi, v] of col) {
         if (v <= 0) continue;
         const y0 = Math.round(u.valToPos(hi, 'y', true));
@@ -684,12 +701,16 @@ export class HeatmapChart extends Lazy {
     const c = col.find(([lo, hi]) => y > lo && y <= hi);
     const at = new Date(u.data[0][i] * 1000).toLocaleTimeString([], {hour12: false});
     if (!c || !tot) { this.readout.textContent = `${at} · no events at ${units.us.fmt(y)}`; return; }
-    const text = `${at} · ${units.us.fmt(c[0])} – ${units.us.fmt(c[1])} · ${units.pct.fmt((100 * c[2]) / tot)} of events · ${units.rate.fmt(c[2])}`;
+    const text = `${at} · ${units.us.fmt(c[0])} – ${units.us.fmt(c[1])} · ${units.pct.fmt((100 * c[2]) / tot)} of events · ${units.rate.fmt(c[2])}` +
+      (this.ended.has(i) ? ' · its window reaches past the last sample' : '');
     this.readout.textContent = text;
     this.el.dataset.readout = text;
   }
 
 }
+
+/** ENDED_ALPHA is the opacity of a heatmap column whose window reaches past its source's last sample. */
+const ENDED_ALPHA = 0.3;
 
 /**
  * logSplits are 1-2-5 steps of each decade within the scale, thinned to

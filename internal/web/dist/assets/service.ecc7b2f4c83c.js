@@ -4,6 +4,7 @@ import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scala
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
+import {hostLast, hostPerMin, hostsStopped} from './host.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
 const HOSTS_EVERY = 30e3;
@@ -134,8 +135,15 @@ export function mount(main, ctx) {
         const hosts = (byHost ? hostL : inst).slice().sort();
         const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
         const hostBy = byHost ? 'host' : 'instance';
-        const qh = Q.service(name, w.rw, `${hostBy}=~${JSON.stringify(re)}`, hostBy);
-        return Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)).then((r) => ({byHost, hosts, hostBy, r}));
+        const hsel = `${hostBy}=~${JSON.stringify(re)}`;
+        const qh = Q.service(name, w.rw, hsel, hostBy);
+        // A window ending now: each host's newest sample and sampling
+        // rate, to tell the hosts whose agent is not up (hostsStopped).
+        const nowEnd = w.gend != null || w.grid;
+        return Promise.all([Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)),
+          nowEnd && hosts.length ? query(hostLast(hostBy, hsel, w.rw), null, signal) : [],
+          nowEnd && hosts.length ? query(hostPerMin(hostBy, hsel), null, signal) : []])
+          .then(([r, last, perMin]) => ({byHost, hosts, hostBy, r, last, perMin}));
       };
       const hostsP = hostLook.v ? hostQueries(hostLook.v) : hostLook.p.then(hostQueries);
       const procJobsP = hostLook.jobs || hostLook.jobsP;
@@ -150,7 +158,10 @@ export function mount(main, ctx) {
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, ...(pk ? [q.p99Peak, q.rp99Peak].map((f) => (lb) => f(lb, peakWindow(w, lb))) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints].map(now)), heat(), hostsP, edgesP, procJobsP]);
       const {byHost, hosts, hostBy} = hostR;
-      const [hcpu, hmem, hdisk, rx, tx] = hostR.r;
+      // A host whose agent is not up now: its points after its newest
+      // sample are over windows reaching past it (api.markStopped).
+      const hostGone = hostsStopped(hostR.last, hostR.perMin, hostBy, status.watching);
+      const [hcpu, hmem, hdisk, rx, tx] = hostR.r.map((m) => (hostGone.size ? markStopped(m, (metric) => hostGone.get(metric[hostBy] ?? '')) : m));
       if (newEdges) {
         edges = newEdges;
         edgesAt = Date.now();
@@ -207,7 +218,8 @@ export function mount(main, ctx) {
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
 
       const hxs = align([], hw).xs;
-      P.heat.chart.update(hxs, hw.step, hm.native ? nativeColumns(hm.r[0], hw) : classicColumns(hm.r, hw));
+      const hcols = hm.native ? nativeColumns(hm.r[0], hw) : classicColumns(hm.r, hw);
+      P.heat.chart.update(hxs, hw.step, hcols, endedColumns(hxs, hcols, hw, parseFloat(hrw), lastAt));
       show(P.heat, hm.r.length > 0);
 
       const tpsS = lines(tps, w, ['result', 'instance']);
@@ -276,6 +288,31 @@ export function mount(main, ctx) {
     },
     destroy() { Object.values(P).forEach((p) => p.chart.destroy()); },
   };
+}
+
+/**
+ * endedColumns are the heatmap columns (cols at xs, on the grid of hw)
+ * whose window (rw, s) reaches past their source's last sample: after
+ * lastAt (s: the service's newest sample when it is not up now, else
+ * null), and, after the fact, those within a window of the end of a run
+ * of columns that a later column of the grid no longer continues (as
+ * api.markPartial does for lines). Returns {cols: a Set of indices, note}
+ * for HeatmapChart.update.
+ */
+export function endedColumns(xs, cols, hw, rw, lastAt) {
+  const out = new Set();
+  const glast = hw.gend != null ? hw.gend : hw.end;
+  for (let i = 0; i < cols.length; i++) {
+    if (!cols[i]) continue;
+    let j = i;
+    while (j + 1 < cols.length && cols[j + 1]) j++;
+    if (xs[j] + hw.step <= glast + 1e-3) for (let k = i; k <= j; k++) if (xs[k] > xs[j] - rw + 1e-6) out.add(k);
+    if (lastAt != null) for (let k = i; k <= j; k++) if (xs[k] > lastAt + 1e-3) out.add(k);
+    i = j;
+  }
+  const note = lastAt != null ? `after the last sample at ${clock(lastAt * 1000)}: their ${dur(rw)} windows reach past it (the service stopped)`
+    : `at the end of the data: their ${dur(rw)} windows reach past its last sample`;
+  return {cols: out, note};
 }
 
 /**

@@ -6,7 +6,7 @@
 // softirqs, file handles, sockets, the busiest IRQ lines (where the agent
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
-import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial} from './api.js';
+import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped} from './api.js';
 import {LineChart, card, panel} from './chart.js';
 import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, holdText} from './util.js';
 import * as Q from './queries.js';
@@ -72,15 +72,25 @@ export function mount(main, ctx) {
       }
       const q = Q.host(name, w.rw);
       const k = kernel(name, w.rw);
+      const hs = `host=${JSON.stringify(name)}`;
       const run = (e) => queryRange(e, w, signal);
       const now = (e) => query(e, null, signal);
-      const [[cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr],
-        [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow],
-        [psi, intr, softirqs, fdUsed, socks, irqLines]] = await Promise.all([
+      // A window ending now: the host's newest sample and its sampling
+      // rate, in the same batch, to tell whether its agent is up.
+      const nowEnd = w.gend != null || w.grid;
+      const [rangeR, [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow], kernelR, lastR, perMinR] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
         Promise.all([q.cores, q.memTotal, q.fsFree, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
-        Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets, k.irqLines].map(run))]);
+        Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets, k.irqLines].map(run)),
+        nowEnd ? now(hostLast('host', hs, w.rw)) : [], nowEnd ? now(hostPerMin('host', hs)) : []]);
+      // The host's agent not up now: every chart's points after its newest
+      // sample are over windows reaching past it (dashed, out of min and
+      // max; api.markStopped), as a stopped service's.
+      const lastAt = hostsStopped(lastR, perMinR, 'host').get(name) ?? null;
+      const past = (m) => (lastAt == null ? m : markStopped(m, () => lastAt));
+      const [cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr] = rangeR.map(past);
+      const [psi, intr, softirqs, fdUsed, socks, irqLines] = kernelR.map(past);
       const xs = align([], w).xs;
       // Every rate panel says its windows in its legend: the points' and
       // the newest one's (now, over 1m at most).
@@ -280,6 +290,36 @@ export const MODE_COLORS = {
  * down threshold (watching, from /system/status: since its restart or its
  * ingest stall's end; nowMs on gmc's clock): the silence may be gmc's.
  */
+/**
+ * hostLast is each host's (by label by: host or instance) newest agent
+ * sample (Unix s) among sel's series: the newest within the lookback, else
+ * the newest within r (a rate window: a host stopped longer ago than that
+ * has runs markPartial sees ended). hostPerMin: its samples per minute.
+ */
+export const hostLast = (by, sel, r) => `max by (${by}) (timestamp(node_cpu_seconds_total{mode="idle", ${sel}}))` +
+  ` or max by (${by}) (max_over_time(timestamp(node_cpu_seconds_total{mode="idle", ${sel}})[${r}:1m]))`;
+export const hostPerMin = (by, sel) => `max by (${by}) (count_over_time(node_load1{${sel}}[1m]))`;
+
+/**
+ * hostsStopped maps the hosts whose agent is not up now (hostState: by
+ * the age of their newest sample, lastR, against their sampling interval,
+ * perMinR; watching, /system/status's, when known) to their newest
+ * sample's time (s): their charts' points after it are over windows
+ * reaching past it (api.markStopped), as a stopped service's.
+ */
+export function hostsStopped(lastR, perMinR, by, watching = null) {
+  const per = instantBy(perMinR, by);
+  const m = new Map();
+  for (const s of lastR) {
+    const at = Number(s.value && s.value[0]);
+    const last = parseFloat(s.value && s.value[1]);
+    if (!isFinite(at) || !isFinite(last)) continue;
+    const x = s.metric[by] ?? '';
+    if (hostState(at - last, per.get(x), watching, at * 1000).state !== 'up') m.set(x, last);
+  }
+  return m;
+}
+
 export function hostState(age, perMin, watching, nowMs) {
   const every = perMin > 0 ? 60 / perMin : 1;
   const staleAfter = Math.max(5, 3 * every);
