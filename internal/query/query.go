@@ -204,6 +204,9 @@ type API struct {
 	// noBorrow: heavy range queries take no slots of the small lane as
 	// shard workers (shardWorkers; benchmarks compare).
 	noBorrow bool
+	// noSplit: range queries are not split by time (shard.go; benchmarks
+	// compare).
+	noSplit bool
 	// heavyNice: heavy API queries are evaluated and encoded on an OS
 	// thread of this nice value (Options.HeavyNice; 0: on the request's).
 	heavyNice int

@@ -30,7 +30,9 @@ import (
 //     runs gmc), over the tiers' Queryable, with the default lanes, the
 //     heavy lane's nice, the step cache and nocache=1, from the loopback;
 //   - served-noborrow: the same with a heavy query taking no spare slot of
-//     the small lane (as before: on 2 cores one goroutine).
+//     the small lane (as before: on 2 cores one goroutine);
+//   - served-sum(-nosplit): `sum(rate(trading_orders_total[1m]))` at 1 s
+//     (no grouping: split by time, not by series), and not split.
 func BenchmarkRawHourPath(b *testing.B) {
 	n, steps := benchSeries(), 3600
 	st := openHour(b, n, steps)
@@ -60,6 +62,30 @@ func BenchmarkRawHourPath(b *testing.B) {
 		}
 	}
 	start, end := time.Unix(60, 0), time.Unix(int64(steps-1), 0)
+	// A query split by time (not by series: no grouping), and not.
+	for _, noSplit := range []bool{false, true} {
+		name := "served-sum/step=1s"
+		if noSplit {
+			name = "served-sum-nosplit/step=1s"
+		}
+		b.Run(name, func(b *testing.B) {
+			a.noSplit = noSplit
+			defer func() { a.noSplit = false }()
+			params := url.Values{"query": {`sum(rate(trading_orders_total[1m]))`}, "start": {"60"},
+				"end": {strconv.Itoa(steps - 1)}, "step": {"1"}, "nocache": {"1"}}
+			defer reportCPU(b)()
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/api/v1/query_range?"+params.Encode(), nil)
+				req.RemoteAddr = "127.0.0.1:40000"
+				req.Header.Set("Accept-Encoding", "gzip")
+				w := &discardWriter{header: http.Header{}}
+				served.ServeHTTP(w, req)
+				if w.code != http.StatusOK {
+					b.Fatal(w.code)
+				}
+			}
+		})
+	}
 	for _, step := range []time.Duration{time.Second, 15 * time.Second} {
 		b.Run("engine/step="+step.String(), func(b *testing.B) {
 			bareEngine(b, a, st, start, end, step)

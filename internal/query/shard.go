@@ -201,13 +201,18 @@ func (e buildError) Unwrap() error { return e.err }
 func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, release func(), _ error) {
 	n, workers := 1, 1
 	var plan shardPlan
-	if a.workers > 1 && step < maxShardStep && int64(end.Sub(start)/step) >= minShardSteps {
-		if p, ok := planShards(a.parser, expr); ok {
+	split := false // by time (splitTime), not by series
+	if steps := int64(end.Sub(start)/step) + 1; a.workers > 1 && step < maxShardStep && steps > minShardSteps {
+		p, byShard := planShards(a.parser, expr)
+		if byShard || a.splittable(expr, start, end, step) {
 			var release func()
 			workers, release = a.shardWorkers(ctx)
 			defer release()
-			if workers > 1 {
+			switch {
+			case workers > 1 && byShard:
 				plan, n = p, workers*shardsPerWorker
+			case workers > 1:
+				split, n = true, workers
 			}
 		}
 	}
@@ -227,10 +232,14 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 	}()
 	for i := range queries {
 		var q storage.Queryable = a.yielding()
-		if n > 1 {
+		from, to := start, end
+		switch {
+		case split:
+			from, to = splitTime(start, end, step, i, n)
+		case n > 1:
 			q = shardQueryable{q: q, plan: plan, i: uint64(i), n: uint64(n)}
 		}
-		qry, err := a.engine.NewRangeQuery(ctx, q, opts, expr, start, end, step)
+		qry, err := a.engine.NewRangeQuery(ctx, q, opts, expr, from, to, step)
 		if err != nil {
 			return nil, nil, nil, buildError{err}
 		}
@@ -292,6 +301,10 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 			errs = append(errs, err)
 			continue
 		}
+		if split {
+			out = merge(out, m) // consecutive steps: joined by series, sorted
+			continue
+		}
 		out = append(out, m...)
 	}
 	if len(errs) > 0 {
@@ -300,6 +313,48 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 	sort.Sort(out)
 	answered = true
 	return out, annos, closeAll, nil
+}
+
+// Time splitting. A range query that cannot be split by series (its
+// series come from several input series: `sum(rate(x[1m]))`,
+// histogram_quantile over a sum by le, topk, binary operations between
+// selectors) is split by time instead: its steps into as many consecutive
+// runs as it has workers, each evaluated as a range query of its own over
+// the same step grid, and their answers joined by series. A point at step T
+// of a range query depends only on T and the samples before it (the premise
+// of the step cache too, and the same queries are excluded: an @ modifier or
+// range() makes a step depend on the query's start or end; a subquery's
+// steps are aligned to multiples of its step, not to the query's start), so
+// the joined answer is the whole query's, bit for bit
+// (TestTimeSplitEqualsEngine). Each run reads again what its first step
+// looks back over (the widest range or lookback, subqueries included): a
+// query is split only when that is at most half a run. As with shards, the
+// engine's limits apply to each run, and of two errors in different runs
+// the first to happen is returned.
+
+// splittable says whether expr over start..end at step may be split by time
+// (see above) into a.workers runs.
+func (a *API) splittable(expr string, start, end time.Time, step time.Duration) bool {
+	if a.noSplit || !cacheable(a.parser, expr) {
+		return false
+	}
+	e, err := a.parser.ParseExpr(expr)
+	if err != nil {
+		return false
+	}
+	stmt := &parser.EvalStmt{Expr: e, Start: start, End: end, Interval: step, LookbackDelta: a.lookback}
+	mint, _ := promql.FindMinMaxTime(stmt)
+	back := start.UnixMilli() - mint
+	run := end.Sub(start).Milliseconds() / int64(a.workers)
+	return back >= 0 && 2*back <= run
+}
+
+// splitTime is the span of run i of n of the steps start..end: consecutive
+// runs of (nearly) as many steps each, on the query's step grid.
+func splitTime(start, end time.Time, step time.Duration, i, n int) (time.Time, time.Time) {
+	steps := int(end.Sub(start)/step) + 1
+	first, last := i*steps/n, (i+1)*steps/n-1
+	return start.Add(time.Duration(first) * step), start.Add(time.Duration(last) * step)
 }
 
 // shardWorkers is how many goroutines a shardable range query may use, and

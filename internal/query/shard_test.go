@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+
+	"github.com/gmc-dev/gmc/internal/storage"
 )
 
 func TestPlanShards(t *testing.T) {
@@ -64,35 +66,7 @@ func TestShardedEqualsEngine(t *testing.T) {
 	seed := rng.Uint64()
 	rng = rand.New(rand.NewPCG(17, seed))
 	t.Logf("data seed %d", seed)
-	var ss []sample
-	services := []string{"a", "b", "c", "d", "e", "f", "g"}
-	for i := range 60 {
-		name := []string{"req_total", "lat", "other_total"}[i%3]
-		l := labels.FromStrings("__name__", name, "service", services[rng.IntN(len(services))],
-			"job", fmt.Sprintf("j%d", rng.IntN(3)), "i", fmt.Sprint(i/3))
-		if rng.IntN(10) == 0 {
-			l = labels.FromStrings("__name__", name, "i", fmt.Sprint(i/3)) // no service label
-		}
-		v := 0.0
-		for ts := int64(0); ts < 3600_000; ts += int64(5_000 + rng.IntN(20_000)) {
-			if rng.IntN(40) == 0 {
-				ts += 600_000 // a gap longer than the lookback
-			}
-			switch {
-			case name == "lat":
-				v = rng.NormFloat64() * 100
-				if rng.IntN(200) == 0 {
-					v = math.NaN()
-				}
-			case rng.IntN(150) == 0:
-				v = 0 // a reset
-			default:
-				v += rng.Float64() * 10
-			}
-			ss = append(ss, sample{lset: l, t: ts, v: v})
-		}
-	}
-	st := openStore(t, ss)
+	st := shardFixture(t, rng)
 	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -190,4 +164,126 @@ func matrixDiff(got, want promql.Matrix, tol float64) string {
 		}
 	}
 	return ""
+}
+
+// shardFixture is an hour of 60 series of req_total, lat and other_total
+// (counters with resets, gauges with NaNs), at irregular intervals with
+// gaps past the lookback, some series without a service label.
+func shardFixture(t *testing.T, rng *rand.Rand) *storage.TSDB {
+	var ss []sample
+	services := []string{"a", "b", "c", "d", "e", "f", "g"}
+	for i := range 60 {
+		name := []string{"req_total", "lat", "other_total"}[i%3]
+		l := labels.FromStrings("__name__", name, "service", services[rng.IntN(len(services))],
+			"job", fmt.Sprintf("j%d", rng.IntN(3)), "i", fmt.Sprint(i/3))
+		if rng.IntN(10) == 0 {
+			l = labels.FromStrings("__name__", name, "i", fmt.Sprint(i/3)) // no service label
+		}
+		v := 0.0
+		for ts := int64(0); ts < 3600_000; ts += int64(5_000 + rng.IntN(20_000)) {
+			if rng.IntN(40) == 0 {
+				ts += 600_000 // a gap longer than the lookback
+			}
+			switch {
+			case name == "lat":
+				v = rng.NormFloat64() * 100
+				if rng.IntN(200) == 0 {
+					v = math.NaN()
+				}
+			case rng.IntN(150) == 0:
+				v = 0 // a reset
+			default:
+				v += rng.Float64() * 10
+			}
+			ss = append(ss, sample{lset: l, t: ts, v: v})
+		}
+	}
+	return openStore(t, ss)
+}
+
+// TestTimeSplitEqualsEngine: range queries that cannot be split by series
+// (aggregations without by, topk, quantile, binary operations between
+// selectors, subqueries, functions of several arguments, absent, time) are
+// split by time on 2 workers where what their first step looks back over is
+// at most half a run, and answer as the engine does over the whole range:
+// the same series in the same order, every point's time and the bits of its
+// value, and the same annotations.
+func TestTimeSplitEqualsEngine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(18, uint64(time.Now().UnixNano())))
+	seed := rng.Uint64()
+	rng = rand.New(rand.NewPCG(18, seed))
+	t.Logf("data seed %d", seed)
+	st := &countingQueryable{Queryable: shardFixture(t, rng)}
+	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := []string{
+		`sum(rate(req_total[1m]))`, `sum without (i) (rate(req_total[1m]))`, `avg(lat)`, `stddev(lat)`,
+		`count(lat > 50)`, `quantile(0.9, lat)`, `topk(3, rate(req_total[5m]))`, `bottomk(2, lat)`,
+		`count_values("v", changes(req_total[5m]))`, `sum(lat) / count(lat)`,
+		`rate(req_total[1m]) / on(i) rate(other_total[1m])`, `lat > on(i) group_left lat`,
+		`max_over_time(sum(rate(req_total[1m]))[5m:30s])`, `predict_linear(req_total[2m], 60)`,
+		`absent(nonexistent)`, `vector(1)`, `time()`, `scalar(sum(lat))`, `sum(lat offset 1m)`,
+		`label_replace(sum by (service) (lat), "s", "$1", "service", "(.*)")`, `timestamp(lat)`,
+		`sort_desc(sum by (service) (lat))`, `histogram_quantile(0.9, sum by (job) (rate(req_total[1m])))`,
+		`sum(rate(req_total[17m]))`, `sum(lat @ 600)`, `sum(rate(req_total[1m] @ end()))`,
+	}
+	ctx := context.Background()
+	splits := 0
+	for _, expr := range exprs {
+		if _, ok := planShards(a.parser, expr); ok {
+			t.Fatalf("%s: sharded by series", expr)
+		}
+		for range 3 {
+			start := time.UnixMilli(int64(rng.IntN(600_000)))
+			step := []time.Duration{time.Second, 7 * time.Second, 15 * time.Second}[rng.IntN(3)]
+			end := start.Add(step*time.Duration(minShardSteps+rng.IntN(400)) + time.Duration(rng.IntN(1000))*time.Millisecond)
+			split := a.splittable(expr, start, end, step)
+			if split {
+				splits++
+			}
+			st.opened.Store(0)
+			got, gotAnnos, release, err := a.evalRange(ctx, nil, expr, start, end, step)
+			if want := map[bool]int64{true: 2, false: 1}[split]; st.opened.Load() != want {
+				t.Errorf("%s: %d queries run, want %d (split %v)", expr, st.opened.Load(), want, split)
+			}
+			q, qerr := a.engine.NewRangeQuery(ctx, st, nil, expr, start, end, step)
+			if qerr != nil {
+				t.Fatal(qerr)
+			}
+			res := q.Exec(ctx)
+			if (err != nil) != (res.Err != nil) {
+				t.Fatalf("%s: split error %v, engine error %v", expr, err, res.Err)
+			}
+			if err != nil {
+				q.Close()
+				continue
+			}
+			want, _ := res.Matrix()
+			if d := matrixDiff(got, want, 0); d != "" {
+				t.Errorf("%s over %s..%s step %s (split %v): %s", expr, start, end, step, split, d)
+			}
+			gw, gi := gotAnnos.AsStrings(expr, 0, 0)
+			ww, wi := res.Warnings.AsStrings(expr, 0, 0)
+			slices.Sort(gw)
+			slices.Sort(ww)
+			slices.Sort(gi)
+			slices.Sort(wi)
+			if !slices.Equal(gw, ww) || !slices.Equal(gi, wi) {
+				t.Errorf("%s: annotations %v %v, engine %v %v", expr, gw, gi, ww, wi)
+			}
+			q.Close()
+			release()
+		}
+	}
+	t.Logf("%d of %d queries split by time", splits, 3*len(exprs))
+	if splits < len(exprs) {
+		t.Errorf("%d of %d queries split by time, want at least %d", splits, 3*len(exprs), len(exprs))
+	}
+	for _, expr := range []string{`sum(lat @ 600)`, `sum(rate(req_total[1m] @ end()))`, `sum(rate(req_total[17m]))`} {
+		if a.splittable(expr, time.Unix(0, 0), time.Unix(3600, 0), time.Second) {
+			t.Errorf("%s: split by time over an hour", expr)
+		}
+	}
 }
