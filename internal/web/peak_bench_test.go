@@ -103,7 +103,28 @@ func BenchmarkLongRangeLatency(b *testing.B) {
 		}
 		return nil
 	}
-	if err := latencyHistory(context.Background(), write, services, services[0], from, to, now.Add(-3*24*time.Hour).Truncate(time.Minute), every, 100); err != nil {
+	// Each service also counts its orders by result, 0.5 % of them
+	// errors (derived from the histogram's count): the error-rate lines'
+	// mean and worst-window queries.
+	withOrders := func(ctx context.Context, ss ...prompb.TimeSeries) error {
+		for _, x := range ss {
+			if !isSeries(x, "gmc_order_latency_seconds_count") {
+				continue
+			}
+			for _, r := range []struct {
+				result string
+				share  float64
+			}{{"success", 0.995}, {"error", 0.005}} {
+				o := prompb.TimeSeries{Labels: append([]prompb.Label{{Name: "__name__", Value: "gmc_orders_total"}, {Name: "result", Value: r.result}}, x.Labels[1:]...)}
+				for _, p := range x.Samples {
+					o.Samples = append(o.Samples, prompb.Sample{Timestamp: p.Timestamp, Value: math.Round(p.Value * r.share)})
+				}
+				ss = append(ss, o)
+			}
+		}
+		return write(ctx, ss...)
+	}
+	if err := latencyHistory(context.Background(), withOrders, services, services[0], from, to, now.Add(-3*24*time.Hour).Truncate(time.Minute), every, 100); err != nil {
 		b.Fatal(err)
 	}
 	if err := flush(context.Background()); err != nil {
@@ -159,6 +180,17 @@ func BenchmarkLongRangeLatency(b *testing.B) {
 	req := func(by, sel, rw string) string {
 		return fmt.Sprintf(`(histogram_quantile(0.99, sum by (%s) (rate(gmc_request_latency_seconds%s[%s]))) * 1e6 >= 0) or (histogram_quantile(0.99, sum by (%s, le) (rate(gmc_request_latency_seconds_bucket%s[%s]))) * 1e6 >= 0)`, by, sel, rw, by, sel, rw)
 	}
+	errRate := func(by, sel, rw string) string {
+		b1 := ""
+		if by != "" {
+			b1 = "by (" + by + ") "
+		}
+		m, all := `result!="success"`, ""
+		if sel != "" {
+			m, all = sel+", "+m, "{"+sel+"}"
+		}
+		return fmt.Sprintf(`100 * sum %s(rate(gmc_orders_total{%s}[%s])) / (sum %s(rate(gmc_orders_total%s[%s])) > 0)`, b1, m, rw, b1, all, rw)
+	}
 	svc := `{service="svc-00"}`
 	svcTier := `{service="svc-00", __tier__="1m"}`
 	for _, r := range []struct {
@@ -179,6 +211,11 @@ func BenchmarkLongRangeLatency(b *testing.B) {
 				quantile("service", `{__tier__="1m"}`, win), req("service", `{__tier__="1m"}`, win), lb, win, lb), 0},
 			{"service-mean", quantile("", svc, rw), 4},
 			{"service-peak", fmt.Sprintf(`max_over_time((%s)[%s:%s])`, quantile("", svcTier, win), lb, win), 0},
+			// The error rate (queries.js overview.errors, service errors).
+			{"overview-err-mean", errRate("service", "", rw), 4},
+			{"overview-err-peak", fmt.Sprintf(`max_over_time((%s)[%s:%s])`, errRate("service", `__tier__="1m"`, win), lb, win), 0},
+			{"service-err-mean", errRate("", `service="svc-00"`, rw), 4},
+			{"service-err-peak", fmt.Sprintf(`max_over_time((%s)[%s:%s])`, errRate("", `service="svc-00", __tier__="1m"`, win), lb, win), 0},
 		} {
 			b.Run(r.key+"/"+q.name, func(b *testing.B) {
 				gend := time.Now().Unix() / step * step
@@ -192,6 +229,16 @@ func BenchmarkLongRangeLatency(b *testing.B) {
 			})
 		}
 	}
+}
+
+// isSeries tells whether x is a series of the metric name.
+func isSeries(x prompb.TimeSeries, name string) bool {
+	for _, l := range x.Labels {
+		if l.Name == "__name__" {
+			return l.Value == name
+		}
+	}
+	return false
 }
 
 // rangeQuery runs one query_range and counts its series and points.

@@ -65,6 +65,9 @@ export function mount(main, ctx) {
       // Each point (and the legends' last) is over the range's rate window; the tiles and the table over KPI_WINDOW.
       for (const c of Object.values(charts)) c.window = windows(w);
       charts.p99.peak = longRange ? 'a short incident averages away over a point\'s window: each service\'s page shows the worst window within each step' : null;
+      // The same for the error rate: a one-minute burst is 1/134 of a 7d
+      // point's window (each service's page draws its worst window).
+      charts.err.peak = longRange ? 'a short burst of errors averages away over a point\'s window: each service\'s page shows the worst window within each step' : null;
       // A service down now: its legends' last says so (a 1m window still
       // held its figures from before it stopped).
       const goneBy = new Map(services.filter((s) => s.state !== 'up' && s.state !== 'pushed')

@@ -105,6 +105,9 @@ export const overview = {
   gateways: byEntry((m) => `label_replace(count by (service) (last_over_time(gmc_orders_total{${m}}[1h])) or count by (service) (last_over_time(tps{${m}}[1h])), "by", "${m.startsWith('stage') ? 'stage' : 'name'}", "", "")`),
 };
 
+/** errorRate is the % of a selector's ('{…}') orders not successful, over rw. */
+const errorRate = (sel, rw) => `100 * sum(rate(gmc_orders_total${sel.replace(/\}$/, ', result!="success"}')}[${rw}])) / (sum(rate(gmc_orders_total${sel}[${rw}])) > 0)`;
+
 /**
  * service is the PromQL of a service page. hostSel selects its hosts'
  * series: host=~"a|b" (the host label the SDK and agent both set), or
@@ -130,6 +133,11 @@ export function service(name, rw, hostSel, hostBy) {
     rnative: `sum(rate(gmc_request_latency_seconds${s}[${rw}]))`,
     rclassic: `sum by (le) (rate(gmc_request_latency_seconds_bucket${s}[${rw}]))`,
     tps: `sum by (result) (rate(gmc_orders_total${s}[${rw}])) or sum by (instance) (tps${s})`,
+    // Rejects and errors, % of orders (as the Overview's).
+    errors: errorRate(s, rw),
+    // The worst error rate over win within each point's lookback lb (long
+    // ranges), from the 1m tier.
+    errPeak: (lb, win) => peakOf(errorRate(inTier(s), win), lb, win),
     requests: `sum by (endpoint) (rate(gmc_requests_total${s}[${rw}]))`,
     reqP99: `(histogram_quantile(0.99, sum by (endpoint) (rate(gmc_request_latency_seconds${s}[${rw}]))) * 1e6 >= 0)` +
       ` or (histogram_quantile(0.99, sum by (endpoint, le) (rate(gmc_request_latency_seconds_bucket${s}[${rw}]))) * 1e6 >= 0)`,

@@ -20,6 +20,7 @@ export function mount(main, ctx) {
     lat: panel(grid, 'Latency', 'p50 · p90 · p99', LineChart, {id: 'latency', unit: units.us, bands: [[3, 1]], min: 0}),
     heat: panel(grid, 'Latency distribution', 'histogram heatmap', HeatmapChart, {id: 'heatmap'}),
     tps: panel(grid, 'Orders', 'orders/s by result', LineChart, {id: 'tps', unit: units.rate, min: 0}),
+    err: panel(grid, 'Error rate', 'reject + error, % of orders', LineChart, {id: 'error-rate', unit: units.pct, min: 0}),
     req: panel(grid, 'Requests', 'per second, by endpoint (in its own unit)', LineChart, {id: 'requests', unit: units.rate, min: 0}),
     reqLat: panel(grid, 'Request latency', 'p99 by endpoint', LineChart, {id: 'request-latency', unit: units.us, min: 0}),
     feedLat: panel(grid, 'Feed latency', 'p99, due → applied', LineChart, {id: 'feed-latency', unit: units.us, min: 0}),
@@ -155,7 +156,7 @@ export function mount(main, ctx) {
         [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
-          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, ...(pk ? [q.p99Peak, q.rp99Peak].map((f) => (lb) => f(lb, peakWindow(w, lb))) : [])].map(run)),
+          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(lb, peakWindow(w, lb))) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints].map(now)), heat(), hostsP, edgesP, procJobsP]);
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
@@ -173,11 +174,11 @@ export function mount(main, ctx) {
       // api.markStopped); its hosts' are not its own.
       const lastAt = stoppedAt(st ? [st] : []).get(name) ?? null;
       const past = (m) => (lastAt == null ? m : markStopped(m, () => lastAt));
-      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, p99Pk, rp99Pk] = own.map(past);
+      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = own.map(past);
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.
       const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? goneText(st) : null;
-      for (const p of [P.lat, P.tps, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.pmem]) p.chart.gone = goneTxt;
+      for (const p of [P.lat, P.tps, P.err, P.req, P.reqLat, P.feedLat, P.feedGaps, P.pcpu, P.pmem]) p.chart.gone = goneTxt;
       patch(head, [h('h1', {}, name), st ? pill(st.state, null, st.reason) : pill('unknown', 'unknown service'),
         h('span', {class: 'muted', 'data-hold': st && st.hold ? st.hold.cause : null}, !st ? 'gmc has no data from a service of this name'
           : [st.state === 'unknown' ? `not judged: ${holdText(st.hold)}` : '',
@@ -209,7 +210,7 @@ export function mount(main, ctx) {
         setText(P.lat.card.note, 'pushed latency_us');
       }
       // The rate and quantile windows of the points (the legends' "last"); gauges have none.
-      for (const p of [P.tps, P.req, P.reqLat, P.feedLat, P.pcpu, P.hcpu, P.hdisk, P.hnet]) p.chart.window = windows(w);
+      for (const p of [P.tps, P.err, P.req, P.reqLat, P.feedLat, P.pcpu, P.hcpu, P.hdisk, P.hnet]) p.chart.window = windows(w);
       P.feedGaps.chart.window = windows(w, true);
       P.lat.chart.window = orderLat || reqLatency ? windows(w) : null;
       P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
@@ -226,6 +227,14 @@ export function mount(main, ctx) {
       P.tps.chart.update(A.xs, tpsS.map((s) => ({...s, color: {success: PALETTE[2], reject: PALETTE[1], error: PALETTE[3]}[s.label]})));
       const hasOrders = kHas.length > 0;
       show(P.tps, hasOrders || !req.length);
+      // The error rate; on long ranges also each step's worst short window
+      // (a one-minute burst of errors is 1/134 of a 7d point's window).
+      const errS = [{label: 'error rate', data: align(errR.slice(0, 1), w).ys[0] || A.xs.map(() => null), color: PALETTE[3]}];
+      if (pk && errPk && errPk.length) errS.push({label: `error rate worst ${pw}`, data: align(errPk.slice(0, 1), w).ys[0], color: PALETTE[3], dash: [5, 3], width: 1.5});
+      P.err.chart.peak = errS.length > 1 ? `error rate worst ${pw}: the highest error rate over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier), the last over the last whole minute` : null;
+      setText(P.err.card.note, 'reject + error, % of orders' + (errS.length > 1 ? ` · worst ${dur(pw)} per step` : ''));
+      P.err.chart.update(A.xs, errS, 'No orders in this time range');
+      show(P.err, hasOrders && errR.length > 0);
       P.req.chart.update(A.xs, lines(req, w, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
       show(P.req, req.length > 0);
       P.reqLat.chart.unit = capped(units.us, edges.req);
