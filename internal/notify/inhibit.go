@@ -17,6 +17,11 @@ type InhibitRule struct {
 	SourceMatchers Matchers `yaml:"source_matchers,omitempty" json:"source_matchers,omitempty"`
 	TargetMatchers Matchers `yaml:"target_matchers,omitempty" json:"target_matchers,omitempty"`
 	Equal          []string `yaml:"equal,omitempty" json:"equal,omitempty"`
+	// collapse marks gmc's burn-collapse rules: their targets (a slower
+	// burn of the same SLA) go on after the source resolves, so they are
+	// not held back then (see inhibitor.Holds): the group's flush carries
+	// the faster burn's end and the slower one's firing in one message.
+	collapse bool
 }
 
 // DefaultInhibitRules are the inhibit rules gmc uses when the configuration
@@ -49,16 +54,19 @@ func DefaultInhibitRules() []InhibitRule {
 			SourceMatchers: m(`alertname="SLAErrorBudgetBurn"`, `severity="page"`),
 			TargetMatchers: m(`alertname="SLAErrorBudgetBurn"`, `severity="ticket"`),
 			Equal:          []string{"sla"},
+			collapse:       true,
 		},
 		{
 			SourceMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="1h"`),
 			TargetMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="6h"`),
 			Equal:          []string{"sla"},
+			collapse:       true,
 		},
 		{
 			SourceMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="1d"`),
 			TargetMatchers: m(`alertname="SLAErrorBudgetBurn"`, `long_window="3d"`),
 			Equal:          []string{"sla"},
+			collapse:       true,
 		},
 	}
 }
@@ -74,6 +82,7 @@ func BurnCollapseRule(slaName, fasterLong, slowerLong string) InhibitRule {
 		SourceMatchers: Matchers{eq("alertname", "SLAErrorBudgetBurn"), eq("sla", slaName), eq("long_window", fasterLong)},
 		TargetMatchers: Matchers{eq("alertname", "SLAErrorBudgetBurn"), eq("sla", slaName), eq("long_window", slowerLong)},
 		Equal:          []string{"sla"},
+		collapse:       true,
 	}
 }
 
@@ -153,7 +162,10 @@ func (ih *inhibitor) end(fp model.Fingerprint, a *model.Alert) {
 // evaluation or so after it; without the hold, a group flushed in between
 // pages for alerts that were inhibited their whole life (then sends their
 // resolution). A dependant still firing after the hold is notified at its
-// group's next flush. Alertmanager has no hold (Options.InhibitHold < 0).
+// group's next flush. A slower burn muted by a faster one of its SLA (the
+// collapse rules) is not held: it goes on after the faster ends, and
+// holding it made one burn two pages, "resolved" then "firing" 15 s later
+// (t-user11 #5). Alertmanager has no hold (Options.InhibitHold < 0).
 func (ih *inhibitor) Holds(a *model.Alert) bool {
 	if len(ih.rules) == 0 || ih.hold <= 0 {
 		return false
@@ -170,7 +182,7 @@ func (ih *inhibitor) Holds(a *model.Alert) bool {
 		}
 	}
 	held := false
-	ih.eachMatch(ih.ended, a.Labels, func(_ model.Fingerprint, src *model.Alert) bool {
+	ih.eachMatch(ih.ended, a.Labels, true, func(_ model.Fingerprint, src *model.Alert) bool {
 		return !a.StartsAt.Before(src.EndsAt)
 	}, func(model.Fingerprint) bool {
 		held = true
@@ -223,17 +235,18 @@ func (ih *inhibitor) sources(lset model.LabelSet) []model.Fingerprint {
 // under some rule (once per rule it does so), until yield returns false.
 // ih.mu must be held.
 func (ih *inhibitor) eachSource(lset model.LabelSet, now time.Time, yield func(model.Fingerprint) bool) {
-	ih.eachMatch(ih.firing, lset, func(_ model.Fingerprint, src *model.Alert) bool { return src.ResolvedAt(now) }, yield)
+	ih.eachMatch(ih.firing, lset, false, func(_ model.Fingerprint, src *model.Alert) bool { return src.ResolvedAt(now) }, yield)
 }
 
 // eachMatch calls yield with each alert of sources, skip aside, that
-// inhibits lset under some rule (once per rule), until yield returns false.
-func (ih *inhibitor) eachMatch(sources map[model.Fingerprint]*model.Alert, lset model.LabelSet,
+// inhibits lset under some rule (once per rule; for the hold, not the
+// collapse rules), until yield returns false.
+func (ih *inhibitor) eachMatch(sources map[model.Fingerprint]*model.Alert, lset model.LabelSet, hold bool,
 	skip func(model.Fingerprint, *model.Alert) bool, yield func(model.Fingerprint) bool) {
 	fp := lset.Fingerprint()
 	for i := range ih.rules {
 		r := &ih.rules[i]
-		if !r.TargetMatchers.Matches(lset) {
+		if (hold && r.collapse) || !r.TargetMatchers.Matches(lset) {
 			continue
 		}
 		twoSided := r.SourceMatchers.Matches(lset)
