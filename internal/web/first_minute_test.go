@@ -20,7 +20,8 @@ import (
 // 15 s before the page opens, a sample a second, still running: the tile
 // reads the rate over the data present (3k/s within 10 %) and says the
 // window it covers ("over the last …s"); the 7d Orders chart's tail (its
-// bridge a minute before had no data) is dashed and out of min and max.
+// bridge a minute before had no data) is dashed and out of min and max;
+// the service page's Orders tile reads as the Desk's.
 func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
@@ -88,4 +89,19 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 		t.Errorf("7d Orders legend for %s: min %q, max %q; want – both (its only point, now over 1m, holds under a minute of data)", svc, lo, hi)
 	}
 	screenshot(t, ctx, artifacts(t), "desk-first-minute-7d")
+
+	// The service page's Orders tile the same.
+	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
+	stile := `document.querySelector('[data-kpi="Orders"]')`
+	if err := poll(ctx, 20*time.Second, stile+` && `+stile+`.dataset.value != null`); err != nil {
+		t.Fatalf("the service page has no Orders figure: %v", err)
+	}
+	if age := time.Since(start); age > 55*time.Second {
+		t.Fatalf("the service page drew %v after the desk started: not its first minute (machine too slow for this test)", age.Round(time.Second))
+	}
+	got = eval[float64](t, ctx, `Number(`+stile+`.dataset.value)`)
+	sub = eval[string](t, ctx, stile+`.querySelector('.kpi-sub').textContent`)
+	if !near(got, perSec, 0.1) || !strings.Contains(sub, "over the last ") {
+		t.Errorf("the service page's Orders tile %v/s (%q) in its first minute, want %v/s within 10 %% over the data present, its window said", got, sub, perSec)
+	}
 }

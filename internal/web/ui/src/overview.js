@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -114,7 +114,7 @@ export function mount(main, ctx) {
         kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
           unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
           pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
-        deskTile(gws, gwNames, deskV, services, covered(desk, began, growth, newest)),
+        deskTile(gws, gwNames, deskV, services, firstMinute(desk, began, growth, newest)),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         // Over the server's last minute of readings (its window said).
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–', null,
@@ -164,29 +164,10 @@ export function mount(main, ctx) {
 }
 
 /**
- * covered is the desk's orders/s over the data present when the entry
- * services' data began within KPI_WINDOW (queries.overview.deskBegan:
- * its first sample; desk: the rate's instant vector, whose sample time
- * is gmc's now): {rate, seconds (since the first sample), since (Unix
- * s)}, the rate the orders counted from the first sample to the newest
- * (deskGrowth, deskNewest) over the time between them; else null (the
- * window is whole, or a counter reset within it: the 1m rate stands).
- */
-export function covered(desk, began, growth, newest) {
-  const at = desk.length && desk[0].value ? Number(desk[0].value[0]) : NaN;
-  const b = scalarOf(began);
-  if (!(b > 0) || !isFinite(at) || at - b >= KPI_SECONDS - 1) return null;
-  const g = scalarOf(growth);
-  const n = scalarOf(newest);
-  if (g == null || !(n > b)) return null;
-  return {rate: g / (n - b), seconds: at - b, since: b};
-}
-
-/**
  * deskTile is the "Desk orders" tile: the orders/s at the entry services,
  * or, when one of them is down or stale, a plain "unknown" naming it and
  * since when it is silent (its last sample): a stale or zero rate would
- * read as a quiet market. cov (covered): in the first minute of the
+ * read as a quiet market. cov (api.firstMinute): in the first minute of the
  * entry services' data the 1m rate spread the orders of the seconds it
  * held over the whole minute (1.42k/s at 3k/s, t-user10 #1); the tile
  * then reads the orders from the first sample to the newest over the

@@ -59,6 +59,30 @@ export const ENTRY = 'stage="entry"';
 export const GATEWAY = '.*gateway.*';
 const byEntry = (e) => `(${e(ENTRY)}) or ((${e(`service=~"${GATEWAY}"`)}) unless on () (${e(ENTRY)}))`;
 
+/**
+ * ordersBegan is when the orders counters of matchers m ('a="b", …')
+ * began, if within the window rw (a duration): the first sample's time
+ * (each step of the subquery keeps the samples of the 2 s before it: a
+ * plain timestamp() looks back 5 minutes, to a sample from before a
+ * stop), unless one of them had a sample in the window before; else 0
+ * (the window is whole). In the first minute after a start a 1m rate
+ * spread ~36 s of orders over 60 s (1.42k/s at 3k/s, t-user10 #1).
+ */
+const ordersBegan = (m, rw) => `(min(min_over_time((timestamp(gmc_orders_total{${m}}) > time() - 2)[${rw}:1s]))` +
+  ` unless on () count(last_over_time(gmc_orders_total{${m}}[${rw}] offset ${rw})))` +
+  ` or on () (0 * count(last_over_time({__name__=~"gmc_orders_total|tps", ${m}}[${rw}])))`;
+
+/**
+ * ordersGrowth is the orders counted within rw, from each series' first
+ * sample in it to its last (no extrapolation); with ordersBegan and
+ * ordersNewest (the newest sample's time), the orders/s over the data
+ * present (api.firstMinute). None when a counter reset within rw (its lowest
+ * sample is then not its first).
+ */
+const ordersGrowth = (m, rw) => `sum(last_over_time(gmc_orders_total{${m}}[${rw}]) - min_over_time(gmc_orders_total{${m}}[${rw}]))` +
+  ` unless on () (sum(resets(gmc_orders_total{${m}}[${rw}])) > 0)`;
+const ordersNewest = (m) => `max(timestamp(gmc_orders_total{${m}}))`;
+
 export const overview = {
   // Orders/s of the services that count orders (a counter that ever
   // moved), or the JSON-pushed tps: one unit, orders.
@@ -81,24 +105,11 @@ export const overview = {
   errors: (rw) => `100 * sum by (service) (rate(gmc_orders_total{result!="success"}[${rw}])) / (sum by (service) (rate(gmc_orders_total[${rw}])) > 0)`,
   // Desk throughput: orders at the gateway, counted once.
   deskOrders: (rw) => byEntry((m) => `sum(rate(gmc_orders_total{${m}}[${rw}])) or sum(tps{${m}})`),
-  // When the entry services' data began, if within the window rw (a
-  // duration): the first sample's time (each step of the subquery keeps
-  // the samples of the 2 s before it: a plain timestamp() looks back 5
-  // minutes, to a sample from before a stop), unless an entry series had
-  // a sample in the window before; else 0 (the window is whole). In the
-  // first minute after a start the 1m rate spread ~36 s of orders over
-  // 60 s (1.42k/s at 3k/s, t-user10 #1).
-  deskBegan: (rw) => byEntry((m) => `(min(min_over_time((timestamp(gmc_orders_total{${m}}) > time() - 2)[${rw}:1s]))` +
-    ` unless on () count(last_over_time(gmc_orders_total{${m}}[${rw}] offset ${rw})))` +
-    ` or on () (0 * count(last_over_time({__name__=~"gmc_orders_total|tps", ${m}}[${rw}])))`),
-  // The orders counted at the entry services within rw, from each
-  // series' first sample in it to its last (no extrapolation), and the
-  // time of the newest sample: with deskBegan, the orders/s over the data
-  // present. None when a counter reset within rw (its lowest sample is
-  // then not its first).
-  deskGrowth: (rw) => byEntry((m) => `sum(last_over_time(gmc_orders_total{${m}}[${rw}]) - min_over_time(gmc_orders_total{${m}}[${rw}]))` +
-    ` unless on () (sum(resets(gmc_orders_total{${m}}[${rw}])) > 0)`),
-  deskNewest: byEntry((m) => `max(timestamp(gmc_orders_total{${m}}))`),
+  // When the entry services' data began within rw, and the orders and
+  // newest sample since (ordersBegan, ordersGrowth, ordersNewest).
+  deskBegan: (rw) => byEntry((m) => ordersBegan(m, rw)),
+  deskGrowth: (rw) => byEntry((m) => ordersGrowth(m, rw)),
+  deskNewest: byEntry((m) => ordersNewest(m)),
   // The entry services seen in the last hour, with by="stage" when they
   // are picked by label: one that stopped is still known, so the Desk
   // figure can say it is down instead of forgetting it.
@@ -186,6 +197,10 @@ export function serviceNow(name, k) {
   const s = `{service=${JSON.stringify(name)}}`;
   return {
     orders: `sum(rate(gmc_orders_total${s}[${k}])) or sum(tps${s})`,
+    // The orders/s over the data present in the service's first minute (api.covered).
+    began: ordersBegan(`service=${JSON.stringify(name)}`, k),
+    growth: ordersGrowth(`service=${JSON.stringify(name)}`, k),
+    newest: ordersNewest(`service=${JSON.stringify(name)}`),
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
     errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, markStopped, stoppedAt} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, markStopped, stoppedAt, firstMinute} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -153,11 +153,11 @@ export function mount(main, ctx) {
       const pk = peaks(w);
       const pw = peakWindow(w, w.step + 's');
       const [status, own,
-        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp], hm, hostR, newEdges, procJobs] = await Promise.all([
+        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kBegan, kGrowth, kNewest], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(lb, peakWindow(w, lb))) : [])].map(run)),
-        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints].map(now)), heat(), hostsP, edgesP, procJobsP]);
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest].map(now)), heat(), hostsP, edgesP, procJobsP]);
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
       // sample are over windows reaching past it (api.markStopped).
@@ -266,7 +266,12 @@ export function mount(main, ctx) {
       P.hnet.chart.update(A.xs, [...lines(rx, w, [hostBy], 'rx '), ...lines(tx, w, [hostBy], 'tx ')], noHost);
 
       // The tiles are now (instant queries over KPI_WINDOW), whatever the range.
-      const ordersNow = scalarOf(kOrders);
+      // In the first minute of its orders the 1m rate spread the seconds
+      // of data it held over the minute: the orders/s over the data
+      // present, its window said (api.firstMinute).
+      const cov = firstMinute(kOrders, kBegan, kGrowth, kNewest);
+      const ordersNow = cov ? cov.rate : scalarOf(kOrders);
+      const ordersSub = cov ? `over the last ${dur(Math.round(cov.seconds))}: the data began at ${clock(cov.since * 1000)}` : null;
       const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       const errNow = scalarOf(kErr);
       const tileUnit = capped(units.us, orderLat ? edges.order : edges.req);
@@ -288,7 +293,7 @@ export function mount(main, ctx) {
       const latEps = kLatEp.map((s) => s.metric.endpoint || 'request').sort();
       const latSub = orderLat ? `order latency, ${nowSub}` : latEps.length ? `${latEps.join(', ')} latency, ${nowSub}` : nowSub;
       patch(kpis, [
-        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, nowSub, ordersNow)
+        hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, ordersSub || nowSub, ordersNow)
           : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, nowSub, reqTop.v),
         kpi('p50', statOf(tileUnit)(scalarOf(kP50)), null, latSub),
         kpi('p99', statOf(tileUnit)(scalarOf(kP99)), null, latSub, scalarOf(kP99)),

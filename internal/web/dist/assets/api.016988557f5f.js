@@ -238,6 +238,26 @@ export const KPI_WINDOW = '1m';
 export const KPI_SECONDS = 60;
 
 /**
+ * firstMinute is the orders/s over the data present when the orders counters
+ * of a tile (the Desk's entry services, a service's) began within
+ * KPI_WINDOW (began: queries' ordersBegan, its first sample; desk: the
+ * tile's rate, an instant vector whose sample time is gmc's now): {rate,
+ * seconds (since the first sample), since (Unix s)}, the orders counted
+ * from the first sample to the newest (growth, newest: ordersGrowth,
+ * ordersNewest) over the time between them; else null (the window is
+ * whole, or a counter reset within it: the 1m rate stands).
+ */
+export function firstMinute(desk, began, growth, newest) {
+  const at = desk.length && desk[0].value ? Number(desk[0].value[0]) : NaN;
+  const b = scalarOf(began);
+  if (!(b > 0) || !isFinite(at) || at - b >= KPI_SECONDS - 1) return null;
+  const g = scalarOf(growth);
+  const n = scalarOf(newest);
+  if (g == null || !(n > b)) return null;
+  return {rate: g / (n - b), seconds: at - b, since: b};
+}
+
+/**
  * TAIL_WINDOW (s) is the longest rate window of a chart's newest point,
  * its tail (now): KPI_WINDOW, so a legend's "last" and a tile agree. The
  * points on the step grid keep the range's window (8064 s at 7d): over
