@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -115,7 +116,7 @@ type querier struct {
 	q          *Queryable
 	raw        storage.Querier // nil until a selector reads raw data
 	mint, maxt int64
-	others     []storage.Querier
+	others     []io.Closer // the tiers' and on-the-fly raw queriers
 }
 
 // rawQuerier opens the raw querier over the querier's range once.
@@ -280,7 +281,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	noHistograms := (agg == AggSum || agg == AggCount) && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == AggLabel })
 	var sets []storage.SeriesSet
 	if start <= wm {
-		tq, err := t.db.Querier(start, min(end, wm))
+		tq, err := t.db.ChunkQuerier(start, min(end, wm))
 		if err != nil {
 			return storage.ErrSeriesSet(fmt.Errorf("open tier %s querier: %w", t.Name(), err))
 		}
@@ -300,7 +301,8 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 		th := *hints
 		th.Start, th.End = start, min(end, wm)
-		sets = append(sets, &dropAggSet{SeriesSet: tq.Select(ctx, true, &th, tms...)})
+		th.DisableTrimming = true // chunkSeriesSet trims, without re-encoding the edge chunks
+		sets = append(sets, &dropAggSet{SeriesSet: &chunkSeriesSet{ChunkSeriesSet: tq.Select(ctx, true, &th, tms...), mint: th.Start, maxt: th.End}})
 	}
 	if end > wm {
 		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, start <= wm, ms)
@@ -314,7 +316,8 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	}
 	set := sets[0]
 	if len(sets) > 1 {
-		set = storage.NewMergeSeriesSet(sets, 0, storage.ChainedSeriesMerge)
+		// The tier's part ends at the watermark, where the raw part begins.
+		set = &concatSet{a: sets[0], b: sets[1]}
 	}
 	if width > t.res {
 		set = &coarseSet{SeriesSet: set, k: width, end: end, mode: mode, first: first, rng: hints.Range}
@@ -361,7 +364,7 @@ func takeEqual(ms []*labels.Matcher, name string) (string, bool, []*labels.Match
 // [start, end]: a tier keeps a native histogram's last and counter
 // aggregates only, so its series has a last but no sum. Only the index is
 // read.
-func histogramsIn(ctx context.Context, tq storage.Querier, start, end int64, ms []*labels.Matcher) (bool, error) {
+func histogramsIn(ctx context.Context, tq storage.ChunkQuerier, start, end int64, ms []*labels.Matcher) (bool, error) {
 	count := func(agg string) (int, error) {
 		sel := append(ms[:len(ms):len(ms)], labels.MustNewMatcher(labels.MatchEqual, AggLabel, agg))
 		set := tq.Select(ctx, false, &storage.SelectHints{Start: start, End: end, Func: "series"}, sel...)
