@@ -224,12 +224,21 @@ export const peaks = (w) => !w.grid && w.step >= PEAK_MIN_STEP;
 export const PEAK_PER_STEP = 10;
 
 /**
- * peakWindow is the short window of a peak point at lookback lb (a
- * string): on the step grid a tenth of the step (PEAK_PER_STEP); the bridge
- * and tail (a lookback in ms, a step or less) over whole minutes, so the
- * tail is the last whole minute's p99, as the tile's.
+ * peakWindow is the short window of a window's peak points: a tenth of
+ * the step (PEAK_PER_STEP), in whole minutes. The bridge and tail take
+ * the same (they took whole minutes: a legend labelled "worst 3m" had its
+ * max 8.1 ms from the bridge's one-minute windows, where the worst 3m was
+ * 2.4 ms, t-user11 #4).
  */
-export const peakWindow = (w, lb) => (String(lb).endsWith('ms') ? '1m' : Math.max(1, Math.floor(w.step / PEAK_PER_STEP / 60)) + 'm');
+export const peakWindow = (w) => Math.max(1, Math.floor(w.step / PEAK_PER_STEP / 60)) + 'm';
+
+/**
+ * peakLookback is a peak point's lookback: lb (its step; the bridge's and
+ * tail's, the time since the point before, in ms), at least one window
+ * win (the tail's minute held no whole 3m window): the tail is then the
+ * last whole window.
+ */
+export const peakLookback = (lb, win) => (String(lb).endsWith('ms') && parseFloat(lb) < parseFloat(win) * 60000 ? win : lb);
 
 /** KPI_WINDOW is the rate window of the "now" figures (KPI tiles, table values): the same whatever the range picker shows. */
 export const KPI_WINDOW = '1m';

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, markStopped, stoppedAt, firstMinute} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -151,12 +151,12 @@ export function mount(main, ctx) {
       // Long ranges: each step's worst one-minute p99 too (orders' and
       // requests', as the percentiles: one of them is drawn).
       const pk = peaks(w);
-      const pw = peakWindow(w, w.step + 's');
+      const pw = peakWindow(w);
       const [status, own,
         [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kBegan, kGrowth, kNewest], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
-          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(lb, peakWindow(w, lb))) : [])].map(run)),
+          q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest].map(now)), heat(), hostsP, edgesP, procJobsP]);
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
@@ -215,7 +215,7 @@ export function mount(main, ctx) {
       P.lat.chart.window = orderLat || reqLatency ? windows(w) : null;
       P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
       P.lat.chart.bandsSpec = lat.length >= 3 && (orderLat || reqLatency) ? [[3, 1]] : null;
-      P.lat.chart.peak = lat.length > 3 ? `p99 worst ${pw}: the highest p99 over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier), the last over the last whole minute` : null;
+      P.lat.chart.peak = lat.length > 3 ? `p99 worst ${pw}: the highest p99 over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier; the newest over the last whole ${dur(pw)})` : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
 
       const hxs = align([], hw).xs;
@@ -231,7 +231,7 @@ export function mount(main, ctx) {
       // (a one-minute burst of errors is 1/134 of a 7d point's window).
       const errS = [{label: 'error rate', data: align(errR.slice(0, 1), w).ys[0] || A.xs.map(() => null), color: PALETTE[3]}];
       if (pk && errPk && errPk.length) errS.push({label: `error rate worst ${pw}`, data: align(errPk.slice(0, 1), w).ys[0], color: PALETTE[3], dash: [5, 3], width: 1.5});
-      P.err.chart.peak = errS.length > 1 ? `error rate worst ${pw}: the highest error rate over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier), the last over the last whole minute` : null;
+      P.err.chart.peak = errS.length > 1 ? `error rate worst ${pw}: the highest error rate over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier; the newest over the last whole ${dur(pw)})` : null;
       setText(P.err.card.note, 'reject + error, % of orders' + (errS.length > 1 ? ` · worst ${dur(pw)} per step` : ''));
       P.err.chart.update(A.xs, errS, 'No orders in this time range');
       show(P.err, hasOrders && errR.length > 0);
