@@ -1,9 +1,12 @@
 package notify
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 // TestFasterBurnEndsIntoSlowerOne: an SLA's fast burn (1h and 5m) paged
@@ -37,6 +40,16 @@ receivers: [{name: r}]
 	h.d.Send(fast, slow)
 	waitFor(t, "the flush after the fast burn ended", func() bool { return rec.count() >= 2 })
 	h.waitFlushes(t, 2)
+	// The rules re-send both every evaluation, the slow burn's figures
+	// moving: nothing more is sent (the group's state did not change).
+	for i := range 4 {
+		h.clock.Advance(10 * time.Second)
+		slow.EndsAt = h.clock.Now().Add(time.Minute)
+		slow.Annotations = slow.Annotations.Clone()
+		slow.Annotations["summary"] = model.LabelValue(fmt.Sprintf("burning %d×", 8+i))
+		h.d.Send(fast, slow)
+		h.waitFlushes(t, 2)
+	}
 	var got []string
 	for _, n := range rec.notifications() {
 		var as []string
