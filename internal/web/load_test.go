@@ -9,13 +9,14 @@ import (
 )
 
 // The tests of this file guard the load-time shortcuts of issue 13's
-// "load to charts drawn" budget: markup built as strings (hs) and charts
-// made when they come near the screen.
+// "load to charts drawn" budget (charts made when they come near the
+// screen) and what an earlier one risked: the Overview's rows and legends
+// were once markup built as strings (util.hs, gone since; util.h makes
+// elements).
 
-// TestBrowserLabelsAreText: the Overview's rows and the charts' legends are
-// markup parsed in one go (util.hs), not elements made one by one; a
-// service name is any label value, so one holding markup must read as
-// text there, in attributes and in the legends, and run nothing.
+// TestBrowserLabelsAreText: a service name is any label value, so one
+// holding markup must read as text in the Overview's rows, their
+// attributes and the charts' legends, and run nothing.
 func TestBrowserLabelsAreText(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
