@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,8 @@ import (
 // reads the rate over the data present (3k/s within 10 %) and says the
 // window it covers ("over the last …s"); the 7d Orders chart's tail (its
 // bridge a minute before had no data) is dashed and out of min and max;
-// the service page's Orders tile reads as the Desk's.
+// the service page's Orders tile and the Services table's rate read as the
+// Desk's.
 func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
@@ -88,6 +91,11 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 	if lo != "–" || hi != "–" {
 		t.Errorf("7d Orders legend for %s: min %q, max %q; want – both (its only point, now over 1m, holds under a minute of data)", svc, lo, hi)
 	}
+	// The Services table's rate the same.
+	cell := eval[string](t, ctx, `document.querySelector('tr[data-service="`+svc+`"] td[data-col="rate"]')?.textContent || ''`)
+	if f := strings.Fields(cell); len(f) < 4 || f[1] != "orders/s" || f[2] != "over" || !near(parseK(f[0]), perSec, 0.1) {
+		t.Errorf("the Services table's rate for %s reads %q, want ~3k orders/s over the seconds its data covers", svc, cell)
+	}
 	screenshot(t, ctx, artifacts(t), "desk-first-minute-7d")
 
 	// The service page's Orders tile the same.
@@ -104,4 +112,17 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 	if !near(got, perSec, 0.1) || !strings.Contains(sub, "over the last ") {
 		t.Errorf("the service page's Orders tile %v/s (%q) in its first minute, want %v/s within 10 %% over the data present, its window said", got, sub, perSec)
 	}
+}
+
+// parseK reads "3k" or "2.98k" or "950" as a number (NaN when it is none).
+func parseK(s string) float64 {
+	m := 1.0
+	if strings.HasSuffix(s, "k") {
+		s, m = strings.TrimSuffix(s, "k"), 1000
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v * m
 }

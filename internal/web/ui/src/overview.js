@@ -38,7 +38,7 @@ export function mount(main, ctx) {
       // peak lines (50 services' buckets read from the 1m tier) took 25.9 s
       // at 7d and 47.4 s at 30d against 3.7 and 3.3 s (load 18–27).
       const longRange = peaks(w);
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest] = await Promise.all([
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest, beganBy, growthBy, newestBy] = await Promise.all([
         serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
@@ -50,6 +50,7 @@ export function mount(main, ctx) {
         // The edges of the series seen in the range: a service down now has none now.
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? null : w.end, signal),
         inst(Q.overview.deskBegan(K)), inst(Q.overview.deskGrowth(K)), inst(Q.overview.deskNewest),
+        inst(Q.overview.began(K)), inst(Q.overview.growth(K)), inst(Q.overview.newest),
       ]);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
@@ -87,6 +88,15 @@ export function mount(main, ctx) {
       const reqSeries = new Map();
       reqR.forEach((s, i) => { if ((reqNowBy.get(s.metric.service) || {}).endpoint === (s.metric.endpoint || 'request')) reqSeries.set(s.metric.service, reqA.ys[i]); });
       const oNow = instantBy(ordersNow, 'service');
+      // A service in the first minute of its orders: its orders/s over
+      // the data present, its window said (api.firstMinute, by service).
+      const one = (r, svc) => r.filter((x) => x.metric.service === svc);
+      const fmBy = new Map();
+      for (const x of beganBy) {
+        const svc = x.metric.service;
+        const f = firstMinute(one(ordersNow, svc), [x], one(growthBy, svc), one(newestBy, svc));
+        if (f) fmBy.set(svc, f);
+      }
       const pNow = instantBy(p99Now, 'service');
       const eNow = instantBy(errNow, 'service');
 
@@ -130,7 +140,10 @@ export function mount(main, ctx) {
         // ones from before it stopped.
         const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' || s.state === 'unknown' ? s.state : 'stale') : null;
         const seen = s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '';
-        const rateTxt = gone ? gone.cloneNode(true) : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
+        const fm = fmBy.get(name);
+        const rateTxt = gone ? gone.cloneNode(true) : hasOrders && fm
+          ? [perSec(fm.rate, 'orders'), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)]
+          : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
         const sl = slaBySvc.get(name);

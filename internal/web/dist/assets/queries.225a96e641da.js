@@ -110,6 +110,12 @@ export const overview = {
   deskBegan: (rw) => byEntry((m) => ordersBegan(m, rw)),
   deskGrowth: (rw) => byEntry((m) => ordersGrowth(m, rw)),
   deskNewest: byEntry((m) => ordersNewest(m)),
+  // The same by service, for the Services table's rates (no tps: a gauge has no window).
+  began: (rw) => `min by (service) (min_over_time((timestamp(gmc_orders_total) > time() - 2)[${rw}:1s]))` +
+    ` unless on (service) count by (service) (last_over_time(gmc_orders_total[${rw}] offset ${rw}))`,
+  growth: (rw) => `sum by (service) (last_over_time(gmc_orders_total[${rw}]) - min_over_time(gmc_orders_total[${rw}]))` +
+    ` unless on (service) (sum by (service) (resets(gmc_orders_total[${rw}])) > 0)`,
+  newest: 'max by (service) (timestamp(gmc_orders_total))',
   // The entry services seen in the last hour, with by="stage" when they
   // are picked by label: one that stopped is still known, so the Desk
   // figure can say it is down instead of forgetting it.
