@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	promstorage "github.com/prometheus/prometheus/storage"
 
+	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
@@ -27,7 +29,7 @@ const dashSpan = 7*24*time.Hour + time.Hour
 // (GMC_BENCH_SERIES, 50 by default), half bench_requests_total counters with
 // rare resets, half bench_latency_us gauges, in 5 services, a sample every
 // 15 s (GMC_BENCH_INTERVAL) over dashSpan, and the default tiers caught up
-// to its end. It returns the tiered Queryable, the engine and the end.
+// to its end (GMC_BENCH_TIERS: other resolutions, "1m,10m,1h"). It returns the tiered Queryable, the engine and the end.
 func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	b.Helper()
 	n := 50
@@ -79,6 +81,15 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	}
 	now := end.Add(time.Second)
 	cfg := Config{}
+	if v := os.Getenv("GMC_BENCH_TIERS"); v != "" { // e.g. "1m,10m,1h"
+		for _, r := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.Tiers = append(cfg.Tiers, Level{Resolution: duration.Duration(d), Retention: duration.Duration(365 * 24 * time.Hour)})
+		}
+	}
 	cfg.Normalise()
 	set, err := Open(Options{Dir: dir, Raw: raw, RawRetention: 15 * 24 * time.Hour, Now: func() time.Time { return now }, Settle: time.Nanosecond, Config: cfg})
 	if err != nil {
