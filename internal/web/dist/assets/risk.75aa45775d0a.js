@@ -5,7 +5,7 @@
 // kept out of the desk's totals.
 import {query, queryRange, align, last} from './api.js';
 import {LineChart, panel, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, fill, add, units, kpi, pill, reEsc} from './util.js';
+import {h, fill, add, units, kpi, pill, reEsc, when, dur} from './util.js';
 import * as Q from './queries.js';
 
 /** money formats an amount with its currency: "−1.2M USD"; says so when the account states none. */
@@ -39,9 +39,21 @@ function below(top, now) {
  * the raw 1 s data gave 1,264.9 (t-user6 #8).
  */
 function maxInRange(text, w, fine, hi) {
-  if (fine) return `max in range ${text} (read every ${FINE}s)`;
-  if (w.step <= FINE) return `max in range ${text}`;
-  return `max in range ≥ ${text} (at the chart's ${w.step}s steps)` + (hi ? `, at most ${hi}` : '');
+  if (fine) return `max in range ${text} (read every ${FINE}s)` + spanFrom(w);
+  if (w.step <= FINE) return `max in range ${text}` + spanFrom(w);
+  return `max in range ≥ ${text} (at the chart's ${w.step}s steps)` + (hi ? `, at most ${hi}` : '') + spanFrom(w);
+}
+
+/**
+ * spanFrom says where a range ending now begins when that is a minute or
+ * more before now − its length: its points are on the step grid (the
+ * first at the last step boundary − the length), and the peak, the
+ * drawdowns and the table are all over that span (Risk 7d read the peak of
+ * the last 7d25m, not saying so, t-user11 #2).
+ */
+function spanFrom(w) {
+  if (w.gend == null || w.end - w.gend < 60) return '';
+  return ` · from ${when(w.start * 1000)}, the chart's first step (${dur(Math.round(w.end - w.gend))} before now − ${dur(w.gend - w.start)})`;
 }
 
 /** FINE_SPAN is the longest range (s) read every FINE second for its deepest drawdown: 3h, 10,801 points of one series. */
