@@ -113,7 +113,8 @@ func TestBrowserNothingCutOff(t *testing.T) {
 		`[data-kpi="Worst p99"] .kpi-sub`:                                                 "order latency at strategy-market-making, now, over 1m",
 		`tr[data-service="` + webtest.Native + `"] [data-col="sla"] [data-not-judged]`:    "not judged: ",
 		`tr[data-service="` + webtest.Native + `"] [data-col="budget"] [data-not-judged]`: "covered",
-		`tr[data-service="` + webtest.Native + `"] [data-col="budget"] .bar`:              "exhausted (−",
+		// Not judged: the window's budget at the rate of the little data seen (t-user11 #7).
+		`tr[data-service="` + webtest.Native + `"] [data-col="budget"] .bar`: "exhausted at the rate seen (−",
 	} {
 		if txt := eval[string](t, ctx, `(document.querySelector(`+jsString(sel)+`) || {}).textContent || ''`); !strings.Contains(txt, want) {
 			t.Errorf("%s: %q, want it to contain %q", sel, txt, want)

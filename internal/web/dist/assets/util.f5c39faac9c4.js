@@ -299,11 +299,15 @@ export function reEsc(s) {
 
 /**
  * budgetBar shows the budget left; a spent budget reads "exhausted (−x %)".
- * A window not judged (too little data) is grey: judged says whether it is.
+ * A window not judged (too little data) is grey and says its figure is the
+ * window's budget at the rate of the data seen: after a 36 s error burst on
+ * a fresh install "exhausted (−10507 %) · 30d" read as the month's budget
+ * gone, where the burst spent about 1 % of it (t-user11 #7).
  */
 export function budgetBar(b, win, judged = true) {
-  if (b <= 0) return bar(0, `exhausted (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, judged ? 'bad' : 'none');
-  return bar(b, `${pctAcross(b * 100, [25, 50])}% left${win ? ' · ' + win : ''}`, judged ? null : 'none');
+  const seen = judged ? '' : ' at the rate seen';
+  if (b <= 0) return bar(0, `exhausted${seen} (${b < 0 ? '−' + num(-b * 100) : '0'} %)${win ? ' · ' + win : ''}`, judged ? 'bad' : 'none');
+  return bar(b, `${pctAcross(b * 100, [25, 50])}% left${seen}${win ? ' · ' + win : ''}`, judged ? null : 'none');
 }
 
 /**
