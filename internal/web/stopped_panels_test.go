@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 // (down_after 10 s: both down when the page opens). On the 1h range the
 // service page's heatmap marks its columns after the last sample (faded,
 // said under it), its Host CPU chart and the host page's CPU per core its
-// points after the host's last sample (dashed, "past the last sample").
+// points after the host's last sample (dashed, "past the last sample"),
+// and the host page's Load 1m tile says the agent is not up.
 func TestBrowserHeatmapAndHostAfterStop(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 3, false, func(c *config.Config) {
@@ -87,6 +89,10 @@ func TestBrowserHeatmapAndHostAfterStop(t *testing.T) {
 		if n := evalInt(t, ctx, `Number(document.querySelector('[data-stats="`+id+`"] tfoot [data-ended]')?.dataset.ended || 0)`); n < 1 {
 			t.Errorf("the host page's %s chart marks %d points after the host's last sample, want >= 1", id, n)
 		}
+	}
+	// Its gauges' tiles say their value is from before the agent stopped.
+	if sub := eval[string](t, ctx, `(document.querySelector('[data-kpi="Load 1m"] .kpi-sub') || {textContent: ''}).textContent`); !strings.Contains(sub, "the agent is not up") {
+		t.Errorf("the host page's Load 1m tile's note %q does not say the agent is not up", sub)
 	}
 	screenshot(t, ctx, artifacts(t), "host-after-stop")
 }

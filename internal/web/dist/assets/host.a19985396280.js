@@ -8,7 +8,7 @@
 // Grafana's "Node Exporter Full" the agent collects.
 import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, holdText} from './util.js';
+import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, holdText, clock} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -123,12 +123,14 @@ export function mount(main, ctx) {
       const free = instantBy(fsFree, 'mountpoint');
       const nf = instantBy(files, 'mountpoint');
       const nff = instantBy(filesFree, 'mountpoint');
+      // The host's agent not up: the gauges' last values are from before it stopped.
+      const silent = lastAt != null ? ` · last sample ${clock(lastAt * 1000)} (the agent is not up)` : '';
       // Patched, not rebuilt (util.patch): on Live this runs every second.
       patch(kpis, [
         kpi('Cores', nCores.length ? String(scalarOf(nCores)) : '–'),
-        kpi('Memory', totalMem != null ? units.bytes.fmt(totalMem) : '–', null, usedNow ? `${units.bytes.fmt(parseFloat(usedNow[1]))} used` : ''),
+        kpi('Memory', totalMem != null ? units.bytes.fmt(totalMem) : '–', null, usedNow ? `${units.bytes.fmt(parseFloat(usedNow[1]))} used` + silent : ''),
         kpi('Uptime', scalarOf(boot) != null ? ago(Date.now() / 1000 - scalarOf(boot)) : '–', null, scalarOf(boot) != null ? 'since ' + when(new Date(scalarOf(boot) * 1000)) : ''),
-        kpi('Load 1m', load.length ? num(parseFloat((load.find((s) => s.metric.__name__ === 'node_load1') || load[0]).values.at(-1)[1])) : '–'),
+        kpi('Load 1m', load.length ? num(parseFloat((load.find((s) => s.metric.__name__ === 'node_load1') || load[0]).values.at(-1)[1])) : '–', null, silent.slice(3) || null),
         kpi('File handles', scalarOf(fdNow) != null ? units.count.fmt(scalarOf(fdNow)) : '–', null,
           scalarOf(fdNow) != null && scalarOf(fdMaxNow) ? `now, of ${units.count.fmt(scalarOf(fdMaxNow))} max (${units.pct.fmt(100 * scalarOf(fdNow) / scalarOf(fdMaxNow))})` : '', scalarOf(fdNow)),
         kpi('Services', String(svcs.length), null, svcs.map((s) => s.metric.service).sort().join(', '))]);
