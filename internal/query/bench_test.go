@@ -381,6 +381,34 @@ func BenchmarkIngestBesideHeavyProcs(b *testing.B) {
 	})
 }
 
+// BenchmarkIngestBesideHeavyBorrow is BenchmarkIngestBesideHeavyNice with
+// both arms niced at the default lanes and GOMAXPROCS at the CPUs + 1 (as gmc
+// server runs), the heavy queries alternating between an API whose heavy
+// queries shard onto the small lane's spare slots (on 2 cores: 2 niced
+// goroutines) and one whose heavy queries take none (1 goroutine).
+func BenchmarkIngestBesideHeavyBorrow(b *testing.B) {
+	const steps = 600
+	st := openHour(b, 3000, steps)
+	now := func() time.Time { return time.Unix(int64(steps), 0) }
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.NumCPU() + 1))
+	var apis [2]*API
+	for arm, noBorrow := range []bool{false, true} {
+		reg := prometheus.NewRegistry()
+		a, err := New(Options{Queryable: st, Registerer: reg, Now: now, ActiveQueryDir: b.TempDir(), HeavyNice: DefaultHeavyQueryNice,
+			Lanes: NewLanes(LanesOptions{Config: DefaultConfig(), Queryable: st, Registerer: reg, Now: now})})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { a.Close() })
+		a.noBorrow = noBorrow
+		apis[arm] = a
+	}
+	ingestBesideHeavy(b, st, steps, [2]string{"borrow", "noborrow"}, func(arm int, w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = "127.0.0.1:40000"
+		apis[arm].QueryRange(w, r)
+	})
+}
+
 // ingestBesideHeavy runs the heavy queries through serve, alternating
 // between its two arms, beside the writer, and reports per arm.
 func ingestBesideHeavy(b *testing.B, st *storage.TSDB, steps int, names [2]string, serve func(arm int, w http.ResponseWriter, r *http.Request)) {

@@ -267,6 +267,20 @@ func TestShardWorkers(t *testing.T) {
 		release()
 	}
 	a.noBorrow = false
+	// No CPU idle: nothing borrowed; one idle: one slot.
+	a.idleCPUs = func() int { return 0 }
+	if n, release := a.shardWorkers(heavy); n != 1 {
+		t.Errorf("heavy lane of one slot, no CPU idle: %d workers, want 1", n)
+	} else {
+		release()
+	}
+	a.idleCPUs = func() int { return 1 }
+	if n, release := a.shardWorkers(heavy); n != 2 {
+		t.Errorf("heavy lane of one slot, one CPU idle: %d workers, want 2", n)
+	} else {
+		release()
+	}
+	a.idleCPUs = nil
 	small := withAdmission(context.Background(), ls.small)
 	if err := ls.small.acquire(small, sourceAPI); err != nil {
 		t.Fatal(err)

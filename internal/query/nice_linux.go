@@ -1,7 +1,10 @@
 package query
 
 import (
+	"bytes"
+	"os"
 	"runtime"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,4 +28,27 @@ func onNicedThread(nice int, fn func()) {
 	if p := <-done; p != nil {
 		panic(p)
 	}
+}
+
+// idleCPUs is how many CPUs no thread runs on at this instant: the CPUs less
+// the machine's running threads (/proc/loadavg's fourth field, the caller's
+// own included); 0 if it cannot be read.
+func idleCPUs() int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) < 4 {
+		return 0
+	}
+	running, _, ok := bytes.Cut(f[3], []byte("/"))
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(string(running))
+	if err != nil {
+		return 0
+	}
+	return max(runtime.NumCPU()-n, 0)
 }

@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -121,6 +122,7 @@ func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
 	st := &prioQueryable{Queryable: laneFixture(t), t: t, at: map[string]int{}}
 	a := newLanesAPI(t, st, laneConfig(1, 2))
 	a.heavyNice, a.workers = 10, 2
+	a.idleCPUs = func() int { return 1 }
 	base := threadPriority(t)
 	const target = "/api/v1/query_range?query=sum+by+(i)+(rate(many[1m]))&start=0&end=120&step=1"
 	answer := func() (string, int) {
@@ -154,5 +156,13 @@ func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
 	}
 	if sharded != whole {
 		t.Errorf("sharded answer differs from the whole query's:\n%s\n%s", sharded, whole)
+	}
+}
+
+// TestIdleCPUs: /proc/loadavg is read (the test's own thread runs, so at
+// most one CPU fewer than the machine's is idle).
+func TestIdleCPUs(t *testing.T) {
+	if n := idleCPUs(); n < 0 || n >= runtime.NumCPU() {
+		t.Errorf("idleCPUs %d, want 0..%d", n, runtime.NumCPU()-1)
 	}
 }

@@ -207,6 +207,9 @@ type API struct {
 	// noSplit: range queries are not split by time (shard.go; benchmarks
 	// compare).
 	noSplit bool
+	// idleCPUs says how many CPUs are idle now, bounding what a heavy query
+	// borrows (shardWorkers); nil: no bound.
+	idleCPUs func() int
 	// heavyNice: heavy API queries are evaluated and encoded on an OS
 	// thread of this nice value (Options.HeavyNice; 0: on the request's).
 	heavyNice int
@@ -278,6 +281,7 @@ func New(opts Options) (*API, error) {
 		cache:            opts.StepCache,
 		workers:          workers,
 		tracker:          tracker,
+		idleCPUs:         idleCPUs,
 	}, nil
 }
 
