@@ -327,11 +327,17 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 // range() makes a step depend on the query's start or end; a subquery's
 // steps are aligned to multiples of its step, not to the query's start), so
 // the joined answer is the whole query's, bit for bit
-// (TestTimeSplitEqualsEngine). Each run reads again what its first step
+// (TestTimeSplitEqualsEngine), for raw data: a query that may read a
+// downsampled tier (a subquery at a step of a minute or more, or without
+// one; a selector naming __tier__) is left whole. Each run reads again what its first step
 // looks back over (the widest range or lookback, subqueries included): a
 // query is split only when that is at most half a run. As with shards, the
 // engine's limits apply to each run, and of two errors in different runs
 // the first to happen is returned.
+
+// tierLabel is the matcher that forces a downsampled tier
+// (tier.TierLabel; this package cannot import tier).
+const tierLabel = "__tier__"
 
 // splittable says whether expr over start..end at step may be split by time
 // (see above) into a.workers runs.
@@ -341,6 +347,27 @@ func (a *API) splittable(expr string, start, end time.Time, step time.Duration) 
 	}
 	e, err := a.parser.ParseExpr(expr)
 	if err != nil {
+		return false
+	}
+	// A downsampled tier read past its watermark aggregates the raw samples
+	// up to the read's end into a partial last bucket: a run ending earlier
+	// would see another one. Tiers are read only at steps of a minute or
+	// more (below maxShardStep) or when a selector forces one.
+	tiered := false
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.SubqueryExpr:
+			if n.Step <= 0 || n.Step >= maxShardStep {
+				tiered = true
+			}
+		case *parser.VectorSelector:
+			if slices.ContainsFunc(n.LabelMatchers, func(m *labels.Matcher) bool { return m.Name == tierLabel }) {
+				tiered = true
+			}
+		}
+		return nil
+	})
+	if tiered {
 		return false
 	}
 	stmt := &parser.EvalStmt{Expr: e, Start: start, End: end, Interval: step, LookbackDelta: a.lookback}

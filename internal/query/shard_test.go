@@ -281,7 +281,9 @@ func TestTimeSplitEqualsEngine(t *testing.T) {
 	if splits < len(exprs) {
 		t.Errorf("%d of %d queries split by time, want at least %d", splits, 3*len(exprs), len(exprs))
 	}
-	for _, expr := range []string{`sum(lat @ 600)`, `sum(rate(req_total[1m] @ end()))`, `sum(rate(req_total[17m]))`} {
+	for _, expr := range []string{`sum(lat @ 600)`, `sum(rate(req_total[1m] @ end()))`, `sum(rate(req_total[17m]))`,
+		`max_over_time(sum(rate(req_total[1m]))[5m:1m])`, `max_over_time(sum(rate(req_total[1m]))[5m:])`,
+		`sum(rate(req_total{__tier__="1m"}[5m]))`} {
 		if a.splittable(expr, time.Unix(0, 0), time.Unix(3600, 0), time.Second) {
 			t.Errorf("%s: split by time over an hour", expr)
 		}
