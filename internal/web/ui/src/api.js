@@ -1,5 +1,6 @@
 // Talking to gmc: the Prometheus HTTP API and the product REST API.
 import {RangeCache, seriesKey} from './live.js';
+import {ago, num, holdText} from './util.js';
 
 export {RangeCache};
 
@@ -332,6 +333,9 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   // SLA page's sla:error_ratio:rate1h) is read a reach before the range.
   const e = at(w.step + 's');
   const lead = reach ? Math.ceil(reach / w.step) : w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
+  // A rate spreads the data it holds over its window; a quantile or a
+  // ratio of rates does not (markPartial's tail).
+  const spread = !/histogram_quantile|\//.test(e);
   const from = w.start - lead * w.step;
   // Live: the cache holds the lead steps too (its window begins at from),
   // and its answers are marked as every range's (they were not: the SLA
@@ -339,7 +343,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   // coverage count (cover) there: Live reads the lead a reach long at its
   // 1 s step, so a gap longer than the lookback is a gap in its steps.
   if (w.cache && w.grid && w.start % w.step === 0 && w.end % w.step === 0) {
-    return w.cache.get(e, {...w, start: from}, signal, fetchRange).then((m) => markPartial(m, w, lead, reach));
+    return w.cache.get(e, {...w, start: from}, signal, fetchRange).then((m) => markPartial(m, w, lead, reach, spread));
   }
   // cover (reach mode): a count per point of the minutes its reach holds
   // data at (coverExpr), read on the same points; a point whose count is
@@ -349,7 +353,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     return Promise.all([
       fetchRange(e, {start: from, end: w.end, step: w.step}, signal),
       cv ? fetchRange(cv.expr, {start: w.start, end: w.end, step: w.step}, signal) : [],
-    ]).then(([m, c]) => covered(markPartial(m, w, lead, reach), c, cv, w));
+    ]).then(([m, c]) => covered(markPartial(m, w, lead, reach, spread), c, cv, w));
   }
   // The steps on the grid; the bridge (now − tw: the time since the last
   // step, see span) and the tail (now, beside the page's other instant
@@ -374,7 +378,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     cv ? query(cv.expr, null, signal) : [],
     bc ? query(bc.expr, w.bridge, signal) : [],
   ]).then(([m, bv, v, c, cb, ct, bcv]) => {
-    const out = markPartial(withTail(withTail(m, bv), v), w, lead, reach);
+    const out = markPartial(withTail(withTail(m, bv), v), w, lead, reach, spread);
     if (cv) return covered(out, withTail(withTail(c, cb), ct), cv, w);
     return bc ? covered(out, withTail([], bcv), bc, w) : out;
   });
@@ -466,8 +470,10 @@ export function covered(matrix, counts, cv, w) {
  * every point, the bridge and the tail too, is then partial unless its
  * series' run of values began at least that long before it (the tail's
  * window is the same hour as the others', so the rule can tell).
+ * spread (default true): the expression is a rate, which spreads its data
+ * over its window; false for a quantile or a ratio of rates (queryRange).
  */
-export function markPartial(matrix, w, lead, reach = null) {
+export function markPartial(matrix, w, lead, reach = null, spread = true) {
   if (!lead) return matrix;
   const rw = reach || parseFloat(w.rw);
   const g = w.gend != null ? w.gend : Infinity;
@@ -499,7 +505,7 @@ export function markPartial(matrix, w, lead, reach = null) {
         if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) partial.add(t);
       } else if (t <= g + 1e-3) {
         if (run > t - rw + 1e-6) partial.add(t);
-      } else if (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3) {
+      } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3)) {
         // The tail (now, over w.tw: a minute): its window begins where the
         // bridge's ends (or, without a bridge, within the last step's
         // window). Without a value there its series had no data at its
@@ -508,7 +514,10 @@ export function markPartial(matrix, w, lead, reach = null) {
         // legend's min 1.78k/s, a desk at 3k/s 36 s after its start,
         // t-user10 #1). With one, the tail is taken as whole: the steps
         // are too far apart to tell more (at 7d a series begun 15
-        // minutes ago has no step before its bridge).
+        // minutes ago has no step before its bridge). Not for a quantile
+        // or a ratio (spread false): those of the data present are not
+        // lowered by the part of the window without data, and a capped
+        // p99 of a service gone within the minute is its last word.
         partial.add(t);
       }
       values.push(p);
@@ -797,4 +806,47 @@ export function topEdge(result, key = null, scale = 1e6) {
     m.set(k, Math.max(m.get(k) ?? -Infinity, le * scale));
   }
   return m;
+}
+
+/**
+ * hostsStopped maps the hosts whose agent is not up now (hostState: by
+ * the age of their newest sample, lastR, against their sampling interval,
+ * perMinR; watching, /system/status's, when known) to their newest
+ * sample's time (s): their charts' points after it are over windows
+ * reaching past it (api.markStopped), as a stopped service's.
+ */
+export function hostsStopped(lastR, perMinR, by, watching = null) {
+  const per = instantBy(perMinR, by);
+  const m = new Map();
+  for (const s of lastR) {
+    const at = Number(s.value && s.value[0]);
+    const last = parseFloat(s.value && s.value[1]);
+    if (!isFinite(at) || !isFinite(last)) continue;
+    const x = s.metric[by] ?? '';
+    if (hostState(at - last, per.get(x), watching, at * 1000).state !== 'up') m.set(x, last);
+  }
+  return m;
+}
+
+/**
+ * hostState is a host's state from its agent's newest sample: up within
+ * 3 sample intervals (at least 5 s, the services' stale_after), stale within
+ * 10 (at least 10 s), else down; the interval is read from the samples of
+ * the last minute (1 s when unknown). No sample in the lookback: down.
+ * Unknown instead of stale or down while gmc has watched for less than that
+ * down threshold (watching, from /system/status: since its restart or its
+ * ingest stall's end; nowMs on gmc's clock): the silence may be gmc's.
+ */
+export function hostState(age, perMin, watching, nowMs) {
+  const every = perMin > 0 ? 60 / perMin : 1;
+  const staleAfter = Math.max(5, 3 * every);
+  const downAfter = Math.max(10, 10 * every);
+  const st = age == null || !isFinite(age)
+    ? {state: 'down', seen: 'no sample in 5m', why: 'no sample of node_cpu_seconds_total in the last 5 minutes'}
+    : {state: age <= staleAfter ? 'up' : age <= downAfter ? 'stale' : 'down', seen: `${ago(Math.max(0, age))} ago`,
+      why: `newest sample ${num(age)} s ago; the agent samples every ~${num(every)} s: up within ${num(staleAfter)} s, stale within ${num(downAfter)} s`};
+  if (st.state === 'up' || !watching || !isFinite(nowMs) || nowMs - watching.from_ms > downAfter * 1000) return st;
+  const ongoing = watching.cause === 'ingest_stall' && watching.until_ms == null;
+  const why = holdText({...watching, judged_from_ms: ongoing ? null : watching.from_ms + downAfter * 1000});
+  return {state: 'unknown', seen: `${why} · last sample ${st.seen}`, why: `not judged: ${why}; by its samples it would be ${st.state} (${st.why})`, hold: watching.cause};
 }

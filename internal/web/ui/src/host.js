@@ -6,9 +6,9 @@
 // softirqs, file handles, sockets, the busiest IRQ lines (where the agent
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
-import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped} from './api.js';
+import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped, hostState, hostsStopped} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, holdText, clock} from './util.js';
+import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, clock} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -83,7 +83,7 @@ export function mount(main, ctx) {
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
         Promise.all([q.cores, q.memTotal, q.fsFree, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
         Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets, k.irqLines].map(run)),
-        nowEnd ? now(hostLast('host', hs, w.rw)) : [], nowEnd ? now(hostPerMin('host', hs)) : []]);
+        nowEnd ? now(Q.hostLast('host', hs, w.rw)) : [], nowEnd ? now(Q.hostPerMin('host', hs)) : []]);
       // The host's agent not up now: every chart's points after its newest
       // sample are over windows reaching past it (dashed, out of min and
       // max; api.markStopped), as a stopped service's.
@@ -283,55 +283,3 @@ export const MODE_COLORS = {
   steal: '#bf4b8a', guest: '#8b949e', guest_nice: '#f0f6fc', other: '#2ea043',
 };
 
-/**
- * hostState is a host's state from its agent's newest sample: up within
- * 3 sample intervals (at least 5 s, the services' stale_after), stale within
- * 10 (at least 10 s), else down; the interval is read from the samples of
- * the last minute (1 s when unknown). No sample in the lookback: down.
- * Unknown instead of stale or down while gmc has watched for less than that
- * down threshold (watching, from /system/status: since its restart or its
- * ingest stall's end; nowMs on gmc's clock): the silence may be gmc's.
- */
-/**
- * hostLast is each host's (by label by: host or instance) newest agent
- * sample (Unix s) among sel's series: the newest within the lookback, else
- * the newest within r (a rate window: a host stopped longer ago than that
- * has runs markPartial sees ended). hostPerMin: its samples per minute.
- */
-export const hostLast = (by, sel, r) => `max by (${by}) (timestamp(node_cpu_seconds_total{mode="idle", ${sel}}))` +
-  ` or max by (${by}) (max_over_time(timestamp(node_cpu_seconds_total{mode="idle", ${sel}})[${r}:1m]))`;
-export const hostPerMin = (by, sel) => `max by (${by}) (count_over_time(node_load1{${sel}}[1m]))`;
-
-/**
- * hostsStopped maps the hosts whose agent is not up now (hostState: by
- * the age of their newest sample, lastR, against their sampling interval,
- * perMinR; watching, /system/status's, when known) to their newest
- * sample's time (s): their charts' points after it are over windows
- * reaching past it (api.markStopped), as a stopped service's.
- */
-export function hostsStopped(lastR, perMinR, by, watching = null) {
-  const per = instantBy(perMinR, by);
-  const m = new Map();
-  for (const s of lastR) {
-    const at = Number(s.value && s.value[0]);
-    const last = parseFloat(s.value && s.value[1]);
-    if (!isFinite(at) || !isFinite(last)) continue;
-    const x = s.metric[by] ?? '';
-    if (hostState(at - last, per.get(x), watching, at * 1000).state !== 'up') m.set(x, last);
-  }
-  return m;
-}
-
-export function hostState(age, perMin, watching, nowMs) {
-  const every = perMin > 0 ? 60 / perMin : 1;
-  const staleAfter = Math.max(5, 3 * every);
-  const downAfter = Math.max(10, 10 * every);
-  const st = age == null || !isFinite(age)
-    ? {state: 'down', seen: 'no sample in 5m', why: 'no sample of node_cpu_seconds_total in the last 5 minutes'}
-    : {state: age <= staleAfter ? 'up' : age <= downAfter ? 'stale' : 'down', seen: `${ago(Math.max(0, age))} ago`,
-      why: `newest sample ${num(age)} s ago; the agent samples every ~${num(every)} s: up within ${num(staleAfter)} s, stale within ${num(downAfter)} s`};
-  if (st.state === 'up' || !watching || !isFinite(nowMs) || nowMs - watching.from_ms > downAfter * 1000) return st;
-  const ongoing = watching.cause === 'ingest_stall' && watching.until_ms == null;
-  const why = holdText({...watching, judged_from_ms: ongoing ? null : watching.from_ms + downAfter * 1000});
-  return {state: 'unknown', seen: `${why} · last sample ${st.seen}`, why: `not judged: ${why}; by its samples it would be ${st.state} (${st.why})`, hold: watching.cause};
-}

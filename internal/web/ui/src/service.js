@@ -1,10 +1,9 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
-import {hostLast, hostPerMin, hostsStopped} from './host.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
 const HOSTS_EVERY = 30e3;
@@ -142,8 +141,8 @@ export function mount(main, ctx) {
         // rate, to tell the hosts whose agent is not up (hostsStopped).
         const nowEnd = w.gend != null || w.grid;
         return Promise.all([Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)),
-          nowEnd && hosts.length ? query(hostLast(hostBy, hsel, w.rw), null, signal) : [],
-          nowEnd && hosts.length ? query(hostPerMin(hostBy, hsel), null, signal) : []])
+          nowEnd && hosts.length ? query(Q.hostLast(hostBy, hsel, w.rw), null, signal) : [],
+          nowEnd && hosts.length ? query(Q.hostPerMin(hostBy, hsel), null, signal) : []])
           .then(([r, last, perMin]) => ({byHost, hosts, hostBy, r, last, perMin}));
       };
       const hostsP = hostLook.v ? hostQueries(hostLook.v) : hostLook.p.then(hostQueries);

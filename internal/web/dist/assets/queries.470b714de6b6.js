@@ -317,3 +317,13 @@ export const bench = {
 export const slaBurn = 'sla:error_ratio:rate1h';
 /** slaBurnWorst is the worst 1h error ratio over a lookback (each point's step: a function of it, see api.queryRange). */
 export const slaBurnWorst = (lb) => `max_over_time(sla:error_ratio:rate1h[${lb}])`;
+
+/**
+ * hostLast is each host's (by label by: host or instance) newest agent
+ * sample (Unix s) among sel's series: the newest within the lookback, else
+ * the newest within r (a rate window: a host stopped longer ago than that
+ * has runs markPartial sees ended). hostPerMin: its samples per minute.
+ */
+export const hostLast = (by, sel, r) => `max by (${by}) (timestamp(node_cpu_seconds_total{mode="idle", ${sel}}))` +
+  ` or max by (${by}) (max_over_time(timestamp(node_cpu_seconds_total{mode="idle", ${sel}})[${r}:1m]))`;
+export const hostPerMin = (by, sel) => `max by (${by}) (count_over_time(node_load1{${sel}}[1m]))`;
