@@ -251,3 +251,32 @@ func TestSilenceLimitsFromConfig(t *testing.T) {
 		t.Errorf("second silence over silences.max_silences 1: %d %s", code, msg)
 	}
 }
+
+// instantValue is the value of the instant query q at at (now when zero)
+// as /api/v1/query prints it, "" when it has no series; more than one
+// series fails the test.
+func instantValue(t *testing.T, base, q string, at time.Time) string {
+	t.Helper()
+	u := base + "/api/v1/query?query=" + url.QueryEscape(q)
+	if !at.IsZero() {
+		u += fmt.Sprintf("&time=%d", at.Unix())
+	}
+	code, body := do(t, "GET", u, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("query %s: %d %s", q, code, body)
+	}
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Data.Result) > 1 {
+		t.Fatalf("query %s: %v %s", q, err, body)
+	}
+	if len(r.Data.Result) == 0 {
+		return ""
+	}
+	return fmt.Sprint(r.Data.Result[0].Value[1])
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,26 +189,7 @@ func TestSLABackfillOverStoredData(t *testing.T) {
 
 	base, _ = start("alerting: {default_rules: false}\n" + ordersSLA)
 	at := now.Add(-2 * time.Hour).Truncate(time.Minute)
-	value := func(q string) string {
-		code, body := do(t, "GET", fmt.Sprintf("%s/api/v1/query?query=%s&time=%d", base, url.QueryEscape(q), at.Unix()), "", nil)
-		if code != http.StatusOK {
-			t.Fatalf("query %s: %d %s", q, code, body)
-		}
-		var r struct {
-			Data struct {
-				Result []struct {
-					Value [2]any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Data.Result) > 1 {
-			t.Fatalf("query %s: %v %s", q, err, body)
-		}
-		if len(r.Data.Result) == 0 {
-			return ""
-		}
-		return fmt.Sprint(r.Data.Result[0].Value[1])
-	}
+	value := func(q string) string { return instantValue(t, base, q, at) }
 	for _, q := range []string{`sla:error_ratio:rate1h{sla="orders"}`, `sla:error_ratio:rate1h{sla="orders",__tier__="1m"}`} {
 		var got string
 		waitFor(t, 3*time.Minute, q+" at "+at.Format("15:04"), func() bool { got = value(q); return got != "" })
