@@ -74,6 +74,16 @@ const probe = `(() => {
       const t = performance.now();
       if (g.drawn == null) {
         g.drawn = t;
+        // The frame that shows it: its rendering (style, layout, paint)
+        // runs after the rAF callbacks, and a message posted from one is
+        // taken after that frame's main-thread work and any task queued
+        // before it (raster and display on other threads follow).
+        g.painted = null;
+        requestAnimationFrame(() => {
+          const ch = new MessageChannel();
+          ch.port1.onmessage = () => { if (g.drawn === t) g.painted = performance.now(); };
+          ch.port2.postMessage(0);
+        });
         // In a -timeline trace: where the load ends (cpu.py-style readers sum the main thread up to it).
         performance.mark('gmc:drawn');
         // What the first refresh waited for: every request so far, in ms since navigation start.
@@ -103,6 +113,18 @@ func do[T any](ctx context.Context, d time.Duration, a chromedp.Action[T]) (T, e
 	c, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	return chromedp.Run(c, a)
+}
+
+// waitPainted waits for the frame after the charts were drawn (the
+// probe's painted, see there) and returns its time (ms since navigation
+// start), 0 when none came within 5 s (no frames: a hidden tab).
+func waitPainted(ctx context.Context) float64 {
+	p, err := do(ctx, 5*time.Second,
+		chromedp.Poll[float64](`window.__gmcBench && window.__gmcBench.painted`, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(0)))
+	if err != nil {
+		return 0
+	}
+	return p
 }
 
 // waitDrawn waits until the tab's page completed its first refresh and
@@ -171,6 +193,9 @@ type loads struct {
 	// cpu, cpuAfter: each measured load's main-thread CPU to charts drawn
 	// and in the second after (-timeline: every measured load is traced).
 	cpu, cpuAfter []time.Duration
+	// painted: each measured load's drawn → the end of the frame showing
+	// it (the main thread's style, layout and paint of that frame).
+	painted []time.Duration
 }
 
 // loadTimes loads u once to warm the cache, then n times more, each a new
@@ -234,6 +259,7 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 		if err != nil {
 			return nil, err
 		}
+		pm := waitPainted(tctx)
 		if prof != nil && i > 0 {
 			if err := prof.stopProfile(tctx); err != nil {
 				return nil, err
@@ -257,6 +283,9 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 		}
 		if i > 0 {
 			out.times = append(out.times, time.Duration(ms*float64(time.Millisecond)))
+			if pm > 0 {
+				out.painted = append(out.painted, time.Duration((pm-ms)*float64(time.Millisecond)))
+			}
 			after, _ := b.renderers()
 			for pid := range after {
 				if !before[pid] {
@@ -283,45 +312,48 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 // dashboard's own navigation (a hash change, as a click in its menu does:
 // same document, no new renderer) and back, and returns each move's
 // hash-change → charts-drawn time after the first (warm-up) one.
-func (b *browser) navTimes(ctx context.Context, base, from, to string, n int) ([]time.Duration, error) {
+func (b *browser) navTimes(ctx context.Context, base, from, to string, n int) (times, painted []time.Duration, err error) {
 	tctx, cancel, err := b.tab()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cancel()
 	if _, err := do(tctx, 30*time.Second, chromedp.Navigate(base+"/#/"+from)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := waitDrawn(tctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// go resets the probe and changes the hash in one task, so no refresh
 	// of the page left can land in between; it returns the start time.
 	const goJS = `((h) => { const g = window.__gmcBench; g.drawn = null; const t = performance.now(); location.hash = h; return t; })(%q)`
-	var out []time.Duration
 	for i := 0; i <= n; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		t0, err := do(tctx, 10*time.Second, chromedp.Evaluate[float64](fmt.Sprintf(goJS, "#/"+to)))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		drawn, err := waitDrawn(tctx)
 		if err != nil {
-			return nil, fmt.Errorf("%s after %s: %w", to, from, err)
+			return nil, nil, fmt.Errorf("%s after %s: %w", to, from, err)
 		}
+		pm := waitPainted(tctx)
 		if i > 0 {
-			out = append(out, time.Duration((drawn-t0)*float64(time.Millisecond)))
+			times = append(times, time.Duration((drawn-t0)*float64(time.Millisecond)))
+			if pm > 0 {
+				painted = append(painted, time.Duration((pm-drawn)*float64(time.Millisecond)))
+			}
 		}
 		if _, err := do(tctx, 10*time.Second, chromedp.Evaluate[float64](fmt.Sprintf(goJS, "#/"+from))); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, err := waitDrawn(tctx); err != nil {
-			return nil, fmt.Errorf("back to %s: %w", from, err)
+			return nil, nil, fmt.Errorf("back to %s: %w", from, err)
 		}
 	}
-	return out, nil
+	return times, painted, nil
 }
 
 // transfer is what a page moved over the network in a window.
