@@ -32,6 +32,12 @@ export function seriesKey(metric) {
  * full query would give them.
  */
 export function merge(cached, fresh, from, to, start) {
+  // A whole answer (nothing cached: a first fetch, or one every
+  // fullEvery) is already what the merge below would make of it when its
+  // points are in order from start on and its series in a full query's
+  // order, as gmc answers: it is returned as it is, not copied point by
+  // point (Live Overview's first answer holds ~42k points).
+  if (!cached.length && asMerged(fresh, start)) return fresh;
   const m = new Map();
   const keep = (ps) => (ps || []).filter(([t]) => t >= start && (t < from || t > to));
   for (const s of cached) {
@@ -59,6 +65,30 @@ export function merge(cached, fresh, from, to, start) {
     out.push(s);
   }
   return out.sort((a, b) => labelCompare(a.metric, b.metric));
+}
+
+/**
+ * asMerged tells whether a fresh answer is as merge would return it alone:
+ * every series with points, each list in time order from start on, no
+ * label set twice, the series in labelCompare's order.
+ */
+function asMerged(fresh, start) {
+  for (let i = 0; i < fresh.length; i++) {
+    const s = fresh[i];
+    const v = s.values;
+    const hs = s.histograms;
+    // (merge leaves out an empty list, and a series with none.)
+    if ((!v && !hs) || (v && !v.length) || (hs && !hs.length)) return false;
+    if ((v && !inOrderFrom(v, start)) || (hs && !inOrderFrom(hs, start))) return false;
+    if (i > 0 && labelCompare(fresh[i - 1].metric, s.metric) >= 0) return false;
+  }
+  return true;
+}
+
+function inOrderFrom(ps, start) {
+  if (ps.length && ps[0][0] < start) return false;
+  for (let i = 1; i < ps.length; i++) if (!(ps[i][0] > ps[i - 1][0])) return false;
+  return true;
 }
 
 function sorted(ps) {
