@@ -202,3 +202,32 @@ func TestCoarseRateOnTheStepGrid(t *testing.T) {
 		t.Logf("%s at %s: %d samples walked on the grid, %d without", c.expr, c.step, gotN, wantN)
 	}
 }
+
+// A range query whose end is on a tier's grid and whose start is not steps
+// off that grid (the engine's hints give the query's end, not its steps):
+// from 1:30 to 4:00 at a 1h step, max_over_time(g[1h]) read the 1h tier's
+// buckets ending at 2:00 and 3:00 for the windows ending at 2:30 and 3:30,
+// half an hour early, and the plain selector at a 1m step from 1:00:30 the
+// 1m tier's last values up to 30 s old. They read a finer tier, whose grid
+// the steps are on, or raw data.
+func TestStepsOffTheTierGrid(t *testing.T) {
+	f := newFixture(t)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	end := t0.Add(rawSpan)
+	for _, c := range []struct {
+		expr  string
+		start time.Time
+		step  time.Duration
+		rel   float64
+	}{
+		{"max_over_time(g[1h])", t0.Add(90 * time.Minute), time.Hour, 0},
+		{"min_over_time(g[2h])", t0.Add(150 * time.Minute), time.Hour, 0},
+		{"sum_over_time(g[1h])", t0.Add(90 * time.Minute), time.Hour, 1e-9},
+		{"avg_over_time(g[1h])", t0.Add(90 * time.Minute), time.Hour, 1e-9},
+		{"g", t0.Add(time.Hour + 30*time.Second), time.Minute, 0},
+	} {
+		f.compare(t, c.expr, c.start, end, c.step, c.rel)
+	}
+}

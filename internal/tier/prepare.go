@@ -171,7 +171,17 @@ func (q *Queryable) avgAsSumOverCount(s *parser.EvalStmt, call *parser.Call, pat
 	if !ok {
 		return nil
 	}
-	if t, _ := q.Choose(hints, force); t == nil {
+	// The first step, as markGrid will mark it (Select then chooses with it).
+	first, onGrid := int64(0), s.Interval > 0 && vs.Timestamp == nil && vs.StartOrEnd == 0
+	for _, p := range path {
+		if _, ok := p.(*parser.SubqueryExpr); ok {
+			onGrid = false
+		}
+	}
+	if onGrid {
+		first = timestamp.FromTime(s.Start) - vs.OriginalOffset.Milliseconds()
+	}
+	if t, _ := q.choose(hints, force, first, onGrid); t == nil {
 		return nil
 	}
 	count := *vs

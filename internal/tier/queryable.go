@@ -177,6 +177,18 @@ func takeTier(ms []*labels.Matcher) (string, []*labels.Matcher) {
 // Choose picks the tier and aggregate a selector reads given the engine's
 // hints and the forced tier name ("" for none); nil means raw samples.
 func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, string) {
+	return q.choose(hints, force, 0, false)
+}
+
+// choose is Choose for a selector whose first step, less its offset, is
+// first when onGrid (a range query's selector outside subqueries: the grid
+// marker, or what it will be). The hints give the query's end, not its
+// steps: a query whose end is on a tier's grid and whose start is not
+// (10:05 to 16:00 at a 10m step) steps off the grid, and a window ending
+// at 10:05 read the buckets ending at 10:00, five minutes early (the 1h
+// tier an hour's step from 10:30 half an hour early). Such a selector
+// reads a finer tier, whose grid its steps are on, or raw data.
+func (q *Queryable) choose(hints *storage.SelectHints, force string, first int64, onGrid bool) (*Tier, string) {
 	tiers := q.set.tiers
 	if force == RawTier || hints == nil || len(tiers) == 0 {
 		return nil, ""
@@ -207,7 +219,7 @@ func (q *Queryable) Choose(hints *storage.SelectHints, force string) (*Tier, str
 		if hints.Step != 0 && hints.Step < t.res {
 			continue
 		}
-		aligned := hints.End%t.res == 0 && hints.Step%t.res == 0 && hints.Range%t.res == 0
+		aligned := hints.End%t.res == 0 && hints.Step%t.res == 0 && hints.Range%t.res == 0 && (!onGrid || first%t.res == 0)
 		if isRangeFunc {
 			need := int64(1)
 			switch {
@@ -245,7 +257,7 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	force, ms := takeTier(ms)
 	named, ms := takeAgg(ms)
 	first, onGrid, ms := takeGrid(ms)
-	t, agg := q.q.Choose(hints, force)
+	t, agg := q.q.choose(hints, force, first, onGrid)
 	if t != nil {
 		t.rw.RLock()
 		defer t.rw.RUnlock()
