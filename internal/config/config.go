@@ -118,7 +118,7 @@ type Storage struct {
 	Headers map[string]string `yaml:"headers"`
 	// HTTPConfig is auth and TLS for the remote, in Prometheus's schema.
 	HTTPConfig commoncfg.HTTPClientConfig `yaml:"http_config"`
-	// Downsampling keeps 1m and 1h tiers beside the raw data (docs/history.md).
+	// Downsampling keeps 1m, 10m and 1h tiers beside the raw data (docs/history.md).
 	Downsampling tier.Config `yaml:"downsampling"`
 }
 

@@ -61,7 +61,7 @@ func TestLoadFileBad(t *testing.T) {
 		"cluster-no-listen.bad.yml":           "cluster.listen_address: must be set when cluster.peers are",
 		"storage-remote-no-read.bad.yml":      `storage.read_url: "" is not an http(s) URL`,
 		"storage-bad-mode.bad.yml":            `storage.mode: "cluster" is neither local nor remote`,
-		"downsampling-bad-tier.bad.yml":       "line 5: storage.downsampling.retention[0].keep.5m: no such tier (raw, 1m, 1h)",
+		"downsampling-bad-tier.bad.yml":       "line 5: storage.downsampling.retention[0].keep.5m: no such tier (raw, 1m, 10m, 1h)",
 		"downsampling-bad-resolution.bad.yml": "storage.downsampling.tiers[1].resolution 1m: must be coarser than tiers[0]'s 1h",
 		"otlp-twice.bad.yml":                  `otlp.promote_resource_attributes[1]: "cloud.region" is listed twice`,
 		"silences-zero.bad.yml":               "silences.max_silences: must be positive",

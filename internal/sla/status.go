@@ -314,33 +314,38 @@ const (
 	// ones read less raw data than a tier saves.
 	tierMinWindow = 24 * time.Hour
 	// TierEdgeBuckets: a tier answers a window at least this many of its
-	// buckets long (the 1m tier every window of a day and longer, the 1h
-	// tier none under 60 days), here and in the SLA rules (the server's
-	// rules.Options.SLAQueryable).
+	// buckets long, the finest that does and keeps the window (the 1m tier
+	// every window of a day to its retention, 90 days by default; the
+	// default 10m tier 90 to 180 days; the 1h tier longer), here and in the
+	// SLA rules (the server's rules.Options.SLAQueryable).
 	TierEdgeBuckets = 1440
 	// tierMaxLag: a tier whose watermark is further behind is catching up
 	// (after a restart, or new); the raw samples answer meanwhile.
 	tierMaxLag = time.Hour
 )
 
-// ratioTier returns the tier the error ratio over window w at ts reads,
-// or nil for the raw samples. The tier reads the whole window, also where
+// ratioTier returns the tier the error ratio over window w at ts reads
+// (see TierEdgeBuckets; none while it catches up), or nil for the raw
+// samples. The tier reads the whole window, also where
 // it is kept longer than the raw data (the default raw retention is 15
 // days, the 1m tier's 90): Coverage then counts the tier's data.
 func (r *Reporter) ratioTier(w time.Duration, ts time.Time) *tier.Tier {
 	if r.tiered == nil || w < tierMinWindow {
 		return nil
 	}
-	var out *tier.Tier
-	for _, t := range r.opts.Tiers.Tiers() { // finest first
+	for _, t := range r.opts.Tiers.Tiers() { // finest first, as the rules' reader (tier.Queryable.WithUnaligned)
 		if time.Duration(t.Resolution)*TierEdgeBuckets > w {
 			break
 		}
-		if wm := t.Watermark(); wm >= 0 && ts.UnixMilli()-wm <= tierMaxLag.Milliseconds() {
-			out = t
+		if time.Duration(t.Retention) < w {
+			continue
 		}
+		if wm := t.Watermark(); wm >= 0 && ts.UnixMilli()-wm <= tierMaxLag.Milliseconds() {
+			return t
+		}
+		return nil
 	}
-	return out
+	return nil
 }
 
 // onTier forces every selector of the PromQL expression q onto the named

@@ -26,7 +26,7 @@ const unevenSpan = 10 * time.Hour
 //
 // and the default tiers over it, caught up to jobUntil (the rest is read
 // from raw samples aggregated on the fly), their clock then at the end.
-func newUnevenFixture(t *testing.T, jobUntil time.Time) *fixture {
+func newUnevenFixture(t *testing.T, jobUntil time.Time, tiers ...Level) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
@@ -66,7 +66,7 @@ func newUnevenFixture(t *testing.T, jobUntil time.Time) *fixture {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	f := fixtureOver(t, raw, dir, jobUntil)
+	f := fixtureOver(t, raw, dir, jobUntil, tiers...)
 	for _, tr := range f.set.Tiers() {
 		f.catchUp(t, tr)
 	}

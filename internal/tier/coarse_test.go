@@ -16,11 +16,20 @@ import (
 )
 
 // A 10-minute step over 1h ranges reads the 1m tier merged into 10-minute
-// buckets: the same answers as raw data (exactly for max, min, last and
-// the plain selector; sums and averages to rounding; rate within the
-// tier's precision), from a tenth of the samples the engine walked.
+// buckets where there is no 10m tier (and the plain selectors always): the
+// same answers as raw data (exactly for max, min, last and the plain
+// selector; sums and averages to rounding; rate within the tier's
+// precision), from a tenth of the samples the engine walked. The same with
+// the default tiers (the 10m tier's own buckets). Steps off the 10-minute
+// grid (the query's end on it) read the 1m tier's buckets.
 func TestCoarseBucketsOnTheStepGrid(t *testing.T) {
-	f := newUnevenFixture(t, t0.Add(unevenSpan-40*time.Minute)) // the last 40 minutes on the fly
+	for name, tiers := range map[string][]Level{"1m and 1h": minuteAndHour, "default": nil} {
+		t.Run(name, func(t *testing.T) { coarseBucketsOnTheStepGrid(t, tiers) })
+	}
+}
+
+func coarseBucketsOnTheStepGrid(t *testing.T, tiers []Level) {
+	f := newUnevenFixture(t, t0.Add(unevenSpan-40*time.Minute), tiers...) // the last 40 minutes on the fly
 	end := t0.Add(unevenSpan)
 	start := end.Add(-5 * time.Hour)
 	for _, c := range []struct {
@@ -85,7 +94,7 @@ func TestCoarseRateOnTheStepGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	f := fixtureOver(t, raw, dir, end.Add(-40*time.Minute))
+	f := fixtureOver(t, raw, dir, end.Add(-40*time.Minute), minuteAndHour...) // the 10m tier would answer at a 10m step
 	q := f.set.Queryable(5 * 60 * 1000)
 	run := func(expr string, start time.Time, step time.Duration, grid bool) (promql.Matrix, int64) {
 		t.Helper()

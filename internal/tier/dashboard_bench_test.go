@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,7 +30,9 @@ const dashSpan = 7*24*time.Hour + time.Hour
 // (GMC_BENCH_SERIES, 50 by default), half bench_requests_total counters with
 // rare resets, half bench_latency_us gauges, in 5 services, a sample every
 // 15 s (GMC_BENCH_INTERVAL) over dashSpan, and the default tiers caught up
-// to its end (GMC_BENCH_TIERS: other resolutions, "1m,10m,1h"). It returns the tiered Queryable, the engine and the end.
+// to its end (GMC_BENCH_TIERS: other resolutions, "1m,1h"), logging each
+// tier's catch-up CPU and bytes on disk. It returns the tiered Queryable,
+// the engine and the end.
 func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	b.Helper()
 	n := 50
@@ -81,7 +84,7 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	}
 	now := end.Add(time.Second)
 	cfg := Config{}
-	if v := os.Getenv("GMC_BENCH_TIERS"); v != "" { // e.g. "1m,10m,1h"
+	if v := os.Getenv("GMC_BENCH_TIERS"); v != "" { // e.g. "1m,1h"
 		for _, r := range strings.Split(v, ",") {
 			d, err := time.ParseDuration(r)
 			if err != nil {
@@ -96,7 +99,9 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { set.Close() })
+	jobCPU := map[string]time.Duration{}
 	for _, tr := range set.Tiers() {
+		c0 := cpuTime()
 		for range 100000 {
 			moved, err := set.Step(context.Background(), tr)
 			if err != nil {
@@ -106,15 +111,30 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 				break
 			}
 		}
+		jobCPU[tr.Name()] = cpuTime() - c0
 	}
 	// Compact now, not during the timings.
 	if err := raw.Compact(context.Background()); err != nil {
 		b.Fatal(err)
 	}
+	rawSamples := float64(n) * float64(dashSpan/interval)
 	for _, tr := range set.Tiers() {
-		if err := tr.db.Compact(context.Background()); err != nil {
+		// The whole head into blocks: the timings read blocks only, and
+		// the bytes on disk are the blocks' (the WAL's size depends on
+		// when the TSDB last truncated it).
+		if err := tr.db.FlushHead(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+		// What each tier costs: the job's CPU to catch up over the data
+		// (the process's, so the TSDBs' background work too) and its
+		// blocks' bytes per raw sample.
+		st := tr.Stats()
+		head := int64(0)
+		for _, sub := range []string{"wal", "wbl", "chunks_head"} {
+			head += dirBytes(b, filepath.Join(tr.dir, sub))
+		}
+		b.Logf("tier %s: catch-up %.2f s CPU; blocks %d bytes, %.3f per raw sample (head files %d bytes)",
+			st.Name, jobCPU[st.Name].Seconds(), st.BytesOnDisk-head, float64(st.BytesOnDisk-head)/rawSamples, head)
 	}
 	q, err := query.New(query.Options{Queryable: raw, Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -160,6 +180,23 @@ func BenchmarkDashboard7d(b *testing.B) {
 			b.ReportMetric(float64(cpuTime()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		n += info.Size()
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // cpuTime is the process's user and system CPU time so far.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -85,6 +86,9 @@ type Queryable struct {
 	// unaligned is the least number of a tier's buckets a range read at an
 	// unaligned time spans (minUnalignedBuckets unless WithUnaligned).
 	unaligned int64
+	// finest: a range reads the finest tier that fits and keeps it, not
+	// the coarsest (WithUnaligned).
+	finest bool
 }
 
 // Queryable returns the transparent reader. lookback is PromQL's lookback
@@ -93,13 +97,19 @@ func (s *Set) Queryable(lookbackMs int64) *Queryable {
 	return &Queryable{set: s, lookback: lookbackMs, unaligned: minUnalignedBuckets}
 }
 
-// WithUnaligned returns a reader like q whose ranges read at unaligned
-// times read a tier only over at least buckets of it (over fewer, the two
-// edge buckets weigh more: an SLA's 30d rule read the 1h tier and lost up
-// to an hour of errors at its window's edge; its rules use 1440).
+// WithUnaligned returns a reader like q for figures that must equal raw
+// data's (an SLA's rules use 1440): ranges read at unaligned times read a
+// tier only over at least buckets of it (over fewer, the two edge buckets
+// weigh more: an SLA's 30d rule read the 1h tier and lost up to an hour of
+// errors at its window's edge), and a range reads the finest tier that
+// fits and keeps a range that long, not the coarsest: its edge bucket is
+// the least of a burst (a 30d window through the 10m tier lost up to ten
+// minutes of an hour's burst at its edge, 8.5 % of the ratio; through the
+// 1m tier one minute, under 1 %: rules.TestSLA30dRuleTierEdge).
 func (q *Queryable) WithUnaligned(buckets int64) *Queryable {
 	c := *q
 	c.unaligned = max(buckets, minUnalignedBuckets)
+	c.finest = true
 	return &c
 }
 
@@ -214,8 +224,13 @@ func (q *Queryable) choose(hints *storage.SelectHints, force string, first int64
 		}
 		return nil, ""
 	}
-	for i := len(tiers) - 1; i >= 0; i-- {
-		t := tiers[i]
+	for i := range tiers {
+		t := tiers[len(tiers)-1-i] // coarsest first
+		if q.finest {
+			if t = tiers[i]; time.Duration(t.Retention).Milliseconds() < hints.Range {
+				continue
+			}
+		}
 		if hints.Step != 0 && hints.Step < t.res {
 			continue
 		}

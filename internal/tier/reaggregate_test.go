@@ -203,7 +203,7 @@ func TestLateSamplesReaggregated(t *testing.T) {
 			}
 			writeLate(t, f)
 			// The earliest late sample is at 3h15m00.5s.
-			want := map[string]time.Duration{"1m": 3*time.Hour + 15*time.Minute, "1h": 3 * time.Hour}
+			want := map[string]time.Duration{"1m": 3*time.Hour + 15*time.Minute, "10m": 3*time.Hour + 10*time.Minute, "1h": 3 * time.Hour}
 			for _, tr := range f.set.Tiers() {
 				if got := tr.Stats().LateFrom; got != float64(t0.Add(want[tr.Name()]).Unix()) {
 					t.Fatalf("tier %s late from %v, want %v", tr.Name(), time.Unix(int64(got), 0).UTC(), t0.Add(want[tr.Name()]))

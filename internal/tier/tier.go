@@ -1,5 +1,5 @@
-// Package tier keeps downsampled tiers of the raw data beside it: 1-minute
-// and 1-hour aggregates (min, max, sum, count, avg, last, and a
+// Package tier keeps downsampled tiers of the raw data beside it: 1-minute,
+// 10-minute and 1-hour aggregates (min, max, sum, count, avg, last, and a
 // reset-compensated counter) of every raw series, each tier its own
 // embedded Prometheus TSDB under <data_dir>/tiers/<name> with its own
 // retention. A background job per tier (Set.Run) aggregates the raw data
@@ -33,10 +33,10 @@ type Config struct {
 	// Disabled turns the tiers off: only raw data is kept and read.
 	Disabled bool `yaml:"disabled"`
 	// Tiers are the resolutions kept, finest first (default 1m for 90d,
-	// 1h for 2y).
+	// 10m for 180d, 1h for 2y).
 	Tiers []Level `yaml:"tiers"`
 	// Retention keeps matching series for other durations than the tier's
-	// default, per tier name ("raw", "1m", "1h"); when several rules match
+	// default, per tier name ("raw", "1m", "10m", "1h"); when several rules match
 	// a series, the shortest retention wins.
 	Retention []RetentionRule `yaml:"retention"`
 }
@@ -47,11 +47,11 @@ type Level struct {
 	Retention  duration.Duration `yaml:"retention"`
 }
 
-// Name is the tier's name, its resolution ("1m", "1h").
+// Name is the tier's name, its resolution ("1m", "10m", "1h").
 func (l Level) Name() string { return l.Resolution.String() }
 
 // RetentionRule keeps the series a selector matches for the given
-// durations, by tier name ("raw", "1m", "1h").
+// durations, by tier name ("raw", "1m", "10m", "1h").
 type RetentionRule struct {
 	Match string                       `yaml:"match"`
 	Keep  map[string]duration.Duration `yaml:"keep"`
@@ -59,8 +59,13 @@ type RetentionRule struct {
 
 // Defaults.
 var (
+	// DefaultTiers: the 10m tier answers the 7- and 30-day views' steps of
+	// 10 to 59 minutes, a tenth of the 1m tier's buckets to read (the 7-day
+	// dashboard at a 10m step: BenchmarkDashboard7d), and costs about a
+	// tenth of the 1m tier's disk per day kept.
 	DefaultTiers = []Level{
 		{Resolution: duration.Duration(time.Minute), Retention: duration.Duration(90 * 24 * time.Hour)},
+		{Resolution: duration.Duration(10 * time.Minute), Retention: duration.Duration(180 * 24 * time.Hour)},
 		{Resolution: duration.Duration(time.Hour), Retention: duration.Duration(2 * 365 * 24 * time.Hour)},
 	}
 )
@@ -68,7 +73,8 @@ var (
 // RawTier is the name retention rules use for the raw data.
 const RawTier = "raw"
 
-// Normalise fills the defaults: the 1m and 1h tiers when none are given.
+// Normalise fills the defaults: the 1m, 10m and 1h tiers when none are
+// given.
 func (c *Config) Normalise() {
 	if len(c.Tiers) == 0 {
 		c.Tiers = append([]Level(nil), DefaultTiers...)
