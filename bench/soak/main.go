@@ -45,6 +45,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if spec := os.Getenv(heavyChildEnv); spec != "" {
+		if err := heavyChild(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/soak (heavy readers' child):", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/soak:", err)
 		os.Exit(1)
@@ -85,9 +92,16 @@ type latencies struct {
 	d       []time.Duration
 	errors  int
 	lastErr string
+	// onAdd, when set, is told each request instead (-heavy-proc's child
+	// passes them to its parent).
+	onAdd func(time.Duration, error)
 }
 
 func (l *latencies) add(d time.Duration, err error) {
+	if l.onAdd != nil {
+		l.onAdd(d, err)
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err != nil {
@@ -133,8 +147,13 @@ func run(ctx context.Context) error {
 	block := flag.Duration("block-duration", 0, "gmc's storage.block_duration: the head is cut into a block every this much time (0: 2h); shorter to see several compaction cycles in a shorter soak")
 	heavy := flag.Int("heavy", 0, "concurrent heavy range queries, run in a loop besides the dashboard (every series, the whole backfill, 1s step)")
 	extra := flag.String("gmc-yaml", "", "more of gmc's config, appended to the harness's gmc.yml (e.g. 'query: {max_concurrency: 2}' for an A/B of one binary)")
+	heavyProc := flag.Bool("heavy-proc", false, "with -heavy: run the heavy readers in a child process at nice 10, as a remote user's would be, instead of beside the pushers in this one (their reading of tens of MB per answer then takes no CPU of this process's from the pushers, and the kernel runs the pushers first)")
+	traceFor := flag.Duration("trace", 0, "in every report interval, record gmc's runtime for this long (from 2 s into it; /debug/pprof/trace) and print where requests waited before its handlers: an HTTP connection's goroutine from woken (its bytes arrived) to running, those woken while every one of Go's Ps was held and by what (a heavy query's niced thread, a GC worker), and GC's mark time and pauses")
 	toggle := flag.Duration("heavy-toggle", 0, "with -heavy: run the heavy queries only in every other window of this length (the first without), canceling those in flight at its end, and print one line a window; the end compares ingest p99 with and without them, measured in the same minutes")
 	flag.Parse()
+	if *traceFor < 0 || *traceFor > 0 && *traceFor+3*time.Second > max(*report, *toggle) {
+		return fmt.Errorf("-trace %s: want 0 or at most the report interval less 3 s", *traceFor)
+	}
 	if *dur <= 0 || *dur > 48*time.Hour {
 		return fmt.Errorf("-duration %s: want (0, 48h]", *dur)
 	}
@@ -218,8 +237,22 @@ func run(ctx context.Context) error {
 	wg.Go(func() { queryLoop(rctx, client, base, *queryEvery, &query) })
 	span := max(*backfill, 10*time.Minute)
 	win := windows{start: start, every: *toggle}
-	for range *heavy {
-		wg.Go(func() { heavyLoop(rctx, client, base, span, win, &heavyLat) })
+	childPID := "" // -heavy-proc's child
+	if *heavy > 0 && *heavyProc {
+		pid, wait, err := startHeavyChild(rctx, base, span, win, *heavy, &heavyLat)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := wait(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench/soak:", err)
+			}
+		}()
+		childPID = strconv.Itoa(pid)
+	} else {
+		for range *heavy {
+			wg.Go(func() { heavyLoop(rctx, client, base, span, win, &heavyLat) })
+		}
 	}
 
 	fmt.Printf("gmc pid %d at %s; %d services every %s, dashboard every %s, for %s (machine load now %s)\n",
@@ -233,7 +266,32 @@ func run(ctx context.Context) error {
 	var prevLanes map[string]laneFigures
 	var prevMissed, prevEvals, prevPushEvals float64
 	var prevMetrics map[string]float64
-	prevGMC, prevSelf, prevAt := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), time.Duration(0)
+	var selfSched schedLatency
+	selfSched.take()
+	// -trace: one trace in each report interval, from 2 s into it.
+	type traced struct {
+		f   traceFigures
+		err error
+	}
+	traces := make(chan traced, 1)
+	startTrace := func() {
+		if *traceFor <= 0 {
+			return
+		}
+		go func() {
+			select {
+			case <-rctx.Done():
+				traces <- traced{err: rctx.Err()}
+				return
+			case <-time.After(2 * time.Second):
+			}
+			f, err := traceGMC(rctx, client, base, *traceFor)
+			traces <- traced{f, err}
+		}()
+	}
+	var onTrace, offTrace []traceFigures // -trace's of -heavy-toggle's windows
+	startTrace()
+	prevGMC, prevSelf, prevChild, prevAt := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), cpuSeconds(childPID), time.Duration(0)
 	tick := time.NewTicker(*report)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -300,6 +358,27 @@ func run(ctx context.Context) error {
 			fmt.Printf("  ingest p99 in gmc's handlers ≤ %s ms", bucketQuantile(m, prevMetrics, "gmc_ingest_request_duration_seconds", 0.99))
 		}
 		prevMetrics = m
+		if *traceFor > 0 {
+			select {
+			case t := <-traces:
+				switch {
+				case t.err != nil:
+					fmt.Printf("  trace: %v", t.err)
+				case *toggle > 0 && win.on(start.Add(s.at-*toggle/2)):
+					onTrace = append(onTrace, t.f)
+					fmt.Printf("  %s", t.f)
+				default:
+					offTrace = append(offTrace, t.f)
+					fmt.Printf("  %s", t.f)
+				}
+			case <-time.After(5 * time.Second):
+				fmt.Print("  trace: none yet")
+			}
+			startTrace()
+		}
+		// The harness's own scheduling: how long its goroutines (the
+		// pushers, the readers) waited for one of its Ps.
+		fmt.Printf("  harness's scheduler latency %s", selfSched.take())
 		fmt.Printf("  rule iterations missed: %.0f", missed-prevMissed)
 		// Rule group evaluations per second, and of them those pushes
 		// triggered (besides the groups' intervals).
@@ -309,11 +388,14 @@ func run(ctx context.Context) error {
 		prevLanes, prevMissed, prevEvals, prevPushEvals = lanes, missed, evals, pushEvals
 		// CPU of gmc and of this harness (its pushers, dashboard and heavy
 		// readers share the machine with gmc), in cores over the interval.
-		gmcCPU, selfCPU := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self")
+		gmcCPU, selfCPU, childCPU := cpuSeconds(strconv.Itoa(p.PID())), cpuSeconds("self"), cpuSeconds(childPID)
 		if el := (s.at - prevAt).Seconds(); el > 0 {
 			fmt.Printf("  CPU cores: gmc %.2f, harness %.2f", (gmcCPU-prevGMC)/el, (selfCPU-prevSelf)/el)
+			if childPID != "" {
+				fmt.Printf(" (+ heavy readers' child at nice 10: %.2f)", (childCPU-prevChild)/el)
+			}
 		}
-		prevGMC, prevSelf, prevAt = gmcCPU, selfCPU, s.at
+		prevGMC, prevSelf, prevChild, prevAt = gmcCPU, selfCPU, childCPU, s.at
 		if s.ingestErrs+s.queryErrs > 0 {
 			fmt.Printf("  errors: ingest %d (%s) query %d (%s)", s.ingestErrs, ie, s.queryErrs, qe)
 		}
@@ -350,6 +432,10 @@ func run(ctx context.Context) error {
 		on, off := median(onP99), median(offP99)
 		fmt.Printf("ingest p99 per %s window, median: %.1f ms with %d heavy queries (%d windows), %.1f ms without (%d windows): %.2fx\n",
 			*toggle, on, *heavy, len(onP99), off, len(offP99), on/off)
+	}
+	if *toggle > 0 && len(onTrace) > 0 && len(offTrace) > 0 {
+		fmt.Printf("in gmc's traces, with the heavy queries: %s\n", summarise(onTrace))
+		fmt.Printf("in gmc's traces, without them:          %s\n", summarise(offTrace))
 	}
 	return nil
 }
