@@ -390,24 +390,23 @@ func takeEqual(ms []*labels.Matcher, name string) (string, bool, []*labels.Match
 // histogramsIn says whether ms select a native histogram in tq over
 // [start, end]: a tier keeps a native histogram's last and counter
 // aggregates only, so its series has a last but no sum. Only the index is
-// read.
+// read, once for both aggregates.
 func histogramsIn(ctx context.Context, tq storage.ChunkQuerier, start, end int64, ms []*labels.Matcher) (bool, error) {
-	count := func(agg string) (int, error) {
-		sel := append(ms[:len(ms):len(ms)], labels.MustNewMatcher(labels.MatchEqual, AggLabel, agg))
-		set := tq.Select(ctx, false, &storage.SelectHints{Start: start, End: end, Func: "series"}, sel...)
-		n := 0
-		for set.Next() {
-			n++
+	sel := append(ms[:len(ms):len(ms)], lastOrSum)
+	set := tq.Select(ctx, false, &storage.SelectHints{Start: start, End: end, Func: "series"}, sel...)
+	last, sum := 0, 0
+	for set.Next() {
+		if set.At().Labels().Get(AggLabel) == AggLast {
+			last++
+		} else {
+			sum++
 		}
-		return n, set.Err()
 	}
-	last, err := count(AggLast)
-	if err != nil || last == 0 {
-		return false, err
-	}
-	sum, err := count(AggSum)
-	return last > sum, err
+	return last > sum, set.Err()
 }
+
+// lastOrSum selects a tier's last and sum aggregates.
+var lastOrSum = labels.MustNewMatcher(labels.MatchRegexp, AggLabel, AggLast+"|"+AggSum)
 
 // errHistogram: onTheFly met a native histogram where it aggregates sums
 // or counts.
