@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,17 +19,22 @@ const inflightWait = 5 * time.Second
 // inflight bounds the decoded bytes held by concurrent requests. Safe for
 // concurrent use.
 type inflight struct {
-	max   int64
-	sem   *semaphore.Weighted
+	bound atomic.Pointer[byteBound]
 	wait  time.Duration
 	bytes prometheus.Gauge
 	full  prometheus.Counter
 }
 
+// byteBound is one limits.max_decoded_bytes_in_flight: a request gives its
+// bytes back to the bound it took them from, so a reload that sets a new
+// one (setMax) need not wait for the requests holding the old.
+type byteBound struct {
+	max int64
+	sem *semaphore.Weighted
+}
+
 func newInflight(max int64, f promauto.Factory) *inflight {
-	return &inflight{
-		max:  max,
-		sem:  semaphore.NewWeighted(max),
+	i := &inflight{
 		wait: inflightWait,
 		bytes: f.NewGauge(prometheus.GaugeOpts{
 			Name: "gmc_ingest_decoded_bytes_in_flight",
@@ -39,29 +45,41 @@ func newInflight(max int64, f promauto.Factory) *inflight {
 			Help: "Requests answered 429 because limits.max_decoded_bytes_in_flight was reached.",
 		}),
 	}
+	i.setMax(max)
+	return i
 }
 
-// acquire reserves n bytes, waiting up to i.wait for others to finish. Its
-// error is a *requestError (413 when n alone is over the bound, else 429).
-func (i *inflight) acquire(ctx context.Context, n int64) error {
-	if n > i.max {
-		return &requestError{code: http.StatusRequestEntityTooLarge,
-			msg: fmt.Sprintf("decoded body of %d bytes exceeds limits.max_decoded_bytes_in_flight %d", n, i.max)}
+// setMax puts a new bound in force for the requests that come after; those
+// holding bytes under the old one give them back to it (for a moment both
+// bounds' bytes may be held).
+func (i *inflight) setMax(max int64) {
+	if b := i.bound.Load(); b != nil && b.max == max {
+		return
 	}
-	if !i.sem.TryAcquire(n) {
+	i.bound.Store(&byteBound{max: max, sem: semaphore.NewWeighted(max)})
+}
+
+// acquire reserves n bytes, waiting up to i.wait for others to finish, and
+// returns the function that gives them back. Its error is a *requestError
+// (413 when n alone is over the bound, else 429).
+func (i *inflight) acquire(ctx context.Context, n int64) (release func(), err error) {
+	b := i.bound.Load()
+	if n > b.max {
+		return nil, &requestError{code: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("decoded body of %d bytes exceeds limits.max_decoded_bytes_in_flight %d", n, b.max)}
+	}
+	if !b.sem.TryAcquire(n) {
 		wctx, cancel := context.WithTimeout(ctx, i.wait)
 		defer cancel()
-		if err := i.sem.Acquire(wctx, n); err != nil {
+		if err := b.sem.Acquire(wctx, n); err != nil {
 			i.full.Inc()
-			return &requestError{code: http.StatusTooManyRequests,
-				msg: fmt.Sprintf("limits.max_decoded_bytes_in_flight %d reached by concurrent requests; retry later (this one decodes to %d bytes)", i.max, n)}
+			return nil, &requestError{code: http.StatusTooManyRequests,
+				msg: fmt.Sprintf("limits.max_decoded_bytes_in_flight %d reached by concurrent requests; retry later (this one decodes to %d bytes)", b.max, n)}
 		}
 	}
 	i.bytes.Add(float64(n))
-	return nil
-}
-
-func (i *inflight) release(n int64) {
-	i.bytes.Sub(float64(n))
-	i.sem.Release(n)
+	return func() {
+		i.bytes.Sub(float64(n))
+		b.sem.Release(n)
+	}, nil
 }

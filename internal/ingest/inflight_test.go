@@ -28,7 +28,8 @@ func TestDecodedBytesInFlight(t *testing.T) {
 			prompb.Sample{Timestamp: nowMs, Value: float64(i)}))
 	}
 	body := encodeWrite(t, ts...)
-	if err := e.in.inflight.acquire(context.Background(), max-1000); err != nil {
+	release, err := e.in.inflight.acquire(context.Background(), max-1000)
+	if err != nil {
 		t.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(body))
@@ -46,7 +47,7 @@ func TestDecodedBytesInFlight(t *testing.T) {
 	if got := testutil.ToFloat64(e.in.inflight.full); got != 1 {
 		t.Errorf("limit hits = %v, want 1", got)
 	}
-	e.in.inflight.release(max - 1000)
+	release()
 	if code, msg := do(t, e.in.RemoteWrite(), http.MethodPost, "/api/v1/write", rwHeaders, body); code != http.StatusNoContent {
 		t.Fatalf("after release: %d %q", code, msg)
 	}

@@ -110,7 +110,7 @@ const DefaultGroupRefresh = 30 * time.Second
 // goroutines at once.
 type Ingester struct {
 	app      storage.AppendableV2
-	limits   Limits
+	limits   atomic.Pointer[Limits] // SetLimits swaps them
 	logger   *slog.Logger
 	now      func() time.Time
 	listener MetricsListener
@@ -152,7 +152,6 @@ func New(opts Options) (*Ingester, error) {
 	f := promauto.With(opts.Registerer)
 	in := &Ingester{
 		app:      opts.Appendable,
-		limits:   opts.Limits,
 		inflight: newInflight(opts.Limits.MaxDecodedBytesInFlight, f),
 		stalls:   newStallWatch(opts.Now, f),
 		logger:   opts.Logger,
@@ -187,12 +186,12 @@ func New(opts Options) (*Ingester, error) {
 	if opts.GroupRefresh <= 0 {
 		opts.GroupRefresh = DefaultGroupRefresh
 	}
+	in.limits.Store(&opts.Limits)
 	in.version, in.started = opts.Version, opts.Now()
 	in.otlpSettings = opts.OTLP.settings()
 	in.flags = map[string]string{
 		"pushgateway.group_ttl":        model.Duration(opts.GroupTTL).String(),
 		"pushgateway.refresh_interval": model.Duration(opts.GroupRefresh).String(),
-		"limits.max_body_bytes":        strconv.FormatInt(opts.Limits.MaxBodyBytes, 10),
 	}
 	var err error
 	in.push, err = newPushGroups(opts.Appendable, opts.Logger, opts.Now, opts.PushStateFile, opts.GroupTTL, opts.GroupRefresh)
@@ -211,6 +210,13 @@ func (in *Ingester) PushedAt(ls labels.Labels) (int64, bool) { return in.push.pu
 // GroupRefresh, expiring them after their TTL) until ctx is done, then saves
 // them.
 func (in *Ingester) Run(ctx context.Context) error { return in.push.run(ctx) }
+
+// SetLimits puts new limits in force for the requests that come after
+// (a reload); requests being handled finish under the old ones.
+func (in *Ingester) SetLimits(l Limits) {
+	in.limits.Store(&l)
+	in.inflight.setMax(l.MaxDecodedBytesInFlight)
+}
 
 // SamplesTotal is the number of samples committed since start, over every protocol.
 func (in *Ingester) SamplesTotal() uint64 { return in.accepted.Load() }

@@ -27,7 +27,7 @@ var errTooLarge = errors.New("request body too large")
 // readBody reads the whole request body into buf (reused, may be nil),
 // enforcing MaxBodyBytes. It returns errTooLarge (answer 413) when over.
 func (in *Ingester) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
-	limit := in.limits.MaxBodyBytes
+	limit := in.limits.Load().MaxBodyBytes
 	if r.ContentLength > limit {
 		return buf, fmt.Errorf("%w: Content-Length %d exceeds limits.max_body_bytes %d", errTooLarge, r.ContentLength, limit)
 	}
@@ -69,8 +69,8 @@ type timeWindow struct{ minT, maxT int64 }
 // window computes the accepted timestamp range at the moment of a request.
 func (in *Ingester) window() timeWindow {
 	now := in.now()
-	w := timeWindow{minT: -1 << 63, maxT: now.Add(time.Duration(in.limits.MaxFutureSkew)).UnixMilli()}
-	if age := time.Duration(in.limits.MaxSampleAge); age > 0 {
+	w := timeWindow{minT: -1 << 63, maxT: now.Add(time.Duration(in.limits.Load().MaxFutureSkew)).UnixMilli()}
+	if age := time.Duration(in.limits.Load().MaxSampleAge); age > 0 {
 		w.minT = now.Add(-age).UnixMilli()
 	}
 	return w
@@ -80,10 +80,10 @@ func (in *Ingester) window() timeWindow {
 // the window, or "" when it is inside.
 func (w timeWindow) check(in *Ingester, t int64) (reason, why string) {
 	if t > w.maxT {
-		return reasonTooNew, "timestamp is more than limits.max_future_skew (" + time.Duration(in.limits.MaxFutureSkew).String() + ") in the future"
+		return reasonTooNew, "timestamp is more than limits.max_future_skew (" + time.Duration(in.limits.Load().MaxFutureSkew).String() + ") in the future"
 	}
 	if t < w.minT {
-		return reasonTooOld, "timestamp is older than limits.max_sample_age (" + time.Duration(in.limits.MaxSampleAge).String() + ")"
+		return reasonTooOld, "timestamp is older than limits.max_sample_age (" + time.Duration(in.limits.Load().MaxSampleAge).String() + ")"
 	}
 	return "", ""
 }
@@ -93,8 +93,8 @@ func (w timeWindow) check(in *Ingester, t int64) (reason, why string) {
 // within their length limits, values valid UTF-8. ls must be sorted (as
 // labels.Labels always is). It returns "" when the series is acceptable.
 func (in *Ingester) checkSeries(ls labels.Labels) string {
-	if n := ls.Len(); n > in.limits.MaxLabelsPerSeries {
-		return fmt.Sprintf("has %d labels, more than limits.max_labels_per_series %d", n, in.limits.MaxLabelsPerSeries)
+	if n := ls.Len(); n > in.limits.Load().MaxLabelsPerSeries {
+		return fmt.Sprintf("has %d labels, more than limits.max_labels_per_series %d", n, in.limits.Load().MaxLabelsPerSeries)
 	}
 	name := ls.Get(model.MetricNameLabel)
 	if name == "" {
@@ -119,14 +119,14 @@ func (in *Ingester) checkSeries(ls labels.Labels) string {
 // checkLabel validates one label (the metric name's syntax is checked by
 // checkSeries). It returns "" when the label is acceptable.
 func (in *Ingester) checkLabel(name, value string) string {
-	if len(name) > in.limits.MaxLabelNameLength && name != model.MetricNameLabel {
-		return fmt.Sprintf("label name %q is longer than limits.max_label_name_length %d", truncate(name), in.limits.MaxLabelNameLength)
+	if len(name) > in.limits.Load().MaxLabelNameLength && name != model.MetricNameLabel {
+		return fmt.Sprintf("label name %q is longer than limits.max_label_name_length %d", truncate(name), in.limits.Load().MaxLabelNameLength)
 	}
 	if name != model.MetricNameLabel && !model.LegacyValidation.IsValidLabelName(name) {
 		return fmt.Sprintf("label name %q is invalid (want [a-zA-Z_][a-zA-Z0-9_]*)", name)
 	}
-	if len(value) > in.limits.MaxLabelValueLength {
-		return fmt.Sprintf("value of label %q is %d bytes, longer than limits.max_label_value_length %d", name, len(value), in.limits.MaxLabelValueLength)
+	if len(value) > in.limits.Load().MaxLabelValueLength {
+		return fmt.Sprintf("value of label %q is %d bytes, longer than limits.max_label_value_length %d", name, len(value), in.limits.Load().MaxLabelValueLength)
 	}
 	if !utf8.ValidString(value) {
 		return fmt.Sprintf("value of label %q is not valid UTF-8", name)
@@ -136,8 +136,8 @@ func (in *Ingester) checkLabel(name, value string) string {
 
 // checkSeriesCount enforces MaxSeriesPerRequest.
 func (in *Ingester) checkSeriesCount(n int) error {
-	if n > in.limits.MaxSeriesPerRequest {
-		return fmt.Errorf("request has more than limits.max_series_per_request %d series", in.limits.MaxSeriesPerRequest)
+	if n > in.limits.Load().MaxSeriesPerRequest {
+		return fmt.Errorf("request has more than limits.max_series_per_request %d series", in.limits.Load().MaxSeriesPerRequest)
 	}
 	return nil
 }

@@ -282,23 +282,24 @@ func decodeOTLP(body []byte, gz, isJSON bool, limit int64) (pmetricotlp.ExportRe
 // writeOTLP decodes, translates and commits one export request. A
 // *requestError means nothing was written.
 func (in *Ingester) writeOTLP(ctx context.Context, body []byte, gz, isJSON bool) (otlpResult, error) {
-	limit := in.limits.MaxBodyBytes * decodedBodyFactor
-	if err := in.inflight.acquire(ctx, int64(len(body))); err != nil {
+	limit := in.limits.Load().MaxBodyBytes * decodedBodyFactor
+	release, err := in.inflight.acquire(ctx, int64(len(body)))
+	if err != nil {
 		return otlpResult{}, err
 	}
 	req, n, err := decodeOTLP(body, gz, isJSON, limit)
-	in.inflight.release(int64(len(body)))
+	release()
 	if err != nil {
 		return otlpResult{}, err
 	}
 	// The decoded form is held while it is translated: count it in flight.
-	if err := in.inflight.acquire(ctx, int64(n)); err != nil {
+	if release, err = in.inflight.acquire(ctx, int64(n)); err != nil {
 		return otlpResult{}, err
 	}
-	defer in.inflight.release(int64(n))
+	defer release()
 	md := req.Metrics()
-	if points := md.DataPointCount(); points > in.limits.MaxSeriesPerRequest {
-		return otlpResult{}, badRequest("request has %d data points, more than limits.max_series_per_request %d", points, in.limits.MaxSeriesPerRequest)
+	if points := md.DataPointCount(); points > in.limits.Load().MaxSeriesPerRequest {
+		return otlpResult{}, badRequest("request has %d data points, more than limits.max_series_per_request %d", points, in.limits.Load().MaxSeriesPerRequest)
 	}
 	losses := refusedByTranslator(md)
 	wide, warnings := splitWideResources(md)

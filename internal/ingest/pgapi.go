@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"maps"
 	"net/http"
 	"runtime"
 	"sort"
@@ -21,6 +22,8 @@ import (
 // PushgatewayStatus serves GET /api/v1/status: gmc's version, start time and
 // the settings of its push groups, where the Pushgateway shows its flags.
 func (in *Ingester) PushgatewayStatus(w http.ResponseWriter, _ *http.Request) {
+	flags := maps.Clone(in.flags)
+	flags["limits.max_body_bytes"] = strconv.FormatInt(in.limits.Load().MaxBodyBytes, 10)
 	httpapi.WriteSuccess(w, map[string]any{
 		"build_information": map[string]string{
 			"version":   in.version,
@@ -30,7 +33,7 @@ func (in *Ingester) PushgatewayStatus(w http.ResponseWriter, _ *http.Request) {
 			"buildDate": "",
 			"goVersion": runtime.Version(),
 		},
-		"flags":      in.flags,
+		"flags":      flags,
 		"start_time": in.started.UTC().Format(time.RFC3339Nano),
 	})
 }

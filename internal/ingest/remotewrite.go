@@ -162,14 +162,13 @@ func (in *Ingester) decode(ctx context.Context, req *rwRequest) (release func(),
 	if err != nil {
 		return nil, badRequest("decode snappy body: %v", err)
 	}
-	if limit := in.limits.MaxBodyBytes * decodedBodyFactor; int64(n) > limit {
+	if limit := in.limits.Load().MaxBodyBytes * decodedBodyFactor; int64(n) > limit {
 		return nil, &requestError{code: http.StatusRequestEntityTooLarge,
 			msg: fmt.Sprintf("decoded body of %d bytes exceeds %d (limits.max_body_bytes × %d)", n, limit, decodedBodyFactor)}
 	}
-	if err := in.inflight.acquire(ctx, int64(n)); err != nil {
+	if release, err = in.inflight.acquire(ctx, int64(n)); err != nil {
 		return nil, err
 	}
-	release = func() { in.inflight.release(int64(n)) }
 	if cap(req.data) < n {
 		req.data = make([]byte, n)
 	}
@@ -192,7 +191,7 @@ func (in *Ingester) writeRemote(ctx context.Context, req *rwRequest) (int, *reje
 	// The cache is read while parsing so that a known series' labels are
 	// not even walked: their bytes equal ones validated before.
 	in.cache.mu.RLock()
-	err = req.parse(in.limits.MaxSeriesPerRequest, in.cache.m)
+	err = req.parse(in.limits.Load().MaxSeriesPerRequest, in.cache.m)
 	in.cache.mu.RUnlock()
 	if err != nil {
 		return 0, nil, nil, err

@@ -89,8 +89,8 @@ func (in *Ingester) writeRemote2(ctx context.Context, req *rwRequest) (rw2Writte
 	if err := wr.Unmarshal(req.data); err != nil {
 		return none, nil, nil, badRequest("decode protobuf io.prometheus.write.v2.Request: %v", err)
 	}
-	if len(wr.Timeseries) > in.limits.MaxSeriesPerRequest {
-		return none, nil, nil, badRequest("request has more than limits.max_series_per_request %d series", in.limits.MaxSeriesPerRequest)
+	if len(wr.Timeseries) > in.limits.Load().MaxSeriesPerRequest {
+		return none, nil, nil, badRequest("request has more than limits.max_series_per_request %d series", in.limits.Load().MaxSeriesPerRequest)
 	}
 	type seriesMeta struct {
 		name string

@@ -69,11 +69,12 @@ func (e *SeriesLimitError) Error() string {
 // (the head creates the series between them), so concurrent appenders may
 // overshoot a limit by at most one series each.
 type SeriesLimiter struct {
-	limits    Limits
-	now       func() time.Time
-	logger    *slog.Logger
-	enforcing atomic.Bool
-	rate      *rate.Limiter // nil: no rate limit
+	limits     atomic.Pointer[Limits] // SetLimits swaps them
+	now        func() time.Time
+	logger     *slog.Logger
+	enforcing  atomic.Bool
+	rate       atomic.Pointer[rate.Limiter] // nil: no rate limit
+	configured *prometheus.GaugeVec
 
 	mu        sync.Mutex
 	total     int
@@ -106,32 +107,47 @@ func NewSeriesLimiter(opts SeriesLimiterOptions) *SeriesLimiter {
 		opts.Now = time.Now
 	}
 	l := &SeriesLimiter{
-		limits:    opts.Limits,
 		now:       opts.Now,
 		logger:    opts.Logger,
 		byMetric:  map[string]int{},
 		byService: map[string]int{},
-	}
-	if r := opts.Limits.MaxNewSeriesPerSecond; r > 0 {
-		l.rate = rate.NewLimiter(rate.Limit(r), max(opts.Limits.NewSeriesBurst, 1))
 	}
 	f := promauto.With(opts.Registerer)
 	l.limited = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "gmc_ingest_series_limited_total",
 		Help: "Samples refused because their new series would pass a cardinality limit, by limit.",
 	}, []string{"limit"})
-	g := f.NewGaugeVec(prometheus.GaugeOpts{
+	l.configured = f.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "gmc_ingest_series_limit",
 		Help: "The configured cardinality limits (0: off), by limit.",
 	}, []string{"limit"})
-	g.WithLabelValues(limitHeadSeries).Set(float64(opts.Limits.MaxHeadSeries))
-	g.WithLabelValues(limitPerMetric).Set(float64(opts.Limits.MaxSeriesPerMetric))
-	g.WithLabelValues(limitPerService).Set(float64(opts.Limits.MaxSeriesPerService))
-	g.WithLabelValues(limitNewSeriesRate).Set(float64(opts.Limits.MaxNewSeriesPerSecond))
 	for _, name := range []string{limitHeadSeries, limitPerMetric, limitPerService, limitNewSeriesRate} {
 		l.limited.WithLabelValues(name)
 	}
+	l.SetLimits(opts.Limits)
 	return l
+}
+
+// SetLimits puts new cardinality limits in force (a reload): the series the
+// head holds stay, whatever the new limits; new ones are checked against
+// them from now on. A new rate keeps the tokens the bucket holds, up to the
+// new burst.
+func (l *SeriesLimiter) SetLimits(lim Limits) {
+	switch r, b, cur := lim.MaxNewSeriesPerSecond, max(lim.NewSeriesBurst, 1), l.rate.Load(); {
+	case r <= 0:
+		l.rate.Store(nil)
+	case cur == nil:
+		l.rate.Store(rate.NewLimiter(rate.Limit(r), b)) // a full bucket
+	default:
+		now := l.now()
+		cur.SetLimitAt(now, rate.Limit(r))
+		cur.SetBurstAt(now, b)
+	}
+	l.limits.Store(&lim)
+	l.configured.WithLabelValues(limitHeadSeries).Set(float64(lim.MaxHeadSeries))
+	l.configured.WithLabelValues(limitPerMetric).Set(float64(lim.MaxSeriesPerMetric))
+	l.configured.WithLabelValues(limitPerService).Set(float64(lim.MaxSeriesPerService))
+	l.configured.WithLabelValues(limitNewSeriesRate).Set(float64(lim.MaxNewSeriesPerSecond))
 }
 
 // Enforce makes the limiter refuse series from now on; call it once the
@@ -144,9 +160,10 @@ func (l *SeriesLimiter) PreCreation(ls labels.Labels) error {
 	if !l.enforcing.Load() {
 		return nil
 	}
-	err := l.check(ls)
-	if err == nil && l.rate != nil && !l.rate.AllowN(l.now(), 1) {
-		err = &SeriesLimitError{Limit: limitNewSeriesRate, Max: l.limits.MaxNewSeriesPerSecond}
+	lim := l.limits.Load()
+	err := l.check(lim, ls)
+	if r := l.rate.Load(); err == nil && r != nil && lim.MaxNewSeriesPerSecond > 0 && !r.AllowN(l.now(), 1) {
+		err = &SeriesLimitError{Limit: limitNewSeriesRate, Max: lim.MaxNewSeriesPerSecond}
 	}
 	if err != nil {
 		l.limited.WithLabelValues(err.Limit).Inc()
@@ -157,8 +174,7 @@ func (l *SeriesLimiter) PreCreation(ls labels.Labels) error {
 }
 
 // check tests the count limits.
-func (l *SeriesLimiter) check(ls labels.Labels) *SeriesLimitError {
-	lim := &l.limits
+func (l *SeriesLimiter) check(lim *Limits, ls labels.Labels) *SeriesLimitError {
 	if lim.MaxHeadSeries == 0 && lim.MaxSeriesPerMetric == 0 && lim.MaxSeriesPerService == 0 {
 		return nil
 	}

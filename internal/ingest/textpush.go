@@ -373,8 +373,8 @@ func (in *Ingester) writeText(r *http.Request, group labels.Labels, body []byte,
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	if len(parsed) > in.limits.MaxSeriesPerRequest {
-		return 0, nil, nil, badRequest("request has more than limits.max_series_per_request %d samples (nothing was written)", in.limits.MaxSeriesPerRequest)
+	if len(parsed) > in.limits.Load().MaxSeriesPerRequest {
+		return 0, nil, nil, badRequest("request has more than limits.max_series_per_request %d samples (nothing was written)", in.limits.Load().MaxSeriesPerRequest)
 	}
 	key := groupKey(group)
 	unlock := in.push.lock(key) // pushes to this group one at a time, until its file is written

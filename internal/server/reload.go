@@ -48,6 +48,7 @@ var reloadable = map[string]bool{
 	"notify":         true,
 	"slas":           true,
 	"scrape_configs": true,
+	"limits":         true,
 	"auth.tokens":    true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
 }
 
@@ -72,8 +73,10 @@ var split = map[string]bool{"server": true, "alerting": true, "auth": true}
 // resolved and its series marked stale), /sla serves the new SLAs, an
 // added SLA's recordings are backfilled over the data stored before it in
 // the background, as at start, /system/status judges the services by the
-// new stale_after, down_after and service_liveness, and the credentials
-// of the new auth section are read. Every other setting that changed is
+// new stale_after, down_after and service_liveness, the credentials
+// of the new auth section are read, and the ingest limits apply to the
+// requests and new series that come after (ingest.Ingester.SetLimits,
+// ingest.SeriesLimiter.SetLimits: series the head holds stay). Every other setting that changed is
 // named in the result and the log as applying at the next start.
 func (s *Server) reloadConfig() (ReloadResult, error) {
 	start := time.Now()
@@ -138,6 +141,10 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	s.api.SetLiveness(time.Duration(cfg.Server.StaleAfter), time.Duration(cfg.Server.DownAfter),
 		serviceLiveness(cfg.Server.ServiceLiveness))
 	applyAuth()
+	s.ingester.SetLimits(cfg.Limits)
+	if s.limiter != nil {
+		s.limiter.SetLimits(cfg.Limits)
+	}
 	if err := applyScrape(); err != nil {
 		// As Prometheus's reload: the jobs that did apply scrape on.
 		s.logger.Error("scrape_configs reloaded with an error", "err", err)

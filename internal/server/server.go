@@ -74,6 +74,7 @@ type Server struct {
 	forward  *forward.Forwarder // nil without remote_write
 	cluster  *cluster.Peer      // nil when not part of an HA group
 	ingester *ingest.Ingester
+	limiter  *ingest.SeriesLimiter // nil in remote storage mode
 	scraper  *ingest.Scraper
 	query    *query.API
 	api      *api.API

@@ -50,6 +50,7 @@ func (s *Server) openStorage(cfg config.Config) (promstorage.AppendableV2, error
 		return nil, err
 	}
 	limiter.Enforce()
+	s.limiter = limiter
 	s.store = db
 	if len(cfg.RemoteWrite) == 0 {
 		return db, nil
