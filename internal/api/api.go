@@ -140,8 +140,9 @@ type API struct {
 	// ServiceLiveness), swapped whole by SetLiveness.
 	live atomic.Pointer[liveness]
 
-	mu       sync.Mutex // guards the ingest-rate readings below
-	readings []reading  // the ingest counter at /system/status calls, ≥ minRateWindow apart, oldest first
+	readEvery time.Duration // Run's reading interval
+	mu        sync.Mutex    // guards the ingest-rate readings below
+	readings  []reading     // the ingest counter every second (Run) and at /system/status calls, ≥ minRateWindow apart, oldest first
 }
 
 // reading is the ingest counter n at a time.
@@ -182,7 +183,7 @@ func New(opts Options) *API {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	a := &API{opts: opts}
+	a := &API{opts: opts, readEvery: time.Second}
 	a.SetLiveness(opts.StaleAfter, opts.DownAfter, opts.ServiceLiveness)
 	first := reading{at: opts.Now()}
 	if opts.Started.IsZero() {

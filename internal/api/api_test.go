@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -450,5 +451,55 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if !strings.HasPrefix(rec.Body.String(), "openapi: 3.0.3\n") {
 		t.Errorf("body starts %.40q", rec.Body.String())
+	}
+}
+
+// TestIngestRateReadEverySecond: readings were taken only when
+// /system/status was asked for, so a dashboard opened now and then got the
+// rate over 1m10s to 3m45s (t-user12 F1: a 45 s outage averaged over
+// 3m45s). Run takes one every second: asked after three quiet minutes, the
+// rate is over the last minute, and a drop in it shows.
+func TestIngestRateReadEverySecond(t *testing.T) {
+	st := fixture(t)
+	var mu sync.Mutex
+	now, n := testNow, uint64(0)
+	// The clock moves a second per reading: 100 samples/s for two minutes,
+	// then none (the outage) for the last 45 s.
+	tick := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		if now.Sub(testNow) <= 135*time.Second {
+			n += 100
+		}
+		return now
+	}
+	a := newAPI(t, st, Options{Now: tick, SamplesIngested: func() uint64 { mu.Lock(); defer mu.Unlock(); return n }})
+	a.readEvery = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		at := now
+		mu.Unlock()
+		if at.Sub(testNow) >= 180*time.Second || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	at, total := now, n
+	mu.Unlock()
+	got := a.ingest(at, total)
+	if got.WindowSeconds < 60 || got.WindowSeconds > 62 {
+		t.Errorf("window %v s after three minutes of readings and no call, want a minute", got.WindowSeconds)
+	}
+	// Over the last minute: the first 15 s at 100/s, then 45 s of none.
+	if want := 100 * 15 / got.WindowSeconds; math.Abs(got.SamplesPerSecond-want) > 100/got.WindowSeconds+1e-9 {
+		t.Errorf("rate %v/s, want %.1f/s (15 s of 100/s in the minute)", got.SamplesPerSecond, want)
 	}
 }

@@ -211,6 +211,16 @@ func (in *Ingester) PushedAt(ls labels.Labels) (int64, bool) { return in.push.pu
 // them.
 func (in *Ingester) Run(ctx context.Context) error { return in.push.run(ctx) }
 
+// CountScraped counts samples a scrape committed (ScraperOptions.Committed)
+// in SamplesTotal and gmc_ingest_samples_total{protocol="scrape"}: the
+// ingest rate /system/status gives is of every sample gmc was sent or
+// fetched, not of the pushes only (a scraped service's outage did not
+// move it, t-user12 F1).
+func (in *Ingester) CountScraped(samples int) {
+	in.accepted.Add(uint64(samples))
+	in.m.samples.WithLabelValues("scrape").Add(float64(samples))
+}
+
 // SetLimits puts new limits in force for the requests that come after
 // (a reload); requests being handled finish under the old ones.
 func (in *Ingester) SetLimits(l Limits) {

@@ -29,6 +29,10 @@ type ScraperOptions struct {
 	// ReloadInterval is how soon target changes take effect (Prometheus's
 	// DiscoveryReloadInterval); 0 means 1s.
 	ReloadInterval time.Duration
+	// Committed is told the samples each scrape committed (the target's
+	// and its up and scrape_* series), as the push paths count theirs
+	// (Ingester.CountScraped); nil: nobody.
+	Committed func(samples int)
 }
 
 // Scraper pulls /metrics endpoints on a schedule with Prometheus's own scrape
@@ -64,7 +68,7 @@ func NewScraper(opts ScraperOptions) (*Scraper, error) {
 		return nil, err
 	}
 	m, err := scrape.NewManager(&scrape.Options{DiscoveryReloadInterval: model.Duration(reload)},
-		logger, nil, nil, limitTolerant{opts.Appendable}, opts.Registerer)
+		logger, nil, nil, limitTolerant{AppendableV2: opts.Appendable, committed: opts.Committed}, opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("create scrape manager: %w", err)
 	}
@@ -147,24 +151,52 @@ func (s *Scraper) Prepare(jobs []ScrapeConfig) (apply func() error, err error) {
 // refused by a cardinality limit (*SeriesLimitError) as a dropped sample: the
 // scrape loop fails a whole scrape on an error it does not know, which would
 // drop the target's existing series too. The refusal is counted in
-// gmc_ingest_series_limited_total and logged by the SeriesLimiter.
-type limitTolerant struct{ storage.AppendableV2 }
+// gmc_ingest_series_limited_total and logged by the SeriesLimiter. Its
+// appenders also count the samples a scrape commits (committed).
+type limitTolerant struct {
+	storage.AppendableV2
+	committed func(samples int) // nil: not counted
+}
 
 // AppenderV2 implements storage.AppendableV2.
 func (l limitTolerant) AppenderV2(ctx context.Context) storage.AppenderV2 {
-	return limitTolerantAppender{l.AppendableV2.AppenderV2(ctx)}
+	return &limitTolerantAppender{AppenderV2: l.AppendableV2.AppenderV2(ctx), committed: l.committed}
 }
 
-type limitTolerantAppender struct{ storage.AppenderV2 }
+type limitTolerantAppender struct {
+	storage.AppenderV2
+	committed func(samples int)
+	n         int // samples appended since the last commit or rollback
+}
 
 // Append implements storage.AppenderV2.
-func (a limitTolerantAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AOptions) (storage.SeriesRef, error) {
+func (a *limitTolerantAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int64, v float64, h *histogram.Histogram, fh *histogram.FloatHistogram, opts storage.AOptions) (storage.SeriesRef, error) {
 	ref, err := a.AppenderV2.Append(ref, ls, st, t, v, h, fh, opts)
 	var lerr *SeriesLimitError
 	if errors.As(err, &lerr) {
 		return 0, nil
 	}
+	if err == nil {
+		a.n++
+	}
 	return ref, err
+}
+
+// Commit implements storage.AppenderV2.
+func (a *limitTolerantAppender) Commit() error {
+	n := a.n
+	a.n = 0
+	err := a.AppenderV2.Commit()
+	if err == nil && n > 0 && a.committed != nil {
+		a.committed(n)
+	}
+	return err
+}
+
+// Rollback implements storage.AppenderV2.
+func (a *limitTolerantAppender) Rollback() error {
+	a.n = 0
+	return a.AppenderV2.Rollback()
 }
 
 // Run scrapes until ctx is done.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +117,61 @@ func latest(t *testing.T, db *storage.TSDB, lset labels.Labels) (float64, bool) 
 		return v, found
 	}
 	return 0, false
+}
+
+// TestScraperCountsCommittedSamples: the ingest rate on /system/status and
+// gmc_ingest_samples_total counted pushed samples only, so a scraped
+// service's outage did not move it (t-user12 F1). The scraper now tells
+// ScraperOptions.Committed every sample its scrapes commit: after it stops,
+// the count equals the samples stored (the target's, its up and scrape_*
+// series, and the stale markers written at the stop).
+func TestScraperCountsCommittedSamples(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "a_total 1\nb_total 2\nc 3\n")
+	}))
+	defer target.Close()
+	db, err := storage.Open(storage.Options{Dir: t.TempDir(), Retention: time.Hour, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	jobs := []ScrapeConfig{{JobName: "feed", ScrapeInterval: duration.Duration(100 * time.Millisecond),
+		StaticConfigs: []StaticConfig{{Targets: []string{strings.TrimPrefix(target.URL, "http://")}}}}}
+	jobs[0].Normalise()
+	var committed atomic.Int64
+	s, err := NewScraper(ScraperOptions{Appendable: db, Jobs: jobs, Registerer: prometheus.NewRegistry(), ReloadInterval: 100 * time.Millisecond,
+		Committed: func(n int) { committed.Add(int64(n)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for committed.Load() < 30 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if committed.Load() < 30 {
+		t.Fatalf("%d samples committed in 15 s of scrapes every 100 ms", committed.Load())
+	}
+	q, err := db.Querier(0, time.Now().Add(time.Minute).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	stored := 0
+	set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "job", "feed"))
+	for set.Next() {
+		it := set.At().Iterator(nil)
+		for it.Next() != 0 {
+			stored++
+		}
+	}
+	if got := committed.Load(); got != int64(stored) {
+		t.Errorf("scrapes counted %d committed samples, the TSDB holds %d", got, stored)
+	}
 }

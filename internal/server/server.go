@@ -264,6 +264,7 @@ func New(opts Options) (_ *Server, err error) {
 		Jobs:       cfg.ScrapeConfigs,
 		Logger:     s.logger.With("component", "scrape"),
 		Registerer: s.reg,
+		Committed:  s.ingester.CountScraped,
 	})
 	if err != nil {
 		return nil, err
@@ -380,6 +381,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.scraper.Run(gctx) })
 	g.Go(func() error { return s.ingester.Run(gctx) })
+	g.Go(func() error { s.api.Run(gctx); return nil })
 	g.Go(func() error { return s.notify.Run(gctx) })
 	g.Go(func() error { return s.rules.Run(gctx) })
 	g.Go(func() error { return s.bench.Run(gctx) })
