@@ -1,14 +1,18 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/alertmanager/nflog"
 	"github.com/prometheus/alertmanager/nflog/nflogpb"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gmc-dev/gmc/internal/atomicfile"
 )
 
 // notificationLog is what the groups read and write of what each
@@ -19,12 +23,18 @@ type notificationLog interface {
 }
 
 // localLog is the notification log of a server without peers:
-// Alertmanager's nflog, snapshotted to a file (at shutdown and every 15
-// minutes, as Alertmanager does), so that a restart does not tell a
-// receiver again about an alert it was told of within repeat_interval.
+// Alertmanager's nflog, snapshotted to a file after every entry (and at
+// shutdown and every 15 minutes, as Alertmanager does), so that a restart
+// does not tell a receiver again about an alert it was told of within
+// repeat_interval, nor take an alert it was told had resolved for one it
+// was told fires. Alertmanager snapshots every 15 minutes only: after a
+// kill -9, a snapshot that still held an alert firing (its resolve and a
+// new firing sent since, then lost) swallowed the next page of that alert
+// until repeat_interval — only its resolve arrived (t-user12 F6).
 type localLog struct {
 	log  *nflog.Log
 	file string
+	mu   sync.Mutex // one snapshot written at a time
 }
 
 // logRetention keeps an entry nothing refreshes this long, as
@@ -62,8 +72,24 @@ func (l *localLog) Last(k LogKey) (LogEntry, bool) {
 	return LogEntry{Firing: e.FiringAlerts, Resolved: e.ResolvedAlerts, At: e.Timestamp.AsTime()}, true
 }
 
+// Log records what an integration was told and writes the log to its file
+// before it returns (the log is small: a few hundred bytes a group).
 func (l *localLog) Log(k LogKey, e LogEntry, expiry time.Duration) error {
-	return l.log.Log(logReceiver(k), k.GroupKey, e.Firing, e.Resolved, nil, nil, expiry)
+	if err := l.log.Log(logReceiver(k), k.GroupKey, e.Firing, e.Resolved, nil, nil, expiry); err != nil {
+		return err
+	}
+	return l.save()
+}
+
+// save writes a snapshot of the log to its file, atomically.
+func (l *localLog) save() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b bytes.Buffer
+	if _, err := l.log.Snapshot(&b); err != nil {
+		return fmt.Errorf("snapshot notification log: %w", err)
+	}
+	return atomicfile.Write(l.file, b.Bytes(), 0o644)
 }
 
 func logReceiver(k LogKey) *nflogpb.Receiver {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -146,5 +147,69 @@ receivers: [{name: hook}]
 	case <-stopped:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the shutdown waited on a receiver that never answers for 10 s")
+	}
+}
+
+// TestNotificationLogAfterKill: the log was written at shutdown and every
+// 15 minutes only. After a graceful stop (the snapshot: the alert firing),
+// a run that sent its resolve and was then killed left that snapshot, and
+// the next run took the alert's new firing for one already told: no page,
+// only its resolve (t-user12 F6). The log is now written with every entry:
+// the file as a kill -9 leaves it holds the resolve, and the new firing is
+// sent.
+func TestNotificationLogAfterKill(t *testing.T) {
+	const cfg = `
+route: {receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 50ms, repeat_interval: 1h}
+receivers: [{name: hook}]
+`
+	dir := t.TempDir()
+	file, killed := filepath.Join(dir, "nflog"), filepath.Join(dir, "nflog-at-kill")
+	rec := &recorder{}
+	run := func(f string) *harness {
+		return start(t, cfg, map[string][]Notifier{"hook": {rec}}, func(o *Options) { o.Now, o.NotificationLogFile = time.Now, f })
+	}
+	alert := func(resolved bool) *model.Alert {
+		a := &model.Alert{Labels: model.LabelSet{"alertname": "Latency", "service": "engine"}, StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour)}
+		if resolved {
+			a.EndsAt = time.Now().Add(-time.Second)
+		}
+		return a
+	}
+	h := run(file)
+	h.d.Send(alert(false))
+	waitFor(t, "the firing notification", func() bool { return rec.count() == 1 })
+	h.stop() // the snapshot: firing
+	firing, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h = run(file)
+	h.d.Send(alert(true))
+	waitFor(t, "the resolve", func() bool { return rec.count() == 2 })
+	// The resolve is logged once the receiver has answered; the file as a
+	// kill -9 leaves it then (without the fix it stays the shutdown's).
+	var b []byte
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if b, err = os.ReadFile(file); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, firing) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(killed, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+
+	h = run(killed)
+	defer h.stop()
+	h.d.Send(alert(false))
+	waitFor(t, "the new firing's page after the kill", func() bool { return rec.count() == 3 })
+	if n := rec.notifications()[2]; n.Status != "firing" {
+		t.Errorf("third notification is %s, want the new firing", n.Status)
 	}
 }
