@@ -50,7 +50,7 @@ export function mount(main, ctx) {
           // Since when gmc has watched (a restart or its ingest stall): a
           // host silent for less is not judged, as services are not.
           getJSON('/system/status', signal).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : {})),
-          ...[H.age, H.perMin, H.cpu, H.mem, H.load, H.cores].map((e) => query(e, null, signal).then((r) => instantBy(r, 'host')))]);
+          ...[H.age, H.perMin, H.cpu, H.mem, H.load, H.cores].map((e) => query(e, w.at, signal).then((r) => instantBy(r, 'host')))]);
         const nowMs = Date.parse(status.time);
         fill(head, h('h1', {}, 'Hosts'), h('span', {class: 'muted'}, 'now, from each agent\'s samples'));
         fs.el.hidden = true;
@@ -74,7 +74,7 @@ export function mount(main, ctx) {
       const k = kernel(name, w.rw);
       const hs = `host=${JSON.stringify(name)}`;
       const run = (e) => queryRange(e, w, signal);
-      const now = (e) => query(e, null, signal);
+      const now = (e) => query(e, w.at, signal);
       // A window ending now: the host's newest sample and its sampling
       // rate, in the same batch, to tell whether its agent is up.
       const nowEnd = w.gend != null || w.grid;

@@ -208,7 +208,7 @@ export async function sumPeak(q, extra, w, res, signal, budget = 4) {
     // One raw series in the step, or its peak read every FINE second.
     // The bridge and the tail (api.span): since the point before.
     const span = w.gend != null && H.xs[i] > w.gend + 1e-3 ? Math.max(1, Math.round(H.xs[i] - H.xs[i - 1])) : w.step;
-    return query(q.stepPeak('', span, FINE, extra), i === tailAt ? null : H.xs[i], signal);
+    return query(q.stepPeak('', span, FINE, extra), i === tailAt ? w.at : H.xs[i], signal);
   }));
   read.forEach((i, j) => {
     const r = rs[j];
@@ -276,7 +276,7 @@ export function mount(main, ctx) {
       const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin, gFall] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
         // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
-        ...[Q.riskAccounts(R), q.pnl, q.peak(R), q.members(groupBy, R)].map((e) => query(e, w.gend != null ? null : w.end, signal)),
+        ...[Q.riskAccounts(R), q.pnl, q.peak(R), q.members(groupBy, R)].map((e) => query(e, w.gend != null ? w.at : w.end, signal)),
         queryRange(q.stepPeak(groupBy, w.step, res), w, signal),
         queryRange((lb) => q.stepMax(groupBy, lb), w, signal),
         // Troughs within each step, as the peaks: a group's sum read every

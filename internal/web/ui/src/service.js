@@ -53,7 +53,7 @@ export function mount(main, ctx) {
       if (!name) throw new Error('no service named in the URL');
       const sel = `{service=${JSON.stringify(name)}}`;
       const run = (e) => queryRange(e, w, signal);
-      const now = (e) => query(e, null, signal);
+      const now = (e) => query(e, w.at, signal);
       // Everything that does not need the service's hosts goes out at
       // once (one batched request per kind), beside the status and the
       // label look-ups; only the host panels wait for the hosts.
@@ -69,7 +69,7 @@ export function mount(main, ctx) {
       // A range with its own end (absolute, zoomed) has its columns end there (as its points: api.span).
       const hend = w.gend != null || w.grid ? Math.floor(w.end / hstep) * hstep : w.end;
       const hw = {start: hend - Math.floor(wlen / hstep) * hstep, end: w.grid ? hend : w.end, gend: !w.grid && hend < w.end ? hend : null,
-        step: hstep, grid: w.grid, cache: w.cache};
+        step: hstep, grid: w.grid, cache: w.cache, at: w.at};
       const hrw = Math.max(hstep * 4, 30) + 's';
       const hq = Q.service(name, hrw, 'x="y"', 'x');
       // The four candidates go out in one batch (one round trip, where one
@@ -94,7 +94,7 @@ export function mount(main, ctx) {
       const ekey = `${wlen}/${nowEnd ? 'now' : w.end}`;
       const edgesP = !edges || edgesKey !== ekey || Date.now() - edgesAt > 60e3
         ? Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
-          .map((m) => query(Q.edges(m, sel, '', Math.max(1, Math.round(w.end - w.start)) + 's'), nowEnd ? null : w.end, signal)))
+          .map((m) => query(Q.edges(m, sel, '', Math.max(1, Math.round(w.end - w.start)) + 's'), nowEnd ? w.at : w.end, signal)))
           .then(([eo, er, ef]) => ({order: topEdge(eo).get(''), req: topEdge(er).get(''), feed: topEdge(ef).get('')}))
         : null;
       // The service's hosts change seldom: looked up again every
@@ -108,7 +108,7 @@ export function mount(main, ctx) {
           const others = jobs.filter((j) => j && j !== name);
           if (!others.length) return [];
           const re = JSON.stringify(others.map(reEsc).join('|'));
-          return query(`count by (service) (gmc_process_resident_memory_bytes{service=~${re}} or process_resident_memory_bytes{service=~${re}})`, null, signal)
+          return query(`count by (service) (gmc_process_resident_memory_bytes{service=~${re}} or process_resident_memory_bytes{service=~${re}})`, w.at, signal)
             .then((r) => r.map((x) => x.metric.service).filter(Boolean).sort());
         });
         // The host panels' queries wait for the hosts only, not for the
@@ -141,8 +141,8 @@ export function mount(main, ctx) {
         // rate, to tell the hosts whose agent is not up (hostsStopped).
         const nowEnd = w.gend != null || w.grid;
         return Promise.all([Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)),
-          nowEnd && hosts.length ? query(Q.hostLast(hostBy, hsel, w.rw), null, signal) : [],
-          nowEnd && hosts.length ? query(Q.hostPerMin(hostBy, hsel), null, signal) : []])
+          nowEnd && hosts.length ? query(Q.hostLast(hostBy, hsel, w.rw), w.at, signal) : [],
+          nowEnd && hosts.length ? query(Q.hostPerMin(hostBy, hsel), w.at, signal) : []])
           .then(([r, last, perMin]) => ({byHost, hosts, hostBy, r, last, perMin}));
       };
       const hostsP = hostLook.v ? hostQueries(hostLook.v) : hostLook.p.then(hostQueries);

@@ -29,7 +29,7 @@ export function mount(main, ctx) {
   return {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
-      const inst = (e) => query(e, null, signal);
+      const inst = (e) => query(e, w.at, signal);
       const R = Math.max(1, Math.round(w.end - w.start)) + 's';
       // Long ranges: each point's p99 is over its rate window, which
       // averages a short incident away (30d read 5.16 µs beside paged
@@ -48,7 +48,7 @@ export function mount(main, ctx) {
         inst(Q.overview.orders(K)), inst(Q.overview.requests(K)), inst(Q.overview.p99(K)), inst(Q.overview.errors(K)),
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
         // The edges of the series seen in the range: a service down now has none now.
-        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? null : w.end, signal),
+        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
         inst(Q.overview.deskBegan(K)), inst(Q.overview.deskGrowth(K)), inst(Q.overview.deskNewest),
         inst(Q.overview.began(K)), inst(Q.overview.growth(K)), inst(Q.overview.newest),
       ]);

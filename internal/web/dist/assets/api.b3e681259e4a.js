@@ -128,7 +128,9 @@ export function rangeByKey(key) {
  * step of the newest data), with the step and the rate window for
  * rate()/increase() — at least 4 steps and 30s. A range may carry its own
  * end (an absolute or shifted range) and length. from, when set, is where
- * the time axis starts (the range's start; its points from start).
+ * the time axis starts (the range's start; its points from start). at is
+ * the time the refresh's "now" figures (tiles, tails) are asked for and
+ * stamped with: the end, or now for a range with its own end.
  */
 export function span(range, now = Date.now() / 1000) {
   const step = Math.max(1, Math.round(range.seconds / 300));
@@ -139,7 +141,7 @@ export function span(range, now = Date.now() / 1000) {
   // A grid range (Live) ends at the last step boundary: at most a step ago.
   if (range.grid && range.end == null) {
     const end = Math.floor(now / step) * step;
-    return {...base, start: end - range.seconds, end};
+    return {...base, start: end - range.seconds, end, at: end};
   }
   // A range with its own end (absolute, zoomed, shifted) has its points
   // on a grid that ends there: back from its end by whole steps, the
@@ -150,14 +152,14 @@ export function span(range, now = Date.now() / 1000) {
   // point's window (4 steps at least) reaches back past the start.
   if (range.end != null) {
     const n = Math.floor(range.seconds / step + 1e-9);
-    return {...base, start: range.end - n * step, end: range.end, from: range.end - range.seconds};
+    return {...base, start: range.end - n * step, end: range.end, from: range.end - range.seconds, at: Math.round(now * 1000) / 1000};
   }
   // A range ending now: its steps fall on the step grid (multiples of the
   // step, up to gend, the last boundary) so gmc's step cache answers all
   // but the newest of them again, and one more point, the tail, is now.
   const end = Math.round(now * 1000) / 1000;
   const gend = Math.floor(end / step) * step;
-  const w = {...base, start: gend - range.seconds, end, gend: gend < end ? gend : null};
+  const w = {...base, start: gend - range.seconds, end, at: end, gend: gend < end ? gend : null};
   // The bridge: where the tail's window (a minute) is shorter than the
   // points' and does not reach back to the last step, one more point at
   // the tail's window's start (now − tw), over the time since the last
@@ -184,8 +186,8 @@ export const BRIDGE_MIN = 1;
 /**
  * grid lists the times of a window's points: start, start + step, … up to
  * its last step boundary, then its bridge (now − tw) and tail (now) when
- * it has them; index maps a point's time to its place (the tail's is gmc's
- * now, the bridge's its own time to the millisecond).
+ * it has them; index maps a point's time to its place (the tail's is
+ * w.at, the bridge's its own time to the millisecond).
  */
 export function grid(w) {
   const g = w.gend != null ? w.gend : w.end;
@@ -251,7 +253,7 @@ export const KPI_SECONDS = 60;
  * firstMinute is the orders/s over the data present when the orders counters
  * of a tile (the Desk's entry services, a service's) began within
  * KPI_WINDOW (began: queries' ordersBegan, its first sample; desk: the
- * tile's rate, an instant vector whose sample time is gmc's now): {rate,
+ * tile's rate, an instant vector whose sample time is the refresh's now, w.at): {rate,
  * seconds (since the first sample), since (Unix s)}, the orders counted
  * from the first sample to the newest (growth, newest: ordersGrowth,
  * ordersNewest) over the time between them; else null (the window is
@@ -372,10 +374,10 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   return Promise.all([
     fetchRange(e, {start: from, end: w.gend, step: w.step}, signal),
     b ? query(bridgeExpr(at(lb(w.gend, w.bridge)), w), w.bridge, signal) : [],
-    query(tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w), null, signal),
+    query(tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w), w.at, signal),
     cv ? fetchRange(cv.expr, {start: w.start, end: w.gend, step: w.step}, signal) : [],
     cv && b ? query(cv.expr, w.bridge, signal) : [],
-    cv ? query(cv.expr, null, signal) : [],
+    cv ? query(cv.expr, w.at, signal) : [],
     bc ? query(bc.expr, w.bridge, signal) : [],
   ]).then(([m, bv, v, c, cb, ct, bcv]) => {
     const out = markPartial(withTail(withTail(m, bv), v), w, lead, reach, spread);
@@ -425,8 +427,7 @@ export function bridgeCover(expr, w) {
  * covered adds to each series' partial points (markPartial) those whose
  * coverage count (counts: a matrix, by the series' labels but __name__;
  * cv.need, cv.at: only the point at that time) is short, or missing. The
- * tail (after w.gend: gmc's now, which the count's own instant query
- * reads at a moment later) is matched as the tail.
+ * tail (after w.gend: w.at) is matched as the tail.
  */
 export function covered(matrix, counts, cv, w) {
   if (!cv) return matrix;
