@@ -137,16 +137,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := r.FormValue("kind")
 	switch kind {
-	case "":
-		kind = KindOf(metric)
-	case "counter", "gauge":
-	case KindP99:
-		if !strings.HasSuffix(metric, "_bucket") {
-			badParam(w, "kind", fmt.Errorf("%q: needs a classic histogram's _bucket metric", kind))
-			return
-		}
+	case "", "counter", "gauge", KindP99:
 	default:
 		badParam(w, "kind", fmt.Errorf("%q: must be counter, gauge or %s", kind, KindP99))
+		return
+	}
+	now := h.opts.Now()
+	end := now.Truncate(Step)
+	// Week-over-week needs two weeks even when the window is one.
+	span := max(window, 2*week)
+	start := end.Add(-span + Step)
+	label, err := h.label(r.Context(), svc, metric, start.Add(-Step), now)
+	if err != nil {
+		httpapi.WriteError(w, httpapi.ErrInternal, err)
+		return
+	}
+	// A native histogram is read as its p99, as a classic one's _bucket
+	// metric (the picker offered it and the trend said "no data": its
+	// samples are no floats, t-user12 F7).
+	native, err := h.native(r.Context(), label, svc, metric, start.Add(-Step), now)
+	if err != nil {
+		httpapi.WriteError(w, httpapi.ErrInternal, err)
+		return
+	}
+	switch {
+	case kind == "" && native:
+		kind = KindP99
+	case kind == "":
+		kind = KindOf(metric)
+	case kind == KindP99 && !native && !strings.HasSuffix(metric, "_bucket"):
+		badParam(w, "kind", fmt.Errorf("%q: needs a classic histogram's _bucket metric or a native histogram", kind))
 		return
 	}
 	agg := r.FormValue("agg")
@@ -174,19 +194,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = &f
 	}
 
-	now := h.opts.Now()
-	end := now.Truncate(Step)
-	// Week-over-week needs two weeks even when the window is one.
-	span := max(window, 2*week)
-	start := end.Add(-span + Step)
-	var expr string
-	var points []Point
 	var cur *CurrentHour
-	label, err := h.label(r.Context(), svc, metric, start.Add(-Step), now)
-	if err == nil {
-		expr = Expr(label, svc, metric, kind, agg)
-		points, err = h.hourly(r.Context(), expr, start, end)
-	}
+	expr := Expr(label, svc, metric, kind, agg)
+	points, err := h.hourly(r.Context(), expr, start, end)
 	if err == nil && len(points) > 0 {
 		err = h.markPartial(r.Context(), label, svc, metric, points)
 	}
@@ -274,6 +284,34 @@ func (h *Handler) label(ctx context.Context, svc, metric string, start, end time
 		return ServiceLabel, nil
 	}
 	return JobLabel, nil
+}
+
+// native reports whether the selected series hold native histograms: the
+// first sample of the first series in (from, to] is one.
+func (h *Handler) native(ctx context.Context, label, svc, metric string, from, to time.Time) (bool, error) {
+	mint, maxt := from.UnixMilli()+1, to.UnixMilli()
+	q, err := h.opts.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return false, fmt.Errorf("open querier: %w", err)
+	}
+	defer q.Close()
+	ss := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
+		labels.MustNewMatcher(labels.MatchEqual, label, svc))
+	var it chunkenc.Iterator
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		switch it.Seek(mint) {
+		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
+			return true, nil
+		case chunkenc.ValFloat:
+			return false, nil
+		}
+		if err := it.Err(); err != nil {
+			return false, fmt.Errorf("read %s: %w", metric, err)
+		}
+	}
+	return false, ss.Err()
 }
 
 func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time) ([]Point, error) {
@@ -410,7 +448,8 @@ func (h *Handler) firstSample(ctx context.Context, label, svc, metric string, fr
 	return time.UnixMilli(first), found, nil
 }
 
-// KindP99 is the kind of a classic histogram's _bucket metric: each hourly
+// KindP99 is the kind of a classic histogram's _bucket metric (and of a
+// native histogram's metric): each hourly
 // value is the worst one-minute p99 within the hour (from the 1m tier), so
 // a one-minute latency incident is its hour's value, where the p99 over
 // the hour (or the buckets' summed rates, the counter reading) left it out.
@@ -465,8 +504,13 @@ func exprOver(label, svc, metric, kind, agg, rng string) string {
 		// Each whole minute's p99 over the service's series (agg does not
 		// apply: one quantile of their merged buckets), read from the 1m
 		// tier (a subquery at 1m is on whole minutes), the worst of them.
+		// A native histogram (no _bucket metric) merges without le.
 		tsel := fmt.Sprintf("{__name__=%s,%s=%s,__tier__=\"1m\"}", strconv.Quote(metric), label, strconv.Quote(svc))
-		return fmt.Sprintf("max_over_time(histogram_quantile(0.99, sum by (le) (rate(%s[1m])))[%s:1m])", tsel, rng)
+		by := "by (le) "
+		if !strings.HasSuffix(metric, "_bucket") {
+			by = ""
+		}
+		return fmt.Sprintf("max_over_time(histogram_quantile(0.99, sum %s(rate(%s[1m])))[%s:1m])", by, tsel, rng)
 	}
 	fn := "avg_over_time"
 	if kind == "counter" {

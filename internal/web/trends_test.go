@@ -30,8 +30,14 @@ func historyStack(t *testing.T) string {
 // historyStackSpan is historyStack with span of backfilled history.
 func historyStackSpan(t *testing.T, span time.Duration) string {
 	t.Helper()
+	return historyStackEvery(t, span, 5*time.Minute)
+}
+
+// historyStackEvery is historyStackSpan with samples every interval.
+func historyStackEvery(t *testing.T, span, interval time.Duration) string {
+	t.Helper()
 	dir := t.TempDir()
-	if _, err := demo.Backfill(context.Background(), demo.HistoryOptions{Dir: dir, End: time.Now(), Span: span, Interval: 5 * time.Minute, Seed: 1}); err != nil {
+	if _, err := demo.Backfill(context.Background(), demo.HistoryOptions{Dir: dir, End: time.Now(), Span: span, Interval: interval, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()

@@ -1,0 +1,68 @@
+package web_test
+
+import (
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gmc-dev/gmc/internal/demo"
+)
+
+// TestTrendsNativeHistogram: the Trends picker offered the demo engine's
+// native histogram gmc_order_latency_seconds (data all week), and choosing
+// it said "no data" (its samples are no floats, t-user12 F7). A native
+// histogram is read as its p99, as a classic one's _bucket metric: each
+// hour's worst one-minute p99.
+func TestTrendsNativeHistogram(t *testing.T) {
+	// Samples every 15 s: a one-minute p99 needs two in its minute.
+	base := historyStackEvery(t, 2*24*time.Hour, 15*time.Second)
+	var tr struct {
+		Kind   string       `json:"kind"`
+		Expr   string       `json:"expr"`
+		Series [][2]float64 `json:"series"`
+	}
+	u := base + "/trends/" + demo.ServiceEngine + "?metric=gmc_order_latency_seconds&window=7d"
+	if code := getJSON(t, u, &tr); code != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, code)
+	}
+	if tr.Kind != "p99" || len(tr.Series) < 24 {
+		t.Fatalf("kind %q, %d hourly values (%s); want p99 over the week's hours", tr.Kind, len(tr.Series), tr.Expr)
+	}
+	// The classic histogram beside it (its _bucket metric) gives the same
+	// hours' p99 within its coarser buckets' reach.
+	var cl struct {
+		Series [][2]float64 `json:"series"`
+	}
+	if code := getJSON(t, base+"/trends/"+demo.ServiceEngine+"?metric=gmc_order_latency_seconds_bucket&window=7d", &cl); code != http.StatusOK {
+		t.Skipf("no classic histogram beside the native one: %d", code)
+	}
+	for _, p := range tr.Series {
+		if math.IsNaN(p[1]) || p[1] <= 0 || p[1] > 1 {
+			t.Fatalf("hour ending %v: p99 %v s, not a latency", p[0], p[1])
+		}
+	}
+	// An hour's value is the raw samples' worst one-minute p99 in it.
+	p := tr.Series[len(tr.Series)/2]
+	raw := `max_over_time(histogram_quantile(0.99, sum(rate(gmc_order_latency_seconds{service="` + demo.ServiceEngine + `",__tier__="raw"}[1m])))[1h:1m])`
+	var res struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	q := url.Values{"query": {raw}, "time": {strconv.FormatFloat(p[0], 'f', 0, 64)}, "nocache": {"1"}}
+	if code := getJSON(t, base+"/api/v1/query?"+q.Encode(), &res); code != http.StatusOK || len(res.Data.Result) != 1 {
+		t.Fatalf("raw %s: %d %+v", raw, code, res)
+	}
+	want, err := strconv.ParseFloat(res.Data.Result[0].Value[1].(string), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(p[1], want, 0.01) {
+		t.Errorf("hour ending %v: trend p99 %v s, raw worst one-minute p99 %v s", time.Unix(int64(p[0]), 0).UTC(), p[1], want)
+	}
+}
