@@ -34,6 +34,8 @@ type traceFigures struct {
 	// pauses, stwMax the longest.
 	gcMark, stwMax time.Duration
 	gcs, stws      int
+	// conns is how many goroutines were taken for HTTP connections'.
+	conns int
 }
 
 // traceGMC records gmc's runtime for d and reads it.
@@ -118,7 +120,13 @@ func readTrace(r io.Reader) (traceFigures, error) {
 				continue
 			}
 			g := st.Resource.Goroutine()
-			for _, s := range []trace.Stack{st.Stack, ev.Stack()} {
+			// g's own stacks only: an event's stack is its emitter's,
+			// another goroutine's when it creates or wakes g.
+			stacks := []trace.Stack{st.Stack}
+			if ev.Goroutine() == g {
+				stacks = append(stacks, ev.Stack())
+			}
+			for _, s := range stacks {
 				for fr := range s.Frames() {
 					switch {
 					case strings.Contains(fr.Func, "net/http.(*conn).serve"):
@@ -165,6 +173,11 @@ func readTrace(r io.Reader) (traceFigures, error) {
 		}
 	}
 	f.span = last.Sub(first)
+	for _, k := range kind {
+		if k == conn {
+			f.conns++
+		}
+	}
 	return f, nil
 }
 

@@ -10,9 +10,18 @@ import (
 
 // TestReadTraceSeesConnections: readTrace finds an HTTP connection's
 // goroutine woken by its request's bytes and its run after, in a trace of
-// a server this process runs (what -trace reads from gmc).
+// a server this process runs (what -trace reads from gmc), and takes for a
+// connection's only the connection's own goroutine: not those it creates
+// (net/http's background read per request) or wakes (here a helper),
+// whose creating or waking event carries the connection's stack.
 func TestReadTraceSeesConnections(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	wake := make(chan struct{})
+	defer close(wake)
+	go func() {
+		for range wake { // woken by the handler
+		}
+	}()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { wake <- struct{}{} }))
 	defer srv.Close()
 	client := srv.Client()
 	get := func() {
@@ -37,6 +46,9 @@ func TestReadTraceSeesConnections(t *testing.T) {
 	}
 	if len(f.wakes) < 20 {
 		t.Errorf("%d connection wakes in the trace, want 20 or more: %s", len(f.wakes), f)
+	}
+	if f.conns != 1 {
+		t.Errorf("%d goroutines taken for connections', want 1 (one keep-alive connection)", f.conns)
 	}
 	if f.span <= 0 {
 		t.Errorf("trace spans %v", f.span)
