@@ -100,3 +100,29 @@ func TestBrowserSLATileFollowsBurnAlert(t *testing.T) {
 		t.Fatalf("SLAs tile still burning 15 s after the burn alert resolved: %v", err)
 	}
 }
+
+// TestBrowserSLATileNamesViolation: the SLAs tile read "0 / 1 ok" in red
+// naming neither the SLA nor the window, while the SLA's Services row
+// showed its 30d achievement met: the miss was its 1d window, shown
+// nowhere on the Overview (t-user12 F9). The tile names the violated SLA
+// and the windows it misses, with their achievement.
+func TestBrowserSLATileNamesViolation(t *testing.T) {
+	ctx := browser(t)
+	s := webtest.SLAs()
+	budget := 1 - s[0].Objective/100
+	good := map[string]float64{"5m": 0, "30m": 0, "1h": 0, "6h": 0, "1d": 0, "3d": 0, "7d": 0, "30d": 0}
+	dayMiss := map[string]float64{"5m": 0, "30m": 0, "1h": 0, "6h": 0, "1d": 2 * budget, "3d": 0.5 * budget, "7d": 0.2 * budget, "30d": 0.1 * budget}
+	sts := slaFixture(t, []map[string]float64{dayMiss, good}, []map[string]float64{{}, {}})
+	if sts[0].State != "violated" {
+		t.Fatalf("fixture: state %s, want violated", sts[0].State)
+	}
+	st := startStack(t, 3, false, withSLAs(t, sts))
+	load(t, ctx, st.URL+"/#/overview?range=7d")
+	if err := poll(ctx, 15*time.Second, `!!document.querySelector('[data-kpi="SLAs"] .kpi-sub')`); err != nil {
+		t.Fatal(err)
+	}
+	sub := eval[string](t, ctx, `document.querySelector('[data-kpi="SLAs"] .kpi-sub').textContent`)
+	if !strings.Contains(sub, s[0].Name+" violated (1d ") || strings.Contains(sub, "30d") {
+		t.Errorf("SLAs tile says %q, want %s violated over its 1d window only", sub, s[0].Name)
+	}
+}

@@ -232,8 +232,17 @@ export function slaKpi(slas) {
   const tone = slas.some((s) => s.state === 'violated' || s.burning === 'page') ? 'bad' : nj.length || burning.length ? 'warn' : null;
   const ok = judged.length ? `${judged.filter((s) => s.state === 'ok').length} / ${judged.length} ok` : 'none judged';
   const why = [...new Set(nj.map((s) => (shown(s) ? `too little data in ${shown(s).window}` : 'no data')))].join(', ');
+  // A violated SLA is named with the windows it misses: the Services row
+  // shows one window (the longest with data), and "0 / 1 ok" in red beside
+  // a met 30d said nothing of the 1d window that missed (t-user12 F9).
+  const missed = judged.filter((s) => s.state === 'violated').map((s) => {
+    const ws = (s.windows || []).filter((x) => x.met === false && x.achievement != null)
+      .map((x) => `${x.window} ${units.pct9.fmt(x.achievement)} < ${units.pct9.fmt(s.objective)}`);
+    return `${s.name} violated` + (ws.length ? ` (${ws.join(', ')})` : '');
+  }).join('; ');
   if (!burning.length) {
-    const t = kpi('SLAs', ok, tone, nj.length ? `${nj.length} not judged: ${why}` : null);
+    const sub = [missed, nj.length ? `${nj.length} not judged: ${why}` : ''].filter(Boolean).join(' · ');
+    const t = kpi('SLAs', ok, tone, sub || null);
     return mark(t, burning, judged, nj);
   }
   // Burning: the burn on one line, the achievement on the next. A burning
@@ -241,7 +250,7 @@ export function slaKpi(slas) {
   // (state "burning" hides which: its shown window's met says).
   const met = judged.filter((s) => s.state === 'ok' || (s.state === 'burning' && shown(s) && shown(s).met === true)).length;
   const ach = !judged.length ? `achievement: ${slas.length === 1 ? 'not judged yet' : `none of the ${slas.length} judged yet`} (${why})`
-    : `achievement: ${met} / ${judged.length} met` + (nj.length ? `, ${nj.length} not judged yet (${why})` : '');
+    : `achievement: ${met} / ${judged.length} met` + (missed ? ` (${missed})` : '') + (nj.length ? `, ${nj.length} not judged yet (${why})` : '');
   const burn = 'budget: ' + burning.map((s) => `${s.name} burning${s.burning ? ` (${s.burning})` : ''}`).join(', ');
   const t = kpi('SLAs', `${burning.length} burning`, tone, `${burn} · ${ach}`);
   fill(t.querySelector('.kpi-sub'), h('div', {'data-line': 'burn'}, burn), h('div', {'data-line': 'achievement'}, ach));
