@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,10 +35,41 @@ func TestTrendsNativeHistogram(t *testing.T) {
 	// The classic histogram beside it (its _bucket metric) gives the same
 	// hours' p99 within its coarser buckets' reach.
 	var cl struct {
-		Series [][2]float64 `json:"series"`
+		Series      [][2]float64              `json:"series"`
+		FirstBucket *float64                  `json:"first_bucket"`
+		Note        string                    `json:"note"`
+		Peaks       []struct{ Value float64 } `json:"peaks"`
 	}
 	if code := getJSON(t, base+"/trends/"+demo.ServiceEngine+"?metric=gmc_order_latency_seconds_bucket&window=7d", &cl); code != http.StatusOK {
-		t.Skipf("no classic histogram beside the native one: %d", code)
+		t.Fatalf("no classic histogram beside the native one: %d", code)
+	}
+	// t-user12 F8: the classic p99 read 9.91 µs every hour, histogram_quantile's
+	// interpolation inside the first bucket (le 10 µs) where the orders took
+	// 2-4 µs. The answer names the first bucket's bound, says how many hours
+	// are in it, and the page shows them as "≤ 10 µs".
+	if cl.FirstBucket == nil || *cl.FirstBucket != 1e-5 {
+		t.Fatalf("first_bucket %v, want the demo's lowest le 1e-05", cl.FirstBucket)
+	}
+	in := 0
+	for _, p := range cl.Series {
+		if p[1] <= *cl.FirstBucket {
+			in++
+		}
+	}
+	if in == 0 || !strings.Contains(cl.Note, strconv.Itoa(in)+" of the hourly p99s are in the histogram's first bucket") {
+		t.Errorf("%d hours at or under the first bucket; note %q", in, cl.Note)
+	}
+	t.Logf("classic: %d of %d hours in the first bucket, top peak %+v", in, len(cl.Series), cl.Peaks[:min(1, len(cl.Peaks))])
+	if len(cl.Peaks) > 0 && cl.Peaks[0].Value <= *cl.FirstBucket {
+		ctx := browser(t)
+		load(t, ctx, base+"/#/trends/"+demo.ServiceEngine+"?metric=gmc_order_latency_seconds_bucket&window=7d")
+		peak := `(document.querySelector('[data-kpi="Peak"] .kpi-value') || {}).textContent || ''`
+		if err := poll(ctx, 30*time.Second, peak+` !== '' && `+peak+` !== '–'`); err != nil {
+			t.Fatal(err)
+		}
+		if got := eval[string](t, ctx, peak); got != "≤ 10 µs" {
+			t.Errorf("Peak reads %q, want ≤ 10 µs (the p99 is in the first bucket)", got)
+		}
 	}
 	for _, p := range tr.Series {
 		if math.IsNaN(p[1]) || p[1] <= 0 || p[1] > 1 {
@@ -62,7 +94,10 @@ func TestTrendsNativeHistogram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !near(p[1], want, 0.01) {
+	// Within 5 %: the tier's minutes are whole buckets, a raw [1m] window at
+	// the minute's end holds 4 samples at 15 s and extrapolates (1.07 % apart
+	// seen at one hour).
+	if !near(p[1], want, 0.05) {
 		t.Errorf("hour ending %v: trend p99 %v s, raw worst one-minute p99 %v s", time.Unix(int64(p[0]), 0).UTC(), p[1], want)
 	}
 }

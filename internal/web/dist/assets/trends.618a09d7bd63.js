@@ -127,6 +127,10 @@ export function mount(main, ctx) {
 
   function render(t) {
     const unit = trendUnit(t.metric, t.kind);
+    // A classic histogram's p99 in its first bucket is only known to be at
+    // most the bucket's bound (histogram_quantile interpolates from 0: 9.91
+    // µs every hour with le=10 µs, where the orders took 2-4 µs, t-user12 F8).
+    const val = (v) => (t.first_bucket != null && v <= t.first_bucket * (1 + 1e-9) ? `≤ ${unit.fmt(t.first_bucket)}` : unit.fmt(v));
     const f = t.forecast || {};
     const wow = t.week_over_week || {};
     const what = t.kind === 'counter' ? `${t.agg} of per-second rates over each hour`
@@ -139,7 +143,7 @@ export function mount(main, ctx) {
     fill(kpis,
       kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
         ch == null ? (wow.reason || 'needs two weeks of data') : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
-      kpi('Peak', t.peaks && t.peaks.length ? unit.fmt(t.peaks[0].value) : '–', null,
+      kpi('Peak', t.peaks && t.peaks.length ? val(t.peaks[0].value) : '–', null,
         [t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : '',
           partial ? `${partial} partial hour${partial > 1 ? 's' : ''} left out (under 90 % of the hour has data)` : ''].filter(Boolean).join(' · ')),
       kpi('Trend', unfitted ? 'not enough history' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
@@ -211,7 +215,7 @@ export function mount(main, ctx) {
     const pk = card('Peaks', {note: 'highest hours, at least 6 h apart'});
     add(pk.body, h('table', {class: 'tbl', 'data-peaks': (t.peaks || []).length},
       h('thead', {}, h('tr', {}, h('th', {}, 'Hour ending'), h('th', {}, 'Value'))),
-      h('tbody', {}, (t.peaks || []).map((x) => h('tr', {}, h('td', {}, when(new Date(x.time * 1000))), h('td', {class: 'num'}, unit.fmt(x.value)))))));
+      h('tbody', {}, (t.peaks || []).map((x) => h('tr', {}, h('td', {}, when(new Date(x.time * 1000))), h('td', {class: 'num'}, val(x.value)))))));
     fill(body, main.el, h('div', {class: 'grid'},
       prof('By hour of day (UTC, labelled by the hour\'s start)', 'hour', byStart(t.hour_of_day || []), (r, short) => (short ? String(r.start) : `${String(r.start).padStart(2, '0')}:00–${String((r.start + 1) % 24).padStart(2, '0')}:00 UTC`)),
       prof('By day of week', 'day', t.day_of_week || [], (r, short) => (short ? r.day.slice(0, 3) : r.day)),
