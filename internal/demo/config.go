@@ -125,11 +125,21 @@ func Config(p ConfigParams) (config.Config, []string, error) {
 	if err != nil {
 		return config.Config{}, nil, err
 	}
+	// So do an SLA's burn alerts, 5s: a slower one (6h and 30m) may fire a
+	// second before the faster one that mutes it, and paged alone 5s
+	// before it (t-user12 F14: two pages for one errors incident).
+	burn, err := labels.ParseMatchers(`alertname="` + sla.AlertName + `"`)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
 	cfg.Notify = notify.Config{
 		Route: notify.Route{
 			Receiver:  "demo",
 			GroupWait: d(0), GroupInterval: d(5 * time.Second), RepeatInterval: d(time.Hour),
-			Routes: []notify.Route{{Matchers: notify.Matchers(latency), GroupWait: d(10 * time.Second)}},
+			Routes: []notify.Route{
+				{Matchers: notify.Matchers(latency), GroupWait: d(10 * time.Second)},
+				{Matchers: notify.Matchers(burn), GroupWait: d(5 * time.Second)},
+			},
 		},
 		Receivers: []notify.Receiver{rcv},
 		InhibitRules: append(notify.DefaultInhibitRules(), notify.InhibitRule{

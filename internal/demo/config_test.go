@@ -1,10 +1,17 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/gmc-dev/gmc/internal/notify"
+	"github.com/gmc-dev/gmc/internal/sla"
 )
 
 // TestConfigReceivers checks that the env variables add the real
@@ -41,5 +48,72 @@ func TestConfigReceivers(t *testing.T) {
 	env[EnvTelegramChat] = "not-a-number"
 	if _, _, err := Config(p); err == nil || !strings.Contains(err.Error(), EnvTelegramChat) {
 		t.Errorf("bad chat id: error %v", err)
+	}
+}
+
+// burnRecorder records the firing alerts of each notification.
+type burnRecorder struct {
+	mu  sync.Mutex
+	got [][]string // per notification: the long windows of its firing alerts
+}
+
+func (r *burnRecorder) Notify(_ context.Context, n *notify.Notification) error {
+	var ws []string
+	for _, a := range n.Alerts {
+		if a.Status == "firing" {
+			ws = append(ws, string(a.Labels["long_window"]))
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, ws)
+	return nil
+}
+
+// TestConfigOneBurnOnePage: the demo's route had no group_wait, so when an
+// errors incident made an SLA's slower burn alert (6h and 30m) fire a second
+// before the faster one (1h and 5m) that mutes it, the slower paged alone and
+// the faster 5 s later: two pages for one incident (t-user12 F14). The burn
+// alerts wait in their group as the latency alerts do: one page, the fast
+// burn, the slow one muted.
+func TestConfigOneBurnOnePage(t *testing.T) {
+	p := ConfigParams{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), MarketData: "127.0.0.1:9", ReceiverURL: "http://127.0.0.1:8/",
+		BenchEvery: time.Minute, EvalInterval: 5 * time.Second, Getenv: func(string) string { return "" },
+		GatewayURL: "http://127.0.0.1:9910/orders",
+	}
+	cfg, _, err := Config(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &burnRecorder{}
+	d, err := notify.New(notify.Options{Config: cfg.Notify, Notifiers: map[string][]notify.Notifier{"demo": {rec}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	burn := func(long, short string) *model.Alert {
+		now := time.Now()
+		return &model.Alert{Labels: model.LabelSet{"alertname": model.LabelValue(sla.AlertName), "sla": "order-success", "service": ServiceGateway,
+			"severity": "page", "long_window": model.LabelValue(long), "short_window": model.LabelValue(short)},
+			StartsAt: now, EndsAt: now.Add(time.Hour)}
+	}
+	d.Send(burn("6h", "30m"))
+	time.Sleep(time.Second) // the faster burn's evaluation, a second later
+	d.Send(burn("1h", "5m"))
+	// Past the group's wait and two of its intervals: nothing more comes.
+	time.Sleep(15 * time.Second)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.got) != 1 || fmt.Sprint(rec.got[0]) != "[1h]" {
+		t.Errorf("notifications (firing long windows each): %v, want one, the 1h burn's (the 6h muted)", rec.got)
 	}
 }
