@@ -228,6 +228,11 @@ func decode(data []byte) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		if strings.Contains(err.Error(), "field global not found") {
+			// A Prometheus config refused without a word on why
+			// (t-user12 F5).
+			return Config{}, fmt.Errorf("parse config: %w (a prometheus.yml? gmc.yml has no global section: its scrape_configs are at the top level, each job with its own scrape_interval, and alerting, rule files and remote_write have their own sections; see docs/ingest.md)", err)
+		}
 		return Config{}, fmt.Errorf("parse config: %w", err)
 	}
 	return cfg, nil

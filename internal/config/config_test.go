@@ -117,3 +117,13 @@ slas:
 		t.Errorf("inhibit rules =\n%s\nwant the defaults and\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestLoadPrometheusConfigHint: a plain prometheus.yml (global: and
+// scrape_configs:) was refused with "field global not found in type
+// config.Config" and no word on what gmc takes instead (t-user12 F5).
+func TestLoadPrometheusConfigHint(t *testing.T) {
+	_, err := Load([]byte("global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: x\n    static_configs: [{targets: ['127.0.0.1:9']}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 1: field global not found") || !strings.Contains(err.Error(), "its scrape_configs are at the top level, each job with its own scrape_interval") {
+		t.Errorf("a prometheus.yml: %v, want the line and a hint on gmc.yml's scrape_configs", err)
+	}
+}
