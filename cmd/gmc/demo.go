@@ -418,7 +418,8 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cf
 	// The history's latencies are the live desk's as its services measure
 	// them on this machine (a table fitted on another machine was 1.4-2x
 	// the live desk's at the join), so the desk runs unconnected first.
-	if _, written := demo.WrittenHistory(dir); !written {
+	_, written := demo.WrittenHistory(dir)
+	if !written {
 		fmt.Fprintf(out, "Measuring the live desk's latencies for %s…\n", calibrateFor)
 		m, err := demo.Calibrate(ctx, calibrateFor, seed)
 		if err != nil {
@@ -426,7 +427,11 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cf
 		}
 		o.Model = m
 	}
-	fmt.Fprintf(out, "Writing %s of history into %s…\n", model.Duration(span), dir)
+	// Said only when it will be written (a restart printed it, then that
+	// it was not, t-user12 F2).
+	if !written {
+		fmt.Fprintf(out, "Writing %s of history into %s…\n", model.Duration(span), dir)
+	}
 	started := time.Now()
 	res, err := demo.Backfill(ctx, o)
 	if err != nil {
