@@ -37,6 +37,13 @@ import (
 // the agent's /metrics.
 const defaultGatewayAddress = "127.0.0.1:9910"
 
+// defaultMarketDataAddress and defaultReceiverAddress are the simulated
+// market-data service's and the console receiver's.
+const (
+	defaultMarketDataAddress = "127.0.0.1:9911"
+	defaultReceiverAddress   = "127.0.0.1:9912"
+)
+
 // demoCommand runs gmc on a simulated trading system: gmc demo [flags].
 type demoCommand struct {
 	stdout, stderr io.Writer
@@ -49,7 +56,7 @@ type demoFlags struct {
 	*sharedFlags
 	// Durations take gmc.yml's syntax (config.Duration: 1d, 1h30m, 500us).
 	duration, incidentEvery, incidentLength, benchEvery, evalInterval config.Duration
-	gatewayListen, incidents                                          *string
+	gatewayListen, marketDataListen, receiverListen, incidents        *string
 	seed                                                              *int64
 	history                                                           config.Duration
 }
@@ -65,6 +72,11 @@ func (c *demoCommand) flags() (*flag.FlagSet, *demoFlags) {
 	f.benchEvery, f.evalInterval = config.Duration(2*time.Minute), config.Duration(5*time.Second)
 	fs.Var(&f.duration, "duration", "stop after this long (0: run until Ctrl-C)")
 	f.gatewayListen = fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
+	// Fixed addresses (they were 127.0.0.1:0): market-data's is its scrape
+	// target's instance label, which a restart changed, leaving a second up
+	// series (t-user12 F3).
+	f.marketDataListen = fs.String("market-data.listen-address", defaultMarketDataAddress, "address of the simulated market-data service's /metrics, which gmc scrapes")
+	f.receiverListen = fs.String("receiver.listen-address", defaultReceiverAddress, "address of the console receiver gmc sends its notifications to (webhook)")
 	fs.Var(&f.incidentEvery, "incident-every", "pause before each injected incident (negative: none)")
 	fs.Var(&f.incidentLength, "incident-length", "how long each incident lasts (a service-down incident alerts once silent for down_after, 8s, plus a few seconds)")
 	f.incidents = fs.String("incidents", "latency,errors,down", "the cycle of incident kinds: latency, errors, down")
@@ -119,17 +131,17 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 
 	// The console receiver: gmc's notifications arrive at it as webhooks.
 	out := &lockedWriter{w: c.stdout}
-	recvLn, err := net.Listen("tcp", "127.0.0.1:0")
+	recvLn, err := net.Listen("tcp", *f.receiverListen)
 	if err != nil {
-		return fmt.Errorf("listen for the console notification receiver: %w", err)
+		return fmt.Errorf("--receiver.listen-address: listen for the console notification receiver: %w", err)
 	}
 	recv := &http.Server{Handler: demo.ConsoleReceiver(out, logger), ReadHeaderTimeout: 5 * time.Second}
 
 	// market-data is scraped, so its address must be in gmc's config.
-	mdLn, err := net.Listen("tcp", "127.0.0.1:0")
+	mdLn, err := net.Listen("tcp", *f.marketDataListen)
 	if err != nil {
 		recvLn.Close()
-		return fmt.Errorf("listen for market-data: %w", err)
+		return fmt.Errorf("--market-data.listen-address: listen for market-data: %w", err)
 	}
 	// The order gateway's HTTP front is a benchmark target, so its
 	// address must be in gmc's config too.

@@ -90,7 +90,7 @@ func TestDemo(t *testing.T) {
 	}
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	args := []string{
-		"--duration", "90s", "--web.listen-address", "127.0.0.1:0", "--gateway.listen-address", "127.0.0.1:0", "--storage.path", t.TempDir(),
+		"--duration", "90s", "--web.listen-address", "127.0.0.1:0", "--gateway.listen-address", "127.0.0.1:0", "--market-data.listen-address", "127.0.0.1:0", "--receiver.listen-address", "127.0.0.1:0", "--storage.path", t.TempDir(),
 		"--incident-every", "10s", "--incident-length", "40s", "--incidents", "down,latency,errors",
 		"--bench-every", "15s", "--alerting.evaluation-interval", "2s",
 	}
@@ -326,12 +326,14 @@ func tail(s string, n int) string {
 func TestDemoBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"--incidents", "fire"}, {"--bench-every", "0s"}, {"--duration", "-1s"}, {"extra"}} {
 		var stderr bytes.Buffer
+		// Fixed default ports: a case failing after the listeners opened would hold them from another test.
+		args = append(args, "--market-data.listen-address", "127.0.0.1:0", "--receiver.listen-address", "127.0.0.1:0", "--gateway.listen-address", "127.0.0.1:0")
 		err := (&demoCommand{stdout: io.Discard, stderr: &stderr}).Run(context.Background(), args)
 		if err == nil {
 			t.Errorf("%v: no error", args)
 		}
 	}
-	args := []string{"--gateway.listen-address", "127.0.0.1:notaport", "--web.listen-address", "127.0.0.1:0", "--storage.path", t.TempDir()}
+	args := []string{"--gateway.listen-address", "127.0.0.1:notaport", "--market-data.listen-address", "127.0.0.1:0", "--receiver.listen-address", "127.0.0.1:0", "--web.listen-address", "127.0.0.1:0", "--storage.path", t.TempDir()}
 	err := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).Run(context.Background(), args)
 	if err == nil || !strings.Contains(err.Error(), "--gateway.listen-address") {
 		t.Errorf("%v: error %v, want one naming the flag", args, err)

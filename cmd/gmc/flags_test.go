@@ -128,6 +128,15 @@ func TestDurationFlags(t *testing.T) {
 	if fs, _ := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).flags(); fs.Lookup("bench-every").DefValue != "2m" {
 		t.Fatalf("--bench-every default %q, want 2m", fs.Lookup("bench-every").DefValue)
 	}
+	// The demo's own services keep their addresses across restarts: the
+	// market-data target's instance label changed with a random port, a
+	// new up series each start (t-user12 F3).
+	fs, _ = (&demoCommand{stdout: io.Discard, stderr: io.Discard}).flags()
+	for flag, want := range map[string]string{"gateway.listen-address": "127.0.0.1:9910", "market-data.listen-address": "127.0.0.1:9911", "receiver.listen-address": "127.0.0.1:9912"} {
+		if got := fs.Lookup(flag).DefValue; got != want {
+			t.Errorf("--%s default %q, want %s", flag, got, want)
+		}
+	}
 }
 
 // The old spellings still set --storage.path.

@@ -28,7 +28,7 @@ func TestDemoStopsCleanlyOnSignal(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			data := t.TempDir()
 			p := startProc(t, "gmc-demo", gmcBinary, t.TempDir(), func(addr string) []string {
-				return []string{"demo", "--web.listen-address", addr, "--gateway.listen-address", "127.0.0.1:0",
+				return []string{"demo", "--web.listen-address", addr, "--gateway.listen-address", "127.0.0.1:0", "--market-data.listen-address", "127.0.0.1:0", "--receiver.listen-address", "127.0.0.1:0",
 					"--storage.path", data, "--duration", "3m", "--incident-every", "-1s", "--log.level", "info"}
 			})
 			// Running, not only listening: the agent's and the services'
