@@ -13,17 +13,7 @@ import (
 // unit annotation and says "unit unknown" without one, so every shipped
 // alert names its unit.
 func TestDefaultAlertsHaveUnits(t *testing.T) {
-	var groups struct {
-		Groups []struct {
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(DefaultRules(), &groups); err != nil {
-		t.Fatal(err)
-	}
+	groups := defaultAlertRules(t)
 	n := 0
 	for _, g := range groups.Groups {
 		for _, r := range g.Rules {
@@ -47,17 +37,7 @@ func TestDefaultAlertsHaveUnits(t *testing.T) {
 // console messages do not show (t-user12 F15). The threshold alerts'
 // summaries say the value, rendered as Prometheus renders them.
 func TestDefaultSummariesCarryTheValue(t *testing.T) {
-	var groups struct {
-		Groups []struct {
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(DefaultRules(), &groups); err != nil {
-		t.Fatal(err)
-	}
+	groups := defaultAlertRules(t)
 	want := map[string]struct {
 		value float64
 		says  string
@@ -85,4 +65,21 @@ func TestDefaultSummariesCarryTheValue(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("default alerts not found: %v", want)
 	}
+}
+
+// defaultAlertRules parses the default rules' groups: their alerts' names
+// and annotations.
+func defaultAlertRules(t *testing.T) (groups struct {
+	Groups []struct {
+		Rules []struct {
+			Alert       string            `yaml:"alert"`
+			Annotations map[string]string `yaml:"annotations"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}) {
+	t.Helper()
+	if err := yaml.Unmarshal(DefaultRules(), &groups); err != nil {
+		t.Fatal(err)
+	}
+	return groups
 }
