@@ -58,7 +58,7 @@ class SLAChart extends LineChart {
 
 /** SLA_HOUR (s) is the window of the charts' recorded ratio, sla:error_ratio:rate1h. */
 const SLA_HOUR = 3600;
-const PARTIAL_NOTE = 'dashed: a window not yet covered by data (not judged), left out of min and max';
+const PARTIAL_NOTE = 'dashed: a window not yet covered by data (not judged), left out of min and max; an SLA with no other point gives their figures, marked not judged';
 const ACH_NOTE_TAIL = `dashed flat: objective; ${PARTIAL_NOTE}`;
 const BURN_NOTE_TAIL = `1× spends the budget exactly over the SLA window; ${PARTIAL_NOTE}`;
 const ACH_NOTE = `rolling 1h achievement; ${ACH_NOTE_TAIL}`;
@@ -78,9 +78,9 @@ export function mount(main) {
   const list = h('div', {class: 'stack'});
   const ach = card('Achievement over time', {note: ACH_NOTE, wide: true});
   const axes = axisGroup();
-  const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9}, axes);
+  const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9, partialStats: 'not judged'}, axes);
   const burn = card('Burn rate', {note: BURN_NOTE, wide: true});
-  const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0}, axes);
+  const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0, partialStats: 'not judged'}, axes);
   add(main, h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
   const notes = (worst) => {
     setNote(ach.note, worst ? `each point the worst (lowest) 1h achievement within its step (${dur(worst)}); ${ACH_NOTE_TAIL}` : ACH_NOTE);

@@ -288,9 +288,14 @@ class Lazy {
  * (1-based series indices) fills between two series.
  */
 export class LineChart extends Lazy {
-  constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null, log = false, xRange = null}) {
+  constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null, log = false, xRange = null, partialStats = null}) {
     super(h('div', {class: 'chart', 'data-chart': id, 'data-points': '0'}), height);
     this.unit = unit;
+    // partialStats: what a series' legend says of figures over partial
+    // windows when it has no whole point ("not judged": the SLA page's 1h
+    // ratio over the data seen is known, only not judged; a rate over a
+    // partial window is not known: null, its legend reads "–").
+    this.partialStats = partialStats;
     // log: a log-10 y axis (values ≤ 0 are not drawn); xRange: [from, to]
     // (Unix s) pins the time axis to a window whatever the data cover
     // (else it is the page's: xWindow).
@@ -369,7 +374,10 @@ export class LineChart extends Lazy {
       let hi = -Infinity;
       let lastV = null;
       let lastI = -1;
-      s.data.forEach((v, i) => { if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; lastI = i; } });
+      // A series with no whole point gives its partial points' figures,
+      // each saying so, where the chart knows them (partialStats).
+      const pj = this.partialStats && s.partialData && !s.data.some((v) => v != null) ? this.partialStats : null;
+      (pj ? s.partialData : s.data).forEach((v, i) => { if (v != null) { lo = Math.min(lo, v); hi = Math.max(hi, v); lastV = v; lastI = i; } });
       // A series may know its extremes between its points (s.lo, s.hi:
       // the lowest and highest within each step's window).
       if (s.lo != null) lo = Math.min(lo, s.lo);
@@ -378,6 +386,13 @@ export class LineChart extends Lazy {
       // A series whose source is down now says so for its last (its
       // newest rate window still held figures from before it stopped).
       const gone = s.gone !== undefined ? s.gone : this.gone;
+      if (pj && lastI >= 0 && !gone) {
+        const why = `over a window reaching before the data began (dashed): the figure of the data seen, ${pj}`;
+        const cell = (stat, v) => h('td', {class: 'num', 'data-stat': stat, 'data-not-judged': '', title: why}, f(v), h('span', {class: 'muted small'}, ` ${pj}`));
+        return h('tr', {'data-series': s.label, 'data-not-judged': ''},
+          h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
+          cell('last', lastV), cell('min', lo), cell('max', hi));
+      }
       return h('tr', {'data-series': s.label},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
@@ -408,8 +423,14 @@ export class LineChart extends Lazy {
     const what = ne === 0 ? 'whose window reaches before the data began (a partial window)'
       : ne === np ? 'whose window reaches past the last sample (a partial window: the source stopped)'
         : `whose window reaches before the data began or, ${ne} of them, past the last sample (partial windows)`;
+    // A series with no whole point gives its partial figures (partialStats).
+    const whole = new Set(shown.filter((s) => s.data.some((v) => v != null)).map((s) => s.label));
+    const nj = this.partialStats ? partial.filter((s) => !whole.has(s.partialOf)).length : 0;
+    const out = nj === 0 ? 'left out of min and max'
+      : nj === partial.length ? `${this.partialStats}: the legend gives their figures, marked so`
+        : `left out of min and max, but the figures of a series with no other are given, marked ${this.partialStats}`;
     const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne)},
-      `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, left out of min and max`))) : null;
+      `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, ${out}`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
     patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows), foot].filter(Boolean) : []));
   }
