@@ -1,7 +1,7 @@
 // Charts: uPlot line charts and a latency heatmap in the dashboard's dark
 // theme, with units on every axis. Every chart element carries
 // data-points (how many points it drew) for tests and curious operators.
-import {h, add, units, statOf, dur, patch, setText} from './util.js';
+import {h, add, units, statOf, dur, patch, setText, clock} from './util.js';
 
 // uPlot is a classic script main.js runs once the first queries are sent
 // (api.ready.uplot): read when a chart is made, not when this module loads.
@@ -597,9 +597,13 @@ export class HeatmapChart extends Lazy {
     this.readout = h('span', {class: 'hm-readout', 'data-readout': ''}, 'hover a cell for its bucket and share');
     // What the faded columns are (update's ended), when there are some.
     this.endedNote = h('span', {class: 'hm-ended', hidden: true}, '');
+    // What the marked columns at the start are (update's before).
+    this.beforeNote = h('span', {class: 'hm-before', hidden: true}, '');
     this.legend = h('div', {class: 'hm-legend'},
-      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.endedNote, this.readout);
+      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.beforeNote, this.endedNote, this.readout);
     this.ended = new Set();
+    this.before = 0;
+    this.beganText = '';
     add(parent, this.el, this.legend);
     this.cols = [];
     this.ro = new ResizeObserver((es) => {
@@ -623,6 +627,16 @@ export class HeatmapChart extends Lazy {
     this.el.dataset.ended = String(endedCols.size);
     this.endedNote.hidden = !endedCols.size;
     setText(this.endedNote, endedCols.size ? `faded: ${endedCols.size} column${endedCols.size === 1 ? '' : 's'} ${ended.note}` : '');
+    // The columns before the first one with data (the data began within
+    // the range) hold no data, not zero events: marked grey and said, as
+    // the columns after a stop are (an empty start read as a quiet one).
+    const first = cols.findIndex((c) => c);
+    const before = first > 0 ? first : 0;
+    const span = xs.length > 1 ? xs[xs.length - 1] - xs[0] : 0;
+    const began = before ? (span >= 86400 ? `${dayOf(xs[first])} ${clock(xs[first] * 1000)}` : clock(xs[first] * 1000)) : '';
+    this.el.dataset.before = String(before);
+    this.beforeNote.hidden = !before;
+    setText(this.beforeNote, before ? `grey: ${before} column${before === 1 ? '' : 's'} before the data began (the first with data at ${began}): no data yet, not zero events` : '');
     let lo = Infinity;
     let hi = 0;
     let cells = 0;
@@ -647,6 +661,8 @@ export class HeatmapChart extends Lazy {
     const apply = () => {
       this.cols = cols;
       this.ended = endedCols;
+      this.before = before;
+      this.beganText = began;
       this.step = step;
       this.max = max;
       this.yr = yr;
@@ -684,14 +700,20 @@ export class HeatmapChart extends Lazy {
     ctx.rect(left, top, width, height);
     ctx.clip();
     const xs = u.data[0];
+    // A column reaches half way to its neighbours (the tail, now, is
+    // nearer its left one than a step).
+    const x0Of = (i) => Math.round(u.valToPos(i > 0 ? (xs[i - 1] + xs[i]) / 2 : xs[i] - this.step / 2, 'x', true));
+    if (this.before) {
+      ctx.fillStyle = BEFORE_FILL;
+      const x0 = x0Of(0);
+      ctx.fillRect(x0, top, Math.max(1, x0Of(this.before) - x0), height);
+    }
     for (let i = 0; i < this.cols.length; i++) {
       const col = this.cols[i];
       if (!col) continue;
       const tot = col.reduce((a, c) => a + c[2], 0);
       if (!tot) continue;
-      // A column reaches half way to its neighbours (the tail, now, is
-      // nearer its left one than a step).
-      const x0 = Math.round(u.valToPos(i > 0 ? (xs[i - 1] + xs[i]) / 2 : xs[i] - this.step / 2, 'x', true));
+      const x0 = x0Of(i);
       const x1 = Math.round(u.valToPos(i < xs.length - 1 ? (xs[i] + xs[i + 1]) / 2 : xs[i] + this.step / 2, 'x', true));
       ctx.globalAlpha = this.ended.has(i) ? ENDED_ALPHA : 1;
       for (const [lo, hi, v] of col) {
@@ -717,7 +739,13 @@ export class HeatmapChart extends Lazy {
     let i = Math.max(0, Math.min(xs.length - 1, Math.round((t - xs[0]) / this.step)));
     if (i + 1 < xs.length && Math.abs(xs[i + 1] - t) < Math.abs(xs[i] - t)) i++;
     const col = this.cols[i];
-    if (!col) { this.readout.textContent = 'no events in this step'; return; }
+    if (i < this.before) {
+      const text = `${new Date(xs[i] * 1000).toLocaleTimeString([], {hour12: false})} · no data yet: before the data began (the first column with data at ${this.beganText})`;
+      this.readout.textContent = text;
+      this.el.dataset.readout = text;
+      return;
+    }
+    if (!col) { this.readout.textContent = 'no data in this step'; return; }
     const tot = col.reduce((a, c) => a + c[2], 0);
     const c = col.find(([lo, hi]) => y > lo && y <= hi);
     const at = new Date(u.data[0][i] * 1000).toLocaleTimeString([], {hour12: false});
@@ -732,6 +760,15 @@ export class HeatmapChart extends Lazy {
 
 /** ENDED_ALPHA is the opacity of a heatmap column whose window reaches past its source's last sample. */
 const ENDED_ALPHA = 0.3;
+
+/** BEFORE_FILL marks the heatmap columns before its data began. */
+const BEFORE_FILL = 'rgba(139,148,158,0.14)';
+
+/** dayOf is a time (Unix s) as its local month and day, "12-01". */
+function dayOf(t) {
+  const d = new Date(t * 1000);
+  return `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
 
 /**
  * logSplits are 1-2-5 steps of each decade within the scale, thinned to
