@@ -29,7 +29,7 @@ notify:
   route: {receiver: ops}
   receivers:
     - name: ops
-      slack_configs: [{webhook_url_file: secrets/slack}]
+      slack_configs: [{api_url_file: secrets/slack}]
       telegram_configs: [{bot_token_file: secrets/telegram, chat_id: 1}]
       email_configs:
         - {smarthost: "smtp.example:587", from: a@example.com, to: b@example.com, auth_username: a@example.com,
@@ -64,7 +64,7 @@ benchmarks:
 		for _, c := range []struct{ field, got, want string }{
 			{"alerting.rule_files[0]", cfg.Alerting.RuleFiles[0], j("rules/*.yml")},
 			{"alerting.rule_files[1]", cfg.Alerting.RuleFiles[1], "/abs/rules/*.yml"},
-			{"slack webhook_url_file", rcv.SlackConfigs[0].WebhookURLFile, j("secrets/slack")},
+			{"slack api_url_file", rcv.SlackConfigs[0].APIURLFile, j("secrets/slack")},
 			{"telegram bot_token_file", rcv.TelegramConfigs[0].BotTokenFile, j("secrets/telegram")},
 			{"email auth_password_file", rcv.EmailConfigs[0].AuthPasswordFile, j("secrets/smtp")},
 			{"email tls_config.ca_file", rcv.EmailConfigs[0].TLSConfig.CAFile, j("certs/ca.pem")},

@@ -89,7 +89,7 @@ func Config(p ConfigParams) (config.Config, []string, error) {
 	rcv := notify.Receiver{Name: "demo", WebhookConfigs: []webhook.Config{{URL: commoncfg.Secret(p.ReceiverURL)}}}
 	channels := []string{"console (webhook " + p.ReceiverURL + ")"}
 	if u := p.Getenv(EnvSlackURL); u != "" {
-		rcv.SlackConfigs = []slack.Config{{WebhookURL: commoncfg.Secret(u), Channel: p.Getenv(EnvSlackChannel)}}
+		rcv.SlackConfigs = []slack.Config{{APIURL: commoncfg.Secret(u), Channel: p.Getenv(EnvSlackChannel)}}
 		channels = append(channels, "Slack")
 	}
 	if tok, chat := p.Getenv(EnvTelegramToken), p.Getenv(EnvTelegramChat); tok != "" || chat != "" {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 )
 
 // Alertmanager's API v2 for alerts: POST /api/v2/alerts takes alerts as a
@@ -366,52 +365,11 @@ func (a *API) GetStatus(w http.ResponseWriter, _ *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"cluster": cluster,
-		"config":  map[string]string{"original": alertmanagerYAML(d.cur.Load().cfg)},
+		"config":  map[string]string{"original": d.cur.Load().cfg.String()},
 		"uptime":  d.started,
 		"versionInfo": map[string]string{
 			"branch": "", "buildDate": "", "buildUser": "", "revision": "",
 			"goVersion": runtime.Version(), "version": d.opts.Version,
 		},
 	})
-}
-
-// alertmanagerYAML is the configuration as Alertmanager writes it in
-// /api/v2/status, which amtool parses with Alertmanager's strict loader:
-// gmc's Slack webhook_url (and _file) is Alertmanager's api_url (and
-// _file). With gmc's names, `amtool config routes` and `routes test`
-// failed on a Slack receiver ("field webhook_url not found", t-user12 F13).
-func alertmanagerYAML(c Config) string {
-	var doc yaml.Node
-	if err := doc.Encode(c); err != nil {
-		return fmt.Sprintf("<config: %v>", err)
-	}
-	renameSlackKeys(&doc, false)
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
-		return fmt.Sprintf("<config: %v>", err)
-	}
-	return string(out)
-}
-
-// renameSlackKeys renames webhook_url(_file) to api_url(_file) in the
-// mappings under slack_configs (inSlack: n is inside one).
-func renameSlackKeys(n *yaml.Node, inSlack bool) {
-	if n.Kind == yaml.MappingNode {
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if inSlack {
-				switch k.Value {
-				case "webhook_url":
-					k.Value = "api_url"
-				case "webhook_url_file":
-					k.Value = "api_url_file"
-				}
-			}
-			renameSlackKeys(v, inSlack || k.Value == "slack_configs")
-		}
-		return
-	}
-	for _, c := range n.Content {
-		renameSlackKeys(c, inSlack)
-	}
 }

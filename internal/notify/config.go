@@ -211,6 +211,9 @@ func (c *Config) Normalise() {
 		for j := range c.Receivers[i].TelegramConfigs {
 			c.Receivers[i].TelegramConfigs[j].Normalise()
 		}
+		for j := range c.Receivers[i].SlackConfigs {
+			c.Receivers[i].SlackConfigs[j].Normalise()
+		}
 	}
 	if !c.enabled() {
 		return

@@ -59,6 +59,12 @@ func TestLoadConfigDefaultsAndInheritance(t *testing.T) {
 	if c.Receivers[1].TelegramConfigs[0].APIURL != "https://api.telegram.org" {
 		t.Errorf("telegram api_url default %q", c.Receivers[1].TelegramConfigs[0].APIURL)
 	}
+	if sl := c.Receivers[0].SlackConfigs[0]; sl.APIURL != "https://hooks.slack.example/services/T0/B0/TOKENSLACK" || sl.WebhookURL != "" {
+		t.Errorf("slack webhook_url (gmc's earlier name) not read as api_url: %+v", sl)
+	}
+	if y := c.String(); !strings.Contains(y, "api_url: <secret>") || strings.Contains(y, "webhook_url") {
+		t.Errorf("config not written with Alertmanager's slack api_url:\n%s", y)
+	}
 	root := newRoute(&c.Route, nil, 0)
 	page := root.children[0]
 	if page.receiver != "pager" || page.groupWait != 0 || page.groupInterval != 10*time.Second || page.repeatInterval != 30*time.Minute {
@@ -133,7 +139,9 @@ receivers: [{name: a}]`, `route.group_interval: must be positive`},
 		{`route: {receiver: a}
 receivers: [{name: a}, {name: a}]`, `receivers[1].name: receiver "a" is defined twice`},
 		{`route: {receiver: a}
-receivers: [{name: a, slack_configs: [{channel: x}]}]`, `receivers[0] (a).slack_configs[0].webhook_url: must be set (or webhook_url_file)`},
+receivers: [{name: a, slack_configs: [{channel: x}]}]`, `receivers[0] (a).slack_configs[0].api_url: must be set (or api_url_file)`},
+		{`route: {receiver: a}
+receivers: [{name: a, slack_configs: [{api_url: "http://127.0.0.1:1/a", webhook_url: "http://127.0.0.1:1/b"}]}]`, `receivers[0] (a).slack_configs[0].webhook_url: gmc's earlier name for api_url`},
 		{`route: {receiver: a}
 receivers: [{name: a, webhook_configs: [{url: "not a url"}]}]`, `receivers[0] (a).webhook_configs[0].url: not an http(s) URL`},
 		{`route: {receiver: a}

@@ -9,8 +9,9 @@ import (
 // with Alertmanager's strict loader, and gmc wrote its Slack field
 // webhook_url there: `amtool config routes` and `routes test` failed
 // whenever a Slack receiver was set ("field webhook_url not found",
-// t-user12 F13), though the compatibility table had them working. With a
-// receiver of every channel gmc has, both answer.
+// t-user12 F13), though the compatibility table had them working. gmc.yml
+// now takes Alertmanager's api_url and still reads the earlier name (used
+// here). With a receiver of every channel gmc has, both answer.
 func TestAmtoolRoutesWithEveryChannel(t *testing.T) {
 	gmc := startGMCNotify(t, `
 route:

@@ -16,7 +16,13 @@ import (
 // Config is one slack_configs entry.
 type Config struct {
 	channel.SendResolved `yaml:",inline"`
-	// WebhookURL is the incoming webhook's URL (a secret); or WebhookURLFile.
+	// APIURL is the incoming webhook's URL (a secret); or APIURLFile.
+	// The names are Alertmanager's, so its tools (amtool config routes)
+	// read gmc's configuration as written.
+	APIURL     commoncfg.Secret `yaml:"api_url,omitempty" json:"api_url,omitempty"`
+	APIURLFile string           `yaml:"api_url_file,omitempty" json:"api_url_file,omitempty"`
+	// WebhookURL and WebhookURLFile are gmc's earlier names for APIURL
+	// and APIURLFile, still read; Normalise moves them over.
 	WebhookURL     commoncfg.Secret `yaml:"webhook_url,omitempty" json:"webhook_url,omitempty"`
 	WebhookURLFile string           `yaml:"webhook_url_file,omitempty" json:"webhook_url_file,omitempty"`
 	// Channel overrides the webhook's default channel ("#alerts").
@@ -30,14 +36,27 @@ type Config struct {
 	Text  string `yaml:"text,omitempty" json:"text,omitempty"`
 }
 
-// Validate checks the config; errors name the field.
-func (c *Config) Validate() error {
-	return channel.CheckSecretURL(c.WebhookURL, c.WebhookURLFile, "webhook_url")
+// Normalise moves the earlier names' values to api_url and api_url_file
+// when those are not set (both set is an error Validate reports).
+func (c *Config) Normalise() {
+	if c.APIURL == "" && c.APIURLFile == "" {
+		c.APIURL, c.APIURLFile = c.WebhookURL, c.WebhookURLFile
+		c.WebhookURL, c.WebhookURLFile = "", ""
+	}
 }
 
-// SetDirectory resolves a relative webhook_url_file against dir, the
+// Validate checks the config; errors name the field.
+func (c *Config) Validate() error {
+	if c.WebhookURL != "" || c.WebhookURLFile != "" {
+		return fmt.Errorf("webhook_url: gmc's earlier name for api_url; set one of them, not both")
+	}
+	return channel.CheckSecretURL(c.APIURL, c.APIURLFile, "api_url")
+}
+
+// SetDirectory resolves a relative api_url_file against dir, the
 // directory of the configuration file.
 func (c *Config) SetDirectory(dir string) {
+	c.APIURLFile = commoncfg.JoinDir(dir, c.APIURLFile)
 	c.WebhookURLFile = commoncfg.JoinDir(dir, c.WebhookURLFile)
 }
 
@@ -62,10 +81,10 @@ type Notifier struct {
 
 var _ channel.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier; it reads webhook_url_file once. tmpl renders the
+// New builds a Notifier; it reads api_url_file once. tmpl renders the
 // config's templates (nil: the built-in text only).
 func New(cfg Config, client *http.Client, tmpl *channel.Templates) (*Notifier, error) {
-	u, err := channel.ResolveSecretURL(cfg.WebhookURL, cfg.WebhookURLFile, "webhook_url")
+	u, err := channel.ResolveSecretURL(cfg.APIURL, cfg.APIURLFile, "api_url")
 	if err != nil {
 		return nil, err
 	}

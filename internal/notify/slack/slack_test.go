@@ -26,7 +26,7 @@ func TestNotifyPostsExactPayload(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
-	n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/services/T000/B000/XXXX"), Channel: "#alerts", Username: "gmc"}, srv.Client(), nil)
+	n, err := New(Config{APIURL: commoncfg.Secret(srv.URL + "/services/T000/B000/XXXX"), Channel: "#alerts", Username: "gmc"}, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestNotifyErrors(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "no_service", tc.status)
 		}))
-		n, err := New(Config{WebhookURL: commoncfg.Secret(srv.URL + "/hook/secret-token")}, srv.Client(), nil)
+		n, err := New(Config{APIURL: commoncfg.Secret(srv.URL + "/hook/secret-token")}, srv.Client(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +66,7 @@ func TestNotifyErrors(t *testing.T) {
 }
 
 func TestNotifyErrorHidesURL(t *testing.T) {
-	n, err := New(Config{WebhookURL: "http://127.0.0.1:1/hook/secret-token"}, http.DefaultClient, nil)
+	n, err := New(Config{APIURL: "http://127.0.0.1:1/hook/secret-token"}, http.DefaultClient, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,8 +87,8 @@ func TestNoTemplateKeepsBuiltinText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, _ := New(Config{WebhookURL: "http://127.0.0.1:1/x", Channel: "#alerts"}, http.DefaultClient, nil)
-	with, _ := New(Config{WebhookURL: "http://127.0.0.1:1/x", Channel: "#alerts"}, http.DefaultClient, ts)
+	plain, _ := New(Config{APIURL: "http://127.0.0.1:1/x", Channel: "#alerts"}, http.DefaultClient, nil)
+	with, _ := New(Config{APIURL: "http://127.0.0.1:1/x", Channel: "#alerts"}, http.DefaultClient, ts)
 	if a, b := plain.Build(channel.Sample()), with.Build(channel.Sample()); !reflect.DeepEqual(a, b) {
 		t.Fatalf("templates loaded changed the payload:\n%+v\n%+v", a, b)
 	}
@@ -99,7 +99,7 @@ func TestNoTemplateKeepsBuiltinText(t *testing.T) {
 // summary as last seen firing (t-user3 #12: a RESOLVED SLA page still read
 // "burns … (1h: 61.2×, 5m: 14.8×)").
 func TestResolvedTextIsNotFiringText(t *testing.T) {
-	n, err := New(Config{WebhookURL: "http://127.0.0.1:1/hook"}, http.DefaultClient, nil)
+	n, err := New(Config{APIURL: "http://127.0.0.1:1/hook"}, http.DefaultClient, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
