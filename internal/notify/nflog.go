@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/nflog"
@@ -31,10 +32,17 @@ type notificationLog interface {
 // kill -9, a snapshot that still held an alert firing (its resolve and a
 // new firing sent since, then lost) swallowed the next page of that alert
 // until repeat_interval — only its resolve arrived (t-user12 F6).
+//
+// Writers that arrive while a snapshot is being written wait for it and
+// then share one: the first of them writes a snapshot holding every entry
+// logged so far, and the others find theirs already on disk (a burst of
+// groups flushing at once costs two writes, not one each).
 type localLog struct {
-	log  *nflog.Log
-	file string
-	mu   sync.Mutex // one snapshot written at a time
+	log    *nflog.Log
+	file   string
+	logged atomic.Uint64 // entries logged since start
+	mu     sync.Mutex    // one snapshot written at a time
+	saved  uint64        // entries in the file; under mu
 }
 
 // logRetention keeps an entry nothing refreshes this long, as
@@ -56,7 +64,15 @@ func (l *localLog) run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.log.Maintenance(15*time.Minute, l.file, stop, nil)
+		// The periodic and the shutdown snapshots go through save too:
+		// nflog's own writer would race with it and could put an older
+		// snapshot over a newer one.
+		l.log.Maintenance(15*time.Minute, l.file, stop, func() (int64, error) {
+			if _, err := l.log.GC(); err != nil {
+				return 0, err
+			}
+			return l.save(l.logged.Load() + 1)
+		})
 	}()
 	<-ctx.Done()
 	close(stop)
@@ -78,18 +94,32 @@ func (l *localLog) Log(k LogKey, e LogEntry, expiry time.Duration) error {
 	if err := l.log.Log(logReceiver(k), k.GroupKey, e.Firing, e.Resolved, nil, nil, expiry); err != nil {
 		return err
 	}
-	return l.save()
+	_, err := l.save(l.logged.Add(1))
+	return err
 }
 
-// save writes a snapshot of the log to its file, atomically.
-func (l *localLog) save() error {
+// save makes sure the file holds the first n entries logged, writing a
+// snapshot of the whole log atomically if it does not yet; it returns the
+// bytes written.
+func (l *localLog) save(n uint64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var b bytes.Buffer
-	if _, err := l.log.Snapshot(&b); err != nil {
-		return fmt.Errorf("snapshot notification log: %w", err)
+	if l.saved >= n {
+		return 0, nil
 	}
-	return atomicfile.Write(l.file, b.Bytes(), 0o644)
+	// Every entry counted by now is in the log: each is counted after it
+	// is logged.
+	upto := l.logged.Load()
+	var b bytes.Buffer
+	size, err := l.log.Snapshot(&b)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot notification log: %w", err)
+	}
+	if err := atomicfile.Write(l.file, b.Bytes(), 0o644); err != nil {
+		return 0, err
+	}
+	l.saved = upto
+	return size, nil
 }
 
 func logReceiver(k LogKey) *nflogpb.Receiver {
