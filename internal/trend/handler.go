@@ -153,7 +153,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Week-over-week needs two weeks even when the window is one.
 	span := max(window, 2*week)
 	start := end.Add(-span + Step)
-	label, err := h.label(r.Context(), svc, metric, start.Add(-Step), now)
+	// One querier over the span answers which label names the service,
+	// whether the series are native histograms and their first bucket.
+	mint, maxt := start.Add(-Step).UnixMilli()+1, now.UnixMilli()
+	q, err := h.opts.Queryable.Querier(mint, maxt)
+	if err != nil {
+		httpapi.WriteError(w, httpapi.ErrInternal, fmt.Errorf("open querier: %w", err))
+		return
+	}
+	defer q.Close()
+	label, err := serviceLabel(r.Context(), q, svc, metric)
 	if err != nil {
 		httpapi.WriteError(w, httpapi.ErrInternal, err)
 		return
@@ -161,7 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A native histogram is read as its p99, as a classic one's _bucket
 	// metric (the picker offered it and the trend said "no data": its
 	// samples are no floats, t-user12 F7).
-	native, err := h.native(r.Context(), label, svc, metric, start.Add(-Step), now)
+	native, err := isNative(r.Context(), q, mint, maxt, label, svc, metric)
 	if err != nil {
 		httpapi.WriteError(w, httpapi.ErrInternal, err)
 		return
@@ -242,7 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Coverage = float64(len(resp.Series)) / float64(window/Step)
 	if kind == KindP99 && strings.HasSuffix(metric, "_bucket") {
-		first, err := h.firstBucket(r.Context(), label, svc, metric, start.Add(-Step), now)
+		first, err := firstBucket(r.Context(), q, label, svc, metric)
 		if err != nil {
 			httpapi.WriteError(w, httpapi.ErrInternal, err)
 			return
@@ -283,17 +292,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// hourly evaluates expr at every whole hour in [start, end].
-// label is the label svc names: service when a series of metric has
-// service=svc in [start, end] (a look at the index, no samples read), else
-// job (host metrics from the gmc agent or node_exporter carry job, not
-// service).
-func (h *Handler) label(ctx context.Context, svc, metric string, start, end time.Time) (string, error) {
-	q, err := h.opts.Queryable.Querier(start.UnixMilli(), end.UnixMilli())
-	if err != nil {
-		return "", fmt.Errorf("open querier: %w", err)
-	}
-	defer q.Close()
+// serviceLabel is the label svc names: service when a series of metric
+// has service=svc in q's range (a look at the index, no samples read),
+// else job (host metrics from the gmc agent or node_exporter carry job,
+// not service).
+func serviceLabel(ctx context.Context, q storage.Querier, svc, metric string) (string, error) {
 	vals, _, err := q.LabelValues(ctx, ServiceLabel, nil,
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
 		labels.MustNewMatcher(labels.MatchEqual, ServiceLabel, svc))
@@ -307,13 +310,8 @@ func (h *Handler) label(ctx context.Context, svc, metric string, start, end time
 }
 
 // firstBucket is the lowest finite, positive le of the classic histogram's
-// series in (from, to]; nil when none has one.
-func (h *Handler) firstBucket(ctx context.Context, label, svc, metric string, from, to time.Time) (*float64, error) {
-	q, err := h.opts.Queryable.Querier(from.UnixMilli()+1, to.UnixMilli())
-	if err != nil {
-		return nil, fmt.Errorf("open querier: %w", err)
-	}
-	defer q.Close()
+// series in q's range; nil when none has one.
+func firstBucket(ctx context.Context, q storage.Querier, label, svc, metric string) (*float64, error) {
 	les, _, err := q.LabelValues(ctx, model.BucketLabel, nil,
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
 		labels.MustNewMatcher(labels.MatchEqual, label, svc))
@@ -347,15 +345,9 @@ func (r Response) inFirstBucket() int {
 	return n
 }
 
-// native reports whether the selected series hold native histograms: the
-// first sample of the first series in (from, to] is one.
-func (h *Handler) native(ctx context.Context, label, svc, metric string, from, to time.Time) (bool, error) {
-	mint, maxt := from.UnixMilli()+1, to.UnixMilli()
-	q, err := h.opts.Queryable.Querier(mint, maxt)
-	if err != nil {
-		return false, fmt.Errorf("open querier: %w", err)
-	}
-	defer q.Close()
+// isNative reports whether the selected series hold native histograms:
+// the first sample of the first series in [mint, maxt] (q's range) is one.
+func isNative(ctx context.Context, q storage.Querier, mint, maxt int64, label, svc, metric string) (bool, error) {
 	ss := q.Select(ctx, false, &storage.SelectHints{Start: mint, End: maxt},
 		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric),
 		labels.MustNewMatcher(labels.MatchEqual, label, svc))
@@ -375,6 +367,7 @@ func (h *Handler) native(ctx context.Context, label, svc, metric string, from, t
 	return false, ss.Err()
 }
 
+// hourly evaluates expr at every whole hour in [start, end].
 func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time) ([]Point, error) {
 	q, err := tier.Engine(h.opts.Engine).NewRangeQuery(ctx, h.opts.Queryable, nil, expr, start, end, Step)
 	var m promql.Matrix
