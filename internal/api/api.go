@@ -101,6 +101,9 @@ type Options struct {
 	// StorageTiers, when set, reports the downsampled tiers for
 	// /system/status ("storage_tiers").
 	StorageTiers func() []tier.Stats
+	// Config, when set, reports what the last reload of gmc.yml left,
+	// for /system/status ("config").
+	Config func() ConfigStatus
 	// SilenceHold, when set, says whether a service's silence is judged
 	// at now, as the ServiceSilent and TargetDown alerts judge it
 	// (rules.Manager.SilenceHold): while it is not (gmc restarted or its

@@ -139,6 +139,20 @@ type status struct {
 	// Watching is since when gmc has been watching the services; absent
 	// without a source.
 	Watching *WatchingStatus `json:"watching,omitempty"`
+	// Config is what the last reload of gmc.yml left; absent without a
+	// source.
+	Config *ConfigStatus `json:"config,omitempty"`
+}
+
+// ConfigStatus is what the last reload of gmc.yml left: when it was
+// (absent before one), its error if it failed (then nothing changed), and
+// the settings (YAML paths) that differ in the file from those in force,
+// which only a restart applies, with a sentence saying so.
+type ConfigStatus struct {
+	LastReload      string   `json:"last_reload,omitempty"`
+	LastReloadError string   `json:"last_reload_error,omitempty"`
+	PendingRestart  []string `json:"pending_restart"`
+	Message         string   `json:"message,omitempty"`
 }
 
 // WatchingStatus is since when gmc has been taking samples without a
@@ -220,6 +234,10 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 		if !from.IsZero() {
 			st.Watching = &WatchingStatus{FromMs: from.UnixMilli(), HoldCause: holdCause(h)}
 		}
+	}
+	if a.opts.Config != nil {
+		c := a.opts.Config()
+		st.Config = &c
 	}
 	if a.opts.Access != nil {
 		access := a.opts.Access()

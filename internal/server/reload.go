@@ -1,15 +1,19 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
+	"github.com/gmc-dev/gmc/internal/storage"
+	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // ReloadResult says what a reload did with gmc.yml: the settings (YAML
@@ -52,9 +56,12 @@ var reloadable = map[string]bool{
 	"auth.tokens":    true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
 }
 
-// split are the top-level sections of which a reload applies some fields
-// only: they are compared field by field.
-var split = map[string]bool{"server": true, "alerting": true, "auth": true}
+// split are the sections of which a reload applies some fields only: they
+// are compared field by field (a nested one by its path).
+var split = map[string]bool{
+	"server": true, "alerting": true, "auth": true,
+	"storage": true, "storage.downsampling": true,
+}
 
 // reloadConfig reads the configuration again (Options.LoadConfig) and
 // applies what a reload changes while gmc runs (reloadable), as
@@ -76,8 +83,10 @@ var split = map[string]bool{"server": true, "alerting": true, "auth": true}
 // new stale_after, down_after and service_liveness, the credentials
 // of the new auth section are read, and the ingest limits apply to the
 // requests and new series that come after (ingest.Ingester.SetLimits,
-// ingest.SeriesLimiter.SetLimits: series the head holds stay). Every other setting that changed is
-// named in the result and the log as applying at the next start.
+// ingest.SeriesLimiter.SetLimits: series the head holds stay), and the
+// storage's retention (prepareStorage). Every other setting that changed
+// is named in the result, the log and /system/status as applying at the
+// next start.
 func (s *Server) reloadConfig() (ReloadResult, error) {
 	start := time.Now()
 	cfg, err := s.opts.LoadConfig()
@@ -107,6 +116,10 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		}
 		also = append(also, "remote_write")
 	}
+	// The retention (raw, per tier, the rules by matcher) and the
+	// out-of-order window of the embedded TSDB and its tiers.
+	applyStorage, storageAlso := s.prepareStorage(cfg)
+	also = append(also, storageAlso...)
 	// So are the scrape jobs.
 	applyScrape, err := s.scraper.Prepare(cfg.ScrapeConfigs)
 	if err != nil {
@@ -149,6 +162,9 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		// As Prometheus's reload: the jobs that did apply scrape on.
 		s.logger.Error("scrape_configs reloaded with an error", "err", err)
 	}
+	if err := applyStorage(); err != nil {
+		s.logger.Error("storage retention reloaded with an error", "err", err)
+	}
 	if err := applyForward(); err != nil {
 		s.logger.Error("remote_write reloaded with an error", "err", err)
 	}
@@ -165,6 +181,53 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	return res, nil
 }
 
+// prepareStorage returns what puts cfg's storage retention in force and
+// the settings it applies (their YAML paths), when they changed: the raw
+// data's retention and out-of-order window (storage.TSDB.SetRetention, as
+// Prometheus's reload applies storage.tsdb), the retention rules by matcher
+// and each tier's retention (tier.Set.SetRetention: a sweep at once).
+// Not in remote storage mode (no TSDB here), and a tier's retention only
+// while the tiers are those opened (tier.SameTiers); a tier added,
+// removed or of another resolution, and block_duration, need a restart.
+func (s *Server) prepareStorage(cfg config.Config) (func() error, []string) {
+	cur := s.cfg.Load().Storage
+	next := cfg.Storage
+	db, ok := s.store.(*storage.TSDB)
+	if !ok || cur.Mode == "remote" || next.Mode == "remote" {
+		return func() error { return nil }, nil
+	}
+	var also []string
+	if cur.Retention != next.Retention {
+		also = append(also, "storage.retention")
+	}
+	if cur.OutOfOrderWindow != next.OutOfOrderWindow {
+		also = append(also, "storage.out_of_order_window")
+	}
+	if !reflect.DeepEqual(cur.Downsampling.Retention, next.Downsampling.Retention) {
+		also = append(also, "storage.downsampling.retention")
+	}
+	same := tier.SameTiers(cur.Downsampling, next.Downsampling)
+	if same && !reflect.DeepEqual(cur.Downsampling.Tiers, next.Downsampling.Tiers) {
+		also = append(also, "storage.downsampling.tiers")
+	}
+	if len(also) == 0 {
+		return func() error { return nil }, nil
+	}
+	// Tiers that differ from those opened keep their retention in force
+	// (cur's); the rules and the raw data take the file's.
+	ds := next.Downsampling
+	if !same {
+		ds.Disabled, ds.Tiers = cur.Downsampling.Disabled, cur.Downsampling.Tiers
+	}
+	return func() error {
+		err := db.SetRetention(tier.RawRetention(ds, time.Duration(next.Retention)), time.Duration(next.OutOfOrderWindow))
+		if err != nil {
+			err = fmt.Errorf("raw data: %w", err)
+		}
+		return errors.Join(err, s.tiers.SetRetention(ds, time.Duration(next.Retention)))
+	}, also
+}
+
 // setConfig records what of cfg is now in force: its reloadable
 // settings and those named in also (reloadable this time). It returns the
 // reloadable settings that changed and the others that differ from those
@@ -174,38 +237,66 @@ func (s *Server) setConfig(cfg config.Config, also ...string) ReloadResult {
 	cur := *s.cfg.Load()
 	res := ReloadResult{Config: true}
 	next := cur
-	vc, vn, vcfg := reflect.ValueOf(&cur).Elem(), reflect.ValueOf(&next).Elem(), reflect.ValueOf(cfg)
-	for i := range vc.NumField() {
-		key := yamlKey(vc.Type().Field(i))
+	compareFields("", reflect.ValueOf(&cur).Elem(), reflect.ValueOf(cfg), reflect.ValueOf(&next).Elem(), also, &res)
+	s.cfg.Store(&next)
+	s.lastReload.Store(&reloadState{at: s.opts.Now(), restart: res.Restart})
+	return res
+}
+
+// compareFields compares the struct in force a with the file's b field by
+// field (path their parent's YAML path, "" at the top), puts each field
+// that changed and is reloadable (or named in also) into dst and res.Applied,
+// names each other one in res.Restart, and goes into the sections split
+// names.
+func compareFields(path string, a, b, dst reflect.Value, also []string, res *ReloadResult) {
+	for i := range a.NumField() {
+		key := yamlKey(a.Type().Field(i))
 		if key == "" {
 			continue
 		}
-		fields := []int{-1}
-		if split[key] {
-			fields = fields[:0]
-			for j := range vc.Field(i).NumField() {
-				fields = append(fields, j)
-			}
+		if path != "" {
+			key = path + "." + key
 		}
-		for _, j := range fields {
-			path, a, b, dst := key, vc.Field(i), vcfg.Field(i), vn.Field(i)
-			if j >= 0 {
-				path += "." + yamlKey(vc.Field(i).Type().Field(j))
-				a, b, dst = a.Field(j), b.Field(j), dst.Field(j)
-			}
-			if reflect.DeepEqual(a.Interface(), b.Interface()) {
-				continue
-			}
-			if !reloadable[path] && !slices.Contains(also, path) {
-				res.Restart = append(res.Restart, path)
-				continue
-			}
-			res.Applied = append(res.Applied, path)
-			dst.Set(b)
+		fa, fb, fd := a.Field(i), b.Field(i), dst.Field(i)
+		if reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			continue
 		}
+		if split[key] && fa.Kind() == reflect.Struct {
+			compareFields(key, fa, fb, fd, also, res)
+			continue
+		}
+		if !reloadable[key] && !slices.Contains(also, key) {
+			res.Restart = append(res.Restart, key)
+			continue
+		}
+		res.Applied = append(res.Applied, key)
+		fd.Set(fb)
 	}
-	s.cfg.Store(&next)
-	return res
+}
+
+// reloadState is what the last reload left: when it was, its error, and
+// the settings that differ in gmc.yml from those in force (a restart
+// applies them), for /system/status.
+type reloadState struct {
+	at      time.Time
+	err     string
+	restart []string
+}
+
+// configStatus is /system/status's "config": what the last reload left.
+func (s *Server) configStatus() api.ConfigStatus {
+	st := api.ConfigStatus{PendingRestart: []string{}}
+	r := s.lastReload.Load()
+	if r == nil {
+		return st
+	}
+	st.LastReload = r.at.UTC().Format(time.RFC3339)
+	st.LastReloadError = r.err
+	st.PendingRestart = append(st.PendingRestart, r.restart...)
+	if len(r.restart) > 0 {
+		st.Message = "config on disk differs from the running one in: " + strings.Join(r.restart, ", ") + " (in force after a restart)"
+	}
+	return st
 }
 
 // yamlKey is f's YAML key ("" for a field YAML skips).

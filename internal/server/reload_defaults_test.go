@@ -103,9 +103,9 @@ notify:
 	}
 
 	// down_after 2s (and a setting a reload does not apply).
-	const storage = "storage: {retention: 3d}\n"
+	const storage = "storage: {block_duration: 3h}\n"
 	write("stale_after: 1s, down_after: 2s", "", storage)
-	reload(http.StatusOK, "applied: server.down_after\n", "NOT applied, changed but in force only after a restart: storage\n")
+	reload(http.StatusOK, "applied: server.down_after\n", "NOT applied, changed but in force only after a restart: storage.block_duration\n")
 	waitWebhook(t, hook, 20*time.Second, "firing ServiceSilent{service=quiet}", func(m webhookMsg) bool { return hasAlert(m, "firing", quiet) })
 	waitFor(t, 10*time.Second, "quiet down", func() bool { return statusOf(t, base, "", "quiet").State == "down" })
 	_, body := do(t, "GET", base+"/system/status", "", nil)
@@ -124,7 +124,7 @@ notify:
 	// page keeps its active-since. The file as it is (storage unapplied
 	// still) is named again.
 	write("stale_after: 1s, down_after: 3s", "", storage)
-	reload(http.StatusOK, "applied: server.down_after\n", "NOT applied, changed but in force only after a restart: storage\n")
+	reload(http.StatusOK, "applied: server.down_after\n", "NOT applied, changed but in force only after a restart: storage.block_duration\n")
 	if got := silent(); got != since {
 		t.Errorf("ServiceSilent active since %q after down_after changed, %q before", got, since)
 	}

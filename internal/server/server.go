@@ -109,6 +109,8 @@ type Server struct {
 	// cfg is the configuration in force: Options.Config with what
 	// reloads applied (reloadable) put in; written under reloadMu.
 	cfg atomic.Pointer[config.Config]
+	// lastReload is what the last reload left (nil before one).
+	lastReload atomic.Pointer[reloadState]
 	// bgCtx is Run's context while it runs (nil before, and after Run
 	// waits for bg); bg counts the backfills Reload started.
 	bgCtx context.Context
@@ -308,6 +310,7 @@ func New(opts Options) (_ *Server, err error) {
 		SLAs:            s.slaStates,
 		Access:          s.guard.Status,
 		StorageTiers:    s.tiers.Stats,
+		Config:          s.configStatus,
 		// The status judges a service's silence when the alerts do.
 		SilenceHold: func(now time.Time, svc string) (api.Hold, bool) {
 			h, ok := s.rules.SilenceHold(now, svc)
@@ -440,7 +443,16 @@ func (s *Server) Reload() (ReloadResult, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	if s.opts.LoadConfig != nil {
-		return s.reloadConfig()
+		res, err := s.reloadConfig()
+		if err != nil {
+			// Nothing changed: what differed before still does.
+			st := reloadState{at: s.opts.Now(), err: err.Error()}
+			if prev := s.lastReload.Load(); prev != nil {
+				st.restart = prev.restart
+			}
+			s.lastReload.Store(&st)
+		}
+		return res, err
 	}
 	return ReloadResult{}, s.guard.Reload()
 }

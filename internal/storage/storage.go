@@ -16,6 +16,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
@@ -297,3 +298,17 @@ func (s *TSDB) HeadStats(limit int) *tsdb.Stats {
 
 // Close implements Storage.
 func (s *TSDB) Close() error { return s.db.Close() }
+
+// SetRetention puts a new retention and out-of-order window in force, as
+// Prometheus's reload applies its storage.tsdb section (tsdb.DB.ApplyConfig):
+// blocks past the retention go at the next compaction or retention check;
+// samples up to the window behind the head's newest are taken from the
+// next append on. The blocks' sizes (a tenth of the retention when opened)
+// stay until a restart.
+func (s *TSDB) SetRetention(retention, outOfOrderWindow time.Duration) error {
+	tc := &promconfig.TSDBConfig{OutOfOrderTimeWindow: outOfOrderWindow.Milliseconds()}
+	if retention > 0 {
+		tc.Retention = &promconfig.TSDBRetentionConfig{Time: model.Duration(retention)}
+	}
+	return s.db.ApplyConfig(&promconfig.Config{StorageConfig: promconfig.StorageConfig{TSDBConfig: tc}})
+}

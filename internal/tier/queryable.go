@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -227,7 +226,7 @@ func (q *Queryable) choose(hints *storage.SelectHints, force string, first int64
 	for i := range tiers {
 		t := tiers[len(tiers)-1-i] // coarsest first
 		if q.finest {
-			if t = tiers[i]; time.Duration(t.Retention).Milliseconds() < hints.Range {
+			if t = tiers[i]; t.Keep().Milliseconds() < hints.Range {
 				continue
 			}
 		}

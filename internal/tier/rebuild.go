@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/gmc-dev/gmc/internal/duration"
 )
 
 // A tier whose TSDB refuses the job's next bucket is stuck: every round
@@ -91,6 +93,7 @@ func (s *Set) rebuild(ctx context.Context, t *Tier) (*Tier, error) {
 		return t, fmt.Errorf("copy the tier's samples up to its watermark: %w", err)
 	}
 	nt := &Tier{Level: t.Level, res: t.res, block: t.block, dir: staging}
+	nt.retention.Store(t.retention.Load())
 	if wm >= 0 {
 		// The job goes on from the watermark; the late-sample audit's
 		// counts and the late mark go on too.
@@ -110,7 +113,7 @@ func (s *Set) rebuild(ctx context.Context, t *Tier) (*Tier, error) {
 	if err := os.RemoveAll(t.dir + stuckSuffix); err != nil {
 		return nil, err
 	}
-	out, err := openTier(t.dir, t.Level, time.Duration(t.block)*time.Millisecond, s.opts.Logger.With("tier", t.Name()))
+	out, err := openTier(t.dir, Level{Resolution: t.Resolution, Retention: duration.Duration(t.Keep())}, time.Duration(t.block)*time.Millisecond, s.opts.Logger.With("tier", t.Name()))
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +146,7 @@ func (t *Tier) copyUpTo(ctx context.Context, dir string, wm int64) (int, error) 
 	if err != nil || mint == math.MaxInt64 || mint > wm {
 		return 0, err
 	}
-	span := max(t.block, min(time.Duration(t.Retention).Milliseconds()/10, (31*24*time.Hour).Milliseconds()))
+	span := max(t.block, min(t.Keep().Milliseconds()/10, (31*24*time.Hour).Milliseconds()))
 	total := 0
 	for lo := floorTo(mint, span); lo <= wm; lo += span {
 		hi := min(lo+span-1, wm)

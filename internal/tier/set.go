@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -72,7 +73,21 @@ type Options struct {
 type Set struct {
 	opts  Options
 	tiers []*Tier // finest first
+	// keep is the retention in force: the rules and the defaults, which
+	// SetRetention replaces while the job runs.
+	keep atomic.Pointer[retention]
+	// sweepDue asks Run for a sweep in its next round, kick for that round
+	// now: SetRetention sets and sends.
+	sweepDue atomic.Bool
+	kick     chan struct{}
+}
+
+// retention is the retention in force: the rules by matcher, the raw
+// data's default and each tier's (by position in tiers).
+type retention struct {
 	rules []rule
+	raw   time.Duration
+	tiers []time.Duration
 }
 
 type rule struct {
@@ -115,15 +130,8 @@ func Open(opts Options) (*Set, error) {
 	if opts.LateWindow <= 0 {
 		opts.LateWindow = DefaultLateWindow
 	}
-	s := &Set{opts: opts}
-	for _, r := range opts.Config.Retention {
-		ms, _ := parser.NewParser(parser.Options{}).ParseMetricSelector(r.Match)
-		keep := map[string]time.Duration{}
-		for k, d := range r.Keep {
-			keep[k] = time.Duration(d)
-		}
-		s.rules = append(s.rules, rule{ms, keep})
-	}
+	s := &Set{opts: opts, kick: make(chan struct{}, 1)}
+	s.keep.Store(newRetention(opts.Config, opts.RawRetention))
 	if opts.Config.Disabled {
 		return s, nil
 	}
@@ -156,6 +164,69 @@ func Open(opts Options) (*Set, error) {
 		}
 	}
 	return s, nil
+}
+
+// newRetention is c's retention with def the raw data's default.
+func newRetention(c Config, raw time.Duration) *retention {
+	k := &retention{raw: raw}
+	for _, r := range c.Retention {
+		ms, _ := parser.NewParser(parser.Options{}).ParseMetricSelector(r.Match)
+		keep := map[string]time.Duration{}
+		for k, d := range r.Keep {
+			keep[k] = time.Duration(d)
+		}
+		k.rules = append(k.rules, rule{ms, keep})
+	}
+	if !c.Disabled {
+		for _, l := range c.Tiers {
+			k.tiers = append(k.tiers, time.Duration(l.Retention))
+		}
+	}
+	return k
+}
+
+// SameTiers reports whether a and b keep the same tiers (on or off, the
+// same resolutions): then SetRetention can put b's retention in force.
+func SameTiers(a, b Config) bool {
+	if a.Disabled != b.Disabled || len(a.Tiers) != len(b.Tiers) {
+		return false
+	}
+	for i := range a.Tiers {
+		if a.Tiers[i].Resolution != b.Tiers[i].Resolution {
+			return false
+		}
+	}
+	return true
+}
+
+// SetRetention puts c's retention in force while the tiers run (a
+// reload): the retention rules by matcher, each tier's retention and the
+// raw data's default raw (RawRetention applies c's rules to the raw TSDB
+// itself). c is normalised and valid and keeps the tiers the Set was
+// opened with (SameTiers), else SetRetention changes nothing and fails.
+// The job applies the rules in a round it starts at once (Sweep), then
+// every hour as before; each tier's TSDB drops whole blocks past its new
+// retention at its next compaction or retention check.
+func (s *Set) SetRetention(c Config, raw time.Duration) error {
+	if !SameTiers(s.opts.Config, c) {
+		return errors.New("the tiers (downsampling.disabled, tiers' resolutions) differ from those opened: a restart applies them")
+	}
+	var errs []error
+	for i, t := range s.tiers {
+		keep := longestRetention(c, t.Name(), time.Duration(c.Tiers[i].Retention))
+		if err := t.db.SetRetention(keep, oooWindow); err != nil {
+			errs = append(errs, fmt.Errorf("tier %s: %w", t.Name(), err))
+			continue
+		}
+		t.retention.Store(int64(keep))
+	}
+	s.keep.Store(newRetention(c, raw))
+	s.sweepDue.Store(true)
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return errors.Join(errs...)
 }
 
 // RawRetention is the retention the raw TSDB must be opened with so that
@@ -210,13 +281,14 @@ func (s *Set) Close() error {
 // Run aggregates behind the watermarks every Interval and applies the
 // retention rules every hour, until ctx ends.
 func (s *Set) Run(ctx context.Context) error {
-	if s == nil || len(s.tiers) == 0 && len(s.rules) == 0 {
+	if s == nil {
 		return nil
 	}
 	tick := time.NewTicker(s.opts.Interval)
 	defer tick.Stop()
 	var lastSweep time.Time
 	for {
+		kicked := s.sweepDue.Swap(false) // new retention: sweep in this round
 		for _, t := range s.tiers {
 			// Late samples first: the batches after it prime their
 			// counters from the tier at the watermark.
@@ -241,7 +313,7 @@ func (s *Set) Run(ctx context.Context) error {
 				s.opts.Logger.Error("count late samples", "tier", t.Name(), "err", err)
 			}
 		}
-		if now := s.opts.Now(); now.Sub(lastSweep) >= time.Hour {
+		if now := s.opts.Now(); kicked || now.Sub(lastSweep) >= time.Hour {
 			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 				s.opts.Logger.Error("apply retention rules", "err", err)
 			}
@@ -251,6 +323,7 @@ func (s *Set) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-s.kick:
 		}
 	}
 }
@@ -458,7 +531,7 @@ func (b *lastBuckets) read(ctx context.Context, base labels.Labels) (counter, la
 	var ms []*labels.Matcher
 	base.Range(func(l labels.Label) { ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, l.Name, l.Value)) })
 	ms = append(ms, labels.MustNewMatcher(labels.MatchRegexp, AggLabel, AggCounter+"|"+AggLast))
-	retention := time.Duration(b.t.Retention)
+	retention := b.t.Keep()
 	for i, w := range lookBack {
 		if w == 0 || w > retention {
 			w = retention
@@ -557,27 +630,27 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 // older than the rule keeps them (the shortest matching rule wins), other
 // series what is older than their tier's default.
 func (s *Set) Sweep(ctx context.Context) error {
-	if len(s.rules) == 0 {
+	k := s.keep.Load()
+	if len(k.rules) == 0 {
 		return nil
 	}
 	now := s.opts.Now()
 	var errs []error
-	errs = append(errs, s.sweep(ctx, RawTier, s.opts.RawRetention, s.opts.Raw, s.opts.Raw.Delete, now))
+	errs = append(errs, s.sweep(ctx, k.rules, RawTier, k.raw, s.opts.Raw, s.opts.Raw.Delete, now))
 	for i, t := range s.tiers { // one per configured tier, in order
-		def := time.Duration(s.opts.Config.Tiers[i].Retention)
-		errs = append(errs, s.sweep(ctx, t.Name(), def, t.db, t.db.Delete, now))
+		errs = append(errs, s.sweep(ctx, k.rules, t.Name(), k.tiers[i], t.db, t.db.Delete, now))
 	}
 	return errors.Join(errs...)
 }
 
-func (s *Set) sweep(ctx context.Context, name string, def time.Duration, q storage.Queryable, del func(context.Context, int64, int64, ...*labels.Matcher) error, now time.Time) error {
+func (s *Set) sweep(ctx context.Context, rules []rule, name string, def time.Duration, q storage.Queryable, del func(context.Context, int64, int64, ...*labels.Matcher) error, now time.Time) error {
 	if def <= 0 {
 		return nil
 	}
 	// Every series older than its retention: read those older than the
 	// shortest retention any rule or the default gives this tier.
 	shortest := def
-	for _, r := range s.rules {
+	for _, r := range rules {
 		if d, ok := r.keep[name]; ok && d < shortest {
 			shortest = d
 		}
@@ -599,7 +672,7 @@ func (s *Set) sweep(ctx context.Context, name string, def time.Duration, q stora
 	for ss.Next() {
 		lset := ss.At().Labels()
 		keep := time.Duration(-1)
-		for _, r := range s.rules {
+		for _, r := range rules {
 			d, ok := r.keep[name]
 			if !ok || !matches(r.matchers, withoutAgg(lset)) {
 				continue

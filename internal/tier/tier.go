@@ -133,6 +133,10 @@ func tierNames(ls []Level) []string {
 // it has been aggregated).
 type Tier struct {
 	Level
+	// retention is the tier's retention in force (a time.Duration): its
+	// Level's, the longest a rule asks for, or what SetRetention put in
+	// force since. Level.Retention is the one it opened with.
+	retention atomic.Int64
 	res       int64 // resolution in ms
 	block     int64 // the TSDB's smallest block, ms
 	db        *storage.TSDB
@@ -215,6 +219,7 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 		return nil, fmt.Errorf("open tier %s: %w", l.Name(), err)
 	}
 	t := &Tier{Level: l, res: res.Milliseconds(), block: block.Milliseconds(), db: db, dir: dir}
+	t.retention.Store(int64(retention))
 	t.watermark.Store(-1)
 	t.audited.Store(-1)
 	t.lateFrom.Store(math.MaxInt64)
@@ -243,6 +248,10 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 	t.reading.Store(t.watermark.Load())
 	return t, nil
 }
+
+// Keep is the tier's retention in force: its TSDB drops whole blocks
+// past it (retention rules delete finer, Set.Sweep).
+func (t *Tier) Keep() time.Duration { return time.Duration(t.retention.Load()) }
 
 // Watermark is the time (ms) up to which the tier holds every raw sample's
 // aggregate; -1 before the first batch.
@@ -371,7 +380,7 @@ type Stats struct {
 func (t *Tier) Stats() Stats {
 	db := t.db.Stats()
 	st := Stats{
-		Name: t.Name(), Resolution: t.Resolution.String(), Retention: t.Retention.String(),
+		Name: t.Name(), Resolution: t.Resolution.String(), Retention: duration.Duration(t.Keep()).String(),
 		Watermark: float64(t.Watermark()) / 1000,
 		Series:    db.HeadSeries, Blocks: db.Blocks, BytesOnDisk: db.BytesOnDisk,
 		LateAudited: float64(max(0, t.audited.Load())) / 1000, LateAuditedSamples: t.lateRaw.Load(), LateMissed: t.lateMissed.Load(),
