@@ -82,6 +82,12 @@ func TestSystemStatusLiveness(t *testing.T) {
 	// nightly pushed its Pushgateway group 30 minutes ago; gmc rewrote the
 	// group's values every second since (PushedAt tells them apart).
 	every([]string{"__name__", "job_last_success_unixtime", "service", "nightly", "job", "nightly"}, 60*time.Second, time.Second, time.Second, 1)
+	// weekly's group is rewritten every 10 minutes (refresh_interval), last
+	// 400 s ago: before the 2×(longest down_after) window read first (6m
+	// here, eod's), so it was shown down between two refreshes and pushed
+	// after each (with the default 30 s refresh and 8 s down_after, half
+	// the time).
+	every([]string{"__name__", "job_last_success_unixtime", "service", "weekly", "job", "weekly"}, 1000*time.Second, 400*time.Second, 600*time.Second, 1)
 
 	app := st.AppenderV2(context.Background())
 	for _, s := range samples {
@@ -103,7 +109,7 @@ func TestSystemStatusLiveness(t *testing.T) {
 		Queryable: st, Engine: qa.Engine(), Now: func() time.Time { return testNow }, OwnSeries: own,
 		ServiceLiveness: map[string]Liveness{"eod": {StaleAfter: 90 * time.Second, DownAfter: 3 * time.Minute}},
 		PushedAt: func(l labels.Labels) (int64, bool) {
-			return testNow.Add(-30 * time.Minute).UnixMilli(), l.Get("service") == "nightly"
+			return testNow.Add(-30 * time.Minute).UnixMilli(), l.Get("service") == "nightly" || l.Get("service") == "weekly"
 		},
 	})
 	_, body := get(t, a.SystemStatus, "/system/status", nil)
@@ -125,6 +131,7 @@ func TestSystemStatusLiveness(t *testing.T) {
 		"pricer":      {StateDown, "silent", 300},
 		"quotes":      {StateDown, "scrape failing", 13},
 		"risk":        {StateStale, "", 6},
+		"weekly":      {StatePushed, "Pushgateway group: its last push stays current until deleted; not judged by down_after", 1800},
 	}
 	var names []string
 	for _, s := range got.Services {
@@ -141,7 +148,7 @@ func TestSystemStatusLiveness(t *testing.T) {
 			t.Errorf("%s: state %s (%s), age %s; want %s (%s), age %vs", s.Service, s.State, s.Reason, age, w.state, w.reason, w.ageSeconds)
 		}
 	}
-	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,nightly,pricer,quotes,risk" {
+	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,nightly,pricer,quotes,risk,weekly" {
 		t.Errorf("services = %v, want those that send data (not db-standin, known only from benchmark results; not batch and old-batch, deleted groups)", names)
 	}
 }

@@ -455,8 +455,17 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			// Silent for longer than the window read above: its newest
 			// sample within the liveness lookback, so that a down
 			// service's page says since when.
-			last, removed := a.lastSeen(ctx, svc, now)
+			last, removed, pushedMs := a.lastSeen(ctx, svc, now)
 			if removed {
+				continue
+			}
+			if pushedMs > 0 {
+				// A Pushgateway group whose values were last written
+				// (refreshed every GroupRefresh) before the window above.
+				ss.State = StatePushed
+				ss.Reason = pushedReason
+				setLastSeen(&ss, pushedMs, now)
+				out = append(out, a.held(ss, now))
 				continue
 			}
 			ss.Reason = "silent"
@@ -477,7 +486,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 		switch {
 		case st.pushed:
 			ss.State = StatePushed
-			ss.Reason = "Pushgateway group: its last push stays current until deleted; not judged by down_after"
+			ss.Reason = pushedReason
 			setLastSeen(&ss, st.pushedMs, now)
 		case st.last > 0:
 			age := setLastSeen(&ss, st.last, now)
@@ -496,7 +505,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			}
 		case st.targets > 0:
 			ss.Reason = "scrape failing"
-			if last, _ := a.lastSeen(ctx, svc, now); last > 0 {
+			if last, _, _ := a.lastSeen(ctx, svc, now); last > 0 {
 				setLastSeen(&ss, last, now)
 			}
 		default:
@@ -538,6 +547,9 @@ func (a *API) held(ss ServiceStatus, now time.Time) ServiceStatus {
 	return ss
 }
 
+// pushedReason says what the pushed state means.
+const pushedReason = "Pushgateway group: its last push stays current until deleted; not judged by down_after"
+
 // LivenessLookback is how far back /system/status looks for a silent
 // service's newest sample (last_seen), as the ServiceSilent rule's
 // recording (rules.NewestSampleRecord) does.
@@ -557,16 +569,16 @@ func setLastSeen(ss *ServiceStatus, t int64, now time.Time) time.Duration {
 // whether it was removed: every series of it there ended with a
 // staleness marker (a deleted Pushgateway group, a dropped target), or,
 // with nothing there, it once had a Pushgateway group (push_time_seconds),
-// long deleted or expired.
-func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (int64, bool) {
+// long deleted or expired. pushedMs is the last push of its Pushgateway
+// group when it has one (0: none).
+func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int64, removed bool, pushedMs int64) {
 	nowMs := now.UnixMilli()
 	q, err := a.opts.Queryable.Querier(nowMs-LivenessLookback.Milliseconds(), nowMs)
 	if err != nil {
-		return 0, false
+		return 0, false, 0
 	}
 	defer q.Close()
 	var (
-		last        int64
 		series, liv int
 		it          chunkenc.Iterator
 	)
@@ -576,6 +588,12 @@ func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (int64, b
 		name := s.Labels().Get(model.MetricNameLabel)
 		if a.opts.OwnSeries != nil && a.opts.OwnSeries(name) || strings.HasPrefix(name, "scrape_") {
 			continue
+		}
+		if a.opts.PushedAt != nil {
+			if t, ok := a.opts.PushedAt(s.Labels()); ok {
+				pushedMs = max(pushedMs, t)
+				continue
+			}
 		}
 		it = s.Iterator(it)
 		series++
@@ -598,12 +616,15 @@ func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (int64, b
 		}
 	}
 	if set.Err() != nil {
-		return 0, false
+		return 0, false, 0
+	}
+	if pushedMs > 0 {
+		return last, false, pushedMs
 	}
 	if series > 0 {
-		return last, liv == 0
+		return last, liv == 0, 0
 	}
-	return 0, a.hadPushGroup(ctx, svc)
+	return 0, a.hadPushGroup(ctx, svc), 0
 }
 
 // hadPushGroup reports whether svc ever had a Pushgateway group.
