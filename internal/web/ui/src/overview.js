@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -143,7 +143,7 @@ export function mount(main, ctx) {
         const fm = fmBy.get(name);
         const rateTxt = gone ? gone.cloneNode(true) : hasOrders && fm
           ? [perSec(fm.rate, 'orders'), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)]
-          : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rq.endpoint + 's') : '–';
+          : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rateNoun(rq.endpoint)) : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
         const sl = slaBySvc.get(name);

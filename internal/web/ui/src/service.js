@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
-import {h, add, units, pill, ago, reEsc, kpi, perSec, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, add, units, pill, ago, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
@@ -234,7 +234,7 @@ export function mount(main, ctx) {
       setText(P.err.card.note, 'reject + error, % of orders' + (errS.length > 1 ? ` · worst ${dur(pw)} per step` : ''));
       P.err.chart.update(A.xs, errS, 'No orders in this time range');
       show(P.err, hasOrders && errR.length > 0);
-      P.req.chart.update(A.xs, lines(req, w, ['endpoint']).map((s) => ({...s, label: s.label + 's/s'})));
+      P.req.chart.update(A.xs, lines(req, w, ['endpoint']).map((s) => ({...s, label: rateLabel(s.label)})));
       show(P.req, req.length > 0);
       P.reqLat.chart.unit = capped(units.us, edges.req);
       P.reqLat.chart.update(A.xs, lines(reqLat, w, ['endpoint']));
@@ -293,7 +293,7 @@ export function mount(main, ctx) {
       const latSub = orderLat ? `order latency, ${nowSub}` : latEps.length ? `${latEps.join(', ')} latency, ${nowSub}` : nowSub;
       patch(kpis, [
         hasOrders || !reqTop ? kpi('Orders', ordersNow != null ? perSec(ordersNow, 'orders') : '–', null, ordersSub || nowSub, ordersNow)
-          : kpi('Requests', perSec(reqTop.v, reqTop.e + 's'), null, nowSub, reqTop.v),
+          : kpi('Requests', perSec(reqTop.v, rateNoun(reqTop.e)), null, nowSub, reqTop.v),
         kpi('p50', statOf(tileUnit)(scalarOf(kP50)), null, latSub),
         kpi('p99', statOf(tileUnit)(scalarOf(kP99)), null, latSub, scalarOf(kP99)),
         kpi('Error rate', errNow != null ? units.pct.fmt(errNow) : '–', errNow > 0 ? 'warn' : null, hasOrders ? nowSub : 'no orders'),

@@ -276,6 +276,22 @@ export function perSec(v, what) {
 }
 
 /**
+ * rateNoun is what an endpoint's requests are counted in: the endpoint's
+ * name made plural when it is a word ("message" → "messages"), else
+ * "requests" (an HTTP path such as /v1/orders read "/v1/orderss/s").
+ */
+export function rateNoun(endpoint) {
+  if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(endpoint)) return 'requests';
+  return endpoint.endsWith('s') ? endpoint : endpoint + 's';
+}
+
+/** rateLabel is a legend's name for an endpoint's rate line: "messages/s", or "/v1/orders requests/s". */
+export function rateLabel(endpoint) {
+  const n = rateNoun(endpoint);
+  return n === 'requests' ? `${endpoint} requests/s` : n + '/s';
+}
+
+/**
  * bar renders a 0..1 fill with a label; tone picks the colour from value
  * unless given ('none' is grey: a figure not judged is no verdict).
  */
