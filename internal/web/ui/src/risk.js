@@ -165,6 +165,15 @@ function inRange(ys, before = 1) {
   return out;
 }
 
+/**
+ * within is the lowest (f = Math.min) or highest (Math.max) of ext (each
+ * step's extreme within its window) at the steps where ys has a point;
+ * null when none.
+ */
+function within(ext, ys, f) {
+  return ext ? ext.filter((v, i) => v != null && ys[i] != null).reduce((a, v) => (a == null ? v : f(a, v)), null) : null;
+}
+
 /** FINE is the resolution (s) a peak is read at when it must be exact: the raw interval of the demo and of a scrape at most. */
 export const FINE = 1;
 
@@ -273,7 +282,7 @@ export function mount(main, ctx) {
       // 1s: the demo's and a scrape's raw interval) for the drawdown.
       const res = Math.max(1, Math.round(w.step / 20));
       const groupBy = level === 'desk' ? 'account' : 'account, strategy';
-      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin, gFall] = await Promise.all([
+      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin, gFall, eMax, eMin, gEMax, gEMin] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
         // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
         ...[Q.riskAccounts(R), q.pnl, q.peak(R), q.members(groupBy, R)].map((e) => query(e, w.gend != null ? w.at : w.end, signal)),
@@ -284,6 +293,11 @@ export function mount(main, ctx) {
         queryRange(`min_over_time(sum by (${groupBy}) (${pnlSel(scope)})[${w.step}s:${res}s])`, w, signal),
         queryRange((lb) => `sum by (${groupBy}) (min_over_time(${pnlSel(scope)}[${lb}]))`, w, signal),
         queryRange(q.stepFall(groupBy, w.step, res), w, signal),
+        // The exposure's highest and lowest within each step, for the
+        // legends (at the steps alone, 30d read a strategy's utilisation
+        // max 6.94 % where it reached 11.4 %, t-user13 F1).
+        queryRange(q.expMax, w, signal), queryRange(q.expMin, w, signal),
+        queryRange(q.expPeak(groupBy, w.step, res), w, signal), queryRange(q.expTrough(groupBy, w.step, res), w, signal),
       ]);
       // Accounts: currency and mode as stated in gmc_account_info; an
       // account that states none is live (its name saying "backtest" makes
@@ -308,6 +322,12 @@ export function mount(main, ctx) {
       pnl.forEach((s, i) => { row(s.metric).pnl = P.ys[i]; });
       exp.forEach((s, i) => { const r = row(s.metric); if (s.metric.kind === 'net') r.net = E.ys[i]; else r.gross = E.ys[i]; });
       lim.forEach((s, i) => { const r = row(s.metric); if (s.metric.kind === 'net') r.limNet = L.ys[i]; else r.limGross = L.ys[i]; });
+      // Each row's highest and lowest within each step (first point
+      // blanked: its window is before the range).
+      const EX = align(eMax, w);
+      const EN = align(eMin, w);
+      eMax.forEach((s, i) => { row(s.metric)[s.metric.kind === 'net' ? 'netHi' : 'grossHi'] = inRange(EX.ys[i]); });
+      eMin.forEach((s, i) => { row(s.metric)[s.metric.kind === 'net' ? 'netLo' : 'grossLo'] = inRange(EN.ys[i]); });
       const pNow = new Map(pnlNow.map((s) => [key(s.metric), parseFloat(s.value[1])]));
       const pPeak = new Map(peak.map((s) => [key(s.metric), parseFloat(s.value[1])]));
       for (const [k, r] of rows) {
@@ -315,7 +335,19 @@ export function mount(main, ctx) {
         const u = [];
         if (r.gross && r.limGross) u.push(r.gross.map((v, i) => (v == null || !r.limGross[i] ? null : (100 * v) / r.limGross[i])));
         if (r.net && r.limNet) u.push(r.net.map((v, i) => (v == null || !r.limNet[i] ? null : (100 * Math.abs(v)) / r.limNet[i])));
-        r.use = u.length ? u.reduce((a, b) => a.map((v, i) => (v == null ? b[i] : b[i] == null ? v : Math.max(v, b[i])))) : null;
+        const higher = (a, b) => a.map((v, i) => (v == null ? b[i] : b[i] == null ? v : Math.max(v, b[i])));
+        r.use = u.length ? u.reduce(higher) : null;
+        // Its highest within each step: the highest gross, or |net|, over
+        // the limit at the step (exact while the limit holds in the step).
+        const uh = [];
+        if (r.grossHi && r.limGross) uh.push(r.grossHi.map((v, i) => (v == null || !r.limGross[i] ? null : (100 * v) / r.limGross[i])));
+        if (r.limNet && (r.netHi || r.netLo)) {
+          uh.push(r.limNet.map((l, i) => {
+            const m = Math.max(...[r.netHi && r.netHi[i], r.netLo && r.netLo[i]].filter((v) => v != null).map(Math.abs));
+            return l && isFinite(m) ? (100 * m) / l : null;
+          }));
+        }
+        r.useHi = uh.length ? uh.reduce(higher) : null;
         r.pnlNow = pNow.has(k) ? pNow.get(k) : null;
         r.dd = pNow.has(k) && pPeak.has(k) ? pPeak.get(k) - pNow.get(k) : null;
       }
@@ -390,12 +422,22 @@ export function mount(main, ctx) {
       show(C.dd, ddS, 'below the running peak of this range, the deepest in each step (the last: now)' + (by ? ', ' + by : '') + sampled);
       const grossS = [];
       const netS = [];
-      for (const g of groups.values()) {
+      // A group's highest and lowest within each step: its row's own when
+      // it sums one row, else the sum read every res seconds (gEMax/gEMin).
+      const gExt = new Map();
+      const GEX = align(gEMax, w);
+      const GEN = align(gEMin, w);
+      gEMax.forEach((s, i) => { gExt.set(`${gk(s.metric)}\u0000${s.metric.kind === 'net' ? 'net' : 'gross'}Hi`, inRange(GEX.ys[i])); });
+      gEMin.forEach((s, i) => { gExt.set(`${gk(s.metric)}\u0000${s.metric.kind === 'net' ? 'net' : 'gross'}Lo`, inRange(GEN.ys[i])); });
+      for (const [k, g] of groups) {
         if (level === 'desk' && g.mode !== 'live') continue;
+        const own = g.rows.filter((r) => r.strategy);
+        const leafs = own.length ? own : g.rows;
+        const ext = (f) => (leafs.length === 1 ? leafs[0][f] : gExt.get(`${k}\u0000${f}`));
         const gr = sumOf(g.rows, 'gross');
-        if (gr) grossS.push({label: lbl(g), data: gr});
+        if (gr) grossS.push({label: lbl(g), data: gr, lo: within(ext('grossLo'), gr, Math.min), hi: within(ext('grossHi'), gr, Math.max)});
         const nt = sumOf(g.rows, 'net');
-        if (nt) netS.push({label: lbl(g), data: nt});
+        if (nt) netS.push({label: lbl(g), data: nt, lo: within(ext('netLo'), nt, Math.min), hi: within(ext('netHi'), nt, Math.max)});
       }
       if (level !== 'desk') {
         // The limit beside its exposure, dashed in the same colour.
@@ -413,7 +455,7 @@ export function mount(main, ctx) {
         show(C.gross, grossS, 'by account');
       }
       show(C.net, netS, by);
-      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use}));
+      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use, hi: within(r.useHi, r.use, Math.max)}));
       const useTop = topN(useS, 10, (ys) => last(ys) ?? 0);
       const limitLine = {label: 'limit', data: P.xs.map(() => 100), color: PALETTE[3], dash: [6, 4], noStats: true, points: {show: false}};
       C.use.chart.update(P.xs, useTop.length ? [...useTop, limitLine] : [],

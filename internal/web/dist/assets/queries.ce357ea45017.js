@@ -300,6 +300,15 @@ export function risk(scope) {
     },
     // How many raw series each group `by` sums over the range r.
     members: (by, r) => `count by (${by}) (last_over_time(gmc_pnl${s}[${r}]))`,
+    // Each row's (account, strategy, kind) highest and lowest raw
+    // exposure over lb (each step's window): the legends' max and min
+    // between the chart's steps, exact for a row of one series.
+    expMax: (lb) => `sum by (account, strategy, kind) (max_over_time(gmc_risk_exposure${s}[${lb}]))`,
+    expMin: (lb) => `sum by (account, strategy, kind) (min_over_time(gmc_risk_exposure${s}[${lb}]))`,
+    // The exposure summed by `by` (and kind), its highest and lowest
+    // within each step's window read every res (a group of several rows).
+    expPeak: (by, step, res) => `max_over_time(sum by (${by}, kind) (gmc_risk_exposure${s})[${step}s:${res}s])`,
+    expTrough: (by, step, res) => `min_over_time(sum by (${by}, kind) (gmc_risk_exposure${s})[${step}s:${res}s])`,
   };
 }
 
