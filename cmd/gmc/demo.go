@@ -414,9 +414,12 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cf
 		// As the agent reports them: avail is u.Free, free u.Total - u.Used.
 		o.RootAvail, o.RootFree, o.RootSize, o.RootFSType = float64(u.Free), float64(u.Total-u.Used), float64(u.Total), u.Fstype
 	}
-	// The host's CPU, network and disk counters now, as the agent reports
-	// them: the history's end at them.
-	o.HostNow, o.Now = agent.HostGatherer(logger), time.Now()
+	// The host's CPU, network and disk counters, memory and load average
+	// now, as the agent reports them: the history's end at them, its
+	// counters at their rates between a reading before the desk's
+	// calibration and one after it (with the desk running, as live).
+	o.HostNow = agent.HostGatherer(logger)
+	o.HostBefore = demo.ReadHost(o.HostNow)
 	if parts, err := disk.PartitionsWithContext(ctx, true); err == nil {
 		for _, p := range parts {
 			if p.Mountpoint == "/" {
@@ -445,6 +448,7 @@ func backfillHistory(ctx context.Context, out io.Writer, logger *slog.Logger, cf
 		fmt.Fprintf(out, "Writing %s of history into %s…\n", model.Duration(span), dir)
 	}
 	started := time.Now()
+	o.Now = started
 	res, err := demo.Backfill(ctx, o)
 	if err != nil {
 		return res, fmt.Errorf("--history: %w", err)

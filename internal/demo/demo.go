@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/gmc-dev/gmc/sdk"
 )
 
 // Service names.
@@ -212,7 +214,13 @@ func New(opts Options) (*Demo, error) {
 	d.risk = newRisk(s[2], accounts)
 	d.engine = &engine{svc: s[1], in: make(chan *request), risk: d.risk}
 	d.gateway = &gateway{svc: s[0], in: make(chan *request), engine: d.engine, risk: d.risk, rng: rng(1)}
-	d.backtester = &backtester{svc: s[3], rate: opts.BacktestRate, rng: rng(2)}
+	d.backtester = &backtester{svc: s[3], rate: opts.BacktestRate, rng: rng(2), start: opts.StartPnL[backtestAccount]}
+	if start, ok := opts.StartPnL[backtestAccount]; ok {
+		// From the first push, as the strategies' (the backtest's PnL
+		// fell to 0 at the history's end).
+		s[3].m.SetAccount(backtestAccount, currency, sdk.AccountBacktest)
+		s[3].m.SetPnL(backtestAccount, backtestStrategy, start)
+	}
 	d.marketData = newMarketData(s[4], opts.MarketDataRate, mid, recording(seed, 1<<16))
 	for i, def := range strategyDefs() {
 		ss, err := svc("strategy-"+def.name, true)

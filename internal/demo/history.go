@@ -70,6 +70,16 @@ type HistoryOptions struct {
 	// read; zero: time.Now()). Nil: no CPU, network or disk history.
 	HostNow prometheus.Gatherer
 	Now     time.Time
+	// HostBefore is an earlier reading of the same collectors (ReadHost;
+	// the demo takes it before Calibrate runs the desk, ~10 s before Now):
+	// each counter's rate between it and Now is the history's at its end,
+	// so the history joins the live host's levels. Nil: the history runs
+	// at each counter's mean since boot (network 16-41 KiB/s in the
+	// history beside ~300 B/s live, t-user12 F11). With HostNow, the
+	// host's memory and load average now (node_memory_*, node_load1) are
+	// also the history's at its end, in place of MemAvailable and
+	// MemTotal.
+	HostBefore *HostReading
 	// Model is the live desk's latencies as measured on this machine
 	// (Calibrate): the history draws its latencies from them, so they
 	// join the live desk's. Nil: the fitted stand-ins (fittedLatency).
@@ -286,6 +296,35 @@ func newHistoryGen(o HistoryOptions) *historyGen {
 	g.addLatency(extra, func(name string) labels.Labels { return pushed(ServiceBacktester, name, "endpoint", endpointReplayDay) }, sdk.MetricRequestLatency,
 		g.o.Model.model(requestFamily(ServiceBacktester, endpointReplayDay)), sdk.DefaultLatencyBuckets(), true,
 		func(float64) float64 { return bars / barsPerDay }).steady = true
+	// Each day replayed is a request too (ObserveRequest counts it), and
+	// the backtest's PnL is reported under its own account, a backtest's
+	// (the Risk page keeps it out of the desk's total): both existed only
+	// live (t-user12 F11). The PnL moves by the strategy's PnL over the
+	// days replayed in each step, drawn from the spread of its PnL over
+	// replayed days (backtestDaySD); the live backtester
+	// continues from the last (Result.PnL).
+	// (A stream of their own, as the families above.)
+	days := func(float64) float64 { return bars / barsPerDay }
+	btRng := rand.New(rand.NewPCG(uint64(o.Seed), 19))
+	var replayed float64
+	g.series = append(g.series, histSeries{pushed(ServiceBacktester, sdk.MetricRequests, "endpoint", endpointReplayDay), func(_ time.Time, dt, _ float64) float64 {
+		replayed += math.Max(0, days(0)*dt*(1+0.05*btRng.NormFloat64()))
+		return math.Round(replayed)
+	}})
+	g.series = append(g.series, histSeries{
+		pushed(ServiceBacktester, sdk.MetricAccountInfo, "account", backtestAccount, "currency", currency, "mode", sdk.AccountBacktest),
+		func(time.Time, float64, float64) float64 { return 1 },
+	})
+	btSD := backtestDaySD(o.Seed)
+	g.series = append(g.series, histSeries{
+		pushed(ServiceBacktester, sdk.MetricPnL, "account", backtestAccount, "strategy", backtestStrategy),
+		func(_ time.Time, dt, _ float64) float64 {
+			n := days(0) * dt
+			g.pnl[backtestAccount] += math.Sqrt(n) * btSD * btRng.NormFloat64()
+			g.pnl[backtestAccount] = math.Round(g.pnl[backtestAccount]*100) / 100
+			return g.pnl[backtestAccount]
+		},
+	})
 	// market-data, scraped (its target's labels; text exposition: classic
 	// buckets only): messages, a batch each feedTick timed, how late each
 	// batch is applied (the feed's latency) and sequence gaps (none: the
@@ -551,6 +590,18 @@ func (g *historyGen) addHost() {
 	if o.RootDevice == "" {
 		o.RootDevice, o.RootFSType = "/dev/root", "ext4"
 	}
+	// The host's memory and load average now, through the agent's
+	// collectors: the history's end (MemAvailable was read before the
+	// demo's desk ran; the history's used memory was 0.8 GiB beside 2-2.5
+	// GiB live, t-user12 F11).
+	var load1 float64
+	if o.HostNow != nil {
+		gs := hostGauges(o.HostNow)
+		if av, tot := gs["node_memory_MemAvailable_bytes"], gs["node_memory_MemTotal_bytes"]; av > 0 && tot >= av {
+			o.MemAvailable, o.MemTotal = av, tot
+		}
+		load1 = gs["node_load1"]
+	}
 	if o.MemAvailable <= 0 {
 		o.MemAvailable = 8 << 30
 	}
@@ -574,11 +625,17 @@ func (g *historyGen) addHost() {
 	}
 	g.series = append(g.series,
 		histSeries{node("node_load1"), func(_ time.Time, _, load float64) float64 {
+			if load1 > 0 {
+				// The load average now at the history's end, following
+				// the desk's load before.
+				return math.Max(0, load1*(0.3+1.6*load)/(0.3+1.6*g.endLoad)+0.15*g.rng.NormFloat64())
+			}
 			return math.Max(0, 0.3+1.6*load+0.15*g.rng.NormFloat64())
 		}},
 		histSeries{node("node_memory_MemAvailable_bytes"), func(_ time.Time, _, load float64) float64 {
-			// Used memory (total - available now) swings ±20 % with the load.
-			used := (o.MemTotal - o.MemAvailable) * (0.8 + 0.4*load) * (1 + 0.01*g.rng.NormFloat64())
+			// Used memory (total - available now) swings ±20 % with the
+			// load, the used memory now at the end's load.
+			used := (o.MemTotal - o.MemAvailable) * (0.8 + 0.4*load) / (0.8 + 0.4*g.endLoad) * (1 + 0.01*g.rng.NormFloat64())
 			return math.Max(0, o.MemTotal-used)
 		}},
 		histSeries{node("node_memory_MemTotal_bytes"), func(time.Time, float64, float64) float64 { return o.MemTotal }},
@@ -595,7 +652,7 @@ func (g *historyGen) addHost() {
 			now = time.Now()
 		}
 		counters, boot := gatherHostCounters(o.HostNow)
-		g.addHostCounters(node, counters, boot, now)
+		g.addHostCounters(node, counters, boot, now, hostRates(o.HostBefore, counters, now))
 	}
 }
 

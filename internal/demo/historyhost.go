@@ -29,6 +29,56 @@ type hostCounter struct {
 	value float64
 }
 
+// HostReading is the host's counters at one time, read through the agent's
+// collectors (ReadHost): two readings give each counter's rate now.
+type HostReading struct {
+	at     time.Time
+	values map[string]float64 // by the counter's labels (hostCounter.lset.String())
+}
+
+// ReadHost reads the host's counters through g (agent.HostGatherer) now.
+func ReadHost(g prometheus.Gatherer) *HostReading {
+	counters, _ := gatherHostCounters(g)
+	r := &HostReading{at: time.Now(), values: make(map[string]float64, len(counters))}
+	for _, c := range counters {
+		r.values[c.lset.String()] = c.value
+	}
+	return r
+}
+
+// hostRates is each counter's rate (per second) from the reading before to
+// the counters now (at now), by its index; -1 where it is not known (not
+// read before, or it went back: a reset). Each core's CPU modes are scaled
+// to add up to one second a second (the two readings are not taken at one
+// instant). Nil without a reading before, or one too close to now.
+func hostRates(before *HostReading, counters []hostCounter, now time.Time) []float64 {
+	if before == nil || now.Sub(before.at) < time.Second {
+		return nil
+	}
+	dt := now.Sub(before.at).Seconds()
+	rates := make([]float64, len(counters))
+	perCore := map[string]float64{}
+	for i, c := range counters {
+		v0, ok := before.values[c.lset.String()]
+		if !ok || c.value < v0 {
+			rates[i] = -1
+			continue
+		}
+		rates[i] = (c.value - v0) / dt
+		if c.lset.Get(model.MetricNameLabel) == "node_cpu_seconds_total" {
+			perCore[c.lset.Get("cpu")] += rates[i]
+		}
+	}
+	for i, c := range counters {
+		if c.lset.Get(model.MetricNameLabel) == "node_cpu_seconds_total" && rates[i] > 0 {
+			if sum := perCore[c.lset.Get("cpu")]; sum > 0 {
+				rates[i] /= sum
+			}
+		}
+	}
+	return rates
+}
+
 // gatherHostCounters reads the backfilled counters and the boot time from
 // g (the agent's host collector).
 func gatherHostCounters(g prometheus.Gatherer) (counters []hostCounter, boot time.Time) {
@@ -80,21 +130,41 @@ func gatherHostCounters(g prometheus.Gatherer) (counters []hostCounter, boot tim
 	return counters, boot
 }
 
+// hostGauges are the host's memory and load average now as the agent
+// reads them (node_memory_MemAvailable_bytes, node_memory_MemTotal_bytes,
+// node_load1), by name; those it could not read are left out.
+func hostGauges(g prometheus.Gatherer) map[string]float64 {
+	mfs, _ := g.Gather()
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes", "node_load1":
+			if len(mf.GetMetric()) == 1 {
+				out[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
+
 // hostShape is how a counter's rate follows the trading load L: c0 + c1·L,
-// scaled so that its mean since boot is 1 (c0 + c1·Lavg = 1).
+// scaled so that it is 1 at the reference load lref (c0 + c1·lref = 1):
+// the mean load since boot, when the counter's rate is its mean since
+// boot, or the load now, when it is its rate now.
 type hostShape struct{ c0, c1 float64 }
 
-// hostShapes gives each counter its shape. CPU modes split each core's
-// second as the core did on average since boot, busy modes rising with the
-// load and idle falling as much, so every core still counts one second a
-// second; network traffic follows the load over a floor; disk writes more
-// than reads.
-func hostShapes(counters []hostCounter, lavg float64) []hostShape {
+// hostShapes gives each counter its shape; weights are the counters'
+// values since boot or their rates now (each proportional to its rate at
+// lref). CPU modes split each core's second as the weights do, busy modes
+// rising with the load and idle falling as much, so every core still
+// counts one second a second; network traffic follows the load over a
+// floor; disk writes more than reads.
+func hostShapes(counters []hostCounter, weights []float64, lavg float64) []hostShape {
 	shapes := make([]hostShape, len(counters))
 	byLoad := func(floor float64) hostShape { return hostShape{floor, (1 - floor) / lavg} }
 	type core struct{ busy, total float64 }
 	cores := map[string]*core{}
-	for _, c := range counters {
+	for i, c := range counters {
 		if c.lset.Get(model.MetricNameLabel) != "node_cpu_seconds_total" {
 			continue
 		}
@@ -102,9 +172,10 @@ func hostShapes(counters []hostCounter, lavg float64) []hostShape {
 		if cores[k] == nil {
 			cores[k] = &core{}
 		}
-		cores[k].total += c.value
+		w := math.Max(0, weights[i])
+		cores[k].total += w
 		if m := c.lset.Get("mode"); m != "idle" && m != "iowait" {
-			cores[k].busy += c.value
+			cores[k].busy += w
 		}
 	}
 	for i, c := range counters {
@@ -159,7 +230,20 @@ func hostShapes(counters []hostCounter, lavg float64) []hostShape {
 // falls inside the history, as a reboot shows), at the rate the host
 // averaged since boot shaped by the trading load, so the live agent's
 // first values continue them with no jump at the history's end.
-func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels.Labels, counters []hostCounter, boot, now time.Time) {
+//
+// With rates (hostRates: each counter's rate now), the history joins the
+// live host's levels instead: over its last hours (joinHours, at most half
+// the history since boot) each counter runs at its rate now, shaped by the
+// load, back from its value now. Before that it runs at its rate now too,
+// unless the counter does not hold that much since boot: then, from 0 at
+// the boot (or at the history's start, booted before it), it runs at the
+// steady rate that reaches the value the last hours start from (the
+// traffic of a busier time since boot: 16-41 KiB/s of network over the
+// host's uptime where it carries ~300 B/s now, t-user12 F11). Before a
+// boot inside the history, from 0 at its start at the rate now. A counter
+// whose rate now is unknown, or whose value now is less than its last
+// hours need, runs as without rates.
+func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels.Labels, counters []hostCounter, boot, now time.Time, rates []float64) {
 	o := g.o
 	end := o.End.Truncate(o.Interval)
 	start := end.Add(-o.Span)
@@ -202,17 +286,70 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 		}
 	}
 	uptime := now.Sub(boot).Seconds()
-	shapes := hostShapes(counters, lavg)
+	weights := make([]float64, len(counters))
 	for i, c := range counters {
-		sh, v := shapes[i], c.value
-		kv := make([]string, 0, 4)
-		c.lset.Range(func(l labels.Label) {
-			if l.Name != model.MetricNameLabel {
-				kv = append(kv, l.Name, l.Value)
+		weights[i] = c.value
+	}
+	shapes := hostShapes(counters, weights, lavg)
+	// With the rates now: the shapes are 1 at the load now, and ∫ load
+	// (from the history's start) at the times the pieces meet.
+	var nowShapes []hostShape
+	var lnow float64
+	loadTo := func(to time.Time) float64 {
+		var sum float64
+		for t := start; t.Before(to); t = t.Add(o.Interval) {
+			sum += deskLoad(t, end) * dt
+		}
+		return sum
+	}
+	a := start // where the counters begin: the boot, or the history's start
+	if boot.After(start) {
+		a = boot
+	}
+	cut := end.Add(-min(time.Duration(joinHours)*time.Hour, end.Sub(a)/2))
+	var iA, iCut float64
+	if rates != nil && end.After(a) {
+		lnow = deskLoad(now, end)
+		nowShapes = hostShapes(counters, rates, lnow)
+		iA, iCut = loadTo(a), loadTo(cut)
+	}
+	// Each counter joined (joinedCounter), if it can be; a core whose CPU
+	// modes need to run steady all do.
+	joined := make([]func(bool) func(time.Time, float64, float64) float64, len(counters))
+	steady := make([]bool, len(counters))
+	steadyCore := map[string]bool{}
+	cpu := func(c hostCounter) bool { return c.lset.Get(model.MetricNameLabel) == "node_cpu_seconds_total" }
+	for i, c := range counters {
+		if nowShapes == nil {
+			continue
+		}
+		if rates[i] < 0 {
+			if cpu(c) {
+				steadyCore["!"+c.lset.Get("cpu")] = true
 			}
-		})
+			continue
+		}
+		need, ok, f := g.joinedCounter(c.value, rates[i], nowShapes[i], a, cut, now, boot, iA, iCut, total, &integral, step)
+		if !ok && cpu(c) {
+			// A core joins whole or not at all.
+			steadyCore["!"+c.lset.Get("cpu")] = true
+		}
+		if ok {
+			joined[i], steady[i] = f, need
+			if need && cpu(c) {
+				steadyCore[c.lset.Get("cpu")] = true
+			}
+		}
+	}
+	for i, c := range counters {
+		if joined[i] != nil && !(cpu(c) && steadyCore["!"+c.lset.Get("cpu")]) {
+			g.series = append(g.series, histSeries{node(c.lset.Get(model.MetricNameLabel), labelPairs(c.lset)...),
+				joined[i](steady[i] || (cpu(c) && steadyCore[c.lset.Get("cpu")]))})
+			continue
+		}
+		sh, v := shapes[i], c.value
 		perSec := v / uptime // the counter's mean rate since boot
-		g.series = append(g.series, histSeries{node(c.lset.Get(model.MetricNameLabel), kv...), func(t time.Time, _, _ float64) float64 {
+		g.series = append(g.series, histSeries{node(c.lset.Get(model.MetricNameLabel), labelPairs(c.lset)...), func(t time.Time, _, _ float64) float64 {
 			step(t)
 			if t.Before(boot) {
 				// Before the reboot: from 0 at the history's start.
@@ -221,5 +358,63 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 			// Since boot: what is left to count until now, taken off v.
 			return math.Max(0, v-perSec*(sh.c0*now.Sub(t).Seconds()+sh.c1*(total-integral)))
 		}})
+	}
+}
+
+// joinHours is how long the history's host counters run at their rates
+// now before its end (at most half the history since boot).
+const joinHours = 6
+
+// labelPairs are lset's labels but the metric name, as name, value pairs.
+func labelPairs(lset labels.Labels) []string {
+	kv := make([]string, 0, 4)
+	lset.Range(func(l labels.Label) {
+		if l.Name != model.MetricNameLabel {
+			kv = append(kv, l.Name, l.Value)
+		}
+	})
+	return kv
+}
+
+// joinedCounter is the history of a counter worth v now, its rate now r
+// (per second at the load now, sh its shape), see addHostCounters: a the
+// counters' beginning (the boot, or the history's start), cut where the
+// last hours begin; iA, iCut and total ∫ load from the history's start to
+// a, cut and now; integral ∫ load to the step's time, kept by step. It
+// says how much the counter holds at cut and whether the time from a to
+// cut must run steady (at the mean rate since boot up to cut: it holds
+// less than the rate now would count); ok false when v is less than the
+// last hours need. make gives the series' function, steady or not (a
+// core's CPU modes run steady together, so each core still counts one
+// second a second).
+func (g *historyGen) joinedCounter(v, r float64, sh hostShape, a, cut, now, boot time.Time, iA, iCut, total float64, integral *float64, step func(time.Time)) (needSteady, ok bool, build func(steady bool) func(time.Time, float64, float64) float64) {
+	start := g.o.End.Truncate(g.o.Interval).Add(-g.o.Span)
+	// counted is what the counter counts from t1 to t2 at its rate now,
+	// shaped by the load (i1, i2: ∫ load to them).
+	counted := func(t1, t2 time.Time, i1, i2 float64) float64 {
+		return r * (sh.c0*t2.Sub(t1).Seconds() + sh.c1*(i2-i1))
+	}
+	atCut := v - counted(cut, now, iCut, total)
+	if atCut < 0 {
+		return false, false, nil
+	}
+	// From a to cut: at the rate now when the counter holds that much
+	// and its counting began before the history (it need not be 0 at a),
+	// else steady: from 0 at the boot to atCut at cut.
+	needSteady = boot.After(start) || atCut-counted(a, cut, iA, iCut) < 0
+	perSec := atCut / math.Max(cut.Sub(boot).Seconds(), 1)
+	return needSteady, true, func(steady bool) func(time.Time, float64, float64) float64 {
+		return func(t time.Time, _, _ float64) float64 {
+			step(t)
+			switch {
+			case t.Before(a):
+				// Before a boot inside the history: from 0 at its start.
+				return math.Max(0, counted(start, t, 0, *integral))
+			case !t.Before(cut) || !steady:
+				return math.Max(0, v-counted(t, now, *integral, total))
+			default:
+				return math.Min(atCut, perSec*t.Sub(boot).Seconds())
+			}
+		}
 	}
 }

@@ -29,8 +29,8 @@ func TestHistoryJoinsTheLiveDesk(t *testing.T) {
 	}
 	_, query := openHistory(t, dir)
 	defs := strategyDefs()
-	if len(res.PnL) != len(defs) {
-		t.Fatalf("result PnL %v, want one per account", res.PnL)
+	if len(res.PnL) != len(defs)+1 {
+		t.Fatalf("result PnL %v, want one per account and the backtest's", res.PnL)
 	}
 	moved := 0
 	for _, s := range query(`gmc_pnl`, end) {
@@ -114,7 +114,7 @@ func TestHistoryDiskLatencyFollowsLoad(t *testing.T) {
 	}
 	cs := []hostCounter{c("node_disk_reads_completed_total"), c("node_disk_read_time_seconds_total"),
 		c("node_disk_writes_completed_total"), c("node_disk_write_time_seconds_total")}
-	sh := hostShapes(cs, 0.3)
+	sh := hostShapes(cs, []float64{1e6, 1e6, 1e6, 1e6}, 0.3)
 	lat := func(ops, time hostShape, load float64) float64 {
 		return (time.c0 + time.c1*load) / (ops.c0 + ops.c1*load)
 	}

@@ -10,9 +10,9 @@ import (
 	"strconv"
 )
 
-// lastPnLQuery is each simulated account's newest PnL in the raw data of
+// lastPnLQuery is each simulated account's (and the backtest's) newest PnL in the raw data of
 // the last 31 days (the demo keeps its history's month).
-const lastPnLQuery = `max by (account) (last_over_time(gmc_pnl{account=~"acct-[0-9]+", __tier__="raw"}[31d]))`
+const lastPnLQuery = `max by (account) (last_over_time(gmc_pnl{account=~"acct-[0-9]+|backtest", __tier__="raw"}[31d]))`
 
 // LastPnL reads each simulated account's newest stored PnL through gmc's
 // query API (h, the server's handler, before it serves): a demo started
