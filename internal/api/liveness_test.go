@@ -148,6 +148,11 @@ func TestSystemStatusLiveness(t *testing.T) {
 			t.Errorf("%s: state %s (%s), age %s; want %s (%s), age %vs", s.Service, s.State, s.Reason, age, w.state, w.reason, w.ageSeconds)
 		}
 	}
+	for _, s := range got.Services {
+		if (s.Service == "weekly" || s.Service == "nightly") && s.Series != 1 {
+			t.Errorf("%s: %d series, want its group's 1", s.Service, s.Series)
+		}
+	}
 	if strings.Join(names, ",") != "backtester,engine,eod,feed,market-data,nightly,pricer,quotes,risk,weekly" {
 		t.Errorf("services = %v, want those that send data (not db-standin, known only from benchmark results; not batch and old-batch, deleted groups)", names)
 	}

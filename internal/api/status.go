@@ -455,11 +455,12 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			// Silent for longer than the window read above: its newest
 			// sample within the liveness lookback, so that a down
 			// service's page says since when.
-			last, removed, pushedMs := a.lastSeen(ctx, svc, now)
+			last, removed, pushedMs, pushedSeries := a.lastSeen(ctx, svc, now)
 			if removed {
 				continue
 			}
 			if pushedMs > 0 {
+				ss.Series = pushedSeries
 				// A Pushgateway group whose values were last written
 				// (refreshed every GroupRefresh) before the window above.
 				ss.State = StatePushed
@@ -505,7 +506,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			}
 		case st.targets > 0:
 			ss.Reason = "scrape failing"
-			if last, _, _ := a.lastSeen(ctx, svc, now); last > 0 {
+			if last, _, _, _ := a.lastSeen(ctx, svc, now); last > 0 {
 				setLastSeen(&ss, last, now)
 			}
 		default:
@@ -570,12 +571,12 @@ func setLastSeen(ss *ServiceStatus, t int64, now time.Time) time.Duration {
 // staleness marker (a deleted Pushgateway group, a dropped target), or,
 // with nothing there, it once had a Pushgateway group (push_time_seconds),
 // long deleted or expired. pushedMs is the last push of its Pushgateway
-// group when it has one (0: none).
-func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int64, removed bool, pushedMs int64) {
+// group when it has one (0: none), pushedSeries the group's series.
+func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int64, removed bool, pushedMs int64, pushedSeries int) {
 	nowMs := now.UnixMilli()
 	q, err := a.opts.Queryable.Querier(nowMs-LivenessLookback.Milliseconds(), nowMs)
 	if err != nil {
-		return 0, false, 0
+		return 0, false, 0, 0
 	}
 	defer q.Close()
 	var (
@@ -592,6 +593,7 @@ func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int
 		if a.opts.PushedAt != nil {
 			if t, ok := a.opts.PushedAt(s.Labels()); ok {
 				pushedMs = max(pushedMs, t)
+				pushedSeries++
 				continue
 			}
 		}
@@ -616,15 +618,15 @@ func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int
 		}
 	}
 	if set.Err() != nil {
-		return 0, false, 0
+		return 0, false, 0, 0
 	}
 	if pushedMs > 0 {
-		return last, false, pushedMs
+		return last, false, pushedMs, pushedSeries
 	}
 	if series > 0 {
-		return last, liv == 0, 0
+		return last, liv == 0, 0, 0
 	}
-	return 0, a.hadPushGroup(ctx, svc), 0
+	return 0, a.hadPushGroup(ctx, svc), 0, 0
 }
 
 // hadPushGroup reports whether svc ever had a Pushgateway group.

@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
-import {h, add, units, pill, ago, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
@@ -35,7 +35,18 @@ export function mount(main, ctx) {
   procNote.el.hidden = true;
   procNote.el.dataset.card = 'no-process';
   add(grid, procNote.el);
-  add(main, head, kpis, grid, hostHead, hostGrid);
+  // The newest value of each of the service's series: what it sent
+  // whatever its names (a Pushgateway group's exposure_gross was shown
+  // nowhere on its page). Open when no chart above has its data.
+  const latest = card('Latest values', {wide: true});
+  latest.el.dataset.card = 'latest';
+  const latestSum = h('summary', {});
+  const latestBody = h('div', {});
+  const latestDet = h('details', {}, latestSum, latestBody);
+  let latestTouched = false;
+  latestSum.addEventListener('click', () => { latestTouched = true; });
+  add(latest.body, latestDet);
+  add(main, head, kpis, grid, latest.el, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
   // (What a refresh writes, it writes only when it changed: patch, setText.)
   const show = (p, on) => { if (p.card.el.hidden !== !on) p.card.el.hidden = !on; };
@@ -152,11 +163,11 @@ export function mount(main, ctx) {
       const pk = peaks(w);
       const pw = peakWindow(w);
       const [status, own,
-        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kBegan, kGrowth, kNewest], hm, hostR, newEdges, procJobs] = await Promise.all([
+        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kBegan, kGrowth, kNewest, kLatest], hm, hostR, newEdges, procJobs] = await Promise.all([
         serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
-        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest].map(now)), heat(), hostsP, edgesP, procJobsP]);
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest, Q.latest(name)].map(now)), heat(), hostsP, edgesP, procJobsP]);
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
       // sample are over windows reaching past it (api.markStopped).
@@ -258,6 +269,8 @@ export function mount(main, ctx) {
           procJobs.length ? [' Its series carry job ', procJobs.map((j, i) => [i ? ', ' : '', h('a', {href: ctx.href('service', j)}, j)]),
             `, which gmc measures as a process: its CPU and memory are those of every service in ${procJobs.length > 1 ? 'those processes' : 'that process'}.`] : '')]);
       }
+      const ownCharts = orderLat || reqLatency || pushed.length > 0 || hasOrders || req.length > 0 || feedLat.length > 0;
+      renderLatest(kLatest, ownCharts);
       const noHost = hosts.length ? 'No host metrics from this service\'s hosts' : 'No host known for this service';
       P.hcpu.chart.update(A.xs, lines(hcpu, w, [hostBy]), noHost);
       P.hmem.chart.update(A.xs, lines(hmem, w, [hostBy]), noHost);
@@ -301,7 +314,34 @@ export function mount(main, ctx) {
     },
     destroy() { Object.values(P).forEach((p) => p.chart.destroy()); },
   };
+
+  /** renderLatest fills the Latest values card from an instant query's series (kLatest); open unless charts show the service's data. */
+  function renderLatest(rs, ownCharts) {
+    latest.el.hidden = !rs.length;
+    if (!rs.length) return;
+    const rows = rs.map((r) => {
+      const {__name__: metric, service: _s, ...rest} = r.metric;
+      const labels = Object.entries(rest).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v}"`).join(', ');
+      const v = r.histogram ? null : parseFloat(r.value[1]);
+      // A Unix time (push_time_seconds, job_last_success_unixtime) as a time.
+      const isTime = v > 1e9 && /(_time_seconds|_timestamp_seconds|_unixtime|_timestamp)$/.test(metric || '');
+      const value = r.histogram ? `histogram: ${num(parseFloat(r.histogram[1].count))} observations, sum ${num(parseFloat(r.histogram[1].sum))}`
+        : isTime ? `${when(v * 1000)} (${ago(Math.max(0, r.value[0] - v))} ago)` : num(v);
+      return {metric: metric || '', labels, value};
+    }).sort((a, b) => a.metric.localeCompare(b.metric) || a.labels.localeCompare(b.labels));
+    const metrics = new Set(rows.map((r) => r.metric)).size;
+    const shown = rows.slice(0, LATEST_ROWS);
+    setText(latestSum, `${rows.length} series of ${metrics} metric${metrics === 1 ? '' : 's'}, now (the newest sample within 5m; classic histogram buckets and gmc's own series left out)`);
+    patch(latestBody, [h('table', {class: 'tbl'},
+      h('thead', {}, h('tr', {}, h('th', {}, 'metric'), h('th', {}, 'labels'), h('th', {class: 'num'}, 'value'))),
+      h('tbody', {}, shown.map((r) => h('tr', {'data-metric': r.metric}, h('td', {}, r.metric), h('td', {class: 'muted small'}, r.labels), h('td', {class: 'num'}, r.value))))),
+    rows.length > shown.length ? h('p', {class: 'muted small'}, `${rows.length - shown.length} more series not listed (GET /metrics/${name} has them all)`) : null].filter(Boolean));
+    if (!latestTouched && latestDet.open === ownCharts) latestDet.open = !ownCharts;
+  }
 }
+
+/** LATEST_ROWS is how many series the Latest values card lists. */
+const LATEST_ROWS = 100;
 
 /**
  * endedColumns are the heatmap columns (cols at xs, on the grid of hw)

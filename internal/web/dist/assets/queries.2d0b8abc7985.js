@@ -313,6 +313,9 @@ export function risk(scope) {
 }
 
 /** riskAccounts is each account's currency and mode (gmc_account_info) seen in the range r. */
+/** latest is every series of a service but classic buckets and gmc's own (alerts, recording rules): its newest values. */
+export const latest = (svc) => `{service=${JSON.stringify(svc)}, __name__!~"ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|.+:.+|.+_bucket"}`;
+
 export const riskAccounts = (r) => `max by (account, currency, mode) (last_over_time(gmc_account_info[${r}]))`;
 
 export const bench = {
