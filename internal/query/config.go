@@ -81,8 +81,8 @@ type Config struct {
 // (2,950 series × 601 steps, 1.8M points) took ~0.8 s on one core.
 func DefaultConfig() Config {
 	return Config{
-		MaxConcurrency:           max(1, runtime.GOMAXPROCS(0)/2),
-		SmallQueryMaxConcurrency: max(2, runtime.GOMAXPROCS(0)/2),
+		MaxConcurrency:           max(1, startProcs/2),
+		SmallQueryMaxConcurrency: max(2, startProcs/2),
 		SmallQueryMaxSeries:      10_000,
 		SmallQueryMaxPoints:      500_000,
 		MaxSamples:               10_000_000,
@@ -94,6 +94,13 @@ func DefaultConfig() Config {
 		HeavyQueryNice:   DefaultHeavyQueryNice,
 	}
 }
+
+// startProcs is GOMAXPROCS when the process started (the CPUs gmc may
+// use), read before gmc adds scheduler slots for heavy queries' niced
+// threads (cmd/gmc's heavyProcs): the defaults read after that (a reload)
+// were larger, and every reload of a gmc.yml without a query section said
+// "query" changed and needed a restart (t-user13 F2).
+var startProcs = runtime.GOMAXPROCS(0)
 
 // DefaultHeavyQueryNice is query.heavy_query_nice's default: the kernel's
 // weight of a nice-10 thread is a tenth of a nice-0 one's (110 against 1024).

@@ -1,6 +1,9 @@
 package query
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 // TestConfigValidate: the defaults are valid; each bad field is named.
 func TestConfigValidate(t *testing.T) {
@@ -29,5 +32,17 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDefaultConfigIgnoresAddedProcs: gmc raises GOMAXPROCS at start for
+// heavy queries' niced threads; the defaults read after (a reload) were
+// then larger than at start, and every reload said "query" changed
+// (t-user13 F2). They are of the Ps the process started with.
+func TestDefaultConfigIgnoresAddedProcs(t *testing.T) {
+	before := DefaultConfig()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 4))
+	if after := DefaultConfig(); after != before {
+		t.Errorf("defaults after GOMAXPROCS was raised %+v, at start %+v", after, before)
 	}
 }
