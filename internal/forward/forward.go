@@ -124,6 +124,10 @@ type Options struct {
 	ReplayMargin time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Fresh leaves a watermark on disk unread: the queues send what is
+	// written from now on, replaying nothing (a reload adding the first
+	// remote_write entry, as Prometheus's reload adds a queue).
+	Fresh bool
 }
 
 // Forwarder runs the remote-write queues of one gmc server. It implements
@@ -143,6 +147,11 @@ type Forwarder struct {
 	replayFrom, replayUntil int64
 	progress                atomic.Int64
 	replayDone              chan struct{}
+	// idle: a reload removed every entry, the queues are stopped and no
+	// watermark is kept; floor is when a reload configured entries again
+	// (ms): the watermark is at least it, nothing before is owed to them.
+	idle  atomic.Bool
+	floor atomic.Int64
 }
 
 var _ wlog.WriteNotified = (*Forwarder)(nil)
@@ -193,7 +202,7 @@ func New(opts Options) (*Forwarder, error) {
 	// again should it restart after a WAL error): the replay reaches a little
 	// past it, at the cost of some duplicates.
 	f.replayUntil = f.started + (10 * time.Second).Milliseconds()
-	if w, ok := state.load(); ok {
+	if w, ok := state.load(); ok && !opts.Fresh {
 		f.replayFrom = w - opts.ReplayMargin.Milliseconds()
 		f.progress.Store(f.replayFrom)
 		f.logger.Info("replaying what was not forwarded before the restart",
@@ -213,16 +222,27 @@ func New(opts Options) (*Forwarder, error) {
 // written from then on, a removed one stops (waiting up to FlushDeadline
 // for what it holds). The watermark then belongs to the new receivers: a
 // restart replays its gap to them. A replay in progress finishes with the
-// receivers it began with. c must have passed Validate and not be empty.
+// receivers it began with. c must have passed Validate. An empty c stops
+// every queue and removes the watermark (it belongs to no receiver); a c
+// that configures entries again sends what is written from then on, and
+// the watermark starts there.
 func (f *Forwarder) Prepare(c Config) (apply func() error, err error) {
-	if len(c) == 0 {
-		return nil, errors.New("forward: no remote_write configured")
-	}
 	return func() error {
 		if err := f.remote.ApplyConfig(&promconfig.Config{RemoteWriteConfigs: c}); err != nil {
 			return fmt.Errorf("apply remote_write: %w", err)
 		}
-		f.state.setReceivers(c)
+		switch {
+		case len(c) == 0:
+			f.idle.Store(true)
+			f.state.reset(c, 0)
+		case f.idle.Load():
+			now := f.opts.Now().UnixMilli()
+			f.floor.Store(now)
+			f.state.reset(c, now)
+			f.idle.Store(false)
+		default:
+			f.state.setReceivers(c)
+		}
 		return nil
 	}, nil
 }
@@ -265,6 +285,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // then the newest time every live queue has sent, and at least the end of
 // the replay (the queues cover what is newer).
 func (f *Forwarder) persist() {
+	if f.idle.Load() {
+		if err := f.state.flush(); err != nil { // removes the file
+			f.logger.Warn("could not remove the forwarding watermark", "err", err)
+		}
+		return
+	}
 	w := f.progress.Load() + f.opts.ReplayMargin.Milliseconds()
 	select {
 	case <-f.replayDone:
@@ -274,6 +300,7 @@ func (f *Forwarder) persist() {
 		}
 	default:
 	}
+	w = max(w, f.floor.Load())
 	f.state.store(w)
 	f.m.watermark.Set(float64(w) / 1000)
 	if err := f.state.flush(); err != nil {

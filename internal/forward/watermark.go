@@ -27,6 +27,9 @@ type watermark struct {
 	value int64
 	dirty bool
 	found bool
+	// none: no receiver is configured; flush removes the file, store
+	// changes nothing.
+	none bool
 }
 
 type watermarkFile struct {
@@ -80,6 +83,14 @@ func (w *watermark) setReceivers(c Config) {
 	}
 }
 
+// reset makes the watermark c's with the value v (none without entries in
+// c: the next flush removes the file).
+func (w *watermark) reset(c Config, v int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.key, w.value, w.dirty, w.none = receiversKey(c), v, true, len(c) == 0
+}
+
 // load returns the value read at open, if any.
 func (w *watermark) load() (int64, bool) {
 	w.mu.Lock()
@@ -91,7 +102,7 @@ func (w *watermark) load() (int64, bool) {
 func (w *watermark) store(v int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if v != w.value {
+	if v != w.value && !w.none {
 		w.value, w.dirty = v, true
 	}
 }
@@ -101,6 +112,13 @@ func (w *watermark) flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.dirty {
+		return nil
+	}
+	if w.none {
+		if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove forwarding watermark: %w", err)
+		}
+		w.dirty = false
 		return nil
 	}
 	data, err := json.Marshal(watermarkFile{Receivers: w.key, SentUntil: w.value})

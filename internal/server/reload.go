@@ -10,6 +10,7 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/storage"
@@ -104,17 +105,12 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	if err != nil {
 		return ReloadResult{}, fmt.Errorf("reload config: %w", err)
 	}
-	// remote_write's queues are reloaded as Prometheus's are, when gmc
-	// started with some: without, the TSDB was opened with no queue to
-	// notify, and with none left the forwarder would hold a watermark
-	// for no receiver.
-	applyForward := func() error { return nil }
-	var also []string
-	if s.forward != nil && len(cfg.RemoteWrite) > 0 {
-		if applyForward, err = s.forward.Prepare(cfg.RemoteWrite); err != nil {
-			return ReloadResult{}, fmt.Errorf("reload config: remote_write: %w", err)
-		}
-		also = append(also, "remote_write")
+	// remote_write's queues are reloaded as Prometheus's are: a reload
+	// that configures the first entries starts them (sending what is
+	// written from then on), one that removes the last stops them.
+	applyForward, also, err := s.prepareForward(cfg.RemoteWrite)
+	if err != nil {
+		return ReloadResult{}, fmt.Errorf("reload config: remote_write: %w", err)
 	}
 	// The retention (raw, per tier, the rules by matcher) and the
 	// out-of-order window of the embedded TSDB and its tiers.
@@ -166,7 +162,10 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		s.logger.Error("storage retention reloaded with an error", "err", err)
 	}
 	if err := applyForward(); err != nil {
+		// The queues that started send on; the file's remote_write is not
+		// the one in force (named as not applied).
 		s.logger.Error("remote_write reloaded with an error", "err", err)
+		also = slices.DeleteFunc(also, func(p string) bool { return p == "remote_write" })
 	}
 	res := s.setConfig(cfg, also...)
 	s.logger.Info("configuration reloaded", "applied", res.Applied,
@@ -179,6 +178,43 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 			"settings", res.Restart)
 	}
 	return res, nil
+}
+
+// prepareForward returns what puts c, remote_write, in force while gmc
+// runs, and "remote_write" when it does: in the embedded TSDB's mode, while
+// Run runs (a forwarder started by a reload runs in its background group).
+// With queues running, forward.Forwarder.Prepare (c may be empty: every
+// queue stops, the watermark is removed); without, the first entries start
+// a forwarder that replays nothing (forward.Options.Fresh), the TSDB's
+// appends and WAL writes reaching it through s.forwarding.
+// reloadMu is held.
+func (s *Server) prepareForward(c forward.Config) (func() error, []string, error) {
+	none := func() error { return nil }
+	if s.forwarding == nil || s.bgCtx == nil {
+		return none, nil, nil
+	}
+	if s.forward != nil {
+		apply, err := s.forward.Prepare(c)
+		return apply, []string{"remote_write"}, err
+	}
+	if len(c) == 0 {
+		return none, []string{"remote_write"}, nil
+	}
+	return func() error {
+		fwd, err := s.newForwarder(c, true)
+		if err != nil {
+			return err
+		}
+		s.forward = fwd
+		s.forwarding.f.Store(fwd)
+		ctx := s.bgCtx
+		s.bg.Go(func() {
+			if err := fwd.Run(ctx); err != nil {
+				s.logger.Error("remote_write", "err", err)
+			}
+		})
+		return nil
+	}, []string{"remote_write"}, nil
 }
 
 // prepareStorage returns what puts cfg's storage retention in force and

@@ -126,3 +126,72 @@ func TestReloadRemoteWrite(t *testing.T) {
 		t.Errorf("the receiver the reload removed got %g, written after it", n)
 	}
 }
+
+// TestReloadRemoteWriteFromNone: a reload applied remote_write only when
+// gmc started with an entry and the file kept one: adding the first
+// receiver, or removing the last, waited for a restart (the TSDB had no
+// queue to tell of its WAL writes). Now the first entry starts the queues
+// (sending what is written from the reload on), removing the last stops
+// them and removes the forwarding watermark, and a receiver added again
+// gets what is written after that reload.
+func TestReloadRemoteWriteFromNone(t *testing.T) {
+	a, b := startProbeReceiver(t), startProbeReceiver(t)
+	rw := func(url string) string {
+		return fmt.Sprintf("remote_write:\n  - {url: %q, queue_config: {batch_send_deadline: 100ms}}\n", url)
+	}
+	base, write, reload, dir := reloadServer(t, "")
+	v := 0.0
+	push := func() {
+		t.Helper()
+		v++
+		body := fmt.Sprintf(`{"service":"probe","instance":"probe-1","timestamp":%.3f,"metrics":{"reload_probe":%g}}`,
+			float64(time.Now().UnixMilli())/1000, v)
+		if code, b := do(t, "POST", base+"/api/v1/push", "application/json", []byte(body)); code/100 != 2 {
+			t.Fatalf("push: %d %s", code, b)
+		}
+	}
+	push()
+	write(rw(a.url))
+	if body := reload(); !strings.Contains(body, "applied: remote_write\n") || strings.Contains(body, "NOT applied") {
+		t.Fatalf("reload adding the first remote_write entry: %q, want it applied", body)
+	}
+	waitFor(t, 30*time.Second, "the receiver the reload added gets a sample written after it", func() bool {
+		push()
+		time.Sleep(200 * time.Millisecond)
+		return a.newest() >= 2
+	})
+	if a.has(1) {
+		t.Errorf("the receiver the reload added got the sample written before it (nothing before the reload is owed)")
+	}
+	watermark := filepath.Join(dir, "data", "forward", "watermark.json")
+	waitFor(t, 10*time.Second, "the forwarding watermark saved", func() bool { _, err := os.Stat(watermark); return err == nil })
+
+	write("")
+	if body := reload(); !strings.Contains(body, "applied: remote_write\n") || strings.Contains(body, "NOT applied") {
+		t.Fatalf("reload removing the last remote_write entry: %q, want it applied", body)
+	}
+	last := v
+	push()
+	time.Sleep(500 * time.Millisecond) // five of the queue's batch deadlines
+	if n := a.newest(); n > last {
+		t.Errorf("the receiver the reload removed got %g, written after it", n)
+	}
+	waitFor(t, 10*time.Second, "the forwarding watermark removed", func() bool {
+		_, err := os.Stat(watermark)
+		return os.IsNotExist(err)
+	})
+
+	write(rw(b.url))
+	if body := reload(); !strings.Contains(body, "applied: remote_write\n") {
+		t.Fatalf("reload adding a receiver again: %q, want it applied", body)
+	}
+	from := v
+	waitFor(t, 30*time.Second, "the receiver added again gets a sample written after the reload", func() bool {
+		push()
+		time.Sleep(200 * time.Millisecond)
+		return b.newest() > from
+	})
+	if n := a.newest(); n > last {
+		t.Errorf("the removed receiver got %g after the queues started again", n)
+	}
+}

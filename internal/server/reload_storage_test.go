@@ -18,10 +18,11 @@ import (
 
 // reloadServer runs a gmc server over a gmc.yml holding yml and returns
 // its base URL, a function that writes the file anew and one that POSTs
-// /-/reload and returns its answer, failing unless it is 200.
-func reloadServer(t *testing.T, yml string) (base string, write func(string), reload func() string) {
+// /-/reload and returns its answer, failing unless it is 200; its data
+// dir is dir/data.
+func reloadServer(t *testing.T, yml string) (base string, write func(string), reload func() string, dir string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	file := filepath.Join(dir, "gmc.yml")
 	write = func(yml string) {
 		t.Helper()
@@ -48,7 +49,7 @@ func reloadServer(t *testing.T, yml string) (base string, write func(string), re
 		}
 		return body
 	}
-	return base, write, reload
+	return base, write, reload, dir
 }
 
 // configStatus is /system/status's "config".
@@ -79,7 +80,7 @@ func configStatus(t *testing.T, base string) (pending []string, message string) 
 // one /system/status reports.
 func TestReloadRetention(t *testing.T) {
 	head := "alerting: {default_rules: false}\n"
-	base, write, reload := reloadServer(t, head)
+	base, write, reload, _ := reloadServer(t, head)
 
 	// 5 hours of both metrics, a sample a minute, into the empty head.
 	now := time.Now().Truncate(time.Minute)

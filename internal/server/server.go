@@ -67,29 +67,33 @@ type Options struct {
 
 // Server is one gmc server process.
 type Server struct {
-	opts     Options
-	logger   *slog.Logger
-	reg      *prometheus.Registry
-	store    storage.Storage
-	forward  *forward.Forwarder // nil without remote_write
-	cluster  *cluster.Peer      // nil when not part of an HA group
-	ingester *ingest.Ingester
-	limiter  *ingest.SeriesLimiter // nil in remote storage mode
-	scraper  *ingest.Scraper
-	query    *query.API
-	api      *api.API
-	trends   *trend.Handler
-	rules    *rules.Manager
-	history  *alerthistory.History
-	sla      *sla.Reporter
-	notify   *notify.Dispatcher
-	bench    *bench.Scheduler
-	reports  *bench.Handler
-	ui       *web.UI
-	guard    *auth.Guard
-	listener net.Listener
-	handler  http.Handler
-	ready    atomic.Bool
+	opts   Options
+	logger *slog.Logger
+	reg    *prometheus.Registry
+	store  storage.Storage
+	// forward runs the remote_write queues: nil without remote_write
+	// (until a reload adds some: written under reloadMu), forwarding is the
+	// embedded TSDB's switch to it (nil in remote storage mode).
+	forward    *forward.Forwarder
+	forwarding *forwardSwitch
+	cluster    *cluster.Peer // nil when not part of an HA group
+	ingester   *ingest.Ingester
+	limiter    *ingest.SeriesLimiter // nil in remote storage mode
+	scraper    *ingest.Scraper
+	query      *query.API
+	api        *api.API
+	trends     *trend.Handler
+	rules      *rules.Manager
+	history    *alerthistory.History
+	sla        *sla.Reporter
+	notify     *notify.Dispatcher
+	bench      *bench.Scheduler
+	reports    *bench.Handler
+	ui         *web.UI
+	guard      *auth.Guard
+	listener   net.Listener
+	handler    http.Handler
+	ready      atomic.Bool
 	// tiers are the downsampled tiers (nil in remote storage mode);
 	// queryable reads raw data and tiers: every reader's store.
 	tiers     *tier.Set
@@ -404,9 +408,12 @@ func (s *Server) Run(ctx context.Context) error {
 		s.bg.Wait()
 		return nil
 	})
+	s.reloadMu.Lock()
 	if s.forward != nil {
-		g.Go(func() error { return s.forward.Run(gctx) })
+		fwd := s.forward
+		g.Go(func() error { return fwd.Run(gctx) })
 	}
+	s.reloadMu.Unlock()
 	if s.cluster != nil {
 		g.Go(func() error { return s.cluster.Run(gctx) })
 	}

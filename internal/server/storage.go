@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	promstorage "github.com/prometheus/prometheus/storage"
@@ -52,29 +54,67 @@ func (s *Server) openStorage(cfg config.Config) (promstorage.AppendableV2, error
 	limiter.Enforce()
 	s.limiter = limiter
 	s.store = db
+	// The remote_write queues are reached through a switch, so that a
+	// reload can start them when gmc started without any.
+	s.forwarding = &forwardSwitch{local: db}
+	db.SetWriteNotified(s.forwarding)
 	if len(cfg.RemoteWrite) == 0 {
-		return db, nil
+		return s.forwarding, nil
 	}
-	s.forward, err = forward.New(forward.Options{
-		Config:     cfg.RemoteWrite,
-		Dir:        cfg.Server.DataDir,
-		Local:      db,
-		StartTime:  db.StartTime,
-		Logger:     s.logger.With("component", "forward"),
-		Registerer: s.reg,
-	})
+	fwd, err := s.newForwarder(cfg.RemoteWrite, false)
 	if err != nil {
 		db.Close()
 		s.store = nil
 		return nil, err
 	}
-	db.SetWriteNotified(s.forward)
-	return s.forward.Appendable(db), nil
+	s.forward = fwd
+	s.forwarding.f.Store(fwd)
+	return s.forwarding, nil
+}
+
+// newForwarder starts remote_write queues over the embedded TSDB
+// (forward.New); fresh: replaying nothing from a watermark on disk.
+func (s *Server) newForwarder(c forward.Config, fresh bool) (*forward.Forwarder, error) {
+	db := s.store.(*storage.TSDB)
+	return forward.New(forward.Options{
+		Config:     c,
+		Dir:        s.opts.Config.Server.DataDir,
+		Local:      db,
+		StartTime:  db.StartTime,
+		Logger:     s.logger.With("component", "forward"),
+		Registerer: s.reg,
+		Fresh:      fresh,
+	})
+}
+
+// forwardSwitch is the embedded TSDB's appendable and WAL write notifee
+// for the remote_write queues: it counts the samples for their resharding
+// and tells them of WAL writes while queues run (f set), and passes
+// writes straight to the TSDB before.
+type forwardSwitch struct {
+	local promstorage.AppendableV2
+	f     atomic.Pointer[forward.Forwarder]
+}
+
+func (w *forwardSwitch) AppenderV2(ctx context.Context) promstorage.AppenderV2 {
+	if f := w.f.Load(); f != nil {
+		return f.Appendable(w.local).AppenderV2(ctx)
+	}
+	return w.local.AppenderV2(ctx)
+}
+
+// Notify implements wlog.WriteNotified.
+func (w *forwardSwitch) Notify() {
+	if f := w.f.Load(); f != nil {
+		f.Notify()
+	}
 }
 
 // closeStorage stops the remote_write queues, then closes the store.
 func (s *Server) closeStorage() error {
 	var first error
+	s.reloadMu.Lock() // a reload may have started the queues
+	defer s.reloadMu.Unlock()
 	if s.forward != nil {
 		if err := s.forward.Close(); err != nil {
 			first = fmt.Errorf("close remote_write queues: %w", err)
