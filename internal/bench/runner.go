@@ -137,6 +137,27 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 		}
 		run.Error = runErr.Error()
 	}
+	var errs []error
+	if runErr != nil {
+		errs = append(errs, fmt.Errorf("benchmark %s: %w", b.Name, runErr))
+	}
+	if err := r.Finish(ctx, run); err != nil {
+		errs = append(errs, err)
+	}
+	log.Info("benchmark finished", "duration", run.End.Sub(run.Start), "regression", run.Regressed(), "failed", run.Error != "")
+	return run, errors.Join(errs...)
+}
+
+// Finish is what Run does with a measured run: it compares it with its
+// baseline (unless it failed or its host was saturated), archives it and
+// records it. A run measured elsewhere (the demo's backfilled history)
+// is stored through it too, so its verdicts are the judge's; one without
+// an ID gets one.
+func (r *Runner) Finish(ctx context.Context, run *Run) error {
+	if run.ID == "" {
+		run.ID = newRunID(run.Start, run.Benchmark)
+	}
+	log := r.opts.Logger.With("benchmark", run.Benchmark)
 	switch {
 	case run.Error != "":
 		// A failed run's figures (an exec run's times, its command
@@ -150,19 +171,15 @@ func (r *Runner) Run(ctx context.Context, b Benchmark) (*Run, error) {
 		}
 	}
 	var errs []error
-	if runErr != nil {
-		errs = append(errs, fmt.Errorf("benchmark %s: %w", b.Name, runErr))
-	}
 	if _, err := r.opts.Archive.SaveRun(run); err != nil {
 		errs = append(errs, err)
 	}
 	if r.opts.Recorder != nil {
 		if err := r.opts.Recorder.Record(ctx, run); err != nil {
-			errs = append(errs, fmt.Errorf("record benchmark %s: %w", b.Name, err))
+			errs = append(errs, fmt.Errorf("record benchmark %s: %w", run.Benchmark, err))
 		}
 	}
-	log.Info("benchmark finished", "duration", run.End.Sub(run.Start), "regression", run.Regressed(), "failed", run.Error != "")
-	return run, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // Saturated reads the host's load and says why it is saturated (the load

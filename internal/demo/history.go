@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/gmc-dev/gmc/internal/atomicfile"
+	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/sdk"
 )
@@ -84,6 +85,10 @@ type HistoryOptions struct {
 	// (Calibrate): the history draws its latencies from them, so they
 	// join the live desk's. Nil: the fitted stand-ins (fittedLatency).
 	Model *LiveModel
+	// Bench, when set, adds a history of the demo's benchmarks (see
+	// BenchHistory): runs archived in Dir's bench archive, the weekly
+	// reports, and their gmc_bench_* series in the history's blocks.
+	Bench *BenchHistory
 	// SLAs are gmc's SLAs: their recording rules (sla.BackfillRecords) are
 	// backfilled over the history, as the rule manager would have
 	// recorded them, so the SLA page's charts cover it.
@@ -97,6 +102,8 @@ type HistoryResult struct {
 	Series  int       `json:"series"`
 	Samples int       `json:"samples"`
 	Blocks  int       `json:"blocks"`
+	// BenchRuns is how many benchmark runs the history holds (Bench).
+	BenchRuns int `json:"bench_runs,omitempty"`
 	// PnL is each account's gmc_pnl at the history's end, where the live
 	// strategies start (Options.StartPnL), so the desk's PnL does not
 	// fall back to 0 at the join (t-user4 #6: a 2.41k "drawdown").
@@ -153,6 +160,13 @@ func Backfill(ctx context.Context, o HistoryOptions) (HistoryResult, error) {
 	end := o.End.Truncate(o.Interval)
 	start := end.Add(-o.Span)
 	res := HistoryResult{Start: start, End: end, Series: len(g.series) + len(g.native)}
+	if o.Bench != nil {
+		n, err := g.backfillBench(ctx, start, end)
+		if err != nil {
+			return res, fmt.Errorf("backfill benchmarks: %w", err)
+		}
+		res.BenchRuns = n
+	}
 	var days []ulid.ULID // each day's block
 	for from := start; from.Before(end); from = from.Add(historyBlock) {
 		to := from.Add(historyBlock)
@@ -202,6 +216,8 @@ type historyGen struct {
 	series []histSeries
 	native []nativeSeries
 	pnl    map[string]float64 // each account's PnL so far
+	// bench are the benchmark history's samples (backfillBench), by time.
+	bench []bench.Sample
 	// endLoad is deskLoad at End: a rate at load l is the live desk's
 	// times l/endLoad, so the history's last values are the live desk's
 	// first. Normalised at the live desk's start (1h10m later in the demo)
@@ -774,6 +790,16 @@ func (g *historyGen) writeBlock(ctx context.Context, dir string, from, to time.T
 			}
 			n++
 		}
+	}
+	// The benchmark runs of the block's time (each series' in time order).
+	for _, smp := range g.bench {
+		if smp.T < from.UnixMilli() || smp.T >= to.UnixMilli() {
+			continue
+		}
+		if _, err := app.Append(0, smp.Labels, 0, smp.T, smp.V, nil, nil, storage.AOptions{}); err != nil {
+			return n, ulid.ULID{}, fmt.Errorf("backfill %s at %d: %w", smp.Labels, smp.T, err)
+		}
+		n++
 	}
 	if err := app.Commit(); err != nil {
 		return n, ulid.ULID{}, fmt.Errorf("backfill %s: commit: %w", from.Format(time.DateOnly), err)
