@@ -70,11 +70,11 @@ func (a *API) serveGated(w http.ResponseWriter, r *http.Request, kind requestKin
 		}
 		defer l.release()
 		r = r.WithContext(withAdmission(r.Context(), l))
-		if l == a.lanes.heavy && a.heavyNice > 0 {
+		if nice := int(a.heavyNice.Load()); l == a.lanes.heavy && nice > 0 {
 			// Evaluated and encoded on a thread the kernel serves after
 			// gmc's others (ingest) and the machine's other work: see
 			// Config.HeavyQueryNice.
-			onNicedThread(a.heavyNice, func() { a.serve(w, r, f) })
+			onNicedThread(nice, func() { a.serve(w, r, f) })
 			return
 		}
 	}
@@ -317,8 +317,8 @@ func (a *API) rangeQuery(r *http.Request, limit int, expr string, start, end tim
 		annos annotations.Annotations
 		err   error
 	)
-	if a.cache != nil && r.FormValue("nocache") != "1" && cacheable(a.parser, expr) {
-		m, annos, err = a.cache.Range(ctx, cacheKey(expr, start, end, step, r.FormValue("lookback_delta")), start, end, step, a.now(), run)
+	if cache := a.cache.Load(); cache != nil && r.FormValue("nocache") != "1" && cacheable(a.parser, expr) {
+		m, annos, err = cache.Range(ctx, cacheKey(expr, start, end, step, r.FormValue("lookback_delta")), start, end, step, a.now(), run)
 	} else {
 		m, annos, err = run(ctx, start, end)
 	}
@@ -372,10 +372,10 @@ func (a *API) shape(limit int, value promqlparser.Value, annos annotations.Annot
 		finalize = func() {}
 	}
 	res := struct{ Value promqlparser.Value }{value}
-	if n := seriesCount(res.Value); limit <= 0 && a.maxSeries > 0 && n > a.maxSeries {
+	if n, maxSeries := seriesCount(res.Value), int(a.maxSeries.Load()); limit <= 0 && maxSeries > 0 && n > maxSeries {
 		finalize()
 		return fail(&httpapi.Error{Type: httpapi.ErrExec, Err: fmt.Errorf(
-			"query returned %d series, more than query.max_series %d: narrow the selector or pass limit=", n, a.maxSeries)})
+			"query returned %d series, more than query.max_series %d: narrow the selector or pass limit=", n, maxSeries)})
 	}
 	if limit > 0 {
 		switch v := res.Value.(type) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,13 +64,16 @@ type Lanes struct {
 	parser       parser.Parser
 	now          func() time.Time
 	lookback     time.Duration
-	maxSeries    int
-	maxPoints    int
-	classifyDur  prometheus.Histogram
+	// bounds are the small lane's (SetConfig replaces them).
+	bounds      atomic.Pointer[smallBounds]
+	classifyDur prometheus.Histogram
 
 	mu    sync.Mutex
 	cache map[string]cachedLane // gmc's own queries' lanes by text
 }
+
+// smallBounds bound a small query: its selectors' series and points.
+type smallBounds struct{ series, points int }
 
 type cachedLane struct {
 	l  *lane
@@ -114,21 +118,33 @@ func NewLanes(opts LanesOptions) *Lanes {
 		}, []string{"lane"}),
 	}
 	c := opts.Config
-	return &Lanes{
+	ls := &Lanes{
 		small:     newLane(laneSmall, c.SmallQueryMaxConcurrency, m),
 		heavy:     newLane(laneHeavy, c.MaxConcurrency, m),
 		queryable: opts.Queryable,
 		parser:    newParser(),
 		now:       opts.Now,
 		lookback:  opts.LookbackDelta,
-		maxSeries: c.SmallQueryMaxSeries,
-		maxPoints: c.SmallQueryMaxPoints,
 		classifyDur: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "gmc_query_lane_classify_seconds", Help: "Time spent classifying a query (counting the series its selectors match, up to a cap).",
 			Buckets: []float64{0.0001, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5},
 		}),
 		cache: map[string]cachedLane{},
 	}
+	ls.bounds.Store(&smallBounds{c.SmallQueryMaxSeries, c.SmallQueryMaxPoints})
+	return ls
+}
+
+// SetConfig puts c's small_query_max_series and small_query_max_points in
+// force for the queries classified after (a reload; gmc's own queries'
+// cached lanes are dropped). The lanes' slots (max_concurrency,
+// small_query_max_concurrency) are fixed: the engine's active query log
+// has an entry per slot.
+func (ls *Lanes) SetConfig(c Config) {
+	ls.bounds.Store(&smallBounds{c.SmallQueryMaxSeries, c.SmallQueryMaxPoints})
+	ls.mu.Lock()
+	clear(ls.cache)
+	ls.mu.Unlock()
 }
 
 // slots is how many queries the lanes evaluate at once, both together: the
@@ -165,14 +181,15 @@ func (ls *Lanes) classify(ctx context.Context, expr string, sp span) (*lane, cos
 	if err != nil {
 		return ls.small, cost{}
 	}
-	c, err := ls.estimate(ctx, e, sp)
-	if err != nil || !ls.isSmall(c) {
+	b := ls.bounds.Load()
+	c, err := ls.estimate(ctx, e, sp, b)
+	if err != nil || !b.isSmall(c) {
 		return ls.heavy, c
 	}
 	return ls.small, c
 }
 
-func (ls *Lanes) isSmall(c cost) bool { return c.series <= ls.maxSeries && c.points <= ls.maxPoints }
+func (b *smallBounds) isSmall(c cost) bool { return c.series <= b.series && c.points <= b.points }
 
 // selectorSteps pairs a selector with the points it reads per series: its
 // evaluation steps × the lookback windows its range spans.
@@ -189,7 +206,7 @@ type selectorSteps struct {
 // lookback windows its range selector spans, if wider than one (see cost).
 // Samples are not counted: the estimate does not know a series' interval,
 // nor whether a tier or the step cache will answer.
-func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, error) {
+func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span, b *smallBounds) (cost, error) {
 	var sels []selectorSteps
 	parser.Inspect(e, func(node parser.Node, path []parser.Node) error {
 		vs, ok := node.(*parser.VectorSelector)
@@ -199,7 +216,7 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 		windows := 1
 		if n := len(path); n > 0 {
 			if ms, ok := path[n-1].(*parser.MatrixSelector); ok {
-				windows = ls.windows(ms.Range)
+				windows = ls.windows(ms.Range, b.points)
 			}
 		}
 		width, step := sp.end.Sub(sp.start), sp.step
@@ -216,7 +233,7 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 		if step > 0 {
 			steps += int(width / step)
 		}
-		sels = append(sels, selectorSteps{ms: vs.LabelMatchers, steps: min(steps*windows, ls.maxPoints+1)})
+		sels = append(sels, selectorSteps{ms: vs.LabelMatchers, steps: min(steps*windows, b.points+1)})
 		return nil
 	})
 	if len(sels) == 0 {
@@ -233,7 +250,7 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 	var c cost
 	for _, s := range sels {
 		// Past this many more series the query is heavy: stop counting.
-		capN := min(ls.maxSeries-c.series, (ls.maxPoints-c.points)/s.steps) + 1
+		capN := min(b.series-c.series, (b.points-c.points)/s.steps) + 1
 		if capN <= 0 {
 			return c, nil
 		}
@@ -243,7 +260,7 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 		}
 		c.series += n
 		c.points += n * s.steps
-		if !ls.isSmall(c) {
+		if !b.isSmall(c) {
 			return c, nil
 		}
 	}
@@ -253,11 +270,11 @@ func (ls *Lanes) estimate(ctx context.Context, e parser.Expr, sp span) (cost, er
 // windows is how many lookback deltas a range selector of width r spans,
 // at least 1 and at most past small_query_max_points (a bound, so that the
 // product with steps cannot overflow).
-func (ls *Lanes) windows(r time.Duration) int {
+func (ls *Lanes) windows(r time.Duration, maxPoints int) int {
 	if r <= ls.lookback {
 		return 1
 	}
-	return int(min((r+ls.lookback-1)/ls.lookback, time.Duration(ls.maxPoints+1)))
+	return int(min((r+ls.lookback-1)/ls.lookback, time.Duration(maxPoints+1)))
 }
 
 // countSeries counts the series ms match in [mint, maxt], up to capN.

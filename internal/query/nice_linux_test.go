@@ -80,7 +80,7 @@ func (pq *prioQuerier) Select(ctx context.Context, sort bool, hints *promstorage
 func TestHeavyQueryOnNicedThread(t *testing.T) {
 	st := &prioQueryable{Queryable: laneFixture(t), t: t, at: map[string]int{}}
 	a := newLanesAPI(t, st, laneConfig(1, 1))
-	a.heavyNice = 10
+	a.heavyNice.Store(10)
 	base := threadPriority(t)
 	for _, query := range []string{"many", "small"} {
 		rec := httptest.NewRecorder()
@@ -121,7 +121,8 @@ func TestNicedThreadPanicReachesCaller(t *testing.T) {
 func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
 	st := &prioQueryable{Queryable: laneFixture(t), t: t, at: map[string]int{}}
 	a := newLanesAPI(t, st, laneConfig(1, 2))
-	a.heavyNice, a.workers = 10, 2
+	a.heavyNice.Store(10)
+	a.workers = 2
 	a.idleCPUs = func() int { return 1 }
 	base := threadPriority(t)
 	const target = "/api/v1/query_range?query=sum+by+(i)+(rate(many[1m]))&start=0&end=120&step=1"

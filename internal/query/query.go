@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -183,15 +184,17 @@ type API struct {
 	engine    *promql.Engine
 	parser    parser.Parser
 	lookback  time.Duration
-	maxSeries int
-	maxBytes  int
+	// maxSeries, maxBytes, compressLoopback, heavyNice and cache are the
+	// query section's settings SetConfig puts in force while gmc runs.
+	maxSeries atomic.Int64
+	maxBytes  atomic.Int64
 	timeout   time.Duration
 	// compressLoopback: answers to loopback clients are compressed too.
-	compressLoopback bool
+	compressLoopback atomic.Bool
 	// lanes admit query, series and label requests from before evaluation
 	// until their answer is encoded; nil: no queue.
 	lanes   *Lanes
-	cache   *StepCache
+	cache   atomic.Pointer[StepCache]
 	workers int                        // goroutines of one sharded range query (shard.go)
 	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
 	// remoteRead is Prometheus's remote-read handler; nil when the
@@ -212,7 +215,7 @@ type API struct {
 	idleCPUs func() int
 	// heavyNice: heavy API queries are evaluated and encoded on an OS
 	// thread of this nice value (Options.HeavyNice; 0: on the request's).
-	heavyNice int
+	heavyNice atomic.Int64
 	// chunks are the pieces answers are encoded into (respond.go), *[]byte.
 	chunks sync.Pool
 }
@@ -261,29 +264,49 @@ func New(opts Options) (*API, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &API{
-		heavyNice:        opts.HeavyNice,
-		lanes:            opts.Lanes,
-		maxBytes:         opts.MaxResponseBytes,
-		compressLoopback: opts.CompressLoopback,
-		timeout:          eopts.Timeout,
-		remoteRead:       remoteRead,
-		status:           opts.Status,
-		queryable:        opts.Queryable,
-		logger:           opts.Logger,
-		version:          opts.Version,
-		now:              opts.Now,
-		started:          opts.Now(),
-		engine:           engine,
-		parser:           newParser(),
-		lookback:         eopts.LookbackDelta,
-		maxSeries:        opts.MaxSeries,
-		cache:            opts.StepCache,
-		workers:          workers,
-		tracker:          tracker,
-		idleCPUs:         idleCPUs,
-	}, nil
+	a := &API{
+		lanes:      opts.Lanes,
+		timeout:    eopts.Timeout,
+		remoteRead: remoteRead,
+		status:     opts.Status,
+		queryable:  opts.Queryable,
+		logger:     opts.Logger,
+		version:    opts.Version,
+		now:        opts.Now,
+		started:    opts.Now(),
+		engine:     engine,
+		parser:     newParser(),
+		lookback:   eopts.LookbackDelta,
+		workers:    workers,
+		tracker:    tracker,
+		idleCPUs:   idleCPUs,
+	}
+	a.setLimits(opts.MaxSeries, opts.MaxResponseBytes, opts.CompressLoopback, opts.HeavyNice)
+	a.cache.Store(opts.StepCache)
+	return a, nil
 }
+
+func (a *API) setLimits(maxSeries, maxBytes int, compressLoopback bool, heavyNice int) {
+	a.maxSeries.Store(int64(maxSeries))
+	a.maxBytes.Store(int64(maxBytes))
+	a.compressLoopback.Store(compressLoopback)
+	a.heavyNice.Store(int64(heavyNice))
+}
+
+// SetConfig puts c's settings that the API owns in force for the
+// requests that come after (a reload): max_series, max_response_bytes,
+// compress_loopback, heavy_query_nice, and the step cache (cache, built
+// from c's cache_max_points; nil turns it off: a new cache starts empty).
+// The engine's timeout and max_samples and the lanes' concurrency are
+// fixed when they are built (as Prometheus's --query.* flags); the small
+// lane's bounds are the Lanes' (Lanes.SetConfig).
+func (a *API) SetConfig(c Config, cache *StepCache) {
+	a.setLimits(c.MaxSeries, c.MaxResponseBytes, c.CompressLoopback, c.HeavyQueryNice)
+	a.cache.Store(cache)
+}
+
+// StepCache is the step cache in force (nil: off).
+func (a *API) StepCache() *StepCache { return a.cache.Load() }
 
 // Close releases the active query log of an engine New built. Queries must
 // have ended.

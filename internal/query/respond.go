@@ -72,10 +72,10 @@ func (a *API) respond(w http.ResponseWriter, data any, annos annotations.Annotat
 	stream.WriteMore()
 	stream.WriteObjectField("data")
 	// A bound of 0 is none; the stream stops growing once past it.
-	lim := sizeLimit{answer: buf, max: a.maxBytes, yield: !a.noYield}
+	lim := sizeLimit{answer: buf, max: int(a.maxBytes.Load()), yield: !a.noYield}
 	if !writeData(&lim, data) {
 		httpapi.WriteError(w, httpapi.ErrExec, fmt.Errorf(
-			"response exceeds query.max_response_bytes %d bytes of JSON: narrow the selector, widen the step or pass limit=", a.maxBytes))
+			"response exceeds query.max_response_bytes %d bytes of JSON: narrow the selector, widen the step or pass limit=", lim.max))
 		return
 	}
 	warnings, infos := annos.AsStrings(query, 10, 10)

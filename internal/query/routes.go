@@ -50,11 +50,8 @@ func (a *API) compress(h http.HandlerFunc) http.HandlerFunc {
 		panic(fmt.Sprintf("query: gzip wrapper: %v", err)) // the level is a constant
 	}
 	compressed := wrap(h)
-	if a.compressLoopback {
-		return compressed
-	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if loopbackClient(r) {
+		if !a.compressLoopback.Load() && loopbackClient(r) {
 			h(w, r)
 			return
 		}

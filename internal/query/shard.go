@@ -276,12 +276,13 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 		}
 	}
 	// A heavy query's shards run at the nice its own thread has (serveGated).
-	niced := a.heavyNice > 0 && a.lanes != nil && admittedLane(ctx) == a.lanes.heavy
+	nice := int(a.heavyNice.Load())
+	niced := nice > 0 && a.lanes != nil && admittedLane(ctx) == a.lanes.heavy
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			if niced {
-				onNicedThread(a.heavyNice, work)
+				onNicedThread(nice, work)
 				return
 			}
 			work()

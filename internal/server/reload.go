@@ -54,14 +54,20 @@ var reloadable = map[string]bool{
 	"slas":           true,
 	"scrape_configs": true,
 	"limits":         true,
-	"auth.tokens":    true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
+	// The query section's settings the API and the lanes own (query.API.SetConfig,
+	// query.Lanes.SetConfig); the engine's (timeout, max_samples) and the
+	// lanes' slots are fixed when built, as Prometheus's --query.* flags.
+	"query.max_series": true, "query.max_response_bytes": true, "query.compress_loopback": true,
+	"query.heavy_query_nice": true, "query.cache_max_points": true,
+	"query.small_query_max_series": true, "query.small_query_max_points": true,
+	"auth.tokens": true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
 }
 
 // split are the sections of which a reload applies some fields only: they
 // are compared field by field (a nested one by its path).
 var split = map[string]bool{
 	"server": true, "alerting": true, "auth": true,
-	"storage": true, "storage.downsampling": true,
+	"storage": true, "storage.downsampling": true, "query": true,
 }
 
 // reloadConfig reads the configuration again (Options.LoadConfig) and
@@ -150,6 +156,7 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	s.api.SetLiveness(time.Duration(cfg.Server.StaleAfter), time.Duration(cfg.Server.DownAfter),
 		serviceLiveness(cfg.Server.ServiceLiveness))
 	applyAuth()
+	s.applyQuery(cfg)
 	s.ingester.SetLimits(cfg.Limits)
 	if s.limiter != nil {
 		s.limiter.SetLimits(cfg.Limits)
@@ -178,6 +185,19 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 			"settings", res.Restart)
 	}
 	return res, nil
+}
+
+// applyQuery puts the query section's settings a reload applies in force
+// (see reloadable): the API's limits and step cache, built anew only when
+// cache_max_points changed (its entries are then dropped), and the small
+// lane's bounds.
+func (s *Server) applyQuery(cfg config.Config) {
+	cache := s.query.StepCache()
+	if cfg.Query.CacheMaxPoints != s.cfg.Load().Query.CacheMaxPoints {
+		cache = s.stepCache(cfg)
+	}
+	s.query.SetConfig(cfg.Query, cache)
+	s.lanes.SetConfig(cfg.Query)
 }
 
 // prepareForward returns what puts c, remote_write, in force while gmc

@@ -81,6 +81,7 @@ type Server struct {
 	limiter    *ingest.SeriesLimiter // nil in remote storage mode
 	scraper    *ingest.Scraper
 	query      *query.API
+	lanes      *query.Lanes
 	api        *api.API
 	trends     *trend.Handler
 	rules      *rules.Manager
@@ -228,6 +229,7 @@ func New(opts Options) (_ *Server, err error) {
 	// The one PromQL engine: one set of limits, one set of engine metrics,
 	// and the query lanes every query is admitted by (the API's and gmc's own).
 	lanes := query.NewLanes(query.LanesOptions{Config: cfg.Query, Queryable: queryable, Registerer: s.reg, Now: opts.Now})
+	s.lanes = lanes
 	engine, tracker, err := query.NewEngine(query.EngineOptions{
 		Logger:         s.logger.With("component", "promql"),
 		Registerer:     s.reg,
