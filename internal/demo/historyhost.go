@@ -234,15 +234,16 @@ func hostShapes(counters []hostCounter, weights []float64, lavg float64) []hostS
 // With rates (hostRates: each counter's rate now), the history joins the
 // live host's levels instead: over its last hours (joinHours, at most half
 // the history since boot) each counter runs at its rate now, shaped by the
-// load, back from its value now. Before that it runs at its rate now too,
-// unless the counter does not hold that much since boot: then, from 0 at
-// the boot (or at the history's start, booted before it), it runs at the
-// steady rate that reaches the value the last hours start from (the
-// traffic of a busier time since boot: 16-41 KiB/s of network over the
-// host's uptime where it carries ~300 B/s now, t-user12 F11). Before a
-// boot inside the history, from 0 at its start at the rate now. A counter
-// whose rate now is unknown, or whose value now is less than its last
-// hours need, runs as without rates.
+// load, back from its value now. Before that, back to the boot: at its
+// rate now too when the host booted before the history and the counter
+// holds that much; else (a boot inside the history, or a counter holding
+// less) steadily at its mean rate from the boot to where the last hours
+// begin, so it is 0 at the boot (the traffic of a busier or quieter time
+// since boot: 16-41 KiB/s of network over the host's uptime where it
+// carries ~300 B/s now, t-user12 F11); a core's CPU modes all so when one
+// is. Before a boot inside the history, from 0 at its start at the rate
+// now. A counter whose rate now is unknown, or whose value now is less
+// than its last hours need, runs as without rates (a core's modes all).
 func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels.Labels, counters []hostCounter, boot, now time.Time, rates []float64) {
 	o := g.o
 	end := o.End.Truncate(o.Interval)
