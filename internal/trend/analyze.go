@@ -106,7 +106,9 @@ type Forecast struct {
 	// "approaching" (ReachesAt is set), "insufficient_history" (the whole
 	// hours span less than NeedHours: nothing is fitted),
 	// "insufficient_data" (they span enough, but no hour of the week has
-	// values from two weeks, so growth cannot be told from the profile).
+	// values from two weeks, so growth cannot be told from the profile),
+	// ForecastNotMeasurable (the handler's: p99s in a histogram's first
+	// bucket).
 	// Partial hours are not fitted and do not count.
 	Status string `json:"status"`
 	// Reason says why nothing is fitted (the two insufficient statuses).

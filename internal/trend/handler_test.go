@@ -38,7 +38,14 @@ func serve(t *testing.T) (*httptest.Server, time.Time) {
 	a := labels.FromStrings("__name__", "orders_total", "service", "gw", "instance", "a")
 	b := labels.FromStrings("__name__", "orders_total", "service", "gw", "instance", "b")
 	disk := labels.FromStrings("__name__", "node_filesystem_avail_bytes", "job", "gmc-agent", "instance", "a")
-	var ca, cb float64
+	// A classic latency histogram whose every observation is under its
+	// first bound (1e-05), and a gauge named like a count.
+	bucket := func(le string) labels.Labels {
+		return labels.FromStrings("__name__", "lat_seconds_bucket", "service", "gw", "instance", "a", "le", le)
+	}
+	lat1, latMs, latInf := bucket("1e-05"), bucket("0.001"), bucket("+Inf")
+	procs := labels.FromStrings("__name__", "procs_count", "service", "gw", "instance", "a")
+	var ca, cb, obs float64
 	for ts := now.Add(-15 * 24 * time.Hour); !ts.After(now); ts = ts.Add(time.Minute) {
 		inc := 60 * float64(ts.Add(-time.Second).Hour()+1) / 2
 		ca += inc
@@ -47,11 +54,12 @@ func serve(t *testing.T) (*httptest.Server, time.Time) {
 			cb = inc // reset during the last minute, then counted inc
 		}
 		ms := ts.UnixMilli()
+		obs += 600
 		free := 1e12 - 1e10*now.Sub(ts).Hours()/24*-1
 		for _, s := range []struct {
 			l labels.Labels
 			v float64
-		}{{a, ca}, {b, cb}, {disk, free}} {
+		}{{a, ca}, {b, cb}, {disk, free}, {lat1, obs}, {latMs, obs}, {latInf, obs}, {procs, 3}} {
 			if _, err := app.Append(0, s.l, 0, ms, s.v, nil, nil, promstorage.AOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -350,5 +358,54 @@ func TestPartialHourHasAHole(t *testing.T) {
 		if points[i].Partial != want {
 			t.Errorf("hour %d (ending %s): partial %v, want %v", i+1, points[i].T.Format(time.TimeOnly), points[i].Partial, want)
 		}
+	}
+}
+
+// TestTrendsFirstBucketNotMeasured: a classic histogram's p99 with most
+// hours in its first bucket is histogram_quantile's interpolation from 0
+// (9.9 µs for le=10 µs): the week-over-week change and the forecast said
+// "−0.00111 ns / day", R² 0.195, of it (t-user13 F3). They are withheld,
+// saying why; with most hours above the bucket they stay.
+func TestTrendsFirstBucketNotMeasured(t *testing.T) {
+	fb := 1e-5
+	for _, tc := range []struct {
+		name     string
+		above    int // hours of the last two weeks above the first bucket
+		measured bool
+	}{{"all in the first bucket", 0, false}, {"most above it", 300, true}} {
+		var pts []Point
+		for h := range 14 * 24 {
+			v := 9.9e-6 + 1e-9*float64(h%24)
+			if h >= 14*24-tc.above {
+				v = 2e-5 + 1e-7*float64(h)
+			}
+			pts = append(pts, Point{T: end.Add(-time.Duration(14*24-1-h) * time.Hour), V: v})
+		}
+		r := Response{FirstBucket: &fb, Analysis: Analyze(pts, end, 7*24*time.Hour, nil)}
+		for _, p := range pts[7*24:] {
+			r.Series = append(r.Series, [2]float64{float64(p.T.Unix()), p.V})
+		}
+		if r.Analysis.Forecast.Status == "" || r.Analysis.Forecast.Status == ForecastNotMeasurable {
+			t.Fatalf("%s: Analyze's forecast %+v", tc.name, r.Analysis.Forecast)
+		}
+		r.censor()
+		wow, f := r.Analysis.WeekOverWeek, r.Analysis.Forecast
+		withheld := wow.Change == nil && strings.Contains(wow.Reason, "first bucket") && f.Status == ForecastNotMeasurable &&
+			strings.Contains(f.Reason, "first bucket") && f.SlopePerDay == 0 && f.R2 == 0
+		if withheld == tc.measured {
+			t.Errorf("%s: week over week %+v, forecast %+v; want measured %v", tc.name, wow, f, tc.measured)
+		}
+	}
+}
+
+// TestTrendsCountWithoutSumIsAGauge: a metric ending in _count is a
+// histogram's or summary's counter only beside its _sum; alone it is a
+// gauge (gmc_process_count, processes matched, read as "0/s", t-user13 F5).
+func TestTrendsCountWithoutSumIsAGauge(t *testing.T) {
+	srv, _ := serve(t)
+	var got Response
+	get(t, srv.URL+"/trends/gw?metric=procs_count&window=7d", http.StatusOK, &got)
+	if got.Kind != "gauge" || len(got.Series) == 0 || got.Series[len(got.Series)-1][1] != 3 {
+		t.Errorf("procs_count: kind %s, last %v; want a gauge at 3", got.Kind, got.Series[len(got.Series)-1:])
 	}
 }

@@ -70,6 +70,22 @@ func TestTrendsNativeHistogram(t *testing.T) {
 		if got := eval[string](t, ctx, peak); got != "≤ 10 µs" {
 			t.Errorf("Peak reads %q, want ≤ 10 µs (the p99 is in the first bucket)", got)
 		}
+		// t-user13 F3: the trend, week over week and the legend measured
+		// the interpolation ("−0.00111 ns / day", last 9.94 µs).
+		if 2*in > len(cl.Series) {
+			tile := func(k string) string {
+				return eval[string](t, ctx, `(document.querySelector('[data-kpi="`+k+`"] .kpi-value') || {}).textContent || ''`)
+			}
+			if got := tile("Trend"); got != "not measurable" {
+				t.Errorf("Trend reads %q, want not measurable", got)
+			}
+			if got := tile("Week over week"); got != "unknown" {
+				t.Errorf("Week over week reads %q, want unknown", got)
+			}
+			if got := eval[string](t, ctx, `document.querySelector('[data-chart="trend"]').closest('.card').querySelector('[data-stat="max"]').textContent`); got != "≤ 10 µs" {
+				t.Errorf("legend max %q, want ≤ 10 µs", got)
+			}
+		}
 	}
 	for _, p := range tr.Series {
 		if math.IsNaN(p[1]) || p[1] <= 0 || p[1] > 1 {

@@ -139,16 +139,16 @@ export function mount(main, ctx) {
     // Hours with data for only part of the hour: in the chart, not in the peaks and profiles.
     const partial = (t.partial_hours || []).length;
     // Too short a span (two weeks), or no hour of the week seen twice: no line is fitted, and the page says why.
-    const unfitted = f.status === 'insufficient_data' || f.status === 'insufficient_history';
+    const unfitted = f.status === 'insufficient_data' || f.status === 'insufficient_history' || f.status === 'not_measurable';
     fill(kpis,
       kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
         ch == null ? (wow.reason || 'needs two weeks of data') : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
       kpi('Peak', t.peaks && t.peaks.length ? val(t.peaks[0].value) : '–', null,
         [t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : '',
           partial ? `${partial} partial hour${partial > 1 ? 's' : ''} left out (under 90 % of the hour has data)` : ''].filter(Boolean).join(' · ')),
-      kpi('Trend', unfitted ? 'not enough history' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
+      kpi('Trend', f.status === 'not_measurable' ? 'not measurable' : unfitted ? 'not enough history' : `${f.slope_per_day >= 0 ? '+' : '−'}${unit.fmt(Math.abs(f.slope_per_day))} / day`, null,
         unfitted ? tooShort(f) : `± ${unit.fmt(2 * f.slope_stderr_per_day)} (2 s.e.) · R² ${num(f.r2)} · fitted on ${spanText(f)}`, unfitted ? null : f.slope_per_day),
-      kpi('This hour so far', t.current_hour ? unit.fmt(t.current_hour.value) : '–', null,
+      kpi('This hour so far', t.current_hour ? val(t.current_hour.value) : '–', null,
         t.current_hour ? `since ${new Date(t.current_hour.start * 1000).toISOString().slice(11, 16)} UTC (${num(t.current_hour.seconds / 60)} min), not in the analysis` : 'no data in the hour in progress'),
       // Hours with data, the partial ones among them said (it read "168 of
       // 168 hours" beside "1 partial hour left out", t-user4 #9).
@@ -165,7 +165,8 @@ export function mount(main, ctx) {
     const ys = t.series.map((p) => (partialAt.has(p[0]) ? null : p[1]));
     const pys = partialAt.size ? t.series.map((p) => (partialAt.has(p[0]) ? p[1] : null)) : null;
     const fit = f.status && !unfitted ? xs.map((x) => f.current + (f.slope_per_day * (x - t.end)) / 86400) : null;
-    const series = [{label: t.metric, data: ys}];
+    // Values in a classic histogram's first bucket read "≤ bound" in the legend too.
+    const series = [{label: t.metric, data: ys, stat: t.first_bucket != null ? val : null}];
     if (fit) series.push({label: 'fitted line', data: fit, dash: [6, 4], color: '#8b949e', points: {show: false}});
     if (pys) series.push({label: 'partial hours (not analysed)', data: pys, color: PALETTE[2], points: {show: true, size: 6}});
     // The hour in progress, apart from the whole hours: its own dot at now.
@@ -182,7 +183,9 @@ export function mount(main, ctx) {
     // The axis spans the chosen window (a lone first hour sat at the far
     // left of an axis labelled with unrelated dates; 7d and 30d looked alike).
     const from = t.end - Number.parseInt(t.window, 10) * 86400;
-    chart = new LineChart(main.body, {id: 'trend', unit, height: 240, xRange: [from, Math.max(t.end, cur ? cur.end : t.end)]});
+    // A p99 on a log axis: an incident's milliseconds in the hour so far
+    // drew the week's microseconds as a flat line on 0 (t-user13 F4).
+    chart = new LineChart(main.body, {id: 'trend', unit, height: 240, log: t.kind === 'p99', xRange: [from, Math.max(t.end, cur ? cur.end : t.end)]});
     chart.update(xs, series);
 
     const prof = (title, id, rows, label) => {
@@ -193,7 +196,7 @@ export function mount(main, ctx) {
           h('div', {class: 'profile-max', style: {height: max ? `${(100 * (r.max ?? 0)) / max}%` : '0'}}),
           h('div', {class: 'profile-mean', style: {height: max ? `${(100 * (r.mean ?? 0)) / max}%` : '0'}})),
         h('div', {class: 'profile-label'}, label(r, true))))),
-      h('div', {class: 'muted small'}, `scale 0 – ${unit.fmt(max)}`));
+      h('div', {class: 'muted small'}, `scale 0 – ${val(max)}`));
       return c.el;
     };
     const fc = card('Forecast', {note: 'model, data span and error stated'});
@@ -237,6 +240,7 @@ function spanText(f) {
  * 3 hourly points" beside the card's 335 h, t-user5 #8).
  */
 export function tooShort(f) {
+  if (f.status === 'not_measurable') return 'not measurable with these buckets';
   if (f.status === 'insufficient_history') return `not enough history: ${num(f.span_hours)} h of the ${num(f.need_hours)} h needed`;
   return `not enough data: ${num(f.span_hours)} h, but no hour of the week has values from two weeks`;
 }
@@ -249,7 +253,7 @@ function outlook(f) {
     case 'reached': return 'the fitted line is already past the limit';
     case 'not_approaching': return 'not approaching the limit';
     case 'no_limit': return 'no limit to forecast against';
-    case 'insufficient_data': case 'insufficient_history': return tooShort(f);
+    case 'insufficient_data': case 'insufficient_history': case 'not_measurable': return tooShort(f);
     default: return f.status || '–';
   }
 }
