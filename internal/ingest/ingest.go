@@ -123,11 +123,11 @@ type Ingester struct {
 	push     *pushGroups
 	version  string
 	started  time.Time
-	flags    map[string]string
-	meta     *metadataStore // metadata.go
+	flags    atomic.Pointer[map[string]string] // the Pushgateway API's status
+	meta     *metadataStore                    // metadata.go
 
 	otlp         otlpConverters
-	otlpSettings otlptranslator.Settings
+	otlpSettings atomic.Pointer[otlptranslator.Settings]
 }
 
 type ingestMetrics struct {
@@ -188,11 +188,8 @@ func New(opts Options) (*Ingester, error) {
 	}
 	in.limits.Store(&opts.Limits)
 	in.version, in.started = opts.Version, opts.Now()
-	in.otlpSettings = opts.OTLP.settings()
-	in.flags = map[string]string{
-		"pushgateway.group_ttl":        model.Duration(opts.GroupTTL).String(),
-		"pushgateway.refresh_interval": model.Duration(opts.GroupRefresh).String(),
-	}
+	in.SetOTLP(opts.OTLP)
+	in.setPushFlags(opts.GroupTTL, opts.GroupRefresh)
 	var err error
 	in.push, err = newPushGroups(opts.Appendable, opts.Logger, opts.Now, opts.PushStateFile, opts.GroupTTL, opts.GroupRefresh)
 	if err != nil {
@@ -219,6 +216,32 @@ func (in *Ingester) Run(ctx context.Context) error { return in.push.run(ctx) }
 func (in *Ingester) CountScraped(samples int) {
 	in.accepted.Add(uint64(samples))
 	in.m.samples.WithLabelValues("scrape").Add(float64(samples))
+}
+
+func (in *Ingester) setPushFlags(ttl, refresh time.Duration) {
+	in.flags.Store(&map[string]string{
+		"pushgateway.group_ttl":        model.Duration(ttl).String(),
+		"pushgateway.refresh_interval": model.Duration(refresh).String(),
+	})
+}
+
+// SetPushgateway puts a new pushgateway section in force (a reload): the
+// groups' default TTL from their next refresh on (a group pushed with its
+// own TTL keeps it), and the refresh interval from the next tick.
+func (in *Ingester) SetPushgateway(p Pushgateway) {
+	ttl, refresh := time.Duration(p.GroupTTL), time.Duration(p.RefreshInterval)
+	if refresh <= 0 {
+		refresh = DefaultGroupRefresh
+	}
+	in.push.setConfig(ttl, refresh)
+	in.setPushFlags(ttl, refresh)
+}
+
+// SetOTLP puts a new otlp section in force for the requests that come
+// after (a reload).
+func (in *Ingester) SetOTLP(o OTLP) {
+	s := o.settings()
+	in.otlpSettings.Store(&s)
 }
 
 // SetLimits puts new limits in force for the requests that come after

@@ -306,9 +306,10 @@ func (in *Ingester) writeOTLP(ctx context.Context, body []byte, gz, isJSON bool)
 	app := &otlpAppender{in: in, next: in.app.AppenderV2(ctx), win: in.window(),
 		rej: &rejections{protocol: protoOTLP}, names: map[string]struct{}{}, sb: labels.NewBuilder(labels.EmptyLabels())}
 	conv := in.otlp.get(app)
-	_, terr := conv.FromMetrics(ctx, md, in.otlpSettings)
+	otlpSettings := *in.otlpSettings.Load()
+	_, terr := conv.FromMetrics(ctx, md, otlpSettings)
 	if wide.ResourceMetrics().Len() > 0 && app.fatal == nil && ctx.Err() == nil {
-		settings := in.otlpSettings
+		settings := otlpSettings
 		settings.DisableTargetInfo = true
 		_, werr := conv.FromMetrics(ctx, wide, settings)
 		terr = errors.Join(terr, werr)

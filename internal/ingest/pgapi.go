@@ -22,7 +22,7 @@ import (
 // PushgatewayStatus serves GET /api/v1/status: gmc's version, start time and
 // the settings of its push groups, where the Pushgateway shows its flags.
 func (in *Ingester) PushgatewayStatus(w http.ResponseWriter, _ *http.Request) {
-	flags := maps.Clone(in.flags)
+	flags := maps.Clone(*in.flags.Load())
 	flags["limits.max_body_bytes"] = strconv.FormatInt(in.limits.Load().MaxBodyBytes, 10)
 	httpapi.WriteSuccess(w, map[string]any{
 		"build_information": map[string]string{

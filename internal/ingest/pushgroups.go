@@ -56,8 +56,10 @@ type pushGroups struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	dir      string        // one file per group; "" keeps groups in memory only
-	ttl      time.Duration // default TTL of a group; 0 never expires
-	interval time.Duration // how often current values are appended again
+	ttl      time.Duration // default TTL of a group; 0 never expires (under mu)
+	interval time.Duration // how often current values are appended again (at start)
+	// reset takes a new interval to run (setConfig).
+	reset chan time.Duration
 
 	mu     sync.Mutex
 	groups map[string]*pushGroup // by groupKey; a group is replaced, never changed in place
@@ -142,7 +144,7 @@ func groupsDir(path string) string {
 
 func newPushGroups(app storage.AppendableV2, logger *slog.Logger, now func() time.Time, path string, ttl, interval time.Duration) (*pushGroups, error) {
 	g := &pushGroups{app: app, logger: logger, now: now, dir: groupsDir(path), ttl: ttl, interval: interval,
-		groups: map[string]*pushGroup{}, locks: map[string]*sync.Mutex{}}
+		groups: map[string]*pushGroup{}, locks: map[string]*sync.Mutex{}, reset: make(chan time.Duration, 1)}
 	if path == "" {
 		return g, nil
 	}
@@ -537,18 +539,34 @@ func (g *pushGroups) removeExpired(key string) error {
 	return g.persist(key, nil)
 }
 
+// setConfig puts a new default TTL in force from the next refresh on, and
+// a new interval from run's next tick.
+func (g *pushGroups) setConfig(ttl, interval time.Duration) {
+	g.mu.Lock()
+	g.ttl = ttl
+	g.mu.Unlock()
+	select {
+	case <-g.reset: // an interval run has not taken yet: this one replaces it
+	default:
+	}
+	g.reset <- interval
+}
+
 // run refreshes the groups every interval until ctx is done.
 func (g *pushGroups) run(ctx context.Context) error {
+	tick := time.NewTicker(max(g.interval, time.Millisecond))
 	if g.interval <= 0 {
-		<-ctx.Done()
-		return nil
+		tick.Stop()
 	}
-	tick := time.NewTicker(g.interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil // every change is on disk already
+		case d := <-g.reset:
+			if d > 0 {
+				tick.Reset(d)
+			}
 		case <-tick.C:
 			if err := g.refresh(ctx); err != nil {
 				g.logger.Error("push groups refresh failed", "err", err)

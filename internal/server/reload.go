@@ -54,6 +54,8 @@ var reloadable = map[string]bool{
 	"slas":           true,
 	"scrape_configs": true,
 	"limits":         true,
+	"pushgateway":    true,
+	"otlp":           true,
 	// The query section's settings the API and the lanes own (query.API.SetConfig,
 	// query.Lanes.SetConfig); the engine's (timeout, max_samples) and the
 	// lanes' slots are fixed when built, as Prometheus's --query.* flags.
@@ -158,6 +160,10 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 	applyAuth()
 	s.applyQuery(cfg)
 	s.ingester.SetLimits(cfg.Limits)
+	if old := s.cfg.Load(); old.Pushgateway != cfg.Pushgateway {
+		s.ingester.SetPushgateway(cfg.Pushgateway)
+	}
+	s.ingester.SetOTLP(cfg.OTLP)
 	if s.limiter != nil {
 		s.limiter.SetLimits(cfg.Limits)
 	}
