@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/load"
@@ -36,8 +37,12 @@ type Options struct {
 // Runner runs configured benchmarks one at a time, compares each with its
 // baseline, archives it and records it.
 type Runner struct {
-	opts     Options
-	baseline *Run
+	opts Options
+	// cfg is the configuration in force, baseline its pinned run (nil:
+	// none): SetConfig replaces both; changed tells the scheduler.
+	cfg      atomic.Pointer[Config]
+	baseline atomic.Pointer[Run]
+	changed  chan struct{}
 }
 
 // NewRunner loads the pinned baseline, if any. opts.Config must be
@@ -56,26 +61,52 @@ func NewRunner(opts Options) (*Runner, error) {
 	if opts.HostLoad == nil {
 		opts.HostLoad = readHostLoad
 	}
-	r := &Runner{opts: opts}
-	if opts.Config.Baseline != "" {
-		run, err := ReadRun(opts.Config.Baseline)
-		if err != nil {
-			return nil, fmt.Errorf("benchmarks.baseline: %w", err)
-		}
-		r.baseline = run
+	r := &Runner{opts: opts, changed: make(chan struct{}, 1)}
+	if err := r.setConfig(opts.Config); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
 
+func (r *Runner) setConfig(c Config) error {
+	var baseline *Run
+	if c.Baseline != "" {
+		run, err := ReadRun(c.Baseline)
+		if err != nil {
+			return fmt.Errorf("benchmarks.baseline: %w", err)
+		}
+		baseline = run
+	}
+	r.baseline.Store(baseline)
+	r.cfg.Store(&c)
+	return nil
+}
+
+// SetConfig puts c in force (a reload): the suite, the schedules (the
+// scheduler computes each changed or added benchmark's next time from now;
+// a run in progress finishes), the verdicts' settings and the pinned
+// baseline, read again. c must be normalised and valid; a baseline that
+// cannot be read changes nothing.
+func (r *Runner) SetConfig(c Config) error {
+	if err := r.setConfig(c); err != nil {
+		return err
+	}
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // Config returns the runner's configuration.
-func (r *Runner) Config() Config { return r.opts.Config }
+func (r *Runner) Config() Config { return *r.cfg.Load() }
 
 // Archive returns the runner's archive.
 func (r *Runner) Archive() *Archive { return r.opts.Archive }
 
 // Lookup returns the configured benchmark called name.
 func (r *Runner) Lookup(name string) (Benchmark, bool) {
-	for _, b := range r.opts.Config.Suite {
+	for _, b := range r.Config().Suite {
 		if b.Name == name {
 			return b, true
 		}
@@ -88,7 +119,7 @@ func (r *Runner) Lookup(name string) (Benchmark, bool) {
 func (r *Runner) RunAll(ctx context.Context) ([]*Run, error) {
 	var runs []*Run
 	var errs []error
-	for _, b := range r.opts.Config.Suite {
+	for _, b := range r.Config().Suite {
 		run, err := r.Run(ctx, b)
 		if run != nil {
 			runs = append(runs, run)
@@ -190,7 +221,7 @@ func (r *Runner) Saturated() (HostLoad, string, error) {
 	if err != nil {
 		return HostLoad{}, "", err
 	}
-	if max := r.opts.Config.MaxHostLoad; max > 0 && hl.PerCPU() >= max {
+	if max := r.Config().MaxHostLoad; max > 0 && hl.PerCPU() >= max {
 		return hl, fmt.Sprintf("host saturated: load average %.2f on %d CPUs (limit %.2f per CPU)", hl.Load1, hl.CPUs, max), nil
 	}
 	return hl, "", nil
@@ -242,11 +273,12 @@ func readHostLoad() (HostLoad, error) {
 // or the runs of the baseline window before this run, which also hold the
 // previous verdicts.
 func (r *Runner) compare(run *Run) error {
-	window := time.Duration(r.opts.Config.BaselineWindow)
+	cfg := r.Config()
+	window := time.Duration(cfg.BaselineWindow)
 	runs, err := r.opts.Archive.Runs(run.Start.Add(-window), run.Start)
 	if err != nil {
 		return err
 	}
-	judge(run, runs, r.baseline, r.opts.Config)
+	judge(run, runs, r.baseline.Load(), cfg)
 	return nil
 }

@@ -71,29 +71,47 @@ func (s Schedule) Next(t time.Time) time.Time {
 func (s *Scheduler) Run(ctx context.Context) error {
 	now := s.runner.opts.Now
 	next := map[string]time.Time{}
-	for _, b := range s.runner.opts.Config.Suite {
-		if !b.Schedule.IsZero() {
-			next[b.Name] = b.Schedule.Next(now())
+	var scheduled map[string]Schedule // the schedules next was computed for
+	plan := func() {
+		old := scheduled
+		scheduled = map[string]Schedule{}
+		for _, b := range s.runner.Config().Suite {
+			if b.Schedule.IsZero() {
+				continue
+			}
+			scheduled[b.Name] = b.Schedule
+			if o, ok := old[b.Name]; !ok || o != b.Schedule {
+				next[b.Name] = b.Schedule.Next(now())
+			}
+		}
+		for name := range next {
+			if _, ok := scheduled[name]; !ok {
+				delete(next, name)
+			}
 		}
 	}
-	if len(next) == 0 {
-		<-ctx.Done()
-		return nil
-	}
+	plan()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		var due Benchmark
 		var at time.Time
-		for _, b := range s.runner.opts.Config.Suite {
+		for _, b := range s.runner.Config().Suite {
 			if t, ok := next[b.Name]; ok && (at.IsZero() || t.Before(at)) {
 				due, at = b, t
 			}
 		}
-		timer.Reset(max(at.Sub(now()), 0))
+		if at.IsZero() {
+			timer.Stop() // nothing scheduled: wait for a reload
+		} else {
+			timer.Reset(max(at.Sub(now()), 0))
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.runner.changed:
+			plan()
+			continue
 		case <-timer.C:
 		}
 		if skipped := s.waitForHost(ctx, due, at); ctx.Err() != nil {

@@ -225,6 +225,7 @@ func (s *Server) buildBenchmarks() error {
 	if err != nil {
 		return err
 	}
+	s.benchRunner = runner
 	s.bench = bench.NewScheduler(runner, s.logger.With("component", "bench"))
 	s.reports = bench.NewHandler(archive)
 	return nil

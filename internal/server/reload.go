@@ -180,6 +180,14 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		s.logger.Error("remote_write reloaded with an error", "err", err)
 		also = slices.DeleteFunc(also, func(p string) bool { return p == "remote_write" })
 	}
+	if !reflect.DeepEqual(cfg.Benchmarks, s.cfg.Load().Benchmarks) {
+		if err := s.benchRunner.SetConfig(cfg.Benchmarks); err != nil {
+			// The benchmarks in force run on (named as not applied).
+			s.logger.Error("benchmarks reloaded with an error", "err", err)
+		} else {
+			also = append(also, "benchmarks")
+		}
+	}
 	res := s.setConfig(cfg, also...)
 	s.logger.Info("configuration reloaded", "applied", res.Applied,
 		"rule_groups_kept", len(rch.Kept), "rule_groups_replaced", rch.Replaced, "rule_groups_added", rch.Added,

@@ -63,3 +63,23 @@ func TestReloadPushgatewayAndOTLP(t *testing.T) {
 		t.Errorf("reload_otlp{deployment_environment=\"prod\"} after the reload promoted it: %q, want 2", got)
 	}
 }
+
+// TestReloadBenchmarks: a reload named benchmarks as "in force only after
+// a restart", so a schedule added to a benchmark never ran until gmc
+// restarted. Now the scheduler plans the new schedule at once: a
+// benchmark that had none runs and records its gmc_bench_* series.
+func TestReloadBenchmarks(t *testing.T) {
+	head := "alerting: {default_rules: false}\nbenchmarks:\n  max_host_load: 1000\n  suite:\n    - name: reload_true\n      kind: exec\n      exec: {command: [\"true\"], runs: 1}\n"
+	base, write, reload, _ := reloadServer(t, head)
+	const q = `count({__name__=~"gmc_bench_.+",benchmark="reload_true"})`
+	if got := instantValue(t, base, q, time.Time{}); got != "" {
+		t.Fatalf("series of a benchmark without a schedule: %q, want none", got)
+	}
+	write(head + "      schedule: {every: 1s}\n")
+	if body := reload(); !strings.Contains(body, "applied: benchmarks\n") || strings.Contains(body, "NOT applied") {
+		t.Fatalf("reload answer %q, want benchmarks applied", body)
+	}
+	waitFor(t, 30*time.Second, "the benchmark the reload scheduled ran and recorded its series", func() bool {
+		return instantValue(t, base, q, time.Time{}) != ""
+	})
+}

@@ -89,12 +89,15 @@ type Server struct {
 	sla        *sla.Reporter
 	notify     *notify.Dispatcher
 	bench      *bench.Scheduler
-	reports    *bench.Handler
-	ui         *web.UI
-	guard      *auth.Guard
-	listener   net.Listener
-	handler    http.Handler
-	ready      atomic.Bool
+	// benchRunner runs the benchmarks bench schedules (its configuration
+	// a reload replaces).
+	benchRunner *bench.Runner
+	reports     *bench.Handler
+	ui          *web.UI
+	guard       *auth.Guard
+	listener    net.Listener
+	handler     http.Handler
+	ready       atomic.Bool
 	// tiers are the downsampled tiers (nil in remote storage mode);
 	// queryable reads raw data and tiers: every reader's store.
 	tiers     *tier.Set
