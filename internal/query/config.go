@@ -51,6 +51,13 @@ type Config struct {
 	// (past steps of dashboards' queries, reused on their next refresh);
 	// 0 turns the cache off.
 	CacheMaxPoints int `yaml:"cache_max_points"`
+	// RateMaxDecodedBytes bounds the decoded samples (16 bytes each) one
+	// range query of rate or increase at a step under its range holds when
+	// its steps are dealt out to interleaved queries over thinned windows
+	// (interleave.go): 64 MiB by default, an hour of 1 s data over 1,000
+	// series being 55 MiB; a query reading more is evaluated whole. 0 turns
+	// interleaving off.
+	RateMaxDecodedBytes int `yaml:"rate_max_decoded_bytes"`
 	// CompressLoopback compresses answers to clients on the loopback too.
 	// Off by default: there compression costs both ends CPU and saves no
 	// time (routes.go). Turn it on behind a proxy on the same host that
@@ -88,10 +95,11 @@ func DefaultConfig() Config {
 		MaxSamples:               10_000_000,
 		MaxSeries:                200_000,
 		// ~3M points of a range query, ~1M label sets.
-		MaxResponseBytes: 128 << 20,
-		Timeout:          duration.Duration(DefaultTimeout),
-		CacheMaxPoints:   DefaultCacheMaxPoints,
-		HeavyQueryNice:   DefaultHeavyQueryNice,
+		MaxResponseBytes:    128 << 20,
+		Timeout:             duration.Duration(DefaultTimeout),
+		CacheMaxPoints:      DefaultCacheMaxPoints,
+		RateMaxDecodedBytes: DefaultRateMaxDecodedBytes,
+		HeavyQueryNice:      DefaultHeavyQueryNice,
 	}
 }
 
@@ -128,6 +136,8 @@ func (c Config) Validate() error {
 		return errors.New("query.timeout: must be positive")
 	case c.CacheMaxPoints < 0:
 		return errors.New("query.cache_max_points: must not be negative")
+	case c.RateMaxDecodedBytes < 0:
+		return errors.New("query.rate_max_decoded_bytes: must not be negative")
 	case c.HeavyQueryNice < 0 || c.HeavyQueryNice > 19:
 		return fmt.Errorf("query.heavy_query_nice: %d is not in 0..19 (0: gmc's own priority)", c.HeavyQueryNice)
 	}

@@ -86,6 +86,10 @@ type Options struct {
 	// Parallelism is how many goroutines one range query may evaluate on
 	// when it can be split by series (shard.go): 0 means GOMAXPROCS, 1 none.
 	Parallelism int
+	// RateMaxDecodedBytes bounds the decoded samples a range query dealt
+	// out to interleaved queries holds (Config.RateMaxDecodedBytes); 0:
+	// DefaultRateMaxDecodedBytes, negative: no interleaving.
+	RateMaxDecodedBytes int
 	// HeavyNice is the nice value of the OS thread an API query admitted to
 	// the heavy lane is evaluated and encoded on (Config.HeavyQueryNice;
 	// Linux only); 0: the request's own thread.
@@ -210,6 +214,12 @@ type API struct {
 	// noSplit: range queries are not split by time (shard.go; benchmarks
 	// compare).
 	noSplit bool
+	// noInterleave: rate and increase at steps under their range are not
+	// dealt out to interleaved queries (interleave.go; benchmarks compare).
+	noInterleave bool
+	// thinMaxBytes bounds the decoded samples an interleaved query holds
+	// (query.rate_max_decoded_bytes); 0: no interleaving.
+	thinMaxBytes atomic.Int64
 	// idleCPUs says how many CPUs are idle now, bounding what a heavy query
 	// borrows (shardWorkers); nil: no bound.
 	idleCPUs func() int
@@ -282,6 +292,12 @@ func New(opts Options) (*API, error) {
 		idleCPUs:   idleCPUs,
 	}
 	a.setLimits(opts.MaxSeries, opts.MaxResponseBytes, opts.CompressLoopback, opts.HeavyNice)
+	switch {
+	case opts.RateMaxDecodedBytes == 0:
+		a.thinMaxBytes.Store(DefaultRateMaxDecodedBytes)
+	case opts.RateMaxDecodedBytes > 0:
+		a.thinMaxBytes.Store(int64(opts.RateMaxDecodedBytes))
+	}
 	a.cache.Store(opts.StepCache)
 	return a, nil
 }
@@ -295,13 +311,14 @@ func (a *API) setLimits(maxSeries, maxBytes int, compressLoopback bool, heavyNic
 
 // SetConfig puts c's settings that the API owns in force for the
 // requests that come after (a reload): max_series, max_response_bytes,
-// compress_loopback, heavy_query_nice, and the step cache (cache, built
+// compress_loopback, heavy_query_nice, rate_max_decoded_bytes, and the step cache (cache, built
 // from c's cache_max_points; nil turns it off: a new cache starts empty).
 // The engine's timeout and max_samples and the lanes' concurrency are
 // fixed when they are built (as Prometheus's --query.* flags); the small
 // lane's bounds are the Lanes' (Lanes.SetConfig).
 func (a *API) SetConfig(c Config, cache *StepCache) {
 	a.setLimits(c.MaxSeries, c.MaxResponseBytes, c.CompressLoopback, c.HeavyQueryNice)
+	a.thinMaxBytes.Store(int64(c.RateMaxDecodedBytes))
 	a.cache.Store(cache)
 }
 

@@ -31,6 +31,10 @@ import (
 //     heavy lane's nice, the step cache and nocache=1, from the loopback;
 //   - served-noborrow: the same with a heavy query taking no spare slot of
 //     the small lane (as before: on 2 cores one goroutine);
+//   - one-interleaved, one-whole: evalRange on one goroutine without
+//     yields, its steps dealt out to interleaved queries or not;
+//   - served-nointerleave: the same without dealing the steps out to
+//     interleaved queries over thinned windows (interleave.go);
 //   - served-sum(-nosplit): `sum(rate(trading_orders_total[1m]))` at 1 s
 //     (no grouping: split by time, not by series), and not split.
 func BenchmarkRawHourPath(b *testing.B) {
@@ -93,14 +97,37 @@ func BenchmarkRawHourPath(b *testing.B) {
 		b.Run("engine-tier/step="+step.String(), func(b *testing.B) {
 			bareEngine(b, a, tq, start, end, step)
 		})
-		for _, noBorrow := range []bool{false, true} {
-			name := "served/step=" + step.String()
-			if noBorrow {
-				name = "served-noborrow/step=" + step.String()
+		// evalRange on one goroutine, without yields, dealt out to
+		// interleaved queries (interleave.go) and not.
+		for _, noInterleave := range []bool{false, true} {
+			name := "one-interleaved/step=" + step.String()
+			if noInterleave {
+				name = "one-whole/step=" + step.String()
 			}
 			b.Run(name, func(b *testing.B) {
-				a.noBorrow = noBorrow
-				defer func() { a.noBorrow = false }()
+				workers := a.workers
+				a.workers, a.noYield, a.noInterleave = 1, true, noInterleave
+				defer func() { a.workers, a.noYield, a.noInterleave = workers, false, false }()
+				defer reportCPU(b)()
+				for b.Loop() {
+					_, _, release, err := a.evalRange(context.Background(), nil, benchExpr, start, end, step)
+					if err != nil {
+						b.Fatal(err)
+					}
+					release()
+				}
+			})
+		}
+		for _, v := range []struct {
+			name                   string
+			noBorrow, noInterleave bool
+		}{
+			{"served", false, false}, {"served-noborrow", true, false}, {"served-nointerleave", false, true},
+		} {
+			name := v.name + "/step=" + step.String()
+			b.Run(name, func(b *testing.B) {
+				a.noBorrow, a.noInterleave = v.noBorrow, v.noInterleave
+				defer func() { a.noBorrow, a.noInterleave = false, false }()
 				params := url.Values{"query": {benchExpr}, "start": {"60"}, "end": {strconv.Itoa(steps - 1)},
 					"step": {strconv.Itoa(int(step.Seconds()))}, "nocache": {"1"}}
 				defer reportCPU(b)()

@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -200,6 +199,12 @@ func (e buildError) Unwrap() error { return e.err }
 // lane it holds, its own and those free (no queries waiting), taken for
 // the evaluation (shardWorkers). An error building the query is a buildError.
 func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, release func(), _ error) {
+	if sels, m, ok := a.planInterleave(expr, start, end, step); ok {
+		out, annos, release, done, err := a.evalInterleaved(ctx, opts, expr, sels, m, start, end, step)
+		if done {
+			return out, annos, release, err
+		}
+	}
 	n, workers := 1, 1
 	var plan shardPlan
 	split := false // by time (splitTime), not by series
@@ -259,36 +264,7 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 		answered = true
 		return m, res.Warnings, closeAll, nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make([]*promql.Result, n)
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	work := func() {
-		for i := range next {
-			results[i] = queries[i].Exec(ctx)
-			if results[i].Err != nil {
-				cancel()
-			}
-		}
-	}
-	// A heavy query's shards run at the nice its own thread has (serveGated).
-	nice := int(a.heavyNice.Load())
-	niced := nice > 0 && a.lanes != nil && admittedLane(ctx) == a.lanes.heavy
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			if niced {
-				onNicedThread(nice, work)
-				return
-			}
-			work()
-		})
-	}
-	wg.Wait()
+	results := a.execAll(ctx, queries, workers)
 	var out promql.Matrix
 	var annos annotations.Annotations
 	var errs []error

@@ -60,7 +60,7 @@ var reloadable = map[string]bool{
 	// query.Lanes.SetConfig); the engine's (timeout, max_samples) and the
 	// lanes' slots are fixed when built, as Prometheus's --query.* flags.
 	"query.max_series": true, "query.max_response_bytes": true, "query.compress_loopback": true,
-	"query.heavy_query_nice": true, "query.cache_max_points": true,
+	"query.heavy_query_nice": true, "query.cache_max_points": true, "query.rate_max_decoded_bytes": true,
 	"query.small_query_max_series": true, "query.small_query_max_points": true,
 	"auth.tokens": true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
 }

@@ -292,13 +292,14 @@ func New(opts Options) (_ *Server, err error) {
 		MaxSeries:  cfg.Query.MaxSeries,
 		// The API holds its lane's slot until the answer is encoded; its
 		// wait in the lane's queue is bounded by the query timeout.
-		Lanes:            lanes,
-		MaxResponseBytes: cfg.Query.MaxResponseBytes,
-		CompressLoopback: cfg.Query.CompressLoopback,
-		HeavyNice:        cfg.Query.HeavyQueryNice,
-		Timeout:          time.Duration(cfg.Query.Timeout),
-		Status:           s.status(),
-		StepCache:        s.stepCache(cfg),
+		Lanes:               lanes,
+		MaxResponseBytes:    cfg.Query.MaxResponseBytes,
+		CompressLoopback:    cfg.Query.CompressLoopback,
+		HeavyNice:           cfg.Query.HeavyQueryNice,
+		Timeout:             time.Duration(cfg.Query.Timeout),
+		RateMaxDecodedBytes: rateMaxDecodedBytes(cfg.Query.RateMaxDecodedBytes),
+		Status:              s.status(),
+		StepCache:           s.stepCache(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -436,6 +437,15 @@ func (s *Server) Run(ctx context.Context) error {
 // stepCache is the query API's step cache (nil when turned off, and in
 // remote storage mode, where others write what gmc reads): entries are
 // dropped on every late write to the raw store.
+// rateMaxDecodedBytes is query.rate_max_decoded_bytes as query.Options
+// takes it: 0 in gmc.yml turns interleaving off.
+func rateMaxDecodedBytes(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 func (s *Server) stepCache(cfg config.Config) *query.StepCache {
 	c := cfg.Query
 	if c.CacheMaxPoints <= 0 || cfg.Storage.Mode == "remote" {
