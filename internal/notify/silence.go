@@ -403,6 +403,17 @@ func (s *Silences) Mutes(lset model.LabelSet) bool {
 	return false
 }
 
+// SetConfig puts new limits and a new retention in force (a reload): for
+// the silences added after, and for the expired ones the next collection
+// drops. Silences kept over a lowered limit stay.
+func (s *Silences) SetConfig(c SilencesConfig) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxCount = cmp.Or(c.MaxSilences, DefaultMaxSilences)
+	s.maxSize = cmp.Or(c.MaxSilenceSizeBytes, DefaultMaxSilenceSizeBytes)
+	s.retention = cmp.Or(time.Duration(c.Retention), DefaultSilenceRetention)
+}
+
 // gc drops silences expired for longer than the retention. Caller holds mu.
 func (s *Silences) gc(now time.Time) {
 	for id, sil := range s.items {

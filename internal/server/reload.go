@@ -55,6 +55,7 @@ var reloadable = map[string]bool{
 	"scrape_configs": true,
 	"limits":         true,
 	"pushgateway":    true,
+	"silences":       true,
 	"otlp":           true,
 	// The query section's settings the API and the lanes own (query.API.SetConfig,
 	// query.Lanes.SetConfig); the engine's (timeout, max_samples) and the
@@ -159,6 +160,7 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		serviceLiveness(cfg.Server.ServiceLiveness))
 	applyAuth()
 	s.applyQuery(cfg)
+	s.notify.Silences().SetConfig(cfg.Silences)
 	s.ingester.SetLimits(cfg.Limits)
 	if old := s.cfg.Load(); old.Pushgateway != cfg.Pushgateway {
 		s.ingester.SetPushgateway(cfg.Pushgateway)
