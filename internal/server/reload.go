@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gmc-dev/gmc/internal/api"
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/forward"
@@ -311,7 +313,8 @@ func (s *Server) setConfig(cfg config.Config, also ...string) ReloadResult {
 	next := cur
 	compareFields("", reflect.ValueOf(&cur).Elem(), reflect.ValueOf(cfg), reflect.ValueOf(&next).Elem(), also, &res)
 	s.cfg.Store(&next)
-	s.lastReload.Store(&reloadState{at: s.opts.Now(), restart: res.Restart})
+	now := s.opts.Now()
+	s.lastReload.Store(&reloadState{at: now, restart: res.Restart, okAt: now})
 	return res
 }
 
@@ -353,6 +356,40 @@ type reloadState struct {
 	at      time.Time
 	err     string
 	restart []string
+	// okAt is when the configuration last loaded: this reload's time, a
+	// failed one's predecessor's, the start before any.
+	okAt time.Time
+}
+
+// registerReloadMetrics registers what Prometheus and Alertmanager users
+// alert on (prometheus_config_last_reload_successful and its timestamp),
+// under gmc's names, and the count of settings waiting for a restart.
+func (s *Server) registerReloadMetrics() {
+	last := func() reloadState {
+		if r := s.lastReload.Load(); r != nil {
+			return *r
+		}
+		return reloadState{okAt: s.started}
+	}
+	s.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gmc_config_last_reload_successful",
+			Help: "Whether the last configuration reload succeeded (1 before any).",
+		}, func() float64 {
+			if last().err != "" {
+				return 0
+			}
+			return 1
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gmc_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration last loaded (at start, or the last successful reload).",
+		}, func() float64 { return float64(last().okAt.UnixMilli()) / 1000 }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gmc_config_pending_restart_settings",
+			Help: "Settings that differ in gmc.yml from those in force and apply only after a restart (named on /system/status).",
+		}, func() float64 { return float64(len(last().restart)) }),
+	)
 }
 
 // configStatus is /system/status's "config": what the last reload left.

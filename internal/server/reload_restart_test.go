@@ -58,6 +58,12 @@ auth: {allowed_hosts: [gmc.example]}
 		t.Errorf("/system/status config.message %q, want %q", msg, want)
 	}
 
+	if _, m := do(t, "GET", base+"/metrics", "", nil); !strings.Contains(m, "\ngmc_config_pending_restart_settings 7\n") ||
+		!strings.Contains(m, "\ngmc_config_last_reload_successful 1\n") {
+		t.Errorf("/metrics after the reload: %q, want 7 settings pending and the reload successful",
+			grepLines(m, "gmc_config_"))
+	}
+
 	// A reload that fails keeps them pending and says why.
 	write(head + "silences: {max_silences: -1}\n")
 	if code, body := do(t, "POST", base+"/-/reload", "", nil); code != http.StatusInternalServerError {
@@ -68,5 +74,8 @@ auth: {allowed_hosts: [gmc.example]}
 	}
 	if _, body := do(t, "GET", base+"/system/status", "", nil); !strings.Contains(body, `"last_reload_error":"reload config: `) {
 		t.Errorf("/system/status after a failed reload does not give its error: %s", body)
+	}
+	if _, m := do(t, "GET", base+"/metrics", "", nil); !strings.Contains(m, "\ngmc_config_last_reload_successful 0\n") {
+		t.Errorf("/metrics after a failed reload: %q, want gmc_config_last_reload_successful 0", grepLines(m, "gmc_config_"))
 	}
 }

@@ -117,8 +117,10 @@ type Server struct {
 	// cfg is the configuration in force: Options.Config with what
 	// reloads applied (reloadable) put in; written under reloadMu.
 	cfg atomic.Pointer[config.Config]
-	// lastReload is what the last reload left (nil before one).
+	// lastReload is what the last reload left (nil before one); started
+	// is when New ran.
 	lastReload atomic.Pointer[reloadState]
+	started    time.Time
 	// bgCtx is Run's context while it runs (nil before, and after Run
 	// waits for bg); bg counts the backfills Reload started.
 	bgCtx context.Context
@@ -179,8 +181,9 @@ func New(opts Options) (_ *Server, err error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, logger: opts.Logger, reg: opts.Registry}
+	s := &Server{opts: opts, logger: opts.Logger, reg: opts.Registry, started: opts.Now()}
 	s.cfg.Store(&opts.Config)
+	s.registerReloadMetrics()
 	defer func() {
 		if err != nil {
 			_ = s.Close() // the error that made New fail is the one to report
@@ -468,9 +471,9 @@ func (s *Server) Reload() (ReloadResult, error) {
 		res, err := s.reloadConfig()
 		if err != nil {
 			// Nothing changed: what differed before still does.
-			st := reloadState{at: s.opts.Now(), err: err.Error()}
+			st := reloadState{at: s.opts.Now(), err: err.Error(), okAt: s.started}
 			if prev := s.lastReload.Load(); prev != nil {
-				st.restart = prev.restart
+				st.restart, st.okAt = prev.restart, prev.okAt
 			}
 			s.lastReload.Store(&st)
 		}
