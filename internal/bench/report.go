@@ -35,6 +35,9 @@ type Report struct {
 	// count them.
 	Skipped int    `json:"skipped_runs"`
 	Skips   []Skip `json:"skips,omitempty"`
+	// Simulated counts the week's runs whose figures were drawn, not
+	// measured (Run.Simulated: the demo's history); Runs counts them too.
+	Simulated int `json:"simulated_runs"`
 	// Benchmarks counts the benchmarks the week scheduled or ran (a
 	// completed run or a skip); Ran those with a completed run. Entries
 	// has a row per result name of those that ran: with every run skipped
@@ -95,10 +98,13 @@ type ReportEntry struct {
 	Skipped       int    `json:"skipped_runs"`
 	LatestSkipped string `json:"latest_skipped,omitempty"`
 	// Latest is the week's last result, with its comparison to baseline.
-	LatestRun  string       `json:"latest_run"`
-	LatestTime time.Time    `json:"latest_time"`
-	Latest     Result       `json:"latest"`
-	Trend      []TrendPoint `json:"trend"`
+	// LatestSimulated says why the latest run's figures were drawn, not
+	// measured (Run.Simulated); empty for a measured one.
+	LatestSimulated string       `json:"latest_simulated,omitempty"`
+	LatestRun       string       `json:"latest_run"`
+	LatestTime      time.Time    `json:"latest_time"`
+	Latest          Result       `json:"latest"`
+	Trend           []TrendPoint `json:"trend"`
 }
 
 // TrendPoint is one run's median and its confidence interval.
@@ -230,6 +236,9 @@ func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 			continue
 		}
 		rep.Runs++
+		if run.Simulated != "" {
+			rep.Simulated++
+		}
 		// A completed run is the latest word on its benchmark: an earlier
 		// skip is no longer (t-user5 #5). Its count stays in Skipped.
 		if k, ok := skips[run.Benchmark]; ok {
@@ -244,7 +253,7 @@ func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 			}
 			e.Runs++
 			e.Unit, e.Better = res.Unit, res.Better
-			e.LatestRun, e.LatestTime, e.Latest = run.ID, run.End, res
+			e.LatestRun, e.LatestTime, e.Latest, e.LatestSimulated = run.ID, run.End, res, run.Simulated
 			e.Latest.Samples = nil
 			reg := res.Comparison != nil && res.Comparison.Regression
 			if reg {
@@ -421,6 +430,9 @@ func (r *Report) counts() string {
 	s := fmt.Sprintf("%d runs", r.Runs)
 	if r.Skipped > 0 {
 		s = fmt.Sprintf("%d runs completed, %d skipped", r.Runs, r.Skipped)
+	}
+	if r.Simulated > 0 {
+		s += fmt.Sprintf(" (%d simulated: the demo's history, not measured)", r.Simulated)
 	}
 	n, ran := r.Benchmarks, r.Ran
 	if n == 0 && ran == 0 {

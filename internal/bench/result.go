@@ -31,6 +31,10 @@ type Run struct {
 	// Skipped says why the scheduler did not run the benchmark at all (the
 	// host stayed saturated); such a run has no results.
 	Skipped string `json:"skipped,omitempty"`
+	// Simulated says why the run's figures were drawn, not measured (the
+	// demo's backfilled history): it is judged against simulated runs only
+	// and is never the baseline of a measured one.
+	Simulated string `json:"simulated,omitempty"`
 }
 
 // HostLoad is the host's load average over the last minute and its CPUs.

@@ -34,6 +34,10 @@ type BenchHistory struct {
 	Measured []*bench.Run
 }
 
+// simulatedWhy is what the history's runs say of their figures
+// (bench.Run.Simulated).
+const simulatedWhy = "the demo's history: drawn from one run measured at the demo's start, not measured at this time"
+
 // benchRecorder keeps the samples a run is recorded as (bench.Series,
 // what the live StorageRecorder appends), to be written into the
 // history's blocks.
@@ -126,7 +130,7 @@ func (g *historyGen) backfillBench(ctx context.Context, start, end time.Time) (i
 			}
 			level := drift * (1 + 0.015*rng.NormFloat64())
 			run := &bench.Run{Benchmark: m.Benchmark, Kind: m.Kind, Labels: m.Labels, Start: t, End: t.Add(m.End.Sub(m.Start)),
-				Host: host + " (demo history)", GoVersion: m.GoVersion}
+				Host: host + " (demo history)", GoVersion: m.GoVersion, Simulated: simulatedWhy}
 			for _, r := range m.Results {
 				res := r
 				res.Comparison = nil

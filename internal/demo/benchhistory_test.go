@@ -76,6 +76,32 @@ func TestBackfillBenchmarks(t *testing.T) {
 	if rep.ID != bench.WeekID(end) || len(rep.Entries) != 2 || rep.Compared != 2 {
 		t.Errorf("latest report %s: %d entries, %d compared; want %s with both compared", rep.ID, len(rep.Entries), rep.Compared, bench.WeekID(end))
 	}
+	// The drawn runs say so (t-truth13d: nothing on the page did), and a
+	// measured run after them is not judged against them: no baseline.
+	if rep.Simulated != rep.Runs || rep.Runs == 0 {
+		t.Errorf("report: %d of %d runs simulated, want all", rep.Simulated, rep.Runs)
+	}
+	for _, e := range rep.Entries {
+		if e.LatestSimulated == "" {
+			t.Errorf("%s: latest run not said simulated", e.Name)
+		}
+	}
+	runner, err := bench.NewRunner(bench.Options{Config: cfg, Archive: archive, Now: func() time.Time { return end.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := *measured[0]
+	live.ID, live.Start, live.End, live.Untrustworthy = "", end.Add(time.Hour), end.Add(time.Hour+time.Second), ""
+	live.Results = append([]bench.Result(nil), measured[0].Results...)
+	for i := range live.Results {
+		live.Results[i].Comparison = nil
+	}
+	if err := runner.Finish(context.Background(), &live); err != nil {
+		t.Fatal(err)
+	}
+	if v, why := live.Results[0].Comparison.Outcome(); v != bench.VerdictNone {
+		t.Errorf("a measured run after the drawn history: verdict %s (%s), want none (no measured baseline)", v, why)
+	}
 	_, query := openHistory(t, dir)
 	for _, m := range measured {
 		med := query(`gmc_bench_median{benchmark="`+m.Benchmark+`"}`, end.Add(-3*time.Hour+2*time.Minute))

@@ -157,8 +157,12 @@ export function countKpis(rep, es) {
     for (const k of rep.skips || []) names.add(k.benchmark);
     n = names.size;
   }
+  // Runs whose figures were drawn, not measured (the demo's history) say so.
+  const sim = rep.simulated_runs || 0;
   const runsT = kpi('Runs', skipped ? `${runs} of ${runs + skipped}` : String(runs), null,
-    skipped ? `${runs} completed, ${skipped} skipped (host saturated)` : runs ? 'completed this week' : null);
+    [skipped ? `${runs} completed, ${skipped} skipped (host saturated)` : runs ? 'completed this week' : null,
+      sim ? `${sim === runs ? 'all' : sim} simulated (the demo's history, not measured)` : null].filter(Boolean).join(' · ') || null);
+  runsT.dataset.simulated = String(sim);
   runsT.dataset.completed = String(runs);
   runsT.dataset.skipped = String(skipped);
   const benchT = kpi('Benchmarks', String(n), null,
@@ -204,7 +208,7 @@ function renderReport(rep, kpis, report) {
         const ch = c ? `${c.change >= 0 ? '+' : ''}${num(c.change * 100)}%` + (c.change_lo || c.change_hi ? ` [${num(c.change_lo * 100)}, ${num(c.change_hi * 100)}]` : '') : '–';
         const judged = outcome(e).v !== 'none';
         return h('tr', {class: e.regressed ? 'regressed' : null, 'data-benchmark': e.name, 'data-verdict': outcome(e).v},
-          h('td', {}, e.name), h('td', {}, e.kind), h('td', {class: 'num', 'data-col': 'median'}, u.fmt(med), h('div', {class: 'muted small'}, sampleWhat(e.latest))),
+          h('td', {}, e.name, e.latest_simulated ? h('div', {class: 'muted small', 'data-simulated': '', title: e.latest_simulated}, 'latest run simulated (demo history)') : null), h('td', {}, e.kind), h('td', {class: 'num', 'data-col': 'median'}, u.fmt(med), h('div', {class: 'muted small'}, sampleWhat(e.latest))),
           h('td', {class: 'num', 'data-col': 'latency'}, e.latest && e.latest.latency ? `${u.fmt(e.latest.latency.p50)} / ${u.fmt(e.latest.latency.p99)}` : '–'),
           // Without a verdict the change and p are shown muted: a figure,
           // not a finding.
