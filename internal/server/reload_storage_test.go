@@ -172,3 +172,34 @@ func grepLines(s, sub string) []string {
 	}
 	return out
 }
+
+// TestReloadOutOfOrderWindow: storage.out_of_order_window applies on a
+// reload (the raw TSDB's, as Prometheus's reload applies
+// storage.tsdb.out_of_order_time_window): a sample 30 minutes behind its
+// series' newest, refused under a 10m window, is taken after a reload
+// widens it to 1h.
+func TestReloadOutOfOrderWindow(t *testing.T) {
+	head := "alerting: {default_rules: false}\n"
+	base, write, reload, _ := reloadServer(t, head+"storage: {out_of_order_window: 10m}\n")
+	now := time.Now().Truncate(time.Second)
+	push := func(at time.Time, v int) (int, string) {
+		return do(t, "POST", base+"/api/v1/push", "application/json",
+			[]byte(fmt.Sprintf(`{"service":"ooo","instance":"ooo-1","timestamp":%d,"metrics":{"reload_ooo":%d}}`, at.Unix(), v)))
+	}
+	if code, body := push(now, 1); code != http.StatusNoContent {
+		t.Fatalf("push now: %d %s", code, body)
+	}
+	if code, body := push(now.Add(-30*time.Minute), 2); code/100 == 2 {
+		t.Fatalf("a sample 30m behind under out_of_order_window 10m: %d %s, want it refused", code, body)
+	}
+	write(head + "storage: {out_of_order_window: 1h}\n")
+	if body := reload(); !strings.Contains(body, "applied: storage.out_of_order_window\n") || strings.Contains(body, "NOT applied") {
+		t.Fatalf("reload answer %q, want storage.out_of_order_window applied", body)
+	}
+	if code, body := push(now.Add(-30*time.Minute), 2); code != http.StatusNoContent {
+		t.Errorf("a sample 30m behind after the reload widened out_of_order_window to 1h: %d %s, want it taken", code, body)
+	}
+	if got := instantValue(t, base, `reload_ooo{__tier__="raw"}`, now.Add(-30*time.Minute)); got != "2" {
+		t.Errorf("reload_ooo 30m ago after the reload: %q, want 2", got)
+	}
+}
