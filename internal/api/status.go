@@ -153,6 +153,8 @@ type ConfigStatus struct {
 	LastReloadError string   `json:"last_reload_error,omitempty"`
 	PendingRestart  []string `json:"pending_restart"`
 	Message         string   `json:"message,omitempty"`
+	// Why says, per pending setting, why a reload does not apply it.
+	Why map[string]string `json:"why,omitempty"`
 }
 
 // WatchingStatus is since when gmc has been taking samples without a

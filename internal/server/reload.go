@@ -43,8 +43,41 @@ func (r ReloadResult) String() string {
 	}
 	if len(r.Restart) > 0 {
 		fmt.Fprintf(&b, "NOT applied, changed but in force only after a restart: %s\n", strings.Join(r.Restart, ", "))
+		for _, p := range r.Restart {
+			fmt.Fprintf(&b, "  %s: %s\n", p, restartWhy(p))
+		}
 	}
 	return b.String()
+}
+
+// restartWhy says why a reload does not apply the setting at path.
+func restartWhy(path string) string {
+	section, _, _ := strings.Cut(path, ".")
+	switch {
+	case path == "server.data_dir":
+		return "the data directory is opened at start"
+	case section == "server":
+		return "the listener and its HTTP server are set up at start (Prometheus: the --web.* flags)"
+	case path == "storage.block_duration":
+		return "the TSDB's block size is fixed when it opens"
+	case strings.HasPrefix(path, "storage.downsampling."):
+		return "the tiers' TSDBs are opened at start (tiers on or off, a tier added, removed or of another resolution)"
+	case section == "storage":
+		return "the store (the embedded TSDB or the remote) is opened at start"
+	case path == "query.timeout" || path == "query.max_samples":
+		return "fixed in the PromQL engine when it is built (Prometheus: --query.timeout, --query.max-samples)"
+	case section == "query":
+		return "the lanes' slots are the engine's active query log entries, made at start (Prometheus: --query.max-concurrency)"
+	case path == "auth.allowed_hosts":
+		return "the Host check is built at start"
+	case section == "cluster":
+		return "the peer joins its HA group at start (Alertmanager: the --cluster.* flags)"
+	case section == "remote_write":
+		return "the remote storage mode has no local WAL to forward from, or the queues did not start (see the log)"
+	case section == "benchmarks":
+		return "the pinned baseline could not be read (see the log)"
+	}
+	return "read at start only"
 }
 
 // reloadable are the settings a reload applies, by YAML path: a whole
@@ -404,6 +437,10 @@ func (s *Server) configStatus() api.ConfigStatus {
 	st.PendingRestart = append(st.PendingRestart, r.restart...)
 	if len(r.restart) > 0 {
 		st.Message = "config on disk differs from the running one in: " + strings.Join(r.restart, ", ") + " (in force after a restart)"
+		st.Why = map[string]string{}
+		for _, p := range r.restart {
+			st.Why[p] = restartWhy(p)
+		}
 	}
 	return st
 }

@@ -44,6 +44,14 @@ auth: {allowed_hosts: [gmc.example]}
 	if want := "NOT applied, changed but in force only after a restart: " + strings.Join(restart, ", ") + "\n"; !strings.Contains(body, want) {
 		t.Errorf("reload answer:\n%s\nwant the line %q", body, want)
 	}
+	for _, why := range []string{"  query.max_samples: fixed in the PromQL engine when it is built", "  storage.block_duration: the TSDB's block size is fixed when it opens"} {
+		if !strings.Contains(body, why) {
+			t.Errorf("reload answer:\n%s\nwant it to say why: %q", body, why)
+		}
+	}
+	if _, st := do(t, "GET", base+"/system/status", "", nil); !strings.Contains(st, `"auth.allowed_hosts":"the Host check is built at start"`) {
+		t.Errorf("/system/status config.why does not say why auth.allowed_hosts needs a restart: %s", st)
+	}
 	if !strings.Contains(body, "applied: silences\n") {
 		t.Errorf("reload answer %q, want silences applied", body)
 	}
