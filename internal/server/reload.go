@@ -117,9 +117,10 @@ var split = map[string]bool{
 // files and thresholds, those that set no interval with the evaluation
 // interval (rules.Manager.UpdateRules), the notification
 // routes and receivers are replaced (notify.Dispatcher.Prepare:
-// Alertmanager's reload), the scrape jobs and, when gmc started with
-// some, the remote_write queues are put in force as Prometheus's reload
-// does (ingest.Scraper.Prepare, forward.Forwarder.Prepare), the SLAs' rule groups are swapped
+// Alertmanager's reload), the scrape jobs and the remote_write queues
+// (started from none, stopped when none is left: prepareForward) are put
+// in force as Prometheus's reload does (ingest.Scraper.Prepare,
+// forward.Forwarder.Prepare), the SLAs' rule groups are swapped
 // (rules.Manager.UpdateSLAs: an unchanged SLA's groups and alerts run on
 // untouched unless the evaluation interval changed, a changed one's alerts keep their state, a removed one's are
 // resolved and its series marked stale), /sla serves the new SLAs, an
@@ -128,10 +129,13 @@ var split = map[string]bool{
 // new stale_after, down_after and service_liveness, the credentials
 // of the new auth section are read, and the ingest limits apply to the
 // requests and new series that come after (ingest.Ingester.SetLimits,
-// ingest.SeriesLimiter.SetLimits: series the head holds stay), and the
-// storage's retention (prepareStorage). Every other setting that changed
-// is named in the result, the log and /system/status as applying at the
-// next start.
+// ingest.SeriesLimiter.SetLimits: series the head holds stay), and so do
+// the storage's retention (prepareStorage), the query limits the API and
+// the lanes own (applyQuery), the silences' limits, the pushgateway and
+// otlp sections (ingest.Ingester.SetPushgateway, SetOTLP) and the
+// benchmarks (bench.Runner.SetConfig). Every other setting that changed
+// is named in the result, the log and /system/status (with why:
+// restartWhy) as applying at the next start.
 func (s *Server) reloadConfig() (ReloadResult, error) {
 	start := time.Now()
 	cfg, err := s.opts.LoadConfig()
