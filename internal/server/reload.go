@@ -83,7 +83,7 @@ func restartWhy(path string) string {
 // reloadable are the settings a reload applies, by YAML path: a whole
 // top-level section, or one field of a section split in the others.
 var reloadable = map[string]bool{
-	"server.stale_after": true, "server.down_after": true, "server.service_liveness": true,
+	"server.stale_after": true, "server.down_after": true, "server.service_liveness": true, "server.write_timeout": true,
 	"alerting.evaluation_interval": true, "alerting.default_rules": true, "alerting.rule_files": true, "alerting.thresholds": true,
 	"notify":         true,
 	"slas":           true,

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,5 +86,45 @@ auth: {allowed_hosts: [gmc.example]}
 	}
 	if _, m := do(t, "GET", base+"/metrics", "", nil); !strings.Contains(m, "\ngmc_config_last_reload_successful 0\n") {
 		t.Errorf("/metrics after a failed reload: %q, want gmc_config_last_reload_successful 0", grepLines(m, "gmc_config_"))
+	}
+}
+
+// TestReloadWriteTimeout: server.write_timeout is set on each answer
+// (routes.go, writeDeadline), so a reload applies it to the requests
+// after: a 1ns bound cuts every answer (the reload's own too, which still
+// applies), and a reload back to 2m serves again.
+func TestReloadWriteTimeout(t *testing.T) {
+	head := "alerting: {default_rules: false}\n"
+	base, write, reload, _ := reloadServer(t, head)
+	healthy := func() error {
+		resp, err := http.Get(base + "/-/healthy")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && string(b) != "gmc is healthy.\n" {
+			err = fmt.Errorf("answer %q", b)
+		}
+		return err
+	}
+	if err := healthy(); err != nil {
+		t.Fatalf("/-/healthy before: %v", err)
+	}
+	write(head + "server: {write_timeout: 1ns}\n")
+	if body := reload(); !strings.Contains(body, "applied: server.write_timeout\n") {
+		t.Fatalf("reload answer %q, want server.write_timeout applied", body)
+	}
+	if err := healthy(); err == nil {
+		t.Errorf("/-/healthy answered whole after the reload set write_timeout 1ns")
+	}
+	http.DefaultClient.CloseIdleConnections()
+	write(head + "server: {write_timeout: 2m}\n")
+	if resp, err := http.Post(base+"/-/reload", "", nil); err == nil { // its own answer is cut
+		resp.Body.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if err := healthy(); err != nil {
+		t.Errorf("/-/healthy after a reload set write_timeout back to 2m: %v", err)
 	}
 }

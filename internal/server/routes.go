@@ -32,17 +32,15 @@ func (s *Server) routes() http.Handler {
 	}
 	// Auth, Host and cross-origin checks and security headers first; then
 	// each answer's write deadline.
-	return s.guard.Wrap(writeDeadline(mux, time.Duration(s.opts.Config.Server.WriteTimeout)))
+	return s.guard.Wrap(writeDeadline(mux, func() time.Duration { return time.Duration(s.cfg.Load().Server.WriteTimeout) }))
 }
 
-// writeDeadline gives every answer d to be written (server.write_timeout),
-// except event streams, which stay open while the dashboard is.
-func writeDeadline(next http.Handler, d time.Duration) http.Handler {
-	if d <= 0 {
-		return next
-	}
+// writeDeadline gives every answer d() to be written (server.write_timeout
+// in force: a reload applies it to the requests after), except event
+// streams, which stay open while the dashboard is; 0: no bound.
+func writeDeadline(next http.Handler, d func() time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		if d := d(); d > 0 && !strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
 			// Recorders in tests do not support deadlines; nothing to bound there.
 			_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 		}
