@@ -217,6 +217,9 @@ type API struct {
 	// noInterleave: rate and increase at steps under their range are not
 	// dealt out to interleaved queries (interleave.go; benchmarks compare).
 	noInterleave bool
+	// thinAnyDensity: interleaving whatever the samples per window
+	// (minWindowSamples; benchmarks compare).
+	thinAnyDensity bool
 	// thinMaxBytes bounds the decoded samples an interleaved query holds
 	// (query.rate_max_decoded_bytes); 0: no interleaving.
 	thinMaxBytes atomic.Int64

@@ -29,7 +29,7 @@ type sample struct {
 }
 
 // openStore opens a real TSDB in a temp dir holding samples.
-func openStore(t *testing.T, samples []sample) *storage.TSDB {
+func openStore(t testing.TB, samples []sample) *storage.TSDB {
 	t.Helper()
 	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
