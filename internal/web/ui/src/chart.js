@@ -420,16 +420,20 @@ export class LineChart extends Lazy {
     // stopped, or paused, within their window; api.markStopped.)
     const np = partial.reduce((a, s) => a + s.partialPoints, 0);
     const ne = partial.reduce((a, s) => a + (s.endedPoints || 0), 0);
-    const what = ne === 0 ? 'whose window reaches before the data began (a partial window)'
-      : ne === np ? 'whose window reaches past the last sample (a partial window: the source stopped)'
-        : `whose window reaches before the data began or, ${ne} of them, past the last sample (partial windows)`;
+    // ng of them hold a step without data (api.gapped).
+    const ng = partial.reduce((a, s) => a + (s.gapPoints || 0), 0);
+    const what = ng > 0 ? (ng === np ? 'whose window holds a gap in the data (a step or more without a sample)'
+      : `whose window reaches before the data began or past the last sample or, ${ng} of them, holds a gap in the data (partial windows)`)
+      : ne === 0 ? 'whose window reaches before the data began (a partial window)'
+        : ne === np ? 'whose window reaches past the last sample (a partial window: the source stopped)'
+          : `whose window reaches before the data began or, ${ne} of them, past the last sample (partial windows)`;
     // A series with no whole point gives its partial figures (partialStats).
     const whole = new Set(shown.filter((s) => s.data.some((v) => v != null)).map((s) => s.label));
     const nj = this.partialStats ? partial.filter((s) => !whole.has(s.partialOf)).length : 0;
     const out = nj === 0 ? 'left out of min and max'
       : nj === partial.length ? `${this.partialStats}: the legend gives their figures, marked so`
         : `left out of min and max, but the figures of a series with no other are given, marked ${this.partialStats}`;
-    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne)},
+    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne), 'data-gap': String(ng)},
       `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, ${out}`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
     patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows), foot].filter(Boolean) : []));
@@ -516,7 +520,7 @@ export function withPartial(series) {
     const y = s.data;
     out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v)), partialData: y.map((v, j) => (p.has(j) ? v : null))});
     parts.push({label: `${s.label} (partial window)`, color, width: 1, dash: [3, 3], noStats: true, partialOf: s.label, partialPoints: p.size,
-      endedPoints: y.ended ? y.ended.size : 0,
+      endedPoints: y.ended ? y.ended.size : 0, gapPoints: y.gap ? y.gap.size : 0,
       data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
   });
   return out.concat(parts);

@@ -351,11 +351,19 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   // data at (coverExpr), read on the same points; a point whose count is
   // short is partial too, whatever the steps around it (covered).
   const cv = reach && cover ? cover(reach) : null;
+  // A rate over a window holding a gap in its data shorter than the window
+  // (gmc down for an hour: the demo's history ends 70 minutes before its
+  // live start) spreads the data around it over the gap: a traffic drop
+  // drawn solid, and the legend's min (t-user13 F6). Its samples per step
+  // (gapExpr) tell the steps without any.
+  const ge = !reach && spread && lead ? gapExpr(e, w) : null;
+  const gapsOf = (end) => (ge ? fetchRange(ge, {start: from, end, step: w.step}, signal) : Promise.resolve(null));
   if (w.gend == null) {
     return Promise.all([
       fetchRange(e, {start: from, end: w.end, step: w.step}, signal),
       cv ? fetchRange(cv.expr, {start: w.start, end: w.end, step: w.step}, signal) : [],
-    ]).then(([m, c]) => covered(markPartial(m, w, lead, reach, spread), c, cv, w));
+      gapsOf(w.end),
+    ]).then(([m, c, gc]) => gapped(covered(markPartial(m, w, lead, reach, spread), c, cv, w), gc, w));
   }
   // The steps on the grid; the bridge (now − tw: the time since the last
   // step, see span) and the tail (now, beside the page's other instant
@@ -379,10 +387,79 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     cv && b ? query(cv.expr, w.bridge, signal) : [],
     cv ? query(cv.expr, w.at, signal) : [],
     bc ? query(bc.expr, w.bridge, signal) : [],
-  ]).then(([m, bv, v, c, cb, ct, bcv]) => {
-    const out = markPartial(withTail(withTail(m, bv), v), w, lead, reach, spread);
+    gapsOf(w.gend),
+  ]).then(([m, bv, v, c, cb, ct, bcv, gc]) => {
+    const out = gapped(markPartial(withTail(withTail(m, bv), v), w, lead, reach, spread), gc, w);
     if (cv) return covered(out, withTail(withTail(c, cb), ct), cv, w);
     return bc ? covered(out, withTail([], bcv), bc, w) : out;
+  });
+}
+
+/** GAP_MIN_STEP (s) is the least step whose points are checked for gaps: at shorter steps a gap longer than the lookback is a gap in the steps. */
+export const GAP_MIN_STEP = 120;
+
+/**
+ * gapExpr is the samples per step of a rate expression's series (its
+ * rate, irate and increase over the range's window made count_over_time
+ * over a step), labelled as the expression's; null when it has none of
+ * those or the step is under GAP_MIN_STEP.
+ */
+export function gapExpr(e, w) {
+  if (w.step < GAP_MIN_STEP || !w.rw || !e.includes(`[${w.rw}]`) || !/\b(?:irate|rate|increase)\(/.test(e)) return null;
+  return e.replace(/\b(?:irate|rate|increase)\(/g, 'count_over_time(').split(`[${w.rw}]`).join(`[${w.step}s]`);
+}
+
+/**
+ * gapped adds to each series' partial points (markPartial) those on the
+ * grid whose window may hold part of a step without a sample (counts:
+ * gapExpr's matrix) between two with samples, or after the last when the
+ * series has points after the grid, and notes them in gap (a Set of
+ * times, as ended). Points after the grid (bridge, tail) are left to
+ * bridgeCover; a series with samples in fewer than two thirds of its
+ * steps is sampled too sparsely to tell, and a gap with no whole step in
+ * it (under a step) is not seen.
+ */
+export function gapped(matrix, counts, w) {
+  if (!counts) return matrix;
+  const rw = parseFloat(w.rw);
+  const g = w.gend != null ? w.gend : w.end;
+  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const steps = new Map();
+  for (const s of counts) {
+    const ts = (s.values || []).filter(([, v]) => parseFloat(v) > 0).map(([t]) => Number(t));
+    // A series sampled less often than the step (a job pushing every 10
+    // minutes at a 288 s step) misses steps by its nature: not a gap.
+    if (ts.length < 2 || ts.length < 0.67 * ((ts.at(-1) - ts[0]) / w.step + 1)) continue;
+    steps.set(key(s.metric), ts);
+  }
+  if (!steps.size) return matrix;
+  return matrix.map((s) => {
+    const ts = steps.get(key(s.metric));
+    if (!ts) return s;
+    // The steps without a sample between two with: and after the last,
+    // up to the grid's last step, when the series has a point after the
+    // grid (it came back: gmc restarted within the last window).
+    const alive = (s.values || []).some(([t]) => Number(t) > g + 1e-3);
+    const miss = [];
+    for (let i = 1; i <= ts.length; i++) {
+      const next = i < ts.length ? ts[i] : alive ? g + w.step : -Infinity;
+      for (let u = ts[i - 1] + w.step; u < next - 1e-3; u += w.step) miss.push(u);
+    }
+    if (!miss.length) return s;
+    const partial = new Set(s.partial || []);
+    const gap = new Set(s.gap || []);
+    for (const [t0] of s.values || []) {
+      const t = Number(t0);
+      if (t > g + 1e-3) continue;
+      // The step u has no sample in (u − step, u]; the gap may reach into
+      // the steps on either side (they have some): a point whose window
+      // (t − rw, t] meets (u − 2·step, u + step] may hold part of it.
+      if (miss.some((u) => t > u - 2 * w.step + 1e-3 && t - rw < u + w.step - 1e-3)) {
+        partial.add(t);
+        gap.add(t);
+      }
+    }
+    return {...s, partial, gap};
   });
 }
 
@@ -565,6 +642,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
 export function keepPartial(src, y) {
   if (src && src.partial) y.partial = src.partial;
   if (src && src.ended) y.ended = src.ended;
+  if (src && src.gap) y.gap = src.gap;
   return y;
 }
 
@@ -735,15 +813,18 @@ export function align(result, w) {
     if (s.partial && s.partial.size) {
       const p = new Set();
       const e = new Set();
+      const gp = new Set();
       for (const t of s.partial) {
         const i = index(t);
         if (i >= 0 && i < n && y[i] != null) {
           p.add(i);
           if (s.ended && s.ended.has(t)) e.add(i);
+          if (s.gap && s.gap.has(t)) gp.add(i);
         }
       }
       if (p.size) y.partial = p;
       if (e.size) y.ended = e;
+      if (gp.size) y.gap = gp;
     }
     return y;
   });
