@@ -140,9 +140,23 @@ func (a *aggregator) add(t int64, v float64) {
 	}
 	if !a.primed {
 		a.primed = true
-		if a.prime == nil && !a.hasPrev && a.before != nil {
+		if a.prime == nil && a.before != nil {
+			// No counter at from: a hole in the raw data across it, or a
+			// bucket there that ended with a staleness marker (a failed
+			// scrape) and so has none. The tier's last bucket before
+			// gives the offset; a raw sample since that is below its last
+			// value was a reset.
 			if c, l, _, _, ok := a.before(); ok {
-				a.prime, a.prev, a.hasPrev = &c, l, true
+				switch {
+				case !a.hasPrev:
+					a.prime, a.prev, a.hasPrev = &c, l, true
+				case a.prev < l:
+					// The offset then (c − l) plus what the counter had
+					// counted before the reset (l).
+					a.offset = c
+				default:
+					a.offset = c - l
+				}
 			}
 		}
 		if a.prime != nil && a.hasPrev {

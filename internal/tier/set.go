@@ -571,7 +571,7 @@ func lastIn(ctx context.Context, q storage.Querier, ms []*labels.Matcher) (count
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			switch vt {
 			case chunkenc.ValFloat:
-				if tt, v := it.At(); !value.IsStaleNaN(v) {
+				if tt, v := it.At(); !math.IsNaN(v) {
 					*p = point{t: tt, f: v}
 				}
 			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
@@ -613,7 +613,13 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			switch vt {
 			case chunkenc.ValFloat:
-				if tt, v := it.At(); tt == ts {
+				// A bucket that ended with a staleness marker (a scrape
+				// failed) stores the marker as its counter: no value to
+				// continue from. Taken as one, it made the offset NaN and
+				// every later bucket's counter NaN: rate over the tier NaN
+				// for good after a target's first outage (t-user13 F11).
+				// The aggregator reads the last bucket before instead.
+				if tt, v := it.At(); tt == ts && !math.IsNaN(v) {
 					out[withoutAgg(ss.At().Labels()).Hash()] = v
 				}
 			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
