@@ -72,6 +72,11 @@ remote_write:
 	for time.Now().Before(deadline) {
 		for _, line := range e.stored(t) {
 			if strings.HasPrefix(line, want+" ") && strings.HasSuffix(line, " 1") {
+				// A request is counted once its answer is written, after its
+				// samples are in storage: the count may lag what is read.
+				for e.in.SamplesTotal() < 100 && time.Now().Before(deadline) {
+					time.Sleep(50 * time.Millisecond)
+				}
 				if e.in.SamplesTotal() < 100 {
 					t.Errorf("only %d samples arrived", e.in.SamplesTotal())
 				}
