@@ -2,6 +2,7 @@ package tier
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 )
@@ -42,6 +43,13 @@ func (h housekeeping) Handle(ctx context.Context, r slog.Record) error {
 				r.Level = slog.LevelDebug
 			}
 		}
+	case slog.LevelError:
+		// A compaction cut short by the shutdown ("compact head: persist
+		// head block: context canceled") is redone at the next start: an
+		// ERROR on a clean stop (t-user13 F10f) said otherwise.
+		if canceled(r) {
+			r.Level = slog.LevelDebug
+		}
 	}
 	if r.Level < slog.LevelInfo && !h.Handler.Enabled(ctx, r.Level) {
 		return nil
@@ -55,4 +63,22 @@ func (h housekeeping) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h housekeeping) WithGroup(name string) slog.Handler {
 	return housekeeping{h.Handler.WithGroup(name)}
+}
+
+// canceled reports whether the record's err attribute is a context
+// cancellation.
+func canceled(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "err" {
+			return true
+		}
+		if err, ok := a.Value.Any().(error); ok {
+			found = errors.Is(err, context.Canceled)
+		} else {
+			found = strings.HasSuffix(a.Value.String(), context.Canceled.Error())
+		}
+		return false
+	})
+	return found
 }

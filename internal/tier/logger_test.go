@@ -3,6 +3,8 @@ package tier
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -71,5 +73,21 @@ func TestOverlapsNotWarned(t *testing.T) {
 				t.Errorf("at %s: the tiers' WAL replay at info %v, at debug %v; the log:\n%.2000s", level, info, debug, out)
 			}
 		})
+	}
+}
+
+// TestShutdownCompactionNotAnError: a tier's compaction cut short by the
+// shutdown logged ERROR "compaction failed … context canceled" on a clean
+// stop (t-user13 F10f); it is redone at the next start. Other errors stay.
+func TestShutdownCompactionNotAnError(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(housekeeping{slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})})
+	log.Error("compaction failed", "err", fmt.Errorf("compact head: persist head block: %w", context.Canceled))
+	if buf.Len() != 0 {
+		t.Errorf("a compaction cancelled by the shutdown logged: %s", buf.String())
+	}
+	log.Error("compaction failed", "err", errors.New("write block: no space left on device"))
+	if !strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("a real compaction error not logged as one: %q", buf.String())
 	}
 }
