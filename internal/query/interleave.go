@@ -76,9 +76,17 @@ var thinFuncs = map[string]bool{"rate": true, "increase": true}
 // BenchmarkInterleaveDensity (200 series, 1 h at a 1 s step, CPU ms per
 // query interleaved / whole, load 14-17): 1 s data under rate[5m] (300 per
 // window) 228-343 / 661-689; under rate[1m] (60) 273-304 / 232-335; 2 s data
-// under rate[1m] (30) 233-252 / 105-188; 5 s (12) 201-240 / 68-116.
+// under rate[1m] (30) 233-252 / 105-188; 5 s (12) 201-240 / 68-116. Where
+// the whole query slides its windows by under minStepSamples samples a step
+// (its step under 4 sample intervals), windows must hold
+// minSlidingWindowSamples: BenchmarkRawHourPath's served 1 s query (60 per
+// window, sliding by one) took 1615/1646/1472 ms of CPU interleaved against
+// 1171/1504/1293 whole on two goroutines (each in a process of its own, load
+// 12), its 15 s query (sliding by 15) 267/280/359 against 427/287/394.
 const (
 	minWindowSamples           = 48
+	minStepSamples             = 4
+	minSlidingWindowSamples    = 150
 	densitySeries              = 16
 	minInterleaveSteps         = 8
 	DefaultRateMaxDecodedBytes = 64 << 20
@@ -281,7 +289,9 @@ func (s *thinStore) load(ctx context.Context, q storage.Queryable, sel thinSelec
 	samples := 0
 	windows := float64(hints.End-hints.Start+1) / float64(sel.rng)
 	dense := func(samples, series int) bool {
-		return s.anyDensity || float64(samples) >= minWindowSamples*windows*float64(series)
+		w := float64(samples) / (windows * float64(series)) // samples per window
+		perStep := w * float64(step) / float64(sel.rng)     // new samples per step of the whole query
+		return s.anyDensity || w >= minWindowSamples && (perStep >= minStepSamples || w >= minSlidingWindowSamples)
 	}
 	// A series is decoded into scratch slices, then copied to its own of
 	// its size (appending to its own grew them a dozen times: a fifth of

@@ -173,7 +173,7 @@ func TestInterleaveEqualsEngine(t *testing.T) {
 		start, end := time.UnixMilli(120_000), time.UnixMilli(1_100_000)
 		var total int64
 		if sels, m, ok := a.planInterleave(expr, start, end, time.Second); ok {
-			store := &thinStore{sets: map[string]*thinSet{}, maxBytes: DefaultRateMaxDecodedBytes}
+			store := &thinStore{sets: map[string]*thinSet{}, maxBytes: DefaultRateMaxDecodedBytes, anyDensity: true}
 			for _, sel := range sels {
 				if err := store.load(ctx, st, sel, start.UnixMilli(), end.UnixMilli(), 1000); err != nil {
 					t.Fatal(err)

@@ -32,7 +32,8 @@ import (
 //   - served-noborrow: the same with a heavy query taking no spare slot of
 //     the small lane (as before: on 2 cores one goroutine);
 //   - one-interleaved, one-whole: evalRange on one goroutine without
-//     yields, its steps dealt out to interleaved queries or not;
+//     yields, its steps dealt out to interleaved queries (whatever the
+//     samples per window) or not;
 //   - served-nointerleave: the same without dealing the steps out to
 //     interleaved queries over thinned windows (interleave.go);
 //   - served-sum(-nosplit): `sum(rate(trading_orders_total[1m]))` at 1 s
@@ -106,8 +107,8 @@ func BenchmarkRawHourPath(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				workers := a.workers
-				a.workers, a.noYield, a.noInterleave = 1, true, noInterleave
-				defer func() { a.workers, a.noYield, a.noInterleave = workers, false, false }()
+				a.workers, a.noYield, a.noInterleave, a.thinAnyDensity = 1, true, noInterleave, true
+				defer func() { a.workers, a.noYield, a.noInterleave, a.thinAnyDensity = workers, false, false, false }()
 				defer reportCPU(b)()
 				for b.Loop() {
 					_, _, release, err := a.evalRange(context.Background(), nil, benchExpr, start, end, step)
