@@ -137,22 +137,24 @@ func TestBrowserGapThenBurst(t *testing.T) {
 		t.Fatalf("30d: the Orders legend has no %s row: %v", svc, err)
 	}
 	// Every whole point reads 1,000/s: the min is the max (to 2 %).
-	perSec := func(s string) float64 {
-		s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
-		m := 1.0
-		if strings.HasSuffix(s, "k") {
-			s, m = strings.TrimSuffix(s, "k"), 1e3
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return -1
-		}
-		return f * m
-	}
 	if lo, hi := stat("tps", svc, "min"), stat("tps", svc, "max"); perSec(lo) < 0.98*perSec(hi) {
 		bridge := eval[float64](t, ctx, `(() => { const u = document.querySelector('[data-chart="tps"]').chart.u; const n = u.data[0].length;
 			const i = u.series.findIndex((s) => s.label === '`+svc+`'); return i < 0 ? -1 : u.data[i][n - 2] ?? -1; })()`)
 		t.Errorf("30d: Orders legend min %q, want the max %q (the bridge over the gap reads %v/s whole)", lo, hi, bridge)
 	}
 	screenshot(t, ctx, artifacts(t), "gap-overview-30d")
+}
+
+// perSec reads a legend's rate ("1k/s", "602/s"); -1 when it is not one.
+func perSec(s string) float64 {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	m := 1.0
+	if strings.HasSuffix(s, "k") {
+		s, m = strings.TrimSuffix(s, "k"), 1e3
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return -1
+	}
+	return f * m
 }

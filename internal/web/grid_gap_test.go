@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,18 +43,6 @@ func TestBrowserGridGap(t *testing.T) {
 	}
 	if err := webtest.Write(context.Background(), st.URL, orders); err != nil {
 		t.Fatal(err)
-	}
-	perSec := func(s string) float64 {
-		s = strings.TrimSuffix(strings.TrimSpace(s), "/s")
-		m := 1.0
-		if strings.HasSuffix(s, "k") {
-			s, m = strings.TrimSuffix(s, "k"), 1e3
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return -1
-		}
-		return f * m
 	}
 	for _, page := range []struct {
 		url, chart, series string
