@@ -457,23 +457,23 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			// Silent for longer than the window read above: its newest
 			// sample within the liveness lookback, so that a down
 			// service's page says since when.
-			last, removed, pushedMs, pushedSeries := a.lastSeen(ctx, svc, now)
-			if removed {
+			seen := a.lastSeen(ctx, svc, now)
+			if seen.removed {
 				continue
 			}
-			if pushedMs > 0 {
-				ss.Series = pushedSeries
+			if seen.pushedMs > 0 {
+				ss.Series = seen.pushedSeries
 				// A Pushgateway group whose values were last written
 				// (refreshed every GroupRefresh) before the window above.
 				ss.State = StatePushed
 				ss.Reason = pushedReason
-				setLastSeen(&ss, pushedMs, now)
+				setLastSeen(&ss, seen.pushedMs, now)
 				out = append(out, a.held(ss, now))
 				continue
 			}
 			ss.Reason = "silent"
-			if last > 0 {
-				setLastSeen(&ss, last, now)
+			if seen.last > 0 {
+				setLastSeen(&ss, seen.last, now)
 			}
 			out = append(out, a.held(ss, now))
 			continue
@@ -508,7 +508,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			}
 		case st.targets > 0:
 			ss.Reason = "scrape failing"
-			if last, _, _, _ := a.lastSeen(ctx, svc, now); last > 0 {
+			if last := a.lastSeen(ctx, svc, now).last; last > 0 {
 				setLastSeen(&ss, last, now)
 			}
 		default:
@@ -567,21 +567,32 @@ func setLastSeen(ss *ServiceStatus, t int64, now time.Time) time.Duration {
 	return age
 }
 
-// lastSeen is the newest sample svc sent itself within LivenessLookback
-// (ms; 0 none; for a scraped one its newest successful scrape), and
-// whether it was removed: every series of it there ended with a
-// staleness marker (a deleted Pushgateway group, a dropped target), or,
-// with nothing there, it once had a Pushgateway group (push_time_seconds),
-// long deleted or expired. pushedMs is the last push of its Pushgateway
-// group when it has one (0: none), pushedSeries the group's series.
-func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int64, removed bool, pushedMs int64, pushedSeries int) {
+// seenBefore is what lastSeen finds of a service within LivenessLookback.
+type seenBefore struct {
+	// last is the newest sample it sent itself (ms; 0 none; for a scraped
+	// one its newest successful scrape).
+	last int64
+	// removed: every series of it there ended with a staleness marker (a
+	// deleted Pushgateway group, a dropped target), or, with nothing
+	// there, it once had a Pushgateway group (push_time_seconds), long
+	// deleted or expired.
+	removed bool
+	// pushedMs is the last push of its Pushgateway group when it has one
+	// (0: none), pushedSeries the group's series.
+	pushedMs     int64
+	pushedSeries int
+}
+
+// lastSeen reads svc's series within LivenessLookback (seenBefore).
+func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) seenBefore {
 	nowMs := now.UnixMilli()
 	q, err := a.opts.Queryable.Querier(nowMs-LivenessLookback.Milliseconds(), nowMs)
 	if err != nil {
-		return 0, false, 0, 0
+		return seenBefore{}
 	}
 	defer q.Close()
 	var (
+		sb          seenBefore
 		series, liv int
 		it          chunkenc.Iterator
 	)
@@ -594,8 +605,8 @@ func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int
 		}
 		if a.opts.PushedAt != nil {
 			if t, ok := a.opts.PushedAt(s.Labels()); ok {
-				pushedMs = max(pushedMs, t)
-				pushedSeries++
+				sb.pushedMs = max(sb.pushedMs, t)
+				sb.pushedSeries++
 				continue
 			}
 		}
@@ -616,19 +627,19 @@ func (a *API) lastSeen(ctx context.Context, svc string, now time.Time) (last int
 			liv++
 		}
 		if ok {
-			last = max(last, t)
+			sb.last = max(sb.last, t)
 		}
 	}
-	if set.Err() != nil {
-		return 0, false, 0, 0
+	switch {
+	case set.Err() != nil:
+		return seenBefore{}
+	case sb.pushedMs > 0:
+		return sb
+	case series > 0:
+		sb.removed = liv == 0
+		return sb
 	}
-	if pushedMs > 0 {
-		return last, false, pushedMs, pushedSeries
-	}
-	if series > 0 {
-		return last, liv == 0, 0, 0
-	}
-	return 0, a.hadPushGroup(ctx, svc), 0, 0
+	return seenBefore{removed: a.hadPushGroup(ctx, svc)}
 }
 
 // hadPushGroup reports whether svc ever had a Pushgateway group.
