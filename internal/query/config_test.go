@@ -3,6 +3,8 @@ package query
 import (
 	"runtime"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestConfigValidate: the defaults are valid; each bad field is named.
@@ -44,5 +46,20 @@ func TestDefaultConfigIgnoresAddedProcs(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 4))
 	if after := DefaultConfig(); after != before {
 		t.Errorf("defaults after GOMAXPROCS was raised %+v, at start %+v", after, before)
+	}
+}
+
+// TestShardWorkersIgnoreAddedProcs: a range query's series shards took
+// GOMAXPROCS workers, which gmc raises above the CPUs for heavy queries'
+// niced threads: more shard goroutines than CPUs. They are the CPUs gmc
+// started with.
+func TestShardWorkersIgnoreAddedProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 4))
+	a, err := New(Options{Queryable: openStore(t, nil), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.workers != startProcs {
+		t.Errorf("shard workers %d with GOMAXPROCS raised to %d, want the %d Ps gmc started with", a.workers, runtime.GOMAXPROCS(0), startProcs)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,7 +83,9 @@ type Options struct {
 	// Status feeds the status and discovery endpoints (status.go).
 	Status Status
 	// Parallelism is how many goroutines one range query may evaluate on
-	// when it can be split by series (shard.go): 0 means GOMAXPROCS, 1 none.
+	// when it can be split by series (shard.go): 0 means the CPUs gmc
+	// started with (startProcs, not the scheduler slots cmd/gmc adds for
+	// heavy queries' niced threads), 1 none.
 	Parallelism int
 	// RateMaxDecodedBytes bounds the decoded samples a range query dealt
 	// out to interleaved queries holds (Config.RateMaxDecodedBytes); 0:
@@ -275,7 +276,7 @@ func New(opts Options) (*API, error) {
 	}
 	workers := opts.Parallelism
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = startProcs
 	}
 	a := &API{
 		lanes:      opts.Lanes,
