@@ -329,6 +329,19 @@ export const bench = {
 export const slaBurn = 'sla:error_ratio:rate1h';
 /** slaBurnWorst is the worst 1h error ratio over a lookback (each point's step: a function of it, see api.queryRange). */
 export const slaBurnWorst = (lb) => `max_over_time(sla:error_ratio:rate1h[${lb}])`;
+/**
+ * slaBurnWorstCovered is the worst 1h error ratio over a lookback among
+ * the hours wholly covered by data: a ratio recorded at a minute whose
+ * hour before it had the ratio at each of its 60 minutes. A step holding
+ * a gap keeps its covered hours (at 30d every point within 3.4 h after a
+ * gap was thrown out whole, and the legends hid the violation after a
+ * restart, t-user13 F9). Read every minute (a lookback under two minutes,
+ * the bridge's or the tail's: every second, so it holds a point).
+ */
+export const slaBurnWorstCovered = (lb) => {
+  const ms = String(lb).endsWith('ms') ? parseFloat(lb) : parseFloat(lb) * 1000;
+  return `max_over_time((sla:error_ratio:rate1h and count_over_time(sla:error_ratio:rate1h[1h:1m]) >= 60)[${lb}:${ms < 120000 ? '1s' : '1m'}])`;
+};
 
 /**
  * hostLast is each host's (by label by: host or instance) newest agent

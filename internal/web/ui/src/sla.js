@@ -1,6 +1,7 @@
 // SLA page: achievement per window with its data coverage, budget left
 // (or how far past it), achievement over time, burn rates.
 import {getJSON, queryRange, align, keepPartial, coverExpr, NotAvailable} from './api.js';
+import {seriesKey} from './live.js';
 import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
 import {h, fill, add, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
@@ -113,7 +114,15 @@ export function mount(main) {
       // 5-8 minutes of data each, read max 111×, t-user10 #3): each point
       // also counts the minutes of its reach the ratio was recorded at
       // (api.coverExpr), and one short of whole is partial.
-      const res = await queryRange(worst ? Q.slaBurnWorst : Q.slaBurn, w, signal, SLA_HOUR + worst, coverExpr(Q.slaBurn));
+      // At the steps longer than the hour each point is also read over
+      // the hours wholly covered (Q.slaBurnWorstCovered): where its step
+      // holds one, the point is the worst of those, judged, whatever gap
+      // lies in its reach; only a step with no covered hour stays partial.
+      const [all, judged] = await Promise.all([
+        queryRange(worst ? Q.slaBurnWorst : Q.slaBurn, w, signal, SLA_HOUR + worst, coverExpr(Q.slaBurn)),
+        worst ? queryRange(Q.slaBurnWorstCovered, w, signal) : null,
+      ]);
+      const res = judged ? judgedWhereCovered(all, judged) : all;
       const A = align(res, w);
       const obj = new Map(slas.map((s) => [s.name, s.objective]));
       chart.update(A.xs, res.map((s, i) => {
@@ -132,6 +141,28 @@ export function mount(main) {
     },
     destroy() { chart.destroy(); achChart.destroy(); },
   };
+}
+
+/**
+ * judgedWhereCovered gives each series of all (its points marked partial
+ * by their reach) the value of judged (the worst over the wholly covered
+ * hours) at the points where judged has one, those points then whole.
+ */
+export function judgedWhereCovered(all, judged) {
+  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const at = (t) => Math.round(Number(t) * 1000);
+  const by = new Map(judged.map((s) => [key(s.metric), new Map((s.values || []).map(([t, v]) => [at(t), v]))]));
+  return all.map((s) => {
+    const j = by.get(key(s.metric));
+    if (!j) return s;
+    const partial = new Set(s.partial || []);
+    const values = (s.values || []).map(([t, v]) => {
+      if (!j.has(at(t))) return [t, v];
+      partial.delete(Number(t));
+      return [t, j.get(at(t))];
+    });
+    return {...s, values, partial};
+  });
 }
 
 function slaCard(s) {
