@@ -78,12 +78,17 @@ export function mount(main, ctx) {
       // A window ending now: the host's newest sample and its sampling
       // rate, in the same batch, to tell whether its agent is up.
       const nowEnd = w.gend != null || w.grid;
-      const [rangeR, [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow], kernelR, lastR, perMinR] = await Promise.all([
+      const res = Math.max(1, Math.round(w.step / 20));
+      const [rangeR, [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow], kernelR, lastR, perMinR, hiR, loR] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
         Promise.all([q.cores, q.memTotal, q.fsFree, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
         Promise.all([k.psi, k.intr, k.softirqs, k.fdUsed, k.sockets, k.irqLines].map(run)),
-        nowEnd ? now(Q.hostLast('host', hs, w.rw)) : [], nowEnd ? now(Q.hostPerMin('host', hs)) : []]);
+        nowEnd ? now(Q.hostLast('host', hs, w.rw)) : [], nowEnd ? now(Q.hostPerMin('host', hs)) : [],
+        // The gauges' highest and lowest within each step, for the legends
+        // (at the steps alone, 30d read load1 max 12 where it reached 27.9,
+        // t-user13 on the Host page).
+        run(gaugeExtremes(name, 'max', res)), run(gaugeExtremes(name, 'min', res))]);
       // The host's agent not up now: every chart's points after its newest
       // sample are over windows reaching past it (dashed, out of min and
       // max; api.markStopped), as a stopped service's.
@@ -92,13 +97,15 @@ export function mount(main, ctx) {
       const [cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr] = rangeR.map(past);
       const [psi, intr, softirqs, fdUsed, socks, irqLines] = kernelR.map(past);
       const xs = align([], w).xs;
+      const ext = extremes(hiR, loR, w);
       // Every rate panel says its windows in its legend: the points' and
       // the newest one's (now, over 1m at most).
       for (const c of [C.cores, C.modes, C.disk, C.busy, C.net, C.iops, C.dlat, C.err, C.pkts, C.ctxt, C.tcp, C.psi, C.intr, C.irq]) c.chart.window = windows(w);
       C.cores.chart.update(xs, lines(cores, w, ['cpu'], 'cpu ').sort((a, b) => a.label.localeCompare(b.label, 'en', {numeric: true})), 'No CPU metrics for this host');
       C.modes.chart.update(xs, lines(modes, w, ['mode']).map((s) => ({...s, color: MODE_COLORS[s.label] || MODE_COLORS.other})), 'No CPU metrics for this host');
-      C.load.chart.update(xs, lines(load, w, ['__name__']).map((s) => ({...s, label: s.label.replace('node_', '')})), 'No load metrics for this host');
-      C.mem.chart.update(xs, [...lines(used, w, [], 'used'), ...lines(cached, w, [], 'cache+buffers'), ...lines(swap, w, [], 'swap used')]
+      C.load.chart.update(xs, lines(load, w, ['__name__']).map((s) => ext({...s, label: s.label.replace('node_', '')}, s.label)), 'No load metrics for this host');
+      C.mem.chart.update(xs, [...lines(used, w, [], 'used').map((s) => ext(s, 'mem:used')), ...lines(cached, w, [], 'cache+buffers').map((s) => ext(s, 'mem:cache')),
+        ...lines(swap, w, [], 'swap used').map((s) => ext(s, 'mem:swap'))]
         .map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), 'No memory metrics for this host');
       C.disk.chart.update(xs, [...lines(dr, w, ['device'], 'read '), ...lines(dw, w, ['device'], 'written ')], 'No disk metrics for this host');
       C.busy.chart.update(xs, lines(busy, w, ['device']), 'No disk metrics for this host');
@@ -110,11 +117,11 @@ export function mount(main, ctx) {
       // Series the agent has only since it collects them: an older agent's host says so.
       const newer = 'Not collected by this host\'s agent (gmc agent reports it since 2026-12)';
       C.ctxt.chart.update(xs, [...lines(ctxt, w, [], 'context switches'), ...lines(forks, w, [], 'forks')].map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), newer);
-      C.procs.chart.update(xs, lines(procs, w, ['__name__']).map((s) => ({...s, label: s.label.replace('node_procs_', '')})), newer);
-      C.tcp.chart.update(xs, [...lines(estab, w, [], 'established'), ...lines(retrans, w, [], 'retransmits/s'), ...lines(tcpErr, w, [], 'input errors/s')]
+      C.procs.chart.update(xs, lines(procs, w, ['__name__']).map((s) => ext({...s, label: s.label.replace('node_procs_', '')}, s.label)), newer);
+      C.tcp.chart.update(xs, [...lines(estab, w, [], 'established').map((s) => ext(s, 'tcp:estab')), ...lines(retrans, w, [], 'retransmits/s'), ...lines(tcpErr, w, [], 'input errors/s')]
         .map((s) => ({...s, label: s.label.replace(/\{\}$/, '')})), newer);
 
-      kernelPanels(C, xs, w, {psi, intr, softirqs, fdUsed, socks, irqLines, parts: instantBy(parts, 'collector'), fdNow: scalarOf(fdNow), fdMax: scalarOf(fdMaxNow)});
+      kernelPanels(C, xs, w, ext, {psi, intr, softirqs, fdUsed, socks, irqLines, parts: instantBy(parts, 'collector'), fdNow: scalarOf(fdNow), fdMax: scalarOf(fdMaxNow)});
 
       const totalMem = scalarOf(total);
       const usedNow = used.length ? used[0].values.at(-1) : null;
@@ -154,6 +161,52 @@ export function mount(main, ctx) {
           : h('tr', {}, h('td', {colspan: 6, class: 'muted'}, 'No filesystem metrics for this host.'))))]);
     },
     destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
+  };
+}
+
+/**
+ * gaugeExtremes is the PromQL of the host's gauge rows' highest (f = 'max')
+ * or lowest ('min') value within each point's window (lb, see
+ * api.queryRange), each labelled row=its key: exact for a row of one
+ * series (load, processes, TCP established, file handles, sockets);
+ * memory used and swap used as total − available (free) at its lowest
+ * (highest), exact while the total holds; cache+buffers, a sum of two,
+ * read every res seconds.
+ */
+export function gaugeExtremes(name, f, res) {
+  const hs = `host=${JSON.stringify(name)}`;
+  const g = (f === 'max' ? 'min' : 'max');
+  const row = (key, e) => `label_replace(${e}, "row", "${key}", "", "")`;
+  const one = (m) => (lb) => `max(${f}_over_time(${m}{${hs}}[${lb}]))`;
+  const rows = [
+    ...['node_load1', 'node_load5', 'node_load15', 'node_procs_running', 'node_procs_blocked', ...Object.keys(SOCK_LABELS)].map((m) => [m, one(m)]),
+    ['tcp:estab', (lb) => `sum(${f}_over_time(node_netstat_Tcp_CurrEstab{${hs}}[${lb}]))`],
+    ['fd', one('node_filefd_allocated')],
+    ['mem:used', (lb) => `sum(${f}_over_time(node_memory_MemTotal_bytes{${hs}}[${lb}]) - ${g}_over_time(node_memory_MemAvailable_bytes{${hs}}[${lb}]))`],
+    ['mem:swap', (lb) => `sum(${f}_over_time(node_memory_SwapTotal_bytes{${hs}}[${lb}]) - ${g}_over_time(node_memory_SwapFree_bytes{${hs}}[${lb}]))`],
+    ['mem:cache', (lb) => `${f}_over_time(sum(node_memory_Cached_bytes{${hs}} + node_memory_Buffers_bytes{${hs}})[${lb}:${res}s])`],
+  ];
+  return (lb) => rows.map(([k, e]) => row(k, e(lb))).join(' or ');
+}
+
+/**
+ * extremes reads gaugeExtremes' answers (hi, lo: matrices) into a function
+ * giving a legend series (s) its lo and hi under its row key: the lowest
+ * and highest within the steps where it has a point (the first step's
+ * window is before the range: left out).
+ */
+export function extremes(hi, lo, w) {
+  const by = (m) => {
+    const A = align(m, w);
+    return new Map(m.map((s, i) => [s.metric.row, A.ys[i].map((v, j) => (j === 0 ? null : v))]));
+  };
+  const H = by(hi);
+  const L = by(lo);
+  const pick = (ext, ys, f) => (ext ? ext.filter((v, i) => v != null && ys[i] != null).reduce((a, v) => (a == null ? v : f(a, v)), null) : null);
+  return (s, key) => {
+    const h0 = pick(H.get(key), s.data, Math.max);
+    const l0 = pick(L.get(key), s.data, Math.min);
+    return h0 == null && l0 == null ? s : {...s, hi: h0, lo: l0};
   };
 }
 
@@ -235,7 +288,7 @@ export function clampPct(series) {
  * the other kernel parts but not this one (the host's kernel lacks the
  * file), or none of them (an agent before 2026-12-04).
  */
-function kernelPanels(C, xs, w, d) {
+function kernelPanels(C, xs, w, ext, d) {
   const agentHas = d.parts.size > 0 && [...d.parts.keys()].some((p) => p !== 'stat');
   const why = (part, what) => (agentHas && !d.parts.has(part)
     ? `This host's kernel does not provide ${what} (its agent reports no ${part} part)`
@@ -253,10 +306,10 @@ function kernelPanels(C, xs, w, d) {
   const soft = lines(d.softirqs, w, ['vector'], 'softirq ').filter((s) => s.data.some((v) => v != null && v > 0));
   C.intr.chart.update(xs, [...lines(d.intr, w, [], 'interrupts').map(bare), ...soft], why('stat', 'interrupt counts'));
   setText(C.fds.card.note, d.fdMax ? `allocated, of ${units.count.fmt(d.fdMax)} max (fs.file-max)` : 'allocated, system-wide');
-  C.fds.chart.update(xs, lines(d.fdUsed, w, [], 'allocated').map(bare), why('filefd', 'file handle counts (/proc/sys/fs/file-nr)'));
+  C.fds.chart.update(xs, lines(d.fdUsed, w, [], 'allocated').map((s) => ext(bare(s), 'fd')), why('filefd', 'file handle counts (/proc/sys/fs/file-nr)'));
   setText(C.socks.card.note, 'count at each sample (sockstat)');
   C.socks.card.note.title = 'from /proc/net/sockstat and sockstat6: all sockets of the host (its "sockets: used", unix sockets included), TCP by state, UDP, and IPv6';
-  const socks = lines(d.socks, w, ['__name__']).map((s) => ({...s, key: s.label, label: SOCK_LABELS[s.label] || s.label}))
+  const socks = lines(d.socks, w, ['__name__']).map((s) => ext({...s, key: s.label, label: SOCK_LABELS[s.label] || s.label}, s.label))
     .sort((a, b) => SOCK_ORDER.indexOf(a.key) - SOCK_ORDER.indexOf(b.key));
   C.socks.chart.update(xs, socks, why('sockstat', 'socket counts (/proc/net/sockstat)'));
   // Only where the agent reports per-IRQ counts (host.interrupts: true); the 8 busiest lines over the range.
