@@ -521,11 +521,18 @@ export function covered(matrix, counts, cv, w) {
   return matrix.map((s) => {
     const c = by.get(key(s.metric)) || new Map();
     const partial = new Set(s.partial || []);
+    const gap = new Set(s.gap || []);
+    // A short count in a window after the series' first value is a gap in
+    // its data, not its start (markPartial's gap).
+    const first = s.values && s.values.length ? Number(s.values[0][0]) : Infinity;
     for (const [t] of s.values || []) {
       if (cv.at != null && Math.abs(Number(t) - cv.at) > 1e-3) continue;
-      if (!(c.get(at(Number(t))) >= cv.need)) partial.add(Number(t));
+      if (!(c.get(at(Number(t))) >= cv.need)) {
+        partial.add(Number(t));
+        if (first < Number(t) - cv.need * COVER_STEP) gap.add(Number(t));
+      }
     }
-    return {...s, partial};
+    return {...s, partial, gap};
   });
 }
 
@@ -564,6 +571,17 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
   const out = [];
   for (const s of matrix) {
     const partial = new Set();
+    // gap: the partial points whose window reaches into a gap in the
+    // series' data, not before it began: the series has a value before
+    // the run the point is in (the Overview's 7d bridge over the
+    // history/live gap was said to "reach before the data began", its
+    // data begun weeks earlier, t-user13 F10d).
+    const gap = new Set(s.gap || []);
+    const first = s.values && s.values.length ? Number(s.values[0][0]) : null;
+    const mark = (t, runAt) => {
+      partial.add(t);
+      if (first != null && runAt > first + 1e-6) gap.add(t);
+    };
     const values = [];
     let run = null;
     let prev = null;
@@ -578,11 +596,11 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
       // (its data began before the bridge's window, which starts there)
       // in a run of steps begun a window before it.
       if (reach) {
-        if (run > t - rw + 1e-6) partial.add(t);
+        if (run > t - rw + 1e-6) mark(t, run);
       } else if (bt != null && Math.abs(t - bt) < 1e-3) {
-        if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) partial.add(t);
+        if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) mark(t, run);
       } else if (t <= g + 1e-3) {
-        if (run > t - rw + 1e-6) partial.add(t);
+        if (run > t - rw + 1e-6) mark(t, run);
       } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3)) {
         // The tail (now, over w.tw: a minute): its window begins where the
         // bridge's ends (or, without a bridge, within the last step's
@@ -596,7 +614,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
         // or a ratio (spread false): those of the data present are not
         // lowered by the part of the window without data, and a capped
         // p99 of a service gone within the minute is its last word.
-        partial.add(t);
+        mark(t, run);
       }
       values.push(p);
     }
@@ -631,7 +649,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
     }
     const histograms = s.histograms ? s.histograms.filter((p) => Number(p[0]) >= from) : null;
     if (!values.length && !(histograms && histograms.length)) continue;
-    const x = {...s, values, partial, ended};
+    const x = {...s, values, partial, ended, gap};
     if (histograms) x.histograms = histograms;
     out.push(x);
   }

@@ -625,7 +625,7 @@ export class HeatmapChart extends Lazy {
    * over a window of silence too: at full colour a stopped service's
    * heatmap looked live), note said under the chart.
    */
-  update(xs, step, cols, ended = null) {
+  update(xs, step, cols, ended = null, gap = false) {
     this.end = xs.at(-1) ?? null;
     const endedCols = ended && ended.cols.size ? ended.cols : new Set();
     this.el.dataset.ended = String(endedCols.size);
@@ -640,7 +640,13 @@ export class HeatmapChart extends Lazy {
     const began = before ? (span >= 86400 ? `${dayOf(xs[first])} ${clock(xs[first] * 1000)}` : clock(xs[first] * 1000)) : '';
     this.el.dataset.before = String(before);
     this.beforeNote.hidden = !before;
-    setText(this.beforeNote, before ? `grey: ${before} column${before === 1 ? '' : 's'} before the data began (the first with data at ${began}): no data yet, not zero events` : '');
+    // gap: the series has data before those columns (gmc was down, or
+    // restarted): a gap in the data, not its start.
+    this.gap = gap;
+    this.el.dataset.beforeGap = gap && before ? '1' : '';
+    setText(this.beforeNote, !before ? ''
+      : gap ? `grey: ${before} column${before === 1 ? '' : 's'} in a gap in the data (there is data before it; the first column with data after it at ${began}): no data, not zero events`
+        : `grey: ${before} column${before === 1 ? '' : 's'} before the data began (the first with data at ${began}): no data yet, not zero events`);
     let lo = Infinity;
     let hi = 0;
     let cells = 0;
@@ -744,7 +750,9 @@ export class HeatmapChart extends Lazy {
     if (i + 1 < xs.length && Math.abs(xs[i + 1] - t) < Math.abs(xs[i] - t)) i++;
     const col = this.cols[i];
     if (i < this.before) {
-      const text = `${new Date(xs[i] * 1000).toLocaleTimeString([], {hour12: false})} · no data yet: before the data began (the first column with data at ${this.beganText})`;
+      const text = `${new Date(xs[i] * 1000).toLocaleTimeString([], {hour12: false})} · ` + (this.gap
+        ? `no data: a gap in the data (the first column with data after it at ${this.beganText})`
+        : `no data yet: before the data began (the first column with data at ${this.beganText})`);
       this.readout.textContent = text;
       this.el.dataset.readout = text;
       return;
