@@ -128,8 +128,11 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 	}
 
 	// Burn-rate alerts at 24:00, for the SLA's 1d period (sla.SLA.BurnAlerts):
-	// page 5m&5m (20 > 5.76), page 12m&5m (20 > 6), ticket 48m&5m (20 > 3),
-	// ticket 144m&12m (16.9 and 20 > 1).
+	// page 5m&5m (20 > 5.76). Page 12m&5m (20 > 6), ticket 48m&5m (20 > 3)
+	// and ticket 144m&12m (16.9 and 20 > 1) hold too, but their short
+	// windows hold errors the 5m&5m page fired on (it fires since 22:05):
+	// they would only ever have been muted by it, and paged the same errors
+	// again once it resolved (t-user13 F7), so they do not fire.
 	var firing []string
 	for _, g := range m.Groups() {
 		for _, ar := range g.AlertingRules() {
@@ -141,7 +144,7 @@ func TestSLAOnSyntheticSeries(t *testing.T) {
 		}
 	}
 	sort.Strings(firing)
-	if strings.Join(firing, " ") != "page:12m&5m page:5m&5m ticket:144m&12m ticket:48m&5m" {
+	if strings.Join(firing, " ") != "page:5m&5m" {
 		t.Fatalf("firing burn-rate alerts = %v", firing)
 	}
 	// The sink got them, labelled with the SLA and the service.

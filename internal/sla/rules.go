@@ -266,8 +266,15 @@ func (s SLA) RuleGroups() []rulefmt.RuleGroup {
 			long.Rules = append(long.Rules, rule)
 		}
 	}
-	for _, b := range s.BurnAlerts() {
-		rule := s.burnAlert(b)
+	bs := s.BurnAlerts()
+	for _, b := range bs {
+		var faster []string
+		for _, a := range bs {
+			if a.Long < b.Long {
+				faster = append(faster, FormatWindow(a.Long))
+			}
+		}
+		rule := s.burnAlert(b, faster)
 		if b.Long <= rawGroupMax {
 			short.Rules = append(short.Rules, rule)
 		} else {
@@ -277,19 +284,27 @@ func (s SLA) RuleGroups() []rulefmt.RuleGroup {
 	return []rulefmt.RuleGroup{short, long}
 }
 
-func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
+// burnAlert is the alerting rule of burn pair b; faster are the long
+// windows of the SLA's pairs faster than b (the ones that inhibit it).
+func (s SLA) burnAlert(b BurnAlert, faster []string) rulefmt.Rule {
 	budget := "(1 - " + strconv.FormatFloat(s.Target(), 'g', -1, 64) + ")"
 	factor := strconv.FormatFloat(b.Factor, 'g', -1, 64)
 	long, short := FormatWindow(b.Long), FormatWindow(b.Short)
+	expr := fmt.Sprintf("%s > (%s * %s) and %s > (%s * %s) and on() %s",
+		s.selector(ErrorRatioRecord(b.Long)), factor, budget,
+		s.selector(ErrorRatioRecord(b.Short)), factor, budget, s.covered(b.Short))
+	if len(faster) > 0 {
+		expr += " unless on(sla) " + s.pagedBy(faster, b.Short)
+	}
 	return rulefmt.Rule{
 		Alert: AlertName,
 		// Gated on the short window being covered (a burn seen over a few
 		// seconds of data says little); the long window counts over the
 		// data it holds, whatever gmc's age, as Prometheus's, Sloth's and
 		// Pyrra's burn alerts do: a fresh install's error burst pages.
-		Expr: fmt.Sprintf("%s > (%s * %s) and %s > (%s * %s) and on() %s",
-			s.selector(ErrorRatioRecord(b.Long)), factor, budget,
-			s.selector(ErrorRatioRecord(b.Short)), factor, budget, s.covered(b.Short)),
+		// Not while its short window still holds a burst a faster pair
+		// fired on (pagedBy): one incident, one page.
+		Expr: expr,
 		Labels: map[string]string{
 			"severity":     b.Severity,
 			"long_window":  long,
@@ -318,6 +333,28 @@ func (s SLA) burnAlert(b BurnAlert) rulefmt.Rule {
 			"unit": "ratio",
 		},
 	}
+}
+
+// pagedBy is the PromQL that a faster burn alert of the SLA (long
+// windows faster) fired within the last short: while it returns a series,
+// the slower pair's short window still holds the errors that alert was
+// about. A short error burst pages the 1h & 5m pair and, over the same
+// errors, the 6h & 30m one; the default inhibit rules mute the slower
+// while the faster fires, but the faster resolves once the burst leaves
+// its 5m window, and the slower, still true on the same burst inside its
+// 30m window, then paged a second time, 5 minutes after the errors stopped,
+// and again at the next incident's resolve (t-user13 F7). So the slower
+// pair fires only on errors after the faster one's last firing evaluation:
+// a burn that goes on after that pages once its short window is past the
+// burst (at most `short` later), a burst that ended does not page again.
+// ALERTS is the rules' own series (alertstate="firing" only while firing).
+func (s SLA) pagedBy(faster []string, short time.Duration) string {
+	lw := `long_window="` + faster[0] + `"`
+	if len(faster) > 1 {
+		lw = `long_window=~"` + strings.Join(faster, "|") + `"`
+	}
+	return fmt.Sprintf(`max_over_time(ALERTS{alertname=%q,alertstate="firing",sla=%s,%s}[%s])`,
+		AlertName, strconv.Quote(s.Name), lw, model.Duration(short))
 }
 
 // partialTemplate is the alert template text saying how much data window
