@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,8 @@ type stampedRecorder struct {
 	now func() time.Time
 	got []string
 	at  []time.Time
+	// resolvedText is the last resolved_summary of a resolved alert.
+	resolvedText string
 }
 
 func (r *stampedRecorder) Notify(_ context.Context, n *Notification) error {
@@ -32,6 +35,9 @@ func (r *stampedRecorder) Notify(_ context.Context, n *Notification) error {
 	var as []string
 	for _, a := range n.Alerts {
 		as = append(as, string(a.Labels["long_window"])+" "+a.Status)
+		if a.Status == "resolved" {
+			r.resolvedText = string(a.Annotations["resolved_summary"])
+		}
 	}
 	r.got = append(r.got, strings.Join(as, ", "))
 	r.at = append(r.at, r.now())
@@ -64,8 +70,8 @@ func TestBurstPagesOnce(t *testing.T) {
 		after float64 // error ratio after the burst
 	}{{"burst ends", 0}, {"burn goes on", 0.001}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, at, fastEnd := runBurst(t, tc.after)
-			t.Logf("notifications %q at %v", got, at)
+			got, at, fastEnd, resolved := runBurst(t, tc.after)
+			t.Logf("notifications %q at %v; resolved text %q", got, at, resolved)
 			var slow []time.Time
 			for i, n := range got {
 				if strings.Contains(n, "6h firing") {
@@ -74,6 +80,12 @@ func TestBurstPagesOnce(t *testing.T) {
 			}
 			if len(got) < 2 || got[0] != "1h firing" || !strings.Contains(got[1], "1h resolved") {
 				t.Fatalf("notifications %q, want the fast burn's page, then its resolve", got)
+			}
+			// t-user13 F10b: "stopped burning … over both 1h and 5m" while
+			// the 1h burn was still ~40×; the 5m one had fallen. The text
+			// is rendered when the alert resolves and says which.
+			if !regexp.MustCompile(`^SLA orders \(gw, objective 99.99%\) stopped burning its error budget at least 14.4× faster than sustainable: the 5m burn fell to [0-9.]+×, under 14.4× \(1h: still [0-9.]+×\)$`).MatchString(resolved) {
+				t.Errorf("resolved text %q, want it to say the 5m burn fell and the 1h one's figure", resolved)
 			}
 			switch {
 			case tc.after == 0 && len(slow) > 0:
@@ -90,9 +102,9 @@ func TestBurstPagesOnce(t *testing.T) {
 }
 
 // runBurst returns the notifications of the burst scenario (each as
-// "<long_window> <status>, …") with their stamped times, and when the fast
-// burn resolved.
-func runBurst(t *testing.T, after float64) ([]string, []time.Time, time.Time) {
+// "<long_window> <status>, …") with their stamped times, when the fast
+// burn resolved, and the resolved_summary of the last resolved alert.
+func runBurst(t *testing.T, after float64) ([]string, []time.Time, time.Time, string) {
 	t.Helper()
 	rec := &stampedRecorder{}
 	h := start(t, `
@@ -183,7 +195,9 @@ receivers: [{name: r}]
 		}
 	}
 	got, times := rec.notifications()
-	return got, times, fastEnd
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return got, times, fastEnd, rec.resolvedText
 }
 
 // settle waits until every group has flushed twice since now (so what was

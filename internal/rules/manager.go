@@ -284,6 +284,9 @@ type group struct {
 	// (StartsAt, FiredAt), not the restart's time. An entry goes once its
 	// alert fires, or is gone after the restart's orphans are settled.
 	refired map[uint64]time.Time
+	// resolved holds, by alert (labels hash), the resolved_summary
+	// rendered when it resolved (resolvedSummary), for its re-sends.
+	resolved map[uint64]resolvedText
 }
 
 type seenAlert struct {
@@ -1039,6 +1042,11 @@ func (m *Manager) send(ctx context.Context, expr string, alerts ...*promrules.Al
 		}
 		if !a.ResolvedAt.IsZero() {
 			ma.EndsAt = a.ResolvedAt
+			if gr != nil {
+				if text := m.resolvedSummary(ctx, gr, expr, a); text != "" {
+					ma.Annotations[ResolvedSummaryAnnotation] = model.LabelValue(text)
+				}
+			}
 		} else {
 			ma.EndsAt = a.ValidUntil
 		}

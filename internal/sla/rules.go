@@ -316,14 +316,11 @@ func (s SLA) burnAlert(b BurnAlert, faster []string) rulefmt.Rule {
 			"summary": fmt.Sprintf("SLA %s (%s, objective %s%%) burns its error budget at least %s× faster than sustainable over %s and %s%s",
 				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short,
 				fmt.Sprintf(" (%s: %s%s, %s: %s)", long, s.burnTemplate(b.Long, budget), s.partialTemplate(b.Long), short, s.burnTemplate(b.Short, budget))),
-			// Annotations are rendered while the alert fires; a resolved
-			// alert keeps those of its last firing evaluation (as in
-			// Prometheus), so its text says that it stopped and whose
-			// figures it gives. gmc's notification channels print it for
-			// a resolved alert (notify/channel.ResolvedSummaryAnnotation).
-			"resolved_summary": fmt.Sprintf("SLA %s (%s, objective %s%%) stopped burning its error budget at least %s× faster than sustainable over both %s and %s; at its last firing evaluation the burn was %s: %s, %s: %s",
-				s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), factor, long, short,
-				long, s.burnTemplate(b.Long, budget), short, s.burnTemplate(b.Short, budget)),
+			// gmc's notification channels print it for a resolved alert
+			// (notify/channel.ResolvedSummaryAnnotation); the rules render
+			// it once more when the alert resolves (rules.resolvedSummary),
+			// so it says which condition ended.
+			"resolved_summary": s.resolvedTemplate(b, budget, faster),
 			"description": fmt.Sprintf("error ratio over %s%s is {{ $value | humanizePercentage }} (a burn rate of %s, alerting at %s× or more over both %s and %s); at %s× the whole budget of %s lasts %s.",
 				long, s.partialTemplate(b.Long), s.burnTemplate(b.Long, budget), factor, long, short, factor, FormatWindow(s.BudgetPeriod()), FormatWindow(time.Duration(float64(s.BudgetPeriod())/b.Factor).Round(time.Minute))),
 			// How much of the long window the ratio is over.
@@ -333,6 +330,52 @@ func (s SLA) burnAlert(b BurnAlert, faster []string) rulefmt.Rule {
 			"unit": "ratio",
 		},
 	}
+}
+
+// resolvedTemplate is the burn alert's resolved_summary: why it stopped,
+// from the data when it resolved. It fires while both windows burn at
+// least the factor (over a covered short window, and no faster pair fired
+// within it), so it resolves when one of them no longer does: "the 5m burn
+// fell to 9.1×, under 14.4× (1h: still 39.6×)", where "stopped burning …
+// over both 1h and 5m" read as if both had (t-user13 F10b). Rendered
+// while the alert fires (as Prometheus renders every annotation), every
+// condition still holds and it gives the burn at that evaluation; that
+// text stays when the alert resolves without an evaluation (a reload or a
+// restart ends it).
+func (s SLA) resolvedTemplate(b BurnAlert, budget string, faster []string) string {
+	f := strconv.FormatFloat(b.Factor, 'g', -1, 64)
+	lit := f // a float literal for the template's comparisons
+	if !strings.ContainsAny(lit, ".e") {
+		lit += ".0"
+	}
+	long, short := FormatWindow(b.Long), FormatWindow(b.Short)
+	burn := func(w time.Duration) string {
+		return strconv.Quote(s.selector(ErrorRatioRecord(w)) + " / " + budget)
+	}
+	fell := func(v string) string { return fmt.Sprintf("(ge %s 0.0) (le %s %s)", v, v, lit) }
+	val := func(v string) string {
+		return fmt.Sprintf(`{{ if ge %s 0.0 }}{{ printf "%%.3g" %s }}×{{ else }}unknown{{ end }}`, v, v)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `{{ $s := -1.0 }}{{ with query %s }}{{ $s = . | first | value }}{{ end }}`, burn(b.Short))
+	fmt.Fprintf(&sb, `{{ $l := -1.0 }}{{ with query %s }}{{ $l = . | first | value }}{{ end }}`, burn(b.Long))
+	fmt.Fprintf(&sb, "SLA %s (%s, objective %s%%) stopped burning its error budget at least %s× faster than sustainable",
+		s.Name, s.Service, strconv.FormatFloat(s.Objective, 'g', -1, 64), f)
+	fmt.Fprintf(&sb, `{{ if and %s %s }}: over %s and over %s, both under %s× (%s: %s, %s: %s)`,
+		fell("$s"), fell("$l"), short, long, f, short, val("$s"), long, val("$l"))
+	fmt.Fprintf(&sb, `{{ else if and %s }}: the %s burn fell to %s, under %s× (%s: still %s)`,
+		fell("$s"), short, val("$s"), f, long, val("$l"))
+	fmt.Fprintf(&sb, `{{ else if and %s }}: the %s burn fell to %s, under %s× (%s: still %s)`,
+		fell("$l"), long, val("$l"), f, short, val("$s"))
+	if len(faster) > 0 {
+		fmt.Fprintf(&sb, `{{ else if query %q }}: a faster burn alert of the SLA fired (long window %s), and this one's %s window holds the errors it paged for; it fires again if the burn goes on past them (%s: %s, %s: %s)`,
+			s.pagedBy(faster, b.Short), strings.Join(faster, " or "), short, short, val("$s"), long, val("$l"))
+	}
+	fmt.Fprintf(&sb, `{{ else if not (query %q) }}: its %s window holds too little data to judge (under %g%% covered; %s: %s, %s: %s)`,
+		s.covered(b.Short), short, MinCoverage*100, short, val("$s"), long, val("$l"))
+	fmt.Fprintf(&sb, `{{ else }} over both %s and %s; at its last firing evaluation the burn was %s: %s, %s: %s{{ end }}`,
+		long, short, long, s.burnTemplate(b.Long, budget), short, s.burnTemplate(b.Short, budget))
+	return sb.String()
 }
 
 // pagedBy is the PromQL that a faster burn alert of the SLA (long
