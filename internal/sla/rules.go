@@ -430,12 +430,16 @@ func (s SLA) covered(w time.Duration) string {
 }
 
 // coverageExpr is the PromQL for the part of window w that holds data
-// (0…1): the part of its coverageSteps at which the indicator's total has
-// a sample within the lookback, so a hole in the data counts as uncovered.
+// (0…1): the part of its coverageSteps that hold a sample of the
+// indicator's total, so a hole in the data counts as uncovered, and so do
+// the steps after the last sample before it (a sample within the lookback
+// counted 5 minutes after each gap: "over 4h 53m 0s of data" where the
+// window held 4h 48m, t-user11 #6). A total sampled less often than the
+// step counts only the steps holding a sample.
 func (s SLA) coverageExpr(w time.Duration) string {
 	step := coverageStep(w)
-	return fmt.Sprintf("clamp_max(count_over_time(count(%s)[%s:%s]) / %d, 1)",
-		s.totalSelector(), model.Duration(w), model.Duration(step), int64(w/step))
+	return fmt.Sprintf("clamp_max(count_over_time(count(last_over_time(%s[%s]))[%s:%s]) / %d, 1)",
+		s.totalSelector(), model.Duration(step), model.Duration(w), model.Duration(step), int64(w/step))
 }
 
 // coverageStep is the resolution at which the PromQL coverage of window w

@@ -367,8 +367,11 @@ func onTier(q, name string) (string, error) {
 
 // Coverage returns, for each of the SLA's windows and its burn alerts' long
 // windows, the part of it (0…1) that holds data: the time within it that
-// some sample of the indicator's total series covers, a sample covering
-// the lookback (5m) after it, as PromQL sees it. A window whose ratio reads
+// the indicator's total series have samples for, from sample to sample at
+// most the lookback (5m) apart, and from the newest to now while it is
+// within the lookback (the lookback after the last sample before a gap
+// counted as data: "over 4h 52m 0s of data" where the window held 4h 48m,
+// t-user11 #6). A window whose ratio reads
 // a tier (ratioTier) counts the data that ratio reads instead: the tier's
 // samples up to its watermark, each covering its bucket at least, and the
 // raw ones after it: a 30d window is covered by the 1m tier's 30 days when
@@ -402,6 +405,9 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 		if rawSpans, err = span.Read(ctx, r.opts.Queryable, sels, ts.Add(-rawLongest).Add(-coverageLookback).UnixMilli(), end, coverageLookback.Milliseconds()); err != nil {
 			return nil, fmt.Errorf("coverage of sla %s: %w", s.Name, err)
 		}
+		// The newest span is the data still coming in when its last sample
+		// is within the lookback (the next is not due yet).
+		rawSpans = span.Extend(rawSpans, end, coverageLookback.Milliseconds())
 	}
 	tierSpans := map[*tier.Tier][][2]int64{}
 	for t, w := range tierLongest {
@@ -410,7 +416,7 @@ func (r *Reporter) Coverage(ctx context.Context, s SLA, ts time.Time) (map[strin
 		if err != nil {
 			return nil, fmt.Errorf("coverage of sla %s from tier %s: %w", s.Name, t.Name(), err)
 		}
-		tierSpans[t] = sp
+		tierSpans[t] = span.Extend(sp, end, reach.Milliseconds())
 	}
 	out := map[string]float64{}
 	for _, w := range wins {

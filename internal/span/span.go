@@ -1,6 +1,8 @@
-// Package span finds the spans of time a store's samples cover, each
-// sample covering a reach after it (PromQL's lookback: a sample answers
-// queries up to 5m after it). It reads chunk time ranges where the store
+// Package span finds the spans of time a store's samples cover: from a
+// sample to the next when they are at most a reach apart (PromQL's
+// lookback, 5m), so a gap longer than the reach is not covered, nor the
+// reach after the last sample before it (that counted up to 5 minutes
+// after each gap as data, t-user11 #6). It reads chunk time ranges where the store
 // gives chunks, so a month of per-second samples is read without decoding
 // them. The SLA reporter's coverage and the trends' partial hours use it.
 package span
@@ -17,8 +19,11 @@ import (
 )
 
 // Read returns the disjoint spans of time, ascending (Unix ms, [from, to)),
-// that samples in (start, end] of any series matching one of sels cover,
-// each sample covering reach (ms) after it. It reads chunk time ranges
+// that samples in (start, end] of any series matching one of sels cover:
+// from a run's first sample to its last, a run's samples at most reach
+// (ms) apart; to is the run's last sample (a lone sample covers nothing).
+// Where the newest span is the data still coming in, the caller may take
+// it on to its end (Extend). It reads chunk time ranges
 // where qa gives chunks (fromChunks), every sample otherwise (fromSamples);
 // both give the same spans.
 func Read(ctx context.Context, qa storage.Queryable, sels [][]*labels.Matcher, start, end, reach int64) ([][2]int64, error) {
@@ -26,6 +31,17 @@ func Read(ctx context.Context, qa storage.Queryable, sels [][]*labels.Matcher, s
 		return fromChunks(ctx, cq, sels, start, end, reach)
 	}
 	return fromSamples(ctx, qa, sels, start, end, reach)
+}
+
+// Extend takes the newest span on to end when its last sample is at most
+// reach before end: the data is still coming in (the next sample is not
+// due yet), so the time since that sample is not a gap.
+func Extend(spans [][2]int64, end, reach int64) [][2]int64 {
+	if n := len(spans); n > 0 && spans[n-1][1] < end && end-spans[n-1][1] <= reach {
+		spans = slices.Clone(spans)
+		spans[n-1][1] = end
+	}
+	return spans
 }
 
 // Covered is how long (ms) the spans cover of [from, to).
@@ -66,7 +82,7 @@ func fromSamples(ctx context.Context, qa storage.Queryable, sels [][]*labels.Mat
 }
 
 // fromChunks is Read from chunk time ranges: a chunk that spans at most
-// the reach has no hole inside, so it covers [MinTime, MaxTime + reach)
+// the reach has no hole inside, so it covers [MinTime, MaxTime)
 // without being decoded (a chunk holds up to 120 samples: two minutes of a
 // per-second series); a longer chunk's samples are read, as are those of a
 // chunk reaching outside (start, end] (the TSDB's chunk querier trims
@@ -113,13 +129,13 @@ type spanner struct {
 }
 
 // add records that samples at first and last and none more than the
-// reach apart between them cover [first, last + reach).
+// reach apart between them cover [first, last).
 func (s *spanner) add(first, last int64) {
-	if n := len(s.spans); n > 0 && first >= s.spans[n-1][0] && first <= s.spans[n-1][1] {
-		s.spans[n-1][1] = max(s.spans[n-1][1], last+s.reach)
+	if n := len(s.spans); n > 0 && first >= s.spans[n-1][0] && first <= s.spans[n-1][1]+s.reach {
+		s.spans[n-1][1] = max(s.spans[n-1][1], last)
 		return
 	}
-	s.spans = append(s.spans, [2]int64{first, last + s.reach})
+	s.spans = append(s.spans, [2]int64{first, last})
 }
 
 // samples records the spans the samples of it in (start, end] cover.
@@ -139,7 +155,7 @@ func (s *spanner) merged() [][2]int64 {
 	slices.SortFunc(s.spans, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
 	var out [][2]int64
 	for _, sp := range s.spans {
-		if n := len(out); n > 0 && sp[0] <= out[n-1][1] {
+		if n := len(out); n > 0 && sp[0] <= out[n-1][1]+s.reach {
 			out[n-1][1] = max(out[n-1][1], sp[1])
 			continue
 		}

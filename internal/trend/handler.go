@@ -440,11 +440,11 @@ func (h *Handler) hourly(ctx context.Context, expr string, start, end time.Time)
 }
 
 // markPartial sets Partial on the points whose hour the raw samples of the
-// selected series cover less than HourMinCoverage of, each sample covering
-// PromQL's lookback (5m) after it, as the SLA coverage counts (span.Read:
-// chunk time ranges, so a month of per-second samples is not decoded): 4
-// minutes of samples cover 9 minutes of their hour, and a hole longer than
-// the lookback is uncovered. Hours the raw samples do not reach at all
+// selected series cover less than HourMinCoverage of, from sample to
+// sample at most PromQL's lookback (5m) apart, as the SLA coverage counts
+// (span.Read: chunk time ranges, so a month of per-second samples is not
+// decoded): 4 minutes of samples cover 4 minutes of their hour, and a
+// hole longer than the lookback is uncovered. Hours the raw samples do not reach at all
 // (older than the raw data's retention: the values come from a
 // downsampled tier) are taken as whole.
 func (h *Handler) markPartial(ctx context.Context, label, svc, metric string, points []Point) error {
@@ -462,6 +462,7 @@ func (h *Handler) markPartial(ctx context.Context, label, svc, metric string, po
 	if err != nil {
 		return fmt.Errorf("read the spans of %s: %w", metric, err)
 	}
+	spans = span.Extend(spans, points[len(points)-1].T.UnixMilli(), look)
 	for i := range points {
 		e := points[i].T.UnixMilli()
 		if c := float64(span.Covered(spans, e-hour, e)) / float64(hour); c > 0 && c < HourMinCoverage {
