@@ -301,8 +301,27 @@ func (s *thinStore) load(ctx context.Context, q storage.Queryable, sel thinSelec
 		ts := &thinSeries{lset: series.Labels(), t: s.scratchT[:0], f: s.scratchF[:0]}
 		it = series.Iterator(it)
 		prev := math.NaN()
+		runs := floatRunsOf(it)
 	samples:
 		for {
+			if runs != nil {
+				// Samples decoded already (storage.DecodedCache), a run
+				// at a time, as Next would read them one by one.
+				if rt, rf := runs(); len(rt) > 0 {
+					for i, f := range rf {
+						if value.IsStaleNaN(f) {
+							continue
+						}
+						if math.IsNaN(f) || f < prev {
+							ts.irr = append(ts.irr, int32(len(ts.t)))
+						}
+						prev = f
+						ts.t = append(ts.t, rt[i])
+						ts.f = append(ts.f, f)
+					}
+					continue
+				}
+			}
 			switch it.Next() {
 			case chunkenc.ValNone:
 				break samples

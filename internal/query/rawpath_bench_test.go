@@ -165,11 +165,19 @@ func bareEngine(b *testing.B, a *API, q promstorage.Queryable, start, end time.T
 }
 
 // rawTierQueryable is the tiers' Queryable over st with gmc's default tiers
-// (none caught up: every read is raw, as for the hour's 1 s data).
+// (none caught up: every read is raw, as for the hour's 1 s data), raw
+// data read through a decoded-sample cache of GMC_BENCH_DECODED_CACHE
+// bytes (unset or 0: none, as before it; the server's default is
+// DefaultDecodedCacheMaxBytes). Compare the two each in its own process:
+// in one, whichever runs second runs cheaper.
 func rawTierQueryable(b *testing.B, st *storage.TSDB, now func() time.Time) *tier.Queryable {
 	var cfg tier.Config
 	cfg.Normalise()
-	set, err := tier.Open(tier.Options{Config: cfg, Dir: b.TempDir(), Raw: st, RawRetention: 15 * 24 * time.Hour,
+	var raw promstorage.Queryable = st
+	if n, err := strconv.Atoi(os.Getenv("GMC_BENCH_DECODED_CACHE")); err == nil && n > 0 {
+		raw = storage.NewDecodedCache(int64(n), nil).Queryable(st)
+	}
+	set, err := tier.Open(tier.Options{Config: cfg, Dir: b.TempDir(), Raw: st, RawRead: raw, RawRetention: 15 * 24 * time.Hour,
 		Now: now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -109,3 +109,32 @@ func (a *API) yielding() storage.Queryable {
 	}
 	return yieldQueryable{q: a.queryable}
 }
+
+// floatRuns is an iterator that hands out runs of float samples as slices
+// (storage.DecodedCache's, whose float chunks are decoded already).
+type floatRuns interface {
+	NextFloats() ([]int64, []float64)
+}
+
+// floatRunsOf is it's NextFloats, its samples counted for yields when it
+// yields, or nil when it has none.
+func floatRunsOf(it chunkenc.Iterator) func() ([]int64, []float64) {
+	y, yields := it.(*yieldIterator)
+	if yields {
+		it = y.Iterator
+	}
+	r, ok := it.(floatRuns)
+	if !ok {
+		return nil
+	}
+	if !yields {
+		return r.NextFloats
+	}
+	return func() ([]int64, []float64) {
+		t, f := r.NextFloats()
+		if y.y.n += len(t); y.y.n >= yieldSamples {
+			y.y.check()
+		}
+		return t, f
+	}
+}

@@ -97,7 +97,7 @@ var reloadable = map[string]bool{
 	// lanes' slots are fixed when built, as Prometheus's --query.* flags.
 	"query.max_series": true, "query.max_response_bytes": true, "query.compress_loopback": true,
 	"query.heavy_query_nice": true, "query.cache_max_points": true, "query.rate_max_decoded_bytes": true,
-	"query.small_query_max_series": true, "query.small_query_max_points": true,
+	"query.decoded_cache_max_bytes": true, "query.small_query_max_series": true, "query.small_query_max_points": true,
 	"auth.tokens": true, "auth.basic_auth_users": true, "auth.web_config_user_roles": true,
 }
 
@@ -244,8 +244,8 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 
 // applyQuery puts the query section's settings a reload applies in force
 // (see reloadable): the API's limits and step cache, built anew only when
-// cache_max_points changed (its entries are then dropped), and the small
-// lane's bounds.
+// cache_max_points changed (its entries are then dropped), the small
+// lane's bounds and the decoded-sample cache's.
 func (s *Server) applyQuery(cfg config.Config) {
 	cache := s.query.StepCache()
 	if cfg.Query.CacheMaxPoints != s.cfg.Load().Query.CacheMaxPoints {
@@ -253,6 +253,9 @@ func (s *Server) applyQuery(cfg config.Config) {
 	}
 	s.query.SetConfig(cfg.Query, cache)
 	s.lanes.SetConfig(cfg.Query)
+	if s.decoded != nil {
+		s.decoded.SetMaxBytes(int64(cfg.Query.DecodedCacheMaxBytes))
+	}
 }
 
 // prepareForward returns what puts c, remote_write, in force while gmc

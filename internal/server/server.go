@@ -102,6 +102,9 @@ type Server struct {
 	// queryable reads raw data and tiers: every reader's store.
 	tiers     *tier.Set
 	queryable promstorage.Queryable
+	// decoded is the decoded-sample cache queries read raw data through
+	// (nil in remote storage mode).
+	decoded *storage.DecodedCache
 	// late counts writes older than the step cache's settle time: every
 	// appendable of the raw store is wrapped by it.
 	late *storage.LateWrites

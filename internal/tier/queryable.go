@@ -131,7 +131,7 @@ type querier struct {
 // rawQuerier opens the raw querier over the querier's range once.
 func (q *querier) rawQuerier() (storage.Querier, error) {
 	if q.raw == nil {
-		raw, err := q.q.set.opts.Raw.Querier(q.mint, q.maxt)
+		raw, err := q.q.set.opts.RawRead.Querier(q.mint, q.maxt)
 		if err != nil {
 			return nil, err
 		}
@@ -520,7 +520,7 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 			return nil, err
 		}
 	}
-	rq, err := q.q.set.opts.Raw.Querier(from-t.res+1, to)
+	rq, err := q.q.set.opts.RawRead.Querier(from-t.res+1, to)
 	if err != nil {
 		return nil, fmt.Errorf("open raw querier: %w", err)
 	}

@@ -39,6 +39,11 @@ type Options struct {
 	Dir string
 	// Raw is the raw store. Required.
 	Raw Raw
+	// RawRead is the raw data as queries read it (Queryable: a selector
+	// answered from raw data, and the raw part past a tier's watermark);
+	// nil: Raw. The server hands the raw store read through the
+	// decoded-sample cache (storage.DecodedCache); the job reads Raw.
+	RawRead storage.Queryable
 	// RawRetention is the raw data's default retention (for retention rules).
 	RawRetention time.Duration
 	Logger       *slog.Logger
@@ -114,6 +119,9 @@ const (
 func Open(opts Options) (*Set, error) {
 	if opts.Raw == nil {
 		return nil, errors.New("tiers: raw store is required")
+	}
+	if opts.RawRead == nil {
+		opts.RawRead = opts.Raw
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
