@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -78,6 +79,42 @@ type Options struct {
 type TSDB struct {
 	db  *tsdb.DB
 	dir string
+	// deleting is held by Delete and read-held while a querier is opened
+	// or blocks' sizes and metas are read (see readBlocks).
+	deleting sync.RWMutex
+}
+
+// The TSDB's Block.Delete (v0.316.0) replaces the block's tombstones and
+// writes its meta and sizes under the block's lock, while opening a
+// querier reads the tombstones (Block.Tombstones), and Blocks' Meta and
+// Size read the others, without it: `go test -race` saw it beside every
+// retention sweep (server.TestReloadRetention). Prometheus has the same
+// race between its admin API's delete_series and queries. gmc deletes
+// only for retention, so Delete waits for the queriers being opened and
+// holds openings while it runs.
+//
+// An opening waits for a Delete at most deleteWaitMax, then goes on
+// beside it: DB.Delete waits for the TSDB's compaction lock, whose holder
+// may wait for a query's open querier to close (a block it drops), and
+// that query may be opening another querier (tier and raw, or a shard's)
+// behind the Delete. Going on beside it is the race as before, never a
+// deadlock.
+const deleteWaitMax = 2 * time.Second
+
+// readBlocks read-holds deleting, waiting at most deleteWaitMax, and
+// returns what lets it go.
+func (s *TSDB) readBlocks() func() {
+	if s.deleting.TryRLock() {
+		return s.deleting.RUnlock
+	}
+	deadline := time.Now().Add(deleteWaitMax)
+	for wait := 50 * time.Microsecond; time.Now().Before(deadline); wait = min(2*wait, 5*time.Millisecond) {
+		time.Sleep(wait)
+		if s.deleting.TryRLock() {
+			return s.deleting.RUnlock
+		}
+	}
+	return func() {}
 }
 
 var _ Storage = (*TSDB)(nil)
@@ -151,10 +188,14 @@ func Open(opts Options) (*TSDB, error) {
 func (s *TSDB) AppenderV2(ctx context.Context) storage.AppenderV2 { return s.db.AppenderV2(ctx) }
 
 // Querier implements storage.Queryable.
-func (s *TSDB) Querier(mint, maxt int64) (storage.Querier, error) { return s.db.Querier(mint, maxt) }
+func (s *TSDB) Querier(mint, maxt int64) (storage.Querier, error) {
+	defer s.readBlocks()()
+	return s.db.Querier(mint, maxt)
+}
 
 // ChunkQuerier implements storage.ChunkQueryable.
 func (s *TSDB) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
+	defer s.readBlocks()()
 	return s.db.ChunkQuerier(mint, maxt)
 }
 
@@ -179,6 +220,8 @@ func (s *TSDB) SetWriteNotified(n wlog.WriteNotified) { s.db.SetWriteNotified(n)
 // Delete removes the samples of the matching series in [mint, maxt]
 // (tombstones, cleaned up by compaction): per-metric retention uses it.
 func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
+	s.deleting.Lock()
+	defer s.deleting.Unlock()
 	return s.db.Delete(ctx, mint, maxt, ms...)
 }
 
@@ -240,6 +283,7 @@ func (s *TSDB) CleanTombstones() error { return s.db.CleanTombstones() }
 // BlockLoaded says whether the TSDB reads the block id: loaded as it is,
 // or compacted into a loaded one.
 func (s *TSDB) BlockLoaded(id ulid.ULID) bool {
+	defer s.readBlocks()()
 	for _, b := range s.db.Blocks() {
 		if slices.Contains(b.Meta().Compaction.Sources, id) {
 			return true
@@ -254,6 +298,7 @@ func (s *TSDB) Compact(ctx context.Context) error { return s.db.Compact(ctx) }
 
 // Stats implements Storage.
 func (s *TSDB) Stats() Stats {
+	unlock := s.readBlocks()
 	h := s.db.Head()
 	blocks := s.db.Blocks()
 	st := Stats{
@@ -269,6 +314,7 @@ func (s *TSDB) Stats() Stats {
 	for _, b := range blocks {
 		st.BytesOnDisk += b.Size()
 	}
+	unlock()
 	for _, sub := range []string{"wal", "wbl", "chunks_head"} {
 		st.BytesOnDisk += dirSize(filepath.Join(s.dir, sub))
 	}
