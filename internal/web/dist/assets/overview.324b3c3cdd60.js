@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, last, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -291,13 +291,23 @@ export function slaSummary(slas) {
 }
 
 
+/** lastWhole is the newest value of y not over a partial window (y.partial), as the legend's last. */
+function lastWhole(y) {
+  for (let i = y.length - 1; i >= 0; i--) if (y[i] != null && !(y.partial && y.partial.has(i))) return y[i];
+  return null;
+}
+
 /**
  * plot draws one line per service; stat(service), when given, is that
  * line's formatter of values; gone, the legend's last of a service down now.
  */
 function plot(chart, c, S, stat, gone, suffix = '') {
   const series = [...S.m.entries()].map(([label, data]) => ({label: label || '(none)', data, stat: stat ? stat(label) : undefined, gone: (gone && gone.get(label)) || null}));
-  const shown = topN(series, TOP, last).sort((a, b) => a.label.localeCompare(b.label));
-  setText(c.note, (series.length > TOP ? `top ${TOP} of ${series.length} services` : `${series.length} service${series.length === 1 ? '' : 's'}`) + suffix);
+  // Ranked by the legend's own last: the newest whole point (a point over
+  // a partial window is left out of the legend; ranked by it, a service
+  // begun seconds ago took a line whose legend read "–").
+  const shown = topN(series, TOP, lastWhole).sort((a, b) => a.label.localeCompare(b.label));
+  setText(c.note, (series.length > TOP ? `top ${TOP} of ${series.length} services by their last · +${series.length - TOP} more not drawn (the table lists every service)`
+    : `${series.length} service${series.length === 1 ? '' : 's'}`) + suffix);
   chart.update(S.xs, shown);
 }
