@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/server"
 	"github.com/gmc-dev/gmc/internal/server/servertest"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web"
@@ -90,6 +91,12 @@ func startStackWith(t testing.TB, services int, fixtures bool, cfgFn func(*confi
 		cfgFn(&cfg)
 	}
 	srv, _ := servertest.Start(t, cfg)
+	return stackOn(t, srv, services, fixtures, opts...)
+}
+
+// stackOn is startStack in front of srv, a gmc started by the test.
+func stackOn(t testing.TB, srv *server.Server, services int, fixtures bool, opts ...stackOption) *stack {
+	t.Helper()
 	st := &stack{}
 	st.alerts.Store(&[]web.Alert{})
 	ui, err := web.New(web.Options{Alerts: func(context.Context) ([]web.Alert, error) { return *st.alerts.Load(), nil }, Interval: 200 * time.Millisecond})

@@ -24,7 +24,9 @@ export function mount(main, ctx) {
   const table = h('div', {class: 'table-wrap'});
   const svcCard = card('Services', {wide: true, note: `figures are now, over ${KPI_WINDOW}; trends over the range`});
   add(svcCard.body, table);
-  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), kpis, grid, svcCard.el);
+  // Settings gmc.yml changed that a reload could not apply (/system/status's config).
+  const pending = h('div', {id: 'config-pending', class: 'config-pending', role: 'status', hidden: true});
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), pending, kpis, grid, svcCard.el);
 
   return {
     async refresh(w, signal) {
@@ -120,6 +122,7 @@ export function mount(main, ctx) {
       const worstP99 = ranked.length ? ranked[0][1] : -Infinity;
       const worstWhat = ranked.length ? `${oP.length ? 'order' : 'request'} latency at ${ranked[0][0]}, now, over ${K}` : `now, over ${K}`;
       // Patched, not rebuilt (util.patch): on Live this runs every second.
+      showConfig(pending, status.config);
       patch(kpis, [
         kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
           unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
@@ -310,4 +313,25 @@ function plot(chart, c, S, stat, gone, suffix = '') {
   setText(c.note, (series.length > TOP ? `top ${TOP} of ${series.length} services by their last · +${series.length - TOP} more not drawn (the table lists every service)`
     : `${series.length} service${series.length === 1 ? '' : 's'}`) + suffix);
   chart.update(S.xs, shown);
+}
+
+/**
+ * showConfig says in el what the last reload of gmc.yml left
+ * (/system/status's config): the settings the file changes that only a
+ * restart puts in force, each with why, and a reload that failed (nothing
+ * changed). Hidden when gmc runs what the file says.
+ */
+export function showConfig(el, c) {
+  const pend = (c && c.pending_restart) || [];
+  const failed = c && c.last_reload_error;
+  el.hidden = !pend.length && !failed;
+  if (el.hidden) { fill(el); return; }
+  const why = c.why || {};
+  const one = pend.length === 1;
+  fill(el,
+    failed ? h('p', {class: 'config-failed'}, h('strong', {}, 'The last reload of gmc.yml failed; nothing changed: '), failed) : null,
+    pend.length ? [
+      h('p', {}, h('strong', {}, `Restart needed: ${pend.length} setting${one ? '' : 's'} in gmc.yml differ${one ? 's' : ''} from what gmc runs`),
+        ` (a reload${c.last_reload ? ' at ' + clock(c.last_reload) : ''} could not apply ${one ? 'it' : 'them'}; gmc runs the old value${one ? '' : 's'} until it restarts):`),
+      h('ul', {}, pend.map((k) => h('li', {'data-setting': k}, h('code', {}, k), why[k] ? ` — ${why[k]}` : null)))] : null);
 }
