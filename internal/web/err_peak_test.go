@@ -94,7 +94,7 @@ func TestBrowserLongRangeErrorPeak(t *testing.T) {
 		if got := legendMax("error-rate", "error rate"); got > 0.5 {
 			t.Errorf("%s service page: the error rate legend's max reads %v %%, want ≤ 0.5 (the ratio over each point's window)", r.key, got)
 		}
-		if c := caption("error-rate"); !strings.Contains(c, fmt.Sprintf("%s: the highest error rate over any whole %dm within each point's", row, r.win)) {
+		if c := caption("error-rate"); !strings.Contains(c, fmt.Sprintf("%s: the highest error rate of the %dm slots (on a fixed %dm grid, not sliding", row, r.win, r.win)) {
 			t.Errorf("%s service page: the Error rate caption %q does not say what %s is", r.key, c, row)
 		}
 		screenshot(t, ctx, artifacts(t), "err-peak-service-"+r.key)

@@ -162,7 +162,7 @@ func TestBrowserLongRangeLatencyPeak(t *testing.T) {
 		if got := legendMax("latency", "p99"); got > 10 {
 			t.Errorf("%s service page: the p99 legend's max reads %v µs, want ≤ 10 (the quantile over each point's window)", key, got)
 		}
-		if c := caption("latency"); !strings.Contains(c, fmt.Sprintf("%s: the highest p99 over any whole %dm within each point's", row, r.win)) {
+		if c := caption("latency"); !strings.Contains(c, fmt.Sprintf("%s: the highest p99 of the %dm slots (on a fixed %dm grid, not sliding", row, r.win, r.win)) {
 			t.Errorf("%s service page: the latency caption %q does not say what %s is", key, c, row)
 		}
 		screenshot(t, ctx, artifacts(t), "peak-service-"+key)

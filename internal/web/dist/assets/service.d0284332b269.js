@@ -241,7 +241,7 @@ export function mount(main, ctx) {
       P.lat.chart.window = orderLat || reqLatency ? windows(w) : null;
       P.lat.chart.unit = capped(units.us, orderLat ? edges.order : reqLatency ? edges.req : null);
       P.lat.chart.bandsSpec = lat.length >= 3 && (orderLat || reqLatency) ? [[3, 1]] : null;
-      P.lat.chart.peak = lat.length > 3 ? `p99 worst ${pw}: the highest p99 over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier; the newest over the last whole ${dur(pw)})` : null;
+      P.lat.chart.peak = lat.length > 3 ? `p99 worst ${pw}: the highest p99 of the ${dur(pw)} slots (on a fixed ${dur(pw)} grid, not sliding: two bursts in one sliding ${dur(pw)} may fall in two slots) within each point's ${dur(w.step)} step (from the 1m tier; the newest over the last whole ${dur(pw)})` : null;
       P.lat.chart.update(A.xs, lat, 'No latency data for this service');
 
       const hxs = align([], hw).xs;
@@ -257,7 +257,7 @@ export function mount(main, ctx) {
       // (a one-minute burst of errors is 1/134 of a 7d point's window).
       const errS = [{label: 'error rate', data: align(errR.slice(0, 1), w).ys[0] || A.xs.map(() => null), color: PALETTE[3]}];
       if (pk && errPk && errPk.length) errS.push({label: `error rate worst ${pw}`, data: align(errPk.slice(0, 1), w).ys[0], color: PALETTE[3], dash: [5, 3], width: 1.5});
-      P.err.chart.peak = errS.length > 1 ? `error rate worst ${pw}: the highest error rate over any whole ${dur(pw)} within each point's ${dur(w.step)} step (from the 1m tier; the newest over the last whole ${dur(pw)})` : null;
+      P.err.chart.peak = errS.length > 1 ? `error rate worst ${pw}: the highest error rate of the ${dur(pw)} slots (on a fixed ${dur(pw)} grid, not sliding: two bursts in one sliding ${dur(pw)} may fall in two slots) within each point's ${dur(w.step)} step (from the 1m tier; the newest over the last whole ${dur(pw)})` : null;
       setText(P.err.card.note, 'reject + error, % of orders' + (errS.length > 1 ? ` · worst ${dur(pw)} per step` : ''));
       P.err.chart.update(A.xs, errS, 'No orders in this time range');
       show(P.err, hasOrders && errR.length > 0);
