@@ -232,3 +232,50 @@ func TestCovered(t *testing.T) {
 		}
 	}
 }
+
+// TestSpansEndAtTheLastSample: a run of samples covers from its first to
+// its last, not the lookback after the last (that counted 5 minutes of
+// data after every gap, t-user11 #6); samples at most the reach apart are
+// one run; Extend takes the newest run on to now while its last sample is
+// within the reach.
+func TestSpansEndAtTheLastSample(t *testing.T) {
+	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var ts []int64
+	for at := int64(0); at <= 3600_000; at += 15_000 { // 0–60m every 15 s
+		ts = append(ts, at)
+	}
+	for at := int64(4800_000); at <= 6000_000; at += 15_000 { // 80–100m, after a 20m gap
+		ts = append(ts, at)
+	}
+	writeSeries(t, db, map[string][]int64{`gmc_orders_total{service="gw"}`: ts})
+	sels := [][]*labels.Matcher{{labels.MustNewMatcher(labels.MatchEqual, "service", "gw")}}
+	for _, read := range []func(context.Context, *gmcstorage.TSDB, [][]*labels.Matcher, int64, int64, int64) ([][2]int64, error){
+		func(ctx context.Context, db *gmcstorage.TSDB, s [][]*labels.Matcher, a, b, r int64) ([][2]int64, error) {
+			return fromSamples(ctx, db, s, a, b, r)
+		},
+		func(ctx context.Context, db *gmcstorage.TSDB, s [][]*labels.Matcher, a, b, r int64) ([][2]int64, error) {
+			return fromChunks(ctx, db, s, a, b, r)
+		},
+	} {
+		spans, err := read(context.Background(), db, sels, -1, 6060_000, lookback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := [][2]int64{{0, 3600_000}, {4800_000, 6000_000}}; !slices.Equal(spans, want) {
+			t.Errorf("spans %v, want %v (the 5m after 60m is no data)", spans, want)
+		}
+		if got := Covered(spans, 0, 6060_000); got != 80*60_000 {
+			t.Errorf("covered %v ms of 0–101m, want 80m", got)
+		}
+		if got := Covered(Extend(spans, 6060_000, lookback), 0, 6060_000); got != 81*60_000 {
+			t.Errorf("covered %v ms of 0–101m with the newest run taken on to 101m, want 81m", got)
+		}
+		if got := Extend(spans, 6000_000+lookback+1, lookback); !slices.Equal(got, spans) {
+			t.Errorf("Extend past the reach: %v, want the spans unchanged", got)
+		}
+	}
+}
