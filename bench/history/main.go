@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	runs := fs.Int("runs", 11, "timed runs per history query (after one warm-up); the median is reported")
 	inproc := fs.Bool("in-process", true, "also time raw vs tiers in this process and measure bytes per sample per tier")
 	keep := fs.String("keep", "", "keep the data dirs and logs here instead of a removed temp dir")
+	decodedCache := fs.Int("gmc-decoded-cache", -1, "gmc's query.decoded_cache_max_bytes (-1: gmc's default; 0: off)")
 	profile := fs.String("profile", "", "in process: write a CPU profile of each query's timed runs on the tiers here (<n>.pprof, n its row), and print every run's time")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 					return err
 				}
 			}
-			ts = append(ts, gmcTarget(bin))
+			ts = append(ts, gmcTarget(bin, *decodedCache))
 		case "prometheus":
 			ts = append(ts, prometheusTarget(*promBin))
 		case "victoria-metrics":

@@ -44,7 +44,9 @@ type target struct {
 	params url.Values
 }
 
-func gmcTarget(bin string) target {
+// gmcTarget is gmc from bin; decodedCache, unless negative, is its
+// query.decoded_cache_max_bytes (0: off, to compare with it on).
+func gmcTarget(bin string, decodedCache int) target {
 	return target{name: "gmc", bin: bin, readyPath: "/-/ready", blocks: true, params: url.Values{"nocache": {"1"}},
 		args: func(addr, dataDir, dir string, tiers bool) ([]string, error) {
 			cfg := filepath.Join(dir, "gmc.yml")
@@ -53,7 +55,11 @@ func gmcTarget(bin string) target {
 			// evaluations would run during the timings (Prometheus runs none).
 			// Answers compressed as the peers compress theirs (gmc leaves
 			// loopback answers plain by default, query.compress_loopback).
-			body := "alerting:\n  default_rules: false\nquery:\n  compress_loopback: true\nstorage:\n  retention: 400d\n"
+			body := "alerting:\n  default_rules: false\nquery:\n  compress_loopback: true\n"
+			if decodedCache >= 0 {
+				body += fmt.Sprintf("  decoded_cache_max_bytes: %d\n", decodedCache)
+			}
+			body += "storage:\n  retention: 400d\n"
 			if !tiers {
 				body += "  downsampling:\n    disabled: true\n"
 			}
