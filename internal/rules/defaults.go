@@ -54,7 +54,8 @@ func isTimerOnly(name string) bool {
 
 // newestSampleGroup records, every minute, each service's newest own sample
 // over the last hour: a subquery stepping by the 5m lookback, so that its
-// steps tile the hour and their maximum is the newest sample in it. It
+// steps tile the hour and their maximum is the newest sample in it; for a
+// service silent longer, its own last value. It
 // reads an hour of every service's samples (~0.3 s for 200 series at 1s on
 // a busy machine), which is why it is not part of ServiceSilent itself,
 // re-evaluated on every push.
@@ -67,8 +68,17 @@ func newestSampleGroup() rulefmt.RuleGroup {
 			// Services with a Pushgateway group in the hour are left out:
 			// a group's values are rewritten by gmc (their times are not
 			// the sender's), and a deleted group must not page.
-			Expr: fmt.Sprintf(`max by (service) (max_over_time(timestamp({service!="", __name__!~%q})[1h:5m])) unless on (service) max_over_time(%s{service!=""}[1h])`,
-				ownSeriesRE, pushTimeMetric),
+			// A service silent past the hour keeps its newest sample
+			// from the recording's own last value (over a day, so that a
+			// gmc stopped for less keeps it too): /system/status lists
+			// it down as long as its series are stored, and ServiceSilent
+			// fires as long (t-user13 F12: it resolved an hour after the
+			// service went quiet, a RESOLVED for a service still down).
+			// Scraped services (an up series in the hour) are TargetDown's
+			// and left out, so a target dropped from the configuration is
+			// not carried on.
+			Expr: fmt.Sprintf(`(max by (service) (max_over_time(timestamp({service!="", __name__!~%q})[1h:5m])) or max by (service) (last_over_time(%s{service!=""}[1d]))) unless on (service) max_over_time(%s{service!=""}[1h]) unless on (service) max_over_time(up{service!=""}[1h])`,
+				ownSeriesRE, NewestSampleRecord, pushTimeMetric),
 		}},
 	}
 }
@@ -84,8 +94,8 @@ func newestSampleGroup() rulefmt.RuleGroup {
 // within PromQL's 5m lookback; past it the series drop out of instant
 // vectors and NewestSampleRecord (recorded every minute by
 // newestSampleGroup, used only for services absent from the raw series: the
-// `or`) keeps the alert firing for a service silent up to 1h, with its true
-// age (nothing newer came since the recording). It needs the engine's delayed name removal: series of one
+// `or`) keeps the alert firing for as long as the service is silent, with
+// its true age (nothing newer came since the recording). It needs the engine's delayed name removal: series of one
 // service that differ only by name (a histogram's _sum and _count) must not
 // collide inside timestamp() before max by (service) is taken.
 func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.Duration) rulefmt.RuleGroup {
@@ -113,6 +123,14 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 			Annotations: map[string]string{
 				"summary":     "service {{ $labels.service }} is down: it sent nothing for {{ humanizeDuration $value }}",
 				"description": "The newest sample {{ $labels.service }} sent is {{ humanizeDuration $value }} old.",
+				// Rendered when the alert resolves (resolvedSummary): a
+				// RESOLVED says the service came back, or plainly that it
+				// did not (the alert ended otherwise: its rule removed by
+				// a reload, a gmc stopped for over a day).
+				"resolved_summary": fmt.Sprintf(`{{ $age := -1.0 }}{{ with printf `+"`"+`time() - max(timestamp({service=%%q, __name__!~%s}))`+"`"+` $labels.service | query }}{{ $age = . | first | value }}{{ end }}`+
+					`{{ if and (ge $age 0.0) (lt $age $value) }}service {{ $labels.service }} is back: it sent a sample {{ humanizeDuration $age }} ago, after {{ humanizeDuration $value }} or more of silence`+
+					`{{ else }}ServiceSilent no longer fires for service {{ $labels.service }}, but it has sent nothing since: this is not a recovery (silent for {{ humanizeDuration $value }} at the last evaluation; /system/status says whether it is still down){{ end }}`,
+					strconv.Quote(ownSeriesRE)),
 				// The dashboard formats the value by it.
 				"unit": "seconds",
 			},
