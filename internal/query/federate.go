@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
@@ -38,7 +39,9 @@ func newRemoteRead(logger *slog.Logger, reg prometheus.Registerer, q storage.Sam
 // Federate serves GET /federate?match[]=…: the newest sample (within the
 // lookback delta) of every series the selectors match, with its timestamp,
 // in the exposition format the scraper negotiates, as Prometheus's /federate.
-// Series whose newest sample is a staleness marker are left out.
+// Series whose newest sample is a staleness marker are left out, and so are
+// native histograms unless the protobuf format is negotiated (the text
+// format has none).
 func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "parse form: "+err.Error(), http.StatusBadRequest)
@@ -65,37 +68,78 @@ func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer q.Close()
-	hints := &storage.SelectHints{Start: mint, End: now, Func: "series"}
+	// No Func: "series" hint: the TSDB then reads no chunks (it is for
+	// label-only lookups), and every sample would be missing.
+	hints := &storage.SelectHints{Start: mint, End: now}
 	var ss []storage.SeriesSet
 	for _, ms := range sets {
 		ss = append(ss, q.Select(r.Context(), true, hints, ms...))
 	}
 	set := storage.NewMergeSeriesSet(ss, 0, storage.ChainedSeriesMerge)
+	format := expfmt.Negotiate(r.Header) //nolint:staticcheck // Prometheus's /federate negotiates the same way (escaping scheme included)
+	// Native histograms have no text exposition; in the protobuf one (a
+	// scraper with native histograms on asks for it) they are federated,
+	// as by Prometheus's /federate since 2.42 (PR #11830).
+	withHistograms := format.FormatType() == expfmt.TypeProtoDelim
 	families := map[string]*dto.MetricFamily{}
-	var it chunkenc.Iterator
+	histFamilies := map[string]*dto.MetricFamily{}
+	var (
+		it chunkenc.Iterator
+		h  *histogram.Histogram
+		fh *histogram.FloatHistogram
+	)
 	for set.Next() {
 		s := set.At()
 		it = s.Iterator(it)
-		t, v, ok := int64(0), 0.0, false
+		t, v, last := int64(0), 0.0, chunkenc.ValNone
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-			if vt == chunkenc.ValFloat {
+			last = vt
+			switch vt {
+			case chunkenc.ValFloat:
 				t, v = it.At()
-				ok = true
-			} else {
-				ok = false // native histograms are not federated in the text format
+			case chunkenc.ValHistogram:
+				if withHistograms {
+					t, h = it.AtHistogram(h)
+				}
+			case chunkenc.ValFloatHistogram:
+				if withHistograms {
+					t, fh = it.AtFloatHistogram(fh)
+				}
 			}
 		}
-		if !ok || value.IsStaleNaN(v) {
+		var m *dto.Metric
+		byName := families
+		switch last {
+		case chunkenc.ValFloat:
+			if value.IsStaleNaN(v) {
+				continue
+			}
+			m = &dto.Metric{Untyped: &dto.Untyped{Value: proto.Float64(v)}}
+		case chunkenc.ValHistogram:
+			if !withHistograms || value.IsStaleNaN(h.Sum) || h.UsesCustomBuckets() {
+				continue
+			}
+			m, byName = &dto.Metric{Histogram: nativeHistogram(h.ToFloat(nil), h)}, histFamilies
+		case chunkenc.ValFloatHistogram:
+			if !withHistograms || value.IsStaleNaN(fh.Sum) || fh.UsesCustomBuckets() {
+				continue
+			}
+			m, byName = &dto.Metric{Histogram: nativeHistogram(fh, nil)}, histFamilies
+		default:
 			continue
 		}
+		m.TimestampMs = proto.Int64(t)
 		lset := s.Labels()
 		name := lset.Get(model.MetricNameLabel)
-		mf := families[name]
+		mf := byName[name]
 		if mf == nil {
-			mf = &dto.MetricFamily{Name: proto.String(name), Type: dto.MetricType_UNTYPED.Enum()}
-			families[name] = mf
+			typ := dto.MetricType_UNTYPED
+			if m.Histogram != nil {
+				typ = dto.MetricType_HISTOGRAM
+			}
+			mf = &dto.MetricFamily{Name: proto.String(name), Type: typ.Enum()}
+			byName[name] = mf
 		}
-		m := &dto.Metric{Untyped: &dto.Untyped{Value: proto.Float64(v)}, TimestampMs: proto.Int64(t)}
 		lset.Range(func(l labels.Label) {
 			if l.Name != model.MetricNameLabel {
 				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
@@ -107,16 +151,24 @@ func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read series: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	names := make([]string, 0, len(families))
-	for n := range families {
-		names = append(names, n)
+	// By name; a name with float series and histograms gives two families
+	// (floats first), as Prometheus's /federate starts a family per type.
+	var out []*dto.MetricFamily
+	for _, fs := range []map[string]*dto.MetricFamily{families, histFamilies} {
+		for _, mf := range fs {
+			out = append(out, mf)
+		}
 	}
-	sort.Strings(names)
-	format := expfmt.Negotiate(r.Header) //nolint:staticcheck // Prometheus's /federate negotiates the same way (escaping scheme included)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].GetName() != out[j].GetName() {
+			return out[i].GetName() < out[j].GetName()
+		}
+		return out[i].GetType() == dto.MetricType_UNTYPED && out[j].GetType() != dto.MetricType_UNTYPED
+	})
 	w.Header().Set("Content-Type", string(format))
 	enc := expfmt.NewEncoder(w, format)
-	for _, n := range names {
-		if err := enc.Encode(families[n]); err != nil {
+	for _, mf := range out {
+		if err := enc.Encode(mf); err != nil {
 			a.logger.Warn("federation encode failed", "err", err)
 			return
 		}
@@ -124,6 +176,44 @@ func (a *API) Federate(w http.ResponseWriter, r *http.Request) {
 	if c, ok := enc.(expfmt.Closer); ok {
 		_ = c.Close()
 	}
+}
+
+// nativeHistogram is a native histogram in the exposition's protobuf form.
+// An integer histogram (ih, with fh its float copy for the sum) keeps its
+// integer counts and delta-encoded buckets, as the client libraries expose
+// them; a float histogram (ih nil) gives float counts. A histogram without
+// buckets gets an empty span, so the scraper does not take it for a classic
+// one (client_golang does the same).
+func nativeHistogram(fh *histogram.FloatHistogram, ih *histogram.Histogram) *dto.Histogram {
+	spans := func(in []histogram.Span) []*dto.BucketSpan {
+		out := make([]*dto.BucketSpan, len(in))
+		for i, sp := range in {
+			out[i] = &dto.BucketSpan{Offset: proto.Int32(sp.Offset), Length: proto.Uint32(sp.Length)}
+		}
+		return out
+	}
+	d := &dto.Histogram{
+		SampleSum:     proto.Float64(fh.Sum),
+		Schema:        proto.Int32(fh.Schema),
+		ZeroThreshold: proto.Float64(fh.ZeroThreshold),
+		PositiveSpan:  spans(fh.PositiveSpans),
+		NegativeSpan:  spans(fh.NegativeSpans),
+	}
+	if ih != nil {
+		d.SampleCount = proto.Uint64(ih.Count)
+		d.ZeroCount = proto.Uint64(ih.ZeroCount)
+		d.PositiveDelta = ih.PositiveBuckets
+		d.NegativeDelta = ih.NegativeBuckets
+	} else {
+		d.SampleCountFloat = proto.Float64(fh.Count)
+		d.ZeroCountFloat = proto.Float64(fh.ZeroCount)
+		d.PositiveCount = fh.PositiveBuckets
+		d.NegativeCount = fh.NegativeBuckets
+	}
+	if len(d.PositiveSpan) == 0 && len(d.NegativeSpan) == 0 {
+		d.PositiveSpan = []*dto.BucketSpan{{Offset: proto.Int32(0), Length: proto.Uint32(0)}}
+	}
+	return d
 }
 
 // RemoteRead serves POST /api/v1/read; 501 when the storage cannot hand out

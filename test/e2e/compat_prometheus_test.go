@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage/remote"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -115,6 +117,87 @@ remote_read:
 		}
 		if fmt.Sprint(values) != "[1 2]" {
 			t.Fatalf("streamed samples %v, want [1 2]", values)
+		}
+	})
+}
+
+// TestCompatPrometheusFederatesNativeHistograms: a real Prometheus 2.42
+// with native histograms on scrapes gmc's /federate and reads the native
+// histogram back (t-user13 F8: gmc skipped every histogram sample whatever
+// the negotiated format, so the federating Prometheus had none, and only
+// the classic _bucket series). The text format, which has no native
+// histograms, still leaves them out.
+func TestCompatPrometheusFederatesNativeHistograms(t *testing.T) {
+	gmc := startGMC(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// 10 observations: 4 in (0.5, 1], 6 in (1, 2] (schema 0), sum 14.5.
+	h := &histogram.Histogram{
+		Schema: 0, Count: 10, Sum: 14.5,
+		PositiveSpans:   []histogram.Span{{Offset: 0, Length: 2}},
+		PositiveBuckets: []int64{4, 2}, // deltas: 4, 6
+	}
+	write := func() {
+		req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+			Labels:     promLabels("__name__", "compat_fed_latency_seconds", "service", "fedsvc", "instance", "fedsvc-1"),
+			Histograms: []prompb.Histogram{prompb.FromIntHistogram(time.Now().UnixMilli(), h)},
+		}}}
+		code, msg, err := remoteWrite(ctx, httpClient(), gmc.URL(), req)
+		if err != nil || code/100 != 2 {
+			t.Fatalf("remote write: %d %q %v", code, msg, err)
+		}
+	}
+	write()
+	prom := startPrometheus(t, fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: federate
+    honor_labels: true
+    metrics_path: /federate
+    params:
+      'match[]': ['{__name__="compat_fed_latency_seconds"}']
+    static_configs:
+      - targets: ['%s']
+`, gmc.addr), "--enable-feature=native-histograms")
+
+	compat(t, "Prometheus 2.42 (native histograms on)", "scrape gmc's /federate (protobuf)", "the native histogram, its count and sum", func(t *testing.T) {
+		eventually(t, 60*time.Second, 250*time.Millisecond, "the federated native histogram in Prometheus", func() error {
+			write() // stays within gmc's lookback
+			var got []string
+			for _, q := range []string{
+				`histogram_count(compat_fed_latency_seconds{service="fedsvc",instance="fedsvc-1"})`,
+				`histogram_sum(compat_fed_latency_seconds{service="fedsvc"})`,
+				`histogram_quantile(0.5, compat_fed_latency_seconds{service="fedsvc"})`,
+			} {
+				r, err := instantQuery(ctx, prom.URL(), q, time.Now().UnixMilli())
+				if err != nil {
+					return err
+				}
+				if len(r.Series) != 1 {
+					return fmt.Errorf("%s: %d series", q, len(r.Series))
+				}
+				got = append(got, fmt.Sprint(r.Series[0].Points[0].V))
+			}
+			// The median is the 5th of 10: the first of 6 in (1, 2],
+			// interpolated linearly by Prometheus 2.42: 1 + 1/6.
+			if want := "10 14.5 1.1666666666666667"; strings.Join(got, " ") != want {
+				return fmt.Errorf("count, sum, median %v, want %s", got, want)
+			}
+			return nil
+		})
+	})
+	compat(t, "Prometheus text format", "GET /federate of a native histogram", "left out (the text format has none)", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, gmc.URL()+`/federate?match[]={__name__="compat_fed_latency_seconds"}`, nil)
+		must(t, err, "request")
+		req.Header.Set("Accept", "text/plain;version=0.0.4")
+		resp, err := httpClient().Do(req)
+		must(t, err, "federate")
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		must(t, err, "read")
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(b), "compat_fed_latency_seconds") {
+			t.Fatalf("%d %q, want 200 without the histogram", resp.StatusCode, b)
 		}
 	})
 }
