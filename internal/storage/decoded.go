@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/list"
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -137,14 +138,9 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 	c.mu.Unlock()
 	c.misses.Add(1)
 	n := chk.NumSamples()
-	d := &decodedChunk{hash: h, raw: bytes.Clone(raw), t: make([]int64, 0, n), f: make([]float64, 0, n)}
-	dec = chk.Iterator(dec)
-	for dec.Next() == chunkenc.ValFloat {
-		t, f := dec.At()
-		d.t = append(d.t, t)
-		d.f = append(d.f, f)
-	}
-	if err := dec.Err(); err != nil {
+	d := &decodedChunk{hash: h, raw: bytes.Clone(raw)}
+	var err error
+	if d.t, d.f, dec, err = decodeInto(chk, dec, make([]int64, 0, n), make([]float64, 0, n)); err != nil {
 		return nil, nil, dec, err
 	}
 	limit := c.max.Load()
@@ -160,6 +156,18 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 		c.mu.Unlock()
 	}
 	return d.t, d.f, dec, nil
+}
+
+// decodeInto appends chk's samples (an XOR chunk's) to t and f; dec is
+// reused for decoding and returned for the next.
+func decodeInto(chk chunkenc.Chunk, dec chunkenc.Iterator, t []int64, f []float64) ([]int64, []float64, chunkenc.Iterator, error) {
+	dec = chk.Iterator(dec)
+	for dec.Next() == chunkenc.ValFloat {
+		ts, v := dec.At()
+		t = append(t, ts)
+		f = append(f, v)
+	}
+	return t, f, dec, dec.Err()
 }
 
 // Queryable reads q's samples as q's own Querier would, the float
@@ -179,12 +187,26 @@ func (d decodedQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
 	if d.c.max.Load() == 0 {
 		return d.q.Querier(mint, maxt)
 	}
+	fresh := int64(math.MaxInt64)
+	if h, ok := d.q.(interface{ HeadMaxTime() int64 }); ok {
+		if t := h.HeadMaxTime(); t != math.MinInt64 {
+			fresh = t - decodedFreshMs
+		}
+	}
 	cq, err := d.q.ChunkQuerier(mint, maxt)
 	if err != nil {
 		return nil, err
 	}
-	return &decodedQuerier{c: d.c, cq: cq, q: d.q, mint: mint, maxt: maxt}, nil
+	return &decodedQuerier{c: d.c, cq: cq, q: d.q, mint: mint, maxt: maxt, fresh: fresh}, nil
 }
+
+// decodedFreshMs: a chunk whose last sample is this close to the store's
+// newest (ms) is decoded for the query but not kept. It is most likely a
+// series' open head chunk, whose bytes change with the series' next
+// sample: kept, every refresh of a live dashboard and every rule
+// evaluation would put a new copy in the cache that no later query reads
+// and that pushes out chunks that are read again.
+const decodedFreshMs = 60_000
 
 type decodedQuerier struct {
 	c          *DecodedCache
@@ -192,6 +214,7 @@ type decodedQuerier struct {
 	q          storage.Queryable
 	plain      storage.Querier // opened for a "series" select only
 	mint, maxt int64
+	fresh      int64 // chunks ending after it are not kept (decodedFreshMs)
 }
 
 // Select reads the chunks untrimmed (the TSDB's querier trims a chunk that
@@ -215,7 +238,7 @@ func (q *decodedQuerier) Select(ctx context.Context, sortSeries bool, hints *sto
 	}
 	mint, maxt := h.Start, h.End
 	h.DisableTrimming = true
-	return &decodedSet{ChunkSeriesSet: q.cq.Select(ctx, sortSeries, &h, ms...), c: q.c, mint: mint, maxt: maxt}
+	return &decodedSet{ChunkSeriesSet: q.cq.Select(ctx, sortSeries, &h, ms...), c: q.c, mint: mint, maxt: maxt, fresh: q.fresh}
 }
 
 func (q *decodedQuerier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
@@ -238,18 +261,18 @@ func (q *decodedQuerier) Close() error {
 
 type decodedSet struct {
 	storage.ChunkSeriesSet
-	c          *DecodedCache
-	mint, maxt int64
+	c                 *DecodedCache
+	mint, maxt, fresh int64
 }
 
 func (s *decodedSet) At() storage.Series {
-	return &decodedSeries{ChunkSeries: s.ChunkSeriesSet.At(), c: s.c, mint: s.mint, maxt: s.maxt}
+	return &decodedSeries{ChunkSeries: s.ChunkSeriesSet.At(), c: s.c, mint: s.mint, maxt: s.maxt, fresh: s.fresh}
 }
 
 type decodedSeries struct {
 	storage.ChunkSeries
-	c          *DecodedCache
-	mint, maxt int64
+	c                 *DecodedCache
+	mint, maxt, fresh int64
 }
 
 func (s *decodedSeries) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
@@ -258,7 +281,7 @@ func (s *decodedSeries) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
 		it = &decodedIterator[int64]{}
 	}
 	it.chks = s.ChunkSeries.Iterator(it.chks)
-	it.c, it.mint, it.maxt = s.c, s.mint, s.maxt
+	it.c, it.mint, it.maxt, it.fresh = s.c, s.mint, s.maxt, s.fresh
 	it.t, it.f, it.i, it.other = nil, nil, 0, nil
 	it.vt, it.lastT, it.done, it.err = chunkenc.ValNone, minInt64, false, nil
 	return it
@@ -279,9 +302,12 @@ type decodedIterator[T ~int64] struct {
 	c          *DecodedCache
 	chks       chunks.Iterator
 	mint, maxt int64
+	fresh      int64 // a chunk ending after it is decoded into st, sf, not kept
 	// t, f: the current float chunk's samples, i the next one's index.
 	t     []int64
 	f     []float64
+	st    []int64
+	sf    []float64
 	i     int
 	other chunkenc.Iterator // the current chunk's when not a float chunk
 	dec   chunkenc.Iterator // reused across chunks
@@ -331,9 +357,10 @@ func (it *decodedIterator[T]) Next() chunkenc.ValueType {
 	}
 }
 
-// NextFloats returns the next samples of the current float chunk as its
-// cached slices (in [mint, maxt], after the last one read; not to be
-// changed), as many Next calls would read them. It returns none where the
+// NextFloats returns the next samples of the current float chunk (in
+// [mint, maxt], after the last one read) as many Next calls would read
+// them: the cache's slices or the iterator's own, not to be changed and
+// valid until the next call. It returns none where the
 // caller goes on with Next: at the end, and for a chunk of another kind.
 func (it *decodedIterator[T]) NextFloats() ([]int64, []float64) {
 	for !it.done && it.other == nil {
@@ -387,7 +414,12 @@ func (it *decodedIterator[T]) nextChunk() bool {
 			return true
 		}
 		var err error
-		it.t, it.f, it.dec, err = it.c.samples(m.Chunk, it.dec)
+		if m.MaxTime > it.fresh {
+			it.st, it.sf, it.dec, err = decodeInto(m.Chunk, it.dec, it.st[:0], it.sf[:0])
+			it.t, it.f = it.st, it.sf
+		} else {
+			it.t, it.f, it.dec, err = it.c.samples(m.Chunk, it.dec)
+		}
 		it.i = 0
 		if err != nil {
 			it.stop(err)

@@ -225,6 +225,11 @@ func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Match
 	return s.db.Delete(ctx, mint, maxt, ms...)
 }
 
+// HeadMaxTime is the newest sample's time in the head (ms;
+// math.MinInt64 when it is empty): the decoded-sample cache keeps no chunk
+// ending within a minute of it (decodedFreshMs).
+func (s *TSDB) HeadMaxTime() int64 { return s.db.Head().MaxTime() }
+
 // HeadSpan is the time (ms) between the head's oldest and newest sample.
 func (s *TSDB) HeadSpan() int64 { h := s.db.Head(); return h.MaxTime() - h.MinTime() }
 
