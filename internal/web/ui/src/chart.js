@@ -382,6 +382,13 @@ export class LineChart extends Lazy {
       // the lowest and highest within each step's window).
       if (s.lo != null) lo = Math.min(lo, s.lo);
       if (s.hi != null) hi = Math.max(hi, s.hi);
+      // And, where it knows them only within bounds, the most its max and
+      // the least its min can be (s.hiMost, s.loLeast; why: s.boundWhy):
+      // the cell says "≥ max" or "≤ min" and, on hover, the bound, where
+      // the bound reads other than the figure (else the figure is right to
+      // the digits it shows).
+      const hiMost = s.hiMost != null && s.hiMost > hi && f(s.hiMost) !== f(hi) ? s.hiMost : null;
+      const loLeast = s.loLeast != null && s.loLeast < lo && f(s.loLeast) !== f(lo) ? s.loLeast : null;
       const color = s.color || PALETTE[series.indexOf(s) % PALETTE.length];
       // A series whose source is down now says so for its last (its
       // newest rate window still held figures from before it stopped).
@@ -396,8 +403,11 @@ export class LineChart extends Lazy {
       return h('tr', {'data-series': s.label},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
-          : lastCell(s, lastI, f(lastV), xs), h('td', {class: 'num', 'data-stat': 'min'}, isFinite(lo) ? f(lo) : '–'),
-        h('td', {class: 'num', 'data-stat': 'max'}, isFinite(hi) ? f(hi) : '–'));
+          : lastCell(s, lastI, f(lastV), xs),
+        h('td', {class: 'num', 'data-stat': 'min', 'data-least': loLeast, title: loLeast != null ? `at most ${f(lo)}, at least ${f(loLeast)}: ${s.boundWhy || ''}` : null},
+          isFinite(lo) ? (loLeast != null ? '≤ ' : '') + f(lo) : '–'),
+        h('td', {class: 'num', 'data-stat': 'max', 'data-most': hiMost, title: hiMost != null ? `at least ${f(hi)}, at most ${f(hiMost)}: ${s.boundWhy || ''}` : null},
+          isFinite(hi) ? (hiMost != null ? '≥ ' : '') + f(hi) : '–'));
     });
     // window: a string (every point over it) or {points, last, bridge} (api.windows).
     const win = this.window == null ? null : typeof this.window === 'string' ? {points: this.window, last: this.window} : this.window;

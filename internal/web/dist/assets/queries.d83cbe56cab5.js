@@ -265,6 +265,10 @@ export function host(name, rw) {
   };
 }
 
+/** use is each (account, strategy)'s limit utilisation in % over the selector's matchers s (risk). */
+const use = (s) => `100 * max by (account, strategy) (abs(sum by (account, strategy, kind) (gmc_risk_exposure${s}))` +
+  ` / (min by (account, strategy, kind) (gmc_risk_limit${s}) > 0))`;
+
 /** risk is the PromQL of the Risk page for a scope: {} (desk), {account} or {account, strategy}. */
 export function risk(scope) {
   const m = [];
@@ -309,6 +313,18 @@ export function risk(scope) {
     // within each step's window read every res (a group of several rows).
     expPeak: (by, step, res) => `max_over_time(sum by (${by}, kind) (gmc_risk_exposure${s})[${step}s:${res}s])`,
     expTrough: (by, step, res) => `min_over_time(sum by (${by}, kind) (gmc_risk_exposure${s})[${step}s:${res}s])`,
+    // Each row's limit (as q.limit) at its lowest and highest over lb:
+    // where the two differ the limit moved within the step, and the
+    // exposure's highest over the limit at the step is not the
+    // utilisation's highest (t-user14 F3).
+    limMin: (lb) => `min by (account, strategy, kind) (min_over_time(gmc_risk_limit${s}[${lb}]))`,
+    limMax: (lb) => `min by (account, strategy, kind) (max_over_time(gmc_risk_limit${s}[${lb}]))`,
+    // Each row's utilisation (%) at one instant, as the page computes it
+    // from q.exposure and q.limit: the larger of gross over its limit and
+    // |net| over its own (a kind without a limit, or a limit of 0, none),
+    // read every res over each step's window (useHi, useLo).
+    useHi: (step, res) => `max_over_time((${use(s)})[${step}s:${res}s])`,
+    useLo: (step, res) => `min_over_time((${use(s)})[${step}s:${res}s])`,
   };
 }
 

@@ -174,6 +174,124 @@ function within(ext, ys, f) {
   return ext ? ext.filter((v, i) => v != null && ys[i] != null).reduce((a, v) => (a == null ? v : f(a, v)), null) : null;
 }
 
+/**
+ * useBounds is a row's limit utilisation (%) within step i as bounds: hi
+ * the most it can have been (each kind's highest exposure, |net| for net,
+ * over its lowest limit in the step), lo the least (the lowest over the
+ * highest limit); hiExact when every limit held through the step (hi was
+ * then reached: the highest exposure over the limit), loExact when, too,
+ * the row has one kind (with two, their lows need not be at one time).
+ * Exact for a row of one series a kind, as expMax. Null without data.
+ */
+export function useBounds(r, i) {
+  const at = (ys) => (ys ? ys[i] : null);
+  const kinds = [];
+  const add = (hi, lo, lmin, lmax) => {
+    if (hi == null || lo == null || !(lmin > 0) || lmax == null) return;
+    kinds.push({hi: (100 * hi) / lmin, lo: (100 * lo) / lmax, held: lmax - lmin <= 1e-12 * Math.abs(lmax)});
+  };
+  add(at(r.grossHi), at(r.grossLo), at(r.limGMin), at(r.limGMax));
+  const nh = at(r.netHi);
+  const nl = at(r.netLo);
+  if (nh != null && nl != null) add(Math.max(Math.abs(nh), Math.abs(nl)), nl > 0 ? nl : nh < 0 ? -nh : 0, at(r.limNMin), at(r.limNMax));
+  if (!kinds.length) return null;
+  return {
+    hi: Math.max(...kinds.map((k) => k.hi)), lo: Math.max(...kinds.map((k) => k.lo)),
+    hiExact: kinds.every((k) => k.held), loExact: kinds.length === 1 && kinds[0].held,
+  };
+}
+
+/** USE_BUDGET is how many steps useExtremes reads every FINE second per round, USE_ROUNDS how many rounds at most. */
+export const USE_BUDGET = 4;
+export const USE_ROUNDS = 2;
+
+/**
+ * useExtremes sets each row's utilisation max and min over the range
+ * (r.useMax, r.useMin) true of the raw data within FINE: per step, where
+ * every limit held the highest exposure over it (exact), else the values
+ * reached at the step and read every res s (r.useHiS, r.useLoS); a step
+ * whose bounds (useBounds) pass those is read again every FINE second (the
+ * rows' utilisation in PromQL), the furthest first, USE_BUDGET a round,
+ * USE_ROUNDS rounds. Where steps are left, r.useMost and r.useLeast are
+ * the most and least the max and min can be. With a moving limit (the
+ * demo's: the price), the highest exposure over the limit at the step
+ * read 10.3 % where the utilisation reached 10.40 % (t-user14 F3).
+ */
+export async function useExtremes(q, rows, xs, w, res, signal) {
+  const fine = res <= FINE;
+  const st = rows.map((r) => {
+    const steps = [];
+    let hi = null;
+    let lo = null;
+    r.use.forEach((u, i) => {
+      if (u == null) return;
+      hi = hi == null ? u : Math.max(hi, u);
+      lo = lo == null ? u : Math.min(lo, u);
+      if (i === 0) return; // its window is before the range (inRange)
+      const b = useBounds(r, i);
+      if (!b) return;
+      const rh = [u, r.useHiS && r.useHiS[i]].filter((v) => v != null);
+      const rl = [u, r.useLoS && r.useLoS[i]].filter((v) => v != null);
+      hi = Math.max(hi, b.hiExact ? b.hi : Math.max(...rh));
+      lo = Math.min(lo, b.loExact ? b.lo : Math.min(...rl));
+      // Read every FINE second already (res), the step is known.
+      if (fine) return;
+      if (!b.hiExact || !b.loExact) steps.push({i, hi: b.hiExact ? null : b.hi, lo: b.loExact ? null : b.lo});
+    });
+    return {r, hi, lo, steps};
+  });
+  // The steps whose bounds pass a row's max or min found, and by how much (relative).
+  const open = () => {
+    const gain = new Map();
+    for (const s of st) {
+      for (const p of s.steps) {
+        const g = Math.max(p.hi != null && s.hi != null && p.hi > s.hi * (1 + 1e-9) ? (p.hi - s.hi) / Math.max(s.hi, 1e-9) : 0,
+          p.lo != null && s.lo != null && p.lo < s.lo * (1 - 1e-9) ? (s.lo - p.lo) / Math.max(s.lo, 1e-9) : 0);
+        if (g > 0) gain.set(p.i, Math.max(gain.get(p.i) || 0, g));
+      }
+    }
+    return [...gain.entries()].sort((a, b) => b[1] - a[1]).map(([i]) => i);
+  };
+  const key = (m) => `${m.account || ''}\u0000${m.strategy || ''}`;
+  const tailAt = w.gend != null ? xs.length - 1 : -1;
+  let read = 0;
+  for (let round = 0; round < USE_ROUNDS; round++) {
+    const todo = open().slice(0, USE_BUDGET);
+    if (!todo.length) break;
+    read += todo.length;
+    const got = await Promise.all(todo.map((i) => {
+      // The bridge and the tail (api.span): since the point before.
+      const span = w.gend != null && xs[i] > w.gend + 1e-3 ? Math.max(1, Math.round(xs[i] - xs[i - 1])) : w.step;
+      const t = i === tailAt ? w.at : xs[i];
+      return Promise.all([query(q.useHi(span, FINE), t, signal), query(q.useLo(span, FINE), t, signal)]);
+    }));
+    todo.forEach((i, j) => {
+      const [hs, ls] = got[j];
+      const hv = new Map(hs.map((x) => [key(x.metric), parseFloat(x.value[1])]));
+      const lv = new Map(ls.map((x) => [key(x.metric), parseFloat(x.value[1])]));
+      for (const s of st) {
+        const k = `${s.r.account}\u0000${s.r.strategy}`;
+        const p = s.steps.find((x) => x.i === i);
+        if (!p) continue;
+        // Read every FINE second, the step is known: its bounds are done with.
+        p.hi = null;
+        p.lo = null;
+        if (isFinite(hv.get(k))) s.hi = s.hi == null ? hv.get(k) : Math.max(s.hi, hv.get(k));
+        if (isFinite(lv.get(k))) s.lo = s.lo == null ? lv.get(k) : Math.min(s.lo, lv.get(k));
+      }
+    });
+  }
+  for (const s of st) {
+    s.r.useMax = s.hi;
+    s.r.useMin = s.lo;
+    const most = Math.max(...s.steps.filter((p) => p.hi != null).map((p) => p.hi));
+    const least = Math.min(...s.steps.filter((p) => p.lo != null).map((p) => p.lo));
+    s.r.useMost = s.hi != null && most > s.hi * (1 + 1e-9) ? most : null;
+    s.r.useLeast = s.lo != null && least < s.lo * (1 - 1e-9) ? least : null;
+  }
+  return read;
+}
+
 /** FINE is the resolution (s) a peak is read at when it must be exact: the raw interval of the demo and of a scrape at most. */
 export const FINE = 1;
 
@@ -282,7 +400,7 @@ export function mount(main, ctx) {
       // 1s: the demo's and a scrape's raw interval) for the drawdown.
       const res = Math.max(1, Math.round(w.step / 20));
       const groupBy = level === 'desk' ? 'account' : 'account, strategy';
-      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin, gFall, eMax, eMin, gEMax, gEMin] = await Promise.all([
+      const [pnl, exp, lim, info, pnlNow, peak, members, gPeak, gMax, gTrough, gMin, gFall, eMax, eMin, gEMax, gEMin, lMin, lMax, uHi, uLo] = await Promise.all([
         queryRange(q.pnl, w, signal), queryRange(q.exposure, w, signal), queryRange(q.limit, w, signal),
         // Now (a range ending now) or at the range's end; now goes out with the charts' tails (api.queryRange).
         ...[Q.riskAccounts(R), q.pnl, q.peak(R), q.members(groupBy, R)].map((e) => query(e, w.gend != null ? w.at : w.end, signal)),
@@ -298,6 +416,11 @@ export function mount(main, ctx) {
         // max 6.94 % where it reached 11.4 %, t-user13 F1).
         queryRange(q.expMax, w, signal), queryRange(q.expMin, w, signal),
         queryRange(q.expPeak(groupBy, w.step, res), w, signal), queryRange(q.expTrough(groupBy, w.step, res), w, signal),
+        // The limit's lowest and highest within each step and the
+        // utilisation read every res there: its max and min between the
+        // steps while the limit moves (useExtremes).
+        queryRange(q.limMin, w, signal), queryRange(q.limMax, w, signal),
+        queryRange(q.useHi(w.step, res), w, signal), queryRange(q.useLo(w.step, res), w, signal),
       ]);
       // Accounts: currency and mode as stated in gmc_account_info; an
       // account that states none is live (its name saying "backtest" makes
@@ -328,6 +451,14 @@ export function mount(main, ctx) {
       const EN = align(eMin, w);
       eMax.forEach((s, i) => { row(s.metric)[s.metric.kind === 'net' ? 'netHi' : 'grossHi'] = inRange(EX.ys[i]); });
       eMin.forEach((s, i) => { row(s.metric)[s.metric.kind === 'net' ? 'netLo' : 'grossLo'] = inRange(EN.ys[i]); });
+      const LN = align(lMin, w);
+      const LX = align(lMax, w);
+      lMin.forEach((s, i) => { row(s.metric)[s.metric.kind === 'net' ? 'limNMin' : 'limGMin'] = inRange(LN.ys[i]); });
+      lMax.forEach((s, i) => { row(s.metric)[s.metric.kind === 'net' ? 'limNMax' : 'limGMax'] = inRange(LX.ys[i]); });
+      const UH = align(uHi, w);
+      const UL = align(uLo, w);
+      uHi.forEach((s, i) => { row(s.metric).useHiS = inRange(UH.ys[i]); });
+      uLo.forEach((s, i) => { row(s.metric).useLoS = inRange(UL.ys[i]); });
       const pNow = new Map(pnlNow.map((s) => [key(s.metric), parseFloat(s.value[1])]));
       const pPeak = new Map(peak.map((s) => [key(s.metric), parseFloat(s.value[1])]));
       for (const [k, r] of rows) {
@@ -337,17 +468,6 @@ export function mount(main, ctx) {
         if (r.net && r.limNet) u.push(r.net.map((v, i) => (v == null || !r.limNet[i] ? null : (100 * Math.abs(v)) / r.limNet[i])));
         const higher = (a, b) => a.map((v, i) => (v == null ? b[i] : b[i] == null ? v : Math.max(v, b[i])));
         r.use = u.length ? u.reduce(higher) : null;
-        // Its highest within each step: the highest gross, or |net|, over
-        // the limit at the step (exact while the limit holds in the step).
-        const uh = [];
-        if (r.grossHi && r.limGross) uh.push(r.grossHi.map((v, i) => (v == null || !r.limGross[i] ? null : (100 * v) / r.limGross[i])));
-        if (r.limNet && (r.netHi || r.netLo)) {
-          uh.push(r.limNet.map((l, i) => {
-            const m = Math.max(...[r.netHi && r.netHi[i], r.netLo && r.netLo[i]].filter((v) => v != null).map(Math.abs));
-            return l && isFinite(m) ? (100 * m) / l : null;
-          }));
-        }
-        r.useHi = uh.length ? uh.reduce(higher) : null;
         r.pnlNow = pNow.has(k) ? pNow.get(k) : null;
         r.dd = pNow.has(k) && pPeak.has(k) ? pPeak.get(k) - pNow.get(k) : null;
       }
@@ -455,12 +575,10 @@ export function mount(main, ctx) {
         show(C.gross, grossS, 'by account');
       }
       show(C.net, netS, by);
-      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use, hi: within(r.useHi, r.use, Math.max)}));
+      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use, row: r}));
       const useTop = topN(useS, 10, (ys) => last(ys) ?? 0);
-      const limitLine = {label: 'limit', data: P.xs.map(() => 100), color: PALETTE[3], dash: [6, 4], noStats: true, points: {show: false}};
-      C.use.chart.update(P.xs, useTop.length ? [...useTop, limitLine] : [],
-        'No limits: export gmc_risk_limit{account, strategy, kind} beside gmc_risk_exposure');
-      C.use.card.note.textContent = useS.length > 10 ? `top 10 of ${useS.length}; dashed: the limit (100%)` : 'exposure / limit; dashed: the limit (100%)';
+      // The legends' max and min, read between the steps while the drawdown's are (below).
+      const useDone = useExtremes(q, useTop.map((s) => s.row), P.xs, w, res, signal).catch((e) => e);
 
       // Headline figures, now; totals per currency over live accounts only.
       const perCur = (rs, f) => {
@@ -556,6 +674,20 @@ export function mount(main, ctx) {
       tiles.push(kpi('Limit utilisation', wu == null ? 'no limit' : units.pct.fmt(wu), wu == null ? null : wu >= 100 ? 'bad' : wu >= 80 ? 'warn' : 'good',
         worst ? `highest: ${worst.account} / ${worst.strategy || 'account'}` : 'no gmc_risk_limit series', wu));
       fill(kpis, ...tiles);
+
+      const useRead = await useDone;
+      if (useRead instanceof Error) throw useRead;
+      // A bound that reads as its figure does leaves the figure right to its digits.
+      const pf = units.pct.fmt;
+      const bounded = useTop.filter(({row: r}) => (r.useMost != null && pf(r.useMost) !== pf(r.useMax)) || (r.useLeast != null && pf(r.useLeast) !== pf(r.useMin))).length;
+      const useWhy = `read every ${FINE}s within ${useRead} of the steps where the limit moved; within the others, each step's exposure over its lowest and highest limit bound them`;
+      for (const s of useTop) Object.assign(s, {hi: s.row.useMax, lo: s.row.useMin, hiMost: s.row.useMost, loLeast: s.row.useLeast, boundWhy: useWhy});
+      const limitLine = {label: 'limit', data: P.xs.map(() => 100), color: PALETTE[3], dash: [6, 4], noStats: true, points: {show: false}};
+      C.use.chart.update(P.xs, useTop.length ? [...useTop, limitLine] : [],
+        'No limits: export gmc_risk_limit{account, strategy, kind} beside gmc_risk_exposure');
+      const exact = res > FINE ? (bounded ? `; min/max bounded in ${bounded} rows (≥, ≤)` : `; min/max: the raw data's to the digits shown (read every ${FINE}s where the limit moved within a step)`) : '';
+      C.use.card.note.textContent = (useS.length > 10 ? `top 10 of ${useS.length}; dashed: the limit (100%)` : 'exposure / limit; dashed: the limit (100%)') + exact;
+      C.use.card.note.dataset.useRead = String(useRead);
 
       const link = (r) => (r.strategy ? h('a', {href: ctx.href('risk', `${r.account}/${r.strategy}`)}, r.strategy) : h('span', {class: 'muted'}, 'account'));
       const trs = all.map((r) => {
