@@ -22,11 +22,19 @@ const ServiceSilentFile = "gmc:defaults:service-silent"
 // second is silent after eight missed pushes (api.DefaultDownAfter).
 const DefaultDownAfter = 8 * time.Second
 
-// ownSeriesRE matches the names of series gmc writes itself or a scrape
-// writes whatever the target does: they never show that a service is alive.
-// Recording rules are matched by Prometheus's naming convention
-// (level:metric:operations), which gmc's own (sla:…) follow.
-const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|up|scrape_.+|.+:.+`
+// AgentProcessPrefix begins the names of the series `gmc agent --process
+// SERVICE=…` writes about a service's processes (internal/agent's
+// gmc_process_*{service}): the agent's report about the service, written
+// also after the process died (gmc_process_count 0), never a sample the
+// service sent (t-user14b F1: a stopped service stayed up).
+const AgentProcessPrefix = "gmc_process_"
+
+// ownSeriesRE matches the names of series gmc writes itself (its agent's
+// process reports included) or a scrape writes whatever the target does:
+// they never show that a service is alive. Recording rules are matched by
+// Prometheus's naming convention (level:metric:operations), which gmc's
+// own (sla:…) follow.
+const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|` + AgentProcessPrefix + `.+|up|scrape_.+|.+:.+`
 
 // NewestSampleRecord is the recording of each service's newest own sample
 // time over the last hour (Unix seconds), which ServiceSilent reads for a

@@ -153,7 +153,7 @@ func (s *Server) slaQueryable() promstorage.Queryable {
 // ownSeries reports whether gmc itself writes series of this name (alerts,
 // recording rules, benchmark results): they never make a service look alive.
 func (s *Server) ownSeries(metricName string) bool {
-	if strings.HasPrefix(metricName, bench.SeriesPrefix) {
+	if strings.HasPrefix(metricName, bench.SeriesPrefix) || strings.HasPrefix(metricName, rules.AgentProcessPrefix) {
 		return true
 	}
 	return s.rules != nil && s.rules.Writes(metricName)
