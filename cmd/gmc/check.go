@@ -52,6 +52,8 @@ func (c *checkCommand) Run(_ context.Context, args []string) error {
 			f.override(&cfg)
 			if err = cfg.Validate(); err != nil {
 				err = fmt.Errorf("%s with the flags given: %w", path, err)
+			} else if err = cfg.Alerting.CheckRuleFiles(); err != nil {
+				err = fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		if err != nil {

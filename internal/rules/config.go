@@ -3,9 +3,14 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/gmc-dev/gmc/internal/duration"
 )
@@ -61,4 +66,26 @@ func (c Config) Validate() error {
 		names[t.Name] = true
 	}
 	return nil
+}
+
+// CheckRuleFiles parses every rule file the rule_files globs match, as gmc
+// server loads them (rulefmt's parser and validation): `gmc check config`
+// said SUCCESS for a file whose rule file did not parse, and the reload
+// then failed (t-user14b F2). Each file's errors are returned, joined.
+func (c Config) CheckRuleFiles() error {
+	p := parser.NewParser(parser.Options{})
+	var errs []error
+	for i, pat := range c.RuleFiles {
+		matches, err := filepath.Glob(pat)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alerting.rule_files[%d]: %q: %w", i, pat, err))
+			continue
+		}
+		for _, f := range matches {
+			if _, fe := rulefmt.ParseFile(f, false, model.UTF8Validation, p, slog.New(slog.DiscardHandler)); len(fe) > 0 {
+				errs = append(errs, fmt.Errorf("alerting.rule_files[%d]: %w", i, errors.Join(fe...)))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
