@@ -164,7 +164,7 @@ export function mount(main, ctx) {
           // The bars say the figure and its window; a window not judged
           // says so, with why, on a line of its own (a bar cut it off).
           h('td', {'data-col': 'sla'}, sl && sl.ach != null
-            ? [bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} · ${sl.window}`, !sl.judged ? 'none' : sl.ach >= sl.objective ? 'good' : 'bad'),
+            ? [bar(sl.ach >= sl.objective ? 1 : Math.max(0.05, 1 - (sl.objective - sl.ach) / (100 - sl.objective)), `${sl.names.length > 1 ? sl.name + ': ' : ''}${units.pct9.fmt(sl.ach)} / ${units.pct9.fmt(sl.objective)} · ${sl.window}`, !sl.judged ? 'none' : sl.ach >= sl.objective ? 'good' : 'bad'),
               sl.judged ? null : h('div', {class: 'cell-note', 'data-not-judged': ''}, `not judged: ${sl.note}`)]
             : h('span', {class: 'muted'}, sl ? 'no data' : slas == null ? 'n/a' : '—')),
           h('td', {'data-col': 'budget'}, sl && sl.budget != null
@@ -271,22 +271,27 @@ function mark(t, burning, judged, nj) {
  * slaSummary picks, per service, its worst SLA on one window — the longest
  * window with data — and reports that window's achievement and budget
  * together (never the achievement of one window beside another's budget).
+ * The worst is the judged one with the least error budget left: by the
+ * lowest achievement, a 99 % SLA at 99.5 % (50 % left) hid a 99.99 % one
+ * at 99.95 % burning (−398 %) on the same service (t-user14b F10). With
+ * more than one SLA the cell names the one it shows.
  */
 export function slaSummary(slas) {
   const m = new Map();
+  // Judged before not judged, then the least budget left (null last).
+  const rank = (c) => [c.judged ? 0 : 1, c.budget == null ? Infinity : c.budget];
+  const worse = (a, b) => { const x = rank(a), y = rank(b); return x[0] !== y[0] ? x[0] < y[0] : x[1] < y[1]; };
   for (const s of slas || []) {
     const ws = (s.windows || []).filter((x) => x.achievement != null);
     const longest = ws[ws.length - 1];
     const cur = m.get(s.service) || {ach: null, budget: null, objective: s.objective, window: null, names: []};
     cur.names.push(s.name);
-    if (longest && (cur.ach == null || longest.achievement < cur.ach)) {
-      cur.ach = longest.achievement;
-      cur.objective = s.objective;
-      cur.window = longest.window;
-      cur.budget = longest.error_budget_left;
-      // A window with too little data is shown, never judged (met null).
-      cur.judged = longest.met != null;
-      cur.note = longest.coverage != null ? `${num(longest.coverage * 100)} % covered` : 'too little data';
+    if (longest) {
+      const cand = {ach: longest.achievement, objective: s.objective, window: longest.window, budget: longest.error_budget_left,
+        // A window with too little data is shown, never judged (met null).
+        judged: longest.met != null, name: s.name,
+        note: longest.coverage != null ? `${num(longest.coverage * 100)} % covered` : 'too little data'};
+      if (cur.ach == null || worse(cand, cur)) Object.assign(cur, cand);
     }
     m.set(s.service, cur);
   }
