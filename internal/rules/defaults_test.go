@@ -3,11 +3,14 @@ package rules
 import (
 	"context"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+
+	"github.com/gmc-dev/gmc/internal/alerthistory"
 )
 
 // TestServiceSilentOnSDKSeries checks the default ServiceSilent rule on the
@@ -173,5 +176,34 @@ func TestTargetDownNeedsDownAfter(t *testing.T) {
 	}
 	if firstFiring != 37 && firstFiring != 38 {
 		t.Errorf("TargetDown fired at %ds, want 37–38s (failing since 30s, down_after 8s)", firstFiring)
+	}
+}
+
+// TestServiceSilentHistoryKeepsTheResolvedText: a service silent for 30 s
+// comes back. The RESOLVED notification said "is back", but the alert
+// history's episode kept the last firing evaluation's resolved_summary,
+// "this is not a recovery" (t-user14b F9): the episode keeps the text
+// rendered at the resolve.
+func TestServiceSilentHistoryKeepsTheResolvedText(t *testing.T) {
+	dir := t.TempDir()
+	db := openTSDB(t, dir)
+	h := openHistory(t, dir)
+	var s sink
+	m := newManager(t, db, Options{DefaultRules: true, EvalInterval: 5 * time.Second, Sink: s.send, History: h})
+	ls := labels.FromStrings("__name__", "gmc_orders_total", "service", "risk", "instance", "risk-1")
+	ctx := context.Background()
+	for sec := 0; sec <= 90; sec += 5 {
+		ts := t0.Add(time.Duration(sec) * time.Second)
+		if sec <= 20 || sec >= 60 { // silent from 20 s to 60 s
+			appendFloat(t, db, ls, ts, float64(sec))
+		}
+		m.EvalAll(ctx, ts)
+	}
+	eps := h.List(alerthistory.Filter{Alertname: "ServiceSilent"}, t0.Add(90*time.Second))
+	if len(eps) != 1 || eps[0].State != "resolved" {
+		t.Fatalf("episodes %+v, want one resolved", eps)
+	}
+	if got := eps[0].Annotations["resolved_summary"]; !strings.Contains(got, "is back") {
+		t.Errorf("the resolved episode's resolved_summary %q, want the resolve's (is back)", got)
 	}
 }

@@ -152,6 +152,13 @@ func alertEvent(gr *group, a *promrules.Alert, state string, ts time.Time) alert
 	if !a.ResolvedAt.IsZero() {
 		t := a.ResolvedAt
 		ev.ResolvedAt = &t
+		// The resolved_summary rendered at the resolve (resolvedSummary,
+		// in the same evaluation's send), as the notification said it:
+		// the episode kept the last firing evaluation's, "this is not a
+		// recovery" for a service that came back (t-user14b F9).
+		if r, ok := gr.resolved[a.Labels.Hash()]; ok && r.at.Equal(a.ResolvedAt) {
+			ev.Annotations[ResolvedSummaryAnnotation] = r.text
+		}
 	}
 	return ev
 }
