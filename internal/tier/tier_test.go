@@ -675,15 +675,9 @@ func tierName(t *Tier) string {
 // and the target back two minutes later, the tiers' increase equals the
 // raw data's after the outage too.
 func TestCounterAfterAStaleMarker(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	app := raw.AppenderV2(context.Background())
 	c := labels.FromStrings("__name__", "c_total", "job", "scraped")
 	downAt, backAt := t0.Add(90*time.Minute+25*time.Second), t0.Add(92*time.Minute+5*time.Second)
+	var samples []rawSample
 	var n float64
 	for ts := t0.Add(5 * time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(10 * time.Second) {
 		if ts.Equal(t0.Add(30*time.Minute + 5*time.Second)) {
@@ -697,7 +691,41 @@ func TestCounterAfterAStaleMarker(t *testing.T) {
 		case ts.After(downAt) && ts.Before(backAt):
 			continue
 		}
-		if _, err := app.Append(0, c, 0, ts.UnixMilli(), v, nil, nil, promstorage.AOptions{}); err != nil {
+		samples = append(samples, rawSample{c, ts, v})
+	}
+	// The job runs up to the outage's bucket, then on to the end: the
+	// batch after it starts at a bucket that ended with the marker.
+	end := t0.Add(rawSpan)
+	f := counterFixture(t, samples, downAt.Add(40*time.Second), end.Add(time.Second))
+	// (Windows that start right at the outage differ by up to 3 %: its
+	// bucket, ended by the marker, has no counter, so the tiers' first
+	// sample in them is minutes in, as after any start of a series.)
+	for _, expr := range []string{`increase(c_total[3h])`, `rate(c_total[77m])`} {
+		f.compare(t, expr, end.Add(-time.Hour), end, 5*time.Minute, 1e-3)
+	}
+}
+
+// rawSample is one raw float sample of a counterFixture.
+type rawSample struct {
+	lset labels.Labels
+	ts   time.Time
+	v    float64
+}
+
+// counterFixture is a raw store holding samples and tiers over it whose job
+// has caught up at each of runs in turn (a run inside an outage makes the
+// next batch start there).
+func counterFixture(t *testing.T, samples []rawSample, runs ...time.Time) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	app := raw.AppenderV2(context.Background())
+	for _, s := range samples {
+		if _, err := app.Append(0, s.lset, 0, s.ts.UnixMilli(), s.v, nil, nil, promstorage.AOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -708,24 +736,16 @@ func TestCounterAfterAStaleMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := t0.Add(rawSpan)
-	f := &fixture{raw: raw, now: downAt.Add(40 * time.Second), dir: dir, eng: q.Engine()}
+	f := &fixture{raw: raw, now: runs[0], dir: dir, eng: q.Engine()}
 	f.opts = Options{Dir: filepath.Join(dir, "tiers"), Raw: raw, RawRetention: 15 * 24 * time.Hour, Now: func() time.Time { return f.now }, Settle: time.Nanosecond}
 	f.open(t)
-	// The job runs up to the outage's bucket, then on to the end: the
-	// batch after it starts at a bucket that ended with the marker.
-	for _, now := range []time.Time{downAt.Add(40 * time.Second), end.Add(time.Second)} {
+	for _, now := range runs {
 		f.now = now
 		for _, tr := range f.set.Tiers() {
 			f.catchUp(t, tr)
 		}
 	}
-	// (Windows that start right at the outage differ by up to 3 %: its
-	// bucket, ended by the marker, has no counter, so the tiers' first
-	// sample in them is minutes in, as after any start of a series.)
-	for _, expr := range []string{`increase(c_total[3h])`, `rate(c_total[77m])`} {
-		f.compare(t, expr, end.Add(-time.Hour), end, 5*time.Minute, 1e-3)
-	}
+	return f
 }
 
 // TestCounterResumedAfterAGap: a counter silent for 72 minutes (a process
@@ -738,15 +758,9 @@ func TestCounterAfterAStaleMarker(t *testing.T) {
 // the first bucket's end. The tiers mark the counter's first raw sample
 // after a hole, as at a series' start.
 func TestCounterResumedAfterAGap(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	app := raw.AppenderV2(context.Background())
 	c := labels.FromStrings("__name__", "c_total", "job", "pushed")
 	stopAt, backAt := t0.Add(118*time.Minute), t0.Add(190*time.Minute)
+	var samples []rawSample
 	n, restarted := 1e6, false // a counter with history
 	for ts := t0.Add(5 * time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(10 * time.Second) {
 		if ts.After(stopAt) && ts.Before(backAt) {
@@ -756,29 +770,12 @@ func TestCounterResumedAfterAGap(t *testing.T) {
 			n, restarted = 0, true // it comes back restarted
 		}
 		n += 100 + float64(ts.Unix()%7)
-		if _, err := app.Append(0, c, 0, ts.UnixMilli(), n, nil, nil, promstorage.AOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		samples = append(samples, rawSample{c, ts, n})
 	}
-	if err := app.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	q, err := query.New(query.Options{Queryable: raw, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	end := t0.Add(rawSpan)
-	f := &fixture{raw: raw, now: stopAt.Add(30 * time.Minute), dir: dir, eng: q.Engine()}
-	f.opts = Options{Dir: filepath.Join(dir, "tiers"), Raw: raw, RawRetention: 15 * 24 * time.Hour, Now: func() time.Time { return f.now }, Settle: time.Nanosecond}
-	f.open(t)
 	// The job runs during the gap, then on to the end: the batch after it
 	// starts in the hole.
-	for _, now := range []time.Time{stopAt.Add(30 * time.Minute), end.Add(time.Second)} {
-		f.now = now
-		for _, tr := range f.set.Tiers() {
-			f.catchUp(t, tr)
-		}
-	}
+	end := t0.Add(rawSpan)
+	f := counterFixture(t, samples, stopAt.Add(30*time.Minute), end.Add(time.Second))
 	// The next whole hour's [1h] holds only the first bucket after the gap
 	// (the 1h tier); [2h] the gap's empty bucket too.
 	f.compare(t, `increase(c_total[1h])`, end, end, time.Hour, 0.03)
