@@ -54,6 +54,7 @@ type options struct {
 	keep                        string
 	trace, profile, loadsOnly   bool
 	cadenceOnly                 bool
+	floor                       bool
 	hold                        time.Duration
 	timeline                    string
 }
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.keep, "keep", "", "keep gmc's data dir and log in this directory")
 	fs.BoolVar(&o.trace, "trace", false, "print, per page, the requests its last new-tab and last same-tab load made before its charts were drawn (start, first byte, end)")
 	fs.BoolVar(&o.profile, "profile", false, "profile the main thread of the measured loads (V8's sampler; slows them) and print each page's top functions by self time")
+	fs.BoolVar(&o.floor, "floor", true, "also time an empty page (served from loopback, nothing fetched or drawn) in a new tab and the same tab: the browser's own share of a load")
 	fs.BoolVar(&o.cadenceOnly, "cadence-only", false, "no page loads: the Live page's transfer and the tabs' cadence only (with -timeline, the cadence window is traced into DIR/live-cadence.json)")
 	fs.BoolVar(&o.loadsOnly, "loads-only", false, "time the page loads only (new tab, same tab, in-app navigation): no Live transfer or cadence figures")
 	fs.StringVar(&o.timeline, "timeline", "", "trace every measured load (the report gives each page's main-thread CPU per load) and write the last one's Chrome trace into this directory (DevTools' Performance panel opens it)")
@@ -181,6 +183,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if o.cadenceOnly {
 		pages = nil
+	}
+	if o.floor && len(pages) > 0 {
+		if rep.floorTab, rep.floorSame, err = b.floorLoads(ctx, o.loads); err != nil {
+			return err
+		}
 	}
 	for _, p := range pages {
 		var prof *jsProfile

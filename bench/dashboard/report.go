@@ -52,10 +52,12 @@ type report struct {
 	url, service   string
 	services, tabs int
 	loads          []pageLoad
-	live           *transfer
-	cadence        *cadenceResult
-	cadenceErr     error
-	before, after  sample
+	// floorTab, floorSame: an empty page's loads (floor.go).
+	floorTab, floorSame *loads
+	live                *transfer
+	cadence             *cadenceResult
+	cadenceErr          error
+	before, after       sample
 }
 
 func verdict(ok bool) string {
@@ -78,6 +80,7 @@ func (r *report) print(w io.Writer) {
 
 	if len(r.loads) > 0 {
 		r.printLoads(w)
+		r.printFloor(w)
 	}
 	r.printLive(w)
 }
