@@ -84,6 +84,15 @@ func (c *demoCommand) flags() (*flag.FlagSet, *demoFlags) {
 	fs.Var(&f.evalInterval, "alerting.evaluation-interval", "rule evaluation interval (pushes also trigger evaluation)")
 	f.seed = fs.Int64("seed", 1, "seed of the simulated order flow and prices")
 	fs.Var(&f.history, "history", "backfill this much plausible history (e.g. 30d) before starting, so the 7- and 30-day views have data; once per data dir")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintln(out, "Usage of demo:")
+		fs.PrintDefaults()
+		fmt.Fprintln(out, "\nEnvironment (notifications always go to the console receiver as well):")
+		for _, v := range demo.Environment() {
+			fmt.Fprintf(out, "  %s\n    \t%s\n", v.Name, v.Doc)
+		}
+	}
 	return fs, f
 }
 

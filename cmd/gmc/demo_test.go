@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -337,6 +339,25 @@ func TestDemoBadFlags(t *testing.T) {
 	err := (&demoCommand{stdout: io.Discard, stderr: io.Discard}).Run(context.Background(), args)
 	if err == nil || !strings.Contains(err.Error(), "--gateway.listen-address") {
 		t.Errorf("%v: error %v, want one naming the flag", args, err)
+	}
+}
+
+// TestDemoHelpNamesItsEnvironment: gmc demo --help lists the demo's
+// environment variables after its flags.
+func TestDemoHelpNamesItsEnvironment(t *testing.T) {
+	var stderr bytes.Buffer
+	err := (&demoCommand{stdout: io.Discard, stderr: &stderr}).Run(context.Background(), []string{"--help"})
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: error %v, want flag.ErrHelp", err)
+	}
+	out := stderr.String()
+	if !strings.Contains(out, "-incident-every") {
+		t.Errorf("--help does not list the flags:\n%s", out)
+	}
+	for _, v := range demo.Environment() {
+		if !strings.Contains(out, v.Name+"\n") || !strings.Contains(out, v.Doc) {
+			t.Errorf("--help does not list %s (%s):\n%s", v.Name, v.Doc, out)
+		}
 	}
 }
 

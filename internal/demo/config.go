@@ -35,6 +35,27 @@ const (
 	EnvSMTPPassword  = "GMC_SMTP_PASSWORD" // optional
 )
 
+// EnvVar is one of gmc demo's environment variables and what it sets.
+type EnvVar struct{ Name, Doc string }
+
+// Environment is gmc demo's environment, for its --help: the channels its
+// notifications go to beside the console receiver, and the benchmarks'
+// PostgreSQL.
+func Environment() []EnvVar {
+	return []EnvVar{
+		{EnvSlackURL, "Slack incoming webhook URL: notifications also go to Slack"},
+		{EnvSlackChannel, "Slack channel (optional; the webhook's own by default)"},
+		{EnvTelegramToken, "Telegram bot token, with " + EnvTelegramChat + ": notifications also go to Telegram"},
+		{EnvTelegramChat, "Telegram chat ID"},
+		{EnvSMTPHost, "SMTP smarthost host:port, with " + EnvSMTPFrom + " and " + EnvSMTPTo + ": notifications also go by e-mail"},
+		{EnvSMTPFrom, "e-mail sender"},
+		{EnvSMTPTo, "e-mail recipient"},
+		{EnvSMTPUser, "SMTP user name (optional)"},
+		{EnvSMTPPassword, "SMTP password (optional)"},
+		{EnvPGDSN, "PostgreSQL DSN for the DB query latency benchmark (optional)"},
+	}
+}
+
 // ConfigParams are what the demo's configuration depends on.
 type ConfigParams struct {
 	// Listen and DataDir are gmc's address and data directory; MarketData

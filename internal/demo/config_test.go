@@ -117,3 +117,41 @@ func TestConfigOneBurnOnePage(t *testing.T) {
 		t.Errorf("notifications (firing long windows each): %v, want one, the 1h burn's (the 6h muted)", rec.got)
 	}
 }
+
+// TestEnvironmentNamesEveryVariableRead: every variable Config reads is in
+// Environment, which gmc demo --help prints (t-user15 D1: the channels'
+// variables were named nowhere but in the source).
+func TestEnvironmentNamesEveryVariableRead(t *testing.T) {
+	read := map[string]bool{}
+	getenv := func(k string) string {
+		read[k] = true
+		switch k {
+		case EnvTelegramChat:
+			return "-1001"
+		case EnvSlackURL:
+			return "https://hooks.slack.example/T0/B0/x"
+		case EnvSMTPHost:
+			return "smtp.example.com:587"
+		}
+		return "ops@example.com"
+	}
+	p := ConfigParams{
+		Listen: "127.0.0.1:0", DataDir: t.TempDir(), MarketData: "127.0.0.1:9", ReceiverURL: "http://127.0.0.1:8/",
+		BenchEvery: time.Minute, EvalInterval: 5 * time.Second, Getenv: getenv, GatewayURL: "http://127.0.0.1:9910/orders",
+	}
+	if _, _, err := Config(p); err != nil {
+		t.Fatal(err)
+	}
+	if len(read) < 9 {
+		t.Fatalf("Config read %d variables, want the channels' 9 at least", len(read))
+	}
+	listed := map[string]bool{}
+	for _, v := range Environment() {
+		listed[v.Name] = v.Doc != ""
+	}
+	for k := range read {
+		if !listed[k] {
+			t.Errorf("Config reads %s, which Environment does not list with what it sets", k)
+		}
+	}
+}
