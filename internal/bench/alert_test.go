@@ -306,3 +306,14 @@ func TestRunFailedAlertHoldsUntilSuccess(t *testing.T) {
 		t.Errorf("still firing after a run that succeeded: %q", d)
 	}
 }
+
+// The series a run is recorded as are gmc's own (rules.GmcSeries, where
+// gmc_bench_ is written out: rules cannot import bench): they never make a
+// service look alive, on /system/status nor to ServiceSilent.
+func TestSeriesAreGmcs(t *testing.T) {
+	for _, name := range []string{SeriesPrefix + "run_failed", SeriesPrefix + "latency_seconds"} {
+		if !rules.GmcSeries(name) {
+			t.Errorf("rules.GmcSeries(%q) is false", name)
+		}
+	}
+}

@@ -29,12 +29,27 @@ const DefaultDownAfter = 8 * time.Second
 // service sent (t-user14b F1: a stopped service stayed up).
 const AgentProcessPrefix = "gmc_process_"
 
-// ownSeriesRE matches the names of series gmc writes itself (its agent's
-// process reports included) or a scrape writes whatever the target does:
-// they never show that a service is alive. Recording rules are matched by
-// Prometheus's naming convention (level:metric:operations), which gmc's
-// own (sla:…) follow.
-const ownSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|` + AgentProcessPrefix + `.+|up|scrape_.+|.+:.+`
+// gmcSeriesRE matches the names of series gmc writes itself: alerts,
+// benchmark results (bench.SeriesPrefix, written out here: bench's tests
+// import rules; bench.TestSeriesAreGmcs holds the two together), its
+// agent's process reports, and recording rules by Prometheus's naming
+// convention (level:metric:operations), which gmc's own (sla:…) follow.
+// They never show that a service is alive: the ServiceSilent rules leave
+// them out (ownSeriesRE), /system/status too (GmcSeries).
+const gmcSeriesRE = `ALERTS|ALERTS_FOR_STATE|gmc_bench_.+|` + AgentProcessPrefix + `.+|.+:.+`
+
+// ownSeriesRE is gmcSeriesRE and the series a scrape writes whatever the
+// target does (up, scrape_*): the rules' selectors of a service's own
+// samples leave them out. /system/status reads up itself (a scraped
+// service is up by it).
+const ownSeriesRE = gmcSeriesRE + `|up|scrape_.+`
+
+var gmcSeries = regexp.MustCompile(`^(?:` + gmcSeriesRE + `)$`)
+
+// GmcSeries reports whether a metric name is one gmc writes itself
+// (gmcSeriesRE), by its name alone: Manager.Writes adds the recording
+// rules loaded whatever their names.
+func GmcSeries(metricName string) bool { return gmcSeries.MatchString(metricName) }
 
 // NewestSampleRecord is the recording of each service's newest own sample
 // time over the last hour (Unix seconds), which ServiceSilent reads for a

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -151,12 +150,11 @@ func (s *Server) slaQueryable() promstorage.Queryable {
 }
 
 // ownSeries reports whether gmc itself writes series of this name (alerts,
-// recording rules, benchmark results): they never make a service look alive.
+// recording rules, benchmark results, its agent's process reports): they
+// never make a service look alive. By name, as the ServiceSilent rules
+// leave them out (rules.GmcSeries), and the recording rules loaded.
 func (s *Server) ownSeries(metricName string) bool {
-	if strings.HasPrefix(metricName, bench.SeriesPrefix) || strings.HasPrefix(metricName, rules.AgentProcessPrefix) {
-		return true
-	}
-	return s.rules != nil && s.rules.Writes(metricName)
+	return rules.GmcSeries(metricName) || s.rules != nil && s.rules.Writes(metricName)
 }
 
 // serviceDownAfter are the per-service down_after overrides of

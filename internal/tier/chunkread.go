@@ -2,12 +2,12 @@ package tier
 
 import (
 	"errors"
+	"math"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
-	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
@@ -18,126 +18,17 @@ import (
 // sample: a 7-day panel reads 10,080 buckets per series from the 1m tier,
 // and those two layers cost about as much as decoding them. Its
 // ChunkQuerier merges the same blocks chunk by chunk (re-encoding only
-// chunks that overlap or hold deleted samples), and chunkSeriesSet decodes
-// the chunks it gives one after the other, keeping the samples in
+// chunks that overlap or hold deleted samples), and storage.ChunkSet
+// decodes the chunks it gives one after the other, keeping the samples in
 // [mint, maxt] (the Querier trims to the same range). Where the raw
 // samples past the watermark are read too, the two parts, one before the
 // watermark and one after it, are read one after the other (concatSet),
 // not merged sample by sample.
 //
-// The iterators are generic in their time type only for their Seek, which
+// concatIterator is generic in its time type only for its Seek, which
 // chunkenc.Iterator has as Seek(int64) ValueType: declared with int64, go
 // vet takes it for io.Seeker's Seek(int64, int) (int64, error) and fails
-// the build's checks. They are used as [int64] only.
-
-// chunkSeriesSet reads a ChunkSeriesSet as series.
-type chunkSeriesSet struct {
-	storage.ChunkSeriesSet
-	mint, maxt int64
-}
-
-func (c *chunkSeriesSet) At() storage.Series {
-	return &chunkSeries{ChunkSeries: c.ChunkSeriesSet.At(), mint: c.mint, maxt: c.maxt}
-}
-
-type chunkSeries struct {
-	storage.ChunkSeries
-	mint, maxt int64
-}
-
-func (s *chunkSeries) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
-	it, ok := reuse.(*chunksIterator[int64])
-	if !ok {
-		it = &chunksIterator[int64]{}
-	}
-	it.chks = s.ChunkSeries.Iterator(it.chks)
-	it.mint, it.maxt = s.mint, s.maxt
-	it.cur, it.vt, it.done, it.err = nil, chunkenc.ValNone, false, nil
-	it.lastT = minTime
-	return it
-}
-
-const minTime = -1 << 63
-
-// chunksIterator decodes a series' chunks in order, the samples in
-// [mint, maxt]. A sample at or before the last one is skipped (chunks of a
-// merged series do not overlap; the Querier's merge skips such samples).
-type chunksIterator[T ~int64] struct {
-	chks       chunks.Iterator
-	cur        chunkenc.Iterator // the current chunk's; nil before the first
-	dec        chunkenc.Iterator // kept for reuse across chunks
-	mint, maxt int64
-	vt         chunkenc.ValueType
-	lastT      int64
-	done       bool
-	err        error
-}
-
-func (it *chunksIterator[T]) Next() chunkenc.ValueType {
-	if it.done {
-		return chunkenc.ValNone
-	}
-	for {
-		if it.cur != nil {
-			for vt := it.cur.Next(); vt != chunkenc.ValNone; vt = it.cur.Next() {
-				t := it.cur.AtT()
-				if t < it.mint || t <= it.lastT {
-					continue
-				}
-				if t > it.maxt {
-					return it.stop(nil)
-				}
-				it.vt, it.lastT = vt, t
-				return vt
-			}
-			if err := it.cur.Err(); err != nil {
-				return it.stop(err)
-			}
-			it.cur = nil
-		}
-		if !it.chks.Next() {
-			return it.stop(it.chks.Err())
-		}
-		m := it.chks.At()
-		if m.MaxTime < it.mint || m.MaxTime <= it.lastT {
-			continue
-		}
-		if m.MinTime > it.maxt {
-			return it.stop(nil)
-		}
-		it.dec = m.Chunk.Iterator(it.dec)
-		it.cur = it.dec
-	}
-}
-
-func (it *chunksIterator[T]) stop(err error) chunkenc.ValueType {
-	it.done, it.err, it.vt = true, err, chunkenc.ValNone
-	return chunkenc.ValNone
-}
-
-func (it *chunksIterator[T]) Seek(t T) chunkenc.ValueType {
-	if it.vt != chunkenc.ValNone && it.lastT >= int64(t) {
-		return it.vt
-	}
-	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-		if it.lastT >= int64(t) {
-			return vt
-		}
-	}
-	return chunkenc.ValNone
-}
-
-func (it *chunksIterator[T]) At() (int64, float64) { return it.cur.At() }
-func (it *chunksIterator[T]) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
-	return it.cur.AtHistogram(h)
-}
-
-func (it *chunksIterator[T]) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
-	return it.cur.AtFloatHistogram(fh)
-}
-func (it *chunksIterator[T]) AtT() int64  { return it.lastT }
-func (it *chunksIterator[T]) AtST() int64 { return it.cur.AtST() }
-func (it *chunksIterator[T]) Err() error  { return it.err }
+// the build's checks. It is used as [int64] only.
 
 // concatSet reads two sets sorted by labels, b's samples all after a's,
 // as one: a series in both is a's samples, then b's after a's last.
@@ -191,7 +82,7 @@ type concatSeries struct{ a, b storage.Series }
 
 func (s *concatSeries) Labels() labels.Labels { return s.a.Labels() }
 func (s *concatSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	it := &concatIterator[int64]{a: s.a.Iterator(nil), b: s.b.Iterator(nil), lastT: minTime}
+	it := &concatIterator[int64]{a: s.a.Iterator(nil), b: s.b.Iterator(nil), lastT: math.MinInt64}
 	it.cur = it.a
 	return it
 }

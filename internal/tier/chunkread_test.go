@@ -15,7 +15,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
-// A tier is read chunk by chunk (chunkSeriesSet over the ChunkQuerier):
+// A tier is read chunk by chunk (storage.ChunkSet over the ChunkQuerier):
 // the same samples as the TSDB's Querier gives, over blocks, the head,
 // out-of-order samples overlapping a block, deleted spans, and ranges that
 // cut chunks; Seek as chunkenc.Iterator's. The tier's part and the raw
@@ -94,7 +94,7 @@ func TestChunkReadAsQuerier(t *testing.T) {
 		}
 		ch := *hints
 		ch.DisableTrimming = true
-		got := read(&chunkSeriesSet{ChunkSeriesSet: cq.Select(ctx, true, &ch, ms), mint: mint, maxt: maxt})
+		got := read(storage.ChunkSet(cq.Select(ctx, true, &ch, ms), mint, maxt))
 		if len(want) != 3 || len(got) != len(want) {
 			t.Fatalf("%v: %d series chunk by chunk, %d from the Querier", r, len(got), len(want))
 		}
@@ -111,7 +111,7 @@ func TestChunkReadAsQuerier(t *testing.T) {
 		}
 		// Seek, as on every chunkenc.Iterator: the first sample at or after
 		// t, not moving back.
-		set := &chunkSeriesSet{ChunkSeriesSet: cq.Select(ctx, true, &ch, ms), mint: mint, maxt: maxt}
+		set := storage.ChunkSet(cq.Select(ctx, true, &ch, ms), mint, maxt)
 		for set.Next() {
 			w := want[set.At().Labels().String()]
 			it := set.At().Iterator(nil)

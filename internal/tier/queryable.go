@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
 
 // TierLabel, as an equality matcher in a selector, picks where the selector
@@ -327,8 +329,8 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 		th := *hints
 		th.Start, th.End = start, min(end, wm)
-		th.DisableTrimming = true // chunkSeriesSet trims, without re-encoding the edge chunks
-		sets = append(sets, &dropAggSet{SeriesSet: &chunkSeriesSet{ChunkSeriesSet: tq.Select(ctx, true, &th, tms...), mint: th.Start, maxt: th.End}})
+		th.DisableTrimming = true // storage.ChunkSet trims, without re-encoding the edge chunks
+		sets = append(sets, &dropAggSet{SeriesSet: gmcstorage.ChunkSet(tq.Select(ctx, true, &th, tms...), th.Start, th.End)})
 	}
 	if end > wm {
 		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, start <= wm, ms)
