@@ -281,22 +281,29 @@ func (c *Config) Normalise() {
 		c.SLAs[i].Normalise()
 	}
 	if c.Notify.InhibitRules == nil {
-		// The defaults, and the burn-alert collapse of every SLA whose
-		// period is not 30d (its burn windows are scaled to it).
-		c.Notify.InhibitRules = notify.DefaultInhibitRules()
-		for _, s := range c.SLAs {
-			for _, p := range s.BurnCollapses() {
-				if p != [2]string{"1h", "6h"} && p != [2]string{"1d", "3d"} {
-					c.Notify.InhibitRules = append(c.Notify.InhibitRules, notify.BurnCollapseRule(s.Name, p[0], p[1]))
-				}
-			}
-		}
+		c.Notify.InhibitRules = c.DerivedInhibitRules()
 	}
 	c.Notify.Normalise()
 	c.Benchmarks.Normalise()
 	c.RemoteWrite.Normalise()
 	c.Storage.Downsampling.Normalise()
 	c.Cluster.Normalise()
+}
+
+// DerivedInhibitRules are the inhibit rules Normalise fills in when
+// notify.inhibit_rules is absent: the defaults, and the burn-alert
+// collapse of every SLA whose burn windows are not the default ones (its
+// period is not 30d, or it sets windows). They change with the SLAs.
+func (c *Config) DerivedInhibitRules() []notify.InhibitRule {
+	rules := notify.DefaultInhibitRules()
+	for _, s := range c.SLAs {
+		for _, p := range s.BurnCollapses() {
+			if p != [2]string{"1h", "6h"} && p != [2]string{"1d", "3d"} {
+				rules = append(rules, notify.BurnCollapseRule(s.Name, p[0], p[1]))
+			}
+		}
+	}
+	return rules
 }
 
 // Validate checks every field of a normalised Config; errors name the field.

@@ -31,6 +31,10 @@ type SLAChanges struct {
 	// Added are new groups, Removed the groups of SLAs no longer there:
 	// their series are marked stale, their firing alerts resolved.
 	Added, Removed []string
+	// Files are the files (rule files, or gmc's own sources: SLAFile,
+	// DefaultsFile, …) of the groups replaced, added or removed: what a
+	// reload changed, by file.
+	Files []string
 }
 
 // UpdateSLAs replaces the rule groups generated from SLAs by those of
@@ -158,6 +162,7 @@ func (m *Manager) swap(old map[string]*group, next []*group, loaded map[string]*
 		for _, ar := range g.AlertingRules() {
 			ar.SetRestored(true)
 		}
+		ch.Files = append(ch.Files, g.File())
 		if prev == nil {
 			ch.Added = append(ch.Added, g.Name())
 		} else {
@@ -175,6 +180,7 @@ func (m *Manager) swap(old map[string]*group, next []*group, loaded map[string]*
 	}
 	for _, gr := range old {
 		ch.Removed = append(ch.Removed, gr.g.Name())
+		ch.Files = append(ch.Files, gr.g.File())
 		m.stopGroup(gr)
 		m.retire(gr)
 	}
@@ -190,6 +196,8 @@ func (m *Manager) swap(old map[string]*group, next []*group, loaded map[string]*
 	for _, s := range [][]string{ch.Kept, ch.Replaced, ch.Added, ch.Removed} {
 		slices.Sort(s)
 	}
+	slices.Sort(ch.Files)
+	ch.Files = slices.Compact(ch.Files)
 }
 
 // cmpKey orders groups as New does: by promrules.GroupKey.

@@ -74,6 +74,7 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		return err
 	}
 	s.onClose("alert history", s.history.Close)
+	s.ruleSums = ruleFileSums(cfg.Alerting.RuleFiles)
 	s.rules, err = rules.New(rules.Options{
 		Appendable:   s.tiers.Watch(s.late.Wrap(s.store)),
 		Queryable:    s.queryable,

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -170,6 +173,7 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		return ReloadResult{}, fmt.Errorf("reload config: scrape_configs: %w", err)
 	}
 	// The rule files: a file that does not load changes nothing.
+	sums := ruleFileSums(cfg.Alerting.RuleFiles)
 	rch, err := s.rules.UpdateRules(rules.RuleConfig{
 		EvalInterval: time.Duration(cfg.Alerting.EvaluationInterval),
 		Files:        cfg.Alerting.RuleFiles, Thresholds: cfg.Alerting.Thresholds,
@@ -230,6 +234,18 @@ func (s *Server) reloadConfig() (ReloadResult, error) {
 		}
 	}
 	res := s.setConfig(cfg, also...)
+	// The rule files whose content changed (or that came or went) and
+	// whose groups were replaced, added or removed: the configuration
+	// does not show them. A new evaluation interval replaces the groups
+	// of unchanged files too; a comment changes no group.
+	for _, f := range rch.Files {
+		old, had := s.ruleSums[f]
+		sum, has := sums[f]
+		if (had || has) && (had != has || old != sum) { // not gmc's own groups (defaults, thresholds)
+			res.Applied = append(res.Applied, "rule file "+f)
+		}
+	}
+	s.ruleSums = sums
 	s.logger.Info("configuration reloaded", "applied", res.Applied,
 		"rule_groups_kept", len(rch.Kept), "rule_groups_replaced", rch.Replaced, "rule_groups_added", rch.Added,
 		"rule_groups_removed", rch.Removed, "slas", len(cfg.SLAs),
@@ -351,7 +367,19 @@ func (s *Server) setConfig(cfg config.Config, also ...string) ReloadResult {
 	cur := *s.cfg.Load()
 	res := ReloadResult{Config: true}
 	next := cur
-	compareFields("", reflect.ValueOf(&cur).Elem(), reflect.ValueOf(cfg), reflect.ValueOf(&next).Elem(), also, &res)
+	// The inhibit rules gmc derives from the SLAs (notify.inhibit_rules
+	// absent) change with them: they are put in force with the SLAs and
+	// named as "slas", not as a change of notify (t-user14b F11).
+	cmpCfg := cfg
+	derived := reflect.DeepEqual(cur.Notify.InhibitRules, cur.DerivedInhibitRules()) &&
+		reflect.DeepEqual(cfg.Notify.InhibitRules, cfg.DerivedInhibitRules())
+	if derived {
+		cmpCfg.Notify.InhibitRules = cur.Notify.InhibitRules
+	}
+	compareFields("", reflect.ValueOf(&cur).Elem(), reflect.ValueOf(cmpCfg), reflect.ValueOf(&next).Elem(), also, &res)
+	if derived {
+		next.Notify.InhibitRules = cfg.Notify.InhibitRules
+	}
 	s.cfg.Store(&next)
 	now := s.opts.Now()
 	s.lastReload.Store(&reloadState{at: now, restart: res.Restart, okAt: now})
@@ -462,4 +490,19 @@ func yamlKey(f reflect.StructField) string {
 		return strings.ToLower(f.Name)
 	}
 	return key
+}
+
+// ruleFileSums are the SHA-256 sums of the files patterns match, by path
+// (a file that cannot be read is left out).
+func ruleFileSums(patterns []string) map[string][sha256.Size]byte {
+	sums := map[string][sha256.Size]byte{}
+	for _, pat := range patterns {
+		matches, _ := filepath.Glob(pat)
+		for _, f := range matches {
+			if b, err := os.ReadFile(f); err == nil {
+				sums[f] = sha256.Sum256(b)
+			}
+		}
+	}
+	return sums
 }

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,6 +118,9 @@ type Server struct {
 	// the background work below.
 	reloadMu sync.Mutex
 	slas     []sla.SLA
+	// ruleSums are the sums of the rule files in force, by path: a reload
+	// names a file it replaced groups of only when its content changed.
+	ruleSums map[string][sha256.Size]byte
 	// cfg is the configuration in force: Options.Config with what
 	// reloads applied (reloadable) put in; written under reloadMu.
 	cfg atomic.Pointer[config.Config]
