@@ -46,18 +46,14 @@ func (c *checkCommand) Run(_ context.Context, args []string) error {
 	}
 	var failed int
 	for _, path := range fs.Args() {
-		cfg, err := config.LoadFile(path)
-		if err == nil {
-			// The flags override the file as in gmc server.
-			f.override(&cfg)
-			if err = cfg.Validate(); err != nil {
-				err = fmt.Errorf("%s with the flags given: %w", path, err)
-			} else if err = cfg.Alerting.CheckRuleFiles(); err != nil {
-				err = fmt.Errorf("%s: %w", path, err)
-			}
-		}
-		if err != nil {
+		// The flags override the file as in gmc server. Every error
+		// found is reported, each on its own line, as promtool check
+		// rules does.
+		errs := config.CheckFile(path, f.override)
+		for _, err := range errs {
 			fmt.Fprintf(c.stdout, "FAILED %v\n", err)
+		}
+		if len(errs) > 0 {
 			failed++
 			continue
 		}

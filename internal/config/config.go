@@ -170,13 +170,22 @@ func load(data []byte, dir string) (Config, error) {
 		cfg.SetDirectory(dir)
 	}
 	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
-		if line := fieldLine(data, err.Error()); line > 0 {
-			return Config{}, fmt.Errorf("line %d: %w", line, err)
+	if errs := cfg.validate(); len(errs) > 0 {
+		for i, err := range errs {
+			errs[i] = withLine(data, err)
 		}
-		return Config{}, err
+		return Config{}, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// withLine prefixes err with the line of the field it names ("line 7: …")
+// when the YAML data has it.
+func withLine(data []byte, err error) error {
+	if line := fieldLine(data, err.Error()); line > 0 {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+	return err
 }
 
 // fieldLine is the line in the YAML data of the field a validation error
@@ -307,8 +316,40 @@ func (c *Config) DerivedInhibitRules() []notify.InhibitRule {
 }
 
 // Validate checks every field of a normalised Config; errors name the field.
-// It never changes the Config (nor do the components' Validate it calls).
-func (c *Config) Validate() error {
+// It reports every section that is invalid (errors.Join), each by its
+// first error; it never changes the Config (nor do the components'
+// Validate it calls).
+func (c *Config) Validate() error { return errors.Join(c.validate()...) }
+
+// validate is Validate's errors, one per invalid check, in file order.
+func (c *Config) validate() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(c.validateServer())
+	add(c.validateStorage())
+	// Each component validates its own section; its errors name the field.
+	for _, validate := range []func() error{
+		c.Limits.Validate, c.Pushgateway.Validate, c.Alerting.Validate,
+	} {
+		add(validate())
+	}
+	errs = append(errs, c.validateAlerting()...)
+	for _, validate := range []func() error{
+		c.RemoteWrite.Validate, c.Cluster.Validate, c.Auth.Validate, c.Query.Validate,
+		c.OTLP.Validate,
+		c.Silences.Validate,
+	} {
+		add(validate())
+	}
+	add(ingest.ValidateScrapeConfigs(c.ScrapeConfigs))
+	return errs
+}
+
+func (c *Config) validateServer() error {
 	if c.Server.ListenAddress == "" {
 		return errors.New("server.listen_address: must not be empty")
 	}
@@ -338,6 +379,10 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("server.service_liveness[%q]: stale_after %s and down_after %s must be positive, stale_after not longer", svc, stale, down)
 		}
 	}
+	return nil
+}
+
+func (c *Config) validateStorage() error {
 	if c.Storage.Retention <= 0 {
 		return errors.New("storage.retention: must be positive")
 	}
@@ -370,18 +415,7 @@ func (c *Config) Validate() error {
 	if err := c.Storage.Downsampling.Validate(); err != nil {
 		return fmt.Errorf("storage.downsampling.%w", err)
 	}
-	// Each component validates its own section; its errors name the field.
-	for _, validate := range []func() error{
-		c.Limits.Validate, c.Pushgateway.Validate, c.Alerting.Validate, c.validateAlerting,
-		c.RemoteWrite.Validate, c.Cluster.Validate, c.Auth.Validate, c.Query.Validate,
-		c.OTLP.Validate,
-		c.Silences.Validate,
-	} {
-		if err := validate(); err != nil {
-			return err
-		}
-	}
-	return ingest.ValidateScrapeConfigs(c.ScrapeConfigs)
+	return nil
 }
 
 // Duration is a duration in gmc.yml.
@@ -390,22 +424,23 @@ type Duration = duration.Duration
 // ParseDuration parses a duration in gmc.yml's syntax (duration.Parse).
 func ParseDuration(s string) (Duration, error) { return duration.Parse(s) }
 
-func (c *Config) validateAlerting() error {
+// validateAlerting checks each SLA, notify and the benchmarks.
+func (c *Config) validateAlerting() []error {
+	var errs []error
 	names := map[string]bool{}
 	for i := range c.SLAs {
 		if err := c.SLAs[i].Validate(); err != nil {
-			return fmt.Errorf("slas[%d].%w", i, err)
-		}
-		if names[c.SLAs[i].Name] {
-			return fmt.Errorf("slas[%d].name: %q is used twice", i, c.SLAs[i].Name)
+			errs = append(errs, fmt.Errorf("slas[%d].%w", i, err))
+		} else if names[c.SLAs[i].Name] {
+			errs = append(errs, fmt.Errorf("slas[%d].name: %q is used twice", i, c.SLAs[i].Name))
 		}
 		names[c.SLAs[i].Name] = true
 	}
 	if err := c.Notify.Validate(); err != nil {
-		return fmt.Errorf("notify.%w", err)
+		errs = append(errs, fmt.Errorf("notify.%w", err))
 	}
 	if err := c.Benchmarks.Validate(); err != nil {
-		return err // its messages name benchmarks.<field> already
+		errs = append(errs, err) // its messages name benchmarks.<field> already
 	}
-	return nil
+	return errs
 }

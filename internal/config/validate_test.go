@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,7 +37,7 @@ func TestValidateDoesNotMutate(t *testing.T) {
 				return map[string]func() error{
 					"whole": c.Validate, "limits": c.Limits.Validate, "pushgateway": c.Pushgateway.Validate,
 					"alerting": c.Alerting.Validate, "notify": c.Notify.Validate, "benchmarks": c.Benchmarks.Validate,
-					"slas": c.validateAlerting, "remote_write": c.RemoteWrite.Validate, "cluster": c.Cluster.Validate,
+					"slas": func() error { return errors.Join(c.validateAlerting()...) }, "remote_write": c.RemoteWrite.Validate, "cluster": c.Cluster.Validate,
 					"auth": c.Auth.Validate, "query": c.Query.Validate, "downsampling": c.Storage.Downsampling.Validate,
 				}
 			}

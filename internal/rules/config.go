@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"time"
 
 	commoncfg "github.com/prometheus/common/config"
@@ -82,8 +83,12 @@ func (c Config) CheckRuleFiles() error {
 			continue
 		}
 		for _, f := range matches {
-			if _, fe := rulefmt.ParseFile(f, false, model.UTF8Validation, p, slog.New(slog.DiscardHandler)); len(fe) > 0 {
-				errs = append(errs, fmt.Errorf("alerting.rule_files[%d]: %w", i, errors.Join(fe...)))
+			_, fe := rulefmt.ParseFile(f, false, model.UTF8Validation, p, slog.New(slog.DiscardHandler))
+			for j, e := range fe {
+				// Each error once (rulefmt may give one twice).
+				if !slices.ContainsFunc(fe[:j], func(o error) bool { return o.Error() == e.Error() }) {
+					errs = append(errs, fmt.Errorf("alerting.rule_files[%d]: %w", i, e))
+				}
 			}
 		}
 	}
