@@ -24,7 +24,8 @@ import (
 // window it covers ("over the last …s"); the 7d Orders chart's tail (its
 // bridge a minute before had no data) is dashed and out of min and max;
 // the service page's Orders tile and the Services table's rate read as the
-// Desk's.
+// Desk's, and the table's rate of a service counting messages, not orders,
+// reads its messages over the data present too.
 func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
@@ -37,10 +38,19 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 			{Name: "service", Value: svc}, {Name: "stage", Value: "entry"},
 		}, Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: perSec * ts.Sub(start).Seconds()}}}
 	}
+	// A service that counts no orders, started with the desk (as after a
+	// gmc restart): its messages in the table's requests column.
+	const feed, feedPerSec = "feed-md", 5000.0
+	feedSample := func(ts time.Time) prompb.TimeSeries {
+		return prompb.TimeSeries{Labels: []prompb.Label{
+			{Name: "__name__", Value: "gmc_requests_total"}, {Name: "endpoint", Value: "message"}, {Name: "job", Value: "test"},
+			{Name: "service", Value: feed},
+		}, Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: feedPerSec * ts.Sub(start).Seconds()}}}
+	}
 	var history []prompb.TimeSeries
 	ts := start
 	for ; !ts.After(time.Now()); ts = ts.Add(time.Second) {
-		history = append(history, sample(ts))
+		history = append(history, sample(ts), feedSample(ts))
 	}
 	if err := webtest.Write(context.Background(), st.URL, history...); err != nil {
 		t.Fatal(err)
@@ -60,7 +70,7 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 				case <-time.After(d):
 				}
 			}
-			if err := webtest.Write(wctx, st.URL, sample(next)); err != nil && wctx.Err() == nil {
+			if err := webtest.Write(wctx, st.URL, sample(next), feedSample(next)); err != nil && wctx.Err() == nil {
 				t.Errorf("write: %v", err)
 				return
 			}
@@ -95,6 +105,12 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 	cell := eval[string](t, ctx, `document.querySelector('tr[data-service="`+svc+`"] td[data-col="rate"]')?.textContent || ''`)
 	if f := strings.Fields(cell); len(f) < 4 || f[1] != "orders/s" || f[2] != "over" || !near(parseK(f[0]), perSec, 0.1) {
 		t.Errorf("the Services table's rate for %s reads %q, want ~3k orders/s over the seconds its data covers", svc, cell)
+	}
+	// And a service without orders: its messages over the data present
+	// (t-user15 F1: the 1m rate of 28 s of data read half the rate).
+	cell = eval[string](t, ctx, `document.querySelector('tr[data-service="`+feed+`"] td[data-col="rate"]')?.textContent || ''`)
+	if f := strings.Fields(cell); len(f) < 4 || f[1] != "messages/s" || f[2] != "over" || !near(parseK(f[0]), feedPerSec, 0.1) {
+		t.Errorf("the Services table's rate for %s reads %q, want ~5k messages/s over the seconds its data covers", feed, cell)
 	}
 	screenshot(t, ctx, artifacts(t), "desk-first-minute-7d")
 

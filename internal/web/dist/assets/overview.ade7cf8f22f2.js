@@ -40,7 +40,7 @@ export function mount(main, ctx) {
       // peak lines (50 services' buckets read from the 1m tier) took 25.9 s
       // at 7d and 47.4 s at 30d against 3.7 and 3.3 s (load 18–27).
       const longRange = peaks(w);
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest, beganBy, growthBy, newestBy] = await Promise.all([
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy] = await Promise.all([
         serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
@@ -52,7 +52,7 @@ export function mount(main, ctx) {
         // The edges of the series seen in the range: a service down now has none now.
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
         inst(Q.overview.deskBegan(K)), inst(Q.overview.deskGrowth(K)), inst(Q.overview.deskNewest),
-        inst(Q.overview.began(K)), inst(Q.overview.growth(K)), inst(Q.overview.newest),
+        inst(Q.overview.began(K)), inst(Q.overview.growth(K)), inst(Q.overview.newest), inst(Q.overview.reqGrowth(K)),
       ]);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
@@ -84,7 +84,7 @@ export function mount(main, ctx) {
       for (const s of reqNow) {
         const v = parseFloat(s.value[1]);
         const cur = reqNowBy.get(s.metric.service);
-        if (isFinite(v) && (!cur || v > cur.v)) reqNowBy.set(s.metric.service, {v, endpoint: s.metric.endpoint || 'request'});
+        if (isFinite(v) && (!cur || v > cur.v)) reqNowBy.set(s.metric.service, {v, endpoint: s.metric.endpoint || 'request', s});
       }
       const reqA = align(past(reqR), w);
       const reqSeries = new Map();
@@ -96,7 +96,12 @@ export function mount(main, ctx) {
       const fmBy = new Map();
       for (const x of beganBy) {
         const svc = x.metric.service;
-        const f = firstMinute(one(ordersNow, svc), [x], one(growthBy, svc), one(newestBy, svc));
+        // A service that counts no orders (reqNow has only those): its
+        // busiest endpoint's requests.
+        const rq = reqNowBy.get(svc);
+        const f = rq
+          ? firstMinute([rq.s], [x], one(reqGrowthBy, svc).filter((g) => (g.metric.endpoint || 'request') === rq.endpoint), one(newestBy, svc))
+          : firstMinute(one(ordersNow, svc), [x], one(growthBy, svc), one(newestBy, svc));
         if (f) fmBy.set(svc, f);
       }
       const pNow = instantBy(p99Now, 'service');
@@ -144,9 +149,9 @@ export function mount(main, ctx) {
         const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' || s.state === 'unknown' ? s.state : 'stale') : null;
         const seen = s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '';
         const fm = fmBy.get(name);
-        const rateTxt = gone ? gone.cloneNode(true) : hasOrders && fm
-          ? [perSec(fm.rate, 'orders'), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)]
-          : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq ? perSec(rq.v, rateNoun(rq.endpoint)) : '–';
+        const over = (noun) => [perSec(fm.rate, noun), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)];
+        const rateTxt = gone ? gone.cloneNode(true) : hasOrders && fm ? over('orders')
+          : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq && fm ? over(rateNoun(rq.endpoint)) : rq ? perSec(rq.v, rateNoun(rq.endpoint)) : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
         const sl = slaBySvc.get(name);
