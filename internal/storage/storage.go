@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -81,7 +80,7 @@ type TSDB struct {
 	dir string
 	// deleting is held by Delete and read-held while a querier is opened
 	// or blocks' sizes and metas are read (see readBlocks).
-	deleting sync.RWMutex
+	deleting deleteGate
 }
 
 // The TSDB's Block.Delete (v0.316.0) replaces the block's tombstones and
@@ -103,19 +102,7 @@ const deleteWaitMax = 2 * time.Second
 
 // readBlocks read-holds deleting, waiting at most deleteWaitMax, and
 // returns what lets it go.
-func (s *TSDB) readBlocks() func() {
-	if s.deleting.TryRLock() {
-		return s.deleting.RUnlock
-	}
-	deadline := time.Now().Add(deleteWaitMax)
-	for wait := 50 * time.Microsecond; time.Now().Before(deadline); wait = min(2*wait, 5*time.Millisecond) {
-		time.Sleep(wait)
-		if s.deleting.TryRLock() {
-			return s.deleting.RUnlock
-		}
-	}
-	return func() {}
-}
+func (s *TSDB) readBlocks() func() { return s.deleting.rlock(deleteWaitMax) }
 
 var _ Storage = (*TSDB)(nil)
 
@@ -220,8 +207,8 @@ func (s *TSDB) SetWriteNotified(n wlog.WriteNotified) { s.db.SetWriteNotified(n)
 // Delete removes the samples of the matching series in [mint, maxt]
 // (tombstones, cleaned up by compaction): per-metric retention uses it.
 func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
-	s.deleting.Lock()
-	defer s.deleting.Unlock()
+	s.deleting.lock()
+	defer s.deleting.unlock()
 	return s.db.Delete(ctx, mint, maxt, ms...)
 }
 
