@@ -613,10 +613,13 @@ export class HeatmapChart extends Lazy {
     this.endedNote = h('span', {class: 'hm-ended', hidden: true}, '');
     // What the marked columns at the start are (update's before).
     this.beforeNote = h('span', {class: 'hm-before', hidden: true}, '');
+    // What the marked columns after the first with data are (update's holes).
+    this.holesNote = h('span', {class: 'hm-holes', hidden: true}, '');
     this.legend = h('div', {class: 'hm-legend'},
-      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.beforeNote, this.endedNote, this.readout);
+      h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.beforeNote, this.holesNote, this.endedNote, this.readout);
     this.ended = new Set();
     this.before = 0;
+    this.holes = new Set();
     this.beganText = '';
     add(parent, this.el, this.legend);
     this.cols = [];
@@ -657,6 +660,15 @@ export class HeatmapChart extends Lazy {
     setText(this.beforeNote, !before ? ''
       : gap ? `grey: ${before} column${before === 1 ? '' : 's'} in a gap in the data (there is data before it; the first column with data after it at ${began}): no data, not zero events`
         : `grey: ${before} column${before === 1 ? '' : 's'} before the data began (the first with data at ${began}): no data yet, not zero events`);
+    // The columns without data after the first with data (a gap: gmc or
+    // the service was down; or after the service's last sample) are no
+    // data too: marked and said alike (t-user15 F2: a kill -9's 12 minutes
+    // were left the plot's background, the colour of 0 %).
+    const holes = new Set();
+    if (first >= 0) cols.forEach((c, i) => { if (i > first && !c) holes.add(i); });
+    this.el.dataset.holes = String(holes.size);
+    this.holesNote.hidden = !holes.size;
+    setText(this.holesNote, holes.size ? `grey: ${holes.size} column${holes.size === 1 ? '' : 's'} after the first with data ${holes.size === 1 ? 'has' : 'have'} no data (a gap in the data, or after the last sample): not zero events` : '');
     let lo = Infinity;
     let hi = 0;
     let cells = 0;
@@ -682,6 +694,7 @@ export class HeatmapChart extends Lazy {
       this.cols = cols;
       this.ended = endedCols;
       this.before = before;
+      this.holes = holes;
       this.beganText = began;
       this.step = step;
       this.max = max;
@@ -728,13 +741,18 @@ export class HeatmapChart extends Lazy {
       const x0 = x0Of(0);
       ctx.fillRect(x0, top, Math.max(1, x0Of(this.before) - x0), height);
     }
+    const x1Of = (i) => Math.round(u.valToPos(i < xs.length - 1 ? (xs[i] + xs[i + 1]) / 2 : xs[i] + this.step / 2, 'x', true));
+    if (this.holes.size) {
+      ctx.fillStyle = BEFORE_FILL;
+      for (const i of this.holes) ctx.fillRect(x0Of(i), top, Math.max(1, x1Of(i) - x0Of(i)), height);
+    }
     for (let i = 0; i < this.cols.length; i++) {
       const col = this.cols[i];
       if (!col) continue;
       const tot = col.reduce((a, c) => a + c[2], 0);
       if (!tot) continue;
       const x0 = x0Of(i);
-      const x1 = Math.round(u.valToPos(i < xs.length - 1 ? (xs[i] + xs[i + 1]) / 2 : xs[i] + this.step / 2, 'x', true));
+      const x1 = x1Of(i);
       ctx.globalAlpha = this.ended.has(i) ? ENDED_ALPHA : 1;
       for (const [lo, hi, v] of col) {
         if (v <= 0) continue;
@@ -767,7 +785,12 @@ export class HeatmapChart extends Lazy {
       this.el.dataset.readout = text;
       return;
     }
-    if (!col) { this.readout.textContent = 'no data in this step'; return; }
+    if (!col) {
+      const text = `${new Date(xs[i] * 1000).toLocaleTimeString([], {hour12: false})} · no data in this step` + (this.holes.has(i) ? ' (a gap in the data, or after the last sample): not zero events' : '');
+      this.readout.textContent = text;
+      this.el.dataset.readout = text;
+      return;
+    }
     const tot = col.reduce((a, c) => a + c[2], 0);
     const c = col.find(([lo, hi]) => y > lo && y <= hi);
     const at = new Date(u.data[0][i] * 1000).toLocaleTimeString([], {hour12: false});
@@ -783,7 +806,7 @@ export class HeatmapChart extends Lazy {
 /** ENDED_ALPHA is the opacity of a heatmap column whose window reaches past its source's last sample. */
 const ENDED_ALPHA = 0.3;
 
-/** BEFORE_FILL marks the heatmap columns before its data began. */
+/** BEFORE_FILL marks the heatmap columns without data: before its data began, in a gap, after the last sample. */
 const BEFORE_FILL = 'rgba(139,148,158,0.14)';
 
 /** dayOf is a time (Unix s) as its local month and day, "12-01". */
