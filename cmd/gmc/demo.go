@@ -200,7 +200,7 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 		closeListeners()
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	srv, err := server.New(server.Options{Config: cfg, Logger: logger.With("component", "gmc"), Version: version, Benchmarks: benchmarks})
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger.With("component", "gmc"), Version: buildVersion(), Benchmarks: benchmarks})
 	if err != nil {
 		closeListeners()
 		return err

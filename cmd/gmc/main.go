@@ -30,6 +30,7 @@ Usage:
   gmc agent [flags]           collect host and process metrics and push them to gmc
   gmc bench run --config F    run benchmarks; gmc bench compare OLD.json NEW.json
   gmc check config FILE...    validate configuration files
+  gmc version                 print the version (also --version)
 
 Run 'gmc COMMAND -h' for the flags of a command.
 `
@@ -85,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cmd = &benchCommand{stdout: stdout, stderr: stderr, registry: reg}
 	case "check":
 		cmd = &checkCommand{stdout: stdout}
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "gmc %s\n", buildVersion())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/gmc-dev/gmc/internal/config"
@@ -76,7 +77,7 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 	}
 	flags := map[string]string{} // for /api/v1/status/flags, defaults included as Prometheus shows them
 	fs.VisitAll(func(f *flag.Flag) { flags[f.Name] = f.Value.String() })
-	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: version, WebConfigFile: *webConfig, Flags: flags,
+	srv, err := server.New(server.Options{Config: cfg, Logger: logger, Version: buildVersion(), WebConfigFile: *webConfig, Flags: flags,
 		LoadConfig: load})
 	if err != nil {
 		return err
@@ -103,3 +104,30 @@ func (c *serverCommand) Run(ctx context.Context, args []string) error {
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// buildVersion is version, and for a "dev" build (go build, go run) the
+// commit it was built from when Go recorded it ("dev+c6a5368a1b2c", with
+// "-dirty" for uncommitted changes): what gmc version, /system/status and
+// Alertmanager's /api/v2/status say.
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	v, dirty := version, ""
+	for _, s := range info.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			v = version + "+" + s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	if v == version {
+		return version
+	}
+	return v + dirty
+}
