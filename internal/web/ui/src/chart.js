@@ -393,14 +393,17 @@ export class LineChart extends Lazy {
       // A series whose source is down now says so for its last (its
       // newest rate window still held figures from before it stopped).
       const gone = s.gone !== undefined ? s.gone : this.gone;
+      // Its dashed points of each kind (the foot's), for tests.
+      const ps = partial.find((x) => x.partialOf === s.label);
+      const dashed = ps ? {'data-partial': String(ps.partialPoints), 'data-began': String(ps.beganPoints), 'data-ended': String(ps.endedPoints), 'data-gap': String(ps.gapPoints)} : {};
       if (pj && lastI >= 0 && !gone) {
         const why = `over a window reaching before the data began (dashed): the figure of the data seen, ${pj}`;
         const cell = (stat, v) => h('td', {class: 'num', 'data-stat': stat, 'data-not-judged': '', title: why}, f(v), h('span', {class: 'muted small'}, ` ${pj}`));
-        return h('tr', {'data-series': s.label, 'data-not-judged': ''},
+        return h('tr', {'data-series': s.label, 'data-not-judged': '', ...dashed},
           h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
           cell('last', lastV), cell('min', lo), cell('max', hi));
       }
-      return h('tr', {'data-series': s.label},
+      return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
           : lastCell(s, lastI, f(lastV), xs),
@@ -430,20 +433,32 @@ export class LineChart extends Lazy {
     // stopped, or paused, within their window; api.markStopped.)
     const np = partial.reduce((a, s) => a + s.partialPoints, 0);
     const ne = partial.reduce((a, s) => a + (s.endedPoints || 0), 0);
-    // ng of them hold a step without data (api.gapped).
+    // ng of them hold a step without data (api.gapped), nb reach before
+    // their series' data began (withPartial: each point is said once).
     const ng = partial.reduce((a, s) => a + (s.gapPoints || 0), 0);
-    const what = ng > 0 ? (ng === np ? 'whose window holds a gap in the data (a step or more without a sample)'
-      : `whose window reaches before the data began or past the last sample or, ${ng} of them, holds a gap in the data (partial windows)`)
-      : ne === 0 ? 'whose window reaches before the data began (a partial window)'
-        : ne === np ? 'whose window reaches past the last sample (a partial window: the source stopped)'
-          : `whose window reaches before the data began or, ${ne} of them, past the last sample (partial windows)`;
+    const nb = np - ne - ng;
+    // Of more than one kind, each kind names its series: the foot said
+    // "4 points whose window reaches before the data began or past the
+    // last sample or, 1 of them, holds a gap", which read as said of the
+    // series begun a week ago whose points held the gap, where the 3
+    // others were of services begun within the bridge's window.
+    const named = (n, key, text) => {
+      if (!n) return null;
+      const names = partial.filter((s) => s[key] > 0).map((s) => s.partialOf);
+      return `${n} ${text}: ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
+    };
+    const what = ng === np ? 'whose window holds a gap in the data (a step or more without a sample)'
+      : ne === np ? 'whose window reaches past the last sample (a partial window: the source stopped)'
+        : nb === np ? 'whose window reaches before the data began (a partial window)'
+          : `over partial windows (${[named(nb, 'beganPoints', 'reaching before the data began'), named(ne, 'endedPoints', 'past the last sample'),
+            named(ng, 'gapPoints', 'holding a gap in the data')].filter(Boolean).join('; ')})`;
     // A series with no whole point gives its partial figures (partialStats).
     const whole = new Set(shown.filter((s) => s.data.some((v) => v != null)).map((s) => s.label));
     const nj = this.partialStats ? partial.filter((s) => !whole.has(s.partialOf)).length : 0;
     const out = nj === 0 ? 'left out of min and max'
       : nj === partial.length ? `${this.partialStats}: the legend gives their figures, marked so`
         : `left out of min and max, but the figures of a series with no other are given, marked ${this.partialStats}`;
-    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne), 'data-gap': String(ng)},
+    const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne), 'data-gap': String(ng), 'data-began': String(nb)},
       `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, ${out}`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
     patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows), foot].filter(Boolean) : []));
@@ -529,8 +544,14 @@ export function withPartial(series) {
     }
     const y = s.data;
     out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v)), partialData: y.map((v, j) => (p.has(j) ? v : null))});
+    // Each partial point is said once, by the first that holds of: its
+    // window holds a gap (the series has data on both sides of it, or is
+    // back now), reaches past the last sample (the source stopped), or
+    // else reaches before the data began.
+    const gapPoints = y.gap ? y.gap.size : 0;
+    const endedPoints = y.ended ? [...y.ended].filter((j) => !(y.gap && y.gap.has(j))).length : 0;
     parts.push({label: `${s.label} (partial window)`, color, width: 1, dash: [3, 3], noStats: true, partialOf: s.label, partialPoints: p.size,
-      endedPoints: y.ended ? y.ended.size : 0, gapPoints: y.gap ? y.gap.size : 0,
+      endedPoints, gapPoints, beganPoints: p.size - gapPoints - endedPoints,
       data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
   });
   return out.concat(parts);
