@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -38,6 +39,17 @@ type Event struct {
 	FiredAt    *time.Time `json:"fired_at,omitempty"`
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	Value      string     `json:"value"`
+	// NotEvaluated, on the first event of an episode's alert after a
+	// restart (or its end, if it ended while gmc was down), is when gmc
+	// did not evaluate it: from its last evaluation before the stop until
+	// the first after the start.
+	NotEvaluated *Span `json:"not_evaluated,omitempty"`
+}
+
+// Span is a time interval, [From, Until].
+type Span struct {
+	From  time.Time `json:"from"`
+	Until time.Time `json:"until"`
 }
 
 // Episode is one alert from becoming active until it resolves: what fired,
@@ -53,11 +65,40 @@ type Episode struct {
 	ActiveAt    time.Time         `json:"active_at"`
 	FiredAt     *time.Time        `json:"fired_at,omitempty"`
 	ResolvedAt  *time.Time        `json:"resolved_at,omitempty"`
-	// FiringSeconds is how long it fired: until resolved, or until the last
-	// transition seen if still firing (see LastChange).
+	// FiringSeconds is how long it was seen firing: from FiredAt until
+	// resolved, or until the last transition seen if still firing (see
+	// LastChange), less the spans it was not evaluated (NotEvaluated).
 	FiringSeconds float64   `json:"firing_seconds"`
 	LastChange    time.Time `json:"last_change"`
 	Value         string    `json:"value"`
+	// NotEvaluated are the spans within the episode when gmc was down (a
+	// crash or a stop, then a restart that continued or ended it): its
+	// state then is not known, as an ALERTS series has a gap there. An
+	// episode cut by a kill -9 read as firing the whole outage (t-user14
+	// F6: "firing ~12 m", 11 m 46 s of it gmc down).
+	NotEvaluated []Span `json:"not_evaluated,omitempty"`
+}
+
+// firingFor is how long ep was seen firing from FiredAt to end: the time
+// less its spans not evaluated within it.
+func (ep *Episode) firingFor(end time.Time) float64 {
+	if ep.FiredAt == nil {
+		return 0
+	}
+	d := end.Sub(*ep.FiredAt)
+	for _, sp := range ep.NotEvaluated {
+		from, until := sp.From, sp.Until
+		if from.Before(*ep.FiredAt) {
+			from = *ep.FiredAt
+		}
+		if until.After(end) {
+			until = end
+		}
+		if until.After(from) {
+			d -= until.Sub(from)
+		}
+	}
+	return max(0, d.Seconds())
 }
 
 // History keeps episodes in memory and appends every event to a JSON lines
@@ -314,11 +355,14 @@ func (h *History) apply(ev Event) {
 	if ev.ResolvedAt != nil {
 		ep.ResolvedAt = ev.ResolvedAt
 	}
+	if sp := ev.NotEvaluated; sp != nil && sp.Until.After(sp.From) && !slices.ContainsFunc(ep.NotEvaluated, func(x Span) bool { return x.From.Equal(sp.From) && x.Until.Equal(sp.Until) }) {
+		ep.NotEvaluated = append(ep.NotEvaluated, *sp)
+	}
 	switch {
 	case ep.FiredAt != nil && ep.ResolvedAt != nil:
-		ep.FiringSeconds = ep.ResolvedAt.Sub(*ep.FiredAt).Seconds()
+		ep.FiringSeconds = ep.firingFor(*ep.ResolvedAt)
 	case ep.FiredAt != nil:
-		ep.FiringSeconds = ev.Time.Sub(*ep.FiredAt).Seconds()
+		ep.FiringSeconds = ep.firingFor(ev.Time)
 	}
 }
 
@@ -407,7 +451,7 @@ func (h *History) List(f Filter, now time.Time) []Episode {
 		}
 		e := *ep
 		if e.State == "firing" && e.FiredAt != nil {
-			e.FiringSeconds = max(0, now.Sub(*e.FiredAt).Seconds())
+			e.FiringSeconds = e.firingFor(now)
 		}
 		out = append(out, e)
 	}

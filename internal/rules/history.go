@@ -1,11 +1,16 @@
 package rules
 
 import (
+	"context"
+	"fmt"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	promrules "github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/strutil"
 
 	"github.com/gmc-dev/gmc/internal/alerthistory"
@@ -16,6 +21,8 @@ import (
 func (m *Manager) track(gr *group, ts time.Time) {
 	var events []alerthistory.Event
 	present := map[uint64]bool{}
+	// The spans the adopted episodes were not evaluated (notEvaluated).
+	var down map[uint64]*alerthistory.Span
 	for _, ar := range gr.g.AlertingRules() {
 		ar.ForEachActiveAlert(func(a *promrules.Alert) {
 			h := a.Labels.Hash()
@@ -30,6 +37,12 @@ func (m *Manager) track(gr *group, ts time.Time) {
 				// the history's exact time is taken when not later.
 				if ep, found := m.history.Adopt(gr.g.Name(), a.Labels.Map()); found && !a.ActiveAt.Before(ep.ActiveAt.Truncate(time.Second)) {
 					a.ActiveAt = ep.ActiveAt
+					if sp := m.notEvaluated(gr, ep); sp != nil {
+						if down == nil {
+							down = map[uint64]*alerthistory.Span{}
+						}
+						down[h] = sp
+					}
 				}
 			}
 			if t, ok := gr.refired[h]; ok && a.State == promrules.StateFiring {
@@ -59,7 +72,9 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			default:
 				return
 			}
-			events = append(events, alertEvent(gr, a, state, ts))
+			ev := alertEvent(gr, a, state, ts)
+			ev.NotEvaluated = down[h]
+			events = append(events, ev)
 		})
 	}
 	if !gr.orphansDone && gr.evals >= 2 && (!gr.hold || m.started.Load() == 0 || ts.Sub(time.Unix(0, m.started.Load())) > m.live.Load().max) {
@@ -70,9 +85,11 @@ func (m *Manager) track(gr *group, ts time.Time) {
 		gr.orphansDone = true
 		var resolved []*model.Alert
 		for _, ep := range m.history.Orphans(func(g string) bool { return g == gr.g.Name() }) {
-			events = append(events, orphanEvent(ep, ts))
+			ev := orphanEvent(ep, ts)
+			ev.NotEvaluated = m.notEvaluated(gr, ep)
+			events = append(events, ev)
 			if ep.FiredAt != nil {
-				resolved = append(resolved, m.orphanResolved(gr, ep, ts))
+				resolved = append(resolved, m.orphanResolved(gr, ep, ts, ev.NotEvaluated))
 			}
 		}
 		if len(resolved) > 0 {
@@ -109,6 +126,53 @@ func (m *Manager) track(gr *group, ts time.Time) {
 	}
 }
 
+// notEvaluated is the span in which ep, an episode open at the last stop,
+// was not evaluated: from its alert's newest ALERTS_FOR_STATE sample before
+// this run's first evaluation of gr (written at every evaluation while the
+// alert is active: its last evaluation before the stop) until that first
+// evaluation. Nil without such a sample, or when the two are within one
+// and a half evaluation intervals (no evaluation was missed).
+func (m *Manager) notEvaluated(gr *group, ep alerthistory.Episode) *alerthistory.Span {
+	until := gr.first
+	if until.IsZero() || !until.After(ep.ActiveAt) {
+		return nil
+	}
+	ms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "ALERTS_FOR_STATE")}
+	for k, v := range ep.Labels {
+		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, k, v))
+	}
+	ctx := context.Background()
+	q, err := m.opts.Queryable.Querier(ep.ActiveAt.UnixMilli(), until.UnixMilli()-1)
+	if err != nil {
+		m.logger.Warn("read the last evaluation before the restart", "rule", ep.Alertname, "err", err)
+		return nil
+	}
+	defer q.Close()
+	last := int64(math.MinInt64)
+	ss := q.Select(ctx, false, nil, ms...)
+	var it chunkenc.Iterator
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		for it.Next() != chunkenc.ValNone {
+			if t := it.AtT(); t > last && t < until.UnixMilli() {
+				last = t
+			}
+		}
+	}
+	if err := ss.Err(); err != nil {
+		m.logger.Warn("read the last evaluation before the restart", "rule", ep.Alertname, "err", err)
+		return nil
+	}
+	if last == math.MinInt64 {
+		return nil
+	}
+	from := time.UnixMilli(last)
+	if until.Sub(from) <= gr.g.Interval()*3/2 {
+		return nil
+	}
+	return &alerthistory.Span{From: from, Until: until}
+}
+
 // orphanEvent ends an episode open at the last stop whose alert is no
 // longer active: resolved (or inactive, if it never fired) at ts.
 func orphanEvent(ep alerthistory.Episode, ts time.Time) alerthistory.Event {
@@ -122,14 +186,28 @@ func orphanEvent(ep alerthistory.Episode, ts time.Time) alerthistory.Event {
 
 // orphanResolved is the resolved alert of an episode that fired before
 // the last stop and ended while gmc was down: it started when it fired
-// and ends at ts, when gmc found it no longer active.
-func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Time) *model.Alert {
+// and ends at ts, when gmc found it no longer active. With down (the span
+// gmc did not evaluate it) its resolved_summary says so: "[RESOLVED] …
+// (fired 23:57:53, resolved 00:09:52)" read as a 12-minute incident that
+// lasted 1 min, gmc down 11 m 46 s of it (t-user14 F6).
+func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Time, down *alerthistory.Span) *model.Alert {
 	a := &model.Alert{Labels: model.LabelSet{}, Annotations: model.LabelSet{}, StartsAt: *ep.FiredAt, EndsAt: ts}
 	for k, v := range ep.Labels {
 		a.Labels[model.LabelName(k)] = model.LabelValue(v)
 	}
 	for k, v := range ep.Annotations {
 		a.Annotations[model.LabelName(k)] = model.LabelValue(v)
+	}
+	if down != nil {
+		text := string(a.Annotations[ResolvedSummaryAnnotation])
+		if text == "" {
+			text = "resolved; last seen firing: " + string(a.Annotations["summary"])
+			if a.Annotations["summary"] == "" {
+				text = "resolved"
+			}
+		}
+		a.Annotations[ResolvedSummaryAnnotation] = model.LabelValue(fmt.Sprintf("%s (found resolved at gmc's restart: gmc was down %s–%s UTC, the alert not evaluated then)",
+			text, down.From.UTC().Format(time.TimeOnly), down.Until.UTC().Format(time.TimeOnly)))
 	}
 	for _, r := range gr.g.AlertingRules() {
 		if r.Name() == ep.Labels[model.AlertNameLabel] {

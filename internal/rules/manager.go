@@ -273,7 +273,8 @@ type group struct {
 	mu       sync.Mutex // serializes evaluations; guards the fields below
 	last     time.Time
 	restored bool
-	evals    int // since start
+	evals    int       // since start
+	first    time.Time // the first evaluation since start
 	seen     map[uint64]seenAlert
 	// orphansDone: the episodes open at the last stop that no alert
 	// continued have been ended (track).
@@ -820,6 +821,9 @@ func (m *Manager) evalGroup(ctx context.Context, gr *group, ts time.Time) time.D
 	}
 	gr.last = ts
 	gr.evals++
+	if gr.evals == 1 {
+		gr.first = ts
+	}
 	start := time.Now()
 	promrules.DefaultEvalIterationFunc(context.WithValue(ctx, groupKey{}, gr), gr.g, ts)
 	took := time.Since(start)
