@@ -56,6 +56,9 @@ export function mount(main, ctx) {
   let edges = null;
   let edgesAt = 0;
   let edgesKey = '';
+  // The heatmap's last answer to "is there data before its first column
+  // with data?" ({v, at} by query and time; see earlier in refresh).
+  const earlierKnown = new Map();
   // The label look-ups of the service's hosts: {key, at, p}.
   let hostLook = null;
 
@@ -98,8 +101,21 @@ export function mount(main, ctx) {
         if (first == null || first <= hw.start + 1e-3 || !m) return false;
         const sel = m[1].replace('_bucket{', '_count{');
         const lb = Math.max(Math.round(wlen), 86400);
-        const c = await query(`count(last_over_time(${sel}[${lb}s]))`, first - parseFloat(hrw), signal);
-        return c.length > 0 && parseFloat(c[0].value[1]) > 0;
+        const ex = `count(last_over_time(${sel}[${lb}s]))`;
+        const at = first - parseFloat(hrw);
+        // The same question (the same first column: it stays while the
+        // data's start is in the range) is answered again only after a
+        // minute, as the bucket edges: it was asked on every refresh, one
+        // round trip after the heatmap's answer (Live: every second for
+        // five minutes after a service began or came back).
+        const key = `${ex}@${at}`;
+        const known = earlierKnown.get(key);
+        if (known && Date.now() - known.at <= 60e3) return known.v;
+        const c = await query(ex, at, signal);
+        const v = c.length > 0 && parseFloat(c[0].value[1]) > 0;
+        earlierKnown.clear();
+        earlierKnown.set(key, {v, at: Date.now()});
+        return v;
       };
       const heat = async () => {
         const es = [hq.classic, hq.native, hq.rclassic, hq.rnative];

@@ -1,0 +1,86 @@
+package web_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// recordEarlier makes every document of the tab count in
+// window.__earlier the queries asking whether a heatmap's service has
+// data before its first column with data (service.js, earlier).
+const recordEarlier = `(() => {
+  window.__earlier = 0;
+  const f = window.fetch;
+  window.fetch = (...a) => {
+    const u = decodeURIComponent(String((a[0] && a[0].url) || a[0])) + ' ' + decodeURIComponent(String((a[1] && a[1].body) || ''));
+    if (u.includes('count(last_over_time(gmc_order_latency_seconds')) window.__earlier++;
+    return f(...a);
+  };
+})();`
+
+// TestBrowserHeatmapEarlierAskedOnce: a heatmap whose first column with
+// data is not its first asks whether the service has data before it (a
+// gap) or began there, one round trip after the heatmap's own answer. The
+// answer holds while that column does: it was asked again on every
+// refresh, on Live every second (five minutes long after a service began
+// or came back). A service's latency histogram is written from 2 minutes
+// ago to now; its Live page refreshes four times: asked once, and the
+// caption still says the columns are before the data began.
+func TestBrowserHeatmapEarlierAskedOnce(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	const svc = "new-svc"
+	now := time.Now().Truncate(time.Second)
+	lbl := func(name string, kv ...string) []prompb.Label {
+		l := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "test"}, {Name: "service", Value: svc}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			l = append(l, prompb.Label{Name: kv[i], Value: kv[i+1]})
+		}
+		return l
+	}
+	series := []prompb.TimeSeries{
+		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.0001")},
+		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.001")},
+		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "+Inf")},
+		{Labels: lbl("gmc_order_latency_seconds_count")},
+		{Labels: lbl("gmc_orders_total", "result", "success")},
+	}
+	per := []float64{90, 100, 100, 100, 100}
+	i := 0.0
+	for ts := now.Add(-2 * time.Minute); !ts.After(now); ts = ts.Add(time.Second) {
+		i++
+		for k := range series {
+			series[k].Samples = append(series[k].Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: per[k] * i})
+		}
+	}
+	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordEarlier}); err != nil {
+		t.Fatal(err)
+	}
+
+	load(t, ctx, st.URL+"/#/service/"+svc+"?range=live")
+	if err := poll(ctx, 20*time.Second, `Number(document.querySelector('[data-chart="heatmap"]')?.dataset.before || 0) > 0`); err != nil {
+		t.Fatalf("the Live heatmap marks no columns before the data began (written from 2 minutes ago): %v", err)
+	}
+	from := evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed || 0)`)
+	if err := poll(ctx, 20*time.Second, `Number(document.getElementById('page').dataset.refreshed || 0) >= `+strconv.Itoa(from+4)); err != nil {
+		t.Fatalf("the Live page did not refresh four more times: %v", err)
+	}
+	if n := evalInt(t, ctx, `window.__earlier`); n != 1 {
+		t.Errorf("asked %d times whether the service has data before the heatmap's first column with data over %d refreshes, want once (the answer holds for a minute)", n, 5)
+	}
+	if txt := eval[string](t, ctx, `(document.querySelector('.hm-before:not([hidden])') || {textContent: ''}).textContent`); !strings.Contains(txt, "before the data began") {
+		t.Errorf("the caption under the heatmap after the refreshes %q, want the columns said to be before the data began", txt)
+	}
+}
