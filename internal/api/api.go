@@ -139,6 +139,9 @@ type Liveness struct {
 // API serves the REST API. Its handlers are safe for concurrent use.
 type API struct {
 	opts Options
+	// twiceLogged are the services whose metrics arriving by two paths
+	// were logged (once each: twice).
+	twiceLogged sync.Map
 	// live are the services' thresholds (Options.StaleAfter, DownAfter,
 	// ServiceLiveness), swapped whole by SetLiveness.
 	live atomic.Pointer[liveness]

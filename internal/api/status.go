@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -99,9 +100,25 @@ type ServiceStatus struct {
 	// whose latest scrape succeeded; absent for a pushed service.
 	Targets   *int `json:"targets,omitempty"`
 	TargetsUp *int `json:"targets_up,omitempty"`
+	// Twice names the metrics of the service that arrive both scraped (in
+	// series with the job of one of its up series) and by another path
+	// (pushed, or another job): each path's series count apart, so sums
+	// over them double. Absent when none does.
+	Twice *TwiceStatus `json:"twice,omitempty"`
 	// StaleAfterSeconds and DownAfterSeconds are this service's thresholds.
 	StaleAfterSeconds float64 `json:"stale_after_seconds"`
 	DownAfterSeconds  float64 `json:"down_after_seconds"`
+}
+
+// TwiceStatus is a service's metrics that arrive by two paths.
+type TwiceStatus struct {
+	// Metrics are the metric names, ScrapeJobs the jobs scraping them.
+	Metrics    []string `json:"metrics"`
+	ScrapeJobs []string `json:"scrape_jobs"`
+	// AlsoAs are the other services the same metrics arrive as (the
+	// scraped series' exported_service); empty when the same service.
+	AlsoAs  []string `json:"also_as"`
+	Message string   `json:"message"`
 }
 
 // IngestStatus is the write side's throughput.
@@ -385,6 +402,13 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 		targets              int
 		targetsUp            int
 		newestFailedScrapeMs int64
+		// upJobs are the jobs of its up series; jobs the jobs (""
+		// for none) each other metric name arrives with.
+		upJobs map[string]bool
+		jobs   map[string]map[string]bool
+		// exported: the exported_service values (a scraped series'
+		// own service label, renamed) each metric name arrives with.
+		exported map[string]map[string]bool
 	}
 	svcs := map[string]*seen{}
 	set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchNotEqual, ServiceLabel, ""))
@@ -399,7 +423,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 		svc := lset.Get(ServiceLabel)
 		st := svcs[svc]
 		if st == nil {
-			st = &seen{}
+			st = &seen{upJobs: map[string]bool{}, jobs: map[string]map[string]bool{}, exported: map[string]map[string]bool{}}
 			svcs[svc] = st
 		}
 		if a.opts.PushedAt != nil {
@@ -421,6 +445,7 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			if !ok {
 				continue
 			}
+			st.upJobs[lset.Get(model.JobLabel)] = true
 			st.targets++
 			if v == 1 {
 				st.targetsUp++
@@ -432,6 +457,16 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 			// Written by the scraper on failed scrapes too.
 		default:
 			st.series++
+			if st.jobs[name] == nil {
+				st.jobs[name] = map[string]bool{}
+			}
+			st.jobs[name][lset.Get(model.JobLabel)] = true
+			if x := lset.Get("exported_" + ServiceLabel); x != "" {
+				if st.exported[name] == nil {
+					st.exported[name] = map[string]bool{}
+				}
+				st.exported[name][x] = true
+			}
 			t, ok, ended := lastTimestamp(it)
 			if !ended {
 				st.live++
@@ -485,6 +520,21 @@ func (a *API) services(ctx context.Context, now time.Time) ([]ServiceStatus, err
 		if st.targets > 0 {
 			tu := st.targetsUp
 			ss.Targets, ss.TargetsUp = &st.targets, &tu
+			var also map[string]map[string]bool // metric names of the services it exports, by service
+			for _, xs := range st.exported {
+				for x := range xs {
+					if o := svcs[x]; o != nil && x != svc {
+						if also == nil {
+							also = map[string]map[string]bool{}
+						}
+						also[x] = map[string]bool{}
+						for n := range o.jobs {
+							also[x][n] = true
+						}
+					}
+				}
+			}
+			ss.Twice = a.twice(svc, st.upJobs, st.jobs, st.exported, also)
 		}
 		switch {
 		case st.pushed:
@@ -735,4 +785,50 @@ func lastTimestamp(it chunkenc.Iterator) (last int64, ok, ended bool) {
 		}
 	}
 	return last, ok, ended
+}
+
+// twice is what of a scraped service's metrics also arrives by another
+// path, nil when nothing does: a metric name in series with one of its
+// scrape jobs (upJobs) and in series with no such job (pushed, or
+// remote-written from elsewhere), or scraped with exported_service=X (the
+// target's service label renamed the process's own) while service X has
+// series of that name too (the same process pushed and scraped: t-user14b
+// F7). Its first finding per service is logged once.
+func (a *API) twice(svc string, upJobs map[string]bool, jobs, exported, also map[string]map[string]bool) *TwiceStatus {
+	names := map[string]bool{}
+	others := map[string]bool{}
+	for name, js := range jobs {
+		scraped, other := false, false
+		for j := range js {
+			if upJobs[j] {
+				scraped = true
+			} else {
+				other = true
+			}
+		}
+		if scraped && other {
+			names[name] = true
+		}
+		for x := range exported[name] {
+			if also[x][name] {
+				names[name], others[x] = true, true
+			}
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	tw := &TwiceStatus{Metrics: slices.Sorted(maps.Keys(names)), ScrapeJobs: slices.Sorted(maps.Keys(upJobs)),
+		AlsoAs: append([]string{}, slices.Sorted(maps.Keys(others))...)}
+	as := ""
+	if len(tw.AlsoAs) > 0 {
+		as = " (also as service " + strings.Join(tw.AlsoAs, ", ") + ", which the scrape's exported_service names)"
+	}
+	tw.Message = fmt.Sprintf("%d metrics of %s arrive both scraped (job %s) and by another path%s: each path's series count apart, so sums over them double; report one way, push or scrape (docs/sdk.md)",
+		len(tw.Metrics), svc, strings.Join(tw.ScrapeJobs, ", "), as)
+	if _, logged := a.twiceLogged.LoadOrStore(svc, true); !logged {
+		a.opts.Logger.Warn("a service's metrics arrive both scraped and by another path: sums over them double",
+			"service", svc, "metrics", tw.Metrics, "scrape_jobs", tw.ScrapeJobs, "also_as", tw.AlsoAs)
+	}
+	return tw
 }
