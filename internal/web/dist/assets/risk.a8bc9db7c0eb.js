@@ -527,12 +527,14 @@ export function mount(main, ctx) {
       for (const [gk, g] of groups) {
         const ys = sumOf(g.rows, 'pnl');
         if (!ys) continue;
-        if (level === 'desk' && g.mode !== 'live') { otherS.push({label: lbl(g), data: ys}); continue; }
         // Its legend's min and max: the lowest and highest within each
         // step, not only at the steps (a spike between two read 900 where
-        // the PnL reached 1000).
+        // the PnL reached 1000); the backtest and paper accounts' too
+        // (t-user15 F4: 30d min −1.31k USD where the backtest reached −2.19k).
         const ext = (l, f) => (l ? l.filter((v, i) => v != null && ys[i] != null).reduce((a, v) => (a == null ? v : f(a, v)), null) : null);
-        pnlS.push({label: lbl(g), data: ys, lo: ext(gTroughs.get(gk), Math.min), hi: ext(gPeaks.get(gk), Math.max)});
+        const line = {label: lbl(g), data: ys, lo: ext(gTroughs.get(gk), Math.min), hi: ext(gPeaks.get(gk), Math.max)};
+        if (level === 'desk' && g.mode !== 'live') { otherS.push(line); continue; }
+        pnlS.push(line);
         ddS.push({label: lbl(g), data: drawdown(ys, gPeaks.get(gk), gTroughs.get(gk), gFalls.get(gk))});
       }
       show(C.pnl, pnlS, level === 'desk' ? 'live accounts' : by);
