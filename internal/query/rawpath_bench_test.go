@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -143,6 +144,7 @@ func BenchmarkRawHourPath(b *testing.B) {
 					}
 					b.SetBytes(w.n)
 				}
+				reportHeap(b)
 			})
 		}
 	}
@@ -194,4 +196,14 @@ func benchHeavyNice(c Config) int {
 		return n
 	}
 	return c.HeavyQueryNice
+}
+
+// reportHeap reports the heap live after a GC (heap-MiB): with
+// GMC_BENCH_DECODED_CACHE, the decoded samples the cache kept beside the
+// store's own heap (its bound, or the hour's 68 MiB, whichever is less).
+func reportHeap(b *testing.B) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	b.ReportMetric(float64(m.HeapAlloc)/(1<<20), "heap-MiB")
 }
