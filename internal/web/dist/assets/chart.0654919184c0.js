@@ -406,7 +406,7 @@ export class LineChart extends Lazy {
       return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
-          : lastCell(s, lastI, f(lastV), xs),
+          : lastCell(s, lastI, f(lastV), xs, this.window),
         h('td', {class: 'num', 'data-stat': 'min', 'data-least': loLeast, title: loLeast != null ? `at most ${f(lo)}, at least ${f(loLeast)}: ${s.boundWhy || ''}` : null},
           isFinite(lo) ? (loLeast != null ? '≤ ' : '') + f(lo) : '–'),
         h('td', {class: 'num', 'data-stat': 'max', 'data-most': hiMost, title: hiMost != null ? `at least ${f(hi)}, at most ${f(hiMost)}: ${s.boundWhy || ''}` : null},
@@ -418,7 +418,15 @@ export class LineChart extends Lazy {
     // The bridge: the point a tail's window before the last, over the
     // time since the last step (api.span).
     const bridge = win && win.bridge ? `the one ${dur(win.last)} before the last over ${dur(win.bridge)}` : '';
-    const lastTh = win
+    // A row whose last is an older point (lastCell: "15.6/s at 23:55")
+    // is over that point's window, not the header's: the header said
+    // "last, over 1m" over a 19m12s point's errors/s, which read as the
+    // last minute's (t-user14 F5). It then says so.
+    const older = rows.some((r) => r.querySelector && r.querySelector('[data-last-at]'));
+    const lastTh = win && older
+      ? h('th', {'data-window': win.last, 'data-older': '', title: `the newest point over the ${dur(win.last)} before it; a row whose newest point is over a partial window gives its newest whole point, with its time and window`},
+        `last, over ${dur(win.last)} or as said`)
+      : win
       ? h('th', {'data-window': win.last, title: same ? `the newest point, over the ${dur(win.last)} before it` + (this.peak ? `; ${this.peak}` : ` (each point is over the ${dur(win.points)} before it)`)
         : `the newest point (now), over the ${dur(win.last)} before it; the other points, min and max are each over the ${dur(win.points)} before them` +
           (bridge ? `, but ${bridge} (the time since the last step, ${dur(win.last)} at least)` : '')}, `last, over ${dur(win.last)}`)
@@ -510,7 +518,7 @@ export class LineChart extends Lazy {
  * SLA legend's last showed the history's ratio of 1 h 40 min before as
  * now, beside a table saying 79.6× (t-user10 #3).
  */
-function lastCell(s, i, text, xs) {
+function lastCell(s, i, text, xs, wins = null) {
   const n = xs.length;
   const later = s.partialData && s.partialData.some((v, j) => j > i && v != null);
   const step = n > 1 ? xs[1] - xs[0] : 0;
@@ -519,8 +527,12 @@ function lastCell(s, i, text, xs) {
   const d = new Date(at * 1000);
   const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
   const when = xs[n - 1] - at >= 86400 ? `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}` : hm;
-  return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at),
-    title: `the newest whole point, at ${when}${later ? '; the points after it are over partial windows (dashed)' : ''}`}, `${text} at ${when}`);
+  // Its window: the bridge's (the point before the tail, when the range
+  // has one) or the points' (window: a string or {points, last, bridge}).
+  const win = wins == null ? null : typeof wins === 'string' ? {points: wins} : wins;
+  const over = !win ? '' : win.bridge && i === n - 2 ? dur(win.bridge) : dur(win.points);
+  return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at), 'data-last-window': over || null,
+    title: `the newest whole point, at ${when}${over ? `, over the ${over} before it` : ''}${later ? '; the points after it are over partial windows (dashed)' : ''}`}, `${text} at ${when}${over ? `, over ${over}` : ''}`);
 }
 
 /**
