@@ -48,7 +48,12 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			if t, ok := gr.refired[h]; ok && a.State == promrules.StateFiring {
 				// Firing again in the episode that fired before the
 				// restart: it fired then (the notifications sent
-				// already said so, see send).
+				// already said so, see send). Deleting the entry here is
+				// safe only because send reads it first: evalGroup's
+				// evaluation calls send (the rules' notify callback) and
+				// track after it, under gr.mu. Were track to run
+				// first, send would give the restart's episode a new
+				// StartsAt.
 				if t.Before(a.FiredAt) {
 					a.FiredAt = t
 				}

@@ -1028,7 +1028,9 @@ func (m *Manager) send(ctx context.Context, expr string, alerts ...*promrules.Al
 	if len(alerts) == 0 {
 		return
 	}
-	// Called back from evalGroup's evaluation, which holds gr.mu.
+	// Called back from evalGroup's evaluation, which holds gr.mu, before
+	// track (which deletes a refired entry once its alert fires: see
+	// track; this order is what keeps the restart's StartsAt).
 	gr, _ := ctx.Value(groupKey{}).(*group)
 	out := make([]*model.Alert, 0, len(alerts))
 	for _, a := range alerts {
