@@ -129,10 +129,23 @@ type aggregator struct {
 	// the end of the bucket it resumed in are marked every res/denseMarks
 	// (see add).
 	denseTo, denseNext int64
+	// tail, tailNext: the open bucket's raw samples every res/denseMarks,
+	// written before it when the counter stopped inside it (see flush);
+	// gap: the interval between the counter's last two raw samples.
+	tail     []mark
+	tailNext int64
+	gap      int64
 
 	prevH   *histogram.FloatHistogram
 	offsetH *histogram.FloatHistogram
 	primedH bool
+}
+
+// mark is a counter's raw sample kept to be written as a mark (a bucket
+// with Start set) if its bucket turns out to be where it stopped.
+type mark struct {
+	t             int64
+	last, counter float64
 }
 
 // add feeds one float sample.
@@ -207,8 +220,17 @@ func (a *aggregator) add(t int64, v float64) {
 		a.emit(bucket{End: t, LastT: t, Count: 1, Last: v, Counter: v + a.offset, Start: true})
 		a.denseNext = t + max(a.res/denseMarks, 1)
 	}
+	gap := a.gap
+	if a.prevT != 0 && t > a.prevT {
+		gap = t - a.prevT
+	}
 	a.prev, a.prevT, a.hasPrev = v, t, true
-	a.openAt(t)
+	a.openAt(t) // a flush there judges the bucket by the gap before t
+	a.gap = gap
+	if t >= a.denseTo && t >= a.tailNext && t != a.cur.End {
+		a.tail = append(a.tail, mark{t: t, last: v, counter: v + a.offset})
+		a.tailNext = t + max(a.res/denseMarks, 1)
+	}
 	b := &a.cur
 	if b.Count == 0 {
 		b.Min, b.Max = v, v
@@ -288,11 +310,40 @@ func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) error {
 }
 
 // flush emits the open bucket.
+//
+// A counter that stopped inside the bucket (its last raw sample more than
+// res/denseMarks and two of its intervals before the bucket's end: a
+// service stopped, a target gone, any series before a gap) gets its raw
+// samples in the bucket marked every res/denseMarks before it, as where a
+// counter resumes: the bucket's end alone read as the series running to
+// it, and rate's extrapolation, taking a bucket as its interval, stretched
+// the increase one more bucket (t-user15 F3: increase(x[2h]) at the whole
+// hour through the 1h tier +93 %).
 func (a *aggregator) flush() {
 	if a.open {
+		// A bucket ended by a staleness marker is left as it is: its
+		// counter at the end is the marker, and the tier's last counter
+		// and last value before a hole must stay a pair (lastBuckets).
+		if b := a.cur; b.Count > 0 && !b.Stale && b.FH == nil && b.End-b.LastT > max(a.res/denseMarks, 2*a.gap) {
+			// Its last raw sample, then its value held every res/denseMarks
+			// up to the bucket's end: a window holding the bucket's end then
+			// has samples about res/denseMarks apart, as one holding the
+			// stop does, and extrapolates as little.
+			if n := len(a.tail); n == 0 || a.tail[n-1].t != b.LastT {
+				a.tail = append(a.tail, mark{t: b.LastT, last: b.Last, counter: b.Counter})
+			}
+			step := max(a.res/denseMarks, 1)
+			for t := b.LastT + step; t < b.End; t += step {
+				a.tail = append(a.tail, mark{t: t, last: b.Last, counter: b.Counter})
+			}
+			for _, m := range a.tail {
+				a.emit(bucket{End: m.t, LastT: m.t, Count: 1, Last: m.last, Counter: m.counter, Start: true})
+			}
+		}
 		a.emit(a.cur)
 		a.open = false
 	}
+	a.tail, a.tailNext = a.tail[:0], 0
 }
 
 // run feeds every sample of it up to and including to, then flushes.

@@ -789,3 +789,31 @@ func TestCounterResumedAfterAGap(t *testing.T) {
 	f.compare(t, `rate(c_total[10m])`, backAt.Add(5*time.Minute), backAt.Add(30*time.Minute), time.Minute, 0.1)
 	f.compare(t, `rate(c_total[30m])`, backAt.Add(30*time.Minute), end, 10*time.Minute, 0.03)
 }
+
+// TestCounterStoppedInsideAWindow: a counter that stops 13 minutes into
+// an hour (a service stopped, a target gone, any series before a gap) was
+// read from the tiers as running to its last bucket's end, and rate's
+// extrapolation, taking a bucket as the series' interval, stretched it
+// one more bucket (t-user15 F3: increase(x[2h]) at the whole hour through
+// the 1h tier +93 %; rate(x[1h]) at 10-minute steps through the 10m tier
+// +29 %). The tiers mark the counter's raw samples in the bucket it
+// stopped in, as in the one it resumes in.
+func TestCounterStoppedInsideAWindow(t *testing.T) {
+	c := labels.FromStrings("__name__", "c_total", "job", "pushed")
+	stopAt := t0.Add(73 * time.Minute)
+	var samples []rawSample
+	n := 1e6
+	for ts := t0.Add(5 * time.Second); !ts.After(stopAt); ts = ts.Add(10 * time.Second) {
+		n += 100 + float64(ts.Unix()%7)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	end := t0.Add(rawSpan)
+	f := counterFixture(t, samples, end.Add(time.Second))
+	// The 1h tier: [2h] at the whole hours after the stop holds its last
+	// 13 minutes, [1h] the hour it stopped in.
+	f.compare(t, `increase(c_total[2h])`, t0.Add(3*time.Hour), t0.Add(3*time.Hour), time.Hour, 0.01)
+	f.compare(t, `increase(c_total[1h])`, t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0.03)
+	// The 10m tier: windows holding the stop at 10-minute steps.
+	f.compare(t, `rate(c_total[1h])`, t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0.01)
+	f.compare(t, `increase(c_total[30m])`, t0.Add(80*time.Minute), t0.Add(100*time.Minute), 10*time.Minute, 0.03)
+}
