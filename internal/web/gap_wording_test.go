@@ -119,31 +119,7 @@ func TestBrowserHeatmapGapNotBeforeData(t *testing.T) {
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) })
 	const svc = "gap-heat"
 	now := time.Now().Truncate(time.Second)
-	lbl := func(name string, kv ...string) []prompb.Label {
-		l := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "test"}, {Name: "service", Value: svc}}
-		for i := 0; i+1 < len(kv); i += 2 {
-			l = append(l, prompb.Label{Name: kv[i], Value: kv[i+1]})
-		}
-		return l
-	}
-	series := []prompb.TimeSeries{
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.0001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "+Inf")},
-		{Labels: lbl("gmc_order_latency_seconds_count")},
-		{Labels: lbl("gmc_orders_total", "result", "success")},
-	}
-	per := []float64{90, 100, 100, 100, 100}
-	i := 0.0
-	for ts := now.Add(-3 * time.Hour); !ts.After(now); ts = ts.Add(time.Second) {
-		if ts.After(now.Add(-2*time.Hour)) && ts.Before(now.Add(-20*time.Minute)) {
-			continue
-		}
-		i++
-		for k := range series {
-			series[k].Samples = append(series[k].Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: per[k] * i})
-		}
-	}
+	series := heatHistory(svc, now.Add(-3*time.Hour), now, func(ts time.Time) bool { return ts.After(now.Add(-2*time.Hour)) && ts.Before(now.Add(-20*time.Minute)) })
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}

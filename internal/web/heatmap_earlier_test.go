@@ -9,7 +9,6 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -40,28 +39,7 @@ func TestBrowserHeatmapEarlierAskedOnce(t *testing.T) {
 	st := startStack(t, 1, false)
 	const svc = "new-svc"
 	now := time.Now().Truncate(time.Second)
-	lbl := func(name string, kv ...string) []prompb.Label {
-		l := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "test"}, {Name: "service", Value: svc}}
-		for i := 0; i+1 < len(kv); i += 2 {
-			l = append(l, prompb.Label{Name: kv[i], Value: kv[i+1]})
-		}
-		return l
-	}
-	series := []prompb.TimeSeries{
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.0001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "+Inf")},
-		{Labels: lbl("gmc_order_latency_seconds_count")},
-		{Labels: lbl("gmc_orders_total", "result", "success")},
-	}
-	per := []float64{90, 100, 100, 100, 100}
-	i := 0.0
-	for ts := now.Add(-2 * time.Minute); !ts.After(now); ts = ts.Add(time.Second) {
-		i++
-		for k := range series {
-			series[k].Samples = append(series[k].Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: per[k] * i})
-		}
-	}
+	series := heatHistory(svc, now.Add(-2*time.Minute), now, nil)
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}

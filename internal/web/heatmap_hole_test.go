@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/prompb"
-
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
@@ -24,31 +22,9 @@ func TestBrowserHeatmapHoleMarked(t *testing.T) {
 	st := startStack(t, 1, false)
 	const svc = "hole-heat"
 	now := time.Now().Truncate(time.Second)
-	lbl := func(name string, kv ...string) []prompb.Label {
-		l := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "test"}, {Name: "service", Value: svc}}
-		for i := 0; i+1 < len(kv); i += 2 {
-			l = append(l, prompb.Label{Name: kv[i], Value: kv[i+1]})
-		}
-		return l
-	}
-	series := []prompb.TimeSeries{
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.0001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "+Inf")},
-		{Labels: lbl("gmc_order_latency_seconds_count")},
-		{Labels: lbl("gmc_orders_total", "result", "success")},
-	}
-	per := []float64{90, 100, 100, 100, 100}
-	i := 0.0
-	for ts := now.Add(-50 * time.Minute); !ts.After(now); ts = ts.Add(time.Second) {
-		if ts.After(now.Add(-30*time.Minute)) && ts.Before(now.Add(-18*time.Minute)) {
-			continue
-		}
-		i++
-		for k := range series {
-			series[k].Samples = append(series[k].Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: per[k] * i})
-		}
-	}
+	series := heatHistory(svc, now.Add(-50*time.Minute), now, func(ts time.Time) bool {
+		return ts.After(now.Add(-30*time.Minute)) && ts.Before(now.Add(-18*time.Minute))
+	})
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}

@@ -25,27 +25,7 @@ func TestBrowserHeatmapBeforeData(t *testing.T) {
 	st := startStack(t, 1, false)
 	const svc = "late-svc"
 	now := time.Now().Truncate(time.Second)
-	lbl := func(name string, kv ...string) []prompb.Label {
-		l := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "test"}, {Name: "service", Value: svc}}
-		for i := 0; i+1 < len(kv); i += 2 {
-			l = append(l, prompb.Label{Name: kv[i], Value: kv[i+1]})
-		}
-		return l
-	}
-	series := []prompb.TimeSeries{
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.0001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.001")},
-		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "+Inf")},
-		{Labels: lbl("gmc_orders_total", "result", "success")},
-	}
-	per := []float64{90, 100, 100, 100}
-	i := 0.0
-	for ts := now.Add(-20 * time.Minute); !ts.After(now); ts = ts.Add(time.Second) {
-		i++
-		for k := range series {
-			series[k].Samples = append(series[k].Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: per[k] * i})
-		}
-	}
+	series := heatHistory(svc, now.Add(-20*time.Minute), now, nil)
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}
@@ -71,4 +51,37 @@ func TestBrowserHeatmapBeforeData(t *testing.T) {
 		t.Errorf("the heatmap of a service up now fades %d columns, want none", n)
 	}
 	screenshot(t, ctx, artifacts(t), "heatmap-before-data")
+}
+
+// heatHistory is a service's order latency histogram (90 % of its
+// orders under 100 µs, all under 1 ms) and its orders, 100 a second, a
+// sample a second from from to now, less the seconds hole reports (nil:
+// none).
+func heatHistory(svc string, from, now time.Time, hole func(time.Time) bool) []prompb.TimeSeries {
+	lbl := func(name string, kv ...string) []prompb.Label {
+		l := []prompb.Label{{Name: "__name__", Value: name}, {Name: "job", Value: "test"}, {Name: "service", Value: svc}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			l = append(l, prompb.Label{Name: kv[i], Value: kv[i+1]})
+		}
+		return l
+	}
+	series := []prompb.TimeSeries{
+		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.0001")},
+		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "0.001")},
+		{Labels: lbl("gmc_order_latency_seconds_bucket", "le", "+Inf")},
+		{Labels: lbl("gmc_order_latency_seconds_count")},
+		{Labels: lbl("gmc_orders_total", "result", "success")},
+	}
+	per := []float64{90, 100, 100, 100, 100}
+	i := 0.0
+	for ts := from; !ts.After(now); ts = ts.Add(time.Second) {
+		if hole != nil && hole(ts) {
+			continue
+		}
+		i++
+		for k := range series {
+			series[k].Samples = append(series[k].Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: per[k] * i})
+		}
+	}
+	return series
 }
