@@ -601,7 +601,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
         if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) mark(t, run);
       } else if (t <= g + 1e-3) {
         if (run > t - rw + 1e-6) mark(t, run);
-      } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3)) {
+      } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3 || run > t - parseFloat(w.tw) + 1e-6)) {
         // The tail (now, over w.tw: a minute): its window begins where the
         // bridge's ends (or, without a bridge, within the last step's
         // window). Without a value there its series had no data at its
@@ -610,7 +610,11 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
         // legend's min 1.78k/s, a desk at 3k/s 36 s after its start,
         // t-user10 #1). With one, the tail is taken as whole: the steps
         // are too far apart to tell more (at 7d a series begun 15
-        // minutes ago has no step before its bridge). Not for a quantile
+        // minutes ago has no step before its bridge) -- unless that value
+        // is of a run begun within the tail's window (a series begun 15 s
+        // before a 7d step's end has a value there: its tail read 768/s,
+        // a minute's rate over 15 s of data, as whole in a CI run of
+        // TestBrowserDeskOrdersFirstMinute). Not for a quantile
         // or a ratio (spread false): those of the data present are not
         // lowered by the part of the window without data, and a capped
         // p99 of a service gone within the minute is its last word.
