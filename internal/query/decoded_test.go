@@ -75,9 +75,16 @@ func TestDecodedCacheEqualsEngine(t *testing.T) {
 			}
 			write(t, st, ss)
 		case "deleted":
+			// Each deletion ends before the queries do: Prometheus
+			// v0.316's tombstones.Intervals.Add panics (index out of range,
+			// the bare engine's query fails) trimming a series at a query's
+			// end when a deleted interval of it reaches past that end and an
+			// earlier one (or the trim at the query's start) precedes it
+			// (docs/history.md, "Known upstream bugs"). Seen here 1 run in 45.
 			for _, l := range series[len(series)/3 : len(series)/2+5] {
 				from := int64(rng.IntN(1_000_000))
-				if err := st.Delete(ctx, from, from+int64(rng.IntN(300_000)), labels.MustNewMatcher(labels.MatchEqual, "i", l.Get("i"))); err != nil {
+				to := min(from+int64(rng.IntN(300_000)), end-31_000)
+				if err := st.Delete(ctx, from, to, labels.MustNewMatcher(labels.MatchEqual, "i", l.Get("i"))); err != nil {
 					t.Fatal(err)
 				}
 			}

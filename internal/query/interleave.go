@@ -207,12 +207,22 @@ type thinStore struct {
 	maxBytes int
 	// anyDensity: no minWindowSamples (benchmarks).
 	anyDensity bool
-	// scratchT and scratchF: a series' samples as they are decoded.
+	dec        thinDecoder
+	// more: the decoders of loadParallel's other workers.
+	more []*thinDecoder
+}
+
+// thinDecoder decodes series' float samples.
+type thinDecoder struct {
+	// scratchT and scratchF: a series' samples as they are decoded, where
+	// not in place.
 	scratchT []int64
 	scratchF []float64
 	// arena: the series' samples, carved out of blocks reused from query
 	// to query (thinArenas).
 	arena *thinArena
+	// lastLen: the samples of the series decoded last.
+	lastLen int
 }
 
 // thinArena holds the decoded samples of a store in blocks. Fresh memory
@@ -246,6 +256,29 @@ func (a *thinArena) take(t []int64, f []float64) ([]int64, []float64) {
 		}
 		a.cur++
 	}
+}
+
+// room returns empty slices over the rest of the arena's block being
+// filled, moving to a fresh block when fewer than want samples are left,
+// for a series to be decoded in place; keep then takes what was written.
+func (a *thinArena) room(want int) ([]int64, []float64) {
+	for {
+		if a.cur == len(a.ts) {
+			a.ts = append(a.ts, make([]int64, 0, thinArenaBlock))
+			a.fs = append(a.fs, make([]float64, 0, thinArenaBlock))
+		}
+		bt, bf := a.ts[a.cur], a.fs[a.cur]
+		if cap(bt)-len(bt) >= want {
+			return bt[len(bt):len(bt):cap(bt)], bf[len(bf):len(bf):cap(bf)]
+		}
+		a.cur++
+	}
+}
+
+// keep takes the n samples written into the slices room returned.
+func (a *thinArena) keep(n int) {
+	a.ts[a.cur] = a.ts[a.cur][:len(a.ts[a.cur])+n]
+	a.fs[a.cur] = a.fs[a.cur][:len(a.fs[a.cur])+n]
 }
 
 // reset empties the arena for the next store.
@@ -293,64 +326,13 @@ func (s *thinStore) load(ctx context.Context, q storage.Queryable, sel thinSelec
 		perStep := w * float64(step) / float64(sel.rng)     // new samples per step of the whole query
 		return s.anyDensity || w >= minWindowSamples && (perStep >= minStepSamples || w >= minSlidingWindowSamples)
 	}
-	// A series is decoded into scratch slices, then copied to its own of
-	// its size (appending to its own grew them a dozen times: a fifth of
-	// the interleaved query's CPU).
 	for set.Next() {
-		series := set.At()
-		ts := &thinSeries{lset: series.Labels(), t: s.scratchT[:0], f: s.scratchF[:0]}
-		it = series.Iterator(it)
-		prev := math.NaN()
-		runs := floatRunsOf(it)
-	samples:
-		for {
-			if runs != nil {
-				// Samples decoded already (storage.DecodedCache), a run
-				// at a time, as Next would read them one by one.
-				if rt, rf := runs(); len(rt) > 0 {
-					for i, f := range rf {
-						if value.IsStaleNaN(f) {
-							continue
-						}
-						if math.IsNaN(f) || f < prev {
-							ts.irr = append(ts.irr, int32(len(ts.t)))
-						}
-						prev = f
-						ts.t = append(ts.t, rt[i])
-						ts.f = append(ts.f, f)
-					}
-					continue
-				}
-			}
-			switch it.Next() {
-			case chunkenc.ValNone:
-				break samples
-			case chunkenc.ValFloat:
-				t, f := it.At()
-				if value.IsStaleNaN(f) {
-					continue
-				}
-				if math.IsNaN(f) || f < prev {
-					ts.irr = append(ts.irr, int32(len(ts.t)))
-				}
-				prev = f
-				ts.t = append(ts.t, t)
-				ts.f = append(ts.f, f)
-			default:
-				return errNotThinnable
-			}
-		}
-		if err := it.Err(); err != nil {
+		var ts *thinSeries
+		var err error
+		ts, it, err = s.dec.decode(set.At(), it)
+		if err != nil {
 			return err
 		}
-		if len(ts.t) > math.MaxInt32 {
-			return errNotThinnable
-		}
-		s.scratchT, s.scratchF = ts.t, ts.f
-		if s.arena == nil {
-			s.arena = thinArenas.Get().(*thinArena)
-		}
-		ts.t, ts.f = s.arena.take(ts.t, ts.f)
 		s.bytes += bytesPerThinnedPoint * len(ts.t)
 		if s.bytes > s.maxBytes {
 			return errNotThinnable
@@ -376,10 +358,99 @@ func (s *thinStore) close() {
 	for _, c := range s.closers {
 		c.Close()
 	}
-	if s.arena != nil {
-		s.arena.reset()
-		thinArenas.Put(s.arena)
-		s.arena = nil
+	s.dec.release()
+	for _, d := range s.more {
+		d.release()
+	}
+	s.more = nil
+}
+
+// decode reads series' float samples (staleness markers left out) with
+// it (reused; returned for the next series) into a thinSeries; a native
+// histogram is errNotThinnable. A series is decoded into scratch slices,
+// then copied to its own of its size (appending to its own grew them a
+// dozen times: a fifth of the interleaved query's CPU).
+func (d *thinDecoder) decode(series storage.Series, it chunkenc.Iterator) (*thinSeries, chunkenc.Iterator, error) {
+	if d.arena == nil {
+		d.arena = thinArenas.Get().(*thinArena)
+	}
+	ts := &thinSeries{lset: series.Labels(), t: d.scratchT[:0], f: d.scratchF[:0]}
+	// Decoded in place into the arena where the last series' length
+	// (a guess at this one's) leaves room; copied there from scratch if
+	// it outgrew it, or the guess was too large for a block.
+	inPlace := false
+	if want := d.lastLen + d.lastLen/8 + 16; want <= thinArenaBlock/4 {
+		ts.t, ts.f = d.arena.room(want)
+		inPlace = true
+	}
+	room := cap(ts.t)
+	it = series.Iterator(it)
+	prev := math.NaN()
+	runs := floatRunsOf(it)
+samples:
+	for {
+		if runs != nil {
+			// Samples decoded already (storage.DecodedCache), a run
+			// at a time, as Next would read them one by one.
+			if rt, rf := runs(); len(rt) > 0 {
+				for i, f := range rf {
+					if value.IsStaleNaN(f) {
+						continue
+					}
+					if math.IsNaN(f) || f < prev {
+						ts.irr = append(ts.irr, int32(len(ts.t)))
+					}
+					prev = f
+					ts.t = append(ts.t, rt[i])
+					ts.f = append(ts.f, f)
+				}
+				continue
+			}
+		}
+		switch it.Next() {
+		case chunkenc.ValNone:
+			break samples
+		case chunkenc.ValFloat:
+			t, f := it.At()
+			if value.IsStaleNaN(f) {
+				continue
+			}
+			if math.IsNaN(f) || f < prev {
+				ts.irr = append(ts.irr, int32(len(ts.t)))
+			}
+			prev = f
+			ts.t = append(ts.t, t)
+			ts.f = append(ts.f, f)
+		default:
+			return nil, it, errNotThinnable
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, it, err
+	}
+	if len(ts.t) > math.MaxInt32 {
+		return nil, it, errNotThinnable
+	}
+	d.lastLen = len(ts.t)
+	n := len(ts.t)
+	if inPlace && cap(ts.t) == room && cap(ts.f) == room {
+		d.arena.keep(n)
+		ts.t, ts.f = ts.t[:n:n], ts.f[:n:n]
+		return ts, it, nil
+	}
+	if !inPlace {
+		d.scratchT, d.scratchF = ts.t, ts.f
+	}
+	ts.t, ts.f = d.arena.take(ts.t, ts.f)
+	return ts, it, nil
+}
+
+// release hands the decoder's arena back for another query.
+func (d *thinDecoder) release() {
+	if d.arena != nil {
+		d.arena.reset()
+		thinArenas.Put(d.arena)
+		d.arena = nil
 	}
 }
 

@@ -124,6 +124,7 @@ func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
 	a.heavyNice.Store(10)
 	a.workers = 2
 	a.idleCPUs = func() int { return 1 }
+	a.noDirect = true // through the engine's shards (evaluated directly below)
 	base := threadPriority(t)
 	const target = "/api/v1/query_range?query=sum+by+(i)+(rate(many[1m]))&start=0&end=120&step=1"
 	answer := func() (string, int) {
@@ -157,6 +158,22 @@ func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
 	}
 	if sharded != whole {
 		t.Errorf("sharded answer differs from the whole query's:\n%s\n%s", sharded, whole)
+	}
+	// Evaluated directly (direct.go): its two workers borrow and run niced
+	// the same way, each reading the selector once.
+	a.noBorrow, a.noDirect = false, false
+	direct, n := answer()
+	if n != 2 {
+		t.Errorf("evaluated directly: selector read %d times, want 2 (on 2 workers)", n)
+	}
+	if got, want := st.maxAt["many"], base-10; got != want {
+		t.Errorf("directly evaluated query's workers at priority up to %d, want %d", got, want)
+	}
+	if direct != whole {
+		t.Errorf("direct answer differs from the engine's:\n%s\n%s", direct, whole)
+	}
+	if a.lanes.small.used != 0 || a.lanes.heavy.used != 0 {
+		t.Errorf("after the direct query: %d small and %d heavy slots used, want 0", a.lanes.small.used, a.lanes.heavy.used)
 	}
 }
 

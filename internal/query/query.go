@@ -218,6 +218,12 @@ type API struct {
 	// noInterleave: rate and increase at steps under their range are not
 	// dealt out to interleaved queries (interleave.go; benchmarks compare).
 	noInterleave bool
+	// noDirect: `sum by (…) (rate(…))` is evaluated by the engine, not
+	// directly (direct.go; benchmarks and tests compare).
+	noDirect bool
+	// maxSamples is the engine's limit on samples held (direct.go asks
+	// the engine to refuse past it).
+	maxSamples int
 	// thinAnyDensity: interleaving whatever the samples per window
 	// (minWindowSamples; benchmarks compare).
 	thinAnyDensity bool
@@ -281,6 +287,7 @@ func New(opts Options) (*API, error) {
 	a := &API{
 		lanes:      opts.Lanes,
 		timeout:    eopts.Timeout,
+		maxSamples: eopts.MaxSamples,
 		remoteRead: remoteRead,
 		status:     opts.Status,
 		queryable:  opts.Queryable,

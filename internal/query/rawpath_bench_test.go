@@ -30,6 +30,8 @@ import (
 //     compress wrapper, gzip accepted, compress_loopback on as bench/history
 //     runs gmc), over the tiers' Queryable, with the default lanes, the
 //     heavy lane's nice, the step cache and nocache=1, from the loopback;
+//   - served-engine: the same through the engine (not evaluated directly,
+//     direct.go), as the variants below;
 //   - served-noborrow: the same with a heavy query taking no spare slot of
 //     the small lane (as before: on 2 cores one goroutine);
 //   - one-interleaved, one-whole: evalRange on one goroutine without
@@ -38,7 +40,8 @@ import (
 //   - served-nointerleave: the same without dealing the steps out to
 //     interleaved queries over thinned windows (interleave.go);
 //   - served-sum(-nosplit): `sum(rate(trading_orders_total[1m]))` at 1 s
-//     (no grouping: split by time, not by series), and not split.
+//     through the engine (no grouping: split by time, not by series), and
+//     not split.
 func BenchmarkRawHourPath(b *testing.B) {
 	n, steps := benchSeries(), 3600
 	st := openHour(b, n, steps)
@@ -75,8 +78,8 @@ func BenchmarkRawHourPath(b *testing.B) {
 			name = "served-sum-nosplit/step=1s"
 		}
 		b.Run(name, func(b *testing.B) {
-			a.noSplit = noSplit
-			defer func() { a.noSplit = false }()
+			a.noSplit, a.noDirect = noSplit, true
+			defer func() { a.noSplit, a.noDirect = false, false }()
 			params := url.Values{"query": {`sum(rate(trading_orders_total[1m]))`}, "start": {"60"},
 				"end": {strconv.Itoa(steps - 1)}, "step": {"1"}, "nocache": {"1"}}
 			defer reportCPU(b)()
@@ -99,8 +102,9 @@ func BenchmarkRawHourPath(b *testing.B) {
 		b.Run("engine-tier/step="+step.String(), func(b *testing.B) {
 			bareEngine(b, a, tq, start, end, step)
 		})
-		// evalRange on one goroutine, without yields, dealt out to
-		// interleaved queries (interleave.go) and not.
+		// evalRange on one goroutine, without yields, through the engine
+		// (not direct.go), dealt out to interleaved queries (interleave.go)
+		// and not.
 		for _, noInterleave := range []bool{false, true} {
 			name := "one-interleaved/step=" + step.String()
 			if noInterleave {
@@ -108,8 +112,10 @@ func BenchmarkRawHourPath(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				workers := a.workers
-				a.workers, a.noYield, a.noInterleave, a.thinAnyDensity = 1, true, noInterleave, true
-				defer func() { a.workers, a.noYield, a.noInterleave, a.thinAnyDensity = workers, false, false, false }()
+				a.workers, a.noYield, a.noInterleave, a.thinAnyDensity, a.noDirect = 1, true, noInterleave, true, true
+				defer func() {
+					a.workers, a.noYield, a.noInterleave, a.thinAnyDensity, a.noDirect = workers, false, false, false, false
+				}()
 				defer reportCPU(b)()
 				for b.Loop() {
 					_, _, release, err := a.evalRange(context.Background(), nil, benchExpr, start, end, step)
@@ -121,15 +127,16 @@ func BenchmarkRawHourPath(b *testing.B) {
 			})
 		}
 		for _, v := range []struct {
-			name                   string
-			noBorrow, noInterleave bool
+			name                             string
+			noBorrow, noInterleave, noDirect bool
 		}{
-			{"served", false, false}, {"served-noborrow", true, false}, {"served-nointerleave", false, true},
+			{"served", false, false, false}, {"served-engine", false, false, true},
+			{"served-noborrow", true, false, true}, {"served-nointerleave", false, true, true},
 		} {
 			name := v.name + "/step=" + step.String()
 			b.Run(name, func(b *testing.B) {
-				a.noBorrow, a.noInterleave = v.noBorrow, v.noInterleave
-				defer func() { a.noBorrow, a.noInterleave = false, false }()
+				a.noBorrow, a.noInterleave, a.noDirect = v.noBorrow, v.noInterleave, v.noDirect
+				defer func() { a.noBorrow, a.noInterleave, a.noDirect = false, false, false }()
 				params := url.Values{"query": {benchExpr}, "start": {"60"}, "end": {strconv.Itoa(steps - 1)},
 					"step": {strconv.Itoa(int(step.Seconds()))}, "nocache": {"1"}}
 				defer reportCPU(b)()

@@ -199,6 +199,15 @@ func (e buildError) Unwrap() error { return e.err }
 // lane it holds, its own and those free (no queries waiting), taken for
 // the evaluation (shardWorkers). An error building the query is a buildError.
 func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, release func(), _ error) {
+	if p, ok := a.planDirect(expr, step); ok {
+		out, annos, done, err := a.evalDirect(ctx, p, start, end, step)
+		switch {
+		case done && err != nil:
+			return nil, annos, nil, err
+		case done:
+			return out, annos, func() {}, nil
+		}
+	}
 	if sels, m, ok := a.planInterleave(expr, start, end, step); ok {
 		out, annos, release, done, err := a.evalInterleaved(ctx, opts, expr, sels, m, start, end, step)
 		if done {

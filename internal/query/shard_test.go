@@ -218,7 +218,7 @@ func TestTimeSplitEqualsEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.noInterleave = true // interleave_test.go
+	a.noInterleave, a.noDirect = true, true // interleave_test.go, direct_test.go
 	exprs := []string{
 		`sum(rate(req_total[1m]))`, `sum without (i) (rate(req_total[1m]))`, `avg(lat)`, `stddev(lat)`,
 		`count(lat > 50)`, `quantile(0.9, lat)`, `topk(3, rate(req_total[5m]))`, `bottomk(2, lat)`,

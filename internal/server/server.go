@@ -300,6 +300,7 @@ func New(opts Options) (_ *Server, err error) {
 		Version:    opts.Version,
 		Now:        opts.Now,
 		MaxSeries:  cfg.Query.MaxSeries,
+		MaxSamples: cfg.Query.MaxSamples,
 		// The API holds its lane's slot until the answer is encoded; its
 		// wait in the lane's queue is bounded by the query timeout.
 		Lanes:               lanes,

@@ -1,0 +1,507 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/parser/posrange"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/util/annotations"
+	"github.com/prometheus/prometheus/util/kahansum"
+)
+
+// Direct evaluation of `sum by (labels) (rate(sel[range]))`. The PromQL
+// engine evaluates such a range query series by series and step by step
+// through its general machinery: ~240 ns per series-step with the windows
+// thinned to two samples (interleave.go), so bench/history's 1 h at 1 s
+// query (1000 series × 3541 steps) costs ~850 ms of CPU however its samples
+// are read, where VictoriaMetrics answers in ~100 ms. This is the design's
+// one evaluation outside the engine (docs/history.md says why): for this
+// one shape, parsed by Prometheus's parser and read through the same
+// Select the engine makes, each series' windows slide over its decoded
+// samples and each window's value is computed by the engine's own
+// arithmetic (extrapolatedRate of Prometheus v0.316: the same operations on
+// the same values in the same order, counter resets walked sample by sample
+// as the engine does wherever a window holds a drop or a NaN), and summed
+// per group and step in the engine's order with its Kahan summation
+// (kahansum.Inc). The answer is the engine's, bit for bit, annotations
+// included (TestDirectEqualsEngine, FuzzDirectEqualsEngine); anything else
+// runs through the engine:
+//   - sum only, by labels (none: one group), no without or parameter, no
+//     label of the __ namespace in the grouping;
+//   - rate or increase of a matrix selector, no @, start()/end(), anchored
+//     or smoothed modifier, offset allowed, no tier marker (__tier__ …);
+//   - a step under a minute (raw data answers: the tiers' resolution is a
+//     minute or more), as interleaving;
+//   - float samples only (a native histogram anywhere in the read runs the
+//     query through the engine), at most query.rate_max_decoded_bytes of
+//     them decoded, and fewer points than the engine's max samples would
+//     refuse (it is asked instead, and refuses).
+//
+// The steps are split into as many consecutive runs as the query has
+// workers (shardWorkers), each run walking every series in the engine's
+// order, so a group's sum at a step is added in the same order whatever
+// the split.
+//
+// What it does not do that the engine does: log the query in the active
+// query log and count it in the engine's metrics (prometheus_engine_*).
+
+// directFuncs are the functions evaluated directly, and whether each is a
+// rate (per second) rather than an increase.
+var directFuncs = map[string]bool{"rate": true, "increase": false}
+
+// minDirectSplitSteps: fewer steps than this run on one goroutine.
+const minDirectSplitSteps = 64
+
+// directPlan is a query evaluated directly.
+type directPlan struct {
+	sel    thinSelector
+	rngOff int64    // ms: range plus offset, as extrapolatedRate reads the window's start
+	by     []string // the grouping labels, sorted
+	isRate bool
+	rng    time.Duration
+	pos    posrange.PositionRange // of the matrix selector (rate's annotation)
+}
+
+// planDirect returns expr's plan when it may be evaluated directly over
+// start..end at step (see above); false if not.
+func (a *API) planDirect(expr string, step time.Duration) (directPlan, bool) {
+	if a.noDirect || a.thinMaxBytes.Load() <= 0 || step <= 0 || step >= maxShardStep || !cacheable(a.parser, expr) {
+		return directPlan{}, false
+	}
+	e, err := a.parser.ParseExpr(expr)
+	if err != nil {
+		return directPlan{}, false
+	}
+	agg, ok := unparen(e).(*parser.AggregateExpr)
+	if !ok || agg.Op != parser.SUM || agg.Without || agg.Param != nil {
+		return directPlan{}, false
+	}
+	for _, l := range agg.Grouping {
+		if strings.HasPrefix(l, "__") {
+			return directPlan{}, false
+		}
+	}
+	call, ok := unparen(agg.Expr).(*parser.Call)
+	if !ok || len(call.Args) != 1 {
+		return directPlan{}, false
+	}
+	isRate, ok := directFuncs[call.Func.Name]
+	if !ok {
+		return directPlan{}, false
+	}
+	ms, ok := call.Args[0].(*parser.MatrixSelector)
+	if !ok || ms.Range <= 0 {
+		return directPlan{}, false
+	}
+	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
+	if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
+		return directPlan{}, false
+	}
+	for _, m := range vs.LabelMatchers {
+		if strings.HasPrefix(m.Name, "__") && m.Name != model.MetricNameLabel {
+			return directPlan{}, false // __tier__, __agg__, __grid__: the tiers' markers
+		}
+	}
+	by := slices.Clone(agg.Grouping)
+	slices.Sort(by)
+	return directPlan{
+		sel:    thinSelector{matchers: vs.LabelMatchers, rng: ms.Range.Milliseconds(), off: vs.OriginalOffset.Milliseconds(), fn: call.Func.Name},
+		rngOff: (ms.Range + vs.OriginalOffset).Milliseconds(),
+		by:     slices.Compact(by),
+		isRate: isRate,
+		rng:    ms.Range,
+		pos:    call.Args[0].PositionRange(),
+	}, true
+}
+
+// directGroup is one answer series as it is summed: its labels, and per
+// step the engine's running Kahan sum (sum, c) and whether a series had a
+// value there.
+type directGroup struct {
+	lset labels.Labels
+	sum  []float64
+	c    []float64
+	seen []bool
+}
+
+// evalDirect evaluates p over start..end at step; done is false when it
+// could not (see above): the caller evaluates the query through the engine.
+func (a *API) evalDirect(ctx context.Context, p directPlan, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
+	if a.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
+	s, st := start.UnixMilli(), step.Milliseconds()
+	steps := int(end.Sub(start)/step) + 1
+	workers, release := 1, func() {}
+	if a.workers > 1 && steps >= minDirectSplitSteps {
+		workers, release = a.shardWorkers(ctx)
+	}
+	defer release()
+	workers = min(workers, steps)
+	store := &thinStore{maxBytes: int(a.thinMaxBytes.Load())}
+	defer store.close()
+	set, err := a.loadDirect(ctx, store, p.sel, s, end.UnixMilli(), st, workers)
+	if err != nil {
+		if errors.Is(err, errNotThinnable) {
+			return nil, nil, false, nil
+		}
+		if cerr := contextErr(ctx, "query preparation"); cerr != nil {
+			return nil, nil, true, cerr
+		}
+		return nil, nil, true, err
+	}
+
+	// The groups, in the order the engine makes them: by each series' first
+	// appearance in storage's order.
+	groupOf := make([]int, len(set.series))
+	var groups []*directGroup
+	index := map[string]int{}
+	lb := labels.NewBuilder(labels.EmptyLabels())
+	var buf []byte
+	longest := 0
+	for i, ser := range set.series {
+		lb.Reset(ser.lset)
+		lb.Keep(p.by...)
+		l := lb.Labels()
+		buf = l.Bytes(buf[:0])
+		g, ok := index[string(buf)]
+		if !ok {
+			g = len(groups)
+			index[string(buf)] = g
+			groups = append(groups, &directGroup{lset: l})
+		}
+		groupOf[i] = g
+		longest = max(longest, len(ser.t))
+	}
+	for _, g := range groups {
+		g.sum = make([]float64, steps)
+		g.c = make([]float64, steps)
+		g.seen = make([]bool, steps)
+	}
+
+	points := make([]int, workers)    // answer points of rate, per worker
+	valued := make([][]bool, workers) // series with a value at some step, per worker
+	errs := make([]error, workers)
+	a.onWorkers(ctx, workers, func(w int) {
+		from, to := w*steps/workers, (w+1)*steps/workers
+		valued[w] = make([]bool, len(set.series))
+		points[w], errs[w] = directRun(ctx, p, set, groupOf, groups, s, st, from, to, valued[w])
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, true, err
+		}
+	}
+	total := 0
+	for _, n := range points {
+		total += n
+	}
+	// The engine holds rate's answer whole before summing it, and a
+	// window: past its limit it refuses the query. Let it.
+	if total+longest > a.maxSamples {
+		return nil, nil, false, nil
+	}
+
+	var annos annotations.Annotations
+	annos.Merge(set.annos)
+	for i, ser := range set.series {
+		has := false
+		for w := range workers {
+			has = has || valued[w][i]
+		}
+		if name := ser.lset.Get(model.MetricNameLabel); has && name != "" && !counterName(name) {
+			annos.Add(annotations.NewPossibleNonCounterInfo(name, p.pos))
+		}
+	}
+	out := make(promql.Matrix, 0, len(groups))
+	for _, g := range groups {
+		var floats []promql.FPoint
+		for k, seen := range g.seen {
+			if seen {
+				if floats == nil {
+					floats = make([]promql.FPoint, 0, steps-k)
+				}
+				floats = append(floats, promql.FPoint{T: s + int64(k)*st, F: g.sum[k] + g.c[k]})
+			}
+		}
+		if floats != nil {
+			out = append(out, promql.Series{Metric: g.lset, Floats: floats, DropName: true})
+		}
+	}
+	sort.Sort(out)
+	return out, annos, true, nil
+}
+
+// loadDirect reads sel over the steps start..end at step (the hints the
+// engine gives Select for it) into store, decoding its series on workers
+// goroutines, each a consecutive part of them through a querier of its own
+// (two goroutines reading series of one querier read wrong chunks), all
+// querying the same series in the same order. The queriers are read
+// without yields (their clock is not safe on several goroutines): each
+// worker yields as directRun does.
+func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector, start, end, step int64, workers int) (*thinSet, error) {
+	hints := &storage.SelectHints{Start: start - sel.off - sel.rng + 1, End: end - sel.off, Step: step, Range: sel.rng, Func: sel.fn}
+	decs := []*thinDecoder{&store.dec}
+	for range workers - 1 {
+		decs = append(decs, &thinDecoder{})
+	}
+	store.more = decs[1:]
+	parts := make([][]*thinSeries, workers)
+	annos := make([]annotations.Annotations, workers)
+	counts := make([]int, workers)
+	errs := make([]error, workers)
+	var mu sync.Mutex
+	var bytes atomic.Int64
+	a.onWorkers(ctx, workers, func(w int) {
+		qr, err := a.queryable.Querier(hints.Start, hints.End)
+		if err != nil {
+			errs[w] = err
+			return
+		}
+		mu.Lock()
+		store.closers = append(store.closers, qr)
+		mu.Unlock()
+		// Select sorts the matchers it is given: each worker its own.
+		ss := qr.Select(ctx, false, hints, slices.Clone(sel.matchers)...)
+		var all []storage.Series
+		for ss.Next() {
+			all = append(all, ss.At())
+		}
+		if errs[w] = ss.Err(); errs[w] != nil {
+			return
+		}
+		counts[w], annos[w] = len(all), ss.Warnings()
+		var it chunkenc.Iterator
+		lastYield := time.Now()
+		for i := w * len(all) / workers; i < (w+1)*len(all)/workers; i++ {
+			if i%64 == 0 {
+				if errs[w] = contextErr(ctx, "query preparation"); errs[w] != nil {
+					return
+				}
+				if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
+					runtime.Gosched()
+					lastYield = time.Now()
+				}
+			}
+			var ts *thinSeries
+			ts, it, errs[w] = decs[w].decode(all[i], it)
+			if errs[w] != nil {
+				return
+			}
+			if bytes.Add(int64(bytesPerThinnedPoint*len(ts.t))) > int64(store.maxBytes) {
+				errs[w] = errNotThinnable
+				return
+			}
+			parts[w] = append(parts[w], ts)
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	set := &thinSet{annos: annos[0]}
+	for w, part := range parts {
+		// Written between the workers' Selects: their series differ.
+		if counts[w] != counts[0] {
+			return nil, errNotThinnable
+		}
+		set.series = append(set.series, part...)
+	}
+	return set, nil
+}
+
+// counterName says whether the engine takes a metric of this name for a
+// counter (else rate and increase note that it might not be one).
+func counterName(name string) bool {
+	return strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_sum") ||
+		strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_bucket")
+}
+
+// directRun sums p's windows over the steps from..to-1 of every series into
+// their groups, and returns how many windows had a value; valued[i] is set
+// for series i when one of its windows had.
+func directRun(ctx context.Context, p directPlan, set *thinSet, groupOf []int, groups []*directGroup, start, step int64, from, to int, valued []bool) (int, error) {
+	rng, off, rngOff := p.sel.rng, p.sel.off, p.rngOff
+	rangeSeconds := p.rng.Seconds()
+	first := start + int64(from)*step // the run's first step
+	points := 0
+	lastYield := time.Now()
+	e := edges{toFirst: -1}
+	for si, ser := range set.series {
+		if si%64 == 0 {
+			if err := contextErr(ctx, "expression evaluation"); err != nil {
+				return 0, err
+			}
+			if now := time.Now(); now.Sub(lastYield) >= yieldEvery {
+				runtime.Gosched()
+				lastYield = time.Now()
+			}
+		}
+		g := groups[groupOf[si]]
+		ts, fs, irr := ser.t, ser.f, ser.irr
+		// lo: the window's first sample (after its left edge, which is
+		// open); hi: one past its last (at or before its right edge).
+		lo := sort.Search(len(ts), func(i int) bool { return ts[i] > first-off-rng })
+		hi := sort.Search(len(ts), func(i int) bool { return ts[i] > first-off })
+		r := sort.Search(len(irr), func(i int) bool { return int(irr[i]) > lo })
+		for k := from; k < to; k++ {
+			t := start + int64(k)*step
+			for lo < len(ts) && ts[lo] <= t-off-rng {
+				lo++
+			}
+			for hi < len(ts) && ts[hi] <= t-off {
+				hi++
+			}
+			n := hi - lo
+			if n < 2 {
+				continue // no sample or one: the engine has no value
+			}
+			last := hi - 1
+			result := fs[last] - fs[lo]
+			// Counter resets, as the engine walks them; only a window
+			// holding a drop or a NaN can have one.
+			for r < len(irr) && int(irr[r]) <= lo {
+				r++
+			}
+			if r < len(irr) && int(irr[r]) <= last {
+				for i := lo + 1; i <= last; i++ {
+					if fs[i] < fs[i-1] {
+						result += fs[i-1]
+					}
+				}
+			}
+			e.at(ts[lo], ts[last], n-1, t-rngOff, t-off, p.isRate, rangeSeconds)
+			result = e.extrapolate(result, fs[lo], p.isRate, rangeSeconds)
+			points++
+			valued[si] = true
+			if !g.seen[k] {
+				g.seen[k], g.sum[k], g.c[k] = true, result, 0
+				continue
+			}
+			g.sum[k], g.c[k] = kahansum.Inc(result, g.sum[k], g.c[k])
+		}
+	}
+	return points, nil
+}
+
+// edges is the part of Prometheus v0.316's extrapolatedRate (for a
+// counter's float samples without start timestamps: gmc's engine reads
+// none) that depends only on where a window's first and last samples lie
+// in it and how many it holds: the durations from its edges to them (each
+// already replaced by half the average interval where it is over 1.1 of
+// them), the interval they span, and the factor the increase is multiplied
+// by unless the counter's zero point is nearer than the window's start.
+// The same operations in the same order as the engine's, so the same bits;
+// kept from window to window while they are the same (regularly spaced
+// samples), which leaves a division per window.
+type edges struct {
+	toStart, toEnd, toFirst int64 // ms: the window's start to its first sample, last sample to its end; samples - 1
+	durationToStart         float64
+	durationToEnd           float64
+	sampledInterval         float64
+	factor                  float64
+}
+
+// at sets e for a window (rangeStart, rangeEnd] whose first sample is at
+// firstT and last at lastT, numSamplesMinusOne after the first.
+func (e *edges) at(firstT, lastT int64, numSamplesMinusOne int, rangeStart, rangeEnd int64, isRate bool, rangeSeconds float64) {
+	if e.toStart == firstT-rangeStart && e.toEnd == rangeEnd-lastT && e.toFirst == int64(numSamplesMinusOne) {
+		return
+	}
+	e.toStart, e.toEnd, e.toFirst = firstT-rangeStart, rangeEnd-lastT, int64(numSamplesMinusOne)
+	durationToStart := float64(firstT-rangeStart) / 1000
+	durationToEnd := float64(rangeEnd-lastT) / 1000
+	sampledInterval := float64(lastT-firstT) / 1000
+	averageDurationBetweenSamples := sampledInterval / float64(numSamplesMinusOne)
+	extrapolationThreshold := averageDurationBetweenSamples * 1.1
+	if durationToStart >= extrapolationThreshold {
+		durationToStart = averageDurationBetweenSamples / 2
+	}
+	if durationToEnd >= extrapolationThreshold {
+		durationToEnd = averageDurationBetweenSamples / 2
+	}
+	e.durationToStart, e.durationToEnd, e.sampledInterval = durationToStart, durationToEnd, sampledInterval
+	e.factor = factor(sampledInterval, durationToStart, durationToEnd, isRate, rangeSeconds)
+}
+
+// extrapolate is the increase result between a window's first sample (of
+// value firstF) and its last, extrapolated to the window's edges e as the
+// engine's extrapolatedRate does.
+func (e *edges) extrapolate(result, firstF float64, isRate bool, rangeSeconds float64) float64 {
+	durationToZero := e.durationToStart
+	if result > 0 && firstF >= 0 {
+		durationToZero = e.sampledInterval * (firstF / result)
+	}
+	if durationToZero < e.durationToStart {
+		return result * factor(e.sampledInterval, durationToZero, e.durationToEnd, isRate, rangeSeconds)
+	}
+	return result * e.factor
+}
+
+// factor is what extrapolatedRate multiplies the increase by.
+func factor(sampledInterval, durationToStart, durationToEnd float64, isRate bool, rangeSeconds float64) float64 {
+	factor := 1.0
+	if sampledInterval != 0 {
+		factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
+	}
+	if isRate {
+		factor /= rangeSeconds
+	}
+	return factor
+}
+
+// contextErr is the engine's error for a query whose context ended during
+// env, or nil.
+func contextErr(ctx context.Context, env string) error {
+	switch err := ctx.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return promql.ErrQueryTimeout(env)
+	default:
+		return promql.ErrQueryCanceled(env)
+	}
+}
+
+// onWorkers runs work(0) … work(n-1) on n goroutines and waits for them, at
+// the heavy lane's nice for a heavy query (as execAll). A panic of work is
+// raised again on the caller's goroutine.
+func (a *API) onWorkers(ctx context.Context, n int, work func(w int)) {
+	nice := int(a.heavyNice.Load())
+	niced := nice > 0 && a.lanes != nil && admittedLane(ctx) == a.lanes.heavy
+	var wg sync.WaitGroup
+	panics := make([]any, n)
+	for w := range n {
+		wg.Go(func() {
+			defer func() { panics[w] = recover() }()
+			if niced {
+				onNicedThread(nice, func() { work(w) })
+				return
+			}
+			work(w)
+		})
+	}
+	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(fmt.Sprint("direct evaluation: ", p))
+		}
+	}
+}

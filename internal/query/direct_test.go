@@ -1,0 +1,208 @@
+package query
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// directCheck evaluates expr directly and through the bare engine over
+// start..end at step and fails t where the answers differ: the same series
+// in the same order, every point's time and the bits of its value, the
+// same error and annotations. It returns whether the query was evaluated
+// directly.
+func directCheck(t testing.TB, a *API, st *countingQueryable, expr string, start, end time.Time, step time.Duration) bool {
+	t.Helper()
+	ctx := context.Background()
+	p, ok := a.planDirect(expr, step)
+	if !ok {
+		return false
+	}
+	q, err := a.engine.NewRangeQuery(ctx, st, nil, expr, start, end, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	res := q.Exec(ctx)
+	want, _ := res.Matrix()
+	got, gotAnnos, done, err := a.evalDirect(ctx, p, start, end, step)
+	if !done {
+		return false
+	}
+	where := fmt.Sprintf("%s over %d..%d step %s", expr, start.UnixMilli(), end.UnixMilli(), step)
+	if (err != nil) != (res.Err != nil) {
+		t.Fatalf("%s: direct error %v, engine error %v", where, err, res.Err)
+	}
+	if err != nil {
+		return true
+	}
+	if d := matrixDiff(got, want, 0); d != "" {
+		t.Errorf("%s: %s", where, d)
+	}
+	if g, w := annoStrings(gotAnnos, expr), annoStrings(res.Warnings, expr); !slices.Equal(g, w) {
+		t.Errorf("%s: annotations %v, engine %v", where, g, w)
+	}
+	return true
+}
+
+func annoStrings(as annotations.Annotations, expr string) []string {
+	w, i := as.AsStrings(expr, 0, 0)
+	out := append(w, i...)
+	slices.Sort(out)
+	return out
+}
+
+// TestDirectEqualsEngine: `sum by (…) (rate|increase(sel[r]))` at steps
+// under a minute is evaluated outside the engine, and its answer is the
+// engine's bit for bit over counters with resets, partial drops, NaNs,
+// staleness markers, jitter, gaps and series that start or stop inside
+// the span, on one goroutine and split over two; a read holding a native
+// histogram, and every other shape, is left to the engine.
+func TestDirectEqualsEngine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, uint64(time.Now().UnixNano())))
+	seed := rng.Uint64()
+	rng = rand.New(rand.NewPCG(23, seed))
+	t.Logf("data seed %d", seed)
+	st := &countingQueryable{Queryable: openStore(t, interleaveFixture(t, rng))}
+	exprs := []string{
+		`sum by (service) (rate(req_total[1m]))`, `sum(rate(req_total[1m]))`, `sum(increase(other_total[30s]))`,
+		`sum by (service) (increase({__name__=~"(req|other)_total"}[2m]))`,
+		`sum by (i, service) (rate(req_total[10s] offset 17s))`, `sum by (service) (rate(req_total[90s] offset -10s))`,
+		`(sum by (service) ((rate(other_total{service!="a"}[45s]))))`, `sum without () (rate(req_total[1m]))`,
+		`sum by (nope) (rate({__name__=~".+_total", service="b"}[1m]))`,
+		`sum by (service) (rate(req_total[1500ms]))`,
+	}
+	for _, workers := range []int{1, 2} {
+		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct := 0
+		for _, expr := range exprs {
+			for range 4 {
+				start := time.UnixMilli(int64(rng.IntN(300_000)))
+				step := []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 1500 * time.Millisecond, 15 * time.Second, 59 * time.Second}[rng.IntN(6)]
+				end := start.Add(step*time.Duration(20+rng.IntN(1000)) + time.Duration(rng.IntN(1000))*time.Millisecond)
+				if directCheck(t, a, st, expr, start, end, step) {
+					direct++
+				} else if expr != `sum without () (rate(req_total[1m]))` {
+					t.Errorf("%s at %s: not evaluated directly", expr, step)
+				}
+			}
+		}
+		if direct == 0 {
+			t.Fatal("nothing evaluated directly")
+		}
+		start, end := time.UnixMilli(1000), time.UnixMilli(1_100_000)
+		if directCheck(t, a, st, `sum(rate(hist_total[1m]))`, start, end, time.Second) {
+			t.Error("a native histogram evaluated directly")
+		}
+		for _, expr := range []string{
+			`rate(req_total[1m])`, `max by (service) (rate(req_total[1m]))`, `sum by (__name__) (rate(req_total[1m]))`,
+			`sum(rate(req_total[1m] @ 100))`, `sum(irate(req_total[1m]))`, `sum(rate(req_total[5m:10s]))`,
+			`sum(rate(req_total{__tier__="1h"}[1m]))`, `sum(rate(req_total[1m])) * 2`, `sum(rate(req_total[1m] anchored))`,
+		} {
+			if _, ok := a.planDirect(expr, time.Second); ok {
+				t.Errorf("%s: planned directly", expr)
+			}
+		}
+		if _, ok := a.planDirect(`sum(rate(req_total[1m]))`, time.Minute); ok {
+			t.Error("a minute's step (tiers) planned directly")
+		}
+	}
+}
+
+// TestDirectMaxSamples: past the engine's max samples the query is left to
+// the engine, which refuses it as before.
+func TestDirectMaxSamples(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	st := &countingQueryable{Queryable: openStore(t, interleaveFixture(t, rng))}
+	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), MaxSamples: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expr := `sum by (service) (rate(req_total[1m]))`
+	start, end := time.UnixMilli(60_000), time.UnixMilli(1_100_000)
+	p, ok := a.planDirect(expr, time.Second)
+	if !ok {
+		t.Fatal("not planned")
+	}
+	if _, _, done, _ := a.evalDirect(context.Background(), p, start, end, time.Second); done {
+		t.Fatal("answered past max samples")
+	}
+	_, _, _, err = a.evalRange(context.Background(), nil, expr, start, end, time.Second)
+	if err == nil {
+		t.Fatal("no error past max samples")
+	}
+	var tooMany promql.ErrTooManySamples
+	if !errors.As(err, &tooMany) {
+		t.Fatalf("error %T %v, want the engine's too many samples", err, err)
+	}
+}
+
+// FuzzDirectEqualsEngine: counters of any values and spacing (decoded from
+// the input: per sample a time step and a value, some NaN, stale or
+// negative) give the engine's answer bit for bit.
+func FuzzDirectEqualsEngine(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 200, 0, 1, 1, 1, 255, 3, 0})
+	f.Add(slices.Repeat([]byte{10, 1, 0, 9, 20, 7}, 40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 4 || len(data) > 4096 {
+			return
+		}
+		var ss []sample
+		stale := math.Float64frombits(value.StaleNaN)
+		for s := range 3 {
+			l := labels.FromStrings("__name__", "x_total", "g", fmt.Sprint(s%2), "s", fmt.Sprint(s))
+			ts, v := int64(0), 0.0
+			for i := s; i+1 < len(data); i += 2 {
+				ts += int64(data[i]) * 37
+				switch b := data[i+1]; {
+				case b == 255:
+					ss = append(ss, sample{lset: l, t: ts, v: math.NaN()})
+					continue
+				case b == 254:
+					ss = append(ss, sample{lset: l, t: ts, v: stale})
+					continue
+				case b >= 240:
+					v = -float64(b - 240)
+				case b >= 200:
+					v = float64(b-200) * 0.37
+				default:
+					v += float64(b) * 1.1
+				}
+				ss = append(ss, sample{lset: l, t: ts, v: v})
+			}
+		}
+		slices.SortStableFunc(ss, func(a, b sample) int { return cmpInt64(a.t, b.t) })
+		ss = slices.CompactFunc(ss, func(a, b sample) bool { return a.t == b.t && labels.Equal(a.lset, b.lset) })
+		st := &countingQueryable{Queryable: openStore(t, ss)}
+		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		step := time.Duration(100+int(binary.LittleEndian.Uint16(data[:2]))%3000) * time.Millisecond
+		rng := time.Duration(200+int(binary.LittleEndian.Uint16(data[2:4]))%20000) * time.Millisecond
+		end := time.UnixMilli(ss[len(ss)-1].t + 2000)
+		for _, expr := range []string{
+			fmt.Sprintf("sum by (g) (rate(x_total[%dms]))", rng.Milliseconds()),
+			fmt.Sprintf("sum(increase(x_total[%dms] offset 50ms))", rng.Milliseconds()),
+		} {
+			if !directCheck(t, a, st, expr, time.UnixMilli(0), end, step) {
+				t.Fatalf("%s: not evaluated directly", expr)
+			}
+		}
+	})
+}
