@@ -83,7 +83,7 @@ func TestBrowserPartialWindows(t *testing.T) {
 		t.Errorf("the Orders chart's solid hist-svc line goes down to %v, want 600 (partial windows drawn apart)", whole)
 	}
 	foot := eval[string](t, ctx, `(document.querySelector('[data-stats="tps"] tfoot [data-partial]') || {textContent: ''}).textContent`)
-	if !strings.Contains(foot, "dashed") || !strings.Contains(foot, "left out of min and max") {
+	if !strings.Contains(foot, "dashed") || !strings.Contains(foot, "never in min") {
 		t.Errorf("the Orders legend's note %q does not say the dashed points are partial windows left out", foot)
 	}
 	// Each service row's sparkline leaves them out too: its lowest point

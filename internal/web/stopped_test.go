@@ -74,7 +74,7 @@ func TestBrowserRateAfterStop(t *testing.T) {
 			t.Errorf("%s: after the last sample the solid %s line has %v points (want 0), the dashed one %v (want >= %d)", r.key, svc, got[0], got[1], r.minEnd)
 		}
 		foot := eval[string](t, ctx, `(document.querySelector('[data-stats="tps"] tfoot [data-partial]') || {textContent: ''}).textContent`)
-		if !strings.Contains(foot, "past the last sample") || !strings.Contains(foot, "left out of min and max") {
+		if !strings.Contains(foot, "past the last sample") || !strings.Contains(foot, "never in min") {
 			t.Errorf("%s: the Orders legend's note %q does not say the dashed points reach past the last sample", r.key, foot)
 		}
 		screenshot(t, ctx, artifacts(t), "rate-after-stop-"+r.key)

@@ -336,8 +336,10 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   const e = at(w.step + 's');
   const lead = reach ? Math.ceil(reach / w.step) : w.rw && e.includes(`[${w.rw}]`) ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
   // A rate spreads the data it holds over its window; a quantile or a
-  // ratio of rates does not (markPartial's tail).
-  const spread = !/histogram_quantile|\//.test(e);
+  // ratio of rates does not (markPartial's tail), nor a recorded ratio
+  // read over its reach (the SLA page's: its partial hours are the ratio
+  // of the data seen, not lowered by the rest; chart.js's legends).
+  const spread = !reach && !/histogram_quantile|\//.test(e);
   const from = w.start - lead * w.step;
   // Live: the cache holds the lead steps too (its window begins at from),
   // and its answers are marked as every range's (they were not: the SLA
@@ -557,6 +559,9 @@ export function covered(matrix, counts, cv, w) {
  * window is the same hour as the others', so the rule can tell).
  * spread (default true): the expression is a rate, which spreads its data
  * over its window; false for a quantile or a ratio of rates (queryRange).
+ * Each series keeps it (spread), for its legend: a rate over a partial
+ * window reads low (the data seen spread over the whole window), a
+ * quantile or a ratio is the figure of the data seen (chart.js).
  */
 export function markPartial(matrix, w, lead, reach = null, spread = true) {
   if (!lead) return matrix;
@@ -653,7 +658,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true) {
     }
     const histograms = s.histograms ? s.histograms.filter((p) => Number(p[0]) >= from) : null;
     if (!values.length && !(histograms && histograms.length)) continue;
-    const x = {...s, values, partial, ended, gap};
+    const x = {...s, values, partial, ended, gap, spread};
     if (histograms) x.histograms = histograms;
     out.push(x);
   }
@@ -665,6 +670,7 @@ export function keepPartial(src, y) {
   if (src && src.partial) y.partial = src.partial;
   if (src && src.ended) y.ended = src.ended;
   if (src && src.gap) y.gap = src.gap;
+  if (src && src.spread !== undefined) y.spread = src.spread;
   return y;
 }
 
@@ -819,8 +825,9 @@ export async function labelValues(name, match, w, signal) {
  * y array per series (null where the series has no point). Native
  * histogram points are ignored (see histogramColumns). A y array whose
  * series has points over partial windows (markPartial) carries their
- * indices in y.partial (a Set): charts draw them apart and leave them
- * out of their legends' min and max (chart.js); y.ended holds those of
+ * indices in y.partial (a Set): charts draw them apart, and their
+ * legends give them as min or max only where beyond the whole points,
+ * marked (chart.js; y.spread, as markPartial's); y.ended holds those of
  * them whose window reaches past the series' last sample (markStopped).
  */
 export function align(result, w) {
@@ -847,6 +854,7 @@ export function align(result, w) {
       if (p.size) y.partial = p;
       if (e.size) y.ended = e;
       if (gp.size) y.gap = gp;
+      if (s.spread !== undefined) y.spread = s.spread;
     }
     return y;
   });

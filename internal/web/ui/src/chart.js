@@ -359,13 +359,22 @@ export class LineChart extends Lazy {
 
   /**
    * renderStats is the legend's last / min / max of each series over the
-   * range: of its whole points (a point over a partial window is drawn
-   * dashed and left out: its rate is the data's over a window it does not
-   * fill, not a lower rate).
+   * range: of its whole points, and of its dashed points (over partial
+   * windows) where they reach beyond them, marked so. A legend's max read
+   * "error 0.0667/s" on a 24h chart whose dashed points over three bursts
+   * of errors, each in a window holding a gap (gmc down), were drawn far
+   * higher (t-user15 F5): a max or min must be true of what the chart
+   * draws. A rate over a partial window spreads the data seen over the
+   * whole window: it reads low, so it can raise a max ("≥ x": the highest
+   * rate was at least that) but not lower a min (it is not a lower rate).
+   * A quantile or a ratio (s.spread false) is the figure of the data seen:
+   * either way, marked (partialStats' words, else "in a partial window").
    */
   renderStats(series, xs = []) {
     const shown = series.filter((s) => !s.noStats).slice(0, 12);
     const partial = series.filter((s) => s.partialOf);
+    // What a min or max that is a dashed point is marked with.
+    const mark = this.partialStats || 'in a partial window';
     const rows = shown.map((s, i) => {
       // A series may format its own values (s.stat): one service's p99 in
       // its +Inf bucket reads "> edge" of that service's histogram.
@@ -387,8 +396,22 @@ export class LineChart extends Lazy {
       // the cell says "≥ max" or "≤ min" and, on hover, the bound, where
       // the bound reads other than the figure (else the figure is right to
       // the digits it shows).
-      const hiMost = s.hiMost != null && s.hiMost > hi && f(s.hiMost) !== f(hi) ? s.hiMost : null;
-      const loLeast = s.loLeast != null && s.loLeast < lo && f(s.loLeast) !== f(lo) ? s.loLeast : null;
+      // Its dashed points beyond the whole ones (see above): each the
+      // extreme, its index, and what its window lacks.
+      const spread = s.spread !== false;
+      let pHiI = -1;
+      let pLoI = -1;
+      if (!pj && s.partialData) {
+        s.partialData.forEach((v, j) => {
+          if (v == null) return;
+          if (v > hi && (pHiI < 0 || v > s.partialData[pHiI])) pHiI = j;
+          if (!spread && v < lo && (pLoI < 0 || v < s.partialData[pLoI])) pLoI = j;
+        });
+      }
+      const pHi = pHiI >= 0 && f(s.partialData[pHiI]) !== f(hi) ? s.partialData[pHiI] : null;
+      const pLo = pLoI >= 0 && f(s.partialData[pLoI]) !== f(lo) ? s.partialData[pLoI] : null;
+      const hiMost = pHi == null && s.hiMost != null && s.hiMost > hi && f(s.hiMost) !== f(hi) ? s.hiMost : null;
+      const loLeast = pLo == null && s.loLeast != null && s.loLeast < lo && f(s.loLeast) !== f(lo) ? s.loLeast : null;
       const color = s.color || PALETTE[series.indexOf(s) % PALETTE.length];
       // A series whose source is down now says so for its last (its
       // newest rate window still held figures from before it stopped).
@@ -403,14 +426,27 @@ export class LineChart extends Lazy {
           h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
           cell('last', lastV), cell('min', lo), cell('max', hi));
       }
+      // A min or max that is a dashed point says so in its cell (mark).
+      const pCell = (stat, v, j, whole) => {
+        const lacks = s.partialGap && s.partialGap.has(j) ? 'it holds a gap in the data'
+          : s.partialEnded && s.partialEnded.has(j) ? 'it reaches past the last sample' : 'it reaches before the data began';
+        const what = spread ? 'the rate of the data seen in it, spread over the whole window: the highest rate was at least this'
+          : 'the figure of the data seen in it';
+        return h('td', {class: 'num', 'data-stat': stat, 'data-partial-at': String(xs[j]), 'data-partial-value': String(v),
+          title: `the ${stat === 'max' ? 'highest' : 'lowest'} point drawn is dashed, over a window the data do not fill (${lacks}): ${what}; ` +
+            `the ${stat === 'max' ? 'highest' : 'lowest'} over whole windows: ${isFinite(whole) ? f(whole) : 'none'}`},
+        (spread && stat === 'max' ? '≥ ' : '') + f(v), h('span', {class: 'muted small'}, ` ${mark}`));
+      };
       return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
           : lastCell(s, lastI, f(lastV), xs, this.window),
-        h('td', {class: 'num', 'data-stat': 'min', 'data-least': loLeast, title: loLeast != null ? `at most ${f(lo)}, at least ${f(loLeast)}: ${s.boundWhy || ''}` : null},
-          isFinite(lo) ? (loLeast != null ? '≤ ' : '') + f(lo) : '–'),
-        h('td', {class: 'num', 'data-stat': 'max', 'data-most': hiMost, title: hiMost != null ? `at least ${f(hi)}, at most ${f(hiMost)}: ${s.boundWhy || ''}` : null},
-          isFinite(hi) ? (hiMost != null ? '≥ ' : '') + f(hi) : '–'));
+        pLo != null ? pCell('min', pLo, pLoI, lo)
+          : h('td', {class: 'num', 'data-stat': 'min', 'data-least': loLeast, title: loLeast != null ? `at most ${f(lo)}, at least ${f(loLeast)}: ${s.boundWhy || ''}` : null},
+            isFinite(lo) ? (loLeast != null ? '≤ ' : '') + f(lo) : '–'),
+        pHi != null ? pCell('max', pHi, pHiI, hi)
+          : h('td', {class: 'num', 'data-stat': 'max', 'data-most': hiMost, title: hiMost != null ? `at least ${f(hi)}, at most ${f(hiMost)}: ${s.boundWhy || ''}` : null},
+            isFinite(hi) ? (hiMost != null ? '≥ ' : '') + f(hi) : '–'));
     });
     // window: a string (every point over it) or {points, last, bridge} (api.windows).
     const win = this.window == null ? null : typeof this.window === 'string' ? {points: this.window, last: this.window} : this.window;
@@ -463,13 +499,20 @@ export class LineChart extends Lazy {
     // A series with no whole point gives its partial figures (partialStats).
     const whole = new Set(shown.filter((s) => s.data.some((v) => v != null)).map((s) => s.label));
     const nj = this.partialStats ? partial.filter((s) => !whole.has(s.partialOf)).length : 0;
-    const out = nj === 0 ? 'left out of min and max'
+    // Their figures are in min and max only where beyond the whole
+    // points' (above), marked; a rate's only in max (it reads low).
+    const rates = partial.every((s) => s.spread !== false);
+    const beyond = rates ? `in max only where higher than every whole point, marked "≥ … ${mark}" (a rate over a partial window reads low: the highest was at least that), never in min`
+      : `in min or max only where beyond every whole point, marked "${mark}"`;
+    const out = nj === 0 ? beyond
       : nj === partial.length ? `${this.partialStats}: the legend gives their figures, marked so`
-        : `left out of min and max, but the figures of a series with no other are given, marked ${this.partialStats}`;
+        : `${beyond}; a series with no other point gives their figures, marked ${this.partialStats}`;
     const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne), 'data-gap': String(ng), 'data-began': String(nb)},
       `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, ${out}`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
-    patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, h('th', {}, 'min'), h('th', {}, 'max'))), h('tbody', {}, rows), foot].filter(Boolean) : []));
+    const minTh = h('th', {title: np ? `the lowest point over a whole window; a dashed one lower is given instead, marked ${mark}, unless a rate's (it reads low over a partial window)` : null}, 'min');
+    const maxTh = h('th', {title: np ? `the highest point over a whole window; a dashed one higher is given instead, marked ${mark} (a rate's as "≥": the highest was at least that)` : null}, 'max');
+    patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, minTh, maxTh)), h('tbody', {}, rows), foot].filter(Boolean) : []));
   }
 
   options(series) {
@@ -555,7 +598,9 @@ export function withPartial(series) {
       return;
     }
     const y = s.data;
-    out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v)), partialData: y.map((v, j) => (p.has(j) ? v : null))});
+    // partialGap, partialEnded, spread: for its legend's cells (renderStats).
+    out.push({...s, color, data: y.map((v, j) => (p.has(j) ? null : v)), partialData: y.map((v, j) => (p.has(j) ? v : null)),
+      partialGap: y.gap || null, partialEnded: y.ended || null, spread: y.spread});
     // Each partial point is said once, by the first that holds of: its
     // window holds a gap (the series has data on both sides of it, or is
     // back now), reaches past the last sample (the source stopped), or
@@ -563,7 +608,7 @@ export function withPartial(series) {
     const gapPoints = y.gap ? y.gap.size : 0;
     const endedPoints = y.ended ? [...y.ended].filter((j) => !(y.gap && y.gap.has(j))).length : 0;
     parts.push({label: `${s.label} (partial window)`, color, width: 1, dash: [3, 3], noStats: true, partialOf: s.label, partialPoints: p.size,
-      endedPoints, gapPoints, beganPoints: p.size - gapPoints - endedPoints,
+      endedPoints, gapPoints, beganPoints: p.size - gapPoints - endedPoints, spread: y.spread,
       data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
   });
   return out.concat(parts);
