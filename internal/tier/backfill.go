@@ -62,11 +62,18 @@ func (t *Tier) backfill(ctx context.Context, series []storage.Series, from, to i
 			if appendErr != nil {
 				return
 			}
-			// As downsample writes them: a counter's first sample only
-			// to the counter aggregate, native histograms to last and
-			// counter, floats to every aggregate.
+			// As downsample writes them: a counter's marks only to the
+			// counter aggregate (the last before a staleness marker to
+			// the last one too), native histograms to last and counter,
+			// floats to every aggregate.
 			switch {
 			case b.Start:
+				if b.WithLast {
+					if refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, b.Last, nil, nil, storage.AOptions{}); appendErr != nil {
+						return
+					}
+					n++
+				}
 				refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, b.Counter, nil, b.CounterFH, storage.AOptions{})
 				n++
 			case b.FH != nil:

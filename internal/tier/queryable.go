@@ -546,8 +546,11 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 		}
 		ag.emit = func(b bucket) {
 			if b.Start {
-				if agg == AggCounter {
+				switch {
+				case agg == AggCounter:
 					samples = append(samples, sample{t: b.End, f: b.Counter, fh: b.CounterFH})
+				case agg == AggLast && b.WithLast:
+					samples = append(samples, sample{t: b.End, f: b.Last})
 				}
 				return
 			}

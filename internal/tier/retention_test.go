@@ -3,6 +3,7 @@ package tier
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -91,6 +92,21 @@ func TestStaleMarkerEndsTheSeriesInTheTier(t *testing.T) {
 		t.Fatalf("emitted %+v, want the counter's start (10000, 5) first", got)
 	}
 	got = got[1:]
+	// Then the marks of a counter the marker stopped 40 s before the
+	// bucket's end (see aggregator.flush): its second raw sample (the
+	// first is the start, not marked twice), its value held every 10 s
+	// (its interval), and 1 ms before the bucket's end, that last mark
+	// its last value too.
+	var marks []int64
+	for len(got) > 0 && got[0].Start {
+		if got[0].Counter != 7 || got[0].Last != 7 || got[0].WithLast != (len(got) > 1 && !got[1].Start) {
+			t.Errorf("mark %+v", got[0])
+		}
+		marks, got = append(marks, got[0].End), got[1:]
+	}
+	if !slices.Equal(marks, []int64{20_000, 30_000, 40_000, 50_000, 59_999}) {
+		t.Errorf("marks at %v, want 20000, 30000, 40000, 50000, 59999", marks)
+	}
 	if len(got) != 2 {
 		t.Fatalf("%d buckets, want 2", len(got))
 	}
@@ -103,5 +119,41 @@ func TestStaleMarkerEndsTheSeriesInTheTier(t *testing.T) {
 		if v := got[1].value(agg); !value.IsStaleNaN(v) {
 			t.Errorf("marker-only bucket: %s = %v, want a staleness marker", agg, v)
 		}
+	}
+}
+
+// TestStaleMarkerAfterAResumption: a counter that resumes after a hole
+// and is stopped by a staleness marker in the bucket it resumed in gets
+// each mark once (its resumed samples were marked as they came, and its
+// last raw sample was marked again before the bucket), its value held to
+// 1 ms before the bucket's end, that last mark its last value too.
+func TestStaleMarkerAfterAResumption(t *testing.T) {
+	var marks []bucket
+	a := &aggregator{res: 60_000, emit: func(b bucket) {
+		if b.Start {
+			marks = append(marks, b)
+		}
+	}}
+	a.add(10_000, 5)
+	a.add(50_000, 6)
+	// Two buckets without a sample, then back at 190 s, gone at 210 s.
+	a.add(190_000, 7)
+	a.add(200_000, 8)
+	a.add(210_000, math.Float64frombits(value.StaleNaN))
+	a.flush()
+	var at []int64
+	for i, m := range marks {
+		at = append(at, m.End)
+		if i > 0 && m.End <= marks[i-1].End {
+			t.Errorf("mark at %d after one at %d", m.End, marks[i-1].End)
+		}
+		if last := i == len(marks)-1; m.WithLast != last || last && (m.Last != 8 || m.Counter != 8) {
+			t.Errorf("mark %+v", m)
+		}
+	}
+	// The start, the resumed samples, the last value held every 10 s (the
+	// series' interval) from 210 s, and 1 ms before the end.
+	if want := []int64{10_000, 190_000, 200_000, 210_000, 220_000, 230_000, 239_999}; !slices.Equal(at, want) {
+		t.Errorf("marks at %v, want %v", at, want)
 	}
 }

@@ -454,6 +454,12 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 				return
 			}
 			if b.Start {
+				if b.WithLast {
+					if refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, b.Last, nil, nil, storage.AOptions{}); appendErr != nil {
+						return
+					}
+					n++
+				}
 				refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, b.Counter, nil, b.CounterFH, storage.AOptions{})
 				n++
 				return
@@ -589,7 +595,9 @@ func lastIn(ctx context.Context, q storage.Querier, ms []*labels.Matcher) (count
 		}
 	}
 	// The counter's last sample is a bucket's (a counter's start is
-	// followed by its bucket in the same batch), so both are at one time.
+	// followed by its bucket in the same batch) or, before a bucket a
+	// staleness marker ended, its last mark, written to the last
+	// aggregate too (bucket.WithLast), so both are at one time.
 	if ss.Err() != nil || c.t != l.t || (c.fh == nil) != (l.fh == nil) {
 		return 0, 0, nil, nil, false
 	}

@@ -817,3 +817,82 @@ func TestCounterStoppedInsideAWindow(t *testing.T) {
 	f.compare(t, `rate(c_total[1h])`, t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0.01)
 	f.compare(t, `increase(c_total[30m])`, t0.Add(80*time.Minute), t0.Add(100*time.Minute), 10*time.Minute, 0.03)
 }
+
+// TestCounterStoppedByAStaleMarker: a scraped counter whose target
+// disappears 13 minutes into an hour ends with a staleness marker. The
+// bucket the marker ended was left unmarked (TestCounterStoppedInsideAWindow
+// marks the others): its counter is the marker, so through the 1h tier
+// increase(x[1h]) and increase(x[2h]) at the whole hours after the stop
+// answered nothing where raw data held the last 13 minutes' 8,034, and
+// through the 10m tier rate(x[1h]) at the whole hour read +15 % and nothing
+// ten minutes later (raw 1,852). The bucket is marked as the others now,
+// and its last mark is the last value too: last_over_time there had no
+// answer either. TestCounterAfterAStaleMarker checks that the tier's
+// counter still goes on after such a bucket.
+func TestCounterStoppedByAStaleMarker(t *testing.T) {
+	c := labels.FromStrings("__name__", "c_total", "job", "scraped")
+	stopAt, backAt, end := t0.Add(73*time.Minute), t0.Add(200*time.Minute), t0.Add(rawSpan)
+	for _, sc := range []struct {
+		name string
+		run  time.Time // the job caught up to it
+		back bool      // the target comes back at backAt, restarted
+	}{
+		{"caught up", end.Add(time.Second), false},
+		// The tiers' buckets after an hour are aggregated from raw samples
+		// as the query runs.
+		{"job stopped before", t0.Add(time.Hour), false},
+		// The bucket the marker ended is flushed by the next raw sample,
+		// in the same batch: the marks are judged by the last raw sample
+		// before the marker, not the one after.
+		{"target back", end.Add(time.Second), true},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			var samples []rawSample
+			n := 1e6
+			ts := t0.Add(5 * time.Second)
+			for ; !ts.After(stopAt); ts = ts.Add(10 * time.Second) {
+				n += 100 + float64(ts.Unix()%7)
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			samples = append(samples, rawSample{c, ts, math.Float64frombits(value.StaleNaN)}) // the first failed scrape
+			for ts, n = backAt.Add(5*time.Second), 0; sc.back && !ts.After(end); ts = ts.Add(10 * time.Second) {
+				n += 100
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			f := counterFixture(t, samples, sc.run)
+			f.now = end.Add(time.Second)
+			stoppedByAStaleMarker(t, f)
+		})
+	}
+}
+
+func stoppedByAStaleMarker(t *testing.T, f *fixture) {
+	// The 1h tier: [2h] at the whole hours after the stop holds its last
+	// 13 minutes, [1h] the hour it stopped in.
+	f.compare(t, `increase(c_total[2h])`, t0.Add(3*time.Hour), t0.Add(3*time.Hour), time.Hour, 0.01)
+	f.compare(t, `increase(c_total[1h])`, t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0.01)
+	f.compare(t, `last_over_time(c_total[1h])`, t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0)
+	// The 10m tier: windows holding the stop at 10-minute steps.
+	f.compare(t, `rate(c_total[1h])`, t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0.01)
+	f.compare(t, `increase(c_total[2h])`, t0.Add(140*time.Minute), t0.Add(190*time.Minute), 10*time.Minute, 0.01)
+	f.compare(t, `last_over_time(c_total[1h])`, t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0)
+	// Every tier forced, at its own steps.
+	for _, tr := range []string{"10m", "1h"} {
+		step := 10 * time.Minute
+		if tr == "1h" {
+			step = time.Hour
+		}
+		for _, q := range []string{`increase(c_total%s[1h])`, `rate(c_total%s[1h])`, `increase(c_total%s[2h])`} {
+			want := f.rangeQuery(t, f.raw, fmt.Sprintf(q, ""), t0.Add(2*time.Hour), t0.Add(3*time.Hour), step)
+			got := f.rangeQuery(t, f.set.Queryable(5*60*1000), fmt.Sprintf(q, `{__tier__="`+tr+`"}`), t0.Add(2*time.Hour), t0.Add(3*time.Hour), step)
+			if len(want) != 1 || len(got) != 1 || len(got[0].Floats) != len(want[0].Floats) {
+				t.Fatalf("%s through the %s tier: %v, raw %v", fmt.Sprintf(q, ""), tr, got, want)
+			}
+			for i, w := range want[0].Floats {
+				if g := got[0].Floats[i]; g.T != w.T || math.Abs(g.F-w.F) > 0.01*w.F {
+					t.Errorf("%s through the %s tier at %s: %v, raw %v", fmt.Sprintf(q, ""), tr, time.UnixMilli(w.T).UTC().Format(time.TimeOnly), g.F, w.F)
+				}
+			}
+		}
+	}
+}
