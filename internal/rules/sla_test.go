@@ -236,14 +236,17 @@ func TestSLABurnNeedsShortCoverage(t *testing.T) {
 		}
 	}
 	// The page says how much of its long window the ratio is over: the
-	// one-minute steps of the hour with a sample in their lookback, here
-	// minutes 0 to 10, 11 of 60 (b353261 counts steps, so a hole would not
-	// count).
+	// span its raw samples cover, minutes 0 to 10, 10 of 60 (it counted
+	// the one-minute steps with a sample in their last minute, 11 of 60: a
+	// minute more at each gap's edge, t-user14 F7).
 	for _, g := range m.Groups() {
 		for _, ar := range g.AlertingRules() {
 			for _, a := range ar.ActiveAlerts() {
-				if c := a.Annotations.Get("long_window_coverage"); c != "18.33% of 1h holds data" {
-					t.Errorf("long_window_coverage = %q, want 18.33%% of 1h holds data", c)
+				if c := a.Annotations.Get("long_window_coverage"); c != "16.67% of 1h holds data" {
+					t.Errorf("long_window_coverage = %q, want 16.67%% of 1h holds data", c)
+				}
+				if c := a.Annotations.Get("summary"); !strings.Contains(c, "(1h: 20× over 10m 0s of data, 5m: 20×)") {
+					t.Errorf("summary = %q, want it to say 1h: 20× over 10m 0s of data", c)
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package sla_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,16 +44,102 @@ func TestBurnAlertTextSaysMeasuredBurn(t *testing.T) {
 // TestBurnAlertTextSaysPartialWindow: the demo's first errors incident
 // paged "over 1h and 5m (1h: 15.1×, 5m: 15.1×)" with 4 minutes of data in
 // the hour (t-user8 #3; the page fires on the data held, as Prometheus's,
-// Sloth's and Pyrra's burn alerts do): the text says over how much.
+// Sloth's and Pyrra's burn alerts do): the text says over how much. The
+// data begin within the window: 4 minutes of it (it said "5m 0s": the 1m
+// step the data began in counted whole, t-user14 F7).
 func TestBurnAlertTextSaysPartialWindow(t *testing.T) {
 	now := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC)
 	sum, desc, _ := burnTexts(t, now, now.Add(-4*time.Minute))
-	if want := "(1h: 92.3× over 5m 0s of data, 5m: 115×)"; !strings.Contains(sum, want) {
+	if want := "(1h: 92.3× over 4m 0s of data, 5m: 115×)"; !strings.Contains(sum, want) {
 		t.Errorf("summary %q, want it to contain %q", sum, want)
 	}
-	if want := "error ratio over 1h over 5m 0s of data is 9.23%"; !strings.Contains(desc, want) {
+	if want := "error ratio over 1h over 4m 0s of data is 9.23%"; !strings.Contains(desc, want) {
 		t.Errorf("description %q, want it to contain %q", desc, want)
 	}
+}
+
+// TestBurnAlertTextDataSpanIsRaw: the burn page said "over 20m 0s of
+// data" where the raw samples covered 18m3s (t-user14 F7): its coverage
+// counted 1-minute steps holding a sample, a minute too many at each
+// gap's edges. The text's span is the raw samples' (each sample to the
+// next at most 5 minutes apart, clamped at the window's start), checked
+// against the written timestamps and gmc's count_over_time of them, for a
+// gap inside the window, one at its end (said: "none in the last …") and
+// a window that begins within a run of data, and one whole but for its
+// newest 45 s; long_window_coverage is the same span over the hour.
+func TestBurnAlertTextDataSpanIsRaw(t *testing.T) {
+	now := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC)
+	// every 15 s from since to until, but in the gap (from, to) exclusive.
+	samples := func(since, until, from, to time.Duration) []time.Time {
+		var ts []time.Time
+		for x := now.Add(-since); !x.After(now.Add(-until)); x = x.Add(15 * time.Second) {
+			if x.After(now.Add(-from)) && x.Before(now.Add(-to)) {
+				continue
+			}
+			ts = append(ts, x)
+		}
+		return ts
+	}
+	for _, c := range []struct {
+		name         string
+		ts           []time.Time
+		runs         int
+		span, suffix string
+	}{
+		// 30 minutes of data, 7 without, sampled 3 s off the minute: the
+		// old steps said 25m 0s.
+		{"gap inside", samples(30*time.Minute+3*time.Second, 0, 20*time.Minute, 13*time.Minute), 2, "22m 45s", ""},
+		// The window begins within a run: 70 minutes of data, 8 without.
+		{"run before the window", samples(70*time.Minute, 0, 40*time.Minute, 32*time.Minute), 2, "52m 0s", ""},
+		// Whole but for its last 45 s (a sample in every minute, and
+		// before the window: the cheaper query).
+		{"whole to 45 s ago", samples(70*time.Minute, 45*time.Second, 0, 0), 1, "59m 15s", ""},
+		// The data stopped 2 minutes ago: not data.
+		{"gap at the end", samples(30*time.Minute, 2*time.Minute, 0, 0), 1, "28m 0s", ", none in the last 2m 0s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, q := burnAnnotations(t, now, c.ts)
+			// The raw span: sample to sample at most 5 minutes apart,
+			// within the hour; gmc's count of the samples over the hour
+			// (every 15 s in each run) says the same.
+			start := now.Add(-time.Hour)
+			var covered time.Duration
+			for i := 1; i < len(c.ts); i++ {
+				if d := c.ts[i].Sub(c.ts[i-1]); d <= 5*time.Minute && c.ts[i].After(start) {
+					covered += c.ts[i].Sub(maxTime(c.ts[i-1], start))
+				}
+			}
+			n := q(`count_over_time(gmc_orders_total[1h])`)
+			first := 0.0
+			if c.ts[0].Before(start) {
+				first = 1 // the run that began before the window: its interval into the window counts
+			}
+			if got := time.Duration((n - float64(c.runs) + first) * 15 * float64(time.Second)); got != covered {
+				t.Fatalf("gmc counts %v samples in the hour (%v of data at 15 s), the timestamps %v", n, got, covered)
+			}
+			if got := fmt.Sprintf("%dm %ds", int(covered.Minutes()), int(covered.Seconds())%60); got != c.span {
+				t.Fatalf("the fixture covers %s, want %s", got, c.span)
+			}
+			want := "(1h: 92.3× over " + c.span + " of data" + c.suffix + ", 5m: 115×)"
+			if !strings.Contains(a["summary"], want) {
+				t.Errorf("summary %q, want it to contain %q", a["summary"], want)
+			}
+			if want := "error ratio over 1h over " + c.span + " of data" + c.suffix + " is 9.23%"; !strings.Contains(a["description"], want) {
+				t.Errorf("description %q, want it to contain %q", a["description"], want)
+			}
+			pct := q(fmt.Sprintf("%g", covered.Seconds()/3600))
+			if want := fmt.Sprintf("%.4g%% of 1h holds data", 100*pct); a["long_window_coverage"] != want {
+				t.Errorf("long_window_coverage %q, want %q", a["long_window_coverage"], want)
+			}
+		})
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // burnTexts expands the 1h page alert's summary, description and
@@ -61,6 +148,19 @@ func TestBurnAlertTextSaysPartialWindow(t *testing.T) {
 // budget and the indicator's total sampled every 15 s from since.
 func burnTexts(t *testing.T, now, since time.Time) (summary, description, resolved string) {
 	t.Helper()
+	var ts []time.Time
+	for x := since; !x.After(now); x = x.Add(15 * time.Second) {
+		ts = append(ts, x)
+	}
+	a, _ := burnAnnotations(t, now, ts)
+	return a["summary"], a["description"], a["resolved_summary"]
+}
+
+// burnAnnotations expands the 1h page alert's annotations as burnTexts
+// does, the indicator's total sampled at ts (its counter up 100 at each),
+// and gives a function running an instant query at now.
+func burnAnnotations(t *testing.T, now time.Time, ts []time.Time) (map[string]string, func(string) float64) {
+	t.Helper()
 	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +168,8 @@ func burnTexts(t *testing.T, now, since time.Time) (summary, description, resolv
 	t.Cleanup(func() { db.Close() })
 	app := db.AppenderV2(context.Background())
 	total := labels.FromStrings("__name__", "gmc_orders_total", "service", "gw", "result", "success")
-	for ts, v := since, 0.0; !ts.After(now); ts, v = ts.Add(15*time.Second), v+100 {
-		if _, err := app.Append(0, total, 0, ts.UnixMilli(), v, nil, nil, storage.AOptions{}); err != nil {
+	for i, x := range ts {
+		if _, err := app.Append(0, total, 0, x.UnixMilli(), float64(100*i), nil, nil, storage.AOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -90,24 +190,33 @@ func burnTexts(t *testing.T, now, since time.Time) (summary, description, resolv
 	}
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1_000_000, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 	qf := promrules.EngineQueryFunc(engine, db)
+	q := func(e string) float64 {
+		t.Helper()
+		v, err := qf(context.Background(), e, now)
+		if err != nil || len(v) != 1 {
+			t.Fatalf("%s: %v (%v)", e, v, err)
+		}
+		return v[0].F
+	}
 	for _, g := range s.RuleGroups() {
 		for _, rl := range g.Rules {
 			if rl.Alert == "" || rl.Labels["long_window"] != "1h" {
 				continue
 			}
-			expand := func(text string) string {
+			out := map[string]string{}
+			for k, text := range rl.Annotations {
 				data := template.AlertTemplateData(nil, nil, "", promql.Sample{F: 0.0923})
 				defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
 				e := template.NewTemplateExpander(context.Background(), defs+text, "test", data, model.TimeFromUnixNano(now.UnixNano()), template.QueryFunc(qf), nil, nil)
-				out, err := e.Expand()
+				o, err := e.Expand()
 				if err != nil {
-					t.Fatalf("expand %q: %v", text, err)
+					t.Fatalf("expand %s %q: %v", k, text, err)
 				}
-				return out
+				out[k] = o
 			}
-			return expand(rl.Annotations["summary"]), expand(rl.Annotations["description"]), expand(rl.Annotations["resolved_summary"])
+			return out, q
 		}
 	}
 	t.Fatal("no 1h burn alert")
-	return "", "", ""
+	return nil, nil
 }
