@@ -130,6 +130,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		res[q.name], answers[q.name] = map[string]time.Duration{}, map[string]rangeResult{}
 	}
 	res[refreshName] = map[string]time.Duration{}
+	cpu := map[string]map[string]time.Duration{} // hour query name → target → CPU per query
+	for _, q := range append(hourQueries(), qdef{name: refreshName}) {
+		cpu[q.name] = map[string]time.Duration{}
+	}
 	var order []string
 	for _, t := range ts {
 		if _, err := os.Stat(t.bin); err != nil {
@@ -140,11 +144,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			continue
 		}
 		order = append(order, t.name)
-		if err := measureTarget(ctx, out, t, dir, staged, hw, hourEnd, histEnd, samples, *series, *hourRuns, *runs, res, answers); err != nil {
+		if err := measureTarget(ctx, out, t, dir, staged, hw, hourEnd, histEnd, samples, *series, *hourRuns, *runs, res, cpu, answers); err != nil {
 			return err
 		}
 	}
 	printTable(out, order, queries, res, answers)
+	printCPU(out, order, cpu)
 	if *inproc {
 		fmt.Fprintf(out, "\nin process (gmc's raw data vs its tiers, no HTTP; load %s)\n", loadAvg())
 		return inProcess(ctx, out, staged, histEnd, *days, *interval, samples, *runs, *profile)
@@ -158,7 +163,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // then the history (blocks copied in, or imported) with gmc's tiers on and
 // caught up.
 func measureTarget(ctx context.Context, out io.Writer, t target, dir, staged string, hw hourWorkload, hourEnd, histEnd time.Time, histSamples, series, hourRuns, runs int,
-	res map[string]map[string]time.Duration, answers map[string]map[string]rangeResult) error {
+	res, cpu map[string]map[string]time.Duration, answers map[string]map[string]rangeResult) error {
 	tdir := filepath.Join(dir, t.name)
 	if err := os.MkdirAll(tdir, 0o755); err != nil {
 		return err
@@ -183,24 +188,24 @@ func measureTarget(ctx context.Context, out io.Writer, t target, dir, staged str
 	}
 	for _, q := range hq {
 		load := loadAvg()
-		d, r, err := timeHTTP(ctx, p, q.expr, hourEnd.Add(-q.span), hourEnd, q.step, hourRuns)
+		d, c, r, err := timeHTTP(ctx, p, q.expr, hourEnd.Add(-q.span), hourEnd, q.step, hourRuns)
 		if err != nil {
 			p.Stop()
 			return err
 		}
-		res[q.name][t.name], answers[q.name][t.name] = d, r
-		fmt.Fprintf(out, "  %-48s %9.1f ms (%d series, %d points; load %s)\n", q.name, ms(d), len(r), r.points(), load)
+		res[q.name][t.name], cpu[q.name][t.name], answers[q.name][t.name] = d, c, r
+		fmt.Fprintf(out, "  %-48s %9.1f ms (%d series, %d points; CPU %.1f ms/query; load %s)\n", q.name, ms(d), len(r), r.points(), ms(c), load)
 	}
 	// A dashboard refreshing the hour every second, caches on.
 	rq := hq[0]
 	load := loadAvg()
-	d, err := timeRefresh(ctx, p, rq.expr, rq.span, hourEnd, rq.step, hourRuns)
+	d, c, err := timeRefresh(ctx, p, rq.expr, rq.span, hourEnd, rq.step, hourRuns)
 	if err != nil {
 		p.Stop()
 		return err
 	}
-	res[refreshName][t.name] = d
-	fmt.Fprintf(out, "  %-48s %9.1f ms (load %s)\n", refreshName, ms(d), load)
+	res[refreshName][t.name], cpu[refreshName][t.name] = d, c
+	fmt.Fprintf(out, "  %-48s %9.1f ms (CPU %.1f ms/query; load %s)\n", refreshName, ms(d), ms(c), load)
 	p.Stop()
 	if err := os.RemoveAll(filepath.Join(tdir, "hour")); err != nil {
 		return err
@@ -238,7 +243,7 @@ func measureTarget(ctx context.Context, out io.Writer, t target, dir, staged str
 	var dash time.Duration
 	for _, q := range append(pq, dash7()...) {
 		load := loadAvg()
-		d, r, err := timeHTTP(ctx, p, q.expr, histEnd.Add(-q.span), histEnd, q.step, runs)
+		d, _, r, err := timeHTTP(ctx, p, q.expr, histEnd.Add(-q.span), histEnd, q.step, runs)
 		if err != nil {
 			return err
 		}
@@ -269,6 +274,32 @@ func measureTarget(ctx context.Context, out io.Writer, t target, dir, staged str
 	fmt.Fprintln(out)
 	fmt.Fprintln(out)
 	return os.RemoveAll(data)
+}
+
+// printCPU prints the stores' CPU time per hour query (their processes,
+// all threads): what a query costs whatever else the machine runs, where
+// its wall time on a busy machine is the load's as much as the store's.
+func printCPU(out io.Writer, order []string, cpu map[string]map[string]time.Duration) {
+	fmt.Fprintf(out, "%-48s", "CPU ms per query (the store's process)")
+	for _, n := range order {
+		fmt.Fprintf(out, " %17s", n)
+	}
+	for _, n := range order[min(1, len(order)):] {
+		fmt.Fprintf(out, " %10s", n[:min(4, len(n))]+"/gmc")
+	}
+	fmt.Fprintln(out)
+	for _, q := range append(hourQueries(), qdef{name: refreshName}) {
+		fmt.Fprintf(out, "%-48s", q.name)
+		for _, n := range order {
+			fmt.Fprintf(out, " %17.1f", ms(cpu[q.name][n]))
+		}
+		for _, n := range order[min(1, len(order)):] {
+			if g := cpu[q.name]["gmc"]; g > 0 {
+				fmt.Fprintf(out, " %9.2f×", float64(cpu[q.name][n])/float64(g))
+			}
+		}
+		fmt.Fprintln(out)
+	}
 }
 
 // printTable prints every query's medians and gmc's speed against each peer

@@ -436,43 +436,64 @@ func queryRange(ctx context.Context, client *http.Client, addr string, extra url
 func unix(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64) }
 
 // timeHTTP runs a query once to warm up, then runs times; it returns the
-// median and the last answer.
-func timeHTTP(ctx context.Context, p *process, expr string, start, end time.Time, step time.Duration, runs int) (time.Duration, rangeResult, error) {
+// median time, the store process's CPU time per timed run (all its threads,
+// whatever the machine's load: the work a query costs) and the last answer.
+func timeHTTP(ctx context.Context, p *process, expr string, start, end time.Time, step time.Duration, runs int) (time.Duration, time.Duration, rangeResult, error) {
 	client := &http.Client{Timeout: 5 * time.Minute}
 	var durs []time.Duration
 	var res rangeResult
+	var cpu0 float64
 	for i := range runs + 1 {
+		if i == 1 {
+			cpu0, _ = p.CPUSeconds()
+		}
 		r, took, err := queryRange(ctx, client, p.addr, p.t.params, expr, start, end, step)
 		if err != nil {
-			return 0, nil, fmt.Errorf("%s: %w", p.t.name, err)
+			return 0, 0, nil, fmt.Errorf("%s: %w", p.t.name, err)
 		}
 		if i > 0 {
 			durs = append(durs, took)
 		}
 		res = r
 	}
+	cpu := cpuPerRun(p, cpu0, runs)
 	slices.Sort(durs)
-	return durs[len(durs)/2], res, nil
+	return durs[len(durs)/2], cpu, res, nil
+}
+
+// cpuPerRun is the CPU time p used since cpu0 (seconds) per run; 0 if it
+// cannot be read.
+func cpuPerRun(p *process, cpu0 float64, runs int) time.Duration {
+	cpu1, err := p.CPUSeconds()
+	if err != nil || runs <= 0 {
+		return 0
+	}
+	return time.Duration((cpu1 - cpu0) / float64(runs) * float64(time.Second))
 }
 
 // timeRefresh times a dashboard refreshing every second: the window slides
 // by 1 s per call, with the store's cache on (no nocache); one warm-up call,
-// then the median of runs.
-func timeRefresh(ctx context.Context, p *process, expr string, span time.Duration, end time.Time, step time.Duration, runs int) (time.Duration, error) {
+// then the median of runs, and the store's CPU time per run.
+func timeRefresh(ctx context.Context, p *process, expr string, span time.Duration, end time.Time, step time.Duration, runs int) (time.Duration, time.Duration, error) {
 	client := &http.Client{Timeout: 5 * time.Minute}
 	var durs []time.Duration
+	var cpu0 float64
 	for i := range runs + 1 {
+		if i == 1 {
+			cpu0, _ = p.CPUSeconds()
+		}
 		e := end.Add(time.Duration(i) * time.Second)
 		_, took, err := queryRange(ctx, client, p.addr, nil, expr, e.Add(-span), e, step)
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", p.t.name, err)
+			return 0, 0, fmt.Errorf("%s: %w", p.t.name, err)
 		}
 		if i > 0 {
 			durs = append(durs, took)
 		}
 	}
+	cpu := cpuPerRun(p, cpu0, runs)
 	slices.Sort(durs)
-	return durs[len(durs)/2], nil
+	return durs[len(durs)/2], cpu, nil
 }
 
 // compareResults is the largest relative difference between two answers'
