@@ -36,16 +36,34 @@ import (
 // The cache is bounded in bytes (the samples' and the chunk's bytes by
 // the slices' capacities, and an entry's overhead); SetMaxBytes changes the bound while
 // queries run (0 turns it off: queries read as before).
+//
+// Its entries are spread over decodedShards shards by hash, each with its
+// own lock, LRU and a 1/decodedShards share of the bound: a query
+// decoding on two goroutines (query.direct) spent a tenth of its CPU
+// waiting for one lock.
 type DecodedCache struct {
-	max atomic.Int64
+	max    atomic.Int64
+	shards [decodedShards]decodedShard
 
+	hits, misses atomic.Uint64
+}
+
+// decodedShards is how many shards a DecodedCache's entries are spread over.
+const decodedShards = 16
+
+// decodedShard is a share of a DecodedCache's entries.
+type decodedShard struct {
 	mu      sync.Mutex
 	bytes   int64
 	entries map[uint64]*list.Element // of *decodedChunk, by content hash
 	lru     list.List                // front: last used
-
-	hits, misses atomic.Uint64
 }
+
+// shard is the shard of the entry of hash h.
+func (c *DecodedCache) shard(h uint64) *decodedShard { return &c.shards[h>>60] }
+
+// shareOf is a shard's share of the bound n.
+func shareOf(n int64) int64 { return n / decodedShards }
 
 // decodedChunk is one chunk's samples. Never changed once in the cache
 // (iterators of queries in flight read it after its eviction).
@@ -74,7 +92,10 @@ func (d *decodedChunk) size() int64 {
 // SetMaxBytes). reg, when not nil, gets gmc_query_decoded_cache_hits_total,
 // _misses_total and _bytes.
 func NewDecodedCache(maxBytes int64, reg prometheus.Registerer) *DecodedCache {
-	c := &DecodedCache{entries: map[uint64]*list.Element{}}
+	c := &DecodedCache{}
+	for i := range c.shards {
+		c.shards[i].entries = map[uint64]*list.Element{}
+	}
 	c.max.Store(max(maxBytes, 0))
 	if reg != nil {
 		reg.MustRegister(
@@ -99,29 +120,49 @@ func (c *DecodedCache) Misses() uint64 { return c.misses.Load() }
 // cache emptied).
 func (c *DecodedCache) SetMaxBytes(n int64) {
 	c.max.Store(max(n, 0))
-	c.mu.Lock()
-	c.evict(max(n, 0))
-	c.mu.Unlock()
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.evict(shareOf(max(n, 0)))
+		sh.mu.Unlock()
+	}
 }
 
 // Bytes is what the cache holds.
 func (c *DecodedCache) Bytes() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.bytes
+	var n int64
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += sh.bytes
+		sh.mu.Unlock()
+	}
+	return n
 }
 
-// evict drops the least recently used entries until at most limit bytes
-// are held. c.mu is held.
-func (c *DecodedCache) evict(limit int64) {
-	for c.bytes > limit {
-		e := c.lru.Back()
+// entries is how many chunks the cache holds.
+func (c *DecodedCache) entries() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.entries)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// evict drops the shard's least recently used entries until at most limit
+// bytes are held. sh.mu is held.
+func (sh *decodedShard) evict(limit int64) {
+	for sh.bytes > limit {
+		e := sh.lru.Back()
 		if e == nil {
 			return
 		}
-		d := c.lru.Remove(e).(*decodedChunk)
-		delete(c.entries, d.hash)
-		c.bytes -= d.size()
+		d := sh.lru.Remove(e).(*decodedChunk)
+		delete(sh.entries, d.hash)
+		sh.bytes -= d.size()
 	}
 }
 
@@ -130,17 +171,18 @@ func (c *DecodedCache) evict(limit int64) {
 func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, chunkenc.Iterator, error) {
 	raw := chk.Bytes()
 	h := xxhash.Sum64(raw)
-	c.mu.Lock()
-	if e, ok := c.entries[h]; ok {
+	sh := c.shard(h)
+	sh.mu.Lock()
+	if e, ok := sh.entries[h]; ok {
 		d := e.Value.(*decodedChunk)
 		if bytes.Equal(d.raw, raw) {
-			c.lru.MoveToFront(e)
-			c.mu.Unlock()
+			sh.lru.MoveToFront(e)
+			sh.mu.Unlock()
 			c.hits.Add(1)
 			return d.t, d.f, dec, nil
 		}
 	}
-	c.mu.Unlock()
+	sh.mu.Unlock()
 	c.misses.Add(1)
 	n := chk.NumSamples()
 	d := &decodedChunk{hash: h, raw: bytes.Clone(raw)}
@@ -148,17 +190,17 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 	if d.t, d.f, dec, err = decodeInto(chk, dec, slices.Grow([]int64(nil), n), slices.Grow([]float64(nil), n)); err != nil {
 		return nil, nil, dec, err
 	}
-	limit := c.max.Load()
+	limit := shareOf(c.max.Load())
 	if sz := d.size(); sz <= limit {
-		c.mu.Lock()
-		if old, ok := c.entries[h]; ok { // another query's, or a colliding chunk's
-			o := c.lru.Remove(old).(*decodedChunk)
-			c.bytes -= o.size()
+		sh.mu.Lock()
+		if old, ok := sh.entries[h]; ok { // another query's, or a colliding chunk's
+			o := sh.lru.Remove(old).(*decodedChunk)
+			sh.bytes -= o.size()
 		}
-		c.entries[h] = c.lru.PushFront(d)
-		c.bytes += sz
-		c.evict(limit)
-		c.mu.Unlock()
+		sh.entries[h] = sh.lru.PushFront(d)
+		sh.bytes += sz
+		sh.evict(limit)
+		sh.mu.Unlock()
 	}
 	return d.t, d.f, dec, nil
 }

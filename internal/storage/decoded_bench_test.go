@@ -111,9 +111,7 @@ func decodedHeld(tb testing.TB, st *TSDB, steps int) (believed, held int64, entr
 		}
 	}()
 	held = heap() - before
-	c.mu.Lock()
-	entries = len(c.entries)
-	c.mu.Unlock()
+	entries = c.entries()
 	believed = c.Bytes()
 	runtime.KeepAlive(c)
 	return believed, held, entries
