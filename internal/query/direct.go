@@ -79,14 +79,27 @@ type directPlan struct {
 // planDirect returns expr's plan when it may be evaluated directly over
 // start..end at step (see above); false if not.
 func (a *API) planDirect(expr string, step time.Duration) (directPlan, bool) {
-	if a.noDirect || a.thinMaxBytes.Load() <= 0 || step <= 0 || step >= maxShardStep || !cacheable(a.parser, expr) {
+	if !a.directAt(expr, step) {
 		return directPlan{}, false
 	}
 	e, err := a.parser.ParseExpr(expr)
 	if err != nil {
 		return directPlan{}, false
 	}
-	agg, ok := unparen(e).(*parser.AggregateExpr)
+	return directShape(unparen(e))
+}
+
+// directAt says whether expr at step may have parts evaluated directly:
+// raw data (a step under a minute), no @ or range(), and direct
+// evaluation on.
+func (a *API) directAt(expr string, step time.Duration) bool {
+	return !a.noDirect && a.thinMaxBytes.Load() > 0 && step > 0 && step < maxShardStep && cacheable(a.parser, expr)
+}
+
+// directShape returns e's plan when e is `sum [by (…)] (rate|increase(sel[r]))`
+// as direct evaluation takes it (see above); false if not.
+func directShape(e parser.Expr) (directPlan, bool) {
+	agg, ok := e.(*parser.AggregateExpr)
 	if !ok || agg.Op != parser.SUM || agg.Without || agg.Param != nil {
 		return directPlan{}, false
 	}
@@ -138,9 +151,21 @@ type directGroup struct {
 	seen []bool
 }
 
-// evalDirect evaluates p over start..end at step; done is false when it
-// could not (see above): the caller evaluates the query through the engine.
+// evalDirect evaluates p over start..end at step, its series sorted as
+// the engine sorts a range query's answer; done is false when it could not
+// (see above): the caller evaluates the query through the engine.
 func (a *API) evalDirect(ctx context.Context, p directPlan, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
+	out, annos, done, err := a.directMatrix(ctx, p, start, end, step)
+	if done && err == nil {
+		sort.Sort(out)
+	}
+	return out, annos, done, err
+}
+
+// directMatrix is evalDirect's answer with its series in the order the
+// engine makes them (each group where its first series is in storage's
+// order), as an enclosing expression reads them.
+func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
 	if a.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.timeout)
@@ -244,7 +269,6 @@ func (a *API) evalDirect(ctx context.Context, p directPlan, start, end time.Time
 			out = append(out, promql.Series{Metric: g.lset, Floats: floats, DropName: true})
 		}
 	}
-	sort.Sort(out)
 	return out, annos, true, nil
 }
 

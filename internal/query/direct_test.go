@@ -206,3 +206,115 @@ func FuzzDirectEqualsEngine(f *testing.F) {
 		}
 	})
 }
+
+// bucketFixture is two services' classic latency histograms (lat_bucket,
+// le 0.1, 1 and +Inf) over 20 minutes at about 1 s, with a reset each.
+func bucketFixture(rng *rand.Rand) []sample {
+	var ss []sample
+	for _, svc := range []string{"a", "b"} {
+		counts := [3]float64{}
+		resetAt := int64(rng.IntN(1_200_000))
+		for ts := int64(0); ts < 1_200_000; ts += 1000 {
+			at := ts + int64(rng.IntN(200))
+			if ts >= resetAt && ts < resetAt+1000 {
+				counts = [3]float64{}
+			}
+			fast, slow := float64(rng.IntN(20)), float64(rng.IntN(5))
+			counts[0] += fast
+			counts[1] += fast + slow
+			counts[2] += fast + slow + float64(rng.IntN(2))
+			for i, le := range []string{"0.1", "1", "+Inf"} {
+				ss = append(ss, sample{lset: labels.FromStrings("__name__", "lat_bucket", "service", svc, "le", le), t: at, v: counts[i]})
+			}
+		}
+	}
+	return ss
+}
+
+// TestDirectPartsEqualsEngine: a query holding `sum by (…) (rate(…))`
+// parts has them evaluated directly and the rest by the engine, and its
+// answer is the engine's over the whole query, bit for bit, annotations
+// included; where the engine notes anything about the rewritten query the
+// query is left to be evaluated as before. Parts in a subquery or under
+// absent() are not rewritten.
+func TestDirectPartsEqualsEngine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, uint64(time.Now().UnixNano())))
+	seed := rng.Uint64()
+	rng = rand.New(rand.NewPCG(29, seed))
+	t.Logf("data seed %d", seed)
+	ss := append(interleaveFixture(t, rng), bucketFixture(rng)...)
+	slices.SortStableFunc(ss, func(a, b sample) int { return cmpInt64(a.t, b.t) })
+	st := &countingQueryable{Queryable: openStore(t, ss)}
+	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	exprs := []string{
+		`histogram_quantile(0.9, sum by (le) (rate(lat_bucket[1m])))`,
+		`histogram_quantile(0.5, sum by (service, le) (rate(lat_bucket[1m]))) * 1e6 >= 0`,
+		`sum by (service) (rate(req_total[1m])) > 5`,
+		`sum by (service) (rate(req_total[1m])) / on (service) sum by (service) (rate(other_total[1m]))`,
+		`sum(rate(req_total[1m])) or vector(0)`, `topk(2, sum by (service) (rate(req_total[1m])))`,
+		`max(sum by (service, i) (increase(req_total[30s])))`, `sum(sum by (service) (rate(req_total[1m])))`,
+		`sum by (service) (rate(req_total[1m])) and on (service) (sum by (service) (req_total) > 0)`,
+		`label_replace(sum by (service) (rate(req_total[1m])), "s", "$1", "service", "(.*)")`,
+		`-sum(rate(other_total[2m] offset 10s)) * 60`, `clamp_min(sum by (service) (rate(req_total[1m])), 1)`,
+		`sum by (service) (rate(req_total[1m])) - sum by (service) (rate(req_total[1m] offset 1m))`,
+		`sum by (i, service) (rate(req_total[10s])) > 0`, `count(sum by (i) (rate(req_total[10s])))`, // gaps in parts
+	}
+	done := 0
+	for _, expr := range exprs {
+		for range 3 {
+			start := time.UnixMilli(int64(rng.IntN(300_000)))
+			step := []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 15 * time.Second}[rng.IntN(4)]
+			end := start.Add(step*time.Duration(20+rng.IntN(400)) + time.Duration(rng.IntN(1000))*time.Millisecond)
+			parts, ok := a.planDirectParts(expr, step)
+			if !ok {
+				t.Fatalf("%s: no part planned", expr)
+			}
+			q, err := a.engine.NewRangeQuery(ctx, st, nil, expr, start, end, step)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := q.Exec(ctx)
+			want, _ := res.Matrix()
+			got, gotAnnos, release, ok, err := a.evalDirectParts(ctx, nil, parts, start, end, step)
+			where := fmt.Sprintf("%s (as %s) over %d..%d step %s", expr, parts.expr, start.UnixMilli(), end.UnixMilli(), step)
+			if !ok {
+				if res.Err == nil && len(res.Warnings) == 0 {
+					t.Errorf("%s: left to the engine, which answers without a note", where)
+				}
+				q.Close()
+				continue
+			}
+			done++
+			if (err != nil) != (res.Err != nil) {
+				t.Fatalf("%s: error %v, engine error %v", where, err, res.Err)
+			}
+			if err == nil {
+				if d := matrixDiff(got, want, 0); d != "" {
+					t.Errorf("%s: %s", where, d)
+				}
+				if g, w := annoStrings(gotAnnos, expr), annoStrings(res.Warnings, expr); !slices.Equal(g, w) {
+					t.Errorf("%s: annotations %v, engine %v", where, g, w)
+				}
+				release()
+			}
+			q.Close()
+		}
+	}
+	t.Logf("%d of %d queries evaluated with direct parts", done, 3*len(exprs))
+	if done < len(exprs) {
+		t.Errorf("%d of %d queries evaluated with direct parts", done, 3*len(exprs))
+	}
+	for _, expr := range []string{
+		`absent(sum(rate(req_total[1m])))`, `max_over_time(sum(rate(req_total[1m]))[5m:10s])`,
+		`sum(rate(req_total[1m]))`, `rate(req_total[1m]) > 0`, `timestamp(sum(rate(req_total[1m])))`,
+		`sum(rate(req_total[1m] @ 100)) > 0`,
+	} {
+		if p, ok := a.planDirectParts(expr, time.Second); ok {
+			t.Errorf("%s: rewritten as %s", expr, p.expr)
+		}
+	}
+}

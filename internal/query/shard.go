@@ -208,6 +208,15 @@ func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string,
 			return out, annos, func() {}, nil
 		}
 	}
+	if parts, ok := a.planDirectParts(expr, step); ok {
+		out, annos, release, done, err := a.evalDirectParts(ctx, opts, parts, start, end, step)
+		switch {
+		case done && err != nil:
+			return nil, annos, nil, err
+		case done:
+			return out, annos, release, nil
+		}
+	}
 	if sels, m, ok := a.planInterleave(expr, start, end, step); ok {
 		out, annos, release, done, err := a.evalInterleaved(ctx, opts, expr, sels, m, start, end, step)
 		if done {
