@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,43 @@ func TestBrowserUpdatedIsDataTime(t *testing.T) {
 	want := eval[string](t, ctx, `(() => { const d = new Date(Number(document.getElementById('page').dataset.xTo) * 1000); const p = (n) => String(n).padStart(2, '0'); return 'updated ' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()); })()`)
 	if !regexp.MustCompile(`^` + regexp.QuoteMeta(want) + ` \(took [3-9] s\)$`).MatchString(got) {
 		t.Errorf("strip says %q, want %q and how long the refresh took (3 s or more)", got, want+" (took N s)")
+	}
+}
+
+// TestBrowserLoadingSaysSo: moving to another range, the strip went on
+// saying "updated HH:MM:SS (took 5 s)" of the page before above the new
+// page's empty cards until its first figures came (t-user16 F5: a 30d
+// Overview at load ~10 took over 10 s). With /sla answering after 3 s
+// from then on, the strip says it is loading, then "updated" once the new
+// page's figures are drawn.
+func TestBrowserLoadingSaysSo(t *testing.T) {
+	ctx := browser(t)
+	var slow atomic.Bool
+	st := startStack(t, 1, false, withHandler("GET /sla", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slow.Load() {
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"success","data":[]}`))
+	})))
+	load(t, ctx, st.URL+"/#/overview?range=1h")
+	text := `document.getElementById('conn').textContent`
+	if err := poll(ctx, 30*time.Second, text+`.startsWith('updated ')`); err != nil {
+		t.Fatalf("strip %q: %v", eval[string](t, ctx, text), err)
+	}
+	slow.Store(true)
+	eval[bool](t, ctx, `(location.hash = '#/overview?range=24h', true)`)
+	if err := poll(ctx, 2*time.Second, text+`.startsWith('loading')`); err != nil {
+		t.Fatalf("after moving to 24h the strip says %q: %v", eval[string](t, ctx, text), err)
+	}
+	if !regexp.MustCompile(`^loading… \(since \d\d:\d\d:\d\d\)$`).MatchString(eval[string](t, ctx, text)) {
+		t.Errorf("strip %q, want loading… (since HH:MM:SS)", eval[string](t, ctx, text))
+	}
+	if err := poll(ctx, 30*time.Second, text+`.startsWith('updated ') && document.getElementById('page').dataset.refreshed !== '0'`); err != nil {
+		t.Fatalf("24h loaded: strip %q: %v", eval[string](t, ctx, text), err)
 	}
 }
 

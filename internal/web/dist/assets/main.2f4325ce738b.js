@@ -123,6 +123,7 @@ async function refresh() {
       // stamp, where the stamp's raw p99 was 2.3 ms: t-user11 #3).
       conn.dataAt = w.at * 1000;
       conn.took = Date.now() - state.startedAt;
+      conn.loading = 0;
       conn.error = '';
       renderConn();
     }
@@ -200,6 +201,11 @@ function route() {
   main.dataset.error = '';
   document.title = `gmc · ${r.arg || r.page}`;
   state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
+  // Until the new page's first figures are drawn the strip says it is
+  // loading: it went on saying "updated HH:MM:SS (took 5 s)" of the page
+  // before above the new one's empty cards (t-user16 F5).
+  conn.loading = Date.now();
+  renderConn();
   // Each refresh schedules the next (schedule).
   refresh();
 }
@@ -218,7 +224,7 @@ function route() {
 const PING_GAP = 4000;
 /** OWN_AFTER is how long (ms) gmc may answer /-/healthy while the shared stream stays silent before this tab opens its own. */
 const OWN_AFTER = 8000;
-const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, took: 0, error: '', checking: false, healthyAt: 0, streamSeen: false,
+const conn = {down: false, downAt: 0, lastOK: Date.now(), since: null, dataAt: null, took: 0, loading: 0, error: '', checking: false, healthyAt: 0, streamSeen: false,
   // A first grace for the stream to open on a busy server.
   heardAt: Date.now() + 3000};
 
@@ -311,6 +317,11 @@ function renderConn() {
     return;
   }
   put(el, 'state', 'ok');
+  put(el, 'loading', conn.loading ? String(conn.loading) : '');
+  if (conn.loading) {
+    patch(el, [h('span', {class: 'live-dot'}), h('span', {}, `loading… (since ${clock(conn.loading)})`)]);
+    return;
+  }
   patch(el, [h('span', {class: 'live-dot'}), h('span', {}, conn.dataAt ? `updated ${clock(conn.dataAt)}` + (conn.took > 2000 ? ` (took ${Math.round(conn.took / 1000)} s)` : '') : 'connected')]);
 }
 
