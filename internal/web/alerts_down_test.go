@@ -35,6 +35,9 @@ func TestBrowserEpisodeNotEvaluated(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, hist)
 	})))
+	// The page's clock is held at the fixture's time (pageClockStill): on
+	// the wall clock a minute's slow load made the open episode's 10m read 11m.
+	pageClockStill(t, ctx, base)
 	load(t, ctx, st.URL+"/#/alerts?range=1h")
 	if err := poll(ctx, 20*time.Second, `document.querySelectorAll('tr[data-episode]').length === 2`); err != nil {
 		t.Fatalf("the History has not 2 episodes: %v", err)

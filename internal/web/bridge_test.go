@@ -149,15 +149,36 @@ func TestBrowserBridgeGap(t *testing.T) {
 // no data there).
 func pageClock(t *testing.T, ctx context.Context, at time.Time) {
 	t.Helper()
-	off := at.UnixMilli() - time.Now().UnixMilli()
+	setPageClock(t, ctx, fmt.Sprintf("D.now() + %d", at.UnixMilli()-time.Now().UnixMilli()))
+}
+
+// pageClockStill sets the clock of the pages ctx opens from now on to at,
+// where it stays (timers still run; only Date is held): for a fixture
+// written relative to one instant whose meaning depends on where the
+// page's now falls against it to within seconds or minutes. With
+// pageClock the page's now runs on from at while the page loads and
+// refreshes: TestBrowserOverviewTopByLegendLast failed at load 19-55
+// (2 cores), and a 60 s pause between the stamp and the load reproduces
+// it (its new service's tail, 68 s after its first sample, is over a
+// whole window and drawn). The page's own durations (a refresh's "took",
+// the disconnected strip's staleness) read zero.
+func pageClockStill(t *testing.T, ctx context.Context, at time.Time) {
+	t.Helper()
+	setPageClock(t, ctx, strconv.FormatInt(at.UnixMilli(), 10))
+}
+
+// setPageClock makes the pages' Date.now() (and new Date()) the JS
+// expression now (over D, the real Date).
+func setPageClock(t *testing.T, ctx context.Context, now string) {
+	t.Helper()
 	src := fmt.Sprintf(`(() => {
-		const off = %d, D = Date, now = () => D.now() + off;
+		const D = Date, now = () => %s;
 		class PageDate extends D {
 			constructor(...a) { if (a.length) super(...a); else super(now()); }
 			static now() { return now(); }
 		}
 		globalThis.Date = PageDate;
-	})();`, off)
+	})();`, now)
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
 		t.Fatalf("set the page's clock: %v", err)
 	}

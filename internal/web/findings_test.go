@@ -468,6 +468,9 @@ func TestBrowserAlerts(t *testing.T) {
 	fixturesAt := time.Now()
 	st := startStack(t, 3, false, withHandler("GET /api/v1/alerts", alertFixtures(fixturesAt)), withHandler("GET /api/v1/rules", alertFixtures(fixturesAt)))
 	dir := artifacts(t)
+	// The page's clock is held at the fixtures' time (pageClockStill): on
+	// the wall clock a minute's slow load made "8m" read 9m.
+	pageClockStill(t, ctx, fixturesAt)
 	load(t, ctx, st.URL+"/#/alerts?range=1h")
 	// Fired 8 minutes ago (active 10m ago, for 2m).
 	firing := eval[string](t, ctx, `document.querySelector('tr[data-alert="ServiceLatencyHigh"] [data-col="firing-for"]').textContent`)
@@ -538,8 +541,8 @@ func TestBrowserAlerts(t *testing.T) {
 		t.Fatalf("service link %q has no time", link)
 	}
 	at, _ := strconv.ParseFloat(m[1], 64)
-	if d := time.Since(time.Unix(int64(at), 0)); d < 7*time.Minute || d > 9*time.Minute {
-		t.Errorf("link time %v ago, want the firing time 8m ago", d.Round(time.Second))
+	if d := fixturesAt.Sub(time.Unix(int64(at), 0)); d < 7*time.Minute || d > 9*time.Minute {
+		t.Errorf("link time %v before the fixtures' time, want the firing time, 8m before", d.Round(time.Second))
 	}
 	// An alert of 8 minutes ago sits in a 1h range ending now; one of 3
 	// hours ago in a range a quarter past it.

@@ -17,17 +17,21 @@ import (
 // second over the last 50 minutes but for 12 minutes from 30 to 18
 // minutes ago: on the 1h range the columns in the hole are counted
 // (data-holes), said under the chart, and the readout over one says a gap.
+// The page's clock is held at the fixture's now (pageClockStill; the data
+// run on 5 minutes past it): on the wall clock, the columns after the
+// last sample counted as holes too once a slow load had passed.
 func TestBrowserHeatmapHoleMarked(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 1, false)
 	const svc = "hole-heat"
 	now := time.Now().Truncate(time.Second)
-	series := heatHistory(svc, now.Add(-50*time.Minute), now, func(ts time.Time) bool {
+	series := heatHistory(svc, now.Add(-50*time.Minute), now.Add(5*time.Minute), func(ts time.Time) bool {
 		return ts.After(now.Add(-30*time.Minute)) && ts.Before(now.Add(-18*time.Minute))
 	})
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}
+	pageClockStill(t, ctx, now)
 	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
 	hm := `document.querySelector('[data-chart="heatmap"]')`
 	if err := poll(ctx, 20*time.Second, `Number(`+hm+`?.dataset.points || 0) > 0`); err != nil {

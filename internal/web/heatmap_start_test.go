@@ -19,16 +19,19 @@ import (
 // 1h range the ~80 columns of the 40 minutes before are marked grey and
 // counted (data-before), the caption under the chart says "before the
 // data began" and "no data yet", and the readout over such a column says
-// so (not "no events").
+// so (not "no events"). The page's clock is held at the fixture's now
+// (pageClockStill; the data run on 5 minutes past it, so gmc's status
+// keeps the service up): on the wall clock, a slow load moved the counts.
 func TestBrowserHeatmapBeforeData(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 1, false)
 	const svc = "late-svc"
 	now := time.Now().Truncate(time.Second)
-	series := heatHistory(svc, now.Add(-20*time.Minute), now, nil)
+	series := heatHistory(svc, now.Add(-20*time.Minute), now.Add(5*time.Minute), nil)
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}
+	pageClockStill(t, ctx, now)
 
 	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
 	if err := poll(ctx, 20*time.Second, `Number(document.querySelector('[data-chart="heatmap"]')?.dataset.points || 0) > 0`); err != nil {

@@ -19,7 +19,10 @@ import (
 // written every minute from 25 hours to 20 minutes ago and every 5 s from
 // 30 s ago: its newest whole point on the Overview's 24h Orders chart is
 // an older one, and the cell gives its time and window, the header says
-// its window is not every row's.
+// its window is not every row's. The page's clock is held at the
+// fixture's instant (pageClockStill): on the wall clock, from 30 s after it
+// the tail's minute held no point from before the live run began, so the
+// newest point was whole and the case was not given (a slow load).
 func TestBrowserLegendOlderLast(t *testing.T) {
 	ctx := browser(t)
 	const svc = "older-last"
@@ -38,6 +41,7 @@ func TestBrowserLegendOlderLast(t *testing.T) {
 	if err := webtest.Write(context.Background(), st.URL, ts); err != nil {
 		t.Fatal(err)
 	}
+	pageClockStill(t, ctx, time.Unix(now, 0))
 	load(t, ctx, st.URL+"/#/overview?range=24h")
 	row := `document.querySelector('[data-stats="tps"] tr[data-series="` + svc + `"] [data-stat="last"]')`
 	if err := poll(ctx, 20*time.Second, `!!`+row+` && `+row+`.textContent !== '–'`); err != nil {
