@@ -130,10 +130,15 @@ type aggregator struct {
 	primed  bool
 	emit    func(bucket)
 
-	// denseTo, denseNext: after a hole, the counter's raw samples up to
-	// the end of the bucket it resumed in are marked every res/denseMarks
-	// (see add).
-	denseTo, denseNext int64
+	// denseTo, denseNext, denseStep: at a series' start and after a hole,
+	// the counter's raw samples up to the end of the bucket it began or
+	// resumed in are marked every denseStep (see add); denseMore: the next
+	// bucket's too, every res/denseMarks.
+	denseTo, denseNext, denseStep int64
+	denseMore                     bool
+	// pend: the first of those marks, written when a raw sample follows
+	// it in its bucket, dropped when none does.
+	pend *bucket
 	// tail, tailNext: the open bucket's raw samples every res/denseMarks,
 	// written before it when the counter stopped inside it (see flush);
 	// gap: the interval between the counter's last two raw samples;
@@ -146,6 +151,11 @@ type aggregator struct {
 	gap      int64
 	rawT     int64
 	marked   int64
+	// nextT: the time of the raw sample after the open bucket when flush
+	// runs (a lower bound: the read's end plus 1 ms when none came before
+	// it; math.MaxInt64 after a staleness marker). A whole bucket without a
+	// raw sample after it is a stop (see flush).
+	nextT int64
 
 	prevH   *histogram.FloatHistogram
 	offsetH *histogram.FloatHistogram
@@ -163,6 +173,7 @@ type mark struct {
 func (a *aggregator) add(t int64, v float64) {
 	if value.IsStaleNaN(v) {
 		if t > a.from {
+			a.nextT = math.MaxInt64 // the series ended (or a scrape failed)
 			a.openAt(t)
 			a.cur.LastT, a.cur.Stale = t, true
 		}
@@ -198,9 +209,16 @@ func (a *aggregator) add(t int64, v float64) {
 		if a.prime != nil && a.hasPrev {
 			a.offset = *a.prime - a.prev
 		}
-		if a.prime == nil && !a.hasPrev && t != bucketEnd(t, a.res) {
-			a.emit(bucket{End: t, LastT: t, Count: 1, Last: v, Counter: v, Start: true})
-			a.tailNext, a.marked = t+max(a.res/denseMarks, 1), t
+		if a.prime == nil && !a.hasPrev {
+			// The series' first raw sample: marked, with the raw samples
+			// up to its bucket's end every res/denseMarks, as after a
+			// hole (below). One mark and the bucket's end made a window
+			// holding them two samples a bucket apart, and rate's
+			// extrapolation stretched the increase by half a bucket
+			// before the start: increase(x[2h]) at the first whole hour
+			// through the 1h tier +99.7 %, increase(x[1h]) through the
+			// 10m tier +47.5 % ten minutes in (TestCounterStartsInAShortWindow).
+			resumed = true
 		}
 	}
 	if a.hasPrev && v < a.prev {
@@ -209,7 +227,16 @@ func (a *aggregator) add(t int64, v float64) {
 	if a.hasPrev && a.prevT != 0 && bucketEnd(t, a.res)-bucketEnd(a.prevT, a.res) > a.res {
 		resumed = true // a whole bucket or more without a sample before t
 	}
-	if resumed && t != bucketEnd(t, a.res) {
+	gap := a.gap
+	if a.prevT != 0 && t > a.prevT {
+		gap = t - a.prevT
+	}
+	// The bucket before is flushed first: its marks and end come before
+	// t's (a resumed counter's first mark was written before them, out of
+	// order: a series read on the fly went back in time).
+	a.nextT = t
+	a.openAt(t) // a flush there judges the bucket by the gap before t
+	if resumed {
 		// The counter's first raw sample after a hole (across from, or a
 		// whole bucket or more within the batch), marked as at a series'
 		// start: a window holding only the first bucket after the hole
@@ -217,27 +244,56 @@ func (a *aggregator) add(t int64, v float64) {
 		// first minutes lost what was counted before the bucket's end
 		// (t-user14 F4: increase(x[1h]) at the whole hour after a 72-min
 		// gap and a restart answered nothing where raw data held 8.4M).
-		// A sample on a bucket's end is that bucket's own.
+		// A sample on a bucket's end is that bucket's own, and the next
+		// bucket's raw samples are marked (its end alone, a bucket after
+		// the first sample, had a window holding the two extrapolate half
+		// a bucket before them: +38 % in the first minute of a series
+		// whose first sample was on a minute).
 		//
 		// One mark is not enough: a window holding it and the bucket's end
 		// has two samples a bucket apart, and rate's extrapolation took
 		// the average interval between them as the series' and stretched
 		// the increase over the hole (+20 % at the 1h tier's [1h], +50 %
 		// at [2h]). The raw samples up to the bucket's end are marked too,
-		// every res/denseMarks: the average interval is then about the
-		// raw data's or a sixtieth of the bucket.
-		a.denseTo, a.denseNext = bucketEnd(t, a.res), t
+		// denseMarks at most, spread over what is left of the bucket: the
+		// average interval is then about the raw data's or a sixtieth of
+		// what is left (marked every res/denseMarks, a series that began 5
+		// minutes before the hour read +8 % at increase(x[1h]) through the
+		// 1h tier). Where less than half the bucket is left (few raw
+		// samples), the next bucket's are marked too, every res/denseMarks
+		// (one that began 5 s before the hour read +16 % at [2h] an hour
+		// later).
+		end := bucketEnd(t, a.res)
+		a.denseTo, a.denseNext, a.denseStep = end, t, max((end-t)/denseMarks, 1)
+		if end-t < a.res/2 {
+			a.denseMore = true
+		}
+		if t == end {
+			a.denseTo, a.denseNext, a.denseStep, a.denseMore = end+a.res, t+1, max(a.res/denseMarks, 1), false
+		}
+	}
+	if a.denseMore && t >= a.denseTo {
+		// The next bucket's too, at res/denseMarks.
+		a.denseTo, a.denseNext, a.denseStep, a.denseMore = a.denseTo+a.res, a.denseTo, max(a.res/denseMarks, 1), false
 	}
 	if t < a.denseTo && t >= a.denseNext {
-		a.emit(bucket{End: t, LastT: t, Count: 1, Last: v, Counter: v + a.offset, Start: true})
-		a.denseNext, a.marked = t+max(a.res/denseMarks, 1), t
-	}
-	gap := a.gap
-	if a.prevT != 0 && t > a.prevT {
-		gap = t - a.prevT
+		m := bucket{End: t, LastT: t, Count: 1, Last: v, Counter: v + a.offset, Start: true}
+		if a.pend != nil {
+			a.emit(*a.pend)
+			a.pend = nil
+		}
+		if resumed {
+			// Written once another raw sample follows in its bucket:
+			// alone there, the bucket's end holds it, and a mark beside
+			// it made a window holding the two answer 0 where raw data,
+			// one sample, have no answer.
+			a.pend = &m
+		} else {
+			a.emit(m)
+		}
+		a.denseNext, a.marked = t+a.denseStep, t
 	}
 	a.prev, a.prevT, a.hasPrev = v, t, true
-	a.openAt(t) // a flush there judges the bucket by the gap before t
 	a.gap, a.rawT = gap, t
 	if t >= a.denseTo && t >= a.tailNext && t != a.cur.End {
 		a.tail = append(a.tail, mark{t: t, last: v, counter: v + a.offset})
@@ -314,6 +370,7 @@ func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) error {
 		}
 		counter.CounterResetHint = histogram.NotCounterReset
 	}
+	a.nextT = t
 	a.openAt(t)
 	a.cur.LastT, a.cur.Stale = t, false
 	a.cur.Count++
@@ -347,13 +404,30 @@ func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) error {
 // the series' last value, as on raw data (it read the bucket before's, or
 // nothing).
 func (a *aggregator) flush() {
+	if a.pend != nil && a.pend.End < a.cur.LastT {
+		a.emit(*a.pend)
+	}
+	a.pend = nil
 	if a.open {
 		b := a.cur
 		lastT := b.LastT
 		if b.Stale {
 			lastT = a.rawT // not the marker's
 		}
-		if b.Count > 0 && b.FH == nil && b.End-lastT > max(a.res/denseMarks, 2*a.gap) {
+		// Stopped: its last raw sample well before its end, or the whole
+		// bucket after it without one (a stop within two intervals of the
+		// end was taken for a running series, and a window holding the
+		// bucket extrapolated half a bucket past it: rate(x[1h]) through
+		// the 1m tier +16.6 % ten minutes before the window lost the
+		// series, no answer at the last, TestCounterStopsInAMinuteTierWindow).
+		// Not where the series' own interval is that long (a sample every
+		// two minutes on the 1m tier). A bucket holding a series' first
+		// and only sample so far has no interval to judge it by: only the
+		// bucket after tells (it was taken as stopped, its value held
+		// every res/denseMarks, and a window holding the two answered 0
+		// where raw data, one sample, have no answer).
+		next := a.nextT > b.End+a.res && a.nextT-lastT > 2*a.gap
+		if b.Count > 0 && b.FH == nil && (a.gap > 0 && b.End-lastT > max(a.res/denseMarks, 2*a.gap) || next) {
 			// Its last raw sample, then its value held every res/denseMarks
 			// (or the series' interval, the longer) up to the bucket's end:
 			// a window holding the bucket's end then has samples about
@@ -391,6 +465,7 @@ func (a *aggregator) run(it chunkenc.Iterator, to int64) error {
 		case chunkenc.ValFloat:
 			t, v := it.At()
 			if t > to {
+				a.nextT = t
 				a.flush()
 				return it.Err()
 			}
@@ -398,6 +473,7 @@ func (a *aggregator) run(it chunkenc.Iterator, to int64) error {
 		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
 			t, fh := it.AtFloatHistogram(nil)
 			if t > to {
+				a.nextT = t
 				a.flush()
 				return it.Err()
 			}
@@ -406,6 +482,7 @@ func (a *aggregator) run(it chunkenc.Iterator, to int64) error {
 			}
 		}
 	}
+	a.nextT = to + min(1, math.MaxInt64-to) // none up to to
 	a.flush()
 	return it.Err()
 }
