@@ -110,8 +110,8 @@ func TestBrowserLegendMaxOverPartialWindows(t *testing.T) {
 		return eval[cell](t, ctx, `(() => { const c = `+row(series)+`.querySelector('[data-stat="max"]'); return {text: c.textContent, value: c.dataset.partialValue || '', title: c.title || ''}; })()`)
 	}
 	got := maxCell("error")
-	if want := "≥ " + fmts[0] + " in a partial window"; got.Text != want {
-		t.Errorf("the Orders legend's error max reads %q, want %q (the highest point drawn, dashed: its window holds a burst and a gap; the whole points' max is the baseline, 0.0667/s)", got.Text, want)
+	if want := "≥ " + fmts[0] + "*"; got.Text != want || !strings.HasPrefix(got.Title, "in a partial window: ") {
+		t.Errorf("the Orders legend's error max reads %q (%q), want %q, its title saying in a partial window (the highest point drawn, dashed: its window holds a burst and a gap; the whole points' max is the baseline, 0.0667/s)", got.Text, got.Title, want)
 	}
 	if v, err := strconv.ParseFloat(got.Value, 64); err != nil || !near(v, wantErr, 1e-6) {
 		t.Errorf("the error max's point is %q, want %v (gmc's highest 24h point of sum(rate(…[1152s])))", got.Value, wantErr)
@@ -120,7 +120,7 @@ func TestBrowserLegendMaxOverPartialWindows(t *testing.T) {
 		t.Errorf("the Orders legend's success max reads %q (partial %q), want %q unmarked (no dashed point above the whole ones)", got.Text, got.Value, fmts[1])
 	}
 	foot := eval[string](t, ctx, `(document.querySelector('[data-stats="tps"] tfoot') || {textContent: ''}).textContent`)
-	if want := `in max only where higher than every whole point, marked "≥ … in a partial window"`; !strings.Contains(foot, want) {
+	if want := `in max only where higher than every whole point, marked "≥ …*" (in a partial window)`; !strings.Contains(foot, want) {
 		t.Errorf("the Orders legend's foot %q does not say %q", foot, want)
 	}
 	screenshot(t, ctx, artifacts(t), "legend-max-partial-24h")

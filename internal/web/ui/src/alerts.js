@@ -293,18 +293,18 @@ function firedAt(x, episodes, rule) {
  */
 export function unitOf(x, rule) {
   const u = ((x.annotations && x.annotations.unit) || '').trim();
-  const plain = (suffix) => ({fmt: (v) => (isFinite(v) ? String(+v.toPrecision(4)) + suffix : '–'), label: ''});
+  const plain = (suffix) => ({fmt: (v, sig) => (isFinite(v) ? String(+v.toPrecision(Math.max(4, Number.isInteger(sig) && sig <= 15 ? sig : 4))) + suffix : '–'), label: ''});
   const q = (rule && rule.query) || '';
   const state = u === '' && q && q.split(/\n\s*(?:or|unless|and)\s*\n/).every((b) => /==\s*-?[\d.]+\s*$/.test(b.trim()));
   switch (state ? '' : u.toLowerCase()) {
     case '': return !state ? plain(' (unit unknown)')
       : /(^|[^\w:])up\s*[{[)]/.test(q) ? {fmt: (v) => (v === 0 ? 'down (up = 0)' : `up = ${v}`), label: ''} : plain('');
     case 'seconds': case 's': return units.s;
-    case 'milliseconds': case 'ms': return {fmt: (v) => units.s.fmt(v / 1e3), label: ''};
+    case 'milliseconds': case 'ms': return {fmt: (v, sig) => units.s.fmt(v / 1e3, sig), label: ''};
     case 'microseconds': case 'us': case 'µs': return units.us;
     case 'bytes': case 'b': return units.bytes;
     case 'percent': case '%': return units.pct;
-    case 'ratio': return {fmt: (v) => units.pct.fmt(v * 100), label: ''};
+    case 'ratio': return {fmt: (v, sig) => units.pct.fmt(v * 100, sig), label: ''};
     case 'bool': case 'boolean': return {fmt: (v) => (v === 1 ? 'true' : v === 0 ? 'false' : String(v)), label: ''};
     case 'count': case '1': return plain('');
     case 'per_second': case '/s': return units.rate;

@@ -126,13 +126,32 @@ function timeAxis() {
 const BINARY_INCRS = [];
 for (let k = 0; k <= 5; k++) for (let e = 0; e < 10; e++) BINARY_INCRS.push(2 ** e * 1024 ** k);
 
+/**
+ * tickLabels are an axis's labels of its ticks (splits): unit.fmt's, at 3
+ * significant digits, or as many more as the tick spacing needs (up to 8):
+ * the Risk page's backtest PnL over 200 USD read 47.9k, 47.9k, 47.8k,
+ * 47.8k, 47.7k (t-user16 F3). Each label reads its tick's value (one more
+ * digit would not change it: 47.825k, not 47.83k), so no two ticks of
+ * different values read alike. A zero tick is "0": "0 µs" under "500 ms"
+ * read as a unit change.
+ */
+export function tickLabels(splits, unit) {
+  const at = (sig) => splits.map((v) => (v === 0 ? '0' : unit.fmt(v, sig)));
+  let out = at(3);
+  for (let sig = 3; sig < 8; sig++) {
+    const more = at(sig + 1);
+    if (more.every((l, i) => l === out[i])) return out;
+    out = more;
+  }
+  return out;
+}
+
 function valueAxis(unit) {
   return {
     stroke: AXIS, font: FONT, labelFont: FONT, label: unit.label || null, labelSize: unit.label ? 16 : 0, labelGap: unit.label ? 2 : 0,
     incrs: unit.binary ? BINARY_INCRS : undefined,
     grid: {stroke: GRID, width: 1}, ticks: {stroke: GRID, width: 1},
-    // A zero tick is "0": "0 µs" under "500 ms" read as a unit change.
-    values: (u, splits) => splits.map((v) => (v === 0 ? '0' : unit.fmt(v))),
+    values: (u, splits) => tickLabels(splits, unit),
     size: axisSize,
   };
 }
@@ -373,8 +392,14 @@ export class LineChart extends Lazy {
   renderStats(series, xs = []) {
     const shown = series.filter((s) => !s.noStats).slice(0, 12);
     const partial = series.filter((s) => s.partialOf);
-    // What a min or max that is a dashed point is marked with.
+    // What a min or max that is a dashed point is marked with: the
+    // chart's partialStats words, else "in a partial window", said by a
+    // "*" after the figure (the cell's title and the foot give the words):
+    // written out, "80.8 ms in a partial window" pushed the p99 legend's
+    // max column out of its card at 1600 px wide (t-user16 F2).
     const mark = this.partialStats || 'in a partial window';
+    const star = this.partialStats ? ` ${mark}` : '*';
+    const marked = this.partialStats ? `"${mark}"` : `"*" (${mark})`;
     const rows = shown.map((s, i) => {
       // A series may format its own values (s.stat): one service's p99 in
       // its +Inf bucket reads "> edge" of that service's histogram.
@@ -432,10 +457,10 @@ export class LineChart extends Lazy {
           : s.partialEnded && s.partialEnded.has(j) ? 'it reaches past the last sample' : 'it reaches before the data began';
         const what = spread ? 'the rate of the data seen in it, spread over the whole window: the highest rate was at least this'
           : 'the figure of the data seen in it';
-        return h('td', {class: 'num', 'data-stat': stat, 'data-partial-at': String(xs[j]), 'data-partial-value': String(v),
-          title: `the ${stat === 'max' ? 'highest' : 'lowest'} point drawn is dashed, over a window the data do not fill (${lacks}): ${what}; ` +
+        return h('td', {class: 'num', 'data-stat': stat, 'data-partial-at': String(xs[j]), 'data-partial-value': String(v), 'data-mark': mark,
+          title: `${mark}: the ${stat === 'max' ? 'highest' : 'lowest'} point drawn is dashed, over a window the data do not fill (${lacks}): ${what}; ` +
             `the ${stat === 'max' ? 'highest' : 'lowest'} over whole windows: ${isFinite(whole) ? f(whole) : 'none'}`},
-        (spread && stat === 'max' ? '≥ ' : '') + f(v), h('span', {class: 'muted small'}, ` ${mark}`));
+        (spread && stat === 'max' ? '≥ ' : '') + f(v), h('span', {class: 'muted small'}, star));
       };
       return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
@@ -502,16 +527,16 @@ export class LineChart extends Lazy {
     // Their figures are in min and max only where beyond the whole
     // points' (above), marked; a rate's only in max (it reads low).
     const rates = partial.every((s) => s.spread !== false);
-    const beyond = rates ? `in max only where higher than every whole point, marked "≥ … ${mark}" (a rate over a partial window reads low: the highest was at least that), never in min`
-      : `in min or max only where beyond every whole point, marked "${mark}"`;
+    const beyond = rates ? `in max only where higher than every whole point, marked ${this.partialStats ? `"≥ … ${mark}"` : `"≥ …*" (${mark})`} (a rate over a partial window reads low: the highest was at least that), never in min`
+      : `in min or max only where beyond every whole point, marked ${marked}`;
     const out = nj === 0 ? beyond
       : nj === partial.length ? `${this.partialStats}: the legend gives their figures, marked so`
         : `${beyond}; a series with no other point gives their figures, marked ${this.partialStats}`;
     const foot = np ? h('tfoot', {}, h('tr', {}, h('td', {colspan: 4, class: 'muted small', 'data-partial': String(np), 'data-ended': String(ne), 'data-gap': String(ng), 'data-began': String(nb)},
       `dashed: ${np} point${np === 1 ? '' : 's'} ${what}, ${out}`))) : null;
     // Patched, not rebuilt: on Live most of a legend is the same every second.
-    const minTh = h('th', {title: np ? `the lowest point over a whole window; a dashed one lower is given instead, marked ${mark}, unless a rate's (it reads low over a partial window)` : null}, 'min');
-    const maxTh = h('th', {title: np ? `the highest point over a whole window; a dashed one higher is given instead, marked ${mark} (a rate's as "≥": the highest was at least that)` : null}, 'max');
+    const minTh = h('th', {title: np ? `the lowest point over a whole window; a dashed one lower is given instead, marked ${marked}, unless a rate's (it reads low over a partial window)` : null}, 'min');
+    const maxTh = h('th', {title: np ? `the highest point over a whole window; a dashed one higher is given instead, marked ${marked} (a rate's as "≥": the highest was at least that)` : null}, 'max');
     patch(this.stats, (rows.length ? [caption, h('thead', {}, h('tr', {}, h('th', {}, ''), lastTh, minTh, maxTh)), h('tbody', {}, rows), foot].filter(Boolean) : []));
   }
 

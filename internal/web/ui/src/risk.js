@@ -8,10 +8,10 @@ import {LineChart, panel, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, kpi, pill, reEsc, when, dur} from './util.js';
 import * as Q from './queries.js';
 
-/** money formats an amount with its currency: "−1.2M USD"; says so when the account states none. */
-export function money(v, cur) {
+/** money formats an amount with its currency: "−1.2M USD"; says so when the account states none (sig: units.money's, an axis's). */
+export function money(v, cur, sig) {
   if (v == null || !isFinite(v)) return '–';
-  return `${units.money.fmt(v)} ${cur || '(no currency)'}`;
+  return `${units.money.fmt(v, sig)} ${cur || '(no currency)'}`;
 }
 
 /** scopeOf reads the page argument: "" is the desk, "acct" an account, "acct/strategy" one strategy. */
@@ -359,7 +359,7 @@ function addYs(a, b) {
 /** moneyUnit is a chart unit for amounts in the given currencies (one: every value carries it). */
 function moneyUnit(curs) {
   const one = curs.length === 1 ? curs[0] : null;
-  return {fmt: (v) => (one != null ? money(v, one) : units.money.fmt(v)), label: one != null ? '' : curs.join(' · '), cur: curs.join(' ')};
+  return {fmt: (v, sig) => (one != null ? money(v, one, sig) : units.money.fmt(v, sig)), label: one != null ? '' : curs.join(' · '), cur: curs.join(' ')};
 }
 
 /** setUnit changes a chart's unit; the chart is rebuilt at its next update. */

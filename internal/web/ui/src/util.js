@@ -101,54 +101,66 @@ function trim(x, digits) {
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }
 
-/** num formats with up to 3 significant digits. */
-export function num(v) {
+/**
+ * sigOf is a formatter's significant digits: 3, or more where asked
+ * (sig, an integer above 3: an axis whose ticks read alike at 3, see
+ * tickLabels). Anything else (an index passed by map) is 3.
+ */
+function sigOf(sig) {
+  return Number.isInteger(sig) && sig > 3 && sig <= 15 ? sig : 3;
+}
+
+/** num formats with up to 3 significant digits (sig more, see sigOf). */
+export function num(v, sig) {
   if (v == null || !isFinite(v)) return '–';
+  const n = sigOf(sig);
   const a = Math.abs(v);
   if (a === 0) return '0';
-  if (a >= 100) return trim(v, 0);
-  if (a >= 10) return trim(v, 1);
-  if (a >= 1) return trim(v, 2);
-  return String(+v.toPrecision(3));
+  if (a >= 100) return trim(v, Math.max(0, n - 1 - Math.floor(Math.log10(a))));
+  if (a >= 10) return trim(v, n - 2);
+  if (a >= 1) return trim(v, n - 1);
+  return String(+v.toPrecision(n));
 }
 
-/** si formats with k/M/G suffixes. */
-export function si(v) {
+/** si formats with k/M/G suffixes (sig: see num). */
+export function si(v, sig) {
   if (v == null || !isFinite(v)) return '–';
-  for (const [f, s] of SI) if (Math.abs(v) >= f) return num(v / f) + s;
-  return num(v);
+  for (const [f, s] of SI) if (Math.abs(v) >= f) return num(v / f, sig) + s;
+  return num(v, sig);
 }
 
-function bytes(v) {
+function bytes(v, sig) {
   if (v == null || !isFinite(v)) return '–';
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let i = 0;
   let x = Math.abs(v);
   while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
-  return (v < 0 ? '-' : '') + num(x) + ' ' + u[i];
+  return (v < 0 ? '-' : '') + num(x, sig) + ' ' + u[i];
 }
 
 /** micros formats a duration given in µs, switching to ms and s. */
-function micros(v) {
+function micros(v, sig) {
   if (v == null || !isFinite(v)) return '–';
   const a = Math.abs(v);
-  if (a >= 1e6) return num(v / 1e6) + ' s';
-  if (a >= 1e3) return num(v / 1e3) + ' ms';
-  if (a >= 1 || a === 0) return num(v) + ' µs';
-  return num(v * 1e3) + ' ns';
+  if (a >= 1e6) return num(v / 1e6, sig) + ' s';
+  if (a >= 1e3) return num(v / 1e3, sig) + ' ms';
+  if (a >= 1 || a === 0) return num(v, sig) + ' µs';
+  return num(v * 1e3, sig) + ' ns';
 }
 
-function pct9(v) {
+function pct9(v, sig) {
   if (v == null || !isFinite(v)) return '–';
-  if (v >= 99 && v < 100) return trim(Math.floor(v * 1000) / 1000, 3) + '%';
+  // sig (see num) adds decimals, as num's (an axis's ticks).
+  const d = sigOf(sig) - 3;
+  if (v >= 99 && v < 100) return trim(Math.floor(v * 10 ** (3 + d)) / 10 ** (3 + d), 3 + d) + '%';
   // Rounded down, never up to an objective it missed: 98.98% is not "99%".
-  if (v >= 90 && v < 99) return trim(Math.floor(v * 100) / 100, 2) + '%';
-  return num(v) + '%';
+  if (v >= 90 && v < 99) return trim(Math.floor(v * 10 ** (2 + d)) / 10 ** (2 + d), 2 + d) + '%';
+  return num(v, sig) + '%';
 }
 
-function seconds(v) {
+function seconds(v, sig) {
   if (v == null || !isFinite(v)) return '–';
-  return micros(v * 1e6);
+  return micros(v * 1e6, sig);
 }
 
 /**
@@ -160,14 +172,14 @@ export const units = {
   // no axis title: a title "µs" over ticks in ms was wrong.
   us: {fmt: micros, label: ''},
   s: {fmt: seconds, label: ''},
-  pct: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '%'), label: ''},
+  pct: {fmt: (v, sig) => (v == null || !isFinite(v) ? '–' : num(v, sig) + '%'), label: ''},
   /** pct9 keeps the nines: 99.99% stays 99.99%. */
   pct9: {fmt: pct9, label: ''},
-  rate: {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + '/s'), label: ''},
+  rate: {fmt: (v, sig) => (v == null || !isFinite(v) ? '–' : si(v, sig) + '/s'), label: ''},
   bytes: {fmt: bytes, label: '', binary: true},
-  bps: {fmt: (v) => (v == null || !isFinite(v) ? '–' : bytes(v) + '/s'), label: '', binary: true},
-  money: {fmt: (v) => (v == null || !isFinite(v) ? '–' : (v < 0 ? '−' : '') + si(Math.abs(v))), label: 'currency'},
-  x: {fmt: (v) => (v == null || !isFinite(v) ? '–' : num(v) + '×'), label: '× budget'},
+  bps: {fmt: (v, sig) => (v == null || !isFinite(v) ? '–' : bytes(v, sig) + '/s'), label: '', binary: true},
+  money: {fmt: (v, sig) => (v == null || !isFinite(v) ? '–' : (v < 0 ? '−' : '') + si(Math.abs(v), sig)), label: 'currency'},
+  x: {fmt: (v, sig) => (v == null || !isFinite(v) ? '–' : num(v, sig) + '×'), label: '× budget'},
   count: {fmt: si, label: 'count'},
 };
 
@@ -193,7 +205,7 @@ export function benchUnit(u) {
     case 'seconds': case 's': case 'sec/op': case 'sec': return units.s;
     case 'ops/s': case 'req/s': case 'per_second': case '/s': return units.rate;
     case 'B/op': case 'bytes': return units.bytes;
-    default: return {fmt: (v) => (v == null || !isFinite(v) ? '–' : si(v) + (u ? ' ' + u : '')), label: u || ''};
+    default: return {fmt: (v, sig) => (v == null || !isFinite(v) ? '–' : si(v, sig) + (u ? ' ' + u : '')), label: u || ''};
   }
 }
 
