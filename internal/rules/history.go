@@ -82,11 +82,16 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			events = append(events, ev)
 		})
 	}
-	if !gr.orphansDone && gr.evals >= 2 && (!gr.hold || m.started.Load() == 0 || ts.Sub(time.Unix(0, m.started.Load())) > m.live.Load().max) {
+	if !gr.orphansDone && gr.evals >= 2 && ts.Sub(gr.first) >= gr.reach &&
+		(!gr.hold || m.started.Load() == 0 || ts.Sub(time.Unix(0, m.started.Load())) > m.live.Load().max) {
 		// Open at the last stop and not active over two evaluations since
-		// (the first may lack data), nor once gmc has watched for the
-		// down_after ServiceSilent and TargetDown wait (watchedOnly): it
-		// ended while gmc was down.
+		// (the first may lack data) reaching back over the rules' longest
+		// range since the first (HostCPUHigh's 1m rate has no value until
+		// its second sample after the restart: it was found resolved at
+		// the restart with the CPU at 94 %, and paged again a minute later:
+		// t-user16 F6), nor once gmc has watched for the down_after
+		// ServiceSilent and TargetDown wait (watchedOnly): it ended while
+		// gmc was down.
 		gr.orphansDone = true
 		var resolved []*model.Alert
 		for _, ep := range m.history.Orphans(func(g string) bool { return g == gr.g.Name() }) {

@@ -275,7 +275,12 @@ type group struct {
 	restored bool
 	evals    int       // since start
 	first    time.Time // the first evaluation since start
-	seen     map[uint64]seenAlert
+	// reach is the longest range its alerting rules read back over (a
+	// range selector's or subquery's): until the first evaluation is that
+	// old, an alert's absence after a restart may be the data's (rate
+	// needs two samples since the restart), not its condition's.
+	reach time.Duration
+	seen  map[uint64]seenAlert
 	// orphansDone: the episodes open at the last stop that no alert
 	// continued have been ended (track).
 	orphansDone bool
@@ -512,6 +517,22 @@ func ruleSources(c RuleConfig) (ids []string, mem map[string][]byte, err error) 
 	return ids, mem, nil
 }
 
+// reachOf is the longest range e reads back over: its range selectors'
+// and subqueries' ranges.
+func reachOf(e parser.Expr) time.Duration {
+	var d time.Duration
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.MatrixSelector:
+			d = max(d, n.Range)
+		case *parser.SubqueryExpr:
+			d = max(d, n.Range)
+		}
+		return nil
+	})
+	return d
+}
+
 // newGroup wraps a loaded rule group: what it reads, how it answers
 // pushes, its children of the per-group metrics.
 func (m *Manager) newGroup(g *promrules.Group) *group {
@@ -526,6 +547,9 @@ func (m *Manager) newGroup(g *promrules.Group) *group {
 		if !isTimerOnly(g.Name()) { // long reads: on its interval only
 			gr.sel.add(r.Query())
 		}
+	}
+	for _, r := range g.AlertingRules() {
+		gr.reach = max(gr.reach, reachOf(r.Query()))
 	}
 	key := promrules.GroupKey(g.File(), g.Name())
 	gr.evalsCount = m.metrics.pushEvals.WithLabelValues(key)
