@@ -56,8 +56,8 @@ func latencyStart(svc string, from, now time.Time, fast bool) []prompb.TimeSerie
 // with long names begin 4 minutes ago, one's first 20 s of orders fast
 // (its p99 legend's min is a dashed point), the other's slow (its max):
 // at 1280 and 1600 px wide, on Live and 1h, the p99 legend gives those
-// cells, marked, and every cell and header of every Overview legend lies
-// within its card.
+// cells, marked, and every cell and header of every Overview legend, and
+// of the first service's page, lies within its card.
 func TestBrowserLegendsFitTheirCards(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(time.Hour) })
@@ -107,6 +107,15 @@ func TestBrowserLegendsFitTheirCards(t *testing.T) {
 				t.Errorf("%s: %d legend cells reach out of their card, as %q", name, len(bad), bad)
 			}
 			screenshot(t, ctx, artifacts(t), fmt.Sprintf("legends-fit-%d-%s", width, rng))
+			// The service page's legends (its latency quantiles' too).
+			load(t, ctx, st.URL+"/#/service/"+fast+"?range="+rng)
+			if err := poll(ctx, 20*time.Second, `document.querySelectorAll('#page table.stats tbody tr').length >= 3`); err != nil {
+				t.Fatalf("%s: %s's page has no legends: %v", name, fast, err)
+			}
+			if bad := eval[[]string](t, ctx, outside); len(bad) > 0 {
+				t.Errorf("%s: on %s's page %d legend cells reach out of their card, as %q", name, fast, len(bad), bad)
+			}
+			screenshot(t, ctx, artifacts(t), fmt.Sprintf("legends-fit-service-%d-%s", width, rng))
 		}
 	}
 }
