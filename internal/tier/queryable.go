@@ -473,7 +473,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 	for set.Next() {
 		s := set.At()
 		var samples sampleList
-		var prev sample
+		var before, prev sample
 		has := false
 		it := s.Iterator(nil)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
@@ -487,7 +487,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 				continue
 			}
 			start := bucketEnd(cur.t, res) - res
-			if has && prev.t == start && cur.t > start+1 && !value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) {
+			if has && prev.t == start && cur.t > start+1 && !value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) && !resumes(before, prev, cur, res) {
 				edge := prev
 				edge.t = start + 1
 				if edge.fh != nil {
@@ -497,7 +497,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 				samples = append(samples, edge)
 			}
 			samples = append(samples, cur)
-			prev, has = cur, true
+			before, prev, has = prev, cur, true
 		}
 		if err := it.Err(); err != nil {
 			return storage.ErrSeriesSet(err)
@@ -570,7 +570,7 @@ func (n *nearMarksSet) Next() bool {
 		return true
 	}
 	out := make(sampleList, 0, len(all)+len(all)/4)
-	var prev sample
+	var before, prev sample
 	has, m := false, 0
 	for _, cur := range all {
 		start := bucketEnd(cur.t, n.res) - n.res
@@ -578,7 +578,7 @@ func (n *nearMarksSet) Next() bool {
 			m++
 		}
 		if has && prev.t == start && cur.t > start+1 && m < len(marks) && marks[m] <= cur.t+n.rng &&
-			!value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) {
+			!value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) && !resumes(before, prev, cur, n.res) {
 			edge := prev
 			edge.t = start + 1
 			if edge.fh != nil {
@@ -588,10 +588,29 @@ func (n *nearMarksSet) Next() bool {
 			out = append(out, edge)
 		}
 		out = append(out, cur)
-		prev, has = cur, true
+		before, prev, has = prev, cur, true
 	}
 	n.cur = listSeries{lset: s.Labels(), samples: out}
 	return true
+}
+
+// resumes tells whether cur, the first sample of its bucket after prev
+// (the bucket before's end, before the sample before prev), is a counter's
+// first mark after a hole: before is a mark holding prev's value (the
+// bucket before was one the counter stopped in, its value held to its
+// end) and cur a mark too (aggregator.add marks a counter resumed there).
+// Such a bucket gets no edge: raw samples after the hole are all a window
+// starting at the bucket's start holds, and the edge, the counter before
+// the hole, made the window read its jump over the hole (a host's counter
+// that went on counting while nothing sampled it) as increase:
+// rate(x[1h]) through the 1h tier 1,573 times raw data's
+// (TestCounterResumedHigher). A counter flat at the end of a marked
+// bucket it started in looks the same: its next bucket's marks then
+// extrapolate to the bucket's start from its first raw sample, as raw
+// data do.
+func resumes(before, prev, cur sample, res int64) bool {
+	return before.fh == nil && prev.fh == nil && cur.fh == nil &&
+		before.t%res != 0 && before.t > prev.t-res && before.f == prev.f && cur.t%res != 0
 }
 
 func (n *nearMarksSet) At() storage.Series { return n.cur }
