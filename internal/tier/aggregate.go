@@ -183,6 +183,9 @@ func (a *aggregator) add(t int64, v float64) {
 		return
 	}
 	if t <= a.from {
+		if a.hasPrev && a.prevT != 0 && t > a.prevT {
+			a.gap = t - a.prevT // the series' interval, for the bucket at from (below)
+		}
 		a.prev, a.prevT, a.hasPrev = v, t, true
 		return
 	}
@@ -211,6 +214,13 @@ func (a *aggregator) add(t int64, v float64) {
 		}
 		if a.prime != nil && a.hasPrev {
 			a.offset = *a.prime - a.prev
+			// The bucket ending at from was one the counter stopped in
+			// (flush's rule, in the batch before): t resumes it, as
+			// where the stop and the resumption are in one batch (below).
+			if a.prevT > a.from-a.res && a.gap > 0 && a.from-a.prevT > max(a.res/denseMarks, 2*a.gap) &&
+				bucketEnd(t, a.res)-a.res == a.from {
+				resumed = true
+			}
 		}
 		if a.prime == nil && !a.hasPrev {
 			// The series' first raw sample: marked, with the raw samples
