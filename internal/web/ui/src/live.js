@@ -24,6 +24,11 @@ export function seriesKey(metric) {
   return JSON.stringify(Object.keys(metric).sort().map((k) => [k, metric[k]]));
 }
 
+/** labelKey is seriesKey of a metric's labels but __name__ (an expression's series and its counts' alike). */
+export function labelKey(metric) {
+  return seriesKey(Object.fromEntries(Object.entries(metric || {}).filter(([k]) => k !== '__name__')));
+}
+
 /**
  * merge folds a fresh answer covering [from, to] into cached series: the
  * cached points in [from, to] are replaced (a point the fresh answer no

@@ -1,5 +1,5 @@
 // Talking to gmc: the Prometheus HTTP API and the product REST API.
-import {RangeCache, seriesKey} from './live.js';
+import {RangeCache, seriesKey, labelKey} from './live.js';
 import {ago, num, holdText} from './util.js';
 
 export {RangeCache};
@@ -382,10 +382,11 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   // traffic drop, t-user10 #4): its minutes with data are counted
   // (bridgeCover) and a short count makes it partial.
   const bc = b && !reach ? bridgeCover(e, w) : null;
+  const te = tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w);
   return Promise.all([
     fetchRange(e, {start: from, end: w.gend, step: w.step}, signal),
     b ? query(bridgeExpr(at(lb(w.gend, w.bridge)), w), w.bridge, signal) : [],
-    query(tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w), w.at, signal),
+    query(te, w.at, signal),
     cv ? fetchRange(cv.expr, {start: w.start, end: w.gend, step: w.step}, signal) : [],
     cv && b ? query(cv.expr, w.bridge, signal) : [],
     cv ? query(cv.expr, w.at, signal) : [],
@@ -393,12 +394,45 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     gapsOf(w.gend),
   ]).then(([m, bv, v, c, cb, ct, bcv, gc]) => {
     const all = withTail(withTail(m, bv), v);
-    return lastSamples(e, all, w, lead, reach, signal, fetchRange).then((lasts) => {
-      const out = gapped(markPartial(all, w, lead, reach, spread, lasts), gc, w);
+    return Promise.all([
+      lastSamples(e, all, w, lead, reach, signal, fetchRange),
+      spread && !reach && !b ? tailHad(te, all, w, signal) : null,
+    ]).then(([lasts, had]) => {
+      const out = gapped(markPartial(all, w, lead, reach, spread, lasts, had), gc, w);
       if (cv) return covered(out, withTail(withTail(c, cb), ct), cv, w);
       return bc ? covered(out, withTail([], bcv), bc, w) : out;
     });
   });
+}
+
+/**
+ * tailHad tells which series had data before the tail's window, where no
+ * bridge stands at its start (within 61 s of a step, span) and the
+ * window (now − tw, now] begins before the grid's last step: a series
+ * whose run of steps began at that step may have begun within the window
+ * (markPartial then takes its tail as partial, spread over the time
+ * before its data) or long before it (its data older than the step: the
+ * steps are too far apart to tell). Those of them with a value of the
+ * tail's expression (te) at the window's start had two samples before
+ * it: their tail is whole. TestBrowserLastIsNow's 7d tails, of data 15
+ * minutes old, were dashed in the first minute after each 2016 s step.
+ * One instant query, only when such a series is in matrix (with its
+ * tail); resolves to a Set of their labelKeys, or null.
+ */
+export function tailHad(te, matrix, w, signal) {
+  const tw = parseFloat(w.tw);
+  const begun = matrix.some((s) => {
+    let run = null;
+    let prev = null;
+    for (const [t0] of s.values || []) {
+      const t = Number(t0);
+      if (prev == null || t - prev > w.step * 1.5) run = t;
+      prev = t;
+    }
+    return prev != null && prev > w.gend + 1e-3 && run > w.at - tw + 1e-6;
+  });
+  if (!begun) return Promise.resolve(null);
+  return query(te, Math.round((w.at - tw) * 1000) / 1000, signal).then((r) => new Set((r || []).map((x) => labelKey(x.metric))));
 }
 
 /**
@@ -470,7 +504,7 @@ export function lastSamples(e, matrix, w, lead, reach, signal, fetchRange) {
   if (!le) return Promise.resolve(null);
   const ends = [...new Set(matrix.flatMap((s) => runEnds(s, w)))].sort((a, b) => a - b);
   if (!ends.length || ends.length > 4) return Promise.resolve(null);
-  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const key = labelKey;
   return Promise.all(ends.map((end) => {
     // Up to the next step, the run's first without a value: the series
     // may have samples after the run's end (the 7d Orders' run ended at
@@ -518,7 +552,7 @@ export function gapped(matrix, counts, w) {
   if (!counts) return matrix;
   const rw = parseFloat(w.rw);
   const g = w.gend != null ? w.gend : w.end;
-  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const key = labelKey;
   const steps = new Map();
   for (const s of counts) {
     const ts = (s.values || []).filter(([, v]) => parseFloat(v) > 0).map(([t]) => Number(t));
@@ -606,7 +640,7 @@ export function covered(matrix, counts, cv, w) {
   const g = w.gend != null ? w.gend : Infinity;
   const bt = w.bridge != null ? w.bridge : null;
   const at = (t) => (t > g + 1e-3 && !(bt != null && Math.abs(t - bt) < 1e-3) ? 'tail' : Math.round(t * 1000));
-  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const key = labelKey;
   const by = new Map();
   for (const s of counts) {
     const c = new Map();
@@ -655,10 +689,12 @@ export function covered(matrix, counts, cv, w) {
  * Each series keeps it (spread), for its legend: a rate over a partial
  * window reads low (the data seen spread over the whole window), a
  * quantile or a ratio is the figure of the data seen (chart.js).
+ * lasts (lastSamples) and had (tailHad): what gmc said of the series'
+ * last sample before a run's end and of data before the tail's window.
  */
-export function markPartial(matrix, w, lead, reach = null, spread = true, lasts = null) {
+export function markPartial(matrix, w, lead, reach = null, spread = true, lasts = null, had = null) {
   if (!lead) return matrix;
-  const lkey = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const lkey = labelKey;
   const rw = reach || parseFloat(w.rw);
   const g = w.gend != null ? w.gend : Infinity;
   // The grid's last step: a run of values that ends before it ended.
@@ -700,7 +736,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true, lasts 
         if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) mark(t, run);
       } else if (t <= g + 1e-3) {
         if (run > t - rw + 1e-6) mark(t, run);
-      } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3 || run > t - parseFloat(w.tw) + 1e-6)) {
+      } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3 || (run > t - parseFloat(w.tw) + 1e-6 && !(had && had.has(lkey(s.metric)))))) {
         // The tail (now, over w.tw: a minute): its window begins where the
         // bridge's ends (or, without a bridge, within the last step's
         // window). Without a value there its series had no data at its

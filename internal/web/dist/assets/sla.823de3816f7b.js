@@ -1,7 +1,7 @@
 // SLA page: achievement per window with its data coverage, budget left
 // (or how far past it), achievement over time, burn rates.
 import {getJSON, queryRange, align, keepPartial, coverExpr, NotAvailable} from './api.js';
-import {seriesKey} from './live.js';
+import {labelKey} from './live.js';
 import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
 import {h, fill, add, units, pill, budgetBar, unavailable} from './util.js';
 import * as Q from './queries.js';
@@ -149,7 +149,7 @@ export function mount(main) {
  * hours) at the points where judged has one, those points then whole.
  */
 export function judgedWhereCovered(all, judged) {
-  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  const key = labelKey;
   const at = (t) => Math.round(Number(t) * 1000);
   const by = new Map(judged.map((s) => [key(s.metric), new Map((s.values || []).map(([t, v]) => [at(t), v]))]));
   return all.map((s) => {
