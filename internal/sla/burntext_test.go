@@ -3,6 +3,7 @@ package sla_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,49 @@ func TestBurnAlertTextDataSpanIsRaw(t *testing.T) {
 			}
 			pct := q(fmt.Sprintf("%g", covered.Seconds()/3600))
 			if want := fmt.Sprintf("%.4g%% of 1h holds data", 100*pct); a["long_window_coverage"] != want {
+				t.Errorf("long_window_coverage %q, want %q", a["long_window_coverage"], want)
+			}
+		})
+	}
+}
+
+// TestBurnAlertTextHoleByCadence: after gmc's restart the burn page read
+// "1h: 33.1× over 22m 11s of data" where the samples, 1 s apart with gmc
+// down for 1m52s, covered 20m20s (t-user16 F7): every gap up to 5 minutes
+// counted as data. A gap counts only when it is no hole by the series' own
+// cadence (span.Hole), as /sla counts: the trial's samples, 06:54:46 to
+// 07:16:58 with none in the 112 s after 07:14:04, cover 19m18s + 1m2s; a
+// run of 1 s samples with two missed (a 3 s gap) is whole; a series sent
+// every minute and then every second (the demo's history, then the live
+// desk) covers the hour.
+func TestBurnAlertTextHoleByCadence(t *testing.T) {
+	at := func(h, m, s int) time.Time { return time.Date(2026, 12, 6, h, m, s, 0, time.UTC) }
+	every := func(from, to time.Time, step time.Duration) []time.Time {
+		var ts []time.Time
+		for x := from; !x.After(to); x = x.Add(step) {
+			ts = append(ts, x)
+		}
+		return ts
+	}
+	now := at(7, 16, 58)
+	for _, c := range []struct {
+		name      string
+		ts        []time.Time
+		over, pct string
+	}{
+		{"trial", slices.Concat(every(at(6, 54, 46), at(7, 14, 4), time.Second), every(at(7, 15, 56), now, time.Second)), " over 20m 20s of data", "33.89%"},
+		{"two missed", slices.Concat(every(at(6, 54, 46), at(7, 14, 4), time.Second), every(at(7, 14, 7), now, time.Second)), " over 22m 12s of data", "37%"},
+		{"1m then 1s", slices.Concat(every(now.Add(-2*time.Hour), now.Add(-10*time.Minute), time.Minute), every(now.Add(-10*time.Minute+time.Second), now, time.Second)), "", "100%"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, _ := burnAnnotations(t, now, c.ts)
+			if want := "(1h: 92.3×" + c.over + ", 5m: 115×)"; !strings.Contains(a["summary"], want) {
+				t.Errorf("summary %q, want it to contain %q", a["summary"], want)
+			}
+			if want := "error ratio over 1h" + c.over + " is 9.23%"; !strings.Contains(a["description"], want) {
+				t.Errorf("description %q, want it to contain %q", a["description"], want)
+			}
+			if want := c.pct + " of 1h holds data"; a["long_window_coverage"] != want {
 				t.Errorf("long_window_coverage %q, want %q", a["long_window_coverage"], want)
 			}
 		})

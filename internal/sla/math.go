@@ -40,10 +40,13 @@ func BurnRate(errorRatio, objective float64) float64 {
 // MinCoverage covered by data (coverage keyed like errorRatios; nil or a
 // missing window means covered); its long window counts over the data it
 // holds, as Prometheus's, Sloth's and Pyrra's burn alerts do. The alerts
-// count the short window's coverage in whole-minute steps, this the exact
-// time its samples cover, so over data younger than the short window they
-// can differ by up to a minute: the server's /sla therefore takes its burn
-// state from the alerts (ReporterOptions.Burns), and this is its fallback.
+// count the short window's coverage in whole-minute steps, each covered by
+// a sample within the 5m lookback, this the time its samples cover by the
+// series' cadence (Reporter.Coverage), so over data younger than the short
+// window they can differ by up to a minute, and over a window holding a
+// hole (gmc's restart) by the hole: the server's /sla therefore takes its
+// burn state from the alerts (ReporterOptions.Burns), and this is its
+// fallback.
 func Burning(alerts []BurnAlert, errorRatios, coverage map[string]float64, objective float64) string {
 	sev := ""
 	for _, b := range alerts {

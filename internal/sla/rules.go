@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/gmc-dev/gmc/internal/span"
 )
 
 // Names of the recording rules an SLA generates. Every series carries the
@@ -418,47 +420,39 @@ func (s SLA) partialTemplate(w time.Duration) string {
 // w holds (dataSpanExpr) as its dot, or otherwise when there are none (no
 // sample in the window). The expression is built from the evaluation
 // time (the query "time()"), to clamp the first interval at the window's
-// start. A window whose data began before it with a sample in every
-// minute (wholeExpr: no gap can be longer than the lookback) holds data
-// from its start to its newest sample, a cheaper query (dataSpanExpr takes
-// 25 ms over an hour, 180 ms over 3 days of 15 s samples).
+// start. (A window whose data began before it with a sample in every
+// minute took a cheaper query, its start to the newest sample: a minute
+// per step says nothing of a 112 s hole in samples 1 s apart, and that
+// query read gmc's own 1m52s outage as data, t-user16 F7.)
 func (s SLA) withDataSpan(w time.Duration, then, otherwise string) string {
-	return fmt.Sprintf(`{{ if query %q }}{{ with query %q }}{{ with . | first | value }}%s{{ end }}{{ end }}`+
-		`{{ else }}{{ with query "time()" }}{{ with query (printf %q (. | first | value)) }}{{ with . | first | value }}%s{{ end }}{{ else }}%s{{ end }}{{ end }}{{ end }}`,
-		s.wholeExpr(w), fmt.Sprintf("%g - (time() - max(timestamp(%s)))", w.Seconds(), s.totalSelector()), then,
+	return fmt.Sprintf(`{{ with query "time()" }}{{ with query (printf %q (. | first | value)) }}{{ with . | first | value }}%s{{ end }}{{ else }}%s{{ end }}{{ end }}`,
 		s.dataSpanExpr(w), then, otherwise)
-}
-
-// wholeExpr is the PromQL that window w's data began before it (a sample
-// within the lookback before its start) and every coverageStep in it
-// holds a sample: then no gap in it is longer than the lookback, and its
-// data span runs from its start to the newest sample.
-func (s SLA) wholeExpr(w time.Duration) string {
-	x := s.totalSelector()
-	step := coverageStep(w)
-	return fmt.Sprintf("count(%s offset %s) and on() (count_over_time(count(last_over_time(%s[%s]))[%s:%s]) >= %d)",
-		x, model.Duration(w), x, model.Duration(step), model.Duration(w), model.Duration(step), int64(w/step))
 }
 
 // dataSpanExpr is a printf format of the PromQL for the seconds of window
 // w (ending at the evaluation time, its one operand, a float) its raw
-// samples cover: the time from each sample to the next at most the
-// lookback (5m, as Reporter.Coverage counts) apart, clamped at the
-// window's start, of the indicator's total series that covers most.
-// It sums, at steps of dataSpanStep, the time between the newest sample
-// at the step and the newest a step before, where that is within the
-// lookback (a longer one is a gap). the 1m steps it had counted a
-// minute for the step after each gap began (a sample within the last
-// minute) and a whole minute for the one its data came back in: "over
-// 20m 0s of data" where the samples covered 18m3s (t-user14 F7). At 1s
-// steps (windows up to an hour) the figure is exact to the second; a
-// longer window's steps (at most 3600) miss up to a step of data where
-// each gap ends.
+// samples cover, each series by its own cadence as /sla counts
+// (span.Hole): the time from each sample to the next, clamped at the
+// window's start, unless that gap is a hole, longer than the lookback
+// (5m) or than 3 times the series' mean interval over the 10 minutes up
+// to its end (gap × samples in those 10 minutes > 1800 s); of the
+// indicator's total series, the one that covers most. It sums, at steps
+// of dataSpanStep, the time between the newest sample at the step and the
+// newest a step before. It counted every gap up to 5 minutes: "1h: 33.1×
+// over 22m 11s of data" where the samples, 1 s apart with gmc down for
+// 111.9 s, covered 20m20s (t-user16 F7). At 1s steps (windows up to an
+// hour) the figure is the samples' to the second for series sampled a
+// second apart or more. A longer window's steps (at most 3600) see the
+// time between samples only to the step: a step's worth between them
+// (up to twice the step) is taken as data, and a gap's end is found within
+// a step; the same holds for series sampled faster than a second.
 func (s SLA) dataSpanExpr(w time.Duration) string {
 	x := strings.ReplaceAll(s.totalSelector(), "%", "%%")
 	st := dataSpanStep(w)
-	return fmt.Sprintf("max(sum_over_time((((timestamp(%[1]s) - clamp_min(timestamp(%[1]s offset %[2]s), %%f - %[3]g)) > 0) and ((timestamp(%[1]s) - timestamp(%[1]s offset %[2]s)) <= %[4]g))[%[5]s:%[2]s]))",
-		x, model.Duration(st), w.Seconds(), coverageLookback.Seconds(), model.Duration(w))
+	gap := fmt.Sprintf("(timestamp(%[1]s) - timestamp(%[1]s offset %[2]s))", x, model.Duration(st))
+	return fmt.Sprintf("max(sum_over_time((((timestamp(%[1]s) - clamp_min(timestamp(%[1]s offset %[2]s), %%f - %[3]g)) > 0) and (%[4]s <= %[5]g) and ((%[4]s * count_over_time(%[1]s[%[6]s]) <= %[7]g) or (%[4]s <= %[8]g)))[%[9]s:%[2]s]))",
+		x, model.Duration(st), w.Seconds(), gap, coverageLookback.Seconds(),
+		model.Duration(span.CadenceRange*time.Millisecond), float64(span.HoleFactor*span.CadenceRange)/1000, 2*st.Seconds(), model.Duration(w))
 }
 
 // dataSpanStep is the step of dataSpanExpr's subquery: a second, longer

@@ -2,9 +2,11 @@
 // sample to the next when they are at most a reach apart (PromQL's
 // lookback, 5m), so a gap longer than the reach is not covered, nor the
 // reach after the last sample before it (that counted up to 5 minutes
-// after each gap as data, t-user11 #6). It reads chunk time ranges where the store
-// gives chunks, so a month of per-second samples is read without decoding
-// them. The SLA reporter's coverage and the trends' partial hours use it.
+// after each gap as data, t-user11 #6); Read reads chunk time ranges where
+// the store gives chunks, so a month of per-second samples is read without
+// decoding them (the trends' partial hours). ReadOwn judges each gap by
+// the series' own cadence (Hole), so a 112 s hole in samples 1 s apart is
+// not data (the SLA reporter's coverage).
 package span
 
 import (
@@ -13,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
@@ -31,6 +34,149 @@ func Read(ctx context.Context, qa storage.Queryable, sels [][]*labels.Matcher, s
 		return fromChunks(ctx, cq, sels, start, end, reach)
 	}
 	return fromSamples(ctx, qa, sels, start, end, reach)
+}
+
+// The rule ReadOwn counts data by: a series' own cadence says what a hole
+// is. The time from one sample to the next is data when that gap is at
+// most MaxGap (PromQL's lookback: past it an instant query of the series
+// has no value) and at most HoleFactor times the series' mean interval
+// over the CadenceRange up to the gap's end: g·n <= HoleFactor·CadenceRange,
+// n the series' samples in (end−CadenceRange, end], the one ending the gap
+// included. So a 112 s hole in samples 1 s apart is not data (n ≈ 490:
+// under 3.7 s is), one or two missed samples in a row are (a gap of 3 s
+// at 1 s, 45 s at 15 s), and a series pushed every minute is covered
+// between its pushes; one pushed every 10 minutes is not (over MaxGap: its
+// instant value and every 5m window lapse between pushes). The range is
+// twice MaxGap so that the samples before a gap of up to MaxGap still
+// give the cadence (over a range of MaxGap a 299 s hole in 1 s samples
+// would leave n = 2). The mean over the range, not one neighbouring
+// interval, so a second hole or a late sample beside a gap does not set
+// the bar; the range, not the whole read, so a series whose cadence
+// changes (the demo's 1m history, then 1 s live) is judged by the cadence
+// it had there.
+const (
+	MaxGap        = 5 * 60 * 1000  // ms
+	CadenceRange  = 10 * 60 * 1000 // ms
+	HoleFactor    = 3
+	cadenceBudget = HoleFactor * CadenceRange
+)
+
+// Hole reports whether a gap of g ms between two samples of a series, n
+// of whose samples lie in the CadenceRange up to the gap's end (the one
+// ending it included), is a hole by the rule above.
+func Hole(g, n int64) bool {
+	return g > MaxGap || g*n > cadenceBudget
+}
+
+// ReadOwn returns the disjoint spans of time, ascending (Unix ms, [from,
+// to)), that the samples in (start, end] of the series matching sels
+// cover, each series by its own cadence (Hole): from a run's first sample
+// to its last, a run's gaps none a hole. It reads the samples of the
+// CadenceRange before start too, for the cadence of the first gaps. With
+// extend, a series' newest run is taken on to end while the time since its
+// last sample is no hole yet by the same rule (n the samples in the range
+// up to end): the next sample is not due yet; 4 minutes after samples 1 s
+// apart stopped it is a hole, not data still coming in. Every sample is
+// decoded: a chunk's time range does not say how far apart its samples
+// are (1 ms per day of a 1 s series).
+func ReadOwn(ctx context.Context, qa storage.Queryable, sels [][]*labels.Matcher, start, end int64, extend bool) ([][2]int64, error) {
+	q, err := qa.Querier(start-CadenceRange+1, end)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	sp := spanner{}
+	var it chunkenc.Iterator
+	var recent []int64
+	for _, ms := range sels {
+		set := q.Select(ctx, false, nil, ms...)
+		for set.Next() {
+			it = set.At().Iterator(it)
+			if recent, err = sp.series(it, start-CadenceRange, end, extend, recent[:0]); err != nil {
+				return nil, err
+			}
+		}
+		if err := set.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return sp.merged(), nil
+}
+
+// series records the runs of one series' samples in (start, end] by its
+// cadence (ReadOwn); recent is a buffer for the samples of the last
+// CadenceRange.
+func (s *spanner) series(it chunkenc.Iterator, start, end int64, extend bool, recent []int64) ([]int64, error) {
+	head := 0 // recent[head:] are the samples in the range up to the newest
+	inRange := func(to int64) int64 {
+		for head < len(recent) && recent[head] <= to-CadenceRange {
+			head++
+		}
+		if head > 4096 && head > len(recent)/2 {
+			recent = recent[:copy(recent, recent[head:])]
+			head = 0
+		}
+		return int64(len(recent) - head)
+	}
+	first, prev := int64(0), int64(0)
+	have := false
+	for vt := it.Seek(start + 1); vt != chunkenc.ValNone; vt = it.Next() {
+		t := it.AtT()
+		if t > end {
+			break
+		}
+		if stale(it, vt) {
+			// A staleness marker ends the series' run: it is no sample
+			// (PromQL reads none at or after it), so neither the time up
+			// to it nor the time after it is data.
+			if have {
+				s.spans = append(s.spans, [2]int64{first, prev})
+				have = false
+			}
+			continue
+		}
+		if have && t == prev {
+			continue
+		}
+		recent = append(recent, t)
+		switch {
+		case !have:
+			first, have = t, true
+		case Hole(t-prev, inRange(t)):
+			s.spans = append(s.spans, [2]int64{first, prev})
+			first = t
+		}
+		prev = t
+	}
+	if err := it.Err(); err != nil {
+		return recent, err
+	}
+	if !have {
+		return recent, nil
+	}
+	last := prev
+	if extend && prev < end && !Hole(end-prev, inRange(end)) {
+		last = end
+	}
+	s.spans = append(s.spans, [2]int64{first, last})
+	return recent, nil
+}
+
+// stale reports whether the iterator's sample (of type vt) is a staleness
+// marker.
+func stale(it chunkenc.Iterator, vt chunkenc.ValueType) bool {
+	switch vt {
+	case chunkenc.ValFloat:
+		_, v := it.At()
+		return value.IsStaleNaN(v)
+	case chunkenc.ValHistogram:
+		_, h := it.AtHistogram(nil)
+		return value.IsStaleNaN(h.Sum)
+	case chunkenc.ValFloatHistogram:
+		_, h := it.AtFloatHistogram(nil)
+		return value.IsStaleNaN(h.Sum)
+	}
+	return false
 }
 
 // Extend takes the newest span on to end when its last sample is at most

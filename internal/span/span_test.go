@@ -184,7 +184,7 @@ const lookback = 5 * 60 * 1000
 
 // BenchmarkCoverageSpans reads the spans of 30 days of one counter, from
 // every sample and from chunk time ranges, at 1s and 15s intervals with a
-// few holes.
+// few holes, and by the series' cadence (ReadOwn, every sample decoded).
 func BenchmarkCoverageSpans(b *testing.B) {
 	for _, interval := range []time.Duration{time.Second, 15 * time.Second} {
 		db, err := gmcstorage.Open(gmcstorage.Options{Dir: b.TempDir(), Registerer: prometheus.NewRegistry(), Retention: 60 * 24 * time.Hour})
@@ -207,6 +207,9 @@ func BenchmarkCoverageSpans(b *testing.B) {
 			}},
 			{"chunks", func(ctx context.Context, db *gmcstorage.TSDB, sels [][]*labels.Matcher, s, e int64) ([][2]int64, error) {
 				return fromChunks(ctx, db, sels, s, e, lookback)
+			}},
+			{"own", func(ctx context.Context, db *gmcstorage.TSDB, sels [][]*labels.Matcher, s, e int64) ([][2]int64, error) {
+				return ReadOwn(ctx, db, sels, s, e, false)
 			}},
 		} {
 			b.Run(fmt.Sprintf("interval=%s/%s", interval, way.name), func(b *testing.B) {
@@ -277,5 +280,115 @@ func TestSpansEndAtTheLastSample(t *testing.T) {
 		if got := Extend(spans, 6000_000+lookback+1, lookback); !slices.Equal(got, spans) {
 			t.Errorf("Extend past the reach: %v, want the spans unchanged", got)
 		}
+	}
+}
+
+// TestReadOwnByCadence: a gap is data or a hole by the series' own cadence
+// (Hole), not by PromQL's 5-minute lookback alone: gmc's own 1m52s outage
+// in samples 1 s apart read as data (t-user16 F7: "over 22m 11s of data"
+// where the samples covered 20m20s), and so did the minutes after a series
+// stopped, or after a staleness marker. Each case's spans are spelled out
+// from its sample times.
+func TestReadOwnByCadence(t *testing.T) {
+	const s, m = int64(1000), int64(60_000)
+	every := func(from, to, step int64) []int64 {
+		var ts []int64
+		for at := from; at <= to; at += step {
+			ts = append(ts, at)
+		}
+		return ts
+	}
+	cat := func(parts ...[]int64) []int64 { return slices.Concat(parts...) }
+	for _, c := range []struct {
+		name       string
+		ts         []int64
+		start, end int64
+		extend     bool
+		want       [][2]int64
+		old        int64 // what span.Read with the 5m reach (and Extend) covered of (start, end]
+		stale      int64 // a staleness marker's time, after the samples
+	}{
+		// The trial's shape: 1 s samples, a 112 s hole (gmc down), on.
+		{"1s with a 112s hole", cat(every(0, 20*m, s), every(20*m+112*s, 30*m, s)), 0, 30 * m, false,
+			[][2]int64{{0, 20 * m}, {20*m + 112*s, 30 * m}}, 30 * m, 0},
+		// Two and three missed samples in a row at 1 s: a 3 s gap is data
+		// (3·598 ≤ 1800), a 4 s one is a hole (4·597 > 1800).
+		{"1s missing two, then three", cat(every(0, 20*m, s), every(20*m+3*s, 25*m, s), every(25*m+4*s, 30*m, s)), 0, 30 * m, false,
+			[][2]int64{{0, 25 * m}, {25*m + 4*s, 30 * m}}, 30 * m, 0},
+		// 15 s samples missing two in a row (a 45 s gap) are one run; a
+		// 60 s gap (three missed) is a hole.
+		{"15s missing two, then three", cat(every(0, 20*m, 15*s), every(20*m+45*s, 40*m, 15*s), every(41*m, 60*m, 15*s)), 0, 60 * m, false,
+			[][2]int64{{0, 40 * m}, {41 * m, 60 * m}}, 60 * m, 0},
+		// A series pushed every minute is covered between its pushes,
+		// then 1 s samples right after (the demo's history joined by the
+		// live desk): the cadence is the one the series had there.
+		{"1m then 1s", cat(every(0, 60*m, m), every(60*m+s, 70*m, s)), 0, 70 * m, false,
+			[][2]int64{{0, 70 * m}}, 70 * m, 0},
+		// Every 10 minutes: over the lookback, no data between pushes.
+		{"every 10m", every(0, 60*m, 10*m), 0, 60 * m, true,
+			[][2]int64{{0, 0}, {10 * m, 10 * m}, {20 * m, 20 * m}, {30 * m, 30 * m}, {40 * m, 40 * m}, {50 * m, 50 * m}, {60 * m, 60 * m}}, 0, 0},
+		// Stopped 4 minutes before end: not data still coming in.
+		{"1s stopped 4m ago", every(0, 26*m, s), 0, 30 * m, true,
+			[][2]int64{{0, 26 * m}}, 30 * m, 0},
+		// 2 s since the last of samples 1 s apart: the next is not due.
+		{"1s, last 2s ago", every(0, 30*m-2*s, s), 0, 30 * m, true,
+			[][2]int64{{0, 30 * m}}, 30 * m, 0},
+		// A staleness marker 1 s after the last sample (a scrape target
+		// gone): the series ended there, though the next is not due.
+		{"1s, then a staleness marker", every(0, 30*m-2*s, s), 0, 30 * m, true,
+			[][2]int64{{0, 30*m - 2*s}}, 30 * m, 30*m - s},
+		// A window starting after a run began: the run's cadence before
+		// start is read too, so the hole just after start is one.
+		{"hole right after start", cat(every(0, 20*m+5*s, s), every(20*m+65*s, 30*m, s)), 20 * m, 30 * m, false,
+			[][2]int64{{0, 20*m + 5*s}, {20*m + 65*s, 30 * m}}, 10 * m, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			writeSeries(t, db, map[string][]int64{`gmc_orders_total{service="gw"}`: c.ts})
+			if c.stale > 0 {
+				app := db.AppenderV2(context.Background())
+				if _, err := app.Append(0, labels.FromStrings("__name__", "gmc_orders_total", "service", "gw"), 0, c.stale, math.Float64frombits(value.StaleNaN), nil, nil, storage.AOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := app.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sels := [][]*labels.Matcher{{labels.MustNewMatcher(labels.MatchEqual, "service", "gw")}}
+			got, err := ReadOwn(context.Background(), db, sels, c.start, c.end, c.extend)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Samples before start are read for the cadence only: compare
+			// the spans from start on.
+			clip := func(sp [][2]int64) [][2]int64 {
+				var out [][2]int64
+				for _, x := range sp {
+					if x[1] >= c.start {
+						out = append(out, [2]int64{max(x[0], c.start), x[1]})
+					}
+				}
+				return out
+			}
+			if !slices.Equal(clip(got), clip(c.want)) {
+				t.Errorf("spans %v, want %v", got, c.want)
+			}
+			old, err := Read(context.Background(), db, sels, c.start-lookback, c.end, lookback)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.extend {
+				old = Extend(old, c.end, lookback)
+			}
+			oldCov, cov := Covered(old, c.start, c.end), Covered(got, c.start, c.end)
+			if oldCov != c.old {
+				t.Errorf("the 5m reach covered %d ms, the case says %d", oldCov, c.old)
+			}
+			t.Logf("covered %v of %v (the 5m reach: %v)", time.Duration(cov)*time.Millisecond, time.Duration(c.end-c.start)*time.Millisecond, time.Duration(oldCov)*time.Millisecond)
+		})
 	}
 }
