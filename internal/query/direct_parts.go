@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
@@ -176,49 +175,38 @@ func (q directQuerier) Select(ctx context.Context, sortSeries bool, hints *stora
 		if err != nil || k < 0 || k >= len(q.d.parts) {
 			return storage.EmptySeriesSet()
 		}
-		var series []storage.Series
-		stale := math.Float64frombits(value.StaleNaN)
-		for _, s := range q.d.parts[k] {
-			pts := make(fpoints, 0, q.d.steps)
-			j := 0
-			for i := range q.d.steps {
-				t := q.d.start + i*q.d.step
-				f := stale
-				if j < len(s.Floats) && s.Floats[j].T == t {
-					f = s.Floats[j].F
-					j++
-				}
-				pts = append(pts, fpoint{t: t, f: f})
-			}
-			series = append(series, pointsSeries{lset: s.Metric, pts: pts})
-		}
+		part := q.d.parts[k]
 		if sortSeries {
-			slices.SortFunc(series, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
+			part = slices.Clone(part)
+			slices.SortFunc(part, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
 		}
-		return &listSeriesSet{series: series, i: -1}
+		return newPointsSet(partSteps{m: part, start: q.d.start, step: q.d.step, steps: q.d.steps}, nil)
 	}
 	return q.Querier.Select(ctx, sortSeries, hints, ms...)
 }
 
-// pointsSeries is a series of float samples in memory.
-type pointsSeries struct {
-	lset labels.Labels
-	pts  fpoints
+// partSteps is a part's answer m as its selector reads it: a sample at
+// every step, the part's value or a staleness marker.
+type partSteps struct {
+	m                  promql.Matrix
+	start, step, steps int64
 }
 
-func (s pointsSeries) Labels() labels.Labels { return s.lset }
+func (p partSteps) len() int                   { return len(p.m) }
+func (p partSteps) labels(i int) labels.Labels { return p.m[i].Metric }
 
-func (s pointsSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return storage.NewListSeriesIterator(s.pts)
+func (p partSteps) points(i int, out fpoints) fpoints {
+	floats := p.m[i].Floats
+	stale := math.Float64frombits(value.StaleNaN)
+	j := 0
+	for k := range p.steps {
+		t := p.start + k*p.step
+		f := stale
+		if j < len(floats) && floats[j].T == t {
+			f = floats[j].F
+			j++
+		}
+		out = append(out, fpoint{t: t, f: f})
+	}
+	return out
 }
-
-// listSeriesSet is a SeriesSet of series in memory.
-type listSeriesSet struct {
-	series []storage.Series
-	i      int
-}
-
-func (s *listSeriesSet) Next() bool                        { s.i++; return s.i < len(s.series) }
-func (s *listSeriesSet) At() storage.Series                { return s.series[s.i] }
-func (s *listSeriesSet) Err() error                        { return nil }
-func (s *listSeriesSet) Warnings() annotations.Annotations { return nil }

@@ -485,44 +485,26 @@ func (q thinQueryable) Select(_ context.Context, _ bool, hints *storage.SelectHi
 	if !ok {
 		return storage.ErrSeriesSet(errors.New("interleaved query: a selector not read"))
 	}
-	return &thinSeriesSet{set: set, first: first, step: hints.Step, rng: hints.Range, end: hints.End, i: -1}
+	return newPointsSet(thinWindows{set: set, first: first, step: hints.Step, rng: hints.Range, end: hints.End}, set.annos)
 }
 
-// thinSeriesSet hands a thinSet's series to one of the m queries.
-type thinSeriesSet struct {
+// thinWindows is a thinSet's series as one of the m queries reads them.
+type thinWindows struct {
 	set                   *thinSet
 	first, step, rng, end int64
-	i                     int
-	buf                   fpoints // the series' thinned samples, reused
 }
 
-func (s *thinSeriesSet) Next() bool {
-	s.i++
-	return s.i < len(s.set.series)
-}
+func (w thinWindows) len() int                   { return len(w.set.series) }
+func (w thinWindows) labels(i int) labels.Labels { return w.set.series[i].lset }
 
-func (s *thinSeriesSet) At() storage.Series { return thinnedSeries{s: s, src: s.set.series[s.i]} }
-
-func (s *thinSeriesSet) Err() error { return nil }
-
-func (s *thinSeriesSet) Warnings() annotations.Annotations { return s.set.annos }
-
-type thinnedSeries struct {
-	s   *thinSeriesSet
-	src *thinSeries
-}
-
-func (t thinnedSeries) Labels() labels.Labels { return t.src.lset }
-
-// Iterator returns the series' samples in the query's windows, each window
-// thinned to its first and last sample where that gives the engine's rate
-// and increase the same answer (see above), else whole.
-func (t thinnedSeries) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
-	s, src := t.s, t.src
-	out := s.buf[:0]
+// points appends series i's samples in the query's windows to out, each
+// window thinned to its first and last sample where that gives the
+// engine's rate and increase the same answer (see above), else whole.
+func (w thinWindows) points(i int, out fpoints) fpoints {
+	src := w.set.series[i]
 	lo, irr, gap, n := 0, 0, 0, 0
-	for e := s.first; e <= s.end; e += s.step {
-		start := after(src.t, lo, gap, e-s.rng)
+	for e := w.first; e <= w.end; e += w.step {
+		start := after(src.t, lo, gap, e-w.rng)
 		gap = start - lo
 		lo = start
 		hi := after(src.t, lo, n, e)
@@ -537,7 +519,7 @@ func (t thinnedSeries) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 		if !whole {
 			// extrapolatedRate's test, as it makes it.
 			firstT, lastT := src.t[lo], src.t[hi-1]
-			durationToStart := float64(firstT-(e-s.rng)) / 1000
+			durationToStart := float64(firstT-(e-w.rng)) / 1000
 			durationToEnd := float64(e-lastT) / 1000
 			sampledInterval := float64(lastT-firstT) / 1000
 			averageDurationBetweenSamples := sampledInterval / float64(n-1)
@@ -553,12 +535,57 @@ func (t thinnedSeries) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
 		}
 		lo = hi
 	}
-	s.buf = out
+	return out
+}
+
+// pointsSet is a SeriesSet of series made in memory: src's, each one's
+// samples made when its iterator is asked for, into a buffer reused from
+// series to series (the engine reads a selector's series one after the
+// other: thinned windows, direct parts' answers).
+type pointsSet struct {
+	src   pointsSource
+	annos annotations.Annotations
+	i     int
+	buf   fpoints
+}
+
+// pointsSource is the series a pointsSet hands out.
+type pointsSource interface {
+	len() int
+	labels(i int) labels.Labels
+	// points appends series i's samples to buf and returns it.
+	points(i int, buf fpoints) fpoints
+}
+
+func newPointsSet(src pointsSource, annos annotations.Annotations) *pointsSet {
+	return &pointsSet{src: src, annos: annos, i: -1}
+}
+
+func (s *pointsSet) Next() bool {
+	s.i++
+	return s.i < s.src.len()
+}
+
+func (s *pointsSet) At() storage.Series { return pointsSeries{s: s, i: s.i} }
+
+func (s *pointsSet) Err() error { return nil }
+
+func (s *pointsSet) Warnings() annotations.Annotations { return s.annos }
+
+type pointsSeries struct {
+	s *pointsSet
+	i int
+}
+
+func (p pointsSeries) Labels() labels.Labels { return p.s.src.labels(p.i) }
+
+func (p pointsSeries) Iterator(it chunkenc.Iterator) chunkenc.Iterator {
+	p.s.buf = p.s.src.points(p.i, p.s.buf[:0])
 	if r, ok := it.(interface{ Reset(storage.Samples) }); ok {
-		r.Reset(out)
+		r.Reset(p.s.buf)
 		return it
 	}
-	return storage.NewListSeriesIterator(out)
+	return storage.NewListSeriesIterator(p.s.buf)
 }
 
 // after is the first index i ≥ from of ts with ts[i] > t (len(ts) if none),
@@ -712,40 +739,4 @@ func cmpInt64(a, b int64) int {
 		return 1
 	}
 	return 0
-}
-
-// execAll runs queries on workers goroutines (at the heavy lane's nice for
-// a heavy query, as its own thread), cancelling the rest at the first
-// error, and returns their results in order.
-func (a *API) execAll(ctx context.Context, queries []promql.Query, workers int) []*promql.Result {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	results := make([]*promql.Result, len(queries))
-	next := make(chan int, len(queries))
-	for i := range queries {
-		next <- i
-	}
-	close(next)
-	work := func() {
-		for i := range next {
-			results[i] = queries[i].Exec(ctx)
-			if results[i].Err != nil {
-				cancel()
-			}
-		}
-	}
-	nice := int(a.heavyNice.Load())
-	niced := nice > 0 && a.lanes != nil && admittedLane(ctx) == a.lanes.heavy
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			if niced {
-				onNicedThread(nice, work)
-				return
-			}
-			work()
-		})
-	}
-	wg.Wait()
-	return results
 }

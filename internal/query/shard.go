@@ -3,9 +3,11 @@ package query
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -423,6 +425,54 @@ func (a *API) shardWorkers(ctx context.Context) (int, func()) {
 			a.lanes.small.release()
 		}
 	}
+}
+
+// onWorkers runs work(0) … work(n-1) on n goroutines and waits for them,
+// each at the heavy lane's nice for a heavy query (as its own thread). A
+// panic of work is raised again on the caller's goroutine.
+func (a *API) onWorkers(ctx context.Context, n int, work func(w int)) {
+	nice := int(a.heavyNice.Load())
+	niced := nice > 0 && a.lanes != nil && admittedLane(ctx) == a.lanes.heavy
+	var wg sync.WaitGroup
+	panics := make([]any, n)
+	for w := range n {
+		wg.Go(func() {
+			defer func() { panics[w] = recover() }()
+			if niced {
+				onNicedThread(nice, func() { work(w) })
+				return
+			}
+			work(w)
+		})
+	}
+	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(fmt.Sprint("query worker: ", p))
+		}
+	}
+}
+
+// execAll runs queries on workers goroutines (onWorkers), cancelling the
+// rest at the first error, and returns their results in order.
+func (a *API) execAll(ctx context.Context, queries []promql.Query, workers int) []*promql.Result {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]*promql.Result, len(queries))
+	next := make(chan int, len(queries))
+	for i := range queries {
+		next <- i
+	}
+	close(next)
+	a.onWorkers(ctx, workers, func(int) {
+		for i := range next {
+			results[i] = queries[i].Exec(ctx)
+			if results[i].Err != nil {
+				cancel()
+			}
+		}
+	})
+	return results
 }
 
 // firstCause is the error that stopped a sharded query: the first not
