@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -22,10 +21,7 @@ import (
 // Every round after the first reads chunks from the cache (hits) and
 // chunks changed since (misses).
 func TestDecodedCacheEqualsEngine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(19, uint64(time.Now().UnixNano())))
-	seed := rng.Uint64()
-	rng = rand.New(rand.NewPCG(19, seed))
-	t.Logf("data seed %d", seed)
+	rng := seededRand(t, 19)
 	st, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry(), OutOfOrderWindow: time.Hour})
 	if err != nil {
 		t.Fatal(err)

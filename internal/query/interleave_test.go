@@ -91,10 +91,7 @@ func interleaveFixture(t *testing.T, rng *rand.Rand) []sample {
 // same order, every point's time and the bits of its value, the same
 // annotations; and the engine walks fewer samples.
 func TestInterleaveEqualsEngine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(17, uint64(time.Now().UnixNano())))
-	seed := rng.Uint64()
-	rng = rand.New(rand.NewPCG(17, seed))
-	t.Logf("data seed %d", seed)
+	rng := seededRand(t, 17)
 	st := &countingQueryable{Queryable: openStore(t, interleaveFixture(t, rng))}
 	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
 	if err != nil {
@@ -149,14 +146,8 @@ func TestInterleaveEqualsEngine(t *testing.T) {
 			if d := matrixDiff(got, wantM, 0); d != "" {
 				t.Errorf("%s over %d..%d step %s (%d queries): %s", expr, start.UnixMilli(), end.UnixMilli(), step, m, d)
 			}
-			gw, gi := gotAnnos.AsStrings(expr, 0, 0)
-			ww, wi := wantAnnos.AsStrings(expr, 0, 0)
-			slices.Sort(gw)
-			slices.Sort(ww)
-			slices.Sort(gi)
-			slices.Sort(wi)
-			if !slices.Equal(gw, ww) || !slices.Equal(gi, wi) {
-				t.Errorf("%s: annotations %v %v, engine %v %v", expr, gw, gi, ww, wi)
+			if d := annoDiff(gotAnnos, wantAnnos, expr); d != "" {
+				t.Errorf("%s: %s", expr, d)
 			}
 			release()
 			wantRelease()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,6 +27,15 @@ type sample struct {
 	t    int64 // ms
 	v    float64
 	h    *histogram.Histogram
+}
+
+// seededRand is a random source of stream whose seed, new each run, is
+// logged ("data seed"): a failure's data can be made again from it.
+func seededRand(t testing.TB, stream uint64) *rand.Rand {
+	t.Helper()
+	seed := rand.New(rand.NewPCG(stream, uint64(time.Now().UnixNano()))).Uint64()
+	t.Logf("data seed %d", seed)
+	return rand.New(rand.NewPCG(stream, seed))
 }
 
 // openStore opens a real TSDB in a temp dir holding samples.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/gmc-dev/gmc/internal/storage"
 )
@@ -62,10 +63,7 @@ func TestPlanShards(t *testing.T) {
 // engine's avg, stddev and stdvar of it vary in the last bits from one run
 // to the next; those are compared within 1e-12 (relative).
 func TestShardedEqualsEngine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(17, uint64(time.Now().UnixNano())))
-	seed := rng.Uint64()
-	rng = rand.New(rand.NewPCG(17, seed))
-	t.Logf("data seed %d", seed)
+	rng := seededRand(t, 17)
 	st := shardFixture(t, rng)
 	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
 	if err != nil {
@@ -125,14 +123,8 @@ func TestShardedEqualsEngine(t *testing.T) {
 		if d := matrixDiff(got, want, tol); d != "" {
 			t.Errorf("%s over %s..%s step %s: %s", expr, start, end, step, d)
 		}
-		gw, gi := gotAnnos.AsStrings(expr, 0, 0)
-		ww, wi := res.Warnings.AsStrings(expr, 0, 0)
-		slices.Sort(gw)
-		slices.Sort(ww)
-		slices.Sort(gi)
-		slices.Sort(wi)
-		if !slices.Equal(gw, ww) || !slices.Equal(gi, wi) {
-			t.Errorf("%s: annotations %v %v, engine %v %v", expr, gw, gi, ww, wi)
+		if d := annoDiff(gotAnnos, res.Warnings, expr); d != "" {
+			t.Errorf("%s: %s", expr, d)
 		}
 		q.Close()
 		release()
@@ -164,6 +156,21 @@ func matrixDiff(got, want promql.Matrix, tol float64) string {
 		}
 	}
 	return ""
+}
+
+// annoDiff describes how the annotations got differ from the engine's
+// want over expr ("" for none): their warnings and their infos as text,
+// each in any order.
+func annoDiff(got, want annotations.Annotations, expr string) string {
+	gw, gi := got.AsStrings(expr, 0, 0)
+	ww, wi := want.AsStrings(expr, 0, 0)
+	for _, s := range [][]string{gw, gi, ww, wi} {
+		slices.Sort(s)
+	}
+	if slices.Equal(gw, ww) && slices.Equal(gi, wi) {
+		return ""
+	}
+	return fmt.Sprintf("annotations %v %v, engine %v %v", gw, gi, ww, wi)
 }
 
 // shardFixture is an hour of 60 series of req_total, lat and other_total
@@ -209,10 +216,7 @@ func shardFixture(t *testing.T, rng *rand.Rand) *storage.TSDB {
 // the same series in the same order, every point's time and the bits of its
 // value, and the same annotations.
 func TestTimeSplitEqualsEngine(t *testing.T) {
-	rng := rand.New(rand.NewPCG(18, uint64(time.Now().UnixNano())))
-	seed := rng.Uint64()
-	rng = rand.New(rand.NewPCG(18, seed))
-	t.Logf("data seed %d", seed)
+	rng := seededRand(t, 18)
 	st := &countingQueryable{Queryable: shardFixture(t, rng)}
 	a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
 	if err != nil {
@@ -265,14 +269,8 @@ func TestTimeSplitEqualsEngine(t *testing.T) {
 			if d := matrixDiff(got, want, 0); d != "" {
 				t.Errorf("%s over %s..%s step %s (split %v): %s", expr, start, end, step, split, d)
 			}
-			gw, gi := gotAnnos.AsStrings(expr, 0, 0)
-			ww, wi := res.Warnings.AsStrings(expr, 0, 0)
-			slices.Sort(gw)
-			slices.Sort(ww)
-			slices.Sort(gi)
-			slices.Sort(wi)
-			if !slices.Equal(gw, ww) || !slices.Equal(gi, wi) {
-				t.Errorf("%s: annotations %v %v, engine %v %v", expr, gw, gi, ww, wi)
+			if d := annoDiff(gotAnnos, res.Warnings, expr); d != "" {
+				t.Errorf("%s: %s", expr, d)
 			}
 			q.Close()
 			release()
