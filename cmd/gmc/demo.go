@@ -365,7 +365,7 @@ func printBanner(w io.Writer, b bannerInfo) {
 	fmt.Fprintf(&s, "Services: %s (market-data is scraped, the others push with the SDK), and this host through the agent.\n", strings.Join(b.services, ", "))
 	fmt.Fprintf(&s, "SLAs: matching-latency (99%% of matching-engine orders within 500µs), order-success (order-gateway ≥ 99.99%%).\n")
 	if b.incidentEvery >= 0 {
-		fmt.Fprintf(&s, "Incidents: every %s one of %v for %s —\n", b.incidentEvery, b.incidents, b.incidentLength)
+		fmt.Fprintf(&s, "Incidents: one of %v for %s after each %s pause (one every %s) —\n", b.incidents, b.incidentLength, b.incidentEvery, b.incidentEvery+b.incidentLength)
 		fmt.Fprintf(&s, "  latency: the matching engine slows (ServiceLatencyHigh fires, the matching-latency budget burns);\n")
 		fmt.Fprintf(&s, "  errors:  the gateway fails 5%% of orders (the order-success SLA burns, its burn-rate alert pages);\n")
 		fmt.Fprintf(&s, "  down:    market-data or the backtester stops (TargetDown / ServiceSilent fire, then resolve).\n")

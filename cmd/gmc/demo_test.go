@@ -124,6 +124,12 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(stdout.String(), demo.BenchDBStandIn) {
 		t.Errorf("the banner does not say the DB benchmark is a stand-in:\n%s", stdout)
 	}
+	// The incidents' cadence as injectIncidents keeps it: each starts a
+	// pause after the previous one ended (a trial read "every 3m0s" in the
+	// banner and saw one every 4 minutes).
+	if !strings.Contains(stdout.String(), "for 40s after each 10s pause (one every 50s)") {
+		t.Errorf("the banner does not give the incidents' cadence (40s after each 10s pause, one every 50s):\n%s", stdout)
+	}
 
 	// Every simulated service reports and is up.
 	eventually(t, "every simulated service up in /system/status", time.Now().Add(30*time.Second), func() (bool, string) {
