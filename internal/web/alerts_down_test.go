@@ -58,3 +58,52 @@ func TestBrowserEpisodeNotEvaluated(t *testing.T) {
 	}
 	screenshot(t, ctx, artifacts(t), "alerts-not-evaluated")
 }
+
+// TestBrowserActiveNotEvaluated: the Active table said "Firing for 4m" for
+// a burn whose History row said "2m — not evaluated 2m: gmc was down
+// 07:14:04–07:15:55" (t-user16 F8): Active counted gmc's own outage as
+// firing. Both now read the episode's spans not evaluated
+// (not_evaluated): firing for the time since it fired less the outage, and
+// the same "not evaluated" line under it. The fixture is the trial's: fired
+// 4 m 10 s before the page's clock, gmc down 1 m 51 s of it (3 m to 1 m
+// 9 s before), firing since.
+func TestBrowserActiveNotEvaluated(t *testing.T) {
+	ctx := browser(t)
+	base := time.Now()
+	ts := func(d time.Duration) string { return base.Add(-d).UTC().Format(time.RFC3339Nano) }
+	labels := `{"alertname":"SLAErrorBudgetBurn","service":"order-gateway","severity":"page","slo":"order-success"}`
+	v1 := fmt.Sprintf(`{"status":"success","data":{"alerts":[
+	 {"labels":%s,"annotations":{"summary":"order-success burns its error budget"},"state":"firing","activeAt":%q,"value":"31.3"}]}}`,
+		labels, ts(4*time.Minute+10*time.Second))
+	hist := fmt.Sprintf(`{"status":"success","data":{"episodes":[
+	 {"alertname":"SLAErrorBudgetBurn","service":"order-gateway","severity":"page","group":"sla","labels":%s,
+	  "state":"firing","active_at":%q,"fired_at":%q,"firing_seconds":139,"last_change":%q,"value":"31.3",
+	  "not_evaluated":[{"from":%q,"until":%q}]}]}}`,
+		labels, ts(4*time.Minute+10*time.Second), ts(4*time.Minute+10*time.Second), ts(69*time.Second), ts(3*time.Minute), ts(69*time.Second))
+	serve := func(body string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, body)
+		})
+	}
+	st := startStack(t, 1, false, withHandler("GET /api/v1/alerts", serve(v1)), withHandler("GET /alerts/history", serve(hist)))
+	pageClockStill(t, ctx, base)
+	load(t, ctx, st.URL+"/#/alerts?range=1h")
+	if err := poll(ctx, 20*time.Second, `document.querySelector('tr[data-alert="SLAErrorBudgetBurn"]') && document.querySelector('tr[data-episode="firing"]')`); err != nil {
+		t.Fatalf("no active burn and its episode on the page: %v", err)
+	}
+	cell := func(sel string) []string {
+		return eval[[]string](t, ctx, `(() => { const c = document.querySelector('`+sel+` [data-col="firing-for"]'); const n = c.querySelector('[data-not-evaluated]');
+			return [c.firstChild ? c.firstChild.textContent : '', n ? n.textContent : '']; })()`)
+	}
+	active, history := cell(`tr[data-alert="SLAErrorBudgetBurn"]`), cell(`tr[data-episode="firing"]`)
+	// 4 m 10 s since it fired less 1 m 51 s not evaluated: 2 m 19 s.
+	want := []string{"2m", "not evaluated 2m: gmc was down " + base.Add(-3*time.Minute).Format("15:04:05") + "–" + base.Add(-69*time.Second).Format("15:04:05")}
+	if active[0] != want[0] || active[1] != want[1] {
+		t.Errorf("Active reads %q, then %q; want %q, then %q (4m10s since it fired, 1m51s of them gmc down)", active[0], active[1], want[0], want[1])
+	}
+	if history[0] != active[0] || history[1] != active[1] {
+		t.Errorf("History reads %q, then %q; Active %q, then %q: want the same", history[0], history[1], active[0], active[1])
+	}
+	screenshot(t, ctx, artifacts(t), "alerts-active-not-evaluated")
+}

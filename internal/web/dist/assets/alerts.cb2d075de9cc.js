@@ -62,7 +62,8 @@ export function mount(main, ctx) {
             h('button', {class: 'btn', 'data-action': 'silence', onclick: () => openForm('silence', matchers)}, 'Silence…'))));
         for (const x of xs) {
           const rule = rules.get(x.labels.alertname);
-          const fired = firedAt(x, episodes, rule);
+          const ep = openEpisode(x, episodes);
+          const fired = firedAt(x, ep, rule);
           const unit = unitOf(x, rule);
           const why = sup(x);
           rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-suppressed': why ? 'true' : null},
@@ -70,7 +71,7 @@ export function mount(main, ctx) {
             h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
             h('td', {class: 'muted small', style: {whiteSpace: 'normal'}}, labelText(x.labels)),
             h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
-              x.state === 'firing' ? (fired ? firingFor(fired, now) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
+              x.state === 'firing' ? (fired ? activeFor(ep, fired, now) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
             h('td', {class: 'num', 'data-col': 'value'}, unit.fmt(parseFloat(x.value))),
             h('td', {class: 'wrap'}, (x.annotations && (x.annotations.summary || x.annotations.description)) || ''),
             h('td', {}, svc(x.labels.service, (fired || new Date(x.activeAt)) / 1000))));
@@ -165,6 +166,20 @@ function firingFor(fired, now) {
   if (sec < 3600) return Math.floor(sec / 60) + 'm';
   if (sec < 86400) return String(Math.floor(sec / 360) / 10) + 'h';
   return String(Math.floor(sec / 8640) / 10) + 'd';
+}
+
+/**
+ * activeFor is an Active row's firing for: as its open episode's History
+ * row says it (the spans gmc did not evaluate it left out, and said), or
+ * since fired without one. It counted gmc's own outage as firing: "Firing
+ * for 4m" where the History said "2m — not evaluated 2m: gmc was down
+ * 07:14:04–07:15:55" (t-user16 F8).
+ */
+function activeFor(ep, fired, now) {
+  if (!ep) return firingFor(fired, now);
+  const ne = notEvaluated(ep);
+  const dur = firingFor(fired + downIn(ep, fired, now), now);
+  return ne ? [dur, ne] : dur;
 }
 
 /**
@@ -269,14 +284,18 @@ function matches(ms, labels) {
   });
 }
 
+/** openEpisode is a firing alert's open episode in the history, or undefined. */
+function openEpisode(x, episodes) {
+  const same = (a, b) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  return episodes.find((e) => e.fired_at && !e.resolved_at && same(e.labels || {}, x.labels));
+}
+
 /**
  * firedAt is when a firing alert started firing: its open episode in the
- * history, else activeAt plus the rule's "for" (activeAt alone is when it
- * went pending).
+ * history (ep), else activeAt plus the rule's "for" (activeAt alone is when
+ * it went pending).
  */
-function firedAt(x, episodes, rule) {
-  const same = (a, b) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
-  const ep = episodes.find((e) => e.fired_at && !e.resolved_at && same(e.labels || {}, x.labels));
+function firedAt(x, ep, rule) {
   if (ep) return Date.parse(ep.fired_at);
   if (!x.activeAt) return null;
   return Date.parse(x.activeAt) + 1000 * ((rule && rule.duration) || 0);
