@@ -3,12 +3,14 @@ package rules
 import (
 	"context"
 	"fmt"
-	"math"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
 	promrules "github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/strutil"
@@ -95,12 +97,20 @@ func (m *Manager) track(gr *group, ts time.Time) {
 		gr.orphansDone = true
 		var resolved []*model.Alert
 		for _, ep := range m.history.Orphans(func(g string) bool { return g == gr.g.Name() }) {
+			last := m.lastEvaluation(gr, ep)
 			ev := orphanEvent(ep, ts)
-			ev.NotEvaluated = m.notEvaluated(gr, ep)
-			events = append(events, ev)
+			ev.NotEvaluated = notEvaluatedSince(gr, last)
 			if ep.FiredAt != nil {
-				resolved = append(resolved, m.orphanResolved(gr, ep, ts, ev.NotEvaluated))
+				a := m.orphanResolved(gr, ep, ts, ev.NotEvaluated, last)
+				resolved = append(resolved, a)
+				// The episode keeps the texts the resolve sent, as one
+				// resolved while gmc ran does (alertEvent).
+				ev.Annotations = map[string]string{}
+				for k, v := range a.Annotations {
+					ev.Annotations[string(k)] = string(v)
+				}
 			}
+			events = append(events, ev)
 		}
 		if len(resolved) > 0 {
 			// Its receivers were paged before the stop: tell them it ended,
@@ -137,12 +147,39 @@ func (m *Manager) track(gr *group, ts time.Time) {
 }
 
 // notEvaluated is the span in which ep, an episode open at the last stop,
-// was not evaluated: from its alert's newest ALERTS_FOR_STATE sample before
-// this run's first evaluation of gr (written at every evaluation while the
-// alert is active: its last evaluation before the stop) until that first
-// evaluation. Nil without such a sample, or when the two are within one
-// and a half evaluation intervals (no evaluation was missed).
+// was not evaluated: from its alert's last evaluation before this run's
+// first evaluation of gr (lastEvaluation) until that first evaluation.
+// Nil without such an evaluation, or when the two are within one and a
+// half evaluation intervals (no evaluation was missed).
 func (m *Manager) notEvaluated(gr *group, ep alerthistory.Episode) *alerthistory.Span {
+	return notEvaluatedSince(gr, m.lastEvaluation(gr, ep))
+}
+
+// notEvaluatedSince is notEvaluated given the last evaluation (zero: none).
+func notEvaluatedSince(gr *group, last time.Time) *alerthistory.Span {
+	until := gr.first
+	if last.IsZero() || until.Sub(last) <= gr.g.Interval()*3/2 {
+		return nil
+	}
+	return &alerthistory.Span{From: last, Until: until}
+}
+
+// lastEvaluation is when ep's alert, an episode open at the last stop, was
+// last evaluated before this run's first evaluation of gr. Zero without
+// such an evaluation.
+func (m *Manager) lastEvaluation(gr *group, ep alerthistory.Episode) time.Time {
+	ts := m.evaluations(gr, ep, ep.ActiveAt)
+	if len(ts) == 0 {
+		return time.Time{}
+	}
+	return ts[len(ts)-1]
+}
+
+// evaluations are the evaluations of ep's alert (an episode open at the
+// last stop) from since until this run's first evaluation of gr, oldest
+// first: its ALERTS_FOR_STATE samples (written at every evaluation while
+// the alert is active).
+func (m *Manager) evaluations(gr *group, ep alerthistory.Episode, since time.Time) []time.Time {
 	until := gr.first
 	if until.IsZero() || !until.After(ep.ActiveAt) {
 		return nil
@@ -152,35 +189,98 @@ func (m *Manager) notEvaluated(gr *group, ep alerthistory.Episode) *alerthistory
 		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, k, v))
 	}
 	ctx := context.Background()
-	q, err := m.opts.Queryable.Querier(ep.ActiveAt.UnixMilli(), until.UnixMilli()-1)
+	q, err := m.opts.Queryable.Querier(max(since.UnixMilli(), ep.ActiveAt.UnixMilli()), until.UnixMilli()-1)
 	if err != nil {
-		m.logger.Warn("read the last evaluation before the restart", "rule", ep.Alertname, "err", err)
+		m.logger.Warn("read the last evaluations before the restart", "rule", ep.Alertname, "err", err)
 		return nil
 	}
 	defer q.Close()
-	last := int64(math.MinInt64)
+	var ts []int64
 	ss := q.Select(ctx, false, nil, ms...)
 	var it chunkenc.Iterator
 	for ss.Next() {
 		it = ss.At().Iterator(it)
 		for it.Next() != chunkenc.ValNone {
-			if t := it.AtT(); t > last && t < until.UnixMilli() {
-				last = t
+			if t := it.AtT(); t < until.UnixMilli() {
+				ts = append(ts, t)
 			}
 		}
 	}
 	if err := ss.Err(); err != nil {
-		m.logger.Warn("read the last evaluation before the restart", "rule", ep.Alertname, "err", err)
+		m.logger.Warn("read the last evaluations before the restart", "rule", ep.Alertname, "err", err)
 		return nil
 	}
-	if last == math.MinInt64 {
-		return nil
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	out := make([]time.Time, len(ts))
+	for i, t := range ts {
+		out[i] = time.UnixMilli(t)
 	}
-	from := time.UnixMilli(last)
-	if until.Sub(from) <= gr.g.Interval()*3/2 {
-		return nil
+	return out
+}
+
+// lastFiringSteps bounds the evaluations lastSeenFiring makes: five
+// minutes of keep_firing_for at the demo's one evaluation a second.
+const lastFiringSteps = 300
+
+// lastSeenFiring is the last evaluation of ep's alert before the stop at
+// which its condition held: its last evaluation (last), or an earlier one
+// when keep_firing_for kept it firing without its condition (Prometheus's
+// alert then keeps its value and annotations of that evaluation). The
+// rule's expression is evaluated again at its evaluations (evaluations)
+// over keep_firing_for before last, newest first, until it gives the
+// alert; past lastFiringSteps of them, at lastFiringSteps spread evenly
+// over them (the newest included: the one found may then be a little
+// before the last, its time still the one said). It returns that time,
+// the alert's sample and the rule. ok is false without the rule, or when
+// none of them gives the alert (the data may be gone).
+func (m *Manager) lastSeenFiring(ctx context.Context, gr *group, ep alerthistory.Episode, last time.Time) (at time.Time, smpl promql.Sample, rule *promrules.AlertingRule, ok bool) {
+	for _, r := range gr.g.AlertingRules() {
+		if r.Name() == ep.Alertname {
+			rule = r
+			break
+		}
 	}
-	return &alerthistory.Span{From: from, Until: until}
+	if rule == nil || last.IsZero() {
+		return time.Time{}, promql.Sample{}, rule, false
+	}
+	evals := m.evaluations(gr, ep, last.Add(-rule.KeepFiringFor()))
+	if n := len(evals); n > lastFiringSteps {
+		thin := make([]time.Time, lastFiringSteps)
+		for i := range thin {
+			thin[i] = evals[i*(n-1)/(lastFiringSteps-1)]
+		}
+		evals = thin
+	}
+	query := m.queryFunc(gr)
+	for _, t := range slices.Backward(evals) {
+		// Without the group in ctx: watchedOnly holds nothing back.
+		v, err := query(ctx, rule.Query().String(), t)
+		if err != nil {
+			m.logger.Warn("evaluate the alert's last firing before the restart", "rule", rule.Name(), "err", err)
+			return time.Time{}, promql.Sample{}, rule, false
+		}
+		for _, s := range v {
+			if alertOf(rule, s.Metric, ep.Labels) {
+				return t, s, rule, true
+			}
+		}
+	}
+	return time.Time{}, promql.Sample{}, rule, false
+}
+
+// alertOf says whether the alert rule makes of the sample metric has the
+// labels lset: the metric's labels but its name, the rule's labels (their
+// values as lset has them: they may be templates), and its alertname.
+func alertOf(rule *promrules.AlertingRule, metric labels.Labels, lset map[string]string) bool {
+	want := map[string]string{labels.AlertName: rule.Name()}
+	metric.Range(func(l labels.Label) {
+		if l.Name != model.MetricNameLabel {
+			want[l.Name] = l.Value
+		}
+	})
+	rule.Labels().Range(func(l labels.Label) { want[l.Name] = lset[l.Name] })
+	return maps.Equal(want, lset)
 }
 
 // orphanEvent ends an episode open at the last stop whose alert is no
@@ -196,11 +296,17 @@ func orphanEvent(ep alerthistory.Episode, ts time.Time) alerthistory.Event {
 
 // orphanResolved is the resolved alert of an episode that fired before
 // the last stop and ended while gmc was down: it started when it fired
-// and ends at ts, when gmc found it no longer active. With down (the span
-// gmc did not evaluate it) its resolved_summary says so: "[RESOLVED] …
-// (fired 23:57:53, resolved 00:09:52)" read as a 12-minute incident that
-// lasted 1 min, gmc down 11 m 46 s of it (t-user14 F6).
-func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Time, down *alerthistory.Span) *model.Alert {
+// and ends at ts, when gmc found it no longer active. Its annotations are
+// its last firing evaluation's before the stop (lastSeenFiring: rendered
+// again against the data then, as that evaluation did); the episode's are
+// of its last transition, and the resolve said "last seen firing: CPU of vm
+// at 97.9%", the figure it first fired with, where the last evaluations
+// read 93–94 % (t-user16 F6). A rule's resolved_summary is rendered at ts,
+// as at any resolve (resolvedSummary). With down (the span gmc did not
+// evaluate it) its resolved_summary says so: "[RESOLVED] … (fired
+// 23:57:53, resolved 00:09:52)" read as a 12-minute incident that lasted 1
+// min, gmc down 11 m 46 s of it (t-user14 F6).
+func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Time, down *alerthistory.Span, last time.Time) *model.Alert {
 	a := &model.Alert{Labels: model.LabelSet{}, Annotations: model.LabelSet{}, StartsAt: *ep.FiredAt, EndsAt: ts}
 	for k, v := range ep.Labels {
 		a.Labels[model.LabelName(k)] = model.LabelValue(v)
@@ -208,10 +314,28 @@ func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Tim
 	for k, v := range ep.Annotations {
 		a.Annotations[model.LabelName(k)] = model.LabelValue(v)
 	}
+	ctx := context.Background()
+	seenAt, smpl, rule, seen := m.lastSeenFiring(ctx, gr, ep, last)
+	if seen {
+		rule.Annotations().Range(func(l labels.Label) {
+			at := seenAt
+			if l.Name == ResolvedSummaryAnnotation {
+				at = ts
+			}
+			if out, err := m.expand(ctx, gr, rule, l.Value, smpl, at); err != nil {
+				m.logger.Warn("expand an annotation of an alert found resolved at the restart", "rule", rule.Name(), "annotation", l.Name, "err", err)
+			} else {
+				a.Annotations[model.LabelName(l.Name)] = model.LabelValue(out)
+			}
+		})
+	}
 	if down != nil {
 		text := string(a.Annotations[ResolvedSummaryAnnotation])
 		if text == "" {
 			text = "resolved; last seen firing: " + string(a.Annotations["summary"])
+			if seen {
+				text = fmt.Sprintf("resolved; last seen firing at %s UTC: %s", seenAt.UTC().Format(time.TimeOnly), a.Annotations["summary"])
+			}
 			if a.Annotations["summary"] == "" {
 				text = "resolved"
 			}
@@ -219,11 +343,8 @@ func (m *Manager) orphanResolved(gr *group, ep alerthistory.Episode, ts time.Tim
 		a.Annotations[ResolvedSummaryAnnotation] = model.LabelValue(fmt.Sprintf("%s (found resolved at gmc's restart: gmc was down %s–%s UTC, the alert not evaluated then)",
 			text, down.From.UTC().Format(time.TimeOnly), down.Until.UTC().Format(time.TimeOnly)))
 	}
-	for _, r := range gr.g.AlertingRules() {
-		if r.Name() == ep.Labels[model.AlertNameLabel] {
-			a.GeneratorURL = m.opts.ExternalURL + strutil.TableLinkForExpression(r.Query().String())
-			break
-		}
+	if rule != nil {
+		a.GeneratorURL = m.opts.ExternalURL + strutil.TableLinkForExpression(rule.Query().String())
 	}
 	return a
 }

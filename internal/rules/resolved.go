@@ -56,16 +56,7 @@ func (m *Manager) resolvedSummary(ctx context.Context, gr *group, expr string, a
 	if text == "" {
 		return ""
 	}
-	query := m.ruleOpts.QueryFunc
-	if gr.g.File() == SLAFile {
-		query = m.slaOpts.QueryFunc
-	}
-	ls := a.Labels.Map()
-	delete(ls, labels.AlertName)
-	data := template.AlertTemplateData(ls, nil, m.opts.ExternalURL, promql.Sample{Metric: a.Labels, F: a.Value})
-	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
-	out, err := template.NewTemplateExpander(ctx, defs+text, "__alert_"+rule.Name(), data,
-		model.Time(timestamp.FromTime(a.ResolvedAt)), template.QueryFunc(query), m.ruleOpts.ExternalURL, nil).Expand()
+	out, err := m.expand(ctx, gr, rule, text, promql.Sample{Metric: labels.NewBuilder(a.Labels).Del(labels.AlertName).Labels(), F: a.Value}, a.ResolvedAt)
 	if err != nil {
 		m.logger.Warn("expand resolved_summary at resolve", "rule", rule.Name(), "err", err)
 		return ""
@@ -81,4 +72,23 @@ func (m *Manager) resolvedSummary(ctx context.Context, gr *group, expr string, a
 	}
 	gr.resolved[key] = resolvedText{at: a.ResolvedAt, text: out}
 	return out
+}
+
+// queryFunc is the query function gr's rules are evaluated with (the SLA
+// groups read their own queryable).
+func (m *Manager) queryFunc(gr *group) promrules.QueryFunc {
+	if gr.g.File() == SLAFile {
+		return m.slaOpts.QueryFunc
+	}
+	return m.ruleOpts.QueryFunc
+}
+
+// expand renders text, an annotation template of rule, for the alert of
+// smpl (its labels as $labels, its value as $value) against the data at
+// at, as Prometheus renders an alert's annotations at an evaluation.
+func (m *Manager) expand(ctx context.Context, gr *group, rule *promrules.AlertingRule, text string, smpl promql.Sample, at time.Time) (string, error) {
+	data := template.AlertTemplateData(smpl.Metric.Map(), nil, m.opts.ExternalURL, smpl)
+	defs := "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+	return template.NewTemplateExpander(ctx, defs+text, "__alert_"+rule.Name(), data,
+		model.Time(timestamp.FromTime(at)), template.QueryFunc(m.queryFunc(gr)), m.ruleOpts.ExternalURL, nil).Expand()
 }
