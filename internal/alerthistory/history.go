@@ -44,6 +44,13 @@ type Event struct {
 	// did not evaluate it: from its last evaluation before the stop until
 	// the first after the start.
 	NotEvaluated *Span `json:"not_evaluated,omitempty"`
+	// Unjudged, on the first event of an episode's alert after a restart
+	// (or its end), is when gmc evaluated it without seeing it active
+	// before it continued or ended it: from its first evaluation since
+	// the start until this event. The rule's windows may have lacked the
+	// data of the outage then (a rate needs two samples since the
+	// restart), so its state then is not known either.
+	Unjudged *Span `json:"unjudged,omitempty"`
 }
 
 // Span is a time interval, [From, Until].
@@ -67,7 +74,9 @@ type Episode struct {
 	ResolvedAt  *time.Time        `json:"resolved_at,omitempty"`
 	// FiringSeconds is how long it was seen firing: from FiredAt until
 	// resolved, or until the last transition seen if still firing (see
-	// LastChange), less the spans it was not evaluated (NotEvaluated).
+	// LastChange), less the spans it was not evaluated (NotEvaluated) or
+	// not judged (Unjudged); while its state is unknown (Unknown), until
+	// its last evaluation before the stop.
 	FiringSeconds float64   `json:"firing_seconds"`
 	LastChange    time.Time `json:"last_change"`
 	Value         string    `json:"value"`
@@ -77,16 +86,39 @@ type Episode struct {
 	// episode cut by a kill -9 read as firing the whole outage (t-user14
 	// F6: "firing ~12 m", 11 m 46 s of it gmc down).
 	NotEvaluated []Span `json:"not_evaluated,omitempty"`
+	// Unjudged are the spans after a restart when gmc evaluated its alert
+	// without seeing it active, before it continued or ended the episode
+	// (Event.Unjudged). firing_seconds leaves them out too.
+	Unjudged []Span `json:"unjudged,omitempty"`
+	// Unknown, on an episode open at the last stop that gmc has neither
+	// continued nor ended since its restart, says why its state is not
+	// known now: List gives it the State "unknown", and its
+	// firing_seconds end at its last evaluation before the stop.
+	Unknown *Unknown `json:"unknown,omitempty"`
+}
+
+// Unknown is why an episode open at the last stop has no known state
+// since the restart (Episode.Unknown).
+type Unknown struct {
+	// Since is its alert's last evaluation before the stop (or its last
+	// transition, without a record of that evaluation).
+	Since time.Time `json:"since"`
+	// Restart is gmc's first evaluation of its alert since the start.
+	Restart time.Time `json:"restart"`
+	// JudgedBy is when gmc ends the episode at the latest, unless its
+	// alert is active again by then (and the episode continues): once
+	// its rules' windows hold the data since the restart.
+	JudgedBy time.Time `json:"judged_by"`
 }
 
 // firingFor is how long ep was seen firing from FiredAt to end: the time
-// less its spans not evaluated within it.
+// less its spans not evaluated or not judged within it.
 func (ep *Episode) firingFor(end time.Time) float64 {
 	if ep.FiredAt == nil {
 		return 0
 	}
 	d := end.Sub(*ep.FiredAt)
-	for _, sp := range ep.NotEvaluated {
+	for _, sp := range slices.Concat(ep.NotEvaluated, ep.Unjudged) {
 		from, until := sp.From, sp.Until
 		if from.Before(*ep.FiredAt) {
 			from = *ep.FiredAt
@@ -291,7 +323,21 @@ func (h *History) Adopt(group string, lset map[string]string) (Episode, bool) {
 	if !ok {
 		return Episode{}, false
 	}
+	ep.Unknown = nil
 	return *ep, true
+}
+
+// SetUnknown marks the episode of the alert (group, labels) open at the
+// last stop, not yet adopted nor ended, as of unknown state since the
+// restart (Episode.Unknown), in memory, until its next event.
+func (h *History) SetUnknown(group string, lset map[string]string, u Unknown) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if k, ok := h.open[alertKey(group, lset)]; ok {
+		if ep, ok := h.episodes[k]; ok {
+			ep.Unknown = &u
+		}
+	}
 }
 
 // Unadopted returns the episodes of group open at the last stop that no
@@ -355,15 +401,23 @@ func (h *History) apply(ev Event) {
 	if ev.ResolvedAt != nil {
 		ep.ResolvedAt = ev.ResolvedAt
 	}
-	if sp := ev.NotEvaluated; sp != nil && sp.Until.After(sp.From) && !slices.ContainsFunc(ep.NotEvaluated, func(x Span) bool { return x.From.Equal(sp.From) && x.Until.Equal(sp.Until) }) {
-		ep.NotEvaluated = append(ep.NotEvaluated, *sp)
-	}
+	ep.NotEvaluated = addSpan(ep.NotEvaluated, ev.NotEvaluated)
+	ep.Unjudged = addSpan(ep.Unjudged, ev.Unjudged)
+	ep.Unknown = nil
 	switch {
 	case ep.FiredAt != nil && ep.ResolvedAt != nil:
 		ep.FiringSeconds = ep.firingFor(*ep.ResolvedAt)
 	case ep.FiredAt != nil:
 		ep.FiringSeconds = ep.firingFor(ev.Time)
 	}
+}
+
+// addSpan adds sp (if any, and not empty) to sps unless it holds it.
+func addSpan(sps []Span, sp *Span) []Span {
+	if sp != nil && sp.Until.After(sp.From) && !slices.ContainsFunc(sps, func(x Span) bool { return x.From.Equal(sp.From) && x.Until.Equal(sp.Until) }) {
+		sps = append(sps, *sp)
+	}
+	return sps
 }
 
 // Add records an event in memory and, with a Dir, on disk (fsynced).
@@ -429,7 +483,9 @@ type Filter struct {
 const DefaultLimit = 1000
 
 // List returns the episodes f selects, newest first; an episode still
-// firing has fired for the time up to now.
+// firing has fired for the time up to now, and one open at the last stop
+// and not yet continued nor ended since the restart (Unknown) is in state
+// "unknown".
 func (h *History) List(f Filter, now time.Time) []Episode {
 	limit := f.Limit
 	if limit <= 0 {
@@ -450,7 +506,15 @@ func (h *History) List(f Filter, now time.Time) []Episode {
 			continue
 		}
 		e := *ep
-		if e.State == "firing" && e.FiredAt != nil {
+		switch {
+		case e.Unknown != nil:
+			// Not seen since the restart: its state now is not known,
+			// and it was seen firing until its last evaluation.
+			e.State = "unknown"
+			if e.FiredAt != nil {
+				e.FiringSeconds = e.firingFor(e.Unknown.Since)
+			}
+		case e.State == "firing" && e.FiredAt != nil:
 			e.FiringSeconds = e.firingFor(now)
 		}
 		out = append(out, e)

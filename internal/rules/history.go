@@ -25,6 +25,8 @@ func (m *Manager) track(gr *group, ts time.Time) {
 	present := map[uint64]bool{}
 	// The spans the adopted episodes were not evaluated (notEvaluated).
 	var down map[uint64]*alerthistory.Span
+	// The spans since the restart the adopted episodes were not judged.
+	var unjudged map[uint64]*alerthistory.Span
 	for _, ar := range gr.g.AlertingRules() {
 		ar.ForEachActiveAlert(func(a *promrules.Alert) {
 			h := a.Labels.Hash()
@@ -44,6 +46,13 @@ func (m *Manager) track(gr *group, ts time.Time) {
 							down = map[uint64]*alerthistory.Span{}
 						}
 						down[h] = sp
+					}
+					if ts.After(gr.first) {
+						// Evaluated since the restart without it until now.
+						if unjudged == nil {
+							unjudged = map[uint64]*alerthistory.Span{}
+						}
+						unjudged[h] = &alerthistory.Span{From: gr.first, Until: ts}
 					}
 				}
 			}
@@ -80,26 +89,39 @@ func (m *Manager) track(gr *group, ts time.Time) {
 				return
 			}
 			ev := alertEvent(gr, a, state, ts)
-			ev.NotEvaluated = down[h]
+			ev.NotEvaluated, ev.Unjudged = down[h], unjudged[h]
 			events = append(events, ev)
 		})
 	}
-	if !gr.orphansDone && gr.evals >= 2 && ts.Sub(gr.first) >= gr.reach &&
+	if gr.evals == 1 && !gr.orphansDone {
+		// The episodes open at the stop that this first evaluation did not
+		// continue: their state is unknown until it is, or they end.
+		by := m.judgedBy(gr)
+		for _, ep := range m.history.Unadopted(gr.g.Name()) {
+			since := m.lastEvaluation(gr, ep)
+			if since.IsZero() {
+				since = ep.LastChange
+			}
+			m.history.SetUnknown(ep.Group, ep.Labels, alerthistory.Unknown{Since: since, Restart: gr.first, JudgedBy: by})
+		}
+	}
+	if !gr.orphansDone && gr.evals >= 2 && ts.Sub(gr.first) >= orphanWait(gr) &&
 		(!gr.hold || m.started.Load() == 0 || ts.Sub(time.Unix(0, m.started.Load())) > m.live.Load().max) {
 		// Open at the last stop and not active over two evaluations since
 		// (the first may lack data) reaching back over the rules' longest
-		// range since the first (HostCPUHigh's 1m rate has no value until
-		// its second sample after the restart: it was found resolved at
-		// the restart with the CPU at 94 %, and paged again a minute later:
-		// t-user16 F6), nor once gmc has watched for the down_after
-		// ServiceSilent and TargetDown wait (watchedOnly): it ended while
-		// gmc was down.
+		// range since the first, up to orphanWaitMax (HostCPUHigh's 1m
+		// rate has no value until its second sample after the restart: it
+		// was found resolved at the restart with the CPU at 94 %, and paged
+		// again a minute later: t-user16 F6), nor once gmc has watched for
+		// the down_after ServiceSilent and TargetDown wait (watchedOnly):
+		// it ended while gmc was down.
 		gr.orphansDone = true
 		var resolved []*model.Alert
 		for _, ep := range m.history.Orphans(func(g string) bool { return g == gr.g.Name() }) {
 			last := m.lastEvaluation(gr, ep)
 			ev := orphanEvent(ep, ts)
 			ev.NotEvaluated = notEvaluatedSince(gr, last)
+			ev.Unjudged = &alerthistory.Span{From: gr.first, Until: ts}
 			if ep.FiredAt != nil {
 				a := m.orphanResolved(gr, ep, ts, ev.NotEvaluated, last)
 				resolved = append(resolved, a)
@@ -144,6 +166,37 @@ func (m *Manager) track(gr *group, ts time.Time) {
 			m.logger.Error("record alert history", "err", err)
 		}
 	}
+}
+
+// orphanWaitMax bounds how long after its first evaluation since a
+// restart a group waits for its rules' longest range (orphanWait) before
+// it ends the episodes open at the stop that no alert continued: five
+// minutes give a rate two samples of any source sampled at least every
+// 2.5 minutes, and the SLA burn alerts' shortest window (5m) the data of
+// a whole window. A longer range (a [1h] or [1d] rate) holds the data
+// before the stop too, or five minutes of it since the restart: without
+// the cap, an episode of a [1d] rule open at the stop would stay open,
+// its state unknown, for a day.
+const orphanWaitMax = 5 * time.Minute
+
+// orphanWait is how long after its first evaluation since a restart gr
+// waits before it ends the episodes open at the stop that no alert
+// continued: its alerting rules' longest range, at most orphanWaitMax.
+func orphanWait(gr *group) time.Duration { return min(gr.reach, orphanWaitMax) }
+
+// judgedBy is when gr ends, at the latest, the episodes open at the stop
+// that no alert continued (track): its second evaluation since the
+// restart, its orphanWait after the first, and for ServiceSilent and
+// TargetDown the down_after wait since gmc's start, whichever is last
+// (the evaluation at or after it does).
+func (m *Manager) judgedBy(gr *group) time.Time {
+	by := gr.first.Add(max(gr.g.Interval(), orphanWait(gr)))
+	if ns := m.started.Load(); gr.hold && ns != 0 {
+		if t := time.Unix(0, ns).Add(m.live.Load().max); t.After(by) {
+			by = t
+		}
+	}
+	return by
 }
 
 // notEvaluated is the span in which ep, an episode open at the last stop,

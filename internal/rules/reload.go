@@ -170,7 +170,7 @@ func (m *Manager) swap(old map[string]*group, next []*group, loaded map[string]*
 			m.stopGroup(prev)
 			prev.mu.Lock() // an EvalAll in flight
 			g.CopyState(prev.g)
-			gr.last, gr.evals, gr.orphansDone = prev.last, prev.evals, prev.orphansDone
+			gr.last, gr.evals, gr.first, gr.orphansDone = prev.last, prev.evals, prev.first, prev.orphansDone
 			gr.seen, gr.refired = prev.seen, prev.refired
 			gr.active.Store(prev.active.Load())
 			prev.mu.Unlock()

@@ -177,9 +177,9 @@ function firingFor(fired, now) {
  */
 function activeFor(ep, fired, now) {
   if (!ep) return firingFor(fired, now);
-  const ne = notEvaluated(ep);
+  const ns = notes(ep);
   const dur = firingFor(fired + downIn(ep, fired, now), now);
-  return ne ? [dur, ne] : dur;
+  return ns.length ? [dur, ...ns] : dur;
 }
 
 /**
@@ -188,18 +188,48 @@ function activeFor(ep, fired, now) {
  * like pending (it was green, as if resolved).
  */
 function episodePill(e) {
+  if (e.state === 'unknown') return pill('unknown', 'unknown', 'open when gmc stopped, not seen since its restart');
   return e.state === 'inactive' ? pill('never-fired', 'pending · never fired') : pill(e.state);
 }
 
 /**
  * downIn is the time (ms) of an episode's spans not evaluated (gmc down,
- * e.not_evaluated) between from and to (ms).
+ * e.not_evaluated) or not judged (after a restart, e.unjudged) between
+ * from and to (ms).
  */
 function downIn(e, from, to) {
   let ms = 0;
-  for (const sp of e.not_evaluated || []) ms += Math.max(0, Math.min(Date.parse(sp.until), to) - Math.max(Date.parse(sp.from), from));
+  for (const sp of [...(e.not_evaluated || []), ...(e.unjudged || [])]) ms += Math.max(0, Math.min(Date.parse(sp.until), to) - Math.max(Date.parse(sp.from), from));
   return ms;
 }
+
+/**
+ * notes are the lines under an episode's duration saying what gmc did not
+ * see of it: when it was down (notEvaluated); after a restart, the
+ * evaluations that did not see its alert active while its rule's window
+ * was short of data (e.unjudged), before gmc continued or ended it; and,
+ * for an episode open at the stop not yet continued nor ended
+ * (e.unknown), that its state is unknown since its last evaluation.
+ */
+function notes(e) {
+  const out = [];
+  const ne = notEvaluated(e);
+  if (ne) out.push(ne);
+  for (const sp of e.unjudged || []) {
+    const sec = Math.max(0, Date.parse(sp.until) - Date.parse(sp.from)) / 1000;
+    out.push(h('div', {class: 'muted small', style: NOTE, 'data-unjudged': String(sec)},
+      `unknown ${ago(sec)} after gmc's restart, ${clock(sp.from)}–${clock(sp.until)}: not active while its rule's window was short of data`));
+  }
+  const u = e.unknown;
+  if (u) {
+    out.push(h('div', {class: 'muted small', style: NOTE, 'data-unknown': u.judged_by},
+      `unknown since ${clock(u.since)}: gmc was down until ${clock(u.restart)}, not seen active since (its rule's window short of data); ended by ${clock(u.judged_by)} unless seen`));
+  }
+  return out;
+}
+
+/** NOTE is the style of the lines under a duration: wrapped, in the cell's width. */
+const NOTE = {whiteSpace: 'normal', minWidth: '14em', maxWidth: '24em', marginLeft: 'auto'};
 
 /**
  * notEvaluated says when an episode was not evaluated (gmc down, a
@@ -211,19 +241,20 @@ function notEvaluated(e) {
   const sps = e.not_evaluated || [];
   if (!sps.length) return null;
   const sec = sps.reduce((a, sp) => a + Math.max(0, Date.parse(sp.until) - Date.parse(sp.from)), 0) / 1000;
-  return h('div', {class: 'muted small', 'data-not-evaluated': String(sec)},
+  return h('div', {class: 'muted small', style: NOTE, 'data-not-evaluated': String(sec)},
     `not evaluated ${ago(sec)}: gmc was down ${sps.map((sp) => `${clock(sp.from)}–${clock(sp.until)}`).join(', ')}`);
 }
 
 /**
  * episodeFor is a History row's duration: firing for (to now while it
- * fires; seen firing: the spans not evaluated left out and said), or how
- * long it was pending.
+ * fires; seen firing: the spans not evaluated or not judged left out and
+ * said; to its last evaluation while its state is unknown), or how long it
+ * was pending.
  */
 function episodeFor(e, now) {
   const dur = episodeDur(e, now);
-  const ne = notEvaluated(e);
-  return ne ? [dur, ne] : dur;
+  const ns = notes(e);
+  return ns.length ? [dur, ...ns] : dur;
 }
 
 function episodeDur(e, now) {
@@ -232,7 +263,10 @@ function episodeDur(e, now) {
     const fired = Date.parse(e.fired_at);
     return firingFor(fired + downIn(e, fired, now), now);
   }
+  // An episode whose state is unknown fired until its last evaluation
+  // before gmc stopped (firing_seconds ends there).
   if (e.fired_at) return ago(e.firing_seconds);
+  if (e.state === 'unknown') return '–';
   if (e.state === 'pending') return `pending ${ago(Math.max(0, now - active) / 1000)}`;
   const end = Date.parse(e.last_change);
   return isFinite(end) && isFinite(active) && end >= active ? `never fired (pending ${ago((end - active) / 1000)})` : 'never fired';
