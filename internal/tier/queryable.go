@@ -609,8 +609,19 @@ func (n *nearMarksSet) Next() bool {
 // extrapolate to the bucket's start from its first raw sample, as raw
 // data do.
 func resumes(before, prev, cur sample, res int64) bool {
-	return before.fh == nil && prev.fh == nil && cur.fh == nil &&
-		before.t%res != 0 && before.t > prev.t-res && before.f == prev.f && cur.t%res != 0
+	if before.fh != nil || prev.fh != nil || cur.fh != nil || before.f != prev.f {
+		return false
+	}
+	// A mark 1 ms before the bucket's end closes a bucket the counter
+	// stopped in (aggregator.flush): the next bucket's first sample resumes
+	// it, marked or not. A resumption's first raw sample alone in its
+	// bucket is not marked (only the bucket's end holds it), and with the
+	// edge a window starting at the stop bucket's end read the jump over
+	// the hole where raw data, one sample, have no answer: 3.96 M through
+	// the 1h tier, rate(x[1h]) at 1-minute steps through the 1m tier
+	// +185,419 % (TestCounterResumedNextToItsStop). Buckets written before
+	// the closing mark are told by the resumption's mark alone.
+	return before.t == prev.t-1 || before.t%res != 0 && before.t > prev.t-res && cur.t%res != 0
 }
 
 func (n *nearMarksSet) At() storage.Series { return n.cur }
@@ -628,12 +639,13 @@ func (n *nearMarksSet) Err() error {
 func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, fromTier bool, ms []*labels.Matcher) (storage.SeriesSet, error) {
 	var primes map[uint64]float64
 	var primesH map[uint64]*histogram.FloatHistogram
+	var closed map[uint64]bool
 	var before *lastBuckets
 	if agg == AggCounter && fromTier {
 		before = &lastBuckets{t: t, at: from}
 		defer before.close()
 		var err error
-		if primes, primesH, err = t.counterValues(ctx, from, ms...); err != nil {
+		if primes, primesH, closed, err = t.counterValues(ctx, from, ms...); err != nil {
 			return nil, err
 		}
 	}
@@ -650,7 +662,7 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 		var samples []chunks.Sample
 		ag := &aggregator{res: t.res, from: from}
 		if p, ok := primes[s.Labels().Hash()]; ok {
-			ag.prime = &p
+			ag.prime, ag.closed = &p, closed[s.Labels().Hash()]
 		}
 		ag.primeH = primesH[s.Labels().Hash()]
 		if before != nil {

@@ -81,3 +81,80 @@ func TestCounterResumedHigher(t *testing.T) {
 		})
 	}
 }
+
+// TestCounterResumedNextToItsStop: a counter sampled every 15 s that stops
+// and resumes, after a hole, in the bucket right after the one it stopped
+// in, at a much higher value (or restarted from 900, a reset), where either
+// side of the hole is a single raw sample in its bucket. The stop bucket's
+// last raw sample alone in it, and the job's batch ending at that bucket
+// (as every batch does once the job has caught up: one bucket each): the
+// next batch had no interval to judge the stop by, so the resumption was
+// not marked, and a window starting at the stop bucket's end read the jump
+// over the hole as its increase. The resumption's first raw sample alone
+// in its bucket: it was not marked (a mark beside the bucket's end makes
+// a window holding the two read 0), and the window holding only it read
+// the jump where raw data, one sample, have no answer.
+func TestCounterResumedNextToItsStop(t *testing.T) {
+	c := labels.FromStrings("__name__", "c_total", "job", "node")
+	end := t0.Add(rawSpan)
+	for _, sc := range []struct {
+		name       string
+		stop, back time.Duration // the last raw sample before the hole, the first after
+		step       time.Duration // the interval after the hole
+		value      float64
+		runs       []time.Duration // the job's runs before its last, at end
+	}{
+		// 01:42:05 alone in the 1m bucket ending 01:43 (its 55 s to
+		// the end are more than two intervals: a stop), back at 01:43:46.
+		{"stop alone, job to 01:43", 102*time.Minute + 5*time.Second, 103*time.Minute + 46*time.Second, time.Second, 5e6, []time.Duration{103*time.Minute + time.Second}},
+		{"stop alone, job to 01:43, reset", 102*time.Minute + 5*time.Second, 103*time.Minute + 46*time.Second, time.Second, 900, []time.Duration{103*time.Minute + time.Second}},
+		{"stop alone, job caught up", 102*time.Minute + 5*time.Second, 103*time.Minute + 46*time.Second, time.Second, 5e6, nil},
+		// 01:43:50 alone in the 1m bucket ending 01:44 (15 s samples
+		// on), the stop bucket (01:42:05, 01:42:20) two samples.
+		{"back alone", 102*time.Minute + 20*time.Second, 103*time.Minute + 50*time.Second, 15 * time.Second, 5e6, nil},
+		{"back alone, job to 01:43", 102*time.Minute + 20*time.Second, 103*time.Minute + 50*time.Second, 15 * time.Second, 5e6, []time.Duration{103*time.Minute + time.Second}},
+		{"back alone, reset", 102*time.Minute + 20*time.Second, 103*time.Minute + 50*time.Second, 15 * time.Second, 900, nil},
+		// The 1h tier: stop 01:42:05, back at 02:59:50, alone in the
+		// bucket ending 03:00.
+		{"back alone in the hour", 102*time.Minute + 5*time.Second, 179*time.Minute + 50*time.Second, 15 * time.Second, 5e6, nil},
+		{"back alone in the hour, job during the hole", 102*time.Minute + 5*time.Second, 179*time.Minute + 50*time.Second, 15 * time.Second, 5e6, []time.Duration{150 * time.Minute}},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			var samples []rawSample
+			n := 1e6
+			ts := t0.Add(5 * time.Second)
+			for ; !ts.After(t0.Add(sc.stop)); ts = ts.Add(15 * time.Second) {
+				n += 100 + float64(ts.Unix()%7)
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			n = sc.value
+			for ts = t0.Add(sc.back); !ts.After(end); ts = ts.Add(sc.step) {
+				n += 7 + float64(ts.Unix()%3)
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			var runs []time.Time
+			for _, r := range sc.runs {
+				runs = append(runs, t0.Add(r))
+			}
+			f := counterFixture(t, samples, append(runs, end.Add(time.Second))...)
+			// Windows starting at the start of the 1m bucket the counter
+			// resumed in (the stop bucket's end, 01:43) and after, at
+			// 1-minute steps, within 2 % or 1.5 raw intervals'
+			// increase (160). Not the earlier ones: those holding the
+			// stop and the resumption read the jump as raw data do, but
+			// raw data extrapolate it by their samples' average interval
+			// (-2.5 % in a 10m window whose one sample after the hole is
+			// 10 s before its end, before this change too), and one
+			// holding only the stop's last raw sample has no answer from
+			// raw data where the tier's, its edge and the sample, has one
+			// (as for any window holding one raw sample: withEdges).
+			first := t0.Add(sc.back).Truncate(time.Minute)
+			f.compareNear(t, `increase(c_total%s[10m])`, `{__tier__="1m"}`, first.Add(10*time.Minute), first.Add(30*time.Minute), time.Minute, 0.02, 160)
+			f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="1m"}`, first.Add(time.Hour), first.Add(80*time.Minute), time.Minute, 0.02, 160)
+			f.compareNear(t, `rate(c_total%s[1h])`, "", first.Add(time.Hour), first.Add(80*time.Minute), time.Minute, 0.02, 160.0/3600)
+			f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="10m"}`, t0.Add(2*time.Hour), end, 10*time.Minute, 0.02, 160)
+			f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, 160)
+			f.compareNear(t, `increase(c_total%s[2h])`, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, 160)
+		})
+	}
+}

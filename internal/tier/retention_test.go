@@ -151,10 +151,11 @@ func TestStaleMarkerAfterAResumption(t *testing.T) {
 			t.Errorf("mark %+v", m)
 		}
 	}
-	// The start and the raw samples of its bucket, the resumed samples,
-	// the last value held every 10 s (the series' interval) from 210 s,
-	// and 1 ms before the end.
-	if want := []int64{10_000, 50_000, 190_000, 200_000, 210_000, 220_000, 230_000, 239_999}; !slices.Equal(at, want) {
+	// The start and the raw samples of its bucket, 1 ms before that
+	// bucket's end (the counter stopped in it: no sample in the bucket
+	// after), the resumed samples, the last value held every 10 s (the
+	// series' interval) from 210 s, and 1 ms before the end.
+	if want := []int64{10_000, 50_000, 59_999, 190_000, 200_000, 210_000, 220_000, 230_000, 239_999}; !slices.Equal(at, want) {
 		t.Errorf("marks at %v, want %v", at, want)
 	}
 }

@@ -417,7 +417,7 @@ func (t *Tier) batchSpan() int64 {
 // through dst's appenders, committing every commitEvery samples (never in
 // between with 0). The counter aggregates go on from t's at from.
 func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst storage.AppendableV2, commitEvery int) (int, error) {
-	primes, primesH, err := t.counterValues(ctx, from)
+	primes, primesH, closed, err := t.counterValues(ctx, from)
 	if err != nil {
 		return 0, err
 	}
@@ -443,7 +443,7 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 		}
 		ag := &aggregator{res: t.res, from: from}
 		if p, ok := primes[base.Hash()]; ok {
-			ag.prime = &p
+			ag.prime, ag.closed = &p, closed[base.Hash()]
 		}
 		ag.primeH = primesH[base.Hash()]
 		ag.before = func() (float64, float64, *histogram.FloatHistogram, *histogram.FloatHistogram, bool) {
@@ -606,13 +606,16 @@ func lastIn(ctx context.Context, q storage.Querier, ms []*labels.Matcher) (count
 
 // counterValues reads the tier's counter aggregate at ts of the raw series
 // ms selects (every series without ms), by the hash of their labels: the
-// floats, and the native histograms.
-func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, map[uint64]*histogram.FloatHistogram, error) {
+// floats, and the native histograms; closed holds the floats whose counter
+// at ts is preceded 1 ms before by a mark holding it, the one flush writes
+// last in a bucket the counter stopped in (aggregator.closed).
+func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, map[uint64]*histogram.FloatHistogram, map[uint64]bool, error) {
 	out := map[uint64]float64{}
 	outH := map[uint64]*histogram.FloatHistogram{}
-	q, err := t.db.Querier(ts, ts)
+	closed := map[uint64]bool{}
+	q, err := t.db.Querier(ts-1, ts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open tier querier: %w", err)
+		return nil, nil, nil, fmt.Errorf("open tier querier: %w", err)
 	}
 	defer q.Close()
 	// A tier series is its raw series' labels plus the aggregate label, so
@@ -626,17 +629,26 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 	ss := q.Select(ctx, false, nil, tms...)
 	for ss.Next() {
 		it := ss.At().Iterator(nil)
+		held, hasHeld := 0.0, false // a mark 1 ms before ts
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			switch vt {
 			case chunkenc.ValFloat:
+				tt, v := it.At()
+				if tt == ts-1 {
+					held, hasHeld = v, true
+				}
 				// A bucket that ended with a staleness marker (a scrape
 				// failed) stores the marker as its counter: no value to
 				// continue from. Taken as one, it made the offset NaN and
 				// every later bucket's counter NaN: rate over the tier NaN
 				// for good after a target's first outage (t-user13 F11).
 				// The aggregator reads the last bucket before instead.
-				if tt, v := it.At(); tt == ts && !math.IsNaN(v) {
-					out[withoutAgg(ss.At().Labels()).Hash()] = v
+				if tt == ts && !math.IsNaN(v) {
+					h := withoutAgg(ss.At().Labels()).Hash()
+					out[h] = v
+					if hasHeld && held == v {
+						closed[h] = true
+					}
 				}
 			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
 				if tt, fh := it.AtFloatHistogram(nil); tt == ts {
@@ -645,7 +657,7 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 			}
 		}
 	}
-	return out, outH, ss.Err()
+	return out, outH, closed, ss.Err()
 }
 
 // Sweep applies the retention rules: series matched by a rule lose what is
