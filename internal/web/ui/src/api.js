@@ -396,7 +396,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     const all = withTail(withTail(m, bv), v);
     return Promise.all([
       lastSamples(e, all, w, lead, reach, signal, fetchRange),
-      spread && !reach && !b ? tailHad(te, all, w, signal) : null,
+      spread && !reach ? tailHad(te, all, w, signal) : null,
     ]).then(([lasts, had]) => {
       const out = gapped(markPartial(all, w, lead, reach, spread, lasts, had), gc, w);
       if (cv) return covered(out, withTail(withTail(c, cb), ct), cv, w);
@@ -406,21 +406,27 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
 }
 
 /**
- * tailHad tells which series had data before the tail's window, where no
- * bridge stands at its start (within 61 s of a step, span) and the
- * window (now − tw, now] begins before the grid's last step: a series
- * whose run of steps began at that step may have begun within the window
- * (markPartial then takes its tail as partial, spread over the time
- * before its data) or long before it (its data older than the step: the
- * steps are too far apart to tell). Those of them with a value of the
- * tail's expression (te) at the window's start had two samples before
- * it: their tail is whole. TestBrowserLastIsNow's 7d tails, of data 15
- * minutes old, were dashed in the first minute after each 2016 s step.
- * One instant query, only when such a series is in matrix (with its
- * tail); resolves to a Set of their labelKeys, or null.
+ * tailHad tells which series had data before the window of the point
+ * after the grid's last step whose window begins before that step: the
+ * tail's (now − tw, now], where no bridge stands at its start (within 61
+ * s of a step, span), or the bridge's, within tw of the step (its window
+ * is then tw long, span's bw: from 61 s to 2 minutes after a step). A
+ * series whose run of steps began at that step may have begun within
+ * the window (markPartial then takes the point as partial, spread over
+ * the time before its data) or long before it (its data older than the
+ * step: the steps are too far apart to tell). Those of them with a value
+ * of the tail's expression (te, over tw) at the window's start had two
+ * samples before it: their point is whole. TestBrowserLastIsNow's 7d
+ * tails, of data 15 minutes old, were dashed in the first minute after
+ * each 2016 s step, and their bridges in the second
+ * (TestBrowserBridgeWholeJustAfterAStep). One instant query, only when
+ * such a series is in matrix (with its points after the grid); resolves
+ * to a Set of their labelKeys, or null.
  */
 export function tailHad(te, matrix, w, signal) {
   const tw = parseFloat(w.tw);
+  const from = (w.bridge != null ? w.bridge : w.at) - tw;
+  if (w.gend == null || from >= w.gend - 1e-3) return Promise.resolve(null);
   const begun = matrix.some((s) => {
     let run = null;
     let prev = null;
@@ -429,10 +435,10 @@ export function tailHad(te, matrix, w, signal) {
       if (prev == null || t - prev > w.step * 1.5) run = t;
       prev = t;
     }
-    return prev != null && prev > w.gend + 1e-3 && run > w.at - tw + 1e-6;
+    return prev != null && prev > w.gend + 1e-3 && run > from + 1e-6;
   });
   if (!begun) return Promise.resolve(null);
-  return query(te, Math.round((w.at - tw) * 1000) / 1000, signal).then((r) => new Set((r || []).map((x) => labelKey(x.metric))));
+  return query(te, Math.round(from * 1000) / 1000, signal).then((r) => new Set((r || []).map((x) => labelKey(x.metric))));
 }
 
 /**
@@ -690,7 +696,9 @@ export function covered(matrix, counts, cv, w) {
  * window reads low (the data seen spread over the whole window), a
  * quantile or a ratio is the figure of the data seen (chart.js).
  * lasts (lastSamples) and had (tailHad): what gmc said of the series'
- * last sample before a run's end and of data before the tail's window.
+ * last sample before a run's end and of data before the window of the
+ * tail or the bridge (the one of them whose window begins before the
+ * grid's last step).
  */
 export function markPartial(matrix, w, lead, reach = null, spread = true, lasts = null, had = null) {
   if (!lead) return matrix;
@@ -733,7 +741,10 @@ export function markPartial(matrix, w, lead, reach = null, spread = true, lasts 
       if (reach) {
         if (run > t - rw + 1e-6) mark(t, run);
       } else if (bt != null && Math.abs(t - bt) < 1e-3) {
-        if (before == null || Math.abs(before - g) > 1e-3 || run > t - bw + 1e-6) mark(t, run);
+        // Within tw of the step its window (tw) begins before it: had
+        // tells a series begun at that step from one begun long before
+        // (tailHad).
+        if (before == null || Math.abs(before - g) > 1e-3 || (run > t - bw + 1e-6 && !(had && had.has(lkey(s.metric))))) mark(t, run);
       } else if (t <= g + 1e-3) {
         if (run > t - rw + 1e-6) mark(t, run);
       } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3 || (run > t - parseFloat(w.tw) + 1e-6 && !(had && had.has(lkey(s.metric)))))) {
