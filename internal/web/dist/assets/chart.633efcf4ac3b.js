@@ -591,10 +591,20 @@ function lastCell(s, i, text, xs, wins = null) {
   const later = s.partialData && s.partialData.some((v, j) => j > i && v != null);
   const step = n > 1 ? xs[1] - xs[0] : 0;
   if (i < 0 || i >= n - 1 || !(later || (step > 0 && xs[n - 1] - xs[i] > 2 * step))) return h('td', {class: 'num', 'data-stat': 'last'}, text);
-  const at = xs[i];
+  // A point of a sparse series (a benchmark's runs: last_over_time over
+  // its step) is at its step's time, not its sample's: the series gives
+  // its sample's (s.lastAt, asked of gmc) and what it is (s.lastWhat), and
+  // the cell says that time (t-user16 F4: "at 03:02" for a run at 02:43:03).
+  const sampled = s.lastAt != null && isFinite(s.lastAt);
+  const at = sampled ? s.lastAt : xs[i];
   const d = new Date(at * 1000);
   const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
   const when = xs[n - 1] - at >= 86400 ? `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}` : hm;
+  if (sampled) {
+    const what = s.lastWhat || 'sample';
+    return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at), 'data-sample-at': String(at), 'data-point-at': String(xs[i]),
+      title: `the newest ${what}, at ${when}:${pad2(d.getSeconds())} (drawn on the chart's step ending ${clock(xs[i] * 1000)})`}, `${text} at ${when}`);
+  }
   // Its window: the bridge's (the point before the tail, when the range
   // has one) or the points' (window: a string or {points, last, bridge}).
   const win = wins == null ? null : typeof wins === 'string' ? {points: wins} : wins;

@@ -530,6 +530,33 @@ export function lastSamples(e, matrix, w, lead, reach, signal, fetchRange) {
   })).then((rs) => new Map(rs.flat()));
 }
 
+/**
+ * sampleTimes asks gmc when each series of a selector had its newest
+ * sample within the lb seconds up to t (Unix s): the time of the sample a
+ * point of last_over_time(selector[lb]) at t gives, where the point's
+ * time is its step's (a benchmark run at 02:43:03 was drawn, and its
+ * legend said "at 03:02", on a 7d chart's step 19 minutes later: t-user16
+ * F4). timestamp(selector) at a step is the time of the newest sample
+ * within the 5-minute lookback, so its steps every minute back from t
+ * (under the lookback, none missed) give, at most, the newest at or
+ * before t. One query_range of lb/60 steps (145 at 30d). Resolves to a
+ * Map of series key (labels without __name__) to that time (s).
+ */
+export function sampleTimes(selector, t, lb, signal) {
+  const step = Math.min(60, Math.max(1, Math.floor(lb)));
+  const start = Math.round((t - Math.ceil(lb / step) * step) * 1000) / 1000;
+  const key = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+  return batched('query_range', `timestamp(${selector})`, {start: String(start), end: String(t), step: String(step)}, signal).then((r) => {
+    const out = new Map();
+    for (const x of r || []) {
+      let at = -Infinity;
+      for (const [, v] of x.values || []) at = Math.max(at, Number(v));
+      if (isFinite(at)) out.set(key(x.metric), at);
+    }
+    return out;
+  });
+}
+
 /** GAP_MIN_STEP (s) is the least step whose points are checked for gaps: at shorter steps a gap longer than the lookback is a gap in the steps. */
 export const GAP_MIN_STEP = 120;
 

@@ -1,6 +1,7 @@
 // Benchmarks page: the latest weekly report, each benchmark's trend from its
 // gmc_bench_* series, regressions flagged.
-import {getJSON, queryRange, align, NotAvailable, NotFound} from './api.js';
+import {getJSON, queryRange, align, sampleTimes, NotAvailable, NotFound} from './api.js';
+import {seriesKey} from './live.js';
 import {LineChart, card, sparkline, PALETTE} from './chart.js';
 import {h, add, fill, benchUnit, pill, when, num, kpi, unavailable} from './util.js';
 import * as Q from './queries.js';
@@ -25,6 +26,7 @@ export function mount(main) {
 
       const A = align([...med, ...reg], w);
       const regBy = new Map(reg.map((s, i) => [s.metric.benchmark, A.ys[med.length + i]]));
+      const runs = await runTimes(med.slice(0, MAX_CHARTS), A, w, signal);
       const seen = new Set();
       med.slice(0, MAX_CHARTS).forEach((s, i) => {
         const name = s.metric.benchmark || '?';
@@ -46,7 +48,7 @@ export function mount(main) {
         c.card.note.textContent = (s.metric.unit || '') + (n ? ` · ${n} regression point${n > 1 ? 's' : ''}` : '');
         c.card.el.classList.toggle('regressed', n > 0);
         c.chart.update(A.xs, [
-          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true},
+          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true, lastAt: runs.get(i), lastWhat: 'run'},
           {label: 'regression', data: flagged, color: PALETTE[3], width: 0, points: {show: true, size: 9, fill: PALETTE[3]}, paths: () => null},
         ]);
       });
@@ -56,6 +58,35 @@ export function mount(main) {
     },
     destroy() { for (const c of charts.values()) c.chart.destroy(); },
   };
+}
+
+/**
+ * runTimes are the times of the runs the series' newest points are of
+ * (by the series' index in med): a point is last_over_time over its step,
+ * at the step's time, so the legend's "last … at" said the step's time
+ * (03:02 for a run at 02:43:03 at 7d, t-user16 F4). Asked of gmc, one
+ * query per distinct time of a newest point (one, when every benchmark
+ * ran in the same step).
+ */
+async function runTimes(med, A, w, signal) {
+  const at = new Map();
+  med.forEach((s, i) => {
+    const y = A.ys[i];
+    let j = y.length - 1;
+    while (j >= 0 && y[j] == null) j--;
+    if (j < 0) return;
+    const t = A.xs[j];
+    if (!at.has(t)) at.set(t, {lb: j > 0 ? t - A.xs[j - 1] : w.step, series: []});
+    at.get(t).series.push(i);
+  });
+  const out = new Map();
+  await Promise.all([...at].map(([t, p]) => sampleTimes('gmc_bench_median', t, p.lb, signal).then((m) => {
+    for (const i of p.series) {
+      const v = m.get(seriesKey(Object.fromEntries(Object.entries(med[i].metric || {}).filter(([k]) => k !== '__name__'))));
+      if (v != null && v <= t + 1e-3 && v > t - p.lb - 1e-3) out.set(i, v);
+    }
+  })));
+  return out;
 }
 
 /**

@@ -1,0 +1,62 @@
+package web_test
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/gmc-dev/gmc/internal/bench"
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// TestBrowserBenchRunTime: a benchmark's trend legend gives its newest
+// run's time. Each point is last_over_time over its step, at the step's
+// time: at 7d the legend read "last 30.3k/s at 03:02" for a run at
+// 02:43:03, 19 minutes before the 2016 s step it was drawn on (t-user16
+// F4). One run 10 hours ago, 15 min 3 s before a 7d step (and so at
+// least that before a 30d step: 8640 s steps lie on the 7d grid's
+// 288 s one): the cell says the run's minute at 7d and 30d.
+func TestBrowserBenchRunTime(t *testing.T) {
+	ctx := browser(t)
+	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(24 * time.Hour) })
+	const step7d = 2016
+	g := math.Ceil(float64(time.Now().Add(-10*time.Hour).Unix())/step7d) * step7d
+	end := time.UnixMilli(int64(g-903)*1000 + 123)
+	run := &bench.Run{
+		ID: "f4", Benchmark: "f4-throughput", Kind: "func", Start: end.Add(-20 * time.Second), End: end,
+		Results: []bench.Result{{Name: "f4-throughput", Unit: "ops/s", Better: bench.HigherIsBetter,
+			Summary: bench.Summary{N: 10, Median: 30262.85, Lo: 30000, Hi: 30500}, Throughput: 30262.85, Requests: 600000, DurationSeconds: 20}},
+	}
+	var series []prompb.TimeSeries
+	for _, s := range bench.Series(run) {
+		series = append(series, prompb.TimeSeries{Labels: prompb.FromLabels(s.Labels, nil), Samples: []prompb.Sample{{Timestamp: s.T, Value: s.V}}})
+	}
+	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
+		t.Fatal(err)
+	}
+	want := end.Format("15:04")
+	for _, rng := range []string{"7d", "30d"} {
+		load(t, ctx, st.URL+"/#/benchmarks?range="+rng)
+		sel := `document.querySelector('[data-benchmark="f4-throughput"] [data-series="median"] [data-stat="last"]')`
+		if err := poll(ctx, 20*time.Second, `!!`+sel); err != nil {
+			t.Fatalf("%s: no legend for the run: %v", rng, err)
+		}
+		got := eval[string](t, ctx, sel+`.textContent`)
+		point := eval[float64](t, ctx, `Number(`+sel+`.dataset.pointAt || `+sel+`.dataset.lastAt)`)
+		if !strings.HasSuffix(got, " at "+want) {
+			t.Errorf("%s: the legend's last reads %q, want the run's time %s (its sample %s; the point drawn at %s)", rng, got, want,
+				end.Format("15:04:05.000"), time.Unix(int64(point), 0).Format("15:04:05"))
+		}
+		at := eval[string](t, ctx, sel+`.dataset.sampleAt || ''`)
+		if v, err := strconv.ParseFloat(at, 64); err != nil || math.Abs(v-float64(end.UnixMilli())/1000) > 1e-3 {
+			t.Errorf("%s: data-sample-at %q, want the run's end %v", rng, at, float64(end.UnixMilli())/1000)
+		}
+		screenshot(t, ctx, artifacts(t), "bench-run-time-"+rng)
+	}
+}
