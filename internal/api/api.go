@@ -115,6 +115,9 @@ type Options struct {
 	// why, for /system/status's "watching": what a client judges by its own
 	// thresholds (the dashboard's host states) is held as the alerts are.
 	Watching func(now time.Time) (time.Time, Hold)
+	// Outages, when set, are the times gmc was down, for /system/status
+	// ("outages").
+	Outages func() []Outage
 }
 
 // Hold is why gmc does not judge a service's silence now: it has not

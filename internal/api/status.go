@@ -159,6 +159,21 @@ type status struct {
 	// Config is what the last reload of gmc.yml left; absent without a
 	// source.
 	Config *ConfigStatus `json:"config,omitempty"`
+	// Outages are the times gmc itself was down (between a stop and the
+	// next start) within the storage's retention, oldest first; null
+	// without a source, empty when none is recorded.
+	Outages []Outage `json:"outages"`
+}
+
+// Outage is a time gmc was down: from its stop (Clean: its shutdown
+// began then) or, after a crash, its last heartbeat (it stopped within
+// StoppedWithinSeconds after From), until it served again. gmc took in
+// nothing between.
+type Outage struct {
+	From                 time.Time `json:"from"`
+	Until                time.Time `json:"until"`
+	Clean                bool      `json:"clean_stop"`
+	StoppedWithinSeconds float64   `json:"stopped_within_seconds,omitempty"`
 }
 
 // ConfigStatus is what the last reload of gmc.yml left: when it was
@@ -257,6 +272,12 @@ func (a *API) SystemStatus(w http.ResponseWriter, r *http.Request) {
 	if a.opts.Config != nil {
 		c := a.opts.Config()
 		st.Config = &c
+	}
+	if a.opts.Outages != nil {
+		st.Outages = a.opts.Outages()
+		if st.Outages == nil {
+			st.Outages = []Outage{}
+		}
 	}
 	if a.opts.Access != nil {
 		access := a.opts.Access()

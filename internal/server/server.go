@@ -96,9 +96,11 @@ type Server struct {
 	reports     *bench.Handler
 	ui          *web.UI
 	guard       *auth.Guard
-	listener    net.Listener
-	handler     http.Handler
-	ready       atomic.Bool
+	// outages records gmc's own runs and the times it was down between.
+	outages  *outageLog
+	listener net.Listener
+	handler  http.Handler
+	ready    atomic.Bool
 	// tiers are the downsampled tiers (nil in remote storage mode);
 	// queryable reads raw data and tiers: every reader's store.
 	tiers     *tier.Set
@@ -315,6 +317,11 @@ func New(opts Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	keep := time.Duration(cfg.Storage.Retention)
+	for _, l := range cfg.Storage.Downsampling.Tiers {
+		keep = max(keep, time.Duration(l.Retention))
+	}
+	s.outages = newOutageLog(cfg.Server.DataDir, keep, s.logger.With("component", "outages"))
 	s.api = api.New(api.Options{
 		Queryable:       queryable,
 		Engine:          engine,
@@ -332,6 +339,7 @@ func New(opts Options) (_ *Server, err error) {
 		Access:          s.guard.Status,
 		StorageTiers:    s.tiers.Stats,
 		Config:          s.configStatus,
+		Outages:         s.outages.Outages,
 		// The status judges a service's silence when the alerts do.
 		SilenceHold: func(now time.Time, svc string) (api.Hold, bool) {
 			h, ok := s.rules.SilenceHold(now, svc)
@@ -384,7 +392,11 @@ func (s *Server) Run(ctx context.Context) error {
 		// dashboard's long-lived event stream is not cut.
 	}
 	srv.RegisterOnShutdown(s.ui.Shutdown) // ends the dashboards' event streams
+	// From now gmc takes in data: the time since the last run's stop is
+	// an outage; a heartbeat, then the stop, are recorded for the next.
+	s.outages.begin(s.opts.Now())
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { s.outages.run(gctx.Done(), s.opts.Now); return nil })
 	g.Go(func() error {
 		webConfig := s.opts.WebConfigFile
 		err := toolkitweb.Serve(s.listener, srv, &toolkitweb.FlagConfig{WebConfigFile: &webConfig}, s.logger.With("component", "web_config"))
