@@ -1,8 +1,11 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +46,7 @@ func TestBrowserOverviewSaysGmcWasDown(t *testing.T) {
 	afterStop := time.Now()
 	time.Sleep(2 * time.Second)
 	beforeStart := time.Now()
-	srv2, _ := servertest.ServeStop(t, server.Options{Config: cfg})
+	srv2, stop2 := servertest.ServeStop(t, server.Options{Config: cfg})
 	servertest.Ready(t, srv2)
 	afterStart := time.Now()
 	st := stackOn(t, srv2, 1, false)
@@ -77,4 +80,44 @@ func TestBrowserOverviewSaysGmcWasDown(t *testing.T) {
 	if got := eval[string](t, ctx, note); got != "hidden" {
 		t.Errorf("a range before the stop: the Overview says %q, want nothing", got)
 	}
+
+	// A crash: the run record as a kill -9 leaves it (no stop; its last
+	// heartbeat, here the stop's time), then a start. The second outage
+	// is said from that heartbeat, not as a clean stop.
+	stop2()
+	p := filepath.Join(cfg.Server.DataDir, "outages.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Run     map[string]any `json:"run"`
+		Outages any            `json:"outages"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc.Run, "stopped")
+	alive, err := time.Parse(time.RFC3339Nano, doc.Run["alive"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv3, _ := servertest.ServeStop(t, server.Options{Config: cfg})
+	load(t, ctx, servertest.Ready(t, srv3)+"/#/overview?range=1h")
+	if err := poll(ctx, 20*time.Second, `document.querySelectorAll('#gmc-down:not([hidden]) [data-outage]').length === 2`); err != nil {
+		t.Fatalf("after the crash the Overview says %q, want two outages: %v", eval[string](t, ctx, note), err)
+	}
+	got = eval[[]string](t, ctx, `(() => { const e = document.querySelectorAll('#gmc-down [data-outage]')[1]; return [e.dataset.from, e.dataset.until, e.dataset.clean, e.textContent]; })()`)
+	until, _ = strconv.ParseInt(got[1], 10, 64)
+	if want := "gmc stopped without a clean shutdown within 5s after " + alive.Local().Format("15:04:05") + " (its last sign of life) and was down until " +
+		time.UnixMilli(until).Format("15:04:05"); got[0] != strconv.FormatInt(alive.UnixMilli(), 10) || got[2] != "false" || !strings.HasPrefix(got[3], want) {
+		t.Errorf("the crash's outage: from %s, clean %s, %q; want from the heartbeat %d, not clean, %q…", got[0], got[2], got[3], alive.UnixMilli(), want)
+	}
+	screenshot(t, ctx, artifacts(t), "overview-gmc-down-crash")
 }

@@ -357,7 +357,7 @@ export function showOutages(el, outages, w) {
     const within = o.clean_stop ? 0 : o.stopped_within_seconds || 0;
     const text = o.clean_stop
       ? `gmc was down ${at(o.f)}–${at(o.u)} (${dur(sec)})`
-      : `gmc was down until ${at(o.u)}, from ${at(o.f)}${within ? ` or up to ${dur(within)} later` : ''} (it did not stop cleanly: ${at(o.f)} is its last sign of life; down ${within && sec > within ? `${dur(sec - within)} to ` : ''}${dur(sec)})`;
+      : `gmc stopped without a clean shutdown${within ? ` within ${dur(within)}` : ''} after ${at(o.f)} (its last sign of life) and was down until ${at(o.u)} (${within ? `${dur(Math.max(0, sec - within))}–` : 'at most '}${dur(sec)})`;
     return h('span', {'data-outage': '', 'data-from': String(o.f), 'data-until': String(o.u), 'data-clean': String(!!o.clean_stop)}, text);
   };
   const shown = os.slice(-3);
