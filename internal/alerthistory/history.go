@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,57 @@ type Event struct {
 	// data of the outage then (a rate needs two samples since the
 	// restart), so its state then is not known either.
 	Unjudged *Span `json:"unjudged,omitempty"`
+	// Notify, on an event with no State, is what the notification
+	// pipeline did with the episode's alert at one of its flushes (see
+	// History.Notified): folded into the episode's Notify.
+	Notify *Notify `json:"notify,omitempty"`
+}
+
+// Notify is what gmc's notification pipeline did with an episode's alert
+// while it fired, as the flushes of its notification groups saw it.
+// A post-incident reader tells the alert that paged from those that were
+// inhibited or silenced throughout and never notified anyone.
+type Notify struct {
+	// NotifiedAt is the first flush at which a receiver had been told the
+	// alert fires; nil: none had.
+	NotifiedAt *time.Time `json:"notified_at,omitempty"`
+	// Unmuted: some flush found it neither inhibited nor silenced (it may
+	// still not have been notified: a delivery that failed).
+	Unmuted bool `json:"unmuted,omitempty"`
+	// InhibitedBy are the labels of the alerts that inhibited it at some
+	// flush; SilencedBy the silences that muted it at some flush.
+	InhibitedBy []map[string]string `json:"inhibited_by,omitempty"`
+	SilencedBy  []Silence           `json:"silenced_by,omitempty"`
+}
+
+// Silence is a silence that muted an alert, as it was then.
+type Silence struct {
+	ID        string `json:"id"`
+	CreatedBy string `json:"created_by"`
+	Comment   string `json:"comment"`
+}
+
+// merge folds o into n, reporting whether n changed.
+func (n *Notify) merge(o *Notify) bool {
+	changed := false
+	if o.NotifiedAt != nil && (n.NotifiedAt == nil || o.NotifiedAt.Before(*n.NotifiedAt)) {
+		t := *o.NotifiedAt
+		n.NotifiedAt, changed = &t, true
+	}
+	if o.Unmuted && !n.Unmuted {
+		n.Unmuted, changed = true, true
+	}
+	for _, ls := range o.InhibitedBy {
+		if !slices.ContainsFunc(n.InhibitedBy, func(x map[string]string) bool { return maps.Equal(x, ls) }) {
+			n.InhibitedBy, changed = append(n.InhibitedBy, ls), true
+		}
+	}
+	for _, sil := range o.SilencedBy {
+		if !slices.ContainsFunc(n.SilencedBy, func(x Silence) bool { return x.ID == sil.ID }) {
+			n.SilencedBy, changed = append(n.SilencedBy, sil), true
+		}
+	}
+	return changed
 }
 
 // Span is a time interval, [From, Until].
@@ -95,6 +147,12 @@ type Episode struct {
 	// known now: List gives it the State "unknown", and its
 	// firing_seconds end at its last evaluation before the stop.
 	Unknown *Unknown `json:"unknown,omitempty"`
+	// Notify is what the notification pipeline did with it while it
+	// fired: notified, or suppressed (inhibited by which alerts, silenced
+	// by which silences) and never notified. Absent when no notification
+	// group flushed it firing (no route to a receiver, a mute time
+	// interval, resolved before its group's first flush): not known.
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // Unknown is why an episode open at the last stop has no known state
@@ -149,6 +207,15 @@ type History struct {
 	episodes    map[string]*Episode
 	order       []string // keys, oldest first
 	logger      *slog.Logger
+	// fired indexes the episodes that fired by alert labels and first
+	// firing (notifyKey), for Notified.
+	fired map[string][]string
+	// early holds, by notifyKey, what a flush told Notified of an alert
+	// whose firing the rules had not recorded yet (they hand it to the
+	// notification pipeline first, which may flush at once): Add folds it
+	// in when they do. At most maxEarly (alerts from elsewhere, the
+	// Alertmanager API's, never have an episode).
+	early map[string]*Notify
 	// open holds the episodes read from disk that were still pending or
 	// firing when gmc stopped, by group and labels (see Adopt).
 	open map[string]string
@@ -194,7 +261,7 @@ func Open(opts Options) (*History, error) {
 		opts.Now = time.Now
 	}
 	h := &History{maxBytes: opts.MaxBytes, maxEpisodes: opts.MaxEpisodes, episodes: map[string]*Episode{},
-		logger: opts.Logger, open: map[string]string{}, now: opts.Now}
+		logger: opts.Logger, open: map[string]string{}, fired: map[string][]string{}, early: map[string]*Notify{}, now: opts.Now}
 	dir := opts.Dir
 	if dir == "" {
 		return h, nil
@@ -375,10 +442,76 @@ func (h *History) Orphans(keep func(group string) bool) []Episode {
 	return out
 }
 
+// notifyKey identifies the episodes of an alert (labels, any group) that
+// first fired at firedAt: the alert the notification pipeline has, whose
+// StartsAt is its episode's first firing.
+func notifyKey(lset map[string]string, firedAt time.Time) string {
+	return alertKey("", lset) + strconv.FormatInt(firedAt.UnixMilli(), 10)
+}
+
+// Notified folds n, what a flush of the notification pipeline did with
+// the alert lset that first fired at firedAt, into that alert's episodes
+// and records it (an event with no State) where it adds to them.
+func (h *History) Notified(lset map[string]string, firedAt, at time.Time, n Notify) error {
+	h.mu.Lock()
+	nk := notifyKey(lset, firedAt)
+	if len(h.fired[nk]) == 0 {
+		e, ok := h.early[nk]
+		if !ok {
+			for k := range h.early {
+				if len(h.early) < maxEarly {
+					break
+				}
+				delete(h.early, k)
+			}
+			e = &Notify{}
+			h.early[nk] = e
+		}
+		e.merge(&n)
+		h.mu.Unlock()
+		return nil
+	}
+	var evs []Event
+	for _, k := range h.fired[nk] {
+		ep, ok := h.episodes[k]
+		if !ok {
+			continue
+		}
+		cur := Notify{}
+		if ep.Notify != nil {
+			cur = *ep.Notify
+			cur.InhibitedBy, cur.SilencedBy = slices.Clone(cur.InhibitedBy), slices.Clone(cur.SilencedBy)
+		}
+		if cur.merge(&n) {
+			nn := n
+			evs = append(evs, Event{Time: at, Group: ep.Group, Labels: ep.Labels, ActiveAt: ep.ActiveAt, Notify: &nn})
+		}
+	}
+	h.mu.Unlock()
+	for _, ev := range evs {
+		if err := h.Add(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxEarly bounds History.early.
+const maxEarly = 1000
+
 // apply folds ev into the episodes. The caller holds mu (or owns h).
 func (h *History) apply(ev Event) {
 	k := episodeKey(ev)
 	ep, ok := h.episodes[k]
+	if ev.State == "" {
+		if ok && ev.Notify != nil {
+			if ep.Notify == nil {
+				ep.Notify = &Notify{}
+			}
+			ep.Notify.merge(ev.Notify)
+		}
+		return
+	}
 	if !ok {
 		ep = &Episode{
 			Alertname: ev.Labels["alertname"], Service: ev.Labels["service"], Severity: ev.Labels["severity"],
@@ -387,6 +520,9 @@ func (h *History) apply(ev Event) {
 		h.episodes[k] = ep
 		h.order = append(h.order, k)
 		for len(h.order) > h.maxEpisodes {
+			if old := h.episodes[h.order[0]]; old != nil && old.FiredAt != nil {
+				h.unindex(notifyKey(old.Labels, *old.FiredAt), h.order[0])
+			}
 			delete(h.episodes, h.order[0])
 			h.order = h.order[1:]
 		}
@@ -397,6 +533,8 @@ func (h *History) apply(ev Event) {
 	}
 	if ev.FiredAt != nil && ep.FiredAt == nil {
 		ep.FiredAt = ev.FiredAt // the first firing of the episode (a restart fires it again)
+		nk := notifyKey(ep.Labels, *ep.FiredAt)
+		h.fired[nk] = append(h.fired[nk], k)
 	}
 	if ev.ResolvedAt != nil {
 		ep.ResolvedAt = ev.ResolvedAt
@@ -420,11 +558,37 @@ func addSpan(sps []Span, sp *Span) []Span {
 	return sps
 }
 
+// unindex removes episode k from h.fired[nk].
+func (h *History) unindex(nk, k string) {
+	ks := slices.DeleteFunc(h.fired[nk], func(x string) bool { return x == k })
+	if len(ks) == 0 {
+		delete(h.fired, nk)
+	} else {
+		h.fired[nk] = ks
+	}
+}
+
 // Add records an event in memory and, with a Dir, on disk (fsynced).
 func (h *History) Add(ev Event) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.apply(ev)
+	if ep := h.episodes[episodeKey(ev)]; ev.State != "" && ep != nil && ep.FiredAt != nil {
+		nk := notifyKey(ep.Labels, *ep.FiredAt)
+		if e, ok := h.early[nk]; ok {
+			delete(h.early, nk)
+			if err := h.write(ev); err != nil {
+				return err
+			}
+			ev = Event{Time: ev.Time, Group: ep.Group, Labels: ep.Labels, ActiveAt: ep.ActiveAt, Notify: e}
+			h.apply(ev)
+		}
+	}
+	return h.write(ev)
+}
+
+// write appends ev to the file, if any. The caller holds mu.
+func (h *History) write(ev Event) error {
 	if h.f == nil {
 		return nil
 	}
@@ -506,6 +670,11 @@ func (h *History) List(f Filter, now time.Time) []Episode {
 			continue
 		}
 		e := *ep
+		if ep.Notify != nil { // merged into under mu
+			n := *ep.Notify
+			n.InhibitedBy, n.SilencedBy = slices.Clone(n.InhibitedBy), slices.Clone(n.SilencedBy)
+			e.Notify = &n
+		}
 		switch {
 		case e.Unknown != nil:
 			// Not seen since the restart: its state now is not known,

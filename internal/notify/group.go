@@ -137,15 +137,32 @@ func (g *aggrGroup) flush(ctx context.Context) {
 	if g.timeMuted(now) {
 		return // notified once the interval is over, as in Alertmanager
 	}
+	record := g.d.opts.Outcomes
+	var outs []Outcome        // of the alerts firing, when recorded
 	var active []*model.Alert // not muted
 	for _, a := range snapshot {
-		if !g.d.silences.Mutes(a.Labels) && !g.d.cur.Load().inhibit.Mutes(a.Labels) && !g.d.cur.Load().inhibit.Holds(a) {
+		ih := g.d.cur.Load().inhibit
+		if !g.d.silences.Mutes(a.Labels) && !ih.Mutes(a.Labels) && !ih.Holds(a) {
 			active = append(active, a)
+			if record != nil && !a.ResolvedAt(now) {
+				outs = append(outs, Outcome{Alert: a, At: now})
+			}
+			continue
+		}
+		if record != nil && !a.ResolvedAt(now) {
+			outs = append(outs, Outcome{Alert: a, At: now, InhibitedBy: ih.by(a), SilencedBy: g.d.silences.matching(a.Labels)})
 		}
 	}
 	ok := true
+	var told map[model.Fingerprint]bool
 	if len(active) > 0 {
-		ok = g.notifyAll(ctx, active, now)
+		ok, told = g.notifyAll(ctx, active, now)
+	}
+	if record != nil && len(outs) > 0 {
+		for i := range outs {
+			outs[i].Notified = told[outs[i].Alert.Fingerprint()]
+		}
+		record(outs)
 	}
 	if !ok {
 		return
@@ -176,7 +193,12 @@ func (g *aggrGroup) timeMuted(now time.Time) bool {
 	return false
 }
 
-func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now time.Time) bool {
+// notifyAll tells each integration what it needs to be told of alerts. It
+// reports whether every integration is up to date, and which of the
+// alerts firing some receiver has been told fire since they started: by
+// a notification delivered now, or one logged since (this instance's or,
+// under HA, a peer's).
+func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now time.Time) (bool, map[model.Fingerprint]bool) {
 	firing := map[model.Fingerprint]struct{}{}
 	resolved := map[model.Fingerprint]struct{}{}
 	for _, a := range alerts {
@@ -187,10 +209,24 @@ func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now ti
 		}
 	}
 	results := make([]bool, len(g.recv.grouped))
+	var mu sync.Mutex
+	told := map[model.Fingerprint]bool{}
+	tell := func(e *sentEntry) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range alerts {
+			if _, ok := e.firing[a.Fingerprint()]; ok && !a.ResolvedAt(now) && !e.at.Before(a.StartsAt) {
+				told[a.Fingerprint()] = true
+			}
+		}
+	}
 	var wg sync.WaitGroup
 	for i, in := range g.recv.grouped {
-		if !g.needsUpdate(g.lastSent(i), in.sendResolved, firing, resolved, now) {
+		if last := g.lastSent(i); !g.needsUpdate(last, in.sendResolved, firing, resolved, now) {
 			results[i] = true
+			if last != nil {
+				tell(last)
+			}
 			continue
 		}
 		n := g.notification(alerts, now, in.sendResolved)
@@ -205,15 +241,18 @@ func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now ti
 			results[i] = true
 			g.sent[i] = &sentEntry{firing: firing, resolved: resolved, at: now}
 			g.logSent(i, g.sent[i])
+			if len(n.Alerts) > 0 {
+				tell(g.sent[i])
+			}
 		}()
 	}
 	wg.Wait()
 	for _, r := range results {
 		if !r {
-			return false
+			return false, told
 		}
 	}
-	return true
+	return true, told
 }
 
 // needsUpdate is Alertmanager's deduplication rule.

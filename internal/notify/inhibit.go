@@ -231,6 +231,36 @@ func (ih *inhibitor) sources(lset model.LabelSet) []model.Fingerprint {
 	return out
 }
 
+// by returns the labels of the alerts that inhibit a now (Mutes) or hold
+// it back (Holds), sorted.
+func (ih *inhibitor) by(a *model.Alert) []model.LabelSet {
+	if len(ih.rules) == 0 {
+		return nil
+	}
+	now := ih.now()
+	ih.mu.Lock()
+	defer ih.mu.Unlock()
+	seen := map[model.Fingerprint]bool{}
+	var out []model.LabelSet
+	add := func(src map[model.Fingerprint]*model.Alert) func(model.Fingerprint) bool {
+		return func(fp model.Fingerprint) bool {
+			if !seen[fp] {
+				seen[fp] = true
+				out = append(out, src[fp].Labels)
+			}
+			return true
+		}
+	}
+	ih.eachSource(a.Labels, now, add(ih.firing))
+	if ih.hold > 0 && !a.ResolvedAt(now) {
+		ih.eachMatch(ih.ended, a.Labels, true, func(_ model.Fingerprint, src *model.Alert) bool {
+			return now.Sub(src.EndsAt) >= ih.hold || !a.StartsAt.Before(src.EndsAt)
+		}, add(ih.ended))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
 // eachSource calls yield with each alert firing at now that inhibits lset
 // under some rule (once per rule it does so), until yield returns false.
 // ih.mu must be held.

@@ -87,9 +87,30 @@ type Options struct {
 	NotificationLogFile string
 	// Version is reported by /api/v2/status.
 	Version string
+	// Outcomes, when set, is told at each flush of an aggregation group
+	// (not one inside a mute time interval) what it did with each of its
+	// alerts firing: whether a receiver has been told it fires, or what
+	// muted it. It runs on the group's goroutine: it must not block long.
+	Outcomes func([]Outcome)
 	// Notifiers, when set, replaces the channels built from Config for the
 	// receivers it names (tests and embedders).
 	Notifiers map[string][]Notifier
+}
+
+// Outcome is what one flush of an aggregation group did with one alert
+// firing at it (Options.Outcomes).
+type Outcome struct {
+	Alert *model.Alert
+	At    time.Time // the flush
+	// Notified: a receiver of the group has been told the alert fires
+	// since it started (a notification delivered at this flush, or one
+	// the notification log has from since).
+	Notified bool
+	// InhibitedBy are the labels of the alerts inhibiting it (or holding
+	// it back, see inhibitor.Holds), SilencedBy the silences muting it;
+	// both empty when it was not muted.
+	InhibitedBy []model.LabelSet
+	SilencedBy  []Silence
 }
 
 // integration is one channel of one receiver.

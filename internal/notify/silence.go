@@ -403,6 +403,21 @@ func (s *Silences) Mutes(lset model.LabelSet) bool {
 	return false
 }
 
+// matching returns the active silences that match lset.
+func (s *Silences) matching(lset model.LabelSet) []Silence {
+	now := s.now()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Silence
+	for _, sil := range s.items {
+		if sil.State(now) == SilenceActive && sil.Matchers.Matches(lset) {
+			out = append(out, *sil)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 // SetConfig puts new limits and a new retention in force (a reload): for
 // the silences added after, and for the expired ones the next collection
 // drops. Silences kept over a lowered limit stay.

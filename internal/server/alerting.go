@@ -57,6 +57,9 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		MaxSilenceSizeBytes: cfg.Silences.MaxSilenceSizeBytes,
 		NotificationLogFile: filepath.Join(cfg.Server.DataDir, "nflog"),
 		Version:             s.opts.Version,
+		// What each flush did with each firing alert, on its episode in
+		// the alert history (built below): notified, or suppressed.
+		Outcomes: func(outs []notify.Outcome) { s.noteOutcomes(outs) },
 	})
 	if err != nil {
 		return err
@@ -135,6 +138,40 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		}
 	}
 	return nil
+}
+
+// noteOutcomes records on the alert history's episodes what the
+// notification pipeline's flushes did with their alerts (notify.Outcome):
+// an episode's alert is the one that started (first fired) when it did.
+func (s *Server) noteOutcomes(outs []notify.Outcome) {
+	h := s.history
+	if h == nil {
+		return
+	}
+	for _, o := range outs {
+		n := alerthistory.Notify{Unmuted: len(o.InhibitedBy) == 0 && len(o.SilencedBy) == 0}
+		if o.Notified {
+			t := o.At
+			n.NotifiedAt = &t
+		}
+		for _, ls := range o.InhibitedBy {
+			m := make(map[string]string, len(ls))
+			for k, v := range ls {
+				m[string(k)] = string(v)
+			}
+			n.InhibitedBy = append(n.InhibitedBy, m)
+		}
+		for _, sil := range o.SilencedBy {
+			n.SilencedBy = append(n.SilencedBy, alerthistory.Silence{ID: sil.ID, CreatedBy: sil.CreatedBy, Comment: sil.Comment})
+		}
+		lset := make(map[string]string, len(o.Alert.Labels))
+		for k, v := range o.Alert.Labels {
+			lset[string(k)] = string(v)
+		}
+		if err := h.Notified(lset, o.Alert.StartsAt, o.At, n); err != nil {
+			s.logger.Error("record alert notification in history", "err", err)
+		}
+	}
 }
 
 // slaQueryable is what the SLA rules read: the tiered reader, a tier

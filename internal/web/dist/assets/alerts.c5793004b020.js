@@ -92,12 +92,13 @@ export function mount(main, ctx) {
     else {
       const eps = hs.data.episodes || [];
       fill(hist.body, h('table', {class: 'tbl', 'data-rows': eps.length},
-        h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state},
+        h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for', 'Notification'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state, 'data-alert': e.alertname, 'data-service': e.service || null},
           h('td', {}, e.alertname), h('td', {}, episodePill(e)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
           h('td', {}, when(e.active_at)), h('td', {}, when(e.fired_at)), h('td', {}, when(e.resolved_at)),
-          h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now)))) :
-          h('tr', {}, h('td', {colspan: 7, class: 'muted'}, 'No alert in this time range.')))));
+          h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now)),
+          h('td', {'data-col': 'notification', style: {whiteSpace: 'normal', minWidth: '12em'}}, episodeNotify(e)))) :
+          h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No alert in this time range.')))));
     }
   }
 
@@ -190,6 +191,30 @@ function activeFor(ep, fired, now) {
 function episodePill(e) {
   if (e.state === 'unknown') return pill('unknown', 'unknown', 'open when gmc stopped, not seen since its restart');
   return e.state === 'inactive' ? pill('never-fired', 'pending · never fired') : pill(e.state);
+}
+
+/**
+ * episodeNotify says what the notification pipeline did with an episode's
+ * alert while it fired (e.notify, from its groups' flushes): "notified"
+ * (at the first flush a receiver had been told), or "suppressed · never
+ * notified" with what muted it at every flush (inhibited by which alert,
+ * silenced by which silence), or "not notified" when some flush found it
+ * unmuted yet no receiver was told of it (a delivery failed); "—" when no
+ * flush saw it firing: not known. In the History a resolved alert that
+ * never paged read like the one that did (t-user17 F5).
+ */
+function episodeNotify(e) {
+  const n = e.notify;
+  if (!n) {
+    return e.fired_at ? h('span', {class: 'muted', 'data-notify': 'unknown',
+      title: 'not known: no notification group flushed it firing (no route to a receiver, a mute time interval, or it resolved before its group first flushed)'}, '—') : '';
+  }
+  const why = [...(n.inhibited_by || []).map((l) => `inhibited by ${l.alertname}${l.service ? ' · ' + l.service : ''}`),
+    ...(n.silenced_by || []).map((x) => silenceText({createdBy: x.created_by, comment: x.comment}))];
+  const sub = (text) => h('div', {class: 'muted small', 'data-col': 'notify-why'}, text);
+  if (n.notified_at) return h('span', {'data-notify': 'notified'}, pill('notified', 'notified', 'a receiver was told at ' + when(n.notified_at)), sub(`at ${clock(n.notified_at)}` + (why.length ? `; muted at times: ${why.join('; ')}` : '')));
+  if (!n.unmuted && why.length) return h('span', {'data-notify': 'suppressed'}, pill('suppressed', 'suppressed · never notified'), sub(why.join('; ')));
+  return h('span', {'data-notify': 'not-notified'}, pill('not-notified', 'not notified'), sub(why.length ? `muted at times: ${why.join('; ')}` : 'no receiver was told of this episode'));
 }
 
 /**
