@@ -68,9 +68,20 @@ const byEntry = (e) => `(${e(ENTRY)}) or ((${e(`service=~"${GATEWAY}"`)}) unless
  * (the window is whole). In the first minute after a start a 1m rate
  * spread ~36 s of orders over 60 s (1.42k/s at 3k/s, t-user10 #1).
  */
-const ordersBegan = (m, rw) => `(min(min_over_time((timestamp(gmc_orders_total{${m}}) > time() - 2)[${rw}:1s]))` +
+const ordersBegan = (m, rw, resumed = false) => resumed ? firstIn('gmc_orders_total', m, rw)
+  : `(${firstIn('gmc_orders_total', m, rw)}` +
   ` unless on () count(last_over_time(gmc_orders_total{${m}}[${rw}] offset ${rw})))` +
   ` or on () (0 * count(last_over_time({__name__=~"gmc_orders_total|tps", ${m}}[${rw}])))`;
+
+/**
+ * firstIn is the time of the first sample of metric{m} within rw (by, when
+ * given: by those labels), as ordersBegan reads it. resumed (ordersBegan,
+ * began): rw is the time since gmc served again after an outage of its
+ * own (api.resumedAt), which its data began after: no check of the data
+ * before it (a sample before the outage, 84 s earlier, is not in the
+ * window's start: the 1m rate spread 34 s of orders over 60 s, t-user17 F4).
+ */
+const firstIn = (metric, m, rw, by = null) => `min${by ? ` by (${by}) ` : ''}(min_over_time((timestamp(${metric}${m ? `{${m}}` : ''}) > time() - 2)[${rw}:1s]))`;
 
 /**
  * ordersGrowth is the orders counted within rw, from each series' first
@@ -107,7 +118,7 @@ export const overview = {
   deskOrders: (rw) => byEntry((m) => `sum(rate(gmc_orders_total{${m}}[${rw}])) or sum(tps{${m}})`),
   // When the entry services' data began within rw, and the orders and
   // newest sample since (ordersBegan, ordersGrowth, ordersNewest).
-  deskBegan: (rw) => byEntry((m) => ordersBegan(m, rw)),
+  deskBegan: (rw, resumed = false) => byEntry((m) => ordersBegan(m, rw, resumed)),
   deskGrowth: (rw) => byEntry((m) => ordersGrowth(m, rw)),
   deskNewest: byEntry((m) => ordersNewest(m)),
   // The same by service, for the Services table's rates (no tps: a gauge has no window).
@@ -115,9 +126,11 @@ export const overview = {
   // table's requests column), so that column reads the rate over the data
   // present too (t-user15 F1: 28 s after a gmc restart the backtester read
   // 9.45k bars/s, the 1m rate of 28 s of data, where it ran 20k/s).
-  began: (rw) => `min by (service) (min_over_time((timestamp(gmc_orders_total) > time() - 2)[${rw}:1s]))` +
+  began: (rw, resumed = false) => resumed
+    ? `${firstIn('gmc_orders_total', '', rw, 'service')} or ${firstIn('gmc_requests_total', '', rw, 'service')}`
+    : `${firstIn('gmc_orders_total', '', rw, 'service')}` +
     ` unless on (service) count by (service) (last_over_time(gmc_orders_total[${rw}] offset ${rw}))` +
-    ` or (min by (service) (min_over_time((timestamp(gmc_requests_total) > time() - 2)[${rw}:1s]))` +
+    ` or (${firstIn('gmc_requests_total', '', rw, 'service')}` +
     ` unless on (service) count by (service) (last_over_time(gmc_requests_total[${rw}] offset ${rw})))`,
   growth: (rw) => `sum by (service) (last_over_time(gmc_orders_total[${rw}]) - min_over_time(gmc_orders_total[${rw}]))` +
     ` unless on (service) (sum by (service) (resets(gmc_orders_total[${rw}])) > 0)`,

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, resumedAt, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -31,10 +31,20 @@ export function mount(main, ctx) {
   const down = h('p', {id: 'gmc-down', class: 'gmc-down muted small', role: 'status', hidden: true});
   add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), pending, kpis, down, grid, svcCard.el);
 
+  // gmc's own outages (/system/status), as of the last refresh.
+  let outages;
   return {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
       const inst = (e) => query(e, w.at, signal);
+      // Within a minute after gmc served again (resumedAt), the "now"
+      // figures over the data present are over the time since (KB): the
+      // data before the outage is out of the minute. The first refresh
+      // asks the status first.
+      const status0 = outages === undefined ? await serviceStatus(w, signal) : null;
+      if (status0) outages = status0.outages;
+      const resumed = resumedAt(outages, w.at);
+      const KB = resumed != null ? Math.max(1, Math.floor(w.at - resumed)) + 's' : K;
       const R = Math.max(1, Math.round(w.end - w.start)) + 's';
       // Long ranges: each point's p99 is over its rate window, which
       // averages a short incident away (30d read 5.16 µs beside paged
@@ -44,7 +54,7 @@ export function mount(main, ctx) {
       // at 7d and 47.4 s at 30d against 3.7 and 3.3 s (load 18–27).
       const longRange = peaks(w);
       const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy] = await Promise.all([
-        serviceStatus(w, signal),
+        status0 || serviceStatus(w, signal),
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
         queryRange(Q.overview.p99(w.rw), w, signal),
@@ -54,9 +64,10 @@ export function mount(main, ctx) {
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
         // The edges of the series seen in the range: a service down now has none now.
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
-        inst(Q.overview.deskBegan(K)), inst(Q.overview.deskGrowth(K)), inst(Q.overview.deskNewest),
-        inst(Q.overview.began(K)), inst(Q.overview.growth(K)), inst(Q.overview.newest), inst(Q.overview.reqGrowth(K)),
+        inst(Q.overview.deskBegan(KB, resumed != null)), inst(Q.overview.deskGrowth(KB)), inst(Q.overview.deskNewest),
+        inst(Q.overview.began(KB, resumed != null)), inst(Q.overview.growth(KB)), inst(Q.overview.newest), inst(Q.overview.reqGrowth(KB)),
       ]);
+      outages = status.outages;
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
       const p99Fmt = (svc, v) => statOf(capped(units.us, edge.get(svc)))(v);
@@ -105,7 +116,7 @@ export function mount(main, ctx) {
         const f = rq
           ? firstMinute([rq.s], [x], one(reqGrowthBy, svc).filter((g) => (g.metric.endpoint || 'request') === rq.endpoint), one(newestBy, svc))
           : firstMinute(one(ordersNow, svc), [x], one(growthBy, svc), one(newestBy, svc));
-        if (f) fmBy.set(svc, f);
+        if (f) fmBy.set(svc, {...f, resumed});
       }
       const pNow = instantBy(p99Now, 'service');
       const eNow = instantBy(errNow, 'service');
@@ -136,7 +147,7 @@ export function mount(main, ctx) {
         kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
           unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
           pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
-        deskTile(gws, gwNames, deskV, services, firstMinute(desk, began, growth, newest)),
+        deskTile(gws, gwNames, deskV, services, firstMinute(desk, began, growth, newest), resumed),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         // Over the server's last minute of readings (its window said).
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–', null,
@@ -153,7 +164,7 @@ export function mount(main, ctx) {
         const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' || s.state === 'unknown' ? s.state : 'stale') : null;
         const seen = s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '';
         const fm = fmBy.get(name);
-        const over = (noun) => [perSec(fm.rate, noun), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)];
+        const over = (noun) => [perSec(fm.rate, noun), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: fm.resumed != null ? `gmc was down until ${clock(fm.resumed * 1000)}: its data since began at ${clock(fm.since * 1000)}` : `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)];
         const rateTxt = gone ? gone.cloneNode(true) : hasOrders && fm ? over('orders')
           : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq && fm ? over(rateNoun(rq.endpoint)) : rq ? perSec(rq.v, rateNoun(rq.endpoint)) : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
@@ -196,9 +207,11 @@ export function mount(main, ctx) {
  * entry services' data the 1m rate spread the orders of the seconds it
  * held over the whole minute (1.42k/s at 3k/s, t-user10 #1); the tile
  * then reads the orders from the first sample to the newest over the
- * time between them, and says its window, as the Ingest tile does.
+ * time between them, and says its window, as the Ingest tile does; the
+ * same within a minute after gmc's own outage (resumed: when it served
+ * again, api.resumedAt), over the data since.
  */
-export function deskTile(gws, gwNames, deskV, services, cov = null) {
+export function deskTile(gws, gwNames, deskV, services, cov = null, resumed = null) {
   if (!gwNames.length) return kpi('Desk orders', 'unknown', null, 'no service sets stage="entry" or is named like a gateway');
   const byName = new Map(services.map((s) => [s.service, s]));
   const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up' && s.state !== 'pushed');
@@ -214,7 +227,7 @@ export function deskTile(gws, gwNames, deskV, services, cov = null) {
   if (cov) {
     const v = cov.rate;
     const t = kpi('Desk orders', perSec(v, 'orders'), null,
-      `over the last ${dur(Math.round(cov.seconds))}: the data began at ${clock(cov.since * 1000)} · ${where}`, v);
+      `over the last ${dur(Math.round(cov.seconds))}: ${resumed != null ? `gmc was down until ${clock(resumed * 1000)}` : `the data began at ${clock(cov.since * 1000)}`} · ${where}`, v);
     t.dataset.window = String(Math.round(cov.seconds));
     return t;
   }
