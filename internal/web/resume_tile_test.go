@@ -30,7 +30,8 @@ import (
 // service counts 3,000 orders/s, a sample a second, until the stop and
 // again from the start, still running: ~20 s after the start the tile
 // reads 3k/s within 10 % and says gmc was down until the start, over the
-// data since; the Services table's rate of the service likewise.
+// data since; the Services table's rate of the service and its own page's
+// Orders tile likewise.
 func TestBrowserDeskOrdersAfterGmcWasDown(t *testing.T) {
 	ctx := browser(t)
 	cfg := config.Default()
@@ -152,4 +153,15 @@ func TestBrowserDeskOrdersAfterGmcWasDown(t *testing.T) {
 		t.Errorf("the Services table's rate of %s is %q over %q s, want ~3k/s over the data since the start (~20 s)", svc, rate[0], rate[1])
 	}
 	screenshot(t, ctx, artifacts(t), "desk-orders-after-gmc-was-down")
+
+	// The service's own page, still within the minute: its Orders tile.
+	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
+	otile := `document.querySelector('[data-kpi="Orders"]')`
+	if err := poll(ctx, 20*time.Second, `!!`+otile+` && `+otile+`.textContent.includes('gmc was down until')`); err != nil {
+		t.Fatalf("the service's Orders tile is not over the data since gmc's start (%q): %v", eval[string](t, ctx, `(`+otile+` || {}).textContent || ''`), err)
+	}
+	got = eval[kpiT](t, ctx, `(() => { const e = `+otile+`; return {value: Number(e.dataset.value), text: e.textContent}; })()`)
+	if math.Abs(got.Value-perSec) > 0.1*perSec || !strings.Contains(got.Text, want) {
+		t.Errorf("the service's Orders tile %v (%q), want %v/s within 10 %% and %q", got.Value, got.Text, perSec, want)
+	}
 }

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, hostsStopped} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, resumedAt, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -61,6 +61,8 @@ export function mount(main, ctx) {
   const earlierKnown = new Map();
   // The label look-ups of the service's hosts: {key, at, p}.
   let hostLook = null;
+  // gmc's own outages (/system/status), as of the last refresh.
+  let outages;
 
   return {
     async refresh(w, signal) {
@@ -72,7 +74,13 @@ export function mount(main, ctx) {
       // once (one batched request per kind), beside the status and the
       // label look-ups; only the host panels wait for the hosts.
       const q = Q.service(name, w.rw, 'x="y"', 'x');
-      const k = Q.serviceNow(name, KPI_WINDOW);
+      // Within a minute after gmc served again (resumedAt), the Orders
+      // tile over the data present is over the time since (as the
+      // Overview's Desk orders). The first refresh asks the status first.
+      const status0 = outages === undefined ? await serviceStatus(w, signal) : null;
+      if (status0) outages = status0.outages;
+      const resumed = resumedAt(outages, w.at);
+      const k = Q.serviceNow(name, KPI_WINDOW, resumed != null ? Math.max(1, Math.floor(w.at - resumed)) + 's' : KPI_WINDOW, resumed != null);
       // The heatmap has at most ~120 columns and reads the classic buckets
       // (a few dozen per column) before the native ones (hundreds).
       // (The window's length on its step grid: the tail, now, is beyond it.)
@@ -196,10 +204,11 @@ export function mount(main, ctx) {
       const pw = peakWindow(w);
       const [status, own,
         [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kBegan, kGrowth, kNewest, kLatest], hm, hostR, newEdges, procJobs] = await Promise.all([
-        serviceStatus(w, signal),
+        status0 || serviceStatus(w, signal),
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest, Q.latest(name)].map(now)), heat(), hostsP, edgesP, procJobsP]);
+      outages = status.outages;
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
       // sample are over windows reaching past it (api.markStopped).
@@ -315,7 +324,7 @@ export function mount(main, ctx) {
       // present, its window said (api.firstMinute).
       const cov = firstMinute(kOrders, kBegan, kGrowth, kNewest);
       const ordersNow = cov ? cov.rate : scalarOf(kOrders);
-      const ordersSub = cov ? `over the last ${dur(Math.round(cov.seconds))}: the data began at ${clock(cov.since * 1000)}` : null;
+      const ordersSub = cov ? `over the last ${dur(Math.round(cov.seconds))}: ${resumed != null ? `gmc was down until ${clock(resumed * 1000)}` : `the data began at ${clock(cov.since * 1000)}`}` : null;
       const reqTop = kReq.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       const errNow = scalarOf(kErr);
       const tileUnit = capped(units.us, orderLat ? edges.order : edges.req);

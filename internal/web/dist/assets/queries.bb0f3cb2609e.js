@@ -221,13 +221,14 @@ export const hostsNow = {
 };
 
 /** serviceNow are a service page's KPI tiles: instant queries over KPI_WINDOW. */
-export function serviceNow(name, k) {
+export function serviceNow(name, k, kb = k, resumed = false) {
   const s = `{service=${JSON.stringify(name)}}`;
   return {
     orders: `sum(rate(gmc_orders_total${s}[${k}])) or sum(tps${s})`,
     // The orders/s over the data present in the service's first minute (api.covered).
-    began: ordersBegan(`service=${JSON.stringify(name)}`, k),
-    growth: ordersGrowth(`service=${JSON.stringify(name)}`, k),
+    // (kb, resumed: the time since gmc served again after its own outage, api.resumedAt.)
+    began: ordersBegan(`service=${JSON.stringify(name)}`, kb, resumed),
+    growth: ordersGrowth(`service=${JSON.stringify(name)}`, kb),
     newest: ordersNewest(`service=${JSON.stringify(name)}`),
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
