@@ -30,8 +30,9 @@ import (
 // vet takes it for io.Seeker's Seek(int64, int) (int64, error) and fails
 // the build's checks. It is used as [int64] only.
 
-// concatSet reads two sets sorted by labels, b's samples all after a's,
-// as one: a series in both is a's samples, then b's after a's last.
+// concatSet reads two sets sorted by labels, b's samples after a's but
+// for a few marks (see concatIterator), as one: a series in both is a's
+// samples, then b's after a's last.
 type concatSet struct {
 	a, b     storage.SeriesSet
 	aOK, bOK bool
@@ -87,32 +88,47 @@ func (s *concatSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
 	return it
 }
 
-// concatIterator reads a, then b's samples after a's last.
+// concatIterator reads a and b in time order, a's sample where both have
+// one at a time and none of b's at or before one it gave. b's samples are
+// after a's but for the marks onTheFly's aggregator writes before its
+// from, a's end, where the job's next batch would write them (out of
+// order: the closing mark of the tier's last bucket, aggregator.add).
 type concatIterator[T ~int64] struct {
-	a, b, cur chunkenc.Iterator
-	vt        chunkenc.ValueType
-	lastT     int64
+	a, b, cur    chunkenc.Iterator
+	vt, avt, bvt chunkenc.ValueType
+	started      bool
+	lastT        int64
 }
 
 func (it *concatIterator[T]) Next() chunkenc.ValueType {
-	if it.cur == it.a {
-		if vt := it.a.Next(); vt != chunkenc.ValNone {
-			it.vt, it.lastT = vt, it.a.AtT()
-			return vt
-		}
-		if it.a.Err() != nil {
-			it.vt = chunkenc.ValNone
-			return it.vt
-		}
-		it.cur = it.b
+	switch {
+	case !it.started:
+		it.started = true
+		it.avt, it.bvt = it.a.Next(), it.b.Next()
+	case it.vt == chunkenc.ValNone:
+		return it.vt
+	case it.cur == it.a:
+		it.avt = it.a.Next()
+	default:
+		it.bvt = it.b.Next()
 	}
-	for vt := it.b.Next(); vt != chunkenc.ValNone; vt = it.b.Next() {
-		if t := it.b.AtT(); t > it.lastT {
-			it.vt, it.lastT = vt, t
-			return vt
-		}
+	if it.avt == chunkenc.ValNone && it.a.Err() != nil {
+		it.vt = chunkenc.ValNone
+		return it.vt
 	}
-	it.vt = chunkenc.ValNone
+	for it.bvt != chunkenc.ValNone && (it.b.AtT() <= it.lastT || it.avt != chunkenc.ValNone && it.b.AtT() == it.a.AtT()) {
+		it.bvt = it.b.Next()
+	}
+	switch {
+	case it.avt != chunkenc.ValNone && (it.bvt == chunkenc.ValNone || it.a.AtT() < it.b.AtT()):
+		it.cur, it.vt = it.a, it.avt
+	case it.bvt != chunkenc.ValNone:
+		it.cur, it.vt = it.b, it.bvt
+	default:
+		it.vt = chunkenc.ValNone
+		return it.vt
+	}
+	it.lastT = it.cur.AtT()
 	return it.vt
 }
 

@@ -158,3 +158,76 @@ func TestCounterResumedNextToItsStop(t *testing.T) {
 		})
 	}
 }
+
+// TestCounterStoppedNextToItsBucketsEnd: a counter sampled every 15 s that
+// stops within two raw intervals of its bucket's end (01:59:50, 10 s
+// before the hour) and resumes, at a much higher value, in the next
+// bucket however much later (02:50:46, sampled every second). The stop
+// bucket's end was taken as the series running to it, so it got no
+// closing mark, and the resumption, in the bucket right after it, was not
+// marked: a window starting at the hour read the jump over the hole as its
+// increase through the 1h tier (increase(x[1h]) and the default read's
+// rate(x[1h]) at 03:00 3.96 M where raw data read 4,436: +89,057 %).
+// With the job caught up at the end (the stop and the resumption in one
+// batch), and with it run during the hole (the resumption in the batch
+// after the stop bucket's, as in steady state, where every batch is one
+// bucket); restarted from 900 too; and with the job stopped at the hour,
+// the tiers read on the fly after it.
+func TestCounterStoppedNextToItsBucketsEnd(t *testing.T) {
+	c := labels.FromStrings("__name__", "c_total", "job", "node")
+	end := t0.Add(rawSpan)
+	for _, sc := range []struct {
+		name  string
+		value float64
+		runs  []time.Duration // the job's runs before its last, at end
+		fly   bool            // no last run: the tiers read after 02:00 on the fly
+	}{
+		{"job caught up", 5e6, nil, false},
+		{"job during the hole", 5e6, []time.Duration{2*time.Hour + time.Second}, false},
+		{"job during the hole, every 10 minutes", 5e6, []time.Duration{2*time.Hour + time.Second, 2*time.Hour + 10*time.Minute + time.Second, 2*time.Hour + 20*time.Minute + time.Second, 2*time.Hour + 30*time.Minute + time.Second, 2*time.Hour + 40*time.Minute + time.Second}, false},
+		{"job during the hole, reset", 900, []time.Duration{2*time.Hour + time.Second}, false},
+		// The job's last run at 02:00:01: the tiers' buckets after the
+		// hour are aggregated on the fly, and the stop bucket's closing
+		// mark with them (before the tier's end: concatIterator).
+		{"job stopped at the hour", 5e6, []time.Duration{2*time.Hour + time.Second}, true},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			var samples []rawSample
+			n := 1e6
+			ts := t0.Add(5 * time.Second)
+			for ; !ts.After(t0.Add(119*time.Minute + 50*time.Second)); ts = ts.Add(15 * time.Second) {
+				n += 100 + float64(ts.Unix()%7)
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			n = sc.value
+			for ts = t0.Add(170*time.Minute + 46*time.Second); !ts.After(end); ts = ts.Add(time.Second) {
+				n += 7 + float64(ts.Unix()%3)
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			var runs []time.Time
+			for _, r := range sc.runs {
+				runs = append(runs, t0.Add(r))
+			}
+			if !sc.fly {
+				runs = append(runs, end.Add(time.Second))
+			}
+			f := counterFixture(t, samples, runs...)
+			f.now = end.Add(time.Second)
+			// Up to 1.5 raw intervals' increase (160) in windows holding
+			// the stop's last minutes (TestCounterStopsInAMinuteTierWindow).
+			for _, q := range []struct {
+				expr string
+				abs  float64
+			}{
+				{`rate(c_total%s[1h])`, 160.0 / 3600},
+				{`increase(c_total%s[1h])`, 160},
+				{`increase(c_total%s[2h])`, 160},
+			} {
+				f.compareNear(t, q.expr, "", t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+				f.compareNear(t, q.expr, `{__tier__="1m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+				f.compareNear(t, q.expr, `{__tier__="10m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+				f.compareNear(t, q.expr, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, q.abs)
+			}
+		})
+	}
+}
