@@ -93,7 +93,7 @@ export function mount(main, ctx) {
       const eps = hs.data.episodes || [];
       fill(hist.body, h('table', {class: 'tbl', 'data-rows': eps.length},
         h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for', 'Notification'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state, 'data-alert': e.alertname, 'data-service': e.service || null},
+        h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state, 'data-episode-alert': e.alertname, 'data-service': e.service || null},
           h('td', {}, e.alertname), h('td', {}, episodePill(e)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
           h('td', {}, when(e.active_at)), h('td', {}, when(e.fired_at)), h('td', {}, when(e.resolved_at)),
           h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now)),
