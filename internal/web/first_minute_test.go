@@ -56,28 +56,7 @@ func TestBrowserDeskOrdersFirstMinute(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The desk keeps running: a sample a second, stamped on its second.
-	wctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		next := ts
-		for wctx.Err() == nil {
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-wctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
-			if err := webtest.Write(wctx, st.URL, sample(next), feedSample(next)); err != nil && wctx.Err() == nil {
-				t.Errorf("write: %v", err)
-				return
-			}
-			next = next.Add(time.Second)
-		}
-	}()
-	t.Cleanup(func() { stop(); wg.Wait() })
+	writeEverySecond(t, st.URL, ts, func(ts time.Time) []prompb.TimeSeries { return []prompb.TimeSeries{sample(ts), feedSample(ts)} })
 
 	// The pages' clock is held 15 s after the desk began (pageClockStill):
 	// on the wall clock a slow machine left its first minute before the
@@ -142,4 +121,31 @@ func parseK(s string) float64 {
 		return math.NaN()
 	}
 	return v * m
+}
+
+// writeEverySecond writes at's series to gmc at url for each second from
+// next on, at that second, until the test ends (a desk still running).
+func writeEverySecond(t *testing.T, url string, next time.Time, at func(time.Time) []prompb.TimeSeries) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			if err := webtest.Write(ctx, url, at(next)...); err != nil && ctx.Err() == nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+			next = next.Add(time.Second)
+		}
+	}()
+	t.Cleanup(func() { stop(); wg.Wait() })
 }

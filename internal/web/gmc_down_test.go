@@ -25,15 +25,7 @@ import (
 // for a range that ends before the stop, it says nothing.
 func TestBrowserOverviewSaysGmcWasDown(t *testing.T) {
 	ctx := browser(t)
-	cfg := config.Default()
-	cfg.Server.StaleAfter = config.Duration(30 * time.Minute)
-	cfg.Server.DownAfter = config.Duration(time.Hour)
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := restartableConfig(t)
 	note := `(() => { const e = document.getElementById('gmc-down'); if (!e) return 'none'; return e.hidden ? 'hidden' : e.textContent; })()`
 
 	srv1, stop1 := servertest.ServeStop(t, server.Options{Config: cfg})
@@ -120,4 +112,21 @@ func TestBrowserOverviewSaysGmcWasDown(t *testing.T) {
 		t.Errorf("the crash's outage: from %s, clean %s, %q; want from the heartbeat %d, not clean, %q…", got[0], got[2], got[3], alive.UnixMilli(), want)
 	}
 	screenshot(t, ctx, artifacts(t), "overview-gmc-down-crash")
+}
+
+// restartableConfig is a gmc's config for a test that stops and starts it
+// over its data dir (a temp dir), on a free loopback port, its services
+// held up as startStack's are.
+func restartableConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Server.StaleAfter = config.Duration(30 * time.Minute)
+	cfg.Server.DownAfter = config.Duration(time.Hour)
+	cfg.Server.ListenAddress = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Normalise()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -9,13 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/server"
 	"github.com/gmc-dev/gmc/internal/server/servertest"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
@@ -34,15 +32,7 @@ import (
 // Orders tile likewise.
 func TestBrowserDeskOrdersAfterGmcWasDown(t *testing.T) {
 	ctx := browser(t)
-	cfg := config.Default()
-	cfg.Server.StaleAfter = config.Duration(30 * time.Minute)
-	cfg.Server.DownAfter = config.Duration(time.Hour)
-	cfg.Server.ListenAddress = "127.0.0.1:0"
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Normalise()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := restartableConfig(t)
 	_, stop1 := servertest.ServeStop(t, server.Options{Config: cfg})
 	stop1()
 	// The run record: stopped 70 s ago. (The data before the stop is
@@ -94,27 +84,7 @@ func TestBrowserDeskOrdersAfterGmcWasDown(t *testing.T) {
 	if err := webtest.Write(context.Background(), st.URL, history...); err != nil {
 		t.Fatal(err)
 	}
-	wctx, stopW := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for wctx.Err() == nil {
-			if d := time.Until(next); d > 0 {
-				select {
-				case <-wctx.Done():
-					return
-				case <-time.After(d):
-				}
-			}
-			if err := webtest.Write(wctx, st.URL, sample(next)); err != nil && wctx.Err() == nil {
-				t.Errorf("write: %v", err)
-				return
-			}
-			next = next.Add(time.Second)
-		}
-	}()
-	t.Cleanup(func() { stopW(); wg.Wait() })
+	writeEverySecond(t, st.URL, next, func(ts time.Time) []prompb.TimeSeries { return []prompb.TimeSeries{sample(ts)} })
 	time.Sleep(time.Until(started.Add(20 * time.Second)))
 
 	load(t, ctx, st.URL+"/#/overview?range=1h")
