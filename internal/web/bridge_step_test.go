@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/prompb"
-
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -30,24 +28,10 @@ func TestBrowserBridgeWholeJustAfterAStep(t *testing.T) {
 	const svc, young = "bridge-step-svc", "bridge-young-svc"
 	const step = 2016 // 7d's step (s)
 	now := time.Now()
-	g := now.Unix() / step * step
-	if now.Unix()-g < 100 {
-		g -= step
-	}
+	g := stepBefore(now, step, 100)
 	at := time.Unix(g+90, 0)
-	from := time.Unix(g, 0).Add(-20 * time.Minute)
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: svc},
-	}}
-	for ts := from; !ts.After(now); ts = ts.Add(5 * time.Second) {
-		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: 1000 * ts.Sub(from).Seconds()})
-	}
-	ys := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: young},
-	}}
-	for ts := time.Unix(g-10, 0); !ts.After(now); ts = ts.Add(5 * time.Second) {
-		ys.Samples = append(ys.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: 1000 * ts.Sub(time.Unix(g-10, 0)).Seconds()})
-	}
+	series := ordersAt1k(svc, time.Unix(g, 0).Add(-20*time.Minute), now)
+	ys := ordersAt1k(young, time.Unix(g-10, 0), now)
 	if err := webtest.Write(context.Background(), st.URL, series, ys); err != nil {
 		t.Fatal(err)
 	}

@@ -88,19 +88,9 @@ func TestBrowserTailWholeJustAfterAStep(t *testing.T) {
 	const svc = "tail-svc"
 	const step = 2016 // 7d's step (s)
 	now := time.Now()
-	g := now.Unix() / step * step
-	if now.Unix()-g < 40 {
-		g -= step
-	}
+	g := stepBefore(now, step, 40)
 	at := time.Unix(g+20, 0)
-	from := time.Unix(g, 0).Add(-20 * time.Minute)
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: svc},
-	}}
-	for ts := from; !ts.After(now); ts = ts.Add(5 * time.Second) {
-		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: 1000 * ts.Sub(from).Seconds()})
-	}
-	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+	if err := webtest.Write(context.Background(), st.URL, ordersAt1k(svc, time.Unix(g, 0).Add(-20*time.Minute), now)); err != nil {
 		t.Fatal(err)
 	}
 	pageClockStill(t, ctx, at)
@@ -138,4 +128,25 @@ func ptrText(v *float64) string {
 		return "none"
 	}
 	return strconv.FormatFloat(*v, 'g', 6, 64)
+}
+
+// stepBefore is the newest multiple of step (s) at least lead seconds before now.
+func stepBefore(now time.Time, step, lead int64) int64 {
+	g := now.Unix() / step * step
+	if now.Unix()-g < lead {
+		g -= step
+	}
+	return g
+}
+
+// ordersAt1k is a service's orders counter at 1,000/s, a sample every 5 s
+// from from (where it is 0) to to.
+func ordersAt1k(svc string, from, to time.Time) prompb.TimeSeries {
+	s := prompb.TimeSeries{Labels: []prompb.Label{
+		{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: svc},
+	}}
+	for ts := from; !ts.After(to); ts = ts.Add(5 * time.Second) {
+		s.Samples = append(s.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: 1000 * ts.Sub(from).Seconds()})
+	}
+	return s
 }
