@@ -287,6 +287,20 @@ export function resumedAt(outages, at) {
 }
 
 /**
+ * sinceResume is a page's "now" window after gmc's own outage: known
+ * holds the outages (/system/status) as of the page's last refresh
+ * (undefined before its first: the status is then asked first, and given
+ * back as status0 for the refresh to use). resumed (resumedAt) and kb,
+ * the time since it served again ('34s'), else KPI_WINDOW.
+ */
+export async function sinceResume(known, w, signal) {
+  const status0 = known.outages === undefined ? await serviceStatus(w, signal) : null;
+  if (status0) known.outages = status0.outages;
+  const resumed = resumedAt(known.outages, w.at);
+  return {status0, resumed, kb: resumed != null ? Math.max(1, Math.floor(w.at - resumed)) + 's' : KPI_WINDOW};
+}
+
+/**
  * TAIL_WINDOW (s) is the longest rate window of a chart's newest point,
  * its tail (now): KPI_WINDOW, so a legend's "last" and a tile agree. The
  * points on the step grid keep the range's window (8064 s at 7d): over

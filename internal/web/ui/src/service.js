@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, resumedAt, hostsStopped} from './api.js';
+import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -61,8 +61,8 @@ export function mount(main, ctx) {
   const earlierKnown = new Map();
   // The label look-ups of the service's hosts: {key, at, p}.
   let hostLook = null;
-  // gmc's own outages (/system/status), as of the last refresh.
-  let outages;
+  // gmc's own outages (/system/status), as of the last refresh (sinceResume).
+  const known = {};
 
   return {
     async refresh(w, signal) {
@@ -77,10 +77,8 @@ export function mount(main, ctx) {
       // Within a minute after gmc served again (resumedAt), the Orders
       // tile over the data present is over the time since (as the
       // Overview's Desk orders). The first refresh asks the status first.
-      const status0 = outages === undefined ? await serviceStatus(w, signal) : null;
-      if (status0) outages = status0.outages;
-      const resumed = resumedAt(outages, w.at);
-      const k = Q.serviceNow(name, KPI_WINDOW, resumed != null ? Math.max(1, Math.floor(w.at - resumed)) + 's' : KPI_WINDOW, resumed != null);
+      const {status0, resumed, kb} = await sinceResume(known, w, signal);
+      const k = Q.serviceNow(name, KPI_WINDOW, kb, resumed != null);
       // The heatmap has at most ~120 columns and reads the classic buckets
       // (a few dozen per column) before the native ones (hundreds).
       // (The window's length on its step grid: the tail, now, is beyond it.)
@@ -208,7 +206,7 @@ export function mount(main, ctx) {
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest, Q.latest(name)].map(now)), heat(), hostsP, edgesP, procJobsP]);
-      outages = status.outages;
+      known.outages = status.outages;
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
       // sample are over windows reaching past it (api.markStopped).

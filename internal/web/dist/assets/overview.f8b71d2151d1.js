@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, resumedAt, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, serviceStatus, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, sinceResume, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -31,8 +31,8 @@ export function mount(main, ctx) {
   const down = h('p', {id: 'gmc-down', class: 'gmc-down muted small', role: 'status', hidden: true});
   add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), pending, kpis, down, grid, svcCard.el);
 
-  // gmc's own outages (/system/status), as of the last refresh.
-  let outages;
+  // gmc's own outages (/system/status), as of the last refresh (sinceResume).
+  const known = {};
   return {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
@@ -41,10 +41,7 @@ export function mount(main, ctx) {
       // figures over the data present are over the time since (KB): the
       // data before the outage is out of the minute. The first refresh
       // asks the status first.
-      const status0 = outages === undefined ? await serviceStatus(w, signal) : null;
-      if (status0) outages = status0.outages;
-      const resumed = resumedAt(outages, w.at);
-      const KB = resumed != null ? Math.max(1, Math.floor(w.at - resumed)) + 's' : K;
+      const {status0, resumed, kb: KB} = await sinceResume(known, w, signal);
       const R = Math.max(1, Math.round(w.end - w.start)) + 's';
       // Long ranges: each point's p99 is over its rate window, which
       // averages a short incident away (30d read 5.16 µs beside paged
@@ -67,7 +64,7 @@ export function mount(main, ctx) {
         inst(Q.overview.deskBegan(KB, resumed != null)), inst(Q.overview.deskGrowth(KB)), inst(Q.overview.deskNewest),
         inst(Q.overview.began(KB, resumed != null)), inst(Q.overview.growth(KB)), inst(Q.overview.newest), inst(Q.overview.reqGrowth(KB)),
       ]);
-      outages = status.outages;
+      known.outages = status.outages;
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
       const p99Fmt = (svc, v) => statOf(capped(units.us, edge.get(svc)))(v);
