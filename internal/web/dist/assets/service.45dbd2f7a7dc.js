@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {serviceStatus, query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
+import {query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -76,9 +76,12 @@ export function mount(main, ctx) {
       const q = Q.service(name, w.rw, 'x="y"', 'x');
       // Within a minute after gmc served again (resumedAt), the Orders
       // tile over the data present is over the time since (as the
-      // Overview's Desk orders). The first refresh asks the status first.
-      const {status0, resumed, kb} = await sinceResume(known, w, signal);
-      const k = Q.serviceNow(name, KPI_WINDOW, kb, resumed != null);
+      // Overview's Desk orders).
+      const since = sinceResume(known, w, signal, (kb, resumed) => {
+        const kr = Q.serviceNow(name, KPI_WINDOW, kb, resumed);
+        return Promise.all([kr.began, kr.growth].map(now));
+      });
+      const k = Q.serviceNow(name, KPI_WINDOW);
       // The heatmap has at most ~120 columns and reads the classic buckets
       // (a few dozen per column) before the native ones (hundreds).
       // (The window's length on its step grid: the tail, now, is beyond it.)
@@ -201,11 +204,11 @@ export function mount(main, ctx) {
       const pk = peaks(w);
       const pw = peakWindow(w);
       const [status, own,
-        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kBegan, kGrowth, kNewest, kLatest], hm, hostR, newEdges, procJobs] = await Promise.all([
-        status0 || serviceStatus(w, signal),
+        [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kNewest, kLatest], {resumed, r: [kBegan, kGrowth]}, hm, hostR, newEdges, procJobs] = await Promise.all([
+        since.status,
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
-        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.began, k.growth, k.newest, Q.latest(name)].map(now)), heat(), hostsP, edgesP, procJobsP]);
+        Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.newest, Q.latest(name)].map(now)), since.now, heat(), hostsP, edgesP, procJobsP]);
       known.outages = status.outages;
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, serviceStatus, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, sinceResume, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, sinceResume, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
 import * as Q from './queries.js';
@@ -39,9 +39,11 @@ export function mount(main, ctx) {
       const inst = (e) => query(e, w.at, signal);
       // Within a minute after gmc served again (resumedAt), the "now"
       // figures over the data present are over the time since (KB): the
-      // data before the outage is out of the minute. The first refresh
-      // asks the status first.
-      const {status0, resumed, kb: KB} = await sinceResume(known, w, signal);
+      // data before the outage is out of the minute.
+      const since = sinceResume(known, w, signal, (KB, resumed) => Promise.all([
+        inst(Q.overview.deskBegan(KB, resumed)), inst(Q.overview.deskGrowth(KB)), inst(Q.overview.deskNewest),
+        inst(Q.overview.began(KB, resumed)), inst(Q.overview.growth(KB)), inst(Q.overview.newest), inst(Q.overview.reqGrowth(KB)),
+      ]));
       const R = Math.max(1, Math.round(w.end - w.start)) + 's';
       // Long ranges: each point's p99 is over its rate window, which
       // averages a short incident away (30d read 5.16 µs beside paged
@@ -50,8 +52,8 @@ export function mount(main, ctx) {
       // peak lines (50 services' buckets read from the 1m tier) took 25.9 s
       // at 7d and 47.4 s at 30d against 3.7 and 3.3 s (load 18–27).
       const longRange = peaks(w);
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy] = await Promise.all([
-        status0 || serviceStatus(w, signal),
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, {resumed, r: [began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy]}] = await Promise.all([
+        since.status,
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
         queryRange(Q.overview.p99(w.rw), w, signal),
@@ -61,8 +63,7 @@ export function mount(main, ctx) {
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
         // The edges of the series seen in the range: a service down now has none now.
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
-        inst(Q.overview.deskBegan(KB, resumed != null)), inst(Q.overview.deskGrowth(KB)), inst(Q.overview.deskNewest),
-        inst(Q.overview.began(KB, resumed != null)), inst(Q.overview.growth(KB)), inst(Q.overview.newest), inst(Q.overview.reqGrowth(KB)),
+        since.now,
       ]);
       known.outages = status.outages;
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
