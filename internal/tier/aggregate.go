@@ -116,7 +116,10 @@ type aggregator struct {
 	// mark holding it, the last flush writes in a bucket the counter
 	// stopped in (the batch before's: see add).
 	closed bool
-	// primeH is prime for a native histogram series.
+	// primeH is prime for a native histogram series. The fields below
+	// that hold a float counter's values have a histogram twin (prevH,
+	// offsetH, preOffsetH) that a native histogram series uses instead;
+	// the rest (times, intervals, marks) serve both alike.
 	primeH *histogram.FloatHistogram
 	// before, when there is neither prime nor a raw sample in the bucket
 	// ending at from (a hole in the raw data across the batch's start),
@@ -154,10 +157,11 @@ type aggregator struct {
 	tailNext int64
 	// preOffset: what the counter lost to resets in the raw samples up to
 	// from, for the tail closeBefore writes.
-	preOffset float64
-	gap       int64
-	rawT      int64
-	marked    int64
+	preOffset  float64
+	preOffsetH *histogram.FloatHistogram
+	gap        int64
+	rawT       int64
+	marked     int64
 	// nextT: the time of the raw sample after the open bucket when flush
 	// runs (a lower bound: the read's end plus 1 ms when none came before
 	// it; math.MaxInt64 after a staleness marker). A whole bucket without a
@@ -172,7 +176,6 @@ type aggregator struct {
 
 	prevH   *histogram.FloatHistogram
 	offsetH *histogram.FloatHistogram
-	primedH bool
 }
 
 // mark is a counter's raw sample kept to be written as a mark (a bucket
@@ -180,44 +183,66 @@ type aggregator struct {
 type mark struct {
 	t             int64
 	last, counter float64
+	counterH      *histogram.FloatHistogram // a native histogram's counter
 }
 
-// add feeds one float sample.
-func (a *aggregator) add(t int64, v float64) {
-	if value.IsStaleNaN(v) {
+// add feeds one sample: a float, or with fh a native histogram (the
+// caller's to keep, v unused). A native histogram counter is compensated
+// for resets as a float counter is (AggCounter) and gets the same marks
+// where it starts, stops and resumes: without them a window starting at
+// the end of the bucket it stopped in read the jump over a hole as its
+// increase, as a float's did (histogram_count(rate(x[1h])) through the 1h
+// tier at the whole hour after a 72-minute hole +157,313 %,
+// TestCounterResumedHigher's native histogram cases).
+func (a *aggregator) add(t int64, v float64, fh *histogram.FloatHistogram) error {
+	hist := fh != nil
+	if !hist && value.IsStaleNaN(v) {
 		if t > a.from {
 			a.nextT, a.nextBound = math.MaxInt64, false // the series ended (or a scrape failed)
 			a.openAt(t)
 			a.cur.LastT, a.cur.Stale = t, true
 		}
-		return
+		return nil
 	}
 	if t <= a.from {
 		if a.hasPrev && a.prevT != 0 && t > a.prevT {
 			a.gap = t - a.prevT // the series' interval, for the bucket at from (below)
 		}
-		if a.hasPrev && v < a.prev {
-			a.preOffset += a.prev
+		if err := a.reset(v, fh, &a.preOffset, &a.preOffsetH); err != nil {
+			return err
 		}
 		if t > a.from-a.res && t < a.from && t >= a.tailNext {
 			// The bucket at from's raw samples every res/denseMarks, its
 			// counter relative to the last's (closeBefore).
-			a.tail = append(a.tail, mark{t: t, last: v, counter: v + a.preOffset})
+			m := mark{t: t, last: v, counter: v + a.preOffset}
+			if hist {
+				var err error
+				if m.counterH, err = plus(fh, a.preOffsetH); err != nil {
+					return err
+				}
+			}
+			a.tail = append(a.tail, m)
 			a.tailNext = t + max(a.res/denseMarks, 1)
 		}
 		a.prev, a.prevT, a.hasPrev = v, t, true
-		return
+		if hist {
+			a.prevH = fh
+		}
+		return nil
 	}
 	resumed := false
 	if !a.primed {
 		a.primed = true
-		if a.prime == nil && a.before != nil {
+		primed := a.prime != nil || hist && a.primeH != nil
+		if !primed && a.before != nil {
 			// No counter at from: a hole in the raw data across it, or a
 			// bucket there that ended with a staleness marker (a failed
 			// scrape) and so has none. The tier's last bucket before
 			// gives the offset; a raw sample since that is below its last
 			// value was a reset.
-			if c, l, _, _, ok := a.before(); ok {
+			c, l, ch, lh, ok := a.before()
+			switch {
+			case ok && !hist:
 				resumed = true
 				switch {
 				case !a.hasPrev:
@@ -229,10 +254,33 @@ func (a *aggregator) add(t int64, v float64) {
 				default:
 					a.offset = c - l
 				}
+			case ok && ch != nil && lh != nil:
+				resumed = true
+				switch {
+				case !a.hasPrev:
+					a.primeH, a.prevH, a.hasPrev = ch, lh, true
+				case a.prevH != nil && a.prevH.DetectReset(lh):
+					a.offsetH = ch.Copy()
+				default:
+					off, _, _, err := ch.Copy().Sub(lh)
+					if err != nil {
+						return err
+					}
+					a.offsetH = off
+				}
 			}
 		}
-		if a.prime != nil && a.hasPrev {
-			a.offset = *a.prime - a.prev
+		primed = a.prime != nil || hist && a.primeH != nil
+		if primed && a.hasPrev {
+			if !hist {
+				a.offset = *a.prime - a.prev
+			} else if a.prevH != nil && !a.primeH.DetectReset(a.prevH) {
+				off, _, _, err := a.primeH.Copy().Sub(a.prevH)
+				if err != nil {
+					return err
+				}
+				a.offsetH = off
+			}
 			// The bucket ending at from was one the counter stopped in
 			// (flush's rule, in the batch before): t resumes it, as
 			// where the stop and the resumption are in one batch (below).
@@ -248,12 +296,14 @@ func (a *aggregator) add(t int64, v float64) {
 				bucketEnd(t, a.res)-a.res == a.from {
 				resumed = true
 			}
-			if a.closeBefore(t) {
-				resumed = true
+			closed, err := a.closeBefore(t)
+			if err != nil {
+				return err
 			}
+			resumed = resumed || closed
 		}
 		a.tail, a.tailNext = a.tail[:0], 0
-		if a.prime == nil && !a.hasPrev {
+		if !primed && !a.hasPrev {
 			// The series' first raw sample: marked, with the raw samples
 			// up to its bucket's end every res/denseMarks, as after a
 			// hole (below). One mark and the bucket's end made a window
@@ -265,8 +315,16 @@ func (a *aggregator) add(t int64, v float64) {
 			resumed = true
 		}
 	}
-	if a.hasPrev && v < a.prev {
-		a.offset += a.prev // a reset: what the counter had counted is kept
+	// A reset: what the counter had counted is kept.
+	if err := a.reset(v, fh, &a.offset, &a.offsetH); err != nil {
+		return err
+	}
+	counter, counterH := v+a.offset, (*histogram.FloatHistogram)(nil)
+	if hist {
+		var err error
+		if counterH, err = plus(fh, a.offsetH); err != nil {
+			return err
+		}
 	}
 	if a.hasPrev && a.prevT != 0 && bucketEnd(t, a.res)-bucketEnd(a.prevT, a.res) > a.res {
 		resumed = true // a whole bucket or more without a sample before t
@@ -334,7 +392,7 @@ func (a *aggregator) add(t int64, v float64) {
 		a.denseTo, a.denseNext, a.denseStep, a.denseMore = a.denseTo+a.res, a.denseTo, max(a.res/denseMarks, 1), false
 	}
 	if t < a.denseTo && t >= a.denseNext {
-		m := bucket{End: t, LastT: t, Count: 1, Last: v, Counter: v + a.offset, Start: true}
+		m := bucket{End: t, LastT: t, Count: 1, Last: v, Counter: counter, CounterFH: counterH, Start: true}
 		if a.pend != nil {
 			a.emit(*a.pend)
 			a.pend = nil
@@ -353,10 +411,17 @@ func (a *aggregator) add(t int64, v float64) {
 	a.prev, a.prevT, a.hasPrev = v, t, true
 	a.gap, a.rawT = gap, t
 	if t >= a.denseTo && t >= a.tailNext && t != a.cur.End {
-		a.tail = append(a.tail, mark{t: t, last: v, counter: v + a.offset})
+		a.tail = append(a.tail, mark{t: t, last: v, counter: counter, counterH: counterH})
 		a.tailNext = t + max(a.res/denseMarks, 1)
 	}
 	b := &a.cur
+	if hist {
+		a.prevH = fh
+		b.LastT, b.Stale = t, false
+		b.Count++
+		b.FH, b.CounterFH = fh, counterH
+		return nil
+	}
 	if b.Count == 0 {
 		b.Min, b.Max = v, v
 	}
@@ -369,7 +434,39 @@ func (a *aggregator) add(t int64, v float64) {
 	b.Sum += v
 	b.Count++
 	b.Last = v
-	b.Counter = v + a.offset
+	b.Counter = counter
+	return nil
+}
+
+// reset adds to the offset (off for a float, offH for a native histogram)
+// what the counter had counted before v or fh, where that is a reset.
+func (a *aggregator) reset(v float64, fh *histogram.FloatHistogram, off *float64, offH **histogram.FloatHistogram) error {
+	switch {
+	case fh == nil:
+		if a.hasPrev && v < a.prev {
+			*off += a.prev
+		}
+	case a.prevH != nil && fh.DetectReset(a.prevH):
+		if *offH == nil {
+			*offH = a.prevH.Copy()
+		} else if _, _, _, err := (*offH).Add(a.prevH); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plus is the counter fh plus off: fh itself without off, else a copy.
+func plus(fh, off *histogram.FloatHistogram) (*histogram.FloatHistogram, error) {
+	if off == nil {
+		return fh, nil
+	}
+	c, _, _, err := fh.Copy().Add(off)
+	if err != nil {
+		return nil, err
+	}
+	c.CounterResetHint = histogram.NotCounterReset
+	return c, nil
 }
 
 // closeBefore writes the marks flush writes in a bucket the counter
@@ -384,26 +481,57 @@ func (a *aggregator) add(t int64, v float64) {
 // bucket after, unmarked, was no resumption: a window starting at from
 // read the jump over the hole as its increase (+89,057 % through the 1h
 // tier, TestCounterStoppedNextToItsBucketsEnd). It reports whether it
-// wrote them.
-func (a *aggregator) closeBefore(next int64) bool {
+// wrote them. A native histogram counter's are written alike.
+func (a *aggregator) closeBefore(next int64) (bool, error) {
 	lim := max(a.res/denseMarks, 2*a.gap)
-	if a.prime == nil || !a.hasPrev || a.closed || a.gap <= 0 || a.prevT <= a.from-a.res || a.prevT >= a.from ||
+	hist := a.prime == nil && a.primeH != nil && a.prevH != nil
+	if a.prime == nil && !hist || !a.hasPrev || a.closed || a.gap <= 0 || a.prevT <= a.from-a.res || a.prevT >= a.from ||
 		a.from-a.prevT > lim || next-a.prevT <= lim {
-		return false
+		return false, nil
 	}
-	off := *a.prime - (a.prev + a.preOffset) // the tier's counter is the last raw sample's
-	for _, m := range a.tail {
-		if m.t < a.prevT {
-			a.emit(bucket{End: m.t, LastT: m.t, Count: 1, Last: m.last, Counter: m.counter + off, Start: true})
+	if hist {
+		// The tier's counter is the last raw sample's: off is what the
+		// tier adds to the raw samples' counter (relative to the tail's).
+		last, err := plus(a.prevH, a.preOffsetH)
+		if err != nil {
+			return false, err
 		}
+		off, _, _, err := a.primeH.Copy().Sub(last)
+		if err != nil {
+			return false, err
+		}
+		for _, m := range a.tail {
+			if m.t < a.prevT && m.counterH != nil {
+				c, err := plus(m.counterH, off)
+				if err != nil {
+					return false, err
+				}
+				a.emit(bucket{End: m.t, LastT: m.t, Count: 1, CounterFH: c, Start: true})
+			}
+		}
+	} else {
+		off := *a.prime - (a.prev + a.preOffset) // the tier's counter is the last raw sample's
+		for _, m := range a.tail {
+			if m.t < a.prevT {
+				a.emit(bucket{End: m.t, LastT: m.t, Count: 1, Last: m.last, Counter: m.counter + off, Start: true})
+			}
+		}
+	}
+	held := bucket{Count: 1, Start: true}
+	if hist {
+		held.CounterFH = a.primeH
+	} else {
+		held.Last, held.Counter = a.prev, *a.prime
 	}
 	step := max(a.res/denseMarks, a.gap, 1)
 	for t := a.prevT; t < a.from-1; t += step {
-		a.emit(bucket{End: t, LastT: t, Count: 1, Last: a.prev, Counter: *a.prime, Start: true})
+		held.End, held.LastT = t, t
+		a.emit(held)
 	}
-	a.emit(bucket{End: a.from - 1, LastT: a.from - 1, Count: 1, Last: a.prev, Counter: *a.prime, Start: true})
+	held.End, held.LastT = a.from-1, a.from-1
+	a.emit(held)
 	a.closed = true
-	return true
+	return true, nil
 }
 
 // openAt makes the bucket holding t the open one, flushing the previous.
@@ -416,57 +544,6 @@ func (a *aggregator) openAt(t int64) {
 		a.open = true
 		a.cur = bucket{End: end}
 	}
-}
-
-// addHistogram feeds one native histogram sample (fh is the caller's to
-// keep): the bucket keeps the last, and the counter aggregate the last plus
-// the histograms before every reset, so a reset inside a bucket loses none
-// of what was counted before it.
-func (a *aggregator) addHistogram(t int64, fh *histogram.FloatHistogram) error {
-	if t <= a.from {
-		a.prevH = fh
-		return nil
-	}
-	if !a.primedH {
-		a.primedH = true
-		if a.primeH == nil && a.prevH == nil && a.before != nil {
-			if _, _, c, l, ok := a.before(); ok && c != nil && l != nil {
-				a.primeH, a.prevH = c, l
-			}
-		}
-		if a.primeH != nil && a.prevH != nil && !a.primeH.DetectReset(a.prevH) {
-			off, _, _, err := a.primeH.Copy().Sub(a.prevH)
-			if err != nil {
-				return err
-			}
-			a.offsetH = off
-		}
-		if a.primeH == nil && a.prevH == nil && t != bucketEnd(t, a.res) {
-			a.emit(bucket{End: t, LastT: t, Count: 1, CounterFH: fh, Start: true})
-		}
-	}
-	if a.prevH != nil && fh.DetectReset(a.prevH) {
-		if a.offsetH == nil {
-			a.offsetH = a.prevH.Copy()
-		} else if _, _, _, err := a.offsetH.Add(a.prevH); err != nil {
-			return err
-		}
-	}
-	a.prevH = fh
-	counter := fh
-	if a.offsetH != nil {
-		var err error
-		if counter, _, _, err = fh.Copy().Add(a.offsetH); err != nil {
-			return err
-		}
-		counter.CounterResetHint = histogram.NotCounterReset
-	}
-	a.nextT, a.nextBound = t, false
-	a.openAt(t)
-	a.cur.LastT, a.cur.Stale = t, false
-	a.cur.Count++
-	a.cur.FH, a.cur.CounterFH = fh, counter
-	return nil
 }
 
 // flush emits the open bucket.
@@ -526,7 +603,7 @@ func (a *aggregator) flush() {
 		// the 1h tier, TestCounterStoppedNextToItsBucketsEnd).
 		next := a.nextT > b.End+a.res && a.nextT-lastT > 2*a.gap ||
 			!a.nextBound && a.gap > 0 && a.nextT > b.End && a.nextT-lastT > max(a.res/denseMarks, 2*a.gap)
-		if b.Count > 0 && b.FH == nil && (a.gap > 0 && b.End-lastT > max(a.res/denseMarks, 2*a.gap) || next) {
+		if b.Count > 0 && (a.gap > 0 && b.End-lastT > max(a.res/denseMarks, 2*a.gap) || next) {
 			// Its last raw sample, then its value held every res/denseMarks
 			// (or the series' interval, the longer) up to the bucket's end:
 			// a window holding the bucket's end then has samples about
@@ -538,11 +615,11 @@ func (a *aggregator) flush() {
 			// series every second: increase[3h] -0.34 % across a scrape
 			// target's 100 s outage, TestCounterAfterAStaleMarker).
 			if n := len(a.tail); lastT > a.marked && (n == 0 || a.tail[n-1].t != lastT) {
-				a.tail = append(a.tail, mark{t: lastT, last: b.Last, counter: b.Counter})
+				a.tail = append(a.tail, mark{t: lastT, last: b.Last, counter: b.Counter, counterH: b.CounterFH})
 			}
 			step := max(a.res/denseMarks, a.gap, 1)
 			for t := lastT + step; t < b.End; t += step {
-				a.tail = append(a.tail, mark{t: t, last: b.Last, counter: b.Counter})
+				a.tail = append(a.tail, mark{t: t, last: b.Last, counter: b.Counter, counterH: b.CounterFH})
 			}
 			// The last mark is 1 ms before the bucket's end, as where a
 			// staleness marker ended it: it tells the job's next batch
@@ -550,10 +627,10 @@ func (a *aggregator) flush() {
 			// that the counter stopped here, so the bucket after begins
 			// with a resumption.
 			if n := len(a.tail); n == 0 || a.tail[n-1].t < b.End-1 {
-				a.tail = append(a.tail, mark{t: b.End - 1, last: b.Last, counter: b.Counter})
+				a.tail = append(a.tail, mark{t: b.End - 1, last: b.Last, counter: b.Counter, counterH: b.CounterFH})
 			}
 			for i, m := range a.tail {
-				a.emit(bucket{End: m.t, LastT: m.t, Count: 1, Last: m.last, Counter: m.counter, Start: true, WithLast: b.Stale && i == len(a.tail)-1})
+				a.emit(bucket{End: m.t, LastT: m.t, Count: 1, Last: m.last, Counter: m.counter, CounterFH: m.counterH, Start: true, WithLast: b.Stale && i == len(a.tail)-1})
 			}
 			a.stopped = true
 		}
@@ -566,33 +643,36 @@ func (a *aggregator) flush() {
 // run feeds every sample of it up to and including to, then flushes.
 func (a *aggregator) run(it chunkenc.Iterator, to int64) error {
 	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+		var t int64
+		var v float64
+		var fh *histogram.FloatHistogram
 		switch vt {
 		case chunkenc.ValFloat:
-			t, v := it.At()
-			if t > to {
-				if !a.primed {
-					a.closeBefore(t)
-				}
-				a.nextT, a.nextBound = t, false
-				a.flush()
-				return it.Err()
-			}
-			a.add(t, v)
+			t, v = it.At()
 		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
-			t, fh := it.AtFloatHistogram(nil)
-			if t > to {
-				a.nextT, a.nextBound = t, false
-				a.flush()
-				return it.Err()
+			t, fh = it.AtFloatHistogram(nil)
+		default:
+			continue
+		}
+		if t > to {
+			if !a.primed {
+				if _, err := a.closeBefore(t); err != nil {
+					return err
+				}
 			}
-			if err := a.addHistogram(t, fh); err != nil {
-				return err
-			}
+			a.nextT, a.nextBound = t, false
+			a.flush()
+			return it.Err()
+		}
+		if err := a.add(t, v, fh); err != nil {
+			return err
 		}
 	}
 	a.nextT, a.nextBound = to+min(1, math.MaxInt64-to), true // none up to to
 	if !a.primed {
-		a.closeBefore(a.nextT) // none after from either
+		if _, err := a.closeBefore(a.nextT); err != nil { // none after from either
+			return err
+		}
 	}
 	a.flush()
 	return it.Err()

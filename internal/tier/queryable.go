@@ -609,7 +609,9 @@ func (n *nearMarksSet) Next() bool {
 // extrapolate to the bucket's start from its first raw sample, as raw
 // data do.
 func resumes(before, prev, cur sample, res int64) bool {
-	if before.fh != nil || prev.fh != nil || cur.fh != nil || before.f != prev.f {
+	// A native histogram counter's marks are a float's (aggregator.add).
+	if hist := before.fh != nil; hist != (prev.fh != nil) || hist != (cur.fh != nil) ||
+		!hist && before.f != prev.f || hist && !before.fh.Equals(prev.fh) {
 		return false
 	}
 	// A mark 1 ms before the bucket's end closes a bucket the counter
@@ -662,9 +664,9 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 		var samples []chunks.Sample
 		ag := &aggregator{res: t.res, from: from}
 		if p, ok := primes[s.Labels().Hash()]; ok {
-			ag.prime, ag.closed = &p, closed[s.Labels().Hash()]
+			ag.prime = &p
 		}
-		ag.primeH = primesH[s.Labels().Hash()]
+		ag.primeH, ag.closed = primesH[s.Labels().Hash()], closed[s.Labels().Hash()]
 		if before != nil {
 			lset := s.Labels()
 			ag.before = func() (float64, float64, *histogram.FloatHistogram, *histogram.FloatHistogram, bool) {

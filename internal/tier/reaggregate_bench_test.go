@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	promstorage "github.com/prometheus/prometheus/storage"
 
@@ -24,7 +25,8 @@ import (
 // the rewrite of the blocks it tombstoned. The first round also writes the
 // tier's 6 h head into a block; later rounds find it written. With
 // GMC_BENCH_LATE (e.g. 2m) only that much is late: a writer steadily a
-// little behind, which makes a round every minute.
+// little behind, which makes a round every minute. With GMC_BENCH_HIST=1
+// the counters are native histograms (counterHistogram).
 func BenchmarkReaggregateLateHour(b *testing.B) {
 	series := 300
 	if n, err := strconv.Atoi(os.Getenv("GMC_BENCH_SERIES")); err == nil && n > 0 {
@@ -34,6 +36,7 @@ func BenchmarkReaggregateLateHour(b *testing.B) {
 	if d, err := time.ParseDuration(os.Getenv("GMC_BENCH_LATE")); err == nil && d > 0 {
 		lateSpan = d
 	}
+	hist := os.Getenv("GMC_BENCH_HIST") == "1"
 	const span = 6 * time.Hour
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -51,7 +54,11 @@ func BenchmarkReaggregateLateHour(b *testing.B) {
 		ls := labels.FromStrings("__name__", name, "i", fmt.Sprint(i))
 		var ref promstorage.SeriesRef
 		for d := 15 * time.Second; d <= span; d += 15 * time.Second {
-			if ref, err = app.Append(ref, ls, 0, t0.Add(d).UnixMilli(), float64(int64(d/time.Second)*int64(i%7+1)%1000), nil, nil, promstorage.AOptions{}); err != nil {
+			v, fh := float64(int64(d/time.Second)*int64(i%7+1)%1000), (*histogram.FloatHistogram)(nil)
+			if hist && name == "work_total" {
+				v, fh = 0, counterHistogram(v)
+			}
+			if ref, err = app.Append(ref, ls, 0, t0.Add(d).UnixMilli(), v, nil, fh, promstorage.AOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -43,43 +43,68 @@ func TestCounterResumedHigher(t *testing.T) {
 		{171 * time.Minute, 174 * time.Minute, 5e6, false},
 		{171 * time.Minute, 174 * time.Minute, 5e6, true},
 	} {
-		t.Run(fmt.Sprintf("stop %s back %s at %g job during the hole %v", sc.stop, sc.back, sc.value, sc.during), func(t *testing.T) {
-			var samples []rawSample
-			n := 1e6
-			ts := t0.Add(5 * time.Second)
-			for ; !ts.After(t0.Add(sc.stop)); ts = ts.Add(15 * time.Second) {
-				n += 100 + float64(ts.Unix()%7)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			n = sc.value // the host's counter went on while nothing sampled it
-			for ts = t0.Add(sc.back).Add(46 * time.Second); !ts.After(end); ts = ts.Add(time.Second) {
-				n += 7 + float64(ts.Unix()%3)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			runs := []time.Time{end.Add(time.Second)}
-			if sc.during {
-				runs = append([]time.Time{t0.Add(sc.stop + 2*time.Minute)}, runs...)
-			}
-			f := counterFixture(t, samples, runs...)
-			// Up to 1.5 raw intervals' increase (15 s) in windows holding
-			// a stop's last minutes (TestCounterStopsInAMinuteTierWindow).
-			for _, q := range []struct {
-				expr string
-				abs  float64
-			}{
-				{`rate(c_total%s[1h])`, 160.0 / 3600},
-				{`increase(c_total%s[1h])`, 160},
-				{`increase(c_total%s[2h])`, 160},
-			} {
-				from := t0.Add(150 * time.Minute)
-				f.compareNear(t, q.expr, "", from, end, 10*time.Minute, 0.02, q.abs)
-				f.compareNear(t, q.expr, "", t0.Add(2*time.Hour), end, time.Hour, 0.02, q.abs)
-				f.compareNear(t, q.expr, `{__tier__="1m"}`, from, end, 10*time.Minute, 0.02, q.abs)
-				f.compareNear(t, q.expr, `{__tier__="10m"}`, from, end, 10*time.Minute, 0.02, q.abs)
-				f.compareNear(t, q.expr, `{__tier__="1h"}`, t0.Add(2*time.Hour), end, time.Hour, 0.02, q.abs)
-			}
-		})
+		for _, hist := range []bool{false, true} {
+			t.Run(fmt.Sprintf("stop %s back %s at %g job during the hole %v%s", sc.stop, sc.back, sc.value, sc.during, kindName(hist)), func(t *testing.T) {
+				var samples []rawSample
+				n := 1e6
+				ts := t0.Add(5 * time.Second)
+				for ; !ts.After(t0.Add(sc.stop)); ts = ts.Add(15 * time.Second) {
+					n += 100 + float64(ts.Unix()%7)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				n = sc.value // the host's counter went on while nothing sampled it
+				for ts = t0.Add(sc.back).Add(46 * time.Second); !ts.After(end); ts = ts.Add(time.Second) {
+					n += 7 + float64(ts.Unix()%3)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				runs := []time.Time{end.Add(time.Second)}
+				if sc.during {
+					runs = append([]time.Time{t0.Add(sc.stop + 2*time.Minute)}, runs...)
+				}
+				f := counterFixtureOf(t, samples, hist, runs...)
+				// Up to 1.5 raw intervals' increase (15 s) in windows holding
+				// a stop's last minutes (TestCounterStopsInAMinuteTierWindow).
+				for _, q := range []struct {
+					expr string
+					abs  float64
+				}{
+					{`rate(c_total%s[1h])`, 160.0 / 3600},
+					{`increase(c_total%s[1h])`, 160},
+					{`increase(c_total%s[2h])`, 160},
+				} {
+					from, expr := t0.Add(150*time.Minute), counterExpr(q.expr, hist)
+					f.compareNear(t, expr, "", from, end, 10*time.Minute, 0.02, q.abs)
+					f.compareNear(t, expr, "", t0.Add(2*time.Hour), end, time.Hour, 0.02, q.abs)
+					f.compareNear(t, expr, `{__tier__="1m"}`, from, end, 10*time.Minute, 0.02, q.abs)
+					f.compareNear(t, expr, `{__tier__="10m"}`, from, end, 10*time.Minute, 0.02, q.abs)
+					f.compareNear(t, expr, `{__tier__="1h"}`, t0.Add(2*time.Hour), end, time.Hour, 0.02, q.abs)
+				}
+				if hist {
+					// Its sum and buckets too, not only its count.
+					f.compareNear(t, `histogram_sum(increase(c_total%s[1h]))`, `{__tier__="1h"}`, t0.Add(2*time.Hour), end, time.Hour, 0.02, 0.16)
+					f.compareNear(t, `histogram_fraction(0, 1, increase(c_total%s[1h]))`, `{__tier__="1h"}`, t0.Add(2*time.Hour), end, time.Hour, 0.02, 0)
+				}
+			})
+		}
 	}
+}
+
+// kindName names a test case's counter: a float, or a native histogram's.
+func kindName(hist bool) string {
+	if hist {
+		return ", native histogram"
+	}
+	return ""
+}
+
+// counterExpr is expr over a float counter, or, with hist, over a native
+// histogram counter (counterFixtureOf): its count, which is the float's
+// value.
+func counterExpr(expr string, hist bool) string {
+	if hist {
+		return "histogram_count(" + expr + ")"
+	}
+	return expr
 }
 
 // TestCounterResumedNextToItsStop: a counter sampled every 15 s that stops
@@ -119,43 +144,45 @@ func TestCounterResumedNextToItsStop(t *testing.T) {
 		{"back alone in the hour", 102*time.Minute + 5*time.Second, 179*time.Minute + 50*time.Second, 15 * time.Second, 5e6, nil},
 		{"back alone in the hour, job during the hole", 102*time.Minute + 5*time.Second, 179*time.Minute + 50*time.Second, 15 * time.Second, 5e6, []time.Duration{150 * time.Minute}},
 	} {
-		t.Run(sc.name, func(t *testing.T) {
-			var samples []rawSample
-			n := 1e6
-			ts := t0.Add(5 * time.Second)
-			for ; !ts.After(t0.Add(sc.stop)); ts = ts.Add(15 * time.Second) {
-				n += 100 + float64(ts.Unix()%7)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			n = sc.value
-			for ts = t0.Add(sc.back); !ts.After(end); ts = ts.Add(sc.step) {
-				n += 7 + float64(ts.Unix()%3)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			var runs []time.Time
-			for _, r := range sc.runs {
-				runs = append(runs, t0.Add(r))
-			}
-			f := counterFixture(t, samples, append(runs, end.Add(time.Second))...)
-			// Windows starting at the start of the 1m bucket the counter
-			// resumed in (the stop bucket's end, 01:43) and after, at
-			// 1-minute steps, within 2 % or 1.5 raw intervals'
-			// increase (160). Not the earlier ones: those holding the
-			// stop and the resumption read the jump as raw data do, but
-			// raw data extrapolate it by their samples' average interval
-			// (-2.5 % in a 10m window whose one sample after the hole is
-			// 10 s before its end, before this change too), and one
-			// holding only the stop's last raw sample has no answer from
-			// raw data where the tier's, its edge and the sample, has one
-			// (as for any window holding one raw sample: withEdges).
-			first := t0.Add(sc.back).Truncate(time.Minute)
-			f.compareNear(t, `increase(c_total%s[10m])`, `{__tier__="1m"}`, first.Add(10*time.Minute), first.Add(30*time.Minute), time.Minute, 0.02, 160)
-			f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="1m"}`, first.Add(time.Hour), first.Add(80*time.Minute), time.Minute, 0.02, 160)
-			f.compareNear(t, `rate(c_total%s[1h])`, "", first.Add(time.Hour), first.Add(80*time.Minute), time.Minute, 0.02, 160.0/3600)
-			f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="10m"}`, t0.Add(2*time.Hour), end, 10*time.Minute, 0.02, 160)
-			f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, 160)
-			f.compareNear(t, `increase(c_total%s[2h])`, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, 160)
-		})
+		for _, hist := range []bool{false, true} {
+			t.Run(sc.name+kindName(hist), func(t *testing.T) {
+				var samples []rawSample
+				n := 1e6
+				ts := t0.Add(5 * time.Second)
+				for ; !ts.After(t0.Add(sc.stop)); ts = ts.Add(15 * time.Second) {
+					n += 100 + float64(ts.Unix()%7)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				n = sc.value
+				for ts = t0.Add(sc.back); !ts.After(end); ts = ts.Add(sc.step) {
+					n += 7 + float64(ts.Unix()%3)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				var runs []time.Time
+				for _, r := range sc.runs {
+					runs = append(runs, t0.Add(r))
+				}
+				f := counterFixtureOf(t, samples, hist, append(runs, end.Add(time.Second))...)
+				// Windows starting at the start of the 1m bucket the counter
+				// resumed in (the stop bucket's end, 01:43) and after, at
+				// 1-minute steps, within 2 % or 1.5 raw intervals'
+				// increase (160). Not the earlier ones: those holding the
+				// stop and the resumption read the jump as raw data do, but
+				// raw data extrapolate it by their samples' average interval
+				// (-2.5 % in a 10m window whose one sample after the hole is
+				// 10 s before its end, before this change too), and one
+				// holding only the stop's last raw sample has no answer from
+				// raw data where the tier's, its edge and the sample, has one
+				// (as for any window holding one raw sample: withEdges).
+				first := t0.Add(sc.back).Truncate(time.Minute)
+				f.compareNear(t, counterExpr(`increase(c_total%s[10m])`, hist), `{__tier__="1m"}`, first.Add(10*time.Minute), first.Add(30*time.Minute), time.Minute, 0.02, 160)
+				f.compareNear(t, counterExpr(`increase(c_total%s[1h])`, hist), `{__tier__="1m"}`, first.Add(time.Hour), first.Add(80*time.Minute), time.Minute, 0.02, 160)
+				f.compareNear(t, counterExpr(`rate(c_total%s[1h])`, hist), "", first.Add(time.Hour), first.Add(80*time.Minute), time.Minute, 0.02, 160.0/3600)
+				f.compareNear(t, counterExpr(`increase(c_total%s[1h])`, hist), `{__tier__="10m"}`, t0.Add(2*time.Hour), end, 10*time.Minute, 0.02, 160)
+				f.compareNear(t, counterExpr(`increase(c_total%s[1h])`, hist), `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, 160)
+				f.compareNear(t, counterExpr(`increase(c_total%s[2h])`, hist), `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, 160)
+			})
+		}
 	}
 }
 
@@ -191,43 +218,46 @@ func TestCounterStoppedNextToItsBucketsEnd(t *testing.T) {
 		// mark with them (before the tier's end: concatIterator).
 		{"job stopped at the hour", 5e6, []time.Duration{2*time.Hour + time.Second}, true},
 	} {
-		t.Run(sc.name, func(t *testing.T) {
-			var samples []rawSample
-			n := 1e6
-			ts := t0.Add(5 * time.Second)
-			for ; !ts.After(t0.Add(119*time.Minute + 50*time.Second)); ts = ts.Add(15 * time.Second) {
-				n += 100 + float64(ts.Unix()%7)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			n = sc.value
-			for ts = t0.Add(170*time.Minute + 46*time.Second); !ts.After(end); ts = ts.Add(time.Second) {
-				n += 7 + float64(ts.Unix()%3)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			var runs []time.Time
-			for _, r := range sc.runs {
-				runs = append(runs, t0.Add(r))
-			}
-			if !sc.fly {
-				runs = append(runs, end.Add(time.Second))
-			}
-			f := counterFixture(t, samples, runs...)
-			f.now = end.Add(time.Second)
-			// Up to 1.5 raw intervals' increase (160) in windows holding
-			// the stop's last minutes (TestCounterStopsInAMinuteTierWindow).
-			for _, q := range []struct {
-				expr string
-				abs  float64
-			}{
-				{`rate(c_total%s[1h])`, 160.0 / 3600},
-				{`increase(c_total%s[1h])`, 160},
-				{`increase(c_total%s[2h])`, 160},
-			} {
-				f.compareNear(t, q.expr, "", t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
-				f.compareNear(t, q.expr, `{__tier__="1m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
-				f.compareNear(t, q.expr, `{__tier__="10m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
-				f.compareNear(t, q.expr, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, q.abs)
-			}
-		})
+		for _, hist := range []bool{false, true} {
+			t.Run(sc.name+kindName(hist), func(t *testing.T) {
+				var samples []rawSample
+				n := 1e6
+				ts := t0.Add(5 * time.Second)
+				for ; !ts.After(t0.Add(119*time.Minute + 50*time.Second)); ts = ts.Add(15 * time.Second) {
+					n += 100 + float64(ts.Unix()%7)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				n = sc.value
+				for ts = t0.Add(170*time.Minute + 46*time.Second); !ts.After(end); ts = ts.Add(time.Second) {
+					n += 7 + float64(ts.Unix()%3)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				var runs []time.Time
+				for _, r := range sc.runs {
+					runs = append(runs, t0.Add(r))
+				}
+				if !sc.fly {
+					runs = append(runs, end.Add(time.Second))
+				}
+				f := counterFixtureOf(t, samples, hist, runs...)
+				f.now = end.Add(time.Second)
+				// Up to 1.5 raw intervals' increase (160) in windows holding
+				// the stop's last minutes (TestCounterStopsInAMinuteTierWindow).
+				for _, q := range []struct {
+					expr string
+					abs  float64
+				}{
+					{`rate(c_total%s[1h])`, 160.0 / 3600},
+					{`increase(c_total%s[1h])`, 160},
+					{`increase(c_total%s[2h])`, 160},
+				} {
+					expr := counterExpr(q.expr, hist)
+					f.compareNear(t, expr, "", t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+					f.compareNear(t, expr, `{__tier__="1m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+					f.compareNear(t, expr, `{__tier__="10m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+					f.compareNear(t, expr, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, q.abs)
+				}
+			})
+		}
 	}
 }

@@ -82,10 +82,10 @@ func TestRetentionRules(t *testing.T) {
 func TestStaleMarkerEndsTheSeriesInTheTier(t *testing.T) {
 	var got []bucket
 	a := &aggregator{res: 60_000, from: 0, emit: func(b bucket) { got = append(got, b) }}
-	a.add(10_000, 5)
-	a.add(20_000, 7)
-	a.add(30_000, math.Float64frombits(value.StaleNaN))
-	a.add(70_000, math.Float64frombits(value.StaleNaN))
+	a.add(10_000, 5, nil)
+	a.add(20_000, 7, nil)
+	a.add(30_000, math.Float64frombits(value.StaleNaN), nil)
+	a.add(70_000, math.Float64frombits(value.StaleNaN), nil)
 	a.flush()
 	// First the counter's start: the series' first sample.
 	if len(got) == 0 || !got[0].Start || got[0].End != 10_000 || got[0].Counter != 5 {
@@ -134,12 +134,12 @@ func TestStaleMarkerAfterAResumption(t *testing.T) {
 			marks = append(marks, b)
 		}
 	}}
-	a.add(10_000, 5)
-	a.add(50_000, 6)
+	a.add(10_000, 5, nil)
+	a.add(50_000, 6, nil)
 	// Two buckets without a sample, then back at 190 s, gone at 210 s.
-	a.add(190_000, 7)
-	a.add(200_000, 8)
-	a.add(210_000, math.Float64frombits(value.StaleNaN))
+	a.add(190_000, 7, nil)
+	a.add(200_000, 8, nil)
+	a.add(210_000, math.Float64frombits(value.StaleNaN), nil)
 	a.flush()
 	var at []int64
 	for i, m := range marks {

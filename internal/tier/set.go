@@ -443,9 +443,9 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 		}
 		ag := &aggregator{res: t.res, from: from}
 		if p, ok := primes[base.Hash()]; ok {
-			ag.prime, ag.closed = &p, closed[base.Hash()]
+			ag.prime = &p
 		}
-		ag.primeH = primesH[base.Hash()]
+		ag.primeH, ag.closed = primesH[base.Hash()], closed[base.Hash()]
 		ag.before = func() (float64, float64, *histogram.FloatHistogram, *histogram.FloatHistogram, bool) {
 			return before.read(ctx, base)
 		}
@@ -606,9 +606,10 @@ func lastIn(ctx context.Context, q storage.Querier, ms []*labels.Matcher) (count
 
 // counterValues reads the tier's counter aggregate at ts of the raw series
 // ms selects (every series without ms), by the hash of their labels: the
-// floats, and the native histograms; closed holds the floats whose counter
-// at ts is preceded 1 ms before by a mark holding it, the one flush writes
-// last in a bucket the counter stopped in (aggregator.closed).
+// floats, and the native histograms; closed holds the series (floats and
+// native histograms) whose counter at ts is preceded 1 ms before by a mark
+// holding it, the one flush writes last in a bucket the counter stopped in
+// (aggregator.closed).
 func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, map[uint64]*histogram.FloatHistogram, map[uint64]bool, error) {
 	out := map[uint64]float64{}
 	outH := map[uint64]*histogram.FloatHistogram{}
@@ -630,6 +631,7 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 	for ss.Next() {
 		it := ss.At().Iterator(nil)
 		held, hasHeld := 0.0, false // a mark 1 ms before ts
+		var heldH *histogram.FloatHistogram
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			switch vt {
 			case chunkenc.ValFloat:
@@ -651,8 +653,16 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 					}
 				}
 			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
-				if tt, fh := it.AtFloatHistogram(nil); tt == ts {
-					outH[withoutAgg(ss.At().Labels()).Hash()] = fh
+				tt, fh := it.AtFloatHistogram(nil)
+				if tt == ts-1 {
+					heldH = fh
+				}
+				if tt == ts {
+					h := withoutAgg(ss.At().Labels()).Hash()
+					outH[h] = fh
+					if heldH != nil && heldH.Equals(fh) {
+						closed[h] = true
+					}
 				}
 			}
 		}

@@ -718,6 +718,23 @@ type rawSample struct {
 // next batch start there).
 func counterFixture(t *testing.T, samples []rawSample, runs ...time.Time) *fixture {
 	t.Helper()
+	return counterFixtureOf(t, samples, false, runs...)
+}
+
+// counterHistogram is a native histogram counter whose count is v: two
+// buckets, 30 % and 70 % of it (each never decreasing where v does not).
+func counterHistogram(v float64) *histogram.FloatHistogram {
+	low := math.Floor(0.3 * v)
+	return &histogram.FloatHistogram{
+		Count: v, Sum: v / 1000,
+		PositiveSpans: []histogram.Span{{Offset: 0, Length: 2}}, PositiveBuckets: []float64{low, v - low},
+	}
+}
+
+// counterFixtureOf is counterFixture, whose samples are native histogram
+// counters (counterHistogram of their values) with hist.
+func counterFixtureOf(t *testing.T, samples []rawSample, hist bool, runs ...time.Time) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -726,7 +743,11 @@ func counterFixture(t *testing.T, samples []rawSample, runs ...time.Time) *fixtu
 	t.Cleanup(func() { raw.Close() })
 	app := raw.AppenderV2(context.Background())
 	for _, s := range samples {
-		if _, err := app.Append(0, s.lset, 0, s.ts.UnixMilli(), s.v, nil, nil, promstorage.AOptions{}); err != nil {
+		v, fh := s.v, (*histogram.FloatHistogram)(nil)
+		if hist {
+			v, fh = 0, counterHistogram(s.v)
+		}
+		if _, err := app.Append(0, s.lset, 0, s.ts.UnixMilli(), v, nil, fh, promstorage.AOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1056,7 +1077,7 @@ func TestAggregatorWritesInTimeOrder(t *testing.T) {
 	var at []int64
 	a := &aggregator{res: 60_000, emit: func(b bucket) { at = append(at, b.End) }}
 	for _, ts := range []int64{10_000, 20_000, 30_000, 190_000, 200_000} {
-		a.add(ts, float64(ts))
+		a.add(ts, float64(ts), nil)
 	}
 	a.flush()
 	if !slices.IsSorted(at) {
