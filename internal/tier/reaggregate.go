@@ -164,15 +164,20 @@ func (s *Set) reaggregate(ctx context.Context, t *Tier) (bool, error) {
 	}
 	var n int
 	var err error
-	if from+1 >= t.db.AppendableFrom(headRewriteWindow.Milliseconds()) {
+	// The bucket before from too: the marks of a counter that stopped
+	// next to from are written there (aggregator.closeBefore), and a
+	// commit moves the head's newest sample to wm. With only from within
+	// the window they were too old, and the rewrite failed every round
+	// (TestCounterStoppedADayBeforeReaggregated).
+	if from-t.res+1 >= t.db.AppendableFrom(headRewriteWindow.Milliseconds()) {
 		// Into the emptied head, out of order: read at once.
 		n, err = s.rewrite(ctx, t, from, wm, func() (int, error) {
 			return s.downsample(ctx, t, from, wm, t.db, commitEvery)
 		})
 	} else {
-		// Older than the head takes (a mark more than the tier TSDB's
-		// out-of-order window behind its newest sample: a raw store's
-		// window set longer than a day): a block.
+		// Older than the head takes (a mark, with the bucket before it,
+		// more than the tier TSDB's out-of-order window behind its newest
+		// sample: a raw store's window of about a day or more): a block.
 		n, err = s.reaggregateBlock(ctx, t, from, wm, seq)
 	}
 	if err != nil {

@@ -1,11 +1,17 @@
 package tier
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
+	promstorage "github.com/prometheus/prometheus/storage"
 )
 
 // TestCounterResumedHigher: a counter sampled every 15 s that stops, and
@@ -260,4 +266,276 @@ func TestCounterStoppedNextToItsBucketsEnd(t *testing.T) {
 			})
 		}
 	}
+}
+
+// stoppedNextToTheHour is TestCounterStoppedNextToItsBucketsEnd's counter:
+// sampled every 15 s up to 01:59:50, back at 02:50:46 at value (5e6 after
+// about 1.05e6), sampled every second.
+func stoppedNextToTheHour(value float64) []rawSample {
+	c := labels.FromStrings("__name__", "c_total", "job", "node")
+	var samples []rawSample
+	n := 1e6
+	ts := t0.Add(5 * time.Second)
+	for ; !ts.After(t0.Add(119*time.Minute + 50*time.Second)); ts = ts.Add(15 * time.Second) {
+		n += 100 + float64(ts.Unix()%7)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	n = value
+	for ts = t0.Add(170*time.Minute + 46*time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(time.Second) {
+		n += 7 + float64(ts.Unix()%3)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	return samples
+}
+
+// stoppedNextToTheHourAsRaw checks, after the hour, TestCounterStoppedNextToItsBucketsEnd's
+// reads: the default one and every tier forced, within 2 % or 1.5 raw
+// intervals' increase.
+func stoppedNextToTheHourAsRaw(t *testing.T, f *fixture, hist bool) {
+	t.Helper()
+	end := t0.Add(rawSpan)
+	for _, q := range []struct {
+		expr string
+		abs  float64
+	}{
+		{`rate(c_total%s[1h])`, 160.0 / 3600},
+		{`increase(c_total%s[1h])`, 160},
+		{`increase(c_total%s[2h])`, 160},
+	} {
+		expr := counterExpr(q.expr, hist)
+		f.compareNear(t, expr, "", t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+		f.compareNear(t, expr, `{__tier__="1m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+		f.compareNear(t, expr, `{__tier__="10m"}`, t0.Add(130*time.Minute), end, 10*time.Minute, 0.02, q.abs)
+		f.compareNear(t, expr, `{__tier__="1h"}`, t0.Add(3*time.Hour), end, time.Hour, 0.02, q.abs)
+	}
+}
+
+// TestCounterStoppedNextToItsBucketsEndRebuilt: the job's batches end at
+// the stop bucket's end (02:00, the job run at 02:00:01: no closing mark
+// yet), then every tier is stuck (a sample a day past its watermark, as
+// the old job's batches left the 1h tier: TestStuckHourTierRebuilt), so
+// Open rebuilds it from what it holds up to 02:00 and the job goes on from
+// there: its first batch, in the new TSDB, is the one that looks back at
+// the stop bucket (aggregator.closeBefore) and writes its marks before its
+// start. Without them the window starting at 02:00 read the jump over the
+// hole (+89,057 % through the 1h tier).
+func TestCounterStoppedNextToItsBucketsEndRebuilt(t *testing.T) {
+	ctx := context.Background()
+	end := t0.Add(rawSpan)
+	for _, hist := range []bool{false, true} {
+		t.Run("counter"+kindName(hist), func(t *testing.T) {
+			f := counterFixtureOf(t, stoppedNextToTheHour(5e6), hist, t0.Add(2*time.Hour+time.Second))
+			bogus := labels.FromStrings("__name__", "bogus", AggLabel, AggLast)
+			for _, tr := range f.set.Tiers() {
+				if wm := tr.Watermark(); wm != t0.Add(2*time.Hour).UnixMilli() {
+					t.Fatalf("tier %s at %s, want 02:00", tr.Name(), fmtMS(wm))
+				}
+				app := tr.db.AppenderV2(ctx)
+				if _, err := app.Append(0, bogus, 0, t0.Add(28*time.Hour).UnixMilli(), 1, nil, nil, promstorage.AOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := app.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var logs bytes.Buffer
+			f.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			if err := f.set.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f.open(t)
+			if n := strings.Count(logs.String(), "stuck tier rebuilt"); n != len(f.set.Tiers()) {
+				t.Fatalf("%d tiers rebuilt, want %d; log:\n%s", n, len(f.set.Tiers()), logs.String())
+			}
+			f.now = end.Add(time.Second)
+			for _, tr := range f.set.Tiers() {
+				f.catchUp(t, tr)
+			}
+			stoppedNextToTheHourAsRaw(t, f, hist)
+		})
+	}
+}
+
+// TestCounterStoppedNextToItsBucketsEndReaggregated: tiers whose stop
+// bucket (ending 02:00) holds none of the marks of a stop, as the job
+// wrote them before d7162f9 (the marks removed here), re-aggregated from
+// 02:00 (a late sample's mark there: Tier.markLate), into the head and as
+// a block. The re-aggregation's downsample starts at the stop bucket's end
+// and looks back at it (aggregator.closeBefore): the marks written before
+// its start, the window starting at 02:00 reads what raw data read.
+// Before, the tiers read the jump over the hole (+89,057 % through the 1h
+// tier), which the test checks first.
+func TestCounterStoppedNextToItsBucketsEndReaggregated(t *testing.T) {
+	ctx := context.Background()
+	end := t0.Add(rawSpan)
+	stop := t0.Add(2 * time.Hour).UnixMilli()
+	for _, block := range []bool{false, true} {
+		for _, hist := range []bool{false, true} {
+			t.Run(fmt.Sprintf("block %v%s", block, kindName(hist)), func(t *testing.T) {
+				if block {
+					defer func(w time.Duration) { headRewriteWindow = w }(headRewriteWindow)
+					headRewriteWindow = time.Hour // (02:00, 04:00] is older than the head takes
+				}
+				f := counterFixtureOf(t, stoppedNextToTheHour(5e6), hist, end.Add(time.Second))
+				c := labels.MustNewMatcher(labels.MatchEqual, "__name__", "c_total")
+				for _, tr := range f.set.Tiers() {
+					if err := tr.db.FlushHead(ctx); err != nil {
+						t.Fatal(err)
+					}
+					if err := tr.db.Delete(ctx, stop-tr.res+1, stop-1, c); err != nil {
+						t.Fatal(err)
+					}
+					if err := tr.db.CleanTombstones(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// The tiers as written before: the jump read through the 1h tier.
+				expr := counterExpr(`increase(c_total%s[1h])`, hist)
+				at := t0.Add(3 * time.Hour)
+				want := f.rangeQuery(t, f.raw, fmt.Sprintf(expr, ""), at, at, time.Hour)
+				got := f.rangeQuery(t, f.set.Queryable(5*60*1000), fmt.Sprintf(expr, `{__tier__="1h"}`), at, at, time.Hour)
+				if len(want) != 1 || len(got) != 1 || got[0].Floats[0].F < 100*want[0].Floats[0].F {
+					t.Fatalf("without the stop's marks %s through the 1h tier at 03:00 = %v, raw %v: the fixture does not have the tiers as written before", expr, got, want)
+				}
+				for _, tr := range f.set.Tiers() {
+					if err := tr.markLate(stop + tr.res); err != nil {
+						t.Fatal(err)
+					}
+					if from, _ := tr.lateMark(); from != stop {
+						t.Fatalf("tier %s late from %s, want 02:00", tr.Name(), fmtMS(from))
+					}
+					for range 10 {
+						cleared, err := f.set.reaggregate(ctx, tr)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if cleared {
+							break
+						}
+					}
+					if from, _ := tr.lateMark(); from != math.MaxInt64 {
+						t.Fatalf("tier %s still late from %s", tr.Name(), fmtMS(from))
+					}
+				}
+				stoppedNextToTheHourAsRaw(t, f, hist)
+			})
+		}
+	}
+}
+
+// TestCounterStoppedAtACatchUpBatchsEnd: in a catch-up the 1h tier's
+// batches spanned a day, its TSDB's out-of-order window (23 h now:
+// batchSpan), and a batch commits every commitEvery samples, series after
+// series (lowered here to a commit after every series, as a store of some
+// thousand series does every ~1,200). A commit moves the tier's newest
+// sample to the batch's end, and the marks the batch then writes before
+// its start for a later series that stopped next to it
+// (aggregator.closeBefore) were older than the window behind it:
+// ErrTooOldSample, and the job retried the same batch for ever.
+func TestCounterStoppedAtACatchUpBatchsEnd(t *testing.T) {
+	defer func(n int) { commitEvery = n }(commitEvery)
+	commitEvery = 1
+	a := labels.FromStrings("__name__", "a_total") // read before c_total
+	c := labels.FromStrings("__name__", "c_total")
+	end := t0.Add(48 * time.Hour)
+	var samples []rawSample
+	for ts := t0.Add(30 * time.Second); !ts.After(end); ts = ts.Add(time.Minute) {
+		samples = append(samples, rawSample{a, ts, float64(ts.Unix() - t0.Unix())})
+	}
+	// c_total stops 10 s before the 1h tier's first batch ends (its raw
+	// data start at 00:00:05) and resumes 51 minutes later, much higher.
+	first := t0.Add(time.Duration((&Tier{res: time.Hour.Milliseconds()}).batchSpan()) * time.Millisecond)
+	n := 1e6
+	for ts := t0.Add(5 * time.Second); !ts.After(first.Add(-10 * time.Second)); ts = ts.Add(15 * time.Second) {
+		n += 100 + float64(ts.Unix()%7)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	n = 5e6
+	for ts := first.Add(50*time.Minute + 46*time.Second); !ts.After(end); ts = ts.Add(15 * time.Second) {
+		n += 100 + float64(ts.Unix()%7)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	f := counterFixture(t, samples, end.Add(time.Second))
+	for _, q := range []struct {
+		expr string
+		abs  float64
+	}{
+		{`increase(c_total%s[1h])`, 160},
+		{`increase(c_total%s[2h])`, 160},
+	} {
+		f.compareNear(t, q.expr, `{__tier__="1h"}`, first.Add(time.Hour), end, time.Hour, 0.02, q.abs)
+		f.compareNear(t, q.expr, `{__tier__="10m"}`, first.Add(time.Hour), end, time.Hour, 0.02, q.abs)
+	}
+}
+
+// TestCounterStoppedADayBeforeReaggregated: a re-aggregation from the end
+// of a stop bucket whose marks are missing (as the job wrote them before
+// d7162f9; removed here), a day behind the 1h tier's newest sample, with
+// a commit after every series (commitEvery, as in
+// TestCounterStoppedAtACatchUpBatchsEnd). The late span starts within the
+// tier's out-of-order window, so it was rewritten into the head, but the
+// marks written before its start (aggregator.closeBefore) were older than
+// the window behind the first commit's newest sample: ErrTooOldSample, and
+// the job retried the re-aggregation every minute, the tier late for ever.
+// A span whose bucket before is not within the window is written as a
+// block.
+func TestCounterStoppedADayBeforeReaggregated(t *testing.T) {
+	defer func(n int) { commitEvery = n }(commitEvery)
+	commitEvery = 1
+	ctx := context.Background()
+	a := labels.FromStrings("__name__", "a_total") // read before c_total
+	c := labels.FromStrings("__name__", "c_total")
+	end := t0.Add(48 * time.Hour)
+	var samples []rawSample
+	for ts := t0.Add(30 * time.Second); !ts.After(end); ts = ts.Add(time.Minute) {
+		samples = append(samples, rawSample{a, ts, float64(ts.Unix() - t0.Unix())})
+	}
+	stop := t0.Add(24 * time.Hour)
+	n := 1e6
+	for ts := t0.Add(5 * time.Second); !ts.After(stop.Add(-10 * time.Second)); ts = ts.Add(15 * time.Second) {
+		n += 100 + float64(ts.Unix()%7)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	n = 5e6
+	for ts := stop.Add(50*time.Minute + 46*time.Second); !ts.After(end); ts = ts.Add(15 * time.Second) {
+		n += 100 + float64(ts.Unix()%7)
+		samples = append(samples, rawSample{c, ts, n})
+	}
+	f := counterFixture(t, samples, end.Add(time.Second))
+	tr := f.set.Tiers()[len(f.set.Tiers())-1]
+	if tr.Name() != "1h" {
+		t.Fatalf("last tier %s, want 1h", tr.Name())
+	}
+	if err := tr.db.FlushHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.db.Delete(ctx, stop.UnixMilli()-tr.res+1, stop.UnixMilli()-1, labels.MustNewMatcher(labels.MatchEqual, "__name__", "c_total")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.db.CleanTombstones(); err != nil {
+		t.Fatal(err)
+	}
+	at := stop.Add(time.Hour)
+	want := f.rangeQuery(t, f.raw, `increase(c_total[1h])`, at, at, time.Hour)
+	got := f.rangeQuery(t, f.set.Queryable(5*60*1000), `increase(c_total{__tier__="1h"}[1h])`, at, at, time.Hour)
+	if len(want) != 1 || len(got) != 1 || got[0].Floats[0].F < 100*want[0].Floats[0].F {
+		t.Fatalf("without the stop's marks increase(c_total[1h]) through the 1h tier = %v, raw %v: the fixture does not have the tier as written before", got, want)
+	}
+	if err := tr.markLate(stop.UnixMilli() + tr.res); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		cleared, err := f.set.reaggregate(ctx, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cleared {
+			break
+		}
+	}
+	if from, _ := tr.lateMark(); from != math.MaxInt64 {
+		t.Fatalf("tier %s still late from %s", tr.Name(), fmtMS(from))
+	}
+	f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="1h"}`, stop.Add(time.Hour), end, time.Hour, 0.02, 160)
+	f.compareNear(t, `increase(c_total%s[2h])`, `{__tier__="1h"}`, stop.Add(time.Hour), end, time.Hour, 0.02, 160)
 }

@@ -108,9 +108,11 @@ const (
 	// maxBatchBuckets bounds one batch of the job: this many buckets of the
 	// tier's resolution (2h of raw data for the 1m tier).
 	maxBatchBuckets = 120
-	// commitEvery bounds the samples one tier append transaction holds.
-	commitEvery = 200_000
 )
+
+// commitEvery bounds the samples one tier append transaction holds (tests
+// lower it).
+var commitEvery = 200_000
 
 // Open opens every tier's TSDB. With the tiers disabled it returns a Set
 // without tiers, whose Queryable is the raw store. opts.Config must be
@@ -408,9 +410,16 @@ func (s *Set) Step(ctx context.Context, t *Tier) (bool, error) {
 // ("too old sample", t-user6 #5, `gmc demo --history 30d`), and every
 // retry failed at its first series, whose buckets that commit had kept:
 // the 1h tier's watermark never moved, and what raw retention deleted
-// before it did never reached the tier kept 2 years.
+// before it did never reached the tier kept 2 years. The marks a batch
+// writes before its start, in the bucket before (aggregator.closeBefore),
+// must be within the window too: the span is a bucket less than the
+// window (the 1h tier's 23 h; with a day's span a series' marks after a
+// commit were too old, and the job retried that batch for ever,
+// TestCounterStoppedAtACatchUpBatchsEnd). A tier coarser than half the
+// window gets one bucket a batch, and its marks after a commit can still
+// be too old.
 func (t *Tier) batchSpan() int64 {
-	return max(t.res, min(maxBatchBuckets*t.res, oooWindow.Milliseconds()/t.res*t.res))
+	return max(t.res, min(maxBatchBuckets*t.res, (oooWindow.Milliseconds()/t.res-1)*t.res))
 }
 
 // downsample writes the aggregates of the raw samples in (from, to] into t
