@@ -245,8 +245,8 @@ func TestSLABurnNeedsShortCoverage(t *testing.T) {
 				if c := a.Annotations.Get("long_window_coverage"); c != "16.67% of 1h holds data" {
 					t.Errorf("long_window_coverage = %q, want 16.67%% of 1h holds data", c)
 				}
-				if c := a.Annotations.Get("summary"); !strings.Contains(c, "(1h: 20× over 10m 0s of data, 5m: 20×)") {
-					t.Errorf("summary = %q, want it to say 1h: 20× over 10m 0s of data", c)
+				if c := a.Annotations.Get("summary"); !strings.Contains(c, "(1h: 20× over 10m of data, 5m: 20×)") {
+					t.Errorf("summary = %q, want it to say 1h: 20× over 10m of data", c)
 				}
 			}
 		}

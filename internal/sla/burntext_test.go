@@ -51,10 +51,10 @@ func TestBurnAlertTextSaysMeasuredBurn(t *testing.T) {
 func TestBurnAlertTextSaysPartialWindow(t *testing.T) {
 	now := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC)
 	sum, desc, _ := burnTexts(t, now, now.Add(-4*time.Minute))
-	if want := "(1h: 92.3× over 4m 0s of data, 5m: 115×)"; !strings.Contains(sum, want) {
+	if want := "(1h: 92.3× over 4m of data, 5m: 115×)"; !strings.Contains(sum, want) {
 		t.Errorf("summary %q, want it to contain %q", sum, want)
 	}
-	if want := "error ratio over 1h over 4m 0s of data is 9.23%"; !strings.Contains(desc, want) {
+	if want := "error ratio over 1h over 4m of data is 9.23%"; !strings.Contains(desc, want) {
 		t.Errorf("description %q, want it to contain %q", desc, want)
 	}
 }
@@ -89,14 +89,14 @@ func TestBurnAlertTextDataSpanIsRaw(t *testing.T) {
 	}{
 		// 30 minutes of data, 7 without, sampled 3 s off the minute: the
 		// old steps said 25m 0s.
-		{"gap inside", samples(30*time.Minute+3*time.Second, 0, 20*time.Minute, 13*time.Minute), 2, "22m 45s", ""},
+		{"gap inside", samples(30*time.Minute+3*time.Second, 0, 20*time.Minute, 13*time.Minute), 2, "22m45s", ""},
 		// The window begins within a run: 70 minutes of data, 8 without.
-		{"run before the window", samples(70*time.Minute, 0, 40*time.Minute, 32*time.Minute), 2, "52m 0s", ""},
+		{"run before the window", samples(70*time.Minute, 0, 40*time.Minute, 32*time.Minute), 2, "52m", ""},
 		// Whole but for its last 45 s (a sample in every minute, and
 		// before the window: the cheaper query).
-		{"whole to 45 s ago", samples(70*time.Minute, 45*time.Second, 0, 0), 1, "59m 15s", ""},
+		{"whole to 45 s ago", samples(70*time.Minute, 45*time.Second, 0, 0), 1, "59m15s", ""},
 		// The data stopped 2 minutes ago: not data.
-		{"gap at the end", samples(30*time.Minute, 2*time.Minute, 0, 0), 1, "28m 0s", ", none in the last 2m 0s"},
+		{"gap at the end", samples(30*time.Minute, 2*time.Minute, 0, 0), 1, "28m", ", none in the last 2m"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, q := burnAnnotations(t, now, c.ts)
@@ -118,7 +118,7 @@ func TestBurnAlertTextDataSpanIsRaw(t *testing.T) {
 			if got := time.Duration((n - float64(c.runs) + first) * 15 * float64(time.Second)); got != covered {
 				t.Fatalf("gmc counts %v samples in the hour (%v of data at 15 s), the timestamps %v", n, got, covered)
 			}
-			if got := fmt.Sprintf("%dm %ds", int(covered.Minutes()), int(covered.Seconds())%60); got != c.span {
+			if got := sla.FormatDataSpan(covered); got != c.span {
 				t.Fatalf("the fixture covers %s, want %s", got, c.span)
 			}
 			want := "(1h: 92.3× over " + c.span + " of data" + c.suffix + ", 5m: 115×)"
@@ -160,8 +160,8 @@ func TestBurnAlertTextHoleByCadence(t *testing.T) {
 		ts        []time.Time
 		over, pct string
 	}{
-		{"trial", slices.Concat(every(at(6, 54, 46), at(7, 14, 4), time.Second), every(at(7, 15, 56), now, time.Second)), " over 20m 20s of data", "33.89%"},
-		{"two missed", slices.Concat(every(at(6, 54, 46), at(7, 14, 4), time.Second), every(at(7, 14, 7), now, time.Second)), " over 22m 12s of data", "37%"},
+		{"trial", slices.Concat(every(at(6, 54, 46), at(7, 14, 4), time.Second), every(at(7, 15, 56), now, time.Second)), " over 20m20s of data", "33.89%"},
+		{"two missed", slices.Concat(every(at(6, 54, 46), at(7, 14, 4), time.Second), every(at(7, 14, 7), now, time.Second)), " over 22m12s of data", "37%"},
 		{"1m then 1s", slices.Concat(every(now.Add(-2*time.Hour), now.Add(-10*time.Minute), time.Minute), every(now.Add(-10*time.Minute+time.Second), now, time.Second)), "", "100%"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

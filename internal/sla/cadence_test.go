@@ -107,8 +107,8 @@ func TestCoverageByOwnCadence(t *testing.T) {
 			for _, ws := range st[0].Windows {
 				switch ws.Window {
 				case "30m":
-					if ws.Met != nil || ws.Note != "only 28m of data in the 30m window (93.8%): not judged" {
-						t.Errorf("30m: met %v, note %q; want not judged, only 28m of data (93.8%%)", ws.Met, ws.Note)
+					if ws.Met != nil || ws.Note != "only 28m8s of data in the 30m window (93.8%): not judged" {
+						t.Errorf("30m: met %v, note %q; want not judged, only 28m8s of data (93.8%%)", ws.Met, ws.Note)
 					}
 				case "1h":
 					if ws.Met == nil || !*ws.Met || ws.Note != "" {

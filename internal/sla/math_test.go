@@ -104,31 +104,44 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-// TestCoverageNoteRounds: the user trial (t-user3 #12) read "only 7m of
-// data in the 1h window (13.3%)" with 8.0 minutes of data: the span was
-// floored. The span is rounded as the percentage is.
-func TestCoverageNoteRounds(t *testing.T) {
+// TestCoverageNoteToTheSecond: the user trial (t-user3 #12) read "only 7m
+// of data in the 1h window (13.3%)" with 8.0 minutes of data: the span was
+// floored; then rounded to the minute, it read "only 9m of data" for
+// 512.6 s where the burn alert said "8m 2s" and the Alerts page "1m" for
+// 1m20s (t-user17b F2). One rule, the dashboard's (util.js dur): to the
+// second, the units that are zero left out.
+func TestCoverageNoteToTheSecond(t *testing.T) {
 	s := SLA{Name: "x", Service: "svc", Objective: 99.9, Indicator: Indicator{Ratio: &Ratio{}}}
 	s.Normalise()
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	cov := map[string]float64{"1h": 7.98 / 60}
-	st := s.EvaluateCovered(map[string]float64{"1h": 0.0005}, cov)
-	if want := "only 8m of data in the 1h window (13.3%): not judged"; st.Windows[0].Note != want {
-		t.Errorf("7.98 minutes of data: note %q, want %q", st.Windows[0].Note, want)
+	for _, tc := range []struct {
+		min  float64
+		want string
+	}{
+		{7.98, "only 7m59s of data in the 1h window (13.3%): not judged"},
+		{512.6 / 60, "only 8m33s of data in the 1h window (14.2%): not judged"},
+	} {
+		st := s.EvaluateCovered(map[string]float64{"1h": 0.0005}, map[string]float64{"1h": tc.min / 60})
+		if st.Windows[0].Note != tc.want {
+			t.Errorf("%v minutes of data: note %q, want %q", tc.min, st.Windows[0].Note, tc.want)
+		}
 	}
 	for _, tc := range []struct {
 		d    time.Duration
 		want string
 	}{
-		{7*time.Minute + 59*time.Second, "8m"},
-		{7*time.Minute + 29*time.Second, "7m"},
+		{7*time.Minute + 59*time.Second, "7m59s"},
+		{7*time.Minute + 29*time.Second, "7m29s"},
+		{512600 * time.Millisecond, "8m33s"},
+		{79773 * time.Millisecond, "1m20s"},
 		{59*time.Second + 600*time.Millisecond, "1m"},
-		{119*time.Minute + 40*time.Second, "2h"},
-		{6*time.Hour + 40*time.Minute, "7h"},
-		{47*time.Hour + 45*time.Minute, "2d"},
-		{(7*24 - 1) * time.Hour, "7d"},
+		{119*time.Minute + 40*time.Second, "1h59m40s"},
+		{6*time.Hour + 40*time.Minute, "6h40m"},
+		{2 * time.Hour, "2h"},
+		{47*time.Hour + 45*time.Minute, "1d23h45m"},
+		{(7*24-1)*time.Hour + 5*time.Second, "6d23h5s"},
 		{30 * time.Second, "30s"},
 		{100 * time.Millisecond, "under 1s"},
 		{0, "0s"},

@@ -402,7 +402,7 @@ func (s SLA) pagedBy(faster []string, short time.Duration) string {
 }
 
 // partialTemplate is the alert template text saying how much data window
-// w holds when it is not whole, e.g. " over 4m 0s of data": the long
+// w holds when it is not whole, e.g. " over 4m of data": the long
 // window's burn of a service seen for minutes is over those minutes (the
 // demo's first errors incident paged "1h: 15.1×" over 4 minutes of data,
 // t-user8 #3). The figure is the span the raw samples cover (dataSpanExpr),
@@ -411,9 +411,9 @@ func (s SLA) pagedBy(faster []string, short time.Duration) string {
 // the window is whole or its coverage unknown.
 func (s SLA) partialTemplate(w time.Duration) string {
 	secs := w.Seconds()
-	return s.withDataSpan(w, fmt.Sprintf(`{{ if lt . %.1f }} over {{ humanizeDuration . }} of data`+
-		`{{ with query %q }}{{ with . | first | value }}{{ if ge . 60.0 }}, none in the last {{ humanizeDuration . }}{{ end }}{{ end }}{{ end }}{{ end }}`,
-		secs-coverageStep(w).Seconds()/2, "time() - max(timestamp("+s.totalSelector()+"))"), "")
+	return s.withDataSpan(w, fmt.Sprintf(`{{ if lt . %.1f }} over %s of data`+
+		`{{ with query %q }}{{ with . | first | value }}{{ if ge . 60.0 }}, none in the last %s{{ end }}{{ end }}{{ end }}{{ end }}`,
+		secs-coverageStep(w).Seconds()/2, DurationTemplate("."), "time() - max(timestamp("+s.totalSelector()+"))", DurationTemplate(".")), "")
 }
 
 // withDataSpan is the template text then with the seconds of data window

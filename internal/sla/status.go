@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,24 +165,46 @@ func (s SLA) evaluateBurning(errorRatios, coverage map[string]float64, burning *
 
 func ptr[T any](v T) *T { return &v }
 
-// FormatDataSpan prints a span of data rounded to the nearest whole unit:
-// "8m", "7h", "2d" (7m59s is "8m", as 13.3% of an hour is; flooring it
-// read "7m" beside that percentage). A span above zero never reads "0s".
+// FormatDataSpan prints a span of time as the dashboard's notes do (its
+// util.js dur): rounded to the second, in days, hours, minutes and
+// seconds, the units that are zero left out: "8m33s", "1m20s", "2h",
+// "3d4h5s"; above zero it never reads "0s" ("under 1s"). It rounded to the
+// whole minute (hour, day): "only 9m of data" for 512.6 s where the burn
+// alert said "8m 2s" and the Alerts page "not evaluated 1m" for 1m20s
+// (t-user17b F2). The alert texts write theirs the same way
+// (DurationTemplate).
 func FormatDataSpan(d time.Duration) string {
-	// A unit is used when d, to the next smaller unit, reaches its minimum.
-	units := []struct {
-		min, unit time.Duration
-		suffix    string
-	}{{48 * time.Hour, 24 * time.Hour, "d"}, {2 * time.Hour, time.Hour, "h"}, {time.Minute, time.Minute, "m"}, {0, time.Second, "s"}}
-	for i, u := range units[:len(units)-1] {
-		if d.Round(units[i+1].unit) >= u.min {
-			return fmt.Sprintf("%d%s", int64(d.Round(u.unit)/u.unit), u.suffix)
-		}
+	if d < 0 {
+		return "−" + FormatDataSpan(-d)
 	}
 	if d > 0 && d < time.Second/2 {
 		return "under 1s"
 	}
-	return fmt.Sprintf("%ds", int64(d.Round(time.Second)/time.Second))
+	left := d.Round(time.Second)
+	var b strings.Builder
+	for _, u := range []struct {
+		unit   time.Duration
+		suffix string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if left >= u.unit {
+			fmt.Fprintf(&b, "%d%s", left/u.unit, u.suffix)
+			left %= u.unit
+		}
+	}
+	if left > 0 || b.Len() == 0 {
+		fmt.Fprintf(&b, "%ds", left/time.Second)
+	}
+	return b.String()
+}
+
+// DurationTemplate is the alert template text that writes the seconds arg
+// (a template expression: ".", "$value") as FormatDataSpan does, with the
+// template functions gmc's rules have (Prometheus's): humanizeDuration of
+// the rounded seconds ("8m 33s", "1d 0h 0m 5s") with the zero units and
+// the spaces taken out ("8m33s", "1d5s"). humanizeDuration alone wrote
+// "8m 2s" where /sla and the dashboard write "8m2s".
+func DurationTemplate(arg string) string {
+	return `{{ printf "%.0f" ` + arg + ` | humanizeDuration | reReplaceAll " 0[hms]" "" | reReplaceAll " " "" }}`
 }
 
 // ReporterOptions configure a Reporter.

@@ -48,12 +48,13 @@ func TestBrowserEpisodeNotEvaluated(t *testing.T) {
 	}
 	clock := func(d time.Duration) string { return base.Add(-d).Format("15:04:05") }
 	res := row("resolved")
-	if want := "not evaluated 12m: gmc was down " + clock(11*time.Minute+48*time.Second) + "–" + clock(2*time.Second); res[0] != "13s" || res[1] != want || res[2] != "706" {
+	// No outage recorded (a fresh data dir): the evaluations alone.
+	if want := "not evaluated 11m46s: last evaluated " + clock(11*time.Minute+48*time.Second) + ", next " + clock(2*time.Second) + ", across gmc's restart"; res[0] != "13s" || res[1] != want || res[2] != "706" {
 		t.Errorf("the episode resolved at the restart reads %q, then %q (%s s); want 13s, then %q (706 s)", res[0], res[1], res[2], want)
 	}
 	fir := row("firing")
 	// Fired 20 min ago, 10 of them not evaluated: seen firing 10 min.
-	if fir[0] != "10m" || !strings.HasPrefix(fir[1], "not evaluated 10m: gmc was down "+clock(15*time.Minute)+"–") {
+	if fir[0] != "10m" || !strings.HasPrefix(fir[1], "not evaluated 10m: last evaluated "+clock(15*time.Minute)+", next ") {
 		t.Errorf("the open episode reads %q, then %q; want 10m (20 min since it fired, 10 of them gmc down), then not evaluated 10m", fir[0], fir[1])
 	}
 	screenshot(t, ctx, artifacts(t), "alerts-not-evaluated")
@@ -98,7 +99,7 @@ func TestBrowserActiveNotEvaluated(t *testing.T) {
 	}
 	active, history := cell(`tr[data-alert="SLAErrorBudgetBurn"]`), cell(`tr[data-episode="firing"]`)
 	// 4 m 10 s since it fired less 1 m 51 s not evaluated: 2 m 19 s.
-	want := []string{"2m", "not evaluated 2m: gmc was down " + base.Add(-3*time.Minute).Format("15:04:05") + "–" + base.Add(-69*time.Second).Format("15:04:05")}
+	want := []string{"2m", "not evaluated 1m51s: last evaluated " + base.Add(-3*time.Minute).Format("15:04:05") + ", next " + base.Add(-69*time.Second).Format("15:04:05") + ", across gmc's restart"}
 	if active[0] != want[0] || active[1] != want[1] {
 		t.Errorf("Active reads %q, then %q; want %q, then %q (4m10s since it fired, 1m51s of them gmc down)", active[0], active[1], want[0], want[1])
 	}
@@ -153,13 +154,13 @@ func TestBrowserEpisodeUnknown(t *testing.T) {
 			return [p ? p.textContent : '', c.firstChild ? c.firstChild.textContent : '', ...[...c.querySelectorAll('div')].map((d) => d.textContent)]; })()`)
 	}
 	got := cell(`tr[data-episode="unknown"]`)
-	want := []string{"unknown", "3m", "unknown since " + clock(7*time.Minute) + ": gmc was down until " + clock(time.Minute) +
-		", not seen active since (its rule's window short of data); ended by " + clock(-4*time.Minute) + " unless seen"}
+	want := []string{"unknown", "3m", "unknown since its last evaluation at " + clock(7*time.Minute) + ": gmc was down, evaluated it again from " + clock(time.Minute) +
+		"; not seen active since (its rule's window short of data); ended by " + clock(-4*time.Minute) + " unless seen"}
 	if strings.Join(got, " | ") != strings.Join(want, " | ") {
 		t.Errorf("the episode not seen since the restart reads %q; want %q", got, want)
 	}
 	// Fired 10 min ago, gmc down 2 of them, 1 not judged after the restart.
-	notes := []string{"not evaluated 2m: gmc was down " + clock(8*time.Minute) + "–" + clock(6*time.Minute),
+	notes := []string{"not evaluated 2m: last evaluated " + clock(8*time.Minute) + ", next " + clock(6*time.Minute) + ", across gmc's restart",
 		"unknown 1m after gmc's restart, " + clock(6*time.Minute) + "–" + clock(5*time.Minute) + ": not active while its rule's window was short of data"}
 	for _, sel := range []string{`tr[data-episode="firing"]`, `tr[data-alert="SLAErrorBudgetBurn"]`} {
 		got := cell(sel)

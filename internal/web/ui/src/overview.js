@@ -2,7 +2,7 @@
 // achievement and error budget.
 import {getJSON, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, sinceResume, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
 const TOP = 10;
@@ -27,8 +27,8 @@ export function mount(main, ctx) {
   // Settings gmc.yml changed that a reload could not apply (/system/status's config).
   const pending = h('div', {id: 'config-pending', class: 'config-pending', role: 'status', hidden: true});
   // gmc's own outages within the range, said in words above the charts
-  // that break over them (showOutages).
-  const down = h('p', {id: 'gmc-down', class: 'gmc-down muted small', role: 'status', hidden: true});
+  // that break over them (util.showOutages).
+  const down = downLine();
   add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Overview')), pending, kpis, down, grid, svcCard.el);
 
   // gmc's own outages (/system/status), as of the last refresh (sinceResume).
@@ -338,44 +338,6 @@ function plot(chart, c, S, stat, gone, suffix = '') {
   setText(c.note, (series.length > TOP ? `top ${TOP} of ${series.length} services by their last · +${series.length - TOP} more not drawn (the table lists every service)`
     : `${series.length} service${series.length === 1 ? '' : 's'}`) + suffix);
   chart.update(S.xs, shown);
-}
-
-/**
- * showOutages says the times gmc itself was down within the range (w:
- * from its start, or its axis' start, to its end), as /system/status
- * records them: after a restart the charts dash and break over the hole,
- * truthfully, but nothing said why (t-user16: "nothing on the Overview
- * says in words that gmc was down"). From its stop (its shutdown's start)
- * until it served again; after a crash (no clean stop recorded) from its
- * last heartbeat, within stopped_within_seconds of which it stopped.
- * Hidden when there was none in the range, or gmc records none (null).
- */
-export function showOutages(el, outages, w) {
-  const lo = (w.from != null ? w.from : w.start) * 1000;
-  const hi = w.end * 1000;
-  const os = (outages || []).map((o) => ({...o, f: Date.parse(o.from), u: Date.parse(o.until)}))
-    .filter((o) => isFinite(o.f) && isFinite(o.u) && o.u > lo && o.f < hi);
-  el.hidden = !os.length;
-  el.dataset.outages = String(os.length);
-  if (!os.length) { fill(el); return; }
-  const long = hi - lo >= 86400e3;
-  const at = (ms) => {
-    const d = new Date(ms);
-    return (long ? `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ` : '') + clock(d);
-  };
-  const one = (o) => {
-    const sec = (o.u - o.f) / 1000;
-    const within = o.clean_stop ? 0 : o.stopped_within_seconds || 0;
-    const text = o.clean_stop
-      ? `gmc was down ${at(o.f)}–${at(o.u)} (${dur(sec)})`
-      : `gmc stopped without a clean shutdown${within ? ` within ${dur(within)}` : ''} after ${at(o.f)} (its last sign of life) and was down until ${at(o.u)} (${within ? `${dur(Math.max(0, sec - within))}–` : 'at most '}${dur(sec)})`;
-    return h('span', {'data-outage': '', 'data-from': String(o.f), 'data-until': String(o.u), 'data-clean': String(!!o.clean_stop)}, text);
-  };
-  const shown = os.slice(-3);
-  const parts = [];
-  shown.forEach((o, i) => { if (i) parts.push('; '); parts.push(one(o)); });
-  patch(el, [...parts, os.length > shown.length ? ` (and ${os.length - shown.length} earlier in this range)` : '',
-    ': it took in nothing then (a gap in the charts there is gmc\'s)']);
 }
 
 /**

@@ -6,7 +6,7 @@
 // who and why); the active silences; and the history (/alerts/history).
 import {getJSON, NotAvailable} from './api.js';
 import {card} from './chart.js';
-import {h, fill, add, pill, when, ago, clock, units, unavailable} from './util.js';
+import {h, fill, add, pill, when, ago, clock, units, unavailable, dur, downLine, showOutages, outagesIn, outageSpan} from './util.js';
 
 export function mount(main, ctx) {
   const filters = h('div', {class: 'filters row'});
@@ -14,7 +14,9 @@ export function mount(main, ctx) {
   const sil = card('Silences', {wide: true, note: 'active and pending'});
   const hist = card('History', {note: 'newest first', wide: true});
   const form = h('div', {class: 'silence-form', hidden: true});
-  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Alerts')), filters, form, active.el, sil.el, hist.el);
+  // gmc's own outages within the range, in the Overview's words (util.showOutages).
+  const down = downLine();
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Alerts')), down, filters, form, active.el, sil.el, hist.el);
   const opt = (p) => p.catch((e) => (e instanceof NotAvailable ? null : Promise.reject(e)));
   const svc = (s, at) => (s ? h('a', {href: ctx.href('service', s) + (at ? '&at=' + Math.round(at) : '')}, s) : '—');
   const f = {severity: '', service: '', state: ''};
@@ -26,8 +28,9 @@ export function mount(main, ctx) {
 
   function render() {
     if (!last) return;
-    const {a, hs, rules, silences, am} = last;
+    const {a, hs, rules, silences, am, outages, w} = last;
     const now = Date.now();
+    showOutages(down, outages, w, ': it evaluated no alert rule then (an alert\'s state then is not known)');
     if (a == null) fill(active.body, unavailable('Alerts', '/api/v1/alerts'));
     else {
       const all = a.data.alerts || [];
@@ -71,7 +74,7 @@ export function mount(main, ctx) {
             h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
             h('td', {class: 'muted small', style: {whiteSpace: 'normal'}}, labelText(x.labels)),
             h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
-              x.state === 'firing' ? (fired ? activeFor(ep, fired, now) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
+              x.state === 'firing' ? (fired ? activeFor(ep, fired, now, outages) : '–') : `pending ${ago((now - new Date(x.activeAt)) / 1000)}`),
             h('td', {class: 'num', 'data-col': 'value'}, unit.fmt(parseFloat(x.value))),
             h('td', {class: 'wrap'}, (x.annotations && (x.annotations.summary || x.annotations.description)) || ''),
             h('td', {}, svc(x.labels.service, (fired || new Date(x.activeAt)) / 1000))));
@@ -96,7 +99,7 @@ export function mount(main, ctx) {
         h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state, 'data-episode-alert': e.alertname, 'data-service': e.service || null},
           h('td', {}, e.alertname), h('td', {}, episodePill(e)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
           h('td', {}, when(e.active_at)), h('td', {}, when(e.fired_at)), h('td', {}, when(e.resolved_at)),
-          h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now)),
+          h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now, outages)),
           h('td', {'data-col': 'notification', style: {whiteSpace: 'normal', minWidth: '12em'}}, episodeNotify(e)))) :
           h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No alert in this time range.')))));
     }
@@ -105,13 +108,13 @@ export function mount(main, ctx) {
   function openForm(kind, matchers) {
     const who = h('input', {name: 'createdBy', placeholder: 'your name', required: true, value: localStorage.getItem('gmc.user') || ''});
     const why = h('input', {name: 'comment', placeholder: kind === 'ack' ? 'what you are doing about it' : 'why', required: true, size: 40});
-    const dur = h('select', {name: 'duration'}, ['1h', '2h', '4h', '12h', '24h', '30m'].map((d) => h('option', {value: d}, d)));
+    const length = h('select', {name: 'duration'}, ['1h', '2h', '4h', '12h', '24h', '30m'].map((d) => h('option', {value: d}, d)));
     const msg = h('span', {class: 'muted'});
     form.hidden = false;
     fill(form, h('form', {class: 'row', 'data-kind': kind, onsubmit: async (e) => {
       e.preventDefault();
       localStorage.setItem('gmc.user', who.value);
-      const hours = {'30m': 0.5, '1h': 1, '2h': 2, '4h': 4, '12h': 12, '24h': 24}[dur.value];
+      const hours = {'30m': 0.5, '1h': 1, '2h': 2, '4h': 4, '12h': 12, '24h': 24}[length.value];
       const body = {
         matchers: matchers.map((m) => ({...m, isRegex: false, isEqual: true})),
         startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + hours * 3600e3).toISOString(),
@@ -124,7 +127,7 @@ export function mount(main, ctx) {
       } catch (err) { msg.textContent = err.message; }
     }},
     h('strong', {}, kind === 'ack' ? 'Acknowledge ' : 'Silence '), matchers.map((m) => `${m.name}="${m.value}"`).join(', '),
-    who, why, h('label', {}, 'for ', dur), h('button', {class: 'btn', type: 'submit'}, kind === 'ack' ? 'Acknowledge' : 'Silence'),
+    who, why, h('label', {}, 'for ', length), h('button', {class: 'btn', type: 'submit'}, kind === 'ack' ? 'Acknowledge' : 'Silence'),
     h('button', {class: 'btn', type: 'button', onclick: () => { form.hidden = true; }}, 'Cancel'), msg));
     (who.value ? why : who).focus();
   }
@@ -137,8 +140,10 @@ export function mount(main, ctx) {
 
   return {
     async refresh(w, signal) {
-      const [a, hs, r, s, v2] = await Promise.all([opt(getJSON('/api/v1/alerts', signal)), opt(getJSON(`/alerts/history?limit=200&since=${w.start}`, signal)),
-        opt(getJSON('/api/v1/rules', signal)), opt(getJSON('/api/v2/silences', signal)), opt(getJSON('/api/v2/alerts', signal))]);
+      // The status for gmc's own outages: the notes of an alert it did not
+      // evaluate say them as the Overview does.
+      const [a, hs, r, s, v2, status] = await Promise.all([opt(getJSON('/api/v1/alerts', signal)), opt(getJSON(`/alerts/history?limit=200&since=${w.start}`, signal)),
+        opt(getJSON('/api/v1/rules', signal)), opt(getJSON('/api/v2/silences', signal)), opt(getJSON('/api/v2/alerts', signal)), opt(getJSON('/system/status', signal))]);
       const rules = new Map();
       for (const g of (r && r.data && r.data.groups) || []) for (const x of g.rules || []) if (x.type === 'alerting' || x.name) rules.set(x.name, x);
       const silences = (Array.isArray(s) ? s : []).filter((x) => x.status && x.status.state !== 'expired');
@@ -147,7 +152,7 @@ export function mount(main, ctx) {
         am.byKey.set(labelKey(x.labels), x);
         am.byFp.set(x.fingerprint, x);
       }
-      last = {a, hs, rules, silences, am};
+      last = {a, hs, rules, silences, am, outages: status ? status.outages : null, w};
       render();
     },
   };
@@ -176,11 +181,11 @@ function firingFor(fired, now) {
  * for 4m" where the History said "2m — not evaluated 2m: gmc was down
  * 07:14:04–07:15:55" (t-user16 F8).
  */
-function activeFor(ep, fired, now) {
+function activeFor(ep, fired, now, outages) {
   if (!ep) return firingFor(fired, now);
-  const ns = notes(ep);
-  const dur = firingFor(fired + downIn(ep, fired, now), now);
-  return ns.length ? [dur, ...ns] : dur;
+  const ns = notes(ep, outages);
+  const d = firingFor(fired + downIn(ep, fired, now), now);
+  return ns.length ? [d, ...ns] : d;
 }
 
 /**
@@ -235,22 +240,30 @@ function downIn(e, from, to) {
  * was short of data (e.unjudged), before gmc continued or ended it; and,
  * for an episode open at the stop not yet continued nor ended
  * (e.unknown), that its state is unknown since its last evaluation.
+ * outages: gmc's own (/system/status), said as the Overview says them.
  */
-function notes(e) {
+function notes(e, outages) {
   const out = [];
-  const ne = notEvaluated(e);
+  const ne = notEvaluated(e, outages);
   if (ne) out.push(ne);
   for (const sp of e.unjudged || []) {
     const sec = Math.max(0, Date.parse(sp.until) - Date.parse(sp.from)) / 1000;
     out.push(h('div', {class: 'muted small', style: NOTE, 'data-unjudged': String(sec)},
-      `unknown ${ago(sec)} after gmc's restart, ${clock(sp.from)}–${clock(sp.until)}: not active while its rule's window was short of data`));
+      `unknown ${dur(sec)} after gmc's restart, ${clock(sp.from)}–${clock(sp.until)}: not active while its rule's window was short of data`));
   }
   const u = e.unknown;
   if (u) {
+    const os = outagesIn(outages, Date.parse(u.since), Date.parse(u.restart));
     out.push(h('div', {class: 'muted small', style: NOTE, 'data-unknown': u.judged_by},
-      `unknown since ${clock(u.since)}: gmc was down until ${clock(u.restart)}, not seen active since (its rule's window short of data); ended by ${clock(u.judged_by)} unless seen`));
+      `unknown since its last evaluation at ${clock(u.since)}: `, os.length ? said(os) : `gmc was down, evaluated it again from ${clock(u.restart)}`,
+      `; not seen active since (its rule's window short of data); ended by ${clock(u.judged_by)} unless seen`));
   }
   return out;
+}
+
+/** said is outages said in the Overview's words (util.outageText), one after another. */
+function said(os) {
+  return os.map((o, i) => [i ? ', ' : '', outageSpan(o)]);
 }
 
 /** NOTE is the style of the lines under a duration: wrapped, in the cell's width. */
@@ -260,14 +273,23 @@ const NOTE = {whiteSpace: 'normal', minWidth: '14em', maxWidth: '24em', marginLe
  * notEvaluated says when an episode was not evaluated (gmc down, a
  * restart between): its state then is unknown, not firing (an episode cut
  * by a kill -9 read "firing ~12 m", gmc down 11 m 46 s of it, t-user14
- * F6). Null when it has no such span.
+ * F6). Each span is from its alert's last evaluation before gmc stopped
+ * to its next after the restart, and the outage within it is said as the
+ * Overview says it (gmc's own record, /system/status): "not evaluated
+ * 1m21s: last evaluated 10:38:06, next 10:39:27; gmc was down
+ * 10:38:07–10:39:26 (1m20s)". It said "gmc was down 10:38:06–10:39:26"
+ * (the evaluations) where the Overview said 10:38:07 (the stop), and
+ * "1m" for 1m20s (t-user17b F1, F2). Null when it has no such span.
  */
-function notEvaluated(e) {
+function notEvaluated(e, outages) {
   const sps = e.not_evaluated || [];
   if (!sps.length) return null;
   const sec = sps.reduce((a, sp) => a + Math.max(0, Date.parse(sp.until) - Date.parse(sp.from)), 0) / 1000;
-  return h('div', {class: 'muted small', style: NOTE, 'data-not-evaluated': String(sec)},
-    `not evaluated ${ago(sec)}: gmc was down ${sps.map((sp) => `${clock(sp.from)}–${clock(sp.until)}`).join(', ')}`);
+  return h('div', {class: 'muted small', style: NOTE, 'data-not-evaluated': String(sec)}, `not evaluated ${dur(sec)}: `,
+    sps.map((sp, i) => {
+      const os = outagesIn(outages, Date.parse(sp.from), Date.parse(sp.until));
+      return [i ? '; ' : '', `last evaluated ${clock(sp.from)}, next ${clock(sp.until)}`, os.length ? ['; ', said(os)] : ', across gmc\'s restart'];
+    }));
 }
 
 /**
@@ -276,10 +298,10 @@ function notEvaluated(e) {
  * said; to its last evaluation while its state is unknown), or how long it
  * was pending.
  */
-function episodeFor(e, now) {
-  const dur = episodeDur(e, now);
-  const ns = notes(e);
-  return ns.length ? [dur, ...ns] : dur;
+function episodeFor(e, now, outages) {
+  const d = episodeDur(e, now);
+  const ns = notes(e, outages);
+  return ns.length ? [d, ...ns] : d;
 }
 
 function episodeDur(e, now) {

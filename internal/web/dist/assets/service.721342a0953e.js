@@ -2,7 +2,7 @@
 // disk and network of its processes and hosts.
 import {query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
-import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur} from './util.js';
+import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
@@ -46,7 +46,9 @@ export function mount(main, ctx) {
   let latestTouched = false;
   latestSum.addEventListener('click', () => { latestTouched = true; });
   add(latest.body, latestDet);
-  add(main, head, kpis, grid, latest.el, hostHead, hostGrid);
+  // gmc's own outages within the range, in the Overview's words (util.showOutages).
+  const down = downLine();
+  add(main, head, kpis, down, grid, latest.el, hostHead, hostGrid);
   // Panels of data a service does not have are hidden, not left empty.
   // (What a refresh writes, it writes only when it changed: patch, setText.)
   const show = (p, on) => { if (p.card.el.hidden !== !on) p.card.el.hidden = !on; };
@@ -210,6 +212,7 @@ export function mount(main, ctx) {
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.newest, Q.latest(name)].map(now)), since.now, heat(), hostsP, edgesP, procJobsP]);
       known.outages = status.outages;
+      showOutages(down, status.outages, w);
       const {byHost, hosts, hostBy} = hostR;
       // A host whose agent is not up now: its points after its newest
       // sample are over windows reaching past it (api.markStopped).

@@ -270,16 +270,95 @@ export function kpi(label, value, tone, sub, raw) {
 }
 
 /**
- * dur formats a window given in seconds (or as "48s") the way PromQL
- * writes it: "30s", "1m", "19m12s", "2h", "2h14m24s".
+ * dur is the one way the dashboard writes a duration, a window's ("30s",
+ * "19m12s", "2h14m24s", as PromQL writes it) or a span of time's in a
+ * note ("not evaluated 1m20s", "gmc was down … (1m20s)"): rounded to the
+ * second, in days, hours, minutes and seconds, the units that are zero
+ * left out; above zero it never reads "0s" ("under 1s"). x is seconds, or
+ * a window as "48s". The notes rounded to the minute: the Alerts page said
+ * "not evaluated 1m" for the outage the Overview gave as 1m20s, and
+ * /sla "only 9m of data" for 8m33s (t-user17b F2); internal/sla's
+ * FormatDataSpan and DurationTemplate write the server's texts the same way.
  */
 export function dur(x) {
   const s = typeof x === 'string' ? parseFloat(x) * ({ms: 1e-3, s: 1, m: 60, h: 3600, d: 86400}[x.replace(/^[\d.]+/, '')] || 1) : x;
   if (s == null || !isFinite(s)) return '–';
-  if (s >= 86400 && s % 86400 === 0) return s / 86400 + 'd';
-  if (s >= 3600) return Math.floor(s / 3600) + 'h' + (s % 3600 ? dur(s % 3600) : '');
-  if (s >= 60) return Math.floor(s / 60) + 'm' + (s % 60 ? Math.round(s % 60) + 's' : '');
-  return Math.round(s) + 's';
+  if (s < 0) return '−' + dur(-s);
+  if (s > 0 && s < 0.5) return 'under 1s';
+  let left = Math.round(s);
+  let out = '';
+  for (const [n, u] of [[86400, 'd'], [3600, 'h'], [60, 'm']]) {
+    if (left >= n) out += Math.floor(left / n) + u;
+    left %= n;
+  }
+  return left || !out ? out + left + 's' : out;
+}
+
+/**
+ * outageText says one of gmc's own outages (/system/status's outages, o
+ * with f and u its from and until in ms) in words: "gmc was down
+ * 10:38:07–10:39:26 (1m20s)" after a clean stop; after a crash (no clean
+ * stop recorded) from its last heartbeat, within stopped_within_seconds
+ * of which it stopped. long: the times with their day. Every page says an
+ * outage in these words (showOutages, the Alerts page's notes).
+ */
+export function outageText(o, long) {
+  const at = (ms) => {
+    const d = new Date(ms);
+    return (long ? `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ` : '') + clock(d);
+  };
+  const sec = (o.u - o.f) / 1000;
+  const within = o.clean_stop ? 0 : o.stopped_within_seconds || 0;
+  return o.clean_stop
+    ? `gmc was down ${at(o.f)}–${at(o.u)} (${dur(sec)})`
+    : `gmc stopped without a clean shutdown${within ? ` within ${dur(within)}` : ''} after ${at(o.f)} (its last sign of life) and was down until ${at(o.u)} (${within ? `${dur(Math.max(0, sec - within))}–` : 'at most '}${dur(sec)})`;
+}
+
+/**
+ * outagesIn are gmc's own outages (/system/status's, oldest first) that
+ * overlap lo–hi (ms), each with f and u, its from and until in ms.
+ */
+export function outagesIn(outages, lo, hi) {
+  return (outages || []).map((o) => ({...o, f: Date.parse(o.from), u: Date.parse(o.until)}))
+    .filter((o) => isFinite(o.f) && isFinite(o.u) && o.u > lo && o.f < hi);
+}
+
+/** outageSpan is an outage said (outageText) as an element carrying its times, for tests and tooling. */
+export function outageSpan(o, long) {
+  return h('span', {'data-outage': '', 'data-from': String(o.f), 'data-until': String(o.u), 'data-clean': String(!!o.clean_stop)}, outageText(o, long));
+}
+
+/**
+ * downLine is the line a page shows above its charts or tables, saying
+ * gmc's own outages within its range (/system/status's outages). The
+ * Overview, a service page and the Alerts page each show one (showOutages).
+ */
+export function downLine() {
+  return h('p', {id: 'gmc-down', class: 'gmc-down muted small', role: 'status', hidden: true});
+}
+
+/**
+ * showOutages says in el (downLine) the times gmc itself was down within
+ * the range (w: from its start, or its axis' start, to its end), as
+ * /system/status records them: after a restart the charts dash and break
+ * over the hole, truthfully, but nothing said why (t-user16: "nothing on
+ * the Overview says in words that gmc was down"). From its stop (its
+ * shutdown's start) until it served again (outageText), then tail, what
+ * that means on the page (by default, for a page of charts). Hidden when
+ * there was none in the range, or gmc records none (null).
+ */
+export function showOutages(el, outages, w, tail = ': it took in nothing then (a gap in the charts there is gmc\'s)') {
+  const lo = (w.from != null ? w.from : w.start) * 1000;
+  const hi = w.end * 1000;
+  const os = outagesIn(outages, lo, hi);
+  el.hidden = !os.length;
+  el.dataset.outages = String(os.length);
+  if (!os.length) { fill(el); return; }
+  const long = hi - lo >= 86400e3;
+  const shown = os.slice(-3);
+  const parts = [];
+  shown.forEach((o, i) => { if (i) parts.push('; '); parts.push(outageSpan(o, long)); });
+  patch(el, [...parts, os.length > shown.length ? ` (and ${os.length - shown.length} earlier in this range)` : '', tail]);
 }
 
 /** perSec is a rate in its own unit: "12.3k orders/s", "93k messages/s". */
