@@ -73,6 +73,11 @@ type Notify struct {
 	// flush; SilencedBy the silences that muted it at some flush.
 	InhibitedBy []map[string]string `json:"inhibited_by,omitempty"`
 	SilencedBy  []Silence           `json:"silenced_by,omitempty"`
+	// ResolvedNotifiedAt is the first flush at which a receiver was told
+	// the alert resolved (a notification delivered then holding it
+	// resolved); nil: none was (no receiver with send_resolved, or not
+	// yet).
+	ResolvedNotifiedAt *time.Time `json:"resolved_notified_at,omitempty"`
 }
 
 // Silence is a silence that muted an alert, as it was then.
@@ -88,6 +93,10 @@ func (n *Notify) merge(o *Notify) bool {
 	if o.NotifiedAt != nil && (n.NotifiedAt == nil || o.NotifiedAt.Before(*n.NotifiedAt)) {
 		t := *o.NotifiedAt
 		n.NotifiedAt, changed = &t, true
+	}
+	if o.ResolvedNotifiedAt != nil && (n.ResolvedNotifiedAt == nil || o.ResolvedNotifiedAt.Before(*n.ResolvedNotifiedAt)) {
+		t := *o.ResolvedNotifiedAt
+		n.ResolvedNotifiedAt, changed = &t, true
 	}
 	if o.Unmuted && !n.Unmuted {
 		n.Unmuted, changed = true, true

@@ -154,9 +154,16 @@ func (g *aggrGroup) flush(ctx context.Context) {
 		}
 	}
 	ok := true
-	var told map[model.Fingerprint]bool
+	var told, toldResolved map[model.Fingerprint]bool
 	if len(active) > 0 {
-		ok, told = g.notifyAll(ctx, active, now)
+		ok, told, toldResolved = g.notifyAll(ctx, active, now)
+	}
+	if record != nil {
+		for _, a := range active {
+			if toldResolved[a.Fingerprint()] {
+				outs = append(outs, Outcome{Alert: a, At: now, ResolvedNotified: true})
+			}
+		}
 	}
 	if record != nil && len(outs) > 0 {
 		for i := range outs {
@@ -194,11 +201,12 @@ func (g *aggrGroup) timeMuted(now time.Time) bool {
 }
 
 // notifyAll tells each integration what it needs to be told of alerts. It
-// reports whether every integration is up to date, and which of the
-// alerts firing some receiver has been told fire since they started: by
-// a notification delivered now, or one logged since (this instance's or,
-// under HA, a peer's).
-func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now time.Time) (bool, map[model.Fingerprint]bool) {
+// reports whether every integration is up to date, which of the alerts
+// firing some receiver has been told fire since they started (by a
+// notification delivered now, or one logged since: this instance's or,
+// under HA, a peer's), and which of the alerts resolved a notification
+// delivered now told a receiver of (toldResolved).
+func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now time.Time) (ok bool, told, toldResolved map[model.Fingerprint]bool) {
 	firing := map[model.Fingerprint]struct{}{}
 	resolved := map[model.Fingerprint]struct{}{}
 	for _, a := range alerts {
@@ -210,7 +218,7 @@ func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now ti
 	}
 	results := make([]bool, len(g.recv.grouped))
 	var mu sync.Mutex
-	told := map[model.Fingerprint]bool{}
+	told, toldResolved = map[model.Fingerprint]bool{}, map[model.Fingerprint]bool{}
 	tell := func(e *sentEntry) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -243,16 +251,26 @@ func (g *aggrGroup) notifyAll(ctx context.Context, alerts []*model.Alert, now ti
 			g.logSent(i, g.sent[i])
 			if len(n.Alerts) > 0 {
 				tell(g.sent[i])
+				if in.sendResolved {
+					// The notification held the alerts resolved (notification).
+					mu.Lock()
+					for _, a := range alerts {
+						if a.ResolvedAt(now) {
+							toldResolved[a.Fingerprint()] = true
+						}
+					}
+					mu.Unlock()
+				}
 			}
 		}()
 	}
 	wg.Wait()
 	for _, r := range results {
 		if !r {
-			return false, told
+			return false, told, toldResolved
 		}
 	}
-	return true, told
+	return true, told, toldResolved
 }
 
 // needsUpdate is Alertmanager's deduplication rule.

@@ -90,7 +90,9 @@ type Options struct {
 	// Outcomes, when set, is told at each flush of an aggregation group
 	// (not one inside a mute time interval) what it did with each of its
 	// alerts firing: whether a receiver has been told it fires, or what
-	// muted it. It runs on the group's goroutine: it must not block long.
+	// muted it; and of each alert resolved whose resolve a receiver was
+	// told at this flush (Outcome.ResolvedNotified). It runs on the
+	// group's goroutine: it must not block long.
 	Outcomes func([]Outcome)
 	// Notifiers, when set, replaces the channels built from Config for the
 	// receivers it names (tests and embedders).
@@ -98,7 +100,8 @@ type Options struct {
 }
 
 // Outcome is what one flush of an aggregation group did with one alert
-// firing at it (Options.Outcomes).
+// firing at it, or with one resolved whose resolve it told a receiver
+// (Options.Outcomes).
 type Outcome struct {
 	Alert *model.Alert
 	At    time.Time // the flush
@@ -111,6 +114,11 @@ type Outcome struct {
 	// both empty when it was not muted.
 	InhibitedBy []model.LabelSet
 	SilencedBy  []Silence
+	// ResolvedNotified: the alert had resolved, and a notification
+	// holding it resolved was delivered to a receiver at this flush (one
+	// with send_resolved). Notified, InhibitedBy and SilencedBy are then
+	// empty: they are of alerts firing.
+	ResolvedNotified bool
 }
 
 // integration is one channel of one receiver.

@@ -141,8 +141,9 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 }
 
 // noteOutcomes records on the alert history's episodes what the
-// notification pipeline's flushes did with their alerts (notify.Outcome):
-// an episode's alert is the one that started (first fired) when it did.
+// notification pipeline's flushes did with their alerts (notify.Outcome),
+// and when a receiver was told one resolved: an episode's alert is the
+// one that started (first fired) when it did.
 func (s *Server) noteOutcomes(outs []notify.Outcome) {
 	h := s.history
 	if h == nil {
@@ -150,6 +151,10 @@ func (s *Server) noteOutcomes(outs []notify.Outcome) {
 	}
 	for _, o := range outs {
 		n := alerthistory.Notify{Unmuted: len(o.InhibitedBy) == 0 && len(o.SilencedBy) == 0}
+		if o.ResolvedNotified {
+			t := o.At
+			n = alerthistory.Notify{ResolvedNotifiedAt: &t}
+		}
 		if o.Notified {
 			t := o.At
 			n.NotifiedAt = &t

@@ -15,7 +15,10 @@ import (
 // by which alert, never notified); the alert that inhibited it paged, and
 // its episode says notified. Before, both read alike, resolved with their
 // fired-at times (t-user17 F5: 4 of the demo's 5 latency alerts never
-// paged, and the History could not tell which).
+// paged, and the History could not tell which). The engine's episode also
+// says when its receiver was told it resolved (resolved_notified_at, from
+// the flush that delivered the resolve; t-user17b F3: the History said
+// only "notified at" the firing), the gateway's none.
 func TestHistoryNotified(t *testing.T) {
 	hookURL, got := startWebhook(t)
 	yml := fmt.Sprintf(`
@@ -54,14 +57,16 @@ notify:
 		}
 	}
 	type episode struct {
-		Alertname string     `json:"alertname"`
-		State     string     `json:"state"`
-		FiredAt   *time.Time `json:"fired_at"`
-		Notify    *struct {
-			NotifiedAt  *time.Time          `json:"notified_at"`
-			Unmuted     bool                `json:"unmuted"`
-			InhibitedBy []map[string]string `json:"inhibited_by"`
-			SilencedBy  []json.RawMessage   `json:"silenced_by"`
+		Alertname  string     `json:"alertname"`
+		State      string     `json:"state"`
+		FiredAt    *time.Time `json:"fired_at"`
+		ResolvedAt *time.Time `json:"resolved_at"`
+		Notify     *struct {
+			NotifiedAt         *time.Time          `json:"notified_at"`
+			ResolvedNotifiedAt *time.Time          `json:"resolved_notified_at"`
+			Unmuted            bool                `json:"unmuted"`
+			InhibitedBy        []map[string]string `json:"inhibited_by"`
+			SilencedBy         []json.RawMessage   `json:"silenced_by"`
 		} `json:"notify"`
 	}
 	history := func() map[string]episode {
@@ -108,14 +113,15 @@ notify:
 	push("order-gateway", 250)
 	push("matching-engine", 250)
 	waitWebhook(t, got, 10*time.Second, "engine resolved", func(m webhookMsg) bool { return m.Status == "resolved" })
+	resolveHeard := time.Now()
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		h := history()
-		if h["GatewayLatencyHigh"].State == "resolved" && h["EngineLatencyHigh"].State == "resolved" {
+		if e := h["EngineLatencyHigh"]; h["GatewayLatencyHigh"].State == "resolved" && e.State == "resolved" && e.Notify != nil && e.Notify.ResolvedNotifiedAt != nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("episodes not resolved within 10s: %+v", h)
+			t.Fatalf("episodes not resolved, or the engine's resolve notification not recorded, within 10s: %+v", h)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -133,5 +139,13 @@ notify:
 	}
 	if n := eng.Notify; n == nil || n.NotifiedAt == nil || !n.Unmuted || len(n.InhibitedBy) != 0 || len(n.SilencedBy) != 0 {
 		t.Errorf("EngineLatencyHigh's episode: notify = %+v, want notified, never muted", n)
+	}
+	if n := gw.Notify; n != nil && n.ResolvedNotifiedAt != nil {
+		t.Errorf("GatewayLatencyHigh's episode: resolved_notified_at %v, want none (its receiver never heard of it)", n.ResolvedNotifiedAt)
+	}
+	// Told of the resolve at a flush after it resolved, before the
+	// webhook had it.
+	if n := eng.Notify; n != nil && n.ResolvedNotifiedAt != nil && (eng.ResolvedAt == nil || n.ResolvedNotifiedAt.Before(*eng.ResolvedAt) || n.ResolvedNotifiedAt.After(resolveHeard)) {
+		t.Errorf("EngineLatencyHigh's episode: resolved at %v, resolved_notified_at %v; want a time between it and the webhook's receipt %v", eng.ResolvedAt, n.ResolvedNotifiedAt, resolveHeard)
 	}
 }

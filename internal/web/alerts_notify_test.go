@@ -14,7 +14,9 @@ import (
 // all of them alike (t-user17 F5). Each row now says what notification
 // did with it: the engine's "notified", the gateway's "suppressed · never
 // notified" and by what, a strategy's muted only at times and notified,
-// and an episode no flush saw "—" (not known).
+// and an episode no flush saw "—" (not known). The engine's also says when
+// its resolve was notified: the row said only the firing's (t-user17b F3).
+// The strategy's resolve was not notified: its row says nothing of it.
 func TestBrowserEpisodeNotified(t *testing.T) {
 	ctx := browser(t)
 	base := time.Now()
@@ -26,7 +28,7 @@ func TestBrowserEpisodeNotified(t *testing.T) {
 	}
 	engine := `{"alertname":"ServiceLatencyHigh","service":"matching-engine","severity":"page"}`
 	hist := `{"status":"success","data":{"episodes":[` +
-		ep("matching-engine", fmt.Sprintf(`,"notify":{"notified_at":%q,"unmuted":true}`, ts(2*time.Minute))) + `,` +
+		ep("matching-engine", fmt.Sprintf(`,"notify":{"notified_at":%q,"unmuted":true,"resolved_notified_at":%q}`, ts(2*time.Minute), ts(55*time.Second))) + `,` +
 		ep("order-gateway", `,"notify":{"inhibited_by":[`+engine+`]}`) + `,` +
 		ep("strategy-momentum", fmt.Sprintf(`,"notify":{"notified_at":%q,"unmuted":true,"inhibited_by":[%s]}`, ts(90*time.Second), engine)) + `,` +
 		ep("strategy-arb", `,"notify":{"silenced_by":[{"id":"s1","created_by":"ann","comment":"ack: on it"}]}`) + `,` +
@@ -46,7 +48,7 @@ func TestBrowserEpisodeNotified(t *testing.T) {
 	}))`)
 	clock := func(d time.Duration) string { return base.Add(-d).Format("15:04:05") }
 	want := map[string][]string{
-		"matching-engine":   {"notified", "notified", "at " + clock(2*time.Minute)},
+		"matching-engine":   {"notified", "notified", "at " + clock(2*time.Minute) + "; resolved notified at " + clock(55*time.Second)},
 		"order-gateway":     {"suppressed", "suppressed · never notified", "inhibited by ServiceLatencyHigh · matching-engine"},
 		"strategy-momentum": {"notified", "notified", "at " + clock(90*time.Second) + "; muted at times: inhibited by ServiceLatencyHigh · matching-engine"},
 		"strategy-arb":      {"suppressed", "suppressed · never notified", "acknowledged by ann: on it"},

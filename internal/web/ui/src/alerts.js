@@ -206,7 +206,9 @@ function episodePill(e) {
  * silenced by which silence), or "not notified" when some flush found it
  * unmuted yet no receiver was told of it (a delivery failed); "—" when no
  * flush saw it firing: not known. In the History a resolved alert that
- * never paged read like the one that did (t-user17 F5).
+ * never paged read like the one that did (t-user17 F5). When a receiver
+ * was told it resolved (n.resolved_notified_at) it says when: the row said
+ * only when the firing was notified (t-user17b F3).
  */
 function episodeNotify(e) {
   const n = e.notify;
@@ -216,10 +218,12 @@ function episodeNotify(e) {
   }
   const why = [...(n.inhibited_by || []).map((l) => `inhibited by ${l.alertname}${l.service ? ' · ' + l.service : ''}`),
     ...(n.silenced_by || []).map((x) => silenceText({createdBy: x.created_by, comment: x.comment}))];
-  const sub = (text) => h('div', {class: 'muted small', 'data-col': 'notify-why'}, text);
-  if (n.notified_at) return h('span', {'data-notify': 'notified'}, pill('notified', 'notified', 'a receiver was told at ' + when(n.notified_at)), sub(`at ${clock(n.notified_at)}` + (why.length ? `; muted at times: ${why.join('; ')}` : '')));
-  if (!n.unmuted && why.length) return h('span', {'data-notify': 'suppressed'}, pill('suppressed', 'suppressed · never notified'), sub(why.join('; ')));
-  return h('span', {'data-notify': 'not-notified'}, pill('not-notified', 'not notified'), sub(why.length ? `muted at times: ${why.join('; ')}` : 'no receiver was told of this episode'));
+  const rn = n.resolved_notified_at;
+  const sub = (text) => h('div', {class: 'muted small', 'data-col': 'notify-why'}, text + (rn ? `; resolved notified at ${clock(rn)}` : ''));
+  const pillRn = (state, text, title) => pill(state, text, [title, rn ? 'a receiver was told it resolved at ' + when(rn) : ''].filter(Boolean).join('; ') || null);
+  if (n.notified_at) return h('span', {'data-notify': 'notified'}, pillRn('notified', 'notified', 'a receiver was told at ' + when(n.notified_at)), sub(`at ${clock(n.notified_at)}` + (why.length ? `; muted at times: ${why.join('; ')}` : '')));
+  if (!n.unmuted && why.length) return h('span', {'data-notify': 'suppressed'}, pillRn('suppressed', 'suppressed · never notified'), sub(why.join('; ')));
+  return h('span', {'data-notify': 'not-notified'}, pillRn('not-notified', 'not notified'), sub(why.length ? `muted at times: ${why.join('; ')}` : rn ? 'no receiver was told of it firing' : 'no receiver was told of this episode'));
 }
 
 /**
