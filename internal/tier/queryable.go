@@ -487,7 +487,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 				continue
 			}
 			start := bucketEnd(cur.t, res) - res
-			if has && prev.t == start && cur.t > start+1 && !value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) && !resumes(before, prev, cur, res) {
+			if has && prev.t == start && cur.t > start+1 && !prev.stale() && !cur.stale() && !resumes(before, prev, cur, res) {
 				edge := prev
 				edge.t = start + 1
 				if edge.fh != nil {
@@ -578,7 +578,7 @@ func (n *nearMarksSet) Next() bool {
 			m++
 		}
 		if has && prev.t == start && cur.t > start+1 && m < len(marks) && marks[m] <= cur.t+n.rng &&
-			!value.IsStaleNaN(prev.f) && !value.IsStaleNaN(cur.f) && !resumes(before, prev, cur, n.res) {
+			!prev.stale() && !cur.stale() && !resumes(before, prev, cur, n.res) {
 			edge := prev
 			edge.t = start + 1
 			if edge.fh != nil {
@@ -679,7 +679,7 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 				case agg == AggCounter:
 					samples = append(samples, sample{t: b.End, f: b.Counter, fh: b.CounterFH})
 				case agg == AggLast && b.WithLast:
-					samples = append(samples, sample{t: b.End, f: b.Last})
+					samples = append(samples, sample{t: b.End, f: b.Last, fh: b.FH})
 				}
 				return
 			}
@@ -689,9 +689,11 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 			}
 			switch {
 			case b.FH != nil && agg == AggLast:
-				samples = append(samples, sample{t: ts, fh: b.FH})
+				last, _ := b.lastFH()
+				samples = append(samples, sample{t: ts, fh: last})
 			case b.FH != nil && agg == AggCounter:
-				samples = append(samples, sample{t: ts, fh: b.CounterFH})
+				_, counter := b.lastFH()
+				samples = append(samples, sample{t: ts, fh: counter})
 			case b.FH != nil && (agg == AggSum || agg == AggCount):
 				hist = true
 			case b.FH == nil:
@@ -740,6 +742,14 @@ type sample struct {
 	t  int64
 	f  float64
 	fh *histogram.FloatHistogram
+}
+
+// stale tells a staleness marker, a float's or a native histogram's.
+func (s sample) stale() bool {
+	if s.fh != nil {
+		return value.IsStaleNaN(s.fh.Sum)
+	}
+	return value.IsStaleNaN(s.f)
 }
 
 func (s sample) T() int64                      { return s.t }

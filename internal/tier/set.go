@@ -464,7 +464,7 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 			}
 			if b.Start {
 				if b.WithLast {
-					if refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, b.Last, nil, nil, storage.AOptions{}); appendErr != nil {
+					if refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, b.Last, nil, b.FH, storage.AOptions{}); appendErr != nil {
 						return
 					}
 					n++
@@ -474,9 +474,10 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 				return
 			}
 			if b.FH != nil {
-				refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, 0, nil, b.FH, storage.AOptions{})
+				last, counter := b.lastFH()
+				refs[5], appendErr = app.Append(refs[5], lsets[5], 0, b.End, 0, nil, last, storage.AOptions{})
 				if appendErr == nil {
-					refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, 0, nil, b.CounterFH, storage.AOptions{})
+					refs[6], appendErr = app.Append(refs[6], lsets[6], 0, b.End, 0, nil, counter, storage.AOptions{})
 				}
 				n += 2
 				return
@@ -598,8 +599,9 @@ func lastIn(ctx context.Context, q storage.Querier, ms []*labels.Matcher) (count
 					*p = point{t: tt, f: v}
 				}
 			case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
-				tt, fh := it.AtFloatHistogram(nil)
-				*p = point{t: tt, fh: fh}
+				if tt, fh := it.AtFloatHistogram(nil); !value.IsStaleNaN(fh.Sum) {
+					*p = point{t: tt, fh: fh}
+				}
 			}
 		}
 	}
@@ -666,7 +668,7 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 				if tt == ts-1 {
 					heldH = fh
 				}
-				if tt == ts {
+				if tt == ts && !value.IsStaleNaN(fh.Sum) {
 					h := withoutAgg(ss.At().Labels()).Hash()
 					outH[h] = fh
 					if heldH != nil && heldH.Equals(fh) {

@@ -676,6 +676,12 @@ func tierName(t *Tier) string {
 // and the target back two minutes later, the tiers' increase equals the
 // raw data's after the outage too.
 func TestCounterAfterAStaleMarker(t *testing.T) {
+	for _, hist := range []bool{false, true} {
+		t.Run("counter"+kindName(hist), func(t *testing.T) { counterAfterAStaleMarker(t, hist) })
+	}
+}
+
+func counterAfterAStaleMarker(t *testing.T, hist bool) {
 	c := labels.FromStrings("__name__", "c_total", "job", "scraped")
 	downAt, backAt := t0.Add(90*time.Minute+25*time.Second), t0.Add(92*time.Minute+5*time.Second)
 	var samples []rawSample
@@ -697,12 +703,12 @@ func TestCounterAfterAStaleMarker(t *testing.T) {
 	// The job runs up to the outage's bucket, then on to the end: the
 	// batch after it starts at a bucket that ended with the marker.
 	end := t0.Add(rawSpan)
-	f := counterFixture(t, samples, downAt.Add(40*time.Second), end.Add(time.Second))
+	f := counterFixtureOf(t, samples, hist, downAt.Add(40*time.Second), end.Add(time.Second))
 	// (Windows that start right at the outage differ by up to 3 %: its
 	// bucket, ended by the marker, has no counter, so the tiers' first
 	// sample in them is minutes in, as after any start of a series.)
-	for _, expr := range []string{`increase(c_total[3h])`, `rate(c_total[77m])`} {
-		f.compare(t, expr, end.Add(-time.Hour), end, 5*time.Minute, 1e-3)
+	for _, expr := range []string{`increase(c_total%s[3h])`, `rate(c_total%s[77m])`} {
+		f.compare(t, fmt.Sprintf(counterExpr(expr, hist), ""), end.Add(-time.Hour), end, 5*time.Minute, 1e-3)
 	}
 }
 
@@ -744,7 +750,10 @@ func counterFixtureOf(t *testing.T, samples []rawSample, hist bool, runs ...time
 	app := raw.AppenderV2(context.Background())
 	for _, s := range samples {
 		v, fh := s.v, (*histogram.FloatHistogram)(nil)
-		if hist {
+		switch {
+		case hist && value.IsStaleNaN(s.v):
+			v, fh = 0, &histogram.FloatHistogram{Sum: s.v} // a native histogram's staleness marker
+		case hist:
 			v, fh = 0, counterHistogram(s.v)
 		}
 		if _, err := app.Append(0, s.lset, 0, s.ts.UnixMilli(), v, nil, fh, promstorage.AOptions{}); err != nil {
@@ -868,36 +877,39 @@ func TestCounterStoppedByAStaleMarker(t *testing.T) {
 		// before the marker, not the one after.
 		{"target back", end.Add(time.Second), true},
 	} {
-		t.Run(sc.name, func(t *testing.T) {
-			var samples []rawSample
-			n := 1e6
-			ts := t0.Add(5 * time.Second)
-			for ; !ts.After(stopAt); ts = ts.Add(10 * time.Second) {
-				n += 100 + float64(ts.Unix()%7)
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			samples = append(samples, rawSample{c, ts, math.Float64frombits(value.StaleNaN)}) // the first failed scrape
-			for ts, n = backAt.Add(5*time.Second), 0; sc.back && !ts.After(end); ts = ts.Add(10 * time.Second) {
-				n += 100
-				samples = append(samples, rawSample{c, ts, n})
-			}
-			f := counterFixture(t, samples, sc.run)
-			f.now = end.Add(time.Second)
-			stoppedByAStaleMarker(t, f)
-		})
+		for _, hist := range []bool{false, true} {
+			t.Run(sc.name+kindName(hist), func(t *testing.T) {
+				var samples []rawSample
+				n := 1e6
+				ts := t0.Add(5 * time.Second)
+				for ; !ts.After(stopAt); ts = ts.Add(10 * time.Second) {
+					n += 100 + float64(ts.Unix()%7)
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				samples = append(samples, rawSample{c, ts, math.Float64frombits(value.StaleNaN)}) // the first failed scrape
+				for ts, n = backAt.Add(5*time.Second), 0; sc.back && !ts.After(end); ts = ts.Add(10 * time.Second) {
+					n += 100
+					samples = append(samples, rawSample{c, ts, n})
+				}
+				f := counterFixtureOf(t, samples, hist, sc.run)
+				f.now = end.Add(time.Second)
+				stoppedByAStaleMarker(t, f, hist)
+			})
+		}
 	}
 }
 
-func stoppedByAStaleMarker(t *testing.T, f *fixture) {
+func stoppedByAStaleMarker(t *testing.T, f *fixture, hist bool) {
+	e := func(expr string) string { return counterExpr(expr, hist) }
 	// The 1h tier: [2h] at the whole hours after the stop holds its last
 	// 13 minutes, [1h] the hour it stopped in.
-	f.compare(t, `increase(c_total[2h])`, t0.Add(3*time.Hour), t0.Add(3*time.Hour), time.Hour, 0.01)
-	f.compare(t, `increase(c_total[1h])`, t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0.01)
-	f.compare(t, `last_over_time(c_total[1h])`, t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0)
+	f.compare(t, e(`increase(c_total[2h])`), t0.Add(3*time.Hour), t0.Add(3*time.Hour), time.Hour, 0.01)
+	f.compare(t, e(`increase(c_total[1h])`), t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0.01)
+	f.compare(t, e(`last_over_time(c_total[1h])`), t0.Add(2*time.Hour), t0.Add(2*time.Hour), time.Hour, 0)
 	// The 10m tier: windows holding the stop at 10-minute steps.
-	f.compare(t, `rate(c_total[1h])`, t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0.01)
-	f.compare(t, `increase(c_total[2h])`, t0.Add(140*time.Minute), t0.Add(190*time.Minute), 10*time.Minute, 0.01)
-	f.compare(t, `last_over_time(c_total[1h])`, t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0)
+	f.compare(t, e(`rate(c_total[1h])`), t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0.01)
+	f.compare(t, e(`increase(c_total[2h])`), t0.Add(140*time.Minute), t0.Add(190*time.Minute), 10*time.Minute, 0.01)
+	f.compare(t, e(`last_over_time(c_total[1h])`), t0.Add(80*time.Minute), t0.Add(130*time.Minute), 10*time.Minute, 0)
 	// Every tier forced, at its own steps.
 	for _, tr := range []string{"10m", "1h"} {
 		step := 10 * time.Minute
@@ -905,6 +917,7 @@ func stoppedByAStaleMarker(t *testing.T, f *fixture) {
 			step = time.Hour
 		}
 		for _, q := range []string{`increase(c_total%s[1h])`, `rate(c_total%s[1h])`, `increase(c_total%s[2h])`} {
+			q = e(q)
 			want := f.rangeQuery(t, f.raw, fmt.Sprintf(q, ""), t0.Add(2*time.Hour), t0.Add(3*time.Hour), step)
 			got := f.rangeQuery(t, f.set.Queryable(5*60*1000), fmt.Sprintf(q, `{__tier__="`+tr+`"}`), t0.Add(2*time.Hour), t0.Add(3*time.Hour), step)
 			if len(want) != 1 || len(got) != 1 || len(got[0].Floats) != len(want[0].Floats) {
