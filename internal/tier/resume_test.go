@@ -539,3 +539,35 @@ func TestCounterStoppedADayBeforeReaggregated(t *testing.T) {
 	f.compareNear(t, `increase(c_total%s[1h])`, `{__tier__="1h"}`, stop.Add(time.Hour), end, time.Hour, 0.02, 160)
 	f.compareNear(t, `increase(c_total%s[2h])`, `{__tier__="1h"}`, stop.Add(time.Hour), end, time.Hour, 0.02, 160)
 }
+
+// TestCounterBeforeItStopsInAMinuteTierWindow: rate(x[1h]) at 1-minute
+// steps (a 24h panel) reads the 1m tier without a __tier__ matcher, 60
+// buckets a window. A counter with marks in the read (it stopped, started
+// or resumed there) had edges only in the buckets within the range of a
+// mark: every window ending in the hour before a 15 s counter stopped
+// held edges in its later buckets and none in its first ones, the
+// engine's average interval was about half a bucket, and it extrapolated
+// the window's start by that, not by the whole first bucket: -1.0 % to
+// -1.26 % (45 s of increase, 3 raw intervals), where the counter ran
+// steadily through the window. Also where the stop is next to its
+// bucket's end (held marks from the bucket before too), and through the
+// 1m tier forced.
+func TestCounterBeforeItStopsInAMinuteTierWindow(t *testing.T) {
+	c := labels.FromStrings("__name__", "c_total", "job", "node")
+	for _, stop := range []time.Duration{113 * time.Minute, 113*time.Minute + 30*time.Second, 119*time.Minute + 50*time.Second} {
+		t.Run(fmt.Sprint(stop), func(t *testing.T) {
+			var samples []rawSample
+			n := 1e6
+			for ts := t0.Add(5 * time.Second); !ts.After(t0.Add(stop)); ts = ts.Add(15 * time.Second) {
+				n += 100 + float64(ts.Unix()%7)
+				samples = append(samples, rawSample{c, ts, n})
+			}
+			f := counterFixture(t, samples, t0.Add(rawSpan+time.Second))
+			// A read over the stop (its marks in it): within 0.1 %, or 1.5
+			// raw intervals' increase in the windows holding the stop
+			// (TestCounterStopsInAMinuteTierWindow).
+			f.compareNear(t, `rate(c_total%s[1h])`, "", t0.Add(65*time.Minute), t0.Add(150*time.Minute), time.Minute, 0.001, 160.0/3600)
+			f.compareNear(t, `rate(c_total%s[1h])`, `{__tier__="1m"}`, t0.Add(65*time.Minute), t0.Add(150*time.Minute), time.Minute, 0.001, 160.0/3600)
+		})
+	}
+}
