@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gmc-dev/gmc/internal/rules"
+	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -177,8 +178,9 @@ func TestRegressionAlertHoldsWithoutVerdict(t *testing.T) {
 	for _, at := range []time.Time{verdictAt.Add(150*time.Minute + 30*time.Second), busyEnd} {
 		fired := agree("saturated host", at, want)
 		age := at.Sub(verdictAt)
-		// humanizeDuration: "2h 30m 30s".
-		if d, w := fired["matching-engine-tps"], fmt.Sprintf("the verdict it holds on is %dh %dm ", int(age.Hours()), int(age.Minutes())%60); !strings.Contains(d, w) {
+		// The one duration rule (sla.DurationTemplate): "2h30m30s", "3h"
+		// (humanizeDuration wrote "2h 30m 30s", "3h 0m 0s").
+		if d, w := fired["matching-engine-tps"], "the verdict it holds on is "+sla.FormatDataSpan(age)+" old"; !strings.Contains(d, w) {
 			t.Errorf("description %q: want the verdict's age, %q", d, w)
 		}
 	}
@@ -286,11 +288,9 @@ func TestRunFailedAlertHoldsUntilSuccess(t *testing.T) {
 			t.Errorf("%v after the failed run with no run since: resolved, want firing until a run succeeds", after)
 			continue
 		}
-		// humanizeDuration: "2h 0m 30s", "1d 23h 0m 0s".
-		w := fmt.Sprintf("%dh %dm ", int(after.Hours())%24, int(after.Minutes())%60)
-		if after >= 24*time.Hour {
-			w = fmt.Sprintf("%dd %s", int(after.Hours())/24, w)
-		}
+		// The one duration rule (sla.DurationTemplate): "2h30s", "3h",
+		// "1d23h" (humanizeDuration wrote "2h 0m 30s", "1d 23h 0m 0s").
+		w := map[time.Duration]string{2*time.Hour + 30*time.Second: "2h30s", 3 * time.Hour: "3h", 47 * time.Hour: "1d23h"}[after] + " ago"
 		if !strings.Contains(d, "failed ("+w) {
 			t.Errorf("%v after: description %q, want how long ago the run failed, %q", after, d, w)
 		}

@@ -144,16 +144,19 @@ func serviceSilentGroup(defaultAfter time.Duration, perService map[string]time.D
 			Expr:   expr,
 			Labels: map[string]string{"severity": "page"},
 			Annotations: map[string]string{
-				"summary":     "service {{ $labels.service }} is down: it sent nothing for {{ humanizeDuration $value }}",
-				"description": "The newest sample {{ $labels.service }} sent is {{ humanizeDuration $value }} old.",
+				// Durations by the one rule (sla.DurationTemplate: "2m5s",
+				// "2m"), as /sla and the dashboard write them; plain
+				// humanizeDuration wrote "2m 5s" and "2m 0s".
+				"summary":     "service {{ $labels.service }} is down: it sent nothing for " + sla.DurationTemplate("$value"),
+				"description": "The newest sample {{ $labels.service }} sent is " + sla.DurationTemplate("$value") + " old.",
 				// Rendered when the alert resolves (resolvedSummary): a
 				// RESOLVED says the service came back, or plainly that it
 				// did not (the alert ended otherwise: its rule removed by
 				// a reload, a gmc stopped for over a day).
-				"resolved_summary": fmt.Sprintf(`{{ $age := -1.0 }}{{ with printf `+"`"+`time() - max(timestamp({service=%%q, __name__!~%s}))`+"`"+` $labels.service | query }}{{ $age = . | first | value }}{{ end }}`+
-					`{{ if and (ge $age 0.0) (lt $age $value) }}service {{ $labels.service }} is back: it sent a sample {{ humanizeDuration $age }} ago, after {{ humanizeDuration $value }} or more of silence`+
-					`{{ else }}ServiceSilent no longer fires for service {{ $labels.service }}, but it has sent nothing since: this is not a recovery (silent for {{ humanizeDuration $value }} at the last evaluation; /system/status says whether it is still down){{ end }}`,
-					strconv.Quote(ownSeriesRE)),
+				"resolved_summary": fmt.Sprintf(`{{ $age := -1.0 }}{{ with printf `+"`"+`time() - max(timestamp({service=%%q, __name__!~%s}))`+"`"+` $labels.service | query }}{{ $age = . | first | value }}{{ end }}`,
+					strconv.Quote(ownSeriesRE)) +
+					`{{ if and (ge $age 0.0) (lt $age $value) }}service {{ $labels.service }} is back: it sent a sample ` + sla.DurationTemplate("$age") + ` ago, after ` + sla.DurationTemplate("$value") + ` or more of silence` +
+					`{{ else }}ServiceSilent no longer fires for service {{ $labels.service }}, but it has sent nothing since: this is not a recovery (silent for ` + sla.DurationTemplate("$value") + ` at the last evaluation; /system/status says whether it is still down){{ end }}`,
 				// The dashboard formats the value by it.
 				"unit": "seconds",
 			},

@@ -62,7 +62,7 @@ func TestServiceSilentPastAnHour(t *testing.T) {
 			}
 		}
 	}
-	if want := "service risk is back: it sent a sample 0s ago, after 2h 59m 0s or more of silence"; !strings.Contains(resolved, want) {
+	if want := "service risk is back: it sent a sample 0s ago, after 2h59m or more of silence"; !strings.Contains(resolved, want) {
 		t.Errorf("resolved text %q, want it to contain %q", resolved, want)
 	}
 }
