@@ -98,8 +98,9 @@ func TestBrowserActiveNotEvaluated(t *testing.T) {
 			return [c.firstChild ? c.firstChild.textContent : '', n ? n.textContent : '']; })()`)
 	}
 	active, history := cell(`tr[data-alert="SLAErrorBudgetBurn"]`), cell(`tr[data-episode="firing"]`)
-	// 4 m 10 s since it fired less 1 m 51 s not evaluated: 2 m 19 s.
-	want := []string{"2m", "not evaluated 1m51s: last evaluated " + base.Add(-3*time.Minute).Format("15:04:05") + ", next " + base.Add(-69*time.Second).Format("15:04:05") + ", across gmc's restart"}
+	// 4 m 10 s since it fired less 1 m 51 s not evaluated: 2 m 19 s, to
+	// the second as the note (it read "2m", rounded down to the minute).
+	want := []string{"2m19s", "not evaluated 1m51s: last evaluated " + base.Add(-3*time.Minute).Format("15:04:05") + ", next " + base.Add(-69*time.Second).Format("15:04:05") + ", across gmc's restart"}
 	if active[0] != want[0] || active[1] != want[1] {
 		t.Errorf("Active reads %q, then %q; want %q, then %q (4m10s since it fired, 1m51s of them gmc down)", active[0], active[1], want[0], want[1])
 	}

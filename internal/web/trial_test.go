@@ -241,6 +241,12 @@ func TestBrowserAlertDurations(t *testing.T) {
 	if never["for"] != "never fired (pending 20s)" {
 		t.Errorf("never-fired episode duration %q, want never fired (pending 20s)", never["for"])
 	}
+	// The resolved episode fired 65 s: "1m5s", to the second as the open
+	// one (it read "1m", rounded to the nearest minute, where a 1m40s
+	// episode read "2m" while firing it read "1m").
+	if got := eval[string](t, ctx, `document.querySelector('tr[data-episode="resolved"] [data-col="firing-for"]').textContent`); got != "1m5s" {
+		t.Errorf("resolved episode duration %q, want 1m5s (firing_seconds 65)", got)
+	}
 	screenshot(t, ctx, artifacts(t), "alerts-durations")
 }
 

@@ -3,7 +3,7 @@
 import {getJSON, queryRange, align, keepPartial, coverExpr, NotAvailable} from './api.js';
 import {labelKey} from './live.js';
 import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
-import {h, fill, add, units, pill, budgetBar, unavailable} from './util.js';
+import {h, fill, add, units, pill, budgetBar, unavailable, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
 /** Y_LABEL is the height (px) of both charts' y axis title; Y_MIN their axes' least width. */
@@ -82,7 +82,9 @@ export function mount(main) {
   const achChart = new SLAChart(ach.body, {id: 'achievement', unit: units.pct9, partialStats: 'not judged'}, axes);
   const burn = card('Burn rate', {note: BURN_NOTE, wide: true});
   const chart = new SLAChart(burn.body, {id: 'burn', unit: units.x, min: 0, partialStats: 'not judged'}, axes);
-  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), ach.el, burn.el, list);
+  // gmc's own outages within the range, in the Overview's words (util.showOutages).
+  const down = downLine();
+  add(main, h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), down, ach.el, burn.el, list);
   const notes = (worst) => {
     setNote(ach.note, worst ? `each point the worst (lowest) 1h achievement within its step (${dur(worst)}); ${ACH_NOTE_TAIL}` : ACH_NOTE);
     setNote(burn.note, worst ? `each point the worst (highest) 1h burn within its step (${dur(worst)}); ${BURN_NOTE_TAIL}` : BURN_NOTE);
@@ -90,16 +92,20 @@ export function mount(main) {
 
   return {
     async refresh(w, signal) {
-      let slas;
-      try {
-        slas = (await getJSON('/sla', signal)).data || [];
-      } catch (e) {
-        if (!(e instanceof NotAvailable)) throw e;
+      // gmc's own outages (/system/status): it recorded no SLA ratio
+      // while it was down, and says so as every page does.
+      const [got, status] = await Promise.all([
+        getJSON('/sla', signal).catch((e) => { if (e instanceof NotAvailable) return null; throw e; }),
+        getJSON('/system/status', signal).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : {})),
+      ]);
+      showOutages(down, status.outages, w, ': it took in nothing and recorded no SLA ratio then (a gap in the charts there is gmc\'s)');
+      if (!got) {
         fill(list, unavailable('SLAs', '/sla'));
         chart.update([w.start, w.end], []);
         achChart.update([w.start, w.end], []);
         return;
       }
+      const slas = got.data || [];
       // Each point is the 1h ratio, or where the steps are longer than
       // the hour (30d: 2.4 h) the worst 1h ratio within its step, so no
       // hour falls between two points (sampled, 58 % of the time was in

@@ -8,7 +8,7 @@
 // Grafana's "Node Exporter Full" the agent collects.
 import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped, hostState, hostsStopped} from './api.js';
 import {LineChart, card, panel} from './chart.js';
-import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, clock} from './util.js';
+import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, clock, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -39,7 +39,9 @@ export function mount(main, ctx) {
     socks: mk('host-sockets', 'Sockets', 'count', units.count),
     irq: mk('host-irq-lines', 'Busiest IRQ lines', 'per second', units.rate),
   } : {};
-  add(main, head, kpis, grid, fs.el);
+  // gmc's own outages within the range, in the Overview's words (util.showOutages).
+  const down = downLine();
+  add(main, head, kpis, down, grid, fs.el);
 
   return {
     async refresh(w, signal) {
@@ -52,6 +54,7 @@ export function mount(main, ctx) {
           getJSON('/system/status', signal).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : {})),
           ...[H.age, H.perMin, H.cpu, H.mem, H.load, H.cores].map((e) => query(e, w.at, signal).then((r) => instantBy(r, 'host')))]);
         const nowMs = Date.parse(status.time);
+        showOutages(down, status.outages, w, ': it took in nothing from the agents then');
         fill(head, h('h1', {}, 'Hosts'), h('span', {class: 'muted'}, 'now, from each agent\'s samples'));
         fs.el.hidden = true;
         fill(grid, h('div', {class: 'card wide'}, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl hosts', 'data-rows': hosts.length},
@@ -79,7 +82,7 @@ export function mount(main, ctx) {
       // rate, in the same batch, to tell whether its agent is up.
       const nowEnd = w.gend != null || w.grid;
       const res = Math.max(1, Math.round(w.step / 20));
-      const [rangeR, [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow], kernelR, lastR, perMinR, hiR, loR] = await Promise.all([
+      const [rangeR, [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow], kernelR, lastR, perMinR, hiR, loR, status] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,
           q.diskIOPS, q.diskWIOPS, q.diskRLat, q.diskWLat, q.netPktRx, q.netPktTx, q.ctxt, q.forks, q.procs, q.tcpEstab, q.tcpRetrans, q.tcpErr].map(run)),
         Promise.all([q.cores, q.memTotal, q.fsFree, q.fsAvail, q.fsSize, q.services, q.fsFiles, q.fsFilesFree, q.boot, k.parts, k.fdUsed, k.fdMax].map(now)),
@@ -88,7 +91,9 @@ export function mount(main, ctx) {
         // The gauges' highest and lowest within each step, for the legends
         // (at the steps alone, 30d read load1 max 12 where it reached 27.9,
         // t-user13 on the Host page).
-        run(gaugeExtremes(name, 'max', res)), run(gaugeExtremes(name, 'min', res))]);
+        run(gaugeExtremes(name, 'max', res)), run(gaugeExtremes(name, 'min', res)),
+        getJSON('/system/status', signal).catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : {}))]);
+      showOutages(down, status.outages, w);
       // The host's agent not up now: every chart's points after its newest
       // sample are over windows reaching past it (dashed, out of min and
       // max; api.markStopped), as a stopped service's.

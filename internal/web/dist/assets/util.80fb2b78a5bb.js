@@ -331,7 +331,8 @@ export function outageSpan(o, long) {
 /**
  * downLine is the line a page shows above its charts or tables, saying
  * gmc's own outages within its range (/system/status's outages). The
- * Overview, a service page and the Alerts page each show one (showOutages).
+ * Overview, a service page, the Hosts and a host page, the SLA page and
+ * the Alerts page each show one (showOutages).
  */
 export function downLine() {
   return h('p', {id: 'gmc-down', class: 'gmc-down muted small', role: 'status', hidden: true});
