@@ -210,7 +210,7 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 			groups = append(groups, &directGroup{lset: l})
 		}
 		groupOf[i] = g
-		longest = max(longest, len(ser.t))
+		longest = max(longest, ser.n)
 	}
 	for _, g := range groups {
 		g.sum = make([]float64, steps)
@@ -284,14 +284,14 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 // the groups' sums are added. The queriers are read
 // without yields (their clock is not safe on several goroutines): each
 // worker yields by a yielder of its own, as directRun does.
-func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector, start, end, step int64, workers int) (*thinSet, error) {
+func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector, start, end, step int64, workers int) (*directSet, error) {
 	hints := &storage.SelectHints{Start: start - sel.off - sel.rng + 1, End: end - sel.off, Step: step, Range: sel.rng, Func: sel.fn}
 	decs := []*thinDecoder{&store.dec}
 	for range workers - 1 {
 		decs = append(decs, &thinDecoder{})
 	}
 	store.more = decs[1:]
-	parts := make([][]*thinSeries, workers)
+	parts := make([][]*directSeries, workers)
 	annos := make([]annotations.Annotations, workers)
 	counts := make([]int, workers)
 	errs := make([]error, workers)
@@ -325,12 +325,12 @@ func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector
 				}
 				y.check()
 			}
-			var ts *thinSeries
-			ts, it, errs[w] = decs[w].decode(all[i], it)
+			var ts *directSeries
+			ts, it, errs[w] = decs[w].decodeRuns(all[i], it)
 			if errs[w] != nil {
 				return
 			}
-			if bytes.Add(int64(bytesPerThinnedPoint*len(ts.t))) > int64(store.maxBytes) {
+			if bytes.Add(int64(bytesPerThinnedPoint*ts.n)) > int64(store.maxBytes) {
 				errs[w] = errNotThinnable
 				return
 			}
@@ -342,7 +342,7 @@ func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector
 			return nil, err
 		}
 	}
-	set := &thinSet{annos: annos[0]}
+	set := &directSet{annos: annos[0]}
 	for w, part := range parts {
 		// Written between the workers' Selects: their series differ.
 		if counts[w] != counts[0] {
@@ -351,6 +351,13 @@ func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector
 		set.series = append(set.series, part...)
 	}
 	return set, nil
+}
+
+// directSet is a selector's series as direct evaluation reads them, in
+// the order storage returned them.
+type directSet struct {
+	series []*directSeries
+	annos  annotations.Annotations
 }
 
 // counterName says whether the engine takes a metric of this name for a
@@ -363,7 +370,7 @@ func counterName(name string) bool {
 // directRun sums p's windows over the steps from..to-1 of every series into
 // their groups, and returns how many windows had a value; valued[i] is set
 // for series i when one of its windows had.
-func directRun(ctx context.Context, p directPlan, set *thinSet, groupOf []int, groups []*directGroup, start, step int64, from, to int, valued []bool) (int, error) {
+func directRun(ctx context.Context, p directPlan, set *directSet, groupOf []int, groups []*directGroup, start, step int64, from, to int, valued []bool) (int, error) {
 	rng, off, rngOff := p.sel.rng, p.sel.off, p.rngOff
 	rangeSeconds := p.rng.Seconds()
 	first := start + int64(from)*step // the run's first step
@@ -377,41 +384,58 @@ func directRun(ctx context.Context, p directPlan, set *thinSet, groupOf []int, g
 			}
 			y.check()
 		}
+		if ser.n < 2 {
+			continue // no window holds two samples: the engine has no value
+		}
 		g := groups[groupOf[si]]
-		ts, fs, irr := ser.t, ser.f, ser.irr
+		n, irr := ser.n, ser.irr
 		// lo: the window's first sample (after its left edge, which is
-		// open); hi: one past its last (at or before its right edge).
-		lo := sort.Search(len(ts), func(i int) bool { return ts[i] > first-off-rng })
-		hi := sort.Search(len(ts), func(i int) bool { return ts[i] > first-off })
-		r := sort.Search(len(irr), func(i int) bool { return int(irr[i]) > lo })
+		// open); hi: one past its last (at or before its right edge),
+		// lastT and lastF the sample before it; lt, lf and ht, hf their
+		// runs' samples.
+		lo, hi := ser.seek(first-off-rng), ser.seek(first-off)
+		lt, lf := ser.run(lo)
+		ht, hf := ser.run(hi)
+		var lastT int64
+		var lastF float64
+		if hi.k > 0 {
+			lastT, lastF = ser.before(hi)
+		}
+		r := sort.Search(len(irr), func(i int) bool { return int(irr[i]) > lo.k })
 		for k := from; k < to; k++ {
 			t := start + int64(k)*step
-			for lo < len(ts) && ts[lo] <= t-off-rng {
-				lo++
+			for lo.k < n && lt[lo.i] <= t-off-rng {
+				lo.k++
+				if lo.i++; lo.i == len(lt) {
+					lo.r, lo.i = lo.r+1, 0
+					lt, lf = ser.run(lo)
+				}
 			}
-			for hi < len(ts) && ts[hi] <= t-off {
-				hi++
+			for hi.k < n && ht[hi.i] <= t-off {
+				lastT, lastF = ht[hi.i], hf[hi.i]
+				hi.k++
+				if hi.i++; hi.i == len(ht) {
+					hi.r, hi.i = hi.r+1, 0
+					ht, hf = ser.run(hi)
+				}
 			}
-			n := hi - lo
-			if n < 2 {
+			count := hi.k - lo.k
+			if count < 2 {
 				continue // no sample or one: the engine has no value
 			}
-			last := hi - 1
-			result := fs[last] - fs[lo]
+			last := hi.k - 1
+			firstT, firstF := lt[lo.i], lf[lo.i]
+			result := lastF - firstF
 			// Counter resets, as the engine walks them; only a window
 			// holding a drop or a NaN can have one.
-			for r < len(irr) && int(irr[r]) <= lo {
+			for r < len(irr) && int(irr[r]) <= lo.k {
 				r++
 			}
 			if r < len(irr) && int(irr[r]) <= last {
-				for i := lo + 1; i <= last; i++ {
-					if fs[i] < fs[i-1] {
-						result += fs[i-1]
-					}
-				}
+				result = ser.resets(lo, count, result)
 			}
-			e.at(ts[lo], ts[last], n-1, t-rngOff, t-off, p.isRate, rangeSeconds)
-			result = e.extrapolate(result, fs[lo], p.isRate, rangeSeconds)
+			e.at(firstT, lastT, count-1, t-rngOff, t-off, p.isRate, rangeSeconds)
+			result = e.extrapolate(result, firstF, p.isRate, rangeSeconds)
 			points++
 			valued[si] = true
 			if !g.seen[k] {

@@ -16,6 +16,10 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
+	promstorage "github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/gmc-dev/gmc/internal/storage"
 )
 
 // directCheck evaluates expr directly and through the bare engine over
@@ -79,7 +83,8 @@ func withNonCounter(ss []sample) []sample {
 // histogram, and every other shape, is left to the engine.
 func TestDirectEqualsEngine(t *testing.T) {
 	rng := seededRand(t, 23)
-	st := &countingQueryable{Queryable: openStore(t, withNonCounter(interleaveFixture(t, rng)))}
+	tsdb := openStore(t, withNonCounter(interleaveFixture(t, rng)))
+	st := &countingQueryable{Queryable: tsdb}
 	exprs := []string{
 		`sum by (service) (rate(req_total[1m]))`, `sum(rate(req_total[1m]))`, `sum(increase(other_total[30s]))`,
 		`sum by (service) (rate({__name__=~"req(_total)?"}[1m]))`, `sum(increase(req[30s] offset 5s))`, // noted
@@ -89,8 +94,14 @@ func TestDirectEqualsEngine(t *testing.T) {
 		`sum by (nope) (rate({__name__=~".+_total", service="b"}[1m]))`,
 		`sum by (service) (rate(req_total[1500ms]))`,
 	}
-	for _, workers := range []int{1, 2} {
-		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: workers})
+	// Each also through the decoded-sample cache (as the server reads raw
+	// data), twice: decoded into it, then read from it.
+	cache := storage.NewDecodedCache(64<<20, nil)
+	for _, v := range []struct {
+		workers int
+		q       promstorage.Queryable
+	}{{1, st}, {2, st}, {1, cache.Queryable(tsdb)}, {2, cache.Queryable(tsdb)}, {2, cache.Queryable(tsdb)}} {
+		a, err := New(Options{Queryable: v.q, Registerer: prometheus.NewRegistry(), Parallelism: v.workers})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,6 +137,9 @@ func TestDirectEqualsEngine(t *testing.T) {
 		if _, ok := a.planDirect(`sum(rate(req_total[1m]))`, time.Minute); ok {
 			t.Error("a minute's step (tiers) planned directly")
 		}
+	}
+	if cache.Hits() == 0 || cache.Misses() == 0 {
+		t.Errorf("decoded cache: %d hits, %d misses: not read through it", cache.Hits(), cache.Misses())
 	}
 }
 
@@ -193,20 +207,26 @@ func FuzzDirectEqualsEngine(f *testing.F) {
 		}
 		slices.SortStableFunc(ss, func(a, b sample) int { return cmpInt64(a.t, b.t) })
 		ss = slices.CompactFunc(ss, func(a, b sample) bool { return a.t == b.t && labels.Equal(a.lset, b.lset) })
-		st := &countingQueryable{Queryable: openStore(t, ss)}
-		a, err := New(Options{Queryable: st, Registerer: prometheus.NewRegistry(), Parallelism: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tsdb := openStore(t, ss)
+		st := &countingQueryable{Queryable: tsdb}
+		// Read as stored, and through the decoded-sample cache (decoded
+		// into it by the first expression, read from it by the second).
+		cache := storage.NewDecodedCache(64<<20, nil)
 		step := time.Duration(100+int(binary.LittleEndian.Uint16(data[:2]))%3000) * time.Millisecond
 		rng := time.Duration(200+int(binary.LittleEndian.Uint16(data[2:4]))%20000) * time.Millisecond
 		end := time.UnixMilli(ss[len(ss)-1].t + 2000)
-		for _, expr := range []string{
-			fmt.Sprintf("sum by (g) (rate(x_total[%dms]))", rng.Milliseconds()),
-			fmt.Sprintf("sum(increase(x_total[%dms] offset 50ms))", rng.Milliseconds()),
-		} {
-			if !directCheck(t, a, st, expr, time.UnixMilli(0), end, step) {
-				t.Fatalf("%s: not evaluated directly", expr)
+		for _, q := range []promstorage.Queryable{st, cache.Queryable(tsdb)} {
+			a, err := New(Options{Queryable: q, Registerer: prometheus.NewRegistry(), Parallelism: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, expr := range []string{
+				fmt.Sprintf("sum by (g) (rate(x_total[%dms]))", rng.Milliseconds()),
+				fmt.Sprintf("sum(increase(x_total[%dms] offset 50ms))", rng.Milliseconds()),
+			} {
+				if !directCheck(t, a, st, expr, time.UnixMilli(0), end, step) {
+					t.Fatalf("%s: not evaluated directly", expr)
+				}
 			}
 		}
 	})
@@ -319,4 +339,114 @@ func TestDirectPartsEqualsEngine(t *testing.T) {
 			t.Errorf("%s: rewritten as %s", expr, p.expr)
 		}
 	}
+}
+
+// TestDirectResetAtChunkStart: counters that reset exactly where a chunk
+// of theirs begins, and nowhere else, answer as the engine does when read
+// through the decoded-sample cache, which hands out each chunk's samples as
+// a run known to rise within itself: the drop between two runs is a reset
+// the windows over it must walk.
+func TestDirectResetAtChunkStart(t *testing.T) {
+	rng := seededRand(t, 29)
+	// Whole seconds, mostly one apart: the windows' edges (whole seconds
+	// too) fall on samples, where a window's first sample must be after
+	// its start and its last at or before its end.
+	var times []int64
+	for ts := int64(0); len(times) < 4000; ts += 1000 * int64(1+rng.IntN(10)/9) {
+		times = append(times, ts)
+	}
+	// The head cuts a series' chunks by its samples' times: a probe series
+	// of the same times, written the same way into a store of its own,
+	// shows where r_total's chunks will begin.
+	probe := labels.FromStrings("__name__", "probe_total")
+	var ss []sample
+	for i, ts := range times {
+		ss = append(ss, sample{lset: probe, t: ts, v: float64(i)})
+	}
+	starts := chunkStarts(t, openStore(t, ss), "probe_total")
+	if len(starts) < 20 {
+		t.Fatalf("%d chunks: too few to test", len(starts))
+	}
+	ss = ss[:0]
+	for s := range 4 {
+		l := labels.FromStrings("__name__", "r_total", "service", fmt.Sprint(s%2), "i", fmt.Sprint(s))
+		v := 0.0
+		for _, ts := range times {
+			if starts[ts] {
+				v = float64(rng.IntN(3)) // below what the chunk before ended at
+			}
+			v += float64(1 + rng.IntN(9))
+			ss = append(ss, sample{lset: l, t: ts, v: v})
+		}
+	}
+	tsdb := openStore(t, ss)
+	// Every chunk but the first begins with a drop, and none holds one.
+	cq, err := tsdb.ChunkQuerier(0, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cq.Close()
+	set := cq.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "r_total"))
+	drops := 0
+	for set.Next() {
+		prev := math.Inf(-1)
+		for it := set.At().Iterator(nil); it.Next(); {
+			for si, vt := 0, it.At().Chunk.Iterator(nil); vt.Next() != chunkenc.ValNone; si++ {
+				_, v := vt.At()
+				switch {
+				case si == 0 && v < prev:
+					drops++
+				case v < prev:
+					t.Fatalf("a drop inside the chunk from %d (its sample %d): the fixture is not what it means to be", it.At().MinTime, si)
+				}
+				prev = v
+			}
+		}
+	}
+	if drops < 4*(len(starts)-1) {
+		t.Fatalf("%d chunks begin with a drop, want %d", drops, 4*(len(starts)-1))
+	}
+	st := &countingQueryable{Queryable: tsdb}
+	cache := storage.NewDecodedCache(64<<20, nil)
+	a, err := New(Options{Queryable: cache.Queryable(tsdb), Registerer: prometheus.NewRegistry(), Parallelism: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // decoded into the cache, then read from it
+		for _, expr := range []string{`sum by (service) (rate(r_total[1m]))`, `sum(increase(r_total[10s]))`} {
+			for _, step := range []time.Duration{time.Second, 5 * time.Second, 15 * time.Second} {
+				if !directCheck(t, a, st, expr, time.UnixMilli(0), time.UnixMilli(times[len(times)-1]), step) {
+					t.Fatalf("%s: not evaluated directly", expr)
+				}
+			}
+		}
+	}
+	if cache.Hits() == 0 {
+		t.Error("nothing read from the decoded cache")
+	}
+}
+
+// chunkStarts is the first sample's time of every chunk of the series
+// named name but their first.
+func chunkStarts(t *testing.T, st *storage.TSDB, name string) map[int64]bool {
+	t.Helper()
+	cq, err := st.ChunkQuerier(0, math.MaxInt64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cq.Close()
+	set := cq.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name))
+	starts := map[int64]bool{}
+	for set.Next() {
+		first := true
+		for it := set.At().Iterator(nil); it.Next(); first = false {
+			if !first {
+				starts[it.At().MinTime] = true
+			}
+		}
+	}
+	if err := set.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return starts
 }

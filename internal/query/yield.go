@@ -111,14 +111,17 @@ func (a *API) yielding() storage.Queryable {
 }
 
 // floatRuns is an iterator that hands out runs of float samples as slices
-// (storage.DecodedCache's, whose float chunks are decoded already).
+// (storage.DecodedCache's, whose float chunks are decoded already), each
+// with whether it is rising (every value a number at or above the one
+// before it) and whether it is kept (slices never changed, valid for as
+// long as they are held; else until the next call).
 type floatRuns interface {
-	NextFloats() ([]int64, []float64)
+	NextFloats() (t []int64, f []float64, rising, kept bool)
 }
 
 // floatRunsOf is it's NextFloats, its samples counted for yields when it
 // yields, or nil when it has none.
-func floatRunsOf(it chunkenc.Iterator) func() ([]int64, []float64) {
+func floatRunsOf(it chunkenc.Iterator) func() (t []int64, f []float64, rising, kept bool) {
 	y, yields := it.(*yieldIterator)
 	if yields {
 		it = y.Iterator
@@ -130,11 +133,11 @@ func floatRunsOf(it chunkenc.Iterator) func() ([]int64, []float64) {
 	if !yields {
 		return r.NextFloats
 	}
-	return func() ([]int64, []float64) {
-		t, f := r.NextFloats()
+	return func() ([]int64, []float64, bool, bool) {
+		t, f, rising, kept := r.NextFloats()
 		if y.y.n += len(t); y.y.n >= yieldSamples {
 			y.y.check()
 		}
-		return t, f
+		return t, f, rising, kept
 	}
 }

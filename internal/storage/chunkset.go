@@ -66,18 +66,21 @@ type chunksIterator[T ~int64] struct {
 	chks       chunks.Iterator
 	mint, maxt int64
 	fresh      int64 // a chunk ending after it is decoded into st, sf, not kept
-	// t, f: the current float chunk's samples, i the next one's index.
-	t     []int64
-	f     []float64
-	st    []int64
-	sf    []float64
-	i     int
-	other chunkenc.Iterator // the current chunk's when not read from the cache
-	dec   chunkenc.Iterator // reused across chunks
-	vt    chunkenc.ValueType
-	lastT int64
-	done  bool
-	err   error
+	// t, f: the current float chunk's samples, i the next one's index;
+	// rising: rising(f); kept: t and f are the cache's (never changed).
+	t      []int64
+	f      []float64
+	rising bool
+	kept   bool
+	st     []int64
+	sf     []float64
+	i      int
+	other  chunkenc.Iterator // the current chunk's when not read from the cache
+	dec    chunkenc.Iterator // reused across chunks
+	vt     chunkenc.ValueType
+	lastT  int64
+	done   bool
+	err    error
 }
 
 func (it *chunksIterator[T]) Next() chunkenc.ValueType {
@@ -122,10 +125,13 @@ func (it *chunksIterator[T]) Next() chunkenc.ValueType {
 
 // NextFloats returns the next samples of the current float chunk (in
 // [mint, maxt], after the last one read) as many Next calls would read
-// them: the cache's slices or the iterator's own, not to be changed and
-// valid until the next call. It returns none where the
-// caller goes on with Next: at the end, and for a chunk of another kind.
-func (it *chunksIterator[T]) NextFloats() ([]int64, []float64) {
+// them, not to be changed: the cache's slices (kept: never changed, and
+// valid for as long as they are held) or the iterator's own (valid until
+// the next call); and whether they are rising (every value a number at or
+// above the one before it: a reader need look at the first only). It
+// returns none where the caller goes on with Next: at the end, and for a
+// chunk of another kind.
+func (it *chunksIterator[T]) NextFloats() (t []int64, f []float64, rising, kept bool) {
 	for !it.done && it.other == nil {
 		a := it.i
 		for a < len(it.t) && (it.t[a] < it.mint || it.t[a] <= it.lastT) {
@@ -140,7 +146,7 @@ func (it *chunksIterator[T]) NextFloats() ([]int64, []float64) {
 			if b < len(it.t) { // past maxt
 				it.done = true
 			}
-			return it.t[a:b], it.f[a:b]
+			return it.t[a:b], it.f[a:b], it.rising, it.kept
 		}
 		if b < len(it.t) {
 			it.stop(nil)
@@ -151,7 +157,7 @@ func (it *chunksIterator[T]) NextFloats() ([]int64, []float64) {
 			break
 		}
 	}
-	return nil, nil
+	return nil, nil, false, false
 }
 
 // nextChunk moves to the series' next chunk that holds samples in range:
@@ -179,9 +185,10 @@ func (it *chunksIterator[T]) nextChunk() bool {
 		var err error
 		if m.MaxTime > it.fresh {
 			it.st, it.sf, it.dec, err = decodeInto(m.Chunk, it.dec, it.st[:0], it.sf[:0])
-			it.t, it.f = it.st, it.sf
+			it.t, it.f, it.rising, it.kept = it.st, it.sf, rising(it.sf), false
 		} else {
-			it.t, it.f, it.dec, err = it.c.samples(m.Chunk, it.dec)
+			it.t, it.f, it.rising, it.dec, err = it.c.samples(m.Chunk, it.dec)
+			it.kept = true
 		}
 		it.i = 0
 		if err != nil {

@@ -68,15 +68,17 @@ func shareOf(n int64) int64 { return n / decodedShards }
 // decodedChunk is one chunk's samples. Never changed once in the cache
 // (iterators of queries in flight read it after its eviction).
 type decodedChunk struct {
-	hash uint64
-	raw  []byte
-	t    []int64
-	f    []float64
+	hash   uint64
+	raw    []byte
+	t      []int64
+	f      []float64
+	rising bool // rising(f)
 }
 
 // decodedEntryOverhead approximates an entry's memory besides its slices:
-// the struct (80 bytes), its list element (48) and map slot (16 bytes in
-// a map kept at most 7/8 full and grown by doubling).
+// the struct (88 bytes, a 96-byte allocation), its list element (48) and
+// map slot (16 bytes in a map kept at most 7/8 full and grown by
+// doubling).
 const decodedEntryOverhead = 160
 
 // size is what d holds: its slices by their capacity, which the
@@ -167,8 +169,9 @@ func (sh *decodedShard) evict(limit int64) {
 }
 
 // samples returns chk's samples (an XOR chunk's), from the cache or
-// decoded into it; dec is reused for decoding and returned for the next.
-func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, chunkenc.Iterator, error) {
+// decoded into it, and whether they are rising; dec is reused for
+// decoding and returned for the next.
+func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, bool, chunkenc.Iterator, error) {
 	raw := chk.Bytes()
 	h := xxhash.Sum64(raw)
 	sh := c.shard(h)
@@ -179,7 +182,7 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 			sh.lru.MoveToFront(e)
 			sh.mu.Unlock()
 			c.hits.Add(1)
-			return d.t, d.f, dec, nil
+			return d.t, d.f, d.rising, dec, nil
 		}
 	}
 	sh.mu.Unlock()
@@ -188,8 +191,9 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 	d := &decodedChunk{hash: h, raw: bytes.Clone(raw)}
 	var err error
 	if d.t, d.f, dec, err = decodeInto(chk, dec, slices.Grow([]int64(nil), n), slices.Grow([]float64(nil), n)); err != nil {
-		return nil, nil, dec, err
+		return nil, nil, false, dec, err
 	}
+	d.rising = rising(d.f)
 	limit := shareOf(c.max.Load())
 	if sz := d.size(); sz <= limit {
 		sh.mu.Lock()
@@ -202,7 +206,19 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 		sh.evict(limit)
 		sh.mu.Unlock()
 	}
-	return d.t, d.f, dec, nil
+	return d.t, d.f, d.rising, dec, nil
+}
+
+// rising says whether every value of f is a number (no NaN: no staleness
+// marker either) at or above the one before it, as a counter's are between
+// resets: a reader of such a run needs to look at its first value only.
+func rising(f []float64) bool {
+	for i, v := range f {
+		if math.IsNaN(v) || i > 0 && v < f[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeInto appends chk's samples (an XOR chunk's) to t and f; dec is
