@@ -404,20 +404,34 @@ func directRun(ctx context.Context, p directPlan, set *directSet, groupOf []int,
 		r := sort.Search(len(irr), func(i int) bool { return int(irr[i]) > lo.k })
 		for k := from; k < to; k++ {
 			t := start + int64(k)*step
-			for lo.k < n && lt[lo.i] <= t-off-rng {
-				lo.k++
-				if lo.i++; lo.i == len(lt) {
-					lo.r, lo.i = lo.r+1, 0
-					lt, lf = ser.run(lo)
+			// Each cursor moves within its run in a loop of its own (a
+			// step may pass many samples), then on to the next run.
+			for lo.k < n {
+				i := lo.i
+				for i < len(lt) && lt[i] <= t-off-rng {
+					i++
 				}
+				lo.k += i - lo.i
+				if lo.i = i; i < len(lt) {
+					break
+				}
+				lo.r, lo.i = lo.r+1, 0
+				lt, lf = ser.run(lo)
 			}
-			for hi.k < n && ht[hi.i] <= t-off {
-				lastT, lastF = ht[hi.i], hf[hi.i]
-				hi.k++
-				if hi.i++; hi.i == len(ht) {
-					hi.r, hi.i = hi.r+1, 0
-					ht, hf = ser.run(hi)
+			for hi.k < n {
+				i := hi.i
+				for i < len(ht) && ht[i] <= t-off {
+					i++
 				}
+				if i > hi.i {
+					lastT, lastF = ht[i-1], hf[i-1]
+				}
+				hi.k += i - hi.i
+				if hi.i = i; i < len(ht) {
+					break
+				}
+				hi.r, hi.i = hi.r+1, 0
+				ht, hf = ser.run(hi)
 			}
 			count := hi.k - lo.k
 			if count < 2 {
