@@ -326,7 +326,7 @@ func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector
 				y.check()
 			}
 			var ts *directSeries
-			ts, it, errs[w] = decs[w].decodeRuns(all[i], it)
+			ts, it, errs[w] = decs[w].decodeRuns(all[i], it, step)
 			if errs[w] != nil {
 				return
 			}

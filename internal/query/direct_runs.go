@@ -37,12 +37,26 @@ type sampleRun struct {
 }
 
 // decodeRuns reads series' float samples (staleness markers left out) with
-// it (reused; returned for the next series) into a directSeries; a native
-// histogram is errNotThinnable.
-func (d *thinDecoder) decodeRuns(series storage.Series, it chunkenc.Iterator) (*directSeries, chunkenc.Iterator, error) {
+// it (reused; returned for the next series) into a directSeries for a
+// query at step (ms); a native histogram is errNotThinnable.
+//
+// Where a step passes inPlaceSamples or more of the series' samples (as
+// its first run spaces them), the series is copied whole into one run
+// instead: the windows' edges then walk over many samples a step, which
+// one contiguous slice serves faster than the cache's runs, scattered over
+// the heap (bench/history's 15 s query over 1 s data: the walk took three
+// times as long in place, as much as the copy saved).
+func (d *thinDecoder) decodeRuns(series storage.Series, it chunkenc.Iterator, step int64) (*directSeries, chunkenc.Iterator, error) {
 	it = series.Iterator(it)
 	runs := floatRunsOf(it)
-	if runs == nil { // no decoded runs: decoded whole, one run
+	var rt []int64
+	var rf []float64
+	var up, kept bool
+	if runs != nil {
+		rt, rf, up, kept = runs()
+	}
+	if runs == nil || len(rt) > 1 && step >= inPlaceSamples*(rt[len(rt)-1]-rt[0])/int64(len(rt)-1) {
+		// Decoded whole into one run (decode reads the series from its start).
 		ts, it, err := d.decode(series, it)
 		if err != nil {
 			return nil, it, err
@@ -76,8 +90,7 @@ func (d *thinDecoder) decodeRuns(series storage.Series, it chunkenc.Iterator) (*
 		ds.n++
 	}
 samples:
-	for {
-		rt, rf, up, kept := runs()
+	for ; ; rt, rf, up, kept = runs() {
 		switch {
 		case len(rt) > 0 && kept && (up || !slices.ContainsFunc(rf, value.IsStaleNaN)):
 			flush()
@@ -126,6 +139,10 @@ samples:
 	d.scratchT, d.scratchF = pt, pf
 	return ds, it, nil
 }
+
+// inPlaceSamples: a step passing this many samples of a series or more
+// has it copied whole (see decodeRuns).
+const inPlaceSamples = 4
 
 // runCursor is a place in a directSeries' samples: the i-th sample of run
 // r, the series' k-th. Past the last sample it is run len(runs), 0.
