@@ -21,6 +21,7 @@ func (s *Server) routes() http.Handler {
 		s.query.Routes(),        // the Prometheus HTTP API
 		s.api.Routes(),          // the product REST API
 		s.trends.Routes(),       // GET /trends/{service} (docs/history.md)
+		s.tiers.Routes(),        // POST /api/v1/admin/tiers/reaggregate (docs/history.md)
 		s.rules.Routes(),        // Prometheus-format alerts and rules
 		s.history.Routes(),      // GET /alerts/history
 		s.sla.Routes(),          // SLAs
