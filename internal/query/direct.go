@@ -160,6 +160,22 @@ func (a *API) evalDirect(ctx context.Context, p directPlan, start, end time.Time
 	return out, annos, done, err
 }
 
+// logActive enters expr in the engine's active query log (Prometheus's:
+// the queries running at a crash are logged at the next start) while the
+// direct path evaluates it, as the engine enters what it evaluates; the
+// returned func takes it out. Without a log, or when the log has no free
+// slot before ctx ends (the evaluation then ends with ctx too), nothing.
+func (a *API) logActive(ctx context.Context, expr string) func() {
+	if a.active == nil {
+		return func() {}
+	}
+	i, err := a.active.Insert(ctx, expr)
+	if err != nil {
+		return func() {}
+	}
+	return func() { a.active.Delete(i) }
+}
+
 // directMatrix is evalDirect's answer with its series in the order the
 // engine makes them (each group where its first series is in storage's
 // order), as an enclosing expression reads them.

@@ -5,6 +5,7 @@
 package query
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,6 +81,10 @@ type Options struct {
 	// limits then apply and LookbackDelta must match. Nil builds one from
 	// the limits above (for tests), which Close releases.
 	Engine *promql.Engine
+	// ActiveQueries is Engine's active query log (NewEngine's tracker; nil:
+	// none): the queries gmc evaluates outside the engine (direct.go) are
+	// entered there too while they run. Built by New without Engine.
+	ActiveQueries *promql.ActiveQueryTracker
 	// Status feeds the status and discovery endpoints (status.go).
 	Status Status
 	// Parallelism is how many goroutines one range query may evaluate on
@@ -202,6 +207,9 @@ type API struct {
 	cache   atomic.Pointer[StepCache]
 	workers int                        // goroutines of one sharded range query (shard.go)
 	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
+	// active is the engine's active query log (tracker or
+	// Options.ActiveQueries), where direct evaluations are entered; nil: none.
+	active *promql.ActiveQueryTracker
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
 	remoteRead http.Handler
@@ -300,6 +308,7 @@ func New(opts Options) (*API, error) {
 		lookback:   eopts.LookbackDelta,
 		workers:    workers,
 		tracker:    tracker,
+		active:     cmp.Or(tracker, opts.ActiveQueries),
 		idleCPUs:   idleCPUs,
 	}
 	a.setLimits(opts.MaxSeries, opts.MaxResponseBytes, opts.CompressLoopback, opts.HeavyNice)

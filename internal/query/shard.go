@@ -202,7 +202,9 @@ func (e buildError) Unwrap() error { return e.err }
 // the evaluation (shardWorkers). An error building the query is a buildError.
 func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, release func(), _ error) {
 	if p, ok := a.planDirect(expr, step); ok {
+		logged := a.logActive(ctx, expr)
 		out, annos, done, err := a.evalDirect(ctx, p, start, end, step)
+		logged()
 		switch {
 		case done && err != nil:
 			return nil, annos, nil, err

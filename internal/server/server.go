@@ -294,15 +294,16 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	rawRead, _ := store.(promstorage.SampleAndChunkQueryable) // remote read serves raw samples and chunks
 	s.query, err = query.New(query.Options{
-		Queryable:  queryable,
-		RemoteRead: rawRead,
-		Engine:     engine,
-		Logger:     s.logger.With("component", "query"),
-		Registerer: s.reg,
-		Version:    opts.Version,
-		Now:        opts.Now,
-		MaxSeries:  cfg.Query.MaxSeries,
-		MaxSamples: cfg.Query.MaxSamples,
+		Queryable:     queryable,
+		RemoteRead:    rawRead,
+		Engine:        engine,
+		ActiveQueries: tracker,
+		Logger:        s.logger.With("component", "query"),
+		Registerer:    s.reg,
+		Version:       opts.Version,
+		Now:           opts.Now,
+		MaxSeries:     cfg.Query.MaxSeries,
+		MaxSamples:    cfg.Query.MaxSamples,
 		// The API holds its lane's slot until the answer is encoded; its
 		// wait in the lane's queue is bounded by the query timeout.
 		Lanes:               lanes,
