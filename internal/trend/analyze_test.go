@@ -58,10 +58,11 @@ func TestPartialHoursAreNotAnalysed(t *testing.T) {
 }
 
 func TestHourAndDayProfiles(t *testing.T) {
-	// Value = hour of day; weekends add 100.
+	// Value = hour of day (of the hour's end, T); hours starting on a
+	// weekend add 100 (the days are the hours' starts: dayProfile).
 	ps := hourly(14, func(t time.Time) float64 {
 		v := float64(t.Hour())
-		if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		if wd := t.Add(-time.Hour).Weekday(); wd == time.Saturday || wd == time.Sunday {
 			v += 100
 		}
 		return v
@@ -142,10 +143,47 @@ func TestWeekOverWeekNeedsCoverage(t *testing.T) {
 		}
 		return 100
 	})
-	ps = append(ps[16:168], ps[168:168+152]...)
+	all := ps
+	ps = append(slices.Clone(all[16:168]), all[168+16:336]...)
 	w = Analyze(ps, end, week, nil).WeekOverWeek
-	if w.Change == nil || math.Abs(*w.Change-0.5) > 1e-12 || w.Reason != "" {
-		t.Errorf("152 hours of each week: %+v, want change 0.5", w)
+	if w.Change == nil || math.Abs(*w.Change-0.5) > 1e-12 || w.Reason != "" || w.ComparedHours != 152 {
+		t.Errorf("152 hours of each week: %+v, want change 0.5 over 152 hours", w)
+	}
+	// 152 hours of each, but only 136 at the same hours of the week: no change.
+	ps = append(slices.Clone(all[16:168]), all[168:168+152]...)
+	w = Analyze(ps, end, week, nil).WeekOverWeek
+	if w.Change != nil || !strings.Contains(w.Reason, "136 of its 168 hours") {
+		t.Errorf("152 hours of each week, 136 of them alike: %+v, want no change and the reason", w)
+	}
+}
+
+// TestWeekOverWeekSameHours: an hour left out of this week (partial: the
+// demo's seam, a restart) is left out of last week too. The load follows
+// the day (quiet nights, busy afternoons) and grew 1 % in the week; this
+// week misses two night hours. Each week's mean over its own hours read
+// the two quiet hours as growth (t-user18 F2: +1.45 % where the same
+// hours gave +0.91 %); over the same hours it is the 1 %.
+func TestWeekOverWeekSameHours(t *testing.T) {
+	load := func(t time.Time) float64 {
+		v := 1000.0
+		if h := t.Hour(); h >= 12 && h < 20 {
+			v = 8000
+		}
+		if t.After(end.Add(-week)) {
+			v *= 1.01
+		}
+		return v
+	}
+	var ps []Point
+	for _, p := range hourly(14, load) {
+		if p.T.After(end.Add(-week)) && p.T.Hour() >= 2 && p.T.Hour() < 4 && p.T.Day() == end.Add(-time.Hour).Day() {
+			continue // this week's two night hours, partial
+		}
+		ps = append(ps, p)
+	}
+	w := Analyze(ps, end, week, nil).WeekOverWeek
+	if w.Change == nil || math.Abs(*w.Change-0.01) > 1e-12 || w.ComparedHours != 166 {
+		t.Fatalf("week over week = %+v, want change 0.01 over 166 hours", w)
 	}
 }
 

@@ -194,6 +194,12 @@ func TestBrowserTrends(t *testing.T) {
 	if cov := eval[float64](t, ctx, `Number(document.querySelector('[data-kpi="Coverage"]').dataset.value)`); cov < 0.4 || cov > 0.6 {
 		t.Errorf("30d coverage %v, want about a half (15 days of history)", cov)
 	}
+	// A link from a page's 30d range (#/trends?range=30d, no window)
+	// opens the 30d window (it opened 7d, t-user18 F6).
+	load(t, ctx, base+"/#/trends/"+svc+"?range=30d&metric=gmc_orders_total")
+	if err := poll(ctx, 20*time.Second, `Number(document.getElementById('page').dataset.refreshed) >= 1 && document.querySelector('.trend-window a.active')?.dataset.window === '30d'`); err != nil {
+		t.Fatalf("range=30d without a window: the window picked is %q: %v", eval[string](t, ctx, `document.querySelector('.trend-window a.active')?.dataset.window || ''`), err)
+	}
 	// Metric picker lists the service's metrics and switches to one.
 	if !eval[bool](t, ctx, `[...document.querySelectorAll('select[name="metric"] option')].some(o => o.value === 'gmc_order_latency_seconds_count')`) {
 		t.Error("metric picker lacks the service's metrics")

@@ -13,7 +13,10 @@ const WINDOWS = ['7d', '30d'];
 /** params reads the page's metric and window from the hash. */
 function params() {
   const q = new URLSearchParams(location.hash.split('?')[1] || '');
-  return {metric: q.get('metric') || '', window: WINDOWS.includes(q.get('window')) ? q.get('window') : '7d'};
+  // A link from a page's range (#/trends?range=30d) opens that window
+  // when it is one (it opened 7d, t-user18 F6).
+  const w = WINDOWS.find((x) => x === q.get('window')) || WINDOWS.find((x) => x === q.get('range')) || '7d';
+  return {metric: q.get('metric') || '', window: w};
 }
 
 /** trendUnit picks a unit from the metric's name and kind (a counter's values are per-second rates). */
@@ -142,7 +145,7 @@ export function mount(main, ctx) {
     const unfitted = f.status === 'insufficient_data' || f.status === 'insufficient_history' || f.status === 'not_measurable';
     fill(kpis,
       kpi('Week over week', ch == null ? 'unknown' : `${ch >= 0 ? '+' : '−'}${num(Math.abs(ch) * 100)}%`, null,
-        ch == null ? (wow.reason || 'needs two weeks of data') : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} (coverage ${num(wow.this_week_coverage * 100)}% / ${num(wow.last_week_coverage * 100)}%)`, ch),
+        ch == null ? (wow.reason || 'needs two weeks of data') : `${unit.fmt(wow.this_week_mean)} vs ${unit.fmt(wow.last_week_mean)} over the same ${wow.compared_hours} hours of each week`, ch),
       kpi('Peak', t.peaks && t.peaks.length ? val(t.peaks[0].value) : '–', null,
         [t.peaks && t.peaks.length ? `hour ending ${when(new Date(t.peaks[0].time * 1000))}` : '',
           partial ? `${partial} partial hour${partial > 1 ? 's' : ''} left out (under 90 % of the hour has data)` : ''].filter(Boolean).join(' · ')),
