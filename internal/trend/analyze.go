@@ -66,6 +66,12 @@ type WeekOverWeek struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// Limit kinds (Forecast.LimitKind, the API's limit_kind).
+const (
+	LimitCeiling = "ceiling"
+	LimitFloor   = "floor"
+)
+
 // WeekMinCoverage is the share of a week's hours that must have a value for
 // the week-over-week change to be worked out: two Friday-evening hours of
 // last week against a whole week read as "down a third" (t-user3).
@@ -105,6 +111,9 @@ type Forecast struct {
 	NeedHours float64 `json:"need_hours"`
 	// Limit is the level forecast; null when none was given or known.
 	Limit *float64 `json:"limit"`
+	// LimitKind is LimitCeiling or LimitFloor: whether the metric must stay
+	// below the limit or above it (empty without a fitted limit).
+	LimitKind string `json:"limit_kind,omitempty"`
 	// Status: "no_limit", "not_approaching" (the trend moves away from the
 	// limit or is flat), "reached" (the fitted line is already past it),
 	// "approaching" (ReachesAt is set), "insufficient_history" (the whole
@@ -170,7 +179,13 @@ const FitEdgeSlack = 12 * time.Hour
 // before the live desk, 33 of its 60 minutes, was fitted and compared at
 // about half its rate, t-user5 #6). limit, when set, is the level the
 // forecast extrapolates to.
-func Analyze(points []Point, end time.Time, window time.Duration, limit *float64) Analysis {
+//
+// limitKind says what the limit is: LimitCeiling (the metric must stay
+// below it: CPU, disk used, an order rate's capacity), LimitFloor (above
+// it: bytes free), or "" to tell by the fitted values' mean (above it a
+// ceiling, below a floor: a capacity the mean had passed read as a floor
+// being moved away from, t-user18 F3; the handler always says which).
+func Analyze(points []Point, end time.Time, window time.Duration, limit *float64, limitKind string) Analysis {
 	var whole, inWindow []Point
 	for _, p := range points {
 		if math.IsNaN(p.V) || math.IsInf(p.V, 0) || p.Partial || p.T.After(end) {
@@ -186,7 +201,7 @@ func Analyze(points []Point, end time.Time, window time.Duration, limit *float64
 		DayOfWeek:    dayProfile(inWindow),
 		WeekOverWeek: weekOverWeek(whole, end),
 		Peaks:        peaks(inWindow),
-		Forecast:     forecast(whole, end, window, limit),
+		Forecast:     forecast(whole, end, window, limit, limitKind),
 	}
 }
 
@@ -340,7 +355,7 @@ const nwLags = 24
 // slot (Frisch-Waugh: x and v less their slot's means), so a window that
 // starts on the weekend's lows and ends on a weekday's peak shows no
 // growth. It reads the points in (end - max(window, 2 weeks), end].
-func forecast(points []Point, end time.Time, window time.Duration, limit *float64) Forecast {
+func forecast(points []Point, end time.Time, window time.Duration, limit *float64, limitKind string) Forecast {
 	f := Forecast{Model: ForecastModel, Limit: limit, NeedHours: MinFitSpan.Hours()}
 	from := end.Add(-max(window, 2*week))
 	var fit []Point
@@ -428,14 +443,21 @@ func forecast(points []Point, end time.Time, window time.Duration, limit *float6
 		f.Status = "no_limit"
 		return f
 	}
-	// The limit is a ceiling when it lies above the trend's level (disk
-	// used, CPU busy, order rate) and a floor when below (bytes free).
-	my := 0.0
-	for _, p := range fit {
-		my += p.V
+	// Unless told, the limit is a ceiling when it lies above the fitted
+	// values' mean (disk used, CPU busy, order rate) and a floor when below
+	// (bytes free).
+	ceiling := limitKind == LimitCeiling
+	if limitKind == "" {
+		my := 0.0
+		for _, p := range fit {
+			my += p.V
+		}
+		ceiling = *limit > my/n
 	}
-	my /= n
-	ceiling := *limit > my
+	f.LimitKind = LimitFloor
+	if ceiling {
+		f.LimitKind = LimitCeiling
+	}
 	gap := *limit - a
 	switch {
 	case ceiling && a >= *limit, !ceiling && a <= *limit:

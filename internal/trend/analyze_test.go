@@ -48,11 +48,11 @@ func TestPartialHoursAreNotAnalysed(t *testing.T) {
 		}
 	}
 	f64 := func(v float64) *float64 { return &v }
-	a, b := Analyze(with, end, 30*24*time.Hour, f64(2000)), Analyze(without, end, 30*24*time.Hour, f64(2000))
+	a, b := Analyze(with, end, 30*24*time.Hour, f64(2000), ""), Analyze(without, end, 30*24*time.Hour, f64(2000), "")
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("with partial hours:\n%+v\nwithout them:\n%+v", a, b)
 	}
-	if all := Analyze(ps, end, 30*24*time.Hour, f64(2000)); all.Forecast.Points != b.Forecast.Points+3 || b.Forecast.To != float64(end.Add(-time.Hour).Unix()) {
+	if all := Analyze(ps, end, 30*24*time.Hour, f64(2000), ""); all.Forecast.Points != b.Forecast.Points+3 || b.Forecast.To != float64(end.Add(-time.Hour).Unix()) {
 		t.Errorf("fitted %d points to %v, want 3 fewer than %d, to the last whole hour", b.Forecast.Points, b.Forecast.To, all.Forecast.Points)
 	}
 }
@@ -67,7 +67,7 @@ func TestHourAndDayProfiles(t *testing.T) {
 		}
 		return v
 	})
-	a := Analyze(ps, end, 7*24*time.Hour, nil)
+	a := Analyze(ps, end, 7*24*time.Hour, nil, "")
 	if len(a.HourOfDay) != 24 || len(a.DayOfWeek) != 7 {
 		t.Fatalf("profiles: %d hours, %d days", len(a.HourOfDay), len(a.DayOfWeek))
 	}
@@ -105,7 +105,7 @@ func TestWeekOverWeek(t *testing.T) {
 		}
 		return 100
 	})
-	w := Analyze(ps, end, week, nil).WeekOverWeek
+	w := Analyze(ps, end, week, nil, "").WeekOverWeek
 	if w.Change == nil || math.Abs(*w.Change-0.5) > 1e-12 || *w.ThisWeekMean != 150 || *w.LastWeekMean != 100 {
 		t.Fatalf("week over week = %+v, want 150 vs 100, change 0.5", w)
 	}
@@ -113,7 +113,7 @@ func TestWeekOverWeek(t *testing.T) {
 		t.Errorf("coverage %v / %v, want 1 / 1", w.ThisWeekCoverage, w.LastWeekCoverage)
 	}
 	// One week of data: no change to report.
-	w = Analyze(hourly(7, func(time.Time) float64 { return 1 }), end, week, nil).WeekOverWeek
+	w = Analyze(hourly(7, func(time.Time) float64 { return 1 }), end, week, nil, "").WeekOverWeek
 	if w.Change != nil || w.LastWeekMean != nil || w.LastWeekCoverage != 0 || w.Reason == "" {
 		t.Errorf("one week: %+v, want no last week, no change and a reason", w)
 	}
@@ -125,14 +125,14 @@ func TestWeekOverWeek(t *testing.T) {
 func TestWeekOverWeekNeedsCoverage(t *testing.T) {
 	this := hourly(7, func(time.Time) float64 { return 100 })
 	lastTwo := []Point{{T: end.Add(-week - 2*time.Hour), V: 150}, {T: end.Add(-week - time.Hour), V: 150}}
-	w := Analyze(append(lastTwo, this...), end, week, nil).WeekOverWeek
+	w := Analyze(append(lastTwo, this...), end, week, nil, "").WeekOverWeek
 	if w.Change != nil || w.MinCoverage != WeekMinCoverage || !strings.Contains(w.Reason, "last week has 2 of its 168 hours") {
 		t.Errorf("2 hours of last week: %+v, want no change and the reason", w)
 	}
 	// Last week whole, this week only 150 hours (89 %): still unknown.
 	ps := hourly(14, func(time.Time) float64 { return 100 })
 	ps = ps[:len(ps)-18]
-	w = Analyze(ps, end, week, nil).WeekOverWeek
+	w = Analyze(ps, end, week, nil, "").WeekOverWeek
 	if w.Change != nil || !strings.Contains(w.Reason, "this week has 150 of its 168 hours") {
 		t.Errorf("150 hours of this week: %+v, want no change and the reason", w)
 	}
@@ -145,13 +145,13 @@ func TestWeekOverWeekNeedsCoverage(t *testing.T) {
 	})
 	all := ps
 	ps = append(slices.Clone(all[16:168]), all[168+16:336]...)
-	w = Analyze(ps, end, week, nil).WeekOverWeek
+	w = Analyze(ps, end, week, nil, "").WeekOverWeek
 	if w.Change == nil || math.Abs(*w.Change-0.5) > 1e-12 || w.Reason != "" || w.ComparedHours != 152 {
 		t.Errorf("152 hours of each week: %+v, want change 0.5 over 152 hours", w)
 	}
 	// 152 hours of each, but only 136 at the same hours of the week: no change.
 	ps = append(slices.Clone(all[16:168]), all[168:168+152]...)
-	w = Analyze(ps, end, week, nil).WeekOverWeek
+	w = Analyze(ps, end, week, nil, "").WeekOverWeek
 	if w.Change != nil || !strings.Contains(w.Reason, "136 of its 168 hours") {
 		t.Errorf("152 hours of each week, 136 of them alike: %+v, want no change and the reason", w)
 	}
@@ -181,7 +181,7 @@ func TestWeekOverWeekSameHours(t *testing.T) {
 		}
 		ps = append(ps, p)
 	}
-	w := Analyze(ps, end, week, nil).WeekOverWeek
+	w := Analyze(ps, end, week, nil, "").WeekOverWeek
 	if w.Change == nil || math.Abs(*w.Change-0.01) > 1e-12 || w.ComparedHours != 166 {
 		t.Fatalf("week over week = %+v, want change 0.01 over 166 hours", w)
 	}
@@ -202,7 +202,7 @@ func TestPeaksAreSeparated(t *testing.T) {
 	set(32*time.Hour, 55)
 	set(80*time.Hour, 40)
 	set(100*time.Hour, 70)
-	got := Analyze(ps, end, week, nil).Peaks
+	got := Analyze(ps, end, week, nil, "").Peaks
 	want := []Peak{
 		{float64(end.Add(-100 * time.Hour).Unix()), 70},
 		{float64(end.Add(-31 * time.Hour).Unix()), 60},
@@ -260,7 +260,7 @@ func TestForecast(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := Analyze(c.ps, end, 30*day, c.limit).Forecast
+			f := Analyze(c.ps, end, 30*day, c.limit, "").Forecast
 			if f.Status != c.status {
 				t.Fatalf("status %q, want %q (%+v)", f.Status, c.status, f)
 			}
@@ -298,7 +298,7 @@ func TestForecastErrorWidensTheBounds(t *testing.T) {
 		return 500 - 10*t.Sub(end).Hours()/24 + float64(i%5-2)*5 // deterministic ±10 wiggle, not weekly (168 = 5·33 + 3)
 	})
 	zero := 0.0
-	f := Analyze(noisy, end, 30*24*time.Hour, &zero).Forecast
+	f := Analyze(noisy, end, 30*24*time.Hour, &zero, "").Forecast
 	if f.Status != "approaching" || f.RMSE < 3 || f.RMSE > 10 || f.SlopeStdErr <= 0 {
 		t.Fatalf("noisy forecast %+v", f)
 	}
@@ -343,14 +343,14 @@ func TestForecastWeeklyCycleIsNoTrend(t *testing.T) {
 	}
 	week := 7 * 24 * time.Hour
 	flat7 := weekly(fri.Add(-week), fri, 0)
-	if f := Analyze(flat7, fri, week, nil).Forecast; f.Status != "insufficient_history" || f.SlopePerDay != 0 {
+	if f := Analyze(flat7, fri, week, nil, "").Forecast; f.Status != "insufficient_history" || f.SlopePerDay != 0 {
 		t.Errorf("one week of a weekly cycle: %+v, want unknown (insufficient_history)", f)
 	}
 	// Two weeks less the last hour (the demo's empty hour before its live
 	// desk, t-user6 #2) is fitted, and tells growth as the whole two weeks.
 	grow14 := weekly(fri.Add(-2*week), fri, 20)
 	for _, ps := range [][]Point{grow14, grow14[:len(grow14)-1], grow14[1:]} {
-		f := Analyze(ps, fri, week, nil).Forecast
+		f := Analyze(ps, fri, week, nil, "").Forecast
 		if f.Status != "no_limit" || math.Abs(f.SlopePerDay-20) > 2*f.SlopeStdErr+1 {
 			t.Errorf("two weeks of growth 20/day, %d hourly points: %s %v/day ± %v (1 s.e.), want fitted, 20 within 2 s.e.", len(ps), f.Status, f.SlopePerDay, f.SlopeStdErr)
 		}
@@ -358,7 +358,7 @@ func TestForecastWeeklyCycleIsNoTrend(t *testing.T) {
 	}
 	flat30 := weekly(fri.Add(-30*24*time.Hour), fri, 0)
 	for _, w := range []time.Duration{week, 30 * 24 * time.Hour} {
-		f := Analyze(flat30, fri, w, nil).Forecast
+		f := Analyze(flat30, fri, w, nil, "").Forecast
 		if f.Status != "no_limit" || math.Abs(f.SlopePerDay) > 2*f.SlopeStdErr || math.Abs(f.SlopePerDay) > 5 {
 			t.Errorf("flat weekly cycle, window %v: %+v/day ± %v (1 s.e.), want within 2 s.e. of 0 and under 5/day", w, f.SlopePerDay, f.SlopeStdErr)
 		}
@@ -366,7 +366,7 @@ func TestForecastWeeklyCycleIsNoTrend(t *testing.T) {
 	}
 	grow30 := weekly(fri.Add(-30*24*time.Hour), fri, 20)
 	for _, w := range []time.Duration{week, 30 * 24 * time.Hour} {
-		f := Analyze(grow30, fri, w, nil).Forecast
+		f := Analyze(grow30, fri, w, nil, "").Forecast
 		if math.Abs(f.SlopePerDay-20) > 2*f.SlopeStdErr+1 || f.SlopePerDay < 3*f.SlopeStdErr {
 			t.Errorf("growth 20/day, window %v: %v/day ± %v (1 s.e.), want 20 within 2 s.e., and significant", w, f.SlopePerDay, f.SlopeStdErr)
 		}

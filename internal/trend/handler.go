@@ -116,7 +116,7 @@ func (h *Handler) Routes() []httpapi.Route {
 	return []httpapi.Route{{Method: http.MethodGet, Path: "/trends/{service}", Handler: h.ServeHTTP}}
 }
 
-// ServeHTTP answers GET /trends/{service}?metric=&window=7d|30d[&agg=][&kind=][&limit=].
+// ServeHTTP answers GET /trends/{service}?metric=&window=7d|30d[&agg=][&kind=][&limit=][&limit_kind=].
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	svc := r.PathValue("service")
 	if svc == "" {
@@ -221,6 +221,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = &f
 	}
+	// What the limit is: the caller's word, else a floor for free-space
+	// metrics (DefaultLimit's) and a ceiling for any other (an order rate's
+	// capacity, CPU, disk used): told by the fitted mean, a capacity the
+	// desk's busy hours were past read as a floor moved away from
+	// ("not_approaching", t-user18 F3).
+	limitKind := r.FormValue("limit_kind")
+	switch limitKind {
+	case LimitCeiling, LimitFloor:
+	case "":
+		limitKind = LimitCeiling
+		if freeSpace(metric) {
+			limitKind = LimitFloor
+		}
+	default:
+		badParam(w, "limit_kind", fmt.Errorf("%q: must be ceiling or floor", limitKind))
+		return
+	}
 
 	var cur *CurrentHour
 	expr := Expr(label, svc, metric, kind, agg)
@@ -252,7 +269,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		StepSeconds:  Step.Seconds(),
 		Series:       [][2]float64{},
 		PartialHours: []float64{},
-		Analysis:     Analyze(points, end, window, limit),
+		Analysis:     Analyze(points, end, window, limit, limitKind),
 	}
 	for _, p := range points {
 		if p.T.After(end.Add(-window)) {
@@ -582,13 +599,22 @@ func KindOf(metric string) string {
 // names none: 0 for free space (node_filesystem_avail_bytes,
 // node_memory_MemAvailable_bytes and the like: the disk or memory is full).
 func DefaultLimit(metric string) *float64 {
-	for _, s := range []string{"_avail_bytes", "_free_bytes", "_available_bytes", "MemAvailable_bytes", "MemFree_bytes"} {
-		if strings.HasSuffix(metric, s) {
-			zero := 0.0
-			return &zero
-		}
+	if freeSpace(metric) {
+		zero := 0.0
+		return &zero
 	}
 	return nil
+}
+
+// freeSpace tells a metric of free space (bytes available), whose limit is
+// a floor.
+func freeSpace(metric string) bool {
+	for _, s := range []string{"_avail_bytes", "_free_bytes", "_available_bytes", "MemAvailable_bytes", "MemFree_bytes"} {
+		if strings.HasSuffix(metric, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // The labels naming what a trend is of: service first, then job (host

@@ -163,9 +163,33 @@ func TestTrendsForecastDiskFull(t *testing.T) {
 	if math.Abs(days-100) > 0.1 || math.Abs(f.SlopePerDay+1e10) > 1e6 {
 		t.Errorf("reaches 0 after %.2f days with slope %v/day; want 100 days, -1e10/day", days, f.SlopePerDay)
 	}
+	// Free space's limit is a floor: 2 TB to keep free, 1 TB free now.
 	get(t, srv.URL+"/trends/gmc-agent?metric=node_filesystem_avail_bytes&window=7d&limit=2e12", 200, &r)
-	if r.Forecast.Status != "not_approaching" || *r.Forecast.Limit != 2e12 {
-		t.Errorf("ceiling above a falling line: %+v", r.Forecast)
+	if r.Forecast.Status != "reached" || r.Forecast.LimitKind != LimitFloor || *r.Forecast.Limit != 2e12 {
+		t.Errorf("a floor above a falling line: %+v", r.Forecast)
+	}
+	get(t, srv.URL+"/trends/gmc-agent?metric=node_filesystem_avail_bytes&window=7d&limit=2e12&limit_kind=ceiling", 200, &r)
+	if r.Forecast.Status != "not_approaching" || r.Forecast.LimitKind != LimitCeiling || *r.Forecast.Limit != 2e12 {
+		t.Errorf("a ceiling above a falling line: %+v", r.Forecast)
+	}
+}
+
+// TestTrendsLimitIsACeiling: a limit given for an order rate is a
+// capacity (a ceiling) even below the rates' mean: the desk past it reads
+// "reached". It was told by the mean, a floor, so the docs' example
+// (limit=5000 at 5.4k/s, busy hours at 7.7-9.5k/s) read "not_approaching"
+// (t-user18 F3). limit_kind=floor says otherwise; free space is a floor
+// by default (TestTrendsForecastDiskFull).
+func TestTrendsLimitIsACeiling(t *testing.T) {
+	srv, _ := serve(t)
+	var r Response
+	get(t, srv.URL+"/trends/gw?metric=orders_total&window=7d&limit=5", 200, &r)
+	if r.Forecast.LimitKind != LimitCeiling || r.Forecast.Status != "reached" {
+		t.Errorf("limit 5 under hourly rates of 1..24/s: %s, %s; want a ceiling, reached", r.Forecast.LimitKind, r.Forecast.Status)
+	}
+	get(t, srv.URL+"/trends/gw?metric=orders_total&window=7d&limit=5&limit_kind=floor", 200, &r)
+	if r.Forecast.LimitKind != LimitFloor || r.Forecast.Status == "reached" {
+		t.Errorf("limit 5 as a floor under rates of 1..24/s: %s, %s; want a floor, not reached", r.Forecast.LimitKind, r.Forecast.Status)
 	}
 }
 
@@ -181,6 +205,7 @@ func TestTrendsBadRequests(t *testing.T) {
 		{"/trends/gw?metric=orders_total&agg=median", 400},
 		{"/trends/gw?metric=orders_total&kind=summary", 400},
 		{"/trends/gw?metric=orders_total&limit=NaN", 400},
+		{"/trends/gw?metric=orders_total&limit=5&limit_kind=top", 400},
 		{"/trends/gw?metric=nope_total", 404},
 		{"/trends/other?metric=orders_total", 404},
 	} {
@@ -381,7 +406,7 @@ func TestTrendsFirstBucketNotMeasured(t *testing.T) {
 			}
 			pts = append(pts, Point{T: end.Add(-time.Duration(14*24-1-h) * time.Hour), V: v})
 		}
-		r := Response{FirstBucket: &fb, Analysis: Analyze(pts, end, 7*24*time.Hour, nil)}
+		r := Response{FirstBucket: &fb, Analysis: Analyze(pts, end, 7*24*time.Hour, nil, "")}
 		for _, p := range pts[7*24:] {
 			r.Series = append(r.Series, [2]float64{float64(p.T.Unix()), p.V})
 		}
