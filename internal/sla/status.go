@@ -204,7 +204,10 @@ func FormatDataSpan(d time.Duration) string {
 // the spaces taken out ("8m33s", "1d5s"). humanizeDuration alone wrote
 // "8m 2s" where /sla and the dashboard write "8m2s".
 func DurationTemplate(arg string) string {
-	return `{{ printf "%.0f" ` + arg + ` | humanizeDuration | reReplaceAll " 0[hms]" "" | reReplaceAll " " "" }}`
+	// Under half a second but more than none: "under 1s", as
+	// FormatDataSpan (printf rounded it to "0s": "sent a sample 0s ago").
+	return `{{ if and (gt ` + arg + ` 0.0) (lt ` + arg + ` 0.5) }}under 1s{{ else }}` +
+		`{{ printf "%.0f" ` + arg + ` | humanizeDuration | reReplaceAll " 0[hms]" "" | reReplaceAll " " "" }}{{ end }}`
 }
 
 // ReporterOptions configure a Reporter.
