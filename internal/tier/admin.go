@@ -124,14 +124,14 @@ func (s *Set) Reaggregate(from time.Time) (Reaggregation, error) {
 // raw data: the raw store's oldest sample, and now less the shortest raw
 // retention in force (the default, or a rule's for some series).
 func (s *Set) rawFloor() (int64, error) {
-	start, err := s.opts.Raw.StartTime()
+	start, err := s.RawStart()
 	if err != nil {
 		return 0, fmt.Errorf("raw data's start: %w", err)
 	}
 	k := s.keep.Load()
 	shortest := k.raw
 	for _, r := range k.rules {
-		if d, ok := r.keep["raw"]; ok && d > 0 && (shortest <= 0 || d < shortest) {
+		if d, ok := r.keep[RawTier]; ok && d > 0 && (shortest <= 0 || d < shortest) {
 			shortest = d
 		}
 	}

@@ -1,7 +1,6 @@
 package tier
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/gmc-dev/gmc/internal/duration"
 	"github.com/gmc-dev/gmc/internal/httpapi"
@@ -38,29 +35,8 @@ func adminPost(t *testing.T, s *Set, form url.Values) (int, string) {
 // before the raw data every series still has (the raw store's start, a
 // shorter raw retention rule) is refused and marks nothing.
 func TestReaggregateOnRequest(t *testing.T) {
-	ctx := context.Background()
-	end := t0.Add(rawSpan)
 	stop := t0.Add(2 * time.Hour).UnixMilli()
-	f := counterFixtureOf(t, stoppedNextToTheHour(5e6), false, end.Add(time.Second))
-	c := labels.MustNewMatcher(labels.MatchEqual, "__name__", "c_total")
-	for _, tr := range f.set.Tiers() {
-		if err := tr.db.FlushHead(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := tr.db.Delete(ctx, stop-tr.res+1, stop-1, c); err != nil {
-			t.Fatal(err)
-		}
-		if err := tr.db.CleanTombstones(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expr := `increase(c_total%s[1h])`
-	at := t0.Add(3 * time.Hour)
-	want := f.rangeQuery(t, f.raw, fmt.Sprintf(expr, ""), at, at, time.Hour)
-	got := f.rangeQuery(t, f.set.Queryable(5*60*1000), fmt.Sprintf(expr, `{__tier__="1h"}`), at, at, time.Hour)
-	if len(want) != 1 || len(got) != 1 || got[0].Floats[0].F < 100*want[0].Floats[0].F {
-		t.Fatalf("without the stop's marks %s through the 1h tier at 03:00 = %v, raw %v: the fixture does not have the tiers as written before", expr, got, want)
-	}
+	f := writtenBeforeTheMarks(t, false)
 	unmarked := func() {
 		t.Helper()
 		for _, tr := range f.set.Tiers() {
@@ -108,18 +84,7 @@ func TestReaggregateOnRequest(t *testing.T) {
 		if !strings.Contains(body, fmt.Sprintf(`{"tier":%q,"from":%q}`, tr.Name(), fmtMS(from))) {
 			t.Fatalf("answer %s does not say tier %s from %s", body, tr.Name(), fmtMS(from))
 		}
-		for range 10 {
-			cleared, err := f.set.reaggregate(ctx, tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cleared {
-				break
-			}
-		}
-		if from, _ := tr.lateMark(); from != math.MaxInt64 {
-			t.Fatalf("tier %s still late from %s", tr.Name(), fmtMS(from))
-		}
+		reaggregateAll(t, f, tr)
 	}
 	stoppedNextToTheHourAsRaw(t, f, false)
 }
