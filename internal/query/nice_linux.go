@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,4 +52,45 @@ func idleCPUs() int {
 		return 0
 	}
 	return max(runtime.NumCPU()-n, 0)
+}
+
+// userHZ is the unit of /proc/stat's CPU times: USER_HZ, 100 on every
+// Linux architecture.
+const userHZ = 100
+
+// readCPU reads the machine's busy CPU time (/proc/stat's first line: all
+// but idle and iowait; guest time is already in user) and this process's
+// (getrusage); false if either cannot be read.
+func readCPU() (cpuSample, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuSample{}, false
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return cpuSample{}, false
+	}
+	var busy uint64
+	// user nice system idle iowait irq softirq steal [guest guest_nice]
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return cpuSample{}, false
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return cpuSample{}, false
+	}
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpuSample{at: time.Now(), busy: float64(busy) / userHZ, self: self.Seconds()}, true
+}
+
+// newCPUMeter measures this machine's CPUs (cpuMeter).
+func newCPUMeter() *cpuMeter {
+	return &cpuMeter{read: readCPU, cpus: runtime.NumCPU(), instant: idleCPUs}
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
@@ -182,5 +183,33 @@ func TestHeavyQueryShardsOnIdleSmallLane(t *testing.T) {
 func TestIdleCPUs(t *testing.T) {
 	if n := idleCPUs(); n < 0 || n >= runtime.NumCPU() {
 		t.Errorf("idleCPUs %d, want 0..%d", n, runtime.NumCPU()-1)
+	}
+}
+
+// TestReadCPU: /proc/stat and getrusage are read, and CPU this process
+// burns shows in its own time (and the machine's busy time never falls).
+func TestReadCPU(t *testing.T) {
+	a, ok := readCPU()
+	if !ok {
+		t.Fatal("readCPU: no reading")
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		if b, _ := readCPU(); b.self-a.self >= 0.05 || time.Now().After(deadline) {
+			break
+		}
+	}
+	b, ok := readCPU()
+	if !ok {
+		t.Fatal("readCPU: no second reading")
+	}
+	if b.self-a.self < 0.05 {
+		t.Errorf("own CPU time %.3f s after spinning up to 1 s, want at least 0.05 s", b.self-a.self)
+	}
+	if b.busy < a.busy || a.busy <= 0 {
+		t.Errorf("machine busy %.2f s then %.2f s", a.busy, b.busy)
+	}
+	if m := newCPUMeter(); m.cpus != runtime.NumCPU() {
+		t.Errorf("meter of %d CPUs, want %d", m.cpus, runtime.NumCPU())
 	}
 }

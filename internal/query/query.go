@@ -238,8 +238,9 @@ type API struct {
 	// thinMaxBytes bounds the decoded samples an interleaved query holds
 	// (query.rate_max_decoded_bytes); 0: no interleaving.
 	thinMaxBytes atomic.Int64
-	// idleCPUs says how many CPUs are idle now, bounding what a heavy query
-	// borrows (shardWorkers); nil: no bound.
+	// idleCPUs says how many CPUs beyond a query's own the rest of the
+	// machine leaves idle (cpuMeter), bounding what a heavy query borrows
+	// (shardWorkers); nil: no bound.
 	idleCPUs func() int
 	// heavyNice: heavy API queries are evaluated and encoded on an OS
 	// thread of this nice value (Options.HeavyNice; 0: on the request's).
@@ -309,7 +310,7 @@ func New(opts Options) (*API, error) {
 		workers:    workers,
 		tracker:    tracker,
 		active:     cmp.Or(tracker, opts.ActiveQueries),
-		idleCPUs:   idleCPUs,
+		idleCPUs:   newCPUMeter().idleCPUs,
 	}
 	a.setLimits(opts.MaxSeries, opts.MaxResponseBytes, opts.CompressLoopback, opts.HeavyNice)
 	switch {

@@ -392,11 +392,11 @@ func splitTime(start, end time.Time, step time.Duration, i, n int) (time.Time, t
 // has free slots and nobody waits for them, all but one, which stays free for
 // a small query (lane.tryBorrow): on 2 cores the heavy lane has one slot, and
 // bench/history's 1 h at 1 s query (1000 series × 3541 steps) ran on one
-// core of an otherwise idle machine. It borrows only as many as there are
-// idle CPUs at that instant (a.idleCPUs): on a busy machine a borrowed,
-// niced goroutine got no CPU and only held one of Go's scheduler slots
-// from the writers (BenchmarkIngestBesideHeavyBorrow at load 19–31: as many
-// heavy answers, the writer's p99 17–33 ms against 12–16 ms). Heavy queries
+// core of an otherwise idle machine. It borrows only as many as the rest
+// of the machine left idle of late (a.idleCPUs, cpuMeter): on a busy
+// machine a borrowed, niced goroutine got no CPU and only held one of Go's
+// scheduler slots from the writers (BenchmarkIngestBesideHeavyBorrow at load
+// 19–31: as many heavy answers, the writer's p99 17–33 ms against 12–16 ms). Heavy queries
 // still never use more goroutines than both lanes have slots, and their extra
 // ones run at the heavy lane's nice as the query's own (evalRange).
 func (a *API) shardWorkers(ctx context.Context) (int, func()) {
