@@ -33,11 +33,18 @@ export function mount(main, ctx) {
     showOutages(down, outages, w, ': it evaluated no alert rule then (an alert\'s state then is not known)');
     if (a == null) fill(active.body, unavailable('Alerts', '/api/v1/alerts'));
     else {
-      const all = a.data.alerts || [];
+      const episodes = (hs && hs.data.episodes) || [];
+      // Episodes open at gmc's stop and neither continued nor ended since
+      // its restart: their state is unknown, and they are listed as such
+      // (the table said "Nothing is firing. All quiet." while gmc did not
+      // know, and only the History had them).
+      const alerts = a.data.alerts || [];
+      const unknown = episodes.filter((e) => e.state === 'unknown' && !alerts.some((x) => labelKey(x.labels) === labelKey(e.labels)))
+        .map((e) => ({state: 'unknown', labels: e.labels || {}, episode: e}));
+      const all = [...alerts, ...unknown];
       const vals = (k) => [...new Set(all.map((x) => (k === 'state' ? x.state : x.labels[k])).filter(Boolean))].sort();
       fill(filters, select('severity', 'Severity', vals('severity')), select('service', 'Service', vals('service')), select('state', 'State', vals('state')));
       const shown = all.filter((x) => (!f.severity || x.labels.severity === f.severity) && (!f.service || x.labels.service === f.service) && (!f.state || x.state === f.state));
-      const episodes = (hs && hs.data.episodes) || [];
       const groups = new Map();
       for (const x of shown) {
         const k = `${x.labels.alertname}\u0000${x.labels.service || ''}`;
@@ -49,6 +56,7 @@ export function mount(main, ctx) {
       const sup = (x) => (x.state === 'firing' ? suppression(x, am, silences) : null);
       const nSup = all.filter(sup).length;
       active.note.textContent = `${all.filter((x) => x.state === 'firing').length - nSup} firing · ${nSup} suppressed · ${all.filter((x) => x.state === 'pending').length} pending` +
+        (unknown.length ? ` · ${unknown.length} unknown (open when gmc stopped, not seen since its restart)` : '') +
         (shown.length !== all.length ? ` · ${shown.length} shown` : '');
       const rows = [];
       for (const [k, xs] of [...groups.entries()].sort()) {
@@ -64,6 +72,20 @@ export function mount(main, ctx) {
             h('button', {class: 'btn', 'data-action': 'ack', onclick: () => openForm('ack', matchers)}, 'Acknowledge'),
             h('button', {class: 'btn', 'data-action': 'silence', onclick: () => openForm('silence', matchers)}, 'Silence…'))));
         for (const x of xs) {
+          if (x.episode) {
+            const e = x.episode;
+            const unit = unitOf(e, rules.get(x.labels.alertname));
+            rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-state': 'unknown'},
+              h('td', {}, episodePill(e)),
+              h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
+              h('td', {class: 'muted small', style: {whiteSpace: 'normal'}}, labelText(x.labels)),
+              h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now, outages)),
+              h('td', {class: 'num', 'data-col': 'value', title: 'at its last evaluation before gmc stopped'},
+                e.value != null ? unit.fmt(parseFloat(e.value)) : '–', e.unknown ? h('div', {class: 'muted small'}, `at ${clock(e.unknown.since)}`) : null),
+              h('td', {class: 'wrap'}, (e.annotations && (e.annotations.summary || e.annotations.description)) || ''),
+              h('td', {}, svc(x.labels.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null))));
+            continue;
+          }
           const rule = rules.get(x.labels.alertname);
           const ep = openEpisode(x, episodes);
           const fired = firedAt(x, ep, rule);
