@@ -8,6 +8,7 @@ package trend
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -30,14 +31,35 @@ type Point struct {
 const HourMinCoverage = 0.9
 
 // Profile is one bucket of a load profile (an hour of the day, a day of the
-// week): the mean and maximum of the hourly values that fell in it.
+// week). Mean is over the profiles' common block (ProfileBasis): an hour of
+// the day is the mean of the block's days' means at that hour, a day the
+// mean of its means at the block's hours, so every bucket of a profile is
+// over the same mix (Profiles). Max and Samples are of every hourly value
+// that fell in the bucket.
 type Profile struct {
-	// Hour (0-23, UTC) or Day ("Monday"…) names the bucket.
-	Hour    *int    `json:"hour,omitempty"`
-	Day     string  `json:"day,omitempty"`
+	// Hour (0-23, UTC, the hour's end: 12 is 11:00-12:00) or Day
+	// ("Monday"…, the day the hour starts in) names the bucket.
+	Hour *int   `json:"hour,omitempty"`
+	Day  string `json:"day,omitempty"`
+	// Mean is null when the bucket has no value or is left out of the
+	// block: MissingDays (an hour of the day) or MissingHours (a day)
+	// then say what it lacks that the other buckets have.
 	Mean    *Number `json:"mean"`
 	Max     *Number `json:"max"`
 	Samples int     `json:"samples"`
+	// MissingDays: the block's days with no value at this hour of the day
+	// in the window; MissingHours: the block's hours of the day (by their
+	// start, 0-23 UTC) this day has no value at.
+	MissingDays  []string `json:"missing_days,omitempty"`
+	MissingHours []int    `json:"missing_hours,omitempty"`
+}
+
+// ProfileBasis is the block of the hour-of-week both profiles are means
+// over: the days of the week and the hours of the day (by their start, UTC)
+// such that every day has a value at every hour in the window.
+type ProfileBasis struct {
+	Days  []string `json:"days"`
+	Hours []int    `json:"hours"`
 }
 
 // Number is a float that is never NaN or infinite (those stay out of the
@@ -138,6 +160,7 @@ type Forecast struct {
 type Analysis struct {
 	HourOfDay    []Profile    `json:"hour_of_day"`
 	DayOfWeek    []Profile    `json:"day_of_week"`
+	ProfileBasis ProfileBasis `json:"profile_basis"`
 	WeekOverWeek WeekOverWeek `json:"week_over_week"`
 	Peaks        []Peak       `json:"peaks"`
 	Forecast     Forecast     `json:"forecast"`
@@ -196,9 +219,11 @@ func Analyze(points []Point, end time.Time, window time.Duration, limit *float64
 			inWindow = append(inWindow, p)
 		}
 	}
+	hours, days, basis := profiles(inWindow)
 	return Analysis{
-		HourOfDay:    hourProfile(inWindow),
-		DayOfWeek:    dayProfile(inWindow),
+		HourOfDay:    hours,
+		DayOfWeek:    days,
+		ProfileBasis: basis,
 		WeekOverWeek: weekOverWeek(whole, end),
 		Peaks:        peaks(inWindow),
 		Forecast:     forecast(whole, end, window, limit, limitKind),
@@ -227,37 +252,164 @@ func (a acc) profile() Profile {
 	return p
 }
 
-func hourProfile(points []Point) []Profile {
-	var accs [24]acc
+// profiles builds the hour-of-day and day-of-week profiles from the
+// hour-of-week means of the window's values (168 cells: the day and hour of
+// day each hour starts in), over one block of them: the days of the week R
+// and hours of the day C with a value in every cell of R×C, the largest
+// such block (most cells; then most days). An hour of the day is the mean
+// over R of its cells, a day the mean over C of its cells.
+//
+// So every bar of a profile is over the same mix. Each hour of the day's
+// plain mean over the values it had mixed different days: the demo's
+// Sunday hour at the seam between its history and the live desk is
+// partial and left out, so 12:00-13:00 was the mean of Monday-Saturday
+// while its neighbours held the quiet Sunday too, a bar 7.8 % above where
+// the load put it (t-user18 F2). Over 30 days (4 weeks and 2 days) the
+// hours before the window's end held one more of one weekday than those
+// after it, a step at the end's hour with no hour missing. A day's mean
+// weighted its hours by how many of them the window held alike.
+//
+// An hour of the day or a day left out of the block (a partial or missing
+// hour in a 7d window, where each cell is one value) keeps its max and
+// samples but has no mean, and says which days or hours it lacks: a mean
+// over another mix is not comparable to its neighbours. Leaving the day
+// out of every hour instead would drop 23 whole hours for one partial
+// one; the block keeps the most cells.
+func profiles(points []Point) ([]Profile, []Profile, ProfileBasis) {
+	var cells [7][24]acc
 	for _, p := range points {
-		accs[p.T.UTC().Hour()].add(p.V)
+		s := p.T.Add(-Step).UTC()
+		cells[s.Weekday()][s.Hour()].add(p.V)
 	}
-	out := make([]Profile, 24)
-	for h := range accs {
-		out[h] = accs[h].profile()
-		out[h].Hour = &h
+	has := func(d, h int) bool { return cells[d][h].n > 0 }
+	// The block: try every set of days with data (at most 2^7).
+	var withData int
+	for d := range 7 {
+		for h := range 24 {
+			if has(d, h) {
+				withData |= 1 << d
+			}
+		}
 	}
-	return out
+	bestDays, bestHours, bestArea := 0, 0, 0
+	for set := withData; set > 0; set = (set - 1) & withData {
+		hours := 1<<24 - 1
+		for d := range 7 {
+			if set&(1<<d) == 0 {
+				continue
+			}
+			for h := range 24 {
+				if !has(d, h) {
+					hours &^= 1 << h
+				}
+			}
+		}
+		nd, nh := popcount(set), popcount(hours)
+		if a := nd * nh; a > bestArea || (a == bestArea && a > 0 && nd > popcount(bestDays)) {
+			bestDays, bestHours, bestArea = set, hours, a
+		}
+	}
+	inDays := func(d int) bool { return bestDays&(1<<d) != 0 }
+	inHours := func(h int) bool { return bestHours&(1<<h) != 0 }
+	cellMean := func(d, h int) float64 { return cells[d][h].sum / float64(cells[d][h].n) }
+	// Monday first, as trading weeks are read.
+	weekdays := func(yield func(int) bool) {
+		for i := range 7 {
+			if !yield((i + 1) % 7) {
+				return
+			}
+		}
+	}
+
+	var basis ProfileBasis
+	basis.Days, basis.Hours = []string{}, []int{}
+	for d := range weekdays {
+		if inDays(d) {
+			basis.Days = append(basis.Days, time.Weekday(d).String())
+		}
+	}
+	for h := range 24 {
+		if inHours(h) {
+			basis.Hours = append(basis.Hours, h)
+		}
+	}
+
+	hourOut := make([]Profile, 24)
+	for end := range 24 {
+		h := (end + 23) % 24 // the API files an hour by its end
+		var all acc
+		for d := range 7 {
+			if has(d, h) {
+				c := cells[d][h]
+				all.sum += c.sum
+				all.n += c.n
+				if all.n == c.n || c.max > all.max {
+					all.max = c.max
+				}
+			}
+		}
+		pr := all.profile()
+		pr.Mean = nil
+		switch {
+		case inHours(h):
+			var m float64
+			for d := range 7 {
+				if inDays(d) {
+					m += cellMean(d, h)
+				}
+			}
+			m /= float64(popcount(bestDays))
+			pr.Mean = &m
+		case all.n > 0:
+			for d := range weekdays {
+				if inDays(d) && !has(d, h) {
+					pr.MissingDays = append(pr.MissingDays, time.Weekday(d).String())
+				}
+			}
+		}
+		pr.Hour = &end
+		hourOut[end] = pr
+	}
+
+	dayOut := make([]Profile, 0, 7)
+	for d := range weekdays {
+		var all acc
+		for h := range 24 {
+			if has(d, h) {
+				c := cells[d][h]
+				all.sum += c.sum
+				all.n += c.n
+				if all.n == c.n || c.max > all.max {
+					all.max = c.max
+				}
+			}
+		}
+		pr := all.profile()
+		pr.Mean = nil
+		switch {
+		case inDays(d):
+			var m float64
+			for h := range 24 {
+				if inHours(h) {
+					m += cellMean(d, h)
+				}
+			}
+			m /= float64(popcount(bestHours))
+			pr.Mean = &m
+		case all.n > 0:
+			for h := range 24 {
+				if inHours(h) && !has(d, h) {
+					pr.MissingHours = append(pr.MissingHours, h)
+				}
+			}
+		}
+		pr.Day = time.Weekday(d).String()
+		dayOut = append(dayOut, pr)
+	}
+	return hourOut, dayOut, basis
 }
 
-func dayProfile(points []Point) []Profile {
-	var accs [7]acc
-	// By the day the hour starts in (T is its end): Sunday 23:00-24:00
-	// is Sunday's, not Monday's (t-user18 F4), as the page labels the
-	// hours of the day by their start.
-	for _, p := range points {
-		accs[p.T.Add(-Step).UTC().Weekday()].add(p.V)
-	}
-	out := make([]Profile, 0, 7)
-	// Monday first, as trading weeks are read.
-	for i := range 7 {
-		d := time.Weekday((i + 1) % 7)
-		pr := accs[d].profile()
-		pr.Day = d.String()
-		out = append(out, pr)
-	}
-	return out
-}
+func popcount(x int) int { return bits.OnesCount(uint(x)) }
 
 func weekOverWeek(points []Point, end time.Time) WeekOverWeek {
 	var this, last acc

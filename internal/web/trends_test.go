@@ -121,7 +121,11 @@ func TestBrowserTrends(t *testing.T) {
 		WeekOverWeek struct {
 			Change *float64 `json:"change"`
 		} `json:"week_over_week"`
-		Peaks    []struct{ Time, Value float64 } `json:"peaks"`
+		Peaks     []struct{ Time, Value float64 } `json:"peaks"`
+		HourOfDay []struct {
+			Mean    *float64 `json:"mean"`
+			Samples int      `json:"samples"`
+		} `json:"hour_of_day"`
 		Forecast struct {
 			Model     string  `json:"model"`
 			RMSE      float64 `json:"rmse"`
@@ -153,6 +157,20 @@ func TestBrowserTrends(t *testing.T) {
 	}
 	if n := evalInt(t, ctx, `document.querySelectorAll('[data-profile="hour"] .profile-col').length`); n != 24 {
 		t.Errorf("hour-of-day profile has %d columns, want 24", n)
+	}
+	// An hour of the day without a mean over the same days is drawn apart,
+	// as the API leaves it out, and the note says which days each bar is over.
+	out := 0
+	for _, p := range api.HourOfDay {
+		if p.Mean == nil && p.Samples > 0 {
+			out++
+		}
+	}
+	if n := evalInt(t, ctx, `document.querySelectorAll('[data-profile="hour"] .profile-out').length`); n != out {
+		t.Errorf("hour-of-day profile draws %d columns left out, the API %d", n, out)
+	}
+	if txt := eval[string](t, ctx, `document.querySelector('[data-profile-note="hour"]').textContent`); !strings.Contains(txt, "each the mean of ") {
+		t.Errorf("hour-of-day note %q does not say which days each bar is over", txt)
 	}
 	if n := evalInt(t, ctx, `document.querySelectorAll('[data-profile="day"] .profile-col').length`); n != 7 {
 		t.Errorf("day-of-week profile has %d columns, want 7", n)
