@@ -643,7 +643,8 @@ func (h *History) rotate() error {
 
 // Filter selects episodes for List.
 type Filter struct {
-	// Since keeps the episodes active or changed at or after it (zero: all).
+	// Since keeps the episodes active, changed or still open (pending,
+	// firing, unknown) at or after it (zero: all).
 	Since time.Time
 	// Service and Alertname keep the episodes with these labels (empty: any).
 	Service, Alertname string
@@ -669,7 +670,13 @@ func (h *History) List(f Filter, now time.Time) []Episode {
 	out := []Episode{}
 	for i := len(h.order) - 1; i >= 0 && len(out) < limit; i-- {
 		ep := h.episodes[h.order[i]]
-		if ep.LastChange.Before(f.Since) && ep.ActiveAt.Before(f.Since) {
+		// An episode that ended before since is out; one still open
+		// (pending, firing, or of unknown state since a restart) goes on
+		// into the range however long ago it began: one firing for 2 h was
+		// missing from a 1 h page's History, and the Active row had no
+		// episode to read its outages from.
+		open := ep.Unknown != nil || ep.State == "pending" || ep.State == "firing"
+		if !open && ep.LastChange.Before(f.Since) && ep.ActiveAt.Before(f.Since) {
 			continue
 		}
 		if f.Service != "" && ep.Service != f.Service {

@@ -116,7 +116,10 @@ func TestServeHTTP(t *testing.T) {
 	for i := range 4 {
 		ev := event(i, "pending")
 		ev.Labels["service"] = "gw"
-		if i == 3 {
+		switch i {
+		case 1:
+			ev.State = "inactive" // pending, then cleared: ended before since=2m
+		case 3:
 			ev.State, ev.FiredAt = "firing", &fired
 		}
 		if err := h.Add(ev); err != nil {
@@ -154,5 +157,38 @@ func TestServeHTTP(t *testing.T) {
 		if code, _, body := get(q); code != http.StatusBadRequest || !strings.Contains(body, `"errorType":"bad_data"`) {
 			t.Errorf("%s: %d %s, want 400 bad_data", q, code, body)
 		}
+	}
+}
+
+// TestListKeepsOpenEpisodes: an episode that began before since and is
+// still open (firing, pending, of unknown state) overlaps the range and is
+// listed; one that ended before since is not.
+func TestListKeepsOpenEpisodes(t *testing.T) {
+	h, err := Open(Options{MaxEpisodes: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	fired := t0.Add(time.Minute)
+	firing := event(0, "firing")
+	firing.FiredAt = &fired
+	resolvedAt := t0.Add(5 * time.Minute)
+	ended := event(1, "resolved")
+	ended.ResolvedAt, ended.FiredAt = &resolvedAt, &fired
+	for _, ev := range []Event{firing, event(2, "pending"), event(1, "firing"), ended} {
+		if ev.State == "firing" && ev.FiredAt == nil {
+			ev.FiredAt = &fired
+		}
+		if err := h.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(3 * time.Hour)
+	got := map[string]string{}
+	for _, ep := range h.List(Filter{Since: t0.Add(2 * time.Hour)}, now) {
+		got[ep.Labels["n"]] = ep.State
+	}
+	if want := map[string]string{"a": "firing", "c": "pending"}; len(got) != len(want) || got["a"] != want["a"] || got["c"] != want["c"] {
+		t.Errorf("episodes listed since 2h after they began: %v, want the open ones %v (the one resolved at 5m left out)", got, want)
 	}
 }
