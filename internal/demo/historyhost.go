@@ -153,6 +153,78 @@ func hostGauges(g prometheus.Gatherer) map[string]float64 {
 // boot, or the load now, when it is its rate now.
 type hostShape struct{ c0, c1 float64 }
 
+// cpuBusyRef is the most of a core's second the history's CPU is busy at
+// the reference load (the load now, or the mean since boot), and
+// cpuBusyMax the most at any load. The weights the CPU modes split each
+// core's second by (their rates now, or their values since boot) are
+// capped to cpuBusyRef busy (cpuCapped): on a machine busy with other work
+// when the history was written its idle counter's rate now was 0, so every
+// hour of the 30 days read 100 % busy, flat, with nothing for the load to
+// shape (t-user18 F7). Capped, the busy share swings with the desk's load
+// like the other host counters (at most cpuBusyMax at the busiest hour).
+const (
+	cpuBusyRef = 0.5
+	cpuBusyMax = 0.8
+)
+
+// cpuCapped is w (each counter's rate now or value since boot) with each
+// core's CPU modes rescaled so that the busy ones (all but idle and
+// iowait) hold at most cpuBusyRef of the core's total: the busy modes
+// scaled down alike and the rest given to idle and iowait as they split
+// it (all to idle when both are 0). The core's total is kept, so it still
+// counts one second a second. Unknown weights (< 0) stay as they are.
+func cpuCapped(counters []hostCounter, w []float64) []float64 {
+	out := slices.Clone(w)
+	type core struct{ busy, idle, wait, total float64 }
+	cores := map[string]*core{}
+	isCPU := func(c hostCounter) bool { return c.lset.Get(model.MetricNameLabel) == "node_cpu_seconds_total" }
+	for i, c := range counters {
+		if !isCPU(c) || w[i] < 0 {
+			continue
+		}
+		k := c.lset.Get("cpu")
+		if cores[k] == nil {
+			cores[k] = &core{}
+		}
+		cr := cores[k]
+		cr.total += w[i]
+		switch c.lset.Get("mode") {
+		case "idle":
+			cr.idle += w[i]
+		case "iowait":
+			cr.wait += w[i]
+		default:
+			cr.busy += w[i]
+		}
+	}
+	hasIdle := map[string]bool{}
+	for _, c := range counters {
+		if isCPU(c) && c.lset.Get("mode") == "idle" {
+			hasIdle[c.lset.Get("cpu")] = true
+		}
+	}
+	for i, c := range counters {
+		if !isCPU(c) || w[i] < 0 {
+			continue
+		}
+		k := c.lset.Get("cpu")
+		cr := cores[k]
+		if cr.total <= 0 || cr.busy <= cpuBusyRef*cr.total || !hasIdle[k] {
+			continue
+		}
+		room := (1 - cpuBusyRef) * cr.total
+		switch m := c.lset.Get("mode"); {
+		case m == "idle" && cr.idle+cr.wait == 0:
+			out[i] = room
+		case m == "idle" || m == "iowait":
+			out[i] = w[i] / (cr.idle + cr.wait) * room
+		default:
+			out[i] = w[i] * cpuBusyRef * cr.total / cr.busy
+		}
+	}
+	return out
+}
+
 // hostShapes gives each counter its shape; weights are the counters'
 // values since boot or their rates now (each proportional to its rate at
 // lref). CPU modes split each core's second as the weights do, busy modes
@@ -188,10 +260,10 @@ func hostShapes(counters []hostCounter, weights []float64, lavg float64) []hostS
 				fb = cr.busy / cr.total
 			}
 			// alpha: how much the busy share swings with the load, kept
-			// inside 0-95 % busy at any load.
+			// inside 0 to cpuBusyMax busy at any load.
 			alpha := math.Min(2, 1/lavg)
 			if fb > 0 {
-				alpha = math.Min(alpha, math.Max(0, (0.95/fb-1)/(1-lavg)))
+				alpha = math.Min(alpha, math.Max(0, (cpuBusyMax/fb-1)/(1-lavg)))
 			}
 			a := alpha
 			if m := c.lset.Get("mode"); m == "idle" || m == "iowait" {
@@ -292,6 +364,11 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 		weights[i] = c.value
 	}
 	shapes := hostShapes(counters, weights, lavg)
+	// Before a boot inside the history, the CPU modes split as capped
+	// below saturation (cpuCapped): nothing bounds them there, while
+	// after the boot the counters' values since boot do.
+	capped := cpuCapped(counters, weights)
+	cappedShapes := hostShapes(counters, capped, lavg)
 	// With the rates now: the shapes are 1 at the load now, and ∫ load
 	// (from the history's start) at the times the pieces meet.
 	var nowShapes []hostShape
@@ -311,6 +388,7 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 	var iA, iCut float64
 	if rates != nil && end.After(a) {
 		lnow = deskLoad(now, end)
+		rates = cpuCapped(counters, rates)
 		nowShapes = hostShapes(counters, rates, lnow)
 		iA, iCut = loadTo(a), loadTo(cut)
 	}
@@ -350,11 +428,15 @@ func (g *historyGen) addHostCounters(node func(name string, kv ...string) labels
 		}
 		sh, v := shapes[i], c.value
 		perSec := v / uptime // the counter's mean rate since boot
+		// Before a boot inside the history nothing bounds the counter:
+		// its CPU modes split as capped (cpuCapped), so a core busy since
+		// the boot is not busy for the whole history.
+		shB, perSecB := cappedShapes[i], capped[i]/uptime
 		g.series = append(g.series, histSeries{node(c.lset.Get(model.MetricNameLabel), labelPairs(c.lset)...), func(t time.Time, _, _ float64) float64 {
 			step(t)
 			if t.Before(boot) {
 				// Before the reboot: from 0 at the history's start.
-				return math.Max(0, perSec*(sh.c0*t.Sub(start).Seconds()+sh.c1*integral))
+				return math.Max(0, perSecB*(shB.c0*t.Sub(start).Seconds()+shB.c1*integral))
 			}
 			// Since boot: what is left to count until now, taken off v.
 			return math.Max(0, v-perSec*(sh.c0*now.Sub(t).Seconds()+sh.c1*(total-integral)))

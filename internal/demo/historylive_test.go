@@ -177,3 +177,102 @@ func fakeHost(boot time.Time, rx, cpu, used float64) prometheus.Gatherer {
 		}, nil
 	})
 }
+
+// TestHistoryCPUFollowsLoadOnABusyHost: t-user18 F7. On a machine busy
+// with other work when the history is written, the idle counter's rate
+// now is 0: the history ran every core at that rate, 100 % busy for the
+// whole month, flat. The busy share is capped (cpuBusyRef at the load now,
+// cpuBusyMax at any load) and swings with the desk's load: idle is above 0
+// at every hour and the busy share is higher in the session than at a
+// weekend night. Both ways the history's CPU is built: a boot inside the
+// history (the user trial's, 5 h before: before it nothing bounds the
+// counters), and a boot long before it (the counters join their values
+// now, the idle one holding half the uptime).
+func TestHistoryCPUFollowsLoadOnABusyHost(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 30, 0, 0, time.UTC) // a Sunday, as the trial's
+	end := now.Add(-70 * time.Minute)
+	const before = 10 * time.Second
+	for _, tc := range []struct {
+		name string
+		boot time.Time
+		idle float64 // idle seconds since boot (not counting now: its rate is 0)
+		from time.Time
+	}{
+		{"boot inside the history", now.Add(-6*time.Hour - 40*time.Minute), 60, end.Add(-8*24*time.Hour + time.Hour)},
+		{"boot before the history", now.Add(-60 * 24 * time.Hour), 30 * 24 * 3600, end.Add(-8*24*time.Hour + time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := now.Sub(tc.boot).Seconds()
+			host := func(at time.Duration) prometheus.Gatherer {
+				return busyHost(tc.boot, tc.idle, up-tc.idle-at.Seconds())
+			}
+			dir := t.TempDir()
+			o := HistoryOptions{Dir: dir, End: end, Span: 8 * 24 * time.Hour, Interval: 5 * time.Minute, Seed: 1, Host: "h1",
+				MemAvailable: 4 * (1 << 30), MemTotal: 8 * (1 << 30), HostNow: host(0), Now: now}
+			o.HostBefore = ReadHost(host(before))
+			o.HostBefore.at = now.Add(-before)
+			if _, err := Backfill(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			_, query := openHistory(t, dir)
+			busyAt := func(ts time.Time) float64 {
+				t.Helper()
+				v := query(`1 - rate(node_cpu_seconds_total{mode="idle", host="h1"}[30m])`, ts)
+				all := query(`sum(rate(node_cpu_seconds_total{host="h1"}[30m]))`, ts)
+				if len(v) != 1 || len(all) != 1 {
+					t.Fatalf("CPU at %s: busy %v, all modes %v", ts, v, all)
+				}
+				if math.Abs(all[0].F-1) > 0.01 {
+					t.Errorf("CPU seconds a second at %s: %v, want 1 (one core)", ts, all[0].F)
+				}
+				return v[0].F
+			}
+			lo, hi := 1.0, 0.0
+			for ts := tc.from.Add(time.Hour); ts.Before(end); ts = ts.Add(time.Hour) {
+				if tc.boot.After(tc.from) && !ts.Before(tc.boot.Add(-30*time.Minute)) {
+					// The reset at the boot, and the hours after it: the
+					// counters since boot bound them (60 s idle in 6h40m:
+					// busy, as the machine was).
+					break
+				}
+				b := busyAt(ts)
+				lo, hi = min(lo, b), max(hi, b)
+				if b > cpuBusyMax+0.02 {
+					t.Errorf("busy %.3f at %s, over the cap %v", b, ts, cpuBusyMax)
+				}
+			}
+			// Thursday's session (load 1) against Saturday night (0.2).
+			session, night := busyAt(time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC)), busyAt(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
+			t.Logf("busy share: %.3f-%.3f over the history; Thursday 14:00 %.3f, Saturday 03:00 %.3f", lo, hi, session, night)
+			if session < night+0.2 {
+				t.Errorf("busy %.3f in Thursday's session, %.3f on Saturday night: want it to follow the load", session, night)
+			}
+		})
+	}
+}
+
+// busyHost is a host booted at boot with one core that spent idle seconds
+// idle and user seconds busy: between two readings only user counts (its
+// idle rate is 0, a machine saturated by other work).
+func busyHost(boot time.Time, idle, user float64) prometheus.Gatherer {
+	gauge := func(name string, v float64) *dto.MetricFamily {
+		return &dto.MetricFamily{Name: &name, Type: dto.MetricType_GAUGE.Enum(), Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: &v}}}}
+	}
+	counter := func(v float64, kv ...string) *dto.Metric {
+		m := &dto.Metric{Counter: &dto.Counter{Value: &v}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m.Label = append(m.Label, &dto.LabelPair{Name: &kv[i], Value: &kv[i+1]})
+		}
+		return m
+	}
+	name := "node_cpu_seconds_total"
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return []*dto.MetricFamily{
+			gauge("node_boot_time_seconds", float64(boot.Unix())),
+			gauge("node_memory_MemAvailable_bytes", 4*(1<<30)),
+			gauge("node_memory_MemTotal_bytes", 8*(1<<30)),
+			gauge("node_load1", 9),
+			{Name: &name, Type: dto.MetricType_COUNTER.Enum(), Metric: []*dto.Metric{counter(idle, "cpu", "0", "mode", "idle"), counter(user, "cpu", "0", "mode", "user")}},
+		}, nil
+	})
+}
