@@ -306,12 +306,22 @@ export const FINE = 1;
  * read again); upper the most the peak can be (= peak when exact). At 7d
  * the sampled peak alone (every 403 s) missed the demo's live peaks: a
  * drawdown of 0 where the raw data gave ~500 USD (t-user4 #1).
+ *
+ * known, when given, is a promise (asked beside lo and hi) of whether the
+ * caller has the range's peak read every FINE second over the whole range
+ * (rangeDrawdown's up to FINE_SPAN) and needs no more of this: every step
+ * read again lies in that range on the same FINE grid, so it cannot pass
+ * that peak, and no step is read again (a third round trip on Risk's
+ * loads, after the charts' and the drawdown's, ~100 ms of a 1h load).
+ * exact is then false where steps were left, as without reading them.
  */
-export async function sumPeak(q, extra, w, res, signal, budget = 4) {
-  const [lo, hi] = await Promise.all([
+export async function sumPeak(q, extra, w, res, signal, budget = 4, known = null) {
+  const [lo, hi, done] = await Promise.all([
     queryRange(q.stepPeak('', w.step, res, extra), w, signal),
     queryRange((lb) => q.stepMax('', lb, extra), w, signal),
+    known,
   ]);
+  if (done) budget = 0;
   const L = lo.length ? inRange(align(lo, w).ys[0]) : null;
   const H = hi.length ? align(hi, w) : null;
   if (!H) return {peak: highest(L), upper: highest(L), exact: true, peaks: L};
@@ -475,6 +485,51 @@ export function mount(main, ctx) {
       const inDesk = (r) => r.mode === 'live';
       const name = (r) => (level === 'desk' ? r.account || '(none)' : r.strategy || `${r.account} (account)`);
 
+      // The drawdown tile's reads (the peak per step, read again every
+      // FINE second where it may be higher, and the range read every FINE
+      // second) need only the rows and the figures now: they go out now,
+      // before the charts are drawn (~100 ms of script and uPlot at 1h),
+      // not after (a round trip that waited for the drawing).
+      const perCur = (rs, f) => {
+        const m = new Map();
+        for (const r of rs) {
+          if (f(r) == null) continue;
+          m.set(r.currency, (m.get(r.currency) || 0) + f(r));
+        }
+        return m;
+      };
+      // A strategy's own rows when the account has them, else its account row.
+      const leaves = all.filter((r) => r.strategy || !all.some((x) => x.account === r.account && x.strategy));
+      const live = leaves.filter(inDesk);
+      const other = leaves.filter((r) => !inDesk(r));
+      const pnlLive = perCur(live, (r) => r.pnlNow);
+      // A step's peak read again cannot pass the peak of the range read
+      // every FINE second (the same grid, within the range: sumPeak's
+      // known): where that is read and the figure now is known, the tile
+      // needs no step read again (drawdown now = that peak − now).
+      const fineKnown = (deep, now) => deep.then((d) => d.peak != null && now != null, () => false);
+      let deskDD = null;
+      let ownDD = null;
+      const rsOwn = level === 'strategy' ? all : leaves;
+      const tot = perCur(rsOwn, (r) => r.pnlNow);
+      const oneOwn = tot.size === 1 ? [...tot.values()][0] : null;
+      if (level === 'desk') {
+        const cs = [...new Set(live.filter((r) => r.pnl).map((r) => r.currency))].sort();
+        const extras = cs.map((c) => `account=~${JSON.stringify([...new Set(live.filter((r) => r.currency === c).map((r) => r.account))].map(reEsc).join('|'))}`);
+        const deeps = extras.map((x) => rangeDrawdown(scope, x, w, signal));
+        deskDD = {cs, got: Promise.all([
+          Promise.all(extras.map((x, i) => sumPeak(q, x, w, res, signal, 4, fineKnown(deeps[i], pnlLive.get(cs[i]))))),
+          Promise.all(deeps),
+        ])};
+      } else {
+        const deep = rangeDrawdown(scope, '', w, signal);
+        ownDD = Promise.all([sumPeak(q, '', w, res, signal, 4, fineKnown(deep, oneOwn)), deep]);
+      }
+      // Either fails the refresh where it is awaited (below), not here.
+      (deskDD ? deskDD.got : ownDD).catch(() => {});
+      // Let the batch go out (api.batched sends at the next microtask).
+      await null;
+
       // Groups the charts draw: accounts on the desk page (strategy rows
       // summed; an account-level row only when it has no strategy rows),
       // strategies on an account's page, the one strategy on its own.
@@ -583,20 +638,7 @@ export function mount(main, ctx) {
       const useDone = useExtremes(q, useTop.map((s) => s.row), P.xs, w, res, signal).catch((e) => e);
 
       // Headline figures, now; totals per currency over live accounts only.
-      const perCur = (rs, f) => {
-        const m = new Map();
-        for (const r of rs) {
-          if (f(r) == null) continue;
-          m.set(r.currency, (m.get(r.currency) || 0) + f(r));
-        }
-        return m;
-      };
       const curText = (m) => (m.size ? [...m.entries()].sort().map(([c, v]) => money(v, c)).join(' · ') : '–');
-      // A strategy's own rows when the account has them, else its account row.
-      const leaves = all.filter((r) => r.strategy || !all.some((x) => x.account === r.account && x.strategy));
-      const live = leaves.filter(inDesk);
-      const other = leaves.filter((r) => !inDesk(r));
-      const pnlLive = perCur(live, (r) => r.pnlNow);
       const grossLive = perCur(live, (r) => last(r.gross || []));
       const worst = all.filter((r) => r.use && last(r.use) != null).sort((a, b) => last(b.use) - last(a.use))[0];
       const wu = worst ? last(worst.use) : null;
@@ -613,12 +655,8 @@ export function mount(main, ctx) {
         // steps, as the table's max_over_time) less its PnL now.
         const deskPnl = new Map();
         for (const r of live) if (r.pnl) deskPnl.set(r.currency, addYs(deskPnl.get(r.currency), r.pnl));
-        const cs = [...deskPnl.keys()].sort();
-        const extras = cs.map((c) => `account=~${JSON.stringify([...new Set(live.filter((r) => r.currency === c).map((r) => r.account))].map(reEsc).join('|'))}`);
-        const [dPeaks, dDeep] = await Promise.all([
-          Promise.all(extras.map((x) => sumPeak(q, x, w, res, signal))),
-          Promise.all(extras.map((x) => rangeDrawdown(scope, x, w, signal))),
-        ]);
+        const {cs} = deskDD;
+        const [dPeaks, dDeep] = await deskDD.got;
         const ddNow = new Map();
         const ddMax = new Map();
         const ddHi = new Map();
@@ -647,15 +685,14 @@ export function mount(main, ctx) {
         tiles.push(t);
         tiles.push(kpi('Gross exposure', curText(grossLive), null, 'live accounts'));
       } else {
-        const rs = level === 'strategy' ? all : leaves;
-        const tot = perCur(rs, (r) => r.pnlNow);
-        const one = tot.size === 1 ? [...tot.values()][0] : null;
+        const rs = rsOwn;
+        const one = oneOwn;
         const m = meta(scope.account);
         tiles.push(kpi('PnL', curText(tot), one == null ? null : one < 0 ? 'bad' : 'good',
           m.mode !== 'live' ? `${m.mode} account: not in the desk total` : `${m.currency || 'no currency stated'} · live`, one));
         let sum = null;
         for (const r of rs) if (r.pnl) sum = addYs(sum, r.pnl);
-        const [sp, deep] = await Promise.all([sumPeak(q, '', w, res, signal), rangeDrawdown(scope, '', w, signal)]);
+        const [sp, deep] = await ownDD;
         const pk = sp.peaks;
         const dd = sum ? drawdown(sum, pk) : [];
         const top = highest([sp.peak, deep.peak], sum);
