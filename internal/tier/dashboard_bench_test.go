@@ -23,13 +23,21 @@ import (
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
-// dashSpan is the raw data of dashboardSet: 7 days and the hour before them.
-const dashSpan = 7*24*time.Hour + time.Hour
+// dashSpan is the raw data of dashboardSet: 7 days (GMC_BENCH_DAYS) and
+// the hour before them. bench/history -days 1 writes 1 day of data, which
+// its 7-day panels then read.
+func dashSpan() time.Duration {
+	days := 7
+	if d, err := strconv.Atoi(os.Getenv("GMC_BENCH_DAYS")); err == nil && d > 0 {
+		days = d
+	}
+	return time.Duration(days)*24*time.Hour + time.Hour
+}
 
 // dashboardSet is bench/history's 7-day dashboard data in small: n series
 // (GMC_BENCH_SERIES, 50 by default), half bench_requests_total counters with
 // rare resets, half bench_latency_us gauges, in 5 services, a sample every
-// 15 s (GMC_BENCH_INTERVAL) over dashSpan, and the default tiers caught up
+// 15 s (GMC_BENCH_INTERVAL) over dashSpan(), and the default tiers caught up
 // to its end (GMC_BENCH_TIERS: other resolutions, "1m,1h"), logging each
 // tier's catch-up CPU and bytes on disk. It returns the tiered Queryable,
 // the engine and the end.
@@ -50,7 +58,8 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	}
 	b.Cleanup(func() { raw.Close() })
 	rng := rand.New(rand.NewPCG(7, 11))
-	end := t0.Add(dashSpan)
+	span := dashSpan()
+	end := t0.Add(span)
 	vals := make([]float64, n)
 	ls := make([]labels.Labels, n)
 	for i := range n {
@@ -117,7 +126,7 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	if err := raw.Compact(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	rawSamples := float64(n) * float64(dashSpan/interval)
+	rawSamples := float64(n) * float64(span/interval)
 	for _, tr := range set.Tiers() {
 		// The whole head into blocks: the timings read blocks only, and
 		// the bytes on disk are the blocks' (the WAL's size depends on
@@ -143,24 +152,28 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	return set.Queryable(5 * 60 * 1000), q.Engine(), end
 }
 
+// dashboardPanels are bench/history's 7-day dashboard panels (dash7).
+var dashboardPanels = []string{
+	`sum(rate(bench_requests_total[1h]))`,
+	`sum by (service) (rate(bench_requests_total[1h]))`,
+	`max by (service) (max_over_time(bench_latency_us[1h]))`,
+	`min by (service) (min_over_time(bench_latency_us[1h]))`,
+	`avg by (service) (avg_over_time(bench_latency_us[1h]))`,
+	`topk(3, rate(bench_requests_total[1h]))`,
+	`sum(increase(bench_requests_total[1h]))`,
+	`avg(bench_latency_us)`,
+	`max(bench_latency_us)`,
+	`sum by (service) (avg_over_time(bench_latency_us[1h]))`,
+}
+
 // BenchmarkDashboard7d: bench/history's 7-day dashboard panels (a 10-minute
 // step over 7 days) on the tiers, in process: the engine and the tiers'
-// Select, no HTTP. GMC_BENCH_SERIES and GMC_BENCH_INTERVAL size the data.
+// Select, no HTTP. GMC_BENCH_SERIES, GMC_BENCH_INTERVAL and GMC_BENCH_DAYS size
+// the data.
 func BenchmarkDashboard7d(b *testing.B) {
 	tq, eng, end := dashboardSet(b)
 	start := end.Add(-7 * 24 * time.Hour)
-	for i, expr := range []string{
-		`sum(rate(bench_requests_total[1h]))`,
-		`sum by (service) (rate(bench_requests_total[1h]))`,
-		`max by (service) (max_over_time(bench_latency_us[1h]))`,
-		`min by (service) (min_over_time(bench_latency_us[1h]))`,
-		`avg by (service) (avg_over_time(bench_latency_us[1h]))`,
-		`topk(3, rate(bench_requests_total[1h]))`,
-		`sum(increase(bench_requests_total[1h]))`,
-		`avg(bench_latency_us)`,
-		`max(bench_latency_us)`,
-		`sum by (service) (avg_over_time(bench_latency_us[1h]))`,
-	} {
+	for i, expr := range dashboardPanels {
 		b.Run(fmt.Sprintf("panel%d", i+1), func(b *testing.B) {
 			var samples int64
 			cpu0 := cpuTime()
