@@ -105,6 +105,9 @@ func (a *API) laneOf(ctx context.Context, r *http.Request, kind requestKind) *la
 		if !ok {
 			return a.lanes.small
 		}
+		if kind == rangeQuery {
+			return a.lanes.classifyRange(ctx, r.FormValue("query"), sp)
+		}
 		l, _ := a.lanes.classify(ctx, r.FormValue("query"), sp)
 		return l
 	case len(r.Form["match[]"]) > 0:

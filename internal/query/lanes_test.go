@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -306,5 +307,68 @@ func TestShardWorkers(t *testing.T) {
 	release()
 	if ls.small.used != 1 {
 		t.Errorf("after the shards: %d slots used, want 1 (the query's own)", ls.small.used)
+	}
+}
+
+// TestRangeLaneKept: an API range query asked again over the same span
+// within ownLaneTTL is admitted to the lane it was classified to, its
+// series not counted again (no querier opened for it), with the same answer; past
+// the TTL, over another span, or after SetConfig it is classified again.
+func TestRangeLaneKept(t *testing.T) {
+	st := laneFixture(t)
+	counted := &countingQueryable{Queryable: st} // the lanes' queriers: one per classification
+	var clock atomic.Int64                       // s
+	clock.Store(120)
+	now := func() time.Time { return time.Unix(clock.Load(), 0) }
+	reg := prometheus.NewRegistry()
+	c := laneConfig(1, 1)
+	lanes := NewLanes(LanesOptions{Config: c, Queryable: counted, Registerer: reg, Now: now})
+	a, err := New(Options{Queryable: st, Registerer: reg, Now: now, ActiveQueryDir: t.TempDir(), Lanes: lanes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	admitted := func(lane string) float64 {
+		return testutil.ToFloat64(lanes.small.m.admitted.WithLabelValues(lane, sourceAPI))
+	}
+	ask := func(expr, end string) string {
+		t.Helper()
+		code, body := call(t, a.QueryRange, "GET", url.Values{"query": {expr}, "start": {"0"}, "end": {end}, "step": {"15"}}, nil)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", expr, code, body)
+		}
+		return body
+	}
+	first := ask("many", "120")
+	if n := counted.opened.Load(); n != 1 {
+		t.Fatalf("classifying `many` opened %d queriers, want 1", n)
+	}
+	if admitted(laneHeavy) != 1 {
+		t.Fatalf("`many` (50 series) admitted to the heavy lane %v times, want 1", admitted(laneHeavy))
+	}
+	clock.Add(int64(ownLaneTTL/time.Second) - 1)
+	if again := ask("many", "120"); again != first {
+		t.Errorf("the same query again answered\n%.300s\nwant\n%.300s", again, first)
+	}
+	if n, h := counted.opened.Load(), admitted(laneHeavy); n != 1 || h != 2 {
+		t.Errorf("the same range query within the TTL: %d queriers opened, admitted to the heavy lane %v times; want 1 and 2", n, h)
+	}
+	ask("many", "105") // another span
+	if n := counted.opened.Load(); n != 2 {
+		t.Errorf("over another span: %d queriers opened, want 2", n)
+	}
+	clock.Add(1) // the first span's lane is ownLaneTTL old
+	ask("many", "120")
+	if n := counted.opened.Load(); n != 3 {
+		t.Errorf("past the TTL: %d queriers opened, want 3", n)
+	}
+	lanes.SetConfig(c)
+	ask("many", "120")
+	if n, h := counted.opened.Load(), admitted(laneHeavy); n != 4 || h != 5 {
+		t.Errorf("after SetConfig: %d queriers opened, admitted to the heavy lane %v times; want 4 and 5", n, h)
+	}
+	ask("small", "120")
+	if admitted(laneSmall) != 1 {
+		t.Errorf("`small` admitted to the small lane %v times, want 1", admitted(laneSmall))
 	}
 }
