@@ -430,6 +430,23 @@ func (h *History) Unadopted(group string) []Episode {
 	return out
 }
 
+// Unknown returns the episodes open at the last stop whose state is
+// unknown since the restart (SetUnknown), in state "unknown", oldest first.
+func (h *History) Unknown() []Episode {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Episode
+	for _, k := range h.open {
+		if ep, ok := h.episodes[k]; ok && ep.Unknown != nil {
+			e := *ep
+			e.State = "unknown"
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ActiveAt.Before(out[j].ActiveAt) })
+	return out
+}
+
 // Orphans removes and returns the episodes open at the last stop that no
 // alert has adopted, of the groups keep selects, oldest first.
 func (h *History) Orphans(keep func(group string) bool) []Episode {

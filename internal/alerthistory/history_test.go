@@ -97,6 +97,15 @@ func TestAdoptAndOrphans(t *testing.T) {
 	if o := h.Orphans(func(g string) bool { return g == "other" }); len(o) != 0 {
 		t.Fatalf("orphans of a group with no open episode = %+v", o)
 	}
+	// The pending episode, open at the stop and not adopted: unknown once
+	// marked so, and only then.
+	if u := h.Unknown(); len(u) != 0 {
+		t.Fatalf("Unknown before SetUnknown = %+v, want none", u)
+	}
+	h.SetUnknown("g", event(1, "").Labels, Unknown{Since: t0.Add(time.Minute), Restart: t0.Add(2 * time.Minute)})
+	if u := h.Unknown(); len(u) != 1 || u[0].Labels["n"] != "b" || u[0].State != "unknown" {
+		t.Fatalf("Unknown = %+v, want the pending episode of 1m in state unknown", u)
+	}
 	o := h.Orphans(func(g string) bool { return g == "g" })
 	if len(o) != 1 || o[0].Labels["n"] != "b" || o[0].State != "pending" {
 		t.Fatalf("orphans = %+v, want the pending episode of 1m", o)

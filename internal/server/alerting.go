@@ -221,8 +221,9 @@ func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
 	return out
 }
 
-// firingAlerts is the dashboard's alert source: the rules' active alerts,
-// read in-process.
+// firingAlerts is the dashboard's alert source: the rules' firing alerts,
+// read in-process, then the episodes of unknown state since the restart
+// (alert history).
 func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
 	var as []web.Alert
 	for _, a := range s.rules.ActiveAlerts() {
@@ -233,7 +234,13 @@ func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
 		}
 		as = append(as, web.NewAlert(a.Labels.Map(), a.Annotations.Map(), a.State, a.ActiveAt, a.Value))
 	}
-	return web.Firing(as), nil
+	out := web.Firing(as)
+	if s.history != nil {
+		for _, ep := range s.history.Unknown() {
+			out = append(out, web.NewAlert(ep.Labels, ep.Annotations, "unknown", &ep.ActiveAt, ep.Value))
+		}
+	}
+	return out, nil
 }
 
 // labelSet is ls as an Alertmanager label set.

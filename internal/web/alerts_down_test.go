@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gmc-dev/gmc/internal/web"
 )
 
 // TestBrowserEpisodeNotEvaluated: an alert episode cut by a kill -9 read
@@ -194,4 +196,44 @@ func TestBrowserEpisodeUnknown(t *testing.T) {
 		t.Errorf("Active with only the unknown episode reads %q; want it counted unknown with its last value, not all quiet", card)
 	}
 	screenshot(t, ctx, artifacts(t), "alerts-only-unknown")
+}
+
+// TestBrowserBannerUnknown: after a restart, an alert firing when gmc
+// stopped and not seen since is of unknown state; the banner on every page
+// said nothing of it (hidden, as if all were quiet). It now says it alone
+// (amber, "unknown"), or after the firing ones ("+1 unknown").
+func TestBrowserBannerUnknown(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'ok'`); err != nil {
+		t.Fatalf("banner never reported the quiet state: %v", err)
+	}
+	at := time.Now().Add(-10 * time.Minute)
+	cpu := web.Alert{Name: "HostCPUHigh", Severity: "warning", State: "unknown", ActiveAt: &at, Value: "97.9",
+		Labels: map[string]string{"alertname": "HostCPUHigh", "instance": "vm"}}
+	st.alerts.Store(&[]web.Alert{cpu})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'unknown'`); err != nil {
+		t.Fatalf("banner did not say the alert of unknown state: %v", err)
+	}
+	text := eval[string](t, ctx, `document.getElementById('banner').textContent`)
+	if bannerHidden(t, ctx) || !strings.Contains(text, "1 alert of unknown state: firing when gmc stopped, not seen since its restart (HostCPUHigh)") ||
+		strings.Contains(text, "firing:") {
+		t.Errorf("banner %q (hidden %v), want the alert of unknown state said as such", text, bannerHidden(t, ctx))
+	}
+	screenshot(t, ctx, artifacts(t), "banner-unknown")
+	burn := web.Alert{Name: "SLAErrorBudgetBurn", Severity: "page", Service: "order-gateway", State: "firing", ActiveAt: &at,
+		Labels: map[string]string{"alertname": "SLAErrorBudgetBurn", "service": "order-gateway"}}
+	st.alerts.Store(&[]web.Alert{burn, cpu})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'firing'`); err != nil {
+		t.Fatalf("banner did not show the firing alert: %v", err)
+	}
+	text = eval[string](t, ctx, `document.getElementById('banner').textContent`)
+	if !strings.Contains(text, "1 alert firing") || !strings.Contains(text, "SLAErrorBudgetBurn") || !strings.Contains(text, "+1 unknown") {
+		t.Errorf("banner %q, want the firing alert, then +1 unknown", text)
+	}
+	st.alerts.Store(&[]web.Alert{})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'ok'`); err != nil || !bannerHidden(t, ctx) {
+		t.Fatalf("banner did not clear: %v", err)
+	}
 }

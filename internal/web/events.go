@@ -26,8 +26,10 @@ type Alert struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// AlertSource returns the alerts firing now. ErrAlertsUnavailable (wrapped
-// or not) means alerting is not part of this server.
+// AlertSource returns the alerts firing now, and those whose state gmc
+// does not know (State "unknown": an episode open when gmc stopped, not yet
+// seen nor ended since its restart). ErrAlertsUnavailable (wrapped or not)
+// means alerting is not part of this server.
 type AlertSource func(ctx context.Context) ([]Alert, error)
 
 // ErrAlertsUnavailable says the server has no alerting.
@@ -93,7 +95,10 @@ type eventData struct {
 	// Available is false when the server has no alerting.
 	Available bool    `json:"available"`
 	Alerts    []Alert `json:"alerts"`
-	Error     string  `json:"error,omitempty"`
+	// Unknown are the alerts of unknown state (see AlertSource), apart:
+	// the banner said nothing of them, as if all were quiet.
+	Unknown []Alert `json:"unknown,omitempty"`
+	Error   string  `json:"error,omitempty"`
 }
 
 // serveEvents is GET /api/ui/events: a text/event-stream of "alerts" events,
@@ -183,8 +188,14 @@ func (u *UI) snapshot(ctx context.Context) []byte {
 			if ctx.Err() == nil {
 				u.opts.Logger.Warn("read alerts for the dashboard", "err", err)
 			}
-		case as != nil:
-			d.Alerts = as
+		default:
+			for _, a := range as {
+				if a.State == "unknown" {
+					d.Unknown = append(d.Unknown, a)
+				} else {
+					d.Alerts = append(d.Alerts, a)
+				}
+			}
 		}
 	}
 	b, err := json.Marshal(d)

@@ -135,6 +135,13 @@ func TestEvents(t *testing.T) {
 	if got := readEvent(t, r); got != want {
 		t.Fatalf("after firing: %s, want %s", got, want)
 	}
+	// An alert of unknown state (after a restart) goes apart, not among
+	// the firing ones.
+	firing.Store(&[]Alert{{Name: "HostCPUHigh", State: "unknown", Labels: map[string]string{"alertname": "HostCPUHigh"}}})
+	want = `{"available":true,"alerts":[],"unknown":[{"name":"HostCPUHigh","state":"unknown","labels":{"alertname":"HostCPUHigh"}}]}`
+	if got := readEvent(t, r); got != want {
+		t.Fatalf("with an alert of unknown state: %s, want %s", got, want)
+	}
 	unavailable.Store(true)
 	if got, want := readEvent(t, r), `{"available":false,"alerts":[]}`; got != want {
 		t.Fatalf("when unavailable: %s, want %s", got, want)

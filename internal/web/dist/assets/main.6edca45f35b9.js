@@ -409,11 +409,23 @@ function showAlerts(data) {
   const el = document.getElementById('banner');
   const d = JSON.parse(data);
   const firing = d.alerts || [];
-  el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : 'ok';
+  // Alerts firing when gmc stopped and not seen since its restart: their
+  // state is unknown, and the banner says so (it said nothing, as if all
+  // were quiet, for up to 5 minutes after a restart).
+  const unknown = d.unknown || [];
+  el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : unknown.length ? 'unknown' : 'ok';
   el.dataset.count = String(firing.length);
+  el.dataset.unknown = String(unknown.length);
   document.body.classList.toggle('has-alerts', firing.length > 0);
-  if (!firing.length) { el.hidden = true; fill(el); return; }
+  if (!firing.length && !unknown.length) { el.hidden = true; fill(el); return; }
   el.hidden = false;
+  const full = (a) => `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`;
+  const unknownNote = unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')},
+    `${unknown.length} alert${unknown.length > 1 ? 's' : ''} of unknown state: firing when gmc stopped, not seen since its restart (${unknown.map((a) => a.name || 'alert').join(', ')})`) : null;
+  if (!firing.length) {
+    fill(el, h('span', {class: 'banner-icon'}, '?'), unknownNote, h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
+    return;
+  }
   // One chip per alert name: an incident fires one alert at several
   // services (ServiceLatencyHigh at three strategies), and four chips of
   // it were cut to "ServiceLatencyHigh · strategy-mom…" and "HostCPUHigh ·…".
@@ -426,7 +438,6 @@ function showAlerts(data) {
   const chips = [...byName.values()];
   const shown = chips.slice(0, 4);
   const hidden = chips.slice(4).reduce((n, as) => n + as.length, 0);
-  const full = (a) => `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`;
   fill(el,
     h('span', {class: 'banner-icon'}, '●'),
     h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
@@ -442,6 +453,7 @@ function showAlerts(data) {
         a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`);
     })),
     hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
+    unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')}, `+${unknown.length} unknown`) : null,
     h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
 }
 
