@@ -104,6 +104,12 @@ func (s *Set) Reaggregate(from time.Time) (Reaggregation, error) {
 	for _, t := range s.tiers {
 		m := Marked{Tier: t.Name()}
 		end := bucketEnd(ts, t.res)
+		if ob := t.olderBefore.Load(); ob != math.MinInt64 && end-t.res <= ob {
+			// The buckets an older gmc wrote are rewritten from here.
+			if err := t.setOlderBefore(math.MinInt64); err != nil {
+				return Reaggregation{}, fmt.Errorf("tier %s: %w", t.Name(), err)
+			}
+		}
 		if end <= t.reading.Load() {
 			if err := t.markLate(end); err != nil {
 				return Reaggregation{}, fmt.Errorf("tier %s: %w", t.Name(), err)

@@ -173,8 +173,73 @@ func Open(opts Options) (*Set, error) {
 			return nil, fmt.Errorf("tier %s: %w", l.Name(), err)
 		}
 	}
+	if err := s.reaggregateOlder(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
+
+// reaggregateOlder marks late every tier whose buckets an older gmc wrote
+// (an aggregationVersion before this one), as a re-aggregation request
+// would (Reaggregate): readers read the raw data from the mark at once, and
+// the job rewrites the tier from it. The aggregates of an older gmc kept
+// their wrong answers until retention (+89,057 % through the 1h tier for a
+// counter stopped next to its bucket's end) unless someone asked. Only its
+// last autoReaggregateSpan is marked: an older span is rewritten as one
+// block built in memory (reaggregateBlock), a month of the demo's 1m tier
+// ~700 MB on disk, too much to take unasked at every upgrade. Where older
+// buckets stay, the tier's status says so (older_aggregates_before) and so
+// does the log, with the request that rewrites them; before the first
+// bucket the raw data still back (rawFloor) nothing can.
+func (s *Set) reaggregateOlder() error {
+	var older []*Tier
+	for _, t := range s.tiers {
+		if t.writtenBy < aggregationVersion && t.reading.Load() >= 0 {
+			older = append(older, t)
+		}
+	}
+	if len(older) == 0 {
+		return nil
+	}
+	floor, err := s.rawFloor()
+	if err != nil {
+		s.opts.Logger.Warn("tiers written by an older gmc, kept as they are: the raw data's start is not known", "err", err)
+		return nil
+	}
+	for _, t := range older {
+		if floor == math.MaxInt64 {
+			s.opts.Logger.Warn("tier written by an older gmc, kept as it is: no raw data to rewrite it from", "tier", t.Name())
+			continue
+		}
+		reading := t.reading.Load()
+		from := max(floor, reading-autoReaggregateSpan.Milliseconds())
+		end := bucketEnd(from+t.res, t.res) // its first bucket starting at or after from
+		if end > reading {
+			continue // nothing aggregated there yet: the job writes it as it is
+		}
+		if first := bucketEnd(floor+t.res, t.res); end > first {
+			t.olderBefore.Store(max(end-t.res, t.olderBefore.Load())) // saved with the mark
+			s.opts.Logger.Warn("tier written by an older gmc: its buckets before "+fmtMS(end-t.res)+" are kept as written "+
+				"(POST /api/v1/admin/tiers/reaggregate?from="+fmtMS(first-t.res+1000)+" rewrites them from the raw data)", "tier", t.Name())
+		}
+		if err := t.markLate(end); err != nil {
+			return fmt.Errorf("tier %s: %w", t.Name(), err)
+		}
+		// Saved even where an earlier mark stood (markLate then saves nothing).
+		if err := t.setOlderBefore(t.olderBefore.Load()); err != nil {
+			return fmt.Errorf("tier %s: %w", t.Name(), err)
+		}
+		s.opts.Logger.Warn("tier written by an older gmc: re-aggregating it from the raw data (raw data read there until done)",
+			"tier", t.Name(), "written_by", t.writtenBy, "version", aggregationVersion, "from", fmtMS(end-t.res))
+	}
+	return nil
+}
+
+// autoReaggregateSpan is how much of a tier an older gmc wrote Open has
+// rewritten unasked (reaggregateOlder): the span a rewrite writes into the
+// tier's head (headRewriteWindow). Tests shorten it.
+var autoReaggregateSpan = oooWindow
 
 // newRetention is c's retention with def the raw data's default.
 func newRetention(c Config, raw time.Duration) *retention {

@@ -175,6 +175,12 @@ type Tier struct {
 	// rw's read lock from the check until it has opened its tier querier.
 	rw        sync.RWMutex
 	rewriting bool
+	// writtenBy is the aggregationVersion its state file gave when it
+	// opened (0: written before the version was kept). olderBefore (ms,
+	// math.MinInt64: none) is where the buckets an older version wrote and
+	// Open did not have rewritten end (Set.reaggregateOlder).
+	writtenBy   int
+	olderBefore atomic.Int64
 }
 
 // watermarkFile holds a tier's state, written atomically after each batch
@@ -182,6 +188,15 @@ type Tier struct {
 // job resumes after a restart, and the audit's progress and counts, which
 // go on from where they were.
 const watermarkFile = "watermark.json"
+
+// aggregationVersion is the version of what the job writes into a bucket
+// (its aggregates, a counter's stop and resumption marks, start values),
+// kept in watermarkFile: bump it with a change that makes the buckets an
+// older gmc wrote read wrong, and Open has the job rewrite them from the
+// raw data (Set.reaggregateOlder). 1: the marks of ccee692, aea88ff and
+// f0b4564 (2026-12-06) and everything before them; a tier's state file
+// without the field was written before.
+const aggregationVersion = 1
 
 // oooWindow is a tier's out-of-order window: how far behind its head's
 // newest sample the TSDB still takes one.
@@ -197,6 +212,11 @@ type state struct {
 	LateMissed  int64  `json:"late_samples_missed"`
 	// LateFrom is Tier.lateFrom, absent when the tier is true of the raw data.
 	LateFrom *int64 `json:"late_from_ms,omitempty"`
+	// Aggregation is the aggregationVersion the tier's buckets are written
+	// by, or are being rewritten by (LateFrom); 0 when absent.
+	Aggregation int `json:"aggregation,omitempty"`
+	// OlderBefore is Tier.olderBefore, absent when none.
+	OlderBefore *int64 `json:"older_before_ms,omitempty"`
 }
 
 // openTier opens (or creates) the tier's TSDB in dir.
@@ -223,6 +243,8 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 	t.watermark.Store(-1)
 	t.audited.Store(-1)
 	t.lateFrom.Store(math.MaxInt64)
+	t.writtenBy = aggregationVersion // a new tier: nothing written before
+	t.olderBefore.Store(math.MinInt64)
 	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
 		var st state
 		if err := json.Unmarshal(b, &st); err != nil {
@@ -230,6 +252,10 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 			return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, watermarkFile), err)
 		}
 		t.watermark.Store(st.Watermark)
+		t.writtenBy = st.Aggregation
+		if st.OlderBefore != nil {
+			t.olderBefore.Store(*st.OlderBefore)
+		}
 		if st.LateAudited != nil {
 			t.audited.Store(*st.LateAudited)
 			t.lateRaw.Store(st.LateRaw)
@@ -292,6 +318,19 @@ func (t *Tier) markLate(end int64) error {
 	return nil
 }
 
+// setOlderBefore records (and saves) where the buckets an older gmc wrote
+// and nothing rewrote end (math.MinInt64: none left).
+func (t *Tier) setOlderBefore(ms int64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	prev := t.olderBefore.Swap(ms)
+	if err := t.save(t.Watermark(), t.audited.Load(), t.lateRaw.Load(), t.lateMissed.Load(), t.lateFrom.Load()); err != nil {
+		t.olderBefore.Store(prev)
+		return err
+	}
+	return nil
+}
+
 // lateMark is the tier's late mark: lateFrom and the marks' count.
 func (t *Tier) lateMark() (from int64, seq uint64) {
 	t.mu.Lock()
@@ -333,12 +372,16 @@ func (t *Tier) setAudited(ms, raw, missed int64) error {
 
 // save writes the tier's state to watermarkFile; t.mu is held.
 func (t *Tier) save(watermark, audited, raw, missed, lateFrom int64) error {
-	st := state{Watermark: watermark, Time: time.UnixMilli(watermark).UTC().Format(time.RFC3339), LateRaw: raw, LateMissed: missed}
+	st := state{Watermark: watermark, Time: time.UnixMilli(watermark).UTC().Format(time.RFC3339), LateRaw: raw, LateMissed: missed,
+		Aggregation: aggregationVersion}
 	if audited >= 0 {
 		st.LateAudited = &audited
 	}
 	if lateFrom != math.MaxInt64 {
 		st.LateFrom = &lateFrom
+	}
+	if ob := t.olderBefore.Load(); ob != math.MinInt64 {
+		st.OlderBefore = &ob
 	}
 	b, _ := json.Marshal(st)
 	return atomicfile.Write(filepath.Join(t.dir, watermarkFile), b, 0o644)
@@ -371,7 +414,12 @@ type Stats struct {
 	// read raw data from there); Reaggregated counts the job's rounds
 	// that re-aggregated since gmc started, and ReaggregatedSeconds the
 	// time they rewrote.
-	LateFrom            float64 `json:"late_from,omitempty"`
+	LateFrom float64 `json:"late_from,omitempty"`
+	// OlderBefore (Unix seconds, absent when none): the buckets before it
+	// were written by an older gmc, whose aggregates may read wrong (a
+	// counter's stop without its marks), and Open did not rewrite them
+	// (Set.reaggregateOlder): POST /api/v1/admin/tiers/reaggregate does.
+	OlderBefore         float64 `json:"older_aggregates_before,omitempty"`
 	Reaggregated        int64   `json:"late_reaggregations"`
 	ReaggregatedSeconds float64 `json:"late_reaggregated_seconds"`
 }
@@ -388,6 +436,9 @@ func (t *Tier) Stats() Stats {
 	}
 	if lf := t.lateFrom.Load(); lf != math.MaxInt64 {
 		st.LateFrom = float64(lf) / 1000
+	}
+	if ob := t.olderBefore.Load(); ob != math.MinInt64 {
+		st.OlderBefore = float64(ob) / 1000
 	}
 	return st
 }
