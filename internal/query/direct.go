@@ -54,8 +54,8 @@ import (
 // order, so a group's sum at a step is added in the same order whatever
 // the split.
 //
-// What it does not do that the engine does: log the query in the active
-// query log and count it in the engine's metrics (prometheus_engine_*).
+// It logs the query in the engine's active query log (logActive) and counts
+// it in the engine's metrics (evalDirect) as the engine would.
 
 // directFuncs are the functions evaluated directly, and whether each is a
 // rate (per second) rather than an increase.
@@ -152,10 +152,21 @@ type directGroup struct {
 // evalDirect evaluates p over start..end at step, its series sorted as
 // the engine sorts a range query's answer; done is false when it could not
 // (see above): the caller evaluates the query through the engine.
+// It counts in the engine's metrics (prometheus_engine_queries while it
+// runs; query_duration_seconds' prepare_time, inner_eval and result_sort
+// when it answered) as the engine counts a query; not its queue_time (the
+// lanes admitted it before), nor query_samples_total.
 func (a *API) evalDirect(ctx context.Context, p directPlan, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
-	out, annos, done, err := a.directMatrix(ctx, p, start, end, step)
+	defer a.engineMetrics.running()()
+	began := time.Now()
+	var prepared time.Time
+	out, annos, done, err := a.directMatrix(ctx, p, start, end, step, &prepared)
 	if done && err == nil {
+		evaluated := time.Now()
 		sort.Sort(out)
+		a.engineMetrics.observe("prepare_time", prepared.Sub(began))
+		a.engineMetrics.observe("inner_eval", evaluated.Sub(prepared))
+		a.engineMetrics.observe("result_sort", time.Since(evaluated))
 	}
 	return out, annos, done, err
 }
@@ -178,8 +189,9 @@ func (a *API) logActive(ctx context.Context, expr string) func() {
 
 // directMatrix is evalDirect's answer with its series in the order the
 // engine makes them (each group where its first series is in storage's
-// order), as an enclosing expression reads them.
-func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
+// order), as an enclosing expression reads them. prepared, when not nil,
+// is set to when its samples were read.
+func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Time, step time.Duration, prepared *time.Time) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
 	if a.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.timeout)
@@ -196,6 +208,9 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 	store := &thinStore{maxBytes: int(a.thinMaxBytes.Load())}
 	defer store.close()
 	set, err := a.loadDirect(ctx, store, p.sel, s, end.UnixMilli(), st, workers)
+	if prepared != nil {
+		*prepared = time.Now()
+	}
 	if err != nil {
 		if errors.Is(err, errNotThinnable) {
 			return nil, nil, false, nil

@@ -110,7 +110,7 @@ func (a *API) evalDirectParts(ctx context.Context, opts promql.QueryOpts, parts 
 	var annos annotations.Annotations
 	mats := make([]promql.Matrix, len(parts.plans))
 	for k, p := range parts.plans {
-		m, an, ok, err := a.directMatrix(ctx, p, start, end, step)
+		m, an, ok, err := a.directMatrix(ctx, p, start, end, step, nil)
 		if !ok {
 			return nil, nil, nil, false, nil
 		}

@@ -85,6 +85,10 @@ type Options struct {
 	// none): the queries gmc evaluates outside the engine (direct.go) are
 	// entered there too while they run. Built by New without Engine.
 	ActiveQueries *promql.ActiveQueryTracker
+	// EngineMetrics are Engine's metrics (NewEngine's EngineOptions.Metrics;
+	// nil: none): the queries gmc evaluates outside the engine count in
+	// them too. Built by New without Engine.
+	EngineMetrics *EngineMetrics
 	// Status feeds the status and discovery endpoints (status.go).
 	Status Status
 	// Parallelism is how many goroutines one range query may evaluate on
@@ -118,6 +122,10 @@ type EngineOptions struct {
 	// is kept (queries running at a crash are logged at the next start).
 	Lanes          *Lanes
 	ActiveQueryDir string
+	// Metrics, when not nil, is filled with the engine's metrics as it
+	// registers them on Registerer (EngineMetrics): give it to the API
+	// (Options.EngineMetrics) for its direct evaluations to count in them.
+	Metrics *EngineMetrics
 }
 
 // NewEngine builds the PromQL engine with gmc's settings: Prometheus's
@@ -145,6 +153,9 @@ func NewEngine(opts EngineOptions) (*promql.Engine, *promql.ActiveQueryTracker, 
 		// with "vector cannot contain metrics with the same labelset".
 		EnableDelayedNameRemoval: true,
 		Parser:                   newParser(),
+	}
+	if opts.Metrics != nil && opts.Registerer != nil {
+		eopts.Reg = capturingRegisterer{Registerer: opts.Registerer, m: opts.Metrics}
 	}
 	var tracker *promql.ActiveQueryTracker
 	if opts.Lanes != nil {
@@ -210,6 +221,9 @@ type API struct {
 	// active is the engine's active query log (tracker or
 	// Options.ActiveQueries), where direct evaluations are entered; nil: none.
 	active *promql.ActiveQueryTracker
+	// engineMetrics count direct evaluations in the engine's metrics
+	// (Options.EngineMetrics); nil: not counted.
+	engineMetrics *EngineMetrics
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
 	remoteRead http.Handler
@@ -277,6 +291,8 @@ func New(opts Options) (*API, error) {
 	var tracker *promql.ActiveQueryTracker
 	if engine == nil {
 		var err error
+		opts.EngineMetrics = &EngineMetrics{}
+		eopts.Metrics = opts.EngineMetrics
 		engine, tracker, err = NewEngine(eopts)
 		if err != nil {
 			return nil, fmt.Errorf("query api: %w", err)
@@ -294,23 +310,24 @@ func New(opts Options) (*API, error) {
 		workers = startProcs
 	}
 	a := &API{
-		lanes:      opts.Lanes,
-		timeout:    eopts.Timeout,
-		maxSamples: eopts.MaxSamples,
-		remoteRead: remoteRead,
-		status:     opts.Status,
-		queryable:  opts.Queryable,
-		logger:     opts.Logger,
-		version:    opts.Version,
-		now:        opts.Now,
-		started:    opts.Now(),
-		engine:     engine,
-		parser:     newParser(),
-		lookback:   eopts.LookbackDelta,
-		workers:    workers,
-		tracker:    tracker,
-		active:     cmp.Or(tracker, opts.ActiveQueries),
-		idleCPUs:   newCPUMeter().idleCPUs,
+		lanes:         opts.Lanes,
+		timeout:       eopts.Timeout,
+		maxSamples:    eopts.MaxSamples,
+		remoteRead:    remoteRead,
+		status:        opts.Status,
+		queryable:     opts.Queryable,
+		logger:        opts.Logger,
+		version:       opts.Version,
+		now:           opts.Now,
+		started:       opts.Now(),
+		engine:        engine,
+		parser:        newParser(),
+		lookback:      eopts.LookbackDelta,
+		workers:       workers,
+		tracker:       tracker,
+		active:        cmp.Or(tracker, opts.ActiveQueries),
+		engineMetrics: opts.EngineMetrics,
+		idleCPUs:      newCPUMeter().idleCPUs,
 	}
 	a.setLimits(opts.MaxSeries, opts.MaxResponseBytes, opts.CompressLoopback, opts.HeavyNice)
 	switch {

@@ -245,7 +245,9 @@ func New(opts Options) (_ *Server, err error) {
 	// and the query lanes every query is admitted by (the API's and gmc's own).
 	lanes := query.NewLanes(query.LanesOptions{Config: cfg.Query, Queryable: queryable, Registerer: s.reg, Now: opts.Now})
 	s.lanes = lanes
+	engineMetrics := &query.EngineMetrics{}
 	engine, tracker, err := query.NewEngine(query.EngineOptions{
+		Metrics:        engineMetrics,
 		Logger:         s.logger.With("component", "promql"),
 		Registerer:     s.reg,
 		Timeout:        time.Duration(cfg.Query.Timeout),
@@ -298,6 +300,7 @@ func New(opts Options) (_ *Server, err error) {
 		RemoteRead:    rawRead,
 		Engine:        engine,
 		ActiveQueries: tracker,
+		EngineMetrics: engineMetrics,
 		Logger:        s.logger.With("component", "query"),
 		Registerer:    s.reg,
 		Version:       opts.Version,
