@@ -26,6 +26,7 @@ func (s *Server) openTiers(cfg config.Config) error {
 	set, err := tier.Open(tier.Options{
 		Config: cfg.Storage.Downsampling, Dir: cfg.Server.DataDir, Raw: db, RawRead: s.decoded.Queryable(db),
 		RawRetention: time.Duration(cfg.Storage.Retention), Logger: s.logger.With("component", "tier"), Now: s.opts.Now,
+		Registerer: s.reg,
 	})
 	if err != nil {
 		return err

@@ -282,8 +282,10 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 	}
 	if t == nil {
+		q.q.set.selects.WithLabelValues(RawTier).Inc()
 		return q.selectRaw(ctx, sortSeries, hints, named, ms)
 	}
+	q.q.set.selects.WithLabelValues(t.Name()).Inc()
 	// A forced tier's rate over a few buckets gets the edges too (unless an
 	// __agg__ matcher names what is read): `rate(x{__tier__="1m"}[1m])` in
 	// a subquery at a 1m step (whose steps are whole minutes) is each

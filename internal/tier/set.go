@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
@@ -72,6 +73,8 @@ type Options struct {
 	// of buffers cleared for each) was most of their time
 	// (sla.TestCoverageFromTier: 44 s, 26 s of CPU, at load 11).
 	BlockDuration time.Duration
+	// Registerer receives gmc_tier_selects_total (nil: none).
+	Registerer prometheus.Registerer
 }
 
 // Set is the tiers of one gmc server.
@@ -85,6 +88,9 @@ type Set struct {
 	// now: SetRetention sets and sends.
 	sweepDue atomic.Bool
 	kick     chan struct{}
+	// selects counts the selectors queries read, by what answered them:
+	// a tier's name or RawTier (gmc_tier_selects_total).
+	selects *prometheus.CounterVec
 }
 
 // retention is the retention in force: the rules by matcher, the raw
@@ -140,7 +146,19 @@ func Open(opts Options) (*Set, error) {
 	if opts.LateWindow <= 0 {
 		opts.LateWindow = DefaultLateWindow
 	}
-	s := &Set{opts: opts, kick: make(chan struct{}, 1)}
+	s := &Set{opts: opts, kick: make(chan struct{}, 1), selects: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gmc_tier_selects_total",
+		Help: "Selectors of range and instant queries read, by what answered them: a downsampled tier (1m, 10m, 1h) or raw data (raw).",
+	}, []string{"tier"})}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(s.selects); err != nil {
+			if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+				s.selects = are.ExistingCollector.(*prometheus.CounterVec)
+			} else {
+				return nil, err
+			}
+		}
+	}
 	s.keep.Store(newRetention(opts.Config, opts.RawRetention))
 	if opts.Config.Disabled {
 		return s, nil

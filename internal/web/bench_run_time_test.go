@@ -20,12 +20,11 @@ import (
 // time: at 7d the legend read "last 30.3k/s at 03:02" for a run at
 // 02:43:03, 19 minutes before the 2016 s step it was drawn on (t-user16
 // F4). One run 10 hours ago, 15 min 3 s before a 7d step (and so at
-// least that before a 30d step: 8640 s steps lie on the 7d grid's
-// 288 s one): the cell says the run's minute at 7d and 30d.
+// least that before a 30d step: 7200 s steps lie on the 7d grid's
+// 1800 s one): the cell says the run's minute at 7d and 30d.
 func TestBrowserBenchRunTime(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(24 * time.Hour) })
-	const step7d = 2016
 	g := math.Ceil(float64(time.Now().Add(-10*time.Hour).Unix())/step7d) * step7d
 	end := time.UnixMilli(int64(g-903)*1000 + 123)
 	run := &bench.Run{

@@ -26,7 +26,7 @@ func TestBrowserBridgeWholeJustAfterAStep(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(2 * time.Hour) })
 	const svc, young = "bridge-step-svc", "bridge-young-svc"
-	const step = 2016 // 7d's step (s)
+	const step = step7d
 	now := time.Now()
 	g := stepBefore(now, step, 100)
 	at := time.Unix(g+90, 0)

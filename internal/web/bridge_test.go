@@ -38,7 +38,7 @@ import (
 func TestBrowserBridgeGap(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 3, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(72 * time.Hour) })
-	steps := map[string]int64{"7d": 2016, "30d": 8640}
+	steps := map[string]int64{"7d": step7d, "30d": step30d}
 	// at: the page's now (whole seconds) when it loads, the latest at or
 	// before the wall clock with room for the burst and a minute after both
 	// last steps, and 5 minutes before the next (the page's clock runs on

@@ -36,7 +36,7 @@ func TestBrowserEndedOnlyPastTheLastSample(t *testing.T) {
 		{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: svc},
 	}}
 	now := time.Now().Truncate(time.Minute)
-	// The last sample 3 h ago, 17 s past a minute (off the 288 s grid).
+	// The last sample 3 h ago, 17 s past a minute (off the 300 s grid).
 	last := now.Add(-3*time.Hour + 17*time.Second)
 	c := 0.0
 	for ts := last.Add(-22 * time.Hour); !ts.After(last); ts = ts.Add(time.Minute) {
@@ -71,7 +71,7 @@ func TestBrowserEndedOnlyPastTheLastSample(t *testing.T) {
 				ended: Number(r.dataset.ended || 0), lastAt: solid.length ? solid[solid.length - 1] : 0, lastTxt: r.querySelector('[data-stat="max"]').textContent}; })()`)
 		// The product finds the last sample at a grain of k (api.js
 		// lastStep: a 240th of the window, 1 to 15 s) and takes a point up
-		// to k past it as whole: 15 s of an 8064 s window at 7d, where
+		// to k past it as whole: 15 s of a 7200 s window at 7d, where
 		// rate() extrapolates to the window's end anyway (under 1.1 sample
 		// intervals). A point in (last, last+k] may be either; the clean-
 		// clone CI run of 751ed26 had one 7 s past the last sample at 7d.

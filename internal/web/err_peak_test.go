@@ -15,13 +15,13 @@ import (
 )
 
 // TestBrowserLongRangeErrorPeak: on 6h and longer an error-rate point is
-// the ratio over its step's rate window (2h14m24s at 7d), in which a
+// the ratio over its step's rate window (2h at 7d), in which a
 // one-minute burst of errors is under 1 % of the orders: a service paged
 // for errors read ~0.4 % at 7d. Seven days of a service's orders every 15
 // s, 100 a second, all successful but for one minute three days ago at
 // half errors: the service page's Error rate legend has an "error rate
-// worst Wm" row (W a tenth of the step: 3 at 7d, 14 at 30d) whose max is
-// the burst's window's rate (50 % × 1/W: 16.67 % and 3.57 %), its mean row
+// worst Wm" row (W a tenth of the step: 3 at 7d, 12 at 30d) whose max is
+// the burst's window's rate (50 % × 1/W: 16.67 % and 4.17 %), its mean row
 // stays under 0.5 %, its caption says what the worst row is; the
 // Overview's Error rate caption says a short burst averages away there.
 func TestBrowserLongRangeErrorPeak(t *testing.T) {
@@ -61,8 +61,8 @@ func TestBrowserLongRangeErrorPeak(t *testing.T) {
 	if v := errAt("1m", burst.Add(time.Minute)); !near(v, 50, 0.01) {
 		t.Fatalf("the burst minute's error rate is %v %%, want 50", v)
 	}
-	if v := errAt("8064s", burst.Add(time.Hour)); v > 0.5 {
-		t.Fatalf("the error rate over a 7d point's window (8064 s) holding the burst is %v %%, want ≤ 0.5 (the fixture averages it away)", v)
+	if v := errAt(fmt.Sprintf("%ds", 4*step7d), burst.Add(time.Hour)); v > 0.5 {
+		t.Fatalf("the error rate over a 7d point's window (4 steps) holding the burst is %v %%, want ≤ 0.5 (the fixture averages it away)", v)
 	}
 	legendMax := func(stats, series string) float64 {
 		t.Helper()
@@ -84,7 +84,7 @@ func TestBrowserLongRangeErrorPeak(t *testing.T) {
 	for _, r := range []struct {
 		key string
 		win int // the worst window (min): a tenth of the step
-	}{{"7d", 3}, {"30d", 14}} {
+	}{{"7d", 3}, {"30d", step30d / PeakPerStep / 60}} {
 		want := 50.0 / float64(r.win)
 		row := fmt.Sprintf("error rate worst %dm", r.win)
 		load(t, ctx, st.URL+"/#/service/"+svc+"?range="+r.key)
@@ -119,7 +119,7 @@ func TestBrowserLongRangeErrorPeak(t *testing.T) {
 func TestBrowserPeakBridgeWindow(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) })
-	const svc, step = "bridge-burst-svc", 2016
+	const svc, step = "bridge-burst-svc", step7d
 	at := time.Now().Unix()
 	for at%step < 1200 || at%step > step-300 {
 		at--

@@ -124,9 +124,9 @@ func TestBrowserDisconnected(t *testing.T) {
 func TestBrowserRangeEndsAtNow(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
-	// The step of each range (api.js span: seconds/300, at least 1) tells
+	// The step of each range (api.js stepOf) tells
 	// its queries from those of the page before.
-	for _, r := range []struct{ key, step string }{{"7d", "2016"}, {"30d", "8640"}, {"24h", "288"}, {"live", "1"}} {
+	for _, r := range []struct{ key, step string }{{"7d", strconv.Itoa(step7d)}, {"30d", strconv.Itoa(step30d)}, {"24h", strconv.Itoa(step24h)}, {"live", "1"}} {
 		t.Run(r.key, func(t *testing.T) {
 			eval[bool](t, ctx, `(performance.clearResourceTimings(), true)`)
 			load(t, ctx, st.URL+"/#/overview?range="+r.key)

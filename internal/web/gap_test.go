@@ -39,7 +39,7 @@ func TestBrowserGapThenBurst(t *testing.T) {
 		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "burning", Burning: "page"}}))
 	wall := time.Now().Unix()
 	at := wall
-	for at%2016 < 200 || at%2016 > 2016-300 || at%8640 < 5700 || at%8640 > 8640-300 {
+	for at%step7d < 200 || at%step7d > step7d-300 || at%step30d < 5700 || at%step30d > step30d-300 {
 		at--
 	}
 	pageClock(t, ctx, time.Unix(at, 0))

@@ -37,9 +37,9 @@ func TestBrowserGapNotBeforeDataBegan(t *testing.T) {
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(8 * 24 * time.Hour) })
 	wall := time.Now().Unix()
 	at := wall - 1200
-	at -= ((at-1600)%2016 + 2016) % 2016 // the bridge's window (1540 s) holds the gap
+	at -= ((at-1600)%step7d + step7d) % step7d // the bridge's window (1540 s) holds the gap
 	pageClock(t, ctx, time.Unix(at, 0))
-	gend := at / 2016 * 2016
+	gend := at / step7d * step7d
 	histEnd, liveFrom := gend+120, at-300
 	type point struct {
 		ts int64

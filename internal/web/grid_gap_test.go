@@ -11,7 +11,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
-// TestBrowserGridGap: at 7d a grid point's rate window (8064 s) that
+// TestBrowserGridGap: at 7d a grid point's rate window (4 steps) that
 // holds a 70-minute gap in the data (gmc down; the demo's history ends 70
 // minutes before its live start) spread the data around it over the gap:
 // a traffic drop drawn solid, and the legend's min, on the Overview and
@@ -24,7 +24,7 @@ func TestBrowserGridGap(t *testing.T) {
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(20 * time.Hour) })
 	wall := time.Now().Unix()
 	at := wall
-	for at%2016 < 200 || at%2016 > 580 { // the last step's window holds the whole gap
+	for at%step7d < 200 || at%step7d > 580 { // the last step's window holds the whole gap
 		at--
 	}
 	pageClock(t, ctx, time.Unix(at, 0))

@@ -29,10 +29,10 @@ import (
 // errors/s for 3 minutes, each while gmc was down (no samples for 12m45s,
 // 20 h before the page's now, and 13m, 8 h before; the service counted
 // on), as in the trial's SIGTERM and kill -9 mid-incident: every 24h
-// point (a 1152 s rate window every 288 s) holding a burst holds a gap
+// point (a 1200 s rate window every 300 s) holding a burst holds a gap
 // (on the old build the error max read 0.0667/s). The
 // legend's error max is the highest point of the chart's grid, read from
-// gmc over the same windows (a subquery on the same 288 s steps), marked
+// gmc over the same windows (a subquery on the same 300 s steps), marked
 // partial; the success row, whose dashed points are no higher than its
 // whole ones, keeps its whole max unmarked.
 func TestBrowserLegendMaxOverPartialWindows(t *testing.T) {
@@ -83,15 +83,15 @@ func TestBrowserLegendMaxOverPartialWindows(t *testing.T) {
 	if v := instantAt(t, st, sel, float64(g2End)) - instantAt(t, st, sel, float64(g2)); v != 145*180+(780/15-12) {
 		t.Fatalf("the errors across the second outage are %v, want %v", v, 145*180+(780/15-12))
 	}
-	// The chart's grid points (24h: a 1152 s window every 288 s), their
+	// The chart's grid points (24h: a 1200 s window every 300 s), their
 	// highest, from gmc: the steps of the last 24 hours to the page's last.
-	gend := float64(at / 288 * 288)
+	gend := float64(at / step24h * step24h)
 	grid := func(e string) float64 {
-		return instantAt(t, st, `max_over_time((`+e+`)[86400s:288s])`, gend)
+		return instantAt(t, st, fmt.Sprintf(`max_over_time((%s)[86400s:%ds])`, e, step24h), gend)
 	}
-	wantErr := grid(`sum(rate(` + sel + `[1152s]))`)
+	wantErr := grid(fmt.Sprintf(`sum(rate(%s[%ds]))`, sel, 4*step24h))
 	if wantErr < 20 {
-		t.Fatalf("the highest 24h point of the error rate is %v/s, want over 20 (a burst: 26,100 errors in a 1152 s window)", wantErr)
+		t.Fatalf("the highest 24h point of the error rate is %v/s, want over 20 (a burst: 26,100 errors in a 1200 s window)", wantErr)
 	}
 	load(t, ctx, st.URL+"/#/service/"+svc+"?range=24h")
 	fmts := evalAsync[[]string](t, ctx, fmt.Sprintf(`(async () => { const {units} = await import('/assets/util.js'); return [units.rate.fmt(%g), units.rate.fmt(%g)]; })()`, wantErr, 100.0))
@@ -114,7 +114,7 @@ func TestBrowserLegendMaxOverPartialWindows(t *testing.T) {
 		t.Errorf("the Orders legend's error max reads %q (%q), want %q, its title saying in a partial window (the highest point drawn, dashed: its window holds a burst and a gap; the whole points' max is the baseline, 0.0667/s)", got.Text, got.Title, want)
 	}
 	if v, err := strconv.ParseFloat(got.Value, 64); err != nil || !near(v, wantErr, 1e-6) {
-		t.Errorf("the error max's point is %q, want %v (gmc's highest 24h point of sum(rate(…[1152s])))", got.Value, wantErr)
+		t.Errorf("the error max's point is %q, want %v (gmc's highest 24h point of sum(rate(…[1200s])))", got.Value, wantErr)
 	}
 	if got := maxCell("success"); got.Text != fmts[1] || got.Value != "" {
 		t.Errorf("the Orders legend's success max reads %q (partial %q), want %q unmarked (no dashed point above the whole ones)", got.Text, got.Value, fmts[1])

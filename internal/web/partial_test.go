@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -15,12 +16,12 @@ import (
 )
 
 // TestBrowserPartialWindows: the Overview's 30d Orders legend read a
-// minimum of 516/s where every whole 9h36m window held at least 2,856/s:
+// minimum of 516/s where every whole 9h36m window (30d's then) held at least 2,856/s:
 // its first point's window held only the history's first 88 minutes,
 // which rate() spread over the window (t-user7). A service's orders
 // counter is written with its timestamps, a sample a minute for two days:
 // 1000 orders/s but for six hours at 600/s a day ago. On the 7d range
-// (steps of 2016 s, each point over the 8064 s before it) the first
+// (steps of 1800 s, each point over the 7200 s before it) the first
 // points' windows reach before the data began: raw, the first is under
 // 300/s. The Orders chart draws them dashed and apart and its legend's
 // min and max are the whole windows' (600/s, 1k/s); the table's sparkline
@@ -46,14 +47,14 @@ func TestBrowserPartialWindows(t *testing.T) {
 	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
 		t.Fatal(err)
 	}
-	// The 7d range's steps are multiples of 2016 s; the first with two
+	// The 7d range's steps are multiples of 1800 s; the first with two
 	// samples in its window is the first point drawn.
-	const step, rw = 2016, 8064
+	const step, rw = step7d, 4 * step7d
 	x0 := (first.Unix()/step + 1) * step
 	if x0-first.Unix() < 60 {
 		x0 += step
 	}
-	sel := `rate(gmc_orders_total{service="hist-svc"}[8064s])`
+	sel := fmt.Sprintf(`rate(gmc_orders_total{service="hist-svc"}[%ds])`, rw)
 	if raw := instantAt(t, st, sel, float64(x0)); raw >= 300 {
 		t.Fatalf("raw rate at the first point %v, want < 300 (a window mostly before the data): the fixture does not test partial windows", raw)
 	}

@@ -15,7 +15,7 @@ import (
 func TestBrowserRiskSpanSaid(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
-	const step = 2016
+	const step = step7d
 	at := time.Now().Unix()
 	for at%step < 600 || at%step > step-120 {
 		at--

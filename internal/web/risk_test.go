@@ -212,7 +212,7 @@ func TestBrowserRiskDrawdownPeak7d(t *testing.T) {
 	if !strings.Contains(tile, "400 (no currency)") || strings.Contains(tile, "at least") {
 		t.Errorf("desk drawdown tile %q, want exactly 400 (no currency) for acct-dd", tile)
 	}
-	// Its "max in range" comes from the chart's steps (2016 s at 7d): a
+	// Its "max in range" comes from the chart's steps (1800 s at 7d): a
 	// lower bound, said so (it read as exact, t-user5 #1).
 	if !strings.Contains(tile, "max in range ≥") {
 		t.Errorf("desk drawdown tile %q, want its max in range stated as a lower bound", tile)

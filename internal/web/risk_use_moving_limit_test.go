@@ -33,7 +33,7 @@ func TestBrowserRiskUtilisationMovingLimit(t *testing.T) {
 	}
 	gross, limG := ser("gmc_risk_exposure"), ser("gmc_risk_limit")
 	now := time.Now().UnixMilli() / 60000 * 60000
-	cut := now - 10*3600*1000 + 20_000 // whole seconds, between two of the 24h range's 288 s steps
+	cut := now - 10*3600*1000 + 20_000 // whole seconds, between two of the 24h range's 300 s steps
 	raise := now - 14*3600*1000 + 20_000
 	for ts := now - 24*3600*1000; ts <= now; ts += 60_000 {
 		gross.Samples = append(gross.Samples, prompb.Sample{Timestamp: ts, Value: 1000})

@@ -89,10 +89,10 @@ func TestBrowserSLAPartialWindows(t *testing.T) {
 	}
 	screenshot(t, ctx, artifacts(t), "sla-partial-1h")
 
-	// At 30d each point is the worst hour within its 2.4 h step, and the
+	// At 30d each point is the worst hour within its 2 h step, and the
 	// notes say so.
 	load(t, ctx, st.URL+"/#/sla?range=30d")
-	if err := poll(ctx, 20*time.Second, `[...document.querySelectorAll('.card-note')].some((n) => n.textContent.includes('worst (highest) 1h burn within its step (2.4 h)'))`); err != nil {
+	if err := poll(ctx, 20*time.Second, `[...document.querySelectorAll('.card-note')].some((n) => n.textContent.includes('worst (highest) 1h burn within its step (2 h)'))`); err != nil {
 		t.Errorf("the 30d Burn rate note does not say each point is the worst hour of its step: %v", err)
 	}
 }

@@ -22,7 +22,7 @@ func lastPointJS(chart, series string) string {
 }
 
 // TestBrowserLastIsNow: at 7d a chart's newest point was rate() over the
-// range's window (8064 s), which for a service or host started minutes
+// range's window (7200 s), which for a service or host started minutes
 // ago holds minutes of samples: "last" read a tenth of the rate (Orders
 // legend 2.46/s beside the table's 1.01k/s; CPU by mode 0.9 % beside CPU
 // per core 100 %, t-user3 #4). The newest point (the tail, now) is over
@@ -45,8 +45,8 @@ func TestBrowserLastIsNow(t *testing.T) {
 		cap := eval[string](t, ctx, `document.querySelector('[data-stats="`+chart+`"] caption')?.textContent || ''`)
 		// (With the bridge, the point a minute before the last, over the
 		// time since the last step: TestBrowserBridgeGap.)
-		if th != "last, over 1m" || (cap != "each point over 2h14m24s" && !strings.HasPrefix(cap, "each point over 2h14m24s; the one 1m before the last over ")) {
-			t.Errorf("%s: %s legend says %q / %q, want last, over 1m / each point over 2h14m24s (; the one 1m before the last over …)", page, chart, th, cap)
+		if th != "last, over 1m" || (cap != "each point over 2h" && !strings.HasPrefix(cap, "each point over 2h; the one 1m before the last over ")) {
+			t.Errorf("%s: %s legend says %q / %q, want last, over 1m / each point over 2h (; the one 1m before the last over …)", page, chart, th, cap)
 		}
 	}
 	load(t, ctx, st.URL+"/#/overview?range=7d")
@@ -74,7 +74,7 @@ func TestBrowserLastIsNow(t *testing.T) {
 }
 
 // TestBrowserTailWholeJustAfterAStep: within a minute after a 7d step
-// (2016 s) the tail's window (a minute) begins before that step and no
+// (1800 s) the tail's window (a minute) begins before that step and no
 // bridge stands at its start; a series whose steps had a value first at
 // that step (its data 20 minutes old) had its tail taken as reaching
 // before its data began: dashed, out of the legend's last, min and max
@@ -86,7 +86,7 @@ func TestBrowserTailWholeJustAfterAStep(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(2 * time.Hour) })
 	const svc = "tail-svc"
-	const step = 2016 // 7d's step (s)
+	const step = step7d
 	now := time.Now()
 	g := stepBefore(now, step, 40)
 	at := time.Unix(g+20, 0)

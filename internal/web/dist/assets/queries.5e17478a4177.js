@@ -38,7 +38,7 @@ const inTier = (sel) => (sel ? sel.replace(/\}$/, ', __tier__="1m"}') : '{__tier
  * window win, whole minutes) on every whole win within the point's
  * lookback lb (its step; the bridge's and tail's: the time since the point
  * before): a one-minute incident shows near its height on a 7d or 30d
- * chart, where a quantile over the step's rate window (2h14m at 7d)
+ * chart, where a quantile over the step's rate window (2h at 7d)
  * averaged it away. (api.peakWindow picks win, api.peakLookback lb.)
  */
 export const peakOf = (e, lb, win) => `max_over_time((${e})[${lb}:${win}])`;

@@ -133,7 +133,7 @@ export function rangeByKey(key) {
  * stamped with: the end, or now for a range with its own end.
  */
 export function span(range, now = Date.now() / 1000) {
-  const step = Math.max(1, Math.round(range.seconds / 300));
+  const step = stepOf(range.seconds);
   const rw = Math.max(4 * step, 30);
   // tw: the tail's rate window (see queryRange).
   const tw = Math.min(rw, TAIL_WINDOW);
@@ -177,6 +177,33 @@ export function span(range, now = Date.now() / 1000) {
 }
 
 /**
+ * stepOf is a range's step: about 300 points (seconds / 300, at least 1 s),
+ * and from a day up on the downsampled tiers' grid, so the tiers answer
+ * its panels (docs/history.md, "Transparent reads": a tier reads when the
+ * query's end, step and range are whole buckets): a whole number of
+ * minutes under 10 minutes (the 1m tier: 24h at 300 s), of 10 minutes
+ * under an hour (the 10m tier: 7d at 1800 s), of hours above (the 1h
+ * tier: 30d at 7200 s), the one nearest seconds / 300 that divides the
+ * range, so its grid starts on the tiers' grid too. The 7d range's old
+ * 2016 s step and 24h's 288 s were on no tier's grid: their panels read
+ * raw data only (t-user18 F11).
+ */
+export function stepOf(seconds) {
+  const want = Math.max(1, Math.round(seconds / 300));
+  if (seconds < 86400) return want;
+  const unit = want < 600 ? 60 : want < 3600 ? 600 : 3600;
+  const round = Math.max(unit, Math.round(want / unit) * unit);
+  // The nearest multiple of unit that divides the range (a custom length
+  // may have none near: then the nearest multiple).
+  for (let d = 0; d <= round; d += unit) {
+    for (const s of [round - d, round + d]) {
+      if (s >= unit && seconds % s === 0 && Math.abs(s - want) <= want / 2) return s;
+    }
+  }
+  return round;
+}
+
+/**
  * BRIDGE_MIN (s) is the least time between the last step and the tail's
  * window that gets a bridge point (span): less is within a sample
  * interval of the tail's window.
@@ -207,7 +234,7 @@ export function grid(w) {
  * PEAK_MIN_STEP (s) is the least step whose latency charts also show each
  * step's worst short-window quantile (queries.peakOf): the 6h range's (72
  * s) and longer. On them a point's quantile is over its rate window (4
- * steps: 2h14m at 7d, 9h36m at 30d), where a one-minute incident is under
+ * steps: 2h at 7d, 8h at 30d), where a one-minute incident is under
  * 1 % of the observations and leaves the p99 (a 500 µs minute read 5 µs).
  */
 export const PEAK_MIN_STEP = 72;
@@ -218,11 +245,11 @@ export const peaks = (w) => !w.grid && w.step >= PEAK_MIN_STEP;
 /**
  * PEAK_PER_STEP is how many short windows a peak point takes its worst of:
  * the window is a tenth of the step in whole minutes, at least one (6h and
- * 24h: 1m, 7d: 3m, 30d: 14m). One-minute windows at every step cost the
+ * 24h: 1m, 7d: 3m, 30d: 12m). One-minute windows at every step cost the
  * Overview of 50 services 29.5 s at 7d against the mean p99's 3.2 s (load
  * 20): the engine evaluated 10,080 steps. A one-minute incident is 1/W of
  * a W-minute window's orders and still sets its p99 (500 − 2.5·W µs for a
- * 500 µs minute in a 5 µs desk: 492.5 µs at 7d, 465 µs at 30d).
+ * 500 µs minute in a 5 µs desk: 492.5 µs at 7d, 470 µs at 30d).
  */
 export const PEAK_PER_STEP = 10;
 
@@ -322,7 +349,7 @@ export function sinceResume(known, w, signal, ask) {
 /**
  * TAIL_WINDOW (s) is the longest rate window of a chart's newest point,
  * its tail (now): KPI_WINDOW, so a legend's "last" and a tile agree. The
- * points on the step grid keep the range's window (8064 s at 7d): over
+ * points on the step grid keep the range's window (7200 s at 7d): over
  * that, a service or host started an hour ago read ~0 now (CPU by mode
  * 0.9 % beside CPU per core 100 %).
  */
@@ -351,7 +378,7 @@ function shortened(expr, w) {
 
 /**
  * tailExpr is an expression of the grid's points for the tail: its range
- * selectors over the points' window ([8064s]) over the tail's instead.
+ * selectors over the points' window ([7200s]) over the tail's instead.
  * Counts per window (increase) keep theirs.
  */
 export function tailExpr(expr, w) {
@@ -544,7 +571,7 @@ export function lastExpr(e, w, k) {
  * the last sample a rate window on: the Overview's Orders expression
  * keeps a service's rate "and on (service) (sum by (service)
  * (gmc_orders_total) > 0)", a clause whose run ends the 5-minute lookback
- * after the last sample, so a rate over 19m12s (24h), 2h14m (7d) or 9h36m
+ * after the last sample, so a rate over 20m (24h), 2h (7d) or 8h
  * (30d) had its run cut 5 minutes after the last sample and every point
  * a window before that was called past the last sample and left out of
  * the legend, though its window held the data whole (t-user16 F1: 18

@@ -122,10 +122,16 @@ export function num(v, sig) {
   return String(+v.toPrecision(n));
 }
 
-/** si formats with k/M/G suffixes (sig: see num). */
+/**
+ * si formats with k/M/G suffixes (sig: see num). The suffix is the
+ * rounded value's: 999.9998 reads "1k", not "1000" (a tier's rate of an
+ * exact 1,000/s, off by a millisecond of its 2 h window, read "1000/s"
+ * beside raw data's "1k/s").
+ */
 export function si(v, sig) {
   if (v == null || !isFinite(v)) return '–';
-  for (const [f, s] of SI) if (Math.abs(v) >= f) return num(v / f, sig) + s;
+  const r = Number(v.toPrecision(sigOf(sig)));
+  for (const [f, s] of SI) if (Math.abs(r) >= f) return num(r / f, sig) + s;
   return num(v, sig);
 }
 

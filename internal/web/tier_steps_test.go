@@ -1,0 +1,130 @@
+package web_test
+
+import (
+	"bufio"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBrowserLongRangesReadTiers: t-user18 F11. The 7d range's step was
+// 2016 s and 24h's 288 s, on no tier's grid (a tier answers a selector when
+// the query's end, step and range are whole buckets), so their panels read
+// raw data only: the downsampled tiers' speed-up never applied to the
+// dashboard's own long ranges. Their steps are on the grid now (24h 300 s:
+// the 1m tier; 7d 1800 s: the 10m tier) and the tiers answer the pages'
+// range queries (gmc_tier_selects_total, by what answered each selector,
+// counts them; each range query is sent again wrapped, as gmc's step
+// cache answered the page). With the old steps no tier answered any
+// selector of either page's range query (38 from raw data each); now the
+// 7d one reads 8 of its selectors from the 10m tier and 9 from the 1m,
+// the 24h one 9 from the 1m tier.
+func TestBrowserLongRangesReadTiers(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	// The tiers have a watermark (the job's first rounds over the seeded
+	// 15 minutes): until then every tier is skipped and raw data answer.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var s struct {
+			Tiers []struct {
+				Name      string  `json:"name"`
+				Watermark float64 `json:"watermark"`
+			} `json:"storage_tiers"`
+		}
+		if err := getStatus(st.URL, &s); err != nil {
+			t.Fatal(err)
+		}
+		ok := 0
+		for _, tr := range s.Tiers {
+			if (tr.Name == "1m" || tr.Name == "10m") && tr.Watermark > float64(time.Now().Add(-time.Hour).Unix()) {
+				ok++
+			}
+		}
+		if ok == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the 1m and 10m tiers have no recent watermark after 90 s: %+v", s.Tiers)
+		}
+		time.Sleep(time.Second)
+	}
+	for _, r := range []struct{ key, step, tier string }{{"24h", "300", "1m"}, {"7d", "1800", "10m"}} {
+		t.Run(r.key, func(t *testing.T) {
+			before := tierSelects(t, st.URL)
+			eval[bool](t, ctx, `(performance.clearResourceTimings(), true)`)
+			load(t, ctx, st.URL+"/#/overview?range="+r.key)
+			steps := eval[[]string](t, ctx, `[...new Set(performance.getEntriesByType('resource')
+				.filter(e => e.name.includes('/api/v1/query_range'))
+				.map(e => new URL(e.name).searchParams.get('step')))]`)
+			if len(steps) != 1 || steps[0] != r.step {
+				t.Errorf("range %s: query_range steps %v, want %s (on the %s tier's grid)", r.key, steps, r.step, r.tier)
+			}
+			after := tierSelects(t, st.URL)
+			t.Logf("range %s: selectors answered %v → %v", r.key, before, after)
+			// Each of the page's range queries again, alone: what answered
+			// its selectors.
+			urls := eval[[]string](t, ctx, `performance.getEntriesByType('resource')
+				.filter(e => e.name.includes('/api/v1/query_range')).map(e => e.name)`)
+			for _, u := range urls {
+				// Wrapped, so gmc's step cache (which answered the page)
+				// does not answer it again: the same selectors, read anew.
+				pu, _ := url.Parse(u)
+				q := pu.Query()
+				q.Set("query", "("+q.Get("query")+") * 1")
+				pu.RawQuery = q.Encode()
+				b := tierSelects(t, st.URL)
+				resp, err := http.Get(pu.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				a := tierSelects(t, st.URL)
+				d := map[string]float64{}
+				for k := range a {
+					d[k] = a[k] - b[k]
+				}
+				t.Logf("range %s, its range query again: selectors answered %v", r.key, d)
+				if d[r.tier] == 0 {
+					t.Errorf("range %s: the %s tier answered none of the page's range query's selectors (%v): it read raw data only", r.key, r.tier, d)
+				}
+			}
+			if len(urls) == 0 {
+				t.Fatalf("range %s: the page sent no query_range", r.key)
+			}
+		})
+	}
+}
+
+// tierSelects reads gmc_tier_selects_total by tier from gmc's /metrics.
+func tierSelects(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, `gmc_tier_selects_total{tier="`)
+		if !ok {
+			continue
+		}
+		name, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = v
+	}
+	return out
+}
