@@ -21,7 +21,8 @@ import (
 // 02:43:03, 19 minutes before the 2016 s step it was drawn on (t-user16
 // F4). One run 10 hours ago, 15 min 3 s before a 7d step (and so at
 // least that before a 30d step: 7200 s steps lie on the 7d grid's
-// 1800 s one): the cell says the run's minute at 7d and 30d.
+// 1800 s one): the cell says the run's minute at 7d and 30d, and each
+// run's dot is drawn at its time (an earlier run's too), not its step's.
 func TestBrowserBenchRunTime(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(24 * time.Hour) })
@@ -32,9 +33,16 @@ func TestBrowserBenchRunTime(t *testing.T) {
 		Results: []bench.Result{{Name: "f4-throughput", Unit: "ops/s", Better: bench.HigherIsBetter,
 			Summary: bench.Summary{N: 10, Median: 30262.85, Lo: 30000, Hi: 30500}, Throughput: 30262.85, Requests: 600000, DurationSeconds: 20}},
 	}
+	// An earlier run, 12 hours before, 700.456 s before a step: a point
+	// of the grid, not the newest.
+	early := time.UnixMilli(int64(g-12*3600-700)*1000 + 456)
+	run0 := *run
+	run0.ID, run0.Start, run0.End = "f4-0", early.Add(-20*time.Second), early
 	var series []prompb.TimeSeries
-	for _, s := range bench.Series(run) {
-		series = append(series, prompb.TimeSeries{Labels: prompb.FromLabels(s.Labels, nil), Samples: []prompb.Sample{{Timestamp: s.T, Value: s.V}}})
+	for _, r := range []*bench.Run{&run0, run} {
+		for _, s := range bench.Series(r) {
+			series = append(series, prompb.TimeSeries{Labels: prompb.FromLabels(s.Labels, nil), Samples: []prompb.Sample{{Timestamp: s.T, Value: s.V}}})
+		}
 	}
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
@@ -55,6 +63,14 @@ func TestBrowserBenchRunTime(t *testing.T) {
 		at := eval[string](t, ctx, sel+`.dataset.sampleAt || ''`)
 		if v, err := strconv.ParseFloat(at, 64); err != nil || math.Abs(v-float64(end.UnixMilli())/1000) > 1e-3 {
 			t.Errorf("%s: data-sample-at %q, want the run's end %v", rng, at, float64(end.UnixMilli())/1000)
+		}
+		// Each dot is drawn at its run's time, not its step's (the point
+		// of the 7d chart was 15 minutes after the run, the legend saying
+		// the run's time).
+		xs := eval[[]float64](t, ctx, `(() => { const u = document.querySelector('[data-benchmark="f4-throughput"] [data-chart]').chart.u;
+			const i = u.series.findIndex((s) => s.label === 'median'); return u.data[0].filter((x, j) => u.data[i][j] != null); })()`)
+		if len(xs) != 2 || math.Abs(xs[0]-float64(early.UnixMilli())/1000) > 1e-3 || math.Abs(xs[1]-float64(end.UnixMilli())/1000) > 1e-3 {
+			t.Errorf("%s: the runs' dots are drawn at %v, want at the runs' times %v and %v", rng, xs, float64(early.UnixMilli())/1000, float64(end.UnixMilli())/1000)
 		}
 		screenshot(t, ctx, artifacts(t), "bench-run-time-"+rng)
 	}

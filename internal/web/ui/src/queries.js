@@ -362,6 +362,9 @@ export const bench = {
   // a step, or for the tail the time since the last step; api.queryRange),
   // so a run shows as one point.
   median: (lb) => `last_over_time(gmc_bench_median[${lb}])`,
+  // The time of the run median's point is of: the newest sample's within
+  // the step (timestamp() at each minute of it; benchmarks.js runXs).
+  runAt: (lb) => `max_over_time(timestamp(gmc_bench_median)[${lb}:1m])`,
   regression: (lb) => `max by (benchmark) (max_over_time(gmc_bench_regression[${lb}]))`,
 };
 

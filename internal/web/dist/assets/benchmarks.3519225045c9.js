@@ -17,16 +17,23 @@ export function mount(main) {
 
   return {
     async refresh(w, signal) {
-      const [rep, med, reg] = await Promise.all([
+      // Each grid point's run time (runAt), where the steps are whole
+      // minutes (the minute substeps then end at the step): ranges from a day up.
+      const timed = w.step % 60 === 0 && !w.grid;
+      const [rep, med, reg, ats] = await Promise.all([
         getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable || e instanceof NotFound ? e : Promise.reject(e))),
         queryRange(Q.bench.median, w, signal),
         queryRange(Q.bench.regression, w, signal),
+        timed ? queryRange(Q.bench.runAt, w, signal) : [],
       ]);
       renderReport(rep, kpis, report);
 
-      const A = align([...med, ...reg], w);
+      const A = align([...med, ...reg, ...ats], w);
       const regBy = new Map(reg.map((s, i) => [s.metric.benchmark, A.ys[med.length + i]]));
+      const runKey = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
+      const atBy = new Map(ats.map((s, i) => [runKey(s.metric), A.ys[med.length + reg.length + i]]));
       const runs = await runTimes(med.slice(0, MAX_CHARTS), A, w, signal);
+      const nGrid = Math.floor(((w.gend != null ? w.gend : w.end) - w.start) / w.step + 1e-9) + 1;
       const seen = new Set();
       med.slice(0, MAX_CHARTS).forEach((s, i) => {
         const name = s.metric.benchmark || '?';
@@ -47,7 +54,7 @@ export function mount(main) {
         const n = flagged.filter((v) => v != null).length;
         c.card.note.textContent = (s.metric.unit || '') + (n ? ` · ${n} regression point${n > 1 ? 's' : ''}` : '');
         c.card.el.classList.toggle('regressed', n > 0);
-        c.chart.update(A.xs, [
+        c.chart.update(runXs(A.xs, y, atBy.get(runKey(s.metric)), runs.get(i), w, nGrid), [
           {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true, lastAt: runs.get(i), lastWhat: 'run'},
           {label: 'regression', data: flagged, color: PALETTE[3], width: 0, points: {show: true, size: 9, fill: PALETTE[3]}, paths: () => null},
         ]);
@@ -58,6 +65,29 @@ export function mount(main) {
     },
     destroy() { for (const c of charts.values()) c.chart.destroy(); },
   };
+}
+
+/**
+ * runXs are a benchmark chart's x: each point at its run's time, not its
+ * step's (a point is last_over_time over its step: a run at 02:43:03 was
+ * drawn on a 7d chart's step 19 minutes later while its legend said the
+ * run's time). at: each grid point's newest sample time (Q.bench.runAt,
+ * null where not asked); newest: the newest point's run (runTimes), for
+ * the bridge and tail too. A time outside its point's window (no run in
+ * it: the lookback reaches the one before) or not after the point before
+ * keeps the step's.
+ */
+export function runXs(xs, y, at, newest, w, nGrid) {
+  let last = -1;
+  for (let j = y.length - 1; j >= 0; j--) if (y[j] != null) { last = j; break; }
+  const out = xs.slice();
+  for (let j = 0; j < out.length; j++) {
+    if (y[j] == null) continue;
+    const lb = j === 0 ? w.step : xs[j] - xs[j - 1];
+    const r = j === last && newest != null ? newest : j < nGrid && at ? at[j] : null;
+    if (r != null && r > xs[j] - lb - 1e-3 && r <= xs[j] + 1e-3 && (j === 0 || r > out[j - 1])) out[j] = r;
+  }
+  return out;
 }
 
 /**
