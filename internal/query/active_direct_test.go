@@ -74,6 +74,25 @@ func TestDirectInActiveQueryLog(t *testing.T) {
 		}
 		return string(b)
 	}
+	running := ""
+	evalHeld(t, a, gate, expr, func() { running = active() })
+	if !gate.direct {
+		t.Fatal("the query was not evaluated directly: the test proves nothing")
+	}
+	if !strings.Contains(running, `"query":"`+expr+`"`) {
+		t.Fatalf("while evaluated directly the active query log held %q, not the query", strings.Trim(running, "\x00 \n"))
+	}
+	if after := active(); strings.Contains(after, expr) {
+		t.Fatalf("after the answer the log still holds the query: %q", strings.Trim(after, "\x00 \n"))
+	}
+}
+
+// evalHeld evaluates expr over 60 s..600 s at 1 s through a, whose
+// queryable is gate, and runs during while gate holds the query's first
+// rate Select; it fails the test if none comes within 30 s or the query
+// fails.
+func evalHeld(t *testing.T, a *API, gate *gateQueryable, expr string, during func()) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() {
 		_, _, release, err := a.evalRange(context.Background(), nil, expr, time.UnixMilli(60_000), time.UnixMilli(600_000), time.Second)
@@ -88,18 +107,9 @@ func TestDirectInActiveQueryLog(t *testing.T) {
 		close(gate.release)
 		t.Fatal("no rate Select within 30 s")
 	}
-	running := active()
+	during()
 	close(gate.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if !gate.direct {
-		t.Fatal("the query was not evaluated directly: the test proves nothing")
-	}
-	if !strings.Contains(running, `"query":"`+expr+`"`) {
-		t.Fatalf("while evaluated directly the active query log held %q, not the query", strings.Trim(running, "\x00 \n"))
-	}
-	if after := active(); strings.Contains(after, expr) {
-		t.Fatalf("after the answer the log still holds the query: %q", strings.Trim(after, "\x00 \n"))
 	}
 }

@@ -1,13 +1,10 @@
 package query
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // TestDirectInEngineMetrics: a query evaluated directly counts in the
@@ -29,25 +26,8 @@ func TestDirectInEngineMetrics(t *testing.T) {
 	for _, s := range []string{"prepare_time", "inner_eval", "result_sort"} {
 		before[s] = count(s)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, _, release, err := a.evalRange(context.Background(), nil, `sum by (service) (rate(req_total[1m]))`, time.UnixMilli(60_000), time.UnixMilli(600_000), time.Second)
-		if release != nil {
-			release()
-		}
-		done <- err
-	}()
-	select {
-	case <-gate.entered:
-	case <-time.After(30 * time.Second):
-		close(gate.release)
-		t.Fatal("no rate Select within 30 s")
-	}
-	running := gauge()
-	close(gate.release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	var running float64
+	evalHeld(t, a, gate, `sum by (service) (rate(req_total[1m]))`, func() { running = gauge() })
 	if !gate.direct {
 		t.Fatal("the query was not evaluated directly: the test proves nothing")
 	}
@@ -79,12 +59,10 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, slice string) flo
 			}
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "slice" && l.GetValue() == slice {
-					return float64(summaryCount(m))
+					return float64(m.GetSummary().GetSampleCount())
 				}
 			}
 		}
 	}
 	return 0
 }
-
-func summaryCount(m *dto.Metric) uint64 { return m.GetSummary().GetSampleCount() }

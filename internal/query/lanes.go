@@ -309,20 +309,35 @@ func countSeries(ctx context.Context, q storage.Querier, mint, maxt int64, capN 
 // instant query at now, and remembered for ownLaneTTL.
 func (ls *Lanes) classifyOwn(ctx context.Context, qs string) *lane {
 	now := ls.now()
-	ls.mu.Lock()
-	c, ok := ls.cache[qs]
-	ls.mu.Unlock()
-	if ok && now.Sub(c.at) < ownLaneTTL {
-		return c.l
+	if l, ok := cachedLaneOf(ls, ls.cache, qs, now); ok {
+		return l
 	}
 	l, _ := ls.classify(ctx, qs, span{start: now, end: now})
-	ls.mu.Lock()
-	if len(ls.cache) >= ownLaneCacheSize {
-		clear(ls.cache)
-	}
-	ls.cache[qs] = cachedLane{l: l, at: now}
-	ls.mu.Unlock()
+	keepLane(ls, ls.cache, qs, l, now)
 	return l
+}
+
+// cachedLaneOf is the lane m keeps for key, if classified within ownLaneTTL
+// before now.
+func cachedLaneOf[K comparable](ls *Lanes, m map[K]cachedLane, key K, now time.Time) (*lane, bool) {
+	ls.mu.Lock()
+	c, ok := m[key]
+	ls.mu.Unlock()
+	if ok && now.Sub(c.at) < ownLaneTTL && !now.Before(c.at) {
+		return c.l, true
+	}
+	return nil, false
+}
+
+// keepLane keeps l in m for key as classified at now, m emptied first when
+// it holds ownLaneCacheSize entries.
+func keepLane[K comparable](ls *Lanes, m map[K]cachedLane, key K, l *lane, now time.Time) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if len(m) >= ownLaneCacheSize {
+		clear(m)
+	}
+	m[key] = cachedLane{l: l, at: now}
 }
 
 // classifyRange is the lane of an API range query (sp.step > 0): as
@@ -336,22 +351,14 @@ func (ls *Lanes) classifyOwn(ctx context.Context, qs string) *lane {
 func (ls *Lanes) classifyRange(ctx context.Context, expr string, sp span) *lane {
 	key := rangeLaneKey{expr: expr, start: sp.start.UnixNano(), end: sp.end.UnixNano(), step: sp.step}
 	now := ls.now()
-	ls.mu.Lock()
-	c, ok := ls.ranges[key]
-	ls.mu.Unlock()
-	if ok && now.Sub(c.at) < ownLaneTTL && !now.Before(c.at) {
-		return c.l
+	if l, ok := cachedLaneOf(ls, ls.ranges, key, now); ok {
+		return l
 	}
 	l, _ := ls.classify(ctx, expr, sp)
 	if ctx.Err() != nil {
 		return l // counting was cut short: not kept
 	}
-	ls.mu.Lock()
-	if len(ls.ranges) >= ownLaneCacheSize {
-		clear(ls.ranges)
-	}
-	ls.ranges[key] = cachedLane{l: l, at: now}
-	ls.mu.Unlock()
+	keepLane(ls, ls.ranges, key, l, now)
 	return l
 }
 

@@ -243,6 +243,15 @@ func (a *acc) add(v float64) {
 	a.n++
 }
 
+// merge adds b's values to a's.
+func (a *acc) merge(b acc) {
+	if b.n > 0 && (a.n == 0 || b.max > a.max) {
+		a.max = b.max
+	}
+	a.sum += b.sum
+	a.n += b.n
+}
+
 func (a acc) profile() Profile {
 	p := Profile{Samples: a.n}
 	if a.n > 0 {
@@ -340,12 +349,7 @@ func profiles(points []Point) ([]Profile, []Profile, ProfileBasis) {
 		var all acc
 		for d := range 7 {
 			if has(d, h) {
-				c := cells[d][h]
-				all.sum += c.sum
-				all.n += c.n
-				if all.n == c.n || c.max > all.max {
-					all.max = c.max
-				}
+				all.merge(cells[d][h])
 			}
 		}
 		pr := all.profile()
@@ -376,12 +380,7 @@ func profiles(points []Point) ([]Profile, []Profile, ProfileBasis) {
 		var all acc
 		for h := range 24 {
 			if has(d, h) {
-				c := cells[d][h]
-				all.sum += c.sum
-				all.n += c.n
-				if all.n == c.n || c.max > all.max {
-					all.max = c.max
-				}
+				all.merge(cells[d][h])
 			}
 		}
 		pr := all.profile()
