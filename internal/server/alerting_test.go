@@ -17,22 +17,13 @@ import (
 func TestPushToNotification(t *testing.T) {
 	hookURL, got := startWebhook(t)
 
-	yml := fmt.Sprintf(`
+	yml := `
 alerting:
   evaluation_interval: 1h
   default_rules: false
   thresholds:
     - {name: MatchingLatencyHigh, metric: latency_us, op: ">", value: 1000, service: matching-engine, severity: page}
-notify:
-  route:
-    receiver: hook
-    group_by: ['...']
-    group_wait: 0s
-    group_interval: 100ms
-  receivers:
-    - name: hook
-      webhook_configs: [{url: %q}]
-`, hookURL)
+` + webhookNotify(hookURL)
 	cfg, err := config.Load([]byte(yml))
 	if err != nil {
 		t.Fatal(err)

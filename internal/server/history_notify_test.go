@@ -21,26 +21,17 @@ import (
 // only "notified at" the firing), the gateway's none.
 func TestHistoryNotified(t *testing.T) {
 	hookURL, got := startWebhook(t)
-	yml := fmt.Sprintf(`
+	yml := `
 alerting:
   evaluation_interval: 1h
   default_rules: false
   thresholds:
     - {name: EngineLatencyHigh, metric: latency_us, op: ">", value: 1000, service: matching-engine, severity: page}
     - {name: GatewayLatencyHigh, metric: latency_us, op: ">", value: 1000, service: order-gateway, severity: page}
-notify:
-  route:
-    receiver: hook
-    group_by: ['...']
-    group_wait: 0s
-    group_interval: 100ms
-  receivers:
-    - name: hook
-      webhook_configs: [{url: %q}]
-  inhibit_rules:
+` + webhookNotify(hookURL) + `  inhibit_rules:
     - source_matchers: ['alertname="EngineLatencyHigh"']
       target_matchers: ['alertname="GatewayLatencyHigh"']
-`, hookURL)
+`
 	cfg, err := config.Load([]byte(yml))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,19 +19,10 @@ import (
 // pages again.
 func TestRestartResolvesPage(t *testing.T) {
 	hookURL, got := startWebhook(t)
-	cfg, err := config.Load(fmt.Appendf(nil, `
+	cfg, err := config.Load([]byte(`
 alerting:
   evaluation_interval: 200ms
-notify:
-  route:
-    receiver: hook
-    group_by: ['...']
-    group_wait: 0s
-    group_interval: 100ms
-  receivers:
-    - name: hook
-      webhook_configs: [{url: %q}]
-`, hookURL))
+` + webhookNotify(hookURL)))
 	if err != nil {
 		t.Fatal(err)
 	}

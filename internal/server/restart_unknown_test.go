@@ -34,21 +34,12 @@ func TestRestartUnknownOnTheBanner(t *testing.T) {
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(fmt.Appendf(nil, `
+	cfg, err := config.Load(append(fmt.Appendf(nil, `
 alerting:
   evaluation_interval: 200ms
   default_rules: false
   rule_files: [%q]
-notify:
-  route:
-    receiver: hook
-    group_by: ['...']
-    group_wait: 0s
-    group_interval: 100ms
-  receivers:
-    - name: hook
-      webhook_configs: [{url: %q}]
-`, rules, hookURL))
+`, rules), webhookNotify(hookURL)...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,23 @@ func startWebhook(t *testing.T) (string, <-chan webhookMsg) {
 	t.Cleanup(hook.Close)
 	t.Cleanup(func() { close(done) }) // first: a handler waiting to send returns
 	return hook.URL, got
+}
+
+// webhookNotify is the notify: block of a test config that sends every
+// alert, grouped by all its labels, to the webhook at url with no wait
+// (group_wait 0s, group_interval 100ms). It ends at the notify: level, so
+// a test may add its own keys (inhibit_rules:) after it.
+func webhookNotify(url string) string {
+	return fmt.Sprintf(`notify:
+  route:
+    receiver: hook
+    group_by: ['...']
+    group_wait: 0s
+    group_interval: 100ms
+  receivers:
+    - name: hook
+      webhook_configs: [{url: %q}]
+`, url)
 }
 
 // waitWebhook returns the first notification from got that match accepts
