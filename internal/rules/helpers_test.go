@@ -121,4 +121,33 @@ func appendFloat(t testing.TB, db storage.AppendableV2, ls labels.Labels, ts tim
 	}
 }
 
+// silentRisk is a manager with the default rules over a store where
+// service risk pushed its order counter every second from t0 to t0+1m and
+// then stopped; ls is that series, for a test to push it again.
+func silentRisk(t testing.TB) (m *Manager, s *sink, db *gmcstorage.TSDB, ls labels.Labels) {
+	t.Helper()
+	db = openTSDB(t, t.TempDir())
+	s = &sink{}
+	m = newManager(t, db, Options{DefaultRules: true, EvalInterval: 10 * time.Second, Sink: s.send})
+	ls = labels.FromStrings("__name__", "gmc_orders_total", "service", "risk", "result", "success")
+	for sec := 0; sec <= 60; sec++ {
+		appendFloat(t, db, ls, t0.Add(time.Duration(sec)*time.Second), float64(sec))
+	}
+	return m, s, db, ls
+}
+
+// resolvedSummary is the resolved_summary of the last notification in s
+// that ended alert name by at ("" if none).
+func resolvedSummary(s *sink, name string, at time.Time) string {
+	var text string
+	for _, b := range s.take() {
+		for _, a := range b {
+			if a.Labels["alertname"] == model.LabelValue(name) && !a.EndsAt.After(at) {
+				text = string(a.Annotations["resolved_summary"])
+			}
+		}
+	}
+	return text
+}
+
 func newTestParser() parser.Parser { return parser.NewParser(parser.Options{}) }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/model/labels"
 )
 
 // TestServiceSilentPastAnHour: t-user13 F12 got `[RESOLVED] ServiceSilent`
@@ -16,14 +14,8 @@ import (
 // its true age, while the service is silent (3 hours here, evaluated every
 // minute as gmc does), and when it pushes again the RESOLVED says so.
 func TestServiceSilentPastAnHour(t *testing.T) {
-	db := openTSDB(t, t.TempDir())
-	var s sink
-	m := newManager(t, db, Options{DefaultRules: true, EvalInterval: 10 * time.Second, Sink: s.send})
-	ls := labels.FromStrings("__name__", "gmc_orders_total", "service", "risk", "result", "success")
+	m, s, db, ls := silentRisk(t)
 	ctx := context.Background()
-	for sec := 0; sec <= 60; sec++ { // pushes every second for a minute, then stops
-		appendFloat(t, db, ls, t0.Add(time.Duration(sec)*time.Second), float64(sec))
-	}
 	last := t0.Add(time.Minute)
 	for at := 2 * time.Minute; at <= 3*time.Hour; at += time.Minute {
 		now := t0.Add(at)
@@ -54,14 +46,7 @@ func TestServiceSilentPastAnHour(t *testing.T) {
 	back := t0.Add(3*time.Hour + 10*time.Second)
 	appendFloat(t, db, ls, back, 61)
 	m.EvalAll(ctx, back)
-	var resolved string
-	for _, b := range s.take() {
-		for _, a := range b {
-			if a.Labels["alertname"] == "ServiceSilent" && !a.EndsAt.After(back) {
-				resolved = string(a.Annotations["resolved_summary"])
-			}
-		}
-	}
+	resolved := resolvedSummary(s, "ServiceSilent", back)
 	if want := "service risk is back: it sent a sample 0s ago, after 2h59m or more of silence"; !strings.Contains(resolved, want) {
 		t.Errorf("resolved text %q, want it to contain %q", resolved, want)
 	}

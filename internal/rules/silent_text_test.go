@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/model/labels"
 )
 
 // TestServiceSilentTextsOneDurationRule: ServiceSilent's texts wrote their
@@ -15,14 +13,8 @@ import (
 // rule: rounded to the second, the units that are zero left out). The
 // summary, the description and the RESOLVED text follow the rule.
 func TestServiceSilentTextsOneDurationRule(t *testing.T) {
-	db := openTSDB(t, t.TempDir())
-	var s sink
-	m := newManager(t, db, Options{DefaultRules: true, EvalInterval: 10 * time.Second, Sink: s.send})
-	ls := labels.FromStrings("__name__", "gmc_orders_total", "service", "risk", "result", "success")
+	m, s, db, ls := silentRisk(t)
 	ctx := context.Background()
-	for sec := 0; sec <= 60; sec++ { // pushes every second for a minute, then stops
-		appendFloat(t, db, ls, t0.Add(time.Duration(sec)*time.Second), float64(sec))
-	}
 	// firing are the texts of the firing alert as last evaluated.
 	firing := func() map[string]string {
 		t.Helper()
@@ -65,14 +57,7 @@ func TestServiceSilentTextsOneDurationRule(t *testing.T) {
 	back := t0.Add(190 * time.Second)
 	appendFloat(t, db, ls, back, 61)
 	m.EvalAll(ctx, back)
-	var resolved string
-	for _, b := range s.take() {
-		for _, a := range b {
-			if a.Labels["alertname"] == "ServiceSilent" && !a.EndsAt.After(back) {
-				resolved = string(a.Annotations["resolved_summary"])
-			}
-		}
-	}
+	resolved := resolvedSummary(s, "ServiceSilent", back)
 	if want := "service risk is back: it sent a sample 0s ago, after 2m6s or more of silence"; resolved != want {
 		t.Errorf("resolved text %q, want %q", resolved, want)
 	}
