@@ -2,8 +2,10 @@ package tier
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -189,12 +191,80 @@ func (q *Queryable) avgAsSumOverCount(s *parser.EvalStmt, call *parser.Call, pat
 	countRange := *ms
 	countRange.VectorSelector = &count
 	sum := parser.Functions["sum_over_time"]
-	return &parser.BinaryExpr{
+	div := &parser.BinaryExpr{
 		Op:             parser.DIV,
 		LHS:            &parser.Call{Func: sum, Args: parser.Expressions{ms}, PosRange: call.PosRange},
 		RHS:            &parser.Call{Func: sum, Args: parser.Expressions{&countRange}, PosRange: call.PosRange},
 		VectorMatching: &parser.VectorMatching{Card: parser.CardOneToOne},
 	}
+	if !onGrid && (s.Interval > 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 || inSubquery(path)) {
+		return div // evaluated by the engine, in its order (see ordered averages above)
+	}
+	return &parser.VectorSelector{
+		LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, AvgLabel, encodeAvg(s, div, ms))},
+		PosRange:      call.PosRange,
+	}
+}
+
+// inSubquery says whether path holds a subquery.
+func inSubquery(path []parser.Node) bool {
+	for _, p := range path {
+		if _, ok := p.(*parser.SubqueryExpr); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Ordered averages. The engine evaluates a binary operation through a map
+// of its answer's series and hands them on in that map's order, which Go
+// makes different every time: an aggregation above the division added its
+// series in a different order at every evaluation, and
+// `avg by (service) (avg_over_time(x[1h]))` from the tiers changed in its
+// last digit from one refresh to the next (TestAvgOverTimeAggregatedIsDeterministic;
+// raw avg_over_time reads its series in storage's order). So, in a range
+// query (outside subqueries) or an instant query, without @, the rewrite is
+// a selector {__avg__="…"} carrying the division and the query's steps,
+// which Select answers (selectAvg) by evaluating the division with the
+// engine over the same steps and handing its series on in their labels'
+// order, each with a sample at every step: its value there, or a staleness
+// marker where it has none (the engine's lookback then carries nothing to
+// the next step). At each step the engine reads the sample at that step:
+// the values are the division's, bit for bit, in a fixed order. Elsewhere
+// (a subquery's steps are the engine's to choose) the division is left to
+// the engine as it is.
+
+// AvgLabel is the label of the selector that stands for a rewritten
+// avg_over_time: "start:end:step:division" (ms; step 0 for an instant
+// query), the division's text placed so that its sum_over_time's argument
+// starts where avg_over_time's did in the query (an annotation the engine
+// makes about it then points into the query at the right place).
+const AvgLabel = "__avg__"
+
+// encodeAvg is the AvgLabel value for div, the rewrite of avg_over_time
+// over ms in s.
+func encodeAvg(s *parser.EvalStmt, div *parser.BinaryExpr, ms *parser.MatrixSelector) string {
+	text := div.String()
+	pad := int(ms.PositionRange().Start) - len("sum_over_time(")
+	if strings.HasPrefix(text, "sum_over_time(") && pad > 0 {
+		text = strings.Repeat(" ", pad) + text
+	}
+	return fmt.Sprintf("%d:%d:%d:%s", timestamp.FromTime(s.Start), timestamp.FromTime(s.End), s.Interval.Milliseconds(), text)
+}
+
+// decodeAvg parses an AvgLabel value.
+func decodeAvg(v string) (start, end, step int64, expr string, err error) {
+	parts := strings.SplitN(v, ":", 4)
+	if len(parts) != 4 {
+		return 0, 0, 0, "", fmt.Errorf("bad %s value %q", AvgLabel, v)
+	}
+	var nums [3]int64
+	for i := range nums {
+		if nums[i], err = strconv.ParseInt(parts[i], 10, 64); err != nil {
+			return 0, 0, 0, "", fmt.Errorf("bad %s value %q: %w", AvgLabel, v, err)
+		}
+	}
+	return nums[0], nums[1], nums[2], parts[3], nil
 }
 
 // selectHints are the hints the engine gives Select for vs, a matrix

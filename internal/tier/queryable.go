@@ -7,10 +7,13 @@ import (
 	"io"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
@@ -270,6 +273,9 @@ func (q *Queryable) choose(hints *storage.SelectHints, force string, first int64
 // tiers: a selector of the sum or count aggregate that selects one reads
 // raw data.
 func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	if v, ok, _ := takeEqual(ms, AvgLabel); ok {
+		return q.q.selectAvg(ctx, v)
+	}
 	force, ms := takeTier(ms)
 	named, ms := takeAgg(ms)
 	first, onGrid, ms := takeGrid(ms)
@@ -791,4 +797,84 @@ func (s sample) Copy() chunks.Sample {
 		c.fh = s.fh.Copy()
 	}
 	return c
+}
+
+// avgEngine evaluates the divisions that stand for avg_over_time
+// (selectAvg): gmc's engine settings (query.NewEngine's, which this package
+// cannot import) that bear on sum_over_time and a division, and its
+// default limit of samples. Its timeout is the query's context.
+var avgEngine = promql.NewEngine(promql.EngineOpts{
+	MaxSamples:               50_000_000,
+	Timeout:                  24 * time.Hour,
+	LookbackDelta:            5 * time.Minute,
+	EnableAtModifier:         true,
+	EnableNegativeOffset:     true,
+	EnableDelayedNameRemoval: true,
+})
+
+// selectAvg answers a selector {__avg__="v"} (see PrepareQuery's ordered
+// averages): the division v holds evaluated over v's steps, its series in
+// their labels' order, each with a sample at every step, its value or a
+// staleness marker.
+func (q *Queryable) selectAvg(ctx context.Context, v string) storage.SeriesSet {
+	start, end, step, expr, err := decodeAvg(v)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	var qry promql.Query
+	if step == 0 {
+		qry, err = avgEngine.NewInstantQuery(ctx, q, nil, expr, timestamp.Time(start))
+	} else {
+		qry, err = avgEngine.NewRangeQuery(ctx, q, nil, expr, timestamp.Time(start), timestamp.Time(end), time.Duration(step)*time.Millisecond)
+	}
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	defer qry.Close()
+	q.PrepareQuery(qry) // the selectors' grid (it has no avg_over_time)
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return storage.ErrSeriesSet(res.Err)
+	}
+	var m promql.Matrix
+	switch val := res.Value.(type) {
+	case promql.Matrix:
+		m = val
+	case promql.Vector:
+		for _, s := range val {
+			if s.H != nil {
+				m = append(m, promql.Series{Metric: s.Metric, Histograms: []promql.HPoint{{T: start, H: s.H}}})
+			} else {
+				m = append(m, promql.Series{Metric: s.Metric, Floats: []promql.FPoint{{T: start, F: s.F}}})
+			}
+		}
+	default:
+		return storage.ErrSeriesSet(fmt.Errorf("%s: a %s, not a vector", expr, res.Value.Type()))
+	}
+	slices.SortFunc(m, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
+	steps := int64(1)
+	if step > 0 {
+		steps = (end-start)/step + 1
+	}
+	stale := math.Float64frombits(value.StaleNaN)
+	out := make([]storage.Series, 0, len(m))
+	for _, s := range m {
+		samples := make(sampleList, 0, steps)
+		fi, hi := 0, 0
+		for k := range steps {
+			t := start + k*step
+			switch {
+			case fi < len(s.Floats) && s.Floats[fi].T == t:
+				samples = append(samples, sample{t: t, f: s.Floats[fi].F})
+				fi++
+			case hi < len(s.Histograms) && s.Histograms[hi].T == t:
+				samples = append(samples, sample{t: t, fh: s.Histograms[hi].H.Copy()})
+				hi++
+			default:
+				samples = append(samples, sample{t: t, f: stale})
+			}
+		}
+		out = append(out, listSeries{lset: s.Metric, samples: samples})
+	}
+	return &listSet{series: out, i: -1, warnings: res.Warnings}
 }
