@@ -359,13 +359,13 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		set = &concatSet{a: sets[0], b: sets[1]}
 	}
 	if near {
-		set = &nearMarksSet{SeriesSet: set, res: t.res, end: end}
+		set = &nearMarksSet{SeriesSet: set, res: t.res, end: end, rng: hints.Range}
 	}
 	if width > t.res {
 		set = &coarseSet{SeriesSet: set, k: width, end: end, mode: mode, first: first, rng: hints.Range}
 	}
 	if edges {
-		return withEdges(set, width)
+		return withEdges(set, width, hints.Range)
 	}
 	return set
 }
@@ -470,25 +470,28 @@ func ones(set storage.SeriesSet) storage.SeriesSet {
 
 // withEdges adds, to every bucket of a counter series whose previous bucket
 // is stored, a sample 1 ms after the bucket's start holding the previous
-// bucket's value: a range of a few whole buckets then holds the counter at
-// both of its edges, and rate/increase over it read the exact increase
-// between them (without, a 1h range over the 1h tier would hold one sample
-// and no rate). Only short ranges get them: over minRateBuckets and more,
-// the extrapolation over the first bucket is within the aggregation's
-// precision and the extra samples would double the work.
+// bucket's value (and 1 ms of the window's rate: settleEdges): a range of a
+// few whole buckets then holds the counter at both of its edges, and
+// rate/increase over it read the exact increase between them (without, a
+// 1h range over the 1h tier would hold one sample and no rate). Only
+// short ranges get them: over minRateBuckets and more, the extrapolation
+// over the first bucket is within the aggregation's precision and the
+// extra samples would double the work.
 //
 // A series' samples are read into one reused buffer, then copied into an
 // arena shared by the set's series, a slice of its own for each (the engine
 // holds them until the query ends): growing a list per series took 377 KB
 // of allocations for a 7-day rate[1h] panel over 25 series at a 10-minute
 // step, three quarters of the query's.
-func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
+func withEdges(set storage.SeriesSet, res, rng int64) storage.SeriesSet {
 	var out []storage.Series
 	var buf, arena sampleList
+	var edgeAt []int
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
 		samples := buf[:0]
+		edgeAt = edgeAt[:0]
 		var before, prev sample
 		has := false
 		it = s.Iterator(it)
@@ -510,6 +513,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 					edge.fh = edge.fh.Copy()
 					edge.fh.CounterResetHint = histogram.NotCounterReset
 				}
+				edgeAt = append(edgeAt, len(samples))
 				samples = append(samples, edge)
 			}
 			samples = append(samples, cur)
@@ -518,6 +522,7 @@ func withEdges(set storage.SeriesSet, res int64) storage.SeriesSet {
 		if err := it.Err(); err != nil {
 			return storage.ErrSeriesSet(err)
 		}
+		settleEdges(samples, edgeAt, rng)
 		buf = samples
 		if n := len(samples); n > 0 {
 			if cap(arena)-len(arena) < n {
@@ -560,7 +565,9 @@ const edgesArena = 4096
 type nearMarksSet struct {
 	storage.SeriesSet
 	res, end int64
+	rng      int64      // the read's range (settleEdges)
 	buf      sampleList // a series' samples, reused
+	edgeAt   []int      // the indices of a series' edges, reused
 	cur      storage.Series
 	err      error
 }
@@ -601,6 +608,7 @@ func (n *nearMarksSet) Next() bool {
 		return true
 	}
 	out := make(sampleList, 0, 2*len(all))
+	n.edgeAt = n.edgeAt[:0]
 	var before, prev sample
 	has := false
 	for _, cur := range all {
@@ -613,11 +621,13 @@ func (n *nearMarksSet) Next() bool {
 				edge.fh = edge.fh.Copy()
 				edge.fh.CounterResetHint = histogram.NotCounterReset
 			}
+			n.edgeAt = append(n.edgeAt, len(out))
 			out = append(out, edge)
 		}
 		out = append(out, cur)
 		before, prev, has = prev, cur, true
 	}
+	settleEdges(out, n.edgeAt, n.rng)
 	n.cur = listSeries{lset: s.Labels(), samples: out}
 	return true
 }
