@@ -1,16 +1,20 @@
 package tier
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	promstorage "github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // TestEdgeReadsTheExactIncrease: a counter sampled on whole minutes, read
@@ -117,6 +121,101 @@ func TestEdgeReadsTheExactIncrease(t *testing.T) {
 		}
 		t.Logf("%s: worst relative difference from the exact increase %.3g", expr, worst)
 	}
+}
+
+// TestDayPageRatesReadTheMinuteTier: the 24h dashboard steps at 300 s
+// with 20-minute rate windows (api.js: four steps), which read raw data:
+// a tier's rate needed an hour (minRateRange). Now rate and increase over
+// 20 whole minutes read the 1m tier, its 20 buckets with their edges: each
+// window's exact increase between its edges, to float rounding, where raw
+// samples extrapolate from the first second's (this counter's rate climbs
+// within each hour and it resets about every 20 minutes: raw data's rate
+// is up to 0.27 % off it). A counter starting inside a window is read as
+// the tier reads any window a series starts in (from its first sample, as
+// raw data do, but extrapolated otherwise: 0.5 % here).
+func TestDayPageRatesReadTheMinuteTier(t *testing.T) {
+	f := newFixture(t)
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	q := f.set.Queryable(5 * 60 * 1000)
+	end := t0.Add(rawSpan)
+	for _, fn := range []string{"rate", "increase"} {
+		h := promstorage.SelectHints{Func: fn, Range: 1200e3, Step: 300e3, End: end.UnixMilli()}
+		if tr, _ := q.Choose(&h, ""); tierName(tr) != "1m" {
+			t.Fatalf("%s[1200s] at a 300 s step reads %s, want the 1m tier", fn, tierName(tr))
+		}
+	}
+	count := func() float64 { return testutil.ToFloat64(f.set.selects.WithLabelValues("1m")) }
+	before := count()
+	start, step := t0.Add(time.Hour), 300*time.Second
+	for _, c := range []struct {
+		expr string
+		rate bool
+	}{
+		{"rate(c_total[1200s])", true},
+		{"increase(c_total[20m])", false},
+		{`rate(c_total{__tier__="raw"}[1200s])`, true},
+	} {
+		got := f.rangeQuery(t, q, c.expr, start, end, step)
+		if len(got) != 2 {
+			t.Fatalf("%s: %d series, want 2", c.expr, len(got))
+		}
+		worst := 0.0
+		for _, s := range got {
+			for _, p := range s.Floats {
+				want := exactIncrease(t, f, s.Metric.Get("i"), p.T-1200e3, p.T)
+				if c.rate {
+					want /= 1200
+				}
+				worst = max(worst, math.Abs(p.F-want)/want)
+			}
+		}
+		t.Logf("%s: worst relative difference from the exact increase %.3g", c.expr, worst)
+		if !strings.Contains(c.expr, "raw") && worst > 1e-12 {
+			t.Errorf("%s: %.3g from the exact increase", c.expr, worst)
+		}
+	}
+	f.compare(t, "rate(young_total[1200s])", start, end, step, 0.01)
+	if n := count() - before; n != 3 {
+		t.Errorf("the 1m tier answered %v selectors of the 3 queries that may read it, want 3", n)
+	}
+}
+
+// exactIncrease is c_total{i=inst}'s increase over (from, to] from its raw
+// samples, at every second: the sum of the differences of successive
+// samples, a sample lower than the one before counted whole (a reset).
+func exactIncrease(t *testing.T, f *fixture, inst string, from, to int64) float64 {
+	t.Helper()
+	q, err := f.raw.Querier(from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ss := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "c_total"), labels.MustNewMatcher(labels.MatchEqual, "i", inst))
+	if !ss.Next() {
+		t.Fatalf("no c_total{i=%q} in (%d, %d]", inst, from, to)
+	}
+	it := ss.At().Iterator(nil)
+	var inc, prev float64
+	if it.Next() == chunkenc.ValNone {
+		t.Fatal("no samples")
+	}
+	if ts, v := it.At(); ts != from {
+		t.Fatalf("c_total{i=%q}'s first sample at %d, want one at %d", inst, ts, from)
+	} else {
+		prev = v
+	}
+	for it.Next() != chunkenc.ValNone {
+		_, v := it.At()
+		if v < prev {
+			inc += v
+		} else {
+			inc += v - prev
+		}
+		prev = v
+	}
+	return inc
 }
 
 // TestBucketEndLag: a bucket's end holds the counter at its last raw

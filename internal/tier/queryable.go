@@ -73,11 +73,17 @@ const (
 	minRateBuckets      = 60
 	minUnalignedBuckets = 500
 	// minRateRange: a rate/increase over whole buckets reads the exact
-	// increase between the range's edges, where raw samples extrapolate
-	// from the first and last sample inside it; the two differ by up to a
-	// raw interval's increase, under 2% of a range of 1h or more for raw
-	// intervals up to a minute.
-	minRateRange = 60 * 60 * 1000
+	// increase between the range's edges (the counter at its last raw
+	// sample at or before each: a bucket's end holds it), where raw
+	// samples extrapolate from the first and last sample inside it. The
+	// tier's figure is off the mean rate only where those two samples lag
+	// their edges by different times (0 for a series sampled at a fixed
+	// phase of the minute, its jitter otherwise, at most a raw interval
+	// over the range: 1.25 % of 20 minutes for a 15 s interval), and
+	// differs from raw data's extrapolation by up to a raw interval's
+	// increase. 20 minutes: the 24h dashboard's rate windows (four 300 s
+	// steps), which read raw data while this was an hour.
+	minRateRange = 20 * 60 * 1000
 	// maxLag: a tier whose watermark is further behind the query's end is
 	// catching up; the query reads raw data instead.
 	maxLag = 6 * 60 * 60 * 1000
