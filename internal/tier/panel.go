@@ -1,0 +1,519 @@
+package tier
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/parser/posrange"
+	"github.com/prometheus/prometheus/schema"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/util/annotations"
+	"github.com/prometheus/prometheus/util/kahansum"
+)
+
+// Tier panels evaluated directly. A long-range dashboard panel answered
+// from the tiers, `agg by (labels) (f(x[r]))`, costs the engine most of its
+// CPU in its per-step machinery (a 7-day panel at a 10-minute step: 1009
+// steps, each window a few coarse buckets), not in reading the tier. For
+// these shapes EvalPanel reads the selector through the same Select, with
+// the hints and grid marker the engine and PrepareQuery would give it, and
+// computes each window and each group's aggregate with the engine's own
+// arithmetic (Prometheus v0.316: the same operations on the same values in
+// the same order), so its answer is the engine's bit for bit
+// (TestPanelEqualsEngine):
+//   - agg is sum, avg, max or min, by labels (none: one group), no without
+//     or parameter, no label of the __ namespace in the grouping;
+//   - f is max_over_time, min_over_time, sum_over_time, rate, increase
+//     (extrapolatedRate over a counter's float samples, the tier's edges
+//     and marks included, noting a name that is not a counter's as the
+//     engine does), or avg_over_time of a selector with an equality matcher
+//     on the metric name (read as PrepareQuery's sum over count, its
+//     series in their labels' order);
+//   - a matrix selector without @, start()/end(), anchored or smoothed
+//     modifier and without the tiers' markers (__tier__ …), offset allowed,
+//     that a tier answers at the query's step (the choice Select makes);
+//   - float samples only, and no more of them than maxSamples.
+//
+// Anything else, and a read that meets a native histogram, is left to the
+// engine (done false).
+
+// panelFuncs are the functions a panel is evaluated directly over.
+var panelFuncs = map[string]bool{"max_over_time": true, "min_over_time": true, "sum_over_time": true, "avg_over_time": true,
+	"rate": true, "increase": true}
+
+// panelAggs are the aggregations a panel is evaluated directly under.
+var panelAggs = map[parser.ItemType]bool{parser.SUM: true, parser.AVG: true, parser.MAX: true, parser.MIN: true}
+
+// panelPlan is a panel's shape.
+type panelPlan struct {
+	op       parser.ItemType
+	by       []string // sorted, compacted
+	fn       string
+	vs       *parser.VectorSelector
+	rng, off int64                  // ms
+	pos      posrange.PositionRange // of the matrix selector (rate's annotation)
+}
+
+// planPanel returns e's plan when it is a panel of the shapes above.
+func planPanel(e parser.Expr) (panelPlan, bool) {
+	agg, ok := unparenExpr(e).(*parser.AggregateExpr)
+	if !ok || !panelAggs[agg.Op] || agg.Without || agg.Param != nil {
+		return panelPlan{}, false
+	}
+	for _, l := range agg.Grouping {
+		if strings.HasPrefix(l, "__") {
+			return panelPlan{}, false
+		}
+	}
+	call, ok := unparenExpr(agg.Expr).(*parser.Call)
+	if !ok || len(call.Args) != 1 || !panelFuncs[call.Func.Name] {
+		return panelPlan{}, false
+	}
+	ms, ok := call.Args[0].(*parser.MatrixSelector)
+	if !ok || ms.Range <= 0 {
+		return panelPlan{}, false
+	}
+	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
+	if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
+		return panelPlan{}, false
+	}
+	named := false
+	for _, m := range vs.LabelMatchers {
+		if m.Name == model.MetricNameLabel {
+			named = named || m.Type == labels.MatchEqual
+			continue
+		}
+		if strings.HasPrefix(m.Name, "__") {
+			return panelPlan{}, false // __tier__, __agg__, __grid__, __avg__
+		}
+	}
+	if call.Func.Name == "avg_over_time" && !named {
+		return panelPlan{}, false // read from raw data (PrepareQuery)
+	}
+	by := slices.Clone(agg.Grouping)
+	slices.Sort(by)
+	return panelPlan{op: agg.Op, by: slices.Compact(by), fn: call.Func.Name, vs: vs,
+		rng: ms.Range.Milliseconds(), off: vs.OriginalOffset.Milliseconds(), pos: ms.PositionRange()}, true
+}
+
+// unparenExpr is e without its parentheses.
+func unparenExpr(e parser.Expr) parser.Expr {
+	for {
+		p, ok := e.(*parser.ParenExpr)
+		if !ok {
+			return e
+		}
+		e = p.Expr
+	}
+}
+
+// PanelShape says whether expr has a shape EvalPanel may evaluate.
+func (q *Queryable) PanelShape(expr parser.Expr) bool {
+	_, ok := planPanel(expr)
+	return ok
+}
+
+// EvalPanel evaluates expr over start..end at step directly when it is a
+// panel a tier answers (see above), its series in the order of their
+// groups' first series (the caller sorts them); done is false when it is not, or the read meets
+// what the direct evaluation does not take: the caller evaluates it through
+// the engine. prepared, when not nil, is set to when the samples were read.
+func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end time.Time, step time.Duration, maxSamples int, prepared *time.Time) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
+	p, ok := planPanel(expr)
+	if !ok || step <= 0 {
+		return nil, nil, false, nil
+	}
+	s := &parser.EvalStmt{Start: start, End: end, Interval: step}
+	hints, _ := selectHints(s, p.vs, nil, time.Duration(p.rng)*time.Millisecond)
+	hints.Func = p.fn
+	if p.fn == "avg_over_time" {
+		hints.Func = "sum_over_time" // PrepareQuery's sum over count
+	}
+	hints.By, hints.Grouping = true, p.by
+	first := timestamp.FromTime(start) - p.off
+	if t, _ := q.choose(hints, "", first, true); t == nil {
+		return nil, nil, false, nil // raw data answers
+	}
+	qr, err := q.Querier(hints.Start, hints.End)
+	if err != nil {
+		return nil, nil, true, err
+	}
+	defer qr.Close()
+	grid := labels.MustNewMatcher(labels.MatchEqual, GridLabel, strconv.FormatInt(first, 10))
+	budget := maxSamples
+	set, annos, ok, err := readPanel(ctx, qr, hints, append(slices.Clone(p.vs.LabelMatchers), grid), &budget)
+	if !ok || err != nil {
+		return nil, nil, ok, err
+	}
+	var counts []panelSeries
+	if p.fn == "avg_over_time" {
+		var an annotations.Annotations
+		countMs := append(slices.Clone(p.vs.LabelMatchers), labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCount), grid)
+		counts, an, ok, err = readPanel(ctx, qr, hints, countMs, &budget)
+		if !ok || err != nil {
+			return nil, nil, ok, err
+		}
+		annos.Merge(an)
+	}
+	if prepared != nil {
+		*prepared = time.Now()
+	}
+	if p.fn == "avg_over_time" {
+		// The division's series: each sum with the count of the same labels
+		// (the names are the same), in their labels' order (selectAvg).
+		set = pairCounts(set, counts)
+		slices.SortFunc(set, func(a, b panelSeries) int { return labels.Compare(a.lset, b.lset) })
+	}
+	steps := int(end.Sub(start)/step) + 1
+	if budget -= steps * len(set); budget < 0 {
+		return nil, nil, false, nil // the engine's to refuse
+	}
+	out, err := p.eval(ctx, set, timestamp.FromTime(start), step.Milliseconds(), steps, &annos)
+	if err != nil {
+		return nil, nil, true, err
+	}
+	return out, annos, true, nil
+}
+
+// panelSeries is a series read for a panel: its labels and float samples
+// without staleness markers (the engine's windows skip them), and for
+// avg_over_time the count series of the same labels.
+type panelSeries struct {
+	lset  labels.Labels
+	t     []int64
+	f     []float64
+	count *panelSeries
+}
+
+// readPanel reads ms through qr as the engine would with hints; ok is false
+// when a native histogram is met or the samples exceed budget.
+func readPanel(ctx context.Context, qr storage.Querier, hints *storage.SelectHints, ms []*labels.Matcher, budget *int) ([]panelSeries, annotations.Annotations, bool, error) {
+	ss := qr.Select(ctx, false, hints, ms...)
+	var out []panelSeries
+	var it chunkenc.Iterator
+	for ss.Next() {
+		if len(out)%64 == 0 {
+			if err := contextErr(ctx, "query preparation"); err != nil {
+				return nil, nil, true, err
+			}
+		}
+		s := ss.At()
+		ps := panelSeries{lset: s.Labels()}
+		it = s.Iterator(it)
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				return nil, nil, false, nil
+			}
+			t, f := it.At()
+			if t < hints.Start || t > hints.End || value.IsStaleNaN(f) {
+				continue
+			}
+			ps.t, ps.f = append(ps.t, t), append(ps.f, f)
+		}
+		if err := it.Err(); err != nil {
+			return nil, nil, true, err
+		}
+		if *budget -= len(ps.t); *budget < 0 {
+			return nil, nil, false, nil
+		}
+		out = append(out, ps)
+	}
+	if err := ss.Err(); err != nil {
+		return nil, nil, true, err
+	}
+	return out, ss.Warnings(), true, nil
+}
+
+// pairCounts gives each series of sums its series of counts, matched as
+// the division matches them (all labels but the name); a sum without one
+// has no answer.
+func pairCounts(sums, counts []panelSeries) []panelSeries {
+	index := make(map[string]int, len(counts))
+	var buf []byte
+	for i, c := range counts {
+		buf = c.lset.BytesWithoutLabels(buf[:0], metadataLabels...)
+		index[string(buf)] = i
+	}
+	out := sums[:0]
+	for _, s := range sums {
+		buf = s.lset.BytesWithoutLabels(buf[:0], metadataLabels...)
+		i, ok := index[string(buf)]
+		if !ok {
+			continue
+		}
+		s.count = &counts[i]
+		s.lset = s.lset.DropReserved(schema.IsMetadataLabel) // as the division answers
+		out = append(out, s)
+	}
+	return out
+}
+
+// metadataLabels are the labels the division's matching leaves out.
+var metadataLabels = []string{model.MetricNameLabel, model.MetricTypeLabel, model.MetricUnitLabel}
+
+// panelGroup is one answer series as it is aggregated: per step the
+// engine's groupedAggregation's float fields.
+type panelGroup struct {
+	lset  labels.Labels
+	value []float64
+	c     []float64 // Kahan compensation
+	mean  []float64 // avg's incremental mean
+	count []float64
+	incr  []bool // avg switched to the incremental mean
+	seen  []bool
+}
+
+// eval aggregates set's windows per group and step.
+func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int64, steps int, annos *annotations.Annotations) (promql.Matrix, error) {
+	isRate := p.fn == "rate"
+	rangeSeconds := (time.Duration(p.rng) * time.Millisecond).Seconds()
+	groupOf := make([]int, len(set))
+	var groups []*panelGroup
+	index := map[string]int{}
+	lb := labels.NewBuilder(labels.EmptyLabels())
+	var buf []byte
+	for i, s := range set {
+		lb.Reset(s.lset)
+		lb.Keep(p.by...)
+		l := lb.Labels()
+		buf = l.Bytes(buf[:0])
+		g, ok := index[string(buf)]
+		if !ok {
+			g = len(groups)
+			index[string(buf)] = g
+			groups = append(groups, &panelGroup{lset: l, value: make([]float64, steps), c: make([]float64, steps),
+				seen: make([]bool, steps)})
+			if p.op == parser.AVG {
+				groups[g].mean = make([]float64, steps)
+				groups[g].count = make([]float64, steps)
+				groups[g].incr = make([]bool, steps)
+			}
+		}
+		groupOf[i] = g
+	}
+	for si, s := range set {
+		if si%64 == 0 {
+			if err := contextErr(ctx, "expression evaluation"); err != nil {
+				return nil, err
+			}
+		}
+		g := groups[groupOf[si]]
+		valued := false
+		lo, hi := 0, 0 // the window: s.t[lo:hi]
+		clo, chi := 0, 0
+		for k := range steps {
+			maxt := start + int64(k)*step - p.off
+			mint := maxt - p.rng
+			for hi < len(s.t) && s.t[hi] <= maxt {
+				hi++
+			}
+			for lo < hi && s.t[lo] <= mint {
+				lo++
+			}
+			if lo == hi {
+				continue
+			}
+			var f float64
+			switch p.fn {
+			case "max_over_time":
+				f = extremeOf(s.f[lo:hi], func(cur, m float64) bool { return cur > m || math.IsNaN(m) })
+			case "min_over_time":
+				f = extremeOf(s.f[lo:hi], func(cur, m float64) bool { return cur < m || math.IsNaN(m) })
+			case "sum_over_time":
+				f = sumOf(s.f[lo:hi])
+			case "avg_over_time":
+				c := s.count
+				for chi < len(c.t) && c.t[chi] <= maxt {
+					chi++
+				}
+				for clo < chi && c.t[clo] <= mint {
+					clo++
+				}
+				if clo == chi {
+					continue // no count: the division has no answer
+				}
+				f = sumOf(s.f[lo:hi]) / sumOf(c.f[clo:chi])
+			case "rate", "increase":
+				var ok bool
+				if f, ok = increaseOf(s.t[lo:hi], s.f[lo:hi], maxt-p.rng, maxt, isRate, rangeSeconds); !ok {
+					continue
+				}
+			}
+			valued = true
+			g.add(p.op, k, f)
+		}
+		// The engine notes a rate or increase of a series whose name is not
+		// a counter's, when it has a value.
+		if name := s.lset.Get(model.MetricNameLabel); valued && (p.fn == "rate" || p.fn == "increase") &&
+			name != "" && !counterName(name) {
+			annos.Add(annotations.NewPossibleNonCounterInfo(name, p.pos))
+		}
+	}
+	out := make(promql.Matrix, 0, len(groups))
+	for _, g := range groups {
+		var floats []promql.FPoint
+		for k, seen := range g.seen {
+			if seen {
+				if floats == nil {
+					floats = make([]promql.FPoint, 0, steps-k)
+				}
+				floats = append(floats, promql.FPoint{T: start + int64(k)*step, F: g.result(p.op, k)})
+			}
+		}
+		if floats != nil {
+			out = append(out, promql.Series{Metric: g.lset, Floats: floats})
+		}
+	}
+	return out, nil
+}
+
+// extremeOf is compareOverTime's value over fs (not empty).
+func extremeOf(fs []float64, better func(cur, m float64) bool) float64 {
+	m := fs[0]
+	for _, f := range fs {
+		if better(f, m) {
+			m = f
+		}
+	}
+	return m
+}
+
+// sumOf is sum_over_time's value over fs (not empty).
+func sumOf(fs []float64) float64 {
+	var sum, c float64
+	for _, f := range fs {
+		sum, c = kahansum.Inc(f, sum, c)
+	}
+	if math.IsInf(sum, 0) {
+		return sum
+	}
+	return sum + c
+}
+
+// increaseOf is extrapolatedRate's value (Prometheus v0.316, a counter's
+// float samples without start timestamps: the tiers keep none) over the
+// window (rangeStart, rangeEnd] holding the samples t, f; false where it
+// has none (fewer than two samples).
+func increaseOf(t []int64, f []float64, rangeStart, rangeEnd int64, isRate bool, rangeSeconds float64) (float64, bool) {
+	if len(f) < 2 {
+		return 0, false
+	}
+	numSamplesMinusOne := len(f) - 1
+	firstT, lastT := t[0], t[numSamplesMinusOne]
+	result := f[numSamplesMinusOne] - f[0]
+	for i := 1; i < len(f); i++ {
+		if f[i] < f[i-1] {
+			result += f[i-1]
+		}
+	}
+	durationToStart := float64(firstT-rangeStart) / 1000
+	durationToEnd := float64(rangeEnd-lastT) / 1000
+	sampledInterval := float64(lastT-firstT) / 1000
+	averageDurationBetweenSamples := sampledInterval / float64(numSamplesMinusOne)
+	extrapolationThreshold := averageDurationBetweenSamples * 1.1
+	if durationToStart >= extrapolationThreshold {
+		durationToStart = averageDurationBetweenSamples / 2
+	}
+	durationToZero := durationToStart
+	if result > 0 && f[0] >= 0 {
+		durationToZero = sampledInterval * (f[0] / result)
+	}
+	if durationToZero < durationToStart {
+		durationToStart = durationToZero
+	}
+	if durationToEnd >= extrapolationThreshold {
+		durationToEnd = averageDurationBetweenSamples / 2
+	}
+	factor := 1.0
+	if sampledInterval != 0 {
+		factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
+	}
+	if isRate {
+		factor /= rangeSeconds
+	}
+	return result * factor, true
+}
+
+// counterName says whether the engine takes a metric of this name for a
+// counter (else rate and increase note that it might not be one).
+func counterName(name string) bool {
+	return strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_sum") ||
+		strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_bucket")
+}
+
+// add adds f to g at step k as the engine's aggregation does.
+func (g *panelGroup) add(op parser.ItemType, k int, f float64) {
+	if !g.seen[k] {
+		g.seen[k], g.value[k], g.c[k] = true, f, 0
+		if op == parser.AVG {
+			g.mean[k], g.count[k] = f, 1
+		}
+		return
+	}
+	switch op {
+	case parser.SUM:
+		g.value[k], g.c[k] = kahansum.Inc(f, g.value[k], g.c[k])
+	case parser.AVG:
+		g.count[k]++
+		n := g.count[k]
+		if !g.incr[k] {
+			v, c := kahansum.Inc(f, g.value[k], g.c[k])
+			if !math.IsInf(v, 0) {
+				g.value[k], g.c[k] = v, c
+				return
+			}
+			g.incr[k] = true
+			g.mean[k] = g.value[k] / (n - 1)
+			g.c[k] /= n - 1
+		}
+		q := (n - 1) / n
+		g.mean[k], g.c[k] = kahansum.Inc(f/n, q*g.mean[k], q*g.c[k])
+	case parser.MAX:
+		if g.value[k] < f || math.IsNaN(g.value[k]) {
+			g.value[k] = f
+		}
+	case parser.MIN:
+		if g.value[k] > f || math.IsNaN(g.value[k]) {
+			g.value[k] = f
+		}
+	}
+}
+
+// result is g's value at step k, as the engine finishes the aggregation.
+func (g *panelGroup) result(op parser.ItemType, k int) float64 {
+	switch op {
+	case parser.SUM:
+		return g.value[k] + g.c[k]
+	case parser.AVG:
+		if g.incr[k] {
+			return g.mean[k] + g.c[k]
+		}
+		return g.value[k]/g.count[k] + g.c[k]/g.count[k]
+	}
+	return g.value[k]
+}
+
+// contextErr is the engine's error for a query whose context ended during
+// env, or nil.
+func contextErr(ctx context.Context, env string) error {
+	switch err := ctx.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return promql.ErrQueryTimeout(env)
+	default:
+		return promql.ErrQueryCanceled(env)
+	}
+}
