@@ -294,7 +294,11 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		}
 	}
 	if t == nil {
-		q.q.set.selects.WithLabelValues(RawTier).Inc()
+		// A series lookup (the series API, the query lanes' count of a
+		// query's series) reads no samples: it is no query's selector.
+		if hints == nil || hints.Func != "series" {
+			q.q.set.selects.WithLabelValues(RawTier).Inc()
+		}
 		return q.selectRaw(ctx, sortSeries, hints, named, ms)
 	}
 	q.q.set.selects.WithLabelValues(t.Name()).Inc()

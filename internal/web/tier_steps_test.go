@@ -21,7 +21,8 @@ import (
 // cache answered the page). With the old steps no tier answered any
 // selector of either page's range query (38 from raw data each); now the
 // 7d one reads 8 of its selectors from the 10m tier and 9 from the 1m,
-// the 24h one 9 from the 1m tier.
+// the 24h one 17 from the 1m tier (its 8 rates over 20 minutes read raw
+// data until t-truth20), and raw data only the 2 count_over_time.
 func TestBrowserLongRangesReadTiers(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
@@ -90,6 +91,13 @@ func TestBrowserLongRangesReadTiers(t *testing.T) {
 				t.Logf("range %s, its range query again: selectors answered %v", r.key, d)
 				if d[r.tier] == 0 {
 					t.Errorf("range %s: the %s tier answered none of the page's range query's selectors (%v): it read raw data only", r.key, r.tier, d)
+				}
+				// Raw data answer its partial-window counts only
+				// (count_over_time reads raw data): every rate reads a
+				// tier, the 24h page's 20-minute ones too (they read raw
+				// data while a tier's rate needed an hour).
+				if counts := strings.Count(q.Get("query"), "count_over_time("); d["raw"] != float64(counts) {
+					t.Errorf("range %s: raw data answered %v of the page's range query's selectors (%v), want only its %d count_over_time", r.key, d["raw"], d, counts)
 				}
 			}
 			if len(urls) == 0 {
