@@ -398,6 +398,15 @@ export function query(expr, time, signal) {
 }
 
 /**
+ * rangeAt runs a range PromQL query on exactly these points (start, end,
+ * step: no lead, tail or cache, as queryRange's), batched with the
+ * others of its tick and points; returns data.result (matrix).
+ */
+export function rangeAt(expr, start, end, step, signal) {
+  return batched('query_range', expr, {start: String(start), end: String(end), step: String(step)}, signal);
+}
+
+/**
  * queryRange runs a range PromQL query; returns data.result (matrix). A
  * window on the step grid with a cache (Live: main.js gives it one) is
  * answered by the cache, which fetches only the new interval.

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
+import {query, queryRange, rangeAt, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -61,6 +61,8 @@ export function mount(main, ctx) {
   // The heatmap's last answer to "is there data before its first column
   // with data?" ({v, at} by query and time; see earlier in refresh).
   const earlierKnown = new Map();
+  // Whether the page's first refresh asked it with the heatmap's queries.
+  let preAsked = false;
   // The label look-ups of the service's hosts: {key, at, p}.
   let hostLook = null;
   // gmc's own outages (/system/status), as of the last refresh (sinceResume).
@@ -105,13 +107,40 @@ export function mount(main, ctx) {
       // first column's window (the caption said "before the data began"
       // for a gap in the middle, t-truth13d). Asked only when there are
       // such columns.
-      const earlier = async (e, r) => {
+      const lb = Math.max(Math.round(wlen), 86400);
+      const countSel = (e) => {
+        const m = /rate\(([^[]+)\[/.exec(e);
+        return m ? m[1].replace('_bucket{', '_count{') : null;
+      };
+      // A page's first refresh of up to a day asks it with the heatmap's
+      // own queries, for each candidate, where the answer came a round
+      // trip after theirs (the page's last): whether its series has a
+      // sample within the day before the heatmap's first column's window
+      // (before, at hs0), and, at each column, within the step before the
+      // column's window (cols: offset by the window). Those cover the day
+      // before the window of the first column with data and every step
+      // from there to that window: they answer for that column as the
+      // question would, over a day before the range's first column
+      // rather than before that column (at most the range longer: data
+      // there is data before the empty columns too).
+      const hgl = hw.gend != null ? hw.gend : hw.end;
+      const hs0 = hw.start - parseFloat(hrw);
+      const pre = !preAsked && lb <= 86400 ? [hq.classic, hq.native, hq.rclassic, hq.rnative].map((e) => {
+        const c = countSel(e);
+        if (!c) return null;
+        const p = {before: query(`count(last_over_time(${c}[${lb}s]))`, hs0, signal),
+          cols: rangeAt(`count(last_over_time(${c}[${hstep}s] offset ${hrw}))`, hw.start, hgl, hstep, signal)};
+        // (Not waited for unless its candidate wins.)
+        p.before.catch(() => {});
+        p.cols.catch(() => {});
+        return p;
+      }) : null;
+      preAsked = true;
+      const earlier = async (e, r, i) => {
         const ts = r.flatMap((x) => [...(x.values || []).filter((v) => parseFloat(v[1]) > 0), ...(x.histograms || []).filter((v) => parseFloat(v[1].count) > 0)].map((v) => Number(v[0])));
         const first = ts.length ? Math.min(...ts) : null;
-        const m = /rate\(([^[]+)\[/.exec(e);
-        if (first == null || first <= hw.start + 1e-3 || !m) return false;
-        const sel = m[1].replace('_bucket{', '_count{');
-        const lb = Math.max(Math.round(wlen), 86400);
+        const sel = countSel(e);
+        if (first == null || first <= hw.start + 1e-3 || !sel) return false;
         const ex = `count(last_over_time(${sel}[${lb}s]))`;
         const at = first - parseFloat(hrw);
         // The same question (the same first column: it stays while the
@@ -122,8 +151,16 @@ export function mount(main, ctx) {
         const key = `${ex}@${at}`;
         const known = earlierKnown.get(key);
         if (known && Date.now() - known.at <= 60e3) return known.v;
-        const c = await query(ex, at, signal);
-        const v = c.length > 0 && parseFloat(c[0].value[1]) > 0;
+        let v;
+        // Asked already (above), when that column is on the grid (not the tail).
+        if (pre && pre[i] && first <= hgl + 1e-3) {
+          const [before, cols] = await Promise.all([pre[i].before, pre[i].cols]);
+          v = (before.length > 0 && parseFloat(before[0].value[1]) > 0) ||
+            cols.some((s) => (s.values || []).some(([t, x]) => Number(t) <= first + 1e-3 && parseFloat(x) > 0));
+        } else {
+          const c = await query(ex, at, signal);
+          v = c.length > 0 && parseFloat(c[0].value[1]) > 0;
+        }
         earlierKnown.clear();
         earlierKnown.set(key, {v, at: Date.now()});
         return v;
@@ -134,7 +171,7 @@ export function mount(main, ctx) {
         for (let i = 0; i < es.length; i++) {
           const r = rs[i];
           const any = r.some((x) => (x.values || []).some((v) => parseFloat(v[1]) > 0) || (x.histograms || []).some((v) => parseFloat(v[1].count) > 0));
-          if (any) return {native: !es[i].includes('_bucket'), r, earlier: await earlier(es[i], r)};
+          if (any) return {native: !es[i].includes('_bucket'), r, earlier: await earlier(es[i], r, i)};
         }
         return {native: false, r: []};
       };
@@ -157,17 +194,18 @@ export function mount(main, ctx) {
       if (!hostLook || hostLook.key !== wkey || Date.now() - hostLook.at > HOSTS_EVERY) {
         // Its jobs too, and which of them gmc measures as a process (a
         // service inside another process, as the demo's, has no process
-        // metrics of its own; its job may name that process).
-        const jobsP = labelValues('job', sel, w, signal).then((jobs) => {
-          const others = jobs.filter((j) => j && j !== name);
-          if (!others.length) return [];
-          const re = JSON.stringify(others.map(reEsc).join('|'));
-          return query(`count by (service) (gmc_process_resident_memory_bytes{service=~${re}} or process_resident_memory_bytes{service=~${re}})`, w.at, signal)
-            .then((r) => r.map((x) => x.metric.service).filter(Boolean).sort());
+        // metrics of its own; its job may name that process). Which
+        // services gmc measures as a process is asked beside the job
+        // look-up, not after it (a round trip later, the page's last), and
+        // kept for the jobs the look-up finds (the names service=~"job1|job2"
+        // gave).
+        const procsP = query('count by (service) (gmc_process_resident_memory_bytes{service!=""} or process_resident_memory_bytes{service!=""})', w.at, signal);
+        const jobsP = Promise.all([labelValues('job', sel, w, signal), procsP]).then(([jobs, procs]) => {
+          const others = new Set(jobs.filter((j) => j && j !== name));
+          return procs.map((x) => x.metric.service).filter((s) => s && others.has(s)).sort();
         });
         // The host panels' queries wait for the hosts only, not for the
-        // jobs' process look-up (a round trip after the hosts': the
-        // panels went out a third round trip late).
+        // jobs' (below: not even for the hosts on a page's first refresh).
         const p = Promise.all([labelValues('instance', sel, w, signal), labelValues('host', sel, w, signal)]);
         // Asked again for the same window, the hosts and jobs known so far
         // serve until the answers are in (they change seldom).
@@ -179,27 +217,46 @@ export function mount(main, ctx) {
         p.then((v) => { look.v = v; }, drop);
         jobsP.then((v) => { look.jobs = v; }, drop);
       }
-      // Once the hosts are known (v), their queries go out in this tick,
-      // in the batch of the others (Live sent them a round trip later, one
-      // request more a second).
-      const hostQueries = ([inst, hostL]) => {
-        // The join: the host label both the SDK and the agent set; data from
-        // before it joins on the agent's instance.
+      // The join: the host label both the SDK and the agent set; data from
+      // before it joins on the agent's instance.
+      const hostsOf = ([inst, hostL]) => {
         const byHost = hostL.length > 0;
-        const hosts = (byHost ? hostL : inst).slice().sort();
-        const re = hosts.length ? hosts.map(reEsc).join('|') : '$^';
-        const hostBy = byHost ? 'host' : 'instance';
-        const hsel = `${hostBy}=~${JSON.stringify(re)}`;
+        return {byHost, hosts: (byHost ? hostL : inst).slice().sort(), hostBy: byHost ? 'host' : 'instance'};
+      };
+      // hosts: the hosts' names, or null for every host (host!="").
+      const hostQueries = (hosts, hostBy) => {
+        const hsel = hosts ? `${hostBy}=~${JSON.stringify(hosts.length ? hosts.map(reEsc).join('|') : '$^')}` : `${hostBy}!=""`;
         const qh = Q.service(name, w.rw, hsel, hostBy);
         // A window ending now: each host's newest sample and sampling
         // rate, to tell the hosts whose agent is not up (hostsStopped).
         const nowEnd = w.gend != null || w.grid;
+        const ask = nowEnd && (!hosts || hosts.length);
         return Promise.all([Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)),
-          nowEnd && hosts.length ? query(Q.hostLast(hostBy, hsel, w.rw), w.at, signal) : [],
-          nowEnd && hosts.length ? query(Q.hostPerMin(hostBy, hsel), w.at, signal) : []])
-          .then(([r, last, perMin]) => ({byHost, hosts, hostBy, r, last, perMin}));
+          ask ? query(Q.hostLast(hostBy, hsel, w.rw), w.at, signal) : [],
+          ask ? query(Q.hostPerMin(hostBy, hsel), w.at, signal) : []])
+          .then(([r, last, perMin]) => ({r, last, perMin}));
       };
-      const hostsP = hostLook.v ? hostQueries(hostLook.v) : hostLook.p.then(hostQueries);
+      // The host panels' queries go out in this tick, in the batch of the
+      // others, whether the hosts are known yet or not (a page's first
+      // refresh sent them a round trip late, when the look-up had answered;
+      // Live, before, one request more a second): by host over every host,
+      // keeping the hosts the look-up found. Each is a sum, average or
+      // newest sample by host, so a host's series is the same over every
+      // host as over host=~"its hosts". (One expression whether the hosts
+      // are known or not: Live's range cache keeps it from one refresh to
+      // the next.) A service without the host label (data from before it)
+      // is asked by instance, once the look-up has said so.
+      const hostsKnown = hostLook.v ? hostsOf(hostLook.v) : null;
+      const every = hostsKnown && !hostsKnown.byHost ? null : hostQueries(null, 'host');
+      // (Not waited for when the look-up fails or finds no host label.)
+      if (every) every.catch(() => {});
+      const hostsP = (hostsKnown ? Promise.resolve(hostLook.v) : hostLook.p).then((v) => {
+        const hv = hostsOf(v);
+        if (!hv.byHost) return hostQueries(hv.hosts, hv.hostBy).then((b) => ({...hv, ...b}));
+        const keep = new Set(hv.hosts);
+        const mine = (m) => m.filter((x) => keep.has(x.metric.host ?? ''));
+        return every.then((a) => ({...hv, r: a.r.map(mine), last: mine(a.last), perMin: mine(a.perMin)}));
+      });
       const procJobsP = hostLook.jobs || hostLook.jobsP;
       // Long ranges: each step's worst one-minute p99 too (orders' and
       // requests', as the percentiles: one of them is drawn).

@@ -1,0 +1,162 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// TestBrowserServiceHostsInFirstRound: a service page's first refresh
+// sends its host panels' queries and the count of the services gmc
+// measures as a process with its other queries, before any of its label
+// look-ups (the service's hosts, instances and jobs) is answered, and
+// draws the host panels with its hosts' series only. The old code sent
+// them a round trip later, when the look-ups had answered (the page's
+// second round: host queries out at 565-577 ms after navigation, the
+// first round's answers in at 490-545, at load 7).
+func TestBrowserServiceHostsInFirstRound(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free()
+	var hostQ, procQ atomic.Bool
+	see := func(r *http.Request) bool {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/v1/label/"):
+			// Every label look-up is held until released.
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			case <-time.After(30 * time.Second):
+			}
+		case strings.HasPrefix(r.URL.Path, "/api/v1/query"):
+			q := queryOf(r)
+			if strings.Contains(q, `node_cpu_seconds_total{mode="idle"`) {
+				hostQ.Store(true)
+			}
+			if strings.Contains(q, "count by (service) (gmc_process_resident_memory_bytes") {
+				procQ.Store(true)
+			}
+		}
+		return false
+	}
+	st.refuse.Store(&see)
+	if _, err := run(ctx, 20*time.Second, chromedp.Navigate(st.URL+"/#/service/"+webtest.Native+"?range=15m")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !(hostQ.Load() && procQ.Load()) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !hostQ.Load() {
+		t.Error("the host panels' queries were not sent while the label look-ups were unanswered (15 s)")
+	}
+	if !procQ.Load() {
+		t.Error("the count of the services measured as a process was not sent while the label look-ups were unanswered (15 s)")
+	}
+	free()
+	if err := poll(ctx, 20*time.Second, `Number(document.getElementById('page').dataset.refreshed || 0) >= 1`); err != nil {
+		t.Fatalf("page not drawn after the look-ups answered: %v", err)
+	}
+	// The host panels have the service's hosts' series, not every host's.
+	hosts := eval[[]string](t, ctx, `[...document.querySelectorAll('.page-head a[href*="/host/"]')].map((a) => a.textContent).sort()`)
+	all := evalAsync[[]string](t, ctx, `fetch('/api/v1/label/host/values?match[]=node_cpu_seconds_total').then((r) => r.json()).then((b) => b.data.sort())`)
+	if len(hosts) == 0 || len(all) <= len(hosts) {
+		t.Fatalf("hosts on the page %q, hosts with agent data %q: want some, and fewer than all", hosts, all)
+	}
+	for _, id := range []string{"host-cpu", "host-mem", "host-disk"} {
+		got := eval[[]string](t, ctx, `document.querySelector('[data-chart="`+id+`"]').chart.u.series.slice(1).map((s) => s.label).filter((l) => !l.includes(" (")).sort()`)
+		if !slices.Equal(got, hosts) {
+			t.Errorf("%s: series %q, want the service's hosts %q", id, got, hosts)
+		}
+	}
+	net := eval[[]string](t, ctx, `document.querySelector('[data-chart="host-net"]').chart.u.series.slice(1).map((s) => s.label).filter((l) => !l.includes(" (")).sort()`)
+	var want []string
+	for _, p := range []string{"rx ", "tx "} {
+		for _, h := range hosts {
+			want = append(want, p+h)
+		}
+	}
+	if !slices.Equal(net, want) {
+		t.Errorf("host-net: series %q, want %q", net, want)
+	}
+}
+
+// recordRounds makes every document of the tab note, in window.__sent,
+// each request it sends before its page's first refresh is drawn: its
+// address and how many answers had come in when it was sent.
+const recordRounds = `(() => {
+  const sent = window.__sent = [];
+  let answered = 0;
+  const f = window.fetch;
+  window.fetch = (...a) => {
+    const drawn = Number(document.getElementById('page')?.dataset.refreshed || 0) > 0;
+    if (!drawn) sent.push({url: decodeURIComponent(String((a[0] && a[0].url) || a[0])), answered});
+    const p = f(...a);
+    p.then(() => { answered++; }, () => { answered++; });
+    return p;
+  };
+})();`
+
+// TestBrowserServiceOneRound: a service page's first refresh sends every
+// request it waits for before any answer comes in: one round trip. Here a
+// 1h range over 15 minutes of data, so the heatmap also asks whether its
+// service has data before its first column with data (the caption: a gap,
+// or the data began there). The old code waited a round for the hosts and
+// jobs (host panels' queries, the count of processes) and one after the
+// heatmap's answer for that question. The caption is still true: the
+// data began there.
+func TestBrowserServiceOneRound(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordRounds}); err != nil {
+		t.Fatal(err)
+	}
+	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=1h")
+	type req struct {
+		URL      string
+		Answered int
+	}
+	sent := eval[[]req](t, ctx, `window.__sent`)
+	var late []string
+	queries := 0
+	for _, r := range sent {
+		if strings.Contains(r.URL, "/api/") {
+			queries++
+		}
+		if r.Answered > 0 {
+			u := r.URL
+			if len(u) > 160 {
+				u = u[:160] + "…"
+			}
+			late = append(late, fmt.Sprintf("%s (after %d answers)", u, r.Answered))
+		}
+	}
+	if queries == 0 {
+		t.Fatal("no request recorded before the page was drawn")
+	}
+	if len(late) > 0 {
+		t.Errorf("%d of %d requests before the page was drawn went out after answers came in, want none (one round trip):\n%s", len(late), len(sent), strings.Join(late, "\n"))
+	}
+	if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="heatmap"]').dataset.before || 0)`); n == 0 {
+		t.Fatal("the heatmap marks no columns before its first with data (15 minutes of data in 1h)")
+	}
+	if txt := eval[string](t, ctx, `(document.querySelector('.hm-before:not([hidden])') || {textContent: ''}).textContent`); !strings.Contains(txt, "before the data began") {
+		t.Errorf("the caption under the heatmap %q, want the columns said to be before the data began", txt)
+	}
+	if n := eval[int](t, ctx, `Number(document.querySelector('[data-chart="host-cpu"]').dataset.points || 0)`); n == 0 {
+		t.Error("the host CPU chart has no points")
+	}
+}
