@@ -160,3 +160,82 @@ func TestBrowserServiceOneRound(t *testing.T) {
 		t.Error("the host CPU chart has no points")
 	}
 }
+
+// recordHostQueries makes every document of the tab note, in
+// window.__hostQ, the host selector of each host CPU query it sends
+// (host!="" for every host, host=~"…" for its own) and the refresh it
+// belongs to (the page's data-refreshed when sent).
+const recordHostQueries = `(() => {
+  const qs = window.__hostQ = [];
+  const f = window.fetch;
+  window.fetch = (...a) => {
+    const u = decodeURIComponent(String((a[0] && a[0].url) || a[0]).replace(/\+/g, ' ')) + ' ' + decodeURIComponent(String((a[1] && a[1].body) || '').replace(/\+/g, ' '));
+    const m = /node_cpu_seconds_total\{mode="idle", (host[^}]*)\}\[/.exec(u);
+    if (m && u.includes('/api/v1/query_range')) qs.push({sel: m[1], refresh: Number(document.getElementById('page')?.dataset.refreshed || 0)});
+    return f(...a);
+  };
+})();`
+
+// TestBrowserServiceHostsOwnWhenMany: with more than two hosts besides
+// its own sending agent data, a Live service page reads every host only
+// in its first refresh (one round trip) and its own hosts after that:
+// every host's series each second cost Live ~5.5 KB/s a host (895878b
+// read every host on every refresh). Its host panels show its own hosts
+// throughout.
+func TestBrowserServiceHostsOwnWhenMany(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 3, false)
+	for _, h := range []string{"extra-a", "extra-b", "extra-c"} {
+		startAgent(t, st.URL, h)
+	}
+	// The agents' first samples are in.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := run(ctx, 20*time.Second, chromedp.Navigate(st.URL+"/#/hosts")); err != nil {
+			t.Fatal(err)
+		}
+		all := evalAsync[[]string](t, ctx, `fetch('/api/v1/label/host/values?match[]=node_cpu_seconds_total').then((r) => r.json()).then((b) => b.data)`)
+		if len(all) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hosts with agent data %q, want the 2 seeded and 3 agents'", all)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordHostQueries}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, 20*time.Second, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=live")
+	if err := poll(ctx, 30*time.Second, `Number(document.getElementById('page').dataset.refreshed || 0) >= 4`); err != nil {
+		t.Fatalf("the Live page did not refresh 4 times: %v", err)
+	}
+	type hq struct {
+		Sel     string
+		Refresh int
+	}
+	qs := eval[[]hq](t, ctx, `window.__hostQ`)
+	if len(qs) == 0 {
+		t.Fatal("no host CPU query recorded")
+	}
+	if qs[0].Refresh != 0 || qs[0].Sel != `host!=""` {
+		t.Errorf("first refresh's host CPU query selects %q (refresh %d), want every host (host!=\"\") in the first", qs[0].Sel, qs[0].Refresh)
+	}
+	for _, q := range qs[1:] {
+		if q.Refresh >= 2 && q.Sel == `host!=""` {
+			t.Errorf("refresh %d read every host (%d besides the service's), want the service's own hosts", q.Refresh, 4)
+		}
+	}
+	last := qs[len(qs)-1]
+	if !strings.HasPrefix(last.Sel, `host=~`) {
+		t.Errorf("the last host CPU query selects %q, want the service's hosts (host=~…)", last.Sel)
+	}
+	hosts := eval[[]string](t, ctx, `[...document.querySelectorAll('.page-head a[href*="/host/"]')].map((a) => a.textContent).sort()`)
+	got := eval[[]string](t, ctx, `document.querySelector('[data-chart="host-cpu"]').chart.u.series.slice(1).map((s) => s.label).filter((l) => !l.includes(" (")).sort()`)
+	if len(hosts) == 0 || !slices.Equal(got, hosts) {
+		t.Errorf("host-cpu: series %q, want the service's hosts %q", got, hosts)
+	}
+}

@@ -8,6 +8,12 @@ import * as Q from './queries.js';
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
 const HOSTS_EVERY = 30e3;
 
+/**
+ * OTHER_HOSTS is how many hosts other than its own a service page's host
+ * queries may read beyond its first refresh (see refresh).
+ */
+const OTHER_HOSTS = 2;
+
 export function mount(main, ctx) {
   const name = ctx.arg;
   const head = h('div', {class: 'page-head'}, h('h1', {}, name || 'Service'));
@@ -63,6 +69,8 @@ export function mount(main, ctx) {
   const earlierKnown = new Map();
   // Whether the page's first refresh asked it with the heatmap's queries.
   let preAsked = false;
+  // Whether the host panels' queries read every host (see refresh).
+  let everyHost = true;
   // The label look-ups of the service's hosts: {key, at, p}.
   let hostLook = null;
   // gmc's own outages (/system/status), as of the last refresh (sinceResume).
@@ -244,18 +252,28 @@ export function mount(main, ctx) {
       // newest sample by host, so a host's series is the same over every
       // host as over host=~"its hosts". (One expression whether the hosts
       // are known or not: Live's range cache keeps it from one refresh to
-      // the next.) A service without the host label (data from before it)
-      // is asked by instance, once the look-up has said so.
+      // the next.) Once more than OTHER_HOSTS other hosts have answered,
+      // the next refreshes read the service's hosts only (every host's
+      // series each second cost Live ~5.5 KB/s a host; the switch, one
+      // whole window of the service's hosts). A service without the host
+      // label (data from before it) is asked by instance, once the look-up
+      // has said so.
       const hostsKnown = hostLook.v ? hostsOf(hostLook.v) : null;
-      const every = hostsKnown && !hostsKnown.byHost ? null : hostQueries(null, 'host');
+      const every = everyHost && !(hostsKnown && !hostsKnown.byHost) ? hostQueries(null, 'host') : null;
+      const ownHosts = !every && hostsKnown ? hostQueries(hostsKnown.hosts, hostsKnown.hostBy) : null;
       // (Not waited for when the look-up fails or finds no host label.)
       if (every) every.catch(() => {});
       const hostsP = (hostsKnown ? Promise.resolve(hostLook.v) : hostLook.p).then((v) => {
         const hv = hostsOf(v);
-        if (!hv.byHost) return hostQueries(hv.hosts, hv.hostBy).then((b) => ({...hv, ...b}));
+        if (ownHosts) return ownHosts.then((b) => ({...hv, ...b}));
+        if (!hv.byHost || !every) return hostQueries(hv.hosts, hv.hostBy).then((b) => ({...hv, ...b}));
         const keep = new Set(hv.hosts);
         const mine = (m) => m.filter((x) => keep.has(x.metric.host ?? ''));
-        return every.then((a) => ({...hv, r: a.r.map(mine), last: mine(a.last), perMin: mine(a.perMin)}));
+        return every.then((a) => {
+          const others = new Set(a.r.flatMap((m) => m.map((x) => x.metric.host ?? '')).filter((x) => !keep.has(x)));
+          if (others.size > OTHER_HOSTS) everyHost = false;
+          return {...hv, r: a.r.map(mine), last: mine(a.last), perMin: mine(a.perMin)};
+        });
       });
       const procJobsP = hostLook.jobs || hostLook.jobsP;
       // Long ranges: each step's worst one-minute p99 too (orders' and
