@@ -51,7 +51,15 @@ func openHour(b testing.TB, n, steps int) *storage.TSDB {
 			"env", "prod", "instance", svc+"-"+strconv.Itoa(s%4)+":9100", "job", svc, "service", svc,
 			"symbol", "SYM"+strconv.Itoa(s%500))
 	}
+	// Each series starts at a value of its own: their increments repeat
+	// every 40 series, and series holding the same samples (the same chunk
+	// bytes) shared the decoded-sample cache's entries (found by content):
+	// 1,160 chunks held for the hour's 30,000, all in the processor's
+	// caches, where bench/history's series are all different.
 	vals := make([]float64, n)
+	for s := range vals {
+		vals[s] = float64(s)
+	}
 	refs := make([]promstorage.SeriesRef, n)
 	for r0 := 0; r0 < steps; r0 += 60 {
 		app := st.AppenderV2(context.Background())
@@ -69,6 +77,7 @@ func openHour(b testing.TB, n, steps int) *storage.TSDB {
 			b.Fatal(err)
 		}
 	}
+	st.MmapHeadChunks() // as bench/history's gmc has by its timed queries
 	return st
 }
 

@@ -60,9 +60,10 @@ type Config struct {
 	RateMaxDecodedBytes int `yaml:"rate_max_decoded_bytes"`
 	// DecodedCacheMaxBytes bounds the decoded-sample cache: raw float
 	// chunks' samples kept across queries (16 bytes a sample, beside the
-	// chunk's own bytes), found by the chunk's content, so appends, late
-	// and out-of-order writes and deletes read fresh chunks by themselves
-	// (storage.DecodedCache). 128 MiB by default: bench/history's hour of
+	// chunk's own bytes), found by the chunk's block and reference before
+	// it is read (a chunk the TSDB re-encodes for a query by its content),
+	// so appends, late and out-of-order writes and deletes read fresh
+	// chunks by themselves (storage.DecodedCache). 128 MiB by default: bench/history's hour of
 	// 1 s data over 1,000 series takes ~66 MiB. 0 turns it off.
 	DecodedCacheMaxBytes int `yaml:"decoded_cache_max_bytes"`
 	// CompressLoopback compresses answers to clients on the loopback too.

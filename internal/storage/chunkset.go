@@ -183,10 +183,23 @@ func (it *chunksIterator[T]) nextChunk() bool {
 			return true
 		}
 		var err error
-		if m.MaxTime > it.fresh {
-			it.st, it.sf, it.dec, err = decodeInto(m.Chunk, it.dec, it.st[:0], it.sf[:0])
-			it.t, it.f, it.rising, it.kept = it.st, it.sf, rising(it.sf), false
-		} else {
+		switch chk := m.Chunk.(type) {
+		case *decodedChunk: // the cache's, found by reference (refchunks.go)
+			it.t, it.f, it.rising, it.kept = chk.t, chk.f, chk.rising, true
+		case *keyedChunk:
+			if m.MaxTime > it.fresh {
+				it.st, it.sf, it.dec, err = decodeInto(chk.Chunk, it.dec, it.st[:0], it.sf[:0])
+				it.t, it.f, it.rising, it.kept = it.st, it.sf, rising(it.sf), false
+				break
+			}
+			it.t, it.f, it.rising, it.dec, err = it.c.samplesByRef(chk.key, chk.Chunk, it.dec)
+			it.kept = true
+		default:
+			if m.MaxTime > it.fresh {
+				it.st, it.sf, it.dec, err = decodeInto(m.Chunk, it.dec, it.st[:0], it.sf[:0])
+				it.t, it.f, it.rising, it.kept = it.st, it.sf, rising(it.sf), false
+				break
+			}
 			it.t, it.f, it.rising, it.dec, err = it.c.samples(m.Chunk, it.dec)
 			it.kept = true
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -81,6 +82,10 @@ type TSDB struct {
 	// deleting is held by Delete and read-held while a querier is opened
 	// or blocks' sizes and metas are read (see readBlocks).
 	deleting deleteGate
+	// id names it in the decoded-sample cache's keys, decoded is the cache
+	// its chunk readers find chunks in (refchunks.go).
+	id      uint64
+	decoded atomic.Pointer[DecodedCache]
 }
 
 // The TSDB's Block.Delete (v0.316.0) replaces the block's tombstones and
@@ -147,6 +152,8 @@ func Open(opts Options) (*TSDB, error) {
 	if err := prepareLogs(opts.Dir, logger); err != nil {
 		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)
 	}
+	s := &TSDB{dir: opts.Dir, id: refTSDBs.Add(1)}
+	to.BlockChunkQuerierFunc = s.blockChunkQuerier
 	db, err := tsdb.Open(opts.Dir, logger, opts.Registerer, to, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open tsdb %s: %w", opts.Dir, err)
@@ -168,7 +175,8 @@ func Open(opts Options) (*TSDB, error) {
 			return nil, fmt.Errorf("persist out-of-order head of %s: %w", opts.Dir, err)
 		}
 	}
-	return &TSDB{db: db, dir: opts.Dir}, nil
+	s.db = db
+	return s, nil
 }
 
 // AppenderV2 implements storage.AppendableV2.
@@ -216,6 +224,12 @@ func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Match
 // math.MinInt64 when it is empty): the decoded-sample cache keeps no chunk
 // ending within a minute of it (decodedFreshMs).
 func (s *TSDB) HeadMaxTime() int64 { return s.db.Head().MaxTime() }
+
+// MmapHeadChunks writes the head's full chunks to its chunk files and
+// reads them from there from now on, as the TSDB does every minute
+// (benchmarks: a store read soon after its samples were written reads
+// them from memory, a running server's mostly from the files).
+func (s *TSDB) MmapHeadChunks() { s.db.ForceHeadMMap() }
 
 // HeadSpan is the time (ms) between the head's oldest and newest sample.
 func (s *TSDB) HeadSpan() int64 { h := s.db.Head(); return h.MaxTime() - h.MinTime() }

@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// TestDecodedCacheByRefReadsWhatTheStoreHolds: chunks found in the
+// decoded-sample cache by reference (refchunks.go) are the chunks the
+// store holds now, read through one cache as the server reads:
+//   - the same store's head read again (hits: nothing decoded twice), and
+//     after appends;
+//   - a block rewritten without deleted samples (CleanTombstones): its
+//     first chunk has the old block's reference and time range, and other
+//     samples, under a new ULID;
+//   - a second store in the same process holding other samples under the
+//     same series references, chunk ids and times (as a restart reads its
+//     WAL again).
+//
+// Each read is compared with the store's own Querier, sample by sample.
+// It fails with a key without the block (stale samples after the
+// rewrite), without the store's id (the first store's samples for the
+// second's) or with the open head chunk kept (stale after the appends).
+func TestDecodedCacheByRefReadsWhatTheStoreHolds(t *testing.T) {
+	ctx := context.Background()
+	c := NewDecodedCache(64<<20, nil)
+	lsets := []labels.Labels{labels.FromStrings("__name__", "a_total", "i", "0"), labels.FromStrings("__name__", "a_total", "i", "1")}
+	both := []int{0, 1}
+	write := func(st *TSDB, from, to int64, series []int, val func(i int, t int64) float64) {
+		t.Helper()
+		app := st.AppenderV2(ctx)
+		for ts := from; ts < to; ts += 1000 {
+			for _, i := range series {
+				if _, err := app.Append(0, lsets[i], 0, ts, val(i, ts), nil, nil, storage.AOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(st *TSDB, what string, mint, maxt int64) {
+		t.Helper()
+		plain, err := st.Querier(mint, maxt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plain.Close()
+		cached, err := c.Queryable(st).Querier(mint, maxt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cached.Close()
+		want, got := readAll(t, plain, mint, maxt), readAll(t, cached, mint, maxt)
+		if !slices.Equal(got, want) {
+			i := 0
+			for i < min(len(got), len(want)) && got[i] == want[i] {
+				i++
+			}
+			t.Fatalf("%s: the cache's read differs from the store's at sample %d of %d (%d read): %v, want %v",
+				what, i, len(want), len(got), got[i:min(i+3, len(got))], want[i:min(i+3, len(want))])
+		}
+	}
+
+	first, err := Open(Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	// Chunks of 120 samples; a chunk ending in the head's last minute is
+	// not kept (decodedFreshMs). Series 1 stops three minutes before series
+	// 0 with 30 samples in its open chunk, which it is appended to later.
+	val := func(i int, t int64) float64 { return float64(i*1_000_000) + float64(t)/1000 }
+	write(first, 0, 1_110_000, both, val)
+	write(first, 1_110_000, 1_300_000, []int{0}, val)
+	first.MmapHeadChunks()
+	check(first, "the head", 0, 1_300_000)
+	hits, misses := c.Hits(), c.Misses()
+	check(first, "the head again", 0, 1_300_000)
+	if c.Misses() != misses || c.Hits() == hits {
+		t.Fatalf("the head read again: %d chunks from the cache, %d decoded; want all from the cache", c.Hits()-hits, c.Misses()-misses)
+	}
+	write(first, 1_110_000, 1_150_000, []int{1}, val)
+	check(first, "the head after appends to an open chunk", 0, 1_500_000)
+	write(first, 1_300_000, 1_330_000, both, func(i int, t int64) float64 { return float64(i*1_000_000) + float64(t)/500 })
+	check(first, "the head after appends", 0, 1_500_000)
+
+	// A block, then the block rewritten without samples inside its
+	// series' first chunk.
+	if err := first.FlushHead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check(first, "the block", 0, 1_500_000)
+	hits = c.Hits()
+	check(first, "the block again", 0, 1_500_000)
+	if c.Hits() == hits {
+		t.Fatal("the block read again: nothing from the cache")
+	}
+	if err := first.Delete(ctx, 30_000, 40_000, labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total")); err != nil {
+		t.Fatal(err)
+	}
+	check(first, "the block with tombstones", 0, 1_500_000)
+	if err := first.CleanTombstones(); err != nil {
+		t.Fatal(err)
+	}
+	check(first, "the block rewritten", 0, 1_500_000)
+
+	// Another store: the same series in the same order, the same times,
+	// other values.
+	second, err := Open(Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	write(second, 0, 1_200_000, both, func(i int, t int64) float64 { return val(i, t) + 7 })
+	second.MmapHeadChunks()
+	check(second, "another store's head", 0, 1_200_000)
+}
+
+// sampleAt is a series' sample as readAll reads it.
+type sampleAt struct {
+	series string
+	t      int64
+	v      float64
+}
+
+// readAll is every float sample q holds over mint..maxt, series by series.
+func readAll(t *testing.T, q storage.Querier, mint, maxt int64) []sampleAt {
+	t.Helper()
+	set := q.Select(context.Background(), true, &storage.SelectHints{Start: mint, End: maxt, Step: 1000},
+		labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total"))
+	var out []sampleAt
+	var it chunkenc.Iterator
+	for set.Next() {
+		s := set.At()
+		it = s.Iterator(it)
+		for it.Next() == chunkenc.ValFloat {
+			ts, v := it.At()
+			out = append(out, sampleAt{series: s.Labels().String(), t: ts, v: v})
+		}
+		if err := it.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal(fmt.Errorf("nothing read over %d..%d", mint, maxt))
+	}
+	return out
+}
