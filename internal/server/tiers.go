@@ -25,7 +25,7 @@ func (s *Server) openTiers(cfg config.Config) error {
 	s.decoded = storage.NewDecodedCache(int64(cfg.Query.DecodedCacheMaxBytes), s.reg)
 	set, err := tier.Open(tier.Options{
 		Config: cfg.Storage.Downsampling, Dir: cfg.Server.DataDir, Raw: db, RawRead: s.decoded.Queryable(db),
-		RawRetention: time.Duration(cfg.Storage.Retention), Logger: s.logger.With("component", "tier"), Now: s.opts.Now,
+		RawRetention: time.Duration(cfg.Storage.Retention), MaxSamples: cfg.Query.MaxSamples, Logger: s.logger.With("component", "tier"), Now: s.opts.Now,
 		Registerer: s.reg,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,4 +124,31 @@ func bitsDiffer(a, b promql.Matrix) string {
 		}
 	}
 	return ""
+}
+
+// The engine that answers an avg_over_time from the tiers keeps the query
+// engine's limit of samples (Options.MaxSamples, the server's
+// query.max_samples): it had Prometheus's default 50,000,000 whatever
+// gmc.yml said.
+func TestAvgOverTimeKeepsTheLimit(t *testing.T) {
+	f := newManyGaugesFixture(t)
+	end := t0.Add(rawSpan)
+	expr := `avg by (g) (avg_over_time(m[1h]))`
+	run := func() promql.Result {
+		tq := f.set.Queryable(5 * 60 * 1000)
+		qry, err := f.eng.NewRangeQuery(context.Background(), tq, nil, expr, end.Add(-2*time.Hour), end, 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer qry.Close()
+		Prepare(qry, tq)
+		return *qry.Exec(context.Background())
+	}
+	if res := run(); res.Err != nil {
+		t.Fatalf("%s within the default limit: %v", expr, res.Err)
+	}
+	f.set.opts.MaxSamples = 100 // the division reads 40 series' hour of minute buckets
+	if res := run(); res.Err == nil || !strings.Contains(res.Err.Error(), "too many samples") {
+		t.Fatalf("%s with max_samples 100: %v, want the engine's too-many-samples error", expr, res.Err)
+	}
 }

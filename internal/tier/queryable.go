@@ -99,12 +99,14 @@ type Queryable struct {
 	// finest: a range reads the finest tier that fits and keeps it, not
 	// the coarsest (WithUnaligned).
 	finest bool
+	// avg evaluates the divisions that stand for avg_over_time (selectAvg).
+	avg *promql.Engine
 }
 
 // Queryable returns the transparent reader. lookback is PromQL's lookback
 // delta (5m by default).
 func (s *Set) Queryable(lookbackMs int64) *Queryable {
-	return &Queryable{set: s, lookback: lookbackMs, unaligned: minUnalignedBuckets}
+	return &Queryable{set: s, lookback: lookbackMs, unaligned: minUnalignedBuckets, avg: avgEngine(lookbackMs, s.opts.MaxSamples)}
 }
 
 // WithUnaligned returns a reader like q for figures that must equal raw
@@ -819,18 +821,25 @@ func (s sample) Copy() chunks.Sample {
 	return c
 }
 
-// avgEngine evaluates the divisions that stand for avg_over_time
-// (selectAvg): gmc's engine settings (query.NewEngine's, which this package
-// cannot import) that bear on sum_over_time and a division, and its
-// default limit of samples. Its timeout is the query's context.
-var avgEngine = promql.NewEngine(promql.EngineOpts{
-	MaxSamples:               50_000_000,
-	Timeout:                  24 * time.Hour,
-	LookbackDelta:            5 * time.Minute,
-	EnableAtModifier:         true,
-	EnableNegativeOffset:     true,
-	EnableDelayedNameRemoval: true,
-})
+// avgEngine is the engine that evaluates the divisions standing for
+// avg_over_time (selectAvg): gmc's engine settings (query.NewEngine's,
+// which this package cannot import) that bear on sum_over_time and a
+// division, the reader's lookback (the division's selectors are ranges:
+// it bears on nothing there today) and the query engine's limit of
+// samples (0: Prometheus's default). Its timeout is the query's context.
+func avgEngine(lookbackMs int64, maxSamples int) *promql.Engine {
+	if maxSamples <= 0 {
+		maxSamples = 50_000_000
+	}
+	return promql.NewEngine(promql.EngineOpts{
+		MaxSamples:               maxSamples,
+		Timeout:                  24 * time.Hour,
+		LookbackDelta:            time.Duration(lookbackMs) * time.Millisecond,
+		EnableAtModifier:         true,
+		EnableNegativeOffset:     true,
+		EnableDelayedNameRemoval: true,
+	})
+}
 
 // selectAvg answers a selector {__avg__="v"} (see PrepareQuery's ordered
 // averages): the division v holds evaluated over v's steps, its series in
@@ -843,9 +852,9 @@ func (q *Queryable) selectAvg(ctx context.Context, v string) storage.SeriesSet {
 	}
 	var qry promql.Query
 	if step == 0 {
-		qry, err = avgEngine.NewInstantQuery(ctx, q, nil, expr, timestamp.Time(start))
+		qry, err = q.avg.NewInstantQuery(ctx, q, nil, expr, timestamp.Time(start))
 	} else {
-		qry, err = avgEngine.NewRangeQuery(ctx, q, nil, expr, timestamp.Time(start), timestamp.Time(end), time.Duration(step)*time.Millisecond)
+		qry, err = q.avg.NewRangeQuery(ctx, q, nil, expr, timestamp.Time(start), timestamp.Time(end), time.Duration(step)*time.Millisecond)
 	}
 	if err != nil {
 		return storage.ErrSeriesSet(err)

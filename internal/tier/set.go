@@ -47,7 +47,11 @@ type Options struct {
 	RawRead storage.Queryable
 	// RawRetention is the raw data's default retention (for retention rules).
 	RawRetention time.Duration
-	Logger       *slog.Logger
+	// MaxSamples bounds the samples the engine that answers an
+	// avg_over_time read from a tier (selectAvg) may hold, as the query
+	// engine's query.max_samples does; 0: 50,000,000, Prometheus's default.
+	MaxSamples int
+	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Settle is how far behind now the job stays, so late samples (several
