@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/kahansum"
+
+	"github.com/gmc-dev/gmc/internal/promeval"
 )
 
 // Direct evaluation of `sum by (labels) (rate(sel[range]))`. The PromQL
@@ -26,8 +28,10 @@ import (
 // through its general machinery: ~240 ns per series-step with the windows
 // thinned to two samples (interleave.go), so bench/history's 1 h at 1 s
 // query (1000 series × 3541 steps) costs ~850 ms of CPU however its samples
-// are read, where VictoriaMetrics answers in ~100 ms. This is the design's
-// one evaluation outside the engine (docs/history.md says why): for this
+// are read, where VictoriaMetrics answers in ~100 ms. This is one of the
+// design's two evaluations outside the engine (the other is the tiers'
+// panels, internal/tier/panel.go; both share internal/promeval, and
+// docs/history.md says why): for this
 // one shape, parsed by Prometheus's parser and read through the same
 // Select the engine makes, each series' windows slide over its decoded
 // samples and each window's value is computed by the engine's own
@@ -215,7 +219,7 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 		if errors.Is(err, errNotThinnable) {
 			return nil, nil, false, nil
 		}
-		if cerr := contextErr(ctx, "query preparation"); cerr != nil {
+		if cerr := promeval.ContextErr(ctx, "query preparation"); cerr != nil {
 			return nil, nil, true, cerr
 		}
 		return nil, nil, true, err
@@ -279,7 +283,7 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 		for w := range workers {
 			has = has || valued[w][i]
 		}
-		if name := ser.lset.Get(model.MetricNameLabel); has && name != "" && !counterName(name) {
+		if name := ser.lset.Get(model.MetricNameLabel); has && name != "" && !promeval.CounterName(name) {
 			annos.Add(annotations.NewPossibleNonCounterInfo(name, p.pos))
 		}
 	}
@@ -351,7 +355,7 @@ func (a *API) loadDirect(ctx context.Context, store *thinStore, sel thinSelector
 		y := yielder{last: time.Now()}
 		for i := w * len(all) / workers; i < (w+1)*len(all)/workers; i++ {
 			if i%64 == 0 {
-				if errs[w] = contextErr(ctx, "query preparation"); errs[w] != nil {
+				if errs[w] = promeval.ContextErr(ctx, "query preparation"); errs[w] != nil {
 					return
 				}
 				y.check()
@@ -391,13 +395,6 @@ type directSet struct {
 	annos  annotations.Annotations
 }
 
-// counterName says whether the engine takes a metric of this name for a
-// counter (else rate and increase note that it might not be one).
-func counterName(name string) bool {
-	return strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_sum") ||
-		strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_bucket")
-}
-
 // directRun sums p's windows over the steps from..to-1 of every series into
 // their groups, and returns how many windows had a value; valued[i] is set
 // for series i when one of its windows had.
@@ -407,10 +404,10 @@ func directRun(ctx context.Context, p directPlan, set *directSet, groupOf []int,
 	first := start + int64(from)*step // the run's first step
 	points := 0
 	y := yielder{last: time.Now()}
-	e := edges{toFirst: -1}
+	e := promeval.NewEdges()
 	for si, ser := range set.series {
 		if si%64 == 0 {
-			if err := contextErr(ctx, "expression evaluation"); err != nil {
+			if err := promeval.ContextErr(ctx, "expression evaluation"); err != nil {
 				return 0, err
 			}
 			y.check()
@@ -479,8 +476,8 @@ func directRun(ctx context.Context, p directPlan, set *directSet, groupOf []int,
 			if r < len(irr) && int(irr[r]) <= last {
 				result = ser.resets(lo, count, result)
 			}
-			e.at(firstT, lastT, count-1, t-rngOff, t-off, p.isRate, rangeSeconds)
-			result = e.extrapolate(result, firstF, p.isRate, rangeSeconds)
+			e.At(firstT, lastT, count-1, t-rngOff, t-off, p.isRate, rangeSeconds)
+			result = e.Extrapolate(result, firstF, p.isRate, rangeSeconds)
 			points++
 			valued[si] = true
 			if !g.seen[k] {
@@ -491,83 +488,4 @@ func directRun(ctx context.Context, p directPlan, set *directSet, groupOf []int,
 		}
 	}
 	return points, nil
-}
-
-// edges is the part of Prometheus v0.316's extrapolatedRate (for a
-// counter's float samples without start timestamps: gmc's engine reads
-// none) that depends only on where a window's first and last samples lie
-// in it and how many it holds: the durations from its edges to them (each
-// already replaced by half the average interval where it is over 1.1 of
-// them), the interval they span, and the factor the increase is multiplied
-// by unless the counter's zero point is nearer than the window's start.
-// The same operations in the same order as the engine's, so the same bits;
-// kept from window to window while they are the same (regularly spaced
-// samples), which leaves a division per window.
-type edges struct {
-	toStart, toEnd, toFirst int64 // ms: the window's start to its first sample, last sample to its end; samples - 1
-	durationToStart         float64
-	durationToEnd           float64
-	sampledInterval         float64
-	factor                  float64
-}
-
-// at sets e for a window (rangeStart, rangeEnd] whose first sample is at
-// firstT and last at lastT, numSamplesMinusOne after the first.
-func (e *edges) at(firstT, lastT int64, numSamplesMinusOne int, rangeStart, rangeEnd int64, isRate bool, rangeSeconds float64) {
-	if e.toStart == firstT-rangeStart && e.toEnd == rangeEnd-lastT && e.toFirst == int64(numSamplesMinusOne) {
-		return
-	}
-	e.toStart, e.toEnd, e.toFirst = firstT-rangeStart, rangeEnd-lastT, int64(numSamplesMinusOne)
-	durationToStart := float64(firstT-rangeStart) / 1000
-	durationToEnd := float64(rangeEnd-lastT) / 1000
-	sampledInterval := float64(lastT-firstT) / 1000
-	averageDurationBetweenSamples := sampledInterval / float64(numSamplesMinusOne)
-	extrapolationThreshold := averageDurationBetweenSamples * 1.1
-	if durationToStart >= extrapolationThreshold {
-		durationToStart = averageDurationBetweenSamples / 2
-	}
-	if durationToEnd >= extrapolationThreshold {
-		durationToEnd = averageDurationBetweenSamples / 2
-	}
-	e.durationToStart, e.durationToEnd, e.sampledInterval = durationToStart, durationToEnd, sampledInterval
-	e.factor = factor(sampledInterval, durationToStart, durationToEnd, isRate, rangeSeconds)
-}
-
-// extrapolate is the increase result between a window's first sample (of
-// value firstF) and its last, extrapolated to the window's edges e as the
-// engine's extrapolatedRate does.
-func (e *edges) extrapolate(result, firstF float64, isRate bool, rangeSeconds float64) float64 {
-	durationToZero := e.durationToStart
-	if result > 0 && firstF >= 0 {
-		durationToZero = e.sampledInterval * (firstF / result)
-	}
-	if durationToZero < e.durationToStart {
-		return result * factor(e.sampledInterval, durationToZero, e.durationToEnd, isRate, rangeSeconds)
-	}
-	return result * e.factor
-}
-
-// factor is what extrapolatedRate multiplies the increase by.
-func factor(sampledInterval, durationToStart, durationToEnd float64, isRate bool, rangeSeconds float64) float64 {
-	factor := 1.0
-	if sampledInterval != 0 {
-		factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
-	}
-	if isRate {
-		factor /= rangeSeconds
-	}
-	return factor
-}
-
-// contextErr is the engine's error for a query whose context ended during
-// env, or nil.
-func contextErr(ctx context.Context, env string) error {
-	switch err := ctx.Err(); {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return promql.ErrQueryTimeout(env)
-	default:
-		return promql.ErrQueryCanceled(env)
-	}
 }

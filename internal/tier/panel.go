@@ -2,7 +2,6 @@ package tier
 
 import (
 	"context"
-	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -21,6 +20,8 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/prometheus/prometheus/util/kahansum"
+
+	"github.com/gmc-dev/gmc/internal/promeval"
 )
 
 // Tier panels evaluated directly. A long-range dashboard panel answered
@@ -205,7 +206,7 @@ func readPanel(ctx context.Context, qr storage.Querier, hints *storage.SelectHin
 	var it chunkenc.Iterator
 	for ss.Next() {
 		if len(out)%64 == 0 {
-			if err := contextErr(ctx, "query preparation"); err != nil {
+			if err := promeval.ContextErr(ctx, "query preparation"); err != nil {
 				return nil, nil, true, err
 			}
 		}
@@ -305,7 +306,7 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 	}
 	for si, s := range set {
 		if si%64 == 0 {
-			if err := contextErr(ctx, "expression evaluation"); err != nil {
+			if err := promeval.ContextErr(ctx, "expression evaluation"); err != nil {
 				return nil, err
 			}
 		}
@@ -357,7 +358,7 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 		// The engine notes a rate or increase of a series whose name is not
 		// a counter's, when it has a value.
 		if name := s.lset.Get(model.MetricNameLabel); valued && (p.fn == "rate" || p.fn == "increase") &&
-			name != "" && !counterName(name) {
+			name != "" && !promeval.CounterName(name) {
 			annos.Add(annotations.NewPossibleNonCounterInfo(name, p.pos))
 		}
 	}
@@ -418,39 +419,9 @@ func increaseOf(t []int64, f []float64, rangeStart, rangeEnd int64, isRate bool,
 			result += f[i-1]
 		}
 	}
-	durationToStart := float64(firstT-rangeStart) / 1000
-	durationToEnd := float64(rangeEnd-lastT) / 1000
-	sampledInterval := float64(lastT-firstT) / 1000
-	averageDurationBetweenSamples := sampledInterval / float64(numSamplesMinusOne)
-	extrapolationThreshold := averageDurationBetweenSamples * 1.1
-	if durationToStart >= extrapolationThreshold {
-		durationToStart = averageDurationBetweenSamples / 2
-	}
-	durationToZero := durationToStart
-	if result > 0 && f[0] >= 0 {
-		durationToZero = sampledInterval * (f[0] / result)
-	}
-	if durationToZero < durationToStart {
-		durationToStart = durationToZero
-	}
-	if durationToEnd >= extrapolationThreshold {
-		durationToEnd = averageDurationBetweenSamples / 2
-	}
-	factor := 1.0
-	if sampledInterval != 0 {
-		factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
-	}
-	if isRate {
-		factor /= rangeSeconds
-	}
-	return result * factor, true
-}
-
-// counterName says whether the engine takes a metric of this name for a
-// counter (else rate and increase note that it might not be one).
-func counterName(name string) bool {
-	return strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_sum") ||
-		strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_bucket")
+	e := promeval.NewEdges()
+	e.At(firstT, lastT, numSamplesMinusOne, rangeStart, rangeEnd, isRate, rangeSeconds)
+	return e.Extrapolate(result, f[0], isRate, rangeSeconds), true
 }
 
 // add adds f to g at step k as the engine's aggregation does.
@@ -503,17 +474,4 @@ func (g *panelGroup) result(op parser.ItemType, k int) float64 {
 		return g.value[k]/g.count[k] + g.c[k]/g.count[k]
 	}
 	return g.value[k]
-}
-
-// contextErr is the engine's error for a query whose context ended during
-// env, or nil.
-func contextErr(ctx context.Context, env string) error {
-	switch err := ctx.Err(); {
-	case err == nil:
-		return nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return promql.ErrQueryTimeout(env)
-	default:
-		return promql.ErrQueryCanceled(env)
-	}
 }

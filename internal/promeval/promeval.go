@@ -1,0 +1,102 @@
+// Package promeval is the PromQL engine's arithmetic that gmc's direct
+// evaluations (internal/query's sum by rate over raw data, internal/tier's
+// panels over the tiers) repeat outside the engine: rate's extrapolation,
+// its counter-name note and the engine's errors for an ended context. The
+// same operations in the same order as the engine's (Prometheus v0.316's
+// extrapolatedRate), so the same bits; checked against the engine by both
+// callers' tests.
+package promeval
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/prometheus/prometheus/promql"
+)
+
+// Edges is a rate window's extrapolation: the spans from the window's start
+// to its first sample and from its last sample to its end (each capped at
+// half the mean interval when longer than 1.1 of it), the interval the
+// samples span, and the factor the increase is multiplied by unless the
+// counter's zero point is nearer than the window's start. Kept from window
+// to window while they are the same (regularly spaced samples), which
+// leaves a division per window. The zero Edges is not valid: use NewEdges.
+type Edges struct {
+	toStart, toEnd, toFirst int64 // ms: the window's start to its first sample, last sample to its end; samples - 1
+	durationToStart         float64
+	durationToEnd           float64
+	sampledInterval         float64
+	factor                  float64
+}
+
+// NewEdges returns Edges set for no window.
+func NewEdges() Edges { return Edges{toFirst: -1} }
+
+// At sets e for a window (rangeStart, rangeEnd] whose first sample is at
+// firstT and last at lastT, numSamplesMinusOne after the first.
+func (e *Edges) At(firstT, lastT int64, numSamplesMinusOne int, rangeStart, rangeEnd int64, isRate bool, rangeSeconds float64) {
+	if e.toStart == firstT-rangeStart && e.toEnd == rangeEnd-lastT && e.toFirst == int64(numSamplesMinusOne) {
+		return
+	}
+	e.toStart, e.toEnd, e.toFirst = firstT-rangeStart, rangeEnd-lastT, int64(numSamplesMinusOne)
+	durationToStart := float64(firstT-rangeStart) / 1000
+	durationToEnd := float64(rangeEnd-lastT) / 1000
+	sampledInterval := float64(lastT-firstT) / 1000
+	averageDurationBetweenSamples := sampledInterval / float64(numSamplesMinusOne)
+	extrapolationThreshold := averageDurationBetweenSamples * 1.1
+	if durationToStart >= extrapolationThreshold {
+		durationToStart = averageDurationBetweenSamples / 2
+	}
+	if durationToEnd >= extrapolationThreshold {
+		durationToEnd = averageDurationBetweenSamples / 2
+	}
+	e.durationToStart, e.durationToEnd, e.sampledInterval = durationToStart, durationToEnd, sampledInterval
+	e.factor = factor(sampledInterval, durationToStart, durationToEnd, isRate, rangeSeconds)
+}
+
+// Extrapolate is the increase result between a window's first sample (of
+// value firstF) and its last, extrapolated to the window's edges e as the
+// engine's extrapolatedRate does.
+func (e *Edges) Extrapolate(result, firstF float64, isRate bool, rangeSeconds float64) float64 {
+	durationToZero := e.durationToStart
+	if result > 0 && firstF >= 0 {
+		durationToZero = e.sampledInterval * (firstF / result)
+	}
+	if durationToZero < e.durationToStart {
+		return result * factor(e.sampledInterval, durationToZero, e.durationToEnd, isRate, rangeSeconds)
+	}
+	return result * e.factor
+}
+
+// factor is what extrapolatedRate multiplies the increase by.
+func factor(sampledInterval, durationToStart, durationToEnd float64, isRate bool, rangeSeconds float64) float64 {
+	factor := 1.0
+	if sampledInterval != 0 {
+		factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval
+	}
+	if isRate {
+		factor /= rangeSeconds
+	}
+	return factor
+}
+
+// CounterName says whether the engine takes a metric of this name for a
+// counter (else rate and increase note that it might not be one).
+func CounterName(name string) bool {
+	return strings.HasSuffix(name, "_total") || strings.HasSuffix(name, "_sum") ||
+		strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_bucket")
+}
+
+// ContextErr is the engine's error for a query whose context ended during
+// env, or nil.
+func ContextErr(ctx context.Context, env string) error {
+	switch err := ctx.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded):
+		return promql.ErrQueryTimeout(env)
+	default:
+		return promql.ErrQueryCanceled(env)
+	}
+}
