@@ -166,11 +166,7 @@ func (a *API) evalDirect(ctx context.Context, p directPlan, start, end time.Time
 	var prepared time.Time
 	out, annos, done, err := a.directMatrix(ctx, p, start, end, step, &prepared)
 	if done && err == nil {
-		evaluated := time.Now()
-		sort.Sort(out)
-		a.engineMetrics.observe("prepare_time", prepared.Sub(began))
-		a.engineMetrics.observe("inner_eval", evaluated.Sub(prepared))
-		a.engineMetrics.observe("result_sort", time.Since(evaluated))
+		a.engineMetrics.answered(out, began, prepared)
 	}
 	return out, annos, done, err
 }

@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
@@ -50,11 +49,7 @@ func (a *API) evalPanel(ctx context.Context, expr string, start, end time.Time, 
 	var prepared time.Time
 	out, annos, done, err := pe.EvalPanel(ctx, e, start, end, step, a.maxSamples, &prepared)
 	if done && err == nil {
-		evaluated := time.Now()
-		sort.Sort(out)
-		a.engineMetrics.observe("prepare_time", prepared.Sub(began))
-		a.engineMetrics.observe("inner_eval", evaluated.Sub(prepared))
-		a.engineMetrics.observe("result_sort", time.Since(evaluated))
+		a.engineMetrics.answered(out, began, prepared)
 	}
 	return out, annos, done, err
 }

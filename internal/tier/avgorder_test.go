@@ -44,11 +44,7 @@ func newManyGaugesFixture(t *testing.T) *fixture {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	f := fixtureOver(t, raw, dir, t0.Add(rawSpan+time.Second))
-	for _, tr := range f.set.Tiers() {
-		f.catchUp(t, tr)
-	}
-	return f
+	return caughtUp(t, raw, dir)
 }
 
 // An aggregation over avg_over_time answered from the tiers gives the same

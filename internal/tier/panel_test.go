@@ -101,11 +101,7 @@ func newPanelFixture(t *testing.T) *fixture {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	f := fixtureOver(t, raw, dir, t0.Add(rawSpan+time.Second))
-	for _, tr := range f.set.Tiers() {
-		f.catchUp(t, tr)
-	}
-	return f
+	return caughtUp(t, raw, dir)
 }
 
 // A panel evaluated directly (EvalPanel) equals the engine's answer on

@@ -110,6 +110,17 @@ func fixtureOver(t *testing.T, raw *storage.TSDB, dir string, now time.Time, tie
 	return f
 }
 
+// caughtUp is the fixture over raw (in dir) a second after rawSpan, its
+// default tiers caught up.
+func caughtUp(t *testing.T, raw *storage.TSDB, dir string) *fixture {
+	t.Helper()
+	f := fixtureOver(t, raw, dir, t0.Add(rawSpan+time.Second))
+	for _, tr := range f.set.Tiers() {
+		f.catchUp(t, tr)
+	}
+	return f
+}
+
 func (f *fixture) open(t *testing.T) {
 	t.Helper()
 	f.opts.Config.Normalise() // as config.Load does: Open trusts its input
