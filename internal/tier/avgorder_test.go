@@ -148,3 +148,33 @@ func TestAvgOverTimeKeepsTheLimit(t *testing.T) {
 		t.Fatalf("%s with max_samples 100: %v, want the engine's too-many-samples error", expr, res.Err)
 	}
 }
+
+// A query that writes the __avg__ label itself is refused, not evaluated:
+// the division it carries would run in the tier querier's own engine,
+// outside the query lanes' admission (and nested, once per level). Only
+// the values PrepareQuery signed are answered.
+func TestAvgLabelWrittenByAQueryRefused(t *testing.T) {
+	f := newManyGaugesFixture(t)
+	end := t0.Add(rawSpan)
+	tq := f.set.Queryable(5 * 60 * 1000)
+	for _, v := range []string{
+		fmt.Sprintf("%d:%d:0:sum_over_time(m[1h]) / sum_over_time(m{__agg__=\"count\"}[1h])", end.UnixMilli(), end.UnixMilli()),
+		fmt.Sprintf("%d:%d:0:%064x:sum_over_time(m[1h])", end.UnixMilli(), end.UnixMilli(), 0),
+	} {
+		expr := fmt.Sprintf("sum({%s=%q})", AvgLabel, v)
+		qry, err := f.eng.NewInstantQuery(context.Background(), tq, nil, expr, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Prepare(qry, tq)
+		res := qry.Exec(context.Background())
+		qry.Close()
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "not one a query may write") {
+			t.Errorf("%s: %v, %v; want it refused", expr, res.Value, res.Err)
+		}
+	}
+	// The rewrite's own selectors are still answered.
+	if got := f.rangeQuery(t, tq, `avg by (g) (avg_over_time(m[1h]))`, end.Add(-time.Hour), end, 10*time.Minute); len(got) != 2 {
+		t.Fatalf("the rewrite: %v", got)
+	}
+}

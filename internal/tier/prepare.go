@@ -2,6 +2,10 @@ package tier
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -201,7 +205,7 @@ func (q *Queryable) avgAsSumOverCount(s *parser.EvalStmt, call *parser.Call, pat
 		return div // evaluated by the engine, in its order (see ordered averages above)
 	}
 	return &parser.VectorSelector{
-		LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, AvgLabel, encodeAvg(s, div, ms))},
+		LabelMatchers: []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, AvgLabel, encodeAvg(q.set.avgKey, s, div, ms))},
 		PosRange:      call.PosRange,
 	}
 }
@@ -235,28 +239,33 @@ func inSubquery(path []parser.Node) bool {
 // the engine as it is.
 
 // AvgLabel is the label of the selector that stands for a rewritten
-// avg_over_time: "start:end:step:division" (ms; step 0 for an instant
-// query), the division's text placed so that its sum_over_time's argument
+// avg_over_time: "start:end:step:mac:division" (ms; step 0 for an instant
+// query; mac the hex HMAC-SHA256 of the rest under the Set's avgKey, so
+// that a query that writes the label itself is refused rather than
+// evaluated: its division would run outside the query lanes' admission),
+// the division's text placed so that its sum_over_time's argument
 // starts where avg_over_time's did in the query (an annotation the engine
 // makes about it then points into the query at the right place).
 const AvgLabel = "__avg__"
 
 // encodeAvg is the AvgLabel value for div, the rewrite of avg_over_time
-// over ms in s.
-func encodeAvg(s *parser.EvalStmt, div *parser.BinaryExpr, ms *parser.MatrixSelector) string {
+// over ms in s, signed with key.
+func encodeAvg(key []byte, s *parser.EvalStmt, div *parser.BinaryExpr, ms *parser.MatrixSelector) string {
 	text := div.String()
 	pad := int(ms.PositionRange().Start) - len("sum_over_time(")
 	if strings.HasPrefix(text, "sum_over_time(") && pad > 0 {
 		text = strings.Repeat(" ", pad) + text
 	}
-	return fmt.Sprintf("%d:%d:%d:%s", timestamp.FromTime(s.Start), timestamp.FromTime(s.End), s.Interval.Milliseconds(), text)
+	steps := fmt.Sprintf("%d:%d:%d:", timestamp.FromTime(s.Start), timestamp.FromTime(s.End), s.Interval.Milliseconds())
+	return steps + avgMAC(key, steps, text) + ":" + text
 }
 
-// decodeAvg parses an AvgLabel value.
-func decodeAvg(v string) (start, end, step int64, expr string, err error) {
-	parts := strings.SplitN(v, ":", 4)
-	if len(parts) != 4 {
-		return 0, 0, 0, "", fmt.Errorf("bad %s value %q", AvgLabel, v)
+// decodeAvg parses an AvgLabel value signed with key; an error for one
+// not signed so (written in a query, or by another gmc process).
+func decodeAvg(key []byte, v string) (start, end, step int64, expr string, err error) {
+	parts := strings.SplitN(v, ":", 5)
+	if len(parts) != 5 || !hmac.Equal([]byte(parts[3]), []byte(avgMAC(key, strings.Join(parts[:3], ":")+":", parts[4]))) {
+		return 0, 0, 0, "", fmt.Errorf("%s is gmc's own label (an avg_over_time it rewrote), not one a query may write", AvgLabel)
 	}
 	var nums [3]int64
 	for i := range nums {
@@ -264,7 +273,22 @@ func decodeAvg(v string) (start, end, step int64, expr string, err error) {
 			return 0, 0, 0, "", fmt.Errorf("bad %s value %q: %w", AvgLabel, v, err)
 		}
 	}
-	return nums[0], nums[1], nums[2], parts[3], nil
+	return nums[0], nums[1], nums[2], parts[4], nil
+}
+
+// avgMAC is the hex HMAC-SHA256 of steps and text under key.
+func avgMAC(key []byte, steps, text string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(steps))
+	m.Write([]byte(text))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// newAvgKey is a random key for avgMAC, a process's own.
+func newAvgKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // crypto/rand's Read never fails (Go 1.24+)
+	return k
 }
 
 // selectHints are the hints the engine gives Select for vs, a matrix

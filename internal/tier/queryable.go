@@ -846,7 +846,7 @@ func avgEngine(lookbackMs int64, maxSamples int) *promql.Engine {
 // their labels' order, each with a sample at every step, its value or a
 // staleness marker.
 func (q *Queryable) selectAvg(ctx context.Context, v string) storage.SeriesSet {
-	start, end, step, expr, err := decodeAvg(v)
+	start, end, step, expr, err := decodeAvg(q.set.avgKey, v)
 	if err != nil {
 		return storage.ErrSeriesSet(err)
 	}

@@ -92,6 +92,9 @@ type Set struct {
 	// now: SetRetention sets and sends.
 	sweepDue atomic.Bool
 	kick     chan struct{}
+	// avgKey signs the AvgLabel values PrepareQuery writes, so that Select
+	// evaluates no division a query wrote itself (newAvgKey).
+	avgKey []byte
 	// selects counts the selectors queries read, by what answered them:
 	// a tier's name or RawTier (gmc_tier_selects_total).
 	selects *prometheus.CounterVec
@@ -150,7 +153,7 @@ func Open(opts Options) (*Set, error) {
 	if opts.LateWindow <= 0 {
 		opts.LateWindow = DefaultLateWindow
 	}
-	s := &Set{opts: opts, kick: make(chan struct{}, 1), selects: prometheus.NewCounterVec(prometheus.CounterOpts{
+	s := &Set{opts: opts, kick: make(chan struct{}, 1), avgKey: newAvgKey(), selects: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gmc_tier_selects_total",
 		Help: "Selectors of range and instant queries read, by what answered them: a downsampled tier (1m, 10m, 1h) or raw data (raw).",
 	}, []string{"tier"})}
