@@ -102,28 +102,30 @@ export function mount(main, ctx) {
             h('td', {}, svc(x.labels.service, (fired || new Date(x.activeAt)) / 1000))));
         }
       }
-      fill(active.body, h('table', {class: 'tbl', 'data-rows': shown.length},
+      // Each table scrolls within its card (.table-wrap): wider than the
+      // card (long services, notes), it ran past the card and the page.
+      fill(active.body, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': shown.length},
         h('thead', {}, h('tr', {}, ['State', 'Severity', 'Labels', 'Firing for', 'Value', 'Summary', 'Service'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 7, class: 'muted'}, all.length ? 'No alert matches the filters.' : 'Nothing is firing. All quiet.')))));
+        h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 7, class: 'muted'}, all.length ? 'No alert matches the filters.' : 'Nothing is firing. All quiet.'))))));
     }
-    fill(sil.body, silences.length ? h('table', {class: 'tbl', 'data-rows': silences.length},
+    fill(sil.body, silences.length ? h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': silences.length},
       h('thead', {}, h('tr', {}, ['Matchers', 'By', 'Why', 'Until', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, silences.map((s) => h('tr', {'data-silence': s.id},
         h('td', {}, s.matchers.map((m) => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '=~' : '='}"${m.value}"`).join(', ')),
         h('td', {}, s.createdBy), h('td', {}, s.comment), h('td', {}, when(s.endsAt)),
-        h('td', {}, h('button', {class: 'btn', onclick: () => expire(s.id)}, 'Expire'))))))
+        h('td', {}, h('button', {class: 'btn', onclick: () => expire(s.id)}, 'Expire')))))))
       : h('p', {class: 'muted'}, 'No active silence.'));
     if (hs == null) fill(hist.body, unavailable('Alert history', '/alerts/history'));
     else {
       const eps = hs.data.episodes || [];
-      fill(hist.body, h('table', {class: 'tbl', 'data-rows': eps.length},
+      fill(hist.body, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': eps.length},
         h('thead', {}, h('tr', {}, ['Alert', 'State', 'Service', 'Active at', 'Fired at', 'Resolved at', 'Firing for', 'Notification'].map((t) => h('th', {}, t)))),
         h('tbody', {}, eps.length ? eps.map((e) => h('tr', {'data-episode': e.state, 'data-episode-alert': e.alertname, 'data-service': e.service || null},
           h('td', {}, e.alertname), h('td', {}, episodePill(e)), h('td', {}, svc(e.service, e.fired_at ? Date.parse(e.fired_at) / 1000 : null)),
           h('td', {}, when(e.active_at)), h('td', {}, when(e.fired_at)), h('td', {}, when(e.resolved_at)),
           h('td', {class: 'num', 'data-col': 'firing-for'}, episodeFor(e, now, outages)),
           h('td', {'data-col': 'notification', style: {whiteSpace: 'normal', minWidth: '12em'}}, episodeNotify(e)))) :
-          h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No alert in this time range.')))));
+          h('tr', {}, h('td', {colspan: 8, class: 'muted'}, 'No alert in this time range.'))))));
     }
   }
 
