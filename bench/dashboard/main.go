@@ -48,6 +48,7 @@ func main() {
 
 type options struct {
 	gmc, url, chromium, service string
+	livePage                    string
 	services, tabs, loads       int
 	live, cadence               time.Duration
 	pages                       string
@@ -67,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.url, "url", "", "measure the gmc at this URL (e.g. http://127.0.0.1:9900 of gmc demo) instead of starting one; nothing is pushed")
 	fs.StringVar(&o.chromium, "chromium", "", "Chromium binary (default: chromium, chromium-browser or google-chrome on PATH)")
 	fs.StringVar(&o.service, "service", webtest.Native, "the service whose page the Live figures are taken on")
+	fs.StringVar(&o.livePage, "live-page", "", "the hash route whose Live transfer and tabs are measured (default: service/<-service>?range=live; e.g. overview?range=live)")
 	fs.IntVar(&o.services, "services", 50, "simulated services pushing (without -url)")
 	fs.IntVar(&o.tabs, "tabs", 10, "tabs open on Live pages for the cadence figure")
 	fs.IntVar(&o.loads, "loads", 5, "measured loads per page (after one warm-up load)")
@@ -231,7 +233,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		rep.print(stdout)
 		return nil
 	}
-	liveURL := base + "/#/service/" + o.service + "?range=live"
+	if o.livePage == "" {
+		o.livePage = "service/" + o.service + "?range=live"
+	}
+	rep.livePage = o.livePage
+	liveURL := base + "/#/" + o.livePage
 	if rep.live, err = b.liveTransfer(ctx, liveURL, o.live); err != nil {
 		return fmt.Errorf("live transfer: %w", err)
 	}

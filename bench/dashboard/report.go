@@ -50,6 +50,7 @@ func machine() sample {
 
 type report struct {
 	url, service   string
+	livePage       string
 	services, tabs int
 	loads          []pageLoad
 	// floorTab, floorSame: an empty page's loads (floor.go).
@@ -140,8 +141,8 @@ func (r *report) printLoads(w io.Writer) {
 func (r *report) printLive(w io.Writer) {
 	if t := r.live; t != nil {
 		rate := float64(t.bytes) / t.window.Seconds()
-		fmt.Fprintf(w, "\nLive page #/service/%s?range=live over %s: %.1f KB/s (budget ≤ %.0f KB/s: %s), %.1f requests/s, %d refreshes",
-			r.service, t.window, rate/1e3, transferBudget/1e3, verdict(rate <= transferBudget), float64(t.requests)/t.window.Seconds(), t.refreshes)
+		fmt.Fprintf(w, "\nLive page #/%s over %s: %.1f KB/s (budget ≤ %.0f KB/s: %s), %.1f requests/s, %d refreshes",
+			r.livePage, t.window, rate/1e3, transferBudget/1e3, verdict(rate <= transferBudget), float64(t.requests)/t.window.Seconds(), t.refreshes)
 		// Per refresh: the figure that holds when a busy machine misses the 1 s cadence.
 		if t.refreshes > 0 {
 			fmt.Fprintf(w, " (%.1f KB and %.1f requests per refresh)", float64(t.bytes)/float64(t.refreshes)/1e3, float64(t.requests)/float64(t.refreshes))

@@ -5,6 +5,15 @@ import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
+/**
+ * EARLIER_TTL is how long (ms) a heatmap's answer to "is there data before
+ * its first column with data?" holds (data written late may change it);
+ * EARLIER_AHEAD, how long before it runs out a refresh asks it again with
+ * the heatmap's queries.
+ */
+const EARLIER_TTL = 60e3;
+const EARLIER_AHEAD = 10e3;
+
 /** HOSTS_EVERY is how often (ms) a service page looks its hosts up again. */
 const HOSTS_EVERY = 30e3;
 
@@ -67,6 +76,10 @@ export function mount(main, ctx) {
   // The heatmap's last answer to "is there data before its first column
   // with data?" ({v, at} by query and time; see earlier in refresh).
   const earlierKnown = new Map();
+  // The last question asked ({ex, t: its time, tail: of the heatmap's
+  // tail, at: when answered}), or null: a later refresh asks it again
+  // with the heatmap's queries when its answer is due (see refresh).
+  let earlierLast = null;
   // Whether the page's first refresh asked it with the heatmap's queries.
   let preAsked = false;
   // Whether the host panels' queries read every host (see refresh).
@@ -133,24 +146,58 @@ export function mount(main, ctx) {
       // there is data before the empty columns too).
       const hgl = hw.gend != null ? hw.gend : hw.end;
       const hs0 = hw.start - parseFloat(hrw);
+      // With a tail (a range ending now: its newest column is now, past
+      // the grid), also whether the series has a sample in the time from
+      // the grid's last column's window to the tail's (tail: an instant
+      // query at now, in the batch of the page's others, offset by the
+      // window): the tail may be the first column with data (a service
+      // begun within the last column: at 24h, 12 minutes), whose question
+      // took a round trip more.
+      const hrs = parseFloat(hrw);
+      const tailMs = hw.gend != null ? Math.round((hw.at - hgl) * 1000) : 0;
       const pre = !preAsked && lb <= 86400 ? [hq.classic, hq.native, hq.rclassic, hq.rnative].map((e) => {
         const c = countSel(e);
         if (!c) return null;
         const p = {before: query(`count(last_over_time(${c}[${lb}s]))`, hs0, signal),
-          cols: rangeAt(`count(last_over_time(${c}[${hstep}s] offset ${hrw}))`, hw.start, hgl, hstep, signal)};
+          cols: rangeAt(`count(last_over_time(${c}[${hstep}s] offset ${hrw}))`, hw.start, hgl, hstep, signal),
+          tail: tailMs > 0 ? query(`count(last_over_time(${c}[${tailMs}ms] offset ${hrw}))`, hw.at, signal) : null};
         // (Not waited for unless its candidate wins.)
         p.before.catch(() => {});
         p.cols.catch(() => {});
+        if (p.tail) p.tail.catch(() => {});
         return p;
       }) : null;
+      // A later refresh asks the last question again, with the heatmap's
+      // queries, when its answer will be over a minute old (EARLIER_TTL;
+      // EARLIER_AHEAD before, so it is in when the heatmap answers), or
+      // when it was of the tail (whose time moves with now): the question
+      // itself (count(last_over_time(…[lb])) at its time, sent at now
+      // offset back to it), as it would be asked a round trip after the
+      // heatmap's answer (Live: once a minute for five minutes after a
+      // service began or came back; 24h: every refresh while the service
+      // began within the day).
+      const lastQ = preAsked ? earlierLast : null;
+      let spec = null;
+      if (lastQ && (lastQ.tail || Date.now() - lastQ.at > EARLIER_TTL - EARLIER_AHEAD)) {
+        const t = lastQ.tail ? hw.at - hrs : lastQ.t;
+        const off = Math.round((hw.at - t) * 1000);
+        if (off > 0) {
+          spec = {ex: lastQ.ex, t, p: query(lastQ.ex.replace(/\]\)\)$/, `] offset ${off}ms))`), hw.at, signal)};
+          spec.p.catch(() => {});
+        }
+      }
       preAsked = true;
       const earlier = async (e, r, i) => {
         const ts = r.flatMap((x) => [...(x.values || []).filter((v) => parseFloat(v[1]) > 0), ...(x.histograms || []).filter((v) => parseFloat(v[1].count) > 0)].map((v) => Number(v[0])));
         const first = ts.length ? Math.min(...ts) : null;
         const sel = countSel(e);
-        if (first == null || first <= hw.start + 1e-3 || !sel) return false;
+        if (first == null || first <= hw.start + 1e-3 || !sel) {
+          earlierLast = null;
+          return false;
+        }
         const ex = `count(last_over_time(${sel}[${lb}s]))`;
-        const at = first - parseFloat(hrw);
+        const at = first - hrs;
+        const tail = first > hgl + 1e-3;
         // The same question (the same first column: it stays while the
         // data's start is in the range) is answered again only after a
         // minute, as the bucket edges: it was asked on every refresh, one
@@ -158,19 +205,24 @@ export function mount(main, ctx) {
         // five minutes after a service began or came back).
         const key = `${ex}@${at}`;
         const known = earlierKnown.get(key);
-        if (known && Date.now() - known.at <= 60e3) return known.v;
+        const asked = spec && spec.ex === ex && Math.abs(spec.t - at) < 1e-3;
+        if (!asked && known && Date.now() - known.at <= EARLIER_TTL) return known.v;
+        const some = (r) => r.length > 0 && parseFloat(r[0].value[1]) > 0;
         let v;
-        // Asked already (above), when that column is on the grid (not the tail).
-        if (pre && pre[i] && first <= hgl + 1e-3) {
-          const [before, cols] = await Promise.all([pre[i].before, pre[i].cols]);
-          v = (before.length > 0 && parseFloat(before[0].value[1]) > 0) ||
+        if (asked) {
+          // Asked again with the heatmap's queries (above).
+          v = some(await spec.p);
+        } else if (pre && pre[i] && (!tail || pre[i].tail)) {
+          // Asked already (above): on the grid, or the tail.
+          const [before, cols, tl] = await Promise.all([pre[i].before, pre[i].cols, tail ? pre[i].tail : []]);
+          v = some(before) || some(tl) ||
             cols.some((s) => (s.values || []).some(([t, x]) => Number(t) <= first + 1e-3 && parseFloat(x) > 0));
         } else {
-          const c = await query(ex, at, signal);
-          v = c.length > 0 && parseFloat(c[0].value[1]) > 0;
+          v = some(await query(ex, at, signal));
         }
         earlierKnown.clear();
         earlierKnown.set(key, {v, at: Date.now()});
+        earlierLast = {ex, t: at, tail, at: Date.now()};
         return v;
       };
       const heat = async () => {
@@ -181,6 +233,7 @@ export function mount(main, ctx) {
           const any = r.some((x) => (x.values || []).some((v) => parseFloat(v[1]) > 0) || (x.histograms || []).some((v) => parseFloat(v[1].count) > 0));
           if (any) return {native: !es[i].includes('_bucket'), r, earlier: await earlier(es[i], r, i)};
         }
+        earlierLast = null;
         return {native: false, r: []};
       };
       // The bucket edges ("> last edge") of the series seen in the range
@@ -233,6 +286,10 @@ export function mount(main, ctx) {
       };
       // hosts: the hosts' names, or null for every host (host!="").
       const hostQueries = (hosts, hostBy) => {
+        // No host (a service with neither label: pushed JSON, a
+        // Pushgateway group): nothing to ask, where a selector of none
+        // was asked a round trip after the look-up.
+        if (hosts && !hosts.length) return Promise.resolve({r: [[], [], [], [], []], last: [], perMin: []});
         const hsel = hosts ? `${hostBy}=~${JSON.stringify(hosts.length ? hosts.map(reEsc).join('|') : '$^')}` : `${hostBy}!=""`;
         const qh = Q.service(name, w.rw, hsel, hostBy);
         // A window ending now: each host's newest sample and sampling
