@@ -59,8 +59,13 @@ func (s SLA) backfillGroup(ctx context.Context, engine promql.QueryEngine, q sto
 			if r.Record == "" {
 				continue
 			}
-			// The range's end is inclusive: the last step is before to.
-			qr, err := tier.Engine(engine).NewRangeQuery(ctx, q, nil, r.Expr, from, to.Add(-time.Millisecond), step)
+			// The range's end is inclusive: the last step is before to. It
+			// ends at that step, as the rules evaluate there: ended 1 ms
+			// before to, off every tier's grid, a window of fewer than
+			// 1440 buckets read raw data where the slow rule reads the
+			// 1m tier (the 7h12m ratio's, TestBackfillSlowGroup).
+			last := from.Add((to.Sub(from) - time.Millisecond) / step * step)
+			qr, err := tier.Engine(engine).NewRangeQuery(ctx, q, nil, r.Expr, from, last, step)
 			if err != nil {
 				return n, fmt.Errorf("sla %s: backfill %s: %w", s.Name, r.Record, err)
 			}

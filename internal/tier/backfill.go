@@ -49,14 +49,15 @@ func (t *Tier) backfill(ctx context.Context, series []storage.Series, from, to i
 	// older than half a block before the newest.
 	app := w.AppenderV2(ctx)
 	n := 0
-	lsets := make([]labels.Labels, len(aggs))
-	refs := make([]storage.SeriesRef, len(aggs))
+	lsets := make([]labels.Labels, len(aggs)+1) // and AggAtLast's
+	refs := make([]storage.SeriesRef, len(aggs)+1)
 	var appendErr error
 	for _, sr := range series {
 		base := sr.Labels()
 		for i, a := range aggs {
 			lsets[i], refs[i] = withAgg(base, a), 0
 		}
+		lsets[len(aggs)], refs[len(aggs)] = withAgg(base, AggAtLast), 0
 		ag := &aggregator{res: t.res, from: from}
 		ag.emit = func(b bucket) {
 			if appendErr != nil {
@@ -65,7 +66,7 @@ func (t *Tier) backfill(ctx context.Context, series []storage.Series, from, to i
 			// As downsample writes them: a counter's marks only to the
 			// counter aggregate (the last before a staleness marker to
 			// the last one too), native histograms to last and counter,
-			// floats to every aggregate.
+			// floats to every aggregate (and AggAtLast where it is set).
 			switch {
 			case b.Start:
 				if b.WithLast {
@@ -87,6 +88,11 @@ func (t *Tier) backfill(ctx context.Context, series []storage.Series, from, to i
 					if refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, b.value(a), nil, nil, storage.AOptions{}); appendErr != nil {
 						return
 					}
+					n++
+				}
+				if b.AtLast {
+					i := len(aggs)
+					refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, 1, nil, nil, storage.AOptions{})
 					n++
 				}
 			}

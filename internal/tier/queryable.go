@@ -72,16 +72,13 @@ var plainFuncs = map[string]bool{
 const (
 	minRateBuckets      = 60
 	minUnalignedBuckets = 500
-	// minRateRange: a rate/increase over whole buckets reads the exact
-	// increase between the range's edges (the counter at its last raw
-	// sample at or before each: a bucket's end holds it), where raw
-	// samples extrapolate from the first and last sample inside it. The
-	// tier's figure is off the mean rate only where those two samples lag
-	// their edges by different times (0 for a series sampled at a fixed
-	// phase of the minute, its jitter otherwise, at most a raw interval
-	// over the range: 1.25 % of 20 minutes for a 15 s interval), and
-	// differs from raw data's extrapolation by up to a raw interval's
-	// increase. 20 minutes: the 24h dashboard's rate windows (four 300 s
+	// minRateRange: a rate/increase over whole buckets reads the increase
+	// between the range's edges (the counter at each, drawn from the raw
+	// samples either side of it: aggregator.toEnd), where raw samples
+	// extrapolate from the first and last sample inside it, and differs
+	// from raw data's extrapolation by up to a raw interval's increase
+	// (1.25 % of 20 minutes at a 15 s interval) where the counter's rate
+	// changes. 20 minutes: the 24h dashboard's rate windows (four 300 s
 	// steps), which read raw data while this was an hour.
 	minRateRange = 20 * 60 * 1000
 	// maxLag: a tier whose watermark is further behind the query's end is
@@ -691,28 +688,31 @@ func (n *nearMarksSet) Err() error {
 func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, fromTier bool, ms []*labels.Matcher) (storage.SeriesSet, error) {
 	var primes map[uint64]float64
 	var primesH map[uint64]*histogram.FloatHistogram
-	var closed map[uint64]bool
+	var closed, atLast map[uint64]bool
 	var before *lastBuckets
 	if agg == AggCounter && fromTier {
 		before = &lastBuckets{t: t, at: from}
 		defer before.close()
 		var err error
-		if primes, primesH, closed, err = t.counterValues(ctx, from, ms...); err != nil {
+		if primes, primesH, closed, atLast, err = t.counterValues(ctx, from, ms...); err != nil {
 			return nil, err
 		}
 	}
-	rq, err := q.q.set.opts.RawRead.Querier(from-t.res+1, to)
+	// Past to only for each series' next raw sample (aggregator.peek): the
+	// counter at the last whole bucket's end (aggregator.toEnd).
+	peekTo := to + min(t.res, peekSpan)
+	rq, err := q.q.set.opts.RawRead.Querier(from-t.res+1, peekTo)
 	if err != nil {
 		return nil, fmt.Errorf("open raw querier: %w", err)
 	}
 	q.others = append(q.others, rq)
-	ss := rq.Select(ctx, true, &storage.SelectHints{Start: from - t.res + 1, End: to}, ms...)
+	ss := rq.Select(ctx, true, &storage.SelectHints{Start: from - t.res + 1, End: peekTo}, ms...)
 	var out []storage.Series
 	hist := false
 	for ss.Next() {
 		s := ss.At()
 		var samples []chunks.Sample
-		ag := &aggregator{res: t.res, from: from}
+		ag := &aggregator{res: t.res, from: from, peek: true, extrapolate: true, drawn: from > t.drawnAfter.Load() && !atLast[s.Labels().Hash()]}
 		if p, ok := primes[s.Labels().Hash()]; ok {
 			ag.prime = &p
 		}
@@ -736,6 +736,8 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 			ts := min(b.End, b.LastT)
 			if b.End <= to {
 				ts = b.End
+			} else {
+				b.ToEnd = 0 // stamped at its last sample
 			}
 			switch {
 			case b.FH != nil && agg == AggLast:

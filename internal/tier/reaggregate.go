@@ -162,6 +162,11 @@ func (s *Set) reaggregate(ctx context.Context, t *Tier) (bool, error) {
 	if err := t.db.FlushHead(ctx); err != nil {
 		return false, err
 	}
+	// Every bucket after from is rewritten with its end drawn (saved with
+	// the watermark's state; readers read raw data after from meanwhile).
+	if from < t.drawnAfter.Load() {
+		t.drawnAfter.Store(from)
+	}
 	var n int
 	var err error
 	// The bucket before from too: the marks of a counter that stopped

@@ -516,22 +516,25 @@ func (t *Tier) batchSpan() int64 {
 // through dst's appenders, committing every commitEvery samples (never in
 // between with 0). The counter aggregates go on from t's at from.
 func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst storage.AppendableV2, commitEvery int) (int, error) {
-	primes, primesH, closed, err := t.counterValues(ctx, from)
+	primes, primesH, closed, atLast, err := t.counterValues(ctx, from)
 	if err != nil {
 		return 0, err
 	}
-	q, err := s.opts.Raw.Querier(from-t.res+1, to)
+	// Read past to for each series' next raw sample only (aggregator.peek):
+	// the batch's last bucket's end.
+	peekTo := to + min(t.res, peekSpan)
+	q, err := s.opts.Raw.Querier(from-t.res+1, peekTo)
 	if err != nil {
 		return 0, fmt.Errorf("open raw querier: %w", err)
 	}
 	defer q.Close()
-	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: to}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
+	ss := q.Select(ctx, false, &storage.SelectHints{Start: from - t.res + 1, End: peekTo}, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	before := &lastBuckets{t: t, at: from}
 	defer before.close()
 	app := dst.AppenderV2(ctx)
 	n, pending := 0, 0
-	lsets := make([]labels.Labels, len(aggs))
-	refs := make([]storage.SeriesRef, len(aggs))
+	lsets := make([]labels.Labels, len(aggs)+1) // and AggAtLast's
+	refs := make([]storage.SeriesRef, len(aggs)+1)
 	var appendErr error
 	for ss.Next() {
 		series := ss.At()
@@ -540,7 +543,8 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 			lsets[i] = withAgg(base, a)
 			refs[i] = 0
 		}
-		ag := &aggregator{res: t.res, from: from}
+		lsets[len(aggs)], refs[len(aggs)] = withAgg(base, AggAtLast), 0
+		ag := &aggregator{res: t.res, from: from, peek: true, drawn: from > t.drawnAfter.Load() && !atLast[base.Hash()]}
 		if p, ok := primes[base.Hash()]; ok {
 			ag.prime = &p
 		}
@@ -579,6 +583,11 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 				}
 				n++
 			}
+			if b.AtLast {
+				i := len(aggs)
+				refs[i], appendErr = app.Append(refs[i], lsets[i], 0, b.End, 1, nil, nil, storage.AOptions{})
+				n++
+			}
 		}
 		if err := ag.run(series.Iterator(nil), to); err != nil {
 			app.Rollback()
@@ -608,6 +617,12 @@ func (s *Set) downsample(ctx context.Context, t *Tier, from, to int64, dst stora
 	}
 	return n, nil
 }
+
+// peekSpan is how far past a batch's end (at most a bucket) its read of
+// the raw data looks for each series' next sample (aggregator.peek): the
+// job runs Settle (2 minutes) behind now, so a series sampled every few
+// minutes or less has it there.
+const peekSpan = 5 * 60 * 1000
 
 // lastBuckets reads a tier's last bucket at or before at, per series (see
 // aggregator.before); its queriers are opened for the first series that
@@ -710,19 +725,20 @@ func lastIn(ctx context.Context, q storage.Querier, ms []*labels.Matcher) (count
 // floats, and the native histograms; closed holds the series (floats and
 // native histograms) whose counter at ts is preceded 1 ms before by a mark
 // holding it, the one flush writes last in a bucket the counter stopped in
-// (aggregator.closed).
-func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (map[uint64]float64, map[uint64]*histogram.FloatHistogram, map[uint64]bool, error) {
-	out := map[uint64]float64{}
-	outH := map[uint64]*histogram.FloatHistogram{}
-	closed := map[uint64]bool{}
+// (aggregator.closed), and atLast those whose bucket at ts has an
+// AggAtLast (aggregator.drawn).
+func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matcher) (out map[uint64]float64, outH map[uint64]*histogram.FloatHistogram, closed, atLast map[uint64]bool, err error) {
+	out = map[uint64]float64{}
+	outH = map[uint64]*histogram.FloatHistogram{}
+	closed, atLast = map[uint64]bool{}, map[uint64]bool{}
 	q, err := t.db.Querier(ts-1, ts)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("open tier querier: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("open tier querier: %w", err)
 	}
 	defer q.Close()
 	// A tier series is its raw series' labels plus the aggregate label, so
 	// the raw selector's other matchers select the same series here.
-	tms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCounter)}
+	tms := []*labels.Matcher{labels.MustNewMatcher(labels.MatchRegexp, AggLabel, AggCounter+"|"+AggAtLast)}
 	for _, m := range ms {
 		if m.Name != AggLabel {
 			tms = append(tms, m)
@@ -731,6 +747,14 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 	ss := q.Select(ctx, false, nil, tms...)
 	for ss.Next() {
 		it := ss.At().Iterator(nil)
+		if ss.At().Labels().Get(AggLabel) == AggAtLast {
+			for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+				if tt, _ := it.At(); tt == ts {
+					atLast[withoutAgg(ss.At().Labels()).Hash()] = true
+				}
+			}
+			continue
+		}
 		held, hasHeld := 0.0, false // a mark 1 ms before ts
 		var heldH *histogram.FloatHistogram
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
@@ -768,7 +792,7 @@ func (t *Tier) counterValues(ctx context.Context, ts int64, ms ...*labels.Matche
 			}
 		}
 	}
-	return out, outH, closed, ss.Err()
+	return out, outH, closed, atLast, ss.Err()
 }
 
 // Sweep applies the retention rules: series matched by a rule lose what is

@@ -181,6 +181,13 @@ type Tier struct {
 	// Open did not have rewritten end (Set.reaggregateOlder).
 	writtenBy   int
 	olderBefore atomic.Int64
+	// drawnAfter (ms, math.MinInt64: everywhere) is where buckets whose
+	// counter aggregate is drawn to the bucket's end begin
+	// (aggregator.toEnd): the buckets ending at or before it were written
+	// by a gmc that kept the counter at their last raw sample, so the job
+	// and readers that go on from one of them take its counter as it is
+	// (aggregator.drawn).
+	drawnAfter atomic.Int64
 }
 
 // watermarkFile holds a tier's state, written atomically after each batch
@@ -217,6 +224,9 @@ type state struct {
 	Aggregation int `json:"aggregation,omitempty"`
 	// OlderBefore is Tier.olderBefore, absent when none.
 	OlderBefore *int64 `json:"older_before_ms,omitempty"`
+	// DrawnAfter is Tier.drawnAfter, absent when everywhere; a state file
+	// written before it was kept gives the watermark.
+	DrawnAfter *int64 `json:"ends_drawn_after_ms,omitempty"`
 }
 
 // openTier opens (or creates) the tier's TSDB in dir.
@@ -245,6 +255,7 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 	t.lateFrom.Store(math.MaxInt64)
 	t.writtenBy = aggregationVersion // a new tier: nothing written before
 	t.olderBefore.Store(math.MinInt64)
+	t.drawnAfter.Store(math.MinInt64)
 	if b, err := os.ReadFile(filepath.Join(dir, watermarkFile)); err == nil {
 		var st state
 		if err := json.Unmarshal(b, &st); err != nil {
@@ -255,6 +266,10 @@ func openTier(dir string, l Level, minBlock time.Duration, logger *slog.Logger) 
 		t.writtenBy = st.Aggregation
 		if st.OlderBefore != nil {
 			t.olderBefore.Store(*st.OlderBefore)
+		}
+		t.drawnAfter.Store(st.Watermark)
+		if st.DrawnAfter != nil {
+			t.drawnAfter.Store(*st.DrawnAfter)
 		}
 		if st.LateAudited != nil {
 			t.audited.Store(*st.LateAudited)
@@ -382,6 +397,9 @@ func (t *Tier) save(watermark, audited, raw, missed, lateFrom int64) error {
 	}
 	if ob := t.olderBefore.Load(); ob != math.MinInt64 {
 		st.OlderBefore = &ob
+	}
+	if da := t.drawnAfter.Load(); da != math.MinInt64 {
+		st.DrawnAfter = &da
 	}
 	b, _ := json.Marshal(st)
 	return atomicfile.Write(filepath.Join(t.dir, watermarkFile), b, 0o644)
