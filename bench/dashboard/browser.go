@@ -86,6 +86,20 @@ const probe = `(() => {
         });
         // In a -timeline trace: where the load ends (cpu.py-style readers sum the main thread up to it).
         performance.mark('gmc:drawn');
+        // What the user sees then: the charts on the screen with data, and
+        // those of them without their plot drawn (not made, or holding data
+        // not drawn: chart.js Lazy). A page that left a chart on the screen
+        // for later would be timed before it shows what it has; this says
+        // so. (Read after t: its layout is the frame's, done earlier.)
+        g.onScreen = 0;
+        g.unseen = 0;
+        for (const el of document.querySelectorAll('[data-chart]')) {
+          const r = el.getBoundingClientRect();
+          if (r.bottom <= 0 || r.top >= innerHeight || r.width === 0 || !(Number(el.dataset.points) > 0)) continue;
+          g.onScreen++;
+          const c = el.chart;
+          if (c && (!c._u || c.pending || c.stale)) g.unseen++;
+        }
         // What the first refresh waited for: every request so far, in ms since navigation start.
         g.trace = performance.getEntriesByType('resource').map((e) => ({name: e.name, type: e.initiatorType, start: e.startTime, ttfb: e.responseStart, end: e.responseEnd, size: e.transferSize}));
         const nav = performance.getEntriesByType('navigation')[0];
@@ -196,6 +210,25 @@ type loads struct {
 	// painted: each measured load's drawn → the end of the frame showing
 	// it (the main thread's style, layout and paint of that frame).
 	painted []time.Duration
+	// shown: the charts on the screen at drawn, over every measured load.
+	shown onScreen
+}
+
+// onScreen counts, over loads, the charts with data on the screen when a
+// page was drawn (charts) and those of them whose plot was not drawn then
+// (unseen): the load time of a page that leaves them for later ends before
+// the user sees them.
+type onScreen struct{ charts, unseen int }
+
+func (o *onScreen) add(p onScreen) { o.charts += p.charts; o.unseen += p.unseen }
+
+// chartsAtDrawn reads the probe's count of charts on the screen at drawn.
+func chartsAtDrawn(ctx context.Context) onScreen {
+	v, err := do(ctx, 10*time.Second, chromedp.Evaluate[[]int](`[window.__gmcBench.onScreen || 0, window.__gmcBench.unseen || 0]`))
+	if err != nil || len(v) != 2 {
+		return onScreen{}
+	}
+	return onScreen{charts: v[0], unseen: v[1]}
 }
 
 // loadTimes loads u once to warm the cache, then n times more, each a new
@@ -282,6 +315,7 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 			}
 		}
 		if i > 0 {
+			out.shown.add(chartsAtDrawn(tctx))
 			out.times = append(out.times, time.Duration(ms*float64(time.Millisecond)))
 			if pm > 0 {
 				out.painted = append(out.painted, time.Duration((pm-ms)*float64(time.Millisecond)))
@@ -312,48 +346,49 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 // dashboard's own navigation (a hash change, as a click in its menu does:
 // same document, no new renderer) and back, and returns each move's
 // hash-change → charts-drawn time after the first (warm-up) one.
-func (b *browser) navTimes(ctx context.Context, base, from, to string, n int) (times, painted []time.Duration, err error) {
+func (b *browser) navTimes(ctx context.Context, base, from, to string, n int) (times, painted []time.Duration, shown onScreen, err error) {
 	tctx, cancel, err := b.tab()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, shown, err
 	}
 	defer cancel()
 	if _, err := do(tctx, 30*time.Second, chromedp.Navigate(base+"/#/"+from)); err != nil {
-		return nil, nil, err
+		return nil, nil, shown, err
 	}
 	if _, err := waitDrawn(tctx); err != nil {
-		return nil, nil, err
+		return nil, nil, shown, err
 	}
 	// go resets the probe and changes the hash in one task, so no refresh
 	// of the page left can land in between; it returns the start time.
 	const goJS = `((h) => { const g = window.__gmcBench; g.drawn = null; const t = performance.now(); location.hash = h; return t; })(%q)`
 	for i := 0; i <= n; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, nil, shown, err
 		}
 		t0, err := do(tctx, 10*time.Second, chromedp.Evaluate[float64](fmt.Sprintf(goJS, "#/"+to)))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, shown, err
 		}
 		drawn, err := waitDrawn(tctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s after %s: %w", to, from, err)
+			return nil, nil, shown, fmt.Errorf("%s after %s: %w", to, from, err)
 		}
 		pm := waitPainted(tctx)
 		if i > 0 {
+			shown.add(chartsAtDrawn(tctx))
 			times = append(times, time.Duration((drawn-t0)*float64(time.Millisecond)))
 			if pm > 0 {
 				painted = append(painted, time.Duration((pm-drawn)*float64(time.Millisecond)))
 			}
 		}
 		if _, err := do(tctx, 10*time.Second, chromedp.Evaluate[float64](fmt.Sprintf(goJS, "#/"+from))); err != nil {
-			return nil, nil, err
+			return nil, nil, shown, err
 		}
 		if _, err := waitDrawn(tctx); err != nil {
-			return nil, nil, fmt.Errorf("back to %s: %w", from, err)
+			return nil, nil, shown, fmt.Errorf("back to %s: %w", from, err)
 		}
 	}
-	return times, painted, nil
+	return times, painted, shown, nil
 }
 
 // transfer is what a page moved over the network in a window.

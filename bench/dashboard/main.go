@@ -217,11 +217,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("load %s in the same tab: %w", p, err)
 		}
-		nav, navPainted, err := b.navTimes(ctx, base, from, p, o.loads)
+		nav, navPainted, navShown, err := b.navTimes(ctx, base, from, p, o.loads)
 		if err != nil {
 			return fmt.Errorf("navigate to %s: %w", p, err)
 		}
-		pl := pageLoad{page: p, tab: tab, same: same, nav: nav, navPainted: navPainted, prof: prof}
+		pl := pageLoad{page: p, tab: tab, same: same, nav: nav, navPainted: navPainted, navShown: navShown, prof: prof}
 		if !o.trace {
 			pl.tab.trace = nil
 			pl.same.trace = nil

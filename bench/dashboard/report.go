@@ -30,7 +30,9 @@ type pageLoad struct {
 	nav []time.Duration
 	// navPainted: per in-app move, charts drawn → the frame showing them.
 	navPainted []time.Duration
-	prof       *jsProfile
+	// navShown: the charts on the screen at drawn, over the in-app moves.
+	navShown onScreen
+	prof     *jsProfile
 }
 
 type sample struct {
@@ -98,6 +100,27 @@ func (r *report) printLoads(w io.Writer) {
 			ms(t), verdict(t <= loadBudget), ms(slices.Max(l.tab.times)), l.tab.rendererStarts, len(l.tab.times),
 			ms(s), verdict(s <= loadBudget), ms(slices.Max(l.same.times)), l.same.rendererStarts, len(l.same.times),
 			ms(n), verdict(n <= loadBudget), ms(slices.Max(l.nav)), ms(loadBudget))
+	}
+	// Drawn is the page's word: the charts on the screen then must have
+	// their plots, or the figure ends before the user sees them.
+	var shown, unseen int
+	var late []string
+	for _, l := range r.loads {
+		for _, x := range []struct {
+			how string
+			o   onScreen
+		}{{"new tab", l.tab.shown}, {"same tab", l.same.shown}, {"in-app", l.navShown}} {
+			shown += x.o.charts
+			unseen += x.o.unseen
+			if x.o.unseen > 0 {
+				late = append(late, fmt.Sprintf("%s %s: %d of %d", l.page, x.how, x.o.unseen, x.o.charts))
+			}
+		}
+	}
+	if unseen == 0 {
+		fmt.Fprintf(w, "\nCharts on the screen at drawn: %d with data over every measured load, each with its plot drawn (charts below the screen may be made later: not seen, not timed).\n", shown)
+	} else {
+		fmt.Fprintf(w, "\n**Charts on the screen without their plot at drawn: %d of %d** (these loads end before the user sees them): %s.\n", unseen, shown, strings.Join(late, "; "))
 	}
 	// What the user sees is the frame after the refresh: its style, layout
 	// and paint run after the page's code (raster and display follow on
