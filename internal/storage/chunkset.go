@@ -137,7 +137,13 @@ func (it *chunksIterator[T]) NextFloats() (t []int64, f []float64, rising, kept 
 		for a < len(it.t) && (it.t[a] < it.mint || it.t[a] <= it.lastT) {
 			a++
 		}
+		// A chunk's samples are in time order: where its last is in
+		// range, all from a are (each compared, this was 5 % of the
+		// 15 s query's CPU in BenchmarkRawHourPath).
 		b := a
+		if b < len(it.t) && it.t[len(it.t)-1] <= it.maxt {
+			b = len(it.t)
+		}
 		for b < len(it.t) && it.t[b] <= it.maxt {
 			b++
 		}

@@ -81,14 +81,19 @@ type decodedChunk struct {
 	f      []float64
 	slot   int // in its shard's ring
 	byRef  bool
-	used   bool // read since the clock's hand passed it (evict)
-	rising bool // rising(f)
+	rising bool        // rising(f)
+	used   atomic.Bool // read since the clock's hand passed it (evict)
+	// dead: removed from its shard. next, prev: a reader's hint
+	// (refChunkReader.find), the entry it found after this one and the
+	// entry it found before.
+	dead       atomic.Bool
+	next, prev atomic.Pointer[decodedChunk]
 }
 
 // decodedEntryOverhead approximates an entry's memory besides its slices:
-// the struct (144 bytes), its ring slot (8) and map slot (16 bytes in a
+// the struct (168 bytes), its ring slot (8) and map slot (16 bytes in a
 // map kept at most 7/8 full and grown by doubling).
-const decodedEntryOverhead = 176
+const decodedEntryOverhead = 192
 
 // size is what d holds: its slices by their capacity, which the
 // allocations are rounded up to (slices.Grow, bytes.Clone: the heap's
@@ -174,8 +179,8 @@ func (sh *decodedShard) evict(limit int64) {
 		if sh.hand >= len(sh.ring) {
 			sh.hand = 0
 		}
-		if d := sh.ring[sh.hand]; d.used {
-			d.used = false
+		if d := sh.ring[sh.hand]; d.used.Load() {
+			d.used.Store(false)
 			sh.hand++
 			continue
 		}
@@ -183,7 +188,7 @@ func (sh *decodedShard) evict(limit int64) {
 	}
 }
 
-// remove drops entry d. sh.mu is held.
+// remove drops entry d, and its links. sh.mu is held.
 func (sh *decodedShard) remove(d *decodedChunk) {
 	delete(sh.entries, d.hash)
 	last := sh.ring[len(sh.ring)-1]
@@ -191,6 +196,40 @@ func (sh *decodedShard) remove(d *decodedChunk) {
 	sh.ring[len(sh.ring)-1] = nil
 	sh.ring = sh.ring[:len(sh.ring)-1]
 	sh.bytes -= d.size()
+	d.dead.Store(true)
+	if n := d.next.Swap(nil); n != nil {
+		n.prev.CompareAndSwap(d, nil)
+	}
+	if p := d.prev.Swap(nil); p != nil {
+		p.next.CompareAndSwap(d, nil)
+	}
+}
+
+// mark marks d read (evict).
+func (d *decodedChunk) mark() {
+	if !d.used.Load() {
+		d.used.Store(true)
+	}
+}
+
+// link makes d p's next and p d's prev (refChunkReader.find), unless
+// either is removed: links are dropped with the entry at either end, so
+// no removed entry is kept alive by a live one's link (its samples and
+// bytes outside the cache's bound). Other links to p or d are dropped.
+// Links are atomic, not under a shard's lock: p and d are most often in
+// two shards. (Sequentially consistent: a removal that does not see the
+// link has set dead before link reads it, and link undoes it.)
+func link(p, d *decodedChunk) {
+	if old := d.prev.Swap(p); old != nil && old != p {
+		old.next.CompareAndSwap(d, nil)
+	}
+	if old := p.next.Swap(d); old != nil && old != d {
+		old.prev.CompareAndSwap(p, nil)
+	}
+	if p.dead.Load() || d.dead.Load() {
+		p.next.CompareAndSwap(d, nil)
+		d.prev.CompareAndSwap(p, nil)
+	}
 }
 
 // keep puts d in the shard under its hash, in place of an entry there,
@@ -218,9 +257,7 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 	sh.mu.Lock()
 	if d, ok := sh.entries[h]; ok {
 		if !d.byRef && bytes.Equal(d.raw, raw) {
-			if !d.used {
-				d.used = true
-			}
+			d.mark()
 			sh.mu.Unlock()
 			c.hits.Add(1)
 			return d.t, d.f, d.rising, dec, nil
@@ -239,9 +276,7 @@ func (c *DecodedCache) lookup(k chunkKey) *decodedChunk {
 	sh.mu.Lock()
 	if d, ok := sh.entries[h]; ok {
 		if d.byRef && d.key == k {
-			if !d.used {
-				d.used = true
-			}
+			d.mark()
 			sh.mu.Unlock()
 			c.hits.Add(1)
 			return d

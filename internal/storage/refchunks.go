@@ -109,8 +109,33 @@ func (b refBlock) Chunks() (tsdb.ChunkReader, error) {
 // (see above).
 type refChunkReader struct {
 	tsdb.ChunkReader
-	s  *TSDB
-	id [16]byte
+	s    *TSDB
+	id   [16]byte
+	last atomic.Pointer[decodedChunk] // what find found last (nil: none)
+}
+
+// find is the cache's entry of key k, or nil. A reader reads a series'
+// chunks in time order and the series in the same order query after
+// query: the entry it finds after another is most often the one it found
+// after it last time, that entry's next (a link: a hint, its key
+// compared). The map lookup of a chunk, on memory out of the processor's
+// caches, was an eighth of BenchmarkRawHourPath's 15 s query.
+func (r *refChunkReader) find(c *DecodedCache, k chunkKey) *decodedChunk {
+	p := r.last.Load()
+	if p != nil {
+		if d := p.next.Load(); d != nil && d.key == k && !d.dead.Load() {
+			d.mark()
+			c.hits.Add(1)
+			r.last.Store(d)
+			return d
+		}
+	}
+	d := c.lookup(k)
+	if d != nil && p != nil {
+		link(p, d)
+	}
+	r.last.Store(d)
+	return d
 }
 
 // key is meta's key and whether it may be looked up (not the head's open
@@ -126,7 +151,7 @@ func (r *refChunkReader) key(meta chunks.Meta) (chunkKey, *DecodedCache) {
 func (r *refChunkReader) ChunkOrIterable(meta chunks.Meta) (chunkenc.Chunk, chunkenc.Iterable, error) {
 	k, c := r.key(meta)
 	if c != nil {
-		if d := c.lookup(k); d != nil {
+		if d := r.find(c, k); d != nil {
 			return d, nil, nil
 		}
 	}
@@ -144,7 +169,7 @@ func (r *refChunkReader) ChunkOrIterableWithCopy(meta chunks.Meta) (chunkenc.Chu
 	}
 	k, c := r.key(meta)
 	if c != nil {
-		if d := c.lookup(k); d != nil {
+		if d := r.find(c, k); d != nil {
 			return d, nil, meta.MaxTime, nil
 		}
 	}

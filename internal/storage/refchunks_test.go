@@ -135,8 +135,13 @@ type sampleAt struct {
 // readAll is every float sample q holds over mint..maxt, series by series.
 func readAll(t *testing.T, q storage.Querier, mint, maxt int64) []sampleAt {
 	t.Helper()
-	set := q.Select(context.Background(), true, &storage.SelectHints{Start: mint, End: maxt, Step: 1000},
-		labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total"))
+	return readMatching(t, q, mint, maxt, labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total"))
+}
+
+// readMatching is readAll of the series ms select.
+func readMatching(t *testing.T, q storage.Querier, mint, maxt int64, ms ...*labels.Matcher) []sampleAt {
+	t.Helper()
+	set := q.Select(context.Background(), true, &storage.SelectHints{Start: mint, End: maxt, Step: 1000}, ms...)
 	var out []sampleAt
 	var it chunkenc.Iterator
 	for set.Next() {
@@ -157,4 +162,99 @@ func readAll(t *testing.T, q storage.Querier, mint, maxt int64) []sampleAt {
 		t.Fatal(fmt.Errorf("nothing read over %d..%d", mint, maxt))
 	}
 	return out
+}
+
+// TestDecodedCacheLinksAreHints: the entry a chunk reader found after
+// another (refChunkReader.find's link) is a hint only. Reads linked by
+// earlier ones, then reads of other series in another order, over other
+// ranges, and of a series with a chunk more between two linked entries,
+// hold what the store holds; and once the cache evicts, no entry it holds
+// is linked to one it dropped (whose samples would stay on the heap,
+// outside the bound). It fails with a link followed without its key
+// compared, or entries dropped with their links.
+func TestDecodedCacheLinksAreHints(t *testing.T) {
+	ctx := context.Background()
+	c := NewDecodedCache(64<<20, nil)
+	st, err := Open(Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	write := func(from, to int64, series ...int) {
+		t.Helper()
+		app := st.AppenderV2(ctx)
+		for ts := from; ts < to; ts += 1000 {
+			for _, i := range series {
+				l := labels.FromStrings("__name__", "a_total", "i", fmt.Sprint(i))
+				if _, err := app.Append(0, l, 0, ts, float64(i*1_000_000)+float64(ts)/1000, nil, nil, storage.AOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		st.MmapHeadChunks()
+	}
+	check := func(what string, mint, maxt int64, ms ...*labels.Matcher) {
+		t.Helper()
+		plain, err := st.Querier(mint, maxt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer plain.Close()
+		cached, err := c.Queryable(st).Querier(mint, maxt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cached.Close()
+		if want, got := readMatching(t, plain, mint, maxt, ms...), readMatching(t, cached, mint, maxt, ms...); !slices.Equal(got, want) {
+			t.Fatalf("%s: the cache's read (%d samples) differs from the store's (%d)", what, len(got), len(want))
+		}
+	}
+	name := labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total")
+	all := make([]int, 16)
+	for i := range all {
+		all[i] = i
+	}
+	write(0, 1_300_000, all...)
+	for _, what := range []string{"decoded", "found and linked", "found by links"} {
+		check(what, 0, 1_300_000, name)
+	}
+	misses := c.Misses()
+	check("found by links again", 0, 1_300_000, name)
+	if c.Misses() != misses {
+		t.Fatalf("read again: %d chunks decoded", c.Misses()-misses)
+	}
+	check("other series", 0, 1_300_000, labels.MustNewMatcher(labels.MatchRegexp, "i", "1|3|12"))
+	check("one series", 0, 1_300_000, labels.MustNewMatcher(labels.MatchEqual, "i", "2"))
+	check("another range", 500_000, 900_000, labels.MustNewMatcher(labels.MatchRegexp, "i", "0|2"))
+	check("all once more", 0, 1_300_000, name)
+	write(1_300_000, 1_700_000, 0)
+	check("a chunk more in series 0", 0, 1_700_000, name)
+	check("a chunk more, read again", 0, 1_700_000, name)
+
+	c.SetMaxBytes(c.Bytes() * 2 / 3)
+	held, linked := 0, 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for _, d := range sh.ring {
+			held++
+			for _, l := range []*decodedChunk{d.next.Load(), d.prev.Load()} {
+				if l == nil {
+					continue
+				}
+				linked++
+				if l.dead.Load() {
+					sh.mu.Unlock()
+					t.Fatalf("an entry held is linked to one dropped (key %+v)", l.key)
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+	if held == 0 || linked == 0 {
+		t.Fatalf("%d entries held, %d links: nothing checked", held, linked)
+	}
 }
