@@ -1,10 +1,14 @@
 // Package promeval is the PromQL engine's arithmetic that gmc's direct
 // evaluations (internal/query's sum by rate over raw data, internal/tier's
-// panels over the tiers) repeat outside the engine: rate's extrapolation,
-// its counter-name note and the engine's errors for an ended context. The
-// same operations in the same order as the engine's (Prometheus v0.316's
-// extrapolatedRate), so the same bits; checked against the engine by both
-// callers' tests.
+// panels over the tiers) repeat outside the engine, written once for both:
+// the query shape they take (ParseShape), the engine's grouping of series
+// (Groups), its aggregation per step (Agg: sum, avg, max, min) and the
+// matrix it answers (Matrix), rate's extrapolation (Edges), its
+// counter-name note (CounterName, NoteCounter) and the engine's errors for
+// an ended context. The same operations in the same order as the engine's
+// (Prometheus v0.316's aggregation and extrapolatedRate), so the same
+// bits; checked against the engine by both callers' tests
+// (TestDirectEqualsEngine, TestPanelEqualsEngine).
 package promeval
 
 import (

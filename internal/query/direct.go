@@ -6,12 +6,10 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -88,7 +86,7 @@ func (a *API) planDirect(expr string, step time.Duration) (directPlan, bool) {
 	if err != nil {
 		return directPlan{}, false
 	}
-	return directShape(unparen(e))
+	return directShape(e)
 }
 
 // directAt says whether expr at step may have parts evaluated directly:
@@ -101,53 +99,29 @@ func (a *API) directAt(expr string, step time.Duration) bool {
 // directShape returns e's plan when e is `sum [by (…)] (rate|increase(sel[r]))`
 // as direct evaluation takes it (see above); false if not.
 func directShape(e parser.Expr) (directPlan, bool) {
-	agg, ok := e.(*parser.AggregateExpr)
-	if !ok || agg.Op != parser.SUM || agg.Without || agg.Param != nil {
+	sh, ok := promeval.ParseShape(e)
+	if !ok || sh.Op != parser.SUM {
 		return directPlan{}, false
 	}
-	for _, l := range agg.Grouping {
-		if strings.HasPrefix(l, "__") {
-			return directPlan{}, false
-		}
-	}
-	call, ok := unparen(agg.Expr).(*parser.Call)
-	if !ok || len(call.Args) != 1 {
-		return directPlan{}, false
-	}
-	isRate, ok := directFuncs[call.Func.Name]
+	isRate, ok := directFuncs[sh.Func]
 	if !ok {
 		return directPlan{}, false
 	}
-	ms, ok := call.Args[0].(*parser.MatrixSelector)
-	if !ok || ms.Range <= 0 {
-		return directPlan{}, false
-	}
-	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
-	if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
-		return directPlan{}, false
-	}
-	for _, m := range vs.LabelMatchers {
-		if strings.HasPrefix(m.Name, "__") && m.Name != model.MetricNameLabel {
-			return directPlan{}, false // __tier__, __agg__, __grid__: the tiers' markers
-		}
-	}
-	by := slices.Clone(agg.Grouping)
-	slices.Sort(by)
 	return directPlan{
-		sel:    thinSelector{matchers: vs.LabelMatchers, rng: ms.Range.Milliseconds(), off: vs.OriginalOffset.Milliseconds(), fn: call.Func.Name},
-		rngOff: (ms.Range + vs.OriginalOffset).Milliseconds(),
-		by:     slices.Compact(by),
+		sel:    thinSelector{matchers: sh.Selector.LabelMatchers, rng: sh.Range.Milliseconds(), off: sh.Offset.Milliseconds(), fn: sh.Func},
+		rngOff: (sh.Range + sh.Offset).Milliseconds(),
+		by:     sh.By,
 		isRate: isRate,
-		rng:    ms.Range,
-		pos:    call.Args[0].PositionRange(),
+		rng:    sh.Range,
+		pos:    sh.Pos,
 	}, true
 }
 
-// directGroup is one answer series as it is summed: its labels, and per
-// step the engine's running Kahan sum (sum, c) and whether a series had a
-// value there.
+// directGroup is one answer series as it is summed: per step the
+// engine's running Kahan sum (sum, c) and whether a series had a value
+// there, the slices of a promeval.Agg of the sum (SumState), added to in
+// directRun's loop itself.
 type directGroup struct {
-	lset labels.Labels
 	sum  []float64
 	c    []float64
 	seen []bool
@@ -223,30 +197,17 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 
 	// The groups, in the order the engine makes them: by each series' first
 	// appearance in storage's order.
-	groupOf := make([]int, len(set.series))
-	var groups []*directGroup
-	index := map[string]int{}
-	lb := labels.NewBuilder(labels.EmptyLabels())
-	var buf []byte
-	longest := 0
-	for i, ser := range set.series {
-		lb.Reset(ser.lset)
-		lb.Keep(p.by...)
-		l := lb.Labels()
-		buf = l.Bytes(buf[:0])
-		g, ok := index[string(buf)]
-		if !ok {
-			g = len(groups)
-			index[string(buf)] = g
-			groups = append(groups, &directGroup{lset: l})
-		}
-		groupOf[i] = g
-		longest = max(longest, ser.n)
+	groupOf, groupLabels := promeval.Groups(len(set.series), func(i int) labels.Labels { return set.series[i].lset }, p.by)
+	aggs := make([]*promeval.Agg, len(groupLabels))
+	groups := make([]*directGroup, len(groupLabels))
+	for g := range groups {
+		aggs[g] = promeval.NewAgg(parser.SUM, steps)
+		sum, c, seen := aggs[g].SumState()
+		groups[g] = &directGroup{sum: sum, c: c, seen: seen}
 	}
-	for _, g := range groups {
-		g.sum = make([]float64, steps)
-		g.c = make([]float64, steps)
-		g.seen = make([]bool, steps)
+	longest := 0
+	for _, ser := range set.series {
+		longest = max(longest, ser.n)
 	}
 	// The series group by group, each group's in storage order: a group's
 	// sum at a step adds its series in the engine's order all the same,
@@ -290,25 +251,9 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 		for w := range workers {
 			has = has || valued[w][i]
 		}
-		if name := ser.lset.Get(model.MetricNameLabel); has && name != "" && !promeval.CounterName(name) {
-			annos.Add(annotations.NewPossibleNonCounterInfo(name, p.pos))
-		}
+		promeval.NoteCounter(&annos, ser.lset, has, p.pos)
 	}
-	out := make(promql.Matrix, 0, len(groups))
-	for _, g := range groups {
-		var floats []promql.FPoint
-		for k, seen := range g.seen {
-			if seen {
-				if floats == nil {
-					floats = make([]promql.FPoint, 0, steps-k)
-				}
-				floats = append(floats, promql.FPoint{T: s + int64(k)*st, F: g.sum[k] + g.c[k]})
-			}
-		}
-		if floats != nil {
-			out = append(out, promql.Series{Metric: g.lset, Floats: floats, DropName: true})
-		}
-	}
+	out := promeval.Matrix(groupLabels, aggs, s, st, true)
 	return out, annos, true, nil
 }
 

@@ -64,7 +64,7 @@ func (a *API) planDirectParts(expr string, step time.Duration) (directParts, boo
 	if err != nil {
 		return directParts{}, false
 	}
-	if _, whole := directShape(unparen(e)); whole {
+	if _, whole := directShape(e); whole {
 		return directParts{}, false
 	}
 	var parts directParts

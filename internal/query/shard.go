@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/gmc-dev/gmc/internal/promeval"
 )
 
 // Series sharding. The PromQL engine evaluates a range query on one
@@ -65,7 +67,7 @@ func planShards(p parser.Parser, expr string) (shardPlan, bool) {
 	if err != nil {
 		return shardPlan{}, false
 	}
-	e = unparen(e)
+	e = promeval.Unparen(e)
 	if agg, ok := e.(*parser.AggregateExpr); ok {
 		if !shardableAggs[agg.Op] || agg.Without || agg.Param != nil || len(agg.Grouping) == 0 ||
 			slices.Contains(agg.Grouping, model.MetricNameLabel) || !perSeries(agg.Expr) {
@@ -85,14 +87,14 @@ func planShards(p parser.Parser, expr string) (shardPlan, bool) {
 // series of its one selector: a selector, a shardable function of one, or
 // arithmetic or a comparison of one with a number.
 func perSeries(e parser.Expr) bool {
-	switch e := unparen(e).(type) {
+	switch e := promeval.Unparen(e).(type) {
 	case *parser.VectorSelector:
 		return true
 	case *parser.Call:
 		if !shardableFuncs[e.Func.Name] || len(e.Args) != 1 {
 			return false
 		}
-		if ms, ok := unparen(e.Args[0]).(*parser.MatrixSelector); ok {
+		if ms, ok := promeval.Unparen(e.Args[0]).(*parser.MatrixSelector); ok {
 			_, ok := ms.VectorSelector.(*parser.VectorSelector)
 			return ok
 		}
@@ -101,8 +103,8 @@ func perSeries(e parser.Expr) bool {
 		if e.Op.IsSetOperator() || e.VectorMatching != nil && e.VectorMatching.Card == parser.CardManyToMany {
 			return false
 		}
-		_, lnum := unparen(e.LHS).(*parser.NumberLiteral)
-		_, rnum := unparen(e.RHS).(*parser.NumberLiteral)
+		_, lnum := promeval.Unparen(e.LHS).(*parser.NumberLiteral)
+		_, rnum := promeval.Unparen(e.RHS).(*parser.NumberLiteral)
 		switch {
 		case lnum:
 			return perSeries(e.RHS)
@@ -111,16 +113,6 @@ func perSeries(e parser.Expr) bool {
 		}
 	}
 	return false
-}
-
-func unparen(e parser.Expr) parser.Expr {
-	for {
-		p, ok := e.(*parser.ParenExpr)
-		if !ok {
-			return e
-		}
-		e = p.Expr
-	}
 }
 
 // shardQueryable reads the series of q that shard i of n owns.

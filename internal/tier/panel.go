@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -69,55 +68,17 @@ type panelPlan struct {
 
 // planPanel returns e's plan when it is a panel of the shapes above.
 func planPanel(e parser.Expr) (panelPlan, bool) {
-	agg, ok := unparenExpr(e).(*parser.AggregateExpr)
-	if !ok || !panelAggs[agg.Op] || agg.Without || agg.Param != nil {
+	sh, ok := promeval.ParseShape(e)
+	if !ok || !panelAggs[sh.Op] || !panelFuncs[sh.Func] {
 		return panelPlan{}, false
 	}
-	for _, l := range agg.Grouping {
-		if strings.HasPrefix(l, "__") {
-			return panelPlan{}, false
-		}
-	}
-	call, ok := unparenExpr(agg.Expr).(*parser.Call)
-	if !ok || len(call.Args) != 1 || !panelFuncs[call.Func.Name] {
-		return panelPlan{}, false
-	}
-	ms, ok := call.Args[0].(*parser.MatrixSelector)
-	if !ok || ms.Range <= 0 {
-		return panelPlan{}, false
-	}
-	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
-	if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
-		return panelPlan{}, false
-	}
-	named := false
-	for _, m := range vs.LabelMatchers {
-		if m.Name == model.MetricNameLabel {
-			named = named || m.Type == labels.MatchEqual
-			continue
-		}
-		if strings.HasPrefix(m.Name, "__") {
-			return panelPlan{}, false // __tier__, __agg__, __grid__, __avg__
-		}
-	}
-	if call.Func.Name == "avg_over_time" && !named {
+	if sh.Func == "avg_over_time" && !slices.ContainsFunc(sh.Selector.LabelMatchers, func(m *labels.Matcher) bool {
+		return m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual
+	}) {
 		return panelPlan{}, false // read from raw data (PrepareQuery)
 	}
-	by := slices.Clone(agg.Grouping)
-	slices.Sort(by)
-	return panelPlan{op: agg.Op, by: slices.Compact(by), fn: call.Func.Name, vs: vs,
-		rng: ms.Range.Milliseconds(), off: vs.OriginalOffset.Milliseconds(), pos: ms.PositionRange()}, true
-}
-
-// unparenExpr is e without its parentheses.
-func unparenExpr(e parser.Expr) parser.Expr {
-	for {
-		p, ok := e.(*parser.ParenExpr)
-		if !ok {
-			return e
-		}
-		e = p.Expr
-	}
+	return panelPlan{op: sh.Op, by: sh.By, fn: sh.Func, vs: sh.Selector,
+		rng: sh.Range.Milliseconds(), off: sh.Offset.Milliseconds(), pos: sh.Pos}, true
 }
 
 // PanelShape says whether expr has a shape EvalPanel may evaluate.
@@ -264,45 +225,14 @@ func pairCounts(sums, counts []panelSeries) []panelSeries {
 // metadataLabels are the labels the division's matching leaves out.
 var metadataLabels = []string{model.MetricNameLabel, model.MetricTypeLabel, model.MetricUnitLabel}
 
-// panelGroup is one answer series as it is aggregated: per step the
-// engine's groupedAggregation's float fields.
-type panelGroup struct {
-	lset  labels.Labels
-	value []float64
-	c     []float64 // Kahan compensation
-	mean  []float64 // avg's incremental mean
-	count []float64
-	incr  []bool // avg switched to the incremental mean
-	seen  []bool
-}
-
 // eval aggregates set's windows per group and step.
 func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int64, steps int, annos *annotations.Annotations) (promql.Matrix, error) {
 	isRate := p.fn == "rate"
 	rangeSeconds := (time.Duration(p.rng) * time.Millisecond).Seconds()
-	groupOf := make([]int, len(set))
-	var groups []*panelGroup
-	index := map[string]int{}
-	lb := labels.NewBuilder(labels.EmptyLabels())
-	var buf []byte
-	for i, s := range set {
-		lb.Reset(s.lset)
-		lb.Keep(p.by...)
-		l := lb.Labels()
-		buf = l.Bytes(buf[:0])
-		g, ok := index[string(buf)]
-		if !ok {
-			g = len(groups)
-			index[string(buf)] = g
-			groups = append(groups, &panelGroup{lset: l, value: make([]float64, steps), c: make([]float64, steps),
-				seen: make([]bool, steps)})
-			if p.op == parser.AVG {
-				groups[g].mean = make([]float64, steps)
-				groups[g].count = make([]float64, steps)
-				groups[g].incr = make([]bool, steps)
-			}
-		}
-		groupOf[i] = g
+	groupOf, groupLabels := promeval.Groups(len(set), func(i int) labels.Labels { return set[i].lset }, p.by)
+	groups := make([]*promeval.Agg, len(groupLabels))
+	for g := range groups {
+		groups[g] = promeval.NewAgg(p.op, steps)
 	}
 	for si, s := range set {
 		if si%64 == 0 {
@@ -353,31 +283,15 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 				}
 			}
 			valued = true
-			g.add(p.op, k, f)
+			g.Add(k, f)
 		}
 		// The engine notes a rate or increase of a series whose name is not
 		// a counter's, when it has a value.
-		if name := s.lset.Get(model.MetricNameLabel); valued && (p.fn == "rate" || p.fn == "increase") &&
-			name != "" && !promeval.CounterName(name) {
-			annos.Add(annotations.NewPossibleNonCounterInfo(name, p.pos))
+		if p.fn == "rate" || p.fn == "increase" {
+			promeval.NoteCounter(annos, s.lset, valued, p.pos)
 		}
 	}
-	out := make(promql.Matrix, 0, len(groups))
-	for _, g := range groups {
-		var floats []promql.FPoint
-		for k, seen := range g.seen {
-			if seen {
-				if floats == nil {
-					floats = make([]promql.FPoint, 0, steps-k)
-				}
-				floats = append(floats, promql.FPoint{T: start + int64(k)*step, F: g.result(p.op, k)})
-			}
-		}
-		if floats != nil {
-			out = append(out, promql.Series{Metric: g.lset, Floats: floats})
-		}
-	}
-	return out, nil
+	return promeval.Matrix(groupLabels, groups, start, step, false), nil
 }
 
 // extremeOf is compareOverTime's value over fs (not empty).
@@ -422,56 +336,4 @@ func increaseOf(t []int64, f []float64, rangeStart, rangeEnd int64, isRate bool,
 	e := promeval.NewEdges()
 	e.At(firstT, lastT, numSamplesMinusOne, rangeStart, rangeEnd, isRate, rangeSeconds)
 	return e.Extrapolate(result, f[0], isRate, rangeSeconds), true
-}
-
-// add adds f to g at step k as the engine's aggregation does.
-func (g *panelGroup) add(op parser.ItemType, k int, f float64) {
-	if !g.seen[k] {
-		g.seen[k], g.value[k], g.c[k] = true, f, 0
-		if op == parser.AVG {
-			g.mean[k], g.count[k] = f, 1
-		}
-		return
-	}
-	switch op {
-	case parser.SUM:
-		g.value[k], g.c[k] = kahansum.Inc(f, g.value[k], g.c[k])
-	case parser.AVG:
-		g.count[k]++
-		n := g.count[k]
-		if !g.incr[k] {
-			v, c := kahansum.Inc(f, g.value[k], g.c[k])
-			if !math.IsInf(v, 0) {
-				g.value[k], g.c[k] = v, c
-				return
-			}
-			g.incr[k] = true
-			g.mean[k] = g.value[k] / (n - 1)
-			g.c[k] /= n - 1
-		}
-		q := (n - 1) / n
-		g.mean[k], g.c[k] = kahansum.Inc(f/n, q*g.mean[k], q*g.c[k])
-	case parser.MAX:
-		if g.value[k] < f || math.IsNaN(g.value[k]) {
-			g.value[k] = f
-		}
-	case parser.MIN:
-		if g.value[k] > f || math.IsNaN(g.value[k]) {
-			g.value[k] = f
-		}
-	}
-}
-
-// result is g's value at step k, as the engine finishes the aggregation.
-func (g *panelGroup) result(op parser.ItemType, k int) float64 {
-	switch op {
-	case parser.SUM:
-		return g.value[k] + g.c[k]
-	case parser.AVG:
-		if g.incr[k] {
-			return g.mean[k] + g.c[k]
-		}
-		return g.value[k]/g.count[k] + g.c[k]/g.count[k]
-	}
-	return g.value[k]
 }
