@@ -16,45 +16,64 @@ import (
 )
 
 // Shape is the query both direct evaluations take: an aggregation of a
-// function over one range selector, `op [by (labels)] (fn(sel[r] [offset o]))`.
+// function over one range selector, `op [by (labels)] (fn(sel[r] [offset o]))`,
+// or of a plain selector, `op [by (labels)] (sel [offset o])` (Func "",
+// Range 0), op's parameter a number (topk's k) or none.
 type Shape struct {
 	Op       parser.ItemType
+	Param    float64 // the parameter, when HasParam
+	HasParam bool
 	By       []string // the grouping, sorted, without repeats
 	Func     string
 	Selector *parser.VectorSelector
 	Range    time.Duration
 	Offset   time.Duration
-	Pos      posrange.PositionRange // of the matrix selector (rate's annotation)
+	Pos      posrange.PositionRange // of the matrix selector (rate's annotation), or the plain one
 }
 
 // ParseShape returns e's shape (parentheses aside) when e is such an
-// aggregation without `without` or a parameter and without a label of the
-// __ namespace in its grouping, of a call with one argument, a matrix
-// selector of a positive range without @, start()/end(), anchored or
-// smoothed modifier, and without a matcher of the __ namespace but the
-// metric name's (the tiers' markers: __tier__, __agg__, __grid__,
-// __avg__); false if not. The caller checks Op and Func.
+// aggregation without `without` and without a label of the __ namespace in
+// its grouping, its parameter, if any, a number, of a plain selector or a
+// call with one argument, a matrix selector of a positive range; the
+// selector without @, start()/end(), anchored or smoothed modifier, and
+// without a matcher of the __ namespace but the metric name's (the tiers'
+// markers: __tier__, __agg__, __grid__, __avg__); false if not. The caller
+// checks Op, HasParam and Func.
 func ParseShape(e parser.Expr) (Shape, bool) {
 	agg, ok := Unparen(e).(*parser.AggregateExpr)
-	if !ok || agg.Without || agg.Param != nil {
+	if !ok || agg.Without {
 		return Shape{}, false
+	}
+	var sh Shape
+	if agg.Param != nil {
+		n, ok := agg.Param.(*parser.NumberLiteral)
+		if !ok {
+			return Shape{}, false
+		}
+		sh.Param, sh.HasParam = n.Val, true
 	}
 	for _, l := range agg.Grouping {
 		if strings.HasPrefix(l, "__") {
 			return Shape{}, false
 		}
 	}
-	call, ok := Unparen(agg.Expr).(*parser.Call)
-	if !ok || len(call.Args) != 1 {
-		return Shape{}, false
+	arg := Unparen(agg.Expr)
+	if call, ok := arg.(*parser.Call); ok {
+		if len(call.Args) != 1 {
+			return Shape{}, false
+		}
+		ms, ok := call.Args[0].(*parser.MatrixSelector)
+		if !ok || ms.Range <= 0 {
+			return Shape{}, false
+		}
+		sh.Func, sh.Range, sh.Pos, arg = call.Func.Name, ms.Range, ms.PositionRange(), ms.VectorSelector
 	}
-	ms, ok := call.Args[0].(*parser.MatrixSelector)
-	if !ok || ms.Range <= 0 {
-		return Shape{}, false
-	}
-	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
+	vs, ok := arg.(*parser.VectorSelector)
 	if !ok || vs.Timestamp != nil || vs.StartOrEnd != 0 || vs.Anchored || vs.Smoothed {
 		return Shape{}, false
+	}
+	if sh.Func == "" {
+		sh.Pos = vs.PositionRange()
 	}
 	for _, m := range vs.LabelMatchers {
 		if strings.HasPrefix(m.Name, "__") && m.Name != model.MetricNameLabel {
@@ -63,8 +82,8 @@ func ParseShape(e parser.Expr) (Shape, bool) {
 	}
 	by := slices.Clone(agg.Grouping)
 	slices.Sort(by)
-	return Shape{Op: agg.Op, By: slices.Compact(by), Func: call.Func.Name, Selector: vs,
-		Range: ms.Range, Offset: vs.OriginalOffset, Pos: ms.PositionRange()}, true
+	sh.Op, sh.By, sh.Selector, sh.Offset = agg.Op, slices.Compact(by), vs, vs.OriginalOffset
+	return sh, true
 }
 
 // Unparen is e without its parentheses.

@@ -100,7 +100,7 @@ func (a *API) directAt(expr string, step time.Duration) bool {
 // as direct evaluation takes it (see above); false if not.
 func directShape(e parser.Expr) (directPlan, bool) {
 	sh, ok := promeval.ParseShape(e)
-	if !ok || sh.Op != parser.SUM {
+	if !ok || sh.Op != parser.SUM || sh.HasParam {
 		return directPlan{}, false
 	}
 	isRate, ok := directFuncs[sh.Func]

@@ -193,7 +193,7 @@ func (e buildError) Unwrap() error { return e.err }
 // lane it holds, its own and those free (no queries waiting), taken for
 // the evaluation (shardWorkers). An error building the query is a buildError.
 func (a *API) evalRange(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, release func(), _ error) {
-	if out, annos, done, err := a.evalPanel(ctx, expr, start, end, step); done {
+	if out, annos, done, err := a.evalPanel(ctx, opts, expr, start, end, step); done {
 		if err != nil {
 			return nil, annos, nil, err
 		}

@@ -12,12 +12,12 @@ import (
 // panelEvaluator is the downsampled tiers' reader as evalRange sees it
 // (tier.Queryable; this package cannot import tier): it evaluates the
 // common long-range panel shapes a tier answers,
-// `sum|avg|max|min by (…) (max|min|sum|avg_over_time|rate|increase(x[r]))`,
-// directly, with the engine's arithmetic, instead of through the engine's
+// `sum|avg|max|min|topk by (…) (max|min|sum|avg_over_time|rate|increase(x[r]))`
+// and the same aggregations of a plain selector, directly, with the engine's arithmetic, instead of through the engine's
 // per-step machinery (tier/panel.go says which and how).
 type panelEvaluator interface {
 	PanelShape(expr parser.Expr) bool
-	EvalPanel(ctx context.Context, expr parser.Expr, start, end time.Time, step time.Duration, maxSamples int, prepared *time.Time) (promql.Matrix, annotations.Annotations, bool, error)
+	EvalPanel(ctx context.Context, expr parser.Expr, start, end time.Time, step, lookback time.Duration, maxSamples int, prepared *time.Time) (promql.Matrix, annotations.Annotations, bool, error)
 }
 
 // evalPanel evaluates expr over start..end at step through the tiers'
@@ -28,8 +28,10 @@ type panelEvaluator interface {
 // and counts it in the engine's metrics while it runs, and, when it
 // answered, its prepare_time (reading the tier), inner_eval and
 // result_sort; not its queue_time (the lanes admitted it before) nor
-// query_samples_total. Off with the direct path (noDirect).
-func (a *API) evalPanel(ctx context.Context, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
+// query_samples_total. A plain selector looks back as the engine would
+// for the query (opts' lookback_delta, else the engine's). Off with the
+// direct path (noDirect).
+func (a *API) evalPanel(ctx context.Context, opts promql.QueryOpts, expr string, start, end time.Time, step time.Duration) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
 	pe, ok := a.queryable.(panelEvaluator)
 	if !ok || a.noDirect || step < time.Minute {
 		return nil, nil, false, nil
@@ -47,7 +49,11 @@ func (a *API) evalPanel(ctx context.Context, expr string, start, end time.Time, 
 	defer a.engineMetrics.running()()
 	began := time.Now()
 	var prepared time.Time
-	out, annos, done, err := pe.EvalPanel(ctx, e, start, end, step, a.maxSamples, &prepared)
+	lookback := a.lookback
+	if opts != nil && opts.LookbackDelta() > 0 {
+		lookback = opts.LookbackDelta()
+	}
+	out, annos, done, err := pe.EvalPanel(ctx, e, start, end, step, lookback, a.maxSamples, &prepared)
 	if done && err == nil {
 		a.engineMetrics.answered(out, began, prepared)
 	}

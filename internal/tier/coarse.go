@@ -252,9 +252,11 @@ func (c *coarseSet) coarsen(it chunkenc.Iterator) (sampleList, error) {
 		default:
 			continue
 		}
-		if e := bucketEnd(s.t, c.k); e != curEnd {
+		// A new K-bucket (its end is computed only then: a division per
+		// sample was a tenth of a 7-day plain panel's read).
+		if s.t > curEnd || s.t <= curEnd-c.k {
 			flush()
-			curEnd = e
+			curEnd = bucketEnd(s.t, c.k)
 		}
 		if c.mode == "plain" {
 			// The last sample of the K-bucket, at its own time and stale

@@ -1,6 +1,7 @@
 package tier
 
 import (
+	"container/heap"
 	"context"
 	"math"
 	"slices"
@@ -34,33 +35,45 @@ import (
 // the same order), so its answer is the engine's bit for bit
 // (TestPanelEqualsEngine):
 //   - agg is sum, avg, max or min, by labels (none: one group), no without
-//     or parameter, no label of the __ namespace in the grouping;
+//     or parameter, no label of the __ namespace in the grouping; or topk
+//     by labels with a number k from 1 to maxPanelK (the engine's heap of
+//     each group and step, the same pushes and fixes, so the same picks
+//     among ties);
 //   - f is max_over_time, min_over_time, sum_over_time, rate, increase
 //     (extrapolatedRate over a counter's float samples, the tier's edges
 //     and marks included, noting a name that is not a counter's as the
 //     engine does), or avg_over_time of a selector with an equality matcher
 //     on the metric name (read as PrepareQuery's sum over count, its
-//     series in their labels' order);
-//   - a matrix selector without @, start()/end(), anchored or smoothed
-//     modifier and without the tiers' markers (__tier__ …), offset allowed,
-//     that a tier answers at the query's step (the choice Select makes);
+//     series in their labels' order); the series keep distinct labels once
+//     f has dropped their name (else the engine merges them);
+//   - or no f: a plain selector, read as the engine reads one at each step
+//     (its latest sample within the lookback, none if that is a staleness
+//     marker), where a tier answers it (its last values);
+//   - a selector without @, start()/end(), anchored or smoothed modifier
+//     and without the tiers' markers (__tier__ …), offset allowed, that a
+//     tier answers at the query's step (the choice Select makes);
 //   - float samples only, and no more of them than maxSamples.
 //
 // Anything else, and a read that meets a native histogram, is left to the
 // engine (done false).
 
-// panelFuncs are the functions a panel is evaluated directly over.
+// panelFuncs are the functions a panel is evaluated directly over ("": a
+// plain selector).
 var panelFuncs = map[string]bool{"max_over_time": true, "min_over_time": true, "sum_over_time": true, "avg_over_time": true,
-	"rate": true, "increase": true}
+	"rate": true, "increase": true, "": true}
 
 // panelAggs are the aggregations a panel is evaluated directly under.
-var panelAggs = map[parser.ItemType]bool{parser.SUM: true, parser.AVG: true, parser.MAX: true, parser.MIN: true}
+var panelAggs = map[parser.ItemType]bool{parser.SUM: true, parser.AVG: true, parser.MAX: true, parser.MIN: true, parser.TOPK: true}
+
+// maxPanelK is the largest topk parameter evaluated directly.
+const maxPanelK = 1 << 20
 
 // panelPlan is a panel's shape.
 type panelPlan struct {
 	op       parser.ItemType
+	k        int64    // topk's
 	by       []string // sorted, compacted
-	fn       string
+	fn       string   // "": a plain selector
 	vs       *parser.VectorSelector
 	rng, off int64                  // ms
 	pos      posrange.PositionRange // of the matrix selector (rate's annotation)
@@ -69,15 +82,18 @@ type panelPlan struct {
 // planPanel returns e's plan when it is a panel of the shapes above.
 func planPanel(e parser.Expr) (panelPlan, bool) {
 	sh, ok := promeval.ParseShape(e)
-	if !ok || !panelAggs[sh.Op] || !panelFuncs[sh.Func] {
+	if !ok || !panelAggs[sh.Op] || !panelFuncs[sh.Func] || sh.HasParam != (sh.Op == parser.TOPK) {
 		return panelPlan{}, false
+	}
+	if sh.HasParam && !(sh.Param >= 1 && sh.Param <= maxPanelK) {
+		return panelPlan{}, false // the engine answers nothing below 1, refuses NaN
 	}
 	if sh.Func == "avg_over_time" && !slices.ContainsFunc(sh.Selector.LabelMatchers, func(m *labels.Matcher) bool {
 		return m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual
 	}) {
 		return panelPlan{}, false // read from raw data (PrepareQuery)
 	}
-	return panelPlan{op: sh.Op, by: sh.By, fn: sh.Func, vs: sh.Selector,
+	return panelPlan{op: sh.Op, k: int64(sh.Param), by: sh.By, fn: sh.Func, vs: sh.Selector,
 		rng: sh.Range.Milliseconds(), off: sh.Offset.Milliseconds(), pos: sh.Pos}, true
 }
 
@@ -89,19 +105,26 @@ func (q *Queryable) PanelShape(expr parser.Expr) bool {
 
 // EvalPanel evaluates expr over start..end at step directly when it is a
 // panel a tier answers (see above), its series in the order of their
-// groups' first series (the caller sorts them); done is false when it is not, or the read meets
-// what the direct evaluation does not take: the caller evaluates it through
-// the engine. prepared, when not nil, is set to when the samples were read.
-func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end time.Time, step time.Duration, maxSamples int, prepared *time.Time) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
+// groups' first series (the caller sorts them), a plain selector's samples
+// looked back for lookback; done is false when it is not, or the read
+// meets what the direct evaluation does not take: the caller evaluates it
+// through the engine. prepared, when not nil, is set to when the samples
+// were read.
+func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end time.Time, step, lookback time.Duration, maxSamples int, prepared *time.Time) (_ promql.Matrix, _ annotations.Annotations, done bool, _ error) {
 	p, ok := planPanel(expr)
-	if !ok || step <= 0 {
+	if !ok || step <= 0 || lookback <= 0 {
 		return nil, nil, false, nil
 	}
 	s := &parser.EvalStmt{Start: start, End: end, Interval: step}
 	hints, _ := selectHints(s, p.vs, nil, time.Duration(p.rng)*time.Millisecond)
-	hints.Func = p.fn
-	if p.fn == "avg_over_time" {
+	switch p.fn {
+	case "":
+		hints.Start -= lookback.Milliseconds() // the engine's lookback, less a ms
+		hints.Func = p.op.String()
+	case "avg_over_time":
 		hints.Func = "sum_over_time" // PrepareQuery's sum over count
+	default:
+		hints.Func = p.fn
 	}
 	hints.By, hints.Grouping = true, p.by
 	first := timestamp.FromTime(start) - p.off
@@ -115,7 +138,8 @@ func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end 
 	defer qr.Close()
 	grid := labels.MustNewMatcher(labels.MatchEqual, GridLabel, strconv.FormatInt(first, 10))
 	budget := maxSamples
-	set, annos, ok, err := readPanel(ctx, qr, hints, append(slices.Clone(p.vs.LabelMatchers), grid), &budget)
+	plain := p.fn == ""
+	set, annos, ok, err := readPanel(ctx, qr, hints, append(slices.Clone(p.vs.LabelMatchers), grid), plain, &budget)
 	if !ok || err != nil {
 		return nil, nil, ok, err
 	}
@@ -123,7 +147,7 @@ func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end 
 	if p.fn == "avg_over_time" {
 		var an annotations.Annotations
 		countMs := append(slices.Clone(p.vs.LabelMatchers), labels.MustNewMatcher(labels.MatchEqual, AggLabel, AggCount), grid)
-		counts, an, ok, err = readPanel(ctx, qr, hints, countMs, &budget)
+		counts, an, ok, err = readPanel(ctx, qr, hints, countMs, false, &budget)
 		if !ok || err != nil {
 			return nil, nil, ok, err
 		}
@@ -132,26 +156,47 @@ func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end 
 	if prepared != nil {
 		*prepared = time.Now()
 	}
-	if p.fn == "avg_over_time" {
+	switch p.fn {
+	case "":
+	case "avg_over_time":
 		// The division's series: each sum with the count of the same labels
 		// (the names are the same), in their labels' order (selectAvg).
 		set = pairCounts(set, counts)
 		slices.SortFunc(set, func(a, b panelSeries) int { return labels.Compare(a.lset, b.lset) })
 	}
+	if !plain && !distinct(set) {
+		return nil, nil, false, nil // f drops the name: the engine merges series left alike
+	}
 	steps := int(end.Sub(start)/step) + 1
 	if budget -= steps * len(set); budget < 0 {
 		return nil, nil, false, nil // the engine's to refuse
 	}
-	out, err := p.eval(ctx, set, timestamp.FromTime(start), step.Milliseconds(), steps, &annos)
+	out, err := p.eval(ctx, set, timestamp.FromTime(start), step.Milliseconds(), steps, lookback.Milliseconds(), &annos)
 	if err != nil {
 		return nil, nil, true, err
 	}
 	return out, annos, true, nil
 }
 
+// distinct says whether set's series all have different labels once
+// their name is dropped.
+func distinct(set []panelSeries) bool {
+	seen := make(map[string]struct{}, len(set))
+	var buf []byte
+	for _, s := range set {
+		buf = s.lset.DropReserved(schema.IsMetadataLabel).Bytes(buf[:0])
+		if _, ok := seen[string(buf)]; ok {
+			return false
+		}
+		seen[string(buf)] = struct{}{}
+	}
+	return true
+}
+
 // panelSeries is a series read for a panel: its labels and float samples
-// without staleness markers (the engine's windows skip them), and for
-// avg_over_time the count series of the same labels.
+// (without staleness markers, which the engine's windows skip, but for a
+// plain selector), and for avg_over_time the count series of the same
+// labels.
 type panelSeries struct {
 	lset  labels.Labels
 	t     []int64
@@ -159,12 +204,16 @@ type panelSeries struct {
 	count *panelSeries
 }
 
-// readPanel reads ms through qr as the engine would with hints; ok is false
-// when a native histogram is met or the samples exceed budget.
-func readPanel(ctx context.Context, qr storage.Querier, hints *storage.SelectHints, ms []*labels.Matcher, budget *int) ([]panelSeries, annotations.Annotations, bool, error) {
+// readPanel reads ms through qr as the engine would with hints, keeping
+// staleness markers when stale; ok is false when a native histogram is
+// met or the samples exceed budget. Each series' samples are allocated
+// once where they are as many as the previous series' (a panel's series
+// are mostly alike).
+func readPanel(ctx context.Context, qr storage.Querier, hints *storage.SelectHints, ms []*labels.Matcher, stale bool, budget *int) ([]panelSeries, annotations.Annotations, bool, error) {
 	ss := qr.Select(ctx, false, hints, ms...)
 	var out []panelSeries
 	var it chunkenc.Iterator
+	size := 0 // the previous series' samples
 	for ss.Next() {
 		if len(out)%64 == 0 {
 			if err := promeval.ContextErr(ctx, "query preparation"); err != nil {
@@ -172,14 +221,14 @@ func readPanel(ctx context.Context, qr storage.Querier, hints *storage.SelectHin
 			}
 		}
 		s := ss.At()
-		ps := panelSeries{lset: s.Labels()}
+		ps := panelSeries{lset: s.Labels(), t: make([]int64, 0, size), f: make([]float64, 0, size)}
 		it = s.Iterator(it)
 		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 			if vt != chunkenc.ValFloat {
 				return nil, nil, false, nil
 			}
 			t, f := it.At()
-			if t < hints.Start || t > hints.End || value.IsStaleNaN(f) {
+			if t < hints.Start || t > hints.End || !stale && value.IsStaleNaN(f) {
 				continue
 			}
 			ps.t, ps.f = append(ps.t, t), append(ps.f, f)
@@ -190,6 +239,7 @@ func readPanel(ctx context.Context, qr storage.Querier, hints *storage.SelectHin
 		if *budget -= len(ps.t); *budget < 0 {
 			return nil, nil, false, nil
 		}
+		size = len(ps.t)
 		out = append(out, ps)
 	}
 	if err := ss.Err(); err != nil {
@@ -225,14 +275,26 @@ func pairCounts(sums, counts []panelSeries) []panelSeries {
 // metadataLabels are the labels the division's matching leaves out.
 var metadataLabels = []string{model.MetricNameLabel, model.MetricTypeLabel, model.MetricUnitLabel}
 
-// eval aggregates set's windows per group and step.
-func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int64, steps int, annos *annotations.Annotations) (promql.Matrix, error) {
+// eval evaluates each series' windows (a plain selector: its samples
+// looked back for lookback) at each step and aggregates them per group and
+// step.
+func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int64, steps int, lookback int64, annos *annotations.Annotations) (promql.Matrix, error) {
 	isRate := p.fn == "rate"
 	rangeSeconds := (time.Duration(p.rng) * time.Millisecond).Seconds()
+	rng := p.rng
+	if p.fn == "" {
+		rng = lookback
+	}
 	groupOf, groupLabels := promeval.Groups(len(set), func(i int) labels.Labels { return set[i].lset }, p.by)
-	groups := make([]*promeval.Agg, len(groupLabels))
-	for g := range groups {
-		groups[g] = promeval.NewAgg(p.op, steps)
+	var groups []*promeval.Agg
+	var top panelTopk
+	if p.op == parser.TOPK {
+		top = newPanelTopk(len(set), steps)
+	} else {
+		groups = make([]*promeval.Agg, len(groupLabels))
+		for g := range groups {
+			groups[g] = promeval.NewAgg(p.op, steps)
+		}
 	}
 	for si, s := range set {
 		if si%64 == 0 {
@@ -240,13 +302,12 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 				return nil, err
 			}
 		}
-		g := groups[groupOf[si]]
 		valued := false
 		lo, hi := 0, 0 // the window: s.t[lo:hi]
 		clo, chi := 0, 0
 		for k := range steps {
 			maxt := start + int64(k)*step - p.off
-			mint := maxt - p.rng
+			mint := maxt - rng
 			for hi < len(s.t) && s.t[hi] <= maxt {
 				hi++
 			}
@@ -258,6 +319,12 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 			}
 			var f float64
 			switch p.fn {
+			case "":
+				// The latest sample within the lookback, unless it is a
+				// staleness marker.
+				if f = s.f[hi-1]; value.IsStaleNaN(f) {
+					continue
+				}
 			case "max_over_time":
 				f = extremeOf(s.f[lo:hi], func(cur, m float64) bool { return cur > m || math.IsNaN(m) })
 			case "min_over_time":
@@ -283,7 +350,11 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 				}
 			}
 			valued = true
-			g.Add(k, f)
+			if groups != nil {
+				groups[groupOf[si]].Add(k, f)
+			} else {
+				top.set(si, k, f)
+			}
 		}
 		// The engine notes a rate or increase of a series whose name is not
 		// a counter's, when it has a value.
@@ -291,7 +362,117 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 			promeval.NoteCounter(annos, s.lset, valued, p.pos)
 		}
 	}
+	if groups == nil {
+		return p.topk(set, top, groupOf, len(groupLabels), start, step, steps), nil
+	}
 	return promeval.Matrix(groupLabels, groups, start, step, false), nil
+}
+
+// panelTopk is topk's argument: each series' value at each step, where
+// it has one.
+type panelTopk struct {
+	f   [][]float64
+	has [][]bool
+}
+
+func newPanelTopk(series, steps int) panelTopk {
+	t := panelTopk{f: make([][]float64, series), has: make([][]bool, series)}
+	for i := range series {
+		t.f[i], t.has[i] = make([]float64, steps), make([]bool, steps)
+	}
+	return t
+}
+
+func (t panelTopk) set(si, k int, f float64) { t.f[si][k], t.has[si][k] = f, true }
+
+// topk picks at each step each group's k greatest values as the engine's
+// aggregationK does: series by series in the argument's order, into a
+// heap of at most k ordered as the engine's (vectorByValueHeap: a NaN
+// below all), replacing its least only by a greater value or a number
+// over a NaN; so among equal values it keeps the same series. Each picked
+// series answers with its values at the steps it was picked at, its name
+// dropped with f's.
+func (p panelPlan) topk(set []panelSeries, top panelTopk, groupOf []int, groups int, start, step int64, steps int) promql.Matrix {
+	argument := 0 // the engine's input matrix: the series with a value
+	for _, has := range top.has {
+		if slices.Contains(has, true) {
+			argument++
+		}
+	}
+	k := min(p.k, int64(argument))
+	heaps := make([]kHeap, groups)
+	seen := make([]bool, groups)
+	points := make([][]promql.FPoint, len(set))
+	for st := range steps {
+		clear(seen)
+		for si := range set {
+			if !top.has[si][st] {
+				continue
+			}
+			e := kEntry{si: si, f: top.f[si][st]}
+			g := groupOf[si]
+			h := &heaps[g]
+			switch {
+			case !seen[g]:
+				seen[g] = true
+				*h = (*h)[:0]
+				heap.Push(h, e)
+			case int64(len(*h)) < k:
+				heap.Push(h, e)
+			case (*h)[0].f < e.f || math.IsNaN((*h)[0].f) && !math.IsNaN(e.f):
+				(*h)[0] = e
+				if k > 1 {
+					heap.Fix(h, 0)
+				}
+			}
+		}
+		t := start + int64(st)*step
+		for g, h := range heaps {
+			if seen[g] {
+				for _, e := range h {
+					points[e.si] = append(points[e.si], promql.FPoint{T: t, F: e.f})
+				}
+			}
+		}
+	}
+	var out promql.Matrix
+	for si, floats := range points {
+		if floats == nil {
+			continue
+		}
+		lset := set[si].lset
+		if p.fn != "" {
+			lset = lset.DropReserved(schema.IsMetadataLabel)
+		}
+		out = append(out, promql.Series{Metric: lset, Floats: floats, DropName: p.fn != ""})
+	}
+	return out
+}
+
+// kEntry is a series' value in a kHeap.
+type kEntry struct {
+	si int
+	f  float64
+}
+
+// kHeap is the engine's vectorByValueHeap over kEntry: the least value
+// (a NaN before any number) on top.
+type kHeap []kEntry
+
+func (h kHeap) Len() int { return len(h) }
+func (h kHeap) Less(i, j int) bool {
+	if math.IsNaN(h[i].f) {
+		return true
+	}
+	return h[i].f < h[j].f
+}
+func (h kHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *kHeap) Push(x any)   { *h = append(*h, x.(kEntry)) }
+func (h *kHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
 }
 
 // extremeOf is compareOverTime's value over fs (not empty).

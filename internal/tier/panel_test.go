@@ -1,6 +1,7 @@
 package tier
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -98,6 +99,22 @@ func newPanelFixture(t *testing.T) *fixture {
 			add(ls, ts, v)
 		}
 	}
+	// Equal values, topk's ties: gauges of 1, 2 or NaN, and counters
+	// rising by 10 (c-0, c-1) or 20 (c-2, c-3) every 15 s; and one
+	// sampled every 4 minutes (a lookback of 2 finds nothing between).
+	for ts := t0.Add(4 * time.Minute); !ts.After(t0.Add(rawSpan)); ts = ts.Add(4 * time.Minute) {
+		add(labels.FromStrings("__name__", "tie", "g", "1", "i", "sparse"), ts, float64(1+rng.IntN(2)))
+	}
+	for i := range 4 {
+		g, c := labels.FromStrings("__name__", "tie", "g", fmt.Sprint(i%2), "i", fmt.Sprintf("t-%d", i)),
+			labels.FromStrings("__name__", "tie_total", "g", fmt.Sprint(i%2), "i", fmt.Sprintf("c-%d", i))
+		v := 0.0
+		for ts := t0.Add(15 * time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(15 * time.Second) {
+			add(g, ts, []float64{1, 2, math.NaN()}[rng.IntN(3)])
+			v += float64(10 * (1 + i/2))
+			add(c, ts, v)
+		}
+	}
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +152,7 @@ func TestPanelEqualsEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, notes, ok, err := tq.EvalPanel(context.Background(), e, qstart, qend, step, 50_000_000, nil)
+		got, notes, ok, err := tq.EvalPanel(context.Background(), e, qstart, qend, step, 5*time.Minute, 50_000_000, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", expr, err)
 		}
@@ -173,16 +190,123 @@ func TestPanelEqualsEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, 10*time.Minute, 50_000_000, nil); ok {
+		if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, 10*time.Minute, 5*time.Minute, 50_000_000, nil); ok {
 			t.Errorf("%s: evaluated directly, want the engine", expr)
 		}
 	}
 	e, _ := panelParser.ParseExpr(`sum(max_over_time(m[1h]))`)
-	if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, 15*time.Second, 50_000_000, nil); ok {
+	if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, 15*time.Second, 5*time.Minute, 50_000_000, nil); ok {
 		t.Error("a 15 s step (raw data) evaluated directly, want the engine")
 	}
-	if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, 10*time.Minute, 100, nil); ok {
+	if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, 10*time.Minute, 5*time.Minute, 100, nil); ok {
 		t.Error("past the samples limit: evaluated directly, want the engine (which refuses)")
+	}
+}
+
+// Aggregations of a plain selector (the tier's last values, looked back
+// as the engine looks back, a staleness marker ending a series) and topk
+// (the engine's heap: the same picks among equal values and NaNs)
+// evaluated directly equal the engine's answer on the same tiers bit for
+// bit, at the engine's lookback and at others a query asks for.
+func TestPanelPlainAndTopkEqualsEngine(t *testing.T) {
+	f := newPanelFixture(t)
+	tq := f.set.Queryable(5 * 60 * 1000)
+	end := t0.Add(rawSpan)
+	rng := rand.New(rand.NewPCG(23, 29))
+	aggs := []string{"sum", "avg", "max", "min", "topk", "topk", "topk"}
+	ks := []int{1, 2, 3, 50}
+	bys := []string{"", " by (g)", " by (i)", " by (nothing)"}
+	args := []string{"m", `m{g="2"}`, "tie", `{__name__=~"tie|m",g=~"0|2"}`, "c_total offset 10m", "tie offset -10m",
+		"rate(tie_total[%s])", "increase(tie_total[%s] offset 1h)", "max_over_time(tie[%s])", "rate(c_total[%s])",
+		"avg_over_time(tie[%s])", "sum_over_time(m[%s])"}
+	ranges := []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour}
+	lookbacks := []time.Duration{0, 2 * time.Minute, 10 * time.Minute}
+	steps := []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, time.Hour, 7 * time.Minute}
+	done, plain, topk := 0, 0, 0
+	for n := range 300 {
+		arg := args[rng.IntN(len(args))]
+		if strings.Contains(arg, "%s") {
+			arg = fmt.Sprintf(arg, promqlDuration(ranges[rng.IntN(len(ranges))]))
+		}
+		agg, by := aggs[rng.IntN(len(aggs))], bys[rng.IntN(len(bys))]
+		expr := fmt.Sprintf("%s%s (%s)", agg, by, arg)
+		if agg == "topk" {
+			expr = fmt.Sprintf("topk%s (%d, %s)", by, ks[rng.IntN(len(ks))], arg)
+		}
+		step := steps[rng.IntN(len(steps))]
+		qend := end.Add(-time.Duration(rng.IntN(4)) * 10 * time.Minute)
+		if n%5 == 0 {
+			qend = qend.Add(-time.Duration(rng.IntN(60)) * time.Second) // off every grid
+		}
+		qstart := qend.Add(-time.Duration(1+rng.IntN(40)) * step)
+		lookback := lookbacks[rng.IntN(len(lookbacks))]
+		qry, err := f.eng.NewRangeQuery(context.Background(), tq, promql.NewPrometheusQueryOpts(false, lookback, nil), expr, qstart, qend, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Prepare(qry, tq)
+		res := qry.Exec(context.Background())
+		if res.Err != nil {
+			t.Fatalf("%s: %v", expr, res.Err)
+		}
+		want, err := res.Matrix()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, i := res.Warnings.AsStrings(expr, 0, 0)
+		wantNotes := sorted(append(w, i...))
+		e, err := panelParser.ParseExpr(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, notes, ok, err := tq.EvalPanel(context.Background(), e, qstart, qend, step, cmp.Or(lookback, 5*time.Minute), 50_000_000, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if !ok {
+			qry.Close()
+			continue
+		}
+		done++
+		if !strings.Contains(arg, "[") {
+			plain++
+		}
+		if agg == "topk" {
+			topk++
+		}
+		if w, i := notes.AsStrings(expr, 0, 0); !slices.Equal(sorted(append(w, i...)), wantNotes) {
+			t.Fatalf("%s: notes %q, the engine's %q", expr, append(w, i...), wantNotes)
+		}
+		slices.SortFunc(got, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
+		if d := bitsDiffer(want, got); d != "" {
+			t.Fatalf("%s from %s to %s at %s, lookback %s: the engine's answer, then the direct one: %s", expr,
+				qstart.Format(time.TimeOnly), qend.Format(time.TimeOnly), step, lookback, d)
+		}
+		qry.Close()
+	}
+	if done < 100 || plain < 30 || topk < 30 {
+		t.Errorf("%d of 300 panels evaluated directly (%d of a plain selector, %d topk), want at least 100 (30, 30)", done, plain, topk)
+	}
+	t.Logf("%d of 300 panels evaluated directly (%d of a plain selector, %d topk)", done, plain, topk)
+
+	// Left to the engine: topk's other parameters, other aggregations of a
+	// plain selector, a plain selector no tier answers (the 10m step's is
+	// the 10m tier, over a fifth of the lookback).
+	for _, c := range []struct {
+		expr string
+		step time.Duration
+	}{
+		{`topk(0, m)`, 10 * time.Minute}, {`topk(-1, m)`, 10 * time.Minute}, {`topk(NaN, m)`, 10 * time.Minute},
+		{`topk(scalar(m{i="huge"}), m)`, 10 * time.Minute}, {`bottomk(2, m)`, 10 * time.Minute},
+		{`count(m)`, 10 * time.Minute}, {`quantile(0.5, m)`, 10 * time.Minute}, {`sum(m)`, 15 * time.Second},
+	} {
+		e, err := panelParser.ParseExpr(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok, _ := tq.EvalPanel(context.Background(), e, end.Add(-time.Hour), end, c.step, 5*time.Minute, 50_000_000, nil); ok {
+			t.Errorf("%s at %s: evaluated directly, want the engine", c.expr, c.step)
+		}
 	}
 }
 
@@ -206,7 +330,7 @@ func TestPanelWithHistogramsLeftToEngine(t *testing.T) {
 		{`avg by (i) (avg_over_time(u[1h]))`, true},
 	} {
 		e, _ := panelParser.ParseExpr(c.expr)
-		got, _, ok, err := tq.EvalPanel(context.Background(), e, start, end, 10*time.Minute, 50_000_000, nil)
+		got, _, ok, err := tq.EvalPanel(context.Background(), e, start, end, 10*time.Minute, 5*time.Minute, 50_000_000, nil)
 		if ok != c.direct || err != nil {
 			t.Errorf("%s: evaluated directly %v (%v), want %v", c.expr, ok, err, c.direct)
 			continue
@@ -298,10 +422,22 @@ func TestPanelServedInEngineMetrics(t *testing.T) {
 		return 0
 	}
 	const samples, duration = "prometheus_engine_query_samples_total", "prometheus_engine_query_duration_seconds"
-	for _, expr := range []string{`avg by (g) (avg_over_time(m[1h]))`, `max(max_over_time(m[30m] offset 10m))`} {
+	// A plain selector looks back as the request asks (lookback_delta):
+	// tie{i="sparse"} has a sample every 4 minutes.
+	for _, c := range []struct {
+		expr     string
+		lookback time.Duration
+	}{
+		{`avg by (g) (avg_over_time(m[1h]))`, 0}, {`max(max_over_time(m[30m] offset 10m))`, 0}, {`avg(tie)`, 0},
+		{`max by (i) (tie{i="sparse"} offset 1m)`, 2 * time.Minute}, {`topk(2, rate(tie_total[1h]))`, 0},
+	} {
+		expr := c.expr
 		read, evals := metric(samples, ""), metric(duration, "inner_eval")
 		params := url.Values{"query": {expr}, "start": {strconv.FormatInt(start.Unix(), 10)},
 			"end": {strconv.FormatInt(end.Unix(), 10)}, "step": {"600"}, "nocache": {"1"}}
+		if c.lookback > 0 {
+			params.Set("lookback_delta", c.lookback.String())
+		}
 		req := httptest.NewRequest(http.MethodGet, "/api/v1/query_range?"+params.Encode(), nil)
 		req.RemoteAddr = "127.0.0.1:40000"
 		w := httptest.NewRecorder()
@@ -320,7 +456,17 @@ func TestPanelServedInEngineMetrics(t *testing.T) {
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatal(err)
 		}
-		want := f.rangeQuery(t, tq, expr, start, end, 10*time.Minute)
+		qry, err := f.eng.NewRangeQuery(context.Background(), tq, promql.NewPrometheusQueryOpts(false, c.lookback, nil), expr, start, end, 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Prepare(qry, tq)
+		res := qry.Exec(context.Background())
+		want, err := res.Matrix()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer qry.Close()
 		if len(body.Data.Result) != len(want) {
 			t.Fatalf("%s: %d series served, the engine %d", expr, len(body.Data.Result), len(want))
 		}
