@@ -49,17 +49,7 @@ func TestDecodedCacheByRefReadsWhatTheStoreHolds(t *testing.T) {
 	}
 	check := func(st *TSDB, what string, mint, maxt int64) {
 		t.Helper()
-		plain, err := st.Querier(mint, maxt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer plain.Close()
-		cached, err := c.Queryable(st).Querier(mint, maxt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cached.Close()
-		want, got := readAll(t, plain, mint, maxt), readAll(t, cached, mint, maxt)
+		want, got := storeAndCache(t, c, st, mint, maxt, func(q storage.Querier) []sampleAt { return readAll(t, q, mint, maxt) })
 		if !slices.Equal(got, want) {
 			i := 0
 			for i < min(len(got), len(want)) && got[i] == want[i] {
@@ -132,6 +122,24 @@ type sampleAt struct {
 	v      float64
 }
 
+// storeAndCache reads st over mint..maxt with read, once from the store and
+// once through c (want, got), each querier closed after its read.
+func storeAndCache(t *testing.T, c *DecodedCache, st *TSDB, mint, maxt int64, read func(storage.Querier) []sampleAt) (want, got []sampleAt) {
+	t.Helper()
+	var out [2][]sampleAt
+	for i, qa := range []storage.Queryable{st, c.Queryable(st)} {
+		q, err := qa.Querier(mint, maxt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = read(q)
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out[0], out[1]
+}
+
 // readAll is every float sample q holds over mint..maxt, series by series.
 func readAll(t *testing.T, q storage.Querier, mint, maxt int64) []sampleAt {
 	t.Helper()
@@ -198,17 +206,8 @@ func TestDecodedCacheLinksAreHints(t *testing.T) {
 	}
 	check := func(what string, mint, maxt int64, ms ...*labels.Matcher) {
 		t.Helper()
-		plain, err := st.Querier(mint, maxt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer plain.Close()
-		cached, err := c.Queryable(st).Querier(mint, maxt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cached.Close()
-		if want, got := readMatching(t, plain, mint, maxt, ms...), readMatching(t, cached, mint, maxt, ms...); !slices.Equal(got, want) {
+		read := func(q storage.Querier) []sampleAt { return readMatching(t, q, mint, maxt, ms...) }
+		if want, got := storeAndCache(t, c, st, mint, maxt, read); !slices.Equal(got, want) {
 			t.Fatalf("%s: the cache's read (%d samples) differs from the store's (%d)", what, len(got), len(want))
 		}
 	}
