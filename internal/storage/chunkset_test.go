@@ -75,41 +75,30 @@ func TestNextFloatsReadsWhatNextReads(t *testing.T) {
 // where its iterator hands runs out, else by Next.
 func readRuns(t *testing.T, q storage.Querier, mint, maxt int64) []sampleAt {
 	t.Helper()
-	set := q.Select(context.Background(), true, &storage.SelectHints{Start: mint, End: maxt, Step: 1000},
-		labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total"))
-	var out []sampleAt
-	var it chunkenc.Iterator
 	runs := 0
-	for set.Next() {
-		s := set.At()
-		it = s.Iterator(it)
-		r, ok := it.(interface {
-			NextFloats() ([]int64, []float64, bool, bool)
-		})
-		if !ok {
-			t.Fatalf("%T hands out no runs", it)
-		}
-		for {
-			if ts, fs, _, _ := r.NextFloats(); len(ts) > 0 {
-				runs++
-				for i := range ts {
-					out = append(out, sampleAt{series: s.Labels().String(), t: ts[i], v: fs[i]})
+	out := readEach(t, q, mint, maxt, []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total")},
+		func(series string, it chunkenc.Iterator, out []sampleAt) []sampleAt {
+			r, ok := it.(interface {
+				NextFloats() ([]int64, []float64, bool, bool)
+			})
+			if !ok {
+				t.Fatalf("%T hands out no runs", it)
+			}
+			for {
+				if ts, fs, _, _ := r.NextFloats(); len(ts) > 0 {
+					runs++
+					for i := range ts {
+						out = append(out, sampleAt{series: series, t: ts[i], v: fs[i]})
+					}
+					continue
 				}
-				continue
+				if it.Next() != chunkenc.ValFloat {
+					return out
+				}
+				ts, v := it.At()
+				out = append(out, sampleAt{series: series, t: ts, v: v})
 			}
-			if it.Next() != chunkenc.ValFloat {
-				break
-			}
-			ts, v := it.At()
-			out = append(out, sampleAt{series: s.Labels().String(), t: ts, v: v})
-		}
-		if err := it.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := set.Err(); err != nil {
-		t.Fatal(err)
-	}
+		})
 	if runs == 0 {
 		t.Fatalf("over %d..%d: no run read", mint, maxt)
 	}

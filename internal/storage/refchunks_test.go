@@ -149,25 +149,38 @@ func readAll(t *testing.T, q storage.Querier, mint, maxt int64) []sampleAt {
 // readMatching is readAll of the series ms select.
 func readMatching(t *testing.T, q storage.Querier, mint, maxt int64, ms ...*labels.Matcher) []sampleAt {
 	t.Helper()
+	out := readEach(t, q, mint, maxt, ms, func(series string, it chunkenc.Iterator, out []sampleAt) []sampleAt {
+		for it.Next() == chunkenc.ValFloat {
+			ts, v := it.At()
+			out = append(out, sampleAt{series: series, t: ts, v: v})
+		}
+		return out
+	})
+	if len(out) == 0 {
+		t.Fatal(fmt.Errorf("nothing read over %d..%d", mint, maxt))
+	}
+	return out
+}
+
+// readEach selects the series ms match over mint..maxt and appends what
+// read takes from each one's iterator, series by series, failing on an
+// iterator's or the set's error.
+func readEach(t *testing.T, q storage.Querier, mint, maxt int64, ms []*labels.Matcher,
+	read func(series string, it chunkenc.Iterator, out []sampleAt) []sampleAt) []sampleAt {
+	t.Helper()
 	set := q.Select(context.Background(), true, &storage.SelectHints{Start: mint, End: maxt, Step: 1000}, ms...)
 	var out []sampleAt
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
 		it = s.Iterator(it)
-		for it.Next() == chunkenc.ValFloat {
-			ts, v := it.At()
-			out = append(out, sampleAt{series: s.Labels().String(), t: ts, v: v})
-		}
+		out = read(s.Labels().String(), it, out)
 		if err := it.Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := set.Err(); err != nil {
 		t.Fatal(err)
-	}
-	if len(out) == 0 {
-		t.Fatal(fmt.Errorf("nothing read over %d..%d", mint, maxt))
 	}
 	return out
 }
