@@ -42,6 +42,31 @@ func TestBurnAlertTextSaysMeasuredBurn(t *testing.T) {
 	}
 }
 
+// TestResolvedTextBurnUnderFactor: the demo's burn page resolved with "the
+// 5m burn fell to 14.4×, under 14.4×" (a 5m burn of 14.3x× printed to three
+// digits): a figure under the factor is printed with the digits that show
+// it is under, and one clear of it as before.
+func TestResolvedTextBurnUnderFactor(t *testing.T) {
+	now := time.Date(2026, 3, 2, 4, 0, 0, 0, time.UTC)
+	var ts []time.Time
+	for x := now.Add(-70 * time.Minute); !x.After(now); x = x.Add(15 * time.Second) {
+		ts = append(ts, x)
+	}
+	for _, c := range []struct {
+		ratio5m float64
+		want    string
+	}{
+		{0.014382, "the 5m burn fell to 14.38×, under 14.4× (1h: still 92.3×)"},
+		{0.0143996, "the 5m burn fell to 14.3996×, under 14.4× (1h: still 92.3×)"},
+		{0.0091, "the 5m burn fell to 9.1×, under 14.4× (1h: still 92.3×)"},
+	} {
+		a, _ := burnAnnotations(t, now, ts, c.ratio5m)
+		if !strings.HasSuffix(a["resolved_summary"], ": "+c.want) {
+			t.Errorf("5m error ratio %g: resolved_summary %q, want it to end %q", c.ratio5m, a["resolved_summary"], c.want)
+		}
+	}
+}
+
 // TestBurnAlertTextSaysPartialWindow: the demo's first errors incident
 // paged "over 1h and 5m (1h: 15.1×, 5m: 15.1×)" with 4 minutes of data in
 // the hour (t-user8 #3; the page fires on the data held, as Prometheus's,
@@ -99,7 +124,7 @@ func TestBurnAlertTextDataSpanIsRaw(t *testing.T) {
 		{"gap at the end", samples(30*time.Minute, 2*time.Minute, 0, 0), 1, "28m", ", none in the last 2m"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, q := burnAnnotations(t, now, c.ts)
+			a, q := burnAnnotations(t, now, c.ts, 0.1146)
 			// The raw span: sample to sample at most 5 minutes apart,
 			// within the hour; gmc's count of the samples over the hour
 			// (every 15 s in each run) says the same.
@@ -165,7 +190,7 @@ func TestBurnAlertTextHoleByCadence(t *testing.T) {
 		{"1m then 1s", slices.Concat(every(now.Add(-2*time.Hour), now.Add(-10*time.Minute), time.Minute), every(now.Add(-10*time.Minute+time.Second), now, time.Second)), "", "100%"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			a, _ := burnAnnotations(t, now, c.ts)
+			a, _ := burnAnnotations(t, now, c.ts, 0.1146)
 			if want := "(1h: 92.3×" + c.over + ", 5m: 115×)"; !strings.Contains(a["summary"], want) {
 				t.Errorf("summary %q, want it to contain %q", a["summary"], want)
 			}
@@ -196,14 +221,15 @@ func burnTexts(t *testing.T, now, since time.Time) (summary, description, resolv
 	for x := since; !x.After(now); x = x.Add(15 * time.Second) {
 		ts = append(ts, x)
 	}
-	a, _ := burnAnnotations(t, now, ts)
+	a, _ := burnAnnotations(t, now, ts, 0.1146)
 	return a["summary"], a["description"], a["resolved_summary"]
 }
 
 // burnAnnotations expands the 1h page alert's annotations as burnTexts
-// does, the indicator's total sampled at ts (its counter up 100 at each),
-// and gives a function running an instant query at now.
-func burnAnnotations(t *testing.T, now time.Time, ts []time.Time) (map[string]string, func(string) float64) {
+// does, but with the 5m error ratio given, the indicator's total sampled
+// at ts (its counter up 100 at each), and gives a function running an
+// instant query at now.
+func burnAnnotations(t *testing.T, now time.Time, ts []time.Time, ratio5m float64) (map[string]string, func(string) float64) {
 	t.Helper()
 	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -217,7 +243,7 @@ func burnAnnotations(t *testing.T, now time.Time, ts []time.Time) (map[string]st
 			t.Fatal(err)
 		}
 	}
-	for name, v := range map[string]float64{"sla:error_ratio:rate1h": 0.0923, "sla:error_ratio:rate5m": 0.1146} {
+	for name, v := range map[string]float64{"sla:error_ratio:rate1h": 0.0923, "sla:error_ratio:rate5m": ratio5m} {
 		ls := labels.FromStrings("__name__", name, "sla", "orders", "service", "gw")
 		if _, err := app.Append(0, ls, 0, now.Add(-10*time.Second).UnixMilli(), v, nil, nil, storage.AOptions{}); err != nil {
 			t.Fatal(err)
