@@ -2,70 +2,16 @@ package web_test
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
-
-// recordRefreshRounds makes every document of the tab note, in
-// window.__reqs, each request it sends: its address, the refreshes the
-// page had completed when it was sent (data-refreshed: the requests of
-// one refresh share it), and when it was sent and answered.
-const recordRefreshRounds = `(() => {
-  const reqs = window.__reqs = [];
-  const f = window.fetch;
-  window.fetch = (...a) => {
-    const r = {url: decodeURIComponent(String((a[0] && a[0].url) || a[0]).replace(/\+/g, ' ')) + ' ' + decodeURIComponent(String((a[1] && a[1].body) || '').replace(/\+/g, ' ')),
-      refreshed: Number(document.getElementById('page')?.dataset.refreshed || 0), sent: performance.now(), done: -1};
-    reqs.push(r);
-    const p = f(...a);
-    p.then(() => { r.done = performance.now(); }, () => { r.done = performance.now(); });
-    return p;
-  };
-})();`
-
-type roundReq struct {
-	URL       string
-	Refreshed int
-	Sent      float64
-	Done      float64
-}
-
-// lateInRefresh lists the requests of refresh n (sent when the page had
-// completed n refreshes) sent after another request of it was answered:
-// a round trip more.
-func lateInRefresh(reqs []roundReq, n int) (late []string, all int) {
-	var mine []roundReq
-	for _, r := range reqs {
-		if r.Refreshed == n && strings.Contains(r.URL, "/api/") {
-			mine = append(mine, r)
-		}
-	}
-	for _, r := range mine {
-		answered := 0
-		for _, o := range mine {
-			if o.Done >= 0 && o.Done < r.Sent {
-				answered++
-			}
-		}
-		if answered > 0 {
-			u := r.URL
-			if len(u) > 200 {
-				u = u[:200] + "…"
-			}
-			late = append(late, fmt.Sprintf("%s (after %d answers)", u, answered))
-		}
-	}
-	return late, len(mine)
-}
 
 // tailFirstBoundary is a time B (Unix s) on the 24h heatmap's 720 s grid,
 // at least 40 s ago, with no 300 s step of the 24h charts' grid in
@@ -110,15 +56,13 @@ func TestBrowserHeatmapTailFirstOneRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	pageClockStill(t, ctx, at)
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordRefreshRounds}); err != nil {
-		t.Fatal(err)
-	}
+	recordEveryDocument(t, ctx)
 	for _, c := range []struct{ svc, caption string }{{fresh, "before the data began"}, {gapped, "gap"}} {
 		if _, err := run(ctx, 20*time.Second, chromedp.Navigate("about:blank")); err != nil {
 			t.Fatal(err)
 		}
 		load(t, ctx, st.URL+"/#/service/"+c.svc+"?range=24h")
-		late, all := lateInRefresh(eval[[]roundReq](t, ctx, `window.__reqs`), 0)
+		late, all := lateInRefresh(fetches(t, ctx), 0)
 		if all == 0 {
 			t.Fatalf("%s: no request of the first refresh recorded", c.svc)
 		}
@@ -154,9 +98,7 @@ func TestBrowserHeatmapEarlierAgainInBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	setPageClock(t, ctx, `D.now() + (globalThis.__skew || 0)`)
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordRefreshRounds}); err != nil {
-		t.Fatal(err)
-	}
+	recordEveryDocument(t, ctx)
 	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
 	if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="heatmap"]')?.dataset.before || 0)`); n == 0 {
 		t.Fatal("the heatmap marks no columns before the data began (written from 10 minutes ago)")
@@ -165,7 +107,7 @@ func TestBrowserHeatmapEarlierAgainInBatch(t *testing.T) {
 	if err := poll(ctx, 40*time.Second, `Number(document.getElementById('page').dataset.refreshed || 0) >= 2`); err != nil {
 		t.Fatalf("the page did not refresh again: %v", err)
 	}
-	reqs := eval[[]roundReq](t, ctx, `window.__reqs`)
+	reqs := fetches(t, ctx)
 	asked := 0
 	for _, r := range reqs {
 		if r.Refreshed == 1 && strings.Contains(r.URL, "count(last_over_time(gmc_order_latency_seconds") {
@@ -207,11 +149,9 @@ func TestBrowserServiceWithoutHostsOneRound(t *testing.T) {
 	if err := webtest.Write(context.Background(), st.URL, heatHistory(svc, now.Add(-20*time.Minute), now.Add(5*time.Minute), nil)...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordRefreshRounds}); err != nil {
-		t.Fatal(err)
-	}
+	recordEveryDocument(t, ctx)
 	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
-	reqs := eval[[]roundReq](t, ctx, `window.__reqs`)
+	reqs := fetches(t, ctx)
 	late, all := lateInRefresh(reqs, 0)
 	if all == 0 {
 		t.Fatal("no request of the first refresh recorded")

@@ -1,8 +1,8 @@
 package web_test
 
 import (
-	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gmc-dev/gmc/internal/web/webtest"
@@ -94,22 +93,6 @@ func TestBrowserServiceHostsInFirstRound(t *testing.T) {
 	}
 }
 
-// recordRounds makes every document of the tab note, in window.__sent,
-// each request it sends before its page's first refresh is drawn: its
-// address and how many answers had come in when it was sent.
-const recordRounds = `(() => {
-  const sent = window.__sent = [];
-  let answered = 0;
-  const f = window.fetch;
-  window.fetch = (...a) => {
-    const drawn = Number(document.getElementById('page')?.dataset.refreshed || 0) > 0;
-    if (!drawn) sent.push({url: decodeURIComponent(String((a[0] && a[0].url) || a[0])), answered});
-    const p = f(...a);
-    p.then(() => { answered++; }, () => { answered++; });
-    return p;
-  };
-})();`
-
 // TestBrowserServiceOneRound: a service page's first refresh sends every
 // request it waits for before any answer comes in: one round trip. Here a
 // 1h range over 15 minutes of data, so the heatmap also asks whether its
@@ -121,33 +104,23 @@ const recordRounds = `(() => {
 func TestBrowserServiceOneRound(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordRounds}); err != nil {
-		t.Fatal(err)
-	}
+	recordEveryDocument(t, ctx)
 	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=1h")
-	type req struct {
-		URL      string
-		Answered int
-	}
-	sent := eval[[]req](t, ctx, `window.__sent`)
-	var late []string
+	// Every request before the page was drawn (its own and the chrome's).
+	var sent []fetchReq
 	queries := 0
-	for _, r := range sent {
-		if strings.Contains(r.URL, "/api/") {
-			queries++
-		}
-		if r.Answered > 0 {
-			u := r.URL
-			if len(u) > 160 {
-				u = u[:160] + "…"
+	for _, r := range fetches(t, ctx) {
+		if r.Refreshed == 0 {
+			sent = append(sent, r)
+			if strings.Contains(r.URL, "/api/") {
+				queries++
 			}
-			late = append(late, fmt.Sprintf("%s (after %d answers)", u, r.Answered))
 		}
 	}
 	if queries == 0 {
 		t.Fatal("no request recorded before the page was drawn")
 	}
-	if len(late) > 0 {
+	if late := sentLate(sent); len(late) > 0 {
 		t.Errorf("%d of %d requests before the page was drawn went out after answers came in, want none (one round trip):\n%s", len(late), len(sent), strings.Join(late, "\n"))
 	}
 	if n := evalInt(t, ctx, `Number(document.querySelector('[data-chart="heatmap"]').dataset.before || 0)`); n == 0 {
@@ -161,20 +134,8 @@ func TestBrowserServiceOneRound(t *testing.T) {
 	}
 }
 
-// recordHostQueries makes every document of the tab note, in
-// window.__hostQ, the host selector of each host CPU query it sends
-// (host!="" for every host, host=~"…" for its own) and the refresh it
-// belongs to (the page's data-refreshed when sent).
-const recordHostQueries = `(() => {
-  const qs = window.__hostQ = [];
-  const f = window.fetch;
-  window.fetch = (...a) => {
-    const u = decodeURIComponent(String((a[0] && a[0].url) || a[0]).replace(/\+/g, ' ')) + ' ' + decodeURIComponent(String((a[1] && a[1].body) || '').replace(/\+/g, ' '));
-    const m = /node_cpu_seconds_total\{mode="idle", (host[^}]*)\}\[/.exec(u);
-    if (m && u.includes('/api/v1/query_range')) qs.push({sel: m[1], refresh: Number(document.getElementById('page')?.dataset.refreshed || 0)});
-    return f(...a);
-  };
-})();`
+// hostCPUSel finds the host selector of a host CPU query.
+var hostCPUSel = regexp.MustCompile(`node_cpu_seconds_total\{mode="idle", (host[^}]*)\}\[`)
 
 // TestBrowserServiceHostsOwnWhenMany: with more than two hosts besides
 // its own sending agent data, a Live service page reads every host only
@@ -203,9 +164,7 @@ func TestBrowserServiceHostsOwnWhenMany(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordHostQueries}); err != nil {
-		t.Fatal(err)
-	}
+	recordEveryDocument(t, ctx)
 	if _, err := run(ctx, 20*time.Second, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +172,18 @@ func TestBrowserServiceHostsOwnWhenMany(t *testing.T) {
 	if err := poll(ctx, 30*time.Second, `Number(document.getElementById('page').dataset.refreshed || 0) >= 4`); err != nil {
 		t.Fatalf("the Live page did not refresh 4 times: %v", err)
 	}
+	// The host selector of each host CPU query (host!="" for every host,
+	// host=~"…" for its own) and its refresh.
 	type hq struct {
 		Sel     string
 		Refresh int
 	}
-	qs := eval[[]hq](t, ctx, `window.__hostQ`)
+	var qs []hq
+	for _, r := range fetches(t, ctx) {
+		if m := hostCPUSel.FindStringSubmatch(r.URL); m != nil && strings.Contains(r.URL, "/api/v1/query_range") {
+			qs = append(qs, hq{m[1], r.Refreshed})
+		}
+	}
 	if len(qs) == 0 {
 		t.Fatal("no host CPU query recorded")
 	}
