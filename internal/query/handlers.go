@@ -28,6 +28,7 @@ type result struct {
 	annos    annotations.Annotations
 	err      *httpapi.Error
 	finalize func() // releases what data still points into (query, querier)
+	header   http.Header
 }
 
 func fail(err *httpapi.Error) result { return result{err: err} }
@@ -37,6 +38,9 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request
 	res := f(r)
 	if res.finalize != nil {
 		defer res.finalize()
+	}
+	for k, v := range res.header {
+		w.Header()[k] = v
 	}
 	if res.err != nil {
 		httpapi.WriteError(w, res.err.Type, res.err.Err)
@@ -133,6 +137,13 @@ func (a *API) requestSpan(r *http.Request, kind requestKind) (span, bool) {
 	step, err3 := httpapi.ParseDuration(r.FormValue("step"))
 	if err1 != nil || err2 != nil || err3 != nil || step <= 0 || end.Before(start) || end.Sub(start)/step > maxPointsPerSeries {
 		return span{}, false
+	}
+	// The steps it will evaluate (heldFrom; an estimate: more may be
+	// committed before it runs).
+	if from, _ := a.heldFrom(r, r.FormValue("query"), start, step); from.After(end) {
+		start = end
+	} else if from.After(start) {
+		start = from
 	}
 	return span{start: start, end: end, step: step}, true
 }
@@ -279,7 +290,17 @@ func (a *API) queryRange(r *http.Request) result {
 		return fail(&httpapi.Error{Type: httpapi.ErrBadData, Err: errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")})
 	}
 	expr := r.FormValue("query")
-	return a.rangeQuery(r, limit, expr, start, end, step)
+	from, mark := a.heldFrom(r, expr, start, step)
+	var res result
+	if from.After(end) {
+		res = a.shape(limit, promql.Matrix{}, nil, nil) // every step held and unchanged
+	} else {
+		res = a.rangeQuery(r, limit, expr, from, end, step)
+	}
+	if mark != "" {
+		res.header = heldHeaders(mark, from)
+	}
+	return res
 }
 
 // rangeQuery runs a range query (sharded where evalRange shards it) and

@@ -77,6 +77,11 @@ type Options struct {
 	// StepCache, when set, keeps range queries' points at past steps
 	// (stepcache.go); nil evaluates every step of every query.
 	StepCache *StepCache
+	// Writes watches the commits to the raw store (nil: not watched, as in
+	// remote storage mode, where others write): a range query's since and
+	// held parameters leave out the steps no commit since has changed
+	// (changed.go).
+	Writes Writes
 	// Engine runs the queries: the server's one engine (NewEngine), whose
 	// limits then apply and LookbackDelta must match. Nil builds one from
 	// the limits above (for tests), which Close releases.
@@ -216,6 +221,7 @@ type API struct {
 	// until their answer is encoded; nil: no queue.
 	lanes   *Lanes
 	cache   atomic.Pointer[StepCache]
+	writes  Writes                     // nil: not watched (changed.go)
 	workers int                        // goroutines of one sharded range query (shard.go)
 	tracker *promql.ActiveQueryTracker // of an engine New built; nil otherwise
 	// active is the engine's active query log (tracker or
@@ -328,6 +334,7 @@ func New(opts Options) (*API, error) {
 		active:        cmp.Or(tracker, opts.ActiveQueries),
 		engineMetrics: opts.EngineMetrics,
 		idleCPUs:      newCPUMeter().idleCPUs,
+		writes:        opts.Writes,
 	}
 	a.setLimits(opts.MaxSeries, opts.MaxResponseBytes, opts.CompressLoopback, opts.HeavyNice)
 	switch {

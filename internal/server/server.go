@@ -317,6 +317,7 @@ func New(opts Options) (_ *Server, err error) {
 		RateMaxDecodedBytes: rateMaxDecodedBytes(cfg.Query.RateMaxDecodedBytes),
 		Status:              s.status(),
 		StepCache:           s.stepCache(cfg),
+		Writes:              s.rangeWrites(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -471,6 +472,16 @@ func rateMaxDecodedBytes(n int) int {
 		return -1
 	}
 	return n
+}
+
+// rangeWrites is what the query API's range queries read for the commits
+// since a client's mark (query.Writes): nil in remote storage mode, where
+// others write what gmc reads.
+func (s *Server) rangeWrites(cfg config.Config) query.Writes {
+	if cfg.Storage.Mode == "remote" {
+		return nil
+	}
+	return s.late
 }
 
 func (s *Server) stepCache(cfg config.Config) *query.StepCache {

@@ -3,6 +3,9 @@ package storage
 import (
 	"context"
 	"math"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,18 +19,95 @@ import (
 // query results over past times (the query API's step cache) keeps them only
 // while the generation stands, so a late sample (a spool replay, a sender
 // catching up, an out-of-order write) is never hidden behind a cached answer.
+//
+// It also keeps, for the last ChangesKept of commits, the oldest sample
+// time each tick of commits held (Mark, ChangedSince): a client holding a
+// range query's points as of a Mark asks again only for the steps a sample
+// committed since can change (the Live dashboard re-read the last 30 s of
+// every series each second for the few samples that arrive late).
 type LateWrites struct {
 	settle int64 // ms
 	now    func() time.Time
 	gen    atomic.Uint64
+
+	// The commit ticks: on the monotonic clock since began (not now,
+	// which tests may hold still: a mark must order commits as they
+	// happened). boot tells one process's marks from another's.
+	began time.Time
+	boot  string
+	mu    sync.Mutex
+	ticks [changeTicks]changeTick
 }
+
+// changeTick is the oldest sample time (ms) of the commits of one tick.
+type changeTick struct {
+	tick int64 // which tick the slot holds: ticks since began, plus one (0: none yet)
+	minT int64
+}
+
+const (
+	// changeGrain is the grain of the commit times kept: a mark's
+	// tick counts as after it (ChangedSince), so a coarser grain only
+	// re-reads more.
+	changeGrain = 100 * time.Millisecond
+	// ChangesKept is how far back ChangedSince can answer.
+	ChangesKept = 5 * time.Minute
+	changeTicks = int(ChangesKept / changeGrain)
+)
 
 // NewLateWrites returns a watcher; now nil means time.Now.
 func NewLateWrites(settle time.Duration, now func() time.Time) *LateWrites {
 	if now == nil {
 		now = time.Now
 	}
-	return &LateWrites{settle: settle.Milliseconds(), now: now}
+	began := time.Now()
+	return &LateWrites{settle: settle.Milliseconds(), now: now, began: began, boot: strconv.FormatInt(began.UnixNano(), 36)}
+}
+
+func (l *LateWrites) tick() int64 { return int64(time.Since(l.began) / changeGrain) }
+
+// Mark names the write state now: a query evaluated after Mark returns
+// sees every commit ChangedSince(mark) leaves out.
+func (l *LateWrites) Mark() string { return l.boot + "." + strconv.FormatInt(l.tick(), 10) }
+
+// ChangedSince is the oldest sample time (ms) of the commits since mark
+// (those of mark's own tick included), math.MaxInt64 when there were
+// none; ok is false when mark is not this watcher's (another process,
+// malformed) or older than ChangesKept: anything may have changed.
+// Counted after each commit returns, so a commit a query evaluated after
+// the mark may not have seen is in.
+func (l *LateWrites) ChangedSince(mark string) (oldest int64, ok bool) {
+	boot, t, found := strings.Cut(mark, ".")
+	from, err := strconv.ParseInt(t, 10, 64)
+	if !found || err != nil || boot != l.boot || from < 0 {
+		return 0, false
+	}
+	now := l.tick()
+	if from > now || now-from >= int64(changeTicks) {
+		return 0, false
+	}
+	oldest = math.MaxInt64
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := from; k <= now; k++ {
+		if c := l.ticks[k%int64(changeTicks)]; c.tick == k+1 {
+			oldest = min(oldest, c.minT)
+		}
+	}
+	return oldest, true
+}
+
+// changed records a commit's oldest sample time.
+func (l *LateWrites) changed(minT int64) {
+	k := l.tick()
+	l.mu.Lock()
+	c := &l.ticks[k%int64(changeTicks)]
+	if c.tick != k+1 {
+		*c = changeTick{tick: k + 1, minT: minT}
+	} else {
+		c.minT = min(c.minT, minT)
+	}
+	l.mu.Unlock()
 }
 
 // Wrap returns next with its commits watched.
@@ -67,6 +147,9 @@ func (a *lateAppender) Commit() error {
 	// Counted even when the commit failed: part of it may be in.
 	if a.minT < a.l.now().UnixMilli()-a.l.settle {
 		a.l.gen.Add(1)
+	}
+	if a.minT != math.MaxInt64 {
+		a.l.changed(a.minT)
 	}
 	a.minT = math.MaxInt64
 	return err

@@ -33,11 +33,12 @@ func TestBrowserLiveIncremental(t *testing.T) {
 	}
 	defer stop() //nolint:errcheck // the error is checked below when the test gets there
 
+	recordEveryDocument(t, ctx)
 	load(t, ctx, st.URL+"/#/service/"+webtest.Native+"?range=live")
-	// A short overlap and no periodic full refresh: every point older than
-	// 5 s was kept through merges, none re-fetched.
+	// No periodic full refresh: every point was kept through merges of
+	// what gmc said changed (a short overlap, had gmc not said).
 	eval[bool](t, ctx, `(performance.setResourceTimingBufferSize(100000), performance.clearResourceTimings(),
-		window.gmcLive.overlap = 5, window.gmcLive.fullEvery = 1e9, true)`)
+		window.__reqs.length = 0, window.gmcLive.overlap = 5, window.gmcLive.fullEvery = 1e9, true)`)
 	start := evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed)`)
 	// Bounded: 12 refreshes take 12 s on an idle machine; a busy one gets 150 s.
 	for end := time.Now().Add(150 * time.Second); evalInt(t, ctx, `Number(document.getElementById('page').dataset.refreshed)`) < start+12; time.Sleep(500 * time.Millisecond) {
@@ -58,16 +59,27 @@ func TestBrowserLiveIncremental(t *testing.T) {
 	if stats["partial"] < 12*5 {
 		t.Errorf("cache stats %v: want most fetches partial", stats)
 	}
-	// The requests since the overlap changed: windows of at most 5 s + a
-	// step, batched (far fewer query_range requests than queries).
-	spans := eval[[]float64](t, ctx, `performance.getEntriesByType('resource')
-		.filter(e => e.name.includes('/api/v1/query_range'))
-		.map(e => { const p = new URL(e.name).searchParams; return Number(p.get('end')) - Number(p.get('start')); })`)
+	// The requests since: the steps gmc evaluated (from its Gmc-From, else
+	// the request's start), batched (far fewer query_range requests than
+	// queries).
+	var spans []float64
+	for _, r := range fetches(t, ctx) {
+		if r.path() != "/api/v1/query_range" || r.Done < 0 {
+			continue
+		}
+		from := r.From
+		if from == "" {
+			from = r.param("start")
+		}
+		f, _ := strconv.ParseFloat(from, 64)
+		e, _ := strconv.ParseFloat(r.param("end"), 64)
+		spans = append(spans, e-f)
+	}
 	if len(spans) == 0 {
 		t.Fatal("no query_range request while Live refreshed")
 	}
-	// A partial window is the overlap plus the time since the entry's last
-	// refresh (seconds on a busy machine; the first may still use 30 s): never
+	// A partial window is the time since the entry's last refresh and
+	// the steps a late sample changed (seconds on a busy machine): never
 	// the whole 300 s, and mostly a few seconds.
 	short := 0
 	for _, s := range spans {
@@ -111,38 +123,8 @@ func TestBrowserLiveIncremental(t *testing.T) {
 			refreshes, states, revalidated, full, reqs)
 	}
 
-	// Every cached answer against a full query of its window, as it stands now.
-	type diff struct {
-		Expr string `json:"expr"`
-		Why  string `json:"why"`
-	}
-	diffs, err := run(ctx, 2*time.Minute, chromedp.Evaluate[[]diff](`(async () => {
-		const entries = [...window.gmcLive.entries.values()].map((e) => ({...e}));
-		const key = (s) => JSON.stringify(Object.keys(s.metric).sort().map((k) => [k, s.metric[k]]));
-		const out = [];
-		for (const e of entries) {
-			const p = new URLSearchParams({query: e.expr, start: e.from, end: e.to, step: e.step});
-			const full = (await (await fetch('/api/v1/query_range?' + p)).json()).data.result;
-			const a = e.result.map((s) => key(s) + JSON.stringify(s.values || []) + JSON.stringify(s.histograms || []));
-			const b = full.map((s) => key(s) + JSON.stringify(s.values || []) + JSON.stringify(s.histograms || []));
-			if (a.length !== b.length) { out.push({expr: e.expr, why: a.length + ' series cached, ' + b.length + ' in a full query'}); continue; }
-			for (let i = 0; i < a.length; i++) {
-				if (a[i] !== b[i]) { out.push({expr: e.expr, why: 'series ' + i + ' cached ' + a[i].slice(0, 300) + ' … full ' + b[i].slice(0, 300)}); break; }
-			}
-		}
-		return [out, entries.length, entries.reduce((n, e) => n + e.result.reduce((m, s) => m + (s.values || []).length + (s.histograms || []).length, 0), 0)];
-	})().then(([out, n, pts]) => (window.__liveCompared = {n, pts}, out))`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("compare with full queries: %v", err)
-	}
-	for _, d := range diffs {
-		t.Errorf("%s: %s", d.Expr, d.Why)
-	}
-	cmp := eval[map[string]int](t, ctx, `window.__liveCompared`)
-	if cmp["n"] < 10 || cmp["pts"] < 1000 {
-		t.Errorf("compared %d queries, %d points: too few to mean anything", cmp["n"], cmp["pts"])
-	}
-	t.Logf("compared %d cached queries, %d points, with full queries; cache %v, %d query_range requests", cmp["n"], cmp["pts"], stats, len(spans))
+	n, pts := compareLiveCache(t, ctx, 10)
+	t.Logf("compared %d cached queries, %d points, with full queries; cache %v, %d query_range requests", n, pts, stats, len(spans))
 	got := points(t, ctx)
 	for _, c := range []string{"latency", "heatmap", "tps", "proc-cpu", "host-cpu"} {
 		if got[c] == 0 {
@@ -239,4 +221,44 @@ func TestBrowserLiveFirstAnswerNotCopied(t *testing.T) {
 	if want := `[[{"service":"a"},[[100,"1"],[101,"2"]],null]]`; got.Dup != want {
 		t.Errorf("a label set twice merged to\n%s\nwant\n%s", got.Dup, want)
 	}
+}
+
+// compareLiveCache compares every answer the Live page's cache holds
+// (window.gmcLive: what its charts, tables and tiles are drawn from) with a
+// full query of its window as it stands now, series by series and point by
+// point; it wants at least queries of them and 1,000 points, and returns
+// how many of each it compared.
+func compareLiveCache(t *testing.T, ctx context.Context, queries int) (n, pts int) {
+	t.Helper()
+	type diff struct {
+		Expr string `json:"expr"`
+		Why  string `json:"why"`
+	}
+	diffs, err := run(ctx, 2*time.Minute, chromedp.Evaluate[[]diff](`(async () => {
+		const entries = [...window.gmcLive.entries.values()].map((e) => ({...e}));
+		const key = (s) => JSON.stringify(Object.keys(s.metric).sort().map((k) => [k, s.metric[k]]));
+		const out = [];
+		for (const e of entries) {
+			const p = new URLSearchParams({query: e.expr, start: e.from, end: e.to, step: e.step});
+			const full = (await (await fetch('/api/v1/query_range?' + p)).json()).data.result;
+			const a = e.result.map((s) => key(s) + JSON.stringify(s.values || []) + JSON.stringify(s.histograms || []));
+			const b = full.map((s) => key(s) + JSON.stringify(s.values || []) + JSON.stringify(s.histograms || []));
+			if (a.length !== b.length) { out.push({expr: e.expr, why: a.length + ' series cached, ' + b.length + ' in a full query'}); continue; }
+			for (let i = 0; i < a.length; i++) {
+				if (a[i] !== b[i]) { out.push({expr: e.expr, why: 'series ' + i + ' cached ' + a[i].slice(0, 300) + ' … full ' + b[i].slice(0, 300)}); break; }
+			}
+		}
+		return [out, entries.length, entries.reduce((n, e) => n + e.result.reduce((m, s) => m + (s.values || []).length + (s.histograms || []).length, 0), 0)];
+	})().then(([out, n, pts]) => (window.__liveCompared = {n, pts}, out))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("compare with full queries: %v", err)
+	}
+	for _, d := range diffs {
+		t.Errorf("%s: %s", d.Expr, d.Why)
+	}
+	cmp := eval[map[string]int](t, ctx, `window.__liveCompared`)
+	if cmp["n"] < queries || cmp["pts"] < 1000 {
+		t.Errorf("compared %d queries, %d points: too few to mean anything", cmp["n"], cmp["pts"])
+	}
+	return cmp["n"], cmp["pts"]
 }

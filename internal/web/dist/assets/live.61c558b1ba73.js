@@ -1,10 +1,14 @@
 // Live: the 1-second range fetches only what is new. A RangeCache keeps
 // each expression's last answer on a fixed step grid; a refresh asks the
-// server for the newest `overlap` seconds only (late pushes inside it are
-// picked up), merges the answer by label set (float and native-histogram
-// points alike) and drops what left the window. Every `fullEvery` seconds
-// an expression is fetched whole again: late pushes and spool replays
-// change older points too.
+// server for what changed since (gmc leaves out the steps before the
+// oldest sample committed since the cached answer: query/changed.go),
+// merges the answer by label set (float and native-histogram points
+// alike) and drops what left the window. A gmc that does not watch its
+// writes (remote storage mode) is asked for the newest `overlap` seconds
+// (late pushes inside it are picked up). Every `fullEvery` seconds an
+// expression is fetched whole again: blocks written into gmc's store (the
+// SLA backfill) are no commit it sees, and without the watch late pushes
+// and spool replays change older points too.
 
 /** labelCompare orders label sets as Prometheus sorts a matrix (by name, then value, pair by pair). */
 export function labelCompare(a, b) {
@@ -116,15 +120,25 @@ export class RangeCache {
     this.stats = {full: 0, partial: 0};
   }
 
-  /** get is the answer of expr over w, fetching only what is missing. */
+  /**
+   * get is the answer of expr over w, fetching only what is missing: from
+   * a gmc that watches its writes (the cached answer has their state,
+   * e.writes) the whole window, which it answers from the first step a
+   * commit since can have changed (fresh.from); else the newest overlap.
+   * Each answer is asked with since, to learn that state.
+   */
   async get(expr, w, signal, fetch) {
     const key = w.step + ' ' + expr;
     const e = this.entries.get(key);
     const now = this.now();
     const ov = Math.ceil(Math.max(this.overlap, w.overlap || 0) / w.step) * w.step;
-    const partial = e && e.to >= w.start && e.to <= w.end && now - e.fullAt < this.fullEvery && e.to - ov > w.start;
-    const from = partial ? e.to - ov : w.start;
-    const fresh = await fetch(expr, {start: from, end: w.end, step: w.step}, signal);
+    const held = e && e.to >= w.start && e.to <= w.end && now - e.fullAt < this.fullEvery;
+    const partial = held && (e.writes != null || e.to - ov > w.start);
+    const asked = partial && e.writes == null ? e.to - ov : w.start;
+    const fresh = await fetch(expr, {start: asked, end: w.end, step: w.step, since: partial && e.writes != null ? e.writes : '',
+      held: partial && e.writes != null ? e.to : null}, signal);
+    // The first step answered: the steps before it are the cached ones.
+    const from = fresh.from != null ? Math.max(asked, fresh.from) : asked;
     let result;
     if (partial) {
       result = merge(e.result, fresh, from, w.end, w.start);
@@ -137,7 +151,8 @@ export class RangeCache {
     // stored meanwhile: the newer window wins.
     const cur = this.entries.get(key);
     if (!cur || cur.to <= w.end) {
-      this.entries.set(key, {expr, result, from: w.start, to: w.end, step: w.step, fullAt: partial ? e.fullAt : now, used: now});
+      this.entries.set(key, {expr, result, from: w.start, to: w.end, step: w.step, fullAt: partial ? e.fullAt : now, used: now,
+        writes: fresh.writes});
     }
     this.prune(now);
     return result;

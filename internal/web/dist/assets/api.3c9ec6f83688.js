@@ -40,7 +40,7 @@ export const ready = {uplot: Promise.resolve()};
  * goes on at once (the host panels' queries waited ~350 ms for uPlot's
  * set-up at load 25).
  */
-export async function getJSON(path, signal, init = {}, lookup = false) {
+export async function getJSON(path, signal, init = {}, lookup = false, meta = null) {
   let res;
   try {
     res = await fetch(path, {signal, ...init, headers: {Accept: 'application/json', ...(init.headers || {})}});
@@ -48,6 +48,7 @@ export async function getJSON(path, signal, init = {}, lookup = false) {
     if (e.name !== 'AbortError') contact.ok(false);
     throw e;
   }
+  if (meta) meta.headers = res.headers;
   if (!lookup) await ready.uplot;
   contact.ok(true);
   if (res.status === 404) {
@@ -407,12 +408,24 @@ export function rangeAt(expr, start, end, step, signal) {
 }
 
 /**
+ * rangeParams are a range query's parameters: start, end, step, and for
+ * the Live cache since and held (live.js RangeCache: the points it holds
+ * up to held, as of gmc's write state since).
+ */
+function rangeParams(x) {
+  const p = {start: String(x.start), end: String(x.end), step: String(x.step)};
+  if (x.since != null) p.since = x.since;
+  if (x.held != null) p.held = String(x.held);
+  return p;
+}
+
+/**
  * queryRange runs a range PromQL query; returns data.result (matrix). A
  * window on the step grid with a cache (Live: main.js gives it one) is
  * answered by the cache, which fetches only the new interval.
  */
 export function queryRange(expr, w, signal, reach = null, cover = null) {
-  const fetchRange = (e, x, sig) => batched('query_range', e, {start: String(x.start), end: String(x.end), step: String(x.step)}, sig);
+  const fetchRange = (e, x, sig) => batched('query_range', e, rangeParams(x), sig);
   const at = (lookback) => (typeof expr === 'function' ? expr(lookback) : expr);
   // An expression over the range's rate window is also read for the steps
   // a window before the range (lead), so markPartial can tell a point
@@ -1009,15 +1022,37 @@ let pending = [];
 
 function batched(kind, expr, params, signal) {
   return new Promise((resolve, reject) => {
-    const key = kind + '?' + new URLSearchParams(params);
+    // Range queries held as of a write state (since, held: the Live
+    // cache's) join whatever their states and windows: the batch is asked
+    // as of the oldest state, from the earliest held step and start (older
+    // and earlier re-read more, never less; the cache drops what is before
+    // its window), so answers got in one request stay in one the next
+    // second (expressions without a rate window have no lead steps).
+    const held = params.since ? {since: params.since, held: params.held, start: params.start} : null;
+    const rest = held ? {...params, since: '*', held: '*', start: '*'} : params;
+    const key = kind + '?' + new URLSearchParams(rest);
     let b = pending.find((x) => x.key === key && x.signal === signal);
     if (!b) {
       if (!pending.length) queueMicrotask(flush);
       b = {key, kind, params, signal, items: []};
       pending.push(b);
+    } else if (held) {
+      b.params = {...b.params, since: olderMark(b.params.since, held.since), held: String(Math.min(Number(b.params.held), Number(held.held))),
+        start: String(Math.min(Number(b.params.start), Number(held.start)))};
     }
     b.items.push({expr, resolve, reject});
   });
+}
+
+/**
+ * olderMark is the older of two of gmc's write states ("boot.tick",
+ * Gmc-Writes); of two gmc processes', either (gmc then answers every
+ * step: it knows its own only).
+ */
+function olderMark(a, b) {
+  const [ba, ta] = a.split('.');
+  const [bb, tb] = b.split('.');
+  return ba === bb && Number(tb) < Number(ta) ? b : a;
 }
 
 function flush() {
@@ -1026,18 +1061,42 @@ function flush() {
   for (const b of bs) sendBatch(b);
 }
 
-/** promQuery sends one query: GET, or POST with the parameters in the URL when the query is long. */
+/**
+ * promQuery sends one query: GET, or POST with the parameters in the URL
+ * when the query is long. A range query asked with since (live.js
+ * RangeCache) has its answer's write state and first step evaluated in
+ * result.writes and result.from (gmc's Gmc-Writes and Gmc-From headers;
+ * see heldAs).
+ */
 async function promQuery(kind, expr, params, signal) {
   const p = new URLSearchParams(params);
+  const meta = params.since != null ? {} : null;
   let body;
   if (expr.length <= 2000) {
     p.set('query', expr);
-    body = await getJSON(`/api/v1/${kind}?` + p, signal);
+    body = await getJSON(`/api/v1/${kind}?` + p, signal, {}, false, meta);
   } else {
     body = await getJSON(`/api/v1/${kind}?` + p, signal, {method: 'POST', body: new URLSearchParams({query: expr}),
-      headers: {'Content-Type': 'application/x-www-form-urlencoded'}});
+      headers: {'Content-Type': 'application/x-www-form-urlencoded'}}, false, meta);
   }
-  return body.data.result;
+  return meta ? heldAs(body.data.result, meta.headers) : body.data.result;
+}
+
+/**
+ * heldAs gives a range answer (or a part of a batched one) the write
+ * state it is as of (writes: gmc's mark, the next request's since) and
+ * its first step evaluated (from, Unix s: the steps before it were left
+ * out, unchanged since the request's since); neither when gmc does not
+ * watch its writes (remote storage mode).
+ */
+function heldAs(result, headers) {
+  const writes = headers && headers.get('Gmc-Writes');
+  const from = Number(headers && headers.get('Gmc-From'));
+  if (writes && isFinite(from)) {
+    result.writes = writes;
+    result.from = from;
+  }
+  return result;
 }
 
 async function sendOne(b, it) {
@@ -1069,7 +1128,13 @@ async function sendBatch(b) {
     delete m[BATCH_LABEL];
     if (parts[i]) parts[i].push({...s, metric: m});
   }
-  b.items.forEach((it, i) => it.resolve(parts[i]));
+  b.items.forEach((it, i) => {
+    if (res.writes) {
+      parts[i].writes = res.writes;
+      parts[i].from = res.from;
+    }
+    it.resolve(parts[i]);
+  });
 }
 
 /** labelValues lists the values of a label on series matching a selector. */
