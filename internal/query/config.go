@@ -58,8 +58,8 @@ type Config struct {
 	// series being 55 MiB; a query reading more is evaluated whole. 0 turns
 	// interleaving off.
 	RateMaxDecodedBytes int `yaml:"rate_max_decoded_bytes"`
-	// DecodedCacheMaxBytes bounds the decoded-sample cache: raw float
-	// chunks' samples kept across queries (16 bytes a sample, beside the
+	// DecodedCacheMaxBytes bounds the decoded-sample cache: raw and tier
+	// float chunks' samples kept across queries (16 bytes a sample, beside the
 	// chunk's own bytes), found by the chunk's block and reference before
 	// it is read (a chunk the TSDB re-encodes for a query by its content),
 	// so appends, late and out-of-order writes and deletes read fresh

@@ -19,12 +19,12 @@ func (s *Server) openTiers(cfg config.Config) error {
 	if !ok {
 		return nil
 	}
-	// Queries read the raw data's float chunks through the decoded-sample
-	// cache (the tier job reads the store itself: it reads every series
-	// once a round and would push queries' chunks out).
+	// Queries read the raw data's and the tiers' float chunks through the
+	// decoded-sample cache (the tier job reads the store itself: it reads
+	// every series once a round and would push queries' chunks out).
 	s.decoded = storage.NewDecodedCache(int64(cfg.Query.DecodedCacheMaxBytes), s.reg)
 	set, err := tier.Open(tier.Options{
-		Config: cfg.Storage.Downsampling, Dir: cfg.Server.DataDir, Raw: db, RawRead: s.decoded.Queryable(db),
+		Config: cfg.Storage.Downsampling, Dir: cfg.Server.DataDir, Raw: db, RawRead: s.decoded.Queryable(db), Decoded: s.decoded,
 		RawRetention: time.Duration(cfg.Storage.Retention), MaxSamples: cfg.Query.MaxSamples, Logger: s.logger.With("component", "tier"), Now: s.opts.Now,
 		Registerer: s.reg,
 	})

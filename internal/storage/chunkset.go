@@ -21,6 +21,25 @@ func ChunkSet(set storage.ChunkSeriesSet, mint, maxt int64) storage.SeriesSet {
 	return &chunkSet{ChunkSeriesSet: set, mint: mint, maxt: maxt, fresh: math.MaxInt64}
 }
 
+// ChunkSet is the package's ChunkSet (the chunks of a Select of db's
+// ChunkQuerier with DisableTrimming, the samples in [mint, maxt]) with
+// the float chunks' samples read through c, as c.Queryable(db) reads
+// them: db's chunk readers find its chunks in c by reference from then on
+// (refchunks.go), and a chunk ending within decodedFreshMs of db's newest
+// sample is decoded, not kept. The tiers read their buckets through it
+// with the raw data's cache (internal/tier): a 7-day panel of a plain
+// selector decoded 10,080 buckets of each series at every query. A nil c,
+// or one turned off, reads as ChunkSet.
+func (c *DecodedCache) ChunkSet(db *TSDB, set storage.ChunkSeriesSet, mint, maxt int64) storage.SeriesSet {
+	if c == nil || c.max.Load() == 0 {
+		return ChunkSet(set, mint, maxt)
+	}
+	if db.decoded.Load() != c {
+		db.decoded.Store(c)
+	}
+	return &chunkSet{ChunkSeriesSet: set, c: c, mint: mint, maxt: maxt, fresh: freshAfter(db)}
+}
+
 type chunkSet struct {
 	storage.ChunkSeriesSet
 	c                 *DecodedCache // nil: every chunk through its own iterator

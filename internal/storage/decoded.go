@@ -362,17 +362,22 @@ func (d decodedQueryable) Querier(mint, maxt int64) (storage.Querier, error) {
 	if d.c.max.Load() == 0 {
 		return d.q.Querier(mint, maxt)
 	}
-	fresh := int64(math.MaxInt64)
-	if h, ok := d.q.(interface{ HeadMaxTime() int64 }); ok {
-		if t := h.HeadMaxTime(); t != math.MinInt64 {
-			fresh = t - decodedFreshMs
-		}
-	}
 	cq, err := d.q.ChunkQuerier(mint, maxt)
 	if err != nil {
 		return nil, err
 	}
-	return &decodedQuerier{c: d.c, cq: cq, q: d.q, mint: mint, maxt: maxt, fresh: fresh}, nil
+	return &decodedQuerier{c: d.c, cq: cq, q: d.q, mint: mint, maxt: maxt, fresh: freshAfter(d.q)}, nil
+}
+
+// freshAfter is the time after which a chunk of q ends too close to q's
+// newest sample to be kept (decodedFreshMs; math.MaxInt64: none is).
+func freshAfter(q any) int64 {
+	if h, ok := q.(interface{ HeadMaxTime() int64 }); ok {
+		if t := h.HeadMaxTime(); t != math.MinInt64 {
+			return t - decodedFreshMs
+		}
+	}
+	return math.MaxInt64
 }
 
 // decodedFreshMs: a chunk whose last sample is this close to the store's

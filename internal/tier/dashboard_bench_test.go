@@ -103,7 +103,10 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 		}
 	}
 	cfg.Normalise()
-	set, err := Open(Options{Dir: dir, Raw: raw, RawRetention: 15 * 24 * time.Hour, Now: func() time.Time { return now }, Settle: time.Nanosecond, Config: cfg})
+	// Queries read the raw data and the tiers through the decoded-sample
+	// cache, as the server has them (server.openTiers).
+	cache := storage.NewDecodedCache(query.DefaultDecodedCacheMaxBytes, nil)
+	set, err := Open(Options{Dir: dir, Raw: raw, RawRead: cache.Queryable(raw), Decoded: cache, RawRetention: 15 * 24 * time.Hour, Now: func() time.Time { return now }, Settle: time.Nanosecond, Config: cfg})
 	if err != nil {
 		b.Fatal(err)
 	}

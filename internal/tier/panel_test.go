@@ -115,6 +115,14 @@ func newPanelFixture(t *testing.T) *fixture {
 			add(c, ts, v)
 		}
 	}
+	// A gauge that stops without a staleness marker at 2h03m30s and
+	// comes back at 2h31m: at the steps of the 10 minutes after it
+	// stopped, its last sample is further back than the lookback.
+	for ts := t0.Add(15 * time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(15 * time.Second) {
+		if d := ts.Sub(t0); d <= 2*time.Hour+3*time.Minute+30*time.Second || d >= 2*time.Hour+31*time.Minute {
+			add(labels.FromStrings("__name__", "stop", "g", "1", "i", "s"), ts, rng.Float64())
+		}
+	}
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,6 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
-
-	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
 
 // TierLabel, as an equality matcher in a selector, picks where the selector
@@ -350,7 +348,8 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		th := *hints
 		th.Start, th.End = start, min(end, wm)
 		th.DisableTrimming = true // storage.ChunkSet trims, without re-encoding the edge chunks
-		sets = append(sets, &dropAggSet{SeriesSet: gmcstorage.ChunkSet(tq.Select(ctx, true, &th, tms...), th.Start, th.End)})
+		// The float chunks' samples through the decoded-sample cache, if any.
+		sets = append(sets, &dropAggSet{SeriesSet: q.q.set.opts.Decoded.ChunkSet(t.db, tq.Select(ctx, true, &th, tms...), th.Start, th.End)})
 	}
 	if end > wm {
 		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, start <= wm, ms)

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/gmc-dev/gmc/internal/duration"
+	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
 
 // Raw is what the tiers need from the raw store: its data, its start, and
@@ -45,6 +46,11 @@ type Options struct {
 	// nil: Raw. The server hands the raw store read through the
 	// decoded-sample cache (storage.DecodedCache); the job reads Raw.
 	RawRead storage.Queryable
+	// Decoded, when not nil, is the decoded-sample cache queries read the
+	// tiers' float chunks through (the server's: RawRead's). The 1m tier's
+	// 10,080 buckets a series of a 7-day plain selector were decoded at
+	// every query. The job's own reads of a tier keep nothing in it.
+	Decoded *gmcstorage.DecodedCache
 	// RawRetention is the raw data's default retention (for retention rules).
 	RawRetention time.Duration
 	// MaxSamples bounds the samples the engine that answers an

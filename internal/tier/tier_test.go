@@ -42,6 +42,9 @@ type fixture struct {
 	eng  *promql.Engine
 	dir  string
 	opts Options
+	// cache is the decoded-sample cache queries read the raw data and the
+	// tiers through, as the server's (server.openTiers).
+	cache *storage.DecodedCache
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -95,11 +98,13 @@ var minuteAndHour = []Level{
 }
 
 // fixtureOver opens tiers (the default ones if none) in dir over raw, with
-// their clock at now, and an engine.
+// their clock at now, read through a decoded-sample cache as the server
+// reads them, and an engine.
 func fixtureOver(t *testing.T, raw *storage.TSDB, dir string, now time.Time, tiers ...Level) *fixture {
 	t.Helper()
-	f := &fixture{raw: raw, now: now, dir: dir}
-	f.opts = Options{Dir: dir, Raw: raw, RawRetention: 15 * 24 * time.Hour, Now: func() time.Time { return f.now }, Settle: time.Nanosecond}
+	f := &fixture{raw: raw, now: now, dir: dir, cache: storage.NewDecodedCache(query.DefaultDecodedCacheMaxBytes, nil)}
+	f.opts = Options{Dir: dir, Raw: raw, RawRead: f.cache.Queryable(raw), Decoded: f.cache, RawRetention: 15 * 24 * time.Hour,
+		Now: func() time.Time { return f.now }, Settle: time.Nanosecond}
 	f.opts.Config.Tiers = tiers
 	f.open(t)
 	q, err := query.New(query.Options{Queryable: raw, Registerer: prometheus.NewRegistry()})
@@ -442,7 +447,7 @@ func TestRawQuerierOpenedOnlyWhenRead(t *testing.T) {
 		f.catchUp(t, tr)
 	}
 	raw := &countingRaw{TSDB: f.raw}
-	f.opts.Raw = raw
+	f.opts.Raw, f.opts.RawRead = raw, raw
 	if err := f.set.Close(); err != nil {
 		t.Fatal(err)
 	}
