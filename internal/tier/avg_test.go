@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	promrules "github.com/prometheus/prometheus/rules"
@@ -28,12 +27,7 @@ const unevenSpan = 10 * time.Hour
 // from raw samples aggregated on the fly), their clock then at the end.
 func newUnevenFixture(t *testing.T, jobUntil time.Time, tiers ...Level) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	app := raw.AppenderV2(context.Background())
 	intervals := []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 2 * time.Second, 30 * time.Second, 10 * time.Second}
 	restart, back := t0.Add(6*time.Hour), t0.Add(6*time.Hour+25*time.Minute)

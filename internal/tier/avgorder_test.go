@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	promrules "github.com/prometheus/prometheus/rules"
@@ -24,12 +23,7 @@ import (
 // tiers caught up over it.
 func newManyGaugesFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	rng := rand.New(rand.NewPCG(3, 5))
 	app := raw.AppenderV2(context.Background())
 	for i := range 40 {

@@ -27,12 +27,7 @@ import (
 // moved (t-user6 #5). Every raw sample must be counted in the tier's
 // count aggregate, and every bucket's increase must equal the raw data's.
 func TestHourTierCatchesUpManySeries(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), Retention: 30 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{Retention: 30 * 24 * time.Hour})
 	const series, step, span = 300, 5 * time.Minute, 6 * 24 * time.Hour
 	start := t0.Add(-span)
 	ctx := context.Background()
@@ -40,6 +35,7 @@ func TestHourTierCatchesUpManySeries(t *testing.T) {
 	n := 0
 	lsets := make([]labels.Labels, series)
 	refs := make([]promstorage.SeriesRef, series)
+	var err error
 	for i := range lsets {
 		lsets[i] = labels.FromStrings("__name__", "many_total", "i", fmt.Sprint(i))
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	promstorage "github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -22,11 +21,7 @@ import (
 // part past the watermark are read one after the other (concatSet).
 func TestChunkReadAsQuerier(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(storage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry(), OutOfOrderWindow: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, _ := openRaw(t, storage.Options{OutOfOrderWindow: 24 * time.Hour})
 	put := func(from, to, every time.Duration, v float64) {
 		t.Helper()
 		app := db.AppenderV2(ctx)

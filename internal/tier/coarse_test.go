@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
@@ -88,12 +87,7 @@ func TestCoarseMarkerNotInAbsent(t *testing.T) {
 // 7.1 % off for the counter that starts inside.
 func TestCoarseRateOnTheStepGrid(t *testing.T) {
 	end := t0.Add(rawSpan)
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	f := fixtureOver(t, raw, dir, end.Add(-40*time.Minute), minuteAndHour...) // the 10m tier would answer at a 10m step
 	q := f.set.Queryable(5 * 60 * 1000)
 	run := func(expr string, start time.Time, step time.Duration, grid bool) (promql.Matrix, int64) {

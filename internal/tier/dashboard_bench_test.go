@@ -51,12 +51,7 @@ func dashboardSet(b *testing.B) (*Queryable, *promql.Engine, time.Time) {
 	if d, err := time.ParseDuration(os.Getenv("GMC_BENCH_INTERVAL")); err == nil {
 		interval = d
 	}
-	dir := b.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(b, storage.Options{})
 	rng := rand.New(rand.NewPCG(7, 11))
 	span := dashSpan()
 	end := t0.Add(span)

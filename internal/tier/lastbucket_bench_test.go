@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	promstorage "github.com/prometheus/prometheus/storage"
 
@@ -22,12 +21,7 @@ import (
 // of the sparse ones) looks up the tier's last bucket, one Select each.
 func sparseSet(b *testing.B, n int, every, span time.Duration) (*Set, *Tier, []*labels.Matcher) {
 	b.Helper()
-	dir := b.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(b, storage.Options{})
 	app := raw.AppenderV2(context.Background())
 	end := t0.Add(span)
 	for i := range n {

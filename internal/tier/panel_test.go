@@ -34,12 +34,7 @@ import (
 // staleness marker, then nothing), and one holding negative zeros.
 func newPanelFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	rng := rand.New(rand.NewPCG(3, 5))
 	app := raw.AppenderV2(context.Background())
 	add := func(ls labels.Labels, ts time.Time, v float64) {

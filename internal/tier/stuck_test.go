@@ -34,18 +34,14 @@ import (
 // its first 12 hours (no longer in the raw data) are kept, and from there
 // every raw sample is counted in it.
 func TestStuckHourTierRebuilt(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), Retention: 30 * 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{Retention: 30 * 24 * time.Hour})
 	const series, step, span = 300, 5 * time.Minute, 6 * 24 * time.Hour
 	start := t0.Add(-span)
 	ctx := context.Background()
 	app := raw.AppenderV2(ctx)
 	lsets := make([]labels.Labels, series)
 	refs := make([]promstorage.SeriesRef, series)
+	var err error
 	for i := range lsets {
 		lsets[i] = labels.FromStrings("__name__", "many_total", "i", fmt.Sprint(i))
 	}

@@ -49,13 +49,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dir := t.TempDir()
 	// The raw store takes samples up to an hour late, as gmc's does by default.
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry(), OutOfOrderWindow: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{OutOfOrderWindow: time.Hour})
 	rng := rand.New(rand.NewPCG(1, 2))
 	app := raw.AppenderV2(context.Background())
 	for _, inst := range []string{"a", "b"} {
@@ -88,6 +83,20 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return fixtureOver(t, raw, dir, t0.Add(rawSpan+time.Second))
+}
+
+// openRaw opens a raw TSDB with opts in a temporary directory of the
+// test's (opts.Dir) with a registry of its own, closed when the test ends,
+// and returns it and the directory (the tiers' go beside it).
+func openRaw(tb testing.TB, opts storage.Options) (*storage.TSDB, string) {
+	tb.Helper()
+	opts.Dir, opts.Registerer = tb.TempDir(), prometheus.NewRegistry()
+	raw, err := storage.Open(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { raw.Close() })
+	return raw, opts.Dir
 }
 
 // minuteAndHour are the tiers without the 10m one: what tests of how the
@@ -513,12 +522,7 @@ func TestNativeHistogramResetInsideABucket(t *testing.T) {
 // increase over 3h at 3h was 33 % off raw, the float and the native
 // histogram alike.
 func TestCounterHoleAcrossABatch(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	app := raw.AppenderV2(context.Background())
 	h := labels.FromStrings("__name__", "lat_seconds", "i", "a")
 	c := labels.FromStrings("__name__", "c_total", "i", "a")
@@ -763,12 +767,7 @@ func counterHistogram(v float64) *histogram.FloatHistogram {
 // counters (counterHistogram of their values) with hist.
 func counterFixtureOf(t *testing.T, samples []rawSample, hist bool, runs ...time.Time) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	app := raw.AppenderV2(context.Background())
 	for _, s := range samples {
 		v, fh := s.v, (*histogram.FloatHistogram)(nil)

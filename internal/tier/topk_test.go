@@ -30,16 +30,12 @@ import (
 // the tier picks must be within twice the step's largest difference of the
 // raw third value.
 func TestTopkPicksDifferOnlyAtNearTies(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := storage.Open(storage.Options{Dir: dir, Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
+	raw, dir := openRaw(t, storage.Options{})
 	rng := rand.New(rand.NewPCG(7, 11))
 	const n = 25
 	vals := make([]float64, n)
 	refs := make([]promstorage.SeriesRef, n)
+	var err error
 	app := raw.AppenderV2(context.Background())
 	end := t0.Add(26 * time.Hour)
 	for ts := t0; !ts.After(end); ts = ts.Add(15 * time.Second) {
