@@ -16,14 +16,15 @@ import (
 )
 
 // Shape is the query both direct evaluations take: an aggregation of a
-// function over one range selector, `op [by (labels)] (fn(sel[r] [offset o]))`,
-// or of a plain selector, `op [by (labels)] (sel [offset o])` (Func "",
+// function over one range selector, `op [by|without (labels)] (fn(sel[r] [offset o]))`,
+// or of a plain selector, `op [by|without (labels)] (sel [offset o])` (Func "",
 // Range 0), op's parameter a number (topk's k) or none.
 type Shape struct {
 	Op       parser.ItemType
 	Param    float64 // the parameter, when HasParam
 	HasParam bool
 	By       []string // the grouping, sorted, without repeats
+	Without  bool     // By are the labels the grouping leaves out (with the name)
 	Func     string
 	Selector *parser.VectorSelector
 	Range    time.Duration
@@ -32,8 +33,7 @@ type Shape struct {
 }
 
 // ParseShape returns e's shape (parentheses aside) when e is such an
-// aggregation without `without` and without a label of the __ namespace in
-// its grouping, its parameter, if any, a number, of a plain selector or a
+// aggregation without a label of the __ namespace in its grouping, its parameter, if any, a number, of a plain selector or a
 // call with one argument, a matrix selector of a positive range; the
 // selector without @, start()/end(), anchored or smoothed modifier, and
 // without a matcher of the __ namespace but the metric name's (the tiers'
@@ -41,7 +41,7 @@ type Shape struct {
 // checks Op, HasParam and Func.
 func ParseShape(e parser.Expr) (Shape, bool) {
 	agg, ok := Unparen(e).(*parser.AggregateExpr)
-	if !ok || agg.Without {
+	if !ok {
 		return Shape{}, false
 	}
 	var sh Shape
@@ -82,7 +82,7 @@ func ParseShape(e parser.Expr) (Shape, bool) {
 	}
 	by := slices.Clone(agg.Grouping)
 	slices.Sort(by)
-	sh.Op, sh.By, sh.Selector, sh.Offset = agg.Op, slices.Compact(by), vs, vs.OriginalOffset
+	sh.Op, sh.By, sh.Without, sh.Selector, sh.Offset = agg.Op, slices.Compact(by), agg.Without, vs, vs.OriginalOffset
 	return sh, true
 }
 
@@ -98,17 +98,23 @@ func Unparen(e parser.Expr) parser.Expr {
 }
 
 // Groups places n series, the i-th labelled lset(i), in the groups of the
-// labels by (sorted) as the engine's aggregation does: groupOf[i] is
-// series i's group, and the groups, labelled labels[g], are in the order
-// of their first series.
-func Groups(n int, lset func(i int) labels.Labels, by []string) (groupOf []int, groupLabels []labels.Labels) {
+// labels by (sorted), or of all labels but by and the name, type and unit
+// (without), as the engine's aggregation does: groupOf[i] is series i's
+// group, and the groups, labelled labels[g], are in the order of their
+// first series.
+func Groups(n int, lset func(i int) labels.Labels, by []string, without bool) (groupOf []int, groupLabels []labels.Labels) {
 	groupOf = make([]int, n)
 	index := map[string]int{}
 	lb := labels.NewBuilder(labels.EmptyLabels())
 	var buf []byte
 	for i := range n {
 		lb.Reset(lset(i))
-		lb.Keep(by...)
+		if without {
+			lb.Del(by...)
+			lb.Del(model.MetricNameLabel, model.MetricTypeLabel, model.MetricUnitLabel)
+		} else {
+			lb.Keep(by...)
+		}
 		l := lb.Labels()
 		buf = l.Bytes(buf[:0])
 		g, ok := index[string(buf)]
@@ -124,25 +130,28 @@ func Groups(n int, lset func(i int) labels.Labels, by []string) (groupOf []int, 
 
 // Agg is one group's aggregation over a range query's steps: per step the
 // float fields of the engine's groupedAggregation (Prometheus v0.316) for
-// sum, avg, max and min, added to and finished as the engine's aggregation
-// does, so its result is the engine's bit for bit.
+// sum, avg, max, min and count, added to and finished as the engine's
+// aggregation does, so its result is the engine's bit for bit.
 type Agg struct {
 	op    parser.ItemType
 	value []float64
 	c     []float64 // Kahan compensation
 	mean  []float64 // avg's incremental mean
-	count []float64
-	incr  []bool // avg switched to the incremental mean
+	count []float64 // avg's and count's groupCount
+	incr  []bool    // avg switched to the incremental mean
 	seen  []bool
 }
 
 // NewAgg returns op's aggregation over steps steps, none valued.
 func NewAgg(op parser.ItemType, steps int) *Agg {
 	g := &Agg{op: op, value: make([]float64, steps), c: make([]float64, steps), seen: make([]bool, steps)}
-	if op == parser.AVG {
+	switch op {
+	case parser.AVG:
 		g.mean = make([]float64, steps)
 		g.count = make([]float64, steps)
 		g.incr = make([]bool, steps)
+	case parser.COUNT:
+		g.count = make([]float64, steps)
 	}
 	return g
 }
@@ -151,12 +160,17 @@ func NewAgg(op parser.ItemType, steps int) *Agg {
 func (g *Agg) Add(k int, f float64) {
 	if !g.seen[k] {
 		g.seen[k], g.value[k], g.c[k] = true, f, 0
-		if g.op == parser.AVG {
+		switch g.op {
+		case parser.AVG:
 			g.mean[k], g.count[k] = f, 1
+		case parser.COUNT:
+			g.count[k] = 1
 		}
 		return
 	}
 	switch g.op {
+	case parser.COUNT:
+		g.count[k]++
 	case parser.SUM:
 		g.value[k], g.c[k] = kahansum.Inc(f, g.value[k], g.c[k])
 	case parser.AVG:
@@ -201,6 +215,8 @@ func (g *Agg) result(k int) float64 {
 			return g.mean[k] + g.c[k]
 		}
 		return g.value[k]/g.count[k] + g.c[k]/g.count[k]
+	case parser.COUNT:
+		return g.count[k]
 	}
 	return g.value[k]
 }

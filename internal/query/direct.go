@@ -100,7 +100,7 @@ func (a *API) directAt(expr string, step time.Duration) bool {
 // as direct evaluation takes it (see above); false if not.
 func directShape(e parser.Expr) (directPlan, bool) {
 	sh, ok := promeval.ParseShape(e)
-	if !ok || sh.Op != parser.SUM || sh.HasParam {
+	if !ok || sh.Op != parser.SUM || sh.HasParam || sh.Without {
 		return directPlan{}, false
 	}
 	isRate, ok := directFuncs[sh.Func]
@@ -197,7 +197,7 @@ func (a *API) directMatrix(ctx context.Context, p directPlan, start, end time.Ti
 
 	// The groups, in the order the engine makes them: by each series' first
 	// appearance in storage's order.
-	groupOf, groupLabels := promeval.Groups(len(set.series), func(i int) labels.Labels { return set.series[i].lset }, p.by)
+	groupOf, groupLabels := promeval.Groups(len(set.series), func(i int) labels.Labels { return set.series[i].lset }, p.by, false)
 	aggs := make([]*promeval.Agg, len(groupLabels))
 	groups := make([]*directGroup, len(groupLabels))
 	for g := range groups {

@@ -34,11 +34,11 @@ import (
 // arithmetic (Prometheus v0.316: the same operations on the same values in
 // the same order), so its answer is the engine's bit for bit
 // (TestPanelEqualsEngine):
-//   - agg is sum, avg, max or min, by labels (none: one group), no without
-//     or parameter, no label of the __ namespace in the grouping; or topk
-//     by labels with a number k from 1 to maxPanelK (the engine's heap of
-//     each group and step, the same pushes and fixes, so the same picks
-//     among ties);
+//   - agg is sum, avg, max, min or count, by or without labels (by none:
+//     one group), no parameter, no label of the __ namespace in the
+//     grouping; or topk or bottomk by or without labels with a number k
+//     from 1 to maxPanelK (the engine's heap of each group and step, the
+//     same pushes and fixes, so the same picks among ties);
 //   - f is max_over_time, min_over_time, sum_over_time, rate, increase
 //     (extrapolatedRate over a counter's float samples, the tier's edges
 //     and marks included, noting a name that is not a counter's as the
@@ -63,16 +63,18 @@ var panelFuncs = map[string]bool{"max_over_time": true, "min_over_time": true, "
 	"rate": true, "increase": true, "": true}
 
 // panelAggs are the aggregations a panel is evaluated directly under.
-var panelAggs = map[parser.ItemType]bool{parser.SUM: true, parser.AVG: true, parser.MAX: true, parser.MIN: true, parser.TOPK: true}
+var panelAggs = map[parser.ItemType]bool{parser.SUM: true, parser.AVG: true, parser.MAX: true, parser.MIN: true,
+	parser.COUNT: true, parser.TOPK: true, parser.BOTTOMK: true}
 
-// maxPanelK is the largest topk parameter evaluated directly.
+// maxPanelK is the largest topk or bottomk parameter evaluated directly.
 const maxPanelK = 1 << 20
 
 // panelPlan is a panel's shape.
 type panelPlan struct {
 	op       parser.ItemType
-	k        int64    // topk's
+	k        int64    // topk's and bottomk's
 	by       []string // sorted, compacted
+	without  bool     // by are the labels the grouping leaves out
 	fn       string   // "": a plain selector
 	vs       *parser.VectorSelector
 	rng, off int64                  // ms
@@ -82,7 +84,7 @@ type panelPlan struct {
 // planPanel returns e's plan when it is a panel of the shapes above.
 func planPanel(e parser.Expr) (panelPlan, bool) {
 	sh, ok := promeval.ParseShape(e)
-	if !ok || !panelAggs[sh.Op] || !panelFuncs[sh.Func] || sh.HasParam != (sh.Op == parser.TOPK) {
+	if !ok || !panelAggs[sh.Op] || !panelFuncs[sh.Func] || sh.HasParam != (sh.Op == parser.TOPK || sh.Op == parser.BOTTOMK) {
 		return panelPlan{}, false
 	}
 	if sh.HasParam && !(sh.Param >= 1 && sh.Param <= maxPanelK) {
@@ -93,7 +95,7 @@ func planPanel(e parser.Expr) (panelPlan, bool) {
 	}) {
 		return panelPlan{}, false // read from raw data (PrepareQuery)
 	}
-	return panelPlan{op: sh.Op, k: int64(sh.Param), by: sh.By, fn: sh.Func, vs: sh.Selector,
+	return panelPlan{op: sh.Op, k: int64(sh.Param), by: sh.By, without: sh.Without, fn: sh.Func, vs: sh.Selector,
 		rng: sh.Range.Milliseconds(), off: sh.Offset.Milliseconds(), pos: sh.Pos}, true
 }
 
@@ -126,7 +128,7 @@ func (q *Queryable) EvalPanel(ctx context.Context, expr parser.Expr, start, end 
 	default:
 		hints.Func = p.fn
 	}
-	hints.By, hints.Grouping = true, p.by
+	hints.By, hints.Grouping = !p.without, p.by
 	first := timestamp.FromTime(start) - p.off
 	if t, _ := q.choose(hints, "", first, true); t == nil {
 		return nil, nil, false, nil // raw data answers
@@ -285,10 +287,10 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 	if p.fn == "" {
 		rng = lookback
 	}
-	groupOf, groupLabels := promeval.Groups(len(set), func(i int) labels.Labels { return set[i].lset }, p.by)
+	groupOf, groupLabels := promeval.Groups(len(set), func(i int) labels.Labels { return set[i].lset }, p.by, p.without)
 	var groups []*promeval.Agg
 	var top panelTopk
-	if p.op == parser.TOPK {
+	if p.op == parser.TOPK || p.op == parser.BOTTOMK {
 		top = newPanelTopk(len(set), steps)
 	} else {
 		groups = make([]*promeval.Agg, len(groupLabels))
@@ -368,8 +370,8 @@ func (p panelPlan) eval(ctx context.Context, set []panelSeries, start, step int6
 	return promeval.Matrix(groupLabels, groups, start, step, false), nil
 }
 
-// panelTopk is topk's argument: each series' value at each step, where
-// it has one.
+// panelTopk is topk's and bottomk's argument: each series' value at each
+// step, where it has one.
 type panelTopk struct {
 	f   [][]float64
 	has [][]bool
@@ -385,13 +387,14 @@ func newPanelTopk(series, steps int) panelTopk {
 
 func (t panelTopk) set(si, k int, f float64) { t.f[si][k], t.has[si][k] = f, true }
 
-// topk picks at each step each group's k greatest values as the engine's
-// aggregationK does: series by series in the argument's order, into a
-// heap of at most k ordered as the engine's (vectorByValueHeap: a NaN
-// below all), replacing its least only by a greater value or a number
-// over a NaN; so among equal values it keeps the same series. Each picked
-// series answers with its values at the steps it was picked at, its name
-// dropped with f's.
+// topk picks at each step each group's k greatest values (bottomk's k
+// least) as the engine's aggregationK does: series by series in the
+// argument's order, into a heap of at most k ordered as the engine's
+// (vectorByValueHeap, vectorByReverseValueHeap for bottomk: a NaN on top),
+// replacing its top only by a greater value (bottomk: a lesser one) or a
+// number over a NaN; so among equal values it keeps the same series. Each
+// picked series answers with its values at the steps it was picked at,
+// its name dropped with f's.
 func (p panelPlan) topk(set []panelSeries, top panelTopk, groupOf []int, groups int, start, step int64, steps int) promql.Matrix {
 	argument := 0 // the engine's input matrix: the series with a value
 	for _, has := range top.has {
@@ -400,6 +403,7 @@ func (p panelPlan) topk(set []panelSeries, top panelTopk, groupOf []int, groups 
 		}
 	}
 	k := min(p.k, int64(argument))
+	bottom := p.op == parser.BOTTOMK
 	heaps := make([]kHeap, groups)
 	seen := make([]bool, groups)
 	points := make([][]promql.FPoint, len(set))
@@ -412,17 +416,21 @@ func (p panelPlan) topk(set []panelSeries, top panelTopk, groupOf []int, groups 
 			e := kEntry{si: si, f: top.f[si][st]}
 			g := groupOf[si]
 			h := &heaps[g]
+			var hi heap.Interface = h
+			if bottom {
+				hi = kReverseHeap{h}
+			}
 			switch {
 			case !seen[g]:
 				seen[g] = true
 				*h = (*h)[:0]
-				heap.Push(h, e)
+				heap.Push(hi, e)
 			case int64(len(*h)) < k:
-				heap.Push(h, e)
-			case (*h)[0].f < e.f || math.IsNaN((*h)[0].f) && !math.IsNaN(e.f):
+				heap.Push(hi, e)
+			case !bottom && (*h)[0].f < e.f || bottom && (*h)[0].f > e.f || math.IsNaN((*h)[0].f) && !math.IsNaN(e.f):
 				(*h)[0] = e
 				if k > 1 {
-					heap.Fix(h, 0)
+					heap.Fix(hi, 0)
 				}
 			}
 		}
@@ -473,6 +481,17 @@ func (h *kHeap) Pop() any {
 	e := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return e
+}
+
+// kReverseHeap is the engine's vectorByReverseValueHeap over a kHeap's
+// entries (bottomk's): the greatest value (a NaN before any number) on top.
+type kReverseHeap struct{ *kHeap }
+
+func (h kReverseHeap) Less(i, j int) bool {
+	if math.IsNaN((*h.kHeap)[i].f) {
+		return true
+	}
+	return (*h.kHeap)[i].f > (*h.kHeap)[j].f
 }
 
 // extremeOf is compareOverTime's value over fs (not empty).

@@ -110,6 +110,12 @@ func newPanelFixture(t *testing.T) *fixture {
 			add(c, ts, v)
 		}
 	}
+	// Twins: m{g="0",i="i-00"} and c_total{g="0",i="c-00"} under other
+	// names, alike once a function drops the name.
+	for ts := t0.Add(15 * time.Second); !ts.After(t0.Add(rawSpan)); ts = ts.Add(15 * time.Second) {
+		add(labels.FromStrings("__name__", "twin", "g", "0", "i", "i-00"), ts, rng.Float64())
+		add(labels.FromStrings("__name__", "twin_total", "g", "0", "i", "c-00"), ts, float64(ts.Sub(t0)/time.Second))
+	}
 	// A gauge that stops without a staleness marker at 2h03m30s and
 	// comes back at 2h31m: at the steps of the 10 minutes after it
 	// stopped, its last sample is further back than the lookback.
@@ -133,8 +139,8 @@ func TestPanelEqualsEngine(t *testing.T) {
 	tq := f.set.Queryable(5 * 60 * 1000)
 	end := t0.Add(rawSpan)
 	rng := rand.New(rand.NewPCG(17, 19))
-	aggs := []string{"sum", "avg", "max", "min"}
-	bys := []string{"", " by (g)", " by (i)", " by (g, i)", " by (nothing)"}
+	aggs := []string{"sum", "avg", "max", "min", "count"}
+	bys := []string{"", " by (g)", " by (i)", " by (g, i)", " by (nothing)", " without (i)", " without (g, nothing)", " without ()"}
 	fns := []string{"max_over_time", "min_over_time", "sum_over_time", "avg_over_time", "rate", "increase", "rate"}
 	sels := []string{"m", `m{g="2"}`, `m{g=~"0|2"}`, `{__name__="m",i=~"i-0.*|huge|nan"}`, "c_total", `{__name__=~"c_total|cnt"}`, `c_total{g="1"}`}
 	ranges := []time.Duration{time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 90 * time.Second}
@@ -185,7 +191,7 @@ func TestPanelEqualsEngine(t *testing.T) {
 
 	// Left to the engine: shapes it does not take, raw data, a forced tier.
 	for _, expr := range []string{
-		`sum(irate(m[1h]))`, `count(max_over_time(m[1h]))`, `sum without (i) (max_over_time(m[1h]))`,
+		`sum(irate(m[1h]))`, `group(max_over_time(m[1h]))`, `stddev without (i) (max_over_time(m[1h]))`,
 		`sum by (__name__) (max_over_time(m[1h]))`, `sum(max_over_time(m[1h] @ 1000))`,
 		`sum(avg_over_time({i="huge"}[1h]))`, `sum(max_over_time(m{__tier__="1m"}[1h]))`, `sum(max_over_time(m[1h])) * 2`,
 	} {
@@ -207,34 +213,35 @@ func TestPanelEqualsEngine(t *testing.T) {
 }
 
 // Aggregations of a plain selector (the tier's last values, looked back
-// as the engine looks back, a staleness marker ending a series) and topk
-// (the engine's heap: the same picks among equal values and NaNs)
-// evaluated directly equal the engine's answer on the same tiers bit for
-// bit, at the engine's lookback and at others a query asks for.
+// as the engine looks back, a staleness marker ending a series), count,
+// topk and bottomk (the engine's heaps: the same picks among equal values
+// and NaNs), by or without labels, evaluated directly equal the engine's
+// answer on the same tiers bit for bit, at the engine's lookback and at
+// others a query asks for.
 func TestPanelPlainAndTopkEqualsEngine(t *testing.T) {
 	f := newPanelFixture(t)
 	tq := f.set.Queryable(5 * 60 * 1000)
 	end := t0.Add(rawSpan)
 	rng := rand.New(rand.NewPCG(23, 29))
-	aggs := []string{"sum", "avg", "max", "min", "topk", "topk", "topk"}
+	aggs := []string{"sum", "avg", "max", "min", "count", "topk", "topk", "topk", "bottomk", "bottomk"}
 	ks := []int{1, 2, 3, 50}
-	bys := []string{"", " by (g)", " by (i)", " by (nothing)"}
+	bys := []string{"", " by (g)", " by (i)", " by (nothing)", " without (i)", " without (g)"}
 	args := []string{"m", `m{g="2"}`, "tie", `{__name__=~"tie|m",g=~"0|2"}`, "c_total offset 10m", "tie offset -10m",
 		"rate(tie_total[%s])", "increase(tie_total[%s] offset 1h)", "max_over_time(tie[%s])", "rate(c_total[%s])",
 		"avg_over_time(tie[%s])", "sum_over_time(m[%s])"}
 	ranges := []time.Duration{30 * time.Minute, time.Hour, 2 * time.Hour}
 	lookbacks := []time.Duration{0, 2 * time.Minute, 10 * time.Minute}
 	steps := []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, time.Hour, 7 * time.Minute}
-	done, plain, topk := 0, 0, 0
-	for n := range 300 {
+	done, plain, topk, bottomk, without := 0, 0, 0, 0, 0
+	for n := range 400 {
 		arg := args[rng.IntN(len(args))]
 		if strings.Contains(arg, "%s") {
 			arg = fmt.Sprintf(arg, promqlDuration(ranges[rng.IntN(len(ranges))]))
 		}
 		agg, by := aggs[rng.IntN(len(aggs))], bys[rng.IntN(len(bys))]
 		expr := fmt.Sprintf("%s%s (%s)", agg, by, arg)
-		if agg == "topk" {
-			expr = fmt.Sprintf("topk%s (%d, %s)", by, ks[rng.IntN(len(ks))], arg)
+		if agg == "topk" || agg == "bottomk" {
+			expr = fmt.Sprintf("%s%s (%d, %s)", agg, by, ks[rng.IntN(len(ks))], arg)
 		}
 		step := steps[rng.IntN(len(steps))]
 		qend := end.Add(-time.Duration(rng.IntN(4)) * 10 * time.Minute)
@@ -274,8 +281,14 @@ func TestPanelPlainAndTopkEqualsEngine(t *testing.T) {
 		if !strings.Contains(arg, "[") {
 			plain++
 		}
-		if agg == "topk" {
+		switch agg {
+		case "topk":
 			topk++
+		case "bottomk":
+			bottomk++
+		}
+		if strings.Contains(by, "without") {
+			without++
 		}
 		if w, i := notes.AsStrings(expr, 0, 0); !slices.Equal(sorted(append(w, i...)), wantNotes) {
 			t.Fatalf("%s: notes %q, the engine's %q", expr, append(w, i...), wantNotes)
@@ -287,10 +300,11 @@ func TestPanelPlainAndTopkEqualsEngine(t *testing.T) {
 		}
 		qry.Close()
 	}
-	if done < 100 || plain < 30 || topk < 30 {
-		t.Errorf("%d of 300 panels evaluated directly (%d of a plain selector, %d topk), want at least 100 (30, 30)", done, plain, topk)
+	if done < 150 || plain < 30 || topk < 30 || bottomk < 20 || without < 30 {
+		t.Errorf("%d of 400 panels evaluated directly (%d of a plain selector, %d topk, %d bottomk, %d without), want at least 150 (30, 30, 20, 30)",
+			done, plain, topk, bottomk, without)
 	}
-	t.Logf("%d of 300 panels evaluated directly (%d of a plain selector, %d topk)", done, plain, topk)
+	t.Logf("%d of 400 panels evaluated directly (%d of a plain selector, %d topk, %d bottomk, %d without)", done, plain, topk, bottomk, without)
 
 	// Left to the engine: topk's other parameters, other aggregations of a
 	// plain selector, a plain selector no tier answers (the 10m step's is
@@ -300,8 +314,9 @@ func TestPanelPlainAndTopkEqualsEngine(t *testing.T) {
 		step time.Duration
 	}{
 		{`topk(0, m)`, 10 * time.Minute}, {`topk(-1, m)`, 10 * time.Minute}, {`topk(NaN, m)`, 10 * time.Minute},
-		{`topk(scalar(m{i="huge"}), m)`, 10 * time.Minute}, {`bottomk(2, m)`, 10 * time.Minute},
-		{`count(m)`, 10 * time.Minute}, {`quantile(0.5, m)`, 10 * time.Minute}, {`sum(m)`, 15 * time.Second},
+		{`topk(scalar(m{i="huge"}), m)`, 10 * time.Minute}, {`bottomk(0, m)`, 10 * time.Minute},
+		{`stddev(m)`, 10 * time.Minute}, {`quantile(0.5, m)`, 10 * time.Minute}, {`sum(m)`, 15 * time.Second},
+		{`sum without (__name__) (m)`, 10 * time.Minute},
 	} {
 		e, err := panelParser.ParseExpr(c.expr)
 		if err != nil {
@@ -343,6 +358,60 @@ func TestPanelWithHistogramsLeftToEngine(t *testing.T) {
 			if d := bitsDiffer(f.rangeQuery(t, tq, c.expr, start, end, 10*time.Minute), got); d != "" {
 				t.Errorf("%s: the engine's answer, then the direct one: %s", c.expr, d)
 			}
+		}
+	}
+}
+
+// A panel whose function drops the name of two series alike but for it
+// (m and twin, c_total and twin_total) is left to the engine (distinct):
+// topk's answer would hold two series of one labelset, which the engine
+// refuses ("vector cannot contain metrics with the same labelset"), where
+// without the check the direct path answered 21 series. (sum, max and
+// the rest answered as the engine does without the check: the engine
+// drops the name after aggregating; they are left to it all the same.)
+// The same selectors without a function keep their names and are
+// evaluated directly, as the engine evaluates them.
+func TestPanelNameDroppedTwinsLeftToEngine(t *testing.T) {
+	f := newPanelFixture(t)
+	tq := f.set.Queryable(5 * 60 * 1000)
+	end := t0.Add(rawSpan)
+	start := end.Add(-3 * time.Hour)
+	for _, c := range []struct {
+		expr   string
+		direct bool
+	}{
+		{`topk(50, max_over_time({__name__=~"m|twin",g="0"}[1h]))`, false},
+		{`topk by (i) (1, rate({__name__=~"c_total|twin_total",g="0"}[1h]))`, false},
+		{`sum by (i) (max_over_time({__name__=~"m|twin",g="0"}[1h]))`, false},
+		{`max(increase({__name__=~"c_total|twin_total"}[1h]))`, false},
+		{`topk(50, {__name__=~"m|twin",g="0"})`, true},
+		{`sum by (i) ({__name__=~"m|twin",g="0"})`, true},
+	} {
+		e, err := panelParser.ParseExpr(c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, ok, err := tq.EvalPanel(context.Background(), e, start, end, 10*time.Minute, 5*time.Minute, 50_000_000, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		qry, err := f.eng.NewRangeQuery(context.Background(), tq, nil, c.expr, start, end, 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Prepare(qry, tq)
+		res := qry.Exec(context.Background())
+		if ok {
+			slices.SortFunc(got, func(a, b promql.Series) int { return labels.Compare(a.Metric, b.Metric) })
+			if res.Err != nil {
+				t.Errorf("%s: evaluated directly (%d series), the engine's answer is an error: %v", c.expr, len(got), res.Err)
+			} else if want, _ := res.Matrix(); bitsDiffer(want, got) != "" {
+				t.Errorf("%s: the engine's answer, then the direct one: %s", c.expr, bitsDiffer(want, got))
+			}
+		}
+		qry.Close()
+		if ok != c.direct {
+			t.Errorf("%s: evaluated directly %v, want %v", c.expr, ok, c.direct)
 		}
 	}
 }
