@@ -237,6 +237,19 @@ func inSubquery(path []parser.Node) bool {
 // the values are the division's, bit for bit, in a fixed order. Elsewhere
 // (a subquery's steps are the engine's to choose) the division is left to
 // the engine as it is.
+//
+// Why it is still an engine's (2026-12-07): the order is lost in the
+// engine's rangeEval, which gathers a range query's answer series in a map
+// (Prometheus v0.316 engine.go: `for _, ss := range seriess`), whatever the
+// order of the division's operands, so sorting them would not fix it; and
+// the selector serves every range query holding an avg_over_time a tier
+// answers (the REST API's history, trends, any expression around it), not
+// only the panel shapes EvalPanel takes. An instant query keeps its
+// operands' order (rangeEval's instant shortcut), so there the plain
+// division should do (not tried); and the division's windows could be
+// computed here as EvalPanel computes avg_over_time's (its sums over its
+// counts), without a second engine: the signing would stay, the label
+// carrying a time range.
 
 // AvgLabel is the label of the selector that stands for a rewritten
 // avg_over_time: "start:end:step:mac:division" (ms; step 0 for an instant
