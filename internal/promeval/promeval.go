@@ -50,10 +50,18 @@ const minZeroIncrease = 0x1p-100
 // NewEdges returns Edges set for no window.
 func NewEdges() Edges { return Edges{toFirst: -1} }
 
+// Same says whether At for these edges would leave e as it is (the last
+// window's edges: a window's edges most often are). Inlined, where At is
+// a call (3.6 % of the raw 1 s query's CPU profile in BenchmarkRawHourPath,
+// most of it for edges it left as they were).
+func (e *Edges) Same(firstT, lastT int64, numSamplesMinusOne int, rangeStart, rangeEnd int64) bool {
+	return e.toStart == firstT-rangeStart && e.toEnd == rangeEnd-lastT && e.toFirst == int64(numSamplesMinusOne)
+}
+
 // At sets e for a window (rangeStart, rangeEnd] whose first sample is at
 // firstT and last at lastT, numSamplesMinusOne after the first.
 func (e *Edges) At(firstT, lastT int64, numSamplesMinusOne int, rangeStart, rangeEnd int64, isRate bool, rangeSeconds float64) {
-	if e.toStart == firstT-rangeStart && e.toEnd == rangeEnd-lastT && e.toFirst == int64(numSamplesMinusOne) {
+	if e.Same(firstT, lastT, numSamplesMinusOne, rangeStart, rangeEnd) {
 		return
 	}
 	e.toStart, e.toEnd, e.toFirst = firstT-rangeStart, rangeEnd-lastT, int64(numSamplesMinusOne)

@@ -28,6 +28,53 @@ type directSeries struct {
 	runs []sampleRun // none empty
 	n    int         // samples
 	irr  []int32
+	// every: the interval of the samples where they are all evenly
+	// spaced (two or more), the k-th at t0 + k·every; else 0.
+	every, t0 int64
+}
+
+// spacing follows a series' sample times as they are read, run by run or
+// one at a time, to tell whether they are all evenly spaced.
+type spacing struct {
+	every, first, last int64
+	n                  int
+	uneven             bool
+}
+
+// add is one sample at t.
+func (s *spacing) add(t int64) {
+	switch s.n {
+	case 0:
+		s.first = t
+	case 1:
+		s.every = t - s.last
+	default:
+		s.uneven = s.uneven || t-s.last != s.every
+	}
+	s.last = t
+	s.n++
+}
+
+// addRun is the samples at t, evenly spaced by every where every > 0.
+func (s *spacing) addRun(t []int64, every int64) {
+	if len(t) == 1 || every <= 0 {
+		for _, x := range t {
+			s.add(x)
+		}
+		return
+	}
+	s.add(t[0])
+	s.add(t[1])
+	s.uneven = s.uneven || every != s.every
+	s.last, s.n = t[len(t)-1], s.n+len(t)-2
+}
+
+// grid is the series' every and t0 (directSeries).
+func (s *spacing) grid() (every, t0 int64) {
+	if s.n < 2 || s.uneven || s.every <= 0 {
+		return 0, 0
+	}
+	return s.every, s.first
 }
 
 // sampleRun is a run of a series' samples.
@@ -59,19 +106,24 @@ func (d *thinDecoder) decodeRuns(series storage.Series, it chunkenc.Iterator) (*
 		if len(ts.t) > 0 {
 			ds.runs = []sampleRun{{t: ts.t, f: ts.f}}
 		}
+		var sp spacing
+		sp.addRun(ts.t, 0)
+		ds.every, ds.t0 = sp.grid()
 		return ds, it, nil
 	}
-	rt, rf, up, kept := runs()
+	rt, rf, up, kept, every := runs()
+	var sp spacing
 	if d.arena == nil {
 		d.arena = thinArenas.Get().(*thinArena)
 	}
 	ds := &directSeries{lset: series.Labels()}
-	// pt, pf: samples to be copied, pending a run of their own.
-	pt, pf := d.scratchT[:0], d.scratchF[:0]
+	// pt, pf: samples to be copied, pending a run of their own; rs: the
+	// runs, copied into the arena at the end.
+	pt, pf, rs := d.scratchT[:0], d.scratchF[:0], d.scratchRuns[:0]
 	flush := func() {
 		if len(pt) > 0 {
 			t, f := d.arena.take(pt, pf)
-			ds.runs = append(ds.runs, sampleRun{t: t, f: f})
+			rs = append(rs, sampleRun{t: t, f: f})
 			pt, pf = pt[:0], pf[:0]
 		}
 	}
@@ -82,10 +134,11 @@ func (d *thinDecoder) decodeRuns(series storage.Series, it chunkenc.Iterator) (*
 		}
 		prev = f
 		pt, pf = append(pt, t), append(pf, f)
+		sp.add(t)
 		ds.n++
 	}
 samples:
-	for ; ; rt, rf, up, kept = runs() {
+	for ; ; rt, rf, up, kept, every = runs() {
 		switch {
 		case len(rt) > 0 && kept && (up || !slices.ContainsFunc(rf, value.IsStaleNaN)):
 			flush()
@@ -102,7 +155,8 @@ samples:
 				}
 			}
 			prev = rf[len(rf)-1]
-			ds.runs = append(ds.runs, sampleRun{t: rt, f: rf})
+			rs = append(rs, sampleRun{t: rt, f: rf})
+			sp.addRun(rt, every)
 			ds.n += len(rt)
 			continue
 		case len(rt) > 0:
@@ -131,7 +185,12 @@ samples:
 		return nil, it, errNotThinnable
 	}
 	flush()
-	d.scratchT, d.scratchF = pt, pf
+	ds.every, ds.t0 = sp.grid()
+	if len(rs) > 0 {
+		ds.runs = d.arena.takeRuns(rs)
+	}
+	clear(rs) // they point into the cache's entries
+	d.scratchT, d.scratchF, d.scratchRuns = pt, pf, rs[:0]
 	return ds, it, nil
 }
 
@@ -155,6 +214,23 @@ func (s *directSeries) seek(t int64) runCursor {
 		c.k += c.i
 	}
 	return c
+}
+
+// back is the cursor at the sample before c (c.k > 0).
+func (s *directSeries) back(c runCursor) runCursor {
+	if c.i > 0 {
+		return runCursor{r: c.r, i: c.i - 1, k: c.k - 1}
+	}
+	return runCursor{r: c.r - 1, i: len(s.runs[c.r-1].t) - 1, k: c.k - 1}
+}
+
+// floorDiv is ⌊a / b⌋ (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // run returns the samples of c's run (none past the last).

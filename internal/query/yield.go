@@ -114,14 +114,16 @@ func (a *API) yielding() storage.Queryable {
 // (storage.DecodedCache's, whose float chunks are decoded already), each
 // with whether it is rising (every value a number at or above the one
 // before it) and whether it is kept (slices never changed, valid for as
-// long as they are held; else until the next call).
+// long as they are held; else until the next call), and (Every) the
+// interval of its samples where they are evenly spaced (else 0).
 type floatRuns interface {
 	NextFloats() (t []int64, f []float64, rising, kept bool)
+	Every() int64
 }
 
 // floatRunsOf is it's NextFloats, its samples counted for yields when it
 // yields, or nil when it has none.
-func floatRunsOf(it chunkenc.Iterator) func() (t []int64, f []float64, rising, kept bool) {
+func floatRunsOf(it chunkenc.Iterator) func() (t []int64, f []float64, rising, kept bool, every int64) {
 	y, yields := it.(*yieldIterator)
 	if yields {
 		it = y.Iterator
@@ -130,14 +132,13 @@ func floatRunsOf(it chunkenc.Iterator) func() (t []int64, f []float64, rising, k
 	if !ok {
 		return nil
 	}
-	if !yields {
-		return r.NextFloats
-	}
-	return func() ([]int64, []float64, bool, bool) {
+	return func() ([]int64, []float64, bool, bool, int64) {
 		t, f, rising, kept := r.NextFloats()
-		if y.y.n += len(t); y.y.n >= yieldSamples {
-			y.y.check()
+		if yields {
+			if y.y.n += len(t); y.y.n >= yieldSamples {
+				y.y.check()
+			}
 		}
-		return t, f, rising, kept
+		return t, f, rising, kept, r.Every()
 	}
 }

@@ -63,7 +63,7 @@ func (s *chunkSeries) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
 	}
 	it.chks = s.ChunkSeries.Iterator(it.chks)
 	it.c, it.mint, it.maxt, it.fresh = s.c, s.mint, s.maxt, s.fresh
-	it.t, it.f, it.i, it.other = nil, nil, 0, nil
+	it.t, it.f, it.i, it.other, it.every = nil, nil, 0, nil, 0
 	it.vt, it.lastT, it.done, it.err = chunkenc.ValNone, math.MinInt64, false, nil
 	return it
 }
@@ -91,6 +91,7 @@ type chunksIterator[T ~int64] struct {
 	f      []float64
 	rising bool
 	kept   bool
+	every  int64 // interval(t)
 	st     []int64
 	sf     []float64
 	i      int
@@ -185,6 +186,12 @@ func (it *chunksIterator[T]) NextFloats() (t []int64, f []float64, rising, kept 
 	return nil, nil, false, false
 }
 
+// Every is the interval of the samples of the chunk NextFloats read last
+// where they are all evenly spaced (so are those it handed out), else 0.
+// (Apart from NextFloats: internal/tier reads runs through an interface
+// of NextFloats alone.)
+func (it *chunksIterator[T]) Every() int64 { return it.every }
+
 // nextChunk moves to the series' next chunk that holds samples in range:
 // false at the end (or an error).
 func (it *chunksIterator[T]) nextChunk() bool {
@@ -202,7 +209,7 @@ func (it *chunksIterator[T]) nextChunk() bool {
 			return false
 		}
 		if it.c == nil || m.Chunk.Encoding() != chunkenc.EncXOR {
-			it.t, it.f, it.i = nil, nil, 0
+			it.t, it.f, it.i, it.every = nil, nil, 0, 0
 			it.dec = m.Chunk.Iterator(it.dec)
 			it.other = it.dec
 			return true
@@ -210,22 +217,24 @@ func (it *chunksIterator[T]) nextChunk() bool {
 		var err error
 		switch chk := m.Chunk.(type) {
 		case *decodedChunk: // the cache's, found by reference (refchunks.go)
-			it.t, it.f, it.rising, it.kept = chk.t, chk.f, chk.rising, true
+			it.t, it.f, it.rising, it.every, it.kept = chk.t, chk.f, chk.rising, chk.every, true
+		case *openChunk: // the head's open chunk, copied (refchunks.go)
+			it.t, it.f, it.rising, it.every, it.kept, it.st, it.sf, it.dec, err = it.c.samplesOpen(chk, it.dec, it.st, it.sf)
 		case *keyedChunk:
 			if m.MaxTime > it.fresh {
 				it.st, it.sf, it.dec, err = decodeInto(chk.Chunk, it.dec, it.st[:0], it.sf[:0])
-				it.t, it.f, it.rising, it.kept = it.st, it.sf, rising(it.sf), false
+				it.t, it.f, it.rising, it.every, it.kept = it.st, it.sf, rising(it.sf), interval(it.st), false
 				break
 			}
-			it.t, it.f, it.rising, it.dec, err = it.c.samplesByRef(chk.key, chk.Chunk, it.dec)
+			it.t, it.f, it.rising, it.every, it.dec, err = it.c.samplesByRef(chk.key, chk.Chunk, it.dec)
 			it.kept = true
 		default:
 			if m.MaxTime > it.fresh {
 				it.st, it.sf, it.dec, err = decodeInto(m.Chunk, it.dec, it.st[:0], it.sf[:0])
-				it.t, it.f, it.rising, it.kept = it.st, it.sf, rising(it.sf), false
+				it.t, it.f, it.rising, it.every, it.kept = it.st, it.sf, rising(it.sf), interval(it.st), false
 				break
 			}
-			it.t, it.f, it.rising, it.dec, err = it.c.samples(m.Chunk, it.dec)
+			it.t, it.f, it.rising, it.every, it.dec, err = it.c.samples(m.Chunk, it.dec)
 			it.kept = true
 		}
 		it.i = 0

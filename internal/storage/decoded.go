@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,8 +28,9 @@ import (
 // its bytes, then the bytes themselves compared (a copy is kept beside
 // its samples). Whatever changes what a query would read changes the
 // chunks the TSDB's ChunkQuerier hands out, so nothing is ever
-// invalidated by hand: an append changes the open head chunk (never
-// kept), an out-of-order write is merged into a chunk re-encoded for the
+// invalidated by hand: an append changes the open head chunk's bytes
+// (its entry is handed out for the same bytes only: samplesOpen), an
+// out-of-order write is merged into a chunk re-encoded for the
 // query, a delete (tombstones) has the querier re-encode the chunks it
 // cuts, and compaction writes the same samples into new blocks. Chunks no
 // longer read age out (second-chance eviction: evict). Found by content,
@@ -82,6 +84,7 @@ type decodedChunk struct {
 	slot   int // in its shard's ring
 	byRef  bool
 	rising bool        // rising(f)
+	every  int64       // interval(t)
 	used   atomic.Bool // read since the clock's hand passed it (evict)
 	// dead: removed from its shard. next, prev: a reader's hint
 	// (refChunkReader.find), the entry it found after this one and the
@@ -250,7 +253,7 @@ func (sh *decodedShard) keep(d *decodedChunk, limit int64) {
 // samples returns chk's samples (an XOR chunk's), from the cache or
 // decoded into it, and whether they are rising; dec is reused for
 // decoding and returned for the next.
-func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, bool, chunkenc.Iterator, error) {
+func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, bool, int64, chunkenc.Iterator, error) {
 	raw := chk.Bytes()
 	h := xxhash.Sum64(raw)
 	sh := c.shard(h)
@@ -260,13 +263,13 @@ func (c *DecodedCache) samples(chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int
 			d.mark()
 			sh.mu.Unlock()
 			c.hits.Add(1)
-			return d.t, d.f, d.rising, dec, nil
+			return d.t, d.f, d.rising, d.every, dec, nil
 		}
 	}
 	sh.mu.Unlock()
 	d := &decodedChunk{hash: h}
 	dec, err := c.decode(d, chk, dec, sh)
-	return d.t, d.f, d.rising, dec, err
+	return d.t, d.f, d.rising, d.every, dec, err
 }
 
 // lookup is the entry of key k, or nil.
@@ -288,13 +291,13 @@ func (c *DecodedCache) lookup(k chunkKey) *decodedChunk {
 
 // samplesByRef is samples for chk (an XOR chunk's) of key k (a chunk
 // refChunkReader read: not in the cache when it was read).
-func (c *DecodedCache) samplesByRef(k chunkKey, chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, bool, chunkenc.Iterator, error) {
+func (c *DecodedCache) samplesByRef(k chunkKey, chk chunkenc.Chunk, dec chunkenc.Iterator) ([]int64, []float64, bool, int64, chunkenc.Iterator, error) {
 	if d := c.lookup(k); d != nil { // another query's since
-		return d.t, d.f, d.rising, dec, nil
+		return d.t, d.f, d.rising, d.every, dec, nil
 	}
 	d := &decodedChunk{hash: k.hash(), key: k, byRef: true}
 	dec, err := c.decode(d, chk, dec, c.shard(d.hash))
-	return d.t, d.f, d.rising, dec, err
+	return d.t, d.f, d.rising, d.every, dec, err
 }
 
 // decode decodes chk into d and keeps d in shard sh when the bound allows
@@ -302,18 +305,70 @@ func (c *DecodedCache) samplesByRef(k chunkKey, chk chunkenc.Chunk, dec chunkenc
 // the samples of appends in flight when the query began (isolation), and
 // what a later query reads of the chunk holds them.
 func (c *DecodedCache) decode(d *decodedChunk, chk chunkenc.Chunk, dec chunkenc.Iterator, sh *decodedShard) (chunkenc.Iterator, error) {
+	dec = chk.Iterator(dec)
+	return dec, c.decodeFrom(d, chk.Bytes(), chk.NumSamples(), dec, sh)
+}
+
+// decodeFrom is decode of the chunk of bytes raw and n samples, read
+// through its iterator it.
+func (c *DecodedCache) decodeFrom(d *decodedChunk, raw []byte, n int, it chunkenc.Iterator, sh *decodedShard) error {
 	c.misses.Add(1)
-	n := chk.NumSamples()
-	d.raw = bytes.Clone(chk.Bytes())
+	d.raw = bytes.Clone(raw)
 	var err error
-	if d.t, d.f, dec, err = decodeInto(chk, dec, slices.Grow([]int64(nil), n), slices.Grow([]float64(nil), n)); err != nil {
-		return dec, err
+	if d.t, d.f, err = appendSamples(it, slices.Grow([]int64(nil), n), slices.Grow([]float64(nil), n)); err != nil {
+		return err
 	}
-	d.rising = rising(d.f)
+	d.rising, d.every = rising(d.f), interval(d.t)
 	if limit := shareOf(c.max.Load()); len(d.t) == n && d.size() <= limit {
 		sh.keep(d, limit)
 	}
-	return dec, nil
+	return nil
+}
+
+// xorIteratorType is the type of an XOR chunk's own iterator.
+var xorIteratorType = reflect.TypeOf(chunkenc.NewXORChunk().Iterator(nil))
+
+// samplesOpen returns the samples of o (a copy of the head's open chunk)
+// this querier reads, and whether they are the cache's (kept: never
+// changed) or were decoded into st and sf (reused: returned for the next
+// call); dec is reused for decoding and returned for the next.
+//
+// The head's open chunk was decoded at every query, an eighth of
+// BenchmarkRawHourPath's 15 s query: the cache kept no chunk of the last
+// minute. Its entry (one per open chunk: under the chunk's key, the
+// samples of the copy read last) is handed out for a copy of the same
+// bytes (the same samples: a chunk is decoded from its bytes alone, and
+// its first two bytes count its samples), and only where the querier may
+// read every sample of the copy. Whether it may is its isolation's: the
+// head's chunk iterator (memSeries.iterator, Prometheus v0.316) is the
+// copy's own XOR iterator when every sample of the copy is of an append
+// complete when the querier was opened, and a stopIterator (or none)
+// where it stops before the last; a copy read through any other iterator
+// is decoded for the query and not kept. The querier's time range cuts
+// the samples after it as for any chunk (chunksIterator). An append
+// changes the copy's bytes (its count): the next read decodes the chunk
+// again and keeps it in place of the entry.
+func (c *DecodedCache) samplesOpen(o *openChunk, dec chunkenc.Iterator, st []int64, sf []float64) (t []int64, f []float64, up bool, every int64, kept bool, _ []int64, _ []float64, _ chunkenc.Iterator, err error) {
+	n := o.NumSamples()
+	dec = o.Chunk.Iterator(dec)
+	if reflect.TypeOf(dec) != xorIteratorType {
+		st, sf, err = appendSamples(dec, st[:0], sf[:0])
+		return st, sf, rising(sf), interval(st), false, st, sf, dec, err
+	}
+	raw := o.Bytes()
+	h := o.key.hash()
+	sh := c.shard(h)
+	sh.mu.Lock()
+	if d, ok := sh.entries[h]; ok && d.byRef && d.key == o.key && len(d.t) == n && bytes.Equal(d.raw, raw) {
+		d.mark()
+		sh.mu.Unlock()
+		c.hits.Add(1)
+		return d.t, d.f, d.rising, d.every, true, st, sf, dec, nil
+	}
+	sh.mu.Unlock()
+	d := &decodedChunk{hash: h, key: o.key, byRef: true}
+	err = c.decodeFrom(d, raw, n, dec, sh)
+	return d.t, d.f, d.rising, d.every, true, st, sf, dec, err
 }
 
 // rising says whether every value of f is a number (no NaN: no staleness
@@ -328,16 +383,37 @@ func rising(f []float64) bool {
 	return true
 }
 
+// interval is the spacing of t's times where they are evenly spaced (two
+// samples or more), else 0.
+func interval(t []int64) int64 {
+	if len(t) < 2 {
+		return 0
+	}
+	d := t[1] - t[0]
+	for i := 2; i < len(t); i++ {
+		if t[i]-t[i-1] != d {
+			return 0
+		}
+	}
+	return max(d, 0)
+}
+
 // decodeInto appends chk's samples (an XOR chunk's) to t and f; dec is
 // reused for decoding and returned for the next.
 func decodeInto(chk chunkenc.Chunk, dec chunkenc.Iterator, t []int64, f []float64) ([]int64, []float64, chunkenc.Iterator, error) {
 	dec = chk.Iterator(dec)
-	for dec.Next() == chunkenc.ValFloat {
-		ts, v := dec.At()
+	t, f, err := appendSamples(dec, t, f)
+	return t, f, dec, err
+}
+
+// appendSamples appends the float samples it reads to t and f.
+func appendSamples(it chunkenc.Iterator, t []int64, f []float64) ([]int64, []float64, error) {
+	for it.Next() == chunkenc.ValFloat {
+		ts, v := it.At()
 		t = append(t, ts)
 		f = append(f, v)
 	}
-	return t, f, dec, dec.Err()
+	return t, f, it.Err()
 }
 
 // Queryable reads q's samples as q's own Querier would, the float
@@ -386,6 +462,8 @@ func freshAfter(q any) int64 {
 // sample: kept, every refresh of a live dashboard and every rule
 // evaluation would put a new copy in the cache that no later query reads
 // and that pushes out chunks that are read again.
+// (The head's open chunk of gmc's TSDB is kept apart, one entry for it
+// replaced as it grows: DecodedCache.samplesOpen.)
 const decodedFreshMs = 60_000
 
 type decodedQuerier struct {

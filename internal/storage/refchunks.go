@@ -35,8 +35,8 @@ import (
 //     wrap at 2^23 chunks a series, which the time range in the key tells
 //     apart: a series' in-order chunks follow one another in time). A
 //     head chunk other than the open one is never appended to again; the
-//     open one, listed with MaxTime math.MaxInt64, is never looked up nor
-//     kept;
+//     open one, listed with MaxTime math.MaxInt64, is never looked up
+//     here (its copy is found by its bytes: openChunk);
 //   - deleted samples (tombstones) are cut by the TSDB's querier after the
 //     reader: it reads a chunk with deleted samples through its iterator
 //     and re-encodes the rest (a chunk without the key, found by content);
@@ -167,6 +167,10 @@ func (r *refChunkReader) ChunkOrIterableWithCopy(meta chunks.Meta) (chunkenc.Chu
 		chk, iter, err := r.ChunkOrIterable(meta)
 		return chk, iter, meta.MaxTime, err
 	}
+	if meta.MaxTime == math.MaxInt64 {
+		chk, iter, maxt, err := cr.ChunkOrIterableWithCopy(meta)
+		return r.open(chk, meta), iter, maxt, err
+	}
 	k, c := r.key(meta)
 	if c != nil {
 		if d := r.find(c, k); d != nil {
@@ -175,6 +179,17 @@ func (r *refChunkReader) ChunkOrIterableWithCopy(meta chunks.Meta) (chunkenc.Chu
 	}
 	chk, iter, maxt, err := cr.ChunkOrIterableWithCopy(meta)
 	return keyed(chk, k, c), iter, maxt, err
+}
+
+// open is chk, the head's open chunk of meta as ChunkOrIterableWithCopy
+// copied it, tagged with its key when the cache is on and chk a float
+// chunk (openChunk).
+func (r *refChunkReader) open(chk chunkenc.Chunk, meta chunks.Meta) chunkenc.Chunk {
+	c := r.s.decoded.Load()
+	if c == nil || chk == nil || c.max.Load() == 0 || chk.Encoding() != chunkenc.EncXOR {
+		return chk
+	}
+	return &openChunk{Chunk: chk, key: chunkKey{db: r.s.id, block: r.id, ref: meta.Ref, mint: meta.MinTime, maxt: math.MaxInt64}}
 }
 
 // EnableChunkCache is the head's (its chunk list kept from chunk to chunk
@@ -196,6 +211,18 @@ func keyed(chk chunkenc.Chunk, k chunkKey, c *DecodedCache) chunkenc.Chunk {
 // keyedChunk is a chunk read from a block, with its key: chunksIterator
 // keeps its samples under it.
 type keyedChunk struct {
+	chunkenc.Chunk
+	key chunkKey
+}
+
+// openChunk is a copy of the head's open chunk (its bytes as they were
+// when the querier read it; its iterator stops where the querier's
+// isolation says), with its key: the series' chunk id and first time, and
+// MaxTime math.MaxInt64 (no closed chunk's). The cache keeps one entry
+// under it, the samples of the copy read last, and hands them out for a
+// copy of the same bytes every sample of which the querier may read
+// (DecodedCache.samplesOpen).
+type openChunk struct {
 	chunkenc.Chunk
 	key chunkKey
 }

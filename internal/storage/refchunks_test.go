@@ -270,3 +270,95 @@ func TestDecodedCacheLinksAreHints(t *testing.T) {
 		t.Fatalf("%d entries held, %d links: nothing checked", held, linked)
 	}
 }
+
+// TestDecodedCacheOpenChunkIsolation: the head's open chunk, kept in the
+// decoded-sample cache (DecodedCache.samplesOpen), is read as the store
+// reads it by queriers opened before and after an append to it (the chunk
+// kept before it), in either order: a querier opened before the append does not see its sample (nor
+// keeps a chunk without it for later queriers), a later one does (not the
+// samples kept before the append), and a read with nothing appended since
+// takes the cache's entry. Each read is compared with the store's own
+// Querier opened at the same moment. It fails with the entry handed out
+// whatever the querier's isolation (the first querier reads the appended
+// sample), with an entry kept from a read its isolation stopped short, or
+// with the entry handed out without its bytes compared (the sample
+// appended is missing).
+func TestDecodedCacheOpenChunkIsolation(t *testing.T) {
+	ctx := context.Background()
+	lset := labels.FromStrings("__name__", "a_total", "i", "0")
+	for _, firstReadsFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("first-reads-first=%v", firstReadsFirst), func(t *testing.T) {
+			c := NewDecodedCache(64<<20, nil)
+			st, err := Open(Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			write := func(from, to int64) {
+				t.Helper()
+				app := st.AppenderV2(ctx)
+				for ts := from; ts < to; ts += 1000 {
+					if _, err := app.Append(0, lset, 0, ts, float64(ts)/1000, nil, nil, storage.AOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := app.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// open is a querier of the store and one through the cache,
+			// opened now; read reads both and compares them.
+			type pair struct{ store, cached storage.Querier }
+			open := func() pair {
+				t.Helper()
+				var p pair
+				var err error
+				if p.store, err = st.Querier(0, 1<<40); err != nil {
+					t.Fatal(err)
+				}
+				if p.cached, err = c.Queryable(st).Querier(0, 1<<40); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			read := func(what string, p pair, wantN int) {
+				t.Helper()
+				want, got := readAll(t, p.store, 0, 1<<40), readAll(t, p.cached, 0, 1<<40)
+				if len(want) != wantN {
+					t.Fatalf("%s: the store read %d samples, want %d", what, len(want), wantN)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: the cache's read holds %d samples (last %v), the store's %d (last %v)",
+						what, len(got), got[len(got)-1], len(want), want[len(want)-1])
+				}
+			}
+			write(0, 30_000) // 30 samples, all in the open chunk
+			first := open()
+			read("the open chunk", first, 30) // kept
+			first.store.Close()
+			first.cached.Close()
+			before := open()
+			defer before.store.Close()
+			defer before.cached.Close()
+			write(30_000, 31_000)
+			after := open()
+			defer after.store.Close()
+			defer after.cached.Close()
+			if firstReadsFirst {
+				read("opened before the append", before, 30)
+				read("opened after it", after, 31)
+			} else {
+				read("opened after the append", after, 31)
+				read("opened before it", before, 30)
+			}
+			again := open()
+			defer again.store.Close()
+			defer again.cached.Close()
+			hits, misses := c.Hits(), c.Misses()
+			read("opened later", again, 31)
+			if c.Hits() != hits+1 || c.Misses() != misses {
+				t.Fatalf("the open chunk read again: %d hits, %d misses; want 1 hit", c.Hits()-hits, c.Misses()-misses)
+			}
+		})
+	}
+}
