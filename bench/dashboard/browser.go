@@ -100,6 +100,16 @@ const probe = `(() => {
           const c = el.chart;
           if (c && (!c._u || c.pending || c.stale)) g.unseen++;
         }
+        // And the table rows' sparklines (chart.js Sparks): those on the
+        // screen, and those of them still a placeholder.
+        g.sparks = 0;
+        g.sparksUnseen = 0;
+        for (const el of document.querySelectorAll('td[data-spark]')) {
+          const r = el.getBoundingClientRect();
+          if (r.bottom <= 0 || r.top >= innerHeight || r.width === 0) continue;
+          g.sparks++;
+          if (el.querySelector('.spark-wait')) g.sparksUnseen++;
+        }
         // What the first refresh waited for: every request so far, in ms since navigation start.
         g.trace = performance.getEntriesByType('resource').map((e) => ({name: e.name, type: e.initiatorType, start: e.startTime, ttfb: e.responseStart, end: e.responseEnd, size: e.transferSize}));
         const nav = performance.getEntriesByType('navigation')[0];
@@ -207,6 +217,9 @@ type loads struct {
 	// cpu, cpuAfter: each measured load's main-thread CPU to charts drawn
 	// and in the second after (-timeline: every measured load is traced).
 	cpu, cpuAfter []time.Duration
+	// cpuDrawing: each measured load's thread time of the task that drew
+	// it, up to drawn (recorder.mainCPU).
+	cpuDrawing []time.Duration
 	// painted: each measured load's drawn → the end of the frame showing
 	// it (the main thread's style, layout and paint of that frame).
 	painted []time.Duration
@@ -217,18 +230,24 @@ type loads struct {
 // onScreen counts, over loads, the charts with data on the screen when a
 // page was drawn (charts) and those of them whose plot was not drawn then
 // (unseen): the load time of a page that leaves them for later ends before
-// the user sees them.
-type onScreen struct{ charts, unseen int }
+// the user sees them; the same of table sparklines (sparks, sparksUnseen:
+// a placeholder where its line is not drawn yet).
+type onScreen struct{ charts, unseen, sparks, sparksUnseen int }
 
-func (o *onScreen) add(p onScreen) { o.charts += p.charts; o.unseen += p.unseen }
+func (o *onScreen) add(p onScreen) {
+	o.charts += p.charts
+	o.unseen += p.unseen
+	o.sparks += p.sparks
+	o.sparksUnseen += p.sparksUnseen
+}
 
 // chartsAtDrawn reads the probe's count of charts on the screen at drawn.
 func chartsAtDrawn(ctx context.Context) onScreen {
-	v, err := do(ctx, 10*time.Second, chromedp.Evaluate[[]int](`[window.__gmcBench.onScreen || 0, window.__gmcBench.unseen || 0]`))
-	if err != nil || len(v) != 2 {
+	v, err := do(ctx, 10*time.Second, chromedp.Evaluate[[]int](`[window.__gmcBench.onScreen || 0, window.__gmcBench.unseen || 0, window.__gmcBench.sparks || 0, window.__gmcBench.sparksUnseen || 0]`))
+	if err != nil || len(v) != 4 {
 		return onScreen{}
 	}
-	return onScreen{charts: v[0], unseen: v[1]}
+	return onScreen{charts: v[0], unseen: v[1], sparks: v[2], sparksUnseen: v[3]}
 }
 
 // loadTimes loads u once to warm the cache, then n times more, each a new
@@ -309,9 +328,10 @@ func (b *browser) loadTimes(ctx context.Context, mode loadMode, u, from string, 
 			if err := rec.stop(tctx, file); err != nil {
 				return nil, err
 			}
-			if c, after, ok := rec.mainCPU(ms); ok {
+			if c, after, drawing, ok := rec.mainCPU(ms); ok {
 				out.cpu = append(out.cpu, c)
 				out.cpuAfter = append(out.cpuAfter, after)
+				out.cpuDrawing = append(out.cpuDrawing, drawing)
 			}
 		}
 		if i > 0 {

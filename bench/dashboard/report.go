@@ -103,24 +103,31 @@ func (r *report) printLoads(w io.Writer) {
 	}
 	// Drawn is the page's word: the charts on the screen then must have
 	// their plots, or the figure ends before the user sees them.
-	var shown, unseen int
-	var late []string
+	var all onScreen
+	var late, lateSparks []string
 	for _, l := range r.loads {
 		for _, x := range []struct {
 			how string
 			o   onScreen
 		}{{"new tab", l.tab.shown}, {"same tab", l.same.shown}, {"in-app", l.navShown}} {
-			shown += x.o.charts
-			unseen += x.o.unseen
+			all.add(x.o)
 			if x.o.unseen > 0 {
 				late = append(late, fmt.Sprintf("%s %s: %d of %d", l.page, x.how, x.o.unseen, x.o.charts))
 			}
+			if x.o.sparksUnseen > 0 {
+				lateSparks = append(lateSparks, fmt.Sprintf("%s %s: %d of %d", l.page, x.how, x.o.sparksUnseen, x.o.sparks))
+			}
 		}
 	}
-	if unseen == 0 {
-		fmt.Fprintf(w, "\nCharts on the screen at drawn: %d with data over every measured load, each with its plot drawn (charts below the screen may be made later: not seen, not timed).\n", shown)
+	if all.unseen == 0 {
+		fmt.Fprintf(w, "\nCharts on the screen at drawn: %d with data over every measured load, each with its plot drawn (charts below the screen may be made later: not seen, not timed).\n", all.charts)
 	} else {
-		fmt.Fprintf(w, "\n**Charts on the screen without their plot at drawn: %d of %d** (these loads end before the user sees them): %s.\n", unseen, shown, strings.Join(late, "; "))
+		fmt.Fprintf(w, "\n**Charts on the screen without their plot at drawn: %d of %d** (these loads end before the user sees them): %s.\n", all.unseen, all.charts, strings.Join(late, "; "))
+	}
+	if all.sparksUnseen == 0 {
+		fmt.Fprintf(w, "Table sparklines on the screen at drawn: %d over every measured load, each drawn (rows below the screen may get theirs later).\n", all.sparks)
+	} else {
+		fmt.Fprintf(w, "**Table sparklines on the screen not drawn at drawn: %d of %d**: %s.\n", all.sparksUnseen, all.sparks, strings.Join(lateSparks, "; "))
 	}
 	// What the user sees is the frame after the refresh: its style, layout
 	// and paint run after the page's code (raster and display follow on
@@ -137,8 +144,8 @@ func (r *report) printLoads(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", l.page, pm(l.tab.painted), pm(l.same.painted), pm(l.navPainted))
 	}
 	if slices.ContainsFunc(r.loads, func(l pageLoad) bool { return len(l.tab.cpu)+len(l.same.cpu) > 0 }) {
-		fmt.Fprintf(w, "\nMain-thread CPU per load (-timeline: every measured load traced), median (max), navigation start → charts drawn, and in the second after; thread time, so less the scheduler's than the load times:\n\n")
-		fmt.Fprintf(w, "| page | new tab, to drawn | after | same tab, to drawn | after |\n|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "\nMain-thread CPU per load (-timeline: every measured load traced), median (max), navigation start → charts drawn, in the second after, and of the task that drew the page (its start → drawn: the page's code and uPlot after its last answer); thread time, so less the scheduler's than the load times:\n\n")
+		fmt.Fprintf(w, "| page | new tab, to drawn | after | drawing task | same tab, to drawn | after | drawing task |\n|---|---|---|---|---|---|---|\n")
 		cpu := func(ds []time.Duration) string {
 			if len(ds) == 0 {
 				return "–"
@@ -146,7 +153,8 @@ func (r *report) printLoads(w io.Writer) {
 			return fmt.Sprintf("%s (%s)", ms(median(ds)), ms(slices.Max(ds)))
 		}
 		for _, l := range r.loads {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", l.page, cpu(l.tab.cpu), cpu(l.tab.cpuAfter), cpu(l.same.cpu), cpu(l.same.cpuAfter))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", l.page, cpu(l.tab.cpu), cpu(l.tab.cpuAfter), cpu(l.tab.cpuDrawing),
+				cpu(l.same.cpu), cpu(l.same.cpuAfter), cpu(l.same.cpuDrawing))
 		}
 	}
 	for _, l := range r.loads {

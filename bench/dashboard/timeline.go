@@ -96,6 +96,7 @@ type traceEvent struct {
 	Ts   float64 `json:"ts"`
 	Dur  float64 `json:"dur"`
 	Tdur float64 `json:"tdur"`
+	Tts  float64 `json:"tts"`
 	Args struct {
 		Name string `json:"name"`
 	} `json:"args"`
@@ -107,8 +108,10 @@ type traceEvent struct {
 // rest of the trace (the page's work after its charts were drawn). It sums
 // the thread time (tdur) of the thread's top-level tasks, so time the
 // scheduler gave to other processes is not counted, as it is in the load
-// times.
-func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after time.Duration, ok bool) {
+// times. drawing is the thread time of the task that drew the page, from
+// its start to the mark (the page's code and uPlot's after its last
+// answer: what the page itself spends drawing).
+func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after, drawing time.Duration, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	evs := make([]traceEvent, 0, len(r.events))
@@ -124,11 +127,11 @@ func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after time.Duration, ok bo
 		}
 	}
 	if mark == nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	m := *mark
 	start := m.Ts - drawnMs*1000
-	var a, b float64
+	var a, b, d float64
 	for _, e := range evs {
 		if e.Ph != "X" || e.Name != "RunTask" || e.Pid != m.Pid || e.Tid != m.Tid || e.Ts < start {
 			continue
@@ -138,8 +141,12 @@ func (r *recorder) mainCPU(drawnMs float64) (toDrawn, after time.Duration, ok bo
 		} else {
 			b += e.Tdur
 		}
+		if e.Ts <= m.Ts && m.Ts <= e.Ts+e.Dur && m.Tts >= e.Tts {
+			d = m.Tts - e.Tts
+		}
 	}
-	return time.Duration(a * float64(time.Microsecond)), time.Duration(b * float64(time.Microsecond)), true
+	us := func(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }
+	return us(a), us(b), us(d), true
 }
 
 // cadenceTrace is where the CPU of a traced cadence window went: every

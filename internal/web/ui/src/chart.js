@@ -1,7 +1,7 @@
 // Charts: uPlot line charts and a latency heatmap in the dashboard's dark
 // theme, with units on every axis. Every chart element carries
 // data-points (how many points it drew) for tests and curious operators.
-import {h, add, units, statOf, dur, patch, setText, clock} from './util.js';
+import {h, add, fill, units, statOf, dur, patch, setText, clock} from './util.js';
 
 // uPlot is a classic script main.js runs once the first queries are sent
 // (api.ready.uplot): read when a chart is made, not when this module loads.
@@ -186,10 +186,11 @@ function emptyNote(el, text) {
 }
 
 /**
- * NEAR is how far (px) below or above the viewport a chart is made with
- * the page: farther ones wait (Lazy).
+ * NEAR_PX is how far (px) below or above the viewport a chart is made with
+ * the page: farther ones wait (Lazy, Sparks).
  */
-const NEAR = '200px 0px';
+const NEAR_PX = 200;
+const NEAR = `${NEAR_PX}px 0px`;
 
 /** shown are the charts of the document, told when the tab is shown again or printed (Lazy.draw). */
 const shown = new Set();
@@ -199,7 +200,11 @@ document.addEventListener('visibilitychange', () => {
 // A print shows every chart: each with its newest data.
 window.addEventListener('beforeprint', () => {
   for (const c of shown) c.draw(true);
+  for (const s of sparkSets) s.drawAll();
 });
+
+/** idle runs f when the browser is next idle (within 2 s). */
+const idle = (f) => (globalThis.requestIdleCallback || setTimeout)(f, {timeout: 2000});
 
 /**
  * Lazy holds a chart's uPlot (u) and makes it only when it is wanted: a
@@ -272,7 +277,7 @@ class Lazy {
     }
     const first = !this.pending;
     this.pending = args;
-    if (first) (globalThis.requestIdleCallback || setTimeout)(() => this.draw(), {timeout: 2000});
+    if (first) idle(() => this.draw());
   }
 
   /** draw makes the plot waiting in pending, or draws the data kept for it (stale) when it is wanted now (force: read). */
@@ -971,6 +976,10 @@ function heat(f) {
   return HEAT[Math.round(Math.max(0, Math.min(1, f)) * 255)];
 }
 
+/** SPARK_W, SPARK_H are a sparkline's size (px). */
+const SPARK_W = 96;
+const SPARK_H = 22;
+
 /**
  * sparkline is a tiny SVG line of a series (nulls skipped). A pixel
  * column draws only its lowest and highest point (in their order): a 1h
@@ -978,16 +987,18 @@ function heat(f) {
  * points each were half the cost of its table (26 → 51 ms in Chromium at
  * load 25 against 96 points).
  */
-export function sparkline(ys, color = PALETTE[0]) {
+export function sparkline(ys, color = PALETTE[0], emptyOnly = false) {
   // Points over partial windows (api.align) are not drawn: a tiny line
   // cannot mark them, and their ramp read as a quiet start.
   if (ys.partial) ys = ys.map((v, i) => (ys.partial.has(i) ? null : v));
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of ys) if (v != null) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  const W = 96;
-  const H = 22;
+  const W = SPARK_W;
+  const H = SPARK_H;
   if (!isFinite(lo)) return h('span', {class: 'spark spark-empty'});
+  // emptyOnly: the caller draws a line with points later (Sparks.cell).
+  if (emptyOnly) return null;
   const n = Math.max(1, ys.length - 1);
   const r1 = (x) => Math.round(x * 10) / 10;
   const pts = [];
@@ -1027,6 +1038,134 @@ export function sparkline(ys, color = PALETTE[0]) {
   add(svg, pl);
   return svg;
 }
+
+/** sparkSets are the Sparks of the document, told when it is printed. */
+const sparkSets = new Set();
+
+/**
+ * Sparks draws the sparklines of a table's rows on or near the screen
+ * with the page and the others when they come near (an
+ * IntersectionObserver), when the browser is next idle after the first
+ * refresh, or when the page is printed, whichever is first: the Overview's
+ * 50 services drew 100 of them with every refresh, none of their rows on
+ * a 1440 × 857 screen (the table begins below it).
+ *
+ * Which rows are near is decided without a layout (reading the rows'
+ * places forced one of the whole page and its 50-row table inside the
+ * refresh: 31 ms, more than the lines it saved). A row's cell is a
+ * placeholder of the line's size (a line without points, smaller, is
+ * drawn at once), so a row holding one is at least ROW_MIN tall. The
+ * first refresh places the rows from where the table's box was before
+ * the data (the observer's first report, the page not scrolled since:
+ * what is above it only grows with the data), each at least ROW_MIN below
+ * the one before: a row whose place so is further than NEAR_PX below the
+ * screen is, and waits; the others are drawn (all of them when there is
+ * no such report). A later refresh takes each row's cell's own report
+ * (the cells stay: util.patch), and draws a cell it has none for.
+ */
+export class Sparks {
+  constructor(box) {
+    // want: the cells made since the last show, by their data-spark index;
+    // todo: the placeholders in the document not drawn yet; near: each
+    // cell's last report; top: the box's place in the page before the data.
+    this.want = [];
+    this.todo = new Map();
+    this.near = new WeakMap();
+    // top, far: the box's top and the far edge of the screen's margin
+    // (viewport px) at the observer's first report on it, while the page
+    // is not scrolled or resized since (moved): read so, not from
+    // scrollY or innerHeight, which lay the page out when read.
+    this.box = box;
+    this.top = null;
+    this.far = null;
+    this.moved = false;
+    this.onMove = () => { this.moved = true; };
+    window.addEventListener('scroll', this.onMove, {passive: true});
+    window.addEventListener('resize', this.onMove, {passive: true});
+    this.gen = 0;
+    this.io = new IntersectionObserver((es) => {
+      for (const e of es) {
+        if (e.target === box) {
+          if (this.top == null && e.rootBounds) {
+            this.top = e.boundingClientRect.top;
+            this.far = e.rootBounds.bottom;
+            this.moved = false;
+          }
+          continue;
+        }
+        this.near.set(e.target, e.isIntersecting);
+        if (e.isIntersecting) this.draw(e.target);
+      }
+    }, {rootMargin: NEAR});
+    this.io.observe(box);
+    sparkSets.add(this);
+  }
+
+  cell(ys, color) {
+    const line = sparkline(ys, color, true);
+    if (line) return h('td', {}, line);
+    this.want.push([ys, color]);
+    // (Its size is app.css's .spark-wait: SPARK_W × SPARK_H.)
+    return h('td', {'data-spark': String(this.want.length - 1)}, h('span', {class: 'spark spark-wait'}));
+  }
+
+  show(root) {
+    this.io.disconnect();
+    this.todo.clear();
+    const want = this.want;
+    this.want = [];
+    const first = this.gen === 0;
+    // The rows' lowest places (first refresh): from the box's, each row
+    // holding a placeholder at least ROW_MIN below the one before.
+    let y = first && this.top != null && !this.moved ? this.top : null;
+    const far = this.far;
+    window.removeEventListener('scroll', this.onMove);
+    window.removeEventListener('resize', this.onMove);
+    for (const tr of root.querySelectorAll('tr')) {
+      const cells = [...tr.querySelectorAll(':scope > td[data-spark]')]
+        .filter((td) => td.firstChild && td.firstChild.classList && td.firstChild.classList.contains('spark-wait') && want[Number(td.dataset.spark)]);
+      for (const td of cells) {
+        const known = this.near.get(td);
+        const wait = document.hidden || (first ? y != null && y >= far : known === false);
+        if (wait) this.todo.set(td, want[Number(td.dataset.spark)]);
+        else fill(td, sparkline(...want[Number(td.dataset.spark)]));
+      }
+      if (y != null && cells.length) y += ROW_MIN;
+    }
+    // Every cell is watched: it is drawn when it comes near, and its
+    // report is the next refresh's word on it.
+    for (const td of root.querySelectorAll('td[data-spark]')) this.io.observe(td);
+    // The first time, the rest are drawn when the browser is next idle, as
+    // Lazy makes a plot; after, a row away from the screen waits to come
+    // near, as a plot's new data does (Live redrew ~90 unseen lines a second).
+    const gen = ++this.gen;
+    if (this.todo.size && first) idle(() => { if (gen === this.gen) this.drawAll(); });
+  }
+
+  /** draw draws the sparkline of a placeholder cell not drawn yet. */
+  draw(td) {
+    const w = this.todo.get(td);
+    if (!w) return;
+    this.todo.delete(td);
+    fill(td, sparkline(...w));
+  }
+
+  drawAll() {
+    for (const td of [...this.todo.keys()]) this.draw(td);
+  }
+
+  destroy() {
+    sparkSets.delete(this);
+    window.removeEventListener('scroll', this.onMove);
+    window.removeEventListener('resize', this.onMove);
+    this.io.disconnect();
+    this.todo.clear();
+    this.gen++;
+  }
+}
+
+/** ROW_MIN is the least height (px) of a table row holding a sparkline placeholder: the line's and its cell's padding. */
+const ROW_MIN = 34;
 
 /** topN keeps the n series with the largest newest value. */
 export function topN(series, n, lastOf) {

@@ -1,7 +1,7 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
 import {getJSON, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, sinceResume, windows, peaks, markStopped, stoppedAt} from './api.js';
-import {LineChart, card, sparkline, topN, PALETTE} from './chart.js';
+import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
@@ -22,6 +22,8 @@ export function mount(main, ctx) {
     err: new LineChart(err.body, {id: 'errors', unit: units.pct, min: 0}),
   };
   const table = h('div', {class: 'table-wrap'});
+  // The rows' sparklines: those on or near the screen with the page, the others when they come near.
+  const sparks = new Sparks(table);
   const svcCard = card('Services', {wide: true, note: `figures are now, over ${KPI_WINDOW}; trends over the range`});
   add(svcCard.body, table);
   // Settings gmc.yml changed that a reload could not apply (/system/status's config).
@@ -176,8 +178,8 @@ export function mount(main, ctx) {
           h('td', {'data-col': 'health', 'data-hold': s.hold ? s.hold.cause : null, title: s.reason || null}, pill(s.state),
             s.state === 'unknown' ? h('div', {class: 'cell-note hold-note'}, holdText(s.hold), seen ? ` · last sample ${seen}` : '')
               : h('span', {class: 'muted small'}, ' ', seen)),
-          h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), h('td', {}, sparkline(ty, PALETTE[0])),
-          h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), h('td', {}, sparkline(py, PALETTE[1])),
+          h('td', {class: 'num', 'data-col': 'rate'}, rateTxt), sparks.cell(ty, PALETTE[0]),
+          h('td', {class: 'num', 'data-col': 'p99'}, gone ? gone.cloneNode(true) : p99Fmt(name, pNow.get(name))), sparks.cell(py, PALETTE[1]),
           h('td', {class: 'num', 'data-col': 'errors'}, gone ? gone.cloneNode(true) : hasOrders ? units.pct.fmt(eNow.get(name)) : '–'),
           // The bars say the figure and its window; a window not judged
           // says so, with why, on a line of its own (a bar cut it off).
@@ -192,8 +194,12 @@ export function mount(main, ctx) {
       patch(table, [h('table', {class: 'tbl', 'data-rows': rows.length},
         h('thead', {}, h('tr', {}, ['Service', 'Health', 'Rate (own unit)', '', 'p99', '', 'Errors', 'SLA achievement', 'Error budget'].map((t) => h('th', {}, t)))),
         h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', {colspan: 9, class: 'muted'}, 'No service has sent data yet.'))))]);
+      sparks.show(table);
     },
-    destroy() { Object.values(charts).forEach((c) => c.destroy()); },
+    destroy() {
+      Object.values(charts).forEach((c) => c.destroy());
+      sparks.destroy();
+    },
   };
 }
 
