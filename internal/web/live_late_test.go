@@ -25,18 +25,7 @@ import (
 func TestBrowserLiveOverviewLateWrites(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 4, false)
-	pctx, stopPush := context.WithCancel(context.Background())
-	pushed := make(chan error, 1)
-	go func() { pushed <- st.Data.Live(pctx, st.URL, time.Second) }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		stopPush()
-		return <-pushed
-	}
+	stop := pushLive(st)
 	defer stop() //nolint:errcheck // the error is checked below when the test gets there
 	recordEveryDocument(t, ctx)
 	load(t, ctx, st.URL+"/#/overview?range=live")

@@ -11,6 +11,24 @@ import (
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
+// pushLive pushes st's data each second (webtest's Data.Live) until the
+// function it returns is called; that gives the pusher's error the first
+// time, nil after.
+func pushLive(st *stack) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pushed := make(chan error, 1)
+	go func() { pushed <- st.Data.Live(ctx, st.URL, time.Second) }()
+	stopped := false
+	return func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-pushed
+	}
+}
+
 // TestBrowserLiveIncremental: after its first refresh a Live service page
 // asks only for the newest interval of each query (live.js RangeCache,
 // batched into a few requests), and after seconds of pushing what it holds
@@ -19,18 +37,7 @@ import (
 func TestBrowserLiveIncremental(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 4, false)
-	pctx, stopPush := context.WithCancel(context.Background())
-	pushed := make(chan error, 1)
-	go func() { pushed <- st.Data.Live(pctx, st.URL, time.Second) }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		stopPush()
-		return <-pushed
-	}
+	stop := pushLive(st)
 	defer stop() //nolint:errcheck // the error is checked below when the test gets there
 
 	recordEveryDocument(t, ctx)
