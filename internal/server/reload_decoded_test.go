@@ -14,18 +14,23 @@ import (
 // TestReloadDecodedCache: query.decoded_cache_max_bytes is applied by a
 // reload, as query.rate_max_decoded_bytes is: set to 0 it empties the
 // decoded-sample cache at once (and is not named as needing a restart).
-// A chunk ending within a minute of the newest sample is read but not kept.
+// A series' open head chunk is kept, one entry however often it is
+// appended to and read.
 func TestReloadDecodedCache(t *testing.T) {
 	head := "alerting: {default_rules: false}\n"
 	base, write, reload, _ := reloadServer(t, head)
-	// A sample 5 minutes old and one now: a chunk ending within a minute
-	// of the newest sample is not kept (a series' open head chunk).
+	// A sample 5 minutes old of one series and one 9 s old of another:
+	// each is its series' open head chunk.
 	now := time.Now()
-	push := fmt.Sprintf(`[{"service": "reload", "timestamp": %d, "metrics": {"reload_decoded": 1}},
-		{"service": "reload", "timestamp": %d, "metrics": {"reload_decoded_now": 1}}]`, now.Add(-5*time.Minute).Unix(), now.Unix())
-	if code, body := do(t, "POST", base+"/api/v1/push", "application/json", []byte(push)); code/100 != 2 {
-		t.Fatalf("push: %d %s", code, body)
+	pushAt := func(metric string, at time.Time) {
+		t.Helper()
+		push := fmt.Sprintf(`[{"service": "reload", "timestamp": %d, "metrics": {%q: 1}}]`, at.Unix(), metric)
+		if code, body := do(t, "POST", base+"/api/v1/push", "application/json", []byte(push)); code/100 != 2 {
+			t.Fatalf("push: %d %s", code, body)
+		}
 	}
+	pushAt("reload_decoded", now.Add(-5*time.Minute))
+	pushAt("reload_decoded_now", now.Add(-9*time.Second))
 	held := func() float64 {
 		t.Helper()
 		_, body := do(t, "GET", base+"/metrics", "", nil)
@@ -39,13 +44,28 @@ func TestReloadDecodedCache(t *testing.T) {
 		}
 		return v
 	}
-	fresh := url.Values{"query": {"reload_decoded_now"}, "start": {strconv.FormatInt(now.Add(-6*time.Minute).Unix(), 10)},
-		"end": {strconv.FormatInt(now.Unix(), 10)}, "step": {"1"}, "nocache": {"1"}}
-	if code, body := do(t, "GET", base+"/api/v1/query_range?"+fresh.Encode(), "", nil); code != http.StatusOK || !strings.Contains(body, "reload_decoded_now") {
-		t.Fatalf("query: %d %s", code, body)
+	queryNow := func() {
+		t.Helper()
+		fresh := url.Values{"query": {"reload_decoded_now"}, "start": {strconv.FormatInt(now.Add(-6*time.Minute).Unix(), 10)},
+			"end": {strconv.FormatInt(now.Unix(), 10)}, "step": {"1"}, "nocache": {"1"}}
+		if code, body := do(t, "GET", base+"/api/v1/query_range?"+fresh.Encode(), "", nil); code != http.StatusOK || !strings.Contains(body, "reload_decoded_now") {
+			t.Fatalf("query: %d %s", code, body)
+		}
 	}
-	if v := held(); v != 0 {
-		t.Errorf("the newest chunk is kept (%v bytes): every refresh would keep a new copy of an open head chunk", v)
+	// The open head chunk is kept (one entry per open chunk, 3a42601);
+	// an append changes its bytes and the next read keeps the new copy in
+	// place of the old, not beside it: refreshes do not pile up copies.
+	queryNow()
+	one := held()
+	if one <= 0 {
+		t.Fatal("the open head chunk read is not in the decoded-sample cache")
+	}
+	for _, ago := range []time.Duration{6 * time.Second, 3 * time.Second, 0} {
+		pushAt("reload_decoded_now", now.Add(-ago))
+		queryNow()
+	}
+	if v := held(); v >= 2*one {
+		t.Errorf("the cache holds %v bytes after three appends and reads of one open chunk, %v after the first: a copy kept per read", v, one)
 	}
 	q := url.Values{"query": {"reload_decoded"}, "start": {strconv.FormatInt(now.Add(-6*time.Minute).Unix(), 10)},
 		"end": {strconv.FormatInt(now.Unix(), 10)}, "step": {"1"}, "nocache": {"1"}}
