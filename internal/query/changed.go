@@ -60,7 +60,11 @@ func (a *API) heldFrom(r *http.Request, expr string, start time.Time, step time.
 	}
 	mark := a.writes.Mark()
 	since, heldS := r.FormValue("since"), r.FormValue("held")
-	if since == "" || heldS == "" || !a.trimmable(expr, step) {
+	if since == "" || heldS == "" {
+		return start, mark
+	}
+	back, ok := a.heldReach(expr, step)
+	if !ok {
 		return start, mark
 	}
 	held, err := httpapi.ParseTime(heldS)
@@ -71,7 +75,6 @@ func (a *API) heldFrom(r *http.Request, expr string, start time.Time, step time.
 	if !ok {
 		return start, mark
 	}
-	back := a.offsetBack(expr)
 	c := held.UnixMilli() + 1
 	if oldest != math.MaxInt64 {
 		c = min(c, oldest-back)
@@ -83,16 +86,19 @@ func (a *API) heldFrom(r *http.Request, expr string, start time.Time, step time.
 	return time.UnixMilli(s + (c-s+st-1)/st*st), mark
 }
 
-// trimmable says whether heldFrom may leave out steps of expr at step.
-func (a *API) trimmable(expr string, step time.Duration) bool {
-	if step >= time.Minute || !cacheable(a.parser, expr) {
-		return false
+// heldReach says whether heldFrom may leave out steps of expr at step,
+// and how far (ms) before a sample the steps it changes begin: the
+// largest negative offset of expr's selectors, 0 with none. The
+// expression is parsed once.
+func (a *API) heldReach(expr string, step time.Duration) (back int64, ok bool) {
+	if step >= time.Minute {
+		return 0, false
 	}
 	e, err := a.parser.ParseExpr(expr)
-	if err != nil {
-		return false
+	if err != nil || !cacheableExpr(e) {
+		return 0, false
 	}
-	ok := true
+	ok = true
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
 		case *parser.SubqueryExpr:
@@ -100,6 +106,9 @@ func (a *API) trimmable(expr string, step time.Duration) bool {
 		case *parser.VectorSelector:
 			if n.OriginalOffsetExpr != nil {
 				ok = false
+			}
+			if n.OriginalOffset < 0 {
+				back = max(back, -n.OriginalOffset.Milliseconds())
 			}
 			for _, m := range n.LabelMatchers {
 				if m.Name != model.MetricNameLabel && strings.HasPrefix(m.Name, "__") {
@@ -109,24 +118,7 @@ func (a *API) trimmable(expr string, step time.Duration) bool {
 		}
 		return nil
 	})
-	return ok
-}
-
-// offsetBack is how far (ms) before a sample the steps it changes begin:
-// the largest negative offset of expr's selectors, 0 with none.
-func (a *API) offsetBack(expr string) int64 {
-	e, err := a.parser.ParseExpr(expr)
-	if err != nil {
-		return 0
-	}
-	var back int64
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok && vs.OriginalOffset < 0 {
-			back = max(back, -vs.OriginalOffset.Milliseconds())
-		}
-		return nil
-	})
-	return back
+	return back, ok
 }
 
 // heldHeaders are the headers of an answer asked with since: the write

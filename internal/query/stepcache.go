@@ -63,9 +63,11 @@ const (
 // depend on the query's start or end.
 func cacheable(p parser.Parser, expr string) bool {
 	e, err := p.ParseExpr(expr)
-	if err != nil {
-		return false
-	}
+	return err == nil && cacheableExpr(e)
+}
+
+// cacheableExpr is cacheable for a parsed expression.
+func cacheableExpr(e parser.Expr) bool {
 	ok := true
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		switch n := n.(type) {
