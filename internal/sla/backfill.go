@@ -67,29 +67,17 @@ func (s SLA) backfillGroup(ctx context.Context, engine promql.QueryEngine, q sto
 				}
 				return b.Labels()
 			}
-			// The range's end is inclusive: the last step is before to.
+			// The range's end is inclusive: the last step is before to. It
+			// ends at that step, as the rules evaluate there: ended 1 ms
+			// before to, off every tier's grid, a window of fewer than
+			// 1440 buckets read raw data where the slow rule reads the
+			// 1m tier (the 7h12m ratio's, TestBackfillSlowGroup). Each step
+			// of the slow group's range query over the tiers reads as its
+			// rule's instant query at that time (tier's
+			// TestRangeStepsEqualInstants; from f7e25a2 to t-tier23 it was
+			// backfilled one instant query a step, while the tiers' reader
+			// gave a range read's windows other edges).
 			last := from.Add((to.Sub(from) - time.Millisecond) / step * step)
-			if slow {
-				// The slow group reads the tiers: each step is read as the
-				// rule reads it, an instant query at that time. A range
-				// query's read of a tier differs: it spans every step's
-				// window, and a counter series holding a mark anywhere in
-				// it (its start, a stop) gets every bucket's edge, where
-				// the rule's read of one window holds none and the engine
-				// extrapolates over the window's first bucket
-				// (tier.nearMarksSet): the 7h12m ratio 50 h back was 4e-5
-				// off the rule's (TestBackfillSlowGroup).
-				for ts := from; !ts.After(last); ts = ts.Add(step) {
-					k, err := backfillStep(ctx, engine, q, r.Expr, ts, func(m labels.Labels, f float64) error {
-						return emit(record(m), ts.UnixMilli(), f)
-					})
-					n += k
-					if err != nil {
-						return n, fmt.Errorf("sla %s: backfill %s: %w", s.Name, r.Record, err)
-					}
-				}
-				continue
-			}
 			qr, err := tier.Engine(engine).NewRangeQuery(ctx, q, nil, r.Expr, from, last, step)
 			if err != nil {
 				return n, fmt.Errorf("sla %s: backfill %s: %w", s.Name, r.Record, err)
@@ -116,35 +104,6 @@ func (s SLA) backfillGroup(ctx context.Context, engine promql.QueryEngine, q sto
 			}
 			qr.Close()
 		}
-	}
-	return n, nil
-}
-
-// backfillStep evaluates expr at ts as an instant query over q and hands
-// each float of its answer to emit, returning how many it handed.
-func backfillStep(ctx context.Context, engine promql.QueryEngine, q storage.Queryable, expr string, ts time.Time, emit func(labels.Labels, float64) error) (int, error) {
-	qr, err := tier.Engine(engine).NewInstantQuery(ctx, q, nil, expr, ts)
-	if err != nil {
-		return 0, err
-	}
-	defer qr.Close()
-	res := qr.Exec(ctx)
-	if res.Err != nil {
-		return 0, res.Err
-	}
-	v, err := res.Vector()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, smp := range v {
-		if smp.H != nil {
-			continue
-		}
-		if err := emit(smp.Metric, smp.F); err != nil {
-			return n, err
-		}
-		n++
 	}
 	return n, nil
 }

@@ -129,11 +129,12 @@ func TestBackfillSlowGroup(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	for i, c := range checks {
 		got := instantValue(t, engine, db, ErrorRatioRecord(c.w)+`{sla="orders"}`, c.at)
-		// Equal bit for bit: the backfill reads each step of the slow
-		// group as the rule does (a range query's read of the tier held
-		// the series' start 3 days back, so every bucket got its edge,
-		// where the rule's read of one window got none: 4e-5 of the
-		// 7h12m ratio 50 h back).
+		// Equal bit for bit: each step of the backfill's range query
+		// reads the tier as the rule's instant query does (until
+		// t-tier23 a range read holding the series' start 3 days back
+		// gave every bucket its edge, where the rule's read of one window
+		// gave none: 4e-5 of the 7h12m ratio 50 h back; f7e25a2
+		// backfilled the slow group one instant query a step instead).
 		if got != want[i] {
 			t.Errorf("%s at %s: backfilled %v, the rule's expression %v", ErrorRatioRecord(c.w), c.at.Format(time.DateTime), got, want[i])
 		}

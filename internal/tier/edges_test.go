@@ -28,9 +28,9 @@ import (
 // minutes of the 1m tier). settleEdges makes it exact: an exact 1,000/s
 // counter reads 1000 through every tier, and a counter whose rate changes
 // every minute reads (v(T) - v(T-r)) / r, as does one that started 30
-// minutes before the read (whose mark gives its windows of 60 buckets
-// edges too), both to float rounding (under
-// 1e-10 of the increase).
+// minutes before the read, all to float rounding (under 1e-10 of the
+// increase), over windows of 60 buckets and more too (until t-tier23 the
+// counter whose rate changes extrapolated over their first bucket there).
 func TestEdgeReadsTheExactIncrease(t *testing.T) {
 	exact := labels.FromStrings("__name__", "e_total", "i", "exact")
 	varied := labels.FromStrings("__name__", "e_total", "i", "varied")
@@ -61,21 +61,19 @@ func TestEdgeReadsTheExactIncrease(t *testing.T) {
 		fn, force string
 		rng, step time.Duration
 		tier      string
-		extrap    bool // unmarked series extrapolate over the first bucket
 	}{
-		{"rate", "1m", 20 * time.Minute, 5 * time.Minute, "1m", false},
-		{"increase", "1m", 20 * time.Minute, 5 * time.Minute, "1m", false},
-		{"rate", "1m", time.Minute, time.Minute, "1m", false},
-		// Over 60 buckets and more only a series holding a mark in the
-		// read (here where it started) has edges (nearMarksSet); the
-		// others extrapolate over their first bucket (exact for the
-		// steady one, within 1/60 of how far that bucket's rate is from
-		// the window's for the other: see docs/history.md).
-		{"rate", "", time.Hour, 5 * time.Minute, "1m", true},
-		{"rate", "", 2 * time.Hour, 30 * time.Minute, "10m", false}, // the 7d page
-		{"increase", "", 2 * time.Hour, 30 * time.Minute, "10m", false},
-		{"rate", "", 8 * time.Hour, 2 * time.Hour, "1h", false}, // the 30d page
-		{"increase", "", 8 * time.Hour, 2 * time.Hour, "1h", false},
+		{"rate", "1m", 20 * time.Minute, 5 * time.Minute, "1m"},
+		{"increase", "1m", 20 * time.Minute, 5 * time.Minute, "1m"},
+		{"rate", "1m", time.Minute, time.Minute, "1m"},
+		// Over 60 buckets and more every series has its edges too (until
+		// t-tier23 only one holding a mark in the read, here where it
+		// started; the others extrapolated over their first bucket).
+		{"rate", "", time.Hour, 5 * time.Minute, "1m"},
+		{"increase", "", 7*time.Hour + 12*time.Minute, 5 * time.Minute, "1m"}, // an SLA's longest burn window
+		{"rate", "", 2 * time.Hour, 30 * time.Minute, "10m"},                  // the 7d page
+		{"increase", "", 2 * time.Hour, 30 * time.Minute, "10m"},
+		{"rate", "", 8 * time.Hour, 2 * time.Hour, "1h"}, // the 30d page
+		{"increase", "", 8 * time.Hour, 2 * time.Hour, "1h"},
 	} {
 		sel := ""
 		if c.force != "" {
@@ -93,9 +91,6 @@ func TestEdgeReadsTheExactIncrease(t *testing.T) {
 		worst := 0.0
 		for _, s := range got {
 			vs := values[s.Metric.Get("i")]
-			if c.extrap && s.Metric.Get("i") == "varied" {
-				continue
-			}
 			if want := int(end.Sub(from)/c.step) + 1; len(s.Floats) != want && s.Metric.Get("i") != "started" {
 				t.Fatalf("%s %s: %d points, want %d", expr, s.Metric, len(s.Floats), want)
 			}
@@ -236,9 +231,9 @@ func exactIncrease(t *testing.T, f *fixture, inst string, from, to int64) float6
 // increase over windows of a few buckets within what a straight line
 // between samples 7 s apart misses (1.6e-5 at 20 minutes, 1.1e-6 at 2 h,
 // 5.4e-9 at 8 h), where raw data's extrapolation is up to 4.0e-3, 7.7e-4
-// and 1.6e-4 off; over 60 buckets (1 h through the 1m tier) the tier
-// extrapolates over the first bucket, which is up to 1/59 of the swing
-// (8.4e-3; raw data 7.3e-4), as docs/history.md says.
+// and 1.6e-4 off; over 60 buckets (1 h through the 1m tier) 4.5e-6 (raw
+// data 7.3e-4), where until t-tier23 the tier extrapolated over the first
+// bucket there, up to 1/59 of the swing (8.4e-3).
 func TestBucketEnds(t *testing.T) {
 	end := t0.Add(48 * time.Hour)
 	var samples []rawSample
@@ -272,7 +267,7 @@ func TestBucketEnds(t *testing.T) {
 		tier      string
 		curve     float64 // the bound for the curve
 	}{
-		{20 * time.Minute, 5 * time.Minute, "1m", 2e-5}, {time.Hour, 5 * time.Minute, "1m", 0.5 / 59},
+		{20 * time.Minute, 5 * time.Minute, "1m", 2e-5}, {time.Hour, 5 * time.Minute, "1m", 1e-5},
 		{2 * time.Hour, 30 * time.Minute, "10m", 2e-6}, {8 * time.Hour, 2 * time.Hour, "1h", 1e-8},
 	} {
 		for _, fn := range []string{"rate", "increase"} {

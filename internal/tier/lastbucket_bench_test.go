@@ -79,7 +79,7 @@ func BenchmarkLastBucketLookup(b *testing.B) {
 			to := set.opts.Now().UnixMilli()
 			b.ResetTimer()
 			for range b.N {
-				ss, err := q.onTheFly(context.Background(), tr, AggCounter, wm, to, true, ms)
+				ss, err := q.onTheFly(context.Background(), tr, AggCounter, wm, wm, to, true, ms)
 				if err != nil {
 					b.Fatal(err)
 				}

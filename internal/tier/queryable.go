@@ -1,6 +1,7 @@
 package tier
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -299,17 +300,30 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		return q.selectRaw(ctx, sortSeries, hints, named, ms)
 	}
 	q.q.set.selects.WithLabelValues(t.Name()).Inc()
-	// A forced tier's rate over a few buckets gets the edges too (unless an
-	// __agg__ matcher names what is read): `rate(x{__tier__="1m"}[1m])` in
-	// a subquery at a 1m step (whose steps are whole minutes) is each
-	// minute's exact increase, where without them each window held one
-	// sample and no rate (the dashboard's worst 1-minute quantiles).
-	edges := agg == AggCounter && named == "" && hints != nil && hints.Range < minRateBuckets*t.res
-	// Longer ranges get the edges only near a series' start, stop or
-	// resumption (edgesNearMarks).
-	near := agg == AggCounter && named == "" && hints != nil && !edges && hints.Range > 0
+	// A counter read by rate or increase gets every bucket's edge (unless
+	// an __agg__ matcher names what is read; see withEdges), a forced
+	// tier's too: `rate(x{__tier__="1m"}[1m])` in a subquery at a 1m step
+	// (whose steps are whole minutes) is each minute's exact increase,
+	// where without them each window held one sample and no rate (the
+	// dashboard's worst 1-minute quantiles).
+	edges := agg == AggCounter && named == "" && hints != nil && hints.Range > 0
+	// Ranges of minRateBuckets and more may also be read in coarser
+	// buckets (coarseSet, which thins the edged buckets).
+	short := edges && hints.Range < minRateBuckets*t.res
+	var ends windowEnds
+	if edges {
+		ends = readWindows(hints, first, onGrid)
+	}
+	if edges && !short && ends.offGrid(hints.Range, t.res) {
+		// Windows of minUnalignedBuckets and more, none starting on a
+		// bucket's start (a rule's, at any millisecond): no edge is a
+		// window's first sample, and they would halve the average
+		// interval the engine extrapolates a window's first (partial)
+		// bucket by. None, for every series alike (see withEdges).
+		edges = false
+	}
 	width, mode := t.res, ""
-	if onGrid && force == "" && !edges {
+	if onGrid && force == "" && !short {
 		width, mode = coarseWidth(hints, t.res, first, agg)
 	}
 	if named != "" {
@@ -320,14 +334,26 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 	if hints != nil {
 		start, end = hints.Start, hints.End
 	}
-	if edges || near {
+	if edges {
 		start -= t.res // the bucket before the first, for its edge
 	}
 	// Sums and counts exist for floats only.
 	noHistograms := (agg == AggSum || agg == AggCount) && !slices.ContainsFunc(ms, func(m *labels.Matcher) bool { return m.Name == AggLabel })
 	var sets []storage.SeriesSet
+	tend := min(end, wm)
+	if edges {
+		// To the end of the bucket the read ends in: whether that bucket
+		// has its edge (it has one where a sample of it follows) must not
+		// depend on where in it the read ends. A window ending inside it
+		// holds the edge as its last sample where a range query's read
+		// goes on past it, and held the bucket before's end as its last
+		// where the instant query's read ended (1e-8 of a 26h increase,
+		// TestRangeStepsEqualInstants). The engine reads nothing past a
+		// window's end.
+		tend = min(bucketEnd(end, t.res), wm)
+	}
 	if start <= wm {
-		tq, err := t.db.ChunkQuerier(start, min(end, wm))
+		tq, err := t.db.ChunkQuerier(start, tend)
 		if err != nil {
 			return storage.ErrSeriesSet(fmt.Errorf("open tier %s querier: %w", t.Name(), err))
 		}
@@ -346,13 +372,26 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 			tms = append(tms, labels.MustNewMatcher(labels.MatchEqual, AggLabel, agg))
 		}
 		th := *hints
-		th.Start, th.End = start, min(end, wm)
+		th.Start, th.End = start, tend
 		th.DisableTrimming = true // storage.ChunkSet trims, without re-encoding the edge chunks
 		// The float chunks' samples through the decoded-sample cache, if any.
 		sets = append(sets, &dropAggSet{SeriesSet: q.q.set.opts.Decoded.ChunkSet(t.db, tq.Select(ctx, true, &th, tms...), th.Start, th.End)})
 	}
 	if end > wm {
-		fly, err := q.onTheFly(ctx, t, agg, max(start, wm), end, start <= wm, ms)
+		from, fromTier := max(start, wm), start <= wm
+		if agg == AggCounter && !fromTier {
+			// A counter read starting past the watermark goes on from the
+			// tier's counter there, as a read from before it does: from
+			// its raw value alone (and the resets in the read) a window's
+			// increase is the difference of other values, and differed in
+			// its last bits from the same window in a longer read
+			// (TestRangeStepsEqualInstants). What is aggregated before
+			// start is left out. Only a window shorter than the time since
+			// the watermark (minutes, unless the tier catches up) starts
+			// there.
+			from, fromTier = wm, true
+		}
+		fly, err := q.onTheFly(ctx, t, agg, from, start, end, fromTier, ms)
 		if errors.Is(err, errHistogram) && noHistograms {
 			return q.selectRaw(ctx, sortSeries, hints, named, ms)
 		}
@@ -366,14 +405,11 @@ func (q *querier) Select(ctx context.Context, sortSeries bool, hints *storage.Se
 		// The tier's part ends at the watermark, where the raw part begins.
 		set = &concatSet{a: sets[0], b: sets[1]}
 	}
-	if near {
-		set = &nearMarksSet{SeriesSet: set, res: t.res, end: end, rng: hints.Range}
+	if edges {
+		set = withEdges(set, t.res, hints.Range, ends)
 	}
 	if width > t.res {
 		set = &coarseSet{SeriesSet: set, k: width, end: end, mode: mode, first: first, rng: hints.Range}
-	}
-	if edges {
-		return withEdges(set, width, hints.Range)
 	}
 	return set
 }
@@ -478,20 +514,41 @@ func ones(set storage.SeriesSet) storage.SeriesSet {
 
 // withEdges adds, to every bucket of a counter series whose previous bucket
 // is stored, a sample 1 ms after the bucket's start holding the previous
-// bucket's value (and 1 ms of the window's rate: settleEdges): a range of a
-// few whole buckets then holds the counter at both of its edges, and
-// rate/increase over it read the exact increase between them (without, a
-// 1h range over the 1h tier would hold one sample and no rate). Only
-// short ranges get them: over minRateBuckets and more, the extrapolation
-// over the first bucket is within the aggregation's precision and the
-// extra samples would double the work.
+// bucket's value (and, where the bucket starts a window of the read, 1 ms
+// of that window's rate: settleEdges): a window of whole buckets then
+// holds the counter at both of its edges, and rate/increase over it read
+// the exact increase between them (without, a 1h range over the 1h tier
+// would hold one sample and no rate).
+//
+// Every counter series of a read gets them, over any range (but for reads
+// of minRateBuckets and more whose windows all start off the bucket grid:
+// none there), so a window's samples are the tier's in it and the edges of
+// its own buckets: what the read spans besides does not change them, and a
+// step of a range query reads as the instant query at its time
+// (TestRangeStepsEqualInstants).
+// Until t-tier23 ranges of minRateBuckets and more gave the edges only to
+// a series holding a mark (a sample off the bucket grid: where it started,
+// stopped or resumed) anywhere in the read. There the marks, about
+// res/denseMarks apart, shorten the average interval the engine
+// extrapolates a window's first bucket by (rate(x[1h]) at 1-minute steps
+// read -61.5 % in the window holding a stopped series' last 90 s,
+// TestCounterStopsInAMinuteTierWindow), and a window with edges in its
+// later buckets only had its average interval halved (-1.0 % to -1.26 % in
+// every window ending in the hour before a 15 s counter stopped,
+// TestCounterBeforeItStopsInAMinuteTierWindow), so such a series got every
+// bucket's edge. But which series got them depended on the read: a range
+// query spanning a series' start days before a window read that window's
+// exact increase, the instant query at its time extrapolated over its
+// first bucket (4e-5 of an SLA's 7h12m error ratio, t-truth22's f7e25a2).
+// The edges cost up to twice a series' samples in the engine's windows
+// (BenchmarkLongRanges).
 //
 // A series' samples are read into one reused buffer, then copied into an
 // arena shared by the set's series, a slice of its own for each (the engine
 // holds them until the query ends): growing a list per series took 377 KB
-// of allocations for a 7-day rate[1h] panel over 25 series at a 10-minute
-// step, three quarters of the query's.
-func withEdges(set storage.SeriesSet, res, rng int64) storage.SeriesSet {
+// of allocations for a 7-day rate[1h] panel at a 10-minute step over 25
+// series, three quarters of the query's.
+func withEdges(set storage.SeriesSet, res, rng int64, ends windowEnds) storage.SeriesSet {
 	var out []storage.Series
 	var buf, arena sampleList
 	var edgeAt []int
@@ -530,7 +587,7 @@ func withEdges(set storage.SeriesSet, res, rng int64) storage.SeriesSet {
 		if err := it.Err(); err != nil {
 			return storage.ErrSeriesSet(err)
 		}
-		settleEdges(samples, edgeAt, rng)
+		settleEdges(samples, edgeAt, rng, ends)
 		buf = samples
 		if n := len(samples); n > 0 {
 			if cap(arena)-len(arena) < n {
@@ -550,95 +607,6 @@ func withEdges(set storage.SeriesSet, res, rng int64) storage.SeriesSet {
 
 // edgesArena is the samples withEdges allocates at once for its series.
 const edgesArena = 4096
-
-// nearMarksSet gives each counter series of its set that holds a mark (a
-// sample off the bucket grid: where the series started, resumed or
-// stopped) the edges withEdges adds: a range of minRateBuckets and more
-// holds no edges and extrapolates over its first bucket, which is within
-// the aggregation's precision where the series runs through the range,
-// but not where it holds only a few of the series' buckets. There the
-// marks, about res/denseMarks apart, shorten the average interval the
-// engine extrapolates by, and the first bucket's increase was lost:
-// rate(x[1h]) at 1-minute steps through the 1m tier read -61.5 % in the
-// window holding a stopped series' last 90 s
-// (TestCounterStopsInAMinuteTierWindow). Every bucket of such a series
-// gets its edge, not only those within the range of a mark: a window
-// whose later buckets had edges and first ones none had its average
-// interval halved, and the engine extrapolated its start by half a bucket
-// where it needed a whole one (rate(x[1h]) at 1-minute steps -1.0 % to
-// -1.26 % in every window ending in the hour before a 15 s counter
-// stopped, TestCounterBeforeItStopsInAMinuteTierWindow). A series without
-// marks is passed on as it is. end is the read's end: the on-the-fly
-// bucket that ends after it, stamped at its last sample, is no mark.
-type nearMarksSet struct {
-	storage.SeriesSet
-	res, end int64
-	rng      int64      // the read's range (settleEdges)
-	buf      sampleList // a series' samples, reused
-	edgeAt   []int      // the indices of a series' edges, reused
-	cur      storage.Series
-	err      error
-}
-
-func (n *nearMarksSet) Next() bool {
-	if n.err != nil || !n.SeriesSet.Next() {
-		return false
-	}
-	s := n.SeriesSet.At()
-	all, marked := n.buf[:0], false
-	it := s.Iterator(nil)
-	last := n.end - n.end%n.res // buckets ending after it are partial
-	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
-		var cur sample
-		switch vt {
-		case chunkenc.ValFloat:
-			cur.t, cur.f = it.At()
-		case chunkenc.ValHistogram, chunkenc.ValFloatHistogram:
-			cur.t, cur.fh = it.AtFloatHistogram(nil)
-		default:
-			continue
-		}
-		if cur.t%n.res != 0 && cur.t <= last {
-			marked = true
-		}
-		all = append(all, cur)
-	}
-	if err := it.Err(); err != nil {
-		n.err = err
-		return false
-	}
-	n.buf = all
-	if !marked {
-		// Handed on as it is: the engine decodes its chunks again (a
-		// list of the samples read here was 10 % less CPU for a 24h
-		// rate[1h] panel at 1-minute steps, and 6 times the memory).
-		n.cur = s
-		return true
-	}
-	out := make(sampleList, 0, 2*len(all))
-	n.edgeAt = n.edgeAt[:0]
-	var before, prev sample
-	has := false
-	for _, cur := range all {
-		start := bucketEnd(cur.t, n.res) - n.res
-		if has && prev.t == start && cur.t > start+1 &&
-			!prev.stale() && !cur.stale() && !resumes(before, prev, cur, n.res) {
-			edge := prev
-			edge.t = start + 1
-			if edge.fh != nil {
-				edge.fh = edge.fh.Copy()
-				edge.fh.CounterResetHint = histogram.NotCounterReset
-			}
-			n.edgeAt = append(n.edgeAt, len(out))
-			out = append(out, edge)
-		}
-		out = append(out, cur)
-		before, prev, has = prev, cur, true
-	}
-	settleEdges(out, n.edgeAt, n.rng)
-	n.cur = listSeries{lset: s.Labels(), samples: out}
-	return true
-}
 
 // resumes tells whether cur, the first sample of its bucket after prev
 // (the bucket before's end, before the sample before prev), is a counter's
@@ -672,19 +640,12 @@ func resumes(before, prev, cur sample, res int64) bool {
 	return before.t == prev.t-1 || before.t%res != 0 && before.t > prev.t-res && cur.t%res != 0
 }
 
-func (n *nearMarksSet) At() storage.Series { return n.cur }
-func (n *nearMarksSet) Err() error {
-	if n.err != nil {
-		return n.err
-	}
-	return n.SeriesSet.Err()
-}
-
 // onTheFly aggregates the raw samples in (from, to] into t's buckets, the
-// partial last bucket stamped with its last sample's time; fromTier says
-// that from is where the tier's part of the read ends (its counter
-// aggregate there primes the counters').
-func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to int64, fromTier bool, ms []*labels.Matcher) (storage.SeriesSet, error) {
+// partial last bucket stamped with its last sample's time, and hands on
+// those stamped at keep or later; fromTier says that from is where the
+// tier's part of the read ends (its counter aggregate there primes the
+// counters').
+func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, keep, to int64, fromTier bool, ms []*labels.Matcher) (storage.SeriesSet, error) {
 	var primes map[uint64]float64
 	var primesH map[uint64]*histogram.FloatHistogram
 	var closed, atLast map[uint64]bool
@@ -757,8 +718,8 @@ func (q *querier) onTheFly(ctx context.Context, t *Tier, agg string, from, to in
 		if hist {
 			return nil, errHistogram
 		}
-		if len(samples) > 0 {
-			out = append(out, storage.NewListSeries(s.Labels(), samples))
+		if i, _ := slices.BinarySearchFunc(samples, keep, func(s chunks.Sample, t int64) int { return cmp.Compare(s.T(), t) }); i < len(samples) {
+			out = append(out, storage.NewListSeries(s.Labels(), samples[i:]))
 		}
 	}
 	if err := ss.Err(); err != nil {
