@@ -143,11 +143,12 @@ type aggregator struct {
 	// mark holding it, the last flush writes in a bucket the counter
 	// stopped in (the batch before's: see add).
 	closed bool
-	// drawn: prime may be drawn to its bucket's end, as toEnd draws it
-	// (from is after the tier's drawnAfter, and the bucket has no
-	// AggAtLast): the counter goes on from the last raw sample before
-	// from, prime less what toEnd added (primeToEnd). staleAfter: a
-	// staleness marker came after from before the first raw sample.
+	// drawn: prime may be drawn past its bucket's last raw sample, as
+	// toEnd and pastStop draw it (from is after the tier's drawnAfter,
+	// and the bucket has no AggAtLast): the counter goes on from the last
+	// raw sample before from, prime less what they added (primeEnd).
+	// staleAfter: a staleness marker came after from before the first raw
+	// sample.
 	drawn, staleAfter bool
 	// primeH is prime for a native histogram series. The fields below
 	// that hold a float counter's values have a histogram twin (prevH,
@@ -220,9 +221,6 @@ type aggregator struct {
 	// can read lower than it. lastC is the last raw sample's counter.
 	extrapolate, slopeOK bool
 	slope, lastC         float64
-	// stopped: flush marked the bucket it emitted last as one the counter
-	// stopped in (see add: a raw sample in the bucket after it resumed).
-	stopped bool
 	// lastInc: a float counter's increase over its last raw interval (the
 	// open bucket's last, once flush runs; the last before from while
 	// priming), for the half of it a stopped bucket's counter goes on by
@@ -276,10 +274,7 @@ func (a *aggregator) add(t int64, v float64, fh *histogram.FloatHistogram) error
 		if a.hasPrev && a.prevT != 0 && t > a.prevT {
 			a.gap = t - a.prevT // the series' interval, for the bucket at from (below)
 			if !hist {
-				a.lastInc = v - a.prev // for primeStop
-				if v < a.prev {
-					a.lastInc = v
-				}
+				a.lastInc = increase(a.prev, v) // for primeEnd
 			}
 		}
 		if err := a.reset(v, fh, &a.preOffset, &a.preOffsetH); err != nil {
@@ -347,7 +342,7 @@ func (a *aggregator) add(t int64, v float64, fh *histogram.FloatHistogram) error
 		primed = a.prime != nil || hist && a.primeH != nil
 		if primed && a.hasPrev {
 			if !hist {
-				a.offset = *a.prime - a.primeToEnd(t, v) - a.primeStop() - a.prev
+				a.offset = *a.prime - a.primeEnd(t, v) - a.prev
 				a.floor, a.hasFloor = *a.prime, true
 			} else if a.prevH != nil && !a.primeH.DetectReset(a.prevH) {
 				off, _, _, err := a.primeH.Copy().Sub(a.prevH)
@@ -413,14 +408,10 @@ func (a *aggregator) add(t int64, v float64, fh *histogram.FloatHistogram) error
 	// order: a series read on the fly went back in time).
 	inc := math.NaN()
 	if !hist && a.hasPrev && a.prevT != 0 && t > a.prevT {
-		inc = v - a.prev
-		if v < a.prev {
-			inc = v // a reset
-		}
+		inc = increase(a.prev, v)
 	}
 	a.nextT, a.nextBound, a.nextC = t, false, counter
-	a.stopped = false
-	a.openAt(t) // a flush there judges the bucket by the gap before t
+	stopped := a.openAt(t) // a flush there judges the bucket by the gap before t
 	if a.hasFloor && !hist {
 		// The first raw sample after a stop: the counter went on past
 		// the stop's last raw sample (pastStop), and the counter here is
@@ -435,7 +426,7 @@ func (a *aggregator) add(t int64, v float64, fh *histogram.FloatHistogram) error
 		a.hasFloor = false
 	}
 	a.lastInc = inc
-	if a.stopped && !resumed && bucketEnd(t, a.res)-a.res == bucketEnd(a.prevT, a.res) {
+	if stopped && !resumed && bucketEnd(t, a.res)-a.res == bucketEnd(a.prevT, a.res) {
 		// The bucket before, which t's flushed, was one the counter
 		// stopped in: t resumes it after a hole, as after an empty bucket
 		// (below). Unmarked, t's bucket had its end alone, and a window
@@ -637,16 +628,19 @@ func (a *aggregator) closeBefore(next int64) (bool, error) {
 	return true, nil
 }
 
-// openAt makes the bucket holding t the open one, flushing the previous.
-func (a *aggregator) openAt(t int64) {
+// openAt makes the bucket holding t the open one, flushing the previous;
+// stopped: flush marked that bucket as one the counter stopped in (see
+// add: a raw sample in the bucket after it resumes it).
+func (a *aggregator) openAt(t int64) (stopped bool) {
 	end := bucketEnd(t, a.res)
 	if a.open && end != a.cur.End {
-		a.flush()
+		stopped = a.flush()
 	}
 	if !a.open {
 		a.open = true
 		a.cur = bucket{End: end}
 	}
+	return stopped
 }
 
 // flush emits the open bucket.
@@ -673,8 +667,9 @@ func (a *aggregator) openAt(t int64) {
 // the next batch lost the counter's offset: increase[3h] +33 % in
 // TestCounterAfterAStaleMarker), and last_over_time over the bucket reads
 // the series' last value, as on raw data (it read the bucket before's, or
-// nothing).
-func (a *aggregator) flush() {
+// nothing). It reports whether it marked the bucket as one the counter
+// stopped in.
+func (a *aggregator) flush() (stopped bool) {
 	if a.pend != nil && a.pend.End < a.cur.LastT {
 		a.emit(*a.pend)
 	}
@@ -744,7 +739,7 @@ func (a *aggregator) flush() {
 				}
 				a.emit(mb)
 			}
-			a.stopped = true
+			stopped = true
 		} else {
 			a.cur.ToEnd, a.cur.AtLast = a.toEnd(b, lastT)
 		}
@@ -752,6 +747,7 @@ func (a *aggregator) flush() {
 		a.open = false
 	}
 	a.tail, a.tailNext = a.tail[:0], 0
+	return stopped
 }
 
 // pastStop is what the counter of b, a float bucket the counter stopped
@@ -839,44 +835,53 @@ func lineShare(part int64, inc float64, span int64) float64 {
 // shareBits is the significant bits of lineShare.
 const shareBits = 16
 
-// primeToEnd is what toEnd added to the counter aggregate at from (the
-// prime), told from the raw samples by toEnd's rules where drawn: drawn
-// from the last raw sample before from to t, v, the first after it (the
-// float rounding of the two sums aside). The job does not keep what it
-// added: toEnd's rules give it again from the same raw samples, but where
-// the job did not have the next raw sample (AggAtLast). A raw sample
-// later written between the two (late, unmarked) makes it draw another
-// line: the counter after from then reads up to the difference higher or
-// lower than the tier's at from, never below it (the line to the earlier
-// sample is below that sample's counter).
-func (a *aggregator) primeToEnd(t int64, v float64) float64 {
-	if !a.drawn || a.staleAfter || a.prevT == 0 || a.prevT >= a.from || a.prevT <= a.from-a.res || a.gap <= 0 ||
-		t <= a.from || t > a.from+a.res || t-a.prevT > max(a.res/denseMarks, 2*a.gap) {
+// primeEnd is what the tier's counter at from (the prime) holds past the
+// last raw sample before from, told from the raw samples by the rules its
+// writer followed, where drawn (the writer drew ends and had the sample
+// after the bucket): the counter goes on from that sample, prime less it.
+//
+//   - A bucket the counter stopped in (closed: flush wrote its closing
+//     mark): pastStop's half of the increase over the last raw interval
+//     before from. 0 where the raw samples do not tell it (the bucket's
+//     last raw sample alone in the read before from): the counter then
+//     goes on from the held counter, as across a stop the counter did not
+//     count at (add's floor).
+//   - Else toEnd's line from the last raw sample before from to t, v, the
+//     first after it (the float rounding of the two sums aside). The job
+//     does not keep what it added: toEnd's rules give it again from the
+//     same raw samples, but where the job did not have the next raw sample
+//     (AggAtLast). A raw sample later written between the two (late,
+//     unmarked) makes it draw another line: the counter after from then
+//     reads up to the difference higher or lower than the tier's at from,
+//     never below it (the line to the earlier sample is below that
+//     sample's counter).
+//
+// A writer draws no line where it marks a stop (the sample after it is
+// further than the line's rules allow), so of the two only one is ever
+// there.
+func (a *aggregator) primeEnd(t int64, v float64) float64 {
+	if !a.drawn || a.staleAfter || a.prevT == 0 || a.prevT >= a.from || a.prevT <= a.from-a.res {
 		return 0
 	}
-	inc := v - a.prev
-	if v < a.prev {
-		inc = v // a reset
+	if a.closed {
+		return a.pastStop(bucket{})
 	}
-	if d := lineShare(a.from-a.prevT, inc, t-a.prevT); d > 0 {
+	if a.gap <= 0 || t <= a.from || t > a.from+a.res || t-a.prevT > max(a.res/denseMarks, 2*a.gap) {
+		return 0
+	}
+	if d := lineShare(a.from-a.prevT, increase(a.prev, v), t-a.prevT); d > 0 {
 		return d
 	}
 	return 0
 }
 
-// primeStop is what pastStop added to the tier's counter at from, where
-// the bucket ending there is one the counter stopped in (closed: flush
-// wrote its closing mark) and drawn (its writer drew ends and had the
-// sample after it): half the increase over the last raw interval before
-// from, told from the raw samples again. 0 where they do not tell it (the
-// bucket's last raw sample alone in the read before from): the counter
-// then goes on from the held counter, as across a stop the counter did
-// not count at (add's floor).
-func (a *aggregator) primeStop() float64 {
-	if !a.closed || !a.drawn || a.staleAfter || a.prevT == 0 || a.prevT >= a.from || a.prevT <= a.from-a.res {
-		return 0
+// increase is a counter's increase from its raw value prev to v, the next
+// one: v itself where it is lower (a reset).
+func increase(prev, v float64) float64 {
+	if v < prev {
+		return v
 	}
-	return a.pastStop(bucket{})
+	return v - prev
 }
 
 // nextCounter is the counter aggregate a float raw sample v after the

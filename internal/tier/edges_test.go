@@ -321,7 +321,7 @@ func TestBucketEnds(t *testing.T) {
 // TestBucketEndsCaughtUp: once the job has caught up it writes one bucket
 // a batch, and draws the batch's last bucket's end from the raw sample
 // after it, read past the batch's end; the next batch takes the counter
-// at the last raw sample back by the same rules (aggregator.primeToEnd).
+// at the last raw sample back by the same rules (aggregator.primeEnd).
 // A series whose next sample had not come when the job wrote the bucket
 // keeps its counter at the last raw sample there, flagged (AggAtLast):
 // without the flag the next batch took what a line to the next sample
