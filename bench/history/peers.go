@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/gmc-dev/gmc/bench/internal/proc"
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // target is one store the harness starts: gmc, Prometheus or VictoriaMetrics.
@@ -401,32 +402,18 @@ func queryRange(ctx context.Context, client *http.Client, addr string, extra url
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: read answer: %w", expr, err)
 	}
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Values [][2]any          `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return nil, 0, fmt.Errorf("%s: decode answer (%s): %w", expr, resp.Status, err)
-	}
-	if body.Status != "success" {
-		return nil, 0, fmt.Errorf("%s: %s", expr, body.Error)
+	result, err := httpapi.DecodeMatrix(raw)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s (%s): %w", expr, resp.Status, err)
 	}
 	out := rangeResult{}
-	for _, s := range body.Data.Result {
+	for _, s := range result {
 		delete(s.Metric, "__name__")
 		key := labels.FromMap(s.Metric).String()
 		pts := make([][2]float64, 0, len(s.Values))
 		for _, p := range s.Values {
-			t, _ := p[0].(float64)
-			str, _ := p[1].(string)
-			f, _ := strconv.ParseFloat(str, 64)
-			pts = append(pts, [2]float64{t, f})
+			f, _ := p.Float()
+			pts = append(pts, [2]float64{p.T, f})
 		}
 		out[key] = pts
 	}

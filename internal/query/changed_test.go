@@ -2,7 +2,6 @@ package query
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	promstorage "github.com/prometheus/prometheus/storage"
 
+	"github.com/gmc-dev/gmc/internal/httpapi"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
 
@@ -73,26 +73,19 @@ func TestHeldRangeChanged(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("%d: %s", rec.Code, rec.Body)
 		}
-		var body struct {
-			Data struct {
-				Result []struct {
-					Metric map[string]string `json:"metric"`
-					Values [][2]any          `json:"values"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		m, err := httpapi.DecodeMatrix(rec.Body.Bytes())
+		if err != nil {
 			t.Fatal(err)
 		}
 		out := heldAnswer{points: map[string]map[float64]string{}, writes: rec.Header().Get(HeaderWrites), from: math.NaN()}
 		if f := rec.Header().Get(HeaderFrom); f != "" {
 			out.from, _ = strconv.ParseFloat(f, 64)
 		}
-		for _, s := range body.Data.Result {
+		for _, s := range m {
 			k := fmt.Sprint(s.Metric)
 			out.points[k] = map[float64]string{}
 			for _, v := range s.Values {
-				out.points[k][v[0].(float64)] = v[1].(string)
+				out.points[k][v.T] = v.V
 			}
 		}
 		return out

@@ -3,7 +3,6 @@ package tier
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -23,6 +22,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	promstorage "github.com/prometheus/prometheus/storage"
 
+	"github.com/gmc-dev/gmc/internal/httpapi"
 	"github.com/gmc-dev/gmc/internal/query"
 	"github.com/gmc-dev/gmc/internal/storage"
 )
@@ -517,15 +517,8 @@ func TestPanelServedInEngineMetrics(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("%s: %d %s", expr, w.Code, w.Body)
 		}
-		var body struct {
-			Data struct {
-				Result []struct {
-					Metric map[string]string `json:"metric"`
-					Values [][2]any          `json:"values"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+		answer, err := httpapi.DecodeMatrix(w.Body.Bytes())
+		if err != nil {
 			t.Fatal(err)
 		}
 		qry, err := f.eng.NewRangeQuery(context.Background(), tq, promql.NewPrometheusQueryOpts(false, c.lookback, nil), expr, start, end, 10*time.Minute)
@@ -539,16 +532,16 @@ func TestPanelServedInEngineMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer qry.Close()
-		if len(body.Data.Result) != len(want) {
-			t.Fatalf("%s: %d series served, the engine %d", expr, len(body.Data.Result), len(want))
+		if len(answer) != len(want) {
+			t.Fatalf("%s: %d series served, the engine %d", expr, len(answer), len(want))
 		}
 		for i, s := range want {
-			got := body.Data.Result[i]
+			got := answer[i]
 			if !labels.Equal(labels.FromMap(got.Metric), s.Metric) || len(got.Values) != len(s.Floats) {
 				t.Fatalf("%s: served %v (%d points), the engine %s (%d)", expr, got.Metric, len(got.Values), s.Metric, len(s.Floats))
 			}
 			for j, p := range s.Floats {
-				if v := got.Values[j][1]; v != strconv.FormatFloat(p.F, 'f', -1, 64) {
+				if v := got.Values[j].V; v != strconv.FormatFloat(p.F, 'f', -1, 64) {
 					t.Fatalf("%s: %s at %d served %v, the engine %v", expr, s.Metric, p.T, v, p.F)
 				}
 			}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
 // TestBrowserThirtyDaysReadsTheHourTier: the 30d range steps at 7200 s
@@ -175,28 +178,25 @@ func TestBrowserThirtyDaysReadsTheHourTier(t *testing.T) {
 // rangeOf runs a range query and returns its values by service and time.
 func rangeOf(t *testing.T, base, expr string, start, end, step float64) map[string]map[float64]float64 {
 	t.Helper()
-	var r struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Values [][2]any          `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
+	var answer json.RawMessage
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	u := fmt.Sprintf("%s/api/v1/query_range?query=%s&start=%s&end=%s&step=%s", base, url.QueryEscape(expr), f(start), f(end), f(step))
-	if code := getJSON(t, u, &r); code != http.StatusOK {
+	if code := getJSON(t, u, &answer); code != http.StatusOK {
 		t.Fatalf("%s: status %d", expr, code)
 	}
+	result, err := httpapi.DecodeMatrix(answer)
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
 	out := map[string]map[float64]float64{}
-	for _, s := range r.Data.Result {
+	for _, s := range result {
 		m := map[float64]float64{}
 		for _, p := range s.Values {
-			v, err := strconv.ParseFloat(p[1].(string), 64)
+			v, err := p.Float()
 			if err != nil {
 				t.Fatal(err)
 			}
-			m[p[0].(float64)] = v
+			m[p.T] = v
 		}
 		out[s.Metric["service"]] = m
 	}
