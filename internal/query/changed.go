@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -18,8 +19,10 @@ import (
 type Writes interface {
 	// Mark names the write state now.
 	Mark() string
-	// ChangedSince is the oldest sample time (ms) committed since mark,
-	// math.MaxInt64 for none; false when mark is unknown or too old.
+	// ChangedSince is the oldest sample time (ms) committed since mark
+	// (or the oldest time another write changed: a block loaded or
+	// dropped, a delete; at least math.MinInt64/2), math.MaxInt64 for
+	// none; false when mark is unknown or too old.
 	ChangedSince(mark string) (int64, bool)
 }
 
@@ -54,7 +57,41 @@ const (
 // ask: no since, or writes not watched). The mark is taken before the
 // commits since are read, and both before the evaluation: a commit between
 // them counts in this answer's since and the next.
+//
+// A gated request reads it twice, to size its lane (requestSpan) and to
+// answer (queryRange): it is worked out once, before the request waits
+// for its lane, and kept on the request (heldMemo). The wait comes
+// between the mark and the evaluation, as a commit does: the answer is at
+// least as new as its mark.
 func (a *API) heldFrom(r *http.Request, expr string, start time.Time, step time.Duration) (time.Time, string) {
+	m, _ := r.Context().Value(heldMemoKey{}).(*heldMemo)
+	if m == nil {
+		return a.heldFromNow(r, expr, start, step)
+	}
+	if !m.done {
+		m.from, m.mark = a.heldFromNow(r, expr, start, step)
+		m.done = true
+	}
+	return m.from, m.mark
+}
+
+// heldMemo keeps a request's heldFrom (serveGated puts one on a range
+// query's context; the request's handlers run one after the other).
+type heldMemo struct {
+	done bool
+	from time.Time
+	mark string
+}
+
+type heldMemoKey struct{}
+
+// withHeldMemo is ctx with an empty heldMemo.
+func withHeldMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, heldMemoKey{}, &heldMemo{})
+}
+
+// heldFromNow is heldFrom worked out now.
+func (a *API) heldFromNow(r *http.Request, expr string, start time.Time, step time.Duration) (time.Time, string) {
 	if a.writes == nil || r.Form == nil || r.Form["since"] == nil {
 		return start, ""
 	}
@@ -77,7 +114,7 @@ func (a *API) heldFrom(r *http.Request, expr string, start time.Time, step time.
 	}
 	c := held.UnixMilli() + 1
 	if oldest != math.MaxInt64 {
-		c = min(c, oldest-back)
+		c = min(c, oldest-back) // oldest is at least math.MinInt64/2
 	}
 	s, st := start.UnixMilli(), step.Milliseconds()
 	if c <= s {

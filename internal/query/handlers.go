@@ -56,6 +56,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, f func(*http.Request
 // timeout, then gets 503.
 func (a *API) serveGated(w http.ResponseWriter, r *http.Request, kind requestKind, f func(*http.Request) result) {
 	if a.lanes != nil {
+		if kind == rangeQuery {
+			// heldFrom once, for the lane and the answer.
+			r = r.WithContext(withHeldMemo(r.Context()))
+		}
 		wait := a.timeout
 		if d, apiErr := queryTimeout(r); apiErr == nil && d > 0 {
 			wait = d

@@ -17,8 +17,8 @@ import (
 // that asks for the same window again a second later has only its newest
 // steps evaluated. A point at step T depends only on the samples up to T,
 // so it is kept once T is older than the settle time; any later write older
-// than that (LateWrites) drops every entry, and an entry lives at most
-// MaxAge (retention and deletes change old answers too). Queries with an @
+// than that (LateWrites: a commit, or a block the store loads or drops, a
+// delete) drops every entry, and an entry lives at most MaxAge. Queries with an @
 // modifier (whose steps depend on the query's start or end) are never cached.
 type StepCache struct {
 	// Generation moves on when a sample older than Settle is written.

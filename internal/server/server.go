@@ -205,6 +205,10 @@ func New(opts Options) (_ *Server, err error) {
 	}
 	s.late = storage.NewLateWrites(query.DefaultCacheSettle, opts.Now)
 	appendable = s.late.Wrap(appendable)
+	if db, ok := s.store.(*storage.TSDB); ok {
+		// Its blocks loaded or dropped and its deletes are writes too.
+		s.late.WatchStore(db)
+	}
 	s.onClose("", s.closeStorage) // the remote_write queues, then the storage; its errors say which
 	store := s.store
 	if err := s.openTiers(cfg); err != nil {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb"
 )
 
 // LateWrites watches the writes to the AppendableV2s it wraps for samples
@@ -25,6 +27,9 @@ import (
 // range query's points as of a Mark asks again only for the steps a sample
 // committed since can change (the Live dashboard re-read the last 30 s of
 // every series each second for the few samples that arrive late).
+//
+// Commits are not the only writes to a TSDB: WatchStore has the blocks
+// it loads or drops and its deletes count as writes too.
 type LateWrites struct {
 	settle int64 // ms
 	now    func() time.Time
@@ -37,6 +42,16 @@ type LateWrites struct {
 	boot  string
 	mu    sync.Mutex
 	ticks [changeTicks]changeTick
+
+	// blocks is the watched store's blocks as last seen (WatchStore).
+	blocks atomic.Pointer[blockWatch]
+}
+
+// blockWatch is the blocks a TSDB read when LateWrites last looked.
+type blockWatch struct {
+	mu   sync.Mutex
+	db   *tsdb.DB
+	seen []*tsdb.Block
 }
 
 // changeTick is the oldest sample time (ms) of the commits of one tick.
@@ -75,8 +90,11 @@ func (l *LateWrites) Mark() string { return l.boot + "." + strconv.FormatInt(l.t
 // none; ok is false when mark is not this watcher's (another process,
 // malformed) or older than ChangesKept: anything may have changed.
 // Counted after each commit returns, so a commit a query evaluated after
-// the mark may not have seen is in.
+// the mark may not have seen is in. The watched store's other writes
+// (WatchStore) count from the oldest time they can change, as far back
+// as math.MinInt64/2.
 func (l *LateWrites) ChangedSince(mark string) (oldest int64, ok bool) {
+	l.pollBlocks()
 	boot, t, found := strings.Cut(mark, ".")
 	from, err := strconv.ParseInt(t, 10, 64)
 	if !found || err != nil || boot != l.boot || from < 0 {
@@ -89,15 +107,80 @@ func (l *LateWrites) ChangedSince(mark string) (oldest int64, ok bool) {
 	oldest = math.MaxInt64
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	i := int(from % int64(changeTicks))
 	for k := from; k <= now; k++ {
-		if c := l.ticks[k%int64(changeTicks)]; c.tick == k+1 {
+		if c := &l.ticks[i]; c.tick == k+1 {
 			oldest = min(oldest, c.minT)
+		}
+		if i++; i == changeTicks {
+			i = 0
 		}
 	}
 	return oldest, true
 }
 
-// changed records a commit's oldest sample time.
+// wrote records a write whose oldest sample time (or the oldest time it
+// changes) is minT: math.MaxInt64 for none.
+func (l *LateWrites) wrote(minT int64) {
+	if minT == math.MaxInt64 {
+		return
+	}
+	minT = max(minT, math.MinInt64/2) // heldFrom subtracts offsets from it
+	if minT < l.now().UnixMilli()-l.settle {
+		l.gen.Add(1)
+	}
+	l.changed(minT)
+}
+
+// WatchStore has s's changes that are no commits count as writes (Mark,
+// ChangedSince, Generation), from the oldest time each can change: a
+// block it loads or drops — one written into its directory (the SLA
+// backfill, a block copied in), compaction's (its samples were there
+// before: counted all the same) or one past the retention — from the
+// block's start, seen at the next ChangedSince or Generation (which ask
+// the TSDB for its blocks, a slice compared pointer by pointer); a Delete
+// (per-metric retention) from its start, once it returns. Call it before
+// the first Mark.
+func (l *LateWrites) WatchStore(s *TSDB) {
+	l.blocks.Store(&blockWatch{db: s.db, seen: s.db.Blocks()})
+	s.late.Store(l)
+}
+
+// pollBlocks records the blocks the watched store loaded or dropped
+// since it last looked as a write from the oldest one's start. A query
+// that reads them opens its querier after the poll its request made (the
+// mark before it), so a block loaded after the poll counts in the next.
+func (l *LateWrites) pollBlocks() {
+	w := l.blocks.Load()
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.db.Blocks() // replaced, never changed in place, by each reload
+	if slices.Equal(cur, w.seen) {
+		return
+	}
+	gone := make(map[*tsdb.Block]bool, len(w.seen))
+	for _, b := range w.seen {
+		gone[b] = true
+	}
+	oldest := int64(math.MaxInt64)
+	for _, b := range cur {
+		if gone[b] {
+			delete(gone, b)
+		} else {
+			oldest = min(oldest, b.MinTime())
+		}
+	}
+	for b := range gone {
+		oldest = min(oldest, b.MinTime())
+	}
+	w.seen = cur
+	l.wrote(oldest)
+}
+
+// changed records a write's oldest sample time.
 func (l *LateWrites) changed(minT int64) {
 	k := l.tick()
 	l.mu.Lock()
@@ -120,8 +203,12 @@ type lateAppendable struct {
 	l    *LateWrites
 }
 
-// Generation moves on with every committed late write.
-func (l *LateWrites) Generation() uint64 { return l.gen.Load() }
+// Generation moves on with every committed late write, and every write
+// of the watched store (WatchStore) older than Settle.
+func (l *LateWrites) Generation() uint64 {
+	l.pollBlocks()
+	return l.gen.Load()
+}
 
 // Settle is how old a sample must be, at commit, to count as late.
 func (l *LateWrites) Settle() time.Duration { return time.Duration(l.settle) * time.Millisecond }
@@ -145,12 +232,7 @@ func (a *lateAppender) Append(ref storage.SeriesRef, ls labels.Labels, st, t int
 func (a *lateAppender) Commit() error {
 	err := a.AppenderV2.Commit()
 	// Counted even when the commit failed: part of it may be in.
-	if a.minT < a.l.now().UnixMilli()-a.l.settle {
-		a.l.gen.Add(1)
-	}
-	if a.minT != math.MaxInt64 {
-		a.l.changed(a.minT)
-	}
+	a.l.wrote(a.minT)
 	a.minT = math.MaxInt64
 	return err
 }

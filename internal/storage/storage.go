@@ -61,6 +61,10 @@ type Options struct {
 	// tenth of the retention, at most 31d, as Prometheus sizes them).
 	MinBlockDuration time.Duration
 	MaxBlockDuration time.Duration
+	// BlockReloadInterval is how often the TSDB loads the blocks written
+	// into its directory (the SLA backfill's) and drops those past the
+	// retention; 0: every minute, the TSDB's default.
+	BlockReloadInterval time.Duration
 	// SeriesCallback is told before the head creates a series (and may
 	// refuse it), after, and when the head drops series; the cardinality
 	// limits (ingest.SeriesLimiter) are one. nil: none.
@@ -86,6 +90,8 @@ type TSDB struct {
 	// its chunk readers find chunks in (refchunks.go).
 	id      uint64
 	decoded atomic.Pointer[DecodedCache]
+	// late is told of each Delete (LateWrites.WatchStore).
+	late atomic.Pointer[LateWrites]
 }
 
 // The TSDB's Block.Delete (v0.316.0) replaces the block's tombstones and
@@ -135,6 +141,9 @@ func Open(opts Options) (*TSDB, error) {
 		to.MaxBlockDuration = opts.MaxBlockDuration.Milliseconds()
 	} else {
 		to.MaxBlockDuration = maxBlockDuration(to.MinBlockDuration, to.RetentionDuration)
+	}
+	if opts.BlockReloadInterval > 0 {
+		to.BlockReloadInterval = opts.BlockReloadInterval
 	}
 	if opts.SeriesCallback != nil {
 		to.SeriesLifecycleCallback = opts.SeriesCallback
@@ -214,10 +223,16 @@ func (s *TSDB) SetWriteNotified(n wlog.WriteNotified) { s.db.SetWriteNotified(n)
 
 // Delete removes the samples of the matching series in [mint, maxt]
 // (tombstones, cleaned up by compaction): per-metric retention uses it.
+// A LateWrites watching s (WatchStore) counts it as a write from mint
+// once it returns, also when it failed (part of it may be done).
 func (s *TSDB) Delete(ctx context.Context, mint, maxt int64, ms ...*labels.Matcher) error {
 	s.deleting.lock()
 	defer s.deleting.unlock()
-	return s.db.Delete(ctx, mint, maxt, ms...)
+	err := s.db.Delete(ctx, mint, maxt, ms...)
+	if l := s.late.Load(); l != nil {
+		l.wrote(mint)
+	}
+	return err
 }
 
 // HeadMaxTime is the newest sample's time in the head (ms;

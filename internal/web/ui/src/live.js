@@ -5,10 +5,12 @@
 // merges the answer by label set (float and native-histogram points
 // alike) and drops what left the window. A gmc that does not watch its
 // writes (remote storage mode) is asked for the newest `overlap` seconds
-// (late pushes inside it are picked up). Every `fullEvery` seconds an
-// expression is fetched whole again: blocks written into gmc's store (the
-// SLA backfill) are no commit it sees, and without the watch late pushes
-// and spool replays change older points too.
+// (late pushes inside it are picked up), and every `fullEvery` seconds
+// an expression whole again (late pushes and spool replays change older
+// points too). A gmc that watches its writes counts the blocks its store
+// loads or drops and its deletes too (the SLA backfill's blocks among
+// them: storage.LateWrites.WatchStore), so its answers are never re-read
+// whole.
 
 /** labelCompare orders label sets as Prometheus sorts a matrix (by name, then value, pair by pair). */
 export function labelCompare(a, b) {
@@ -42,7 +44,7 @@ export function labelKey(metric) {
  */
 export function merge(cached, fresh, from, to, start) {
   // A whole answer (nothing cached: a first fetch, or one every
-  // fullEvery) is already what the merge below would make of it when its
+  // fullEvery without gmc's write state) is already what the merge below would make of it when its
   // points are in order from start on and its series in a full query's
   // order, as gmc answers: it is returned as it is, not copied point by
   // point (Live Overview's first answer holds ~42k points).
@@ -132,7 +134,7 @@ export class RangeCache {
     const e = this.entries.get(key);
     const now = this.now();
     const ov = Math.ceil(Math.max(this.overlap, w.overlap || 0) / w.step) * w.step;
-    const held = e && e.to >= w.start && e.to <= w.end && now - e.fullAt < this.fullEvery;
+    const held = e && e.to >= w.start && e.to <= w.end && (e.writes != null || now - e.fullAt < this.fullEvery);
     const partial = held && (e.writes != null || e.to - ov > w.start);
     const asked = partial && e.writes == null ? e.to - ov : w.start;
     const fresh = await fetch(expr, {start: asked, end: w.end, step: w.step, since: partial && e.writes != null ? e.writes : '',
