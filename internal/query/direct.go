@@ -407,7 +407,41 @@ func directRun(ctx context.Context, p directPlan, set *directSet, order, groupOf
 			}
 			ht, hf = ser.run(la)
 		}
+		// steady: the last step was a grid step whose window held two
+		// samples or more, none of its edges clamped (uLo ≥ 0, uHi ≤ n),
+		// and e was set for its edges. Every step after it whose edges
+		// stay unclamped has the same edges (its window is the last one
+		// moved by perStep samples): such steps, while both cursors stay
+		// in their runs and no window holds an irregular sample, are
+		// summed by gridSteps.
+		steady := false
 		for k := from; k < to; k++ {
+			if steady {
+				// m: the steps from k on that gridSteps may sum (la's run
+				// bounds the windows' last samples within the series: uHi
+				// stays at or under n), their windows ending before the
+				// first irregular sample after the window's first.
+				m := min(to-k, (len(lt)-1-lo.i)/perStep, (len(ht)-1-la.i)/perStep)
+				for r < len(irr) && int(irr[r]) <= lo.k {
+					r++
+				}
+				if r < len(irr) {
+					m = min(m, max(int(irr[r])-uHi, -1)/perStep) // the windows' last samples before it
+				}
+				if m > 0 {
+					d := m * perStep
+					gridSteps(lf[lo.i+perStep:lo.i+d+1], hf[la.i+perStep:la.i+d+1], perStep, g.sum[k:k+m], g.c[k:k+m], g.seen[k:k+m], &e, p.isRate, rangeSeconds)
+					uLo, uHi = uLo+d, uHi+d
+					lo.i, lo.k = lo.i+d, lo.k+d
+					la.i, la.k = la.i+d, la.k+d // (hi, lastT and lastF: set by the next step)
+					points += m
+					valued[si] = true
+					if k += m; k == to {
+						break
+					}
+				}
+			}
+			steady = false
 			t := start + int64(k)*step
 			if grid {
 				uLo, uHi = uLo+perStep, uHi+perStep
@@ -491,6 +525,7 @@ func directRun(ctx context.Context, p directPlan, set *directSet, order, groupOf
 				e.At(firstT, lastT, count-1, t-rngOff, t-off, p.isRate, rangeSeconds)
 			}
 			result = e.Extrapolate(result, firstF, p.isRate, rangeSeconds)
+			steady = grid && uLo >= 0 && uHi <= n
 			points++
 			valued[si] = true
 			if !g.seen[k] {
@@ -515,4 +550,37 @@ func directRun(ctx context.Context, p directPlan, set *directSet, order, groupOf
 		}
 	}
 	return points, nil
+}
+
+// gridSteps sums into sum, c and seen (a group's, from a step on) the
+// windows of as many steps of an evenly spaced series, each window's first
+// value at lf[j·stride] and last at hf[j·stride], all with the edges e
+// (directRun's steady steps: no window holds an irregular sample, so none
+// has a counter reset). The same operations as directRun's loop, in the
+// same order: the same bits (TestDirectGridEqualsEngine). At a 1 s step
+// over 1 s data directRun's loop, walking both cursors, clamping and
+// comparing the edges at every step, was ~50 ms of the query's ~120 ms.
+func gridSteps(lf, hf []float64, stride int, sum, c []float64, seen []bool, e *promeval.Edges, isRate bool, rangeSeconds float64) {
+	c = c[:len(sum)]
+	seen = seen[:len(sum)]
+	for j := range sum {
+		firstF := lf[j*stride]
+		result := e.Extrapolate(hf[j*stride]-firstF, firstF, isRate, rangeSeconds)
+		if !seen[j] {
+			seen[j], sum[j], c[j] = true, result, 0
+			continue
+		}
+		// kahansum.Inc written out, as in directRun.
+		inc, s, cj := float64(result), sum[j], c[j]
+		sumInc := float64(s + inc)
+		switch {
+		case sumInc > math.MaxFloat64 || sumInc < -math.MaxFloat64:
+			cj = 0
+		case math.Abs(s) >= math.Abs(inc):
+			cj += (s - sumInc) + inc
+		default:
+			cj += (inc - sumInc) + s
+		}
+		sum[j], c[j] = sumInc, float64(cj)
+	}
 }
