@@ -26,7 +26,9 @@ func ChunkSet(set storage.ChunkSeriesSet, mint, maxt int64) storage.SeriesSet {
 // the float chunks' samples read through c, as c.Queryable(db) reads
 // them: db's chunk readers find its chunks in c by reference from then on
 // (refchunks.go), and a chunk ending within decodedFreshMs of db's newest
-// sample is decoded, not kept. The tiers read their buckets through it
+// sample is decoded, not kept (one of gmc's TSDB's, found by reference, is
+// kept apart and handed out as its head's isolation allows:
+// DecodedCache.samplesFresh). The tiers read their buckets through it
 // with the raw data's cache (internal/tier): a 7-day panel of a plain
 // selector decoded 10,080 buckets of each series at every query. A nil c,
 // or one turned off, reads as ChunkSet.
@@ -71,7 +73,7 @@ func (s *chunkSeries) Iterator(reuse chunkenc.Iterator) chunkenc.Iterator {
 // chunksIterator reads a series' chunks in order, the samples in
 // [mint, maxt]. With a cache, a float (XOR) chunk's samples come from it
 // (or, for a chunk ending after fresh, are decoded into the iterator's own
-// slices); without one, and for other chunks (histograms), through the
+// slices, unless it is one of gmc's TSDB's: samplesFresh); without one, and for other chunks (histograms), through the
 // chunk's own iterator. A sample at or before the last one is skipped (a
 // series' chunks do not overlap; the querier's merge skips such samples
 // too).
@@ -84,7 +86,7 @@ type chunksIterator[T ~int64] struct {
 	c          *DecodedCache // nil: no cache
 	chks       chunks.Iterator
 	mint, maxt int64
-	fresh      int64 // a chunk ending after it is decoded into st, sf, not kept
+	fresh      int64 // a chunk ending after it is decoded into st, sf, not kept (keyed: samplesFresh)
 	// t, f: the current float chunk's samples, i the next one's index;
 	// rising: rising(f); kept: t and f are the cache's (never changed).
 	t      []int64
@@ -221,9 +223,8 @@ func (it *chunksIterator[T]) nextChunk() bool {
 		case *openChunk: // the head's open chunk, copied (refchunks.go)
 			it.t, it.f, it.rising, it.every, it.kept, it.st, it.sf, it.dec, err = it.c.samplesOpen(chk, it.dec, it.st, it.sf)
 		case *keyedChunk:
-			if m.MaxTime > it.fresh {
-				it.st, it.sf, it.dec, err = decodeInto(chk.Chunk, it.dec, it.st[:0], it.sf[:0])
-				it.t, it.f, it.rising, it.every, it.kept = it.st, it.sf, rising(it.sf), interval(it.st), false
+			if m.MaxTime > it.fresh { // a chunk of the last minute (samplesFresh)
+				it.t, it.f, it.rising, it.every, it.kept, it.st, it.sf, it.dec, err = it.c.samplesFresh(chk, it.dec, it.st, it.sf)
 				break
 			}
 			it.t, it.f, it.rising, it.every, it.dec, err = it.c.samplesByRef(chk.key, chk.Chunk, it.dec)

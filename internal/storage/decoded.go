@@ -84,6 +84,7 @@ type decodedChunk struct {
 	slot   int // in its shard's ring
 	byRef  bool
 	rising bool        // rising(f)
+	fresh  bool        // a closed chunk of the last minute: handed out by samplesFresh only
 	every  int64       // interval(t)
 	used   atomic.Bool // read since the clock's hand passed it (evict)
 	// dead: removed from its shard. next, prev: a reader's hint
@@ -278,7 +279,7 @@ func (c *DecodedCache) lookup(k chunkKey) *decodedChunk {
 	sh := c.shard(h)
 	sh.mu.Lock()
 	if d, ok := sh.entries[h]; ok {
-		if d.byRef && d.key == k {
+		if d.byRef && d.key == k && !d.fresh {
 			d.mark()
 			sh.mu.Unlock()
 			c.hits.Add(1)
@@ -368,6 +369,46 @@ func (c *DecodedCache) samplesOpen(o *openChunk, dec chunkenc.Iterator, st []int
 	sh.mu.Unlock()
 	d := &decodedChunk{hash: h, key: o.key, byRef: true}
 	err = c.decodeFrom(d, raw, n, dec, sh)
+	return d.t, d.f, d.rising, d.every, true, st, sf, dec, err
+}
+
+// samplesFresh is samplesOpen for k, a closed chunk read by reference
+// that ends within decodedFreshMs of the store's newest sample (a
+// series' last closed chunk, most often): its samples this querier reads,
+// and whether they are the cache's (kept) or were decoded into st and sf.
+//
+// Such a chunk was decoded at every query and never kept (a 1000-series
+// hour of 1 s data: 1000 chunks of 120 samples a query, whenever the
+// open chunk held under a minute of samples). A closed chunk's bytes no
+// longer change, but a querier opened before the append that cut it may
+// not read its last samples (an append of several samples of a series,
+// complete after the querier was opened, writes the old chunk's last and
+// the new chunk's first), so its entry is handed out as the open chunk's
+// is: only where the head's iterator for the chunk is the chunk's own XOR
+// iterator (every sample visible to this querier), and never by a lookup
+// (lookup and refChunkReader.find pass it by: they hand out an entry
+// whatever the querier's isolation). Once the chunk is older than the
+// minute, its first read by reference decodes it again and keeps it in
+// place of this entry, as before.
+func (c *DecodedCache) samplesFresh(k *keyedChunk, dec chunkenc.Iterator, st []int64, sf []float64) (t []int64, f []float64, up bool, every int64, kept bool, _ []int64, _ []float64, _ chunkenc.Iterator, err error) {
+	n := k.NumSamples()
+	dec = k.Chunk.Iterator(dec)
+	if reflect.TypeOf(dec) != xorIteratorType {
+		st, sf, err = appendSamples(dec, st[:0], sf[:0])
+		return st, sf, rising(sf), interval(st), false, st, sf, dec, err
+	}
+	h := k.key.hash()
+	sh := c.shard(h)
+	sh.mu.Lock()
+	if d, ok := sh.entries[h]; ok && d.byRef && d.fresh && d.key == k.key && len(d.t) == n {
+		d.mark()
+		sh.mu.Unlock()
+		c.hits.Add(1)
+		return d.t, d.f, d.rising, d.every, true, st, sf, dec, nil
+	}
+	sh.mu.Unlock()
+	d := &decodedChunk{hash: h, key: k.key, byRef: true, fresh: true}
+	err = c.decodeFrom(d, k.Bytes(), n, dec, sh)
 	return d.t, d.f, d.rising, d.every, true, st, sf, dec, err
 }
 
@@ -463,7 +504,9 @@ func freshAfter(q any) int64 {
 // evaluation would put a new copy in the cache that no later query reads
 // and that pushes out chunks that are read again.
 // (The head's open chunk of gmc's TSDB is kept apart, one entry for it
-// replaced as it grows: DecodedCache.samplesOpen.)
+// replaced as it grows: DecodedCache.samplesOpen; and so is a closed chunk
+// of gmc's TSDB, found by reference, whose bytes no longer change:
+// DecodedCache.samplesFresh.)
 const decodedFreshMs = 60_000
 
 type decodedQuerier struct {

@@ -362,3 +362,119 @@ func TestDecodedCacheOpenChunkIsolation(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodedCacheFreshChunkIsolation: a closed chunk ending in the last
+// minute (decodedFreshMs) is kept, and handed out only to a querier that
+// may read all of it. One commit appends a series' sample to its open
+// chunk and the next sample, which cuts it (a 2 h range's edge): a querier
+// opened before that commit may read neither, though the chunk holding
+// the first is closed by the time it reads. Queriers opened before and
+// after the commit are read in either order, each compared with the
+// store's own querier opened at the same moment, and a querier opened
+// later reads the chunk from the cache. It fails with the entry handed
+// out whatever the querier's isolation (samplesFresh without the
+// iterator's check, or a lookup by reference that does not pass fresh
+// entries by: the early querier reads the sample), and on the code before
+// samplesFresh (the chunk decoded again, not a hit).
+func TestDecodedCacheFreshChunkIsolation(t *testing.T) {
+	ctx := context.Background()
+	lset := labels.FromStrings("__name__", "a_total", "i", "0")
+	const edge = 2 * 3600 * 1000 // a 2 h range's end: the head cuts a chunk there
+	for _, firstReadsFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("first-reads-first=%v", firstReadsFirst), func(t *testing.T) {
+			c := NewDecodedCache(64<<20, nil)
+			st, err := Open(Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			write := func(ts ...int64) {
+				t.Helper()
+				app := st.AppenderV2(ctx)
+				for _, at := range ts {
+					if _, err := app.Append(0, lset, 0, at, float64(at)/1000, nil, nil, storage.AOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := app.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			type pair struct{ store, cached storage.Querier }
+			open := func() pair {
+				t.Helper()
+				var p pair
+				var err error
+				if p.store, err = st.Querier(0, 1<<40); err != nil {
+					t.Fatal(err)
+				}
+				if p.cached, err = c.Queryable(st).Querier(0, 1<<40); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { p.store.Close(); p.cached.Close() })
+				return p
+			}
+			read := func(what string, p pair, wantN int) {
+				t.Helper()
+				want, got := readAll(t, p.store, 0, 1<<40), readAll(t, p.cached, 0, 1<<40)
+				if len(want) != wantN {
+					t.Fatalf("%s: the store read %d samples, want %d", what, len(want), wantN)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: the cache's read holds %d samples (last %v), the store's %d (last %v)",
+						what, len(got), got[len(got)-1], len(want), want[len(want)-1])
+				}
+			}
+			var ts []int64
+			for at := int64(edge - 200_000); at < edge; at += 1000 {
+				ts = append(ts, at)
+			}
+			write(ts...) // 200 samples, the open chunk's
+			before := open()
+			write(edge-500, edge) // the first into that chunk, the second cuts it
+			after := open()
+			// The premise: the chunk holding edge-500 is closed, and ends
+			// within the last minute.
+			if maxts := chunkEnds(t, st); len(maxts) != 2 || maxts[0] != edge-500 || edge-maxts[0] >= decodedFreshMs {
+				t.Fatalf("chunk ends %v, want a closed chunk ending at %d and the open one", maxts, edge-500)
+			}
+			if firstReadsFirst {
+				read("opened before the commit", before, 200)
+				read("opened after it", after, 202)
+			} else {
+				read("opened after the commit", after, 202)
+				read("opened before it", before, 200)
+			}
+			again := open()
+			hits, misses := c.Hits(), c.Misses()
+			read("opened later", again, 202)
+			// The closed chunk and the open one, from the cache.
+			if c.Hits() != hits+2 || c.Misses() != misses {
+				t.Fatalf("read again: %d hits, %d misses; want 2 hits", c.Hits()-hits, c.Misses()-misses)
+			}
+		})
+	}
+}
+
+// chunkEnds is the MaxTime of each chunk of a_total's series as st's
+// chunk querier lists them (the head's open chunk: math.MaxInt64).
+func chunkEnds(t *testing.T, st *TSDB) []int64 {
+	t.Helper()
+	cq, err := st.ChunkQuerier(0, 1<<40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cq.Close()
+	set := cq.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "a_total"))
+	var out []int64
+	for set.Next() {
+		it := set.At().Iterator(nil)
+		for it.Next() {
+			out = append(out, it.At().MaxTime)
+		}
+	}
+	if err := set.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
