@@ -228,19 +228,56 @@ class Lazy {
     el.chart = this; // for tests and the console
     this._u = null;
     // pending: the made-later plot's arguments (make's); near: what the
-    // observer last said (null before its first report: made at once).
+    // observer last said (null before its first report, or when it was of
+    // a box without size: made at once unless hidden now, see away).
     this.pending = null;
     this.near = null;
     // stale: the newest data of a made plot, not drawn yet (set); end:
     // the time of the newest data's last point (update), for tests.
     this.stale = null;
     this.end = null;
+    // blind: the last report was of a box without size (near null).
+    this.blind = false;
+    // placement: the page's Placement, deciding its first plots (or null).
+    this.placement = null;
     shown.add(this);
     this.io = new IntersectionObserver((es) => {
-      this.near = es[es.length - 1].isIntersecting;
+      const e = es[es.length - 1];
+      const r = e.boundingClientRect;
+      // A box without size (its card hidden: display none) is nowhere: its
+      // report says nothing of where the chart is once shown. Taken as far,
+      // the Risk page's backtest card, hidden until its data came and then
+      // on the screen, was left for later whenever the page's second round
+      // came in before a frame (drawn with its legend and no plot).
+      this.blind = !e.isIntersecting && r.width === 0 && r.height === 0;
+      this.near = this.blind ? null : e.isIntersecting;
       if (this.near) this.draw();
     }, {rootMargin: NEAR});
     this.io.observe(el);
+  }
+
+  /**
+   * away is whether the plot waits: its observer's last report saw it away
+   * from the screen, or, with no report of a place (none yet, or of a box
+   * without size), it is inside a hidden element now. A chart shown since
+   * its report of no place is drawn, and asks for a report of where it is
+   * (look): the observer reports changes only, and a chart shown below the
+   * screen is not intersecting, as when it was hidden.
+   */
+  away() {
+    if (this.near !== null) return !this.near;
+    if (this.el.closest('[hidden]')) return true;
+    if (this.blind) {
+      this.blind = false;
+      this.look();
+    }
+    return false;
+  }
+
+  /** look asks the observer for a report of where the chart is now (the next frame's). */
+  look() {
+    this.io.unobserve(this.el);
+    this.io.observe(this.el);
   }
 
   get u() {
@@ -259,7 +296,7 @@ class Lazy {
    * screen in a shown tab, else kept for draw.
    */
   set(data, apply) {
-    if (this.near === false || document.hidden) {
+    if (this.away() || document.hidden) {
       this.stale = {data, apply};
       return;
     }
@@ -268,13 +305,22 @@ class Lazy {
     this._u.setData(data);
   }
 
-  /** later makes the plot with args now if near the screen, else when wanted. */
+  /**
+   * later makes the plot with args now if near the screen, else when
+   * wanted; while the page's Placement holds its first plots, it decides.
+   */
   later(...args) {
-    if (this.near !== false) {
+    if (this.placement && this.placement.hold(this, args)) return;
+    if (!this.away()) {
       this.pending = null;
       this.make(...args);
       return;
     }
+    this.wait(args);
+  }
+
+  /** wait keeps args for the plot made when it comes near, when the browser is next idle, or when read. */
+  wait(args) {
     const first = !this.pending;
     this.pending = args;
     if (first) idle(() => this.draw());
@@ -289,7 +335,7 @@ class Lazy {
       return;
     }
     const st = this.stale;
-    if (!st || !this._u || (!force && (this.near === false || document.hidden))) return;
+    if (!st || !this._u || (!force && (this.away() || document.hidden))) return;
     this.stale = null;
     if (st.apply) st.apply();
     this._u.setData(st.data);
@@ -1166,6 +1212,209 @@ export class Sparks {
 
 /** ROW_MIN is the least height (px) of a table row holding a sparkline placeholder: the line's and its cell's padding. */
 const ROW_MIN = 34;
+
+/**
+ * LEGEND_LINE is the height (px) of a line of a chart's legend (app.css
+ * .stats' line-height), LEGEND_ROW of a row of one line (its cells' 1 px
+ * padding above and below): a row is at least that tall, whatever the font.
+ */
+const LEGEND_LINE = 13;
+const LEGEND_ROW = LEGEND_LINE + 2;
+
+/** BODY_FONT is the page's font (app.css body), at a size. */
+const BODY_FONT = (px) => `${px}px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif`;
+
+/**
+ * lines is the least number of lines text wraps to in a box at most width
+ * px wide, in the page's font of px: its width (a detached canvas measures
+ * it, no layout) over the width, a space dropped at each break.
+ */
+function lines(text, px, width) {
+  if (!text) return 0;
+  if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+  measureCtx.font = BODY_FONT(px);
+  const w = measureCtx.measureText(text).width;
+  const space = measureCtx.measureText(' ').width;
+  let n = 1;
+  while (w - n * (width + space) > 0) n++;
+  return n;
+}
+
+/**
+ * legendLeast is the least height (px) of a chart's legend (its stats
+ * table) in a card at most width px wide: a row of a line each, the
+ * caption's and the foot's text wrapped (the foot's cell 2 px above and 1
+ * below).
+ */
+function legendLeast(stats, width) {
+  let n = 0;
+  for (const part of stats.children) {
+    if (part.tagName === 'CAPTION') n += lines(part.textContent, 11, width) * LEGEND_LINE;
+    else if (part.tagName === 'TFOOT') n += lines(part.textContent, 12, width) * LEGEND_LINE + 3;
+    else n += part.rows.length * LEGEND_ROW;
+  }
+  return n;
+}
+
+/**
+ * Placement makes the plots of a page's charts that its first data put far
+ * below the screen wait (Lazy.wait: made when they come near, when the
+ * browser is next idle, or when read), deciding without a layout. A Lazy
+ * decides by its own observer's last report, which at the first data is of
+ * the page without them: legends empty, cards short. The host page so made
+ * 9 plots at drawn where 6 were on the screen once the legends were in
+ * (1440 × 857; each made plot a canvas, ~2 ms for its backing store at
+ * 600 × 220, and uPlot's set-up); reading the charts' places after the
+ * legends forced a layout of the whole page inside the drawing task (7.9
+ * ms same tab, 20.3 new tab at load 15: t-web21, more than it saved).
+ *
+ * So each panel's chart is placed from one observer's first reports on its
+ * card, plot and legend (their places before the data) and the least the
+ * data add above it: a grid row's cards share their top, and the row's
+ * content ends then at its lowest legend's bottom (the legends empty) and
+ * after the data at least at any of its legends' top plus that legend's
+ * least height now (legendLeast: a row of one line each, the caption and
+ * foot wrapped in the card's width at the most); elements above the grid
+ * (above: [el, px]) empty then and filled now add at least px each. A
+ * chart whose plot's top so lies at or beyond the margin's far edge
+ * (NEAR_PX below the screen) is far: its plot waits, and its chart asks its
+ * own observer for a fresh report (Lazy.look), so a plot placed wrongly (a
+ * word too long to wrap, say) is made the frame after, not at idle. The
+ * others are decided as before (Lazy.later: their own report). At 1440 ×
+ * 857 the bound gave the host page's third row 1,067 px, the layout 1,087:
+ * its 3 plots wait (the margin's edge is at 1,057).
+ *
+ * It holds that what is above a chart only grows with the data: true of
+ * the host page (its head, tiles, outage line and legends only gain rows);
+ * a card hidden or shown since the reports ends the placing (the cards
+ * after it may have moved up), as a scroll or resize since them does, or a
+ * report missing (the data came before the first frame). Only the first
+ * refresh is placed: after it, each chart's own report is of the page with
+ * its data.
+ *
+ * A page calls begin() before its charts' first update and settle() after
+ * the last, in the same task.
+ */
+export class Placement {
+  constructor(panels, above = []) {
+    this.panels = panels;
+    this.above = above;
+    // rects: each target's first report; edge: the margin's far edge then
+    // (viewport px); moved: scrolled or resized since.
+    this.rects = new Map();
+    this.edge = null;
+    this.moved = false;
+    this.holding = false;
+    this.done = false;
+    this.held = [];
+    this.onMove = () => { this.moved = true; };
+    window.addEventListener('scroll', this.onMove, {passive: true});
+    window.addEventListener('resize', this.onMove, {passive: true});
+    this.io = new IntersectionObserver((es) => {
+      for (const e of es) {
+        if (this.rects.has(e.target) || !e.rootBounds) continue;
+        this.rects.set(e.target, e.boundingClientRect);
+        this.edge = e.rootBounds.bottom;
+        this.moved = false;
+      }
+    }, {rootMargin: NEAR});
+    for (const [el] of above) this.io.observe(el);
+    for (const p of panels) {
+      p.chart.placement = this;
+      this.io.observe(p.card.el);
+      this.io.observe(p.chart.el);
+      this.io.observe(p.chart.stats);
+    }
+  }
+
+  /**
+   * begin holds the plots the charts' first data would make (Lazy.later)
+   * until settle, called in the same task (and, should the page's code
+   * throw before it, in a microtask queued now: no plot is left held).
+   */
+  begin() {
+    if (this.done || this.holding) return;
+    this.holding = true;
+    queueMicrotask(() => this.settle());
+  }
+
+  /** hold keeps a chart's plot's arguments while holding; false when not. */
+  hold(c, args) {
+    if (!this.holding) return false;
+    c.pending = args;
+    if (!this.held.includes(c)) this.held.push(c);
+    return true;
+  }
+
+  /** settle places the held charts: the far ones wait, the others are made or wait as their own reports say. */
+  settle() {
+    if (!this.holding) return;
+    this.holding = false;
+    const far = this.far();
+    this.destroy();
+    for (const c of this.held) {
+      const args = c.pending;
+      // (Made meanwhile for a reader.)
+      if (!args) continue;
+      c.pending = null;
+      if (far.has(c)) {
+        c.wait(args);
+        c.look();
+      } else c.later(...args);
+    }
+    this.held = [];
+  }
+
+  /** far is the set of the charts whose plot the data put beyond the margin's far edge, at the least. */
+  far() {
+    const out = new Set();
+    if (this.moved || this.edge == null) return out;
+    let above = 0;
+    for (const [el, px] of this.above) {
+      const r = this.rects.get(el);
+      if (!r) return out;
+      if (r.height === 0 && el.firstElementChild) above += px;
+    }
+    // A row's bottom is its cards' (stretched to the tallest) less their
+    // padding below, taken as the least of any card's below its legend:
+    // exact when the row holds only these cards, else the row's bottom.
+    const cards = new Set(this.panels.map((p) => p.card.el));
+    const own = this.panels.length > 0 && [...this.panels[0].card.el.parentElement.children].every((el) => cards.has(el));
+    // Each grid row by its cards' top: its bottom then, and at the least after.
+    const rows = new Map();
+    const placed = [];
+    for (const p of this.panels) {
+      const rc = this.rects.get(p.card.el);
+      const rs = this.rects.get(p.chart.stats);
+      const rp = this.rects.get(p.chart.el);
+      if (!rc || !rs || !rp) return out;
+      const was = rc.width === 0 && rc.height === 0;
+      if (was !== !!p.card.el.hidden) break;
+      if (was) continue;
+      const top = Math.round(rc.top);
+      const row = rows.get(top) || {was: -Infinity, now: -Infinity};
+      row.was = Math.max(row.was, own ? rs.bottom : rc.bottom);
+      row.now = Math.max(row.now, rs.top + legendLeast(p.chart.stats, rc.width));
+      rows.set(top, row);
+      placed.push([p.chart, top, rp.top]);
+    }
+    const before = new Map();
+    for (const top of [...rows.keys()].sort((x, y) => x - y)) {
+      before.set(top, above);
+      above += Math.max(0, rows.get(top).now - rows.get(top).was);
+    }
+    for (const [c, top, y] of placed) if (y + before.get(top) >= this.edge) out.add(c);
+    return out;
+  }
+
+  destroy() {
+    this.done = true;
+    this.holding = false;
+    this.io.disconnect();
+    window.removeEventListener('scroll', this.onMove);
+    window.removeEventListener('resize', this.onMove);
+  }
+}
 
 /** topN keeps the n series with the largest newest value. */
 export function topN(series, n, lastOf) {

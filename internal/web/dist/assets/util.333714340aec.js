@@ -289,6 +289,13 @@ export function pill(state, text, title) {
 }
 
 /** kpi is a headline tile; raw (a number) is kept in data-value for tests and tooling. */
+/**
+ * KPI_LEAST is the least height (px) a row of tiles adds to a page (app.css
+ * .kpi, .kpis: 16 px padding above and below, 1 px borders, the label's
+ * 12 px line, 4 px, the value's 22 px line, and the row's 16 px margin).
+ */
+export const KPI_LEAST = 16 + 16 + 2 + 12 + 4 + 22 + 16;
+
 export function kpi(label, value, tone, sub, raw) {
   return h('div', {class: 'kpi' + (tone ? ' kpi-' + tone : ''), 'data-kpi': label, 'data-value': raw != null && isFinite(raw) ? String(raw) : null},
     h('div', {class: 'kpi-label'}, label), h('div', {class: 'kpi-value'}, value), sub ? h('div', {class: 'kpi-sub', title: sub}, sub) : null);

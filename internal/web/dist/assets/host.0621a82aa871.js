@@ -7,8 +7,8 @@
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
 import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped, hostState, hostsStopped} from './api.js';
-import {LineChart, card, panel} from './chart.js';
-import {h, fill, add, units, bar, num, kpi, ago, when, pill, patch, setText, clock, downLine, showOutages} from './util.js';
+import {LineChart, Placement, card, panel} from './chart.js';
+import {h, fill, add, units, bar, num, kpi, KPI_LEAST, ago, when, pill, patch, setText, clock, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
 export function mount(main, ctx) {
@@ -42,6 +42,11 @@ export function mount(main, ctx) {
   // gmc's own outages within the range, in the Overview's words (util.showOutages).
   const down = downLine();
   add(main, head, kpis, down, grid, fs.el);
+  // The plots the first data put far below the screen are made later
+  // (chart.js Placement): 18, of which 6 are on a 1440 × 857 screen. Above
+  // the grid only the tiles come with the data (the head and the outage
+  // line only grow).
+  const place = name ? new Placement(Object.values(C), [[kpis, KPI_LEAST]]) : null;
 
   return {
     async refresh(w, signal) {
@@ -103,6 +108,8 @@ export function mount(main, ctx) {
       const [psi, intr, softirqs, fdUsed, socks, irqLines] = kernelR.map(past);
       const xs = align([], w).xs;
       const ext = extremes(hiR, loR, w);
+      // From here to settle() the refresh runs at once (no await).
+      place.begin();
       // Every rate panel says its windows in its legend: the points' and
       // the newest one's (now, over 1m at most).
       for (const c of [C.cores, C.modes, C.disk, C.busy, C.net, C.iops, C.dlat, C.err, C.pkts, C.ctxt, C.tcp, C.psi, C.intr, C.irq]) c.chart.window = windows(w);
@@ -164,8 +171,12 @@ export function mount(main, ctx) {
             h('td', {class: 'num', 'data-col': 'inodes'}, ip != null ? `${units.pct.fmt(ip)} of ${units.count.fmt(fi)}` : '–'));
         })
           : h('tr', {}, h('td', {colspan: 6, class: 'muted'}, 'No filesystem metrics for this host.'))))]);
+      place.settle();
     },
-    destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
+    destroy() {
+      Object.values(C).forEach((c) => c.chart.destroy());
+      if (place) place.destroy();
+    },
   };
 }
 
