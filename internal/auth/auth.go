@@ -336,7 +336,7 @@ func (g *Guard) deny(w http.ResponseWriter, reason string, code int, msg string)
 var readPOSTs = map[string]bool{
 	"/api/v1/query": true, "/api/v1/query_range": true, "/api/v1/query_exemplars": true,
 	"/api/v1/format_query": true, "/api/v1/parse_query": true, "/api/v1/series": true,
-	"/api/v1/labels": true, "/api/v1/read": true, "/federate": true,
+	"/api/v1/labels": true, "/api/v1/read": true, "/federate": true, "/api/v1/series_start": true,
 }
 
 // RequiredRole is the role a request needs: none for the health checks,

@@ -47,6 +47,10 @@ type Options struct {
 	// RemoteRead is what /api/v1/read reads (it needs chunk queriers: the
 	// raw store); nil: Queryable, if it has them.
 	RemoteRead storage.SampleAndChunkQueryable
+	// DataFrom is the oldest sample time (ms) gmc holds anywhere, its
+	// tiers too (false: none): /api/v1/series_start's data_from. Nil: the
+	// raw store's.
+	DataFrom func() (int64, bool)
 	// Registerer receives the engine's metrics (prometheus_engine_*). Nil: none.
 	Registerer prometheus.Registerer
 	// Version is gmc's own version, reported as buildinfo's "revision".
@@ -233,7 +237,11 @@ type API struct {
 	// remoteRead is Prometheus's remote-read handler; nil when the
 	// queryable has no chunk querier.
 	remoteRead http.Handler
-	status     Status
+	// raw is the raw store's chunks (Options.RemoteRead): what
+	// /api/v1/series_start reads; nil: not served.
+	raw      storage.SampleAndChunkQueryable
+	dataFrom func() (int64, bool)
+	status   Status
 	// noYield turns the yields of heavy evaluation and encoding off (yield.go;
 	// BenchmarkIngestBesideHeavy compares).
 	noYield bool
@@ -320,6 +328,8 @@ func New(opts Options) (*API, error) {
 		timeout:       eopts.Timeout,
 		maxSamples:    eopts.MaxSamples,
 		remoteRead:    remoteRead,
+		raw:           opts.RemoteRead,
+		dataFrom:      opts.DataFrom,
 		status:        opts.Status,
 		queryable:     opts.Queryable,
 		logger:        opts.Logger,

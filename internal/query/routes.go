@@ -90,6 +90,9 @@ func (a *API) routes() []httpapi.Route {
 		{Method: "GET", Path: "/api/v1/labels", Handler: a.Labels},
 		{Method: "POST", Path: "/api/v1/labels", Handler: a.Labels},
 		{Method: "GET", Path: "/api/v1/label/{name}/values", Handler: a.LabelValues},
+		// gmc's own: each series' first sample (seriesstart.go).
+		{Method: "GET", Path: "/api/v1/series_start", Handler: a.SeriesStart},
+		{Method: "POST", Path: "/api/v1/series_start", Handler: a.SeriesStart},
 		{Method: "GET", Path: "/api/v1/status/buildinfo", Handler: a.BuildInfo},
 		{Method: "GET", Path: "/api/v1/status/runtimeinfo", Handler: a.RuntimeInfo},
 		// Another Prometheus reading gmc (federate.go).

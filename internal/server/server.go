@@ -302,6 +302,7 @@ func New(opts Options) (_ *Server, err error) {
 	s.query, err = query.New(query.Options{
 		Queryable:     queryable,
 		RemoteRead:    rawRead,
+		DataFrom:      s.dataFrom,
 		Engine:        engine,
 		ActiveQueries: tracker,
 		EngineMetrics: engineMetrics,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"time"
 
 	"github.com/gmc-dev/gmc/internal/config"
@@ -34,4 +35,28 @@ func (s *Server) openTiers(cfg config.Config) error {
 	s.tiers = set
 	s.queryable = set.Queryable(query.DefaultLookbackDelta.Milliseconds())
 	return nil
+}
+
+// dataFrom is the oldest sample time (ms) gmc holds, in its raw store or a
+// tier (false: none, or not known): /api/v1/series_start's data_from, which
+// tells whether the tiers hold data from before the raw store's oldest.
+func (s *Server) dataFrom() (int64, bool) {
+	oldest := int64(math.MaxInt64)
+	if db, ok := s.store.(*storage.TSDB); ok {
+		t, err := db.StartTime()
+		if err != nil {
+			return 0, false
+		}
+		oldest = t
+	}
+	if s.tiers != nil {
+		for _, t := range s.tiers.Tiers() {
+			ts, err := t.StartTime()
+			if err != nil {
+				return 0, false
+			}
+			oldest = min(oldest, ts)
+		}
+	}
+	return oldest, oldest != math.MaxInt64
 }

@@ -298,6 +298,9 @@ func (t *Tier) Keep() time.Duration { return time.Duration(t.retention.Load()) }
 // aggregate; -1 before the first batch.
 func (t *Tier) Watermark() int64 { return t.watermark.Load() }
 
+// StartTime is the tier's oldest sample time (ms; math.MaxInt64: none).
+func (t *Tier) StartTime() (int64, error) { return t.db.StartTime() }
+
 func (t *Tier) setWatermark(ms int64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

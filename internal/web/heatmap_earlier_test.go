@@ -14,16 +14,16 @@ import (
 )
 
 // recordEarlier makes every document of the tab count in
-// window.__earlier the instant queries asking whether a heatmap's service
-// has data before its first column with data (service.js, earlier; a
-// page's first refresh asks it with the heatmap's queries: an instant
-// query, and one range query batched with the heatmap's).
+// window.__earlier the requests asking whether a heatmap's service has
+// data before its first column with data (service.js, earlier): where its
+// series begin (/api/v1/series_start, with the page's first round), or,
+// where that cannot tell, an instant query.
 const recordEarlier = `(() => {
   window.__earlier = 0;
   const f = window.fetch;
   window.fetch = (...a) => {
     const u = decodeURIComponent(String((a[0] && a[0].url) || a[0])) + ' ' + decodeURIComponent(String((a[1] && a[1].body) || ''));
-    if (u.includes('/api/v1/query?') && u.includes('count(last_over_time(gmc_order_latency_seconds')) window.__earlier++;
+    if ((u.includes('/api/v1/query?') && u.includes('count(last_over_time(gmc_order_latency_seconds')) || u.includes('/api/v1/series_start?')) window.__earlier++;
     return f(...a);
   };
 })();`

@@ -85,8 +85,8 @@ func TestBrowserHeatmapTailFirstOneRound(t *testing.T) {
 // service has data before its first column with data holds a minute; a
 // refresh after that asked it again a round trip after the heatmap's
 // answer (on Live once a minute for five minutes after a service began,
-// at 24h on every refresh). Now the refresh asks it with the heatmap's
-// queries: one round trip. The page's clock runs 61 s ahead after its
+// at 24h on every refresh). Now the refresh asks where the series begin
+// (/api/v1/series_start) with the heatmap's queries: one round trip. The page's clock runs 61 s ahead after its
 // first refresh (the data runs on 5 minutes past now), so its next
 // refresh finds the answer over a minute old; the caption stays true.
 func TestBrowserHeatmapEarlierAgainInBatch(t *testing.T) {
@@ -110,7 +110,7 @@ func TestBrowserHeatmapEarlierAgainInBatch(t *testing.T) {
 	reqs := fetches(t, ctx)
 	asked := 0
 	for _, r := range reqs {
-		if r.Refreshed == 1 && strings.Contains(r.URL, "count(last_over_time(gmc_order_latency_seconds") {
+		if r.Refreshed == 1 && strings.Contains(r.URL, "/api/v1/series_start?") {
 			asked++
 		}
 	}

@@ -1146,6 +1146,22 @@ export async function labelValues(name, match, w, signal) {
 }
 
 /**
+ * seriesStart asks gmc where the raw series of the selectors (sels) begin,
+ * up to end (Unix s): GET /api/v1/series_start (gmc's own, docs/compat.md),
+ * from the TSDB's chunk index. Resolves to {rawFrom, dataFrom, series:
+ * [{metric, first}]}, first the series' earliest sample that is not a
+ * staleness marker (Unix s), rawFrom the raw store's oldest sample and
+ * dataFrom the oldest gmc holds, its tiers too (null: none).
+ */
+export async function seriesStart(sels, end, signal) {
+  const p = new URLSearchParams(sels.map((s) => ['match[]', s]));
+  p.set('end', String(end));
+  const body = await getJSON('/api/v1/series_start?' + p, signal, {}, true);
+  const d = body.data || {};
+  return {rawFrom: d.raw_from ?? null, dataFrom: d.data_from ?? null, series: (d.series || []).filter((x) => x.first != null)};
+}
+
+/**
  * align turns a matrix into uPlot data: x = every step of the window, one
  * y array per series (null where the series has no point). Native
  * histogram points are ignored (see histogramColumns). A y array whose

@@ -1,15 +1,15 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, rangeAt, labelValues, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
+import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
 
 /**
- * EARLIER_TTL is how long (ms) a heatmap's answer to "is there data before
- * its first column with data?" holds (data written late may change it);
- * EARLIER_AHEAD, how long before it runs out a refresh asks it again with
- * the heatmap's queries.
+ * EARLIER_TTL is how long (ms) gmc's answer to where the heatmap's series
+ * begin (api.seriesStart: "is there data before its first column with
+ * data?") holds (data written late may change it); EARLIER_AHEAD, how
+ * long before it runs out a refresh asks it again with its first round.
  */
 const EARLIER_TTL = 60e3;
 const EARLIER_AHEAD = 10e3;
@@ -73,15 +73,12 @@ export function mount(main, ctx) {
   let edges = null;
   let edgesAt = 0;
   let edgesKey = '';
-  // The heatmap's last answer to "is there data before its first column
-  // with data?" ({v, at} by query and time; see earlier in refresh).
+  // Where the heatmap's candidates' series begin ({key, at, p}: p the
+  // promise of api.seriesStart), asked with a refresh's first round.
+  let starts = null;
+  // The answers asked a round trip later, where the raw data does not
+  // tell ({v, at} by query and time; see earlier in refresh).
   const earlierKnown = new Map();
-  // The last question asked ({ex, t: its time, tail: of the heatmap's
-  // tail, at: when answered}), or null: a later refresh asks it again
-  // with the heatmap's queries when its answer is due (see refresh).
-  let earlierLast = null;
-  // Whether the page's first refresh asked it with the heatmap's queries.
-  let preAsked = false;
   // Whether the host panels' queries read every host (see refresh).
   let everyHost = true;
   // The label look-ups of the service's hosts: {key, at, p}.
@@ -123,106 +120,63 @@ export function mount(main, ctx) {
       // The four candidates go out in one batch (one round trip, where one
       // after the other took up to four): the first with events wins.
       // Columns before the first with data: is there data before them (a
-      // gap: gmc was down, a restart), or did the data begin there? Its
-      // series' samples within a day (the range, if longer) before the
-      // first column's window (the caption said "before the data began"
-      // for a gap in the middle, t-truth13d). Asked only when there are
-      // such columns.
+      // gap: gmc was down, a restart), or did the data begin there? (The
+      // caption said "before the data began" for a gap in the middle,
+      // t-truth13d.) Asked of gmc's chunk index with the page's first
+      // round (GET /api/v1/series_start: where each raw series of the four
+      // candidates begins), not a round trip after the heatmap's answer:
+      // there is data before the first column with data when a series
+      // began at or before that column's window. One answer serves every
+      // range (no window in it) and holds EARLIER_TTL (data written late
+      // may change it); a refresh asks it again EARLIER_AHEAD before.
+      // (Three questions did this before: one at the first column's window
+      // a round trip after the heatmap's answer, and, on ranges up to a
+      // day, a day before the grid, each column and the tail asked with
+      // the heatmap's queries; ranges over a day took the round trip.)
       const lb = Math.max(Math.round(wlen), 86400);
       const countSel = (e) => {
         const m = /rate\(([^[]+)\[/.exec(e);
         return m ? m[1].replace('_bucket{', '_count{') : null;
       };
-      // A page's first refresh of up to a day asks it with the heatmap's
-      // own queries, for each candidate, where the answer came a round
-      // trip after theirs (the page's last): whether its series has a
-      // sample within the day before the heatmap's first column's window
-      // (before, at hs0), and, at each column, within the step before the
-      // column's window (cols: offset by the window). Those cover the day
-      // before the window of the first column with data and every step
-      // from there to that window: they answer for that column as the
-      // question would, over a day before the range's first column
-      // rather than before that column (at most the range longer: data
-      // there is data before the empty columns too).
-      const hgl = hw.gend != null ? hw.gend : hw.end;
-      const hs0 = hw.start - parseFloat(hrw);
-      // With a tail (a range ending now: its newest column is now, past
-      // the grid), also whether the series has a sample in the time from
-      // the grid's last column's window to the tail's (tail: an instant
-      // query at now, in the batch of the page's others, offset by the
-      // window): the tail may be the first column with data (a service
-      // begun within the last column: at 24h, 12 minutes), whose question
-      // took a round trip more.
       const hrs = parseFloat(hrw);
-      const tailMs = hw.gend != null ? Math.round((hw.at - hgl) * 1000) : 0;
-      const pre = !preAsked && lb <= 86400 ? [hq.classic, hq.native, hq.rclassic, hq.rnative].map((e) => {
-        const c = countSel(e);
-        if (!c) return null;
-        const p = {before: query(`count(last_over_time(${c}[${lb}s]))`, hs0, signal),
-          cols: rangeAt(`count(last_over_time(${c}[${hstep}s] offset ${hrw}))`, hw.start, hgl, hstep, signal),
-          tail: tailMs > 0 ? query(`count(last_over_time(${c}[${tailMs}ms] offset ${hrw}))`, hw.at, signal) : null};
-        // (Not waited for unless its candidate wins.)
-        p.before.catch(() => {});
-        p.cols.catch(() => {});
-        if (p.tail) p.tail.catch(() => {});
-        return p;
-      }) : null;
-      // A later refresh asks the last question again, with the heatmap's
-      // queries, when its answer will be over a minute old (EARLIER_TTL;
-      // EARLIER_AHEAD before, so it is in when the heatmap answers), or
-      // when it was of the tail (whose time moves with now): the question
-      // itself (count(last_over_time(…[lb])) at its time, sent at now
-      // offset back to it), as it would be asked a round trip after the
-      // heatmap's answer (Live: once a minute for five minutes after a
-      // service began or came back; 24h: every refresh while the service
-      // began within the day).
-      const lastQ = preAsked ? earlierLast : null;
-      let spec = null;
-      if (lastQ && (lastQ.tail || Date.now() - lastQ.at > EARLIER_TTL - EARLIER_AHEAD)) {
-        const t = lastQ.tail ? hw.at - hrs : lastQ.t;
-        const off = Math.round((hw.at - t) * 1000);
-        if (off > 0) {
-          spec = {ex: lastQ.ex, t, p: query(lastQ.ex.replace(/\]\)\)$/, `] offset ${off}ms))`), hw.at, signal)};
-          spec.p.catch(() => {});
-        }
+      const sels = [hq.classic, hq.native, hq.rclassic, hq.rnative].map(countSel).filter(Boolean);
+      const skey = sels.join('\n');
+      if (!starts || starts.key !== skey || Date.now() - starts.at > EARLIER_TTL - EARLIER_AHEAD) {
+        const p = seriesStart(sels, hw.at, signal);
+        const mine = {key: skey, at: Date.now(), p};
+        starts = mine;
+        // A failed or aborted answer is asked again next time (and the
+        // question a round trip later this time: below).
+        p.catch(() => { if (starts === mine) starts = null; });
       }
-      preAsked = true;
-      const earlier = async (e, r, i) => {
+      const startsP = starts.p.catch(() => null);
+      const earlier = async (e, r) => {
         const ts = r.flatMap((x) => [...(x.values || []).filter((v) => parseFloat(v[1]) > 0), ...(x.histograms || []).filter((v) => parseFloat(v[1].count) > 0)].map((v) => Number(v[0])));
         const first = ts.length ? Math.min(...ts) : null;
         const sel = countSel(e);
-        if (first == null || first <= hw.start + 1e-3 || !sel) {
-          earlierLast = null;
-          return false;
-        }
-        const ex = `count(last_over_time(${sel}[${lb}s]))`;
+        if (first == null || first <= hw.start + 1e-3 || !sel) return false;
+        // The first column's window begins at at: is there a sample at or before it?
         const at = first - hrs;
-        const tail = first > hgl + 1e-3;
-        // The same question (the same first column: it stays while the
-        // data's start is in the range) is answered again only after a
-        // minute, as the bucket edges: it was asked on every refresh, one
-        // round trip after the heatmap's answer (Live: every second for
-        // five minutes after a service began or came back).
+        const st = await startsP;
+        if (st) {
+          const nm = /^[^{]*/.exec(sel)[0];
+          if (st.series.some((x) => x.metric.__name__ === nm && x.first <= at + 1e-3)) return true;
+          // None in the raw data. That is the answer unless gmc's tiers hold
+          // data from before the raw store's oldest sample (retention) and
+          // the raw data does not reach the day (or range) before at.
+          if (st.rawFrom != null && (st.dataFrom == null || st.dataFrom >= st.rawFrom - 1e-3 || st.rawFrom <= at - lb)) return false;
+        }
+        // Not known from the raw data (or the answer failed): asked as
+        // before, of whatever holds it (the tiers too), a round trip later,
+        // and kept for a minute.
+        const ex = `count(last_over_time(${sel}[${lb}s]))`;
         const key = `${ex}@${at}`;
         const known = earlierKnown.get(key);
-        const asked = spec && spec.ex === ex && Math.abs(spec.t - at) < 1e-3;
-        if (!asked && known && Date.now() - known.at <= EARLIER_TTL) return known.v;
-        const some = (r) => r.length > 0 && parseFloat(r[0].value[1]) > 0;
-        let v;
-        if (asked) {
-          // Asked again with the heatmap's queries (above).
-          v = some(await spec.p);
-        } else if (pre && pre[i] && (!tail || pre[i].tail)) {
-          // Asked already (above): on the grid, or the tail.
-          const [before, cols, tl] = await Promise.all([pre[i].before, pre[i].cols, tail ? pre[i].tail : []]);
-          v = some(before) || some(tl) ||
-            cols.some((s) => (s.values || []).some(([t, x]) => Number(t) <= first + 1e-3 && parseFloat(x) > 0));
-        } else {
-          v = some(await query(ex, at, signal));
-        }
+        if (known && Date.now() - known.at <= EARLIER_TTL) return known.v;
+        const res = await query(ex, at, signal);
+        const v = res.length > 0 && parseFloat(res[0].value[1]) > 0;
         earlierKnown.clear();
         earlierKnown.set(key, {v, at: Date.now()});
-        earlierLast = {ex, t: at, tail, at: Date.now()};
         return v;
       };
       const heat = async () => {
@@ -231,9 +185,8 @@ export function mount(main, ctx) {
         for (let i = 0; i < es.length; i++) {
           const r = rs[i];
           const any = r.some((x) => (x.values || []).some((v) => parseFloat(v[1]) > 0) || (x.histograms || []).some((v) => parseFloat(v[1].count) > 0));
-          if (any) return {native: !es[i].includes('_bucket'), r, earlier: await earlier(es[i], r, i)};
+          if (any) return {native: !es[i].includes('_bucket'), r, earlier: await earlier(es[i], r)};
         }
-        earlierLast = null;
         return {native: false, r: []};
       };
       // The bucket edges ("> last edge") of the series seen in the range
