@@ -59,6 +59,22 @@ const noSeriesStart = `(() => {
   };
 })();`
 
+// weekClearOfTailHad is at, or when at is within 3 minutes after a step
+// of the 7d range's 1800 s grid, a minute before that step: there the
+// tail's window's start (at − 120 s with the bridge) is before the last
+// step, and a series whose points begin at that step (the stack's seeded
+// host series, 15 minutes old) makes the page ask, a round trip later,
+// whether it had data at that start (api.tailHad, by design), not the
+// heatmap's question. The test failed so in CI when run in the first two
+// minutes of a half hour (at 08:01:20: "time=at−120 … host!=\"\"").
+func weekClearOfTailHad(at time.Time) time.Time {
+	const step, clear = 1800, 180
+	if p := at.Unix() % step; p < clear {
+		return at.Add(-time.Duration(p+60) * time.Second)
+	}
+	return at
+}
+
 // TestBrowserServiceWeekOneRound: a 7d service page whose heatmap's first
 // column with data is not its first asked whether the service has data
 // before that column (a gap) or began there a round trip after the
@@ -80,7 +96,7 @@ func TestBrowserServiceWeekOneRound(t *testing.T) {
 	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
 		t.Fatal(err)
 	}
-	pageClockStill(t, ctx, now.Add(20*time.Second))
+	pageClockStill(t, ctx, weekClearOfTailHad(now.Add(20*time.Second)))
 	recordEveryDocument(t, ctx)
 	cases := []struct{ svc, caption string }{{fresh, "before the data began"}, {gapped, "gap"}}
 	shown := map[string]heatmapState{}
