@@ -41,6 +41,15 @@ func TestHostCPUHighHysteresis(t *testing.T) {
 		}
 		m.EvalAll(ctx, t0.Add(at))
 		firing := len(activeOf(t, m, "HostCPUHigh")) == 1 && activeOf(t, m, "HostCPUHigh")[0] == ":firing"
+		// /api/v1/alerts (and the banner) say when keep_firing_for holds it:
+		// within the dips (+4m20s: the 1m rate under 90%) and after the
+		// CPU came down (+12m30s on), not while the CPU is above 90% before.
+		if held := heldSince(m, "HostCPUHigh"); firing {
+			inDip := at == 4*time.Minute+30*time.Second || at >= 12*time.Minute+30*time.Second
+			if at < 4*time.Minute && held != nil || inDip && held == nil {
+				t.Errorf("at +%s HostCPUHigh fires with keepFiringSince %v, want it set within the dips and after +12m only", at, held)
+			}
+		}
 		if firing && !was {
 			firings++
 		}
@@ -56,4 +65,15 @@ func TestHostCPUHighHysteresis(t *testing.T) {
 	if resolvedAt < 17*time.Minute || resolvedAt > 18*time.Minute {
 		t.Errorf("HostCPUHigh resolved at +%s, want about 5m after the CPU came down at +12m", resolvedAt)
 	}
+}
+
+// heldSince is the keepFiringSince /api/v1/alerts gives the alert of the
+// rule name (nil: firing on its condition, or none).
+func heldSince(m *Manager, name string) *time.Time {
+	for _, a := range m.ActiveAlerts() {
+		if a.Labels.Get("alertname") == name {
+			return a.KeepFiringSince
+		}
+	}
+	return nil
 }

@@ -221,6 +221,14 @@ func serviceLiveness(in map[string]config.Liveness) map[string]api.Liveness {
 	return out
 }
 
+// bannerAlert is the banner's view of one of the rules' alerts, with when
+// keep_firing_for began to hold it.
+func bannerAlert(a *rules.APIAlert) web.Alert {
+	al := web.NewAlert(a.Labels.Map(), a.Annotations.Map(), a.State, a.ActiveAt, a.Value)
+	al.KeepFiringSince = a.KeepFiringSince
+	return al
+}
+
 // firingAlerts is the dashboard's alert source: the rules' firing alerts,
 // read in-process, then the episodes of unknown state since the restart
 // (alert history).
@@ -232,7 +240,7 @@ func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
 		if s.notify != nil && a.State == "firing" && s.notify.Suppressed(labelSet(a.Labels)) {
 			continue
 		}
-		as = append(as, web.NewAlert(a.Labels.Map(), a.Annotations.Map(), a.State, a.ActiveAt, a.Value))
+		as = append(as, bannerAlert(a))
 	}
 	out := web.Firing(as)
 	if s.history != nil {

@@ -24,6 +24,10 @@ type Alert struct {
 	Value       string            `json:"value,omitempty"`
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// KeepFiringSince is set while the alert fires only because its rule's
+	// keep_firing_for holds it: its condition has not held since then, and
+	// its value and summary are of before (Prometheus's keepFiringSince).
+	KeepFiringSince *time.Time `json:"keep_firing_since,omitempty"`
 }
 
 // AlertSource returns the alerts firing now, and those whose state gmc
