@@ -162,6 +162,8 @@ func TestSeriesStartMatchesRawData(t *testing.T) {
 	add("ooo", []pt{{start + 30_000, 7, false}, {start - 20_000, 7, false}})
 	add("ooo_inside", every(start+1_200_000, end, 10_000, 8, false))
 	add("ooo_inside", []pt{{start + 900_000, 8, false}, {start + 600_000, stale, false}, {start + 700_000, 8, false}})
+	// Its first sample exactly at start: in the range, nothing before.
+	add("at_start", every(start, end, 10_000, 10, false))
 	// After the range's end only: left out.
 	add("after", every(end+10_000, end+60_000, 10_000, 9, false))
 	// Random series: runs of samples with gaps and markers, some written
@@ -281,6 +283,7 @@ func TestSeriesStartMatchesRawData(t *testing.T) {
 		{name: "marker_in_range", before: true},
 		{name: "ooo", first: start + 30_000, before: true},
 		{name: "ooo_inside", first: start + 700_000},
+		{name: "at_start", first: start},
 		{name: "after", absent: true},
 	} {
 		s, ok := by[c.name]
