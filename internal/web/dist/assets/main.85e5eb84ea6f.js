@@ -13,6 +13,8 @@ import * as trends from './trends.js';
 
 // trading: the Risk page's earlier name, kept for saved links.
 const PAGES = {overview, service, host, risk, trading: risk, trends, sla, alerts, benchmarks};
+/** ALIASES are page names a user may type for a page of another name (the menu's "Hosts" is #/host). */
+const ALIASES = {hosts: 'host', services: 'overview', slas: 'sla', alert: 'alerts', benchmark: 'benchmarks', bench: 'benchmarks', trend: 'trends'};
 const NAV = [['overview', 'Overview'], ['risk', 'Risk'], ['host', 'Hosts'], ['trends', 'Trends'], ['sla', 'SLAs'], ['alerts', 'Alerts'], ['benchmarks', 'Benchmarks']];
 
 /**
@@ -26,7 +28,8 @@ function parseHash() {
   const [path, qs] = raw.split('?');
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const q = new URLSearchParams(qs || '');
-  const page = PAGES[parts[0]] ? parts[0] : 'overview';
+  const name = ALIASES[parts[0]] || parts[0];
+  const page = PAGES[name] ? name : 'overview';
   let range = rangeByKey(q.get('range') || (page === 'benchmarks' ? '30d' : '1h'));
   const from = Number(q.get('from'));
   const to = Number(q.get('to'));
@@ -36,7 +39,9 @@ function parseHash() {
     const end = Number(q.get('end')) || Number(q.get('at')) + range.seconds / 4;
     if (end < Date.now() / 1000) range = {...range, end, refresh: 3600, base: range.key};
   }
-  return {page, arg: parts[1] || '', range};
+  // A page name gmc has none of shows the Overview, and says so (it
+  // showed the Overview as if asked for).
+  return {page, arg: PAGES[name] ? parts[1] || '' : '', range, unknown: parts[0] && !PAGES[name] ? parts[0] : ''};
 }
 
 /** href builds a link to a page keeping the current time range (relative ranges only). */
@@ -212,6 +217,10 @@ function route() {
   main.dataset.error = '';
   document.title = `gmc · ${r.arg || r.page}`;
   state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
+  if (r.unknown) {
+    main.prepend(h('p', {class: 'page-unknown', 'data-unknown-page': r.unknown}, `There is no page "${r.unknown}": this is the Overview. The pages: `,
+      NAV.map(([k, label], i) => [i ? ', ' : '', h('a', {href: href(k)}, label)])));
+  }
   // Until the new page's first figures are drawn the strip says it is
   // loading: it went on saying "updated HH:MM:SS (took 5 s)" of the page
   // before above the new one's empty cards (t-user16 F5).
