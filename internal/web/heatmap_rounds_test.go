@@ -18,8 +18,10 @@ import (
 // (B − 80, B + 40]: a page whose clock is held at B + 40 has its
 // heatmap's last column on the grid at B and its tail at B + 40, and the
 // charts' last step is more than their tail's minute before their bridge
-// (else a series begun after it asks, a round trip later, whether it had
-// data at its tail's window's start: api.tailHad, not the heatmap's).
+// (else a series begun after it makes the page ask whether it had data
+// at its tail's window's start, api.tailHad: a round trip later before
+// tailHadEarly, with the first round since; kept out of this test, which
+// is of the heatmap's question).
 func tailFirstBoundary(now time.Time) int64 {
 	b := (now.Unix() - 40) / 720 * 720
 	for b%300 < 120 {

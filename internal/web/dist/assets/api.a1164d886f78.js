@@ -482,6 +482,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   // (bridgeCover) and a short count makes it partial.
   const bc = b && !reach ? bridgeCover(e, w) : null;
   const te = tailExpr(at(lb(b ? w.bridge : w.gend, w.end)), w);
+  const had = spread && !reach ? tailHadEarly(te, w, signal) : null;
   return Promise.all([
     fetchRange(e, {start: from, end: w.gend, step: w.step}, signal),
     b ? query(bridgeExpr(at(lb(w.gend, w.bridge)), w), w.bridge, signal) : [],
@@ -495,7 +496,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     const all = withTail(withTail(m, bv), v);
     return Promise.all([
       lastSamples(e, all, w, lead, reach, signal, fetchRange),
-      spread && !reach ? tailHad(te, all, w, signal) : null,
+      spread && !reach ? tailHad(te, all, w, signal, had) : null,
     ]).then(([lasts, had]) => {
       const out = gapped(markPartial(all, w, lead, reach, spread, lasts, had), gc, w);
       if (cv) return covered(out, withTail(withTail(c, cb), ct), cv, w);
@@ -519,13 +520,13 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
  * tails, of data 15 minutes old, were dashed in the first minute after
  * each 2016 s step, and their bridges in the second
  * (TestBrowserBridgeWholeJustAfterAStep). One instant query, only when
- * such a series is in matrix (with its points after the grid); resolves
- * to a Set of their labelKeys, or null.
+ * such a series is in matrix (with its points after the grid), or its
+ * answer asked beforehand (early: tailHadEarly); resolves to a Set of
+ * their labelKeys, or null.
  */
-export function tailHad(te, matrix, w, signal) {
-  const tw = parseFloat(w.tw);
-  const from = (w.bridge != null ? w.bridge : w.at) - tw;
-  if (w.gend == null || from >= w.gend - 1e-3) return Promise.resolve(null);
+export function tailHad(te, matrix, w, signal, early = null) {
+  const from = tailHadFrom(w);
+  if (from == null) return Promise.resolve(null);
   const begun = matrix.some((s) => {
     let run = null;
     let prev = null;
@@ -537,7 +538,39 @@ export function tailHad(te, matrix, w, signal) {
     return prev != null && prev > w.gend + 1e-3 && run > from + 1e-6;
   });
   if (!begun) return Promise.resolve(null);
-  return query(te, Math.round(from * 1000) / 1000, signal).then((r) => new Set((r || []).map((x) => labelKey(x.metric))));
+  return (early || query(te, from, signal)).then((r) => new Set((r || []).map((x) => labelKey(x.metric))));
+}
+
+/**
+ * tailHadFrom is where tailHad asks its question (the start of the window
+ * of the point after the grid's last step, when that is before the step;
+ * Unix s to the ms), or null: no question.
+ */
+function tailHadFrom(w) {
+  if (w.gend == null) return null;
+  const from = (w.bridge != null ? w.bridge : w.at) - parseFloat(w.tw);
+  return from >= w.gend - 1e-3 ? null : Math.round(from * 1000) / 1000;
+}
+
+/**
+ * TAIL_HAD_EARLY (s): from this step up (24h, 7d, 30d) tailHad's question
+ * goes out with the first round wherever it may be asked (a minute or two
+ * after each step), not a round trip after the answer that asks it: a
+ * series begun within the last step (up to 2 h at 30d: after a restart or
+ * a deploy) made a 7d page wait that round (TestBrowserServiceWeekOneRound,
+ * 80 s after a step). Shorter steps ask it a round later, only when such a
+ * series is there: early it would go out with nearly every refresh.
+ */
+const TAIL_HAD_EARLY = 300;
+
+/** tailHadEarly asks tailHad's question now where its step asks it early, or is null. */
+function tailHadEarly(te, w, signal) {
+  const from = w.step >= TAIL_HAD_EARLY ? tailHadFrom(w) : null;
+  if (from == null) return null;
+  const p = query(te, from, signal);
+  // Not waited for when no series needs it.
+  p.catch(() => {});
+  return p;
 }
 
 /**
