@@ -1,7 +1,7 @@
 // gmc dashboard: hash routing (#/page/arg?range=1h, shareable), the time
 // range picker, the refresh loop and the live alert banner (SSE).
 import {RANGES, rangeByKey, span, contact, RangeCache, ready} from './api.js';
-import {h, add, fill, clock, when, patch} from './util.js';
+import {h, add, addFirst, fill, clock, when, patch} from './util.js';
 import * as overview from './overview.js';
 import * as service from './service.js';
 import * as risk from './risk.js';
@@ -218,7 +218,7 @@ function route() {
   document.title = `gmc · ${r.arg || r.page}`;
   state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
   if (r.unknown) {
-    main.prepend(h('p', {class: 'page-unknown', 'data-unknown-page': r.unknown}, `There is no page "${r.unknown}": this is the Overview. The pages: `,
+    addFirst(main, h('p', {class: 'page-unknown', 'data-unknown-page': r.unknown}, `There is no page "${r.unknown}": this is the Overview. The pages: `,
       NAV.map(([k, label], i) => [i ? ', ' : '', h('a', {href: href(k)}, label)])));
   }
   // Until the new page's first figures are drawn the strip says it is
