@@ -469,7 +469,7 @@ function showAlerts(data) {
   // "CPU of vm at 91.2%" with the host at 45 % (t-user23 F1).
   const held = firing.filter((a) => a.keep_firing_since);
   const heldTitle = (a) => (a.keep_firing_since
-    ? `${full(a)}\n  held by keep_firing_for: its condition has not held since ${clock(Date.parse(a.keep_firing_since))}; this summary is of before`
+    ? `${full(a)}\n  ${alerts.heldNote({keepFiringSince: a.keep_firing_since}, null).state}; this summary is of before`
     : full(a));
   el.dataset.held = String(held.length);
   fill(el,
