@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -116,4 +117,65 @@ func TestStartTimeHoldsOutOfOrderSamples(t *testing.T) {
 	if got, err := db.StartTime(); err != nil || got != now-7*24*3600_000 {
 		t.Errorf("StartTime() = %d, %v; want %d (the out-of-order sample, 7 days before the in-order one at %d)", got, err, now-7*24*3600_000, now)
 	}
+}
+
+// TestHeadMmapAfterBurst: a burst of writes has its full chunks written to
+// the chunk files within HeadMmapInterval, where the TSDB alone waits for
+// its minute (its reads walk them as a list in memory until then).
+func TestHeadMmapAfterBurst(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		want     func(mmapped float64) bool
+	}{
+		{"every 50ms", 50 * time.Millisecond, func(n float64) bool { return n >= 20 }},
+		{"the TSDB's minute", -1, func(n float64) bool { return n == 0 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			st, err := Open(Options{Dir: t.TempDir(), Registerer: reg, HeadMmapInterval: c.interval})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			app := st.AppenderV2(context.Background())
+			for s := range 10 {
+				ls := labels.FromStrings("__name__", "burst", "s", strconv.Itoa(s))
+				for i := range 400 { // three full chunks of 120 and an open one
+					if _, err := app.Append(0, ls, 0, int64(i)*1000, float64(i), nil, nil, storage.AOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := app.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			var n float64
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if n = mmappedChunks(t, reg); n >= 30 {
+					break
+				}
+			}
+			if !c.want(n) {
+				t.Fatalf("%v chunks written to the chunk files within 2 s of the burst", n)
+			}
+		})
+	}
+}
+
+// mmappedChunks is the TSDB's count of head chunks written to its chunk
+// files (prometheus_tsdb_mmap_chunks_total).
+func mmappedChunks(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "prometheus_tsdb_mmap_chunks_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no prometheus_tsdb_mmap_chunks_total")
+	return 0
 }
