@@ -66,12 +66,7 @@ func TestBrowserLongRangeErrorPeak(t *testing.T) {
 	}
 	legendMax := func(stats, series string) float64 {
 		t.Helper()
-		row := `document.querySelector('[data-stats="` + stats + `"] tr[data-series="` + series + `"]')`
-		if err := poll(ctx, 30*time.Second, row+` && `+row+`.querySelector('[data-stat="max"]').textContent !== '–'`); err != nil {
-			rows := eval[string](t, ctx, `[...document.querySelectorAll('[data-stats="`+stats+`"] tr[data-series]')].map((r) => r.dataset.series + ': ' + r.textContent).join('; ')`)
-			t.Fatalf("the %s legend has no %q row with a max: %v (rows: %s)", stats, series, err, rows)
-		}
-		txt := strings.TrimSpace(eval[string](t, ctx, row+`.querySelector('[data-stat="max"]').textContent`))
+		txt := waitLegendStat(t, ctx, 30*time.Second, stats, series, "max")
 		v, err := strconv.ParseFloat(strings.TrimSuffix(txt, "%"), 64)
 		if err != nil {
 			t.Fatalf("the %s legend's %s max reads %q: not a percentage", stats, series, txt)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -35,8 +34,7 @@ import (
 func TestBrowserGapThenBurst(t *testing.T) {
 	ctx := browser(t)
 	const name, svc = "t-gap", "gap-orders"
-	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(96 * time.Hour) },
-		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "burning", Burning: "page"}}))
+	st := slaStack(t, sla.Status{Name: name, State: "burning", Burning: "page"}, 96*time.Hour)
 	wall := time.Now().Unix()
 	at := wall
 	for at%step7d < 200 || at%step7d > step7d-300 || at%step30d < 5700 || at%step30d > step30d-300 {
@@ -44,9 +42,7 @@ func TestBrowserGapThenBurst(t *testing.T) {
 	}
 	pageClock(t, ctx, time.Unix(at, 0))
 	histEnd, liveFrom := at-80*60, at-10*60
-	ratio := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
-	}}
+	ratio := slaRatio(name)
 	for ts := at - 3*86400; ts <= histEnd; ts += 60 {
 		ratio.Samples = append(ratio.Samples, prompb.Sample{Timestamp: ts * 1000, Value: 1e-5})
 	}
@@ -74,9 +70,7 @@ func TestBrowserGapThenBurst(t *testing.T) {
 	fmts := evalAsync[[]string](t, ctx, `(async () => { const {units} = await import('/assets/util.js');
 		return [units.x.fmt(0.01), units.x.fmt(50), units.pct9.fmt(99.999)]; })()`)
 	low, high, achWhole := fmts[0], fmts[1], fmts[2]
-	row := func(chart, series string) string {
-		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + series + `"]')`
-	}
+	row := legendRow
 	stat := func(chart, series, s string) string {
 		return eval[string](t, ctx, row(chart, series)+`.querySelector('[data-stat="`+s+`"]').textContent`)
 	}

@@ -52,7 +52,7 @@ func TestBrowserGridGap(t *testing.T) {
 		{"/#/service/" + svc + "?range=7d", "tps", "success", true},
 	} {
 		load(t, ctx, st.URL+page.url)
-		row := `document.querySelector('[data-stats="` + page.chart + `"] tr[data-series="` + page.series + `"]')`
+		row := legendRow(page.chart, page.series)
 		if err := poll(ctx, 20*time.Second, row+` && `+row+`.querySelector('[data-stat="min"]').textContent !== '–'`); err != nil {
 			t.Fatalf("%s: no %s row in the legend: %v", page.url, page.series, err)
 		}

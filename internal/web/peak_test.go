@@ -126,12 +126,7 @@ func TestBrowserLongRangeLatencyPeak(t *testing.T) {
 	}
 	legendMax := func(stats, series string) float64 {
 		t.Helper()
-		row := `document.querySelector('[data-stats="` + stats + `"] tr[data-series="` + series + `"]')`
-		if err := poll(ctx, 30*time.Second, row+` && `+row+`.querySelector('[data-stat="max"]').textContent !== '–'`); err != nil {
-			rows := eval[string](t, ctx, `[...document.querySelectorAll('[data-stats="`+stats+`"] tr[data-series]')].map((r) => r.dataset.series + ': ' + r.textContent).join('; ')`)
-			t.Fatalf("the %s legend has no %q row with a max: %v (rows: %s)", stats, series, err, rows)
-		}
-		txt := strings.TrimSpace(eval[string](t, ctx, row+`.querySelector('[data-stat="max"]').textContent`))
+		txt := waitLegendStat(t, ctx, 30*time.Second, stats, series, "max")
 		scale := map[string]float64{"µs": 1, "ms": 1e3, "s": 1e6, "ns": 1e-3}
 		f := strings.Fields(txt)
 		if len(f) != 2 || scale[f[1]] == 0 {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -49,8 +48,7 @@ func TestBrowserSLAJudgesCoveredHoursAfterAGap(t *testing.T) {
 func slaCoveredAfterGap(t *testing.T, phase time.Duration, dashed bool) {
 	ctx := browser(t)
 	const name = "t-gap"
-	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(12 * time.Hour) },
-		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "ok"}}))
+	st := slaStack(t, sla.Status{Name: name, State: "ok"}, 12*time.Hour)
 	// now: the newest time phase past a 2 h step (the 30d range's step)
 	// and not after the wall clock (the server holds no data there).
 	const step = 2 * time.Hour
@@ -61,9 +59,7 @@ func slaCoveredAfterGap(t *testing.T, phase time.Duration, dashed bool) {
 	}
 	now = now.Add(-15 * time.Second)
 	pageClockStill(t, ctx, now.Add(5*time.Second))
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
-	}}
+	series := slaRatio(name)
 	for ts := now.Add(-10 * time.Hour).Truncate(time.Minute); ts.Before(now.Add(-200 * time.Minute)); ts = ts.Add(time.Minute) {
 		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: 0.0001})
 	}
@@ -83,9 +79,7 @@ func slaCoveredAfterGap(t *testing.T, phase time.Duration, dashed bool) {
 	}
 
 	load(t, ctx, st.URL+"/#/sla?range=30d")
-	row := func(chart string) string {
-		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
-	}
+	row := func(chart string) string { return legendRow(chart, name) }
 	if err := poll(ctx, 30*time.Second, row("burn")+` && `+row("achievement")); err != nil {
 		t.Fatalf("the SLA charts' legends have no %s row: %v", name, err)
 	}

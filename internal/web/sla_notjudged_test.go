@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -27,13 +26,10 @@ import (
 func TestBrowserSLAFirstHourLegends(t *testing.T) {
 	ctx := browser(t)
 	const name = "t-first-hour"
-	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) },
-		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "not_judged", Reason: "coverage"}}))
+	st := slaStack(t, sla.Status{Name: name, State: "not_judged", Reason: "coverage"}, 6*time.Hour)
 	now := time.Now().Truncate(15 * time.Second)
 	first := now.Add(-20 * time.Minute)
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
-	}}
+	series := slaRatio(name)
 	for ts := first; !ts.After(now); ts = ts.Add(15 * time.Second) {
 		v := 0.002
 		if ts.Before(first.Add(5 * time.Minute)) {
@@ -44,9 +40,7 @@ func TestBrowserSLAFirstHourLegends(t *testing.T) {
 	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
 		t.Fatal(err)
 	}
-	row := func(chart string) string {
-		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
-	}
+	row := func(chart string) string { return legendRow(chart, name) }
 	for _, rng := range []string{"1h", "live"} {
 		load(t, ctx, st.URL+"/#/sla?range="+rng)
 		if err := poll(ctx, 20*time.Second, row("burn")+` && `+row("achievement")+` && Number(document.querySelector('[data-chart="burn"]').dataset.partial) > 0`); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -28,13 +27,10 @@ import (
 func TestBrowserSLAPartialWindows(t *testing.T) {
 	ctx := browser(t)
 	const name = "t-partial"
-	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) },
-		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "not_judged", Reason: "coverage"}}))
+	st := slaStack(t, sla.Status{Name: name, State: "not_judged", Reason: "coverage"}, 6*time.Hour)
 	now := time.Now().Truncate(15 * time.Second)
 	first := now.Add(-70 * time.Minute)
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
-	}}
+	series := slaRatio(name)
 	for ts := first; !ts.After(now); ts = ts.Add(15 * time.Second) {
 		v := 0.002
 		if ts.Before(first.Add(15 * time.Minute)) {
@@ -47,9 +43,7 @@ func TestBrowserSLAPartialWindows(t *testing.T) {
 	}
 
 	load(t, ctx, st.URL+"/#/sla?range=1h")
-	row := func(chart string) string {
-		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
-	}
+	row := func(chart string) string { return legendRow(chart, name) }
 	if err := poll(ctx, 20*time.Second, row("burn")+` && `+row("achievement")); err != nil {
 		t.Fatalf("the SLA charts' legends have no %s row: %v", name, err)
 	}
@@ -108,13 +102,10 @@ func TestBrowserSLAPartialWindows(t *testing.T) {
 func TestBrowserSLALivePartialWindows(t *testing.T) {
 	ctx := browser(t)
 	const name = "t-live-partial"
-	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(6 * time.Hour) },
-		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "not_judged", Reason: "coverage"}}))
+	st := slaStack(t, sla.Status{Name: name, State: "not_judged", Reason: "coverage"}, 6*time.Hour)
 	now := time.Now().Truncate(15 * time.Second)
 	first := now.Add(-62 * time.Minute)
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
-	}}
+	series := slaRatio(name)
 	for ts := first; !ts.After(now); ts = ts.Add(15 * time.Second) {
 		v := 0.002
 		if ts.Before(first.Add(time.Hour)) {
@@ -127,9 +118,7 @@ func TestBrowserSLALivePartialWindows(t *testing.T) {
 	}
 
 	load(t, ctx, st.URL+"/#/sla?range=live")
-	row := func(chart string) string {
-		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
-	}
+	row := func(chart string) string { return legendRow(chart, name) }
 	if err := poll(ctx, 20*time.Second, row("burn")+` && `+row("achievement")); err != nil {
 		t.Fatalf("the SLA charts' legends have no %s row: %v", name, err)
 	}

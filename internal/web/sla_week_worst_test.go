@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/gmc-dev/gmc/internal/config"
 	"github.com/gmc-dev/gmc/internal/sla"
 	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
@@ -23,16 +22,13 @@ import (
 func TestBrowserSLAWeekWorstWithinStep(t *testing.T) {
 	ctx := browser(t)
 	const name = "t-week"
-	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(12 * time.Hour) },
-		withSLAs(t, []sla.Status{{Name: name, Service: "t-svc", Indicator: "success", Objective: 99.9, State: "ok"}}))
+	st := slaStack(t, sla.Status{Name: name, State: "ok"}, 12*time.Hour)
 	const step = 30 * time.Minute
 	wall := time.Now()
 	g := wall.Add(-20 * time.Minute).Truncate(step)
 	now := g.Add(20 * time.Minute)
 	pageClockStill(t, ctx, now.Add(5*time.Second))
-	series := prompb.TimeSeries{Labels: []prompb.Label{
-		{Name: "__name__", Value: "sla:error_ratio:rate1h"}, {Name: "service", Value: "t-svc"}, {Name: "sla", Value: name},
-	}}
+	series := slaRatio(name)
 	for ts := now.Add(-6 * time.Hour); !ts.After(now); ts = ts.Add(15 * time.Second) {
 		v := 0.0002
 		if !ts.Before(g.Add(-20*time.Minute)) && ts.Before(g.Add(-15*time.Minute)) {
@@ -44,9 +40,7 @@ func TestBrowserSLAWeekWorstWithinStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	load(t, ctx, st.URL+"/#/sla?range=7d")
-	row := func(chart string) string {
-		return `document.querySelector('[data-stats="` + chart + `"] tr[data-series="` + name + `"]')`
-	}
+	row := func(chart string) string { return legendRow(chart, name) }
 	if err := poll(ctx, 30*time.Second, row("burn")+` && `+row("achievement")); err != nil {
 		t.Fatalf("the SLA charts' legends have no %s row: %v", name, err)
 	}
