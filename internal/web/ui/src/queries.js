@@ -366,6 +366,11 @@ export const bench = {
   // the step (timestamp() at each minute of it; benchmarks.js runXs).
   runAt: (lb) => `max_over_time(timestamp(gmc_bench_median)[${lb}:1m])`,
   regression: (lb) => `max by (benchmark) (max_over_time(gmc_bench_regression[${lb}]))`,
+  // Each step's lowest and highest run: the legend's min and max (a step
+  // holding several runs draws only its last: at 7d the legend left out
+  // the runs between the 30-minute steps of a benchmark run every 2m).
+  lo: (lb) => `min_over_time(gmc_bench_median[${lb}])`,
+  hi: (lb) => `max_over_time(gmc_bench_median[${lb}])`,
 };
 
 export const slaBurn = 'sla:error_ratio:rate1h';

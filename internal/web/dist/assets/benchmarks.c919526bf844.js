@@ -20,18 +20,27 @@ export function mount(main) {
       // Each grid point's run time (runAt), where the steps are whole
       // minutes (the minute substeps then end at the step): ranges from a day up.
       const timed = w.step % 60 === 0 && !w.grid;
-      const [rep, med, reg, ats] = await Promise.all([
+      const [rep, med, reg, ats, los, his] = await Promise.all([
         getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable || e instanceof NotFound ? e : Promise.reject(e))),
         queryRange(Q.bench.median, w, signal),
         queryRange(Q.bench.regression, w, signal),
         timed ? queryRange(Q.bench.runAt, w, signal) : [],
+        queryRange(Q.bench.lo, w, signal),
+        queryRange(Q.bench.hi, w, signal),
       ]);
       renderReport(rep, kpis, report);
 
-      const A = align([...med, ...reg, ...ats], w);
+      const A = align([...med, ...reg, ...ats, ...los, ...his], w);
       const regBy = new Map(reg.map((s, i) => [s.metric.benchmark, A.ys[med.length + i]]));
       const runKey = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
       const atBy = new Map(ats.map((s, i) => [runKey(s.metric), A.ys[med.length + reg.length + i]]));
+      // Each run's lowest and highest over the window, every run within
+      // a step included (the legend's min and max: chart.js s.lo, s.hi).
+      const extremeBy = (ms, base, f) => new Map(ms.map((s, i) => [runKey(s.metric),
+        A.ys[base + i].reduce((a, v) => (v == null ? a : a == null ? v : f(a, v)), null)]));
+      const base = med.length + reg.length + ats.length;
+      const loBy = extremeBy(los, base, Math.min);
+      const hiBy = extremeBy(his, base + los.length, Math.max);
       const runs = await runTimes(med.slice(0, MAX_CHARTS), A, w, signal);
       const nGrid = Math.floor(((w.gend != null ? w.gend : w.end) - w.start) / w.step + 1e-9) + 1;
       const seen = new Set();
@@ -55,7 +64,8 @@ export function mount(main) {
         c.card.note.textContent = (s.metric.unit || '') + (n ? ` · ${n} regression point${n > 1 ? 's' : ''}` : '');
         c.card.el.classList.toggle('regressed', n > 0);
         c.chart.update(runXs(A.xs, y, atBy.get(runKey(s.metric)), runs.get(i), w, nGrid), [
-          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true, lastAt: runs.get(i), lastWhat: 'run'},
+          {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true, lastAt: runs.get(i), lastWhat: 'run',
+            lo: loBy.get(runKey(s.metric)), hi: hiBy.get(runKey(s.metric))},
           {label: 'regression', data: flagged, color: PALETTE[3], width: 0, points: {show: true, size: 9, fill: PALETTE[3]}, paths: () => null},
         ]);
       });
