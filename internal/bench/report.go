@@ -210,8 +210,22 @@ func (s *standing) set(e *ReportEntry, now time.Time) {
 func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC()}
 	vs := verdicts{}
+	// Each result's simulated and measured runs so far (a measured run
+	// with no baseline after simulated ones only says why: they are never
+	// its baseline).
+	simulated, measured := map[string]int{}, map[string]int{}
+	count := func(run *Run) {
+		for _, res := range run.Results {
+			if run.Simulated != "" {
+				simulated[res.Name]++
+			} else {
+				measured[res.Name]++
+			}
+		}
+	}
 	for _, run := range earlier {
 		vs.add(run)
+		count(run)
 	}
 	byName := map[string]*ReportEntry{}
 	skips := map[string]Skip{}
@@ -265,10 +279,14 @@ func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 			e.LatestUntrustworthy = run.Untrustworthy
 			e.Verdict, e.VerdictReason = "", ""
 			e.Verdict, e.VerdictReason = e.outcome()
+			if run.Simulated == "" && res.Comparison == nil && run.Untrustworthy == "" && measured[res.Name] == 0 && simulated[res.Name] > 0 {
+				e.VerdictReason = fmt.Sprintf("no earlier measured run to compare with (the %d before it are simulated, the demo's history: never a measured run's baseline)", simulated[res.Name])
+			}
 			e.LatestSkipped = ""
 			e.LatestError = ""
 			e.Trend = append(e.Trend, TrendPoint{T: run.End, Median: res.Summary.Median, Lo: res.Summary.Lo, Hi: res.Summary.Hi, Regression: reg})
 		}
+		count(run)
 		// After the results: a failed run may have some (an exec run's
 		// times), and its entries are then this run's.
 		if run.Error != "" {

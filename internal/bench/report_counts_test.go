@@ -46,3 +46,26 @@ func TestReportCountsSkippedWeek(t *testing.T) {
 		t.Errorf("markdown headline of a week without skips:\n%s", md)
 	}
 }
+
+// TestReportNoBaselineAfterSimulated: a measured run after simulated runs
+// only (the demo's history) has no baseline, and its reason says why. It
+// read "no earlier run to compare with" beside "Runs 3" (t-user24).
+func TestReportNoBaselineAfterSimulated(t *testing.T) {
+	from := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return from.Add(time.Duration(m) * time.Minute) }
+	run := func(id string, m int, simulated string) *Run {
+		return &Run{ID: id, Benchmark: "matching-engine-tps", Kind: "func", Start: at(m), End: at(m).Add(time.Second), Simulated: simulated,
+			Results: []Result{{Name: "matching-engine-tps", Unit: "ops/s", Better: HigherIsBetter, Samples: []float64{1, 2, 3}, Summary: Summary{N: 3, Median: 2}}}}
+	}
+	const sim = "drawn for the demo's history"
+	runs := []*Run{run("s1", 1, sim), run("s2", 2, sim), run("live", 3, "")}
+	e := NewReport(runs, from, at(4)).Entries[0]
+	if e.Verdict != VerdictNone || !strings.Contains(e.VerdictReason, "the 2 before it are simulated") {
+		t.Errorf("measured run after two simulated: verdict %q, reason %q", e.Verdict, e.VerdictReason)
+	}
+	// A first run ever keeps the plain reason.
+	e = NewReport(runs[2:], from, at(4)).Entries[0]
+	if e.VerdictReason != "no earlier run to compare with" {
+		t.Errorf("first run: reason %q", e.VerdictReason)
+	}
+}
