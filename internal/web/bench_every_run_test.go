@@ -1,17 +1,13 @@
 package web_test
 
 import (
-	"context"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/prompb"
-
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
 // TestBrowserBenchLegendEveryRun: a benchmark's trend legend gives the
@@ -25,24 +21,15 @@ func TestBrowserBenchLegendEveryRun(t *testing.T) {
 	ctx := browser(t)
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(24 * time.Hour) })
 	g := math.Ceil(float64(time.Now().Add(-10*time.Hour).Unix())/step7d) * step7d
-	var series []prompb.TimeSeries
+	var runs []*bench.Run
 	for i, r := range []struct {
 		back   float64 // seconds before the step g
 		median float64
 	}{{12*3600 + 600, 300}, {1500, 100}, {1000, 500}, {500, 200}} {
-		end := time.Unix(int64(g-r.back), 0)
-		run := &bench.Run{
-			ID: "every-" + string(rune('a'+i)), Benchmark: "every-run", Kind: "func", Start: end.Add(-20 * time.Second), End: end,
-			Results: []bench.Result{{Name: "every-run", Unit: "ops/s", Better: bench.HigherIsBetter,
-				Summary: bench.Summary{N: 10, Median: r.median, Lo: r.median, Hi: r.median}, Throughput: r.median, Requests: 1000, DurationSeconds: 20}},
-		}
-		for _, s := range bench.Series(run) {
-			series = append(series, prompb.TimeSeries{Labels: prompb.FromLabels(s.Labels, nil), Samples: []prompb.Sample{{Timestamp: s.T, Value: s.V}}})
-		}
+		runs = append(runs, throughputRun("every-"+string(rune('a'+i)), "every-run", time.Unix(int64(g-r.back), 0),
+			bench.Summary{N: 10, Median: r.median, Lo: r.median, Hi: r.median}, 1000))
 	}
-	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
-		t.Fatal(err)
-	}
+	writeBenchRuns(t, st.URL, runs...)
 	load(t, ctx, st.URL+"/#/benchmarks?range=7d")
 	chart := `[data-benchmark="every-run"] [data-stats]`
 	if err := poll(ctx, 20*time.Second, `!!document.querySelector('`+chart+` [data-series="median"] [data-stat="max"]')`); err != nil {

@@ -1,18 +1,14 @@
 package web_test
 
 import (
-	"context"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/prometheus/prompb"
-
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/config"
-	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
 // TestBrowserBenchRunTime: a benchmark's trend legend gives its newest
@@ -28,25 +24,13 @@ func TestBrowserBenchRunTime(t *testing.T) {
 	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(24 * time.Hour) })
 	g := math.Ceil(float64(time.Now().Add(-10*time.Hour).Unix())/step7d) * step7d
 	end := time.UnixMilli(int64(g-903)*1000 + 123)
-	run := &bench.Run{
-		ID: "f4", Benchmark: "f4-throughput", Kind: "func", Start: end.Add(-20 * time.Second), End: end,
-		Results: []bench.Result{{Name: "f4-throughput", Unit: "ops/s", Better: bench.HigherIsBetter,
-			Summary: bench.Summary{N: 10, Median: 30262.85, Lo: 30000, Hi: 30500}, Throughput: 30262.85, Requests: 600000, DurationSeconds: 20}},
-	}
+	run := throughputRun("f4", "f4-throughput", end, bench.Summary{N: 10, Median: 30262.85, Lo: 30000, Hi: 30500}, 600000)
 	// An earlier run, 12 hours before, 700.456 s before a step: a point
 	// of the grid, not the newest.
 	early := time.UnixMilli(int64(g-12*3600-700)*1000 + 456)
 	run0 := *run
 	run0.ID, run0.Start, run0.End = "f4-0", early.Add(-20*time.Second), early
-	var series []prompb.TimeSeries
-	for _, r := range []*bench.Run{&run0, run} {
-		for _, s := range bench.Series(r) {
-			series = append(series, prompb.TimeSeries{Labels: prompb.FromLabels(s.Labels, nil), Samples: []prompb.Sample{{Timestamp: s.T, Value: s.V}}})
-		}
-	}
-	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
-		t.Fatal(err)
-	}
+	writeBenchRuns(t, st.URL, &run0, run)
 	want := end.Format("15:04")
 	for _, rng := range []string{"7d", "30d"} {
 		load(t, ctx, st.URL+"/#/benchmarks?range="+rng)
