@@ -298,6 +298,27 @@ export function firstMinute(desk, began, growth, newest) {
 }
 
 /**
+ * backAt is when a service sent again after a silence longer than h (s,
+ * its stale_after) within KPI_WINDOW before at: sampled is the newest
+ * sample's time at each second of the window (a range query of
+ * queries.serviceNow's sampled). Returns {at: that sample's time, from: the newest before it}
+ * (Unix s) for the newest such silence, else null. Its 1m rate then
+ * spread the seconds since over the minute (the backtester read 5k
+ * bars/s after 53 s down, 20k/s since).
+ */
+export function backAt(sampled, at, h) {
+  if (!(h > 0)) return null;
+  let prev = null;
+  let back = null;
+  for (const [, v] of (sampled[0] && sampled[0].values) || []) {
+    const t = Number(v);
+    if (prev != null && t - prev > h && t > at - KPI_SECONDS) back = {at: t, from: prev};
+    prev = t;
+  }
+  return back;
+}
+
+/**
  * resumedAt is when gmc served again after the newest of its own outages
  * (/system/status's outages: it took in nothing between from and until),
  * in Unix s, when that was within KPI_WINDOW before at (s): the "now"

@@ -230,6 +230,9 @@ export function serviceNow(name, k, kb = k, resumed = false) {
     began: ordersBegan(`service=${JSON.stringify(name)}`, kb, resumed),
     growth: ordersGrowth(`service=${JSON.stringify(name)}`, kb),
     newest: ordersNewest(`service=${JSON.stringify(name)}`),
+    // The newest sample of its orders or requests (asked at each second
+    // of the window: a silence in it, api.backAt).
+    sampled: `max(timestamp({__name__=~"gmc_orders_total|gmc_requests_total|tps", service=${JSON.stringify(name)}}))`,
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
     errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,

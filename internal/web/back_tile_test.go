@@ -1,0 +1,64 @@
+package web_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/web/webtest"
+)
+
+// TestBrowserServiceRateAfterItsOutage: after a service's own outage its
+// page's rate tile read the 1m rate, spread over the minute it was mostly
+// down, and said nothing (the backtester read 5k bars/s after 53 s down,
+// ~20k/s since). A service counting 20,000 bars/s, a sample a second
+// (stale_after 5 s), silent from 60 s to 7 s before the page opens, then
+// running again: its Requests tile reads 20k/s within 10 % and says when
+// it came back and how long it had been silent.
+func TestBrowserServiceRateAfterItsOutage(t *testing.T) {
+	ctx := browser(t)
+	const svc, perSec = "backtester-x", 20000.0
+	st := startStackWith(t, 1, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{svc: {StaleAfter: config.Duration(5 * time.Second), DownAfter: config.Duration(8 * time.Second)}}
+	})
+	now := time.Now().Truncate(time.Second)
+	origin := now.Add(-5 * time.Minute)
+	down, back := now.Add(-60*time.Second), now.Add(-7*time.Second)
+	sample := func(ts time.Time) prompb.TimeSeries {
+		return prompb.TimeSeries{Labels: []prompb.Label{
+			{Name: "__name__", Value: "gmc_requests_total"}, {Name: "endpoint", Value: "bar"}, {Name: "job", Value: "test"}, {Name: "service", Value: svc},
+		}, Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: perSec * ts.Sub(origin).Seconds()}}}
+	}
+	var history []prompb.TimeSeries
+	for ts := origin; !ts.After(down); ts = ts.Add(time.Second) {
+		history = append(history, sample(ts))
+	}
+	if err := webtest.Write(context.Background(), st.URL, history...); err != nil {
+		t.Fatal(err)
+	}
+	// Back 7 s ago, and running on: a sample a second.
+	writeEverySecond(t, st.URL, back, func(ts time.Time) []prompb.TimeSeries { return []prompb.TimeSeries{sample(ts)} })
+
+	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
+	tile := `document.querySelector('[data-kpi="Requests"]')`
+	if err := poll(ctx, 20*time.Second, `!!`+tile+` && `+tile+`.textContent.includes('back at')`); err != nil {
+		t.Fatalf("the Requests tile does not say the service came back (%q): %v", eval[string](t, ctx, `(`+tile+` || {}).textContent || ''`), err)
+	}
+	got := eval[kpiT](t, ctx, `(() => { const e = `+tile+`; return {value: Number(e.dataset.value), text: e.textContent}; })()`)
+	want := "back at " + back.Format("15:04:05") + " after 53s without samples"
+	if math.Abs(got.Value-perSec) > 0.1*perSec || !strings.Contains(got.Text, want) {
+		t.Errorf("the Requests tile reads %v (%q), want %v/s within 10 %% and %q", got.Value, got.Text, perSec, want)
+	}
+	screenshot(t, ctx, artifacts(t), "service-rate-after-its-outage")
+}
+
+// kpiT is a KPI tile's figure (data-value) and text.
+type kpiT struct {
+	Value float64 `json:"value"`
+	Text  string  `json:"text"`
+}
