@@ -71,19 +71,6 @@ func TestBrowserLegendsFitTheirCards(t *testing.T) {
 	cell := func(svc, stat string) string {
 		return `document.querySelector('[data-stats="p99"] tr[data-series="` + svc + `"] [data-stat="` + stat + `"]')`
 	}
-	// Each cell and header of a legend (not its foot, which wraps) whose
-	// box reaches out of its card's.
-	const outside = `(() => { const out = [];
-		for (const tbl of document.querySelectorAll('#page table.stats')) {
-			const card = tbl.closest('.card').getBoundingClientRect();
-			for (const c of tbl.querySelectorAll('thead th, tbody td')) {
-				const r = c.getBoundingClientRect();
-				if (r.width === 0) continue;
-				if (r.left < card.left - 0.5 || r.right > card.right + 0.5) out.push(tbl.dataset.stats + ' ' + (c.closest('tr').dataset.series || 'head') + ' ' + (c.dataset.stat || '') +
-					' "' + c.textContent + '" [' + Math.round(r.left) + ', ' + Math.round(r.right) + '] in the card\'s [' + Math.round(card.left) + ', ' + Math.round(card.right) + ']');
-			}
-		}
-		return out; })()`
 	for _, width := range []int64{1280, 1600} {
 		if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(width, 1000)); err != nil {
 			t.Fatal(err)
@@ -103,7 +90,7 @@ func TestBrowserLegendsFitTheirCards(t *testing.T) {
 			if foot := eval[string](t, ctx, `(document.querySelector('[data-stats="p99"] tfoot') || {}).textContent || ''`); !strings.Contains(foot, "in a partial window") {
 				t.Errorf("%s: the p99 legend's foot %q does not say what the marked cells are", name, foot)
 			}
-			if bad := eval[[]string](t, ctx, outside); len(bad) > 0 {
+			if bad := eval[[]string](t, ctx, legendsOutside); len(bad) > 0 {
 				t.Errorf("%s: %d legend cells reach out of their card, as %q", name, len(bad), bad)
 			}
 			screenshot(t, ctx, artifacts(t), fmt.Sprintf("legends-fit-%d-%s", width, rng))
@@ -112,10 +99,63 @@ func TestBrowserLegendsFitTheirCards(t *testing.T) {
 			if err := poll(ctx, 20*time.Second, `document.querySelectorAll('#page table.stats tbody tr').length >= 3`); err != nil {
 				t.Fatalf("%s: %s's page has no legends: %v", name, fast, err)
 			}
-			if bad := eval[[]string](t, ctx, outside); len(bad) > 0 {
+			if bad := eval[[]string](t, ctx, legendsOutside); len(bad) > 0 {
 				t.Errorf("%s: on %s's page %d legend cells reach out of their card, as %q", name, fast, len(bad), bad)
 			}
 			screenshot(t, ctx, artifacts(t), fmt.Sprintf("legends-fit-service-%d-%s", width, rng))
+		}
+	}
+}
+
+// legendsOutside lists each cell and header of a legend (not its foot,
+// which wraps) whose box reaches out of its card's.
+const legendsOutside = `(() => { const out = [];
+	for (const tbl of document.querySelectorAll('#page table.stats')) {
+		const card = tbl.closest('.card').getBoundingClientRect();
+		for (const c of tbl.querySelectorAll('thead th, tbody td')) {
+			const r = c.getBoundingClientRect();
+			if (r.width === 0) continue;
+			if (r.left < card.left - 0.5 || r.right > card.right + 0.5) out.push(tbl.dataset.stats + ' ' + (c.closest('tr').dataset.series || 'head') + ' ' + (c.dataset.stat || '') +
+				' "' + c.textContent + '" [' + Math.round(r.left) + ', ' + Math.round(r.right) + '] in the card\'s [' + Math.round(card.left) + ', ' + Math.round(card.right) + ']');
+		}
+	}
+	return out; })()`
+
+// TestBrowserLegendFitsWithAnOlderLast: in the demo the Overview's p99
+// legend read "last, over 30s or as said" (a row's last is its newest
+// whole point, "412 µs at 10:04, over 30s") and its max column ran out of
+// its card at 1440 px, three cards a row. Three services with long names,
+// one whose data stopped 2 minutes ago (its last is such an older point):
+// at 1440 px and at 480 px (one card a row, a phone's width), on Live and
+// 1h, the p99 legend says so, and every cell and header of every Overview
+// legend lies within its card.
+func TestBrowserLegendFitsWithAnOlderLast(t *testing.T) {
+	ctx := browser(t)
+	st := startStackWith(t, 1, false, func(c *config.Config) { c.Storage.OutOfOrderWindow = config.Duration(time.Hour) })
+	now := time.Now().Truncate(time.Second)
+	from := now.Add(-6 * time.Minute)
+	fast, slow, stopped := "strategy-mean-reversion-fast", "strategy-mean-reversion-slow", "strategy-statistical-arbitrage"
+	series := append(latencyStart(fast, from, now, true), latencyStart(slow, from, now, false)...)
+	series = append(series, latencyStart(stopped, from, now.Add(-2*time.Minute), false)...)
+	if err := webtest.Write(context.Background(), st.URL, series...); err != nil {
+		t.Fatal(err)
+	}
+	older := `document.querySelector('[data-stats="p99"] tr[data-series="` + stopped + `"] [data-stat="last"][data-last-at]')`
+	for _, width := range []int64{1440, 480} {
+		if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(width, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		for _, rng := range []string{"live", "1h"} {
+			name := fmt.Sprintf("%d px, %s", width, rng)
+			load(t, ctx, st.URL+"/#/overview?range="+rng)
+			if err := poll(ctx, 20*time.Second, `!!`+older+` && !!document.querySelector('[data-stats="p99"] th[data-older]')`); err != nil {
+				t.Fatalf("%s: the p99 legend gives %s no older last (%q): %v", name, stopped,
+					eval[string](t, ctx, `(document.querySelector('[data-stats="p99"] tr[data-series="`+stopped+`"]') || {}).textContent || ''`), err)
+			}
+			if bad := eval[[]string](t, ctx, legendsOutside); len(bad) > 0 {
+				t.Errorf("%s: %d legend cells reach out of their card, as %q", name, len(bad), bad)
+			}
+			screenshot(t, ctx, artifacts(t), fmt.Sprintf("legend-fits-older-%d-%s", width, rng))
 		}
 	}
 }

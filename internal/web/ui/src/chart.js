@@ -635,7 +635,9 @@ export class LineChart extends Lazy {
  * partial (s.partialOf's) or it ends over two steps before the chart's
  * newest point, its value and when it was ("0.101× at 09:38"): at 7d the
  * SLA legend's last showed the history's ratio of 1 h 40 min before as
- * now, beside a table saying 79.6× (t-user10 #3).
+ * now, beside a table saying 79.6× (t-user10 #3). The "at …" may wrap
+ * under the value (.last-at): on one line it pushed the p99 legend's max
+ * out of its card at 1440 px (issue 13).
  */
 function lastCell(s, i, text, xs, wins = null) {
   const n = xs.length;
@@ -654,14 +656,15 @@ function lastCell(s, i, text, xs, wins = null) {
   if (sampled) {
     const what = s.lastWhat || 'sample';
     return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at), 'data-sample-at': String(at), 'data-point-at': String(xs[i]),
-      title: `the newest ${what}, at ${when}:${pad2(d.getSeconds())} (drawn on the chart's step ending ${clock(xs[i] * 1000)})`}, `${text} at ${when}`);
+      title: `the newest ${what}, at ${when}:${pad2(d.getSeconds())} (drawn on the chart's step ending ${clock(xs[i] * 1000)})`}, text, h('span', {class: 'last-at'}, ` at ${when}`));
   }
   // Its window: the bridge's (the point before the tail, when the range
   // has one) or the points' (window: a string or {points, last, bridge}).
   const win = wins == null ? null : typeof wins === 'string' ? {points: wins} : wins;
   const over = !win ? '' : win.bridge && i === n - 2 ? dur(win.bridge) : dur(win.points);
   return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at), 'data-last-window': over || null,
-    title: `the newest whole point, at ${when}${over ? `, over the ${over} before it` : ''}${later ? '; the points after it are over partial windows (dashed)' : ''}`}, `${text} at ${when}${over ? `, over ${over}` : ''}`);
+    title: `the newest whole point, at ${when}${over ? `, over the ${over} before it` : ''}${later ? '; the points after it are over partial windows (dashed)' : ''}`},
+  text, h('span', {class: 'last-at'}, ` at ${when}${over ? `, over ${over}` : ''}`));
 }
 
 /**
