@@ -185,8 +185,8 @@ func TestBrowserWindowsStated(t *testing.T) {
 // 56s" in Active and "50s" in History (the server's figure when it
 // answered, seconds before the page drew it), and alerts that went pending and cleared without firing read
 // "INACTIVE" in green, like a resolved one. One alert has one duration;
-// never fired is amber, "pending · never fired", with how long it was
-// pending.
+// never fired is amber, "was pending · never fired", with how long it was
+// pending and until when.
 func TestBrowserAlertDurations(t *testing.T) {
 	ctx := browser(t)
 	// The fixtures are written when asked, relative to base (set once the
@@ -232,14 +232,14 @@ func TestBrowserAlertDurations(t *testing.T) {
 		return {pill: p.textContent, cls: p.className, color: getComputedStyle(p).color, for: r.querySelector('[data-col="firing-for"]').textContent,
 		  resolved: getComputedStyle(document.querySelector('tr[data-episode="resolved"] .pill')).color,
 		  pending: (() => { const x = document.createElement('span'); x.className = 'pill pill-pending'; document.body.append(x); const c = getComputedStyle(x).color; x.remove(); return c; })()}; })()`)
-	if never["pill"] != "pending · never fired" || strings.Contains(never["cls"], "inactive") {
-		t.Errorf("never-fired episode pill %q (%s), want pending · never fired", never["pill"], never["cls"])
+	if never["pill"] != "was pending · never fired" || strings.Contains(never["cls"], "inactive") {
+		t.Errorf("never-fired episode pill %q (%s), want was pending · never fired", never["pill"], never["cls"])
 	}
 	if never["color"] == never["resolved"] || never["color"] != never["pending"] {
 		t.Errorf("never-fired pill colour %s: resolved is %s, pending %s; want pending's", never["color"], never["resolved"], never["pending"])
 	}
-	if never["for"] != "never fired (pending 20s)" {
-		t.Errorf("never-fired episode duration %q, want never fired (pending 20s)", never["for"])
+	if !strings.HasPrefix(never["for"], "was pending 20s until ") || !strings.HasSuffix(never["for"], " · never fired") {
+		t.Errorf("never-fired episode duration %q, want was pending 20s until <its end> · never fired", never["for"])
 	}
 	// The resolved episode fired 65 s: "1m5s", to the second as the open
 	// one (it read "1m", rounded to the nearest minute, where a 1m40s

@@ -220,12 +220,23 @@ function activeFor(ep, fired, now, outages) {
 
 /**
  * episodePill is a History row's state: an episode that went pending and
- * cleared without firing ("inactive" in the API) is "never fired", amber
- * like pending (it was green, as if resolved).
+ * cleared without firing ("inactive" in the API) is "was pending · never
+ * fired", amber like pending (it was green, as if resolved); it read
+ * "pending · never fired", as if pending still, minutes after it ended
+ * (issue 13). Its title says when it ended.
  */
 function episodePill(e) {
   if (e.state === 'unknown') return pill('unknown', 'unknown', 'open when gmc stopped, not seen since its restart');
-  return e.state === 'inactive' ? pill('never-fired', 'pending · never fired') : pill(e.state);
+  if (e.state !== 'inactive') return pill(e.state);
+  const end = pendingEnd(e);
+  return pill('never-fired', 'was pending · never fired', `pending from ${when(e.active_at)}` + (end ? ` until ${when(end)}, then cleared without firing` : ', cleared without firing'));
+}
+
+/** pendingEnd is when an episode that never fired stopped pending (ms), or null when not known. */
+function pendingEnd(e) {
+  const active = Date.parse(e.active_at);
+  const end = Date.parse(e.last_change);
+  return isFinite(end) && isFinite(active) && end >= active ? end : null;
 }
 
 /**
@@ -330,7 +341,8 @@ function notEvaluated(e, outages) {
  * episodeFor is a History row's duration: firing for (to now while it
  * fires; seen firing: the spans not evaluated or not judged left out and
  * said; to its last evaluation while its state is unknown), or how long it
- * was pending.
+ * is pending, or was and until when ("was pending 40s until 10:02:11 ·
+ * never fired": "never fired (pending 40s)" read as pending still).
  */
 function episodeFor(e, now, outages) {
   const d = episodeDur(e, now);
@@ -349,8 +361,8 @@ function episodeDur(e, now) {
   if (e.fired_at) return dur(e.firing_seconds);
   if (e.state === 'unknown') return '–';
   if (e.state === 'pending') return `pending ${dur(Math.max(0, now - active) / 1000)}`;
-  const end = Date.parse(e.last_change);
-  return isFinite(end) && isFinite(active) && end >= active ? `never fired (pending ${dur((end - active) / 1000)})` : 'never fired';
+  const end = pendingEnd(e);
+  return end != null ? `was pending ${dur((end - active) / 1000)} until ${clock(end)} · never fired` : 'was pending · never fired';
 }
 
 /** labelKey identifies a label set whatever its keys' order. */
