@@ -232,7 +232,7 @@ func bannerAlert(a *rules.APIAlert) web.Alert {
 // firingAlerts is the dashboard's alert source: the rules' firing alerts,
 // read in-process, then the episodes of unknown state since the restart
 // (alert history).
-func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
+func (s *Server) firingAlerts(ctx context.Context) ([]web.Alert, error) {
 	var as []web.Alert
 	for _, a := range s.rules.ActiveAlerts() {
 		// A silenced or inhibited alert notifies nobody: not in the
@@ -240,7 +240,9 @@ func (s *Server) firingAlerts(context.Context) ([]web.Alert, error) {
 		if s.notify != nil && a.State == "firing" && s.notify.Suppressed(labelSet(a.Labels)) {
 			continue
 		}
-		as = append(as, bannerAlert(a))
+		al := bannerAlert(a)
+		al.Drain = s.burnDrain(ctx, a)
+		as = append(as, al)
 	}
 	out := web.Firing(as)
 	if s.history != nil {
@@ -285,4 +287,26 @@ func (s *Server) buildBenchmarks() error {
 	s.bench = bench.NewScheduler(runner, s.logger.With("component", "bench"))
 	s.reports = bench.NewHandler(archive)
 	return nil
+}
+
+// burnDrain is, for a firing SLA burn-rate alert whose errors have ended,
+// when they did and by when its short window drains them
+// (sla.Reporter.Drain); nil for any other alert, or when not known.
+func (s *Server) burnDrain(ctx context.Context, a *rules.APIAlert) *web.Drain {
+	if a.State != "firing" || a.Labels.Get(labels.AlertName) != sla.AlertName || s.sla == nil {
+		return nil
+	}
+	w := a.Labels.Get("short_window")
+	short, err := model.ParseDuration(w)
+	if err != nil {
+		return nil
+	}
+	d, ok, err := s.sla.Drain(ctx, a.Labels.Get("sla"), time.Duration(short), s.opts.Now())
+	if err != nil {
+		s.logger.Warn("read sla errors for the dashboard", "sla", a.Labels.Get("sla"), "err", err)
+	}
+	if !ok {
+		return nil
+	}
+	return &web.Drain{ErrorsEnded: d.ErrorsEnded, Clears: d.Clears, Window: w}
 }

@@ -28,6 +28,17 @@ type Alert struct {
 	// keep_firing_for holds it: its condition has not held since then, and
 	// its value and summary are of before (Prometheus's keepFiringSince).
 	KeepFiringSince *time.Time `json:"keep_firing_since,omitempty"`
+	// Drain is set on a firing SLA burn-rate alert whose errors have
+	// ended: it fires on until its short window no longer holds them.
+	Drain *Drain `json:"drain,omitempty"`
+}
+
+// Drain says when a firing burn-rate alert's errors ended and by when its
+// short window (Window, as "5m") drains them (sla.Drain).
+type Drain struct {
+	ErrorsEnded time.Time `json:"errors_ended"`
+	Clears      time.Time `json:"clears"`
+	Window      string    `json:"window"`
 }
 
 // AlertSource returns the alerts firing now, and those whose state gmc

@@ -470,13 +470,24 @@ function showAlerts(data) {
   const held = firing.filter((a) => a.keep_firing_since);
   const heldTitle = (a) => (a.keep_firing_since
     ? `${full(a)}\n  ${alerts.heldNote({keepFiringSince: a.keep_firing_since}, null).state}; this summary is of before`
-    : full(a));
+    : a.drain ? `${full(a)}\n  ${drainText(a.drain)}` : full(a));
   el.dataset.held = String(held.length);
+  // A burn-rate alert whose errors have ended fires on until its short
+  // window no longer holds them (a.drain, from the raw error counters):
+  // SLAErrorBudgetBurn stayed "firing" 5 minutes after the errors stopped,
+  // with no word of why (issue 13).
+  const drains = firing.filter((a) => a.drain);
+  const drainText = (d) => `errors ended ${clock(d.errors_ended)}; clears as the ${d.window} window drains (by ~${clock(d.clears)})`;
+  const lastDrain = drains.reduce((m, a) => (!m || Date.parse(a.drain.clears) > Date.parse(m.clears) ? a.drain : m), null);
+  el.dataset.draining = String(drains.length);
   fill(el,
     h('span', {class: 'banner-icon'}, '●'),
     h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
     held.length ? h('span', {class: 'banner-held', title: 'firing only because keep_firing_for holds them: their condition no longer holds'},
       ` (${held.length === firing.length && held.length > 1 ? 'all' : held.length} held by keep_firing_for)`) : null,
+    drains.length ? h('span', {class: 'banner-drain', title: drains.map((a) => `${full(a)}\n  ${drainText(a.drain)}`).join('\n')},
+      drains.length === 1 ? ` (${drains[0].name || 'alert'}: ${drainText(drains[0].drain)})`
+        : ` (${drains.length} with errors ended: clear as their windows drain, by ~${clock(lastDrain.clears)})`) : null,
     // A chip names the alert and its service, or how many services (what
     // fits in the strip's one line); each one's summary is in the title
     // and on the Alerts page.
@@ -486,9 +497,10 @@ function showAlerts(data) {
       const one = as.length === 1;
       const sev = as.some((x) => x.severity === 'page') ? 'page' : a.severity || 'none';
       const allHeld = as.every((x) => x.keep_firing_since);
-      return h('a', {class: 'banner-item sev-' + sev, 'data-held': allHeld ? 'true' : null, href: one && a.service ? href('service', a.service) : href('alerts'), title: as.map(heldTitle).join('\n')},
+      const allDraining = as.every((x) => x.drain);
+      return h('a', {class: 'banner-item sev-' + sev, 'data-held': allHeld ? 'true' : null, 'data-draining': allDraining ? 'true' : null, href: one && a.service ? href('service', a.service) : href('alerts'), title: as.map(heldTitle).join('\n')},
         a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`,
-        allHeld ? h('span', {class: 'chip-held'}, ' · held') : null);
+        allHeld ? h('span', {class: 'chip-held'}, ' · held') : allDraining ? h('span', {class: 'chip-draining'}, ' · draining') : null);
     })),
     hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
     unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')}, `+${unknown.length} unknown`) : null,

@@ -1,0 +1,125 @@
+package sla
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+)
+
+// Drain is what a firing burn-rate alert waits for once its errors have
+// ended: it fires while its short window's error ratio is above the
+// threshold, so it fires on until that window no longer holds them.
+type Drain struct {
+	// ErrorsEnded is the time of the newest raw sample of the indicator's
+	// error counters that counted errors (it rose since the one before).
+	ErrorsEnded time.Time
+	// Clears is ErrorsEnded plus the short window: by then the window
+	// holds none of those errors, and the alert resolves at its next
+	// evaluation unless errors come back.
+	Clears time.Time
+}
+
+// drainQuiet is how long no error must have been counted before errors
+// are said to have ended: a pause between errors of an ongoing burst is
+// no end. A tenth of the short window, at least 10s.
+func drainQuiet(short time.Duration) time.Duration { return max(short/10, 10*time.Second) }
+
+// Drain reports, for the burn-rate alert of SLA name with short window
+// short firing at now, when its errors ended and when its short window
+// drains them (see Drain). It reads the raw samples of the indicator's
+// error counters, so it is known for ratio indicators only (errors a
+// counter of their own); false for the others, when errors were counted
+// within drainQuiet(short) of now, when the counter that counted the last
+// ones has no sample since (not known that none came), or when no error
+// was counted over the window.
+func (r *Reporter) Drain(ctx context.Context, name string, short time.Duration, now time.Time) (Drain, bool, error) {
+	var s *SLA
+	for _, x := range r.SLAs() {
+		if x.Name == name {
+			s = &x
+			break
+		}
+	}
+	if s == nil || s.Indicator.Ratio == nil || short <= 0 || r.opts.Queryable == nil {
+		return Drain{}, false, nil
+	}
+	ms, err := s.errorMatchers()
+	if err != nil {
+		return Drain{}, false, err
+	}
+	// A minute before the window: the sample before its first error.
+	q, err := r.opts.Queryable.Querier(now.Add(-short-time.Minute).UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return Drain{}, false, fmt.Errorf("read errors of sla %s: %w", name, err)
+	}
+	defer q.Close()
+	var (
+		last  int64 // the newest sample that counted errors, ms
+		after = true
+		it    chunkenc.Iterator
+	)
+	ss := q.Select(ctx, false, nil, ms...)
+	for ss.Next() {
+		it = ss.At().Iterator(it)
+		var rose int64 // this series' newest sample that counted errors
+		seen := false  // a sample of it after rose
+		prev := math.NaN()
+		for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
+			if vt != chunkenc.ValFloat {
+				return Drain{}, false, nil // a histogram: not an error counter
+			}
+			t, v := it.At()
+			if value.IsStaleNaN(v) || math.IsNaN(v) {
+				continue
+			}
+			if !math.IsNaN(prev) && (v > prev || v < prev && v > 0) { // a rise, or a reset to some errors
+				rose, seen = t, false
+			} else if rose != 0 {
+				seen = true
+			}
+			prev = v
+		}
+		if err := it.Err(); err != nil {
+			return Drain{}, false, fmt.Errorf("read errors of sla %s: %w", name, err)
+		}
+		switch {
+		case rose > last:
+			last, after = rose, seen
+		case rose != 0 && rose == last:
+			after = after && seen
+		}
+	}
+	if err := ss.Err(); err != nil {
+		return Drain{}, false, fmt.Errorf("read errors of sla %s: %w", name, err)
+	}
+	ended := time.UnixMilli(last)
+	if last == 0 || !after || now.Sub(ended) < drainQuiet(short) {
+		return Drain{}, false, nil
+	}
+	return Drain{ErrorsEnded: ended, Clears: ended.Add(short)}, true, nil
+}
+
+// errorMatchers select a ratio indicator's error counters, as ErrorsRate
+// reads them.
+func (s SLA) errorMatchers() ([]*labels.Matcher, error) {
+	if e := s.Indicator.Ratio.Errors; e != "" {
+		ms, err := newParser().ParseMetricSelector(e)
+		if err != nil {
+			return nil, fmt.Errorf("sla %s errors %q: %w", s.Name, e, err)
+		}
+		return ms, nil
+	}
+	ms := []*labels.Matcher{
+		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, DefaultOrdersMetric),
+		labels.MustNewMatcher(labels.MatchNotEqual, "result", "success"),
+	}
+	if s.Service != "" {
+		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, "service", s.Service))
+	}
+	return ms, nil
+}

@@ -1,0 +1,107 @@
+package sla_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/gmc-dev/gmc/internal/sla"
+	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
+)
+
+// TestDrain: SLAErrorBudgetBurn (1h and 5m) fired on for 5 minutes after
+// the demo's errors stopped, and the banner gave no hint why (issue 13):
+// its 5m window held them. Drain gives when the errors ended (the newest
+// sample of the error counter that rose) and when the 5m window no longer
+// holds them. Orders every second over 10 minutes at services whose
+// errors (gmc_orders_total{result!="success"}) rise for a while:
+//
+//   - ended: until 90s ago, then flat: ended 90s ago, clears 3m30s from now;
+//   - ongoing: until now: not ended;
+//   - paused: until 5s ago (within 30s, a tenth of the window): not ended;
+//   - silent: until 90s ago, then no sample: not known none came since;
+//   - latency: an indicator whose errors are no counter of their own: not known.
+func TestDrain(t *testing.T) {
+	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	type feed struct {
+		svc            string
+		errorsUntil    time.Time // errors rise each second from 4m ago until then
+		errorsReported time.Time // the error counter's last sample
+	}
+	feeds := []feed{
+		{"ended", now.Add(-90 * time.Second), now},
+		{"ongoing", now, now},
+		{"paused", now.Add(-5 * time.Second), now},
+		{"silent", now.Add(-90 * time.Second), now.Add(-90 * time.Second)},
+		{"latency", now.Add(-90 * time.Second), now},
+	}
+	app := db.AppenderV2(context.Background())
+	errs := make([]float64, len(feeds))
+	for x, n := now.Add(-10*time.Minute), 0.0; !x.After(now); x, n = x.Add(time.Second), n+1 {
+		for i, f := range feeds {
+			if !x.Before(now.Add(-4*time.Minute)) && !x.After(f.errorsUntil) {
+				errs[i]++
+			}
+			ok := labels.FromStrings("__name__", "gmc_orders_total", "service", f.svc, "result", "success")
+			bad := labels.FromStrings("__name__", "gmc_orders_total", "service", f.svc, "result", "error")
+			if _, err := app.Append(0, ok, 0, x.UnixMilli(), 100*n, nil, nil, storage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if x.After(f.errorsReported) {
+				continue
+			}
+			if _, err := app.Append(0, bad, 0, x.UnixMilli(), errs[i], nil, nil, storage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var slas []sla.SLA
+	for _, f := range feeds {
+		s := sla.SLA{Name: f.svc, Service: f.svc, Objective: 99.9, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}
+		if f.svc == "latency" {
+			s.Indicator = sla.Indicator{Latency: &sla.Latency{Threshold: sla.Duration(time.Millisecond), Buckets: "classic"}}
+		}
+		s.Normalise()
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		slas = append(slas, s)
+	}
+	r := sla.NewReporter(sla.ReporterOptions{SLAs: slas, Queryable: db, Now: func() time.Time { return now }})
+	for _, c := range []struct {
+		svc  string
+		want *sla.Drain
+	}{
+		{"ended", &sla.Drain{ErrorsEnded: now.Add(-90 * time.Second), Clears: now.Add(-90*time.Second + 5*time.Minute)}},
+		{"ongoing", nil},
+		{"paused", nil},
+		{"silent", nil},
+		{"latency", nil},
+		{"no-such-sla", nil},
+	} {
+		t.Run(c.svc, func(t *testing.T) {
+			got, ok, err := r.Drain(context.Background(), c.svc, 5*time.Minute, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case c.want == nil && ok:
+				t.Errorf("Drain = %+v, want none", got)
+			case c.want != nil && (!ok || !got.ErrorsEnded.Equal(c.want.ErrorsEnded) || !got.Clears.Equal(c.want.Clears)):
+				t.Errorf("Drain = %+v (%v), want %+v", got, ok, *c.want)
+			}
+		})
+	}
+}
