@@ -205,22 +205,72 @@ func (s *standing) set(e *ReportEntry, now time.Time) {
 	e.Regressed = s.verdict == VerdictRegression
 }
 
+// priorRuns counts a result's earlier runs: those that may be a measured
+// run's baseline and, of those that may not, the simulated, untrustworthy
+// and failed ones.
+type priorRuns struct{ usable, simulated, untrustworthy, failed int }
+
+func (p *priorRuns) add(run *Run) {
+	switch {
+	case run.Simulated != "":
+		p.simulated++
+	case run.Untrustworthy != "":
+		p.untrustworthy++
+	case run.Error != "":
+		p.failed++
+	default:
+		p.usable++
+	}
+}
+
+// noBaseline is why a measured run has no baseline when every earlier
+// run is one that may not be one, or "" when one may be (or there is
+// none: the plain reason then holds).
+func (p *priorRuns) noBaseline() string {
+	if p == nil || p.usable > 0 {
+		return ""
+	}
+	n := p.simulated + p.untrustworthy + p.failed
+	switch {
+	case n == 0:
+		return ""
+	case n == p.simulated:
+		return fmt.Sprintf("no earlier measured run to compare with (the %d before it are simulated, the demo's history: never a measured run's baseline)", n)
+	}
+	var kinds []string
+	for _, k := range []struct {
+		n    int
+		what string
+	}{{p.simulated, "simulated (the demo's history)"}, {p.untrustworthy, "untrustworthy (measured on a saturated host)"}, {p.failed, "failed"}} {
+		switch {
+		case k.n == n:
+			kinds = append(kinds, k.what)
+		case k.n > 0:
+			kinds = append(kinds, fmt.Sprintf("%d %s", k.n, k.what))
+		}
+	}
+	were := "were"
+	if n == 1 {
+		were = "was"
+	}
+	return fmt.Sprintf("no earlier run fit to compare with: the %d before it %s %s, never a baseline", n, were, strings.Join(kinds, " and "))
+}
+
 // newReport summarizes runs of the week starting at from; earlier runs
 // (oldest first, before from) count only for the verdicts still standing.
 func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 	rep := &Report{ID: WeekID(from), From: from, To: from.AddDate(0, 0, 7), Generated: now.UTC()}
 	vs := verdicts{}
-	// Each result's simulated and measured runs so far (a measured run
-	// with no baseline after simulated ones only says why: they are never
-	// its baseline).
-	simulated, measured := map[string]int{}, map[string]int{}
+	// Each result's earlier runs by whether one may be a measured run's
+	// baseline (verdict.go usable): a measured run with no baseline after
+	// only runs that may not says why.
+	prior := map[string]*priorRuns{}
 	count := func(run *Run) {
 		for _, res := range run.Results {
-			if run.Simulated != "" {
-				simulated[res.Name]++
-			} else {
-				measured[res.Name]++
+			if prior[res.Name] == nil {
+				prior[res.Name] = &priorRuns{}
 			}
+			prior[res.Name].add(run)
 		}
 	}
 	for _, run := range earlier {
@@ -279,8 +329,8 @@ func newReport(earlier, runs []*Run, from, now time.Time) *Report {
 			e.LatestUntrustworthy = run.Untrustworthy
 			e.Verdict, e.VerdictReason = "", ""
 			e.Verdict, e.VerdictReason = e.outcome()
-			if run.Simulated == "" && res.Comparison == nil && run.Untrustworthy == "" && measured[res.Name] == 0 && simulated[res.Name] > 0 {
-				e.VerdictReason = fmt.Sprintf("no earlier measured run to compare with (the %d before it are simulated, the demo's history: never a measured run's baseline)", simulated[res.Name])
+			if why := prior[res.Name].noBaseline(); run.Simulated == "" && res.Comparison == nil && run.Untrustworthy == "" && why != "" {
+				e.VerdictReason = why
 			}
 			e.LatestSkipped = ""
 			e.LatestError = ""

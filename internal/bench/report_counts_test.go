@@ -69,3 +69,63 @@ func TestReportNoBaselineAfterSimulated(t *testing.T) {
 		t.Errorf("first run: reason %q", e.VerdictReason)
 	}
 }
+
+// TestReportNoBaselineAfterUnfit: a measured run whose earlier runs are
+// all unfit to be its baseline (simulated, untrustworthy or failed) says
+// which they are; an untrustworthy measured run was counted as a measured
+// one, so after it the reason read "no earlier run to compare with".
+func TestReportNoBaselineAfterUnfit(t *testing.T) {
+	from := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return from.Add(time.Duration(m) * time.Minute) }
+	const (
+		sim       = "drawn for the demo's history"
+		saturated = "host saturated: load average 9.00 on 2 CPUs (limit 1.00 per CPU) when the run began"
+	)
+	type kind int
+	const (
+		measured kind = iota
+		simulated
+		untrustworthy
+		failed
+	)
+	run := func(m int, k kind) *Run {
+		r := &Run{ID: fmt.Sprint("r", m), Benchmark: "matching-engine-tps", Kind: "func", Start: at(m), End: at(m).Add(time.Second),
+			Results: []Result{{Name: "matching-engine-tps", Unit: "ops/s", Better: HigherIsBetter, Samples: []float64{1, 2, 3}, Summary: Summary{N: 3, Median: 2}}}}
+		switch k {
+		case simulated:
+			r.Simulated = sim
+		case untrustworthy:
+			r.Untrustworthy = saturated
+		case failed:
+			r.Error = "exit status 1"
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name    string
+		earlier []kind
+		want    string
+	}{
+		{"untrustworthy", []kind{untrustworthy},
+			"no earlier run fit to compare with: the 1 before it was untrustworthy (measured on a saturated host), never a baseline"},
+		{"simulated then untrustworthy", []kind{simulated, simulated, untrustworthy},
+			"no earlier run fit to compare with: the 3 before it were 2 simulated (the demo's history) and 1 untrustworthy (measured on a saturated host), never a baseline"},
+		{"untrustworthy and failed", []kind{untrustworthy, failed},
+			"no earlier run fit to compare with: the 2 before it were 1 untrustworthy (measured on a saturated host) and 1 failed, never a baseline"},
+		// One earlier run may be a baseline (here outside the baseline
+		// window, say): the reason is the comparison's own.
+		{"one measured among them", []kind{untrustworthy, measured}, "no earlier run to compare with"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var runs []*Run
+			for i, k := range c.earlier {
+				runs = append(runs, run(i+1, k))
+			}
+			runs = append(runs, run(len(runs)+1, measured))
+			e := NewReport(runs, from, at(60)).Entries[0]
+			if e.Verdict != VerdictNone || e.VerdictReason != c.want {
+				t.Errorf("verdict %q, reason:\n got %q\nwant %q", e.Verdict, e.VerdictReason, c.want)
+			}
+		})
+	}
+}
