@@ -49,6 +49,8 @@ type demoCommand struct {
 	stdout, stderr io.Writer
 	// getenv reads the environment; os.Getenv when nil.
 	getenv func(string) string
+	// backfill writes --history before gmc starts; backfillHistory when nil.
+	backfill func(ctx context.Context, out io.Writer, logger *slog.Logger, cfg config.Config, span time.Duration, seed int64) (demo.HistoryResult, error)
 }
 
 // demoFlags are gmc demo's flags.
@@ -70,7 +72,7 @@ func (c *demoCommand) flags() (*flag.FlagSet, *demoFlags) {
 	f := &demoFlags{sharedFlags: declareShared(fs, "demo", "data-dir")}
 	f.incidentEvery, f.incidentLength = config.Duration(demo.DefaultIncidentEvery), config.Duration(demo.DefaultIncidentLength)
 	f.benchEvery, f.evalInterval = config.Duration(2*time.Minute), config.Duration(5*time.Second)
-	fs.Var(&f.duration, "duration", "stop after this long (0: run until Ctrl-C)")
+	fs.Var(&f.duration, "duration", "stop this long after the simulated system starts serving; --history's backfill before it does not count (0: run until Ctrl-C)")
 	f.gatewayListen = fs.String("gateway.listen-address", defaultGatewayAddress, "address of the simulated order gateway's HTTP front (POST /orders)")
 	// Fixed addresses (they were 127.0.0.1:0): market-data's is its scrape
 	// target's instance label, which a restart changed, leaving a second up
@@ -132,11 +134,6 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	// the spot, the WAL left open and nothing printed.
 	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stopHUP()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, *duration, fmt.Errorf("--duration %s passed", *duration))
-		defer cancel()
-	}
 
 	// The console receiver: gmc's notifications arrive at it as webhooks.
 	out := &lockedWriter{w: c.stdout}
@@ -176,7 +173,11 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	var startPnL map[string]float64
 	cfg.Storage.Retention = historyRetention(cfg.Server.DataDir, time.Duration(history), cfg.Storage.Retention)
 	if history > 0 {
-		res, err := backfillHistory(ctx, out, logger, cfg, time.Duration(history), *seed)
+		backfill := c.backfill
+		if backfill == nil {
+			backfill = backfillHistory
+		}
+		res, err := backfill(ctx, out, logger, cfg, time.Duration(history), *seed)
 		if err != nil {
 			closeListeners()
 			return err
@@ -261,11 +262,33 @@ func (c *demoCommand) Run(ctx context.Context, args []string) error {
 	// Start in dependency order, stop in reverse: the simulated services
 	// flush to gmc before gmc stops, and the console receiver hears the
 	// last notifications.
-	parts := []*part{
-		startPart("console receiver", ctx, func(ctx context.Context) error { return serveUntil(ctx, recv, recvLn) }),
-		startPart("gmc server", ctx, srv.Run),
-		startPart("agent", ctx, ag.Run),
-		startPart("simulated trading system", ctx, sim.Run),
+	return runParts(ctx, out, *duration, []partSpec{
+		{"console receiver", func(ctx context.Context) error { return serveUntil(ctx, recv, recvLn) }},
+		{"gmc server", srv.Run},
+		{"agent", ag.Run},
+		{"simulated trading system", sim.Run},
+	})
+}
+
+// partSpec is a component of the demo to run: its name and its Run.
+type partSpec struct {
+	name string
+	run  func(context.Context) error
+}
+
+// runParts starts specs in order and runs them until ctx ends, one of them
+// exits or, if d is positive, d has passed since they started (so
+// --duration counts the live system's time, not the history's backfill
+// before it); then it stops them in reverse order.
+func runParts(ctx context.Context, out io.Writer, d time.Duration, specs []partSpec) error {
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, fmt.Errorf("--duration %s passed", d))
+		defer cancel()
+	}
+	parts := make([]*part, len(specs))
+	for i, s := range specs {
+		parts[i] = startPart(s.name, ctx, s.run)
 	}
 	exited := make(chan struct{}, len(parts))
 	for _, p := range parts {
