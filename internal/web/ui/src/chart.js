@@ -353,9 +353,10 @@ class Lazy {
 
 /**
  * LineChart draws time series. update(xs, series) with series =
- * [{label, data, color?, width?, dash?, points?, stat?}] (stat: the
- * series' own formatter of values, for its legend); bands = [[hiIdx, loIdx]]
- * (1-based series indices) fills between two series.
+ * [{label, data, color?, width?, dash?, points?, stat?, whiskers?}] (stat:
+ * the series' own formatter of values, for its legend; whiskers: see
+ * drawWhiskers); bands = [[hiIdx, loIdx]] (1-based series indices) fills
+ * between two series.
  */
 export class LineChart extends Lazy {
   constructor(parent, {id, unit = units.count, height = 220, stacked = false, bands = null, legend = true, min = null, log = false, xRange = null, partialStats = null}) {
@@ -409,6 +410,8 @@ export class LineChart extends Lazy {
     // its whole points for its line and legend.
     series = withPartial(series);
     const data = [xs, ...series.map((s) => (this.log ? s.data.map((v) => (v != null && v > 0 ? v : null)) : s.data))];
+    // Whiskers go with the data uPlot draws (drawWhiskers reads u.data).
+    data.whiskers = series.filter((s) => s.whiskers).map((s) => ({...s.whiskers, color: s.color || PALETTE[series.indexOf(s) % PALETTE.length]}));
     this.el.dataset.points = String(points);
     this.el.dataset.series = String(series.filter((s) => !s.partialOf).length);
     this.el.dataset.partial = String(series.reduce((a, s) => a + (s.partialOf ? s.partialPoints : 0), 0));
@@ -545,9 +548,12 @@ export class LineChart extends Lazy {
       : h('th', {}, 'last');
     // Points over a longer window than the last say so under the legend.
     // (The header says the last's window.)
-    const caption = (win && !same) || this.peak ? h('caption', {'data-points-window': win && !same ? win.points : null, 'data-bridge-window': (win && win.bridge) || null,
-      'data-peak': this.peak ? '' : null, style: {textAlign: 'left'}},
-    [win && !same ? `each point over ${dur(win.points)}` + (bridge ? `; ${bridge}` : '') : '', this.peak || ''].filter(Boolean).join('; ')) : null;
+    // Bars through points (whiskers) say what they span.
+    const bars = shown.find((s) => s.whiskers && s.whiskers.lo.some((a, j) => a != null && s.whiskers.hi[j] > a));
+    const barsWhat = bars ? bars.whiskers.what || 'a bar: the lowest to the highest within the point\'s step' : '';
+    const caption = (win && !same) || this.peak || bars ? h('caption', {'data-points-window': win && !same ? win.points : null, 'data-bridge-window': (win && win.bridge) || null,
+      'data-peak': this.peak ? '' : null, 'data-whiskers': bars ? '' : null, style: {textAlign: 'left'}},
+    [win && !same ? `each point over ${dur(win.points)}` + (bridge ? `; ${bridge}` : '') : '', this.peak || '', barsWhat].filter(Boolean).join('; ')) : null;
     // Points over partial windows are said under the rows.
     // (ne of them reach past their series' last sample: its source
     // stopped, or paused, within their window; api.markStopped.)
@@ -599,11 +605,12 @@ export class LineChart extends Lazy {
       // Drag across a chart to zoom every chart to that span; the cursor
       // is shared by every chart of the page (sync key "gmc").
       cursor: {points: {size: 6}, drag: {x: true, y: false, setScale: false}, sync: {key: 'gmc'}},
-      hooks: {setSelect: [zoomSelect]},
+      hooks: {setSelect: [zoomSelect], draw: [drawWhiskers]},
       legend: {show: false},
       scales: {
         x: {time: true, range: (u, lo, hi) => xWindow(this.el, this.xRange, lo, hi)},
-        y: this.log ? {distr: 3, log: 10, range: (u, lo, hi) => logRange(lo, hi)} : {range: (u, lo, hi) => yRange(lo, hi, this.min)},
+        y: this.log ? {distr: 3, log: 10, range: (u, lo, hi) => logRange(...whiskerSpan(u, lo, hi, true))}
+          : {range: (u, lo, hi) => yRange(...whiskerSpan(u, lo, hi, false), this.min)},
       },
       axes: [timeAxis(), this.log ? {...valueAxis(unit), splits: logSplits, filter: (u, splits) => splits} : valueAxis(unit)],
       series: [{value: '{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}'}, ...series.map((s, i) => {
@@ -701,6 +708,75 @@ export function withPartial(series) {
       data: y.map((v, j) => (p.has(j) || (v != null && (p.has(j - 1) || p.has(j + 1))) ? v : null))});
   });
   return out.concat(parts);
+}
+
+/**
+ * drawWhiskers draws, for each series with whiskers ({lo, hi}: arrays by
+ * point, null where none), a bar from lo to hi through each of its points
+ * that has both, capped at either end, in the series' colour: the extremes
+ * within a point's step that the point (its last) leaves out. A benchmark
+ * trend's legend gave the max of every run at 7d (84k) where the highest
+ * dot drawn was ~80k. The chart's element notes what it drew
+ * (data-whiskers: how many bars; data-whisker-lo/-hi: their extremes).
+ */
+function drawWhiskers(u) {
+  const ws = u.data.whiskers || [];
+  const xs = u.data[0];
+  const log = u.scales.y.distr === 3;
+  const {ctx} = u;
+  const {left, top, width, height} = u.bbox;
+  const px = uPlot.pxRatio || 1;
+  let n = 0;
+  let lo = Infinity;
+  let hi = -Infinity;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  ctx.lineWidth = 1.5 * px;
+  for (const w of ws) {
+    ctx.strokeStyle = w.color;
+    ctx.beginPath();
+    for (let j = 0; j < xs.length; j++) {
+      const a = w.lo[j];
+      const b = w.hi[j];
+      if (a == null || b == null || !(b > a) || (log && !(a > 0))) continue;
+      const x = u.valToPos(xs[j], 'x', true);
+      const y0 = u.valToPos(a, 'y', true);
+      const y1 = u.valToPos(b, 'y', true);
+      const cap = 3 * px;
+      ctx.moveTo(x, y0); ctx.lineTo(x, y1);
+      ctx.moveTo(x - cap, y0); ctx.lineTo(x + cap, y0);
+      ctx.moveTo(x - cap, y1); ctx.lineTo(x + cap, y1);
+      n++;
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, b);
+    }
+    ctx.stroke();
+  }
+  ctx.restore();
+  const d = u.root.parentElement ? u.root.parentElement.dataset : {};
+  d.whiskers = String(n);
+  d.whiskerLo = n ? String(lo) : '';
+  d.whiskerHi = n ? String(hi) : '';
+}
+
+/**
+ * whiskerSpan widens a y scale's data range (lo, hi) to the whiskers' (a
+ * bar above the highest point would be cut off); on a log scale, by
+ * values above 0 only.
+ */
+function whiskerSpan(u, lo, hi, log) {
+  for (const w of u.data.whiskers || []) {
+    for (let j = 0; j < w.lo.length; j++) {
+      const a = w.lo[j];
+      const b = w.hi[j];
+      if (a == null || b == null) continue;
+      if (!log || a > 0) lo = lo == null ? a : Math.min(lo, a);
+      if (!log || b > 0) hi = hi == null ? b : Math.max(hi, b);
+    }
+  }
+  return [lo, hi];
 }
 
 /** zoomSelect turns a drag selection into a gmc-zoom event (main.js navigates). */

@@ -34,13 +34,14 @@ export function mount(main) {
       const regBy = new Map(reg.map((s, i) => [s.metric.benchmark, A.ys[med.length + i]]));
       const runKey = (m) => seriesKey(Object.fromEntries(Object.entries(m || {}).filter(([k]) => k !== '__name__')));
       const atBy = new Map(ats.map((s, i) => [runKey(s.metric), A.ys[med.length + reg.length + i]]));
-      // Each run's lowest and highest over the window, every run within
-      // a step included (the legend's min and max: chart.js s.lo, s.hi).
-      const extremeBy = (ms, base, f) => new Map(ms.map((s, i) => [runKey(s.metric),
-        A.ys[base + i].reduce((a, v) => (v == null ? a : a == null ? v : f(a, v)), null)]));
+      // Each step's lowest and highest run (the bar through its point:
+      // chart.js whiskers), and over the window (the legend's min and max:
+      // chart.js s.lo, s.hi), every run within a step included.
+      const stepsBy = (ms, base) => new Map(ms.map((s, i) => [runKey(s.metric), A.ys[base + i]]));
+      const extreme = (ys, f) => (ys || []).reduce((a, v) => (v == null ? a : a == null ? v : f(a, v)), null);
       const base = med.length + reg.length + ats.length;
-      const loBy = extremeBy(los, base, Math.min);
-      const hiBy = extremeBy(his, base + los.length, Math.max);
+      const loBy = stepsBy(los, base);
+      const hiBy = stepsBy(his, base + los.length);
       const runs = await runTimes(med.slice(0, MAX_CHARTS), A, w, signal);
       const nGrid = Math.floor(((w.gend != null ? w.gend : w.end) - w.start) / w.step + 1e-9) + 1;
       const seen = new Set();
@@ -63,9 +64,12 @@ export function mount(main) {
         const n = flagged.filter((v) => v != null).length;
         c.card.note.textContent = (s.metric.unit || '') + (n ? ` · ${n} regression point${n > 1 ? 's' : ''}` : '');
         c.card.el.classList.toggle('regressed', n > 0);
+        const lo = loBy.get(runKey(s.metric));
+        const hi = hiBy.get(runKey(s.metric));
         c.chart.update(runXs(A.xs, y, atBy.get(runKey(s.metric)), runs.get(i), w, nGrid), [
           {label: 'median', data: y, color: PALETTE[0], points: {show: true, size: 5}, spanGaps: true, lastAt: runs.get(i), lastWhat: 'run',
-            lo: loBy.get(runKey(s.metric)), hi: hiBy.get(runKey(s.metric))},
+            lo: extreme(lo, Math.min), hi: extreme(hi, Math.max),
+            whiskers: lo && hi ? {lo, hi, what: 'bar: the lowest to the highest run in its point\'s step (the point: the last)'} : null},
           {label: 'regression', data: flagged, color: PALETTE[3], width: 0, points: {show: true, size: 9, fill: PALETTE[3]}, paths: () => null},
         ]);
       });
