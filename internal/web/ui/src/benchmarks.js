@@ -8,6 +8,13 @@ import * as Q from './queries.js';
 
 const MAX_CHARTS = 24;
 
+/**
+ * MIN_RUN_SPACING (s): two runs of a scheduled benchmark are more than
+ * this apart (schedule.every is at least 1 s and counts from a run's
+ * end), so a step no longer than this holds at most one run of each.
+ */
+const MIN_RUN_SPACING = 1;
+
 export function mount(main) {
   const kpis = h('div', {class: 'kpis'});
   const report = card('Latest report', {wide: true});
@@ -20,13 +27,17 @@ export function mount(main) {
       // Each grid point's run time (runAt), where the steps are whole
       // minutes (the minute substeps then end at the step): ranges from a day up.
       const timed = w.step % 60 === 0 && !w.grid;
+      // Each step's lowest and highest run (Q.bench.lo/hi: gmc answers
+      // only the steps holding two or more), asked only where a step may
+      // hold two: not at Live's 1 s step, every refresh.
+      const ranged = w.step > MIN_RUN_SPACING;
       const [rep, med, reg, ats, los, his] = await Promise.all([
         getJSON('/benchmark/report?format=json', signal).catch((e) => (e instanceof NotAvailable || e instanceof NotFound ? e : Promise.reject(e))),
         queryRange(Q.bench.median, w, signal),
         queryRange(Q.bench.regression, w, signal),
         timed ? queryRange(Q.bench.runAt, w, signal) : [],
-        queryRange(Q.bench.lo, w, signal),
-        queryRange(Q.bench.hi, w, signal),
+        ranged ? queryRange(Q.bench.lo, w, signal) : [],
+        ranged ? queryRange(Q.bench.hi, w, signal) : [],
       ]);
       renderReport(rep, kpis, report);
 
