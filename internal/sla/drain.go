@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -115,7 +116,7 @@ func (s SLA) errorMatchers() ([]*labels.Matcher, error) {
 		return ms, nil
 	}
 	ms := []*labels.Matcher{
-		labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, DefaultOrdersMetric),
+		labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, DefaultOrdersMetric),
 		labels.MustNewMatcher(labels.MatchNotEqual, "result", "success"),
 	}
 	if s.Service != "" {
