@@ -62,3 +62,58 @@ type kpiT struct {
 	Value float64 `json:"value"`
 	Text  string  `json:"text"`
 }
+
+// TestBrowserServiceOrdersBackAfterLongSilence: a service silent longer
+// than the lookback (5m) shows no sample at the start of its tiles'
+// minute, then its new ones, as a service whose data begins: its Orders
+// tile said "the data began at …" of a service that had run for 7
+// minutes before an 8-minute silence. Back 6 s before the page opens,
+// counting 3,000 orders/s: its tile reads 3k/s within 10 % and says when
+// it came back after how long; a service that really is new (from 15 s
+// before) still says when its data began.
+func TestBrowserServiceOrdersBackAfterLongSilence(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	const svc, fresh, perSec = "desk-back", "desk-new", 3000.0
+	now := time.Now().Truncate(time.Second)
+	origin, began := now.Add(-15*time.Minute), now.Add(-15*time.Second)
+	back := now.Add(-6 * time.Second)
+	down := back.Add(-8 * time.Minute)
+	orders := func(name string, from, ts time.Time) prompb.TimeSeries {
+		return prompb.TimeSeries{Labels: []prompb.Label{
+			{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: name},
+		}, Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: perSec * ts.Sub(from).Seconds()}}}
+	}
+	var history []prompb.TimeSeries
+	for ts := origin; !ts.After(down); ts = ts.Add(time.Second) {
+		history = append(history, orders(svc, origin, ts))
+	}
+	for ts := began; ts.Before(back); ts = ts.Add(time.Second) {
+		history = append(history, orders(fresh, began, ts))
+	}
+	if err := webtest.Write(context.Background(), st.URL, history...); err != nil {
+		t.Fatal(err)
+	}
+	writeEverySecond(t, st.URL, back, func(ts time.Time) []prompb.TimeSeries {
+		return []prompb.TimeSeries{orders(svc, origin, ts), orders(fresh, began, ts)}
+	})
+
+	tile := `document.querySelector('[data-kpi="Orders"]')`
+	read := func(name string) kpiT {
+		load(t, ctx, st.URL+"/#/service/"+name+"?range=1h")
+		if err := poll(ctx, 20*time.Second, `!!`+tile+` && `+tile+`.textContent.includes('over the last')`); err != nil {
+			t.Fatalf("%s: the Orders tile does not say the time it is over (%q): %v", name, eval[string](t, ctx, `(`+tile+` || {}).textContent || ''`), err)
+		}
+		return eval[kpiT](t, ctx, `(() => { const e = `+tile+`; return {value: Number(e.dataset.value), text: e.textContent}; })()`)
+	}
+	got := read(svc)
+	want := "back at " + back.Format("15:04:05") + " after 8m without samples"
+	if math.Abs(got.Value-perSec) > 0.1*perSec || !strings.Contains(got.Text, want) || strings.Contains(got.Text, "began") {
+		t.Errorf("%s's Orders tile reads %v (%q), want %v/s within 10 %% and %q, not that its data began", svc, got.Value, got.Text, perSec, want)
+	}
+	screenshot(t, ctx, artifacts(t), "service-orders-back-after-long-silence")
+	got = read(fresh)
+	if want := "the data began at " + began.Format("15:04:05"); math.Abs(got.Value-perSec) > 0.1*perSec || !strings.Contains(got.Text, want) || strings.Contains(got.Text, "back at") {
+		t.Errorf("%s's Orders tile reads %v (%q), want %v/s within 10 %% and %q", fresh, got.Value, got.Text, perSec, want)
+	}
+}

@@ -92,6 +92,8 @@ const firstIn = (metric, m, rw, by = null) => `min${by ? ` by (${by}) ` : ''}(mi
  */
 const ordersGrowth = (m, rw) => `sum(last_over_time(gmc_orders_total{${m}}[${rw}]) - min_over_time(gmc_orders_total{${m}}[${rw}]))` +
   ` unless on () (sum(resets(gmc_orders_total{${m}}[${rw}])) > 0)`;
+/** counted selects the series of a service's orders or requests (its rate tiles'). */
+const counted = (name) => `{__name__=~"gmc_orders_total|gmc_requests_total|tps", service=${JSON.stringify(name)}}`;
 const ordersNewest = (m) => `max(timestamp(gmc_orders_total{${m}}))`;
 
 export const overview = {
@@ -232,7 +234,12 @@ export function serviceNow(name, k, kb = k, resumed = false) {
     newest: ordersNewest(`service=${JSON.stringify(name)}`),
     // The newest sample of its orders or requests (asked at each second
     // of the window: a silence in it, api.backAt).
-    sampled: `max(timestamp({__name__=~"gmc_orders_total|gmc_requests_total|tps", service=${JSON.stringify(name)}}))`,
+    sampled: `max(timestamp(${counted(name)}))`,
+    // Its newest sample within the hour before (asked at a silent second
+    // after a silence longer than the lookback: how long it lasted).
+    lastBefore: `max(max_over_time(timestamp(${counted(name)})[1h:1m]))`,
+    // Its counters' raw series (api.seriesStart: had it samples before?).
+    counted: counted(name),
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
     errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,
