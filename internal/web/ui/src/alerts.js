@@ -96,9 +96,13 @@ export function mount(main, ctx) {
           // evaluation it did (HostCPUHigh read "CPU of vm at 91.2%" with
           // the host at 45 %, t-user23 F1): said beside each.
           const held = x.state === 'firing' && x.keepFiringSince ? heldNote(x, rule) : null;
-          rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-suppressed': why ? 'true' : null, 'data-held': held ? 'true' : null},
+          // A burn-rate alert whose errors ended: the banner's words (its
+          // drain, from the event stream: main.js followDrains).
+          const drain = x.state === 'firing' && !held && ctx.drains ? ctx.drains().get(labelKey(x.labels)) : null;
+          rows.push(h('tr', {'data-alert': x.labels.alertname, 'data-suppressed': why ? 'true' : null, 'data-held': held ? 'true' : null, 'data-draining': !why && drain ? 'true' : null},
             h('td', {}, why ? [pill('suppressed'), h('div', {class: 'muted small', 'data-col': 'suppressed-by', style: {whiteSpace: 'normal', minWidth: '12em'}}, why)]
-              : held ? [pill(x.state), h('div', {class: 'muted small', 'data-col': 'held', style: {whiteSpace: 'normal', minWidth: '12em'}}, held.state)] : pill(x.state)),
+              : held ? [pill(x.state), h('div', {class: 'muted small', 'data-col': 'held', style: {whiteSpace: 'normal', minWidth: '12em'}}, held.state)]
+                : drain ? [pill(x.state), h('div', {class: 'muted small', 'data-col': 'drain', style: {whiteSpace: 'normal', minWidth: '12em'}}, drainText(drain))] : pill(x.state)),
             h('td', {}, pill(x.labels.severity || 'none', x.labels.severity || '—')),
             h('td', {class: 'muted small', style: {whiteSpace: 'normal'}}, labelText(x.labels)),
             h('td', {class: 'num', 'data-col': 'firing-for', title: fired ? 'firing since ' + when(fired) : ''},
@@ -187,8 +191,17 @@ export function mount(main, ctx) {
       last = {a, hs, rules, silences, am, outages: status ? status.outages : null, w};
       render();
     },
+    // The banner's drains changed (main.js followDrains).
+    redraw: render,
   };
 }
+
+/**
+ * drainText says of a firing burn-rate alert whose errors ended (its
+ * drain: web.Drain) when they did and by when its short window drains
+ * them, in the banner's and the Alerts page's words.
+ */
+export const drainText = (d) => `errors ended ${clock(d.errors_ended)}; clears as the ${d.window} window drains (by ~${clock(d.clears)})`;
 
 /**
  * firingFor is how long an alert has been firing at now (ms) since fired
@@ -366,7 +379,7 @@ function episodeDur(e, now) {
 }
 
 /** labelKey identifies a label set whatever its keys' order. */
-function labelKey(labels) {
+export function labelKey(labels) {
   return JSON.stringify(Object.entries(labels || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 

@@ -216,7 +216,7 @@ function route() {
   main.dataset.refreshed = '0';
   main.dataset.error = '';
   document.title = `gmc · ${r.arg || r.page}`;
-  state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
+  state.page = PAGES[r.page].mount(main, {arg: r.arg, range: r.range, href, drains: () => bannerDrains, refresh: () => { if (state.ctrl) state.ctrl.abort(); state.busy = false; refresh(); }});
   if (r.unknown) {
     addFirst(main, h('p', {class: 'page-unknown', 'data-unknown-page': r.unknown}, `There is no page "${r.unknown}": this is the Overview. The pages: `,
       NAV.map(([k, label], i) => [i ? ', ' : '', h('a', {href: href(k)}, label)])));
@@ -470,14 +470,13 @@ function showAlerts(data) {
   const held = firing.filter((a) => a.keep_firing_since);
   const heldTitle = (a) => (a.keep_firing_since
     ? `${full(a)}\n  ${alerts.heldNote({keepFiringSince: a.keep_firing_since}, null).state}; this summary is of before`
-    : a.drain ? `${full(a)}\n  ${drainText(a.drain)}` : full(a));
+    : a.drain ? `${full(a)}\n  ${alerts.drainText(a.drain)}` : full(a));
   el.dataset.held = String(held.length);
   // A burn-rate alert whose errors have ended fires on until its short
   // window no longer holds them (a.drain, from the raw error counters):
   // SLAErrorBudgetBurn stayed "firing" 5 minutes after the errors stopped,
   // with no word of why (issue 13).
   const drains = firing.filter((a) => a.drain);
-  const drainText = (d) => `errors ended ${clock(d.errors_ended)}; clears as the ${d.window} window drains (by ~${clock(d.clears)})`;
   const lastDrain = drains.reduce((m, a) => (!m || Date.parse(a.drain.clears) > Date.parse(m.clears) ? a.drain : m), null);
   el.dataset.draining = String(drains.length);
   fill(el,
@@ -485,8 +484,8 @@ function showAlerts(data) {
     h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
     held.length ? h('span', {class: 'banner-held', title: 'firing only because keep_firing_for holds them: their condition no longer holds'},
       ` (${held.length === firing.length && held.length > 1 ? 'all' : held.length} held by keep_firing_for)`) : null,
-    drains.length ? h('span', {class: 'banner-drain', title: drains.map((a) => `${full(a)}\n  ${drainText(a.drain)}`).join('\n')},
-      drains.length === 1 ? ` (${drains[0].name || 'alert'}: ${drainText(drains[0].drain)})`
+    drains.length ? h('span', {class: 'banner-drain', title: drains.map((a) => `${full(a)}\n  ${alerts.drainText(a.drain)}`).join('\n')},
+      drains.length === 1 ? ` (${drains[0].name || 'alert'}: ${alerts.drainText(drains[0].drain)})`
         : ` (${drains.length} with errors ended: clear as their windows drain, by ~${clock(lastDrain.clears)})`) : null,
     // A chip names the alert and its service, or how many services (what
     // fits in the strip's one line); each one's summary is in the title
@@ -526,6 +525,23 @@ function followBurns(data) {
 }
 
 /**
+ * bannerDrains are the banner's burn-rate alerts whose errors ended, their
+ * drain by alert (alerts.labelKey): the Alerts page's rows say it too
+ * (ctx.drains; /api/v1/alerts, Prometheus's, has no such field), redrawn
+ * as the stream's alerts change it (followDrains).
+ */
+let bannerDrains = new Map();
+let drainsKey = '';
+function followDrains(data) {
+  const m = new Map((JSON.parse(data).alerts || []).filter((a) => a.drain).map((a) => [alerts.labelKey(a.labels), a.drain]));
+  const k = JSON.stringify([...m].sort());
+  if (k === drainsKey) return;
+  bannerDrains = m;
+  drainsKey = k;
+  if (state.page && state.page.redraw) state.page.redraw();
+}
+
+/**
  * loadUPlot runs the charting library (preloaded by index.html, not run):
  * after the first refresh has sent its requests, so its set-up is done
  * while gmc answers; api.ready.uplot settles when it has run (or failed:
@@ -559,7 +575,7 @@ function connectStream() {
     switch (type) {
       case 'open': el.dataset.stream = 'open'; markUp(at); break;
       case 'ping': el.dataset.ping = data; beat(el); markUp(at); break;
-      case 'alerts': showAlerts(data); followBurns(data); markUp(at); break;
+      case 'alerts': showAlerts(data); followBurns(data); followDrains(data); markUp(at); break;
       case 'error': el.dataset.stream = data; heartbeat(); break;
     }
   });
