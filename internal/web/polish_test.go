@@ -49,8 +49,8 @@ func TestBrowserPolish(t *testing.T) {
 		if strings.Contains(cls, "kpi-good") || val != "none compared" {
 			t.Errorf("Regressions tile %q (class %q) with no run compared, want a neutral \"none compared\"", val, cls)
 		}
-		if sub := eval[string](t, ctx, `document.querySelector('[data-kpi="Regressions"] .kpi-sub').textContent`); !strings.Contains(sub, "1 runs skipped") {
-			t.Errorf("Regressions tile says %q, want the skipped run counted", sub)
+		if sub := eval[string](t, ctx, `document.querySelector('[data-kpi="Regressions"] .kpi-sub').textContent`); !strings.Contains(sub, "· 1 run skipped (host saturated)") {
+			t.Errorf("Regressions tile says %q, want the skipped run counted, in the singular", sub)
 		}
 		med := eval[string](t, ctx, `document.querySelector('tr[data-benchmark="db-query-latency"] [data-col="median"]').textContent`)
 		if !strings.Contains(med, "median of per-window p99") {

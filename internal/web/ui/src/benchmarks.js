@@ -202,7 +202,7 @@ function verdict(e) {
  * only when every benchmark was judged and none regressed.
  */
 function regressionsKpi(rep, es) {
-  const skipped = rep.skipped_runs ? ` · ${rep.skipped_runs} runs skipped (host saturated)` : '';
+  const skipped = rep.skipped_runs ? ` · ${rep.skipped_runs} run${rep.skipped_runs === 1 ? '' : 's'} skipped (host saturated)` : '';
   const none = es.filter((e) => outcome(e).v === 'none');
   const worse = es.filter((e) => outcome(e).v === 'worse').length;
   const compared = es.length - none.length;
