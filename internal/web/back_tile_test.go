@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/gmc-dev/gmc/internal/config"
@@ -115,5 +116,51 @@ func TestBrowserServiceOrdersBackAfterLongSilence(t *testing.T) {
 	got = read(fresh)
 	if want := "the data began at " + began.Format("15:04:05"); math.Abs(got.Value-perSec) > 0.1*perSec || !strings.Contains(got.Text, want) || strings.Contains(got.Text, "back at") {
 		t.Errorf("%s's Orders tile reads %v (%q), want %v/s within 10 %% and %q", fresh, got.Value, got.Text, perSec, want)
+	}
+}
+
+// TestBrowserServiceBackAfterStaleMarker: a scraped service's failed
+// scrapes end its series with a stale marker, so its tiles' minute begins
+// with no sample although it ran until 75 s before. How long it was silent
+// was read at a 1m step, which after the marker found only the step
+// before the last sample: market-data, 41 s down, read "after 1m12s
+// without samples". A service counting requests every second until a
+// time off the minute's boundary, a stale marker a second later, and back
+// 6 s before the page opens: its tile gives the silence to the second.
+func TestBrowserServiceBackAfterStaleMarker(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	const svc, perSec = "feed-back", 5000.0
+	now := time.Now().Truncate(time.Second)
+	origin, back := now.Add(-4*time.Minute), now.Add(-6*time.Second)
+	down := back.Add(-75 * time.Second)
+	if down.Second() == 0 { // off the boundary: a 1m step would read it exactly
+		down = down.Add(-time.Second)
+	}
+	sample := func(ts time.Time, v float64) prompb.TimeSeries {
+		return prompb.TimeSeries{Labels: []prompb.Label{
+			{Name: "__name__", Value: "gmc_requests_total"}, {Name: "endpoint", Value: "message"}, {Name: "job", Value: "test"}, {Name: "service", Value: svc},
+		}, Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: v}}}
+	}
+	count := func(ts time.Time) prompb.TimeSeries { return sample(ts, perSec*ts.Sub(origin).Seconds()) }
+	var history []prompb.TimeSeries
+	for ts := origin; !ts.After(down); ts = ts.Add(time.Second) {
+		history = append(history, count(ts))
+	}
+	history = append(history, sample(down.Add(time.Second), math.Float64frombits(value.StaleNaN)))
+	if err := webtest.Write(context.Background(), st.URL, history...); err != nil {
+		t.Fatal(err)
+	}
+	writeEverySecond(t, st.URL, back, func(ts time.Time) []prompb.TimeSeries { return []prompb.TimeSeries{count(ts)} })
+
+	load(t, ctx, st.URL+"/#/service/"+svc+"?range=1h")
+	tile := `document.querySelector('[data-kpi="Requests"]')`
+	if err := poll(ctx, 20*time.Second, `!!`+tile+` && `+tile+`.textContent.includes('back at')`); err != nil {
+		t.Fatalf("the Requests tile does not say the service came back (%q): %v", eval[string](t, ctx, `(`+tile+` || {}).textContent || ''`), err)
+	}
+	got := eval[kpiT](t, ctx, `(() => { const e = `+tile+`; return {value: Number(e.dataset.value), text: e.textContent}; })()`)
+	want := "back at " + back.Format("15:04:05") + " after " + back.Sub(down).String() + " without samples"
+	if math.Abs(got.Value-perSec) > 0.1*perSec || !strings.Contains(got.Text, want) {
+		t.Errorf("the Requests tile reads %v (%q), want %v/s within 10 %% and %q", got.Value, got.Text, perSec, want)
 	}
 }

@@ -236,8 +236,11 @@ export function serviceNow(name, k, kb = k, resumed = false) {
     // of the window: a silence in it, api.backAt).
     sampled: `max(timestamp(${counted(name)}))`,
     // Its newest sample within the hour before (asked at a silent second
-    // after a silence longer than the lookback: how long it lasted).
-    lastBefore: `max(max_over_time(timestamp(${counted(name)})[1h:1m]))`,
+    // after a silence longer than the lookback, or begun with a stale
+    // marker, as a failed scrape's: how long it lasted). At each second:
+    // after a stale marker timestamp() has nothing, so a coarser step
+    // read the step before it (market-data, 41 s down, read "after 1m12s").
+    lastBefore: `max(max_over_time(timestamp(${counted(name)})[1h:1s]))`,
     // Its counters' raw series (api.seriesStart: had it samples before?).
     counted: counted(name),
     // Whether the service counts orders at all (its counter ever moved).
