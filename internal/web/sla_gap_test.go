@@ -48,7 +48,11 @@ func TestBrowserSLAJudgesCoveredHoursAfterAGap(t *testing.T) {
 func slaCoveredAfterGap(t *testing.T, phase time.Duration, dashed bool) {
 	ctx := browser(t)
 	const name = "t-gap"
-	st := slaStack(t, sla.Status{Name: name, State: "ok"}, 12*time.Hour)
+	// The history reaches 10 h before now, and now up to a step (2 h)
+	// before the wall clock: 12 h rejected its first sample when the wall
+	// clock fell within a minute before the phase (CI, at 15:11:59: "too
+	// old sample" at 03:11).
+	st := slaStack(t, sla.Status{Name: name, State: "ok"}, 13*time.Hour)
 	// now: the newest time phase past a 2 h step (the 30d range's step)
 	// and not after the wall clock (the server holds no data there).
 	const step = 2 * time.Hour
