@@ -5,7 +5,7 @@
 // kept out of the desk's totals.
 import {query, queryRange, align, last} from './api.js';
 import {LineChart, panel, card, sparkline, topN, PALETTE} from './chart.js';
-import {h, fill, add, units, kpi, pill, reEsc, when, dur} from './util.js';
+import {h, fill, add, units, kpi, pill, reEsc, when, dur, clock} from './util.js';
 import * as Q from './queries.js';
 
 /** money formats an amount with its currency: "−1.2M USD"; says so when the account states none (sig: units.money's, an axis's). */
@@ -525,10 +525,17 @@ export function mount(main, ctx) {
         const deep = rangeDrawdown(scope, '', w, signal);
         ownDD = Promise.all([sumPeak(q, '', w, res, signal, 4, fineKnown(deep, oneOwn)), deep]);
       }
-      // Either fails the refresh where it is awaited (below), not here.
-      (deskDD ? deskDD.got : ownDD).catch(() => {});
-      // Let the batch go out (api.batched sends at the next microtask).
-      await null;
+      // The utilisation legends' max and min, read between the steps
+      // with the drawdown's reads.
+      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use, row: r}));
+      const useTop = topN(useS, 10, (ys) => last(ys) ?? 0);
+      const useDone = useExtremes(q, useTop.map((s) => s.row), P.xs, w, res, signal);
+      // Every chart, tile and the table are drawn together once these
+      // are in (below, in one task), so the page shows one moment: the
+      // charts drawn first showed a second the table, drawn after these
+      // reads, did not yet (a trial's table read acct-1 net +7.9k beside
+      // the legends' last −23.4k, the exposure of the next second).
+      const [ddGot, useRead] = await Promise.all([deskDD ? deskDD.got : ownDD, useDone]);
 
       // Groups the charts draw: accounts on the desk page (strategy rows
       // summed; an account-level row only when it has no strategy rows),
@@ -632,11 +639,6 @@ export function mount(main, ctx) {
         show(C.gross, grossS, 'by account');
       }
       show(C.net, netS, by);
-      const useS = all.filter((r) => r.use).map((r) => ({label: `${r.account} / ${r.strategy || 'account'}`, data: r.use, row: r}));
-      const useTop = topN(useS, 10, (ys) => last(ys) ?? 0);
-      // The legends' max and min, read between the steps while the drawdown's are (below).
-      const useDone = useExtremes(q, useTop.map((s) => s.row), P.xs, w, res, signal).catch((e) => e);
-
       // Headline figures, now; totals per currency over live accounts only.
       const curText = (m) => (m.size ? [...m.entries()].sort().map(([c, v]) => money(v, c)).join(' · ') : '–');
       const grossLive = perCur(live, (r) => last(r.gross || []));
@@ -656,7 +658,7 @@ export function mount(main, ctx) {
         const deskPnl = new Map();
         for (const r of live) if (r.pnl) deskPnl.set(r.currency, addYs(deskPnl.get(r.currency), r.pnl));
         const {cs} = deskDD;
-        const [dPeaks, dDeep] = await deskDD.got;
+        const [dPeaks, dDeep] = ddGot;
         const ddNow = new Map();
         const ddMax = new Map();
         const ddHi = new Map();
@@ -692,7 +694,7 @@ export function mount(main, ctx) {
           m.mode !== 'live' ? `${m.mode} account: not in the desk total` : `${m.currency || 'no currency stated'} · live`, one));
         let sum = null;
         for (const r of rs) if (r.pnl) sum = addYs(sum, r.pnl);
-        const [sp, deep] = await ownDD;
+        const [sp, deep] = ddGot;
         const pk = sp.peaks;
         const dd = sum ? drawdown(sum, pk) : [];
         const top = highest([sp.peak, deep.peak], sum);
@@ -714,8 +716,6 @@ export function mount(main, ctx) {
         worst ? `highest: ${worst.account} / ${worst.strategy || 'account'}` : 'no gmc_risk_limit series', wu));
       fill(kpis, ...tiles);
 
-      const useRead = await useDone;
-      if (useRead instanceof Error) throw useRead;
       // A bound that reads as its figure does leaves the figure right to its digits.
       const pf = units.pct.fmt;
       const bounded = useTop.filter(({row: r}) => (r.useMost != null && pf(r.useMost) !== pf(r.useMax)) || (r.useLeast != null && pf(r.useLeast) !== pf(r.useMin))).length;
@@ -746,7 +746,10 @@ export function mount(main, ctx) {
       fill(tbl.body, h('div', {class: 'table-wrap'}, h('table', {class: 'tbl', 'data-rows': trs.length},
         h('thead', {}, h('tr', {}, ['Account', 'Strategy', 'PnL', 'Trend', 'Drawdown', 'Gross', 'Limit', 'Use', 'Net'].map((t) => h('th', {}, t)))),
         h('tbody', {}, trs.length ? trs : h('tr', {}, h('td', {colspan: 9, class: 'muted'}, 'No gmc_pnl or gmc_risk_exposure series in this time range.'))))),
-      h('p', {class: 'muted small'}, 'Drawdown: below the highest PnL of this range. Currency and mode from gmc_account_info; an account without it is counted as live, with no currency.'));
+      // The second its figures are of: the charts' newest point (the
+      // instant queries are asked at it, the rest are that point).
+      h('p', {class: 'muted small', 'data-figures-at': String(P.xs.at(-1))}, `Figures at ${clock(P.xs.at(-1) * 1000)}, the charts' newest point. ` +
+        'Drawdown: below the highest PnL of this range. Currency and mode from gmc_account_info; an account without it is counted as live, with no currency.'));
     },
     destroy() { Object.values(C).forEach((c) => c.chart.destroy()); },
   };
