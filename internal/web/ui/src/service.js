@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt} from './api.js';
+import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilence, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -328,7 +328,13 @@ export function mount(main, ctx) {
       // api.markStopped); its hosts' are not its own.
       const lastAt = stoppedAt(st ? [st] : []).get(name) ?? null;
       const past = (m) => (lastAt == null ? m : markStopped(m, () => lastAt));
-      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = own.map(past);
+      // Back within the minute from a silence of its own (longer than its
+      // stale_after, not gmc's: backAt): the points of its rates whose
+      // window holds the silence are partial, out of min (api.markSilence),
+      // as the tiles below are over the time since.
+      const back0 = resumed == null && lastAt == null ? backAt(kSampled, w.at, st && st.stale_after_seconds) : null;
+      const silent = (m) => (back0 && back0.from != null ? markSilence(m, w, back0.from, back0.at) : m);
+      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = own.map((m) => silent(past(m)));
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.
       const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? goneText(st) : null;
@@ -448,7 +454,7 @@ export function mount(main, ctx) {
       // Back within the minute from its own outage (a silence longer than
       // its stale_after), not gmc's: the rates over the time since it came
       // back, asked a round trip later (only then), and said so.
-      let back = resumed == null ? backAt(kSampled, w.at, st && st.stale_after_seconds) : null;
+      let back = back0;
       let backR = null;
       if (back) {
         const kb = Math.round((w.at - back.at + 0.5) * 1000) + 'ms';
