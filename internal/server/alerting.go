@@ -230,21 +230,25 @@ func bannerAlert(a *rules.APIAlert) web.Alert {
 }
 
 // firingAlerts is the dashboard's alert source: the rules' firing alerts,
-// read in-process, then the episodes of unknown state since the restart
-// (alert history).
+// read in-process, then those silenced or inhibited (State "suppressed"),
+// then the episodes of unknown state since the restart (alert history).
 func (s *Server) firingAlerts(ctx context.Context) ([]web.Alert, error) {
-	var as []web.Alert
+	var as, suppressed []web.Alert
 	for _, a := range s.rules.ActiveAlerts() {
 		// A silenced or inhibited alert notifies nobody: not in the
-		// banner's firing count (the Alerts page shows it suppressed).
+		// banner's firing count, but counted apart (the Alerts page's
+		// "suppressed").
 		if s.notify != nil && a.State == "firing" && s.notify.Suppressed(labelSet(a.Labels)) {
+			al := bannerAlert(a)
+			al.State = "suppressed"
+			suppressed = append(suppressed, al)
 			continue
 		}
 		al := bannerAlert(a)
 		al.Drain = s.burnDrain(ctx, a)
 		as = append(as, al)
 	}
-	out := web.Firing(as)
+	out := append(web.Firing(as), suppressed...)
 	if s.history != nil {
 		for _, ep := range s.history.Unknown() {
 			out = append(out, web.NewAlert(ep.Labels, ep.Annotations, "unknown", &ep.ActiveAt, ep.Value))

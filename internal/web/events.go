@@ -41,10 +41,12 @@ type Drain struct {
 	Window      string    `json:"window"`
 }
 
-// AlertSource returns the alerts firing now, and those whose state gmc
-// does not know (State "unknown": an episode open when gmc stopped, not yet
-// seen nor ended since its restart). ErrAlertsUnavailable (wrapped or not)
-// means alerting is not part of this server.
+// AlertSource returns the alerts firing now, those firing but silenced or
+// inhibited (State "suppressed", Alertmanager's word: they notify nobody),
+// and those whose state gmc does not know (State "unknown": an episode open
+// when gmc stopped, not yet seen nor ended since its restart).
+// ErrAlertsUnavailable (wrapped or not) means alerting is not part of this
+// server.
 type AlertSource func(ctx context.Context) ([]Alert, error)
 
 // ErrAlertsUnavailable says the server has no alerting.
@@ -113,7 +115,11 @@ type eventData struct {
 	// Unknown are the alerts of unknown state (see AlertSource), apart:
 	// the banner said nothing of them, as if all were quiet.
 	Unknown []Alert `json:"unknown,omitempty"`
-	Error   string  `json:"error,omitempty"`
+	// Suppressed counts the firing alerts silenced or inhibited, left out
+	// of Alerts: the banner said "2 alerts firing" where the Alerts page
+	// said "2 firing · 4 suppressed".
+	Suppressed int    `json:"suppressed,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // serveEvents is GET /api/ui/events: a text/event-stream of "alerts" events,
@@ -205,9 +211,12 @@ func (u *UI) snapshot(ctx context.Context) []byte {
 			}
 		default:
 			for _, a := range as {
-				if a.State == "unknown" {
+				switch a.State {
+				case "unknown":
 					d.Unknown = append(d.Unknown, a)
-				} else {
+				case "suppressed":
+					d.Suppressed++
+				default:
 					d.Alerts = append(d.Alerts, a)
 				}
 			}

@@ -142,6 +142,16 @@ func TestEvents(t *testing.T) {
 	if got := readEvent(t, r); got != want {
 		t.Fatalf("with an alert of unknown state: %s, want %s", got, want)
 	}
+	// A silenced or inhibited alert is counted, not listed.
+	firing.Store(&[]Alert{
+		{Name: "HighLatency", State: "firing", Labels: map[string]string{"alertname": "HighLatency"}},
+		{Name: "GatewayLatencyHigh", State: "suppressed", Labels: map[string]string{"alertname": "GatewayLatencyHigh"}},
+		{Name: "RiskLatencyHigh", State: "suppressed", Labels: map[string]string{"alertname": "RiskLatencyHigh"}},
+	})
+	want = `{"available":true,"alerts":[{"name":"HighLatency","state":"firing","labels":{"alertname":"HighLatency"}}],"suppressed":2}`
+	if got := readEvent(t, r); got != want {
+		t.Fatalf("with suppressed alerts: %s, want %s", got, want)
+	}
 	unavailable.Store(true)
 	if got, want := readEvent(t, r), `{"available":false,"alerts":[]}`; got != want {
 		t.Fatalf("when unavailable: %s, want %s", got, want)

@@ -286,6 +286,8 @@ function markUp(streamAt) {
   conn.healthyAt = 0;
   conn.since = null;
   renderConn();
+  // The banner was not laid out while down: its chips are fitted again.
+  if (bannerData) showAlerts(bannerData);
   refresh();
 }
 
@@ -429,8 +431,18 @@ function chipWhere(a) {
   return where ? ` · ${where}` : a.summary ? ` — ${a.summary}` : '';
 }
 
+/** byMinute is a time (ms) as local "HH:MM", rounded up: the minute by which it has passed. */
+function byMinute(ms) {
+  return clock(Math.ceil(ms / 60000) * 60000).slice(0, 5);
+}
+
+/** bannerData is the last "alerts" event's data: the banner is fitted again to a new width with it. */
+let bannerData = '';
+window.addEventListener('resize', () => { if (bannerData) showAlerts(bannerData); });
+
 /** showAlerts renders the live alert banner from an "alerts" event. */
 function showAlerts(data) {
+  bannerData = data;
   const el = document.getElementById('banner');
   const d = JSON.parse(data);
   const firing = d.alerts || [];
@@ -441,6 +453,11 @@ function showAlerts(data) {
   el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : unknown.length ? 'unknown' : 'ok';
   el.dataset.count = String(firing.length);
   el.dataset.unknown = String(unknown.length);
+  // Firing but silenced or inhibited: counted apart, as the Alerts page
+  // does ("2 firing · 4 suppressed"); the banner said "2 alerts firing"
+  // of 6 firing.
+  const suppressed = d.suppressed || 0;
+  el.dataset.suppressed = String(suppressed);
   document.body.classList.toggle('has-alerts', firing.length > 0);
   if (!firing.length && !unknown.length) { el.hidden = true; fill(el); return; }
   el.hidden = false;
@@ -461,8 +478,6 @@ function showAlerts(data) {
     byName.get(k).push(a);
   }
   const chips = [...byName.values()];
-  const shown = chips.slice(0, 4);
-  const hidden = chips.slice(4).reduce((n, as) => n + as.length, 0);
   // An alert firing only because its rule's keep_firing_for holds it: its
   // condition has not held since keep_firing_since, and its summary (the
   // chip's title) is of before. The chip said nothing of it: HostCPUHigh
@@ -475,35 +490,46 @@ function showAlerts(data) {
   // A burn-rate alert whose errors have ended fires on until its short
   // window no longer holds them (a.drain, from the raw error counters):
   // SLAErrorBudgetBurn stayed "firing" 5 minutes after the errors stopped,
-  // with no word of why (issue 13).
+  // with no word of why (issue 13). Its chip says so in short, the whole
+  // sentence in its title: the sentence beside the count squeezed every
+  // chip to "ServiceSile…" at 1440 px.
   const drains = firing.filter((a) => a.drain);
-  const lastDrain = drains.reduce((m, a) => (!m || Date.parse(a.drain.clears) > Date.parse(m.clears) ? a.drain : m), null);
   el.dataset.draining = String(drains.length);
-  fill(el,
-    h('span', {class: 'banner-icon'}, '●'),
-    h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
-    held.length ? h('span', {class: 'banner-held', title: 'firing only because keep_firing_for holds them: their condition no longer holds'},
-      ` (${held.length === firing.length && held.length > 1 ? 'all' : held.length} held by keep_firing_for)`) : null,
-    drains.length ? h('span', {class: 'banner-drain', title: drains.map((a) => `${full(a)}\n  ${alerts.drainText(a.drain)}`).join('\n')},
-      drains.length === 1 ? ` (${drains[0].name || 'alert'}: ${alerts.drainText(drains[0].drain)})`
-        : ` (${drains.length} with errors ended: clear as their windows drain, by ~${clock(lastDrain.clears)})`) : null,
-    // A chip names the alert and its service, or how many services (what
-    // fits in the strip's one line); each one's summary is in the title
-    // and on the Alerts page.
-    h('span', {class: 'banner-list'}, shown.map((as) => {
-      const a = as[0];
-      const svcs = [...new Set(as.map((x) => x.service).filter(Boolean))];
-      const one = as.length === 1;
-      const sev = as.some((x) => x.severity === 'page') ? 'page' : a.severity || 'none';
-      const allHeld = as.every((x) => x.keep_firing_since);
-      const allDraining = as.every((x) => x.drain);
-      return h('a', {class: 'banner-item sev-' + sev, 'data-held': allHeld ? 'true' : null, 'data-draining': allDraining ? 'true' : null, href: one && a.service ? href('service', a.service) : href('alerts'), title: as.map(heldTitle).join('\n')},
-        a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`,
-        allHeld ? h('span', {class: 'chip-held'}, ' · held') : allDraining ? h('span', {class: 'chip-draining'}, ' · draining') : null);
-    })),
-    hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
-    unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')}, `+${unknown.length} unknown`) : null,
-    h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
+  const render = (n) => {
+    const shown = chips.slice(0, n);
+    const hidden = chips.slice(n).reduce((k, as) => k + as.length, 0);
+    fill(el,
+      h('span', {class: 'banner-icon'}, '●'),
+      h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
+      held.length ? h('span', {class: 'banner-held', title: 'firing only because keep_firing_for holds them: their condition no longer holds'},
+        ` (${held.length === firing.length && held.length > 1 ? 'all' : held.length} held by keep_firing_for)`) : null,
+      suppressed ? h('a', {class: 'banner-suppressed', href: href('alerts'), title: 'firing but silenced or inhibited: they notify nobody (the Alerts page lists them)'},
+        ` · ${suppressed} suppressed`) : null,
+      // A chip names the alert and its service, or how many services (what
+      // fits in the strip's one line); each one's summary is in the title
+      // and on the Alerts page.
+      h('span', {class: 'banner-list'}, shown.map((as) => {
+        const a = as[0];
+        const svcs = [...new Set(as.map((x) => x.service).filter(Boolean))];
+        const one = as.length === 1;
+        const sev = as.some((x) => x.severity === 'page') ? 'page' : a.severity || 'none';
+        const allHeld = as.every((x) => x.keep_firing_since);
+        const allDraining = as.every((x) => x.drain);
+        const clears = allDraining ? Math.max(...as.map((x) => Date.parse(x.drain.clears))) : 0;
+        return h('a', {class: 'banner-item sev-' + sev, 'data-held': allHeld ? 'true' : null, 'data-draining': allDraining ? 'true' : null, href: one && a.service ? href('service', a.service) : href('alerts'), title: as.map(heldTitle).join('\n')},
+          a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`,
+          allHeld ? h('span', {class: 'chip-held'}, ' · held') : allDraining ? h('span', {class: 'chip-draining'}, ` · draining, clears by ~${byMinute(clears)}`) : null);
+      })),
+      hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
+      unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')}, `+${unknown.length} unknown`) : null,
+      h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
+  };
+  // The chips that fit whole, the others counted in "+N more": four chips
+  // squeezed to fit were cut to "ServiceSile…" and "HostCP…".
+  let n = Math.min(chips.length, 4);
+  render(n);
+  const cut = () => [...el.querySelectorAll('.banner-item')].some((c) => c.scrollWidth > c.clientWidth);
+  while (n > 1 && cut()) render(--n);
 }
 
 /**

@@ -1,0 +1,127 @@
+package web_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gmc-dev/gmc/internal/web"
+)
+
+// TestBrowserBannerChipsReadable: with the burn-rate drain note shown, a
+// user trial of gmc demo read the banner's chips at 1440 px as
+// "SLAErrorBudgetBurn · …", "ServiceSile…", "HostCP…": the long note
+// squeezed them, so the page-severity ServiceSilent chip no longer said
+// which service was silent, and no chip its "· draining". Now the burn
+// chip itself says "· draining, clears by ~HH:MM" (the whole sentence in
+// its title) and every chip shows its alert name and service whole.
+func TestBrowserBannerChipsReadable(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	now := time.Now()
+	active, ended := now.Add(-6*time.Minute), now.Add(-2*time.Minute)
+	clears := ended.Add(5 * time.Minute)
+	st.alerts.Store(&[]web.Alert{
+		{Name: "SLAErrorBudgetBurn", Severity: "page", Service: "order-success", State: "firing", ActiveAt: &active,
+			Drain: &web.Drain{ErrorsEnded: ended, Clears: clears, Window: "5m"}, Summary: "SLA order-success burns its error budget",
+			Labels: map[string]string{"alertname": "SLAErrorBudgetBurn", "sla": "order-success", "short_window": "5m", "long_window": "1h"}},
+		{Name: "ServiceSilent", Severity: "page", Service: "strategy-momentum", State: "firing", ActiveAt: &active,
+			Summary: "strategy-momentum has sent no data for 2m", Labels: map[string]string{"alertname": "ServiceSilent", "service": "strategy-momentum"}},
+		{Name: "HostCPUHigh", Severity: "warning", State: "firing", ActiveAt: &active,
+			Summary: "CPU of gmc-demo-host at 93.1%", Labels: map[string]string{"alertname": "HostCPUHigh", "instance": "gmc-demo-host"}},
+		{Name: "ServiceLatencyHigh", Severity: "page", Service: "order-gateway", State: "suppressed", ActiveAt: &active,
+			Labels: map[string]string{"alertname": "ServiceLatencyHigh", "service": "order-gateway"}},
+	})
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.count === '3'`); err != nil {
+		t.Fatalf("the banner shows no 3 firing alerts: %v", err)
+	}
+	type chip struct {
+		Text, Title string
+		Whole       bool
+	}
+	// Whole: nothing cut by its ellipsis, nor by the strip's edge.
+	chips := eval[map[string]chip](t, ctx, `(() => { const list = document.querySelector('#banner .banner-list').getBoundingClientRect();
+		return Object.fromEntries([...document.querySelectorAll('#banner .banner-item')].map((c) => { const r = c.getBoundingClientRect();
+			return [c.firstChild.textContent, {Text: c.textContent, Title: c.title,
+				Whole: c.scrollWidth <= c.clientWidth && r.right <= list.right + 0.5 && r.right <= innerWidth}]; })); })()`)
+	hhmm := eval[string](t, ctx, fmt.Sprintf(`(() => { const d = new Date(Math.ceil(%d / 60000) * 60000); return [d.getHours(), d.getMinutes()].map((x) => String(x).padStart(2, '0')).join(':'); })()`, clears.UnixMilli()))
+	for name, where := range map[string]string{"SLAErrorBudgetBurn": "order-success", "ServiceSilent": "strategy-momentum", "HostCPUHigh": "gmc-demo-host"} {
+		c, ok := chips[name]
+		if !ok {
+			t.Errorf("no chip of %s: %+v", name, chips)
+			continue
+		}
+		if !c.Whole || !strings.Contains(c.Text, name+" · "+where) {
+			t.Errorf("%s's chip %q (whole: %v) does not show %q whole at 1440 px", name, c.Text, c.Whole, name+" · "+where)
+		}
+	}
+	burn := chips["SLAErrorBudgetBurn"]
+	if want := "· draining, clears by ~" + hhmm; !strings.HasSuffix(burn.Text, want) {
+		t.Errorf("the burn chip says %q, want it to end %q", burn.Text, want)
+	}
+	if !strings.Contains(burn.Title, "clears as the 5m window drains") {
+		t.Errorf("the burn chip's title %q does not give the whole drain note", burn.Title)
+	}
+	screenshot(t, ctx, artifacts(t), "banner-chips-readable")
+
+	// Narrower, the chips that do not fit whole are counted in "+N more",
+	// not squeezed with the others.
+	if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(1200, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := poll(ctx, 10*time.Second, `document.querySelectorAll('#banner .banner-item').length < 3`); err != nil {
+		t.Fatalf("at 1200 px the banner still shows 3 chips: %v", err)
+	}
+	narrow := eval[map[string]any](t, ctx, `(() => { const list = document.querySelector('#banner .banner-list').getBoundingClientRect();
+		const cs = [...document.querySelectorAll('#banner .banner-item')];
+		return {n: cs.length, whole: cs.every((c) => c.scrollWidth <= c.clientWidth && c.getBoundingClientRect().right <= list.right + 0.5),
+			more: [...document.querySelectorAll('#banner > a')].map((a) => a.textContent).find((x) => /^\+\d+ more$/.test(x)) || ''}; })()`)
+	if n := int(narrow["n"].(float64)); n < 1 || narrow["whole"] != true || narrow["more"] != fmt.Sprintf("+%d more", 3-n) {
+		t.Errorf("at 1200 px the banner shows %v chips (whole: %v) and %q, want the others in \"+N more\"", narrow["n"], narrow["whole"], narrow["more"])
+	}
+}
+
+// TestBrowserBannerSuppressedCount: during a latency incident the banner
+// said "2 alerts firing" where 6 fired, 4 of them inhibited (the Alerts
+// page: "2 firing · 4 suppressed"). It now says "2 alerts firing · 4
+// suppressed", from the event stream's count, and nothing of it when none
+// is suppressed.
+func TestBrowserBannerSuppressedCount(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	active := time.Now().Add(-3 * time.Minute)
+	alert := func(name, svc, state string) web.Alert {
+		return web.Alert{Name: name, Severity: "page", Service: svc, State: state, ActiveAt: &active,
+			Labels: map[string]string{"alertname": name, "service": svc}}
+	}
+	st.alerts.Store(&[]web.Alert{
+		alert("MatchingLatencyHigh", "matching-engine", "firing"),
+		alert("ServiceLatencyHigh", "matching-engine", "firing"),
+		alert("ServiceLatencyHigh", "order-gateway", "suppressed"),
+		alert("ServiceLatencyHigh", "strategy-momentum", "suppressed"),
+		alert("ServiceLatencyHigh", "strategy-meanrev", "suppressed"),
+		alert("ServiceLatencyHigh", "risk-engine", "suppressed"),
+	})
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'firing'`); err != nil {
+		t.Fatalf("the banner shows no firing alert: %v", err)
+	}
+	text := `document.getElementById('banner').textContent`
+	if got, want := eval[string](t, ctx, text), "2 alerts firing · 4 suppressed"; !strings.Contains(got, want) {
+		t.Errorf("the banner says %q, want %q", got, want)
+	}
+	if got := eval[string](t, ctx, `(document.querySelector('#banner .banner-suppressed') || {title: ''}).title`); !strings.Contains(got, "silenced or inhibited") {
+		t.Errorf("the suppressed count's title %q does not say what suppressed means", got)
+	}
+	st.alerts.Store(&[]web.Alert{alert("MatchingLatencyHigh", "matching-engine", "firing"), alert("ServiceLatencyHigh", "matching-engine", "firing")})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.suppressed === '0'`); err != nil {
+		t.Fatalf("the banner did not follow the suppressed count: %v", err)
+	}
+	if got := eval[string](t, ctx, text); !strings.Contains(got, "2 alerts firing") || strings.Contains(got, "suppressed") {
+		t.Errorf("with none suppressed the banner says %q", got)
+	}
+}
