@@ -125,3 +125,47 @@ func TestBrowserBannerSuppressedCount(t *testing.T) {
 		t.Errorf("with none suppressed the banner says %q", got)
 	}
 }
+
+// TestBrowserBannerLiveFirst: where the strip holds fewer chips than
+// alerts, the ones a desk must act on lead. A trial's banner showed only a
+// draining SLAErrorBudgetBurn chip (its errors over) with the live
+// ServiceLatencyHigh page in "+2 more", in the server's order. Now a chip
+// whose condition holds comes before held and draining ones, a page
+// before a warning.
+func TestBrowserBannerLiveFirst(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	now := time.Now()
+	active, ended := now.Add(-6*time.Minute), now.Add(-2*time.Minute)
+	held := now.Add(-time.Minute)
+	st.alerts.Store(&[]web.Alert{
+		{Name: "SLAErrorBudgetBurn", Severity: "page", Service: "order-success", State: "firing", ActiveAt: &active,
+			Drain:  &web.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute), Window: "5m"},
+			Labels: map[string]string{"alertname": "SLAErrorBudgetBurn", "sla": "order-success", "short_window": "5m", "long_window": "1h"}},
+		{Name: "HostCPUHigh", Severity: "warning", State: "firing", ActiveAt: &active, KeepFiringSince: &held,
+			Labels: map[string]string{"alertname": "HostCPUHigh", "instance": "gmc-demo-host"}},
+		{Name: "DiskFillingUp", Severity: "warning", State: "firing", ActiveAt: &active,
+			Labels: map[string]string{"alertname": "DiskFillingUp", "instance": "gmc-demo-host"}},
+		{Name: "ServiceLatencyHigh", Severity: "page", Service: "matching-engine", State: "firing", ActiveAt: &active,
+			Labels: map[string]string{"alertname": "ServiceLatencyHigh", "service": "matching-engine"}},
+	})
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.count === '4'`); err != nil {
+		t.Fatalf("the banner shows no 4 firing alerts: %v", err)
+	}
+	// However many fit, the live page leads, then the live warning, then
+	// the draining page and the held warning.
+	order := []string{"ServiceLatencyHigh", "DiskFillingUp", "SLAErrorBudgetBurn", "HostCPUHigh"}
+	for _, width := range []int64{1440, 900} {
+		if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(width, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		if err := poll(ctx, 10*time.Second, `document.querySelectorAll('#banner .banner-item').length >= 1`); err != nil {
+			t.Fatal(err)
+		}
+		got := eval[[]string](t, ctx, `[...document.querySelectorAll('#banner .banner-item')].map((c) => c.firstChild.textContent)`)
+		if len(got) == 0 || strings.Join(got, ",") != strings.Join(order[:len(got)], ",") {
+			t.Errorf("at %d px the banner's chips are %v, want the first %d of %v", width, got, len(got), order)
+		}
+	}
+}

@@ -477,7 +477,12 @@ function showAlerts(data) {
     if (!byName.has(k)) byName.set(k, []);
     byName.get(k).push(a);
   }
-  const chips = [...byName.values()];
+  // What a desk must see first leads: a chip whose condition holds now
+  // before one only held by keep_firing_for or draining, a page before the
+  // rest (stable otherwise). In the server's order a draining burn chip
+  // filled the strip with the live ServiceLatencyHigh page in "+2 more".
+  const rank = (as) => (as.every((x) => x.keep_firing_since || x.drain) ? 2 : 0) + (as.some((x) => x.severity === 'page') ? 0 : 1);
+  const chips = [...byName.values()].sort((a, b) => rank(a) - rank(b));
   // An alert firing only because its rule's keep_firing_for holds it: its
   // condition has not held since keep_firing_since, and its summary (the
   // chip's title) is of before. The chip said nothing of it: HostCPUHigh
