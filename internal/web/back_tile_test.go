@@ -74,8 +74,13 @@ type kpiT struct {
 // before) still says when its data began.
 func TestBrowserServiceOrdersBackAfterLongSilence(t *testing.T) {
 	ctx := browser(t)
-	st := startStack(t, 1, false)
 	const svc, fresh, perSec = "desk-back", "desk-new", 3000.0
+	// A silence is one longer than the service's stale_after (the test
+	// stack's default is 30 minutes).
+	live := config.Liveness{StaleAfter: config.Duration(5 * time.Second), DownAfter: config.Duration(8 * time.Second)}
+	st := startStackWith(t, 1, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{svc: live, fresh: live}
+	})
 	now := time.Now().Truncate(time.Second)
 	origin, began := now.Add(-15*time.Minute), now.Add(-15*time.Second)
 	back := now.Add(-6 * time.Second)
@@ -129,8 +134,10 @@ func TestBrowserServiceOrdersBackAfterLongSilence(t *testing.T) {
 // 6 s before the page opens: its tile gives the silence to the second.
 func TestBrowserServiceBackAfterStaleMarker(t *testing.T) {
 	ctx := browser(t)
-	st := startStack(t, 1, false)
 	const svc, perSec = "feed-back", 5000.0
+	st := startStackWith(t, 1, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{svc: {StaleAfter: config.Duration(5 * time.Second), DownAfter: config.Duration(8 * time.Second)}}
+	})
 	now := time.Now().Truncate(time.Second)
 	origin, back := now.Add(-4*time.Minute), now.Add(-6*time.Second)
 	down := back.Add(-75 * time.Second)

@@ -232,17 +232,15 @@ export function serviceNow(name, k, kb = k, resumed = false) {
     began: ordersBegan(`service=${JSON.stringify(name)}`, kb, resumed),
     growth: ordersGrowth(`service=${JSON.stringify(name)}`, kb),
     newest: ordersNewest(`service=${JSON.stringify(name)}`),
-    // The newest sample of its orders or requests (asked at each second
-    // of the window: a silence in it, api.backAt).
-    sampled: `max(timestamp(${counted(name)}))`,
-    // Its newest sample within the hour before (asked at a silent second
-    // after a silence longer than the lookback, or begun with a stale
-    // marker, as a failed scrape's: how long it lasted). At each second:
-    // after a stale marker timestamp() has nothing, so a coarser step
-    // read the step before it (market-data, 41 s down, read "after 1m12s").
-    lastBefore: `max(max_over_time(timestamp(${counted(name)})[1h:1s]))`,
-    // Its counters' raw series (api.seriesStart: had it samples before?).
-    counted: counted(name),
+    // The newest sample of its orders or requests within the hour (asked
+    // at each second of the window: a silence in it, api.backAt). Within
+    // the hour, not the 5m lookback, and past stale markers (a failed
+    // scrape's): a silence that began before the window is still told
+    // from a service whose data began in it, in the refresh's first round
+    // (read apart, a round later, it cost a new service's page a round
+    // trip; at a 1m step it read market-data's 41 s as 1m12s). The inner
+    // selector is evaluated once for the whole range, at 1 s.
+    sampled: `max(max_over_time(timestamp(${counted(name)})[1h:1s]))`,
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
     errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,

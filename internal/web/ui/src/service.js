@@ -333,7 +333,7 @@ export function mount(main, ctx) {
       // window holds the silence are partial, out of min (api.markSilence),
       // as the tiles below are over the time since.
       const back0 = resumed == null && lastAt == null ? backAt(kSampled, w.at, st && st.stale_after_seconds) : null;
-      const silent = (m) => (back0 && back0.from != null ? markSilence(m, w, back0.from, back0.at) : m);
+      const silent = (m) => (back0 ? markSilence(m, w, back0.from, back0.at) : m);
       const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = own.map((m) => silent(past(m)));
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.
@@ -454,27 +454,15 @@ export function mount(main, ctx) {
       // Back within the minute from its own outage (a silence longer than
       // its stale_after), not gmc's: the rates over the time since it came
       // back, asked a round trip later (only then), and said so.
-      let back = back0;
+      const back = back0;
       let backR = null;
       if (back) {
         const kb = Math.round((w.at - back.at + 0.5) * 1000) + 'ms';
         const kq = Q.serviceNow(name, kb);
-        // A window that began silent (no sample within the lookback): back
-        // after a longer silence, or its data began (then firstMinute
-        // says so)? Its newest sample within the hour before, and whether
-        // it has any before, asked beside the rates (only then).
-        const [o, r, last, had] = await Promise.all([kq.orders, kq.requests].map(now).concat(back.from != null ? [] : [
-          query(k.lastBefore, back.silentAt, signal),
-          seriesStart([k.counted], back.silentAt, signal).then((x) => x.series.length > 0, () => null)]));
-        if (back.from == null) {
-          const from = scalarOf(last);
-          if (from != null && from < back.at) back = {...back, from};
-          else if (!had) back = null;
-        }
-        backR = back && {o: scalarOf(o), r, kb};
+        const [o, r] = await Promise.all([kq.orders, kq.requests].map(now));
+        backR = {o: scalarOf(o), r, kb};
       }
-      // The silence's length; past the hour asked, a bound.
-      const backSub = (over) => `${over}back at ${clock(back.at * 1000)} after ${back.from != null ? dur(back.at - back.from) : 'more than 1h'} without samples`;
+      const backSub = (over) => `${over}back at ${clock(back.at * 1000)} after ${dur(back.at - back.from)} without samples`;
       const reqNow = back && backR.r.length ? backR.r : kReq;
       const reqTop = reqNow.map((s) => ({e: s.metric.endpoint || 'request', v: parseFloat(s.value[1])})).sort((a, b) => b.v - a.v)[0];
       // One sample since: the 1m rate, and how much of the minute it was silent.

@@ -299,30 +299,25 @@ export function firstMinute(desk, began, growth, newest) {
 
 /**
  * backAt is when a service sent again after a silence longer than h (s,
- * its stale_after) within KPI_WINDOW before at: sampled is the newest
- * sample's time at each second of the window (a range query of
- * queries.serviceNow's sampled). Returns {at: that sample's time, from: the newest before it}
- * (Unix s) for the newest such silence, else null. Its 1m rate then
- * spread the seconds since over the minute (the backtester read 5k
- * bars/s after 53 s down, 20k/s since). A window that begins with no
- * sample within the lookback (5m) and then has one is a silence longer
- * than that, or the service's first samples: {at, from: null, silentAt}
- * (silentAt: the last second of the window without a sample), for the
- * page to tell which (service.js).
+ * its stale_after) within KPI_WINDOW before at: sampled is its newest
+ * sample's time within the hour at each second of the window (a range
+ * query of queries.serviceNow's sampled). Returns {at: that sample's
+ * time, from: the newest before it} (Unix s) for the newest such silence,
+ * else null: also when the window begins with no sample in the hour
+ * before (the service's data began, which firstMinute says, or it was
+ * silent over an hour). Its 1m rate then spread the seconds since over
+ * the minute (the backtester read 5k bars/s after 53 s down, 20k/s since).
  */
 export function backAt(sampled, at, h) {
   if (!(h > 0)) return null;
-  const vs = (sampled[0] && sampled[0].values) || [];
   let prev = null;
   let back = null;
-  for (const [, v] of vs) {
+  for (const [, v] of (sampled[0] && sampled[0].values) || []) {
     const t = Number(v);
     if (prev != null && t - prev > h && t > at - KPI_SECONDS) back = {at: t, from: prev};
     prev = t;
   }
-  if (back || !vs.length) return back;
-  const first = Number(vs[0][0]);
-  return first - 1 >= at - KPI_SECONDS + 1 - 1e-3 ? {at: Number(vs[0][1]), from: null, silentAt: first - 1} : null;
+  return back;
 }
 
 /**
