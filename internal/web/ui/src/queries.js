@@ -241,6 +241,10 @@ export function serviceNow(name, k, kb = k, resumed = false) {
     // trip; at a 1m step it read market-data's 41 s as 1m12s). The inner
     // selector is evaluated once for the whole range, at 1 s.
     sampled: `max(max_over_time(timestamp(${counted(name)})[1h:1s]))`,
+    // Live's: the newest sample at each second of its whole window, read
+    // with its charts (their cache asks only the new seconds, which the
+    // hour's subquery defeated: every refresh re-read the 330 s window).
+    sampledLive: `max(timestamp(${counted(name)}))`,
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
     errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,

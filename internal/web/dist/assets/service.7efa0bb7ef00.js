@@ -304,11 +304,12 @@ export function mount(main, ctx) {
         Promise.all([q.p50, q.p90, q.p99, q.rp50, q.rp90, q.rp99, q.pushedLatency, q.tps, q.requests,
           q.reqP99, q.feedLat, q.feedGaps, q.procCPU, q.procMem, q.errors, ...(pk ? [q.p99Peak, q.rp99Peak, q.errPeak].map((f) => (lb) => f(peakLookback(lb, pw), pw)) : [])].map(run)),
         Promise.all([k.orders, k.errors, k.requests, k.p50, k.p99, k.hasOrders, k.latEndpoints, k.newest, Q.latest(name), ...(qo ? [qo.p99, qo.rp99, qo.errors] : [])].map(now)),
-        // Each second of the tiles' window: on Live the charts' own 1 s
-        // range, batched with them (its cache asks only the new seconds);
-        // else a range query of its own (a matrix cannot join the instant
-        // batch's label_replace).
-        w.cache && w.step === 1 && w.at === w.end ? run(k.sampled).then((r) => lastSeconds(r, w.at, KPI_SECONDS))
+        // Each second of the tiles' window: on Live each second of the
+        // charts' own window, batched with them (its cache asks only the
+        // new seconds; a silence begun within the window and the lookback
+        // before it is seen); else a range query of its own over the minute
+        // (a matrix cannot join the instant batch's label_replace).
+        w.cache && w.step === 1 && w.at === w.end ? run(k.sampledLive)
           : rangeAt(k.sampled, w.at - KPI_SECONDS + 1, w.at, 1, signal), since.now, heat(), hostsP, edgesP, procJobsP]);
       known.outages = status.outages;
       showOutages(down, status.outages, w);
@@ -510,11 +511,6 @@ export function mount(main, ctx) {
     rows.length > shown.length ? h('p', {class: 'muted small'}, `${rows.length - shown.length} more series not listed (GET /metrics/${name} has them all)`) : null].filter(Boolean));
     if (!latestTouched && latestDet.open === ownCharts) latestDet.open = !ownCharts;
   }
-}
-
-/** lastSeconds keeps the points of a range answer (r) within the n seconds up to at. */
-function lastSeconds(r, at, n) {
-  return r.map((s) => ({...s, values: (s.values || []).filter(([t]) => t > at - n && t <= at)}));
 }
 
 /**
