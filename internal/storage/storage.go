@@ -217,25 +217,10 @@ func Open(opts Options) (*TSDB, error) {
 	}
 	if interval > 0 {
 		s.stopMmap, s.mmapDone = make(chan struct{}), make(chan struct{})
-		go s.mmapHead(interval)
+		g := newMmapGate(db, opts.Dir, to.MinBlockDuration)
+		go s.mmapHead(interval, g)
 	}
 	return s, nil
-}
-
-// mmapHead writes the head's full chunks to its chunk files every interval
-// (DefaultHeadMmapInterval) until Close.
-func (s *TSDB) mmapHead(interval time.Duration) {
-	defer close(s.mmapDone)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.stopMmap:
-			return
-		case <-tick.C:
-			s.db.ForceHeadMMap()
-		}
-	}
 }
 
 // AppenderV2 implements storage.AppendableV2.

@@ -179,3 +179,49 @@ func mmappedChunks(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Fatal("no prometheus_tsdb_mmap_chunks_total")
 	return 0
 }
+
+// TestHeadMmapWaitsForTheRunsFirstFile: until the TSDB has cut a chunk
+// file of its own in this run, mmapHead does not write while a head
+// compaction is due (mmapGate); once it has, it writes every interval.
+func TestHeadMmapWaitsForTheRunsFirstFile(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	st, err := Open(Options{Dir: t.TempDir(), Registerer: reg, HeadMmapInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.db.DisableCompactions() // the head stays compactable
+	ls := labels.FromStrings("__name__", "burst")
+	appendSpan := func(from, to int) {
+		t.Helper()
+		app := st.AppenderV2(context.Background())
+		for sec := from; sec < to; sec += 15 {
+			if _, err := app.Append(0, ls, 0, int64(sec)*1000, float64(sec), nil, nil, storage.AOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendSpan(0, 4*3600) // 4 h: 960 samples, 8 chunks, a compaction due
+	time.Sleep(300 * time.Millisecond)
+	if n := mmappedChunks(t, reg); n != 0 {
+		t.Fatalf("%v chunks written while a head compaction was due and the run had no chunk file", n)
+	}
+	st.db.ForceHeadMMap() // the TSDB's minute: the run's first file
+	before := mmappedChunks(t, reg)
+	if before == 0 {
+		t.Fatal("the TSDB's own m-map wrote no chunk")
+	}
+	appendSpan(4*3600, 5*3600) // two more full chunks
+	var n float64
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n = mmappedChunks(t, reg); n > before {
+			break
+		}
+	}
+	if n <= before {
+		t.Fatalf("mmapHead wrote nothing within 2 s after the run's first file (%v chunks)", n)
+	}
+}
