@@ -535,7 +535,14 @@ export function mount(main, ctx) {
       // charts drawn first showed a second the table, drawn after these
       // reads, did not yet (a trial's table read acct-1 net +7.9k beside
       // the legends' last −23.4k, the exposure of the next second).
-      const [ddGot, useRead] = await Promise.all([deskDD ? deskDD.got : ownDD, useDone]);
+      // A failed read of these (not an abort) leaves the charts, the
+      // table and the other tiles drawn: the drawdown tile says it does not
+      // know, the utilisation legends give their steps' own extremes and say why.
+      const kept = (p) => p.then((v) => ({v}), (e) => (e.name === 'AbortError' ? Promise.reject(e) : {err: e}));
+      const [ddR, useR] = await Promise.all([kept(deskDD ? deskDD.got : ownDD), kept(useDone)]);
+      const ddGot = ddR.v;
+      const useRead = useR.v;
+      const ddUnknown = (label) => kpi(label, 'not known', null, `its peak's read failed: ${ddR.err.message || ddR.err}`);
 
       // Groups the charts draw: accounts on the desk page (strategy rows
       // summed; an account-level row only when it has no strategy rows),
@@ -657,34 +664,38 @@ export function mount(main, ctx) {
         // steps, as the table's max_over_time) less its PnL now.
         const deskPnl = new Map();
         for (const r of live) if (r.pnl) deskPnl.set(r.currency, addYs(deskPnl.get(r.currency), r.pnl));
-        const {cs} = deskDD;
-        const [dPeaks, dDeep] = ddGot;
-        const ddNow = new Map();
-        const ddMax = new Map();
-        const ddHi = new Map();
-        const ddUp = new Map();
-        const fine = dDeep.every((d) => d.exact != null);
-        cs.forEach((c, i) => {
-          const ys = deskPnl.get(c);
-          const {peak: pk0, upper, exact, peaks: pk} = dPeaks[i];
-          // Read every FINE second over the whole range, the peak is known.
-          const d = dDeep[i];
-          const top = highest([pk0, d.peak], ys);
-          const now = pnlLive.get(c);
-          const dn = top == null || now == null ? last(drawdown(ys, pk)) : below(top, now);
-          ddNow.set(c, dn);
-          if (!exact && d.peak == null && upper != null && now != null) ddUp.set(c, below(upper, now));
-          const steps = Math.max(0, dn ?? 0, ...drawdown(ys, pk).filter((v) => v != null));
-          ddMax.set(c, d.exact != null ? Math.max(d.exact, dn ?? 0) : steps);
-          if (d.hi != null) ddHi.set(c, Math.max(d.hi, steps));
-        });
-        // Where the peak was not read in full, the figure is a bound: say so, with the most it can be.
-        const mir = maxInRange(curText(ddMax), w, fine, ddHi.size === cs.length && cs.length ? curText(ddHi) : null);
-        const t = kpi('Desk drawdown', (ddUp.size ? 'at least ' : '') + curText(ddNow), null,
-          ddUp.size ? `at most ${curText(ddUp)} (peak read every ${FINE}s in part of the range) · ${mir}` : mir);
-        t.dataset.exact = String(!ddUp.size);
-        t.dataset.maxInRange = JSON.stringify(Object.fromEntries(ddMax));
-        tiles.push(t);
+        if (ddR.err) {
+          tiles.push(ddUnknown('Desk drawdown'));
+        } else {
+          const {cs} = deskDD;
+          const [dPeaks, dDeep] = ddGot;
+          const ddNow = new Map();
+          const ddMax = new Map();
+          const ddHi = new Map();
+          const ddUp = new Map();
+          const fine = dDeep.every((d) => d.exact != null);
+          cs.forEach((c, i) => {
+            const ys = deskPnl.get(c);
+            const {peak: pk0, upper, exact, peaks: pk} = dPeaks[i];
+            // Read every FINE second over the whole range, the peak is known.
+            const d = dDeep[i];
+            const top = highest([pk0, d.peak], ys);
+            const now = pnlLive.get(c);
+            const dn = top == null || now == null ? last(drawdown(ys, pk)) : below(top, now);
+            ddNow.set(c, dn);
+            if (!exact && d.peak == null && upper != null && now != null) ddUp.set(c, below(upper, now));
+            const steps = Math.max(0, dn ?? 0, ...drawdown(ys, pk).filter((v) => v != null));
+            ddMax.set(c, d.exact != null ? Math.max(d.exact, dn ?? 0) : steps);
+            if (d.hi != null) ddHi.set(c, Math.max(d.hi, steps));
+          });
+          // Where the peak was not read in full, the figure is a bound: say so, with the most it can be.
+          const mir = maxInRange(curText(ddMax), w, fine, ddHi.size === cs.length && cs.length ? curText(ddHi) : null);
+          const t = kpi('Desk drawdown', (ddUp.size ? 'at least ' : '') + curText(ddNow), null,
+            ddUp.size ? `at most ${curText(ddUp)} (peak read every ${FINE}s in part of the range) · ${mir}` : mir);
+          t.dataset.exact = String(!ddUp.size);
+          t.dataset.maxInRange = JSON.stringify(Object.fromEntries(ddMax));
+          tiles.push(t);
+        }
         tiles.push(kpi('Gross exposure', curText(grossLive), null, 'live accounts'));
       } else {
         const rs = rsOwn;
@@ -692,24 +703,28 @@ export function mount(main, ctx) {
         const m = meta(scope.account);
         tiles.push(kpi('PnL', curText(tot), one == null ? null : one < 0 ? 'bad' : 'good',
           m.mode !== 'live' ? `${m.mode} account: not in the desk total` : `${m.currency || 'no currency stated'} · live`, one));
-        let sum = null;
-        for (const r of rs) if (r.pnl) sum = addYs(sum, r.pnl);
-        const [sp, deep] = ddGot;
-        const pk = sp.peaks;
-        const dd = sum ? drawdown(sum, pk) : [];
-        const top = highest([sp.peak, deep.peak], sum);
-        const dn = top != null && one != null ? below(top, one) : last(dd);
-        const up = !sp.exact && deep.peak == null && sp.upper != null && one != null ? below(sp.upper, one) : null;
-        const cur = m.currency;
-        const steps = dd.length ? Math.max(0, dn ?? 0, ...dd.filter((v) => v != null)) : null;
-        const mxV = deep.exact != null ? Math.max(deep.exact, dn ?? 0) : steps;
-        const mx = money(mxV, cur);
-        const mir = maxInRange(mx, w, deep.exact != null, deep.hi != null ? money(Math.max(deep.hi, steps ?? 0), cur) : null);
-        const t = kpi('Drawdown', (up != null ? 'at least ' : '') + money(dn, cur), null,
-          up != null ? `at most ${money(up, cur)} (peak read every ${FINE}s in part of the range) · ${mir}` : mir, dn);
-        t.dataset.exact = String(up == null);
-        t.dataset.maxInRange = String(mxV);
-        tiles.push(t);
+        if (ddR.err) {
+          tiles.push(ddUnknown('Drawdown'));
+        } else {
+          let sum = null;
+          for (const r of rs) if (r.pnl) sum = addYs(sum, r.pnl);
+          const [sp, deep] = ddGot;
+          const pk = sp.peaks;
+          const dd = sum ? drawdown(sum, pk) : [];
+          const top = highest([sp.peak, deep.peak], sum);
+          const dn = top != null && one != null ? below(top, one) : last(dd);
+          const up = !sp.exact && deep.peak == null && sp.upper != null && one != null ? below(sp.upper, one) : null;
+          const cur = m.currency;
+          const steps = dd.length ? Math.max(0, dn ?? 0, ...dd.filter((v) => v != null)) : null;
+          const mxV = deep.exact != null ? Math.max(deep.exact, dn ?? 0) : steps;
+          const mx = money(mxV, cur);
+          const mir = maxInRange(mx, w, deep.exact != null, deep.hi != null ? money(Math.max(deep.hi, steps ?? 0), cur) : null);
+          const t = kpi('Drawdown', (up != null ? 'at least ' : '') + money(dn, cur), null,
+            up != null ? `at most ${money(up, cur)} (peak read every ${FINE}s in part of the range) · ${mir}` : mir, dn);
+          t.dataset.exact = String(up == null);
+          t.dataset.maxInRange = String(mxV);
+          tiles.push(t);
+        }
         tiles.push(kpi('Gross exposure', curText(perCur(rs, (r) => last(r.gross || []))), null, 'now'));
       }
       tiles.push(kpi('Limit utilisation', wu == null ? 'no limit' : units.pct.fmt(wu), wu == null ? null : wu >= 100 ? 'bad' : wu >= 80 ? 'warn' : 'good',
@@ -724,7 +739,7 @@ export function mount(main, ctx) {
       const limitLine = {label: 'limit', data: P.xs.map(() => 100), color: PALETTE[3], dash: [6, 4], noStats: true, points: {show: false}};
       C.use.chart.update(P.xs, useTop.length ? [...useTop, limitLine] : [],
         'No limits: export gmc_risk_limit{account, strategy, kind} beside gmc_risk_exposure');
-      const exact = res > FINE ? (bounded ? `; min/max bounded in ${bounded} rows (≥, ≤)` : `; min/max: the raw data's to the digits shown (read every ${FINE}s where the limit moved within a step)`) : '';
+      const exact = useR.err ? `; min/max: the steps' own (the read between them failed: ${useR.err.message || useR.err})` : res > FINE ? (bounded ? `; min/max bounded in ${bounded} rows (≥, ≤)` : `; min/max: the raw data's to the digits shown (read every ${FINE}s where the limit moved within a step)`) : '';
       C.use.card.note.textContent = (useS.length > 10 ? `top 10 of ${useS.length}; dashed: the limit (100%)` : 'exposure / limit; dashed: the limit (100%)') + exact;
       C.use.card.note.dataset.useRead = String(useRead);
 
