@@ -22,6 +22,11 @@ export function mount(main) {
   const charts = new Map();
   add(main, h('div', {class: 'page-head'}, h('h1', {}, 'Benchmarks')), kpis, report.el, h('h2', {class: 'section'}, 'Trends'), grid);
 
+  // runTimes' answers by the newest point's time and window, kept while
+  // a point is at that time: a closed step's runs do not change, and Live
+  // asked them again every second (6 of its 7 requests a refresh).
+  const runsAt = new Map();
+
   return {
     async refresh(w, signal) {
       // Each grid point's run time (runAt), where the steps are whole
@@ -53,7 +58,7 @@ export function mount(main) {
       const base = med.length + reg.length + ats.length;
       const loBy = stepsBy(los, base);
       const hiBy = stepsBy(his, base + los.length);
-      const runs = await runTimes(med.slice(0, MAX_CHARTS), A, w, signal);
+      const runs = await runTimes(med.slice(0, MAX_CHARTS), A, w, signal, runsAt);
       const nGrid = Math.floor(((w.gend != null ? w.gend : w.end) - w.start) / w.step + 1e-9) + 1;
       const seen = new Set();
       med.slice(0, MAX_CHARTS).forEach((s, i) => {
@@ -121,9 +126,11 @@ export function runXs(xs, y, at, newest, w, nGrid) {
  * at the step's time, so the legend's "last … at" said the step's time
  * (03:02 for a run at 02:43:03 at 7d, t-user16 F4). Asked of gmc, one
  * query per distinct time of a newest point (one, when every benchmark
- * ran in the same step).
+ * ran in the same step). kept holds the answers for points whose window
+ * has closed (before the range's end) by time and window, for the next
+ * refresh; those no point is at any more are dropped.
  */
-async function runTimes(med, A, w, signal) {
+async function runTimes(med, A, w, signal, kept) {
   const at = new Map();
   med.forEach((s, i) => {
     const y = A.ys[i];
@@ -135,12 +142,25 @@ async function runTimes(med, A, w, signal) {
     at.get(t).series.push(i);
   });
   const out = new Map();
-  await Promise.all([...at].map(([t, p]) => sampleTimes('gmc_bench_median', t, p.lb, signal).then((m) => {
-    for (const i of p.series) {
-      const v = m.get(seriesKey(Object.fromEntries(Object.entries(med[i].metric || {}).filter(([k]) => k !== '__name__'))));
-      if (v != null && v <= t + 1e-3 && v > t - p.lb - 1e-3) out.set(i, v);
+  const end = w.gend != null ? w.gend : w.end;
+  const used = new Set();
+  await Promise.all([...at].map(([t, p]) => {
+    const k = `${t}|${p.lb}`;
+    used.add(k);
+    let got = kept.get(k);
+    if (!got) {
+      got = sampleTimes('gmc_bench_median', t, p.lb, signal);
+      // Kept once answered (a failed or aborted one is asked again).
+      if (t < end - 1e-3) got.then(() => kept.set(k, got), () => {});
     }
-  })));
+    return got.then((m) => {
+      for (const i of p.series) {
+        const v = m.get(seriesKey(Object.fromEntries(Object.entries(med[i].metric || {}).filter(([x]) => x !== '__name__'))));
+        if (v != null && v <= t + 1e-3 && v > t - p.lb - 1e-3) out.set(i, v);
+      }
+    });
+  }));
+  for (const k of kept.keys()) if (!used.has(k)) kept.delete(k);
   return out;
 }
 
