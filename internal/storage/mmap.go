@@ -73,7 +73,9 @@ func (g *mmapGate) open() bool {
 	if truncating, _, _ := h.IsQuerierCollidingWithTruncation(math.MinInt64, math.MinInt64); truncating {
 		return false
 	}
-	if h.MinOOOTime() != math.MaxInt64 {
+	// Out-of-order samples since the last truncation (which sets the least
+	// to the head's newest less the window, past any older one).
+	if h.MinOOOTime() <= h.MaxOOOTime() {
 		return false
 	}
 	mint, maxt := h.MinTime(), h.MaxTime()

@@ -225,3 +225,37 @@ func TestHeadMmapWaitsForTheRunsFirstFile(t *testing.T) {
 		t.Fatalf("mmapHead wrote nothing within 2 s after the run's first file (%v chunks)", n)
 	}
 }
+
+// TestHeadMmapGateOutOfOrder: with out-of-order samples in the head and no
+// chunk file of the run, mmapGate keeps mmapHead from writing (their
+// compaction truncates the chunk files); without, it lets it.
+func TestHeadMmapGateOutOfOrder(t *testing.T) {
+	st, err := Open(Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry(), OutOfOrderWindow: time.Hour, HeadMmapInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	g := newMmapGate(st.db, st.dir, 2*time.Hour.Milliseconds())
+	ls := labels.FromStrings("__name__", "late")
+	put := func(ms int64) {
+		t.Helper()
+		app := st.AppenderV2(context.Background())
+		if _, err := app.Append(0, ls, 0, ms, 1, nil, nil, storage.AOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !g.open() {
+		t.Fatal("closed on an empty head")
+	}
+	put(600_000)
+	if !g.open() {
+		t.Fatal("closed on an in-order head of one sample")
+	}
+	put(300_000) // out of order
+	if g.open() {
+		t.Fatal("open with an out-of-order sample in the head and no chunk file of the run")
+	}
+}
