@@ -460,8 +460,10 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
   // A rate spreads the data it holds over its window; a quantile or a
   // ratio of rates does not (markPartial's tail), nor a recorded ratio
   // read over its reach (the SLA page's: its partial hours are the ratio
-  // of the data seen, not lowered by the rest; chart.js's legends).
-  const spread = !reach && !/histogram_quantile|\//.test(e);
+  // of the data seen, not lowered by the rest; chart.js's legends). Its
+  // complement (1 - a rate: host CPU busy from the idle rate) reads high
+  // ('high': a trial's host CPU legend said "max ≥ 100%*" at 99.98 %).
+  const spread = !reach && !/histogram_quantile|\//.test(e) && (/\(1 - .*\brate\(/.test(e) ? 'high' : true);
   const from = w.start - lead * w.step;
   // Live: the cache holds the lead steps too (its window begins at from),
   // and its answers are marked as every range's (they were not: the SLA

@@ -477,14 +477,17 @@ export class LineChart extends Lazy {
       // the digits it shows).
       // Its dashed points beyond the whole ones (see above): each the
       // extreme, its index, and what its window lacks.
-      const spread = s.spread !== false;
+      // A rate's read low (only in max, "≥"), its complement's ('high':
+      // 1 - a rate) high (only in min, "≤").
+      const low = s.spread !== false && s.spread !== 'high';
+      const high = s.spread === 'high';
       let pHiI = -1;
       let pLoI = -1;
       if (!pj && s.partialData) {
         s.partialData.forEach((v, j) => {
           if (v == null) return;
-          if (v > hi && (pHiI < 0 || v > s.partialData[pHiI])) pHiI = j;
-          if (!spread && v < lo && (pLoI < 0 || v < s.partialData[pLoI])) pLoI = j;
+          if (!high && v > hi && (pHiI < 0 || v > s.partialData[pHiI])) pHiI = j;
+          if (!low && v < lo && (pLoI < 0 || v < s.partialData[pLoI])) pLoI = j;
         });
       }
       const pHi = pHiI >= 0 && f(s.partialData[pHiI]) !== f(hi) ? s.partialData[pHiI] : null;
@@ -509,12 +512,13 @@ export class LineChart extends Lazy {
       const pCell = (stat, v, j, whole) => {
         const lacks = s.partialGap && s.partialGap.has(j) ? 'it holds a gap in the data'
           : s.partialEnded && s.partialEnded.has(j) ? 'it reaches past the last sample' : 'it reaches before the data began';
-        const what = spread ? 'the rate of the data seen in it, spread over the whole window: the highest rate was at least this'
-          : 'the figure of the data seen in it';
+        const what = low ? 'the rate of the data seen in it, spread over the whole window: the highest rate was at least this'
+          : high ? 'one less the rate of the data seen in it, spread over the whole window (it reads high): the lowest was at most this'
+            : 'the figure of the data seen in it';
         return h('td', {class: 'num', 'data-stat': stat, 'data-partial-at': String(xs[j]), 'data-partial-value': String(v), 'data-mark': mark,
           title: `${mark}: the ${stat === 'max' ? 'highest' : 'lowest'} point drawn is dashed, over a window the data do not fill (${lacks}): ${what}; ` +
             `the ${stat === 'max' ? 'highest' : 'lowest'} over whole windows: ${isFinite(whole) ? f(whole) : 'none'}`},
-        (spread && stat === 'max' ? '≥ ' : '') + f(v), h('span', {class: 'muted small'}, star));
+        (low && stat === 'max' ? '≥ ' : high && stat === 'min' ? '≤ ' : '') + f(v), h('span', {class: 'muted small'}, star));
       };
       return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
@@ -583,9 +587,11 @@ export class LineChart extends Lazy {
     const nj = this.partialStats ? partial.filter((s) => !whole.has(s.partialOf)).length : 0;
     // Their figures are in min and max only where beyond the whole
     // points' (above), marked; a rate's only in max (it reads low).
-    const rates = partial.every((s) => s.spread !== false);
+    const rates = partial.every((s) => s.spread !== false && s.spread !== 'high');
+    const complements = partial.every((s) => s.spread === 'high');
     const beyond = rates ? `in max only where higher than every whole point, marked ${this.partialStats ? `"≥ … ${mark}"` : `"≥ …*" (${mark})`} (a rate over a partial window reads low: the highest was at least that), never in min`
-      : `in min or max only where beyond every whole point, marked ${marked}`;
+      : complements ? `in min only where lower than every whole point, marked ${this.partialStats ? `"≤ … ${mark}"` : `"≤ …*" (${mark})`} (one less a rate over a partial window reads high: the lowest was at most that), never in max`
+        : `in min or max only where beyond every whole point, marked ${marked}`;
     const out = nj === 0 ? beyond
       : nj === partial.length ? `${this.partialStats}: the legend gives their figures, marked so`
         : `${beyond}; a series with no other point gives their figures, marked ${this.partialStats}`;
