@@ -151,7 +151,10 @@ func (u *UI) serveEvents(w http.ResponseWriter, r *http.Request) {
 		poll := time.NewTicker(u.opts.Interval)
 		defer poll.Stop()
 		for {
-			b := u.snapshot(ctx)
+			b := u.sharedSnapshot(ctx)
+			if ctx.Err() != nil {
+				return
+			}
 			select {
 			case <-snaps: // the writer has not taken the older one: drop it
 			default:
@@ -189,6 +192,49 @@ func (u *UI) serveEvents(w http.ResponseWriter, r *http.Request) {
 		if err := rc.Flush(); err != nil {
 			return
 		}
+	}
+}
+
+// sharedSnapshot is the JSON of the current "alerts" event, read once per
+// Interval for all the event streams: each open tab polled Alerts on its
+// own, and with it the raw error counters a firing burn-rate alert's drain
+// reads (sla.Reporter.Drain), N reads an interval for N tabs. A snapshot
+// begun less than Interval ago is reused, so none is older than one poll;
+// a stream that finds one being read waits for it. A read whose stream
+// ended while it ran is not kept (it may hold the cancellation's error):
+// the streams that waited for it read again. Nil when ctx ends first.
+func (u *UI) sharedSnapshot(ctx context.Context) []byte {
+	sh := &u.snap
+	for {
+		sh.mu.Lock()
+		if sh.b != nil && time.Since(sh.at) < u.opts.Interval {
+			b := sh.b
+			sh.mu.Unlock()
+			return b
+		}
+		if wait := sh.reading; wait != nil {
+			sh.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		done := make(chan struct{})
+		sh.reading = done
+		begun := time.Now()
+		sh.mu.Unlock()
+
+		b := u.snapshot(ctx)
+		sh.mu.Lock()
+		if ctx.Err() == nil {
+			sh.b, sh.at = b, begun
+		}
+		sh.reading = nil
+		sh.mu.Unlock()
+		close(done)
+		return b
 	}
 }
 

@@ -52,6 +52,19 @@ type UI struct {
 	// done is closed by Shutdown: open event streams end.
 	done     chan struct{}
 	shutdown sync.Once
+	// snap is the newest "alerts" snapshot, shared by all event streams:
+	// one read of Alerts per Interval, however many tabs are open.
+	snap sharedSnapshot
+}
+
+// sharedSnapshot is the event streams' one snapshot (UI.sharedSnapshot).
+type sharedSnapshot struct {
+	mu sync.Mutex
+	// b was begun at at; nil until a read completed.
+	b  []byte
+	at time.Time
+	// reading is closed when the read in flight ends; nil when none is.
+	reading chan struct{}
 }
 
 // New returns the UI serving the embedded build.
