@@ -4,17 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
 )
 
@@ -159,5 +163,86 @@ slas:
 	}
 	if got == 0 {
 		t.Errorf("three event streams over %v: no read of the error counters", w.Round(time.Millisecond))
+	}
+}
+
+// queryableFunc is a storage.Queryable of one function.
+type queryableFunc func(mint, maxt int64) (storage.Querier, error)
+
+func (f queryableFunc) Querier(mint, maxt int64) (storage.Querier, error) { return f(mint, maxt) }
+
+// drainLogServer is a server with just what burnDrain uses: an SLA
+// reporter whose error counters are read through fail (nil: a read of
+// no series), and its log in buf.
+func drainLogServer(t *testing.T, fail *atomic.Pointer[error], buf *bytes.Buffer) *Server {
+	t.Helper()
+	s := sla.SLA{Name: "orders", Service: "me", Objective: 99, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}
+	s.Normalise()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC) }
+	q := queryableFunc(func(int64, int64) (storage.Querier, error) {
+		if err := fail.Load(); err != nil {
+			return nil, *err
+		}
+		return storage.NoopQuerier(), nil
+	})
+	return &Server{
+		opts:   Options{Now: now},
+		logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		sla:    sla.NewReporter(sla.ReporterOptions{SLAs: []sla.SLA{s}, Queryable: q, Now: now}),
+	}
+}
+
+func dropTime(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+// burnPage is orders' firing 1h&5m burn page.
+var burnPage = &rules.APIAlert{
+	Labels: labels.FromStrings("alertname", sla.AlertName, "sla", "orders", "short_window", "5m", "long_window", "1h", "severity", "page"),
+	State:  "firing",
+}
+
+// TestBurnDrainErrorLoggedOnce: a failing read of a burn alert's error
+// counters for the dashboard's drain hint was logged at every poll while
+// it lasted (every second, per open tab). It is logged when it begins and
+// when its text changes, and its end once. Ten polls: 3 failing one way,
+// 2 another, 2 fine, 3 failing the first way again: 4 lines; then one
+// whose stream ended as it ran: none (on the old code, 9 warnings, the
+// ended stream's too, and none for the end).
+func TestBurnDrainErrorLoggedOnce(t *testing.T) {
+	var fail atomic.Pointer[error]
+	var buf bytes.Buffer
+	s := drainLogServer(t, &fail, &buf)
+	gone, burning := errors.New("disk gone"), errors.New("disk burning")
+	for _, err := range []error{gone, gone, gone, burning, burning, nil, nil, gone, gone, gone} {
+		if err == nil {
+			fail.Store(nil)
+		} else {
+			fail.Store(&err)
+		}
+		if d := s.burnDrain(context.Background(), burnPage); d != nil {
+			t.Fatalf("burnDrain = %+v, want none (no errors counted)", d)
+		}
+	}
+	// A read whose stream ended as it ran (its tab closed) says nothing
+	// of the read: not logged.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	canceled := context.Canceled
+	fail.Store(&canceled)
+	s.burnDrain(ended, burnPage)
+	want := `level=WARN msg="read sla errors for the dashboard" sla=orders short_window=5m err="read errors of sla orders: disk gone"
+level=WARN msg="read sla errors for the dashboard" sla=orders short_window=5m err="read errors of sla orders: disk burning"
+level=INFO msg="read sla errors for the dashboard again" sla=orders short_window=5m
+level=WARN msg="read sla errors for the dashboard" sla=orders short_window=5m err="read errors of sla orders: disk gone"
+`
+	if got := buf.String(); got != want {
+		t.Errorf("logged:\n%s\nwant:\n%s", got, want)
 	}
 }

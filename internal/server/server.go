@@ -115,6 +115,9 @@ type Server struct {
 	// added over stored data (nil: never, e.g. in remote storage mode);
 	// Run starts it for the configured SLAs, Reload for those it adds.
 	slaBackfill func(context.Context, []sla.SLA)
+	// drainErrs are the failing drain reads of the dashboard's burn
+	// alerts, each logged once (burnDrain).
+	drainErrs drainErrors
 
 	// reloadMu serialises reloads; it guards slas, the SLAs in force, and
 	// the background work below.
