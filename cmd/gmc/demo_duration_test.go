@@ -42,7 +42,9 @@ func TestDemoDurationNotInBackfill(t *testing.T) {
 
 // TestRunPartsDuration: runParts runs its parts for d from when it starts
 // them, whatever came before (an hour's backfill here), and stops them in
-// reverse order, saying why; a part that exits stops the others.
+// reverse order, saying why; a part that exits stops the others. Each
+// stop is checked against the moment before it: a millisecond short of
+// the duration (of the failure) the parts have started and none stopped.
 func TestRunPartsDuration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Hour) // the backfill
@@ -64,8 +66,36 @@ func TestRunPartsDuration(t *testing.T) {
 				return nil
 			}}
 		}
+		// runs starts runParts, and returns what it returns once it has.
+		runs := func(out io.Writer, specs []partSpec) (wait func() error) {
+			errc := make(chan error, 1)
+			go func() { errc <- runParts(context.Background(), out, 90*time.Second, specs) }()
+			return func() error { return <-errc }
+		}
+		// stopped says which parts were stopped so far.
+		stopped := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			var out []string
+			for _, e := range events {
+				if name, ok := strings.CutPrefix(e, "stop "); ok {
+					out = append(out, name)
+				}
+			}
+			return out
+		}
 		var out bytes.Buffer
-		if err := runParts(context.Background(), &out, 90*time.Second, []partSpec{part("gmc"), part("sim")}); err != nil {
+		wait := runs(&out, []partSpec{part("gmc"), part("sim")})
+		// Before: a millisecond short of 90s, both run, none stopped.
+		time.Sleep(90*time.Second - time.Millisecond)
+		synctest.Wait()
+		mu.Lock()
+		started := slices.Sorted(slices.Values(events))
+		mu.Unlock()
+		if want := []string{"start gmc", "start sim"}; !slices.Equal(started, want) {
+			t.Errorf("events 1ms before --duration passed %v, want %v", started, want)
+		}
+		if err := wait(); err != nil {
 			t.Fatal(err)
 		}
 		if want := map[string]time.Duration{"gmc": 90 * time.Second, "sim": 90 * time.Second}; !maps.Equal(ran, want) {
@@ -82,11 +112,21 @@ func TestRunPartsDuration(t *testing.T) {
 		// A part that fails stops the others at once, and its error is returned.
 		began = time.Now()
 		clear(ran)
+		mu.Lock()
+		events = nil
+		mu.Unlock()
 		failed := errors.New("address in use")
-		err := runParts(context.Background(), io.Discard, 90*time.Second, []partSpec{part("gmc"), {"agent", func(context.Context) error {
+		wait = runs(io.Discard, []partSpec{part("gmc"), {"agent", func(context.Context) error {
 			time.Sleep(5 * time.Second)
 			return failed
 		}}})
+		// Before: a millisecond short of the agent's failure, gmc runs.
+		time.Sleep(5*time.Second - time.Millisecond)
+		synctest.Wait()
+		if s := stopped(); len(s) != 0 {
+			t.Errorf("1ms before the agent failed, stopped %v, want none", s)
+		}
+		err := wait()
 		if !errors.Is(err, failed) || !strings.Contains(err.Error(), "agent: ") {
 			t.Errorf("a part failing: %v", err)
 		}

@@ -2,6 +2,7 @@ package sla_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 // errors (gmc_orders_total{result!="success"}) rise for a while:
 //
 //   - ended: until 90s ago, then flat: ended 90s ago, clears 3m30s from now;
+//     not said 2m ago (errors rising) nor 61s ago (none counted for 29s,
+//     under a tenth of the window), said from 60s ago on;
 //   - ongoing: until now: not ended;
 //   - paused: until 5s ago (within 30s, a tenth of the window): not ended;
 //   - silent: until 90s ago, then no sample: not known none came since;
@@ -80,19 +83,26 @@ func TestDrain(t *testing.T) {
 		slas = append(slas, s)
 	}
 	r := sla.NewReporter(sla.ReporterOptions{SLAs: slas, Queryable: db, Now: func() time.Time { return now }})
+	ended := now.Add(-90 * time.Second)
 	for _, c := range []struct {
 		svc  string
+		at   time.Duration // before now
 		want *sla.Drain
 	}{
-		{"ended", &sla.Drain{ErrorsEnded: now.Add(-90 * time.Second), Clears: now.Add(-90*time.Second + 5*time.Minute)}},
-		{"ongoing", nil},
-		{"paused", nil},
-		{"silent", nil},
-		{"latency", nil},
-		{"no-such-sla", nil},
+		// Before: while its errors still rise, and until none has been
+		// counted for 30s, the same timeline's "ended" is not said.
+		{"ended", 2 * time.Minute, nil},
+		{"ended", 61 * time.Second, nil},
+		{"ended", 60 * time.Second, &sla.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute)}},
+		{"ended", 0, &sla.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute)}},
+		{"ongoing", 0, nil},
+		{"paused", 0, nil},
+		{"silent", 0, nil},
+		{"latency", 0, nil},
+		{"no-such-sla", 0, nil},
 	} {
-		t.Run(c.svc, func(t *testing.T) {
-			got, ok, err := r.Drain(context.Background(), c.svc, 5*time.Minute, now)
+		t.Run(fmt.Sprintf("%s/%s before", c.svc, c.at), func(t *testing.T) {
+			got, ok, err := r.Drain(context.Background(), c.svc, 5*time.Minute, now.Add(-c.at))
 			if err != nil {
 				t.Fatal(err)
 			}
