@@ -30,8 +30,9 @@ var dist embed.FS
 
 // Options configure the UI.
 type Options struct {
-	// Alerts returns the alerts firing now; the events stream polls it every
-	// Interval. Nil: the stream reports alerting as unavailable.
+	// Alerts returns the alerts firing now; the event streams poll it
+	// every Interval, once for all of them (UI.sharedSnapshot). It may be
+	// called concurrently. Nil: the stream reports alerting as unavailable.
 	Alerts AlertSource
 	// Interval is how often the events stream polls Alerts (default 1s).
 	Interval time.Duration
