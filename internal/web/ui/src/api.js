@@ -321,6 +321,26 @@ export function backAt(sampled, at, h) {
 }
 
 /**
+ * sinceBack is the rate over the data since a service came back (back:
+ * backAt's) as firstMinute reads a beginning: the counter's growth from
+ * its first sample since (began) to its newest (newest) over the time
+ * between (queries.overview.back; growth by endpoint for requests: the
+ * one that grew most). Returns {rate, seconds (since the first sample, to
+ * at), since, endpoint}; {one: true} when there is one sample since (no
+ * time between: the caller says the 1m rate and how much of it was
+ * silent); {reset: true} when a counter reset since (growth none).
+ */
+export function sinceBack(growth, began, newest, at) {
+  const b = scalarOf(began);
+  const n = scalarOf(newest);
+  const top = growth.map((s) => ({v: parseFloat(s.value[1]), endpoint: s.metric.endpoint || 'request'}))
+    .filter((g) => isFinite(g.v)).sort((x, y) => y.v - x.v)[0];
+  if (!(b > 0) || !(n > b)) return {one: true};
+  if (!top) return {reset: true};
+  return {rate: top.v / (n - b), seconds: at - b, since: b, endpoint: top.endpoint};
+}
+
+/**
  * resumedAt is when gmc served again after the newest of its own outages
  * (/system/status's outages: it took in nothing between from and until),
  * in Unix s, when that was within KPI_WINDOW before at (s): the "now"

@@ -92,8 +92,18 @@ const firstIn = (metric, m, rw, by = null) => `min${by ? ` by (${by}) ` : ''}(mi
  */
 const ordersGrowth = (m, rw) => `sum(last_over_time(gmc_orders_total{${m}}[${rw}]) - min_over_time(gmc_orders_total{${m}}[${rw}]))` +
   ` unless on () (sum(resets(gmc_orders_total{${m}}[${rw}])) > 0)`;
-/** counted selects the series of a service's orders or requests (its rate tiles'). */
-const counted = (name) => `{__name__=~"gmc_orders_total|gmc_requests_total|tps", service=${JSON.stringify(name)}}`;
+/** counted selects the series of a service's orders or requests (its rate tiles'; names: their metrics). */
+const counted = (name, names = 'gmc_orders_total|gmc_requests_total|tps') => `{__name__=~"${names}", service=${JSON.stringify(name)}}`;
+/**
+ * SAMPLED selects the counters the Overview reads a service's silence from
+ * (its rate figures': a gauge such as tps has no window to hold a silence).
+ */
+const SAMPLED_NAMES = 'gmc_orders_total|gmc_requests_total';
+const SAMPLED = `{__name__=~"${SAMPLED_NAMES}"}`;
+/** newestIn is each service's newest sample time of sel within the hour, past stale markers (off: an offset of the subquery). */
+const newestIn = (sel, off = '') => `max by (service) (max_over_time(timestamp(${sel})[1h:1s]${off}))`;
+/** KPI_RANGE is api.KPI_WINDOW (queries.js imports nothing). */
+const KPI_RANGE = '1m';
 const ordersNewest = (m) => `max(timestamp(gmc_orders_total{${m}}))`;
 
 export const overview = {
@@ -140,6 +150,35 @@ export const overview = {
     ` unless on (service) (sum by (service) (resets(gmc_requests_total[${rw}])) > 0)` +
     ' unless on (service) (sum by (service) (gmc_orders_total) > 0 or sum by (service) (tps))',
   newest: 'max by (service) (timestamp(gmc_orders_total)) or max by (service) (timestamp(gmc_requests_total))',
+  // A silence of a service within the minute, read as its service page
+  // reads it (serviceNow's sampled, api.backAt) from the newest sample of
+  // its orders or requests within the hour at each second: the longest
+  // time between its newest sample at one second and at the second before
+  // (its silence, when longer than its stale_after). One instant query
+  // over every service, in the first round's batch: a range query of its
+  // own (at 1 s) was one more request each refresh and a query_range off
+  // the range's grid and tier. Services that went silent (few) are read
+  // to the second a round later (sampledOf, with api.backAt).
+  silence: `max_over_time((${newestIn(SAMPLED)} - ${newestIn(SAMPLED, ' offset 1s')})[${KPI_RANGE}:1s])`,
+  // Live's: the newest sample at each second of its charts' window, by
+  // service, read with them (their cache asks only the new seconds; see
+  // serviceNow's sampledLive).
+  sampledLive: `max by (service) (timestamp(${SAMPLED}))`,
+  // One service's newest sample within the hour (serviceNow's sampled).
+  sampledOf: (name) => `max(max_over_time(timestamp(${counted(name, SAMPLED_NAMES)})[1h:1s]))`,
+  // Since a service came back (kb: from its first sample since), its
+  // orders counted (or its requests by endpoint, reqs), their first and
+  // newest sample: the rate over the data since (api.sinceBack).
+  back: (name, kb, reqs) => {
+    const m = `service=${JSON.stringify(name)}`;
+    const c = reqs ? 'gmc_requests_total' : 'gmc_orders_total';
+    return {
+      growth: `sum${reqs ? ' by (endpoint) ' : ''}(last_over_time(${c}{${m}}[${kb}]) - min_over_time(${c}{${m}}[${kb}]))` +
+        ` unless on () (sum(resets(${c}{${m}}[${kb}])) > 0)`,
+      began: firstIn(c, m, kb),
+      newest: `max(timestamp(${c}{${m}}))`,
+    };
+  },
   // The entry services seen in the last hour, with by="stage" when they
   // are picked by label: one that stopped is still known, so the Desk
   // figure can say it is down instead of forgetting it.

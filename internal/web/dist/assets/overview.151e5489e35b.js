@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, NotAvailable, firstMinute, sinceResume, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, sinceBack, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -54,7 +54,11 @@ export function mount(main, ctx) {
       // peak lines (50 services' buckets read from the 1m tier) took 25.9 s
       // at 7d and 47.4 s at 30d against 3.7 and 3.3 s (load 18–27).
       const longRange = peaks(w);
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, {resumed, r: [began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy]}] = await Promise.all([
+      // Live reads each service's newest sample at each second of its
+      // charts' window with them (their cache asks only the new seconds);
+      // other ranges the longest silence within the minute (returned).
+      const live = !!w.cache && w.step === 1 && w.at === w.end;
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, {resumed, r: [began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy]}, silence] = await Promise.all([
         since.status,
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
@@ -66,6 +70,7 @@ export function mount(main, ctx) {
         // The edges of the series seen in the range: a service down now has none now.
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
         since.now,
+        live ? queryRange(Q.overview.sampledLive, w, signal) : inst(Q.overview.silence),
       ]);
       known.outages = status.outages;
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
@@ -120,6 +125,14 @@ export function mount(main, ctx) {
       }
       const pNow = instantBy(p99Now, 'service');
       const eNow = instantBy(errNow, 'service');
+      // Back within the minute from a silence of its own (longer than its
+      // stale_after; not gmc's, which resumed says): the 1m rate spread the
+      // seconds since over the minute (the backtester read 3.83k bars/s
+      // 12 s after 51 s down, at 20k/s, trial-28 F1). Its rate over the
+      // data since, a round later (only then), as its page says it.
+      const backBy = resumed == null
+        ? await returned(services, silence, live, w, signal, (svc) => !(oNow.has(svc) || T.m.has(svc)))
+        : new Map();
 
       const slaBySvc = slaSummary(slas);
       const up = services.filter((s) => s.state === 'up').length;
@@ -147,7 +160,7 @@ export function mount(main, ctx) {
         kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
           unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
           pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
-        deskTile(gws, gwNames, deskV, services, firstMinute(desk, began, growth, newest), resumed),
+        deskTile(gws, gwNames, deskV, services, firstMinute(desk, began, growth, newest), resumed, deskBack(gwNames, backBy, oNow, w.at)),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         // Over the server's last minute of readings (its window said).
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–', null,
@@ -165,7 +178,10 @@ export function mount(main, ctx) {
         const seen = s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '';
         const fm = fmBy.get(name);
         const over = (noun) => [perSec(fm.rate, noun), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: fm.resumed != null ? `gmc was down until ${clock(fm.resumed * 1000)}: its data since began at ${clock(fm.since * 1000)}` : `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)];
-        const rateTxt = gone ? gone.cloneNode(true) : hasOrders && fm ? over('orders')
+        const bk = backBy.get(name);
+        const rateTxt = gone ? gone.cloneNode(true) : bk ? backCell(bk, hasOrders ? () => 'orders' : (ep) => rateNoun(ep ?? (rq ? rq.endpoint : 'request')),
+          hasOrders ? oNow.get(name) : rq && rq.v, w.at)
+          : hasOrders && fm ? over('orders')
           : hasOrders ? perSec(oNow.get(name) ?? 0, 'orders') : rq && fm ? over(rateNoun(rq.endpoint)) : rq ? perSec(rq.v, rateNoun(rq.endpoint)) : '–';
         const ty = hasOrders ? T.m.get(name) || [] : reqSeries.get(name) || [];
         const py = P.m.get(name) || [];
@@ -204,6 +220,82 @@ export function mount(main, ctx) {
 }
 
 /**
+ * returned are the services back within KPI_WINDOW from a silence of
+ * their own (api.backAt: longer than their stale_after) among the up ones,
+ * each with its rate over the data since ({at, from} and since:
+ * api.sinceBack). silence is each service's newest sample at each second
+ * of Live's window (a matrix, queries.overview.sampledLive), or on other
+ * ranges its longest silence in the minute (a vector, .silence): those
+ * longer than their stale_after are read to the second (sampledOf), a
+ * round later. reqs(service): it counts requests, not orders. Services
+ * that came back cost one round (Live) or two more; none, nothing.
+ */
+async function returned(services, silence, live, w, signal, reqs) {
+  const h = new Map(services.filter((s) => s.state === 'up').map((s) => [s.service, s.stale_after_seconds]));
+  const of = (svc) => silence.filter((x) => x.metric.service === svc);
+  const backs = new Map();
+  if (live) {
+    for (const [svc, stale] of h) {
+      const b = backAt(of(svc), w.at, stale);
+      if (b) backs.set(svc, b);
+    }
+  } else {
+    const cand = silence.filter((x) => h.has(x.metric.service) && parseFloat(x.value[1]) > h.get(x.metric.service)).map((x) => x.metric.service);
+    const rs = await Promise.all(cand.map((svc) => rangeAt(Q.overview.sampledOf(svc), w.at - KPI_SECONDS + 1, w.at, 1, signal)));
+    cand.forEach((svc, i) => {
+      const b = backAt(rs[i], w.at, h.get(svc));
+      if (b) backs.set(svc, b);
+    });
+  }
+  if (!backs.size) return backs;
+  // From just before its first sample since: the sample before the
+  // silence is out of the window.
+  await Promise.all([...backs].map(async ([svc, b]) => {
+    const q = Q.overview.back(svc, Math.round((w.at - b.at + 0.5) * 1000) + 'ms', reqs(svc));
+    const [g, first, n] = await Promise.all([q.growth, q.began, q.newest].map((e) => query(e, w.at, signal)));
+    b.since = sinceBack(g, first, n, w.at);
+  }));
+  return backs;
+}
+
+/** backText says when a service came back and after how long (as its page says it). */
+const backText = (b) => `back at ${clock(b.at * 1000)} after ${dur(b.at - b.from)} without samples`;
+
+/**
+ * backCell is a returned service's rate (returned's b) in the Services
+ * table: over the data since, its window said; with one sample since, the
+ * 1m rate (v1m) and how much of the minute was silent; a counter reset
+ * since, not known. noun(endpoint) is its unit.
+ */
+function backCell(b, noun, v1m, at) {
+  const note = (txt) => h('span', {class: 'muted small', 'data-back': String(b.at), 'data-window': b.since.rate != null ? String(Math.round(b.since.seconds)) : null}, txt);
+  if (b.since.rate != null) return [perSec(b.since.rate, noun(b.since.endpoint)), note(` over ${dur(Math.round(b.since.seconds))} · ${backText(b)}`)];
+  if (b.since.one && v1m != null) return [perSec(v1m, noun()), note(` over ${KPI_WINDOW}, ${dur(b.at - Math.max(b.from, at - KPI_SECONDS))} of it silent · ${backText(b)}`)];
+  return [h('span', {class: 'muted'}, 'not known'), note(` · ${backText(b)}${b.since.reset ? '; its counter reset since' : ''}`)];
+}
+
+/**
+ * deskBack is the Desk tile's orders/s when an entry service came back
+ * within the minute (returned's backs): each returned one's over the data
+ * since, the others' over KPI_WINDOW (oNow), summed; {unknown: why} when a
+ * returned one's is not known; null when none returned.
+ */
+export function deskBack(gwNames, backs, oNow, at) {
+  const bs = gwNames.filter((n) => backs.has(n)).map((n) => [n, backs.get(n)]);
+  if (!bs.length) return null;
+  const lost = bs.filter(([, b]) => b.since.rate == null);
+  if (lost.length) {
+    return {unknown: lost.map(([n, b]) => `entry service ${n} ${backText(b)}: ` +
+      (b.since.reset ? 'its counter reset since' : `one sample since (its ${KPI_WINDOW} rate holds ${dur(b.at - Math.max(b.from, at - KPI_SECONDS))} of silence)`)).join('; ')};
+  }
+  const others = gwNames.filter((n) => !backs.has(n));
+  const rate = bs.reduce((a, [, b]) => a + b.since.rate, 0) + others.reduce((a, n) => a + (oNow.get(n) ?? 0), 0);
+  const seconds = Math.min(...bs.map(([, b]) => b.since.seconds));
+  const says = bs.map(([n, b]) => `${bs.length > 1 || others.length ? n + ' ' : ''}${backText(b)}`).join('; ');
+  return {rate, seconds, text: `over the last ${dur(Math.round(seconds))}: ${says}${others.length ? `; ${others.join(', ')} over ${KPI_WINDOW}` : ''}`};
+}
+
+/**
  * deskTile is the "Desk orders" tile: the orders/s at the entry services,
  * or, when one of them is down or stale, a plain "unknown" naming it and
  * since when it is silent (its last sample): a stale or zero rate would
@@ -213,9 +305,11 @@ export function mount(main, ctx) {
  * then reads the orders from the first sample to the newest over the
  * time between them, and says its window, as the Ingest tile does; the
  * same within a minute after gmc's own outage (resumed: when it served
- * again, api.resumedAt), over the data since.
+ * again, api.resumedAt), over the data since. back (deskBack): an entry
+ * service came back within the minute from a silence of its own; its
+ * orders/s over the data since, and when it came back.
  */
-export function deskTile(gws, gwNames, deskV, services, cov = null, resumed = null) {
+export function deskTile(gws, gwNames, deskV, services, cov = null, resumed = null, back = null) {
   if (!gwNames.length) return kpi('Desk orders', 'unknown', null, 'no service sets stage="entry" or is named like a gateway');
   const byName = new Map(services.map((s) => [s.service, s]));
   const gone = gwNames.map((n) => byName.get(n)).filter((s) => s && s.state !== 'up' && s.state !== 'pushed');
@@ -228,6 +322,18 @@ export function deskTile(gws, gwNames, deskV, services, cov = null, resumed = nu
     return t;
   }
   const where = `counted once, at ${gwNames.join(', ')}${gws.some((g) => g.metric.by === 'name') ? ' (by name: no service sets stage="entry")' : ' (stage="entry")'}`;
+  // An entry service back from its own silence within the minute (deskBack).
+  if (back && back.unknown) {
+    const t = kpi('Desk orders', 'unknown', null, `${back.unknown} · ${where}`);
+    t.dataset.unknown = 'back';
+    return t;
+  }
+  if (back) {
+    const t = kpi('Desk orders', perSec(back.rate, 'orders'), null, `${back.text} · ${where}`, back.rate);
+    t.dataset.window = String(Math.round(back.seconds));
+    t.dataset.back = '';
+    return t;
+  }
   if (cov) {
     const v = cov.rate;
     const t = kpi('Desk orders', perSec(v, 'orders'), null,
