@@ -169,3 +169,65 @@ func TestBrowserBannerLiveFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserBannerAllSuppressed: when every firing alert was silenced or
+// inhibited, the banner hid itself, and a desk saw no sign that anything
+// fired (issue 13). It now says "0 alerts firing · 3 suppressed" in a
+// quiet, muted line (not the red of firing alerts), the count a link to
+// the Alerts page; and goes when nothing fires at all.
+func TestBrowserBannerAllSuppressed(t *testing.T) {
+	ctx := browser(t)
+	st := startStack(t, 1, false)
+	active := time.Now().Add(-3 * time.Minute)
+	alert := func(name, svc, state string) web.Alert {
+		return web.Alert{Name: name, Severity: "page", Service: svc, State: state, ActiveAt: &active,
+			Labels: map[string]string{"alertname": name, "service": svc}}
+	}
+	load(t, ctx, st.URL+"/#/overview?range=15m")
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'ok'`); err != nil {
+		t.Fatalf("the banner never reported the quiet state: %v", err)
+	}
+	st.alerts.Store(&[]web.Alert{
+		alert("ServiceLatencyHigh", "order-gateway", "suppressed"),
+		alert("ServiceLatencyHigh", "strategy-momentum", "suppressed"),
+		alert("ServiceSilent", "risk-engine", "suppressed"),
+	})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.suppressed === '3'`); err != nil {
+		t.Fatalf("the banner did not take the suppressed count: %v", err)
+	}
+	if bannerHidden(t, ctx) {
+		t.Fatal("with every firing alert suppressed the banner is hidden")
+	}
+	text := eval[string](t, ctx, `document.getElementById('banner').textContent`)
+	if want := "0 alerts firing · 3 suppressed"; !strings.Contains(text, want) {
+		t.Errorf("the banner says %q, want %q", text, want)
+	}
+	if got := eval[string](t, ctx, `(document.querySelector('#banner a.banner-suppressed') || {href: ''}).href`); !strings.HasSuffix(got, "#/alerts?range=15m") {
+		t.Errorf("the suppressed count links to %q, want the Alerts page", got)
+	}
+	// Quiet: no chip, no red. The strip's background is the panel's and
+	// its text the muted grey, not the firing gradient's.
+	look := eval[map[string]string](t, ctx, `(() => { const b = document.getElementById('banner'); const s = getComputedStyle(b);
+		return {state: b.dataset.state, chips: String(b.querySelectorAll('.banner-item').length), image: s.backgroundImage, bg: s.backgroundColor,
+			color: s.color, icon: getComputedStyle(b.querySelector('.banner-icon')).color}; })()`)
+	want := map[string]string{"state": "suppressed", "chips": "0", "image": "none", "bg": "rgb(22, 27, 34)", "color": "rgb(139, 148, 158)", "icon": "rgb(139, 148, 158)"}
+	for k, v := range want {
+		if look[k] != v {
+			t.Errorf("the all-suppressed banner's %s is %q, want %q (%v)", k, look[k], v, look)
+		}
+	}
+	screenshot(t, ctx, artifacts(t), "banner-all-suppressed")
+
+	// One fires again: the red banner, with the others counted beside it.
+	st.alerts.Store(&[]web.Alert{alert("ServiceSilent", "risk-engine", "firing"), alert("ServiceLatencyHigh", "order-gateway", "suppressed")})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'firing'`); err != nil {
+		t.Fatalf("the banner did not show the firing alert: %v", err)
+	}
+	if got := eval[string](t, ctx, `document.getElementById('banner').textContent`); !strings.Contains(got, "1 alert firing · 1 suppressed") {
+		t.Errorf("the banner says %q, want \"1 alert firing · 1 suppressed\"", got)
+	}
+	st.alerts.Store(&[]web.Alert{})
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'ok'`); err != nil || !bannerHidden(t, ctx) {
+		t.Fatalf("the banner did not clear when nothing fired: %v", err)
+	}
+}

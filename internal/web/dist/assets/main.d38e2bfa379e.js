@@ -450,22 +450,32 @@ function showAlerts(data) {
   // state is unknown, and the banner says so (it said nothing, as if all
   // were quiet, for up to 5 minutes after a restart).
   const unknown = d.unknown || [];
-  el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : unknown.length ? 'unknown' : 'ok';
-  el.dataset.count = String(firing.length);
-  el.dataset.unknown = String(unknown.length);
   // Firing but silenced or inhibited: counted apart, as the Alerts page
   // does ("2 firing · 4 suppressed"); the banner said "2 alerts firing"
   // of 6 firing.
   const suppressed = d.suppressed || 0;
+  el.dataset.state = !d.available ? 'unavailable' : firing.length ? 'firing' : unknown.length ? 'unknown' : suppressed ? 'suppressed' : 'ok';
+  el.dataset.count = String(firing.length);
+  el.dataset.unknown = String(unknown.length);
   el.dataset.suppressed = String(suppressed);
   document.body.classList.toggle('has-alerts', firing.length > 0);
-  if (!firing.length && !unknown.length) { el.hidden = true; fill(el); return; }
+  if (!firing.length && !unknown.length && !suppressed) { el.hidden = true; fill(el); return; }
   el.hidden = false;
   const full = (a) => `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`;
   const unknownNote = unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')},
     `${unknown.length} alert${unknown.length > 1 ? 's' : ''} of unknown state: firing when gmc stopped, not seen since its restart (${unknown.map((a) => a.name || 'alert').join(', ')})`) : null;
+  const suppressedNote = () => suppressed ? h('a', {class: 'banner-suppressed', href: href('alerts'), title: 'firing but silenced or inhibited: they notify nobody (the Alerts page lists them)'},
+    ` · ${suppressed} suppressed`) : null;
+  if (!firing.length && !unknown.length) {
+    // Every firing alert silenced or inhibited: said in a quiet line
+    // (app.css: muted, not red). The banner hid itself, and a desk saw no
+    // sign that anything fired (issue 13).
+    fill(el, h('span', {class: 'banner-icon'}, '○'), h('span', {class: 'banner-count'}, '0 alerts firing'), suppressedNote(),
+      h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
+    return;
+  }
   if (!firing.length) {
-    fill(el, h('span', {class: 'banner-icon'}, '?'), unknownNote, h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
+    fill(el, h('span', {class: 'banner-icon'}, '?'), unknownNote, suppressedNote(), h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
     return;
   }
   // One chip per alert name: an incident fires one alert at several
@@ -508,8 +518,7 @@ function showAlerts(data) {
       h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
       held.length ? h('span', {class: 'banner-held', title: 'firing only because keep_firing_for holds them: their condition no longer holds'},
         ` (${held.length === firing.length && held.length > 1 ? 'all' : held.length} held by keep_firing_for)`) : null,
-      suppressed ? h('a', {class: 'banner-suppressed', href: href('alerts'), title: 'firing but silenced or inhibited: they notify nobody (the Alerts page lists them)'},
-        ` · ${suppressed} suppressed`) : null,
+      suppressedNote(),
       // A chip names the alert and its service, or how many services (what
       // fits in the strip's one line); each one's summary is in the title
       // and on the Alerts page.
