@@ -198,7 +198,9 @@ function slaCard(s) {
     h('div', {class: 'row'}, state, burning,
       caveat ? h('span', {class: 'muted', 'data-reason': ''}, caveat) : null,
       s.error ? h('span', {class: 'err'}, s.error) : null),
-    h('table', {class: 'tbl'},
+    // The table scrolls within its card (.table-wrap), as the other
+    // pages' do: at 480 px it ran 142 px past the window.
+    h('div', {class: 'table-wrap'}, h('table', {class: 'tbl'},
       h('thead', {}, h('tr', {}, ['Window', 'Achievement', 'Coverage', 'Error budget left', 'Burn rate', 'Met'].map((t) => h('th', {}, t)))),
       h('tbody', {}, (s.windows || []).map((x) => h('tr', {'data-window': x.window},
         h('td', {}, x.window),
@@ -206,7 +208,7 @@ function slaCard(s) {
         h('td', {class: 'num', 'data-col': 'coverage', title: 'share of the window gmc has data for'}, coverage(x)),
         h('td', {'data-col': 'budget'}, x.error_budget_left == null ? h('span', {class: 'muted'}, 'no data') : budgetBar(x.error_budget_left, null, x.met != null)),
         h('td', {class: 'num'}, units.x.fmt(x.burn_rate)),
-        h('td', {}, x.met == null ? '–' : x.met ? pill('up', 'met') : pill('down', 'missed')))))),
+        h('td', {}, x.met == null ? '–' : x.met ? pill('up', 'met') : pill('down', 'missed'))))))),
     h('div', {class: 'burns'}, Object.entries(s.burn_rates || {}).sort(([a], [b]) => windowSeconds(a) - windowSeconds(b)).map(([k, v]) =>
       h('span', {class: 'burn' + (v != null && v >= 14.4 ? ' hot' : v != null && v >= 1 ? ' warm' : '')}, h('b', {}, k), ' ', units.x.fmt(v)))));
   return c.el;
