@@ -433,18 +433,52 @@ export const bench = {
 export const slaBurn = 'sla:error_ratio:rate1h';
 /** slaBurnWorst is the worst 1h error ratio over a lookback (each point's step: a function of it, see api.queryRange). */
 export const slaBurnWorst = (lb) => `max_over_time(sla:error_ratio:rate1h[${lb}])`;
-/**
- * slaBurnWorstCovered is the worst 1h error ratio over a lookback among
- * the hours wholly covered by data: a ratio recorded at a minute whose
- * hour before it had the ratio at each of its 60 minutes. A step holding
- * a gap keeps its covered hours (at 30d every point within 3.4 h after a
- * gap was thrown out whole, and the legends hid the violation after a
- * restart, t-user13 F9). Read every minute (a lookback under two minutes,
- * the bridge's or the tail's: every second, so it holds a point).
- */
-export const slaBurnWorstCovered = (lb) => {
+/** slaJudged is true of a minute whose hour before it had the 1h ratio at each of its 60 minutes: its window is judged. */
+const slaJudged = 'count_over_time(sla:error_ratio:rate1h[1h:1m]) >= 60';
+
+/** slaSub is the step of the SLA subqueries over a lookback: a minute, or a second under two minutes (the bridge's or the tail's), so it holds a point. */
+function slaSub(lb) {
   const ms = String(lb).endsWith('ms') ? parseFloat(lb) : parseFloat(lb) * 1000;
-  return `max_over_time((sla:error_ratio:rate1h and count_over_time(sla:error_ratio:rate1h[1h:1m]) >= 60)[${lb}:${ms < 120000 ? '1s' : '1m'}])`;
+  return ms < 120000 ? '1s' : '1m';
+}
+
+/**
+ * slaBurnWorstJudged is the worst 1h error ratio over a lookback among
+ * the windows judged (label judged="1": recorded at a minute whose hour
+ * was wholly covered, slaJudged) and among those not judged (judged="0"),
+ * each the highest recorded within the subquery's steps, so together
+ * they hold every window the lookback's max_over_time reads (at an
+ * aligned step: the minutes of a 2 h step are its whole reach). The SLA
+ * page tells by them whether a step's worst window is judged: the worst
+ * judged alone hid a step's worse not-judged windows (the 30d legend's
+ * max 67.4× where the 7d one read 89.6×, trial 28 F2).
+ */
+export const slaBurnWorstJudged = (lb) => {
+  const s = slaSub(lb);
+  const hi = `max_over_time(sla:error_ratio:rate1h[${s}])`;
+  return `label_replace(max_over_time((${hi} and ${slaJudged})[${lb}:${s}]), "judged", "1", "", "")` +
+    ` or label_replace(max_over_time((${hi} unless ${slaJudged})[${lb}:${s}]), "judged", "0", "", "")`;
+};
+
+/**
+ * slaNewestJudged is an SLA's newest judged 1h error ratio within a
+ * lookback before the query's time (label what="v") and the time it was
+ * recorded at (what="t", Unix s: the raw sample's, as timestamp() reads
+ * raw samples; the value is the same sample's, the newest at the step),
+ * read at the subquery's steps (slaSub), and the time of its newest
+ * window, judged or not (what="n"). sel: the SLA's labels
+ * as matchers ('sla="x", service="y"'). The legend's last is that window,
+ * at its time: the worst within the newest whole step, dated at the
+ * step's end, was the history's 0.102× "at 17:54" from before 16:25
+ * beside a table saying BURNING (trial 28 F2).
+ */
+export const slaNewestJudged = (sel, lb) => {
+  const s = slaSub(lb);
+  const r = `sla:error_ratio:rate1h{${sel}}`;
+  const judged = `count_over_time(${r}[1h:1m]) >= 60`;
+  return `label_replace(last_over_time((${r} and ${judged})[${lb}:${s}]), "what", "v", "", "")` +
+    ` or label_replace(last_over_time((timestamp(${r}) and ${judged})[${lb}:${s}]), "what", "t", "", "")` +
+    ` or label_replace(max_over_time(timestamp(${r})[${lb}:${s}]), "what", "n", "", "")`;
 };
 
 /**

@@ -523,7 +523,8 @@ export class LineChart extends Lazy {
       return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
-          : lastCell(s, lastI, f(lastV), xs, this.window),
+          : s.judgedLast !== undefined ? judgedLastCell(s.judgedLast, f, xs, mark)
+            : lastCell(s, lastI, f(lastV), xs, this.window),
         pLo != null ? pCell('min', pLo, pLoI, lo)
           : h('td', {class: 'num', 'data-stat': 'min', 'data-least': loLeast, title: loLeast != null ? `at most ${f(lo)}, at least ${f(loLeast)}: ${s.boundWhy || ''}` : null},
             isFinite(lo) ? (loLeast != null ? '≤ ' : '') + f(lo) : '–'),
@@ -678,6 +679,32 @@ function lastCell(s, i, text, xs, wins = null) {
   return h('td', {class: 'num', 'data-stat': 'last', 'data-last-at': String(at), 'data-last-window': over || null,
     title: `the newest whole point, at ${when}${over ? `, over the ${over} before it` : ''}${later ? '; the points after it are over partial windows (dashed)' : ''}`},
   text, h('span', {class: 'last-at'}, ` at ${when}${over ? `, over ${over}` : ''}`));
+}
+
+/**
+ * judgedLastCell is a legend's last that is a series' newest judged
+ * window (s.judgedLast, the SLA page's where each point is the worst
+ * window within its step: {v, at, newer}, or null for none in the range),
+ * not its newest whole point: that point, the worst within its step, was
+ * dated at the step's end, the history's 0.102× "at 17:54" from windows
+ * ending by 16:25 (trial 28 F2). Its value at its own time ("0.102× at
+ * 16:25"), said when it is over two minutes before the chart's newest
+ * point or newer windows are not judged, which the cell then says too
+ * ("; newer not judged": mark, the chart's partialStats).
+ */
+function judgedLastCell(j, f, xs, mark) {
+  if (!j) {
+    return h('td', {class: 'num muted', 'data-stat': 'last', 'data-no-judged': '', title: `the newest judged window (its hour wholly covered by data) is not known: none was read in the range`}, '–');
+  }
+  const end = xs.length ? xs[xs.length - 1] : j.at;
+  const d = new Date(j.at * 1000);
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  const when = end - j.at >= 86400 ? `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}` : hm;
+  const title = `the newest judged 1h window (its hour wholly covered by data), the hour to ${when.length > 5 ? when.slice(0, 6) : ''}${clock(d)}` +
+    (j.newer ? `; the windows after it are ${mark} (not yet covered by data: dashed)` : '');
+  const attrs = {class: 'num', 'data-stat': 'last', 'data-judged-at': String(j.at), 'data-newer-not-judged': j.newer ? '' : null, title};
+  if (!j.newer && end - j.at <= 120) return h('td', attrs, f(j.v));
+  return h('td', {...attrs, 'data-last-at': String(j.at)}, f(j.v), h('span', {class: 'last-at'}, ` at ${when}${j.newer ? `; newer ${mark}` : ''}`));
 }
 
 /**
