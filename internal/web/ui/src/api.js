@@ -310,14 +310,84 @@ export function firstMinute(desk, began, growth, newest) {
  */
 export function backAt(sampled, at, h) {
   if (!(h > 0)) return null;
+  const b = sampledSilences(sampled, h).filter((x) => x.until > at - KPI_SECONDS).at(-1);
+  return b ? {at: b.until, from: b.from} : null;
+}
+
+/**
+ * sampledSilences are the silences longer than h (s) in sampled (a
+ * service's newest sample's time at each second: serviceNow's sampled or
+ * sampledLive): [{from: the last sample before, until: the first after}]
+ * (Unix s), oldest first. One that has not ended has no until: it is not
+ * listed (the service is not up: api.markStopped).
+ */
+export function sampledSilences(sampled, h) {
+  const out = [];
   let prev = null;
-  let back = null;
   for (const [, v] of (sampled[0] && sampled[0].values) || []) {
     const t = Number(v);
-    if (prev != null && t - prev > h && t > at - KPI_SECONDS) back = {at: t, from: prev};
+    if (prev != null && t - prev > h) out.push({from: prev, until: t});
     prev = t;
   }
-  return back;
+  return out;
+}
+
+/**
+ * gapGrain (s) is the grain at which a service's sample gaps are read at
+ * each point of a window (queries.sampleGaps): a 24th of its step, at
+ * least 1 s (1 s up to the 1h range's 12 s steps, 3 s at 6h, 12 s at 24h,
+ * 75 s at 7d, 300 s at 30d), so a range reads some 7,300 grain points
+ * whatever its length. A silence of up to twice the grain is not told
+ * from the samples' spacing: it lowers a point's rate by at most 2/96
+ * (its window is four steps).
+ */
+export const gapGrain = (w) => Math.max(1, Math.floor(w.step / 24));
+
+/**
+ * stepGaps reads expr(lb) (queries.sampleGaps over lookback lb) on the
+ * points of a window's rates, in their batches: the steps from the rates'
+ * lead (queryRange) to the grid's last step, each over its step, and the
+ * bridge and the tail, each over the time since the point before. Returns
+ * the matrix, the bridge's and tail's values appended.
+ */
+export function stepGaps(expr, w, signal) {
+  const lead = w.rw ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
+  const from = w.start - lead * w.step;
+  const e = expr(w.step + 's');
+  if (w.gend == null) return rangeAt(e, from, w.end, w.step, signal);
+  const since = (a, z) => Math.max(1, Math.round((z - a) * 1000)) + 'ms';
+  const b = w.bridge != null;
+  return Promise.all([
+    rangeAt(e, from, w.gend, w.step, signal),
+    b ? query(expr(since(w.gend, w.bridge)), w.bridge, signal) : [],
+    query(expr(since(b ? w.bridge : w.gend, w.at)), w.at, signal),
+  ]).then(([m, bv, v]) => withTail(withTail(m, bv), v));
+}
+
+/**
+ * gapSilences are the silences longer than h (s) in stepGaps' answer:
+ * each point's longest gap and the time of the sample that ended it, read
+ * back from queries.sampleGaps' one figure. [{from: the last sample
+ * before, until: the sample that ended it}] (Unix s; until is the newest
+ * sample within a grain of the point: the one that ended the gap, or
+ * later by less than the grain).
+ */
+export function gapSilences(matrix, h) {
+  const out = [];
+  for (const s of matrix) {
+    for (const [t0, v0] of s.values || []) {
+      const t = Number(t0);
+      const v = Number(v0);
+      const gapMs = Math.floor(v / 1e8);
+      // The sample's time modulo 1e5 s: it is at most the point's lookback
+      // and a grain before the point (far under 1e5 s).
+      let back = Math.round(((t % 1e5) - (v - gapMs * 1e8) / 1000) * 1000) / 1000;
+      if (back < 0) back += 1e5;
+      const until = Math.round((t - back) * 1000) / 1000;
+      if (gapMs / 1000 > h) out.push({from: Math.round((until - gapMs / 1000) * 1000) / 1000, until});
+    }
+  }
+  return out.sort((a, b) => a.until - b.until);
 }
 
 /**
@@ -1055,23 +1125,24 @@ export function markStopped(matrix, lastAt) {
 }
 
 /**
- * markSilence marks the points of rates (markPartial's spread series)
- * whose window holds part of a silence of their source: no sample
- * between from and until (Unix s; backAt's). Each is partial and gap: a
+ * markSilences marks the points of rates (markPartial's spread series)
+ * whose window holds part of a silence of their source (silences: [{from,
+ * until}], Unix s: no sample between the two). Each is partial and gap: a
  * rate over the data around the silence spread over the whole window,
- * drawn dashed and kept out of min (the backtester's 24h Requests legend
- * read min 4.12k/s, its newest point a minute's rate over 12 s of data
- * after a 1-minute outage, where whole windows held 19.8k/s or more). A
- * point's window: the tail's tw, the bridge's bw, the steps' rw (span).
- * Returns a new matrix (Live's cached series are not changed).
+ * drawn dashed and kept out of min (the backtester's 1h Requests legend
+ * read min 1.27k/s for 20k/s a few minutes after a 53 s silence, its
+ * points over windows holding it drawn solid). A point's window: the
+ * tail's tw, the bridge's bw, the steps' rw (span). Returns a new matrix
+ * (Live's cached series are not changed).
  */
-export function markSilence(matrix, w, from, until) {
+export function markSilences(matrix, w, silences) {
+  if (!silences.length) return matrix;
   const g = w.gend != null ? w.gend : Infinity;
   const bt = w.gend != null && w.bridge != null ? w.bridge : null;
   const win = (t) => (bt != null && Math.abs(t - bt) < 1e-3 ? parseFloat(w.bw) / 1000 : t > g + 1e-3 ? parseFloat(w.tw) : parseFloat(w.rw));
   return matrix.map((s) => {
     if (s.spread !== true) return s;
-    const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => t > from + 1e-3 && t - win(t) < until - 1e-3);
+    const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => silences.some((x) => t > x.from + 1e-3 && t - win(t) < x.until - 1e-3));
     if (!hit.length) return s;
     const partial = new Set(s.partial || []);
     const gap = new Set(s.gap || []);

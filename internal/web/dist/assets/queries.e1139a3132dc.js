@@ -296,6 +296,29 @@ export function serviceNow(name, k, kb = k, resumed = false) {
   };
 }
 
+/**
+ * sampleGaps is, at each point, the longest time between two samples of a
+ * service's orders or requests (counted: as its tiles' sampled) whose
+ * later sample came within the point's lookback lb (its step; the
+ * bridge's and tail's, the time since the point before), and that later
+ * sample's time, read on a grain of r seconds: at each grain point s the
+ * newest sample within x seconds (L, through a failed scrape's stale
+ * marker, as sampled) less the one at s − r. One figure holds both, the
+ * gap (ms) times 1e8 plus the later sample's time modulo 1e5 s (ms), so
+ * max_over_time takes the longest gap with its place (api.sampleGaps
+ * reads it back). Only gaps over floor ms are kept: a gap over the grain
+ * is a run of grain points without a sample, anything at most 2r may be
+ * two samples' spacing read across one grain point, and the service's
+ * stale_after, when known, is what a silence is longer than. A gap over
+ * x is not read (the points between have no rate at all: api.markPartial
+ * tells those).
+ */
+export function sampleGaps(name, lb, r, x, floor) {
+  const newest = `max_over_time(max(timestamp(${counted(name)}))[${x}s:${r}s])`;
+  const gap = `idelta((${newest})[${2 * r}s:${r}s])`;
+  return `max_over_time((round(${gap} * 1000) * 1e8 + round(${newest} % 1e5 * 1000) >= ${(floor + 1) * 1e8})[${lb}:${r}s])`;
+}
+
 /** host is the PromQL of a host page (Node Exporter Full's main rows). */
 export function host(name, rw) {
   const hs = `host=${JSON.stringify(name)}`;
