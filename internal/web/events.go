@@ -252,10 +252,13 @@ func (u *UI) snapshot(ctx context.Context) []byte {
 			d.Available = false
 		case err != nil:
 			d.Error = err.Error()
+			// Logged when it begins or changes, not at every poll while
+			// it lasts; a read whose stream ended says nothing.
 			if ctx.Err() == nil {
-				u.opts.Logger.Warn("read alerts for the dashboard", "err", err)
+				u.alertsErr.note(u.opts.Logger, "read alerts for the dashboard", err)
 			}
 		default:
+			u.alertsErr.note(u.opts.Logger, "read alerts for the dashboard", nil)
 			for _, a := range as {
 				switch a.State {
 				case "unknown":
