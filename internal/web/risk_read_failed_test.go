@@ -1,10 +1,7 @@
 package web_test
 
 import (
-	"bytes"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +16,7 @@ func TestBrowserRiskDrawdownReadFails(t *testing.T) {
 	ctx := browser(t)
 	st := startStack(t, 3, false)
 	refuse := func(r *http.Request) bool {
-		if r.URL.Path != "/api/v1/query_range" {
-			return false
-		}
-		v := r.URL.Query()
-		if r.Method == http.MethodPost && r.Body != nil {
-			b, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(b))
-			if f, err := url.ParseQuery(string(b)); err == nil {
-				v = f
-			}
-		}
-		return v.Get("step") == "1" && strings.HasPrefix(v.Get("query"), "sum(gmc_pnl")
+		return r.URL.Path == "/api/v1/query_range" && paramOf(r, "step") == "1" && strings.HasPrefix(queryOf(r), "sum(gmc_pnl")
 	}
 	st.refuse.Store(&refuse)
 	load(t, ctx, st.URL+"/#/risk/acct-a?range=1h")

@@ -17,15 +17,19 @@ import (
 
 // queryOf is the PromQL of a request to /api/v1/query or query_range, GET
 // or POST (the body is read and put back for the server).
-func queryOf(r *http.Request) string {
+func queryOf(r *http.Request) string { return paramOf(r, "query") }
+
+// paramOf is a request parameter of /api/v1/query or query_range, from a
+// POST's form body (read and put back for the server) or the URL.
+func paramOf(r *http.Request, name string) string {
 	if r.Method == http.MethodPost && r.Body != nil {
 		b, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(b))
-		if v, err := url.ParseQuery(string(b)); err == nil && v.Get("query") != "" {
-			return v.Get("query")
+		if v, err := url.ParseQuery(string(b)); err == nil && v.Get(name) != "" {
+			return v.Get(name)
 		}
 	}
-	return r.URL.Query().Get("query")
+	return r.URL.Query().Get(name)
 }
 
 // TestBrowserServiceHostsNotBehindJobs: a service page's host panels wait
