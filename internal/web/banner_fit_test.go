@@ -218,6 +218,21 @@ func TestBrowserBannerAllSuppressed(t *testing.T) {
 	}
 	screenshot(t, ctx, artifacts(t), "banner-all-suppressed")
 
+	// At 480 px the line still says the count and keeps its link to the
+	// Alerts page whole: "All alerts →" was cut ~8 px by the strip.
+	if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(480, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	cut := eval[[]string](t, ctx, `(() => { const b = document.getElementById('banner').getBoundingClientRect();
+		return [...document.querySelectorAll('#banner > a, #banner .banner-count')].filter((e) => { const r = e.getBoundingClientRect(); return r.right > b.right + 0.5 || r.width < 1 || e.scrollWidth > e.clientWidth + 0.5; })
+			.map((e) => e.className + ' ' + e.textContent + ' right ' + Math.round(e.getBoundingClientRect().right) + ' of ' + Math.round(b.right)); })()`)
+	if len(cut) > 0 {
+		t.Errorf("at 480 px the all-suppressed banner cuts %v", cut)
+	}
+	if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(1440, 1000)); err != nil {
+		t.Fatal(err)
+	}
+
 	// One fires again: the red banner, with the others counted beside it.
 	st.alerts.Store(&[]web.Alert{alert("ServiceSilent", "risk-engine", "firing"), alert("ServiceLatencyHigh", "order-gateway", "suppressed")})
 	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'firing'`); err != nil {
