@@ -150,6 +150,12 @@ type Options struct {
 	// Queryable: the server's tiered reader that reads a tier over a long
 	// window only when its edge buckets weigh little (see the server).
 	SLAQueryable storage.Queryable
+	// SLALastErrors, when set, reads when the newest errors of SLA name's
+	// burn-rate alert of short window short were counted, as of at
+	// (sla.Reporter.LastErrors, what the dashboard's drain hint reads): a
+	// firing SLAErrorBudgetBurn sent after they ended, or while none have
+	// come since, says so (sla.Drain.Annotate).
+	SLALastErrors func(ctx context.Context, name string, short time.Duration, at time.Time) (sla.Drain, bool, error)
 }
 
 // Manager evaluates the rule groups, keeps alert state and records its
@@ -1079,11 +1085,38 @@ func (m *Manager) send(ctx context.Context, expr string, alerts ...*promrules.Al
 			}
 		} else {
 			ma.EndsAt = a.ValidUntil
+			if gr != nil && gr.g.File() == SLAFile {
+				m.annotateDrain(ctx, a, ma)
+			}
 		}
 		out = append(out, ma)
 	}
 	m.metrics.alertsSent.Add(float64(len(out)))
 	m.opts.Sink(out)
+}
+
+// annotateDrain amends ma, firing burn-rate alert a of an SLA group as
+// sent at its evaluation (a.LastSentAt), when no error was counted between
+// its newest errors and then (Options.SLALastErrors): its summary,
+// rendered from the windows' burn, read as an ongoing burn. Read at every
+// send (the first, then once per DefaultResendDelay), so a burn whose
+// errors come back reads as one again.
+func (m *Manager) annotateDrain(ctx context.Context, a *promrules.Alert, ma *model.Alert) {
+	if m.opts.SLALastErrors == nil || a.Labels.Get(labels.AlertName) != sla.AlertName {
+		return
+	}
+	w := a.Labels.Get("short_window")
+	short, err := model.ParseDuration(w)
+	if err != nil {
+		return
+	}
+	d, ok, err := m.opts.SLALastErrors(ctx, a.Labels.Get("sla"), time.Duration(short), a.LastSentAt)
+	if err != nil {
+		m.logger.Warn("read sla errors for the notification", "sla", a.Labels.Get("sla"), "short_window", w, "err", err)
+	}
+	if ok {
+		d.Annotate(ma.Annotations, time.Duration(short), a.LastSentAt)
+	}
 }
 
 func labelSet(ls labels.Labels) model.LabelSet {

@@ -107,6 +107,11 @@ func (s *Server) buildAlerting(engine *promql.Engine) error {
 		Sink:             func(alerts []*model.Alert) { s.notify.Send(alerts...) },
 		SLAs:             cfg.SLAs,
 		SLAQueryable:     s.slaQueryable(),
+		// A page sent after its errors ended says so, from the read the
+		// dashboard's drain hint judges (burnDrain); s.sla is built below.
+		SLALastErrors: func(ctx context.Context, name string, short time.Duration, at time.Time) (sla.Drain, bool, error) {
+			return s.sla.LastErrors(ctx, name, short, at)
+		},
 	})
 	if err != nil {
 		return err

@@ -18,8 +18,9 @@ type webhookMsg struct {
 
 // webhookAlert is one alert of a webhookMsg.
 type webhookAlert struct {
-	Status string            `json:"status"`
-	Labels map[string]string `json:"labels"`
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
 }
 
 // startWebhook serves a webhook receiver until the test ends and returns

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -25,6 +26,38 @@ type Drain struct {
 	Clears time.Time
 }
 
+// ErrorsEndedAnnotation is the annotation a burn-rate alert's
+// notification carries when it is sent after its errors ended (Drain): when
+// they did, in RFC 3339 (see Annotate).
+const ErrorsEndedAnnotation = "errors_ended"
+
+// Annotate amends as, the annotations of a firing burn-rate alert of short
+// window short as sent to the notifier at at, for d, its newest errors
+// with a later sample that counted none (Reporter.LastErrors at at). Its
+// summary, rendered from the windows' burn, read "burns its error budget
+// at least 14.4× faster …" as of now: the demo's page, sent 12 s after its
+// errors stopped (the short window needs 5 minutes of data), read as a
+// live incident. When they ended as Drain judges it (none counted for
+// drainQuiet), it reads "burned …; its errors ended at 17:40:48 UTC, and
+// the 5m window clears by 17:45:48 UTC", and ErrorsEndedAnnotation gives
+// the end; before that (a pause in a burst is no end), "…; no errors
+// counted after 17:40:48 UTC (read at 17:41:00 UTC): unless they come
+// back, the 5m window clears by 17:45:48 UTC". Times are absolute: a
+// notification may go out after its group_wait.
+func (d Drain) Annotate(as model.LabelSet, short time.Duration, at time.Time) {
+	clock := func(t time.Time) string { return t.UTC().Format(time.TimeOnly) }
+	sum, w := string(as["summary"]), FormatWindow(short)
+	if at.Sub(d.ErrorsEnded) >= drainQuiet(short) {
+		as[ErrorsEndedAnnotation] = model.LabelValue(d.ErrorsEnded.UTC().Format(time.RFC3339))
+		sum = strings.Replace(sum, " burns its error budget", " burned its error budget", 1)
+		as["summary"] = model.LabelValue(fmt.Sprintf("%s; its errors ended at %s UTC, and the %s window clears by %s UTC",
+			sum, clock(d.ErrorsEnded), w, clock(d.Clears)))
+		return
+	}
+	as["summary"] = model.LabelValue(fmt.Sprintf("%s; no errors counted after %s UTC (read at %s UTC): unless they come back, the %s window clears by %s UTC",
+		sum, clock(d.ErrorsEnded), clock(at), w, clock(d.Clears)))
+}
+
 // drainQuiet is how long no error must have been counted before errors
 // are said to have ended: a pause between errors of an ongoing burst is
 // no end. A tenth of the short window, at least 10s.
@@ -32,13 +65,25 @@ func drainQuiet(short time.Duration) time.Duration { return max(short/10, 10*tim
 
 // Drain reports, for the burn-rate alert of SLA name with short window
 // short firing at now, when its errors ended and when its short window
-// drains them (see Drain). It reads the raw samples of the indicator's
-// error counters, so it is known for ratio indicators only (errors a
-// counter of their own); false for the others, when errors were counted
-// within drainQuiet(short) of now, when the counter that counted the last
-// ones has no sample since (not known that none came), or when no error
-// was counted over the window.
+// drains them (see Drain): LastErrors, when no error was counted within
+// drainQuiet(short) of now (false otherwise).
 func (r *Reporter) Drain(ctx context.Context, name string, short time.Duration, now time.Time) (Drain, bool, error) {
+	d, ok, err := r.LastErrors(ctx, name, short, now)
+	if !ok || now.Sub(d.ErrorsEnded) < drainQuiet(short) {
+		return Drain{}, false, err
+	}
+	return d, true, nil
+}
+
+// LastErrors reports, for the burn-rate alert of SLA name with short
+// window short at now, when its newest errors were counted (ErrorsEnded)
+// and when its short window drains them, however recent they are (a pause
+// within a burst too; Drain judges whether they ended). It reads the raw
+// samples of the indicator's error counters, so it is known for ratio
+// indicators only (errors a counter of their own); false for the others,
+// when the counter that counted the last ones has no sample since (not
+// known that none came), or when no error was counted over the window.
+func (r *Reporter) LastErrors(ctx context.Context, name string, short time.Duration, now time.Time) (Drain, bool, error) {
 	var s *SLA
 	for _, x := range r.SLAs() {
 		if x.Name == name {
@@ -98,10 +143,10 @@ func (r *Reporter) Drain(ctx context.Context, name string, short time.Duration, 
 	if err := ss.Err(); err != nil {
 		return Drain{}, false, fmt.Errorf("read errors of sla %s: %w", name, err)
 	}
-	ended := time.UnixMilli(last)
-	if last == 0 || !after || now.Sub(ended) < drainQuiet(short) {
+	if last == 0 || !after {
 		return Drain{}, false, nil
 	}
+	ended := time.UnixMilli(last)
 	return Drain{ErrorsEnded: ended, Clears: ended.Add(short)}, true, nil
 }
 

@@ -28,6 +28,9 @@ import (
 //   - paused: until 5s ago (within 30s, a tenth of the window): not ended;
 //   - silent: until 90s ago, then no sample: not known none came since;
 //   - latency: an indicator whose errors are no counter of their own: not known.
+//
+// LastErrors, the same read without the quiet, gives "ended" from 61s
+// before on and "paused" (5s ago), neither while the errors still rise.
 func TestDrain(t *testing.T) {
 	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -83,34 +86,42 @@ func TestDrain(t *testing.T) {
 		slas = append(slas, s)
 	}
 	r := sla.NewReporter(sla.ReporterOptions{SLAs: slas, Queryable: db, Now: func() time.Time { return now }})
-	ended := now.Add(-90 * time.Second)
+	ended, paused := now.Add(-90*time.Second), now.Add(-5*time.Second)
+	endedDrain := &sla.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute)}
 	for _, c := range []struct {
 		svc  string
 		at   time.Duration // before now
 		want *sla.Drain
+		last *sla.Drain // LastErrors: the newest errors, none counted since
 	}{
 		// Before: while its errors still rise, and until none has been
 		// counted for 30s, the same timeline's "ended" is not said.
-		{"ended", 2 * time.Minute, nil},
-		{"ended", 61 * time.Second, nil},
-		{"ended", 60 * time.Second, &sla.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute)}},
-		{"ended", 0, &sla.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute)}},
-		{"ongoing", 0, nil},
-		{"paused", 0, nil},
-		{"silent", 0, nil},
-		{"latency", 0, nil},
-		{"no-such-sla", 0, nil},
+		{"ended", 2 * time.Minute, nil, nil},
+		{"ended", 61 * time.Second, nil, endedDrain},
+		{"ended", 60 * time.Second, endedDrain, endedDrain},
+		{"ended", 0, endedDrain, endedDrain},
+		{"ongoing", 0, nil, nil},
+		{"paused", 0, nil, &sla.Drain{ErrorsEnded: paused, Clears: paused.Add(5 * time.Minute)}},
+		{"silent", 0, nil, nil},
+		{"latency", 0, nil, nil},
+		{"no-such-sla", 0, nil, nil},
 	} {
 		t.Run(fmt.Sprintf("%s/%s before", c.svc, c.at), func(t *testing.T) {
-			got, ok, err := r.Drain(context.Background(), c.svc, 5*time.Minute, now.Add(-c.at))
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case c.want == nil && ok:
-				t.Errorf("Drain = %+v, want none", got)
-			case c.want != nil && (!ok || !got.ErrorsEnded.Equal(c.want.ErrorsEnded) || !got.Clears.Equal(c.want.Clears)):
-				t.Errorf("Drain = %+v (%v), want %+v", got, ok, *c.want)
+			for _, f := range []struct {
+				name string
+				read func(context.Context, string, time.Duration, time.Time) (sla.Drain, bool, error)
+				want *sla.Drain
+			}{{"Drain", r.Drain, c.want}, {"LastErrors", r.LastErrors, c.last}} {
+				got, ok, err := f.read(context.Background(), c.svc, 5*time.Minute, now.Add(-c.at))
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case f.want == nil && ok:
+					t.Errorf("%s = %+v, want none", f.name, got)
+				case f.want != nil && (!ok || !got.ErrorsEnded.Equal(f.want.ErrorsEnded) || !got.Clears.Equal(f.want.Clears)):
+					t.Errorf("%s = %+v (%v), want %+v", f.name, got, ok, *f.want)
+				}
 			}
 		})
 	}
