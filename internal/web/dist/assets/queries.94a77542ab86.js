@@ -311,12 +311,19 @@ export function serviceNow(name, k, kb = k, resumed = false) {
  * two samples' spacing read across one grain point, and the service's
  * stale_after, when known, is what a silence is longer than. A gap over
  * x is not read (the points between have no rate at all: api.markPartial
- * tells those).
+ * tells those). Nor is one at most twice the mean spacing of the service's
+ * samples over the 2x before the point (its densest series'): a history
+ * kept at a sample a minute (the demo's, or one from before a shorter
+ * scrape interval) is no silence at a stale_after of 5 s, and each of its
+ * minutes was read as one (trial 29 F1: every 6h and 24h point of it
+ * dashed, out of min and max). A silence of up to x leaves at least half
+ * of the 2x to the samples: the mean is at most twice their spacing.
  */
 export function sampleGaps(name, lb, r, x, floor) {
   const newest = `max_over_time(max(timestamp(${counted(name)}))[${x}s:${r}s])`;
   const gap = `idelta((${newest})[${2 * r}s:${r}s])`;
-  return `max_over_time((round(${gap} * 1000) * 1e8 + round(${newest} % 1e5 * 1000) >= ${(floor + 1) * 1e8})[${lb}:${r}s])`;
+  const spacing = `${2 * x * 1000} / max(count_over_time(${counted(name)}[${2 * x}s]))`;
+  return `max_over_time((round(${gap} * 1000) * 1e8 + round(${newest} % 1e5 * 1000) >= ${(floor + 1) * 1e8})[${lb}:${r}s]) >= (2 * ${spacing} + 1) * 1e8`;
 }
 
 /** host is the PromQL of a host page (Node Exporter Full's main rows). */
