@@ -3,10 +3,7 @@ package server
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"maps"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -259,7 +256,7 @@ func (s *Server) firingAlerts(ctx context.Context) ([]web.Alert, error) {
 		read[drainKeyOf(a)] = true
 		as = append(as, al)
 	}
-	s.drainErrs.keep(read)
+	s.drainErrs.Keep(read)
 	out := append(web.Firing(as), suppressed...)
 	if s.history != nil {
 		for _, ep := range s.history.Unknown() {
@@ -321,7 +318,8 @@ func (s *Server) burnDrain(ctx context.Context, a *rules.APIAlert) *web.Drain {
 	// A stream that ended (its tab closed) while the read ran says nothing
 	// of the read; one that ran out of time does.
 	if !errors.Is(ctx.Err(), context.Canceled) {
-		s.drainErrs.note(s.logger, drainKeyOf(a), err)
+		k := drainKeyOf(a)
+		s.drainErrs.Note(s.logger, k, err, "read sla errors for the dashboard", "sla", k.sla, "short_window", k.window)
 	}
 	if !ok {
 		return nil
@@ -335,41 +333,4 @@ type drainKey struct{ sla, window string }
 
 func drainKeyOf(a *rules.APIAlert) drainKey {
 	return drainKey{sla: a.Labels.Get("sla"), window: a.Labels.Get("short_window")}
-}
-
-// drainErrors are the errors of the drain reads of the dashboard's alerts
-// (burnDrain), by read. The dashboard reads them at every poll: an error
-// was logged at each one while it lasted. Now it is logged when it begins
-// or its text changes, and the read's success once when it ends.
-type drainErrors struct {
-	mu   sync.Mutex
-	errs map[drainKey]string // the error text of each read failing now
-}
-
-// note logs what changed with the read k's outcome err (nil: it
-// succeeded).
-func (d *drainErrors) note(logger *slog.Logger, k drainKey, err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	was, failing := d.errs[k]
-	switch {
-	case err == nil && failing:
-		delete(d.errs, k)
-		logger.Info("read sla errors for the dashboard again", "sla", k.sla, "short_window", k.window)
-	case err != nil && (!failing || was != err.Error()):
-		if d.errs == nil {
-			d.errs = map[drainKey]string{}
-		}
-		d.errs[k] = err.Error()
-		logger.Warn("read sla errors for the dashboard", "sla", k.sla, "short_window", k.window, "err", err)
-	}
-}
-
-// keep forgets the errors of the reads not in read (their alerts no
-// longer fire, or are suppressed): when one is read again, its error is
-// news.
-func (d *drainErrors) keep(read map[drainKey]bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	maps.DeleteFunc(d.errs, func(k drainKey, _ string) bool { return !read[k] })
 }

@@ -21,12 +21,12 @@ func TestBurnDrainErrorForgotten(t *testing.T) {
 	fail.Store(&gone)
 	s.burnDrain(context.Background(), burnPage)
 	s.burnDrain(context.Background(), burnPage)
-	s.drainErrs.keep(map[drainKey]bool{drainKeyOf(burnPage): true}) // still firing
+	s.drainErrs.Keep(map[drainKey]bool{drainKeyOf(burnPage): true}) // still firing
 	s.burnDrain(context.Background(), burnPage)
 	if n := strings.Count(buf.String(), "\n"); n != 1 {
 		t.Fatalf("an error lasting over 3 reads of a firing alert: %d lines logged, want 1:\n%s", n, &buf)
 	}
-	s.drainErrs.keep(map[drainKey]bool{}) // resolved
+	s.drainErrs.Keep(map[drainKey]bool{}) // resolved
 	s.burnDrain(context.Background(), burnPage)
 	if n := strings.Count(buf.String(), "\n"); n != 2 {
 		t.Errorf("the error on the alert firing again: %d lines logged, want 2:\n%s", n, &buf)

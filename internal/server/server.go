@@ -28,6 +28,7 @@ import (
 	"github.com/gmc-dev/gmc/internal/bench"
 	"github.com/gmc-dev/gmc/internal/cluster"
 	"github.com/gmc-dev/gmc/internal/config"
+	"github.com/gmc-dev/gmc/internal/errlog"
 	"github.com/gmc-dev/gmc/internal/forward"
 	"github.com/gmc-dev/gmc/internal/ingest"
 	"github.com/gmc-dev/gmc/internal/notify"
@@ -116,8 +117,8 @@ type Server struct {
 	// Run starts it for the configured SLAs, Reload for those it adds.
 	slaBackfill func(context.Context, []sla.SLA)
 	// drainErrs are the failing drain reads of the dashboard's burn
-	// alerts, each logged once (burnDrain).
-	drainErrs drainErrors
+	// alerts, each logged once while it lasts (burnDrain).
+	drainErrs errlog.Keyed[drainKey]
 
 	// reloadMu serialises reloads; it guards slas, the SLAs in force, and
 	// the background work below.

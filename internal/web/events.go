@@ -255,10 +255,10 @@ func (u *UI) snapshot(ctx context.Context) []byte {
 			// Logged when it begins or changes, not at every poll while
 			// it lasts; a read whose stream ended says nothing.
 			if ctx.Err() == nil {
-				u.alertsErr.note(u.opts.Logger, "read alerts for the dashboard", err)
+				u.alertsErr.Note(u.opts.Logger, struct{}{}, err, "read alerts for the dashboard")
 			}
 		default:
-			u.alertsErr.note(u.opts.Logger, "read alerts for the dashboard", nil)
+			u.alertsErr.Note(u.opts.Logger, struct{}{}, nil, "read alerts for the dashboard")
 			for _, a := range as {
 				switch a.State {
 				case "unknown":

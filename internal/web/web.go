@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gmc-dev/gmc/internal/errlog"
 	"github.com/gmc-dev/gmc/internal/httpapi"
 )
 
@@ -57,29 +58,7 @@ type UI struct {
 	// one read of Alerts per Interval, however many tabs are open.
 	snap sharedSnapshot
 	// alertsErr is the failing read of Alerts logged last (snapshot).
-	alertsErr loggedError
-}
-
-// loggedError is an error logged once while it lasts: its text, until a
-// read succeeds or fails otherwise.
-type loggedError struct {
-	mu   sync.Mutex
-	text string
-}
-
-// note logs err when it differs from the one logged last, and the end of
-// that one (err nil) once, at Info.
-func (l *loggedError) note(logger *slog.Logger, msg string, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	switch {
-	case err == nil && l.text != "":
-		l.text = ""
-		logger.Info(msg + " again")
-	case err != nil && err.Error() != l.text:
-		l.text = err.Error()
-		logger.Warn(msg, "err", err)
-	}
+	alertsErr errlog.Keyed[struct{}]
 }
 
 // sharedSnapshot is the event streams' one snapshot (UI.sharedSnapshot).
