@@ -282,19 +282,16 @@ export const KPI_SECONDS = 60;
  * of a tile (the Desk's entry services, a service's) began within
  * KPI_WINDOW (began: queries' ordersBegan, its first sample; desk: the
  * tile's rate, an instant vector whose sample time is the refresh's now, w.at): {rate,
- * seconds (since the first sample), since (Unix s)}, the orders counted
- * from the first sample to the newest (growth, newest: ordersGrowth,
- * ordersNewest) over the time between them; else null (the window is
- * whole, or a counter reset within it: the 1m rate stands).
+ * seconds (since the first sample), since (Unix s)}, rateSince from the
+ * first sample (growth, newest: ordersGrowth, ordersNewest); else null
+ * (the window is whole, or a counter reset within it: the 1m rate stands).
  */
 export function firstMinute(desk, began, growth, newest) {
   const at = desk.length && desk[0].value ? Number(desk[0].value[0]) : NaN;
   const b = scalarOf(began);
   if (!(b > 0) || !isFinite(at) || at - b >= KPI_SECONDS - 1) return null;
-  const g = scalarOf(growth);
-  const n = scalarOf(newest);
-  if (g == null || !(n > b)) return null;
-  return {rate: g / (n - b), seconds: at - b, since: b};
+  const r = rateSince(growth, b, newest, at);
+  return r.rate != null ? {rate: r.rate, seconds: r.seconds, since: r.since} : null;
 }
 
 /**
@@ -391,21 +388,20 @@ export function gapSilences(matrix, h) {
 }
 
 /**
- * sinceBack is the rate over the data since a service came back (back:
- * backAt's) as firstMinute reads a beginning: the counter's growth from
- * its first sample since (began) to its newest (newest) over the time
- * between (queries.overview.back; growth by endpoint for requests: the
- * one that grew most). Returns {rate, seconds (since the first sample, to
- * at), since, endpoint}; {one: true} when there is one sample since (no
- * time between: the caller says the 1m rate and how much of it was
- * silent); {reset: true} when a counter reset since (growth none).
+ * rateSince is a counter's rate over the data since its first sample at
+ * b (Unix s): its growth from that sample to its newest (newest, an
+ * instant vector of that sample's time) over the time between (growth by
+ * endpoint for requests: the one that grew most). Returns {rate, seconds
+ * (since b, to at), since: b, endpoint}; {one: true} when there is no
+ * time between (b unknown, or one sample since); {reset: true} when a
+ * counter reset since (growth none). firstMinute reads a beginning so;
+ * the Overview a service back from a silence (queries.overview.back).
  */
-export function sinceBack(growth, began, newest, at) {
-  const b = scalarOf(began);
+export function rateSince(growth, b, newest, at) {
   const n = scalarOf(newest);
-  const top = growth.map((s) => ({v: parseFloat(s.value[1]), endpoint: s.metric.endpoint || 'request'}))
-    .filter((g) => isFinite(g.v)).sort((x, y) => y.v - x.v)[0];
   if (!(b > 0) || !(n > b)) return {one: true};
+  const top = growth.map((s) => ({v: parseFloat(s.value && s.value[1]), endpoint: s.metric.endpoint || 'request'}))
+    .filter((g) => isFinite(g.v)).sort((x, y) => y.v - x.v)[0];
   if (!top) return {reset: true};
   return {rate: top.v / (n - b), seconds: at - b, since: b, endpoint: top.endpoint};
 }

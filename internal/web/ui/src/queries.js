@@ -168,7 +168,7 @@ export const overview = {
   sampledOf: (name) => `max(max_over_time(timestamp(${counted(name, SAMPLED_NAMES)})[1h:1s]))`,
   // Since a service came back (kb: from its first sample since), its
   // orders counted (or its requests by endpoint, reqs), their first and
-  // newest sample: the rate over the data since (api.sinceBack).
+  // newest sample: the rate over the data since (api.rateSince).
   back: (name, kb, reqs) => {
     const m = `service=${JSON.stringify(name)}`;
     const c = reqs ? 'gmc_requests_total' : 'gmc_orders_total';

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, sinceBack, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -223,12 +223,13 @@ export function mount(main, ctx) {
  * returned are the services back within KPI_WINDOW from a silence of
  * their own (api.backAt: longer than their stale_after) among the up ones,
  * each with its rate over the data since ({at, from} and since:
- * api.sinceBack). silence is each service's newest sample at each second
- * of Live's window (a matrix, queries.overview.sampledLive), or on other
- * ranges its longest silence in the minute (a vector, .silence): those
- * longer than their stale_after are read to the second (sampledOf), a
- * round later. reqs(service): it counts requests, not orders. Services
- * that came back cost one round (Live) or two more; none, nothing.
+ * api.rateSince from its first sample since). silence is each service's
+ * newest sample at each second of Live's window (a matrix,
+ * queries.overview.sampledLive), or on other ranges its longest silence
+ * in the minute (a vector, .silence): those longer than their stale_after
+ * are read to the second (sampledOf), a round later. reqs(service): it
+ * counts requests, not orders. Services that came back cost one round
+ * (Live) or two more; none, nothing.
  */
 async function returned(services, silence, live, w, signal, reqs) {
   const h = new Map(services.filter((s) => s.state === 'up').map((s) => [s.service, s.stale_after_seconds]));
@@ -253,7 +254,7 @@ async function returned(services, silence, live, w, signal, reqs) {
   await Promise.all([...backs].map(async ([svc, b]) => {
     const q = Q.overview.back(svc, Math.round((w.at - b.at + 0.5) * 1000) + 'ms', reqs(svc));
     const [g, first, n] = await Promise.all([q.growth, q.began, q.newest].map((e) => query(e, w.at, signal)));
-    b.since = sinceBack(g, first, n, w.at);
+    b.since = rateSince(g, scalarOf(first), n, w.at);
   }));
   return backs;
 }
