@@ -229,7 +229,9 @@ export function mount(main, ctx) {
  * in the minute (a vector, .silence): those longer than their stale_after
  * are read to the second (sampledOf), a round later. reqs(service): it
  * counts requests, not orders. Services that came back cost one round
- * (Live) or two more; none, nothing.
+ * (Live) or two more, a request each: all their reads of a round are
+ * sent in one tick at one time, so api.query batches them (the three
+ * reads of two services since, six parts of one request); none, nothing.
  */
 async function returned(services, silence, live, w, signal, reqs) {
   const h = new Map(services.filter((s) => s.state === 'up').map((s) => [s.service, s.stale_after_seconds]));
