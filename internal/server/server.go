@@ -65,6 +65,10 @@ type Options struct {
 	// POST /-/reload): the command's file with its flags applied,
 	// normalised and validated. Nil: a reload reads the credentials only.
 	LoadConfig func() (config.Config, error)
+	// UIInterval is how often the dashboard's event streams poll the
+	// alerts, and with them the drain of each firing burn-rate alert
+	// (web.Options.Interval); 0: 1s.
+	UIInterval time.Duration
 }
 
 // Server is one gmc server process.
@@ -371,8 +375,9 @@ func New(opts Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.ui, err = web.New(web.Options{
-		Alerts: s.firingAlerts,
-		Logger: s.logger.With("component", "web"),
+		Alerts:   s.firingAlerts,
+		Interval: opts.UIInterval,
+		Logger:   s.logger.With("component", "web"),
 	})
 	if err != nil {
 		return nil, err
