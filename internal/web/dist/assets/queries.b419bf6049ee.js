@@ -102,6 +102,8 @@ const SAMPLED_NAMES = 'gmc_orders_total|gmc_requests_total';
 const SAMPLED = `{__name__=~"${SAMPLED_NAMES}"}`;
 /** newestIn is each service's newest sample time of sel within the hour, past stale markers (off: an offset of the subquery). */
 const newestIn = (sel, off = '') => `max by (service) (max_over_time(timestamp(${sel})[1h:1s]${off}))`;
+/** reQuote escapes a name for a regular expression's match. */
+const reQuote = (n) => n.replace(/[.*+?^$()|[\]{}\\]/g, '\\$&');
 /** KPI_RANGE is api.KPI_WINDOW (queries.js imports nothing). */
 const KPI_RANGE = '1m';
 const ordersNewest = (m) => `max(timestamp(gmc_orders_total{${m}}))`;
@@ -164,6 +166,9 @@ export const overview = {
   // service, read with them (their cache asks only the new seconds; see
   // serviceNow's sampledLive).
   sampledLive: `max by (service) (timestamp(${SAMPLED}))`,
+  // The counters of the services named (serviceNow's counted): where
+  // their raw series begin (api.seriesStart, api.markReturns).
+  counted: (names) => `{__name__=~"gmc_orders_total|gmc_requests_total|tps", service=~${JSON.stringify(names.map(reQuote).join('|'))}}`,
   // One service's newest sample within the hour (serviceNow's sampled).
   sampledOf: (name) => `max(max_over_time(timestamp(${counted(name, SAMPLED_NAMES)})[1h:1s]))`,
   // Since a service came back (kb: from its first sample since), its
@@ -284,6 +289,10 @@ export function serviceNow(name, k, kb = k, resumed = false) {
     // with its charts (their cache asks only the new seconds, which the
     // hour's subquery defeated: every refresh re-read the 330 s window).
     sampledLive: `max(timestamp(${counted(name)}))`,
+    // Its counters as sampled reads them: where their raw series begin
+    // tells a run of its rates that came back from one that began
+    // (api.seriesStart, api.markReturns).
+    counted: counted(name),
     // Whether the service counts orders at all (its counter ever moved).
     hasOrders: `sum(gmc_orders_total${s}) > 0 or sum(tps${s})`,
     errors: `100 * sum(rate(gmc_orders_total{service=${JSON.stringify(name)}, result!="success"}[${k}])) / (sum(rate(gmc_orders_total${s}[${k}])) > 0)`,

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -35,6 +35,31 @@ export function mount(main, ctx) {
 
   // gmc's own outages (/system/status), as of the last refresh (sinceResume).
   const known = {};
+  // Where the counters of the services with a run of values begun in the
+  // charts' matrices begin ({names, end, p}: p the promise of
+  // api.seriesStart's answer, null when it failed), asked once per such
+  // run: again only for a service not asked, or a run the answer cannot
+  // tell (hadBefore) whose window began after the answer's time.
+  let starts = null;
+  const returns = async (ms, w, signal) => {
+    const runs = ms.flatMap((m) => runsBegan(m, w)).filter((x) => x.metric.service);
+    if (!runs.length) return ms;
+    // (An answer aborted with an earlier refresh is asked again.)
+    let st = starts ? await starts.p.catch(() => null) : null;
+    if (!starts || runs.some((x) => !starts.names.has(x.metric.service) || (hadBefore(st, x.metric, x.b) == null && starts.end < x.b - 1e-3))) {
+      const names = [...new Set(runs.map((x) => x.metric.service))].sort();
+      const mine = {names: new Set(names), end: w.at, p: null};
+      // A failed answer is kept as none (not asked again every second); an aborted one is asked again.
+      mine.p = seriesStart([Q.overview.counted(names)], w.at, signal).catch((e) => {
+        if (e.name !== 'AbortError') return null;
+        if (starts === mine) starts = null;
+        throw e;
+      });
+      starts = mine;
+      st = await mine.p;
+    }
+    return ms.map((m) => markReturns(m, w, st));
+  };
   return {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
@@ -73,6 +98,11 @@ export function mount(main, ctx) {
         live ? queryRange(Q.overview.sampledLive, w, signal) : inst(Q.overview.silence),
       ]);
       known.outages = status.outages;
+      // Points taken as reaching before the data began (markPartial: no
+      // value earlier in the matrix) of a service that had data before:
+      // it came back after a silence longer than the matrices reach, and
+      // their windows hold that silence (api.markReturns).
+      const [tpsM, reqM, p99M, errM] = await returns([tpsR, reqR, p99R, errR], w, signal);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
       const p99Fmt = (svc, v) => statOf(capped(units.us, edge.get(svc)))(v);
@@ -81,9 +111,9 @@ export function mount(main, ctx) {
       // windows reaching past it (dashed, out of min and max; api.markStopped).
       const stopped = stoppedAt(services);
       const past = (m) => markStopped(m, (metric) => stopped.get(metric.service));
-      const T = byLabel(past(tpsR), w, 'service');
-      const P = byLabel(past(p99R), w, 'service');
-      const E = byLabel(past(errR), w, 'service');
+      const T = byLabel(past(tpsM), w, 'service');
+      const P = byLabel(past(p99M), w, 'service');
+      const E = byLabel(past(errM), w, 'service');
       // Each point (and the legends' last) is over the range's rate window; the tiles and the table over KPI_WINDOW.
       for (const c of Object.values(charts)) c.window = windows(w);
       charts.p99.peak = longRange ? 'a short incident averages away over a point\'s window: each service\'s page shows the worst window within each step' : null;
@@ -105,9 +135,9 @@ export function mount(main, ctx) {
         const cur = reqNowBy.get(s.metric.service);
         if (isFinite(v) && (!cur || v > cur.v)) reqNowBy.set(s.metric.service, {v, endpoint: s.metric.endpoint || 'request', s});
       }
-      const reqA = align(past(reqR), w);
+      const reqA = align(past(reqM), w);
       const reqSeries = new Map();
-      reqR.forEach((s, i) => { if ((reqNowBy.get(s.metric.service) || {}).endpoint === (s.metric.endpoint || 'request')) reqSeries.set(s.metric.service, reqA.ys[i]); });
+      reqM.forEach((s, i) => { if ((reqNowBy.get(s.metric.service) || {}).endpoint === (s.metric.endpoint || 'request')) reqSeries.set(s.metric.service, reqA.ys[i]); });
       const oNow = instantBy(ordersNow, 'service');
       // A service in the first minute of its orders: its orders/s over
       // the data present, its window said (api.firstMinute, by service).

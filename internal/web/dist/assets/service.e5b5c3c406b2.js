@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, gapGrain, stepGaps, gapSilences, sampledSilences} from './api.js';
+import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, hadBefore, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, gapGrain, stepGaps, gapSilences, sampledSilences} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -142,7 +142,10 @@ export function mount(main, ctx) {
         return m ? m[1].replace('_bucket{', '_count{') : null;
       };
       const hrs = parseFloat(hrw);
-      const sels = [hq.classic, hq.native, hq.rclassic, hq.rnative].map(countSel).filter(Boolean);
+      // With them, the service's counters (k.counted): where they begin
+      // tells its rates' first run of values that came back after a
+      // silence from one whose data began there (api.markReturns).
+      const sels = [...[hq.classic, hq.native, hq.rclassic, hq.rnative].map(countSel).filter(Boolean), k.counted];
       const skey = sels.join('\n');
       if (!starts || starts.key !== skey || Date.now() - starts.at > EARLIER_TTL - EARLIER_AHEAD) {
         const p = seriesStart(sels, hw.at, signal);
@@ -355,7 +358,24 @@ export function mount(main, ctx) {
       if (stale > 0) staleAfter = stale;
       const silences = !(stale > 0) ? [] : live ? sampledSilences(kSampled, stale) : gapSilences(gaps, Math.max(stale, 2 * grain));
       const silent = (m) => markSilences(m, w, silences);
-      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = own.map((m) => silent(past(m)));
+      const ownM = own.map((m) => silent(past(m)));
+      // Points taken as reaching before the data began (markPartial: no
+      // value earlier in the matrix) of a service that had data before:
+      // it came back after a silence longer than the matrix reaches
+      // (Live's 5m30s; a range's window and lead), and their windows hold
+      // that silence (api.markReturns, from series_start's answer). An
+      // answer asked before such a run's window began cannot tell: asked
+      // again, once, a round later.
+      const runs = ownM.flatMap((m) => runsBegan(m, w));
+      let ss = runs.length ? await startsP : null;
+      if (ss && runs.some((x) => hadBefore(ss, x.metric, x.b) == null && ss.end < x.b - 1e-3)) {
+        const p = seriesStart(sels, w.at, signal);
+        const mine = {key: skey, at: Date.now(), p};
+        starts = mine;
+        p.catch(() => { if (starts === mine) starts = null; });
+        ss = await p.catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : null));
+      }
+      const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = ownM.map((m) => markReturns(m, w, ss));
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.
       const goneTxt = st && st.state !== 'up' && st.state !== 'pushed' ? goneText(st) : null;

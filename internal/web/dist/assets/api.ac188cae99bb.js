@@ -1075,7 +1075,8 @@ export function markPartial(matrix, w, lead, reach = null, spread = true, lasts 
     }
     const histograms = s.histograms ? s.histograms.filter((p) => Number(p[0]) >= from) : null;
     if (!values.length && !(histograms && histograms.length)) continue;
-    const x = {...s, values, partial, ended, gap, spread};
+    // firstAt: the series' first value, its lead's too (markReturns).
+    const x = {...s, values, partial, ended, gap, spread, firstAt: first};
     if (histograms) x.histograms = histograms;
     out.push(x);
   }
@@ -1133,9 +1134,7 @@ export function markStopped(matrix, lastAt) {
  */
 export function markSilences(matrix, w, silences) {
   if (!silences.length) return matrix;
-  const g = w.gend != null ? w.gend : Infinity;
-  const bt = w.gend != null && w.bridge != null ? w.bridge : null;
-  const win = (t) => (bt != null && Math.abs(t - bt) < 1e-3 ? parseFloat(w.bw) / 1000 : t > g + 1e-3 ? parseFloat(w.tw) : parseFloat(w.rw));
+  const win = pointWindow(w);
   return matrix.map((s) => {
     if (s.spread !== true) return s;
     const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => silences.some((x) => t > x.from + 1e-3 && t - win(t) < x.until - 1e-3));
@@ -1147,6 +1146,77 @@ export function markSilences(matrix, w, silences) {
       gap.add(t);
     }
     return {...s, partial, gap};
+  });
+}
+
+/** pointWindow gives the window (s) of a window's point at t (Unix s): the tail's tw, the bridge's bw, the steps' rw (span). */
+export function pointWindow(w) {
+  const g = w.gend != null ? w.gend : Infinity;
+  const bt = w.gend != null && w.bridge != null ? w.bridge : null;
+  return (t) => (bt != null && Math.abs(t - bt) < 1e-3 ? parseFloat(w.bw) / 1000 : t > g + 1e-3 ? parseFloat(w.tw) : parseFloat(w.rw));
+}
+
+/**
+ * beganPoints are a series' partial points that markPartial (and the
+ * marks after it) took as reaching before its data began: neither gap
+ * nor ended. markPartial tells a gap only from a value earlier in the
+ * matrix, so these are all of its first run of values.
+ */
+const beganPoints = (s) => [...(s.partial || [])].filter((t) => !(s.gap && s.gap.has(t)) && !(s.ended && s.ended.has(t)));
+
+/**
+ * runsBegan lists the series of a marked matrix (markPartial) with points
+ * taken as reaching before their data began, each with b: the start of
+ * the window of its first value (its lead's too, firstAt), before which
+ * its run of values holds no data. Whether the series' data began there,
+ * or came back after a silence longer than the matrix reaches (Live's
+ * 5m30s, its window and lead), the matrix cannot tell: hadBefore can.
+ * Returns [{metric, b}].
+ */
+export function runsBegan(matrix, w) {
+  const win = pointWindow(w);
+  return matrix.filter((s) => s.firstAt != null && beganPoints(s).length)
+    .map((s) => ({metric: s.metric, b: s.firstAt - win(s.firstAt)}));
+}
+
+/**
+ * hadBefore tells from gmc's answer to where raw series begin (st:
+ * seriesStart's, asked up to st.end) whether a series of a query
+ * (metric: its labels) had data at or before b (Unix s): true when a raw
+ * series of the answer whose labels hold all of metric's has a sample
+ * then; false when none has and the answer can tell (asked at or after
+ * b, the raw store reaching b or gmc holding nothing older); else null
+ * (not known: no answer, none of its raw series in it, asked before b,
+ * or older data in the tiers only).
+ */
+export function hadBefore(st, metric, b) {
+  if (!st) return null;
+  const keys = Object.entries(metric || {}).filter(([k]) => k !== '__name__');
+  const mine = st.series.filter((x) => keys.every(([k, v]) => x.metric[k] === v));
+  if (mine.some((x) => x.first <= b + 1e-3)) return true;
+  if (!mine.length || st.end == null || st.end < b - 1e-3) return null;
+  if (st.rawFrom != null && st.rawFrom > b + 1e-3 && st.dataFrom != null && st.dataFrom < st.rawFrom - 1e-3) return null;
+  return false;
+}
+
+/**
+ * markReturns makes gap the points markPartial took as reaching before
+ * their series' data began where the series had data before its run of
+ * values (hadBefore: true): it came back after a silence longer than the
+ * matrix reaches, and its first points' windows hold that silence. Those
+ * were said to reach "before the data began" (a service back on Live
+ * after 12 minutes, its data begun hours before). Where it is not known
+ * (null) they stay as they are. Returns a new matrix.
+ */
+export function markReturns(matrix, w, st) {
+  if (!st) return matrix;
+  const win = pointWindow(w);
+  return matrix.map((s) => {
+    const pts = s.firstAt != null ? beganPoints(s) : [];
+    if (!pts.length || hadBefore(st, s.metric, s.firstAt - win(s.firstAt)) !== true) return s;
+    const gap = new Set(s.gap || []);
+    for (const t of pts) gap.add(t);
+    return {...s, gap};
   });
 }
 
@@ -1323,7 +1393,7 @@ export async function labelValues(name, match, w, signal) {
  * seriesStart asks gmc where the raw series of the selectors (sels) begin,
  * up to end (Unix s): GET /api/v1/series_start (gmc's own, docs/compat.md),
  * from the TSDB's chunk index. Resolves to {rawFrom, dataFrom, series:
- * [{metric, first}]}, first the series' earliest sample that is not a
+ * [{metric, first}], end}, first the series' earliest sample that is not a
  * staleness marker (Unix s), rawFrom the raw store's oldest sample and
  * dataFrom the oldest gmc holds, its tiers too (null: none).
  */
@@ -1332,7 +1402,7 @@ export async function seriesStart(sels, end, signal) {
   p.set('end', String(end));
   const body = await getJSON('/api/v1/series_start?' + p, signal, {}, true);
   const d = body.data || {};
-  return {rawFrom: d.raw_from ?? null, dataFrom: d.data_from ?? null, series: (d.series || []).filter((x) => x.first != null)};
+  return {rawFrom: d.raw_from ?? null, dataFrom: d.data_from ?? null, series: (d.series || []).filter((x) => x.first != null), end};
 }
 
 /**
