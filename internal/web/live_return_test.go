@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,5 +121,98 @@ func TestBrowserReturnNotBegan(t *testing.T) {
 	}
 	if time.Since(returned) > 4*time.Minute {
 		t.Fatalf("machine too slow for this test: done %v after the return (its first points left Live's window)", time.Since(returned))
+	}
+}
+
+// TestBrowserReturnTileNotBegan: in the minute after such a return the
+// service page's Orders tile, its rate over the seconds since, said "the
+// data began at" the return (its silence longer than the Live read of
+// its samples reaches). A service counting 1,000 orders/s from 40
+// minutes ago, silent for 20 minutes until 15 s ago, and one whose data
+// began 15 s ago: at Live the first's tile says it came back then after
+// more than the 9-odd minutes Live's read reaches without samples, the
+// second's that its data began; the Overview's Services table's rate
+// over the seconds since says the same (its title).
+func TestBrowserReturnTileNotBegan(t *testing.T) {
+	ctx := browser(t)
+	const back, began = "tile-back-after-20m", "tile-began-15s"
+	live := config.Liveness{StaleAfter: config.Duration(5 * time.Second), DownAfter: config.Duration(8 * time.Second)}
+	st := startStackWith(t, 0, false, func(c *config.Config) {
+		c.Server.ServiceLiveness = map[string]config.Liveness{back: live, began: live}
+	})
+	now := time.Now().Truncate(time.Second)
+	origin := now.Add(-40 * time.Minute)
+	returned := now.Add(-15 * time.Second)
+	silent := returned.Add(-20 * time.Minute)
+	orders := func(svc string, ts time.Time) prompb.TimeSeries {
+		return prompb.TimeSeries{Labels: []prompb.Label{
+			{Name: "__name__", Value: "gmc_orders_total"}, {Name: "job", Value: "test"}, {Name: "result", Value: "success"}, {Name: "service", Value: svc},
+		}, Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: 1000 * ts.Sub(origin).Seconds()}}}
+	}
+	at := func(ts time.Time) []prompb.TimeSeries {
+		var out []prompb.TimeSeries
+		if ts.Before(silent) || !ts.Before(returned) {
+			out = append(out, orders(back, ts))
+		}
+		if !ts.Before(returned) {
+			out = append(out, orders(began, ts))
+		}
+		return out
+	}
+	var history []prompb.TimeSeries
+	for ts := origin; !ts.After(now); ts = ts.Add(time.Second) {
+		history = append(history, at(ts)...)
+	}
+	if err := webtest.Write(context.Background(), st.URL, history...); err != nil {
+		t.Fatal(err)
+	}
+	writeEverySecond(t, st.URL, now.Add(time.Second), at)
+
+	tile := `document.querySelector('[data-kpi="Orders"]')`
+	// (Live's read of its samples reaches 5 minutes before its 5-minute
+	// window: more than 9 minutes less the seconds since the return.)
+	long := regexp.MustCompile(`after more than ([0-9]+)m[0-9]*s? without samples`)
+	for _, c := range []struct{ svc, want, not string }{
+		{back, "back at " + returned.Format("15:04:05") + " after more than ", "began"},
+		{began, "the data began at " + returned.Format("15:04:05"), "back at"},
+	} {
+		load(t, ctx, st.URL+"/#/service/"+c.svc+"?range=live")
+		if err := poll(ctx, 20*time.Second, `!!`+tile+` && `+tile+`.textContent.includes('over the last')`); err != nil {
+			t.Fatalf("%s: the Orders tile (%q) is not over the seconds since: %v", c.svc, eval[string](t, ctx, `(`+tile+` || {}).textContent || ''`), err)
+		}
+		text := eval[string](t, ctx, tile+`.textContent`)
+		if !strings.Contains(text, c.want) || strings.Contains(text, c.not) {
+			t.Errorf("%s: the Orders tile reads %q, want %q (and not %q)", c.svc, text, c.want, c.not)
+		}
+		if c.svc == back {
+			m := long.FindStringSubmatch(text)
+			if n, err := strconv.Atoi(append(m, "", "")[1]); err != nil || n < 8 || n > 10 {
+				t.Errorf("%s: the Orders tile reads %q, want a silence of more than 8 to 10 minutes (as far as Live's read reaches; it was 20)", c.svc, text)
+			}
+		}
+		t.Logf("%s: %q", c.svc, text)
+		if time.Since(returned) > 50*time.Second {
+			t.Fatalf("machine too slow for this test: %s drawn %v after the return (past the tile's minute)", c.svc, time.Since(returned))
+		}
+	}
+	screenshot(t, ctx, artifacts(t), "return-tile-not-began")
+	// The Overview's Services table: the rate over the seconds since, its
+	// title saying when the data came back or began.
+	load(t, ctx, st.URL+"/#/overview?range=live")
+	for _, c := range []struct{ svc, want, not string }{
+		{back, "back at " + returned.Format("15:04:05"), "began"},
+		{began, "its data began at " + returned.Format("15:04:05"), "back at"},
+	} {
+		span := `document.querySelector('tr[data-service="` + c.svc + `"] td[data-col="rate"] span[data-window]')`
+		if err := poll(ctx, 20*time.Second, `!!`+span); err != nil {
+			t.Fatalf("overview: %s's rate is not over the seconds since: %v", c.svc, err)
+		}
+		title := eval[string](t, ctx, span+`.title`)
+		if !strings.Contains(title, c.want) || strings.Contains(title, c.not) {
+			t.Errorf("overview: %s's rate says %q, want %q (and not %q)", c.svc, title, c.want, c.not)
+		}
+	}
+	if time.Since(returned) > 55*time.Second {
+		t.Fatalf("machine too slow for this test: the Overview drawn %v after the return (past the table's minute)", time.Since(returned))
 	}
 }

@@ -43,7 +43,7 @@ export function mount(main, ctx) {
   let starts = null;
   const returns = async (ms, w, signal) => {
     const runs = ms.flatMap((m) => runsBegan(m, w)).filter((x) => x.metric.service);
-    if (!runs.length) return ms;
+    if (!runs.length) return {ms, st: null};
     // (An answer aborted with an earlier refresh is asked again.)
     let st = starts ? await starts.p.catch(() => null) : null;
     if (!starts || runs.some((x) => !starts.names.has(x.metric.service) || (hadBefore(st, x.metric, x.b) == null && starts.end < x.b - 1e-3))) {
@@ -58,7 +58,7 @@ export function mount(main, ctx) {
       starts = mine;
       st = await mine.p;
     }
-    return ms.map((m) => markReturns(m, w, st));
+    return {ms: ms.map((m) => markReturns(m, w, st)), st};
   };
   return {
     async refresh(w, signal) {
@@ -102,7 +102,11 @@ export function mount(main, ctx) {
       // value earlier in the matrix) of a service that had data before:
       // it came back after a silence longer than the matrices reach, and
       // their windows hold that silence (api.markReturns).
-      const [tpsM, reqM, p99M, errM] = await returns([tpsR, reqR, p99R, errR], w, signal);
+      const {ms: [tpsM, reqM, p99M, errM], st: starts0} = await returns([tpsR, reqR, p99R, errR], w, signal);
+      // A service whose data "began" at since within the minute (firstMinute)
+      // that gmc has samples of from before: it came back then, after a
+      // silence longer than returned reads (said as its data beginning).
+      const cameBack = (svc, since) => !!starts0 && starts0.series.some((x) => x.metric.service === svc && x.first < since - 1e-3);
       // A p99 at a service's last finite bucket edge lies in +Inf: "> edge".
       const edge = topEdge(edgeR, 'service');
       const p99Fmt = (svc, v) => statOf(capped(units.us, edge.get(svc)))(v);
@@ -151,7 +155,7 @@ export function mount(main, ctx) {
         const f = rq
           ? firstMinute([rq.s], [x], one(reqGrowthBy, svc).filter((g) => (g.metric.endpoint || 'request') === rq.endpoint), one(newestBy, svc))
           : firstMinute(one(ordersNow, svc), [x], one(growthBy, svc), one(newestBy, svc));
-        if (f) fmBy.set(svc, {...f, resumed});
+        if (f) fmBy.set(svc, {...f, resumed, back: resumed == null && cameBack(svc, f.since)});
       }
       const pNow = instantBy(p99Now, 'service');
       const eNow = instantBy(errNow, 'service');
@@ -190,7 +194,7 @@ export function mount(main, ctx) {
         kpi('Services up', `${up} / ${judged}`, up === judged ? (unknown.length ? null : 'good') : 'warn', [
           unknown.length ? `+ ${unknown.length} unknown (${holdText(unknown[0].hold)})` : null,
           pushed ? `+ ${pushed} Pushgateway group${pushed === 1 ? '' : 's'}, not judged` : null].filter(Boolean).join(' · ') || null),
-        deskTile(gws, gwNames, deskV, services, firstMinute(desk, began, growth, newest), resumed, deskBack(gwNames, backBy, oNow, w.at)),
+        deskTile(gws, gwNames, deskV, services, deskCov(firstMinute(desk, began, growth, newest), gwNames, cameBack), resumed, deskBack(gwNames, backBy, oNow, w.at)),
         kpi('Worst p99', isFinite(worstP99) ? p99Fmt(ranked[0][0], worstP99) : '–', worstP99 > 1000 ? 'bad' : null, worstWhat, worstP99),
         // Over the server's last minute of readings (its window said).
         kpi('Ingest', status.ingest ? perSec(status.ingest.samples_per_second, 'samples') : '–', null,
@@ -207,7 +211,8 @@ export function mount(main, ctx) {
         const gone = s.state !== 'up' && s.state !== 'pushed' ? h('span', {class: 'muted', 'data-gone': s.state}, s.state === 'down' || s.state === 'unknown' ? s.state : 'stale') : null;
         const seen = s.age_seconds != null ? ago(s.age_seconds) + ' ago' : s.state === 'up' ? `< ${ago(s.stale_after_seconds)} ago` : '';
         const fm = fmBy.get(name);
-        const over = (noun) => [perSec(fm.rate, noun), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: fm.resumed != null ? `gmc was down until ${clock(fm.resumed * 1000)}: its data since began at ${clock(fm.since * 1000)}` : `its data began at ${clock(fm.since * 1000)}`}, ` over ${dur(Math.round(fm.seconds))}`)];
+        const over = (noun) => [perSec(fm.rate, noun), h('span', {class: 'muted small', 'data-window': String(Math.round(fm.seconds)), title: fm.resumed != null ? `gmc was down until ${clock(fm.resumed * 1000)}: its data since began at ${clock(fm.since * 1000)}`
+          : fm.back ? `back at ${clock(fm.since * 1000)} (gmc has its samples from before: a silence)` : `its data began at ${clock(fm.since * 1000)}`, 'data-back': fm.back ? '' : null}, ` over ${dur(Math.round(fm.seconds))}`)];
         const bk = backBy.get(name);
         const rateTxt = gone ? gone.cloneNode(true) : bk ? backCell(bk, hasOrders ? () => 'orders' : (ep) => rateNoun(ep ?? (rq ? rq.endpoint : 'request')),
           hasOrders ? oNow.get(name) : rq && rq.v, w.at)
@@ -329,6 +334,16 @@ export function deskBack(gwNames, backs, oNow, at) {
 }
 
 /**
+ * deskCov is the Desk tile's first minute (api.firstMinute: its entry
+ * services' orders began within it) with back set when gmc has samples
+ * of an entry service (gwNames) from before it began (cameBack): they came
+ * back then.
+ */
+function deskCov(cov, gwNames, cameBack) {
+  return cov && gwNames.some((g) => cameBack(g, cov.since)) ? {...cov, back: true} : cov;
+}
+
+/**
  * deskTile is the "Desk orders" tile: the orders/s at the entry services,
  * or, when one of them is down or stale, a plain "unknown" naming it and
  * since when it is silent (its last sample): a stale or zero rate would
@@ -370,7 +385,8 @@ export function deskTile(gws, gwNames, deskV, services, cov = null, resumed = nu
   if (cov) {
     const v = cov.rate;
     const t = kpi('Desk orders', perSec(v, 'orders'), null,
-      `over the last ${dur(Math.round(cov.seconds))}: ${resumed != null ? `gmc was down until ${clock(resumed * 1000)}` : `the data began at ${clock(cov.since * 1000)}`} · ${where}`, v);
+      `over the last ${dur(Math.round(cov.seconds))}: ${resumed != null ? `gmc was down until ${clock(resumed * 1000)}`
+        : cov.back ? `back at ${clock(cov.since * 1000)} (gmc has its samples from before: a silence)` : `the data began at ${clock(cov.since * 1000)}`} · ${where}`, v);
     t.dataset.window = String(Math.round(cov.seconds));
     return t;
   }

@@ -477,7 +477,18 @@ export function mount(main, ctx) {
       // present, its window said (api.firstMinute).
       const cov = firstMinute(kOrders, kBegan, kGrowth, kNewest);
       const ordersNow = cov ? cov.rate : scalarOf(kOrders);
-      const ordersSub = cov ? `over the last ${dur(Math.round(cov.seconds))}: ${resumed != null ? `gmc was down until ${clock(resumed * 1000)}` : `the data began at ${clock(cov.since * 1000)}`}` : null;
+      // Orders that began within the minute may be a return after a
+      // silence longer than sampled reads (backAt: Live's 5m lookback
+      // before its window, else the hour before the minute): no sample of
+      // its counters in that read before them (the silence is longer than
+      // from its reach to them), and series_start has one from before. It
+      // was said to be where the data began.
+      const sv = (kSampled[0] && kSampled[0].values) || [];
+      const quiet = cov && resumed == null && sv.length && Number(sv[0][1]) >= cov.since - 1e-3 ? (live ? w.start - 300 : w.at - KPI_SECONDS + 1 - 3600) : null;
+      const ss0 = quiet != null ? ss || await startsP : null;
+      const longBack = ss0 && ss0.series.some((x) => /^(gmc_orders_total|gmc_requests_total|tps)$/.test(x.metric.__name__) && x.first < cov.since - 1e-3);
+      const ordersSub = cov ? `over the last ${dur(Math.round(cov.seconds))}: ${resumed != null ? `gmc was down until ${clock(resumed * 1000)}`
+        : longBack ? `back at ${clock(cov.since * 1000)} after more than ${dur(Math.floor(cov.since - quiet))} without samples` : `the data began at ${clock(cov.since * 1000)}`}` : null;
       const errNow = scalarOf(kErr);
       const tileUnit = capped(units.us, orderLat ? edges.order : edges.req);
       // Every tile is now, over KPI_WINDOW, whatever the range (the charts' legends say their own window).
