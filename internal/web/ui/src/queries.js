@@ -169,6 +169,9 @@ export const overview = {
   // The counters of the services named (serviceNow's counted): where
   // their raw series begin (api.seriesStart, api.markReturns).
   counted: (names) => `{__name__=~"gmc_orders_total|gmc_requests_total|tps", service=~${JSON.stringify(names.map(reQuote).join('|'))}}`,
+  // sampleGaps of every service at once, by service (api.gapsRead), from
+  // the counters its silence is read from here (SAMPLED: as sampledLive).
+  sampleGaps: (lb, r, x, floor) => gapsOf(`max by (service) (timestamp(${SAMPLED}))`, lb, r, x, floor),
   // One service's newest sample within the hour (serviceNow's sampled).
   sampledOf: (name) => `max(max_over_time(timestamp(${counted(name, SAMPLED_NAMES)})[1h:1s]))`,
   // Since a service came back (kb: from its first sample since), its
@@ -314,25 +317,28 @@ export function serviceNow(name, k, kb = k, resumed = false) {
  * newest sample within x seconds (L, through a failed scrape's stale
  * marker, as sampled) less the one at s − r. One figure holds both, the
  * gap (ms) times 1e8 plus the later sample's time modulo 1e5 s (ms), so
- * max_over_time takes the longest gap with its place (api.sampleGaps
+ * max_over_time takes the longest gap with its place (api.gapSilences
  * reads it back). Only gaps over floor ms are kept: a gap over the grain
  * is a run of grain points without a sample, anything at most 2r may be
  * two samples' spacing read across one grain point, and the service's
- * stale_after, when known, is what a silence is longer than. A gap over
- * x is not read (the points between have no rate at all: api.markPartial
- * tells those). Nor is one at most twice the mean spacing of the service's
- * samples over the 2x before the point (its densest series'): a history
- * kept at a sample a minute (the demo's, or one from before a shorter
- * scrape interval) is no silence at a stale_after of 5 s, and each of its
- * minutes was read as one (trial 29 F1: every 6h and 24h point of it
- * dashed, out of min and max). A silence of up to x leaves at least half
- * of the 2x to the samples: the mean is at most twice their spacing.
+ * stale_after, when known, is what a silence is longer than. Nor is one
+ * kept unless it is over twice the samples' spacing before it, the least
+ * gap over none in the x seconds and two minutes (four grains at least)
+ * before it: a sample a minute is no silence (the demo's backfilled
+ * history held a 60 s gap at every 6h and 24h point, all of them dashed,
+ * out of min and max: trial 29 F1),
+ * nor the first gap of the data (no spacing before it to tell). A gap
+ * over x is not read (the points between have no rate at all:
+ * api.markPartial tells those).
  */
-export function sampleGaps(name, lb, r, x, floor) {
-  const newest = `max_over_time(max(timestamp(${counted(name)}))[${x}s:${r}s])`;
-  const gap = `idelta((${newest})[${2 * r}s:${r}s])`;
-  const spacing = `${2 * x * 1000} / max(count_over_time(${counted(name)}[${2 * x}s]))`;
-  return `max_over_time((round(${gap} * 1000) * 1e8 + round(${newest} % 1e5 * 1000) >= ${(floor + 1) * 1e8})[${lb}:${r}s]) >= (2 * ${spacing} + 1) * 1e8`;
+export const sampleGaps = (name, lb, r, x, floor) => gapsOf(`max(timestamp(${counted(name)}))`, lb, r, x, floor);
+
+/** gapsOf is sampleGaps of ts, the newest sample's time of a source (of each, with a grouping). */
+function gapsOf(ts, lb, r, x, floor) {
+  const newest = `max_over_time((${ts})[${x}s:${r}s])`;
+  const step = `idelta((${newest})[${2 * r}s:${r}s])`;
+  const gap = `(${step} > 2 * min_over_time((${step} > 0)[${x + Math.max(120, 4 * r)}s:${r}s] offset ${r}s))`;
+  return `max_over_time((round(${gap} * 1000) * 1e8 + round(${newest} % 1e5 * 1000) >= ${(floor + 1) * 1e8})[${lb}:${r}s])`;
 }
 
 /** host is the PromQL of a host page (Node Exporter Full's main rows). */

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, hadBefore, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, gapGrain, stepGaps, gapSilences, sampledSilences} from './api.js';
+import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, hadBefore, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, liveWindow, gapsRead, silencesOf} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -309,16 +309,11 @@ export function mount(main, ctx) {
       // (api.markSilences): on Live from the newest sample at each second
       // of its window (sampledLive, below); elsewhere, in the batches of
       // the rates, each point's longest gap between two samples that ended
-      // within its step (queries.sampleGaps, on gapGrain's grain). Read
+      // within its step (queries.sampleGaps, api.gapsRead). Read
       // only at the tiles' minute, a point a minute after the silence was
       // drawn solid again (one 1h point read 1.27k/s for 20k/s).
-      const live = w.cache && w.step === 1 && w.at === w.end;
-      const grain = gapGrain(w);
-      const gapFloor = Math.max(staleAfter || 0, 2 * grain);
-      // (A failed read leaves the points as markPartial has them, not the page blank.)
-      const gapsP = live ? null
-        : stepGaps((lb) => Q.sampleGaps(name, lb, grain, Math.ceil(parseFloat(w.rw)) + 2 * w.step, Math.round(gapFloor * 1000)), w, signal)
-          .catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : []));
+      const live = liveWindow(w);
+      const gapsP = gapsRead((lb, r, x, f) => Q.sampleGaps(name, lb, r, x, f), w, staleAfter, signal);
       const [status, own,
         [kOrders, kErr, kReq, kP50, kP99, kHas, kLatEp, kNewest, kLatest, oP99 = [], oRp99 = [], oErr = []], kSampled, {resumed, r: [kBegan, kGrowth]}, hm, hostR, newEdges, procJobs, gaps] = await Promise.all([
         since.status,
@@ -356,8 +351,8 @@ export function mount(main, ctx) {
       // whole window reads low.
       const stale = st ? st.stale_after_seconds : null;
       if (stale > 0) staleAfter = stale;
-      const silences = !(stale > 0) ? [] : live ? sampledSilences(kSampled, stale) : gapSilences(gaps, Math.max(stale, 2 * grain));
-      const silent = (m) => markSilences(m, w, silences);
+      const silences = silencesOf(live ? kSampled : gaps, w, stale);
+      const silent = (m) => markSilences(m, w, () => silences);
       const ownM = own.map((m) => silent(past(m)));
       // Points taken as reaching before the data began (markPartial: no
       // value earlier in the matrix) of a service that had data before:
@@ -424,7 +419,8 @@ export function mount(main, ctx) {
 
       const hxs = align([], hw).xs;
       const hcols = hm.native ? nativeColumns(hm.r[0], hw) : classicColumns(hm.r, hw);
-      P.heat.chart.update(hxs, hw.step, hcols, endedColumns(hxs, hcols, hw, parseFloat(hrw), lastAt), !!hm.earlier);
+      P.heat.chart.update(hxs, hw.step, hcols, endedColumns(hxs, hcols, hw, parseFloat(hrw), lastAt), !!hm.earlier,
+        silentColumns(hxs, hcols, parseFloat(hrw), silences));
       show(P.heat, hm.r.length > 0);
 
       const tpsS = lines(tps, w, ['result', 'instance']);
@@ -604,6 +600,23 @@ export function endedColumns(xs, cols, hw, rw, lastAt) {
   const note = lastAt != null ? `after the last sample at ${clock(lastAt * 1000)}: their ${dur(rw)} windows reach past it (the service stopped)`
     : `at the end of the data: their ${dur(rw)} windows reach past its last sample`;
   return {cols: out, note};
+}
+
+/**
+ * silentColumns are the heatmap columns (cols at xs, each over rw s)
+ * whose window holds part of a silence of the service (silences:
+ * api.silencesOf's, as its rates' points are marked by
+ * api.markSilences): a Map of their indices to the silence, for
+ * HeatmapChart.update. Their colours, each bucket's share of the events
+ * seen, stand; their events/s are spread over the silence too.
+ */
+export function silentColumns(xs, cols, rw, silences) {
+  const out = new Map();
+  xs.forEach((t, i) => {
+    const x = cols[i] && silences.find((s) => t > s.from + 1e-3 && t - rw < s.until - 1e-3);
+    if (x) out.set(i, x);
+  });
+  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns, liveWindow, gapsRead, silencesOf, markSilences} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -60,6 +60,9 @@ export function mount(main, ctx) {
     }
     return {ms: ms.map((m) => markReturns(m, w, st)), st};
   };
+  // The least stale_after (s) of the services up as of the last refresh:
+  // their sample gaps are read only over it (api.gapsRead's floor).
+  let staleAfter = null;
   return {
     async refresh(w, signal) {
       const K = KPI_WINDOW;
@@ -82,8 +85,8 @@ export function mount(main, ctx) {
       // Live reads each service's newest sample at each second of its
       // charts' window with them (their cache asks only the new seconds);
       // other ranges the longest silence within the minute (returned).
-      const live = !!w.cache && w.step === 1 && w.at === w.end;
-      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, {resumed, r: [began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy]}, silence] = await Promise.all([
+      const live = liveWindow(w);
+      const [status, tpsR, reqR, p99R, errR, slas, ordersNow, reqNow, p99Now, errNow, desk, gws, orderP99Now, edgeR, {resumed, r: [began, growth, newest, beganBy, growthBy, newestBy, reqGrowthBy]}, silence, gaps] = await Promise.all([
         since.status,
         queryRange(Q.overview.orders(w.rw), w, signal),
         queryRange(Q.overview.requests(w.rw), w, signal),
@@ -96,6 +99,11 @@ export function mount(main, ctx) {
         query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
         since.now,
         live ? queryRange(Q.overview.sampledLive, w, signal) : inst(Q.overview.silence),
+        // Each service's silences its rates' points hold in their windows,
+        // as its page reads them (api.gapsRead): one query for every
+        // service (by service) in the rates' batches; on Live the
+        // sampledLive above says them.
+        gapsRead(Q.overview.sampleGaps, w, staleAfter, signal),
       ]);
       known.outages = status.outages;
       // Points taken as reaching before the data began (markPartial: no
@@ -114,7 +122,15 @@ export function mount(main, ctx) {
       // A service not up now: its points after its last sample are over
       // windows reaching past it (dashed, out of min and max; api.markStopped).
       const stopped = stoppedAt(services);
-      const past = (m) => markStopped(m, (metric) => stopped.get(metric.service));
+      // A service's rate points whose window holds a silence of its own
+      // (no sample for longer than its stale_after) are partial and gap,
+      // dashed and out of min, as on its page (api.markSilences): a rate
+      // over the data around it spread over the whole window reads low
+      // (its quantiles and ratios are of the data present: not marked).
+      const staleOf = new Map(services.filter((s) => s.state === 'up' && s.stale_after_seconds > 0).map((s) => [s.service, s.stale_after_seconds]));
+      if (staleOf.size) staleAfter = Math.min(...staleOf.values());
+      const silences = new Map([...staleOf].map(([svc, stale]) => [svc, silencesOf(((live ? silence : gaps) || []).filter((x) => x.metric.service === svc), w, stale)]));
+      const past = (m) => markSilences(markStopped(m, (metric) => stopped.get(metric.service)), w, (metric) => silences.get(metric.service));
       const T = byLabel(past(tpsM), w, 'service');
       const P = byLabel(past(p99M), w, 'service');
       const E = byLabel(past(errM), w, 'service');

@@ -899,6 +899,7 @@ export class HeatmapChart extends Lazy {
     this.legend = h('div', {class: 'hm-legend'},
       h('span', {class: 'muted'}, 'share of the step\'s events: 0%'), h('span', {class: 'hm-ramp'}), this.scaleMax, this.beforeNote, this.holesNote, this.endedNote, this.readout);
     this.ended = new Set();
+    this.silent = new Map();
     this.before = 0;
     this.holes = new Set();
     this.beganText = '';
@@ -917,10 +918,16 @@ export class HeatmapChart extends Lazy {
    * window reaches past the source's last sample (its service stopped):
    * drawn faded (their events are the ones from before the stop, spread
    * over a window of silence too: at full colour a stopped service's
-   * heatmap looked live), note said under the chart.
+   * heatmap looked live), note said under the chart. silent (optional): a
+   * Map of the columns whose window holds a silence of the source (index
+   * → {from, until}, Unix s): their shares are of the events seen, their
+   * events/s spread over the silence too (they read low), which the
+   * readout says.
    */
-  update(xs, step, cols, ended = null, gap = false) {
+  update(xs, step, cols, ended = null, gap = false, silent = null) {
     this.end = xs.at(-1) ?? null;
+    const silentCols = silent || new Map();
+    this.el.dataset.silent = String(silentCols.size);
     const endedCols = ended && ended.cols.size ? ended.cols : new Set();
     this.el.dataset.ended = String(endedCols.size);
     this.endedNote.hidden = !endedCols.size;
@@ -974,6 +981,7 @@ export class HeatmapChart extends Lazy {
     const apply = () => {
       this.cols = cols;
       this.ended = endedCols;
+      this.silent = silentCols;
       this.before = before;
       this.holes = holes;
       this.beganText = began;
@@ -1076,8 +1084,10 @@ export class HeatmapChart extends Lazy {
     const c = col.find(([lo, hi]) => y > lo && y <= hi);
     const at = new Date(u.data[0][i] * 1000).toLocaleTimeString([], {hour12: false});
     if (!c || !tot) { this.readout.textContent = `${at} · no events at ${units.us.fmt(y)}`; return; }
+    const sl = this.silent.get(i);
     const text = `${at} · ${units.us.fmt(c[0])} – ${units.us.fmt(c[1])} · ${units.pct.fmt((100 * c[2]) / tot)} of events · ${units.rate.fmt(c[2])}` +
-      (this.ended.has(i) ? ' · its window reaches past the last sample' : '');
+      (this.ended.has(i) ? ' · its window reaches past the last sample' : '') +
+      (sl ? ` · its window holds ${dur(sl.until - sl.from)} without samples (${clock(sl.from * 1000)}–${clock(sl.until * 1000)}): the rate is spread over it (reads low), the share is of the events seen` : '');
     this.readout.textContent = text;
     this.el.dataset.readout = text;
   }

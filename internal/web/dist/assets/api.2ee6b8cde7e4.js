@@ -362,6 +362,42 @@ export function stepGaps(expr, w, signal) {
 }
 
 /**
+ * liveWindow tells a Live window (the cache's 1 s grid ending now): its
+ * silences are read from the newest sample at each second of the window,
+ * with the charts (sampledSilences), not by stepGaps.
+ */
+export const liveWindow = (w) => !!w.cache && w.step === 1 && w.at === w.end;
+
+/**
+ * gapsRead reads, on the points of a window's rates (stepGaps, on
+ * gapGrain's grain), the sample gaps of their sources: expr(lb, r, x,
+ * floor) is queries' sampleGaps (a service page's, or the Overview's by
+ * service), x the rates' window and two steps, floor (ms) the least
+ * stale_after known (s, as of the last refresh; null before the first),
+ * and at least two grains. Resolves to the matrix; [] when the read fails
+ * (the points stay as markPartial has them, not the page blank); null on
+ * Live (liveWindow: the charts' sampledLive says them).
+ */
+export function gapsRead(expr, w, floor, signal) {
+  if (liveWindow(w)) return Promise.resolve(null);
+  const r = gapGrain(w);
+  const f = Math.round(Math.max(floor || 0, 2 * r) * 1000);
+  return stepGaps((lb) => expr(lb, r, Math.ceil(parseFloat(w.rw)) + 2 * w.step, f), w, signal)
+    .catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : []));
+}
+
+/**
+ * silencesOf are one source's silences longer than h (s, its
+ * stale_after) in a window's read of them: on Live (liveWindow) its newest
+ * sample at each second (sampledSilences), else gapsRead's answer
+ * (gapSilences, over two grains too). None when h is not known.
+ */
+export function silencesOf(read, w, h) {
+  if (!(h > 0) || !read) return [];
+  return liveWindow(w) ? sampledSilences(read, h) : gapSilences(read, Math.max(h, 2 * gapGrain(w)));
+}
+
+/**
  * gapSilences are the silences longer than h (s) in stepGaps' answer:
  * each point's longest gap and the time of the sample that ended it, read
  * back from queries.sampleGaps' one figure. [{from: the last sample
@@ -1123,8 +1159,10 @@ export function markStopped(matrix, lastAt) {
 
 /**
  * markSilences marks the points of rates (markPartial's spread series)
- * whose window holds part of a silence of their source (silences: [{from,
- * until}], Unix s: no sample between the two). Each is partial and gap: a
+ * whose window holds part of a silence of their source (silences(metric):
+ * the series' source's [{from, until}], Unix s: no sample between the
+ * two; a page of one service gives every series its own, the Overview
+ * each series its service's). Each is partial and gap: a
  * rate over the data around the silence spread over the whole window,
  * drawn dashed and kept out of min (the backtester's 1h Requests legend
  * read min 1.27k/s for 20k/s a few minutes after a 53 s silence, its
@@ -1133,11 +1171,11 @@ export function markStopped(matrix, lastAt) {
  * (Live's cached series are not changed).
  */
 export function markSilences(matrix, w, silences) {
-  if (!silences.length) return matrix;
   const win = pointWindow(w);
   return matrix.map((s) => {
-    if (s.spread !== true) return s;
-    const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => silences.some((x) => t > x.from + 1e-3 && t - win(t) < x.until - 1e-3));
+    const xs = (s.spread === true && silences(s.metric)) || [];
+    if (!xs.length) return s;
+    const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => xs.some((x) => t > x.from + 1e-3 && t - win(t) < x.until - 1e-3));
     if (!hit.length) return s;
     const partial = new Set(s.partial || []);
     const gap = new Set(s.gap || []);
