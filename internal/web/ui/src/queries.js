@@ -478,8 +478,25 @@ export const bench = {
 export const slaBurn = 'sla:error_ratio:rate1h';
 /** slaBurnWorst is the worst 1h error ratio over a lookback (each point's step: a function of it, see api.queryRange). */
 export const slaBurnWorst = (lb) => `max_over_time(sla:error_ratio:rate1h[${lb}])`;
-/** slaJudged is true of a minute whose hour before it had the 1h ratio at each of its 60 minutes: its window is judged. */
-const slaJudged = 'count_over_time(sla:error_ratio:rate1h[1h:1m]) >= 60';
+/**
+ * slaBurnStep is slaBurnWorst, or where the lookback holds no recorded
+ * window (a step shorter than the recording's interval: 15m's 3 s, Live's
+ * 1 s) the newest before it, the window then in force, as sampled (* 1
+ * drops its name, as max_over_time does: one series either way). For
+ * steps of a minute and less: at 1h (12 s) the ratio sampled at the steps
+ * read max 85.9× where the worst window, between two steps, was 88.9×
+ * (trial 29 F3).
+ */
+export const slaBurnStep = (lb) => `${slaBurnWorst(lb)} or (${slaBurn} * 1)`;
+/**
+ * slaJudgedOf is true of a time whose hour before it had the ratio r at
+ * each of its 60 minutes and at its start (within the lookback before
+ * it): its window is judged. The minutes alone let a window begin up to
+ * a minute before the data did: Live, read at each second, took a 1h
+ * window over 59m45s of data for judged.
+ */
+const slaJudgedOf = (r) => `(count_over_time(${r}[1h:1m]) >= 60 and ${r} offset 1h)`;
+const slaJudged = slaJudgedOf('sla:error_ratio:rate1h');
 
 /** slaSub is the step of the SLA subqueries over a lookback: a minute, or a second under two minutes (the bridge's or the tail's), so it holds a point. */
 function slaSub(lb) {
@@ -520,7 +537,7 @@ export const slaBurnWorstJudged = (lb) => {
 export const slaNewestJudged = (sel, lb) => {
   const s = slaSub(lb);
   const r = `sla:error_ratio:rate1h{${sel}}`;
-  const judged = `count_over_time(${r}[1h:1m]) >= 60`;
+  const judged = slaJudgedOf(r);
   return `label_replace(last_over_time((${r} and ${judged})[${lb}:${s}]), "what", "v", "", "")` +
     ` or label_replace(last_over_time((timestamp(${r}) and ${judged})[${lb}:${s}]), "what", "t", "", "")` +
     ` or label_replace(max_over_time(timestamp(${r})[${lb}:${s}]), "what", "n", "", "")`;

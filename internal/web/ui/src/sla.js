@@ -70,9 +70,9 @@ function setNote(n, text) {
   if (n.textContent !== text) n.textContent = text;
 }
 
-/** dur is a step in s as "2.4 h", "48 min". */
+/** dur is a step in s as "2.4 h", "48 min", "12 s". */
 function dur(s) {
-  return s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : `${Math.round(s / 60)} min`;
+  return s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`;
 }
 
 export function mount(main) {
@@ -85,12 +85,13 @@ export function mount(main) {
   // gmc's own outages within the range, in the Overview's words (util.showOutages).
   const down = downLine();
   add(main, h('div', {class: 'page-head'}, h('h1', {}, 'SLAs')), down, ach.el, burn.el, list);
-  const notes = (worst) => {
+  const notes = (step, judging) => {
     // A point is dashed where the worst window of its step is not judged;
-    // the legends' last is then the newest judged window, at its time.
-    const of = 'dashed where that window is not judged; the legend\'s last: the newest judged window, at its time';
-    setNote(ach.note, worst ? `each point the worst (lowest) 1h achievement within its step (${dur(worst)}), ${of}; ${ACH_NOTE_TAIL}` : ACH_NOTE);
-    setNote(burn.note, worst ? `each point the worst (highest) 1h burn within its step (${dur(worst)}), ${of}; ${BURN_NOTE_TAIL}` : BURN_NOTE);
+    // the legends' last is the newest judged window, at its time (Live's
+    // newest point is its newest window).
+    const of = `dashed where that window is not judged${judging ? '; the legend\'s last: the newest judged window, at its time' : ''}`;
+    setNote(ach.note, `each point the worst (lowest) 1h achievement within its step (${dur(step)}), ${of}; ${ACH_NOTE_TAIL}`);
+    setNote(burn.note, `each point the worst (highest) 1h burn within its step (${dur(step)}), ${of}; ${BURN_NOTE_TAIL}`);
   };
 
   return {
@@ -109,43 +110,53 @@ export function mount(main) {
         return;
       }
       const slas = got.data || [];
-      // Each point is the 1h ratio, or where the steps are longer than
-      // the hour (30d: 2.4 h) the worst 1h ratio within its step, so no
-      // hour falls between two points (sampled, 58 % of the time was in
-      // none). A point whose hour (and step) reaches before its series'
-      // data began is partial (api.markPartial): drawn dashed, out of the
-      // legends' min and max, as the table does not judge such a window
-      // (a 1h ratio over 6 minutes of data read a 106× burn, t-user9 #3).
-      // At every step longer than a minute (24h: 5 min, 7d: 30 min) the
-      // 1h ratio sampled at the steps missed the worst hours between them
-      // (7d read max 1.89× where the worst rolling hour was 2.57×, which
-      // the 30d view showed, t-user23 F2): each point is the worst within
-      // its step there too.
-      const worst = w.step > 60 ? w.step : 0;
-      notes(worst);
+      // Each point is the worst 1h ratio within its step, so no hour
+      // falls between two points (sampled at 30d's 2.4 h steps, 58 % of
+      // the time was in none). A point whose hour (and step) reaches
+      // before its series' data began is partial (api.markPartial): drawn
+      // dashed, out of the legends' min and max, as the table does not
+      // judge such a window (a 1h ratio over 6 minutes of data read a
+      // 106× burn, t-user9 #3).
+      // At every step (24h: 5 min, 7d: 30 min) the 1h ratio sampled at
+      // the steps missed the worst hours between them (7d read max 1.89×
+      // where the worst rolling hour was 2.57×, which the 30d view showed,
+      // t-user23 F2; 1h, 12 s, 85.9× for 88.9×, trial 29 F3): each point
+      // is the worst within its step there too. The ratio is recorded at
+      // each evaluation (on pushes, several a second, or the rules'
+      // interval): at steps of a minute and less one holding no recorded
+      // window takes the newest before it (Q.slaBurnStep), the window then
+      // in force.
+      const worst = w.step;
+      const judging = !w.grid;
+      notes(worst, judging);
       // The steps alone do not see a gap inside a point's reach (at 30d the
       // step before a 70-minute gap had a value and the hours after it,
       // 5-8 minutes of data each, read max 111×, t-user10 #3): each point
       // also counts the minutes of its reach the ratio was recorded at
       // (api.coverExpr), and one short of whole is partial.
-      // At the steps longer than a minute each point is also read over
-      // its judged windows and over the others (Q.slaBurnWorstJudged): a
-      // point is the worst window within its step, judged (whole) where
-      // that worst is a judged window, whatever gap lies in its reach
-      // (t-user13 F9), and not judged (dashed, and said so in the
-      // legends' max and min) where a window not judged is worse. Drawn
-      // as the worst judged window alone, the 30d step holding 89.6×
-      // windows after a gap read the history's 0.1× (trial 28 F2).
+      // Each point is also read over its judged windows and over the
+      // others (Q.slaBurnWorstJudged): a point is the worst window within
+      // its step, judged (whole) where that worst is a judged window,
+      // whatever gap lies in its reach (t-user13 F9), and not judged
+      // (dashed, and said so in the legends' max and min) where a window
+      // not judged is worse. Drawn as the worst judged window alone, the
+      // 30d step holding 89.6× windows after a gap read the history's
+      // 0.1× (trial 28 F2). Not on Live: its 1 s point is one window, or
+      // a few recorded within the second, whose reach (markPartial: the
+      // lead, a reach long at 1 s, holds any gap) tells whether it is
+      // judged; the read, a subquery, is no step gmc's cache keeps and
+      // would be asked whole every second. Its legend's last is its
+      // newest point.
       const reach = SLA_HOUR + worst;
       const [all, judged] = await Promise.all([
-        queryRange(worst ? Q.slaBurnWorst : Q.slaBurn, w, signal, reach, coverExpr(Q.slaBurn)),
-        worst ? queryRange(Q.slaBurnWorstJudged, w, signal) : null,
+        queryRange(worst > 60 ? Q.slaBurnWorst : Q.slaBurnStep, w, signal, reach, coverExpr(Q.slaBurn)),
+        judging ? queryRange(Q.slaBurnWorstJudged, w, signal) : null,
       ]);
       const res = judged ? judgeSteps(all, judged, reach) : all;
       const A = align(res, w);
-      // The legends' last, at these steps: the newest judged window and
-      // its time (newestJudged).
-      const lasts = judged ? await newestJudged(res, judged, A.xs, worst, signal) : null;
+      // The legends' last: the newest judged window and its time
+      // (newestJudged).
+      const lasts = judged ? await newestJudged(judged, A.xs, worst, signal) : null;
       const obj = new Map(slas.map((s) => [s.name, s.objective]));
       chart.update(A.xs, res.map((s, i) => {
         const budget = 1 - (obj.get(s.metric.sla) ?? 99.9) / 100;
@@ -223,10 +234,12 @@ export function judgeSteps(all, judged, reach) {
  * at (xs: the chart's points; worst: the first point's step, s), and
  * resolves to a Map by labelKey of {v, at, newer}: the ratio, its time
  * (Unix s), and whether a newer window was recorded (in that step, or a
- * point after it has one): every such window is not judged. A series
- * with no judged window in the range has none.
+ * step after it has a window not judged: a point after it without
+ * either read holds no window of its own, Q.slaBurnStep): every such
+ * window is not judged. A series with no judged window in the range has
+ * none.
  */
-async function newestJudged(res, judged, xs, worst, signal) {
+async function newestJudged(judged, xs, worst, signal) {
   const at = (t) => Math.round(Number(t) * 1000);
   const idx = new Map(xs.map((x, i) => [at(x), i]));
   const asks = [];
@@ -248,8 +261,8 @@ async function newestJudged(res, judged, xs, worst, signal) {
     const v = got('v');
     const when = got('t');
     if (v == null || when == null) continue;
-    const s = res.find((x) => labelKey(x.metric) === key);
-    const later = !!s && (s.values || []).some(([t]) => Number(t) > z + 1e-3);
+    const later = judged.some((s) => (s.metric || {}).judged === '0' && labelKey(withoutLabel(s.metric, 'judged')) === key &&
+      (s.values || []).some(([t]) => Number(t) > z + 1e-3));
     const n = got('n');
     out.set(key, {v, at: when, newer: later || (n != null && n > when + 1e-3)});
   }
@@ -260,8 +273,8 @@ async function newestJudged(res, judged, xs, worst, signal) {
  * lastOf is a chart series' judgedLast (chart.js renderStats: its
  * legend's last) from lasts (newestJudged's) for the series s of res,
  * its ratio turned into the chart's unit by f; {} when lasts is null
- * (steps of a minute and less: each point is one window, at its time),
- * and judgedLast null when the series has no judged window in the range.
+ * (Live: its newest point is its newest window), and judgedLast null
+ * when the series has no judged window in the range.
  */
 function lastOf(lasts, s, f) {
   if (!lasts) return {};

@@ -829,16 +829,19 @@ function zoomSelect(u) {
 
 /**
  * RUN_PX is the least width (CSS px) of a run of points drawn as a line:
- * a shorter run is drawn as a dot at its newest point (isolated).
+ * a shorter run is drawn as dots at its newest, highest and lowest
+ * points (isolated).
  */
 const RUN_PX = 3;
 
 /**
  * isolated lists the points drawn as dots (uPlot points.filter): a point
- * with no non-null neighbour, and the newest point of a run of points
- * narrower than RUN_PX, whose line is not seen: at 7d a burst after a
- * gap is on the bridge and the tail, a minute apart (0.01 px), and drew
- * nothing at all (t-user10 #3).
+ * with no non-null neighbour, and the newest, highest and lowest points
+ * of a run of points narrower than RUN_PX, whose line is not seen: at 7d
+ * a burst after a gap is on the bridge and the tail, a minute apart
+ * (0.01 px), and drew nothing at all (t-user10 #3); with a dot at the
+ * newest alone, the bridge's 88.9× (the legend's max) was drawn nowhere
+ * beside the tail's 56× (trial 29 F2).
  */
 export function isolated(u, si) {
   const xs = u.data[0];
@@ -849,7 +852,15 @@ export function isolated(u, si) {
     if (y[i] == null) continue;
     let j = i;
     while (j + 1 < y.length && y[j + 1] != null) j++;
-    if (j === i || Math.abs(px(xs[j]) - px(xs[i])) < RUN_PX) out.push(j);
+    if (j === i || Math.abs(px(xs[j]) - px(xs[i])) < RUN_PX) {
+      let lo = j;
+      let hi = j;
+      for (let k = i; k < j; k++) {
+        if (y[k] < y[lo]) lo = k;
+        if (y[k] > y[hi]) hi = k;
+      }
+      out.push(...new Set([lo, hi, j].sort((a, b) => a - b)));
+    }
     i = j;
   }
   return out;
