@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,4 +204,56 @@ func TestBrowserSLAShortRangesWorstWindow(t *testing.T) {
 		}
 		screenshot(t, ctx, artifacts(t), "sla-short-"+rng)
 	}
+}
+
+// TestBrowserSLALastIsOneWindow: trial 29 F4. At 30d a legend row read
+// "last 99.999% at 19:28 … max 99.998%": the last is the newest judged
+// window, one window, while each point is the worst window within its
+// 2 h step. The recorded sla:error_ratio:rate1h every 15 s: 0.0003 (0.3×
+// a 99.9 % budget) for 10 h up to 62 minutes before the last 30-minute
+// step, its last sample 0.00001 (0.01×), then none for 71 minutes, then
+// 0.02 (not judged). The 30d burn legend's last is the 0.01× window,
+// below every point, and says it is one window; its min is the points'
+// 0.3×.
+func TestBrowserSLALastIsOneWindow(t *testing.T) {
+	ctx := browser(t)
+	const name = "t-one"
+	st := slaStack(t, sla.Status{Name: name, State: "ok"}, 13*time.Hour)
+	const step = 30 * time.Minute
+	const phase = 24*time.Minute + 37*time.Second
+	wall := time.Now()
+	now := wall.Add(-phase).Truncate(step).Add(phase)
+	if now.After(wall) {
+		now = now.Add(-step)
+	}
+	g := now.Add(-phase)
+	pageClockStill(t, ctx, now.Add(5*time.Second))
+	series := slaRatio(name)
+	add := func(ts time.Time, v float64) {
+		series.Samples = append(series.Samples, prompb.Sample{Timestamp: ts.UnixMilli(), Value: v})
+	}
+	end := g.Add(-62 * time.Minute)
+	for ts := now.Add(-10 * time.Hour).Truncate(time.Minute); ts.Before(end); ts = ts.Add(15 * time.Second) {
+		add(ts, 0.0003)
+	}
+	add(end, 0.00001)
+	for ts := g.Add(9*time.Minute + 34*time.Second); !ts.After(now); ts = ts.Add(15 * time.Second) {
+		add(ts, 0.02)
+	}
+	if err := webtest.Write(context.Background(), st.URL, series); err != nil {
+		t.Fatal(err)
+	}
+	load(t, ctx, st.URL+"/#/sla?range=30d")
+	if err := poll(ctx, 30*time.Second, legendRow("burn", name)); err != nil {
+		t.Fatalf("the burn legend has no %s row: %v", name, err)
+	}
+	want := evalAsync[[]string](t, ctx, `(async () => { const {units} = await import('/assets/util.js'); return [units.x.fmt(0.01), units.x.fmt(0.3)]; })()`)
+	last := eval[string](t, ctx, legendCell("burn", name, "last")+`.textContent`)
+	if !strings.HasPrefix(last, want[0]+" at ") || !strings.Contains(last, "one window") {
+		t.Errorf("30d burn legend last %q, want %q at its time, saying it is one window", last, want[0])
+	}
+	if min := eval[string](t, ctx, legendCell("burn", name, "min")+`.textContent`); min != want[1] {
+		t.Errorf("30d burn legend min %q, want %q (the points', each its step's worst)", min, want[1])
+	}
+	screenshot(t, ctx, artifacts(t), "sla-last-one-window-30d")
 }

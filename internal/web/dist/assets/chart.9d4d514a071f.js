@@ -523,7 +523,7 @@ export class LineChart extends Lazy {
       return h('tr', {'data-series': s.label, ...dashed},
         h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),
         gone ? h('td', {class: 'num muted', 'data-stat': 'last', 'data-gone': '', title: `the newest figure before it stopped: ${f(lastV)}`}, gone)
-          : s.judgedLast !== undefined ? judgedLastCell(s.judgedLast, f, xs, mark)
+          : s.judgedLast !== undefined ? judgedLastCell(s.judgedLast, f, xs, mark, pLo != null ? Math.min(lo, pLo) : lo, pHi != null ? Math.max(hi, pHi) : hi)
             : lastCell(s, lastI, f(lastV), xs, this.window),
         pLo != null ? pCell('min', pLo, pLoI, lo)
           : h('td', {class: 'num', 'data-stat': 'min', 'data-least': loLeast, title: loLeast != null ? `at most ${f(lo)}, at least ${f(loLeast)}: ${s.boundWhy || ''}` : null},
@@ -690,9 +690,12 @@ function lastCell(s, i, text, xs, wins = null) {
  * ending by 16:25 (trial 28 F2). Its value at its own time ("0.102× at
  * 16:25"), said when it is over two minutes before the chart's newest
  * point or newer windows are not judged, which the cell then says too
- * ("; newer not judged": mark, the chart's partialStats).
+ * ("; newer not judged": mark, the chart's partialStats). A last beyond
+ * the row's min or max (lo, hi: its points', each its step's worst) says
+ * it is one window: at 30d "last 99.999% at 19:28" beside "max 99.998%"
+ * read as a contradiction (trial 29 F4).
  */
-function judgedLastCell(j, f, xs, mark) {
+function judgedLastCell(j, f, xs, mark, lo, hi) {
   if (!j) {
     return h('td', {class: 'num muted', 'data-stat': 'last', 'data-no-judged': '', title: `the newest judged window (its hour wholly covered by data) is not known: none was read in the range`}, '–');
   }
@@ -700,11 +703,13 @@ function judgedLastCell(j, f, xs, mark) {
   const d = new Date(j.at * 1000);
   const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
   const when = end - j.at >= 86400 ? `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}` : hm;
+  const out = isFinite(lo) && isFinite(hi) && ((j.v < lo && f(j.v) !== f(lo)) || (j.v > hi && f(j.v) !== f(hi)));
   const title = `the newest judged 1h window (its hour wholly covered by data), the hour to ${when.length > 5 ? when.slice(0, 6) : ''}${clock(d)}` +
+    (out ? `; one window, ${j.v < lo ? 'below the min' : 'above the max'}: each point is the worst window within its step, and this window is milder than that of its step` : '') +
     (j.newer ? `; the windows after it are ${mark} (not yet covered by data: dashed)` : '');
-  const attrs = {class: 'num', 'data-stat': 'last', 'data-judged-at': String(j.at), 'data-newer-not-judged': j.newer ? '' : null, title};
-  if (!j.newer && end - j.at <= 120) return h('td', attrs, f(j.v));
-  return h('td', {...attrs, 'data-last-at': String(j.at)}, f(j.v), h('span', {class: 'last-at'}, ` at ${when}${j.newer ? `; newer ${mark}` : ''}`));
+  const attrs = {class: 'num', 'data-stat': 'last', 'data-judged-at': String(j.at), 'data-newer-not-judged': j.newer ? '' : null, 'data-one-window': out ? '' : null, title};
+  if (!j.newer && !out && end - j.at <= 120) return h('td', attrs, f(j.v));
+  return h('td', {...attrs, 'data-last-at': String(j.at)}, f(j.v), h('span', {class: 'last-at'}, ` at ${when}${out ? ', one window' : ''}${j.newer ? `; newer ${mark}` : ''}`));
 }
 
 /**
