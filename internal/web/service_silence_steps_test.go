@@ -103,9 +103,9 @@ func TestBrowserServiceSilenceMarkedAfterTheMinute(t *testing.T) {
 // holding a gap and left out of min and max (trial 29 F1: order-gateway's
 // 24h legend "min 2.91k/s, max ≥ 3.12k/s*" with its history's 646/s
 // drawn dashed). A gap is a silence only where it is longer than twice
-// the series' mean spacing around it too: the history's points are
-// whole, its lowest rate the legend's min, while a 40 s silence in the
-// second-by-second data after it is still marked.
+// the samples' spacing before it too (queries.sampleGaps): the history's
+// points are whole, its lowest rate the legend's min, while a 40 s
+// silence in the second-by-second data after it is still marked.
 func TestBrowserServiceSparseHistoryNotASilence(t *testing.T) {
 	ctx := browser(t)
 	const svc, step = "gateway-sparse", 72
@@ -169,9 +169,8 @@ func TestBrowserServiceSparseHistoryNotASilence(t *testing.T) {
 	// No point of the history is dashed past its first window (whose
 	// windows reach before the data began); the 40 s silence's are. (The
 	// windows holding the change from a minute's spacing to a second's
-	// are marked too, a known limit: the mean spacing around that last
-	// minute is seconds. The dashed line also takes in the solid point
-	// before a dashed one.)
+	// are left out of the check, and the dashed line also takes in the
+	// solid point before a dashed one.)
 	marked := func(from, to int64) int {
 		return eval[int](t, ctx, `(() => { const u = document.querySelector('[data-chart="requests"]').chart.u;
 			const i = u.series.findIndex((s) => s.label === `+row+`.dataset.series + ' (partial window)');
