@@ -83,6 +83,24 @@ func TestBrowserBannerChipsReadable(t *testing.T) {
 	if n := int(narrow["n"].(float64)); n < 1 || narrow["whole"] != true || narrow["more"] != fmt.Sprintf("+%d more", 3-n) {
 		t.Errorf("at 1200 px the banner shows %v chips (whole: %v) and %q, want the others in \"+N more\"", narrow["n"], narrow["whole"], narrow["more"])
 	}
+
+	// At 480 px nothing of the line runs past the strip: a user trial read
+	// "3 alerts firing · 4 suppressed +2 m", one chip kept however little
+	// room was left. The count and "All alerts →" stay whole; a chip is
+	// shown only whole.
+	if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(480, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	past := `(() => { const b = document.getElementById('banner').getBoundingClientRect();
+		return [...document.querySelectorAll('#banner > *, #banner .banner-item')].filter((e) => e.getBoundingClientRect().right > b.right + 0.5 || e.scrollWidth > e.clientWidth + 0.5)
+			.map((e) => (e.className || e.tagName) + ' ' + JSON.stringify(e.textContent)); })()`
+	if err := poll(ctx, 10*time.Second, past+`.length === 0`); err != nil {
+		t.Errorf("at 480 px the banner cuts %v", eval[[]string](t, ctx, past))
+	}
+	if got := eval[string](t, ctx, `document.getElementById('banner').textContent`); !strings.Contains(got, "3 alerts firing") || !strings.Contains(got, "All alerts →") {
+		t.Errorf("at 480 px the banner says %q, want the count and \"All alerts →\"", got)
+	}
+	screenshot(t, ctx, artifacts(t), "banner-480")
 }
 
 // TestBrowserBannerSuppressedCount: during a latency incident the banner

@@ -534,16 +534,29 @@ function showAlerts(data) {
           a.name || 'alert', one ? chipWhere(a) : ` · ${svcs.length > 1 ? `${svcs.length} services` : svcs.length ? svcs[0] : `${as.length} alerts`}`,
           allHeld ? h('span', {class: 'chip-held'}, ' · held') : allDraining ? h('span', {class: 'chip-draining'}, ` · draining, clears by ~${byMinute(clears)}`) : null);
       })),
-      hidden ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
+      hidden && n > 0 ? h('a', {href: href('alerts')}, `+${hidden} more`) : null,
       unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')}, `+${unknown.length} unknown`) : null,
       h('a', {class: 'banner-more', href: href('alerts')}, 'All alerts →'));
   };
   // The chips that fit whole, the others counted in "+N more": four chips
   // squeezed to fit were cut to "ServiceSile…" and "HostCP…".
+  // Nor anything past the strip's edge: at 480 px the one chip kept left
+  // "3 alerts firing · 4 suppressed +2 m", "All alerts →" cut off (trial
+  // 29 F6). With no room for a chip, the count and "All alerts →" say it.
   let n = Math.min(chips.length, 4);
   render(n);
-  const cut = () => [...el.querySelectorAll('.banner-item')].some((c) => c.scrollWidth > c.clientWidth);
+  const over = () => {
+    const edge = el.getBoundingClientRect().right + 0.5;
+    const list = el.querySelector('.banner-list');
+    const inner = list ? list.getBoundingClientRect().right + 0.5 : edge;
+    return [...el.querySelectorAll('.banner-item')].some((c) => c.getBoundingClientRect().right > inner) ||
+      [...el.children].some((c) => c.getBoundingClientRect().right > edge);
+  };
+  const cut = () => over() || [...el.querySelectorAll('.banner-item')].some((c) => c.scrollWidth > c.clientWidth);
   while (n > 1 && cut()) render(--n);
+  // A last chip cut by its ellipsis stays (its title says it whole); one
+  // past the edge goes.
+  if (n === 1 && over()) render(0);
 }
 
 /**
