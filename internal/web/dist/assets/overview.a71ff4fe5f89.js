@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns, liveWindow, gapsRead, silencesOf, markSilences} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns, liveWindow, gapsRead, silencesOf, markSilences, PEAK_MIN_STEP} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -102,8 +102,13 @@ export function mount(main, ctx) {
         // Each service's silences its rates' points hold in their windows,
         // as its page reads them (api.gapsRead): one query for every
         // service (by service) in the rates' batches; on Live the
-        // sampledLive above says them.
-        gapsRead(Q.overview.sampleGaps, w, staleAfter, signal),
+        // sampledLive above says them. Not where the steps are longer
+        // than the 6h range's (24h and longer, whose rates read the
+        // tiers): its timestamp() reads every raw sample of every service
+        // over the range (3 more selectors from raw data at 24h, 7d and
+        // 30d: TestBrowserLongRangesReadTiers); their points are not
+        // marked there.
+        w.step > PEAK_MIN_STEP ? null : gapsRead(Q.overview.sampleGaps, w, staleAfter, signal),
       ]);
       known.outages = status.outages;
       // Points taken as reaching before the data began (markPartial: no
