@@ -23,6 +23,22 @@ import (
 // within 3 % over the seconds since and says when it came back and after
 // how long, and the Desk tile reads 3k orders/s within 3 % and says so too.
 func TestBrowserOverviewRateAfterItsOutage(t *testing.T) {
+	overviewRateAfterOutage(t, 51*time.Second, "51s", true)
+}
+
+// TestBrowserOverviewBackAfterLongSilence: the same after a silence
+// longer than the lookback (5m), on 1h, whose sieve (queries.overview
+// .silence) reads the newest sample within the lookback only: a service
+// whose newest sample was gone the second before it came back is read to
+// the second too (the table and the Desk tile say "after 7m").
+func TestBrowserOverviewBackAfterLongSilence(t *testing.T) {
+	overviewRateAfterOutage(t, 7*time.Minute, "7m", false)
+}
+
+// overviewRateAfterOutage checks the Overview after a service counting
+// bars and an entry service were silent for silence (said as said) until
+// 12 s before the page opens: on Live (onLive) and on 1h.
+func overviewRateAfterOutage(t *testing.T, silence time.Duration, said string, onLive bool) {
 	ctx := browser(t)
 	const svc, entry, perSec, ordersPerSec = "backtester-x", "entry-x", 20000.0, 3000.0
 	live := config.Liveness{StaleAfter: config.Duration(5 * time.Second), DownAfter: config.Duration(8 * time.Second)}
@@ -30,9 +46,9 @@ func TestBrowserOverviewRateAfterItsOutage(t *testing.T) {
 		c.Server.ServiceLiveness = map[string]config.Liveness{svc: live, entry: live}
 	})
 	now := time.Now().Truncate(time.Second)
-	origin := now.Add(-5 * time.Minute)
 	back := now.Add(-12 * time.Second)
-	down := back.Add(-51 * time.Second)
+	down := back.Add(-silence)
+	origin := down.Add(-4 * time.Minute)
 	at := func(ts time.Time) []prompb.TimeSeries {
 		return []prompb.TimeSeries{{Labels: []prompb.Label{
 			{Name: "__name__", Value: "gmc_requests_total"}, {Name: "endpoint", Value: "bar"}, {Name: "job", Value: "test"}, {Name: "service", Value: svc},
@@ -53,7 +69,7 @@ func TestBrowserOverviewRateAfterItsOutage(t *testing.T) {
 
 	cell := `document.querySelector('tr[data-service="` + svc + `"] td[data-col="rate"]')`
 	tile := `document.querySelector('[data-kpi="Desk orders"]')`
-	wantBack := "back at " + back.Format("15:04:05") + " after 51s without samples"
+	wantBack := "back at " + back.Format("15:04:05") + " after " + said + " without samples"
 	check := func(r string) {
 		t.Helper()
 		if err := poll(ctx, 20*time.Second, `!!`+cell+` && `+cell+`.textContent.includes('back at') && !!`+tile+` && `+tile+`.textContent.includes('back at')`); err != nil {
@@ -73,14 +89,16 @@ func TestBrowserOverviewRateAfterItsOutage(t *testing.T) {
 	// Live reads the seconds from its charts' 1 s range (real clock: it
 	// refreshes each second); 1h asks the services silent in the minute
 	// apart, at a clock held 12 s after the return.
-	load(t, ctx, st.URL+"/#/overview?range=live")
-	if time.Since(back) > 45*time.Second {
-		t.Fatalf("machine too slow for this test: the Live page drew %v after the return", time.Since(back))
+	if onLive {
+		load(t, ctx, st.URL+"/#/overview?range=live")
+		if time.Since(back) > 45*time.Second {
+			t.Fatalf("machine too slow for this test: the Live page drew %v after the return", time.Since(back))
+		}
+		check("live")
+		screenshot(t, ctx, artifacts(t), "overview-rate-after-its-outage-live")
 	}
-	check("live")
-	screenshot(t, ctx, artifacts(t), "overview-rate-after-its-outage-live")
 	pageClockStill(t, ctx, now)
 	load(t, ctx, st.URL+"/#/overview?range=1h")
 	check("1h")
-	screenshot(t, ctx, artifacts(t), "overview-rate-after-its-outage-1h")
+	screenshot(t, ctx, artifacts(t), "overview-rate-after-"+said+"-1h")
 }
