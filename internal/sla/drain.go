@@ -43,19 +43,22 @@ const ErrorsEndedAnnotation = "errors_ended"
 // the end; before that (a pause in a burst is no end), "…; no errors
 // counted after 17:40:48 UTC (read at 17:41:00 UTC): unless they come
 // back, the 5m window clears by 17:45:48 UTC". Times are absolute: a
-// notification may go out after its group_wait.
+// notification may go out after its group_wait. The end is the second it
+// fell in; "after" and "clears by" the next whole second (errors counted
+// at 17:40:48.888 are counted after 17:40:48).
 func (d Drain) Annotate(as model.LabelSet, short time.Duration, at time.Time) {
 	clock := func(t time.Time) string { return t.UTC().Format(time.TimeOnly) }
+	ceil := func(t time.Time) string { return clock(t.Add(time.Second - time.Nanosecond).Truncate(time.Second)) }
 	sum, w := string(as["summary"]), FormatWindow(short)
 	if at.Sub(d.ErrorsEnded) >= drainQuiet(short) {
 		as[ErrorsEndedAnnotation] = model.LabelValue(d.ErrorsEnded.UTC().Format(time.RFC3339))
 		sum = strings.Replace(sum, " burns its error budget", " burned its error budget", 1)
 		as["summary"] = model.LabelValue(fmt.Sprintf("%s; its errors ended at %s UTC, and the %s window clears by %s UTC",
-			sum, clock(d.ErrorsEnded), w, clock(d.Clears)))
+			sum, clock(d.ErrorsEnded), w, ceil(d.Clears)))
 		return
 	}
 	as["summary"] = model.LabelValue(fmt.Sprintf("%s; no errors counted after %s UTC (read at %s UTC): unless they come back, the %s window clears by %s UTC",
-		sum, clock(d.ErrorsEnded), clock(at), w, clock(d.Clears)))
+		sum, ceil(d.ErrorsEnded), clock(at), w, ceil(d.Clears)))
 }
 
 // drainQuiet is how long no error must have been counted before errors

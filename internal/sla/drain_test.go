@@ -3,10 +3,12 @@ package sla_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
@@ -124,5 +126,28 @@ func TestDrain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDrainAnnotateSeconds: errors last counted at 23:42:47.888 were
+// counted after 23:42:47, and their 5m window clears at 23:47:47.888
+// (trial 30 F3: the page said "no errors counted after 23:42:47 … clears
+// by 23:47:47", each under a second early). A burn page says the next
+// whole second for both, and the second the errors ended in.
+func TestDrainAnnotateSeconds(t *testing.T) {
+	ended := time.Date(2026, 12, 7, 23, 42, 47, 888e6, time.UTC)
+	d := sla.Drain{ErrorsEnded: ended, Clears: ended.Add(5 * time.Minute)}
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 12, 7, 23, 43, 0, 0, time.UTC), "SLA burns; no errors counted after 23:42:48 UTC (read at 23:43:00 UTC): unless they come back, the 5m window clears by 23:47:48 UTC"},
+		{time.Date(2026, 12, 7, 23, 44, 0, 0, time.UTC), "SLA burned; its errors ended at 23:42:47 UTC, and the 5m window clears by 23:47:48 UTC"},
+	} {
+		as := model.LabelSet{"summary": "SLA burns its error budget"}
+		d.Annotate(as, 5*time.Minute, c.at)
+		if got := strings.ReplaceAll(string(as["summary"]), " its error budget", ""); got != c.want {
+			t.Errorf("at %s: summary %q, want %q", c.at.Format(time.TimeOnly), got, c.want)
+		}
 	}
 }
