@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/gmc-dev/gmc/internal/web"
 )
 
@@ -26,6 +28,8 @@ func TestBrowserBannerHeldByKeepFiringFor(t *testing.T) {
 			Summary: "CPU of vm at 91.2%, above 90%", Labels: map[string]string{"alertname": "HostCPUHigh", "instance": "vm"}},
 		{Name: "TargetDown", Severity: "page", Service: "market-data", State: "firing", ActiveAt: &active,
 			Summary: "market-data target md:1 is down", Labels: map[string]string{"alertname": "TargetDown", "service": "market-data"}},
+		{Name: "OrderLatencyHigh", Severity: "page", Service: "matching-engine", State: "firing", ActiveAt: &active,
+			Summary: "matching-engine p99 above 500µs", Labels: map[string]string{"alertname": "OrderLatencyHigh", "service": "matching-engine"}},
 	})
 	load(t, ctx, st.URL+"/#/overview?range=15m")
 	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'firing'`); err != nil {
@@ -51,4 +55,18 @@ func TestBrowserBannerHeldByKeepFiringFor(t *testing.T) {
 		t.Errorf("the banner's count says %q of the held alerts, want \"1 held by keep_firing_for\"", got)
 	}
 	screenshot(t, ctx, artifacts(t), "banner-held")
+
+	// At 480 px the held count ran past the strip and took "All alerts →"
+	// with it (trial 30 F1: "3 alerts firing (1 held by keep_firing_for)
+	// ▲…"). It says "(1 held)" there, and nothing runs past the strip.
+	if _, err := run(ctx, 10*time.Second, chromedp.EmulateViewport(480, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if cut := bannerCut(t, ctx); len(cut) > 0 {
+		t.Errorf("at 480 px the banner cuts %v", cut)
+	}
+	if got := eval[string](t, ctx, `document.getElementById('banner').innerText.replace(/\s+/g, ' ')`); !strings.Contains(got, "3 alerts firing (1 held)") || !strings.Contains(got, "All alerts →") {
+		t.Errorf("at 480 px the banner says %q, want \"3 alerts firing (1 held)\" and \"All alerts →\"", got)
+	}
+	screenshot(t, ctx, artifacts(t), "banner-held-480")
 }
