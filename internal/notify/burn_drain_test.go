@@ -1,21 +1,11 @@
 package notify
 
 import (
-	"context"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/storage"
-
-	"github.com/gmc-dev/gmc/internal/rules"
 	"github.com/gmc-dev/gmc/internal/sla"
-	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
 
 // delivered is one alert of a delivered notification, as its channels
@@ -23,22 +13,6 @@ import (
 type delivered struct {
 	at                    time.Time
 	status, text, errsEnd string
-}
-
-// summaryRecorder keeps each delivered alert with the test clock's time.
-type summaryRecorder struct {
-	mu  sync.Mutex
-	now func() time.Time
-	got []delivered
-}
-
-func (r *summaryRecorder) Notify(_ context.Context, n *Notification) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range n.Alerts {
-		r.got = append(r.got, delivered{r.now(), a.Status, a.Summary(), string(a.Annotations[sla.ErrorsEndedAnnotation])})
-	}
-	return nil
 }
 
 // TestBurnPageAfterErrorsEnded replays the demo's errors incident on a
@@ -112,72 +86,22 @@ func TestBurnPageAfterErrorsEnded(t *testing.T) {
 // and returns the alerts delivered.
 func runDemoBurn(t *testing.T, first, last, errFrom, errTo time.Time) []delivered {
 	t.Helper()
-	rec := &summaryRecorder{}
-	h := start(t, `
-route: {receiver: r, group_by: [alertname, sla], group_wait: 0s, group_interval: 2ms, repeat_interval: 1h}
-receivers: [{name: r}]
-`, map[string][]Notifier{"r": {rec}})
-	rec.now = h.clock.Now
-	reg := prometheus.NewRegistry()
-	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := sla.SLA{Name: "order-success", Service: "order-gateway", Objective: 99.99, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}
-	s.Normalise()
-	if err := s.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	rep := sla.NewReporter(sla.ReporterOptions{SLAs: []sla.SLA{s}, Queryable: db, Now: h.clock.Now})
-	var sent [][]*model.Alert
-	m, err := rules.New(rules.Options{
-		Appendable: db, Queryable: db, Registerer: reg, Now: h.clock.Now, EvalInterval: 10 * time.Second,
-		Engine: promql.NewEngine(promql.EngineOpts{Reg: reg, MaxSamples: 50_000_000, Timeout: time.Minute,
-			LookbackDelta: 5 * time.Minute, EnableDelayedNameRemoval: true}),
-		SLAs:          []sla.SLA{s},
-		Sink:          func(as []*model.Alert) { sent = append(sent, as) },
-		SLALastErrors: rep.LastErrors,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	okLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "order-gateway", "result", "success")
-	errLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "order-gateway", "result", "error")
-	ctx := context.Background()
-	var good, bad float64
+	r := newBurnRig(t, "order-success", "order-gateway", 99.99)
 	for ts := first; !ts.After(last); ts = ts.Add(time.Second) {
 		if !ts.Before(errFrom) && !ts.After(errTo) {
-			good, bad = good+70, bad+30
+			r.feed(t, ts, 70, 30)
 		} else {
-			good += 100
+			r.feed(t, ts, 100, 0)
 		}
-		app := db.AppenderV2(ctx)
-		for _, s := range []struct {
-			ls labels.Labels
-			v  float64
-		}{{okLS, good}, {errLS, bad}} {
-			if _, err := app.Append(0, s.ls, 0, ts.UnixMilli(), s.v, nil, nil, storage.AOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := app.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if ts.Unix()%10 != 0 {
-			continue
-		}
-		h.clock.Advance(ts.Sub(h.clock.Now()))
-		sent = nil
-		m.EvalAll(ctx, ts)
-		for _, as := range sent {
-			h.d.Send(as...)
-		}
-		if len(sent) > 0 {
-			h.settle(t)
+		if ts.Unix()%10 == 0 {
+			r.eval(t, ts)
 		}
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return append([]delivered(nil), rec.got...)
+	var got []delivered
+	for _, n := range r.rec.notifications() {
+		for _, a := range n.alerts {
+			got = append(got, delivered{n.at, a.Status, a.Summary(), string(a.Annotations[sla.ErrorsEndedAnnotation])})
+		}
+	}
+	return got
 }

@@ -1,54 +1,11 @@
 package notify
 
 import (
-	"context"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/storage"
-
-	"github.com/gmc-dev/gmc/internal/rules"
-	"github.com/gmc-dev/gmc/internal/sla"
-	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
 )
-
-// stampedRecorder keeps each notification with the test clock's time.
-type stampedRecorder struct {
-	mu  sync.Mutex
-	now func() time.Time
-	got []string
-	at  []time.Time
-	// resolvedText is the last resolved_summary of a resolved alert.
-	resolvedText string
-}
-
-func (r *stampedRecorder) Notify(_ context.Context, n *Notification) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var as []string
-	for _, a := range n.Alerts {
-		as = append(as, string(a.Labels["long_window"])+" "+a.Status)
-		if a.Status == "resolved" {
-			r.resolvedText = string(a.Annotations["resolved_summary"])
-		}
-	}
-	r.got = append(r.got, strings.Join(as, ", "))
-	r.at = append(r.at, r.now())
-	return nil
-}
-
-func (r *stampedRecorder) notifications() ([]string, []time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.got...), append([]time.Time(nil), r.at...)
-}
 
 // TestBurstPagesOnce runs an SLA's burn alerts (the rules manager, its
 // recordings and ALERTS in a TSDB, evaluated every 10 s at stamped times)
@@ -106,44 +63,13 @@ func TestBurstPagesOnce(t *testing.T) {
 // burn resolved, and the resolved_summary of the last resolved alert.
 func runBurst(t *testing.T, after float64) ([]string, []time.Time, time.Time, string) {
 	t.Helper()
-	rec := &stampedRecorder{}
-	h := start(t, `
-route: {receiver: r, group_by: [alertname, service], group_wait: 0s, group_interval: 2ms, repeat_interval: 1h}
-receivers: [{name: r}]
-`, map[string][]Notifier{"r": {rec}})
-	rec.now = h.clock.Now
-	t0 := h.clock.Now()
-	reg := prometheus.NewRegistry()
-	db, err := gmcstorage.Open(gmcstorage.Options{Dir: t.TempDir(), Registerer: reg, OutOfOrderWindow: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := sla.SLA{Name: "orders", Service: "gw", Objective: 99.99, Indicator: sla.Indicator{Ratio: &sla.Ratio{}}}
-	s.Normalise()
-	if err := s.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var sent [][]*model.Alert
-	m, err := rules.New(rules.Options{
-		Appendable: db, Queryable: db, Registerer: reg, Now: h.clock.Now, EvalInterval: 10 * time.Second,
-		Engine: promql.NewEngine(promql.EngineOpts{Reg: reg, MaxSamples: 50_000_000, Timeout: time.Minute,
-			LookbackDelta: 5 * time.Minute, EnableDelayedNameRemoval: true}),
-		SLAs: []sla.SLA{s},
-		Sink: func(as []*model.Alert) { sent = append(sent, as) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	okLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "gw", "result", "success")
-	errLS := labels.FromStrings("__name__", "gmc_orders_total", "service", "gw", "result", "error")
+	r := newBurnRig(t, "orders", "gw", 99.99)
+	t0 := r.h.clock.Now()
 	// The burst's start: 3 days of clean orders before it (one sample a
 	// minute, then every 10 s from 6 h before it), so that every window
 	// holds data, as on a gmc that has run for days (over 6 h of data, the
 	// 3d & 6h ticket fired on the burst's first seconds).
 	burst := 72 * time.Hour
-	ctx := context.Background()
-	var good, bad float64
 	var fastEnd time.Time
 	fastWas := false
 	step := time.Minute
@@ -158,57 +84,31 @@ receivers: [{name: r}]
 		case at > burst+time.Minute:
 			ratio = after
 		}
-		good += 100 * step.Seconds() * (1 - ratio)
-		bad += 100 * step.Seconds() * ratio
 		ts := t0.Add(at)
-		app := db.AppenderV2(ctx)
-		for _, s := range []struct {
-			ls labels.Labels
-			v  float64
-		}{{okLS, good}, {errLS, bad}} {
-			if _, err := app.Append(0, s.ls, 0, ts.UnixMilli(), s.v, nil, nil, storage.AOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := app.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		r.feed(t, ts, 100*step.Seconds()*(1-ratio), 100*step.Seconds()*ratio)
 		if at < burst-10*time.Minute {
 			continue
 		}
-		h.clock.Advance(ts.Sub(h.clock.Now()))
-		sent = nil
-		m.EvalAll(ctx, ts)
+		r.eval(t, ts)
 		fast := false
-		for _, a := range m.ActiveAlerts() {
+		for _, a := range r.rules.ActiveAlerts() {
 			fast = fast || a.Labels.Get("long_window") == "1h" && a.State == "firing"
 		}
 		if fastWas && !fast {
 			fastEnd = ts
 		}
 		fastWas = fast
-		for _, as := range sent {
-			h.d.Send(as...)
-		}
-		if len(sent) > 0 {
-			h.settle(t)
+	}
+	var got []string
+	var times []time.Time
+	var resolved string
+	for _, n := range r.rec.notifications() {
+		got, times = append(got, burnWindows(n.alerts)), append(times, n.at)
+		for _, a := range n.alerts {
+			if a.Status == "resolved" {
+				resolved = string(a.Annotations["resolved_summary"])
+			}
 		}
 	}
-	got, times := rec.notifications()
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return got, times, fastEnd, rec.resolvedText
-}
-
-// settle waits until every group has flushed twice since now (so what was
-// sent before is decided), or no group is left.
-func (h *harness) settle(t *testing.T) {
-	t.Helper()
-	target := h.d.flushes.Load() + 2
-	waitFor(t, "group flushes", func() bool {
-		h.d.mu.Lock()
-		n := len(h.d.groups)
-		h.d.mu.Unlock()
-		return n == 0 || h.d.flushes.Load() >= target
-	})
+	return got, times, fastEnd, resolved
 }

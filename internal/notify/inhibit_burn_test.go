@@ -52,11 +52,7 @@ receivers: [{name: r}]
 	}
 	var got []string
 	for _, n := range rec.notifications() {
-		var as []string
-		for _, a := range n.Alerts {
-			as = append(as, string(a.Labels["long_window"])+" "+a.Status)
-		}
-		got = append(got, strings.Join(as, ", "))
+		got = append(got, burnWindows(n.Alerts))
 	}
 	if strings.Join(got, " | ") != "1h firing | 6h firing, 1h resolved" && strings.Join(got, " | ") != "1h firing | 1h resolved, 6h firing" {
 		t.Errorf("notifications %q, want the fast burn's page, then one message with the slow burn firing and the fast one resolved", got)
