@@ -47,10 +47,11 @@ type Options struct {
 	// RemoteRead is what /api/v1/read reads (it needs chunk queriers: the
 	// raw store); nil: Queryable, if it has them.
 	RemoteRead storage.SampleAndChunkQueryable
-	// DataFrom is the oldest sample time (ms) gmc holds anywhere, its
-	// tiers too (false: none): /api/v1/series_start's data_from. Nil: the
-	// raw store's.
-	DataFrom func() (int64, bool)
+	// TiersFrom is the oldest sample time (ms) the downsampled tiers hold
+	// (math.MaxInt64: none; false: not known): /api/v1/series_start's
+	// data_from is the older of it and the raw store's. Nil: data_from is
+	// the raw store's.
+	TiersFrom func() (int64, bool)
 	// Registerer receives the engine's metrics (prometheus_engine_*). Nil: none.
 	Registerer prometheus.Registerer
 	// Version is gmc's own version, reported as buildinfo's "revision".
@@ -239,9 +240,9 @@ type API struct {
 	remoteRead http.Handler
 	// raw is the raw store's chunks (Options.RemoteRead): what
 	// /api/v1/series_start reads; nil: not served.
-	raw      storage.SampleAndChunkQueryable
-	dataFrom func() (int64, bool)
-	status   Status
+	raw       storage.SampleAndChunkQueryable
+	tiersFrom func() (int64, bool)
+	status    Status
 	// noYield turns the yields of heavy evaluation and encoding off (yield.go;
 	// BenchmarkIngestBesideHeavy compares).
 	noYield bool
@@ -329,7 +330,7 @@ func New(opts Options) (*API, error) {
 		maxSamples:    eopts.MaxSamples,
 		remoteRead:    remoteRead,
 		raw:           opts.RemoteRead,
-		dataFrom:      opts.DataFrom,
+		tiersFrom:     opts.TiersFrom,
 		status:        opts.Status,
 		queryable:     opts.Queryable,
 		logger:        opts.Logger,

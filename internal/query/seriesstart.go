@@ -132,22 +132,35 @@ func (a *API) seriesStart(r *http.Request) result {
 		res.err = engineError(err)
 		return res
 	}
+	// The raw store's oldest sample is read once a request: raw_from, and
+	// with the tiers' oldest, data_from.
+	rawFrom, rawKnown := int64(math.MaxInt64), false
 	if st, ok := a.raw.(interface{ StartTime() (int64, error) }); ok {
-		if t, err := st.StartTime(); err == nil && t != math.MaxInt64 {
-			f := float64(t) / 1000
-			ans.RawFrom = &f
+		if t, err := st.StartTime(); err == nil {
+			rawFrom, rawKnown = t, true
 		}
 	}
+	ans.RawFrom = unixSeconds(rawFrom, rawKnown)
 	ans.DataFrom = ans.RawFrom
-	if a.dataFrom != nil {
+	if a.tiersFrom != nil {
 		ans.DataFrom = nil
-		if t, ok := a.dataFrom(); ok {
-			f := float64(t) / 1000
-			ans.DataFrom = &f
+		if rawKnown {
+			t, ok := a.tiersFrom()
+			ans.DataFrom = unixSeconds(min(rawFrom, t), ok)
 		}
 	}
 	res.data = ans
 	return res
+}
+
+// unixSeconds is ms in Unix seconds; nil when not known or math.MaxInt64
+// (no sample).
+func unixSeconds(ms int64, known bool) *float64 {
+	if !known || ms == math.MaxInt64 {
+		return nil
+	}
+	f := float64(ms) / 1000
+	return &f
 }
 
 // seriesStartOf reads a series' chunks (sorted by their first time, which

@@ -310,7 +310,7 @@ func New(opts Options) (_ *Server, err error) {
 	s.query, err = query.New(query.Options{
 		Queryable:     queryable,
 		RemoteRead:    rawRead,
-		DataFrom:      s.dataFrom,
+		TiersFrom:     s.tiersFrom,
 		Engine:        engine,
 		ActiveQueries: tracker,
 		EngineMetrics: engineMetrics,

@@ -37,26 +37,20 @@ func (s *Server) openTiers(cfg config.Config) error {
 	return nil
 }
 
-// dataFrom is the oldest sample time (ms) gmc holds, in its raw store or a
-// tier (false: none, or not known): /api/v1/series_start's data_from, which
-// tells whether the tiers hold data from before the raw store's oldest.
-func (s *Server) dataFrom() (int64, bool) {
+// tiersFrom is the oldest sample time (ms) the downsampled tiers hold
+// (math.MaxInt64: none, or no tiers; false: not known): with the raw
+// store's, which /api/v1/series_start reads itself, its data_from.
+func (s *Server) tiersFrom() (int64, bool) {
 	oldest := int64(math.MaxInt64)
-	if db, ok := s.store.(*storage.TSDB); ok {
-		t, err := db.StartTime()
+	if s.tiers == nil {
+		return oldest, true
+	}
+	for _, t := range s.tiers.Tiers() {
+		ts, err := t.StartTime()
 		if err != nil {
 			return 0, false
 		}
-		oldest = t
+		oldest = min(oldest, ts)
 	}
-	if s.tiers != nil {
-		for _, t := range s.tiers.Tiers() {
-			ts, err := t.StartTime()
-			if err != nil {
-				return 0, false
-			}
-			oldest = min(oldest, ts)
-		}
-	}
-	return oldest, oldest != math.MaxInt64
+	return oldest, true
 }
