@@ -13,7 +13,6 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/query"
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
-	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // TestBackfillSlowGroup: an SLA added over 3 days of stored data gets the
@@ -53,21 +52,8 @@ func TestBackfillSlowGroup(t *testing.T) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := tier.Config{}
-	cfg.Normalise()
-	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: dir, Raw: db, Now: func() time.Time { return end }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tr := range set.Tiers() {
-		for range 10_000 {
-			if moved, err := set.Step(ctx, tr); err != nil {
-				t.Fatal(err)
-			} else if !moved {
-				break
-			}
-		}
-	}
+	set := openTiers(t, db, dir, func() time.Time { return end })
+	catchUpTiers(t, set)
 	q, err := query.New(query.Options{Queryable: db, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)

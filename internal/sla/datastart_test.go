@@ -13,7 +13,6 @@ import (
 
 	"github.com/gmc-dev/gmc/internal/query"
 	gmcstorage "github.com/gmc-dev/gmc/internal/storage"
-	"github.com/gmc-dev/gmc/internal/tier"
 )
 
 // TestRecordedRatiosEqualStatusAtDataStart: /sla once read a window from
@@ -82,12 +81,7 @@ func TestRecordedRatiosEqualStatusAtDataStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := start
-	cfg := tier.Config{}
-	cfg.Normalise()
-	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: filepath.Join(dir, "raw"), Raw: db, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := openTiers(t, db, filepath.Join(dir, "raw"), func() time.Time { return now })
 	t.Cleanup(func() { set.Close() })
 	q, err := query.New(query.Options{Queryable: db, Registerer: prometheus.NewRegistry()})
 	if err != nil {

@@ -150,12 +150,7 @@ func TestTierRatiosEqualRaw(t *testing.T) {
 	end := time.Date(2026, 11, 20, 14, 7, 31, 0, time.UTC)
 	tierHistory(t, db, end)
 	now := end
-	cfg := tier.Config{}
-	cfg.Normalise()
-	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: dir, Raw: db, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := openTiers(t, db, dir, func() time.Time { return now })
 	t.Cleanup(func() { set.Close() })
 	q, err := query.New(query.Options{Queryable: db, Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -176,17 +171,7 @@ func TestTierRatiosEqualRaw(t *testing.T) {
 	worst, read := 0.0, 0
 	for _, at := range []time.Duration{3*time.Hour + 17*time.Minute + 13500*time.Millisecond, time.Hour + 7250*time.Millisecond, 23*time.Minute + 41900*time.Millisecond, 0} {
 		now = end.Add(-at)
-		for _, tr := range set.Tiers() {
-			for range 10_000 {
-				moved, err := set.Step(ctx, tr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !moved {
-					break
-				}
-			}
-		}
+		catchUpTiers(t, set)
 		if lag := now.UnixMilli() - set.Tiers()[0].Watermark(); lag < 2*60*1000 || lag > 3*60*1000 {
 			t.Fatalf("1m tier %d ms behind, want 2-3 minutes", lag)
 		}
@@ -350,24 +335,10 @@ func TestCoverageFromTier(t *testing.T) {
 	if err := app.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := tier.Config{}
-	cfg.Normalise()
-	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: dir, Raw: db, Now: func() time.Time { return end }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := openTiers(t, db, dir, func() time.Time { return end })
 	t.Cleanup(func() { set.Close() })
 	ctx := context.Background()
-	tr := set.Tiers()[0] // 1m: the 1h tier serves no window under 60 days
-	for range 10_000 {
-		moved, err := set.Step(ctx, tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !moved {
-			break
-		}
-	}
+	catchUpTiers(t, set, set.Tiers()[0]) // 1m: the 1h tier serves no window under 60 days
 	// The raw samples older than 10 days go, as retention would delete them.
 	if err := db.Delete(ctx, 0, end.Add(-10*24*time.Hour).UnixMilli(), labels.MustNewMatcher(labels.MatchEqual, "__name__", "gmc_orders_total")); err != nil {
 		t.Fatal(err)
@@ -420,3 +391,36 @@ func TestCoverageFromTier(t *testing.T) {
 // TestCoverageFromTier's time (44 s, 26 s of CPU, at load 11; 4.7 s with
 // daily blocks); what the tests check does not depend on it.
 const testBlock = 24 * time.Hour
+
+// openTiers opens the default tiers beside db in dir (blocks of
+// testBlock) on the clock now; the caller closes them.
+func openTiers(t testing.TB, db *gmcstorage.TSDB, dir string, now func() time.Time) *tier.Set {
+	t.Helper()
+	cfg := tier.Config{}
+	cfg.Normalise()
+	set, err := tier.Open(tier.Options{BlockDuration: testBlock, Config: cfg, Dir: dir, Raw: db, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// catchUpTiers steps each of trs (every tier of set when none is named)
+// until it has nothing left to aggregate, 10 000 steps at most.
+func catchUpTiers(t testing.TB, set *tier.Set, trs ...*tier.Tier) {
+	t.Helper()
+	if len(trs) == 0 {
+		trs = set.Tiers()
+	}
+	for _, tr := range trs {
+		for range 10_000 {
+			moved, err := set.Step(context.Background(), tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !moved {
+				break
+			}
+		}
+	}
+}
