@@ -151,3 +151,43 @@ func resolvedSummary(s *sink, name string, at time.Time) string {
 }
 
 func newTestParser() parser.Parser { return parser.NewParser(parser.Options{}) }
+
+// cpuRestart runs the default rules over vm's idle CPU counter: 10 minutes
+// evaluated every 10 s, HostCPUHigh firing at their end (else the test
+// fails), then gmc down 112 s (its alert history closed and reopened) and
+// 3 minutes evaluated every 2 s, the agent's samples every 10 s. idle(at)
+// is the counter's value at at, asked in time order. It returns what the
+// rules sent after the restart, the history then, and the run's end.
+func cpuRestart(t *testing.T, idle func(at time.Duration) float64) (sent [][]*model.Alert, h *alerthistory.History, end time.Time) {
+	t.Helper()
+	dir := t.TempDir()
+	db := openTSDB(t, filepath.Join(dir, "tsdb"))
+	ls := labels.FromStrings("__name__", "node_cpu_seconds_total", "instance", "vm", "cpu", "0", "mode", "idle")
+	ctx := context.Background()
+	var s sink
+	h = openHistory(t, dir)
+	m := newManager(t, db, Options{History: h, DefaultRules: true, EvalInterval: 10 * time.Second, Sink: s.send})
+	for at := time.Duration(0); at <= 10*time.Minute; at += 10 * time.Second {
+		appendFloat(t, db, ls, t0.Add(at), idle(at))
+		m.EvalAll(ctx, t0.Add(at))
+	}
+	if got := activeOf(t, m, "HostCPUHigh"); len(got) != 1 || got[0] != ":firing" {
+		t.Fatalf("HostCPUHigh before the stop: %v, want firing", got)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.take()
+	// Down from 10m to 11m52s; the rules are evaluated every 2 s after
+	// it (the demo's are every second).
+	h = openHistory(t, dir)
+	m = newManager(t, db, Options{History: h, DefaultRules: true, EvalInterval: 2 * time.Second, Sink: s.send})
+	restart := 10*time.Minute + 112*time.Second
+	for at := restart; at <= restart+3*time.Minute; at += 2 * time.Second {
+		if (at-restart)%(10*time.Second) == 0 {
+			appendFloat(t, db, ls, t0.Add(at), idle(at))
+		}
+		m.EvalAll(ctx, t0.Add(at))
+	}
+	return s.take(), h, t0.Add(restart + 3*time.Minute)
+}

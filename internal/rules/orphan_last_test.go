@@ -1,14 +1,11 @@
 package rules
 
 import (
-	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"github.com/prometheus/prometheus/model/labels"
 )
 
 // TestOrphanResolvedLastSeenFiring: HostCPUHigh fires at 97.9 % busy, the
@@ -32,21 +29,8 @@ func TestOrphanResolvedLastSeenFiring(t *testing.T) {
 }
 
 func testOrphanResolvedLastSeenFiring(t *testing.T, eased, seenAt time.Duration) {
-	dir := t.TempDir()
-	db := openTSDB(t, filepath.Join(dir, "tsdb"))
-	idle := labels.FromStrings("__name__", "node_cpu_seconds_total", "instance", "vm", "cpu", "0", "mode", "idle")
-	ctx := context.Background()
-	var s sink
-	h := openHistory(t, dir)
-	m := newManager(t, db, Options{History: h, DefaultRules: true, EvalInterval: 10 * time.Second, Sink: s.send})
 	v, prev := 0.0, time.Duration(0)
-	// idleFrac of each second idle since the previous sample.
-	sample := func(at time.Duration, idleFrac float64) {
-		v += idleFrac * (at - prev).Seconds()
-		prev = at
-		appendFloat(t, db, idle, t0.Add(at), v)
-	}
-	for at := time.Duration(0); at <= 10*time.Minute; at += 10 * time.Second {
+	sent, _, end := cpuRestart(t, func(at time.Duration) float64 {
 		f := 0.021 // 97.9 % busy
 		if at > 5*time.Minute {
 			f = 0.065 // 93.5 % busy
@@ -54,30 +38,18 @@ func testOrphanResolvedLastSeenFiring(t *testing.T, eased, seenAt time.Duration)
 		if eased > 0 && at > eased {
 			f = 0.5
 		}
-		sample(at, f)
-		m.EvalAll(ctx, t0.Add(at))
-	}
-	if got := activeOf(t, m, "HostCPUHigh"); len(got) != 1 || got[0] != ":firing" {
-		t.Fatalf("HostCPUHigh before the stop: %v, want firing", got)
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s.take()
-	// Down from 10m to 11m52s; the CPU is 10 % busy from then on.
-	h2 := openHistory(t, dir)
-	m2 := newManager(t, db, Options{History: h2, DefaultRules: true, EvalInterval: 2 * time.Second, Sink: s.send})
-	restart := 10*time.Minute + 112*time.Second
-	for at := restart; at <= restart+3*time.Minute; at += 2 * time.Second {
-		if (at-restart)%(10*time.Second) == 0 {
-			sample(at, 0.9)
+		if at > 10*time.Minute {
+			f = 0.9 // down from 10m to 11m52s; 10 % busy from then on
 		}
-		m2.EvalAll(ctx, t0.Add(at))
-	}
+		// f of each second idle since the previous sample.
+		v += f * (at - prev).Seconds()
+		prev = at
+		return v
+	})
 	var res []*model.Alert
-	for _, b := range s.take() {
+	for _, b := range sent {
 		for _, a := range b {
-			if a.Labels["alertname"] == "HostCPUHigh" && !a.EndsAt.After(t0.Add(restart+3*time.Minute)) {
+			if a.Labels["alertname"] == "HostCPUHigh" && !a.EndsAt.After(end) {
 				res = append(res, a)
 			}
 		}

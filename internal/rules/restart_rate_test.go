@@ -1,12 +1,8 @@
 package rules
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/gmc-dev/gmc/internal/alerthistory"
 )
@@ -20,46 +16,15 @@ import (
 // evaluation before ending an episode open at the stop: one episode,
 // firing throughout, no resolve sent.
 func TestRestartRateAlertWaitsForData(t *testing.T) {
-	dir := t.TempDir()
-	db := openTSDB(t, filepath.Join(dir, "tsdb"))
-	idle := labels.FromStrings("__name__", "node_cpu_seconds_total", "instance", "vm", "cpu", "0", "mode", "idle")
-	ctx := context.Background()
-	var s sink
-	h := openHistory(t, dir)
-	m := newManager(t, db, Options{History: h, DefaultRules: true, EvalInterval: 10 * time.Second, Sink: s.send})
-	v := 0.0
-	sample := func(at time.Duration) {
-		v = 0.05 * at.Seconds() // 5 % idle: 95 % busy
-		appendFloat(t, db, idle, t0.Add(at), v)
-	}
-	for at := time.Duration(0); at <= 10*time.Minute; at += 10 * time.Second {
-		sample(at)
-		m.EvalAll(ctx, t0.Add(at))
-	}
-	if got := activeOf(t, m, "HostCPUHigh"); len(got) != 1 || got[0] != ":firing" {
-		t.Fatalf("HostCPUHigh before the stop: %v, want firing", got)
-	}
-	if err := h.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s.take()
-	// Down from 10m to 11m52s; the agent's samples resume every 10 s,
-	// the rules are evaluated every 2 s (the demo's are every second).
-	h2 := openHistory(t, dir)
-	m2 := newManager(t, db, Options{History: h2, DefaultRules: true, EvalInterval: 2 * time.Second, Sink: s.send})
-	restart := 10*time.Minute + 112*time.Second
-	for at := restart; at <= restart+3*time.Minute; at += 2 * time.Second {
-		if (at-restart)%(10*time.Second) == 0 {
-			sample(at)
-		}
-		m2.EvalAll(ctx, t0.Add(at))
-	}
-	for _, b := range s.take() {
+	sent, h, end := cpuRestart(t, func(at time.Duration) float64 {
+		return 0.05 * at.Seconds() // 5 % idle: 95 % busy
+	})
+	for _, b := range sent {
 		for _, a := range b {
 			if a.Labels["alertname"] != "HostCPUHigh" {
 				continue
 			}
-			if !a.EndsAt.IsZero() && !a.EndsAt.After(t0.Add(restart+3*time.Minute)) {
+			if !a.EndsAt.IsZero() && !a.EndsAt.After(end) {
 				t.Errorf("HostCPUHigh sent resolved at %s after the restart (%s) with the CPU 95 %% busy throughout",
 					a.EndsAt.Sub(t0), a.Annotations[ResolvedSummaryAnnotation])
 			}
@@ -69,7 +34,7 @@ func TestRestartRateAlertWaitsForData(t *testing.T) {
 		}
 	}
 	var eps []alerthistory.Episode
-	for _, e := range h2.List(alerthistory.Filter{Limit: 100}, t0.Add(restart+3*time.Minute)) {
+	for _, e := range h.List(alerthistory.Filter{Limit: 100}, end) {
 		if e.Alertname == "HostCPUHigh" {
 			eps = append(eps, e)
 		}
