@@ -85,7 +85,7 @@ export function mount(main, ctx) {
       const now = (e) => query(e, w.at, signal);
       // A window ending now: the host's newest sample and its sampling
       // rate, in the same batch, to tell whether its agent is up.
-      const nowEnd = w.gend != null || w.grid;
+      const nowEnd = w.endsNow;
       const res = Math.max(1, Math.round(w.step / 20));
       const [rangeR, [nCores, total, fsFree, fsAvail, fsSize, svcs, files, filesFree, boot, parts, fdNow, fdMaxNow], kernelR, lastR, perMinR, hiR, loR, status] = await Promise.all([
         Promise.all([q.cpuCores, q.cpuModes, q.load, q.memUsed, q.memCached, q.swapUsed, q.diskRead, q.diskWrite, q.diskBusy, q.netRx, q.netTx, q.netErr, q.netDrop,

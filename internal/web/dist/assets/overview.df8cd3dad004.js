@@ -96,7 +96,7 @@ export function mount(main, ctx) {
         inst(Q.overview.orders(K)), inst(Q.overview.requests(K)), inst(Q.overview.p99(K)), inst(Q.overview.errors(K)),
         inst(Q.overview.deskOrders(K)), inst(Q.overview.gateways), inst(Q.overview.orderP99(K)),
         // The edges of the series seen in the range: a service down now has none now.
-        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.gend != null || w.grid ? w.at : w.end, signal),
+        query(`${Q.edges('gmc_order_latency_seconds', '', 'service', R)} or ${Q.edges('gmc_request_latency_seconds', '', 'service', R)}`, w.endsNow ? w.at : w.end, signal),
         since.now,
         live ? queryRange(Q.overview.sampledLive, w, signal) : inst(Q.overview.silence),
         // Each service's silences its rates' points hold in their windows,

@@ -131,14 +131,16 @@ export function rangeByKey(key) {
  * end (an absolute or shifted range) and length. from, when set, is where
  * the time axis starts (the range's start; its points from start). at is
  * the time the refresh's "now" figures (tiles, tails) are asked for and
- * stamped with: the end, or now for a range with its own end.
+ * stamped with: the end, or now for a range with its own end. endsNow
+ * tells a range ending now (Live too) from one with its own end: gend
+ * cannot, as it is null also when now falls on a step boundary.
  */
 export function span(range, now = Date.now() / 1000) {
   const step = stepOf(range.seconds);
   const rw = Math.max(4 * step, 30);
   // tw: the tail's rate window (see queryRange).
   const tw = Math.min(rw, TAIL_WINDOW);
-  const base = {step, rw: rw + 's', tw: tw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null};
+  const base = {step, rw: rw + 's', tw: tw + 's', stepStr: step + 's', grid: !!range.grid && range.end == null, endsNow: range.end == null};
   // A grid range (Live) ends at the last step boundary: at most a step ago.
   if (range.grid && range.end == null) {
     const end = Math.floor(now / step) * step;

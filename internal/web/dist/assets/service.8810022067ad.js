@@ -113,9 +113,12 @@ export function mount(main, ctx) {
       const wlen = (w.gend != null ? w.gend : w.end) - w.start;
       const hstep = Math.max(w.step, Math.ceil(wlen / 120));
       // On Live the heatmap keeps its own step grid (its newest column up to a step old), so its cache holds.
-      // Elsewhere it is on its grid too, with the tail (now) as the other charts.
+      // Elsewhere it is on its grid too, with the tail (now) as the other charts,
+      // also when now is on the charts' step boundary (no tail of theirs): a
+      // 1h heatmap's columns then fell on now − 30 s·k, off its grid, and
+      // six columns' windows held a 40 s silence five hold on the grid.
       // A range with its own end (absolute, zoomed) has its columns end there (as its points: api.span).
-      const hend = w.gend != null || w.grid ? Math.floor(w.end / hstep) * hstep : w.end;
+      const hend = w.endsNow ? Math.floor(w.end / hstep) * hstep : w.end;
       const hw = {start: hend - Math.floor(wlen / hstep) * hstep, end: w.grid ? hend : w.end, gend: !w.grid && hend < w.end ? hend : null,
         step: hstep, grid: w.grid, cache: w.cache, at: w.at};
       const hrw = Math.max(hstep * 4, 30) + 's';
@@ -201,7 +204,7 @@ export function mount(main, ctx) {
       // A window ending now (the tail's, or Live's, a second ago at most)
       // reads them now, in the batch of the other instant queries; Live's
       // end moved every second and asked for them again each time.
-      const nowEnd = w.gend != null || w.grid;
+      const nowEnd = w.endsNow;
       const ekey = `${wlen}/${nowEnd ? 'now' : w.end}`;
       const edgesP = !edges || edgesKey !== ekey || Date.now() - edgesAt > 60e3
         ? Promise.all(['gmc_order_latency_seconds', 'gmc_request_latency_seconds', 'gmc_feed_latency_seconds']
@@ -253,7 +256,7 @@ export function mount(main, ctx) {
         const qh = Q.service(name, w.rw, hsel, hostBy);
         // A window ending now: each host's newest sample and sampling
         // rate, to tell the hosts whose agent is not up (hostsStopped).
-        const nowEnd = w.gend != null || w.grid;
+        const nowEnd = w.endsNow;
         const ask = nowEnd && (!hosts || hosts.length);
         return Promise.all([Promise.all([qh.hostCPU, qh.hostMem, qh.hostDisk, qh.hostNetRx, qh.hostNetTx].map(run)),
           ask ? query(Q.hostLast(hostBy, hsel, w.rw), w.at, signal) : [],
