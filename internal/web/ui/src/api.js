@@ -645,7 +645,7 @@ export function queryRange(expr, w, signal, reach = null, cover = null) {
     const all = withTail(withTail(m, bv), v);
     return Promise.all([
       lastSamples(e, all, w, lead, reach, signal, fetchRange),
-      spread && !reach ? tailHad(te, all, w, signal, had) : null,
+      reach ? null : spread ? tailHad(te, all, w, signal, had) : tailHad(te, all.filter((s) => cameBack(s, w)), w, signal),
     ]).then(([lasts, had]) => {
       const out = gapped(markPartial(all, w, lead, reach, spread, lasts, had), gc, w);
       if (cv) return covered(out, withTail(withTail(c, cb), ct), cv, w);
@@ -688,6 +688,13 @@ export function tailHad(te, matrix, w, signal, early = null) {
   });
   if (!begun) return Promise.resolve(null);
   return (early || query(te, from, signal)).then((r) => new Set((r || []).map((x) => labelKey(x.metric))));
+}
+
+/** cameBack tells a series (of a range's matrix) with a value before its last run of steps: its data came back after a gap. */
+function cameBack(s, w) {
+  const vs = s.values || [];
+  for (let i = vs.length - 1; i > 0; i--) if (Number(vs[i][0]) - Number(vs[i - 1][0]) > w.step * 1.5) return true;
+  return false;
 }
 
 /**
@@ -1055,7 +1062,7 @@ export function markPartial(matrix, w, lead, reach = null, spread = true, lasts 
         if (before == null || Math.abs(before - g) > 1e-3 || (run > t - bw + 1e-6 && !(had && had.has(lkey(s.metric))))) mark(t, run);
       } else if (t <= g + 1e-3) {
         if (run > t - rw + 1e-6) mark(t, run);
-      } else if (spread && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3 || (run > t - parseFloat(w.tw) + 1e-6 && !(had && had.has(lkey(s.metric)))))) {
+      } else if ((spread || (first != null && run > first + 1e-6)) && (before == null || Math.abs(before - (bt != null ? bt : g)) > 1e-3 || (run > t - parseFloat(w.tw) + 1e-6 && !(had && had.has(lkey(s.metric)))))) {
         // The tail (now, over w.tw: a minute): its window begins where the
         // bridge's ends (or, without a bridge, within the last step's
         // window). Without a value there its series had no data at its
@@ -1068,10 +1075,16 @@ export function markPartial(matrix, w, lead, reach = null, spread = true, lasts 
         // is of a run begun within the tail's window (a series begun 15 s
         // before a 7d step's end has a value there: its tail read 768/s,
         // a minute's rate over 15 s of data, as whole in a CI run of
-        // TestBrowserDeskOrdersFirstMinute). Not for a quantile
-        // or a ratio (spread false): those of the data present are not
-        // lowered by the part of the window without data, and a capped
-        // p99 of a service gone within the minute is its last word.
+        // TestBrowserDeskOrdersFirstMinute). A quantile or a ratio
+        // (spread false) only where its run came back after a gap (a
+        // value before the run): its steps are marked so whatever spread
+        // (above), as Live's points are at each second, and its tail read
+        // "p99 last 311 ms" solid on 15m where Live's newest point, over
+        // the same 30 s holding a silence's end, was dashed (trial 29 F5).
+        // Not where its data began within the window: those of the data
+        // present are not lowered by the part of the window without data,
+        // and a capped p99 of a service begun and gone within the minute
+        // is its last word (TestBrowserCappedWhileDown).
         mark(t, run);
       }
       values.push(p);
