@@ -1182,15 +1182,21 @@ export function markStopped(matrix, lastAt) {
  * drawn dashed and kept out of min (the backtester's 1h Requests legend
  * read min 1.27k/s for 20k/s a few minutes after a 53 s silence, its
  * points over windows holding it drawn solid). A point's window: the
- * tail's tw, the bridge's bw, the steps' rw (span). Returns a new matrix
- * (Live's cached series are not changed).
+ * tail's tw, the bridge's bw, the steps' rw (span). A silence with a
+ * share marks only the points whose window holds more of it than that
+ * share of the window. Returns a new matrix (Live's cached series are not
+ * changed).
  */
 export function markSilences(matrix, w, silences) {
   const win = pointWindow(w);
+  const holds = (x, t) => {
+    const held = Math.min(t, x.until) - Math.max(t - win(t), x.from);
+    return t > x.from + 1e-3 && held > 1e-3 && (x.share == null || held > x.share * win(t));
+  };
   return matrix.map((s) => {
     const xs = (s.spread === true && silences(s.metric)) || [];
     if (!xs.length) return s;
-    const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => xs.some((x) => t > x.from + 1e-3 && t - win(t) < x.until - 1e-3));
+    const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => xs.some((x) => holds(x, t)));
     if (!hit.length) return s;
     const partial = new Set(s.partial || []);
     const gap = new Set(s.gap || []);

@@ -134,7 +134,25 @@ export function mount(main, ctx) {
       // (its quantiles and ratios are of the data present: not marked).
       const staleOf = new Map(services.filter((s) => s.state === 'up' && s.stale_after_seconds > 0).map((s) => [s.service, s.stale_after_seconds]));
       if (staleOf.size) staleAfter = Math.min(...staleOf.values());
-      const silences = new Map([...staleOf].map(([svc, stale]) => [svc, silencesOf(((live ? silence : gaps) || []).filter((x) => x.metric.service === svc), w, stale)]));
+      const oNow = instantBy(ordersNow, 'service');
+      // Back within the minute from a silence of its own (longer than its
+      // stale_after; not gmc's, which resumed says): the 1m rate spread the
+      // seconds since over the minute (the backtester read 3.83k bars/s
+      // 12 s after 51 s down, at 20k/s, trial-28 F1). Its rate over the
+      // data since, a round later (only then), as its page says it.
+      const counting = new Set(tpsM.map((s) => s.metric.service));
+      const backBy = resumed == null
+        ? await returned(services, silence, live, w, signal, (svc) => !(oNow.has(svc) || counting.has(svc)))
+        : new Map();
+      // Elsewhere than Live also the silence a service came back from
+      // within the minute (backBy), over a 48th of a point's window, as on
+      // its page: the gap read does not tell one of up to two grains (none
+      // above 6h), and the tail's 1m window holding it read low, solid.
+      const silences = new Map([...staleOf].map(([svc, stale]) => {
+        const b = live ? null : backBy.get(svc);
+        const minute = b ? [{from: b.from, until: b.at, share: 1 / 48}] : [];
+        return [svc, [...silencesOf(((live ? silence : gaps) || []).filter((x) => x.metric.service === svc), w, stale), ...minute]];
+      }));
       const past = (m) => markSilences(markStopped(m, (metric) => stopped.get(metric.service)), w, (metric) => silences.get(metric.service));
       const T = byLabel(past(tpsM), w, 'service');
       const P = byLabel(past(p99M), w, 'service');
@@ -163,7 +181,6 @@ export function mount(main, ctx) {
       const reqA = align(past(reqM), w);
       const reqSeries = new Map();
       reqM.forEach((s, i) => { if ((reqNowBy.get(s.metric.service) || {}).endpoint === (s.metric.endpoint || 'request')) reqSeries.set(s.metric.service, reqA.ys[i]); });
-      const oNow = instantBy(ordersNow, 'service');
       // A service in the first minute of its orders: its orders/s over
       // the data present, its window said (api.firstMinute, by service).
       const one = (r, svc) => r.filter((x) => x.metric.service === svc);
@@ -180,14 +197,6 @@ export function mount(main, ctx) {
       }
       const pNow = instantBy(p99Now, 'service');
       const eNow = instantBy(errNow, 'service');
-      // Back within the minute from a silence of its own (longer than its
-      // stale_after; not gmc's, which resumed says): the 1m rate spread the
-      // seconds since over the minute (the backtester read 3.83k bars/s
-      // 12 s after 51 s down, at 20k/s, trial-28 F1). Its rate over the
-      // data since, a round later (only then), as its page says it.
-      const backBy = resumed == null
-        ? await returned(services, silence, live, w, signal, (svc) => !(oNow.has(svc) || T.m.has(svc)))
-        : new Map();
 
       const slaBySvc = slaSummary(slas);
       const up = services.filter((s) => s.state === 'up').length;
