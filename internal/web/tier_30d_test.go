@@ -59,6 +59,7 @@ func TestBrowserThirtyDaysReadsTheHourTier(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	recordEveryDocument(t, ctx)
 	load(t, ctx, base+"/#/overview?range=30d")
 	if err := poll(ctx, 30*time.Second, `(() => { const u = document.querySelector('[data-chart="tps"]')?.chart?.u; return !!u && u.series.length > 1 && u.data[1].some((v) => v != null); })()`); err != nil {
 		t.Fatalf("30d: the Orders chart is not drawn: %v", err)
@@ -173,6 +174,7 @@ func TestBrowserThirtyDaysReadsTheHourTier(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, artifacts(t), "thirty-days-hour-tier")
+	serviceReadsTiers(t, ctx, base, "matching-engine", "30d", "7200")
 }
 
 // rangeOf runs a range query and returns its values by service and time.

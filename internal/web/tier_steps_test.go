@@ -2,12 +2,15 @@ package web_test
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gmc-dev/gmc/internal/web/webtest"
 )
 
 // TestBrowserLongRangesReadTiers: t-user18 F11. The 7d range's step was
@@ -53,6 +56,7 @@ func TestBrowserLongRangesReadTiers(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	recordEveryDocument(t, ctx)
 	for _, r := range []struct{ key, step, tier string }{{"24h", "300", "1m"}, {"7d", "1800", "10m"}} {
 		t.Run(r.key, func(t *testing.T) {
 			before := tierSelects(t, st.URL)
@@ -104,6 +108,61 @@ func TestBrowserLongRangesReadTiers(t *testing.T) {
 				t.Fatalf("range %s: the page sent no query_range", r.key)
 			}
 		})
+		t.Run("service "+r.key, func(t *testing.T) { serviceReadsTiers(t, ctx, st.URL, webtest.Native, r.key, r.step) })
+	}
+}
+
+// serviceReadsTiers loads the service page of svc at range key (steps of
+// step s) and checks its range queries at that step as the Overview's
+// are: each sent again alone (wrapped, so gmc's step cache does not
+// answer it), raw data answer only its count_over_time. None of its range
+// queries reads the sample gaps (queries.sampleGaps, an idelta of
+// timestamp(): every raw sample of the service over the range, 3 raw
+// selectors; only the newest points' instant queries do, whose rates read
+// raw data too), and the rate charts whose points they mark say so (the
+// Orders chart's note). recordEveryDocument must be on.
+func serviceReadsTiers(t *testing.T, ctx context.Context, base, svc, key, step string) {
+	t.Helper()
+	eval[bool](t, ctx, `(window.__reqs && (window.__reqs.length = 0), true)`)
+	load(t, ctx, base+"/#/service/"+svc+"?range="+key)
+	sent := 0
+	for _, r := range fetches(t, ctx) {
+		q := r.param("query")
+		if r.path() != "/api/v1/query_range" {
+			continue
+		}
+		if strings.Contains(q, "idelta(") {
+			t.Errorf("service page %s: a range query reads the sample gaps from raw data over the range: %.300s…", key, q)
+		}
+		if r.param("step") != step || !strings.Contains(q, svc) {
+			continue
+		}
+		sent++
+		form := url.Values{"query": {"(" + q + ") * 1"}, "start": {r.param("start")}, "end": {r.param("end")}, "step": {step}}
+		b := tierSelects(t, base)
+		resp, err := http.PostForm(base+"/api/v1/query_range", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("service page %s: its range query again: status %d", key, resp.StatusCode)
+		}
+		a := tierSelects(t, base)
+		d := map[string]float64{}
+		for k := range a {
+			d[k] = a[k] - b[k]
+		}
+		t.Logf("service page %s, a range query of %d parts again: selectors answered %v", key, strings.Count(q, "label_replace(")+1, d)
+		if counts := strings.Count(q, "count_over_time("); d["raw"] != float64(counts) {
+			t.Errorf("service page %s: raw data answered %v of a range query's selectors (%v), want only its %d count_over_time", key, d["raw"], d, counts)
+		}
+	}
+	if sent == 0 {
+		t.Fatalf("service page %s: no query_range at step %s", key, step)
+	}
+	if note := eval[string](t, ctx, `document.querySelector('[data-chart="tps"]').closest('.card').querySelector('.card-note').textContent`); !strings.Contains(note, "silences marked at the newest points only") {
+		t.Errorf("service page %s: the Orders chart's note %q does not say which of its points are marked for silences", key, note)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, hadBefore, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, liveWindow, gapsRead, silencesOf, sampledSilences} from './api.js';
+import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, hadBefore, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, liveWindow, gapsRead, silencesOf, sampledSilences, silencesNote} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -46,6 +46,9 @@ export function mount(main, ctx) {
     hdisk: panel(hostGrid, 'Host disk I/O', 'read + written, by host', LineChart, {id: 'host-disk', unit: units.bps, min: 0}),
     hnet: panel(hostGrid, 'Host network', 'received / sent, by host', LineChart, {id: 'host-net', unit: units.bps, min: 0}),
   };
+  // The panels whose points a silence of the service marks (rates, the
+  // heatmap's columns), with their own notes (api.silencesNote).
+  const silenceNoted = [P.tps, P.req, P.feedGaps, P.heat].map((p) => [p, p.card.note.textContent]);
   const procNote = card('Process CPU and memory', {note: 'no process metrics'});
   procNote.el.hidden = true;
   procNote.el.dataset.card = 'no-process';
@@ -356,13 +359,16 @@ export function mount(main, ctx) {
       if (stale > 0) staleAfter = stale;
       // Elsewhere also its silences the tiles' minute read to the second
       // (kSampled): a silence of up to two grains is not told by the gap
-      // read (none above 6h), and the tail's 1m window after a 51 s one
+      // read (150 s at 7d), and the tail's 1m window after a 51 s one
       // read the 7d legend's "last 4.14k/s, min 4.14k/s" solid at 20k/s
       // (trial 30 F2). Those mark a point only where they are over a 48th
       // of its window, what a step's longest untold silence may hold
       // (api.gapGrain): the steps' 40m windows at 7d are not marked for it.
       const minute = live || !(stale > 0) ? [] : sampledSilences(kSampled, stale).map((x) => ({...x, share: 1 / 48}));
       const silences = [...silencesOf(live ? kSampled : gaps, w, stale), ...minute];
+      // Above 6h only the newest points are read for silences: the charts
+      // whose points they mark (rates, the heatmap's columns) say so.
+      for (const [p, note] of silenceNoted) setText(p.card.note, note + silencesNote(w));
       const silent = (m) => markSilences(m, w, () => silences);
       const ownM = own.map((m) => silent(past(m)));
       // Points taken as reaching before the data began (markPartial: no

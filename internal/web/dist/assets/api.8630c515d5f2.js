@@ -345,21 +345,26 @@ export const gapGrain = (w) => Math.max(1, Math.floor(w.step / 24));
 /**
  * stepGaps reads expr(lb) (queries.sampleGaps over lookback lb) on the
  * points of a window's rates, in their batches: the steps from the rates'
- * lead (queryRange) to the grid's last step, each over its step, and the
- * bridge and the tail, each over the time since the point before. Returns
- * the matrix, the bridge's and tail's values appended.
+ * lead (queryRange) to the grid's last step, each over its step (none
+ * unless steps), and the bridge and the tail, each over the time since
+ * the point before (without the steps, over their window at least).
+ * Returns the matrix, the bridge's and tail's values appended.
  */
-export function stepGaps(expr, w, signal) {
+export function stepGaps(expr, w, signal, steps = true) {
   const lead = w.rw ? Math.ceil(parseFloat(w.rw) / w.step) : 0;
   const from = w.start - lead * w.step;
   const e = expr(w.step + 's');
   if (w.gend == null) return rangeAt(e, from, w.end, w.step, signal);
   const since = (a, z) => Math.max(1, Math.round((z - a) * 1000)) + 'ms';
+  // Without the steps, the bridge and the tail are each read over their
+  // window (bw, tw) at least: a silence that ended within it before the
+  // point before is in no other answer.
+  const over = (a, z, win) => since(steps ? a : Math.min(a, z - win), z);
   const b = w.bridge != null;
   return Promise.all([
-    rangeAt(e, from, w.gend, w.step, signal),
-    b ? query(expr(since(w.gend, w.bridge)), w.bridge, signal) : [],
-    query(expr(since(b ? w.bridge : w.gend, w.at)), w.at, signal),
+    steps ? rangeAt(e, from, w.gend, w.step, signal) : [],
+    b ? query(expr(over(w.gend, w.bridge, parseFloat(w.bw) / 1000)), w.bridge, signal) : [],
+    query(expr(over(b ? w.bridge : w.gend, w.at, parseFloat(w.tw))), w.at, signal),
   ]).then(([m, bv, v]) => withTail(withTail(m, bv), v));
 }
 
@@ -371,6 +376,28 @@ export function stepGaps(expr, w, signal) {
 export const liveWindow = (w) => !!w.cache && w.step === 1 && w.at === w.end;
 
 /**
+ * stepSilences tells whether the sample gaps of a window's sources are
+ * read on its steps (gapsRead): up to PEAK_MIN_STEP (the 6h range's
+ * step). On longer steps (24h, 7d, 30d) the steps' rates read the
+ * downsampled tiers, and sampleGaps' timestamp() read every raw sample
+ * over the range (3 selectors from raw data per page:
+ * TestBrowserLongRangesReadTiers); only the bridge and the tail are read
+ * there (their rates read raw data too, over the time since the last
+ * step), and the charts say so (silencesNote).
+ */
+export const stepSilences = (w) => liveWindow(w) || w.step <= PEAK_MIN_STEP;
+
+/**
+ * silencesNote is what a chart whose points are marked for silences
+ * (markSilences) says of them after its note: nothing where every point
+ * is read (stepSilences), else which are.
+ */
+export function silencesNote(w) {
+  if (stepSilences(w)) return '';
+  return w.gend != null ? ' · silences marked at the newest points only (ranges over 6h)' : ' · silences not marked (ranges over 6h)';
+}
+
+/**
  * gapsRead reads, on the points of a window's rates (stepGaps, on
  * gapGrain's grain), the sample gaps of their sources: expr(lb, r, x,
  * floor) is queries' sampleGaps (a service page's, or the Overview's by
@@ -378,13 +405,16 @@ export const liveWindow = (w) => !!w.cache && w.step === 1 && w.at === w.end;
  * stale_after known (s, as of the last refresh; null before the first),
  * and at least two grains. Resolves to the matrix; [] when the read fails
  * (the points stay as markPartial has them, not the page blank); null on
- * Live (liveWindow: the charts' sampledLive says them).
+ * Live (liveWindow: the charts' sampledLive says them). Above
+ * PEAK_MIN_STEP only the bridge and the tail are read (stepSilences):
+ * none on a window without them.
  */
 export function gapsRead(expr, w, floor, signal) {
-  if (liveWindow(w)) return Promise.resolve(null);
+  const steps = stepSilences(w);
+  if (liveWindow(w) || (!steps && w.gend == null)) return Promise.resolve(null);
   const r = gapGrain(w);
   const f = Math.round(Math.max(floor || 0, 2 * r) * 1000);
-  return stepGaps((lb) => expr(lb, r, Math.ceil(parseFloat(w.rw)) + 2 * w.step, f), w, signal)
+  return stepGaps((lb) => expr(lb, r, Math.ceil(parseFloat(w.rw)) + 2 * w.step, f), w, signal, steps)
     .catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : []));
 }
 

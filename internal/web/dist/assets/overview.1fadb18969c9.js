@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns, liveWindow, gapsRead, silencesOf, markSilences, PEAK_MIN_STEP} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns, liveWindow, gapsRead, silencesOf, markSilences, silencesNote} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -102,13 +102,9 @@ export function mount(main, ctx) {
         // Each service's silences its rates' points hold in their windows,
         // as its page reads them (api.gapsRead): one query for every
         // service (by service) in the rates' batches; on Live the
-        // sampledLive above says them. Not where the steps are longer
-        // than the 6h range's (24h and longer, whose rates read the
-        // tiers): its timestamp() reads every raw sample of every service
-        // over the range (3 more selectors from raw data at 24h, 7d and
-        // 30d: TestBrowserLongRangesReadTiers); their points are not
-        // marked there.
-        w.step > PEAK_MIN_STEP ? null : gapsRead(Q.overview.sampleGaps, w, staleAfter, signal),
+        // sampledLive above says them; above 6h the newest points only
+        // (api.stepSilences).
+        gapsRead(Q.overview.sampleGaps, w, staleAfter, signal),
       ]);
       known.outages = status.outages;
       // Points taken as reaching before the data began (markPartial: no
@@ -146,8 +142,8 @@ export function mount(main, ctx) {
         : new Map();
       // Elsewhere than Live also the silence a service came back from
       // within the minute (backBy), over a 48th of a point's window, as on
-      // its page: the gap read does not tell one of up to two grains (none
-      // above 6h), and the tail's 1m window holding it read low, solid.
+      // its page: the gap read does not tell one of up to two grains (150 s
+      // at 7d), and the tail's 1m window holding it read low, solid.
       const silences = new Map([...staleOf].map(([svc, stale]) => {
         const b = live ? null : backBy.get(svc);
         const minute = b ? [{from: b.from, until: b.at, share: 1 / 48}] : [];
@@ -167,7 +163,8 @@ export function mount(main, ctx) {
       // held its figures from before it stopped).
       const goneBy = new Map(services.filter((s) => s.state !== 'up' && s.state !== 'pushed')
         .map((s) => [s.service, goneText(s)]));
-      plot(charts.tps, tps, T, null, goneBy);
+      // Above 6h only its newest points are marked for silences: said (api.silencesNote).
+      plot(charts.tps, tps, T, null, goneBy, silencesNote(w));
       plot(charts.p99, p99, P, (svc) => (v) => p99Fmt(svc, v), goneBy, ' · log scale');
       plot(charts.err, err, E, null, goneBy);
 
