@@ -1,6 +1,6 @@
 // Overview: every service with health, TPS, p99 latency, error rate, SLA
 // achievement and error budget.
-import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStart, runsBegan, hadBefore, markReturns, liveWindow, gapsRead, silencesOf, markSilences, silencesNote} from './api.js';
+import {getJSON, query, queryRange, rangeAt, byLabel, align, instantBy, scalarOf, topEdge, KPI_WINDOW, KPI_SECONDS, NotAvailable, firstMinute, sinceResume, backAt, rateSince, windows, peaks, markStopped, stoppedAt, seriesStarts, runsBegan, markReturns, liveWindow, gapsRead, silencesOf, markSilences, silencesNote} from './api.js';
 import {LineChart, Sparks, card, topN, PALETTE} from './chart.js';
 import {h, fill, add, units, pill, bar, ago, num, kpi, perSec, rateNoun, budgetBar, capped, statOf, clock, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -36,28 +36,12 @@ export function mount(main, ctx) {
   // gmc's own outages (/system/status), as of the last refresh (sinceResume).
   const known = {};
   // Where the counters of the services with a run of values begun in the
-  // charts' matrices begin ({names, end, p}: p the promise of
-  // api.seriesStart's answer, null when it failed), asked once per such
-  // run: again only for a service not asked, or a run the answer cannot
-  // tell (hadBefore) whose window began after the answer's time.
-  let starts = null;
+  // charts' matrices begin (api.seriesStarts, by service).
+  const starts = seriesStarts();
   const returns = async (ms, w, signal) => {
     const runs = ms.flatMap((m) => runsBegan(m, w)).filter((x) => x.metric.service);
-    if (!runs.length) return {ms, st: null};
-    // (An answer aborted with an earlier refresh is asked again.)
-    let st = starts ? await starts.p.catch(() => null) : null;
-    if (!starts || runs.some((x) => !starts.names.has(x.metric.service) || (hadBefore(st, x.metric, x.b) == null && starts.end < x.b - 1e-3))) {
-      const names = [...new Set(runs.map((x) => x.metric.service))].sort();
-      const mine = {names: new Set(names), end: w.at, p: null};
-      // A failed answer is kept as none (not asked again every second); an aborted one is asked again.
-      mine.p = seriesStart([Q.overview.counted(names)], w.at, signal).catch((e) => {
-        if (e.name !== 'AbortError') return null;
-        if (starts === mine) starts = null;
-        throw e;
-      });
-      starts = mine;
-      st = await mine.p;
-    }
+    const names = [...new Set(runs.map((x) => x.metric.service))].sort();
+    const st = await starts.tell(runs, names, [Q.overview.counted(names)], w.at, signal);
     return {ms: ms.map((m) => markReturns(m, w, st)), st};
   };
   // The least stale_after (s) of the services up as of the last refresh:

@@ -1,6 +1,6 @@
 // Service page: latency percentiles and heatmap, TPS, and the CPU, memory,
 // disk and network of its processes and hosts.
-import {query, queryRange, labelValues, seriesStart, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, hadBefore, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, liveWindow, gapsRead, silencesOf, sampledSilences, silencesNote} from './api.js';
+import {query, queryRange, labelValues, seriesStarts, align, grid, lines, scalarOf, topEdge, KPI_WINDOW, windows, peaks, peakWindow, peakLookback, markStopped, markSilences, runsBegan, markReturns, stoppedAt, firstMinute, sinceResume, hostsStopped, backAt, KPI_SECONDS, rangeAt, liveWindow, gapsRead, silencesOf, sampledSilences, silencesNote} from './api.js';
 import {LineChart, HeatmapChart, panel, card, PALETTE} from './chart.js';
 import {h, add, units, pill, ago, num, reEsc, kpi, perSec, rateNoun, rateLabel, capped, statOf, clock, when, patch, setText, holdText, goneText, dur, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -76,9 +76,9 @@ export function mount(main, ctx) {
   let edges = null;
   let edgesAt = 0;
   let edgesKey = '';
-  // Where the heatmap's candidates' series begin ({key, at, p}: p the
-  // promise of api.seriesStart), asked with a refresh's first round.
-  let starts = null;
+  // Where the heatmap's candidates' series and the service's counters
+  // begin (api.seriesStarts), asked with a refresh's first round.
+  const starts = seriesStarts();
   // The answers asked a round trip later, where the raw data does not
   // tell ({v, at} by query and time; see earlier in refresh).
   const earlierKnown = new Map();
@@ -152,16 +152,10 @@ export function mount(main, ctx) {
       // tells its rates' first run of values that came back after a
       // silence from one whose data began there (api.markReturns).
       const sels = [...[hq.classic, hq.native, hq.rclassic, hq.rnative].map(countSel).filter(Boolean), k.counted];
-      const skey = sels.join('\n');
-      if (!starts || starts.key !== skey || Date.now() - starts.at > EARLIER_TTL - EARLIER_AHEAD) {
-        const p = seriesStart(sels, hw.at, signal);
-        const mine = {key: skey, at: Date.now(), p};
-        starts = mine;
-        // A failed or aborted answer is asked again next time (and the
-        // question a round trip later this time: below).
-        p.catch(() => { if (starts === mine) starts = null; });
-      }
-      const startsP = starts.p.catch(() => null);
+      const skey = [sels.join('\n')];
+      // (A failed answer is kept as none as long: earlier, below, then asks
+      // its question a round trip later.)
+      const startsP = starts.answer(skey, sels, hw.at, signal, EARLIER_TTL - EARLIER_AHEAD).catch(() => null);
       const earlier = async (e, r) => {
         const ts = r.flatMap((x) => [...(x.values || []).filter((v) => parseFloat(v[1]) > 0), ...(x.histograms || []).filter((v) => parseFloat(v[1].count) > 0)].map((v) => Number(v[0])));
         const first = ts.length ? Math.min(...ts) : null;
@@ -378,15 +372,7 @@ export function mount(main, ctx) {
       // that silence (api.markReturns, from series_start's answer). An
       // answer asked before such a run's window began cannot tell: asked
       // again, once, a round later.
-      const runs = ownM.flatMap((m) => runsBegan(m, w));
-      let ss = runs.length ? await startsP : null;
-      if (ss && runs.some((x) => hadBefore(ss, x.metric, x.b) == null && ss.end < x.b - 1e-3)) {
-        const p = seriesStart(sels, w.at, signal);
-        const mine = {key: skey, at: Date.now(), p};
-        starts = mine;
-        p.catch(() => { if (starts === mine) starts = null; });
-        ss = await p.catch((e) => (e.name === 'AbortError' ? Promise.reject(e) : null));
-      }
+      const ss = await starts.tell(ownM.flatMap((m) => runsBegan(m, w)), skey, sels, w.at, signal);
       const [p50, p90, p99, rp50, rp90, rp99, pushed, tps, req, reqLat, feedLat, feedGaps, pcpu, pmem, errR, p99Pk, rp99Pk, errPk] = ownM.map((m) => markReturns(m, w, ss));
       // Down now: the legends of its own charts (not its hosts') say so for
       // their last, not a rate whose window still holds figures from before.

@@ -1495,6 +1495,55 @@ export async function seriesStart(sels, end, signal) {
 }
 
 /**
+ * seriesStarts keeps one page's answer to where the raw series of its
+ * sources begin (seriesStart), asked once and handed out until it no
+ * longer serves. Each source has a key (the Overview's: a service's name;
+ * a service page's: its selectors, joined), sels are the selectors of the
+ * keys asked, end (Unix s) the time asked up to:
+ *
+ * - answer(keys, sels, end, signal, maxAge): the kept answer while it
+ *   holds every key and is younger than maxAge ms (default: no limit),
+ *   else one asked now; a promise of it (null: the ask failed).
+ * - tell(runs, keys, sels, end, signal): the answer that tells runs
+ *   (runsBegan's, by hadBefore) where their series came back after a
+ *   silence (markReturns): the kept one, asked again (once per return)
+ *   when it does not hold keys or cannot tell a run whose window began
+ *   after the time it was asked up to (a round later, the answer can);
+ *   null without runs.
+ *
+ * A failed answer is kept as none (not asked again every refresh); an
+ * aborted one is dropped and asked again (its promise rejects).
+ */
+export function seriesStarts() {
+  let kept = null;
+  const ask = (keys, sels, end, signal) => {
+    const mine = {keys: new Set(keys), end, at: Date.now(), p: null};
+    mine.p = seriesStart(sels, end, signal).catch((e) => {
+      if (e.name !== 'AbortError') return null;
+      if (kept === mine) kept = null;
+      throw e;
+    });
+    kept = mine;
+    return mine.p;
+  };
+  const holding = (keys, maxAge = Infinity) => (kept && keys.every((k) => kept.keys.has(k)) && Date.now() - kept.at <= maxAge ? kept : null);
+  return {
+    answer(keys, sels, end, signal, maxAge) {
+      const k = holding(keys, maxAge);
+      return k ? k.p : ask(keys, sels, end, signal);
+    },
+    async tell(runs, keys, sels, end, signal) {
+      if (!runs.length) return null;
+      const k = holding(keys);
+      let aborted = false;
+      const st = k ? await k.p.catch(() => { aborted = true; return null; }) : null;
+      if (k && !aborted && !runs.some((x) => hadBefore(st, x.metric, x.b) == null && k.end < x.b - 1e-3)) return st;
+      return ask(keys, sels, end, signal);
+    },
+  };
+}
+
+/**
  * align turns a matrix into uPlot data: x = every step of the window, one
  * y array per series (null where the series has no point). Native
  * histogram points are ignored (see histogramColumns). A y array whose
