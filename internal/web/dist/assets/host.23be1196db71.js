@@ -6,7 +6,7 @@
 // softirqs, file handles, sockets, the busiest IRQ lines (where the agent
 // has host.interrupts on), uptime, and the services on it — the rows of
 // Grafana's "Node Exporter Full" the agent collects.
-import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped, hostState, hostsStopped} from './api.js';
+import {getJSON, query, queryRange, align, lines, scalarOf, instantBy, labelValues, windows, keepPartial, markStopped, hostState, hostsStopped, seriesStarts, runsBegan, markReturns} from './api.js';
 import {LineChart, Placement, card, panel} from './chart.js';
 import {h, fill, add, units, bar, num, kpi, KPI_LEAST, ago, when, pill, patch, setText, clock, downLine, showOutages} from './util.js';
 import * as Q from './queries.js';
@@ -47,6 +47,9 @@ export function mount(main, ctx) {
   // the grid only the tiles come with the data (the head and the outage
   // line only grow).
   const place = name ? new Placement(Object.values(C), [[kpis, KPI_LEAST]]) : null;
+  // Where the host's raw series begin (api.seriesStarts), asked when a
+  // chart has a run of values begun in its matrix.
+  const starts = seriesStarts();
 
   return {
     async refresh(w, signal) {
@@ -104,8 +107,14 @@ export function mount(main, ctx) {
       // max; api.markStopped), as a stopped service's.
       const lastAt = hostsStopped(lastR, perMinR, 'host').get(name) ?? null;
       const past = (m) => (lastAt == null ? m : markStopped(m, () => lastAt));
-      const [cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr] = rangeR.map(past);
-      const [psi, intr, softirqs, fdUsed, socks, irqLines] = kernelR.map(past);
+      // Points taken as reaching before the data began (markPartial: no
+      // value earlier in the matrix) of a host that had data before: its
+      // agent came back after a silence longer than the matrix reaches,
+      // and their windows hold that silence (api.markReturns).
+      const [rangeM, kernelM] = [rangeR, kernelR].map((ms) => ms.map(past));
+      const st = await starts.tell([...rangeM, ...kernelM].flatMap((m) => runsBegan(m, w)), [hs], [`{${hs}}`], w.at, signal);
+      const [cores, modes, load, used, cached, swap, dr, dw, busy, rx, tx, err, drop, ior, iow, lr, lw, prx, ptx, ctxt, forks, procs, estab, retrans, tcpErr] = rangeM.map((m) => markReturns(m, w, st));
+      const [psi, intr, softirqs, fdUsed, socks, irqLines] = kernelM.map((m) => markReturns(m, w, st));
       const xs = align([], w).xs;
       const ext = extremes(hiR, loR, w);
       // From here to settle() the refresh runs at once (no await).
