@@ -502,7 +502,10 @@ export class LineChart extends Lazy {
       const ps = partial.find((x) => x.partialOf === s.label);
       const dashed = ps ? {'data-partial': String(ps.partialPoints), 'data-began': String(ps.beganPoints), 'data-ended': String(ps.endedPoints), 'data-gap': String(ps.gapPoints)} : {};
       if (pj && lastI >= 0 && !gone) {
-        const why = `over a window reaching before the data began (dashed): the figure of the data seen, ${pj}`;
+        // Its points' kind: a series back after a silence holds a gap
+        // (api.markReturns), not the start of its data.
+        const kind = !ps || ps.beganPoints ? 'reaching before the data began' : ps.gapPoints ? 'holding a gap in the data' : 'reaching past the last sample';
+        const why = `over a window ${kind} (dashed): the figure of the data seen, ${pj}`;
         const cell = (stat, v) => h('td', {class: 'num', 'data-stat': stat, 'data-not-judged': '', title: why}, f(v), h('span', {class: 'muted small'}, ` ${pj}`));
         return h('tr', {'data-series': s.label, 'data-not-judged': '', ...dashed},
           h('td', {}, h('span', {class: 'swatch', style: {background: color}}), s.label),

@@ -1,6 +1,6 @@
 // SLA page: achievement per window with its data coverage, budget left
 // (or how far past it), achievement over time, burn rates.
-import {getJSON, query, queryRange, align, keepPartial, coverExpr, NotAvailable} from './api.js';
+import {getJSON, query, queryRange, align, keepPartial, coverExpr, NotAvailable, seriesStarts, runsBegan, markReturns} from './api.js';
 import {labelKey} from './live.js';
 import {LineChart, card, labelWidth, AXIS_TICKS} from './chart.js';
 import {h, fill, add, units, pill, budgetBar, unavailable, downLine, showOutages} from './util.js';
@@ -93,6 +93,9 @@ export function mount(main) {
     setNote(ach.note, `each point the worst (lowest) 1h achievement within its step (${dur(step)}), ${of}; ${ACH_NOTE_TAIL}`);
     setNote(burn.note, `each point the worst (highest) 1h burn within its step (${dur(step)}), ${of}; ${BURN_NOTE_TAIL}`);
   };
+  // Where the recorded ratio's series begin (api.seriesStarts), asked
+  // when a chart has a run of values begun in its matrix.
+  const starts = seriesStarts();
 
   return {
     async refresh(w, signal) {
@@ -152,7 +155,18 @@ export function mount(main) {
         queryRange(worst > 60 ? Q.slaBurnWorst : Q.slaBurnStep, w, signal, reach, coverExpr(Q.slaBurn)),
         judging ? queryRange(Q.slaBurnWorstJudged, w, signal) : null,
       ]);
-      const res = judged ? judgeSteps(all, judged, reach) : all;
+      // Points taken as reaching before the data began (markPartial: no
+      // value within the matrix's reach before them, an hour and a step)
+      // of an SLA whose ratio was recorded before: it came back after a
+      // silence longer than that (its service silent for over two hours:
+      // the ratio is recorded for an hour after its last samples; or gmc
+      // down that long: the backfill fills only the time before an SLA's
+      // first recording, sla.BackfillStore), and their hours hold the
+      // silence (api.markReturns). One request more, only when a run
+      // seems to begin in the range.
+      const marked = judged ? judgeSteps(all, judged, reach) : all;
+      const st = await starts.tell(runsBegan(marked, w), [Q.slaBurn], [Q.slaBurn], w.at, signal);
+      const res = markReturns(marked, w, st);
       const A = align(res, w);
       // The legends' last: the newest judged window and its time
       // (newestJudged).
