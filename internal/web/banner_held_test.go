@@ -23,14 +23,15 @@ func TestBrowserBannerHeldByKeepFiringFor(t *testing.T) {
 	st := startStack(t, 1, false)
 	now := time.Now()
 	active, since := now.Add(-4*time.Minute), now.Add(-70*time.Second)
-	st.alerts.Store(&[]web.Alert{
+	firing := []web.Alert{
 		{Name: "HostCPUHigh", Severity: "warning", State: "firing", ActiveAt: &active, KeepFiringSince: &since,
 			Summary: "CPU of vm at 91.2%, above 90%", Labels: map[string]string{"alertname": "HostCPUHigh", "instance": "vm"}},
 		{Name: "TargetDown", Severity: "page", Service: "market-data", State: "firing", ActiveAt: &active,
 			Summary: "market-data target md:1 is down", Labels: map[string]string{"alertname": "TargetDown", "service": "market-data"}},
 		{Name: "OrderLatencyHigh", Severity: "page", Service: "matching-engine", State: "firing", ActiveAt: &active,
 			Summary: "matching-engine p99 above 500µs", Labels: map[string]string{"alertname": "OrderLatencyHigh", "service": "matching-engine"}},
-	})
+	}
+	st.alerts.Store(&firing)
 	load(t, ctx, st.URL+"/#/overview?range=15m")
 	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.state === 'firing'`); err != nil {
 		t.Fatalf("the banner shows no firing alert: %v", err)
@@ -69,4 +70,23 @@ func TestBrowserBannerHeldByKeepFiringFor(t *testing.T) {
 		t.Errorf("at 480 px the banner says %q, want \"3 alerts firing (1 held)\" and \"All alerts →\"", got)
 	}
 	screenshot(t, ctx, artifacts(t), "banner-held-480")
+
+	// And with four alerts suppressed beside them: "3 alerts firing (1
+	// held) · 4 suppressed All" (trial 31 F3). The line's short form, the
+	// count and "All alerts →" whole.
+	for _, svc := range []string{"risk", "strategy-a", "strategy-b", "strategy-c"} {
+		firing = append(firing, web.Alert{Name: "ServiceLatencyHigh", Severity: "page", Service: svc, State: "suppressed", ActiveAt: &active,
+			Labels: map[string]string{"alertname": "ServiceLatencyHigh", "service": svc}})
+	}
+	st.alerts.Store(&firing)
+	if err := poll(ctx, 10*time.Second, `document.getElementById('banner').dataset.suppressed === '4'`); err != nil {
+		t.Fatalf("the banner does not count the 4 suppressed alerts: %v", err)
+	}
+	if cut := bannerCut(t, ctx); len(cut) > 0 {
+		t.Errorf("at 480 px with 4 suppressed the banner cuts %v", cut)
+	}
+	if got := eval[string](t, ctx, `document.getElementById('banner').innerText.replace(/\s+/g, ' ')`); !strings.Contains(got, "3 firing (1 held) · 4 supp.") || !strings.Contains(got, "All alerts →") {
+		t.Errorf("at 480 px with 4 suppressed the banner says %q, want \"3 firing (1 held) · 4 supp.\" and \"All alerts →\"", got)
+	}
+	screenshot(t, ctx, artifacts(t), "banner-held-suppressed-480")
 }

@@ -464,8 +464,9 @@ function showAlerts(data) {
   const full = (a) => `${a.name || 'alert'}${a.service ? ' · ' + a.service : ''}${a.summary ? ' — ' + a.summary : ''}`;
   const unknownNote = unknown.length ? h('a', {class: 'banner-unknown', href: href('alerts'), title: unknown.map(full).join('\n')},
     `${unknown.length} alert${unknown.length > 1 ? 's' : ''} of unknown state: firing when gmc stopped, not seen since its restart (${unknown.map((a) => a.name || 'alert').join(', ')})`) : null;
-  const suppressedNote = () => suppressed ? h('a', {class: 'banner-suppressed', href: href('alerts'), title: 'firing but silenced or inhibited: they notify nobody (the Alerts page lists them)'},
-    ` · ${suppressed} suppressed`) : null;
+  // compact: its short form, for a line with no room left (render's).
+  const suppressedNote = (compact = false) => suppressed ? h('a', {class: 'banner-suppressed', href: href('alerts'), title: `${suppressed} firing but silenced or inhibited: they notify nobody (the Alerts page lists them)`},
+    compact ? ` · ${suppressed} supp.` : ` · ${suppressed} suppressed`) : null;
   if (!firing.length && !unknown.length) {
     // Every firing alert silenced or inhibited: said in a quiet line
     // (app.css: muted, not red). The banner hid itself, and a desk saw no
@@ -510,17 +511,22 @@ function showAlerts(data) {
   // chip to "ServiceSile…" at 1440 px.
   const drains = firing.filter((a) => a.drain);
   el.dataset.draining = String(drains.length);
-  const render = (n) => {
+  // compact: no chip and the count's words short, "3 firing (1 held) · 4
+  // supp.", where the line did not fit even without chips: at 480 px a
+  // held alert and suppressed ones pushed "All alerts →" past the window
+  // (trial 31 F3). Their titles say them whole.
+  const render = (n, compact = false) => {
     const shown = chips.slice(0, n);
     const hidden = chips.slice(n).reduce((k, as) => k + as.length, 0);
+    const count = `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`;
     fill(el,
       h('span', {class: 'banner-icon'}, '●'),
-      h('strong', {}, `${firing.length} alert${firing.length > 1 ? 's' : ''} firing`),
+      h('strong', {title: compact ? count : null}, compact ? `${firing.length} firing` : count),
       // Narrow, "(1 held)": the whole note (app.css) pushed "All alerts →"
       // past a 480 px strip (trial 30 F1); the title says it whole.
       held.length ? h('span', {class: 'banner-held', title: 'firing only because keep_firing_for holds them: their condition no longer holds'},
         ` (${held.length === firing.length && held.length > 1 ? 'all' : held.length} held`, h('span', {class: 'banner-held-why'}, ' by keep_firing_for'), ')') : null,
-      suppressedNote(),
+      suppressedNote(compact),
       // A chip names the alert and its service, or how many services (what
       // fits in the strip's one line); each one's summary is in the title
       // and on the Alerts page.
@@ -559,6 +565,7 @@ function showAlerts(data) {
   // A last chip cut by its ellipsis stays (its title says it whole); one
   // past the edge goes.
   if (n === 1 && over()) render(0);
+  if (n <= 1 && over()) render(0, true);
 }
 
 /**
