@@ -1203,15 +1203,20 @@ export function markStopped(matrix, lastAt) {
 }
 
 /**
- * markSilences marks the points of rates (markPartial's spread series)
- * whose window holds part of a silence of their source (silences(metric):
- * the series' source's [{from, until}], Unix s: no sample between the
- * two; a page of one service gives every series its own, the Overview
- * each series its service's). Each is partial and gap: a
- * rate over the data around the silence spread over the whole window,
- * drawn dashed and kept out of min (the backtester's 1h Requests legend
- * read min 1.27k/s for 20k/s a few minutes after a 53 s silence, its
- * points over windows holding it drawn solid). A point's window: the
+ * markSilences marks the points of rates, quantiles and ratios
+ * (markPartial's spread true or false series) whose window holds part of
+ * a silence of their source (silences(metric): the series' source's
+ * [{from, until}], Unix s: no sample between the two; a page of one
+ * service gives every series its own, the Overview each series its
+ * service's). Each is partial and gap, drawn dashed: a rate over the data
+ * around the silence spread over the whole window reads low, kept out of
+ * min (the backtester's 1h Requests legend read min 1.27k/s for 20k/s a
+ * few minutes after a 53 s silence, its points over windows holding it
+ * drawn solid); a quantile or a ratio is of less data than its window
+ * says (a p99 "last, over 1m" of the 14 s since a return was the 24h
+ * range's max, solid: trial 31 F1), not the legend's last, in min or max
+ * only where beyond every whole point and marked so (chart.js), as
+ * markPartial's partial points of a quantile are. A point's window: the
  * tail's tw, the bridge's bw, the steps' rw (span). A silence with a
  * share marks only the points whose window holds more of it than that
  * share of the window. Returns a new matrix (Live's cached series are not
@@ -1224,7 +1229,7 @@ export function markSilences(matrix, w, silences) {
     return t > x.from + 1e-3 && held > 1e-3 && (x.share == null || held > x.share * win(t));
   };
   return matrix.map((s) => {
-    const xs = (s.spread === true && silences(s.metric)) || [];
+    const xs = ((s.spread === true || s.spread === false) && silences(s.metric)) || [];
     if (!xs.length) return s;
     const hit = (s.values || []).map((p) => Number(p[0])).filter((t) => xs.some((x) => holds(x, t)));
     if (!hit.length) return s;

@@ -107,11 +107,11 @@ export function mount(main, ctx) {
       // A service not up now: its points after its last sample are over
       // windows reaching past it (dashed, out of min and max; api.markStopped).
       const stopped = stoppedAt(services);
-      // A service's rate points whose window holds a silence of its own
-      // (no sample for longer than its stale_after) are partial and gap,
-      // dashed and out of min, as on its page (api.markSilences): a rate
-      // over the data around it spread over the whole window reads low
-      // (its quantiles and ratios are of the data present: not marked).
+      // A service's points whose window holds a silence of its own (no
+      // sample for longer than its stale_after) are partial and gap,
+      // dashed, as on its page (api.markSilences): a rate over the data
+      // around it spread over the whole window reads low (out of min); a
+      // quantile or ratio is of less data than its window says.
       const staleOf = new Map(services.filter((s) => s.state === 'up' && s.stale_after_seconds > 0).map((s) => [s.service, s.stale_after_seconds]));
       if (staleOf.size) staleAfter = Math.min(...staleOf.values());
       const oNow = instantBy(ordersNow, 'service');
