@@ -199,9 +199,12 @@ export function mount(main, ctx) {
 /**
  * drainText says of a firing burn-rate alert whose errors ended (its
  * drain: web.Drain) when they did and by when its short window drains
- * them, in the banner's and the Alerts page's words.
+ * them, in the banner's and the Alerts page's words: the second the end
+ * fell in, the whole second after the clearing (as the burn page says it,
+ * sla.Drain.Annotate: a page's "clears by 00:51:45" read "by ~00:51:44"
+ * here, trial 31 F2).
  */
-export const drainText = (d) => `errors ended ${clock(d.errors_ended)}; clears as the ${d.window} window drains (by ~${clock(d.clears)})`;
+export const drainText = (d) => `errors ended ${clock(d.errors_ended)}; clears as the ${d.window} window drains (by ~${clock(Math.ceil(Date.parse(d.clears) / 1000) * 1000)})`;
 
 /**
  * firingFor is how long an alert has been firing at now (ms) since fired
